@@ -1,0 +1,42 @@
+import { parseArgs } from 'node:util';
+import { dtypeLabel, formatBytes, formatCount, inspectReport, openModel } from '../../core';
+import { openModelFile } from '../../node/fileByteSource';
+import { CliError, renderTable, type CliOutput } from '../io';
+
+export const inspectUsage = 'precision-lens inspect FILE [--json]';
+
+/** `precision-lens inspect FILE [--json]`: the model's layers as a table or one JSON document. */
+export async function inspectCommand(argv: readonly string[], io: CliOutput): Promise<number> {
+  const { values, positionals } = parseArgs({ args: [...argv], options: { json: { type: 'boolean' } }, allowPositionals: true });
+  if (positionals.length !== 1) throw new CliError(`Usage: ${inspectUsage}`);
+  const file = positionals[0]!;
+  const opened = await openModelFile(file);
+  try {
+    const model = await openModel(opened.source, { siblings: opened.siblings });
+    const report = inspectReport(model);
+    if (values.json) {
+      io.out(JSON.stringify(report, null, 2));
+      return 0;
+    }
+    const mix = Object.entries(report.dtypeBytes).sort((a, b) => b[1] - a[1]).map(([d, b]) => `${dtypeLabel(d)} ${formatBytes(b)}`).join(', ');
+    const hp = report.hyperparameters;
+    io.out(`${report.file}: ${report.format}${report.formatVersion !== null ? ` v${report.formatVersion}` : ''}${report.producer ? ` (${report.producer})` : ''}`);
+    io.out(`parameters ${formatCount(report.parameterCount)} (${report.parameterCount}) · weights ${formatBytes(report.weightBytes)} · tensors ${report.tensorCount} · nodes ${report.nodeCount} · layers ${report.layerCount}`);
+    if (mix) io.out(`dtype mix: ${mix}`);
+    if (hp.architecture || hp.blockCount) {
+      io.out(`architecture: ${hp.architecture ?? '?'}${hp.blockCount ? ` · ${hp.blockCount} blocks` : ''}${hp.headCount ? ` · ${hp.headCount} heads` : ''}${hp.kvHeadCount ? ` / ${hp.kvHeadCount} KV` : ''}${hp.expertCount ? ` · ${hp.expertCount} experts (${hp.expertUsedCount ?? '?'} used)` : ''}`);
+    }
+    io.out('');
+    io.out(
+      renderTable(
+        ['layer', 'op', 'role', 'shape', 'params', 'dtype', 'bytes'],
+        report.layers.map((l) => [l.name, l.op, l.role, l.shape.length ? l.shape.join('×') : '-', l.parameterCount, dtypeLabel(l.dtype), formatBytes(l.bytes)]),
+        [6],
+      ),
+    );
+    for (const w of report.warnings) io.out(`warning: ${w}`);
+    return 0;
+  } finally {
+    await opened.close();
+  }
+}

@@ -1,0 +1,9 @@
+import { ModelFormatError, formatError } from '../../errors';
+import type { ByteSource } from '../../io/byteSource';
+import type { Model } from '../../model/types';
+import type { ReadContext } from '../context';
+
+/** Placeholder until the tflite reader lands (issue 2). */
+export async function readTflite(source: ByteSource, _ctx: ReadContext): Promise<Model> {
+  throw new ModelFormatError('unsupported', formatError(source.name, 'the tflite reader is not built yet'));
+}

@@ -1,0 +1,44 @@
+/**
+ * Every bound applied to untrusted model input, in one place, each with the threat it stops.
+ * Readers check counts, lengths, dimensions and offsets against these *before* allocating.
+ * Readers may add entries here; keep the "threat" comment on each.
+ */
+export interface Limits {
+  /** Largest header/metadata region we will buffer (safetensors JSON header, GGUF KV section, ONNX non-tensor protobuf). Threat: a declared header length of 2^63 forcing a huge allocation. */
+  readonly maxHeaderBytes: number;
+  /** Most tensors in one model. Threat: a tensor count field of 2^32 making us loop/allocate forever. */
+  readonly maxTensorCount: number;
+  /** Most metadata key/value pairs (GGUF) or metadata props. Threat: count fields far beyond file size. */
+  readonly maxMetadataEntries: number;
+  /** Most elements in one metadata array (e.g. a tokenizer vocab). Threat: a 2^60-element array. */
+  readonly maxArrayLength: number;
+  /** Deepest nesting of arrays/subgraphs/protobuf messages. Threat: stack exhaustion by recursive structures. */
+  readonly maxNestingDepth: number;
+  /** Longest single string (names, keys, metadata values). Threat: one 4 GB string. */
+  readonly maxStringBytes: number;
+  /** Most dimensions of one tensor. Threat: rank fields of 2^32. */
+  readonly maxRank: number;
+  /** Largest element count of one tensor (must stay a safe integer when multiplied by bytes per element). Threat: dims whose product overflows 2^53. */
+  readonly maxElementCount: number;
+  /** Most graph nodes across all graphs. Threat: quadratic work over absurd node counts. */
+  readonly maxNodeCount: number;
+  /** Most shard/external-data files one model may reference. Threat: an index naming millions of files. */
+  readonly maxFileCount: number;
+  /** Longest metadata string copied into the IR for display; longer values are truncated with a note. Threat: megabyte strings in UI and JSON output. */
+  readonly maxDisplayStringBytes: number;
+}
+
+/** Defaults, generous for real models (a 1T-parameter model has ~10^5 tensors) and far below what hurts. */
+export const DEFAULT_LIMITS: Limits = Object.freeze({
+  maxHeaderBytes: 512 * 1024 * 1024,
+  maxTensorCount: 1_000_000,
+  maxMetadataEntries: 100_000,
+  maxArrayLength: 16 * 1024 * 1024,
+  maxNestingDepth: 64,
+  maxStringBytes: 64 * 1024 * 1024,
+  maxRank: 16,
+  maxElementCount: 2 ** 50,
+  maxNodeCount: 2_000_000,
+  maxFileCount: 10_000,
+  maxDisplayStringBytes: 4096,
+});

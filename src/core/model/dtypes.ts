@@ -1,0 +1,125 @@
+/**
+ * Stored data types of tensors, as one table of facts (not `if` chains). Sub-byte and block-quantized types
+ * are described by a block: `bytes = elementCount / blockSize * bytesPerBlock` (exact; the element count
+ * must be a multiple of the block size for block types).
+ *
+ * Sources: ONNX TensorProto.DataType (https://github.com/onnx/onnx/blob/main/onnx/onnx.proto),
+ * safetensors dtypes (https://github.com/huggingface/safetensors), ggml types and block sizes
+ * (https://github.com/ggml-org/llama.cpp/blob/master/ggml/src/ggml.c `type_traits`, ggml-common.h block structs),
+ * TFLite TensorType (https://github.com/tensorflow/tensorflow/blob/master/tensorflow/compiler/mlir/lite/schema/schema.fbs).
+ */
+
+/** Kind of stored value. */
+export type DTypeKind = 'float' | 'int' | 'uint' | 'bool' | 'complex' | 'string' | 'quantized';
+
+/** Facts about one stored dtype. */
+export interface DTypeInfo {
+  /** Canonical id used in the IR and JSON output. */
+  readonly id: string;
+  readonly kind: DTypeKind;
+  /** Elements per block (1 for plain types, 2 for 4-bit packed pairs, 32/256 for ggml blocks). */
+  readonly blockSize: number;
+  /** Bytes per block, scales included. */
+  readonly bytesPerBlock: number;
+  /** Short display label (e.g. 'FP16', 'Q4_K'). */
+  readonly label: string;
+}
+
+//#region dtype table
+const TABLE: readonly DTypeInfo[] = [
+  { id: 'float64', kind: 'float', blockSize: 1, bytesPerBlock: 8, label: 'FP64' },
+  { id: 'float32', kind: 'float', blockSize: 1, bytesPerBlock: 4, label: 'FP32' },
+  { id: 'float16', kind: 'float', blockSize: 1, bytesPerBlock: 2, label: 'FP16' },
+  { id: 'bfloat16', kind: 'float', blockSize: 1, bytesPerBlock: 2, label: 'BF16' },
+  { id: 'float8_e4m3fn', kind: 'float', blockSize: 1, bytesPerBlock: 1, label: 'FP8 E4M3' },
+  { id: 'float8_e4m3fnuz', kind: 'float', blockSize: 1, bytesPerBlock: 1, label: 'FP8 E4M3FNUZ' },
+  { id: 'float8_e5m2', kind: 'float', blockSize: 1, bytesPerBlock: 1, label: 'FP8 E5M2' },
+  { id: 'float8_e5m2fnuz', kind: 'float', blockSize: 1, bytesPerBlock: 1, label: 'FP8 E5M2FNUZ' },
+  { id: 'float8_e8m0', kind: 'float', blockSize: 1, bytesPerBlock: 1, label: 'E8M0' },
+  { id: 'float4_e2m1', kind: 'float', blockSize: 2, bytesPerBlock: 1, label: 'FP4 E2M1' },
+  { id: 'int64', kind: 'int', blockSize: 1, bytesPerBlock: 8, label: 'INT64' },
+  { id: 'int32', kind: 'int', blockSize: 1, bytesPerBlock: 4, label: 'INT32' },
+  { id: 'int16', kind: 'int', blockSize: 1, bytesPerBlock: 2, label: 'INT16' },
+  { id: 'int8', kind: 'int', blockSize: 1, bytesPerBlock: 1, label: 'INT8' },
+  { id: 'int4', kind: 'int', blockSize: 2, bytesPerBlock: 1, label: 'INT4' },
+  { id: 'int2', kind: 'int', blockSize: 4, bytesPerBlock: 1, label: 'INT2' },
+  { id: 'uint64', kind: 'uint', blockSize: 1, bytesPerBlock: 8, label: 'UINT64' },
+  { id: 'uint32', kind: 'uint', blockSize: 1, bytesPerBlock: 4, label: 'UINT32' },
+  { id: 'uint16', kind: 'uint', blockSize: 1, bytesPerBlock: 2, label: 'UINT16' },
+  { id: 'uint8', kind: 'uint', blockSize: 1, bytesPerBlock: 1, label: 'UINT8' },
+  { id: 'uint4', kind: 'uint', blockSize: 2, bytesPerBlock: 1, label: 'UINT4' },
+  { id: 'uint2', kind: 'uint', blockSize: 4, bytesPerBlock: 1, label: 'UINT2' },
+  { id: 'bool', kind: 'bool', blockSize: 1, bytesPerBlock: 1, label: 'BOOL' },
+  { id: 'complex64', kind: 'complex', blockSize: 1, bytesPerBlock: 8, label: 'COMPLEX64' },
+  { id: 'complex128', kind: 'complex', blockSize: 1, bytesPerBlock: 16, label: 'COMPLEX128' },
+  /** Variable-length strings: byte length is whatever is stored. */
+  { id: 'string', kind: 'string', blockSize: 1, bytesPerBlock: 0, label: 'STRING' },
+  // ggml block-quantized types (ggml.c type_traits: blck_size, type_size). Verified against upstream by the GGUF reader's tests.
+  { id: 'q4_0', kind: 'quantized', blockSize: 32, bytesPerBlock: 18, label: 'Q4_0' },
+  { id: 'q4_1', kind: 'quantized', blockSize: 32, bytesPerBlock: 20, label: 'Q4_1' },
+  { id: 'q5_0', kind: 'quantized', blockSize: 32, bytesPerBlock: 22, label: 'Q5_0' },
+  { id: 'q5_1', kind: 'quantized', blockSize: 32, bytesPerBlock: 24, label: 'Q5_1' },
+  { id: 'q8_0', kind: 'quantized', blockSize: 32, bytesPerBlock: 34, label: 'Q8_0' },
+  { id: 'q8_1', kind: 'quantized', blockSize: 32, bytesPerBlock: 36, label: 'Q8_1' },
+  { id: 'q2_k', kind: 'quantized', blockSize: 256, bytesPerBlock: 84, label: 'Q2_K' },
+  { id: 'q3_k', kind: 'quantized', blockSize: 256, bytesPerBlock: 110, label: 'Q3_K' },
+  { id: 'q4_k', kind: 'quantized', blockSize: 256, bytesPerBlock: 144, label: 'Q4_K' },
+  { id: 'q5_k', kind: 'quantized', blockSize: 256, bytesPerBlock: 176, label: 'Q5_K' },
+  { id: 'q6_k', kind: 'quantized', blockSize: 256, bytesPerBlock: 210, label: 'Q6_K' },
+  { id: 'q8_k', kind: 'quantized', blockSize: 256, bytesPerBlock: 292, label: 'Q8_K' },
+  { id: 'iq2_xxs', kind: 'quantized', blockSize: 256, bytesPerBlock: 66, label: 'IQ2_XXS' },
+  { id: 'iq2_xs', kind: 'quantized', blockSize: 256, bytesPerBlock: 74, label: 'IQ2_XS' },
+  { id: 'iq3_xxs', kind: 'quantized', blockSize: 256, bytesPerBlock: 98, label: 'IQ3_XXS' },
+  { id: 'iq1_s', kind: 'quantized', blockSize: 256, bytesPerBlock: 50, label: 'IQ1_S' },
+  { id: 'iq4_nl', kind: 'quantized', blockSize: 32, bytesPerBlock: 18, label: 'IQ4_NL' },
+  { id: 'iq3_s', kind: 'quantized', blockSize: 256, bytesPerBlock: 110, label: 'IQ3_S' },
+  { id: 'iq2_s', kind: 'quantized', blockSize: 256, bytesPerBlock: 82, label: 'IQ2_S' },
+  { id: 'iq4_xs', kind: 'quantized', blockSize: 256, bytesPerBlock: 136, label: 'IQ4_XS' },
+  { id: 'iq1_m', kind: 'quantized', blockSize: 256, bytesPerBlock: 56, label: 'IQ1_M' },
+  { id: 'tq1_0', kind: 'quantized', blockSize: 256, bytesPerBlock: 54, label: 'TQ1_0' },
+  { id: 'tq2_0', kind: 'quantized', blockSize: 256, bytesPerBlock: 66, label: 'TQ2_0' },
+  { id: 'mxfp4', kind: 'quantized', blockSize: 32, bytesPerBlock: 17, label: 'MXFP4' },
+];
+//#endregion
+
+const BY_ID = new Map(TABLE.map((d) => [d.id, d]));
+
+/** Canonical dtype id (one of the table's ids). Kept as a string so the IR stays plain JSON. */
+export type DType = string;
+
+/** All known dtypes. */
+export const DTYPES: readonly DTypeInfo[] = TABLE;
+
+/** Facts for a dtype id, or undefined for an unknown id. */
+export function dtypeInfo(id: DType): DTypeInfo | undefined {
+  return BY_ID.get(id);
+}
+
+/**
+ * Exact stored bytes of `elementCount` elements of `dtype`; undefined for strings/unknown types or when the
+ * count is not a whole number of blocks (callers report that as malformed).
+ */
+export function storedByteLength(dtype: DType, elementCount: number): number | undefined {
+  const info = BY_ID.get(dtype);
+  if (!info || info.kind === 'string') return undefined;
+  if (info.blockSize === 1) return elementCount * info.bytesPerBlock;
+  // Sub-byte packed types (int4 etc.) round up to whole bytes; ggml blocks must divide exactly.
+  if (info.kind === 'quantized') {
+    if (elementCount % info.blockSize !== 0) return undefined;
+    return (elementCount / info.blockSize) * info.bytesPerBlock;
+  }
+  return Math.ceil(elementCount / info.blockSize) * info.bytesPerBlock;
+}
+
+/** Bits per element including scales (e.g. q4_k → 4.5). */
+export function bitsPerElement(dtype: DType): number | undefined {
+  const info = BY_ID.get(dtype);
+  if (!info || info.kind === 'string') return undefined;
+  return (info.bytesPerBlock * 8) / info.blockSize;
+}
+
+/** True for floating-point and block-quantized weight types that hold real-valued weights. */
+export function isRealValued(dtype: DType): boolean {
+  const k = BY_ID.get(dtype)?.kind;
+  return k === 'float' || k === 'quantized';
+}
