@@ -9,3 +9,4 @@ export * from './formats/detect';
 export * from './formats/context';
 export * from './openModel';
 export * from './analysis/inspect';
+export * from './analysis/numberFormats';

@@ -79,6 +79,9 @@ const TABLE: readonly DTypeInfo[] = [
   { id: 'tq1_0', kind: 'quantized', blockSize: 256, bytesPerBlock: 54, label: 'TQ1_0' },
   { id: 'tq2_0', kind: 'quantized', blockSize: 256, bytesPerBlock: 66, label: 'TQ2_0' },
   { id: 'mxfp4', kind: 'quantized', blockSize: 32, bytesPerBlock: 17, label: 'MXFP4' },
+  { id: 'nvfp4', kind: 'quantized', blockSize: 64, bytesPerBlock: 36, label: 'NVFP4' },
+  { id: 'q1_0', kind: 'quantized', blockSize: 128, bytesPerBlock: 18, label: 'Q1_0' },
+  { id: 'q2_0', kind: 'quantized', blockSize: 64, bytesPerBlock: 18, label: 'Q2_0' },
 ];
 //#endregion
 
