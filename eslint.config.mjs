@@ -1,0 +1,53 @@
+// Lint every folder; enforce the import boundaries of ../shared/STYLE.md §2:
+// webview → protocol → core/model (type-only); host → core, protocol; core imports nothing else.
+import tseslint from 'typescript-eslint';
+
+const nodeBuiltins = ['node:*', 'fs', 'path', 'os', 'child_process', 'worker_threads', 'crypto', 'util', 'stream', 'zlib', 'url'];
+
+export default tseslint.config(
+  { ignores: ['dist/**', 'out/**', 'node_modules/**', '.tools/**', '.tmp/**', 'src/core/formats/onnx/gen/**', 'test/e2e/workspace/**'] },
+  ...tseslint.configs.recommended,
+  {
+    rules: {
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
+      '@typescript-eslint/no-require-imports': 'off',
+    },
+  },
+  {
+    files: ['src/core/**/*.ts'],
+    rules: {
+      'no-restricted-imports': ['error', {
+        paths: ['vscode', ...nodeBuiltins.filter((n) => !n.includes('*'))],
+        patterns: [
+          { group: ['node:*'], message: 'core is pure: no node:* imports (STYLE.md §2).' },
+          { group: ['**/host/**', '**/node/**', '**/cli/**', '**/worker/**', '**/protocol/**', '**/webview/**'], message: 'core imports nothing outside core.' },
+        ],
+      }],
+    },
+  },
+  {
+    files: ['src/protocol/**/*.ts'],
+    rules: {
+      'no-restricted-imports': ['error', {
+        paths: ['vscode'],
+        patterns: [{ group: ['**/host/**', '**/node/**', '**/cli/**', '**/worker/**', '**/webview/**', 'node:*'], message: 'protocol depends on core/model types only.' }],
+      }],
+      '@typescript-eslint/consistent-type-imports': ['error', { prefer: 'type-imports' }],
+    },
+  },
+  {
+    files: ['webview/**/*.ts'],
+    rules: {
+      'no-restricted-imports': ['error', {
+        paths: ['vscode'],
+        patterns: [{ group: ['**/src/host/**', '**/src/node/**', '**/src/cli/**', '**/src/worker/**', 'node:*'], message: 'the webview talks to the host only through src/protocol.' }],
+      }],
+    },
+  },
+  {
+    files: ['src/node/**/*.ts', 'src/cli/**/*.ts', 'src/worker/**/*.ts'],
+    rules: {
+      'no-restricted-imports': ['error', { paths: ['vscode'], patterns: [{ group: ['**/host/**', '**/webview/**'], message: 'only src/host may use vscode.' }] }],
+    },
+  },
+);
