@@ -4,6 +4,8 @@
  */
 import { ModelFormatError } from '../core';
 import { inspectCommand, inspectUsage } from './commands/inspect';
+import { estimateCommand, estimateUsage } from './commands/estimate';
+import { targetsCommand, targetsUsage } from './commands/targets';
 import { CliError, type CliOutput } from './io';
 
 type Command = (argv: readonly string[], io: CliOutput) => Promise<number>;
@@ -11,6 +13,8 @@ type Command = (argv: readonly string[], io: CliOutput) => Promise<number>;
 /** Subcommands; each lives in ./commands/<name>.ts. */
 const COMMANDS: Record<string, { run: Command; usage: string }> = {
   inspect: { run: inspectCommand, usage: inspectUsage },
+  estimate: { run: estimateCommand, usage: estimateUsage },
+  targets: { run: targetsCommand, usage: targetsUsage },
 };
 
 const consoleOutput: CliOutput = {

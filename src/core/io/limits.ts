@@ -26,6 +26,8 @@ export interface Limits {
   readonly maxFileCount: number;
   /** Longest metadata string copied into the IR for display; longer values are truncated with a note. Threat: megabyte strings in UI and JSON output. */
   readonly maxDisplayStringBytes: number;
+  /** Most per-channel quantization values (scales, zero points) copied into the IR per tensor; the rest are counted, not kept. Threat: a 16M-entry scale vector bloating the IR, JSON output and postMessage. */
+  readonly maxQuantValues: number;
 }
 
 /** Defaults, generous for real models (a 1T-parameter model has ~10^5 tensors) and far below what hurts. */
@@ -41,4 +43,5 @@ export const DEFAULT_LIMITS: Limits = Object.freeze({
   maxNodeCount: 2_000_000,
   maxFileCount: 10_000,
   maxDisplayStringBytes: 4096,
+  maxQuantValues: 4096,
 });

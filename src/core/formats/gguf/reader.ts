@@ -1,9 +1,415 @@
-import { ModelFormatError, formatError } from '../../errors';
-import type { ByteSource } from '../../io/byteSource';
-import type { Model } from '../../model/types';
+/**
+ * GGUF reader (versions 2 and 3; little-endian). Layout, as in llama.cpp `ggml/src/gguf.cpp` `gguf_init_from_reader`
+ * and the spec https://github.com/ggml-org/ggml/blob/master/docs/gguf.md:
+ *   'GGUF' u32 version, u64 tensor_count, u64 kv_count,
+ *   kv_count × { string key, u32 value_type, value },
+ *   tensor_count × { string name, u32 n_dims, u64 ne[n_dims], u32 ggml_type, u64 offset },
+ *   padding to `general.alignment` (u32, power of two, default 32), then the data section.
+ * Strings are u64 length + UTF-8 bytes; arrays are u32 item type + u64 count + items (arrays may nest).
+ * Only the header is read; long arrays (token vocabularies) are walked without being decoded; tensors become byte ranges.
+ */
+import { ModelFormatError, formatError, throwIfCancelled } from '../../errors';
+import { BinaryReader, decodeUtf8, toSafeNumber } from '../../io/binaryReader';
+import { truncateForMessage, type ByteSource } from '../../io/byteSource';
+import { storedByteLength, dtypeInfo } from '../../model/dtypes';
+import { layersFromTensors } from '../../model/roles';
+import type { Hyperparameters, MetadataValue, Model, TensorInfo } from '../../model/types';
 import type { ReadContext } from '../context';
+import { REMOVED_GGML_TYPES, ggmlType } from './ggmlTypes';
 
-/** Placeholder until the gguf reader lands (issue 2). */
-export async function readGguf(source: ByteSource, _ctx: ReadContext): Promise<Model> {
-  throw new ModelFormatError('unsupported', formatError(source.name, 'the gguf reader is not built yet'));
+//#region GGUF value types (gguf.h `enum gguf_type`)
+const T_UINT8 = 0;
+const T_INT8 = 1;
+const T_UINT16 = 2;
+const T_INT16 = 3;
+const T_UINT32 = 4;
+const T_INT32 = 5;
+const T_FLOAT32 = 6;
+const T_BOOL = 7;
+const T_STRING = 8;
+const T_ARRAY = 9;
+const T_UINT64 = 10;
+const T_INT64 = 11;
+const T_FLOAT64 = 12;
+const TYPE_NAMES = ['uint8', 'int8', 'uint16', 'int16', 'uint32', 'int32', 'float32', 'bool', 'string', 'array', 'uint64', 'int64', 'float64'] as const;
+/** Fixed byte size per scalar type (0 for string/array). */
+const TYPE_SIZES = [1, 1, 2, 2, 4, 4, 4, 1, 0, 0, 8, 8, 8] as const;
+//#endregion
+
+const GGUF_MAGIC = 0x46554747; // 'GGUF' read as u32 LE
+const DEFAULT_ALIGNMENT = 32;
+/** Bytes buffered per refill while walking the header. */
+const WINDOW_BYTES = 256 * 1024;
+/** Arrays up to this length are decoded completely (hyperparameter arrays, small lists); longer ones are summarized. */
+const FULL_ARRAY_ITEMS = 1024;
+/** Arrays longer than this are shown as `{ type: 'array', itemType, length, items: first N }` in Model.metadata. */
+const DISPLAY_ARRAY_ITEMS = 16;
+/** Items kept in a summarized array. */
+const SUMMARY_ITEMS = 8;
+/** Smallest encoding of one KV pair (u64 key length + u32 type) and of one tensor info (u64 name length + u32 n_dims + u32 type + u64 offset). */
+const MIN_KV_BYTES = 12;
+const MIN_TENSOR_INFO_BYTES = 24;
+
+/** A decoded value: what Model.metadata shows, plus the full numeric items of short arrays (for hyperparameters). */
+interface GgufValue {
+  readonly display: MetadataValue;
+  readonly type: number;
+  /** For arrays: element count. */
+  readonly length?: number;
+  /** For arrays of ≤ FULL_ARRAY_ITEMS numbers: all items. */
+  readonly numbers?: readonly number[];
+}
+
+/**
+ * Sequential header cursor over a BinaryReader: `need(n)` guarantees n buffered bytes so that the sync getters can
+ * run in tight loops (one await per megabyte rather than per field).
+ */
+class Cursor {
+  private windowEnd = 0;
+  constructor(readonly r: BinaryReader) {}
+  get position(): number {
+    return this.r.position;
+  }
+  /** True when n more bytes are already buffered. */
+  has(n: number): boolean {
+    return this.r.position + n <= this.windowEnd;
+  }
+  /** Buffers at least n bytes (throws 'truncated' past the end of the file). */
+  async need(n: number, what: string): Promise<void> {
+    if (this.r.position + n <= this.windowEnd) return;
+    const want = Math.max(n, Math.min(WINDOW_BYTES, this.r.remaining));
+    await this.r.ensure(want, what);
+    this.windowEnd = this.r.position + want;
+  }
+}
+
+/**
+ * Reads a GGUF file's header into the IR. Throws {@link ModelFormatError} for malformed or hostile input
+ * (bad magic, version 1 or big-endian files, counts/lengths beyond limits or the file, bad alignment, offsets).
+ */
+export async function readGguf(source: ByteSource, ctx: ReadContext): Promise<Model> {
+  const name = source.name;
+  const { limits } = ctx;
+  const fail = (code: 'bad-value' | 'unsupported' | 'limit-exceeded' | 'bad-offset' | 'truncated' | 'bad-magic', problem: string, offset?: number): never => {
+    throw new ModelFormatError(code, formatError(name, problem), offset);
+  };
+  const c = new Cursor(new BinaryReader(source, 0, WINDOW_BYTES));
+  const r = c.r;
+
+  await c.need(24, 'the GGUF header');
+  if (r.u32Sync() !== GGUF_MAGIC) fail('bad-magic', "does not start with the GGUF magic 'GGUF'", 0);
+  const version = r.u32Sync();
+  if (version === 0) fail('bad-value', 'has GGUF version 0', 4);
+  // A big-endian v3 file reads as 0x03000000 here (llama.cpp checks the low 16 bits the same way).
+  if ((version & 0xffff) === 0) fail('unsupported', `is a big-endian GGUF file (version field ${version}), which is not supported`, 4);
+  if (version === 1) fail('unsupported', 'is GGUF version 1, which is not supported (versions 2 and 3 are)', 4);
+  if (version > 3) fail('unsupported', `has GGUF version ${version}, newer than the supported versions 2 and 3`, 4);
+  const tensorCount = r.u64Sync('tensor count');
+  const kvCount = r.u64Sync('metadata entry count');
+  if (tensorCount > limits.maxTensorCount) fail('limit-exceeded', `tensor count ${tensorCount} exceeds the limit of ${limits.maxTensorCount}`, 8);
+  if (kvCount > limits.maxMetadataEntries) fail('limit-exceeded', `metadata entry count ${kvCount} exceeds the limit of ${limits.maxMetadataEntries}`, 16);
+  if (kvCount * MIN_KV_BYTES + tensorCount * MIN_TENSOR_INFO_BYTES > r.remaining) {
+    fail('truncated', `declares ${kvCount} metadata entries and ${tensorCount} tensors, more than its ${source.size} bytes can hold`, 8);
+  }
+
+  //#region strings and values
+  const readLength = async (what: string): Promise<number> => {
+    if (!c.has(8)) await c.need(8, what);
+    const at = r.position;
+    const len = toSafeNumber(name, r.u32Sync(), r.u32Sync(), what, at);
+    if (len > limits.maxStringBytes) fail('limit-exceeded', `${what} ${len} exceeds the limit of ${limits.maxStringBytes} bytes`, at);
+    if (len > r.remaining) fail('truncated', `${what} ${len} at offset ${at} runs past the end of the file`, at);
+    return len;
+  };
+  /** Reads a string; returns at most `maxBytes` of it (cut at a character boundary, marked with '…'). */
+  const readString = async (what: string, maxBytes: number): Promise<string> => {
+    const len = await readLength(what);
+    const keep = Math.min(len, maxBytes);
+    if (!c.has(keep)) await c.need(keep, what);
+    const bytes = r.bytesSync(keep);
+    if (keep < len) {
+      r.skip(len - keep, what);
+      return `${decodeUtf8(bytes.subarray(0, utf8Boundary(bytes)))}…`;
+    }
+    return decodeUtf8(bytes);
+  };
+  const scalar = (type: number): number | boolean | string => {
+    switch (type) {
+      case T_UINT8: return r.u8Sync();
+      case T_INT8: return r.i8Sync();
+      case T_UINT16: return r.u16Sync();
+      case T_INT16: return r.i16Sync();
+      case T_UINT32: return r.u32Sync();
+      case T_INT32: return r.i32Sync();
+      case T_FLOAT32: return finite(r.f32Sync());
+      case T_BOOL: return r.u8Sync() !== 0;
+      case T_UINT64: {
+        const lo = r.u32Sync();
+        const hi = r.u32Sync();
+        // Values above 2^53 stay exact as decimal strings.
+        return hi < 0x20_0000 ? hi * 0x1_0000_0000 + lo : (BigInt(hi) * 0x1_0000_0000n + BigInt(lo)).toString();
+      }
+      case T_INT64: {
+        const lo = r.u32Sync();
+        const hi = r.i32Sync();
+        const v = hi * 0x1_0000_0000 + lo;
+        return Number.isSafeInteger(v) ? v : (BigInt(hi) * 0x1_0000_0000n + BigInt(lo)).toString();
+      }
+      default: return finite(r.f64Sync());
+    }
+  };
+  const checkType = (type: number, at: number, what: string): void => {
+    if (!(type >= 0 && type <= T_FLOAT64)) fail('unsupported', `${what} has unknown GGUF value type '${type}'`, at);
+  };
+  const readValue = async (type: number, depth: number, what: string): Promise<GgufValue> => {
+    if (type === T_STRING) return { display: await readString(`${what} length`, limits.maxDisplayStringBytes), type };
+    if (type !== T_ARRAY) {
+      const size = TYPE_SIZES[type]!;
+      if (!c.has(size)) await c.need(size, what);
+      return { display: scalar(type), type };
+    }
+    if (depth >= limits.maxNestingDepth) fail('limit-exceeded', `${what} nests arrays deeper than the limit of ${limits.maxNestingDepth}`, r.position);
+    if (!c.has(12)) await c.need(12, what);
+    const typeAt = r.position;
+    const itemType = r.u32Sync();
+    checkType(itemType, typeAt, what);
+    const count = r.u64Sync(`${what} array length`);
+    if (count > limits.maxArrayLength) fail('limit-exceeded', `${what} array length ${count} exceeds the limit of ${limits.maxArrayLength}`, typeAt + 4);
+    const minItem = itemType === T_STRING ? 8 : itemType === T_ARRAY ? 12 : TYPE_SIZES[itemType]!;
+    if (count * minItem > r.remaining) fail('truncated', `${what} array of ${count} items runs past the end of the file`, typeAt + 4);
+    const full = count <= FULL_ARRAY_ITEMS;
+    const keep = full ? count : SUMMARY_ITEMS;
+    const items: MetadataValue[] = [];
+    let numbers: number[] | undefined;
+    if (itemType === T_STRING) {
+      for (let i = 0; i < count; i++) {
+        if (i < keep) {
+          items.push(await readString(`${what} item length`, limits.maxDisplayStringBytes));
+          continue;
+        }
+        // Hot path for vocabularies: length, then skip the bytes; awaits only when the window runs out.
+        if (!c.has(8)) await c.need(8, what);
+        const at = r.position;
+        const len = toSafeNumber(name, r.u32Sync(), r.u32Sync(), `${what} item length`, at);
+        if (len > limits.maxStringBytes) fail('limit-exceeded', `${what} item length ${len} exceeds the limit of ${limits.maxStringBytes} bytes`, at);
+        r.skip(len, what);
+        if ((i & 0xffff) === 0) throwIfCancelled(ctx.token);
+      }
+    } else if (itemType === T_ARRAY) {
+      for (let i = 0; i < count; i++) {
+        const v = await readValue(T_ARRAY, depth + 1, what);
+        if (i < keep) items.push(v.display);
+        if ((i & 0xffff) === 0) throwIfCancelled(ctx.token);
+      }
+    } else {
+      const size = TYPE_SIZES[itemType]!;
+      if (!c.has(keep * size)) await c.need(keep * size, what);
+      for (let i = 0; i < keep; i++) items.push(scalar(itemType));
+      if (count > keep) r.skip((count - keep) * size, what);
+      if (full && itemType !== T_BOOL) numbers = items.filter((x): x is number => typeof x === 'number');
+    }
+    const display: MetadataValue =
+      count > DISPLAY_ARRAY_ITEMS ? { type: 'array', itemType: TYPE_NAMES[itemType]!, length: count, items: items.slice(0, SUMMARY_ITEMS) } : items;
+    return numbers ? { display, type, length: count, numbers } : { display, type, length: count };
+  };
+  //#endregion
+
+  //#region metadata
+  const kvs = new Map<string, GgufValue>();
+  const metadata: Record<string, MetadataValue> = {};
+  for (let i = 0; i < kvCount; i++) {
+    if ((i & 0x3ff) === 0) throwIfCancelled(ctx.token);
+    const keyAt = r.position;
+    const key = await readString('metadata key length', limits.maxStringBytes);
+    if (key.length === 0) fail('bad-value', `metadata entry ${i} has an empty key`, keyAt);
+    if (kvs.has(key)) fail('bad-value', `metadata key '${truncateForMessage(key)}' appears twice`, keyAt);
+    if (!c.has(4)) await c.need(4, 'metadata value type');
+    const typeAt = r.position;
+    const type = r.u32Sync();
+    const what = `metadata '${truncateForMessage(key, 60)}'`;
+    checkType(type, typeAt, what);
+    const value = await readValue(type, 0, what);
+    kvs.set(key, value);
+    Object.defineProperty(metadata, key, { value: value.display, enumerable: true, writable: true, configurable: true });
+  }
+  let alignment = DEFAULT_ALIGNMENT;
+  const alignmentKv = kvs.get('general.alignment');
+  if (alignmentKv) {
+    // llama.cpp requires a u32 power of two.
+    const a = alignmentKv.display;
+    if (alignmentKv.type !== T_UINT32) fail('bad-value', `general.alignment has type ${TYPE_NAMES[alignmentKv.type] ?? alignmentKv.type} but must be uint32`);
+    if (typeof a !== 'number' || a === 0 || (a & (a - 1)) !== 0) fail('bad-value', `general.alignment ${String(a)} is not a power of two`);
+    alignment = a as number;
+  }
+  //#endregion
+
+  //#region tensor infos
+  const tensors: TensorInfo[] = [];
+  const offsets: number[] = [];
+  const names = new Set<string>();
+  for (let i = 0; i < tensorCount; i++) {
+    if ((i & 0x3ff) === 0) throwIfCancelled(ctx.token);
+    const infoAt = r.position;
+    const tname = await readString('tensor name length', limits.maxStringBytes);
+    const quoted = `tensor '${truncateForMessage(tname)}'`;
+    if (names.has(tname)) fail('bad-value', `${quoted} appears twice`, infoAt);
+    names.add(tname);
+    if (!c.has(4)) await c.need(4, 'tensor dimension count');
+    const nDims = r.u32Sync();
+    if (nDims > limits.maxRank) fail('limit-exceeded', `${quoted} has ${nDims} dimensions, above the limit of ${limits.maxRank}`, r.position - 4);
+    if (!c.has(nDims * 8 + 12)) await c.need(nDims * 8 + 12, 'tensor info');
+    const ne: number[] = new Array<number>(nDims);
+    let elementCount = 1;
+    for (let d = 0; d < nDims; d++) {
+      const dim = r.u64Sync(`${quoted} dimension`);
+      ne[d] = dim;
+      elementCount *= dim;
+      if (elementCount > limits.maxElementCount) fail('limit-exceeded', `${quoted} has more than ${limits.maxElementCount} elements`, infoAt);
+    }
+    const typeAt = r.position;
+    const typeId = r.u32Sync();
+    const gt = ggmlType(typeId);
+    if (!gt) {
+      const removed = REMOVED_GGML_TYPES[typeId];
+      if (removed) fail('unsupported', `${quoted} uses ggml type ${typeId} (${removed}), which upstream removed from GGUF files`, typeAt);
+      fail('unsupported', `${quoted} has unknown ggml type '${typeId}'`, typeAt);
+    }
+    const ggml = gt!;
+    const block = dtypeInfo(ggml.dtype)!.blockSize;
+    // llama.cpp: each row (ne[0]) must be a whole number of blocks.
+    const rowLength = nDims > 0 ? ne[0]! : 1;
+    if (rowLength % block !== 0) fail('bad-value', `${quoted} of type ${ggml.name} has rows of ${rowLength} elements, not a multiple of its block size ${block}`, typeAt);
+    const offsetAt = r.position;
+    const offset = r.u64Sync(`${quoted} data offset`);
+    if (offset % alignment !== 0) fail('bad-offset', `${quoted} data offset ${offset} is not a multiple of the alignment ${alignment}`, offsetAt);
+    const byteLength = elementCount === 0 ? 0 : storedByteLength(ggml.dtype, elementCount);
+    if (byteLength === undefined) fail('bad-value', `${quoted} has ${elementCount} elements, not a multiple of the ${ggml.name} block size`, typeAt);
+    offsets.push(offset);
+    tensors.push({
+      name: tname,
+      dtype: ggml.dtype,
+      // GGUF lists ne[0] (the contiguous row) first; the IR uses row-major order, outermost first, like numpy and safetensors.
+      shape: ne.reverse(),
+      elementCount,
+      byteLength: byteLength!,
+      location: undefined,
+      origin: 'entry',
+    });
+  }
+  //#endregion
+
+  //#region data section
+  const infoEnd = r.position;
+  const dataOffset = tensorCount > 0 ? Math.ceil(infoEnd / alignment) * alignment : infoEnd;
+  if (tensorCount > 0 && dataOffset > source.size) fail('truncated', `the data section would start at offset ${dataOffset}, past the end of the ${source.size}-byte file`, infoEnd);
+  const dataByteLength = source.size - dataOffset;
+  const order = tensors.map((_, i) => i).sort((a, b) => offsets[a]! - offsets[b]! || tensors[a]!.byteLength - tensors[b]!.byteLength);
+  let covered = 0;
+  let previous = '';
+  for (const i of order) {
+    const t = tensors[i]!;
+    const begin = offsets[i]!;
+    const end = begin + t.byteLength;
+    if (end > dataByteLength) {
+      fail('bad-offset', `tensor '${truncateForMessage(t.name)}' data (offset ${begin}, ${t.byteLength} bytes) runs past the end of the ${dataByteLength}-byte data section`, dataOffset + begin);
+    }
+    if (begin < covered) fail('bad-offset', `tensor '${truncateForMessage(t.name)}' data at offset ${begin} overlaps tensor '${truncateForMessage(previous)}' ending at ${covered}`, dataOffset + begin);
+    if (t.byteLength > 0) {
+      covered = end;
+      previous = t.name;
+    }
+    tensors[i] = { ...t, location: t.byteLength > 0 ? { file: '', byteOffset: dataOffset + begin, byteLength: t.byteLength, encoding: 'raw' } : undefined };
+  }
+  //#endregion
+
+  const layers = layersFromTensors(tensors);
+  let parameterCount = 0;
+  let weightBytes = 0;
+  for (const t of tensors) {
+    parameterCount += t.elementCount;
+    weightBytes += t.byteLength;
+  }
+  return {
+    format: 'gguf',
+    fileName: name,
+    files: [{ path: baseNameOf(name), byteLength: source.size }],
+    totalFileBytes: source.size,
+    formatVersion: version,
+    producer: undefined,
+    hyperparameters: hyperparametersFromKvs(kvs),
+    metadata,
+    tensors,
+    layers,
+    graphs: [],
+    parameterCount,
+    tensorCount: tensors.length,
+    nodeCount: 0,
+    weightBytes,
+    warnings: [],
+  };
+}
+
+/** Length of the longest prefix of `bytes` that does not end inside a UTF-8 sequence. */
+function utf8Boundary(bytes: Uint8Array): number {
+  let start = bytes.length;
+  while (start > 0 && (bytes[start - 1]! & 0xc0) === 0x80) start--;
+  if (start === 0) return bytes.length;
+  const lead = bytes[start - 1]!;
+  const need = lead >= 0xf0 ? 4 : lead >= 0xe0 ? 3 : lead >= 0xc0 ? 2 : 1;
+  return bytes.length - (start - 1) >= need ? bytes.length : start - 1;
+}
+
+/** Non-finite floats are not JSON; keep them readable as strings. */
+function finite(v: number): number | string {
+  return Number.isFinite(v) ? v : String(v);
+}
+
+function baseNameOf(fileName: string): string {
+  const parts = fileName.split(/[\\/]/);
+  return parts[parts.length - 1] ?? fileName;
+}
+
+/** `<arch>.*` keys (llama.cpp `LLM_KV_*` names) → Hyperparameters. Per-layer arrays (e.g. head counts) give their maximum. */
+function hyperparametersFromKvs(kvs: ReadonlyMap<string, GgufValue>): Hyperparameters {
+  const archValue = kvs.get('general.architecture')?.display;
+  const arch = typeof archValue === 'string' ? archValue : undefined;
+  const num = (key: string): number | undefined => {
+    const v = kvs.get(key);
+    if (!v) return undefined;
+    if (typeof v.display === 'number' && Number.isSafeInteger(v.display) && v.display >= 0) return v.display;
+    if (v.numbers && v.numbers.length > 0) {
+      const m = Math.max(...v.numbers);
+      return Number.isSafeInteger(m) && m >= 0 ? m : undefined;
+    }
+    return undefined;
+  };
+  const out: { -readonly [K in keyof Hyperparameters]: Hyperparameters[K] } = {};
+  if (arch !== undefined) {
+    out.architecture = arch;
+    const fields: readonly [keyof Hyperparameters, string][] = [
+      ['blockCount', 'block_count'],
+      ['embeddingLength', 'embedding_length'],
+      ['feedForwardLength', 'feed_forward_length'],
+      ['headCount', 'attention.head_count'],
+      ['kvHeadCount', 'attention.head_count_kv'],
+      ['headDim', 'attention.key_length'],
+      ['contextLength', 'context_length'],
+      ['expertCount', 'expert_count'],
+      ['expertUsedCount', 'expert_used_count'],
+      ['vocabSize', 'vocab_size'],
+    ];
+    for (const [field, suffix] of fields) {
+      const v = num(`${arch}.${suffix}`);
+      if (v !== undefined) (out as Record<string, unknown>)[field] = v;
+    }
+    // llama.cpp defaults: head_count_kv = head_count; key_length = embedding_length / head_count.
+    if (out.kvHeadCount === undefined && out.headCount !== undefined) out.kvHeadCount = out.headCount;
+    if (out.headDim === undefined && out.embeddingLength !== undefined && out.headCount && out.embeddingLength % out.headCount === 0) {
+      out.headDim = out.embeddingLength / out.headCount;
+    }
+  }
+  const tokens = kvs.get('tokenizer.ggml.tokens');
+  if (tokens?.length !== undefined && tokens.length > 0) out.vocabSize = tokens.length;
+  if (Object.keys(out).length > 0) out.source = 'gguf';
+  return out;
 }

@@ -1,9 +1,494 @@
-import { ModelFormatError, formatError } from '../../errors';
-import type { ByteSource } from '../../io/byteSource';
-import type { Model } from '../../model/types';
+/**
+ * ONNX reader: ModelProto → IR `Model`, without reading weights. parse.ts walks the protobuf wire format and
+ * records every tensor payload as a byte range; this file validates those ranges (shape × data_type against
+ * the stored bytes, external data inside its sibling file), names graphs and tensors uniquely, and maps
+ * nodes to layers (layers.ts).
+ *
+ * Counts (documented for `inspect --json`):
+ * - parameterCount: elements of every stored tensor — dense and sparse (stored values) initializers of all
+ *   graphs, plus values held in `Constant` nodes of all graphs (value / sparse_value / value_float(s) /
+ *   value_int(s) / value_string(s)).
+ * - tensorCount: dense initializers of the main graph; nodeCount: nodes of the main graph.
+ *
+ * External data (https://github.com/onnx/onnx/blob/main/docs/ExternalData.md): `location` is resolved through
+ * `ctx.siblings`, which refuses absolute paths, `..` and symlinks leaving the model's folder.
+ */
+import { ModelFormatError, formatError, throwIfCancelled } from '../../errors';
+import { checkRelativePath, truncateForMessage, type ByteSource } from '../../io/byteSource';
+import { dtypeInfo, storedByteLength } from '../../model/dtypes';
+import type { AttributeValue, Graph, GraphNode, Hyperparameters, MetadataValue, Model, ModelFile, TensorInfo, TensorLocation } from '../../model/types';
 import type { ReadContext } from '../context';
+import { buildLayers, isWeightInput } from './layers';
+import { ATTRIBUTE_VALUES_KEPT, OnnxWireParser, type DataField, type DataFieldName, type RawAttribute, type RawGraph, type RawModel, type RawNode, type RawSparseTensor, type RawTensor } from './parse';
+import { ATTRIBUTE_TYPE, DATA_LOCATION_EXTERNAL, dtypeOfOnnx } from './schema';
+import { int64Text, type BigValue } from './wire';
 
-/** Placeholder until the onnx reader lands (issue 2). */
-export async function readOnnx(source: ByteSource, _ctx: ReadContext): Promise<Model> {
-  throw new ModelFormatError('unsupported', formatError(source.name, 'the onnx reader is not built yet'));
+/** Reads an ONNX model's structure. Throws {@link ModelFormatError} for malformed or hostile input. */
+export async function readOnnx(source: ByteSource, ctx: ReadContext): Promise<Model> {
+  const raw = await new OnnxWireParser(source, ctx.limits, ctx.token).model();
+  if (!raw.graph) {
+    throw new ModelFormatError('bad-value', formatError(source.name, 'has no graph (ModelProto field 7), so it is not an ONNX model'), 0);
+  }
+  throwIfCancelled(ctx.token);
+  return new ModelBuilder(source, ctx, raw, raw.graph).build();
+}
+
+/** How each TensorProto payload field stores elements: IR encoding, bytes per value (0 = varint), dtypes allowed. */
+const PAYLOAD: Readonly<Record<Exclude<DataFieldName, 'raw_data' | 'string_data'>, { encoding: TensorLocation['encoding']; width: number; dtypes: readonly string[] }>> = {
+  float_data: { encoding: 'raw', width: 4, dtypes: ['float32', 'complex64'] },
+  double_data: { encoding: 'raw', width: 8, dtypes: ['float64', 'complex128'] },
+  int32_data: {
+    encoding: 'onnx-varint-int32', width: 0,
+    dtypes: ['int32', 'int16', 'int8', 'uint16', 'uint8', 'bool', 'float16', 'bfloat16', 'float8_e4m3fn', 'float8_e4m3fnuz', 'float8_e5m2', 'float8_e5m2fnuz', 'float8_e8m0', 'int4', 'uint4', 'float4_e2m1', 'int2', 'uint2'],
+  },
+  int64_data: { encoding: 'onnx-varint-int64', width: 0, dtypes: ['int64'] },
+  uint64_data: { encoding: 'onnx-varint-uint64', width: 0, dtypes: ['uint32', 'uint64'] },
+};
+
+/** Values a typed field holds for `n` elements: complex types store 2 per element; int32_data packs 4-bit pairs and 2-bit quads. */
+function valuesFor(field: keyof typeof PAYLOAD, dtype: string, n: number): number {
+  if (dtype === 'complex64' || dtype === 'complex128') return 2 * n;
+  if (field === 'int32_data') {
+    const block = dtypeInfo(dtype)?.blockSize ?? 1;
+    return Math.ceil(n / block);
+  }
+  return n;
+}
+
+class ModelBuilder {
+  private readonly name: string;
+  private readonly tensors: TensorInfo[] = [];
+  private readonly tensorByName = new Map<string, TensorInfo>();
+  private readonly scopes = new Map<RawGraph, Map<string, string>>();
+  private readonly externals = new Map<string, Promise<ByteSource>>();
+  private readonly externalSizes = new Map<string, number>();
+  private readonly warnings: string[] = [];
+  private tensorsWithoutData = 0;
+  private unaddressable = 0;
+  private segmented = 0;
+
+  constructor(private readonly source: ByteSource, private readonly ctx: ReadContext, private readonly raw: RawModel, private readonly main: RawGraph) {
+    this.name = source.name;
+  }
+
+  private fail(code: ConstructorParameters<typeof ModelFormatError>[0], problem: string, offset?: number): never {
+    throw new ModelFormatError(code, formatError(this.name, problem), offset);
+  }
+
+  async build(): Promise<Model> {
+    const graphs: Graph[] = [];
+    for (const g of this.raw.graphs) graphs.push(await this.graph(g));
+    const layers = buildLayers({
+      graphs: this.raw.graphs,
+      resolve: (g, v) => this.resolve(g, v),
+      tensors: this.tensorByName,
+      hasExperts: this.tensors.some((t) => /(^|[./])experts?[./_]\d/.test(t.name)),
+    });
+    this.noteWarnings();
+    await this.noteConstantOfShape();
+    let parameterCount = 0;
+    let weightBytes = 0;
+    for (const t of this.tensors) {
+      parameterCount += t.elementCount;
+      weightBytes += t.byteLength;
+    }
+    if (!Number.isSafeInteger(parameterCount) || !Number.isSafeInteger(weightBytes)) this.fail('limit-exceeded', 'the total parameter count overflows a safe integer');
+    const files: ModelFile[] = [{ path: this.name, byteLength: this.source.size }];
+    for (const [path, size] of this.externalSizes) files.push({ path, byteLength: size });
+    return {
+      format: 'onnx',
+      fileName: this.name,
+      files,
+      totalFileBytes: files.reduce((s, f) => s + f.byteLength, 0),
+      formatVersion: this.raw.irVersion,
+      producer: this.raw.producerName ? `${this.raw.producerName}${this.raw.producerVersion ? ` ${this.raw.producerVersion}` : ''}` : undefined,
+      hyperparameters: this.hyperparameters(layers),
+      metadata: this.metadata(),
+      tensors: this.tensors,
+      layers,
+      graphs,
+      parameterCount,
+      tensorCount: this.main.initializers.length,
+      nodeCount: this.main.nodes.length,
+      weightBytes,
+      warnings: this.warnings,
+    };
+  }
+
+  //#region tensors
+  private register(graph: RawGraph, localName: string, info: Omit<TensorInfo, 'name' | 'graph'>): string {
+    let unique = localName;
+    if (this.tensorByName.has(unique)) unique = `${graph.path}/${localName}`;
+    for (let k = 2; this.tensorByName.has(unique); k++) unique = `${graph.path}/${localName}#${k}`;
+    const t: TensorInfo = { name: unique, ...info, graph: graph.path };
+    this.tensors.push(t);
+    this.tensorByName.set(unique, t);
+    let scope = this.scopes.get(graph);
+    if (!scope) this.scopes.set(graph, (scope = new Map()));
+    scope.set(localName, unique);
+    return unique;
+  }
+
+  private resolve(graph: RawGraph, value: string): string | undefined {
+    for (let g: RawGraph | undefined = graph; g; g = g.parent) {
+      const hit = this.scopes.get(g)?.get(value);
+      if (hit !== undefined) return hit;
+    }
+    return undefined;
+  }
+
+  private label(t: RawTensor): string {
+    return t.name ? `tensor '${truncateForMessage(t.name)}'` : `the tensor at offset ${t.offset}`;
+  }
+
+  private dims(dims: readonly (number | BigValue)[], what: string, offset: number): number[] {
+    return dims.map((d) => {
+      if (typeof d !== 'number' || d < 0) this.fail('bad-value', `${what} has invalid dimension ${int64Text(d)}`, offset);
+      return d;
+    });
+  }
+
+  private elementCount(shape: readonly number[], what: string, offset: number): number {
+    let n = 1;
+    for (const d of shape) {
+      n *= d;
+      if (n > this.ctx.limits.maxElementCount) this.fail('limit-exceeded', `${what} has shape [${shape.join(', ')}], more than ${this.ctx.limits.maxElementCount} elements`, offset);
+    }
+    return n;
+  }
+
+  /** Validates a TensorProto and maps it to TensorInfo fields (without name/graph). */
+  private async tensorInfo(t: RawTensor, origin: TensorInfo['origin']): Promise<Omit<TensorInfo, 'name' | 'graph'>> {
+    const what = this.label(t);
+    const dtype = dtypeOfOnnx(t.dataType);
+    if (!dtype) this.fail('unsupported', `${what} has unsupported data_type ${t.dataType}`, t.offset);
+    const shape = this.dims(t.dims, what, t.offset);
+    const elementCount = this.elementCount(shape, what, t.offset);
+    if (t.hasSegment) this.segmented++;
+    const expectedBytes = storedByteLength(dtype, elementCount);
+    if (t.dataLocation === DATA_LOCATION_EXTERNAL) {
+      const location = await this.external(t, what, expectedBytes);
+      return { dtype, shape, elementCount, byteLength: location.byteLength, location, origin };
+    }
+    const raw = t.data.raw_data;
+    if (raw && raw.byteLength > 0) {
+      if (expectedBytes !== undefined && raw.byteLength !== expectedBytes) {
+        this.fail('bad-value', `${what} has ${raw.byteLength} bytes of raw_data but shape [${shape.join(', ')}] of ${dtype} needs ${expectedBytes}`, t.offset);
+      }
+      return { dtype, shape, elementCount, byteLength: raw.byteLength, location: this.chunkLocation(raw, 'raw'), origin };
+    }
+    const strings = t.data.string_data;
+    if (strings && strings.stringValues > 0) {
+      if (dtype !== 'string' || strings.stringValues !== elementCount) {
+        this.fail('bad-value', `${what} stores ${strings.stringValues} strings but is ${dtype} with ${elementCount} elements`, t.offset);
+      }
+      return { dtype, shape, elementCount, byteLength: strings.byteLength, location: undefined, origin };
+    }
+    for (const field of Object.keys(PAYLOAD) as (keyof typeof PAYLOAD)[]) {
+      const d = t.data[field];
+      if (!d || d.byteLength === 0) continue;
+      const spec = PAYLOAD[field];
+      if (!spec.dtypes.includes(dtype)) this.fail('bad-value', `${what} is ${dtype} but stores its values in ${field}`, t.offset);
+      const values = valuesFor(field, dtype, elementCount);
+      const ok = spec.width > 0 ? d.byteLength === values * spec.width : d.byteLength >= values && d.byteLength <= values * 10;
+      if (!ok) this.fail('bad-value', `${what} has ${d.byteLength} bytes of ${field}, which does not hold the ${values} values of shape [${shape.join(', ')}]`, t.offset);
+      return { dtype, shape, elementCount, byteLength: d.byteLength, location: this.chunkLocation(d, spec.encoding), origin };
+    }
+    if (elementCount > 0) this.tensorsWithoutData++;
+    return { dtype, shape, elementCount, byteLength: 0, location: undefined, origin };
+  }
+
+  private chunkLocation(d: DataField, encoding: TensorLocation['encoding']): TensorLocation | undefined {
+    if (d.chunks.length === 1 && d.unpackedValues === 0) return { file: '', byteOffset: d.chunks[0]!.offset, byteLength: d.chunks[0]!.byteLength, encoding };
+    this.unaddressable++;
+    return undefined;
+  }
+
+  private async external(t: RawTensor, what: string, expectedBytes: number | undefined): Promise<TensorLocation> {
+    const entries = new Map(t.externalData);
+    const locationText = entries.get('location');
+    if (locationText === undefined || locationText === '') this.fail('bad-value', `${what} has data_location EXTERNAL but no external_data location`, t.offset);
+    const number = (key: string): number | undefined => {
+      const v = entries.get(key);
+      if (v === undefined || v === '') return undefined;
+      if (!/^\d{1,16}$/.test(v) || !Number.isSafeInteger(Number(v))) this.fail('bad-value', `${what} has invalid external_data ${key} '${truncateForMessage(v)}'`, t.offset);
+      return Number(v);
+    };
+    const offset = number('offset') ?? 0;
+    const declared = number('length');
+    const file = checkRelativePath(this.name, locationText);
+    const src = await this.openExternal(file, what);
+    const length = declared ?? expectedBytes ?? Math.max(0, src.size - offset);
+    if (expectedBytes !== undefined && length !== expectedBytes) {
+      this.fail('bad-value', `${what} declares ${length} bytes of external data but its shape and data_type need ${expectedBytes}`, t.offset);
+    }
+    if (offset + length > src.size) {
+      this.fail('truncated', `external data of ${what} (offset ${offset}, length ${length}) runs past the end of '${truncateForMessage(file)}' (${src.size} bytes)`, t.offset);
+    }
+    return { file, byteOffset: offset, byteLength: length, encoding: 'raw' };
+  }
+
+  private openExternal(file: string, what: string): Promise<ByteSource> {
+    let p = this.externals.get(file);
+    if (!p) {
+      if (this.externals.size >= this.ctx.limits.maxFileCount) this.fail('limit-exceeded', `the model references more than ${this.ctx.limits.maxFileCount} external data files`);
+      p = this.ctx.siblings.open(file).then(
+        (s) => {
+          this.externalSizes.set(file, s.size);
+          return s;
+        },
+        (e: unknown) => {
+          if (e instanceof ModelFormatError && e.code === 'path-escape') throw e;
+          if (e instanceof ModelFormatError || (e as { code?: string })?.code === 'ENOENT') {
+            throw new ModelFormatError('missing-file', formatError(this.name, `external data file '${truncateForMessage(file)}' of ${what} is missing`));
+          }
+          throw e;
+        },
+      );
+      this.externals.set(file, p);
+    }
+    return p;
+  }
+
+  private async sparseInfo(s: RawSparseTensor, origin: TensorInfo['origin']): Promise<{ localName: string; info: Omit<TensorInfo, 'name' | 'graph'> } | undefined> {
+    if (!s.values) this.fail('bad-value', `the sparse tensor at offset ${s.offset} has no values`, s.offset);
+    const info = await this.tensorInfo(s.values, origin);
+    if (s.indices) await this.tensorInfo(s.indices, origin);
+    this.dims(s.dims, `the sparse tensor at offset ${s.offset}`, s.offset);
+    return { localName: s.values.name, info };
+  }
+  //#endregion
+
+  //#region graphs
+  private async graph(g: RawGraph): Promise<Graph> {
+    const initializers: string[] = [];
+    for (const t of g.initializers) initializers.push(this.register(g, t.name, await this.tensorInfo(t, 'initializer')));
+    for (const s of g.sparseInitializers) {
+      const r = await this.sparseInfo(s, 'initializer');
+      if (r) initializers.push(this.register(g, r.localName, r.info));
+    }
+    const nodes: GraphNode[] = [];
+    for (const n of g.nodes) nodes.push(await this.node(g, n, initializers));
+    return { name: g.path, nodes, inputs: g.inputs, outputs: g.outputs, valueInfo: g.valueInfo, initializers };
+  }
+
+  private async node(g: RawGraph, n: RawNode, initializers: string[]): Promise<GraphNode> {
+    const isConstant = n.op === 'Constant' && (n.domain === '' || n.domain === 'ai.onnx');
+    const label = n.name || `${n.op || 'node'}_${n.index}`;
+    const attributes: Record<string, AttributeValue> = Object.create(null) as Record<string, AttributeValue>;
+    const subgraphs: string[] = [];
+    for (const a of n.attributes) {
+      const value = await this.attribute(g, n, a, isConstant, label, initializers);
+      if (value !== undefined) attributes[a.name] = value;
+      if (a.g) subgraphs.push(a.g.path);
+      if (a.graphs) subgraphs.push(...a.graphs.map((s) => s.path));
+    }
+    return { name: n.name, op: n.op, domain: n.domain, inputs: n.inputs, outputs: n.outputs, attributes, subgraphs };
+  }
+
+  /** Maps one attribute to a JSON-safe value; for `Constant` nodes registers the held tensor. */
+  private async attribute(g: RawGraph, n: RawNode, a: RawAttribute, isConstant: boolean, label: string, initializers: string[]): Promise<AttributeValue | undefined> {
+    const constName = n.outputs[0] || `${label}.${a.name}`;
+    const keep = (info: Omit<TensorInfo, 'name' | 'graph'>): string => {
+      const unique = this.register(g, constName, info);
+      initializers.push(unique);
+      return unique;
+    };
+    const type = a.type;
+    const is = (name: string, present: unknown): boolean => (type !== undefined && type !== 0 ? type === ATTRIBUTE_TYPE[name] : present !== undefined);
+    if (a.t && is('TENSOR', a.t)) {
+      const info = await this.tensorInfo(a.t, 'constant');
+      if (isConstant && a.name === 'value') return { tensor: keep(info) };
+      return { tensor: a.t.name || `${label}.${a.name}` };
+    }
+    if (a.sparse && is('SPARSE_TENSOR', a.sparse)) {
+      const r = await this.sparseInfo(a.sparse, 'constant');
+      if (isConstant && a.name === 'sparse_value' && r) return { tensor: keep(r.info) };
+      return { tensor: a.sparse.values?.name || `${label}.${a.name}` };
+    }
+    if (a.g && is('GRAPH', a.g)) return { graph: a.g.path };
+    if (a.graphs && is('GRAPHS', a.graphs)) return a.graphs.map((s) => s.path);
+    if (a.tensors && is('TENSORS', a.tensors)) {
+      for (const t of a.tensors) await this.tensorInfo(t, 'constant');
+      return `tensors[${a.tensors.length}]`;
+    }
+    if (a.f !== undefined && is('FLOAT', a.f)) {
+      if (isConstant && a.name === 'value_float') keep({ dtype: 'float32', shape: [], elementCount: 1, byteLength: 4, location: { file: '', byteOffset: a.fOffset, byteLength: 4, encoding: 'raw' }, origin: 'constant' });
+      return Number.isFinite(a.f) ? a.f : String(a.f);
+    }
+    if (a.i !== undefined && is('INT', a.i)) {
+      if (isConstant && a.name === 'value_int' && a.iChunk) {
+        keep({ dtype: 'int64', shape: [], elementCount: 1, byteLength: a.iChunk.byteLength, location: { file: '', byteOffset: a.iChunk.offset, byteLength: a.iChunk.byteLength, encoding: 'onnx-varint-int64' }, origin: 'constant' });
+      }
+      return typeof a.i === 'number' ? a.i : a.i.big;
+    }
+    if (a.s !== undefined && is('STRING', a.s)) {
+      if (isConstant && a.name === 'value_string') keep({ dtype: 'string', shape: [], elementCount: 1, byteLength: a.s.length, location: undefined, origin: 'constant' });
+      return a.s;
+    }
+    if (a.floats && is('FLOATS', a.floats)) {
+      const l = a.floats;
+      if (isConstant && a.name === 'value_floats') {
+        keep({ dtype: 'float32', shape: [l.count], elementCount: l.count, byteLength: l.count * 4, location: l.chunk ? { file: '', byteOffset: l.chunk.offset, byteLength: l.chunk.byteLength, encoding: 'raw' } : undefined, origin: 'constant' });
+      }
+      if (l.count > ATTRIBUTE_VALUES_KEPT) return `floats[${l.count}]`;
+      return l.values.every(Number.isFinite) ? l.values : l.values.map(String);
+    }
+    if (a.ints && is('INTS', a.ints)) {
+      const l = a.ints;
+      if (isConstant && a.name === 'value_ints') {
+        const byteLength = l.chunk?.byteLength ?? l.count;
+        keep({ dtype: 'int64', shape: [l.count], elementCount: l.count, byteLength, location: l.chunk ? { file: '', byteOffset: l.chunk.offset, byteLength: l.chunk.byteLength, encoding: 'onnx-varint-int64' } : undefined, origin: 'constant' });
+      }
+      if (l.count > ATTRIBUTE_VALUES_KEPT) return `ints[${l.count}]`;
+      return l.values.every((v) => typeof v === 'number') ? (l.values as number[]) : l.values.map(int64Text);
+    }
+    if (a.strings && is('STRINGS', a.strings)) {
+      const l = a.strings;
+      if (isConstant && a.name === 'value_strings') keep({ dtype: 'string', shape: [l.count], elementCount: l.count, byteLength: l.values.reduce((s, v) => s + v.length, 0), location: undefined, origin: 'constant' });
+      return l.count > ATTRIBUTE_VALUES_KEPT ? `strings[${l.count}]` : l.values;
+    }
+    if (a.refAttrName !== undefined) return `@${a.refAttrName}`;
+    // Empty lists (`ints: []`) and attributes whose declared type has no value.
+    if (type === ATTRIBUTE_TYPE['FLOATS'] || type === ATTRIBUTE_TYPE['INTS'] || type === ATTRIBUTE_TYPE['STRINGS']) {
+      if (isConstant && (a.name === 'value_floats' || a.name === 'value_ints' || a.name === 'value_strings')) {
+        keep({ dtype: a.name === 'value_floats' ? 'float32' : a.name === 'value_ints' ? 'int64' : 'string', shape: [0], elementCount: 0, byteLength: 0, location: undefined, origin: 'constant' });
+      }
+      return [];
+    }
+    return undefined;
+  }
+  //#endregion
+
+  //#region model-level facts
+  private metadata(): Record<string, MetadataValue> {
+    const r = this.raw;
+    const md: Record<string, MetadataValue> = Object.create(null) as Record<string, MetadataValue>;
+    if (r.irVersion !== undefined) md['ir_version'] = r.irVersion;
+    const opsets: Record<string, MetadataValue> = Object.create(null) as Record<string, MetadataValue>;
+    for (const [domain, version] of r.opsetImports) opsets[domain === '' ? 'ai.onnx' : domain] = version;
+    md['opset_import'] = opsets;
+    if (r.producerName !== undefined) md['producer_name'] = r.producerName;
+    if (r.producerVersion !== undefined) md['producer_version'] = r.producerVersion;
+    if (r.domain !== undefined) md['domain'] = r.domain;
+    if (r.modelVersion !== undefined) md['model_version'] = r.modelVersion;
+    if (r.docString) md['doc_string'] = r.docString;
+    if (this.main.name) md['graph_name'] = this.main.name;
+    if (r.metadataProps.length) {
+      const props: Record<string, MetadataValue> = Object.create(null) as Record<string, MetadataValue>;
+      for (const [k, v] of r.metadataProps) props[k] = v;
+      md['metadata_props'] = props;
+    }
+    if (r.functions.length) md['functions'] = r.functions.map((f) => `${f.domain ? `${f.domain}.` : ''}${f.name} (${f.nodeCount} nodes)`);
+    if (r.trainingInfoCount) md['training_info'] = r.trainingInfoCount;
+    if (this.raw.graphs.length > 1) md['subgraphs'] = this.raw.graphs.length - 1;
+    return md;
+  }
+
+  private noteWarnings(): void {
+    if (this.tensorsWithoutData) this.warnings.push(`${this.tensorsWithoutData} tensors declare elements but store no data.`);
+    if (this.unaddressable) this.warnings.push(`${this.unaddressable} tensors store their values in several pieces, so their bytes are counted but not addressable.`);
+    if (this.segmented) this.warnings.push(`${this.segmented} tensors are segments of larger tensors (TensorProto.segment); they are counted as stored.`);
+    if (this.raw.functions.length) this.warnings.push(`${this.raw.functions.length} model-local functions are listed in metadata; weights inside them are not counted.`);
+  }
+
+  /**
+   * ConstantOfShape with a stored shape feeding a weight input materializes a weight at run time
+   * (light_resnet50 replaced its weights with them to stay small): those weights are not in the file. Counts
+   * the nodes and, where the shape is a small stored int64 tensor, the elements they would hold.
+   */
+  private async noteConstantOfShape(): Promise<void> {
+    let nodes = 0;
+    let elements = 0;
+    let known = true;
+    for (const g of this.raw.graphs) {
+      const weightValues = new Set<string>();
+      for (const n of g.nodes) n.inputs.forEach((v, i) => { if (v !== '' && isWeightInput(n.op, i)) weightValues.add(v); });
+      for (const n of g.nodes) {
+        if (n.op !== 'ConstantOfShape' || !n.inputs[0] || !n.outputs.some((o) => weightValues.has(o))) continue;
+        const stored = this.resolve(g, n.inputs[0]);
+        if (stored === undefined) continue;
+        nodes++;
+        const shape = await this.readSmallInt64s(this.tensorByName.get(stored)!);
+        if (!shape) known = false;
+        else elements += shape.reduce((p, d) => p * Math.max(0, d), 1);
+      }
+    }
+    if (nodes === 0) return;
+    const total = known && Number.isSafeInteger(elements) ? ` (${elements} elements)` : '';
+    this.warnings.push(`Weights are not stored: ${nodes} ConstantOfShape nodes build constant tensors at run time${total} that the file does not hold; they are not counted.`);
+  }
+
+  /** Reads a stored int64 tensor of at most 16 elements from the model file (raw or varint-packed). */
+  private async readSmallInt64s(t: TensorInfo): Promise<number[] | undefined> {
+    const loc = t.location;
+    if (t.dtype !== 'int64' || t.elementCount > this.ctx.limits.maxRank || !loc || loc.file !== '' || loc.byteLength > 16 * 10) return undefined;
+    const bytes = await this.source.read(loc.byteOffset, loc.byteLength);
+    const out: number[] = [];
+    if (loc.encoding === 'raw') {
+      const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+      for (let i = 0; i + 8 <= bytes.length; i += 8) out.push(Number(view.getBigInt64(i, true)));
+    } else {
+      let v = 0;
+      let shift = 1;
+      for (const b of bytes) {
+        v += (b & 0x7f) * shift;
+        shift *= 128;
+        if ((b & 0x80) === 0) {
+          out.push(v);
+          v = 0;
+          shift = 1;
+        }
+      }
+    }
+    return out.every(Number.isSafeInteger) ? out : undefined;
+  }
+
+  /**
+   * Decoder hyperparameters from KV-cache inputs: `past_key_values.N.key|value` [batch, kv_heads, past_seq,
+   * head_dim] (Optimum, onnxruntime-genai) or GPT-2 style `past_N` [2, batch, heads, past_seq, head_dim]
+   * (onnxruntime.transformers). Head count from attention nodes' `num_heads`; vocabulary and width from the
+   * embedding table.
+   */
+  private hyperparameters(layers: readonly { role: string; shape: readonly number[] }[]): Hyperparameters {
+    const blocks = new Set<number>();
+    let kvHeadCount: number | undefined;
+    let headDim: number | undefined;
+    for (const input of this.main.inputs) {
+      const kv = /^past_key_values[._](\d+)[._](key|value)$|^past[._](key|value)[._](\d+)$|^past[._](\d+)[._](key|value)$/.exec(input.name);
+      const packed = /^past_(\d+)$/.exec(input.name);
+      const shape = input.shape;
+      if (kv && shape?.length === 4) {
+        blocks.add(Number(kv[1] ?? kv[4] ?? kv[5]));
+        if (typeof shape[1] === 'number') kvHeadCount ??= shape[1];
+        if (typeof shape[3] === 'number') headDim ??= shape[3];
+      } else if (packed && shape?.length === 5) {
+        blocks.add(Number(packed[1]));
+        if (typeof shape[2] === 'number') kvHeadCount ??= shape[2];
+        if (typeof shape[4] === 'number') headDim ??= shape[4];
+      }
+    }
+    if (blocks.size === 0) return {};
+    let headCount: number | undefined;
+    for (const n of this.main.nodes) {
+      const heads = n.attributes.find((a) => a.name === 'num_heads')?.i;
+      if (typeof heads === 'number' && heads > 0) {
+        headCount = heads;
+        const kvHeads = n.attributes.find((a) => a.name === 'kv_num_heads')?.i;
+        if (typeof kvHeads === 'number' && kvHeads > 0) kvHeadCount ??= kvHeads;
+        break;
+      }
+    }
+    const embedding = layers.find((l) => l.role === 'embedding' && l.shape.length === 2);
+    const hp: { -readonly [K in keyof Hyperparameters]: Hyperparameters[K] } = { blockCount: Math.max(...blocks) + 1, source: 'onnx past_key_values inputs' };
+    if (headCount !== undefined) hp.headCount = headCount;
+    if (kvHeadCount !== undefined) hp.kvHeadCount = kvHeadCount;
+    if (headDim !== undefined) hp.headDim = headDim;
+    if (embedding) {
+      hp.vocabSize = embedding.shape[0]!;
+      hp.embeddingLength = embedding.shape[1]!;
+    }
+    return hp;
+  }
+  //#endregion
 }

@@ -1,13 +1,158 @@
-import { ModelFormatError, formatError } from '../../errors';
-import type { ByteSource } from '../../io/byteSource';
-import type { Model } from '../../model/types';
+/**
+ * safetensors reader: single files, and sharded models through `*.safetensors.index.json`. Opening the index or
+ * any shard (`model-00001-of-00008.safetensors`, when the index sits beside it) shows the whole model. Only JSON
+ * headers are read; every tensor becomes a byte range in its shard. `config.json` beside the weights supplies
+ * hyperparameters when present.
+ */
+import { ModelFormatError, formatError, throwIfCancelled } from '../../errors';
+import { truncateForMessage, type ByteSource } from '../../io/byteSource';
+import { blockCountFromLayers, expertCountFromLayers, layersFromTensors } from '../../model/roles';
+import type { Hyperparameters, MetadataValue, Model, ModelFile, TensorInfo } from '../../model/types';
 import type { ReadContext } from '../context';
+import { readSafetensorsHeader, type SafetensorsHeader } from './header';
+import { readHfConfig } from './hfConfig';
+import { setOwn } from './json';
+import { baseName, indexNameForShard, readShardIndex, type ShardIndex } from './shards';
 
-/** Placeholder until the safetensors reader lands (issue 2). */
-export async function readSafetensors(source: ByteSource, _ctx: ReadContext): Promise<Model> {
-  throw new ModelFormatError('unsupported', formatError(source.name, 'the safetensors reader is not built yet'));
+/** Shards read concurrently (each read is one header). */
+const SHARD_CONCURRENCY = 8;
+/** Examples quoted in one consistency warning. */
+const MAX_EXAMPLES = 3;
+
+/**
+ * Reads a `.safetensors` file. When it is shard-named and `<prefix>.safetensors.index.json` exists beside it (and
+ * lists it), the whole sharded model is read instead; an unusable index becomes a warning and only this file is shown.
+ */
+export async function readSafetensors(source: ByteSource, ctx: ReadContext): Promise<Model> {
+  const warnings: string[] = [];
+  const indexName = indexNameForShard(source.name);
+  if (indexName !== undefined && (await ctx.siblings.exists(indexName))) {
+    const self = baseName(source.name);
+    try {
+      const indexSource = await ctx.siblings.open(indexName);
+      const index = await readShardIndex(indexSource, ctx.limits);
+      if (index.shards.includes(self)) return await readSharded(source.name, indexSource, index, ctx, new Map([[self, source]]));
+      warnings.push(formatError(indexName, `does not list ${truncateForMessage(self)}, so only this shard is shown`));
+    } catch (e) {
+      if (!(e instanceof ModelFormatError) || e.code === 'cancelled') throw e;
+      warnings.push(`${e.message.replace(/\.$/, '')}; only this shard is shown.`);
+    }
+  }
+  const header = await readSafetensorsHeader(source, '', ctx);
+  warnings.push(...header.warnings);
+  const metadata: Record<string, MetadataValue> = { ...header.metadata };
+  return assemble(source.name, [{ path: baseName(source.name), byteLength: source.size }], header.tensors, metadata, warnings, ctx);
 }
-/** Placeholder until the safetensors reader lands (issue 2). */
-export async function readSafetensorsIndex(source: ByteSource, _ctx: ReadContext): Promise<Model> {
-  throw new ModelFormatError('unsupported', formatError(source.name, 'the safetensors reader is not built yet'));
+
+/** Reads a sharded model from its `*.safetensors.index.json`. */
+export async function readSafetensorsIndex(source: ByteSource, ctx: ReadContext): Promise<Model> {
+  const index = await readShardIndex(source, ctx.limits);
+  return readSharded(source.name, source, index, ctx, new Map());
+}
+
+async function readSharded(fileName: string, indexSource: ByteSource, index: ShardIndex, ctx: ReadContext, opened: ReadonlyMap<string, ByteSource>): Promise<Model> {
+  const indexName = indexSource.name;
+  const headers: { shard: string; size: number; header: SafetensorsHeader }[] = [];
+  for (let i = 0; i < index.shards.length; i += SHARD_CONCURRENCY) {
+    throwIfCancelled(ctx.token);
+    const batch = index.shards.slice(i, i + SHARD_CONCURRENCY);
+    headers.push(
+      ...(await Promise.all(
+        batch.map(async (shard) => {
+          const src = opened.get(shard) ?? (await ctx.siblings.open(shard));
+          return { shard, size: src.size, header: await readSafetensorsHeader(src, shard, ctx) };
+        }),
+      )),
+    );
+  }
+
+  const warnings: string[] = [];
+  const tensors: TensorInfo[] = [];
+  const shardOf = new Map<string, string>();
+  const notInMap: string[] = [];
+  const wrongShard: string[] = [];
+  let notInMapCount = 0;
+  let wrongShardCount = 0;
+  for (const { shard, header } of headers) {
+    warnings.push(...header.warnings);
+    if (tensors.length + header.tensors.length > ctx.limits.maxTensorCount) {
+      throw new ModelFormatError('limit-exceeded', formatError(indexName, `the shards hold more than ${ctx.limits.maxTensorCount} tensors`));
+    }
+    for (const t of header.tensors) {
+      const other = shardOf.get(t.name);
+      if (other !== undefined) {
+        throw new ModelFormatError('bad-value', formatError(indexName, `tensor '${truncateForMessage(t.name)}' appears in both ${truncateForMessage(other)} and ${truncateForMessage(shard)}`));
+      }
+      shardOf.set(t.name, shard);
+      tensors.push(t);
+      const mapped = index.weightMap.get(t.name);
+      if (mapped === undefined) {
+        if (notInMapCount++ < MAX_EXAMPLES) notInMap.push(t.name);
+      } else if (mapped !== shard) {
+        if (wrongShardCount++ < MAX_EXAMPLES) wrongShard.push(t.name);
+      }
+    }
+  }
+  const missing: string[] = [];
+  let missingCount = 0;
+  for (const name of index.weightMap.keys()) {
+    if (!shardOf.has(name) && missingCount++ < MAX_EXAMPLES) missing.push(name);
+  }
+  const quote = (names: readonly string[], count: number): string => `${names.map((n) => `'${truncateForMessage(n, 80)}'`).join(', ')}${count > names.length ? ` and ${count - names.length} more` : ''}`;
+  if (missingCount > 0) warnings.push(formatError(indexName, `weight_map lists ${missingCount} tensors that no shard holds (${quote(missing, missingCount)})`));
+  if (notInMapCount > 0) warnings.push(formatError(indexName, `${notInMapCount} tensors in the shards are missing from weight_map (${quote(notInMap, notInMapCount)})`));
+  if (wrongShardCount > 0) warnings.push(formatError(indexName, `weight_map places ${wrongShardCount} tensors in the wrong shard (${quote(wrongShard, wrongShardCount)})`));
+  const weightBytes = tensors.reduce((s, t) => s + t.byteLength, 0);
+  if (index.totalSize !== undefined && index.totalSize !== weightBytes) {
+    warnings.push(formatError(indexName, `metadata.total_size is ${index.totalSize} but the shards hold ${weightBytes} tensor bytes`));
+  }
+
+  const metadata: Record<string, MetadataValue> = {};
+  for (const [k, v] of Object.entries(headers[0]?.header.metadata ?? {})) setOwn(metadata, k, v);
+  for (const [k, v] of Object.entries(index.metadata)) setOwn(metadata, k, v);
+  const files: ModelFile[] = [{ path: baseName(indexName), byteLength: indexSource.size }, ...headers.map((h) => ({ path: h.shard, byteLength: h.size }))];
+  return assemble(fileName, files, tensors, metadata, warnings, ctx);
+}
+
+async function assemble(fileName: string, files: ModelFile[], tensors: TensorInfo[], metadata: Record<string, MetadataValue>, warnings: string[], ctx: ReadContext): Promise<Model> {
+  throwIfCancelled(ctx.token);
+  const layers = layersFromTensors(tensors);
+  const config = await readHfConfig(ctx.siblings, ctx.limits);
+  if (config.warning) warnings.push(config.warning);
+  let hyperparameters: Hyperparameters = config.hyperparameters ?? {};
+  if (!config.hyperparameters) {
+    const blockCount = blockCountFromLayers(layers);
+    const expertCount = expertCountFromLayers(layers);
+    if (blockCount !== undefined || expertCount !== undefined) {
+      hyperparameters = {
+        ...(blockCount !== undefined ? { blockCount } : {}),
+        ...(expertCount !== undefined ? { expertCount } : {}),
+        source: 'tensor names',
+      };
+    }
+  }
+  let parameterCount = 0;
+  let weightBytes = 0;
+  for (const t of tensors) {
+    parameterCount += t.elementCount;
+    weightBytes += t.byteLength;
+  }
+  return {
+    format: 'safetensors',
+    fileName,
+    files,
+    totalFileBytes: files.reduce((s, f) => s + f.byteLength, 0),
+    formatVersion: 1,
+    producer: undefined,
+    hyperparameters,
+    metadata,
+    tensors,
+    layers,
+    graphs: [],
+    parameterCount,
+    tensorCount: tensors.length,
+    nodeCount: 0,
+    weightBytes,
+    warnings,
+  };
 }

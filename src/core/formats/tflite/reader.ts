@@ -1,9 +1,522 @@
-import { ModelFormatError, formatError } from '../../errors';
+/**
+ * TFLite reader: walks the `.tflite` FlatBuffer (schema v3, file identifier 'TFL3') lazily through the
+ * ByteSource and maps it to the IR. Constant buffers become byte ranges (never read or copied): inline
+ * `Buffer.data` vectors, or `Buffer.offset/size` ranges appended after the FlatBuffer in models over 2 GB.
+ *
+ * IR mapping: one graph per subgraph (nodes = operators, in execution order); tensors = tensors backed by a
+ * non-empty buffer (origin 'buffer'); layers = operators with constant weight inputs (see WEIGHTED_OPS);
+ * parameterCount = element count of all constant tensors; tensorCount / nodeCount = tensors / operators of
+ * subgraph 0 (the main graph).
+ * Schema: https://github.com/tensorflow/tensorflow/blob/master/tensorflow/compiler/mlir/lite/schema/schema.fbs
+ */
+import { ModelFormatError, formatError, throwIfCancelled } from '../../errors';
+import { safeMultiply } from '../../io/binaryReader';
 import type { ByteSource } from '../../io/byteSource';
-import type { Model } from '../../model/types';
+import { truncateForMessage } from '../../io/byteSource';
+import { dtypeInfo, isRealValued, storedByteLength, type DType } from '../../model/dtypes';
+import type { Dim, Graph, GraphNode, GraphValue, Layer, LayerRole, MetadataValue, Model, QuantParams, TensorInfo } from '../../model/types';
 import type { ReadContext } from '../context';
+import { FlatBufferReader, decodeF32, decodeI32, decodeI64, type FbTable } from './flatbuffer';
+import {
+  BUFFER, CUSTOM_OPERATOR, METADATA, MODEL, OPCODE, OPERATOR, QUANT, SIGNATURE, SUBGRAPH, TENSOR, TENSOR_TYPES,
+  TFLITE_IDENTIFIER, WEIGHTED_OPS, builtinOperatorName,
+} from './schema';
 
-/** Placeholder until the tflite reader lands (issue 2). */
-export async function readTflite(source: ByteSource, _ctx: ReadContext): Promise<Model> {
-  throw new ModelFormatError('unsupported', formatError(source.name, 'the tflite reader is not built yet'));
+/** Warnings kept verbatim; the rest are counted in one closing line. Threat: one warning per tensor of a hostile file. */
+const MAX_WARNINGS = 100;
+/** Metadata buffers up to this size are shown as text when printable (e.g. `min_runtime_version` = "1.5.0"). */
+const MAX_METADATA_TEXT_BYTES = 256;
+
+/** Where a buffer's bytes are, or undefined for an empty buffer. */
+interface BufferRange {
+  readonly byteOffset: number;
+  readonly byteLength: number;
+}
+
+/** One tensor as stored in a subgraph. */
+interface RawTensor {
+  readonly name: string;
+  readonly type: number;
+  readonly shape: readonly number[] | undefined;
+  readonly shapeSignature: readonly number[] | undefined;
+  readonly buffer: number;
+  readonly quant: QuantParams | undefined;
+  readonly sparse: boolean;
+}
+
+/** One operator as stored in a subgraph. */
+interface RawOperator {
+  readonly opcodeIndex: number;
+  readonly inputs: readonly number[];
+  readonly outputs: readonly number[];
+  readonly subgraphIndices: readonly number[];
+}
+
+/** Options-table field holding a subgraph index, per control-flow op (IfOptions, WhileOptions, CallOnceOptions, CallOptions). */
+const SUBGRAPH_OPTION_FIELDS: Readonly<Record<string, readonly number[]>> = {
+  IF: [0, 1],
+  WHILE: [0, 1],
+  CALL_ONCE: [0],
+  CALL: [0],
+};
+
+/** Inputs of weighted ops that are never weights (TRANSPOSE_CONV / CONV_3D_TRANSPOSE input 0 = output shape). */
+const NON_WEIGHT_INPUTS: Readonly<Record<string, readonly number[]>> = {
+  TRANSPOSE_CONV: [0],
+  CONV_3D_TRANSPOSE: [0],
+};
+
+/** Reads a TFLite model's structure. Throws {@link ModelFormatError} for malformed input. */
+export async function readTflite(source: ByteSource, ctx: ReadContext): Promise<Model> {
+  const limits = ctx.limits;
+  const fb = new FlatBufferReader(source);
+  const warnings: string[] = [];
+  let droppedWarnings = 0;
+  const warn = (text: string): void => {
+    if (warnings.length < MAX_WARNINGS) warnings.push(text);
+    else droppedWarnings++;
+  };
+  const str = (t: FbTable, index: number, what: string): Promise<string | undefined> =>
+    fb.stringField(t, index, limits.maxStringBytes, limits.maxDisplayStringBytes, what);
+
+  if (source.size < 8) fb.fail('truncated', `is too small to be a TFLite model (${source.size} bytes)`, 0);
+  const head = await fb.bytes(0, 8, 'file header');
+  const ident = String.fromCharCode(head.getUint8(4), head.getUint8(5), head.getUint8(6), head.getUint8(7));
+  if (ident !== TFLITE_IDENTIFIER) {
+    fb.fail('bad-magic', `is not a TFLite model (file identifier ${JSON.stringify(ident)}, expected '${TFLITE_IDENTIFIER}')`, 4);
+  }
+  const model = await fb.table(await fb.deref(0, 'root table offset'), 'Model table');
+  const version = fb.u32Field(model, MODEL.version, 0, 'Model.version');
+  const description = await str(model, MODEL.description, 'Model.description');
+
+  //#region operator codes
+  const opNames: string[] = [];
+  const opVersions: number[] = [];
+  const opCustom: boolean[] = [];
+  const opcodesPos = await fb.refField(model, MODEL.operatorCodes, 'Model.operator_codes');
+  if (opcodesPos !== undefined) {
+    const positions = await fb.tableVector(opcodesPos, limits.maxNodeCount, 'Model.operator_codes');
+    for (let i = 0; i < positions.length; i++) {
+      if (i % 1024 === 0) throwIfCancelled(ctx.token);
+      const t = await fb.table(positions[i]!, `operator code ${i}`);
+      // TFLite's GetBuiltinCode: the larger of the two fields (old files set only the byte, new ones both).
+      const code = Math.max(fb.i8Field(t, OPCODE.deprecatedBuiltinCode, 0), fb.i32Field(t, OPCODE.builtinCode, 0));
+      let name = builtinOperatorName(code);
+      if (code === CUSTOM_OPERATOR) name = (await str(t, OPCODE.customCode, `custom code of operator code ${i}`)) || 'CUSTOM';
+      opNames.push(name);
+      opCustom.push(code === CUSTOM_OPERATOR);
+      opVersions.push(fb.i32Field(t, OPCODE.version, 1));
+    }
+  }
+  //#endregion
+
+  //#region buffers (read on demand: only constant tensors and metadata need them)
+  const buffersPos = await fb.refField(model, MODEL.buffers, 'Model.buffers');
+  const bufferTables = buffersPos === undefined ? [] : await fb.tableVector(buffersPos, limits.maxTensorCount + 1, 'Model.buffers');
+  const bufferCache = new Map<number, BufferRange | undefined>();
+  const bufferRange = async (index: number): Promise<BufferRange | undefined> => {
+    if (bufferCache.has(index)) return bufferCache.get(index);
+    const t = await fb.table(bufferTables[index]!, `buffer ${index}`);
+    let range: BufferRange | undefined;
+    const dataPos = await fb.refField(t, BUFFER.data, `data of buffer ${index}`);
+    if (dataPos !== undefined) {
+      const { count, start } = await fb.vectorHeader(dataPos, 1, Number.MAX_SAFE_INTEGER, `data of buffer ${index}`);
+      if (count > 0) range = { byteOffset: start, byteLength: count };
+    }
+    // Models over 2 GB keep payloads after the FlatBuffer: offset is from the file start, valid when > 1.
+    const offset = fb.u64Field(t, BUFFER.offset, 0, `offset of buffer ${index}`);
+    if (range === undefined && offset > 1) {
+      const size = fb.u64Field(t, BUFFER.size, 0, `size of buffer ${index}`);
+      if (offset + size > source.size) {
+        fb.fail('bad-offset', `buffer ${index} stores ${size} bytes at offset ${offset}, past the end of the file (${source.size} bytes)`, t.position);
+      }
+      if (size > 0) range = { byteOffset: offset, byteLength: size };
+    }
+    bufferCache.set(index, range);
+    return range;
+  };
+  //#endregion
+
+  //#region subgraphs
+  const subgraphsPos = await fb.refField(model, MODEL.subgraphs, 'Model.subgraphs');
+  const subgraphTables = subgraphsPos === undefined ? [] : await fb.tableVector(subgraphsPos, limits.maxNodeCount, 'Model.subgraphs');
+  if (subgraphTables.length === 0) fb.fail('bad-value', 'the model has no subgraphs', model.position);
+  let totalTensors = 0;
+  let totalOperators = 0;
+  const rawGraphs: { name: string; tensors: RawTensor[]; inputs: number[]; outputs: number[]; operators: RawOperator[] }[] = [];
+  const usedGraphNames = new Set<string>();
+  for (let s = 0; s < subgraphTables.length; s++) {
+    throwIfCancelled(ctx.token);
+    const sg = await fb.table(subgraphTables[s]!, `subgraph ${s}`);
+    let name = (await str(sg, SUBGRAPH.name, `name of subgraph ${s}`)) || (s === 0 ? 'main' : `subgraph_${s}`);
+    if (usedGraphNames.has(name)) name = `${name}#${s}`;
+    usedGraphNames.add(name);
+
+    const tensorsPos = await fb.refField(sg, SUBGRAPH.tensors, `tensors of subgraph ${s}`);
+    const tensorTables = tensorsPos === undefined ? [] : await fb.tableVector(tensorsPos, limits.maxTensorCount - totalTensors, `tensors of subgraph ${s}`);
+    totalTensors += tensorTables.length;
+    const tensors: RawTensor[] = [];
+    for (let i = 0; i < tensorTables.length; i++) {
+      if (i % 1024 === 0) throwIfCancelled(ctx.token);
+      tensors.push(await readTensor(fb, tensorTables[i]!, `tensor ${i} of subgraph ${s}`, ctx));
+    }
+    const indexList = async (field: number, what: string, max: number): Promise<number[]> => {
+      const pos = await fb.refField(sg, field, what);
+      if (pos === undefined) return [];
+      const { values } = await fb.scalarVector(pos, 4, max, what, decodeI32);
+      for (const v of values) {
+        if (v < 0 || v >= tensors.length) fb.fail('bad-value', `${what} refers to tensor ${v} but the subgraph has ${tensors.length} tensors`, pos);
+      }
+      return values;
+    };
+    const inputs = await indexList(SUBGRAPH.inputs, `inputs of subgraph ${s}`, limits.maxTensorCount);
+    const outputs = await indexList(SUBGRAPH.outputs, `outputs of subgraph ${s}`, limits.maxTensorCount);
+
+    const operatorsPos = await fb.refField(sg, SUBGRAPH.operators, `operators of subgraph ${s}`);
+    const operatorTables = operatorsPos === undefined ? [] : await fb.tableVector(operatorsPos, limits.maxNodeCount - totalOperators, `operators of subgraph ${s}`);
+    totalOperators += operatorTables.length;
+    const operators: RawOperator[] = [];
+    for (let i = 0; i < operatorTables.length; i++) {
+      if (i % 1024 === 0) throwIfCancelled(ctx.token);
+      const what = `operator ${i} of subgraph ${s}`;
+      const t = await fb.table(operatorTables[i]!, what);
+      const opcodeIndex = fb.u32Field(t, OPERATOR.opcodeIndex, 0, `opcode index of ${what}`);
+      if (opcodeIndex >= opNames.length) fb.fail('bad-value', `${what} uses opcode ${opcodeIndex} but the model has ${opNames.length} operator codes`, t.position);
+      const edges = async (field: number, kind: string): Promise<number[]> => {
+        const pos = await fb.refField(t, field, `${kind} of ${what}`);
+        if (pos === undefined) return [];
+        const { values } = await fb.scalarVector(pos, 4, limits.maxTensorCount, `${kind} of ${what}`, decodeI32);
+        for (const v of values) {
+          // -1 marks an omitted optional input.
+          if (v < -1 || v >= tensors.length) fb.fail('bad-value', `${what} refers to tensor ${v} but the subgraph has ${tensors.length} tensors`, pos);
+        }
+        return values;
+      };
+      const opInputs = await edges(OPERATOR.inputs, 'inputs');
+      const opOutputs = await edges(OPERATOR.outputs, 'outputs');
+      const subgraphIndices: number[] = [];
+      const optionFields = SUBGRAPH_OPTION_FIELDS[opNames[opcodeIndex]!];
+      if (optionFields) {
+        const options = await fb.tableField(t, OPERATOR.builtinOptions, `options of ${what}`);
+        if (options) {
+          for (const f of optionFields) {
+            const idx = fb.i32Field(options, f, -1, `subgraph index of ${what}`);
+            if (idx >= 0 && idx < subgraphTables.length) subgraphIndices.push(idx);
+          }
+        }
+      }
+      operators.push({ opcodeIndex, inputs: opInputs, outputs: opOutputs, subgraphIndices });
+    }
+    rawGraphs.push({ name, tensors, inputs, outputs, operators });
+  }
+  //#endregion
+
+  //#region IR: tensors, graphs, layers
+  const irTensors: TensorInfo[] = [];
+  const graphs: Graph[] = [];
+  const layers: Layer[] = [];
+  const usedNames = new Set<string>();
+  const graphNames = rawGraphs.map((g) => g.name);
+  for (let s = 0; s < rawGraphs.length; s++) {
+    throwIfCancelled(ctx.token);
+    const g = rawGraphs[s]!;
+    const prefix = s === 0 ? '' : `${g.name}/`;
+    // Value names unique across the model: later subgraphs prefix theirs when they clash.
+    const valueNames = g.tensors.map((t, i) => {
+      let n = t.name || `tensor_${i}`;
+      if (usedNames.has(n)) n = `${prefix}${n}`;
+      if (usedNames.has(n)) n = `${n}#${i}`;
+      usedNames.add(n);
+      return n;
+    });
+    // Constant tensors of this subgraph, by tensor index.
+    const constIndex = new Map<number, TensorInfo>();
+    for (let i = 0; i < g.tensors.length; i++) {
+      const t = g.tensors[i]!;
+      if (t.buffer === 0) continue;
+      if (t.buffer >= bufferTables.length) {
+        fb.fail('bad-value', `tensor '${truncateForMessage(valueNames[i]!)}' refers to buffer ${t.buffer} but the model has ${bufferTables.length} buffers`);
+      }
+      const range = await bufferRange(t.buffer);
+      if (range === undefined) continue;
+      const info = constantTensor(source.name, t, valueNames[i]!, range, g.name, ctx, warn);
+      if (info) {
+        constIndex.set(i, info);
+        irTensors.push(info);
+      }
+    }
+    const value = (i: number): GraphValue => {
+      const t = g.tensors[i]!;
+      const dims = t.shapeSignature ?? t.shape;
+      const shape: Dim[] | undefined = dims?.map((d) => (d < 0 ? null : d));
+      return { name: valueNames[i]!, dtype: TENSOR_TYPES[t.type]?.dtype ?? undefined, shape };
+    };
+    const edgeName = (i: number): string => (i < 0 ? '' : valueNames[i]!);
+    const io = new Set<number>([...g.inputs, ...g.outputs]);
+    const valueInfo: GraphValue[] = [];
+    for (let i = 0; i < g.tensors.length; i++) if (!io.has(i) && !constIndex.has(i)) valueInfo.push(value(i));
+
+    // A constant fed through DEQUANTIZE/DENSIFY (fp16 or sparse weights) is the consumer's weight.
+    const weightOf = new Map<number, TensorInfo>(constIndex);
+    for (const op of g.operators) {
+      const n = opNames[op.opcodeIndex]!;
+      if ((n === 'DEQUANTIZE' || n === 'DENSIFY') && op.inputs.length > 0 && op.outputs.length > 0) {
+        const c = constIndex.get(op.inputs[0]!);
+        if (c && op.outputs[0]! >= 0) weightOf.set(op.outputs[0]!, c);
+      }
+    }
+
+    const nodes: GraphNode[] = [];
+    for (let k = 0; k < g.operators.length; k++) {
+      const op = g.operators[k]!;
+      const opName = opNames[op.opcodeIndex]!;
+      const nodeName = `${prefix}${opName}_${k}`;
+      const inputs = op.inputs.map(edgeName);
+      const outputs = op.outputs.map(edgeName);
+      nodes.push({
+        name: nodeName,
+        op: opName,
+        // '' for builtin operators (like ONNX's default domain), 'custom' for custom ones.
+        domain: opCustom[op.opcodeIndex] ? 'custom' : '',
+        inputs,
+        outputs,
+        attributes: { version: opVersions[op.opcodeIndex]! },
+        subgraphs: op.subgraphIndices.map((i) => graphNames[i]!),
+      });
+      const layer = layerFor(opName, nodeName, op, weightOf, inputs, outputs);
+      if (layer) layers.push(layer);
+    }
+    graphs.push({
+      name: g.name,
+      nodes,
+      inputs: g.inputs.map(value),
+      outputs: g.outputs.map(value),
+      valueInfo,
+      initializers: [...constIndex.values()].map((t) => t.name),
+    });
+  }
+  //#endregion
+
+  //#region metadata
+  const metadata: Record<string, MetadataValue> = {};
+  if (description) metadata.description = description;
+  const metadataPos = await fb.refField(model, MODEL.metadata, 'Model.metadata');
+  if (metadataPos !== undefined) {
+    const entries = await fb.tableVector(metadataPos, limits.maxMetadataEntries, 'Model.metadata');
+    for (let i = 0; i < entries.length; i++) {
+      const t = await fb.table(entries[i]!, `metadata entry ${i}`);
+      const key = (await str(t, METADATA.name, `name of metadata entry ${i}`)) || `metadata_${i}`;
+      const buffer = fb.u32Field(t, METADATA.buffer, 0, `buffer of metadata entry ${i}`);
+      if (buffer >= bufferTables.length) {
+        fb.fail('bad-value', `metadata entry '${truncateForMessage(key)}' refers to buffer ${buffer} but the model has ${bufferTables.length} buffers`, t.position);
+      }
+      metadata[key] = await metadataValue(fb, await bufferRange(buffer), buffer);
+    }
+  }
+  const signaturesPos = await fb.refField(model, MODEL.signatureDefs, 'Model.signature_defs');
+  if (signaturesPos !== undefined) {
+    const defs = await fb.tableVector(signaturesPos, limits.maxMetadataEntries, 'Model.signature_defs');
+    const list: MetadataValue[] = [];
+    for (let i = 0; i < defs.length; i++) {
+      const t = await fb.table(defs[i]!, `signature ${i}`);
+      const key = (await str(t, SIGNATURE.signatureKey, `key of signature ${i}`)) ?? '';
+      const subgraph = fb.u32Field(t, SIGNATURE.subgraphIndex, 0, `subgraph of signature ${i}`);
+      list.push({ key, subgraph: graphNames[subgraph] ?? subgraph });
+    }
+    if (list.length > 0) metadata.signatures = list;
+  }
+  //#endregion
+
+  if (droppedWarnings > 0) warnings.push(`${droppedWarnings} more warnings were not shown.`);
+  let parameterCount = 0;
+  let weightBytes = 0;
+  for (const t of irTensors) {
+    parameterCount += t.elementCount;
+    weightBytes += t.byteLength;
+  }
+  const main = rawGraphs[0]!;
+  return {
+    format: 'tflite',
+    fileName: source.name,
+    files: [{ path: source.name, byteLength: source.size }],
+    totalFileBytes: source.size,
+    formatVersion: version,
+    producer: description || undefined,
+    hyperparameters: {},
+    metadata,
+    tensors: irTensors,
+    layers,
+    graphs,
+    parameterCount,
+    tensorCount: main.tensors.length,
+    nodeCount: main.operators.length,
+    weightBytes,
+    warnings,
+  };
+}
+
+async function readTensor(fb: FlatBufferReader, position: number, what: string, ctx: ReadContext): Promise<RawTensor> {
+  const limits = ctx.limits;
+  const t = await fb.table(position, what);
+  const dims = async (field: number, kind: string): Promise<number[] | undefined> => {
+    const pos = await fb.refField(t, field, `${kind} of ${what}`);
+    if (pos === undefined) return undefined;
+    return (await fb.scalarVector(pos, 4, limits.maxRank, `${kind} of ${what}`, decodeI32)).values;
+  };
+  const shape = await dims(TENSOR.shape, 'shape');
+  const shapeSignature = await dims(TENSOR.shapeSignature, 'shape signature');
+  const type = fb.i8Field(t, TENSOR.type, 0, `type of ${what}`);
+  const buffer = fb.u32Field(t, TENSOR.buffer, 0, `buffer of ${what}`);
+  const name = (await fb.stringField(t, TENSOR.name, limits.maxStringBytes, limits.maxDisplayStringBytes, `name of ${what}`)) ?? '';
+  let quant: QuantParams | undefined;
+  const q = await fb.tableField(t, TENSOR.quantization, `quantization of ${what}`);
+  if (q) {
+    const keep = limits.maxQuantValues;
+    const scalePos = await fb.refField(q, QUANT.scale, `scales of ${what}`);
+    const zeroPos = await fb.refField(q, QUANT.zeroPoint, `zero points of ${what}`);
+    const scales = scalePos === undefined ? { count: 0, values: [] } : await fb.scalarVector(scalePos, 4, limits.maxArrayLength, `scales of ${what}`, decodeF32, keep);
+    const zeros = zeroPos === undefined ? { count: 0, values: [] } : await fb.scalarVector(zeroPos, 8, limits.maxArrayLength, `zero points of ${what}`, decodeI64, keep);
+    if (scales.count > 0) {
+      const dim = fb.i32Field(q, QUANT.quantizedDimension, 0, `quantized dimension of ${what}`);
+      quant = {
+        scales: scales.values,
+        zeroPoints: zeros.values,
+        scaleCount: scales.count,
+        axis: scales.count > 1 ? dim : undefined,
+      };
+    }
+  }
+  return { name, type, shape, shapeSignature, buffer, quant, sparse: fb.has(t, TENSOR.sparsity) };
+}
+
+/** Maps a tensor backed by a non-empty buffer to a TensorInfo, or undefined (with a warning) for RESOURCE/VARIANT data. */
+function constantTensor(
+  fileName: string,
+  t: RawTensor,
+  name: string,
+  range: BufferRange,
+  graph: string,
+  ctx: ReadContext,
+  warn: (text: string) => void,
+): TensorInfo | undefined {
+  const quoted = `'${truncateForMessage(name)}'`;
+  const typeInfo = TENSOR_TYPES[t.type];
+  if (typeInfo === undefined) {
+    throw new ModelFormatError('unsupported', formatError(fileName, `constant tensor ${quoted} has unsupported TFLite type '${t.type}'`));
+  }
+  if (typeInfo.dtype === null) {
+    warn(`Constant tensor ${quoted} of type ${typeInfo.name} is not a weight and was skipped.`);
+    return undefined;
+  }
+  const dtype: DType = typeInfo.dtype;
+  const shape = t.shape ?? [];
+  for (const d of shape) {
+    if (d < 0) throw new ModelFormatError('bad-value', formatError(fileName, `constant tensor ${quoted} has a negative dimension '${d}'`));
+  }
+  const elementCount = safeMultiply(fileName, `shape of tensor ${quoted}`, ...shape);
+  if (elementCount > ctx.limits.maxElementCount) {
+    throw new ModelFormatError('limit-exceeded', formatError(fileName, `tensor ${quoted} has ${elementCount} elements, more than the limit of ${ctx.limits.maxElementCount}`));
+  }
+  const expected = storedByteLength(dtype, elementCount);
+  if (t.sparse) {
+    warn(`Tensor ${quoted} is stored sparse: ${range.byteLength} bytes hold its ${elementCount} elements.`);
+  } else if (expected !== undefined && expected !== range.byteLength) {
+    warn(`Tensor ${quoted} stores ${range.byteLength} bytes but its shape [${shape.join(', ')}] of ${dtype} needs ${expected}.`);
+  }
+  const info: TensorInfo = {
+    name,
+    dtype,
+    shape,
+    elementCount,
+    byteLength: range.byteLength,
+    location: { file: '', byteOffset: range.byteOffset, byteLength: range.byteLength, encoding: 'raw' },
+    origin: 'buffer',
+    graph,
+    ...(t.quant ? { quant: t.quant } : {}),
+  };
+  return info;
+}
+
+/** Weight-like constants for ops outside WEIGHTED_OPS: real values or small quantized integers, not shapes/indices. */
+function isWeightLike(dtype: DType): boolean {
+  return isRealValued(dtype) || dtype === 'int8' || dtype === 'uint8' || dtype === 'int16' || dtype === 'int4' || dtype === 'uint4' || dtype === 'int2';
+}
+
+/** Roles whose weights are lowered by default. */
+const QUANTIZABLE_ROLES: ReadonlySet<LayerRole> = new Set<LayerRole>(['conv', 'linear', 'recurrent', 'embedding']);
+
+/** The layer for one operator, or undefined when it has no constant weight inputs. */
+function layerFor(
+  opName: string,
+  nodeName: string,
+  op: RawOperator,
+  weightOf: ReadonlyMap<number, TensorInfo>,
+  inputs: readonly string[],
+  outputs: readonly string[],
+): Layer | undefined {
+  if (opName === 'DEQUANTIZE' || opName === 'DENSIFY') return undefined; // their constant belongs to the consumer
+  const spec = WEIGHTED_OPS[opName];
+  const skip = NON_WEIGHT_INPUTS[opName] ?? [];
+  let weights: TensorInfo[] = [];
+  let role: LayerRole = 'other';
+  if (spec && spec.table !== undefined) {
+    const table = weightOf.get(op.inputs[spec.table] ?? -1);
+    if (!table) return undefined;
+    weights = [table];
+    role = spec.role;
+  } else {
+    const seen = new Set<string>();
+    for (let i = 0; i < op.inputs.length; i++) {
+      const w = weightOf.get(op.inputs[i]!);
+      if (!w || skip.includes(i) || seen.has(w.name)) continue;
+      if ((!spec || spec.role === 'bias') && !isWeightLike(w.dtype)) continue;
+      seen.add(w.name);
+      weights.push(w);
+    }
+    if (weights.length === 0) return undefined;
+    role = spec ? spec.role : 'other';
+  }
+  const main = weights[0]!;
+  let parameterCount = 0;
+  let byteLength = 0;
+  for (const w of weights) {
+    parameterCount += w.elementCount;
+    byteLength += w.byteLength;
+  }
+  const mainKind = dtypeInfo(main.dtype)?.kind;
+  return {
+    name: nodeName,
+    op: opName,
+    role,
+    block: undefined,
+    expert: undefined,
+    weights: weights.map((w) => w.name),
+    parameterCount,
+    byteLength,
+    dtype: main.dtype,
+    shape: main.shape,
+    // Integer weights with quantization scales are real weights stored quantized (int8 conv kernels).
+    quantizable: QUANTIZABLE_ROLES.has(role) && main.shape.length >= 2 && (isRealValued(main.dtype) || (mainKind !== 'bool' && main.quant !== undefined)),
+    inputs,
+    outputs,
+  };
+}
+
+/** A metadata buffer as IR metadata: short printable text as a string, else its location. */
+async function metadataValue(fb: FlatBufferReader, range: BufferRange | undefined, buffer: number): Promise<MetadataValue> {
+  if (range === undefined) return '';
+  if (range.byteLength <= MAX_METADATA_TEXT_BYTES) {
+    const view = await fb.bytes(range.byteOffset, range.byteLength, `metadata buffer ${buffer}`);
+    let text = '';
+    let printable = true;
+    let ended = false; // C strings end with NUL, often padded with more NULs (min_runtime_version)
+    for (let i = 0; i < view.byteLength && printable; i++) {
+      const c = view.getUint8(i);
+      if (c === 0) ended = true;
+      else if (ended || c < 0x20 || c > 0x7e) printable = false;
+      else text += String.fromCharCode(c);
+    }
+    if (printable) return text;
+  }
+  return { buffer, byteOffset: range.byteOffset, byteLength: range.byteLength };
 }

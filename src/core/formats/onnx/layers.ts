@@ -1,0 +1,288 @@
+/**
+ * ONNX nodes → IR layers. A layer is a node that consumes stored weights (initializers or `Constant` outputs,
+ * possibly through DequantizeLinear/Cast/Transpose on the weight path), with a role inferred from its operator
+ * first (Conv → conv, *Normalization → norm, LSTM → recurrent, Gather on a table → embedding, com.microsoft
+ * Attention → attention_qkv) and from weight/node names second (q_proj, c_attn, lm_head… via model/roles.ts).
+ */
+import { dtypeInfo, isRealValued } from '../../model/dtypes';
+import { inferRole, isQuantizableWeight } from '../../model/roles';
+import type { Layer, LayerRole, TensorInfo } from '../../model/types';
+import type { RawGraph, RawNode } from './parse';
+
+/** What layer building needs from the reader. */
+export interface LayerContext {
+  readonly graphs: readonly RawGraph[];
+  /** Stored tensor (unique name) a value name refers to in `graph`, searching enclosing graphs too. */
+  resolve(graph: RawGraph, valueName: string): string | undefined;
+  readonly tensors: ReadonlyMap<string, TensorInfo>;
+  /** True when any tensor belongs to a routed MoE expert (changes what a bare `gate` means). */
+  readonly hasExperts: boolean;
+}
+
+/** Ops that only re-express a weight (dequantize, cast, transpose, reshape): their stored input is the real weight of their consumer. */
+const WEIGHT_PATH_OPS: ReadonlySet<string> = new Set(['DequantizeLinear', 'QuantizeLinear', 'Cast', 'CastLike', 'Transpose', 'Identity', 'Reshape', 'Squeeze', 'Unsqueeze', 'Flatten']);
+
+//#region operator → role tables
+const CONV_OPS: ReadonlySet<string> = new Set(['Conv', 'ConvTranspose', 'QLinearConv', 'ConvInteger', 'NhwcConv', 'FusedConv', 'QLinearConvTranspose', 'DeformConv', 'ConvTransposeWithDynamicPads']);
+const RECURRENT_OPS: ReadonlySet<string> = new Set(['LSTM', 'GRU', 'RNN', 'DynamicQuantizeLSTM', 'AttnLSTM']);
+const NORM_OPS: ReadonlySet<string> = new Set(['LayerNorm', 'RMSNorm', 'SimplifiedLayerNormalization', 'SkipSimplifiedLayerNormalization', 'BiasLayerNorm']);
+const EMBEDDING_OPS: ReadonlySet<string> = new Set(['EmbedLayerNormalization', 'GatherBlockQuantized']);
+const GATHER_OPS: ReadonlySet<string> = new Set(['Gather', 'GatherND', 'GatherElements']);
+const ATTENTION_OPS: ReadonlySet<string> = new Set([
+  'Attention', 'QAttention', 'MultiHeadAttention', 'GroupQueryAttention', 'PackedAttention', 'PackedMultiHeadAttention',
+  'DecoderAttention', 'DecoderMaskedMultiHeadAttention', 'DecoderMaskedSelfAttention', 'LongformerAttention', 'SparseAttention', 'QOrderedAttention',
+]);
+const POSITION_OPS: ReadonlySet<string> = new Set(['RotaryEmbedding']);
+const EXPERT_OPS: ReadonlySet<string> = new Set(['MoE', 'QMoE', 'SparseMoE']);
+const LINEAR_OPS: ReadonlySet<string> = new Set([
+  'MatMul', 'Gemm', 'MatMulInteger', 'QLinearMatMul', 'MatMulNBits', 'FusedMatMul', 'DynamicQuantizeMatMul', 'MatMulIntegerToFloat',
+  'QGemm', 'MatMulBnb4', 'MatMulFpQ4', 'GemmFastGelu', 'FusedGemm', 'QOrderedMatMul', 'GemmFloat8', 'Einsum',
+]);
+const BIAS_OPS: ReadonlySet<string> = new Set(['Add', 'Sub', 'BiasGelu', 'BiasAdd', 'BiasSoftmax', 'BiasDropout', 'FastGelu', 'QLinearAdd']);
+//#endregion
+
+/**
+ * Quantized operators mix activation and weight quantization parameters in their inputs; for them only the
+ * listed inputs (by the main weight's input index) travel with the weight: its scale, zero point and bias.
+ * Input orders from the ONNX and com.microsoft operator specs. Other ops take every stored non-index input.
+ */
+const SIDE_INPUTS: Readonly<Record<string, Readonly<Record<number, readonly number[]>>>> = {
+  QLinearConv: { 3: [4, 5, 8] },
+  QLinearConvTranspose: { 3: [4, 5, 8] },
+  QLinearMatMul: { 3: [4, 5], 0: [1, 2] },
+  QLinearAdd: { 3: [4, 5], 0: [1, 2] },
+  QLinearMul: { 3: [4, 5], 0: [1, 2] },
+  QGemm: { 3: [4, 5, 6], 0: [1, 2, 6] },
+  ConvInteger: { 1: [3] },
+  MatMulInteger: { 1: [3], 0: [2] },
+  MatMulIntegerToFloat: { 1: [3, 5, 6], 0: [2, 4, 6] },
+  DynamicQuantizeMatMul: { 1: [2, 3, 4] },
+  MatMulNBits: { 1: [2, 3, 4, 5] },
+  QAttention: { 1: [2, 4, 7] },
+};
+
+/** Integer dtypes that hold quantized weights (as opposed to shapes, indices and counters). */
+const QUANTIZED_INT_DTYPES: ReadonlySet<string> = new Set(['int8', 'uint8', 'int4', 'uint4', 'int2', 'uint2', 'int16', 'uint16']);
+
+/** Smallest main weight (elements) that makes a node a layer; scalars (a Mul by 0.125) do not. */
+const MIN_LAYER_ELEMENTS = 2;
+/** Layers whose main weight is smaller than this are not lowered by default. */
+const MIN_QUANTIZABLE_ELEMENTS = 64;
+
+function isWeightDtype(dtype: string): boolean {
+  return isRealValued(dtype) || QUANTIZED_INT_DTYPES.has(dtype);
+}
+
+/** Tensors that travel with a layer (bias, scales, zero points): anything but shapes/indices/strings. */
+function isSideTensor(dtype: string): boolean {
+  const kind = dtypeInfo(dtype)?.kind;
+  return dtype !== 'int64' && dtype !== 'uint64' && kind !== 'bool' && kind !== 'string' && kind !== 'complex';
+}
+
+/** A weight reached from a node input: the stored tensor and the side tensors picked up on the way (DQ scales). */
+interface Traced {
+  readonly weight: string;
+  readonly extras: readonly string[];
+}
+
+/** Splits ONNX node/tensor names (`/model/layers.0/self_attn/q_proj/MatMul`, `l0.q.w`) into lowercase tokens. */
+function tokens(name: string): string[] {
+  return name.toLowerCase().split(/[/.:]+/).filter((t) => t !== '');
+}
+
+const TRAILING_NOISE = /^(weight|bias|w|b|matmul|gemm|add|mul|conv|gather|output|output_\d+|\d+|[a-z]+_\d+)$/;
+
+/** Role/block/expert from a name, via model/roles.ts plus short ONNX-export spellings (`l0.up.w`, `dn`). */
+function roleFromName(name: string, op: string): { role: LayerRole; block: number | undefined; expert: number | undefined } {
+  const toks = tokens(name);
+  let isBias = false;
+  while (toks.length > 1 && (TRAILING_NOISE.test(toks[toks.length - 1]!) || toks[toks.length - 1] === op.toLowerCase())) {
+    const t = toks.pop()!;
+    if (t === 'bias' || t === 'b') isBias = true;
+  }
+  let block: number | undefined;
+  for (const t of toks) {
+    const m = /^(?:l|layer|layers|h|blk|block|blocks)_?(\d{1,6})$/.exec(t);
+    if (m) {
+      block = Number(m[1]);
+      break;
+    }
+  }
+  const info = inferRole(`${toks.join('.')}.${isBias ? 'bias' : 'weight'}`, 0);
+  let role = info.role;
+  if (role === 'other') {
+    const last = toks[toks.length - 1] ?? '';
+    if (last === 'up') role = 'ffn_up';
+    else if (last === 'dn' || last === 'down') role = 'ffn_down';
+    else if (last === 'gate') role = 'ffn_gate';
+    else if (last === 'o') role = 'attention_o';
+    else if (/^(lm_head|logits)$/.test(last)) role = 'output_head';
+  }
+  return { role, block: info.block ?? block, expert: info.expert };
+}
+
+function roleFor(node: RawNode, main: TensorInfo, mainInputIndex: number, ctx: LayerContext): { role: LayerRole; block: number | undefined; expert: number | undefined } {
+  const op = node.op;
+  const fromWeight = roleFromName(main.name, op);
+  const fromNode = node.name ? roleFromName(node.name, op) : { role: 'other' as LayerRole, block: undefined, expert: undefined };
+  const block = fromWeight.block ?? fromNode.block;
+  const expert = fromWeight.expert ?? fromNode.expert;
+  const named = fromWeight.role !== 'other' ? fromWeight.role : fromNode.role;
+  let role: LayerRole;
+  if (CONV_OPS.has(op)) role = 'conv';
+  else if (RECURRENT_OPS.has(op)) role = 'recurrent';
+  else if ((op.endsWith('Normalization') && !EMBEDDING_OPS.has(op)) || NORM_OPS.has(op)) role = 'norm';
+  else if (EMBEDDING_OPS.has(op)) role = named === 'position_embedding' ? 'position_embedding' : 'embedding';
+  else if (GATHER_OPS.has(op) && mainInputIndex === 0) role = named === 'position_embedding' ? 'position_embedding' : 'embedding';
+  else if (ATTENTION_OPS.has(op)) role = named.startsWith('attention_') ? named : 'attention_qkv';
+  else if (POSITION_OPS.has(op)) role = 'position_embedding';
+  else if (EXPERT_OPS.has(op)) role = named === 'router' ? 'router' : 'expert';
+  else if (LINEAR_OPS.has(op)) {
+    role = named === 'other' || named === 'conv' || named === 'norm' || named === 'bias' || named === 'embedding' || named === 'recurrent' ? 'linear' : named;
+    if (role === 'router' && !ctx.hasExperts && fromWeight.role === 'router') role = 'ffn_gate';
+  } else if (BIAS_OPS.has(op) && main.shape.filter((d) => d > 1).length <= 1) role = 'bias';
+  else role = named === 'embedding' || named === 'position_embedding' ? 'other' : named;
+  return { role, block, expert };
+}
+
+/**
+ * True when input `index` of `op` is a weight position (Conv/MatMul/Gemm weights and biases, normalization
+ * parameters, RNN matrices, an embedding table): a tensor computed there at run time is a weight the file lacks.
+ */
+export function isWeightInput(op: string, index: number): boolean {
+  if (GATHER_OPS.has(op) || EMBEDDING_OPS.has(op)) return index === 0 || EMBEDDING_OPS.has(op);
+  if (index < 1) return false;
+  return CONV_OPS.has(op) || LINEAR_OPS.has(op) || RECURRENT_OPS.has(op) || ATTENTION_OPS.has(op) || NORM_OPS.has(op) || op.endsWith('Normalization') || op === 'PRelu';
+}
+
+function layerName(node: RawNode, graph: RawGraph, nameCounts: ReadonlyMap<string, number>): string {
+  if (node.name !== '' && nameCounts.get(node.name) === 1) return node.name;
+  const local = node.name !== '' ? node.name : `${node.op || 'node'}_${node.index}`;
+  return graph.depth === 0 ? local : `${graph.path}/${local}`;
+}
+
+/** Builds the layers of every graph, main graph first. */
+export function buildLayers(ctx: LayerContext): Layer[] {
+  const nameCounts = new Map<string, number>();
+  for (const g of ctx.graphs) for (const n of g.nodes) if (n.name !== '') nameCounts.set(n.name, (nameCounts.get(n.name) ?? 0) + 1);
+  const used = new Set<string>();
+  const layers: Layer[] = [];
+  for (const g of ctx.graphs) {
+    const traced = new Map<string, Traced>();
+    const trace = (value: string): Traced | undefined => {
+      if (value === '') return undefined;
+      const t = traced.get(value);
+      if (t) return t;
+      const stored = ctx.resolve(g, value);
+      return stored !== undefined ? { weight: stored, extras: [] } : undefined;
+    };
+    for (const node of g.nodes) {
+      if (node.op === 'Constant' && (node.domain === '' || node.domain === 'ai.onnx')) continue;
+      if (WEIGHT_PATH_OPS.has(node.op) && node.inputs.length > 0 && node.outputs.length > 0) {
+        const src = trace(node.inputs[0]!);
+        const t = src && ctx.tensors.get(src.weight);
+        if (src && t && isWeightDtype(t.dtype)) {
+          const extras = [...src.extras];
+          for (const input of node.inputs.slice(1)) {
+            const side = trace(input);
+            if (side) extras.push(side.weight, ...side.extras);
+          }
+          traced.set(node.outputs[0]!, { weight: src.weight, extras });
+          continue;
+        }
+      }
+      let main: TensorInfo | undefined;
+      let mainIndex = -1;
+      const found: { index: number; traced: Traced; tensor: TensorInfo }[] = [];
+      node.inputs.forEach((input, index) => {
+        const tr = trace(input);
+        const tensor = tr && ctx.tensors.get(tr.weight);
+        if (!tr || !tensor) return;
+        found.push({ index, traced: tr, tensor });
+        if (isWeightDtype(tensor.dtype) && (!main || tensor.elementCount > main.elementCount)) {
+          main = tensor;
+          mainIndex = index;
+        }
+      });
+      const m = main as TensorInfo | undefined;
+      if (!m || m.elementCount < MIN_LAYER_ELEMENTS) continue;
+      const weights: string[] = [m.name];
+      const add = (name: string): void => {
+        const t = ctx.tensors.get(name);
+        if (t && isSideTensor(t.dtype) && !weights.includes(name)) weights.push(name);
+      };
+      for (const f of found) if (f.index === mainIndex) f.traced.extras.forEach(add);
+      const sides = SIDE_INPUTS[node.op]?.[mainIndex];
+      for (const f of found) {
+        if (f.index !== mainIndex && (!sides || sides.includes(f.index))) [f.traced.weight, ...f.traced.extras].forEach(add);
+      }
+      let parameterCount = 0;
+      let byteLength = 0;
+      for (const w of weights) {
+        const t = ctx.tensors.get(w)!;
+        parameterCount += t.elementCount;
+        byteLength += t.byteLength;
+      }
+      const { role, block, expert } = roleFor(node, m, mainIndex, ctx);
+      let name = layerName(node, g, nameCounts);
+      if (used.has(name)) {
+        let k = 2;
+        while (used.has(`${name}#${k}`)) k++;
+        name = `${name}#${k}`;
+      }
+      used.add(name);
+      const lowBitInt = QUANTIZED_INT_DTYPES.has(m.dtype) && m.shape.length >= 2 && role !== 'norm' && role !== 'bias' && role !== 'router';
+      layers.push({
+        name,
+        op: node.domain && node.domain !== 'ai.onnx' ? `${node.domain}.${node.op}` : node.op,
+        role,
+        block,
+        expert,
+        weights,
+        parameterCount,
+        byteLength,
+        dtype: m.dtype,
+        shape: m.shape,
+        quantizable: m.elementCount >= MIN_QUANTIZABLE_ELEMENTS && (isQuantizableWeight(role, m.shape, m.dtype) || lowBitInt),
+        inputs: node.inputs,
+        outputs: node.outputs,
+      });
+    }
+  }
+  markOutputHead(layers, ctx);
+  return layers;
+}
+
+/** Ops between the LM head and the `logits` output that do not change which layer produced it. */
+const HEAD_PASSTHROUGH: ReadonlySet<string> = new Set(['Add', 'Reshape', 'Cast', 'Transpose', 'Identity', 'Squeeze', 'Unsqueeze', 'Mul', 'Div', 'Softcap', 'Tanh', 'Slice', 'Gather']);
+
+/**
+ * When no layer is already an output head, the linear layer that produces a main-graph output named like
+ * `logits` (through a few reshapes/casts/bias adds) becomes the output head.
+ */
+function markOutputHead(layers: Layer[], ctx: LayerContext): void {
+  if (layers.some((l) => l.role === 'output_head')) return;
+  const main = ctx.graphs[0];
+  if (!main) return;
+  const producer = new Map<string, RawNode>();
+  for (const n of main.nodes) for (const o of n.outputs) producer.set(o, n);
+  const byOutput = new Map<string, number>();
+  layers.forEach((l, i) => {
+    for (const o of l.outputs) if (!byOutput.has(o)) byOutput.set(o, i);
+  });
+  for (const out of main.outputs) {
+    if (!/logits/i.test(out.name)) continue;
+    let value = out.name;
+    for (let step = 0; step < 6; step++) {
+      const li = byOutput.get(value);
+      if (li !== undefined) {
+        const l = layers[li]!;
+        if (l.role === 'linear' || l.role === 'other' || l.role === 'embedding') layers[li] = { ...l, role: 'output_head' };
+        if (l.role !== 'bias') return;
+      }
+      const p = producer.get(value);
+      if (!p || !HEAD_PASSTHROUGH.has(p.op) || !p.inputs[0]) break;
+      value = p.inputs[0];
+    }
+  }
+}

@@ -1,0 +1,672 @@
+/**
+ * Walks an ONNX ModelProto on the wire (see wire.ts) into plain "raw" records: graphs (main + every If/Loop/Scan
+ * body, recursively), nodes with their attributes, initializers, value infos, opsets and metadata. Tensor
+ * payloads are recorded as byte ranges and skipped; nothing proportional to the weights is read or kept.
+ *
+ * Field numbers come from the generated schema (schema.ts). Upstream field names are kept here
+ * (`raw_data`, `external_data`, `dim_param`); reader.ts maps the records to the IR.
+ * Spec: https://github.com/onnx/onnx/blob/main/onnx/onnx.in.proto and docs/IR.md.
+ */
+import { throwIfCancelled, type CancellationToken } from '../../errors';
+import type { ByteSource } from '../../io/byteSource';
+import type { Limits } from '../../io/limits';
+import type { Dim, GraphValue } from '../../model/types';
+import { F, dtypeOfOnnx } from './schema';
+import { MAX_KEY_AND_LENGTH_BYTES as KEY, WIRE_FIXED32, WIRE_FIXED64, WIRE_LEN, WIRE_VARINT, WireCursor, int64Text, type BigValue } from './wire';
+
+/** Attribute list values kept for display; longer lists are summarized by count. */
+export const ATTRIBUTE_VALUES_KEPT = 64;
+
+/** One stretch of tensor payload bytes inside the model file. */
+export interface DataChunk {
+  readonly offset: number;
+  readonly byteLength: number;
+}
+
+/** Payload of one TensorProto data field (`raw_data`, `float_data`, …). */
+export interface DataField {
+  /** Packed (length-delimited) stretches, in file order. */
+  readonly chunks: DataChunk[];
+  /** Total payload bytes (packed and unpacked). */
+  byteLength: number;
+  /** Values stored unpacked (one key per value); their bytes are not one range. */
+  unpackedValues: number;
+  /** Values stored inline as repeated `bytes` (string_data). */
+  stringValues: number;
+}
+
+/** TensorProto payload fields by upstream name. */
+export type DataFieldName = 'raw_data' | 'float_data' | 'int32_data' | 'string_data' | 'int64_data' | 'double_data' | 'uint64_data';
+
+/** A TensorProto as found on the wire. */
+export interface RawTensor {
+  /** Offset of the TensorProto message, for error messages. */
+  readonly offset: number;
+  name: string;
+  readonly dims: (number | BigValue)[];
+  dataType: number;
+  dataLocation: number;
+  hasSegment: boolean;
+  readonly data: Partial<Record<DataFieldName, DataField>>;
+  readonly externalData: [string, string][];
+}
+
+/** A SparseTensorProto. */
+export interface RawSparseTensor {
+  readonly offset: number;
+  values: RawTensor | undefined;
+  indices: RawTensor | undefined;
+  readonly dims: (number | BigValue)[];
+}
+
+/** A list attribute's stored values: count, the first few decoded, and where a packed list lies. */
+export interface RawList<T> {
+  count: number;
+  readonly values: T[];
+  /** The single packed stretch holding every value, when there is exactly one. */
+  chunk: DataChunk | undefined;
+  packedChunks: number;
+}
+
+/** An AttributeProto. */
+export interface RawAttribute {
+  name: string;
+  type: number | undefined;
+  refAttrName: string | undefined;
+  f: number | undefined;
+  /** Offset of the 4 bytes of `f`. */
+  fOffset: number;
+  i: number | BigValue | undefined;
+  /** Offset and length of the varint `i`. */
+  iChunk: DataChunk | undefined;
+  s: string | undefined;
+  t: RawTensor | undefined;
+  g: RawGraph | undefined;
+  sparse: RawSparseTensor | undefined;
+  floats: RawList<number> | undefined;
+  ints: RawList<number | BigValue> | undefined;
+  strings: RawList<string> | undefined;
+  tensors: RawTensor[] | undefined;
+  graphs: RawGraph[] | undefined;
+}
+
+/** A NodeProto. */
+export interface RawNode {
+  /** Position in its graph. */
+  readonly index: number;
+  readonly offset: number;
+  name: string;
+  op: string;
+  domain: string;
+  readonly inputs: string[];
+  readonly outputs: string[];
+  readonly attributes: RawAttribute[];
+}
+
+/** A GraphProto, main or nested. */
+export interface RawGraph {
+  /** Unique path: 'main', 'main/If_3/then_branch', … */
+  readonly path: string;
+  readonly depth: number;
+  readonly parent: RawGraph | undefined;
+  name: string;
+  readonly nodes: RawNode[];
+  readonly initializers: RawTensor[];
+  readonly sparseInitializers: RawSparseTensor[];
+  readonly inputs: GraphValue[];
+  readonly outputs: GraphValue[];
+  readonly valueInfo: GraphValue[];
+}
+
+/** A model-local FunctionProto (only summarized). */
+export interface RawFunction {
+  name: string;
+  domain: string;
+  nodeCount: number;
+}
+
+/** A ModelProto. */
+export interface RawModel {
+  irVersion: number | undefined;
+  producerName: string | undefined;
+  producerVersion: string | undefined;
+  domain: string | undefined;
+  modelVersion: number | undefined;
+  docString: string | undefined;
+  graph: RawGraph | undefined;
+  readonly opsetImports: [string, number][];
+  readonly metadataProps: [string, string][];
+  readonly functions: RawFunction[];
+  trainingInfoCount: number;
+  /** Every graph in walk order (main first, then nested graphs depth-first as met). */
+  readonly graphs: RawGraph[];
+}
+
+/** Walks a ModelProto. One instance per file. */
+export class OnnxWireParser {
+  private readonly c: WireCursor;
+  private nodeCount = 0;
+  private tensorCount = 0;
+  private readonly usedPaths = new Set<string>();
+  private readonly graphs: RawGraph[] = [];
+
+  constructor(source: ByteSource, private readonly limits: Limits, private readonly token: CancellationToken | undefined) {
+    this.c = new WireCursor(source);
+  }
+
+  private fail(problem: string, offset?: number, code: 'bad-value' | 'limit-exceeded' | 'truncated' | 'unsupported' = 'bad-value'): never {
+    return this.c.fail(code, problem, offset);
+  }
+
+  /** Reads the next key of a message ending at `end` (buffering first). */
+  private async nextKey(end: number): Promise<void> {
+    const c = this.c;
+    if (!c.has(KEY)) await c.fill(KEY, end);
+    c.key(end);
+  }
+
+  /** Reads a length-delimited string field, bounded by maxStringBytes; keeps at most `keep` bytes. */
+  private async str(end: number, what: string, keep = this.limits.maxStringBytes): Promise<string> {
+    const c = this.c;
+    c.expectWire(WIRE_LEN, what);
+    const at = c.pos;
+    const n = c.length(end, what);
+    if (n > this.limits.maxStringBytes) this.fail(`${what} at offset ${at} is ${n} bytes, more than the limit of ${this.limits.maxStringBytes}`, at, 'limit-exceeded');
+    return c.string(n, end, keep);
+  }
+
+  private display(end: number, what: string): Promise<string> {
+    return this.str(end, what, this.limits.maxDisplayStringBytes);
+  }
+
+  /** Reads a varint field that must be a safe non-negative-or-negative integer. */
+  private async int(end: number, what: string): Promise<number | BigValue> {
+    const c = this.c;
+    c.expectWire(WIRE_VARINT, what);
+    if (!c.has(10)) await c.fill(10, end);
+    return c.varint64(end);
+  }
+
+  private async smallInt(end: number, what: string): Promise<number> {
+    const at = this.c.pos;
+    const v = await this.int(end, what);
+    if (typeof v !== 'number' || v < -0x8000_0000 || v > 0xffff_ffff) this.fail(`${what} at offset ${at} is out of range (${int64Text(v)})`, at);
+    return v;
+  }
+
+  /** Opens a length-delimited sub-message; returns its end offset. */
+  private sub(end: number, what: string): number {
+    const c = this.c;
+    c.expectWire(WIRE_LEN, what);
+    const n = c.length(end, what);
+    return c.pos + n;
+  }
+
+  /** Parses the whole file as a ModelProto. */
+  async model(): Promise<RawModel> {
+    const c = this.c;
+    const end = c.source.size;
+    const m: RawModel = {
+      irVersion: undefined, producerName: undefined, producerVersion: undefined, domain: undefined, modelVersion: undefined,
+      docString: undefined, graph: undefined, opsetImports: [], metadataProps: [], functions: [], trainingInfoCount: 0, graphs: this.graphs,
+    };
+    while (c.pos < end) {
+      await this.nextKey(end);
+      switch (c.field) {
+        case F.Model.ir_version: {
+          const v = await this.int(end, 'ir_version');
+          m.irVersion = typeof v === 'number' ? v : undefined;
+          break;
+        }
+        case F.Model.producer_name: m.producerName = await this.display(end, 'producer_name'); break;
+        case F.Model.producer_version: m.producerVersion = await this.display(end, 'producer_version'); break;
+        case F.Model.domain: m.domain = await this.display(end, 'domain'); break;
+        case F.Model.model_version: {
+          const v = await this.int(end, 'model_version');
+          m.modelVersion = typeof v === 'number' ? v : undefined;
+          break;
+        }
+        case F.Model.doc_string: m.docString = await this.display(end, 'doc_string'); break;
+        case F.Model.graph: {
+          if (m.graph) this.fail(`the model has a second graph at offset ${c.keyOffset}`, c.keyOffset);
+          const sub = this.sub(end, 'graph');
+          m.graph = await this.graph(sub, 'main', 0, undefined);
+          break;
+        }
+        case F.Model.opset_import: {
+          if (m.opsetImports.length >= this.limits.maxMetadataEntries) this.fail(`more than ${this.limits.maxMetadataEntries} opset imports`, c.keyOffset, 'limit-exceeded');
+          m.opsetImports.push(await this.opset(this.sub(end, 'opset_import')));
+          break;
+        }
+        case F.Model.metadata_props: {
+          if (m.metadataProps.length >= this.limits.maxMetadataEntries) this.fail(`more than ${this.limits.maxMetadataEntries} metadata_props entries`, c.keyOffset, 'limit-exceeded');
+          m.metadataProps.push(await this.stringString(this.sub(end, 'metadata_props'), this.limits.maxDisplayStringBytes));
+          break;
+        }
+        case F.Model.functions: {
+          if (m.functions.length >= this.limits.maxMetadataEntries) this.fail(`more than ${this.limits.maxMetadataEntries} functions`, c.keyOffset, 'limit-exceeded');
+          m.functions.push(await this.fn(this.sub(end, 'functions')));
+          break;
+        }
+        case F.Model.training_info:
+          m.trainingInfoCount++;
+          c.skipValue(end, 'training_info');
+          break;
+        default:
+          c.skipValue(end);
+      }
+    }
+    return m;
+  }
+
+  private async opset(end: number): Promise<[string, number]> {
+    const c = this.c;
+    let domain = '';
+    let version = 0;
+    while (c.pos < end) {
+      await this.nextKey(end);
+      if (c.field === F.OperatorSetId.domain) domain = await this.display(end, 'opset domain');
+      else if (c.field === F.OperatorSetId.version) {
+        const v = await this.int(end, 'opset version');
+        version = typeof v === 'number' ? v : -1;
+      } else c.skipValue(end);
+    }
+    return [domain, version];
+  }
+
+  private async stringString(end: number, keep: number): Promise<[string, string]> {
+    const c = this.c;
+    let key = '';
+    let value = '';
+    while (c.pos < end) {
+      await this.nextKey(end);
+      if (c.field === F.StringString.key) key = await this.str(end, 'key', keep);
+      else if (c.field === F.StringString.value) value = await this.str(end, 'value', keep);
+      else c.skipValue(end);
+    }
+    return [key, value];
+  }
+
+  private async fn(end: number): Promise<RawFunction> {
+    const c = this.c;
+    const f: RawFunction = { name: '', domain: '', nodeCount: 0 };
+    while (c.pos < end) {
+      await this.nextKey(end);
+      if (c.field === F.Function.name) f.name = await this.display(end, 'function name');
+      else if (c.field === F.Function.domain) f.domain = await this.display(end, 'function domain');
+      else {
+        if (c.field === F.Function.node) f.nodeCount++;
+        c.skipValue(end);
+      }
+    }
+    return f;
+  }
+
+  private uniquePath(path: string): string {
+    let p = path;
+    for (let k = 2; this.usedPaths.has(p); k++) p = `${path}#${k}`;
+    this.usedPaths.add(p);
+    return p;
+  }
+
+  /** Parses a GraphProto ending at `end`. */
+  async graph(end: number, path: string, depth: number, parent: RawGraph | undefined): Promise<RawGraph> {
+    if (depth > this.limits.maxNestingDepth) this.fail(`subgraphs nest deeper than ${this.limits.maxNestingDepth} levels at offset ${this.c.pos}`, this.c.pos, 'limit-exceeded');
+    const c = this.c;
+    const g: RawGraph = {
+      path: this.uniquePath(path), depth, parent, name: '', nodes: [], initializers: [], sparseInitializers: [], inputs: [], outputs: [], valueInfo: [],
+    };
+    this.graphs.push(g);
+    let valueInfoCount = 0;
+    while (c.pos < end) {
+      await this.nextKey(end);
+      switch (c.field) {
+        case F.Graph.node: {
+          if (++this.nodeCount > this.limits.maxNodeCount) this.fail(`the model has more than ${this.limits.maxNodeCount} nodes`, c.keyOffset, 'limit-exceeded');
+          if ((this.nodeCount & 1023) === 0) throwIfCancelled(this.token);
+          const at = c.keyOffset;
+          g.nodes.push(await this.node(this.sub(end, 'node'), g, g.nodes.length, at));
+          break;
+        }
+        case F.Graph.name: g.name = await this.display(end, 'graph name'); break;
+        case F.Graph.initializer:
+          this.countTensor(c.keyOffset);
+          g.initializers.push(await this.tensor(this.sub(end, 'initializer')));
+          break;
+        case F.Graph.sparse_initializer:
+          this.countTensor(c.keyOffset);
+          g.sparseInitializers.push(await this.sparseTensor(this.sub(end, 'sparse_initializer')));
+          break;
+        case F.Graph.input:
+        case F.Graph.output:
+        case F.Graph.value_info: {
+          if (++valueInfoCount > this.limits.maxNodeCount) this.fail(`a graph declares more than ${this.limits.maxNodeCount} values`, c.keyOffset, 'limit-exceeded');
+          const list = c.field === F.Graph.input ? g.inputs : c.field === F.Graph.output ? g.outputs : g.valueInfo;
+          list.push(await this.valueInfo(this.sub(end, 'value_info')));
+          break;
+        }
+        default:
+          c.skipValue(end);
+      }
+    }
+    return g;
+  }
+
+  private countTensor(offset: number): void {
+    if (++this.tensorCount > this.limits.maxTensorCount) this.fail(`the model has more than ${this.limits.maxTensorCount} tensors`, offset, 'limit-exceeded');
+    if ((this.tensorCount & 1023) === 0) throwIfCancelled(this.token);
+  }
+
+  private async node(end: number, graph: RawGraph, index: number, offset: number): Promise<RawNode> {
+    const c = this.c;
+    const n: RawNode = { index, offset, name: '', op: '', domain: '', inputs: [], outputs: [], attributes: [] };
+    const arity = this.limits.maxNodeCount;
+    while (c.pos < end) {
+      await this.nextKey(end);
+      switch (c.field) {
+        case F.Node.input:
+          if (n.inputs.length >= arity) this.fail(`node at offset ${offset} has more than ${arity} inputs`, offset, 'limit-exceeded');
+          n.inputs.push(await this.str(end, 'node input'));
+          break;
+        case F.Node.output:
+          if (n.outputs.length >= arity) this.fail(`node at offset ${offset} has more than ${arity} outputs`, offset, 'limit-exceeded');
+          n.outputs.push(await this.str(end, 'node output'));
+          break;
+        case F.Node.name: n.name = await this.str(end, 'node name'); break;
+        case F.Node.op_type: n.op = await this.display(end, 'op_type'); break;
+        case F.Node.domain: n.domain = await this.display(end, 'node domain'); break;
+        case F.Node.attribute: {
+          if (n.attributes.length >= arity) this.fail(`node at offset ${offset} has more than ${arity} attributes`, offset, 'limit-exceeded');
+          const label = n.name !== '' ? n.name : `${n.op || 'node'}_${index}`;
+          n.attributes.push(await this.attribute(this.sub(end, 'attribute'), graph, label));
+          break;
+        }
+        default:
+          c.skipValue(end);
+      }
+    }
+    return n;
+  }
+
+  private newList<T>(): RawList<T> {
+    return { count: 0, values: [], chunk: undefined, packedChunks: 0 };
+  }
+
+  private async attribute(end: number, graph: RawGraph, nodeLabel: string): Promise<RawAttribute> {
+    const c = this.c;
+    const a: RawAttribute = {
+      name: '', type: undefined, refAttrName: undefined, f: undefined, fOffset: 0, i: undefined, iChunk: undefined, s: undefined,
+      t: undefined, g: undefined, sparse: undefined, floats: undefined, ints: undefined, strings: undefined, tensors: undefined, graphs: undefined,
+    };
+    const subPath = (suffix: string): string => `${graph.path}/${nodeLabel.replace(/\//g, '∕')}/${(a.name || 'attribute').replace(/\//g, '∕')}${suffix}`;
+    while (c.pos < end) {
+      await this.nextKey(end);
+      switch (c.field) {
+        case F.Attribute.name: a.name = await this.str(end, 'attribute name'); break;
+        case F.Attribute.ref_attr_name: a.refAttrName = await this.display(end, 'ref_attr_name'); break;
+        case F.Attribute.type: a.type = await this.smallInt(end, 'attribute type'); break;
+        case F.Attribute.f:
+          c.expectWire(WIRE_FIXED32, 'attribute f');
+          if (end - c.pos < 4) this.fail(`attribute f at offset ${c.pos} runs past the end of its message`, c.pos, 'truncated');
+          if (!c.has(4)) await c.fill(4, end);
+          a.fOffset = c.pos;
+          a.f = c.fixed32Float();
+          break;
+        case F.Attribute.i: {
+          const at = c.pos;
+          a.i = await this.int(end, 'attribute i');
+          a.iChunk = { offset: at, byteLength: c.pos - at };
+          break;
+        }
+        case F.Attribute.s: a.s = await this.display(end, 'attribute s'); break;
+        case F.Attribute.t:
+          this.countTensor(c.keyOffset);
+          a.t = await this.tensor(this.sub(end, 'attribute t'));
+          break;
+        case F.Attribute.g:
+          a.g = await this.graph(this.sub(end, 'attribute g'), subPath(''), graph.depth + 1, graph);
+          break;
+        case F.Attribute.sparse_tensor:
+          this.countTensor(c.keyOffset);
+          a.sparse = await this.sparseTensor(this.sub(end, 'attribute sparse_tensor'));
+          break;
+        case F.Attribute.floats:
+          a.floats ??= this.newList<number>();
+          await this.floatList(end, a.floats);
+          break;
+        case F.Attribute.ints:
+          a.ints ??= this.newList<number | BigValue>();
+          await this.intList(end, a.ints);
+          break;
+        case F.Attribute.strings:
+          a.strings ??= this.newList<string>();
+          if (a.strings.count >= this.limits.maxArrayLength) this.fail(`attribute list at offset ${c.keyOffset} has more than ${this.limits.maxArrayLength} strings`, c.keyOffset, 'limit-exceeded');
+          a.strings.count++;
+          if (a.strings.values.length < ATTRIBUTE_VALUES_KEPT) a.strings.values.push(await this.display(end, 'attribute string'));
+          else c.skipValue(end, 'attribute string');
+          break;
+        case F.Attribute.tensors:
+          this.countTensor(c.keyOffset);
+          (a.tensors ??= []).push(await this.tensor(this.sub(end, 'attribute tensor')));
+          break;
+        case F.Attribute.graphs: {
+          a.graphs ??= [];
+          const sub = this.sub(end, 'attribute graph');
+          a.graphs.push(await this.graph(sub, subPath(`[${a.graphs.length}]`), graph.depth + 1, graph));
+          break;
+        }
+        default:
+          c.skipValue(end);
+      }
+    }
+    return a;
+  }
+
+  private async floatList(end: number, list: RawList<number>): Promise<void> {
+    const c = this.c;
+    if (c.wireType === WIRE_FIXED32) {
+      if (end - c.pos < 4) this.fail(`a float at offset ${c.pos} runs past the end of its message`, c.pos, 'truncated');
+      if (!c.has(4)) await c.fill(4, end);
+      const v = c.fixed32Float();
+      list.count++;
+      if (list.values.length < ATTRIBUTE_VALUES_KEPT) list.values.push(v);
+    } else {
+      c.expectWire(WIRE_LEN, 'floats');
+      const at = c.pos;
+      const n = c.length(end, 'floats');
+      if (n % 4 !== 0) this.fail(`a packed float list at offset ${at} is ${n} bytes, not a multiple of 4`, at);
+      const chunk = { offset: c.pos, byteLength: n };
+      const keep = Math.min(n / 4, ATTRIBUTE_VALUES_KEPT - list.values.length);
+      if (keep > 0) {
+        const bytes = await c.bytes(keep * 4, end);
+        const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+        for (let i = 0; i < keep; i++) list.values.push(view.getFloat32(i * 4, true));
+      }
+      c.pos = chunk.offset + n;
+      list.count += n / 4;
+      list.packedChunks++;
+      list.chunk = list.packedChunks === 1 && list.count === n / 4 ? chunk : undefined;
+    }
+    if (list.count > this.limits.maxArrayLength) this.fail(`an attribute list has more than ${this.limits.maxArrayLength} floats`, c.keyOffset, 'limit-exceeded');
+  }
+
+  private async intList(end: number, list: RawList<number | BigValue>): Promise<void> {
+    const c = this.c;
+    if (c.wireType === WIRE_VARINT) {
+      if (!c.has(10)) await c.fill(10, end);
+      const v = c.varint64(end);
+      list.count++;
+      if (list.values.length < ATTRIBUTE_VALUES_KEPT) list.values.push(v);
+    } else {
+      c.expectWire(WIRE_LEN, 'ints');
+      const n = c.length(end, 'ints');
+      const chunk = { offset: c.pos, byteLength: n };
+      const r = await c.packedVarints(n, ATTRIBUTE_VALUES_KEPT - list.values.length);
+      list.values.push(...r.values);
+      list.count += r.count;
+      list.packedChunks++;
+      list.chunk = list.packedChunks === 1 && list.count === r.count ? chunk : undefined;
+    }
+    if (list.count > this.limits.maxArrayLength) this.fail(`an attribute list has more than ${this.limits.maxArrayLength} integers`, c.keyOffset, 'limit-exceeded');
+  }
+
+  private async sparseTensor(end: number): Promise<RawSparseTensor> {
+    const c = this.c;
+    const s: RawSparseTensor = { offset: c.pos, values: undefined, indices: undefined, dims: [] };
+    while (c.pos < end) {
+      await this.nextKey(end);
+      if (c.field === F.SparseTensor.values) s.values = await this.tensor(this.sub(end, 'sparse values'));
+      else if (c.field === F.SparseTensor.indices) s.indices = await this.tensor(this.sub(end, 'sparse indices'));
+      else if (c.field === F.SparseTensor.dims) await this.dimsField(end, s.dims, s.offset);
+      else c.skipValue(end);
+    }
+    return s;
+  }
+
+  /** Appends `dims` values (packed or not), bounded by maxRank. */
+  private async dimsField(end: number, dims: (number | BigValue)[], offset: number): Promise<void> {
+    const c = this.c;
+    const push = (v: number | BigValue): void => {
+      if (dims.length >= this.limits.maxRank) this.fail(`a tensor at offset ${offset} has more than ${this.limits.maxRank} dimensions`, offset, 'limit-exceeded');
+      dims.push(v);
+    };
+    if (c.wireType === WIRE_VARINT) {
+      if (!c.has(10)) await c.fill(10, end);
+      push(c.varint64(end));
+      return;
+    }
+    c.expectWire(WIRE_LEN, 'dims');
+    const n = c.length(end, 'dims');
+    const stop = c.pos + n;
+    while (c.pos < stop) {
+      if (!c.has(10)) await c.fill(10, stop);
+      push(c.varint64(stop));
+    }
+  }
+
+  private addData(t: RawTensor, field: DataFieldName): DataField {
+    return (t.data[field] ??= { chunks: [], byteLength: 0, unpackedValues: 0, stringValues: 0 });
+  }
+
+  /** Parses a TensorProto, skipping its payload. */
+  async tensor(end: number): Promise<RawTensor> {
+    const c = this.c;
+    const t: RawTensor = { offset: c.pos, name: '', dims: [], dataType: 0, dataLocation: 0, hasSegment: false, data: {}, externalData: [] };
+    while (c.pos < end) {
+      await this.nextKey(end);
+      switch (c.field) {
+        case F.Tensor.dims: await this.dimsField(end, t.dims, t.offset); break;
+        case F.Tensor.data_type: t.dataType = await this.smallInt(end, 'data_type'); break;
+        case F.Tensor.segment: t.hasSegment = true; c.skipValue(end); break;
+        case F.Tensor.name: t.name = await this.str(end, 'tensor name'); break;
+        case F.Tensor.data_location: t.dataLocation = await this.smallInt(end, 'data_location'); break;
+        case F.Tensor.external_data:
+          if (t.externalData.length >= 64) this.fail(`tensor at offset ${t.offset} has more than 64 external_data entries`, t.offset, 'limit-exceeded');
+          t.externalData.push(await this.stringString(this.sub(end, 'external_data'), this.limits.maxDisplayStringBytes));
+          break;
+        case F.Tensor.raw_data: this.payload(end, t, 'raw_data', -1); break;
+        case F.Tensor.float_data: this.payload(end, t, 'float_data', WIRE_FIXED32); break;
+        case F.Tensor.int32_data: this.payload(end, t, 'int32_data', WIRE_VARINT); break;
+        case F.Tensor.int64_data: this.payload(end, t, 'int64_data', WIRE_VARINT); break;
+        case F.Tensor.double_data: this.payload(end, t, 'double_data', WIRE_FIXED64); break;
+        case F.Tensor.uint64_data: this.payload(end, t, 'uint64_data', WIRE_VARINT); break;
+        case F.Tensor.string_data: {
+          c.expectWire(WIRE_LEN, 'string_data');
+          const n = c.length(end, 'string_data');
+          const d = this.addData(t, 'string_data');
+          d.stringValues++;
+          d.byteLength += n;
+          c.pos += n;
+          break;
+        }
+        default:
+          c.skipValue(end);
+      }
+    }
+    return t;
+  }
+
+  /**
+   * Records a payload field: a packed (length-delimited) stretch becomes a chunk and is skipped; an unpacked
+   * value (wire type `unpackedWire`) is counted and skipped. raw_data is always length-delimited.
+   */
+  private payload(end: number, t: RawTensor, field: DataFieldName, unpackedWire: number): void {
+    const c = this.c;
+    const d = this.addData(t, field);
+    if (c.wireType === WIRE_LEN) {
+      const n = c.length(end, field);
+      d.chunks.push({ offset: c.pos, byteLength: n });
+      d.byteLength += n;
+      c.pos += n;
+      return;
+    }
+    if (unpackedWire < 0 || c.wireType !== unpackedWire) c.expectWire(WIRE_LEN, field);
+    const before = c.pos;
+    c.skipValue(end, field);
+    d.byteLength += c.pos - before;
+    d.unpackedValues++;
+  }
+
+  private async valueInfo(end: number): Promise<GraphValue> {
+    const c = this.c;
+    let name = '';
+    let dtype: string | undefined;
+    let shape: Dim[] | undefined;
+    while (c.pos < end) {
+      await this.nextKey(end);
+      if (c.field === F.ValueInfo.name) name = await this.str(end, 'value name');
+      else if (c.field === F.ValueInfo.type) {
+        const r = await this.typeProto(this.sub(end, 'value type'));
+        dtype = r.dtype;
+        shape = r.shape;
+      } else c.skipValue(end);
+    }
+    return { name, dtype, shape };
+  }
+
+  /** TypeProto: only tensor and sparse tensor types carry a dtype and shape; sequences/maps/optionals are skipped. */
+  private async typeProto(end: number): Promise<{ dtype: string | undefined; shape: Dim[] | undefined }> {
+    const c = this.c;
+    let dtype: string | undefined;
+    let shape: Dim[] | undefined;
+    while (c.pos < end) {
+      await this.nextKey(end);
+      if (c.field === F.Type.tensor_type || c.field === F.Type.sparse_tensor_type) {
+        const tEnd = this.sub(end, 'tensor_type');
+        while (c.pos < tEnd) {
+          await this.nextKey(tEnd);
+          if (c.field === F.TypeTensor.elem_type) dtype = dtypeOfOnnx(await this.smallInt(tEnd, 'elem_type'));
+          else if (c.field === F.TypeTensor.shape) shape = await this.shape(this.sub(tEnd, 'shape'));
+          else c.skipValue(tEnd);
+        }
+      } else c.skipValue(end);
+    }
+    return { dtype, shape };
+  }
+
+  private async shape(end: number): Promise<Dim[]> {
+    const c = this.c;
+    const dims: Dim[] = [];
+    while (c.pos < end) {
+      await this.nextKey(end);
+      if (c.field !== F.Shape.dim) {
+        c.skipValue(end);
+        continue;
+      }
+      if (dims.length >= this.limits.maxRank) this.fail(`a value's shape at offset ${c.keyOffset} has more than ${this.limits.maxRank} dimensions`, c.keyOffset, 'limit-exceeded');
+      const dEnd = this.sub(end, 'dim');
+      let dim: Dim = null;
+      while (c.pos < dEnd) {
+        await this.nextKey(dEnd);
+        if (c.field === F.Dimension.dim_value) {
+          const v = await this.int(dEnd, 'dim_value');
+          // Exporters write -1 for "dynamic"; only non-negative safe values are sizes.
+          dim = typeof v === 'number' && v >= 0 ? v : null;
+        } else if (c.field === F.Dimension.dim_param) dim = await this.display(dEnd, 'dim_param');
+        else c.skipValue(dEnd);
+      }
+      dims.push(dim);
+    }
+    return dims;
+  }
+}

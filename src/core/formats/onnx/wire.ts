@@ -1,0 +1,241 @@
+/**
+ * A streaming protobuf wire-format cursor over a {@link ByteSource}. The ONNX reader walks ModelProto with it
+ * field by field so that tensor payloads (`raw_data`, packed `float_data`…) become byte ranges that are skipped
+ * with a seek, never read: a 1 GB model costs a few pages of reads.
+ *
+ * Wire format: https://protobuf.dev/programming-guides/encoding/ — every field is a varint key
+ * `(field_number << 3) | wire_type`, then a varint (0), 8 bytes (1), a varint length and that many bytes (2),
+ * or 4 bytes (5). Groups (3, 4) are long deprecated and ONNX never uses them; 6 and 7 do not exist.
+ *
+ * Every length is checked against the end of its enclosing message and the file before anything is read or
+ * allocated; a varint longer than 10 bytes, a length past the end or an unknown wire type throw
+ * {@link ModelFormatError} with a one-sentence message naming the file.
+ */
+import { ModelFormatError, formatError } from '../../errors';
+import type { ByteSource } from '../../io/byteSource';
+
+/** Protobuf wire types. */
+export const WIRE_VARINT = 0;
+export const WIRE_FIXED64 = 1;
+export const WIRE_LEN = 2;
+export const WIRE_FIXED32 = 5;
+
+/** Bytes a key plus a length varint can take at most (two 10-byte varints). */
+export const MAX_KEY_AND_LENGTH_BYTES = 20;
+
+const utf8 = new TextDecoder('utf-8', { fatal: false });
+const TWO_32 = 0x1_0000_0000;
+
+/** A signed 64-bit value that does not fit a safe JS number (kept exact as decimal text). */
+export interface BigValue {
+  readonly big: string;
+}
+
+/** Forward-only (plus seek) cursor with a page buffer. Sync getters need `ensure()` first. */
+export class WireCursor {
+  private buf: Uint8Array = new Uint8Array(0);
+  private bufStart = 0;
+  /** Absolute offset of the next byte. */
+  pos = 0;
+  /** Field number and wire type of the last key read by {@link key}. */
+  field = 0;
+  wireType = 0;
+  /** Offset of the last key, for error messages. */
+  keyOffset = 0;
+
+  constructor(
+    readonly source: ByteSource,
+    /** Smallest read; a skip inside the buffer costs nothing, past it the next key costs one page. */
+    private readonly pageBytes = 64 * 1024,
+  ) {}
+
+  get fileName(): string {
+    return this.source.name;
+  }
+
+  /** Error helper: `<file>: <problem>.` */
+  fail(code: ConstructorParameters<typeof ModelFormatError>[0], problem: string, offset = this.pos): never {
+    throw new ModelFormatError(code, formatError(this.source.name, problem), offset);
+  }
+
+  /** Bytes buffered from `pos` on. */
+  private buffered(): number {
+    const rel = this.pos - this.bufStart;
+    return rel >= 0 && rel <= this.buf.length ? this.buf.length - rel : 0;
+  }
+
+  /** True when the next `n` bytes are in the buffer. */
+  has(n: number): boolean {
+    return this.buffered() >= n;
+  }
+
+  /**
+   * Makes `min(n, end - pos)` bytes available for sync reads, reading one page (or more) when needed.
+   * Call as `if (!c.has(n)) await c.fill(n, end)` to stay synchronous when the bytes are buffered.
+   */
+  async fill(n: number, end: number): Promise<void> {
+    const want = Math.min(n, end - this.pos);
+    if (want <= 0 || this.buffered() >= want) return;
+    if (end > this.source.size) this.fail('truncated', `a message at offset ${this.pos} runs to offset ${end} but the file has ${this.source.size} bytes`);
+    const length = Math.min(Math.max(want, this.pageBytes), this.source.size - this.pos);
+    this.buf = await this.source.read(this.pos, length);
+    this.bufStart = this.pos;
+  }
+
+  /** Reads a varint as lo/hi 32-bit halves (sync; bytes must be buffered). */
+  private varintParts(end: number): [number, number] {
+    let lo = 0;
+    let hi = 0;
+    const start = this.pos;
+    let rel = this.pos - this.bufStart;
+    const buf = this.buf;
+    for (let i = 0; i < 10; i++) {
+      if (this.bufStart + rel >= end || rel >= buf.length) {
+        this.fail('truncated', `a varint at offset ${start} runs past the end of its message`, start);
+      }
+      const b = buf[rel++]!;
+      if (i < 4) lo |= (b & 0x7f) << (7 * i);
+      else if (i === 4) {
+        lo |= (b & 0x0f) << 28;
+        hi |= (b & 0x7f) >> 4;
+      } else hi |= (b & 0x7f) << (7 * i - 32);
+      if ((b & 0x80) === 0) {
+        this.pos = this.bufStart + rel;
+        return [lo >>> 0, hi >>> 0];
+      }
+    }
+    return this.fail('bad-value', `a varint at offset ${start} is longer than 10 bytes`, start);
+  }
+
+  /** Unsigned varint that must be a safe integer (lengths, tags, counts, enum values). */
+  uvarint(end: number, what: string): number {
+    const start = this.pos;
+    const [lo, hi] = this.varintParts(end);
+    if (hi >= 0x20_0000) this.fail('limit-exceeded', `${what} at offset ${start} is too large`, start);
+    return hi * TWO_32 + lo;
+  }
+
+  /** int64/int32 varint: a number when it is a safe integer, else the exact value as decimal text. */
+  varint64(end: number): number | BigValue {
+    const [lo, hi] = this.varintParts(end);
+    if (hi < 0x20_0000) return hi * TWO_32 + lo;
+    if (hi >= 0xffe0_0000 && !(hi === 0xffe0_0000 && lo === 0)) {
+      // Negative with magnitude below 2^53: two's complement.
+      return -((0xffff_ffff - hi) * TWO_32 + (TWO_32 - lo));
+    }
+    const v = BigInt.asIntN(64, (BigInt(hi) << 32n) | BigInt(lo));
+    return { big: v.toString() };
+  }
+
+  /** Reads a key and sets `field` and `wireType`; validates both. Bytes must be buffered. */
+  key(end: number): void {
+    this.keyOffset = this.pos;
+    const k = this.uvarint(end, 'a field key');
+    this.field = Math.floor(k / 8);
+    this.wireType = k & 7;
+    if (this.field === 0) this.fail('bad-value', `field number 0 at offset ${this.keyOffset} is invalid (not a protobuf message)`, this.keyOffset);
+    if (this.wireType !== 0 && this.wireType !== 1 && this.wireType !== 2 && this.wireType !== 5) {
+      this.fail('bad-value', `wire type ${this.wireType} of field ${this.field} at offset ${this.keyOffset} is not supported (not an ONNX protobuf)`, this.keyOffset);
+    }
+  }
+
+  /** Reads a length prefix and checks that `pos + length` stays inside `end` (the enclosing message). */
+  length(end: number, what: string): number {
+    const at = this.pos;
+    const n = this.uvarint(end, `the length of ${what}`);
+    if (n > end - this.pos) {
+      this.fail('truncated', `${what} at offset ${at} declares ${n} bytes but only ${Math.max(0, end - this.pos)} remain in its message`, at);
+    }
+    return n;
+  }
+
+  fixed32Float(): number {
+    const rel = this.pos - this.bufStart;
+    const v = new DataView(this.buf.buffer, this.buf.byteOffset + rel, 4).getFloat32(0, true);
+    this.pos += 4;
+    return v;
+  }
+
+  /** Skips the value of the last key (any wire type), bounded by `end`. */
+  skipValue(end: number, what = `field ${this.field}`): void {
+    switch (this.wireType) {
+      case WIRE_VARINT:
+        this.varintParts(end);
+        return;
+      case WIRE_FIXED64:
+        this.skip(8, end, what);
+        return;
+      case WIRE_FIXED32:
+        this.skip(4, end, what);
+        return;
+      case WIRE_LEN: {
+        const n = this.length(end, what);
+        this.pos += n;
+        return;
+      }
+      default:
+        this.fail('bad-value', `wire type ${this.wireType} at offset ${this.keyOffset} is not supported`, this.keyOffset);
+    }
+  }
+
+  /** Moves forward `n` bytes without reading them. */
+  skip(n: number, end: number, what: string): void {
+    if (n > end - this.pos) this.fail('truncated', `${what} at offset ${this.pos} needs ${n} bytes but only ${Math.max(0, end - this.pos)} remain in its message`);
+    this.pos += n;
+  }
+
+  /** Throws unless the last key has wire type `expected`. */
+  expectWire(expected: number, what: string): void {
+    if (this.wireType !== expected) {
+      this.fail('bad-value', `${what} at offset ${this.keyOffset} has wire type ${this.wireType}, expected ${expected}`, this.keyOffset);
+    }
+  }
+
+  /** Reads `n` bytes (n already bounded by the caller) as a view; stays valid after later reads. */
+  async bytes(n: number, end: number): Promise<Uint8Array> {
+    if (!this.has(n)) await this.fill(n, end);
+    const rel = this.pos - this.bufStart;
+    this.pos += n;
+    return this.buf.subarray(rel, rel + n);
+  }
+
+  /** Reads a string of `n` bytes, keeping at most `maxBytes` of it (the rest is skipped). */
+  async string(n: number, end: number, maxBytes: number): Promise<string> {
+    if (n <= maxBytes) return utf8.decode(await this.bytes(n, end));
+    const head = await this.bytes(maxBytes, end);
+    this.pos += n - maxBytes;
+    return `${utf8.decode(head)}…`;
+  }
+
+  /**
+   * Counts the varints in `[pos, pos + n)` without keeping them (the last byte must end a varint) and decodes
+   * the first `keep` of them. Streams through pages, so a 100 MB packed field never sits in memory.
+   */
+  async packedVarints(n: number, keep: number): Promise<{ count: number; values: (number | BigValue)[] }> {
+    const stop = this.pos + n;
+    const values: (number | BigValue)[] = [];
+    let count = 0;
+    while (this.pos < stop && values.length < keep) {
+      if (!this.has(10)) await this.fill(10, stop);
+      values.push(this.varint64(stop));
+      count++;
+    }
+    let last = 0;
+    while (this.pos < stop) {
+      const chunk = Math.min(stop - this.pos, 1 << 20);
+      if (!this.has(chunk)) await this.fill(chunk, stop);
+      const rel = this.pos - this.bufStart;
+      const buf = this.buf;
+      for (let i = rel; i < rel + chunk; i++) if ((buf[i]! & 0x80) === 0) count++;
+      last = buf[rel + chunk - 1]!;
+      this.pos += chunk;
+    }
+    if ((last & 0x80) !== 0) this.fail('truncated', `a packed varint field ending at offset ${stop} ends inside a varint`, stop);
+    return { count, values };
+  }
+}
+
+/** Formats a decoded int64 value for messages. */
+export function int64Text(v: number | BigValue): string {
+  return typeof v === 'number' ? String(v) : v.big;
+}

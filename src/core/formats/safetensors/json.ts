@@ -1,0 +1,99 @@
+/**
+ * Bounded JSON for untrusted headers (safetensors header, `*.safetensors.index.json`, `config.json`).
+ * `JSON.parse` is fast but trusts its input: a pre-scan over the bytes bounds the nesting depth (threat: nesting
+ * bombs like `[[[[…` exhausting the stack) and counts the top-level keys, which exposes duplicate keys that
+ * `JSON.parse` would silently collapse (the safetensors spec disallows them; a duplicate can alias two tensors).
+ */
+import { ModelFormatError, formatError } from '../../errors';
+
+const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
+
+/** Result of {@link scanJson}. */
+export interface JsonScan {
+  /** Key/value pairs directly inside the top-level object (0 when the top level is not an object). */
+  readonly topLevelKeyCount: number;
+  /** Deepest nesting seen. */
+  readonly maxDepth: number;
+  /** First non-whitespace byte (0x7b for '{'), or -1 for blank input. */
+  readonly firstByte: number;
+}
+
+/**
+ * One pass over JSON bytes outside of strings: tracks depth (throwing past `maxDepth`) and counts `:` at depth 1.
+ * Does not validate the JSON; `JSON.parse` does that afterwards.
+ */
+export function scanJson(fileName: string, bytes: Uint8Array, maxDepth: number, what: string): JsonScan {
+  let depth = 0;
+  let deepest = 0;
+  let keys = 0;
+  let firstByte = -1;
+  const n = bytes.length;
+  for (let i = 0; i < n; i++) {
+    const c = bytes[i]!;
+    if (c === 0x22) {
+      // Skip a string: backslash escapes the next byte, so `\"` does not end it.
+      i++;
+      while (i < n) {
+        const s = bytes[i]!;
+        if (s === 0x5c) i += 2;
+        else if (s === 0x22) break;
+        else i++;
+      }
+      if (firstByte < 0) firstByte = 0x22;
+      continue;
+    }
+    if (firstByte < 0 && c !== 0x20 && c !== 0x0a && c !== 0x0d && c !== 0x09) firstByte = c;
+    if (c === 0x7b || c === 0x5b) {
+      depth++;
+      if (depth > deepest) {
+        deepest = depth;
+        if (depth > maxDepth) {
+          throw new ModelFormatError('limit-exceeded', formatError(fileName, `${what} nests deeper than the limit of ${maxDepth} levels`), i);
+        }
+      }
+    } else if (c === 0x7d || c === 0x5d) {
+      depth--;
+    } else if (c === 0x3a && depth === 1) {
+      keys++;
+    }
+  }
+  return { topLevelKeyCount: firstByte === 0x7b ? keys : 0, maxDepth: deepest, firstByte };
+}
+
+/**
+ * Decodes strict UTF-8 and parses a JSON object after {@link scanJson}. Throws a one-sentence
+ * {@link ModelFormatError} for invalid UTF-8, invalid JSON, a non-object top level, or duplicate top-level keys.
+ */
+export function parseJsonObject(fileName: string, bytes: Uint8Array, maxDepth: number, what: string): { readonly value: Record<string, unknown>; readonly keyCount: number } {
+  const scan = scanJson(fileName, bytes, maxDepth, what);
+  if (scan.firstByte !== 0x7b) throw new ModelFormatError('bad-value', formatError(fileName, `${what} is not a JSON object`), 0);
+  let text: string;
+  try {
+    text = strictUtf8.decode(bytes);
+  } catch {
+    throw new ModelFormatError('bad-value', formatError(fileName, `${what} is not valid UTF-8`));
+  }
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (e) {
+    const detail = e instanceof Error ? e.message.replace(/\.$/, '') : 'syntax error';
+    throw new ModelFormatError('bad-value', formatError(fileName, `${what} is not valid JSON (${detail.slice(0, 120)})`));
+  }
+  if (!isPlainObject(value)) throw new ModelFormatError('bad-value', formatError(fileName, `${what} is not a JSON object`));
+  const keyCount = Object.keys(value).length;
+  if (keyCount !== scan.topLevelKeyCount) {
+    throw new ModelFormatError('bad-value', formatError(fileName, `${what} has duplicate keys (${scan.topLevelKeyCount} entries but ${keyCount} distinct names)`));
+  }
+  return { value, keyCount };
+}
+
+/** True for a JSON object (not null, not an array). */
+export function isPlainObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/** Sets an own enumerable property even when the key is `__proto__` (untrusted keys must never touch prototypes). */
+export function setOwn<T>(target: Record<string, T>, key: string, value: T): void {
+  Object.defineProperty(target, key, { value, enumerable: true, writable: true, configurable: true });
+}

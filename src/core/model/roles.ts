@@ -1,0 +1,188 @@
+/**
+ * Tensor name → { role, block, expert } for transformer checkpoints, shared by the tensor-only readers
+ * (safetensors, GGUF) and usable by any reader that has weight names (ONNX initializers, TFLite buffers).
+ *
+ * Understands Hugging Face module paths (`model.layers.3.self_attn.q_proj.weight`, `mlp.experts.7.down_proj`,
+ * `block_sparse_moe.experts.2.w1`, GPT-2 `h.0.attn.c_attn`, BERT `encoder.layer.1.attention.output.dense`,
+ * T5 `DenseReluDense.wo`, PEFT/diffusers LoRA suffixes) and llama.cpp GGUF names (`token_embd`, `blk.N.attn_q`,
+ * `ffn_up_exps`, `ffn_gate_inp`, `*_norm`, `output`; see llama.cpp `src/llama-arch.cpp` LLM_TENSOR_NAMES).
+ * Rules are tables of patterns tried in order, not `if` chains; unknown names fall back on rank
+ * (≥3 → conv, 2 → linear, ≤1 → other/bias).
+ */
+import { isRealValued } from './dtypes';
+import type { Layer, LayerRole, TensorInfo } from './types';
+
+/** What a tensor name says about its place in the model. */
+export interface RoleInfo {
+  readonly role: LayerRole;
+  /** Transformer block index (`layers.N`, `h.N`, `blk.N`, …) when the name has one. */
+  readonly block: number | undefined;
+  /** Routed MoE expert index (`experts.N`) when the tensor belongs to one expert. */
+  readonly expert: number | undefined;
+}
+
+/** Path segments that hold the block index in the next segment. */
+const BLOCK_CONTAINERS: ReadonlySet<string> = new Set(['layers', 'layer', 'h', 'blocks', 'block', 'blk', 'decoder_layers', 'encoder_layers']);
+/** Custom stacks (`decoder_stack.3`) also number blocks. UNet `down_blocks`/`transformer_blocks` are stages, not blocks, and stay out. */
+const BLOCK_CONTAINER_PATTERN = /(^|_)stack$/;
+
+/**
+ * Trailing segments that name a parameter (or a quantization side tensor) rather than a module: stripped
+ * before the module is looked up. bitsandbytes (`absmax`, `quant_map`, `quant_state…`), GPTQ/AWQ
+ * (`qweight`, `qzeros`, `scales`, `g_idx`), FP8 checkpoints (`weight_scale_inv`, `input_scale`), PEFT/diffusers
+ * LoRA (`lora_A`, `lora.down`), and `nn.Sequential` indices (`to_out.0`).
+ */
+const PARAM_SEGMENT = /^(weight|bias|qweight|qzeros|scales|g_idx|weight_scale|weight_scale_inv|input_scale|weight_packed|weight_shape|weight_zero_point|absmax|quant_map|quant_state.*|nested_absmax|nested_quant_map|lora_[ab]|lora_down|lora_up|lora|down|up|default|alpha|\d+)$/;
+
+/** A rule: when `test` matches the module (last non-parameter segment), the tensor gets `role`. */
+interface ModuleRule {
+  readonly test: RegExp;
+  readonly role: LayerRole;
+}
+
+//#region module rules (tried in order after the structural checks below)
+const NAME_RULES: readonly ModuleRule[] = [
+  { test: /^(token_embd|embed_tokens|wte|word_embeddings|tok_embeddings|token_embedding|token_embeddings|embed|embeddings|embedding|shared|token_types|token_type_embeddings)$/, role: 'embedding' },
+  { test: /^(pos_embd|position_embd|wpe|position_embeddings|embed_positions|pos_embed|position_embedding|pos_emb)$/, role: 'position_embedding' },
+  { test: /^(lm_head|embed_out|output_layer)$/, role: 'output_head' },
+  { test: /^(q_proj|query|wq|attn_q|to_q|q|q_a_proj|q_b_proj|attn_q_a|attn_q_b|q_lin)$/, role: 'attention_q' },
+  { test: /^(k_proj|key|wk|attn_k|to_k|k|k_lin)$/, role: 'attention_k' },
+  { test: /^(v_proj|value|wv|attn_v|to_v|v|v_lin)$/, role: 'attention_v' },
+  // Fused projections. MLA's compressed KV projections (DeepSeek kv_a/kv_b) are counted here too.
+  { test: /^(qkv_proj|qkv|c_attn|query_key_value|wqkv|attn_qkv|in_proj|kv_a_proj_with_mqa|kv_b_proj|attn_kv_a_mqa|attn_kv_b|attn_k_b|attn_v_b)$/, role: 'attention_qkv' },
+  { test: /^(o_proj|attn_output|attn_out|to_out|out_lin)$/, role: 'attention_o' },
+  { test: /^(gate_up_proj|gate_up|ffn_gate_up|w13)$/, role: 'ffn_gate_up' },
+  { test: /^(gate_proj|w1|ffn_gate|wi_0)$/, role: 'ffn_gate' },
+  { test: /^(up_proj|w3|ffn_up|c_fc|fc1|dense_h_to_4h|wi|wi_1|fc_in|lin1)$/, role: 'ffn_up' },
+  { test: /^(down_proj|w2|ffn_down|fc2|dense_4h_to_h|fc_out|lin2)$/, role: 'ffn_down' },
+  // Free-form names (`notes_position_embedding_table`, `patch_embed`).
+  { test: /pos(ition)?_?emb/, role: 'position_embedding' },
+  { test: /emb(ed|edding)?(_|$)/, role: 'embedding' },
+];
+//#endregion
+
+/** Modules whose role depends on whether they sit in an attention or an MLP block (GPT-2 c_proj, BERT dense, T5 wo). */
+const CONTEXT_MODULES = /^(c_proj|dense|out_proj|output|proj|o|wo|out)$/;
+const ATTENTION_CONTEXT = /attn|attention/;
+const MLP_UP_CONTEXT = /^intermediate$/;
+const MLP_CONTEXT = /mlp|ffn|feed_?forward|dense_?relu_?dense|^output$/;
+const NORM = /norm|^ln(_|\d|$)|^ln_?f$/;
+const ROUTER = /^(gate|router|ffn_gate_inp|ffn_gate_inp_shexp|shared_expert_gate|gating)$/;
+const SHARED_EXPERT_SEGMENT = /^shared_experts?$|_shexp$/;
+const EXPERT_MODULE = /_exps$/;
+const RECURRENT = /^(lstm|gru|rnn|mixer)$|^ssm_|lstm|gru/;
+/** PyTorch RNN parameters (`weight_ih_l0`, `bias_hh_l1_reverse`) name the gate matrices of a recurrent cell. */
+const RNN_PARAM = /^(weight|bias)_(ih|hh|hr)(_l\d+)?(_reverse)?$/;
+const CONV = /conv/;
+
+const DIGITS = /^\d+$/;
+
+/**
+ * Infers the role of a weight tensor from its name (and rank, for unknown names). Pure and cheap; call it per tensor.
+ * @param name full tensor name as stored (HF module path or GGUF name)
+ * @param rank number of dimensions, used only as a fallback (≥3 → conv, 2 → linear)
+ */
+export function inferRole(name: string, rank = 2): RoleInfo {
+  const segs = name.toLowerCase().split('.');
+  let block: number | undefined;
+  let expert: number | undefined;
+  for (let i = 0; i + 1 < segs.length; i++) {
+    const next = segs[i + 1]!;
+    if (!DIGITS.test(next) || next.length > 9) continue;
+    if (block === undefined && (BLOCK_CONTAINERS.has(segs[i]!) || BLOCK_CONTAINER_PATTERN.test(segs[i]!))) block = Number(next);
+    else if (expert === undefined && segs[i] === 'experts') expert = Number(next);
+  }
+
+  // Split the trailing parameter segments off to find the module.
+  let end = segs.length;
+  let param = '';
+  while (end > 1 && PARAM_SEGMENT.test(segs[end - 1]!)) {
+    if (param === '') param = segs[end - 1]!;
+    end--;
+  }
+  let module = segs[end - 1] ?? '';
+  if (RNN_PARAM.test(module)) return { role: 'recurrent', block, expert };
+  // `in_proj_weight`, `e_score_correction_bias`: the parameter is fused into the last segment.
+  const fused = /^(.+)_(weight|bias)$/.exec(module);
+  if (fused && end === segs.length) {
+    module = fused[1]!;
+    param = fused[2]!;
+  }
+  module = module.replace(/_lora$/, '');
+  const parents = segs.slice(0, end - 1);
+
+  const role = roleOf(module, parents, expert, rank);
+  const finalRole: LayerRole = param === 'bias' && role !== 'norm' && role !== 'router' ? 'bias' : role;
+  return { role: finalRole, block, expert };
+}
+
+function roleOf(module: string, parents: readonly string[], expert: number | undefined, rank: number): LayerRole {
+  if (NORM.test(module)) return 'norm';
+  if (ROUTER.test(module) || parents.some((p) => p === 'gate' || p === 'router')) return 'router';
+  if (SHARED_EXPERT_SEGMENT.test(module) || parents.some((p) => SHARED_EXPERT_SEGMENT.test(p))) return 'shared_expert';
+  if (expert !== undefined || EXPERT_MODULE.test(module) || parents.includes('experts')) return 'expert';
+  if (RECURRENT.test(module) || parents.some((p) => RECURRENT.test(p))) return 'recurrent';
+  // GGUF's top-level `output.weight` is the LM head; an `output` module elsewhere is contextual.
+  if ((module === 'output' || module === 'head') && parents.length === 0) return 'output_head';
+  if (parents.includes('lm_head')) return 'output_head';
+  for (const rule of NAME_RULES) if (rule.test.test(module)) return rule.role;
+  if (CONTEXT_MODULES.test(module)) {
+    if (parents.some((p) => ATTENTION_CONTEXT.test(p))) return 'attention_o';
+    if (parents.some((p) => MLP_UP_CONTEXT.test(p))) return 'ffn_up';
+    if (parents.some((p) => MLP_CONTEXT.test(p))) return 'ffn_down';
+  }
+  if (CONV.test(module) || parents.some((p) => CONV.test(p))) return 'conv';
+  if (rank >= 3) return 'conv';
+  if (rank === 2) return 'linear';
+  return 'other';
+}
+
+/** Roles that should not be lowered by default: norms and biases are tiny and sensitive; routers pick experts (llama.cpp keeps `ffn_gate_inp` in F32). */
+const KEEP_PRECISION: ReadonlySet<LayerRole> = new Set<LayerRole>(['norm', 'bias', 'router']);
+
+/** True when a weight of this role/shape/dtype is a candidate for lowering precision. 1-D tensors and integer tables are not. */
+export function isQuantizableWeight(role: LayerRole, shape: readonly number[], dtype: string): boolean {
+  return shape.length >= 2 && isRealValued(dtype) && !KEEP_PRECISION.has(role);
+}
+
+/**
+ * One layer per tensor (op 'tensor'), for tensor-only formats (safetensors, GGUF). Role, block and expert come
+ * from {@link inferRole}; `quantizable` from {@link isQuantizableWeight}.
+ */
+export function layersFromTensors(tensors: readonly TensorInfo[]): Layer[] {
+  const layers: Layer[] = new Array<Layer>(tensors.length);
+  for (let i = 0; i < tensors.length; i++) {
+    const t = tensors[i]!;
+    const info = inferRole(t.name, t.shape.length);
+    layers[i] = {
+      name: t.name,
+      op: 'tensor',
+      role: info.role,
+      block: info.block,
+      expert: info.expert,
+      weights: [t.name],
+      parameterCount: t.elementCount,
+      byteLength: t.byteLength,
+      dtype: t.dtype,
+      shape: t.shape,
+      quantizable: isQuantizableWeight(info.role, t.shape, t.dtype),
+      inputs: [],
+      outputs: [],
+    };
+  }
+  return layers;
+}
+
+/** Block count implied by layer names (max block + 1), or undefined when no name has a block index. */
+export function blockCountFromLayers(layers: readonly Pick<Layer, 'block'>[]): number | undefined {
+  let max = -1;
+  for (const l of layers) if (l.block !== undefined && l.block > max) max = l.block;
+  return max >= 0 ? max + 1 : undefined;
+}
+
+/** Distinct routed expert count implied by layer names (max expert + 1), or undefined. */
+export function expertCountFromLayers(layers: readonly Pick<Layer, 'expert'>[]): number | undefined {
+  let max = -1;
+  for (const l of layers) if (l.expert !== undefined && l.expert > max) max = l.expert;
+  return max >= 0 ? max + 1 : undefined;
+}

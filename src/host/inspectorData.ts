@@ -1,0 +1,200 @@
+/**
+ * Core results → inspector DTOs (src/protocol/messages.ts). Pure functions, no `vscode`, unit-tested in
+ * plain Node. The host is glue: every number here comes from core (reader, estimator, sensitivity, solver);
+ * this file only reshapes it into plain, index-keyed arrays for the webview.
+ */
+import {
+  dtypeLabel,
+  getNumberFormat,
+  type Estimate,
+  type Model,
+  type SensitivityReport,
+  type SolveModelResult,
+  type Target,
+} from '../core';
+import type {
+  DtypeShare,
+  FormatBytes,
+  FormatOption,
+  LayerRow,
+  ModelSummary,
+  PlanFrontier,
+  SensitivityCell,
+  SensitivityUpdate,
+  TargetComparison,
+  TargetEstimate,
+  TargetOption,
+} from '../protocol/messages';
+
+/** Rows per {@link SensitivityUpdate} notification (keeps each postMessage small). */
+export const SENSITIVITY_BATCH_ROWS = 2000;
+
+/** Parameters active per token for MoE models (shared weights + the used share of routed experts); null otherwise. */
+export function activeParameterCount(model: Model): number | null {
+  const hp = model.hyperparameters;
+  if (!hp.expertCount || hp.expertCount <= 1 || !hp.expertUsedCount) return null;
+  const expertParams = model.layers.filter((l) => l.role === 'expert').reduce((a, l) => a + l.parameterCount, 0);
+  if (expertParams === 0) return null;
+  return Math.round(model.parameterCount - expertParams * (1 - Math.min(1, hp.expertUsedCount / hp.expertCount)));
+}
+
+/** The summary card. */
+export function buildSummary(model: Model): ModelSummary {
+  const mix = new Map<string, { bytes: number; count: number }>();
+  for (const t of model.tensors) {
+    const m = mix.get(t.dtype) ?? { bytes: 0, count: 0 };
+    m.bytes += t.byteLength;
+    m.count++;
+    mix.set(t.dtype, m);
+  }
+  const dtypeMix: DtypeShare[] = [...mix.entries()]
+    .map(([dtype, m]) => ({ dtype, label: dtypeLabel(dtype), bytes: m.bytes, tensorCount: m.count }))
+    .sort((a, b) => b.bytes - a.bytes);
+  return {
+    fileName: model.fileName,
+    format: model.format,
+    formatVersion: model.formatVersion ?? null,
+    producer: model.producer ?? null,
+    architecture: model.hyperparameters.architecture ?? null,
+    parameterCount: model.parameterCount,
+    activeParameterCount: activeParameterCount(model),
+    totalFileBytes: model.totalFileBytes,
+    weightBytes: model.weightBytes,
+    fileCount: model.files.length,
+    tensorCount: model.tensorCount,
+    nodeCount: model.nodeCount,
+    layerCount: model.layers.length,
+    dtypeMix,
+    hyperparameters: model.hyperparameters,
+    warnings: model.warnings,
+  };
+}
+
+/** Layer rows, index = position in `model.layers`. */
+export function buildLayerRows(model: Model): LayerRow[] {
+  return model.layers.map((l, index) => ({
+    index,
+    name: l.name,
+    op: l.op,
+    role: l.role,
+    block: l.block ?? null,
+    expert: l.expert ?? null,
+    shape: [...l.shape],
+    parameterCount: l.parameterCount,
+    byteLength: l.byteLength,
+    dtype: l.dtype,
+    dtypeLabel: dtypeLabel(l.dtype),
+    quantizable: l.quantizable,
+  }));
+}
+
+/** Target picker entries. */
+export function buildTargetOptions(targets: readonly Target[], userIds: ReadonlySet<string>): TargetOption[] {
+  return targets.map((t) => ({ id: t.id, label: t.name, vendor: t.vendor, memoryBytes: t.memoryBytes, userDefined: userIds.has(t.id), nativeFormats: [...t.native] }));
+}
+
+/** Label of a format id (number format or dtype). */
+export function formatLabel(id: string): string {
+  return getNumberFormat(id)?.label ?? dtypeLabel(id);
+}
+
+/** Format options for the given ids (unknown ids keep their id as label). */
+export function buildFormatOptions(ids: readonly string[]): FormatOption[] {
+  return ids.map((id) => ({ id, label: formatLabel(id) }));
+}
+
+/** Core estimate → banner/chart DTO with per-layer arrays aligned to `model.layers`. */
+export function toTargetEstimate(model: Model, e: Estimate, source: TargetEstimate['assignmentSource']): TargetEstimate {
+  const index = new Map(model.layers.map((l, i) => [l.name, i]));
+  const layerFormats: string[] = model.layers.map((l) => l.dtype);
+  const layerBytes: number[] = model.layers.map((l) => l.byteLength);
+  const byFormat = new Map<string, { bytes: number; layers: number }>();
+  for (const pl of e.perLayer) {
+    const i = index.get(pl.layer);
+    if (i !== undefined) {
+      layerFormats[i] = pl.format;
+      layerBytes[i] = pl.bytes;
+    }
+    const f = byFormat.get(pl.format) ?? { bytes: 0, layers: 0 };
+    f.bytes += pl.bytes;
+    f.layers++;
+    byFormat.set(pl.format, f);
+  }
+  const bytesByFormat: FormatBytes[] = [...byFormat.entries()].map(([format, f]) => ({ format, label: formatLabel(format), bytes: f.bytes, layerCount: f.layers })).sort((a, b) => b.bytes - a.bytes);
+  const notes = [...e.warnings];
+  if (e.unsupportedFormats.length > 0) notes.unshift(`${e.unsupportedFormats.length} layer(s) use formats ${e.targetName} does not run natively.`);
+  return {
+    targetId: e.target,
+    targetLabel: e.targetName,
+    fits: e.fits,
+    memory: {
+      weightBytes: e.weightBytes,
+      kvCacheBytes: e.kvCacheBytes,
+      activationBytes: e.activationBytes,
+      overheadBytes: e.overheadBytes,
+      totalBytes: e.totalBytes,
+      capacityBytes: e.capacityBytes,
+    },
+    devicesNeeded: e.devicesNeeded,
+    decodeTokensPerSecond: Number.isFinite(e.decodeTokensPerSecond) && e.decodeTokensPerSecond > 0 ? e.decodeTokensPerSecond : null,
+    bytesByFormat,
+    layerFormats,
+    layerBytes,
+    assignmentSource: source,
+    notes,
+  };
+}
+
+/** A comparison row: the estimate without per-layer arrays. */
+export function toComparison(e: TargetEstimate): TargetComparison {
+  const { layerFormats: _f, layerBytes: _b, ...rest } = e;
+  return rest;
+}
+
+/**
+ * Heat of a predicted output SQNR: ≥ 50 dB is harmless (0), ≤ 10 dB is severe (1), linear between.
+ * 10 dB ≈ output noise at a tenth of the signal power; 50 dB is below what FP16 rounding of activations adds.
+ */
+export function heatFromSqnrDb(db: number): number {
+  if (!Number.isFinite(db)) return db > 0 ? 0 : 1;
+  return Math.max(0, Math.min(1, (50 - db) / 40));
+}
+
+/** Sensitivity report → batches of index-keyed rows for the webview. */
+export function toSensitivityUpdates(model: Model, report: SensitivityReport, method: SensitivityUpdate['method'], batchRows = SENSITIVITY_BATCH_ROWS): SensitivityUpdate[] {
+  const index = new Map(model.layers.map((l, i) => [l.name, i]));
+  const formats = buildFormatOptions(report.formats);
+  const rows: { index: number; cells: (SensitivityCell | null)[] }[] = [];
+  for (const ls of report.layers) {
+    const i = index.get(ls.layer);
+    if (i === undefined) continue;
+    const cells = report.formats.map((fid): SensitivityCell | null => {
+      const s = ls.formats[fid];
+      if (!s) return null;
+      const db = method === 'measured' && s.measuredOutputSqnrDb !== undefined ? s.measuredOutputSqnrDb : s.predictedOutputSqnrDb;
+      return { heat: heatFromSqnrDb(db), label: `${db.toFixed(1)} dB`, reason: `${s.reason || 'no notable issue'} · weight SQNR ${s.sqnrDb.toFixed(1)} dB${s.overflowCount > 0 ? ` · ${s.overflowCount} overflow(s)` : ''}` };
+    });
+    rows.push({ index: i, cells });
+  }
+  const out: SensitivityUpdate[] = [];
+  for (let k = 0; k < rows.length; k += batchRows) out.push({ formats, rows: rows.slice(k, k + batchRows), method });
+  if (out.length === 0) out.push({ formats, rows: [], method });
+  return out;
+}
+
+/** Solver result → frontier DTO; `current` marks the plan shown (a plan file's, else the solver's choice). */
+export function toPlanFrontier(targetId: string, solved: SolveModelResult, current: { readonly bytes: number; readonly harm: number; readonly label: string } | undefined): PlanFrontier {
+  return {
+    targetId,
+    harmUnit: 'predicted output noise/signal',
+    points: solved.frontier.map((p) => ({ memoryBytes: p.bytes, harm: p.harm, label: `${(p.bytes / 2 ** 20).toFixed(1)} MiB` })),
+    current: current ? { memoryBytes: current.bytes, harm: current.harm, label: current.label } : { memoryBytes: solved.weightBytes, harm: solved.harm, label: 'solver' },
+    budgetBytes: solved.weightBudgetBytes,
+  };
+}
+
+/** Harm function from a sensitivity report (the static score is additive across layers). */
+export function harmFromReport(report: SensitivityReport): (layerName: string, formatId: string) => number | undefined {
+  const byLayer = new Map(report.layers.map((l) => [l.layer, l.formats]));
+  return (layerName, formatId) => byLayer.get(layerName)?.[formatId]?.staticScore;
+}

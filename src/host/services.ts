@@ -1,0 +1,54 @@
+/**
+ * What the features share: the model header cache, the target catalog (built-in + the user's file) and the
+ * fit verdict for the current settings. One instance per activation, passed to each register*().
+ */
+import * as vscode from 'vscode';
+import type { Model } from '../core';
+import type { FitSummary } from '../core/analysis/modelSummary';
+import { onSettingsChanged } from './config';
+import { ModelCache } from './modelCache';
+import { TargetCatalog } from './targets';
+
+/** Shared state of the extension. */
+export interface Services {
+  readonly models: ModelCache;
+  readonly targets: TargetCatalog;
+  /** Fit of `model` (unquantized, as stored) on the configured target for `scope`; undefined when it cannot be estimated. */
+  fit(model: Model, scope?: vscode.Uri): Promise<FitSummary | undefined>;
+  /** Fires when settings, custom targets or model files change (lenses and the status bar refresh). */
+  readonly onDidChange: vscode.Event<void>;
+  readonly output: vscode.LogOutputChannel;
+}
+
+/** Creates the shared services; dispose the returned disposable on deactivate. */
+export function createServices(): { services: Services; disposable: vscode.Disposable } {
+  const changed = new vscode.EventEmitter<void>();
+  const output = vscode.window.createOutputChannel('Precision Lens', { log: true });
+  const models = new ModelCache();
+  const targets = new TargetCatalog(output);
+  const watcher = vscode.workspace.createFileSystemWatcher('**/*.{onnx,safetensors,gguf,tflite,index.json}');
+  const onModelFile = (uri: vscode.Uri): void => {
+    models.invalidate(uri.fsPath);
+    changed.fire();
+  };
+  const services: Services = {
+    models,
+    targets,
+    fit: (model, scope) => targets.fit(model, scope),
+    onDidChange: changed.event,
+    output,
+  };
+  const disposable = vscode.Disposable.from(
+    changed,
+    output,
+    watcher,
+    watcher.onDidCreate(onModelFile),
+    watcher.onDidChange(onModelFile),
+    watcher.onDidDelete(onModelFile),
+    onSettingsChanged(() => {
+      targets.invalidate();
+      changed.fire();
+    }),
+  );
+  return { services, disposable };
+}

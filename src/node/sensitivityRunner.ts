@@ -1,0 +1,520 @@
+/**
+ * Static sensitivity over a whole model in Node: reads each layer's weights from their byte ranges (never the
+ * whole file), fans the work out over worker_threads (one per core by default), reports throttled progress
+ * (~1/s), honours a cancellation token, and can sample a fraction of every tensor for very large models.
+ *
+ * Work units: a tensor of ≤ {@link WHOLE_TENSOR_ELEMENTS} elements is one task. Larger tensors are split into
+ * row ranges of ~{@link CHUNK_ELEMENTS} elements and take two passes: statistics first (max |w|, mean |w|, and
+ * per-column max for transposed weights), then the error pass with those whole-tensor facts, so per-tensor and
+ * per-channel scales are the same as for the whole tensor.
+ *
+ * Sampling (`sample` < 1): every tensor is cut into blocks of rows (~64 Ki elements, whole 256-row K-groups for
+ * transposed weights); a seeded random subset of about `sample` of the blocks (at least one per tensor) is read.
+ * Whole-tensor scales (per-tensor max) then come from the sample, i.e. are lower bounds; the reported relative
+ * standard error of relMse is the ratio estimator's from the per-block sums (with the finite population
+ * correction).
+ */
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { existsSync } from 'node:fs';
+import { Worker } from 'node:worker_threads';
+import {
+  CancelledError,
+  DEFAULT_SENSITIVITY_FORMATS,
+  ErrorAccumulator,
+  WeightStatsAccumulator,
+  analyzeSensitivityChunk,
+  decodeUnsupportedReason,
+  dtypeInfo,
+  getNumberFormat,
+  openModel,
+  quantizationLayout,
+  rowLayout,
+  scoreLayer,
+  throwIfCancelled,
+  type ByteSource,
+  type CancellationToken,
+  type ErrorPartial,
+  type Layer,
+  type LayerSensitivity,
+  type Model,
+  type SensitivityChunkResult,
+  type SensitivityChunkTask,
+  type SensitivityReport,
+  type SiblingResolver,
+  type TensorInfo,
+} from '../core';
+import { openModelFile } from './fileByteSource';
+import type { SensitivityWorkerReply } from '../worker/sensitivityWorker';
+
+/** Tensors up to this many elements are analyzed in one task (64 MiB of float32). */
+export const WHOLE_TENSOR_ELEMENTS = 16 * 1024 * 1024;
+/** Target elements per chunk of a larger tensor. */
+export const CHUNK_ELEMENTS = 4 * 1024 * 1024;
+/** Target elements per sampling block. */
+export const SAMPLE_BLOCK_ELEMENTS = 64 * 1024;
+/** Below this many weight bytes the analysis runs inline (starting workers costs more than it saves). */
+export const INLINE_BELOW_BYTES = 8 * 1024 * 1024;
+
+/** Progress of a running analysis. */
+export interface SensitivityProgress {
+  readonly bytesDone: number;
+  readonly bytesTotal: number;
+  readonly tensorsDone: number;
+  readonly tensorsTotal: number;
+  readonly message: string;
+}
+
+/** Options of {@link analyzeModelSensitivity}. */
+export interface SensitivityOptions {
+  /** Format ids or aliases (default {@link DEFAULT_SENSITIVITY_FORMATS}). */
+  readonly formats?: readonly string[];
+  /** Worker threads (default: available parallelism; 0 = inline on this thread). */
+  readonly workers?: number;
+  /** Fraction of each tensor to read, in (0, 1]; 1 or undefined = full pass. */
+  readonly sample?: number;
+  /** Seed of the sampling PRNG (default 1), so reruns read the same blocks. */
+  readonly seed?: number;
+  readonly token?: CancellationToken;
+  /** Called at most about once per second, and once at the end. */
+  readonly onProgress?: (p: SensitivityProgress) => void;
+}
+
+/** A model already opened by the caller. */
+export interface OpenedModel {
+  readonly model: Model;
+  readonly source: ByteSource;
+  readonly siblings: SiblingResolver;
+}
+
+/** Resolves user format ids/aliases to canonical ids; throws on unknown ones. */
+export function resolveFormats(ids: readonly string[] | undefined): string[] {
+  const out: string[] = [];
+  for (const id of ids ?? DEFAULT_SENSITIVITY_FORMATS) {
+    const f = getNumberFormat(id);
+    if (!f) throw new Error(`Unknown number format '${id}'.`);
+    if (!out.includes(f.id)) out.push(f.id);
+  }
+  return out;
+}
+
+interface LayerPlan {
+  readonly layer: Layer;
+  readonly tensors: readonly TensorInfo[];
+}
+
+/** Layers worth analyzing and the tensors of each that get lowered; plus skip reasons. */
+export function planSensitivityLayers(model: Model): { plans: LayerPlan[]; skipped: Map<string, string[]> } {
+  const byName = new Map(model.tensors.map((t) => [t.name, t]));
+  const plans: LayerPlan[] = [];
+  const skipped = new Map<string, string[]>();
+  const skip = (why: string, layer: string): void => {
+    const l = skipped.get(why) ?? [];
+    l.push(layer);
+    skipped.set(why, l);
+  };
+  for (const layer of model.layers) {
+    const main = byName.get(layer.weights[0] ?? '');
+    if (!main) continue;
+    const kind = dtypeInfo(main.dtype)?.kind;
+    if (kind !== 'float' && kind !== 'quantized' && !(kind === 'int' || kind === 'uint')) continue;
+    if ((kind === 'int' || kind === 'uint') && !['int8', 'uint8', 'int4', 'uint4', 'int16', 'uint16'].includes(main.dtype)) {
+      skip(`integer ${main.dtype} tensors are indices or shapes, not weights`, layer.name);
+      continue;
+    }
+    if (!main.location || main.elementCount === 0) {
+      skip('weights are not stored in the file', layer.name);
+      continue;
+    }
+    const why = decodeUnsupportedReason(main.dtype);
+    if (why) {
+      skip(why, layer.name);
+      continue;
+    }
+    const tensors = [main];
+    for (const name of layer.weights.slice(1)) {
+      const t = byName.get(name);
+      if (t && t.location && t.shape.length >= 2 && t.elementCount > 0 && !decodeUnsupportedReason(t.dtype) && dtypeInfo(t.dtype)?.kind !== 'int') tensors.push(t);
+    }
+    plans.push({ layer, tensors });
+  }
+  return { plans, skipped };
+}
+
+/** One read+analyze unit. */
+interface ChunkSpec {
+  readonly tensor: TensorInfo;
+  readonly rowStart: number;
+  readonly rowCount: number;
+  readonly elementStart: number;
+  readonly elementCount: number;
+  readonly byteStart: number;
+  readonly byteLength: number;
+}
+
+function chunkSpecs(tensor: TensorInfo, transpose: boolean, targetElements: number): ChunkSpec[] | undefined {
+  const loc = tensor.location!;
+  const info = dtypeInfo(tensor.dtype)!;
+  const { rows, rowLength } = rowLayout(tensor.shape, tensor.elementCount);
+  if (loc.encoding !== 'raw' || rows <= 1) return undefined;
+  // Row boundaries must fall on whole bytes/blocks; transposed weights also need whole 256-row K-groups.
+  if ((rowLength % info.blockSize) !== 0) return undefined;
+  const rowBytes = (rowLength / info.blockSize) * info.bytesPerBlock;
+  const align = transpose ? 256 : 1;
+  let rowsPer = Math.max(1, Math.floor(targetElements / rowLength));
+  rowsPer = Math.max(align, Math.floor(rowsPer / align) * align);
+  const out: ChunkSpec[] = [];
+  for (let r = 0; r < rows; r += rowsPer) {
+    const rc = Math.min(rowsPer, rows - r);
+    out.push({ tensor, rowStart: r, rowCount: rc, elementStart: r * rowLength, elementCount: rc * rowLength, byteStart: loc.byteOffset + r * rowBytes, byteLength: rc * rowBytes });
+  }
+  return out;
+}
+
+/** Small seeded PRNG (mulberry32). */
+function prng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+//#region worker pool
+
+function workerEntry(): string | undefined {
+  const candidates = [path.join(__dirname, 'worker.js'), path.join(__dirname, '..', 'worker', 'analysis.ts'), path.join(__dirname, '..', 'worker', 'analysis.js')];
+  return candidates.find((c) => existsSync(c));
+}
+
+/** A fixed set of worker threads running sensitivity chunks. */
+class ChunkPool {
+  private readonly idle: Worker[] = [];
+  private readonly all: Worker[] = [];
+  private readonly waiting: (() => void)[] = [];
+  private readonly pending = new Map<Worker, { resolve: (r: SensitivityChunkResult) => void; reject: (e: Error) => void }>();
+  private closed = false;
+
+  constructor(file: string, size: number) {
+    for (let i = 0; i < size; i++) {
+      const w = new Worker(file, { execArgv: file.endsWith('.ts') ? [...process.execArgv] : [] });
+      w.on('message', (msg: SensitivityWorkerReply) => {
+        const p = this.pending.get(w);
+        if (!p) return;
+        this.pending.delete(w);
+        this.release(w);
+        if (msg.kind === 'sensitivity/result') p.resolve(msg.result);
+        else p.reject(new Error(msg.message));
+      });
+      w.on('error', (e) => {
+        const p = this.pending.get(w);
+        this.pending.delete(w);
+        p?.reject(e instanceof Error ? e : new Error(String(e)));
+      });
+      this.all.push(w);
+      this.idle.push(w);
+    }
+  }
+
+  private release(w: Worker): void {
+    this.idle.push(w);
+    this.waiting.shift()?.();
+  }
+
+  async run(task: SensitivityChunkTask): Promise<SensitivityChunkResult> {
+    while (this.idle.length === 0) {
+      if (this.closed) throw new CancelledError();
+      await new Promise<void>((r) => this.waiting.push(r));
+    }
+    if (this.closed) throw new CancelledError();
+    const w = this.idle.pop()!;
+    return new Promise((resolve, reject) => {
+      this.pending.set(w, { resolve, reject });
+      w.postMessage({ kind: 'sensitivity/chunk', task }, [task.bytes.buffer as ArrayBuffer]);
+    });
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    for (const r of this.waiting.splice(0)) r();
+    for (const [, p] of this.pending) p.reject(new CancelledError());
+    this.pending.clear();
+    await Promise.all(this.all.map((w) => w.terminate()));
+  }
+}
+
+//#endregion
+
+/**
+ * Static sensitivity of every weight layer × format. `input` is a model path or an already opened model (the
+ * caller keeps ownership of its sources). Throws CancelledError when the token fires, ModelFormatError for
+ * malformed files; analysis gaps (unsupported dtypes, missing data) become `warnings`.
+ */
+export async function analyzeModelSensitivity(input: string | OpenedModel, options: SensitivityOptions = {}): Promise<SensitivityReport> {
+  const started = performance.now();
+  const formats = resolveFormats(options.formats);
+  let opened: OpenedModel;
+  let closeOpened: (() => Promise<void>) | undefined;
+  if (typeof input === 'string') {
+    const f = await openModelFile(input);
+    try {
+      const model = await openModel(f.source, { siblings: f.siblings, ...(options.token ? { token: options.token } : {}) });
+      opened = { model, source: f.source, siblings: f.siblings };
+      closeOpened = f.close;
+    } catch (e) {
+      await f.close();
+      throw e;
+    }
+  } else opened = input;
+  try {
+    return await runAnalysis(opened, formats, options, started);
+  } finally {
+    await closeOpened?.();
+  }
+}
+
+interface TensorAccum {
+  readonly stats: WeightStatsAccumulator;
+  readonly errors: Map<string, ErrorAccumulator>;
+  /** Per-block (noise, signal) pairs per format, for the sampling standard error. */
+  readonly blocks: Map<string, [number, number][]>;
+  sampledBlocks: number;
+  totalBlocks: number;
+}
+
+async function runAnalysis(opened: OpenedModel, formats: string[], options: SensitivityOptions, started: number): Promise<SensitivityReport> {
+  const { model } = opened;
+  const token = options.token;
+  const warnings: string[] = [];
+  const { plans, skipped } = planSensitivityLayers(model);
+  for (const [why, layers] of skipped) warnings.push(`${layers.length} layer${layers.length === 1 ? '' : 's'} skipped (${why}): ${layers.slice(0, 3).join(', ')}${layers.length > 3 ? ', …' : ''}.`);
+  const sample = options.sample !== undefined && options.sample > 0 && options.sample < 1 ? options.sample : undefined;
+  const rand = prng(options.seed ?? 1);
+
+  // Unique tensors (a tensor shared by two layers is analyzed once), with their layout.
+  const tensorLayout = new Map<string, { tensor: TensorInfo; transpose: boolean }>();
+  for (const p of plans) {
+    for (const t of p.tensors) {
+      if (!tensorLayout.has(t.name)) tensorLayout.set(t.name, { tensor: t, transpose: quantizationLayout(p.layer, model, t.name, t.shape.length).transpose });
+    }
+  }
+  const totalWeightBytes = [...tensorLayout.values()].reduce((a, t) => a + t.tensor.byteLength, 0);
+
+  // Worker pool (or inline).
+  const wanted = options.workers ?? (typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length);
+  const entry = wanted > 0 && totalWeightBytes >= INLINE_BELOW_BYTES ? workerEntry() : undefined;
+  if (wanted > 0 && totalWeightBytes >= INLINE_BELOW_BYTES && !entry) warnings.push('The analysis worker (dist/worker.js) was not found; ran on one thread.');
+  const pool = entry ? new ChunkPool(entry, Math.max(1, wanted)) : undefined;
+  const runTask = async (task: SensitivityChunkTask): Promise<SensitivityChunkResult> => {
+    throwIfCancelled(token);
+    if (pool) return pool.run(task);
+    await new Promise((r) => setImmediate(r));
+    throwIfCancelled(token);
+    return analyzeSensitivityChunk(task);
+  };
+
+  // Progress, throttled to ~1/s.
+  let bytesDone = 0, tensorsDone = 0, lastReport = 0, bytesPlanned = 0;
+  const report = (force: boolean, message: string): void => {
+    if (!options.onProgress) return;
+    const now = performance.now();
+    if (!force && now - lastReport < 1000) return;
+    lastReport = now;
+    options.onProgress({ bytesDone, bytesTotal: bytesPlanned, tensorsDone, tensorsTotal: tensorLayout.size, message });
+  };
+
+  const sourceFor = async (t: TensorInfo): Promise<ByteSource> => (t.location!.file === '' ? opened.source : opened.siblings.open(t.location!.file));
+  const read = async (t: TensorInfo, offset: number, length: number): Promise<Uint8Array> => {
+    const src = await sourceFor(t);
+    const b = await src.read(offset, length);
+    // Own the buffer so it can be transferred to a worker (FileByteSource may return pooled slabs).
+    return b.byteOffset === 0 && b.byteLength === b.buffer.byteLength ? b : b.slice();
+  };
+
+  let nextId = 0;
+  const makeTask = (t: TensorInfo, transpose: boolean, c: ChunkSpec | undefined, bytes: Uint8Array, fmts: readonly string[], globals: SensitivityChunkTask['globals'], wantColumnAbsMax: boolean): SensitivityChunkTask => {
+    const shape = c ? [c.rowCount, ...t.shape.slice(1)] : t.shape;
+    const flatShape = shape.length === 2 ? shape : transpose ? [shape[0]!, c ? c.elementCount / c.rowCount : t.elementCount / (t.shape[0] ?? 1)] : shape;
+    return {
+      id: nextId++,
+      dtype: t.dtype,
+      encoding: t.location!.encoding,
+      elementCount: c ? c.elementCount : t.elementCount,
+      bytes,
+      shape: flatShape,
+      rowOffset: c ? c.rowStart : 0,
+      quant: t.quant,
+      transpose,
+      formats: fmts,
+      ...(globals ? { globals } : {}),
+      wantColumnAbsMax,
+    };
+  };
+
+  const accums = new Map<string, TensorAccum>();
+  const analyzeTensor = async (t: TensorInfo, transpose: boolean): Promise<void> => {
+    const acc: TensorAccum = { stats: new WeightStatsAccumulator(), errors: new Map(formats.map((f) => [f, new ErrorAccumulator()])), blocks: new Map(formats.map((f) => [f, []])), sampledBlocks: 0, totalBlocks: 0 };
+    accums.set(t.name, acc);
+    const loc = t.location!;
+    let chunks = sample ? chunkSpecs(t, transpose, SAMPLE_BLOCK_ELEMENTS) : t.elementCount > WHOLE_TENSOR_ELEMENTS ? chunkSpecs(t, transpose, CHUNK_ELEMENTS) : undefined;
+    if (!chunks) {
+      // One task for the whole tensor.
+      const bytes = await read(t, loc.byteOffset, loc.byteLength);
+      const r = await runTask(makeTask(t, transpose, undefined, bytes, formats, undefined, false));
+      acc.stats.merge(r.stats);
+      for (const f of formats) if (r.errors[f]) acc.errors.get(f)!.merge(r.errors[f]!);
+      acc.sampledBlocks = acc.totalBlocks = 1;
+      bytesDone += loc.byteLength;
+      return;
+    }
+    acc.totalBlocks = chunks.length;
+    if (sample) {
+      const chosen = chunks.filter(() => rand() < sample);
+      chunks = chosen.length ? chosen : [chunks[Math.floor(rand() * chunks.length)]!];
+    }
+    acc.sampledBlocks = chunks.length;
+    // Pass 1: whole-tensor facts.
+    const colMax = transpose ? new Float32Array(t.shape[1] ?? 0) : undefined;
+    const pass1 = new WeightStatsAccumulator();
+    await Promise.all(chunks.map(async (c) => {
+      const bytes = await read(t, c.byteStart, c.byteLength);
+      const r = await runTask(makeTask(t, transpose, c, bytes, [], undefined, transpose));
+      pass1.merge(r.stats);
+      if (colMax && r.columnAbsMax) for (let i = 0; i < colMax.length; i++) if (r.columnAbsMax[i]! > colMax[i]!) colMax[i] = r.columnAbsMax[i]!;
+    }));
+    const p1 = pass1.partial();
+    const globals = { tensorAbsMax: p1.maxAbs, tensorAbsMean: p1.count ? p1.sAbs / p1.count : 0, ...(colMax ? { channelAbsMax: colMax } : {}) };
+    acc.stats.merge(p1);
+    // Pass 2: errors.
+    await Promise.all(chunks.map(async (c) => {
+      const bytes = await read(t, c.byteStart, c.byteLength);
+      const g = colMax ? { ...globals, channelAbsMax: colMax.slice() } : globals;
+      const r = await runTask(makeTask(t, transpose, c, bytes, formats, g, false));
+      for (const f of formats) {
+        const e = r.errors[f];
+        if (!e) continue;
+        acc.errors.get(f)!.merge(e);
+        acc.blocks.get(f)!.push([e.noise, e.signal]);
+      }
+      bytesDone += c.byteLength;
+      report(false, `analyzing ${t.name}`);
+    }));
+  };
+
+  // Bytes actually planned (for progress): full pass = all weight bytes; sampling ≈ fraction.
+  bytesPlanned = sample ? Math.round(totalWeightBytes * sample) : totalWeightBytes;
+  const queue = [...tensorLayout.values()];
+  const concurrency = Math.max(1, (pool ? wanted : 1) + 1);
+  let failed: unknown;
+  try {
+    await Promise.all(Array.from({ length: concurrency }, async () => {
+      while (queue.length && failed === undefined) {
+        const { tensor, transpose } = queue.shift()!;
+        try {
+          await analyzeTensor(tensor, transpose);
+        } catch (e) {
+          if (e instanceof CancelledError || (token?.isCancellationRequested ?? false)) {
+            failed ??= new CancelledError();
+            return;
+          }
+          // Undecodable or unreadable tensor: warn and drop it.
+          warnings.push(`${tensor.name}: not analyzed (${e instanceof Error ? e.message : String(e)}).`);
+          accums.delete(tensor.name);
+        }
+        tensorsDone++;
+        report(false, `analyzed ${tensor.name}`);
+      }
+    }));
+  } finally {
+    await pool?.close();
+  }
+  if (failed) throw failed;
+  throwIfCancelled(token);
+
+  // Per layer: merge the layer's tensors, then score.
+  const layers: LayerSensitivity[] = [];
+  const analyzed = plans.filter((p) => accums.has(p.tensors[0]!.name));
+  const stdErrs: number[] = [];
+  analyzed.forEach((p, index) => {
+    const stats = new WeightStatsAccumulator();
+    const errors = new Map(formats.map((f) => [f, new ErrorAccumulator()]));
+    const blocks = new Map<string, [number, number][]>(formats.map((f) => [f, []]));
+    let sampledBlocks = 0, totalBlocks = 0;
+    const tensors: string[] = [];
+    for (const t of p.tensors) {
+      const a = accums.get(t.name);
+      if (!a) continue;
+      tensors.push(t.name);
+      stats.merge(a.stats.partial());
+      for (const f of formats) {
+        errors.get(f)!.merge(a.errors.get(f)!.partial());
+        blocks.get(f)!.push(...a.blocks.get(f)!);
+      }
+      sampledBlocks += a.sampledBlocks;
+      totalBlocks += a.totalBlocks;
+    }
+    const errResults = Object.fromEntries(formats.map((f) => [f, errors.get(f)!.result()]));
+    const scored = scoreLayer(p.layer, model, { stats: stats.result(), errors: errResults, position: { index, count: analyzed.length } });
+    if (sample) {
+      for (const f of formats) {
+        const se = ratioStdErr(blocks.get(f)!, sampledBlocks / Math.max(1, totalBlocks));
+        scored[f] = { ...scored[f]!, relMseStdErr: se };
+        if (Number.isFinite(se)) stdErrs.push(se);
+      }
+    }
+    layers.push({
+      layer: p.layer.name,
+      role: p.layer.role,
+      op: p.layer.op,
+      block: p.layer.block ?? null,
+      parameterCount: p.layer.parameterCount,
+      dtype: p.layer.dtype,
+      tensors,
+      stats: stats.result(),
+      formats: scored,
+    });
+  });
+  let sampled: SensitivityReport['sampled'];
+  if (sample) {
+    const fraction = totalWeightBytes > 0 ? bytesDone / totalWeightBytes : 0;
+    stdErrs.sort((a, b) => a - b);
+    const med = stdErrs[Math.floor(stdErrs.length / 2)] ?? 0;
+    const max = stdErrs[stdErrs.length - 1] ?? 0;
+    sampled = {
+      fraction,
+      note: `Sampled ${(fraction * 100).toFixed(1)}% of the weight bytes (random row blocks of ~${SAMPLE_BLOCK_ELEMENTS / 1024} Ki elements, seed ${options.seed ?? 1}). ` +
+        `relMse relative standard error: median ${(med * 100).toFixed(1)}%, max ${(max * 100).toFixed(1)}% (≈ ±${(10 * Math.log10(1 + med)).toFixed(2)} dB median). ` +
+        'max|w|, outlier and overflow counts are lower bounds; per-tensor scales come from the sample.',
+    };
+  }
+  report(true, 'done');
+  return { model: model.fileName, formats, layers, sampled, warnings, elapsedMs: Math.round(performance.now() - started) };
+}
+
+/**
+ * Relative standard error of the ratio estimator R = Σnoise / Σsignal from per-block pairs, with the finite
+ * population correction (1 − sampledFraction). 0 for a single block covering everything.
+ */
+export function ratioStdErr(pairs: readonly (readonly [number, number])[], sampledFraction: number): number {
+  const n = pairs.length;
+  if (n < 2) return sampledFraction >= 1 ? 0 : 1;
+  let sn = 0, ss = 0;
+  for (const [a, b] of pairs) {
+    sn += a;
+    ss += b;
+  }
+  if (!(ss > 0) || !(sn > 0)) return 0;
+  const r = sn / ss;
+  const meanS = ss / n;
+  let v = 0;
+  for (const [a, b] of pairs) v += (a - r * b) ** 2;
+  v /= n - 1;
+  const se = Math.sqrt((Math.max(0, 1 - sampledFraction) * v) / n) / meanS;
+  return se / r;
+}
+
+/** Error partial type re-export for callers that merge results themselves. */
+export type { ErrorPartial };

@@ -1,0 +1,278 @@
+/**
+ * The whole host ⇄ webview wire contract of the model inspector: method descriptors and DTOs, in one file
+ * (like markdown-language-features `types/previewMessaging.d.ts`; descriptors like vscode-messenger
+ * `RequestType<P, R>`). Everything here is plain JSON-safe data: no Map, no class instance, no bigint.
+ *
+ * Handshake (pull-based): the webview sends {@link Ready}; the host answers with settings, localized strings,
+ * the model summary and the layer rows (structure only, so the first paint needs no analysis). The webview
+ * then asks for an estimate of the selected target ({@link GetEstimate}); long work (sensitivity) streams
+ * {@link AnalysisProgress} (≈1/s) and {@link SensitivityUpdate}; {@link CancelAnalysis} stops it.
+ *
+ * Inbound params are validated by the host with the parsers of `./validate.ts` (the webview is untrusted).
+ */
+import type { FormatId, Hyperparameters, LayerRole } from '../core/model/types';
+import type { NotificationType, RequestType } from './rpc';
+
+//#region DTOs
+
+/** Analysis settings that shape every estimate (from `precisionLens.*` settings). */
+export interface InspectorSettings {
+  readonly targetId: string;
+  readonly batch: number;
+  readonly contextTokens: number;
+  /** Number format id of the KV cache (e.g. 'fp16', 'fp8_e4m3'). */
+  readonly kvFormat: string;
+  /** Sensitivity starts automatically after the first paint when true. */
+  readonly autoSensitivity: boolean;
+}
+
+/** Stored bytes of one dtype. */
+export interface DtypeShare {
+  readonly dtype: string;
+  readonly label: string;
+  readonly bytes: number;
+  readonly tensorCount: number;
+}
+
+/** The summary card. */
+export interface ModelSummary {
+  readonly fileName: string;
+  readonly format: FormatId;
+  readonly formatVersion: number | null;
+  readonly producer: string | null;
+  readonly architecture: string | null;
+  readonly parameterCount: number;
+  /** Parameters active per token (MoE: shared + `expertUsedCount` experts); null when not an MoE model. */
+  readonly activeParameterCount: number | null;
+  readonly totalFileBytes: number;
+  readonly weightBytes: number;
+  readonly fileCount: number;
+  readonly tensorCount: number;
+  readonly nodeCount: number;
+  readonly layerCount: number;
+  readonly dtypeMix: readonly DtypeShare[];
+  readonly hyperparameters: Hyperparameters;
+  readonly warnings: readonly string[];
+}
+
+/** One layer-table row (structure only). `index` is the row's key everywhere else (estimates, sensitivity). */
+export interface LayerRow {
+  readonly index: number;
+  readonly name: string;
+  readonly op: string;
+  readonly role: LayerRole;
+  readonly block: number | null;
+  readonly expert: number | null;
+  readonly shape: readonly number[];
+  readonly parameterCount: number;
+  readonly byteLength: number;
+  readonly dtype: string;
+  readonly dtypeLabel: string;
+  readonly quantizable: boolean;
+}
+
+/** One entry of the target picker. */
+export interface TargetOption {
+  readonly id: string;
+  readonly label: string;
+  readonly vendor: string;
+  readonly memoryBytes: number;
+  /** From the user's custom targets file rather than the built-in catalog. */
+  readonly userDefined: boolean;
+  /** Number format ids the target runs natively. */
+  readonly nativeFormats: readonly string[];
+}
+
+/** A number format that can be assigned (column headers, legends). */
+export interface FormatOption {
+  readonly id: string;
+  readonly label: string;
+}
+
+/** Memory needed by component, against one device's capacity. */
+export interface MemoryBreakdown {
+  readonly weightBytes: number;
+  readonly kvCacheBytes: number;
+  readonly activationBytes: number;
+  readonly overheadBytes: number;
+  readonly totalBytes: number;
+  /** Capacity of one device. */
+  readonly capacityBytes: number;
+}
+
+/** Bytes of the weights assigned to one format. */
+export interface FormatBytes {
+  readonly format: string;
+  readonly label: string;
+  readonly bytes: number;
+  readonly layerCount: number;
+}
+
+/** What fits where: the banner, the memory chart and the bytes-by-format chart. */
+export interface TargetEstimate {
+  readonly targetId: string;
+  readonly targetLabel: string;
+  readonly fits: boolean;
+  readonly memory: MemoryBreakdown;
+  readonly devicesNeeded: number;
+  readonly decodeTokensPerSecond: number | null;
+  readonly bytesByFormat: readonly FormatBytes[];
+  /** Assigned format id per layer (by `LayerRow.index`). */
+  readonly layerFormats: readonly string[];
+  /** Bytes at the assigned format per layer. */
+  readonly layerBytes: readonly number[];
+  /** Where the assignment came from: the stored dtypes, a plan file, or the solver. */
+  readonly assignmentSource: 'stored' | 'plan' | 'solver';
+  readonly notes: readonly string[];
+}
+
+/** A row of the side-by-side comparison (an estimate without per-layer arrays). */
+export type TargetComparison = Omit<TargetEstimate, 'layerFormats' | 'layerBytes'>;
+
+/** Sensitivity of one layer at one candidate format. */
+export interface SensitivityCell {
+  /** 0 (harmless) … 1 (most harmful) for the heat colour. */
+  readonly heat: number;
+  /** Short text in the cell, e.g. '−4.2 dB' or 'high'. */
+  readonly label: string;
+  /** Why, shown on hover, e.g. 'outliers: max/rms 183'. */
+  readonly reason: string;
+}
+
+/** Streamed sensitivity results; `cells[i]` matches `formats[i]`, null when not analysed. */
+export interface SensitivityUpdate {
+  readonly formats: readonly FormatOption[];
+  readonly rows: readonly { readonly index: number; readonly cells: readonly (SensitivityCell | null)[] }[];
+  /** 'weights' = from weight statistics; 'measured' = from running the model (ONNX). */
+  readonly method: 'weights' | 'measured';
+}
+
+/** One solution on the Pareto frontier. */
+export interface FrontierPoint {
+  readonly memoryBytes: number;
+  readonly harm: number;
+  readonly label: string;
+}
+
+/** The planner's memory-vs-harm frontier for a target, with the current plan marked. */
+export interface PlanFrontier {
+  readonly targetId: string;
+  readonly harmUnit: string;
+  readonly points: readonly FrontierPoint[];
+  readonly current: FrontierPoint | null;
+  readonly budgetBytes: number;
+}
+
+/** Long-running analysis kinds. */
+export type AnalysisTask = 'estimate' | 'sensitivity' | 'plan' | 'compare';
+
+/** Throttled progress of a long task. */
+export interface AnalysisProgressParams {
+  readonly task: AnalysisTask;
+  readonly done: number;
+  readonly total: number;
+  readonly message: string;
+}
+
+/** A task changed state. */
+export interface AnalysisStateParams {
+  readonly task: AnalysisTask;
+  readonly state: 'running' | 'done' | 'cancelled' | 'error';
+  readonly message: string;
+}
+
+//#endregion
+
+//#region Requests and notifications
+
+/** Params of {@link Ready}. */
+export interface ReadyParams {
+  /** Webview bundle protocol version, so a stale webview is refused with a clear message. */
+  readonly protocolVersion: number;
+}
+
+/** Answer to {@link Ready}: everything the first paint needs. */
+export interface ReadyResult {
+  readonly settings: InspectorSettings;
+  readonly strings: Readonly<Record<string, string>>;
+  readonly summary: ModelSummary;
+  readonly layers: readonly LayerRow[];
+  readonly targets: readonly TargetOption[];
+  readonly formats: readonly FormatOption[];
+  /** True when the workspace is trusted and the model is ONNX (running it to measure sensitivity is allowed). */
+  readonly canMeasure: boolean;
+}
+
+/** Bumped whenever a DTO changes shape. */
+export const PROTOCOL_VERSION = 1;
+
+/** Params of {@link GetEstimate}. */
+export interface GetEstimateParams {
+  readonly targetId: string;
+}
+
+/** Params of {@link GetFrontier}. */
+export interface GetFrontierParams {
+  readonly targetId: string;
+}
+
+/** Params of {@link CompareTargets}. */
+export interface CompareTargetsParams {
+  readonly targetIds: readonly string[];
+}
+
+/** Params of {@link StartSensitivity}. */
+export interface StartSensitivityParams {
+  readonly method: 'weights' | 'measured';
+}
+
+/** User actions forwarded to `precisionLens.*` commands. */
+export type InspectorAction = 'generatePlan' | 'openPlan' | 'measureSensitivity' | 'exportPlan' | 'applyPlan' | 'selectTarget' | 'compareTargets' | 'addCustomTarget';
+
+/** All actions, for validation and the toolbar. */
+export const INSPECTOR_ACTIONS: readonly InspectorAction[] = ['generatePlan', 'openPlan', 'measureSensitivity', 'exportPlan', 'applyPlan', 'selectTarget', 'compareTargets', 'addCustomTarget'];
+
+/** Params of {@link RunAction}. */
+export interface RunActionParams {
+  readonly action: InspectorAction;
+  readonly targetId: string;
+}
+
+/** Result of {@link RunAction}. */
+export interface RunActionResult {
+  readonly ok: boolean;
+  readonly message: string;
+}
+
+/** Params of {@link CancelAnalysis}. */
+export interface CancelAnalysisParams {
+  readonly task: AnalysisTask;
+}
+
+/** Webview → host: first message; answered with the first-paint data. */
+export const Ready: RequestType<ReadyParams, ReadyResult> = { method: 'webview/ready' };
+/** Webview → host: estimate for a target with the current settings. */
+export const GetEstimate: RequestType<GetEstimateParams, TargetEstimate> = { method: 'estimate/get' };
+/** Webview → host: the planner's Pareto frontier for a target. */
+export const GetFrontier: RequestType<GetFrontierParams, PlanFrontier> = { method: 'plan/frontier' };
+/** Webview → host: side-by-side estimates for several targets. */
+export const CompareTargets: RequestType<CompareTargetsParams, readonly TargetComparison[]> = { method: 'targets/compare' };
+/** Webview → host: (re)start sensitivity analysis; results stream as {@link SensitivityUpdate}. */
+export const StartSensitivity: RequestType<StartSensitivityParams, { readonly started: boolean }> = { method: 'sensitivity/start' };
+/** Webview → host: run a `precisionLens.*` command for this model. */
+export const RunAction: RequestType<RunActionParams, RunActionResult> = { method: 'action/run' };
+/** Webview → host: stop a running task. */
+export const CancelAnalysis: NotificationType<CancelAnalysisParams> = { method: 'analysis/cancel' };
+
+/** Host → webview: progress of a long task (throttled to about 1/s). */
+export const AnalysisProgress: NotificationType<AnalysisProgressParams> = { method: 'analysis/progress' };
+/** Host → webview: a task started, finished, was cancelled or failed. */
+export const AnalysisState: NotificationType<AnalysisStateParams> = { method: 'analysis/state' };
+/** Host → webview: a batch of sensitivity rows. */
+export const SensitivityUpdateNotification: NotificationType<SensitivityUpdate> = { method: 'sensitivity/update' };
+/** Host → webview: settings changed (the webview re-requests what it shows). */
+export const SettingsChanged: NotificationType<InspectorSettings> = { method: 'settings/changed' };
+/** Host → webview: the target list changed (custom targets file edited). */
+export const TargetsChanged: NotificationType<readonly TargetOption[]> = { method: 'targets/changed' };
+
+//#endregion

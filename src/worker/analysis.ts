@@ -1,0 +1,15 @@
+/**
+ * Worker-thread entry (bundled to dist/worker.js by esbuild.mjs): runs core analysis off the calling thread.
+ * Dispatches on the message `kind`; today: static sensitivity chunks (src/node/sensitivityRunner.ts).
+ */
+import { parentPort } from 'node:worker_threads';
+import { handleSensitivityRequest, isSensitivityRequest } from './sensitivityWorker';
+
+parentPort?.on('message', (msg: unknown) => {
+  if (isSensitivityRequest(msg)) {
+    const { reply, transfer } = handleSensitivityRequest(msg);
+    parentPort!.postMessage(reply, transfer);
+    return;
+  }
+  parentPort!.postMessage({ kind: 'error', message: 'Unknown worker request.' });
+});

@@ -1,0 +1,69 @@
+/**
+ * Runs INSIDE VS Code's extension host (code-server) with the real `vscode` API, like an extensionTestsPath of
+ * @vscode/test-electron: `run()` resolves when every test passed and rejects otherwise. Results are written to
+ * $PRECISION_LENS_TEST_RESULT as well (the extension host's console is not always easy to reach).
+ */
+import * as assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as vscode from 'vscode';
+
+const EXTENSION_ID = 'precision-lens.precision-lens';
+
+async function waitFor<T>(what: string, fn: () => Promise<T | undefined> | T | undefined, ms = 30_000): Promise<T> {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = await fn();
+    if (v) return v;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+const ws = (): vscode.Uri => vscode.workspace.workspaceFolders![0]!.uri;
+const file = (rel: string): vscode.Uri => vscode.Uri.joinPath(ws(), rel);
+
+/** Resolved lens titles of a document (the provider is asked to resolve up to 100 lenses). */
+async function lensTitles(uri: vscode.Uri): Promise<string[]> {
+  const lenses = (await vscode.commands.executeCommand<vscode.CodeLens[]>('vscode.executeCodeLensProvider', uri, 100)) ?? [];
+  return lenses.map((l) => l.command?.title ?? '');
+}
+
+const tests: Array<[string, () => Promise<void>]> = [
+  ['the extension activates and registers its commands', async () => {
+    const ext = vscode.extensions.getExtension(EXTENSION_ID);
+    assert.ok(ext, `${EXTENSION_ID} is installed`);
+    await ext.activate();
+    const cmds = await vscode.commands.getCommands(true);
+    for (const c of ['openInspector', 'selectTarget', 'generatePlan', 'measureSensitivity', 'exportPlan', 'applyPlan', 'compareTargets', 'addCustomTarget', 'openShardedModel'])
+      assert.ok(cmds.includes(`precisionLens.${c}`), `precisionLens.${c} registered`);
+  }],
+  ['source lenses name existing models only, with parameter counts', async () => {
+    const doc = await vscode.workspace.openTextDocument(file('infer.py'));
+    await vscode.window.showTextDocument(doc);
+    const titles = await waitFor('resolved lenses in infer.py', async () => {
+      const t = await lensTitles(doc.uri);
+      return t.length >= 2 && t.every((x) => x.includes('params') || x.includes(':')) ? t : undefined;
+    });
+    assert.equal(titles.length, 2, JSON.stringify(titles));
+    assert.match(titles.find((t) => t.includes('292.8k')) ?? '', /^Precision Lens: 292\.8k params · 1\.12 MiB FP32/);
+  }],
+];
+
+export async function run(): Promise<void> {
+  const lines: string[] = [];
+  let failed = 0;
+  for (const [name, fn] of tests) {
+    try {
+      await fn();
+      lines.push(`ok - ${name}`);
+    } catch (e) {
+      failed++;
+      lines.push(`not ok - ${name}: ${(e as Error).message}`);
+    }
+    console.log(`[pl-test] ${lines[lines.length - 1]}`);
+  }
+  const summary = `${tests.length - failed} passed, ${failed} failed`;
+  console.log(`[pl-test] ${summary}`);
+  if (process.env.PRECISION_LENS_TEST_RESULT) fs.writeFileSync(process.env.PRECISION_LENS_TEST_RESULT, `${lines.join('\n')}\n${summary}\n`);
+  if (failed) throw new Error(summary);
+}

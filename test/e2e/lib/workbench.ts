@@ -1,0 +1,108 @@
+/**
+ * What a user does in the workbench, as playwright steps: Quick Open, the command palette, reading code
+ * lenses, the Problems panel, quick fixes and the webview inside its nested iframes.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import type { FrameLocator, Page } from 'playwright-core';
+import { ARTIFACTS, log } from './codeServer';
+
+/** Collects pass/fail lines (TAP-like) and the screenshots taken. */
+export class Results {
+  passed = 0;
+  failed = 0;
+  readonly lines: string[] = [];
+  check(name: string, ok: boolean, detail = ''): boolean {
+    if (ok) this.passed++;
+    else this.failed++;
+    const line = `${ok ? 'ok' : 'not ok'} - ${name}${detail ? ` ${detail}` : ''}`;
+    this.lines.push(line);
+    log(line);
+    return ok;
+  }
+  /** Runs `fn`; a throw counts as a failed check with the error message. */
+  async step(name: string, fn: () => Promise<void>): Promise<void> {
+    try {
+      await fn();
+    } catch (e) {
+      this.check(name, false, `(${(e as Error).message.split('\n')[0]})`);
+    }
+  }
+}
+
+/** Saves a full-page screenshot under test-results/. */
+export async function screenshot(page: Page, name: string): Promise<string> {
+  fs.mkdirSync(ARTIFACTS, { recursive: true });
+  const file = path.join(ARTIFACTS, `${name}.png`);
+  await page.screenshot({ path: file });
+  log(`screenshot ${path.relative(process.cwd(), file)}`);
+  return file;
+}
+
+const quickInput = (page: Page) => page.locator('.quick-input-widget input');
+
+/** Opens a workspace file through Quick Open (Ctrl+P) and waits until its tab is active. */
+export async function quickOpen(page: Page, fileName: string): Promise<void> {
+  await page.keyboard.press('Escape');
+  await page.keyboard.press('Control+P');
+  await quickInput(page).waitFor({ timeout: 20_000 });
+  await quickInput(page).fill(fileName);
+  await page.locator('.quick-input-list .monaco-list-row', { hasText: fileName }).first().waitFor({ timeout: 20_000 });
+  await page.keyboard.press('Enter');
+  await page.locator('.tab.active', { hasText: fileName }).first().waitFor({ timeout: 30_000 });
+}
+
+/** Runs a command from the palette (F1) by its full title, e.g. 'Precision Lens: Select Target Hardware'. */
+export async function runCommand(page: Page, title: string): Promise<void> {
+  await page.keyboard.press('Escape');
+  await page.keyboard.press('F1');
+  await quickInput(page).waitFor({ timeout: 20_000 });
+  await quickInput(page).fill(`>${title}`);
+  await page.locator('.quick-input-list .monaco-list-row', { hasText: title }).first().waitFor({ timeout: 20_000 });
+  await page.keyboard.press('Enter');
+}
+
+/** Picks the quick-pick row containing `text` (after a command opened a picker). */
+export async function pickQuickItem(page: Page, text: string, filter = text): Promise<void> {
+  await quickInput(page).waitFor({ timeout: 20_000 });
+  await quickInput(page).fill(filter);
+  await page.locator('.quick-input-list .monaco-list-row', { hasText: text }).first().waitFor({ timeout: 20_000 });
+  await page.locator('.quick-input-list .monaco-list-row', { hasText: text }).first().click();
+}
+
+/** Types into an input box opened by a command and accepts it. */
+export async function answerInput(page: Page, value: string): Promise<void> {
+  await quickInput(page).waitFor({ timeout: 20_000 });
+  await quickInput(page).fill(value);
+  await page.keyboard.press('Enter');
+}
+
+/** Texts of the code lenses in the visible editor, once one containing `expected` shows up. */
+export async function waitForLens(page: Page, expected: string | RegExp, timeoutMs = 45_000): Promise<string[]> {
+  await page.locator('.monaco-editor .codelens-decoration', { hasText: expected }).first().waitFor({ timeout: timeoutMs });
+  return page.locator('.monaco-editor .codelens-decoration').allInnerTexts();
+}
+
+/** Opens the Problems panel and returns its rows' texts once one containing `expected` shows up. */
+export async function problems(page: Page, expected: string | RegExp, timeoutMs = 30_000): Promise<string[]> {
+  await page.keyboard.press('Escape');
+  await page.keyboard.press('Control+Shift+M');
+  const rows = page.locator('.markers-panel .monaco-list-row');
+  await rows.filter({ hasText: expected }).first().waitFor({ timeout: timeoutMs });
+  return rows.allInnerTexts();
+}
+
+/** The inspector webview's document (outer `iframe.webview.ready`, inner `#active-frame`). */
+export function webview(page: Page): FrameLocator {
+  return page.frameLocator('iframe.webview.ready').frameLocator('#active-frame');
+}
+
+/** Text of the active editor (visible lines), for checking an edit. */
+export async function editorText(page: Page): Promise<string> {
+  return (await page.locator('.editor-group-container.active .monaco-editor .view-lines').first().innerText()).replace(/\u00a0/g, ' ');
+}
+
+/** Text of the status bar. */
+export async function statusBarText(page: Page): Promise<string> {
+  return (await page.locator('.statusbar').innerText()).replace(/\s+/g, ' ');
+}

@@ -1,0 +1,423 @@
+/**
+ * Bounded mutation run over every reader. Each corpus file (and the hermetic TFLite builder's outputs) is
+ * mutated with a seeded PRNG — bit flips, byte overwrites (0xFF/0x00/0x7F/random), truncations, inserted
+ * bytes, and inflation of the fields where lengths live (ONNX varint lengths, GGUF/safetensors u64 counts and
+ * lengths, safetensors JSON numbers, FlatBuffer u32 offsets/counts) — and opened with openModel from memory.
+ * Every open must either succeed or throw ModelFormatError, within a time bound, with bounded heap.
+ *
+ * The run happens in a worker thread with a heap cap, so an endless loop or an out-of-memory in a reader is
+ * caught (worker terminated / ERR_WORKER_OUT_OF_MEMORY) and reported with the file and seed instead of
+ * hanging or killing the test process.
+ *
+ * Env: FUZZ_ITERATIONS (total mutations, default 6000), FUZZ_SEED (base seed, default 20240601),
+ * FUZZ_BUDGET_MS (wall-clock budget, default 20000), FUZZ_REPRO='<file>:<seed>' (run that one mutation and
+ * print what it did), FUZZ_VERBOSE=1 (print per-file figures).
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync, readdirSync, statSync } from 'node:fs';
+import * as path from 'node:path';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
+import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
+import { MemoryByteSource, MemorySiblings, ModelFormatError, openModel, type ByteSource } from '../../src/core';
+import { buildTflite, smallTfliteSpec } from '../fixtures/buildTflite';
+
+const MODELS = path.resolve(__dirname, '../../../shared/models');
+/** Longest a single open may take. */
+const MAX_OPEN_MS = 2000;
+/** The watchdog kills the worker when no open finished for this long (an endless loop in a reader). */
+const HANG_MS = 10_000;
+/** Worker heap cap: an unbounded allocation fails the run instead of the machine. */
+const HEAP_CAP_MB = 1024;
+/** Heap growth over the whole run that counts as a leak. */
+const MAX_HEAP_GROWTH_BYTES = 256 * 1024 * 1024;
+
+//#region inputs and mutations (shared by main thread and worker)
+interface FuzzInput {
+  readonly label: string;
+  readonly name: string;
+  readonly bytes: Uint8Array;
+  readonly siblings: Readonly<Record<string, Uint8Array>>;
+  /** Byte range holding structure (headers, tables) rather than payload: most mutations land here. */
+  readonly structureEnd: number;
+  /** Positions of length/count/offset fields, with their encoding. */
+  readonly lengths: readonly LengthField[];
+}
+interface LengthField {
+  readonly offset: number;
+  readonly kind: 'u32' | 'u64' | 'varint' | 'digits';
+  /** Encoded width in bytes. */
+  readonly width: number;
+  readonly value: number;
+}
+
+function loadInputs(): FuzzInput[] {
+  const inputs: FuzzInput[] = [];
+  const walk = (dir: string, rel: string): void => {
+    for (const name of readdirSync(dir).sort()) {
+      const full = path.join(dir, name);
+      const r = rel ? `${rel}/${name}` : name;
+      if (statSync(full).isDirectory()) walk(full, r);
+      else if (/\.(onnx|safetensors|gguf|tflite)$/.test(name)) {
+        const siblings: Record<string, Uint8Array> = {};
+        for (const s of readdirSync(dir)) if (s !== name && statSync(path.join(dir, s)).isFile() && s.startsWith(name)) siblings[s] = new Uint8Array(readFileSync(path.join(dir, s)));
+        inputs.push(describe(r, name, new Uint8Array(readFileSync(full)), siblings));
+      }
+    }
+  };
+  walk(MODELS, '');
+  inputs.push(describe('builder:tflite-small', 'small.tflite', buildTflite().bytes, {}));
+  inputs.push(describe('builder:tflite-external', 'external.tflite', buildTflite(smallTfliteSpec({ externalWeights: true })).bytes, {}));
+  return inputs;
+}
+
+/** Finds where the structure and the length fields of a file are, per format (a light scan, no readers used). */
+function describe(label: string, name: string, bytes: Uint8Array, siblings: Record<string, Uint8Array>): FuzzInput {
+  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const lengths: LengthField[] = [];
+  let structureEnd = bytes.length;
+  if (name.endsWith('.safetensors')) {
+    const headerBytes = Number(dv.getBigUint64(0, true));
+    structureEnd = Math.min(bytes.length, 8 + headerBytes);
+    lengths.push({ offset: 0, kind: 'u64', width: 8, value: headerBytes });
+    for (let i = 8; i < structureEnd; i++) {
+      if (bytes[i]! >= 0x30 && bytes[i]! <= 0x39 && !(bytes[i - 1]! >= 0x30 && bytes[i - 1]! <= 0x39)) {
+        let j = i;
+        while (j < structureEnd && bytes[j]! >= 0x30 && bytes[j]! <= 0x39) j++;
+        lengths.push({ offset: i, kind: 'digits', width: j - i, value: Number(Buffer.from(bytes.subarray(i, j)).toString()) });
+      }
+    }
+  } else if (name.endsWith('.gguf')) {
+    structureEnd = Math.min(bytes.length, 1 << 20);
+    lengths.push({ offset: 8, kind: 'u64', width: 8, value: Number(dv.getBigUint64(8, true)) });
+    lengths.push({ offset: 16, kind: 'u64', width: 8, value: Number(dv.getBigUint64(16, true)) });
+    // u64 little-endian values in [1, 2^20] are string/array lengths, counts and dims.
+    for (let i = 24; i + 8 <= structureEnd && lengths.length < 20_000; i++) {
+      const lo = dv.getUint32(i, true);
+      if (lo >= 1 && lo <= 1 << 20 && dv.getUint32(i + 4, true) === 0) lengths.push({ offset: i, kind: 'u64', width: 8, value: lo });
+    }
+  } else if (name.endsWith('.tflite')) {
+    // FlatBuffer uoffsets and vector counts are 4-aligned u32s.
+    for (let i = 0; i + 4 <= bytes.length && lengths.length < 20_000; i += 4) {
+      const v = dv.getUint32(i, true);
+      if (v >= 1 && v < bytes.length) lengths.push({ offset: i, kind: 'u32', width: 4, value: v });
+    }
+  } else {
+    scanProtobuf(bytes, 0, bytes.length, 0, lengths);
+  }
+  return { label, name, bytes, siblings, structureEnd, lengths };
+}
+
+function readVarint(bytes: Uint8Array, pos: number, end: number): { value: number; next: number } | undefined {
+  let value = 0;
+  let mul = 1;
+  for (let i = pos; i < end && i < pos + 10; i++) {
+    value += (bytes[i]! & 0x7f) * mul;
+    mul *= 128;
+    if ((bytes[i]! & 0x80) === 0) return { value, next: i + 1 };
+  }
+  return undefined;
+}
+
+/** Records the position of every length-delimited field's length varint, recursing into plausible sub-messages. */
+function scanProtobuf(bytes: Uint8Array, start: number, end: number, depth: number, out: LengthField[]): boolean {
+  let pos = start;
+  while (pos < end) {
+    const tag = readVarint(bytes, pos, end);
+    if (!tag || tag.value < 8) return false;
+    pos = tag.next;
+    switch (tag.value % 8) {
+      case 0: {
+        const v = readVarint(bytes, pos, end);
+        if (!v) return false;
+        pos = v.next;
+        break;
+      }
+      case 1: pos += 8; break;
+      case 5: pos += 4; break;
+      case 2: {
+        const len = readVarint(bytes, pos, end);
+        if (!len || len.next + len.value > end) return false;
+        if (out.length < 20_000) out.push({ offset: pos, kind: 'varint', width: len.next - pos, value: len.value });
+        if (depth < 12 && len.value > 1 && len.value < 1 << 16) {
+          const mark = out.length;
+          if (!scanProtobuf(bytes, len.next, len.next + len.value, depth + 1, out)) out.length = mark; // not a message (a string or raw bytes)
+        }
+        pos = len.next + len.value;
+        break;
+      }
+      default:
+        return false;
+    }
+  }
+  return pos === end;
+}
+
+/** mulberry32: small, fast, seedable. */
+function prng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** A mutated file as segments over the original bytes (no copy of large files per mutation). */
+interface Mutation {
+  readonly description: string;
+  readonly segments: readonly (readonly [number, number] | Uint8Array)[];
+}
+
+function encodeLength(kind: LengthField['kind'], value: number, width: number): Uint8Array {
+  switch (kind) {
+    case 'u32': {
+      const b = new Uint8Array(4);
+      new DataView(b.buffer).setUint32(0, value >>> 0, true);
+      return b;
+    }
+    case 'u64': {
+      const b = new Uint8Array(8);
+      new DataView(b.buffer).setBigUint64(0, BigInt.asUintN(64, BigInt(Math.floor(value))), true);
+      return b;
+    }
+    case 'digits':
+      return new Uint8Array(Buffer.from(value === -1 ? '-1' : value >= 1e21 ? '99999999999999999999999' : String(value)));
+    case 'varint': {
+      const out: number[] = [];
+      let v = BigInt.asUintN(64, BigInt(Math.floor(value)));
+      do {
+        let byte = Number(v & 0x7fn);
+        v >>= 7n;
+        if (v > 0n) byte |= 0x80;
+        out.push(byte);
+      } while (v > 0n);
+      void width;
+      return new Uint8Array(out);
+    }
+  }
+}
+
+/** The mutation for (input, seed): fully determined by them. */
+function mutationFor(input: FuzzInput, seed: number): Mutation {
+  const rnd = prng(seed);
+  const size = input.bytes.length;
+  const int = (n: number): number => Math.floor(rnd() * n);
+  const pick = <T>(xs: readonly T[]): T => xs[int(xs.length)]!;
+  const position = (): number => {
+    const r = rnd();
+    if (r < 0.4 && input.lengths.length > 0) return Math.min(size - 1, pick(input.lengths).offset + int(8));
+    if (r < 0.85) return int(Math.max(1, input.structureEnd));
+    return int(size);
+  };
+  const replace = (at: number, removed: number, bytes: Uint8Array, description: string): Mutation => ({
+    description,
+    segments: [[0, at], bytes, [Math.min(size, at + removed), size]],
+  });
+  const kind = int(6);
+  switch (kind) {
+    case 0: {
+      // Flip 1-8 bits near one place.
+      const at = position();
+      const n = 1 + int(8);
+      const span = Math.min(16, size - at);
+      const patch = input.bytes.slice(at, at + span);
+      const bits: string[] = [];
+      for (let i = 0; i < n; i++) {
+        const bit = int(span * 8);
+        patch[bit >> 3]! ^= 1 << (bit & 7);
+        bits.push(String(at * 8 + bit));
+      }
+      return replace(at, span, patch, `flip bits ${bits.join(',')}`);
+    }
+    case 1: {
+      const at = position();
+      const n = Math.min(1 + int(16), size - at);
+      const fill = pick([0xff, 0x00, 0x7f, -1]);
+      const patch = new Uint8Array(n).map(() => (fill < 0 ? int(256) : fill));
+      return replace(at, n, patch, `overwrite ${n} bytes at ${at} with ${fill < 0 ? 'random' : `0x${fill.toString(16)}`}`);
+    }
+    case 2: {
+      const to = rnd() < 0.7 ? int(Math.max(1, input.structureEnd)) : int(size);
+      return { description: `truncate to ${to} bytes`, segments: [[0, to]] };
+    }
+    case 3: {
+      const at = position();
+      const n = 1 + int(64);
+      const fill = pick([0xff, 0x00, -1]);
+      const patch = new Uint8Array(n).map(() => (fill < 0 ? int(256) : fill));
+      return replace(at, 0, patch, `insert ${n} bytes (${fill < 0 ? 'random' : `0x${fill.toString(16)}`}) at ${at}`);
+    }
+    default: {
+      // Inflate (or zero / negate) a length field where the format keeps lengths.
+      if (input.lengths.length === 0) return mutationFor(input, seed ^ 0x5bd1e995);
+      const f = pick(input.lengths);
+      const value = pick([0xffffffff, 0x80000000, 0x7fffffff, f.value + 1, f.value * 2, f.value * 1000, size, size - f.offset, 0, 2 ** 53, 2 ** 63, 2 ** 64 - 1, -1]);
+      const encoded = f.kind === 'u32' && value > 0xffffffff ? encodeLength('u32', 0xffffffff, 4) : encodeLength(f.kind, value < 0 && f.kind !== 'digits' ? 2 ** 64 - 1 : value, f.width);
+      return replace(f.offset, f.width, encoded, `set ${f.kind} length at ${f.offset} from ${f.value} to ${value}`);
+    }
+  }
+}
+
+/** ByteSource over a mutation's segments. */
+class MutatedSource implements ByteSource {
+  readonly size: number;
+  constructor(readonly name: string, private readonly base: Uint8Array, private readonly segments: Mutation['segments']) {
+    let n = 0;
+    for (const s of segments) n += s instanceof Uint8Array ? s.length : Math.max(0, s[1] - s[0]);
+    this.size = n;
+  }
+  read(offset: number, length: number): Promise<Uint8Array> {
+    if (!Number.isSafeInteger(offset) || !Number.isSafeInteger(length) || offset < 0 || length < 0 || offset + length > this.size) {
+      return Promise.reject(new ModelFormatError('truncated', `${this.name}: needs bytes ${offset}..${offset + length} but the file has ${this.size} bytes.`, offset));
+    }
+    const out = new Uint8Array(length);
+    let pos = 0; // position in the mutated file of the current segment start
+    let done = 0;
+    for (const s of this.segments) {
+      const bytes = s instanceof Uint8Array ? s : this.base.subarray(s[0], Math.max(s[0], s[1]));
+      const segEnd = pos + bytes.length;
+      const from = Math.max(offset + done, pos);
+      if (from < segEnd && done < length) {
+        const n = Math.min(segEnd - from, length - done);
+        out.set(bytes.subarray(from - pos, from - pos + n), done);
+        done += n;
+      }
+      pos = segEnd;
+      if (done >= length) break;
+    }
+    return Promise.resolve(out);
+  }
+}
+//#endregion
+
+//#region worker
+interface Failure {
+  readonly file: string;
+  readonly seed: number;
+  readonly mutation: string;
+  readonly error: string;
+}
+interface Summary {
+  readonly run: number;
+  readonly opened: number;
+  readonly rejected: number;
+  readonly failures: readonly Failure[];
+  readonly slowest: { readonly file: string; readonly seed: number; readonly ms: number };
+  readonly heapGrowthBytes: number;
+  readonly elapsedMs: number;
+  readonly perFile: Readonly<Record<string, { run: number; opened: number; maxMs: number }>>;
+}
+type WorkerMessage = { type: 'start'; file: string; seed: number; mutation: string } | { type: 'done'; summary: Summary };
+
+async function runWorker(): Promise<void> {
+  const { iterations, baseSeed, budgetMs, repro } = workerData as { iterations: number; baseSeed: number; budgetMs: number; repro: string | undefined };
+  const inputs = loadInputs();
+  // Exposes gc() so the heap figures compare live data, not garbage (flags cannot go in a worker's execArgv).
+  setFlagsFromString('--expose-gc');
+  const gc = runInNewContext('gc') as (() => void) | undefined;
+  gc?.();
+  const heapStart = process.memoryUsage().heapUsed;
+  const t0 = performance.now();
+  const failures: Failure[] = [];
+  const perFile: Record<string, { run: number; opened: number; maxMs: number }> = {};
+  let run = 0;
+  let opened = 0;
+  let rejected = 0;
+  let slowest = { file: '', seed: 0, ms: 0 };
+  const jobs: { input: FuzzInput; seed: number }[] = [];
+  if (repro) {
+    const at = repro.lastIndexOf(':');
+    const input = inputs.find((i) => i.label === repro.slice(0, at));
+    if (!input) throw new Error(`FUZZ_REPRO: no input '${repro.slice(0, at)}'.`);
+    jobs.push({ input, seed: Number(repro.slice(at + 1)) });
+  }
+  for (let i = 0; !repro && i < iterations; i++) jobs.push({ input: inputs[i % inputs.length]!, seed: (baseSeed + i) >>> 0 });
+  for (const { input, seed } of jobs) {
+    if (!repro && performance.now() - t0 > budgetMs) break;
+    const m = mutationFor(input, seed);
+    parentPort!.postMessage({ type: 'start', file: input.label, seed, mutation: m.description } satisfies WorkerMessage);
+    const source = new MutatedSource(input.name, input.bytes, m.segments);
+    const start = performance.now();
+    const stats = (perFile[input.label] ??= { run: 0, opened: 0, maxMs: 0 });
+    try {
+      await openModel(source, { siblings: new MemorySiblings(input.name, input.siblings) });
+      opened++;
+      stats.opened++;
+    } catch (e) {
+      if (e instanceof ModelFormatError) rejected++;
+      else failures.push({ file: input.label, seed, mutation: m.description, error: e instanceof Error ? (e.stack ?? e.message).split('\n').slice(0, 4).join(' | ') : String(e) });
+    }
+    const ms = performance.now() - start;
+    if (ms > slowest.ms) slowest = { file: input.label, seed, ms };
+    if (ms > MAX_OPEN_MS) failures.push({ file: input.label, seed, mutation: m.description, error: `open took ${ms.toFixed(0)} ms (limit ${MAX_OPEN_MS} ms)` });
+    stats.run++;
+    stats.maxMs = Math.max(stats.maxMs, ms);
+    run++;
+    if (repro) console.log(`${input.label} seed ${seed}: ${m.description} (${source.size} bytes) → ${failures.length ? failures[0]!.error : 'ok'}`);
+  }
+  gc?.();
+  const summary: Summary = {
+    run, opened, rejected, failures, slowest, perFile,
+    heapGrowthBytes: process.memoryUsage().heapUsed - heapStart,
+    elapsedMs: performance.now() - t0,
+  };
+  parentPort!.postMessage({ type: 'done', summary } satisfies WorkerMessage);
+}
+//#endregion
+
+if (!isMainThread) {
+  void runWorker();
+} else {
+  test('mutation run: every mutated model opens or throws ModelFormatError, fast and with bounded heap', { timeout: 120_000 }, async () => {
+    const iterations = Number(process.env.FUZZ_ITERATIONS ?? 6000);
+    const baseSeed = Number(process.env.FUZZ_SEED ?? 20240601);
+    const budgetMs = Number(process.env.FUZZ_BUDGET_MS ?? 20_000);
+    const repro = process.env.FUZZ_REPRO;
+    // The worker runs this same file; tsx's CommonJS hook compiles it there (module hooks do not reach workers).
+    const bootstrap = `require('tsx/cjs'); require(${JSON.stringify(__filename)});`;
+    const worker = new Worker(bootstrap, {
+      eval: true,
+      workerData: { iterations, baseSeed, budgetMs, repro },
+      resourceLimits: { maxOldGenerationSizeMb: HEAP_CAP_MB },
+    });
+    let last: Extract<WorkerMessage, { type: 'start' }> | undefined;
+    let lastAt = performance.now();
+    const summary = await new Promise<Summary>((resolve, reject) => {
+      const watchdog = setInterval(() => {
+        if (performance.now() - lastAt > HANG_MS) {
+          clearInterval(watchdog);
+          void worker.terminate();
+          reject(new Error(`A reader hung for over ${HANG_MS} ms: ${last?.file} seed ${last?.seed} (${last?.mutation}). Reproduce: FUZZ_REPRO='${last?.file}:${last?.seed}'.`));
+        }
+      }, 250);
+      worker.on('message', (msg: WorkerMessage) => {
+        lastAt = performance.now();
+        if (msg.type === 'start') last = msg;
+        else {
+          clearInterval(watchdog);
+          resolve(msg.summary);
+        }
+      });
+      worker.on('error', (e) => {
+        clearInterval(watchdog);
+        reject(new Error(`The fuzz worker died (${(e as NodeJS.ErrnoException).code ?? e.message}) at ${last?.file} seed ${last?.seed} (${last?.mutation}). Reproduce: FUZZ_REPRO='${last?.file}:${last?.seed}'.`));
+      });
+      worker.on('exit', (code) => {
+        clearInterval(watchdog);
+        reject(new Error(`The fuzz worker exited early (code ${code}) at ${last?.file} seed ${last?.seed}.`));
+      });
+    });
+    await worker.terminate();
+    const line = `fuzz: ${summary.run} mutations (${summary.opened} opened, ${summary.rejected} ModelFormatError, ${summary.failures.length} failures) in ${(summary.elapsedMs / 1000).toFixed(1)} s; slowest ${summary.slowest.ms.toFixed(0)} ms (${summary.slowest.file} seed ${summary.slowest.seed}); heap growth ${(summary.heapGrowthBytes / 1048576).toFixed(1)} MiB`;
+    console.log(line);
+    if (process.env.FUZZ_VERBOSE) for (const [f, s] of Object.entries(summary.perFile)) console.log(`  ${f}: ${s.run} run, ${s.opened} opened, max ${s.maxMs.toFixed(0)} ms`);
+    for (const f of summary.failures.slice(0, 30)) console.log(`  FAIL ${f.file} seed ${f.seed} (${f.mutation}): ${f.error}\n    reproduce: FUZZ_REPRO='${f.file}:${f.seed}' node --import tsx --test test/unit/fuzz.test.ts`);
+    assert.deepEqual(summary.failures.map((f) => `${f.file}:${f.seed} ${f.error.split(' | ')[0]}`), [], line);
+    assert.ok(summary.heapGrowthBytes < MAX_HEAP_GROWTH_BYTES, `heap grew ${summary.heapGrowthBytes} bytes`);
+    if (!repro) assert.ok(summary.run >= Math.min(iterations, 1000), `only ${summary.run} mutations ran within the ${budgetMs} ms budget`);
+  });
+}

@@ -1,0 +1,117 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { inferRole, isQuantizableWeight, layersFromTensors, blockCountFromLayers, expertCountFromLayers, type TensorInfo } from '../../src/core';
+
+/** [name, rank, role, block, expert] */
+const CASES: readonly [string, number, string, number | undefined, number | undefined][] = [
+  // Hugging Face llama / qwen / mistral
+  ['model.embed_tokens.weight', 2, 'embedding', undefined, undefined],
+  ['model.layers.0.self_attn.q_proj.weight', 2, 'attention_q', 0, undefined],
+  ['model.layers.11.self_attn.k_proj.weight', 2, 'attention_k', 11, undefined],
+  ['model.layers.3.self_attn.v_proj.weight', 2, 'attention_v', 3, undefined],
+  ['model.layers.3.self_attn.o_proj.weight', 2, 'attention_o', 3, undefined],
+  ['model.layers.3.self_attn.q_proj.bias', 1, 'bias', 3, undefined],
+  ['model.layers.3.self_attn.q_norm.weight', 1, 'norm', 3, undefined],
+  ['model.layers.3.mlp.gate_proj.weight', 2, 'ffn_gate', 3, undefined],
+  ['model.layers.3.mlp.up_proj.weight', 2, 'ffn_up', 3, undefined],
+  ['model.layers.3.mlp.down_proj.weight', 2, 'ffn_down', 3, undefined],
+  ['model.layers.3.input_layernorm.weight', 1, 'norm', 3, undefined],
+  ['model.layers.3.post_attention_layernorm.weight', 1, 'norm', 3, undefined],
+  ['model.norm.weight', 1, 'norm', undefined, undefined],
+  ['lm_head.weight', 2, 'output_head', undefined, undefined],
+  // MoE: Qwen/DeepSeek style, Mixtral, gpt-oss fused experts
+  ['model.layers.5.mlp.experts.17.down_proj.weight', 2, 'expert', 5, 17],
+  ['model.layers.5.mlp.experts.0.gate_proj.weight', 2, 'expert', 5, 0],
+  ['model.layers.5.mlp.shared_expert.up_proj.weight', 2, 'shared_expert', 5, undefined],
+  ['model.layers.5.mlp.shared_experts.down_proj.weight', 2, 'shared_expert', 5, undefined],
+  ['model.layers.5.mlp.shared_expert_gate.weight', 2, 'router', 5, undefined],
+  ['model.layers.5.mlp.gate.weight', 2, 'router', 5, undefined],
+  ['model.layers.5.mlp.gate.e_score_correction_bias', 1, 'router', 5, undefined],
+  ['model.layers.1.block_sparse_moe.experts.7.w1.weight', 2, 'expert', 1, 7],
+  ['model.layers.1.block_sparse_moe.gate.weight', 2, 'router', 1, undefined],
+  ['model.layers.1.mlp.router.weight', 2, 'router', 1, undefined],
+  ['model.layers.1.mlp.experts.gate_up_proj_blocks', 4, 'expert', 1, undefined],
+  // GPT-2, GPT-NeoX, BERT, T5, llama-original
+  ['transformer.wte.weight', 2, 'embedding', undefined, undefined],
+  ['transformer.wpe.weight', 2, 'position_embedding', undefined, undefined],
+  ['transformer.h.4.attn.c_attn.weight', 2, 'attention_qkv', 4, undefined],
+  ['transformer.h.4.attn.c_proj.weight', 2, 'attention_o', 4, undefined],
+  ['transformer.h.4.mlp.c_fc.weight', 2, 'ffn_up', 4, undefined],
+  ['transformer.h.4.mlp.c_proj.weight', 2, 'ffn_down', 4, undefined],
+  ['transformer.h.4.ln_1.weight', 1, 'norm', 4, undefined],
+  ['transformer.ln_f.bias', 1, 'norm', undefined, undefined],
+  ['gpt_neox.layers.2.attention.query_key_value.weight', 2, 'attention_qkv', 2, undefined],
+  ['gpt_neox.layers.2.attention.dense.weight', 2, 'attention_o', 2, undefined],
+  ['gpt_neox.layers.2.mlp.dense_h_to_4h.weight', 2, 'ffn_up', 2, undefined],
+  ['gpt_neox.layers.2.mlp.dense_4h_to_h.weight', 2, 'ffn_down', 2, undefined],
+  ['bert.encoder.layer.1.attention.self.query.weight', 2, 'attention_q', 1, undefined],
+  ['bert.encoder.layer.1.attention.output.dense.weight', 2, 'attention_o', 1, undefined],
+  ['bert.encoder.layer.1.intermediate.dense.weight', 2, 'ffn_up', 1, undefined],
+  ['bert.encoder.layer.1.output.dense.weight', 2, 'ffn_down', 1, undefined],
+  ['bert.encoder.layer.1.output.LayerNorm.weight', 1, 'norm', 1, undefined],
+  ['bert.embeddings.word_embeddings.weight', 2, 'embedding', undefined, undefined],
+  ['encoder.block.0.layer.0.SelfAttention.o.weight', 2, 'attention_o', 0, undefined],
+  ['encoder.block.0.layer.1.DenseReluDense.wo.weight', 2, 'ffn_down', 0, undefined],
+  ['encoder.block.0.layer.1.DenseReluDense.wi_0.weight', 2, 'ffn_gate', 0, undefined],
+  ['layers.7.attention.wq.weight', 2, 'attention_q', 7, undefined],
+  ['layers.7.attention.wo.weight', 2, 'attention_o', 7, undefined],
+  ['layers.7.feed_forward.w2.weight', 2, 'ffn_down', 7, undefined],
+  ['model.layers.0.self_attn.in_proj_weight', 2, 'attention_qkv', 0, undefined],
+  // PEFT LoRA
+  ['base_model.model.model.layers.9.self_attn.q_proj.lora_A.weight', 2, 'attention_q', 9, undefined],
+  // GGUF
+  ['token_embd.weight', 2, 'embedding', undefined, undefined],
+  ['blk.0.attn_q.weight', 2, 'attention_q', 0, undefined],
+  ['blk.0.attn_k.weight', 2, 'attention_k', 0, undefined],
+  ['blk.0.attn_v.weight', 2, 'attention_v', 0, undefined],
+  ['blk.12.attn_qkv.weight', 2, 'attention_qkv', 12, undefined],
+  ['blk.12.attn_output.weight', 2, 'attention_o', 12, undefined],
+  ['blk.12.attn_norm.weight', 1, 'norm', 12, undefined],
+  ['blk.12.ffn_up.weight', 2, 'ffn_up', 12, undefined],
+  ['blk.12.ffn_gate.weight', 2, 'ffn_gate', 12, undefined],
+  ['blk.12.ffn_down.weight', 2, 'ffn_down', 12, undefined],
+  ['blk.12.ffn_norm.weight', 1, 'norm', 12, undefined],
+  ['blk.3.ffn_gate_exps.weight', 3, 'expert', 3, undefined],
+  ['blk.3.ffn_down_exps.weight', 3, 'expert', 3, undefined],
+  ['blk.3.ffn_up_shexp.weight', 2, 'shared_expert', 3, undefined],
+  ['blk.3.ffn_gate_inp.weight', 2, 'router', 3, undefined],
+  ['blk.3.ffn_gate_inp_shexp.weight', 1, 'router', 3, undefined],
+  ['output_norm.weight', 1, 'norm', undefined, undefined],
+  ['output.weight', 2, 'output_head', undefined, undefined],
+  // Non-transformer fallbacks
+  ['conv1.weight', 4, 'conv', undefined, undefined],
+  ['lstm_cell.weight_ih', 2, 'recurrent', undefined, undefined],
+  ['classifier.fc.weight', 2, 'linear', undefined, undefined],
+  ['some.scalar', 0, 'other', undefined, undefined],
+];
+
+test('inferRole maps Hugging Face and GGUF names to role, block and expert', () => {
+  for (const [name, rank, role, block, expert] of CASES) {
+    assert.deepEqual(inferRole(name, rank), { role, block, expert }, name);
+  }
+});
+
+test('quantizable excludes 1-D tensors, norms, biases, routers and integer tables', () => {
+  assert.equal(isQuantizableWeight('attention_q', [16, 16], 'bfloat16'), true);
+  assert.equal(isQuantizableWeight('expert', [8, 16, 16], 'q4_k'), true);
+  assert.equal(isQuantizableWeight('norm', [16], 'float32'), false);
+  assert.equal(isQuantizableWeight('linear', [16], 'float32'), false);
+  assert.equal(isQuantizableWeight('router', [8, 16], 'float32'), false);
+  assert.equal(isQuantizableWeight('linear', [16, 16], 'int32'), false);
+});
+
+test('layersFromTensors builds one tensor layer per weight and counts blocks and experts', () => {
+  const t = (name: string, shape: number[]): TensorInfo => ({
+    name, dtype: 'float16', shape, elementCount: shape.reduce((a, b) => a * b, 1), byteLength: 2 * shape.reduce((a, b) => a * b, 1), location: undefined, origin: 'entry',
+  });
+  const layers = layersFromTensors([t('model.layers.0.mlp.experts.3.up_proj.weight', [4, 2]), t('model.layers.6.input_layernorm.weight', [2])]);
+  assert.equal(layers.length, 2);
+  assert.deepEqual(
+    { ...layers[0], shape: [...layers[0]!.shape], weights: [...layers[0]!.weights] },
+    { name: 'model.layers.0.mlp.experts.3.up_proj.weight', op: 'tensor', role: 'expert', block: 0, expert: 3, weights: ['model.layers.0.mlp.experts.3.up_proj.weight'], parameterCount: 8, byteLength: 16, dtype: 'float16', shape: [4, 2], quantizable: true, inputs: [], outputs: [] },
+  );
+  assert.equal(layers[1]!.quantizable, false);
+  assert.equal(blockCountFromLayers(layers), 7);
+  assert.equal(expertCountFromLayers(layers), 4);
+  assert.equal(blockCountFromLayers([]), undefined);
+});

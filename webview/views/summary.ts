@@ -1,0 +1,72 @@
+/**
+ * The summary card (format, architecture, parameters incl. active for MoE, stored size, dtype mix) and the
+ * target banner (fits or not, total memory vs capacity, devices needed, decode tokens/s). Text only.
+ */
+import type { ModelSummary, TargetEstimate } from '../../src/protocol/messages';
+import { formatBytes, formatCount, formatRate, h, replaceChildren, setAttr, t } from './dom';
+
+function item(label: string, value: string, testId?: string): HTMLElement[] {
+  return [h('dt', {}, label), h('dd', testId ? { 'data-testid': testId } : {}, value)];
+}
+
+/** Renders the summary card into a fresh element. */
+export function renderSummary(s: ModelSummary): HTMLElement {
+  const params = `${formatCount(s.parameterCount)} (${s.parameterCount.toLocaleString('en-US')})`;
+  const mixTotal = s.dtypeMix.reduce((a, d) => a + d.bytes, 0) || 1;
+  const mix = h(
+    'ul',
+    { class: 'dtype-mix', 'aria-label': t('dtypeMix') },
+    ...s.dtypeMix.map((d) => h('li', {}, h('span', { class: 'dtype' }, d.label), ` ${formatBytes(d.bytes)} · ${((d.bytes / mixTotal) * 100).toFixed(1)}%`)),
+  );
+  const hp = s.hyperparameters;
+  const shapeBits = [
+    hp.blockCount !== undefined ? `${hp.blockCount} blocks` : '',
+    hp.embeddingLength !== undefined ? `hidden ${hp.embeddingLength}` : '',
+    hp.headCount !== undefined ? `${hp.headCount} heads${hp.kvHeadCount !== undefined && hp.kvHeadCount !== hp.headCount ? ` (${hp.kvHeadCount} KV)` : ''}` : '',
+    hp.expertCount !== undefined ? `${hp.expertCount} experts (${hp.expertUsedCount ?? '?'} active)` : '',
+  ].filter(Boolean);
+  const dl = h(
+    'dl',
+    { class: 'summary-grid' },
+    ...item(t('format'), `${s.format.toUpperCase()}${s.formatVersion !== null ? ` v${s.formatVersion}` : ''}`, 'summary-format'),
+    ...item(t('architecture'), [s.architecture ?? '–', ...shapeBits].join(' · ')),
+    ...item(t('parameters'), params, 'summary-parameters'),
+    ...(s.activeParameterCount !== null ? item(t('activeParameters'), formatCount(s.activeParameterCount)) : []),
+    ...item(t('storedSize'), `${formatBytes(s.totalFileBytes)}${s.fileCount > 1 ? ` · ${s.fileCount} ${t('files').toLowerCase()}` : ''}`),
+    ...(s.producer ? item(t('producer'), s.producer) : []),
+    h('dt', {}, t('dtypeMix')),
+    h('dd', {}, mix),
+  );
+  const warnings =
+    s.warnings.length > 0
+      ? h('details', { class: 'warnings' }, h('summary', {}, `${t('warnings')} (${s.warnings.length})`), h('ul', {}, ...s.warnings.slice(0, 50).map((w) => h('li', {}, w))))
+      : null;
+  return h('section', { class: 'summary card', 'aria-label': t('summaryTitle'), 'data-testid': 'summary' }, h('h2', { class: 'file-name', title: s.fileName }, s.fileName), dl, warnings);
+}
+
+/** Fills the target banner. */
+export function renderBanner(el: HTMLElement, e: TargetEstimate | undefined, error: string | undefined): void {
+  el.classList.remove('fits', 'nofit', 'pending', 'error');
+  if (error) {
+    el.classList.add('error');
+    setAttr(el, 'data-fits', undefined);
+    return replaceChildren(el, t('errorPrefix', error));
+  }
+  if (!e) {
+    el.classList.add('pending');
+    setAttr(el, 'data-fits', undefined);
+    return replaceChildren(el, t('estimating'));
+  }
+  el.classList.add(e.fits ? 'fits' : 'nofit');
+  setAttr(el, 'data-fits', e.fits ? 'true' : 'false');
+  const pct = e.memory.capacityBytes > 0 ? Math.round((e.memory.totalBytes / e.memory.capacityBytes) * 100) : 0;
+  replaceChildren(
+    el,
+    h('strong', { class: 'verdict' }, e.fits ? `✓ ${t('fits')}` : `✗ ${t('doesNotFit')}`),
+    h('span', {}, `${e.targetLabel}`),
+    h('span', { 'data-testid': 'banner-memory' }, `${t('memoryOfCapacity', formatBytes(e.memory.totalBytes), formatBytes(e.memory.capacityBytes))} (${pct}%)`),
+    h('span', {}, t('devicesNeeded', e.devicesNeeded)),
+    e.decodeTokensPerSecond !== null ? h('span', {}, t('decodeRate', formatRate(e.decodeTokensPerSecond))) : null,
+    ...e.notes.slice(0, 3).map((n) => h('span', { class: 'note' }, n)),
+  );
+}
