@@ -84,6 +84,8 @@ export class InspectorApp {
       const progress = { ...this.store.state.progress };
       if (p.state !== 'running') delete progress[p.task];
       this.store.update({ taskState: { ...this.store.state.taskState, [p.task]: p }, progress });
+      // The planner's frontier needs sensitivity scores: fetch it again once they exist.
+      if (p.task === 'sensitivity' && p.state === 'done') void this.loadFrontier();
     });
     this.rpc.onNotification(SensitivityUpdateNotification, (u) => {
       const init = this.store.state.init;
@@ -122,6 +124,8 @@ export class InspectorApp {
     });
     this.firstPaintMs = performance.now() - this.started;
     setAttr(this.root, 'data-first-paint-ms', Math.round(this.firstPaintMs));
+    setAttr(this.root, 'data-first-paint-at', Math.round(performance.now()));
+    setAttr(this.root, 'data-script-start-at', Math.round(this.started));
     await this.refreshAnalyses();
     if (init.settings.autoSensitivity) void this.startSensitivity('weights');
   }
@@ -333,6 +337,7 @@ export class InspectorApp {
       sensitivity: s.sensitivity,
       sensitivityFormat: s.view.sensitivityFormat,
       frontier: s.frontier,
+      frontierError: s.frontierError,
       comparison: s.comparison,
       layerCount: s.init.layers.length,
     });
@@ -356,7 +361,8 @@ export class InspectorApp {
       sensitivity: s.sensitivity,
     });
     setText(this.shownCount!, model.matched === layers.length ? '' : t('shownOf', formatCount(model.matched)));
-    this.table!.setData({ layers, rows: model.rows, estimate: s.estimate, sensitivity: s.sensitivity, sortKey: v.sortKey, sortDescending: v.sortDescending }, true);
+    const formatLabels = new Map([...(s.init!.formats.map((f) => [f.id, f.label] as const)), ...(s.estimate?.bytesByFormat.map((f) => [f.format, f.label] as const) ?? [])]);
+    this.table!.setData({ layers, rows: model.rows, estimate: s.estimate, sensitivity: s.sensitivity, sortKey: v.sortKey, sortDescending: v.sortDescending, formatLabels }, true);
   }
 
   private renderProgress(s: AppState): void {

@@ -6,6 +6,9 @@ import { ModelFormatError } from '../core';
 import { inspectCommand, inspectUsage } from './commands/inspect';
 import { estimateCommand, estimateUsage } from './commands/estimate';
 import { targetsCommand, targetsUsage } from './commands/targets';
+import { planCommand, planUsage } from './commands/plan';
+import { exportCommand, exportUsage } from './commands/export';
+import { applyCommand, applyUsage } from './commands/apply';
 import { CliError, type CliOutput } from './io';
 
 type Command = (argv: readonly string[], io: CliOutput) => Promise<number>;
@@ -15,6 +18,9 @@ const COMMANDS: Record<string, { run: Command; usage: string }> = {
   inspect: { run: inspectCommand, usage: inspectUsage },
   estimate: { run: estimateCommand, usage: estimateUsage },
   targets: { run: targetsCommand, usage: targetsUsage },
+  plan: { run: planCommand, usage: planUsage },
+  export: { run: exportCommand, usage: exportUsage },
+  apply: { run: applyCommand, usage: applyUsage },
 };
 
 const consoleOutput: CliOutput = {

@@ -10,11 +10,11 @@ export interface HostSettings {
   /** As written in settings (absolute or workspace-relative); '' when unset. */
   readonly customTargetsFile: string;
   readonly batch: number;
-  readonly contextTokens: number;
+  /** Undefined when unset: the estimator uses the model's context length (at most 4096). */
+  readonly contextTokens: number | undefined;
   readonly kvFormat: string;
-  /** Predicted harm (SQNR loss, dB) above which a plan entry gets a warning. */
-  readonly harmThresholdDb: number;
-  readonly memoryHeadroomPercent: number;
+  /** Plan entries predicted below this model-output SQNR (dB) get a warning. */
+  readonly minOutputSqnrDb: number;
   readonly sourceLensesEnabled: boolean;
   readonly measurement: { readonly maxSamples: number; readonly timeoutSeconds: number; readonly maxModelBytes: number };
 }
@@ -30,10 +30,9 @@ export function readSettings(scope?: vscode.ConfigurationScope): HostSettings {
     targetId: c.get<string>('target', 'h100') || 'h100',
     customTargetsFile: c.get<string>('customTargetsFile', ''),
     batch: int('batch', 1, 1, 4096),
-    contextTokens: int('context', 4096, 1, 10_000_000),
+    contextTokens: c.get<number | null>('context', null) === null ? undefined : int('context', 4096, 1, 2 ** 27),
     kvFormat: c.get<string>('kvFormat', 'fp16'),
-    harmThresholdDb: Math.max(0, c.get<number>('thresholds.harmDb', 3)),
-    memoryHeadroomPercent: Math.min(90, Math.max(0, c.get<number>('thresholds.memoryHeadroomPercent', 10))),
+    minOutputSqnrDb: Math.min(200, Math.max(0, c.get<number>('thresholds.minOutputSqnrDb', 20))),
     sourceLensesEnabled: c.get<boolean>('sourceLenses.enabled', true),
     measurement: {
       maxSamples: int('measurement.maxSamples', 8, 1, 1024),

@@ -3,8 +3,14 @@
  * core, estimated by core, and shown here as lenses, diagnostics, quick fixes, commands and a status bar item.
  */
 import * as vscode from 'vscode';
+import { mergeTargets, TARGETS } from '../core';
 import { registerCommands } from './commands';
+import { registerPlanCommands } from './planCommands';
+import { registerPlanLanguage } from './planLanguage';
+import { registerPlanTools } from './planTools';
+import { registerModelEditor } from './registerModelEditor';
 import { createServices } from './services';
+import { registerShardLenses } from './shardLens';
 import { registerSourceLenses } from './sourceLens';
 import { registerStatusBar } from './statusBar';
 import { registerTargetCommands } from './targetCommands';
@@ -12,12 +18,24 @@ import { registerTargetCommands } from './targetCommands';
 /** Called by VS Code on the first activation event. */
 export function activate(context: vscode.ExtensionContext): void {
   const { services, disposable } = createServices();
+  const plans = registerPlanLanguage(services);
   context.subscriptions.push(
     disposable,
+    registerModelEditor(context, {
+      targets: async (scope) => {
+        const user = await services.targets.userTargets(scope);
+        return { targets: mergeTargets(TARGETS, user), userIds: new Set(user.map((t) => t.id)) };
+      },
+      log: (m) => services.output.info(m),
+    }),
+    plans.disposable,
+    registerPlanCommands(services, plans.states),
+    registerPlanTools(services),
     registerCommands(services),
-    registerSourceLenses(services),
-    registerStatusBar(services),
     registerTargetCommands(services),
+    registerSourceLenses(services),
+    registerShardLenses(services),
+    registerStatusBar(services),
   );
 }
 

@@ -172,7 +172,7 @@ export function toSensitivityUpdates(model: Model, report: SensitivityReport, me
       const s = ls.formats[fid];
       if (!s) return null;
       const db = method === 'measured' && s.measuredOutputSqnrDb !== undefined ? s.measuredOutputSqnrDb : s.predictedOutputSqnrDb;
-      return { heat: heatFromSqnrDb(db), label: `${db.toFixed(1)} dB`, reason: `${s.reason || 'no notable issue'} · weight SQNR ${s.sqnrDb.toFixed(1)} dB${s.overflowCount > 0 ? ` · ${s.overflowCount} overflow(s)` : ''}` };
+      return { heat: heatFromSqnrDb(db), label: db >= 100 ? '≥100' : db.toFixed(1), reason: `predicted output SQNR ${db.toFixed(1)} dB · ${s.reason || 'no notable issue'} · weight SQNR ${s.sqnrDb.toFixed(1)} dB${s.overflowCount > 0 ? ` · ${s.overflowCount} overflow(s)` : ''}` };
     });
     rows.push({ index: i, cells });
   }

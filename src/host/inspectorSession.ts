@@ -164,7 +164,7 @@ export class InspectorSession {
     const target = await this.target(targetId);
     return estimate(this.host.model, target, {
       batch: s.batch,
-      context: s.contextTokens,
+      ...(s.contextTokens !== null ? { context: s.contextTokens } : {}),
       kvFormat: s.kvFormat,
       ...(assignment ? { assignment } : {}),
       ...(defaultFormat !== undefined ? { defaultFormat } : {}),

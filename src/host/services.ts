@@ -7,11 +7,14 @@ import type { Model } from '../core';
 import type { FitSummary } from '../core/analysis/modelSummary';
 import { onSettingsChanged } from './config';
 import { ModelCache } from './modelCache';
+import { SensitivityCache } from './sensitivityCache';
 import { TargetCatalog } from './targets';
 
 /** Shared state of the extension. */
 export interface Services {
   readonly models: ModelCache;
+  /** Static sensitivity per model file (worker threads), shared by plans, plan generation and the inspector. */
+  readonly sensitivity: SensitivityCache;
   readonly targets: TargetCatalog;
   /** Fit of `model` (unquantized, as stored) on the configured target for `scope`; undefined when it cannot be estimated. */
   fit(model: Model, scope?: vscode.Uri): Promise<FitSummary | undefined>;
@@ -33,6 +36,7 @@ export function createServices(): { services: Services; disposable: vscode.Dispo
   };
   const services: Services = {
     models,
+    sensitivity: new SensitivityCache(),
     targets,
     fit: (model, scope) => targets.fit(model, scope),
     onDidChange: changed.event,

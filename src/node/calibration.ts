@@ -12,7 +12,8 @@
  * - 4-D float inputs (images): uniform [0, 1]; other float inputs: uniform [−1, 1].
  * Symbolic dimensions: batch-like names and an unnamed first dimension → 1; `past*` → 4; `total*` → past + seq;
  * sequence-like names → 8; spatial names/unnamed dims of 4-D inputs → 224; other unnamed dims → 512 (audio frames).
- * When the model rejects these sizes, {@link CALIBRATION_VARIANTS} lists the alternatives tried in order.
+ * When the model rejects these sizes, or its outputs do not vary with these inputs (e.g. a model expecting pixels
+ * in [0, 255]), {@link CALIBRATION_VARIANTS} lists the alternatives tried in order.
  */
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
@@ -39,12 +40,14 @@ export interface CalibrationSet {
 }
 
 /** Sizes tried for free dimensions, in order, when the model rejects the previous ones. */
-export const CALIBRATION_VARIANTS: readonly { readonly seq: number; readonly past: number; readonly spatial: number; readonly free: number }[] = [
-  { seq: 8, past: 4, spatial: 224, free: 512 },
-  { seq: 8, past: 0, spatial: 256, free: 576 },
-  { seq: 16, past: 4, spatial: 320, free: 256 },
-  { seq: 4, past: 1, spatial: 32, free: 16 },
-  { seq: 1, past: 1, spatial: 64, free: 1 },
+export const CALIBRATION_VARIANTS: readonly { readonly seq: number; readonly past: number; readonly spatial: number; readonly free: number; readonly imageScale: number }[] = [
+  { seq: 8, past: 4, spatial: 224, free: 512, imageScale: 1 },
+  // Images in [0, 255] for models trained on raw pixels (MNIST-12 and its quantized variants).
+  { seq: 8, past: 4, spatial: 224, free: 512, imageScale: 255 },
+  { seq: 8, past: 0, spatial: 256, free: 576, imageScale: 1 },
+  { seq: 16, past: 4, spatial: 320, free: 256, imageScale: 1 },
+  { seq: 4, past: 1, spatial: 32, free: 16, imageScale: 1 },
+  { seq: 1, past: 1, spatial: 64, free: 1, imageScale: 1 },
 ];
 
 /** mulberry32. */
@@ -189,8 +192,8 @@ export function generateCalibrationInputs(model: Model, count = 4, seed = 1, var
       } else if (/state|h0|c0|hidden/.test(name)) {
         how = 'zeros';
       } else if (dims.length === 4) {
-        for (let i = 0; i < n; i++) setElement(data, dtype, i, rand());
-        how = 'uniform [0,1]';
+        for (let i = 0; i < n; i++) setElement(data, dtype, i, rand() * variant.imageScale);
+        how = `uniform [0,${variant.imageScale}]`;
       } else {
         for (let i = 0; i < n; i++) setElement(data, dtype, i, rand() * 2 - 1);
         how = 'uniform [-1,1]';

@@ -6,11 +6,27 @@ import { promises as fs, constants as fsConstants } from 'node:fs';
 import * as path from 'node:path';
 import { ModelFormatError, checkRange, checkRelativePath, formatError, truncateForMessage, type ByteSource, type SiblingResolver } from '../core';
 
-/** Reads a file through one FileHandle; `close()` when done. Counts bytes read (benchmarks report it). */
+/**
+ * Most file handles kept open at once across all FileByteSources. A sharded model may name thousands of shards
+ * (limits.maxFileCount); keeping each open would exhaust the process's descriptors (often 1024), so the least
+ * recently used handle is closed and transparently reopened on its next read.
+ */
+const MAX_OPEN_HANDLES = 64;
+const openHandles = new Set<FileByteSource>();
+
+/** Reads a file through a FileHandle (reopened on demand); `close()` when done. Counts bytes read (benchmarks report it). */
 export class FileByteSource implements ByteSource {
   /** Total bytes returned by `read`, for the "bytes read / file size" figure. */
   bytesRead = 0;
-  private constructor(readonly name: string, readonly size: number, private readonly handle: fs.FileHandle, readonly filePath: string) {}
+  private handle: Promise<fs.FileHandle> | undefined;
+  private closed = false;
+  /** Reads in flight on the current handle; an evicted handle is closed only once they finish. */
+  private inflight = 0;
+  private retiring: Promise<fs.FileHandle>[] = [];
+  private constructor(readonly name: string, readonly size: number, handle: fs.FileHandle, readonly filePath: string) {
+    this.handle = Promise.resolve(handle);
+    FileByteSource.touch(this);
+  }
 
   /** Opens `filePath` for reading. `name` defaults to the base name (used in error messages). */
   static async open(filePath: string, name = path.basename(filePath)): Promise<FileByteSource> {
@@ -25,21 +41,61 @@ export class FileByteSource implements ByteSource {
     }
   }
 
+  private static touch(source: FileByteSource): void {
+    openHandles.delete(source);
+    openHandles.add(source);
+    while (openHandles.size > MAX_OPEN_HANDLES) {
+      const oldest = openHandles.values().next().value as FileByteSource;
+      openHandles.delete(oldest);
+      oldest.release();
+    }
+  }
+
+  /** Closes the OS handle but keeps the source usable (reopened on the next read). */
+  private release(): void {
+    if (this.handle) this.retiring.push(this.handle);
+    this.handle = undefined;
+    this.closeRetired();
+  }
+
+  private closeRetired(): void {
+    if (this.inflight > 0) return;
+    for (const h of this.retiring.splice(0)) void h.then((fh) => fh.close()).catch(() => undefined);
+  }
+
+  private acquire(): Promise<fs.FileHandle> {
+    if (this.closed) return Promise.reject(new Error(`${this.name}: the file was closed.`));
+    if (!this.handle) this.handle = fs.open(this.filePath, fsConstants.O_RDONLY);
+    FileByteSource.touch(this);
+    return this.handle;
+  }
+
   async read(offset: number, length: number): Promise<Uint8Array> {
     checkRange(this.name, this.size, offset, length);
+    this.inflight++;
     const buf = Buffer.allocUnsafe(length);
-    let done = 0;
-    while (done < length) {
-      const { bytesRead } = await this.handle.read(buf, done, length - done, offset + done);
-      if (bytesRead === 0) throw new ModelFormatError('truncated', formatError(this.name, `the file ended early at offset ${offset + done}`), offset + done);
-      done += bytesRead;
+    try {
+      const handle = await this.acquire();
+      let done = 0;
+      while (done < length) {
+        const { bytesRead } = await handle.read(buf, done, length - done, offset + done);
+        if (bytesRead === 0) throw new ModelFormatError('truncated', formatError(this.name, `the file ended early at offset ${offset + done}`), offset + done);
+        done += bytesRead;
+      }
+    } finally {
+      this.inflight--;
+      this.closeRetired();
     }
     this.bytesRead += length;
     return new Uint8Array(buf.buffer, buf.byteOffset, length);
   }
 
-  close(): Promise<void> {
-    return this.handle.close();
+  async close(): Promise<void> {
+    this.closed = true;
+    openHandles.delete(this);
+    if (this.handle) this.retiring.push(this.handle);
+    this.handle = undefined;
+    for (const h of this.retiring.splice(0)) await (await h.catch(() => undefined))?.close();
   }
 }
 

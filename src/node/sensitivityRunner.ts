@@ -31,6 +31,7 @@ import {
   quantizationLayout,
   rowLayout,
   scoreLayer,
+  storedMatrixShape,
   throwIfCancelled,
   type ByteSource,
   type CancellationToken,
@@ -98,6 +99,9 @@ export function resolveFormats(ids: readonly string[] | undefined): string[] {
   return out;
 }
 
+/** Ops whose constant inputs are shapes, scales or thresholds rather than learned weights. */
+const NON_WEIGHT_OPS: ReadonlySet<string> = new Set(['Resize', 'Upsample', 'Reshape', 'Expand', 'Tile', 'Slice', 'Pad', 'Clip', 'Range', 'ConstantOfShape', 'Shape', 'Where', 'Equal', 'Less', 'Greater', 'Pow', 'TopK', 'NonMaxSuppression', 'QuantizeLinear', 'DequantizeLinear', 'DynamicQuantizeLinear']);
+
 interface LayerPlan {
   readonly layer: Layer;
   readonly tensors: readonly TensorInfo[];
@@ -124,6 +128,10 @@ export function planSensitivityLayers(model: Model): { plans: LayerPlan[]; skipp
     }
     if (!main.location || main.elementCount === 0) {
       skip('weights are not stored in the file', layer.name);
+      continue;
+    }
+    if (NON_WEIGHT_OPS.has(layer.op) || (layer.role === 'other' && main.elementCount <= 16)) {
+      skip('constants of arithmetic/shape ops, not weights', layer.name);
       continue;
     }
     const why = decodeUnsupportedReason(main.dtype);
@@ -155,7 +163,7 @@ interface ChunkSpec {
 function chunkSpecs(tensor: TensorInfo, transpose: boolean, targetElements: number): ChunkSpec[] | undefined {
   const loc = tensor.location!;
   const info = dtypeInfo(tensor.dtype)!;
-  const { rows, rowLength } = rowLayout(tensor.shape, tensor.elementCount);
+  const { rows, rowLength } = rowLayout(storedMatrixShape(tensor.shape, transpose), tensor.elementCount);
   if (loc.encoding !== 'raw' || rows <= 1) return undefined;
   // Row boundaries must fall on whole bytes/blocks; transposed weights also need whole 256-row K-groups.
   if ((rowLength % info.blockSize) !== 0) return undefined;
@@ -336,8 +344,8 @@ async function runAnalysis(opened: OpenedModel, formats: string[], options: Sens
 
   let nextId = 0;
   const makeTask = (t: TensorInfo, transpose: boolean, c: ChunkSpec | undefined, bytes: Uint8Array, fmts: readonly string[], globals: SensitivityChunkTask['globals'], wantColumnAbsMax: boolean): SensitivityChunkTask => {
-    const shape = c ? [c.rowCount, ...t.shape.slice(1)] : t.shape;
-    const flatShape = shape.length === 2 ? shape : transpose ? [shape[0]!, c ? c.elementCount / c.rowCount : t.elementCount / (t.shape[0] ?? 1)] : shape;
+    const full = storedMatrixShape(t.shape, transpose);
+    const flatShape = c ? [c.rowCount, c.elementCount / c.rowCount] : full;
     return {
       id: nextId++,
       dtype: t.dtype,
@@ -377,7 +385,7 @@ async function runAnalysis(opened: OpenedModel, formats: string[], options: Sens
     }
     acc.sampledBlocks = chunks.length;
     // Pass 1: whole-tensor facts.
-    const colMax = transpose ? new Float32Array(t.shape[1] ?? 0) : undefined;
+    const colMax = transpose ? new Float32Array(t.shape[t.shape.length - 1] ?? 0) : undefined;
     const pass1 = new WeightStatsAccumulator();
     await Promise.all(chunks.map(async (c) => {
       const bytes = await read(t, c.byteStart, c.byteLength);

@@ -19,7 +19,8 @@ import type { NotificationType, RequestType } from './rpc';
 export interface InspectorSettings {
   readonly targetId: string;
   readonly batch: number;
-  readonly contextTokens: number;
+  /** Context length in tokens; null = the model's own (capped by the estimator). */
+  readonly contextTokens: number | null;
   /** Number format id of the KV cache (e.g. 'fp16', 'fp8_e4m3'). */
   readonly kvFormat: string;
   /** Sensitivity starts automatically after the first paint when true. */

@@ -43,6 +43,8 @@ interface FuzzInput {
   readonly structureEnd: number;
   /** Positions of length/count/offset fields, with their encoding. */
   readonly lengths: readonly LengthField[];
+  /** When set, `bytes` is this sibling (e.g. ONNX external data) and the mutation applies to it; the model is `model`. */
+  readonly sibling?: { readonly name: string; readonly model: Uint8Array };
 }
 interface LengthField {
   readonly offset: number;
@@ -62,7 +64,11 @@ function loadInputs(): FuzzInput[] {
       else if (/\.(onnx|safetensors|gguf|tflite)$/.test(name)) {
         const siblings: Record<string, Uint8Array> = {};
         for (const s of readdirSync(dir)) if (s !== name && statSync(path.join(dir, s)).isFile() && s.startsWith(name)) siblings[s] = new Uint8Array(readFileSync(path.join(dir, s)));
-        inputs.push(describe(r, name, new Uint8Array(readFileSync(full)), siblings));
+        const bytes = new Uint8Array(readFileSync(full));
+        inputs.push(describe(r, name, bytes, siblings));
+        for (const [s, data] of Object.entries(siblings)) {
+          inputs.push({ ...describe(`${rel}/${s}`, s, data, {}), name, siblings, sibling: { name: s, model: bytes } });
+        }
       }
     }
   };
@@ -103,7 +109,7 @@ function describe(label: string, name: string, bytes: Uint8Array, siblings: Reco
       const v = dv.getUint32(i, true);
       if (v >= 1 && v < bytes.length) lengths.push({ offset: i, kind: 'u32', width: 4, value: v });
     }
-  } else {
+  } else if (name.endsWith('.onnx')) {
     scanProtobuf(bytes, 0, bytes.length, 0, lengths);
   }
   return { label, name, bytes, siblings, structureEnd, lengths };
@@ -253,7 +259,10 @@ function mutationFor(input: FuzzInput, seed: number): Mutation {
     }
     default: {
       // Inflate (or zero / negate) a length field where the format keeps lengths.
-      if (input.lengths.length === 0) return mutationFor(input, seed ^ 0x5bd1e995);
+      if (input.lengths.length === 0) {
+        const to = int(size);
+        return { description: `truncate to ${to} bytes`, segments: [[0, to]] };
+      }
       const f = pick(input.lengths);
       const value = pick([0xffffffff, 0x80000000, 0x7fffffff, f.value + 1, f.value * 2, f.value * 1000, size, size - f.offset, 0, 2 ** 53, 2 ** 63, 2 ** 64 - 1, -1]);
       const encoded = f.kind === 'u32' && value > 0xffffffff ? encodeLength('u32', 0xffffffff, 4) : encodeLength(f.kind, value < 0 && f.kind !== 'digits' ? 2 ** 64 - 1 : value, f.width);
@@ -340,11 +349,16 @@ async function runWorker(): Promise<void> {
     if (!repro && performance.now() - t0 > budgetMs) break;
     const m = mutationFor(input, seed);
     parentPort!.postMessage({ type: 'start', file: input.label, seed, mutation: m.description } satisfies WorkerMessage);
-    const source = new MutatedSource(input.name, input.bytes, m.segments);
+    let source: ByteSource = new MutatedSource(input.name, input.bytes, m.segments);
+    let siblings = input.siblings;
+    if (input.sibling) {
+      siblings = { ...siblings, [input.sibling.name]: materialize(input.bytes, m) };
+      source = new MemoryByteSource(input.name, input.sibling.model);
+    }
     const start = performance.now();
     const stats = (perFile[input.label] ??= { run: 0, opened: 0, maxMs: 0 });
     try {
-      await openModel(source, { siblings: new MemorySiblings(input.name, input.siblings) });
+      await openModel(source, { siblings: new MemorySiblings(input.name, siblings) });
       opened++;
       stats.opened++;
     } catch (e) {
@@ -369,10 +383,48 @@ async function runWorker(): Promise<void> {
 }
 //#endregion
 
+/** The mutated file as one array (reference for MutatedSource). */
+function materialize(base: Uint8Array, m: Mutation): Uint8Array {
+  const parts = m.segments.map((s) => (s instanceof Uint8Array ? s : base.subarray(s[0], Math.max(s[0], s[1]))));
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+}
+
 if (!isMainThread) {
   void runWorker();
 } else {
-  test('mutation run: every mutated model opens or throws ModelFormatError, fast and with bounded heap', { timeout: 120_000 }, async () => {
+  test('mutations are reproducible from (file, seed) and MutatedSource reads exactly the mutated bytes', async () => {
+    const inputs = loadInputs();
+    assert.equal(inputs.length, 24, '21 corpus models, the cartpole external-data file, 2 builder outputs');
+    for (let i = 0; i < 240; i++) {
+      const input: FuzzInput = inputs[i % inputs.length]!;
+      if (input.sibling) continue;
+      const m = mutationFor(input, 777 + i);
+      assert.equal(mutationFor(input, 777 + i).description, m.description);
+      const whole = materialize(input.bytes, m);
+      const src = new MutatedSource(input.name, input.bytes, m.segments);
+      assert.equal(src.size, whole.length, m.description);
+      const rnd = prng(i);
+      for (let k = 0; k < 8 && whole.length > 0; k++) {
+        const off = Math.floor(rnd() * whole.length);
+        const len = Math.min(whole.length - off, Math.floor(rnd() * 70_000));
+        assert.deepEqual(await src.read(off, len), whole.subarray(off, off + len), `${input.label} ${m.description} read ${off}+${len}`);
+      }
+      if (i < 48) {
+        // Same outcome through MemoryByteSource over the materialized bytes.
+        const outcome = (p: Promise<unknown>) => p.then(() => 'ok', (e: unknown) => (e instanceof Error ? e.message : String(e)));
+        const siblings = new MemorySiblings(input.name, input.siblings);
+        assert.equal(await outcome(openModel(src, { siblings })), await outcome(openModel(new MemoryByteSource(input.name, whole), { siblings })), m.description);
+      }
+    }
+  });
+
+  test('mutation run: every mutated model opens or throws ModelFormatError, fast and with bounded heap', { timeout: Number(process.env.FUZZ_BUDGET_MS ?? 20_000) + 120_000 }, async () => {
     const iterations = Number(process.env.FUZZ_ITERATIONS ?? 6000);
     const baseSeed = Number(process.env.FUZZ_SEED ?? 20240601);
     const budgetMs = Number(process.env.FUZZ_BUDGET_MS ?? 20_000);

@@ -284,3 +284,9 @@ test('writeValue round-trips through the reader for every scalar type', async ()
   assert.equal(m.metadata['b'], false);
 });
 //#endregion
+
+test('a __proto__ metadata key stays plain data', async () => {
+  const m = await open(buildGguf({ kvs: [kv.str('__proto__', 'x')] }).bytes);
+  assert.equal(Object.getPrototypeOf(m.metadata), Object.prototype);
+  assert.equal(Object.getOwnPropertyDescriptor(m.metadata, '__proto__')?.value, 'x');
+});

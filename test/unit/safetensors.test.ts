@@ -112,9 +112,13 @@ test('scalars and empty tensors are valid; scalars and 1-D tensors are not quant
   assert.deepEqual(q, { scale: false, empty: true, bias: false });
 });
 
-test('6-bit MX dtypes are refused clearly until the IR has them', async () => {
+test('6-bit MX dtypes pack 4 elements into 3 bytes', async () => {
   const bytes = rawSafetensors(JSON.stringify({ w: { dtype: 'F6_E2M3', shape: [4], data_offsets: [0, 3] } }), 3);
-  await rejects(() => open('m.safetensors', bytes), 'unsupported', /tensor 'w' has dtype 'F6_E2M3'/);
+  const model = await open('m.safetensors', bytes);
+  assert.equal(model.tensors[0]!.dtype, 'float6_e2m3');
+  assert.equal(model.tensors[0]!.byteLength, 3);
+  const bad = rawSafetensors(JSON.stringify({ w: { dtype: 'F6_E3M2', shape: [4], data_offsets: [0, 4] } }), 4);
+  await rejects(() => open('m.safetensors', bad), 'bad-offset', /tensor 'w' needs 3 bytes for shape \[4\] of F6_E3M2/);
 });
 
 test('sharded model: opening the index or any shard shows every tensor, all shard files, and config.json hyperparameters', async () => {
@@ -250,4 +254,13 @@ test('stByteLength agrees with the reader for packed F4', async () => {
   const model = await open('m.safetensors', buildSafetensors([{ name: 'w', dtype: 'F4', shape: [8, 16] }]).bytes);
   assert.equal(model.tensors[0]!.byteLength, stByteLength('F4', [8, 16]));
   assert.equal(model.tensors[0]!.byteLength, 64);
+});
+
+test('hostile names such as __proto__ stay plain data', async () => {
+  const json = '{"__proto__":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},"__metadata__":{"__proto__":"x","ok":"y"}}';
+  const model = await open('m.safetensors', rawSafetensors(json, 4));
+  assert.deepEqual(model.tensors.map((t) => t.name), ['__proto__']);
+  assert.equal(Object.getPrototypeOf(model.metadata), Object.prototype);
+  assert.deepEqual(Object.keys(model.metadata).sort(), ['__proto__', 'ok']);
+  assert.equal(Object.getOwnPropertyDescriptor(model.metadata, '__proto__')?.value, 'x');
 });

@@ -184,6 +184,30 @@ test('aliased tables (200k tensors sharing one table with a 60 KB name) hit the 
   assert.ok(performance.now() - t0 < 2000);
 });
 
+test('tables sharing one 64 KB vtable (32765 field slots) cost O(1) each, not a rescan per table', async () => {
+  const { bytes, layout } = buildTflite();
+  const n = 200_000;
+  const vtableBytes = 65534;
+  const vec = Math.ceil(bytes.length / 4) * 4;
+  const vt = vec + 4 + 4 * n;
+  const table = vt + vtableBytes;
+  const out = new Uint8Array(table + 8);
+  out.set(bytes);
+  const dv = new DataView(out.buffer);
+  dv.setUint32(vec, n, true);
+  for (let i = 0; i < n; i++) dv.setUint32(vec + 4 + 4 * i, table - (vec + 4 + 4 * i), true);
+  dv.setUint16(vt, vtableBytes, true);
+  dv.setUint16(vt + 2, 8, true);
+  dv.setUint16(vt + 4 + 2 * 1, 4, true); // field 1 (type) at +4; every other slot absent
+  dv.setInt32(table, table - vt, true);
+  const field = fieldPosition(out, layout.subgraphTables[0]!, 0);
+  dv.setUint32(field, vec - field, true);
+  const t0 = performance.now();
+  const m = await open(out);
+  assert.equal(m.tensorCount, n);
+  assert.ok(performance.now() - t0 < 3000, `took ${performance.now() - t0} ms`);
+});
+
 test('real models: operator mix and lazy reading (mobilenet reads well under its size)', async () => {
   const f = await openModelFile(path.join(MODELS, 'tflite/mobilenet_v2_quantized_1x3x224x224.tflite'));
   try {

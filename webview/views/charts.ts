@@ -21,7 +21,7 @@ import {
 } from 'chart.js';
 import type { PlanFrontier, TargetComparison, TargetEstimate } from '../../src/protocol/messages';
 import type { SensitivityState } from '../state';
-import { formatBytes, formatRate, h, replaceChildren, setAttr, setText, t } from './dom';
+import { byteUnit, formatBytes, formatRate, h, replaceChildren, setAttr, setText, t } from './dom';
 
 Chart.register(BarController, BarElement, CategoryScale, LinearScale, LineController, LineElement, PointElement, ScatterController, Tooltip, Legend, Decimation);
 
@@ -60,8 +60,6 @@ export function readTheme(): ThemeColors {
   };
 }
 
-const GB = 2 ** 30;
-const MB = 2 ** 20;
 
 /** One chart section: heading, canvas box, and an empty-state line. */
 class ChartPanel {
@@ -137,6 +135,8 @@ export interface ChartsInput {
   readonly sensitivity: SensitivityState | undefined;
   readonly sensitivityFormat: string | undefined;
   readonly frontier: PlanFrontier | undefined;
+  /** Why there is no frontier (e.g. sensitivity not analysed yet). */
+  readonly frontierError: string | undefined;
   readonly comparison: readonly TargetComparison[] | undefined;
   readonly layerCount: number;
 }
@@ -184,7 +184,7 @@ export class Charts {
       this.drawFormats(input.estimate);
     }
     if (changed('sens', input.sensitivity) || changed('sensFormat', input.sensitivityFormat)) this.drawSensitivity(input);
-    if (changed('frontier', input.frontier)) this.drawFrontier(input.frontier);
+    if (changed('frontier', input.frontier) || changed('frontierError', input.frontierError)) this.drawFrontier(input.frontier, input.frontierError);
     if (changed('compare', input.comparison)) this.drawCompare(input.comparison);
   }
 
@@ -199,18 +199,19 @@ export class Charts {
       [t('overhead'), m.overheadBytes],
     ];
     const labels = [t('needed'), t('capacity')];
-    const datasets = parts.map(([label, bytes], i) => ({ label, data: [bytes / GB, 0], backgroundColor: th.series[i]!, stack: 'm' }));
-    datasets.push({ label: `${t('capacity')} (${e.targetLabel})`, data: [0, m.capacityBytes / GB], backgroundColor: e.fits ? th.green : th.red, stack: 'm' });
+    const u = byteUnit(Math.max(m.totalBytes, m.capacityBytes));
+    const datasets = parts.map(([label, bytes], i) => ({ label, data: [bytes / u.divisor, 0], backgroundColor: th.series[i]!, stack: 'm' }));
+    datasets.push({ label: `${t('capacity')} (${e.targetLabel})`, data: [0, m.capacityBytes / u.divisor], backgroundColor: e.fits ? th.green : th.red, stack: 'm' });
     this.memory.show(
       {
         type: 'bar',
         data: { labels, datasets },
         options: {
           ...baseOptions(th, 'y'),
-          scales: { x: axis(th, 'GiB', { stacked: true, beginAtZero: true }), y: axis(th, '', { stacked: true }) },
+          scales: { x: axis(th, u.label, { stacked: true, beginAtZero: true }), y: axis(th, '', { stacked: true }) },
           plugins: {
             legend: { labels: { color: th.foreground, boxWidth: 12 } },
-            tooltip: { callbacks: { label: (c) => `${c.dataset.label ?? ''}: ${formatBytes(Number(c.raw) * GB)}` } },
+            tooltip: { callbacks: { label: (c) => `${c.dataset.label ?? ''}: ${formatBytes(Number(c.raw) * u.divisor)}` } },
           },
         },
       },
@@ -222,17 +223,18 @@ export class Charts {
     if (!e || e.bytesByFormat.length === 0) return this.formats.showEmpty(t('estimating'));
     const th = this.theme;
     const rows = [...e.bytesByFormat].sort((a, b) => b.bytes - a.bytes);
+    const u = byteUnit(rows[0]?.bytes ?? 0);
     this.formats.show(
       {
         type: 'bar',
         data: {
           labels: rows.map((r) => r.label),
-          datasets: [{ label: t('chartFormats'), data: rows.map((r) => r.bytes / MB), backgroundColor: rows.map((_, i) => th.series[i % th.series.length]!) }],
+          datasets: [{ label: t('chartFormats'), data: rows.map((r) => r.bytes / u.divisor), backgroundColor: rows.map((_, i) => th.series[i % th.series.length]!) }],
         },
         options: {
           ...baseOptions(th, 'y'),
-          plugins: { legend: { display: false }, tooltip: { callbacks: { label: (c) => `${formatBytes(Number(c.raw) * MB)} · ${rows[c.dataIndex]?.layerCount ?? 0} ${t('layers').toLowerCase()}` } } },
-          scales: { x: axis(th, 'MiB', { beginAtZero: true }), y: axis(th, '') },
+          plugins: { legend: { display: false }, tooltip: { callbacks: { label: (c) => `${formatBytes(Number(c.raw) * u.divisor)} · ${rows[c.dataIndex]?.layerCount ?? 0} ${t('layers').toLowerCase()}` } } },
+          scales: { x: axis(th, u.label, { beginAtZero: true }), y: axis(th, '') },
         },
       },
       `${t('chartFormats')}: ${rows.map((r) => `${r.label} ${formatBytes(r.bytes)}`).join(', ')}`,
@@ -249,7 +251,9 @@ export class Charts {
     }
     select.hidden = ids.length === 0;
     if (!s || ids.length === 0) return this.sensitivity.showEmpty(t('sensitivityPending'));
-    const col = Math.max(0, input.sensitivityFormat ? ids.indexOf(input.sensitivityFormat) : 0);
+    // Default: the last (most aggressive) candidate, where layers differ most.
+    const chosen = input.sensitivityFormat ? ids.indexOf(input.sensitivityFormat) : -1;
+    const col = chosen >= 0 ? chosen : ids.length - 1;
     select.value = ids[col]!;
     const points: { x: number; y: number }[] = [];
     for (let i = 0; i < s.cells.length; i++) {
@@ -273,14 +277,15 @@ export class Charts {
     );
   }
 
-  private drawFrontier(f: PlanFrontier | undefined): void {
-    if (!f || f.points.length === 0) return this.frontier.showEmpty(t('noFrontier'));
+  private drawFrontier(f: PlanFrontier | undefined, error: string | undefined): void {
+    if (!f || f.points.length === 0) return this.frontier.showEmpty(error ?? t('noFrontier'));
     const th = this.theme;
-    const pts = f.points.map((p) => ({ x: p.memoryBytes / GB, y: p.harm }));
+    const u = byteUnit(Math.max(...f.points.map((p) => p.memoryBytes), f.current?.memoryBytes ?? 0));
+    const pts = f.points.map((p) => ({ x: p.memoryBytes / u.divisor, y: p.harm }));
     const datasets: ChartConfiguration<'scatter'>['data']['datasets'] = [
       { label: t('frontier'), data: pts, showLine: true, borderColor: th.series[0]!, backgroundColor: th.series[0]!, pointRadius: 3 },
     ];
-    if (f.current) datasets.push({ label: t('currentPlan'), data: [{ x: f.current.memoryBytes / GB, y: f.current.harm }], backgroundColor: th.red, borderColor: th.foreground, pointRadius: 7, pointStyle: 'rectRot' });
+    if (f.current) datasets.push({ label: t('currentPlan'), data: [{ x: f.current.memoryBytes / u.divisor, y: f.current.harm }], backgroundColor: th.red, borderColor: th.foreground, pointRadius: 7, pointStyle: 'rectRot' });
     this.frontier.show(
       {
         type: 'scatter',
@@ -291,7 +296,7 @@ export class Charts {
             legend: { labels: { color: th.foreground, boxWidth: 12 } },
             tooltip: { callbacks: { label: (c) => { const p = c.datasetIndex === 0 ? f.points[c.dataIndex] : f.current; return p ? `${p.label}: ${formatBytes(p.memoryBytes)}, ${p.harm.toFixed(3)} ${f.harmUnit}` : ''; } } },
           },
-          scales: { x: axis(th, 'GiB'), y: axis(th, f.harmUnit, { beginAtZero: true }) },
+          scales: { x: axis(th, `${t('weights')} (${u.label})`), y: axis(th, f.harmUnit, { beginAtZero: true }) },
         },
       },
       `${t('chartFrontier')}: ${f.points.length} points${f.current ? `; ${t('currentPlan')} ${formatBytes(f.current.memoryBytes)}` : ''}`,
@@ -305,17 +310,18 @@ export class Charts {
       return this.compare.showEmpty(t('estimating'));
     }
     const th = this.theme;
+    const u = byteUnit(Math.max(...rows.map((r) => Math.max(r.memory.totalBytes, r.memory.capacityBytes * r.devicesNeeded))));
     this.compare.show(
       {
         type: 'bar',
         data: {
           labels: rows.map((r) => r.targetLabel),
           datasets: [
-            { label: t('needed'), data: rows.map((r) => r.memory.totalBytes / GB), backgroundColor: rows.map((r) => (r.fits ? th.series[0]! : th.red)) },
-            { label: t('capacity'), data: rows.map((r) => (r.memory.capacityBytes * r.devicesNeeded) / GB), backgroundColor: th.series[6]! },
+            { label: t('needed'), data: rows.map((r) => r.memory.totalBytes / u.divisor), backgroundColor: rows.map((r) => (r.fits ? th.series[0]! : th.red)) },
+            { label: t('capacity'), data: rows.map((r) => (r.memory.capacityBytes * r.devicesNeeded) / u.divisor), backgroundColor: th.series[6]! },
           ],
         },
-        options: { ...baseOptions(th), scales: { x: axis(th, ''), y: axis(th, 'GiB', { beginAtZero: true }) } },
+        options: { ...baseOptions(th), scales: { x: axis(th, ''), y: axis(th, u.label, { beginAtZero: true }) } },
       },
       `${t('chartCompare')}: ${rows.map((r) => `${r.targetLabel} ${r.fits ? t('fits') : t('doesNotFit')}`).join(', ')}`,
     );

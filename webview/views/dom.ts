@@ -9,7 +9,7 @@ import { DEFAULT_STRINGS, type StringKey } from '../../src/protocol/strings';
 /** Attributes {@link h} may set. Event-handler (`on*`), `style`, `src`, `href` and `srcdoc` are never allowed. */
 const ALLOWED_ATTRIBUTES = new Set([
   'id', 'class', 'title', 'role', 'tabindex', 'type', 'value', 'name', 'placeholder', 'for', 'hidden', 'disabled', 'checked', 'selected',
-  'colspan', 'scope', 'slot', 'label', 'description', 'open', 'heading', 'appearance', 'secondary', 'icon',
+  'colspan', 'scope', 'max', 'min', 'slot', 'label', 'description', 'open', 'heading', 'appearance', 'secondary', 'icon',
 ]);
 
 /** Attribute value map for {@link h}; false/undefined omit the attribute. */
@@ -101,6 +101,7 @@ export function formatCount(n: number): string {
 
 /** Tokens per second with sensible precision ('2.1k', '38.4'). */
 export function formatRate(r: number): string {
+  if (r >= 1e6) return `${(r / 1e6).toFixed(2)}M`;
   if (r >= 1000) return `${(r / 1000).toFixed(1)}k`;
   return r >= 100 ? r.toFixed(0) : r.toFixed(1);
 }
@@ -108,4 +109,12 @@ export function formatRate(r: number): string {
 /** '[768, 3072]' style shape text. */
 export function formatShape(shape: readonly number[]): string {
   return shape.length === 0 ? 'scalar' : `[${shape.join(', ')}]`;
+}
+
+/** Binary unit that keeps the largest value of a chart between 1 and 1024: `{ divisor, label }`. */
+export function byteUnit(maxBytes: number): { readonly divisor: number; readonly label: string } {
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB'];
+  let i = 0;
+  while (i < units.length - 1 && maxBytes >= 1024 ** (i + 1)) i++;
+  return { divisor: 1024 ** i, label: units[i]! };
 }

@@ -17,16 +17,21 @@ import { NO_BLOCK } from './layerRows';
 /** Fixed row height; CSS uses the same value (`--lt-row-height`). */
 export const ROW_HEIGHT_PX = 24;
 const OVERSCAN_ROWS = 8;
-const FIXED_COLUMNS: readonly { readonly key: SortKey | null; readonly label: () => string; readonly width: string; readonly numeric: boolean }[] = [
-  { key: 'name', label: () => t('colName'), width: 'minmax(220px, 3fr)', numeric: false },
-  { key: 'op', label: () => t('colOp'), width: 'minmax(140px, 1.4fr)', numeric: false },
-  { key: null, label: () => t('colShape'), width: '120px', numeric: false },
-  { key: 'params', label: () => t('colParams'), width: '76px', numeric: true },
-  { key: 'stored', label: () => t('colStored'), width: '72px', numeric: false },
-  { key: 'assigned', label: () => t('colAssigned'), width: '80px', numeric: false },
-  { key: 'bytes', label: () => t('colBytes'), width: '84px', numeric: true },
+/**
+ * Column widths: `min` px each, `grow` shares the space left over when the table is wider than the sum. Every
+ * row is its own CSS grid, so the template must not depend on content (no `auto`/`max-content`), or columns
+ * would not line up between rows.
+ */
+const FIXED_COLUMNS: readonly { readonly key: SortKey | null; readonly label: () => string; readonly min: number; readonly grow: number; readonly numeric: boolean }[] = [
+  { key: 'name', label: () => t('colName'), min: 240, grow: 3, numeric: false },
+  { key: 'op', label: () => t('colOp'), min: 200, grow: 1.5, numeric: false },
+  { key: null, label: () => t('colShape'), min: 110, grow: 0.5, numeric: false },
+  { key: 'params', label: () => t('colParams'), min: 72, grow: 0, numeric: true },
+  { key: 'stored', label: () => t('colStored'), min: 72, grow: 0, numeric: false },
+  { key: 'assigned', label: () => t('colAssigned'), min: 84, grow: 0, numeric: false },
+  { key: 'bytes', label: () => t('colBytes'), min: 84, grow: 0, numeric: true },
 ];
-const SENS_COLUMN_WIDTH = '64px';
+const SENS_COLUMN_PX = 76;
 
 /** Callbacks into the app. */
 export interface LayerTableEvents {
@@ -42,6 +47,8 @@ export interface LayerTableData {
   readonly sensitivity: SensitivityState | undefined;
   readonly sortKey: SortKey;
   readonly sortDescending: boolean;
+  /** Display labels of format ids (from the estimate). */
+  readonly formatLabels?: ReadonlyMap<string, string>;
 }
 
 interface Slot {
@@ -51,6 +58,11 @@ interface Slot {
   row: number;
   /** Data version the slot was filled with. */
   version: number;
+}
+
+/** Column-header label of a format id: 'fp8_e4m3' → 'FP8 E4M3' (the full label is in the tooltip). */
+export function shortFormatLabel(id: string): string {
+  return id.toUpperCase().replace(/_/g, ' ');
 }
 
 /** Heat bucket 0..9 for a 0..1 value (CSS classes `heat-0` … `heat-9`). */
@@ -175,19 +187,23 @@ export class LayerTable {
 
   private buildHeader(): void {
     while (this.header.firstChild) this.header.removeChild(this.header.firstChild);
-    const columns = [...FIXED_COLUMNS.map((c) => c.width), ...this.sensFormats.map(() => SENS_COLUMN_WIDTH)];
+    // minmax(min, Nfr) in a row whose width is fixed by CSS (max(100%, sum of mins)) gives every row the
+    // same column positions.
+    const columns = [...FIXED_COLUMNS.map((c) => (c.grow > 0 ? `minmax(${c.min}px, ${c.grow}fr)` : `${c.min}px`)), ...this.sensFormats.map(() => `${SENS_COLUMN_PX}px`)];
+    const minWidth = FIXED_COLUMNS.reduce((a, c) => a + c.min, 0) + this.sensFormats.length * SENS_COLUMN_PX;
     this.element.style.setProperty('--lt-columns', columns.join(' '));
+    this.element.style.setProperty('--lt-min-width', `${minWidth}px`);
     FIXED_COLUMNS.forEach((c, i) => {
       this.header.appendChild(this.headerCell(c.key, c.label(), i, c.numeric));
     });
-    this.sensFormats.forEach((f, j) => this.header.appendChild(this.headerCell(`sens:${f.id}`, f.label, FIXED_COLUMNS.length + j, true)));
+    this.sensFormats.forEach((f, j) => this.header.appendChild(this.headerCell(`sens:${f.id}`, shortFormatLabel(f.id), FIXED_COLUMNS.length + j, true, `${f.label}: predicted model-output SQNR (dB) with only this layer in ${f.label}; redder = more harm`)));
     setAttr(this.element, 'aria-colcount', this.columnCount());
   }
 
-  private headerCell(key: SortKey | null, label: string, col: number, numeric: boolean): HTMLElement {
+  private headerCell(key: SortKey | null, label: string, col: number, numeric: boolean, tooltip = label): HTMLElement {
     // Shape has no natural order, so its header is plain text.
     if (key === null) return h('div', { role: 'columnheader', class: 'lt-cell lt-plain' }, label);
-    const button = h('button', { type: 'button', class: 'lt-sort', 'data-sort': key, title: label }, label, h('span', { class: 'lt-sort-indicator', 'aria-hidden': 'true' }));
+    const button = h('button', { type: 'button', class: 'lt-sort', 'data-sort': key, title: tooltip }, label, h('span', { class: 'lt-sort-indicator', 'aria-hidden': 'true' }));
     return h('div', { role: 'columnheader', class: numeric ? 'lt-cell num' : 'lt-cell', 'aria-colindex': col + 1, 'aria-sort': 'none' }, button);
   }
 
@@ -255,7 +271,7 @@ export class LayerTable {
     setText(c[3]!, formatCount(layer.parameterCount));
     setText(c[4]!, layer.dtypeLabel);
     const assigned = data.estimate?.layerFormats[layer.index];
-    setText(c[5]!, assigned ?? '');
+    setText(c[5]!, assigned === undefined ? '' : (data.formatLabels?.get(assigned) ?? assigned));
     setText(c[6]!, formatBytes(data.estimate?.layerBytes[layer.index] ?? layer.byteLength));
     const sens = data.sensitivity?.cells[layer.index];
     this.sensFormats.forEach((f, j) => {

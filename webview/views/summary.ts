@@ -29,7 +29,7 @@ export function renderSummary(s: ModelSummary): HTMLElement {
     'dl',
     { class: 'summary-grid' },
     ...item(t('format'), `${s.format.toUpperCase()}${s.formatVersion !== null ? ` v${s.formatVersion}` : ''}`, 'summary-format'),
-    ...item(t('architecture'), [s.architecture ?? '–', ...shapeBits].join(' · ')),
+    ...item(t('architecture'), [s.architecture, ...shapeBits].filter(Boolean).join(' · ') || '–'),
     ...item(t('parameters'), params, 'summary-parameters'),
     ...(s.activeParameterCount !== null ? item(t('activeParameters'), formatCount(s.activeParameterCount)) : []),
     ...item(t('storedSize'), `${formatBytes(s.totalFileBytes)}${s.fileCount > 1 ? ` · ${s.fileCount} ${t('files').toLowerCase()}` : ''}`),

@@ -35,8 +35,8 @@ function finish(model: Model, raw: Record<string, string>, fuse: FuseOptions | u
     if (!f) id = KEEP_FORMAT;
     else {
       const ts = byLayer.get(l.name) ?? [];
-      const keep = ts.reduce((a, t) => a + t.byteLength, 0);
-      const now = ts.reduce((a, t) => a + tensorBytesIn(t, f), 0);
+      const keep = ts.reduce((a, t) => a + t.tensor.byteLength, 0);
+      const now = ts.reduce((a, t) => a + tensorBytesIn(t.tensor, f, t.isMain), 0);
       if (now > keep) id = KEEP_FORMAT;
       else id = f.id;
     }
@@ -47,7 +47,7 @@ function finish(model: Model, raw: Record<string, string>, fuse: FuseOptions | u
   for (const g of groupLayers(model, fuse)) {
     if (g.layers.length < 2) continue;
     const bytesOf = (id: string): number =>
-      g.layers.reduce((a, l) => a + (tensors.get(l.name) ?? []).reduce((b, t) => b + tensorBytesIn(t, id === KEEP_FORMAT ? 'keep' : getNumberFormat(id)!), 0), 0);
+      g.layers.reduce((a, l) => a + (tensors.get(l.name) ?? []).reduce((b, t) => b + tensorBytesIn(t.tensor, id === KEEP_FORMAT ? 'keep' : getNumberFormat(id)!, t.isMain), 0), 0);
     const ids = [...new Set(g.layers.map((l) => out[l.name]!).filter((x) => x !== undefined))];
     const pick = ids.sort((a, b) => bytesOf(b) - bytesOf(a))[0] ?? KEEP_FORMAT;
     for (const l of g.layers) out[l.name] = pick;
@@ -119,8 +119,7 @@ export function llamaCppRulesBaseline(model: Model, formats: RuleFormats = q4kmF
     else if (down.includes(l)) id = useMoreBits(blocks.indexOf(l.block ?? -1), nBlocks) ? formats.high : formats.low;
     raw[l.name] = id;
   }
-  const lf = getNumberFormat(formats.low)!;
-  return { id: model.format === 'gguf' ? 'q4_k_m' : 'q4_k_m-like', label: `Q4_K_M-like (${lf.label}, more bits for attn v / ffn down)`, assignment: finish(model, raw, options.fuse) };
+  return { id: model.format === 'gguf' ? 'q4_k_m' : 'q4_k_m-like', label: `Q4_K_M-like (${formats.low}; ${formats.high} for attn v/ffn down, ${formats.head} head)`, assignment: finish(model, raw, options.fuse) };
 }
 
 /** The standard comparison set: uniform FP16, FP8 E4M3, INT8, INT4 and the Q4_K_M-like rules (those the target can run). */

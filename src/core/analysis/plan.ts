@@ -526,3 +526,54 @@ export function parseByteSize(text: string): number {
   return v;
 }
 //#endregion
+
+//#region build
+/** Inputs of {@link buildPlan}. */
+export interface BuildPlanInput {
+  readonly model: Model;
+  readonly fingerprint: string;
+  readonly target: string;
+  readonly devices?: number;
+  readonly budget: PlanBudget;
+  readonly context: number;
+  readonly batch: number;
+  readonly kvFormat: string;
+  readonly allowEmulated?: boolean;
+  /** Layer → format id ('keep' allowed). */
+  readonly assignment: Readonly<Record<string, string>>;
+  /** Layers to mark pinned. */
+  readonly pinned?: ReadonlySet<string>;
+  /** Notes to keep, by layer. */
+  readonly notes?: ReadonlyMap<string, string>;
+}
+
+/**
+ * A plan document for an assignment: one entry per quantizable layer with weights (and any pinned layer), in
+ * model order; `defaultFormat` 'keep'. Non-quantizable layers are left out (they stay as stored).
+ */
+export function buildPlan(input: BuildPlanInput): PrecisionPlan {
+  const { model } = input;
+  const layers: PlanLayerEntry[] = [];
+  for (const l of model.layers) {
+    if (l.weights.length === 0 || l.byteLength === 0) continue;
+    const pinned = input.pinned?.has(l.name) ?? false;
+    if (!l.quantizable && !pinned && (input.assignment[l.name] ?? KEEP_FORMAT) === KEEP_FORMAT) continue;
+    const note = input.notes?.get(l.name);
+    layers.push({ layer: l.name, format: input.assignment[l.name] ?? KEEP_FORMAT, ...(pinned ? { pinned: true } : {}), ...(note !== undefined ? { note } : {}) });
+  }
+  return {
+    $schema: PLAN_SCHEMA_URL,
+    version: PLAN_VERSION,
+    model: { file: model.fileName, fingerprint: input.fingerprint, byteLength: model.files.find((f) => f.path === model.fileName)?.byteLength ?? model.totalFileBytes },
+    target: input.target,
+    ...(input.devices !== undefined && input.devices !== 1 ? { devices: input.devices } : {}),
+    budget: input.budget,
+    context: input.context,
+    batch: input.batch,
+    kvFormat: input.kvFormat,
+    defaultFormat: KEEP_FORMAT,
+    ...(input.allowEmulated ? { allowEmulated: true } : {}),
+    layers,
+  };
+}
+//#endregion

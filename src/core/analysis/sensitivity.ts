@@ -413,11 +413,12 @@ export interface QuantizationLayout {
 }
 
 /**
- * ONNX MatMul's B and Gemm's B without transB=1 are stored [K, N] (input × output); quantizers group along K and
- * scale per output column N, so those weights are transposed first. Everything else is already [out, …].
+ * ONNX MatMul's B and Gemm's B without transB=1 are stored [K, N] (input × output; higher ranks flatten to
+ * [K, N] with N the last axis, see {@link storedMatrixShape}); quantizers group along K and scale per output
+ * column N, so those weights are transposed first. Everything else is already [out, …].
  */
 export function quantizationLayout(layer: Pick<Layer, 'op'>, model: Pick<Model, 'format' | 'graphs'> | undefined, tensorName: string, rank: number): QuantizationLayout {
-  if (rank !== 2 || model?.format !== 'onnx') return { transpose: false };
+  if (rank < 2 || model?.format !== 'onnx') return { transpose: false };
   const op = layer.op;
   if (op === 'MatMul' || op === 'MatMulInteger' || op === 'QLinearMatMul' || op === 'FusedMatMul') return { transpose: true };
   if (op === 'Gemm') {
@@ -430,6 +431,16 @@ export function quantizationLayout(layer: Pick<Layer, 'op'>, model: Pick<Model, 
     return { transpose: true };
   }
   return { transpose: false };
+}
+
+/**
+ * Shape the quantizer sees before any transpose: transposed weights are flattened to [K, N] with N the last axis
+ * (a MatMul weight stored [16, 4, 4, 10] and reshaped to [256, 10] by the graph → [256, 10]).
+ */
+export function storedMatrixShape(shape: readonly number[], transpose: boolean): readonly number[] {
+  if (!transpose || shape.length < 2) return shape;
+  const n = shape[shape.length - 1]!;
+  return [shape.reduce((a, b) => a * b, 1) / n, n];
 }
 
 /** Transposes a row-major [rows, cols] matrix. */

@@ -490,6 +490,7 @@ export function inferGraphShapes(model: Model, graph: Graph, bindings: ShapeBind
       const word = shapeOf(inp[2]);
       if (x && word) setValue(out0, dtypeOf(inp[2]), [...x, word[1]!]);
       if (x && node.outputs[1]) setValue(node.outputs[1], 'int32', [x[0]!]);
+      if (x && word && node.outputs[2]) setValue(node.outputs[2], dtypeOf(inp[2]), [...x, word[1]!]); // embedding_sum
       return;
     }
     if (op === 'Attention') {

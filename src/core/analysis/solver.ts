@@ -17,8 +17,12 @@
  * (best predicted harm at each of their memory levels), returned as chart data.
  */
 import { formatByteLength, formatForStoredDType, getNumberFormat, type ComputeType, type NumberFormat } from './numberFormats';
+import { dtypeInfo } from '../model/dtypes';
 import type { Layer, Model, TensorInfo } from '../model/types';
-import { KEEP_FORMAT } from './plan';
+import { KEEP_FORMAT, type PlanBudget } from './plan';
+import type { Target } from './hardware/catalog';
+import { estimate, type Estimate } from './memory';
+import type { SensitivityReport } from './sensitivity';
 
 //#region generic multiple-choice knapsack
 /** One choice of a group: stored bytes and predicted harm. */
@@ -417,9 +421,11 @@ export interface SolveModelResult {
   readonly notes: readonly string[];
 }
 
-/** Formats the solver considers by default for a model's layers (ONNX/safetensors/TFLite vs GGUF). */
+/** Formats the solver considers by default for a model's layers (GGUF: ggml types; ONNX: what `apply` stores; others: common deployment formats). */
 export function defaultCandidateFormats(model: Model): string[] {
   if (model.format === 'gguf') return ['fp16', 'bf16', 'q8_0', 'q6_k', 'q5_k', 'q4_k', 'q3_k', 'q2_k'].filter((id) => getNumberFormat(id)) as string[];
+  // ONNX: the formats `apply` stores for real and ONNX Runtime runs (others via --formats: apply simulates them).
+  if (model.format === 'onnx') return ['fp16', 'bf16', 'fp8_e4m3', 'int8', 'int8_tensor', 'int4_g32', 'int4_g64', 'int4'];
   return ['bf16', 'fp16', 'fp8_e4m3', 'fp8_e4m3fnuz', 'mxfp8', 'mxfp6', 'mxfp4', 'nvfp4', 'w8a8', 'int8', 'int4_g32', 'int4_g64', 'int4', 'nf4'];
 }
 
@@ -428,29 +434,41 @@ export function formatAllowed(format: NumberFormat, native: readonly ComputeType
   return !native || allowEmulated || format.mode === 'weight-only' || native.includes(format.computeAs);
 }
 
-/** Bytes of one tensor stored in `format` ('keep' = as stored). 1-D tensors (biases, scales) stay as stored. */
-export function tensorBytesIn(tensor: TensorInfo, format: NumberFormat | 'keep'): number {
-  if (format === 'keep' || tensor.shape.length < 2) return tensor.byteLength;
+/**
+ * Bytes of one tensor of a layer stored in `format` ('keep' = as stored), as the estimator counts them: the
+ * layer's main weight and its other matrix weights (rank ≥ 2) convert; biases and other 1-D tensors stay.
+ */
+export function tensorBytesIn(tensor: TensorInfo, format: NumberFormat | 'keep', isMain = false): number {
+  if (format === 'keep' || tensor.elementCount === 0 || (!isMain && tensor.shape.length < 2)) return tensor.byteLength;
+  const kind = dtypeInfo(tensor.dtype)?.kind;
+  if (kind !== 'float' && kind !== 'quantized' && kind !== 'int' && kind !== 'uint') return tensor.byteLength;
   return formatByteLength(format, tensor.shape, tensor.elementCount);
 }
 
-/** The layers' weight tensors, the first layer owning each tensor, and bytes outside any layer. */
-export function layerTensors(model: Model): { byLayer: Map<string, TensorInfo[]>; owner: Map<string, string>; outsideBytes: number } {
-  const tensors = new Map(model.tensors.map((t) => [t.name, t]));
-  const byLayer = new Map<string, TensorInfo[]>();
+/** One layer tensor and whether it is the layer's main weight. */
+export interface LayerTensor {
+  readonly tensor: TensorInfo;
+  readonly isMain: boolean;
+}
+
+/** The layers' weight tensors (each tensor under its first layer only), and bytes outside any layer. */
+export function layerTensors(model: Model): { byLayer: Map<string, LayerTensor[]>; owner: Map<string, string>; outsideBytes: number } {
+  const tensors = new Map<string, TensorInfo>();
+  for (const t of model.tensors) if (!tensors.has(t.name)) tensors.set(t.name, t);
+  const byLayer = new Map<string, LayerTensor[]>();
   const owner = new Map<string, string>();
   for (const l of model.layers) {
-    const list: TensorInfo[] = [];
-    for (const w of l.weights) {
+    const list: LayerTensor[] = [];
+    l.weights.forEach((w, i) => {
       const t = tensors.get(w);
-      if (!t || owner.has(w)) continue;
+      if (!t || owner.has(w)) return;
       owner.set(w, l.name);
-      list.push(t);
-    }
+      list.push({ tensor: t, isMain: i === 0 });
+    });
     byLayer.set(l.name, list);
   }
   let outsideBytes = 0;
-  for (const t of model.tensors) if (!owner.has(t.name)) outsideBytes += t.byteLength;
+  for (const t of tensors.values()) if (!owner.has(t.name)) outsideBytes += t.byteLength;
   return { byLayer, owner, outsideBytes };
 }
 
@@ -461,7 +479,7 @@ export function assignmentWeightBytes(model: Model, assignment: Readonly<Record<
   for (const [name, tensors] of byLayer) {
     const id = assignment[name];
     const f = !id || id === KEEP_FORMAT ? 'keep' : (getNumberFormat(id) ?? 'keep');
-    for (const t of tensors) total += tensorBytesIn(t, f);
+    for (const t of tensors) total += tensorBytesIn(t.tensor, f, t.isMain);
   }
   return total;
 }
@@ -501,12 +519,14 @@ export function groupLayers(model: Model, fuse: FuseOptions = {}): LayerGroup[] 
   };
   // Shared tensors (tied weights) can only be stored one way.
   const tensorOwner = new Map<string, string>();
+  const rank = new Map(model.tensors.map((t) => [t.name, t.shape.length]));
   for (const l of layers)
-    for (const w of l.weights) {
+    l.weights.forEach((w, i) => {
+      if (i > 0 && (rank.get(w) ?? 0) < 2) return; // biases stay as stored: sharing them does not tie formats
       const o = tensorOwner.get(w);
       if (o) union(o, l.name, 'shared-tensor');
       else tensorOwner.set(w, l.name);
-    }
+    });
   const scope = (l: Layer): string => `${l.block}|${l.expert ?? ''}`;
   if (fuse.qkv === true) byKey((l) => (l.block !== undefined && ['attention_q', 'attention_k', 'attention_v'].includes(l.role) ? `qkv|${scope(l)}` : undefined), 'qkv');
   if (fuse.gateUp !== false) byKey((l) => (l.block !== undefined && ['ffn_gate', 'ffn_up'].includes(l.role) ? `gu|${scope(l)}` : undefined), 'gate-up');
@@ -539,7 +559,7 @@ export function solveModel(model: Model, options: SolveModelOptions): SolveModel
   const groupOptions: GroupOption[][] = [];
   let unscored = 0;
   for (const g of groups) {
-    const keepBytes = g.layers.reduce((s, l) => s + (byLayer.get(l.name) ?? []).reduce((a, t) => a + t.byteLength, 0), 0);
+    const keepBytes = g.layers.reduce((s, l) => s + (byLayer.get(l.name) ?? []).reduce((a, t) => a + t.tensor.byteLength, 0), 0);
     const opts: GroupOption[] = [{ format: KEEP_FORMAT, bytes: keepBytes, harm: 0 }];
     const pins = [...new Set(g.layers.map((l) => pinned[l.name]).filter((p): p is string => p !== undefined))];
     if (pins.length > 1) notes.push(`Layers ${g.layers.map((l) => `'${l.name}'`).join(', ')} must share one format but are pinned to ${pins.join(' and ')}; using ${pins[0]}.`);
@@ -560,7 +580,7 @@ export function solveModel(model: Model, options: SolveModelOptions): SolveModel
           break;
         }
         harm += Math.max(0, h);
-        for (const t of byLayer.get(l.name) ?? []) bytes += tensorBytesIn(t, f);
+        for (const t of byLayer.get(l.name) ?? []) bytes += tensorBytesIn(t.tensor, f, t.isMain);
       }
       if (!ok) {
         if (!pin) unscored++;
@@ -604,5 +624,183 @@ export function solveModel(model: Model, options: SolveModelOptions): SolveModel
     formats: uniq.map((f) => f.id),
     notes,
   };
+}
+//#endregion
+
+//#region target budgets
+/** Options for {@link planForTarget}. */
+export interface PlanForTargetOptions extends Omit<SolveModelOptions, 'weightBudgetBytes' | 'native'> {
+  readonly target: Target;
+  /** Devices the model is spread over (default 1). */
+  readonly devices?: number;
+  readonly budget: PlanBudget;
+  readonly context?: number;
+  readonly batch?: number;
+  /** KV-cache format id (default 'fp16'). */
+  readonly kvFormat?: string;
+  /** Shape constants for the estimator (see `readShapeConstants`). */
+  readonly constants?: Readonly<Record<string, readonly number[]>>;
+}
+
+/** What would make an infeasible plan fit. */
+export interface FitSuggestion {
+  readonly kind: 'devices' | 'context' | 'kv-format' | 'allow-emulated' | 'budget';
+  /** One sentence with the numbers. */
+  readonly message: string;
+  /** The suggested value (device count, context, KV format id, bytes). */
+  readonly value: number | string | boolean;
+}
+
+/** Memory facts behind the weight budget. */
+export interface BudgetBreakdown {
+  readonly kind: 'capacity' | 'bytes' | 'weightBytes' | 'avgBits';
+  /** Memory the whole payload may use (capacity × devices or the explicit bytes); undefined for weight-only budgets. */
+  readonly memoryBytes: number | undefined;
+  readonly devices: number;
+  readonly kvCacheBytes: number;
+  readonly activationBytes: number;
+  /** Runtime overhead at the budget's limit (bytes + fraction × payload). */
+  readonly overheadBytes: number;
+  /** Stored bytes of tensors that belong to no layer (shape tables, buffers): they stay as stored. */
+  readonly outsideBytes: number;
+  /** What is left for the layers' weights. */
+  readonly weightBudgetBytes: number;
+}
+
+/** Result of {@link planForTarget}. */
+export interface PlanForTargetResult extends SolveModelResult {
+  readonly budget: BudgetBreakdown;
+  /** The estimator's view of the chosen assignment. */
+  readonly estimate: Estimate;
+  /** Non-empty when nothing fits. */
+  readonly suggestions: readonly FitSuggestion[];
+}
+
+/** Largest payload (weights + activations + KV) that fits `memoryBytes` on `devices` with the target's overhead rule. */
+function maxPayload(target: Target, devices: number, memoryBytes: number | undefined): number {
+  const ob = target.overhead.bytes;
+  const f = target.overhead.fraction;
+  if (memoryBytes !== undefined) {
+    // Explicit total memory: payload + ceil(ob + f·payload) ≤ memoryBytes.
+    let p = Math.floor((memoryBytes - ob) / (1 + f));
+    while (p > 0 && p + Math.ceil(ob + f * p) > memoryBytes) p--;
+    return Math.max(0, p);
+  }
+  if (devices <= 1) return maxPayload(target, 1, target.memoryBytes);
+  // Split evenly over N devices, the fixed overhead paid on each (memory.ts devicesNeeded).
+  return Math.max(0, Math.floor((devices * (target.memoryBytes - ob)) / (1 + f)));
+}
+
+/**
+ * Computes the layer-weight budget for a target (capacity minus KV cache, activations and overhead, or an
+ * explicit budget) and solves. When nothing fits, suggests what would, with numbers: more devices, a smaller
+ * context, a lower KV-cache format, emulated formats.
+ */
+export function planForTarget(model: Model, options: PlanForTargetOptions): PlanForTargetResult {
+  const { target } = options;
+  const devices = options.devices ?? 1;
+  const base = { ...(options.batch !== undefined ? { batch: options.batch } : {}), ...(options.constants ? { constants: options.constants } : {}) };
+  const at = (context: number | undefined, kvFormat: string | undefined): Estimate =>
+    estimate(model, target, { ...base, ...(context !== undefined ? { context } : {}), ...(kvFormat !== undefined ? { kvFormat } : {}) });
+  const stored = at(options.context, options.kvFormat);
+  const { byLayer, outsideBytes } = layerTensors(model);
+  const kind: BudgetBreakdown['kind'] = options.budget === 'capacity' ? 'capacity' : 'bytes' in options.budget ? 'bytes' : 'weightBytes' in options.budget ? 'weightBytes' : 'avgBits';
+  const budgetFor = (e: Estimate, n: number): BudgetBreakdown => {
+    const b = options.budget;
+    let memoryBytes: number | undefined;
+    let weightBudget: number;
+    let overhead = 0;
+    if (b === 'capacity' || 'bytes' in b) {
+      memoryBytes = b === 'capacity' ? target.memoryBytes * n : b.bytes;
+      const payload = maxPayload(target, n, b === 'capacity' ? undefined : b.bytes);
+      overhead = Math.ceil(target.overhead.bytes * (b === 'capacity' ? n : 1) + target.overhead.fraction * payload);
+      weightBudget = payload - e.kvCacheBytes - e.activationBytes - outsideBytes;
+    } else if ('weightBytes' in b) weightBudget = b.weightBytes - outsideBytes;
+    else {
+      let elements = 0;
+      for (const ts of byLayer.values()) for (const t of ts) elements += t.tensor.elementCount;
+      weightBudget = Math.floor((b.avgBits * elements) / 8);
+    }
+    return { kind, memoryBytes, devices: n, kvCacheBytes: e.kvCacheBytes, activationBytes: e.activationBytes, overheadBytes: overhead, outsideBytes, weightBudgetBytes: Math.max(0, weightBudget) };
+  };
+  const budget = budgetFor(stored, devices);
+  const solveOpts = { ...options, native: target.native, weightBudgetBytes: budget.weightBudgetBytes };
+  const result = solveModel(model, solveOpts);
+  const final = estimate(model, target, { ...base, ...(options.context !== undefined ? { context: options.context } : {}), ...(options.kvFormat !== undefined ? { kvFormat: options.kvFormat } : {}), assignment: result.assignment });
+  const suggestions: FitSuggestion[] = [];
+  if (result.status === 'infeasible') {
+    const need = result.minWeightBytes;
+    const short = result.shortfallBytes;
+    const mib = (x: number): string => `${(x / 2 ** 20).toFixed(1)} MiB`;
+    if (kind === 'capacity') {
+      for (let n = devices + 1; n <= devices + 4096; n++) {
+        if (budgetFor(stored, n).weightBudgetBytes >= need) {
+          suggestions.push({ kind: 'devices', value: n, message: `Use ${n} × ${target.id} instead of ${devices}: the smallest allowed weights (${mib(need)}) then fit.` });
+          break;
+        }
+      }
+    }
+    if (kind === 'capacity' || kind === 'bytes') {
+      if (stored.kvCacheBytes > 0) {
+        for (let c = Math.floor(stored.context / 2); c >= 1; c = Math.floor(c / 2)) {
+          const e = at(c, options.kvFormat);
+          if (budgetFor(e, devices).weightBudgetBytes >= need) {
+            suggestions.push({ kind: 'context', value: c, message: `Reduce the context from ${stored.context} to ${c} tokens: the KV cache shrinks from ${mib(stored.kvCacheBytes)} to ${mib(e.kvCacheBytes)}.` });
+            break;
+          }
+        }
+        const currentKv = getNumberFormat(options.kvFormat ?? 'fp16');
+        for (const kv of ['fp8_e4m3', 'int8', 'int4']) {
+          const f = getNumberFormat(kv)!;
+          if (currentKv && formatBitsPerWeightOf(f) >= formatBitsPerWeightOf(currentKv)) continue;
+          const e = at(options.context, kv);
+          if (budgetFor(e, devices).weightBudgetBytes >= need) {
+            suggestions.push({ kind: 'kv-format', value: kv, message: `Store the KV cache as ${f.label}: it shrinks from ${mib(stored.kvCacheBytes)} to ${mib(e.kvCacheBytes)}.` });
+            break;
+          }
+        }
+      }
+    }
+    if (!options.allowEmulated) {
+      const emu = solveModel(model, { ...solveOpts, allowEmulated: true });
+      if (emu.minWeightBytes <= budget.weightBudgetBytes)
+        suggestions.push({ kind: 'allow-emulated', value: true, message: `Allow emulated compute formats: the smallest weights drop to ${mib(emu.minWeightBytes)} (runs at the fallback rate on ${target.id}).` });
+    }
+    suggestions.push({ kind: 'budget', value: budget.weightBudgetBytes + short, message: `The smallest allowed weights need ${mib(need)} but the budget leaves ${mib(budget.weightBudgetBytes)} for them: ${mib(short)} short.` });
+  }
+  return { ...result, budget, estimate: final, suggestions };
+}
+
+function formatBitsPerWeightOf(f: NumberFormat): number {
+  return (f.bytesPerBlock * 8) / f.blockSize;
+}
+
+/** Harm from a sensitivity report: the layer's `staticScore` for the format (undefined when not analyzed). */
+export function harmFromSensitivity(report: SensitivityReport): HarmFunction {
+  const byLayer = new Map(report.layers.map((l) => [l.layer, l]));
+  return (layer, format) => byLayer.get(layer.name)?.formats[format.id]?.staticScore;
+}
+//#endregion
+
+//#region comparisons
+/** Predicted harm of an assignment (Σ per-layer scores; 'keep' and the stored format score 0); undefined when a layer has no score. */
+export function assignmentHarm(model: Model, assignment: Readonly<Record<string, string>>, harm: HarmFunction): number | undefined {
+  let total = 0;
+  for (const l of model.layers) {
+    const id = assignment[l.name];
+    if (!id || id === KEEP_FORMAT) continue;
+    const f = getNumberFormat(id);
+    if (!f) return undefined;
+    if (formatForStoredDType(l.dtype)?.id === f.id) continue;
+    const h = harm(l, f);
+    if (h === undefined || !Number.isFinite(h)) return undefined;
+    total += Math.max(0, h);
+  }
+  return total;
+}
+
+/** Predicted output SQNR in dB for a total harm (sensitivity.ts: harm is the output noise-to-signal ratio). */
+export function harmToSqnrDb(harm: number): number {
+  return harm > 0 ? -10 * Math.log10(harm) : Infinity;
 }
 //#endregion

@@ -22,9 +22,12 @@ export function detectFormat(head: Uint8Array, fileName: string): Detected | und
   if (head.length >= 4 && head[0] === 0x47 && head[1] === 0x47 && head[2] === 0x55 && head[3] === 0x46) return 'gguf';
   if (head.length >= 8 && head[4] === 0x54 && head[5] === 0x46 && head[6] === 0x4c && head[7] === 0x33) return 'tflite';
   if (head.length >= 9 && head[8] === 0x7b && head[6] === 0 && head[7] === 0) return 'safetensors';
-  if (lower.endsWith('.onnx') || (head.length > 0 && head[0] === 0x08)) return 'onnx';
+  // No magic left to match: trust a known extension before the weak ONNX heuristic (a malformed safetensors
+  // header length whose low byte is 8 must still reach the safetensors reader and its error message).
+  if (lower.endsWith('.onnx')) return 'onnx';
   if (lower.endsWith('.safetensors')) return 'safetensors';
   if (lower.endsWith('.gguf')) return 'gguf';
   if (lower.endsWith('.tflite')) return 'tflite';
+  if (head.length > 0 && head[0] === 0x08) return 'onnx';
   return undefined;
 }

@@ -37,6 +37,8 @@ const TABLE: readonly DTypeInfo[] = [
   { id: 'float8_e5m2fnuz', kind: 'float', blockSize: 1, bytesPerBlock: 1, label: 'FP8 E5M2FNUZ' },
   { id: 'float8_e8m0', kind: 'float', blockSize: 1, bytesPerBlock: 1, label: 'E8M0' },
   { id: 'float4_e2m1', kind: 'float', blockSize: 2, bytesPerBlock: 1, label: 'FP4 E2M1' },
+  { id: 'float6_e2m3', kind: 'float', blockSize: 4, bytesPerBlock: 3, label: 'FP6 E2M3' },
+  { id: 'float6_e3m2', kind: 'float', blockSize: 4, bytesPerBlock: 3, label: 'FP6 E3M2' },
   { id: 'int64', kind: 'int', blockSize: 1, bytesPerBlock: 8, label: 'INT64' },
   { id: 'int32', kind: 'int', blockSize: 1, bytesPerBlock: 4, label: 'INT32' },
   { id: 'int16', kind: 'int', blockSize: 1, bytesPerBlock: 2, label: 'INT16' },

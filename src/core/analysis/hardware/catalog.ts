@@ -346,7 +346,7 @@ export const TARGETS: readonly Target[] = [
     memoryBytes: 64 * GiB, memoryBandwidthBytesPerSecond: 80 * GB_S,
     throughput: { fp32: 1.5 * T, bf16: 3 * T, int8: 6 * T },
     native: ['fp64', 'fp32', 'bf16', 'int8'],
-    overhead: { bytes: 64 * MiB, fraction: 0, note: 'Runtime library pages and thread stacks ≈ 64 MiB (measured for onnxruntime-node 1.30, see test/integration/ortMemory.ts); the OS is not counted.' },
+    overhead: { bytes: 25 * MiB, fraction: 0.1, note: 'Runtime state ≈ 25 MiB (onnxruntime-node 1.30 session on a one-node model) plus 10% for allocator-arena rounding and the runtime\'s working copies, fitted on 64–157 MiB models (test/integration/ortMemory.ts); the OS and the runtime library itself are not counted.' },
     source: 'Assumption: a desktop/server host with dual-channel DDR5-5600 (89.6 GB/s peak, ~80 GB/s sustained), 16 cores with AVX-512 (FP32 ≈ 1.5 TFLOPS), AVX-512-BF16 / AMX-class BF16 ≈ 3 TFLOPS, VNNI INT8 ≈ 6 TOPS.',
     confidence: 'L',
     notes: 'Not a real product: edit it with a targets file to match your machine. FP16 matrix math is not native on most CPUs (runtimes upcast to FP32).',
@@ -371,14 +371,20 @@ export function getTarget(id: string, extra: readonly Target[] = []): Target | u
   return extra.find((t) => t.id === k) ?? CATALOG_BY_ID.get(k);
 }
 
-/** Up to `count` ids closest to `id` (edit distance, then shared prefix), for "did you mean" messages. */
+/** Up to `count` ids closest to `id` (edit distance, then longest shared prefix), for "did you mean" messages. */
 export function nearestTargetIds(id: string, targets: readonly Target[] = TARGETS, count = 3): string[] {
   const k = id.trim().toLowerCase();
   return targets
-    .map((t) => ({ id: t.id, d: editDistance(k, t.id) - (t.id.includes(k) || k.includes(t.id) ? 2 : 0) }))
-    .sort((a, b) => a.d - b.d || a.id.localeCompare(b.id))
+    .map((t) => ({ id: t.id, d: editDistance(k, t.id) - (t.id.includes(k) || k.includes(t.id) ? 2 : 0), p: commonPrefixLength(k, t.id) }))
+    .sort((a, b) => a.d - b.d || b.p - a.p || a.id.localeCompare(b.id))
     .slice(0, count)
     .map((x) => x.id);
+}
+
+function commonPrefixLength(a: string, b: string): number {
+  let i = 0;
+  while (i < a.length && i < b.length && a[i] === b[i]) i++;
+  return i;
 }
 
 /** Levenshtein distance of two short strings (ids are bounded by the callers). */

@@ -29,7 +29,11 @@ export function formatSupport(format: NumberFormat, target: Target): FormatSuppo
     return { native: true, runsAs, flagged: false };
   }
   if (has(format.computeAs)) return { native: true, runsAs: format.computeAs, flagged: false };
-  const candidates = [format.fallbackCompute, ...COMPUTE_FALLBACKS[format.computeAs], ...COMPUTE_FALLBACKS[format.fallbackCompute]];
+  // Same-width re-encodings first (OCP FP8 → FNUZ on MI300X, as vLLM does), then the format's own fallback
+  // (usually dequantizing to FP16), then the general chain.
+  const chain = COMPUTE_FALLBACKS[format.computeAs];
+  const sameWidth = chain.filter((t) => COMPUTE_TYPE_BITS[t] === COMPUTE_TYPE_BITS[format.computeAs]);
+  const candidates = [...sameWidth, format.fallbackCompute, ...chain, ...COMPUTE_FALLBACKS[format.fallbackCompute]];
   return { native: false, runsAs: candidates.find(has) ?? 'fp32', flagged: true };
 }
 

@@ -95,18 +95,17 @@ const TRAILING_NOISE = /^(weight|bias|w|b|matmul|gemm|add|mul|conv|gather|output
 /** Role/block/expert from a name, via model/roles.ts plus short ONNX-export spellings (`l0.up.w`, `dn`). */
 function roleFromName(name: string, op: string): { role: LayerRole; block: number | undefined; expert: number | undefined } {
   const toks = tokens(name);
+  let block: number | undefined;
+  for (let i = 0; i < toks.length && block === undefined; i++) {
+    const t = toks[i]!;
+    const joined = /^(?:l|layer|layers|h|blk|block|blocks)_?(\d{1,6})$/.exec(t);
+    if (joined) block = Number(joined[1]);
+    else if (/^(?:layer|layers|h|blk|block|blocks)$/.test(t) && /^\d{1,6}$/.test(toks[i + 1] ?? '')) block = Number(toks[i + 1]);
+  }
   let isBias = false;
   while (toks.length > 1 && (TRAILING_NOISE.test(toks[toks.length - 1]!) || toks[toks.length - 1] === op.toLowerCase())) {
     const t = toks.pop()!;
     if (t === 'bias' || t === 'b') isBias = true;
-  }
-  let block: number | undefined;
-  for (const t of toks) {
-    const m = /^(?:l|layer|layers|h|blk|block|blocks)_?(\d{1,6})$/.exec(t);
-    if (m) {
-      block = Number(m[1]);
-      break;
-    }
   }
   const info = inferRole(`${toks.join('.')}.${isBias ? 'bias' : 'weight'}`, 0);
   let role = info.role;
@@ -157,7 +156,7 @@ export function isWeightInput(op: string, index: number): boolean {
 
 function layerName(node: RawNode, graph: RawGraph, nameCounts: ReadonlyMap<string, number>): string {
   if (node.name !== '' && nameCounts.get(node.name) === 1) return node.name;
-  const local = node.name !== '' ? node.name : `${node.op || 'node'}_${node.index}`;
+  const local = `${node.op || 'node'}_${node.index}`;
   return graph.depth === 0 ? local : `${graph.path}/${local}`;
 }
 

@@ -158,18 +158,11 @@ export class OnnxWireParser {
     return this.c.fail(code, problem, offset);
   }
 
-  /** Reads the next key of a message ending at `end` (buffering first). */
-  private async nextKey(end: number): Promise<void> {
-    const c = this.c;
-    if (!c.has(KEY)) await c.fill(KEY, end);
-    c.key(end);
-  }
-
   /** Reads a length-delimited string field, bounded by maxStringBytes; keeps at most `keep` bytes. */
   private async str(end: number, what: string, keep = this.limits.maxStringBytes): Promise<string> {
     const c = this.c;
     c.expectWire(WIRE_LEN, what);
-    const at = c.pos;
+    const at = c.keyOffset;
     const n = c.length(end, what);
     if (n > this.limits.maxStringBytes) this.fail(`${what} at offset ${at} is ${n} bytes, more than the limit of ${this.limits.maxStringBytes}`, at, 'limit-exceeded');
     return c.string(n, end, keep);
@@ -211,7 +204,8 @@ export class OnnxWireParser {
       docString: undefined, graph: undefined, opsetImports: [], metadataProps: [], functions: [], trainingInfoCount: 0, graphs: this.graphs,
     };
     while (c.pos < end) {
-      await this.nextKey(end);
+      if (!c.has(KEY)) await c.fill(KEY, end);
+      c.key(end);
       switch (c.field) {
         case F.Model.ir_version: {
           const v = await this.int(end, 'ir_version');
@@ -264,7 +258,8 @@ export class OnnxWireParser {
     let domain = '';
     let version = 0;
     while (c.pos < end) {
-      await this.nextKey(end);
+      if (!c.has(KEY)) await c.fill(KEY, end);
+      c.key(end);
       if (c.field === F.OperatorSetId.domain) domain = await this.display(end, 'opset domain');
       else if (c.field === F.OperatorSetId.version) {
         const v = await this.int(end, 'opset version');
@@ -279,7 +274,8 @@ export class OnnxWireParser {
     let key = '';
     let value = '';
     while (c.pos < end) {
-      await this.nextKey(end);
+      if (!c.has(KEY)) await c.fill(KEY, end);
+      c.key(end);
       if (c.field === F.StringString.key) key = await this.str(end, 'key', keep);
       else if (c.field === F.StringString.value) value = await this.str(end, 'value', keep);
       else c.skipValue(end);
@@ -291,7 +287,8 @@ export class OnnxWireParser {
     const c = this.c;
     const f: RawFunction = { name: '', domain: '', nodeCount: 0 };
     while (c.pos < end) {
-      await this.nextKey(end);
+      if (!c.has(KEY)) await c.fill(KEY, end);
+      c.key(end);
       if (c.field === F.Function.name) f.name = await this.display(end, 'function name');
       else if (c.field === F.Function.domain) f.domain = await this.display(end, 'function domain');
       else {
@@ -319,7 +316,8 @@ export class OnnxWireParser {
     this.graphs.push(g);
     let valueInfoCount = 0;
     while (c.pos < end) {
-      await this.nextKey(end);
+      if (!c.has(KEY)) await c.fill(KEY, end);
+      c.key(end);
       switch (c.field) {
         case F.Graph.node: {
           if (++this.nodeCount > this.limits.maxNodeCount) this.fail(`the model has more than ${this.limits.maxNodeCount} nodes`, c.keyOffset, 'limit-exceeded');
@@ -362,7 +360,8 @@ export class OnnxWireParser {
     const n: RawNode = { index, offset, name: '', op: '', domain: '', inputs: [], outputs: [], attributes: [] };
     const arity = this.limits.maxNodeCount;
     while (c.pos < end) {
-      await this.nextKey(end);
+      if (!c.has(KEY)) await c.fill(KEY, end);
+      c.key(end);
       switch (c.field) {
         case F.Node.input:
           if (n.inputs.length >= arity) this.fail(`node at offset ${offset} has more than ${arity} inputs`, offset, 'limit-exceeded');
@@ -398,9 +397,10 @@ export class OnnxWireParser {
       name: '', type: undefined, refAttrName: undefined, f: undefined, fOffset: 0, i: undefined, iChunk: undefined, s: undefined,
       t: undefined, g: undefined, sparse: undefined, floats: undefined, ints: undefined, strings: undefined, tensors: undefined, graphs: undefined,
     };
-    const subPath = (suffix: string): string => `${graph.path}/${nodeLabel.replace(/\//g, '∕')}/${(a.name || 'attribute').replace(/\//g, '∕')}${suffix}`;
+    const subPath = (suffix: string): string => `${graph.path}/${nodeLabel}/${a.name || 'attribute'}${suffix}`;
     while (c.pos < end) {
-      await this.nextKey(end);
+      if (!c.has(KEY)) await c.fill(KEY, end);
+      c.key(end);
       switch (c.field) {
         case F.Attribute.name: a.name = await this.str(end, 'attribute name'); break;
         case F.Attribute.ref_attr_name: a.refAttrName = await this.display(end, 'ref_attr_name'); break;
@@ -514,7 +514,8 @@ export class OnnxWireParser {
     const c = this.c;
     const s: RawSparseTensor = { offset: c.pos, values: undefined, indices: undefined, dims: [] };
     while (c.pos < end) {
-      await this.nextKey(end);
+      if (!c.has(KEY)) await c.fill(KEY, end);
+      c.key(end);
       if (c.field === F.SparseTensor.values) s.values = await this.tensor(this.sub(end, 'sparse values'));
       else if (c.field === F.SparseTensor.indices) s.indices = await this.tensor(this.sub(end, 'sparse indices'));
       else if (c.field === F.SparseTensor.dims) await this.dimsField(end, s.dims, s.offset);
@@ -553,7 +554,8 @@ export class OnnxWireParser {
     const c = this.c;
     const t: RawTensor = { offset: c.pos, name: '', dims: [], dataType: 0, dataLocation: 0, hasSegment: false, data: {}, externalData: [] };
     while (c.pos < end) {
-      await this.nextKey(end);
+      if (!c.has(KEY)) await c.fill(KEY, end);
+      c.key(end);
       switch (c.field) {
         case F.Tensor.dims: await this.dimsField(end, t.dims, t.offset); break;
         case F.Tensor.data_type: t.dataType = await this.smallInt(end, 'data_type'); break;
@@ -613,7 +615,8 @@ export class OnnxWireParser {
     let dtype: string | undefined;
     let shape: Dim[] | undefined;
     while (c.pos < end) {
-      await this.nextKey(end);
+      if (!c.has(KEY)) await c.fill(KEY, end);
+      c.key(end);
       if (c.field === F.ValueInfo.name) name = await this.str(end, 'value name');
       else if (c.field === F.ValueInfo.type) {
         const r = await this.typeProto(this.sub(end, 'value type'));
@@ -630,11 +633,13 @@ export class OnnxWireParser {
     let dtype: string | undefined;
     let shape: Dim[] | undefined;
     while (c.pos < end) {
-      await this.nextKey(end);
+      if (!c.has(KEY)) await c.fill(KEY, end);
+      c.key(end);
       if (c.field === F.Type.tensor_type || c.field === F.Type.sparse_tensor_type) {
         const tEnd = this.sub(end, 'tensor_type');
         while (c.pos < tEnd) {
-          await this.nextKey(tEnd);
+          if (!c.has(KEY)) await c.fill(KEY, tEnd);
+          c.key(tEnd);
           if (c.field === F.TypeTensor.elem_type) dtype = dtypeOfOnnx(await this.smallInt(tEnd, 'elem_type'));
           else if (c.field === F.TypeTensor.shape) shape = await this.shape(this.sub(tEnd, 'shape'));
           else c.skipValue(tEnd);
@@ -648,7 +653,8 @@ export class OnnxWireParser {
     const c = this.c;
     const dims: Dim[] = [];
     while (c.pos < end) {
-      await this.nextKey(end);
+      if (!c.has(KEY)) await c.fill(KEY, end);
+      c.key(end);
       if (c.field !== F.Shape.dim) {
         c.skipValue(end);
         continue;
@@ -657,7 +663,8 @@ export class OnnxWireParser {
       const dEnd = this.sub(end, 'dim');
       let dim: Dim = null;
       while (c.pos < dEnd) {
-        await this.nextKey(dEnd);
+        if (!c.has(KEY)) await c.fill(KEY, dEnd);
+        c.key(dEnd);
         if (c.field === F.Dimension.dim_value) {
           const v = await this.int(dEnd, 'dim_value');
           // Exporters write -1 for "dynamic"; only non-negative safe values are sizes.

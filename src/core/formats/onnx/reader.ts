@@ -23,6 +23,14 @@ import { ATTRIBUTE_VALUES_KEPT, OnnxWireParser, type DataField, type DataFieldNa
 import { ATTRIBUTE_TYPE, DATA_LOCATION_EXTERNAL, dtypeOfOnnx } from './schema';
 import { int64Text, type BigValue } from './wire';
 
+/** A plain object keyed by untrusted names: own data properties only, so a key `__proto__` cannot change the prototype. */
+function record<T>(): Record<string, T> {
+  return {};
+}
+function setOwn<T>(obj: Record<string, T>, key: string, value: T): void {
+  Object.defineProperty(obj, key, { value, enumerable: true, writable: true, configurable: true });
+}
+
 /** Reads an ONNX model's structure. Throws {@link ModelFormatError} for malformed or hostile input. */
 export async function readOnnx(source: ByteSource, ctx: ReadContext): Promise<Model> {
   const raw = await new OnnxWireParser(source, ctx.limits, ctx.token).model();
@@ -275,11 +283,11 @@ class ModelBuilder {
   private async node(g: RawGraph, n: RawNode, initializers: string[]): Promise<GraphNode> {
     const isConstant = n.op === 'Constant' && (n.domain === '' || n.domain === 'ai.onnx');
     const label = n.name || `${n.op || 'node'}_${n.index}`;
-    const attributes: Record<string, AttributeValue> = Object.create(null) as Record<string, AttributeValue>;
+    const attributes = record<AttributeValue>();
     const subgraphs: string[] = [];
     for (const a of n.attributes) {
       const value = await this.attribute(g, n, a, isConstant, label, initializers);
-      if (value !== undefined) attributes[a.name] = value;
+      if (value !== undefined) setOwn(attributes, a.name, value);
       if (a.g) subgraphs.push(a.g.path);
       if (a.graphs) subgraphs.push(...a.graphs.map((s) => s.path));
     }
@@ -363,10 +371,10 @@ class ModelBuilder {
   //#region model-level facts
   private metadata(): Record<string, MetadataValue> {
     const r = this.raw;
-    const md: Record<string, MetadataValue> = Object.create(null) as Record<string, MetadataValue>;
+    const md = record<MetadataValue>();
     if (r.irVersion !== undefined) md['ir_version'] = r.irVersion;
-    const opsets: Record<string, MetadataValue> = Object.create(null) as Record<string, MetadataValue>;
-    for (const [domain, version] of r.opsetImports) opsets[domain === '' ? 'ai.onnx' : domain] = version;
+    const opsets = record<MetadataValue>();
+    for (const [domain, version] of r.opsetImports) setOwn(opsets, domain === '' ? 'ai.onnx' : domain, version);
     md['opset_import'] = opsets;
     if (r.producerName !== undefined) md['producer_name'] = r.producerName;
     if (r.producerVersion !== undefined) md['producer_version'] = r.producerVersion;
@@ -375,8 +383,8 @@ class ModelBuilder {
     if (r.docString) md['doc_string'] = r.docString;
     if (this.main.name) md['graph_name'] = this.main.name;
     if (r.metadataProps.length) {
-      const props: Record<string, MetadataValue> = Object.create(null) as Record<string, MetadataValue>;
-      for (const [k, v] of r.metadataProps) props[k] = v;
+      const props = record<MetadataValue>();
+      for (const [k, v] of r.metadataProps) setOwn(props, k, v);
       md['metadata_props'] = props;
     }
     if (r.functions.length) md['functions'] = r.functions.map((f) => `${f.domain ? `${f.domain}.` : ''}${f.name} (${f.nodeCount} nodes)`);

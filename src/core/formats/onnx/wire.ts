@@ -43,11 +43,16 @@ export class WireCursor {
   /** Offset of the last key, for error messages. */
   keyOffset = 0;
 
+  /** Size of the next read: small after a seek past the buffer (a tensor header follows a skipped payload), doubling while reading on sequentially. */
+  private pageBytes: number;
+
   constructor(
     readonly source: ByteSource,
-    /** Smallest read; a skip inside the buffer costs nothing, past it the next key costs one page. */
-    private readonly pageBytes = 64 * 1024,
-  ) {}
+    private readonly minPageBytes = 4 * 1024,
+    private readonly maxPageBytes = 1024 * 1024,
+  ) {
+    this.pageBytes = minPageBytes;
+  }
 
   get fileName(): string {
     return this.source.name;
@@ -77,6 +82,8 @@ export class WireCursor {
     const want = Math.min(n, end - this.pos);
     if (want <= 0 || this.buffered() >= want) return;
     if (end > this.source.size) this.fail('truncated', `a message at offset ${this.pos} runs to offset ${end} but the file has ${this.source.size} bytes`);
+    const sequential = this.buf.length > 0 && this.pos >= this.bufStart && this.pos <= this.bufStart + this.buf.length;
+    this.pageBytes = sequential ? Math.min(this.pageBytes * 2, this.maxPageBytes) : this.minPageBytes;
     const length = Math.min(Math.max(want, this.pageBytes), this.source.size - this.pos);
     this.buf = await this.source.read(this.pos, length);
     this.bufStart = this.pos;
@@ -139,9 +146,9 @@ export class WireCursor {
     }
   }
 
-  /** Reads a length prefix and checks that `pos + length` stays inside `end` (the enclosing message). */
+  /** Reads a length prefix (right after a key) and checks that `pos + length` stays inside `end` (the enclosing message). */
   length(end: number, what: string): number {
-    const at = this.pos;
+    const at = this.keyOffset;
     const n = this.uvarint(end, `the length of ${what}`);
     if (n > end - this.pos) {
       this.fail('truncated', `${what} at offset ${at} declares ${n} bytes but only ${Math.max(0, end - this.pos)} remain in its message`, at);

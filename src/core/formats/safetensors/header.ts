@@ -22,6 +22,8 @@ interface SafetensorsDtype {
 const DTYPES: Readonly<Record<string, SafetensorsDtype>> = Object.freeze({
   BOOL: { dtype: 'bool', bits: 8 },
   F4: { dtype: 'float4_e2m1', bits: 4 },
+  F6_E2M3: { dtype: 'float6_e2m3', bits: 6 },
+  F6_E3M2: { dtype: 'float6_e3m2', bits: 6 },
   U8: { dtype: 'uint8', bits: 8 },
   I8: { dtype: 'int8', bits: 8 },
   F8_E5M2: { dtype: 'float8_e5m2', bits: 8 },
@@ -42,7 +44,7 @@ const DTYPES: Readonly<Record<string, SafetensorsDtype>> = Object.freeze({
 //#endregion
 
 /** Upstream dtypes with no IR dtype yet (6-bit MX element types): refused with a clear message. */
-const UNMAPPED_DTYPES: ReadonlySet<string> = new Set(['F6_E2M3', 'F6_E3M2']);
+const UNMAPPED_DTYPES: ReadonlySet<string> = new Set<string>([]);
 
 /** Safetensors dtype names this reader accepts (for tests and docs). */
 export const SAFETENSORS_DTYPES: readonly string[] = Object.keys(DTYPES);

@@ -42,7 +42,8 @@ export interface FbTable {
 /** Reads a FlatBuffer lazily through a small LRU page cache; every access is checked against the file size. */
 export class FlatBufferReader {
   private readonly pages = new Map<number, Uint8Array>();
-  private readonly vtables = new Map<number, Uint16Array>();
+  private readonly vtables = new Map<number, { readonly fields: Uint16Array; readonly tableBytes: number; readonly end: number }>();
+  private lastPage = -1;
   /** Remaining decode work (bytes/elements). Legitimate files need about their size; aliasing needs more. */
   private budget: number;
   /** Pages read from the source, for tests and benchmarks. */
@@ -70,20 +71,25 @@ export class FlatBufferReader {
     }
   }
 
-  private async page(index: number): Promise<Uint8Array> {
+  /** Cached page or undefined; refreshes its LRU position (Map keeps insertion order). */
+  private cachedPage(index: number): Uint8Array | undefined {
     const hit = this.pages.get(index);
-    if (hit) {
-      // Refresh LRU position (Map keeps insertion order).
+    if (hit && index !== this.lastPage) {
       this.pages.delete(index);
       this.pages.set(index, hit);
-      return hit;
+      this.lastPage = index;
     }
+    return hit;
+  }
+
+  private async loadPage(index: number): Promise<Uint8Array> {
     const start = index * PAGE_BYTES;
     const length = Math.min(PAGE_BYTES, this.size - start);
     // Copy: a ByteSource may return a view into a buffer it reuses.
     const bytes = (await this.source.read(start, length)).slice();
     this.pagesRead++;
     this.pages.set(index, bytes);
+    this.lastPage = index;
     if (this.pages.size > MAX_CACHED_PAGES) {
       const oldest = this.pages.keys().next().value as number;
       this.pages.delete(oldest);
@@ -105,14 +111,14 @@ export class FlatBufferReader {
     const first = Math.floor(offset / PAGE_BYTES);
     const last = Math.floor((offset + Math.max(length, 1) - 1) / PAGE_BYTES);
     if (first === last) {
-      const p = await this.page(first);
+      const p = this.cachedPage(first) ?? (await this.loadPage(first));
       const rel = offset - first * PAGE_BYTES;
       return new DataView(p.buffer, p.byteOffset + rel, length);
     }
     const out = new Uint8Array(length);
     let done = 0;
     for (let i = first; i <= last; i++) {
-      const p = await this.page(i);
+      const p = this.cachedPage(i) ?? (await this.loadPage(i));
       const rel = offset + done - i * PAGE_BYTES;
       const n = Math.min(length - done, p.length - rel);
       out.set(p.subarray(rel, rel + n), done);
@@ -147,35 +153,35 @@ export class FlatBufferReader {
     if (vtablePos < 0 || vtablePos + 4 > this.size) {
       this.fail('bad-offset', `${what} at offset ${position} has its vtable at offset ${vtablePos}, outside the file (${this.size} bytes)`, position);
     }
-    let fields = this.vtables.get(vtablePos);
-    let tableBytes: number;
-    if (fields === undefined) {
+    // Vtables are shared by many tables: parse and validate each once. Its checks depend only on the vtable
+    // (field offsets against the inline size it declares), so a million tables aliasing one huge vtable
+    // cost O(1) each.
+    let vtable = this.vtables.get(vtablePos);
+    if (vtable === undefined) {
       const head = await this.bytes(vtablePos, 4, `vtable of ${what}`);
       const vtableBytes = head.getUint16(0, true);
-      tableBytes = head.getUint16(2, true);
+      const tableBytes = head.getUint16(2, true);
       if (vtableBytes < 4 || vtableBytes % 2 !== 0) this.fail('bad-value', `${what} at offset ${position} has a malformed vtable (size ${vtableBytes})`, vtablePos);
       if (tableBytes < 4) this.fail('bad-value', `${what} at offset ${position} declares an inline size of ${tableBytes} bytes`, vtablePos);
       const vt = await this.bytes(vtablePos, vtableBytes, `vtable of ${what}`);
       this.charge(vtableBytes, vtablePos);
-      fields = new Uint16Array(vtableBytes / 2 - 1);
-      fields[0] = tableBytes; // slot 0 of our copy holds the inline size; fields start at index 1
-      for (let i = 4; i < vtableBytes; i += 2) fields[i / 2 - 1] = vt.getUint16(i, true);
-      this.vtables.set(vtablePos, fields);
-    } else {
-      tableBytes = fields[0]!;
+      const fields = new Uint16Array(vtableBytes / 2 - 2);
+      // Only read as far as the furthest field actually present (+8 for the widest scalar).
+      let end = 4;
+      for (let i = 0; i < fields.length; i++) {
+        const f = vt.getUint16(4 + 2 * i, true);
+        fields[i] = f;
+        if (f === 0) continue;
+        if (f < 4 || f >= tableBytes) this.fail('bad-offset', `${what} at offset ${position} has field ${i} at ${f}, outside its ${tableBytes}-byte table`, position);
+        end = Math.max(end, Math.min(f + 8, tableBytes));
+      }
+      vtable = { fields, tableBytes, end };
+      this.vtables.set(vtablePos, vtable);
     }
-    // Only read as far as the furthest field actually present (+8 for the widest scalar).
-    let end = 4;
-    for (let i = 1; i < fields.length; i++) {
-      const f = fields[i]!;
-      if (f === 0) continue;
-      if (f < 4 || f >= tableBytes) this.fail('bad-offset', `${what} at offset ${position} has field ${i - 1} at ${f}, outside its ${tableBytes}-byte table`, position);
-      end = Math.max(end, Math.min(f + 8, tableBytes));
-    }
-    this.checkRange(position, tableBytes, what);
-    this.charge(end, position);
-    const inline = await this.bytes(position, end, what);
-    return { position, fieldOffsets: fields.subarray(1), inline };
+    this.checkRange(position, vtable.tableBytes, what);
+    this.charge(vtable.end, position);
+    const inline = await this.bytes(position, vtable.end, what);
+    return { position, fieldOffsets: vtable.fields, inline };
   }
 
   private field(t: FbTable, index: number, width: number, what: string): number | undefined {

@@ -160,17 +160,10 @@ export async function readTflite(source: ByteSource, ctx: ReadContext): Promise<
       if (i % 1024 === 0) throwIfCancelled(ctx.token);
       tensors.push(await readTensor(fb, tensorTables[i]!, `tensor ${i} of subgraph ${s}`, ctx));
     }
-    const indexList = async (field: number, what: string, max: number): Promise<number[]> => {
-      const pos = await fb.refField(sg, field, what);
-      if (pos === undefined) return [];
-      const { values } = await fb.scalarVector(pos, 4, max, what, decodeI32);
-      for (const v of values) {
-        if (v < 0 || v >= tensors.length) fb.fail('bad-value', `${what} refers to tensor ${v} but the subgraph has ${tensors.length} tensors`, pos);
-      }
-      return values;
-    };
-    const inputs = await indexList(SUBGRAPH.inputs, `inputs of subgraph ${s}`, limits.maxTensorCount);
-    const outputs = await indexList(SUBGRAPH.outputs, `outputs of subgraph ${s}`, limits.maxTensorCount);
+    const inputs = (await int32Vector(fb, sg, SUBGRAPH.inputs, limits.maxTensorCount, 'inputs', `subgraph ${s}`)) ?? [];
+    checkTensorIndices(fb, inputs, tensors.length, false, `inputs of subgraph ${s}`, sg.position);
+    const outputs = (await int32Vector(fb, sg, SUBGRAPH.outputs, limits.maxTensorCount, 'outputs', `subgraph ${s}`)) ?? [];
+    checkTensorIndices(fb, outputs, tensors.length, false, `outputs of subgraph ${s}`, sg.position);
 
     const operatorsPos = await fb.refField(sg, SUBGRAPH.operators, `operators of subgraph ${s}`);
     const operatorTables = operatorsPos === undefined ? [] : await fb.tableVector(operatorsPos, limits.maxNodeCount - totalOperators, `operators of subgraph ${s}`);
@@ -182,18 +175,11 @@ export async function readTflite(source: ByteSource, ctx: ReadContext): Promise<
       const t = await fb.table(operatorTables[i]!, what);
       const opcodeIndex = fb.u32Field(t, OPERATOR.opcodeIndex, 0, `opcode index of ${what}`);
       if (opcodeIndex >= opNames.length) fb.fail('bad-value', `${what} uses opcode ${opcodeIndex} but the model has ${opNames.length} operator codes`, t.position);
-      const edges = async (field: number, kind: string): Promise<number[]> => {
-        const pos = await fb.refField(t, field, `${kind} of ${what}`);
-        if (pos === undefined) return [];
-        const { values } = await fb.scalarVector(pos, 4, limits.maxTensorCount, `${kind} of ${what}`, decodeI32);
-        for (const v of values) {
-          // -1 marks an omitted optional input.
-          if (v < -1 || v >= tensors.length) fb.fail('bad-value', `${what} refers to tensor ${v} but the subgraph has ${tensors.length} tensors`, pos);
-        }
-        return values;
-      };
-      const opInputs = await edges(OPERATOR.inputs, 'inputs');
-      const opOutputs = await edges(OPERATOR.outputs, 'outputs');
+      // -1 marks an omitted optional input.
+      const opInputs = (await int32Vector(fb, t, OPERATOR.inputs, limits.maxTensorCount, 'inputs', what)) ?? [];
+      checkTensorIndices(fb, opInputs, tensors.length, true, what, t.position);
+      const opOutputs = (await int32Vector(fb, t, OPERATOR.outputs, limits.maxTensorCount, 'outputs', what)) ?? [];
+      checkTensorIndices(fb, opOutputs, tensors.length, true, what, t.position);
       const subgraphIndices: number[] = [];
       const optionFields = SUBGRAPH_OPTION_FIELDS[opNames[opcodeIndex]!];
       if (optionFields) {
@@ -355,16 +341,26 @@ export async function readTflite(source: ByteSource, ctx: ReadContext): Promise<
   };
 }
 
+/** The int32 vector at field `index` of `t` (shapes, tensor index lists), or undefined when absent. */
+async function int32Vector(fb: FlatBufferReader, t: FbTable, index: number, maxCount: number, kind: string, owner: string): Promise<number[] | undefined> {
+  const pos = await fb.refField(t, index, `${kind} of ${owner}`);
+  if (pos === undefined) return undefined;
+  return (await fb.scalarVector(pos, 4, maxCount, `${kind} of ${owner}`, decodeI32)).values;
+}
+
+/** Checks tensor indices of a subgraph or operator edge list (-1 = omitted optional input, when allowed). */
+function checkTensorIndices(fb: FlatBufferReader, values: readonly number[], tensorCount: number, allowOmitted: boolean, what: string, offset: number): void {
+  const min = allowOmitted ? -1 : 0;
+  for (const v of values) {
+    if (v < min || v >= tensorCount) fb.fail('bad-value', `${what} refers to tensor ${v} but the subgraph has ${tensorCount} tensors`, offset);
+  }
+}
+
 async function readTensor(fb: FlatBufferReader, position: number, what: string, ctx: ReadContext): Promise<RawTensor> {
   const limits = ctx.limits;
   const t = await fb.table(position, what);
-  const dims = async (field: number, kind: string): Promise<number[] | undefined> => {
-    const pos = await fb.refField(t, field, `${kind} of ${what}`);
-    if (pos === undefined) return undefined;
-    return (await fb.scalarVector(pos, 4, limits.maxRank, `${kind} of ${what}`, decodeI32)).values;
-  };
-  const shape = await dims(TENSOR.shape, 'shape');
-  const shapeSignature = await dims(TENSOR.shapeSignature, 'shape signature');
+  const shape = await int32Vector(fb, t, TENSOR.shape, limits.maxRank, 'shape', what);
+  const shapeSignature = await int32Vector(fb, t, TENSOR.shapeSignature, limits.maxRank, 'shape signature', what);
   const type = fb.i8Field(t, TENSOR.type, 0, `type of ${what}`);
   const buffer = fb.u32Field(t, TENSOR.buffer, 0, `buffer of ${what}`);
   const name = (await fb.stringField(t, TENSOR.name, limits.maxStringBytes, limits.maxDisplayStringBytes, `name of ${what}`)) ?? '';

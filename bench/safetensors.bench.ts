@@ -1,0 +1,100 @@
+/**
+ * Sharded safetensors benchmark: a ~4 GB llama-style BF16 model (26 layers, hidden 2560, FFN 6912, vocab 32000)
+ * written as 8 shards + `model.safetensors.index.json` + `config.json` in a temp folder. Shards are sparse files
+ * (JSON header, then ftruncate to full size), so no weight bytes are ever written or read.
+ * Reports: parse time (via the index and via one shard), bytes read / total size, peak RSS (target < 200 MB).
+ */
+import { promises as fs } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { openModel, type Model } from '../src/core';
+import { openModelFile } from '../src/node/fileByteSource';
+import { buildSafetensors, llamaTensors, stByteLength, type StTensorSpec } from '../test/fixtures/buildSafetensors';
+
+const SHARDS = 8;
+const RUNS = 5;
+
+async function writeModel(dir: string): Promise<{ indexPath: string; shardPaths: string[]; totalBytes: number; tensorCount: number; params: number }> {
+  const tensors = llamaTensors({ layers: 26, hidden: 2560, ffn: 6912, vocab: 32000, dtype: 'BF16' });
+  const total = tensors.reduce((s, t) => s + stByteLength(t.dtype, t.shape), 0);
+  // Contiguous groups of roughly total / SHARDS bytes each.
+  const groups: StTensorSpec[][] = [[]];
+  let acc = 0;
+  for (const t of tensors) {
+    if (acc >= ((groups.length * total) / SHARDS) && groups.length < SHARDS) groups.push([]);
+    groups[groups.length - 1]!.push(t);
+    acc += stByteLength(t.dtype, t.shape);
+  }
+  const weightMap: Record<string, string> = {};
+  const shardPaths: string[] = [];
+  let totalBytes = 0;
+  for (let i = 0; i < groups.length; i++) {
+    const name = `model-${String(i + 1).padStart(5, '0')}-of-${String(groups.length).padStart(5, '0')}.safetensors`;
+    const built = buildSafetensors(groups[i]!, { metadata: { format: 'pt' }, omitData: true });
+    const p = path.join(dir, name);
+    await fs.writeFile(p, built.bytes);
+    await fs.truncate(p, built.totalByteLength);
+    shardPaths.push(p);
+    totalBytes += built.totalByteLength;
+    for (const t of groups[i]!) weightMap[t.name] = name;
+  }
+  const indexPath = path.join(dir, 'model.safetensors.index.json');
+  const index = JSON.stringify({ metadata: { total_size: total }, weight_map: weightMap }, null, 2);
+  await fs.writeFile(indexPath, index);
+  totalBytes += Buffer.byteLength(index);
+  await fs.writeFile(path.join(dir, 'config.json'), JSON.stringify({
+    architectures: ['LlamaForCausalLM'], model_type: 'llama', num_hidden_layers: 26, hidden_size: 2560, intermediate_size: 6912,
+    num_attention_heads: 20, num_key_value_heads: 10, max_position_embeddings: 4096, vocab_size: 32000, torch_dtype: 'bfloat16',
+  }));
+  const params = tensors.reduce((s, t) => s + t.shape.reduce((a, b) => a * b, 1), 0);
+  return { indexPath, shardPaths, totalBytes, tensorCount: tensors.length, params };
+}
+
+async function parse(file: string): Promise<{ model: Model; ms: number; bytesRead: number }> {
+  const t0 = performance.now();
+  const { source, siblings, close } = await openModelFile(file);
+  try {
+    const model = await openModel(source, { siblings });
+    const ms = performance.now() - t0;
+    return { model, ms, bytesRead: source.bytesRead + (await siblings.bytesRead()) };
+  } finally {
+    await close();
+  }
+}
+
+const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+
+async function main(): Promise<void> {
+  const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'plens-st-bench-'));
+  try {
+    const rssBefore = process.memoryUsage().rss;
+    const m = await writeModel(dir);
+    const viaIndex: number[] = [];
+    const viaShard: number[] = [];
+    let last: { model: Model; bytesRead: number } | undefined;
+    for (let i = 0; i < RUNS; i++) {
+      const a = await parse(m.indexPath);
+      viaIndex.push(a.ms);
+      const b = await parse(m.shardPaths[3]!);
+      viaShard.push(b.ms);
+      if (a.model.tensorCount !== m.tensorCount || b.model.tensorCount !== m.tensorCount || a.model.parameterCount !== m.params) {
+        throw new Error(`wrong counts: ${a.model.tensorCount}/${b.model.tensorCount} tensors, expected ${m.tensorCount}`);
+      }
+      last = a;
+    }
+    const peakRssMb = process.resourceUsage().maxRSS / 1024;
+    console.log(`model: ${m.tensorCount} tensors, ${(m.params / 1e9).toFixed(2)} B params, ${SHARDS} shards, ${(m.totalBytes / 2 ** 30).toFixed(2)} GiB on disk (sparse)`);
+    console.log(`parse via index: median ${median(viaIndex).toFixed(1)} ms (first ${viaIndex[0]!.toFixed(1)} ms, ${RUNS} runs)`);
+    console.log(`parse via shard 4: median ${median(viaShard).toFixed(1)} ms`);
+    console.log(`bytes read: ${last!.bytesRead} of ${m.totalBytes} (${((last!.bytesRead / m.totalBytes) * 100).toExponential(2)} %)`);
+    console.log(`hyperparameters: ${JSON.stringify(last!.model.hyperparameters)}`);
+    console.log(`peak RSS: ${peakRssMb.toFixed(0)} MB (process start ${(rssBefore / 2 ** 20).toFixed(0)} MB; target < 200 MB) ${peakRssMb < 200 ? 'OK' : 'OVER TARGET'}`);
+  } finally {
+    await fs.rm(dir, { recursive: true, force: true });
+  }
+}
+
+main().catch((e: unknown) => {
+  console.error(e);
+  process.exitCode = 1;
+});

@@ -1,0 +1,258 @@
+import { promises as fs } from 'node:fs';
+import * as path from 'node:path';
+import { parseArgs } from 'node:util';
+import {
+  EstimateError,
+  KEEP_FORMAT,
+  MAX_PLAN_TEXT_BYTES,
+  TARGETS,
+  assignmentHarm,
+  assignmentWeightBytes,
+  buildPlan,
+  checkPlan,
+  defaultCandidateFormats,
+  formatAllowed,
+  formatBytes,
+  formatPlanDiagnostics,
+  getNumberFormat,
+  getTarget,
+  groupLayers,
+  harmFromSensitivity,
+  harmToSqnrDb,
+  hasPlanErrors,
+  mergeTargets,
+  modelFingerprint,
+  nearestTargetIds,
+  openModel,
+  parseByteSize,
+  parsePlan,
+  planFileNameFor,
+  planForTarget,
+  readShapeConstants,
+  serializePlan,
+  solveModel,
+  standardBaselines,
+  type Model,
+  type ParsedPlan,
+  type PlanBudget,
+  type PlanDiagnostic,
+  type Target,
+} from '../../core';
+import { openModelFile } from '../../node/fileByteSource';
+import { analyzeModelSensitivity } from '../../node/sensitivityRunner';
+import { CliError, renderTable, type CliOutput } from '../io';
+import { resolveTargets } from './estimate';
+import { loadTargetsFile } from './targets';
+
+export const planUsage =
+  'precision-lens plan FILE --target ID [--budget SIZE | --avg-bits B | --weight-budget SIZE] [--devices N] [--context N] [--batch N] [--kv-format F] [--formats a,b] [--allow-emulated] [--fuse-qkv] [--sample F] [--targets-file FILE] [-o PLAN | --dry-run] [--json]';
+
+function positiveInt(flag: string, text: string | undefined): number | undefined {
+  if (text === undefined) return undefined;
+  if (!/^\d+$/.test(text.trim()) || Number(text) <= 0 || !Number.isSafeInteger(Number(text))) throw new CliError(`--${flag} must be a positive whole number, got '${text.slice(0, 40)}'.`);
+  return Number(text);
+}
+
+function size(flag: string, text: string): number {
+  try {
+    return parseByteSize(text);
+  } catch (e) {
+    throw new CliError(`--${flag}: ${(e as Error).message}`);
+  }
+}
+
+/** Reads and parses a plan file (size-bounded). */
+export async function readPlanFile(file: string): Promise<ParsedPlan> {
+  const name = path.basename(file);
+  const st = await fs.stat(file).catch(() => undefined);
+  if (!st) throw new CliError(`${name}: the plan file does not exist.`);
+  if (!st.isFile()) throw new CliError(`${name}: is not a file.`);
+  if (st.size > MAX_PLAN_TEXT_BYTES) throw new CliError(`${name}: the plan is ${st.size} bytes, more than the limit of ${MAX_PLAN_TEXT_BYTES}.`);
+  return parsePlan(await fs.readFile(file, 'utf8'), name);
+}
+
+/** A plan checked against its model: the model is opened (from `--model` or beside the plan) and fingerprinted. */
+export interface CheckedPlan {
+  readonly parsed: ParsedPlan;
+  readonly diagnostics: readonly PlanDiagnostic[];
+  readonly model: Model;
+  readonly modelPath: string;
+  readonly target: Target | undefined;
+}
+
+/** Opens the plan's model, checks the plan (layers, formats, target, fingerprint) and throws CliError (exit 2) on errors. */
+export async function loadCheckedPlan(planPath: string, modelPath: string | undefined, io: CliOutput, targetsFile?: string): Promise<CheckedPlan> {
+  const parsed = await readPlanFile(planPath);
+  const name = path.basename(planPath);
+  if (!parsed.plan) {
+    for (const line of formatPlanDiagnostics(name, parsed.diagnostics)) io.err(line);
+    throw new CliError(`${name}: the plan is not valid (${parsed.diagnostics.filter((d) => d.severity === 'error').length} error(s)).`);
+  }
+  const plan = parsed.plan;
+  const mp = modelPath ?? path.join(path.dirname(path.resolve(planPath)), plan.model.file);
+  const opened = await openModelFile(mp);
+  let model: Model;
+  let fingerprint: string;
+  try {
+    model = await openModel(opened.source, { siblings: opened.siblings });
+    fingerprint = await modelFingerprint(opened.source, model.files);
+  } finally {
+    await opened.close();
+  }
+  const user = await loadTargetsFile(targetsFile);
+  const target = getTarget(plan.target, user);
+  const groups = new Map<string, string>();
+  for (const g of groupLayers(model)) if (g.layers.length > 1) for (const l of g.layers) groups.set(l.name, g.key);
+  const diagnostics = checkPlan(parsed, {
+    model,
+    fingerprint,
+    ...(target ? { target } : {}),
+    targetKnown: target !== undefined,
+    targetIds: nearestTargetIds(plan.target, mergeTargets(TARGETS, user), 5),
+    groups,
+    fileName: name,
+  });
+  for (const line of formatPlanDiagnostics(name, diagnostics)) io.err(line);
+  if (hasPlanErrors(diagnostics)) throw new CliError(`${name}: the plan has ${diagnostics.filter((d) => d.severity === 'error').length} error(s); fix them or re-run precision-lens plan.`);
+  return { parsed, diagnostics, model, modelPath: mp, target };
+}
+
+/** `precision-lens plan`: choose a format per layer for a target and write the plan file. */
+export async function planCommand(argv: readonly string[], io: CliOutput): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: [...argv],
+    options: {
+      target: { type: 'string', short: 't' },
+      budget: { type: 'string' },
+      'avg-bits': { type: 'string' },
+      'weight-budget': { type: 'string' },
+      devices: { type: 'string' },
+      context: { type: 'string' },
+      batch: { type: 'string' },
+      'kv-format': { type: 'string' },
+      formats: { type: 'string' },
+      'allow-emulated': { type: 'boolean' },
+      'fuse-qkv': { type: 'boolean' },
+      sample: { type: 'string' },
+      'targets-file': { type: 'string' },
+      output: { type: 'string', short: 'o' },
+      'dry-run': { type: 'boolean' },
+      json: { type: 'boolean' },
+    },
+    allowPositionals: true,
+  });
+  if (positionals.length !== 1 || !values.target) throw new CliError(`Usage: ${planUsage}`);
+  const budgetFlags = [values.budget, values['avg-bits'], values['weight-budget']].filter((v) => v !== undefined);
+  if (budgetFlags.length > 1) throw new CliError('Give at most one of --budget, --avg-bits and --weight-budget.');
+  let budget: PlanBudget = 'capacity';
+  if (values.budget !== undefined) budget = { bytes: size('budget', values.budget) };
+  if (values['weight-budget'] !== undefined) budget = { weightBytes: size('weight-budget', values['weight-budget']) };
+  if (values['avg-bits'] !== undefined) {
+    const b = Number(values['avg-bits']);
+    if (!(b > 0 && b <= 64)) throw new CliError(`--avg-bits must be a number above 0 and at most 64, got '${values['avg-bits'].slice(0, 40)}'.`);
+    budget = { avgBits: b };
+  }
+  const devices = positiveInt('devices', values.devices) ?? 1;
+  const context = positiveInt('context', values.context);
+  const batch = positiveInt('batch', values.batch) ?? 1;
+  const kvFormat = values['kv-format'] ?? 'fp16';
+  if (!getNumberFormat(kvFormat)) throw new CliError(`--kv-format: unknown format '${kvFormat.slice(0, 40)}'.`);
+  const sample = values.sample !== undefined ? Number(values.sample) : undefined;
+  if (sample !== undefined && !(sample > 0 && sample <= 1)) throw new CliError(`--sample must be in (0, 1], got '${values.sample}'.`);
+  const user = await loadTargetsFile(values['targets-file']);
+  const target = resolveTargets(values.target, user)[0]!;
+  const allowEmulated = values['allow-emulated'] === true;
+  const modelPath = positionals[0]!;
+
+  const opened = await openModelFile(modelPath);
+  try {
+    const model = await openModel(opened.source, { siblings: opened.siblings });
+    const fingerprint = await modelFingerprint(opened.source, model.files);
+    const constants = model.graphs.length > 0 ? await readShapeConstants(model, opened.source, opened.siblings) : {};
+    let formats = values.formats ? values.formats.split(',').map((s) => s.trim()).filter(Boolean) : defaultCandidateFormats(model);
+    for (const f of formats) if (!getNumberFormat(f)) throw new CliError(`--formats: unknown format '${f.slice(0, 40)}'.`);
+    formats = [...new Set(formats.map((f) => getNumberFormat(f)!.id))].filter((id) => formatAllowed(getNumberFormat(id)!, target.native, allowEmulated));
+    if (formats.length === 0) throw new CliError(`none of the candidate formats runs on ${target.id}; add weight-only formats to --formats or pass --allow-emulated.`);
+
+    // Pins from an existing plan at the output path are kept.
+    const outPath = values.output ?? path.join(path.dirname(path.resolve(modelPath)), planFileNameFor(model.fileName));
+    const pinned: Record<string, string> = {};
+    const notes = new Map<string, string>();
+    const existing = await fs.stat(outPath).then((s) => s.isFile(), () => false);
+    if (existing) {
+      const prev = await readPlanFile(outPath);
+      for (const e of prev.plan?.layers ?? []) {
+        if (e.pinned) pinned[e.layer] = e.format;
+        if (e.note !== undefined) notes.set(e.layer, e.note);
+      }
+    }
+
+    const report = await analyzeModelSensitivity({ model, source: opened.source, siblings: opened.siblings }, { formats, ...(sample !== undefined ? { sample } : {}) });
+    const harm = harmFromSensitivity(report);
+    let result;
+    try {
+      result = planForTarget(model, {
+        target, devices, budget, batch, kvFormat, harm, formats, allowEmulated, pinned, constants,
+        ...(context !== undefined ? { context } : {}),
+        ...(values['fuse-qkv'] ? { fuse: { qkv: true } } : {}),
+      });
+    } catch (e) {
+      if (e instanceof EstimateError) throw new CliError(e.message);
+      throw e;
+    }
+    // Baselines at their own memory, and the solver at the same memory.
+    const baselines = standardBaselines(model, { native: target.native, allowEmulated }).map((b) => {
+      const bytes = assignmentWeightBytes(model, b.assignment);
+      const h = assignmentHarm(model, b.assignment, harm);
+      const same = solveModel(model, { weightBudgetBytes: bytes, formats, native: target.native, allowEmulated, pinned, harm, frontierPoints: 2 });
+      return { id: b.id, label: b.label, weightBytes: bytes, harm: h ?? null, solverHarmAtSameBytes: same.status === 'infeasible' ? null : same.harm, solverWeightBytes: same.weightBytes };
+    });
+    const plan = buildPlan({
+      model, fingerprint, target: target.id, devices, budget, context: result.estimate.context, batch, kvFormat, allowEmulated,
+      assignment: result.assignment, pinned: new Set(Object.keys(pinned)), notes,
+    });
+    const feasible = result.status !== 'infeasible';
+    if (feasible && !values['dry-run']) await fs.writeFile(outPath, serializePlan(plan));
+
+    if (values.json) {
+      io.out(JSON.stringify({
+        file: model.fileName,
+        planFile: feasible && !values['dry-run'] ? outPath : null,
+        plan: feasible ? plan : null,
+        solver: { status: result.status, harm: result.harm, predictedOutputSqnrDb: harmToSqnrDb(result.harm), lowerBound: result.lowerBound, gap: result.gap, weightBytes: result.weightBytes, groups: result.groupCount, fusedGroups: result.fusedGroupCount, freeGroups: result.freeGroups, states: result.states, formats: result.formats, notes: result.notes },
+        budget: result.budget,
+        estimate: result.estimate,
+        frontier: result.frontier,
+        baselines,
+        suggestions: result.suggestions,
+        sensitivity: { formats: report.formats, sampled: report.sampled ?? null, warnings: report.warnings },
+      }, (_k, v: unknown) => (v === Infinity ? null : v), 2));
+      return feasible ? 0 : 2;
+    }
+
+    const b = result.budget;
+    io.out(`${model.fileName} on ${devices > 1 ? `${devices} × ` : ''}${target.id} · context ${result.estimate.context} · batch ${batch} · KV ${kvFormat}`);
+    io.out(`budget for layer weights: ${formatBytes(b.weightBudgetBytes)} (${b.kind === 'capacity' || b.kind === 'bytes' ? `memory ${formatBytes(b.memoryBytes ?? 0)} − KV ${formatBytes(b.kvCacheBytes)} − activations ${formatBytes(b.activationBytes)} − overhead ${formatBytes(b.overheadBytes)} − other tensors ${formatBytes(b.outsideBytes)}` : b.kind === 'avgBits' ? `${(budget as { avgBits: number }).avgBits} bits per weight` : 'explicit weight budget'})`);
+    if (!feasible) {
+      io.err(`precision-lens: nothing fits: the smallest allowed layer weights take ${formatBytes(result.minWeightBytes)}, ${formatBytes(result.shortfallBytes)} more than the budget.`);
+      for (const s of result.suggestions) io.err(`  - ${s.message}`);
+      return 2;
+    }
+    const counts = new Map<string, number>();
+    for (const id of Object.values(result.assignment)) counts.set(id, (counts.get(id) ?? 0) + 1);
+    io.out(`solution: ${formatBytes(result.weightBytes)} of layer weights, predicted output SQNR ${harmToSqnrDb(result.harm).toFixed(1)} dB (harm ${result.harm.toPrecision(4)}), ${result.status === 'optimal' ? 'proven optimal' : `within ${result.gap.toPrecision(3)} of optimal`} · ${[...counts].sort((a, c) => c[1] - a[1]).map(([id, n]) => `${id === KEEP_FORMAT ? 'as stored' : id} ×${n}`).join(', ')}`);
+    io.out(`estimate: total ${formatBytes(result.estimate.totalBytes)} of ${formatBytes(result.estimate.capacityBytes * devices)} · fits ${result.estimate.fits || result.estimate.devicesNeeded <= devices ? 'yes' : 'no'} · decode ${result.estimate.decodeTokensPerSecond.toFixed(1)} tok/s`);
+    io.out('');
+    io.out(renderTable(
+      ['baseline', 'weights', 'pred. SQNR', 'solver at same memory'],
+      baselines.map((x) => [x.label, formatBytes(x.weightBytes), x.harm === null ? 'n/a' : `${harmToSqnrDb(x.harm).toFixed(1)} dB`, x.solverHarmAtSameBytes === null ? 'n/a' : `${harmToSqnrDb(x.solverHarmAtSameBytes).toFixed(1)} dB in ${formatBytes(x.solverWeightBytes)}`]),
+      [1, 2, 3],
+    ));
+    for (const n of result.notes) io.out(`note: ${n}`);
+    for (const w of report.warnings.slice(0, 5)) io.out(`warning: ${w}`);
+    io.out(values['dry-run'] ? 'dry run: no plan written.' : `wrote ${outPath}`);
+    return 0;
+  } finally {
+    await opened.close();
+  }
+}

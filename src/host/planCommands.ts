@@ -1,0 +1,156 @@
+/**
+ * Generate Mixed-Precision Plan, Re-solve Plan and Open Plan: sensitivity (worker threads, cancellable, with
+ * progress) → core's solver → `<model>.precision.json` beside the model, written as an undoable edit.
+ * Export / Apply / Measure live in planTools.ts.
+ */
+import * as path from 'node:path';
+import * as vscode from 'vscode';
+import { CancelledError, estimate, formatBytes, getNumberFormat, type Target } from '../core';
+import { parsePlan, planFileNameFor, serializePlan, type PlanLayerEntry, type PrecisionPlan } from '../core/analysis/plan';
+import { parseBudgetInput, planFromAssignment, type PlanHead } from '../core/analysis/planBuild';
+import { shortFormatLabel, weightBudgetBytes } from '../core/analysis/planLenses';
+import { formatAllowed, solveModel } from '../core/analysis/solver';
+import { modelArgument } from './commands';
+import { readSettings } from './config';
+import { sensitivityFormats, type PlanStates } from './planState';
+import type { Services } from './services';
+
+/** Options the inspector and the plan lenses pass to the plan commands. */
+export interface PlanCommandOptions {
+  readonly targetId?: string;
+  readonly budget?: string;
+  readonly pickTarget?: boolean;
+}
+
+/** Replaces (or creates) a text file's content as one undoable edit, saves it and shows it. */
+export async function writeDocument(uri: vscode.Uri, text: string): Promise<vscode.TextDocument> {
+  const edit = new vscode.WorkspaceEdit();
+  let doc: vscode.TextDocument | undefined;
+  try {
+    doc = await vscode.workspace.openTextDocument(uri);
+  } catch {
+    doc = undefined;
+  }
+  if (doc) edit.replace(uri, new vscode.Range(doc.positionAt(0), doc.positionAt(doc.getText().length)), text);
+  else edit.createFile(uri, { contents: new TextEncoder().encode(text), ignoreIfExists: false });
+  if (!(await vscode.workspace.applyEdit(edit))) throw new Error(vscode.l10n.t('Could not write {0}.', vscode.workspace.asRelativePath(uri)));
+  doc = await vscode.workspace.openTextDocument(uri);
+  await doc.save();
+  await vscode.window.showTextDocument(doc, { preview: false });
+  return doc;
+}
+
+/** Solves a plan for the model at `modelPath` with `head`'s target and budget; keeps `pinned` entries. */
+async function solvePlan(services: Services, modelPath: string, target: Target, head: PlanHead, pinned: readonly PlanLayerEntry[], token: vscode.CancellationToken, progress: vscode.Progress<{ message?: string; increment?: number }>): Promise<{ plan: PrecisionPlan; summary: string }> {
+  const loaded = await services.models.load(modelPath);
+  const { model } = loaded;
+  const formats = sensitivityFormats(model, pinned.map((e) => e.format)).filter((id) => formatAllowed(getNumberFormat(id)!, target.native, head.allowEmulated ?? false));
+  let last = 0;
+  const report = await services.sensitivity.get(modelPath, formats, token, (p) => {
+    const pct = Math.floor((100 * p.bytesDone) / Math.max(1, p.bytesTotal));
+    progress.report({ message: vscode.l10n.t('sensitivity {0}%', pct), increment: pct - last });
+    last = pct;
+  });
+  if (token.isCancellationRequested) throw new CancelledError();
+  progress.report({ message: vscode.l10n.t('solving') });
+  const byLayer = new Map(report.layers.map((l) => [l.layer, l.formats]));
+  const e = estimate(model, target, { batch: head.batch, context: head.context, kvFormat: head.kvFormat, constants: loaded.constants });
+  const budget = weightBudgetBytes({ ...head, version: 1, layers: [] }, model, target, e);
+  const pins: Record<string, string> = {};
+  for (const p of pinned) if (p.pinned) pins[p.layer] = p.format;
+  const r = solveModel(model, { weightBudgetBytes: budget, formats, native: target.native, allowEmulated: head.allowEmulated ?? false, pinned: pins, harm: (l, f) => byLayer.get(l.name)?.[f.id]?.staticScore, frontierPoints: 2 });
+  if (r.status === 'infeasible') throw new Error(vscode.l10n.t('{0} does not fit {1} even at the smallest formats: it needs {2} more for its layer weights.', model.fileName, target.name, formatBytes(r.shortfallBytes)));
+  const plan = planFromAssignment({ ...head, model: { file: model.fileName, fingerprint: loaded.fingerprint, byteLength: model.files[0]?.byteLength ?? 0 } }, model, r.assignment, pinned);
+  const counts = new Map<string, number>();
+  for (const f of Object.values(r.assignment)) counts.set(f, (counts.get(f) ?? 0) + 1);
+  const mix = [...counts].sort((a, b) => b[1] - a[1]).slice(0, 4).map(([f, n]) => `${n}× ${shortFormatLabel(f)}`).join(', ');
+  return { plan, summary: vscode.l10n.t('{0} on {1}: layer weights {2} of {3} allowed ({4}; {5}).', model.fileName, target.name, formatBytes(r.weightBytes), formatBytes(budget), mix, r.status === 'optimal' ? vscode.l10n.t('proven optimal') : vscode.l10n.t('within {0} of optimal', r.gap.toPrecision(2))) };
+}
+
+async function pickTarget(services: Services, current: string): Promise<Target | undefined> {
+  const items = (await services.targets.list()).map((t) => ({ label: t.name, description: `${t.id} · ${formatBytes(t.memoryBytes)}${t.id === current ? ' · current' : ''}`, target: t }));
+  return (await vscode.window.showQuickPick(items, { title: vscode.l10n.t('Re-solve for target'), matchOnDescription: true }))?.target;
+}
+
+function runWithProgress<T>(title: string, work: (token: vscode.CancellationToken, progress: vscode.Progress<{ message?: string; increment?: number }>) => Promise<T>): Thenable<T | undefined> {
+  return vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title, cancellable: true }, async (progress, token) => {
+    try {
+      return await work(token, progress);
+    } catch (e) {
+      if (e instanceof CancelledError || token.isCancellationRequested) return undefined;
+      void vscode.window.showErrorMessage(e instanceof Error ? e.message : String(e));
+      return undefined;
+    }
+  });
+}
+
+async function generatePlan(services: Services, arg: unknown, options: PlanCommandOptions = {}): Promise<vscode.Uri | undefined> {
+  const uri = await modelArgument(arg);
+  if (!uri) return undefined;
+  const settings = readSettings(uri);
+  const target = await services.targets.get(options.targetId ?? settings.targetId, uri);
+  if (!target) {
+    void vscode.window.showErrorMessage(vscode.l10n.t("Unknown target '{0}': pick one with Precision Lens: Select Target Hardware.", options.targetId ?? settings.targetId));
+    return undefined;
+  }
+  const budgetText = options.budget ?? (await vscode.window.showInputBox({
+    title: vscode.l10n.t('Generate Mixed-Precision Plan for {0}', target.name),
+    prompt: vscode.l10n.t('Memory budget: "capacity" (the target\'s memory), a total size such as 24GB, "weights 512MiB", or average bits such as "4.5 bits"'),
+    value: 'capacity',
+    validateInput: (v) => (parseBudgetInput(v) ? undefined : vscode.l10n.t('Use capacity, a size like 24GB, weights 512MiB, or 4.5 bits.')),
+  }));
+  const budget = budgetText === undefined ? undefined : parseBudgetInput(budgetText);
+  if (!budget) return undefined;
+  const planUri = vscode.Uri.file(path.join(path.dirname(uri.fsPath), planFileNameFor(path.basename(uri.fsPath))));
+  const existing = await vscode.workspace.openTextDocument(planUri).then((d) => parsePlan(d.getText()).plan, () => undefined);
+  return runWithProgress(vscode.l10n.t('Precision Lens: planning {0} for {1}', path.basename(uri.fsPath), target.name), async (token, progress) => {
+    const model = await services.models.get(uri.fsPath);
+    const context = settings.contextTokens ?? estimate(model, target, { batch: settings.batch, kvFormat: settings.kvFormat }).context;
+    const head: PlanHead = { model: { file: '', fingerprint: '' }, target: target.id, budget, context, batch: settings.batch, kvFormat: settings.kvFormat, defaultFormat: 'keep' };
+    const { plan, summary } = await solvePlan(services, uri.fsPath, target, head, existing?.layers ?? [], token, progress);
+    await writeDocument(planUri, serializePlan(plan));
+    void vscode.window.showInformationMessage(vscode.l10n.t('Plan written: {0}', summary));
+    return planUri;
+  });
+}
+
+async function resolvePlan(services: Services, states: PlanStates, arg: unknown, options: PlanCommandOptions = {}): Promise<void> {
+  const planUri = arg instanceof vscode.Uri ? arg : vscode.window.activeTextEditor?.document.uri;
+  if (!planUri || !planUri.path.endsWith('.precision.json')) return;
+  const doc = await vscode.workspace.openTextDocument(planUri);
+  const { ctx, modelUri } = await states.get(doc);
+  const plan = ctx.parsed.plan;
+  if (!plan || !modelUri) {
+    void vscode.window.showErrorMessage(vscode.l10n.t('Fix the plan file first: it must be a valid plan next to its model.'));
+    return;
+  }
+  const target = options.pickTarget ? await pickTarget(services, plan.target) : await services.targets.get(options.targetId ?? plan.target, planUri);
+  if (!target) return;
+  const { layers: _layers, $schema: _schema, version: _version, ...head } = plan;
+  await runWithProgress(vscode.l10n.t('Precision Lens: re-solving for {0}', target.name), async (token, progress) => {
+    const { plan: next, summary } = await solvePlan(services, modelUri.fsPath, target, { ...head, target: target.id }, plan.layers, token, progress);
+    await writeDocument(planUri, serializePlan(next));
+    void vscode.window.showInformationMessage(vscode.l10n.t('Plan re-solved: {0}', summary));
+  });
+}
+
+async function openPlan(services: Services, arg: unknown, options: PlanCommandOptions = {}): Promise<void> {
+  const uri = await modelArgument(arg);
+  if (!uri) return;
+  const planUri = vscode.Uri.file(path.join(path.dirname(uri.fsPath), planFileNameFor(path.basename(uri.fsPath))));
+  try {
+    await vscode.window.showTextDocument(await vscode.workspace.openTextDocument(planUri), { preview: false });
+  } catch {
+    const generate = vscode.l10n.t('Generate Plan');
+    if ((await vscode.window.showInformationMessage(vscode.l10n.t('{0} has no plan yet.', path.basename(uri.fsPath)), generate)) === generate) await generatePlan(services, uri, options);
+  }
+}
+
+/** Registers the plan commands. */
+export function registerPlanCommands(services: Services, states: PlanStates): vscode.Disposable {
+  return vscode.Disposable.from(
+    vscode.commands.registerCommand('precisionLens.generatePlan', (arg: unknown, options?: PlanCommandOptions) => generatePlan(services, arg, options)),
+    vscode.commands.registerCommand('precisionLens.resolvePlan', (arg: unknown, options?: PlanCommandOptions) => resolvePlan(services, states, arg, options)),
+    vscode.commands.registerCommand('precisionLens.openPlan', (arg: unknown, options?: PlanCommandOptions) => openPlan(services, arg, options)),
+  );
+}

@@ -1,0 +1,134 @@
+/**
+ * Export Plan (ONNX Runtime quantize_static / llama.cpp llama-quantize), Apply Plan (write a new ONNX file) and
+ * Measure Sensitivity (runs the model with onnxruntime-node: trusted workspaces only). ONNX Runtime is loaded
+ * lazily by src/node/ortRunner.ts; a package without it reports that clearly instead of failing to activate.
+ */
+import * as path from 'node:path';
+import * as vscode from 'vscode';
+import { CancelledError, exportLlamaCpp, exportOrt, formatBytes, type Model } from '../core';
+import { parsePlan, planFileNameFor, type PrecisionPlan } from '../core/analysis/plan';
+import { planAssignment, shortFormatLabel } from '../core/analysis/planLenses';
+import { modelArgument, pickWorkspaceFile } from './commands';
+import { readSettings } from './config';
+import type { Services } from './services';
+
+interface PlanAndModel {
+  readonly planUri: vscode.Uri;
+  readonly plan: PrecisionPlan;
+  readonly modelPath: string;
+  readonly model: Model;
+}
+
+/** The plan a command acts on: its argument (a plan or a model beside its plan), the active plan editor, or a pick. */
+async function planArgument(services: Services, arg: unknown): Promise<PlanAndModel | undefined> {
+  let uri = arg instanceof vscode.Uri ? arg : vscode.window.activeTextEditor?.document.uri;
+  if (uri && !uri.path.endsWith('.precision.json')) uri = vscode.Uri.file(path.join(path.dirname(uri.fsPath), planFileNameFor(path.basename(uri.fsPath))));
+  uri = uri ?? (await pickWorkspaceFile('**/*.precision.json', vscode.l10n.t('Plan to use')));
+  if (!uri) return undefined;
+  let text: string;
+  try {
+    text = (await vscode.workspace.openTextDocument(uri)).getText();
+  } catch {
+    void vscode.window.showErrorMessage(vscode.l10n.t('No plan at {0}: run Precision Lens: Generate Mixed-Precision Plan first.', vscode.workspace.asRelativePath(uri)));
+    return undefined;
+  }
+  const parsed = parsePlan(text, path.basename(uri.fsPath));
+  if (!parsed.plan) {
+    void vscode.window.showErrorMessage(parsed.diagnostics[0]?.message ?? vscode.l10n.t('The plan is not valid.'));
+    return undefined;
+  }
+  const modelPath = path.join(path.dirname(uri.fsPath), path.basename(parsed.plan.model.file));
+  return { planUri: uri, plan: parsed.plan, modelPath, model: await services.models.get(modelPath) };
+}
+
+async function exportPlan(services: Services, arg: unknown): Promise<void> {
+  const p = await planArgument(services, arg);
+  if (!p) return;
+  const assignment = planAssignment(p.plan, p.model);
+  const ort = { label: 'ONNX Runtime', description: 'quantize_static (Python)', id: 'ort' as const };
+  const llama = { label: 'llama.cpp', description: 'llama-quantize --tensor-type …', id: 'llama' as const };
+  const picked = await vscode.window.showQuickPick(p.model.format === 'gguf' ? [llama, ort] : [ort, llama], { title: vscode.l10n.t('Export {0}', path.basename(p.planUri.fsPath)) });
+  if (!picked) return;
+  const base = path.basename(p.modelPath);
+  let content: string;
+  let language: string;
+  if (picked.id === 'ort') {
+    const x = exportOrt(p.model, assignment, { input: base, output: base.replace(/\.onnx$/i, '') + `.${p.plan.target}.onnx` });
+    content = `${x.warnings.map((w) => `# warning: ${w}`).join('\n')}${x.warnings.length ? '\n' : ''}${x.python}`;
+    language = 'python';
+  } else {
+    const x = exportLlamaCpp(p.model, assignment, { input: base, output: base.replace(/\.(gguf|safetensors)$/i, '') + `.${p.plan.target}.gguf` });
+    content = `#!/bin/sh\n${x.warnings.map((w) => `# warning: ${w}`).join('\n')}${x.warnings.length ? '\n' : ''}${x.command}\n`;
+    language = 'shellscript';
+  }
+  await vscode.window.showTextDocument(await vscode.workspace.openTextDocument({ content, language }), { preview: false });
+}
+
+async function applyPlan(services: Services, arg: unknown): Promise<void> {
+  const p = await planArgument(services, arg);
+  if (!p) return;
+  if (p.model.format !== 'onnx') {
+    void vscode.window.showErrorMessage(vscode.l10n.t('Apply Plan writes ONNX models; {0} is {1}. Use Export Plan for llama.cpp.', p.model.fileName, p.model.format));
+    return;
+  }
+  const defaultOut = path.join(path.dirname(p.modelPath), `${path.basename(p.modelPath, path.extname(p.modelPath))}.${p.plan.target}.onnx`);
+  const out = await vscode.window.showInputBox({ title: vscode.l10n.t('Apply Plan: output file'), value: defaultOut, validateInput: (v) => (path.resolve(v) === path.resolve(p.modelPath) ? vscode.l10n.t('Choose a new file: the input model is never overwritten.') : undefined) });
+  if (!out) return;
+  await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: vscode.l10n.t('Precision Lens: writing {0}', path.basename(out)) }, async () => {
+    try {
+      const { applyPlanToOnnx } = await import('../node/applyOnnx');
+      const r = await applyPlanToOnnx(p.modelPath, p.model, planAssignment(p.plan, p.model), out);
+      const stored = r.layers.filter((l) => l.storage !== 'kept' && l.storage !== 'simulated').length;
+      services.output.info(`apply: ${r.outputPath}: ${r.layers.length} layers, ${r.warnings.join(' ')}`);
+      const open = vscode.l10n.t('Open in Inspector');
+      const choice = await vscode.window.showInformationMessage(vscode.l10n.t('Wrote {0} ({1}; {2} layers re-encoded, opset {3} → {4}).', path.basename(r.outputPath), formatBytes(r.fileBytes + r.externalDataBytes), stored, r.opsetBefore, r.opsetAfter), open);
+      if (choice === open) await vscode.commands.executeCommand('precisionLens.openInspector', vscode.Uri.file(r.outputPath));
+    } catch (e) {
+      void vscode.window.showErrorMessage(e instanceof Error ? e.message : String(e));
+    }
+  });
+}
+
+async function measure(services: Services, arg: unknown): Promise<void> {
+  if (!vscode.workspace.isTrusted) {
+    void vscode.window.showWarningMessage(vscode.l10n.t('Measuring sensitivity runs the model; trust this workspace to allow it.'));
+    return;
+  }
+  const uri = await modelArgument(arg);
+  if (!uri) return;
+  const settings = readSettings(uri);
+  const model = await services.models.get(uri.fsPath);
+  if (model.format !== 'onnx') {
+    void vscode.window.showErrorMessage(vscode.l10n.t('Measured sensitivity runs ONNX models with ONNX Runtime; {0} is {1} (its static sensitivity is in the inspector).', model.fileName, model.format));
+    return;
+  }
+  if (model.totalFileBytes > settings.measurement.maxModelBytes) {
+    void vscode.window.showErrorMessage(vscode.l10n.t('{0} is {1}, above precisionLens.measurement.maxModelBytes.', model.fileName, formatBytes(model.totalFileBytes)));
+    return;
+  }
+  await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: vscode.l10n.t('Precision Lens: measuring {0}', model.fileName), cancellable: true }, async (progress, token) => {
+    const deadline = Date.now() + settings.measurement.timeoutSeconds * 1000;
+    const stop = { get isCancellationRequested() { return token.isCancellationRequested || Date.now() > deadline; } };
+    try {
+      const { measureSensitivity } = await import('../node/measure');
+      const report = await measureSensitivity(uri.fsPath, { samples: settings.measurement.maxSamples, token: stop, onProgress: (m) => progress.report({ message: `${m.pairsDone}/${m.pairsTotal} ${m.message}` }) });
+      const rows = report.layers.flatMap((l) => Object.entries(l.formats).filter(([, s]) => s.measuredOutputSqnrDb !== undefined).map(([f, s]) => ({ layer: l.layer, f, db: s.measuredOutputSqnrDb! })));
+      rows.sort((a, b) => a.db - b.db);
+      services.output.info(`measured ${model.fileName}: ${rows.map((r) => `${r.layer} ${r.f} ${r.db.toFixed(1)} dB`).join('; ')}`);
+      const worst = rows[0];
+      void vscode.window.showInformationMessage(worst ? vscode.l10n.t('Measured {0} layer × format pairs of {1}; most sensitive: {2} in {3} ({4} dB output SQNR). Details in the Precision Lens output.', rows.length, model.fileName, worst.layer, shortFormatLabel(worst.f), worst.db.toFixed(1)) : vscode.l10n.t('No layer of {0} could be measured.', model.fileName));
+    } catch (e) {
+      if (e instanceof CancelledError || stop.isCancellationRequested) return;
+      void vscode.window.showErrorMessage(e instanceof Error ? e.message : String(e));
+    }
+  });
+}
+
+/** Registers Export Plan, Apply Plan and Measure Sensitivity. */
+export function registerPlanTools(services: Services): vscode.Disposable {
+  return vscode.Disposable.from(
+    vscode.commands.registerCommand('precisionLens.exportPlan', (arg: unknown) => exportPlan(services, arg)),
+    vscode.commands.registerCommand('precisionLens.applyPlan', (arg: unknown) => applyPlan(services, arg)),
+    vscode.commands.registerCommand('precisionLens.measureSensitivity', (arg: unknown) => measure(services, arg)),
+  );
+}

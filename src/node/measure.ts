@@ -1,0 +1,521 @@
+/**
+ * Measured sensitivity (ONNX): run the model with onnxruntime-node in its stored precision, then once per
+ * layer × format with only that layer's weights fake-quantized, and compare the outputs.
+ *
+ * How a layer is lowered: its quantized tensors (those listed in the static report: the main weight and other
+ * rank ≥ 2 weights; biases stay) are decoded from their byte ranges, fake-quantized exactly as in the static
+ * analysis (same layout and quantizer), converted back to the stored dtype (float32/16, bf16, or the stored
+ * integer grid with the tensor's own scales) and written over the same bytes of a copy of the file — protobuf is
+ * never re-encoded, because the byte length does not change. Weights in external data files are patched in a
+ * copy of the model folder under a temporary directory. Tensors stored as ONNX typed varints, or in dtypes that
+ * cannot be written back (packed int4, ggml), are not lowered and the pair is reported as skipped.
+ *
+ * Metrics on the model's first numeric output (logits for language models), over all calibration samples:
+ * output SQNR, cosine similarity, and for outputs whose last axis has ≥ 2 entries the mean KL divergence of the
+ * softmax over that axis and the top-1 agreement.
+ *
+ * Cost: one session creation + `samples` runs per layer × format pair (the corpus: mnist-12 8 layers × 5 formats
+ * ≈ 1.5 s; tiny GPT-2 ≈ 27 layers × 5 formats ≈ 10 s on one core). Pairs beyond `layerBudget` are not run.
+ * Results are cached in `cacheDir` (default $XDG_CACHE_HOME/precision-lens or os.tmpdir()/precision-lens-cache,
+ * never beside the model) keyed by the SHA-256 of the model's files, so reruns are instant.
+ */
+import { createHash } from 'node:crypto';
+import * as onnxProto from 'onnx-proto';
+import { promises as fs } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import {
+  LOSSLESS_FORMATS,
+  compareOutputs,
+  decodeTensor,
+  encodeElements,
+  fakeQuantize,
+  getNumberFormat,
+  openModel,
+  quantizationLayout,
+  storedMatrixShape,
+  throwIfCancelled,
+  transpose2d,
+  type CancellationToken,
+  type LayerFormatSensitivity,
+  type LayerSensitivity,
+  type Model,
+  type SensitivityReport,
+  type TensorInfo,
+} from '../core';
+import { generateCalibrationInputs, loadCalibrationInputs, CALIBRATION_VARIANTS, type CalibrationSet } from './calibration';
+import { openModelFile } from './fileByteSource';
+import { createSession, releaseSession, runSamples, type RunOutputs } from './ortRunner';
+import { analyzeModelSensitivity, resolveFormats } from './sensitivityRunner';
+
+/** Largest model (all files) measured in memory. Threat: copying multi-GB files once per layer × format. */
+export const MAX_MEASURE_MODEL_BYTES = 2 * 1024 * 1024 * 1024;
+/** Default number of layer × format pairs measured. */
+export const DEFAULT_LAYER_BUDGET = 1000;
+/** Default calibration samples (runs per pair). */
+export const DEFAULT_SAMPLES = 4;
+const CACHE_VERSION = 2;
+
+/** Measured metrics of one pair. */
+export interface MeasuredMetrics {
+  readonly measuredOutputSqnrDb: number;
+  readonly cosine: number;
+  readonly klDivergence?: number;
+  readonly top1Agreement?: number;
+}
+
+/** Progress of a measurement. */
+export interface MeasureProgress {
+  readonly pairsDone: number;
+  readonly pairsTotal: number;
+  readonly message: string;
+}
+
+/** Options of {@link measureSensitivity}. */
+export interface MeasureOptions {
+  readonly formats?: readonly string[];
+  /** Calibration inputs file (.npy, .npz, .pb, .json); default: generated. */
+  readonly inputsFile?: string;
+  /** Most layer × format pairs to run (default {@link DEFAULT_LAYER_BUDGET}). */
+  readonly layerBudget?: number;
+  /** Generated samples (default {@link DEFAULT_SAMPLES}). */
+  readonly samples?: number;
+  readonly token?: CancellationToken;
+  readonly onProgress?: (p: MeasureProgress) => void;
+  /** Cache folder (default: see module comment); `false` disables the cache. */
+  readonly cacheDir?: string | false;
+  /** Static report to extend (else computed here). */
+  readonly staticReport?: SensitivityReport;
+  /** Worker threads for the static part. */
+  readonly workers?: number;
+}
+
+/** Default cache folder: $XDG_CACHE_HOME/precision-lens, else os.tmpdir()/precision-lens-cache. */
+export function defaultCacheDir(): string {
+  const xdg = process.env['XDG_CACHE_HOME'];
+  return xdg && path.isAbsolute(xdg) ? path.join(xdg, 'precision-lens') : path.join(os.tmpdir(), 'precision-lens-cache');
+}
+
+interface CacheFile {
+  version: number;
+  /** key `${inputsKey}|${layer}|${format}` → metrics, or a string = skip reason. */
+  entries: Record<string, MeasuredMetrics | string>;
+  /** inputsKey → calibration variant that ran. */
+  variants: Record<string, number>;
+  /** inputsKey → output compared. */
+  outputs: Record<string, string>;
+}
+
+/** Applies `format` to one tensor's stored bytes; returns the new bytes or a reason it cannot. */
+export function lowerTensorBytes(model: Model, layerOp: string, tensor: TensorInfo, original: Uint8Array, formatId: string): Uint8Array | string {
+  const format = getNumberFormat(formatId);
+  if (!format) return `unknown format ${formatId}`;
+  let values: Float32Array;
+  try {
+    values = decodeTensor(tensor, original);
+  } catch (e) {
+    return (e as Error).message;
+  }
+  const { transpose } = quantizationLayout({ op: layerOp }, model, tensor.name, tensor.shape.length);
+  const [rows, cols] = storedMatrixShape(tensor.shape, transpose) as [number, number];
+  const input = transpose ? transpose2d(values, rows, cols) : values;
+  let q = fakeQuantize(input, transpose ? [cols, rows] : tensor.shape, format);
+  if (transpose) q = transpose2d(q, cols, rows);
+  const bytes = encodeElements(tensor.dtype, q, tensor.quant, tensor.shape);
+  if (!bytes) return `${tensor.name}: stored dtype ${tensor.dtype} cannot be written back`;
+  return bytes;
+}
+
+async function hashFiles(files: readonly string[]): Promise<string> {
+  const h = createHash('sha256');
+  for (const f of files) {
+    const fh = await fs.open(f, 'r');
+    try {
+      const buf = Buffer.allocUnsafe(1 << 20);
+      for (;;) {
+        const { bytesRead } = await fh.read(buf, 0, buf.length, null);
+        if (!bytesRead) break;
+        h.update(buf.subarray(0, bytesRead));
+      }
+    } finally {
+      await fh.close();
+    }
+  }
+  return h.digest('hex');
+}
+
+function metricsOf(c: ReturnType<typeof compareOutputs>): MeasuredMetrics {
+  return {
+    measuredOutputSqnrDb: c.sqnrDb,
+    cosine: c.cosine,
+    ...(c.klDivergence !== undefined ? { klDivergence: c.klDivergence } : {}),
+    ...(c.top1Agreement !== undefined ? { top1Agreement: c.top1Agreement } : {}),
+  };
+}
+
+const PERFECT: MeasuredMetrics = { measuredOutputSqnrDb: 300, cosine: 1 };
+/** Outputs bit-identical to the baseline although the weights changed: the layer is not exercised by the inputs. */
+const NO_EFFECT: MeasuredMetrics & { noEffect: true } = { ...PERFECT, noEffect: true };
+
+interface Patch {
+  readonly tensor: TensorInfo;
+  readonly bytes: Uint8Array;
+}
+
+/** True when every numeric output is constant over all samples (or non-finite): the inputs exercise nothing. */
+function isDegenerate(outs: readonly RunOutputs[]): boolean {
+  let first: number | undefined;
+  for (const o of outs) {
+    for (const t of Object.values(o)) {
+      for (const v of t.data) {
+        if (!Number.isFinite(v)) return true;
+        if (first === undefined) first = v;
+        else if (v !== first) return false;
+      }
+    }
+  }
+  return true;
+}
+
+/** Outputs compared: the first numeric output; all numeric outputs when the first has < 16 values per run. */
+export function comparedOutputs(baseline: readonly RunOutputs[]): string[] {
+  const names = Object.keys(baseline[0] ?? {});
+  const first = names[0];
+  if (!first) return [];
+  return baseline[0]![first]!.data.length >= 16 ? [first] : names;
+}
+
+/** Metrics of `outs` against `baseline` over the compared outputs (KL and top-1 from the first one). */
+function compareSets(baseline: readonly RunOutputs[], outs: readonly RunOutputs[], names: readonly string[]): { metrics: MeasuredMetrics; identical: boolean } {
+  const empty = { dims: [0], data: new Float32Array(0) };
+  const concat = (o: RunOutputs): { dims: number[]; data: Float32Array } => {
+    if (names.length === 1) return (o[names[0]!] as { dims: number[]; data: Float32Array } | undefined) ?? empty;
+    const parts = names.map((n) => o[n]?.data ?? new Float32Array(0));
+    const data = new Float32Array(parts.reduce((a, p) => a + p.length, 0));
+    let off = 0;
+    for (const p of parts) {
+      data.set(p, off);
+      off += p.length;
+    }
+    return { dims: [data.length], data };
+  };
+  const b = baseline.map(concat), q = outs.map(concat);
+  let identical = true;
+  for (let i = 0; i < b.length && identical; i++) identical = buffersEqual(new Uint8Array(b[i]!.data.buffer, b[i]!.data.byteOffset, b[i]!.data.byteLength), new Uint8Array(q[i]!.data.buffer, q[i]!.data.byteOffset, q[i]!.data.byteLength));
+  const all = compareOutputs(b, q);
+  const first = names.length === 1 ? all : compareOutputs(baseline.map((o) => o[names[0]!] ?? empty), outs.map((o) => o[names[0]!] ?? empty));
+  return {
+    identical,
+    metrics: metricsOf({ ...all, klDivergence: first.klDivergence, top1Agreement: first.top1Agreement }),
+  };
+}
+
+/** Rewrites typed-data tensors (initializers or Constant values, any graph) as raw_data via protobufjs. */
+function patchModelProto(modelBytes: Uint8Array, patches: readonly Patch[]): Uint8Array {
+  const m = onnxProto.onnx.ModelProto.decode(modelBytes);
+  const byName = new Map(patches.map((p) => [p.tensor.name, p.bytes]));
+  const setRaw = (t: onnxProto.onnx.ITensorProto, bytes: Uint8Array): void => {
+    t.rawData = bytes;
+    t.floatData = [];
+    t.int32Data = [];
+    t.int64Data = [];
+    t.doubleData = [];
+    t.uint64Data = [];
+  };
+  const visit = (g: onnxProto.onnx.IGraphProto | null | undefined, depth: number): void => {
+    if (!g || depth > 64) return;
+    for (const t of g.initializer ?? []) if (t.name && byName.has(t.name)) setRaw(t, byName.get(t.name)!);
+    for (const n of g.node ?? []) {
+      for (const a of n.attribute ?? []) {
+        if (a.t && n.opType === 'Constant' && (byName.has(a.t.name ?? '') || byName.has(n.output?.[0] ?? ''))) setRaw(a.t, byName.get(a.t.name ?? '') ?? byName.get(n.output![0]!)!);
+        visit(a.g, depth + 1);
+        for (const sg of a.graphs ?? []) visit(sg, depth + 1);
+      }
+    }
+  };
+  visit(m.graph, 0);
+  return onnxProto.onnx.ModelProto.encode(m).finish();
+}
+
+/**
+ * Static sensitivity plus measured output degradation for an ONNX model. Throws for non-ONNX models and when
+ * onnxruntime cannot run the model with any calibration inputs tried (the error says why).
+ */
+export async function measureSensitivity(modelPath: string, options: MeasureOptions = {}): Promise<SensitivityReport> {
+  const started = performance.now();
+  const token = options.token;
+  const formats = resolveFormats(options.formats);
+  const opened = await openModelFile(modelPath);
+  let model: Model;
+  try {
+    model = await openModel(opened.source, { siblings: opened.siblings, ...(token ? { token } : {}) });
+  } catch (e) {
+    await opened.close();
+    throw e;
+  }
+  try {
+    if (model.format !== 'onnx') throw new Error(`${model.fileName}: measured sensitivity needs an ONNX model (this is ${model.format}).`);
+    if (model.totalFileBytes > MAX_MEASURE_MODEL_BYTES) throw new Error(`${model.fileName}: ${model.totalFileBytes} bytes exceed the measurement limit of ${MAX_MEASURE_MODEL_BYTES}.`);
+    const staticReport = options.staticReport ?? (await analyzeModelSensitivity({ model, source: opened.source, siblings: opened.siblings }, { formats, ...(options.workers !== undefined ? { workers: options.workers } : {}), ...(token ? { token } : {}) }));
+    throwIfCancelled(token);
+
+    const folder = path.dirname(path.resolve(modelPath));
+    const mainName = path.basename(modelPath);
+    const otherFiles = model.files.map((f) => f.path).filter((p) => p !== mainName && p !== model.fileName);
+    const modelHash = await hashFiles([path.resolve(modelPath), ...otherFiles.map((f) => path.join(folder, f))]);
+    const samples = options.samples ?? DEFAULT_SAMPLES;
+    const inputsKey = options.inputsFile ? `file:${await hashFiles([options.inputsFile])}` : `gen:n${samples}:s1`;
+
+    // Cache.
+    const cacheDir = options.cacheDir === false ? undefined : (options.cacheDir ?? defaultCacheDir());
+    const cachePath = cacheDir ? path.join(cacheDir, `measure-v${CACHE_VERSION}-${modelHash.slice(0, 40)}.json`) : undefined;
+    let cache: CacheFile = { version: CACHE_VERSION, entries: {}, variants: {}, outputs: {} };
+    if (cachePath) {
+      try {
+        const c = JSON.parse(await fs.readFile(cachePath, 'utf8')) as CacheFile;
+        if (c.version === CACHE_VERSION && c.entries && c.variants && c.outputs) cache = c;
+      } catch {
+        /* no cache yet */
+      }
+    }
+    const saveCache = async (): Promise<void> => {
+      if (!cachePath) return;
+      await fs.mkdir(path.dirname(cachePath), { recursive: true });
+      const tmp = `${cachePath}.${process.pid}.tmp`;
+      await fs.writeFile(tmp, JSON.stringify(cache));
+      await fs.rename(tmp, cachePath);
+    };
+
+    // Pairs to measure, in static order, within budget.
+    const budget = options.layerBudget ?? DEFAULT_LAYER_BUDGET;
+    const pairs: { layer: LayerSensitivity; format: string }[] = [];
+    for (const l of staticReport.layers) for (const f of formats) pairs.push({ layer: l, format: f });
+    const selected = pairs.slice(0, Math.max(0, budget));
+    const key = (layer: string, format: string): string => `${inputsKey}|${layer}|${format}`;
+    const todo = selected.filter((p) => cache.entries[key(p.layer.layer, p.format)] === undefined);
+
+    const notes: string[] = [];
+    let runs = 0;
+    let calibration: CalibrationSet | undefined;
+    let baseline: RunOutputs[] | undefined;
+    let compared: string[] = [];
+    let tempDir: string | undefined;
+    const mainBytes = new Uint8Array(await fs.readFile(path.resolve(modelPath)));
+    const external = new Map<string, Uint8Array>();
+    const tensorsByName = new Map(model.tensors.map((t) => [t.name, t]));
+    const layerOps = new Map(model.layers.map((l) => [l.name, l.op]));
+
+    const report = (done: number, message: string, force = false): void => {
+      if (!options.onProgress) return;
+      const now = performance.now();
+      if (!force && now - lastReport < 1000) return;
+      lastReport = now;
+      options.onProgress({ pairsDone: done, pairsTotal: todo.length, message });
+    };
+    let lastReport = 0;
+
+    try {
+      if (todo.length) {
+        // Baseline with the first calibration variant the model accepts and whose outputs vary with the inputs.
+        const errors: string[] = [];
+        const variants = options.inputsFile ? [0] : CALIBRATION_VARIANTS.map((_, i) => i);
+        const preferred = cache.variants[inputsKey];
+        if (preferred !== undefined) variants.sort((a, b) => (a === preferred ? -1 : b === preferred ? 1 : 0));
+        const baseSession = await createSession(otherFiles.length ? path.resolve(modelPath) : mainBytes).catch((e: Error) => {
+          throw new Error(`${model.fileName}: onnxruntime cannot load the model: ${firstLine(e.message)}.`);
+        });
+        let degenerate: { set: CalibrationSet; outs: RunOutputs[]; v: number } | undefined;
+        try {
+          for (const v of variants) {
+            throwIfCancelled(token);
+            const set = options.inputsFile ? await loadCalibrationInputs(options.inputsFile, model) : generateCalibrationInputs(model, samples, 1, v);
+            let outs: RunOutputs[];
+            try {
+              outs = await runSamples(baseSession, set.samples);
+              runs += set.samples.length;
+            } catch (e) {
+              errors.push(firstLine((e as Error).message));
+              continue;
+            }
+            if (isDegenerate(outs) && variants.length > 1) {
+              degenerate ??= { set, outs, v };
+              continue;
+            }
+            baseline = outs;
+            calibration = set;
+            cache.variants[inputsKey] = v;
+            break;
+          }
+        } finally {
+          await releaseSession(baseSession);
+        }
+        if (!baseline && degenerate) {
+          ({ outs: baseline, set: calibration } = degenerate);
+          cache.variants[inputsKey] = degenerate.v;
+          notes.push('the outputs do not vary with any generated inputs (constant or non-finite), so no layer can change them.');
+        }
+        if (!baseline || !calibration) throw new Error(`${model.fileName}: onnxruntime cannot run the model with the calibration inputs tried: ${errors[0] ?? 'unknown error'}.`);
+        compared = comparedOutputs(baseline);
+        if (!compared.length) throw new Error(`${model.fileName}: the model has no numeric output to compare.`);
+        cache.outputs[inputsKey] = compared.join(',');
+      }
+
+      // Per layer, coarsest format first: when even that leaves the outputs bit-identical, the layer has no effect
+      // with these inputs (e.g. an If branch not taken) and its finer formats are not run.
+      let done = 0;
+      const byLayer = new Map<string, typeof todo>();
+      for (const p of todo) byLayer.set(p.layer.layer, [...(byLayer.get(p.layer.layer) ?? []), p]);
+      for (const list of byLayer.values()) {
+        list.sort((a, b) => (b.layer.formats[b.format]?.relMse ?? 0) - (a.layer.formats[a.format]?.relMse ?? 0));
+        let noEffect = false;
+        for (const p of list) {
+          throwIfCancelled(token);
+          report(done, `measuring ${p.layer.layer} in ${p.format}`);
+          const k = key(p.layer.layer, p.format);
+          done++;
+          if (noEffect) {
+            cache.entries[k] = NO_EFFECT;
+            continue;
+          }
+          const lowered = await lowerLayer(p.layer, p.format);
+          if (typeof lowered === 'string') {
+            cache.entries[k] = lowered;
+            continue;
+          }
+          if (!lowered.changed) {
+            cache.entries[k] = PERFECT;
+            continue;
+          }
+          let session: Awaited<ReturnType<typeof createSession>> | undefined;
+          try {
+            session = await patchedSession(lowered.patches);
+            const outs = await runSamples(session, calibration!.samples);
+            runs += calibration!.samples.length;
+            const m = compareSets(baseline!, outs, compared);
+            if (m.identical) {
+              noEffect = true;
+              cache.entries[k] = NO_EFFECT;
+            } else cache.entries[k] = m.metrics;
+          } catch (e) {
+            cache.entries[k] = `run failed: ${firstLine((e as Error).message)}`;
+          } finally {
+            if (session) await releaseSession(session);
+          }
+        }
+        if (done % 20 === 0) await saveCache();
+      }
+      report(done, 'done', true);
+    } catch (e) {
+      await saveCache().catch(() => undefined);
+      throw e;
+    } finally {
+      if (tempDir) await fs.rm(tempDir, { recursive: true, force: true }).catch(() => undefined);
+    }
+    await saveCache().catch((e: Error) => notes.push(`cache not written: ${e.message}`));
+
+    /** Lowers every quantized tensor of a layer; returns the patches, or why it cannot. */
+    async function lowerLayer(layer: LayerSensitivity, formatId: string): Promise<{ patches: Patch[]; changed: boolean } | string> {
+      const op = layerOps.get(layer.layer) ?? '';
+      const patches: Patch[] = [];
+      let changed = false;
+      for (const name of layer.tensors) {
+        const t = tensorsByName.get(name);
+        if (!t?.location) return `${name} has no stored bytes`;
+        if ((LOSSLESS_FORMATS[t.dtype] ?? []).includes(formatId)) continue;
+        const fileBytes = t.location.file === '' ? mainBytes : await externalBytes(folder, t.location.file, external);
+        const orig = fileBytes.subarray(t.location.byteOffset, t.location.byteOffset + t.location.byteLength);
+        const lowered = lowerTensorBytes(model, op, t, orig, formatId);
+        if (typeof lowered === 'string') return lowered;
+        const raw = t.location.encoding === 'raw';
+        if (raw && lowered.length !== orig.length) return `${name}: lowered bytes do not fit the stored range`;
+        if (!raw || !buffersEqual(lowered, orig)) changed = true;
+        patches.push({ tensor: t, bytes: lowered });
+      }
+      return { patches, changed };
+    }
+
+    async function patchedSession(patches: readonly Patch[]): Promise<Awaited<ReturnType<typeof createSession>>> {
+      const byFile = new Map<string, Patch[]>();
+      for (const p of patches) {
+        const f = p.tensor.location!.file;
+        byFile.set(f, [...(byFile.get(f) ?? []), p]);
+      }
+      const patchCopy = (src: Uint8Array, list: readonly Patch[]): Uint8Array => {
+        const typed = list.filter((p) => p.tensor.location!.encoding !== 'raw');
+        // Typed (varint) data changes length when rewritten: re-encode the model with protobufjs instead.
+        const copy = typed.length ? patchModelProto(src, typed) : new Uint8Array(src);
+        for (const p of list) if (p.tensor.location!.encoding === 'raw') copy.set(p.bytes, p.tensor.location!.byteOffset);
+        return copy;
+      };
+      if (!otherFiles.length) return createSession(patchCopy(mainBytes, byFile.get('') ?? []));
+      // External data: a patched copy of the folder's model files in a temporary directory.
+      tempDir ??= await fs.mkdtemp(path.join(os.tmpdir(), 'precision-lens-measure-'));
+      await fs.writeFile(path.join(tempDir, mainName), patchCopy(mainBytes, byFile.get('') ?? []));
+      for (const f of otherFiles) {
+        const dest = path.join(tempDir, ...f.split('/'));
+        await fs.mkdir(path.dirname(dest), { recursive: true });
+        await fs.writeFile(dest, patchCopy(await externalBytes(folder, f, external), byFile.get(f) ?? []));
+      }
+      return createSession(path.join(tempDir, mainName));
+    }
+
+    // Merge into the static report.
+    let measuredCount = 0;
+    const skipped: string[] = [];
+    const layers = staticReport.layers.map((l) => {
+      const fm: Record<string, LayerFormatSensitivity> = {};
+      for (const [f, s] of Object.entries(l.formats)) {
+        const e = cache.entries[key(l.layer, f)];
+        if (e && typeof e === 'object') {
+          fm[f] = { ...s, ...e };
+          measuredCount++;
+        } else {
+          fm[f] = s;
+          if (typeof e === 'string') skipped.push(`${l.layer}/${f}: ${e}`);
+        }
+      }
+      return { ...l, formats: fm };
+    });
+    if (pairs.length > selected.length) notes.push(`layer budget ${budget}: ${pairs.length - selected.length} of ${pairs.length} layer × format pairs not measured.`);
+    if (skipped.length) notes.push(`${skipped.length} pair${skipped.length === 1 ? '' : 's'} not measured: ${skipped.slice(0, 3).join('; ')}${skipped.length > 3 ? '; …' : ''}`);
+    const cached = todo.length === 0;
+    const variant = cache.variants[inputsKey];
+    return {
+      ...staticReport,
+      layers,
+      warnings: [...staticReport.warnings],
+      elapsedMs: Math.round(performance.now() - started),
+      measured: {
+        inputs: calibration?.description ?? (options.inputsFile ? path.basename(options.inputsFile) : `generated (${samples} samples, variant ${variant ?? 0}; from cache)`),
+        outputs: compared.length ? compared : (cache.outputs[inputsKey]?.split(',') ?? []),
+        runs,
+        layersMeasured: measuredCount,
+        cached,
+        elapsedMs: Math.round(performance.now() - started),
+        notes,
+      },
+    };
+  } finally {
+    await opened.close();
+  }
+}
+
+async function externalBytes(folder: string, rel: string, cache: Map<string, Uint8Array>): Promise<Uint8Array> {
+  let b = cache.get(rel);
+  if (!b) {
+    // `rel` comes from the reader, which already refused paths leaving the folder.
+    b = new Uint8Array(await fs.readFile(path.join(folder, ...rel.split('/'))));
+    cache.set(rel, b);
+  }
+  return b;
+}
+
+function buffersEqual(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+function firstLine(s: string): string {
+  return s.split('\n')[0]!.replace(/\.$/, '').slice(0, 300);
+}

@@ -1,0 +1,76 @@
+/**
+ * `npm run validate:sensitivity`: for every ONNX model of ../shared/models that onnxruntime-node can run,
+ * measures the output degradation of each layer × format and prints the Spearman rank correlation between the
+ * static score and the measured degradation (−measuredOutputSqnrDb), per format. Goal: ρ ≥ 0.8.
+ * Models it cannot run are listed with the reason. Uses a private cache folder so numbers are fresh
+ * unless `--cached` is given. `--json FILE` also writes the per-layer numbers.
+ */
+import { promises as fs } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { spearman, type SensitivityReport } from '../../src/core';
+import { measureSensitivity } from '../../src/node/measure';
+
+const MODELS = path.resolve(__dirname, '../../../shared/models/onnx');
+const FORMATS = ['fp16', 'bf16', 'fp8_e4m3', 'int8', 'int4'];
+
+async function listModels(dir: string): Promise<string[]> {
+  const out: string[] = [];
+  for (const e of await fs.readdir(dir, { withFileTypes: true })) {
+    const p = path.join(dir, e.name);
+    if (e.isDirectory()) out.push(...(await listModels(p)));
+    else if (e.name.endsWith('.onnx')) out.push(p);
+  }
+  return out.sort();
+}
+
+/** Spearman ρ per format over layers where both numbers exist and the pair was not lossless. */
+export function correlations(report: SensitivityReport): Record<string, { n: number; rho: number | undefined }> {
+  const out: Record<string, { n: number; rho: number | undefined }> = {};
+  for (const f of report.formats) {
+    const rows = report.layers.map((l) => l.formats[f]).filter((s) => s?.measuredOutputSqnrDb !== undefined);
+    out[f] = { n: rows.length, rho: spearman(rows.map((s) => s!.staticScore), rows.map((s) => -s!.measuredOutputSqnrDb!)) };
+  }
+  return out;
+}
+
+async function main(): Promise<void> {
+  const args = process.argv.slice(2);
+  const cacheDir = args.includes('--cached') ? undefined : await fs.mkdtemp(path.join(os.tmpdir(), 'pl-validate-'));
+  const jsonOut = args.includes('--json') ? args[args.indexOf('--json') + 1] : undefined;
+  const only = args.filter((a) => !a.startsWith('--') && a !== jsonOut);
+  const rows: string[] = [];
+  const failures: string[] = [];
+  const all: Record<string, unknown> = {};
+  const rhos: Record<string, number[]> = Object.fromEntries(FORMATS.map((f) => [f, []]));
+  rows.push(`| model | layers | ${FORMATS.join(' | ')} | time |`);
+  rows.push(`|---|---:|${FORMATS.map(() => '---:').join('|')}|---:|`);
+  for (const file of await listModels(MODELS)) {
+    const name = path.relative(MODELS, file);
+    if (only.length && !only.some((o) => name.includes(o))) continue;
+    const t = performance.now();
+    try {
+      const r = await measureSensitivity(file, { formats: FORMATS, ...(cacheDir ? { cacheDir } : {}), workers: 0 });
+      const c = correlations(r);
+      all[name] = { correlations: c, measured: r.measured, layers: r.layers.map((l) => ({ layer: l.layer, role: l.role, formats: l.formats })) };
+      for (const f of FORMATS) if (c[f]?.rho !== undefined) rhos[f]!.push(c[f]!.rho!);
+      rows.push(`| ${name} | ${r.layers.length} | ${FORMATS.map((f) => (c[f]?.rho === undefined ? 'n/a' : c[f]!.rho!.toFixed(2))).join(' | ')} | ${((performance.now() - t) / 1000).toFixed(1)} s |`);
+    } catch (e) {
+      failures.push(`${name}: ${(e as Error).message}`);
+    }
+  }
+  const mean = (v: number[]): string => (v.length ? (v.reduce((a, b) => a + b, 0) / v.length).toFixed(2) : 'n/a');
+  rows.push(`| **mean** | | ${FORMATS.map((f) => mean(rhos[f]!)).join(' | ')} | |`);
+  console.log(rows.join('\n'));
+  if (failures.length) console.log(`\nNot measured:\n${failures.map((f) => `- ${f}`).join('\n')}`);
+  console.log('\nn/a: fewer than 3 layers measured, or every layer lossless/identical in that format (no ranking).');
+  if (jsonOut) await fs.writeFile(jsonOut, JSON.stringify(all, null, 1));
+  if (cacheDir) await fs.rm(cacheDir, { recursive: true, force: true });
+}
+
+if (require.main === module) {
+  main().catch((e) => {
+    console.error(e);
+    process.exitCode = 1;
+  });
+}

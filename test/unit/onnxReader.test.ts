@@ -1,0 +1,340 @@
+/**
+ * ONNX reader on the real corpus (/work/shared/models/onnx, counts from SOURCES.md) and on hermetic models
+ * built in code: tensor byte ranges decode to the values written, Constant weights, subgraph paths, external
+ * data, new dtypes, layer names/roles, KV-cache hyperparameters, and that weights are never read.
+ */
+import { strict as assert } from 'node:assert';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { test } from 'node:test';
+import { MemoryByteSource, MemorySiblings, ModelFormatError, openModel, type ByteSource, type Model, type SiblingResolver } from '../../src/core';
+import { FolderSiblings, openModelFile } from '../../src/node/fileByteSource';
+import { attr, dataType, encodeModel, externalTensor, f32Bytes, graph, model, node, rawTensor, tinyMlp, value } from '../fixtures/buildOnnx';
+
+const MODELS = path.resolve(__dirname, '../../../shared/models/onnx');
+
+async function readFile(rel: string): Promise<Model> {
+  const o = await openModelFile(path.join(MODELS, rel));
+  try {
+    return await openModel(o.source, { siblings: o.siblings });
+  } finally {
+    await o.close();
+  }
+}
+
+function read(bytes: Uint8Array, siblings?: SiblingResolver, name = 'm.onnx'): Promise<Model> {
+  return openModel(new MemoryByteSource(name, bytes), siblings ? { siblings } : {});
+}
+
+function constElements(m: Model): number {
+  return m.tensors.filter((t) => t.origin === 'constant').reduce((s, t) => s + t.elementCount, 0);
+}
+
+// Reference counts from /work/shared/models/SOURCES.md (python3-onnx 1.12).
+const CORPUS: readonly { file: string; nodes: number; inits: number; params: number; constant: number; graphs: number }[] = [
+  { file: 'mnist-12.onnx', nodes: 12, inits: 8, params: 5998, constant: 0, graphs: 1 },
+  { file: 'mnist-12-float16.onnx', nodes: 14, inits: 8, params: 5998, constant: 0, graphs: 1 },
+  { file: 'mnist-12-int8.onnx', nodes: 11, inits: 29, params: 6080, constant: 0, graphs: 1 },
+  { file: 'mnist-12-uint8.onnx', nodes: 25, inits: 15, params: 6010, constant: 0, graphs: 1 },
+  { file: 'tiny-random-gpt2-fp32.onnx', nodes: 39, inits: 27, params: 142112, constant: 0, graphs: 1 },
+  { file: 'tiny-random-gpt2-fp16.onnx', nodes: 37, inits: 27, params: 142112, constant: 0, graphs: 1 },
+  { file: 'tiny-qwen35-decoder-fp16.onnx', nodes: 29, inits: 27, params: 185987, constant: 0, graphs: 1 },
+  { file: 'silero_vad.onnx', nodes: 5, inits: 0, params: 545597, constant: 545597, graphs: 51 },
+  { file: 'FastestDet.onnx', nodes: 218, inits: 157, params: 241309, constant: 0, graphs: 1 },
+  { file: 'scx_pardus_model.onnx', nodes: 113, inits: 52, params: 9589, constant: 0, graphs: 4 },
+  { file: 'scx_pardus_xgboost.onnx', nodes: 1, inits: 0, params: 0, constant: 0, graphs: 1 },
+  { file: 'light_resnet50.onnx', nodes: 415, inits: 269, params: 2194, constant: 0, graphs: 1 },
+  { file: 'cartpole_dqn_external_data/model.onnx', nodes: 5, inits: 6, params: 67586, constant: 0, graphs: 1 },
+];
+
+for (const c of CORPUS) {
+  test(`corpus ${c.file}: nodes ${c.nodes}, inits ${c.inits}, params ${c.params}, const ${c.constant}`, async () => {
+    const m = await readFile(c.file);
+    assert.equal(m.format, 'onnx');
+    assert.equal(m.nodeCount, c.nodes);
+    assert.equal(m.tensorCount, c.inits);
+    assert.equal(m.parameterCount, c.params);
+    assert.equal(constElements(m), c.constant);
+    assert.equal(m.graphs.length, c.graphs);
+    assert.equal(new Set(m.layers.map((l) => l.name)).size, m.layers.length, 'layer names are unique');
+    assert.equal(new Set(m.tensors.map((t) => t.name)).size, m.tensors.length, 'tensor names are unique');
+    assert.doesNotThrow(() => JSON.stringify(m));
+  });
+}
+
+test('corpus: silero_vad has 25 If nodes, 50 branch subgraphs with 684 nested nodes', async () => {
+  const m = await readFile('silero_vad.onnx');
+  const ifs = m.graphs.flatMap((g) => g.nodes).filter((n) => n.op === 'If');
+  assert.equal(ifs.length, 25);
+  const sub = m.graphs.slice(1);
+  assert.equal(sub.length, 50);
+  assert.equal(sub.reduce((s, g) => s + g.nodes.length, 0), 684);
+  assert.ok(sub.every((g) => g.name.startsWith('main/')), 'subgraph names are paths under main');
+  assert.ok(sub.some((g) => /^main\/[^/]+\/then_branch$/.test(g.name)));
+  // Weights live in Constant nodes of the branches and feed Conv layers.
+  assert.ok(m.layers.some((l) => l.role === 'conv' && l.dtype === 'float32'));
+  assert.ok(m.tensors.every((t) => t.origin === 'constant'));
+  assert.ok(m.tensors.filter((t) => t.graph !== 'main').length > 100, 'most weights live in branch subgraphs');
+});
+
+test('corpus: cartpole external data resolves (5 tensors in model.onnx.data at the listed offsets)', async () => {
+  const m = await readFile('cartpole_dqn_external_data/model.onnx');
+  const ext = m.tensors.filter((t) => t.location?.file === 'model.onnx.data');
+  assert.equal(ext.length, 5);
+  assert.deepEqual(ext.map((t) => t.location!.byteOffset).sort((a, b) => a - b), [0, 1024, 2048, 4096, 8192]);
+  assert.ok(ext.some((t) => t.location!.byteLength === 262144 && t.shape.join('x') === '256x256'));
+  const inline = m.tensors.find((t) => t.name === 'q_net.4.bias');
+  assert.equal(inline?.location?.file, '');
+  assert.deepEqual(m.files.map((f) => f.path), ['model.onnx', 'model.onnx.data']);
+  assert.equal(m.totalFileBytes, 8502 + 270336);
+});
+
+test('corpus: decoders get KV-cache hyperparameters from past_key_values inputs', async () => {
+  const qwen = await readFile('tiny-qwen35-decoder-fp16.onnx');
+  assert.deepEqual(
+    { b: qwen.hyperparameters.blockCount, kv: qwen.hyperparameters.kvHeadCount, d: qwen.hyperparameters.headDim, h: qwen.hyperparameters.headCount, src: qwen.hyperparameters.source },
+    { b: 2, kv: 2, d: 16, h: 4, src: 'onnx past_key_values inputs' },
+  );
+  const gpt2 = await readFile('tiny-random-gpt2-fp32.onnx');
+  assert.equal(gpt2.hyperparameters.blockCount, 5);
+  assert.equal(gpt2.hyperparameters.kvHeadCount, 4);
+  assert.equal(gpt2.hyperparameters.headDim, 8);
+  assert.equal(gpt2.hyperparameters.vocabSize, 1000);
+  assert.equal(gpt2.hyperparameters.embeddingLength, 32);
+  const mnist = await readFile('mnist-12.onnx');
+  assert.deepEqual(mnist.hyperparameters, {});
+});
+
+test('corpus: layer roles for GPT-2 (fused com.microsoft ops) and Qwen-style names', async () => {
+  const gpt2 = await readFile('tiny-random-gpt2-fp32.onnx');
+  const role = (name: string): string | undefined => gpt2.layers.find((l) => l.name === name)?.role;
+  assert.equal(role('EmbedLayerNormalization_0'), 'embedding');
+  assert.equal(role('GptAttention_0'), 'attention_qkv');
+  assert.equal(role('GptAttention_0_matmul'), 'attention_o');
+  assert.equal(role('FullyConnect_MatMul_0'), 'ffn_up');
+  assert.equal(role('FullyConnect_MatMul_1'), 'ffn_down');
+  assert.equal(role('/lm_head/MatMul'), 'output_head');
+  assert.equal(gpt2.layers.find((l) => l.name === 'GptAttention_3')?.block, 3);
+  const norm = gpt2.layers.find((l) => l.role === 'norm')!;
+  assert.equal(norm.quantizable, false);
+  const qwen = await readFile('tiny-qwen35-decoder-fp16.onnx');
+  const byWeight = (w: string) => qwen.layers.find((l) => l.weights[0] === w);
+  assert.equal(byWeight('l1.q.w')?.role, 'attention_q');
+  assert.equal(byWeight('l1.q.w')?.block, 1);
+  assert.equal(byWeight('l0.k.w')?.role, 'attention_k');
+  assert.equal(byWeight('l0.dn.w')?.role, 'ffn_down');
+  assert.equal(byWeight('embed_tokens.weight')?.role, 'embedding');
+  assert.equal(byWeight('lm_head.w')?.role, 'output_head');
+  assert.equal(byWeight('lm_head.w')?.name, 'MatMul_28', 'unnamed nodes become <op>_<index>');
+  const int8 = await readFile('mnist-12-int8.onnx');
+  const qconv = int8.layers.find((l) => l.op === 'QLinearConv')!;
+  assert.equal(qconv.role, 'conv');
+  assert.equal(qconv.dtype, 'int8');
+  assert.deepEqual(qconv.weights.slice(0, 3), ['Parameter5_quantized', 'Parameter5_scale', 'Parameter5_zero_point']);
+});
+
+test('corpus: light_resnet50 warns that 239 ConstantOfShape weights are not stored', async () => {
+  const m = await readFile('light_resnet50.onnx');
+  const w = m.warnings.find((x) => x.includes('ConstantOfShape'));
+  assert.ok(w, 'warning present');
+  assert.match(w!, /239 ConstantOfShape nodes/);
+  const silero = await readFile('silero_vad.onnx');
+  assert.ok(!silero.warnings.some((x) => x.includes('ConstantOfShape')), 'padding/state ConstantOfShape nodes are not weights');
+});
+
+test('synthetic: raw_data, float_data, int32_data and Constant values become byte ranges that decode to the values written', async () => {
+  const wValues = [1.5, -2, 3.25, 4, 5, 6];
+  const bytes = encodeModel(model(graph(
+    [
+      node('Constant', [], ['c_t'], { attributes: [attr('value', 't', { dims: [3], data_type: dataType('FLOAT'), float_data: [7, 8, 9] })] }),
+      node('Constant', [], ['c_f'], { attributes: [attr('value_float', 'f', 0.25)] }),
+      node('Constant', [], ['c_fs'], { attributes: [attr('value_floats', 'floats', [1, 2, 3, 4])] }),
+      node('Constant', [], ['c_i'], { attributes: [attr('value_int', 'i', 300)] }),
+      node('Constant', [], ['c_is'], { attributes: [attr('value_ints', 'ints', [1, 200, 70000])] }),
+      node('Constant', [], ['c_s'], { attributes: [attr('value_strings', 'strings', ['a', 'bc'])] }),
+      node('MatMul', ['x', 'w'], ['y'], { name: 'proj' }),
+    ],
+    {
+      initializers: [
+        rawTensor('w', [2, 3], { raw: f32Bytes(wValues) }),
+        { name: 'h', dims: [2], data_type: dataType('FLOAT16'), int32_data: [0x3c00, 0xc000] },
+        { name: 'd', dims: [2], data_type: dataType('DOUBLE'), double_data: [1.5, 2.5] },
+      ],
+    },
+  )));
+  const m = await read(bytes);
+  const t = (name: string) => m.tensors.find((x) => x.name === name)!;
+  const slice = (name: string) => { const l = t(name).location!; assert.equal(l.file, ''); return bytes.slice(l.byteOffset, l.byteOffset + l.byteLength); };
+  assert.deepEqual(Array.from(new Float32Array(slice('w').buffer)), wValues);
+  assert.equal(t('w').location!.encoding, 'raw');
+  assert.deepEqual(Array.from(new Float32Array(slice('c_t').buffer)), [7, 8, 9]);
+  assert.deepEqual(Array.from(new Float32Array(slice('c_f').buffer)), [0.25]);
+  // AttributeProto.floats/ints are not [packed=true] in onnx.proto: each value has its own key, so no single range.
+  assert.equal(t('c_fs').location, undefined);
+  assert.equal(t('c_fs').elementCount, 4);
+  assert.deepEqual(Array.from(new Float64Array(slice('d').buffer)), [1.5, 2.5]);
+  assert.equal(t('h').location!.encoding, 'onnx-varint-int32');
+  assert.deepEqual(Array.from(slice('h')), [0x80, 0x78, 0x80, 0x80, 0x03]);
+  assert.equal(t('c_i').location!.encoding, 'onnx-varint-int64');
+  assert.deepEqual(Array.from(slice('c_i')), [0xac, 0x02]);
+  assert.deepEqual([t('c_is').elementCount, t('c_i').elementCount, t('c_s').elementCount], [3, 1, 2]);
+  assert.ok(['c_t', 'c_f', 'c_fs', 'c_i', 'c_is', 'c_s'].every((n) => t(n).origin === 'constant'));
+  assert.equal(m.parameterCount, 6 + 2 + 2 + 3 + 1 + 4 + 1 + 3 + 2);
+  assert.equal(m.tensorCount, 3);
+  assert.equal(m.nodeCount, 7);
+  assert.equal(m.layers.length, 1);
+  assert.equal(m.layers[0]!.name, 'proj');
+});
+
+test('synthetic: IR 10+ dtypes (FLOAT8, INT4 packed pairs, FLOAT4E2M1, UINT2) map to IR dtypes with exact byte lengths', async () => {
+  const bytes = encodeModel(model(graph([], {
+    initializers: [
+      rawTensor('f8', [4], { type: 'FLOAT8E4M3FN', raw: new Uint8Array(4) }),
+      rawTensor('f8u', [4], { type: 'FLOAT8E5M2FNUZ', raw: new Uint8Array(4) }),
+      rawTensor('i4', [5], { type: 'INT4', raw: new Uint8Array(3) }),
+      rawTensor('u4', [4], { type: 'UINT4', raw: new Uint8Array(2) }),
+      rawTensor('fp4', [3, 2], { type: 'FLOAT4E2M1', raw: new Uint8Array(3) }),
+      rawTensor('u2', [5], { type: 'UINT2', raw: new Uint8Array(2) }),
+      rawTensor('bf', [2], { type: 'BFLOAT16', raw: new Uint8Array(4) }),
+    ],
+  }), { irVersion: 13 }));
+  const m = await read(bytes);
+  assert.deepEqual(m.tensors.map((t) => [t.name, t.dtype, t.byteLength]), [
+    ['f8', 'float8_e4m3fn', 4], ['f8u', 'float8_e5m2fnuz', 4], ['i4', 'int4', 3], ['u4', 'uint4', 2], ['fp4', 'float4_e2m1', 3], ['u2', 'uint2', 2], ['bf', 'bfloat16', 4],
+  ]);
+  assert.equal(m.formatVersion, 13);
+});
+
+test('synthetic: subgraphs are named by path, resolve outer-scope weights, and nest recursively', async () => {
+  const inner = graph([node('MatMul', ['x', 'w_outer'], ['y'], { name: 'inner_mm' })], { name: 'inner' });
+  const thenG = graph([node('If', ['cond'], ['y'], { name: 'nested_if', attributes: [attr('then_branch', 'g', inner), attr('else_branch', 'g', graph([], { name: 'e2' }))] })], { name: 't' });
+  const elseG = graph([node('Conv', ['x', 'w_else'], ['y'])], { name: 'e', initializers: [rawTensor('w_else', [2, 1, 3, 3])] });
+  const bytes = encodeModel(model(graph(
+    [node('If', ['cond'], ['out'], { attributes: [attr('then_branch', 'g', thenG), attr('else_branch', 'g', elseG)] })],
+    { initializers: [rawTensor('w_outer', [4, 4])] },
+  )));
+  const m = await read(bytes);
+  assert.deepEqual(m.graphs.map((g) => g.name), ['main', 'main/If_0/then_branch', 'main/If_0/then_branch/nested_if/then_branch', 'main/If_0/then_branch/nested_if/else_branch', 'main/If_0/else_branch']);
+  assert.deepEqual(m.graphs[0]!.nodes[0]!.subgraphs, ['main/If_0/then_branch', 'main/If_0/else_branch']);
+  assert.deepEqual(m.graphs[0]!.nodes[0]!.attributes['then_branch'], { graph: 'main/If_0/then_branch' });
+  const mm = m.layers.find((l) => l.name === 'inner_mm')!;
+  assert.deepEqual(mm.weights, ['w_outer']);
+  const conv = m.layers.find((l) => l.op === 'Conv')!;
+  assert.equal(conv.name, 'main/If_0/else_branch/Conv_0');
+  assert.equal(conv.role, 'conv');
+  assert.equal(m.tensors.find((t) => t.name === 'w_else')!.graph, 'main/If_0/else_branch');
+  assert.equal(m.parameterCount, 16 + 18);
+  assert.equal(m.tensorCount, 1);
+});
+
+test('synthetic: duplicate or empty node names give <op>_<index> layer names; DequantizeLinear-fed MatMul keeps the int8 weight', async () => {
+  const bytes = encodeModel(model(graph(
+    [
+      node('DequantizeLinear', ['w8', 'w8_scale', 'w8_zp'], ['w_deq'], { name: 'dq' }),
+      node('MatMul', ['x', 'w_deq'], ['h'], { name: 'same' }),
+      node('Gemm', ['h', 'fcw', 'fcb'], ['y'], { name: 'same' }),
+      node('LayerNormalization', ['y', 'g', 'beta'], ['z']),
+    ],
+    {
+      initializers: [
+        rawTensor('w8', [8, 8], { type: 'INT8' }), rawTensor('w8_scale', [], { raw: f32Bytes([0.1]) }), rawTensor('w8_zp', [], { type: 'INT8', raw: new Uint8Array(1) }),
+        rawTensor('fcw', [8, 4]), rawTensor('fcb', [4]), rawTensor('g', [4]), rawTensor('beta', [4]),
+      ],
+    },
+  )));
+  const m = await read(bytes);
+  assert.deepEqual(m.layers.map((l) => [l.name, l.op, l.role, l.dtype, l.weights.join(',')]), [
+    ['MatMul_1', 'MatMul', 'linear', 'int8', 'w8,w8_scale,w8_zp'],
+    ['Gemm_2', 'Gemm', 'linear', 'float32', 'fcw,fcb'],
+    ['LayerNormalization_3', 'LayerNormalization', 'norm', 'float32', 'g,beta'],
+  ]);
+  assert.equal(m.layers[0]!.quantizable, true);
+  assert.equal(m.layers[2]!.quantizable, false);
+});
+
+test('synthetic: inputs keep symbolic dims; metadata_props, opsets and producer are reported', async () => {
+  const bytes = encodeModel(model(graph([node('Relu', ['x'], ['y'])], {
+    inputs: [value('x', 'FLOAT16', ['batch', 3, null, 'seq'])], outputs: [value('y', 'FLOAT16', ['batch', 3, null, 'seq'])],
+  }), { producer: 'unit', metadata: { author: 'me', __proto__: 'x' } }));
+  const m = await read(bytes);
+  assert.deepEqual(m.graphs[0]!.inputs[0], { name: 'x', dtype: 'float16', shape: ['batch', 3, null, 'seq'] });
+  assert.equal(m.producer, 'unit');
+  assert.deepEqual(m.metadata['opset_import'], { 'ai.onnx': 21 });
+  assert.equal((m.metadata['metadata_props'] as Record<string, string>)['author'], 'me');
+});
+
+test('synthetic: external data through siblings (offset/length), range checks and a missing file', async () => {
+  const data = new Uint8Array(4096 + 64);
+  data.set(f32Bytes([1, 2, 3, 4]), 4096);
+  const ok = encodeModel(model(graph([], { initializers: [externalTensor('w', [4], 'weights.bin', 4096, 16), externalTensor('v', [16], 'weights.bin')] })));
+  const m = await read(ok, new MemorySiblings('m.onnx', { 'weights.bin': data }));
+  assert.deepEqual(m.tensors.map((t) => t.location), [
+    { file: 'weights.bin', byteOffset: 4096, byteLength: 16, encoding: 'raw' },
+    { file: 'weights.bin', byteOffset: 0, byteLength: 64, encoding: 'raw' },
+  ]);
+  assert.deepEqual(m.files, [{ path: 'm.onnx', byteLength: ok.length }, { path: 'weights.bin', byteLength: data.length }]);
+
+  const past = encodeModel(model(graph([], { initializers: [externalTensor('w', [16], 'weights.bin', 4100)] })));
+  await assert.rejects(read(past, new MemorySiblings('m.onnx', { 'weights.bin': data })), (e: unknown) => e instanceof ModelFormatError && e.code === 'truncated' && /^m\.onnx: external data of tensor 'w' \(offset 4100, length 64\) runs past the end of 'weights\.bin' \(4160 bytes\)\.$/.test(e.message));
+  const wrongLength = encodeModel(model(graph([], { initializers: [externalTensor('w', [4], 'weights.bin', 0, 12)] })));
+  await assert.rejects(read(wrongLength, new MemorySiblings('m.onnx', { 'weights.bin': data })), /declares 12 bytes of external data but its shape and data_type need 16/);
+  await assert.rejects(read(ok, new MemorySiblings('m.onnx', {})), (e: unknown) => e instanceof ModelFormatError && e.code === 'missing-file' && /^m\.onnx: external data file 'weights\.bin' of tensor 'w' is missing\.$/.test(e.message));
+});
+
+test('synthetic: on disk, external data resolves through FolderSiblings', async () => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'onnx-ext-'));
+  try {
+    writeFileSync(path.join(dir, 'model.onnx'), encodeModel(model(graph([node('MatMul', ['x', 'w'], ['y'])], { initializers: [externalTensor('w', [2, 2], 'sub/w.bin')] }))));
+    writeFileSync(path.join(dir, 'sub.bin'), new Uint8Array(1));
+    const { mkdirSync } = await import('node:fs');
+    mkdirSync(path.join(dir, 'sub'));
+    writeFileSync(path.join(dir, 'sub', 'w.bin'), f32Bytes([1, 2, 3, 4]));
+    const o = await openModelFile(path.join(dir, 'model.onnx'));
+    try {
+      const m = await openModel(o.source, { siblings: o.siblings });
+      assert.deepEqual(m.tensors[0]!.location, { file: 'sub/w.bin', byteOffset: 0, byteLength: 16, encoding: 'raw' });
+    } finally {
+      await o.close();
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+/** Counts bytes handed out, to prove payloads are skipped rather than read. */
+class CountingSource implements ByteSource {
+  bytesRead = 0;
+  constructor(private readonly inner: ByteSource) {}
+  get name(): string { return this.inner.name; }
+  get size(): number { return this.inner.size; }
+  read(offset: number, length: number): Promise<Uint8Array> {
+    this.bytesRead += length;
+    return this.inner.read(offset, length);
+  }
+}
+
+test('synthetic: an 8 MiB model is parsed reading under 1% of its bytes (raw_data skipped)', async () => {
+  const layers = 8;
+  const inits = Array.from({ length: layers }, (_, i) => rawTensor(`layers.${i}.w`, [512, 512], { raw: new Uint8Array(512 * 512 * 4) }));
+  const nodes = Array.from({ length: layers }, (_, i) => node('MatMul', [i === 0 ? 'x' : `h${i - 1}`, `layers.${i}.w`], [`h${i}`], { name: `layers.${i}/MatMul` }));
+  const bytes = encodeModel(model(graph(nodes, { initializers: inits })));
+  const src = new CountingSource(new MemoryByteSource('big.onnx', bytes));
+  const m = await openModel(src);
+  assert.equal(m.parameterCount, layers * 512 * 512);
+  assert.deepEqual(m.layers.map((l) => l.block), [0, 1, 2, 3, 4, 5, 6, 7]);
+  assert.ok(src.bytesRead < bytes.length * 0.01, `read ${src.bytesRead} of ${bytes.length} bytes`);
+});
+
+test('synthetic: the tiny MLP builder round-trips', async () => {
+  const m = await read(tinyMlp());
+  assert.deepEqual(m.layers.map((l) => [l.name, l.role]), [['fc1', 'ffn_up'], ['fc1_bias', 'bias']]);
+  assert.equal(m.parameterCount, 40);
+  assert.equal(m.weightBytes, 160);
+});
+
+test('symlinked sibling inside the folder is fine (FolderSiblings)', async () => {
+  const sib = FolderSiblings.forModel(path.join(MODELS, 'cartpole_dqn_external_data/model.onnx'));
+  assert.equal(await sib.exists('model.onnx.data'), true);
+  await sib.close();
+});
