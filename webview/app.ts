@@ -113,16 +113,19 @@ export class InspectorApp {
       replaceChildren(this.root, h('p', { class: 'fatal', role: 'alert', 'data-testid': 'fatal' }, t('errorPrefix', errorText(e))));
       return;
     }
+    const tReady = performance.now();
     setStrings(init.strings);
     const view = this.store.state.view;
     const targetId = view.targetId && init.targets.some((x) => x.id === view.targetId) ? view.targetId : init.settings.targetId;
     const compareIds = view.compareIds.filter((id) => init.targets.some((x) => x.id === id));
     this.buildPage(init);
+    const tBuilt = performance.now();
     this.store.update({
       init,
       view: { ...view, targetId, compareIds: compareIds.length > 0 ? compareIds : defaultCompare(init.targets, targetId) },
     });
     this.firstPaintMs = performance.now() - this.started;
+    console.log(`[pl-timing] ready reply at ${Math.round(tReady - this.started)} ms, page built +${Math.round(tBuilt - tReady)} ms, first render +${Math.round(performance.now() - tBuilt)} ms`);
     setAttr(this.root, 'data-first-paint-ms', Math.round(this.firstPaintMs));
     setAttr(this.root, 'data-first-paint-at', Math.round(performance.now()));
     setAttr(this.root, 'data-script-start-at', Math.round(this.started));

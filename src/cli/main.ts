@@ -9,6 +9,7 @@ import { targetsCommand, targetsUsage } from './commands/targets';
 import { planCommand, planUsage } from './commands/plan';
 import { exportCommand, exportUsage } from './commands/export';
 import { applyCommand, applyUsage } from './commands/apply';
+import { sensitivityCommand, sensitivityUsage } from './commands/sensitivity';
 import { CliError, type CliOutput } from './io';
 
 type Command = (argv: readonly string[], io: CliOutput) => Promise<number>;
@@ -21,6 +22,7 @@ const COMMANDS: Record<string, { run: Command; usage: string }> = {
   plan: { run: planCommand, usage: planUsage },
   export: { run: exportCommand, usage: exportUsage },
   apply: { run: applyCommand, usage: applyUsage },
+  sensitivity: { run: sensitivityCommand, usage: sensitivityUsage },
 };
 
 const consoleOutput: CliOutput = {

@@ -16,7 +16,7 @@ const SOURCE = 'Precision Lens';
 /** Debounce of re-analysis while typing. */
 const TYPING_DELAY_MS = 300;
 
-const range = (doc: vscode.TextDocument, p: PlanPosition): vscode.Range => new vscode.Range(doc.positionAt(p.offset), doc.positionAt(p.offset + p.length));
+const range = (doc: vscode.TextDocument, p: Pick<PlanPosition, 'offset' | 'length'>): vscode.Range => new vscode.Range(doc.positionAt(p.offset), doc.positionAt(p.offset + p.length));
 
 function toEdit(doc: vscode.TextDocument, edits: readonly TextEditData[]): vscode.WorkspaceEdit {
   const we = new vscode.WorkspaceEdit();
@@ -32,8 +32,10 @@ function toDiagnostic(doc: vscode.TextDocument, d: PlanEditorDiagnostic): vscode
 }
 
 class PlanLenses implements vscode.CodeLensProvider {
-  constructor(private readonly states: PlanStates) {}
-  readonly onDidChangeCodeLenses = this.states.onDidChange;
+  readonly onDidChangeCodeLenses: vscode.Event<void>;
+  constructor(private readonly states: PlanStates) {
+    this.onDidChangeCodeLenses = states.onDidChange;
+  }
 
   async provideCodeLenses(doc: vscode.TextDocument): Promise<vscode.CodeLens[]> {
     const { view, modelUri } = await this.states.get(doc);

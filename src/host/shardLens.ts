@@ -8,8 +8,10 @@ import { errorText } from './sourceLens';
 import type { Services } from './services';
 
 class ShardLensProvider implements vscode.CodeLensProvider {
-  constructor(private readonly services: Services) {}
-  readonly onDidChangeCodeLenses = this.services.onDidChange;
+  readonly onDidChangeCodeLenses: vscode.Event<void>;
+  constructor(private readonly services: Services) {
+    this.onDidChangeCodeLenses = services.onDidChange;
+  }
 
   async provideCodeLenses(doc: vscode.TextDocument): Promise<vscode.CodeLens[]> {
     const top = new vscode.Range(0, 0, 0, 0);

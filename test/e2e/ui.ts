@@ -7,8 +7,9 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { BrowserContext, Page } from 'playwright-core';
 import { ARTIFACTS, launchBrowser, log, makeRunDir, openWorkbench, startCodeServer, type CodeServer } from './lib/codeServer';
+import { writePlanFixtures } from './lib/plans';
 import { makeWorkspace } from './lib/workspace';
-import { Results, pickQuickItem, quickOpen, runCommand, screenshot, statusBarText, waitForLens } from './lib/workbench';
+import { Results, answerInput, pickQuickItem, problems, quickOpen, runCommand, screenshot, statusBarText, waitForLens, webview } from './lib/workbench';
 
 const vsix = path.resolve(process.argv[2] ?? '');
 if (!process.argv[2] || !fs.existsSync(vsix)) {
@@ -18,26 +19,102 @@ if (!process.argv[2] || !fs.existsSync(vsix)) {
 
 const results = new Results();
 
+let workspaceDir = '';
+
 async function sourceLens(page: Page): Promise<void> {
   await quickOpen(page, 'infer.py');
-  const texts = await waitForLens(page, /Precision Lens: .*params/);
+  const texts = await waitForLens(page, /Precision Lens: .*params.*Inspect/);
   log(`lenses in infer.py: ${JSON.stringify(texts)}`);
-  results.check('source lens: mnist-12.onnx line shows params, size and dtype', texts.some((t) => /Precision Lens: 5\.\dk params · [\d.]+ KiB FP32/.test(t)), JSON.stringify(texts));
-  results.check('source lens: one lens per existing model (2 of 3 lines)', texts.filter((t) => t.startsWith('Precision Lens:')).length === 2, JSON.stringify(texts));
+  // mnist-12.onnx: 5998 parameters, 23.4 KiB of FP32 weights (reference counts in ../shared/models/SOURCES.md).
+  results.check('source lens: InferenceSession("models/mnist-12.onnx") shows params, size, dtype and fit', texts.some((t) => /^Precision Lens: 6\.0k params · 23\.4 KiB FP32 · fits H100 SXM5 80GB — Inspect$/.test(t)), JSON.stringify(texts));
+  results.check('source lens: Llama(model_path="models/stories260K.gguf") shows 292.8k params', texts.some((t) => t.startsWith('Precision Lens: 292.8k params · 1.12 MiB FP32')), JSON.stringify(texts));
+  results.check('source lens: no lens for a model file that does not exist', texts.filter((t) => t.startsWith('Precision Lens:')).length === 2, JSON.stringify(texts));
   await screenshot(page, 'ui-1-source-lens');
+}
+
+async function inspector(page: Page): Promise<void> {
+  await quickOpen(page, 'mnist-12.onnx');
+  const view = webview(page);
+  const count = view.locator('[data-testid="layer-count"]');
+  await count.waitFor({ timeout: 30_000 });
+  results.check('inspector: mnist-12.onnx shows its 6 layers', (await count.getAttribute('data-count')) === '6', String(await count.getAttribute('data-count')));
+  await view.locator('[data-testid="layer-row"]').first().waitFor({ timeout: 20_000 });
+  const canvas = view.locator('[data-testid^="chart-"] canvas').first();
+  await canvas.waitFor({ timeout: 30_000 });
+  const box = await canvas.boundingBox();
+  results.check('inspector: a chart canvas is drawn', !!box && box.width > 50 && box.height > 50, JSON.stringify(box));
+  await view.locator('[data-testid="target-banner"]').filter({ hasNotText: /estimating/i }).first().waitFor({ timeout: 20_000 }).catch(() => undefined);
+  await screenshot(page, 'ui-2-inspector');
+}
+
+async function generatePlan(page: Page): Promise<void> {
+  await runCommand(page, 'Precision Lens: Generate Mixed-Precision Plan');
+  await answerInput(page, 'capacity');
+  await page.locator('.tab.active', { hasText: 'mnist-12.onnx.precision.json' }).first().waitFor({ timeout: 60_000 });
+  const texts = await waitForLens(page, /H100 SXM5 80GB · .* · fits/);
+  results.check('palette command: Generate Mixed-Precision Plan writes and opens the plan with its header lens', texts.some((t) => /^H100 SXM5 80GB · [\d.]+ [KMG]iB \/ 80\.0 GiB · fits · /.test(t)), JSON.stringify(texts.slice(0, 3)));
+  const onDisk = path.join(workspaceDir, 'models', 'mnist-12.onnx.precision.json');
+  results.check('plan file exists on disk and names its model', fs.existsSync(onDisk) && fs.readFileSync(onDisk, 'utf8').includes('"file": "mnist-12.onnx"'));
+  await screenshot(page, 'ui-3-generated-plan');
+}
+
+async function planFixes(page: Page): Promise<void> {
+  await quickOpen(page, 'stories260K.gguf.precision.json');
+  const texts = await waitForLens(page, /^Q4_K · .* · predicted [\d.]+ dB$/, 60_000);
+  log(`plan lenses: ${JSON.stringify(texts)}`);
+  results.check('plan lens: header shows target, memory and fit', texts.some((t) => /^H100 SXM5 80GB · .* \/ 80\.0 GiB · fits · /.test(t)), JSON.stringify(texts));
+  results.check('plan lens: layer entry shows format, bytes, sensitivity and predicted SQNR', texts.some((t) => /^Q4_K · 1\.13 KiB · sensitivity \w+.* · predicted [\d.]+ dB$/.test(t)), JSON.stringify(texts));
+  const rows = await problems(page, /cannot run natively/);
+  results.check('diagnostic: NVFP4 is not native on the H100 (Problems panel)', rows.some((r) => r.includes('NVFP4') && r.includes('cannot run natively')), JSON.stringify(rows));
+  results.check('diagnostic: unknown layer reported', rows.some((r) => r.includes("no layer named 'blk.9.attn_q.weight'")), JSON.stringify(rows));
+  await screenshot(page, 'ui-4-plan-diagnostics');
+  // Quick fix: go to the first problem (F8), open the quick-fix menu (Ctrl+.) and pick the preferred fix.
+  await page.locator('.editor-group-container.active .monaco-editor .view-lines').first().click({ position: { x: 5, y: 5 } });
+  await page.keyboard.press('Control+Home');
+  await page.keyboard.press('F8');
+  await page.keyboard.press('Escape');
+  await page.keyboard.press('Control+.');
+  const item = page.locator('.action-widget .monaco-list-row', { hasText: 'Use Q4_K' }).first();
+  await item.waitFor({ timeout: 20_000 });
+  await screenshot(page, 'ui-5-quick-fix-menu');
+  await item.click();
+  await page.keyboard.press('Control+S');
+  const planPath = path.join(workspaceDir, 'models', 'stories260K.gguf.precision.json');
+  let saved = '';
+  for (let i = 0; i < 50 && !saved.includes('"blk.0.attn_q.weight", "format": "q4_k"'); i++) {
+    await new Promise((r) => setTimeout(r, 200));
+    saved = fs.readFileSync(planPath, 'utf8');
+  }
+  results.check('quick fix: "Use Q4_K" changed the plan file on disk', saved.includes('{"layer": "blk.0.attn_q.weight", "format": "q4_k"}'), saved.split('\n').find((l) => l.includes('attn_q')) ?? '');
+  const after = await page.locator('.markers-panel .monaco-list-row').allInnerTexts();
+  results.check('quick fix: the not-native diagnostic is gone', !after.some((r) => r.includes('cannot run natively')) && after.some((r) => r.includes('blk.9')), JSON.stringify(after));
+  await screenshot(page, 'ui-6-after-quick-fix');
 }
 
 async function selectTarget(page: Page): Promise<void> {
   await runCommand(page, 'Precision Lens: Select Target Hardware');
-  await pickQuickItem(page, 'RTX 4090', '4090');
-  await page.locator('.statusbar-item', { hasText: '4090' }).first().waitFor({ timeout: 20_000 });
-  results.check('palette command: Select Target Hardware updates the status bar', (await statusBarText(page)).includes('4090'));
-  await screenshot(page, 'ui-2-select-target');
+  await pickQuickItem(page, 'GeForce RTX 4090', 'rtx-4090');
+  await page.locator('.statusbar-item', { hasText: 'RTX 4090' }).first().waitFor({ timeout: 20_000 });
+  results.check('palette command: Select Target Hardware updates the status bar', (await statusBarText(page)).includes('RTX 4090'), await statusBarText(page));
+  await screenshot(page, 'ui-7-select-target');
+}
+
+async function shardedModel(page: Page): Promise<void> {
+  await quickOpen(page, 'model.safetensors.index.json');
+  const texts = await waitForLens(page, /sharded model · 2 shards/);
+  results.check('sharded index: lens shows shards and parameters', texts.some((t) => t.includes('sharded model · 2 shards · 309.6k params')), JSON.stringify(texts));
+  await page.locator('.codelens-decoration a', { hasText: 'sharded model' }).first().click();
+  const count = webview(page).locator('[data-testid="layer-count"]');
+  await count.waitFor({ timeout: 30_000 });
+  results.check('sharded index: the lens opens the inspector with all 15 tensors', (await count.getAttribute('data-count')) === '15', String(await count.getAttribute('data-count')));
+  await screenshot(page, 'ui-8-sharded-inspector');
 }
 
 async function main(): Promise<number> {
   const runDir = makeRunDir('ui');
   const workspace = makeWorkspace(path.join(runDir, 'workspace'));
+  workspaceDir = workspace;
+  await writePlanFixtures(workspace);
   let cs: CodeServer | undefined;
   let browser: BrowserContext | undefined;
   try {
@@ -50,7 +127,11 @@ async function main(): Promise<number> {
     log('workbench visible');
     for (const [name, fn] of [
       ['source lens', sourceLens],
+      ['inspector', inspector],
+      ['generate plan', generatePlan],
+      ['plan lenses, diagnostics, quick fix', planFixes],
       ['select target', selectTarget],
+      ['sharded model', shardedModel],
     ] as const) {
       const before = results.failed;
       await results.step(name, () => fn(page));

@@ -91,6 +91,21 @@ function assertFinite(e: Estimate, what: string): void {
   for (const l of e.perLayer) assert.ok(Number.isFinite(l.bytes) && Number.isFinite(l.flopsPerToken), what);
 }
 
+test('weights generated from stored shapes (light_resnet50 ConstantOfShape) are found and reported', async () => {
+  const opened = await openModelFile(path.join(MODELS, 'onnx/light_resnet50.onnx'));
+  try {
+    const m = await openModel(opened.source, { siblings: opened.siblings });
+    const constants = await readShapeConstants(m, opened.source, opened.siblings);
+    const p = peakActivationBytes(m, { batch: 1, context: 1 }, { constants });
+    // ResNet-50 has ~25.6M FP32 parameters; the file stores only their shapes.
+    assert.ok(p.generatedConstantBytes > 25.5e6 * 4 && p.generatedConstantBytes < 25.7e6 * 4, String(p.generatedConstantBytes));
+    assert.deepEqual(p.unknownValues, []);
+    assert.match(estimate(m, target('cpu'), { constants }).warnings[0]!, /generated at run time from stored shapes/);
+  } finally {
+    await opened.close();
+  }
+});
+
 test('an assignment converts assigned layers exactly (scales included) and keeps the rest as stored', () => {
   const m = llamaLike({ blocks: 2, d: 256, heads: 4, kvHeads: 2, ffn: 512, vocab: 1000 });
   const asStored = estimate(m, target('h100'));

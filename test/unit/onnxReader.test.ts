@@ -338,3 +338,18 @@ test('symlinked sibling inside the folder is fine (FolderSiblings)', async () =>
   assert.equal(await sib.exists('model.onnx.data'), true);
   await sib.close();
 });
+
+test('synthetic: sparse initializers count their stored values; model-local functions are summarized, not counted', async () => {
+  const g = graph([node('MatMul', ['x', 'sp'], ['y'])], { initializers: [rawTensor('dense', [2])] });
+  g['sparse_initializer'] = [{ values: rawTensor('sp', [3]), indices: rawTensor('sp_idx', [3], { type: 'INT64', raw: new Uint8Array(24) }), dims: [4, 4] }];
+  const m0 = model(g);
+  m0['functions'] = [{ name: 'MyFn', domain: 'custom', input: ['a'], output: ['b'], node: [node('Constant', [], ['b'], { attributes: [attr('value_floats', 'floats', [1, 2])] })] }];
+  m0['training_info'] = [{ algorithm: graph([], { initializers: [rawTensor('t', [5])] }) }];
+  const m = await read(encodeModel(m0));
+  assert.equal(m.parameterCount, 2 + 3);
+  assert.equal(m.tensorCount, 1);
+  assert.deepEqual(m.tensors.map((t) => [t.name, t.elementCount, t.origin]), [['dense', 2, 'initializer'], ['sp', 3, 'initializer']]);
+  assert.deepEqual(m.metadata['functions'], ['custom.MyFn (1 nodes)']);
+  assert.equal(m.metadata['training_info'], 1);
+  assert.ok(m.warnings.some((w) => w.includes('1 model-local functions')));
+});

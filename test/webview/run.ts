@@ -106,6 +106,7 @@ async function runScenario(browser: Browser, origin: string, sc: Scenario): Prom
   page.on('pageerror', (e) => errors.push(e.message));
   page.on('console', (m) => {
     if (m.type() === 'error') errors.push(m.text());
+    if (m.text().startsWith('[pl-timing]')) console.log(`  page: ${m.text()}`);
   });
   page.on('dialog', (d) => {
     dialogs.push(d.message());
@@ -132,7 +133,15 @@ async function runScenario(browser: Browser, origin: string, sc: Scenario): Prom
     },
     (m) => {
       sent++;
-      queue = queue.then(() => page.evaluate((msg) => (window as unknown as { __fromHost(m: unknown): void }).__fromHost(msg), m as never)).catch(() => undefined);
+      // As a JSON string: Playwright's own argument serializer is slow for multi-megabyte objects.
+      const json = JSON.stringify(m);
+      const posted = performance.now();
+      queue = queue
+        .then(() => page.evaluate((text) => (window as unknown as { __fromHost(m: unknown): void }).__fromHost(JSON.parse(text)), json))
+        .then(() => {
+          if (json.length > 1e6) console.log(`  harness: delivered a ${(json.length / 1e6).toFixed(1)} MB message in ${Math.round(performance.now() - posted)} ms`);
+        })
+        .catch(() => undefined);
     },
   );
   await page.exposeFunction('__toHost', (m: unknown) => session.handleMessage(m));

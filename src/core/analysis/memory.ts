@@ -332,6 +332,9 @@ export function estimate(model: Model, target: Target, options: EstimateOptions 
     activationBytes = peak.peakBytes;
     assumptions.push(`Activations: peak of live tensors walking the main graph in order${peak.peakNode ? ` (at '${peak.peakNode}')` : ''}; symbolic batch dims = ${batch}, sequence dims = ${context}.`);
     if (peak.unboundSymbols.length) assumptions.push(`Symbolic dims bound to 1: ${peak.unboundSymbols.slice(0, 8).join(', ')}${peak.unboundSymbols.length > 8 ? ', …' : ''}.`);
+    if (peak.generatedConstantBytes > 0) {
+      warnings.push(`${peak.generatedConstantBytes} bytes of tensors are generated at run time from stored shapes (ConstantOfShape: weights not stored in the file); they are counted as activations, not weights.`);
+    }
     if (peak.unknownValues.length) {
       warnings.push(`${peak.unknownValues.length} of ${peak.valueCount} activation values have unknown shapes and are not counted (e.g. '${peak.unknownValues[0]}').`);
     }

@@ -497,7 +497,12 @@ export function planFileNameFor(modelFileName: string): string {
 export function serializePlan(plan: PrecisionPlan): string {
   const { layers, ...rest } = plan;
   const head = JSON.stringify({ $schema: plan.$schema ?? PLAN_SCHEMA_URL, ...rest }, null, 2);
-  const lines = layers.map((e) => `    ${JSON.stringify({ layer: e.layer, format: e.format, ...(e.pinned ? { pinned: true } : {}), ...(e.note !== undefined ? { note: e.note } : {}) }).replace(/","/g, '", "').replace(/":"/g, '": "').replace(/":(true|false)/g, '": $1')}`);
+  const lines = layers.map((e) => {
+    const parts = [`"layer": ${JSON.stringify(e.layer)}`, `"format": ${JSON.stringify(e.format)}`];
+    if (e.pinned) parts.push('"pinned": true');
+    if (e.note !== undefined) parts.push(`"note": ${JSON.stringify(e.note)}`);
+    return `    {${parts.join(', ')}}`;
+  });
   return `${head.slice(0, -2)},\n  "layers": [${lines.length ? `\n${lines.join(',\n')}\n  ` : ''}]\n}\n`;
 }
 //#endregion

@@ -48,6 +48,12 @@ export interface ActivationPeak {
   readonly unboundSymbols: readonly string[];
   /** Activation values considered (graph inputs + node outputs, minus weights and excluded names). */
   readonly valueCount: number;
+  /**
+   * Bytes of values generated from constants alone (ConstantOfShape of a stored shape): weights not stored in
+   * the file (e.g. ONNX test models with stripped weights). They are counted as activations, live from their
+   * producer to their last consumer; runtimes usually fold them into initializers.
+   */
+  readonly generatedConstantBytes: number;
 }
 
 /** Upper bound on tracked integer values per tensor (shape vectors are tiny). Threat: huge constant tables. */
@@ -604,7 +610,7 @@ export function peakActivationBytes(
   options: { readonly graph?: Graph; readonly constants?: Readonly<Record<string, readonly number[]>>; readonly exclude?: (name: string) => boolean } = {},
 ): ActivationPeak {
   const graph = options.graph ?? model.graphs[0];
-  if (!graph) return { peakBytes: 0, peakNode: undefined, unknownValues: [], unboundSymbols: [], valueCount: 0 };
+  if (!graph) return { peakBytes: 0, peakNode: undefined, unknownValues: [], unboundSymbols: [], valueCount: 0, generatedConstantBytes: 0 };
   const shapes = inferGraphShapes(model, graph, bindings, options.constants);
   const weights = new Set(graph.initializers);
   for (const n of graph.nodes) if (n.op === 'Constant') for (const o of n.outputs) weights.add(o);
@@ -618,6 +624,9 @@ export function peakActivationBytes(
     for (const name of [...node.inputs, ...subgraphReads(model, node)]) if (name && start.has(name)) end.set(name, i);
   });
   for (const v of graph.outputs) if (start.has(v.name)) end.set(v.name, Math.max(n - 1, 0));
+  const generated = new Set<string>();
+  for (const nd of graph.nodes) if (nd.op === 'ConstantOfShape' && weights.has(nd.inputs[0] ?? '')) generated.add(nd.outputs[0] ?? '');
+  let generatedConstantBytes = 0;
   const delta = new Array<number>(n + 1).fill(0);
   const unknown: string[] = [];
   let count = 0;
@@ -631,6 +640,7 @@ export function peakActivationBytes(
       continue;
     }
     const e = Math.max(end.get(name) ?? s, s);
+    if (generated.has(name)) generatedConstantBytes += bytes;
     delta[s]! += bytes;
     delta[e + 1]! -= bytes;
   }
@@ -645,5 +655,5 @@ export function peakActivationBytes(
     }
   }
   if (n === 0) peak = delta[0] ?? 0;
-  return { peakBytes: peak, peakNode: at !== undefined ? graph.nodes[at]!.name : undefined, unknownValues: unknown, unboundSymbols: shapes.unboundSymbols, valueCount: count };
+  return { peakBytes: peak, peakNode: at !== undefined ? graph.nodes[at]!.name : undefined, unknownValues: unknown, unboundSymbols: shapes.unboundSymbols, valueCount: count, generatedConstantBytes };
 }

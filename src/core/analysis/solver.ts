@@ -663,8 +663,10 @@ export interface BudgetBreakdown {
   readonly overheadBytes: number;
   /** Stored bytes of tensors that belong to no layer (shape tables, buffers): they stay as stored. */
   readonly outsideBytes: number;
-  /** What is left for the layers' weights. */
+  /** What is left for the layers' weights (never negative). */
   readonly weightBudgetBytes: number;
+  /** The same before clamping: negative when KV cache, activations and overhead alone exceed the memory. */
+  readonly availableBytes: number;
 }
 
 /** Result of {@link planForTarget}. */
@@ -721,7 +723,7 @@ export function planForTarget(model: Model, options: PlanForTargetOptions): Plan
       for (const ts of byLayer.values()) for (const t of ts) elements += t.tensor.elementCount;
       weightBudget = Math.floor((b.avgBits * elements) / 8);
     }
-    return { kind, memoryBytes, devices: n, kvCacheBytes: e.kvCacheBytes, activationBytes: e.activationBytes, overheadBytes: overhead, outsideBytes, weightBudgetBytes: Math.max(0, weightBudget) };
+    return { kind, memoryBytes, devices: n, kvCacheBytes: e.kvCacheBytes, activationBytes: e.activationBytes, overheadBytes: overhead, outsideBytes, weightBudgetBytes: Math.max(0, weightBudget), availableBytes: weightBudget };
   };
   const budget = budgetFor(stored, devices);
   const solveOpts = { ...options, native: target.native, weightBudgetBytes: budget.weightBudgetBytes };
@@ -730,7 +732,7 @@ export function planForTarget(model: Model, options: PlanForTargetOptions): Plan
   const suggestions: FitSuggestion[] = [];
   if (result.status === 'infeasible') {
     const need = result.minWeightBytes;
-    const short = result.shortfallBytes;
+    const short = need - budget.availableBytes;
     const mib = (x: number): string => `${(x / 2 ** 20).toFixed(1)} MiB`;
     if (kind === 'capacity') {
       for (let n = devices + 1; n <= devices + 4096; n++) {
@@ -766,9 +768,15 @@ export function planForTarget(model: Model, options: PlanForTargetOptions): Plan
       if (emu.minWeightBytes <= budget.weightBudgetBytes)
         suggestions.push({ kind: 'allow-emulated', value: true, message: `Allow emulated compute formats: the smallest weights drop to ${mib(emu.minWeightBytes)} (runs at the fallback rate on ${target.id}).` });
     }
-    suggestions.push({ kind: 'budget', value: budget.weightBudgetBytes + short, message: `The smallest allowed weights need ${mib(need)} but the budget leaves ${mib(budget.weightBudgetBytes)} for them: ${mib(short)} short.` });
+    suggestions.push({
+      kind: 'budget',
+      value: short,
+      message: budget.availableBytes < 0
+        ? `KV cache (${mib(budget.kvCacheBytes)}), activations (${mib(budget.activationBytes)}) and overhead alone exceed the memory; with the smallest allowed weights (${mib(need)}) the plan is ${mib(short)} short.`
+        : `The smallest allowed weights need ${mib(need)} but the budget leaves ${mib(budget.availableBytes)} for them: ${mib(short)} short.`,
+    });
   }
-  return { ...result, budget, estimate: final, suggestions };
+  return { ...result, ...(result.status === 'infeasible' ? { shortfallBytes: result.minWeightBytes - budget.availableBytes } : {}), budget, estimate: final, suggestions };
 }
 
 function formatBitsPerWeightOf(f: NumberFormat): number {

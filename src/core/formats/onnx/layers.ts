@@ -262,7 +262,7 @@ const HEAD_PASSTHROUGH: ReadonlySet<string> = new Set(['Add', 'Reshape', 'Cast',
 function markOutputHead(layers: Layer[], ctx: LayerContext): void {
   if (layers.some((l) => l.role === 'output_head')) return;
   const main = ctx.graphs[0];
-  if (!main) return;
+  if (!main || !main.outputs.some((o) => /logits/i.test(o.name))) return;
   const producer = new Map<string, RawNode>();
   for (const n of main.nodes) for (const o of n.outputs) producer.set(o, n);
   const byOutput = new Map<string, number>();

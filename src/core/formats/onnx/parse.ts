@@ -158,17 +158,21 @@ export class OnnxWireParser {
     return this.c.fail(code, problem, offset);
   }
 
-  /** Reads a length-delimited string field, bounded by maxStringBytes; keeps at most `keep` bytes. */
-  private async str(end: number, what: string, keep = this.limits.maxStringBytes): Promise<string> {
+  /**
+   * Reads a length-delimited string field, bounded by maxStringBytes; keeps at most `keep` bytes. Returns the
+   * string itself when its bytes are buffered (the common case), so hot callers can skip an await:
+   * `const s = this.str(…); x = typeof s === 'string' ? s : await s;`.
+   */
+  private str(end: number, what: string, keep = this.limits.maxStringBytes): string | Promise<string> {
     const c = this.c;
     c.expectWire(WIRE_LEN, what);
     const at = c.keyOffset;
     const n = c.length(end, what);
     if (n > this.limits.maxStringBytes) this.fail(`${what} at offset ${at} is ${n} bytes, more than the limit of ${this.limits.maxStringBytes}`, at, 'limit-exceeded');
-    return c.string(n, end, keep);
+    return n <= keep && c.has(n) ? c.stringSync(n) : c.string(n, end, keep);
   }
 
-  private display(end: number, what: string): Promise<string> {
+  private display(end: number, what: string): string | Promise<string> {
     return this.str(end, what, this.limits.maxDisplayStringBytes);
   }
 
@@ -363,17 +367,21 @@ export class OnnxWireParser {
       if (!c.has(KEY)) await c.fill(KEY, end);
       c.key(end);
       switch (c.field) {
-        case F.Node.input:
+        case F.Node.input: {
           if (n.inputs.length >= arity) this.fail(`node at offset ${offset} has more than ${arity} inputs`, offset, 'limit-exceeded');
-          n.inputs.push(await this.str(end, 'node input'));
+          const v = this.str(end, 'node input');
+          n.inputs.push(typeof v === 'string' ? v : await v);
           break;
-        case F.Node.output:
+        }
+        case F.Node.output: {
           if (n.outputs.length >= arity) this.fail(`node at offset ${offset} has more than ${arity} outputs`, offset, 'limit-exceeded');
-          n.outputs.push(await this.str(end, 'node output'));
+          const v = this.str(end, 'node output');
+          n.outputs.push(typeof v === 'string' ? v : await v);
           break;
-        case F.Node.name: n.name = await this.str(end, 'node name'); break;
-        case F.Node.op_type: n.op = await this.display(end, 'op_type'); break;
-        case F.Node.domain: n.domain = await this.display(end, 'node domain'); break;
+        }
+        case F.Node.name: { const v = this.str(end, 'node name'); n.name = typeof v === 'string' ? v : await v; break; }
+        case F.Node.op_type: { const v = this.display(end, 'op_type'); n.op = typeof v === 'string' ? v : await v; break; }
+        case F.Node.domain: { const v = this.display(end, 'node domain'); n.domain = typeof v === 'string' ? v : await v; break; }
         case F.Node.attribute: {
           if (n.attributes.length >= arity) this.fail(`node at offset ${offset} has more than ${arity} attributes`, offset, 'limit-exceeded');
           const label = n.name !== '' ? n.name : `${n.op || 'node'}_${index}`;
@@ -402,7 +410,7 @@ export class OnnxWireParser {
       if (!c.has(KEY)) await c.fill(KEY, end);
       c.key(end);
       switch (c.field) {
-        case F.Attribute.name: a.name = await this.str(end, 'attribute name'); break;
+        case F.Attribute.name: { const v = this.str(end, 'attribute name'); a.name = typeof v === 'string' ? v : await v; break; }
         case F.Attribute.ref_attr_name: a.refAttrName = await this.display(end, 'ref_attr_name'); break;
         case F.Attribute.type: a.type = await this.smallInt(end, 'attribute type'); break;
         case F.Attribute.f:
@@ -560,7 +568,7 @@ export class OnnxWireParser {
         case F.Tensor.dims: await this.dimsField(end, t.dims, t.offset); break;
         case F.Tensor.data_type: t.dataType = await this.smallInt(end, 'data_type'); break;
         case F.Tensor.segment: t.hasSegment = true; c.skipValue(end); break;
-        case F.Tensor.name: t.name = await this.str(end, 'tensor name'); break;
+        case F.Tensor.name: { const v = this.str(end, 'tensor name'); t.name = typeof v === 'string' ? v : await v; break; }
         case F.Tensor.data_location: t.dataLocation = await this.smallInt(end, 'data_location'); break;
         case F.Tensor.external_data:
           if (t.externalData.length >= 64) this.fail(`tensor at offset ${t.offset} has more than 64 external_data entries`, t.offset, 'limit-exceeded');
@@ -617,7 +625,10 @@ export class OnnxWireParser {
     while (c.pos < end) {
       if (!c.has(KEY)) await c.fill(KEY, end);
       c.key(end);
-      if (c.field === F.ValueInfo.name) name = await this.str(end, 'value name');
+      if (c.field === F.ValueInfo.name) {
+        const v = this.str(end, 'value name');
+        name = typeof v === 'string' ? v : await v;
+      }
       else if (c.field === F.ValueInfo.type) {
         const r = await this.typeProto(this.sub(end, 'value type'));
         dtype = r.dtype;
@@ -669,7 +680,10 @@ export class OnnxWireParser {
           const v = await this.int(dEnd, 'dim_value');
           // Exporters write -1 for "dynamic"; only non-negative safe values are sizes.
           dim = typeof v === 'number' && v >= 0 ? v : null;
-        } else if (c.field === F.Dimension.dim_param) dim = await this.display(dEnd, 'dim_param');
+        } else if (c.field === F.Dimension.dim_param) {
+          const v = this.display(dEnd, 'dim_param');
+          dim = typeof v === 'string' ? v : await v;
+        }
         else c.skipValue(dEnd);
       }
       dims.push(dim);

@@ -85,7 +85,9 @@ export class WireCursor {
     const sequential = this.buf.length > 0 && this.pos >= this.bufStart && this.pos <= this.bufStart + this.buf.length;
     this.pageBytes = sequential ? Math.min(this.pageBytes * 2, this.maxPageBytes) : this.minPageBytes;
     const length = Math.min(Math.max(want, this.pageBytes), this.source.size - this.pos);
-    this.buf = await this.source.read(this.pos, length);
+    const page = await this.source.read(this.pos, length);
+    // A plain Uint8Array view: Node Buffers (FileByteSource) have a much slower subarray().
+    this.buf = new Uint8Array(page.buffer, page.byteOffset, page.byteLength);
     this.bufStart = this.pos;
   }
 
@@ -204,6 +206,13 @@ export class WireCursor {
     const rel = this.pos - this.bufStart;
     this.pos += n;
     return this.buf.subarray(rel, rel + n);
+  }
+
+  /** Decodes `n` buffered bytes as UTF-8 without awaiting (check `has(n)` first). */
+  stringSync(n: number): string {
+    const rel = this.pos - this.bufStart;
+    this.pos += n;
+    return utf8.decode(this.buf.subarray(rel, rel + n));
   }
 
   /** Reads a string of `n` bytes, keeping at most `maxBytes` of it (the rest is skipped). */

@@ -48,6 +48,8 @@ export class FlatBufferReader {
   private budget: number;
   /** Pages read from the source, for tests and benchmarks. */
   pagesRead = 0;
+  /** Distinct vtables parsed and validated (each once, however many tables share it). */
+  vtablesParsed = 0;
 
   constructor(readonly source: ByteSource, budget = source.size * 4 + 1_000_000) {
     this.budget = budget;
@@ -176,6 +178,7 @@ export class FlatBufferReader {
         end = Math.max(end, Math.min(f + 8, tableBytes));
       }
       vtable = { fields, tableBytes, end };
+      this.vtablesParsed++;
       this.vtables.set(vtablePos, vtable);
     }
     this.checkRange(position, vtable.tableBytes, what);
