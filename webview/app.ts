@@ -22,9 +22,11 @@ import {
   TargetsChanged,
   type AnalysisTask,
   type InspectorAction,
+  type LayerRow,
   type ReadyResult,
   type TargetOption,
 } from '../src/protocol/messages';
+import { decodeLayers, decodeSensitivity } from '../src/protocol/codec';
 import type { RpcEndpoint } from '../src/protocol/rpc';
 import type { VsCodeApi } from './rpc';
 import { DEFAULT_VIEW, Store, initialState, mergeSensitivity, restoreView, type AppState, type SortKey } from './state';
@@ -87,10 +89,9 @@ export class InspectorApp {
       // The planner's frontier needs sensitivity scores: fetch it again once they exist.
       if (p.task === 'sensitivity' && p.state === 'done') void this.loadFrontier();
     });
-    this.rpc.onNotification(SensitivityUpdateNotification, (u) => {
-      const init = this.store.state.init;
-      if (!init) return;
-      this.store.update({ sensitivity: mergeSensitivity(this.store.state.sensitivity, u, init.layers.length) });
+    this.rpc.onNotification(SensitivityUpdateNotification, (batch) => {
+      if (!this.store.state.init) return;
+      this.store.update({ sensitivity: mergeSensitivity(this.store.state.sensitivity, decodeSensitivity(batch), this.store.state.layers.length) });
     });
     this.rpc.onNotification(SettingsChanged, (settings) => {
       const init = this.store.state.init;
@@ -115,13 +116,22 @@ export class InspectorApp {
     }
     const tReady = performance.now();
     setStrings(init.strings);
+    let layers;
+    try {
+      layers = decodeLayers(init.layers);
+    } catch (e) {
+      this.store.update({ fatal: errorText(e) });
+      replaceChildren(this.root, h('p', { class: 'fatal', role: 'alert', 'data-testid': 'fatal' }, t('errorPrefix', errorText(e))));
+      return;
+    }
     const view = this.store.state.view;
     const targetId = view.targetId && init.targets.some((x) => x.id === view.targetId) ? view.targetId : init.settings.targetId;
     const compareIds = view.compareIds.filter((id) => init.targets.some((x) => x.id === id));
-    this.buildPage(init);
+    this.buildPage(init, layers);
     const tBuilt = performance.now();
     this.store.update({
       init,
+      layers,
       view: { ...view, targetId, compareIds: compareIds.length > 0 ? compareIds : defaultCompare(init.targets, targetId) },
     });
     this.firstPaintMs = performance.now() - this.started;
@@ -197,7 +207,7 @@ export class InspectorApp {
 
   //#region page
 
-  private buildPage(init: ReadyResult): void {
+  private buildPage(init: ReadyResult, layerRows: readonly LayerRow[]): void {
     const s = init.summary;
     // Toolbar: target picker, banner, actions.
     this.targetSelect = h('vscode-single-select', { id: 'target-select', 'aria-label': t('target'), 'data-testid': 'target-select' }) as ValueElement;
@@ -257,7 +267,7 @@ export class InspectorApp {
       clearTimeout(searchTimer);
       searchTimer = setTimeout(() => this.store.updateView({ search: search.value }), 80);
     });
-    const roles = [...new Set(init.layers.map((l) => l.role))].sort();
+    const roles = [...new Set(layerRows.map((l) => l.role))].sort();
     this.roleSelect = h('vscode-single-select', { 'aria-label': t('role'), 'data-testid': 'role-filter' }, h('vscode-option', { value: '' }, t('allRoles')), ...roles.map((r) => h('vscode-option', { value: r }, r))) as ValueElement;
     this.roleSelect.value = roles.includes(this.store.state.view.role as never) ? this.store.state.view.role : '';
     this.roleSelect.addEventListener('change', () => this.store.updateView({ role: this.roleSelect!.value }));
@@ -342,16 +352,16 @@ export class InspectorApp {
       frontier: s.frontier,
       frontierError: s.frontierError,
       comparison: s.comparison,
-      layerCount: s.init.layers.length,
+      layerCount: s.layers.length,
     });
   }
 
   private renderTable(s: AppState): void {
     const v = s.view;
-    const key = [s.init, s.estimate, s.sensitivity, v.search, v.role, v.quantizableOnly, v.grouped, v.collapsed, v.sortKey, v.sortDescending];
+    const key = [s.layers, s.estimate, s.sensitivity, v.search, v.role, v.quantizableOnly, v.grouped, v.collapsed, v.sortKey, v.sortDescending];
     if (key.every((k, i) => k === this.rowsKey[i])) return;
     this.rowsKey = key;
-    const layers = s.init!.layers;
+    const layers = s.layers;
     const model = buildRows(layers, {
       search: v.search,
       role: v.role,

@@ -8,6 +8,7 @@ import type {
   AnalysisStateParams,
   AnalysisTask,
   FormatOption,
+  LayerRow,
   PlanFrontier,
   ReadyResult,
   SensitivityCell,
@@ -47,6 +48,8 @@ export interface SensitivityState {
 /** Everything the views render. */
 export interface AppState {
   readonly init: ReadyResult | undefined;
+  /** `init.layers` decoded into rows (index = position). */
+  readonly layers: readonly LayerRow[];
   readonly fatal: string | undefined;
   readonly estimate: TargetEstimate | undefined;
   readonly estimateError: string | undefined;
@@ -147,6 +150,7 @@ export class Store {
 export function initialState(view: ViewState): AppState {
   return {
     init: undefined,
+    layers: [],
     fatal: undefined,
     estimate: undefined,
     estimateError: undefined,

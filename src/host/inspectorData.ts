@@ -19,12 +19,12 @@ import type {
   LayerRow,
   ModelSummary,
   PlanFrontier,
-  SensitivityCell,
   SensitivityUpdate,
   TargetComparison,
   TargetEstimate,
   TargetOption,
 } from '../protocol/messages';
+import { encodeSensitivity, type SensitivityBatch, type SensitivityFact } from '../protocol/codec';
 
 /** Rows per {@link SensitivityUpdate} notification (keeps each postMessage small). */
 export const SENSITIVITY_BATCH_ROWS = 2000;
@@ -151,34 +151,25 @@ export function toComparison(e: TargetEstimate): TargetComparison {
   return rest;
 }
 
-/**
- * Heat of a predicted output SQNR: ≥ 50 dB is harmless (0), ≤ 10 dB is severe (1), linear between.
- * 10 dB ≈ output noise at a tenth of the signal power; 50 dB is below what FP16 rounding of activations adds.
- */
-export function heatFromSqnrDb(db: number): number {
-  if (!Number.isFinite(db)) return db > 0 ? 0 : 1;
-  return Math.max(0, Math.min(1, (50 - db) / 40));
-}
-
-/** Sensitivity report → batches of index-keyed rows for the webview. */
-export function toSensitivityUpdates(model: Model, report: SensitivityReport, method: SensitivityUpdate['method'], batchRows = SENSITIVITY_BATCH_ROWS): SensitivityUpdate[] {
+/** Sensitivity report → compact batches of index-keyed rows for the webview. */
+export function toSensitivityBatches(model: Model, report: SensitivityReport, method: SensitivityUpdate['method'], batchRows = SENSITIVITY_BATCH_ROWS): SensitivityBatch[] {
   const index = new Map(model.layers.map((l, i) => [l.name, i]));
   const formats = buildFormatOptions(report.formats);
-  const rows: { index: number; cells: (SensitivityCell | null)[] }[] = [];
+  const rows: { index: number; facts: (SensitivityFact | undefined)[] }[] = [];
   for (const ls of report.layers) {
     const i = index.get(ls.layer);
     if (i === undefined) continue;
-    const cells = report.formats.map((fid): SensitivityCell | null => {
+    const facts = report.formats.map((fid): SensitivityFact | undefined => {
       const s = ls.formats[fid];
-      if (!s) return null;
-      const db = method === 'measured' && s.measuredOutputSqnrDb !== undefined ? s.measuredOutputSqnrDb : s.predictedOutputSqnrDb;
-      return { heat: heatFromSqnrDb(db), label: db >= 100 ? '≥100' : db.toFixed(1), reason: `predicted output SQNR ${db.toFixed(1)} dB · ${s.reason || 'no notable issue'} · weight SQNR ${s.sqnrDb.toFixed(1)} dB${s.overflowCount > 0 ? ` · ${s.overflowCount} overflow(s)` : ''}` };
+      if (!s) return undefined;
+      const outputDb = method === 'measured' && s.measuredOutputSqnrDb !== undefined ? s.measuredOutputSqnrDb : s.predictedOutputSqnrDb;
+      return { outputDb, weightDb: s.sqnrDb, overflows: s.overflowCount, reason: s.reason };
     });
-    rows.push({ index: i, cells });
+    rows.push({ index: i, facts });
   }
-  const out: SensitivityUpdate[] = [];
-  for (let k = 0; k < rows.length; k += batchRows) out.push({ formats, rows: rows.slice(k, k + batchRows), method });
-  if (out.length === 0) out.push({ formats, rows: [], method });
+  const out: SensitivityBatch[] = [];
+  for (let k = 0; k < rows.length; k += batchRows) out.push(encodeSensitivity(formats, method, rows.slice(k, k + batchRows)));
+  if (out.length === 0) out.push(encodeSensitivity(formats, method, []));
   return out;
 }
 

@@ -36,6 +36,7 @@ import {
   type RunActionResult,
   type TargetEstimate,
 } from '../protocol/messages';
+import { encodeLayers } from '../protocol/codec';
 import { RpcEndpoint, RpcError, type RpcPost } from '../protocol/rpc';
 import {
   parseCancelAnalysis,
@@ -54,7 +55,7 @@ import {
   harmFromReport,
   toComparison,
   toPlanFrontier,
-  toSensitivityUpdates,
+  toSensitivityBatches,
   toTargetEstimate,
 } from './inspectorData';
 
@@ -145,7 +146,7 @@ export class InspectorSession {
       settings: this.host.settings(),
       strings: this.host.strings(),
       summary: buildSummary(model),
-      layers: buildLayerRows(model),
+      layers: encodeLayers(buildLayerRows(model)),
       targets: buildTargetOptions(targets, userIds),
       formats: buildFormatOptions(formats),
       canMeasure: this.host.canMeasure(),
@@ -271,7 +272,7 @@ export class InspectorSession {
   }
 
   private sendSensitivity(report: SensitivityReport): void {
-    for (const u of toSensitivityUpdates(this.host.model, report, 'weights')) this.rpc.sendNotification(SensitivityUpdateNotification, u);
+    for (const b of toSensitivityBatches(this.host.model, report, 'weights')) this.rpc.sendNotification(SensitivityUpdateNotification, b);
   }
 
   private cancel(task: AnalysisTask): void {

@@ -10,9 +10,11 @@
  * copy of the model folder under a temporary directory. Tensors stored as ONNX typed varints, or in dtypes that
  * cannot be written back (packed int4, ggml), are not lowered and the pair is reported as skipped.
  *
- * Metrics on the model's first numeric output (logits for language models), over all calibration samples:
- * output SQNR, cosine similarity, and for outputs whose last axis has ≥ 2 entries the mean KL divergence of the
- * softmax over that axis and the top-1 agreement.
+ * Metrics on the model's first numeric output (logits for language models; all numeric outputs, weighted equally,
+ * when the first has < 16 values, e.g. a VAD probability plus its state), over all calibration samples: output
+ * SQNR, cosine similarity, and for outputs whose last axis has ≥ 2 entries the mean KL divergence of the softmax
+ * over that axis and the top-1 agreement. Layers whose lowering leaves every output bit-identical (not exercised
+ * by the inputs, e.g. an If branch not taken) are reported in `measured.notes` and their finer formats not run.
  *
  * Cost: one session creation + `samples` runs per layer × format pair (the corpus: mnist-12 8 layers × 5 formats
  * ≈ 1.5 s; tiny GPT-2 ≈ 27 layers × 5 formats ≈ 10 s on one core). Pairs beyond `layerBudget` are not run.
@@ -33,6 +35,7 @@ import {
   getNumberFormat,
   openModel,
   quantizationLayout,
+  relMseToDb,
   storedMatrixShape,
   throwIfCancelled,
   transpose2d,
@@ -185,29 +188,26 @@ export function comparedOutputs(baseline: readonly RunOutputs[]): string[] {
   return baseline[0]![first]!.data.length >= 16 ? [first] : names;
 }
 
-/** Metrics of `outs` against `baseline` over the compared outputs (KL and top-1 from the first one). */
+/**
+ * Metrics of `outs` against `baseline`. With one compared output: that output's metrics. With several, each
+ * output counts equally (a tiny probability output is not drowned by a large state): SQNR = −10·log10 of the
+ * mean per-output noise-to-signal ratio, cosine = mean per-output cosine; KL and top-1 come from the first.
+ */
 function compareSets(baseline: readonly RunOutputs[], outs: readonly RunOutputs[], names: readonly string[]): { metrics: MeasuredMetrics; identical: boolean } {
   const empty = { dims: [0], data: new Float32Array(0) };
-  const concat = (o: RunOutputs): { dims: number[]; data: Float32Array } => {
-    if (names.length === 1) return (o[names[0]!] as { dims: number[]; data: Float32Array } | undefined) ?? empty;
-    const parts = names.map((n) => o[n]?.data ?? new Float32Array(0));
-    const data = new Float32Array(parts.reduce((a, p) => a + p.length, 0));
-    let off = 0;
-    for (const p of parts) {
-      data.set(p, off);
-      off += p.length;
-    }
-    return { dims: [data.length], data };
-  };
-  const b = baseline.map(concat), q = outs.map(concat);
   let identical = true;
-  for (let i = 0; i < b.length && identical; i++) identical = buffersEqual(new Uint8Array(b[i]!.data.buffer, b[i]!.data.byteOffset, b[i]!.data.byteLength), new Uint8Array(q[i]!.data.buffer, q[i]!.data.byteOffset, q[i]!.data.byteLength));
-  const all = compareOutputs(b, q);
-  const first = names.length === 1 ? all : compareOutputs(baseline.map((o) => o[names[0]!] ?? empty), outs.map((o) => o[names[0]!] ?? empty));
-  return {
-    identical,
-    metrics: metricsOf({ ...all, klDivergence: first.klDivergence, top1Agreement: first.top1Agreement }),
-  };
+  const per = names.map((n) => {
+    const b = baseline.map((o) => o[n] ?? empty), q = outs.map((o) => o[n] ?? empty);
+    for (let i = 0; i < b.length && identical; i++) {
+      const x = b[i]!.data, y = q[i]!.data;
+      identical = x.length === y.length && buffersEqual(new Uint8Array(x.buffer, x.byteOffset, x.byteLength), new Uint8Array(y.buffer, y.byteOffset, y.byteLength));
+    }
+    return compareOutputs(b, q);
+  });
+  const first = per[0]!;
+  const nsr = per.reduce((a, c) => a + 10 ** (-c.sqnrDb / 10), 0) / per.length;
+  const combined = per.length === 1 ? first : { ...first, sqnrDb: relMseToDb(nsr), cosine: per.reduce((a, c) => a + c.cosine, 0) / per.length };
+  return { identical, metrics: metricsOf(combined) };
 }
 
 /** Rewrites typed-data tensors (initializers or Constant values, any graph) as raw_data via protobufjs. */

@@ -11,6 +11,7 @@
  * Inbound params are validated by the host with the parsers of `./validate.ts` (the webview is untrusted).
  */
 import type { FormatId, Hyperparameters, LayerRole } from '../core/model/types';
+import type { LayerColumns, SensitivityBatch } from './codec';
 import type { NotificationType, RequestType } from './rpc';
 
 //#region DTOs
@@ -140,7 +141,7 @@ export interface SensitivityCell {
   readonly reason: string;
 }
 
-/** Streamed sensitivity results; `cells[i]` matches `formats[i]`, null when not analysed. */
+/** Sensitivity results as the webview uses them (decoded from a {@link SensitivityBatch}); `cells[i]` matches `formats[i]`, null when not analysed. */
 export interface SensitivityUpdate {
   readonly formats: readonly FormatOption[];
   readonly rows: readonly { readonly index: number; readonly cells: readonly (SensitivityCell | null)[] }[];
@@ -197,7 +198,8 @@ export interface ReadyResult {
   readonly settings: InspectorSettings;
   readonly strings: Readonly<Record<string, string>>;
   readonly summary: ModelSummary;
-  readonly layers: readonly LayerRow[];
+  /** Layer rows in columnar form (see ./codec.ts `decodeLayers`). */
+  readonly layers: LayerColumns;
   readonly targets: readonly TargetOption[];
   readonly formats: readonly FormatOption[];
   /** True when the workspace is trusted and the model is ONNX (running it to measure sensitivity is allowed). */
@@ -269,8 +271,8 @@ export const CancelAnalysis: NotificationType<CancelAnalysisParams> = { method: 
 export const AnalysisProgress: NotificationType<AnalysisProgressParams> = { method: 'analysis/progress' };
 /** Host → webview: a task started, finished, was cancelled or failed. */
 export const AnalysisState: NotificationType<AnalysisStateParams> = { method: 'analysis/state' };
-/** Host → webview: a batch of sensitivity rows. */
-export const SensitivityUpdateNotification: NotificationType<SensitivityUpdate> = { method: 'sensitivity/update' };
+/** Host → webview: a batch of sensitivity rows (decode with ./codec.ts `decodeSensitivity`). */
+export const SensitivityUpdateNotification: NotificationType<SensitivityBatch> = { method: 'sensitivity/update' };
 /** Host → webview: settings changed (the webview re-requests what it shows). */
 export const SettingsChanged: NotificationType<InspectorSettings> = { method: 'settings/changed' };
 /** Host → webview: the target list changed (custom targets file edited). */

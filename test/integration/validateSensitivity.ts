@@ -24,11 +24,16 @@ async function listModels(dir: string): Promise<string[]> {
   return out.sort();
 }
 
-/** Spearman ρ per format over layers where both numbers exist and the pair was not lossless. */
+/**
+ * Spearman ρ per format over the layers that were measured. Layers whose lowering never changed any output
+ * (measured SQNR at the 300 dB cap in every format while their weights did change: not exercised by the inputs,
+ * e.g. an If branch not taken) are left out — no static score can know which branch runs.
+ */
 export function correlations(report: SensitivityReport): Record<string, { n: number; rho: number | undefined }> {
   const out: Record<string, { n: number; rho: number | undefined }> = {};
+  const exercised = report.layers.filter((l) => Object.values(l.formats).some((s) => s.relMse === 0 || (s.measuredOutputSqnrDb !== undefined && s.measuredOutputSqnrDb < 300)));
   for (const f of report.formats) {
-    const rows = report.layers.map((l) => l.formats[f]).filter((s) => s?.measuredOutputSqnrDb !== undefined);
+    const rows = exercised.map((l) => l.formats[f]).filter((s) => s?.measuredOutputSqnrDb !== undefined);
     out[f] = { n: rows.length, rho: spearman(rows.map((s) => s!.staticScore), rows.map((s) => -s!.measuredOutputSqnrDb!)) };
   }
   return out;

@@ -129,6 +129,7 @@ export class FlatBufferReader {
     return new DataView(out.buffer);
   }
 
+  /** Checked little-endian u32 at an absolute offset. */
   async u32(offset: number, what: string): Promise<number> {
     return (await this.bytes(offset, 4, what)).getUint32(0, true);
   }
@@ -199,18 +200,22 @@ export class FlatBufferReader {
     return index < t.fieldOffsets.length && t.fieldOffsets[index] !== 0;
   }
 
+  /** Unsigned byte field, or `fallback` when absent. */
   u8Field(t: FbTable, index: number, fallback: number, what = 'field'): number {
     const f = this.field(t, index, 1, what);
     return f === undefined ? fallback : t.inline.getUint8(f);
   }
+  /** Signed byte field (enums such as TensorType), or `fallback` when absent. */
   i8Field(t: FbTable, index: number, fallback: number, what = 'field'): number {
     const f = this.field(t, index, 1, what);
     return f === undefined ? fallback : t.inline.getInt8(f);
   }
+  /** Signed 32-bit field, or `fallback` when absent. */
   i32Field(t: FbTable, index: number, fallback: number, what = 'field'): number {
     const f = this.field(t, index, 4, what);
     return f === undefined ? fallback : t.inline.getInt32(f, true);
   }
+  /** Unsigned 32-bit field (indices), or `fallback` when absent. */
   u32Field(t: FbTable, index: number, fallback: number, what = 'field'): number {
     const f = this.field(t, index, 4, what);
     return f === undefined ? fallback : t.inline.getUint32(f, true);
@@ -312,8 +317,10 @@ export class FlatBufferReader {
   }
 }
 
-/** Decoders for {@link FlatBufferReader.scalarVector}. */
+/* Decoders for FlatBufferReader.scalarVector. */
+/** int32 element. */
 export const decodeI32 = (v: DataView, o: number): number => v.getInt32(o, true);
+/** float32 element. */
 export const decodeF32 = (v: DataView, o: number): number => v.getFloat32(o, true);
 /** int64 as a number (exact up to 2^53; zero points and similar are small). */
 export const decodeI64 = (v: DataView, o: number): number => v.getUint32(o, true) + v.getInt32(o + 4, true) * 0x1_0000_0000;
