@@ -54,7 +54,8 @@ const TASK_LABEL: Record<AnalysisTask, () => string> = {
 export class InspectorApp {
   readonly store: Store;
   readonly root: HTMLElement;
-  private table: LayerTable | undefined;
+  /** The layer table (public for the harness's performance probe). */
+  table: LayerTable | undefined;
   private charts: Charts | undefined;
   private targetSelect: ValueElement | undefined;
   private banner: HTMLElement | undefined;
@@ -135,7 +136,7 @@ export class InspectorApp {
       view: { ...view, targetId, compareIds: compareIds.length > 0 ? compareIds : defaultCompare(init.targets, targetId) },
     });
     this.firstPaintMs = performance.now() - this.started;
-    console.log(`[pl-timing] ready reply at ${Math.round(tReady - this.started)} ms, page built +${Math.round(tBuilt - tReady)} ms, first render +${Math.round(performance.now() - tBuilt)} ms`);
+    if ((window as { precisionLensDebug?: boolean }).precisionLensDebug) console.log(`[pl-timing] ready reply at ${Math.round(tReady - this.started)} ms, page built +${Math.round(tBuilt - tReady)} ms, first render +${Math.round(performance.now() - tBuilt)} ms`);
     setAttr(this.root, 'data-first-paint-ms', Math.round(this.firstPaintMs));
     setAttr(this.root, 'data-first-paint-at', Math.round(performance.now()));
     setAttr(this.root, 'data-script-start-at', Math.round(this.started));

@@ -62,10 +62,10 @@ export class ModelDocument implements vscode.CustomDocument {
     if (this.report) return Promise.resolve(this.report);
     if (this.running) return this.running.promise;
     const run = { promise: undefined as unknown as Promise<SensitivityReport>, cancelled: false };
-    const doc = this;
+    const disposed = () => this.disposed;
     const composite: CancellationToken = {
       get isCancellationRequested() {
-        return doc.disposed || token.isCancellationRequested;
+        return disposed() || token.isCancellationRequested;
       },
     };
     run.promise = this.analyze(

@@ -31,6 +31,7 @@ import {
   quantizationLayout,
   rowLayout,
   scoreLayer,
+  layerContexts,
   storedMatrixShape,
   throwIfCancelled,
   type ByteSource,
@@ -79,6 +80,12 @@ export interface SensitivityOptions {
   readonly token?: CancellationToken;
   /** Called at most about once per second, and once at the end. */
   readonly onProgress?: (p: SensitivityProgress) => void;
+  /** Tensors above this many elements are chunked (default {@link WHOLE_TENSOR_ELEMENTS}; tests and benchmarks lower it). */
+  readonly wholeTensorElements?: number;
+  /** Elements per chunk (default {@link CHUNK_ELEMENTS}). */
+  readonly chunkElements?: number;
+  /** Run inline below this many weight bytes (default {@link INLINE_BELOW_BYTES}). */
+  readonly inlineBelowBytes?: number;
 }
 
 /** A model already opened by the caller. */
@@ -99,7 +106,7 @@ export function resolveFormats(ids: readonly string[] | undefined): string[] {
   return out;
 }
 
-/** Ops whose constant inputs are shapes, scales or thresholds rather than learned weights. */
+/** Ops whose small (≤ 64 values) constant inputs are shapes, scales or thresholds rather than learned weights. */
 const NON_WEIGHT_OPS: ReadonlySet<string> = new Set(['Resize', 'Upsample', 'Reshape', 'Expand', 'Tile', 'Slice', 'Pad', 'Clip', 'Range', 'ConstantOfShape', 'Shape', 'Where', 'Equal', 'Less', 'Greater', 'Pow', 'TopK', 'NonMaxSuppression', 'QuantizeLinear', 'DequantizeLinear', 'DynamicQuantizeLinear']);
 
 interface LayerPlan {
@@ -130,7 +137,7 @@ export function planSensitivityLayers(model: Model): { plans: LayerPlan[]; skipp
       skip('weights are not stored in the file', layer.name);
       continue;
     }
-    if (NON_WEIGHT_OPS.has(layer.op) || (layer.role === 'other' && main.elementCount <= 16)) {
+    if (main.elementCount <= 64 && (NON_WEIGHT_OPS.has(layer.op) || layer.role === 'other')) {
       skip('constants of arithmetic/shape ops, not weights', layer.name);
       continue;
     }
@@ -313,8 +320,9 @@ async function runAnalysis(opened: OpenedModel, formats: string[], options: Sens
 
   // Worker pool (or inline).
   const wanted = options.workers ?? (typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length);
-  const entry = wanted > 0 && totalWeightBytes >= INLINE_BELOW_BYTES ? workerEntry() : undefined;
-  if (wanted > 0 && totalWeightBytes >= INLINE_BELOW_BYTES && !entry) warnings.push('The analysis worker (dist/worker.js) was not found; ran on one thread.');
+  const inlineBelow = options.inlineBelowBytes ?? INLINE_BELOW_BYTES;
+  const entry = wanted > 0 && totalWeightBytes >= inlineBelow ? workerEntry() : undefined;
+  if (wanted > 0 && totalWeightBytes >= inlineBelow && !entry) warnings.push('The analysis worker (dist/worker.js) was not found; ran on one thread.');
   const pool = entry ? new ChunkPool(entry, Math.max(1, wanted)) : undefined;
   const runTask = async (task: SensitivityChunkTask): Promise<SensitivityChunkResult> => {
     throwIfCancelled(token);
@@ -367,7 +375,7 @@ async function runAnalysis(opened: OpenedModel, formats: string[], options: Sens
     const acc: TensorAccum = { stats: new WeightStatsAccumulator(), errors: new Map(formats.map((f) => [f, new ErrorAccumulator()])), blocks: new Map(formats.map((f) => [f, []])), sampledBlocks: 0, totalBlocks: 0 };
     accums.set(t.name, acc);
     const loc = t.location!;
-    let chunks = sample ? chunkSpecs(t, transpose, SAMPLE_BLOCK_ELEMENTS) : t.elementCount > WHOLE_TENSOR_ELEMENTS ? chunkSpecs(t, transpose, CHUNK_ELEMENTS) : undefined;
+    let chunks = sample ? chunkSpecs(t, transpose, SAMPLE_BLOCK_ELEMENTS) : t.elementCount > (options.wholeTensorElements ?? WHOLE_TENSOR_ELEMENTS) ? chunkSpecs(t, transpose, options.chunkElements ?? CHUNK_ELEMENTS) : undefined;
     if (!chunks) {
       // One task for the whole tensor.
       const bytes = await read(t, loc.byteOffset, loc.byteLength);
@@ -446,7 +454,8 @@ async function runAnalysis(opened: OpenedModel, formats: string[], options: Sens
   const layers: LayerSensitivity[] = [];
   const analyzed = plans.filter((p) => accums.has(p.tensors[0]!.name));
   const stdErrs: number[] = [];
-  analyzed.forEach((p, index) => {
+  const contexts = layerContexts(analyzed.map((p) => p.layer));
+  analyzed.forEach((p) => {
     const stats = new WeightStatsAccumulator();
     const errors = new Map(formats.map((f) => [f, new ErrorAccumulator()]));
     const blocks = new Map<string, [number, number][]>(formats.map((f) => [f, []]));
@@ -465,7 +474,8 @@ async function runAnalysis(opened: OpenedModel, formats: string[], options: Sens
       totalBlocks += a.totalBlocks;
     }
     const errResults = Object.fromEntries(formats.map((f) => [f, errors.get(f)!.result()]));
-    const scored = scoreLayer(p.layer, model, { stats: stats.result(), errors: errResults, position: { index, count: analyzed.length } });
+    const position = contexts.get(p.layer.name);
+    const scored = scoreLayer(p.layer, model, { stats: stats.result(), errors: errResults, ...(position ? { position } : {}) });
     if (sample) {
       for (const f of formats) {
         const se = ratioStdErr(blocks.get(f)!, sampledBlocks / Math.max(1, totalBlocks));

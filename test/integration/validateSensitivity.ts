@@ -31,7 +31,7 @@ async function listModels(dir: string): Promise<string[]> {
  */
 export function correlations(report: SensitivityReport): Record<string, { n: number; rho: number | undefined }> {
   const out: Record<string, { n: number; rho: number | undefined }> = {};
-  const exercised = report.layers.filter((l) => Object.values(l.formats).some((s) => s.relMse === 0 || (s.measuredOutputSqnrDb !== undefined && s.measuredOutputSqnrDb < 300)));
+  const exercised = report.layers.filter((l) => Object.values(l.formats).some((s) => s.relMse > 0 && s.measuredOutputSqnrDb !== undefined && s.measuredOutputSqnrDb < 300));
   for (const f of report.formats) {
     const rows = exercised.map((l) => l.formats[f]).filter((s) => s?.measuredOutputSqnrDb !== undefined);
     out[f] = { n: rows.length, rho: spearman(rows.map((s) => s!.staticScore), rows.map((s) => -s!.measuredOutputSqnrDb!)) };

@@ -357,11 +357,13 @@ async function runWorker(): Promise<void> {
     }
     const start = performance.now();
     const stats = (perFile[input.label] ??= { run: 0, opened: 0, maxMs: 0 });
+    let outcome = 'opened';
     try {
       await openModel(source, { siblings: new MemorySiblings(input.name, siblings) });
       opened++;
       stats.opened++;
     } catch (e) {
+      outcome = e instanceof Error ? `${e.name}: ${e.message}` : String(e);
       if (e instanceof ModelFormatError) rejected++;
       else failures.push({ file: input.label, seed, mutation: m.description, error: e instanceof Error ? (e.stack ?? e.message).split('\n').slice(0, 4).join(' | ') : String(e) });
     }
@@ -371,7 +373,7 @@ async function runWorker(): Promise<void> {
     stats.run++;
     stats.maxMs = Math.max(stats.maxMs, ms);
     run++;
-    if (repro) console.log(`${input.label} seed ${seed}: ${m.description} (${source.size} bytes) → ${failures.length ? failures[0]!.error : 'ok'}`);
+    if (repro) console.log(`${input.label} seed ${seed}: ${m.description} (${source.size} bytes) → ${outcome} (${ms.toFixed(0)} ms)`);
   }
   gc?.();
   const summary: Summary = {

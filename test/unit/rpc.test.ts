@@ -9,15 +9,14 @@ const Ping: NotificationType<{ n: number }> = { method: 'ping' };
 
 /** Two endpoints wired like postMessage: asynchronous delivery of a structured clone. */
 function pair(opts: { hostInvalid?: string[] } = {}) {
-  let host!: RpcEndpoint;
-  let view!: RpcEndpoint;
   const log: WireMessage[] = [];
-  view = new RpcEndpoint((m) => {
+  const peers: { host?: RpcEndpoint } = {};
+  const view = new RpcEndpoint((m) => {
     log.push(m);
     const c = structuredClone(m);
-    queueMicrotask(() => host.handleMessage(c));
+    queueMicrotask(() => peers.host!.handleMessage(c));
   });
-  host = new RpcEndpoint(
+  const host = new RpcEndpoint(
     (m) => {
       log.push(m);
       const c = structuredClone(m);
@@ -25,6 +24,7 @@ function pair(opts: { hostInvalid?: string[] } = {}) {
     },
     { requireParsers: true, onInvalid: (r) => opts.hostInvalid?.push(r) },
   );
+  peers.host = host;
   return { host, view, log };
 }
 

@@ -7,6 +7,7 @@
   var theme = params.get('theme') || 'dark';
   document.body.classList.add(theme === 'light' ? 'vscode-light' : theme === 'hc' ? 'vscode-high-contrast' : 'vscode-dark');
   document.body.setAttribute('data-vscode-theme-kind', theme === 'light' ? 'vscode-light' : 'vscode-dark');
+  window.precisionLensDebug = true;
   window.__violations = [];
   document.addEventListener('securitypolicyviolation', function (e) {
     window.__violations.push(e.violatedDirective + ' ' + (e.blockedURI || '') + ' ' + (e.sample || ''));

@@ -4,23 +4,22 @@
  *
  * ## Score (documented; the planner consumes `staticScore` as predicted harm)
  *
- *   staticScore = relMse × roleGain(role) × positionGain(layer) × outlierGain(format, stats)
- *                 + 1000 × (overflowed elements / elements)            (FP16/BF16 overflow to Inf; saturation)
+ *   staticScore = relMse × roleGain(role, context) × positionGain(position)
+ *                 + 1000 × (overflowed elements / elements)            (FP16/BF16 overflow to Inf)
  *
  * - `relMse` = Σ(w − Q(w))² / Σw² over the layer's quantized tensors: for a linear map y = Wx with roughly
  *   white inputs it is the layer output's noise-to-signal power ratio (NSR).
- * - Gains turn that into the model output's NSR to first order, so `staticScore` is additive across layers
- *   (noise powers of independent layers add) and comparable between layers and formats. `predictedOutputSqnrDb`
- *   = −10·log10(staticScore) is the same number in dB.
- * - roleGain: output head, embeddings and norms act on the residual stream / logits directly (gain ≥ 1);
- *   attention q/k feed a softmax whose logits are scaled down by √d (gain < 1); biases add a small share
- *   (see ROLE_GAIN). Values were fitted against measured output SQNR on the ONNX corpus
- *   (test/integration/validateSensitivity.ts) and stay round numbers on purpose.
- * - positionGain: the first and last weight layers of a sequential network have no later layer to average
- *   their noise out (×2); other layers ×1.
- * - outlierGain: per-tensor and per-channel scaled formats spend their range on outliers, which relMse already
- *   captures; block-scaled formats do not, so no extra term is added. It is 1 today and kept as an explicit
- *   hook, documented so the formula stays honest.
+ * - The gains turn that into the model output's NSR to first order, so `staticScore` is additive across layers
+ *   (noise powers of independent layers add) and comparable between layers and formats.
+ *   `predictedOutputSqnrDb` = −10·log10(staticScore) is the same number in dB.
+ * - roleGain: in transformers ({@link TRANSFORMER_ROLE_GAIN}) the output head and the final norm pass their
+ *   error to the logits 1:1, attention-output and embedding errors are diluted by the residual stream, FFN and
+ *   q/k/v errors more so. In sequential networks ({@link SEQUENTIAL_ROLE_GAIN}) every weight layer passes its
+ *   error on ~1:1 and biases add a small share. The values are round numbers fitted against measured output
+ *   SQNR on the ONNX corpus (test/integration/validateSensitivity.ts, `npm run validate:sensitivity`).
+ * - positionGain (sequential networks only): first and last weight layers ×2, then 1.5 → 0.75 with depth.
+ * - Overflow (FP16/BF16 values that become ±Inf) adds a catastrophic term so such a layer ranks above any
+ *   finite-error choice.
  */
 import type { Layer, LayerRole, Model, TensorInfo, TensorLocation } from '../model/types';
 import { applyQuantParams, decodeElements } from './decode';
@@ -314,35 +313,68 @@ export interface MeasuredSummary {
 /** Default candidate formats for `sensitivity` (CLI and API): the common deployment choices. */
 export const DEFAULT_SENSITIVITY_FORMATS: readonly string[] = ['fp16', 'bf16', 'fp8_e4m3', 'int8', 'int4'];
 
-/** Role gains (see the module comment). */
-export const ROLE_GAIN: Readonly<Record<LayerRole, number>> = {
-  embedding: 1,
-  position_embedding: 0.5,
-  attention_q: 0.5,
-  attention_k: 0.5,
-  attention_v: 1,
-  attention_qkv: 1,
-  attention_o: 1,
-  ffn_up: 1,
-  ffn_gate: 1,
-  ffn_gate_up: 1,
-  ffn_down: 1,
-  expert: 1,
-  shared_expert: 1,
-  router: 2,
-  norm: 1,
-  output_head: 2,
-  conv: 1,
-  linear: 1,
-  recurrent: 2,
-  bias: 0.1,
-  other: 1,
+/**
+ * Role gains inside transformers: how much of a layer's relative weight error reaches the logits. Fitted (as
+ * round numbers) to measured output SQNR of the ONNX corpus transformers: the output head and the final norm act
+ * on the logits directly (1); attention output and embeddings write the residual stream (~−7 dB); FFN and
+ * q/k/v projections sit behind a norm and a nonlinearity (−15 to −20 dB); pre-norm gains inside blocks ~−20 dB.
+ */
+export const TRANSFORMER_ROLE_GAIN: Readonly<Record<LayerRole, number>> = {
+  embedding: 0.2,
+  position_embedding: 0.1,
+  attention_q: 0.01,
+  attention_k: 0.01,
+  attention_v: 0.02,
+  attention_qkv: 0.01,
+  attention_o: 0.2,
+  ffn_up: 0.03,
+  ffn_gate: 0.03,
+  ffn_gate_up: 0.03,
+  ffn_down: 0.03,
+  expert: 0.01,
+  shared_expert: 0.03,
+  router: 0.5,
+  norm: 0.01,
+  output_head: 1,
+  conv: 0.03,
+  linear: 0.03,
+  recurrent: 0.03,
+  bias: 0.01,
+  other: 0.03,
 };
 
-/** Where a layer sits among the analyzed layers. */
+/** Role gains in other (sequential: CNN, MLP, RNN) networks: every weight layer passes its error on ~1:1; biases add a small share. */
+export const SEQUENTIAL_ROLE_GAIN: Readonly<Record<LayerRole, number>> = {
+  ...Object.fromEntries(Object.keys(TRANSFORMER_ROLE_GAIN).map((k) => [k, 1])) as Record<LayerRole, number>,
+  bias: 0.1,
+  position_embedding: 0.5,
+};
+
+/** Where a layer sits in the model, as {@link layerContexts} computes it. */
 export interface LayerPosition {
+  /** Index among the analyzed non-bias layers (biases: their own index, unused). */
   readonly index: number;
   readonly count: number;
+  /** The model has attention/FFN layers (transformer gains apply). */
+  readonly transformer?: boolean;
+  /** A norm after the last block, feeding the output head. */
+  readonly finalNorm?: boolean;
+}
+
+/** Positions of `layers` (in execution order) for scoring. */
+export function layerContexts(layers: readonly Pick<Layer, 'name' | 'role'>[]): Map<string, LayerPosition> {
+  const transformer = layers.some((l) => l.role.startsWith('attention_') || l.role.startsWith('ffn_') || l.role === 'expert');
+  const weightLayers = layers.filter((l) => l.role !== 'bias');
+  let lastCore = -1;
+  weightLayers.forEach((l, i) => {
+    if (l.role !== 'norm' && l.role !== 'output_head') lastCore = i;
+  });
+  const out = new Map<string, LayerPosition>();
+  weightLayers.forEach((l, i) => out.set(l.name, { index: i, count: weightLayers.length, transformer, finalNorm: transformer && l.role === 'norm' && i > lastCore }));
+  layers.forEach((l, i) => {
+    if (!out.has(l.name)) out.set(l.name, { index: i, count: layers.length, transformer });
+  });
+  return out;
 }
 
 /** Inputs of {@link scoreLayer}. */
@@ -352,10 +384,20 @@ export interface ScoreInput {
   readonly position?: LayerPosition;
 }
 
-/** Position gain: first/last analyzed weight layer ×2. */
-export function positionGain(position: LayerPosition | undefined): number {
-  if (!position || position.count < 3) return 1;
-  return position.index === 0 || position.index === position.count - 1 ? 2 : 1;
+/**
+ * Position gain of sequential networks: the first and last weight layers ×2 (no later layer averages their
+ * noise out; the first also sees un-normalized inputs), then 1.5 → 0.75 with depth. Transformers: 1.
+ */
+export function positionGain(position: LayerPosition | undefined, role?: LayerRole): number {
+  if (!position || position.transformer || role === 'bias' || position.count < 3) return 1;
+  if (position.index === 0 || position.index === position.count - 1) return 2;
+  return 1.5 - (0.75 * position.index) / (position.count - 1);
+}
+
+/** Role gain for a layer in its context. */
+export function roleGain(role: LayerRole, position: LayerPosition | undefined): number {
+  if (!position?.transformer) return SEQUENTIAL_ROLE_GAIN[role];
+  return position.finalNorm ? 1 : TRANSFORMER_ROLE_GAIN[role];
 }
 
 /**
@@ -364,7 +406,7 @@ export function positionGain(position: LayerPosition | undefined): number {
  */
 export function scoreLayer(layer: Pick<Layer, 'name' | 'role' | 'block'>, model: Pick<Model, 'hyperparameters'> | undefined, input: ScoreInput): Record<string, LayerFormatSensitivity> {
   const out: Record<string, LayerFormatSensitivity> = {};
-  const gain = ROLE_GAIN[layer.role] * positionGain(input.position);
+  const gain = roleGain(layer.role, input.position) * positionGain(input.position, layer.role);
   for (const [formatId, err] of Object.entries(input.errors)) {
     const format = getNumberFormat(formatId);
     const overflowShare = err.count > 0 ? err.overflowCount / err.count : 0;
@@ -395,7 +437,9 @@ function scoreReason(layer: Pick<Layer, 'role' | 'block'>, model: Pick<Model, 'h
   else if (layer.role === 'embedding') parts.push('embedding');
   else if (layer.role === 'norm') parts.push('norm');
   else if (layer.role === 'router') parts.push('MoE router');
-  if (input.position && positionGain(input.position) > 1) parts.push(input.position.index === 0 ? 'first layer' : 'last layer');
+  const pos = input.position;
+  if (pos && !pos.transformer && layer.role !== 'bias' && pos.count >= 3 && (pos.index === 0 || pos.index === pos.count - 1)) parts.push(pos.index === 0 ? 'first layer' : 'last layer');
+  if (pos?.finalNorm) parts.push('final norm');
   const blocks = model?.hyperparameters.blockCount;
   if (blocks && layer.block !== undefined && layer.block !== null && (layer.block === 0 || layer.block === blocks - 1) && !parts.includes('first layer')) parts.push(layer.block === 0 ? 'first block' : 'last block');
   if (err.relMse > 0 && parts.length === 0) parts.push(`weight SQNR ${err.sqnrDb.toFixed(1)} dB`);

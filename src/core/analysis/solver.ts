@@ -558,6 +558,24 @@ export function solveModel(model: Model, options: SolveModelOptions): SolveModel
   const pinned = options.pinned ?? {};
   const groupOptions: GroupOption[][] = [];
   let unscored = 0;
+  // A layer the sensitivity analysis skipped (e.g. a Slice sharing an LSTM weight) gets, per format, the worst
+  // score any layer of the model has for that format: pessimistic, so unknown layers are not favoured, but the
+  // format stays available. Formats no layer has a score for are not considered.
+  const worst = new Map<string, number>();
+  for (const l of model.layers) {
+    if (!l.quantizable || l.weights.length === 0) continue;
+    for (const f of uniq) {
+      const h = options.harm(l, f);
+      if (h !== undefined && Number.isFinite(h)) worst.set(f.id, Math.max(worst.get(f.id) ?? 0, h));
+    }
+  }
+  const scoreOf = (l: Layer, f: NumberFormat): number | undefined => {
+    const h = options.harm(l, f);
+    if (h !== undefined && Number.isFinite(h)) return h;
+    const w = worst.get(f.id);
+    if (w !== undefined) unscored++;
+    return w;
+  };
   for (const g of groups) {
     const keepBytes = g.layers.reduce((s, l) => s + (byLayer.get(l.name) ?? []).reduce((a, t) => a + t.tensor.byteLength, 0), 0);
     const opts: GroupOption[] = [{ format: KEEP_FORMAT, bytes: keepBytes, harm: 0 }];
@@ -574,7 +592,7 @@ export function solveModel(model: Model, options: SolveModelOptions): SolveModel
       let ok = true;
       for (const l of g.layers) {
         const stored = formatForStoredDType(l.dtype);
-        const h = stored && stored.id === f.id ? 0 : options.harm(l, f);
+        const h = stored && stored.id === f.id ? 0 : scoreOf(l, f);
         if (h === undefined || !Number.isFinite(h)) {
           ok = false;
           break;
@@ -583,9 +601,8 @@ export function solveModel(model: Model, options: SolveModelOptions): SolveModel
         for (const t of byLayer.get(l.name) ?? []) bytes += tensorBytesIn(t.tensor, f, t.isMain);
       }
       if (!ok) {
-        if (!pin) unscored++;
-        else notes.push(`Layer '${g.layers[0]!.name}' is pinned to ${f.id} but has no score for it; treating its harm as 0.`);
-        if (!pin) continue;
+        if (pin) notes.push(`Layer '${g.layers[0]!.name}' is pinned to ${f.id} but has no score for it; treating its harm as 0.`);
+        else continue;
       }
       if (pin) {
         // A pin replaces the options entirely.
@@ -595,7 +612,7 @@ export function solveModel(model: Model, options: SolveModelOptions): SolveModel
     }
     groupOptions.push(opts);
   }
-  if (unscored > 0) notes.push(`${unscored} layer/format pairs had no sensitivity score and were not considered.`);
+  if (unscored > 0) notes.push(`${unscored} layer/format pairs had no sensitivity score; they were given the model's worst score for the format.`);
   const ks = groupOptions.map((o) => o.map(({ bytes, harm }) => ({ bytes, harm })));
   const r = solveMultipleChoiceKnapsack(ks, options.weightBudgetBytes, options.maxStates !== undefined ? { maxStates: options.maxStates } : {});
   const assignment: Record<string, string> = {};
@@ -783,10 +800,19 @@ function formatBitsPerWeightOf(f: NumberFormat): number {
   return (f.bytesPerBlock * 8) / f.blockSize;
 }
 
-/** Harm from a sensitivity report: the layer's `staticScore` for the format (undefined when not analyzed). */
-export function harmFromSensitivity(report: SensitivityReport): HarmFunction {
+/**
+ * Harm from a sensitivity report: the layer's `staticScore` for the format, or with `prefer: 'measured'` the
+ * measured output noise-to-signal ratio 10^(−measuredOutputSqnrDb/10) where the report has one (static
+ * otherwise). Undefined when the pair was not analyzed.
+ */
+export function harmFromSensitivity(report: SensitivityReport, options: { readonly prefer?: 'static' | 'measured' } = {}): HarmFunction {
   const byLayer = new Map(report.layers.map((l) => [l.layer, l]));
-  return (layer, format) => byLayer.get(layer.name)?.formats[format.id]?.staticScore;
+  return (layer, format) => {
+    const s = byLayer.get(layer.name)?.formats[format.id];
+    if (!s) return undefined;
+    if (options.prefer === 'measured' && s.measuredOutputSqnrDb !== undefined && Number.isFinite(s.measuredOutputSqnrDb)) return 10 ** (-s.measuredOutputSqnrDb / 10);
+    return s.staticScore;
+  };
 }
 //#endregion
 

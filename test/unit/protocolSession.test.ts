@@ -1,0 +1,312 @@
+/**
+ * The host side of the inspector contract, without VS Code: a real model (tiny-random-gpt2-fp32.onnx from the
+ * shared corpus), the real ModelDocument and InspectorSession, and a fake webview speaking through the same
+ * RpcEndpoint the webview bundle uses.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as path from 'node:path';
+import { CancelledError, TARGETS, estimate, getTarget, type SensitivityReport } from '../../src/core';
+import { InspectorSession, PROGRESS_INTERVAL_MS, type InspectorHost } from '../../src/host/inspectorSession';
+import { ModelDocument, type SensitivityAnalyzer } from '../../src/host/modelDocument';
+import { openModelFile } from '../../src/node/fileByteSource';
+import { decodeLayers, decodeSensitivity } from '../../src/protocol/codec';
+import {
+  AnalysisProgress,
+  AnalysisState,
+  CancelAnalysis,
+  CompareTargets,
+  GetEstimate,
+  GetFrontier,
+  PROTOCOL_VERSION,
+  Ready,
+  RunAction,
+  SensitivityUpdateNotification,
+  StartSensitivity,
+  type AnalysisProgressParams,
+  type AnalysisStateParams,
+} from '../../src/protocol/messages';
+import { RpcEndpoint, RpcError } from '../../src/protocol/rpc';
+import type { SensitivityBatch } from '../../src/protocol/codec';
+
+const MODEL = path.resolve(__dirname, '../../../shared/models/onnx/tiny-random-gpt2-fp32.onnx');
+
+interface Harness {
+  readonly view: RpcEndpoint;
+  readonly session: InspectorSession;
+  readonly doc: ModelDocument;
+  readonly states: AnalysisStateParams[];
+  readonly progress: AnalysisProgressParams[];
+  readonly batches: SensitivityBatch[];
+  readonly actions: string[];
+  readonly logs: string[];
+  close(): void;
+}
+
+async function open(opts: { analyzer?: SensitivityAnalyzer; now?: () => number } = {}): Promise<Harness> {
+  const doc = await ModelDocument.open({ fsPath: MODEL } as never, await openModelFile(MODEL), undefined, opts.analyzer);
+  const states: AnalysisStateParams[] = [];
+  const progress: AnalysisProgressParams[] = [];
+  const batches: SensitivityBatch[] = [];
+  const actions: string[] = [];
+  const logs: string[] = [];
+  const peer: { session?: InspectorSession } = {};
+  // Messages are structured-cloned and delivered asynchronously, like postMessage.
+  const view = new RpcEndpoint((m) => {
+    const c = structuredClone(m);
+    setImmediate(() => peer.session!.handleMessage(c));
+  });
+  const host: InspectorHost = {
+    model: doc.model,
+    settings: () => ({ targetId: 'h100', batch: 1, contextTokens: null, kvFormat: 'fp16', autoSensitivity: false }),
+    strings: () => ({ loading: 'Lädt…' }),
+    targets: async () => ({ targets: TARGETS, userIds: new Set() }),
+    canMeasure: () => false,
+    planAssignment: async () => undefined,
+    sensitivity: (token, onProgress) => doc.sensitivity(token, onProgress),
+    cachedSensitivity: () => doc.cachedSensitivity(),
+    runAction: async (action, targetId) => {
+      actions.push(`${action}:${targetId}`);
+      return { ok: true, message: '' };
+    },
+    log: (m) => logs.push(m),
+    ...(opts.now ? { now: opts.now } : {}),
+  };
+  const session = new InspectorSession(host, (m) => {
+    // Everything the host posts must survive structured clone (no Map, class or bigint).
+    const c = structuredClone(m);
+    assert.deepEqual(c, m);
+    setImmediate(() => view.handleMessage(c));
+  });
+  peer.session = session;
+  view.onNotification(AnalysisState, (p) => states.push(p));
+  view.onNotification(AnalysisProgress, (p) => progress.push(p));
+  view.onNotification(SensitivityUpdateNotification, (b) => batches.push(b));
+  return {
+    view,
+    session,
+    doc,
+    states,
+    progress,
+    batches,
+    actions,
+    logs,
+    close: () => {
+      view.dispose();
+      session.dispose();
+      doc.dispose();
+    },
+  };
+}
+
+async function until(cond: () => boolean, ms = 20_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error('timed out waiting');
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+test('ready returns the structure of the real model, with strings and targets', async () => {
+  const h = await open();
+  try {
+    const r = await h.view.sendRequest(Ready, { protocolVersion: PROTOCOL_VERSION });
+    const rows = decodeLayers(r.layers);
+    assert.equal(rows.length, h.doc.model.layers.length);
+    assert.ok(rows.length > 0);
+    rows.forEach((row, i) => {
+      const l = h.doc.model.layers[i]!;
+      assert.equal(row.name, l.name);
+      assert.equal(row.op, l.op);
+      assert.equal(row.role, l.role);
+      assert.equal(row.parameterCount, l.parameterCount);
+      assert.deepEqual(row.shape, l.shape);
+    });
+    assert.equal(r.summary.parameterCount, h.doc.model.parameterCount);
+    assert.equal(r.summary.layerCount, rows.length);
+    assert.equal(r.summary.format, 'onnx');
+    assert.equal(r.summary.dtypeMix.reduce((a, d) => a + d.bytes, 0), h.doc.model.tensors.reduce((a, t) => a + t.byteLength, 0));
+    assert.equal(r.summary.activeParameterCount, null);
+    assert.equal(r.strings.loading, 'Lädt…');
+    assert.equal(r.targets.length, TARGETS.length);
+    assert.equal(r.canMeasure, false);
+  } finally {
+    h.close();
+  }
+});
+
+test('a stale webview protocol version is refused with a clear error', async () => {
+  const h = await open();
+  try {
+    await assert.rejects(h.view.sendRequest(Ready, { protocolVersion: PROTOCOL_VERSION + 1 }), (e: unknown) => e instanceof RpcError && e.code === 'protocol-mismatch');
+  } finally {
+    h.close();
+  }
+});
+
+test('estimate matches core estimate() for the same target and settings', async () => {
+  const h = await open();
+  try {
+    for (const id of ['h100', 'rtx-4090', 'cpu']) {
+      const dto = await h.view.sendRequest(GetEstimate, { targetId: id });
+      const core = estimate(h.doc.model, getTarget(id)!, { batch: 1, kvFormat: 'fp16' });
+      assert.equal(dto.targetId, id);
+      assert.equal(dto.fits, core.fits);
+      assert.equal(dto.memory.totalBytes, core.totalBytes);
+      assert.equal(dto.memory.weightBytes, core.weightBytes);
+      assert.equal(dto.memory.capacityBytes, core.capacityBytes);
+      assert.equal(dto.devicesNeeded, core.devicesNeeded);
+      assert.equal(dto.layerBytes.length, h.doc.model.layers.length);
+      assert.equal(dto.layerFormats.length, h.doc.model.layers.length);
+      assert.equal(dto.bytesByFormat.reduce((a, f) => a + f.bytes, 0), core.perLayer.reduce((a, l) => a + l.bytes, 0));
+      assert.equal(dto.assignmentSource, 'stored');
+    }
+  } finally {
+    h.close();
+  }
+});
+
+test('invalid and hostile params are refused before any work', async () => {
+  const h = await open();
+  try {
+    const bad: [unknown, string][] = [
+      [{ targetId: 42 }, 'invalid-params'],
+      [{ targetId: '' }, 'invalid-params'],
+      [{ targetId: 'x'.repeat(10_000) }, 'invalid-params'],
+      [null, 'invalid-params'],
+      [{ targetId: '<img src=x onerror=alert(1)>' }, 'unknown-target'],
+    ];
+    for (const [params, code] of bad) {
+      await assert.rejects(h.view.sendRequest(GetEstimate, params as never), (e: unknown) => e instanceof RpcError && e.code === code, JSON.stringify(params)?.slice(0, 40));
+    }
+    await assert.rejects(h.view.sendRequest(RunAction, { action: 'deleteEverything', targetId: 'h100' } as never), (e: unknown) => e instanceof RpcError && e.code === 'invalid-params');
+    await assert.rejects(h.view.sendRequest(CompareTargets, { targetIds: Array.from({ length: 17 }, () => 'h100') }), (e: unknown) => e instanceof RpcError && e.code === 'invalid-params');
+    assert.deepEqual(h.actions, []);
+    assert.equal(h.logs.filter((l) => /Invalid params/.test(l)).length, 6, h.logs.join('\n'));
+  } finally {
+    h.close();
+  }
+});
+
+test('compare de-duplicates targets; actions reach the host with the target', async () => {
+  const h = await open();
+  try {
+    const rows = await h.view.sendRequest(CompareTargets, { targetIds: ['h100', 'rtx-4090', 'h100'] });
+    assert.deepEqual(rows.map((r) => r.targetId), ['h100', 'rtx-4090']);
+    assert.ok(rows.every((r) => !('layerBytes' in r)));
+    const res = await h.view.sendRequest(RunAction, { action: 'generatePlan', targetId: 'rtx-4090' });
+    assert.equal(res.ok, true);
+    assert.deepEqual(h.actions, ['generatePlan:rtx-4090']);
+  } finally {
+    h.close();
+  }
+});
+
+test('sensitivity streams rows for every analysed layer, then the frontier is available', async () => {
+  const h = await open();
+  try {
+    await assert.rejects(h.view.sendRequest(GetFrontier, { targetId: 'h100' }), (e: unknown) => e instanceof RpcError && e.code === 'needs-sensitivity');
+    assert.deepEqual(await h.view.sendRequest(StartSensitivity, { method: 'weights' }), { started: true });
+    await until(() => h.states.some((s) => s.state === 'done' || s.state === 'error'));
+    assert.deepEqual(h.states.map((s) => s.state), ['running', 'done'], JSON.stringify(h.states));
+    const report = h.doc.cachedSensitivity()!;
+    const decoded = h.batches.map(decodeSensitivity);
+    const rows = decoded.flatMap((u) => u.rows);
+    assert.equal(rows.length, report.layers.length);
+    assert.deepEqual(decoded[0]!.formats.map((f) => f.id), [...report.formats]);
+    for (const r of rows) {
+      assert.equal(h.doc.model.layers[r.index]!.name !== undefined, true);
+      for (const c of r.cells) if (c) assert.ok(c.heat >= 0 && c.heat <= 1 && c.reason.length > 0);
+    }
+    const f = await h.view.sendRequest(GetFrontier, { targetId: 'h100' });
+    assert.ok(f.points.length >= 2);
+    for (let i = 1; i < f.points.length; i++) {
+      assert.ok(f.points[i]!.memoryBytes > f.points[i - 1]!.memoryBytes, 'bytes increase along the frontier');
+      assert.ok(f.points[i]!.harm <= f.points[i - 1]!.harm, 'harm decreases along the frontier');
+    }
+    assert.ok(f.current !== null);
+    // A second start uses the cache and replays the rows.
+    const before = h.batches.length;
+    assert.deepEqual(await h.view.sendRequest(StartSensitivity, { method: 'weights' }), { started: false });
+    await until(() => h.batches.length > before);
+  } finally {
+    h.close();
+  }
+});
+
+/** An analyzer that reports progress on a fake clock and runs until cancelled. */
+function slowAnalyzer(clock: { t: number }, events = 100): SensitivityAnalyzer {
+  return async (_input, options) => {
+    for (let i = 0; ; i++) {
+      if (options.token?.isCancellationRequested) throw new CancelledError();
+      if (i < events) {
+        clock.t += 100;
+        options.onProgress?.({ bytesDone: i, bytesTotal: events, tensorsDone: i, tensorsTotal: events, message: `tensor ${i}` });
+      }
+      await new Promise((r) => setTimeout(r, 1));
+    }
+  };
+}
+
+test('progress is throttled to about one per second and cancel stops the run', async () => {
+  const clock = { t: 0 };
+  const h = await open({ analyzer: slowAnalyzer(clock), now: () => clock.t });
+  try {
+    await h.view.sendRequest(StartSensitivity, { method: 'weights' });
+    await until(() => clock.t >= 100 * 100);
+    await new Promise((r) => setTimeout(r, 20));
+    // 100 events 100 ms apart = 10 s of fake time → at most 1 + 10000/1000 notifications.
+    assert.ok(h.progress.length >= 5 && h.progress.length <= 11, `${h.progress.length} progress notifications`);
+    for (let i = 1; i < h.progress.length; i++) assert.ok(h.progress[i]!.done > h.progress[i - 1]!.done);
+    h.view.sendNotification(CancelAnalysis, { task: 'sensitivity' });
+    await until(() => h.states.some((s) => s.state !== 'running'));
+    assert.deepEqual(h.states.map((s) => s.state), ['running', 'cancelled']);
+    assert.equal(h.doc.cachedSensitivity(), undefined, 'a cancelled run is not cached');
+    assert.ok(PROGRESS_INTERVAL_MS >= 900);
+  } finally {
+    h.close();
+  }
+});
+
+test('disposing the editor cancels running work and settles the webview side', async () => {
+  const clock = { t: 0 };
+  let sawCancel = false;
+  const analyzer: SensitivityAnalyzer = async (input, options) => {
+    try {
+      return await slowAnalyzer(clock, 0)(input, options);
+    } catch (e) {
+      sawCancel = e instanceof CancelledError;
+      throw e;
+    }
+  };
+  const h = await open({ analyzer });
+  await h.view.sendRequest(StartSensitivity, { method: 'weights' });
+  // A request still in flight when the page goes away settles instead of hanging.
+  const pending = h.view.sendRequest(GetEstimate, { targetId: 'h100' });
+  h.session.dispose();
+  h.doc.dispose();
+  h.view.dispose();
+  await assert.rejects(pending, (e: unknown) => e instanceof RpcError && e.code === 'disposed');
+  await until(() => sawCancel);
+  assert.equal(h.doc.isDisposed, true);
+});
+
+test('ModelDocument joins concurrent sensitivity requests into one run', async () => {
+  let runs = 0;
+  const analyzer: SensitivityAnalyzer = async () => {
+    runs++;
+    await new Promise((r) => setTimeout(r, 10));
+    return { model: 'm', formats: ['int8'], layers: [], sampled: undefined, warnings: [], elapsedMs: 1 } as SensitivityReport;
+  };
+  const doc = await ModelDocument.open({ fsPath: MODEL } as never, await openModelFile(MODEL), undefined, analyzer);
+  try {
+    const token = { isCancellationRequested: false };
+    const [a, b] = await Promise.all([doc.sensitivity(token, () => undefined), doc.sensitivity(token, () => undefined)]);
+    assert.equal(a, b);
+    assert.equal(runs, 1);
+    assert.equal(await doc.sensitivity(token, () => undefined), a);
+    assert.equal(runs, 1);
+  } finally {
+    doc.dispose();
+  }
+});

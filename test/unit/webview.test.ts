@@ -1,0 +1,258 @@
+/**
+ * Webview rendering code in a DOM shim (happy-dom): model strings stay text, the virtual table keeps the DOM
+ * small for 20,000 rows, the row model filters/sorts/groups, the codec round-trips, the page's CSP is strict.
+ * The same page runs in real Chromium in test/webview/run.ts.
+ */
+import { test, before } from 'node:test';
+import assert from 'node:assert/strict';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import * as path from 'node:path';
+import { Window } from 'happy-dom';
+import type { LayerRow, ModelSummary, SensitivityUpdate, TargetEstimate } from '../../src/protocol/messages';
+import { decodeLayers, decodeSensitivity, encodeLayers, encodeSensitivity, heatFromSqnrDb } from '../../src/protocol/codec';
+import { inspectorCsp, inspectorHtml, makeNonce } from '../../src/host/inspectorHtml';
+
+const XSS = '<img src=x onerror=alert(1)>';
+let win: Window;
+type Dom = typeof import('../../webview/views/dom');
+let dom: Dom;
+let tableMod: typeof import('../../webview/views/layerTable');
+let rowsMod: typeof import('../../webview/views/layerRows');
+let summaryMod: typeof import('../../webview/views/summary');
+let stateMod: typeof import('../../webview/state');
+
+before(async () => {
+  win = new Window({ url: 'https://inspector.test/', width: 1200, height: 800 });
+  const g = globalThis as Record<string, unknown>;
+  for (const k of ['document', 'HTMLElement', 'Element', 'Node', 'Event', 'KeyboardEvent', 'MouseEvent', 'getComputedStyle', 'ResizeObserver']) g[k] = (win as unknown as Record<string, unknown>)[k];
+  g.window = win;
+  g.requestAnimationFrame = (cb: (t: number) => void) => setTimeout(() => cb(Date.now()), 0);
+  dom = await import('../../webview/views/dom');
+  tableMod = await import('../../webview/views/layerTable');
+  rowsMod = await import('../../webview/views/layerRows');
+  summaryMod = await import('../../webview/views/summary');
+  stateMod = await import('../../webview/state');
+});
+
+function layer(index: number, over: Partial<LayerRow> = {}): LayerRow {
+  return {
+    index,
+    name: `model.layers.${Math.floor(index / 30)}.mlp.proj_${index}.weight`,
+    op: 'MatMul',
+    role: index % 3 === 0 ? 'attention_q' : index % 3 === 1 ? 'ffn_up' : 'norm',
+    block: Math.floor(index / 30),
+    expert: null,
+    shape: [64, 64],
+    parameterCount: 4096 + (index % 17),
+    byteLength: (4096 + (index % 17)) * 2,
+    dtype: 'float16',
+    dtypeLabel: 'FP16',
+    quantizable: index % 3 !== 2,
+    ...over,
+  };
+}
+
+function layers(n: number): LayerRow[] {
+  const out = Array.from({ length: n }, (_, i) => layer(i));
+  out[n - 1] = layer(n - 1, { name: XSS, op: XSS, block: null });
+  return out;
+}
+
+function allImgs(): number {
+  return win.document.querySelectorAll('img').length;
+}
+
+test('h() sets text only and refuses event handlers, style, src and href attributes', () => {
+  const el = dom.h('div', { title: XSS, 'data-name': XSS }, XSS, 42);
+  win.document.body.appendChild(el as never);
+  assert.equal(el.textContent, `${XSS}42`);
+  assert.equal(el.getAttribute('title'), XSS);
+  assert.equal(el.children.length, 0);
+  assert.equal(allImgs(), 0);
+  for (const bad of ['onclick', 'onerror', 'style', 'src', 'href', 'srcdoc', 'formaction', 'data-X']) {
+    assert.throws(() => dom.h('div', { [bad]: 'alert(1)' }), /not allowed/, bad);
+  }
+  el.remove();
+});
+
+test('summary renders hostile model strings as text', () => {
+  const s: ModelSummary = {
+    fileName: XSS,
+    format: 'safetensors',
+    formatVersion: 1,
+    producer: `<script>alert(2)</script>`,
+    architecture: `<svg onload=alert(3)>`,
+    parameterCount: 1234567,
+    activeParameterCount: 234567,
+    totalFileBytes: 5 * 2 ** 20,
+    weightBytes: 5 * 2 ** 20,
+    fileCount: 2,
+    tensorCount: 3,
+    nodeCount: 0,
+    layerCount: 3,
+    dtypeMix: [{ dtype: XSS, label: XSS, bytes: 100, tensorCount: 1 }],
+    hyperparameters: { architecture: 'x', blockCount: 2, expertCount: 8, expertUsedCount: 2 },
+    warnings: [XSS],
+  };
+  const el = summaryMod.renderSummary(s);
+  win.document.body.appendChild(el as never);
+  assert.equal(el.querySelectorAll('img, script, svg').length, 0);
+  assert.ok(el.textContent!.includes(XSS));
+  assert.ok(el.textContent!.includes('<script>alert(2)</script>'));
+  assert.equal(el.querySelector('[data-testid="summary-parameters"]')!.textContent, '1.2M (1,234,567)');
+  assert.ok(el.textContent!.includes('Active per token234.6k'), 'active parameters for MoE');
+  el.remove();
+});
+
+test('virtual table: 20,000 rows keep the DOM small; hostile names stay text; heat cells carry reasons', () => {
+  const rows = layers(20_000);
+  const sorted: string[] = [];
+  const toggled: number[] = [];
+  const table = new tableMod.LayerTable({ onSort: (k) => sorted.push(k), onToggleGroup: (b) => toggled.push(b) });
+  win.document.body.appendChild(table.element as never);
+  const update: SensitivityUpdate = {
+    formats: [{ id: 'int4', label: 'INT4 (weight-only, g128)' }],
+    method: 'weights',
+    rows: rows.map((r) => ({ index: r.index, cells: [{ heat: (r.index % 10) / 9, label: `${r.index % 50}`, reason: `outliers ${XSS}` }] })),
+  };
+  const sensitivity = stateMod.mergeSensitivity(undefined, update, rows.length);
+  const model = rowsMod.buildRows(rows, { search: '', role: '', quantizableOnly: false, grouped: false, collapsed: new Set(), sortKey: 'index', sortDescending: false, estimate: undefined, sensitivity });
+  table.setData({ layers: rows, rows: model.rows, estimate: undefined, sensitivity, sortKey: 'index', sortDescending: false }, true);
+  const domRows = table.element.querySelectorAll('.lt-body .lt-row');
+  assert.ok(domRows.length > 0 && domRows.length < 100, `${domRows.length} row elements for 20,000 rows`);
+  assert.equal(table.element.getAttribute('aria-rowcount'), String(20_001));
+  // Jump to the end: the hostile last row is rendered from the same small pool, as text.
+  (table.element as unknown as { scrollTop: number }).scrollTop = 20_000 * tableMod.ROW_HEIGHT_PX;
+  table.setActive(19_999);
+  const names = [...table.element.querySelectorAll('[data-testid="layer-row"]:not([hidden]) .lt-cell:first-child')].map((c) => c.textContent);
+  assert.ok(names.includes(XSS), 'the hostile name is shown literally');
+  assert.equal(allImgs(), 0);
+  assert.ok(table.element.querySelectorAll('.lt-body .lt-row').length < 100);
+  const heat = [...table.element.querySelectorAll('.heat')].filter((c) => !c.closest('[hidden]'));
+  assert.ok(heat.length > 0);
+  assert.ok(heat.every((c) => /heat-\d/.test(c.className) && c.getAttribute('title')!.includes('outliers')));
+  // Sorting through the header button.
+  (table.element.querySelector('button[data-sort="params"]') as unknown as { click(): void }).click();
+  assert.deepEqual(sorted, ['params']);
+  table.element.remove();
+});
+
+test('keyboard: arrows move the active row, Enter folds a block group', () => {
+  const rows = layers(100);
+  const toggled: number[] = [];
+  const table = new tableMod.LayerTable({ onSort: () => undefined, onToggleGroup: (b) => toggled.push(b) });
+  win.document.body.appendChild(table.element as never);
+  const model = rowsMod.buildRows(rows, { search: '', role: '', quantizableOnly: false, grouped: true, collapsed: new Set(), sortKey: 'index', sortDescending: false, estimate: undefined, sensitivity: undefined });
+  table.setData({ layers: rows, rows: model.rows, estimate: undefined, sensitivity: undefined, sortKey: 'index', sortDescending: false }, true);
+  const key = (k: string) => table.element.dispatchEvent(new win.KeyboardEvent('keydown', { key: k, bubbles: true }) as never);
+  key('Home');
+  key('Enter');
+  assert.deepEqual(toggled, [0]);
+  key('ArrowDown');
+  const active = table.element.querySelector('#lt-active-row');
+  assert.equal(active?.getAttribute('data-testid'), 'layer-row');
+  assert.equal(table.element.getAttribute('aria-activedescendant'), 'lt-active-row');
+  key('End');
+  assert.equal(table.element.querySelector('#lt-active-row')?.getAttribute('aria-rowindex'), String(model.rows.length + 1));
+  table.element.remove();
+});
+
+test('row model: search, role, quantizable filters, sort and block groups', () => {
+  const rows = layers(300);
+  const base = { search: '', role: '', quantizableOnly: false, grouped: false, collapsed: new Set<number>(), sortKey: 'index' as const, sortDescending: false, estimate: undefined, sensitivity: undefined };
+  assert.equal(rowsMod.buildRows(rows, base).matched, 300);
+  assert.equal(rowsMod.buildRows(rows, { ...base, role: 'norm' }).matched, rows.filter((r) => r.role === 'norm').length);
+  assert.equal(rowsMod.buildRows(rows, { ...base, quantizableOnly: true }).matched, rows.filter((r) => r.quantizable).length);
+  assert.equal(rowsMod.buildRows(rows, { ...base, search: 'PROJ_12' }).matched, rows.filter((r) => r.name.includes('proj_12')).length);
+  assert.equal(rowsMod.buildRows(rows, { ...base, search: 'onerror' }).matched, 1);
+  const byParams = rowsMod.buildRows(rows, { ...base, sortKey: 'params', sortDescending: true }).rows;
+  const params = byParams.map((r) => (r.kind === 'layer' ? rows[r.index]!.parameterCount : -1));
+  assert.deepEqual(params, [...params].sort((a, b) => b - a));
+  const grouped = rowsMod.buildRows(rows, { ...base, grouped: true, collapsed: new Set([0]) });
+  const groups = grouped.rows.filter((r) => r.kind === 'group');
+  const blocks = new Set(rows.map((r) => r.block ?? rowsMod.NO_BLOCK));
+  assert.equal(groups.length, blocks.size);
+  assert.equal(groups.at(-1)!.kind === 'group' && groups.at(-1)!.block, rowsMod.NO_BLOCK, 'layers without a block come last');
+  const g0 = groups[0]!;
+  assert.ok(g0.kind === 'group' && g0.collapsed && g0.layerCount === rows.filter((r) => r.block === 0).length);
+  assert.equal(grouped.rows.length, groups.length + rows.length - rows.filter((r) => r.block === 0).length);
+  // Sorting by the assigned bytes of an estimate.
+  const estimate = { layerBytes: rows.map((r) => 1000 - r.index), layerFormats: rows.map(() => 'int4') } as unknown as TargetEstimate;
+  const byBytes = rowsMod.buildRows(rows, { ...base, sortKey: 'bytes', estimate }).rows;
+  assert.equal(byBytes[0]!.kind === 'layer' && byBytes[0]!.index, 299);
+});
+
+test('codec: layer columns and sensitivity batches round-trip, and are smaller than row objects', () => {
+  const rows = layers(2000);
+  const cols = encodeLayers(rows);
+  assert.deepEqual(decodeLayers(structuredClone(cols)), rows);
+  assert.ok(JSON.stringify(cols).length < JSON.stringify(rows).length * 0.6, 'columnar form is at least 40% smaller');
+  assert.throws(() => decodeLayers({ ...cols, names: cols.names.slice(1) }), /Inconsistent/);
+  const b = encodeSensitivity([{ id: 'int8', label: 'INT8' }, { id: 'int4', label: 'INT4' }], 'weights', [
+    { index: 3, facts: [{ outputDb: 45.26, weightDb: 40.11, overflows: 0, reason: 'outliers' }, undefined] },
+    { index: 7, facts: [{ outputDb: 120, weightDb: 99, overflows: 2, reason: 'outliers' }, { outputDb: 8, weightDb: 9, overflows: 0, reason: '' }] },
+  ]);
+  assert.deepEqual(b.reasonTable, ['outliers']);
+  const u = decodeSensitivity(structuredClone(b));
+  assert.deepEqual(u.rows.map((r) => r.index), [3, 7]);
+  assert.equal(u.rows[0]!.cells[1], null);
+  assert.equal(u.rows[0]!.cells[0]!.label, '45.3');
+  assert.equal(u.rows[1]!.cells[0]!.label, '≥100');
+  assert.match(u.rows[1]!.cells[0]!.reason, /2 overflow/);
+  assert.equal(u.rows[1]!.cells[1]!.heat, 1);
+  assert.equal(heatFromSqnrDb(50), 0);
+  assert.equal(heatFromSqnrDb(30), 0.5);
+});
+
+test('sensitivity merge keeps earlier batches and grows the format list', () => {
+  const a: SensitivityUpdate = { formats: [{ id: 'int8', label: 'INT8' }], method: 'weights', rows: [{ index: 0, cells: [{ heat: 0.1, label: 'a', reason: 'r' }] }] };
+  const b: SensitivityUpdate = { formats: [{ id: 'int4', label: 'INT4' }, { id: 'int8', label: 'INT8' }], method: 'weights', rows: [{ index: 1, cells: [{ heat: 0.9, label: 'b', reason: 'r' }, null] }, { index: 99, cells: [null, null] }] };
+  const s = stateMod.mergeSensitivity(stateMod.mergeSensitivity(undefined, a, 3), b, 3);
+  assert.deepEqual(s.formats.map((f) => f.id), ['int8', 'int4']);
+  assert.equal(s.cells[0]![0]!.label, 'a');
+  assert.equal(s.cells[1]![1]!.label, 'b');
+  assert.equal(s.cells.length, 3, 'out-of-range rows are dropped');
+  assert.equal(s.version, 2);
+});
+
+test('persisted view state is restored defensively', () => {
+  const v = stateMod.restoreView({ sortKey: 'name;alert(1)', collapsed: [1, 'x', 2.5, 3], compareIds: Array(40).fill('h100'), grouped: false, search: 'q' });
+  assert.equal(v.sortKey, 'index');
+  assert.deepEqual(v.collapsed, [1, 3]);
+  assert.equal(v.compareIds.length, 16);
+  assert.equal(v.grouped, false);
+  assert.equal(v.search, 'q');
+  assert.deepEqual(stateMod.restoreView(null), stateMod.DEFAULT_VIEW);
+});
+
+test('page HTML: strict CSP with a nonce, no unsafe-inline/eval, escaped attributes', () => {
+  const nonce = makeNonce();
+  assert.notEqual(nonce, makeNonce());
+  const html = inspectorHtml({ cspSource: 'https://x.vscode-cdn.net', nonce, scriptUri: 'https://x/dist/webview.js?a="b"', styleUris: ['https://x/media/inspector.css'], title: `Model Inspector: ${XSS}` });
+  const csp = inspectorCsp('https://x.vscode-cdn.net', nonce);
+  assert.ok(html.includes(csp.replace(/'/g, '&#39;')));
+  assert.match(csp, /default-src 'none'/);
+  assert.match(csp, new RegExp(`script-src 'nonce-${nonce.replace(/[+/=]/g, '\\$&')}'`));
+  assert.doesNotMatch(csp, /unsafe-inline|unsafe-eval/);
+  assert.equal((html.match(/<script /g) ?? []).length, (html.match(new RegExp(`nonce="${nonce.replace(/[+/=]/g, '\\$&')}"`, 'g')) ?? []).length);
+  assert.ok(!html.includes(XSS) && html.includes('&lt;img src=x onerror=alert(1)&gt;'));
+  assert.ok(html.includes('&quot;b&quot;'));
+  assert.throws(() => inspectorHtml({ cspSource: 'x', nonce: "a' 'unsafe-inline", scriptUri: '', styleUris: [], title: '' }), /nonce/);
+});
+
+test('webview sources never build HTML from strings', () => {
+  const files: string[] = [];
+  const walk = (dir: string) => {
+    for (const f of readdirSync(dir)) {
+      const p = path.join(dir, f);
+      if (statSync(p).isDirectory()) walk(p);
+      else if (p.endsWith('.ts')) files.push(p);
+    }
+  };
+  walk(path.resolve(__dirname, '../../webview'));
+  assert.ok(files.length >= 8);
+  for (const f of files) {
+    const code = readFileSync(f, 'utf8').replace(/\/\*[\s\S]*?\*\/|\/\/.*$/gm, '');
+    assert.doesNotMatch(code, /innerHTML|outerHTML|insertAdjacentHTML|document\.write|\beval\(|new Function|setAttribute\(\s*['"]on/, f);
+  }
+});
