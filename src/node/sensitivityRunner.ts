@@ -200,6 +200,17 @@ function prng(seed: number): () => number {
 
 //#region worker pool
 
+/** The loader flags (`--import tsx`, `--require …`) a TypeScript worker needs from this process's flags. */
+function loaderArgs(execArgv: readonly string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < execArgv.length; i++) {
+    const a = execArgv[i]!;
+    if (/^--(import|require|loader|experimental-loader)$/.test(a) && i + 1 < execArgv.length) out.push(a, execArgv[++i]!);
+    else if (/^--(import|require|loader|experimental-loader)=/.test(a)) out.push(a);
+  }
+  return out;
+}
+
 function workerEntry(): string | undefined {
   const candidates = [path.join(__dirname, 'worker.js'), path.join(__dirname, '..', 'worker', 'analysis.ts'), path.join(__dirname, '..', 'worker', 'analysis.js')];
   return candidates.find((c) => existsSync(c));
@@ -212,10 +223,16 @@ class ChunkPool {
   private readonly waiting: (() => void)[] = [];
   private readonly pending = new Map<Worker, { resolve: (r: SensitivityChunkResult) => void; reject: (e: Error) => void }>();
   private closed = false;
+  private alive: number;
+  private lastError: Error | undefined;
 
   constructor(file: string, size: number) {
+    this.alive = size;
     for (let i = 0; i < size; i++) {
-      const w = new Worker(file, { execArgv: file.endsWith('.ts') ? [...process.execArgv] : [] });
+      // From sources (tests, `tsx`): load the TypeScript entry through tsx's CommonJS hook inside the worker.
+      const w = file.endsWith('.ts')
+        ? new Worker(`require('tsx/cjs/api').register(); require(${JSON.stringify(file)});`, { eval: true, execArgv: loaderArgs(process.execArgv) })
+        : new Worker(file);
       w.on('message', (msg: SensitivityWorkerReply) => {
         const p = this.pending.get(w);
         if (!p) return;
@@ -224,10 +241,20 @@ class ChunkPool {
         if (msg.kind === 'sensitivity/result') p.resolve(msg.result);
         else p.reject(new Error(msg.message));
       });
-      w.on('error', (e) => {
+      const fail = (e: Error): void => {
+        // A dead worker fails its task and leaves the pool; when none is left, waiting tasks fail too.
         const p = this.pending.get(w);
         this.pending.delete(w);
-        p?.reject(e instanceof Error ? e : new Error(String(e)));
+        const i = this.idle.indexOf(w);
+        if (i >= 0) this.idle.splice(i, 1);
+        this.alive--;
+        this.lastError = e;
+        p?.reject(e);
+        if (this.alive <= 0) for (const r of this.waiting.splice(0)) r();
+      };
+      w.on('error', (e) => fail(e instanceof Error ? e : new Error(String(e))));
+      w.on('exit', (code) => {
+        if (!this.closed) fail(new Error(`analysis worker exited with code ${code}`));
       });
       this.all.push(w);
       this.idle.push(w);
@@ -242,6 +269,7 @@ class ChunkPool {
   async run(task: SensitivityChunkTask): Promise<SensitivityChunkResult> {
     while (this.idle.length === 0) {
       if (this.closed) throw new CancelledError();
+      if (this.alive <= 0) throw this.lastError ?? new Error('no analysis worker is running');
       await new Promise<void>((r) => this.waiting.push(r));
     }
     if (this.closed) throw new CancelledError();
@@ -253,6 +281,7 @@ class ChunkPool {
   }
 
   async close(): Promise<void> {
+    if (this.closed) return;
     this.closed = true;
     for (const r of this.waiting.splice(0)) r();
     for (const [, p] of this.pending) p.reject(new CancelledError());

@@ -68,16 +68,18 @@ async function planFixes(page: Page): Promise<void> {
   results.check('diagnostic: NVFP4 is not native on the H100 (Problems panel)', rows.some((r) => r.includes('NVFP4') && r.includes('cannot run natively')), JSON.stringify(rows));
   results.check('diagnostic: unknown layer reported', rows.some((r) => r.includes("no layer named 'blk.9.attn_q.weight'")), JSON.stringify(rows));
   await screenshot(page, 'ui-4-plan-diagnostics');
-  // Quick fix: go to the first problem (F8), open the quick-fix menu (Ctrl+.) and pick the preferred fix.
-  await page.locator('.editor-group-container.active .monaco-editor .view-lines').first().click({ position: { x: 5, y: 5 } });
-  await page.keyboard.press('Control+Home');
-  await page.keyboard.press('F8');
-  await page.keyboard.press('Escape');
+  results.check('JSON schema: the contributed plan schema is used (no download of the $schema URL)', !rows.some((r) => r.includes('Unable to load schema')), JSON.stringify(rows.filter((r) => r.includes('schema'))));
+  // Quick fix as a user does it: open the problem from the Problems panel, then Ctrl+. in the editor.
+  await page.locator('.markers-panel .monaco-list-row', { hasText: 'cannot run natively' }).first().dblclick();
+  await page.waitForTimeout(500);
   await page.keyboard.press('Control+.');
-  const item = page.locator('.action-widget .monaco-list-row', { hasText: 'Use Q4_K' }).first();
-  await item.waitFor({ timeout: 20_000 });
+  const focused = page.locator('.action-widget .monaco-list-row.focused');
+  await focused.first().waitFor({ timeout: 20_000 });
+  const menu = await page.locator('.action-widget .monaco-list-row').allInnerTexts();
   await screenshot(page, 'ui-5-quick-fix-menu');
-  await item.click();
+  results.check('quick fix menu offers the fixes tied to the diagnostic', menu.some((m) => m.includes('Use Q4_K')) && menu.some((m) => m.includes("solver's choice")), JSON.stringify(menu));
+  if (!(await focused.first().innerText()).includes('Use Q4_K')) await page.locator('.action-widget .monaco-list-row', { hasText: 'Use Q4_K' }).first().hover();
+  await page.keyboard.press('Enter');
   await page.keyboard.press('Control+S');
   const planPath = path.join(workspaceDir, 'models', 'stories260K.gguf.precision.json');
   let saved = '';
@@ -104,7 +106,7 @@ async function shardedModel(page: Page): Promise<void> {
   const texts = await waitForLens(page, /sharded model · 2 shards/);
   results.check('sharded index: lens shows shards and parameters', texts.some((t) => t.includes('sharded model · 2 shards · 309.6k params')), JSON.stringify(texts));
   await page.locator('.codelens-decoration a', { hasText: 'sharded model' }).first().click();
-  const count = webview(page).locator('[data-testid="layer-count"]');
+  const count = webview(page, true).locator('[data-testid="layer-count"]');
   await count.waitFor({ timeout: 30_000 });
   results.check('sharded index: the lens opens the inspector with all 15 tensors', (await count.getAttribute('data-count')) === '15', String(await count.getAttribute('data-count')));
   await screenshot(page, 'ui-8-sharded-inspector');

@@ -296,7 +296,7 @@ export class Charts {
             legend: { labels: { color: th.foreground, boxWidth: 12 } },
             tooltip: { callbacks: { label: (c) => { const p = c.datasetIndex === 0 ? f.points[c.dataIndex] : f.current; return p ? `${p.label}: ${formatBytes(p.memoryBytes)}, ${p.harm.toFixed(3)} ${f.harmUnit}` : ''; } } },
           },
-          scales: { x: axis(th, `${t('weights')} (${u.label})`), y: axis(th, f.harmUnit, { beginAtZero: true }) },
+          scales: { x: axis(th, `${t('weights')} (${u.label})`), y: axis(th, f.harmUnit, { min: 0 }) },
         },
       },
       `${t('chartFrontier')}: ${f.points.length} points${f.current ? `; ${t('currentPlan')} ${formatBytes(f.current.memoryBytes)}` : ''}`,

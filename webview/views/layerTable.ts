@@ -31,7 +31,7 @@ const FIXED_COLUMNS: readonly { readonly key: SortKey | null; readonly label: ()
   { key: 'assigned', label: () => t('colAssigned'), min: 84, grow: 0, numeric: false },
   { key: 'bytes', label: () => t('colBytes'), min: 84, grow: 0, numeric: true },
 ];
-const SENS_COLUMN_PX = 76;
+const SENS_COLUMN_PX = 86;
 
 /** Callbacks into the app. */
 export interface LayerTableEvents {

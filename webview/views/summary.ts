@@ -23,7 +23,7 @@ export function renderSummary(s: ModelSummary): HTMLElement {
     hp.blockCount !== undefined ? `${hp.blockCount} blocks` : '',
     hp.embeddingLength !== undefined ? `hidden ${hp.embeddingLength}` : '',
     hp.headCount !== undefined ? `${hp.headCount} heads${hp.kvHeadCount !== undefined && hp.kvHeadCount !== hp.headCount ? ` (${hp.kvHeadCount} KV)` : ''}` : '',
-    hp.expertCount !== undefined ? `${hp.expertCount} experts (${hp.expertUsedCount ?? '?'} active)` : '',
+    hp.expertCount !== undefined ? `${hp.expertCount} experts${hp.expertUsedCount !== undefined ? ` (${hp.expertUsedCount} active)` : ''}` : '',
   ].filter(Boolean);
   const dl = h(
     'dl',

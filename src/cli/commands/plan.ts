@@ -39,13 +39,14 @@ import {
   type Target,
 } from '../../core';
 import { openModelFile } from '../../node/fileByteSource';
+import { measureSensitivity } from '../../node/measure';
 import { analyzeModelSensitivity } from '../../node/sensitivityRunner';
 import { CliError, renderTable, type CliOutput } from '../io';
 import { resolveTargets } from './estimate';
 import { loadTargetsFile } from './targets';
 
 export const planUsage =
-  'precision-lens plan FILE --target ID [--budget SIZE | --avg-bits B | --weight-budget SIZE] [--devices N] [--context N] [--batch N] [--kv-format F] [--formats a,b] [--allow-emulated] [--fuse-qkv] [--sample F] [--targets-file FILE] [-o PLAN | --dry-run] [--json]';
+  'precision-lens plan FILE --target ID [--budget SIZE | --avg-bits B | --weight-budget SIZE] [--devices N] [--context N] [--batch N] [--kv-format F] [--formats a,b] [--allow-emulated] [--fuse-qkv] [--sample F] [--measure] [--targets-file FILE] [-o PLAN | --dry-run] [--json]';
 
 function positiveInt(flag: string, text: string | undefined): number | undefined {
   if (text === undefined) return undefined;
@@ -134,6 +135,7 @@ export async function planCommand(argv: readonly string[], io: CliOutput): Promi
       'allow-emulated': { type: 'boolean' },
       'fuse-qkv': { type: 'boolean' },
       sample: { type: 'string' },
+      measure: { type: 'boolean' },
       'targets-file': { type: 'string' },
       output: { type: 'string', short: 'o' },
       'dry-run': { type: 'boolean' },
@@ -187,8 +189,14 @@ export async function planCommand(argv: readonly string[], io: CliOutput): Promi
       }
     }
 
-    const report = await analyzeModelSensitivity({ model, source: opened.source, siblings: opened.siblings }, { formats, ...(sample !== undefined ? { sample } : {}) });
-    const harm = harmFromSensitivity(report);
+    // Score the baselines' formats too, so the comparison table has their predicted harm.
+    const baselineList = standardBaselines(model, { native: target.native, allowEmulated });
+    const scored = [...new Set([...formats, ...baselineList.flatMap((b) => Object.values(b.assignment)).filter((f) => f !== KEEP_FORMAT)])];
+    const report = await analyzeModelSensitivity({ model, source: opened.source, siblings: opened.siblings }, { formats: scored, ...(sample !== undefined ? { sample } : {}) });
+    // --measure (ONNX): per-layer output SQNR measured with onnxruntime-node replaces the static prediction.
+    const measured = values.measure && model.format === 'onnx' ? await measureSensitivity(path.resolve(modelPath), { formats: scored, staticReport: report }) : undefined;
+    if (values.measure && !measured) io.err(`warning: --measure needs an ONNX model; using static sensitivity for ${model.format}.`);
+    const harm = measured ? harmFromSensitivity(measured, { prefer: 'measured' }) : harmFromSensitivity(report);
     let result;
     try {
       result = planForTarget(model, {
@@ -201,7 +209,7 @@ export async function planCommand(argv: readonly string[], io: CliOutput): Promi
       throw e;
     }
     // Baselines at their own memory, and the solver at the same memory.
-    const baselines = standardBaselines(model, { native: target.native, allowEmulated }).map((b) => {
+    const baselines = baselineList.map((b) => {
       const bytes = assignmentWeightBytes(model, b.assignment);
       const h = assignmentHarm(model, b.assignment, harm);
       const same = solveModel(model, { weightBudgetBytes: bytes, formats, native: target.native, allowEmulated, pinned, harm, frontierPoints: 2 });

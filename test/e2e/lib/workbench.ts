@@ -92,9 +92,12 @@ export async function problems(page: Page, expected: string | RegExp, timeoutMs 
   return rows.allInnerTexts();
 }
 
-/** The inspector webview's document (outer `iframe.webview.ready`, inner `#active-frame`). */
-export function webview(page: Page): FrameLocator {
-  return page.frameLocator('iframe.webview.ready').frameLocator('#active-frame');
+/**
+ * The inspector webview's document (outer `iframe.webview.ready`, inner `#active-frame`). With `visibleOnly`, the one
+ * in the visible editor (hidden inspectors keep their iframe: retainContextWhenHidden).
+ */
+export function webview(page: Page, visibleOnly = false): FrameLocator {
+  return page.frameLocator(visibleOnly ? 'iframe.webview.ready >> visible=true' : 'iframe.webview.ready').frameLocator('#active-frame');
 }
 
 /** Text of the active editor (visible lines), for checking an edit. */
