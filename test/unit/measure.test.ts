@@ -84,11 +84,12 @@ test('generated inputs follow the documented distributions (token ids within voc
   const s = generateCalibrationInputs(model, 2).samples[0]!;
   const ids = s['input_ids']!;
   assert.deepEqual(ids.dims, [1, 8]);
-  assert.ok([...(ids.data as BigInt64Array)].every((v) => v >= 0n && v < 1000n));
-  assert.ok([...(s['attention_mask']!.data as BigInt64Array)].every((v) => v === 1n));
+  assert.equal(ids.dtype, 'int32'); // ONNX elem_type 6
+  assert.ok([...(ids.data as Int32Array)].every((v) => v >= 0 && v < 1000));
+  assert.ok([...(s['attention_mask']!.data as Int32Array)].every((v) => v === 1));
   assert.deepEqual(s['attention_mask']!.dims, [1, 12]);
   assert.deepEqual(s['past_0']!.dims, [2, 1, 4, 4, 8]);
-  assert.deepEqual([...(s['position_ids']!.data as BigInt64Array)].slice(0, 3), [4n, 5n, 6n]);
+  assert.deepEqual([...(s['position_ids']!.data as Int32Array)].slice(0, 3), [4, 5, 6]);
 });
 
 test('lowering a tensor rewrites its bytes in the stored dtype only when the format changes it', async () => {

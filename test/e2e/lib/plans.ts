@@ -22,8 +22,8 @@ export async function writePlanFixtures(workspace: string): Promise<string> {
     await source.close();
   }
   const planPath = `${modelPath}.precision.json`;
+  // No "$schema": VS Code would try to download that URL instead of using the contributed schema (see report).
   const plan = {
-    $schema: 'https://precision-lens.dev/schemas/precision-plan.schema.json',
     version: 1,
     model: { file: 'stories260K.gguf', fingerprint, byteLength: fs.statSync(modelPath).size },
     target: 'h100',
@@ -32,6 +32,7 @@ export async function writePlanFixtures(workspace: string): Promise<string> {
     batch: 1,
     kvFormat: 'fp16',
     defaultFormat: 'q8_0',
+    comment: 'written by the e2e suite',
     layers: [
       { layer: PLAN_LAYERS.notNative, format: 'nvfp4' },
       { layer: PLAN_LAYERS.ok, format: 'q4_k' },
