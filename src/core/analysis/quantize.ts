@@ -84,6 +84,39 @@ function exponentOf(a: number): number {
   return Math.floor(Math.log2(a));
 }
 
+/**
+ * Rounds `x` to `bits` significant bits by Veltkamp splitting in float64 (3 flops, no table or bit casts):
+ * nearest, with exact ties resolved by float64 rounding (not always to even — such ties are vanishingly rare in
+ * real weights). Used by the FP16/BF16/FP8 quantizers for speed; the exponent range is handled by the caller.
+ */
+export function roundSignificant(x: number, c: number): number {
+  const t = c * x;
+  return t - (t - x);
+}
+
+/** Veltkamp constants 2^(53 − bits) + 1. */
+/** Veltkamp constant 2^(53 − bits) + 1 for rounding to `bits` significant bits. */
+export const SPLIT = (bits: number): number => 2 ** (53 - bits) + 1;
+const SPLIT_FP16 = SPLIT(11);
+const SPLIT_BF16 = SPLIT(8);
+const SPLIT_TF32 = SPLIT(11);
+
+/** FP16 rounding: 11 significant bits, subnormal step 2^-24, ≥ 65520 → ±Inf. */
+export function roundFp16(x: number): number {
+  const a = x < 0 ? -x : x;
+  if (a >= 65520) return x < 0 ? -Infinity : x > 0 ? Infinity : x;
+  if (a < 6.103515625e-5) return rne(x * 16777216) / 16777216;
+  return roundSignificant(x, SPLIT_FP16);
+}
+
+/** BF16 rounding: 8 significant bits (float32 range; overflow beyond 3.3961e38 → ±Inf). */
+export function roundBf16(x: number): number {
+  const a = x < 0 ? -x : x;
+  if (a < 1.1754943508222875e-38) return toBf16(x);
+  const r = roundSignificant(x, SPLIT_BF16);
+  return Math.abs(r) > 3.3895313892515355e38 ? (x < 0 ? -Infinity : Infinity) : r;
+}
+
 /** Rounds `x` to the minifloat grid (RNE, subnormals), saturating at ±maxFinite. NaN stays NaN. */
 export function roundMiniFloat(x: number, manBits: number, minExp: number, maxFinite: number): number {
   const a = Math.abs(x);
@@ -100,7 +133,17 @@ export function roundMiniFloat(x: number, manBits: number, minExp: number, maxFi
   return x < 0 ? -v : v;
 }
 
-interface MiniGrid {
+/** Minifloat rounding by Veltkamp splitting: normal range to manBits+1 bits, subnormals to a fixed step, saturating. */
+export function roundMiniFast(y: number, c: number, minNormal: number, subnormalInv: number, maxFinite: number): number {
+  const a = y < 0 ? -y : y;
+  if (a >= maxFinite) return a === a ? (y < 0 ? -maxFinite : maxFinite) : y;
+  if (a < minNormal) return rne(y * subnormalInv) / subnormalInv;
+  const r = roundSignificant(y, c);
+  return r > maxFinite ? maxFinite : r < -maxFinite ? -maxFinite : r;
+}
+
+/** A minifloat element grid. */
+export interface MiniGrid {
   readonly manBits: number;
   readonly minExp: number;
   readonly maxFinite: number;
@@ -112,7 +155,8 @@ function grid(spec: MiniFloatSpec, maxFinite: number): MiniGrid {
   return { manBits: spec.manBits, minExp: 1 - spec.bias, maxFinite, emax: Math.floor(Math.log2(maxFinite)) };
 }
 
-const GRIDS: Readonly<Record<string, MiniGrid>> = {
+/** Element grids of the minifloat formats (manBits, minExp, maxFinite, emax). */
+export const GRIDS: Readonly<Record<string, MiniGrid>> = {
   fp8_e4m3: grid(MINI_FLOATS.fp8_e4m3, 448),
   fp8_e5m2: grid(MINI_FLOATS.fp8_e5m2, 57344),
   fp8_e4m3fnuz: grid(MINI_FLOATS.fp8_e4m3fnuz, 240),
@@ -174,16 +218,14 @@ export function fakeQuantize(values: Float32Array, shape: readonly number[], for
       out.set(values);
       return out;
     case 'tf32':
-      for (let i = 0; i < n; i++) out[i] = roundMiniFloat(values[i]!, 10, -126, 3.4028234663852886e38);
+      for (let i = 0; i < n; i++) out[i] = roundSignificant(values[i]!, SPLIT_TF32);
       return out;
     case 'bf16':
-      for (let i = 0; i < n; i++) out[i] = toBf16(values[i]!);
+      for (let i = 0; i < n; i++) out[i] = roundBf16(values[i]!);
       return out;
-    case 'fp16': {
-      const t = halfToFloatTable();
-      for (let i = 0; i < n; i++) out[i] = t[floatToHalfBits(values[i]!)]!;
+    case 'fp16':
+      for (let i = 0; i < n; i++) out[i] = roundFp16(values[i]!);
       return out;
-    }
     case 'fp8_e4m3':
     case 'fp8_e5m2':
     case 'fp8_e4m3fnuz':
@@ -200,7 +242,8 @@ export function fakeQuantize(values: Float32Array, shape: readonly number[], for
         return out;
       }
       const scale = Math.fround(amax / g.maxFinite);
-      for (let i = 0; i < n; i++) out[i] = roundMiniFloat(values[i]! / scale, g.manBits, g.minExp, g.maxFinite) * scale;
+      const c = SPLIT(g.manBits + 1), minNormal = 2 ** g.minExp, sub = 2 ** (g.manBits - g.minExp), inv = 1 / scale;
+      for (let i = 0; i < n; i++) out[i] = roundMiniFast(values[i]! * inv, c, minNormal, sub, g.maxFinite) * scale;
       return out;
     }
     case 'int8': {

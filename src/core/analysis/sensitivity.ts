@@ -24,7 +24,7 @@
 import type { Layer, LayerRole, Model, TensorInfo, TensorLocation } from '../model/types';
 import { applyQuantParams, decodeElements } from './decode';
 import { getNumberFormat, type NumberFormat } from './numberFormats';
-import { fakeQuantize } from './quantize';
+import { SPLIT, GRIDS, absMax, fakeQuantize, roundBf16, roundFp16, roundMiniFast, roundSignificant, rowLayout, toHalf, type FakeQuantizeOptions } from './quantize';
 
 //#region statistics
 
@@ -499,6 +499,94 @@ export function transpose2d(values: Float32Array, rows: number, cols: number): F
 
 //#endregion
 
+//#region fused quantization error
+
+/**
+ * Error sums of quantizing `values` in `format`, without materializing the quantized tensor: the common formats
+ * (FP16/BF16/TF32, per-tensor FP8, INT8 per channel/tensor, INT4 groups) use fused loops with exactly the
+ * rounding of {@link fakeQuantize}; every other format goes through fakeQuantize.
+ */
+export function quantizationError(values: Float32Array, shape: readonly number[], format: NumberFormat, options: FakeQuantizeOptions = {}): ErrorPartial {
+  const n = values.length;
+  const el = format.element;
+  const g = GRIDS[el];
+  // Per-element rounding (no scale or one tensor scale): one fused loop. Accumulators stay local (no closures)
+  // so V8 keeps them in registers.
+  let kind = -1, inv = 1, scale = 1, c = 0, minNormal = 0, sub = 0, maxFinite = 0;
+  if (el === 'fp16') kind = 0;
+  else if (el === 'bf16') kind = 1;
+  else if (el === 'tf32') {
+    kind = 2;
+    c = SPLIT(11);
+  } else if (g && format.scaling === 'tensor') {
+    const amax = options.tensorAbsMax ?? absMax(values);
+    if (amax > 0 && Number.isFinite(amax)) {
+      kind = 3;
+      scale = Math.fround(amax / g.maxFinite);
+      inv = 1 / scale;
+      c = SPLIT(g.manBits + 1);
+      minNormal = 2 ** g.minExp;
+      sub = 2 ** (g.manBits - g.minExp);
+      maxFinite = g.maxFinite;
+    }
+  }
+  let signal = 0, noise = 0, maxErr = 0, overflow = 0, count = 0;
+  if (kind >= 0) {
+    for (let i = 0; i < n; i++) {
+      const x = values[i]!;
+      if (x - x !== 0) continue;
+      const q = kind === 0 ? roundFp16(x) : kind === 1 ? roundBf16(x) : kind === 2 ? roundSignificant(x, c) : roundMiniFast(x * inv, c, minNormal, sub, maxFinite) * scale;
+      count++;
+      signal += x * x;
+      let d = x - q;
+      if (d - d !== 0) {
+        overflow++;
+        d = x;
+      }
+      noise += d * d;
+      if (d < 0) d = -d;
+      if (d > maxErr) maxErr = d;
+    }
+    return { signal, noise, maxAbsError: maxErr, overflow, count };
+  }
+  if ((el === 'int8' || el === 'int4') && format.scaling !== 'none') {
+    const { rowLength } = rowLayout(shape, n);
+    const qmax = el === 'int8' ? 127 : 7, qmin = el === 'int8' ? -127 : -8;
+    const tensorWide = format.scaling === 'tensor';
+    const rowStep = tensorWide ? n : rowLength;
+    const group = format.scaling === 'group' ? format.blockSize : rowStep;
+    const tensorMax = tensorWide ? (options.tensorAbsMax ?? absMax(values)) : 0;
+    const cam = format.scaling === 'channel' ? options.channelAbsMax : undefined;
+    for (let r = 0; r < n; r += rowStep) {
+      const rowEnd = Math.min(n, r + rowStep);
+      for (let s0 = r; s0 < rowEnd; s0 += group) {
+        const e = Math.min(rowEnd, s0 + group);
+        const amax = tensorWide ? tensorMax : cam ? cam[r / rowLength]! : absMax(values, s0, e);
+        const ok = amax > 0 && Number.isFinite(amax);
+        const sc = ok ? (el === 'int4' ? toHalf(amax / qmax) : Math.fround(amax / qmax)) : 0;
+        const iv = sc > 0 ? 1 / sc : 0;
+        for (let i = s0; i < e; i++) {
+          const x = values[i]!;
+          if (x - x !== 0) continue;
+          const y = x * iv;
+          let q = Math.round(y);
+          if (q - y === 0.5 && q % 2 !== 0) q -= 1;
+          const d = x - (q > qmax ? qmax : q < qmin ? qmin : q) * sc;
+          count++;
+          signal += x * x;
+          noise += d * d;
+          const a = d < 0 ? -d : d;
+          if (a > maxErr) maxErr = a;
+        }
+      }
+    }
+    return { signal, noise, maxAbsError: maxErr, overflow, count };
+  }
+  return new ErrorAccumulator().add(values, fakeQuantize(values, shape, format, options)).partial();
+}
+
+//#endregion
+
 //#region chunk analysis (runs in workers or inline)
 
 /** One unit of static-analysis work: a whole tensor or a row range of one, already read from its byte range. */
@@ -584,8 +672,7 @@ export function analyzeSensitivityChunk(task: SensitivityChunkTask): Sensitivity
     }
     const g = task.globals;
     const options = g ? { tensorAbsMax: g.tensorAbsMax, tensorAbsMean: g.tensorAbsMean, ...(g.channelAbsMax ? { channelAbsMax: g.channelAbsMax } : {}) } : {};
-    const q = fakeQuantize(values, shape, format, options);
-    errors[id] = new ErrorAccumulator().add(values, q).partial();
+    errors[id] = quantizationError(values, shape, format, options);
   }
   return { id: task.id, stats: stats.partial(), errors, ...(columnAbsMax ? { columnAbsMax } : {}) };
 }

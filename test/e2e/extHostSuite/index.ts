@@ -47,6 +47,43 @@ const tests: Array<[string, () => Promise<void>]> = [
     assert.equal(titles.length, 2, JSON.stringify(titles));
     assert.match(titles.find((t) => t.includes('292.8k')) ?? '', /^Precision Lens: 292\.8k params · 1\.12 MiB FP32/);
   }],
+  ['plan diagnostics carry codes that quick fixes answer; applying a fix edits the document and undo restores it', async () => {
+    const uri = file('models/stories260K.gguf.precision.json');
+    const doc = await vscode.workspace.openTextDocument(uri);
+    await vscode.window.showTextDocument(doc);
+    const diags = await waitFor('plan diagnostics', () => {
+      const d = vscode.languages.getDiagnostics(uri).filter((x) => x.source === 'Precision Lens');
+      return d.length >= 3 ? d : undefined;
+    });
+    // 'schema': the fixture's extra "comment" property (a warning; the plan is still read).
+    assert.deepEqual(diags.map((d) => String(d.code)).sort(), ['not-native', 'schema', 'unknown-layer']);
+    const notNative = diags.find((d) => d.code === 'not-native')!;
+    const actions = (await vscode.commands.executeCommand<vscode.CodeAction[]>('vscode.executeCodeActionProvider', uri, notNative.range, vscode.CodeActionKind.QuickFix.value)) ?? [];
+    const fix = actions.find((a) => a.title.startsWith('Use Q4_K'));
+    assert.ok(fix?.edit, actions.map((a) => a.title).join('; '));
+    assert.ok(fix.isPreferred);
+    const before = doc.getText();
+    assert.ok(await vscode.workspace.applyEdit(fix.edit));
+    assert.match(doc.getText(), /"blk\.0\.attn_q\.weight",\s*"format":\s*"q4_k"/);
+    await waitFor('not-native cleared', () => !vscode.languages.getDiagnostics(uri).some((d) => d.code === 'not-native') || undefined);
+    await vscode.commands.executeCommand('undo');
+    assert.equal(doc.getText(), before);
+  }],
+  ['plan lenses: header with fit and speed, Re-solve, one lens per entry', async () => {
+    const uri = file('models/stories260K.gguf.precision.json');
+    const titles = await waitFor('plan lenses with sensitivity', async () => {
+      const t = await lensTitles(uri);
+      return t.some((x) => /predicted [\d.]+ dB/.test(x)) ? t : undefined;
+    }, 60_000);
+    assert.match(titles[0]!, /^H100 SXM5 80GB · .* · fits · .* tok\/s$/);
+    assert.equal(titles[1], 'Re-solve');
+    assert.equal(titles.length, 2 + 3, JSON.stringify(titles));
+  }],
+  ['untrusted workspaces are supported in limited mode (measurement needs trust; this test workspace is trusted)', async () => {
+    assert.equal(vscode.workspace.isTrusted, true);
+    const pkg = vscode.extensions.getExtension(EXTENSION_ID)!.packageJSON as { capabilities: { untrustedWorkspaces: { supported: string } } };
+    assert.equal(pkg.capabilities.untrustedWorkspaces.supported, 'limited');
+  }],
 ];
 
 export async function run(): Promise<void> {

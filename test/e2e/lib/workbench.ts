@@ -58,8 +58,10 @@ export async function runCommand(page: Page, title: string): Promise<void> {
   await page.keyboard.press('F1');
   await quickInput(page).waitFor({ timeout: 20_000 });
   await quickInput(page).fill(`>${title}`);
-  await page.locator('.quick-input-list .monaco-list-row', { hasText: title }).first().waitFor({ timeout: 20_000 });
-  await page.keyboard.press('Enter');
+  // Click the row whose label is exactly `title` (Enter would run the top row, which may be a fuzzy match).
+  const row = page.locator('.quick-input-list .monaco-list-row').filter({ has: page.locator('.label-name', { hasText: new RegExp(`^${title.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`) }) });
+  await row.first().waitFor({ timeout: 20_000 });
+  await row.first().click();
 }
 
 /** Picks the quick-pick row containing `text` (after a command opened a picker). */

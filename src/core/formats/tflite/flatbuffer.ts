@@ -12,45 +12,95 @@
  * the table position to find its vtable; a vtable is `u16 vtableBytes, u16 tableBytes, u16 fieldOffset[]`
  * (0 = field absent); vectors and strings are `u32 count` followed by the elements.
  *
+ * Speed: every accessor is synchronous over a page cache. When a byte is not cached the accessor throws a
+ * {@link PageMiss}; the async drivers {@link FlatBufferReader.run} and {@link FlatBufferReader.each} catch it,
+ * load the page (with an adaptive read-ahead window, forwards or backwards, in one read), roll the step's
+ * decode budget back and re-run that step. So a walk costs one `await` per page miss, not one per field.
+ * Steps must therefore be transactional: read first, then produce their result (retries re-run them).
+ *
  * Threats handled: offsets past EOF, negative or past-EOF vtables, vtable/table sizes outside the table,
  * self-referential offsets (a uoffset of 0 and a table naming itself as its vtable), vector counts whose
  * payload passes EOF, and aliasing (many tables pointing at one big vector/string) through a decode budget
- * proportional to the file size. Recursion cannot happen: callers walk a fixed-depth schema.
+ * proportional to the file size. Recursion cannot happen: callers walk a fixed-depth schema. A step cannot
+ * livelock on retries: pages it touched stay pinned in the cache until it completes.
  */
-import { ModelFormatError, formatError, type ModelFormatErrorCode } from '../../errors';
+import { ModelFormatError, formatError, throwIfCancelled, type CancellationToken, type ModelFormatErrorCode } from '../../errors';
 import type { ByteSource } from '../../io/byteSource';
 
 const utf8 = new TextDecoder('utf-8', { fatal: false });
 
 /** Page size of the cache. Tables of a TFLite model sit close together; payloads are skipped. */
 const PAGE_BYTES = 64 * 1024;
-/** Pages kept (8 MiB). Evicted pages are re-read on demand, so memory stays flat for any file size. */
+/** Pages kept (8 MiB) beyond those pinned by the running step. Evicted pages are re-read on demand. */
 const MAX_CACHED_PAGES = 128;
-/** Largest single read: vectors are decoded in chunks of at most this many bytes. */
+/** Largest read-ahead window (1 MiB): reached after a few adjacent misses (a sequential walk), else 1 page. */
+const MAX_READ_AHEAD_PAGES = 16;
+/** Largest single decode: strings are cut to this many bytes at most. */
 const MAX_CHUNK_BYTES = 1024 * 1024;
+/**
+ * Page misses one step may take before we call it a bug. Steps read a bounded number of pages (a table, its
+ * vtable, a few short vectors and strings), so this only guards against a logic error looping forever.
+ */
+const MAX_MISSES_PER_STEP = 4096;
 
-/** A table whose vtable has been read and checked; field reads are synchronous over `inline`. */
+/**
+ * Signal thrown by synchronous accessors when a page is not cached. Not an Error: no stack is captured, so a
+ * miss costs little. Caught only by the async drivers of {@link FlatBufferReader}.
+ */
+export class PageMiss {
+  constructor(readonly page: number) {}
+}
+
+/** A table whose vtable has been read and checked. */
 export interface FbTable {
   /** Absolute file offset of the table (where its soffset lives). */
   readonly position: number;
   /** Field offsets relative to the table start, by field index (0 = absent). */
   readonly fieldOffsets: Uint16Array;
-  /** The table's inline bytes (copy or page view): `inline[0]` is the soffset's first byte. */
-  readonly inline: DataView;
+  /** Bytes of the table that fields may occupy (furthest present field + 8, at most the declared size). */
+  readonly end: number;
 }
+
+interface Page {
+  readonly bytes: Uint8Array;
+  readonly view: DataView;
+  /** Step generation that last touched the page; pages of the running step are never evicted. */
+  gen: number;
+}
+
+interface Vtable {
+  readonly fields: Uint16Array;
+  readonly tableBytes: number;
+  readonly end: number;
+}
+
+/** Element kinds of {@link FlatBufferReader.scalarVector}. */
+export type ScalarKind = 'i32' | 'f32' | 'i64';
+const KIND_BYTES: Readonly<Record<ScalarKind, number>> = { i32: 4, f32: 4, i64: 8 };
 
 /** Reads a FlatBuffer lazily through a small LRU page cache; every access is checked against the file size. */
 export class FlatBufferReader {
-  private readonly pages = new Map<number, Uint8Array>();
-  private readonly vtables = new Map<number, { readonly fields: Uint16Array; readonly tableBytes: number; readonly end: number }>();
-  private lastPage = -1;
-  /** Remaining decode work (bytes/elements). Legitimate files need about their size; aliasing needs more. */
+  private readonly pages = new Map<number, Page>();
+  private readonly vtables = new Map<number, Vtable>();
+  private lastIndex = -1;
+  private lastPage: Page | undefined;
+  private gen = 0;
+  /** Adaptive read-ahead state: the last window loaded and how many adjacent misses led to it. */
+  private windowFirst = -2;
+  private windowLast = -2;
+  private streak = 0;
+  /** Remaining decode work (bytes/elements), rolled back when a step is retried. */
   private budget: number;
+  /** Decode work charged for cached vtables (never rolled back: a vtable is parsed once). */
+  private vtableUnits = 0;
   /** Pages read from the source, for tests and benchmarks. */
   pagesRead = 0;
+  /** Read calls made on the source (each loads one read-ahead window). */
+  readsIssued = 0;
   /** Distinct vtables parsed and validated (each once, however many tables share it). */
   vtablesParsed = 0;
 
+  /** `budget` defaults to about 4 units of decode work per file byte: legitimate files need about 1. */
   constructor(readonly source: ByteSource, budget = source.size * 4 + 1_000_000) {
     this.budget = budget;
   }
@@ -68,35 +118,195 @@ export class FlatBufferReader {
   /** Charges `units` of decode work; refuses files whose tables alias one another beyond any real model. */
   charge(units: number, offset: number): void {
     this.budget -= units;
-    if (this.budget < 0) {
+    if (this.budget < this.vtableUnits) {
       this.fail('limit-exceeded', `the flatbuffer needs more decoding work than its ${this.size} bytes allow (offsets alias the same data many times)`, offset);
     }
   }
 
-  /** Cached page or undefined; refreshes its LRU position (Map keeps insertion order). */
-  private cachedPage(index: number): Uint8Array | undefined {
-    const hit = this.pages.get(index);
-    if (hit && index !== this.lastPage) {
-      this.pages.delete(index);
-      this.pages.set(index, hit);
-      this.lastPage = index;
-    }
-    return hit;
+  /** Like {@link charge}, for work whose result is cached (vtables): not rolled back when a step is retried. */
+  private chargeOnce(units: number, offset: number): void {
+    this.vtableUnits += units;
+    this.charge(0, offset);
   }
 
-  private async loadPage(index: number): Promise<Uint8Array> {
-    const start = index * PAGE_BYTES;
-    const length = Math.min(PAGE_BYTES, this.size - start);
-    // Copy: a ByteSource may return a view into a buffer it reuses.
-    const bytes = (await this.source.read(start, length)).slice();
-    this.pagesRead++;
-    this.pages.set(index, bytes);
-    this.lastPage = index;
-    if (this.pages.size > MAX_CACHED_PAGES) {
-      const oldest = this.pages.keys().next().value as number;
-      this.pages.delete(oldest);
+  //#region async drivers
+  /** Runs one synchronous step, loading pages and re-running it until it completes. */
+  async run<T>(step: () => T): Promise<T> {
+    for (let misses = 0; ; misses++) {
+      const saved = this.budget;
+      this.beginStep();
+      try {
+        return step();
+      } catch (e) {
+        if (!(e instanceof PageMiss)) throw e;
+        this.budget = saved;
+        this.checkMisses(misses);
+        await this.load(e.page);
+      }
     }
-    return bytes;
+  }
+
+  /**
+   * Runs `step(i)` for i = 0..count-1 in order, synchronously while pages are cached; on a miss it loads the
+   * page and re-runs step i. Checks `token` every 1024 steps.
+   */
+  async each(count: number, step: (i: number) => void, token?: CancellationToken): Promise<void> {
+    let i = 0;
+    let misses = 0;
+    while (i < count) {
+      let saved = this.budget;
+      try {
+        for (; i < count; i++) {
+          if ((i & 1023) === 0) throwIfCancelled(token);
+          saved = this.budget;
+          this.beginStep();
+          step(i);
+          misses = 0;
+        }
+      } catch (e) {
+        if (!(e instanceof PageMiss)) throw e;
+        this.budget = saved;
+        this.checkMisses(misses++);
+        await this.load(e.page);
+      }
+    }
+  }
+
+  /** {@link each} collecting the results. */
+  async map<T>(count: number, step: (i: number) => T, token?: CancellationToken): Promise<T[]> {
+    const out = new Array<T>(count);
+    await this.each(count, (i) => {
+      out[i] = step(i);
+    }, token);
+    return out;
+  }
+
+  private beginStep(): void {
+    this.gen++;
+    this.lastIndex = -1;
+  }
+
+  private checkMisses(misses: number): void {
+    if (misses >= MAX_MISSES_PER_STEP) throw new Error(`FlatBufferReader: one step missed ${misses} pages.`);
+  }
+
+  /** Loads page `index` and, after adjacent misses, a growing window beyond it in the walk's direction. */
+  private async load(index: number): Promise<void> {
+    const maxPage = Math.ceil(this.size / PAGE_BYTES) - 1;
+    if (index < 0 || index > maxPage) throw new Error(`FlatBufferReader: page ${index} is outside the file.`);
+    let forward = true;
+    if (index === this.windowLast + 1) this.streak++;
+    else if (index === this.windowFirst - 1) {
+      this.streak++;
+      forward = false;
+    } else this.streak = 0;
+    // 1, 1, 2, 4, ... pages: a lone miss reads one page; a sequential walk reads up to 1 MiB at a time.
+    const want = Math.min(MAX_READ_AHEAD_PAGES, this.streak === 0 ? 1 : 2 ** (this.streak - 1));
+    let first = index;
+    let last = index;
+    if (forward) {
+      while (last - first + 1 < want && last < maxPage && !this.pages.has(last + 1)) last++;
+    } else {
+      while (last - first + 1 < want && first > 0 && !this.pages.has(first - 1)) first--;
+    }
+    const start = first * PAGE_BYTES;
+    const length = Math.min((last + 1) * PAGE_BYTES, this.size) - start;
+    const bytes = await this.source.read(start, length);
+    this.readsIssued++;
+    this.windowFirst = first;
+    this.windowLast = last;
+    for (let p = first; p <= last; p++) {
+      if (this.pages.has(p)) continue;
+      // Copy each page: a ByteSource may return a view into a buffer it reuses, and pages are evicted alone.
+      const rel = (p - first) * PAGE_BYTES;
+      const copy = bytes.slice(rel, Math.min(rel + PAGE_BYTES, length));
+      this.pages.set(p, { bytes: copy, view: new DataView(copy.buffer), gen: -1 });
+      this.pagesRead++;
+    }
+    this.evict();
+  }
+
+  /** Drops least recently used pages beyond the cap, except those the running step touched. */
+  private evict(): void {
+    let excess = this.pages.size - MAX_CACHED_PAGES;
+    if (excess <= 0) return;
+    for (const [index, page] of this.pages) {
+      if (excess <= 0) break;
+      if (page.gen === this.gen) continue;
+      this.pages.delete(index);
+      if (index === this.lastIndex) this.lastIndex = -1;
+      excess--;
+    }
+  }
+  //#endregion
+
+  //#region synchronous byte access
+  /** Cached page `index` (pinned for the running step), or a {@link PageMiss}. */
+  private page(index: number): Page {
+    if (index === this.lastIndex) return this.lastPage!;
+    const p = this.pages.get(index);
+    if (p === undefined) throw new PageMiss(index);
+    if (p.gen !== this.gen) {
+      // Refresh its LRU position (Map keeps insertion order) and pin it for this step.
+      p.gen = this.gen;
+      this.pages.delete(index);
+      this.pages.set(index, p);
+    }
+    this.lastIndex = index;
+    this.lastPage = p;
+    return p;
+  }
+
+  /** Copies `length` bytes at `offset` (already range-checked) into `out` from as many pages as they span. */
+  private copyOut(offset: number, length: number, out: Uint8Array): void {
+    let done = 0;
+    while (done < length) {
+      const index = Math.floor((offset + done) / PAGE_BYTES);
+      const p = this.page(index);
+      const rel = offset + done - index * PAGE_BYTES;
+      const n = Math.min(length - done, p.bytes.length - rel);
+      out.set(p.bytes.subarray(rel, rel + n), done);
+      done += n;
+    }
+  }
+
+  private readonly scratch = new Uint8Array(8);
+  private readonly scratchView = new DataView(this.scratch.buffer);
+
+  /** The `width` (≤ 8) bytes at `offset`, which straddle two pages, copied into a scratch view. */
+  private straddle(offset: number, width: number): DataView {
+    this.copyOut(offset, width, this.scratch);
+    return this.scratchView;
+  }
+
+  // Raw little-endian reads at range-checked offsets (callers check against the file size first).
+  private rawU8(offset: number): number {
+    const index = Math.floor(offset / PAGE_BYTES);
+    return this.page(index).view.getUint8(offset - index * PAGE_BYTES);
+  }
+  private rawI8(offset: number): number {
+    const index = Math.floor(offset / PAGE_BYTES);
+    return this.page(index).view.getInt8(offset - index * PAGE_BYTES);
+  }
+  private rawU16(offset: number): number {
+    const index = Math.floor(offset / PAGE_BYTES);
+    const rel = offset - index * PAGE_BYTES;
+    return rel <= PAGE_BYTES - 2 ? this.page(index).view.getUint16(rel, true) : this.straddle(offset, 2).getUint16(0, true);
+  }
+  private rawI32(offset: number): number {
+    const index = Math.floor(offset / PAGE_BYTES);
+    const rel = offset - index * PAGE_BYTES;
+    return rel <= PAGE_BYTES - 4 ? this.page(index).view.getInt32(rel, true) : this.straddle(offset, 4).getInt32(0, true);
+  }
+  private rawU32(offset: number): number {
+    const index = Math.floor(offset / PAGE_BYTES);
+    const rel = offset - index * PAGE_BYTES;
+    return rel <= PAGE_BYTES - 4 ? this.page(index).view.getUint32(rel, true) : this.straddle(offset, 4).getUint32(0, true);
+  }
+  private rawF32(offset: number): number {
+    const index = Math.floor(offset / PAGE_BYTES);
+    const rel = offset - index * PAGE_BYTES;
+    return rel <= PAGE_BYTES - 4 ? this.page(index).view.getFloat32(rel, true) : this.straddle(offset, 4).getFloat32(0, true);
   }
 
   /** Checks that [offset, offset+length) lies inside the file, else throws 'truncated' describing `what`. */
@@ -106,38 +316,24 @@ export class FlatBufferReader {
     }
   }
 
-  /** Reads `length` (≤ 1 MiB) checked bytes as a DataView (a page view when possible, else a fresh copy). */
-  async bytes(offset: number, length: number, what: string): Promise<DataView> {
+  /** Copies `length` (≤ 1 MiB) checked bytes. */
+  bytes(offset: number, length: number, what: string): Uint8Array {
     this.checkRange(offset, length, what);
     if (length > MAX_CHUNK_BYTES) throw new Error(`FlatBufferReader: read of ${length} bytes exceeds the chunk size.`);
-    const first = Math.floor(offset / PAGE_BYTES);
-    const last = Math.floor((offset + Math.max(length, 1) - 1) / PAGE_BYTES);
-    if (first === last) {
-      const p = this.cachedPage(first) ?? (await this.loadPage(first));
-      const rel = offset - first * PAGE_BYTES;
-      return new DataView(p.buffer, p.byteOffset + rel, length);
-    }
     const out = new Uint8Array(length);
-    let done = 0;
-    for (let i = first; i <= last; i++) {
-      const p = this.cachedPage(i) ?? (await this.loadPage(i));
-      const rel = offset + done - i * PAGE_BYTES;
-      const n = Math.min(length - done, p.length - rel);
-      out.set(p.subarray(rel, rel + n), done);
-      done += n;
-    }
-    return new DataView(out.buffer);
+    this.copyOut(offset, length, out);
+    return out;
   }
 
   /** Checked little-endian u32 at an absolute offset. */
-  async u32(offset: number, what: string): Promise<number> {
-    return (await this.bytes(offset, 4, what)).getUint32(0, true);
+  u32(offset: number, what: string): number {
+    if (!(offset >= 0 && offset + 4 <= this.size)) this.checkRange(offset, 4, what);
+    return this.rawU32(offset);
   }
 
   /** Follows the uoffset stored at `fieldPosition`; the target must lie inside the file and not be the field itself. */
-  async deref(fieldPosition: number, what: string): Promise<number> {
-    const rel = await this.u32(fieldPosition, what);
-    return this.target(fieldPosition, rel, what);
+  deref(fieldPosition: number, what: string): number {
+    return this.target(fieldPosition, this.u32(fieldPosition, what), what);
   }
 
   private target(fieldPosition: number, rel: number, what: string): number {
@@ -146,11 +342,14 @@ export class FlatBufferReader {
     if (to + 4 > this.size) this.fail('bad-offset', `${what} at offset ${fieldPosition} points to offset ${to}, past the end of the file (${this.size} bytes)`, fieldPosition);
     return to;
   }
+  //#endregion
 
-  /** Reads and checks the table at `position` (its vtable and inline fields). */
-  async table(position: number, what: string): Promise<FbTable> {
+  //#region tables
+  /** Reads and checks the table at `position` (its vtable and inline size). */
+  table(position: number, what: string): FbTable {
     this.charge(8, position);
-    const soffset = (await this.bytes(position, 4, what)).getInt32(0, true);
+    if (!(position >= 0 && position + 4 <= this.size)) this.checkRange(position, 4, what);
+    const soffset = this.rawI32(position);
     if (soffset === 0) this.fail('cycle', `${what} at offset ${position} names itself as its vtable`, position);
     const vtablePos = position - soffset;
     if (vtablePos < 0 || vtablePos + 4 > this.size) {
@@ -160,38 +359,42 @@ export class FlatBufferReader {
     // (field offsets against the inline size it declares), so a million tables aliasing one huge vtable
     // cost O(1) each.
     let vtable = this.vtables.get(vtablePos);
-    if (vtable === undefined) {
-      const head = await this.bytes(vtablePos, 4, `vtable of ${what}`);
-      const vtableBytes = head.getUint16(0, true);
-      const tableBytes = head.getUint16(2, true);
-      if (vtableBytes < 4 || vtableBytes % 2 !== 0) this.fail('bad-value', `${what} at offset ${position} has a malformed vtable (size ${vtableBytes})`, vtablePos);
-      if (tableBytes < 4) this.fail('bad-value', `${what} at offset ${position} declares an inline size of ${tableBytes} bytes`, vtablePos);
-      const vt = await this.bytes(vtablePos, vtableBytes, `vtable of ${what}`);
-      this.charge(vtableBytes, vtablePos);
-      const fields = new Uint16Array(vtableBytes / 2 - 2);
-      // Only read as far as the furthest field actually present (+8 for the widest scalar).
-      let end = 4;
-      for (let i = 0; i < fields.length; i++) {
-        const f = vt.getUint16(4 + 2 * i, true);
-        fields[i] = f;
-        if (f === 0) continue;
-        if (f < 4 || f >= tableBytes) this.fail('bad-offset', `${what} at offset ${position} has field ${i} at ${f}, outside its ${tableBytes}-byte table`, position);
-        end = Math.max(end, Math.min(f + 8, tableBytes));
-      }
-      vtable = { fields, tableBytes, end };
-      this.vtablesParsed++;
-      this.vtables.set(vtablePos, vtable);
-    }
-    this.checkRange(position, vtable.tableBytes, what);
+    if (vtable === undefined) vtable = this.parseVtable(vtablePos, position, what);
+    const tableBytes = vtable.tableBytes;
+    if (position + tableBytes > this.size) this.checkRange(position, tableBytes, what);
     this.charge(vtable.end, position);
-    const inline = await this.bytes(position, vtable.end, what);
-    return { position, fieldOffsets: vtable.fields, inline };
+    return { position, fieldOffsets: vtable.fields, end: vtable.end };
   }
 
+  private parseVtable(vtablePos: number, position: number, what: string): Vtable {
+    const vtableBytes = this.rawU16(vtablePos);
+    const tableBytes = this.rawU16(vtablePos + 2);
+    if (vtableBytes < 4 || vtableBytes % 2 !== 0) this.fail('bad-value', `${what} at offset ${position} has a malformed vtable (size ${vtableBytes})`, vtablePos);
+    if (tableBytes < 4) this.fail('bad-value', `${what} at offset ${position} declares an inline size of ${tableBytes} bytes`, vtablePos);
+    this.checkRange(vtablePos, vtableBytes, `vtable of ${what}`);
+    // Charged once, whatever step retries follow (the parsed vtable stays cached).
+    this.chargeOnce(vtableBytes, vtablePos);
+    const fields = new Uint16Array(vtableBytes / 2 - 2);
+    // Only read as far as the furthest field actually present (+8 for the widest scalar).
+    let end = 4;
+    for (let i = 0; i < fields.length; i++) {
+      const f = this.rawU16(vtablePos + 4 + 2 * i);
+      fields[i] = f;
+      if (f === 0) continue;
+      if (f < 4 || f >= tableBytes) this.fail('bad-offset', `${what} at offset ${position} has field ${i} at ${f}, outside its ${tableBytes}-byte table`, position);
+      end = Math.max(end, Math.min(f + 8, tableBytes));
+    }
+    const vtable = { fields, tableBytes, end };
+    this.vtablesParsed++;
+    this.vtables.set(vtablePos, vtable);
+    return vtable;
+  }
+
+  /** Offset of field `index` inside `t`, checked to hold `width` bytes; undefined when absent. */
   private field(t: FbTable, index: number, width: number, what: string): number | undefined {
     const f = index < t.fieldOffsets.length ? t.fieldOffsets[index]! : 0;
     if (f === 0) return undefined;
-    if (f + width > t.inline.byteLength) this.fail('bad-offset', `${what} of the table at offset ${t.position} runs past the table`, t.position + f);
+    if (f + width > t.end) this.fail('bad-offset', `${what} of the table at offset ${t.position} runs past the table`, t.position + f);
     return f;
   }
 
@@ -203,97 +406,150 @@ export class FlatBufferReader {
   /** Unsigned byte field, or `fallback` when absent. */
   u8Field(t: FbTable, index: number, fallback: number, what = 'field'): number {
     const f = this.field(t, index, 1, what);
-    return f === undefined ? fallback : t.inline.getUint8(f);
+    return f === undefined ? fallback : this.rawU8(t.position + f);
   }
   /** Signed byte field (enums such as TensorType), or `fallback` when absent. */
   i8Field(t: FbTable, index: number, fallback: number, what = 'field'): number {
     const f = this.field(t, index, 1, what);
-    return f === undefined ? fallback : t.inline.getInt8(f);
+    return f === undefined ? fallback : this.rawI8(t.position + f);
   }
   /** Signed 32-bit field, or `fallback` when absent. */
   i32Field(t: FbTable, index: number, fallback: number, what = 'field'): number {
     const f = this.field(t, index, 4, what);
-    return f === undefined ? fallback : t.inline.getInt32(f, true);
+    return f === undefined ? fallback : this.rawI32(t.position + f);
   }
   /** Unsigned 32-bit field (indices), or `fallback` when absent. */
   u32Field(t: FbTable, index: number, fallback: number, what = 'field'): number {
     const f = this.field(t, index, 4, what);
-    return f === undefined ? fallback : t.inline.getUint32(f, true);
+    return f === undefined ? fallback : this.rawU32(t.position + f);
   }
   /** Unsigned 64-bit field as a safe number; values above 2^53 throw 'limit-exceeded'. */
   u64Field(t: FbTable, index: number, fallback: number, what = 'field'): number {
     const f = this.field(t, index, 8, what);
     if (f === undefined) return fallback;
-    const low = t.inline.getUint32(f, true);
-    const high = t.inline.getUint32(f + 4, true);
+    const low = this.rawU32(t.position + f);
+    const high = this.rawU32(t.position + f + 4);
     const value = high * 0x1_0000_0000 + low;
     if (high >= 0x20_0000) this.fail('limit-exceeded', `${what} ${BigInt(high) * 0x1_0000_0000n + BigInt(low)} is too large`, t.position + f);
     return value;
   }
 
   /** Absolute position of the object an offset field points to, or undefined when the field is absent. */
-  async refField(t: FbTable, index: number, what: string): Promise<number | undefined> {
+  refField(t: FbTable, index: number, what: string): number | undefined {
     const f = this.field(t, index, 4, what);
     if (f === undefined) return undefined;
-    return this.target(t.position + f, t.inline.getUint32(f, true), what);
+    return this.target(t.position + f, this.rawU32(t.position + f), what);
   }
 
   /** Sub-table at field `index`, or undefined when absent. */
-  async tableField(t: FbTable, index: number, what: string): Promise<FbTable | undefined> {
-    const pos = await this.refField(t, index, what);
+  tableField(t: FbTable, index: number, what: string): FbTable | undefined {
+    const pos = this.refField(t, index, what);
     return pos === undefined ? undefined : this.table(pos, what);
   }
+  //#endregion
 
+  //#region vectors and strings
   /**
    * Reads a vector header at `position`: its element count, checked against `maxCount` (limit) and against
-   * the bytes left in the file. Returns the count and the absolute offset of element 0.
+   * the bytes left in the file. Returns the count; element 0 is at `position + 4`.
    */
-  async vectorHeader(position: number, elementBytes: number, maxCount: number, what: string): Promise<{ count: number; start: number }> {
-    const count = await this.u32(position, `length of ${what}`);
+  vectorCount(position: number, elementBytes: number, maxCount: number, what: string): number {
+    if (!(position >= 0 && position + 4 <= this.size)) this.checkRange(position, 4, `length of ${what}`);
+    const count = this.rawU32(position);
     if (count > maxCount) this.fail('limit-exceeded', `${what} at offset ${position} has ${count} elements, more than the limit of ${maxCount}`, position);
     const start = position + 4;
     if (start + count * elementBytes > this.size) {
       this.fail('truncated', `${what} at offset ${position} declares ${count} elements of ${elementBytes} bytes but only ${this.size - start} bytes remain`, position);
     }
-    return { count, start };
+    return count;
   }
 
   /**
-   * Decodes up to `keep` elements of a scalar vector, in chunks; returns the true count too.
-   * `decode(view, byteOffset)` reads one element.
+   * Decodes up to `keep` elements of a scalar vector (int32, float32, or int64 as a safe number); returns
+   * the true count too. Runs of elements inside one page are read straight from that page's view. When
+   * `zeros` is given and the kept int64 elements are all zero, its array is returned instead of a new one
+   * (symmetric per-channel quantization stores thousands of zero points that are all 0).
    */
-  async scalarVector(
-    position: number,
-    elementBytes: number,
-    maxCount: number,
-    what: string,
-    decode: (view: DataView, byteOffset: number) => number,
-    keep = maxCount,
-  ): Promise<{ count: number; values: number[] }> {
-    const { count, start } = await this.vectorHeader(position, elementBytes, maxCount, what);
+  scalarVector(position: number, kind: ScalarKind, maxCount: number, what: string, keep = maxCount, zeros?: (count: number) => number[]): { count: number; values: number[] } {
+    const elementBytes = KIND_BYTES[kind];
+    const count = this.vectorCount(position, elementBytes, maxCount, what);
     const n = Math.min(count, keep);
     this.charge(n * elementBytes + 4, position);
-    const values: number[] = new Array<number>(n);
-    const perChunk = Math.max(1, Math.floor(MAX_CHUNK_BYTES / elementBytes));
-    for (let i = 0; i < n; i += perChunk) {
-      const m = Math.min(perChunk, n - i);
-      const view = await this.bytes(start + i * elementBytes, m * elementBytes, what);
-      for (let j = 0; j < m; j++) values[i + j] = decode(view, j * elementBytes);
+    const start = position + 4;
+    if (zeros !== undefined && kind === 'i64' && this.allZero(start, n * 2)) return { count, values: zeros(n) };
+    const values = new Array<number>(n);
+    let i = 0;
+    while (i < n) {
+      const offset = start + i * elementBytes;
+      const index = Math.floor(offset / PAGE_BYTES);
+      const rel = offset - index * PAGE_BYTES;
+      const p = this.page(index);
+      const inPage = Math.min(n - i, Math.floor((p.bytes.length - rel) / elementBytes));
+      if (inPage === 0) {
+        values[i++] = this.element(kind, offset, what); // straddles two pages
+        continue;
+      }
+      const v = p.view;
+      if (kind === 'i32') for (let j = 0; j < inPage; j++) values[i + j] = v.getInt32(rel + 4 * j, true);
+      else if (kind === 'f32') for (let j = 0; j < inPage; j++) values[i + j] = v.getFloat32(rel + 4 * j, true);
+      else for (let j = 0; j < inPage; j++) values[i + j] = this.int64(v.getUint32(rel + 8 * j, true), v.getInt32(rel + 8 * j + 4, true), offset + 8 * j, what);
+      i += inPage;
     }
     return { count, values };
   }
 
-  /** Absolute positions of the tables in a vector of tables. */
-  async tableVector(position: number, maxCount: number, what: string): Promise<number[]> {
-    const { count, start } = await this.vectorHeader(position, 4, maxCount, what);
-    this.charge(count * 4 + 4, position);
-    const out: number[] = new Array<number>(count);
-    const perChunk = MAX_CHUNK_BYTES / 4;
-    for (let i = 0; i < count; i += perChunk) {
-      const m = Math.min(perChunk, count - i);
-      const view = await this.bytes(start + i * 4, m * 4, what);
-      for (let j = 0; j < m; j++) out[i + j] = this.target(start + (i + j) * 4, view.getUint32(j * 4, true), `element ${i + j} of ${what}`);
+  /** True when the `words` u32 words at `start` (range-checked) are all zero. */
+  private allZero(start: number, words: number): boolean {
+    let w = 0;
+    while (w < words) {
+      const offset = start + 4 * w;
+      const index = Math.floor(offset / PAGE_BYTES);
+      const rel = offset - index * PAGE_BYTES;
+      const p = this.page(index);
+      const inPage = Math.min(words - w, Math.floor((p.bytes.length - rel) / 4));
+      if (inPage === 0) {
+        if (this.rawU32(offset) !== 0) return false;
+        w++;
+        continue;
+      }
+      const v = p.view;
+      for (let j = 0; j < inPage; j++) if (v.getUint32(rel + 4 * j, true) !== 0) return false;
+      w += inPage;
     }
+    return true;
+  }
+
+  private element(kind: ScalarKind, offset: number, what: string): number {
+    if (kind === 'i32') return this.rawI32(offset);
+    if (kind === 'f32') return this.rawF32(offset);
+    return this.int64(this.rawU32(offset), this.rawI32(offset + 4), offset, what);
+  }
+
+  /** An int64 from its words; values outside ±2^53 (no real zero point) are refused. */
+  private int64(low: number, high: number, offset: number, what: string): number {
+    const value = low + high * 0x1_0000_0000;
+    if (!Number.isSafeInteger(value)) {
+      this.fail('limit-exceeded', `${what} at offset ${offset} holds ${BigInt(high) * 0x1_0000_0000n + BigInt(low)}, outside the safe integer range`, offset);
+    }
+    return value;
+  }
+
+  /** Absolute positions of the tables in a vector of tables (each target checked inside the file). */
+  async tableVector(position: number, maxCount: number, what: string, token?: CancellationToken): Promise<Float64Array> {
+    const count = await this.run(() => {
+      const c = this.vectorCount(position, 4, maxCount, what);
+      this.charge(c * 4 + 4, position);
+      return c;
+    });
+    const out = new Float64Array(count);
+    const start = position + 4;
+    await this.each(count, (i) => {
+      const at = start + 4 * i;
+      const rel = this.rawU32(at);
+      const to = at + rel;
+      if (rel === 0 || to + 4 > this.size) this.target(at, rel, `element ${i} of ${what}`);
+      out[i] = to;
+    }, token);
     return out;
   }
 
@@ -301,26 +557,38 @@ export class FlatBufferReader {
    * Reads a string at `position`: its length is checked against `maxBytes` (limit) and the file; at most
    * `keepBytes` are decoded, longer strings end with '…'.
    */
-  async string(position: number, maxBytes: number, keepBytes: number, what: string): Promise<string> {
-    const { count, start } = await this.vectorHeader(position, 1, maxBytes, what);
+  string(position: number, maxBytes: number, keepBytes: number, what: string): string {
+    const count = this.vectorCount(position, 1, maxBytes, what);
     const n = Math.min(count, keepBytes, MAX_CHUNK_BYTES);
     this.charge(n + 4, position);
-    const view = await this.bytes(start, n, what);
-    const text = utf8.decode(new Uint8Array(view.buffer, view.byteOffset, n));
+    const start = position + 4;
+    const index = Math.floor(start / PAGE_BYTES);
+    const rel = start - index * PAGE_BYTES;
+    let text: string;
+    if (rel + n <= PAGE_BYTES) {
+      const bytes = this.page(index).bytes;
+      text = n <= 64 ? ascii(bytes, rel, n) : utf8.decode(bytes.subarray(rel, rel + n));
+    } else {
+      text = utf8.decode(this.bytes(start, n, what));
+    }
     return n < count ? `${text}…` : text;
   }
 
   /** String at field `index`, or undefined when absent. */
-  async stringField(t: FbTable, index: number, maxBytes: number, keepBytes: number, what: string): Promise<string | undefined> {
-    const pos = await this.refField(t, index, what);
+  stringField(t: FbTable, index: number, maxBytes: number, keepBytes: number, what: string): string | undefined {
+    const pos = this.refField(t, index, what);
     return pos === undefined ? undefined : this.string(pos, maxBytes, keepBytes, what);
   }
+  //#endregion
 }
 
-/* Decoders for FlatBufferReader.scalarVector. */
-/** int32 element. */
-export const decodeI32 = (v: DataView, o: number): number => v.getInt32(o, true);
-/** float32 element. */
-export const decodeF32 = (v: DataView, o: number): number => v.getFloat32(o, true);
-/** int64 as a number (exact up to 2^53; zero points and similar are small). */
-export const decodeI64 = (v: DataView, o: number): number => v.getUint32(o, true) + v.getInt32(o + 4, true) * 0x1_0000_0000;
+/** Short strings that are pure ASCII decode without TextDecoder (tensor names); others go through UTF-8. */
+function ascii(bytes: Uint8Array, start: number, n: number): string {
+  let s = '';
+  for (let i = 0; i < n; i++) {
+    const c = bytes[start + i]!;
+    if (c >= 0x80) return utf8.decode(bytes.subarray(start, start + n));
+    s += String.fromCharCode(c);
+  }
+  return s;
+}

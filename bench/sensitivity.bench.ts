@@ -1,0 +1,132 @@
+/**
+ * Static sensitivity benchmark (issue 4): on a ≥ 1 GiB synthetic safetensors model (F16, written to os.tmpdir()
+ * and deleted afterwards), in one run:
+ *  1. time to merely read every weight byte (FileByteSource, 64 MiB reads, like the analysis);
+ *  2. time of the full static analysis (default formats, worker threads = available cores);
+ *     report analysis ÷ read (target ≤ 2×);
+ *  3. our time ÷ numpy (Debian python3-numpy, /usr/bin/python3) for the same per-tensor INT8 and INT4-group-128
+ *     error math (relative MSE per tensor) on the same file.
+ * Options: PL_BENCH_GIB (default 1), PL_BENCH_WORKERS.
+ */
+import { spawnSync } from 'node:child_process';
+import { promises as fs } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { floatToHalfBits } from '../src/core';
+import { FileByteSource, openModelFile } from '../src/node/fileByteSource';
+import { analyzeModelSensitivity } from '../src/node/sensitivityRunner';
+import { buildSafetensors } from '../test/fixtures/buildSafetensors';
+
+const GIB = Number(process.env['PL_BENCH_GIB'] ?? 1);
+const ROWS = 4096, COLS = 4096; // 32 MiB per F16 tensor
+const TENSORS = Math.ceil((GIB * 1024 ** 3) / (ROWS * COLS * 2));
+
+async function writeModel(file: string): Promise<number> {
+  const specs = Array.from({ length: TENSORS }, (_, i) => ({ name: `model.layers.${i}.mlp.down_proj.weight`, dtype: 'F16', shape: [ROWS, COLS] }));
+  const built = buildSafetensors(specs, { omitData: true });
+  const fh = await fs.open(file, 'w');
+  try {
+    await fh.write(built.bytes, 0, built.bytes.length, 0);
+    // One block of Gaussian F16 weights (σ 0.02, a few outliers), varied per tensor by a cheap XOR of the low bits.
+    const n = ROWS * COLS;
+    const base = new Uint16Array(n);
+    let s = 12345;
+    for (let i = 0; i < n; i += 2) {
+      s = (Math.imul(s, 1103515245) + 12345) >>> 0;
+      const u1 = (s >>> 8) / 2 ** 24 + 1e-9;
+      s = (Math.imul(s, 1103515245) + 12345) >>> 0;
+      const u2 = (s >>> 8) / 2 ** 24;
+      const r = Math.sqrt(-2 * Math.log(u1)) * 0.02;
+      base[i] = floatToHalfBits(r * Math.cos(2 * Math.PI * u2));
+      base[i + 1] = floatToHalfBits(r * Math.sin(2 * Math.PI * u2));
+    }
+    const buf = new Uint16Array(n);
+    for (let t = 0; t < TENSORS; t++) {
+      for (let i = 0; i < n; i++) buf[i] = base[i]! ^ (t & 7);
+      buf[t * 977] = floatToHalfBits(1.5); // an outlier per tensor
+      await fh.write(new Uint8Array(buf.buffer), 0, n * 2, built.bytes.length + t * n * 2);
+    }
+    return built.bytes.length;
+  } finally {
+    await fh.close();
+  }
+}
+
+async function readAll(file: string, dataStart: number): Promise<number> {
+  const src = await FileByteSource.open(file);
+  const t = performance.now();
+  const chunk = 64 * 1024 * 1024;
+  for (let off = dataStart; off < src.size; off += chunk) await src.read(off, Math.min(chunk, src.size - off));
+  const ms = performance.now() - t;
+  await src.close();
+  return ms;
+}
+
+const NUMPY = String.raw`
+import sys, time, numpy as np
+path, start, tensors, rows, cols = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
+mm = np.memmap(path, dtype=np.float16, mode='r', offset=start)
+t = time.perf_counter()
+out = []
+for k in range(tensors):
+    w = np.asarray(mm[k*rows*cols:(k+1)*rows*cols], dtype=np.float32)
+    sig = float(np.dot(w, w))
+    s = np.float32(np.abs(w).max() / 127)
+    q = np.clip(np.rint(w / s), -127, 127) * s
+    d = w - q
+    e8 = float(np.dot(d, d)) / sig
+    g = w.reshape(-1, 128)
+    s4 = (np.abs(g).max(axis=1, keepdims=True) / 7).astype(np.float16).astype(np.float32)
+    s4[s4 == 0] = 1
+    q4 = np.clip(np.rint(g / s4), -8, 7) * s4
+    d4 = (g - q4).ravel()
+    e4 = float(np.dot(d4, d4)) / sig
+    out.append((e8, e4))
+print(time.perf_counter() - t, out[0][0], out[0][1])
+`;
+
+async function main(): Promise<void> {
+  const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'pl-sens-bench-'));
+  const file = path.join(dir, 'model.safetensors');
+  const workers = Number(process.env['PL_BENCH_WORKERS'] ?? (os.availableParallelism?.() ?? os.cpus().length));
+  try {
+    const dataStart = await writeModel(file);
+    const size = (await fs.stat(file)).size;
+    console.log(`synthetic model: ${TENSORS} × F16 [${ROWS}, ${COLS}] = ${(size / 1024 ** 3).toFixed(2)} GiB; ${workers} workers; ${os.cpus().length} cores; load avg ${os.loadavg()[0]!.toFixed(1)}`);
+    await readAll(file, dataStart); // warm the page cache once, so both sides read from memory
+    const readMs = await readAll(file, dataStart);
+    const f = await openModelFile(file);
+    let analysisMs: number, int8int4Ms: number;
+    let ours: { e8: number; e4: number };
+    try {
+      const { openModel } = await import('../src/core');
+      const model = await openModel(f.source, { siblings: f.siblings });
+      let t = performance.now();
+      const r = await analyzeModelSensitivity({ model, source: f.source, siblings: f.siblings }, { workers });
+      analysisMs = performance.now() - t;
+      if (r.layers.length !== TENSORS) throw new Error(`analyzed ${r.layers.length} of ${TENSORS} tensors`);
+      t = performance.now();
+      const r2 = await analyzeModelSensitivity({ model, source: f.source, siblings: f.siblings }, { workers, formats: ['int8_tensor', 'int4'] });
+      int8int4Ms = performance.now() - t;
+      ours = { e8: r2.layers[0]!.formats['int8_tensor']!.relMse, e4: r2.layers[0]!.formats['int4']!.relMse };
+    } finally {
+      await f.close();
+    }
+    const py = spawnSync('/usr/bin/python3', ['-c', NUMPY, file, String(dataStart), String(TENSORS), String(ROWS), String(COLS)], { encoding: 'utf8' });
+    const [npSec, npE8, npE4] = (py.stdout.trim().split(/\s+/) ?? []).map(Number);
+    console.log(`read only:                 ${(readMs / 1000).toFixed(2)} s (${(size / 1024 ** 2 / (readMs / 1000)).toFixed(0)} MiB/s)`);
+    console.log(`static analysis (5 fmts):  ${(analysisMs / 1000).toFixed(2)} s (${(size / 1024 ** 2 / (analysisMs / 1000)).toFixed(0)} MiB/s)  → analysis ÷ read = ${(analysisMs / readMs).toFixed(2)}× (target ≤ 2×)`);
+    if (py.status === 0 && npSec) {
+      console.log(`INT8-tensor + INT4-g128:   ours ${(int8int4Ms / 1000).toFixed(2)} s (decode, stats, both errors) vs numpy ${npSec.toFixed(2)} s (1 thread) → ours ÷ numpy = ${(int8int4Ms / 1000 / npSec).toFixed(2)}×`);
+      console.log(`  relMse check (tensor 0): ours int8 ${ours.e8.toExponential(4)} int4 ${ours.e4.toExponential(4)} | numpy int8 ${npE8!.toExponential(4)} int4 ${npE4!.toExponential(4)}`);
+    } else console.log(`numpy comparison skipped: ${py.stderr || py.error?.message || 'python3-numpy missing'}`);
+    console.log(`peak RSS ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MiB`);
+  } finally {
+    await fs.rm(dir, { recursive: true, force: true });
+  }
+}
+
+main().catch((e) => {
+  console.error(e);
+  process.exitCode = 1;
+});
