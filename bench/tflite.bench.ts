@@ -1,10 +1,18 @@
 /**
- * TFLite benchmark: a large-graph model (8192 FULLY_CONNECTED layers → 24577 tensors, 16385 buffers) whose
- * weights use the >2 GB layout (Buffer.offset/size after the FlatBuffer), written sparsely to a 6 GB file in a
- * temp folder. Reports our open time (median of alternating runs) against a baseline that reads the whole
- * FlatBuffer region into memory and walks it with the `flatbuffers` npm ByteBuffer (unchecked, no IR), the
- * bytes read / file size, and peak RSS.
+ * TFLite benchmark: a large-graph model (8192 FULLY_CONNECTED layers → 24577 tensors, 16385 buffers, int8
+ * kernels with 512 per-channel scales and zero points each) whose weights use the >2 GB layout
+ * (Buffer.offset/size after the FlatBuffer), written sparsely to a 6 GiB file in a temp folder.
+ *
+ * The parent builds the file, then measures in fresh child processes so that each peak RSS belongs to the
+ * work measured, not to the builder:
+ * - `timing`: our open and the baseline, alternating, RUNS each (same process and JIT state) → medians, ratio;
+ * - `ours` / `baseline`: RUNS opens of one kind only → that kind's peak RSS;
+ * - `idle`: loads the same modules and opens nothing → the RSS floor of Node + tsx.
+ * The baseline reads the whole FlatBuffer region into memory and walks it with the `flatbuffers` npm
+ * ByteBuffer (unchecked, no IR). Set PL_BENCH_BEFORE=<another checkout of this repo> to also time that
+ * checkout's reader in the same alternation (before/after figures from one run).
  */
+import { spawnSync } from 'node:child_process';
 import { promises as fs } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -15,12 +23,19 @@ import { OP, TT, buildTflite, type TensorSpec } from '../test/fixtures/buildTfli
 
 const RUNS = 7;
 const LAYERS = 8192;
+const HIDDEN = 512;
 const FILE_BYTES = 6 * 1024 ** 3;
+const EXPECT_PARAMS = LAYERS * (HIDDEN * HIDDEN + HIDDEN);
+
+type Open = typeof openModel;
+type OpenFile = typeof openModelFile;
 
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   return s[Math.floor(s.length / 2)]!;
 }
+
+const peakRssMiB = (): number => process.resourceUsage().maxRSS / 1024;
 
 /** Baseline: whole FlatBuffer region in memory, generic accessors, no bounds checks, no IR. */
 async function baseline(file: string, flatbufferBytes: number): Promise<number> {
@@ -58,15 +73,70 @@ async function baseline(file: string, flatbufferBytes: number): Promise<number> 
   return checksum;
 }
 
+/** One open through a reader; returns the bytes it read. */
+async function ours(open: Open, openFile: OpenFile, file: string): Promise<number> {
+  const f = await openFile(file);
+  try {
+    const m = await open(f.source, { siblings: f.siblings });
+    if (m.parameterCount !== EXPECT_PARAMS) throw new Error(`parameterCount ${m.parameterCount}, expected ${EXPECT_PARAMS}`);
+    return f.source.bytesRead;
+  } finally {
+    await f.close();
+  }
+}
+
+async function timed(fn: () => Promise<unknown>): Promise<number> {
+  const a = performance.now();
+  await fn();
+  return performance.now() - a;
+}
+
+/** Child process: one measurement mode; prints one JSON line. */
+async function child(mode: string, file: string, flatbufferBytes: number): Promise<void> {
+  const result: Record<string, number> = {};
+  if (mode === 'timing') {
+    const before = process.env.PL_BENCH_BEFORE;
+    const old = before
+      ? { open: (await import(path.join(before, 'src/core'))).openModel as Open, openFile: (await import(path.join(before, 'src/node/fileByteSource'))).openModelFile as OpenFile }
+      : undefined;
+    const a: number[] = [];
+    const b: number[] = [];
+    const c: number[] = [];
+    for (let r = 0; r < RUNS; r++) {
+      a.push(await timed(async () => (result.bytesRead = await ours(openModel, openModelFile, file))));
+      b.push(await timed(() => baseline(file, flatbufferBytes)));
+      if (old) c.push(await timed(() => ours(old.open, old.openFile, file)));
+    }
+    result.ours = median(a);
+    result.baseline = median(b);
+    if (old) result.before = median(c);
+  } else if (mode === 'ours' || mode === 'ours1') {
+    const times: number[] = [];
+    for (let r = 0; r < (mode === 'ours1' ? 1 : RUNS); r++) times.push(await timed(() => ours(openModel, openModelFile, file)));
+    result.ms = median(times);
+  } else if (mode === 'baseline') {
+    const times: number[] = [];
+    for (let r = 0; r < RUNS; r++) times.push(await timed(() => baseline(file, flatbufferBytes)));
+    result.ms = median(times);
+  }
+  result.peakRssMiB = peakRssMiB();
+  console.log(JSON.stringify(result));
+}
+
+function spawnChild(mode: string, file: string, flatbufferBytes: number): Record<string, number> {
+  const r = spawnSync(process.execPath, [...process.execArgv, __filename, '--child', mode, file, String(flatbufferBytes)], { encoding: 'utf8', env: process.env });
+  if (r.status !== 0) throw new Error(`child ${mode} failed: ${r.stderr}`);
+  return JSON.parse(r.stdout.trim().split('\n').pop()!) as Record<string, number>;
+}
+
 async function main(): Promise<void> {
-  const hidden = 512;
-  const tensors: TensorSpec[] = [{ name: 'input', type: TT.FLOAT32, shape: [1, hidden] }];
+  const tensors: TensorSpec[] = [{ name: 'input', type: TT.FLOAT32, shape: [1, HIDDEN] }];
   const operators: { opcode: number; inputs: number[]; outputs: number[] }[] = [];
   let prev = 0;
   for (let l = 0; l < LAYERS; l++) {
-    const w = tensors.push({ name: `dense_${l}/kernel`, type: TT.INT8, shape: [hidden, hidden], data: new Uint8Array(1), external: true, quant: { scales: new Array(hidden).fill(0.01), zeroPoints: new Array(hidden).fill(0), axis: 0 } }) - 1;
-    const b = tensors.push({ name: `dense_${l}/bias`, type: TT.INT32, shape: [hidden], data: new Uint8Array(1), external: true }) - 1;
-    const out = tensors.push({ name: `dense_${l}/out`, type: TT.FLOAT32, shape: [1, hidden] }) - 1;
+    const w = tensors.push({ name: `dense_${l}/kernel`, type: TT.INT8, shape: [HIDDEN, HIDDEN], data: new Uint8Array(1), external: true, quant: { scales: new Array(HIDDEN).fill(0.01), zeroPoints: new Array(HIDDEN).fill(0), axis: 0 } }) - 1;
+    const b = tensors.push({ name: `dense_${l}/bias`, type: TT.INT32, shape: [HIDDEN], data: new Uint8Array(1), external: true }) - 1;
+    const out = tensors.push({ name: `dense_${l}/out`, type: TT.FLOAT32, shape: [1, HIDDEN] }) - 1;
     operators.push({ opcode: 0, inputs: [prev, w, b], outputs: [out] });
     prev = out;
   }
@@ -79,7 +149,7 @@ async function main(): Promise<void> {
   for (let i = 1; i < layout.bufferTables.length; i++) {
     const t = layout.bufferTables[i]!;
     const vt = t - view.getInt32(t, true);
-    const size = i % 2 === 1 ? hidden * hidden : hidden * 4; // buffer 2l+1 = kernel, 2l+2 = bias
+    const size = i % 2 === 1 ? HIDDEN * HIDDEN : HIDDEN * 4; // buffer 2l+1 = kernel, 2l+2 = bias
     view.setBigUint64(t + view.getUint16(vt + 6, true), BigInt(cursor), true);
     view.setBigUint64(t + view.getUint16(vt + 8, true), BigInt(size), true);
     cursor += Math.ceil(size / 64) * 64;
@@ -92,37 +162,28 @@ async function main(): Promise<void> {
     await fs.writeFile(file, bytes.subarray(0, bytes.length));
     await fs.truncate(file, FILE_BYTES);
     console.log(`built ${LAYERS} layers, ${tensors.length} tensors, FlatBuffer ${(bytes.length / 1048576).toFixed(1)} MiB, file ${(FILE_BYTES / 1024 ** 3).toFixed(0)} GiB (sparse) in ${(performance.now() - t0).toFixed(0)} ms`);
-    const ours: number[] = [];
-    const base: number[] = [];
-    let bytesRead = 0;
-    let params = 0;
-    for (let r = 0; r < RUNS; r++) {
-      const a = performance.now();
-      const f = await openModelFile(file);
-      const m = await openModel(f.source, { siblings: f.siblings });
-      bytesRead = f.source.bytesRead;
-      params = m.parameterCount;
-      await f.close();
-      ours.push(performance.now() - a);
-      const b = performance.now();
-      await baseline(file, flatbufferBytes);
-      base.push(performance.now() - b);
+    const timing = spawnChild('timing', file, flatbufferBytes);
+    const own = spawnChild('ours', file, flatbufferBytes);
+    const own1 = spawnChild('ours1', file, flatbufferBytes);
+    const base = spawnChild('baseline', file, flatbufferBytes);
+    const idle = spawnChild('idle', file, flatbufferBytes);
+    const bytesRead = timing.bytesRead!;
+    console.log(`open (ours, checked, full IR): median ${timing.ours!.toFixed(1)} ms over ${RUNS} runs`);
+    console.log(`baseline (read FlatBuffer region + flatbuffers ByteBuffer walk, no checks/IR): median ${timing.baseline!.toFixed(1)} ms`);
+    console.log(`ratio ours/baseline: ${(timing.ours! / timing.baseline!).toFixed(2)}`);
+    if (timing.before !== undefined) {
+      console.log(`before (${process.env.PL_BENCH_BEFORE}): median ${timing.before.toFixed(1)} ms, ratio before/baseline ${(timing.before / timing.baseline!).toFixed(2)}, speed-up ${(timing.before / timing.ours!).toFixed(2)}×`);
     }
-    const expectParams = LAYERS * (hidden * hidden + hidden);
-    if (params !== expectParams) throw new Error(`parameterCount ${params}, expected ${expectParams}`);
-    const o = median(ours);
-    const b = median(base);
-    console.log(`open (ours, checked, full IR): median ${o.toFixed(1)} ms over ${RUNS} runs`);
-    console.log(`baseline (read FlatBuffer region + flatbuffers ByteBuffer walk, no checks/IR): median ${b.toFixed(1)} ms`);
-    console.log(`ratio ours/baseline: ${(o / b).toFixed(2)}`);
-    console.log(`bytes read: ${bytesRead} of ${FILE_BYTES} (${((bytesRead / FILE_BYTES) * 100).toFixed(4)} %; FlatBuffer region ${bytes.length})`);
-    console.log(`peak RSS: ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MiB`);
+    console.log(`bytes read: ${bytesRead} of ${FILE_BYTES} (${((bytesRead / FILE_BYTES) * 100).toFixed(4)} %; FlatBuffer region ${flatbufferBytes})`);
+    console.log(`peak RSS: ours ${own.peakRssMiB!.toFixed(0)} MiB over ${RUNS} opens (${own1.peakRssMiB!.toFixed(0)} MiB for 1 open), baseline ${base.peakRssMiB!.toFixed(0)} MiB, Node+tsx floor ${idle.peakRssMiB!.toFixed(0)} MiB, timing process ${timing.peakRssMiB!.toFixed(0)} MiB`);
   } finally {
     await fs.rm(dir, { recursive: true, force: true });
   }
 }
 
-void main().catch((e: unknown) => {
+const args = process.argv.slice(2);
+const run = args[0] === '--child' ? child(args[1]!, args[2]!, Number(args[3])) : main();
+void run.catch((e: unknown) => {
   console.error(e);
   process.exitCode = 1;
 });

@@ -12,11 +12,12 @@
 import { ModelFormatError, formatError, throwIfCancelled } from '../../errors';
 import { safeMultiply } from '../../io/binaryReader';
 import type { ByteSource } from '../../io/byteSource';
+import type { Limits } from '../../io/limits';
 import { truncateForMessage } from '../../io/byteSource';
 import { dtypeInfo, isRealValued, storedByteLength, type DType } from '../../model/dtypes';
 import type { Dim, Graph, GraphNode, GraphValue, Layer, LayerRole, MetadataValue, Model, QuantParams, TensorInfo } from '../../model/types';
 import type { ReadContext } from '../context';
-import { FlatBufferReader, decodeF32, decodeI32, decodeI64, type FbTable } from './flatbuffer';
+import { FlatBufferReader, type FbTable } from './flatbuffer';
 import {
   BUFFER, CUSTOM_OPERATOR, METADATA, MODEL, OPCODE, OPERATOR, QUANT, SIGNATURE, SUBGRAPH, TENSOR, TENSOR_TYPES,
   TFLITE_IDENTIFIER, WEIGHTED_OPS, builtinOperatorName,
@@ -69,6 +70,7 @@ const NON_WEIGHT_INPUTS: Readonly<Record<string, readonly number[]>> = {
 /** Reads a TFLite model's structure. Throws {@link ModelFormatError} for malformed input. */
 export async function readTflite(source: ByteSource, ctx: ReadContext): Promise<Model> {
   const limits = ctx.limits;
+  const token = ctx.token;
   const fb = new FlatBufferReader(source);
   const warnings: string[] = [];
   let droppedWarnings = 0;
@@ -76,52 +78,50 @@ export async function readTflite(source: ByteSource, ctx: ReadContext): Promise<
     if (warnings.length < MAX_WARNINGS) warnings.push(text);
     else droppedWarnings++;
   };
-  const str = (t: FbTable, index: number, what: string): Promise<string | undefined> =>
+  const str = (t: FbTable, index: number, what: string): string | undefined =>
     fb.stringField(t, index, limits.maxStringBytes, limits.maxDisplayStringBytes, what);
+  // Every walk below is a synchronous step re-run after a page miss (see FlatBufferReader): steps read
+  // first and only then touch shared state, with idempotent writes.
+  const zeros = zeroArrays();
 
   if (source.size < 8) fb.fail('truncated', `is too small to be a TFLite model (${source.size} bytes)`, 0);
-  const head = await fb.bytes(0, 8, 'file header');
-  const ident = String.fromCharCode(head.getUint8(4), head.getUint8(5), head.getUint8(6), head.getUint8(7));
-  if (ident !== TFLITE_IDENTIFIER) {
-    fb.fail('bad-magic', `is not a TFLite model (file identifier ${JSON.stringify(ident)}, expected '${TFLITE_IDENTIFIER}')`, 4);
-  }
-  const model = await fb.table(await fb.deref(0, 'root table offset'), 'Model table');
-  const version = fb.u32Field(model, MODEL.version, 0, 'Model.version');
-  const description = await str(model, MODEL.description, 'Model.description');
+  const { model, version, description } = await fb.run(() => {
+    const head = fb.bytes(0, 8, 'file header');
+    const ident = String.fromCharCode(head[4]!, head[5]!, head[6]!, head[7]!);
+    if (ident !== TFLITE_IDENTIFIER) {
+      fb.fail('bad-magic', `is not a TFLite model (file identifier ${JSON.stringify(ident)}, expected '${TFLITE_IDENTIFIER}')`, 4);
+    }
+    const model = fb.table(fb.deref(0, 'root table offset'), 'Model table');
+    return { model, version: fb.u32Field(model, MODEL.version, 0, 'Model.version'), description: str(model, MODEL.description, 'Model.description') };
+  });
 
   //#region operator codes
-  const opNames: string[] = [];
-  const opVersions: number[] = [];
-  const opCustom: boolean[] = [];
-  const opcodesPos = await fb.refField(model, MODEL.operatorCodes, 'Model.operator_codes');
-  if (opcodesPos !== undefined) {
-    const positions = await fb.tableVector(opcodesPos, limits.maxNodeCount, 'Model.operator_codes');
-    for (let i = 0; i < positions.length; i++) {
-      if (i % 1024 === 0) throwIfCancelled(ctx.token);
-      const t = await fb.table(positions[i]!, `operator code ${i}`);
-      // TFLite's GetBuiltinCode: the larger of the two fields (old files set only the byte, new ones both).
-      const code = Math.max(fb.i8Field(t, OPCODE.deprecatedBuiltinCode, 0), fb.i32Field(t, OPCODE.builtinCode, 0));
-      let name = builtinOperatorName(code);
-      if (code === CUSTOM_OPERATOR) name = (await str(t, OPCODE.customCode, `custom code of operator code ${i}`)) || 'CUSTOM';
-      opNames.push(name);
-      opCustom.push(code === CUSTOM_OPERATOR);
-      opVersions.push(fb.i32Field(t, OPCODE.version, 1));
-    }
-  }
+  const opcodesPos = await fb.run(() => fb.refField(model, MODEL.operatorCodes, 'Model.operator_codes'));
+  const opcodeTables = opcodesPos === undefined ? [] : await fb.tableVector(opcodesPos, limits.maxNodeCount, 'Model.operator_codes', token);
+  const opcodes = await fb.map(opcodeTables.length, (i) => {
+    const t = fb.table(opcodeTables[i]!, `operator code ${i}`);
+    // TFLite's GetBuiltinCode: the larger of the two fields (old files set only the byte, new ones both).
+    const code = Math.max(fb.i8Field(t, OPCODE.deprecatedBuiltinCode, 0), fb.i32Field(t, OPCODE.builtinCode, 0));
+    let name = builtinOperatorName(code);
+    if (code === CUSTOM_OPERATOR) name = str(t, OPCODE.customCode, `custom code of operator code ${i}`) || 'CUSTOM';
+    return { name, custom: code === CUSTOM_OPERATOR, version: fb.i32Field(t, OPCODE.version, 1) };
+  }, token);
+  const opNames = opcodes.map((o) => o.name);
   //#endregion
 
   //#region buffers (read on demand: only constant tensors and metadata need them)
-  const buffersPos = await fb.refField(model, MODEL.buffers, 'Model.buffers');
-  const bufferTables = buffersPos === undefined ? [] : await fb.tableVector(buffersPos, limits.maxTensorCount + 1, 'Model.buffers');
+  const buffersPos = await fb.run(() => fb.refField(model, MODEL.buffers, 'Model.buffers'));
+  const bufferTables = buffersPos === undefined ? new Float64Array(0) : await fb.tableVector(buffersPos, limits.maxTensorCount + 1, 'Model.buffers', token);
   const bufferCache = new Map<number, BufferRange | undefined>();
-  const bufferRange = async (index: number): Promise<BufferRange | undefined> => {
+  /** Synchronous (may throw PageMiss); caching is idempotent, so retries are safe. */
+  const bufferRange = (index: number): BufferRange | undefined => {
     if (bufferCache.has(index)) return bufferCache.get(index);
-    const t = await fb.table(bufferTables[index]!, `buffer ${index}`);
+    const t = fb.table(bufferTables[index]!, `buffer ${index}`);
     let range: BufferRange | undefined;
-    const dataPos = await fb.refField(t, BUFFER.data, `data of buffer ${index}`);
+    const dataPos = fb.refField(t, BUFFER.data, `data of buffer ${index}`);
     if (dataPos !== undefined) {
-      const { count, start } = await fb.vectorHeader(dataPos, 1, Number.MAX_SAFE_INTEGER, `data of buffer ${index}`);
-      if (count > 0) range = { byteOffset: start, byteLength: count };
+      const count = fb.vectorCount(dataPos, 1, Number.MAX_SAFE_INTEGER, `data of buffer ${index}`);
+      if (count > 0) range = { byteOffset: dataPos + 4, byteLength: count };
     }
     // Models over 2 GB keep payloads after the FlatBuffer: offset is from the file start, valid when > 1.
     const offset = fb.u64Field(t, BUFFER.offset, 0, `offset of buffer ${index}`);
@@ -138,52 +138,51 @@ export async function readTflite(source: ByteSource, ctx: ReadContext): Promise<
   //#endregion
 
   //#region subgraphs
-  const subgraphsPos = await fb.refField(model, MODEL.subgraphs, 'Model.subgraphs');
-  const subgraphTables = subgraphsPos === undefined ? [] : await fb.tableVector(subgraphsPos, limits.maxNodeCount, 'Model.subgraphs');
+  const subgraphsPos = await fb.run(() => fb.refField(model, MODEL.subgraphs, 'Model.subgraphs'));
+  const subgraphTables = subgraphsPos === undefined ? new Float64Array(0) : await fb.tableVector(subgraphsPos, limits.maxNodeCount, 'Model.subgraphs', token);
   if (subgraphTables.length === 0) fb.fail('bad-value', 'the model has no subgraphs', model.position);
   let totalTensors = 0;
   let totalOperators = 0;
   const rawGraphs: { name: string; tensors: RawTensor[]; inputs: number[]; outputs: number[]; operators: RawOperator[] }[] = [];
   const usedGraphNames = new Set<string>();
   for (let s = 0; s < subgraphTables.length; s++) {
-    throwIfCancelled(ctx.token);
-    const sg = await fb.table(subgraphTables[s]!, `subgraph ${s}`);
-    let name = (await str(sg, SUBGRAPH.name, `name of subgraph ${s}`)) || (s === 0 ? 'main' : `subgraph_${s}`);
+    throwIfCancelled(token);
+    const head = await fb.run(() => {
+      const sg = fb.table(subgraphTables[s]!, `subgraph ${s}`);
+      return { sg, name: str(sg, SUBGRAPH.name, `name of subgraph ${s}`), tensorsPos: fb.refField(sg, SUBGRAPH.tensors, `tensors of subgraph ${s}`) };
+    });
+    const sg = head.sg;
+    let name = head.name || (s === 0 ? 'main' : `subgraph_${s}`);
     if (usedGraphNames.has(name)) name = `${name}#${s}`;
     usedGraphNames.add(name);
 
-    const tensorsPos = await fb.refField(sg, SUBGRAPH.tensors, `tensors of subgraph ${s}`);
-    const tensorTables = tensorsPos === undefined ? [] : await fb.tableVector(tensorsPos, limits.maxTensorCount - totalTensors, `tensors of subgraph ${s}`);
+    const tensorTables = head.tensorsPos === undefined ? [] : await fb.tableVector(head.tensorsPos, limits.maxTensorCount - totalTensors, `tensors of subgraph ${s}`, token);
     totalTensors += tensorTables.length;
-    const tensors: RawTensor[] = [];
-    for (let i = 0; i < tensorTables.length; i++) {
-      if (i % 1024 === 0) throwIfCancelled(ctx.token);
-      tensors.push(await readTensor(fb, tensorTables[i]!, `tensor ${i} of subgraph ${s}`, ctx));
-    }
-    const inputs = (await int32Vector(fb, sg, SUBGRAPH.inputs, limits.maxTensorCount, 'inputs', `subgraph ${s}`)) ?? [];
-    checkTensorIndices(fb, inputs, tensors.length, false, `inputs of subgraph ${s}`, sg.position);
-    const outputs = (await int32Vector(fb, sg, SUBGRAPH.outputs, limits.maxTensorCount, 'outputs', `subgraph ${s}`)) ?? [];
-    checkTensorIndices(fb, outputs, tensors.length, false, `outputs of subgraph ${s}`, sg.position);
+    const tensors = await fb.map(tensorTables.length, (i) => readTensor(fb, tensorTables[i]!, s, i, limits, zeros), token);
+    const { inputs, outputs, operatorsPos } = await fb.run(() => {
+      const inputs = int32Vector(fb, sg, SUBGRAPH.inputs, limits.maxTensorCount, 'inputs', `subgraph ${s}`) ?? [];
+      checkTensorIndices(fb, inputs, tensors.length, false, `inputs of subgraph ${s}`, sg.position);
+      const outputs = int32Vector(fb, sg, SUBGRAPH.outputs, limits.maxTensorCount, 'outputs', `subgraph ${s}`) ?? [];
+      checkTensorIndices(fb, outputs, tensors.length, false, `outputs of subgraph ${s}`, sg.position);
+      return { inputs, outputs, operatorsPos: fb.refField(sg, SUBGRAPH.operators, `operators of subgraph ${s}`) };
+    });
 
-    const operatorsPos = await fb.refField(sg, SUBGRAPH.operators, `operators of subgraph ${s}`);
-    const operatorTables = operatorsPos === undefined ? [] : await fb.tableVector(operatorsPos, limits.maxNodeCount - totalOperators, `operators of subgraph ${s}`);
+    const operatorTables = operatorsPos === undefined ? [] : await fb.tableVector(operatorsPos, limits.maxNodeCount - totalOperators, `operators of subgraph ${s}`, token);
     totalOperators += operatorTables.length;
-    const operators: RawOperator[] = [];
-    for (let i = 0; i < operatorTables.length; i++) {
-      if (i % 1024 === 0) throwIfCancelled(ctx.token);
+    const operators = await fb.map(operatorTables.length, (i): RawOperator => {
       const what = `operator ${i} of subgraph ${s}`;
-      const t = await fb.table(operatorTables[i]!, what);
+      const t = fb.table(operatorTables[i]!, what);
       const opcodeIndex = fb.u32Field(t, OPERATOR.opcodeIndex, 0, `opcode index of ${what}`);
       if (opcodeIndex >= opNames.length) fb.fail('bad-value', `${what} uses opcode ${opcodeIndex} but the model has ${opNames.length} operator codes`, t.position);
       // -1 marks an omitted optional input.
-      const opInputs = (await int32Vector(fb, t, OPERATOR.inputs, limits.maxTensorCount, 'inputs', what)) ?? [];
+      const opInputs = int32Vector(fb, t, OPERATOR.inputs, limits.maxTensorCount, 'inputs', what) ?? [];
       checkTensorIndices(fb, opInputs, tensors.length, true, what, t.position);
-      const opOutputs = (await int32Vector(fb, t, OPERATOR.outputs, limits.maxTensorCount, 'outputs', what)) ?? [];
+      const opOutputs = int32Vector(fb, t, OPERATOR.outputs, limits.maxTensorCount, 'outputs', what) ?? [];
       checkTensorIndices(fb, opOutputs, tensors.length, true, what, t.position);
       const subgraphIndices: number[] = [];
       const optionFields = SUBGRAPH_OPTION_FIELDS[opNames[opcodeIndex]!];
       if (optionFields) {
-        const options = await fb.tableField(t, OPERATOR.builtinOptions, `options of ${what}`);
+        const options = fb.tableField(t, OPERATOR.builtinOptions, `options of ${what}`);
         if (options) {
           for (const f of optionFields) {
             const idx = fb.i32Field(options, f, -1, `subgraph index of ${what}`);
@@ -191,8 +190,8 @@ export async function readTflite(source: ByteSource, ctx: ReadContext): Promise<
           }
         }
       }
-      operators.push({ opcodeIndex, inputs: opInputs, outputs: opOutputs, subgraphIndices });
-    }
+      return { opcodeIndex, inputs: opInputs, outputs: opOutputs, subgraphIndices };
+    }, token);
     rawGraphs.push({ name, tensors, inputs, outputs, operators });
   }
   //#endregion
@@ -217,20 +216,21 @@ export async function readTflite(source: ByteSource, ctx: ReadContext): Promise<
     });
     // Constant tensors of this subgraph, by tensor index.
     const constIndex = new Map<number, TensorInfo>();
-    for (let i = 0; i < g.tensors.length; i++) {
+    await fb.each(g.tensors.length, (i) => {
       const t = g.tensors[i]!;
-      if (t.buffer === 0) continue;
+      if (t.buffer === 0) return;
       if (t.buffer >= bufferTables.length) {
         fb.fail('bad-value', `tensor '${truncateForMessage(valueNames[i]!)}' refers to buffer ${t.buffer} but the model has ${bufferTables.length} buffers`);
       }
-      const range = await bufferRange(t.buffer);
-      if (range === undefined) continue;
+      const range = bufferRange(t.buffer);
+      // No page reads past this point: the step's side effects happen once.
+      if (range === undefined) return;
       const info = constantTensor(source.name, t, valueNames[i]!, range, g.name, ctx, warn);
       if (info) {
         constIndex.set(i, info);
         irTensors.push(info);
       }
-    }
+    }, token);
     const value = (i: number): GraphValue => {
       const t = g.tensors[i]!;
       const dims = t.shapeSignature ?? t.shape;
@@ -263,10 +263,10 @@ export async function readTflite(source: ByteSource, ctx: ReadContext): Promise<
         name: nodeName,
         op: opName,
         // '' for builtin operators (like ONNX's default domain), 'custom' for custom ones.
-        domain: opCustom[op.opcodeIndex] ? 'custom' : '',
+        domain: opcodes[op.opcodeIndex]!.custom ? 'custom' : '',
         inputs,
         outputs,
-        attributes: { version: opVersions[op.opcodeIndex]! },
+        attributes: { version: opcodes[op.opcodeIndex]!.version },
         subgraphs: op.subgraphIndices.map((i) => graphNames[i]!),
       });
       const layer = layerFor(opName, nodeName, op, weightOf, inputs, outputs);
@@ -286,29 +286,29 @@ export async function readTflite(source: ByteSource, ctx: ReadContext): Promise<
   //#region metadata
   const metadata: Record<string, MetadataValue> = {};
   if (description) metadata.description = description;
-  const metadataPos = await fb.refField(model, MODEL.metadata, 'Model.metadata');
+  const metadataPos = await fb.run(() => fb.refField(model, MODEL.metadata, 'Model.metadata'));
   if (metadataPos !== undefined) {
-    const entries = await fb.tableVector(metadataPos, limits.maxMetadataEntries, 'Model.metadata');
-    for (let i = 0; i < entries.length; i++) {
-      const t = await fb.table(entries[i]!, `metadata entry ${i}`);
-      const key = (await str(t, METADATA.name, `name of metadata entry ${i}`)) || `metadata_${i}`;
+    const entries = await fb.tableVector(metadataPos, limits.maxMetadataEntries, 'Model.metadata', token);
+    const values = await fb.map(entries.length, (i) => {
+      const t = fb.table(entries[i]!, `metadata entry ${i}`);
+      const key = str(t, METADATA.name, `name of metadata entry ${i}`) || `metadata_${i}`;
       const buffer = fb.u32Field(t, METADATA.buffer, 0, `buffer of metadata entry ${i}`);
       if (buffer >= bufferTables.length) {
         fb.fail('bad-value', `metadata entry '${truncateForMessage(key)}' refers to buffer ${buffer} but the model has ${bufferTables.length} buffers`, t.position);
       }
-      metadata[key] = await metadataValue(fb, await bufferRange(buffer), buffer);
-    }
+      return { key, value: metadataValue(fb, bufferRange(buffer), buffer) };
+    }, token);
+    for (const { key, value } of values) metadata[key] = value;
   }
-  const signaturesPos = await fb.refField(model, MODEL.signatureDefs, 'Model.signature_defs');
+  const signaturesPos = await fb.run(() => fb.refField(model, MODEL.signatureDefs, 'Model.signature_defs'));
   if (signaturesPos !== undefined) {
-    const defs = await fb.tableVector(signaturesPos, limits.maxMetadataEntries, 'Model.signature_defs');
-    const list: MetadataValue[] = [];
-    for (let i = 0; i < defs.length; i++) {
-      const t = await fb.table(defs[i]!, `signature ${i}`);
-      const key = (await str(t, SIGNATURE.signatureKey, `key of signature ${i}`)) ?? '';
+    const defs = await fb.tableVector(signaturesPos, limits.maxMetadataEntries, 'Model.signature_defs', token);
+    const list: MetadataValue[] = await fb.map(defs.length, (i) => {
+      const t = fb.table(defs[i]!, `signature ${i}`);
+      const key = str(t, SIGNATURE.signatureKey, `key of signature ${i}`) ?? '';
       const subgraph = fb.u32Field(t, SIGNATURE.subgraphIndex, 0, `subgraph of signature ${i}`);
-      list.push({ key, subgraph: graphNames[subgraph] ?? subgraph });
-    }
+      return { key, subgraph: graphNames[subgraph] ?? subgraph };
+    }, token);
     if (list.length > 0) metadata.signatures = list;
   }
   //#endregion
@@ -342,10 +342,10 @@ export async function readTflite(source: ByteSource, ctx: ReadContext): Promise<
 }
 
 /** The int32 vector at field `index` of `t` (shapes, tensor index lists), or undefined when absent. */
-async function int32Vector(fb: FlatBufferReader, t: FbTable, index: number, maxCount: number, kind: string, owner: string): Promise<number[] | undefined> {
-  const pos = await fb.refField(t, index, `${kind} of ${owner}`);
+function int32Vector(fb: FlatBufferReader, t: FbTable, index: number, maxCount: number, kind: string, owner: string): number[] | undefined {
+  const pos = fb.refField(t, index, `${kind} of ${owner}`);
   if (pos === undefined) return undefined;
-  return (await fb.scalarVector(pos, 4, maxCount, `${kind} of ${owner}`, decodeI32)).values;
+  return fb.scalarVector(pos, 'i32', maxCount, `${kind} of ${owner}`).values;
 }
 
 /** Checks tensor indices of a subgraph or operator edge list (-1 = omitted optional input, when allowed). */
@@ -356,27 +356,44 @@ function checkTensorIndices(fb: FlatBufferReader, values: readonly number[], ten
   }
 }
 
-async function readTensor(fb: FlatBufferReader, position: number, what: string, ctx: ReadContext): Promise<RawTensor> {
-  const limits = ctx.limits;
-  const t = await fb.table(position, what);
-  const shape = await int32Vector(fb, t, TENSOR.shape, limits.maxRank, 'shape', what);
-  const shapeSignature = await int32Vector(fb, t, TENSOR.shapeSignature, limits.maxRank, 'shape signature', what);
+/**
+ * Interned all-zero arrays by length, shared by every tensor whose zero points are all 0 (symmetric int8
+ * quantization, the TFLite default for weights): the IR is read-only, so one frozen array serves them all.
+ */
+function zeroArrays(): (count: number) => number[] {
+  const cache = new Map<number, number[]>();
+  return (count) => {
+    let z = cache.get(count);
+    if (z === undefined) {
+      z = Object.freeze(new Array<number>(count).fill(0)) as number[];
+      cache.set(count, z);
+    }
+    return z;
+  };
+}
+
+/** One tensor table of subgraph `s` (a synchronous step). */
+function readTensor(fb: FlatBufferReader, position: number, s: number, i: number, limits: Limits, zeros: (count: number) => number[]): RawTensor {
+  const what = `tensor ${i} of subgraph ${s}`;
+  const t = fb.table(position, what);
+  const shape = int32Vector(fb, t, TENSOR.shape, limits.maxRank, 'shape', what);
+  const shapeSignature = int32Vector(fb, t, TENSOR.shapeSignature, limits.maxRank, 'shape signature', what);
   const type = fb.i8Field(t, TENSOR.type, 0, `type of ${what}`);
   const buffer = fb.u32Field(t, TENSOR.buffer, 0, `buffer of ${what}`);
-  const name = (await fb.stringField(t, TENSOR.name, limits.maxStringBytes, limits.maxDisplayStringBytes, `name of ${what}`)) ?? '';
+  const name = fb.stringField(t, TENSOR.name, limits.maxStringBytes, limits.maxDisplayStringBytes, `name of ${what}`) ?? '';
   let quant: QuantParams | undefined;
-  const q = await fb.tableField(t, TENSOR.quantization, `quantization of ${what}`);
+  const q = fb.tableField(t, TENSOR.quantization, `quantization of ${what}`);
   if (q) {
     const keep = limits.maxQuantValues;
-    const scalePos = await fb.refField(q, QUANT.scale, `scales of ${what}`);
-    const zeroPos = await fb.refField(q, QUANT.zeroPoint, `zero points of ${what}`);
-    const scales = scalePos === undefined ? { count: 0, values: [] } : await fb.scalarVector(scalePos, 4, limits.maxArrayLength, `scales of ${what}`, decodeF32, keep);
-    const zeros = zeroPos === undefined ? { count: 0, values: [] } : await fb.scalarVector(zeroPos, 8, limits.maxArrayLength, `zero points of ${what}`, decodeI64, keep);
+    const scalePos = fb.refField(q, QUANT.scale, `scales of ${what}`);
+    const zeroPos = fb.refField(q, QUANT.zeroPoint, `zero points of ${what}`);
+    const scales = scalePos === undefined ? NO_VALUES : fb.scalarVector(scalePos, 'f32', limits.maxArrayLength, `scales of ${what}`, keep);
+    const zeroPoints = zeroPos === undefined ? NO_VALUES : fb.scalarVector(zeroPos, 'i64', limits.maxArrayLength, `zero points of ${what}`, keep, zeros);
     if (scales.count > 0) {
       const dim = fb.i32Field(q, QUANT.quantizedDimension, 0, `quantized dimension of ${what}`);
       quant = {
         scales: scales.values,
-        zeroPoints: zeros.values,
+        zeroPoints: zeroPoints.values,
         scaleCount: scales.count,
         axis: scales.count > 1 ? dim : undefined,
       };
@@ -384,6 +401,8 @@ async function readTensor(fb: FlatBufferReader, position: number, what: string, 
   }
   return { name, type, shape, shapeSignature, buffer, quant, sparse: fb.has(t, TENSOR.sparsity) };
 }
+
+const NO_VALUES: { readonly count: number; readonly values: number[] } = Object.freeze({ count: 0, values: Object.freeze([]) as unknown as number[] });
 
 /** Maps a tensor backed by a non-empty buffer to a TensorInfo, or undefined (with a warning) for RESOURCE/VARIANT data. */
 function constantTensor(
@@ -499,15 +518,15 @@ function layerFor(
 }
 
 /** A metadata buffer as IR metadata: short printable text as a string, else its location. */
-async function metadataValue(fb: FlatBufferReader, range: BufferRange | undefined, buffer: number): Promise<MetadataValue> {
+function metadataValue(fb: FlatBufferReader, range: BufferRange | undefined, buffer: number): MetadataValue {
   if (range === undefined) return '';
   if (range.byteLength <= MAX_METADATA_TEXT_BYTES) {
-    const view = await fb.bytes(range.byteOffset, range.byteLength, `metadata buffer ${buffer}`);
+    const bytes = fb.bytes(range.byteOffset, range.byteLength, `metadata buffer ${buffer}`);
     let text = '';
     let printable = true;
     let ended = false; // C strings end with NUL, often padded with more NULs (min_runtime_version)
-    for (let i = 0; i < view.byteLength && printable; i++) {
-      const c = view.getUint8(i);
+    for (let i = 0; i < bytes.length && printable; i++) {
+      const c = bytes[i]!;
       if (c === 0) ended = true;
       else if (ended || c < 0x20 || c > 0x7e) printable = false;
       else text += String.fromCharCode(c);
