@@ -59,7 +59,7 @@ test('plan → export → apply on mnist-12 through the CLI', async () => {
     await fs.appendFile(model, Buffer.from([0x32, 0x01, 0x41]));
     const stale = await cli('export', planFile, '--to', 'ort');
     assert.equal(stale.code, 2);
-    assert.match(stale.err, /:6:20: error: .*fingerprint mismatch/);
+    assert.match(stale.err, /:5:20: error: .*fingerprint mismatch/);
   } finally {
     await fs.rm(dir, { recursive: true, force: true });
   }

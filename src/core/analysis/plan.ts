@@ -17,7 +17,11 @@ import { type Node as JsonNode, type ParseError, parseTree, printParseErrorCode 
 import type { Layer, Model } from '../model/types';
 import { getNumberFormat, type ComputeType, type NumberFormat } from './numberFormats';
 
-/** The id stored in `$schema` by the writer (the extension contributes the same schema for `*.precision.json`). */
+/**
+ * The schema's `$id`. Generated plans do NOT carry a `$schema` property: VS Code would try to download that URL
+ * (and ignore the schema the extension contributes for `*.precision.json`, which validates them offline); a
+ * user-written `$schema` is kept as is.
+ */
 export const PLAN_SCHEMA_URL = 'https://precision-lens.dev/schemas/precision-plan.schema.json';
 /** Current plan file version. */
 export const PLAN_VERSION = 1;
@@ -496,7 +500,7 @@ export function planFileNameFor(modelFileName: string): string {
 /** Serializes a plan for humans: two-space indent, one layer entry per line (easy to diff and edit). */
 export function serializePlan(plan: PrecisionPlan): string {
   const { layers, ...rest } = plan;
-  const head = JSON.stringify({ $schema: plan.$schema ?? PLAN_SCHEMA_URL, ...rest }, null, 2);
+  const head = JSON.stringify(rest, null, 2);
   const lines = layers.map((e) => {
     const parts = [`"layer": ${JSON.stringify(e.layer)}`, `"format": ${JSON.stringify(e.format)}`];
     if (e.pinned) parts.push('"pinned": true');
@@ -567,7 +571,6 @@ export function buildPlan(input: BuildPlanInput): PrecisionPlan {
     layers.push({ layer: l.name, format: input.assignment[l.name] ?? KEEP_FORMAT, ...(pinned ? { pinned: true } : {}), ...(note !== undefined ? { note } : {}) });
   }
   return {
-    $schema: PLAN_SCHEMA_URL,
     version: PLAN_VERSION,
     model: { file: model.fileName, fingerprint: input.fingerprint, byteLength: model.files.find((f) => f.path === model.fileName)?.byteLength ?? model.totalFileBytes },
     target: input.target,

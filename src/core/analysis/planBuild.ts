@@ -4,7 +4,7 @@
  */
 import type { Model } from '../model/types';
 import { getNumberFormat } from './numberFormats';
-import { KEEP_FORMAT, PLAN_SCHEMA_URL, PLAN_VERSION, tryParseByteSize, type PlanBudget, type PlanLayerEntry, type PrecisionPlan } from './plan';
+import { KEEP_FORMAT, PLAN_VERSION, tryParseByteSize, type PlanBudget, type PlanLayerEntry, type PrecisionPlan } from './plan';
 
 /** Settings of a new plan (everything but its layers). */
 export type PlanHead = Omit<PrecisionPlan, 'layers' | '$schema' | 'version'>;
@@ -27,7 +27,7 @@ export function planFromAssignment(head: PlanHead, model: Model, assignment: Rea
     if (f === undefined) continue;
     if (f !== (l.quantizable ? def : KEEP_FORMAT)) layers.push({ layer: l.name, format: f });
   }
-  return { $schema: PLAN_SCHEMA_URL, version: PLAN_VERSION, ...head, layers };
+  return { version: PLAN_VERSION, ...head, layers };
 }
 
 /**

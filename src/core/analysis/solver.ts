@@ -377,6 +377,20 @@ export interface SolveModelOptions {
   readonly fuse?: FuseOptions;
   readonly frontierPoints?: number;
   readonly maxStates?: number;
+  /** Draws the solution towards an incumbent assignment (see {@link SolveAnchor}); the reported harm excludes the penalty. */
+  readonly anchor?: SolveAnchor;
+}
+
+/**
+ * An incumbent assignment (e.g. the best plan measured so far) and a penalty added to the predicted harm of every
+ * group whose format differs from it. Penalty 0 gives the plain optimum; a large penalty gives the incumbent
+ * (when it fits). In between, the solver keeps the incumbent's choices except where the predicted gain of a change
+ * exceeds the penalty: a trust-region step from a measured plan towards the predicted optimum.
+ */
+export interface SolveAnchor {
+  readonly assignment: Readonly<Record<string, string>>;
+  /** Harm added per group that leaves the anchor's format (≥ 0, same units as the harm function). */
+  readonly penalty: number;
 }
 
 /** A set of layers sharing one format. */
@@ -419,6 +433,15 @@ export interface SolveModelResult {
   readonly formats: readonly string[];
   /** Observations (pins on formats the target cannot run, layers without scores, …). */
   readonly notes: readonly string[];
+}
+
+/** A layer's format in `assignment`, with 'keep' for a missing entry and for the layer's own stored format. */
+function anchoredFormat(layer: Layer, assignment: Readonly<Record<string, string>>): string {
+  const id = assignment[layer.name];
+  if (id === undefined || id === KEEP_FORMAT) return KEEP_FORMAT;
+  const f = getNumberFormat(id);
+  if (!f) return id;
+  return formatForStoredDType(layer.dtype)?.id === f.id ? KEEP_FORMAT : f.id;
 }
 
 /** Formats the solver considers by default for a model's layers (GGUF: ggml types; ONNX: what `apply` stores; others: common deployment formats). */
@@ -614,11 +637,20 @@ export function solveModel(model: Model, options: SolveModelOptions): SolveModel
   }
   if (unscored > 0) notes.push(`${unscored} layer/format pairs had no sensitivity score; they were given the model's worst score for the format.`);
   const ks = groupOptions.map((o) => o.map(({ bytes, harm }) => ({ bytes, harm })));
-  const r = solveMultipleChoiceKnapsack(ks, options.weightBudgetBytes, options.maxStates !== undefined ? { maxStates: options.maxStates } : {});
+  const anchor = options.anchor;
+  const penalized = anchor && anchor.penalty > 0
+    ? groupOptions.map((o, i) => {
+      const want = anchoredFormat(groups[i]!.layers[0]!, anchor.assignment);
+      return o.map(({ format, bytes, harm }) => ({ bytes, harm: harm + (anchoredFormat(groups[i]!.layers[0]!, { [groups[i]!.layers[0]!.name]: format }) === want ? 0 : anchor.penalty) }));
+    })
+    : ks;
+  const r = solveMultipleChoiceKnapsack(penalized, options.weightBudgetBytes, options.maxStates !== undefined ? { maxStates: options.maxStates } : {});
   const assignment: Record<string, string> = {};
+  let trueHarm = 0;
   groups.forEach((g, i) => {
-    const f = groupOptions[i]![r.choice[i]!]!.format;
-    for (const l of g.layers) assignment[l.name] = f;
+    const o = groupOptions[i]![r.choice[i]!]!;
+    trueHarm += o.harm;
+    for (const l of g.layers) assignment[l.name] = o.format;
   });
   let maxUseful = 0;
   for (const o of groupOptions) maxUseful += [...o].sort((a, b) => a.harm - b.harm || a.bytes - b.bytes)[0]!.bytes;
@@ -626,9 +658,9 @@ export function solveModel(model: Model, options: SolveModelOptions): SolveModel
     status: r.status,
     assignment,
     weightBytes: r.bytes,
-    harm: r.harm,
-    lowerBound: r.lowerBound,
-    gap: r.gap,
+    harm: penalized === ks ? r.harm : trueHarm,
+    lowerBound: penalized === ks ? r.lowerBound : 0,
+    gap: penalized === ks ? r.gap : Math.max(0, trueHarm),
     weightBudgetBytes: options.weightBudgetBytes,
     minWeightBytes: r.minBytes,
     maxUsefulWeightBytes: maxUseful,
