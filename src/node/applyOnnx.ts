@@ -28,8 +28,7 @@
  */
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
-import * as protobuf from 'protobufjs';
-import schema from '../core/formats/onnx/gen/onnx.schema.json';
+import { onnxTypes } from './onnxProto';
 import {
   KEEP_FORMAT, MINI_FLOATS, compareOutputs, fakeQuantize, floatToBf16Bits, floatToHalfBits, getNumberFormat, halfToFloatTable, miniFloatToNumber,
   quantizationLayout, roundMiniFloat, toHalf, transpose2d, type Model, type NumberFormat, type TensorInfo,
@@ -41,11 +40,7 @@ import { createSession, releaseSession, runSamples, type RunOutputs } from './or
 //#region protobuf
 /* eslint-disable @typescript-eslint/no-explicit-any */
 type Msg = any;
-let root: protobuf.Root | undefined;
-function types(): { Model: protobuf.Type } {
-  root ??= protobuf.Root.fromJSON((schema as unknown as { descriptor: protobuf.INamespace }).descriptor);
-  return { Model: root.lookupType('onnx.ModelProto') };
-}
+const types = onnxTypes;
 
 /** TensorProto.DataType values used here. */
 const DT = { FLOAT: 1, UINT8: 2, INT8: 3, INT64: 7, FLOAT16: 10, DOUBLE: 11, BFLOAT16: 16, FLOAT8E4M3FN: 17, INT4: 22 } as const;

@@ -18,7 +18,7 @@
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { inflateRawSync } from 'node:zlib';
-import * as onnxProto from 'onnx-proto';
+import { onnxTypes } from './onnxProto';
 import { dtypeInfo, floatToHalfBits, floatToBf16Bits, type Dim, type GraphValue, type Model } from '../core';
 
 /** A plain input tensor (converted to onnxruntime tensors by ortRunner.ts). */
@@ -291,22 +291,33 @@ export function parseNpz(bytes: Uint8Array, fileName: string): InputTensor[] {
 
 /** Decodes an ONNX TensorProto (.pb) into an input tensor (raw_data or typed fields). */
 export function parseTensorProto(bytes: Uint8Array, fileName: string): InputTensor {
-  const t = onnxProto.onnx.TensorProto.decode(bytes);
+  // Generated descriptor (snake_case fields); longs may arrive as Long objects, hence Number(String(v)).
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  const t = onnxTypes().Tensor.decode(bytes) as any;
   const dtypeNames: Record<number, string> = { 1: 'float32', 2: 'uint8', 3: 'int8', 4: 'uint16', 5: 'int16', 6: 'int32', 7: 'int64', 9: 'bool', 10: 'float16', 11: 'float64', 12: 'uint32', 13: 'uint64', 16: 'bfloat16' };
-  const dtype = dtypeNames[t.dataType ?? 0];
-  if (!dtype) throw new Error(`${fileName}: TensorProto data_type ${t.dataType} is not supported`);
-  const dims = (t.dims ?? []).map((d) => Number(d));
+  const dtype = dtypeNames[Number(t.data_type ?? 0)];
+  if (!dtype) throw new Error(`${fileName}: TensorProto data_type ${t.data_type} is not supported`);
+  const dims = ((t.dims ?? []) as unknown[]).map((d) => Number(String(d)));
+  if (dims.length > 16 || dims.some((d) => !Number.isSafeInteger(d) || d < 0)) throw new Error(`${fileName}: TensorProto dims [${dims.slice(0, 16).join(', ')}] are invalid`);
   const n = dims.reduce((a, b) => a * b, 1);
   const name = t.name || path.basename(fileName, '.pb');
-  if (t.rawData && t.rawData.length) return { name, dtype, dims, data: viewAs(dtype, t.rawData.slice().buffer, n) };
+  const raw: Uint8Array | undefined = t.raw_data && t.raw_data.length ? t.raw_data : undefined;
+  const src: ArrayLike<number | { toString(): string }> = dtype === 'float32' ? (t.float_data ?? []) : dtype === 'float64' ? (t.double_data ?? []) : dtype === 'int64' ? (t.int64_data ?? []) : dtype === 'uint64' || dtype === 'uint32' ? (t.uint64_data ?? []) : (t.int32_data ?? []);
+  // Untrusted: the element count must be backed by stored values before anything is allocated for it.
+  const stored = raw ? raw.length / Math.max(1, bytesPerElement(dtype)) : src.length;
+  if (!Number.isSafeInteger(n) || n !== stored) throw new Error(`${fileName}: TensorProto dims [${dims.join(', ')}] need ${n} values but ${stored} are stored`);
+  if (raw) return { name, dtype, dims, data: viewAs(dtype, raw.slice().buffer, n) };
   const data = typedFor(dtype, n);
-  const src: ArrayLike<number | { toString(): string }> = dtype === 'float32' ? (t.floatData ?? []) : dtype === 'float64' ? (t.doubleData ?? []) : dtype === 'int64' ? (t.int64Data ?? []) : dtype === 'uint64' || dtype === 'uint32' ? (t.uint64Data ?? []) : (t.int32Data ?? []);
   for (let i = 0; i < n; i++) {
     const v = Number(String(src[i] ?? 0));
     if (dtype === 'float16' || dtype === 'bfloat16') (data as Uint16Array)[i] = v;
     else setElement(data, dtype, i, v);
   }
   return { name, dtype, dims, data };
+}
+
+function bytesPerElement(dtype: string): number {
+  return { float32: 4, uint8: 1, int8: 1, uint16: 2, int16: 2, int32: 4, int64: 8, bool: 1, float16: 2, float64: 8, uint32: 4, uint64: 8, bfloat16: 2 }[dtype] ?? 1;
 }
 
 function fromJson(value: unknown, name: string, dtypeHint: string | undefined): InputTensor {

@@ -22,7 +22,7 @@
  * never beside the model) keyed by the SHA-256 of the model's files, so reruns are instant.
  */
 import { createHash } from 'node:crypto';
-import * as onnxProto from 'onnx-proto';
+import { onnxTypes } from './onnxProto';
 import { promises as fs } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -212,29 +212,33 @@ function compareSets(baseline: readonly RunOutputs[], outs: readonly RunOutputs[
 
 /** Rewrites typed-data tensors (initializers or Constant values, any graph) as raw_data via protobufjs. */
 function patchModelProto(modelBytes: Uint8Array, patches: readonly Patch[]): Uint8Array {
-  const m = onnxProto.onnx.ModelProto.decode(modelBytes);
+  // Generated descriptor (IR 13; snake_case fields): decoding with an older schema would drop newer fields on re-encode.
+  const { Model } = onnxTypes();
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  type Msg = any;
+  const m: Msg = Model.decode(modelBytes);
   const byName = new Map(patches.map((p) => [p.tensor.name, p.bytes]));
-  const setRaw = (t: onnxProto.onnx.ITensorProto, bytes: Uint8Array): void => {
-    t.rawData = bytes;
-    t.floatData = [];
-    t.int32Data = [];
-    t.int64Data = [];
-    t.doubleData = [];
-    t.uint64Data = [];
+  const setRaw = (t: Msg, bytes: Uint8Array): void => {
+    t.raw_data = bytes;
+    t.float_data = [];
+    t.int32_data = [];
+    t.int64_data = [];
+    t.double_data = [];
+    t.uint64_data = [];
   };
-  const visit = (g: onnxProto.onnx.IGraphProto | null | undefined, depth: number): void => {
+  const visit = (g: Msg, depth: number): void => {
     if (!g || depth > 64) return;
     for (const t of g.initializer ?? []) if (t.name && byName.has(t.name)) setRaw(t, byName.get(t.name)!);
     for (const n of g.node ?? []) {
       for (const a of n.attribute ?? []) {
-        if (a.t && n.opType === 'Constant' && (byName.has(a.t.name ?? '') || byName.has(n.output?.[0] ?? ''))) setRaw(a.t, byName.get(a.t.name ?? '') ?? byName.get(n.output![0]!)!);
+        if (a.t && n.op_type === 'Constant' && (byName.has(a.t.name ?? '') || byName.has(n.output?.[0] ?? ''))) setRaw(a.t, byName.get(a.t.name ?? '') ?? byName.get(n.output![0]!)!);
         visit(a.g, depth + 1);
         for (const sg of a.graphs ?? []) visit(sg, depth + 1);
       }
     }
   };
   visit(m.graph, 0);
-  return onnxProto.onnx.ModelProto.encode(m).finish();
+  return Model.encode(m).finish();
 }
 
 /**

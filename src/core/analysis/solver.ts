@@ -377,7 +377,10 @@ export interface SolveModelOptions {
   readonly fuse?: FuseOptions;
   readonly frontierPoints?: number;
   readonly maxStates?: number;
-  /** Draws the solution towards an incumbent assignment (see {@link SolveAnchor}); the reported harm excludes the penalty. */
+  /**
+   * Draws the solution towards an incumbent assignment (see {@link SolveAnchor}). The reported `harm` excludes the
+   * penalty; `status`, `lowerBound` and `gap` then refer to the penalized objective.
+   */
   readonly anchor?: SolveAnchor;
 }
 
@@ -658,9 +661,9 @@ export function solveModel(model: Model, options: SolveModelOptions): SolveModel
     status: r.status,
     assignment,
     weightBytes: r.bytes,
-    harm: penalized === ks ? r.harm : trueHarm,
-    lowerBound: penalized === ks ? r.lowerBound : 0,
-    gap: penalized === ks ? r.gap : Math.max(0, trueHarm),
+    harm: trueHarm,
+    lowerBound: r.lowerBound,
+    gap: r.gap,
     weightBudgetBytes: options.weightBudgetBytes,
     minWeightBytes: r.minBytes,
     maxUsefulWeightBytes: maxUseful,

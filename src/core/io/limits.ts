@@ -28,6 +28,8 @@ export interface Limits {
   readonly maxDisplayStringBytes: number;
   /** Most per-channel quantization values (scales, zero points) copied into the IR per tensor; the rest are counted, not kept. Threat: a 16M-entry scale vector bloating the IR, JSON output and postMessage. */
   readonly maxQuantValues: number;
+  /** Most quantization values (scales, zero points) copied into the IR per model; later tensors keep a summary (first values, true count, scale range, file location). Threat: thousands of tensors each with thousands of scales (8192 × 512 = 4M values, ~70 MB of JS numbers) bloating memory, JSON and postMessage. */
+  readonly maxQuantValuesTotal: number;
 }
 
 /** Defaults, generous for real models (a 1T-parameter model has ~10^5 tensors) and far below what hurts. */
@@ -44,4 +46,5 @@ export const DEFAULT_LIMITS: Limits = Object.freeze({
   maxFileCount: 10_000,
   maxDisplayStringBytes: 4096,
   maxQuantValues: 4096,
+  maxQuantValuesTotal: 1024 * 1024,
 });

@@ -33,6 +33,19 @@ export interface QuantParams {
   readonly scaleCount: number;
   /** Channel axis for per-channel quantization; undefined when per-tensor. */
   readonly axis: number | undefined;
+  /** Smallest and largest of all `scaleCount` scales (NaN skipped); set when `scales` is truncated. */
+  readonly scaleRange?: readonly [number, number];
+  /** Where all `scaleCount` scales are stored in the model file; set when `scales` is truncated (see `loadQuantParams`). */
+  readonly storedScales?: StoredVector;
+  /** Where all zero points are stored in the model file; set when `zeroPoints` is truncated (see `loadQuantParams`). */
+  readonly storedZeroPoints?: StoredVector;
+}
+
+/** A numeric vector stored in the model file (little-endian), read only when an analysis needs every element. */
+export interface StoredVector {
+  readonly byteOffset: number;
+  readonly count: number;
+  readonly dtype: 'float32' | 'int64';
 }
 
 /** One stored tensor (weight, bias, constant). */

@@ -498,6 +498,39 @@ export class FlatBufferReader {
     return { count, values };
   }
 
+  /**
+   * Smallest and largest of the `count` float32 elements at `start` (a counted, range-checked vector
+   * payload), NaN skipped; undefined when none is a number. Charges the bytes scanned.
+   */
+  f32Range(start: number, count: number): [number, number] | undefined {
+    this.charge(count * 4, start);
+    let min = Infinity;
+    let max = -Infinity;
+    let i = 0;
+    while (i < count) {
+      const offset = start + 4 * i;
+      const index = Math.floor(offset / PAGE_BYTES);
+      const rel = offset - index * PAGE_BYTES;
+      const p = this.page(index);
+      const inPage = Math.min(count - i, Math.floor((p.bytes.length - rel) / 4));
+      if (inPage === 0) {
+        const x = this.rawF32(offset);
+        if (x < min) min = x;
+        if (x > max) max = x;
+        i++;
+        continue;
+      }
+      const v = p.view;
+      for (let j = 0; j < inPage; j++) {
+        const x = v.getFloat32(rel + 4 * j, true);
+        if (x < min) min = x;
+        if (x > max) max = x;
+      }
+      i += inPage;
+    }
+    return min <= max ? [min, max] : undefined;
+  }
+
   /** True when the `words` u32 words at `start` (range-checked) are all zero. */
   private allZero(start: number, words: number): boolean {
     let w = 0;

@@ -25,6 +25,8 @@ import {
 
 /** Warnings kept verbatim; the rest are counted in one closing line. Threat: one warning per tensor of a hostile file. */
 const MAX_WARNINGS = 100;
+/** Scales and zero points kept per tensor once the model's quantization budget is spent (a summary). */
+const QUANT_SUMMARY_VALUES = 8;
 /** Metadata buffers up to this size are shown as text when printable (e.g. `min_runtime_version` = "1.5.0"). */
 const MAX_METADATA_TEXT_BYTES = 256;
 
@@ -43,6 +45,8 @@ interface RawTensor {
   readonly buffer: number;
   readonly quant: QuantParams | undefined;
   readonly sparse: boolean;
+  /** Quantization values this tensor copied into the IR (charged to limits.maxQuantValuesTotal). */
+  readonly quantValuesKept: number;
 }
 
 /** One operator as stored in a subgraph. */
@@ -83,6 +87,7 @@ export async function readTflite(source: ByteSource, ctx: ReadContext): Promise<
   // Every walk below is a synchronous step re-run after a page miss (see FlatBufferReader): steps read
   // first and only then touch shared state, with idempotent writes.
   const zeros = zeroArrays();
+  let quantValuesLeft = limits.maxQuantValuesTotal;
 
   if (source.size < 8) fb.fail('truncated', `is too small to be a TFLite model (${source.size} bytes)`, 0);
   const { model, version, description } = await fb.run(() => {
@@ -158,7 +163,11 @@ export async function readTflite(source: ByteSource, ctx: ReadContext): Promise<
 
     const tensorTables = head.tensorsPos === undefined ? [] : await fb.tableVector(head.tensorsPos, limits.maxTensorCount - totalTensors, `tensors of subgraph ${s}`, token);
     totalTensors += tensorTables.length;
-    const tensors = await fb.map(tensorTables.length, (i) => readTensor(fb, tensorTables[i]!, s, i, limits, zeros), token);
+    const tensors = await fb.map(tensorTables.length, (i) => {
+      const t = readTensor(fb, tensorTables[i]!, s, i, limits, zeros, quantValuesLeft);
+      quantValuesLeft -= t.quantValuesKept; // after the step's reads: runs once per tensor
+      return t;
+    }, token);
     const { inputs, outputs, operatorsPos } = await fb.run(() => {
       const inputs = int32Vector(fb, sg, SUBGRAPH.inputs, limits.maxTensorCount, 'inputs', `subgraph ${s}`) ?? [];
       checkTensorIndices(fb, inputs, tensors.length, false, `inputs of subgraph ${s}`, sg.position);
@@ -372,8 +381,13 @@ function zeroArrays(): (count: number) => number[] {
   };
 }
 
-/** One tensor table of subgraph `s` (a synchronous step). */
-function readTensor(fb: FlatBufferReader, position: number, s: number, i: number, limits: Limits, zeros: (count: number) => number[]): RawTensor {
+/**
+ * One tensor table of subgraph `s` (a synchronous step). `quantValuesLeft` is the model's remaining budget
+ * of quantization values (limits.maxQuantValuesTotal): while it lasts, scales and zero points are kept up to
+ * limits.maxQuantValues per tensor; after it, only the first {@link QUANT_SUMMARY_VALUES} are. Truncated
+ * vectors also record their scale range and file location. The caller subtracts `quantValuesKept`.
+ */
+function readTensor(fb: FlatBufferReader, position: number, s: number, i: number, limits: Limits, zeros: (count: number) => number[], quantValuesLeft: number): RawTensor {
   const what = `tensor ${i} of subgraph ${s}`;
   const t = fb.table(position, what);
   const shape = int32Vector(fb, t, TENSOR.shape, limits.maxRank, 'shape', what);
@@ -382,24 +396,32 @@ function readTensor(fb: FlatBufferReader, position: number, s: number, i: number
   const buffer = fb.u32Field(t, TENSOR.buffer, 0, `buffer of ${what}`);
   const name = fb.stringField(t, TENSOR.name, limits.maxStringBytes, limits.maxDisplayStringBytes, `name of ${what}`) ?? '';
   let quant: QuantParams | undefined;
+  let quantValuesKept = 0;
   const q = fb.tableField(t, TENSOR.quantization, `quantization of ${what}`);
   if (q) {
-    const keep = limits.maxQuantValues;
     const scalePos = fb.refField(q, QUANT.scale, `scales of ${what}`);
     const zeroPos = fb.refField(q, QUANT.zeroPoint, `zero points of ${what}`);
+    const scaleCount = scalePos === undefined ? 0 : fb.vectorCount(scalePos, 4, limits.maxArrayLength, `scales of ${what}`);
+    const keep = Math.min(scaleCount, limits.maxQuantValues) <= quantValuesLeft ? limits.maxQuantValues : QUANT_SUMMARY_VALUES;
     const scales = scalePos === undefined ? NO_VALUES : fb.scalarVector(scalePos, 'f32', limits.maxArrayLength, `scales of ${what}`, keep);
     const zeroPoints = zeroPos === undefined ? NO_VALUES : fb.scalarVector(zeroPos, 'i64', limits.maxArrayLength, `zero points of ${what}`, keep, zeros);
     if (scales.count > 0) {
       const dim = fb.i32Field(q, QUANT.quantizedDimension, 0, `quantized dimension of ${what}`);
+      const scaleRange = scales.values.length < scales.count ? fb.f32Range(scalePos! + 4, scales.count) : undefined;
       quant = {
         scales: scales.values,
         zeroPoints: zeroPoints.values,
         scaleCount: scales.count,
         axis: scales.count > 1 ? dim : undefined,
+        ...(scaleRange ? { scaleRange } : {}),
+        ...(scales.values.length < scales.count ? { storedScales: { byteOffset: scalePos! + 4, count: scales.count, dtype: 'float32' as const } } : {}),
+        ...(zeroPoints.values.length < zeroPoints.count ? { storedZeroPoints: { byteOffset: zeroPos! + 4, count: zeroPoints.count, dtype: 'int64' as const } } : {}),
       };
+      // Interned all-zero arrays cost nothing per tensor.
+      quantValuesKept = scales.values.length + (Object.isFrozen(zeroPoints.values) ? 0 : zeroPoints.values.length);
     }
   }
-  return { name, type, shape, shapeSignature, buffer, quant, sparse: fb.has(t, TENSOR.sparsity) };
+  return { name, type, shape, shapeSignature, buffer, quant, sparse: fb.has(t, TENSOR.sparsity), quantValuesKept };
 }
 
 const NO_VALUES: { readonly count: number; readonly values: number[] } = Object.freeze({ count: 0, values: Object.freeze([]) as unknown as number[] });

@@ -1,0 +1,32 @@
+/**
+ * protobufjs message types for ONNX, built from the project's generated descriptor
+ * (src/core/formats/onnx/gen/onnx.schema.json: onnx-ml.proto plus IR 9–13 additions — FLOAT8*, INT4/UINT4,
+ * FLOAT4E2M1 …). The npm `onnx-proto` package stops at onnx 1.10 (IR 8): decoding an IR 10 model with it and
+ * re-encoding would silently drop newer fields, so every full decode/encode in src/node goes through here.
+ * Only for whole-model rewrites that hold the model in memory (apply, measured sensitivity); the reader in
+ * src/core walks the wire format instead.
+ */
+import * as protobuf from 'protobufjs';
+import schema from '../core/formats/onnx/gen/onnx.schema.json';
+
+/** The ONNX message types used by node-side rewriters. */
+export interface OnnxTypes {
+  readonly Model: protobuf.Type;
+  readonly Tensor: protobuf.Type;
+}
+
+let cached: OnnxTypes | undefined;
+
+/** Lazily builds the types once per process. */
+export function onnxTypes(): OnnxTypes {
+  if (!cached) {
+    const root = protobuf.Root.fromJSON((schema as unknown as { descriptor: protobuf.INamespace }).descriptor);
+    cached = { Model: root.lookupType('onnx.ModelProto'), Tensor: root.lookupType('onnx.TensorProto') };
+  }
+  return cached;
+}
+
+/** Decodes bytes into a plain mutable message object (longs as numbers, bytes as Uint8Array, defaults omitted). */
+export function decodeMessage<T = Record<string, unknown>>(type: protobuf.Type, bytes: Uint8Array): T {
+  return type.toObject(type.decode(bytes), { longs: Number, bytes: Uint8Array as unknown as typeof String, defaults: false, arrays: true }) as T;
+}
