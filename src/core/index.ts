@@ -27,3 +27,5 @@ export * from './analysis/plan';
 export * from './analysis/fingerprint';
 export * from './analysis/baselines';
 export * from './analysis/export';
+export * from './analysis/graphInfluence';
+export * from './formats/tflite/storedQuant';

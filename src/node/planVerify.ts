@@ -48,6 +48,12 @@ import { CALIBRATION_VARIANTS, generateCalibrationInputs, type CalibrationSample
 import { comparedOutputs } from './measure';
 import { createSession, releaseSession, runSamples, type RunOutputs } from './ortRunner';
 
+/** Values per compared output the reference aims for (see {@link PlanReferenceOptions.minOutputValues}). */
+export const DEFAULT_MIN_OUTPUT_VALUES = 256;
+/** Most calibration samples a reference generates. Threat: a scalar-output model asking for thousands of runs. */
+export const MAX_REFERENCE_SAMPLES = 64;
+/** Largest model (all files) verified. Threat: writing and loading a multi-GB copy once per candidate. */
+export const MAX_VERIFY_MODEL_BYTES = 2 * 1024 * 1024 * 1024;
 /** Default cap on measured candidates. */
 export const DEFAULT_VERIFY_CANDIDATES = 16;
 /** Largest cap accepted. Threat: a caller asking for thousands of apply + run cycles on a large model. */
@@ -68,8 +74,16 @@ export interface PlanReference {
 
 /** Options of {@link planReference}. */
 export interface PlanReferenceOptions {
-  /** Generated samples (default 4). */
+  /** Least generated samples (default 4); more are generated while a compared output has too few values. */
   readonly samples?: number;
+  /**
+   * Values each compared output should have over all samples (default {@link DEFAULT_MIN_OUTPUT_VALUES}): a
+   * Q-value pair or a single probability per run over 4 runs is too few numbers for a stable SQNR, and plans
+   * selected on it do not hold on other inputs.
+   */
+  readonly minOutputValues?: number;
+  /** Most samples generated (default {@link MAX_REFERENCE_SAMPLES}). */
+  readonly maxSamples?: number;
   /** Generator seed (default 1, the seed measured sensitivity uses). */
   readonly seed?: number;
   /** Try this calibration variant first (e.g. the one a selection reference used). */
@@ -86,6 +100,16 @@ function isDegenerate(outs: readonly RunOutputs[]): boolean {
         else if (v !== first) return false;
       }
   return true;
+}
+
+/** Samples needed so every compared output has `minOutputValues` values (at least `samples`, at most `maxSamples`). */
+export function referenceSampleCount(outputs: readonly RunOutputs[], compared: readonly string[], samples: number, options: Pick<PlanReferenceOptions, 'minOutputValues' | 'maxSamples'> = {}): number {
+  const minValues = options.minOutputValues ?? DEFAULT_MIN_OUTPUT_VALUES;
+  const cap = Math.max(samples, options.maxSamples ?? MAX_REFERENCE_SAMPLES);
+  let perRun = Infinity;
+  for (const n of compared) perRun = Math.min(perRun, Math.max(1, (outputs[0]?.[n]?.data.length ?? 1)));
+  if (!Number.isFinite(perRun)) return samples;
+  return Math.min(cap, Math.max(samples, Math.ceil(minValues / perRun)));
 }
 
 /**
@@ -112,7 +136,12 @@ export async function planReference(modelPath: string, model: Model, options: Pl
       }
       const compared = comparedOutputs(outputs);
       if (!compared.length) continue;
-      const ref = { samples: set.samples, outputs, compared, inputs: set.description, variant: v };
+      let ref: PlanReference = { samples: set.samples, outputs, compared, inputs: set.description, variant: v };
+      const want = referenceSampleCount(outputs, compared, samples, options);
+      if (want > samples) {
+        const more = generateCalibrationInputs(model, want, seed, v);
+        ref = { ...ref, samples: more.samples, outputs: await runSamples(session, more.samples), inputs: more.description };
+      }
       if (!isDegenerate(outputs)) return ref;
       fallback ??= ref;
     }
@@ -260,6 +289,8 @@ export interface VerifyPlanResult {
 export async function verifyPlan(modelPath: string, model: Model, options: VerifyPlanOptions): Promise<VerifyPlanResult> {
   const started = performance.now();
   const token = options.token;
+  if (model.format !== 'onnx') throw new Error(`${model.fileName}: plan verification needs an ONNX model (this is ${model.format}).`);
+  if (model.totalFileBytes > MAX_VERIFY_MODEL_BYTES) throw new Error(`${model.fileName}: ${model.totalFileBytes} bytes exceed the verification limit of ${MAX_VERIFY_MODEL_BYTES}.`);
   const cap = Math.max(1, Math.min(MAX_VERIFY_CANDIDATES, Math.floor(options.maxCandidates ?? DEFAULT_VERIFY_CANDIDATES)));
   const budget = options.weightBudgetBytes;
   const solveBase = {
@@ -283,8 +314,9 @@ export async function verifyPlan(modelPath: string, model: Model, options: Verif
     for (const g of groups)
       for (const l of g.layers) {
         const id = assignment[l.name];
+        // The stored format is not folded into 'keep': a layer may hold tensors of other dtypes that it converts.
         const f = id === undefined || id === KEEP_FORMAT ? undefined : getNumberFormat(id);
-        out[l.name] = !f || formatForStoredDType(l.dtype)?.id === f.id ? KEEP_FORMAT : f.id;
+        out[l.name] = f ? f.id : KEEP_FORMAT;
       }
     return out;
   };
@@ -292,7 +324,7 @@ export async function verifyPlan(modelPath: string, model: Model, options: Verif
   const admissible = (a: Readonly<Record<string, string>>): string | undefined => {
     for (const [layer, id] of Object.entries(a)) {
       if (id === KEEP_FORMAT) continue;
-      if (!allowed.has(id)) return `uses ${id}, which is not among the allowed formats`;
+      if (!allowed.has(id) && formatForStoredDType(layerByName.get(layer)?.dtype ?? '')?.id !== id) return `uses ${id}, which is not among the allowed formats`;
       if (!layerByName.get(layer)?.quantizable) return `changes the non-quantizable layer '${layer}'`;
     }
     for (const [layer, id] of Object.entries(options.pinned ?? {})) {

@@ -1,13 +1,29 @@
 /**
  * `npm run validate:plan`: on every ONNX model of ../shared/models where ONNX Runtime runs it, apply each baseline
- * (uniform FP16 / FP8 / INT8 / INT4, Q4_K_M-like rules) and the solver's plan at the same layer-weight memory,
- * run all with onnxruntime-node on the same generated inputs, and compare the measured output SQNR against the
- * original. Goal: the solver is never worse than a baseline with the same or more memory, and better on most.
+ * (uniform FP16 / FP8 / INT8 / INT4, Q4_K_M-like rules) and the planner's plan at the same or less layer-weight
+ * memory (the plan's bytes are never above the baseline's), run all with onnxruntime-node on the same inputs, and
+ * compare the measured output SQNR. Goal: the delivered plan is never worse than a baseline with the same or more
+ * memory, and better on most.
  *
- * Two predictors are compared: the static sensitivity scores (`precision-lens plan`'s default) and measured
- * per-layer sensitivity (one ORT run per layer × format, `measureSensitivity`). The solver uses the H100's native
- * formats and the formats `apply` stores for real. Prints a markdown table; `--json FILE` also writes the rows.
- * Exit status 1 when the measured-sensitivity solver loses to a baseline by more than `--tolerance` dB (default 0.5).
+ * Plans compared, as a user gets them (same options as `precision-lens plan`: H100 native formats, the formats
+ * `apply` stores for real, budget = the baseline's layer-weight bytes):
+ * - `static`: the default (`plan`), the solver on static sensitivity scores;
+ * - `measured`: the solver on measured per-layer sensitivity, unverified (for reference);
+ * - `verified`: `plan --measure` — measured per-layer sensitivity, then plan verification (planVerify.ts: the
+ *   solver's plan, the static optimum, the baselines that fit and local-search steps, applied and run; the best
+ *   measured is delivered);
+ * - `static+verify`: `plan --verify` — static scores, then the same verification.
+ *
+ * Verification and measured sensitivity use calibration inputs with seed 1 (4 samples, more for models whose
+ * compared outputs have fewer than 256 values, as `plan --measure` does); every plan and baseline is then scored
+ * on HELD-OUT inputs (seed 2, twice as many samples, same input sizes), so a verified plan's advantage is not
+ * measured on the inputs it was selected with. `--in-sample` scores on the selection inputs instead.
+ * SQNR uses measured sensitivity's output selection (all numeric outputs, weighted equally, when the first output
+ * has fewer than 16 values per run, e.g. Silero VAD's probability and its state).
+ *
+ * Prints a markdown table and a summary per plan kind; `--json FILE` also writes the rows. `--only NAME` restricts
+ * to models whose path contains NAME; `--candidates N` sets the verification cap (default 16).
+ * Exit status 1 when the verified plan loses to a baseline by more than `--tolerance` dB (default 0.5).
  */
 import { promises as fs } from 'node:fs';
 import * as os from 'node:os';
@@ -15,24 +31,28 @@ import * as path from 'node:path';
 import {
   assignmentHarm, assignmentWeightBytes, defaultCandidateFormats, getTarget, harmFromSensitivity, harmToSqnrDb, openModel, solveModel, standardBaselines, type Model,
 } from '../../src/core';
-import { applyPlanToOnnx, compareWithReference, referenceRun, type ReferenceRun } from '../../src/node/applyOnnx';
 import { measureSensitivity } from '../../src/node/measure';
 import { openModelFile } from '../../src/node/fileByteSource';
+import { measureAssignment, planReference, verifyPlan, type PlanReference } from '../../src/node/planVerify';
 import { analyzeModelSensitivity } from '../../src/node/sensitivityRunner';
 
 const ROOT = path.resolve(__dirname, '../../../shared/models/onnx');
+const KINDS = ['static', 'measured', 'verified', 'static+verify'] as const;
+type Kind = (typeof KINDS)[number];
 
 interface Row {
   model: string;
-  predictor: 'static' | 'measured';
+  kind: Kind;
   baseline: string;
   baselineBytes: number;
   baselineSqnrDb: number;
-  solverBytes: number;
-  solverSqnrDb: number;
-  solverPredictedDb: number;
-  baselinePredictedDb: number;
+  planBytes: number;
+  planSqnrDb: number;
   deltaDb: number;
+  /** Verification only: which candidate was delivered and how many were measured. */
+  delivered?: string;
+  candidates?: number;
+  verifyMs?: number;
 }
 
 async function listOnnx(dir: string): Promise<string[]> {
@@ -46,11 +66,15 @@ async function listOnnx(dir: string): Promise<string[]> {
 }
 
 const fmtDb = (x: number): string => (Number.isFinite(x) ? x.toFixed(2) : 'inf');
+const arg = (args: string[], flag: string): string | undefined => (args.includes(flag) ? args[args.indexOf(flag) + 1] : undefined);
 
 async function main(): Promise<number> {
   const args = process.argv.slice(2);
-  const jsonOut = args.includes('--json') ? args[args.indexOf('--json') + 1] : undefined;
-  const tolerance = args.includes('--tolerance') ? Number(args[args.indexOf('--tolerance') + 1]) : 0.5;
+  const jsonOut = arg(args, '--json');
+  const only = arg(args, '--only');
+  const tolerance = Number(arg(args, '--tolerance') ?? 0.5);
+  const maxCandidates = Number(arg(args, '--candidates') ?? 16);
+  const inSample = args.includes('--in-sample');
   const target = getTarget('h100')!;
   const tmp = await fs.mkdtemp(path.join(os.tmpdir(), 'pl-validate-'));
   const rows: Row[] = [];
@@ -59,6 +83,7 @@ async function main(): Promise<number> {
   try {
     for (const file of await listOnnx(ROOT)) {
       const rel = path.relative(ROOT, file);
+      if (only && !rel.includes(only)) continue;
       const opened = await openModelFile(file);
       let model: Model;
       try {
@@ -68,9 +93,11 @@ async function main(): Promise<number> {
         await opened.close();
         continue;
       }
-      let ref: ReferenceRun;
+      let selection: PlanReference;
+      let evaluation: PlanReference;
       try {
-        ref = await referenceRun(file, model, 4);
+        selection = await planReference(file, model, { seed: 1 });
+        evaluation = inSample ? selection : await planReference(file, model, { samples: 2 * selection.samples.length, maxSamples: 2 * selection.samples.length, seed: 2, variant: selection.variant });
       } catch (e) {
         skipped.push(`${rel}: ${(e as Error).message.split('\n')[0]}`);
         await opened.close();
@@ -79,29 +106,31 @@ async function main(): Promise<number> {
       const formats = defaultCandidateFormats(model);
       const report = await analyzeModelSensitivity({ model, source: opened.source, siblings: opened.siblings }, { formats, workers: 0 });
       await opened.close();
-      const measuredReport = await measureSensitivity(file, { formats, staticReport: report, workers: 0 });
-      const predictors = { static: harmFromSensitivity(report), measured: harmFromSensitivity(measuredReport, { prefer: 'measured' }) } as const;
+      const measuredReport = await measureSensitivity(file, { formats, staticReport: report, workers: 0, samples: selection.samples.length });
+      const staticHarm = harmFromSensitivity(report);
+      const measuredHarm = harmFromSensitivity(measuredReport, { prefer: 'measured' });
       const baselines = standardBaselines(model, { native: target.native });
       const lowered = baselines.filter((b) => Object.values(b.assignment).some((f) => f !== 'keep'));
       if (lowered.length === 0) {
         skipped.push(`${rel}: no layer can be lowered (weights not stored as FP32/FP16, or none quantizable)`);
         continue;
       }
-      const measure = async (name: string, assignment: Readonly<Record<string, string>>): Promise<number | undefined> => {
-        const out = path.join(tmp, `${path.basename(file, '.onnx')}-${name}.onnx`);
-        const r = await applyPlanToOnnx(file, model, assignment, out);
-        // Integer-stored weights (already quantized models) are left as stored by apply: nothing to compare.
-        if (!r.layers.some((l) => l.storage !== 'kept')) return undefined;
-        const m = await compareWithReference(ref, out);
-        await fs.rm(out, { force: true });
-        await fs.rm(`${out}.data`, { force: true });
-        return m.sqnrDb;
+      const evalCache = new Map<string, number | undefined>();
+      const score = async (name: string, assignment: Readonly<Record<string, string>>): Promise<number | undefined> => {
+        const key = JSON.stringify(Object.entries(assignment).sort());
+        if (!evalCache.has(key)) {
+          const m = await measureAssignment(file, model, evaluation, assignment, tmp, `${path.basename(file, '.onnx')}-${name}`);
+          // Integer-stored weights (already quantized models) are left as stored by apply: nothing to compare.
+          evalCache.set(key, m.loweredLayers === 0 ? undefined : m.sqnrDb);
+        }
+        return evalCache.get(key);
       };
+      const verifyCaches = { static: new Map<string, number | Error>(), measured: new Map<string, number | Error>() };
       for (const b of lowered) {
         const bytes = assignmentWeightBytes(model, b.assignment);
         let baselineSqnr: number | undefined;
         try {
-          baselineSqnr = await measure(b.id, b.assignment);
+          baselineSqnr = await score(b.id, b.assignment);
         } catch (e) {
           skipped.push(`${rel} ${b.id}: ${(e as Error).message.split('\n')[0]}`);
           continue;
@@ -110,47 +139,67 @@ async function main(): Promise<number> {
           skipped.push(`${rel} ${b.id}: weights are stored as integers; apply leaves them as stored`);
           continue;
         }
-        for (const predictor of ['static', 'measured'] as const) {
-          const harm = predictors[predictor];
-          const solved = solveModel(model, { weightBudgetBytes: bytes, formats, native: target.native, harm, frontierPoints: 2 });
-          if (solved.status === 'infeasible') {
-            skipped.push(`${rel} ${b.id} (${predictor}): the solver found nothing in ${bytes} bytes`);
+        const common = { weightBudgetBytes: bytes, formats, native: target.native, frontierPoints: 2 };
+        const plans: Partial<Record<Kind, { assignment: Readonly<Record<string, string>>; delivered?: string; candidates?: number; ms?: number }>> = {};
+        const st = solveModel(model, { ...common, harm: staticHarm });
+        const me = solveModel(model, { ...common, harm: measuredHarm });
+        if (st.status !== 'infeasible') plans.static = { assignment: st.assignment };
+        if (me.status !== 'infeasible') plans.measured = { assignment: me.assignment };
+        if (me.status !== 'infeasible') {
+          const v = await verifyPlan(file, model, { weightBudgetBytes: bytes, harm: measuredHarm, alternativeHarms: [{ id: 'static', harm: staticHarm }], formats, native: target.native, solverAssignment: me.assignment, baselines, reference: selection, cache: verifyCaches.measured, maxCandidates });
+          plans.verified = { assignment: v.best.assignment, delivered: v.best.id, candidates: v.candidates.length, ms: v.elapsedMs };
+        }
+        if (st.status !== 'infeasible') {
+          const v = await verifyPlan(file, model, { weightBudgetBytes: bytes, harm: staticHarm, formats, native: target.native, solverAssignment: st.assignment, baselines, reference: selection, cache: verifyCaches.static, maxCandidates });
+          plans['static+verify'] = { assignment: v.best.assignment, delivered: v.best.id, candidates: v.candidates.length, ms: v.elapsedMs };
+        }
+        for (const kind of KINDS) {
+          const p = plans[kind];
+          if (!p) {
+            skipped.push(`${rel} ${b.id} (${kind}): nothing fits ${bytes} bytes`);
             continue;
           }
-          const solverSqnr = await measure(`solver-${predictor}-${b.id}`, solved.assignment);
-          if (solverSqnr === undefined) continue;
-          const bh = assignmentHarm(model, b.assignment, harm);
+          const planBytes = assignmentWeightBytes(model, p.assignment);
+          if (planBytes > bytes) throw new Error(`${rel} ${b.id} (${kind}): the plan takes ${planBytes} bytes, more than the baseline's ${bytes}.`);
+          const planSqnr = await score(`${kind}-${b.id}`, p.assignment);
+          if (planSqnr === undefined) continue;
           rows.push({
-            model: rel, predictor, baseline: b.id, baselineBytes: bytes, baselineSqnrDb: baselineSqnr, solverBytes: solved.weightBytes, solverSqnrDb: solverSqnr,
-            solverPredictedDb: harmToSqnrDb(solved.harm), baselinePredictedDb: bh === undefined ? NaN : harmToSqnrDb(bh), deltaDb: solverSqnr - baselineSqnr,
+            model: rel, kind, baseline: b.id, baselineBytes: bytes, baselineSqnrDb: baselineSqnr, planBytes, planSqnrDb: planSqnr, deltaDb: planSqnr - baselineSqnr,
+            ...(p.delivered !== undefined ? { delivered: p.delivered, candidates: p.candidates!, verifyMs: p.ms! } : {}),
           });
-          process.stderr.write(`${rel} ${b.id} [${predictor}]: baseline ${fmtDb(baselineSqnr)} dB, solver ${fmtDb(solverSqnr)} dB\n`);
+          process.stderr.write(`${rel} ${b.id} [${kind}]: baseline ${fmtDb(baselineSqnr)} dB, plan ${fmtDb(planSqnr)} dB${p.delivered ? ` (delivered ${p.delivered} of ${p.candidates}, ${p.ms} ms)` : ''}\n`);
         }
+        // Predicted harms, for the table's last column.
+        const bh = assignmentHarm(model, b.assignment, measuredHarm);
+        if (bh !== undefined) process.stderr.write(`  predicted (measured per-layer): baseline ${fmtDb(harmToSqnrDb(bh))} dB, solver ${fmtDb(harmToSqnrDb(me.harm))} dB\n`);
       }
     }
   } finally {
     await fs.rm(tmp, { recursive: true, force: true });
   }
-  const summary = (p: Row['predictor']): string => {
-    const rs = rows.filter((r) => r.predictor === p);
+  const dif = (x: number): number => (Number.isFinite(x) ? x : 100);
+  const summary = (k: Kind): string => {
+    const rs = rows.filter((r) => r.kind === k);
     const wins = rs.filter((r) => r.deltaDb > 0.05).length;
-    const ties = rs.filter((r) => Math.abs(r.deltaDb) <= 0.05).length;
+    const ties = rs.filter((r) => Math.abs(r.deltaDb) <= 0.05 || (!Number.isFinite(r.planSqnrDb) && !Number.isFinite(r.baselineSqnrDb))).length;
     const losses = rs.filter((r) => r.deltaDb < -0.05);
-    return `${p} sensitivity: ${rs.length} comparisons on ${new Set(rs.map((r) => r.model)).size} models: solver better on ${wins}, equal (±0.05 dB) on ${ties}, worse on ${losses.length}${losses.length ? ` (${losses.map((r) => `${r.model} ${r.baseline} ${fmtDb(r.deltaDb)} dB`).join('; ')})` : ''}; mean Δ ${fmtDb(rs.reduce((a, r) => a + r.deltaDb, 0) / Math.max(1, rs.length))} dB.`;
+    const mean = rs.reduce((a, r) => a + (Number.isNaN(r.deltaDb) ? 0 : dif(r.planSqnrDb) - dif(r.baselineSqnrDb)), 0) / Math.max(1, rs.length);
+    return `${k}: ${rs.length} comparisons on ${new Set(rs.map((r) => r.model)).size} models: better on ${wins}, equal (±0.05 dB) on ${ties}, worse on ${losses.length}${losses.length ? ` (${losses.map((r) => `${r.model} ${r.baseline} ${fmtDb(r.deltaDb)} dB`).join('; ')})` : ''}; mean Δ ${fmtDb(mean)} dB.`;
   };
-  const bad = rows.filter((r) => r.predictor === 'measured' && r.deltaDb < -tolerance);
+  const bad = rows.filter((r) => r.kind === 'verified' && r.deltaDb < -tolerance);
   const lines = [
-    '| model | predictor | baseline | weights (B) | baseline SQNR dB | solver weights (B) | solver SQNR dB | Δ dB | predicted baseline / solver dB |',
-    '|---|---|---|---:|---:|---:|---:|---:|---|',
-    ...rows.map((r) => `| ${r.model} | ${r.predictor} | ${r.baseline} | ${r.baselineBytes} | ${fmtDb(r.baselineSqnrDb)} | ${r.solverBytes} | ${fmtDb(r.solverSqnrDb)} | ${r.deltaDb >= 0 ? '+' : ''}${fmtDb(r.deltaDb)} | ${fmtDb(r.baselinePredictedDb)} / ${fmtDb(r.solverPredictedDb)} |`),
+    `SQNR on ${inSample ? 'the selection inputs (in-sample)' : 'held-out inputs (seed 2, twice the selection samples)'}; verification selected on seed 1, at most ${maxCandidates} candidates.`,
     '',
-    summary('static'),
-    summary('measured'),
+    '| model | plan | baseline | baseline bytes | baseline SQNR dB | plan bytes | plan SQNR dB | Δ dB | delivered (candidates) |',
+    '|---|---|---|---:|---:|---:|---:|---:|---|',
+    ...rows.map((r) => `| ${r.model} | ${r.kind} | ${r.baseline} | ${r.baselineBytes} | ${fmtDb(r.baselineSqnrDb)} | ${r.planBytes} | ${fmtDb(r.planSqnrDb)} | ${r.deltaDb >= 0 ? '+' : ''}${fmtDb(r.deltaDb)} | ${r.delivered ? `${r.delivered} (${r.candidates})` : ''} |`),
+    '',
+    ...KINDS.map(summary),
     `${((performance.now() - t0) / 1000).toFixed(1)} s.`,
     ...skipped.map((s) => `skipped: ${s}`),
   ];
   process.stdout.write(`${lines.join('\n')}\n`);
-  if (jsonOut) await fs.writeFile(jsonOut, JSON.stringify({ rows, skipped }, null, 2));
+  if (jsonOut) await fs.writeFile(jsonOut, JSON.stringify({ rows, skipped, inSample, maxCandidates }, null, 2));
   return bad.length ? 1 : 0;
 }
 

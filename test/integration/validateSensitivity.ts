@@ -4,11 +4,15 @@
  * static score and the measured degradation (−measuredOutputSqnrDb), per format. Goal: ρ ≥ 0.8.
  * Models it cannot run are listed with the reason. Uses a private cache folder so numbers are fresh
  * unless `--cached` is given. `--json FILE` also writes the per-layer numbers.
+ * `--rescore FILE` (FILE from `--json`) recomputes only the static scores with the current `scoreLayer` from the
+ * dumped weight errors and prints the same table in seconds (new ρ, then the dumped score's ρ in parentheses):
+ * the loop for tuning the score without re-measuring.
  */
 import { promises as fs } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { spearman, type SensitivityReport } from '../../src/core';
+import { layerContexts, openModel, scoreLayer, spearman, type LayerFormatSensitivity, type SensitivityReport } from '../../src/core';
+import { openModelFile } from '../../src/node/fileByteSource';
 import { measureSensitivity } from '../../src/node/measure';
 
 const MODELS = path.resolve(__dirname, '../../../shared/models/onnx');
@@ -39,8 +43,55 @@ export function correlations(report: SensitivityReport): Record<string, { n: num
   return out;
 }
 
+/** Dumped per-model entry of `--json`. */
+interface DumpEntry {
+  readonly layers: readonly { readonly layer: string; readonly role: string; readonly stats?: SensitivityReport['layers'][number]['stats']; readonly formats: Record<string, LayerFormatSensitivity> }[];
+}
+
+/** `--rescore FILE`: static scores recomputed from a `--json` dump (no measurement). */
+async function rescore(file: string, only: readonly string[]): Promise<void> {
+  const dump = JSON.parse(await fs.readFile(file, 'utf8')) as Record<string, DumpEntry>;
+  const rows = [`| model | ${FORMATS.join(' | ')} |`, `|---|${FORMATS.map(() => '---:').join('|')}|`];
+  const rhos: Record<string, number[]> = Object.fromEntries(FORMATS.map((f) => [f, []]));
+  for (const [name, entry] of Object.entries(dump)) {
+    if (only.length && !only.some((o) => name.includes(o))) continue;
+    const opened = await openModelFile(path.join(MODELS, name));
+    const model = await openModel(opened.source, { siblings: opened.siblings });
+    await opened.close();
+    const byName = new Map(model.layers.map((l) => [l.name, l]));
+    const layers = entry.layers.map((l) => byName.get(l.layer)).filter((l) => l !== undefined);
+    const contexts = layerContexts(layers);
+    const fallbackStats = { count: 0, maxAbs: 0, mean: 0, std: 0, maxOverStd: 0, kurtosis: 0, beyondFp16: 0, zeros: 0, nonFinite: 0 };
+    const layersOut = entry.layers.flatMap((l) => {
+      const layer = byName.get(l.layer);
+      if (!layer) return [];
+      const errors = Object.fromEntries(Object.entries(l.formats).map(([f, s]) => [f, { relMse: s.relMse, sqnrDb: s.sqnrDb, maxAbsError: s.maxAbsError, overflowCount: s.overflowCount, count: l.stats?.count ?? 1 }]));
+      const position = contexts.get(layer.name);
+      const scored = scoreLayer(layer, model, { stats: l.stats ?? fallbackStats, errors, ...(position ? { position } : {}) });
+      const formats = Object.fromEntries(Object.entries(l.formats).map(([f, s]) => [f, { ...s, staticScore: scored[f]!.staticScore }]));
+      return [{ ...l, formats }];
+    });
+    const now = correlations({ formats: FORMATS, layers: layersOut } as unknown as SensitivityReport);
+    const before = correlations({ formats: FORMATS, layers: entry.layers } as unknown as SensitivityReport);
+    const cell = (f: string): string => {
+      const a = now[f]?.rho, b = before[f]?.rho;
+      if (a !== undefined) rhos[f]!.push(a);
+      return `${a === undefined ? 'n/a' : a.toFixed(2)} (${b === undefined ? 'n/a' : b.toFixed(2)})`;
+    };
+    rows.push(`| ${name} | ${FORMATS.map(cell).join(' | ')} |`);
+  }
+  const mean = (v: number[]): string => (v.length ? (v.reduce((a, b) => a + b, 0) / v.length).toFixed(2) : 'n/a');
+  rows.push(`| **mean** | ${FORMATS.map((f) => mean(rhos[f]!)).join(' | ')} |`);
+  console.log(rows.join('\n'));
+}
+
 async function main(): Promise<void> {
   const args = process.argv.slice(2);
+  if (args.includes('--rescore')) {
+    const file = args[args.indexOf('--rescore') + 1]!;
+    await rescore(file, args.filter((a) => !a.startsWith('--') && a !== file));
+    return;
+  }
   const cacheDir = args.includes('--cached') ? undefined : await fs.mkdtemp(path.join(os.tmpdir(), 'pl-validate-'));
   const jsonOut = args.includes('--json') ? args[args.indexOf('--json') + 1] : undefined;
   const only = args.filter((a) => !a.startsWith('--') && a !== jsonOut);
@@ -57,7 +108,7 @@ async function main(): Promise<void> {
     try {
       const r = await measureSensitivity(file, { formats: FORMATS, ...(cacheDir ? { cacheDir } : {}), workers: 0 });
       const c = correlations(r);
-      all[name] = { correlations: c, measured: r.measured, layers: r.layers.map((l) => ({ layer: l.layer, role: l.role, formats: l.formats })) };
+      all[name] = { correlations: c, measured: r.measured, layers: r.layers.map((l) => ({ layer: l.layer, role: l.role, stats: l.stats, formats: l.formats })) };
       for (const f of FORMATS) if (c[f]?.rho !== undefined) rhos[f]!.push(c[f]!.rho!);
       rows.push(`| ${name} | ${r.layers.length} | ${FORMATS.map((f) => (c[f]?.rho === undefined ? 'n/a' : c[f]!.rho!.toFixed(2))).join(' | ')} | ${((performance.now() - t) / 1000).toFixed(1)} s |`);
     } catch (e) {

@@ -11,6 +11,7 @@ import {
   buildPlan,
   checkPlan,
   defaultCandidateFormats,
+  estimate,
   formatAllowed,
   formatBytes,
   formatPlanDiagnostics,
@@ -40,13 +41,14 @@ import {
 } from '../../core';
 import { openModelFile } from '../../node/fileByteSource';
 import { measureSensitivity } from '../../node/measure';
+import { DEFAULT_VERIFY_CANDIDATES, MAX_VERIFY_CANDIDATES, planReference, verifyPlan, type PlanReference, type VerifyPlanResult } from '../../node/planVerify';
 import { analyzeModelSensitivity } from '../../node/sensitivityRunner';
 import { CliError, renderTable, type CliOutput } from '../io';
 import { resolveTargets } from './estimate';
 import { loadTargetsFile } from './targets';
 
 export const planUsage =
-  'precision-lens plan FILE --target ID [--budget SIZE | --avg-bits B | --weight-budget SIZE] [--devices N] [--context N] [--batch N] [--kv-format F] [--formats a,b] [--allow-emulated] [--fuse-qkv] [--sample F] [--measure] [--targets-file FILE] [-o PLAN | --dry-run] [--json]';
+  'precision-lens plan FILE --target ID [--budget SIZE | --avg-bits B | --weight-budget SIZE] [--devices N] [--context N] [--batch N] [--kv-format F] [--formats a,b] [--allow-emulated] [--fuse-qkv] [--sample F] [--measure] [--verify | --no-verify] [--max-candidates N] [--targets-file FILE] [-o PLAN | --dry-run] [--json]';
 
 function positiveInt(flag: string, text: string | undefined): number | undefined {
   if (text === undefined) return undefined;
@@ -136,6 +138,9 @@ export async function planCommand(argv: readonly string[], io: CliOutput): Promi
       'fuse-qkv': { type: 'boolean' },
       sample: { type: 'string' },
       measure: { type: 'boolean' },
+      verify: { type: 'boolean' },
+      'no-verify': { type: 'boolean' },
+      'max-candidates': { type: 'string' },
       'targets-file': { type: 'string' },
       output: { type: 'string', short: 'o' },
       'dry-run': { type: 'boolean' },
@@ -164,6 +169,9 @@ export async function planCommand(argv: readonly string[], io: CliOutput): Promi
   const user = await loadTargetsFile(values['targets-file']);
   const target = resolveTargets(values.target, user)[0]!;
   const allowEmulated = values['allow-emulated'] === true;
+  if (values.verify && values['no-verify']) throw new CliError('Give at most one of --verify and --no-verify.');
+  const maxCandidates = values['max-candidates'] === undefined ? DEFAULT_VERIFY_CANDIDATES : positiveInt('max-candidates', values['max-candidates'])!;
+  if (maxCandidates > MAX_VERIFY_CANDIDATES) throw new CliError(`--max-candidates must be at most ${MAX_VERIFY_CANDIDATES}, got ${maxCandidates}.`);
   const modelPath = positionals[0]!;
 
   const opened = await openModelFile(modelPath);
@@ -193,10 +201,25 @@ export async function planCommand(argv: readonly string[], io: CliOutput): Promi
     const baselineList = standardBaselines(model, { native: target.native, allowEmulated });
     const scored = [...new Set([...formats, ...baselineList.flatMap((b) => Object.values(b.assignment)).filter((f) => f !== KEEP_FORMAT)])];
     const report = await analyzeModelSensitivity({ model, source: opened.source, siblings: opened.siblings }, { formats: scored, ...(sample !== undefined ? { sample } : {}) });
+    // --verify (and --measure unless --no-verify), ONNX: candidate plans are applied and run with onnxruntime-node.
+    // The reference run fixes the calibration samples (more for tiny outputs) that --measure then uses too.
+    const wantVerify = values.verify === true || (values.measure === true && values['no-verify'] !== true);
+    if ((values.measure || values.verify) && model.format !== 'onnx') io.err(`warning: --measure and --verify need an ONNX model; using static sensitivity for ${model.format}.`);
+    let reference: PlanReference | undefined;
+    if (model.format === 'onnx' && (values.measure || wantVerify)) {
+      try {
+        reference = await planReference(path.resolve(modelPath), model);
+      } catch (e) {
+        if (wantVerify && !values.measure) throw new CliError((e as Error).message);
+        io.err(`warning: ${(e as Error).message}`);
+      }
+    }
     // --measure (ONNX): per-layer output SQNR measured with onnxruntime-node replaces the static prediction.
-    const measured = values.measure && model.format === 'onnx' ? await measureSensitivity(path.resolve(modelPath), { formats: scored, staticReport: report }) : undefined;
-    if (values.measure && !measured) io.err(`warning: --measure needs an ONNX model; using static sensitivity for ${model.format}.`);
-    const harm = measured ? harmFromSensitivity(measured, { prefer: 'measured' }) : harmFromSensitivity(report);
+    const measured = values.measure && model.format === 'onnx'
+      ? await measureSensitivity(path.resolve(modelPath), { formats: scored, staticReport: report, ...(reference ? { samples: reference.samples.length } : {}) })
+      : undefined;
+    const staticHarm = harmFromSensitivity(report);
+    const harm = measured ? harmFromSensitivity(measured, { prefer: 'measured' }) : staticHarm;
     let result;
     try {
       result = planForTarget(model, {
@@ -208,6 +231,30 @@ export async function planCommand(argv: readonly string[], io: CliOutput): Promi
       if (e instanceof EstimateError) throw new CliError(e.message);
       throw e;
     }
+    // Verification: measure the solver's plan against the baselines that fit and local-search steps; deliver the best.
+    let verification: VerifyPlanResult | undefined;
+    let assignment = result.assignment;
+    if (wantVerify && reference && result.status !== 'infeasible') {
+      let last = 0;
+      verification = await verifyPlan(path.resolve(modelPath), model, {
+        weightBudgetBytes: result.budget.weightBudgetBytes, harm, ...(measured ? { alternativeHarms: [{ id: 'static', harm: staticHarm }] } : {}),
+        formats, native: target.native, allowEmulated, pinned, ...(values['fuse-qkv'] ? { fuse: { qkv: true } } : {}),
+        solverAssignment: result.assignment, baselines: baselineList, reference, maxCandidates,
+        onProgress: (p) => {
+          const now = performance.now();
+          if (values.json || now - last < 1000) return;
+          last = now;
+          io.err(`verifying: ${p.done}/${p.total} · ${p.message}`);
+        },
+      }).catch((e: Error) => {
+        io.err(`warning: the plan was not verified: ${e.message.split('\n')[0]}`);
+        return undefined;
+      });
+      if (verification) assignment = verification.best.assignment;
+    }
+    const finalEstimate = assignment === result.assignment ? result.estimate : estimate(model, target, { batch, constants, kvFormat, ...(context !== undefined ? { context } : {}), assignment });
+    const finalBytes = assignmentWeightBytes(model, assignment);
+    const finalHarm = assignmentHarm(model, assignment, harm) ?? result.harm;
     // Baselines at their own memory, and the solver at the same memory.
     const baselines = baselineList.map((b) => {
       const bytes = assignmentWeightBytes(model, b.assignment);
@@ -217,7 +264,7 @@ export async function planCommand(argv: readonly string[], io: CliOutput): Promi
     });
     const plan = buildPlan({
       model, fingerprint, target: target.id, devices, budget, context: result.estimate.context, batch, kvFormat, allowEmulated,
-      assignment: result.assignment, pinned: new Set(Object.keys(pinned)), notes,
+      assignment, pinned: new Set(Object.keys(pinned)), notes,
     });
     const feasible = result.status !== 'infeasible';
     if (feasible && !values['dry-run']) await fs.writeFile(outPath, serializePlan(plan));
@@ -228,8 +275,10 @@ export async function planCommand(argv: readonly string[], io: CliOutput): Promi
         planFile: feasible && !values['dry-run'] ? outPath : null,
         plan: feasible ? plan : null,
         solver: { status: result.status, harm: result.harm, predictedOutputSqnrDb: harmToSqnrDb(result.harm), lowerBound: result.lowerBound, gap: result.gap, weightBytes: result.weightBytes, groups: result.groupCount, fusedGroups: result.fusedGroupCount, freeGroups: result.freeGroups, states: result.states, formats: result.formats, notes: result.notes },
+        verification: verification ? verificationJson(verification) : null,
+        delivered: { weightBytes: finalBytes, harm: finalHarm, predictedOutputSqnrDb: harmToSqnrDb(finalHarm), measuredOutputSqnrDb: verification?.best.measuredSqnrDb ?? null, source: verification?.best.id ?? 'solver' },
         budget: result.budget,
-        estimate: result.estimate,
+        estimate: finalEstimate,
         frontier: result.frontier,
         baselines,
         suggestions: result.suggestions,
@@ -247,9 +296,10 @@ export async function planCommand(argv: readonly string[], io: CliOutput): Promi
       return 2;
     }
     const counts = new Map<string, number>();
-    for (const id of Object.values(result.assignment)) counts.set(id, (counts.get(id) ?? 0) + 1);
-    io.out(`solution: ${formatBytes(result.weightBytes)} of layer weights, predicted output SQNR ${harmToSqnrDb(result.harm).toFixed(1)} dB (harm ${result.harm.toPrecision(4)}), ${result.status === 'optimal' ? 'proven optimal' : `within ${result.gap.toPrecision(3)} of optimal`} · ${[...counts].sort((a, c) => c[1] - a[1]).map(([id, n]) => `${id === KEEP_FORMAT ? 'as stored' : id} ×${n}`).join(', ')}`);
-    io.out(`estimate: total ${formatBytes(result.estimate.totalBytes)} of ${formatBytes(result.estimate.capacityBytes * devices)} · fits ${result.estimate.fits || result.estimate.devicesNeeded <= devices ? 'yes' : 'no'} · decode ${result.estimate.decodeTokensPerSecond.toFixed(1)} tok/s`);
+    for (const id of Object.values(assignment)) counts.set(id, (counts.get(id) ?? 0) + 1);
+    io.out(`solution: ${formatBytes(result.weightBytes)} of layer weights, predicted output SQNR ${harmToSqnrDb(result.harm).toFixed(1)} dB (harm ${result.harm.toPrecision(4)}), ${result.status === 'optimal' ? 'proven optimal' : `within ${result.gap.toPrecision(3)} of optimal`}${verification ? '' : ` · ${formatCounts(counts)}`}`);
+    if (verification) for (const line of verificationLines(verification, counts)) io.out(line);
+    io.out(`estimate: total ${formatBytes(finalEstimate.totalBytes)} of ${formatBytes(finalEstimate.capacityBytes * devices)} · fits ${finalEstimate.fits || finalEstimate.devicesNeeded <= devices ? 'yes' : 'no'} · decode ${finalEstimate.decodeTokensPerSecond.toFixed(1)} tok/s`);
     io.out('');
     io.out(renderTable(
       ['baseline', 'weights', 'pred. SQNR', 'solver at same memory'],
@@ -263,4 +313,41 @@ export async function planCommand(argv: readonly string[], io: CliOutput): Promi
   } finally {
     await opened.close();
   }
+}
+
+function formatCounts(counts: ReadonlyMap<string, number>): string {
+  return [...counts].sort((a, c) => c[1] - a[1]).map(([id, n]) => `${id === KEEP_FORMAT ? 'as stored' : id} ×${n}`).join(', ');
+}
+
+const db = (x: number | undefined): string => (x === undefined ? 'n/a' : Number.isFinite(x) ? `${x.toFixed(1)} dB` : 'lossless');
+
+/** Text report of a verification: what was delivered, what it beat. */
+function verificationLines(v: VerifyPlanResult, counts: ReadonlyMap<string, number>): string[] {
+  const baselines = v.candidates.filter((c) => c.origin === 'baseline' && c.measuredSqnrDb !== undefined);
+  const lines = [
+    `verified with onnxruntime-node (${v.candidates.length} candidate plan${v.candidates.length === 1 ? '' : 's'}, ${v.samples} samples, ${(v.elapsedMs / 1000).toFixed(1)} s${v.stopped === 'cap' ? ', stopped at --max-candidates' : ''}): measured output SQNR ${db(v.best.measuredSqnrDb)}${v.best.id === 'solver' ? ' (the solver\'s plan)' : ` with ${v.best.label}, the solver's plan measured ${db(v.solver.measuredSqnrDb)}`}`,
+    `delivered: ${formatBytes(v.best.weightBytes)} of layer weights · ${formatCounts(counts)}`,
+  ];
+  if (baselines.length) lines.push(`measured baselines that fit: ${baselines.map((c) => `${c.id} ${db(c.measuredSqnrDb)}${v.beats.includes(c.id) ? '' : ' (better)'}`).join(', ')}`);
+  const failed = v.candidates.filter((c) => c.error !== undefined);
+  if (failed.length) lines.push(`note: ${failed.length} candidate(s) could not be applied or run: ${failed[0]!.id}: ${failed[0]!.error}`);
+  return lines;
+}
+
+/** JSON view of a verification (assignments of the delivered plan only; it is also the plan). */
+function verificationJson(v: VerifyPlanResult): unknown {
+  return {
+    delivered: v.best.id,
+    measuredOutputSqnrDb: v.best.measuredSqnrDb ?? null,
+    solverMeasuredOutputSqnrDb: v.solver.measuredSqnrDb ?? null,
+    gainOverSolverDb: v.gainOverSolverDb,
+    beats: v.beats,
+    candidates: v.candidates.map((c) => ({ id: c.id, label: c.label, origin: c.origin, weightBytes: c.weightBytes, predictedHarm: c.predictedHarm ?? null, measuredOutputSqnrDb: c.measuredSqnrDb ?? null, ...(c.error !== undefined ? { error: c.error } : {}) })),
+    inputs: v.inputs,
+    outputs: v.outputs,
+    samples: v.samples,
+    rounds: v.rounds,
+    stopped: v.stopped,
+    elapsedMs: v.elapsedMs,
+  };
 }

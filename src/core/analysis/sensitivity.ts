@@ -17,12 +17,18 @@
  *   q/k/v errors more so. In sequential networks ({@link SEQUENTIAL_ROLE_GAIN}) every weight layer passes its
  *   error on ~1:1 and biases add a small share. The values are round numbers fitted against measured output
  *   SQNR on the ONNX corpus (test/integration/validateSensitivity.ts, `npm run validate:sensitivity`).
- * - positionGain (sequential networks only): first and last weight layers ×2, then 1.5 → 0.75 with depth.
+ * - The role is the *effective* role ({@link effectiveRole}): a layer whose lowered weight is a vector added to a
+ *   signal (a bias, an LSTM bias slice, a constant offset; graphInfluence.ts `isOffsetVector`) scores as a bias
+ *   whatever its name says, because its error adds to an activation much larger than the vector itself. This is
+ *   structural (weight shape + op), not fitted: it reuses the existing bias gain.
+ * - positionGain (sequential networks only): first and last weight layers ×2, then 1.5 → 0.75 with depth
+ *   (offset vectors are not counted as weight layers).
  * - Overflow (FP16/BF16 values that become ±Inf) adds a catastrophic term so such a layer ranks above any
  *   finite-error choice.
  */
 import type { Layer, LayerRole, Model, TensorInfo, TensorLocation } from '../model/types';
 import { applyQuantParams, decodeElements } from './decode';
+import { isOffsetVector } from './graphInfluence';
 import { getNumberFormat, type NumberFormat } from './numberFormats';
 import { SPLIT, GRIDS, absMax, fakeQuantize, roundBf16, roundFp16, roundMiniFast, roundSignificant, rowLayout, toHalf, type FakeQuantizeOptions } from './quantize';
 
@@ -362,9 +368,10 @@ export interface LayerPosition {
 }
 
 /** Positions of `layers` (in execution order) for scoring. */
-export function layerContexts(layers: readonly Pick<Layer, 'name' | 'role'>[]): Map<string, LayerPosition> {
+export function layerContexts(layers: readonly (Pick<Layer, 'name' | 'role'> & Partial<Pick<Layer, 'shape' | 'op'>>)[]): Map<string, LayerPosition> {
   const transformer = layers.some((l) => l.role.startsWith('attention_') || l.role.startsWith('ffn_') || l.role === 'expert');
-  const weightLayers = layers.filter((l) => l.role !== 'bias');
+  // Offset vectors (bias-like, see effectiveRole) do not count as weight layers for first/last/depth.
+  const weightLayers = layers.filter((l) => effectiveRole(l) !== 'bias');
   let lastCore = -1;
   weightLayers.forEach((l, i) => {
     if (l.role !== 'norm' && l.role !== 'output_head') lastCore = i;
@@ -394,6 +401,15 @@ export function positionGain(position: LayerPosition | undefined, role?: LayerRo
   return 1.5 - (0.75 * position.index) / (position.count - 1);
 }
 
+/**
+ * The role that decides the gain: a layer whose lowered weight is a vector (see {@link isOffsetVector}) scores as
+ * a bias whatever its name says (LSTM bias slices, constants added to activations); norms keep their role.
+ */
+export function effectiveRole(layer: Pick<Layer, 'role'> & Partial<Pick<Layer, 'shape' | 'op'>>): LayerRole {
+  if (layer.role === 'norm' || layer.role === 'bias' || !layer.shape || !layer.op) return layer.role;
+  return isOffsetVector({ shape: layer.shape, op: layer.op }) ? 'bias' : layer.role;
+}
+
 /** Role gain for a layer in its context. */
 export function roleGain(role: LayerRole, position: LayerPosition | undefined): number {
   if (!position?.transformer) return SEQUENTIAL_ROLE_GAIN[role];
@@ -404,9 +420,10 @@ export function roleGain(role: LayerRole, position: LayerPosition | undefined): 
  * Scores one layer for every format in `input.errors` (ids from numberFormats.ts). See the module comment for
  * the formula. `model` is used for context (block count) and may be omitted by tests.
  */
-export function scoreLayer(layer: Pick<Layer, 'name' | 'role' | 'block'>, model: Pick<Model, 'hyperparameters'> | undefined, input: ScoreInput): Record<string, LayerFormatSensitivity> {
+export function scoreLayer(layer: Pick<Layer, 'name' | 'role' | 'block'> & Partial<Pick<Layer, 'shape' | 'op'>>, model: Pick<Model, 'hyperparameters'> | undefined, input: ScoreInput): Record<string, LayerFormatSensitivity> {
   const out: Record<string, LayerFormatSensitivity> = {};
-  const gain = roleGain(layer.role, input.position) * positionGain(input.position, layer.role);
+  const role = effectiveRole(layer);
+  const gain = roleGain(role, input.position) * positionGain(input.position, role);
   for (const [formatId, err] of Object.entries(input.errors)) {
     const format = getNumberFormat(formatId);
     const overflowShare = err.count > 0 ? err.overflowCount / err.count : 0;
@@ -425,7 +442,7 @@ export function scoreLayer(layer: Pick<Layer, 'name' | 'role' | 'block'>, model:
 }
 
 /** The most telling facts behind a score, most important first, joined by '; '. */
-function scoreReason(layer: Pick<Layer, 'role' | 'block'>, model: Pick<Model, 'hyperparameters'> | undefined, input: ScoreInput, err: WeightErrorStats, format: NumberFormat | undefined): string {
+function scoreReason(layer: Pick<Layer, 'role' | 'block'> & Partial<Pick<Layer, 'shape' | 'op'>>, model: Pick<Model, 'hyperparameters'> | undefined, input: ScoreInput, err: WeightErrorStats, format: NumberFormat | undefined): string {
   const parts: string[] = [];
   const label = format?.label.split(' (')[0] ?? 'format';
   if (err.overflowCount > 0) parts.push(`overflows ${label} (${err.overflowCount} values)`);
@@ -437,8 +454,9 @@ function scoreReason(layer: Pick<Layer, 'role' | 'block'>, model: Pick<Model, 'h
   else if (layer.role === 'embedding') parts.push('embedding');
   else if (layer.role === 'norm') parts.push('norm');
   else if (layer.role === 'router') parts.push('MoE router');
+  else if (layer.role !== 'bias' && effectiveRole(layer) === 'bias') parts.push('offset vector (bias-like: its error adds to a larger signal)');
   const pos = input.position;
-  if (pos && !pos.transformer && layer.role !== 'bias' && pos.count >= 3 && (pos.index === 0 || pos.index === pos.count - 1)) parts.push(pos.index === 0 ? 'first layer' : 'last layer');
+  if (pos && !pos.transformer && effectiveRole(layer) !== 'bias' && pos.count >= 3 && (pos.index === 0 || pos.index === pos.count - 1)) parts.push(pos.index === 0 ? 'first layer' : 'last layer');
   if (pos?.finalNorm) parts.push('final norm');
   const blocks = model?.hyperparameters.blockCount;
   if (blocks && layer.block !== undefined && layer.block !== null && (layer.block === 0 || layer.block === blocks - 1) && !parts.includes('first layer')) parts.push(layer.block === 0 ? 'first block' : 'last block');

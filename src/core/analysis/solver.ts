@@ -438,13 +438,11 @@ export interface SolveModelResult {
   readonly notes: readonly string[];
 }
 
-/** A layer's format in `assignment`, with 'keep' for a missing entry and for the layer's own stored format. */
+/** A layer's format id in `assignment` ('keep' for a missing entry). */
 function anchoredFormat(layer: Layer, assignment: Readonly<Record<string, string>>): string {
   const id = assignment[layer.name];
   if (id === undefined || id === KEEP_FORMAT) return KEEP_FORMAT;
-  const f = getNumberFormat(id);
-  if (!f) return id;
-  return formatForStoredDType(layer.dtype)?.id === f.id ? KEEP_FORMAT : f.id;
+  return getNumberFormat(id)?.id ?? id;
 }
 
 /** Formats the solver considers by default for a model's layers (GGUF: ggml types; ONNX: what `apply` stores; others: common deployment formats). */

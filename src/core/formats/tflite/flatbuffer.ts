@@ -51,6 +51,12 @@ export class PageMiss {
   constructor(readonly page: number) {}
 }
 
+/**
+ * What is being read, for error messages: a string, or an object whose `toString()` builds the text only when
+ * a check fails (walks of 10^5 tables would otherwise build 10^6 message strings that are never shown).
+ */
+export type What = string | { toString(): string };
+
 /** A table whose vtable has been read and checked. */
 export interface FbTable {
   /** Absolute file offset of the table (where its soffset lives). */
@@ -62,10 +68,13 @@ export interface FbTable {
 }
 
 interface Page {
+  /** The page's bytes (PAGE_BYTES, or fewer for the file's last page); recycled after eviction. */
   readonly bytes: Uint8Array;
   readonly view: DataView;
   /** Step generation that last touched the page; pages of the running step are never evicted. */
   gen: number;
+  /** Touched since eviction last passed it (second-chance / CLOCK replacement, no reordering per access). */
+  used: boolean;
 }
 
 interface Vtable {
@@ -81,6 +90,8 @@ const KIND_BYTES: Readonly<Record<ScalarKind, number>> = { i32: 4, f32: 4, i64: 
 /** Reads a FlatBuffer lazily through a small LRU page cache; every access is checked against the file size. */
 export class FlatBufferReader {
   private readonly pages = new Map<number, Page>();
+  /** Evicted full-size pages, reused by the next loads (no allocation per page once the cache is warm). */
+  private readonly spare: Page[] = [];
   private readonly vtables = new Map<number, Vtable>();
   private lastIndex = -1;
   private lastPage: Page | undefined;
@@ -219,24 +230,46 @@ export class FlatBufferReader {
       if (this.pages.has(p)) continue;
       // Copy each page: a ByteSource may return a view into a buffer it reuses, and pages are evicted alone.
       const rel = (p - first) * PAGE_BYTES;
-      const copy = bytes.slice(rel, Math.min(rel + PAGE_BYTES, length));
-      this.pages.set(p, { bytes: copy, view: new DataView(copy.buffer), gen: -1 });
+      const end = Math.min(rel + PAGE_BYTES, length);
+      let page: Page;
+      if (end - rel === PAGE_BYTES && this.spare.length > 0) {
+        page = this.spare.pop()!;
+        page.bytes.set(bytes.subarray(rel, end));
+        page.gen = -1;
+        page.used = false;
+      } else {
+        const copy = bytes.slice(rel, end);
+        page = { bytes: copy, view: new DataView(copy.buffer), gen: -1, used: false };
+      }
+      this.pages.set(p, page);
       this.pagesRead++;
     }
     this.evict();
   }
 
-  /** Drops least recently used pages beyond the cap, except those the running step touched. */
+  /**
+   * Drops pages beyond the cap in insertion order, giving pages touched since the last pass a second chance
+   * (moved to the back, flag cleared) and never dropping those of the running step.
+   */
   private evict(): void {
     let excess = this.pages.size - MAX_CACHED_PAGES;
     if (excess <= 0) return;
+    const again: [number, Page][] = [];
     for (const [index, page] of this.pages) {
       if (excess <= 0) break;
       if (page.gen === this.gen) continue;
       this.pages.delete(index);
+      if (page.used) {
+        page.used = false;
+        again.push([index, page]);
+        continue;
+      }
       if (index === this.lastIndex) this.lastIndex = -1;
+      if (page.bytes.length === PAGE_BYTES && this.spare.length < MAX_READ_AHEAD_PAGES) this.spare.push(page);
       excess--;
     }
+    for (const [index, page] of again) this.pages.set(index, page);
+    if (excess > 0 && again.length > 0) this.evict(); // every page had its second chance; now drop the oldest
   }
   //#endregion
 
@@ -246,12 +279,8 @@ export class FlatBufferReader {
     if (index === this.lastIndex) return this.lastPage!;
     const p = this.pages.get(index);
     if (p === undefined) throw new PageMiss(index);
-    if (p.gen !== this.gen) {
-      // Refresh its LRU position (Map keeps insertion order) and pin it for this step.
-      p.gen = this.gen;
-      this.pages.delete(index);
-      this.pages.set(index, p);
-    }
+    p.gen = this.gen; // pinned for this step
+    p.used = true;
     this.lastIndex = index;
     this.lastPage = p;
     return p;
@@ -310,14 +339,14 @@ export class FlatBufferReader {
   }
 
   /** Checks that [offset, offset+length) lies inside the file, else throws 'truncated' describing `what`. */
-  checkRange(offset: number, length: number, what: string): void {
+  checkRange(offset: number, length: number, what: What): void {
     if (!Number.isSafeInteger(offset) || !Number.isSafeInteger(length) || offset < 0 || length < 0 || offset + length > this.size) {
       this.fail('truncated', `${what} at offset ${offset} needs ${length} bytes but the file has ${this.size} bytes`, offset);
     }
   }
 
   /** Copies `length` (≤ 1 MiB) checked bytes. */
-  bytes(offset: number, length: number, what: string): Uint8Array {
+  bytes(offset: number, length: number, what: What): Uint8Array {
     this.checkRange(offset, length, what);
     if (length > MAX_CHUNK_BYTES) throw new Error(`FlatBufferReader: read of ${length} bytes exceeds the chunk size.`);
     const out = new Uint8Array(length);
@@ -326,17 +355,17 @@ export class FlatBufferReader {
   }
 
   /** Checked little-endian u32 at an absolute offset. */
-  u32(offset: number, what: string): number {
+  u32(offset: number, what: What): number {
     if (!(offset >= 0 && offset + 4 <= this.size)) this.checkRange(offset, 4, what);
     return this.rawU32(offset);
   }
 
   /** Follows the uoffset stored at `fieldPosition`; the target must lie inside the file and not be the field itself. */
-  deref(fieldPosition: number, what: string): number {
+  deref(fieldPosition: number, what: What): number {
     return this.target(fieldPosition, this.u32(fieldPosition, what), what);
   }
 
-  private target(fieldPosition: number, rel: number, what: string): number {
+  private target(fieldPosition: number, rel: number, what: What): number {
     if (rel === 0) this.fail('cycle', `${what} at offset ${fieldPosition} points to itself`, fieldPosition);
     const to = fieldPosition + rel;
     if (to + 4 > this.size) this.fail('bad-offset', `${what} at offset ${fieldPosition} points to offset ${to}, past the end of the file (${this.size} bytes)`, fieldPosition);
@@ -346,7 +375,7 @@ export class FlatBufferReader {
 
   //#region tables
   /** Reads and checks the table at `position` (its vtable and inline size). */
-  table(position: number, what: string): FbTable {
+  table(position: number, what: What): FbTable {
     this.charge(8, position);
     if (!(position >= 0 && position + 4 <= this.size)) this.checkRange(position, 4, what);
     const soffset = this.rawI32(position);
@@ -366,7 +395,7 @@ export class FlatBufferReader {
     return { position, fieldOffsets: vtable.fields, end: vtable.end };
   }
 
-  private parseVtable(vtablePos: number, position: number, what: string): Vtable {
+  private parseVtable(vtablePos: number, position: number, what: What): Vtable {
     const vtableBytes = this.rawU16(vtablePos);
     const tableBytes = this.rawU16(vtablePos + 2);
     if (vtableBytes < 4 || vtableBytes % 2 !== 0) this.fail('bad-value', `${what} at offset ${position} has a malformed vtable (size ${vtableBytes})`, vtablePos);
@@ -391,7 +420,7 @@ export class FlatBufferReader {
   }
 
   /** Offset of field `index` inside `t`, checked to hold `width` bytes; undefined when absent. */
-  private field(t: FbTable, index: number, width: number, what: string): number | undefined {
+  private field(t: FbTable, index: number, width: number, what: What): number | undefined {
     const f = index < t.fieldOffsets.length ? t.fieldOffsets[index]! : 0;
     if (f === 0) return undefined;
     if (f + width > t.end) this.fail('bad-offset', `${what} of the table at offset ${t.position} runs past the table`, t.position + f);
@@ -404,27 +433,27 @@ export class FlatBufferReader {
   }
 
   /** Unsigned byte field, or `fallback` when absent. */
-  u8Field(t: FbTable, index: number, fallback: number, what = 'field'): number {
+  u8Field(t: FbTable, index: number, fallback: number, what: What = 'field'): number {
     const f = this.field(t, index, 1, what);
     return f === undefined ? fallback : this.rawU8(t.position + f);
   }
   /** Signed byte field (enums such as TensorType), or `fallback` when absent. */
-  i8Field(t: FbTable, index: number, fallback: number, what = 'field'): number {
+  i8Field(t: FbTable, index: number, fallback: number, what: What = 'field'): number {
     const f = this.field(t, index, 1, what);
     return f === undefined ? fallback : this.rawI8(t.position + f);
   }
   /** Signed 32-bit field, or `fallback` when absent. */
-  i32Field(t: FbTable, index: number, fallback: number, what = 'field'): number {
+  i32Field(t: FbTable, index: number, fallback: number, what: What = 'field'): number {
     const f = this.field(t, index, 4, what);
     return f === undefined ? fallback : this.rawI32(t.position + f);
   }
   /** Unsigned 32-bit field (indices), or `fallback` when absent. */
-  u32Field(t: FbTable, index: number, fallback: number, what = 'field'): number {
+  u32Field(t: FbTable, index: number, fallback: number, what: What = 'field'): number {
     const f = this.field(t, index, 4, what);
     return f === undefined ? fallback : this.rawU32(t.position + f);
   }
   /** Unsigned 64-bit field as a safe number; values above 2^53 throw 'limit-exceeded'. */
-  u64Field(t: FbTable, index: number, fallback: number, what = 'field'): number {
+  u64Field(t: FbTable, index: number, fallback: number, what: What = 'field'): number {
     const f = this.field(t, index, 8, what);
     if (f === undefined) return fallback;
     const low = this.rawU32(t.position + f);
@@ -435,14 +464,14 @@ export class FlatBufferReader {
   }
 
   /** Absolute position of the object an offset field points to, or undefined when the field is absent. */
-  refField(t: FbTable, index: number, what: string): number | undefined {
+  refField(t: FbTable, index: number, what: What): number | undefined {
     const f = this.field(t, index, 4, what);
     if (f === undefined) return undefined;
     return this.target(t.position + f, this.rawU32(t.position + f), what);
   }
 
   /** Sub-table at field `index`, or undefined when absent. */
-  tableField(t: FbTable, index: number, what: string): FbTable | undefined {
+  tableField(t: FbTable, index: number, what: What): FbTable | undefined {
     const pos = this.refField(t, index, what);
     return pos === undefined ? undefined : this.table(pos, what);
   }
@@ -453,7 +482,7 @@ export class FlatBufferReader {
    * Reads a vector header at `position`: its element count, checked against `maxCount` (limit) and against
    * the bytes left in the file. Returns the count; element 0 is at `position + 4`.
    */
-  vectorCount(position: number, elementBytes: number, maxCount: number, what: string): number {
+  vectorCount(position: number, elementBytes: number, maxCount: number, what: What): number {
     if (!(position >= 0 && position + 4 <= this.size)) this.checkRange(position, 4, `length of ${what}`);
     const count = this.rawU32(position);
     if (count > maxCount) this.fail('limit-exceeded', `${what} at offset ${position} has ${count} elements, more than the limit of ${maxCount}`, position);
@@ -470,7 +499,7 @@ export class FlatBufferReader {
    * `zeros` is given and the kept int64 elements are all zero, its array is returned instead of a new one
    * (symmetric per-channel quantization stores thousands of zero points that are all 0).
    */
-  scalarVector(position: number, kind: ScalarKind, maxCount: number, what: string, keep = maxCount, zeros?: (count: number) => number[]): { count: number; values: number[] } {
+  scalarVector(position: number, kind: ScalarKind, maxCount: number, what: What, keep = maxCount, zeros?: (count: number) => number[]): { count: number; values: number[] } {
     const elementBytes = KIND_BYTES[kind];
     const count = this.vectorCount(position, elementBytes, maxCount, what);
     const n = Math.min(count, keep);
@@ -552,14 +581,14 @@ export class FlatBufferReader {
     return true;
   }
 
-  private element(kind: ScalarKind, offset: number, what: string): number {
+  private element(kind: ScalarKind, offset: number, what: What): number {
     if (kind === 'i32') return this.rawI32(offset);
     if (kind === 'f32') return this.rawF32(offset);
     return this.int64(this.rawU32(offset), this.rawI32(offset + 4), offset, what);
   }
 
   /** An int64 from its words; values outside ±2^53 (no real zero point) are refused. */
-  private int64(low: number, high: number, offset: number, what: string): number {
+  private int64(low: number, high: number, offset: number, what: What): number {
     const value = low + high * 0x1_0000_0000;
     if (!Number.isSafeInteger(value)) {
       this.fail('limit-exceeded', `${what} at offset ${offset} holds ${BigInt(high) * 0x1_0000_0000n + BigInt(low)}, outside the safe integer range`, offset);
@@ -568,7 +597,7 @@ export class FlatBufferReader {
   }
 
   /** Absolute positions of the tables in a vector of tables (each target checked inside the file). */
-  async tableVector(position: number, maxCount: number, what: string, token?: CancellationToken): Promise<Float64Array> {
+  async tableVector(position: number, maxCount: number, what: What, token?: CancellationToken): Promise<Float64Array> {
     const count = await this.run(() => {
       const c = this.vectorCount(position, 4, maxCount, what);
       this.charge(c * 4 + 4, position);
@@ -590,7 +619,7 @@ export class FlatBufferReader {
    * Reads a string at `position`: its length is checked against `maxBytes` (limit) and the file; at most
    * `keepBytes` are decoded, longer strings end with '…'.
    */
-  string(position: number, maxBytes: number, keepBytes: number, what: string): string {
+  string(position: number, maxBytes: number, keepBytes: number, what: What): string {
     const count = this.vectorCount(position, 1, maxBytes, what);
     const n = Math.min(count, keepBytes, MAX_CHUNK_BYTES);
     this.charge(n + 4, position);
@@ -608,7 +637,7 @@ export class FlatBufferReader {
   }
 
   /** String at field `index`, or undefined when absent. */
-  stringField(t: FbTable, index: number, maxBytes: number, keepBytes: number, what: string): string | undefined {
+  stringField(t: FbTable, index: number, maxBytes: number, keepBytes: number, what: What): string | undefined {
     const pos = this.refField(t, index, what);
     return pos === undefined ? undefined : this.string(pos, maxBytes, keepBytes, what);
   }
@@ -617,11 +646,6 @@ export class FlatBufferReader {
 
 /** Short strings that are pure ASCII decode without TextDecoder (tensor names); others go through UTF-8. */
 function ascii(bytes: Uint8Array, start: number, n: number): string {
-  let s = '';
-  for (let i = 0; i < n; i++) {
-    const c = bytes[start + i]!;
-    if (c >= 0x80) return utf8.decode(bytes.subarray(start, start + n));
-    s += String.fromCharCode(c);
-  }
-  return s;
+  for (let i = 0; i < n; i++) if (bytes[start + i]! >= 0x80) return utf8.decode(bytes.subarray(start, start + n));
+  return String.fromCharCode.apply(null, bytes.subarray(start, start + n) as unknown as number[]);
 }

@@ -10,14 +10,13 @@
  * Schema: https://github.com/tensorflow/tensorflow/blob/master/tensorflow/compiler/mlir/lite/schema/schema.fbs
  */
 import { ModelFormatError, formatError, throwIfCancelled } from '../../errors';
-import { safeMultiply } from '../../io/binaryReader';
 import type { ByteSource } from '../../io/byteSource';
 import type { Limits } from '../../io/limits';
 import { truncateForMessage } from '../../io/byteSource';
 import { dtypeInfo, isRealValued, storedByteLength, type DType } from '../../model/dtypes';
-import type { Dim, Graph, GraphNode, GraphValue, Layer, LayerRole, MetadataValue, Model, QuantParams, TensorInfo } from '../../model/types';
+import type { Dim, Graph, GraphNode, GraphValue, Layer, LayerRole, MetadataValue, Model, QuantParams, StoredVector, TensorInfo, TensorLocation } from '../../model/types';
 import type { ReadContext } from '../context';
-import { FlatBufferReader, type FbTable } from './flatbuffer';
+import { FlatBufferReader, type FbTable, type What } from './flatbuffer';
 import {
   BUFFER, CUSTOM_OPERATOR, METADATA, MODEL, OPCODE, OPERATOR, QUANT, SIGNATURE, SUBGRAPH, TENSOR, TENSOR_TYPES,
   TFLITE_IDENTIFIER, WEIGHTED_OPS, builtinOperatorName,
@@ -117,28 +116,30 @@ export async function readTflite(source: ByteSource, ctx: ReadContext): Promise<
   //#region buffers (read on demand: only constant tensors and metadata need them)
   const buffersPos = await fb.run(() => fb.refField(model, MODEL.buffers, 'Model.buffers'));
   const bufferTables = buffersPos === undefined ? new Float64Array(0) : await fb.tableVector(buffersPos, limits.maxTensorCount + 1, 'Model.buffers', token);
-  const bufferCache = new Map<number, BufferRange | undefined>();
-  /** Synchronous (may throw PageMiss); caching is idempotent, so retries are safe. */
+  // Not cached: a tensor names its buffer once (shared buffers are re-read, each charged to the budget).
+  const bufferWhat = new Label('buffer');
+  const bufferDataWhat = new FieldLabel('data of ', bufferWhat);
+  const bufferOffsetWhat = new FieldLabel('offset of ', bufferWhat);
+  const bufferSizeWhat = new FieldLabel('size of ', bufferWhat);
+  /** Synchronous (may throw PageMiss); no side effects, so retries are safe. */
   const bufferRange = (index: number): BufferRange | undefined => {
-    if (bufferCache.has(index)) return bufferCache.get(index);
-    const t = fb.table(bufferTables[index]!, `buffer ${index}`);
-    let range: BufferRange | undefined;
-    const dataPos = fb.refField(t, BUFFER.data, `data of buffer ${index}`);
+    bufferWhat.index = index;
+    const t = fb.table(bufferTables[index]!, bufferWhat);
+    const dataPos = fb.refField(t, BUFFER.data, bufferDataWhat);
     if (dataPos !== undefined) {
-      const count = fb.vectorCount(dataPos, 1, Number.MAX_SAFE_INTEGER, `data of buffer ${index}`);
-      if (count > 0) range = { byteOffset: dataPos + 4, byteLength: count };
+      const count = fb.vectorCount(dataPos, 1, Number.MAX_SAFE_INTEGER, bufferDataWhat);
+      if (count > 0) return { byteOffset: dataPos + 4, byteLength: count };
     }
     // Models over 2 GB keep payloads after the FlatBuffer: offset is from the file start, valid when > 1.
-    const offset = fb.u64Field(t, BUFFER.offset, 0, `offset of buffer ${index}`);
-    if (range === undefined && offset > 1) {
-      const size = fb.u64Field(t, BUFFER.size, 0, `size of buffer ${index}`);
+    const offset = fb.u64Field(t, BUFFER.offset, 0, bufferOffsetWhat);
+    if (offset > 1) {
+      const size = fb.u64Field(t, BUFFER.size, 0, bufferSizeWhat);
       if (offset + size > source.size) {
         fb.fail('bad-offset', `buffer ${index} stores ${size} bytes at offset ${offset}, past the end of the file (${source.size} bytes)`, t.position);
       }
-      if (size > 0) range = { byteOffset: offset, byteLength: size };
+      if (size > 0) return { byteOffset: offset, byteLength: size };
     }
-    bufferCache.set(index, range);
-    return range;
+    return undefined;
   };
   //#endregion
 
@@ -163,38 +164,44 @@ export async function readTflite(source: ByteSource, ctx: ReadContext): Promise<
 
     const tensorTables = head.tensorsPos === undefined ? [] : await fb.tableVector(head.tensorsPos, limits.maxTensorCount - totalTensors, `tensors of subgraph ${s}`, token);
     totalTensors += tensorTables.length;
+    const labels = new TensorLabels();
+    labels.tensor.subgraph = s;
     const tensors = await fb.map(tensorTables.length, (i) => {
-      const t = readTensor(fb, tensorTables[i]!, s, i, limits, zeros, quantValuesLeft);
+      labels.tensor.index = i;
+      const t = readTensor(fb, tensorTables[i]!, labels, limits, zeros, quantValuesLeft);
       quantValuesLeft -= t.quantValuesKept; // after the step's reads: runs once per tensor
       return t;
     }, token);
     const { inputs, outputs, operatorsPos } = await fb.run(() => {
-      const inputs = int32Vector(fb, sg, SUBGRAPH.inputs, limits.maxTensorCount, 'inputs', `subgraph ${s}`) ?? [];
+      const inputs = int32Vector(fb, sg, SUBGRAPH.inputs, limits.maxTensorCount, `inputs of subgraph ${s}`) ?? [];
       checkTensorIndices(fb, inputs, tensors.length, false, `inputs of subgraph ${s}`, sg.position);
-      const outputs = int32Vector(fb, sg, SUBGRAPH.outputs, limits.maxTensorCount, 'outputs', `subgraph ${s}`) ?? [];
+      const outputs = int32Vector(fb, sg, SUBGRAPH.outputs, limits.maxTensorCount, `outputs of subgraph ${s}`) ?? [];
       checkTensorIndices(fb, outputs, tensors.length, false, `outputs of subgraph ${s}`, sg.position);
       return { inputs, outputs, operatorsPos: fb.refField(sg, SUBGRAPH.operators, `operators of subgraph ${s}`) };
     });
 
     const operatorTables = operatorsPos === undefined ? [] : await fb.tableVector(operatorsPos, limits.maxNodeCount - totalOperators, `operators of subgraph ${s}`, token);
     totalOperators += operatorTables.length;
+    const ol = new OperatorLabels();
+    ol.operator.subgraph = s;
     const operators = await fb.map(operatorTables.length, (i): RawOperator => {
-      const what = `operator ${i} of subgraph ${s}`;
+      const what = ol.operator;
+      what.index = i;
       const t = fb.table(operatorTables[i]!, what);
-      const opcodeIndex = fb.u32Field(t, OPERATOR.opcodeIndex, 0, `opcode index of ${what}`);
+      const opcodeIndex = fb.u32Field(t, OPERATOR.opcodeIndex, 0, ol.opcodeIndex);
       if (opcodeIndex >= opNames.length) fb.fail('bad-value', `${what} uses opcode ${opcodeIndex} but the model has ${opNames.length} operator codes`, t.position);
       // -1 marks an omitted optional input.
-      const opInputs = int32Vector(fb, t, OPERATOR.inputs, limits.maxTensorCount, 'inputs', what) ?? [];
+      const opInputs = int32Vector(fb, t, OPERATOR.inputs, limits.maxTensorCount, ol.inputs) ?? [];
       checkTensorIndices(fb, opInputs, tensors.length, true, what, t.position);
-      const opOutputs = int32Vector(fb, t, OPERATOR.outputs, limits.maxTensorCount, 'outputs', what) ?? [];
+      const opOutputs = int32Vector(fb, t, OPERATOR.outputs, limits.maxTensorCount, ol.outputs) ?? [];
       checkTensorIndices(fb, opOutputs, tensors.length, true, what, t.position);
       const subgraphIndices: number[] = [];
       const optionFields = SUBGRAPH_OPTION_FIELDS[opNames[opcodeIndex]!];
       if (optionFields) {
-        const options = fb.tableField(t, OPERATOR.builtinOptions, `options of ${what}`);
+        const options = fb.tableField(t, OPERATOR.builtinOptions, ol.options);
         if (options) {
           for (const f of optionFields) {
-            const idx = fb.i32Field(options, f, -1, `subgraph index of ${what}`);
+            const idx = fb.i32Field(options, f, -1, ol.subgraphIndex);
             if (idx >= 0 && idx < subgraphTables.length) subgraphIndices.push(idx);
           }
         }
@@ -243,7 +250,8 @@ export async function readTflite(source: ByteSource, ctx: ReadContext): Promise<
     const value = (i: number): GraphValue => {
       const t = g.tensors[i]!;
       const dims = t.shapeSignature ?? t.shape;
-      const shape: Dim[] | undefined = dims?.map((d) => (d < 0 ? null : d));
+      // Shapes without unknown (-1) dims are shared with the raw tensor (IR arrays are read-only).
+      const shape: readonly Dim[] | undefined = dims === undefined || dims.every((d) => d >= 0) ? dims : dims.map((d) => (d < 0 ? null : d));
       return { name: valueNames[i]!, dtype: TENSOR_TYPES[t.type]?.dtype ?? undefined, shape };
     };
     const edgeName = (i: number): string => (i < 0 ? '' : valueNames[i]!);
@@ -351,16 +359,59 @@ export async function readTflite(source: ByteSource, ctx: ReadContext): Promise<
 }
 
 /** The int32 vector at field `index` of `t` (shapes, tensor index lists), or undefined when absent. */
-function int32Vector(fb: FlatBufferReader, t: FbTable, index: number, maxCount: number, kind: string, owner: string): number[] | undefined {
-  const pos = fb.refField(t, index, `${kind} of ${owner}`);
+function int32Vector(fb: FlatBufferReader, t: FbTable, index: number, maxCount: number, what: What): number[] | undefined {
+  const pos = fb.refField(t, index, what);
   if (pos === undefined) return undefined;
-  return fb.scalarVector(pos, 'i32', maxCount, `${kind} of ${owner}`).values;
+  return fb.scalarVector(pos, 'i32', maxCount, what).values;
+}
+
+/** An error-message label `<kind> <index>[ of subgraph <s>]`, formatted only when a check fails. */
+class Label {
+  index = 0;
+  subgraph = -1;
+  constructor(readonly kind: string) {}
+  toString(): string {
+    return this.subgraph < 0 ? `${this.kind} ${this.index}` : `${this.kind} ${this.index} of subgraph ${this.subgraph}`;
+  }
+}
+
+/** `<prefix><owner>` (e.g. 'shape of tensor 3 of subgraph 0'), formatted only when a check fails. */
+class FieldLabel {
+  constructor(readonly prefix: string, readonly owner: What) {}
+  toString(): string {
+    return `${this.prefix}${String(this.owner)}`;
+  }
+}
+
+/** Labels for the fields of one tensor (a walk reuses them, updating the tensor's index). */
+class TensorLabels {
+  readonly tensor = new Label('tensor');
+  readonly shape = new FieldLabel('shape of ', this.tensor);
+  readonly shapeSignature = new FieldLabel('shape signature of ', this.tensor);
+  readonly type = new FieldLabel('type of ', this.tensor);
+  readonly buffer = new FieldLabel('buffer of ', this.tensor);
+  readonly name = new FieldLabel('name of ', this.tensor);
+  readonly quantization = new FieldLabel('quantization of ', this.tensor);
+  readonly scales = new FieldLabel('scales of ', this.tensor);
+  readonly zeroPoints = new FieldLabel('zero points of ', this.tensor);
+  readonly quantizedDimension = new FieldLabel('quantized dimension of ', this.tensor);
+}
+
+/** Labels for the fields of one operator. */
+class OperatorLabels {
+  readonly operator = new Label('operator');
+  readonly opcodeIndex = new FieldLabel('opcode index of ', this.operator);
+  readonly inputs = new FieldLabel('inputs of ', this.operator);
+  readonly outputs = new FieldLabel('outputs of ', this.operator);
+  readonly options = new FieldLabel('options of ', this.operator);
+  readonly subgraphIndex = new FieldLabel('subgraph index of ', this.operator);
 }
 
 /** Checks tensor indices of a subgraph or operator edge list (-1 = omitted optional input, when allowed). */
-function checkTensorIndices(fb: FlatBufferReader, values: readonly number[], tensorCount: number, allowOmitted: boolean, what: string, offset: number): void {
+function checkTensorIndices(fb: FlatBufferReader, values: readonly number[], tensorCount: number, allowOmitted: boolean, what: What, offset: number): void {
   const min = allowOmitted ? -1 : 0;
-  for (const v of values) {
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i]!;
     if (v < min || v >= tensorCount) fb.fail('bad-value', `${what} refers to tensor ${v} but the subgraph has ${tensorCount} tensors`, offset);
   }
 }
@@ -387,42 +438,52 @@ function zeroArrays(): (count: number) => number[] {
  * limits.maxQuantValues per tensor; after it, only the first {@link QUANT_SUMMARY_VALUES} are. Truncated
  * vectors also record their scale range and file location. The caller subtracts `quantValuesKept`.
  */
-function readTensor(fb: FlatBufferReader, position: number, s: number, i: number, limits: Limits, zeros: (count: number) => number[], quantValuesLeft: number): RawTensor {
-  const what = `tensor ${i} of subgraph ${s}`;
-  const t = fb.table(position, what);
-  const shape = int32Vector(fb, t, TENSOR.shape, limits.maxRank, 'shape', what);
-  const shapeSignature = int32Vector(fb, t, TENSOR.shapeSignature, limits.maxRank, 'shape signature', what);
-  const type = fb.i8Field(t, TENSOR.type, 0, `type of ${what}`);
-  const buffer = fb.u32Field(t, TENSOR.buffer, 0, `buffer of ${what}`);
-  const name = fb.stringField(t, TENSOR.name, limits.maxStringBytes, limits.maxDisplayStringBytes, `name of ${what}`) ?? '';
+function readTensor(fb: FlatBufferReader, position: number, w: TensorLabels, limits: Limits, zeros: (count: number) => number[], quantValuesLeft: number): RawTensor {
+  const t = fb.table(position, w.tensor);
+  const shape = int32Vector(fb, t, TENSOR.shape, limits.maxRank, w.shape);
+  const shapeSignature = int32Vector(fb, t, TENSOR.shapeSignature, limits.maxRank, w.shapeSignature);
+  const type = fb.i8Field(t, TENSOR.type, 0, w.type);
+  const buffer = fb.u32Field(t, TENSOR.buffer, 0, w.buffer);
+  const name = fb.stringField(t, TENSOR.name, limits.maxStringBytes, limits.maxDisplayStringBytes, w.name) ?? '';
   let quant: QuantParams | undefined;
   let quantValuesKept = 0;
-  const q = fb.tableField(t, TENSOR.quantization, `quantization of ${what}`);
+  const q = fb.tableField(t, TENSOR.quantization, w.quantization);
   if (q) {
-    const scalePos = fb.refField(q, QUANT.scale, `scales of ${what}`);
-    const zeroPos = fb.refField(q, QUANT.zeroPoint, `zero points of ${what}`);
-    const scaleCount = scalePos === undefined ? 0 : fb.vectorCount(scalePos, 4, limits.maxArrayLength, `scales of ${what}`);
+    const scalePos = fb.refField(q, QUANT.scale, w.scales);
+    const zeroPos = fb.refField(q, QUANT.zeroPoint, w.zeroPoints);
+    const scaleCount = scalePos === undefined ? 0 : fb.vectorCount(scalePos, 4, limits.maxArrayLength, w.scales);
     const keep = Math.min(scaleCount, limits.maxQuantValues) <= quantValuesLeft ? limits.maxQuantValues : QUANT_SUMMARY_VALUES;
-    const scales = scalePos === undefined ? NO_VALUES : fb.scalarVector(scalePos, 'f32', limits.maxArrayLength, `scales of ${what}`, keep);
-    const zeroPoints = zeroPos === undefined ? NO_VALUES : fb.scalarVector(zeroPos, 'i64', limits.maxArrayLength, `zero points of ${what}`, keep, zeros);
+    const scales = scalePos === undefined ? NO_VALUES : fb.scalarVector(scalePos, 'f32', limits.maxArrayLength, w.scales, keep);
+    const zeroPoints = zeroPos === undefined ? NO_VALUES : fb.scalarVector(zeroPos, 'i64', limits.maxArrayLength, w.zeroPoints, keep, zeros);
     if (scales.count > 0) {
-      const dim = fb.i32Field(q, QUANT.quantizedDimension, 0, `quantized dimension of ${what}`);
-      const scaleRange = scales.values.length < scales.count ? fb.f32Range(scalePos! + 4, scales.count) : undefined;
-      quant = {
-        scales: scales.values,
-        zeroPoints: zeroPoints.values,
-        scaleCount: scales.count,
-        axis: scales.count > 1 ? dim : undefined,
-        ...(scaleRange ? { scaleRange } : {}),
-        ...(scales.values.length < scales.count ? { storedScales: { byteOffset: scalePos! + 4, count: scales.count, dtype: 'float32' as const } } : {}),
-        ...(zeroPoints.values.length < zeroPoints.count ? { storedZeroPoints: { byteOffset: zeroPos! + 4, count: zeroPoints.count, dtype: 'int64' as const } } : {}),
-      };
-      // Interned all-zero arrays cost nothing per tensor.
+      const dim = fb.i32Field(q, QUANT.quantizedDimension, 0, w.quantizedDimension);
+      const axis = scales.count > 1 ? dim : undefined;
+      if (scales.values.length === scales.count && zeroPoints.values.length === zeroPoints.count) {
+        quant = { scales: scales.values, zeroPoints: zeroPoints.values, scaleCount: scales.count, axis };
+      } else {
+        // Truncated (per-tensor cap, or the model's budget is spent): keep a summary and where the rest is.
+        const scaleRange = fb.f32Range(scalePos! + 4, scales.count);
+        const storedScales: StoredVector = { byteOffset: scalePos! + 4, count: scales.count, dtype: 'float32' };
+        const storedZeroPoints: StoredVector | undefined = zeroPoints.values.length < zeroPoints.count ? { byteOffset: zeroPos! + 4, count: zeroPoints.count, dtype: 'int64' } : undefined;
+        quant = {
+          scales: scales.values,
+          zeroPoints: zeroPoints.values,
+          scaleCount: scales.count,
+          axis,
+          ...(scaleRange ? { scaleRange } : {}),
+          ...(scales.values.length < scales.count ? { storedScales } : {}),
+          ...(storedZeroPoints ? { storedZeroPoints } : {}),
+        };
+      }
+      // Interned all-zero arrays (frozen) cost nothing per tensor.
       quantValuesKept = scales.values.length + (Object.isFrozen(zeroPoints.values) ? 0 : zeroPoints.values.length);
     }
   }
   return { name, type, shape, shapeSignature, buffer, quant, sparse: fb.has(t, TENSOR.sparsity), quantValuesKept };
 }
+
+/** Shape of a tensor without one (a scalar). */
+const NO_DIMS: readonly number[] = Object.freeze([]);
 
 const NO_VALUES: { readonly count: number; readonly values: number[] } = Object.freeze({ count: 0, values: Object.freeze([]) as unknown as number[] });
 
@@ -436,41 +497,39 @@ function constantTensor(
   ctx: ReadContext,
   warn: (text: string) => void,
 ): TensorInfo | undefined {
-  const quoted = `'${truncateForMessage(name)}'`;
+  const quoted = (): string => `'${truncateForMessage(name)}'`;
   const typeInfo = TENSOR_TYPES[t.type];
   if (typeInfo === undefined) {
-    throw new ModelFormatError('unsupported', formatError(fileName, `constant tensor ${quoted} has unsupported TFLite type '${t.type}'`));
+    throw new ModelFormatError('unsupported', formatError(fileName, `constant tensor ${quoted()} has unsupported TFLite type '${t.type}'`));
   }
   if (typeInfo.dtype === null) {
-    warn(`Constant tensor ${quoted} of type ${typeInfo.name} is not a weight and was skipped.`);
+    warn(`Constant tensor ${quoted()} of type ${typeInfo.name} is not a weight and was skipped.`);
     return undefined;
   }
   const dtype: DType = typeInfo.dtype;
-  const shape = t.shape ?? [];
-  for (const d of shape) {
-    if (d < 0) throw new ModelFormatError('bad-value', formatError(fileName, `constant tensor ${quoted} has a negative dimension '${d}'`));
+  const shape = t.shape ?? NO_DIMS;
+  for (let i = 0; i < shape.length; i++) {
+    const d = shape[i]!;
+    if (d < 0) throw new ModelFormatError('bad-value', formatError(fileName, `constant tensor ${quoted()} has a negative dimension '${d}'`));
   }
-  const elementCount = safeMultiply(fileName, `shape of tensor ${quoted}`, ...shape);
+  let elementCount = 1;
+  for (let i = 0; i < shape.length; i++) {
+    elementCount *= shape[i]!; // int32 dims: the product stays exact until it passes 2^53, checked here
+    if (!Number.isSafeInteger(elementCount)) throw new ModelFormatError('limit-exceeded', formatError(fileName, `shape of tensor ${quoted()} overflows a safe integer`));
+  }
   if (elementCount > ctx.limits.maxElementCount) {
-    throw new ModelFormatError('limit-exceeded', formatError(fileName, `tensor ${quoted} has ${elementCount} elements, more than the limit of ${ctx.limits.maxElementCount}`));
+    throw new ModelFormatError('limit-exceeded', formatError(fileName, `tensor ${quoted()} has ${elementCount} elements, more than the limit of ${ctx.limits.maxElementCount}`));
   }
   const expected = storedByteLength(dtype, elementCount);
   if (t.sparse) {
-    warn(`Tensor ${quoted} is stored sparse: ${range.byteLength} bytes hold its ${elementCount} elements.`);
+    warn(`Tensor ${quoted()} is stored sparse: ${range.byteLength} bytes hold its ${elementCount} elements.`);
   } else if (expected !== undefined && expected !== range.byteLength) {
-    warn(`Tensor ${quoted} stores ${range.byteLength} bytes but its shape [${shape.join(', ')}] of ${dtype} needs ${expected}.`);
+    warn(`Tensor ${quoted()} stores ${range.byteLength} bytes but its shape [${shape.join(', ')}] of ${dtype} needs ${expected}.`);
   }
-  const info: TensorInfo = {
-    name,
-    dtype,
-    shape,
-    elementCount,
-    byteLength: range.byteLength,
-    location: { file: '', byteOffset: range.byteOffset, byteLength: range.byteLength, encoding: 'raw' },
-    origin: 'buffer',
-    graph,
-    ...(t.quant ? { quant: t.quant } : {}),
-  };
+  const location: TensorLocation = { file: '', byteOffset: range.byteOffset, byteLength: range.byteLength, encoding: 'raw' };
+  const info: TensorInfo = t.quant
+    ? { name, dtype, shape, elementCount, byteLength: range.byteLength, location, origin: 'buffer', graph, quant: t.quant }
+    : { name, dtype, shape, elementCount, byteLength: range.byteLength, location, origin: 'buffer', graph };
   return info;
 }
 

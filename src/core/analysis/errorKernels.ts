@@ -1,0 +1,454 @@
+/**
+ * Fast error kernels of static sensitivity (sensitivity.ts `analyzeSensitivityChunk` drives them).
+ *
+ * Where the time goes and how it is cut (figures: bench/sensitivity.bench.ts):
+ * - 16-bit weights (FP16, BF16) have only 65 536 distinct values, so every **element-wise** quantity — the weight
+ *   statistics and the error of FP32/TF32/BF16/FP16, per-tensor FP8/FP6/FP4, INT8 per tensor and ternary — is a
+ *   function of the code alone. One pass counts the codes ({@link histogram16}, ~0.4 ns/element); the errors are
+ *   then summed over the distinct codes with exactly the scalar rounding of quantize.ts ({@link histogramErrors}).
+ * - Group and channel **integer** formats (INT8 per channel, INT4 g128/g64/g32, W8A8, W4A4) need every element:
+ *   {@link ErrorWorkspace.intError} runs a WebAssembly SIMD kernel (errorKernels.wat, float64 lanes, RNE by
+ *   `f64x2.nearest`) on row blocks that stay in cache, after an in-wasm FP16/BF16 → float32 decode.
+ * - Everything else (MX, NVFP4, NF4, binary, ggml types) goes through quantize.ts `fakeQuantize` per row block.
+ * When WebAssembly is unavailable (or {@link setErrorKernelBackend}('js')), JS kernels with the same arithmetic
+ * run instead; the results agree up to summation order (tests compare both).
+ *
+ * Pure: no I/O; the WebAssembly module is compiled synchronously from bytes embedded in gen/errorKernelsWasm.ts.
+ */
+import type { NumberFormat } from './numberFormats';
+import type { ErrorPartial, WeightStatsPartial } from './sensitivity';
+import { halfToFloatTable } from './decode';
+import { GRIDS, SPLIT, roundBf16, roundFp16, roundMiniFast, roundSignificant, toHalf } from './quantize';
+import { ERROR_KERNELS_WASM_BASE64 } from './gen/errorKernelsWasm';
+
+//#region backend selection
+
+/** Which kernel implementation runs: 'auto' = WebAssembly when available, else JS. */
+export type ErrorKernelBackend = 'auto' | 'wasm' | 'js';
+
+let requested: ErrorKernelBackend = 'auto';
+
+/** Chooses the kernel implementation (tests and benchmarks compare them); returns the previous choice. */
+export function setErrorKernelBackend(backend: ErrorKernelBackend): ErrorKernelBackend {
+  const prev = requested;
+  requested = backend;
+  return prev;
+}
+
+/** The implementation that {@link errorWorkspace} returns now: 'wasm' or 'js'. */
+export function activeErrorKernelBackend(): 'wasm' | 'js' {
+  return requested !== 'js' && wasmExports() ? 'wasm' : 'js';
+}
+
+//#endregion
+
+//#region WebAssembly module
+
+interface WasmExports {
+  readonly memory: { readonly buffer: ArrayBuffer; grow(pages: number): number };
+  decodeF16(src: number, n: number, dst: number): void;
+  decodeBf16(src: number, n: number, dst: number): void;
+  histogram16(src: number, n: number, hist: number): void;
+  intError(x: number, n: number, rowLen: number, group: number, qmax: number, qmin: number, fp16Scale: number, mode: number, amaxConst: number, amaxPtr: number, acc: number): void;
+}
+
+/** The slice of the WebAssembly JS API used here (core's lib has no DOM/Node typings). */
+interface WasmApi {
+  Module: new (bytes: Uint8Array) => object;
+  Instance: new (module: object, imports: object) => { exports: unknown };
+}
+
+let wasmState: WasmExports | null | undefined;
+
+function base64ToBytes(b64: string): Uint8Array {
+  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
+  const lookup = new Uint8Array(128);
+  for (let i = 0; i < alphabet.length; i++) lookup[alphabet.charCodeAt(i)] = i;
+  const clean = b64.replace(/=+$/, '');
+  const out = new Uint8Array(Math.floor((clean.length * 3) / 4));
+  let o = 0;
+  for (let i = 0; i < clean.length; i += 4) {
+    const a = lookup[clean.charCodeAt(i)]!, b = lookup[clean.charCodeAt(i + 1)]!;
+    const c = i + 2 < clean.length ? lookup[clean.charCodeAt(i + 2)]! : 0, d = i + 3 < clean.length ? lookup[clean.charCodeAt(i + 3)]! : 0;
+    const v = (a << 18) | (b << 12) | (c << 6) | d;
+    out[o++] = v >> 16;
+    if (o < out.length) out[o++] = (v >> 8) & 0xff;
+    if (o < out.length) out[o++] = v & 0xff;
+  }
+  return out;
+}
+
+/** The instantiated kernels, or undefined when this runtime has no WebAssembly (SIMD). Compiled once per thread. */
+function wasmExports(): WasmExports | undefined {
+  if (wasmState === undefined) {
+    wasmState = null;
+    const api = (globalThis as unknown as { WebAssembly?: WasmApi }).WebAssembly;
+    if (api) {
+      try {
+        const instance = new api.Instance(new api.Module(base64ToBytes(ERROR_KERNELS_WASM_BASE64)), {});
+        wasmState = instance.exports as WasmExports;
+      } catch {
+        // No SIMD support (or wasm disabled by policy): the JS kernels run instead.
+        wasmState = null;
+      }
+    }
+  }
+  return wasmState ?? undefined;
+}
+
+//#endregion
+
+//#region workspace
+
+/** Source encodings a block can be loaded from. */
+export type BlockSource = 'float16' | 'bfloat16' | 'float32';
+
+/** Per-row max |x| source of {@link ErrorWorkspace.intError}: computed (0), a constant (1), or per row (2). */
+export const AMAX_COMPUTED = 0, AMAX_CONSTANT = 1, AMAX_PER_ROW = 2;
+
+/**
+ * Scratch state of the kernels for one thread: a block of decoded float32 values, a code histogram and error
+ * accumulators (noise Σd², max |d|, overflowed elements) in numbered slots.
+ */
+export interface ErrorWorkspace {
+  readonly backend: 'wasm' | 'js';
+  /** Prepares for blocks of up to `blockElements` values, `slots` accumulators and `rowAmaxCount` per-row maxima; zeroes the histogram and slots. */
+  reset(blockElements: number, slots: number, rowAmaxCount: number): void;
+  /** Loads `n` values starting at `start`: 16-bit codes (decoded; counted into the histogram when `count`) or float32 values. */
+  load(source: BlockSource, data: Uint16Array | Float32Array, start: number, n: number, count: boolean): void;
+  /** Counts 16-bit codes into the histogram without loading them as a block. */
+  count(codes: Uint16Array, start: number, n: number): void;
+  /** The loaded block's values (valid until the next call). */
+  block(n: number): Float32Array;
+  /** Sets the per-row maxima for {@link AMAX_PER_ROW}. */
+  setRowAmax(values: Float32Array): void;
+  /**
+   * Adds the symmetric integer quantization error of the loaded block (`n` values in rows of `rowLength`, groups
+   * of `group`) to `slot`. See errorKernels.wat `intError` for the exact arithmetic.
+   */
+  intError(n: number, rowLength: number, group: number, qmax: number, qmin: number, fp16Scale: boolean, amaxMode: number, amaxConst: number, firstRow: number, slot: number): void;
+  /** [noise, max |d|, overflowed] of a slot. */
+  slot(slot: number): [number, number, number];
+  /** The code histogram (65 536 counts). */
+  histogram(): Uint32Array;
+}
+
+const HIST_BYTES = 65536 * 4;
+
+class WasmWorkspace implements ErrorWorkspace {
+  readonly backend = 'wasm';
+  private src = 0;
+  private dst = 0;
+  private hist = 0;
+  private acc = 0;
+  private amax = 0;
+  constructor(private readonly k: WasmExports) {}
+
+  reset(blockElements: number, slots: number, rowAmaxCount: number): void {
+    const align = (x: number): number => (x + 63) & ~63;
+    this.hist = 0; // two histograms (the kernel alternates between them)
+    this.acc = 2 * HIST_BYTES;
+    this.amax = align(this.acc + slots * 24);
+    this.src = align(this.amax + rowAmaxCount * 4);
+    this.dst = align(this.src + blockElements * 4);
+    const need = this.dst + blockElements * 4 + 64;
+    const have = this.k.memory.buffer.byteLength;
+    if (need > have) this.k.memory.grow(Math.ceil((need - have) / 65536));
+    new Uint8Array(this.k.memory.buffer, 0, this.amax).fill(0);
+  }
+
+  load(source: BlockSource, data: Uint16Array | Float32Array, start: number, n: number, count: boolean): void {
+    const buf = this.k.memory.buffer;
+    if (source === 'float32') {
+      new Float32Array(buf, this.dst, n).set((data as Float32Array).subarray(start, start + n));
+      return;
+    }
+    new Uint16Array(buf, this.src, n).set((data as Uint16Array).subarray(start, start + n));
+    if (count) this.k.histogram16(this.src, n, this.hist);
+    if (source === 'float16') this.k.decodeF16(this.src, n, this.dst);
+    else this.k.decodeBf16(this.src, n, this.dst);
+  }
+
+  count(codes: Uint16Array, start: number, n: number): void {
+    // The source area holds blockElements × 4 bytes, i.e. 2 × blockElements codes.
+    new Uint16Array(this.k.memory.buffer, this.src, n).set(codes.subarray(start, start + n));
+    this.k.histogram16(this.src, n, this.hist);
+  }
+
+  block(n: number): Float32Array {
+    return new Float32Array(this.k.memory.buffer, this.dst, n);
+  }
+
+  setRowAmax(values: Float32Array): void {
+    new Float32Array(this.k.memory.buffer, this.amax, values.length).set(values);
+  }
+
+  intError(n: number, rowLength: number, group: number, qmax: number, qmin: number, fp16Scale: boolean, amaxMode: number, amaxConst: number, firstRow: number, slot: number): void {
+    this.k.intError(this.dst, n, rowLength, group, qmax, qmin, fp16Scale ? 1 : 0, amaxMode, amaxConst, this.amax + firstRow * 4, this.acc + slot * 24);
+  }
+
+  slot(slot: number): [number, number, number] {
+    const f = new Float64Array(this.k.memory.buffer, this.acc + slot * 24, 3);
+    return [f[0]!, f[1]!, f[2]!];
+  }
+
+  histogram(): Uint32Array {
+    const both = new Uint32Array(this.k.memory.buffer, this.hist, 2 * 65536);
+    const out = new Uint32Array(65536);
+    for (let i = 0; i < 65536; i++) out[i] = both[i]! + both[i + 65536]!;
+    return out;
+  }
+}
+
+/** float64 round-half-to-even for |y| < 2^51 (adding 1.5 · 2^52 leaves no fraction bits). */
+const RNE_MAGIC = 6755399441055744;
+
+class JsWorkspace implements ErrorWorkspace {
+  readonly backend = 'js';
+  private values = new Float32Array(0);
+  private hist = new Uint32Array(65536);
+  private acc = new Float64Array(0);
+  private rowAmax = new Float32Array(0);
+
+  reset(blockElements: number, slots: number, rowAmaxCount: number): void {
+    if (this.values.length < blockElements) this.values = new Float32Array(blockElements);
+    this.acc = new Float64Array(slots * 3);
+    if (this.rowAmax.length < rowAmaxCount) this.rowAmax = new Float32Array(rowAmaxCount);
+    this.hist.fill(0);
+  }
+
+  load(source: BlockSource, data: Uint16Array | Float32Array, start: number, n: number, count: boolean): void {
+    const out = this.values;
+    if (source === 'float32') {
+      out.set((data as Float32Array).subarray(start, start + n));
+      return;
+    }
+    const codes = data as Uint16Array;
+    if (count) this.count(codes, start, n);
+    if (source === 'float16') {
+      const t = halfToFloatTable();
+      for (let i = 0; i < n; i++) out[i] = t[codes[start + i]!]!;
+    } else {
+      const u = new Uint32Array(out.buffer, out.byteOffset, n);
+      for (let i = 0; i < n; i++) u[i] = codes[start + i]! << 16;
+    }
+  }
+
+  count(codes: Uint16Array, start: number, n: number): void {
+    const h = this.hist;
+    for (let i = start, e = start + n; i < e; i++) h[codes[i]!]++;
+  }
+
+  block(n: number): Float32Array {
+    return this.values.subarray(0, n);
+  }
+
+  setRowAmax(values: Float32Array): void {
+    if (this.rowAmax.length < values.length) this.rowAmax = new Float32Array(values.length);
+    this.rowAmax.set(values);
+  }
+
+  intError(n: number, rowLength: number, group: number, qmax: number, qmin: number, fp16Scale: boolean, amaxMode: number, amaxConst: number, firstRow: number, slot: number): void {
+    const x = this.values;
+    let noise = 0, maxErr = 0, ovf = 0, rowIndex = firstRow;
+    for (let row = 0; row < n; row += rowLength, rowIndex++) {
+      const rowEnd = Math.min(n, row + rowLength);
+      for (let s = row; s < rowEnd; s += group) {
+        const e = Math.min(rowEnd, s + group);
+        let amax = 0;
+        if (amaxMode === AMAX_COMPUTED) {
+          for (let i = s; i < e; i++) {
+            const a = Math.abs(x[i]!);
+            if (a > amax) amax = a;
+          }
+        } else amax = amaxMode === AMAX_CONSTANT ? amaxConst : this.rowAmax[rowIndex]!;
+        let sc = amax > 0 && amax < Infinity ? (fp16Scale ? toHalf(amax / qmax) : Math.fround(amax / qmax)) : 0;
+        let overflowGroup = false;
+        if (sc === Infinity) {
+          sc = 0;
+          overflowGroup = true;
+        }
+        const iv = sc > 0 ? 1 / sc : 0;
+        let gn = 0, gm = 0, cnt = 0;
+        for (let i = s; i < e; i++) {
+          const v = x[i]!;
+          if (v - v !== 0) continue;
+          let q = (v * iv + RNE_MAGIC) - RNE_MAGIC;
+          if (q > qmax) q = qmax;
+          if (q < qmin) q = qmin;
+          const d = v - q * sc;
+          gn += d * d;
+          const a = Math.abs(d);
+          if (a > gm) gm = a;
+          cnt++;
+        }
+        noise += gn;
+        if (gm > maxErr) maxErr = gm;
+        if (overflowGroup) ovf += cnt;
+      }
+    }
+    const acc = this.acc;
+    acc[slot * 3] += noise;
+    if (maxErr > acc[slot * 3 + 1]!) acc[slot * 3 + 1] = maxErr;
+    acc[slot * 3 + 2] += ovf;
+  }
+
+  slot(slot: number): [number, number, number] {
+    return [this.acc[slot * 3]!, this.acc[slot * 3 + 1]!, this.acc[slot * 3 + 2]!];
+  }
+
+  histogram(): Uint32Array {
+    return this.hist.slice();
+  }
+}
+
+let wasmWorkspace: WasmWorkspace | undefined;
+let jsWorkspace: JsWorkspace | undefined;
+
+/** This thread's workspace for the selected backend (one per thread; not re-entrant). */
+export function errorWorkspace(): ErrorWorkspace {
+  const k = requested !== 'js' ? wasmExports() : undefined;
+  if (requested === 'wasm' && !k) throw new Error('WebAssembly SIMD is not available in this runtime.');
+  if (k) return (wasmWorkspace ??= new WasmWorkspace(k));
+  return (jsWorkspace ??= new JsWorkspace());
+}
+
+//#endregion
+
+//#region histogram evaluation
+
+let bf16Table: Float32Array | undefined;
+/** 65 536-entry BF16 → float table. */
+export function bf16ToFloatTable(): Float32Array {
+  if (!bf16Table) {
+    bf16Table = new Float32Array(65536);
+    const u = new Uint32Array(bf16Table.buffer);
+    for (let h = 0; h < 65536; h++) u[h] = h << 16;
+  }
+  return bf16Table;
+}
+
+/** Decode table of a 16-bit float dtype. */
+export function codeTable(dtype: 'float16' | 'bfloat16'): Float32Array {
+  return dtype === 'float16' ? halfToFloatTable() : bf16ToFloatTable();
+}
+
+/** Whole-tensor facts a histogram gives in exactly fakeQuantize's terms (non-finite values included, as absMax/absMean do). */
+export interface HistogramFacts {
+  /** max |x| including ±Inf (NaN ignored), as quantize.ts `absMax`. */
+  readonly absMax: number;
+  /** Σ|x| / n over every element, NaN/Inf included, as quantize.ts `absMean`. */
+  readonly absMean: number;
+}
+
+/** Weight statistics of the values counted in `hist` (decoded by `table`), as WeightStatsAccumulator.add computes them. */
+export function histogramStats(hist: Uint32Array, table: Float32Array): WeightStatsPartial & HistogramFacts {
+  let count = 0, maxAbs = 0, s1 = 0, s2 = 0, s3 = 0, s4 = 0, sAbs = 0, beyond = 0, zeros = 0, bad = 0, absMaxAll = 0, sAbsAll = 0, total = 0;
+  for (let c = 0; c < 65536; c++) {
+    const k = hist[c]!;
+    if (k === 0) continue;
+    const v = table[c]!;
+    total += k;
+    const a = v < 0 ? -v : v;
+    sAbsAll += k * a;
+    if (a > absMaxAll) absMaxAll = a;
+    if (v - v !== 0) {
+      bad += k;
+      continue;
+    }
+    count += k;
+    if (a > maxAbs) maxAbs = a;
+    if (a > 65504) beyond += k;
+    if (v === 0) zeros += k;
+    const v2 = v * v;
+    s1 += k * v;
+    s2 += k * v2;
+    s3 += k * v2 * v;
+    s4 += k * v2 * v2;
+    sAbs += k * a;
+  }
+  return { count, maxAbs, s1, s2, s3, s4, sAbs, beyondFp16: beyond, zeros, nonFinite: bad, absMax: absMaxAll, absMean: total > 0 ? sAbsAll / total : 0 };
+}
+
+/**
+ * True when the error of `format` on a value depends only on the value and whole-tensor constants (max |x|, mean
+ * |x|), so a code histogram gives it exactly.
+ */
+export function isElementwiseFormat(format: NumberFormat): boolean {
+  const el = format.element;
+  if (el === 'fp32' || el === 'tf32' || el === 'bf16' || el === 'fp16' || el === 'ternary') return true;
+  if (GRIDS[el] && format.scaling === 'tensor') return true;
+  return el === 'int8' && format.scaling === 'tensor';
+}
+
+/** True for the integer formats {@link ErrorWorkspace.intError} evaluates (per channel or per group). */
+export function isIntKernelFormat(format: NumberFormat): boolean {
+  return (format.element === 'int8' && format.scaling === 'channel') || (format.element === 'int4' && format.scaling === 'group');
+}
+
+/**
+ * A scalar quantizer for an element-wise format given whole-tensor facts: the same rounding as quantize.ts
+ * `fakeQuantize` / sensitivity.ts `quantizationError` per element.
+ */
+export function elementwiseQuantizer(format: NumberFormat, tensorAbsMax: number, tensorAbsMean: number): (x: number) => number {
+  const el = format.element;
+  if (el === 'fp32') return (x) => x;
+  if (el === 'tf32') {
+    const c = SPLIT(11);
+    return (x) => roundSignificant(x, c);
+  }
+  if (el === 'bf16') return roundBf16;
+  if (el === 'fp16') return roundFp16;
+  if (el === 'ternary') {
+    const gamma = toHalf(tensorAbsMean);
+    if (!(gamma > 0)) return () => 0;
+    return (x) => Math.max(-1, Math.min(1, rneScalar(x / gamma))) * gamma;
+  }
+  if (el === 'int8') {
+    const amax = tensorAbsMax;
+    if (!(amax > 0) || !Number.isFinite(amax)) return () => 0;
+    const sc = Math.fround(amax / 127), iv = 1 / sc;
+    return (x) => {
+      const q = rneScalar(x * iv);
+      return (q > 127 ? 127 : q < -127 ? -127 : q) * sc;
+    };
+  }
+  const g = GRIDS[el]!;
+  const amax = tensorAbsMax;
+  if (!(amax > 0) || !Number.isFinite(amax)) return (x) => x;
+  const scale = Math.fround(amax / g.maxFinite);
+  const c = SPLIT(g.manBits + 1), minNormal = 2 ** g.minExp, sub = 2 ** (g.manBits - g.minExp), inv = 1 / scale;
+  return (x) => roundMiniFast(x * inv, c, minNormal, sub, g.maxFinite) * scale;
+}
+
+function rneScalar(y: number): number {
+  return Math.abs(y) < 2 ** 51 ? (y + RNE_MAGIC) - RNE_MAGIC : y;
+}
+
+/**
+ * Error sums of an element-wise format over the values counted in `hist`: Σ count·x², Σ count·d², max |d|;
+ * values that quantize to ±Inf/NaN count as overflowed with error x (ErrorAccumulator's convention).
+ */
+export function histogramErrors(hist: Uint32Array, table: Float32Array, format: NumberFormat, tensorAbsMax: number, tensorAbsMean: number): ErrorPartial {
+  const quant = elementwiseQuantizer(format, tensorAbsMax, tensorAbsMean);
+  let signal = 0, noise = 0, maxErr = 0, overflow = 0, count = 0;
+  for (let c = 0; c < 65536; c++) {
+    const k = hist[c]!;
+    if (k === 0) continue;
+    const x = table[c]!;
+    if (x - x !== 0) continue;
+    count += k;
+    signal += k * x * x;
+    let d = x - quant(x);
+    if (d - d !== 0) {
+      overflow += k;
+      d = x;
+    }
+    noise += k * d * d;
+    const a = d < 0 ? -d : d;
+    if (a > maxErr) maxErr = a;
+  }
+  return { signal, noise, maxAbsError: maxErr, overflow, count };
+}
+
+//#endregion
