@@ -5,14 +5,17 @@
  *
  * The parent builds the file, then measures in fresh child processes so that each peak RSS belongs to the
  * work measured, not to the builder:
- * - `timing`: our open and the baseline, alternating, RUNS each (same process and JIT state) → medians, ratio;
- * - `ours` / `baseline`: RUNS opens of one kind only → that kind's peak RSS;
- * - `idle`: loads the same modules and opens nothing → the RSS floor of Node + tsx.
+ * - `timing` (under tsx, like every benchmark): our open and the baseline, alternating, RUNS each (same
+ *   process and JIT state) → medians and ratio;
+ * - `ours` / `ours1` / `baseline` / `idle`: RUNS opens, 1 open, RUNS baseline walks, nothing → peak RSS each.
+ *   These run this file bundled by esbuild under plain `node`, as the CLI and extension ship (dist/*.js):
+ *   tsx's loader thread alone adds ~80 MiB of RSS that is not ours. The `idle` figure is that runtime's floor.
  * The baseline reads the whole FlatBuffer region into memory and walks it with the `flatbuffers` npm
  * ByteBuffer (unchecked, no IR). Set PL_BENCH_BEFORE=<another checkout of this repo> to also time that
  * checkout's reader in the same alternation (before/after figures from one run).
  */
 import { spawnSync } from 'node:child_process';
+import { buildSync } from 'esbuild';
 import { promises as fs } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -123,8 +126,10 @@ async function child(mode: string, file: string, flatbufferBytes: number): Promi
   console.log(JSON.stringify(result));
 }
 
-function spawnChild(mode: string, file: string, flatbufferBytes: number): Record<string, number> {
-  const r = spawnSync(process.execPath, [...process.execArgv, __filename, '--child', mode, file, String(flatbufferBytes)], { encoding: 'utf8', env: process.env });
+/** Runs a child mode: under tsx (this file), or from `bundle` under plain node. */
+function spawnChild(mode: string, file: string, flatbufferBytes: number, bundle?: string): Record<string, number> {
+  const argv = bundle ? [bundle] : [...process.execArgv, __filename];
+  const r = spawnSync(process.execPath, [...argv, '--child', mode, file, String(flatbufferBytes)], { encoding: 'utf8', env: process.env });
   if (r.status !== 0) throw new Error(`child ${mode} failed: ${r.stderr}`);
   return JSON.parse(r.stdout.trim().split('\n').pop()!) as Record<string, number>;
 }
@@ -162,11 +167,13 @@ async function main(): Promise<void> {
     await fs.writeFile(file, bytes.subarray(0, bytes.length));
     await fs.truncate(file, FILE_BYTES);
     console.log(`built ${LAYERS} layers, ${tensors.length} tensors, FlatBuffer ${(bytes.length / 1048576).toFixed(1)} MiB, file ${(FILE_BYTES / 1024 ** 3).toFixed(0)} GiB (sparse) in ${(performance.now() - t0).toFixed(0)} ms`);
+    const bundle = path.join(dir, 'tflite.bench.cjs');
+    buildSync({ entryPoints: [__filename], bundle: true, platform: 'node', format: 'cjs', target: 'node20', outfile: bundle, mainFields: ['module', 'main'], logLevel: 'error' });
     const timing = spawnChild('timing', file, flatbufferBytes);
-    const own = spawnChild('ours', file, flatbufferBytes);
-    const own1 = spawnChild('ours1', file, flatbufferBytes);
-    const base = spawnChild('baseline', file, flatbufferBytes);
-    const idle = spawnChild('idle', file, flatbufferBytes);
+    const own = spawnChild('ours', file, flatbufferBytes, bundle);
+    const own1 = spawnChild('ours1', file, flatbufferBytes, bundle);
+    const base = spawnChild('baseline', file, flatbufferBytes, bundle);
+    const idle = spawnChild('idle', file, flatbufferBytes, bundle);
     const bytesRead = timing.bytesRead!;
     console.log(`open (ours, checked, full IR): median ${timing.ours!.toFixed(1)} ms over ${RUNS} runs`);
     console.log(`baseline (read FlatBuffer region + flatbuffers ByteBuffer walk, no checks/IR): median ${timing.baseline!.toFixed(1)} ms`);
@@ -175,7 +182,9 @@ async function main(): Promise<void> {
       console.log(`before (${process.env.PL_BENCH_BEFORE}): median ${timing.before.toFixed(1)} ms, ratio before/baseline ${(timing.before / timing.baseline!).toFixed(2)}, speed-up ${(timing.before / timing.ours!).toFixed(2)}×`);
     }
     console.log(`bytes read: ${bytesRead} of ${FILE_BYTES} (${((bytesRead / FILE_BYTES) * 100).toFixed(4)} %; FlatBuffer region ${flatbufferBytes})`);
-    console.log(`peak RSS: ours ${own.peakRssMiB!.toFixed(0)} MiB over ${RUNS} opens (${own1.peakRssMiB!.toFixed(0)} MiB for 1 open), baseline ${base.peakRssMiB!.toFixed(0)} MiB, Node+tsx floor ${idle.peakRssMiB!.toFixed(0)} MiB, timing process ${timing.peakRssMiB!.toFixed(0)} MiB`);
+    console.log(`peak RSS (bundled, plain node): ours ${own.peakRssMiB!.toFixed(0)} MiB over ${RUNS} opens (${own1.peakRssMiB!.toFixed(0)} MiB for 1 open), baseline ${base.peakRssMiB!.toFixed(0)} MiB, runtime floor ${idle.peakRssMiB!.toFixed(0)} MiB`);
+    console.log(`peak RSS of the tsx timing process (ours + baseline${timing.before !== undefined ? ' + before' : ''}, ${RUNS} runs each): ${timing.peakRssMiB!.toFixed(0)} MiB`);
+    console.log(`open in the bundled processes: ours median ${own.ms!.toFixed(1)} ms, baseline median ${base.ms!.toFixed(1)} ms (ratio ${(own.ms! / base.ms!).toFixed(2)})`);
   } finally {
     await fs.rm(dir, { recursive: true, force: true });
   }

@@ -5,8 +5,9 @@ import {
   CancelledError, DEFAULT_LIMITS, MemoryByteSource, ModelFormatError, openModel, type ByteSource, type Model,
 } from '../../src/core';
 import { FlatBufferReader } from '../../src/core/formats/tflite/flatbuffer';
+import { loadQuantParams } from '../../src/core';
 import { openModelFile } from '../../src/node/fileByteSource';
-import { OP, TT, buildTflite, fieldPosition, f32, malformedTflites, smallTfliteSpec } from '../fixtures/buildTflite';
+import { OP, TT, buildTflite, fieldPosition, f32, malformedTflites, smallTfliteSpec, type TensorSpec } from '../fixtures/buildTflite';
 
 const MODELS = path.resolve(__dirname, '../../../shared/models');
 
@@ -154,8 +155,84 @@ test('limits: tensor count, per-channel values kept, cancellation', async () => 
   const { bytes } = buildTflite();
   await assert.rejects(open(bytes, 'small.tflite', { limits: { ...DEFAULT_LIMITS, maxTensorCount: 4 } }), /tensors of subgraph 0 at offset \d+ has 9 elements, more than the limit of 4\./);
   const m = await open(bytes, 'small.tflite', { limits: { ...DEFAULT_LIMITS, maxQuantValues: 2 } });
-  assert.deepEqual(m.tensors[0]!.quant, { scales: [0.5, 0.25], zeroPoints: [0, 0], scaleCount: 3, axis: 0 });
+  const q = m.tensors[0]!.quant!;
+  assert.deepEqual({ ...q, storedScales: undefined, storedZeroPoints: undefined }, {
+    scales: [0.5, 0.25], zeroPoints: [0, 0], scaleCount: 3, axis: 0, scaleRange: [0.125, 0.5], storedScales: undefined, storedZeroPoints: undefined,
+  });
+  // The summary says where every value is; loadQuantParams reads them back exactly.
+  assert.deepEqual(q.storedScales && { count: q.storedScales.count, dtype: q.storedScales.dtype }, { count: 3, dtype: 'float32' });
+  assert.deepEqual(q.storedZeroPoints && { count: q.storedZeroPoints.count, dtype: q.storedZeroPoints.dtype }, { count: 3, dtype: 'int64' });
+  assert.deepEqual(await loadQuantParams(new MemoryByteSource('small.tflite', bytes), q), { scales: [0.5, 0.25, 0.125], zeroPoints: [0, 0, 0], scaleCount: 3, axis: 0 });
+  const full = (await open(bytes)).tensors[0]!.quant!;
+  assert.equal(await loadQuantParams(new MemoryByteSource('small.tflite', bytes), full), full, 'untruncated params are returned as they are');
+  await assert.rejects(loadQuantParams(new MemoryByteSource('cut.tflite', bytes.subarray(0, q.storedScales!.byteOffset + 4)), q), {
+    message: `cut.tflite: stored scales at offset ${q.storedScales!.byteOffset} (3 × 4 bytes) run past the end of the file (${q.storedScales!.byteOffset + 4} bytes).`,
+  });
   await assert.rejects(open(bytes, 'small.tflite', { token: { isCancellationRequested: true } }), CancelledError);
+});
+
+test('model-wide quantization budget: later tensors keep a summary; all-zero zero points share one array', async () => {
+  const channels = 12;
+  const layers = 4;
+  const scalesOf = (l: number): number[] => Array.from({ length: channels }, (_, c) => (l + 1) * 0.5 + c * 0.25);
+  const tensors: TensorSpec[] = [{ name: 'input', type: TT.FLOAT32, shape: [1, channels] }];
+  const operators: { opcode: number; inputs: number[]; outputs: number[] }[] = [];
+  for (let l = 0; l < layers; l++) {
+    const zeroPoints = l === 3 ? scalesOf(0).map((_, c) => c - 5) : new Array<number>(channels).fill(0);
+    const w = tensors.push({ name: `w${l}`, type: TT.INT8, shape: [channels, channels], data: new Uint8Array(channels * channels), quant: { scales: scalesOf(l), zeroPoints, axis: 0 } }) - 1;
+    const out = tensors.push({ name: `out${l}`, type: TT.FLOAT32, shape: [1, channels] }) - 1;
+    operators.push({ opcode: 0, inputs: [l === 0 ? 0 : out - 2, w], outputs: [out] });
+  }
+  const { bytes } = buildTflite({ opcodes: [{ builtin: OP.FULLY_CONNECTED }], subgraphs: [{ tensors, inputs: [0], outputs: [tensors.length - 1], operators }] });
+  const src = new MemoryByteSource('budget.tflite', bytes);
+  // Budget 24 values: w0 and w1 keep their 12 scales (interned zero points are free); w2 and w3 a summary of 8.
+  const m = await open(bytes, 'budget.tflite', { limits: { ...DEFAULT_LIMITS, maxQuantValuesTotal: 24 } });
+  const q = m.tensors.map((t) => t.quant!);
+  assert.deepEqual(q.map((x) => [x.scales.length, x.zeroPoints.length, x.scaleCount]), [[12, 12, 12], [12, 12, 12], [8, 8, 12], [8, 8, 12]]);
+  assert.deepEqual(q.map((x) => x.scaleRange), [undefined, undefined, [1.5, 4.25], [2, 4.75]]);
+  assert.deepEqual(q.map((x) => x.storedScales !== undefined), [false, false, true, true]);
+  assert.deepEqual(q[2]!.scales, scalesOf(2).slice(0, 8));
+  assert.equal(q[0]!.zeroPoints, q[1]!.zeroPoints, 'all-zero zero points are one shared array');
+  assert.ok(Object.isFrozen(q[0]!.zeroPoints));
+  for (let l = 0; l < layers; l++) {
+    const full = await loadQuantParams(src, q[l]!);
+    assert.deepEqual(full.scales, scalesOf(l));
+    assert.equal(full.scaleCount, channels);
+  }
+  assert.deepEqual((await loadQuantParams(src, q[3]!)).zeroPoints, scalesOf(0).map((_, c) => c - 5));
+  // The per-tensor cap still applies inside the budget, and bounds the summary too.
+  const tight = await open(bytes, 'budget.tflite', { limits: { ...DEFAULT_LIMITS, maxQuantValuesTotal: 0, maxQuantValues: 2 } });
+  assert.deepEqual(tight.tensors.map((t) => t.quant!.scales.length), [2, 2, 2, 2]);
+});
+
+test('page cache: one read per miss window, steps re-run after a miss, nothing read twice in a sequential walk', async () => {
+  // 300 KB of tables-like data: a vector of 70000 u32 offsets, each pointing at one shared 8-byte table.
+  const n = 70_000;
+  const vec = 16;
+  const vt = vec + 4 + 4 * n;
+  const table = vt + 8;
+  const out = new Uint8Array(table + 8);
+  const dv = new DataView(out.buffer);
+  dv.setUint32(vec, n, true);
+  for (let i = 0; i < n; i++) dv.setUint32(vec + 4 + 4 * i, table - (vec + 4 + 4 * i), true);
+  [8, 8, 4, 0].forEach((v, i) => dv.setUint16(vt + 2 * i, v, true));
+  dv.setInt32(table, table - vt, true);
+  dv.setInt32(table + 4, 42, true);
+  const reads: number[] = [];
+  const source: ByteSource = { name: 'pages.bin', size: out.length, read: (o, l) => { reads.push(l); return Promise.resolve(out.subarray(o, o + l)); } };
+  const fb = new FlatBufferReader(source);
+  const positions = await fb.tableVector(vec, n, 'tables');
+  assert.equal(positions.length, n);
+  let runs = 0;
+  const values = await fb.map(n, (i) => {
+    runs++;
+    return fb.i32Field(fb.table(positions[i]!, 'table'), 0, -1);
+  });
+  assert.ok(values.every((v) => v === 42));
+  assert.equal(fb.readsIssued, reads.length);
+  assert.ok(runs - n <= fb.readsIssued, `${runs - n} re-runs for ${fb.readsIssued} reads: a step re-runs only after a miss`);
+  assert.equal(reads.reduce((a, b) => a + b, 0), out.length, 'every byte read exactly once');
+  assert.ok(reads.length < 6, `${reads.length} reads for ${Math.ceil(out.length / 65536)} pages (windows grow on sequential misses)`);
 });
 
 test('aliased tables (200k tensors sharing one table with a 60 KB name) hit the decode budget, not the CPU', async () => {

@@ -31,6 +31,7 @@ import { applyQuantParams, decodeElements } from './decode';
 import { isOffsetVector } from './graphInfluence';
 import { getNumberFormat, type NumberFormat } from './numberFormats';
 import { SPLIT, GRIDS, absMax, fakeQuantize, roundBf16, roundFp16, roundMiniFast, roundSignificant, rowLayout, toHalf, type FakeQuantizeOptions } from './quantize';
+import { AMAX_COMPUTED, AMAX_PER_ROW, codeTable, errorWorkspace, histogramErrors, histogramStats, isElementwiseFormat, isIntKernelFormat } from './errorKernels';
 
 //#region statistics
 
@@ -652,16 +653,27 @@ export const LOSSLESS_FORMATS: Readonly<Record<string, readonly string[]>> = {
  * calls it in worker threads (or inline for small models). Throws RangeError for undecodable data.
  */
 export function analyzeSensitivityChunk(task: SensitivityChunkTask): SensitivityChunkResult {
-  let values = decodeElements(task.dtype, task.bytes, task.elementCount, task.encoding);
-  if (task.quant) {
-    const q = task.quant;
-    const sliced = q.axis === 0 && q.scales.length > 1 ? { ...q, scales: q.scales.slice(task.rowOffset, task.rowOffset + (task.shape[0] ?? 1)), zeroPoints: q.zeroPoints.length > 1 ? q.zeroPoints.slice(task.rowOffset, task.rowOffset + (task.shape[0] ?? 1)) : q.zeroPoints, scaleCount: task.shape[0] ?? 1 } : q;
-    values = applyQuantParams(values, { shape: task.shape, quant: sliced }) ?? values;
+  const n = task.elementCount;
+  const transposed = task.transpose && task.shape.length === 2;
+  // 16-bit floats stay as codes: a histogram gives statistics and element-wise errors (errorKernels.ts).
+  const codes = task.encoding === 'raw' && !task.quant && (task.dtype === 'float16' || task.dtype === 'bfloat16') && LITTLE_ENDIAN ? codeView(task.bytes, n) : undefined;
+  let values: Float32Array | undefined;
+  if (!codes || transposed) {
+    values = decodeElements(task.dtype, task.bytes, n, task.encoding);
+    if (task.quant) {
+      const q = task.quant;
+      const sliced = q.axis === 0 && q.scales.length > 1 ? { ...q, scales: q.scales.slice(task.rowOffset, task.rowOffset + (task.shape[0] ?? 1)), zeroPoints: q.zeroPoints.length > 1 ? q.zeroPoints.slice(task.rowOffset, task.rowOffset + (task.shape[0] ?? 1)) : q.zeroPoints, scaleCount: task.shape[0] ?? 1 } : q;
+      values = applyQuantParams(values, { shape: task.shape, quant: sliced }) ?? values;
+    }
   }
-  const stats = new WeightStatsAccumulator().add(values);
   let columnAbsMax: Float32Array | undefined;
   let shape = task.shape;
-  if (task.transpose && shape.length === 2) {
+  const formats: NumberFormat[] = [];
+  for (const id of task.formats) {
+    const f = getNumberFormat(id);
+    if (f) formats.push(f);
+  }
+  if (transposed && values) {
     const [rows, cols] = [shape[0]!, shape[1]!];
     if (task.wantColumnAbsMax) {
       columnAbsMax = new Float32Array(cols);
@@ -673,26 +685,104 @@ export function analyzeSensitivityChunk(task: SensitivityChunkTask): Sensitivity
         }
       }
     }
-    if (task.formats.length) {
+    if (formats.length) {
       values = transpose2d(values, rows, cols);
       shape = [cols, rows];
     }
   }
-  const errors: Record<string, ErrorPartial> = {};
   const lossless = LOSSLESS_FORMATS[task.dtype] ?? [];
-  for (const id of task.formats) {
-    const format = getNumberFormat(id);
-    if (!format) continue;
-    if (lossless.includes(format.id)) {
-      const p = stats.partial();
-      errors[id] = { signal: p.s2, noise: 0, maxAbsError: 0, overflow: 0, count: p.count };
-      continue;
-    }
-    const g = task.globals;
-    const options = g ? { tensorAbsMax: g.tensorAbsMax, tensorAbsMean: g.tensorAbsMean, ...(g.channelAbsMax ? { channelAbsMax: g.channelAbsMax } : {}) } : {};
-    errors[id] = quantizationError(values, shape, format, options);
+  const todo = formats.filter((f) => !lossless.includes(f.id));
+  const histogrammed = codes !== undefined;
+  const elementwise = todo.filter((f) => isElementwiseFormat(f));
+  const ints = todo.filter((f) => !elementwise.includes(f) && isIntKernelFormat(f));
+  const others = todo.filter((f) => !elementwise.includes(f) && !ints.includes(f));
+  const g = task.globals;
+  const ws = errorWorkspace();
+  const { rowLength } = rowLayout(shape, n);
+  const blockElements = Math.min(n, Math.max(1, Math.floor(CHUNK_BLOCK_ELEMENTS / Math.max(1, rowLength))) * rowLength) || 1;
+  ws.reset(blockElements, ints.length, g?.channelAbsMax?.length ?? 0);
+  if (g?.channelAbsMax) ws.setRowAmax(g.channelAbsMax);
+
+  // Statistics and whole-tensor facts: from the code histogram (counted up front unless the block pass counts it).
+  const blockPass = ints.length > 0 || others.length > 0;
+  const countInBlocks = histogrammed && !transposed && blockPass && !others.some((f) => f.id === 'nvfp4');
+  let stats: WeightStatsPartial | undefined;
+  let facts: { absMax: number; absMean: number } | undefined;
+  const histStats = (): void => {
+    const h = histogramStats(ws.histogram(), codeTable(task.dtype as 'float16' | 'bfloat16'));
+    facts = { absMax: h.absMax, absMean: h.absMean };
+    stats = { count: h.count, maxAbs: h.maxAbs, s1: h.s1, s2: h.s2, s3: h.s3, s4: h.s4, sAbs: h.sAbs, beyondFp16: h.beyondFp16, zeros: h.zeros, nonFinite: h.nonFinite };
+  };
+  if (histogrammed && !countInBlocks) {
+    for (let s = 0; s < n; s += 2 * blockElements) ws.count(codes, s, Math.min(2 * blockElements, n - s));
+    histStats();
   }
-  return { id: task.id, stats: stats.partial(), errors, ...(columnAbsMax ? { columnAbsMax } : {}) };
+  const globalOptions: FakeQuantizeOptions | undefined = g ? { tensorAbsMax: g.tensorAbsMax, tensorAbsMean: g.tensorAbsMean, ...(g.channelAbsMax ? { channelAbsMax: g.channelAbsMax } : {}) } : undefined;
+  // NVFP4's tensor scale is the only whole-tensor fact the block formats use.
+  const blockOptions: FakeQuantizeOptions = globalOptions ?? (facts ? { tensorAbsMax: facts.absMax } : values && others.length ? { tensorAbsMax: absMax(values) } : {});
+
+  // Block pass: integer kernels and the remaining formats on cache-sized row blocks.
+  const otherAcc = others.map(() => new ErrorAccumulator());
+  if (blockPass) {
+    const source = values ? 'float32' : (task.dtype as 'float16' | 'bfloat16');
+    const data = values ?? codes!;
+    for (let s = 0; s < n; s += blockElements) {
+      const m = Math.min(blockElements, n - s);
+      ws.load(source, data, s, m, countInBlocks);
+      const firstRow = Math.floor(s / rowLength);
+      ints.forEach((f, slot) => {
+        if (f.element === 'int8') ws.intError(m, rowLength, rowLength, 127, -127, false, g?.channelAbsMax ? AMAX_PER_ROW : AMAX_COMPUTED, 0, firstRow, slot);
+        else ws.intError(m, rowLength, f.blockSize, 7, -8, true, AMAX_COMPUTED, 0, firstRow, slot);
+      });
+      if (others.length) {
+        const block = ws.block(m);
+        const blockShape = [Math.max(1, Math.round(m / rowLength)), Math.min(m, rowLength)];
+        others.forEach((f, k) => otherAcc[k]!.add(block, fakeQuantize(block, blockShape, f, blockOptions)));
+      }
+    }
+    if (countInBlocks) histStats();
+  }
+  if (histogrammed && !stats) histStats();
+  const st = stats ?? new WeightStatsAccumulator().add(values!).partial();
+  // Element-wise formats: whole-chunk facts exactly as fakeQuantize derives them (quantizationError computes its own).
+  const elementOptions: FakeQuantizeOptions = globalOptions ?? (facts ? { tensorAbsMax: facts.absMax, tensorAbsMean: facts.absMean } : {});
+
+  const errors: Record<string, ErrorPartial> = {};
+  for (const f of formats) {
+    if (lossless.includes(f.id)) errors[f.id] = { signal: st.s2, noise: 0, maxAbsError: 0, overflow: 0, count: st.count };
+  }
+  if (elementwise.length) {
+    const hist = histogrammed ? ws.histogram() : undefined;
+    for (const f of elementwise) {
+      errors[f.id] = hist
+        ? histogramErrors(hist, codeTable(task.dtype as 'float16' | 'bfloat16'), f, elementOptions.tensorAbsMax ?? 0, elementOptions.tensorAbsMean ?? 0)
+        : quantizationError(values!, shape, f, elementOptions);
+    }
+  }
+  ints.forEach((f, slot) => {
+    const [noise, maxAbsError, overflow] = ws.slot(slot);
+    errors[f.id] = { signal: st.s2, noise, maxAbsError, overflow, count: st.count };
+  });
+  others.forEach((f, k) => (errors[f.id] = otherAcc[k]!.partial()));
+  // Callers index errors by the ids they asked for (aliases included).
+  const byRequest: Record<string, ErrorPartial> = {};
+  for (const id of task.formats) {
+    const f = getNumberFormat(id);
+    if (f && errors[f.id]) byRequest[id] = errors[f.id]!;
+  }
+  return { id: task.id, stats: st, errors: byRequest, ...(columnAbsMax ? { columnAbsMax } : {}) };
+}
+
+/** Row blocks of about this many elements are decoded and evaluated at a time (fits in L2 with the histogram). */
+export const CHUNK_BLOCK_ELEMENTS = 32 * 1024;
+
+const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+
+/** The bytes as little-endian 16-bit codes (a view when aligned, else a copy). */
+function codeView(bytes: Uint8Array, n: number): Uint16Array {
+  if (bytes.length < n * 2) throw new RangeError(`cannot decode: ${n} 16-bit elements need ${n * 2} bytes, got ${bytes.length}`);
+  if (bytes.byteOffset % 2 === 0) return new Uint16Array(bytes.buffer, bytes.byteOffset, n);
+  return new Uint16Array(bytes.slice(0, n * 2).buffer);
 }
 
 //#endregion

@@ -836,14 +836,18 @@ function formatBitsPerWeightOf(f: NumberFormat): number {
 /**
  * Harm from a sensitivity report: the layer's `staticScore` for the format, or with `prefer: 'measured'` the
  * measured output noise-to-signal ratio 10^(−measuredOutputSqnrDb/10) where the report has one (static
- * otherwise). Undefined when the pair was not analyzed.
+ * otherwise). A measurement flagged `noEffect` (lowering the layer left every compared output bit-identical: an
+ * If branch the calibration inputs do not take, or a projection that only feeds a KV-cache output) says nothing
+ * about other inputs, so the static score is used there: otherwise the solver would treat such layers as free and
+ * give them the fewest bits. Undefined when the pair was not analyzed.
  */
 export function harmFromSensitivity(report: SensitivityReport, options: { readonly prefer?: 'static' | 'measured' } = {}): HarmFunction {
   const byLayer = new Map(report.layers.map((l) => [l.layer, l]));
   return (layer, format) => {
     const s = byLayer.get(layer.name)?.formats[format.id];
     if (!s) return undefined;
-    if (options.prefer === 'measured' && s.measuredOutputSqnrDb !== undefined && Number.isFinite(s.measuredOutputSqnrDb)) return 10 ** (-s.measuredOutputSqnrDb / 10);
+    const noEffect = (s as { readonly noEffect?: boolean }).noEffect === true;
+    if (options.prefer === 'measured' && !noEffect && s.measuredOutputSqnrDb !== undefined && Number.isFinite(s.measuredOutputSqnrDb)) return 10 ** (-s.measuredOutputSqnrDb / 10);
     return s.staticScore;
   };
 }

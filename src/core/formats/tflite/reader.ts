@@ -452,7 +452,7 @@ function readTensor(fb: FlatBufferReader, position: number, w: TensorLabels, lim
     const scalePos = fb.refField(q, QUANT.scale, w.scales);
     const zeroPos = fb.refField(q, QUANT.zeroPoint, w.zeroPoints);
     const scaleCount = scalePos === undefined ? 0 : fb.vectorCount(scalePos, 4, limits.maxArrayLength, w.scales);
-    const keep = Math.min(scaleCount, limits.maxQuantValues) <= quantValuesLeft ? limits.maxQuantValues : QUANT_SUMMARY_VALUES;
+    const keep = Math.min(scaleCount, limits.maxQuantValues) <= quantValuesLeft ? limits.maxQuantValues : Math.min(QUANT_SUMMARY_VALUES, limits.maxQuantValues);
     const scales = scalePos === undefined ? NO_VALUES : fb.scalarVector(scalePos, 'f32', limits.maxArrayLength, w.scales, keep);
     const zeroPoints = zeroPos === undefined ? NO_VALUES : fb.scalarVector(zeroPos, 'i64', limits.maxArrayLength, w.zeroPoints, keep, zeros);
     if (scales.count > 0) {
