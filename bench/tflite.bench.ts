@@ -16,7 +16,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import { buildSync } from 'esbuild';
-import { promises as fs } from 'node:fs';
+import { promises as fs, readFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { ByteBuffer } from 'flatbuffers';
@@ -38,7 +38,19 @@ function median(xs: number[]): number {
   return s[Math.floor(s.length / 2)]!;
 }
 
-const peakRssMiB = (): number => process.resourceUsage().maxRSS / 1024;
+/**
+ * This process's peak RSS. On Linux from /proc/self/status VmHWM (the high-water mark of this process's own
+ * address space): getrusage's ru_maxrss survives fork+exec, so a child would inherit the parent's peak.
+ */
+function peakRssMiB(): number {
+  try {
+    const m = /^VmHWM:\s+(\d+) kB$/m.exec(readFileSync('/proc/self/status', 'utf8'));
+    if (m) return Number(m[1]) / 1024;
+  } catch {
+    // not Linux
+  }
+  return process.resourceUsage().maxRSS / 1024;
+}
 
 /** Baseline: whole FlatBuffer region in memory, generic accessors, no bounds checks, no IR. */
 async function baseline(file: string, flatbufferBytes: number): Promise<number> {

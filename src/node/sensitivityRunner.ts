@@ -24,6 +24,8 @@ import {
   ErrorAccumulator,
   WeightStatsAccumulator,
   analyzeSensitivityChunk,
+  canAnalyzeInOnePass,
+  histogramSensitivity,
   decodeUnsupportedReason,
   dtypeInfo,
   getNumberFormat,
@@ -86,6 +88,8 @@ export interface SensitivityOptions {
   readonly chunkElements?: number;
   /** Run inline below this many weight bytes (default {@link INLINE_BELOW_BYTES}). */
   readonly inlineBelowBytes?: number;
+  /** Worker script (default: dist/worker.js beside the bundle, else src/worker/analysis.ts through tsx); benchmarks pass a fresh bundle. */
+  readonly workerFile?: string;
 }
 
 /** A model already opened by the caller. */
@@ -350,7 +354,7 @@ async function runAnalysis(opened: OpenedModel, formats: string[], options: Sens
   // Worker pool (or inline).
   const wanted = options.workers ?? (typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length);
   const inlineBelow = options.inlineBelowBytes ?? INLINE_BELOW_BYTES;
-  const entry = wanted > 0 && totalWeightBytes >= inlineBelow ? workerEntry() : undefined;
+  const entry = wanted > 0 && totalWeightBytes >= inlineBelow ? (options.workerFile ?? workerEntry()) : undefined;
   if (wanted > 0 && totalWeightBytes >= inlineBelow && !entry) warnings.push('The analysis worker (dist/worker.js) was not found; ran on one thread.');
   const pool = entry ? new ChunkPool(entry, Math.max(1, wanted)) : undefined;
   const runTask = async (task: SensitivityChunkTask): Promise<SensitivityChunkResult> => {
@@ -421,6 +425,22 @@ async function runAnalysis(opened: OpenedModel, formats: string[], options: Sens
       chunks = chosen.length ? chosen : [chunks[Math.floor(rand() * chunks.length)]!];
     }
     acc.sampledBlocks = chunks.length;
+    if (!sample && canAnalyzeInOnePass(t, transpose, formats)) {
+      // FP16/BF16: one pass. Chunks return code histograms; element-wise formats come from their sum.
+      const histogram = new Uint32Array(65536);
+      await Promise.all(chunks.map(async (c) => {
+        const bytes = await read(t, c.byteStart, c.byteLength);
+        const r = await runTask({ ...makeTask(t, transpose, c, bytes, formats, undefined, false), histogramOnly: true });
+        acc.stats.merge(r.stats);
+        for (const f of formats) if (r.errors[f]) acc.errors.get(f)!.merge(r.errors[f]!);
+        if (r.histogram) for (let i = 0; i < 65536; i++) histogram[i] += r.histogram[i]!;
+        bytesDone += c.byteLength;
+        report(false, `analyzing ${t.name}`);
+      }));
+      const elementwise = histogramSensitivity(t.dtype as 'float16' | 'bfloat16', histogram, formats);
+      for (const [f, e] of Object.entries(elementwise)) acc.errors.get(f)!.merge(e);
+      return;
+    }
     // Pass 1: whole-tensor facts.
     const colMax = transpose ? new Float32Array(t.shape[t.shape.length - 1] ?? 0) : undefined;
     const pass1 = new WeightStatsAccumulator();

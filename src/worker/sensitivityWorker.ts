@@ -24,7 +24,9 @@ export function isSensitivityRequest(msg: unknown): msg is SensitivityWorkerRequ
 export function handleSensitivityRequest(msg: SensitivityWorkerRequest): { reply: SensitivityWorkerReply; transfer: ArrayBuffer[] } {
   try {
     const result = analyzeSensitivityChunk(msg.task);
-    const transfer = result.columnAbsMax ? [result.columnAbsMax.buffer as ArrayBuffer] : [];
+    const transfer: ArrayBuffer[] = [];
+    if (result.columnAbsMax) transfer.push(result.columnAbsMax.buffer as ArrayBuffer);
+    if (result.histogram) transfer.push(result.histogram.buffer as ArrayBuffer);
     return { reply: { kind: 'sensitivity/result', result }, transfer };
   } catch (e) {
     return { reply: { kind: 'sensitivity/error', id: msg.task.id, message: e instanceof Error ? e.message : String(e) }, transfer: [] };

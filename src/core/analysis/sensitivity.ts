@@ -629,6 +629,12 @@ export interface SensitivityChunkTask {
   readonly globals?: { readonly tensorAbsMax: number; readonly tensorAbsMean: number; readonly channelAbsMax?: Float32Array };
   /** Return max |x| per column (the output channels of a transposed weight) for the globals pass. */
   readonly wantColumnAbsMax: boolean;
+  /**
+   * FP16/BF16 chunks of a larger tensor analyzed in one pass: return the code histogram instead of statistics and
+   * element-wise errors (those need whole-tensor facts); the caller adds the histograms of all chunks and calls
+   * {@link histogramSensitivity}. Only valid when {@link canAnalyzeInOnePass} holds.
+   */
+  readonly histogramOnly?: boolean;
 }
 
 /** Partial sums for one chunk. */
@@ -637,6 +643,8 @@ export interface SensitivityChunkResult {
   readonly stats: WeightStatsPartial;
   readonly errors: Readonly<Record<string, ErrorPartial>>;
   readonly columnAbsMax?: Float32Array;
+  /** With `histogramOnly`: counts of the 65 536 codes (stats are then empty and element-wise formats absent). */
+  readonly histogram?: Uint32Array;
 }
 
 /** Formats that represent every value of a stored dtype exactly (stored dtype → format ids), so no work is needed. */
@@ -696,6 +704,8 @@ export function analyzeSensitivityChunk(task: SensitivityChunkTask): Sensitivity
   const elementwise = todo.filter((f) => isElementwiseFormat(f));
   const ints = todo.filter((f) => !elementwise.includes(f) && isIntKernelFormat(f));
   const others = todo.filter((f) => !elementwise.includes(f) && !ints.includes(f));
+  const histogramOnly = task.histogramOnly === true && histogrammed;
+  if (histogramOnly) elementwise.length = 0;
   const g = task.globals;
   const ws = errorWorkspace();
   const { rowLength } = rowLayout(shape, n);
@@ -770,7 +780,35 @@ export function analyzeSensitivityChunk(task: SensitivityChunkTask): Sensitivity
     const f = getNumberFormat(id);
     if (f && errors[f.id]) byRequest[id] = errors[f.id]!;
   }
-  return { id: task.id, stats: st, errors: byRequest, ...(columnAbsMax ? { columnAbsMax } : {}) };
+  return { id: task.id, stats: st, errors: byRequest, ...(columnAbsMax ? { columnAbsMax } : {}), ...(histogramOnly ? { histogram: ws.histogram() } : {}) };
+}
+
+/**
+ * True when a tensor's chunks can be analyzed in one pass with `histogramOnly` (no statistics pass first):
+ * FP16/BF16 stored raw without quantization parameters, not transposed, and no format that needs a whole-tensor
+ * fact inside its groups (NVFP4's tensor scale).
+ */
+export function canAnalyzeInOnePass(tensor: Pick<TensorInfo, 'dtype' | 'quant' | 'location'>, transpose: boolean, formats: readonly string[]): boolean {
+  if (tensor.dtype !== 'float16' && tensor.dtype !== 'bfloat16') return false;
+  if ((tensor.location?.encoding ?? 'raw') !== 'raw' || tensor.quant || transpose || !LITTLE_ENDIAN) return false;
+  return formats.every((id) => getNumberFormat(id)?.id !== 'nvfp4');
+}
+
+/**
+ * Errors of the element-wise formats among `formats` from the summed code histogram of a whole FP16/BF16 tensor
+ * (the `histogramOnly` chunks' histograms added up); keys are the requested ids.
+ */
+export function histogramSensitivity(dtype: 'float16' | 'bfloat16', histogram: Uint32Array, formats: readonly string[]): Record<string, ErrorPartial> {
+  const table = codeTable(dtype);
+  const facts = histogramStats(histogram, table);
+  const lossless = LOSSLESS_FORMATS[dtype] ?? [];
+  const out: Record<string, ErrorPartial> = {};
+  for (const id of formats) {
+    const f = getNumberFormat(id);
+    if (!f || lossless.includes(f.id) || !isElementwiseFormat(f)) continue;
+    out[id] = histogramErrors(histogram, table, f, facts.absMax, facts.absMean);
+  }
+  return out;
 }
 
 /** Row blocks of about this many elements are decoded and evaluated at a time (fits in L2 with the histogram). */

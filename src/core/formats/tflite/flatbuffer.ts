@@ -87,7 +87,7 @@ interface Vtable {
 export type ScalarKind = 'i32' | 'f32' | 'i64';
 const KIND_BYTES: Readonly<Record<ScalarKind, number>> = { i32: 4, f32: 4, i64: 8 };
 
-/** Reads a FlatBuffer lazily through a small LRU page cache; every access is checked against the file size. */
+/** Reads a FlatBuffer lazily through a small page cache (second-chance replacement); every access is checked against the file size. */
 export class FlatBufferReader {
   private readonly pages = new Map<number, Page>();
   /** Evicted full-size pages, reused by the next loads (no allocation per page once the cache is warm). */
