@@ -9,6 +9,7 @@
  * Options: PL_BENCH_GIB (default 1), PL_BENCH_WORKERS.
  */
 import { spawnSync } from 'node:child_process';
+import * as esbuild from 'esbuild';
 import { promises as fs } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -70,17 +71,17 @@ t = time.perf_counter()
 out = []
 for k in range(tensors):
     w = np.asarray(mm[k*rows*cols:(k+1)*rows*cols], dtype=np.float32)
-    sig = float(np.dot(w, w))
+    sig = float(np.add.reduce(w * w, dtype=np.float64))
     s = np.float32(np.abs(w).max() / 127)
     q = np.clip(np.rint(w / s), -127, 127) * s
     d = w - q
-    e8 = float(np.dot(d, d)) / sig
+    e8 = float(np.add.reduce(d * d, dtype=np.float64)) / sig
     g = w.reshape(-1, 128)
     s4 = (np.abs(g).max(axis=1, keepdims=True) / 7).astype(np.float16).astype(np.float32)
     s4[s4 == 0] = 1
     q4 = np.clip(np.rint(g / s4), -8, 7) * s4
     d4 = (g - q4).ravel()
-    e4 = float(np.dot(d4, d4)) / sig
+    e4 = float(np.add.reduce(d4 * d4, dtype=np.float64)) / sig
     out.append((e8, e4))
 print(time.perf_counter() - t, out[0][0], out[0][1])
 `;

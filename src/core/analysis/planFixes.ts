@@ -16,6 +16,7 @@ import { formatBitsPerWeight, formatForStoredDType, getNumberFormat, type Number
 import { KEEP_FORMAT, type ParsedPlan, type PlanPosition } from './plan';
 import { shortFormatLabel, weightBudgetBytes, type PlanContext, type PlanEditorCode, type PlanEditorDiagnostic, type PlanView } from './planLenses';
 import { assignmentWeightBytes, defaultCandidateFormats, formatAllowed, layerTensors, solveModel, tensorBytesIn, type LayerTensor } from './solver';
+import { editDistance } from '../util/text';
 
 /** Replace `length` characters at `offset` with `newText`. */
 export interface TextEditData {
@@ -109,19 +110,6 @@ export function nearestNativeFormat(format: NumberFormat, candidates: readonly N
     .sort((a, b) => Math.abs(formatBitsPerWeight(a) - bpw) - Math.abs(formatBitsPerWeight(b) - bpw) || formatBitsPerWeight(b) - formatBitsPerWeight(a) || (a.mode === 'compute' ? -1 : 1))[0];
 }
 
-function editDistance(a: string, b: string): number {
-  const prev = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    let diag = prev[0]!;
-    prev[0] = i;
-    for (let j = 1; j <= b.length; j++) {
-      const tmp = prev[j]!;
-      prev[j] = Math.min(prev[j]! + 1, prev[j - 1]! + 1, diag + (a[i - 1] === b[j - 1] ? 0 : 1));
-      diag = tmp;
-    }
-  }
-  return prev[b.length]!;
-}
 
 /** The layer name closest to `name` (edit distance ≤ a third of its length), for "did you mean". */
 export function closestLayerName(name: string, layers: Iterable<string>): string | undefined {

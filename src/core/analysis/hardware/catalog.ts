@@ -18,6 +18,7 @@
  *   it with a targets file or the estimator's `overhead` option.
  */
 import type { ComputeType } from '../numberFormats';
+import { commonPrefixLength, editDistance } from '../../util/text';
 
 /** Kind of device, for grouping in the UI and `targets` listing. */
 export type TargetKind = 'datacenter-gpu' | 'export-gpu' | 'consumer-gpu' | 'edge' | 'laptop' | 'phone' | 'accelerator' | 'cpu';
@@ -381,23 +382,4 @@ export function nearestTargetIds(id: string, targets: readonly Target[] = TARGET
     .map((x) => x.id);
 }
 
-function commonPrefixLength(a: string, b: string): number {
-  let i = 0;
-  while (i < a.length && i < b.length && a[i] === b[i]) i++;
-  return i;
-}
 
-/** Levenshtein distance of two short strings (ids are bounded by the callers). */
-function editDistance(a: string, b: string): number {
-  const prev = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    let diag = prev[0]!;
-    prev[0] = i;
-    for (let j = 1; j <= b.length; j++) {
-      const tmp = prev[j]!;
-      prev[j] = Math.min(prev[j]! + 1, prev[j - 1]! + 1, diag + (a[i - 1] === b[j - 1] ? 0 : 1));
-      diag = tmp;
-    }
-  }
-  return prev[b.length]!;
-}
