@@ -1,5 +1,6 @@
 // One build per bundle: CLI (node/cjs), extension host (node/cjs, external vscode), analysis worker (node/cjs),
-// webview (browser/iife). Usage: node esbuild.mjs [--watch] [--production]
+// host task process (node/cjs: apply, measure, verify off the extension host's thread), webview (browser/iife).
+// Usage: node esbuild.mjs [--watch] [--production]
 import * as esbuild from 'esbuild';
 import { existsSync } from 'node:fs';
 
@@ -16,6 +17,7 @@ const builds = [
 ];
 if (existsSync('src/host/extension.ts')) builds.push({ ...common, platform: 'node', format: 'cjs', entryPoints: ['src/host/extension.ts'], outfile: 'dist/extension.js', external: nodeExternal, mainFields: nodeMainFields });
 if (existsSync('src/worker/analysis.ts')) builds.push({ ...common, platform: 'node', format: 'cjs', entryPoints: ['src/worker/analysis.ts'], outfile: 'dist/worker.js', external: nodeExternal, mainFields: nodeMainFields });
+if (existsSync('src/worker/hostTasks.ts')) builds.push({ ...common, platform: 'node', format: 'cjs', entryPoints: ['src/worker/hostTasks.ts'], outfile: 'dist/hostTasks.js', external: nodeExternal, mainFields: nodeMainFields });
 if (existsSync('webview/main.ts')) builds.push({ ...common, platform: 'browser', format: 'iife', target: 'es2022', entryPoints: ['webview/main.ts'], outfile: 'dist/webview.js' });
 
 await Promise.all(builds.map((b) => esbuild.build(b)));

@@ -24,15 +24,18 @@ export async function generate(watText) {
     `export const ERROR_KERNELS_WASM_BASE64 =\n${lines.map((l) => `  '${l}'`).join(' +\n')};\n`;
 }
 
-const text = await generate(readFileSync(watFile, 'utf8'));
-if (process.argv.includes('--check')) {
-  let current = '';
-  try { current = readFileSync(outFile, 'utf8'); } catch { /* missing */ }
-  if (current !== text) {
-    console.error(`${path.relative(root, outFile)} is stale: run npm run build:kernels.`);
-    process.exit(1);
+// Run as a script (not when a test imports generate()).
+if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  const text = await generate(readFileSync(watFile, 'utf8'));
+  if (process.argv.includes('--check')) {
+    let current = '';
+    try { current = readFileSync(outFile, 'utf8'); } catch { /* missing */ }
+    if (current !== text) {
+      console.error(`${path.relative(root, outFile)} is stale: run npm run build:kernels.`);
+      process.exit(1);
+    }
+  } else {
+    writeFileSync(outFile, text);
+    console.log(`wrote ${path.relative(root, outFile)}`);
   }
-} else {
-  writeFileSync(outFile, text);
-  console.log(`wrote ${path.relative(root, outFile)}`);
 }

@@ -29,3 +29,4 @@ export * from './analysis/baselines';
 export * from './analysis/export';
 export * from './analysis/graphInfluence';
 export * from './formats/tflite/storedQuant';
+export * from './analysis/errorKernels';

@@ -1,6 +1,8 @@
 /**
  * Generate Mixed-Precision Plan, Re-solve Plan and Open Plan: sensitivity (worker threads, cancellable, with
- * progress) → core's solver → `<model>.precision.json` beside the model, written as an undoable edit.
+ * progress) → core's solver → `<model>.precision.json` beside the model, written as an undoable edit. For an ONNX
+ * model in a trusted workspace the result message offers "Verify with ONNX Runtime": the plan and its candidates
+ * are measured in a task process (src/node/taskClient.ts) and a better-measuring plan replaces the file.
  * Export / Apply / Measure live in planTools.ts.
  */
 import * as path from 'node:path';
@@ -10,6 +12,7 @@ import { parsePlan, planFileNameFor, serializePlan, type PlanLayerEntry, type Pr
 import { parseBudgetInput, planFromAssignment, type PlanHead } from '../core/analysis/planBuild';
 import { shortFormatLabel, weightBudgetBytes } from '../core/analysis/planLenses';
 import { formatAllowed, solveModel } from '../core/analysis/solver';
+import type { VerifyPlanParams } from '../node/hostTaskProtocol';
 import { modelArgument } from './commands';
 import { readSettings } from './config';
 import { sensitivityFormats, type PlanStates } from './planState';
@@ -40,8 +43,16 @@ export async function writeDocument(uri: vscode.Uri, text: string): Promise<vsco
   return doc;
 }
 
+/** A solved plan, what verification needs, and how to rebuild the plan document for another assignment. */
+interface SolvedPlan {
+  readonly plan: PrecisionPlan;
+  readonly summary: string;
+  readonly verify: Omit<VerifyPlanParams, 'taskId' | 'modelPath'>;
+  readonly rebuild: (assignment: Readonly<Record<string, string>>) => PrecisionPlan;
+}
+
 /** Solves a plan for the model at `modelPath` with `head`'s target and budget; keeps `pinned` entries. */
-async function solvePlan(services: Services, modelPath: string, target: Target, head: PlanHead, pinned: readonly PlanLayerEntry[], token: vscode.CancellationToken, progress: vscode.Progress<{ message?: string; increment?: number }>): Promise<{ plan: PrecisionPlan; summary: string }> {
+async function solvePlan(services: Services, modelPath: string, target: Target, head: PlanHead, pinned: readonly PlanLayerEntry[], token: vscode.CancellationToken, progress: vscode.Progress<{ message?: string; increment?: number }>): Promise<SolvedPlan> {
   const loaded = await services.models.load(modelPath);
   const { model } = loaded;
   const formats = sensitivityFormats(model, pinned.map((e) => e.format)).filter((id) => formatAllowed(getNumberFormat(id)!, target.native, head.allowEmulated ?? false));
@@ -60,16 +71,41 @@ async function solvePlan(services: Services, modelPath: string, target: Target, 
   for (const p of pinned) if (p.pinned) pins[p.layer] = p.format;
   const r = solveModel(model, { weightBudgetBytes: budget, formats, native: target.native, allowEmulated: head.allowEmulated ?? false, pinned: pins, harm: (l, f) => byLayer.get(l.name)?.[f.id]?.staticScore, frontierPoints: 2 });
   if (r.status === 'infeasible') throw new Error(vscode.l10n.t('{0} does not fit {1} even at the smallest formats: it needs {2} more for its layer weights.', model.fileName, target.name, formatBytes(r.shortfallBytes)));
-  const plan = planFromAssignment({ ...head, model: { file: model.fileName, fingerprint: loaded.fingerprint, byteLength: model.files[0]?.byteLength ?? 0 } }, model, r.assignment, pinned);
+  const rebuild = (a: Readonly<Record<string, string>>): PrecisionPlan => planFromAssignment({ ...head, model: { file: model.fileName, fingerprint: loaded.fingerprint, byteLength: model.files[0]?.byteLength ?? 0 } }, model, a, pinned);
+  const plan = rebuild(r.assignment);
+  const verify = { report, weightBudgetBytes: budget, formats, native: target.native, allowEmulated: head.allowEmulated ?? false, pinned: pins, solverAssignment: r.assignment };
   const counts = new Map<string, number>();
   for (const f of Object.values(r.assignment)) counts.set(f, (counts.get(f) ?? 0) + 1);
   const mix = [...counts].sort((a, b) => b[1] - a[1]).slice(0, 4).map(([f, n]) => `${n}× ${shortFormatLabel(f)}`).join(', ');
-  return { plan, summary: vscode.l10n.t('{0} on {1}: layer weights {2} of {3} allowed ({4}; {5}).', model.fileName, target.name, formatBytes(r.weightBytes), formatBytes(budget), mix, r.status === 'optimal' ? vscode.l10n.t('proven optimal') : vscode.l10n.t('within {0} of optimal', r.gap.toPrecision(2))) };
+  return { plan, verify, rebuild, summary: vscode.l10n.t('{0} on {1}: layer weights {2} of {3} allowed ({4}; {5}).', model.fileName, target.name, formatBytes(r.weightBytes), formatBytes(budget), mix, r.status === 'optimal' ? vscode.l10n.t('proven optimal') : vscode.l10n.t('within {0} of optimal', r.gap.toPrecision(2))) };
 }
 
 async function pickTarget(services: Services, current: string): Promise<Target | undefined> {
   const items = (await services.targets.list()).map((t) => ({ label: t.name, description: `${t.id} · ${formatBytes(t.memoryBytes)}${t.id === current ? ' · current' : ''}`, target: t }));
   return (await vscode.window.showQuickPick(items, { title: vscode.l10n.t('Re-solve for target'), matchOnDescription: true }))?.target;
+}
+
+/** Measures the plan and its candidates with ONNX Runtime in a task process; writes a better-measuring plan. */
+async function verifyWithRuntime(services: Services, modelPath: string, planUri: vscode.Uri, solved: SolvedPlan): Promise<void> {
+  const timeoutSeconds = readSettings(planUri).measurement.timeoutSeconds;
+  await runWithProgress(vscode.l10n.t('Precision Lens: verifying {0} with ONNX Runtime', path.basename(planUri.fsPath)), async (token, progress) => {
+    const deadline = Date.now() + timeoutSeconds * 1000;
+    const stop = { get isCancellationRequested() { return token.isCancellationRequested || Date.now() > deadline; } };
+    const r = await services.tasks.verifyPlan({ modelPath, ...solved.verify }, { token: stop, onProgress: (p) => progress.report({ message: `${p.done}/${p.total} ${p.message}` }) });
+    const db = (v: number | undefined): string => (v === undefined ? '?' : `${v.toFixed(1)} dB`);
+    services.output.info(`verify ${path.basename(modelPath)}: ${r.candidates.map((c) => `${c.id} ${db(c.measuredSqnrDb)}`).join('; ')}`);
+    if (r.best.id !== r.solver.id) {
+      await writeDocument(planUri, serializePlan(solved.rebuild(r.best.assignment)));
+      void vscode.window.showInformationMessage(vscode.l10n.t("Verified with ONNX Runtime: {0} measured {1} output SQNR, better than the solver's plan ({2}); the plan file now uses it.", r.best.label, db(r.best.measuredSqnrDb), db(r.solver.measuredSqnrDb)));
+    } else void vscode.window.showInformationMessage(vscode.l10n.t("Verified with ONNX Runtime: the plan measured {0} output SQNR, the best of {1} candidates (beats {2}).", db(r.solver.measuredSqnrDb), r.candidates.length, r.beats.join(', ') || '—'));
+  });
+}
+
+/** Shows `text`; for an ONNX model in a trusted workspace, with a button that verifies the plan. Never blocks the command. */
+function announcePlan(services: Services, modelPath: string, planUri: vscode.Uri, solved: SolvedPlan, text: string): void {
+  const verify = vscode.l10n.t('Verify with ONNX Runtime');
+  const canVerify = vscode.workspace.isTrusted && path.extname(modelPath).toLowerCase() === '.onnx';
+  void vscode.window.showInformationMessage(text, ...(canVerify ? [verify] : [])).then((c) => (c === verify ? verifyWithRuntime(services, modelPath, planUri, solved) : undefined));
 }
 
 function runWithProgress<T>(title: string, work: (token: vscode.CancellationToken, progress: vscode.Progress<{ message?: string; increment?: number }>) => Promise<T>): Thenable<T | undefined> {
@@ -107,9 +143,9 @@ async function generatePlan(services: Services, arg: unknown, options: PlanComma
     const model = await services.models.get(uri.fsPath);
     const context = settings.contextTokens ?? estimate(model, target, { batch: settings.batch, kvFormat: settings.kvFormat }).context;
     const head: PlanHead = { model: { file: '', fingerprint: '' }, target: target.id, budget, context, batch: settings.batch, kvFormat: settings.kvFormat, defaultFormat: 'keep' };
-    const { plan, summary } = await solvePlan(services, uri.fsPath, target, head, existing?.layers ?? [], token, progress);
-    await writeDocument(planUri, serializePlan(plan));
-    void vscode.window.showInformationMessage(vscode.l10n.t('Plan written: {0}', summary));
+    const solved = await solvePlan(services, uri.fsPath, target, head, existing?.layers ?? [], token, progress);
+    await writeDocument(planUri, serializePlan(solved.plan));
+    announcePlan(services, uri.fsPath, planUri, solved, vscode.l10n.t('Plan written: {0}', solved.summary));
     return planUri;
   });
 }
@@ -128,9 +164,9 @@ async function resolvePlan(services: Services, states: PlanStates, arg: unknown,
   if (!target) return;
   const { layers: _layers, $schema: _schema, version: _version, ...head } = plan;
   await runWithProgress(vscode.l10n.t('Precision Lens: re-solving for {0}', target.name), async (token, progress) => {
-    const { plan: next, summary } = await solvePlan(services, modelUri.fsPath, target, { ...head, target: target.id }, plan.layers, token, progress);
-    await writeDocument(planUri, serializePlan(next));
-    void vscode.window.showInformationMessage(vscode.l10n.t('Plan re-solved: {0}', summary));
+    const solved = await solvePlan(services, modelUri.fsPath, target, { ...head, target: target.id }, plan.layers, token, progress);
+    await writeDocument(planUri, serializePlan(solved.plan));
+    announcePlan(services, modelUri.fsPath, planUri, solved, vscode.l10n.t('Plan re-solved: {0}', solved.summary));
   });
 }
 

@@ -1,7 +1,8 @@
 /**
  * Export Plan (ONNX Runtime quantize_static / llama.cpp llama-quantize), Apply Plan (write a new ONNX file) and
- * Measure Sensitivity (runs the model with onnxruntime-node: trusted workspaces only). ONNX Runtime is loaded
- * lazily by src/node/ortRunner.ts; a package without it reports that clearly instead of failing to activate.
+ * Measure Sensitivity (runs the model with onnxruntime-node: trusted workspaces only). Apply and Measure run in
+ * a child process through `services.tasks` (src/node/taskClient.ts): cancellable, with progress, and a crash of
+ * ONNX Runtime cannot take the extension host down. A package without ONNX Runtime reports that clearly.
  */
 import * as path from 'node:path';
 import * as vscode from 'vscode';
@@ -74,19 +75,20 @@ async function applyPlan(services: Services, arg: unknown): Promise<void> {
   const defaultOut = path.join(path.dirname(p.modelPath), `${path.basename(p.modelPath, path.extname(p.modelPath))}.${p.plan.target}.onnx`);
   const out = await vscode.window.showInputBox({ title: vscode.l10n.t('Apply Plan: output file'), value: defaultOut, validateInput: (v) => (path.resolve(v) === path.resolve(p.modelPath) ? vscode.l10n.t('Choose a new file: the input model is never overwritten.') : undefined) });
   if (!out) return;
-  await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: vscode.l10n.t('Precision Lens: writing {0}', path.basename(out)) }, async () => {
+  const r = await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: vscode.l10n.t('Precision Lens: writing {0}', path.basename(out)), cancellable: true }, async (progress, token) => {
     try {
-      const { applyPlanToOnnx } = await import('../node/applyOnnx');
-      const r = await applyPlanToOnnx(p.modelPath, p.model, planAssignment(p.plan, p.model), out);
-      const stored = r.layers.filter((l) => l.storage !== 'kept' && l.storage !== 'simulated').length;
-      services.output.info(`apply: ${r.outputPath}: ${r.layers.length} layers, ${r.warnings.join(' ')}`);
-      const open = vscode.l10n.t('Open in Inspector');
-      const choice = await vscode.window.showInformationMessage(vscode.l10n.t('Wrote {0} ({1}; {2} layers re-encoded, opset {3} → {4}).', path.basename(r.outputPath), formatBytes(r.fileBytes + r.externalDataBytes), stored, r.opsetBefore, r.opsetAfter), open);
-      if (choice === open) await vscode.commands.executeCommand('precisionLens.openInspector', vscode.Uri.file(r.outputPath));
+      return await services.tasks.applyPlan({ modelPath: p.modelPath, assignment: planAssignment(p.plan, p.model), outputPath: out }, { token, onProgress: (x) => progress.report({ message: x.message }) });
     } catch (e) {
-      void vscode.window.showErrorMessage(e instanceof Error ? e.message : String(e));
+      if (!(e instanceof CancelledError)) void vscode.window.showErrorMessage(e instanceof Error ? e.message : String(e));
+      return undefined;
     }
   });
+  if (!r) return;
+  const stored = r.layers.filter((l) => l.storage !== 'kept' && l.storage !== 'simulated').length;
+  services.output.info(`apply: ${r.outputPath}: ${r.layers.length} layers, ${r.warnings.join(' ')}`);
+  const open = vscode.l10n.t('Open in Inspector');
+  const choice = await vscode.window.showInformationMessage(vscode.l10n.t('Wrote {0} ({1}; {2} layers re-encoded, opset {3} → {4}).', path.basename(r.outputPath), formatBytes(r.fileBytes + r.externalDataBytes), stored, r.opsetBefore, r.opsetAfter), open);
+  if (choice === open) await vscode.commands.executeCommand('precisionLens.openInspector', vscode.Uri.file(r.outputPath));
 }
 
 async function measure(services: Services, arg: unknown): Promise<void> {
@@ -110,16 +112,15 @@ async function measure(services: Services, arg: unknown): Promise<void> {
     const deadline = Date.now() + settings.measurement.timeoutSeconds * 1000;
     const stop = { get isCancellationRequested() { return token.isCancellationRequested || Date.now() > deadline; } };
     try {
-      const { measureSensitivity } = await import('../node/measure');
-      const report = await measureSensitivity(uri.fsPath, { samples: settings.measurement.maxSamples, token: stop, onProgress: (m) => progress.report({ message: `${m.pairsDone}/${m.pairsTotal} ${m.message}` }) });
+      const report = await services.tasks.measureSensitivity({ modelPath: uri.fsPath, samples: settings.measurement.maxSamples }, { token: stop, onProgress: (m) => progress.report({ message: `${m.done}/${m.total} ${m.message}` }) });
       const rows = report.layers.flatMap((l) => Object.entries(l.formats).filter(([, s]) => s.measuredOutputSqnrDb !== undefined).map(([f, s]) => ({ layer: l.layer, f, db: s.measuredOutputSqnrDb! })));
       rows.sort((a, b) => a.db - b.db);
       services.output.info(`measured ${model.fileName}: ${rows.map((r) => `${r.layer} ${r.f} ${r.db.toFixed(1)} dB`).join('; ')}`);
       const worst = rows[0];
       void vscode.window.showInformationMessage(worst ? vscode.l10n.t('Measured {0} layer × format pairs of {1}; most sensitive: {2} in {3} ({4} dB output SQNR). Details in the Precision Lens output.', rows.length, model.fileName, worst.layer, shortFormatLabel(worst.f), worst.db.toFixed(1)) : vscode.l10n.t('No layer of {0} could be measured.', model.fileName));
     } catch (e) {
-      if (e instanceof CancelledError || stop.isCancellationRequested) return;
-      void vscode.window.showErrorMessage(e instanceof Error ? e.message : String(e));
+      if (!(e instanceof CancelledError)) void vscode.window.showErrorMessage(e instanceof Error ? e.message : String(e));
+      else if (!token.isCancellationRequested) void vscode.window.showWarningMessage(vscode.l10n.t('Measuring {0} stopped after {1} s (precisionLens.measurement.timeoutSeconds).', model.fileName, settings.measurement.timeoutSeconds));
     }
   });
 }

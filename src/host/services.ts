@@ -1,10 +1,12 @@
 /**
- * What the features share: the model header cache, the target catalog (built-in + the user's file) and the
- * fit verdict for the current settings. One instance per activation, passed to each register*().
+ * What the features share: the model header cache, the target catalog (built-in + the user's file), the fit
+ * verdict for the current settings and the task client that runs apply, measure and verify in child processes.
+ * One instance per activation, passed to each register*().
  */
 import * as vscode from 'vscode';
 import type { Model } from '../core';
 import type { FitSummary } from '../core/analysis/modelSummary';
+import { TaskClient } from '../node/taskClient';
 import { onSettingsChanged } from './config';
 import { ModelCache } from './modelCache';
 import { SensitivityCache } from './sensitivityCache';
@@ -16,6 +18,8 @@ export interface Services {
   /** Static sensitivity per model file (worker threads), shared by plans, plan generation and the inspector. */
   readonly sensitivity: SensitivityCache;
   readonly targets: TargetCatalog;
+  /** Apply Plan, Measure Sensitivity and plan verification, each in its own child process (killed on deactivate). */
+  readonly tasks: TaskClient;
   /** Fit of `model` (unquantized, as stored) on the configured target for `scope`; undefined when it cannot be estimated. */
   fit(model: Model, scope?: vscode.Uri): Promise<FitSummary | undefined>;
   /** Fires when settings, custom targets or model files change (lenses and the status bar refresh). */
@@ -29,6 +33,7 @@ export function createServices(): { services: Services; disposable: vscode.Dispo
   const output = vscode.window.createOutputChannel('Precision Lens', { log: true });
   const models = new ModelCache();
   const targets = new TargetCatalog(output);
+  const tasks = new TaskClient({ log: (m) => output.warn(m) });
   const watcher = vscode.workspace.createFileSystemWatcher('**/*.{onnx,safetensors,gguf,tflite,index.json}');
   const onModelFile = (uri: vscode.Uri): void => {
     models.invalidate(uri.fsPath);
@@ -38,11 +43,13 @@ export function createServices(): { services: Services; disposable: vscode.Dispo
     models,
     sensitivity: new SensitivityCache(),
     targets,
+    tasks,
     fit: (model, scope) => targets.fit(model, scope),
     onDidChange: changed.event,
     output,
   };
   const disposable = vscode.Disposable.from(
+    { dispose: () => tasks.dispose() },
     changed,
     output,
     watcher,

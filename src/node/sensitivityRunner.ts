@@ -4,9 +4,17 @@
  * (~1/s), honours a cancellation token, and can sample a fraction of every tensor for very large models.
  *
  * Work units: a tensor of ≤ {@link WHOLE_TENSOR_ELEMENTS} elements is one task. Larger tensors are split into
- * row ranges of ~{@link CHUNK_ELEMENTS} elements and take two passes: statistics first (max |w|, mean |w|, and
- * per-column max for transposed weights), then the error pass with those whole-tensor facts, so per-tensor and
- * per-channel scales are the same as for the whole tensor.
+ * row ranges of ~{@link CHUNK_ELEMENTS} elements. FP16/BF16 chunks take one pass (core `canAnalyzeInOnePass`:
+ * they return code histograms, and the element-wise formats with per-tensor scales come from their sum); other
+ * chunks take two passes: statistics first (max |w|, mean |w|, and per-column max for transposed weights), then
+ * the error pass with those whole-tensor facts, so per-tensor and per-channel scales are the same as for the
+ * whole tensor.
+ *
+ * I/O: with workers, ranges of local files (FileByteSource, ≥ {@link RECYCLE_MIN_BYTES}) are read by the worker
+ * itself (`task.file`): FP16/BF16 stream in 512 KiB reads straight into the kernels' memory while earlier reads
+ * are analyzed, so bytes never cross threads and the main thread only schedules. Other reads happen here, into
+ * buffers the workers hand back ({@link BufferRecycler}). Costs per element: see core errorKernels.ts and
+ * bench/sensitivity.bench.ts.
  *
  * Sampling (`sample` < 1): every tensor is cut into blocks of rows (~64 Ki elements, whole 256-row K-groups for
  * transposed weights); a seeded random subset of about `sample` of the blocks (at least one per tensor) is read.
@@ -16,10 +24,13 @@
  */
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { existsSync } from 'node:fs';
+import { existsSync, promises as fsp } from 'node:fs';
 import { Worker } from 'node:worker_threads';
 import {
   CancelledError,
+  ModelFormatError,
+  checkRange,
+  formatError,
   DEFAULT_SENSITIVITY_FORMATS,
   ErrorAccumulator,
   WeightStatsAccumulator,
@@ -48,7 +59,7 @@ import {
   type SiblingResolver,
   type TensorInfo,
 } from '../core';
-import { openModelFile } from './fileByteSource';
+import { FileByteSource, openModelFile } from './fileByteSource';
 import type { SensitivityWorkerReply } from '../worker/sensitivityWorker';
 
 /** Tensors up to this many elements are analyzed in one task (64 MiB of float32). */
@@ -57,6 +68,8 @@ export const WHOLE_TENSOR_ELEMENTS = 16 * 1024 * 1024;
 export const CHUNK_ELEMENTS = 4 * 1024 * 1024;
 /** Target elements per sampling block. */
 export const SAMPLE_BLOCK_ELEMENTS = 64 * 1024;
+/** Reads at least this large go into recycled buffers ({@link BufferRecycler}). */
+export const RECYCLE_MIN_BYTES = 1024 * 1024;
 /** Below this many weight bytes the analysis runs inline (starting workers costs more than it saves). */
 export const INLINE_BELOW_BYTES = 8 * 1024 * 1024;
 
@@ -202,7 +215,89 @@ function prng(seed: number): () => number {
   };
 }
 
+//#region buffer recycling
+
+/**
+ * Reads large ranges of local files into recycled ArrayBuffers (workers transfer them back with their result).
+ * A fresh 32 MiB buffer per tensor costs page faults and, worse, pushes V8 into full garbage collections as
+ * external memory grows (measured: ~0.6 s of main-thread GC per GiB, on a 2-core machine that is CPU the
+ * workers lack). Other sources (virtual file systems, in-memory models) and small reads use `ByteSource.read`.
+ */
+class BufferRecycler {
+  private readonly free: ArrayBuffer[] = [];
+  /** Buffers this recycler allocated, for the inline path; a buffer a worker sends back was transferred (detached from whoever had it) and is ours. */
+  private readonly owned = new WeakSet<ArrayBuffer>();
+  constructor(private readonly keep: number) {}
+
+  /** An owned buffer of at least `length` bytes (a recycled one when one fits without wasting more than half). */
+  private take(length: number): ArrayBuffer {
+    let best = -1;
+    for (let i = 0; i < this.free.length; i++) {
+      const b = this.free[i]!.byteLength;
+      if (b >= length && b <= 2 * length && (best < 0 || b < this.free[best]!.byteLength)) best = i;
+    }
+    if (best >= 0) return this.free.splice(best, 1)[0]!;
+    const fresh = new ArrayBuffer(length);
+    this.owned.add(fresh);
+    return fresh;
+  }
+
+  /** Returns a buffer for reuse: one this recycler allocated, or one a worker transferred back (`transferred`). */
+  give(buffer: ArrayBuffer, transferred = false): void {
+    if ((transferred || this.owned.has(buffer)) && buffer.byteLength >= RECYCLE_MIN_BYTES && this.free.length < this.keep) this.free.push(buffer);
+  }
+
+  /** Exactly `length` bytes at `offset`, in a buffer the caller owns (transferable; byteOffset 0). */
+  async read(source: ByteSource, offset: number, length: number): Promise<Uint8Array> {
+    if (!(source instanceof FileByteSource) || length < RECYCLE_MIN_BYTES) {
+      const b = await source.read(offset, length);
+      // Own the buffer so it can be transferred to a worker (FileByteSource may return pooled slabs).
+      return b.byteOffset === 0 && b.byteLength === b.buffer.byteLength ? b : b.slice();
+    }
+    checkRange(source.name, source.size, offset, length);
+    const out = new Uint8Array(this.take(length), 0, length);
+    const fh = await fsp.open(source.filePath, 'r');
+    try {
+      let done = 0;
+      while (done < length) {
+        const { bytesRead } = await fh.read(out, done, length - done, offset + done);
+        if (bytesRead === 0) throw new ModelFormatError('truncated', formatError(source.name, `the file ended early at offset ${offset + done}`), offset + done);
+        done += bytesRead;
+      }
+    } catch (e) {
+      this.give(out.buffer);
+      throw e;
+    } finally {
+      await fh.close();
+    }
+    source.bytesRead += length;
+    return out;
+  }
+}
+
+//#endregion
+
 //#region worker pool
+
+/** A counting semaphore (FIFO). */
+class Limiter {
+  private readonly waiting: (() => void)[] = [];
+  constructor(private free: number) {}
+
+  async acquire(): Promise<void> {
+    if (this.free > 0) {
+      this.free--;
+      return;
+    }
+    await new Promise<void>((r) => this.waiting.push(r));
+  }
+
+  release(): void {
+    const next = this.waiting.shift();
+    if (next) next();
+    else this.free++;
+  }
+}
 
 /** The loader flags (`--import tsx`, `--require …`) a TypeScript worker needs from this process's flags. */
 function loaderArgs(execArgv: readonly string[]): string[] {
@@ -230,7 +325,7 @@ class ChunkPool {
   private alive: number;
   private lastError: Error | undefined;
 
-  constructor(file: string, size: number) {
+  constructor(file: string, size: number, private readonly recycle: (buffer: ArrayBuffer) => void) {
     this.alive = size;
     for (let i = 0; i < size; i++) {
       // From sources (tests, `tsx`): load the TypeScript entry through tsx's CommonJS hook inside the worker.
@@ -242,7 +337,10 @@ class ChunkPool {
         if (!p) return;
         this.pending.delete(w);
         this.release(w);
-        if (msg.kind === 'sensitivity/result') p.resolve(msg.result);
+        if (msg.kind === 'sensitivity/result') {
+          if (msg.buffer) this.recycle(msg.buffer);
+          p.resolve(msg.result);
+        }
         else p.reject(new Error(msg.message));
       });
       const fail = (e: Error): void => {
@@ -280,7 +378,7 @@ class ChunkPool {
     const w = this.idle.pop()!;
     return new Promise((resolve, reject) => {
       this.pending.set(w, { resolve, reject });
-      w.postMessage({ kind: 'sensitivity/chunk', task }, [task.bytes.buffer as ArrayBuffer]);
+      w.postMessage({ kind: 'sensitivity/chunk', task }, task.bytes.byteLength ? [task.bytes.buffer as ArrayBuffer] : []);
     });
   }
 
@@ -356,13 +454,16 @@ async function runAnalysis(opened: OpenedModel, formats: string[], options: Sens
   const inlineBelow = options.inlineBelowBytes ?? INLINE_BELOW_BYTES;
   const entry = wanted > 0 && totalWeightBytes >= inlineBelow ? (options.workerFile ?? workerEntry()) : undefined;
   if (wanted > 0 && totalWeightBytes >= inlineBelow && !entry) warnings.push('The analysis worker (dist/worker.js) was not found; ran on one thread.');
-  const pool = entry ? new ChunkPool(entry, Math.max(1, wanted)) : undefined;
+  const recycler = new BufferRecycler(Math.max(1, wanted) + 3);
+  const pool = entry ? new ChunkPool(entry, Math.max(1, wanted), (b) => recycler.give(b, true)) : undefined;
   const runTask = async (task: SensitivityChunkTask): Promise<SensitivityChunkResult> => {
     throwIfCancelled(token);
     if (pool) return pool.run(task);
     await new Promise((r) => setImmediate(r));
     throwIfCancelled(token);
-    return analyzeSensitivityChunk(task);
+    const r = analyzeSensitivityChunk(task);
+    recycler.give(task.bytes.buffer as ArrayBuffer);
+    return r;
   };
 
   // Progress, throttled to ~1/s.
@@ -375,16 +476,24 @@ async function runAnalysis(opened: OpenedModel, formats: string[], options: Sens
     options.onProgress({ bytesDone, bytesTotal: bytesPlanned, tensorsDone, tensorsTotal: tensorLayout.size, message });
   };
 
+  // At most this many chunks are read and not yet analyzed (a big tensor's chunks would otherwise all be read at
+  // once: unbounded memory for sources this thread reads).
+  const inFlight = new Limiter(Math.max(1, pool ? wanted : 1) + 2);
   const sourceFor = async (t: TensorInfo): Promise<ByteSource> => (t.location!.file === '' ? opened.source : opened.siblings.open(t.location!.file));
-  const read = async (t: TensorInfo, offset: number, length: number): Promise<Uint8Array> => {
+  const read = async (t: TensorInfo, offset: number, length: number): Promise<Uint8Array> => recycler.read(await sourceFor(t), offset, length);
+  /** A chunk's bytes: workers read local files themselves (`task.file`); otherwise this thread reads them. */
+  const chunkBytes = async (t: TensorInfo, offset: number, length: number): Promise<{ bytes: Uint8Array; file?: SensitivityChunkTask['file'] }> => {
     const src = await sourceFor(t);
-    const b = await src.read(offset, length);
-    // Own the buffer so it can be transferred to a worker (FileByteSource may return pooled slabs).
-    return b.byteOffset === 0 && b.byteLength === b.buffer.byteLength ? b : b.slice();
+    if (pool && src instanceof FileByteSource && length >= RECYCLE_MIN_BYTES) {
+      checkRange(src.name, src.size, offset, length);
+      src.bytesRead += length;
+      return { bytes: new Uint8Array(0), file: { path: src.filePath, byteOffset: offset, byteLength: length } };
+    }
+    return { bytes: await read(t, offset, length) };
   };
 
   let nextId = 0;
-  const makeTask = (t: TensorInfo, transpose: boolean, c: ChunkSpec | undefined, bytes: Uint8Array, fmts: readonly string[], globals: SensitivityChunkTask['globals'], wantColumnAbsMax: boolean): SensitivityChunkTask => {
+  const makeTask = (t: TensorInfo, transpose: boolean, c: ChunkSpec | undefined, data: { bytes: Uint8Array; file?: SensitivityChunkTask['file'] }, fmts: readonly string[], globals: SensitivityChunkTask['globals'], wantColumnAbsMax: boolean): SensitivityChunkTask => {
     const full = storedMatrixShape(t.shape, transpose);
     const flatShape = c ? [c.rowCount, c.elementCount / c.rowCount] : full;
     return {
@@ -392,7 +501,8 @@ async function runAnalysis(opened: OpenedModel, formats: string[], options: Sens
       dtype: t.dtype,
       encoding: t.location!.encoding,
       elementCount: c ? c.elementCount : t.elementCount,
-      bytes,
+      bytes: data.bytes,
+      ...(data.file ? { file: data.file } : {}),
       shape: flatShape,
       rowOffset: c ? c.rowStart : 0,
       quant: t.quant,
@@ -403,6 +513,16 @@ async function runAnalysis(opened: OpenedModel, formats: string[], options: Sens
     };
   };
 
+  /** Reads one chunk and analyzes it, holding an in-flight slot meanwhile. */
+  const readAndRun = async (t: TensorInfo, offset: number, length: number, task: (data: { bytes: Uint8Array; file?: SensitivityChunkTask['file'] }) => SensitivityChunkTask): Promise<SensitivityChunkResult> => {
+    await inFlight.acquire();
+    try {
+      return await runTask(task(await chunkBytes(t, offset, length)));
+    } finally {
+      inFlight.release();
+    }
+  };
+
   const accums = new Map<string, TensorAccum>();
   const analyzeTensor = async (t: TensorInfo, transpose: boolean): Promise<void> => {
     const acc: TensorAccum = { stats: new WeightStatsAccumulator(), errors: new Map(formats.map((f) => [f, new ErrorAccumulator()])), blocks: new Map(formats.map((f) => [f, []])), sampledBlocks: 0, totalBlocks: 0 };
@@ -411,8 +531,7 @@ async function runAnalysis(opened: OpenedModel, formats: string[], options: Sens
     let chunks = sample ? chunkSpecs(t, transpose, SAMPLE_BLOCK_ELEMENTS) : t.elementCount > (options.wholeTensorElements ?? WHOLE_TENSOR_ELEMENTS) ? chunkSpecs(t, transpose, options.chunkElements ?? CHUNK_ELEMENTS) : undefined;
     if (!chunks) {
       // One task for the whole tensor.
-      const bytes = await read(t, loc.byteOffset, loc.byteLength);
-      const r = await runTask(makeTask(t, transpose, undefined, bytes, formats, undefined, false));
+      const r = await readAndRun(t, loc.byteOffset, loc.byteLength, (bytes) => makeTask(t, transpose, undefined, bytes, formats, undefined, false));
       acc.stats.merge(r.stats);
       for (const f of formats) if (r.errors[f]) acc.errors.get(f)!.merge(r.errors[f]!);
       acc.sampledBlocks = acc.totalBlocks = 1;
@@ -429,8 +548,7 @@ async function runAnalysis(opened: OpenedModel, formats: string[], options: Sens
       // FP16/BF16: one pass. Chunks return code histograms; element-wise formats come from their sum.
       const histogram = new Uint32Array(65536);
       await Promise.all(chunks.map(async (c) => {
-        const bytes = await read(t, c.byteStart, c.byteLength);
-        const r = await runTask({ ...makeTask(t, transpose, c, bytes, formats, undefined, false), histogramOnly: true });
+        const r = await readAndRun(t, c.byteStart, c.byteLength, (bytes) => ({ ...makeTask(t, transpose, c, bytes, formats, undefined, false), histogramOnly: true }));
         acc.stats.merge(r.stats);
         for (const f of formats) if (r.errors[f]) acc.errors.get(f)!.merge(r.errors[f]!);
         if (r.histogram) for (let i = 0; i < 65536; i++) histogram[i] += r.histogram[i]!;
@@ -445,8 +563,7 @@ async function runAnalysis(opened: OpenedModel, formats: string[], options: Sens
     const colMax = transpose ? new Float32Array(t.shape[t.shape.length - 1] ?? 0) : undefined;
     const pass1 = new WeightStatsAccumulator();
     await Promise.all(chunks.map(async (c) => {
-      const bytes = await read(t, c.byteStart, c.byteLength);
-      const r = await runTask(makeTask(t, transpose, c, bytes, [], undefined, transpose));
+      const r = await readAndRun(t, c.byteStart, c.byteLength, (bytes) => makeTask(t, transpose, c, bytes, [], undefined, transpose));
       pass1.merge(r.stats);
       if (colMax && r.columnAbsMax) for (let i = 0; i < colMax.length; i++) if (r.columnAbsMax[i]! > colMax[i]!) colMax[i] = r.columnAbsMax[i]!;
     }));
@@ -455,9 +572,8 @@ async function runAnalysis(opened: OpenedModel, formats: string[], options: Sens
     acc.stats.merge(p1);
     // Pass 2: errors.
     await Promise.all(chunks.map(async (c) => {
-      const bytes = await read(t, c.byteStart, c.byteLength);
       const g = colMax ? { ...globals, channelAbsMax: colMax.slice() } : globals;
-      const r = await runTask(makeTask(t, transpose, c, bytes, formats, g, false));
+      const r = await readAndRun(t, c.byteStart, c.byteLength, (bytes) => makeTask(t, transpose, c, bytes, formats, g, false));
       for (const f of formats) {
         const e = r.errors[f];
         if (!e) continue;

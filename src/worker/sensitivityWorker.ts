@@ -2,7 +2,8 @@
  * Worker-side handler for static sensitivity chunks: decodes, fake-quantizes and accumulates error sums with
  * core's `analyzeSensitivityChunk`. Kept free of `worker_threads` so the Node runner can also call it inline.
  */
-import { analyzeSensitivityChunk, type SensitivityChunkResult, type SensitivityChunkTask } from '../core';
+import { closeSync, openSync, readSync } from 'node:fs';
+import { analyzeSensitivityChunk, type ChunkByteReader, type SensitivityChunkResult, type SensitivityChunkTask } from '../core';
 
 /** Request sent to a worker. */
 export interface SensitivityWorkerRequest {
@@ -12,7 +13,7 @@ export interface SensitivityWorkerRequest {
 
 /** Reply from a worker. */
 export type SensitivityWorkerReply =
-  | { readonly kind: 'sensitivity/result'; readonly result: SensitivityChunkResult }
+  | { readonly kind: 'sensitivity/result'; readonly result: SensitivityChunkResult; readonly buffer?: ArrayBuffer }
   | { readonly kind: 'sensitivity/error'; readonly id: number; readonly message: string };
 
 /** True when `msg` is a request this handler understands. */
@@ -23,12 +24,38 @@ export function isSensitivityRequest(msg: unknown): msg is SensitivityWorkerRequ
 /** Runs one request; returns the reply and the buffers to transfer back. Never throws. */
 export function handleSensitivityRequest(msg: SensitivityWorkerRequest): { reply: SensitivityWorkerReply; transfer: ArrayBuffer[] } {
   try {
-    const result = analyzeSensitivityChunk(msg.task);
+    const result = msg.task.file ? analyzeFileChunk(msg.task, msg.task.file) : analyzeSensitivityChunk(msg.task);
     const transfer: ArrayBuffer[] = [];
     if (result.columnAbsMax) transfer.push(result.columnAbsMax.buffer as ArrayBuffer);
     if (result.histogram) transfer.push(result.histogram.buffer as ArrayBuffer);
-    return { reply: { kind: 'sensitivity/result', result }, transfer };
+    // The chunk's bytes go back too, so the runner reads the next chunk into them (no fresh allocation, no GC).
+    const buffer = msg.task.bytes.buffer as ArrayBuffer;
+    transfer.push(buffer);
+    return { reply: { kind: 'sensitivity/result', result, buffer }, transfer };
   } catch (e) {
     return { reply: { kind: 'sensitivity/error', id: msg.task.id, message: e instanceof Error ? e.message : String(e) }, transfer: [] };
+  }
+}
+
+/**
+ * A chunk whose bytes this thread reads from the file itself (`task.file`, a path the runner took from a
+ * FileByteSource opened inside the model's folder), so the bytes never cross threads and arrive in cache-sized
+ * reads while they are analyzed. Reads are bounded to the chunk's range; a short file is an error.
+ */
+function analyzeFileChunk(task: SensitivityChunkTask, file: NonNullable<SensitivityChunkTask['file']>): SensitivityChunkResult {
+  const fd = openSync(file.path, 'r');
+  try {
+    const read: ChunkByteReader = (dst, byteOffset) => {
+      if (byteOffset < 0 || byteOffset + dst.length > file.byteLength) throw new RangeError(`read outside the chunk (${byteOffset}+${dst.length} of ${file.byteLength} bytes)`);
+      let done = 0;
+      while (done < dst.length) {
+        const n = readSync(fd, dst, done, dst.length - done, file.byteOffset + byteOffset + done);
+        if (n === 0) throw new RangeError(`the file ended early at offset ${file.byteOffset + byteOffset + done}`);
+        done += n;
+      }
+    };
+    return analyzeSensitivityChunk(task, read);
+  } finally {
+    closeSync(fd);
   }
 }

@@ -9,7 +9,7 @@ import type { BrowserContext, Page } from 'playwright-core';
 import { ARTIFACTS, launchBrowser, log, makeRunDir, openWorkbench, startCodeServer, type CodeServer } from './lib/codeServer';
 import { writePlanFixtures } from './lib/plans';
 import { makeWorkspace } from './lib/workspace';
-import { Results, answerInput, pickQuickItem, problems, quickOpen, runCommand, screenshot, statusBarText, waitForLens, webview } from './lib/workbench';
+import { Results, answerInput, clickToastButton, editorText, focusWorkbench, pickQuickItem, problems, quickOpen, quickPickRows, runCommand, screenshot, statusBarText, waitForLens, waitForToast, webview } from './lib/workbench';
 
 const vsix = path.resolve(process.argv[2] ?? '');
 if (!process.argv[2] || !fs.existsSync(vsix)) {
@@ -113,6 +113,81 @@ async function shardedModel(page: Page): Promise<void> {
   await screenshot(page, 'ui-8-sharded-inspector');
 }
 
+/**
+ * Generate a plan at 5 bits per weight, verify it with ONNX Runtime and apply it, all from the palette and the
+ * result toasts. Verify and Apply run in the extension's task process (a child of the extension host).
+ */
+async function applyPlan(page: Page): Promise<void> {
+  const models = path.join(workspaceDir, 'models');
+  await focusWorkbench(page);
+  await quickOpen(page, 'mnist-12.onnx');
+  await runCommand(page, 'Precision Lens: Generate Mixed-Precision Plan');
+  await answerInput(page, '5 bits');
+  const written = await waitForToast(page, /^Plan written: mnist-12\.onnx on /);
+  const plan = JSON.parse(fs.readFileSync(path.join(models, 'mnist-12.onnx.precision.json'), 'utf8')) as { target: string; layers: { format: string }[] };
+  results.check('palette: Generate Plan at "5 bits" lowers layers to INT4/INT8', plan.layers.some((l) => /^int4/.test(l.format)), `${written} ${JSON.stringify(plan.layers.map((l) => l.format))}`);
+  await clickToastButton(page, /^Plan written: mnist-12\.onnx/, 'Verify with ONNX Runtime');
+  const verified = await waitForToast(page, /^Verified with ONNX Runtime: /, 90_000);
+  log(`verify toast: ${verified}`);
+  results.check('toast button: Verify with ONNX Runtime measures the plan in the task process', /measured -?[\d.]+ dB output SQNR/.test(verified), verified);
+  await screenshot(page, 'ui-9-verified-plan');
+
+  await quickOpen(page, 'mnist-12.onnx.precision.json');
+  await runCommand(page, 'Precision Lens: Apply Plan (Write ONNX)');
+  const outName = `mnist-12.${plan.target}.onnx`;
+  const input = page.locator('.quick-input-widget input');
+  // The palette's input turns into the command's input box: wait until it holds the proposed path.
+  for (let i = 0; i < 100 && !(await input.inputValue().catch(() => '')).endsWith('.onnx'); i++) await page.waitForTimeout(200);
+  results.check('Apply Plan proposes an output file beside the model', (await input.inputValue()) === path.join(models, outName), await input.inputValue());
+  await page.keyboard.press('Enter');
+  const wrote = await waitForToast(page, /^Wrote mnist-12\./, 90_000);
+  log(`apply toast: ${wrote}`);
+  const out = path.join(models, outName);
+  results.check('palette: Apply Plan writes the new .onnx beside the model and re-encodes layers', fs.existsSync(out) && fs.statSync(out).size > 1000 && /Wrote mnist-12\.[\w.-]+\.onnx \([\d.]+ KiB; [1-9]\d* layers re-encoded/.test(wrote), wrote);
+  results.check('Apply Plan leaves no staging folder', !fs.readdirSync(models).some((f) => f.startsWith('.precision-lens-staging-')), JSON.stringify(fs.readdirSync(models)));
+  const row = page.locator('.explorer-folders-view .monaco-list-row', { hasText: outName }).first();
+  await row.waitFor({ timeout: 20_000 }).catch(() => undefined);
+  results.check('the applied model appears in the explorer', await row.isVisible(), outName);
+  await screenshot(page, 'ui-10-applied-plan');
+  await clickToastButton(page, /^Wrote mnist-12\./, 'Open in Inspector');
+  await page.locator('.tab.active', { hasText: outName }).first().waitFor({ timeout: 30_000 });
+  const count = webview(page, true).locator('[data-testid="layer-count"]');
+  await count.waitFor({ timeout: 30_000 });
+  results.check('the applied model opens in the inspector with mnist-12\'s 6 layers', (await count.getAttribute('data-count')) === '6', String(await count.getAttribute('data-count')));
+  await screenshot(page, 'ui-11-applied-inspector');
+}
+
+async function exportPlan(page: Page): Promise<void> {
+  await focusWorkbench(page);
+  await quickOpen(page, 'mnist-12.onnx.precision.json');
+  await runCommand(page, 'Precision Lens: Export Plan (ONNX Runtime / llama.cpp)');
+  await pickQuickItem(page, 'ONNX Runtime', 'ONNX Runtime');
+  await page.locator('.editor-group-container.active .monaco-editor .view-lines', { hasText: 'quantize_static' }).first().waitFor({ timeout: 30_000 });
+  const ort = await editorText(page);
+  results.check('palette: Export Plan (ONNX Runtime) opens a quantize_static script with the plan\'s per-tensor INT4/INT8 overrides', ort.includes('quantize_static') && ort.includes('TensorQuantOverrides') && ort.includes('"QInt4"') && ort.includes('"QInt8"'), ort.split('\n').slice(0, 4).join(' | '));
+  await screenshot(page, 'ui-12-export-ort');
+  await quickOpen(page, 'stories260K.gguf.precision.json');
+  await runCommand(page, 'Precision Lens: Export Plan (ONNX Runtime / llama.cpp)');
+  await pickQuickItem(page, 'llama.cpp', 'llama.cpp');
+  await page.locator('.editor-group-container.active .monaco-editor .view-lines', { hasText: 'llama-quantize' }).first().waitFor({ timeout: 30_000 });
+  const llama = await editorText(page);
+  results.check('palette: Export Plan (llama.cpp) opens a llama-quantize command with per-tensor types', llama.includes('llama-quantize') && llama.includes('--tensor-type'), llama.split('\n').slice(0, 4).join(' | '));
+  await screenshot(page, 'ui-13-export-llama');
+}
+
+async function compareTargets(page: Page): Promise<void> {
+  await focusWorkbench(page);
+  await quickOpen(page, 'tiny-random-gpt2-fp32.onnx');
+  await webview(page, true).locator('[data-testid="layer-count"]').waitFor({ timeout: 30_000 });
+  await runCommand(page, 'Precision Lens: Compare Targets');
+  const rows = await quickPickRows(page, /fits /);
+  log(`compare rows: ${rows.length}`);
+  const fits = rows.filter((r) => / · fits /.test(r));
+  results.check('palette: Compare Targets lists every target with its fit verdict for the model', fits.length >= 5 && rows.some((r) => r.includes('H100')) && rows.some((r) => /native: /.test(r)), JSON.stringify(rows.slice(0, 4)));
+  await screenshot(page, 'ui-14-compare-targets');
+  await page.keyboard.press('Escape');
+}
+
 async function main(): Promise<number> {
   const runDir = makeRunDir('ui');
   const workspace = makeWorkspace(path.join(runDir, 'workspace'));
@@ -128,6 +203,8 @@ async function main(): Promise<number> {
     page.on('pageerror', (e) => log(`[pageerror] ${e.message.slice(0, 200)}`));
     await openWorkbench(page, cs.url);
     log('workbench visible');
+    // E2E_ONLY=name,name runs only those steps (for iterating on one; the full suite runs them all).
+    const only = process.env.E2E_ONLY?.split(',').map((s) => s.trim());
     for (const [name, fn] of [
       ['source lens', sourceLens],
       ['inspector', inspector],
@@ -135,7 +212,11 @@ async function main(): Promise<number> {
       ['plan lenses, diagnostics, quick fix', planFixes],
       ['select target', selectTarget],
       ['sharded model', shardedModel],
+      ['verify and apply plan', applyPlan],
+      ['export plan', exportPlan],
+      ['compare targets', compareTargets],
     ] as const) {
+      if (only && !only.includes(name)) continue;
       const before = results.failed;
       await results.step(name, () => fn(page));
       if (results.failed > before) await screenshot(page, `ui-failure-${name.replace(/\W+/g, '-')}`).catch(() => undefined);

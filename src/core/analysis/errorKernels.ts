@@ -1,19 +1,28 @@
 /**
  * Fast error kernels of static sensitivity (sensitivity.ts `analyzeSensitivityChunk` drives them).
  *
- * Where the time goes and how it is cut (figures: bench/sensitivity.bench.ts):
+ * Where the time goes and how it is cut (single thread, one FP16 [4096, 4096] tensor, bench/sensitivity.bench.ts;
+ * the element-by-element JS analysis before these kernels took ~125 ns/element for the five default formats):
  * - 16-bit weights (FP16, BF16) have only 65 536 distinct values, so every **element-wise** quantity — the weight
  *   statistics and the error of FP32/TF32/BF16/FP16, per-tensor FP8/FP6/FP4, INT8 per tensor and ternary — is a
- *   function of the code alone. One pass counts the codes ({@link histogram16}, ~0.4 ns/element); the errors are
- *   then summed over the distinct codes with exactly the scalar rounding of quantize.ts ({@link histogramErrors}).
+ *   function of the code alone. One pass counts the codes (`histogram16`, ~0.4 ns/element); the errors are then
+ *   summed over the distinct codes with exactly the scalar rounding of quantize.ts ({@link histogramErrors}), so
+ *   BF16/FP8/INT8-per-tensor cost ~0 per element.
  * - Group and channel **integer** formats (INT8 per channel, INT4 g128/g64/g32, W8A8, W4A4) need every element:
- *   {@link ErrorWorkspace.intError} runs a WebAssembly SIMD kernel (errorKernels.wat, float64 lanes, RNE by
- *   `f64x2.nearest`) on row blocks that stay in cache, after an in-wasm FP16/BF16 → float32 decode.
- * - Everything else (MX, NVFP4, NF4, binary, ggml types) goes through quantize.ts `fakeQuantize` per row block.
- * When WebAssembly is unavailable (or {@link setErrorKernelBackend}('js')), JS kernels with the same arithmetic
- * run instead; the results agree up to summation order (tests compare both).
+ *   WebAssembly SIMD kernels (errorKernels.wat, float64 lanes, RNE by `f64x2.nearest`, ~1 ns/element per
+ *   format; INT8-per-channel + INT4-groups share one pass, `intErrorPair`) on row blocks that stay in cache,
+ *   after an in-wasm FP16/BF16 → float32 decode (~0.25 ns/element).
+ * - Float32 weights: statistics (`stats32`) and FP16/BF16/TF32/per-tensor-minifloat errors (`elementError`, the
+ *   same Veltkamp/RNE arithmetic as quantize.ts) in WebAssembly too, ~1–2 ns/element each.
+ * - Everything else (MX, NVFP4, NF4, binary, ggml types, ternary on float32) goes through quantize.ts
+ *   `fakeQuantize` per row block.
+ * Results equal the element-by-element `quantizationError` up to float64 summation order, except that an INT4
+ * group whose FP16 scale overflows (max |x| / 7 ≥ 65520) now counts as overflowed with error x instead of making
+ * the sum NaN. When WebAssembly is unavailable (or {@link setErrorKernelBackend}('js')), JS kernels with the same
+ * arithmetic run instead (tests compare both).
  *
- * Pure: no I/O; the WebAssembly module is compiled synchronously from bytes embedded in gen/errorKernelsWasm.ts.
+ * Pure: no I/O; the WebAssembly module is compiled synchronously from bytes embedded in gen/errorKernelsWasm.ts
+ * (`npm run build:kernels` regenerates them from errorKernels.wat with wabt).
  */
 import type { NumberFormat } from './numberFormats';
 import type { ErrorPartial, WeightStatsPartial } from './sensitivity';
@@ -50,6 +59,9 @@ interface WasmExports {
   decodeBf16(src: number, n: number, dst: number): void;
   histogram16(src: number, n: number, hist: number): void;
   intError(x: number, n: number, rowLen: number, group: number, qmax: number, qmin: number, fp16Scale: number, mode: number, amaxConst: number, amaxPtr: number, acc: number): void;
+  intErrorPair(x: number, n: number, rowLen: number, group: number, qmaxA: number, qminA: number, modeA: number, amaxPtr: number, qmaxB: number, qminB: number, scratch: number, accA: number, accB: number): void;
+  stats32(x: number, n: number, acc: number): void;
+  elementError(x: number, n: number, kind: number, c: number, lo: number, loInv: number, hi: number, inv: number, scale: number, acc: number): void;
 }
 
 /** The slice of the WebAssembly JS API used here (core's lib has no DOM/Node typings). */
@@ -106,18 +118,30 @@ export type BlockSource = 'float16' | 'bfloat16' | 'float32';
 /** Per-row max |x| source of {@link ErrorWorkspace.intError}: computed (0), a constant (1), or per row (2). */
 export const AMAX_COMPUTED = 0, AMAX_CONSTANT = 1, AMAX_PER_ROW = 2;
 
+/** Fills `dst` with the chunk's bytes starting `byteOffset` bytes into the chunk (a worker reading its file). */
+export type ChunkByteReader = (dst: Uint8Array, byteOffset: number) => void;
+
 /**
- * Scratch state of the kernels for one thread: a block of decoded float32 values, a code histogram and error
- * accumulators (noise Σd², max |d|, overflowed elements) in numbered slots.
+ * Scratch state of the kernels for one thread: a staging area of 16-bit codes, a block of decoded float32 values,
+ * a code histogram and error accumulators (noise Σd², max |d|, overflowed elements) in numbered slots.
  */
 export interface ErrorWorkspace {
   readonly backend: 'wasm' | 'js';
-  /** Prepares for blocks of up to `blockElements` values, `slots` accumulators and `rowAmaxCount` per-row maxima; zeroes the histogram and slots. */
-  reset(blockElements: number, slots: number, rowAmaxCount: number): void;
+  /**
+   * Prepares for blocks of up to `blockElements` values, a staging area of `stageElements` (≥ blockElements)
+   * 16-bit codes, `slots` accumulators and `rowAmaxCount` per-row maxima; zeroes the histogram and slots.
+   */
+  reset(blockElements: number, slots: number, rowAmaxCount: number, stageElements?: number): void;
   /** Loads `n` values starting at `start`: 16-bit codes (decoded; counted into the histogram when `count`) or float32 values. */
   load(source: BlockSource, data: Uint16Array | Float32Array, start: number, n: number, count: boolean): void;
   /** Counts 16-bit codes into the histogram without loading them as a block. */
   count(codes: Uint16Array, start: number, n: number): void;
+  /** Reads `n` 16-bit codes into the staging area with `read` (from `byteOffset` of the chunk). */
+  stage(read: ChunkByteReader, byteOffset: number, n: number): void;
+  /** Decodes staged codes [k, k + n) as the block (counting them when `count`). */
+  loadStaged(source: 'float16' | 'bfloat16', k: number, n: number, count: boolean): void;
+  /** Counts staged codes [k, k + n). */
+  countStaged(k: number, n: number): void;
   /** The loaded block's values (valid until the next call). */
   block(n: number): Float32Array;
   /** Sets the per-row maxima for {@link AMAX_PER_ROW}. */
@@ -127,6 +151,20 @@ export interface ErrorWorkspace {
    * of `group`) to `slot`. See errorKernels.wat `intError` for the exact arithmetic.
    */
   intError(n: number, rowLength: number, group: number, qmax: number, qmin: number, fp16Scale: boolean, amaxMode: number, amaxConst: number, firstRow: number, slot: number): void;
+  /**
+   * Two formats in one pass: A with one float32 scale per row (amax computed or {@link AMAX_PER_ROW}) into `slotA`,
+   * B with an FP16 scale per `group` (≥ 32) into `slotB`; the same sums as two {@link intError} calls.
+   */
+  intErrorPair(n: number, rowLength: number, group: number, qmaxA: number, qminA: number, amaxModeA: number, firstRow: number, qmaxB: number, qminB: number, slotA: number, slotB: number): void;
+  /** Adds the loaded block's weight statistics (float32 blocks; 16-bit blocks use the histogram). */
+  stats(n: number): void;
+  /** The statistics added by {@link stats}, plus the whole-chunk facts fakeQuantize would derive. */
+  statsResult(): WeightStatsPartial & HistogramFacts;
+  /**
+   * Adds the element-wise rounding error of the loaded block to `slot` for parameters from
+   * {@link elementwiseKernelParams} (see errorKernels.wat `elementError`).
+   */
+  elementError(n: number, p: ElementwiseKernelParams, slot: number): void;
   /** [noise, max |d|, overflowed] of a slot. */
   slot(slot: number): [number, number, number];
   /** The code histogram (65 536 counts). */
@@ -138,20 +176,26 @@ const HIST_BYTES = 65536 * 4;
 class WasmWorkspace implements ErrorWorkspace {
   readonly backend = 'wasm';
   private src = 0;
+  private stageElements = 0;
   private dst = 0;
   private hist = 0;
   private acc = 0;
   private amax = 0;
+  private scratch = 0;
+  private statsAcc = 0;
   constructor(private readonly k: WasmExports) {}
 
-  reset(blockElements: number, slots: number, rowAmaxCount: number): void {
+  reset(blockElements: number, slots: number, rowAmaxCount: number, stageElements = blockElements): void {
     const align = (x: number): number => (x + 63) & ~63;
+    this.stageElements = Math.max(blockElements, stageElements);
     this.hist = 0; // two histograms (the kernel alternates between them)
     this.acc = 2 * HIST_BYTES;
-    this.amax = align(this.acc + slots * 24);
+    this.statsAcc = align(this.acc + slots * 24);
+    this.amax = align(this.statsAcc + 12 * 8);
     this.src = align(this.amax + rowAmaxCount * 4);
-    this.dst = align(this.src + blockElements * 4);
-    const need = this.dst + blockElements * 4 + 64;
+    this.dst = align(this.src + this.stageElements * 2);
+    this.scratch = align(this.dst + blockElements * 4);
+    const need = this.scratch + 16 * (Math.ceil(blockElements / 32) + 2) + 64;
     const have = this.k.memory.buffer.byteLength;
     if (need > have) this.k.memory.grow(Math.ceil((need - have) / 65536));
     new Uint8Array(this.k.memory.buffer, 0, this.amax).fill(0);
@@ -164,15 +208,30 @@ class WasmWorkspace implements ErrorWorkspace {
       return;
     }
     new Uint16Array(buf, this.src, n).set((data as Uint16Array).subarray(start, start + n));
-    if (count) this.k.histogram16(this.src, n, this.hist);
-    if (source === 'float16') this.k.decodeF16(this.src, n, this.dst);
-    else this.k.decodeBf16(this.src, n, this.dst);
+    this.loadStaged(source, 0, n, count);
   }
 
   count(codes: Uint16Array, start: number, n: number): void {
-    // The source area holds blockElements × 4 bytes, i.e. 2 × blockElements codes.
-    new Uint16Array(this.k.memory.buffer, this.src, n).set(codes.subarray(start, start + n));
-    this.k.histogram16(this.src, n, this.hist);
+    for (let s = 0; s < n; s += this.stageElements) {
+      const m = Math.min(this.stageElements, n - s);
+      new Uint16Array(this.k.memory.buffer, this.src, m).set(codes.subarray(start + s, start + s + m));
+      this.k.histogram16(this.src, m, this.hist);
+    }
+  }
+
+  stage(read: ChunkByteReader, byteOffset: number, n: number): void {
+    read(new Uint8Array(this.k.memory.buffer, this.src, n * 2), byteOffset);
+  }
+
+  loadStaged(source: 'float16' | 'bfloat16', k: number, n: number, count: boolean): void {
+    const at = this.src + 2 * k;
+    if (count) this.k.histogram16(at, n, this.hist);
+    if (source === 'float16') this.k.decodeF16(at, n, this.dst);
+    else this.k.decodeBf16(at, n, this.dst);
+  }
+
+  countStaged(k: number, n: number): void {
+    this.k.histogram16(this.src + 2 * k, n, this.hist);
   }
 
   block(n: number): Float32Array {
@@ -185,6 +244,22 @@ class WasmWorkspace implements ErrorWorkspace {
 
   intError(n: number, rowLength: number, group: number, qmax: number, qmin: number, fp16Scale: boolean, amaxMode: number, amaxConst: number, firstRow: number, slot: number): void {
     this.k.intError(this.dst, n, rowLength, group, qmax, qmin, fp16Scale ? 1 : 0, amaxMode, amaxConst, this.amax + firstRow * 4, this.acc + slot * 24);
+  }
+
+  stats(n: number): void {
+    this.k.stats32(this.dst, n, this.statsAcc);
+  }
+
+  statsResult(): WeightStatsPartial & HistogramFacts {
+    return statsFromSums(new Float64Array(this.k.memory.buffer, this.statsAcc, 12));
+  }
+
+  elementError(n: number, p: ElementwiseKernelParams, slot: number): void {
+    this.k.elementError(this.dst, n, p.kind, p.c, p.lo, p.loInv, p.hi, p.inv, p.scale, this.acc + slot * 24);
+  }
+
+  intErrorPair(n: number, rowLength: number, group: number, qmaxA: number, qminA: number, amaxModeA: number, firstRow: number, qmaxB: number, qminB: number, slotA: number, slotB: number): void {
+    this.k.intErrorPair(this.dst, n, rowLength, group, qmaxA, qminA, amaxModeA, this.amax + firstRow * 4, qmaxB, qminB, this.scratch, this.acc + slotA * 24, this.acc + slotB * 24);
   }
 
   slot(slot: number): [number, number, number] {
@@ -206,12 +281,16 @@ const RNE_MAGIC = 6755399441055744;
 class JsWorkspace implements ErrorWorkspace {
   readonly backend = 'js';
   private values = new Float32Array(0);
+  private staged = new Uint16Array(0);
   private hist = new Uint32Array(65536);
   private acc = new Float64Array(0);
   private rowAmax = new Float32Array(0);
+  private sums = new Float64Array(12);
 
-  reset(blockElements: number, slots: number, rowAmaxCount: number): void {
+  reset(blockElements: number, slots: number, rowAmaxCount: number, stageElements = blockElements): void {
     if (this.values.length < blockElements) this.values = new Float32Array(blockElements);
+    this.sums.fill(0);
+    if (this.staged.length < stageElements) this.staged = new Uint16Array(stageElements);
     this.acc = new Float64Array(slots * 3);
     if (this.rowAmax.length < rowAmaxCount) this.rowAmax = new Float32Array(rowAmaxCount);
     this.hist.fill(0);
@@ -237,6 +316,19 @@ class JsWorkspace implements ErrorWorkspace {
   count(codes: Uint16Array, start: number, n: number): void {
     const h = this.hist;
     for (let i = start, e = start + n; i < e; i++) h[codes[i]!]++;
+  }
+
+  stage(read: ChunkByteReader, byteOffset: number, n: number): void {
+    if (this.staged.length < n) this.staged = new Uint16Array(n);
+    read(new Uint8Array(this.staged.buffer, 0, n * 2), byteOffset);
+  }
+
+  loadStaged(source: 'float16' | 'bfloat16', k: number, n: number, count: boolean): void {
+    this.load(source, this.staged, k, n, count);
+  }
+
+  countStaged(k: number, n: number): void {
+    this.count(this.staged, k, n);
   }
 
   block(n: number): Float32Array {
@@ -293,6 +385,81 @@ class JsWorkspace implements ErrorWorkspace {
     acc[slot * 3 + 2] += ovf;
   }
 
+  stats(n: number): void {
+    const x = this.values, t = this.sums;
+    let count = 0, maxAbs = t[1]!, s1 = 0, s2 = 0, s3 = 0, s4 = 0, sAbs = 0, beyond = 0, zeros = 0, nans = 0, maxAll = t[11]!;
+    for (let i = 0; i < n; i++) {
+      const v = x[i]!;
+      const a = Math.abs(v);
+      if (a > maxAll) maxAll = a;
+      if (v !== v) nans++;
+      if (v - v !== 0) continue;
+      count++;
+      if (a > maxAbs) maxAbs = a;
+      if (a > 65504) beyond++;
+      if (v === 0) zeros++;
+      const v2 = v * v;
+      s1 += v;
+      s2 += v2;
+      s3 += v2 * v;
+      s4 += v2 * v2;
+      sAbs += a;
+    }
+    t[0] += count;
+    t[1] = maxAbs;
+    t[2] += s1;
+    t[3] += s2;
+    t[4] += s3;
+    t[5] += s4;
+    t[6] += sAbs;
+    t[7] += beyond;
+    t[8] += zeros;
+    t[9] += n;
+    t[10] += nans;
+    t[11] = maxAll;
+  }
+
+  statsResult(): WeightStatsPartial & HistogramFacts {
+    return statsFromSums(this.sums);
+  }
+
+  elementError(n: number, p: ElementwiseKernelParams, slot: number): void {
+    const x = this.values;
+    const sat = p.kind === 1 ? p.hi : Infinity;
+    let noise = 0, maxErr = 0, ovf = 0;
+    for (let i = 0; i < n; i++) {
+      const v = x[i]!;
+      if (v - v !== 0) continue;
+      const y = v * p.inv;
+      const a = Math.abs(y);
+      let r: number;
+      if (a >= p.hi) r = y < 0 ? -sat : sat;
+      else if (a < p.lo) r = ((y * p.loInv + RNE_MAGIC) - RNE_MAGIC) / p.loInv;
+      else {
+        const t = p.c * y;
+        r = t - (t - y);
+        if (p.kind === 1) r = r > p.hi ? p.hi : r < -p.hi ? -p.hi : r;
+      }
+      let d = v - r * p.scale;
+      if (p.kind === 0 && a >= p.hi) {
+        d = v;
+        ovf++;
+      }
+      noise += d * d;
+      const e = Math.abs(d);
+      if (e > maxErr) maxErr = e;
+    }
+    const acc = this.acc;
+    acc[slot * 3] += noise;
+    if (maxErr > acc[slot * 3 + 1]!) acc[slot * 3 + 1] = maxErr;
+    acc[slot * 3 + 2] += ovf;
+  }
+
+  intErrorPair(n: number, rowLength: number, group: number, qmaxA: number, qminA: number, amaxModeA: number, firstRow: number, qmaxB: number, qminB: number, slotA: number, slotB: number): void {
+    this.intError(n, rowLength, rowLength, qmaxA, qminA, false, amaxModeA, 0, firstRow, slotA);
+    this.intError(n, rowLength, group, qmaxB, qminB, true, AMAX_COMPUTED, 0, firstRow, slotB);
+  }
+
   slot(slot: number): [number, number, number] {
     return [this.acc[slot * 3]!, this.acc[slot * 3 + 1]!, this.acc[slot * 3 + 2]!];
   }
@@ -300,6 +467,52 @@ class JsWorkspace implements ErrorWorkspace {
   histogram(): Uint32Array {
     return this.hist.slice();
   }
+}
+
+/** Weight statistics and facts from the 12 sums of errorKernels.wat `stats32`. */
+function statsFromSums(t: Float64Array): WeightStatsPartial & HistogramFacts {
+  const count = t[0]!, total = t[9]!, nans = t[10]!;
+  const nonFinite = total - count;
+  // fakeQuantize's absMean sums |x| over every element: NaN if any is NaN, +Inf if any is ±Inf.
+  const absMean = nans > 0 ? NaN : nonFinite > 0 ? Infinity : total > 0 ? t[6]! / total : 0;
+  return { count, maxAbs: t[1]!, s1: t[2]!, s2: t[3]!, s3: t[4]!, s4: t[5]!, sAbs: t[6]!, beyondFp16: t[7]!, zeros: t[8]!, nonFinite, absMax: t[11]!, absMean };
+}
+
+/** Parameters of the element-wise error kernel for one format (see errorKernels.wat `elementError`). */
+export interface ElementwiseKernelParams {
+  /** 0: overflow to ±Inf counts as overflowed; 1: saturate at ±hi. */
+  readonly kind: 0 | 1;
+  /** Veltkamp constant 2^(53 − significant bits) + 1. */
+  readonly c: number;
+  /** Below this magnitude values round to a fixed step 1 / loInv (subnormals). */
+  readonly lo: number;
+  readonly loInv: number;
+  /** Overflow (kind 0) or saturation (kind 1) threshold. */
+  readonly hi: number;
+  /** y = x × inv before rounding; q = r × scale after. */
+  readonly inv: number;
+  readonly scale: number;
+}
+
+/** BF16 overflow threshold: the midpoint between its largest finite value (2 − 2^-7)·2^127 and 2^128 (a tie rounds to the even 2^128). */
+const BF16_OVERFLOW = (2 - 2 ** -8) * 2 ** 127;
+
+/**
+ * Kernel parameters reproducing {@link elementwiseQuantizer} for FP16, BF16, TF32 and the per-tensor minifloats
+ * (FP8/FP6/FP4 with one FP32 scale); undefined for other formats, and for a per-tensor scale that does not exist
+ * (max |x| is 0, ±Inf or NaN: the error is then 0, as fakeQuantize leaves the values alone).
+ */
+export function elementwiseKernelParams(format: NumberFormat, tensorAbsMax: number): ElementwiseKernelParams | 'lossless' | undefined {
+  const el = format.element;
+  if (el === 'fp16') return { kind: 0, c: SPLIT(11), lo: 2 ** -14, loInv: 2 ** 24, hi: 65520, inv: 1, scale: 1 };
+  if (el === 'bf16') return { kind: 0, c: SPLIT(8), lo: 2 ** -126, loInv: 2 ** 133, hi: BF16_OVERFLOW, inv: 1, scale: 1 };
+  if (el === 'tf32') return { kind: 0, c: SPLIT(11), lo: 0, loInv: 1, hi: Infinity, inv: 1, scale: 1 };
+  if (el === 'fp32') return 'lossless';
+  const g = GRIDS[el];
+  if (!g || format.scaling !== 'tensor') return undefined;
+  if (!(tensorAbsMax > 0) || !Number.isFinite(tensorAbsMax)) return 'lossless';
+  const scale = Math.fround(tensorAbsMax / g.maxFinite);
+  return { kind: 1, c: SPLIT(g.manBits + 1), lo: 2 ** g.minExp, loInv: 2 ** (g.manBits - g.minExp), hi: g.maxFinite, inv: 1 / scale, scale };
 }
 
 let wasmWorkspace: WasmWorkspace | undefined;

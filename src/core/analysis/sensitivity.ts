@@ -31,7 +31,7 @@ import { applyQuantParams, decodeElements } from './decode';
 import { isOffsetVector } from './graphInfluence';
 import { getNumberFormat, type NumberFormat } from './numberFormats';
 import { SPLIT, GRIDS, absMax, fakeQuantize, roundBf16, roundFp16, roundMiniFast, roundSignificant, rowLayout, toHalf, type FakeQuantizeOptions } from './quantize';
-import { AMAX_COMPUTED, AMAX_PER_ROW, codeTable, errorWorkspace, histogramErrors, histogramStats, isElementwiseFormat, isIntKernelFormat } from './errorKernels';
+import { AMAX_COMPUTED, AMAX_CONSTANT, AMAX_PER_ROW, codeTable, elementwiseKernelParams, type ChunkByteReader, type ElementwiseKernelParams, errorWorkspace, histogramErrors, histogramStats, isElementwiseFormat, isIntKernelFormat } from './errorKernels';
 
 //#region statistics
 
@@ -635,6 +635,11 @@ export interface SensitivityChunkTask {
    * {@link histogramSensitivity}. Only valid when {@link canAnalyzeInOnePass} holds.
    */
   readonly histogramOnly?: boolean;
+  /**
+   * The chunk's bytes are not in `bytes` (empty) but in this local file range; the worker reads them itself
+   * (`analyzeSensitivityChunk`'s `read`), so they never cross threads. Set by the Node runner for FileByteSources.
+   */
+  readonly file?: { readonly path: string; readonly byteOffset: number; readonly byteLength: number };
 }
 
 /** Partial sums for one chunk. */
@@ -658,16 +663,36 @@ export const LOSSLESS_FORMATS: Readonly<Record<string, readonly string[]>> = {
 
 /**
  * Decodes a chunk and accumulates statistics and per-format errors. Pure and synchronous; the Node runner
- * calls it in worker threads (or inline for small models). Throws RangeError for undecodable data.
+ * calls it in worker threads (or inline for small models). With `read` (a worker reading `task.file` itself)
+ * the bytes come from `read` instead of `task.bytes`. Results equal the element-by-element
+ * {@link quantizationError} on the decoded chunk up to float64 summation order (errorKernels.ts explains the
+ * kernels). Throws RangeError for undecodable data.
  */
-export function analyzeSensitivityChunk(task: SensitivityChunkTask): SensitivityChunkResult {
+export function analyzeSensitivityChunk(chunk: SensitivityChunkTask, read?: ChunkByteReader): SensitivityChunkResult {
+  let task = chunk;
   const n = task.elementCount;
   const transposed = task.transpose && task.shape.length === 2;
-  // 16-bit floats stay as codes: a histogram gives statistics and element-wise errors (errorKernels.ts).
-  const codes = task.encoding === 'raw' && !task.quant && (task.dtype === 'float16' || task.dtype === 'bfloat16') && LITTLE_ENDIAN ? codeView(task.bytes, n) : undefined;
+  const formats: NumberFormat[] = [];
+  for (const id of task.formats) {
+    const f = getNumberFormat(id);
+    if (f) formats.push(f);
+  }
+  // 16-bit floats stay as codes: a histogram gives statistics and element-wise errors (errorKernels.ts). A worker
+  // that reads its own file streams them in staging-sized reads (no chunk-sized buffer, data hot in cache);
+  // everything else is read whole first.
+  const sixteen = task.encoding === 'raw' && !task.quant && (task.dtype === 'float16' || task.dtype === 'bfloat16') && LITTLE_ENDIAN;
+  const streaming = read !== undefined && sixteen && !transposed && !formats.some((f) => f.id === 'nvfp4');
+  if (read && !streaming) {
+    const bytes = new Uint8Array(task.file?.byteLength ?? task.bytes.length);
+    read(bytes, 0);
+    task = { ...task, bytes };
+  }
+  const codes = sixteen && !streaming ? codeView(task.bytes, n) : undefined;
   let values: Float32Array | undefined;
-  if (!codes || transposed) {
-    values = decodeElements(task.dtype, task.bytes, n, task.encoding);
+  if (!sixteen || transposed) {
+    // Aligned little-endian float32 is used in place (the kernels copy blocks into their own memory).
+    const inPlace = task.dtype === 'float32' && task.encoding === 'raw' && LITTLE_ENDIAN && task.bytes.byteOffset % 4 === 0 && task.bytes.length >= n * 4;
+    values = inPlace ? new Float32Array(task.bytes.buffer, task.bytes.byteOffset, n) : decodeElements(task.dtype, task.bytes, n, task.encoding);
     if (task.quant) {
       const q = task.quant;
       const sliced = q.axis === 0 && q.scales.length > 1 ? { ...q, scales: q.scales.slice(task.rowOffset, task.rowOffset + (task.shape[0] ?? 1)), zeroPoints: q.zeroPoints.length > 1 ? q.zeroPoints.slice(task.rowOffset, task.rowOffset + (task.shape[0] ?? 1)) : q.zeroPoints, scaleCount: task.shape[0] ?? 1 } : q;
@@ -676,11 +701,6 @@ export function analyzeSensitivityChunk(task: SensitivityChunkTask): Sensitivity
   }
   let columnAbsMax: Float32Array | undefined;
   let shape = task.shape;
-  const formats: NumberFormat[] = [];
-  for (const id of task.formats) {
-    const f = getNumberFormat(id);
-    if (f) formats.push(f);
-  }
   if (transposed && values) {
     const [rows, cols] = [shape[0]!, shape[1]!];
     if (task.wantColumnAbsMax) {
@@ -700,21 +720,45 @@ export function analyzeSensitivityChunk(task: SensitivityChunkTask): Sensitivity
   }
   const lossless = LOSSLESS_FORMATS[task.dtype] ?? [];
   const todo = formats.filter((f) => !lossless.includes(f.id));
-  const histogrammed = codes !== undefined;
+  const histogrammed = codes !== undefined || streaming;
   const elementwise = todo.filter((f) => isElementwiseFormat(f));
   const ints = todo.filter((f) => !elementwise.includes(f) && isIntKernelFormat(f));
   const others = todo.filter((f) => !elementwise.includes(f) && !ints.includes(f));
   const histogramOnly = task.histogramOnly === true && histogrammed;
   if (histogramOnly) elementwise.length = 0;
   const g = task.globals;
+  const globalOptions: FakeQuantizeOptions | undefined = g ? { tensorAbsMax: g.tensorAbsMax, tensorAbsMean: g.tensorAbsMean, ...(g.channelAbsMax ? { channelAbsMax: g.channelAbsMax } : {}) } : undefined;
+  // Float32 values: element-wise formats with a kernel run on the blocks too (ternary stays element by element).
+  const kernelElementwise = histogrammed ? [] : elementwise.filter((f) => f.element === 'int8' || elementwiseKernelParams(f, 1) !== undefined);
   const ws = errorWorkspace();
   const { rowLength } = rowLayout(shape, n);
   const blockElements = Math.min(n, Math.max(1, Math.floor(CHUNK_BLOCK_ELEMENTS / Math.max(1, rowLength))) * rowLength) || 1;
-  ws.reset(blockElements, ints.length, g?.channelAbsMax?.length ?? 0);
+  const stageElements = streaming ? Math.max(1, Math.floor(STREAM_READ_ELEMENTS / blockElements)) * blockElements : blockElements;
+  ws.reset(blockElements, ints.length + kernelElementwise.length, g?.channelAbsMax?.length ?? 0, stageElements);
   if (g?.channelAbsMax) ws.setRowAmax(g.channelAbsMax);
+  // Float32 values: per-tensor scales need the chunk's max |x| (fakeQuantize's absMax, ±Inf included) unless
+  // given, so the statistics then take a first pass of their own.
+  const needsTensorMax = !histogrammed && !g && (elementwise.some((f) => f.scaling === 'tensor') || others.some((f) => f.id === 'nvfp4'));
+  let valuesAbsMax: number | undefined;
+  if (needsTensorMax) {
+    for (let s = 0; s < n; s += blockElements) {
+      const m = Math.min(blockElements, n - s);
+      ws.load('float32', values!, s, m, false);
+      ws.stats(m);
+    }
+    valuesAbsMax = ws.statsResult().absMax;
+  }
+  const blockElementwise = kernelElementwise.map((format, k): { readonly format: NumberFormat; readonly slot: number; readonly params?: ElementwiseKernelParams; readonly int8TensorMax?: number } => {
+    const slot = ints.length + k;
+    const tensorMax = g?.tensorAbsMax ?? valuesAbsMax ?? 0;
+    if (format.element === 'int8') return { format, slot, int8TensorMax: tensorMax };
+    const params = elementwiseKernelParams(format, tensorMax);
+    return params && params !== 'lossless' ? { format, slot, params } : { format, slot };
+  });
 
-  // Statistics and whole-tensor facts: from the code histogram (counted up front unless the block pass counts it).
-  const blockPass = ints.length > 0 || others.length > 0;
+  // Statistics and whole-tensor facts: 16-bit codes from the histogram (counted up front unless the block pass
+  // counts it); float32 values in the block pass.
+  const blockPass = ints.length > 0 || others.length > 0 || !histogrammed;
   const countInBlocks = histogrammed && !transposed && blockPass && !others.some((f) => f.id === 'nvfp4');
   let stats: WeightStatsPartial | undefined;
   let facts: { absMax: number; absMean: number } | undefined;
@@ -724,24 +768,46 @@ export function analyzeSensitivityChunk(task: SensitivityChunkTask): Sensitivity
     stats = { count: h.count, maxAbs: h.maxAbs, s1: h.s1, s2: h.s2, s3: h.s3, s4: h.s4, sAbs: h.sAbs, beyondFp16: h.beyondFp16, zeros: h.zeros, nonFinite: h.nonFinite };
   };
   if (histogrammed && !countInBlocks) {
-    for (let s = 0; s < n; s += 2 * blockElements) ws.count(codes, s, Math.min(2 * blockElements, n - s));
+    if (codes) ws.count(codes, 0, n);
+    else {
+      for (let s = 0; s < n; s += stageElements) {
+        const m = Math.min(stageElements, n - s);
+        ws.stage(read!, 2 * s, m);
+        ws.countStaged(0, m);
+      }
+    }
     histStats();
   }
-  const globalOptions: FakeQuantizeOptions | undefined = g ? { tensorAbsMax: g.tensorAbsMax, tensorAbsMean: g.tensorAbsMean, ...(g.channelAbsMax ? { channelAbsMax: g.channelAbsMax } : {}) } : undefined;
   // NVFP4's tensor scale is the only whole-tensor fact the block formats use.
-  const blockOptions: FakeQuantizeOptions = globalOptions ?? (facts ? { tensorAbsMax: facts.absMax } : values && others.length ? { tensorAbsMax: absMax(values) } : {});
+  const blockOptions: FakeQuantizeOptions = globalOptions ?? (facts ? { tensorAbsMax: facts.absMax } : valuesAbsMax !== undefined ? { tensorAbsMax: valuesAbsMax } : {});
 
-  // Block pass: integer kernels and the remaining formats on cache-sized row blocks.
+  // Block pass: integer kernels, float32 statistics and element-wise kernels, and the remaining formats on
+  // cache-sized row blocks.
   const otherAcc = others.map(() => new ErrorAccumulator());
   if (blockPass) {
     const source = values ? 'float32' : (task.dtype as 'float16' | 'bfloat16');
-    const data = values ?? codes!;
+    const data = values ?? codes ?? new Uint16Array(0);
+    const pairA = ints.findIndex((f) => f.element === 'int8');
+    const pairB = ints.findIndex((f) => f.element === 'int4' && f.blockSize >= 32);
     for (let s = 0; s < n; s += blockElements) {
       const m = Math.min(blockElements, n - s);
-      ws.load(source, data, s, m, countInBlocks);
+      if (streaming) {
+        const k = s % stageElements;
+        if (k === 0) ws.stage(read!, 2 * s, Math.min(stageElements, n - s));
+        ws.loadStaged(task.dtype as 'float16' | 'bfloat16', k, m, countInBlocks);
+      } else ws.load(source, data, s, m, countInBlocks);
+      if (!histogrammed && !needsTensorMax) ws.stats(m);
+      for (const b of blockElementwise) {
+        if (b.params) ws.elementError(m, b.params, b.slot);
+        else if (b.int8TensorMax !== undefined) ws.intError(m, m, m, 127, -127, false, AMAX_CONSTANT, b.int8TensorMax, 0, b.slot);
+      }
       const firstRow = Math.floor(s / rowLength);
+      const rowMode = g?.channelAbsMax ? AMAX_PER_ROW : AMAX_COMPUTED;
+      // INT8 per channel + INT4 groups (the defaults) share one pass over each row.
+      if (pairA >= 0 && pairB >= 0) ws.intErrorPair(m, rowLength, ints[pairB]!.blockSize, 127, -127, rowMode, firstRow, 7, -8, pairA, pairB);
       ints.forEach((f, slot) => {
-        if (f.element === 'int8') ws.intError(m, rowLength, rowLength, 127, -127, false, g?.channelAbsMax ? AMAX_PER_ROW : AMAX_COMPUTED, 0, firstRow, slot);
+        if (pairA >= 0 && pairB >= 0 && (slot === pairA || slot === pairB)) return;
+        if (f.element === 'int8') ws.intError(m, rowLength, rowLength, 127, -127, false, rowMode, 0, firstRow, slot);
         else ws.intError(m, rowLength, f.blockSize, 7, -8, true, AMAX_COMPUTED, 0, firstRow, slot);
       });
       if (others.length) {
@@ -753,26 +819,33 @@ export function analyzeSensitivityChunk(task: SensitivityChunkTask): Sensitivity
     if (countInBlocks) histStats();
   }
   if (histogrammed && !stats) histStats();
-  const st = stats ?? new WeightStatsAccumulator().add(values!).partial();
+  if (!histogrammed) {
+    const r = ws.statsResult();
+    stats = { count: r.count, maxAbs: r.maxAbs, s1: r.s1, s2: r.s2, s3: r.s3, s4: r.s4, sAbs: r.sAbs, beyondFp16: r.beyondFp16, zeros: r.zeros, nonFinite: r.nonFinite };
+  }
+  const st = stats!;
   // Element-wise formats: whole-chunk facts exactly as fakeQuantize derives them (quantizationError computes its own).
-  const elementOptions: FakeQuantizeOptions = globalOptions ?? (facts ? { tensorAbsMax: facts.absMax, tensorAbsMean: facts.absMean } : {});
+  const elementOptions: FakeQuantizeOptions = globalOptions ?? (facts ? { tensorAbsMax: facts.absMax, tensorAbsMean: facts.absMean } : valuesAbsMax !== undefined ? { tensorAbsMax: valuesAbsMax } : {});
 
   const errors: Record<string, ErrorPartial> = {};
   for (const f of formats) {
     if (lossless.includes(f.id)) errors[f.id] = { signal: st.s2, noise: 0, maxAbsError: 0, overflow: 0, count: st.count };
   }
+  const fromSlot = (slot: number): ErrorPartial => {
+    const [noise, maxAbsError, overflow] = ws.slot(slot);
+    return { signal: st.s2, noise, maxAbsError, overflow, count: st.count };
+  };
   if (elementwise.length) {
     const hist = histogrammed ? ws.histogram() : undefined;
     for (const f of elementwise) {
+      const b = blockElementwise.find((x) => x.format === f);
       errors[f.id] = hist
         ? histogramErrors(hist, codeTable(task.dtype as 'float16' | 'bfloat16'), f, elementOptions.tensorAbsMax ?? 0, elementOptions.tensorAbsMean ?? 0)
+        : b ? (b.params || b.int8TensorMax !== undefined ? fromSlot(b.slot) : { signal: st.s2, noise: 0, maxAbsError: 0, overflow: 0, count: st.count })
         : quantizationError(values!, shape, f, elementOptions);
     }
   }
-  ints.forEach((f, slot) => {
-    const [noise, maxAbsError, overflow] = ws.slot(slot);
-    errors[f.id] = { signal: st.s2, noise, maxAbsError, overflow, count: st.count };
-  });
+  ints.forEach((f, slot) => (errors[f.id] = fromSlot(slot)));
   others.forEach((f, k) => (errors[f.id] = otherAcc[k]!.partial()));
   // Callers index errors by the ids they asked for (aliases included).
   const byRequest: Record<string, ErrorPartial> = {};
@@ -813,6 +886,8 @@ export function histogramSensitivity(dtype: 'float16' | 'bfloat16', histogram: U
 
 /** Row blocks of about this many elements are decoded and evaluated at a time (fits in L2 with the histogram). */
 export const CHUNK_BLOCK_ELEMENTS = 32 * 1024;
+/** A worker streaming its own file reads about this many 16-bit codes (512 KiB) per read call. */
+export const STREAM_READ_ELEMENTS = 256 * 1024;
 
 const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 

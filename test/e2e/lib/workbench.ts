@@ -47,7 +47,10 @@ export async function quickOpen(page: Page, fileName: string): Promise<void> {
   await page.keyboard.press('Control+P');
   await quickInput(page).waitFor({ timeout: 20_000 });
   await quickInput(page).fill(fileName);
-  await page.locator('.quick-input-list .monaco-list-row', { hasText: fileName }).first().waitFor({ timeout: 20_000 });
+  // Wait until the focused (top) row is the file itself: right after typing, the list may still show recently
+  // opened files, one of which contains the name while another is focused (Enter would open that one).
+  const exact = new RegExp(`^${fileName.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`);
+  await page.locator('.quick-input-list .monaco-list-row.focused .label-name', { hasText: exact }).first().waitFor({ timeout: 20_000 });
   await page.keyboard.press('Enter');
   await page.locator('.tab.active', { hasText: fileName }).first().waitFor({ timeout: 30_000 });
 }
@@ -110,4 +113,33 @@ export async function editorText(page: Page): Promise<string> {
 /** Text of the status bar. */
 export async function statusBarText(page: Page): Promise<string> {
   return (await page.locator('.statusbar').innerText()).replace(/\s+/g, ' ');
+}
+
+/** The notification toast whose message matches `message`, once it shows (VS Code's bottom-right toasts). */
+export async function waitForToast(page: Page, message: string | RegExp, timeoutMs = 60_000): Promise<string> {
+  const toast = page.locator('.notification-toast', { has: page.locator('.notification-list-item-message', { hasText: message }) }).first();
+  await toast.waitFor({ timeout: timeoutMs });
+  return (await toast.locator('.notification-list-item-message').innerText()).replace(/\s+/g, ' ');
+}
+
+/** Clicks the button `label` on the toast whose message matches `message`. */
+export async function clickToastButton(page: Page, message: string | RegExp, label: string, timeoutMs = 60_000): Promise<void> {
+  const toast = page.locator('.notification-toast', { has: page.locator('.notification-list-item-message', { hasText: message }) }).first();
+  await toast.waitFor({ timeout: timeoutMs });
+  await toast.locator('.monaco-button', { hasText: label }).first().click();
+}
+
+/** Texts of the rows of the open quick pick, once one containing `expected` shows up. */
+export async function quickPickRows(page: Page, expected: string | RegExp, timeoutMs = 30_000): Promise<string[]> {
+  const rows = page.locator('.quick-input-list .monaco-list-row');
+  await rows.filter({ hasText: expected }).first().waitFor({ timeout: timeoutMs });
+  return (await rows.allInnerTexts()).map((t) => t.replace(/\s+/g, ' '));
+}
+
+/**
+ * Moves keyboard focus from a webview (which keeps key presses such as Ctrl+P to itself after a click inside
+ * it) back to the workbench by clicking the side bar's title.
+ */
+export async function focusWorkbench(page: Page): Promise<void> {
+  await page.locator('.part.sidebar .composite.title').first().click();
 }

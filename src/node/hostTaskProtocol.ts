@@ -1,0 +1,122 @@
+/**
+ * The contract between the extension host (src/node/taskClient.ts) and its task process (src/worker/hostTasks.ts,
+ * bundled to dist/hostTasks.js): the long, model-sized jobs that must not block the extension host's main thread.
+ * Carried by the project's RPC helper (src/protocol/rpc.ts) over a forked child's IPC channel with structured-clone
+ * ('advanced') serialization, so typed arrays and plain IR objects cross unchanged.
+ *
+ * - `task/applyPlan`: writes a new ONNX file with a plan applied (src/node/applyOnnx.ts), staged in a folder
+ *   beside the output and moved into place only if the task was not cancelled.
+ * - `task/measureSensitivity`: measured sensitivity with onnxruntime-node (src/node/measure.ts).
+ * - `task/verifyPlan`: measures the solver's plan against baselines and local-search neighbours
+ *   (src/node/planVerify.ts) and returns the best.
+ * Every request carries a `taskId`; `task/progress` (child → host, throttled to about 1/s) and `task/cancel`
+ * (host → child) refer to it.
+ */
+import type { ComputeType, SensitivityReport } from '../core';
+import type { NotificationType, RequestType } from '../protocol/rpc';
+import type { ApplyOnnxResult } from './applyOnnx';
+import type { VerifyPlanResult } from './planVerify';
+
+/** Fields every task request has. */
+export interface TaskParamsBase {
+  /** Chosen by the client, unique per client; progress and cancel messages name it. */
+  readonly taskId: number;
+}
+
+/** Params of {@link ApplyPlanTask}. */
+export interface ApplyPlanParams extends TaskParamsBase {
+  readonly modelPath: string;
+  /** Layer → format id ('keep' or missing = as stored). */
+  readonly assignment: Readonly<Record<string, string>>;
+  readonly outputPath: string;
+  /**
+   * An empty folder beside `outputPath` (same file system) where the model is written first; the files are
+   * renamed into place at the end, so a cancelled or crashed task never leaves a half-written model. The
+   * client creates and removes it.
+   */
+  readonly stagingDir: string;
+  readonly externalDataThresholdBytes?: number;
+}
+
+/** Params of {@link MeasureSensitivityTask}. */
+export interface MeasureSensitivityParams extends TaskParamsBase {
+  readonly modelPath: string;
+  readonly samples?: number;
+  readonly formats?: readonly string[];
+  readonly layerBudget?: number;
+  /** Cache folder; `false` disables the cache (default: measure.ts's default). */
+  readonly cacheDir?: string | false;
+}
+
+/** Params of {@link VerifyPlanTask}. */
+export interface VerifyPlanParams extends TaskParamsBase {
+  readonly modelPath: string;
+  /** Static sensitivity of the model (the plan's predictor); harm functions cannot cross a process boundary. */
+  readonly report: SensitivityReport;
+  readonly weightBudgetBytes: number;
+  readonly formats: readonly string[];
+  /** The target's natively executed types (baselines and candidates respect them). */
+  readonly native: readonly ComputeType[];
+  readonly allowEmulated: boolean;
+  readonly pinned: Readonly<Record<string, string>>;
+  /** The solver's plan. */
+  readonly solverAssignment: Readonly<Record<string, string>>;
+  readonly maxCandidates?: number;
+  readonly samples?: number;
+}
+
+/** Progress of one task (child → host). */
+export interface TaskProgress {
+  readonly taskId: number;
+  readonly done: number;
+  readonly total: number;
+  readonly message: string;
+}
+
+/** Cancel one task (host → child). */
+export interface TaskCancelParams {
+  readonly taskId: number;
+}
+
+/** Writes a new ONNX model with a plan applied. */
+export const ApplyPlanTask: RequestType<ApplyPlanParams, ApplyOnnxResult> = { method: 'task/applyPlan' };
+/** Measured sensitivity of an ONNX model. */
+export const MeasureSensitivityTask: RequestType<MeasureSensitivityParams, SensitivityReport> = { method: 'task/measureSensitivity' };
+/** Plan verification with onnxruntime-node. */
+export const VerifyPlanTask: RequestType<VerifyPlanParams, VerifyPlanResult> = { method: 'task/verifyPlan' };
+/** Throttled progress of a running task. */
+export const TaskProgressNotification: NotificationType<TaskProgress> = { method: 'task/progress' };
+/** Asks the task process to stop a task; the task then fails with code 'cancelled'. */
+export const TaskCancelNotification: NotificationType<TaskCancelParams> = { method: 'task/cancel' };
+
+/** Error code of a task stopped by its token (the client turns it into core's CancelledError). */
+export const TASK_CANCELLED = 'cancelled';
+
+/** Default least time between two progress notifications of one task. */
+export const PROGRESS_INTERVAL_MS = 1000;
+
+/**
+ * A progress reporter that forwards at most one report per `intervalMs` (the first one at once); reports in
+ * between are dropped except that `flush()` sends the latest pending one. `now` is injectable for tests.
+ */
+export function progressThrottle<T>(emit: (p: T) => void, intervalMs = PROGRESS_INTERVAL_MS, now: () => number = () => performance.now()): { report(p: T): void; flush(): void } {
+  let last = -Infinity;
+  let pending: { p: T } | undefined;
+  return {
+    report(p) {
+      const t = now();
+      if (t - last >= intervalMs) {
+        last = t;
+        pending = undefined;
+        emit(p);
+      } else pending = { p };
+    },
+    flush() {
+      if (!pending) return;
+      const { p } = pending;
+      pending = undefined;
+      last = now();
+      emit(p);
+    },
+  };
+}

@@ -1,0 +1,141 @@
+/**
+ * Task-process entry (bundled to dist/hostTasks.js by esbuild.mjs; forked by src/node/taskClient.ts): runs Apply
+ * Plan, Measure Sensitivity and plan verification off the extension host's main thread, in a child process so a
+ * native crash or out-of-memory in ONNX Runtime or protobuf decoding ends this process, not the extension host.
+ * Wire contract: src/node/hostTaskProtocol.ts. The process exits when its parent's IPC channel closes.
+ */
+import { promises as fs } from 'node:fs';
+import * as path from 'node:path';
+import { CancelledError, harmFromSensitivity, openModel, standardBaselines, type CancellationToken, type Model } from '../core';
+import { RpcEndpoint, RpcError, type WireMessage } from '../protocol/rpc';
+import { applyPlanToOnnx, type ApplyOnnxResult } from '../node/applyOnnx';
+import { openModelFile } from '../node/fileByteSource';
+import {
+  ApplyPlanTask,
+  MeasureSensitivityTask,
+  TASK_CANCELLED,
+  TaskCancelNotification,
+  TaskProgressNotification,
+  VerifyPlanTask,
+  progressThrottle,
+  type ApplyPlanParams,
+  type TaskProgress,
+  type VerifyPlanParams,
+} from '../node/hostTaskProtocol';
+import { measureSensitivity } from '../node/measure';
+import { planReference, verifyPlan, type VerifyPlanResult } from '../node/planVerify';
+
+/** Cancellation flags of the running tasks, by task id. */
+const running = new Map<number, { cancelled: boolean }>();
+
+function send(message: WireMessage): void {
+  if (!process.send || !process.connected) throw new Error('The task process has no parent channel.');
+  process.send(message);
+}
+
+const endpoint = new RpcEndpoint(send, { onInvalid: (reason) => process.stderr.write(`hostTasks: ${reason}\n`) });
+
+/** Runs `work` as task `taskId` with a token the host can fire; a fired token becomes a 'cancelled' error reply. */
+async function asTask<T>(taskId: number, work: (token: CancellationToken, progress: (p: Omit<TaskProgress, 'taskId'>) => void) => Promise<T>): Promise<T> {
+  if (!Number.isSafeInteger(taskId)) throw new RpcError('invalid-params', 'A task needs an integer taskId.');
+  const state = { cancelled: false };
+  running.set(taskId, state);
+  const token: CancellationToken = { get isCancellationRequested() { return state.cancelled; } };
+  const throttle = progressThrottle<TaskProgress>((p) => endpoint.sendNotification(TaskProgressNotification, p));
+  try {
+    // A task that finished despite a late cancel reports its result: its effects (a written file) happened.
+    return await work(token, (p) => throttle.report({ taskId, ...p }));
+  } catch (e) {
+    if (e instanceof CancelledError || state.cancelled) throw new RpcError(TASK_CANCELLED, 'The operation was cancelled.');
+    throw e;
+  } finally {
+    running.delete(taskId);
+  }
+}
+
+async function readModel(modelPath: string): Promise<Model> {
+  const opened = await openModelFile(modelPath);
+  try {
+    return await openModel(opened.source, { siblings: opened.siblings });
+  } finally {
+    await opened.close();
+  }
+}
+
+/**
+ * applyOnnx refuses to write over its input, but here it writes into the staging folder: the final paths are
+ * checked the same way (input file, its external data, symlinks resolved) before anything is moved.
+ */
+async function refuseInputPaths(modelPath: string, model: Model, targets: readonly string[]): Promise<void> {
+  const inAbs = path.resolve(modelPath);
+  const real = async (p: string): Promise<string> => fs.realpath(p).catch(() => p);
+  const inputs = new Set<string>();
+  for (const p of [inAbs, ...model.files.map((f) => path.resolve(path.dirname(inAbs), f.path))]) {
+    inputs.add(p);
+    inputs.add(await real(p));
+  }
+  for (const t of targets) {
+    if (inputs.has(t) || inputs.has(await real(t))) throw new Error(`${path.basename(t)}: refusing to overwrite the input model or its data; choose a new output file.`);
+  }
+}
+
+async function applyPlan(p: ApplyPlanParams, token: CancellationToken, progress: (p: Omit<TaskProgress, 'taskId'>) => void): Promise<ApplyOnnxResult> {
+  progress({ done: 0, total: 3, message: 'reading the model' });
+  const model = await readModel(p.modelPath);
+  progress({ done: 1, total: 3, message: 'writing the model' });
+  const finalPath = path.resolve(p.outputPath);
+  await refuseInputPaths(p.modelPath, model, [finalPath, `${finalPath}.data`]);
+  const staged = path.join(p.stagingDir, path.basename(finalPath));
+  const r = await applyPlanToOnnx(p.modelPath, model, p.assignment, staged, p.externalDataThresholdBytes !== undefined ? { externalDataThresholdBytes: p.externalDataThresholdBytes } : {});
+  // applyOnnx has no cancellation points: a cancel that arrived meanwhile is honoured here, before the move.
+  if (token.isCancellationRequested) throw new CancelledError();
+  progress({ done: 2, total: 3, message: 'moving into place' });
+  // The external data file keeps its name (`<output>.data`), so the model's location entries stay valid.
+  const finalData = r.externalDataPath ? `${finalPath}.data` : undefined;
+  if (r.externalDataPath && finalData) await fs.rename(r.externalDataPath, finalData);
+  await fs.rename(r.outputPath, finalPath);
+  return { ...r, outputPath: finalPath, externalDataPath: finalData };
+}
+
+async function verify(p: VerifyPlanParams, token: CancellationToken, progress: (p: Omit<TaskProgress, 'taskId'>) => void): Promise<VerifyPlanResult> {
+  const model = await readModel(p.modelPath);
+  progress({ done: 0, total: 1, message: 'reference run' });
+  const reference = await planReference(path.resolve(p.modelPath), model, p.samples !== undefined ? { samples: p.samples } : {});
+  return verifyPlan(path.resolve(p.modelPath), model, {
+    weightBudgetBytes: p.weightBudgetBytes,
+    harm: harmFromSensitivity(p.report),
+    formats: p.formats,
+    native: p.native,
+    allowEmulated: p.allowEmulated,
+    pinned: p.pinned,
+    solverAssignment: p.solverAssignment,
+    baselines: standardBaselines(model, { native: p.native, allowEmulated: p.allowEmulated }),
+    reference,
+    ...(p.maxCandidates !== undefined ? { maxCandidates: p.maxCandidates } : {}),
+    token,
+    onProgress: (v) => progress({ done: v.done, total: v.total, message: v.message }),
+  });
+}
+
+endpoint.onRequest(ApplyPlanTask, (p) => asTask(p.taskId, (token, progress) => applyPlan(p, token, progress)));
+endpoint.onRequest(MeasureSensitivityTask, (p) =>
+  asTask(p.taskId, (token, progress) =>
+    measureSensitivity(p.modelPath, {
+      token,
+      onProgress: (m) => progress({ done: m.pairsDone, total: m.pairsTotal, message: m.message }),
+      ...(p.samples !== undefined ? { samples: p.samples } : {}),
+      ...(p.formats ? { formats: p.formats } : {}),
+      ...(p.layerBudget !== undefined ? { layerBudget: p.layerBudget } : {}),
+      ...(p.cacheDir !== undefined ? { cacheDir: p.cacheDir } : {}),
+    }),
+  ),
+);
+endpoint.onRequest(VerifyPlanTask, (p) => asTask(p.taskId, (token, progress) => verify(p, token, progress)));
+endpoint.onNotification(TaskCancelNotification, (p) => {
+  const state = running.get(p.taskId);
+  if (state) state.cancelled = true;
+});
+
+process.on('message', (m) => endpoint.handleMessage(m));
+// The host closed the channel (deactivate, crash or kill): nothing can receive results any more.
+process.on('disconnect', () => process.exit(0));

@@ -1,0 +1,228 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { analyzeModelSensitivity } from '../../src/node/sensitivityRunner';
+import { buildSafetensors } from '../fixtures/buildSafetensors';
+import {
+  AMAX_COMPUTED, AMAX_PER_ROW, ErrorAccumulator, NUMBER_FORMATS, WeightStatsAccumulator, activeErrorKernelBackend, analyzeSensitivityChunk,
+  codeTable, decodeElements, errorWorkspace, fakeQuantize, quantizationError, floatToBf16Bits, floatToHalfBits, getNumberFormat, halfToFloatTable,
+  histogramSensitivity, setErrorKernelBackend, transpose2d, type ErrorPartial, type SensitivityChunkTask, type WeightStatsPartial,
+} from '../../src/core';
+
+/** Seeded Gaussian weights with the awkward values real tensors hold: zeros, subnormals, outliers. */
+function weights(n: number, seed: number, sigma = 0.02): Float32Array {
+  let s = seed;
+  const rnd = (): number => ((s = (Math.imul(s, 1103515245) + 12345) >>> 0) / 2 ** 32);
+  const out = new Float32Array(n);
+  for (let i = 0; i < n; i++) out[i] = Math.sqrt(-2 * Math.log(rnd() + 1e-12)) * Math.cos(2 * Math.PI * rnd()) * sigma;
+  for (let i = 0; i < n; i += 97) out[i] = 0;
+  for (let i = 13; i < n; i += 389) out[i] = 3e-8 * (i % 2 ? 1 : -1); // FP16 subnormal range
+  for (let i = 50; i < n; i += 1201) out[i] = 0.9; // outliers
+  return out;
+}
+
+const near = (a: number, b: number, rel = 1e-11): boolean => a === b || Math.abs(a - b) <= rel * Math.max(Math.abs(a), Math.abs(b));
+
+function assertSameError(got: ErrorPartial | undefined, want: ErrorPartial, what: string): void {
+  assert.ok(got, `${what}: missing`);
+  const ok = near(got.signal, want.signal) && near(got.noise, want.noise, 1e-10) && got.maxAbsError === want.maxAbsError && got.overflow === want.overflow && got.count === want.count;
+  assert.ok(ok, `${what}: got ${JSON.stringify(got)} want ${JSON.stringify(want)}`);
+}
+
+function assertSameStats(got: WeightStatsPartial, want: WeightStatsPartial, what: string): void {
+  const ok = got.count === want.count && got.maxAbs === want.maxAbs && near(got.s1, want.s1, 1e-9) && near(got.s2, want.s2) && near(got.s3, want.s3, 1e-9) && near(got.s4, want.s4) &&
+    near(got.sAbs, want.sAbs) && got.beyondFp16 === want.beyondFp16 && got.zeros === want.zeros && got.nonFinite === want.nonFinite;
+  assert.ok(ok, `${what}: got ${JSON.stringify(got)} want ${JSON.stringify(want)}`);
+}
+
+/**
+ * The reference: the element-by-element `quantizationError` on the whole decoded tensor (the analysis before the
+ * kernels; its fused loops keep dequantized values in float64, fakeQuantize's Float32Array output rounds them),
+ * which falls back to fakeQuantize + ErrorAccumulator for the other formats.
+ */
+function reference(values: Float32Array, shape: readonly number[], id: string, options: Parameters<typeof fakeQuantize>[3] = {}): ErrorPartial {
+  return quantizationError(values, shape, getNumberFormat(id)!, options);
+}
+
+function encode(values: Float32Array, dtype: 'float16' | 'bfloat16' | 'float32'): Uint8Array {
+  if (dtype === 'float32') return new Uint8Array(values.slice().buffer);
+  const h = new Uint16Array(values.length);
+  for (let i = 0; i < values.length; i++) h[i] = dtype === 'float16' ? floatToHalfBits(values[i]!) : floatToBf16Bits(values[i]!);
+  return new Uint8Array(h.buffer);
+}
+
+function task(dtype: string, bytes: Uint8Array, shape: number[], formats: string[], extra: Partial<SensitivityChunkTask> = {}): SensitivityChunkTask {
+  return { id: 1, dtype, encoding: 'raw', elementCount: shape.reduce((a, b) => a * b, 1), bytes, shape, rowOffset: 0, quant: undefined, transpose: false, formats, wantColumnAbsMax: false, ...extra };
+}
+
+// Every non-ggml format, plus a few ggml types (the ggml quantizers are slow; they go through fakeQuantize either way).
+const FORMATS = NUMBER_FORMATS.filter((f) => f.element !== 'ggml').map((f) => f.id).concat(['q4_0', 'q8_0', 'q4_k']);
+
+for (const backend of ['wasm', 'js'] as const) {
+  test(`analyzeSensitivityChunk (${backend} kernels) equals the element-by-element quantizationError for FP16, BF16 and FP32, whole and transposed`, () => {
+    const prev = setErrorKernelBackend(backend);
+    try {
+      assert.equal(activeErrorKernelBackend(), backend);
+      // 40 rows × 302: rows are not a multiple of 128 (shorter last group) nor of 4 (scalar tails).
+      const shape = [40, 302];
+      const raw = weights(40 * 302, 11);
+      // FP32 extras: FP16 overflow and its boundary, a BF16 overflow, FP32 subnormals, exact FP16/BF16 ties; then NaN/±Inf.
+      const extreme = raw.slice();
+      extreme.set([70000, -65520, 65519.99, 3.39e38, 1e-40, -3e-39, 1 + 2 ** -11, 1 + 3 * 2 ** -11, 1 + 2 ** -8], 7);
+      const nonFinite = extreme.slice();
+      nonFinite.set([NaN, Infinity, -Infinity], 300);
+      for (const [dtype, source] of [['float16', raw], ['bfloat16', raw], ['float32', raw], ['float32', extreme], ['float32', nonFinite]] as const) {
+        const bytes = encode(source, dtype);
+        const values = decodeElements(dtype, bytes, raw.length);
+        const r = analyzeSensitivityChunk(task(dtype, bytes, shape, FORMATS));
+        assertSameStats(r.stats, new WeightStatsAccumulator().add(values).partial(), `${dtype} stats`);
+        for (const id of FORMATS) {
+          if (source !== raw && getNumberFormat(id)!.element === 'int4') {
+            // Documented difference: a group whose FP16 scale (max/7) overflows counts as overflowed with error x
+            // (quantizationError's 0 × Inf made the whole sum NaN). Here: the first group holds 3.39e38.
+            const e = r.errors[id]!;
+            const group = getNumberFormat(id)!.blockSize;
+            assert.ok(e.overflow === group && Number.isFinite(e.noise) && e.noise >= 3.38e38 ** 2, `${dtype} ${id}: ${JSON.stringify(e)}`);
+            continue;
+          }
+          const lossless = (dtype === 'float16' && ['fp16', 'fp32', 'tf32'].includes(id)) || (dtype === 'bfloat16' && ['bf16', 'fp32'].includes(id)) || (dtype === 'float32' && id === 'fp32');
+          const want = lossless ? { ...reference(values, shape, id), noise: 0, maxAbsError: 0 } : reference(values, shape, id);
+          assertSameError(r.errors[id], want, `${dtype} ${id}`);
+        }
+        // ONNX MatMul layout: stored [K, N], quantized as [N, K].
+        const rt = analyzeSensitivityChunk(task(dtype, bytes, shape, ['int8', 'int4', 'bf16', 'mxfp4'], { transpose: true }));
+        const tv = transpose2d(values, 40, 302);
+        for (const id of ['int8', 'int4', 'bf16', 'mxfp4']) if (!(dtype === 'bfloat16' && id === 'bf16') && !(source !== raw && id === 'int4')) assertSameError(rt.errors[id], reference(tv, [302, 40], id), `${dtype} transposed ${id}`);
+      }
+    } finally {
+      setErrorKernelBackend(prev);
+    }
+  });
+}
+
+test('integer kernels: WebAssembly and JS agree on NaN, ±Inf, all-zero groups, FP16 scale overflow and per-row maxima', { skip: activeErrorKernelBackend() !== 'wasm' && 'no WebAssembly SIMD' }, () => {
+  const rows = 12, cols = 262;
+  const v = weights(rows * cols, 5);
+  v.fill(0, 2 * cols, 3 * cols); // an all-zero row
+  v[3 * cols + 7] = NaN;
+  v[4 * cols + 130] = Infinity;
+  v[5 * cols + 1] = -Infinity;
+  v[6 * cols + 200] = 1e6; // FP16 scale max/7 overflows → the group counts as overflowed
+  v[7 * cols + 3] = 1e-30; // a tiny group scale
+  for (let i = 8 * cols; i < 9 * cols; i++) v[i] = 1e-9; // FP16 scales underflow to 0
+  v[9 * cols + 5] = 65510 * 7; // max/7 rounds down to FP16's 65504: no overflow (the boundary is 65520)
+  const rowAmax = new Float32Array(rows).map((_, r) => (r === 1 ? 0.001 : 0.05)); // row 1: amax below the values → clamps
+  const results: Record<string, [number, number, number][]> = {};
+  for (const backend of ['wasm', 'js'] as const) {
+    setErrorKernelBackend(backend);
+    const ws = errorWorkspace();
+    ws.reset(v.length, 8, rows);
+    ws.setRowAmax(rowAmax);
+    ws.load('float32', v, 0, v.length, false);
+    ws.intError(v.length, cols, cols, 127, -127, false, AMAX_COMPUTED, 0, 0, 0);
+    ws.intError(v.length, cols, 128, 7, -8, true, AMAX_COMPUTED, 0, 0, 1);
+    ws.intError(v.length, cols, cols, 127, -127, false, AMAX_PER_ROW, 0, 0, 2);
+    ws.intErrorPair(v.length, cols, 128, 127, -127, AMAX_COMPUTED, 0, 7, -8, 3, 4);
+    ws.intError(v.length, cols, cols, 127, -127, false, 1, 0.7, 0, 5);
+    ws.intErrorPair(v.length, cols, 128, 127, -127, AMAX_PER_ROW, 0, 7, -8, 6, 7);
+    results[backend] = [0, 1, 2, 3, 4, 5, 6, 7].map((k) => ws.slot(k));
+  }
+  setErrorKernelBackend('auto');
+  for (let k = 0; k < 8; k++) {
+    const [w, j] = [results['wasm']![k]!, results['js']![k]!];
+    assert.ok(near(w[0], j[0], 1e-12) && w[1] === j[1] && w[2] === j[2], `slot ${k}: wasm ${w} js ${j}`);
+  }
+  const same = (x: [number, number, number], y: [number, number, number]): boolean => near(x[0], y[0], 1e-12) && x[1] === y[1] && x[2] === y[2];
+  assert.ok(same(results['wasm']![3]!, results['wasm']![0]!), 'pair = separate (A)');
+  assert.ok(near(results['wasm']![4]![0], results['wasm']![1]![0], 1e-12) && results['wasm']![4]![1] === results['wasm']![1]![1], 'pair = separate (B)');
+  assert.ok(near(results['wasm']![6]![0], results['wasm']![2]![0], 1e-12) && results['wasm']![6]![1] === results['wasm']![2]![1], 'pair with per-row maxima = separate');
+  assert.ok(results['wasm']![1]![2] >= 128 - 2, 'the overflowing FP16 group is counted');
+});
+
+test('FP16 → float32 decoding in WebAssembly is exact for all 65 536 codes; BF16 too', { skip: activeErrorKernelBackend() !== 'wasm' && 'no WebAssembly SIMD' }, () => {
+  const codes = new Uint16Array(65536 + 3).map((_, i) => i & 0xffff);
+  const ws = errorWorkspace();
+  ws.reset(codes.length, 0, 0);
+  ws.load('float16', codes, 0, codes.length, true);
+  const t = halfToFloatTable();
+  const got = ws.block(codes.length);
+  for (let c = 0; c < codes.length; c++) assert.ok(Object.is(got[c], t[codes[c]!]) || (Number.isNaN(got[c]) && Number.isNaN(t[codes[c]!])), `code ${codes[c]}`);
+  const hist = ws.histogram();
+  assert.equal(hist[0], 2);
+  assert.equal(hist[5], 1);
+  ws.load('bfloat16', codes, 0, codes.length, false);
+  const bt = codeTable('bfloat16');
+  const gb = ws.block(codes.length);
+  for (let c = 0; c < codes.length; c++) assert.ok(Object.is(gb[c], bt[codes[c]!]) || Number.isNaN(gb[c]), `bf16 code ${codes[c]}`);
+});
+
+test('one-pass chunks (histogramOnly) add up to the whole tensor', () => {
+  const shape = [64, 256];
+  const raw = weights(64 * 256, 3);
+  const bytes = encode(raw, 'float16');
+  const fmts = ['fp16', 'bf16', 'fp8_e4m3', 'int8', 'int4', 'int8_tensor', 'ternary', 'mxfp4'];
+  const whole = analyzeSensitivityChunk(task('float16', bytes, shape, fmts));
+  const stats = new WeightStatsAccumulator();
+  const errors = new Map(fmts.map((f) => [f, new ErrorAccumulator()]));
+  const hist = new Uint32Array(65536);
+  for (let r = 0; r < 64; r += 16) {
+    const part = bytes.slice(r * 256 * 2, (r + 16) * 256 * 2);
+    const c = analyzeSensitivityChunk(task('float16', part, [16, 256], fmts, { histogramOnly: true, rowOffset: r }));
+    assert.ok(c.histogram && !c.errors['bf16'] && c.errors['int4'], 'chunks return histograms and the row-local formats');
+    stats.merge(c.stats);
+    for (const f of fmts) if (c.errors[f]) errors.get(f)!.merge(c.errors[f]!);
+    for (let i = 0; i < 65536; i++) hist[i] += c.histogram[i]!;
+  }
+  for (const [f, e] of Object.entries(histogramSensitivity('float16', hist, fmts))) errors.get(f)!.merge(e);
+  assertSameStats(stats.partial(), whole.stats, 'stats');
+  for (const f of fmts) assertSameError(errors.get(f)!.partial(), whole.errors[f]!, f);
+});
+
+test('the embedded WebAssembly matches errorKernels.wat (run npm run build:kernels after editing it)', async () => {
+  const root = path.resolve(__dirname, '../..');
+  const { generate } = (await import(path.join(root, 'scripts/buildKernels.mjs'))) as { generate: (wat: string) => Promise<string> };
+  const wat = readFileSync(path.join(root, 'src/core/analysis/errorKernels.wat'), 'utf8');
+  assert.equal(await generate(wat), readFileSync(path.join(root, 'src/core/analysis/gen/errorKernelsWasm.ts'), 'utf8'));
+});
+
+test('a model file analyzed by workers reading it themselves (one-pass FP16/BF16 chunks) equals the inline analysis', async () => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'pl-kernels-'));
+  try {
+    // ≥ 1 MiB per tensor so workers read the file themselves; F32 too (read by the runner, sent to a worker).
+    const specs = [
+      { name: 'model.layers.0.mlp.down_proj.weight', dtype: 'F16', shape: [1024, 2048] },
+      { name: 'model.layers.0.mlp.up_proj.weight', dtype: 'BF16', shape: [2048, 1024] },
+      { name: 'model.layers.0.self_attn.o_proj.weight', dtype: 'F32', shape: [256, 1024] },
+    ];
+    const built = buildSafetensors(specs);
+    specs.forEach((t, k) => {
+      const v = weights(t.shape[0]! * t.shape[1]!, 20 + k);
+      v[k * 1000 + 3] = NaN;
+      const dtype = t.dtype === 'F16' ? 'float16' : t.dtype === 'BF16' ? 'bfloat16' : 'float32';
+      built.bytes.set(encode(v, dtype), 8 + built.headerLength + built.offsets[t.name]![0]);
+    });
+    const file = path.join(dir, 'model.safetensors');
+    writeFileSync(file, built.bytes);
+    // NVFP4 needs the tensor's max before its groups: two passes; without it FP16/BF16 chunks take one pass.
+    for (const formats of [['fp16', 'bf16', 'fp8_e4m3', 'int8', 'int4', 'int8_tensor', 'ternary', 'mxfp4'], ['fp8_e4m3', 'int8', 'int4', 'nvfp4']]) {
+      const inline = await analyzeModelSensitivity(file, { workers: 0, formats });
+      // 1 MiB chunks of the 4 MiB FP16/BF16 tensors, read by the workers themselves.
+      const pooled = await analyzeModelSensitivity(file, { workers: 2, inlineBelowBytes: 0, wholeTensorElements: 1_000_000, chunkElements: 512 * 1024, formats });
+      assert.deepEqual(pooled.warnings, inline.warnings);
+      assert.equal(pooled.layers.length, 3);
+      for (const l of inline.layers) {
+        const p = pooled.layers.find((x) => x.layer === l.layer)!;
+        assert.equal(p.stats.count, l.stats.count);
+        assert.equal(p.stats.nonFinite, 1);
+        for (const [f, s] of Object.entries(l.formats)) {
+          const q = p.formats[f]!;
+          assert.ok(Math.abs(s.sqnrDb - q.sqnrDb) < 1e-9 && s.maxAbsError === q.maxAbsError, `${l.layer} ${f}: ${s.sqnrDb} vs ${q.sqnrDb}`);
+        }
+      }
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
