@@ -130,6 +130,7 @@ async function applyPlan(page: Page): Promise<void> {
   const verified = await waitForToast(page, /^Verified with ONNX Runtime: /, 90_000);
   log(`verify toast: ${verified}`);
   results.check('toast button: Verify with ONNX Runtime measures the plan in the task process', /measured -?[\d.]+ dB output SQNR/.test(verified), verified);
+  await page.locator('.notification-toast', { hasText: 'verifying mnist-12' }).first().waitFor({ state: 'hidden', timeout: 5_000 }).catch(() => undefined);
   await screenshot(page, 'ui-9-verified-plan');
 
   await quickOpen(page, 'mnist-12.onnx.precision.json');

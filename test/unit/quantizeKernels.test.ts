@@ -6,7 +6,7 @@ import * as path from 'node:path';
 import { analyzeModelSensitivity } from '../../src/node/sensitivityRunner';
 import { buildSafetensors } from '../fixtures/buildSafetensors';
 import {
-  AMAX_COMPUTED, AMAX_PER_ROW, ErrorAccumulator, NUMBER_FORMATS, WeightStatsAccumulator, activeErrorKernelBackend, analyzeSensitivityChunk,
+  AMAX_COMPUTED, AMAX_PER_ROW, ErrorAccumulator, HISTOGRAM_MIN_ELEMENTS, NUMBER_FORMATS, WeightStatsAccumulator, activeErrorKernelBackend, analyzeSensitivityChunk,
   codeTable, decodeElements, errorWorkspace, fakeQuantize, quantizationError, floatToBf16Bits, floatToHalfBits, getNumberFormat, halfToFloatTable,
   histogramSensitivity, setErrorKernelBackend, transpose2d, type ErrorPartial, type SensitivityChunkTask, type WeightStatsPartial,
 } from '../../src/core';
@@ -90,6 +90,21 @@ for (const backend of ['wasm', 'js'] as const) {
           const lossless = (dtype === 'float16' && ['fp16', 'fp32', 'tf32'].includes(id)) || (dtype === 'bfloat16' && ['bf16', 'fp32'].includes(id)) || (dtype === 'float32' && id === 'fp32');
           const want = lossless ? { ...reference(values, shape, id), noise: 0, maxAbsError: 0 } : reference(values, shape, id);
           assertSameError(r.errors[id], want, `${dtype} ${id}`);
+        }
+        if (dtype !== 'float32' && source === raw) {
+          // ≥ HISTOGRAM_MIN_ELEMENTS: statistics and element-wise errors from the code histogram.
+          const big = weights(HISTOGRAM_MIN_ELEMENTS + 514, 12);
+          const bigShape = [big.length / 514, 514];
+          const bigBytes = encode(big, dtype);
+          const bigValues = decodeElements(dtype, bigBytes, big.length);
+          const ids = ['fp16', 'bf16', 'tf32', 'fp8_e4m3', 'fp8_e5m2', 'fp8_e4m3fnuz', 'int8_tensor', 'ternary', 'int8', 'int4', 'int4_g32', 'w8a8', 'nvfp4', 'mxfp6'];
+          const rb = analyzeSensitivityChunk(task(dtype, bigBytes, bigShape, ids));
+          assertSameStats(rb.stats, new WeightStatsAccumulator().add(bigValues).partial(), `${dtype} histogram stats`);
+          for (const id of ids) {
+            const lossless = (dtype === 'float16' && ['fp16', 'tf32'].includes(id)) || (dtype === 'bfloat16' && id === 'bf16');
+            const want = reference(bigValues, bigShape, id);
+            assertSameError(rb.errors[id], lossless ? { ...want, noise: 0, maxAbsError: 0 } : want, `${dtype} histogram ${id}`);
+          }
         }
         // ONNX MatMul layout: stored [K, N], quantized as [N, K].
         const rt = analyzeSensitivityChunk(task(dtype, bytes, shape, ['int8', 'int4', 'bf16', 'mxfp4'], { transpose: true }));
