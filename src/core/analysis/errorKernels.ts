@@ -11,9 +11,10 @@
  * - Group and channel **integer** formats (INT8 per channel, INT4 g128/g64/g32, W8A8, W4A4) need every element:
  *   WebAssembly SIMD kernels (errorKernels.wat, float64 lanes, RNE by `f64x2.nearest`, ~1 ns/element per
  *   format; INT8-per-channel + INT4-groups share one pass, `intErrorPair`) on row blocks that stay in cache,
- *   after an in-wasm FP16/BF16 → float32 decode (~0.25 ns/element).
- * - Float32 weights: statistics (`stats32`) and FP16/BF16/TF32/per-tensor-minifloat errors (`elementError`, the
- *   same Veltkamp/RNE arithmetic as quantize.ts) in WebAssembly too, ~1–2 ns/element each.
+ *   after an in-wasm FP16/BF16 → float32 decode (~0.2–0.4 ns/element).
+ * - Float32 weights: statistics (`stats32`, ~1.5 ns/element), FP16/BF16 errors by float32 bit rounding
+ *   (`roundError16`, ~1 ns/element) and TF32/per-tensor-minifloat errors (`elementError`, the same Veltkamp/RNE
+ *   arithmetic as quantize.ts, ~2 ns/element) in WebAssembly too (all five defaults: ~7.7 ns/element, was ~70).
  * - Everything else (MX, NVFP4, NF4, binary, ggml types, ternary on float32) goes through quantize.ts
  *   `fakeQuantize` per row block.
  * Results equal the element-by-element `quantizationError` up to float64 summation order, except that an INT4
@@ -62,6 +63,7 @@ interface WasmExports {
   intErrorPair(x: number, n: number, rowLen: number, group: number, qmaxA: number, qminA: number, modeA: number, amaxPtr: number, qmaxB: number, qminB: number, scratch: number, accA: number, accB: number): void;
   stats32(x: number, n: number, acc: number): void;
   elementError(x: number, n: number, kind: number, c: number, lo: number, loInv: number, hi: number, inv: number, scale: number, acc: number): void;
+  roundError16(x: number, n: number, bf16: number, acc: number): void;
 }
 
 /** The slice of the WebAssembly JS API used here (core's lib has no DOM/Node typings). */
@@ -165,6 +167,8 @@ export interface ErrorWorkspace {
    * {@link elementwiseKernelParams} (see errorKernels.wat `elementError`).
    */
   elementError(n: number, p: ElementwiseKernelParams, slot: number): void;
+  /** FP16 or BF16 rounding error of the loaded block (the same sums as {@link elementError} with their parameters, by float32 bit rounding). */
+  roundError16(n: number, format: 'fp16' | 'bf16', slot: number): void;
   /** [noise, max |d|, overflowed] of a slot. */
   slot(slot: number): [number, number, number];
   /** The code histogram (65 536 counts). */
@@ -252,6 +256,10 @@ class WasmWorkspace implements ErrorWorkspace {
 
   statsResult(): WeightStatsPartial & HistogramFacts {
     return statsFromSums(new Float64Array(this.k.memory.buffer, this.statsAcc, 12));
+  }
+
+  roundError16(n: number, format: 'fp16' | 'bf16', slot: number): void {
+    this.k.roundError16(this.dst, n, format === 'bf16' ? 1 : 0, this.acc + slot * 24);
   }
 
   elementError(n: number, p: ElementwiseKernelParams, slot: number): void {
@@ -423,6 +431,10 @@ class JsWorkspace implements ErrorWorkspace {
     return statsFromSums(this.sums);
   }
 
+  roundError16(n: number, format: 'fp16' | 'bf16', slot: number): void {
+    this.elementError(n, elementwiseKernelParams(format === 'fp16' ? FP16_FORMAT : BF16_FORMAT, 0) as ElementwiseKernelParams, slot);
+  }
+
   elementError(n: number, p: ElementwiseKernelParams, slot: number): void {
     const x = this.values;
     const sat = p.kind === 1 ? p.hi : Infinity;
@@ -493,6 +505,9 @@ export interface ElementwiseKernelParams {
   readonly inv: number;
   readonly scale: number;
 }
+
+const FP16_FORMAT = { element: 'fp16', scaling: 'none' } as NumberFormat;
+const BF16_FORMAT = { element: 'bf16', scaling: 'none' } as NumberFormat;
 
 /** BF16 overflow threshold: the midpoint between its largest finite value (2 − 2^-7)·2^127 and 2^128 (a tie rounds to the even 2^128). */
 const BF16_OVERFLOW = (2 - 2 ** -8) * 2 ** 127;

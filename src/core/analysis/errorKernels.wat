@@ -17,6 +17,34 @@
     (local.set $cInf (i32x4.splat (i32.const 0x7c00)))
     (local.set $cExp (i32x4.splat (i32.const 0x7f800000)))
     (local.set $cMul (f32x4.splat (f32.const 0x1p112)))
+    ;; Blocks without ±Inf/NaN codes (the usual case) skip the Inf/NaN fix-up: one cheap max over the codes first.
+    (local.set $w (v128.const i64x2 0 0))
+    (block $chkDone
+      (loop $chk
+        (br_if $chkDone (i32.gt_u (i32.add (local.get $i) (i32.const 8)) (local.get $n)))
+        (local.set $w (i16x8.max_u (local.get $w) (v128.and (v128.load align=2 (i32.add (local.get $src) (i32.shl (local.get $i) (i32.const 1)))) (i16x8.splat (i32.const 0x7fff)))))
+        (local.set $i (i32.add (local.get $i) (i32.const 8)))
+        (br $chk)))
+    (local.set $k (i32.eqz (i16x8.bitmask (i16x8.eq (local.get $w) (i16x8.max_u (local.get $w) (i16x8.splat (i32.const 0x7c00)))))))
+    (local.set $i (i32.const 0))
+    (if (local.get $k)
+      (then
+        (block $fastDone
+          (loop $fast
+            (br_if $fastDone (i32.gt_u (i32.add (local.get $i) (i32.const 8)) (local.get $n)))
+            (local.set $v (v128.load align=2 (i32.add (local.get $src) (i32.shl (local.get $i) (i32.const 1)))))
+            (local.set $w (i32x4.extend_low_i16x8_u (local.get $v)))
+            (v128.store align=4 (i32.add (local.get $dst) (i32.shl (local.get $i) (i32.const 2)))
+              (v128.or
+                (f32x4.mul (i32x4.shl (v128.and (local.get $w) (local.get $c7fff)) (i32.const 13)) (local.get $cMul))
+                (i32x4.shl (v128.and (local.get $w) (local.get $c8000)) (i32.const 16))))
+            (local.set $w (i32x4.extend_high_i16x8_u (local.get $v)))
+            (v128.store offset=16 align=4 (i32.add (local.get $dst) (i32.shl (local.get $i) (i32.const 2)))
+              (v128.or
+                (f32x4.mul (i32x4.shl (v128.and (local.get $w) (local.get $c7fff)) (i32.const 13)) (local.get $cMul))
+                (i32x4.shl (v128.and (local.get $w) (local.get $c8000)) (i32.const 16))))
+            (local.set $i (i32.add (local.get $i) (i32.const 8)))
+            (br $fast)))))
     (block $done
       (loop $vec
         (br_if $done (i32.gt_u (i32.add (local.get $i) (i32.const 8)) (local.get $n)))
@@ -579,4 +607,74 @@
       (f64.sqrt (f64.max (f64x2.extract_lane 0 (local.get $mx)) (f64x2.extract_lane 1 (local.get $mx))))))
     (f64.store offset=16 (local.get $acc) (f64.add (f64.load offset=16 (local.get $acc))
       (f64.convert_i64_s (i64.add (i64x2.extract_lane 0 (local.get $ovf)) (i64x2.extract_lane 1 (local.get $ovf)))))))
+
+  ;; FP16 ($bf16 = 0) or BF16 ($bf16 = 1) rounding error of $n float32 values at $x by integer rounding of the
+  ;; float32 bits, four lanes at a time — the same results as elementError with the FP16/BF16 parameters
+  ;; (round half to even; FP16 subnormals by (|x| + 0.5) − 0.5 in float32, exact below 2^-14; overflow to ±Inf
+  ;; counted with error x). d = x − r is exact in float32 (r is within half a step of x), then squared and
+  ;; summed in float64. Adds Σd² to $acc[0], max |d| to $acc[1], overflowed elements to $acc[2].
+  (func (export "roundError16") (param $x i32) (param $n i32) (param $bf16 i32) (param $acc i32)
+    (local $i i32) (local $k i32) (local $v v128) (local $b v128) (local $a v128) (local $sign v128) (local $fin v128)
+    (local $r v128) (local $rs v128) (local $big v128) (local $d v128) (local $h v128) (local $step i32)
+    (local $noise v128) (local $mx v128) (local $ovf v128)
+    (local $cAbs v128) (local $cSign v128) (local $cInf v128) (local $cHalf v128) (local $cSub v128) (local $cOvf v128)
+    (local.set $cAbs (i32x4.splat (i32.const 0x7fffffff)))
+    (local.set $cSign (i32x4.splat (i32.const 0x80000000)))
+    (local.set $cInf (i32x4.splat (i32.const 0x7f800000)))
+    (local.set $cHalf (f32x4.splat (f32.const 0.5)))
+    (local.set $cSub (i32x4.splat (i32.const 0x38800000)))
+    (local.set $cOvf (i32x4.splat (i32.const 0x477ff000)))
+    (block $done
+      (loop $vec
+        (br_if $done (i32.ge_u (local.get $i) (local.get $n)))
+        (if (i32.le_u (i32.add (local.get $i) (i32.const 4)) (local.get $n))
+          (then
+            (local.set $v (v128.load align=4 (i32.add (local.get $x) (i32.shl (local.get $i) (i32.const 2)))))
+            (local.set $step (i32.const 4)))
+          (else
+            ;; last partial step: lanes past $n hold NaN (skipped as non-finite)
+            (local.set $step (i32.sub (local.get $n) (local.get $i)))
+            (local.set $v (v128.const i32x4 0x7fc00000 0x7fc00000 0x7fc00000 0x7fc00000))
+            (local.set $v (f32x4.replace_lane 0 (local.get $v) (f32.load (i32.add (local.get $x) (i32.shl (local.get $i) (i32.const 2))))))
+            (if (i32.gt_u (local.get $step) (i32.const 1))
+              (then (local.set $v (f32x4.replace_lane 1 (local.get $v) (f32.load offset=4 (i32.add (local.get $x) (i32.shl (local.get $i) (i32.const 2))))))))
+            (if (i32.gt_u (local.get $step) (i32.const 2))
+              (then (local.set $v (f32x4.replace_lane 2 (local.get $v) (f32.load offset=8 (i32.add (local.get $x) (i32.shl (local.get $i) (i32.const 2))))))))))
+        (local.set $a (v128.and (local.get $v) (local.get $cAbs)))
+        (local.set $fin (i32x4.lt_s (local.get $a) (local.get $cInf)))
+        (if (local.get $bf16)
+          (then
+            (local.set $r (v128.and
+              (i32x4.add (local.get $v) (i32x4.add (i32x4.splat (i32.const 0x7fff)) (v128.and (i32x4.shr_u (local.get $v) (i32.const 16)) (i32x4.splat (i32.const 1)))))
+              (i32x4.splat (i32.const 0xffff0000))))
+            (local.set $big (v128.and (local.get $fin) (i32x4.eq (v128.and (local.get $r) (local.get $cAbs)) (local.get $cInf)))))
+          (else
+            (local.set $sign (v128.and (local.get $v) (local.get $cSign)))
+            (local.set $r (v128.and
+              (i32x4.add (local.get $a) (i32x4.add (i32x4.splat (i32.const 0xfff)) (v128.and (i32x4.shr_u (local.get $a) (i32.const 13)) (i32x4.splat (i32.const 1)))))
+              (i32x4.splat (i32.const 0xffffe000))))
+            (local.set $rs (f32x4.sub (f32x4.add (local.get $a) (local.get $cHalf)) (local.get $cHalf)))
+            (local.set $r (v128.or (local.get $sign) (v128.bitselect (local.get $rs) (local.get $r) (i32x4.lt_s (local.get $a) (local.get $cSub)))))
+            (local.set $big (v128.and (local.get $fin) (i32x4.ge_s (local.get $a) (local.get $cOvf))))))
+        ;; d = x − r (x where it overflows), 0 for non-finite x
+        (local.set $d (v128.bitselect (local.get $v) (f32x4.sub (local.get $v) (local.get $r)) (local.get $big)))
+        (local.set $d (v128.and (local.get $d) (local.get $fin)))
+        (local.set $ovf (i32x4.sub (local.get $ovf) (local.get $big)))
+        (local.set $h (f64x2.promote_low_f32x4 (local.get $d)))
+        (local.set $h (f64x2.mul (local.get $h) (local.get $h)))
+        (local.set $noise (f64x2.add (local.get $noise) (local.get $h)))
+        (local.set $mx (f64x2.pmax (local.get $mx) (local.get $h)))
+        (local.set $h (f64x2.promote_low_f32x4 (i8x16.shuffle 8 9 10 11 12 13 14 15 8 9 10 11 12 13 14 15 (local.get $d) (local.get $d))))
+        (local.set $h (f64x2.mul (local.get $h) (local.get $h)))
+        (local.set $noise (f64x2.add (local.get $noise) (local.get $h)))
+        (local.set $mx (f64x2.pmax (local.get $mx) (local.get $h)))
+        (local.set $i (i32.add (local.get $i) (local.get $step)))
+        (br $vec)))
+    (f64.store offset=0 (local.get $acc) (f64.add (f64.load offset=0 (local.get $acc)) (f64.add (f64x2.extract_lane 0 (local.get $noise)) (f64x2.extract_lane 1 (local.get $noise)))))
+    (f64.store offset=8 (local.get $acc) (f64.max (f64.load offset=8 (local.get $acc))
+      (f64.sqrt (f64.max (f64x2.extract_lane 0 (local.get $mx)) (f64x2.extract_lane 1 (local.get $mx))))))
+    (f64.store offset=16 (local.get $acc) (f64.add (f64.load offset=16 (local.get $acc))
+      (f64.convert_i32_s (i32.add
+        (i32.add (i32x4.extract_lane 0 (local.get $ovf)) (i32x4.extract_lane 1 (local.get $ovf)))
+        (i32.add (i32x4.extract_lane 2 (local.get $ovf)) (i32x4.extract_lane 3 (local.get $ovf))))))))
 )

@@ -521,9 +521,11 @@ export function transpose2d(values: Float32Array, rows: number, cols: number): F
 //#region fused quantization error
 
 /**
- * Error sums of quantizing `values` in `format`, without materializing the quantized tensor: the common formats
- * (FP16/BF16/TF32, per-tensor FP8, INT8 per channel/tensor, INT4 groups) use fused loops with exactly the
- * rounding of {@link fakeQuantize}; every other format goes through fakeQuantize.
+ * Error sums of quantizing `values` in `format`, element by element in JS, without materializing the quantized
+ * tensor: the common formats (FP16/BF16/TF32, per-tensor FP8, INT8 per channel/tensor, INT4 groups) use fused
+ * loops with the rounding of {@link fakeQuantize} but keep the dequantized value in float64 (fakeQuantize stores
+ * float32, which can move the sums in the last digits); every other format goes through fakeQuantize. The
+ * reference for {@link analyzeSensitivityChunk}'s kernels (errorKernels.ts), which compute the same sums faster.
  */
 export function quantizationError(values: Float32Array, shape: readonly number[], format: NumberFormat, options: FakeQuantizeOptions = {}): ErrorPartial {
   const n = values.length;
@@ -800,7 +802,8 @@ export function analyzeSensitivityChunk(chunk: SensitivityChunkTask, read?: Chun
       } else ws.load(source, data, s, m, countInBlocks);
       if (!histogrammed && !needsTensorMax) ws.stats(m);
       for (const b of blockElementwise) {
-        if (b.params) ws.elementError(m, b.params, b.slot);
+        if (b.params && (b.format.element === 'fp16' || b.format.element === 'bf16')) ws.roundError16(m, b.format.element, b.slot);
+        else if (b.params) ws.elementError(m, b.params, b.slot);
         else if (b.int8TensorMax !== undefined) ws.intError(m, m, m, 127, -127, false, AMAX_CONSTANT, b.int8TensorMax, 0, b.slot);
       }
       const firstRow = Math.floor(s / rowLength);
