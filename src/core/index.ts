@@ -30,3 +30,5 @@ export * from './analysis/export';
 export * from './analysis/graphInfluence';
 export * from './formats/tflite/storedQuant';
 export * from './analysis/errorKernels';
+export * from './util/random';
+export * from './util/text';

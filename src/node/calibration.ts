@@ -20,6 +20,7 @@ import * as path from 'node:path';
 import { inflateRawSync } from 'node:zlib';
 import { onnxTypes } from './onnxProto';
 import { dtypeInfo, floatToHalfBits, floatToBf16Bits, type Dim, type GraphValue, type Model } from '../core';
+import { seededRandom } from '../core';
 
 /** A plain input tensor (converted to onnxruntime tensors by ortRunner.ts). */
 export interface InputTensor {
@@ -50,17 +51,6 @@ export const CALIBRATION_VARIANTS: readonly { readonly seq: number; readonly pas
   { seq: 1, past: 1, spatial: 64, free: 1, imageScale: 1 },
 ];
 
-/** mulberry32. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Inputs the caller must feed: main-graph inputs that are not initializers. */
 export function modelInputs(model: Model): GraphValue[] {
@@ -149,7 +139,7 @@ export function setElement(data: InputTensor['data'], dtype: string, i: number, 
  */
 export function generateCalibrationInputs(model: Model, count = 4, seed = 1, variantIndex = 0): CalibrationSet {
   const variant = CALIBRATION_VARIANTS[Math.min(variantIndex, CALIBRATION_VARIANTS.length - 1)]!;
-  const rand = prng(seed);
+  const rand = seededRandom(seed);
   const gauss = (): number => Math.sqrt(-2 * Math.log(rand() + 1e-12)) * Math.cos(2 * Math.PI * rand());
   const inputs = modelInputs(model);
   const notes: string[] = [];

@@ -61,6 +61,7 @@ import {
 } from '../core';
 import { FileByteSource, openModelFile } from './fileByteSource';
 import type { SensitivityWorkerReply } from '../worker/sensitivityWorker';
+import { loadQuantParams, seededRandom } from '../core';
 
 /** Tensors up to this many elements are analyzed in one task (64 MiB of float32). */
 export const WHOLE_TENSOR_ELEMENTS = 16 * 1024 * 1024;
@@ -203,17 +204,6 @@ function chunkSpecs(tensor: TensorInfo, transpose: boolean, targetElements: numb
   return out;
 }
 
-/** Small seeded PRNG (mulberry32). */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 //#region buffer recycling
 
@@ -438,7 +428,7 @@ async function runAnalysis(opened: OpenedModel, formats: string[], options: Sens
   const { plans, skipped } = planSensitivityLayers(model);
   for (const [why, layers] of skipped) warnings.push(`${layers.length} layer${layers.length === 1 ? '' : 's'} skipped (${why}): ${layers.slice(0, 3).join(', ')}${layers.length > 3 ? ', …' : ''}.`);
   const sample = options.sample !== undefined && options.sample > 0 && options.sample < 1 ? options.sample : undefined;
-  const rand = prng(options.seed ?? 1);
+  const rand = seededRandom(options.seed ?? 1);
 
   // Unique tensors (a tensor shared by two layers is analyzed once), with their layout.
   const tensorLayout = new Map<string, { tensor: TensorInfo; transpose: boolean }>();
@@ -481,6 +471,14 @@ async function runAnalysis(opened: OpenedModel, formats: string[], options: Sens
   const inFlight = new Limiter(Math.max(1, pool ? wanted : 1) + 2);
   const sourceFor = async (t: TensorInfo): Promise<ByteSource> => (t.location!.file === '' ? opened.source : opened.siblings.open(t.location!.file));
   const read = async (t: TensorInfo, offset: number, length: number): Promise<Uint8Array> => recycler.read(await sourceFor(t), offset, length);
+  // Per-channel scales a reader kept only as a summary (TFLite beyond limits.maxQuantValuesTotal) are loaded in
+  // full before the tensor is dequantized, from the same file as its bytes.
+  const fullQuant = new Map<string, TensorInfo['quant']>();
+  for (const { tensor: t } of tensorLayout.values()) {
+    if (t.quant && t.location && (t.quant.storedScales !== undefined || t.quant.storedZeroPoints !== undefined)) {
+      fullQuant.set(t.name, await loadQuantParams(await sourceFor(t), t.quant));
+    }
+  }
   /** A chunk's bytes: workers read local files themselves (`task.file`); otherwise this thread reads them. */
   const chunkBytes = async (t: TensorInfo, offset: number, length: number): Promise<{ bytes: Uint8Array; file?: SensitivityChunkTask['file'] }> => {
     const src = await sourceFor(t);
@@ -505,7 +503,7 @@ async function runAnalysis(opened: OpenedModel, formats: string[], options: Sens
       ...(data.file ? { file: data.file } : {}),
       shape: flatShape,
       rowOffset: c ? c.rowStart : 0,
-      quant: t.quant,
+      quant: fullQuant.get(t.name) ?? t.quant,
       transpose,
       formats: fmts,
       ...(globals ? { globals } : {}),

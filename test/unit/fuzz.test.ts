@@ -22,6 +22,7 @@ import { runInNewContext } from 'node:vm';
 import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
 import { MemoryByteSource, MemorySiblings, ModelFormatError, openModel, type ByteSource } from '../../src/core';
 import { buildTflite, smallTfliteSpec } from '../fixtures/buildTflite';
+import { seededRandom } from '../../src/core';
 
 const MODELS = path.resolve(__dirname, '../../../shared/models');
 /** Longest a single open may take. */
@@ -160,17 +161,6 @@ function scanProtobuf(bytes: Uint8Array, start: number, end: number, depth: numb
   return pos === end;
 }
 
-/** mulberry32: small, fast, seedable. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** A mutated file as segments over the original bytes (no copy of large files per mutation). */
 interface Mutation {
@@ -209,7 +199,7 @@ function encodeLength(kind: LengthField['kind'], value: number, width: number): 
 
 /** The mutation for (input, seed): fully determined by them. */
 function mutationFor(input: FuzzInput, seed: number): Mutation {
-  const rnd = prng(seed);
+  const rnd = seededRandom(seed);
   const size = input.bytes.length;
   const int = (n: number): number => Math.floor(rnd() * n);
   const pick = <T>(xs: readonly T[]): T => xs[int(xs.length)]!;
@@ -411,7 +401,7 @@ if (!isMainThread) {
       const whole = materialize(input.bytes, m);
       const src = new MutatedSource(input.name, input.bytes, m.segments);
       assert.equal(src.size, whole.length, m.description);
-      const rnd = prng(i);
+      const rnd = seededRandom(i);
       for (let k = 0; k < 8 && whole.length > 0; k++) {
         const off = Math.floor(rnd() * whole.length);
         const len = Math.min(whole.length - off, Math.floor(rnd() * 70_000));
