@@ -89,7 +89,13 @@ async function planFixes(page: Page): Promise<void> {
     saved = fs.readFileSync(planPath, 'utf8');
   }
  results.check('quick fix: "Use Q4_K" changed the plan file on disk', fixedEntry.test(saved), saved.split('\n').find((l) => l.includes('attn_q')) ?? '');
-  const after = await page.locator('.markers-panel .monaco-list-row').allInnerTexts();
+  // Diagnostics are recomputed asynchronously after the edit: wait (bounded) for the panel to catch up.
+  let after: string[] = [];
+  for (let i = 0; i < 50; i++) {
+    after = await page.locator('.markers-panel .monaco-list-row').allInnerTexts();
+    if (!after.some((r) => r.includes('cannot run natively')) && after.some((r) => r.includes('blk.9'))) break;
+    await page.waitForTimeout(200);
+  }
   results.check('quick fix: the not-native diagnostic is gone', !after.some((r) => r.includes('cannot run natively')) && after.some((r) => r.includes('blk.9')), JSON.stringify(after));
   await screenshot(page, 'ui-6-after-quick-fix');
 }

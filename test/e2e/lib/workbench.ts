@@ -57,14 +57,27 @@ export async function quickOpen(page: Page, fileName: string): Promise<void> {
 
 /** Runs a command from the palette (F1) by its full title, e.g. 'Precision Lens: Select Target Hardware'. */
 export async function runCommand(page: Page, title: string): Promise<void> {
-  await page.keyboard.press('Escape');
-  await page.keyboard.press('F1');
-  await quickInput(page).waitFor({ timeout: 20_000 });
-  await quickInput(page).fill(`>${title}`);
-  // Click the row whose label is exactly `title` (Enter would run the top row, which may be a fuzzy match).
-  const row = page.locator('.quick-input-list .monaco-list-row').filter({ has: page.locator('.label-name', { hasText: new RegExp(`^${title.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`) }) });
-  await row.first().waitFor({ timeout: 20_000 });
-  await row.first().click();
+  // A webview that just opened (the inspector) may hold the keyboard focus and swallow F1, or the palette may be
+  // re-rendering as it opens: move focus to the workbench and try again, a few times, before giving up.
+  let lastError: unknown;
+  for (let attempt = 0; attempt < 4; attempt++) {
+    try {
+      await page.keyboard.press('Escape');
+      if (attempt > 0) await focusWorkbench(page).catch(() => undefined);
+      await page.keyboard.press('F1');
+      await quickInput(page).waitFor({ timeout: attempt === 3 ? 20_000 : 5_000 });
+      await quickInput(page).fill(`>${title}`, { timeout: 10_000 });
+      // Click the row whose label is exactly `title` (Enter would run the top row, which may be a fuzzy match).
+      const row = page.locator('.quick-input-list .monaco-list-row').filter({ has: page.locator('.label-name', { hasText: new RegExp(`^${title.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`) }) });
+      await row.first().waitFor({ timeout: 20_000 });
+      await row.first().click();
+      return;
+    } catch (e) {
+      lastError = e;
+      log(`runCommand '${title}': attempt ${attempt + 1} failed (${(e as Error).message.split('\n')[0]}); retrying`);
+    }
+  }
+  throw lastError;
 }
 
 /** Picks the quick-pick row containing `text` (after a command opened a picker). */
@@ -78,7 +91,14 @@ export async function pickQuickItem(page: Page, text: string, filter = text): Pr
 /** Types into an input box opened by a command and accepts it. */
 export async function answerInput(page: Page, value: string): Promise<void> {
   await quickInput(page).waitFor({ timeout: 20_000 });
-  await quickInput(page).fill(value);
+  try {
+    await quickInput(page).fill(value, { timeout: 10_000 });
+  } catch {
+    // The box can be replaced while it opens (palette → command input): type into whatever input now has focus.
+    await quickInput(page).click({ timeout: 10_000 });
+    await page.keyboard.press('Control+A');
+    await page.keyboard.type(value);
+  }
   await page.keyboard.press('Enter');
 }
 
