@@ -59,7 +59,8 @@ export async function runCli(argv: readonly string[], io: CliOutput = consoleOut
       return 2;
     }
     if (err && typeof err.code === 'string' && err.code.startsWith('ERR_PARSE_ARGS')) {
-      io.err(`precision-lens: ${err.message}`);
+      // node:util parseArgs explains over several lines; the CLI promises one.
+      io.err(`precision-lens: ${err.message.replace(/\s*\n\s*/g, ' ')}`);
       return 2;
     }
     io.err(`precision-lens: internal error: ${(e as Error)?.stack ?? String(e)}`);

@@ -47,3 +47,22 @@ test('plan --verify: the written plan is the best measured candidate and fits th
     await fs.rm(dir, { recursive: true, force: true });
   }
 });
+
+test('plan verifies small ONNX models by default; --no-verify and non-ONNX models skip it', async () => {
+  const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'pl-autoverify-'));
+  try {
+    const model = path.join(dir, 'mnist-12.onnx');
+    await fs.copyFile(MNIST, model);
+    const auto = await cli('plan', model, '--target', 'h100', '--avg-bits', '6', '--dry-run', '--json');
+    assert.equal(auto.code, 0, auto.err);
+    assert.ok(JSON.parse(auto.out).verification, 'verified by default');
+    const skipped = await cli('plan', model, '--target', 'h100', '--avg-bits', '6', '--dry-run', '--json', '--no-verify');
+    assert.equal(skipped.code, 0, skipped.err);
+    assert.equal(JSON.parse(skipped.out).verification ?? null, null);
+    const gguf = await cli('plan', path.resolve(__dirname, '../../../shared/models/gguf/stories260K.gguf'), '--target', 'h100', '--avg-bits', '6', '--dry-run', '--json');
+    assert.equal(gguf.code, 0, gguf.err);
+    assert.equal(JSON.parse(gguf.out).verification ?? null, null);
+  } finally {
+    await fs.rm(dir, { recursive: true, force: true });
+  }
+});

@@ -47,6 +47,9 @@ import { CliError, renderTable, type CliOutput } from '../io';
 import { resolveTargets } from './estimate';
 import { loadTargetsFile } from './targets';
 
+/** ONNX models up to this size are verified with onnxruntime-node by default (`--no-verify` skips it). */
+export const AUTO_VERIFY_MAX_BYTES = 256 * 1024 * 1024;
+
 export const planUsage =
   'precision-lens plan FILE --target ID [--budget SIZE | --avg-bits B | --weight-budget SIZE] [--devices N] [--context N] [--batch N] [--kv-format F] [--formats a,b] [--allow-emulated] [--fuse-qkv] [--sample F] [--measure] [--verify | --no-verify] [--max-candidates N] [--targets-file FILE] [-o PLAN | --dry-run] [--json]';
 
@@ -203,15 +206,18 @@ export async function planCommand(argv: readonly string[], io: CliOutput): Promi
     const report = await analyzeModelSensitivity({ model, source: opened.source, siblings: opened.siblings }, { formats: scored, ...(sample !== undefined ? { sample } : {}) });
     // --verify (and --measure unless --no-verify), ONNX: candidate plans are applied and run with onnxruntime-node.
     // The reference run fixes the calibration samples (more for tiny outputs) that --measure then uses too.
-    const wantVerify = values.verify === true || (values.measure === true && values['no-verify'] !== true);
+    // Small ONNX models are verified by default (a few seconds of CPU): the delivered plan is then never worse, measured,
+    // than a baseline that fits the same budget. --no-verify skips it; larger models verify on request only.
+    const autoVerify = model.format === 'onnx' && values.verify !== true && values.measure !== true && values['no-verify'] !== true && model.totalFileBytes <= AUTO_VERIFY_MAX_BYTES;
+    const wantVerify = values.verify === true || autoVerify || (values.measure === true && values['no-verify'] !== true);
     if ((values.measure || values.verify) && model.format !== 'onnx') io.err(`warning: --measure and --verify need an ONNX model; using static sensitivity for ${model.format}.`);
     let reference: PlanReference | undefined;
     if (model.format === 'onnx' && (values.measure || wantVerify)) {
       try {
         reference = await planReference(path.resolve(modelPath), model);
       } catch (e) {
-        if (wantVerify && !values.measure) throw new CliError((e as Error).message);
-        io.err(`warning: ${(e as Error).message}`);
+        if (values.verify === true && !values.measure) throw new CliError((e as Error).message);
+        io.err(`warning: ${autoVerify ? 'the plan was not verified: ' : ''}${(e as Error).message.split('\n')[0]}`);
       }
     }
     // --measure (ONNX): per-layer output SQNR measured with onnxruntime-node replaces the static prediction.
