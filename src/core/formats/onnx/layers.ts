@@ -248,8 +248,30 @@ export function buildLayers(ctx: LayerContext): Layer[] {
       });
     }
   }
+  blocksForSharedWeights(layers);
   markOutputHead(layers, ctx);
   return layers;
+}
+
+/**
+ * A weight tensor used by several nodes (ONNX Runtime's optimizer deduplicates identical initializers — e.g. every
+ * LayerNorm gamma of a freshly initialised model is the same tensor) names one block, but each node sits in its own.
+ * For such layers the block comes from graph order instead: the block of the nearest preceding layer whose weight is
+ * its own. Layers without a block (embeddings, a tied output head) keep none.
+ */
+function blocksForSharedWeights(layers: Layer[]): void {
+  const uses = new Map<string, number>();
+  for (const l of layers) uses.set(l.weights[0]!, (uses.get(l.weights[0]!) ?? 0) + 1);
+  let previous: number | undefined;
+  for (let i = 0; i < layers.length; i++) {
+    const l = layers[i]!;
+    const shared = (uses.get(l.weights[0]!) ?? 0) > 1;
+    if (!shared) {
+      if (l.block !== undefined) previous = l.block;
+    } else if (l.block !== undefined && previous !== undefined && l.block !== previous) {
+      layers[i] = { ...l, block: previous };
+    }
+  }
 }
 
 /** Ops between the LM head and the `logits` output that do not change which layer produced it. */
