@@ -144,6 +144,18 @@ export interface ErrorWorkspace {
   loadStaged(source: 'float16' | 'bfloat16', k: number, n: number, count: boolean): void;
   /** Counts staged codes [k, k + n). */
   countStaged(k: number, n: number): void;
+  /**
+   * Reserves a region of `n` float32 values that stays put until the next {@link reset} (the kernels' own
+   * memory: a chunk read there once is analyzed in place, in several passes when needed). False when the
+   * memory cannot grow that far (the caller then uses {@link load}).
+   */
+  reserveValues(n: number): boolean;
+  /** Reads `n` float32 values with `read` (from `byteOffset` of the chunk) into the region at value `at`. */
+  readValues(read: ChunkByteReader, byteOffset: number, at: number, n: number): void;
+  /** Copies `data[start, start + n)` into the region at value `at`. */
+  putValues(data: Float32Array, start: number, at: number, n: number): void;
+  /** Makes region values [at, at + n) the loaded block, in place (no copy). */
+  selectValues(at: number, n: number): void;
   /** The loaded block's values (valid until the next call). */
   block(n: number): Float32Array;
   /** Sets the per-row maxima for {@link AMAX_PER_ROW}. */
@@ -187,6 +199,10 @@ class WasmWorkspace implements ErrorWorkspace {
   private amax = 0;
   private scratch = 0;
   private statsAcc = 0;
+  /** The loaded block: `dst` after load(), or inside the value region after selectValues(). */
+  private cur = 0;
+  private region = 0;
+  private regionEnd = 0;
   constructor(private readonly k: WasmExports) {}
 
   reset(blockElements: number, slots: number, rowAmaxCount: number, stageElements = blockElements): void {
@@ -200,13 +216,47 @@ class WasmWorkspace implements ErrorWorkspace {
     this.dst = align(this.src + this.stageElements * 2);
     this.scratch = align(this.dst + blockElements * 4);
     const need = this.scratch + 16 * (Math.ceil(blockElements / 32) + 2) + 64;
+    this.region = this.regionEnd = align(need);
+    this.cur = this.dst;
     const have = this.k.memory.buffer.byteLength;
     if (need > have) this.k.memory.grow(Math.ceil((need - have) / 65536));
     new Uint8Array(this.k.memory.buffer, 0, this.amax).fill(0);
   }
 
+  reserveValues(n: number): boolean {
+    const need = this.region + n * 4;
+    // wasm32 memory ends at 4 GiB; stay well below (a chunk is at most a few hundred MiB).
+    if (need > 2 ** 31) return false;
+    const have = this.k.memory.buffer.byteLength;
+    if (need > have) {
+      try {
+        this.k.memory.grow(Math.ceil((need - have) / 65536));
+      } catch {
+        return false;
+      }
+    }
+    this.regionEnd = need;
+    return true;
+  }
+
+  readValues(read: ChunkByteReader, byteOffset: number, at: number, n: number): void {
+    if (this.region + (at + n) * 4 > this.regionEnd) throw new RangeError('values outside the reserved region');
+    read(new Uint8Array(this.k.memory.buffer, this.region + at * 4, n * 4), byteOffset);
+  }
+
+  putValues(data: Float32Array, start: number, at: number, n: number): void {
+    if (this.region + (at + n) * 4 > this.regionEnd) throw new RangeError('values outside the reserved region');
+    new Float32Array(this.k.memory.buffer, this.region + at * 4, n).set(data.subarray(start, start + n));
+  }
+
+  selectValues(at: number, n: number): void {
+    if (this.region + (at + n) * 4 > this.regionEnd) throw new RangeError('values outside the reserved region');
+    this.cur = this.region + at * 4;
+  }
+
   load(source: BlockSource, data: Uint16Array | Float32Array, start: number, n: number, count: boolean): void {
     const buf = this.k.memory.buffer;
+    this.cur = this.dst;
     if (source === 'float32') {
       new Float32Array(buf, this.dst, n).set((data as Float32Array).subarray(start, start + n));
       return;
@@ -229,6 +279,7 @@ class WasmWorkspace implements ErrorWorkspace {
 
   loadStaged(source: 'float16' | 'bfloat16', k: number, n: number, count: boolean): void {
     const at = this.src + 2 * k;
+    this.cur = this.dst;
     if (count) this.k.histogram16(at, n, this.hist);
     if (source === 'float16') this.k.decodeF16(at, n, this.dst);
     else this.k.decodeBf16(at, n, this.dst);
@@ -239,7 +290,7 @@ class WasmWorkspace implements ErrorWorkspace {
   }
 
   block(n: number): Float32Array {
-    return new Float32Array(this.k.memory.buffer, this.dst, n);
+    return new Float32Array(this.k.memory.buffer, this.cur, n);
   }
 
   setRowAmax(values: Float32Array): void {
@@ -247,11 +298,11 @@ class WasmWorkspace implements ErrorWorkspace {
   }
 
   intError(n: number, rowLength: number, group: number, qmax: number, qmin: number, fp16Scale: boolean, amaxMode: number, amaxConst: number, firstRow: number, slot: number): void {
-    this.k.intError(this.dst, n, rowLength, group, qmax, qmin, fp16Scale ? 1 : 0, amaxMode, amaxConst, this.amax + firstRow * 4, this.acc + slot * 24);
+    this.k.intError(this.cur, n, rowLength, group, qmax, qmin, fp16Scale ? 1 : 0, amaxMode, amaxConst, this.amax + firstRow * 4, this.acc + slot * 24);
   }
 
   stats(n: number): void {
-    this.k.stats32(this.dst, n, this.statsAcc);
+    this.k.stats32(this.cur, n, this.statsAcc);
   }
 
   statsResult(): WeightStatsPartial & HistogramFacts {
@@ -259,15 +310,15 @@ class WasmWorkspace implements ErrorWorkspace {
   }
 
   roundError16(n: number, format: 'fp16' | 'bf16', slot: number): void {
-    this.k.roundError16(this.dst, n, format === 'bf16' ? 1 : 0, this.acc + slot * 24);
+    this.k.roundError16(this.cur, n, format === 'bf16' ? 1 : 0, this.acc + slot * 24);
   }
 
   elementError(n: number, p: ElementwiseKernelParams, slot: number): void {
-    this.k.elementError(this.dst, n, p.kind, p.c, p.lo, p.loInv, p.hi, p.inv, p.scale, this.acc + slot * 24);
+    this.k.elementError(this.cur, n, p.kind, p.c, p.lo, p.loInv, p.hi, p.inv, p.scale, this.acc + slot * 24);
   }
 
   intErrorPair(n: number, rowLength: number, group: number, qmaxA: number, qminA: number, amaxModeA: number, firstRow: number, qmaxB: number, qminB: number, slotA: number, slotB: number): void {
-    this.k.intErrorPair(this.dst, n, rowLength, group, qmaxA, qminA, amaxModeA, this.amax + firstRow * 4, qmaxB, qminB, this.scratch, this.acc + slotA * 24, this.acc + slotB * 24);
+    this.k.intErrorPair(this.cur, n, rowLength, group, qmaxA, qminA, amaxModeA, this.amax + firstRow * 4, qmaxB, qminB, this.scratch, this.acc + slotA * 24, this.acc + slotB * 24);
   }
 
   slot(slot: number): [number, number, number] {
@@ -289,6 +340,10 @@ const RNE_MAGIC = 6755399441055744;
 class JsWorkspace implements ErrorWorkspace {
   readonly backend = 'js';
   private values = new Float32Array(0);
+  /** The loaded block: `values` after load(), or a view of `region` after selectValues(). */
+  private cur = new Float32Array(0);
+  private region = new Float32Array(0);
+  private regionLength = 0;
   private staged = new Uint16Array(0);
   private hist = new Uint32Array(65536);
   private acc = new Float64Array(0);
@@ -297,6 +352,8 @@ class JsWorkspace implements ErrorWorkspace {
 
   reset(blockElements: number, slots: number, rowAmaxCount: number, stageElements = blockElements): void {
     if (this.values.length < blockElements) this.values = new Float32Array(blockElements);
+    this.cur = this.values;
+    this.regionLength = 0;
     this.sums.fill(0);
     if (this.staged.length < stageElements) this.staged = new Uint16Array(stageElements);
     this.acc = new Float64Array(slots * 3);
@@ -306,6 +363,7 @@ class JsWorkspace implements ErrorWorkspace {
 
   load(source: BlockSource, data: Uint16Array | Float32Array, start: number, n: number, count: boolean): void {
     const out = this.values;
+    this.cur = out;
     if (source === 'float32') {
       out.set((data as Float32Array).subarray(start, start + n));
       return;
@@ -339,8 +397,35 @@ class JsWorkspace implements ErrorWorkspace {
     this.count(this.staged, k, n);
   }
 
+  reserveValues(n: number): boolean {
+    if (this.region.length < n) {
+      try {
+        this.region = new Float32Array(n);
+      } catch {
+        return false;
+      }
+    }
+    this.regionLength = n;
+    return true;
+  }
+
+  readValues(read: ChunkByteReader, byteOffset: number, at: number, n: number): void {
+    if (at + n > this.regionLength) throw new RangeError('values outside the reserved region');
+    read(new Uint8Array(this.region.buffer, at * 4, n * 4), byteOffset);
+  }
+
+  putValues(data: Float32Array, start: number, at: number, n: number): void {
+    if (at + n > this.regionLength) throw new RangeError('values outside the reserved region');
+    this.region.set(data.subarray(start, start + n), at);
+  }
+
+  selectValues(at: number, n: number): void {
+    if (at + n > this.regionLength) throw new RangeError('values outside the reserved region');
+    this.cur = this.region.subarray(at, at + n);
+  }
+
   block(n: number): Float32Array {
-    return this.values.subarray(0, n);
+    return this.cur.subarray(0, n);
   }
 
   setRowAmax(values: Float32Array): void {
@@ -349,7 +434,7 @@ class JsWorkspace implements ErrorWorkspace {
   }
 
   intError(n: number, rowLength: number, group: number, qmax: number, qmin: number, fp16Scale: boolean, amaxMode: number, amaxConst: number, firstRow: number, slot: number): void {
-    const x = this.values;
+    const x = this.cur;
     let noise = 0, maxErr = 0, ovf = 0, rowIndex = firstRow;
     for (let row = 0; row < n; row += rowLength, rowIndex++) {
       const rowEnd = Math.min(n, row + rowLength);
@@ -394,7 +479,7 @@ class JsWorkspace implements ErrorWorkspace {
   }
 
   stats(n: number): void {
-    const x = this.values, t = this.sums;
+    const x = this.cur, t = this.sums;
     let count = 0, maxAbs = t[1]!, s1 = 0, s2 = 0, s3 = 0, s4 = 0, sAbs = 0, beyond = 0, zeros = 0, nans = 0, maxAll = t[11]!;
     for (let i = 0; i < n; i++) {
       const v = x[i]!;
@@ -436,7 +521,7 @@ class JsWorkspace implements ErrorWorkspace {
   }
 
   elementError(n: number, p: ElementwiseKernelParams, slot: number): void {
-    const x = this.values;
+    const x = this.cur;
     const sat = p.kind === 1 ? p.hi : Infinity;
     let noise = 0, maxErr = 0, ovf = 0;
     for (let i = 0; i < n; i++) {
