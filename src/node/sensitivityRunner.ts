@@ -11,8 +11,9 @@
  * whole tensor.
  *
  * I/O: with workers, ranges of local files (FileByteSource, ≥ {@link RECYCLE_MIN_BYTES}) are read by the worker
- * itself (`task.file`): FP16/BF16 stream in 512 KiB reads straight into the kernels' memory while earlier reads
- * are analyzed, so bytes never cross threads and the main thread only schedules. Other reads happen here, into
+ * itself (`task.file`): FP16/BF16 and FP32 stream in 512 KiB reads straight into the kernels' memory while
+ * earlier reads are analyzed (FP32 formats with a per-tensor scale read the pieces a second time, once the
+ * chunk's max is known), so bytes never cross threads and the main thread only schedules. Other reads happen here, into
  * buffers the workers hand back ({@link BufferRecycler}). Costs per element: see core errorKernels.ts and
  * bench/sensitivity.bench.ts.
  *

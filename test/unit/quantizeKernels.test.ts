@@ -201,6 +201,49 @@ test('one-pass chunks (histogramOnly) add up to the whole tensor', () => {
   for (const f of fmts) assertSameError(errors.get(f)!.partial(), whole.errors[f]!, f);
 });
 
+for (const backend of ['wasm', 'js'] as const) {
+  test(`float32 chunks a worker reads itself (${backend} kernels: streamed into the kernels' memory, kept there for a second pass when a per-tensor scale needs the max) equal the in-memory analysis`, () => {
+    const prev = setErrorKernelBackend(backend);
+    try {
+      // 300 × 1024 values: several read pieces (512 KiB each) and row blocks; a NaN, an Inf and an outlier.
+      const shape = [300, 1024];
+      const v = weights(300 * 1024, 31);
+      v[5000] = NaN;
+      v[200_000] = 1.75;
+      const bytes = encode(v, 'float32');
+      const inf = v.slice();
+      inf[123_456] = -Infinity;
+      for (const source of [bytes, encode(inf, 'float32')]) {
+        let reads = 0, largest = 0;
+        const read = (dst: Uint8Array, byteOffset: number): void => {
+          assert.ok(byteOffset >= 0 && byteOffset + dst.length <= source.length, 'reads stay inside the chunk');
+          reads++;
+          largest = Math.max(largest, dst.length);
+          dst.set(source.subarray(byteOffset, byteOffset + dst.length));
+        };
+        const file = { path: '/unused', byteOffset: 0, byteLength: source.length };
+        // Per-tensor formats (second pass), no per-tensor format (one pass), NVFP4 (its tensor scale), ternary (read whole).
+        for (const formats of [['fp16', 'bf16', 'fp8_e4m3', 'int8', 'int4', 'int8_tensor'], ['fp16', 'tf32', 'int8', 'int4_g32', 'mxfp4'], ['fp8_e5m2', 'nvfp4', 'w8a8'], ['bf16', 'ternary', 'int4']]) {
+          reads = largest = 0;
+          const want = analyzeSensitivityChunk(task('float32', source, shape, formats));
+          const got = analyzeSensitivityChunk(task('float32', new Uint8Array(0), shape, formats, { file }), read);
+          assert.deepEqual(got, want, formats.join(','));
+          if (!formats.includes('ternary')) assert.ok(reads >= 3 && largest <= 512 * 1024, `${formats.join(',')}: ${reads} reads of ≤ ${largest} bytes`);
+          else assert.equal(largest, source.length);
+          // Whole-tensor facts given (the runner's second pass over a chunked tensor): one pass.
+          const globals = { tensorAbsMax: 2, tensorAbsMean: 0.02 };
+          assert.deepEqual(analyzeSensitivityChunk(task('float32', new Uint8Array(0), shape, formats, { file, globals }), read), analyzeSensitivityChunk(task('float32', source, shape, formats, { globals })), `${formats.join(',')} with globals`);
+        }
+        const values = decodeElements('float32', source, v.length);
+        const r = analyzeSensitivityChunk(task('float32', new Uint8Array(0), shape, ['fp8_e4m3', 'int8_tensor'], { file }), read);
+        for (const id of ['fp8_e4m3', 'int8_tensor']) assertSameError(r.errors[id], reference(values, shape, id), `read ${id}`);
+      }
+    } finally {
+      setErrorKernelBackend(prev);
+    }
+  });
+}
+
 test('the embedded WebAssembly matches errorKernels.wat (run npm run build:kernels after editing it)', async () => {
   const root = path.resolve(__dirname, '../..');
   const { generate } = (await import(path.join(root, 'scripts/buildKernels.mjs'))) as { generate: (wat: string) => Promise<string> };

@@ -12,9 +12,12 @@
  *   WebAssembly SIMD kernels (errorKernels.wat, float64 lanes, RNE by `f64x2.nearest`, ~1 ns/element per
  *   format; INT8-per-channel + INT4-groups share one pass, `intErrorPair`) on row blocks that stay in cache,
  *   after an in-wasm FP16/BF16 → float32 decode (~0.2–0.4 ns/element).
- * - Float32 weights: statistics (`stats32`, ~1.5 ns/element), FP16/BF16 errors by float32 bit rounding
- *   (`roundError16`, ~1 ns/element) and TF32/per-tensor-minifloat errors (`elementError`, the same Veltkamp/RNE
- *   arithmetic as quantize.ts, ~2 ns/element) in WebAssembly too (all five defaults: ~7.7 ns/element, was ~70).
+ * - Float32 weights: statistics (`stats32`, ~1.1 ns/element), FP16/BF16 errors by float32 bit rounding
+ *   (`roundError16`, ~1 ns/element; with the statistics in one pass, `statsRound16`) and TF32/per-tensor-minifloat
+ *   errors (`elementError`, the same Veltkamp/RNE arithmetic as quantize.ts, ~1.3 ns/element) in WebAssembly too.
+ *   A worker reading its own file reads float32 straight into the kernels' memory in cache-sized pieces; formats
+ *   with a per-tensor scale (FP8, INT8 per tensor) need the chunk's max first and run in a second pass that reads
+ *   the pieces again (~0.2 ns/element from the page cache). All five defaults: ~6 ns/element (was ~70).
  * - Everything else (MX, NVFP4, NF4, binary, ggml types, ternary on float32) goes through quantize.ts
  *   `fakeQuantize` per row block.
  * Results equal the element-by-element `quantizationError` up to float64 summation order, except that an INT4
@@ -62,6 +65,7 @@ interface WasmExports {
   intError(x: number, n: number, rowLen: number, group: number, qmax: number, qmin: number, fp16Scale: number, mode: number, amaxConst: number, amaxPtr: number, acc: number): void;
   intErrorPair(x: number, n: number, rowLen: number, group: number, qmaxA: number, qminA: number, modeA: number, amaxPtr: number, qmaxB: number, qminB: number, scratch: number, accA: number, accB: number): void;
   stats32(x: number, n: number, acc: number): void;
+  statsRound16(x: number, n: number, acc: number, acc16: number, accB: number): void;
   elementError(x: number, n: number, kind: number, c: number, lo: number, loInv: number, hi: number, inv: number, scale: number, acc: number): void;
   roundError16(x: number, n: number, bf16: number, acc: number): void;
 }
@@ -145,9 +149,9 @@ export interface ErrorWorkspace {
   /** Counts staged codes [k, k + n). */
   countStaged(k: number, n: number): void;
   /**
-   * Reserves a region of `n` float32 values that stays put until the next {@link reset} (the kernels' own
-   * memory: a chunk read there once is analyzed in place, in several passes when needed). False when the
-   * memory cannot grow that far (the caller then uses {@link load}).
+   * Reserves a region of `n` float32 values in the kernels' own memory that stays put until the next
+   * {@link reset}: values read there ({@link readValues}) are analyzed in place, without a copy. False when the
+   * memory cannot grow that far.
    */
   reserveValues(n: number): boolean;
   /** Reads `n` float32 values with `read` (from `byteOffset` of the chunk) into the region at value `at`. */
@@ -181,6 +185,8 @@ export interface ErrorWorkspace {
   elementError(n: number, p: ElementwiseKernelParams, slot: number): void;
   /** FP16 or BF16 rounding error of the loaded block (the same sums as {@link elementError} with their parameters, by float32 bit rounding). */
   roundError16(n: number, format: 'fp16' | 'bf16', slot: number): void;
+  /** {@link stats} and {@link roundError16} for FP16 (into `slotFp16`) and BF16 (into `slotBf16`) in one pass over the block. */
+  statsRound16(n: number, slotFp16: number, slotBf16: number): void;
   /** [noise, max |d|, overflowed] of a slot. */
   slot(slot: number): [number, number, number];
   /** The code histogram (65 536 counts). */
@@ -307,6 +313,10 @@ class WasmWorkspace implements ErrorWorkspace {
 
   statsResult(): WeightStatsPartial & HistogramFacts {
     return statsFromSums(new Float64Array(this.k.memory.buffer, this.statsAcc, 12));
+  }
+
+  statsRound16(n: number, slotFp16: number, slotBf16: number): void {
+    this.k.statsRound16(this.cur, n, this.statsAcc, this.acc + slotFp16 * 24, this.acc + slotBf16 * 24);
   }
 
   roundError16(n: number, format: 'fp16' | 'bf16', slot: number): void {
@@ -514,6 +524,12 @@ class JsWorkspace implements ErrorWorkspace {
 
   statsResult(): WeightStatsPartial & HistogramFacts {
     return statsFromSums(this.sums);
+  }
+
+  statsRound16(n: number, slotFp16: number, slotBf16: number): void {
+    this.stats(n);
+    this.roundError16(n, 'fp16', slotFp16);
+    this.roundError16(n, 'bf16', slotBf16);
   }
 
   roundError16(n: number, format: 'fp16' | 'bf16', slot: number): void {

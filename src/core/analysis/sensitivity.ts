@@ -686,23 +686,41 @@ export function analyzeSensitivityChunk(chunk: SensitivityChunkTask, read?: Chun
   // Scanning 65 536 codes costs ~0.7 ms per chunk: small chunks are cheaper element by element (decoded in blocks).
   const useHistogram = sixteen && (n >= HISTOGRAM_MIN_ELEMENTS || task.histogramOnly === true);
   const streaming = read !== undefined && useHistogram && !transposed && !formats.some((f) => f.id === 'nvfp4');
-  if (read && !streaming) {
+  const lossless = LOSSLESS_FORMATS[task.dtype] ?? [];
+  const todo = formats.filter((f) => !lossless.includes(f.id));
+  const histogrammed = useHistogram;
+  const elementwise = todo.filter((f) => isElementwiseFormat(f));
+  const ints = todo.filter((f) => !elementwise.includes(f) && isIntKernelFormat(f));
+  const others = todo.filter((f) => !elementwise.includes(f) && !ints.includes(f));
+  const histogramOnly = task.histogramOnly === true && histogrammed;
+  if (histogramOnly) elementwise.length = 0;
+  // Float32 values: element-wise formats with a kernel run on the blocks too (ternary stays element by element).
+  const kernelElementwise = histogrammed ? [] : elementwise.filter((f) => f.element === 'int8' || elementwiseKernelParams(f, 1) !== undefined);
+  // Raw little-endian float32 (not transposed, no quantization parameters) goes into the kernels' memory as is:
+  // a worker reading its own file reads it there directly in cache-sized pieces (no chunk-sized buffer; a second
+  // pass reads them again, which costs less than keeping the chunk: ~0.2 ns/value from the page cache against
+  // ~1 ns/value to write the chunk to memory and read it back), unless a format needs the values as a whole.
+  const direct32 = task.dtype === 'float32' && task.encoding === 'raw' && !task.quant && !transposed && LITTLE_ENDIAN;
+  const streaming32 = read !== undefined && direct32 && elementwise.every((f) => kernelElementwise.includes(f));
+  if (read && !streaming && !streaming32) {
     const bytes = new Uint8Array(task.file?.byteLength ?? task.bytes.length);
     read(bytes, 0);
     task = { ...task, bytes };
   }
   const codes = sixteen && !streaming ? codeView(task.bytes, n) : undefined;
   let values: Float32Array | undefined;
-  if (!sixteen || transposed) {
+  const decodeValues = (): Float32Array => {
     // Aligned little-endian float32 is used in place (the kernels copy blocks into their own memory).
     const inPlace = task.dtype === 'float32' && task.encoding === 'raw' && LITTLE_ENDIAN && task.bytes.byteOffset % 4 === 0 && task.bytes.length >= n * 4;
-    values = inPlace ? new Float32Array(task.bytes.buffer, task.bytes.byteOffset, n) : decodeElements(task.dtype, task.bytes, n, task.encoding);
+    let v = inPlace ? new Float32Array(task.bytes.buffer, task.bytes.byteOffset, n) : decodeElements(task.dtype, task.bytes, n, task.encoding);
     if (task.quant) {
       const q = task.quant;
       const sliced = q.axis === 0 && q.scales.length > 1 ? { ...q, scales: q.scales.slice(task.rowOffset, task.rowOffset + (task.shape[0] ?? 1)), zeroPoints: q.zeroPoints.length > 1 ? q.zeroPoints.slice(task.rowOffset, task.rowOffset + (task.shape[0] ?? 1)) : q.zeroPoints, scaleCount: task.shape[0] ?? 1 } : q;
-      values = applyQuantParams(values, { shape: task.shape, quant: sliced }) ?? values;
+      v = applyQuantParams(v, { shape: task.shape, quant: sliced }) ?? v;
     }
-  }
+    return v;
+  };
+  if ((!sixteen || transposed) && !streaming32) values = decodeValues();
   let columnAbsMax: Float32Array | undefined;
   let shape = task.shape;
   if (transposed && values) {
@@ -722,43 +740,34 @@ export function analyzeSensitivityChunk(chunk: SensitivityChunkTask, read?: Chun
       shape = [cols, rows];
     }
   }
-  const lossless = LOSSLESS_FORMATS[task.dtype] ?? [];
-  const todo = formats.filter((f) => !lossless.includes(f.id));
-  const histogrammed = useHistogram;
-  const elementwise = todo.filter((f) => isElementwiseFormat(f));
-  const ints = todo.filter((f) => !elementwise.includes(f) && isIntKernelFormat(f));
-  const others = todo.filter((f) => !elementwise.includes(f) && !ints.includes(f));
-  const histogramOnly = task.histogramOnly === true && histogrammed;
-  if (histogramOnly) elementwise.length = 0;
   const g = task.globals;
   const globalOptions: FakeQuantizeOptions | undefined = g ? { tensorAbsMax: g.tensorAbsMax, tensorAbsMean: g.tensorAbsMean, ...(g.channelAbsMax ? { channelAbsMax: g.channelAbsMax } : {}) } : undefined;
-  // Float32 values: element-wise formats with a kernel run on the blocks too (ternary stays element by element).
-  const kernelElementwise = histogrammed ? [] : elementwise.filter((f) => f.element === 'int8' || elementwiseKernelParams(f, 1) !== undefined);
   const ws = errorWorkspace();
   const { rowLength } = rowLayout(shape, n);
   const blockElements = Math.min(n, Math.max(1, Math.floor(CHUNK_BLOCK_ELEMENTS / Math.max(1, rowLength))) * rowLength) || 1;
-  const stageElements = streaming ? Math.max(1, Math.floor(STREAM_READ_ELEMENTS / blockElements)) * blockElements : blockElements;
-  ws.reset(blockElements, ints.length + kernelElementwise.length, g?.channelAbsMax?.length ?? 0, stageElements);
+  const stageElements = streaming ? Math.max(1, Math.floor(STREAM_READ_ELEMENTS / blockElements)) * blockElements
+    : streaming32 ? Math.max(1, Math.floor(STREAM_READ_ELEMENTS / 2 / blockElements)) * blockElements : blockElements;
+  ws.reset(blockElements, ints.length + kernelElementwise.length, g?.channelAbsMax?.length ?? 0, streaming ? stageElements : blockElements);
   if (g?.channelAbsMax) ws.setRowAmax(g.channelAbsMax);
-  // Float32 values: per-tensor scales need the chunk's max |x| (fakeQuantize's absMax, ±Inf included) unless
-  // given, so the statistics then take a first pass of their own.
+  // Per-tensor scales need the chunk's max |x| (fakeQuantize's absMax, ±Inf included) unless given: the formats
+  // using it wait for a second pass over the chunk (in the kernels' memory for float32, where the first pass left
+  // it), everything else runs in the first pass with the statistics.
   const needsTensorMax = !histogrammed && !g && (elementwise.some((f) => f.scaling === 'tensor') || others.some((f) => f.id === 'nvfp4'));
-  let valuesAbsMax: number | undefined;
-  if (needsTensorMax) {
-    for (let s = 0; s < n; s += blockElements) {
-      const m = Math.min(blockElements, n - s);
-      ws.load(values ? 'float32' : (task.dtype as 'float16' | 'bfloat16'), values ?? codes!, s, m, false);
-      ws.stats(m);
-    }
-    valuesAbsMax = ws.statsResult().absMax;
-  }
-  const blockElementwise = kernelElementwise.map((format, k): { readonly format: NumberFormat; readonly slot: number; readonly params?: ElementwiseKernelParams; readonly int8TensorMax?: number } => {
-    const slot = ints.length + k;
-    const tensorMax = g?.tensorAbsMax ?? valuesAbsMax ?? 0;
+  if (streaming32 && !ws.reserveValues(stageElements)) throw new RangeError(`cannot reserve ${stageElements} float32 values`);
+  const deferred = (f: NumberFormat): boolean => needsTensorMax && f.scaling === 'tensor';
+  const othersDeferred = needsTensorMax && others.some((f) => f.id === 'nvfp4');
+  type BlockKernel = { readonly format: NumberFormat; readonly slot: number; readonly params?: ElementwiseKernelParams; readonly int8TensorMax?: number };
+  const planKernel = (format: NumberFormat, tensorMax: number): BlockKernel => {
+    const slot = ints.length + kernelElementwise.indexOf(format);
     if (format.element === 'int8') return { format, slot, int8TensorMax: tensorMax };
     const params = elementwiseKernelParams(format, tensorMax);
     return params && params !== 'lossless' ? { format, slot, params } : { format, slot };
-  });
+  };
+  const pass1Elementwise = kernelElementwise.filter((f) => !deferred(f)).map((f) => planKernel(f, g?.tensorAbsMax ?? 0));
+  // Statistics, FP16 and BF16 (the float32 defaults) share one pass over each block.
+  const fp16Kernel = pass1Elementwise.find((b) => b.params && b.format.element === 'fp16');
+  const bf16Kernel = pass1Elementwise.find((b) => b.params && b.format.element === 'bf16');
+  const fused16 = !histogrammed && fp16Kernel && bf16Kernel ? [fp16Kernel, bf16Kernel] as const : undefined;
 
   // Statistics and whole-tensor facts: 16-bit codes from the histogram (counted up front unless the block pass
   // counts it); float32 values in the block pass.
@@ -783,29 +792,47 @@ export function analyzeSensitivityChunk(chunk: SensitivityChunkTask, read?: Chun
     histStats();
   }
   // NVFP4's tensor scale is the only whole-tensor fact the block formats use.
-  const blockOptions: FakeQuantizeOptions = globalOptions ?? (facts ? { tensorAbsMax: facts.absMax } : valuesAbsMax !== undefined ? { tensorAbsMax: valuesAbsMax } : {});
+  let blockOptions: FakeQuantizeOptions = globalOptions ?? (facts ? { tensorAbsMax: facts.absMax } : {});
 
-  // Block pass: integer kernels, float32 statistics and element-wise kernels, and the remaining formats on
-  // cache-sized row blocks.
+  const source = values ? 'float32' : (task.dtype as 'float16' | 'bfloat16');
+  const data = values ?? codes ?? new Uint16Array(0);
+  /** Makes chunk values [s, s + m) the kernels' block (pass 2: again). */
+  const loadBlock = (s: number, m: number, pass2: boolean): void => {
+    if (streaming32) {
+      const k = s % stageElements;
+      if (k === 0) ws.readValues(read!, 4 * s, 0, Math.min(stageElements, n - s));
+      ws.selectValues(k, m);
+    } else if (streaming) {
+      const k = s % stageElements;
+      if (k === 0) ws.stage(read!, 2 * s, Math.min(stageElements, n - s));
+      ws.loadStaged(task.dtype as 'float16' | 'bfloat16', k, m, countInBlocks);
+    } else ws.load(source, data, s, m, countInBlocks && !pass2);
+  };
+  const runElementwise = (kernels: readonly BlockKernel[], m: number): void => {
+    for (const b of kernels) {
+      if (b.params && (b.format.element === 'fp16' || b.format.element === 'bf16')) ws.roundError16(m, b.format.element, b.slot);
+      else if (b.params) ws.elementError(m, b.params, b.slot);
+      else if (b.int8TensorMax !== undefined) ws.intError(m, m, m, 127, -127, false, AMAX_CONSTANT, b.int8TensorMax, 0, b.slot);
+    }
+  };
   const otherAcc = others.map(() => new ErrorAccumulator());
+  const runOthers = (m: number): void => {
+    const block = ws.block(m);
+    const blockShape = [Math.max(1, Math.round(m / rowLength)), Math.min(m, rowLength)];
+    others.forEach((f, k) => otherAcc[k]!.add(block, fakeQuantize(block, blockShape, f, blockOptions)));
+  };
+
+  // Pass 1: statistics (float32), integer kernels, the element-wise kernels and the remaining formats that need no
+  // chunk max, on cache-sized row blocks.
   if (blockPass) {
-    const source = values ? 'float32' : (task.dtype as 'float16' | 'bfloat16');
-    const data = values ?? codes ?? new Uint16Array(0);
     const pairA = ints.findIndex((f) => f.element === 'int8');
     const pairB = ints.findIndex((f) => f.element === 'int4' && f.blockSize >= 32);
     for (let s = 0; s < n; s += blockElements) {
       const m = Math.min(blockElements, n - s);
-      if (streaming) {
-        const k = s % stageElements;
-        if (k === 0) ws.stage(read!, 2 * s, Math.min(stageElements, n - s));
-        ws.loadStaged(task.dtype as 'float16' | 'bfloat16', k, m, countInBlocks);
-      } else ws.load(source, data, s, m, countInBlocks);
-      if (!histogrammed && !needsTensorMax) ws.stats(m);
-      for (const b of blockElementwise) {
-        if (b.params && (b.format.element === 'fp16' || b.format.element === 'bf16')) ws.roundError16(m, b.format.element, b.slot);
-        else if (b.params) ws.elementError(m, b.params, b.slot);
-        else if (b.int8TensorMax !== undefined) ws.intError(m, m, m, 127, -127, false, AMAX_CONSTANT, b.int8TensorMax, 0, b.slot);
-      }
+      loadBlock(s, m, false);
+      if (fused16) ws.statsRound16(m, fused16[0].slot, fused16[1].slot);
+      else if (!histogrammed) ws.stats(m);
+      runElementwise(fused16 ? pass1Elementwise.filter((b) => !fused16.includes(b)) : pass1Elementwise, m);
       const firstRow = Math.floor(s / rowLength);
       const rowMode = g?.channelAbsMax ? AMAX_PER_ROW : AMAX_COMPUTED;
       // INT8 per channel + INT4 groups (the defaults) share one pass over each row.
@@ -815,18 +842,28 @@ export function analyzeSensitivityChunk(chunk: SensitivityChunkTask, read?: Chun
         if (f.element === 'int8') ws.intError(m, rowLength, rowLength, 127, -127, false, rowMode, 0, firstRow, slot);
         else ws.intError(m, rowLength, f.blockSize, 7, -8, true, AMAX_COMPUTED, 0, firstRow, slot);
       });
-      if (others.length) {
-        const block = ws.block(m);
-        const blockShape = [Math.max(1, Math.round(m / rowLength)), Math.min(m, rowLength)];
-        others.forEach((f, k) => otherAcc[k]!.add(block, fakeQuantize(block, blockShape, f, blockOptions)));
-      }
+      if (others.length && !othersDeferred) runOthers(m);
     }
     if (countInBlocks) histStats();
   }
   if (histogrammed && !stats) histStats();
+  let valuesAbsMax: number | undefined;
   if (!histogrammed) {
     const r = ws.statsResult();
     stats = { count: r.count, maxAbs: r.maxAbs, s1: r.s1, s2: r.s2, s3: r.s3, s4: r.s4, sAbs: r.sAbs, beyondFp16: r.beyondFp16, zeros: r.zeros, nonFinite: r.nonFinite };
+    if (needsTensorMax) valuesAbsMax = r.absMax;
+  }
+  // Pass 2: the formats that needed the chunk's max |x|.
+  const pass2Elementwise = kernelElementwise.filter((f) => deferred(f)).map((f) => planKernel(f, valuesAbsMax ?? 0));
+  const blockElementwise = [...pass1Elementwise, ...pass2Elementwise];
+  if (valuesAbsMax !== undefined) blockOptions = { tensorAbsMax: valuesAbsMax };
+  if (pass2Elementwise.length || (others.length && othersDeferred)) {
+    for (let s = 0; s < n; s += blockElements) {
+      const m = Math.min(blockElements, n - s);
+      loadBlock(s, m, true);
+      runElementwise(pass2Elementwise, m);
+      if (others.length && othersDeferred) runOthers(m);
+    }
   }
   const st = stats!;
   // Element-wise formats: whole-chunk facts exactly as fakeQuantize derives them (quantizationError computes its own).
