@@ -2,7 +2,7 @@
 // host task process (node/cjs: apply, measure, verify off the extension host's thread), webview (browser/iife).
 // Usage: node esbuild.mjs [--watch] [--production]
 import * as esbuild from 'esbuild';
-import { existsSync } from 'node:fs';
+import { chmodSync, existsSync } from 'node:fs';
 
 const production = process.argv.includes('--production');
 const common = { bundle: true, sourcemap: !production, minify: production, logLevel: 'warning', target: 'node20' };
@@ -21,3 +21,5 @@ if (existsSync('src/worker/hostTasks.ts')) builds.push({ ...common, platform: 'n
 if (existsSync('webview/main.ts')) builds.push({ ...common, platform: 'browser', format: 'iife', target: 'es2022', entryPoints: ['webview/main.ts'], outfile: 'dist/webview.js' });
 
 await Promise.all(builds.map((b) => esbuild.build(b)));
+// The `bin` entry must be executable: npm links it for `npx precision-lens`, but never chmods the root package's own bin.
+chmodSync('dist/cli.js', 0o755);
