@@ -33,7 +33,7 @@ export class FileByteSource implements ByteSource {
     const handle = await fs.open(filePath, fsConstants.O_RDONLY);
     try {
       const st = await handle.stat();
-      if (!st.isFile()) throw new Error(`${name}: is not a regular file.`);
+      if (!st.isFile()) throw new ModelFormatError('unsupported', formatError(name, st.isDirectory() ? 'is a folder, not a model file' : 'is not a regular file (a device, pipe or socket)'));
       return new FileByteSource(name, st.size, handle, filePath);
     } catch (e) {
       await handle.close();

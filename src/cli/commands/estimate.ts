@@ -1,6 +1,5 @@
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
-import { parseArgs } from 'node:util';
 import { parse as parseJsonc, type ParseError } from 'jsonc-parser';
 import {
   EstimateError,
@@ -19,20 +18,31 @@ import {
 } from '../../core';
 import { openModelFile } from '../../node/fileByteSource';
 import { CliError, renderTable, type CliOutput } from '../io';
+import { refusePlanForOtherModel } from './plan';
 import { loadTargetsFile } from './targets';
+import { formatIds, isFormat } from '../choices';
+import { JSON_OPTION, flag, positiveInt, quoteArg, str, type CommandSpec, type OptionValues } from '../options';
 
-export const estimateUsage = 'precision-lens estimate FILE --target ID[,ID...] [--batch N] [--context N] [--kv-format F] [--plan PLAN] [--targets-file FILE] [--json]';
+/** Option table of `estimate`. */
+export const estimateSpec: CommandSpec = {
+  name: 'estimate',
+  summary: 'Estimate memory (weights, activations, KV cache, overhead) and speed of a model on one or more targets.',
+  positionals: [{ name: 'FILE', description: 'The model: .onnx, .safetensors (or its .index.json), .gguf or .tflite.' }],
+  options: [
+    { name: 'target', short: 't', type: 'string', value: 'ID[,ID...]', description: 'Hardware targets to compare side by side (ids from precision-lens targets).' },
+    { name: 'batch', type: 'string', value: 'N', description: 'Sequences (or samples) processed at once; default 1.' },
+    { name: 'context', type: 'string', value: 'N', description: "Context length in tokens for a generative model; default the model's, capped at 4096." },
+    { name: 'kv-format', type: 'string', value: 'F', description: 'Number format of the KV cache; default fp16.', choices: formatIds, accepts: isFormat },
+    { name: 'plan', type: 'string', value: 'PLAN', description: 'A precision plan (*.precision.json) whose per-layer formats replace the stored ones.' },
+    { name: 'targets-file', type: 'string', value: 'FILE', description: 'A JSON file of extra or overriding targets (see README, "Estimate memory and speed").' },
+    JSON_OPTION,
+  ],
+  required: ['target'],
+  examples: ['precision-lens estimate model.gguf --target h100,h20,m4-pro --context 8192 --kv-format fp8', 'precision-lens estimate model.onnx --target cpu --batch 8 --plan model.onnx.precision.json --json'],
+};
 
 /** Largest plan file read by `--plan`. Threat: a huge JSON file exhausting memory. */
 const MAX_PLAN_FILE_BYTES = 64 * 1024 * 1024;
-
-function positiveInt(flag: string, text: string | undefined): number | undefined {
-  if (text === undefined) return undefined;
-  if (!/^\d+$/.test(text.trim()) || Number(text) <= 0 || !Number.isSafeInteger(Number(text))) {
-    throw new CliError(`--${flag} must be a positive whole number, got '${text.slice(0, 40)}'.`);
-  }
-  return Number(text);
-}
 
 /** Resolves `--target a,b` against the catalog and user targets; unknown ids list the nearest ones. */
 export function resolveTargets(spec: string, user: readonly Target[]): Target[] {
@@ -42,14 +52,15 @@ export function resolveTargets(spec: string, user: readonly Target[]): Target[] 
   return ids.map((id) => {
     const t = getTarget(id, user);
     if (!t) {
-      const near = nearestTargetIds(id, mergeTargets(TARGETS, user));
-      throw new CliError(`unknown target '${id.slice(0, 40)}'; nearest: ${near.join(', ')} (all: precision-lens targets).`);
+      const all = mergeTargets(TARGETS, user);
+      const near = nearestTargetIds(id, all);
+      throw new CliError(`unknown target ${quoteArg(id)}; nearest: ${near.join(', ')}; valid: ${all.map((t) => t.id).join(', ')} (details: precision-lens targets).`);
     }
     return t;
   });
 }
 
-async function readPlan(file: string): Promise<ReturnType<typeof assignmentFromPlanJson>> {
+async function readPlan(file: string): Promise<ReturnType<typeof assignmentFromPlanJson> & { readonly modelFile: string | undefined }> {
   const name = path.basename(file);
   let st;
   try {
@@ -61,32 +72,21 @@ async function readPlan(file: string): Promise<ReturnType<typeof assignmentFromP
   const errors: ParseError[] = [];
   const doc = parseJsonc(await fs.readFile(file, 'utf8'), errors, { allowTrailingComma: true }) as unknown;
   if (errors.length > 0) throw new CliError(`${name}: is not valid JSON (error at offset ${errors[0]!.offset}).`);
-  return assignmentFromPlanJson(doc, name);
+  const model = (doc as { model?: { file?: unknown } } | null)?.model;
+  return { ...assignmentFromPlanJson(doc, name), modelFile: typeof model?.file === 'string' ? model.file : undefined };
 }
 
 const tps = (n: number): string => (n >= 1000 ? formatCount(Math.round(n)) : n >= 10 ? n.toFixed(0) : n.toFixed(2));
 
 /** `precision-lens estimate`: memory fit and roofline speed on one or more targets. */
-export async function estimateCommand(argv: readonly string[], io: CliOutput): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args: [...argv],
-    options: {
-      target: { type: 'string', short: 't' },
-      batch: { type: 'string' },
-      context: { type: 'string' },
-      'kv-format': { type: 'string' },
-      plan: { type: 'string' },
-      'targets-file': { type: 'string' },
-      json: { type: 'boolean' },
-    },
-    allowPositionals: true,
-  });
-  if (positionals.length !== 1 || !values.target) throw new CliError(`Usage: ${estimateUsage}`);
-  const batch = positiveInt('batch', values.batch);
-  const context = positiveInt('context', values.context);
-  const user = await loadTargetsFile(values['targets-file']);
-  const targets = resolveTargets(values.target, user);
-  const plan = values.plan ? await readPlan(values.plan) : undefined;
+export async function estimateCommand(values: OptionValues, positionals: readonly string[], io: CliOutput): Promise<number> {
+  const batch = positiveInt(values, 'batch');
+  const context = positiveInt(values, 'context');
+  const kvFormat = str(values, 'kv-format');
+  const planPath = str(values, 'plan');
+  const user = await loadTargetsFile(str(values, 'targets-file'));
+  const targets = resolveTargets(str(values, 'target')!, user);
+  const plan = planPath ? await readPlan(planPath) : undefined;
 
   const opened = await openModelFile(positionals[0]!);
   let estimates: Estimate[];
@@ -94,13 +94,14 @@ export async function estimateCommand(argv: readonly string[], io: CliOutput): P
   try {
     const model = await openModel(opened.source, { siblings: opened.siblings });
     fileName = model.fileName;
+    if (plan && planPath) refusePlanForOtherModel(path.basename(planPath), plan.modelFile, Object.keys(plan.assignment), model);
     const constants = model.graphs.length > 0 ? await readShapeConstants(model, opened.source, opened.siblings) : {};
     try {
       estimates = targets.map((t) =>
         estimate(model, t, {
           ...(batch !== undefined ? { batch } : {}),
           ...(context !== undefined ? { context } : {}),
-          ...(values['kv-format'] !== undefined ? { kvFormat: values['kv-format'] } : {}),
+          ...(kvFormat !== undefined ? { kvFormat } : {}),
           ...(plan ? { assignment: plan.assignment, ...(plan.defaultFormat !== undefined ? { defaultFormat: plan.defaultFormat } : {}) } : {}),
           constants,
         }),
@@ -113,12 +114,12 @@ export async function estimateCommand(argv: readonly string[], io: CliOutput): P
     await opened.close();
   }
 
-  if (values.json) {
+  if (flag(values, 'json')) {
     io.out(JSON.stringify({ file: fileName, estimates }, null, 2));
     return 0;
   }
   const first = estimates[0]!;
-  io.out(`${fileName}: ${formatCount(first.parameterCount)} parameters${first.activeParameterCount !== first.parameterCount ? ` (${formatCount(first.activeParameterCount)} active)` : ''} · batch ${first.batch} · context ${first.context} · KV ${first.kvFormat}${values.plan ? ` · plan ${path.basename(values.plan)}` : ''}`);
+  io.out(`${fileName}: ${formatCount(first.parameterCount)} parameters${first.activeParameterCount !== first.parameterCount ? ` (${formatCount(first.activeParameterCount)} active)` : ''} · batch ${first.batch} · context ${first.context} · KV ${first.kvFormat}${planPath ? ` · plan ${path.basename(planPath)}` : ''}`);
   io.out('');
   const row = (label: string, f: (e: Estimate) => string): string[] => [label, ...estimates.map(f)];
   io.out(

@@ -1,35 +1,39 @@
-import { parseArgs } from 'node:util';
 import { getNumberFormat, type SensitivityReport } from '../../core';
 import { measureSensitivity } from '../../node/measure';
 import { analyzeModelSensitivity, resolveFormats } from '../../node/sensitivityRunner';
+import { formatIds, isFormat } from '../choices';
 import { CliError, renderTable, type CliOutput } from '../io';
+import { JSON_OPTION, PROGRESS_OPTION, flag, str, type CommandSpec, type OptionValues } from '../options';
+import { createProgress } from '../progress';
 
-export const sensitivityUsage = 'precision-lens sensitivity FILE [--formats fp16,bf16,fp8,int8,int4,...] [--measure] [--inputs FILE] [--sample F] [--budget N] [--workers N] [--json]';
+/** Option table of `sensitivity`. */
+export const sensitivitySpec: CommandSpec = {
+  name: 'sensitivity',
+  summary: 'Score how much each layer suffers in each number format (static from the weights; measured with onnxruntime on request).',
+  positionals: [{ name: 'FILE', description: 'The model: .onnx, .safetensors (or its .index.json), .gguf or .tflite.' }],
+  options: [
+    { name: 'formats', type: 'string', value: 'F[,F...]', description: 'Number formats to score; default fp16, bf16, fp8_e4m3, int8, int4.', choices: formatIds, accepts: isFormat, list: true },
+    { name: 'measure', type: 'boolean', description: 'Also measure each layer × format with onnxruntime-node (ONNX models only): output SQNR with only that layer lowered.' },
+    { name: 'inputs', type: 'string', value: 'FILE', description: 'Calibration inputs for --measure (.npz, .npy or .json); default random inputs from the declared shapes.' },
+    { name: 'sample', type: 'string', value: 'F', description: 'Read only this fraction (0.0001 to 1) of each tensor for the static scores; faster, approximate.' },
+    { name: 'budget', type: 'string', value: 'N', description: 'With --measure, measure at most N layer × format pairs (the most sensitive first by static score); default 1000.' },
+    { name: 'workers', type: 'string', value: 'N', description: 'Worker threads for the static analysis; default the available cores, 0 runs on the main thread.' },
+    PROGRESS_OPTION,
+    JSON_OPTION,
+  ],
+  examples: ['precision-lens sensitivity model.safetensors --formats fp16,fp8,int8,int4 --json', 'precision-lens sensitivity model.onnx --measure --inputs calib.npz'],
+};
 
 /**
  * `precision-lens sensitivity FILE`: static sensitivity per layer × format (default formats fp16, bf16,
  * fp8_e4m3, int8, int4), optionally measured with onnxruntime (`--measure`, ONNX only). Table by default;
  * `--json` prints the SensitivityReport.
  */
-export async function sensitivityCommand(argv: readonly string[], io: CliOutput): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args: [...argv],
-    options: {
-      formats: { type: 'string' },
-      measure: { type: 'boolean' },
-      inputs: { type: 'string' },
-      sample: { type: 'string' },
-      budget: { type: 'string' },
-      workers: { type: 'string' },
-      json: { type: 'boolean' },
-    },
-    allowPositionals: true,
-  });
-  if (positionals.length !== 1) throw new CliError(`Usage: ${sensitivityUsage}`);
+export async function sensitivityCommand(values: OptionValues, positionals: readonly string[], io: CliOutput): Promise<number> {
   const file = positionals[0]!;
   let formats: string[];
   try {
-    formats = resolveFormats(values.formats?.split(',').map((s) => s.trim()).filter(Boolean));
+    formats = resolveFormats(str(values, 'formats')?.split(',').map((s) => s.trim()).filter(Boolean));
   } catch (e) {
     throw new CliError((e as Error).message);
   }
@@ -39,28 +43,28 @@ export async function sensitivityCommand(argv: readonly string[], io: CliOutput)
     if (!Number.isFinite(n) || n < min || n > max) throw new CliError(`--${name} must be a number in [${min}, ${max}], got '${v}'.`);
     return n;
   };
-  const sample = num('sample', values.sample, 0.0001, 1);
-  const budget = num('budget', values.budget, 0, 1e9);
-  const workers = num('workers', values.workers, 0, 1024);
-  if (values.inputs && !values.measure) throw new CliError('--inputs needs --measure.');
-  const progress = (text: string): void => {
-    if (!values.json) io.err(text);
-  };
+  const sample = num('sample', str(values, 'sample'), 0.0001, 1);
+  const budget = num('budget', str(values, 'budget'), 0, 1e9);
+  const workers = num('workers', str(values, 'workers'), 0, 1024);
+  const inputs = str(values, 'inputs');
+  const measure = flag(values, 'measure');
+  if (inputs && !measure) throw new CliError('--inputs needs --measure.');
+  const progress = createProgress(io, flag(values, 'progress') || io.errIsTTY === true);
   const base = {
     formats,
     ...(workers !== undefined ? { workers } : {}),
   };
   let report: SensitivityReport;
-  if (values.measure) {
+  if (measure) {
     let staticReport: SensitivityReport | undefined;
     if (sample !== undefined) staticReport = await analyzeModelSensitivity(file, { ...base, sample });
     try {
       report = await measureSensitivity(file, {
         ...base,
-        ...(values.inputs ? { inputsFile: values.inputs } : {}),
+        ...(inputs ? { inputsFile: inputs } : {}),
         ...(budget !== undefined ? { layerBudget: budget } : {}),
         ...(staticReport ? { staticReport } : {}),
-        onProgress: (p) => progress(`measuring: ${p.pairsDone}/${p.pairsTotal} ${p.message}`),
+        onProgress: (p) => progress.update('measuring', p.pairsDone, p.pairsTotal, `${p.pairsDone}/${p.pairsTotal} layer × format pairs, ${p.message}`),
       });
     } catch (e) {
       if (e instanceof Error && !(e.name === 'ModelFormatError')) throw new CliError(e.message.endsWith('.') ? e.message : `${e.message}.`);
@@ -70,10 +74,10 @@ export async function sensitivityCommand(argv: readonly string[], io: CliOutput)
     report = await analyzeModelSensitivity(file, {
       ...base,
       ...(sample !== undefined ? { sample } : {}),
-      onProgress: (p) => progress(`analyzing: ${Math.round((100 * p.bytesDone) / Math.max(1, p.bytesTotal))}% (${p.tensorsDone}/${p.tensorsTotal} tensors)`),
+      onProgress: (p) => progress.update('analyzing', p.bytesDone, Math.max(1, p.bytesTotal), `${Math.round((100 * p.bytesDone) / Math.max(1, p.bytesTotal))}% of the weights (${p.tensorsDone}/${p.tensorsTotal} tensors)`),
     });
   }
-  if (values.json) {
+  if (flag(values, 'json')) {
     io.out(JSON.stringify(report, null, 2));
     return 0;
   }
