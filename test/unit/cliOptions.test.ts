@@ -214,14 +214,14 @@ test('progress is silent for 2 s, then prints elapsed time and what remains, at 
   p.update('analyzing', 0, 100, '0%');
   now = 1500;
   p.update('analyzing', 30, 100, '30%');
-  assert.deepEqual(lines, []);
+  assert.deepEqual([...lines], []);
   now = 2500;
   p.update('analyzing', 50, 100, '50%');
   now = 2900;
   p.update('analyzing', 60, 100, '60%');
   now = 4000;
   p.update('analyzing', 80, 100, '80%');
-  assert.deepEqual(lines, ['analyzing: 50% · 2.5 s elapsed · ~2.5 s left', 'analyzing: 80% · 4.0 s elapsed · ~1.0 s left']);
+  assert.deepEqual([...lines], ['analyzing: 50% · 2.5 s elapsed · ~2.5 s left', 'analyzing: 80% · 4.0 s elapsed · ~1.0 s left']);
   const off = createProgress({ out: () => undefined, err: (t) => lines.push(t) }, false, () => now);
   now = 100_000;
   off.update('x', 1, 2, 'x');
