@@ -26,6 +26,13 @@ export default tseslint.config(
     },
   },
   {
+    // The shared number formatter is imported by the webview too: it must stay a leaf.
+    files: ['src/core/format/**/*.ts'],
+    rules: {
+      'no-restricted-imports': ['error', { patterns: [{ group: ['*', '!./*'], message: 'src/core/format is a leaf shared with the webview: it imports nothing.' }] }],
+    },
+  },
+  {
     files: ['src/protocol/**/*.ts'],
     rules: {
       'no-restricted-imports': ['error', {
@@ -40,7 +47,12 @@ export default tseslint.config(
     rules: {
       'no-restricted-imports': ['error', {
         paths: ['vscode'],
-        patterns: [{ group: ['**/src/host/**', '**/src/node/**', '**/src/cli/**', '**/src/worker/**', 'node:*'], message: 'the webview talks to the host only through src/protocol.' }],
+        patterns: [
+          { group: ['**/src/host/**', '**/src/node/**', '**/src/cli/**', '**/src/worker/**', 'node:*'], message: 'the webview talks to the host only through src/protocol.' },
+          // Core only as types, except the shared number formatter: a leaf module (it imports nothing), so the
+          // browser bundle gets one small file rather than core's readers and analysis.
+          { regex: '(^|/)src/core(?!/format/numbers$)(/|$)', allowTypeImports: true, message: 'the webview imports core types only (values: src/core/format/numbers, the shared formatter).' },
+        ],
       }],
     },
   },

@@ -9,6 +9,7 @@ export * from './formats/detect';
 export * from './formats/context';
 export * from './openModel';
 export * from './analysis/inspect';
+export { LOSSLESS_DB, MISSING, formatDb, formatRate, formatSeconds } from './format/numbers';
 export * from './analysis/numberFormats';
 export * from './model/roles';
 export * from './formats/gguf/ggmlTypes';

@@ -18,6 +18,7 @@ import {
 } from '../../core';
 import { openModelFile } from '../../node/fileByteSource';
 import { CliError, renderTable, type CliOutput } from '../io';
+import { activationsCell, figureNotes, runDescription, speedRows, totalCell } from '../figures';
 import { refusePlanForOtherModel } from './plan';
 import { loadTargetsFile } from './targets';
 import { formatIds, isFormat } from '../choices';
@@ -76,7 +77,6 @@ async function readPlan(file: string): Promise<ReturnType<typeof assignmentFromP
   return { ...assignmentFromPlanJson(doc, name), modelFile: typeof model?.file === 'string' ? model.file : undefined };
 }
 
-const tps = (n: number): string => (n >= 1000 ? formatCount(Math.round(n)) : n >= 10 ? n.toFixed(0) : n.toFixed(2));
 
 /** `precision-lens estimate`: memory fit and roofline speed on one or more targets. */
 export async function estimateCommand(values: OptionValues, positionals: readonly string[], io: CliOutput): Promise<number> {
@@ -119,7 +119,7 @@ export async function estimateCommand(values: OptionValues, positionals: readonl
     return 0;
   }
   const first = estimates[0]!;
-  io.out(`${fileName}: ${formatCount(first.parameterCount)} parameters${first.activeParameterCount !== first.parameterCount ? ` (${formatCount(first.activeParameterCount)} active)` : ''} · batch ${first.batch} · context ${first.context} · KV ${first.kvFormat}${planPath ? ` · plan ${path.basename(planPath)}` : ''}`);
+  io.out(`${fileName}: ${formatCount(first.parameterCount)} parameters${first.activeParameterCount !== first.parameterCount ? ` (${formatCount(first.activeParameterCount)} active)` : ''} · ${runDescription(first)}${planPath ? ` · plan ${path.basename(planPath)}` : ''}`);
   io.out('');
   const row = (label: string, f: (e: Estimate) => string): string[] => [label, ...estimates.map(f)];
   io.out(
@@ -127,16 +127,15 @@ export async function estimateCommand(values: OptionValues, positionals: readonl
       ['', ...estimates.map((e) => e.target)],
       [
         row('weights', (e) => formatBytes(e.weightBytes)),
-        row('activations', (e) => formatBytes(e.activationBytes)),
-        row('KV cache', (e) => formatBytes(e.kvCacheBytes)),
+        row('activations', activationsCell),
+        ...(first.generative ? [row('KV cache', (e) => formatBytes(e.kvCacheBytes))] : []),
         row('overhead', (e) => formatBytes(e.overheadBytes)),
-        row('total', (e) => formatBytes(e.totalBytes)),
+        row('total', totalCell),
         row('capacity', (e) => formatBytes(e.capacityBytes)),
         row('fits', (e) => (e.fits ? 'yes' : 'no')),
         row('devices needed', (e) => String(e.devicesNeeded)),
         row('interconnect', (e) => (e.devicesNeeded > 1 ? (e.interconnect ? `${e.interconnect.name}${e.interconnect.bytesPerSecond ? ` ${e.interconnect.bytesPerSecond / 1e9} GB/s` : ''}` : 'none') : '-')),
-        row('decode tok/s', (e) => `${tps(e.decodeTokensPerSecond)} (${e.decodeBound})`),
-        row('prefill tok/s', (e) => tps(e.prefillTokensPerSecond)),
+        ...speedRows(first).map(([label], i) => row(label, (e) => speedRows(e)[i]![1])),
         row('unsupported layers', (e) => String(e.unsupportedFormats.length)),
       ],
       estimates.map((_, i) => i + 1),
@@ -149,6 +148,7 @@ export async function estimateCommand(values: OptionValues, positionals: readonl
       io.out(`${e.target}: not native, converted: ${[...byFormat].map(([k, n]) => `${k} (${n} layer${n === 1 ? '' : 's'})`).join(', ')}.`);
     }
   }
+  for (const [i, e] of estimates.entries()) for (const n of figureNotes(e, targets[i])) io.out(`note: ${n}`);
   const warnings = new Set(estimates.flatMap((e) => e.warnings));
   for (const w of warnings) io.out(`warning: ${w}`);
   io.out('');

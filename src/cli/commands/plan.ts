@@ -13,6 +13,7 @@ import {
   estimate,
   formatAllowed,
   formatBytes,
+  formatDb,
   formatPlanDiagnostics,
   getNumberFormat,
   getTarget,
@@ -46,6 +47,7 @@ import { formatIds, isFormat } from '../choices';
 import { CliError, renderTable, type CliOutput } from '../io';
 import { JSON_OPTION, PROGRESS_OPTION, flag, positiveInt, quoteArg, str, type CommandSpec, type OptionValues } from '../options';
 import { createProgress } from '../progress';
+import { figureNotes, runDescription, speedSummary, totalCell } from '../figures';
 import { resolveTargets } from './estimate';
 import { loadTargetsFile } from './targets';
 
@@ -331,8 +333,8 @@ export async function planCommand(optionValues: OptionValues, positionals: reado
     }
 
     const b = result.budget;
-    io.out(`${model.fileName} on ${devices > 1 ? `${devices} × ` : ''}${target.id} · context ${result.estimate.context} · batch ${batch} · KV ${kvFormat}`);
-    io.out(`budget for layer weights: ${formatBytes(b.weightBudgetBytes)} (${b.kind === 'capacity' || b.kind === 'bytes' ? `memory ${formatBytes(b.memoryBytes ?? 0)} − KV ${formatBytes(b.kvCacheBytes)} − activations ${formatBytes(b.activationBytes)} − overhead ${formatBytes(b.overheadBytes)} − other tensors ${formatBytes(b.outsideBytes)}` : b.kind === 'avgBits' ? `${(budget as { avgBits: number }).avgBits} bits per weight` : 'explicit weight budget'})`);
+    io.out(`${model.fileName} on ${devices > 1 ? `${devices} × ` : ''}${target.id} · ${runDescription(result.estimate)}`);
+    io.out(`budget for layer weights: ${formatBytes(b.weightBudgetBytes)} (${b.kind === 'capacity' || b.kind === 'bytes' ? `memory ${formatBytes(b.memoryBytes ?? 0)}${result.estimate.generative ? ` − KV ${formatBytes(b.kvCacheBytes)}` : ''} − activations ${result.estimate.unknownParts.includes('activations') ? 'unknown' : formatBytes(b.activationBytes)} − overhead ${formatBytes(b.overheadBytes)} − other tensors ${formatBytes(b.outsideBytes)}` : b.kind === 'avgBits' ? `${(budget as { avgBits: number }).avgBits} bits per weight` : 'explicit weight budget'})`);
     if (!feasible) {
       io.err(`precision-lens: nothing fits: the smallest allowed layer weights take ${formatBytes(result.minWeightBytes)}, ${formatBytes(result.shortfallBytes)} more than the budget.`);
       for (const s of result.suggestions) io.err(`  - ${s.message}`);
@@ -340,13 +342,14 @@ export async function planCommand(optionValues: OptionValues, positionals: reado
     }
     const counts = new Map<string, number>();
     for (const id of Object.values(assignment)) counts.set(id, (counts.get(id) ?? 0) + 1);
-    io.out(`solution: ${formatBytes(result.weightBytes)} of layer weights, predicted output SQNR ${harmToSqnrDb(result.harm).toFixed(1)} dB (harm ${result.harm.toPrecision(4)}), ${result.status === 'optimal' ? 'proven optimal' : `within ${result.gap.toPrecision(3)} of optimal`}${verification ? '' : ` · ${formatCounts(counts)}`}`);
+    io.out(`solution: ${formatBytes(result.weightBytes)} of layer weights, predicted output SQNR ${formatDb(harmToSqnrDb(result.harm))} (harm ${result.harm.toPrecision(4)}), ${result.status === 'optimal' ? 'proven optimal' : `within ${result.gap.toPrecision(3)} of optimal`}${verification ? '' : ` · ${formatCounts(counts)}`}`);
     if (verification) for (const line of verificationLines(verification, counts)) io.out(line);
-    io.out(`estimate: total ${formatBytes(finalEstimate.totalBytes)} of ${formatBytes(finalEstimate.capacityBytes * devices)} · fits ${finalEstimate.fits || finalEstimate.devicesNeeded <= devices ? 'yes' : 'no'} · decode ${finalEstimate.decodeTokensPerSecond.toFixed(1)} tok/s`);
+    io.out(`estimate: total ${totalCell(finalEstimate)} of ${formatBytes(finalEstimate.capacityBytes * devices)} · fits ${finalEstimate.fits || finalEstimate.devicesNeeded <= devices ? 'yes' : 'no'} · ${speedSummary(finalEstimate)}`);
+    for (const n of figureNotes(finalEstimate, target)) io.out(`note: ${n}`);
     io.out('');
     io.out(renderTable(
       ['baseline', 'weights', 'pred. SQNR', 'solver at same memory'],
-      baselines.map((x) => [x.label, formatBytes(x.weightBytes), x.harm === null ? 'n/a' : `${harmToSqnrDb(x.harm).toFixed(1)} dB`, x.solverHarmAtSameBytes === null ? 'n/a' : `${harmToSqnrDb(x.solverHarmAtSameBytes).toFixed(1)} dB in ${formatBytes(x.solverWeightBytes)}`]),
+      baselines.map((x) => [x.label, formatBytes(x.weightBytes), x.harm === null ? 'n/a' : formatDb(harmToSqnrDb(x.harm)), x.solverHarmAtSameBytes === null ? 'n/a' : `${formatDb(harmToSqnrDb(x.solverHarmAtSameBytes))} in ${formatBytes(x.solverWeightBytes)}`]),
       [1, 2, 3],
     ));
     for (const n of result.notes) io.out(`note: ${n}`);
@@ -362,7 +365,7 @@ function formatCounts(counts: ReadonlyMap<string, number>): string {
   return [...counts].sort((a, c) => c[1] - a[1]).map(([id, n]) => `${id === KEEP_FORMAT ? 'as stored' : id} ×${n}`).join(', ');
 }
 
-const db = (x: number | undefined): string => (x === undefined ? 'n/a' : Number.isFinite(x) ? `${x.toFixed(1)} dB` : 'lossless');
+const db = (x: number | undefined): string => (x === undefined ? 'n/a' : formatDb(x));
 
 /** Text report of a verification: what was delivered, what it beat. */
 function verificationLines(v: VerifyPlanResult, counts: ReadonlyMap<string, number>): string[] {

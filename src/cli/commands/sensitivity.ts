@@ -1,4 +1,4 @@
-import { getNumberFormat, type SensitivityReport } from '../../core';
+import { formatDb, getNumberFormat, type SensitivityReport } from '../../core';
 import { measureSensitivity } from '../../node/measure';
 import { analyzeModelSensitivity, resolveFormats } from '../../node/sensitivityRunner';
 import { formatIds, isFormat } from '../choices';
@@ -87,7 +87,7 @@ export async function sensitivityCommand(values: OptionValues, positionals: read
   const header = ['layer', 'role', 'params', ...report.formats.map((f) => getNumberFormat(f)?.label.split(' (')[0] ?? f), 'reason (worst format)'];
   const cell = (s: SensitivityReport['layers'][number]['formats'][string] | undefined): string => {
     if (!s) return '-';
-    const db = (v: number): string => (v >= 300 ? '∞' : v.toFixed(1));
+    const db = (v: number): string => formatDb(v).replace(/ dB$/, '');
     return `${db(s.predictedOutputSqnrDb)} [${db(s.sqnrDb)}]${s.measuredOutputSqnrDb !== undefined ? ` ${db(s.measuredOutputSqnrDb)}` : ''}`;
   };
   const rows = report.layers.map((l) => {
