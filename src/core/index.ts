@@ -32,3 +32,4 @@ export * from './formats/tflite/storedQuant';
 export * from './analysis/errorKernels';
 export * from './util/random';
 export * from './util/text';
+export * from './precision/nextTokenMetrics';
