@@ -11,6 +11,7 @@ export * from './openModel';
 export * from './analysis/inspect';
 export * from './analysis/numberFormats';
 export * from './model/roles';
+export * from './model/attention';
 export * from './formats/gguf/ggmlTypes';
 export { hyperparametersFromHfConfig, readHfConfig, MAX_CONFIG_JSON_BYTES } from './formats/safetensors/hfConfig';
 export * from './analysis/decode';
