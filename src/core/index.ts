@@ -30,6 +30,11 @@ export {
   blockCountFromLayers, expertCountFromLayers, inferRole, isQuantizableWeight, layersFromTensors,
 } from './model/roles';
 export {
+  type AttentionHyperparameters, type AttentionKind, architectureKey, attentionDecodeFlops, attentionPrefillFlops,
+  type CacheDescription, type CacheKind, describeCache, kvCacheElements, type LayerCache, layerCacheLabel,
+  RECURRENT_STATE_BYTES, recurrentStateElements, type SsmHyperparameters, tokensHeld,
+} from './model/attention';
+export {
   dtypeLabel, formatBytes, formatCount, inspectReport,
 } from './model/inspect';
 export {
@@ -38,6 +43,9 @@ export {
 export {
   GGML_TYPES, ggmlType, REMOVED_GGML_TYPES,
 } from './formats/gguf/ggmlTypes';
+export {
+  hyperparametersFromHfConfig,
+} from './formats/safetensors/hfConfig';
 export {
   loadQuantParams,
 } from './formats/tflite/storedQuant';
