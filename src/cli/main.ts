@@ -12,6 +12,7 @@ import { planCommand, planSpec } from './commands/plan';
 import { exportCommand, exportSpec } from './commands/export';
 import { applyCommand, applySpec } from './commands/apply';
 import { sensitivityCommand, sensitivitySpec } from './commands/sensitivity';
+import { OutputError } from '../node/safeOutput';
 import { CliError, escapeTerminal, type CliOutput } from './io';
 import { bashCompletion, commandHelp, parseCommand, quoteArg, topLevelHelp, type CommandSpec, type OptionValues } from './options';
 
@@ -129,7 +130,7 @@ export function reportError(e: unknown, io: CliOutput, debug: boolean): number {
     io.err(line(e.message));
     return e.exitCode;
   }
-  if (e instanceof ModelFormatError || e instanceof EstimateError || e instanceof CancelledError) {
+  if (e instanceof ModelFormatError || e instanceof EstimateError || e instanceof CancelledError || e instanceof OutputError) {
     io.err(line(e.message));
     return 2;
   }

@@ -1,6 +1,7 @@
 import * as path from 'node:path';
 import { assignmentWeightBytes, estimate, formatBytes, parseByteSize, resolvePlanAssignment, type Estimate } from '../../core';
 import { applyPlanToOnnx, compareWithReference, referenceRun, type OutputSqnr } from '../../node/applyOnnx';
+import { OutputError } from '../../node/safeOutput';
 import { CliError, renderTable, type CliOutput } from '../io';
 import { JSON_OPTION, flag, str, type CommandSpec, type OptionValues } from '../options';
 import { loadCheckedPlan } from './plan';
@@ -47,7 +48,7 @@ export async function applyCommand(values: OptionValues, positionals: readonly s
     result = await applyPlanToOnnx(modelPath, model, assignment, output, threshold !== undefined ? { externalDataThresholdBytes: threshold } : {});
   } catch (e) {
     const msg = (e as Error).message;
-    if (/refusing|cannot convert|writes ONNX|exists/.test(msg)) throw new CliError(msg);
+    if (e instanceof OutputError || /cannot convert|writes ONNX/.test(msg)) throw new CliError(msg);
     throw e;
   }
   const predictedLayerBytes = assignmentWeightBytes(model, assignment);

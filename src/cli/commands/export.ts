@@ -1,6 +1,6 @@
-import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { exportLlamaCpp, exportOrt, resolvePlanAssignment, serializePlan } from '../../core';
+import { modelDataFiles, writeOutputFile } from '../../node/safeOutput';
 import { CliError, type CliOutput } from '../io';
 import { JSON_OPTION, flag, str, type CommandSpec, type OptionValues } from '../options';
 import { loadCheckedPlan } from './plan';
@@ -52,7 +52,8 @@ export async function exportCommand(values: OptionValues, positionals: readonly 
     text = json ? JSON.stringify({ argv: e.argv, command: e.command, baseType: e.baseType, warnings: e.warnings }, null, 2) : e.command;
   }
   if (output) {
-    await fs.writeFile(output, text.endsWith('\n') ? text : `${text}\n`);
+    // Never over the plan, the model or its data (by inode); written to a temporary and renamed into place.
+    await writeOutputFile(output, text.endsWith('\n') ? text : `${text}\n`, { inputs: [positionals[0]!, checked.modelPath, ...modelDataFiles(checked.modelPath, checked.model)] });
     io.out(`wrote ${output}`);
   } else io.out(text.replace(/\n$/, ''));
   return 0;
