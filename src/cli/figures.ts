@@ -1,8 +1,8 @@
 /**
  * Model-kind-aware figures for `estimate` and `plan`: a generative decoder is described by context, KV cache and
  * tokens per second; every other model (CNN, detector, VAD, encoder) by latency and throughput per inference at
- * the chosen batch. Unknown parts print as "unknown" and make the total a lower bound ("≥"); speeds that leave out
- * compute whose rate the target does not publish are upper bounds ("≤"); a fixed runtime overhead that dwarfs a
+ * the chosen batch. Unknown parts print as "unknown" and make the total a lower bound ("≥"); speeds that need a
+ * rate the target does not publish print "not published"; a fixed runtime overhead that dwarfs a
  * small model is explained. Numbers go through the shared formatter (core/format/numbers.ts).
  */
 import { formatBytes, formatRate, formatSeconds, type Estimate, type Target } from '../core';
@@ -23,34 +23,44 @@ export function totalCell(e: Estimate): string {
   return `${e.totalIsLowerBound ? '≥ ' : ''}${formatBytes(e.totalBytes)}`;
 }
 
-const upTo = (e: Estimate): string => (e.unpublishedRates.length > 0 ? '≤ ' : '');
+/**
+ * A compute-bound figure needs the rate of every type the layers run as. When the target does not publish one, the
+ * figure is "not published" rather than a guess (a roofline without that compute would read faster than a
+ * device that does publish it). Decode of a decoder keeps its memory-bound cap, "≤ N (bandwidth)", which holds
+ * whatever the compute rate is.
+ */
+function notPublished(e: Estimate): string | undefined {
+  return e.unpublishedRates.length > 0 ? `not published (${e.unpublishedRates.join(', ')} rate)` : undefined;
+}
 
 /** Speed rows of the estimate table, by model kind. */
 export function speedRows(e: Estimate): readonly (readonly [string, string])[] {
+  const unknown = notPublished(e);
   if (e.generative) {
     return [
-      ['decode tok/s', `${upTo(e)}${formatRate(e.decodeTokensPerSecond)} (${e.decodeBound})`],
-      ['prefill tok/s', `${upTo(e)}${formatRate(e.prefillTokensPerSecond)}`],
+      ['decode tok/s', unknown ? `≤ ${formatRate(e.decodeTokensPerSecond)} (bandwidth)` : `${formatRate(e.decodeTokensPerSecond)} (${e.decodeBound})`],
+      ['prefill tok/s', unknown ?? formatRate(e.prefillTokensPerSecond)],
     ];
   }
   return [
-    [`latency (batch ${e.batch})`, `${e.unpublishedRates.length > 0 ? '≥ ' : ''}${formatSeconds(e.inferenceSeconds)}`],
-    ['samples/s', `${upTo(e)}${formatRate(e.prefillTokensPerSecond)}`],
+    [`latency (batch ${e.batch})`, unknown ?? formatSeconds(e.inferenceSeconds)],
+    ['samples/s', unknown ?? formatRate(e.prefillTokensPerSecond)],
   ];
 }
 
 /** One-line speed summary for `plan`: `decode 4.07M tok/s` or `latency 12.3 µs per inference (batch 1) · 81.3k samples/s`. */
 export function speedSummary(e: Estimate): string {
-  if (e.generative) return `decode ${upTo(e)}${formatRate(e.decodeTokensPerSecond, 'tok/s')}`;
-  return `latency ${e.unpublishedRates.length > 0 ? '≥ ' : ''}${formatSeconds(e.inferenceSeconds)} per inference (batch ${e.batch}) · ${upTo(e)}${formatRate(e.prefillTokensPerSecond, 'samples/s')}`;
+  const unknown = notPublished(e);
+  if (e.generative) return unknown ? `decode ≤ ${formatRate(e.decodeTokensPerSecond, 'tok/s')} (bandwidth; compute ${unknown})` : `decode ${formatRate(e.decodeTokensPerSecond, 'tok/s')}`;
+  return unknown ? `speed ${unknown}` : `latency ${formatSeconds(e.inferenceSeconds)} per inference (batch ${e.batch}) · ${formatRate(e.prefillTokensPerSecond, 'samples/s')}`;
 }
 
 /** A fixed overhead this many times the model's own memory needs explaining. */
 const OVERHEAD_EXPLAIN_RATIO = 4;
 
 /**
- * Notes that make the figures of `e` make sense: what a dominant overhead is (and that it is fixed), which parts
- * are unknown, which rates are not published.
+ * Notes that make the figures of `e` make sense: what a dominant overhead is (and that it is fixed), and which
+ * parts are unknown (rates that are not published come with core's warning).
  */
 export function figureNotes(e: Estimate, target: Target | undefined): string[] {
   const notes: string[] = [];
@@ -62,9 +72,6 @@ export function figureNotes(e: Estimate, target: Target | undefined): string[] {
     notes.push(`${e.target}: ${e.unknownParts.join(' and ')} not estimated (shown as unknown), so the total is a lower bound.`);
   } else if (e.totalIsLowerBound) {
     notes.push(`${e.target}: some activation values have unknown shapes and are left out, so activations and the total are lower bounds.`);
-  }
-  if (e.unpublishedRates.length > 0) {
-    notes.push(`${e.target}: the ${e.unpublishedRates.join(' and ')} rate is not published; speeds leave that compute out, so they are upper bounds.`);
   }
   return notes;
 }

@@ -58,7 +58,7 @@ export {
 } from './openModel';
 export {
   analyzeSensitivityChunk, canAnalyzeInOnePass, type ChunkByteReader, compareOutputs, COMPUTE_FALLBACKS,
-  COMPUTE_TYPES, type ComputeType, decodeElements, decodeTensor, decodeUnsupportedReason,
+  COMPUTE_TYPE_BITS, COMPUTE_TYPES, type ComputeType, decodeElements, decodeTensor, decodeUnsupportedReason,
   DEFAULT_SENSITIVITY_FORMATS, effectiveRole, encodeElements, ErrorAccumulator, type ErrorPartial, fakeQuantize,
   floatToBf16Bits, floatToHalfBits, FORMAT_ALIASES, formatBitsPerWeight, formatByteLength, formatForStoredDType,
   getNumberFormat, halfBitsToFloat, halfToFloatTable, histogramSensitivity, isOffsetVector, layerContexts,

@@ -472,7 +472,7 @@ export function estimate(model: Model, target: Target, options: EstimateOptions 
   if (decodeSeconds === 0) warnings.push('The model has no weights to read and no FLOPs to run; speed is reported as 0.');
   if (tokenFlops > 0 && tokenSeconds === 0 && unpublished.size === 0) warnings.push(`Target '${target.id}' publishes no compute rate; prefill speed is bandwidth-only.`);
   for (const [t, from] of derived) assumptions.push(`${target.id} publishes no ${t} rate: taken as its ${from} rate (never guessed higher than a published one).`);
-  if (unpublished.size > 0) warnings.push(`${target.id} publishes no ${[...unpublished].join(' or ')} rate, and none can be derived without guessing higher than a published one: the speeds leave that compute out (upper bounds).`);
+  if (unpublished.size > 0) warnings.push(`${target.id} publishes no ${[...unpublished].join(' or ')} rate, and none can be derived without guessing higher than a published one: speeds that need it are not published (a roofline without it would be an upper bound).`);
   assumptions.push('Speeds are rooflines at dense peak (upper bounds; real kernels reach roughly 30–80% of them).');
   if (!kv) assumptions.push('Not a generative decoder (no KV cache): one inference per batch; in --json, a "token" is one sample.');
   //#endregion
