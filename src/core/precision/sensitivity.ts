@@ -274,6 +274,11 @@ export interface LayerFormatSensitivity {
   readonly klDivergence?: number;
   /** Share of positions whose argmax over the last axis is unchanged. */
   readonly top1Agreement?: number;
+  // Measured (GGUF, `--measure`): llama.cpp on a calibration text, only this layer in this format.
+  /** Standard error of `klDivergence` over the text's positions. */
+  readonly klStdErr?: number;
+  /** Perplexity of the model with only this layer in this format. */
+  readonly measuredPerplexity?: number;
 }
 
 /** One analyzed layer. */
