@@ -21,6 +21,7 @@ import * as path from 'node:path';
 import {
   LOSSLESS_FORMATS,
   defaultCandidateFormats,
+  KEEP_FORMAT,
   getNumberFormat,
   groupLayers,
   openModel,
@@ -97,13 +98,6 @@ export interface GgufMeasureOptions extends GgufEvalOptions {
   readonly onProgress?: (p: GgufMeasureProgress) => void;
 }
 
-/** One tensor's lowered bytes at its place in the file. */
-interface Patch {
-  readonly offset: number;
-  readonly lowered: Uint8Array;
-  readonly original: Uint8Array;
-}
-
 /** Static sensitivity plus the measured KL (and perplexity, top-1 agreement) of every layer × format pair measured. */
 export async function measureGgufSensitivity(modelPath: string, options: GgufMeasureOptions = {}): Promise<SensitivityReport> {
   const started = performance.now();
@@ -144,6 +138,8 @@ export async function measureGgufSensitivity(modelPath: string, options: GgufMea
     const copy = path.join(tempDir, model.fileName.replace(/[^\w.-]+/g, '_'));
     await fs.copyFile(path.resolve(modelPath), copy);
     const tensorsByName = new Map(model.tensors.map((t) => [t.name, t]));
+    const layerTensors = new Map(staticReport.layers.map((l) => [l.layer, l.tensors]));
+    const layerOps = new Map(model.layers.map((l) => [l.name, l.op]));
     const fh = await fs.open(copy, 'r+');
     const results = new Map<string, LlamaCompareResult | string>();
     const total = chosen.length * perGroup;
@@ -160,7 +156,7 @@ export async function measureGgufSensitivity(modelPath: string, options: GgufMea
             options.onProgress({ pairsDone: done, pairsTotal: total, message: `measuring ${label} in ${formatId}` });
           }
           done++;
-          const patches = await lowerGroup(model, group.map((l) => ({ op: l.op, tensors: byLayer.get(l.name)!.tensors })), formatId, tensorsByName, fh);
+          const patches = await lowerAssignment(model, Object.fromEntries(group.map((l) => [l.name, formatId])), layerTensors, layerOps, tensorsByName, fh);
           let r: LlamaCompareResult | string;
           if (typeof patches === 'string') r = patches;
           else if (patches.length === 0) r = 'lossless: the stored dtype already is this format';
@@ -223,20 +219,28 @@ export async function measureGgufSensitivity(modelPath: string, options: GgufMea
   }
 }
 
-/** Lowered bytes of every quantized tensor of the group's layers, or why they cannot be written in place. */
-async function lowerGroup(model: Model, layers: readonly { op: string; tensors: readonly string[] }[], formatId: string, tensorsByName: ReadonlyMap<string, TensorInfo>, fh: fs.FileHandle): Promise<Patch[] | string> {
-  const format = getNumberFormat(formatId);
-  if (!format) return `unknown format ${formatId}`;
+/** One tensor's lowered and original bytes at its offset in the file. */
+interface Patch {
+  readonly offset: number;
+  readonly lowered: Uint8Array;
+  readonly original: Uint8Array;
+}
+
+/** Lowered bytes of every tensor the assignment changes, or why one cannot be written in place. */
+export async function lowerAssignment(model: Model, assignment: Readonly<Record<string, string>>, layerTensors: ReadonlyMap<string, readonly string[]>, layerOps: ReadonlyMap<string, string>, tensorsByName: ReadonlyMap<string, TensorInfo>, fh: fs.FileHandle): Promise<Patch[] | string> {
   const patches: Patch[] = [];
-  for (const layer of layers) {
-    for (const name of layer.tensors) {
+  for (const [layer, id] of Object.entries(assignment)) {
+    if (id === KEEP_FORMAT) continue;
+    const format = getNumberFormat(id);
+    if (!format) return `unknown format ${id}`;
+    for (const name of layerTensors.get(layer) ?? []) {
       const t = tensorsByName.get(name);
       if (!t?.location) return `${name} has no stored bytes`;
       if ((LOSSLESS_FORMATS[t.dtype] ?? []).includes(format.id)) continue;
       if (t.dtype !== 'float32' && t.dtype !== 'float16' && t.dtype !== 'bfloat16') return `${name} is stored as ${t.dtype}, which cannot be rewritten in place`;
       const original = new Uint8Array(t.location.byteLength);
       await fh.read(original, 0, original.length, t.location.byteOffset);
-      const lowered = lowerTensorBytes(model, layer.op, t, original, format.id);
+      const lowered = lowerTensorBytes(model, layerOps.get(layer) ?? '', t, original, format.id);
       if (typeof lowered === 'string') return lowered;
       if (lowered.length !== original.length) return `${name}: lowered bytes do not fit the stored range`;
       patches.push({ offset: t.location.byteOffset, lowered, original });

@@ -94,7 +94,7 @@ test('unknown-layer → closest name or remove; removing keeps valid JSON', () =
 });
 
 test('low-sqnr → raise to the safest format that fits', () => {
-  const text = planText({ layers: [{ layer: 'token_embd.weight', format: 'q2_k' }] });
+  const text = planText({ layers: [{ layer: 'output.weight', format: 'q2_k' }] });
   const view = analyzePlan(ctxFor(text));
   const d = view.diagnostics.find((x) => x.code === 'low-sqnr')!;
   assert.ok(d, view.diagnostics.map((x) => x.code).join());
