@@ -48,7 +48,7 @@ test('npm test runs type-check, lint and test/unit only; test:integration runs e
 });
 
 test('unit tests are hermetic: no ../shared, onnxruntime-node, node-llama-cpp, python or Debian test data', () => {
-  const forbidden = /\.\.\/shared|shared\/models|require\(['"]onnxruntime-node|from ['"]onnxruntime-node|node-llama-cpp|python3?\b['"]|\/usr\/bin\/python|libonnx-testdata|dpkg/;
+  const forbidden = /\.\.\/shared|shared\/models|require\(['"]onnxruntime-node|from ['"]onnxruntime-node|node-llama-cpp|(spawn|exec)\w*\(\s*['"][^'"]*python|\/usr\/bin\/python|libonnx-testdata|dpkg/;
   const offenders: string[] = [];
   for (const dir of ['test/unit', 'test/fixtures']) {
     for (const f of readdirSync(path.join(REPO, dir))) {
