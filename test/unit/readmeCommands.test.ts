@@ -39,9 +39,9 @@ test('.ci/run runs the README set-up commands as written (demo with -- --check),
   assert.ok(integration > at[at.length - 1]! && e2e > integration, 'then the integration tier, then end-to-end');
 });
 
-test('npm test runs type-check, lint and test/unit only; test:integration runs every test/integration/*.test.ts and the validations', () => {
+test('npm test runs type-check, lint, the build (vsixContents reads dist/) and test/unit only; test:integration runs every test/integration/*.test.ts and the validations', () => {
   const scripts = (JSON.parse(read('package.json')) as { scripts: Record<string, string> }).scripts;
-  assert.match(scripts['test']!, /^npm run typecheck && npm run lint && node --import tsx --test .*test\/unit\/\*\.test\.ts$/);
+  assert.match(scripts['test']!, /^npm run typecheck && npm run lint && npm run build && node --import tsx --test .*test\/unit\/\*\.test\.ts$/);
   assert.doesNotMatch(scripts['test']!, /integration|e2e/);
   assert.match(scripts['test:integration']!, /--test .*test\/integration\/\*\.test\.ts/);
   for (const v of ['validate:sensitivity', 'validate:memory', 'validate:plan']) assert.ok(scripts['test:integration']!.includes(`npm run ${v}`), v);

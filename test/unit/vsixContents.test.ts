@@ -3,7 +3,7 @@
  * README that scripts/package.mjs passes) holds LICENSE, ThirdPartyNotices.txt, CHANGELOG.md, the icon, the
  * screenshots the Marketplace README shows, and the bundles — and no sources, tests or developer README; the manifest
  * names license, icon and repository; the notices are current for what esbuild bundled and what is shipped.
- * Needs the build that `npm install` runs (dist/, dist/bundled-packages.json).
+ * Needs the build (dist/, dist/bundled-packages.json), which `npm test` runs first.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
