@@ -5,6 +5,7 @@ export * from './io/binaryReader';
 export * from './io/limits';
 export * from './model/dtypes';
 export * from './model/types';
+export * from './model/dict';
 export * from './formats/detect';
 export * from './formats/context';
 export * from './openModel';

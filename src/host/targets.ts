@@ -13,6 +13,7 @@ import type { Model } from '../core';
 import type { FitSummary } from '../core/analysis/modelSummary';
 import { readSettings } from './config';
 import { estimateFit } from './estimates';
+import { readRegularTextFile } from '../node/fileByteSource';
 
 /** Built-in and custom targets. */
 export class TargetCatalog {
@@ -44,7 +45,7 @@ export class TargetCatalog {
       const key = `${file}:${st.size}:${st.mtimeMs}`;
       if (this.cached?.key === key) return this.cached.targets;
       if (st.size > MAX_TARGET_FILE_BYTES) throw new Error(`${path.basename(file)}: the targets file is larger than ${MAX_TARGET_FILE_BYTES} bytes.`);
-      const targets = parseUserTargets(await fs.readFile(file, 'utf8'), path.basename(file));
+      const targets = parseUserTargets(await readRegularTextFile(file, MAX_TARGET_FILE_BYTES), path.basename(file));
       this.cached = { key, targets };
       return targets;
     } catch (e) {

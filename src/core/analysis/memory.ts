@@ -35,6 +35,7 @@
 import { ModelFormatError, formatError, type CancellationToken } from '../errors';
 import type { ByteSource, SiblingResolver } from '../io/byteSource';
 import { dtypeInfo } from '../model/dtypes';
+import { own, setOwn } from '../model/dict';
 import type { Layer, Model, TensorInfo } from '../model/types';
 import { formatByteLength, formatForStoredDType, getNumberFormat, type ComputeType, type NumberFormat } from './numberFormats';
 import type { Interconnect, Target } from './hardware/catalog';
@@ -260,10 +261,10 @@ export function estimate(model: Model, target: Target, options: EstimateOptions 
   for (const [name, fid] of Object.entries(options.assignment ?? {})) {
     if (!layerByName.has(name)) fail(`the assignment names the unknown layer '${name.slice(0, 80)}'`);
     if (typeof fid === 'string' && AS_STORED.has(fid.trim().toLowerCase())) continue; // 'keep' = as stored (plan.ts KEEP_FORMAT)
-    assignment[name] = getNumberFormat(fid) ?? fail(`unknown format '${String(fid).slice(0, 40)}' for layer '${name.slice(0, 80)}'`);
+    setOwn(assignment, name, getNumberFormat(fid) ?? fail(`unknown format '${String(fid).slice(0, 40)}' for layer '${name.slice(0, 80)}'`));
   }
   const defaultFormat = options.defaultFormat !== undefined && !AS_STORED.has(options.defaultFormat.trim().toLowerCase()) ? (getNumberFormat(options.defaultFormat) ?? fail(`unknown default format '${options.defaultFormat.slice(0, 40)}'`)) : undefined;
-  if (defaultFormat) for (const l of model.layers) if (!assignment[l.name] && l.quantizable) assignment[l.name] = defaultFormat;
+  if (defaultFormat) for (const l of model.layers) if (!own(assignment, l.name) && l.quantizable) setOwn(assignment, l.name, defaultFormat);
 
   const tensorByName = new Map<string, TensorInfo>();
   for (const t of model.tensors) if (!tensorByName.has(t.name)) tensorByName.set(t.name, t);
@@ -362,7 +363,7 @@ export function estimate(model: Model, target: Target, options: EstimateOptions 
   let tokenFlops = 0; // active FLOPs per token
   let tokenSeconds = 0; // seconds per token at each layer's rate (active)
   for (const layer of model.layers) {
-    const format = assignment[layer.name] ?? storedFormat(model, layer);
+    const format = own(assignment, layer.name) ?? storedFormat(model, layer);
     const isExpert = expertTensorNames.has(layer.weights[0] ?? '');
     const bytes = layer.weights.reduce((s, w) => s + tensorBytes(w), 0);
     const flops = layerFlops(layer, graphShapes?.values);
@@ -497,7 +498,7 @@ export async function readShapeConstants(model: Model, source: ByteSource, sibli
       if (loc.file !== '' && loc.file !== model.fileName) src = await siblings.open(loc.file);
       const bytes = await src.read(loc.byteOffset, loc.byteLength);
       const values = decodeInts(bytes, t.dtype, loc.encoding, t.elementCount);
-      if (values) out[t.name] = values;
+      if (values) setOwn(out, t.name, values);
     } catch (e) {
       if (!(e instanceof ModelFormatError)) throw e;
     }

@@ -18,6 +18,7 @@
  */
 import { formatByteLength, formatForStoredDType, getNumberFormat, type ComputeType, type NumberFormat } from './numberFormats';
 import { dtypeInfo } from '../model/dtypes';
+import { own, setOwn } from '../model/dict';
 import type { Layer, Model, TensorInfo } from '../model/types';
 import { KEEP_FORMAT, type PlanBudget } from './plan';
 import type { Target } from './hardware/catalog';
@@ -440,7 +441,7 @@ export interface SolveModelResult {
 
 /** A layer's format id in `assignment` ('keep' for a missing entry). */
 function anchoredFormat(layer: Layer, assignment: Readonly<Record<string, string>>): string {
-  const id = assignment[layer.name];
+  const id = own(assignment, layer.name);
   if (id === undefined || id === KEEP_FORMAT) return KEEP_FORMAT;
   return getNumberFormat(id)?.id ?? id;
 }
@@ -501,7 +502,7 @@ export function assignmentWeightBytes(model: Model, assignment: Readonly<Record<
   const { byLayer } = layerTensors(model);
   let total = 0;
   for (const [name, tensors] of byLayer) {
-    const id = assignment[name];
+    const id = own(assignment, name);
     const f = !id || id === KEEP_FORMAT ? 'keep' : (getNumberFormat(id) ?? 'keep');
     for (const t of tensors) total += tensorBytesIn(t.tensor, f, t.isMain);
   }
@@ -603,7 +604,7 @@ export function solveModel(model: Model, options: SolveModelOptions): SolveModel
   for (const g of groups) {
     const keepBytes = g.layers.reduce((s, l) => s + (byLayer.get(l.name) ?? []).reduce((a, t) => a + t.tensor.byteLength, 0), 0);
     const opts: GroupOption[] = [{ format: KEEP_FORMAT, bytes: keepBytes, harm: 0 }];
-    const pins = [...new Set(g.layers.map((l) => pinned[l.name]).filter((p): p is string => p !== undefined))];
+    const pins = [...new Set(g.layers.map((l) => own(pinned, l.name)).filter((p): p is string => p !== undefined))];
     if (pins.length > 1) notes.push(`Layers ${g.layers.map((l) => `'${l.name}'`).join(', ')} must share one format but are pinned to ${pins.join(' and ')}; using ${pins[0]}.`);
     const pin = pins[0];
     const quantizable = g.layers.every((l) => l.quantizable);
@@ -651,7 +652,7 @@ export function solveModel(model: Model, options: SolveModelOptions): SolveModel
   groups.forEach((g, i) => {
     const o = groupOptions[i]![r.choice[i]!]!;
     trueHarm += o.harm;
-    for (const l of g.layers) assignment[l.name] = o.format;
+    for (const l of g.layers) setOwn(assignment, l.name, o.format);
   });
   let maxUseful = 0;
   for (const o of groupOptions) maxUseful += [...o].sort((a, b) => a.harm - b.harm || a.bytes - b.bytes)[0]!.bytes;
@@ -858,7 +859,7 @@ export function harmFromSensitivity(report: SensitivityReport, options: { readon
 export function assignmentHarm(model: Model, assignment: Readonly<Record<string, string>>, harm: HarmFunction): number | undefined {
   let total = 0;
   for (const l of model.layers) {
-    const id = assignment[l.name];
+    const id = own(assignment, l.name);
     if (!id || id === KEEP_FORMAT) continue;
     const f = getNumberFormat(id);
     if (!f) return undefined;
