@@ -11,8 +11,8 @@
  */
 import { own } from '../model/dict';
 import type { Layer, Model } from '../model/types';
-import { getNumberFormat, type NumberFormat } from './numberFormats';
-import { KEEP_FORMAT } from './plan';
+import { getNumberFormat, type NumberFormat } from '../precision/numberFormats';
+import { KEEP_FORMAT } from './planFile';
 
 //#region ONNX Runtime
 /** One `TensorQuantOverrides` entry (a dict of the list ORT expects). */
