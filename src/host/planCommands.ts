@@ -7,11 +7,7 @@
  */
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import { CancelledError, estimate, formatBytes, getNumberFormat, type Target } from '../core';
-import { parsePlan, planFileNameFor, serializePlan, type PlanLayerEntry, type PrecisionPlan } from '../core/analysis/plan';
-import { parseBudgetInput, planFromAssignment, type PlanHead } from '../core/analysis/planBuild';
-import { shortFormatLabel, weightBudgetBytes } from '../core/analysis/planLenses';
-import { formatAllowed, solveModel } from '../core/analysis/solver';
+import { CancelledError, estimate, formatAllowed, formatBytes, getNumberFormat, parseBudgetInput, setOwn, parsePlan, planFileNameFor, planFromAssignment, type PlanHead, type PlanLayerEntry, type PrecisionPlan, serializePlan, shortFormatLabel, solveModel, type Target, weightBudgetBytes } from '../core';
 import type { VerifyPlanParams } from '../node/hostTaskProtocol';
 import { modelArgument } from './commands';
 import { readSettings } from './config';
@@ -68,7 +64,7 @@ async function solvePlan(services: Services, modelPath: string, target: Target, 
   const e = estimate(model, target, { batch: head.batch, context: head.context, kvFormat: head.kvFormat, constants: loaded.constants });
   const budget = weightBudgetBytes({ ...head, version: 1, layers: [] }, model, target, e);
   const pins: Record<string, string> = {};
-  for (const p of pinned) if (p.pinned) pins[p.layer] = p.format;
+  for (const p of pinned) if (p.pinned) setOwn(pins, p.layer, p.format);
   const r = solveModel(model, { weightBudgetBytes: budget, formats, native: target.native, allowEmulated: head.allowEmulated ?? false, pinned: pins, harm: (l, f) => byLayer.get(l.name)?.[f.id]?.staticScore, frontierPoints: 2 });
   if (r.status === 'infeasible') throw new Error(vscode.l10n.t('{0} does not fit {1} even at the smallest formats: it needs {2} more for its layer weights.', model.fileName, target.name, formatBytes(r.shortfallBytes)));
   const rebuild = (a: Readonly<Record<string, string>>): PrecisionPlan => planFromAssignment({ ...head, model: { file: model.fileName, fingerprint: loaded.fingerprint, byteLength: model.files[0]?.byteLength ?? 0 } }, model, a, pinned);

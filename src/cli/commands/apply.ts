@@ -2,6 +2,7 @@ import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { assignmentWeightBytes, estimate, formatBytes, parseByteSize, resolvePlanAssignment, type Estimate } from '../../core';
 import { applyPlanToOnnx, compareWithReference, referenceRun, type OutputSqnr } from '../../node/applyOnnx';
+import { OutputError } from '../../node/safeOutput';
 import { CliError, renderTable, type CliOutput } from '../io';
 import { loadCheckedPlan } from './plan';
 
@@ -40,7 +41,7 @@ export async function applyCommand(argv: readonly string[], io: CliOutput): Prom
     result = await applyPlanToOnnx(modelPath, model, assignment, values.output, threshold !== undefined ? { externalDataThresholdBytes: threshold } : {});
   } catch (e) {
     const msg = (e as Error).message;
-    if (/refusing|cannot convert|writes ONNX|exists/.test(msg)) throw new CliError(msg);
+    if (e instanceof OutputError || /cannot convert|writes ONNX/.test(msg)) throw new CliError(msg);
     throw e;
   }
   const predictedLayerBytes = assignmentWeightBytes(model, assignment);

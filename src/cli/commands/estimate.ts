@@ -17,7 +17,7 @@ import {
   type Estimate,
   type Target,
 } from '../../core';
-import { openModelFile } from '../../node/fileByteSource';
+import { openModelFile, readRegularTextFile } from '../../node/fileByteSource';
 import { CliError, renderTable, type CliOutput } from '../io';
 import { loadTargetsFile } from './targets';
 
@@ -59,7 +59,7 @@ async function readPlan(file: string): Promise<ReturnType<typeof assignmentFromP
   }
   if (st.size > MAX_PLAN_FILE_BYTES) throw new CliError(`${name}: the plan file is larger than ${MAX_PLAN_FILE_BYTES} bytes.`);
   const errors: ParseError[] = [];
-  const doc = parseJsonc(await fs.readFile(file, 'utf8'), errors, { allowTrailingComma: true }) as unknown;
+  const doc = parseJsonc(await readRegularTextFile(file, MAX_PLAN_FILE_BYTES), errors, { allowTrailingComma: true }) as unknown;
   if (errors.length > 0) throw new CliError(`${name}: is not valid JSON (error at offset ${errors[0]!.offset}).`);
   return assignmentFromPlanJson(doc, name);
 }

@@ -2,7 +2,7 @@ import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import {
-  EstimateError,
+  setOwn, EstimateError,
   KEEP_FORMAT,
   MAX_PLAN_TEXT_BYTES,
   TARGETS,
@@ -39,10 +39,11 @@ import {
   type PlanDiagnostic,
   type Target,
 } from '../../core';
-import { openModelFile } from '../../node/fileByteSource';
+import { openModelFile, readRegularTextFile } from '../../node/fileByteSource';
 import { measureSensitivity } from '../../node/measure';
 import { DEFAULT_VERIFY_CANDIDATES, MAX_VERIFY_CANDIDATES, planReference, verifyPlan, type PlanReference, type VerifyPlanResult } from '../../node/planVerify';
 import { analyzeModelSensitivity } from '../../node/sensitivityRunner';
+import { modelDataFiles, writeOutputFile } from '../../node/safeOutput';
 import { CliError, renderTable, type CliOutput } from '../io';
 import { resolveTargets } from './estimate';
 import { loadTargetsFile } from './targets';
@@ -72,9 +73,8 @@ export async function readPlanFile(file: string): Promise<ParsedPlan> {
   const name = path.basename(file);
   const st = await fs.stat(file).catch(() => undefined);
   if (!st) throw new CliError(`${name}: the plan file does not exist.`);
-  if (!st.isFile()) throw new CliError(`${name}: is not a file.`);
   if (st.size > MAX_PLAN_TEXT_BYTES) throw new CliError(`${name}: the plan is ${st.size} bytes, more than the limit of ${MAX_PLAN_TEXT_BYTES}.`);
-  return parsePlan(await fs.readFile(file, 'utf8'), name);
+  return parsePlan(await readRegularTextFile(file, MAX_PLAN_TEXT_BYTES), name);
 }
 
 /** A plan checked against its model: the model is opened (from `--model` or beside the plan) and fingerprinted. */
@@ -195,7 +195,7 @@ export async function planCommand(argv: readonly string[], io: CliOutput): Promi
     if (existing) {
       const prev = await readPlanFile(outPath);
       for (const e of prev.plan?.layers ?? []) {
-        if (e.pinned) pinned[e.layer] = e.format;
+        if (e.pinned) setOwn(pinned, e.layer, e.format);
         if (e.note !== undefined) notes.set(e.layer, e.note);
       }
     }
@@ -273,7 +273,7 @@ export async function planCommand(argv: readonly string[], io: CliOutput): Promi
       assignment, pinned: new Set(Object.keys(pinned)), notes,
     });
     const feasible = result.status !== 'infeasible';
-    if (feasible && !values['dry-run']) await fs.writeFile(outPath, serializePlan(plan));
+    if (feasible && !values['dry-run']) await writeOutputFile(outPath, serializePlan(plan), { inputs: [modelPath, ...modelDataFiles(modelPath, model), ...(values['targets-file'] ? [values['targets-file']] : [])] });
 
     if (values.json) {
       io.out(JSON.stringify({

@@ -2,9 +2,10 @@
  * Makes a plan from a solved assignment (Generate Mixed-Precision Plan, Re-solve) and parses the budget users
  * type ("capacity", "24GB", "4.5 bits", "weights 512MiB"). Pure.
  */
+import { own } from '../model/dict';
 import type { Model } from '../model/types';
-import { getNumberFormat } from './numberFormats';
-import { KEEP_FORMAT, PLAN_VERSION, tryParseByteSize, type PlanBudget, type PlanLayerEntry, type PrecisionPlan } from './plan';
+import { getNumberFormat } from '../precision/numberFormats';
+import { KEEP_FORMAT, PLAN_VERSION, tryParseByteSize, type PlanBudget, type PlanLayerEntry, type PrecisionPlan } from './planFile';
 
 /** Settings of a new plan (everything but its layers). */
 export type PlanHead = Omit<PrecisionPlan, 'layers' | '$schema' | 'version'>;
@@ -23,7 +24,7 @@ export function planFromAssignment(head: PlanHead, model: Model, assignment: Rea
       layers.push(pin);
       continue;
     }
-    const f = assignment[l.name];
+    const f = own(assignment, l.name);
     if (f === undefined) continue;
     if (f !== (l.quantizable ? def : KEEP_FORMAT)) layers.push({ layer: l.name, format: f });
   }
