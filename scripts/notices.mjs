@@ -25,6 +25,11 @@ export function shippedPackages(root = repo) {
   return [...names].sort();
 }
 
+/** The bundles the .vsix ships: the `!dist/<file>.js` lines of .vscodeignore. */
+export function shippedBundles(root = repo) {
+  return readFileSync(path.join(root, '.vscodeignore'), 'utf8').split('\n').map((l) => /^!(dist\/[^*]+\.js)$/.exec(l.trim())?.[1]).filter(Boolean);
+}
+
 /** Bundled packages per output file, from dist/bundled-packages.json (written by esbuild.mjs). */
 export function bundledPackages(root = repo) {
   const file = path.join(root, 'dist/bundled-packages.json');
@@ -41,9 +46,10 @@ function licenseTexts(dir) {
 export function noticesText(root = repo) {
   const bundled = bundledPackages(root);
   const usedIn = new Map();
+  const shipped = new Set(shippedBundles(root));
   for (const [out, names] of Object.entries(bundled)) {
-    // The CLI bundle is not in the .vsix; the extension host's, the workers' and the webview's are.
-    if (out.endsWith('cli.js')) continue;
+    // Only bundles the .vsix ships (not the CLI's, nor other tools' bundles).
+    if (!shipped.has(out)) continue;
     for (const n of names) usedIn.set(n, [...(usedIn.get(n) ?? []), `bundled in ${out}`]);
   }
   for (const n of shippedPackages(root)) usedIn.set(n, [...(usedIn.get(n) ?? []), `shipped in node_modules/${n}`]);

@@ -24,6 +24,7 @@ interface Notices {
   noticesText(): string;
   shippedPackages(): string[];
   bundledPackages(): Record<string, string[]>;
+  shippedBundles(): string[];
 }
 const packaging = (): Promise<Packaging> => import(path.join(REPO, 'scripts/packaging.mjs')) as Promise<Packaging>;
 const notices = (): Promise<Notices> => import(path.join(REPO, 'scripts/notices.mjs')) as Promise<Notices>;
@@ -61,7 +62,9 @@ test('ThirdPartyNotices.txt is current: every bundled and shipped package with i
   const text = read(n.NOTICES_FILE);
   assert.equal(text, n.noticesText(), `${n.NOTICES_FILE} is out of date: run \`npm run notices\``);
   const bundled = n.bundledPackages();
-  const inVsix = new Set([...Object.entries(bundled).filter(([out]) => !out.endsWith('cli.js')).flatMap(([, names]) => names), ...n.shippedPackages()]);
+  const bundles = n.shippedBundles();
+  assert.ok(bundles.includes('dist/extension.js') && bundles.includes('dist/webview.js'), JSON.stringify(bundles));
+  const inVsix = new Set([...Object.entries(bundled).filter(([out]) => bundles.includes(out)).flatMap(([, names]) => names), ...n.shippedPackages()]);
   for (const name of ['onnxruntime-node', 'onnxruntime-common', 'chart.js', '@vscode-elements/elements', 'protobufjs', 'jsonc-parser']) assert.ok(inVsix.has(name), `${name} is in the .vsix`);
   for (const name of inVsix) assert.match(text, new RegExp(`^${name.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')} \\d+\\.\\d+\\.\\d+\\S*\\nLicense: \\S+`, 'm'), `${name} has an entry`);
   assert.match(text, /^--- onnxruntime LICENSE ---\nMIT License\n\nCopyright \(c\) 2018 - present Microsoft Corporation/m);
