@@ -17,18 +17,24 @@ export {
   BinaryReader, safeMultiply, toSafeNumber,
 } from './io/binaryReader';
 export {
-  DEFAULT_LIMITS, type Limits,
+  DEFAULT_LIMITS, type Limits, MAX_CALIBRATION_TEXT_BYTES, MAX_EVAL_REFERENCE_BYTES, MAX_EVAL_TOKENS,
 } from './io/limits';
 export {
   type Dim, type FormatId, type Graph, type GraphNode, type GraphValue, type Hyperparameters, type Layer,
   type LayerRole, type Model, type TensorInfo,
 } from './model/types';
+export { nameDict, own, setOwn } from './model/dict';
 export {
   bitsPerElement, type DType, dtypeInfo, DTYPES, storedByteLength,
 } from './model/dtypes';
 export {
   blockCountFromLayers, expertCountFromLayers, inferRole, isQuantizableWeight, layersFromTensors,
 } from './model/roles';
+export {
+  type AttentionHyperparameters, type AttentionKind, architectureKey, attentionDecodeFlops, attentionPrefillFlops,
+  type CacheDescription, type CacheKind, describeCache, kvCacheElements, type LayerCache, layerCacheLabel,
+  RECURRENT_STATE_BYTES, recurrentStateElements, type SsmHyperparameters, tokensHeld,
+} from './model/attention';
 export {
   dtypeLabel, formatBytes, formatCount, inspectReport,
 } from './model/inspect';
@@ -38,6 +44,9 @@ export {
 export {
   GGML_TYPES, ggmlType, REMOVED_GGML_TYPES,
 } from './formats/gguf/ggmlTypes';
+export {
+  hyperparametersFromHfConfig,
+} from './formats/safetensors/hfConfig';
 export {
   loadQuantParams,
 } from './formats/tflite/storedQuant';
@@ -57,7 +66,8 @@ export {
   NUMBER_FORMATS, type NumberFormat, quantizationError, quantizationLayout, relMseToDb, roundMiniFloat, rowLayout,
   scoreLayer, type SensitivityChunkResult, type SensitivityChunkTask, type SensitivityReport, spearman,
   storedMatrixShape, toHalf, transpose2d, weightErrorStats, weightStats, type WeightStats, WeightStatsAccumulator,
-  type WeightStatsPartial,
+  type WeightStatsPartial, NextTokenAccumulator, type NextTokenComparison, type ReferenceDistribution, argmax,
+  allFinite, klDivergenceFull, klDivergenceTopK, topKDistribution, MIN_PROBABILITY,
 } from './precision';
 export {
   computeRate, estimate, type Estimate, EstimateError, type EstimateOptions, formatSupport,

@@ -7,7 +7,7 @@
  */
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import { CancelledError, formatBytes, parseBudgetInput, parsePlan, planFileNameFor, type PrecisionPlan, replacePlanAssignment, serializePlan, shortFormatLabel, solvePlan, type Target } from '../core';
+import { CancelledError, formatBytes, parseBudgetInput, parsePlan, setOwn, planFileNameFor, type PrecisionPlan, replacePlanAssignment, serializePlan, shortFormatLabel, solvePlan, type Target } from '../core';
 import type { VerifyPlanParams } from '../node/hostTaskProtocol';
 import { modelArgument } from './commands';
 import { readSettings } from './config';
@@ -67,7 +67,7 @@ async function solveForEditor(services: Services, modelPath: string, request: Pl
   const r = solved.result;
   if (!solved.plan) throw new Error(vscode.l10n.t('{0} does not fit {1} even at the smallest formats: it needs {2} more for its layer weights.', model.fileName, target.name, formatBytes(r.shortfallBytes)));
   const pins: Record<string, string> = {};
-  for (const p of request.previous) if (p.pinned) pins[p.layer] = p.format;
+  for (const p of request.previous) if (p.pinned) setOwn(pins, p.layer, p.format);
   const verify = { report, weightBudgetBytes: solved.budget.weightBudgetBytes, formats, native: target.native, allowEmulated: request.allowEmulated, pinned: pins, solverAssignment: solved.assignment };
   const counts = new Map<string, number>();
   for (const f of Object.values(solved.assignment)) counts.set(f, (counts.get(f) ?? 0) + 1);

@@ -2,7 +2,7 @@ import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import {
-  EstimateError,
+  setOwn, EstimateError,
   KEEP_FORMAT,
   MAX_PLAN_TEXT_BYTES,
   TARGETS,
@@ -36,7 +36,7 @@ import {
   type SolvePlanInput,
   type Target,
 } from '../../core';
-import { openModelFile } from '../../node/fileByteSource';
+import { openModelFile, readRegularTextFile } from '../../node/fileByteSource';
 import { measureSensitivity } from '../../node/measure';
 import { DEFAULT_VERIFY_CANDIDATES, MAX_VERIFY_CANDIDATES, planReference, verifyPlan, type PlanReference, type VerifyPlanResult } from '../../node/planVerify';
 import { analyzeModelSensitivity } from '../../node/sensitivityRunner';
@@ -70,9 +70,8 @@ export async function readPlanFile(file: string): Promise<ParsedPlan> {
   const name = path.basename(file);
   const st = await fs.stat(file).catch(() => undefined);
   if (!st) throw new CliError(`${name}: the plan file does not exist.`);
-  if (!st.isFile()) throw new CliError(`${name}: is not a file.`);
   if (st.size > MAX_PLAN_TEXT_BYTES) throw new CliError(`${name}: the plan is ${st.size} bytes, more than the limit of ${MAX_PLAN_TEXT_BYTES}.`);
-  return parsePlan(await fs.readFile(file, 'utf8'), name);
+  return parsePlan(await readRegularTextFile(file, MAX_PLAN_TEXT_BYTES), name);
 }
 
 /** A plan checked against its model: the model is opened (from `--model` or beside the plan) and fingerprinted. */
@@ -195,7 +194,7 @@ export async function planCommand(argv: readonly string[], io: CliOutput): Promi
     const existing = await fs.stat(outPath).then((s) => s.isFile(), () => false);
     const previous = existing ? ((await readPlanFile(outPath)).plan?.layers ?? []) : [];
     const pinned: Record<string, string> = {};
-    for (const e of previous) if (e.pinned) pinned[e.layer] = e.format;
+    for (const e of previous) if (e.pinned) setOwn(pinned, e.layer, e.format);
 
     // Score the baselines' formats too, so the comparison table has their predicted harm.
     const baselineList = standardBaselines(model, { native: target.native, allowEmulated });

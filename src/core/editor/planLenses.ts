@@ -6,6 +6,7 @@
  * the static sensitivity report, and turns the result into CodeLenses, Diagnostics and Hovers.
  * Quick fixes (text edits tied to these diagnostics by `code`) are in planFixes.ts.
  */
+import { own } from '../model/dict';
 import type { Model } from '../model/types';
 import type { Target } from '../estimate/hardware/catalog';
 import { dtypeLabel, formatBytes, formatCount } from '../model/inspect';
@@ -143,7 +144,7 @@ export function analyzePlan(ctx: PlanContext): PlanView {
     const fid = entry.format.toLowerCase() === KEEP_FORMAT ? KEEP_FORMAT : getNumberFormat(entry.format)?.id;
     if (!layer) return entries.push({ entry: i, position, title: 'unknown layer', tooltip: `The model has no layer named '${entry.layer}'.`, hover: `**${escapeMd(entry.layer)}**: not a layer of ${escapeMd(model.fileName)}.` });
     if (!fid) return entries.push({ entry: i, position, title: `unknown format '${entry.format}'`, tooltip: '', hover: '' });
-    const effective = assignment[entry.layer] ?? fid; // the last entry for a layer wins
+    const effective = own(assignment, entry.layer) ?? fid; // the last entry for a layer wins
     const bytes = perLayerBytes.get(entry.layer) ?? layer.byteLength;
     const stored = formatForStoredDType(layer.dtype);
     const sens = fid === KEEP_FORMAT || stored?.id === fid ? undefined : ctx.sensitivity?.(entry.layer, fid);

@@ -14,6 +14,7 @@
  *   (layer weights only) or `{ "avgBits": 4.5 }` (average stored bits per layer weight element).
  */
 import { type Node as JsonNode, type ParseError, parseTree, printParseErrorCode } from 'jsonc-parser';
+import { own, setOwn } from '../model/dict';
 import type { Layer, Model } from '../model/types';
 import { getNumberFormat, KEEP_FORMAT, type ComputeType, type NumberFormat } from '../precision/numberFormats';
 
@@ -486,7 +487,7 @@ export function resolvePlanAssignment(plan: PrecisionPlan, model: Model): Record
   const out: Record<string, string> = {};
   for (const l of model.layers) {
     if (l.byteLength === 0 && l.weights.length === 0) continue;
-    out[l.name] = listed.get(l.name) ?? (l.quantizable ? def : KEEP_FORMAT);
+    setOwn(out, l.name, listed.get(l.name) ?? (l.quantizable ? def : KEEP_FORMAT));
   }
   return out;
 }
@@ -586,9 +587,9 @@ export function buildPlan(input: BuildPlanInput): PrecisionPlan {
   for (const l of model.layers) {
     if (l.weights.length === 0 || l.byteLength === 0) continue;
     const pinned = input.pinned?.has(l.name) ?? false;
-    if (!l.quantizable && !pinned && (input.assignment[l.name] ?? KEEP_FORMAT) === KEEP_FORMAT) continue;
+    if (!l.quantizable && !pinned && (own(input.assignment, l.name) ?? KEEP_FORMAT) === KEEP_FORMAT) continue;
     const note = input.notes?.get(l.name);
-    layers.push({ layer: l.name, format: input.assignment[l.name] ?? KEEP_FORMAT, ...(pinned ? { pinned: true } : {}), ...(note !== undefined ? { note } : {}) });
+    layers.push({ layer: l.name, format: own(input.assignment, l.name) ?? KEEP_FORMAT, ...(pinned ? { pinned: true } : {}), ...(note !== undefined ? { note } : {}) });
   }
   return {
     version: PLAN_VERSION,

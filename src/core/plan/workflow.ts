@@ -11,6 +11,7 @@
  */
 import { estimate, type Estimate } from '../estimate/memory';
 import type { Target } from '../estimate/hardware/catalog';
+import { setOwn } from '../model/dict';
 import type { Model } from '../model/types';
 import { getNumberFormat, type NumberFormat } from '../precision/numberFormats';
 import type { Baseline } from './baselines';
@@ -172,7 +173,7 @@ function previousPlanFacts(previous: readonly PlanLayerEntry[]): { pinned: Recor
   const pinned: Record<string, string> = {};
   const notes = new Map<string, string>();
   for (const e of previous) {
-    if (e.pinned) pinned[e.layer] = e.format;
+    if (e.pinned) setOwn(pinned, e.layer, e.format);
     if (e.note !== undefined) notes.set(e.layer, e.note);
   }
   return { pinned, notes };

@@ -31,3 +31,7 @@ export {
   type QuantizationLayout, type SensitivityChunkTask, type SensitivityChunkResult, LOSSLESS_FORMATS,
   CHUNK_BLOCK_ELEMENTS, HISTOGRAM_MIN_ELEMENTS, STREAM_READ_ELEMENTS, type OutputComparison,
 } from './sensitivity';
+export {
+  NextTokenAccumulator, type NextTokenComparison, type ReferenceDistribution, argmax, allFinite, klDivergenceFull,
+  klDivergenceTopK, topKDistribution, MIN_PROBABILITY,
+} from './nextTokenMetrics';
