@@ -15,7 +15,7 @@ import * as path from 'node:path';
 import { layerContexts, openModel, scoreLayer, spearman, type SensitivityReport } from '../../src/core';
 import { openModelFile } from '../../src/node/fileByteSource';
 import { measureGgufSensitivity } from '../../src/node/ggufMeasure';
-import { STORIES260K, generateLlamaGguf } from '../fixtures/llamaModels';
+import { STORIES260K, generateLlamaGguf } from './llamaModels';
 
 /** Least Spearman ρ accepted per format on the trained model. */
 export const MIN_RHO_TRAINED = 0.6;
