@@ -42,7 +42,7 @@ import { DEFAULT_VERIFY_CANDIDATES, MAX_VERIFY_CANDIDATES, planReference, verify
 import { analyzeModelSensitivity } from '../../node/sensitivityRunner';
 import { modelDataFiles, writeOutputFile } from '../../node/safeOutput';
 import { CliError, renderTable, type CliOutput } from '../io';
-import { ggufVerificationJson, ggufVerificationLines, measureGgufForPlan, verifyGgufForPlan, type GgufPlanMeasurement } from './planGguf';
+import { ggufMeasurementRecord, ggufVerificationJson, ggufVerificationLines, measureGgufForPlan, verifyGgufForPlan, type GgufPlanMeasurement } from './planGguf';
 import type { GgufVerifyResult } from '../../node/ggufVerify';
 import { resolveTargets } from './estimate';
 import { loadTargetsFile } from './targets';
@@ -279,7 +279,9 @@ export async function planCommand(argv: readonly string[], io: CliOutput): Promi
       });
       solved = replacePlanAssignment(model, input, solved, ggufVerification.best.assignment);
     }
-    const { assignment, plan, baselines, estimate: finalEstimate } = solved;
+    const { assignment, baselines, estimate: finalEstimate } = solved;
+    // The plan file records what was measured (GGUF), so reopening it shows the figures without rerunning.
+    const plan = solved.plan && ggufVerification ? { ...solved.plan, measurement: ggufMeasurementRecord(ggufVerification, gguf!) } : solved.plan;
     const finalBytes = assignmentWeightBytes(model, assignment);
     const finalHarm = assignmentHarm(model, assignment, harm) ?? result.harm;
     const feasible = result.status !== 'infeasible';
