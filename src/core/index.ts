@@ -32,3 +32,7 @@ export * from './formats/tflite/storedQuant';
 export * from './analysis/errorKernels';
 export * from './util/random';
 export * from './util/text';
+export { readGgufHeader, type GgufHeader, type GgufKvSpan, type GgufTensorEntry } from './formats/gguf/reader';
+export * from './formats/gguf/ggmlQuants';
+export * from './formats/gguf/writer';
+export * from './plan/ggufApply';
