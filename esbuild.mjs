@@ -18,6 +18,8 @@ const builds = [
 if (existsSync('src/host/extension.ts')) builds.push({ ...common, platform: 'node', format: 'cjs', entryPoints: ['src/host/extension.ts'], outfile: 'dist/extension.js', external: nodeExternal, mainFields: nodeMainFields });
 if (existsSync('src/worker/analysis.ts')) builds.push({ ...common, platform: 'node', format: 'cjs', entryPoints: ['src/worker/analysis.ts'], outfile: 'dist/worker.js', external: nodeExternal, mainFields: nodeMainFields });
 if (existsSync('src/worker/hostTasks.ts')) builds.push({ ...common, platform: 'node', format: 'cjs', entryPoints: ['src/worker/hostTasks.ts'], outfile: 'dist/hostTasks.js', external: nodeExternal, mainFields: nodeMainFields });
+// llama.cpp evaluation process: node-llama-cpp is ESM with native binaries, loaded by dynamic import() at run time.
+if (existsSync('src/worker/llamaEval.ts')) builds.push({ ...common, platform: 'node', format: 'cjs', entryPoints: ['src/worker/llamaEval.ts'], outfile: 'dist/llamaEval.js', external: [...nodeExternal, 'node-llama-cpp'], mainFields: nodeMainFields });
 if (existsSync('webview/main.ts')) builds.push({ ...common, platform: 'browser', format: 'iife', target: 'es2022', entryPoints: ['webview/main.ts'], outfile: 'dist/webview.js' });
 
 await Promise.all(builds.map((b) => esbuild.build(b)));

@@ -7,11 +7,7 @@
  */
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import { CancelledError, estimate, formatBytes, getNumberFormat, type Target } from '../core';
-import { parsePlan, planFileNameFor, serializePlan, type PlanLayerEntry, type PrecisionPlan } from '../core/analysis/plan';
-import { parseBudgetInput, planFromAssignment, type PlanHead } from '../core/analysis/planBuild';
-import { shortFormatLabel, weightBudgetBytes } from '../core/analysis/planLenses';
-import { formatAllowed, solveModel } from '../core/analysis/solver';
+import { CancelledError, estimate, formatAllowed, formatBytes, getNumberFormat, parseBudgetInput, parsePlan, planFileNameFor, planFromAssignment, type PlanHead, type PlanLayerEntry, type PrecisionPlan, serializePlan, shortFormatLabel, solveModel, type Target, weightBudgetBytes } from '../core';
 import type { VerifyPlanParams } from '../node/hostTaskProtocol';
 import { modelArgument } from './commands';
 import { readSettings } from './config';

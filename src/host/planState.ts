@@ -5,11 +5,7 @@
  */
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import { getNumberFormat } from '../core';
-import { parsePlan } from '../core/analysis/plan';
-import { analyzePlan, sensitivityLookup, type PlanContext, type PlanView } from '../core/analysis/planLenses';
-import { defaultCandidateFormats } from '../core/analysis/solver';
-import type { Model } from '../core';
+import { analyzePlan, defaultCandidateFormats, getNumberFormat, type Model, parsePlan, type PlanContext, type PlanView, sensitivityLookup } from '../core';
 import { readSettings } from './config';
 import type { Services } from './services';
 

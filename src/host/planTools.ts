@@ -6,9 +6,7 @@
  */
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import { CancelledError, exportLlamaCpp, exportOrt, formatBytes, type Model } from '../core';
-import { parsePlan, planFileNameFor, type PrecisionPlan } from '../core/analysis/plan';
-import { planAssignment, shortFormatLabel } from '../core/analysis/planLenses';
+import { CancelledError, exportLlamaCpp, exportOrt, formatBytes, type Model, parsePlan, planAssignment, planFileNameFor, type PrecisionPlan, shortFormatLabel } from '../core';
 import { modelArgument, pickWorkspaceFile } from './commands';
 import { readSettings } from './config';
 import type { Services } from './services';

@@ -7,10 +7,7 @@
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import { getTarget, mergeTargets, TARGETS, type Target } from '../core/analysis/hardware/catalog';
-import { MAX_TARGET_FILE_BYTES, parseUserTargets } from '../core/analysis/hardware/userTargets';
-import type { Model } from '../core';
-import type { FitSummary } from '../core/analysis/modelSummary';
+import { type FitSummary, getTarget, MAX_TARGET_FILE_BYTES, mergeTargets, type Model, parseUserTargets, type Target, TARGETS } from '../core';
 import { readSettings } from './config';
 import { estimateFit } from './estimates';
 

@@ -5,8 +5,8 @@
  *
  * Streaming: the header is written first, then each tensor in file order, in chunks of whole rows of at most
  * MAX_APPLY_CHUNK_ELEMENTS elements (copied tensors in chunks of the same byte size), so peak memory is a few
- * chunks plus the header, whatever the model's size. Output goes through writeFileSafely (temp file + rename,
- * input refused by device + inode). Progress is reported per chunk; the token cancels between chunks.
+ * chunks plus the header, whatever the model's size. Output goes through safeOutput.ts (temp file in the
+ * destination folder renamed into place; a destination that is the input by device + inode is refused). Progress is reported per chunk; the token cancels between chunks.
  */
 import type { FileHandle } from 'node:fs/promises';
 import * as path from 'node:path';
@@ -15,7 +15,7 @@ import {
   storedByteLength, type CancellationToken, type GgufApplyPlan,
 } from '../core';
 import { FileByteSource } from './fileByteSource';
-import { writeFileSafely } from './safeOutput';
+import { writeOutputFiles } from './safeOutput';
 
 /** Options for {@link applyPlanToGguf}. */
 export interface ApplyGgufOptions {
@@ -75,7 +75,12 @@ export async function applyPlanToGguf(modelPath: string, assignment: Readonly<Re
     const copied = new Map<string, Uint8Array>();
     for (const span of copiedKvSpans(header)) copied.set(span.key, (await readExactly(source, span.offset, span.end - span.offset)).slice());
     const plan = planGgufApply(header, assignment, copied, options.force ? { force: true } : {});
-    const fileBytes = await writeFileSafely(outputPath, [modelPath], (handle) => writeTensors(handle, source, plan, options), options.overwrite === undefined ? {} : { overwrite: options.overwrite });
+    await writeOutputFiles([{ path: outputPath, write: (handle) => writeTensors(handle, source, plan, options) }], {
+      inputs: [modelPath],
+      ...(options.overwrite === undefined ? {} : { overwrite: options.overwrite }),
+      beforeCommit: () => checkCancel(options.token),
+    });
+    const fileBytes = plan.layout.fileBytes;
     return {
       outputPath: path.resolve(outputPath),
       fileBytes,

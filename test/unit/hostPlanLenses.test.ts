@@ -1,15 +1,15 @@
 /**
- * Plan lenses, diagnostics and quick fixes (src/core/analysis/planLenses.ts + planFixes.ts) on a real model
+ * Plan lenses, diagnostics and quick fixes (src/core/editor/planLenses.ts + planFixes.ts) on a real model
  * (stories260K.gguf from ../shared/models) with its real static sensitivity: each fix is applied to the text and
  * the plan re-analysed, so a fix must actually remove its diagnostic.
  */
 import { before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as path from 'node:path';
-import { TARGETS } from '../../src/core/analysis/hardware/catalog';
-import { parsePlan, serializePlan, type PrecisionPlan } from '../../src/core/analysis/plan';
-import { analyzePlan, sensitivityLookup, type PlanContext, type SensitivityLookup } from '../../src/core/analysis/planLenses';
-import { fixAllEdits, planFixes, type TextEditData } from '../../src/core/analysis/planFixes';
+import { TARGETS } from '../../src/core/estimate/hardware/catalog';
+import { parsePlan, serializePlan, type PrecisionPlan } from '../../src/core/plan/planFile';
+import { analyzePlan, sensitivityLookup, type PlanContext, type SensitivityLookup } from '../../src/core/editor/planLenses';
+import { fixAllEdits, planFixes, type TextEditData } from '../../src/core/editor/planFixes';
 import { loadModel, type LoadedModel } from '../../src/host/modelCache';
 import { analyzeModelSensitivity } from '../../src/node/sensitivityRunner';
 
@@ -135,7 +135,7 @@ test('stale fingerprint → update; unknown target → near ids; fix-all of one 
 });
 
 test('plans from assignments list only layers that differ from the default; budgets parse as typed', async () => {
-  const { planFromAssignment, parseBudgetInput } = await import('../../src/core/analysis/planBuild');
+  const { planFromAssignment, parseBudgetInput } = await import('../../src/core/plan/planBuild');
   const assignment: Record<string, string> = {};
   for (const l of loaded.model.layers) assignment[l.name] = l.quantizable ? 'q8_0' : 'keep';
   assignment['output.weight'] = 'q6_k';

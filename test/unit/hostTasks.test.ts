@@ -9,7 +9,7 @@ import { promises as fs } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { CancelledError, buildPlan, getTarget, harmFromSensitivity, openModel, planForTarget, type Model } from '../../src/core';
-import { planAssignment } from '../../src/core/analysis/planLenses';
+import { planAssignment } from '../../src/core/editor/planLenses';
 import { RpcError } from '../../src/protocol/rpc';
 import { applyPlanToOnnx } from '../../src/node/applyOnnx';
 import { openModelFile } from '../../src/node/fileByteSource';

@@ -44,7 +44,7 @@ export async function applyCommand(argv: readonly string[], io: CliOutput): Prom
     result = await applyPlanToOnnx(modelPath, model, assignment, values.output, threshold !== undefined ? { externalDataThresholdBytes: threshold } : {});
   } catch (e) {
     const msg = (e as Error).message;
-    if (/refusing|cannot convert|writes ONNX|exists/.test(msg)) throw new CliError(msg);
+    if (e instanceof OutputError || /cannot convert|writes ONNX/.test(msg)) throw new CliError(msg);
     throw e;
   }
   const predictedLayerBytes = assignmentWeightBytes(model, assignment);

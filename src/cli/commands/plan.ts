@@ -43,6 +43,7 @@ import { openModelFile } from '../../node/fileByteSource';
 import { measureSensitivity } from '../../node/measure';
 import { DEFAULT_VERIFY_CANDIDATES, MAX_VERIFY_CANDIDATES, planReference, verifyPlan, type PlanReference, type VerifyPlanResult } from '../../node/planVerify';
 import { analyzeModelSensitivity } from '../../node/sensitivityRunner';
+import { modelDataFiles, writeOutputFile } from '../../node/safeOutput';
 import { CliError, renderTable, type CliOutput } from '../io';
 import { resolveTargets } from './estimate';
 import { loadTargetsFile } from './targets';
@@ -273,7 +274,7 @@ export async function planCommand(argv: readonly string[], io: CliOutput): Promi
       assignment, pinned: new Set(Object.keys(pinned)), notes,
     });
     const feasible = result.status !== 'infeasible';
-    if (feasible && !values['dry-run']) await fs.writeFile(outPath, serializePlan(plan));
+    if (feasible && !values['dry-run']) await writeOutputFile(outPath, serializePlan(plan), { inputs: [modelPath, ...modelDataFiles(modelPath, model), ...(values['targets-file'] ? [values['targets-file']] : [])] });
 
     if (values.json) {
       io.out(JSON.stringify({

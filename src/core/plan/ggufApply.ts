@@ -18,11 +18,11 @@
  * prints), `general.quantization_version` = 2 (GGML_QNT_VERSION) is added when a quantized type is written and it
  * is missing; `general.alignment` is kept, so the data section keeps the input's alignment.
  */
-import { decodeElements } from '../analysis/decode';
-import { getNumberFormat } from '../analysis/numberFormats';
-import { KEEP_FORMAT } from '../analysis/plan';
+import { decodeElements } from '../precision/decode';
+import { getNumberFormat } from '../precision/numberFormats';
+import { isGgmlWritable, quantizeGgml } from '../precision/ggmlQuants';
+import { KEEP_FORMAT } from './planFile';
 import { dtypeInfo, storedByteLength } from '../model/dtypes';
-import { isGgmlWritable, quantizeGgml } from '../formats/gguf/ggmlQuants';
 import type { GgufHeader } from '../formats/gguf/reader';
 import { encodeGgufU32, GGUF_VALUE_TYPE, layoutGguf, type GgufKvOut, type GgufLayout, type GgufTensorOut } from '../formats/gguf/writer';
 import { ggmlType } from '../formats/gguf/ggmlTypes';

@@ -15,6 +15,7 @@
  */
 import { ModelFormatError, formatError, throwIfCancelled } from '../../errors';
 import { checkRelativePath, truncateForMessage, type ByteSource } from '../../io/byteSource';
+import { readVarint, varintUnsigned, VARINT_TOO_LONG, VARINT_TRUNCATED, type VarintParts } from '../../io/varint';
 import { dtypeInfo, storedByteLength } from '../../model/dtypes';
 import type { AttributeValue, Graph, GraphNode, Hyperparameters, MetadataValue, Model, ModelFile, TensorInfo, TensorLocation } from '../../model/types';
 import type { ReadContext } from '../context';
@@ -437,16 +438,13 @@ class ModelBuilder {
       const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
       for (let i = 0; i + 8 <= bytes.length; i += 8) out.push(Number(view.getBigInt64(i, true)));
     } else {
-      let v = 0;
-      let shift = 1;
-      for (const b of bytes) {
-        v += (b & 0x7f) * shift;
-        shift *= 128;
-        if ((b & 0x80) === 0) {
-          out.push(v);
-          v = 0;
-          shift = 1;
-        }
+      // Read unsigned: a negative int64 (10 bytes, two's complement) is not a safe integer and fails the check below.
+      const parts: VarintParts = { lo: 0, hi: 0, next: 0 };
+      for (let pos = 0; ; pos = parts.next) {
+        const status = readVarint(bytes, pos, bytes.length, parts);
+        if (status === VARINT_TRUNCATED) break;
+        if (status === VARINT_TOO_LONG) return undefined;
+        out.push(varintUnsigned(parts));
       }
     }
     return out.every(Number.isSafeInteger) ? out : undefined;

@@ -16,13 +16,13 @@
  * Every prefix of the sorted hull edges is an integral LP optimum, so those points form the Pareto frontier
  * (best predicted harm at each of their memory levels), returned as chart data.
  */
-import { formatByteLength, formatForStoredDType, getNumberFormat, type ComputeType, type NumberFormat } from './numberFormats';
+import { formatByteLength, formatForStoredDType, getNumberFormat, type ComputeType, type NumberFormat } from '../precision/numberFormats';
 import { dtypeInfo } from '../model/dtypes';
 import type { Layer, Model, TensorInfo } from '../model/types';
-import { KEEP_FORMAT, type PlanBudget } from './plan';
-import type { Target } from './hardware/catalog';
-import { estimate, type Estimate } from './memory';
-import type { SensitivityReport } from './sensitivity';
+import { KEEP_FORMAT, type PlanBudget } from './planFile';
+import type { Target } from '../estimate/hardware/catalog';
+import { estimate, type Estimate } from '../estimate/memory';
+import type { SensitivityReport } from '../precision/sensitivity';
 
 //#region generic multiple-choice knapsack
 /** One choice of a group: stored bytes and predicted harm. */

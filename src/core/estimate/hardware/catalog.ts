@@ -17,7 +17,7 @@
  *   overhead = `bytes` + `fraction` × (weights + activations + KV cache). Documented per entry; users override
  *   it with a targets file or the estimator's `overhead` option.
  */
-import type { ComputeType } from '../numberFormats';
+import type { ComputeType } from '../../precision/numberFormats';
 import { commonPrefixLength, editDistance } from '../../util/text';
 
 /** Kind of device, for grouping in the UI and `targets` listing. */

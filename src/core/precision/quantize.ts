@@ -33,7 +33,7 @@
  */
 import type { NumberFormat } from './numberFormats';
 import { decodeElements, floatToBf16Bits, floatToHalfBits, halfToFloatTable, MINI_FLOATS, type MiniFloatSpec } from './decode';
-import { isGgmlWritable, quantizeGgml } from '../formats/gguf/ggmlQuants';
+import { isGgmlWritable, quantizeGgml } from './ggmlQuants';
 import { dtypeInfo } from '../model/dtypes';
 
 /** Extra whole-tensor facts for quantizing one chunk of a larger tensor consistently with the whole. */

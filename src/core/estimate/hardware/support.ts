@@ -2,7 +2,7 @@
  * Which number formats a target runs natively, what it runs the rest as, and at what rate. Pure functions of
  * the format table (../numberFormats.ts) and the catalog (./catalog.ts).
  */
-import { COMPUTE_FALLBACKS, COMPUTE_TYPE_BITS, COMPUTE_TYPES, type ComputeType, type NumberFormat } from '../numberFormats';
+import { COMPUTE_FALLBACKS, COMPUTE_TYPE_BITS, COMPUTE_TYPES, type ComputeType, type NumberFormat } from '../../precision/numberFormats';
 import type { Target } from './catalog';
 
 /** How a target handles one format. */

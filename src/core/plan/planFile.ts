@@ -15,7 +15,7 @@
  */
 import { type Node as JsonNode, type ParseError, parseTree, printParseErrorCode } from 'jsonc-parser';
 import type { Layer, Model } from '../model/types';
-import { getNumberFormat, type ComputeType, type NumberFormat } from './numberFormats';
+import { getNumberFormat, type ComputeType, type NumberFormat } from '../precision/numberFormats';
 
 /**
  * The schema's `$id`. Generated plans do NOT carry a `$schema` property: VS Code would try to download that URL

@@ -19,8 +19,8 @@
  * 1.5·2²³ magic-number trick (round half to even). Comparisons keep C's NaN behaviour (`d ? … : …` is true for NaN).
  * test/integration/ggufApply.test.ts compares these bytes with libggml's own output.
  */
-import { floatToBf16Bits, floatToHalfBits, halfToFloatTable } from '../../analysis/decode';
-import { dtypeInfo } from '../../model/dtypes';
+import { floatToBf16Bits, floatToHalfBits, halfToFloatTable } from './decode';
+import { dtypeInfo } from '../model/dtypes';
 
 const f = Math.fround;
 const QK_K = 256;

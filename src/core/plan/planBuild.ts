@@ -3,8 +3,8 @@
  * type ("capacity", "24GB", "4.5 bits", "weights 512MiB"). Pure.
  */
 import type { Model } from '../model/types';
-import { getNumberFormat } from './numberFormats';
-import { KEEP_FORMAT, PLAN_VERSION, tryParseByteSize, type PlanBudget, type PlanLayerEntry, type PrecisionPlan } from './plan';
+import { getNumberFormat } from '../precision/numberFormats';
+import { KEEP_FORMAT, PLAN_VERSION, tryParseByteSize, type PlanBudget, type PlanLayerEntry, type PrecisionPlan } from './planFile';
 
 /** Settings of a new plan (everything but its layers). */
 export type PlanHead = Omit<PrecisionPlan, 'layers' | '$schema' | 'version'>;

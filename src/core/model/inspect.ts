@@ -1,5 +1,5 @@
-import { dtypeInfo } from '../model/dtypes';
-import type { Layer, Model } from '../model/types';
+import { dtypeInfo } from './dtypes';
+import type { Layer, Model } from './types';
 
 /** One row of `inspect --json` `layers`. */
 export interface InspectLayer {

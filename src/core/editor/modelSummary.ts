@@ -3,7 +3,7 @@
  * Pure: the caller supplies the fit verdict from the estimator.
  */
 import type { Model } from '../model/types';
-import { dtypeLabel, formatBytes, formatCount } from './inspect';
+import { dtypeLabel, formatBytes, formatCount } from '../model/inspect';
 
 /** A target fit verdict, as the estimator reports it, reduced to what a one-line summary shows. */
 export interface FitSummary {

@@ -10,12 +10,12 @@
  * and "fix all" of one code in the file. Pure; unit-tested in test/unit/hostPlanFixes.test.ts.
  */
 import type { Layer, Model } from '../model/types';
-import { nearestTargetIds } from './hardware/catalog';
-import { formatBytes } from './inspect';
-import { formatBitsPerWeight, formatForStoredDType, getNumberFormat, type NumberFormat } from './numberFormats';
-import { KEEP_FORMAT, type ParsedPlan, type PlanPosition } from './plan';
+import { nearestTargetIds } from '../estimate/hardware/catalog';
+import { formatBytes } from '../model/inspect';
+import { formatBitsPerWeight, formatForStoredDType, getNumberFormat, type NumberFormat } from '../precision/numberFormats';
+import { KEEP_FORMAT, type ParsedPlan, type PlanPosition } from '../plan/planFile';
 import { shortFormatLabel, weightBudgetBytes, type PlanContext, type PlanEditorCode, type PlanEditorDiagnostic, type PlanView } from './planLenses';
-import { assignmentWeightBytes, defaultCandidateFormats, formatAllowed, layerTensors, solveModel, tensorBytesIn, type LayerTensor } from './solver';
+import { assignmentWeightBytes, defaultCandidateFormats, formatAllowed, layerTensors, solveModel, tensorBytesIn, type LayerTensor } from '../plan/solver';
 import { editDistance } from '../util/text';
 
 /** Replace `length` characters at `offset` with `newText`. */

@@ -11,6 +11,7 @@
  * - ggml blocks: `dequantize_row_*` in ggml/src/ggml-quants.c and the block structs in ggml-common.h
  *   (ggml-org/llama.cpp @01243c58). Field order per struct is noted at each decoder.
  */
+import { readVarint, varintInt32, varintInt64, varintUnsigned, VARINT_TRUNCATED, type VarintParts } from '../io/varint';
 import { dtypeInfo, type DType } from '../model/dtypes';
 import type { TensorInfo, TensorLocation } from '../model/types';
 
@@ -136,29 +137,13 @@ export function e8m0ToNumber(code: number): number {
 /** Reads packed little-endian base-128 varints into numbers. `kind` says how to interpret 64-bit values. */
 function readVarints(bytes: Uint8Array, count: number, kind: 'int32' | 'int64' | 'uint64'): Float64Array {
   const out = new Float64Array(count);
+  const parts: VarintParts = { lo: 0, hi: 0, next: 0 };
   let p = 0;
   for (let i = 0; i < count; i++) {
-    let lo = 0;
-    let hi = 0;
-    let shift = 0;
-    let b = 0;
-    do {
-      if (p >= bytes.length) throw new RangeError(`packed varint data ends after ${i} of ${count} values`);
-      b = bytes[p++]!;
-      if (shift < 28) lo |= (b & 0x7f) << shift;
-      else if (shift === 28) {
-        lo |= (b & 0x0f) << 28;
-        hi |= (b & 0x7f) >>> 4;
-      } else if (shift < 64) hi |= (b & 0x7f) << (shift - 32);
-      shift += 7;
-    } while (b & 0x80 && shift < 70);
-    lo >>>= 0;
-    hi >>>= 0;
-    let v: number;
-    if (kind === 'uint64') v = hi * 4294967296 + lo;
-    else if (kind === 'int32') v = lo | 0;
-    else v = (hi | 0) * 4294967296 + lo;
-    out[i] = v;
+    // A varint longer than 10 bytes is read as its first 10 (the next value starts after them).
+    if (readVarint(bytes, p, bytes.length, parts) === VARINT_TRUNCATED) throw new RangeError(`packed varint data ends after ${i} of ${count} values`);
+    p = parts.next;
+    out[i] = kind === 'uint64' ? varintUnsigned(parts) : kind === 'int32' ? varintInt32(parts) : varintInt64(parts);
   }
   return out;
 }

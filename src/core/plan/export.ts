@@ -10,8 +10,8 @@
  * - The plan JSON itself (schemas/precision-plan.schema.json) for anything else.
  */
 import type { Layer, Model } from '../model/types';
-import { getNumberFormat, type NumberFormat } from './numberFormats';
-import { KEEP_FORMAT } from './plan';
+import { getNumberFormat, type NumberFormat } from '../precision/numberFormats';
+import { KEEP_FORMAT } from './planFile';
 
 //#region ONNX Runtime
 /** One `TensorQuantOverrides` entry (a dict of the list ORT expects). */

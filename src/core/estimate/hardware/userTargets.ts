@@ -24,7 +24,7 @@
  */
 import { parse, printParseErrorCode, type ParseError } from 'jsonc-parser';
 import { formatError } from '../../errors';
-import { COMPUTE_TYPES, type ComputeType } from '../numberFormats';
+import { COMPUTE_TYPES, type ComputeType } from '../../precision/numberFormats';
 import { TARGETS, type Interconnect, type RuntimeOverhead, type Target, type TargetKind } from './catalog';
 import { EstimateError } from './errors';
 

@@ -34,9 +34,10 @@
  */
 import { ModelFormatError, formatError, type CancellationToken } from '../errors';
 import type { ByteSource, SiblingResolver } from '../io/byteSource';
+import { readVarint, varintInt64, VARINT_OK, type VarintParts } from '../io/varint';
 import { dtypeInfo } from '../model/dtypes';
 import type { Layer, Model, TensorInfo } from '../model/types';
-import { formatByteLength, formatForStoredDType, getNumberFormat, type ComputeType, type NumberFormat } from './numberFormats';
+import { formatByteLength, formatForStoredDType, getNumberFormat, type ComputeType, type NumberFormat } from '../precision/numberFormats';
 import type { Interconnect, Target } from './hardware/catalog';
 import { EstimateError } from './hardware/errors';
 import { computeRate, formatSupport } from './hardware/support';
@@ -515,18 +516,12 @@ function decodeInts(bytes: Uint8Array, dtype: string, encoding: string, count: n
     return out;
   }
   // Protobuf varints (int64_data / int32_data): negative values are 10-byte two's complement.
+  const parts: VarintParts = { lo: 0, hi: 0, next: 0 };
   let pos = 0;
   while (pos < bytes.length && out.length < count) {
-    let v = 0n;
-    let shift = 0n;
-    for (;;) {
-      if (pos >= bytes.length || shift > 63n) return undefined;
-      const b = bytes[pos++]!;
-      v |= BigInt(b & 0x7f) << shift;
-      shift += 7n;
-      if ((b & 0x80) === 0) break;
-    }
-    out.push(Number(BigInt.asIntN(64, v)));
+    if (readVarint(bytes, pos, bytes.length, parts) !== VARINT_OK) return undefined;
+    pos = parts.next;
+    out.push(varintInt64(parts));
   }
   return out.length === count ? out : undefined;
 }

@@ -7,13 +7,13 @@
  * Quick fixes (text edits tied to these diagnostics by `code`) are in planFixes.ts.
  */
 import type { Model } from '../model/types';
-import { nearestTargetIds, type Target } from './hardware/catalog';
-import { dtypeLabel, formatBytes, formatCount } from './inspect';
-import { estimate, type Estimate } from './memory';
-import { formatForStoredDType, getNumberFormat, type NumberFormat } from './numberFormats';
-import { checkPlan, KEEP_FORMAT, resolvePlanAssignment, type ParsedPlan, type PlanDiagnosticCode, type PlanPosition, type PrecisionPlan } from './plan';
-import type { LayerFormatSensitivity, SensitivityReport } from './sensitivity';
-import { assignmentWeightBytes, layerTensors } from './solver';
+import { nearestTargetIds, type Target } from '../estimate/hardware/catalog';
+import { dtypeLabel, formatBytes, formatCount } from '../model/inspect';
+import { estimate, type Estimate } from '../estimate/memory';
+import { formatForStoredDType, getNumberFormat, type NumberFormat } from '../precision/numberFormats';
+import { checkPlan, KEEP_FORMAT, resolvePlanAssignment, type ParsedPlan, type PlanDiagnosticCode, type PlanPosition, type PrecisionPlan } from '../plan/planFile';
+import type { LayerFormatSensitivity, SensitivityReport } from '../precision/sensitivity';
+import { assignmentWeightBytes, layerTensors } from '../plan/solver';
 
 //#region types
 /** Diagnostic codes of the editor: plan.ts codes plus the budget and the harm threshold. */

@@ -5,8 +5,8 @@
  * where it would take more bytes than the stored tensor.
  */
 import type { Layer, Model } from '../model/types';
-import { getNumberFormat, type ComputeType } from './numberFormats';
-import { KEEP_FORMAT } from './plan';
+import { getNumberFormat, type ComputeType } from '../precision/numberFormats';
+import { KEEP_FORMAT } from './planFile';
 import { formatAllowed, groupLayers, layerTensors, tensorBytesIn, type FuseOptions } from './solver';
 
 /** A named assignment (layer → format id, 'keep' = as stored). */

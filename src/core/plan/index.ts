@@ -1,0 +1,33 @@
+/** Plan: the mixed-precision solver, the plan file, baselines, exports and the model fingerprint. Named exports only: this is the folder's surface for the rest of core and for tests. */
+export {
+  uniformBaseline, useMoreBits, q4kmFormats, llamaCppRulesBaseline, standardBaselines, type Baseline,
+  type BaselineOptions, type RuleFormats,
+} from './baselines';
+export {
+  exportOrt, exportLlamaCpp, type OrtTensorOverride, type OrtExport, type LlamaCppExport,
+} from './export';
+export {
+  sha256Hex, modelFingerprint, FINGERPRINT_EDGE_BYTES, Sha256,
+} from './fingerprint';
+export {
+  planFromAssignment, parseBudgetInput, type PlanHead,
+} from './planBuild';
+export {
+  parsePlan, checkPlan, hasPlanErrors, formatPlanDiagnostics, resolvePlanAssignment, planFileNameFor, serializePlan,
+  tryParseByteSize, parseByteSize, buildPlan, PLAN_SCHEMA_URL, PLAN_VERSION, KEEP_FORMAT, MAX_PLAN_TEXT_BYTES,
+  MAX_PLAN_ENTRIES, MAX_PLAN_DIAGNOSTICS, type PlanBudget, type PlanLayerEntry, type PlanModelRef,
+  type PrecisionPlan, type PlanPosition, type PlanDiagnosticCode, type PlanDiagnostic, type PlanPositions,
+  type ParsedPlan, type PlanTargetFacts, LineIndex, type PlanCheckContext, type BuildPlanInput,
+} from './planFile';
+export {
+  solveMultipleChoiceKnapsack, knapsackFrontier, defaultCandidateFormats, formatAllowed, tensorBytesIn, layerTensors,
+  assignmentWeightBytes, groupLayers, solveModel, planForTarget, harmFromSensitivity, assignmentHarm, harmToSqnrDb,
+  type KnapsackOption, type KnapsackResult, type KnapsackOptions, type FrontierPoint, type HarmFunction,
+  type FuseOptions, type SolveModelOptions, type SolveAnchor, type LayerGroup, type GroupOption,
+  type SolveModelResult, type LayerTensor, type PlanForTargetOptions, type FitSuggestion, type BudgetBreakdown,
+  type PlanForTargetResult,
+} from './solver';
+export {
+  convertGgufRows, copiedKvSpans, GgufApplyError, type GgufApplyErrorCode, type GgufApplyOptions, type GgufApplyPlan,
+  type GgufApplyTensor, ggmlDtypeForFormat, ggufRows, planGgufApply,
+} from './ggufApply';
