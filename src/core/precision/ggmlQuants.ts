@@ -374,8 +374,7 @@ function makeQkx2(n: number, nmax: number, x: Float32Array, o: number, Lo: numbe
     MINS[j] = -min;
     return 0;
   }
-  const range = f(max - min);
-  let iscale = f(nmax / range);
+  let iscale = f(nmax / f(max - min));
   let scale = f(1 / iscale);
   let bestError = 0;
   for (let i = 0; i < n; i++) {
@@ -387,7 +386,8 @@ function makeQkx2(n: number, nmax: number, x: Float32Array, o: number, Lo: numbe
     bestError = f(bestError + f(W[i]! * diff));
   }
   for (let is = 0; is <= nstep; is++) {
-    iscale = f(f(f(rmin + f(rdelta * is)) + nmax) / range);
+    // `min` moves to each better fit's offset, and later trials start from it (as upstream's loop does).
+    iscale = f(f(f(rmin + f(rdelta * is)) + nmax) / f(max - min));
     let sumL = 0, sumL2 = 0, sumXL = 0;
     for (let i = 0; i < n; i++) {
       const xi = x[o + i]!;
