@@ -1,6 +1,10 @@
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
+<<<<<<< HEAD
 import { CancelledError, GgufApplyError, assignmentWeightBytes, dtypeInfo, estimate, formatBytes, parseByteSize, resolvePlanAssignment, type Estimate, type Model } from '../../core';
+=======
+import { assignmentWeightBytes, estimate, formatBytes, parseByteSize, type Estimate } from '../../core';
+>>>>>>> main
 import { applyPlanToOnnx, compareWithReference, referenceRun, type OutputSqnr } from '../../node/applyOnnx';
 import { applyPlanToGguf } from '../../node/applyGguf';
 import { OutputError } from '../../node/safeOutput';
@@ -38,7 +42,7 @@ export async function applyCommand(argv: readonly string[], io: CliOutput): Prom
   if (model.format === 'gguf') return applyGgufCommand(modelPath, model, resolvePlanAssignment(checked.parsed.plan!, model), values.output, { force: values.force === true, json: values.json === true }, io);
   if (model.format !== 'onnx') throw new CliError(`${model.fileName}: apply writes ONNX models; use 'precision-lens export ${path.basename(planPath)} --to llama.cpp' for ${model.format}.`);
   const plan = checked.parsed.plan!;
-  const assignment = resolvePlanAssignment(plan, model);
+  const { assignment } = checked;
   let result;
   try {
     result = await applyPlanToOnnx(modelPath, model, assignment, values.output, threshold !== undefined ? { externalDataThresholdBytes: threshold } : {});

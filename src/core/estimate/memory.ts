@@ -6,11 +6,12 @@
  *   main weight and its other matrix weights (rank ≥ 2, real-valued) take `formatByteLength(format, shape)`
  *   (block scales and per-tensor/per-channel scales included); biases, norms and unassigned tensors stay as
  *   stored. A tensor shared by several layers (tied embeddings) is counted once.
- * - **KV cache**: 2 × blocks × KV heads × head dim × context × batch × bytes per element of the KV format
- *   (from `Model.hyperparameters`: GGUF metadata, config.json, or ONNX past-key-value inputs; KV heads
- *   default to the attention heads, i.e. no GQA; head dim defaults to embedding ÷ heads). Without those
- *   hyperparameters, an ONNX graph's past-key-value inputs are summed directly (batch and sequence dims bound).
- *   Block formats round up to whole blocks. Multi-head latent attention (DeepSeek MLA) is not modeled.
+ * - **KV cache**: per layer, as model/attention.ts describes it (MHA/GQA/MQA: KV heads × (K + V head dim);
+ *   MLA: kv_lora_rank + RoPE dim; sliding/chunked layers hold at most their window; recurrent layers hold a
+ *   constant FP32 state instead) × tokens held × batch × bytes per element of the KV format, from
+ *   `Model.hyperparameters` (GGUF metadata or config.json). Without those hyperparameters, an ONNX graph's
+ *   past-key-value inputs are summed directly (batch and sequence dims bound). Block formats round up to whole
+ *   blocks. The description's warnings (unknown architecture or layer kind) become estimate warnings.
  * - **activations**: graphs (ONNX/TFLite): peak live-tensor bytes of the main graph (see shapes.ts), with
  *   KV-cache inputs/outputs excluded (they are the KV cache). Tensor-only formats (safetensors, GGUF) with
  *   transformer hyperparameters: a prefill of the whole context in one pass with fused attention (no T×T
@@ -32,12 +33,14 @@
  * - **MoE**: all experts are stored; active parameters/bytes/FLOPs per token scale routed experts by
  *   expertUsedCount ÷ expertCount.
  */
-import { ModelFormatError, formatError, type CancellationToken } from '../errors';
+import { ModelFormatError, type CancellationToken } from '../errors';
 import type { ByteSource, SiblingResolver } from '../io/byteSource';
 import { readVarint, varintInt64, VARINT_OK, type VarintParts } from '../io/varint';
 import { dtypeInfo } from '../model/dtypes';
+import { own, setOwn } from '../model/dict';
+import { RECURRENT_STATE_BYTES, attentionDecodeFlops, attentionPrefillFlops, describeCache, kvCacheElements, type CacheDescription } from '../model/attention';
 import type { Layer, Model, TensorInfo } from '../model/types';
-import { formatByteLength, formatForStoredDType, getNumberFormat, type ComputeType, type NumberFormat } from '../precision/numberFormats';
+import { formatByteLength, formatForStoredDType, getNumberFormat, KEEP_FORMAT, type ComputeType, type NumberFormat } from '../precision/numberFormats';
 import type { Interconnect, Target } from './hardware/catalog';
 import { EstimateError } from './hardware/errors';
 import { computeRate, formatSupport } from './hardware/support';
@@ -100,7 +103,14 @@ export interface Estimate {
   readonly kvFormat: string;
   readonly weightBytes: number;
   readonly activationBytes: number;
+  /** KV cache bytes (K and V at the KV format, plus any constant recurrent state). */
   readonly kvCacheBytes: number;
+  /** K + V bytes one token adds over all layers at the KV format (before windows cap them). */
+  readonly kvBytesPerToken: number;
+  /** Attention/cache kind summary (e.g. 'MLA full', '36× GQA chunked 8192, 12× GQA full'); null without a KV cache or for ONNX inputs. */
+  readonly attention: string | null;
+  /** Constant recurrent state bytes inside `kvCacheBytes` (FP32, all sequences). */
+  readonly recurrentStateBytes: number;
   readonly overheadBytes: number;
   readonly totalBytes: number;
   readonly capacityBytes: number;
@@ -121,43 +131,6 @@ export interface Estimate {
   readonly assumptions: readonly string[];
 }
 //#endregion
-
-/** Reads a plan file's assignment (`{ layers: [{ layer, format }], defaultFormat }`, the `<model>.precision.json` shape). */
-export interface PlanAssignment {
-  readonly assignment: Readonly<Record<string, string>>;
-  readonly defaultFormat: string | undefined;
-}
-
-/** Plan `defaultFormat` values that mean "keep every unlisted layer as stored". */
-const AS_STORED = new Set(['', 'stored', 'as-stored', 'as_stored', 'keep', 'none']);
-
-/**
- * Extracts the assignment from a parsed precision-plan document. Reads only `layers[].layer`, `layers[].format`
- * and `defaultFormat`; other fields are ignored. Formats and layer names are validated later by {@link estimate}.
- * Throws {@link EstimateError} ('bad-plan') when the shape is wrong.
- */
-export function assignmentFromPlanJson(obj: unknown, fileName = 'plan'): PlanAssignment {
-  const fail = (p: string): never => {
-    throw new EstimateError('bad-plan', formatError(fileName, p));
-  };
-  if (typeof obj !== 'object' || obj === null || Array.isArray(obj)) return fail('a precision plan must be a JSON object with a "layers" array');
-  const o = obj as Record<string, unknown>;
-  const layers = o['layers'] ?? [];
-  if (!Array.isArray(layers)) return fail('"layers" must be an array of { "layer", "format" } entries');
-  if (layers.length > 1_000_000) fail('"layers" has more than 1000000 entries');
-  const assignment: Record<string, string> = Object.create(null) as Record<string, string>;
-  layers.forEach((e: unknown, i) => {
-    const entry = e as Record<string, unknown> | null;
-    if (typeof entry !== 'object' || entry === null || typeof entry['layer'] !== 'string' || typeof entry['format'] !== 'string') {
-      fail(`layers[${i}] needs string "layer" and "format" fields`);
-    }
-    assignment[entry!['layer'] as string] = entry!['format'] as string;
-  });
-  const d = o['defaultFormat'];
-  if (d !== undefined && d !== null && typeof d !== 'string') fail('"defaultFormat" must be a format id');
-  const defaultFormat = typeof d === 'string' && !AS_STORED.has(d.trim().toLowerCase()) ? d : undefined;
-  return { assignment: { ...assignment }, defaultFormat };
-}
 
 const ENCODER_ARCHITECTURES = /^(bert|roberta|xlm-roberta|nomic-bert|jina-bert(-v2)?|t5encoder|clip|vit|deberta|distilbert|electra|albert|whisper-encoder)$/i;
 const KV_VALUE_NAMES = /past|present|cache/i;
@@ -180,11 +153,18 @@ function kvBytes(elements: number, format: NumberFormat): number {
 }
 
 interface KvPlan {
+  /** K + V elements for batch × context. */
   readonly elements: number;
+  /** Constant recurrent state elements for the batch (FP32). */
+  readonly stateElements: number;
+  /** K + V elements of one token over all layers (windowed layers included). */
+  readonly elementsPerToken: number;
   readonly blocks: number;
   readonly heads: number;
   readonly kvHeads: number;
   readonly headDim: number;
+  /** Per-layer description when built from hyperparameters (undefined for ONNX past-key-value inputs). */
+  readonly cache: CacheDescription | undefined;
   readonly source: string;
 }
 
@@ -192,17 +172,20 @@ interface KvPlan {
 function kvPlan(model: Model, batch: number, context: number): KvPlan | undefined {
   const hp = model.hyperparameters;
   if (hp.architecture && ENCODER_ARCHITECTURES.test(hp.architecture)) return undefined;
-  const heads = hp.headCount;
-  const headDim = hp.headDim ?? (hp.embeddingLength && heads ? hp.embeddingLength / heads : undefined);
-  if (hp.blockCount && heads && headDim && Number.isInteger(headDim)) {
-    const kvHeads = hp.kvHeadCount ?? heads;
+  const cache = describeCache(hp);
+  if (cache) {
+    const kvHeads = hp.kvHeadCount ?? hp.headCount ?? 0;
+    const headDim = hp.headDim ?? 0;
     return {
-      elements: 2 * hp.blockCount * kvHeads * headDim * context * batch,
-      blocks: hp.blockCount,
-      heads,
+      elements: kvCacheElements(cache, context, batch),
+      stateElements: cache.stateElements * batch,
+      elementsPerToken: cache.elementsPerToken,
+      blocks: cache.layers.length,
+      heads: hp.headCount ?? 0,
       kvHeads,
       headDim,
-      source: `hyperparameters (${hp.source ?? model.format}): ${hp.blockCount} blocks × ${kvHeads} KV heads × head dim ${headDim}`,
+      cache,
+      source: `hyperparameters (${hp.source ?? model.format}): ${cache.layers.length} blocks, ${cache.summary} (${cache.source})`,
     };
   }
   // ONNX decoders exported with past-key-value inputs: sum those inputs' bound shapes (K and V, all blocks).
@@ -220,7 +203,7 @@ function kvPlan(model: Model, batch: number, context: number): KvPlan | undefine
     headDimSeen = dims[dims.length - 1]!;
     headsSeen = dims[dims.length - 3]!;
   }
-  return { elements, blocks: past.length, heads: headsSeen, kvHeads: headsSeen, headDim: headDimSeen, source: `ONNX past-key-value inputs (${past.length}: ${past.slice(0, 3).map((v) => v.name).join(', ')}${past.length > 3 ? ', …' : ''})` };
+  return { elements, stateElements: 0, elementsPerToken: elements / (batch * context), blocks: past.length, heads: headsSeen, kvHeads: headsSeen, headDim: headDimSeen, cache: undefined, source: `ONNX past-key-value inputs (${past.length}: ${past.slice(0, 3).map((v) => v.name).join(', ')}${past.length > 3 ? ', …' : ''})` };
 }
 
 /** True when the layer's weights are consumed by an integer kernel (W8A8 as stored). */
@@ -260,11 +243,11 @@ export function estimate(model: Model, target: Target, options: EstimateOptions 
   const assignment: Record<string, NumberFormat> = {};
   for (const [name, fid] of Object.entries(options.assignment ?? {})) {
     if (!layerByName.has(name)) fail(`the assignment names the unknown layer '${name.slice(0, 80)}'`);
-    if (typeof fid === 'string' && AS_STORED.has(fid.trim().toLowerCase())) continue; // 'keep' = as stored (plan.ts KEEP_FORMAT)
-    assignment[name] = getNumberFormat(fid) ?? fail(`unknown format '${String(fid).slice(0, 40)}' for layer '${name.slice(0, 80)}'`);
+    if (typeof fid === 'string' && fid.trim().toLowerCase() === KEEP_FORMAT) continue; // as stored
+    setOwn(assignment, name, getNumberFormat(fid) ?? fail(`unknown format '${String(fid).slice(0, 40)}' for layer '${name.slice(0, 80)}'`));
   }
-  const defaultFormat = options.defaultFormat !== undefined && !AS_STORED.has(options.defaultFormat.trim().toLowerCase()) ? (getNumberFormat(options.defaultFormat) ?? fail(`unknown default format '${options.defaultFormat.slice(0, 40)}'`)) : undefined;
-  if (defaultFormat) for (const l of model.layers) if (!assignment[l.name] && l.quantizable) assignment[l.name] = defaultFormat;
+  const defaultFormat = options.defaultFormat !== undefined && options.defaultFormat.trim().toLowerCase() !== KEEP_FORMAT ? (getNumberFormat(options.defaultFormat) ?? fail(`unknown default format '${options.defaultFormat.slice(0, 40)}'`)) : undefined;
+  if (defaultFormat) for (const l of model.layers) if (!own(assignment, l.name) && l.quantizable) setOwn(assignment, l.name, defaultFormat);
 
   const tensorByName = new Map<string, TensorInfo>();
   for (const t of model.tensors) if (!tensorByName.has(t.name)) tensorByName.set(t.name, t);
@@ -319,8 +302,14 @@ export function estimate(model: Model, target: Target, options: EstimateOptions 
 
   //#region KV cache
   const kv = kvPlan(model, batch, context);
-  const kvCacheBytes = kv ? kvBytes(kv.elements, kvFormat) : 0;
-  if (kv) assumptions.push(`KV cache from ${kv.source}, ${kvFormat.id}, at the full context for every sequence.`);
+  const stateBytes = kv ? kv.stateElements * RECURRENT_STATE_BYTES : 0;
+  const kvCacheBytes = kv ? kvBytes(kv.elements, kvFormat) + stateBytes : 0;
+  const kvBytesPerToken = kv ? (kv.elementsPerToken * kvFormat.bytesPerBlock) / kvFormat.blockSize : 0;
+  if (kv) {
+    assumptions.push(`KV cache from ${kv.source}, ${kvFormat.id}, at the full context for every sequence.`);
+    if (stateBytes > 0) assumptions.push(`Recurrent layers hold a constant FP32 state of ${stateBytes} B for ${batch} sequence(s), included in the KV cache.`);
+    if (kv.cache) warnings.push(...kv.cache.warnings);
+  }
   //#endregion
 
   //#region activations
@@ -363,7 +352,7 @@ export function estimate(model: Model, target: Target, options: EstimateOptions 
   let tokenFlops = 0; // active FLOPs per token
   let tokenSeconds = 0; // seconds per token at each layer's rate (active)
   for (const layer of model.layers) {
-    const format = assignment[layer.name] ?? storedFormat(model, layer);
+    const format = own(assignment, layer.name) ?? storedFormat(model, layer);
     const isExpert = expertTensorNames.has(layer.weights[0] ?? '');
     const bytes = layer.weights.reduce((s, w) => s + tensorBytes(w), 0);
     const flops = layerFlops(layer, graphShapes?.values);
@@ -412,8 +401,8 @@ export function estimate(model: Model, target: Target, options: EstimateOptions 
   const bw = target.memoryBandwidthBytesPerSecond * devices;
   const attnType = (['fp16', 'bf16', 'fp32'] as const).find((t) => target.native.includes(t)) ?? 'fp32';
   const attnRate = rate(attnType);
-  const attnPerTokenFlops = kv ? 4 * context * kv.heads * kv.headDim * kv.blocks : 0;
-  const attnPrefillFlops = kv ? 2 * context * context * kv.heads * kv.headDim * kv.blocks : 0;
+  const attnPerTokenFlops = kv ? (kv.cache ? attentionDecodeFlops(kv.cache, context) : 4 * context * kv.heads * kv.headDim * kv.blocks) : 0;
+  const attnPrefillFlops = kv ? (kv.cache ? attentionPrefillFlops(kv.cache, context) : 2 * context * context * kv.heads * kv.headDim * kv.blocks) : 0;
   const attnSeconds = (f: number): number => (attnRate > 0 ? f / attnRate : 0);
   const decodeBytes = activeWeightBytes + kvCacheBytes;
   const decodeMemorySeconds = decodeBytes / bw;
@@ -441,6 +430,9 @@ export function estimate(model: Model, target: Target, options: EstimateOptions 
     weightBytes,
     activationBytes,
     kvCacheBytes,
+    kvBytesPerToken,
+    attention: kv?.cache?.summary ?? null,
+    recurrentStateBytes: stateBytes,
     overheadBytes,
     totalBytes,
     capacityBytes,
@@ -498,7 +490,7 @@ export async function readShapeConstants(model: Model, source: ByteSource, sibli
       if (loc.file !== '' && loc.file !== model.fileName) src = await siblings.open(loc.file);
       const bytes = await src.read(loc.byteOffset, loc.byteLength);
       const values = decodeInts(bytes, t.dtype, loc.encoding, t.elementCount);
-      if (values) out[t.name] = values;
+      if (values) setOwn(out, t.name, values);
     } catch (e) {
       if (!(e instanceof ModelFormatError)) throw e;
     }

@@ -22,7 +22,7 @@ export {
   fakeQuantize, type FakeQuantizeOptions, SPLIT, type MiniGrid, GRIDS, NF4_CODEBOOK, APPROXIMATE_GGML_TYPES,
 } from './quantize';
 export {
-  weightStats, relMseToDb, weightErrorStats, layerContexts, positionGain, effectiveRole, roleGain, scoreLayer,
+  weightStats, relMseToDb, weightErrorStats, layerContexts, positionGain, effectiveRole, roleGain, roleGainTable, LLAMA_CPP_ROLE_GAIN, scoreLayer,
   quantizationLayout, storedMatrixShape, transpose2d, quantizationError, analyzeSensitivityChunk,
   canAnalyzeInOnePass, histogramSensitivity, compareOutputs, spearman, type WeightStats, WeightStatsAccumulator,
   type WeightStatsPartial, type WeightErrorStats, SQNR_CAP_DB, ErrorAccumulator, type ErrorPartial,
