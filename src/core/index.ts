@@ -45,16 +45,14 @@ export {
   GGML_TYPES, ggmlType, REMOVED_GGML_TYPES,
 } from './formats/gguf/ggmlTypes';
 export {
-<<<<<<< HEAD
   readGgufHeader, type GgufHeader, type GgufKvSpan, type GgufTensorEntry,
 } from './formats/gguf/reader';
 export {
   encodeGgufU32, GGUF_VALUE_TYPE, ggufTensorBytes, type GgufKvOut, type GgufLayout, type GgufTensorOut, layoutGguf, padTo,
 } from './formats/gguf/writer';
-=======
+export {
   hyperparametersFromHfConfig,
 } from './formats/safetensors/hfConfig';
->>>>>>> main
 export {
   loadQuantParams,
 } from './formats/tflite/storedQuant';
@@ -89,18 +87,12 @@ export {
   exportLlamaCpp, exportOrt, formatAllowed, formatPlanDiagnostics, type FuseOptions, groupLayers,
   harmFromSensitivity, type HarmFunction, harmToSqnrDb, hasPlanErrors, KEEP_FORMAT, llamaCppRulesBaseline,
   MAX_PLAN_TEXT_BYTES, modelFingerprint, parseBudgetInput, parseByteSize, type ParsedPlan, parsePlan,
-<<<<<<< HEAD
-  type PlanBudget, type PlanDiagnostic, planFileNameFor, planForTarget, planFromAssignment, type PlanHead,
-  type PlanLayerEntry, type PlanPosition, type PrecisionPlan, q4kmFormats, resolvePlanAssignment, serializePlan,
-  sha256Hex, solveModel, type SolveModelResult, standardBaselines, tryParseByteSize, uniformBaseline, useMoreBits,
-  convertGgufRows, copiedKvSpans, GgufApplyError, type GgufApplyErrorCode, type GgufApplyOptions, type GgufApplyPlan,
-  type GgufApplyTensor, ggmlDtypeForFormat, ggufRows, planGgufApply,
-=======
   planAssignment, type PlanBudget, type PlanDiagnostic, planDocument, planFileNameFor, planForTarget,
   type PlanLayerEntry, type PlanPosition, type PrecisionPlan, q4kmFormats, replacePlanAssignment,
   resolvePlanAssignment, serializePlan, sha256Hex, solveModel, type SolveModelResult, solvePlan, type SolvedPlan,
   type SolvePlanInput, standardBaselines, tryParseByteSize, uniformBaseline, useMoreBits,
->>>>>>> main
+  convertGgufRows, copiedKvSpans, GgufApplyError, type GgufApplyErrorCode, type GgufApplyOptions, type GgufApplyPlan,
+  type GgufApplyTensor, ggmlDtypeForFormat, ggufRows, planGgufApply,
 } from './plan';
 export {
   addCustomTargetText, analyzePlan, type CustomTargetInput, findModelReferences, type FitSummary, fitText,

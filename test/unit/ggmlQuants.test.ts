@@ -1,7 +1,7 @@
 /**
  * Our ggml quantizers produce libggml's bytes. The hashes below are sha256 of what libggml itself wrote for
  * ggmlTestInput() through `ggml_quantize_chunk(type, …, imatrix = NULL)` — the call llama-quantize makes — in the
- * libggml-base.so that node-llama-cpp 3.21.1 ships (llama.cpp tag v0.4.0, 80fb11ac). They were recorded by
+ * libggml-base.so of the pinned llama.cpp binding (llama.cpp tag v0.4.0, 80fb11ac). They were recorded by
  * test/integration/ggufApply.test.ts, which recomputes them live from the library on every integration run.
  */
 import { test } from 'node:test';

@@ -1,10 +1,6 @@
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
-<<<<<<< HEAD
-import { CancelledError, GgufApplyError, assignmentWeightBytes, dtypeInfo, estimate, formatBytes, parseByteSize, resolvePlanAssignment, type Estimate, type Model } from '../../core';
-=======
-import { assignmentWeightBytes, estimate, formatBytes, parseByteSize, type Estimate } from '../../core';
->>>>>>> main
+import { CancelledError, GgufApplyError, assignmentWeightBytes, dtypeInfo, estimate, formatBytes, parseByteSize, type Estimate, type Model } from '../../core';
 import { applyPlanToOnnx, compareWithReference, referenceRun, type OutputSqnr } from '../../node/applyOnnx';
 import { applyPlanToGguf } from '../../node/applyGguf';
 import { OutputError } from '../../node/safeOutput';
@@ -39,7 +35,7 @@ export async function applyCommand(argv: readonly string[], io: CliOutput): Prom
   }
   const checked = await loadCheckedPlan(planPath, modelPath, io, values['targets-file']);
   const { model } = checked;
-  if (model.format === 'gguf') return applyGgufCommand(modelPath, model, resolvePlanAssignment(checked.parsed.plan!, model), values.output, { force: values.force === true, json: values.json === true }, io);
+  if (model.format === 'gguf') return applyGgufCommand(modelPath, model, checked.assignment, values.output, { force: values.force === true, json: values.json === true }, io);
   if (model.format !== 'onnx') throw new CliError(`${model.fileName}: apply writes ONNX models; use 'precision-lens export ${path.basename(planPath)} --to llama.cpp' for ${model.format}.`);
   const plan = checked.parsed.plan!;
   const { assignment } = checked;

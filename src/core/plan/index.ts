@@ -30,12 +30,10 @@ export {
   type SolveModelResult, type LayerTensor,
 } from './solver';
 export {
-<<<<<<< HEAD
-  convertGgufRows, copiedKvSpans, GgufApplyError, type GgufApplyErrorCode, type GgufApplyOptions, type GgufApplyPlan,
-  type GgufApplyTensor, ggmlDtypeForFormat, ggufRows, planGgufApply,
-} from './ggufApply';
-=======
   planForTarget, solvePlan, planDocument, replacePlanAssignment, allowedFormats, type PlanForTargetOptions,
   type PlanForTargetResult, type FitSuggestion, type SolvePlanInput, type SolvedPlan, type BaselineComparison,
 } from './workflow';
->>>>>>> main
+export {
+  convertGgufRows, copiedKvSpans, GgufApplyError, type GgufApplyErrorCode, type GgufApplyOptions, type GgufApplyPlan,
+  type GgufApplyTensor, ggmlDtypeForFormat, ggufRows, planGgufApply,
+} from './ggufApply';
