@@ -33,3 +33,7 @@ export {
   planForTarget, solvePlan, planDocument, replacePlanAssignment, allowedFormats, type PlanForTargetOptions,
   type PlanForTargetResult, type FitSuggestion, type SolvePlanInput, type SolvedPlan, type BaselineComparison,
 } from './workflow';
+export {
+  convertGgufRows, copiedKvSpans, GgufApplyError, type GgufApplyErrorCode, type GgufApplyOptions, type GgufApplyPlan,
+  type GgufApplyTensor, ggmlDtypeForFormat, ggufRows, planGgufApply,
+} from './ggufApply';

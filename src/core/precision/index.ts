@@ -35,3 +35,6 @@ export {
   NextTokenAccumulator, type NextTokenComparison, type ReferenceDistribution, argmax, allFinite, klDivergenceFull,
   klDivergenceTopK, topKDistribution, MIN_PROBABILITY,
 } from './nextTokenMetrics';
+export {
+  GGML_WRITABLE_DTYPES, isGgmlWritable, quantizeGgml,
+} from './ggmlQuants';
