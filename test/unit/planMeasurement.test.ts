@@ -7,7 +7,7 @@ const base: PrecisionPlan = {
   layers: [{ layer: 'blk.0.attn_q.weight', format: 'q4_k' }],
 };
 const measurement: NonNullable<PrecisionPlan['measurement']> = {
-  runtime: 'llama.cpp (node-llama-cpp 3.21.1, CPU)', text: 'tinyTales.txt (bundled)', measuredAt: '2026-12-03T14:00:00.000Z', delivered: 'solver@q4_k_m',
+  runtime: 'llama.cpp (CPU)', text: 'tinyTales.txt (bundled)', measuredAt: '2026-12-03T14:00:00.000Z', delivered: 'solver@q4_k_m',
   plan: { predictedKl: 0.021, klDivergence: 0.019, klStdErr: 0.001, perplexity: 8.06, referencePerplexity: 7.81, top1Agreement: 0.86 },
   layers: [{ layer: 'blk.0.attn_q.weight', format: 'q4_k', measuredKl: 0.0005 }],
   baselines: [{ id: 'q4_k_m', label: 'Q4_K_M-like', weightBytes: 1000, klDivergence: 0.062, perplexity: 8.16, solverKlDivergence: 0.053, solverWeightBytes: 990 }],
