@@ -174,10 +174,10 @@ test('errors print one line and exit 2 for bad input, 1 for a bug; --debug adds 
   try {
     const r = await cli('inspect', dir);
     assert.equal(r.code, 2);
-    assert.equal(r.err, `precision-lens: ${path.basename(dir)}: is a folder, not a model file.\n`);
+    assert.equal(r.err, `precision-lens: ${path.basename(dir)}: is a directory, not a regular file; refusing to read it.\n`);
     const d = await cli('inspect', dir, '--debug');
     assert.equal(d.code, 2);
-    assert.match(d.err, /^precision-lens: .*: is a folder, not a model file\.\nModelFormatError: .*\n\s+at /);
+    assert.match(d.err, /^precision-lens: .*: is a directory, not a regular file; refusing to read it\.\nModelFormatError: .*\n\s+at /);
   } finally {
     await fs.rm(dir, { recursive: true, force: true });
   }

@@ -1,15 +1,13 @@
-import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
-import { parse as parseJsonc, type ParseError } from 'jsonc-parser';
 import {
   EstimateError,
   TARGETS,
-  assignmentFromPlanJson,
   estimate,
   formatBytes,
   formatCount,
   getTarget,
   mergeTargets,
+  modelFingerprint,
   nearestTargetIds,
   openModel,
   readShapeConstants,
@@ -18,10 +16,10 @@ import {
 } from '../../core';
 import { openModelFile } from '../../node/fileByteSource';
 import { CliError, renderTable, type CliOutput } from '../io';
-import { activationsCell, figureNotes, runDescription, speedRows, totalCell } from '../figures';
-import { refusePlanForOtherModel } from './plan';
+import { checkPlanFile } from './plan';
 import { loadTargetsFile } from './targets';
 import { formatIds, isFormat } from '../choices';
+import { activationsCell, figureNotes, runDescription, speedRows, totalCell } from '../figures';
 import { JSON_OPTION, flag, positiveInt, quoteArg, str, type CommandSpec, type OptionValues } from '../options';
 
 /** Option table of `estimate`. */
@@ -42,9 +40,6 @@ export const estimateSpec: CommandSpec = {
   examples: ['precision-lens estimate model.gguf --target h100,h20,m4-pro --context 8192 --kv-format fp8', 'precision-lens estimate model.onnx --target cpu --batch 8 --plan model.onnx.precision.json --json'],
 };
 
-/** Largest plan file read by `--plan`. Threat: a huge JSON file exhausting memory. */
-const MAX_PLAN_FILE_BYTES = 64 * 1024 * 1024;
-
 /** Resolves `--target a,b` against the catalog and user targets; unknown ids list the nearest ones. */
 export function resolveTargets(spec: string, user: readonly Target[]): Target[] {
   const ids = spec.split(',').map((s) => s.trim()).filter((s) => s.length > 0);
@@ -61,22 +56,6 @@ export function resolveTargets(spec: string, user: readonly Target[]): Target[] 
   });
 }
 
-async function readPlan(file: string): Promise<ReturnType<typeof assignmentFromPlanJson> & { readonly modelFile: string | undefined }> {
-  const name = path.basename(file);
-  let st;
-  try {
-    st = await fs.stat(file);
-  } catch {
-    throw new CliError(`${name}: the plan file does not exist.`);
-  }
-  if (st.size > MAX_PLAN_FILE_BYTES) throw new CliError(`${name}: the plan file is larger than ${MAX_PLAN_FILE_BYTES} bytes.`);
-  const errors: ParseError[] = [];
-  const doc = parseJsonc(await fs.readFile(file, 'utf8'), errors, { allowTrailingComma: true }) as unknown;
-  if (errors.length > 0) throw new CliError(`${name}: is not valid JSON (error at offset ${errors[0]!.offset}).`);
-  const model = (doc as { model?: { file?: unknown } } | null)?.model;
-  return { ...assignmentFromPlanJson(doc, name), modelFile: typeof model?.file === 'string' ? model.file : undefined };
-}
-
 
 /** `precision-lens estimate`: memory fit and roofline speed on one or more targets. */
 export async function estimateCommand(values: OptionValues, positionals: readonly string[], io: CliOutput): Promise<number> {
@@ -86,7 +65,6 @@ export async function estimateCommand(values: OptionValues, positionals: readonl
   const planPath = str(values, 'plan');
   const user = await loadTargetsFile(str(values, 'targets-file'));
   const targets = resolveTargets(str(values, 'target')!, user);
-  const plan = planPath ? await readPlan(planPath) : undefined;
 
   const opened = await openModelFile(positionals[0]!);
   let estimates: Estimate[];
@@ -94,15 +72,16 @@ export async function estimateCommand(values: OptionValues, positionals: readonl
   try {
     const model = await openModel(opened.source, { siblings: opened.siblings });
     fileName = model.fileName;
-    if (plan && planPath) refusePlanForOtherModel(path.basename(planPath), plan.modelFile, Object.keys(plan.assignment), model);
     const constants = model.graphs.length > 0 ? await readShapeConstants(model, opened.source, opened.siblings) : {};
+    // --plan: checked against this model (fingerprint, layers, formats, target) as apply and export check it.
+    const plan = planPath ? await checkPlanFile(planPath, model, await modelFingerprint(opened.source, model.files), io, user) : undefined;
     try {
       estimates = targets.map((t) =>
         estimate(model, t, {
           ...(batch !== undefined ? { batch } : {}),
           ...(context !== undefined ? { context } : {}),
           ...(kvFormat !== undefined ? { kvFormat } : {}),
-          ...(plan ? { assignment: plan.assignment, ...(plan.defaultFormat !== undefined ? { defaultFormat: plan.defaultFormat } : {}) } : {}),
+          ...(plan ? { assignment: plan.assignment } : {}),
           constants,
         }),
       );

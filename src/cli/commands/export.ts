@@ -1,5 +1,5 @@
 import * as path from 'node:path';
-import { exportLlamaCpp, exportOrt, resolvePlanAssignment, serializePlan } from '../../core';
+import { exportLlamaCpp, exportOrt, serializePlan } from '../../core';
 import { modelDataFiles, writeOutputFile } from '../../node/safeOutput';
 import { CliError, type CliOutput } from '../io';
 import { JSON_OPTION, flag, str, type CommandSpec, type OptionValues } from '../options';
@@ -37,7 +37,7 @@ export async function exportCommand(values: OptionValues, positionals: readonly 
   if (to === 'ort' && checked.model.format !== 'onnx') {
     throw new CliError(`${checked.model.fileName}: --to ort writes ONNX Runtime quantization settings, which need an ONNX model; this plan is for a ${checked.model.format} model: use --to llama.cpp${checked.model.format === 'gguf' ? '' : ' (after converting it to GGUF)'} or --to json.`);
   }
-  const assignment = resolvePlanAssignment(plan, checked.model);
+  const { assignment } = checked;
   const modelFile = path.basename(checked.modelPath);
   let text: string;
   if (to === 'ort') {
