@@ -1,8 +1,8 @@
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
-import { parse as parseJsonc, type ParseError } from 'jsonc-parser';
 import {
+  DEFAULT_LIMITS, parseJsoncValue,
   EstimateError,
   TARGETS,
   assignmentFromPlanJson,
@@ -58,10 +58,9 @@ async function readPlan(file: string): Promise<ReturnType<typeof assignmentFromP
     throw new CliError(`${name}: the plan file does not exist.`);
   }
   if (st.size > MAX_PLAN_FILE_BYTES) throw new CliError(`${name}: the plan file is larger than ${MAX_PLAN_FILE_BYTES} bytes.`);
-  const errors: ParseError[] = [];
-  const doc = parseJsonc(await readRegularTextFile(file, MAX_PLAN_FILE_BYTES), errors, { allowTrailingComma: true }) as unknown;
-  if (errors.length > 0) throw new CliError(`${name}: is not valid JSON (error at offset ${errors[0]!.offset}).`);
-  return assignmentFromPlanJson(doc, name);
+  const parsed = parseJsoncValue(await readRegularTextFile(file, MAX_PLAN_FILE_BYTES), DEFAULT_LIMITS.maxNestingDepth);
+  if (parsed.error !== undefined) throw new CliError(`${name}: ${parsed.error}.`);
+  return assignmentFromPlanJson(parsed.value, name);
 }
 
 const tps = (n: number): string => (n >= 1000 ? formatCount(Math.round(n)) : n >= 10 ? n.toFixed(0) : n.toFixed(2));

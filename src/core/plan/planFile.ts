@@ -14,6 +14,8 @@
  *   (layer weights only) or `{ "avgBits": 4.5 }` (average stored bits per layer weight element).
  */
 import { type Node as JsonNode, type ParseError, parseTree, printParseErrorCode } from 'jsonc-parser';
+import { jsonDepthError } from '../io/jsonc';
+import { DEFAULT_LIMITS } from '../io/limits';
 import { own, setOwn } from '../model/dict';
 import type { Layer, Model } from '../model/types';
 import { getNumberFormat, type ComputeType, type NumberFormat } from '../precision/numberFormats';
@@ -191,6 +193,12 @@ export function parsePlan(text: string, fileName = 'plan'): ParsedPlan {
   };
   if (text.length > MAX_PLAN_TEXT_BYTES) {
     add('too-large', index.at(0, 0), `${fileName}: the plan is ${text.length} characters, more than the limit of ${MAX_PLAN_TEXT_BYTES}.`);
+    return { plan: undefined, diagnostics: diags, positions: empty, text };
+  }
+  // jsonc-parser recurses: refuse nesting bombs first with an iterative scan (io/jsonc.ts).
+  const deep = jsonDepthError(text, DEFAULT_LIMITS.maxNestingDepth);
+  if (deep) {
+    add('too-large', index.at(deep.offset, 1), `${fileName}: the plan ${deep.message}.`);
     return { plan: undefined, diagnostics: diags, positions: empty, text };
   }
   const errors: ParseError[] = [];
