@@ -24,6 +24,7 @@ export {
   type LayerRole, type Model, type TensorInfo,
 } from './model/types';
 export { nameDict, own, setOwn } from './model/dict';
+export { UniqueNames } from './model/uniqueNames';
 export { jsonDepthError, type JsoncResult, parseJsoncValue, treeToValue } from './io/jsonc';
 export {
   bitsPerElement, type DType, dtypeInfo, DTYPES, storedByteLength,

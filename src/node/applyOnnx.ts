@@ -30,7 +30,7 @@ import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { onnxTypes } from './onnxProto';
 import {
-  own, KEEP_FORMAT, MINI_FLOATS, compareOutputs, fakeQuantize, floatToBf16Bits, floatToHalfBits, getNumberFormat, halfToFloatTable, miniFloatToNumber,
+  own, KEEP_FORMAT, UniqueNames, MINI_FLOATS, compareOutputs, fakeQuantize, floatToBf16Bits, floatToHalfBits, getNumberFormat, halfToFloatTable, miniFloatToNumber,
   quantizationLayout, roundMiniFloat, toHalf, transpose2d, type Model, type NumberFormat, type TensorInfo,
 } from '../core';
 import { CALIBRATION_VARIANTS, generateCalibrationInputs, type CalibrationSample } from './calibration';
@@ -101,13 +101,8 @@ interface Walk {
 }
 
 function walkGraphs(main: Msg): Walk {
-  const used = new Set<string>();
-  const unique = (p: string): string => {
-    let q = p;
-    for (let k = 2; used.has(q); k++) q = `${p}#${k}`;
-    used.add(q);
-    return q;
-  };
+  const used = new UniqueNames();
+  const unique = (p: string): string => used.claim(p);
   const w: Walk = { graphs: [], sites: new Map() };
   const add = (graphPath: string, local: string, site: TensorSite): void => {
     const k = `${graphPath}\u0000${local}`;

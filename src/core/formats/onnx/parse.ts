@@ -13,6 +13,7 @@ import type { Limits } from '../../io/limits';
 import type { Dim, GraphValue } from '../../model/types';
 import { F, dtypeOfOnnx } from './schema';
 import { MAX_KEY_AND_LENGTH_BYTES as KEY, WIRE_FIXED32, WIRE_FIXED64, WIRE_LEN, WIRE_VARINT, WireCursor, int64Text, type BigValue } from './wire';
+import { UniqueNames } from '../../model/uniqueNames';
 
 /** Attribute list values kept for display; longer lists are summarized by count. */
 export const ATTRIBUTE_VALUES_KEPT = 64;
@@ -147,7 +148,7 @@ export class OnnxWireParser {
   private readonly c: WireCursor;
   private nodeCount = 0;
   private tensorCount = 0;
-  private readonly usedPaths = new Set<string>();
+  private readonly usedPaths = new UniqueNames();
   private readonly graphs: RawGraph[] = [];
 
   constructor(source: ByteSource, private readonly limits: Limits, private readonly token: CancellationToken | undefined) {
@@ -304,10 +305,7 @@ export class OnnxWireParser {
   }
 
   private uniquePath(path: string): string {
-    let p = path;
-    for (let k = 2; this.usedPaths.has(p); k++) p = `${path}#${k}`;
-    this.usedPaths.add(p);
-    return p;
+    return this.usedPaths.claim(path);
   }
 
   /** Parses a GraphProto ending at `end`. */

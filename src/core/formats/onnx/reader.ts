@@ -20,6 +20,7 @@ import { dtypeInfo, storedByteLength } from '../../model/dtypes';
 import type { AttributeValue, Graph, GraphNode, Hyperparameters, MetadataValue, Model, ModelFile, TensorInfo, TensorLocation } from '../../model/types';
 import type { ReadContext } from '../context';
 import { setOwn } from '../../model/dict';
+import { UniqueNames } from '../../model/uniqueNames';
 import { buildLayers, isWeightInput } from './layers';
 import { ATTRIBUTE_VALUES_KEPT, OnnxWireParser, type DataField, type DataFieldName, type RawAttribute, type RawGraph, type RawModel, type RawNode, type RawSparseTensor, type RawTensor } from './parse';
 import { ATTRIBUTE_TYPE, DATA_LOCATION_EXTERNAL, dtypeOfOnnx } from './schema';
@@ -66,6 +67,7 @@ class ModelBuilder {
   private readonly name: string;
   private readonly tensors: TensorInfo[] = [];
   private readonly tensorByName = new Map<string, TensorInfo>();
+  private readonly tensorNames = new UniqueNames();
   private readonly scopes = new Map<RawGraph, Map<string, string>>();
   private readonly externals = new Map<string, Promise<ByteSource>>();
   private readonly externalSizes = new Map<string, number>();
@@ -124,9 +126,8 @@ class ModelBuilder {
 
   //#region tensors
   private register(graph: RawGraph, localName: string, info: Omit<TensorInfo, 'name' | 'graph'>): string {
-    let unique = localName;
-    if (this.tensorByName.has(unique)) unique = `${graph.path}/${localName}`;
-    for (let k = 2; this.tensorByName.has(unique); k++) unique = `${graph.path}/${localName}#${k}`;
+    // A repeated name becomes `<graph path>/<name>`, then `…#2`, `…#3` (linear: model/uniqueNames.ts).
+    const unique = this.tensorNames.has(localName) ? this.tensorNames.claim(`${graph.path}/${localName}`) : this.tensorNames.claim(localName);
     const t: TensorInfo = { name: unique, ...info, graph: graph.path };
     this.tensors.push(t);
     this.tensorByName.set(unique, t);
