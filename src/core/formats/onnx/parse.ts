@@ -173,6 +173,16 @@ export class OnnxWireParser {
     return n <= keep && c.has(n) ? c.stringSync(n) : c.string(n, end, keep);
   }
 
+  /** A name field (node, tensor, value, attribute, input/output): bounded by maxNameBytes, kept whole. */
+  private name(end: number, what: string): string | Promise<string> {
+    const c = this.c;
+    c.expectWire(WIRE_LEN, what);
+    const at = c.keyOffset;
+    const n = c.length(end, what);
+    if (n > this.limits.maxNameBytes) this.fail(`${what} at offset ${at} is ${n} bytes, more than the limit of ${this.limits.maxNameBytes} (maxNameBytes)`, at, 'limit-exceeded');
+    return c.has(n) ? c.stringSync(n) : c.string(n, end, n);
+  }
+
   private display(end: number, what: string): string | Promise<string> {
     return this.str(end, what, this.limits.maxDisplayStringBytes);
   }
@@ -367,17 +377,17 @@ export class OnnxWireParser {
       switch (c.field) {
         case F.Node.input: {
           if (n.inputs.length >= arity) this.fail(`node at offset ${offset} has more than ${arity} inputs`, offset, 'limit-exceeded');
-          const v = this.str(end, 'node input');
+          const v = this.name(end, 'node input');
           n.inputs.push(typeof v === 'string' ? v : await v);
           break;
         }
         case F.Node.output: {
           if (n.outputs.length >= arity) this.fail(`node at offset ${offset} has more than ${arity} outputs`, offset, 'limit-exceeded');
-          const v = this.str(end, 'node output');
+          const v = this.name(end, 'node output');
           n.outputs.push(typeof v === 'string' ? v : await v);
           break;
         }
-        case F.Node.name: { const v = this.str(end, 'node name'); n.name = typeof v === 'string' ? v : await v; break; }
+        case F.Node.name: { const v = this.name(end, 'node name'); n.name = typeof v === 'string' ? v : await v; break; }
         case F.Node.op_type: { const v = this.display(end, 'op_type'); n.op = typeof v === 'string' ? v : await v; break; }
         case F.Node.domain: { const v = this.display(end, 'node domain'); n.domain = typeof v === 'string' ? v : await v; break; }
         case F.Node.attribute: {
@@ -408,7 +418,7 @@ export class OnnxWireParser {
       if (!c.has(KEY)) await c.fill(KEY, end);
       c.key(end);
       switch (c.field) {
-        case F.Attribute.name: { const v = this.str(end, 'attribute name'); a.name = typeof v === 'string' ? v : await v; break; }
+        case F.Attribute.name: { const v = this.name(end, 'attribute name'); a.name = typeof v === 'string' ? v : await v; break; }
         case F.Attribute.ref_attr_name: a.refAttrName = await this.display(end, 'ref_attr_name'); break;
         case F.Attribute.type: a.type = await this.smallInt(end, 'attribute type'); break;
         case F.Attribute.f:
@@ -566,7 +576,7 @@ export class OnnxWireParser {
         case F.Tensor.dims: await this.dimsField(end, t.dims, t.offset); break;
         case F.Tensor.data_type: t.dataType = await this.smallInt(end, 'data_type'); break;
         case F.Tensor.segment: t.hasSegment = true; c.skipValue(end); break;
-        case F.Tensor.name: { const v = this.str(end, 'tensor name'); t.name = typeof v === 'string' ? v : await v; break; }
+        case F.Tensor.name: { const v = this.name(end, 'tensor name'); t.name = typeof v === 'string' ? v : await v; break; }
         case F.Tensor.data_location: t.dataLocation = await this.smallInt(end, 'data_location'); break;
         case F.Tensor.external_data:
           if (t.externalData.length >= 64) this.fail(`tensor at offset ${t.offset} has more than 64 external_data entries`, t.offset, 'limit-exceeded');
@@ -624,7 +634,7 @@ export class OnnxWireParser {
       if (!c.has(KEY)) await c.fill(KEY, end);
       c.key(end);
       if (c.field === F.ValueInfo.name) {
-        const v = this.str(end, 'value name');
+        const v = this.name(end, 'value name');
         name = typeof v === 'string' ? v : await v;
       }
       else if (c.field === F.ValueInfo.type) {

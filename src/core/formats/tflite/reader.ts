@@ -444,7 +444,7 @@ function readTensor(fb: FlatBufferReader, position: number, w: TensorLabels, lim
   const shapeSignature = int32Vector(fb, t, TENSOR.shapeSignature, limits.maxRank, w.shapeSignature);
   const type = fb.i8Field(t, TENSOR.type, 0, w.type);
   const buffer = fb.u32Field(t, TENSOR.buffer, 0, w.buffer);
-  const name = fb.stringField(t, TENSOR.name, limits.maxStringBytes, limits.maxDisplayStringBytes, w.name) ?? '';
+  const name = fb.stringField(t, TENSOR.name, limits.maxNameBytes, limits.maxDisplayStringBytes, w.name) ?? '';
   let quant: QuantParams | undefined;
   let quantValuesKept = 0;
   const q = fb.tableField(t, TENSOR.quantization, w.quantization);
