@@ -25,6 +25,7 @@ export {
 } from './model/types';
 export { nameDict, own, setOwn } from './model/dict';
 export { UniqueNames } from './model/uniqueNames';
+export { appendAll, maxOf } from './util/arrays';
 export { jsonDepthError, type JsoncResult, parseJsoncValue, treeToValue } from './io/jsonc';
 export {
   bitsPerElement, type DType, dtypeInfo, DTYPES, storedByteLength,

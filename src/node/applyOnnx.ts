@@ -30,7 +30,7 @@ import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { onnxTypes } from './onnxProto';
 import {
-  own, KEEP_FORMAT, UniqueNames, MINI_FLOATS, compareOutputs, fakeQuantize, floatToBf16Bits, floatToHalfBits, getNumberFormat, halfToFloatTable, miniFloatToNumber,
+  own, KEEP_FORMAT, UniqueNames, appendAll, maxOf, MINI_FLOATS, compareOutputs, fakeQuantize, floatToBf16Bits, floatToHalfBits, getNumberFormat, halfToFloatTable, miniFloatToNumber,
   quantizationLayout, roundMiniFloat, toHalf, transpose2d, type Model, type NumberFormat, type TensorInfo,
 } from '../core';
 import { CALIBRATION_VARIANTS, generateCalibrationInputs, type CalibrationSample } from './calibration';
@@ -539,7 +539,7 @@ export async function applyPlanToOnnx(inputPath: string, model: Model, assignmen
 
   // Opset / IR needed by the encodings used.
   const opsetBefore = mainOpset(proto);
-  const need = Math.max(0, ...layers.map((l) => opsetNeeded(l.storage)));
+  const need = maxOf(layers.map((l) => opsetNeeded(l.storage)), 0);
   if (need > opsetBefore) {
     if (opsetBefore === 0) proto.opset_import = [...(proto.opset_import ?? []), { domain: '', version: need }];
     else warnings.push(...convertOpset(proto, walk, opsetBefore, need, fileName));
@@ -555,7 +555,7 @@ export async function applyPlanToOnnx(inputPath: string, model: Model, assignmen
     let e = insertions.get(site.graph);
     if (!e) insertions.set(site.graph, (e = { atStart: [], after: new Map() }));
     if (site.node) e.after.set(site.node, [...(e.after.get(site.node) ?? []), ...nodes]);
-    else e.atStart.push(...nodes);
+    else appendAll(e.atStart, nodes);
   };
   /** Puts the replacement tensors where the original lived and drops the original. */
   const replace = (site: TensorSite, tensors: Msg[], nodes: Msg[]): void => {
@@ -664,11 +664,11 @@ export async function applyPlanToOnnx(inputPath: string, model: Model, assignmen
   for (const [graph, e] of insertions) {
     const list: Msg[] = [];
     // New nodes for initializers go first (they only read initializers); Constant replacements follow their node.
-    list.push(...e.atStart);
+    appendAll(list, e.atStart);
     for (const n of graph.node) {
       list.push(n);
       const after = e.after.get(n);
-      if (after) list.push(...after);
+      if (after) appendAll(list, after);
     }
     graph.node = list;
   }
@@ -679,7 +679,7 @@ export async function applyPlanToOnnx(inputPath: string, model: Model, assignmen
   // Output: inline, or external data beyond the threshold.
   const allTensors: Msg[] = [];
   for (const { graph } of walkGraphs(proto.graph).graphs) {
-    allTensors.push(...(graph.initializer ?? []));
+    appendAll(allTensors, graph.initializer ?? []);
     for (const n of graph.node ?? []) for (const a of n.attribute ?? []) if (a.t) allTensors.push(a.t);
   }
   const total = allTensors.reduce((a, t) => a + tensorBytes(t), 0);

@@ -17,6 +17,7 @@ import type { Hyperparameters, MetadataValue, Model, TensorInfo } from '../../mo
 import type { ReadContext } from '../context';
 import { attentionFromKvs } from './attentionKeys';
 import { REMOVED_GGML_TYPES, ggmlType } from './ggmlTypes';
+import { maxOf } from '../../util/arrays';
 
 //#region GGUF value types (gguf.h `enum gguf_type`)
 const T_UINT8 = 0;
@@ -380,7 +381,7 @@ function hyperparametersFromKvs(kvs: ReadonlyMap<string, GgufValue>): Hyperparam
     if (!v) return undefined;
     if (typeof v.display === 'number' && Number.isSafeInteger(v.display) && v.display >= 0) return v.display;
     if (v.numbers && v.numbers.length > 0) {
-      const m = Math.max(...v.numbers);
+      const m = maxOf(v.numbers);
       return Number.isSafeInteger(m) && m >= 0 ? m : undefined;
     }
     return undefined;

@@ -14,6 +14,7 @@ import type { Dim, GraphValue } from '../../model/types';
 import { F, dtypeOfOnnx } from './schema';
 import { MAX_KEY_AND_LENGTH_BYTES as KEY, WIRE_FIXED32, WIRE_FIXED64, WIRE_LEN, WIRE_VARINT, WireCursor, int64Text, type BigValue } from './wire';
 import { UniqueNames } from '../../model/uniqueNames';
+import { appendAll } from '../../util/arrays';
 
 /** Attribute list values kept for display; longer lists are summarized by count. */
 export const ATTRIBUTE_VALUES_KEPT = 64;
@@ -518,7 +519,7 @@ export class OnnxWireParser {
       const n = c.length(end, 'ints');
       const chunk = { offset: c.pos, byteLength: n };
       const r = await c.packedVarints(n, ATTRIBUTE_VALUES_KEPT - list.values.length);
-      list.values.push(...r.values);
+      appendAll(list.values, r.values);
       list.count += r.count;
       list.packedChunks++;
       list.chunk = list.packedChunks === 1 && list.count === r.count ? chunk : undefined;

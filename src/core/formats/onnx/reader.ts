@@ -25,6 +25,7 @@ import { buildLayers, isWeightInput } from './layers';
 import { ATTRIBUTE_VALUES_KEPT, OnnxWireParser, type DataField, type DataFieldName, type RawAttribute, type RawGraph, type RawModel, type RawNode, type RawSparseTensor, type RawTensor } from './parse';
 import { ATTRIBUTE_TYPE, DATA_LOCATION_EXTERNAL, dtypeOfOnnx } from './schema';
 import { int64Text, type BigValue } from './wire';
+import { appendAll, maxOf } from '../../util/arrays';
 
 /** A plain object keyed by untrusted names: own data properties only, written with setOwn (model/dict.ts). */
 function record<T>(): Record<string, T> {
@@ -289,7 +290,7 @@ class ModelBuilder {
       const value = await this.attribute(g, n, a, isConstant, label, initializers);
       if (value !== undefined) setOwn(attributes, a.name, value);
       if (a.g) subgraphs.push(a.g.path);
-      if (a.graphs) subgraphs.push(...a.graphs.map((s) => s.path));
+      if (a.graphs) appendAll(subgraphs, a.graphs.map((s) => s.path));
     }
     return { name: n.name, op: n.op, domain: n.domain, inputs: n.inputs, outputs: n.outputs, attributes, subgraphs };
   }
@@ -485,7 +486,7 @@ class ModelBuilder {
       }
     }
     const embedding = layers.find((l) => l.role === 'embedding' && l.shape.length === 2);
-    const hp: { -readonly [K in keyof Hyperparameters]: Hyperparameters[K] } = { blockCount: Math.max(...blocks) + 1, source: 'onnx past_key_values inputs' };
+    const hp: { -readonly [K in keyof Hyperparameters]: Hyperparameters[K] } = { blockCount: maxOf(blocks) + 1, source: 'onnx past_key_values inputs' };
     if (headCount !== undefined) hp.headCount = headCount;
     if (kvHeadCount !== undefined) hp.kvHeadCount = kvHeadCount;
     if (headDim !== undefined) hp.headDim = headDim;
