@@ -9,7 +9,7 @@ import { deflateRawSync } from 'node:zlib';
 import { DEFAULT_LIMITS, MemoryByteSource, ModelFormatError, maxOf, openModel } from '../../src/core';
 import { parseNpz } from '../../src/node/calibration';
 import { buildGguf, kv } from '../fixtures/buildGguf';
-import { encodeModel, graph, model, node, rawTensor, value } from '../fixtures/buildOnnx';
+import { encodeModel, graph, model, node, value } from '../fixtures/buildOnnx';
 import { buildSafetensors } from '../fixtures/buildSafetensors';
 import { OP, TT, buildTflite, f32 } from '../fixtures/buildTflite';
 
