@@ -186,15 +186,16 @@ function prop(obj: JsonNode, key: string): JsonNode | undefined {
  */
 export function parsePlan(text: string, fileName = 'plan'): ParsedPlan {
   const diags: PlanDiagnostic[] = [];
-  const index = new LineIndex(text);
   const empty: PlanPositions = { entries: [], entryLayers: [], entryFormats: [], fields: {} };
   const add = (code: PlanDiagnosticCode, pos: PlanPosition, message: string, entry?: number, severity: 'error' | 'warning' = 'error'): void => {
     diags.push({ ...pos, code, severity, message, ...(entry !== undefined ? { entry } : {}) });
   };
+  // Before any pass over the text (the line index scans it all).
   if (text.length > MAX_PLAN_TEXT_BYTES) {
-    add('too-large', index.at(0, 0), `${fileName}: the plan is ${text.length} characters, more than the limit of ${MAX_PLAN_TEXT_BYTES}.`);
+    add('too-large', { offset: 0, length: 0, line: 1, column: 1 }, `${fileName}: the plan is ${text.length} characters, more than the limit of ${MAX_PLAN_TEXT_BYTES}.`);
     return { plan: undefined, diagnostics: diags, positions: empty, text };
   }
+  const index = new LineIndex(text);
   // jsonc-parser recurses: refuse nesting bombs first with an iterative scan (io/jsonc.ts).
   const deep = jsonDepthError(text, DEFAULT_LIMITS.maxNestingDepth);
   if (deep) {
