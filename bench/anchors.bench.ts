@@ -32,14 +32,17 @@ const REPO = path.resolve(__dirname, '..');
 const CLI = path.join(REPO, 'dist', 'cli.js');
 const RUNS = Math.max(1, Number(process.env['PL_BENCH_RUNS'] ?? 3));
 const ROWS = (process.env['PL_BENCH_ROWS'] ?? 'measure,plan,scale,graph,static').split(',');
+/** A process still running after this long is stopped and its row reported as missed (PL_BENCH_TIMEOUT_S, default 180). */
+const TIMEOUT_MS = Math.max(1, Number(process.env['PL_BENCH_TIMEOUT_S'] ?? 180)) * 1000;
 
-interface Timing { readonly ms: number; readonly rssMb: number; readonly ok: boolean }
+interface Timing { readonly ms: number; readonly rssMb: number; readonly ok: boolean; readonly timedOut?: boolean }
 
 /** Runs a command once as a whole process; wall time and peak RSS (KiB from /usr/bin/time). */
 function run(cmd: string, args: readonly string[], env: NodeJS.ProcessEnv = {}): Timing {
   const rssFile = path.join(os.tmpdir(), `pl-bench-rss-${process.pid}`);
   const t0 = performance.now();
-  const r = spawnSync('/usr/bin/time', ['-f', '%M', '-o', rssFile, cmd, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'pipe'], maxBuffer: 64 * 1024 * 1024 });
+  const r = spawnSync('/usr/bin/time', ['-f', '%M', '-o', rssFile, 'timeout', '-s', 'KILL', String(TIMEOUT_MS / 1000), cmd, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'pipe'], maxBuffer: 64 * 1024 * 1024 });
+  const timedOut = r.status === 137 || r.status === 124; // coreutils timeout: the command was stopped
   const ms = performance.now() - t0;
   let rssMb = NaN;
   try {
@@ -47,8 +50,9 @@ function run(cmd: string, args: readonly string[], env: NodeJS.ProcessEnv = {}):
   } catch {
     /* no /usr/bin/time output */
   }
-  if (r.status !== 0) console.error(`  ! ${path.basename(cmd)} ${args.slice(0, 3).join(' ')} exited ${r.status}: ${r.stderr?.toString().trim().split('\n').slice(-2).join(' | ')}`);
-  return { ms, rssMb, ok: r.status === 0 };
+  if (timedOut) console.error(`  ! ${args.slice(0, 3).join(' ')}: stopped after ${TIMEOUT_MS / 1000} s`);
+  else if (r.status !== 0) console.error(`  ! ${path.basename(cmd)} ${args.slice(0, 3).join(' ')} exited ${r.status}: ${r.stderr?.toString().trim().split('\n').slice(-2).join(' | ')}`);
+  return { ms, rssMb, ok: r.status === 0 && !timedOut, timedOut };
 }
 
 const median = (xs: readonly number[]): number => {
@@ -65,7 +69,7 @@ function pairs(cmds: readonly { cmd: string; args: readonly string[]; env?: Node
 
 const node20 = process.execPath;
 const report: { row: string; ours: string; anchor: string; ratio: string; goal: string; met: boolean }[] = [];
-const s = (ms: number): string => (ms >= 1000 ? `${(ms / 1000).toFixed(2)} s` : `${ms.toFixed(0)} ms`);
+const s = (ms: number): string => (ms >= TIMEOUT_MS ? `> ${TIMEOUT_MS / 1000} s (stopped)` : ms >= 1000 ? `${(ms / 1000).toFixed(2)} s` : `${ms.toFixed(0)} ms`);
 
 function randomF16(count: number, seed: number, scale = 0.02): Uint16Array {
   const r = seededRandom(seed);
