@@ -103,7 +103,7 @@ function rowPlan(dir: string): void {
   const layers = writeBigPlanModel(file);
   const [plan, sens] = pairs([
     { cmd: node20, args: [CLI, 'plan', file, '--target', 'h100', '--avg-bits', '4.5', '-o', path.join(dir, 'big10k.plan.json')] },
-    { cmd: node20, args: [CLI, 'sensitivity', file] },
+    { cmd: node20, args: [CLI, 'sensitivity', file, '--json'] },
   ]);
   const ratio = plan!.ms / sens!.ms;
   report.push({ row: `plan --avg-bits 4.5, ${layers}-layer safetensors`, ours: `${s(plan!.ms)}, ${plan!.rssMb.toFixed(0)} MB`, anchor: `our sensitivity ${s(sens!.ms)}`, ratio: `${ratio.toFixed(2)}×`, goal: '< 1.5×', met: plan!.ok && sens!.ok && ratio < 1.5 });
