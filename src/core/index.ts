@@ -70,24 +70,25 @@ export {
   allFinite, klDivergenceFull, klDivergenceTopK, topKDistribution, MIN_PROBABILITY,
 } from './precision';
 export {
-  assignmentFromPlanJson, computeRate, estimate, type Estimate, EstimateError, type EstimateOptions, formatSupport,
+  computeRate, estimate, type Estimate, EstimateError, type EstimateOptions, formatSupport,
   getTarget, MAX_TARGET_FILE_BYTES, MAX_USER_TARGETS, mergeTargets, nativeTargetIds, nearestTargetIds,
   parseUserTargets, peakActivationBytes, readShapeConstants, type Target, TARGETS,
 } from './estimate';
 export {
-  assignmentHarm, assignmentWeightBytes, type Baseline, buildPlan, checkPlan, defaultCandidateFormats,
+  allowedFormats, assignmentHarm, assignmentWeightBytes, type Baseline, type BaselineComparison, budgetFor,
+  type BudgetBreakdown, buildPlan, type CheckedAssignment, checkedAssignment, checkPlan, defaultCandidateFormats,
   exportLlamaCpp, exportOrt, formatAllowed, formatPlanDiagnostics, type FuseOptions, groupLayers,
   harmFromSensitivity, type HarmFunction, harmToSqnrDb, hasPlanErrors, KEEP_FORMAT, llamaCppRulesBaseline,
   MAX_PLAN_TEXT_BYTES, modelFingerprint, parseBudgetInput, parseByteSize, type ParsedPlan, parsePlan,
-  type PlanBudget, type PlanDiagnostic, planFileNameFor, planForTarget, planFromAssignment, type PlanHead,
-  type PlanLayerEntry, type PlanPosition, type PrecisionPlan, q4kmFormats, resolvePlanAssignment, serializePlan,
-  sha256Hex, solveModel, type SolveModelResult, standardBaselines, tryParseByteSize, uniformBaseline, useMoreBits,
+  planAssignment, type PlanBudget, type PlanDiagnostic, planDocument, planFileNameFor, planForTarget,
+  type PlanLayerEntry, type PlanPosition, type PrecisionPlan, q4kmFormats, replacePlanAssignment,
+  resolvePlanAssignment, serializePlan, sha256Hex, solveModel, type SolveModelResult, solvePlan, type SolvedPlan,
+  type SolvePlanInput, standardBaselines, tryParseByteSize, uniformBaseline, useMoreBits,
 } from './plan';
 export {
   addCustomTargetText, analyzePlan, type CustomTargetInput, findModelReferences, type FitSummary, fitText,
-  FIX_ALL_CODES, fixAllEdits, isModelFileName, modelOneLine, type ModelReference, pickModelInFolder, planAssignment,
-  type PlanContext, type PlanEditorDiagnostic, planFixes, type PlanView, sensitivityLookup, shortFormatLabel,
-  type SourceSyntax, type TextEditData, weightBudgetBytes,
+  FIX_ALL_CODES, fixAllEdits, isModelFileName, modelOneLine, type ModelReference, pickModelInFolder, type PlanContext, type PlanEditorDiagnostic, planFixes, type PlanView, sensitivityLookup, shortFormatLabel,
+  type SourceSyntax, type TextEditData,
 } from './editor';
 export {
   seededRandom,

@@ -134,14 +134,19 @@ test('stale fingerprint → update; unknown target → near ids; fix-all of one 
   assert.ok(!codes(apply(two, all.edits)).includes('not-native'));
 });
 
-test('plans from assignments list only layers that differ from the default; budgets parse as typed', async () => {
-  const { planFromAssignment, parseBudgetInput } = await import('../../src/core/plan/planBuild');
+test('the plan document keeps the pins and notes of the plan it replaces; budgets parse as typed', async () => {
+  const { planDocument, parseBudgetInput } = await import('../../src/core/plan');
   const assignment: Record<string, string> = {};
   for (const l of loaded.model.layers) assignment[l.name] = l.quantizable ? 'q8_0' : 'keep';
   assignment['output.weight'] = 'q6_k';
-  const head = { model: { file: 'stories260K.gguf', fingerprint: loaded.fingerprint }, target: 'h100', budget: 'capacity' as const, context: 2048, batch: 1, kvFormat: 'fp16', defaultFormat: 'q8_0' };
-  const plan = planFromAssignment(head, loaded.model, assignment, [{ layer: 'token_embd.weight', format: 'fp16', pinned: true }]);
-  assert.deepEqual(plan.layers, [{ layer: 'token_embd.weight', format: 'fp16', pinned: true }, { layer: 'output.weight', format: 'q6_k' }]);
+  assignment['token_embd.weight'] = 'fp16';
+  const previous = [{ layer: 'token_embd.weight', format: 'fp16', pinned: true }, { layer: 'output.weight', format: 'q4_k', note: 'the head' }];
+  const input = { target: TARGETS.find((t) => t.id === 'h100')!, budget: 'capacity' as const, batch: 1, kvFormat: 'fp16', harm: () => 0, fingerprint: loaded.fingerprint, previous };
+  const plan = planDocument(loaded.model, input, assignment, 2048);
+  assert.deepEqual(plan.layers.find((e) => e.layer === 'token_embd.weight'), { layer: 'token_embd.weight', format: 'fp16', pinned: true });
+  assert.deepEqual(plan.layers.find((e) => e.layer === 'output.weight'), { layer: 'output.weight', format: 'q6_k', note: 'the head' });
+  assert.equal(plan.defaultFormat, 'keep');
+  assert.equal(plan.model.fingerprint, loaded.fingerprint);
   const text = serializePlan(plan);
   assert.deepEqual(analyzePlan(ctxFor(text)).diagnostics, []);
   assert.deepEqual(['capacity', '24GB', '512 MiB', 'weights 1.5GB', '4.5 bits', '3bpw', 'lots'].map(parseBudgetInput), [

@@ -1,6 +1,6 @@
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
-import { assignmentWeightBytes, estimate, formatBytes, parseByteSize, resolvePlanAssignment, type Estimate } from '../../core';
+import { assignmentWeightBytes, estimate, formatBytes, parseByteSize, type Estimate } from '../../core';
 import { applyPlanToOnnx, compareWithReference, referenceRun, type OutputSqnr } from '../../node/applyOnnx';
 import { OutputError } from '../../node/safeOutput';
 import { CliError, renderTable, type CliOutput } from '../io';
@@ -35,7 +35,7 @@ export async function applyCommand(argv: readonly string[], io: CliOutput): Prom
   const { model } = checked;
   if (model.format !== 'onnx') throw new CliError(`${model.fileName}: apply writes ONNX models; use 'precision-lens export ${path.basename(planPath)} --to llama.cpp' for ${model.format}.`);
   const plan = checked.parsed.plan!;
-  const assignment = resolvePlanAssignment(plan, model);
+  const { assignment } = checked;
   let result;
   try {
     result = await applyPlanToOnnx(modelPath, model, assignment, values.output, threshold !== undefined ? { externalDataThresholdBytes: threshold } : {});

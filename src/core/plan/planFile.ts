@@ -16,7 +16,7 @@
 import { type Node as JsonNode, type ParseError, parseTree, printParseErrorCode } from 'jsonc-parser';
 import { own, setOwn } from '../model/dict';
 import type { Layer, Model } from '../model/types';
-import { getNumberFormat, type ComputeType, type NumberFormat } from '../precision/numberFormats';
+import { getNumberFormat, KEEP_FORMAT, type ComputeType, type NumberFormat } from '../precision/numberFormats';
 
 /**
  * The schema's `$id`. Generated plans do NOT carry a `$schema` property: VS Code would try to download that URL
@@ -26,8 +26,7 @@ import { getNumberFormat, type ComputeType, type NumberFormat } from '../precisi
 export const PLAN_SCHEMA_URL = 'https://precision-lens.dev/schemas/precision-plan.schema.json';
 /** Current plan file version. */
 export const PLAN_VERSION = 1;
-/** Format id meaning "leave the layer as stored". */
-export const KEEP_FORMAT = 'keep';
+export { KEEP_FORMAT };
 /** Largest plan text we parse. Threat: a multi-gigabyte plan file exhausting memory in the editor host. */
 export const MAX_PLAN_TEXT_BYTES = 64 * 1024 * 1024;
 /** Most `layers[]` entries. Threat: a generated plan with millions of entries making validation quadratic or slow. */
@@ -534,6 +533,27 @@ export function parseByteSize(text: string): number {
   const v = tryParseByteSize(text);
   if (v === undefined) throw new Error(`'${truncate(text)}' is not a size: use a byte count or a number with a unit such as 24GB, 512MiB or 1.5TB.`);
   return v;
+}
+
+/**
+ * Parses a budget as typed: 'capacity' (or empty), a memory size ('24GB', '512MiB' → total memory),
+ * 'weights <size>' (layer weights only) or '<n> bits' / '<n>bpw' (average bits per weight). Undefined when malformed.
+ */
+export function parseBudgetInput(text: string): PlanBudget | undefined {
+  const t = text.trim().toLowerCase();
+  if (t === '' || t === 'capacity') return 'capacity';
+  const bits = /^(\d+(?:\.\d+)?)\s*(bits?|bpw)$/.exec(t);
+  if (bits) {
+    const v = Number(bits[1]);
+    return v > 0 && v <= 64 ? { avgBits: v } : undefined;
+  }
+  const weights = /^weights?\s+(.+)$/.exec(t);
+  if (weights) {
+    const v = tryParseByteSize(weights[1]!);
+    return v ? { weightBytes: v } : undefined;
+  }
+  const bytes = tryParseByteSize(t);
+  return bytes ? { bytes } : undefined;
 }
 //#endregion
 

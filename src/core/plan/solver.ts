@@ -16,13 +16,10 @@
  * Every prefix of the sorted hull edges is an integral LP optimum, so those points form the Pareto frontier
  * (best predicted harm at each of their memory levels), returned as chart data.
  */
-import { formatByteLength, formatForStoredDType, getNumberFormat, type ComputeType, type NumberFormat } from '../precision/numberFormats';
+import { formatByteLength, formatForStoredDType, getNumberFormat, KEEP_FORMAT, type ComputeType, type NumberFormat } from '../precision/numberFormats';
 import { dtypeInfo } from '../model/dtypes';
 import { own, setOwn } from '../model/dict';
 import type { Layer, Model, TensorInfo } from '../model/types';
-import { KEEP_FORMAT, type PlanBudget } from './planFile';
-import type { Target } from '../estimate/hardware/catalog';
-import { estimate, type Estimate } from '../estimate/memory';
 import type { SensitivityReport } from '../precision/sensitivity';
 
 //#region generic multiple-choice knapsack
@@ -697,162 +694,7 @@ export function solveModel(model: Model, options: SolveModelOptions): SolveModel
 }
 //#endregion
 
-//#region target budgets
-/** Options for {@link planForTarget}. */
-export interface PlanForTargetOptions extends Omit<SolveModelOptions, 'weightBudgetBytes' | 'native'> {
-  readonly target: Target;
-  /** Devices the model is spread over (default 1). */
-  readonly devices?: number;
-  readonly budget: PlanBudget;
-  readonly context?: number;
-  readonly batch?: number;
-  /** KV-cache format id (default 'fp16'). */
-  readonly kvFormat?: string;
-  /** Shape constants for the estimator (see `readShapeConstants`). */
-  readonly constants?: Readonly<Record<string, readonly number[]>>;
-}
-
-/** What would make an infeasible plan fit. */
-export interface FitSuggestion {
-  readonly kind: 'devices' | 'context' | 'kv-format' | 'allow-emulated' | 'budget';
-  /** One sentence with the numbers. */
-  readonly message: string;
-  /** The suggested value (device count, context, KV format id, bytes). */
-  readonly value: number | string | boolean;
-}
-
-/** Memory facts behind the weight budget. */
-export interface BudgetBreakdown {
-  readonly kind: 'capacity' | 'bytes' | 'weightBytes' | 'avgBits';
-  /** Memory the whole payload may use (capacity × devices or the explicit bytes); undefined for weight-only budgets. */
-  readonly memoryBytes: number | undefined;
-  readonly devices: number;
-  readonly kvCacheBytes: number;
-  readonly activationBytes: number;
-  /** Runtime overhead at the budget's limit (bytes + fraction × payload). */
-  readonly overheadBytes: number;
-  /** Stored bytes of tensors that belong to no layer (shape tables, buffers): they stay as stored. */
-  readonly outsideBytes: number;
-  /** What is left for the layers' weights (never negative). */
-  readonly weightBudgetBytes: number;
-  /** The same before clamping: negative when KV cache, activations and overhead alone exceed the memory. */
-  readonly availableBytes: number;
-}
-
-/** Result of {@link planForTarget}. */
-export interface PlanForTargetResult extends SolveModelResult {
-  readonly budget: BudgetBreakdown;
-  /** The estimator's view of the chosen assignment. */
-  readonly estimate: Estimate;
-  /** Non-empty when nothing fits. */
-  readonly suggestions: readonly FitSuggestion[];
-}
-
-/** Largest payload (weights + activations + KV) that fits `memoryBytes` on `devices` with the target's overhead rule. */
-function maxPayload(target: Target, devices: number, memoryBytes: number | undefined): number {
-  const ob = target.overhead.bytes;
-  const f = target.overhead.fraction;
-  if (memoryBytes !== undefined) {
-    // Explicit total memory: payload + ceil(ob + f·payload) ≤ memoryBytes.
-    let p = Math.floor((memoryBytes - ob) / (1 + f));
-    while (p > 0 && p + Math.ceil(ob + f * p) > memoryBytes) p--;
-    return Math.max(0, p);
-  }
-  if (devices <= 1) return maxPayload(target, 1, target.memoryBytes);
-  // Split evenly over N devices, the fixed overhead paid on each (memory.ts devicesNeeded).
-  return Math.max(0, Math.floor((devices * (target.memoryBytes - ob)) / (1 + f)));
-}
-
-/**
- * Computes the layer-weight budget for a target (capacity minus KV cache, activations and overhead, or an
- * explicit budget) and solves. When nothing fits, suggests what would, with numbers: more devices, a smaller
- * context, a lower KV-cache format, emulated formats.
- */
-export function planForTarget(model: Model, options: PlanForTargetOptions): PlanForTargetResult {
-  const { target } = options;
-  const devices = options.devices ?? 1;
-  const base = { ...(options.batch !== undefined ? { batch: options.batch } : {}), ...(options.constants ? { constants: options.constants } : {}) };
-  const at = (context: number | undefined, kvFormat: string | undefined): Estimate =>
-    estimate(model, target, { ...base, ...(context !== undefined ? { context } : {}), ...(kvFormat !== undefined ? { kvFormat } : {}) });
-  const stored = at(options.context, options.kvFormat);
-  const { byLayer, outsideBytes } = layerTensors(model);
-  const kind: BudgetBreakdown['kind'] = options.budget === 'capacity' ? 'capacity' : 'bytes' in options.budget ? 'bytes' : 'weightBytes' in options.budget ? 'weightBytes' : 'avgBits';
-  const budgetFor = (e: Estimate, n: number): BudgetBreakdown => {
-    const b = options.budget;
-    let memoryBytes: number | undefined;
-    let weightBudget: number;
-    let overhead = 0;
-    if (b === 'capacity' || 'bytes' in b) {
-      memoryBytes = b === 'capacity' ? target.memoryBytes * n : b.bytes;
-      const payload = maxPayload(target, n, b === 'capacity' ? undefined : b.bytes);
-      overhead = Math.ceil(target.overhead.bytes * (b === 'capacity' ? n : 1) + target.overhead.fraction * payload);
-      weightBudget = payload - e.kvCacheBytes - e.activationBytes - outsideBytes;
-    } else if ('weightBytes' in b) weightBudget = b.weightBytes - outsideBytes;
-    else {
-      let elements = 0;
-      for (const ts of byLayer.values()) for (const t of ts) elements += t.tensor.elementCount;
-      weightBudget = Math.floor((b.avgBits * elements) / 8);
-    }
-    return { kind, memoryBytes, devices: n, kvCacheBytes: e.kvCacheBytes, activationBytes: e.activationBytes, overheadBytes: overhead, outsideBytes, weightBudgetBytes: Math.max(0, weightBudget), availableBytes: weightBudget };
-  };
-  const budget = budgetFor(stored, devices);
-  const solveOpts = { ...options, native: target.native, weightBudgetBytes: budget.weightBudgetBytes };
-  const result = solveModel(model, solveOpts);
-  const final = estimate(model, target, { ...base, ...(options.context !== undefined ? { context: options.context } : {}), ...(options.kvFormat !== undefined ? { kvFormat: options.kvFormat } : {}), assignment: result.assignment });
-  const suggestions: FitSuggestion[] = [];
-  if (result.status === 'infeasible') {
-    const need = result.minWeightBytes;
-    const short = need - budget.availableBytes;
-    const mib = (x: number): string => `${(x / 2 ** 20).toFixed(1)} MiB`;
-    if (kind === 'capacity') {
-      for (let n = devices + 1; n <= devices + 4096; n++) {
-        if (budgetFor(stored, n).weightBudgetBytes >= need) {
-          suggestions.push({ kind: 'devices', value: n, message: `Use ${n} × ${target.id} instead of ${devices}: the smallest allowed weights (${mib(need)}) then fit.` });
-          break;
-        }
-      }
-    }
-    if (kind === 'capacity' || kind === 'bytes') {
-      if (stored.kvCacheBytes > 0) {
-        for (let c = Math.floor(stored.context / 2); c >= 1; c = Math.floor(c / 2)) {
-          const e = at(c, options.kvFormat);
-          if (budgetFor(e, devices).weightBudgetBytes >= need) {
-            suggestions.push({ kind: 'context', value: c, message: `Reduce the context from ${stored.context} to ${c} tokens: the KV cache shrinks from ${mib(stored.kvCacheBytes)} to ${mib(e.kvCacheBytes)}.` });
-            break;
-          }
-        }
-        const currentKv = getNumberFormat(options.kvFormat ?? 'fp16');
-        for (const kv of ['fp8_e4m3', 'int8', 'int4']) {
-          const f = getNumberFormat(kv)!;
-          if (currentKv && formatBitsPerWeightOf(f) >= formatBitsPerWeightOf(currentKv)) continue;
-          const e = at(options.context, kv);
-          if (budgetFor(e, devices).weightBudgetBytes >= need) {
-            suggestions.push({ kind: 'kv-format', value: kv, message: `Store the KV cache as ${f.label}: it shrinks from ${mib(stored.kvCacheBytes)} to ${mib(e.kvCacheBytes)}.` });
-            break;
-          }
-        }
-      }
-    }
-    if (!options.allowEmulated) {
-      const emu = solveModel(model, { ...solveOpts, allowEmulated: true });
-      if (emu.minWeightBytes <= budget.weightBudgetBytes)
-        suggestions.push({ kind: 'allow-emulated', value: true, message: `Allow emulated compute formats: the smallest weights drop to ${mib(emu.minWeightBytes)} (runs at the fallback rate on ${target.id}).` });
-    }
-    suggestions.push({
-      kind: 'budget',
-      value: short,
-      message: budget.availableBytes < 0
-        ? `KV cache (${mib(budget.kvCacheBytes)}), activations (${mib(budget.activationBytes)}) and overhead alone exceed the memory; with the smallest allowed weights (${mib(need)}) the plan is ${mib(short)} short.`
-        : `The smallest allowed weights need ${mib(need)} but the budget leaves ${mib(budget.availableBytes)} for them: ${mib(short)} short.`,
-    });
-  }
-  return { ...result, ...(result.status === 'infeasible' ? { shortfallBytes: result.minWeightBytes - budget.availableBytes } : {}), budget, estimate: final, suggestions };
-}
-
-function formatBitsPerWeightOf(f: NumberFormat): number {
-  return (f.bytesPerBlock * 8) / f.blockSize;
-}
-
+//#region harm
 /**
  * Harm from a sensitivity report: the layer's `staticScore` for the format, or with `prefer: 'measured'` the
  * measured output noise-to-signal ratio 10^(−measuredOutputSqnrDb/10) where the report has one (static
