@@ -531,7 +531,28 @@ export interface LayerTensor {
 }
 
 /** The layers' weight tensors (each tensor under its first layer only), and bytes outside any layer. */
-export function layerTensors(model: Model): { byLayer: Map<string, LayerTensor[]>; owner: Map<string, string>; outsideBytes: number } {
+export function layerTensors(model: Model): LayerTensors {
+  let r = layerTensorsMemo.get(model);
+  if (!r) {
+    r = computeLayerTensors(model);
+    layerTensorsMemo.set(model, r);
+  }
+  return r;
+}
+
+/** Weight tensors per layer, their owners and the bytes outside any layer (shared per model: never mutate). */
+export interface LayerTensors {
+  readonly byLayer: Map<string, LayerTensor[]>;
+  readonly owner: Map<string, string>;
+  readonly outsideBytes: number;
+}
+
+// Models are immutable IR, and the solver, the baselines, the budget and the editor ask for the same views of one
+// model many times per plan (a 10,000-layer model: ~50 ms each): computed once per model object.
+const layerTensorsMemo = new WeakMap<Model, LayerTensors>();
+const groupLayersMemo = new WeakMap<Model, Map<string, LayerGroup[]>>();
+
+function computeLayerTensors(model: Model): LayerTensors {
   const tensors = new Map<string, TensorInfo>();
   for (const t of model.tensors) if (!tensors.has(t.name)) tensors.set(t.name, t);
   const byLayer = new Map<string, LayerTensor[]>();
@@ -565,6 +586,21 @@ export function assignmentWeightBytes(model: Model, assignment: Readonly<Record<
 
 /** Groups layers that must share a format (see {@link FuseOptions}); layers sharing a tensor are always grouped. */
 export function groupLayers(model: Model, fuse: FuseOptions = {}): LayerGroup[] {
+  const key = `${fuse.qkv ?? false}|${fuse.gateUp ?? true}|${fuse.experts ?? true}`;
+  let byFuse = groupLayersMemo.get(model);
+  if (!byFuse) {
+    byFuse = new Map();
+    groupLayersMemo.set(model, byFuse);
+  }
+  let groups = byFuse.get(key);
+  if (!groups) {
+    groups = computeGroupLayers(model, fuse);
+    byFuse.set(key, groups);
+  }
+  return groups;
+}
+
+function computeGroupLayers(model: Model, fuse: FuseOptions): LayerGroup[] {
   const layers = model.layers.filter((l) => l.weights.length > 0 && l.byteLength > 0);
   const parent = new Map<string, string>(layers.map((l) => [l.name, l.name]));
   const reason = new Map<string, LayerGroup['reason']>();
