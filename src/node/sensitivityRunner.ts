@@ -551,7 +551,7 @@ async function runAnalysis(opened: OpenedModel, formats: string[], options: Sens
         const r = await readAndRun(t, c.byteStart, c.byteLength, (bytes) => ({ ...makeTask(t, transpose, c, bytes, formats, undefined, false), histogramOnly: true }));
         acc.stats.merge(r.stats);
         for (const f of formats) if (r.errors[f]) acc.errors.get(f)!.merge(r.errors[f]!);
-        if (r.histogram) for (let i = 0; i < 65536; i++) histogram[i] += r.histogram[i]!;
+        if (r.histogram) for (let i = 0; i < 65536; i++) histogram[i]! += r.histogram[i]!;
         bytesDone += c.byteLength;
         report(false, `analyzing ${t.name}`);
       }));
