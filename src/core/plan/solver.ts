@@ -252,48 +252,67 @@ export function solveMultipleChoiceKnapsack(groups: readonly (readonly KnapsackO
   for (let s = 0; s < free.length; s++) {
     const f = free[s]!;
     const e = eff[f.g]!;
-    const m = w.length * f.opts.length;
+    const k = f.opts.length;
+    const m = w.length * k;
     if (m > maxStates * 4) return pack('gap', lowerBound, free.length, states);
-    const cw = new Float64Array(m);
-    const ch = new Float64Array(m);
-    const cp = new Int32Array(m);
-    const cq = new Int32Array(m);
+    // The previous states are a Pareto list (bytes ascending, harm descending), so each option's successors are
+    // already sorted by bytes: a k-way merge (k ≤ formats + 1) replaces a general sort of all m candidates. Ties
+    // break as a stable sort of the candidates in (state, option) order would, so results do not change.
+    const nw = new Float64Array(m);
+    const nh = new Float64Array(m);
+    const np = new Int32Array(m);
+    const nq = new Int32Array(m);
+    const head = new Int32Array(k);
+    const optBytes = new Float64Array(k);
+    const optHarm = new Float64Array(k);
+    for (let j = 0; j < k; j++) {
+      optBytes[j] = e.bytes[f.opts[j]!]!;
+      optHarm[j] = e.harm[f.opts[j]!]!;
+    }
+    const capHere = cap - restMinBytes[s + 1]!;
+    const restCNext = restC[s + 1]!;
+    const len = w.length;
     let c = 0;
-    for (let i = 0; i < w.length; i++) {
-      for (const q of f.opts) {
-        const nw = w[i]! + e.bytes[q]!;
-        if (nw + restMinBytes[s + 1]! > cap) continue;
-        const nh = h[i]! + e.harm[q]!;
-        if (base + nh + lambda * nw + restC[s + 1]! >= ub - tol) continue;
-        cw[c] = nw;
-        ch[c] = nh;
-        cp[c] = i;
-        cq[c] = q;
+    let best = Infinity;
+    for (;;) {
+      let bj = -1;
+      let bw = 0;
+      let bh = 0;
+      for (let j = 0; j < k; j++) {
+        const i = head[j]!;
+        if (i >= len) continue;
+        const cwj = w[i]! + optBytes[j]!;
+        if (cwj > capHere) {
+          head[j] = len; // bytes only grow along this option's list
+          continue;
+        }
+        const chj = h[i]! + optHarm[j]!;
+        if (bj < 0 || cwj < bw || (cwj === bw && (chj < bh || (chj === bh && i < head[bj]!)))) {
+          bj = j;
+          bw = cwj;
+          bh = chj;
+        }
+      }
+      if (bj < 0) break;
+      const i = head[bj]!;
+      head[bj] = i + 1;
+      if (base + bh + lambda * bw + restCNext >= ub - tol) continue; // cannot beat the incumbent
+      if (bh < best) {
+        best = bh;
+        nw[c] = bw;
+        nh[c] = bh;
+        np[c] = i;
+        nq[c] = f.opts[bj]!;
         c++;
       }
     }
     if (c === 0) return pack('optimal', lowerBound, free.length, states); // nothing beats the incumbent
-    const order = Array.from({ length: c }, (_, i) => i).sort((a, b) => cw[a]! - cw[b]! || ch[a]! - ch[b]!);
-    const nw: number[] = [];
-    const nh: number[] = [];
-    const np: number[] = [];
-    const nq: number[] = [];
-    let best = Infinity;
-    for (const i of order) {
-      if (ch[i]! < best) {
-        best = ch[i]!;
-        nw.push(cw[i]!);
-        nh.push(ch[i]!);
-        np.push(cp[i]!);
-        nq.push(cq[i]!);
-      }
-    }
-    states += nw.length;
-    if (nw.length > maxStates) return pack('gap', lowerBound, free.length, states);
-    w = Float64Array.from(nw);
-    h = Float64Array.from(nh);
-    parents.push(Int32Array.from(np));
-    picks.push(Int32Array.from(nq));
+    states += c;
+    if (c > maxStates) return pack('gap', lowerBound, free.length, states);
+    w = nw.slice(0, c);
+    h = nh.slice(0, c);
+    parents.push(np.slice(0, c));
+    picks.push(nq.slice(0, c));
   }
   // Best final state = least harm (Pareto list: the last one).
   let bi = h.length - 1;
