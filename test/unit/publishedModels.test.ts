@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import test from 'node:test';
-import { estimate, getTarget, parameterBreakdown, type Estimate, type Model } from '../../src/core';
+import { estimate, getTarget, inspectReport, parameterBreakdown, type Estimate, type Model } from '../../src/core';
 import { DEEPSEEK_V3 as DS, GEMMA3_27B, GPT_OSS_120B as OSS, JAMBA_V01 as J, KIMI_K2 as K2, LLAMA4_MAVERICK, MISTRAL_7B_V01 as M, QWEN3_NEXT_80B as Q } from '../fixtures/publishedConfigs';
 import { PUBLISHED_MODELS, openInventory } from '../fixtures/publishedModels';
 
@@ -175,4 +175,20 @@ test('Jamba v0.1: 51.6B total, 12.1B active (published 52B / 12B); 16,384 B KV p
   assert.equal(e.kvBytesPerToken, 16_384);
   assert.equal(e.recurrentStateBytes, 28 * ((J.mamba_d_conv - 1) * inner + J.mamba_d_state * inner) * 4);
   assert.equal(e.attention, '28× recurrent, 4× GQA full');
+});
+
+test('inspect --json shows each layer its block cache and part, the per-block description, and the parameter split', async () => {
+  const m = await load('Llama 4 Maverick');
+  const r = inspectReport(m);
+  const byName = new Map(r.layers.map((l) => [l.name, l]));
+  assert.equal(byName.get('language_model.model.layers.0.self_attn.k_proj.weight')!.cache, 'GQA chunked 8192');
+  assert.equal(byName.get('language_model.model.layers.3.self_attn.k_proj.weight')!.cache, 'GQA full');
+  const vision = byName.get('vision_model.model.layers.0.self_attn.q_proj.weight')!;
+  assert.deepEqual([vision.part, vision.cache], ['vision', null]);
+  assert.equal(r.attention!.layers.length, 48);
+  assert.equal(r.attention!.kvBytesPerTokenFp16, 196_608);
+  assert.deepEqual(r.parameters, { total: m.parameterCount, text: 400_711_848_960, activeText: 17_184_691_200, mtp: 0, vision: m.parameterCount - 400_711_848_960, audio: 0 });
+  const ds = inspectReport(await load('DeepSeek-V3'));
+  assert.equal(ds.layers.find((l) => l.name === 'model.layers.61.eh_proj.weight')!.part, 'mtp');
+  assert.equal(ds.layers.find((l) => l.name === 'model.layers.60.self_attn.kv_a_proj_with_mqa.weight')!.cache, 'MLA full');
 });
