@@ -10,6 +10,7 @@ import * as vscode from 'vscode';
 import { type FitSummary, getTarget, MAX_TARGET_FILE_BYTES, mergeTargets, type Model, parseUserTargets, type Target, TARGETS } from '../core';
 import { readSettings } from './config';
 import { estimateFit } from './estimates';
+import { readRegularTextFile } from '../node/fileByteSource';
 
 /** Built-in and custom targets. */
 export class TargetCatalog {
@@ -41,7 +42,7 @@ export class TargetCatalog {
       const key = `${file}:${st.size}:${st.mtimeMs}`;
       if (this.cached?.key === key) return this.cached.targets;
       if (st.size > MAX_TARGET_FILE_BYTES) throw new Error(`${path.basename(file)}: the targets file is larger than ${MAX_TARGET_FILE_BYTES} bytes.`);
-      const targets = parseUserTargets(await fs.readFile(file, 'utf8'), path.basename(file));
+      const targets = parseUserTargets(await readRegularTextFile(file, MAX_TARGET_FILE_BYTES), path.basename(file));
       this.cached = { key, targets };
       return targets;
     } catch (e) {

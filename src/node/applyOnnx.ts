@@ -30,11 +30,11 @@ import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { onnxTypes } from './onnxProto';
 import {
-  KEEP_FORMAT, MINI_FLOATS, compareOutputs, fakeQuantize, floatToBf16Bits, floatToHalfBits, getNumberFormat, halfToFloatTable, miniFloatToNumber,
+  own, KEEP_FORMAT, MINI_FLOATS, compareOutputs, fakeQuantize, floatToBf16Bits, floatToHalfBits, getNumberFormat, halfToFloatTable, miniFloatToNumber,
   quantizationLayout, roundMiniFloat, toHalf, transpose2d, type Model, type NumberFormat, type TensorInfo,
 } from '../core';
 import { CALIBRATION_VARIANTS, generateCalibrationInputs, type CalibrationSample } from './calibration';
-import { FolderSiblings } from './fileByteSource';
+import { FolderSiblings, readRegularFile } from './fileByteSource';
 import { OutputError, refuseInputAliases, writeOutputFiles, type OutputFile } from './safeOutput';
 import { createSession, releaseSession, runSamples, type RunOutputs } from './ortRunner';
 
@@ -500,7 +500,7 @@ export async function applyPlanToOnnx(inputPath: string, model: Model, assignmen
   if (options.overwrite === false && (await fs.lstat(outAbs).catch(() => undefined))) throw new OutputError('output-exists', `${path.basename(outputPath)}: the output file exists.`, outAbs);
 
   const { Model: ModelType } = types();
-  const proto: Msg = ModelType.decode(await fs.readFile(inAbs));
+  const proto: Msg = ModelType.decode(await readRegularFile(inAbs, Number.MAX_SAFE_INTEGER));
   if (!proto.graph) throw new Error(`${fileName}: the model has no graph.`);
   const walk = walkGraphs(proto.graph);
   const folder = FolderSiblings.forModel(inAbs);
@@ -515,7 +515,7 @@ export async function applyPlanToOnnx(inputPath: string, model: Model, assignmen
   const layers: AppliedLayer[] = [];
   const claimed = new Set<string>();
   for (const l of model.layers) {
-    const id = assignment[l.name];
+    const id = own(assignment, l.name);
     if (id === undefined || id === KEEP_FORMAT) continue;
     const f = getNumberFormat(id);
     if (!f) {

@@ -9,12 +9,13 @@
  * - stale-fingerprint → update the fingerprint; unknown-target → a close target id;
  * and "fix all" of one code in the file. Pure; unit-tested in test/unit/hostPlanFixes.test.ts.
  */
+import { own, setOwn } from '../model/dict';
 import type { Layer, Model } from '../model/types';
 import { nearestTargetIds } from '../estimate/hardware/catalog';
 import { formatBytes } from '../model/inspect';
 import { formatBitsPerWeight, formatForStoredDType, getNumberFormat, type NumberFormat } from '../precision/numberFormats';
 import { KEEP_FORMAT, type ParsedPlan, type PlanPosition } from '../plan/planFile';
-import { shortFormatLabel, weightBudgetBytes, type PlanContext, type PlanEditorCode, type PlanEditorDiagnostic, type PlanView } from './planLenses';
+import { shortFormatLabel, type PlanContext, type PlanEditorCode, type PlanEditorDiagnostic, type PlanView } from './planLenses';
 import { assignmentWeightBytes, defaultCandidateFormats, formatAllowed, layerTensors, solveModel, tensorBytesIn, type LayerTensor } from '../plan/solver';
 import { editDistance } from '../util/text';
 
@@ -91,7 +92,7 @@ function env(ctx: PlanContext, view: PlanView): FixEnv | undefined {
   const native = view.target?.native;
   const ids = [...defaultCandidateFormats(model), 'fp32', 'fp16', 'bf16', 'int8', 'q8_0'];
   const candidates = [...new Map(ids.map((id) => getNumberFormat(id)).filter((f): f is NumberFormat => !!f).map((f) => [f.id, f])).values()].filter((f) => formatAllowed(f, native, false));
-  const budget = view.target && view.estimate ? weightBudgetBytes(plan, model, view.target, view.estimate) : undefined;
+  const budget = view.budget?.weightBudgetBytes;
   return { model, byLayer: layerTensors(model).byLayer, layers: new Map(model.layers.map((l) => [l.name, l])), candidates, budget };
 }
 
@@ -206,7 +207,7 @@ export function fixAllEdits(ctx: PlanContext, view: PlanView, code: PlanEditorCo
     }
     if (next) {
       formats.set(d.entry!, next);
-      assignment[entry.layer] = next;
+      setOwn(assignment, entry.layer, next);
     }
   }
   return { count: formats.size + remove.size, edits: layerChangeEdits(ctx.parsed, { formats, remove }) };
@@ -214,7 +215,7 @@ export function fixAllEdits(ctx: PlanContext, view: PlanView, code: PlanEditorCo
 
 /** Among allowed formats predicted safer than the current one, the safest whose plan still fits. */
 function safestFittingFormat(ctx: PlanContext, view: PlanView, fx: FixEnv, layer: Layer): string | undefined {
-  const current = view.assignment[layer.name] ?? KEEP_FORMAT;
+  const current = own(view.assignment, layer.name) ?? KEEP_FORMAT;
   const currentDb = ctx.sensitivity?.(layer.name, current)?.predictedOutputSqnrDb ?? -Infinity;
   const stored = formatForStoredDType(layer.dtype)?.id;
   const options = fx.candidates
@@ -236,7 +237,7 @@ function solverChoice(ctx: PlanContext, view: PlanView, fx: FixEnv, layerName: s
   const plan = view.plan;
   if (!ctx.sensitivity || fx.budget === undefined || !plan) return undefined;
   const pinned: Record<string, string> = {};
-  for (const e of plan.layers) if (e.pinned && e.layer !== layerName) pinned[e.layer] = e.format;
+  for (const e of plan.layers) if (e.pinned && e.layer !== layerName) setOwn(pinned, e.layer, e.format);
   const r = solveModel(fx.model, {
     weightBudgetBytes: fx.budget,
     formats: fx.candidates.map((f) => f.id),
@@ -246,7 +247,7 @@ function solverChoice(ctx: PlanContext, view: PlanView, fx: FixEnv, layerName: s
     harm: (l, f) => ctx.sensitivity!(l.name, f.id)?.staticScore,
     frontierPoints: 2,
   });
-  return r.status === 'infeasible' ? undefined : r.assignment[layerName];
+  return r.status === 'infeasible' ? undefined : own(r.assignment, layerName);
 }
 
 interface Move {
@@ -310,10 +311,10 @@ function lowerUntilFits(ctx: PlanContext, view: PlanView, fx: FixEnv): { count: 
     const s = ctx.sensitivity?.(l.name, id);
     return s ? s.staticScore : 0;
   };
-  const movable = fx.model.layers.filter((l) => l.quantizable && l.byteLength > 0 && !pinned.has(l.name) && assignment[l.name] !== undefined);
+  const movable = fx.model.layers.filter((l) => l.quantizable && l.byteLength > 0 && !pinned.has(l.name) && own(assignment, l.name) !== undefined);
   // Each layer's best next step, in a heap by score; after a layer moves, only its own next step is recomputed.
   const nextMove = (l: Layer): Move | undefined => {
-    const cur = assignment[l.name]!;
+    const cur = own(assignment, l.name)!;
     const curBytes = layerBytesIn(fx, l, cur);
     let best: Move | undefined;
     for (const f of fx.candidates) {
@@ -348,8 +349,8 @@ function lowerUntilFits(ctx: PlanContext, view: PlanView, fx: FixEnv): { count: 
     plan.layers.forEach((e, i) => {
       if (e.layer === name) idx = i; // the last entry for a layer is the one that counts
     });
-    if (idx >= 0) formats.set(idx, assignment[name]!);
-    else add.push({ layer: name, format: assignment[name]! });
+    if (idx >= 0) formats.set(idx, own(assignment, name)!);
+    else add.push({ layer: name, format: own(assignment, name)! });
   }
   return { count: changed.size, savedBytes: start - used, edits: layerChangeEdits(ctx.parsed, { formats, add }) };
 }

@@ -36,14 +36,15 @@
  *   stored (weights) but excluded from active parameters, bytes read per decode step and per-token FLOPs; their
  *   parameter counts are reported on their own.
  */
-import { ModelFormatError, formatError, type CancellationToken } from '../errors';
+import { ModelFormatError, type CancellationToken } from '../errors';
 import type { ByteSource, SiblingResolver } from '../io/byteSource';
 import { readVarint, varintInt64, VARINT_OK, type VarintParts } from '../io/varint';
 import { dtypeInfo } from '../model/dtypes';
+import { own, setOwn } from '../model/dict';
 import { RECURRENT_STATE_BYTES, attentionDecodeFlops, attentionPrefillFlops, describeCache, kvCacheElements, type CacheDescription } from '../model/attention';
 import { isRoutedExpert, parameterBreakdown, tensorParts } from '../model/parameters';
 import type { Layer, Model, TensorInfo } from '../model/types';
-import { formatByteLength, formatForStoredDType, getNumberFormat, type ComputeType, type NumberFormat } from '../precision/numberFormats';
+import { formatByteLength, formatForStoredDType, getNumberFormat, KEEP_FORMAT, type ComputeType, type NumberFormat } from '../precision/numberFormats';
 import type { Interconnect, Target } from './hardware/catalog';
 import { EstimateError } from './hardware/errors';
 import { computeRate, formatSupport } from './hardware/support';
@@ -140,43 +141,6 @@ export interface Estimate {
   readonly assumptions: readonly string[];
 }
 //#endregion
-
-/** Reads a plan file's assignment (`{ layers: [{ layer, format }], defaultFormat }`, the `<model>.precision.json` shape). */
-export interface PlanAssignment {
-  readonly assignment: Readonly<Record<string, string>>;
-  readonly defaultFormat: string | undefined;
-}
-
-/** Plan `defaultFormat` values that mean "keep every unlisted layer as stored". */
-const AS_STORED = new Set(['', 'stored', 'as-stored', 'as_stored', 'keep', 'none']);
-
-/**
- * Extracts the assignment from a parsed precision-plan document. Reads only `layers[].layer`, `layers[].format`
- * and `defaultFormat`; other fields are ignored. Formats and layer names are validated later by {@link estimate}.
- * Throws {@link EstimateError} ('bad-plan') when the shape is wrong.
- */
-export function assignmentFromPlanJson(obj: unknown, fileName = 'plan'): PlanAssignment {
-  const fail = (p: string): never => {
-    throw new EstimateError('bad-plan', formatError(fileName, p));
-  };
-  if (typeof obj !== 'object' || obj === null || Array.isArray(obj)) return fail('a precision plan must be a JSON object with a "layers" array');
-  const o = obj as Record<string, unknown>;
-  const layers = o['layers'] ?? [];
-  if (!Array.isArray(layers)) return fail('"layers" must be an array of { "layer", "format" } entries');
-  if (layers.length > 1_000_000) fail('"layers" has more than 1000000 entries');
-  const assignment: Record<string, string> = Object.create(null) as Record<string, string>;
-  layers.forEach((e: unknown, i) => {
-    const entry = e as Record<string, unknown> | null;
-    if (typeof entry !== 'object' || entry === null || typeof entry['layer'] !== 'string' || typeof entry['format'] !== 'string') {
-      fail(`layers[${i}] needs string "layer" and "format" fields`);
-    }
-    assignment[entry!['layer'] as string] = entry!['format'] as string;
-  });
-  const d = o['defaultFormat'];
-  if (d !== undefined && d !== null && typeof d !== 'string') fail('"defaultFormat" must be a format id');
-  const defaultFormat = typeof d === 'string' && !AS_STORED.has(d.trim().toLowerCase()) ? d : undefined;
-  return { assignment: { ...assignment }, defaultFormat };
-}
 
 const ENCODER_ARCHITECTURES = /^(bert|roberta|xlm-roberta|nomic-bert|jina-bert(-v2)?|t5encoder|clip|vit|deberta|distilbert|electra|albert|whisper-encoder)$/i;
 const KV_VALUE_NAMES = /past|present|cache/i;
@@ -289,11 +253,11 @@ export function estimate(model: Model, target: Target, options: EstimateOptions 
   const assignment: Record<string, NumberFormat> = {};
   for (const [name, fid] of Object.entries(options.assignment ?? {})) {
     if (!layerByName.has(name)) fail(`the assignment names the unknown layer '${name.slice(0, 80)}'`);
-    if (typeof fid === 'string' && AS_STORED.has(fid.trim().toLowerCase())) continue; // 'keep' = as stored (plan.ts KEEP_FORMAT)
-    assignment[name] = getNumberFormat(fid) ?? fail(`unknown format '${String(fid).slice(0, 40)}' for layer '${name.slice(0, 80)}'`);
+    if (typeof fid === 'string' && fid.trim().toLowerCase() === KEEP_FORMAT) continue; // as stored
+    setOwn(assignment, name, getNumberFormat(fid) ?? fail(`unknown format '${String(fid).slice(0, 40)}' for layer '${name.slice(0, 80)}'`));
   }
-  const defaultFormat = options.defaultFormat !== undefined && !AS_STORED.has(options.defaultFormat.trim().toLowerCase()) ? (getNumberFormat(options.defaultFormat) ?? fail(`unknown default format '${options.defaultFormat.slice(0, 40)}'`)) : undefined;
-  if (defaultFormat) for (const l of model.layers) if (!assignment[l.name] && l.quantizable) assignment[l.name] = defaultFormat;
+  const defaultFormat = options.defaultFormat !== undefined && options.defaultFormat.trim().toLowerCase() !== KEEP_FORMAT ? (getNumberFormat(options.defaultFormat) ?? fail(`unknown default format '${options.defaultFormat.slice(0, 40)}'`)) : undefined;
+  if (defaultFormat) for (const l of model.layers) if (!own(assignment, l.name) && l.quantizable) setOwn(assignment, l.name, defaultFormat);
 
   const tensorByName = new Map<string, TensorInfo>();
   for (const t of model.tensors) if (!tensorByName.has(t.name)) tensorByName.set(t.name, t);
@@ -399,7 +363,7 @@ export function estimate(model: Model, target: Target, options: EstimateOptions 
   let tokenFlops = 0; // active FLOPs per token
   let tokenSeconds = 0; // seconds per token at each layer's rate (active)
   for (const layer of model.layers) {
-    const format = assignment[layer.name] ?? storedFormat(model, layer);
+    const format = own(assignment, layer.name) ?? storedFormat(model, layer);
     const isExpert = expertTensorNames.has(layer.weights[0] ?? '');
     const bytes = layer.weights.reduce((s, w) => s + tensorBytes(w), 0);
     const flops = layerFlops(layer, graphShapes?.values);
@@ -540,7 +504,7 @@ export async function readShapeConstants(model: Model, source: ByteSource, sibli
       if (loc.file !== '' && loc.file !== model.fileName) src = await siblings.open(loc.file);
       const bytes = await src.read(loc.byteOffset, loc.byteLength);
       const values = decodeInts(bytes, t.dtype, loc.encoding, t.elementCount);
-      if (values) out[t.name] = values;
+      if (values) setOwn(out, t.name, values);
     } catch (e) {
       if (!(e instanceof ModelFormatError)) throw e;
     }

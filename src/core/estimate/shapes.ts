@@ -16,6 +16,7 @@
  * its bodies name). The peak is the largest sum of live bytes at any node. Initializers and Constant outputs
  * are weights, not activations. Values of unknown shape count 0 bytes and are reported.
  */
+import { own } from '../model/dict';
 import type { Dim, Graph, GraphNode, Model, TensorInfo } from '../model/types';
 import { dtypeInfo } from '../model/dtypes';
 
@@ -208,7 +209,7 @@ export function inferGraphShapes(model: Model, graph: Graph, bindings: ShapeBind
   for (const name of graph.initializers) {
     const t = tensorsByName.get(name);
     if (t) setValue(name, t.dtype, t.shape);
-    remember(name, constants[name]);
+    remember(name, own(constants, name));
   }
   for (const v of [...graph.inputs, ...graph.valueInfo, ...graph.outputs]) {
     const t = tensorsByName.get(v.name);
@@ -242,7 +243,7 @@ export function inferGraphShapes(model: Model, graph: Graph, bindings: ShapeBind
       if (v && typeof v === 'object' && 'tensor' in v) {
         const t = tensorsByName.get(v.tensor);
         if (t) setValue(out0, t.dtype, t.shape);
-        remember(out0, constants[v.tensor] ?? constants[out0]);
+        remember(out0, own(constants, v.tensor) ?? own(constants, out0));
       } else if (typeof a['value_int'] === 'number') {
         setValue(out0, 'int64', []);
         remember(out0, [a['value_int']]);

@@ -4,6 +4,7 @@
  * solver: non-quantizable layers stay as stored, fused groups share one format, and a format is never used
  * where it would take more bytes than the stored tensor.
  */
+import { own, setOwn } from '../model/dict';
 import type { Layer, Model } from '../model/types';
 import { getNumberFormat, type ComputeType } from '../precision/numberFormats';
 import { KEEP_FORMAT } from './planFile';
@@ -30,7 +31,7 @@ function finish(model: Model, raw: Record<string, string>, fuse: FuseOptions | u
   const out: Record<string, string> = {};
   for (const l of model.layers) {
     if (!byLayer.has(l.name) || (byLayer.get(l.name) ?? []).length === 0) continue;
-    let id = l.quantizable ? (raw[l.name] ?? KEEP_FORMAT) : KEEP_FORMAT;
+    let id = l.quantizable ? (own(raw, l.name) ?? KEEP_FORMAT) : KEEP_FORMAT;
     const f = id === KEEP_FORMAT ? undefined : getNumberFormat(id);
     if (!f) id = KEEP_FORMAT;
     else {
@@ -40,7 +41,7 @@ function finish(model: Model, raw: Record<string, string>, fuse: FuseOptions | u
       if (now > keep) id = KEEP_FORMAT;
       else id = f.id;
     }
-    out[l.name] = id;
+    setOwn(out, l.name, id);
   }
   // Fused groups take the format of their most precise member (what a runtime storing them fused must do).
   const tensors = byLayer;
@@ -48,9 +49,9 @@ function finish(model: Model, raw: Record<string, string>, fuse: FuseOptions | u
     if (g.layers.length < 2) continue;
     const bytesOf = (id: string): number =>
       g.layers.reduce((a, l) => a + (tensors.get(l.name) ?? []).reduce((b, t) => b + tensorBytesIn(t.tensor, id === KEEP_FORMAT ? 'keep' : getNumberFormat(id)!, t.isMain), 0), 0);
-    const ids = [...new Set(g.layers.map((l) => out[l.name]!).filter((x) => x !== undefined))];
+    const ids = [...new Set(g.layers.map((l) => own(out, l.name)!).filter((x) => x !== undefined))];
     const pick = ids.sort((a, b) => bytesOf(b) - bytesOf(a))[0] ?? KEEP_FORMAT;
-    for (const l of g.layers) out[l.name] = pick;
+    for (const l of g.layers) setOwn(out, l.name, pick);
   }
   return out;
 }
@@ -60,7 +61,7 @@ export function uniformBaseline(model: Model, formatId: string, options: Baselin
   const f = getNumberFormat(formatId);
   if (!f || !formatAllowed(f, options.native, options.allowEmulated)) return undefined;
   const raw: Record<string, string> = {};
-  for (const l of model.layers) raw[l.name] = f.id;
+  for (const l of model.layers) setOwn(raw, l.name, f.id);
   return { id: `uniform-${f.id}`, label: `all ${f.label}`, assignment: finish(model, raw, options.fuse) };
 }
 
@@ -117,7 +118,7 @@ export function llamaCppRulesBaseline(model: Model, formats: RuleFormats = q4kmF
     else if (generic) id = useMoreBits(gIdx.get(l.name)!, weighted.length) ? formats.high : formats.low;
     else if (vIdx.has(l.name)) id = useMoreBits(vIdx.get(l.name)!, v.length) ? formats.high : formats.low;
     else if (down.includes(l)) id = useMoreBits(blocks.indexOf(l.block ?? -1), nBlocks) ? formats.high : formats.low;
-    raw[l.name] = id;
+    setOwn(raw, l.name, id);
   }
   return { id: model.format === 'gguf' ? 'q4_k_m' : 'q4_k_m-like', label: `Q4_K_M-like (${formats.low}; ${formats.high} for attn v/ffn down, ${formats.head} head)`, assignment: finish(model, raw, options.fuse) };
 }

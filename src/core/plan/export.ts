@@ -9,6 +9,7 @@
  *   (regex_search on the GGUF tensor name; a matching override wins over llama.cpp's own heuristics).
  * - The plan JSON itself (schemas/precision-plan.schema.json) for anything else.
  */
+import { own } from '../model/dict';
 import type { Layer, Model } from '../model/types';
 import { getNumberFormat, type NumberFormat } from '../precision/numberFormats';
 import { KEEP_FORMAT } from './planFile';
@@ -71,7 +72,7 @@ export function exportOrt(model: Model, assignment: Readonly<Record<string, stri
   const approximated = new Map<string, number>();
   const floats = new Map<string, number>();
   for (const l of model.layers) {
-    const id = assignment[l.name];
+    const id = own(assignment, l.name);
     if (id === undefined) continue;
     const f = id === KEEP_FORMAT ? undefined : getNumberFormat(id);
     const q = f ? ortQuant(f) : undefined;
@@ -94,11 +95,11 @@ export function exportOrt(model: Model, assignment: Readonly<Record<string, stri
   for (const [id, n] of floats)
     warnings.push(`${n} layer(s) use ${id}; quantize_static does not convert floats, so they are excluded (convert them with onnxconverter_common.float16 or \`precision-lens apply\`).`);
   const unsupported = model.layers.filter((l) => {
-    const id = assignment[l.name];
+    const id = own(assignment, l.name);
     const f = id && id !== KEEP_FORMAT ? getNumberFormat(id) : undefined;
     return f && !ortQuant(f) && !['fp32', 'fp16', 'bf16', 'tf32'].includes(f.id);
   });
-  if (unsupported.length) warnings.push(`${unsupported.length} layer(s) use formats ORT quantization cannot produce (${[...new Set(unsupported.map((l) => assignment[l.name]))].join(', ')}); they are excluded.`);
+  if (unsupported.length) warnings.push(`${unsupported.length} layer(s) use formats ORT quantization cannot produce (${[...new Set(unsupported.map((l) => own(assignment, l.name)))].join(', ')}); they are excluded.`);
   const result = { nodes_to_exclude: exclude, op_types_to_quantize: [...ops].sort(), TensorQuantOverrides: overrides };
   const input = paths.input ?? model.fileName;
   const output = paths.output ?? model.fileName.replace(/\.onnx$/i, '') + '.quant.onnx';
@@ -228,7 +229,7 @@ export function exportLlamaCpp(model: Model, assignment: Readonly<Record<string,
   const counts = new Map<string, number>();
   const approx = new Map<string, string>();
   for (const l of model.layers) {
-    const id = assignment[l.name];
+    const id = own(assignment, l.name);
     if (id === undefined || id === KEEP_FORMAT) continue;
     const f = getNumberFormat(id);
     if (!f) continue;

@@ -12,6 +12,7 @@
  *
  * Ids are lowercase and stable: plans, CLI flags and JSON use them. Aliases map common short names.
  */
+import { own } from '../model/dict';
 import { DTYPES } from '../model/dtypes';
 
 /** What a target's matrix units execute (keys of a target's throughput table and `native` list). */
@@ -164,8 +165,9 @@ export const FORMAT_ALIASES: Readonly<Record<string, string>> = {
 
 /** Looks up a format by id or alias (case-insensitive); undefined when unknown. */
 export function getNumberFormat(idOrAlias: string): NumberFormat | undefined {
+  if (typeof idOrAlias !== 'string') return undefined;
   const k = idOrAlias.trim().toLowerCase();
-  return BY_ID.get(FORMAT_ALIASES[k] ?? k);
+  return BY_ID.get(own(FORMAT_ALIASES, k) ?? k);
 }
 
 /** Exact bytes of a tensor with `shape` stored in `format`, scales included. */
@@ -242,3 +244,6 @@ const STORED_DTYPE_FORMATS: Readonly<Record<string, string>> = {
   uint4: 'int4',
   mxfp4: 'mxfp4',
 };
+
+/** Format id meaning "leave the layer as stored": the one spelling plans, the solver and the estimator accept. */
+export const KEEP_FORMAT = 'keep';

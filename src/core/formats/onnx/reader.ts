@@ -19,17 +19,15 @@ import { readVarint, varintUnsigned, VARINT_TOO_LONG, VARINT_TRUNCATED, type Var
 import { dtypeInfo, storedByteLength } from '../../model/dtypes';
 import type { AttributeValue, Graph, GraphNode, Hyperparameters, MetadataValue, Model, ModelFile, TensorInfo, TensorLocation } from '../../model/types';
 import type { ReadContext } from '../context';
+import { setOwn } from '../../model/dict';
 import { buildLayers, isWeightInput } from './layers';
 import { ATTRIBUTE_VALUES_KEPT, OnnxWireParser, type DataField, type DataFieldName, type RawAttribute, type RawGraph, type RawModel, type RawNode, type RawSparseTensor, type RawTensor } from './parse';
 import { ATTRIBUTE_TYPE, DATA_LOCATION_EXTERNAL, dtypeOfOnnx } from './schema';
 import { int64Text, type BigValue } from './wire';
 
-/** A plain object keyed by untrusted names: own data properties only, so a key `__proto__` cannot change the prototype. */
+/** A plain object keyed by untrusted names: own data properties only, written with setOwn (model/dict.ts). */
 function record<T>(): Record<string, T> {
   return {};
-}
-function setOwn<T>(obj: Record<string, T>, key: string, value: T): void {
-  Object.defineProperty(obj, key, { value, enumerable: true, writable: true, configurable: true });
 }
 
 /** Reads an ONNX model's structure. Throws {@link ModelFormatError} for malformed or hostile input. */
@@ -247,7 +245,7 @@ class ModelBuilder {
           return s;
         },
         (e: unknown) => {
-          if (e instanceof ModelFormatError && e.code === 'path-escape') throw e;
+          if (e instanceof ModelFormatError && (e.code === 'path-escape' || e.code === 'not-a-file' || e.code === 'limit-exceeded')) throw e;
           if (e instanceof ModelFormatError || (e as { code?: string })?.code === 'ENOENT') {
             throw new ModelFormatError('missing-file', formatError(this.name, `external data file '${truncateForMessage(file)}' of ${what} is missing`));
           }
