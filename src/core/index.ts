@@ -36,6 +36,9 @@ export {
   RECURRENT_STATE_BYTES, recurrentStateElements, type SsmHyperparameters, tokensHeld,
 } from './model/attention';
 export {
+  isRoutedExpert, type ParameterBreakdown, parameterBreakdown, type ParameterPart, parameterPart, tensorParts,
+} from './model/parameters';
+export {
   dtypeLabel, formatBytes, formatCount, inspectReport,
 } from './model/inspect';
 export {

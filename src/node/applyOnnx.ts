@@ -37,6 +37,7 @@ import { CALIBRATION_VARIANTS, generateCalibrationInputs, type CalibrationSample
 import { FolderSiblings, readRegularFile } from './fileByteSource';
 import { OutputError, refuseInputAliases, writeOutputFiles, type OutputFile } from './safeOutput';
 import { createSession, releaseSession, runSamples, type RunOutputs } from './ortRunner';
+import { ApplyError, RuntimeError } from './errors';
 
 //#region protobuf
 /* eslint-disable @typescript-eslint/no-explicit-any */
@@ -161,7 +162,7 @@ async function inlineExternalData(model: Msg, folder: FolderSiblings, walk: Walk
     if (num(t.data_location) !== 1) continue;
     const kv = new Map<string, string>((t.external_data ?? []).map((e: Msg) => [e.key, e.value]));
     const loc = kv.get('location');
-    if (!loc) throw new Error(`Tensor '${t.name}' has external data without a location.`);
+    if (!loc) throw new ApplyError('cannot-convert', `Tensor '${t.name}' has external data without a location.`);
     const src = await folder.open(loc);
     const offset = Number(kv.get('offset') ?? 0);
     const length = kv.has('length') ? Number(kv.get('length')) : src.size - offset;
@@ -273,7 +274,7 @@ function e4m3Code(v: number): number {
     e4m3Codes.set(-0, 0x80);
   }
   const c = e4m3Codes.get(v);
-  if (c === undefined) throw new Error(`Internal error: ${v} is not an E4M3 value.`);
+  if (c === undefined) throw new ApplyError('internal', `Internal error: ${v} is not an E4M3 value.`);
   return c;
 }
 
@@ -375,7 +376,7 @@ function convertOpset(model: Msg, walk: Walk, from: number, to: number, fileName
         return b;
       };
       const floats = (vals: number[]): Uint8Array => new Uint8Array(Float32Array.from(vals).buffer);
-      if (REMOVED.has(op)) throw new Error(`${fileName}: cannot convert the model to opset ${to}: op '${op}' no longer exists there.`);
+      if (REMOVED.has(op)) throw new ApplyError('cannot-convert', `${fileName}: cannot convert the model to opset ${to}: op '${op}' no longer exists there.`);
       const since = FIXED_SINCE[op] ?? (REDUCE_18.has(op) ? 18 : undefined);
       if (since !== undefined && from < since && to >= since) {
         switch (op) {
@@ -426,7 +427,7 @@ function convertOpset(model: Msg, walk: Walk, from: number, to: number, fileName
               break;
             }
             if (op === 'Dropout') {
-              if ((n.output ?? []).length > 1 && n.output[1]) throw new Error(`${fileName}: cannot convert the model to opset ${to}: Dropout '${n.name}' uses its mask output.`);
+              if ((n.output ?? []).length > 1 && n.output[1]) throw new ApplyError('cannot-convert', `${fileName}: cannot convert the model to opset ${to}: Dropout '${n.name}' uses its mask output.`);
               n.op_type = 'Identity';
               n.attribute = [];
               n.output = [n.output[0]];
@@ -435,7 +436,7 @@ function convertOpset(model: Msg, walk: Walk, from: number, to: number, fileName
             if (op === 'Softmax' || op === 'LogSoftmax' || op === 'Hardmax') {
               const a = attrs.find((x) => x.name === 'axis');
               const axis = a ? num(a.i) : 1;
-              if (axis !== -1) throw new Error(`${fileName}: cannot convert the model to opset ${to}: ${op} '${n.name}' uses axis ${axis}, whose meaning changed in opset 13.`);
+              if (axis !== -1) throw new ApplyError('cannot-convert', `${fileName}: cannot convert the model to opset ${to}: ${op} '${n.name}' uses axis ${axis}, whose meaning changed in opset 13.`);
               break;
             }
           }
@@ -449,7 +450,7 @@ function convertOpset(model: Msg, walk: Walk, from: number, to: number, fileName
           if (v === 'bicubic') m.s = Buffer.from('cubic');
         }
       }
-      if (op === 'BatchNormalization' && from < 9 && to >= 9) throw new Error(`${fileName}: cannot convert the model to opset ${to}: BatchNormalization '${n.name}' predates opset 9.`);
+      if (op === 'BatchNormalization' && from < 9 && to >= 9) throw new ApplyError('cannot-convert', `${fileName}: cannot convert the model to opset ${to}: BatchNormalization '${n.name}' predates opset 9.`);
       out.push(n);
     }
     graph.node = out;
@@ -493,7 +494,7 @@ export async function applyPlanToOnnx(inputPath: string, model: Model, assignmen
   const inAbs = path.resolve(inputPath);
   const outAbs = path.resolve(outputPath);
   const fileName = path.basename(inputPath);
-  if (model.format !== 'onnx') throw new Error(`${fileName}: apply writes ONNX models only; this model is ${model.format}.`);
+  if (model.format !== 'onnx') throw new ApplyError('not-onnx', `${fileName}: apply writes ONNX models only; this model is ${model.format}.`);
   // Every file the model is read from: the output (and its .data companion) must not be any of them (by inode).
   const inputs = [inAbs, ...model.files.map((f) => path.resolve(path.dirname(inAbs), f.path))];
   await refuseInputAliases([outAbs, `${outAbs}.data`], inputs);
@@ -501,7 +502,7 @@ export async function applyPlanToOnnx(inputPath: string, model: Model, assignmen
 
   const { Model: ModelType } = types();
   const proto: Msg = ModelType.decode(await readRegularFile(inAbs, Number.MAX_SAFE_INTEGER));
-  if (!proto.graph) throw new Error(`${fileName}: the model has no graph.`);
+  if (!proto.graph) throw new ApplyError('cannot-convert', `${fileName}: the model has no graph.`);
   const walk = walkGraphs(proto.graph);
   const folder = FolderSiblings.forModel(inAbs);
   try {
@@ -793,7 +794,7 @@ export async function referenceRun(modelPath: string, model: Model, samples = 4)
         const set = generateCalibrationInputs(model, samples, 1, v);
         const outputs = await runSamples(session, set.samples);
         const output = Object.keys(outputs[0] ?? {})[0];
-        if (!output) throw new Error('the model has no numeric output');
+        if (!output) throw new RuntimeError('runtime-failed', 'the model has no numeric output');
         return { samples: set.samples, outputs, output, inputs: set.description };
       } catch (e) {
         lastError = e;
@@ -802,7 +803,7 @@ export async function referenceRun(modelPath: string, model: Model, samples = 4)
   } finally {
     await releaseSession(session);
   }
-  throw new Error(`${path.basename(modelPath)}: onnxruntime-node cannot run the model on generated inputs (${lastError instanceof Error ? lastError.message.split('\n')[0] : String(lastError)}).`);
+  throw new RuntimeError('runtime-failed', `${path.basename(modelPath)}: onnxruntime-node cannot run the model on generated inputs (${lastError instanceof Error ? lastError.message.split('\n')[0] : String(lastError)}).`);
 }
 
 /** Runs `candidatePath` on the reference inputs and compares its first numeric output with the original's. */
