@@ -10,6 +10,7 @@ import { planCommand, planUsage } from './commands/plan';
 import { exportCommand, exportUsage } from './commands/export';
 import { applyCommand, applyUsage } from './commands/apply';
 import { sensitivityCommand, sensitivityUsage } from './commands/sensitivity';
+import { isInputError, NodeError } from '../node/errors';
 import { OutputError } from '../node/safeOutput';
 import { CliError, type CliOutput } from './io';
 
@@ -49,6 +50,11 @@ export async function runCli(argv: readonly string[], io: CliOutput = consoleOut
     if (e instanceof OutputError) {
       io.err(`precision-lens: ${e.message}`);
       return 2;
+    }
+    if (e instanceof NodeError) {
+      // The code decides: the user's model, plan or files → 2; the environment (no onnxruntime-node, a dead worker) → 1.
+      io.err(`precision-lens: ${e.message}`);
+      return isInputError(e) ? 2 : 1;
     }
     if (e instanceof ModelFormatError || e instanceof CliError) {
       io.err(`precision-lens: ${e.message}`);

@@ -37,6 +37,7 @@ import { CALIBRATION_VARIANTS, generateCalibrationInputs, type CalibrationSample
 import { FolderSiblings, readRegularFile } from './fileByteSource';
 import { OutputError, refuseInputAliases, writeOutputFiles, type OutputFile } from './safeOutput';
 import { createSession, releaseSession, runSamples, type RunOutputs } from './ortRunner';
+import { ApplyError, RuntimeError } from './errors';
 
 //#region protobuf
 /* eslint-disable @typescript-eslint/no-explicit-any */
@@ -156,7 +157,7 @@ async function inlineExternalData(model: Msg, folder: FolderSiblings, walk: Walk
     if (num(t.data_location) !== 1) continue;
     const kv = new Map<string, string>((t.external_data ?? []).map((e: Msg) => [e.key, e.value]));
     const loc = kv.get('location');
-    if (!loc) throw new Error(`Tensor '${t.name}' has external data without a location.`);
+    if (!loc) throw new ApplyError('cannot-convert', `Tensor '${t.name}' has external data without a location.`);
     const src = await folder.open(loc);
     const offset = Number(kv.get('offset') ?? 0);
     const length = kv.has('length') ? Number(kv.get('length')) : src.size - offset;
@@ -268,7 +269,7 @@ function e4m3Code(v: number): number {
     e4m3Codes.set(-0, 0x80);
   }
   const c = e4m3Codes.get(v);
-  if (c === undefined) throw new Error(`Internal error: ${v} is not an E4M3 value.`);
+  if (c === undefined) throw new ApplyError('internal', `Internal error: ${v} is not an E4M3 value.`);
   return c;
 }
 
@@ -383,7 +384,7 @@ function convertOpset(model: Msg, walk: Walk, from: number, to: number, fileName
         const mode = take('mode');
         const scalesAttr = take('scales');
         const scales = scalesAttr ? constInput('scales', DT.FLOAT, [scalesAttr.floats.length], floats(scalesAttr.floats.map(Number))) : n.input[1];
-        if (!scales) throw new Error(`${fileName}: cannot convert the model to opset ${to}: Upsample '${n.name}' has no scales.`);
+        if (!scales) throw new ApplyError('cannot-convert', `${fileName}: cannot convert the model to opset ${to}: Upsample '${n.name}' has no scales.`);
         const modeName = mode ? Buffer.from(mode.s ?? []).toString() : 'nearest';
         n.op_type = 'Resize';
         n.input = [n.input[0], '', scales];
@@ -404,7 +405,7 @@ function convertOpset(model: Msg, walk: Walk, from: number, to: number, fileName
         if (Buffer.from(attrs.find((a) => a.name === 'mode')?.s ?? []).toString() !== 'linear') attrs.push({ name: 'nearest_mode', type: ATTR.STRING, s: Buffer.from('floor') });
         n.attribute = attrs;
       }
-      if (op === 'Scan' && from < 9 && to >= 9) throw new Error(`${fileName}: cannot convert the model to opset ${to}: Scan '${n.name}' uses the opset-8 form (batch axis and sequence_lens), which has no single-node equivalent.`);
+      if (op === 'Scan' && from < 9 && to >= 9) throw new ApplyError('cannot-convert', `${fileName}: cannot convert the model to opset ${to}: Scan '${n.name}' uses the opset-8 form (batch axis and sequence_lens), which has no single-node equivalent.`);
       if (op === 'Split' && from < 18 && to >= 18 && from >= 13 && !(n.input[1] ?? '')) {
         // From 18 a Split without a 'split' input must say how many outputs it has.
         n.attribute = [...attrs.filter((a) => a.name !== 'num_outputs'), { name: 'num_outputs', type: ATTR.INT, i: n.output.length }];
@@ -415,7 +416,7 @@ function convertOpset(model: Msg, walk: Walk, from: number, to: number, fileName
         const inputs = [n.input[0], n.input[1] ?? '', constInput('axis', DT.INT64, [], ints([a ? num(a.i) : 1]))];
         n.input = inputs;
       }
-      if (REMOVED.has(op)) throw new Error(`${fileName}: cannot convert the model to opset ${to}: op '${op}' no longer exists there.`);
+      if (REMOVED.has(op)) throw new ApplyError('cannot-convert', `${fileName}: cannot convert the model to opset ${to}: op '${op}' no longer exists there.`);
       const since = FIXED_SINCE[op] ?? (REDUCE_18.has(op) ? 18 : undefined);
       if (since !== undefined && from < since && to >= since) {
         switch (op) {
@@ -466,7 +467,7 @@ function convertOpset(model: Msg, walk: Walk, from: number, to: number, fileName
               break;
             }
             if (op === 'Dropout') {
-              if ((n.output ?? []).length > 1 && n.output[1]) throw new Error(`${fileName}: cannot convert the model to opset ${to}: Dropout '${n.name}' uses its mask output.`);
+              if ((n.output ?? []).length > 1 && n.output[1]) throw new ApplyError('cannot-convert', `${fileName}: cannot convert the model to opset ${to}: Dropout '${n.name}' uses its mask output.`);
               n.op_type = 'Identity';
               n.attribute = [];
               n.output = [n.output[0]];
@@ -507,7 +508,7 @@ function convertOpset(model: Msg, walk: Walk, from: number, to: number, fileName
           if (v === 'bicubic') m.s = Buffer.from('cubic');
         }
       }
-      if (op === 'BatchNormalization' && from < 9 && to >= 9) throw new Error(`${fileName}: cannot convert the model to opset ${to}: BatchNormalization '${n.name}' predates opset 9.`);
+      if (op === 'BatchNormalization' && from < 9 && to >= 9) throw new ApplyError('cannot-convert', `${fileName}: cannot convert the model to opset ${to}: BatchNormalization '${n.name}' predates opset 9.`);
       out.push(n, ...after);
     }
     graph.node = out;
@@ -529,7 +530,7 @@ const irFor = (op: number): number => (op >= 21 ? 10 : op >= 19 ? 9 : op >= 15 ?
 export function convertOnnxOpset(bytes: Uint8Array, to: number, fileName = 'model.onnx'): { readonly bytes: Uint8Array; readonly from: number; readonly notes: readonly string[] } {
   const { Model: ModelType } = types();
   const proto: Msg = ModelType.decode(bytes);
-  if (!proto.graph) throw new Error(`${fileName}: the model has no graph.`);
+  if (!proto.graph) throw new ApplyError('cannot-convert', `${fileName}: the model has no graph.`);
   const from = mainOpset(proto);
   if (from === 0 || from >= to) return { bytes, from, notes: [] };
   const notes = convertOpset(proto, walkGraphs(proto.graph), from, to, fileName);
@@ -570,7 +571,7 @@ export async function applyPlanToOnnx(inputPath: string, model: Model, assignmen
   const inAbs = path.resolve(inputPath);
   const outAbs = path.resolve(outputPath);
   const fileName = path.basename(inputPath);
-  if (model.format !== 'onnx') throw new Error(`${fileName}: apply writes ONNX models only; this model is ${model.format}.`);
+  if (model.format !== 'onnx') throw new ApplyError('not-onnx', `${fileName}: apply writes ONNX models only; this model is ${model.format}.`);
   // Every file the model is read from: the output (and its .data companion) must not be any of them (by inode).
   const inputs = [inAbs, ...model.files.map((f) => path.resolve(path.dirname(inAbs), f.path))];
   await refuseInputAliases([outAbs, `${outAbs}.data`], inputs);
@@ -578,7 +579,7 @@ export async function applyPlanToOnnx(inputPath: string, model: Model, assignmen
 
   const { Model: ModelType } = types();
   const proto: Msg = ModelType.decode(await readRegularFile(inAbs, Number.MAX_SAFE_INTEGER));
-  if (!proto.graph) throw new Error(`${fileName}: the model has no graph.`);
+  if (!proto.graph) throw new ApplyError('cannot-convert', `${fileName}: the model has no graph.`);
   const walk = walkGraphs(proto.graph);
   const folder = FolderSiblings.forModel(inAbs);
   try {
@@ -869,7 +870,7 @@ export async function referenceRun(modelPath: string, model: Model, samples = 4)
         const set = generateCalibrationInputs(model, samples, 1, v);
         const outputs = await runSamples(session, set.samples);
         const output = Object.keys(outputs[0] ?? {})[0];
-        if (!output) throw new Error('the model has no numeric output');
+        if (!output) throw new RuntimeError('runtime-failed', 'the model has no numeric output');
         return { samples: set.samples, outputs, output, inputs: set.description };
       } catch (e) {
         lastError = e;
@@ -878,7 +879,7 @@ export async function referenceRun(modelPath: string, model: Model, samples = 4)
   } finally {
     await releaseSession(session);
   }
-  throw new Error(`${path.basename(modelPath)}: onnxruntime-node cannot run the model on generated inputs (${lastError instanceof Error ? lastError.message.split('\n')[0] : String(lastError)}).`);
+  throw new RuntimeError('runtime-failed', `${path.basename(modelPath)}: onnxruntime-node cannot run the model on generated inputs (${lastError instanceof Error ? lastError.message.split('\n')[0] : String(lastError)}).`);
 }
 
 /** Runs `candidatePath` on the reference inputs and compares its first numeric output with the original's. */

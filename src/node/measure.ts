@@ -51,6 +51,7 @@ import { openModelFile, openRegularFile, readRegularFile } from './fileByteSourc
 import { defaultCacheDir, preparePrivateDir, readCacheEntry, writeCacheEntry } from './userCache';
 import { createSession, releaseSession, runSamples, type RunOutputs } from './ortRunner';
 import { analyzeModelSensitivity, resolveFormats } from './sensitivityRunner';
+import { NodeError, RuntimeError } from './errors';
 
 /** Largest model (all files) measured in memory. Threat: copying multi-GB files once per layer × format. */
 export const MAX_MEASURE_MODEL_BYTES = 2 * 1024 * 1024 * 1024;
@@ -267,8 +268,8 @@ export async function measureSensitivity(modelPath: string, options: MeasureOpti
     throw e;
   }
   try {
-    if (model.format !== 'onnx') throw new Error(`${model.fileName}: measured sensitivity needs an ONNX model (this is ${model.format}).`);
-    if (model.totalFileBytes > MAX_MEASURE_MODEL_BYTES) throw new Error(`${model.fileName}: ${model.totalFileBytes} bytes exceed the measurement limit of ${MAX_MEASURE_MODEL_BYTES}.`);
+    if (model.format !== 'onnx') throw new NodeError('not-onnx', `${model.fileName}: measured sensitivity needs an ONNX model (this is ${model.format}).`);
+    if (model.totalFileBytes > MAX_MEASURE_MODEL_BYTES) throw new NodeError('too-large', `${model.fileName}: ${model.totalFileBytes} bytes exceed the measurement limit of ${MAX_MEASURE_MODEL_BYTES}.`);
     const staticReport = options.staticReport ?? (await analyzeModelSensitivity({ model, source: opened.source, siblings: opened.siblings }, { formats, ...(options.workers !== undefined ? { workers: options.workers } : {}), ...(token ? { token } : {}) }));
     throwIfCancelled(token);
 
@@ -341,7 +342,7 @@ export async function measureSensitivity(modelPath: string, options: MeasureOpti
         const preferred = cache.variants[inputsKey];
         if (preferred !== undefined) variants.sort((a, b) => (a === preferred ? -1 : b === preferred ? 1 : 0));
         const baseSession = await createSession(otherFiles.length ? path.resolve(modelPath) : mainBytes).catch((e: Error) => {
-          throw new Error(`${model.fileName}: onnxruntime cannot load the model: ${firstLine(e.message)}.`);
+          throw new RuntimeError('runtime-failed', `${model.fileName}: onnxruntime cannot load the model: ${firstLine(e.message)}.`);
         });
         let degenerate: { set: CalibrationSet; outs: RunOutputs[]; v: number } | undefined;
         try {
@@ -373,9 +374,9 @@ export async function measureSensitivity(modelPath: string, options: MeasureOpti
           cache.variants[inputsKey] = degenerate.v;
           notes.push('the outputs do not vary with any generated inputs (constant or non-finite), so no layer can change them.');
         }
-        if (!baseline || !calibration) throw new Error(`${model.fileName}: onnxruntime cannot run the model with the calibration inputs tried: ${errors[0] ?? 'unknown error'}.`);
+        if (!baseline || !calibration) throw new RuntimeError('runtime-failed', `${model.fileName}: onnxruntime cannot run the model with the calibration inputs tried: ${errors[0] ?? 'unknown error'}.`);
         compared = comparedOutputs(baseline);
-        if (!compared.length) throw new Error(`${model.fileName}: the model has no numeric output to compare.`);
+        if (!compared.length) throw new RuntimeError('runtime-failed', `${model.fileName}: the model has no numeric output to compare.`);
         cache.outputs[inputsKey] = compared.join(',');
       }
 

@@ -11,7 +11,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  EstimateError, ModelFormatError, checkPlan, estimate, getTarget, parsePlan, parseUserTargets, planFromAssignment, resolvePlanAssignment,
+  EstimateError, ModelFormatError, buildPlan, checkPlan, estimate, getTarget, parsePlan, parseUserTargets, resolvePlanAssignment,
   seededRandom, serializePlan, type Model,
 } from '../../src/core';
 import { tinyTransformer } from '../fixtures/planModel';
@@ -82,7 +82,7 @@ const expected = (e: unknown): boolean => e instanceof ModelFormatError || e ins
 function validPlan(model: Model): string {
   const assignment: Record<string, string> = {};
   model.layers.forEach((l, i) => { if (l.quantizable) assignment[l.name] = i % 2 ? 'int4' : 'int8'; });
-  return serializePlan(planFromAssignment({ model: { file: model.fileName, fingerprint: `pl1:${'0'.repeat(64)}` }, target: 'rtx-4090', budget: { avgBits: 6 }, context: 512, batch: 1, kvFormat: 'fp16', defaultFormat: 'keep' }, model, assignment));
+  return serializePlan(buildPlan({ model, fingerprint: `pl1:${'0'.repeat(64)}`, target: 'rtx-4090', budget: { avgBits: 6 }, context: 512, batch: 1, kvFormat: 'fp16', assignment }));
 }
 
 test('mutated plan files go through parse, check, resolve and estimate without crashing', () => {

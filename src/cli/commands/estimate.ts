@@ -1,30 +1,26 @@
-import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import {
-  DEFAULT_LIMITS, parseJsoncValue,
   EstimateError,
   TARGETS,
-  assignmentFromPlanJson,
   estimate,
   formatBytes,
   formatCount,
   getTarget,
   mergeTargets,
+  modelFingerprint,
   nearestTargetIds,
   openModel,
   readShapeConstants,
   type Estimate,
   type Target,
 } from '../../core';
-import { openModelFile, readRegularTextFile } from '../../node/fileByteSource';
+import { openModelFile } from '../../node/fileByteSource';
 import { CliError, renderTable, type CliOutput } from '../io';
+import { checkPlanFile } from './plan';
 import { loadTargetsFile } from './targets';
 
 export const estimateUsage = 'precision-lens estimate FILE --target ID[,ID...] [--batch N] [--context N] [--kv-format F] [--plan PLAN] [--targets-file FILE] [--json]';
-
-/** Largest plan file read by `--plan`. Threat: a huge JSON file exhausting memory. */
-const MAX_PLAN_FILE_BYTES = 64 * 1024 * 1024;
 
 function positiveInt(flag: string, text: string | undefined): number | undefined {
   if (text === undefined) return undefined;
@@ -49,20 +45,6 @@ export function resolveTargets(spec: string, user: readonly Target[]): Target[] 
   });
 }
 
-async function readPlan(file: string): Promise<ReturnType<typeof assignmentFromPlanJson>> {
-  const name = path.basename(file);
-  let st;
-  try {
-    st = await fs.stat(file);
-  } catch {
-    throw new CliError(`${name}: the plan file does not exist.`);
-  }
-  if (st.size > MAX_PLAN_FILE_BYTES) throw new CliError(`${name}: the plan file is larger than ${MAX_PLAN_FILE_BYTES} bytes.`);
-  const parsed = parseJsoncValue(await readRegularTextFile(file, MAX_PLAN_FILE_BYTES), DEFAULT_LIMITS.maxNestingDepth);
-  if (parsed.error !== undefined) throw new CliError(`${name}: ${parsed.error}.`);
-  return assignmentFromPlanJson(parsed.value, name);
-}
-
 const tps = (n: number): string => (n >= 1000 ? formatCount(Math.round(n)) : n >= 10 ? n.toFixed(0) : n.toFixed(2));
 
 /** `precision-lens estimate`: memory fit and roofline speed on one or more targets. */
@@ -85,7 +67,6 @@ export async function estimateCommand(argv: readonly string[], io: CliOutput): P
   const context = positiveInt('context', values.context);
   const user = await loadTargetsFile(values['targets-file']);
   const targets = resolveTargets(values.target, user);
-  const plan = values.plan ? await readPlan(values.plan) : undefined;
 
   const opened = await openModelFile(positionals[0]!);
   let estimates: Estimate[];
@@ -94,13 +75,15 @@ export async function estimateCommand(argv: readonly string[], io: CliOutput): P
     const model = await openModel(opened.source, { siblings: opened.siblings });
     fileName = model.fileName;
     const constants = model.graphs.length > 0 ? await readShapeConstants(model, opened.source, opened.siblings) : {};
+    // --plan: checked against this model (fingerprint, layers, formats, target) as apply and export check it.
+    const plan = values.plan ? await checkPlanFile(values.plan, model, await modelFingerprint(opened.source, model.files), io, user) : undefined;
     try {
       estimates = targets.map((t) =>
         estimate(model, t, {
           ...(batch !== undefined ? { batch } : {}),
           ...(context !== undefined ? { context } : {}),
           ...(values['kv-format'] !== undefined ? { kvFormat: values['kv-format'] } : {}),
-          ...(plan ? { assignment: plan.assignment, ...(plan.defaultFormat !== undefined ? { defaultFormat: plan.defaultFormat } : {}) } : {}),
+          ...(plan ? { assignment: plan.assignment } : {}),
           constants,
         }),
       );
@@ -118,6 +101,13 @@ export async function estimateCommand(argv: readonly string[], io: CliOutput): P
   }
   const first = estimates[0]!;
   io.out(`${fileName}: ${formatCount(first.parameterCount)} parameters${first.activeParameterCount !== first.parameterCount ? ` (${formatCount(first.activeParameterCount)} active)` : ''} · batch ${first.batch} · context ${first.context} · KV ${first.kvFormat}${values.plan ? ` · plan ${path.basename(values.plan)}` : ''}`);
+  const notActive = [
+    first.mtpParameterCount > 0 ? `multi-token prediction ${formatCount(first.mtpParameterCount)}` : '',
+    first.visionParameterCount > 0 ? `vision tower ${formatCount(first.visionParameterCount)}` : '',
+    first.audioParameterCount > 0 ? `audio tower ${formatCount(first.audioParameterCount)}` : '',
+  ].filter(Boolean);
+  if (notActive.length > 0) io.out(`stored, not active per token: ${notActive.join(' · ')}`);
+  if (first.attention) io.out(`attention: ${first.attention} · ${formatBytes(first.kvBytesPerToken)} KV per token (${first.kvFormat})${first.recurrentStateBytes > 0 ? ` + ${formatBytes(first.recurrentStateBytes)} recurrent state` : ''}`);
   io.out('');
   const row = (label: string, f: (e: Estimate) => string): string[] => [label, ...estimates.map(f)];
   io.out(

@@ -1,6 +1,6 @@
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
-import { exportLlamaCpp, exportOrt, resolvePlanAssignment, serializePlan } from '../../core';
+import { exportLlamaCpp, exportOrt, serializePlan } from '../../core';
 import { modelDataFiles, writeOutputFile } from '../../node/safeOutput';
 import { CliError, type CliOutput } from '../io';
 import { loadCheckedPlan } from './plan';
@@ -25,7 +25,7 @@ export async function exportCommand(argv: readonly string[], io: CliOutput): Pro
   if (!['ort', 'onnxruntime', 'llama.cpp', 'llamacpp', 'gguf', 'json'].includes(to)) throw new CliError(`--to must be ort, llama.cpp or json, got '${values.to!.slice(0, 40)}'.`);
   const checked = await loadCheckedPlan(positionals[0]!, values.model, io, values['targets-file']);
   const plan = checked.parsed.plan!;
-  const assignment = resolvePlanAssignment(plan, checked.model);
+  const { assignment } = checked;
   const modelFile = path.basename(checked.modelPath);
   let text: string;
   if (to === 'ort' || to === 'onnxruntime') {

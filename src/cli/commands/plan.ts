@@ -6,37 +6,34 @@ import {
   KEEP_FORMAT,
   MAX_PLAN_TEXT_BYTES,
   TARGETS,
+  allowedFormats,
   assignmentHarm,
   assignmentWeightBytes,
-  buildPlan,
-  checkPlan,
+  checkedAssignment,
   defaultCandidateFormats,
-  estimate,
-  formatAllowed,
   formatBytes,
   formatPlanDiagnostics,
   getNumberFormat,
-  getTarget,
-  groupLayers,
   harmFromSensitivity,
   harmToSqnrDb,
-  hasPlanErrors,
   mergeTargets,
   modelFingerprint,
-  nearestTargetIds,
   openModel,
   parseByteSize,
   parsePlan,
   planFileNameFor,
-  planForTarget,
   readShapeConstants,
+  replacePlanAssignment,
   serializePlan,
-  solveModel,
+  solvePlan,
   standardBaselines,
   type Model,
   type ParsedPlan,
   type PlanBudget,
   type PlanDiagnostic,
+  type PrecisionPlan,
+  type SolvedPlan,
+  type SolvePlanInput,
   type Target,
 } from '../../core';
 import { openModelFile, readRegularTextFile, resolveInsideFolder } from '../../node/fileByteSource';
@@ -45,6 +42,8 @@ import { DEFAULT_VERIFY_CANDIDATES, MAX_VERIFY_CANDIDATES, planReference, verify
 import { analyzeModelSensitivity } from '../../node/sensitivityRunner';
 import { modelDataFiles, writeOutputFile } from '../../node/safeOutput';
 import { CliError, renderTable, type CliOutput } from '../io';
+import { ggufMeasurementRecord, ggufVerificationJson, ggufVerificationLines, measureGgufForPlan, verifyGgufForPlan, type GgufPlanMeasurement } from './planGguf';
+import type { GgufVerifyResult } from '../../node/ggufVerify';
 import { resolveTargets } from './estimate';
 import { loadTargetsFile } from './targets';
 
@@ -52,7 +51,7 @@ import { loadTargetsFile } from './targets';
 export const AUTO_VERIFY_MAX_BYTES = 256 * 1024 * 1024;
 
 export const planUsage =
-  'precision-lens plan FILE --target ID [--budget SIZE | --avg-bits B | --weight-budget SIZE] [--devices N] [--context N] [--batch N] [--kv-format F] [--formats a,b] [--allow-emulated] [--fuse-qkv] [--sample F] [--measure] [--verify | --no-verify] [--max-candidates N] [--targets-file FILE] [-o PLAN | --dry-run] [--json]';
+  'precision-lens plan FILE --target ID [--budget SIZE | --avg-bits B | --weight-budget SIZE] [--devices N] [--context N] [--batch N] [--kv-format F] [--formats a,b] [--allow-emulated] [--fuse-qkv] [--sample F] [--measure] [--verify | --no-verify] [--text FILE] [--max-candidates N] [--targets-file FILE] [-o PLAN | --dry-run] [--json]';
 
 function positiveInt(flag: string, text: string | undefined): number | undefined {
   if (text === undefined) return undefined;
@@ -84,17 +83,36 @@ export interface CheckedPlan {
   readonly model: Model;
   readonly modelPath: string;
   readonly target: Target | undefined;
+  /** Layer → canonical format id for every layer with weights (core's `checkedAssignment`). */
+  readonly assignment: Readonly<Record<string, string>>;
 }
 
-/** Opens the plan's model, checks the plan (layers, formats, target, fingerprint) and throws CliError (exit 2) on errors. */
+/** The plan of `parsed`; prints the parse diagnostics and throws CliError (exit 2) when it is not a valid plan. */
+function requirePlan(name: string, parsed: ParsedPlan, io: CliOutput): PrecisionPlan {
+  if (parsed.plan) return parsed.plan;
+  for (const line of formatPlanDiagnostics(name, parsed.diagnostics)) io.err(line);
+  throw new CliError(`${name}: the plan is not valid (${parsed.diagnostics.filter((d) => d.severity === 'error').length} error(s)).`);
+}
+
+/** Checks a parsed plan with core's `checkedAssignment`; prints its diagnostics and throws CliError (exit 2) on errors. */
+function checkParsedPlan(name: string, parsed: ParsedPlan, model: Model, fingerprint: string, io: CliOutput, user: readonly Target[]): Omit<CheckedPlan, 'modelPath'> {
+  requirePlan(name, parsed, io);
+  const checked = checkedAssignment({ parsed, fileName: name, model, fingerprint, targets: mergeTargets(TARGETS, user) });
+  for (const line of formatPlanDiagnostics(name, checked.diagnostics)) io.err(line);
+  if (checked.hasErrors) throw new CliError(`${name}: the plan has ${checked.diagnostics.filter((d) => d.severity === 'error').length} error(s); fix them or re-run precision-lens plan.`);
+  return { parsed, diagnostics: checked.diagnostics, model, target: checked.target, assignment: checked.assignment };
+}
+
+/** Reads the plan at `planPath` and checks it against an open model (fingerprint, layers, formats, target). */
+export async function checkPlanFile(planPath: string, model: Model, fingerprint: string, io: CliOutput, user: readonly Target[]): Promise<Omit<CheckedPlan, 'modelPath'>> {
+  return checkParsedPlan(path.basename(planPath), await readPlanFile(planPath), model, fingerprint, io, user);
+}
+
+/** Opens the plan's model (`modelPath` or beside the plan), checks the plan and throws CliError (exit 2) on errors. */
 export async function loadCheckedPlan(planPath: string, modelPath: string | undefined, io: CliOutput, targetsFile?: string): Promise<CheckedPlan> {
-  const parsed = await readPlanFile(planPath);
   const name = path.basename(planPath);
-  if (!parsed.plan) {
-    for (const line of formatPlanDiagnostics(name, parsed.diagnostics)) io.err(line);
-    throw new CliError(`${name}: the plan is not valid (${parsed.diagnostics.filter((d) => d.severity === 'error').length} error(s)).`);
-  }
-  const plan = parsed.plan;
+  const parsed = await readPlanFile(planPath);
+  const plan = requirePlan(name, parsed, io);
   // A plan names its model relative to its own folder; like external data it may not leave that folder (issue 14:
   // `"file": "../outside/x.onnx"` was opened and parsed). An explicit --model is the user's own choice.
   const mp = modelPath ?? (await resolveInsideFolder(await fs.realpath(path.dirname(path.resolve(planPath))), plan.model.file, name, 'model file'));
@@ -108,21 +126,7 @@ export async function loadCheckedPlan(planPath: string, modelPath: string | unde
     await opened.close();
   }
   const user = await loadTargetsFile(targetsFile);
-  const target = getTarget(plan.target, user);
-  const groups = new Map<string, string>();
-  for (const g of groupLayers(model)) if (g.layers.length > 1) for (const l of g.layers) groups.set(l.name, g.key);
-  const diagnostics = checkPlan(parsed, {
-    model,
-    fingerprint,
-    ...(target ? { target } : {}),
-    targetKnown: target !== undefined,
-    targetIds: nearestTargetIds(plan.target, mergeTargets(TARGETS, user), 5),
-    groups,
-    fileName: name,
-  });
-  for (const line of formatPlanDiagnostics(name, diagnostics)) io.err(line);
-  if (hasPlanErrors(diagnostics)) throw new CliError(`${name}: the plan has ${diagnostics.filter((d) => d.severity === 'error').length} error(s); fix them or re-run precision-lens plan.`);
-  return { parsed, diagnostics, model, modelPath: mp, target };
+  return { ...checkParsedPlan(name, parsed, model, fingerprint, io, user), modelPath: mp };
 }
 
 /** `precision-lens plan`: choose a format per layer for a target and write the plan file. */
@@ -146,6 +150,7 @@ export async function planCommand(argv: readonly string[], io: CliOutput): Promi
       verify: { type: 'boolean' },
       'no-verify': { type: 'boolean' },
       'max-candidates': { type: 'string' },
+      text: { type: 'string' },
       'targets-file': { type: 'string' },
       output: { type: 'string', short: 'o' },
       'dry-run': { type: 'boolean' },
@@ -180,27 +185,22 @@ export async function planCommand(argv: readonly string[], io: CliOutput): Promi
   const modelPath = positionals[0]!;
 
   const opened = await openModelFile(modelPath);
+  const disposers: (() => void)[] = [];
   try {
     const model = await openModel(opened.source, { siblings: opened.siblings });
     const fingerprint = await modelFingerprint(opened.source, model.files);
     const constants = model.graphs.length > 0 ? await readShapeConstants(model, opened.source, opened.siblings) : {};
     let formats = values.formats ? values.formats.split(',').map((s) => s.trim()).filter(Boolean) : defaultCandidateFormats(model);
     for (const f of formats) if (!getNumberFormat(f)) throw new CliError(`--formats: unknown format '${f.slice(0, 40)}'.`);
-    formats = [...new Set(formats.map((f) => getNumberFormat(f)!.id))].filter((id) => formatAllowed(getNumberFormat(id)!, target.native, allowEmulated));
+    formats = allowedFormats(formats, target, allowEmulated);
     if (formats.length === 0) throw new CliError(`none of the candidate formats runs on ${target.id}; add weight-only formats to --formats or pass --allow-emulated.`);
 
-    // Pins from an existing plan at the output path are kept.
+    // Pins and notes from an existing plan at the output path are kept.
     const outPath = values.output ?? path.join(path.dirname(path.resolve(modelPath)), planFileNameFor(model.fileName));
-    const pinned: Record<string, string> = {};
-    const notes = new Map<string, string>();
     const existing = await fs.stat(outPath).then((s) => s.isFile(), () => false);
-    if (existing) {
-      const prev = await readPlanFile(outPath);
-      for (const e of prev.plan?.layers ?? []) {
-        if (e.pinned) setOwn(pinned, e.layer, e.format);
-        if (e.note !== undefined) notes.set(e.layer, e.note);
-      }
-    }
+    const previous = existing ? ((await readPlanFile(outPath)).plan?.layers ?? []) : [];
+    const pinned: Record<string, string> = {};
+    for (const e of previous) if (e.pinned) setOwn(pinned, e.layer, e.format);
 
     // Score the baselines' formats too, so the comparison table has their predicted harm.
     const baselineList = standardBaselines(model, { native: target.native, allowEmulated });
@@ -212,7 +212,19 @@ export async function planCommand(argv: readonly string[], io: CliOutput): Promi
     // than a baseline that fits the same budget. --no-verify skips it; larger models verify on request only.
     const autoVerify = model.format === 'onnx' && values.verify !== true && values.measure !== true && values['no-verify'] !== true && model.totalFileBytes <= AUTO_VERIFY_MAX_BYTES;
     const wantVerify = values.verify === true || autoVerify || (values.measure === true && values['no-verify'] !== true);
-    if ((values.measure || values.verify) && model.format !== 'onnx') io.err(`warning: --measure and --verify need an ONNX model; using static sensitivity for ${model.format}.`);
+    if ((values.measure || values.verify) && model.format !== 'onnx' && model.format !== 'gguf') io.err(`warning: --measure and --verify need an ONNX or GGUF model; using static sensitivity for ${model.format}.`);
+    if (values.text !== undefined && model.format !== 'gguf') throw new CliError('--text needs a GGUF model (the calibration text for llama.cpp).');
+    // GGUF (--measure / --verify): llama.cpp on a calibration text; KL of the next-token distributions.
+    let gguf: GgufPlanMeasurement | undefined;
+    if (model.format === 'gguf' && (values.measure || values.verify)) {
+      try {
+        gguf = await measureGgufForPlan(path.resolve(modelPath), report, { measure: values.measure === true, formats: scored, ...(values.text !== undefined ? { textFile: values.text } : {}), io, quiet: values.json === true });
+      } catch (e) {
+        throw new CliError((e as Error).message);
+      }
+      const evaluator = gguf.session.evaluator;
+      disposers.push(() => evaluator.dispose());
+    }
     let reference: PlanReference | undefined;
     if (model.format === 'onnx' && (values.measure || wantVerify)) {
       try {
@@ -227,21 +239,22 @@ export async function planCommand(argv: readonly string[], io: CliOutput): Promi
       ? await measureSensitivity(path.resolve(modelPath), { formats: scored, staticReport: report, ...(reference ? { samples: reference.samples.length } : {}) })
       : undefined;
     const staticHarm = harmFromSensitivity(report);
-    const harm = measured ? harmFromSensitivity(measured, { prefer: 'measured' }) : staticHarm;
-    let result;
+    const harm = gguf ? gguf.harm : measured ? harmFromSensitivity(measured, { prefer: 'measured' }) : staticHarm;
+    const input: SolvePlanInput = {
+      target, devices, budget, batch, kvFormat, harm, formats, allowEmulated, constants, fingerprint, previous, baselines: baselineList,
+      ...(context !== undefined ? { context } : {}),
+      ...(values['fuse-qkv'] ? { fuse: { qkv: true } } : {}),
+    };
+    let solved: SolvedPlan;
     try {
-      result = planForTarget(model, {
-        target, devices, budget, batch, kvFormat, harm, formats, allowEmulated, pinned, constants,
-        ...(context !== undefined ? { context } : {}),
-        ...(values['fuse-qkv'] ? { fuse: { qkv: true } } : {}),
-      });
+      solved = solvePlan(model, input);
     } catch (e) {
       if (e instanceof EstimateError) throw new CliError(e.message);
       throw e;
     }
+    const result = solved.result;
     // Verification: measure the solver's plan against the baselines that fit and local-search steps; deliver the best.
     let verification: VerifyPlanResult | undefined;
-    let assignment = result.assignment;
     if (wantVerify && reference && result.status !== 'infeasible') {
       let last = 0;
       verification = await verifyPlan(path.resolve(modelPath), model, {
@@ -258,33 +271,32 @@ export async function planCommand(argv: readonly string[], io: CliOutput): Promi
         io.err(`warning: the plan was not verified: ${e.message.split('\n')[0]}`);
         return undefined;
       });
-      if (verification) assignment = verification.best.assignment;
+      if (verification) solved = replacePlanAssignment(model, input, solved, verification.best.assignment);
     }
-    const finalEstimate = assignment === result.assignment ? result.estimate : estimate(model, target, { batch, constants, kvFormat, ...(context !== undefined ? { context } : {}), assignment });
+    // GGUF: the solver's plan, the uniform ggml types and llama.cpp's mixes at equal size, measured in llama.cpp.
+    let ggufVerification: GgufVerifyResult | undefined;
+    if (gguf && values['no-verify'] !== true && result.status !== 'infeasible') {
+      ggufVerification = await verifyGgufForPlan(path.resolve(modelPath), model, gguf, report, {
+        weightBudgetBytes: result.budget.weightBudgetBytes, formats, pinned, native: target.native, allowEmulated, solverAssignment: result.assignment, maxCandidates: Math.max(maxCandidates, 24), io, quiet: values.json === true,
+      });
+      solved = replacePlanAssignment(model, input, solved, ggufVerification.best.assignment);
+    }
+    const { assignment, baselines, estimate: finalEstimate } = solved;
+    // The plan file records what was measured (GGUF), so reopening it shows the figures without rerunning.
+    const plan = solved.plan && ggufVerification ? { ...solved.plan, measurement: ggufMeasurementRecord(ggufVerification, gguf!) } : solved.plan;
     const finalBytes = assignmentWeightBytes(model, assignment);
     const finalHarm = assignmentHarm(model, assignment, harm) ?? result.harm;
-    // Baselines at their own memory, and the solver at the same memory.
-    const baselines = baselineList.map((b) => {
-      const bytes = assignmentWeightBytes(model, b.assignment);
-      const h = assignmentHarm(model, b.assignment, harm);
-      const same = solveModel(model, { weightBudgetBytes: bytes, formats, native: target.native, allowEmulated, pinned, harm, frontierPoints: 2 });
-      return { id: b.id, label: b.label, weightBytes: bytes, harm: h ?? null, solverHarmAtSameBytes: same.status === 'infeasible' ? null : same.harm, solverWeightBytes: same.weightBytes };
-    });
-    const plan = buildPlan({
-      model, fingerprint, target: target.id, devices, budget, context: result.estimate.context, batch, kvFormat, allowEmulated,
-      assignment, pinned: new Set(Object.keys(pinned)), notes,
-    });
     const feasible = result.status !== 'infeasible';
-    if (feasible && !values['dry-run']) await writeOutputFile(outPath, serializePlan(plan), { inputs: [modelPath, ...modelDataFiles(modelPath, model), ...(values['targets-file'] ? [values['targets-file']] : [])] });
+    if (plan && !values['dry-run']) await writeOutputFile(outPath, serializePlan(plan), { inputs: [modelPath, ...modelDataFiles(modelPath, model), ...(values['targets-file'] ? [values['targets-file']] : [])] });
 
     if (values.json) {
       io.out(JSON.stringify({
         file: model.fileName,
         planFile: feasible && !values['dry-run'] ? outPath : null,
-        plan: feasible ? plan : null,
+        plan: plan ?? null,
         solver: { status: result.status, harm: result.harm, predictedOutputSqnrDb: harmToSqnrDb(result.harm), lowerBound: result.lowerBound, gap: result.gap, weightBytes: result.weightBytes, groups: result.groupCount, fusedGroups: result.fusedGroupCount, freeGroups: result.freeGroups, states: result.states, formats: result.formats, notes: result.notes },
-        verification: verification ? verificationJson(verification) : null,
-        delivered: { weightBytes: finalBytes, harm: finalHarm, predictedOutputSqnrDb: harmToSqnrDb(finalHarm), measuredOutputSqnrDb: verification?.best.measuredSqnrDb ?? null, source: verification?.best.id ?? 'solver' },
+        verification: verification ? verificationJson(verification) : ggufVerification ? ggufVerificationJson(ggufVerification) : null,
+        delivered: { weightBytes: finalBytes, harm: finalHarm, predictedOutputSqnrDb: harmToSqnrDb(finalHarm), measuredOutputSqnrDb: verification?.best.measuredSqnrDb ?? null, ...(ggufVerification?.best.measured ? { measuredKl: ggufVerification.best.measured.klDivergence, measuredPerplexity: ggufVerification.best.measured.perplexity, top1Agreement: ggufVerification.best.measured.top1Agreement } : {}), source: verification?.best.id ?? ggufVerification?.best.id ?? 'solver' },
         budget: result.budget,
         estimate: finalEstimate,
         frontier: result.frontier,
@@ -307,6 +319,7 @@ export async function planCommand(argv: readonly string[], io: CliOutput): Promi
     for (const id of Object.values(assignment)) counts.set(id, (counts.get(id) ?? 0) + 1);
     io.out(`solution: ${formatBytes(result.weightBytes)} of layer weights, predicted output SQNR ${harmToSqnrDb(result.harm).toFixed(1)} dB (harm ${result.harm.toPrecision(4)}), ${result.status === 'optimal' ? 'proven optimal' : `within ${result.gap.toPrecision(3)} of optimal`}${verification ? '' : ` · ${formatCounts(counts)}`}`);
     if (verification) for (const line of verificationLines(verification, counts)) io.out(line);
+    if (ggufVerification) for (const line of ggufVerificationLines(ggufVerification, gguf!.harmUnit, counts)) io.out(line);
     io.out(`estimate: total ${formatBytes(finalEstimate.totalBytes)} of ${formatBytes(finalEstimate.capacityBytes * devices)} · fits ${finalEstimate.fits || finalEstimate.devicesNeeded <= devices ? 'yes' : 'no'} · decode ${finalEstimate.decodeTokensPerSecond.toFixed(1)} tok/s`);
     io.out('');
     io.out(renderTable(
@@ -319,6 +332,7 @@ export async function planCommand(argv: readonly string[], io: CliOutput): Promi
     io.out(values['dry-run'] ? 'dry run: no plan written.' : `wrote ${outPath}`);
     return 0;
   } finally {
+    for (const d of disposers) d();
     await opened.close();
   }
 }

@@ -31,16 +31,20 @@
  *   compute scale by N (ideal tensor parallelism; the interconnect is reported, not modeled). For models
  *   without a KV cache a "token" is one inference of one sample.
  * - **MoE**: all experts are stored; active parameters/bytes/FLOPs per token scale routed experts by
- *   expertUsedCount ÷ expertCount.
+ *   expertUsedCount ÷ expertCount (shared experts, dense layers and routers count whole).
+ * - **Not per token** (model/parameters.ts): multi-token-prediction layers and vision/audio encoder towers are
+ *   stored (weights) but excluded from active parameters, bytes read per decode step and per-token FLOPs; their
+ *   parameter counts are reported on their own.
  */
-import { ModelFormatError, formatError, type CancellationToken } from '../errors';
+import { ModelFormatError, type CancellationToken } from '../errors';
 import type { ByteSource, SiblingResolver } from '../io/byteSource';
 import { readVarint, varintInt64, VARINT_OK, type VarintParts } from '../io/varint';
 import { dtypeInfo } from '../model/dtypes';
 import { own, setOwn } from '../model/dict';
 import { RECURRENT_STATE_BYTES, attentionDecodeFlops, attentionPrefillFlops, describeCache, kvCacheElements, type CacheDescription } from '../model/attention';
+import { isRoutedExpert, parameterBreakdown, tensorParts } from '../model/parameters';
 import type { Layer, Model, TensorInfo } from '../model/types';
-import { formatByteLength, formatForStoredDType, getNumberFormat, type ComputeType, type NumberFormat } from '../precision/numberFormats';
+import { formatByteLength, formatForStoredDType, getNumberFormat, KEEP_FORMAT, type ComputeType, type NumberFormat } from '../precision/numberFormats';
 import type { Interconnect, Target } from './hardware/catalog';
 import { EstimateError } from './hardware/errors';
 import { computeRate, formatSupport } from './hardware/support';
@@ -122,7 +126,13 @@ export interface Estimate {
   /** What bounds decode: 'bandwidth' or 'compute'. */
   readonly decodeBound: 'bandwidth' | 'compute';
   readonly parameterCount: number;
+  /** Text parameters one token runs through: routed experts scaled by used ÷ count; MTP layers and encoder towers excluded. */
   readonly activeParameterCount: number;
+  /** Parameters of multi-token-prediction layers (stored, not active). */
+  readonly mtpParameterCount: number;
+  /** Parameters of vision / audio encoder towers and projectors (reported on their own line, not active per token). */
+  readonly visionParameterCount: number;
+  readonly audioParameterCount: number;
   /** Weight bytes read per decode step (active experts only). */
   readonly activeWeightBytes: number;
   readonly unsupportedFormats: readonly UnsupportedFormat[];
@@ -131,43 +141,6 @@ export interface Estimate {
   readonly assumptions: readonly string[];
 }
 //#endregion
-
-/** Reads a plan file's assignment (`{ layers: [{ layer, format }], defaultFormat }`, the `<model>.precision.json` shape). */
-export interface PlanAssignment {
-  readonly assignment: Readonly<Record<string, string>>;
-  readonly defaultFormat: string | undefined;
-}
-
-/** Plan `defaultFormat` values that mean "keep every unlisted layer as stored". */
-const AS_STORED = new Set(['', 'stored', 'as-stored', 'as_stored', 'keep', 'none']);
-
-/**
- * Extracts the assignment from a parsed precision-plan document. Reads only `layers[].layer`, `layers[].format`
- * and `defaultFormat`; other fields are ignored. Formats and layer names are validated later by {@link estimate}.
- * Throws {@link EstimateError} ('bad-plan') when the shape is wrong.
- */
-export function assignmentFromPlanJson(obj: unknown, fileName = 'plan'): PlanAssignment {
-  const fail = (p: string): never => {
-    throw new EstimateError('bad-plan', formatError(fileName, p));
-  };
-  if (typeof obj !== 'object' || obj === null || Array.isArray(obj)) return fail('a precision plan must be a JSON object with a "layers" array');
-  const o = obj as Record<string, unknown>;
-  const layers = o['layers'] ?? [];
-  if (!Array.isArray(layers)) return fail('"layers" must be an array of { "layer", "format" } entries');
-  if (layers.length > 1_000_000) fail('"layers" has more than 1000000 entries');
-  const assignment: Record<string, string> = Object.create(null) as Record<string, string>;
-  layers.forEach((e: unknown, i) => {
-    const entry = e as Record<string, unknown> | null;
-    if (typeof entry !== 'object' || entry === null || typeof entry['layer'] !== 'string' || typeof entry['format'] !== 'string') {
-      fail(`layers[${i}] needs string "layer" and "format" fields`);
-    }
-    assignment[entry!['layer'] as string] = entry!['format'] as string;
-  });
-  const d = o['defaultFormat'];
-  if (d !== undefined && d !== null && typeof d !== 'string') fail('"defaultFormat" must be a format id');
-  const defaultFormat = typeof d === 'string' && !AS_STORED.has(d.trim().toLowerCase()) ? d : undefined;
-  return { assignment: { ...assignment }, defaultFormat };
-}
 
 const ENCODER_ARCHITECTURES = /^(bert|roberta|xlm-roberta|nomic-bert|jina-bert(-v2)?|t5encoder|clip|vit|deberta|distilbert|electra|albert|whisper-encoder)$/i;
 const KV_VALUE_NAMES = /past|present|cache/i;
@@ -280,10 +253,10 @@ export function estimate(model: Model, target: Target, options: EstimateOptions 
   const assignment: Record<string, NumberFormat> = {};
   for (const [name, fid] of Object.entries(options.assignment ?? {})) {
     if (!layerByName.has(name)) fail(`the assignment names the unknown layer '${name.slice(0, 80)}'`);
-    if (typeof fid === 'string' && AS_STORED.has(fid.trim().toLowerCase())) continue; // 'keep' = as stored (plan.ts KEEP_FORMAT)
+    if (typeof fid === 'string' && fid.trim().toLowerCase() === KEEP_FORMAT) continue; // as stored
     setOwn(assignment, name, getNumberFormat(fid) ?? fail(`unknown format '${String(fid).slice(0, 40)}' for layer '${name.slice(0, 80)}'`));
   }
-  const defaultFormat = options.defaultFormat !== undefined && !AS_STORED.has(options.defaultFormat.trim().toLowerCase()) ? (getNumberFormat(options.defaultFormat) ?? fail(`unknown default format '${options.defaultFormat.slice(0, 40)}'`)) : undefined;
+  const defaultFormat = options.defaultFormat !== undefined && options.defaultFormat.trim().toLowerCase() !== KEEP_FORMAT ? (getNumberFormat(options.defaultFormat) ?? fail(`unknown default format '${options.defaultFormat.slice(0, 40)}'`)) : undefined;
   if (defaultFormat) for (const l of model.layers) if (!own(assignment, l.name) && l.quantizable) setOwn(assignment, l.name, defaultFormat);
 
   const tensorByName = new Map<string, TensorInfo>();
@@ -312,29 +285,30 @@ export function estimate(model: Model, target: Target, options: EstimateOptions 
   for (const [name, bytes] of converted) weightBytes += bytes - tensorByName.get(name)!.byteLength;
   //#endregion
 
-  //#region MoE
-  const expertLayers = model.layers.filter((l) => l.role === 'expert');
+  //#region MoE, MTP layers and encoder towers
+  const breakdown = parameterBreakdown(model);
+  const parts = tensorParts(model);
+  const activeShare = breakdown.expertShare;
   const used = hp.expertUsedCount;
   const count = hp.expertCount;
-  const activeShare = count && used && count > 1 && used <= count ? used / count : 1;
-  const expertTensorNames = new Set<string>(expertLayers.flatMap((l) => l.weights));
-  if (expertTensorNames.size === 0 && activeShare < 1) {
-    for (const t of model.tensors) if (/(_exps\.|\.experts\.)/.test(t.name) && !/shared/.test(t.name)) expertTensorNames.add(t.name);
-  }
+  const isText = (name: string): boolean => (parts.get(name) ?? 'text') === 'text';
+  const expertTensorNames = new Set<string>();
+  for (const l of model.layers) for (const w of l.weights) if (isText(w) && isRoutedExpert(w, l.role)) expertTensorNames.add(w);
   const tensorBytes = (name: string): number => converted.get(name) ?? tensorByName.get(name)?.byteLength ?? 0;
-  let expertParams = 0;
   let expertBytes = 0;
-  for (const n of expertTensorNames) {
-    expertParams += tensorByName.get(n)?.elementCount ?? 0;
-    expertBytes += tensorBytes(n);
-  }
+  for (const n of expertTensorNames) expertBytes += tensorBytes(n);
+  let offTextBytes = 0;
+  for (const t of tensorByName.values()) if (!isText(t.name)) offTextBytes += tensorBytes(t.name);
   const parameterCount = model.parameterCount;
-  const activeParameterCount = activeShare < 1 ? Math.round(parameterCount - expertParams * (1 - activeShare)) : parameterCount;
-  const activeWeightBytes = activeShare < 1 ? Math.round(weightBytes - expertBytes * (1 - activeShare)) : weightBytes;
+  const activeParameterCount = breakdown.activeText;
+  const activeWeightBytes = Math.round(weightBytes - offTextBytes - expertBytes * (1 - activeShare));
   if (activeShare < 1) {
     assumptions.push(`MoE: ${used} of ${count} experts active per token; all ${count} stored.`);
-    if (expertTensorNames.size === 0) warnings.push('The model declares experts but no expert tensors were recognized; active parameters equal all parameters.');
+    if (breakdown.routedExperts === 0) warnings.push('The model declares experts but no expert tensors were recognized; active parameters equal all parameters.');
   }
+  if (breakdown.mtp > 0) assumptions.push(`${breakdown.mtp} parameters of multi-token-prediction layers are stored but not active: excluded from active parameters, bytes read and FLOPs per token.`);
+  const towers = [breakdown.vision > 0 ? `vision ${breakdown.vision}` : '', breakdown.audio > 0 ? `audio ${breakdown.audio}` : ''].filter(Boolean).join(', ');
+  if (towers) assumptions.push(`Encoder towers (${towers} parameters) run once per input, not per token: excluded from active parameters, bytes read and FLOPs per token.`);
   //#endregion
 
   //#region KV cache
@@ -402,7 +376,7 @@ export function estimate(model: Model, target: Target, options: EstimateOptions 
     const flagged = support.flagged && flops > 0;
     perLayer.push({ layer: layer.name, format: format.id, bytes, flopsPerToken: flops, native: !flagged, runsAs: support.runsAs });
     if (flagged) unsupportedFormats.push({ layer: layer.name, format: format.id, runsAs: support.runsAs });
-    const active = isExpert ? activeShare : 1;
+    const active = !isText(layer.weights[0] ?? '') ? 0 : isExpert ? activeShare : 1;
     const r = rate(support.runsAs);
     tokenFlops += flops * active;
     if (r > 0) tokenSeconds += (flops * active) / r;
@@ -481,6 +455,9 @@ export function estimate(model: Model, target: Target, options: EstimateOptions 
     decodeBound: decodeMemorySeconds >= decodeComputeSeconds ? 'bandwidth' : 'compute',
     parameterCount,
     activeParameterCount,
+    mtpParameterCount: breakdown.mtp,
+    visionParameterCount: breakdown.vision,
+    audioParameterCount: breakdown.audio,
     activeWeightBytes,
     unsupportedFormats,
     perLayer,
