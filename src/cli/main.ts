@@ -12,6 +12,7 @@ import { planCommand, planSpec } from './commands/plan';
 import { exportCommand, exportSpec } from './commands/export';
 import { applyCommand, applySpec } from './commands/apply';
 import { sensitivityCommand, sensitivitySpec } from './commands/sensitivity';
+import { isInputError, NodeError } from '../node/errors';
 import { OutputError } from '../node/safeOutput';
 import { CliError, escapeTerminal, type CliOutput } from './io';
 import { bashCompletion, commandHelp, parseCommand, quoteArg, topLevelHelp, type CommandSpec, type OptionValues } from './options';
@@ -133,6 +134,11 @@ export function reportError(e: unknown, io: CliOutput, debug: boolean): number {
   if (e instanceof ModelFormatError || e instanceof EstimateError || e instanceof CancelledError || e instanceof OutputError) {
     io.err(line(e.message));
     return 2;
+  }
+  if (e instanceof NodeError) {
+    // The code decides: the user's model, plan or files → 2; the environment (no onnxruntime-node, a dead worker) → 1.
+    io.err(line(e.message));
+    return isInputError(e) ? 2 : 1;
   }
   const err = e as NodeJS.ErrnoException | undefined;
   const ioText = err && typeof err.code === 'string' ? IO_ERRORS.get(err.code) : undefined;

@@ -24,6 +24,9 @@ export {
   type LayerRole, type Model, type TensorInfo,
 } from './model/types';
 export { nameDict, own, setOwn } from './model/dict';
+export { UniqueNames } from './model/uniqueNames';
+export { appendAll, maxOf } from './util/arrays';
+export { jsonDepthError, type JsoncResult, parseJsoncValue, treeToValue } from './io/jsonc';
 export {
   bitsPerElement, type DType, dtypeInfo, DTYPES, storedByteLength,
 } from './model/dtypes';
@@ -35,6 +38,9 @@ export {
   type CacheDescription, type CacheKind, describeCache, kvCacheElements, type LayerCache, layerCacheLabel,
   RECURRENT_STATE_BYTES, recurrentStateElements, type SsmHyperparameters, tokensHeld,
 } from './model/attention';
+export {
+  isRoutedExpert, type ParameterBreakdown, parameterBreakdown, type ParameterPart, parameterPart, tensorParts,
+} from './model/parameters';
 export {
   dtypeLabel, formatBytes, formatCount, inspectReport,
 } from './model/inspect';

@@ -46,14 +46,8 @@ export async function applyCommand(values: OptionValues, positionals: readonly s
   if (model.format !== 'onnx') throw new CliError(`${model.fileName}: apply writes ONNX models; use 'precision-lens export ${path.basename(planPath)} --to llama.cpp' for ${model.format}.`);
   const plan = checked.parsed.plan!;
   const { assignment } = checked;
-  let result;
-  try {
-    result = await applyPlanToOnnx(modelPath, model, assignment, output, threshold !== undefined ? { externalDataThresholdBytes: threshold } : {});
-  } catch (e) {
-    const msg = (e as Error).message;
-    if (e instanceof OutputError || /cannot convert|writes ONNX/.test(msg)) throw new CliError(msg);
-    throw e;
-  }
+  // An ApplyError ('cannot-convert', 'not-onnx') or OutputError reaches main.ts, which sets the exit status from its code.
+  const result = await applyPlanToOnnx(modelPath, model, assignment, output, threshold !== undefined ? { externalDataThresholdBytes: threshold } : {});
   const predictedLayerBytes = assignmentWeightBytes(model, assignment);
   let est: Estimate | undefined;
   if (checked.target) {

@@ -99,6 +99,13 @@ export async function estimateCommand(values: OptionValues, positionals: readonl
   }
   const first = estimates[0]!;
   io.out(`${fileName}: ${formatCount(first.parameterCount)} parameters${first.activeParameterCount !== first.parameterCount ? ` (${formatCount(first.activeParameterCount)} active)` : ''} · ${runDescription(first)}${planPath ? ` · plan ${path.basename(planPath)}` : ''}`);
+  const notActive = [
+    first.mtpParameterCount > 0 ? `multi-token prediction ${formatCount(first.mtpParameterCount)}` : '',
+    first.visionParameterCount > 0 ? `vision tower ${formatCount(first.visionParameterCount)}` : '',
+    first.audioParameterCount > 0 ? `audio tower ${formatCount(first.audioParameterCount)}` : '',
+  ].filter(Boolean);
+  if (notActive.length > 0) io.out(`stored, not active per token: ${notActive.join(' · ')}`);
+  if (first.attention) io.out(`attention: ${first.attention} · ${formatBytes(first.kvBytesPerToken)} KV per token (${first.kvFormat})${first.recurrentStateBytes > 0 ? ` + ${formatBytes(first.recurrentStateBytes)} recurrent state` : ''}`);
   io.out('');
   const row = (label: string, f: (e: Estimate) => string): string[] => [label, ...estimates.map(f)];
   io.out(

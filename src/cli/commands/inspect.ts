@@ -31,6 +31,13 @@ export async function inspectCommand(values: OptionValues, positionals: readonly
     if (hp.architecture || hp.blockCount) {
       io.out(`architecture: ${hp.architecture ?? '?'}${hp.blockCount ? ` · ${hp.blockCount} blocks` : ''}${hp.headCount ? ` · ${hp.headCount} heads` : ''}${hp.kvHeadCount ? ` / ${hp.kvHeadCount} KV` : ''}${hp.expertCount ? ` · ${hp.expertCount} experts (${hp.expertUsedCount ?? '?'} used)` : ''}`);
     }
+    if (report.attention) io.out(`attention: ${report.attention.summary} · ${formatBytes(report.attention.kvBytesPerTokenFp16)} KV per token at FP16${report.attention.stateElements > 0 ? ` + ${formatBytes(report.attention.stateElements * 4)} recurrent state per sequence` : ''}`);
+    const p = report.parameters;
+    if (p.activeText !== p.total) {
+      const extra = [p.mtp > 0 ? `MTP ${formatCount(p.mtp)} (not active)` : '', p.vision > 0 ? `vision tower ${formatCount(p.vision)}` : '', p.audio > 0 ? `audio tower ${formatCount(p.audio)}` : ''].filter(Boolean);
+      io.out(`active per token: ${formatCount(p.activeText)} (${p.activeText})${extra.length ? ` · ${extra.join(' · ')}` : ''}`);
+    }
+    for (const w of report.attention?.warnings ?? []) io.out(`warning: ${w}`);
     io.out('');
     io.out(
       renderTable(

@@ -35,7 +35,7 @@ import {
   type SolvePlanInput,
   type Target,
 } from '../../core';
-import { openModelFile, readRegularTextFile } from '../../node/fileByteSource';
+import { openModelFile, readRegularTextFile, resolveInsideFolder } from '../../node/fileByteSource';
 import { measureSensitivity } from '../../node/measure';
 import { DEFAULT_VERIFY_CANDIDATES, MAX_VERIFY_CANDIDATES, planReference, verifyPlan, type PlanReference, type VerifyPlanResult } from '../../node/planVerify';
 import { analyzeModelSensitivity } from '../../node/sensitivityRunner';
@@ -154,7 +154,9 @@ export async function loadCheckedPlan(planPath: string, modelPath: string | unde
   const name = path.basename(planPath);
   const parsed = await readPlanFile(planPath);
   const plan = requirePlan(name, parsed, io);
-  const mp = modelPath ?? path.join(path.dirname(path.resolve(planPath)), plan.model.file);
+  // A plan names its model relative to its own folder; like external data it may not leave that folder (issue 14:
+  // `"file": "../outside/x.onnx"` was opened and parsed). An explicit --model is the user's own choice.
+  const mp = modelPath ?? (await resolveInsideFolder(await fs.realpath(path.dirname(path.resolve(planPath))), plan.model.file, name, 'model file'));
   const opened = await openModelFile(mp);
   let model: Model;
   let fingerprint: string;

@@ -31,7 +31,10 @@
  *   compute scale by N (ideal tensor parallelism; the interconnect is reported, not modeled). For models
  *   without a KV cache a "token" is one inference of one sample.
  * - **MoE**: all experts are stored; active parameters/bytes/FLOPs per token scale routed experts by
- *   expertUsedCount ÷ expertCount.
+ *   expertUsedCount ÷ expertCount (shared experts, dense layers and routers count whole).
+ * - **Not per token** (model/parameters.ts): multi-token-prediction layers and vision/audio encoder towers are
+ *   stored (weights) but excluded from active parameters, bytes read per decode step and per-token FLOPs; their
+ *   parameter counts are reported on their own.
  */
 import { ModelFormatError, type CancellationToken } from '../errors';
 import type { ByteSource, SiblingResolver } from '../io/byteSource';
@@ -39,6 +42,7 @@ import { readVarint, varintInt64, VARINT_OK, type VarintParts } from '../io/vari
 import { dtypeInfo } from '../model/dtypes';
 import { own, setOwn } from '../model/dict';
 import { RECURRENT_STATE_BYTES, attentionDecodeFlops, attentionPrefillFlops, describeCache, kvCacheElements, type CacheDescription } from '../model/attention';
+import { isRoutedExpert, parameterBreakdown, tensorParts } from '../model/parameters';
 import type { Layer, Model, TensorInfo } from '../model/types';
 import { formatByteLength, formatForStoredDType, getNumberFormat, KEEP_FORMAT, type ComputeType, type NumberFormat } from '../precision/numberFormats';
 import type { Interconnect, Target } from './hardware/catalog';
@@ -122,7 +126,13 @@ export interface Estimate {
   /** What bounds decode: 'bandwidth' or 'compute'. */
   readonly decodeBound: 'bandwidth' | 'compute';
   readonly parameterCount: number;
+  /** Text parameters one token runs through: routed experts scaled by used ÷ count; MTP layers and encoder towers excluded. */
   readonly activeParameterCount: number;
+  /** Parameters of multi-token-prediction layers (stored, not active). */
+  readonly mtpParameterCount: number;
+  /** Parameters of vision / audio encoder towers and projectors (reported on their own line, not active per token). */
+  readonly visionParameterCount: number;
+  readonly audioParameterCount: number;
   /** Weight bytes read per decode step (active experts only). */
   readonly activeWeightBytes: number;
   readonly unsupportedFormats: readonly UnsupportedFormat[];
@@ -289,29 +299,30 @@ export function estimate(model: Model, target: Target, options: EstimateOptions 
   for (const [name, bytes] of converted) weightBytes += bytes - tensorByName.get(name)!.byteLength;
   //#endregion
 
-  //#region MoE
-  const expertLayers = model.layers.filter((l) => l.role === 'expert');
+  //#region MoE, MTP layers and encoder towers
+  const breakdown = parameterBreakdown(model);
+  const parts = tensorParts(model);
+  const activeShare = breakdown.expertShare;
   const used = hp.expertUsedCount;
   const count = hp.expertCount;
-  const activeShare = count && used && count > 1 && used <= count ? used / count : 1;
-  const expertTensorNames = new Set<string>(expertLayers.flatMap((l) => l.weights));
-  if (expertTensorNames.size === 0 && activeShare < 1) {
-    for (const t of model.tensors) if (/(_exps\.|\.experts\.)/.test(t.name) && !/shared/.test(t.name)) expertTensorNames.add(t.name);
-  }
+  const isText = (name: string): boolean => (parts.get(name) ?? 'text') === 'text';
+  const expertTensorNames = new Set<string>();
+  for (const l of model.layers) for (const w of l.weights) if (isText(w) && isRoutedExpert(w, l.role)) expertTensorNames.add(w);
   const tensorBytes = (name: string): number => converted.get(name) ?? tensorByName.get(name)?.byteLength ?? 0;
-  let expertParams = 0;
   let expertBytes = 0;
-  for (const n of expertTensorNames) {
-    expertParams += tensorByName.get(n)?.elementCount ?? 0;
-    expertBytes += tensorBytes(n);
-  }
+  for (const n of expertTensorNames) expertBytes += tensorBytes(n);
+  let offTextBytes = 0;
+  for (const t of tensorByName.values()) if (!isText(t.name)) offTextBytes += tensorBytes(t.name);
   const parameterCount = model.parameterCount;
-  const activeParameterCount = activeShare < 1 ? Math.round(parameterCount - expertParams * (1 - activeShare)) : parameterCount;
-  const activeWeightBytes = activeShare < 1 ? Math.round(weightBytes - expertBytes * (1 - activeShare)) : weightBytes;
+  const activeParameterCount = breakdown.activeText;
+  const activeWeightBytes = Math.round(weightBytes - offTextBytes - expertBytes * (1 - activeShare));
   if (activeShare < 1) {
     assumptions.push(`MoE: ${used} of ${count} experts active per token; all ${count} stored.`);
-    if (expertTensorNames.size === 0) warnings.push('The model declares experts but no expert tensors were recognized; active parameters equal all parameters.');
+    if (breakdown.routedExperts === 0) warnings.push('The model declares experts but no expert tensors were recognized; active parameters equal all parameters.');
   }
+  if (breakdown.mtp > 0) assumptions.push(`${breakdown.mtp} parameters of multi-token-prediction layers are stored but not active: excluded from active parameters, bytes read and FLOPs per token.`);
+  const towers = [breakdown.vision > 0 ? `vision ${breakdown.vision}` : '', breakdown.audio > 0 ? `audio ${breakdown.audio}` : ''].filter(Boolean).join(', ');
+  if (towers) assumptions.push(`Encoder towers (${towers} parameters) run once per input, not per token: excluded from active parameters, bytes read and FLOPs per token.`);
   //#endregion
 
   //#region KV cache
@@ -385,8 +396,8 @@ export function estimate(model: Model, target: Target, options: EstimateOptions 
     const flagged = support.flagged && flops > 0;
     perLayer.push({ layer: layer.name, format: format.id, bytes, flopsPerToken: flops, native: !flagged, runsAs: support.runsAs });
     if (flagged) unsupportedFormats.push({ layer: layer.name, format: format.id, runsAs: support.runsAs });
-    const active = isExpert ? activeShare : 1;
-    const r = flops > 0 ? rate(support.runsAs) : 0;
+    const active = !isText(layer.weights[0] ?? '') ? 0 : isExpert ? activeShare : 1;
+    const r = flops > 0 && active > 0 ? rate(support.runsAs) : 0;
     tokenFlops += flops * active;
     if (r > 0) tokenSeconds += (flops * active) / r;
   }
@@ -465,6 +476,9 @@ export function estimate(model: Model, target: Target, options: EstimateOptions 
     decodeBound: decodeMemorySeconds >= decodeComputeSeconds ? 'bandwidth' : 'compute',
     parameterCount,
     activeParameterCount,
+    mtpParameterCount: breakdown.mtp,
+    visionParameterCount: breakdown.vision,
+    audioParameterCount: breakdown.audio,
     activeWeightBytes,
     unsupportedFormats,
     perLayer,
