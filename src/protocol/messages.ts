@@ -131,6 +131,15 @@ export interface TargetEstimate {
   readonly memory: MemoryBreakdown;
   readonly devicesNeeded: number;
   readonly decodeTokensPerSecond: number | null;
+  /**
+   * A generative decoder (tokens/s describe it); otherwise one inference per batch: {@link inferenceSeconds}.
+   * Optional for older hosts: absent reads as a decoder.
+   */
+  readonly generative?: boolean;
+  /** Roofline seconds per inference of the batch (non-generative models); null when unknown. */
+  readonly inferenceSeconds?: number | null;
+  /** Compute types whose rate the target does not publish: speeds that need them are "not published". */
+  readonly unpublishedRates?: readonly string[];
   readonly bytesByFormat: readonly FormatBytes[];
   /** Assigned format id per layer (by `LayerRow.index`). */
   readonly layerFormats: readonly string[];

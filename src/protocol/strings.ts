@@ -26,6 +26,8 @@ export const DEFAULT_STRINGS = {
   memoryOfCapacity: '{0} of {1}',
   devicesNeeded: '{0} device(s)',
   decodeRate: '{0} tok/s decode',
+  inferenceLatency: '{0} per inference',
+  speedNotPublished: 'speed not published ({0} rate)',
   estimating: 'Estimating…',
   layers: 'Layers',
   layerCount: '{0} layers',

@@ -264,3 +264,12 @@ test('webview sources never build HTML from strings', () => {
     assert.doesNotMatch(code, /innerHTML|outerHTML|insertAdjacentHTML|document\.write|\beval\(|new Function|setAttribute\(\s*['"]on/, f);
   }
 });
+
+test('the banner speed is model-kind aware and never a guessed rate (shared formatter)', () => {
+  const { speedText } = summaryMod;
+  assert.equal(speedText({ generative: true, decodeTokensPerSecond: 4071848.2, inferenceSeconds: 1e-4, unpublishedRates: [] }), '4.07M tok/s decode');
+  assert.equal(speedText({ generative: false, decodeTokensPerSecond: 42.6e6, inferenceSeconds: 23.5e-9, unpublishedRates: [] }), '23.5 ns per inference');
+  assert.equal(speedText({ generative: false, decodeTokensPerSecond: 133e6, inferenceSeconds: null, unpublishedRates: ['fp32'] }), 'speed not published (fp32 rate)');
+  assert.equal(speedText({ generative: true, decodeTokensPerSecond: 24_200, inferenceSeconds: null, unpublishedRates: ['fp16'] }), '≤ 24.2k tok/s decode');
+  assert.equal(dom.formatDb(Infinity), '∞ dB');
+});

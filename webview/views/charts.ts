@@ -21,7 +21,8 @@ import {
 } from 'chart.js';
 import type { PlanFrontier, TargetComparison, TargetEstimate } from '../../src/protocol/messages';
 import type { SensitivityState } from '../state';
-import { byteUnit, formatBytes, formatRate, h, replaceChildren, setAttr, setText, t } from './dom';
+import { byteUnit, formatBytes, h, replaceChildren, setAttr, setText, t } from './dom';
+import { speedText } from './summary';
 
 Chart.register(BarController, BarElement, CategoryScale, LinearScale, LineController, LineElement, PointElement, ScatterController, Tooltip, Legend, Decimation);
 
@@ -328,7 +329,7 @@ export class Charts {
     const table = h(
       'table',
       { class: 'compare-table' },
-      h('thead', {}, h('tr', {}, h('th', { scope: 'col' }, t('target')), h('th', { scope: 'col' }, t('needed')), h('th', { scope: 'col' }, t('capacity')), h('th', { scope: 'col' }, 'Devices'), h('th', { scope: 'col' }, 'tok/s'))),
+      h('thead', {}, h('tr', {}, h('th', { scope: 'col' }, t('target')), h('th', { scope: 'col' }, t('needed')), h('th', { scope: 'col' }, t('capacity')), h('th', { scope: 'col' }, 'Devices'), h('th', { scope: 'col' }, 'Speed'))),
       h(
         'tbody',
         {},
@@ -340,7 +341,7 @@ export class Charts {
             h('td', { class: 'num' }, formatBytes(r.memory.totalBytes)),
             h('td', { class: 'num' }, formatBytes(r.memory.capacityBytes)),
             h('td', { class: 'num' }, r.devicesNeeded),
-            h('td', { class: 'num' }, r.decodeTokensPerSecond === null ? '–' : formatRate(r.decodeTokensPerSecond)),
+            h('td', { class: 'num' }, speedText(r) ?? '–'),
           ),
         ),
       ),

@@ -3,7 +3,7 @@
  * target banner (fits or not, total memory vs capacity, devices needed, decode tokens/s). Text only.
  */
 import type { ModelSummary, TargetEstimate } from '../../src/protocol/messages';
-import { formatBytes, formatCount, formatRate, h, replaceChildren, setAttr, t } from './dom';
+import { formatBytes, formatCount, formatRate, formatSeconds, h, replaceChildren, setAttr, t } from './dom';
 
 function item(label: string, value: string, testId?: string): HTMLElement[] {
   return [h('dt', {}, label), h('dd', testId ? { 'data-testid': testId } : {}, value)];
@@ -70,7 +70,21 @@ export function renderBanner(el: HTMLElement, e: TargetEstimate | undefined, err
     h('span', {}, `${e.targetLabel}`),
     h('span', { 'data-testid': 'banner-memory' }, `${t('memoryOfCapacity', formatBytes(e.memory.totalBytes), formatBytes(e.memory.capacityBytes))} (${pct}%)`),
     h('span', {}, t('devicesNeeded', e.devicesNeeded)),
-    e.decodeTokensPerSecond !== null ? h('span', {}, t('decodeRate', formatRate(e.decodeTokensPerSecond))) : null,
+    speedText(e) !== null ? h('span', { 'data-testid': 'banner-speed' }, speedText(e)!) : null,
     ...e.notes.slice(0, 3).map((n) => h('span', { class: 'note' }, n)),
   );
+}
+
+/**
+ * The banner's speed, by model kind (as the CLI and the plan lenses show it): tokens/s for a generative decoder,
+ * latency per inference otherwise, "not published" when it would need a rate the target does not publish.
+ */
+export function speedText(e: Pick<TargetEstimate, 'generative' | 'inferenceSeconds' | 'unpublishedRates' | 'decodeTokensPerSecond'>): string | null {
+  const unpublished = e.unpublishedRates ?? [];
+  if (e.generative === false) {
+    if (unpublished.length > 0) return t('speedNotPublished', unpublished.join(', '));
+    return e.inferenceSeconds ? t('inferenceLatency', formatSeconds(e.inferenceSeconds)) : null;
+  }
+  if (e.decodeTokensPerSecond === null) return null;
+  return `${unpublished.length > 0 ? '≤ ' : ''}${t('decodeRate', formatRate(e.decodeTokensPerSecond))}`;
 }
