@@ -17,13 +17,16 @@ export {
   BinaryReader, safeMultiply, toSafeNumber,
 } from './io/binaryReader';
 export {
-  DEFAULT_LIMITS, type Limits, MAX_CALIBRATION_TEXT_BYTES, MAX_EVAL_REFERENCE_BYTES, MAX_EVAL_TOKENS,
+  DEFAULT_LIMITS, type Limits, MAX_APPLY_CHUNK_ELEMENTS, MAX_CALIBRATION_TEXT_BYTES, MAX_EVAL_REFERENCE_BYTES, MAX_EVAL_TOKENS,
 } from './io/limits';
 export {
   type Dim, type FormatId, type Graph, type GraphNode, type GraphValue, type Hyperparameters, type Layer,
   type LayerRole, type Model, type TensorInfo,
 } from './model/types';
 export { nameDict, own, setOwn } from './model/dict';
+export { UniqueNames } from './model/uniqueNames';
+export { appendAll, maxOf } from './util/arrays';
+export { jsonDepthError, type JsoncResult, parseJsoncValue, treeToValue } from './io/jsonc';
 export {
   bitsPerElement, type DType, dtypeInfo, DTYPES, storedByteLength,
 } from './model/dtypes';
@@ -36,14 +39,24 @@ export {
   RECURRENT_STATE_BYTES, recurrentStateElements, type SsmHyperparameters, tokensHeld,
 } from './model/attention';
 export {
+  isRoutedExpert, type ParameterBreakdown, parameterBreakdown, type ParameterPart, parameterPart, tensorParts,
+} from './model/parameters';
+export {
   dtypeLabel, formatBytes, formatCount, inspectReport,
 } from './model/inspect';
+export { LOSSLESS_DB, MISSING, formatDb, formatRate, formatSeconds } from './format/numbers';
 export {
   detectFormat, SNIFF_BYTES,
 } from './formats/detect';
 export {
   GGML_TYPES, ggmlType, REMOVED_GGML_TYPES,
 } from './formats/gguf/ggmlTypes';
+export {
+  readGgufHeader, type GgufHeader, type GgufKvSpan, type GgufTensorEntry,
+} from './formats/gguf/reader';
+export {
+  encodeGgufU32, GGUF_VALUE_TYPE, ggufTensorBytes, type GgufKvOut, type GgufLayout, type GgufTensorOut, layoutGguf, padTo,
+} from './formats/gguf/writer';
 export {
   hyperparametersFromHfConfig,
 } from './formats/safetensors/hfConfig';
@@ -58,7 +71,7 @@ export {
 } from './openModel';
 export {
   analyzeSensitivityChunk, canAnalyzeInOnePass, type ChunkByteReader, compareOutputs, COMPUTE_FALLBACKS,
-  COMPUTE_TYPES, type ComputeType, decodeElements, decodeTensor, decodeUnsupportedReason,
+  COMPUTE_TYPE_BITS, COMPUTE_TYPES, type ComputeType, decodeElements, decodeTensor, decodeUnsupportedReason,
   DEFAULT_SENSITIVITY_FORMATS, effectiveRole, encodeElements, ErrorAccumulator, type ErrorPartial, fakeQuantize,
   floatToBf16Bits, floatToHalfBits, FORMAT_ALIASES, formatBitsPerWeight, formatByteLength, formatForStoredDType,
   getNumberFormat, halfBitsToFloat, halfToFloatTable, histogramSensitivity, isOffsetVector, layerContexts,
@@ -67,27 +80,31 @@ export {
   scoreLayer, type SensitivityChunkResult, type SensitivityChunkTask, type SensitivityReport, spearman,
   storedMatrixShape, toHalf, transpose2d, weightErrorStats, weightStats, type WeightStats, WeightStatsAccumulator,
   type WeightStatsPartial, NextTokenAccumulator, type NextTokenComparison, type ReferenceDistribution, argmax,
-  allFinite, klDivergenceFull, klDivergenceTopK, topKDistribution, MIN_PROBABILITY,
+  allFinite, klDivergenceFull, klDivergenceTopK, topKDistribution, MIN_PROBABILITY, GGML_WRITABLE_DTYPES,
+  isGgmlWritable, quantizeGgml,
 } from './precision';
 export {
-  assignmentFromPlanJson, computeRate, estimate, type Estimate, EstimateError, type EstimateOptions, formatSupport,
+  computeRate, estimate, type Estimate, EstimateError, type EstimateOptions, formatSupport,
   getTarget, MAX_TARGET_FILE_BYTES, MAX_USER_TARGETS, mergeTargets, nativeTargetIds, nearestTargetIds,
   parseUserTargets, peakActivationBytes, readShapeConstants, type Target, TARGETS,
 } from './estimate';
 export {
-  assignmentHarm, assignmentWeightBytes, type Baseline, buildPlan, checkPlan, defaultCandidateFormats,
+  allowedFormats, assignmentHarm, assignmentWeightBytes, type Baseline, type BaselineComparison, budgetFor,
+  type BudgetBreakdown, buildPlan, type CheckedAssignment, checkedAssignment, checkPlan, defaultCandidateFormats,
   exportLlamaCpp, exportOrt, formatAllowed, formatPlanDiagnostics, type FuseOptions, groupLayers,
   harmFromSensitivity, type HarmFunction, harmToSqnrDb, hasPlanErrors, KEEP_FORMAT, llamaCppRulesBaseline,
   MAX_PLAN_TEXT_BYTES, modelFingerprint, parseBudgetInput, parseByteSize, type ParsedPlan, parsePlan,
-  type PlanBudget, type PlanDiagnostic, planFileNameFor, planForTarget, planFromAssignment, type PlanHead,
-  type PlanLayerEntry, type PlanPosition, type PrecisionPlan, q4kmFormats, resolvePlanAssignment, serializePlan,
-  sha256Hex, solveModel, type SolveModelResult, standardBaselines, tryParseByteSize, uniformBaseline, useMoreBits,
+  planAssignment, type PlanBudget, type PlanDiagnostic, planDocument, planFileNameFor, planForTarget,
+  type PlanLayerEntry, type PlanPosition, type PrecisionPlan, type PlanMeasurement, type PlanMeasuredFigures, q4kmFormats, replacePlanAssignment,
+  resolvePlanAssignment, serializePlan, sha256Hex, solveModel, type SolveModelResult, solvePlan, type SolvedPlan,
+  type SolvePlanInput, standardBaselines, tryParseByteSize, uniformBaseline, useMoreBits,
+  convertGgufRows, copiedKvSpans, GgufApplyError, type GgufApplyErrorCode, type GgufApplyOptions, type GgufApplyPlan,
+  type GgufApplyTensor, ggmlDtypeForFormat, ggufRows, planGgufApply,
 } from './plan';
 export {
   addCustomTargetText, analyzePlan, type CustomTargetInput, findModelReferences, type FitSummary, fitText,
-  FIX_ALL_CODES, fixAllEdits, isModelFileName, modelOneLine, type ModelReference, pickModelInFolder, planAssignment,
-  type PlanContext, type PlanEditorDiagnostic, planFixes, type PlanView, sensitivityLookup, shortFormatLabel,
-  type SourceSyntax, type TextEditData, weightBudgetBytes,
+  FIX_ALL_CODES, fixAllEdits, isModelFileName, modelOneLine, type ModelReference, pickModelInFolder, type PlanContext, type PlanEditorDiagnostic, planFixes, type PlanView, sensitivityLookup, shortFormatLabel,
+  type SourceSyntax, type TextEditData,
 } from './editor';
 export {
   seededRandom,

@@ -4,7 +4,8 @@ import * as path from 'node:path';
 import * as os from 'node:os';
 import { promises as fs } from 'node:fs';
 import { runCli } from '../../src/cli/main';
-import { TARGETS } from '../../src/core';
+import { TARGETS, buildPlan, serializePlan } from '../../src/core';
+import { loadModel } from '../../src/host/modelCache';
 
 const MODELS = path.resolve(__dirname, '../../../shared/models');
 const STORIES = path.join(MODELS, 'gguf/stories260K.gguf');
@@ -15,6 +16,12 @@ async function cli(...argv: string[]): Promise<{ code: number; out: string; err:
   let err = '';
   const code = await runCli(argv, { out: (t) => (out += `${t}\n`), err: (t) => (err += `${t}\n`) });
   return { code, out, err };
+}
+
+/** A plan for stories260K (its real fingerprint) with `assignment`; emulated formats allowed. */
+async function storiesPlan(assignment: Record<string, string>): Promise<string> {
+  const { model, fingerprint } = await loadModel(STORIES);
+  return serializePlan(buildPlan({ model, fingerprint, target: 'h100', budget: 'capacity', context: 2048, batch: 1, kvFormat: 'fp16', allowEmulated: true, assignment }));
 }
 
 async function tempFile(name: string, text: string): Promise<string> {
@@ -40,7 +47,7 @@ test('estimate --json prints the documented fields per target', async () => {
 });
 
 test('estimate prints a side-by-side table and applies a plan file', async () => {
-  const plan = await tempFile('stories260K.gguf.precision.json', JSON.stringify({ version: 1, defaultFormat: 'keep', layers: [{ layer: 'output.weight', format: 'nvfp4' }] }));
+  const plan = await tempFile('stories260K.gguf.precision.json', await storiesPlan({ 'output.weight': 'nvfp4' }));
   const r = await cli('estimate', STORIES, '--target', 'h100,b200', '--plan', plan);
   assert.equal(r.code, 0, r.err);
   assert.match(r.out, /^\s+h100\s+b200$/m);
@@ -53,7 +60,7 @@ test('estimate prints a side-by-side table and applies a plan file', async () =>
 test('unknown targets, bad values and bad files exit 2 with one line', async () => {
   let r = await cli('estimate', STORIES, '--target', 'h1000');
   assert.equal(r.code, 2);
-  assert.equal(r.err, "precision-lens: unknown target 'h1000'; nearest: h100, h200, h800 (all: precision-lens targets).\n");
+  assert.match(r.err, /^precision-lens: unknown target 'h1000'; nearest: h100, h200, h800; valid: h100, .*, cpu \(details: precision-lens targets\)\.\n$/);
   r = await cli('estimate', STORIES, '--target', 'h100', '--batch', '0');
   assert.equal(r.code, 2);
   assert.equal(r.err, "precision-lens: --batch must be a positive whole number, got '0'.\n");
@@ -63,7 +70,7 @@ test('unknown targets, bad values and bad files exit 2 with one line', async () 
   assert.equal(r.code, 2);
   assert.equal(r.err, 'precision-lens: context 999999999999 is larger than the limit of 134217728.\n');
   r = await cli('estimate', STORIES, '--target', 'h100', '--kv-format', 'fp7');
-  assert.equal(r.err, "precision-lens: unknown KV-cache format 'fp7'.\n");
+  assert.match(r.err, /^precision-lens: --kv-format: unknown value 'fp7'; valid: fp32, .*\.\n$/);
   assert.equal(r.code, 2);
   const badTargets = await tempFile('targets.json', '[{ "id": "x", "memoryGiB": 0 }]');
   r = await cli('estimate', STORIES, '--target', 'x', '--targets-file', badTargets);
@@ -71,10 +78,16 @@ test('unknown targets, bad values and bad files exit 2 with one line', async () 
   assert.equal(r.err, 'precision-lens: targets.json: target \'x\': "memoryGiB" must be a positive number.\n');
   r = await cli('estimate', STORIES, '--target', 'h100', '--targets-file', path.join(os.tmpdir(), 'does-not-exist-pl.json'));
   assert.equal(r.code, 2);
-  const badPlan = await tempFile('p.precision.json', '{ "layers": [ { "layer": "nope", "format": "int4" } ] }');
+  // --plan is checked as apply checks it: a layer the model lacks (or a stale fingerprint) is an error.
+  const badPlan = await tempFile('p.precision.json', (await storiesPlan({})).replace('"layer": "output.weight"', '"layer": "nope"'));
   r = await cli('estimate', STORIES, '--target', 'h100', '--plan', badPlan);
   assert.equal(r.code, 2);
-  assert.equal(r.err, "precision-lens: the assignment names the unknown layer 'nope'.\n");
+  assert.match(r.err, /^p\.precision\.json:\d+:\d+: error: the model has no layer named 'nope'/m);
+  assert.match(r.err, /precision-lens: p\.precision\.json: the plan has 1 error\(s\); fix them or re-run precision-lens plan\.\n$/);
+  const stale = await tempFile('p.precision.json', (await storiesPlan({})).replace(/"fingerprint": "pl1:[0-9a-f]+"/, `"fingerprint": "pl1:${'0'.repeat(64)}"`));
+  r = await cli('estimate', STORIES, '--target', 'h100', '--plan', stale);
+  assert.equal(r.code, 2);
+  assert.match(r.err, /fingerprint mismatch/);
   r = await cli('estimate', STORIES);
   assert.equal(r.code, 2);
 });

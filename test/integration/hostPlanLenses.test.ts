@@ -94,7 +94,7 @@ test('unknown-layer → closest name or remove; removing keeps valid JSON', () =
 });
 
 test('low-sqnr → raise to the safest format that fits', () => {
-  const text = planText({ layers: [{ layer: 'token_embd.weight', format: 'q2_k' }] });
+  const text = planText({ layers: [{ layer: 'output.weight', format: 'q2_k' }] });
   const view = analyzePlan(ctxFor(text));
   const d = view.diagnostics.find((x) => x.code === 'low-sqnr')!;
   assert.ok(d, view.diagnostics.map((x) => x.code).join());
@@ -134,17 +134,35 @@ test('stale fingerprint → update; unknown target → near ids; fix-all of one 
   assert.ok(!codes(apply(two, all.edits)).includes('not-native'));
 });
 
-test('plans from assignments list only layers that differ from the default; budgets parse as typed', async () => {
-  const { planFromAssignment, parseBudgetInput } = await import('../../src/core/plan/planBuild');
+test('the plan document keeps the pins and notes of the plan it replaces; budgets parse as typed', async () => {
+  const { planDocument, parseBudgetInput } = await import('../../src/core/plan');
   const assignment: Record<string, string> = {};
   for (const l of loaded.model.layers) assignment[l.name] = l.quantizable ? 'q8_0' : 'keep';
   assignment['output.weight'] = 'q6_k';
-  const head = { model: { file: 'stories260K.gguf', fingerprint: loaded.fingerprint }, target: 'h100', budget: 'capacity' as const, context: 2048, batch: 1, kvFormat: 'fp16', defaultFormat: 'q8_0' };
-  const plan = planFromAssignment(head, loaded.model, assignment, [{ layer: 'token_embd.weight', format: 'fp16', pinned: true }]);
-  assert.deepEqual(plan.layers, [{ layer: 'token_embd.weight', format: 'fp16', pinned: true }, { layer: 'output.weight', format: 'q6_k' }]);
+  assignment['token_embd.weight'] = 'fp16';
+  const previous = [{ layer: 'token_embd.weight', format: 'fp16', pinned: true }, { layer: 'output.weight', format: 'q4_k', note: 'the head' }];
+  const input = { target: TARGETS.find((t) => t.id === 'h100')!, budget: 'capacity' as const, batch: 1, kvFormat: 'fp16', harm: () => 0, fingerprint: loaded.fingerprint, previous };
+  const plan = planDocument(loaded.model, input, assignment, 2048);
+  assert.deepEqual(plan.layers.find((e) => e.layer === 'token_embd.weight'), { layer: 'token_embd.weight', format: 'fp16', pinned: true });
+  assert.deepEqual(plan.layers.find((e) => e.layer === 'output.weight'), { layer: 'output.weight', format: 'q6_k', note: 'the head' });
+  assert.equal(plan.defaultFormat, 'keep');
+  assert.equal(plan.model.fingerprint, loaded.fingerprint);
   const text = serializePlan(plan);
   assert.deepEqual(analyzePlan(ctxFor(text)).diagnostics, []);
   assert.deepEqual(['capacity', '24GB', '512 MiB', 'weights 1.5GB', '4.5 bits', '3bpw', 'lots'].map(parseBudgetInput), [
     'capacity', { bytes: 24e9 }, { bytes: 512 * 2 ** 20 }, { weightBytes: 1.5e9 }, { avgBits: 4.5 }, { avgBits: 3 }, undefined,
   ]);
+});
+
+test('a recorded measurement shows predicted beside measured KL on the header and layer lenses, without rerunning', () => {
+  const measurement: NonNullable<PrecisionPlan['measurement']> = {
+    runtime: 'llama.cpp (node-llama-cpp 3.21.1, CPU)', text: 'tinyTales.txt (bundled; 1421 tokens)', measuredAt: '2026-12-03T14:00:00.000Z', delivered: 'solver',
+    plan: { predictedKl: 0.021, klDivergence: 0.019, klStdErr: 0.001, perplexity: 8.057, referencePerplexity: 7.812, top1Agreement: 0.86 },
+    layers: [{ layer: 'blk.0.attn_k.weight', format: 'q4_k', measuredKl: 0.00116 }],
+  };
+  const view = analyzePlan(ctxFor(planText({ measurement })));
+  assert.match(view.header!.title, /predicted KL 0\.021 · measured 0\.019 · perplexity 8\.06 \(original 7\.81\)$/);
+  const k = view.entries.find((e) => e.entry === 1)!;
+  assert.match(k.title, /measured KL alone 0\.0012/);
+  assert.doesNotMatch(view.entries.find((e) => e.entry === 0)!.title, /measured KL/);
 });

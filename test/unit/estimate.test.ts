@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  EstimateError, TARGETS, assignmentFromPlanJson, estimate, formatByteLength, getNumberFormat, getTarget,
+  EstimateError, TARGETS, estimate, formatByteLength, getNumberFormat, getTarget,
   peakActivationBytes,
   type Estimate, type Model, type Target,
 } from '../../src/core';
@@ -188,13 +188,4 @@ test('shape inference resolves Conv, pooling, Gemm, Reshape with constant shapes
   assert.ok(peakActivationBytes(m, { batch: 2, context: 1 }).unknownValues.includes('F2'));
   // Conv FLOPs per sample: 2 × weight elements × output positions.
   assert.equal(estimate(m, target('cpu'), { constants }).perLayer[0]!.flopsPerToken, 2 * 200 * 28 * 28);
-});
-
-test('plan files give an assignment and a default format', () => {
-  const plan = assignmentFromPlanJson({ version: 1, defaultFormat: 'int4', layers: [{ layer: 'a', format: 'fp8' }, { layer: 'b', format: 'keep', pinned: true }] });
-  assert.deepEqual(plan, { assignment: { a: 'fp8', b: 'keep' }, defaultFormat: 'int4' });
-  assert.equal(assignmentFromPlanJson({ defaultFormat: 'keep', layers: [] }).defaultFormat, undefined);
-  const planError = (message: string) => (e: unknown) => e instanceof EstimateError && e.code === 'bad-plan' && e.message === message;
-  assert.throws(() => assignmentFromPlanJson([], 'p.json'), planError('p.json: a precision plan must be a JSON object with a "layers" array.'));
-  assert.throws(() => assignmentFromPlanJson({ layers: [{ layer: 1 }] }, 'p.json'), planError('p.json: layers[0] needs string "layer" and "format" fields.'));
 });

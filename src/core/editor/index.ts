@@ -14,7 +14,7 @@ export {
   MAX_LOWERED_LAYERS, FIX_ALL_CODES,
 } from './planFixes';
 export {
-  sensitivityLookup, shortFormatLabel, sensitivityLevel, planAssignment, weightBudgetBytes, analyzePlan, escapeMd,
+  sensitivityLookup, shortFormatLabel, sensitivityLevel, analyzePlan, escapeMd,
   type PlanEditorCode, type PlanEditorDiagnostic, type SensitivityLookup, type PlanContext, type BudgetCheck,
   type PlanLens, type PlanView,
 } from './planLenses';

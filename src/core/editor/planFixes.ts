@@ -15,7 +15,7 @@ import { nearestTargetIds } from '../estimate/hardware/catalog';
 import { formatBytes } from '../model/inspect';
 import { formatBitsPerWeight, formatForStoredDType, getNumberFormat, type NumberFormat } from '../precision/numberFormats';
 import { KEEP_FORMAT, type ParsedPlan, type PlanPosition } from '../plan/planFile';
-import { shortFormatLabel, weightBudgetBytes, type PlanContext, type PlanEditorCode, type PlanEditorDiagnostic, type PlanView } from './planLenses';
+import { shortFormatLabel, type PlanContext, type PlanEditorCode, type PlanEditorDiagnostic, type PlanView } from './planLenses';
 import { assignmentWeightBytes, defaultCandidateFormats, formatAllowed, layerTensors, solveModel, tensorBytesIn, type LayerTensor } from '../plan/solver';
 import { editDistance } from '../util/text';
 
@@ -92,7 +92,7 @@ function env(ctx: PlanContext, view: PlanView): FixEnv | undefined {
   const native = view.target?.native;
   const ids = [...defaultCandidateFormats(model), 'fp32', 'fp16', 'bf16', 'int8', 'q8_0'];
   const candidates = [...new Map(ids.map((id) => getNumberFormat(id)).filter((f): f is NumberFormat => !!f).map((f) => [f.id, f])).values()].filter((f) => formatAllowed(f, native, false));
-  const budget = view.target && view.estimate ? weightBudgetBytes(plan, model, view.target, view.estimate) : undefined;
+  const budget = view.budget?.weightBudgetBytes;
   return { model, byLayer: layerTensors(model).byLayer, layers: new Map(model.layers.map((l) => [l.name, l])), candidates, budget };
 }
 

@@ -13,8 +13,8 @@ export {
   parseUserTargets, MAX_TARGET_FILE_BYTES, MAX_USER_TARGETS, MAX_TARGET_TEXT_LENGTH,
 } from './hardware/userTargets';
 export {
-  assignmentFromPlanJson, estimate, readShapeConstants, DEFAULT_CONTEXT, MAX_BATCH, MAX_CONTEXT,
-  type EstimateOptions, type UnsupportedFormat, type LayerEstimate, type Estimate, type PlanAssignment,
+  estimate, readShapeConstants, DEFAULT_CONTEXT, MAX_BATCH, MAX_CONTEXT,
+  type EstimateOptions, type UnsupportedFormat, type LayerEstimate, type Estimate,
 } from './memory';
 export {
   bindDim, dtypeElementBytes, valueBytes, inferGraphShapes, peakActivationBytes, type ShapeBindings, type ValueShape,

@@ -30,6 +30,8 @@ export interface Limits {
   readonly maxQuantValues: number;
   /** Most quantization values (scales, zero points) copied into the IR per model; later tensors keep a summary (first values, true count, scale range, file location). Threat: thousands of tensors each with thousands of scales (8192 × 512 = 4M values, ~70 MB of JS numbers) bloating memory, JSON and postMessage. */
   readonly maxQuantValuesTotal: number;
+  /** Longest tensor, node, value, attribute or metadata-key name (bytes). Threat: a 60 MB name is copied into layers, shape maps, JSON output and table rows (RSS 2-4 GB); real names are under a few hundred bytes. */
+  readonly maxNameBytes: number;
 }
 
 /** Defaults, generous for real models (a 1T-parameter model has ~10^5 tensors) and far below what hurts. */
@@ -47,7 +49,15 @@ export const DEFAULT_LIMITS: Limits = Object.freeze({
   maxDisplayStringBytes: 4096,
   maxQuantValues: 4096,
   maxQuantValuesTotal: 1024 * 1024,
+  maxNameBytes: 64 * 1024,
 });
+
+/**
+ * Most elements converted at once when `apply` rewrites a GGUF tensor (whole rows; one row at least). Threat: a
+ * multi-GiB tensor decoded to float32 in one piece would hold source bytes + 4 B/element + output bytes in memory;
+ * in chunks of 2^22 elements the peak stays near 16 MiB of floats whatever the model's size.
+ */
+export const MAX_APPLY_CHUNK_ELEMENTS = 1 << 22;
 
 /** Largest calibration text read for language-model evaluation (`--text FILE`). Threat: a multi-GB file read into memory and tokenized. */
 export const MAX_CALIBRATION_TEXT_BYTES = 4 * 1024 * 1024;

@@ -10,20 +10,30 @@ export {
   sha256Hex, modelFingerprint, FINGERPRINT_EDGE_BYTES, Sha256,
 } from './fingerprint';
 export {
-  planFromAssignment, parseBudgetInput, type PlanHead,
-} from './planBuild';
+  budgetFor, budgetKind, layerBudgetFacts, type BudgetBreakdown, type LayerBudgetFacts,
+} from './budget';
+export {
+  checkedAssignment, planAssignment, type CheckedAssignment, type PlanCheckInput,
+} from './checked';
 export {
   parsePlan, checkPlan, hasPlanErrors, formatPlanDiagnostics, resolvePlanAssignment, planFileNameFor, serializePlan,
-  tryParseByteSize, parseByteSize, buildPlan, PLAN_SCHEMA_URL, PLAN_VERSION, KEEP_FORMAT, MAX_PLAN_TEXT_BYTES,
+  tryParseByteSize, parseByteSize, parseBudgetInput, buildPlan, PLAN_SCHEMA_URL, PLAN_VERSION, KEEP_FORMAT, MAX_PLAN_TEXT_BYTES,
   MAX_PLAN_ENTRIES, MAX_PLAN_DIAGNOSTICS, type PlanBudget, type PlanLayerEntry, type PlanModelRef,
-  type PrecisionPlan, type PlanPosition, type PlanDiagnosticCode, type PlanDiagnostic, type PlanPositions,
+  type PrecisionPlan, type PlanMeasurement, type PlanMeasuredFigures, MAX_MEASUREMENT_TEXT_BYTES, type PlanPosition, type PlanDiagnosticCode, type PlanDiagnostic, type PlanPositions,
   type ParsedPlan, type PlanTargetFacts, LineIndex, type PlanCheckContext, type BuildPlanInput,
 } from './planFile';
 export {
   solveMultipleChoiceKnapsack, knapsackFrontier, defaultCandidateFormats, formatAllowed, tensorBytesIn, layerTensors,
-  assignmentWeightBytes, groupLayers, solveModel, planForTarget, harmFromSensitivity, assignmentHarm, harmToSqnrDb,
+  assignmentWeightBytes, groupLayers, solveModel, harmFromSensitivity, assignmentHarm, harmToSqnrDb,
   type KnapsackOption, type KnapsackResult, type KnapsackOptions, type FrontierPoint, type HarmFunction,
   type FuseOptions, type SolveModelOptions, type SolveAnchor, type LayerGroup, type GroupOption,
-  type SolveModelResult, type LayerTensor, type PlanForTargetOptions, type FitSuggestion, type BudgetBreakdown,
-  type PlanForTargetResult,
+  type SolveModelResult, type LayerTensor,
 } from './solver';
+export {
+  planForTarget, solvePlan, planDocument, replacePlanAssignment, allowedFormats, type PlanForTargetOptions,
+  type PlanForTargetResult, type FitSuggestion, type SolvePlanInput, type SolvedPlan, type BaselineComparison,
+} from './workflow';
+export {
+  convertGgufRows, copiedKvSpans, GgufApplyError, type GgufApplyErrorCode, type GgufApplyOptions, type GgufApplyPlan,
+  type GgufApplyTensor, ggmlDtypeForFormat, ggufRows, planGgufApply,
+} from './ggufApply';

@@ -16,13 +16,10 @@
  * Every prefix of the sorted hull edges is an integral LP optimum, so those points form the Pareto frontier
  * (best predicted harm at each of their memory levels), returned as chart data.
  */
-import { formatByteLength, formatForStoredDType, getNumberFormat, type ComputeType, type NumberFormat } from '../precision/numberFormats';
+import { formatByteLength, formatForStoredDType, getNumberFormat, KEEP_FORMAT, type ComputeType, type NumberFormat } from '../precision/numberFormats';
 import { dtypeInfo } from '../model/dtypes';
 import { own, setOwn } from '../model/dict';
 import type { Layer, Model, TensorInfo } from '../model/types';
-import { KEEP_FORMAT, type PlanBudget } from './planFile';
-import type { Target } from '../estimate/hardware/catalog';
-import { estimate, type Estimate } from '../estimate/memory';
 import type { SensitivityReport } from '../precision/sensitivity';
 
 //#region generic multiple-choice knapsack
@@ -127,8 +124,23 @@ function sortedEdges(hulls: readonly number[][], eff: readonly Efficient[]): Edg
  * `maxStates`, in which case the result carries the proven gap. Groups must have at least one option.
  */
 export function solveMultipleChoiceKnapsack(groups: readonly (readonly KnapsackOption[])[], budgetBytes: number, options: KnapsackOptions = {}): KnapsackResult {
-  const maxStates = options.maxStates ?? 2_000_000;
-  const n = groups.length;
+  return solvePreparedKnapsack(prepareKnapsack(groups), budgetBytes, options);
+}
+
+/**
+ * The budget-independent part of a multiple-choice knapsack (efficient options, lower hulls, hull edges sorted by
+ * rate): computed once, then solved at any number of budgets and turned into the frontier without redoing it.
+ */
+export interface PreparedKnapsack {
+  readonly eff: readonly Efficient[];
+  readonly hulls: readonly number[][];
+  readonly edges: readonly Edge[];
+  readonly minBytes: number;
+  readonly minHarmAtMin: number;
+}
+
+/** Prepares `groups` for {@link solvePreparedKnapsack} and {@link preparedFrontier}. Groups need ≥ 1 option. */
+export function prepareKnapsack(groups: readonly (readonly KnapsackOption[])[]): PreparedKnapsack {
   const eff = groups.map((g) => {
     if (g.length === 0) throw new Error('Every knapsack group needs at least one option.');
     return efficientOptions(g);
@@ -139,6 +151,15 @@ export function solveMultipleChoiceKnapsack(groups: readonly (readonly KnapsackO
     minBytes += e.bytes[0]!;
     minHarmAtMin += e.harm[0]!;
   }
+  const hulls = eff.map(lowerHull);
+  return { eff, hulls, edges: sortedEdges(hulls, eff), minBytes, minHarmAtMin };
+}
+
+/** {@link solveMultipleChoiceKnapsack} on a prepared problem. */
+export function solvePreparedKnapsack(prepared: PreparedKnapsack, budgetBytes: number, options: KnapsackOptions = {}): KnapsackResult {
+  const maxStates = options.maxStates ?? 2_000_000;
+  const { eff, hulls, edges, minBytes, minHarmAtMin } = prepared;
+  const n = eff.length;
   const pos = new Array<number>(n).fill(0); // position in Efficient list
   const pack = (status: KnapsackResult['status'], lowerBound: number, freeGroups = 0, states = 0): KnapsackResult => {
     let bytes = 0;
@@ -154,8 +175,6 @@ export function solveMultipleChoiceKnapsack(groups: readonly (readonly KnapsackO
   if (minBytes > budgetBytes) return pack('infeasible', minHarmAtMin);
 
   // 2. LP relaxation by the hull greedy.
-  const hulls = eff.map(lowerHull);
-  const edges = sortedEdges(hulls, eff);
   const hullPos = new Array<number>(n).fill(0);
   let used = minBytes;
   let harm = minHarmAtMin;
@@ -339,15 +358,15 @@ export interface FrontierPoint {
  * `maxPoints` points, spread evenly over the byte range, always including both ends.
  */
 export function knapsackFrontier(groups: readonly (readonly KnapsackOption[])[], maxPoints = 200): FrontierPoint[] {
-  const eff = groups.map(efficientOptions);
-  let bytes = 0;
-  let harm = 0;
-  for (const e of eff) {
-    bytes += e.bytes[0]!;
-    harm += e.harm[0]!;
-  }
+  return preparedFrontier(prepareKnapsack(groups), maxPoints);
+}
+
+/** {@link knapsackFrontier} of a prepared problem. */
+export function preparedFrontier(prepared: PreparedKnapsack, maxPoints = 200): FrontierPoint[] {
+  let bytes = prepared.minBytes;
+  let harm = prepared.minHarmAtMin;
   const all: FrontierPoint[] = [{ bytes, harm }];
-  for (const ed of sortedEdges(eff.map(lowerHull), eff)) {
+  for (const ed of prepared.edges) {
     bytes += ed.dBytes;
     harm -= ed.dHarm;
     all.push({ bytes, harm });
@@ -402,7 +421,26 @@ export interface SolveModelOptions {
    * penalty; `status`, `lowerBound` and `gap` then refer to the penalized objective.
    */
   readonly anchor?: SolveAnchor;
+  /**
+   * Further layer-weight budgets to solve at, on the same groups and scores (no anchor penalty): how the solver
+   * does at a baseline's memory. One preparation serves the main solve, the frontier and all of these.
+   */
+  readonly alsoAtBytes?: readonly number[];
 }
+
+/** The solver at one of {@link SolveModelOptions.alsoAtBytes}. */
+export interface SolveAtBytes {
+  readonly weightBudgetBytes: number;
+  readonly status: KnapsackResult['status'];
+  /** Predicted harm and layer-weight bytes of the optimum at that budget. */
+  readonly harm: number;
+  readonly weightBytes: number;
+  /** harm − proven lower bound at that budget (0 when optimal). */
+  readonly gap: number;
+}
+
+/** DP states allowed when solving at {@link SolveModelOptions.alsoAtBytes} (the plan's own solve keeps `maxStates`). */
+export const COMPARISON_MAX_STATES = 200_000;
 
 /**
  * An incumbent assignment (e.g. the best plan measured so far) and a penalty added to the predicted harm of every
@@ -456,6 +494,8 @@ export interface SolveModelResult {
   readonly formats: readonly string[];
   /** Observations (pins on formats the target cannot run, layers without scores, …). */
   readonly notes: readonly string[];
+  /** One entry per {@link SolveModelOptions.alsoAtBytes}, in order. */
+  readonly atBytes: readonly SolveAtBytes[];
 }
 
 /** A layer's format id in `assignment` ('keep' for a missing entry). */
@@ -496,7 +536,28 @@ export interface LayerTensor {
 }
 
 /** The layers' weight tensors (each tensor under its first layer only), and bytes outside any layer. */
-export function layerTensors(model: Model): { byLayer: Map<string, LayerTensor[]>; owner: Map<string, string>; outsideBytes: number } {
+export function layerTensors(model: Model): LayerTensors {
+  let r = layerTensorsMemo.get(model);
+  if (!r) {
+    r = computeLayerTensors(model);
+    layerTensorsMemo.set(model, r);
+  }
+  return r;
+}
+
+/** Weight tensors per layer, their owners and the bytes outside any layer (shared per model: never mutate). */
+export interface LayerTensors {
+  readonly byLayer: Map<string, LayerTensor[]>;
+  readonly owner: Map<string, string>;
+  readonly outsideBytes: number;
+}
+
+// Models are immutable IR, and the solver, the baselines, the budget and the editor ask for the same views of one
+// model many times per plan (a 10,000-layer model: ~50 ms each): computed once per model object.
+const layerTensorsMemo = new WeakMap<Model, LayerTensors>();
+const groupLayersMemo = new WeakMap<Model, Map<string, LayerGroup[]>>();
+
+function computeLayerTensors(model: Model): LayerTensors {
   const tensors = new Map<string, TensorInfo>();
   for (const t of model.tensors) if (!tensors.has(t.name)) tensors.set(t.name, t);
   const byLayer = new Map<string, LayerTensor[]>();
@@ -530,6 +591,21 @@ export function assignmentWeightBytes(model: Model, assignment: Readonly<Record<
 
 /** Groups layers that must share a format (see {@link FuseOptions}); layers sharing a tensor are always grouped. */
 export function groupLayers(model: Model, fuse: FuseOptions = {}): LayerGroup[] {
+  const key = `${fuse.qkv ?? false}|${fuse.gateUp ?? true}|${fuse.experts ?? true}`;
+  let byFuse = groupLayersMemo.get(model);
+  if (!byFuse) {
+    byFuse = new Map();
+    groupLayersMemo.set(model, byFuse);
+  }
+  let groups = byFuse.get(key);
+  if (!groups) {
+    groups = computeGroupLayers(model, fuse);
+    byFuse.set(key, groups);
+  }
+  return groups;
+}
+
+function computeGroupLayers(model: Model, fuse: FuseOptions): LayerGroup[] {
   const layers = model.layers.filter((l) => l.weights.length > 0 && l.byteLength > 0);
   const parent = new Map<string, string>(layers.map((l) => [l.name, l.name]));
   const reason = new Map<string, LayerGroup['reason']>();
@@ -665,7 +741,16 @@ export function solveModel(model: Model, options: SolveModelOptions): SolveModel
       return o.map(({ format, bytes, harm }) => ({ bytes, harm: harm + (anchoredFormat(groups[i]!.layers[0]!, { [groups[i]!.layers[0]!.name]: format }) === want ? 0 : anchor.penalty) }));
     })
     : ks;
-  const r = solveMultipleChoiceKnapsack(penalized, options.weightBudgetBytes, options.maxStates !== undefined ? { maxStates: options.maxStates } : {});
+  const knapsackOptions = options.maxStates !== undefined ? { maxStates: options.maxStates } : {};
+  const prepared = prepareKnapsack(ks);
+  const r = solvePreparedKnapsack(penalized === ks ? prepared : prepareKnapsack(penalized), options.weightBudgetBytes, knapsackOptions);
+  // Comparison points get a smaller DP allowance than the plan itself: beyond it they report the LP-repaired
+  // solution with its proven gap (status 'gap'), which for large models is within a fraction of a percent.
+  const atOptions = { maxStates: Math.min(options.maxStates ?? 2_000_000, COMPARISON_MAX_STATES) };
+  const atBytes = (options.alsoAtBytes ?? []).map((budget): SolveAtBytes => {
+    const at = solvePreparedKnapsack(prepared, budget, atOptions);
+    return { weightBudgetBytes: budget, status: at.status, harm: at.harm, weightBytes: at.bytes, gap: at.gap };
+  });
   const assignment: Record<string, string> = {};
   let trueHarm = 0;
   groups.forEach((g, i) => {
@@ -686,173 +771,19 @@ export function solveModel(model: Model, options: SolveModelOptions): SolveModel
     minWeightBytes: r.minBytes,
     maxUsefulWeightBytes: maxUseful,
     shortfallBytes: Math.max(0, r.minBytes - options.weightBudgetBytes),
-    frontier: knapsackFrontier(ks, options.frontierPoints ?? 200),
+    frontier: preparedFrontier(prepared, options.frontierPoints ?? 200),
     groupCount: groups.length,
     fusedGroupCount: groups.filter((g) => g.layers.length > 1).length,
     freeGroups: r.freeGroups,
     states: r.states,
     formats: uniq.map((f) => f.id),
     notes,
+    atBytes,
   };
 }
 //#endregion
 
-//#region target budgets
-/** Options for {@link planForTarget}. */
-export interface PlanForTargetOptions extends Omit<SolveModelOptions, 'weightBudgetBytes' | 'native'> {
-  readonly target: Target;
-  /** Devices the model is spread over (default 1). */
-  readonly devices?: number;
-  readonly budget: PlanBudget;
-  readonly context?: number;
-  readonly batch?: number;
-  /** KV-cache format id (default 'fp16'). */
-  readonly kvFormat?: string;
-  /** Shape constants for the estimator (see `readShapeConstants`). */
-  readonly constants?: Readonly<Record<string, readonly number[]>>;
-}
-
-/** What would make an infeasible plan fit. */
-export interface FitSuggestion {
-  readonly kind: 'devices' | 'context' | 'kv-format' | 'allow-emulated' | 'budget';
-  /** One sentence with the numbers. */
-  readonly message: string;
-  /** The suggested value (device count, context, KV format id, bytes). */
-  readonly value: number | string | boolean;
-}
-
-/** Memory facts behind the weight budget. */
-export interface BudgetBreakdown {
-  readonly kind: 'capacity' | 'bytes' | 'weightBytes' | 'avgBits';
-  /** Memory the whole payload may use (capacity × devices or the explicit bytes); undefined for weight-only budgets. */
-  readonly memoryBytes: number | undefined;
-  readonly devices: number;
-  readonly kvCacheBytes: number;
-  readonly activationBytes: number;
-  /** Runtime overhead at the budget's limit (bytes + fraction × payload). */
-  readonly overheadBytes: number;
-  /** Stored bytes of tensors that belong to no layer (shape tables, buffers): they stay as stored. */
-  readonly outsideBytes: number;
-  /** What is left for the layers' weights (never negative). */
-  readonly weightBudgetBytes: number;
-  /** The same before clamping: negative when KV cache, activations and overhead alone exceed the memory. */
-  readonly availableBytes: number;
-}
-
-/** Result of {@link planForTarget}. */
-export interface PlanForTargetResult extends SolveModelResult {
-  readonly budget: BudgetBreakdown;
-  /** The estimator's view of the chosen assignment. */
-  readonly estimate: Estimate;
-  /** Non-empty when nothing fits. */
-  readonly suggestions: readonly FitSuggestion[];
-}
-
-/** Largest payload (weights + activations + KV) that fits `memoryBytes` on `devices` with the target's overhead rule. */
-function maxPayload(target: Target, devices: number, memoryBytes: number | undefined): number {
-  const ob = target.overhead.bytes;
-  const f = target.overhead.fraction;
-  if (memoryBytes !== undefined) {
-    // Explicit total memory: payload + ceil(ob + f·payload) ≤ memoryBytes.
-    let p = Math.floor((memoryBytes - ob) / (1 + f));
-    while (p > 0 && p + Math.ceil(ob + f * p) > memoryBytes) p--;
-    return Math.max(0, p);
-  }
-  if (devices <= 1) return maxPayload(target, 1, target.memoryBytes);
-  // Split evenly over N devices, the fixed overhead paid on each (memory.ts devicesNeeded).
-  return Math.max(0, Math.floor((devices * (target.memoryBytes - ob)) / (1 + f)));
-}
-
-/**
- * Computes the layer-weight budget for a target (capacity minus KV cache, activations and overhead, or an
- * explicit budget) and solves. When nothing fits, suggests what would, with numbers: more devices, a smaller
- * context, a lower KV-cache format, emulated formats.
- */
-export function planForTarget(model: Model, options: PlanForTargetOptions): PlanForTargetResult {
-  const { target } = options;
-  const devices = options.devices ?? 1;
-  const base = { ...(options.batch !== undefined ? { batch: options.batch } : {}), ...(options.constants ? { constants: options.constants } : {}) };
-  const at = (context: number | undefined, kvFormat: string | undefined): Estimate =>
-    estimate(model, target, { ...base, ...(context !== undefined ? { context } : {}), ...(kvFormat !== undefined ? { kvFormat } : {}) });
-  const stored = at(options.context, options.kvFormat);
-  const { byLayer, outsideBytes } = layerTensors(model);
-  const kind: BudgetBreakdown['kind'] = options.budget === 'capacity' ? 'capacity' : 'bytes' in options.budget ? 'bytes' : 'weightBytes' in options.budget ? 'weightBytes' : 'avgBits';
-  const budgetFor = (e: Estimate, n: number): BudgetBreakdown => {
-    const b = options.budget;
-    let memoryBytes: number | undefined;
-    let weightBudget: number;
-    let overhead = 0;
-    if (b === 'capacity' || 'bytes' in b) {
-      memoryBytes = b === 'capacity' ? target.memoryBytes * n : b.bytes;
-      const payload = maxPayload(target, n, b === 'capacity' ? undefined : b.bytes);
-      overhead = Math.ceil(target.overhead.bytes * (b === 'capacity' ? n : 1) + target.overhead.fraction * payload);
-      weightBudget = payload - e.kvCacheBytes - e.activationBytes - outsideBytes;
-    } else if ('weightBytes' in b) weightBudget = b.weightBytes - outsideBytes;
-    else {
-      let elements = 0;
-      for (const ts of byLayer.values()) for (const t of ts) elements += t.tensor.elementCount;
-      weightBudget = Math.floor((b.avgBits * elements) / 8);
-    }
-    return { kind, memoryBytes, devices: n, kvCacheBytes: e.kvCacheBytes, activationBytes: e.activationBytes, overheadBytes: overhead, outsideBytes, weightBudgetBytes: Math.max(0, weightBudget), availableBytes: weightBudget };
-  };
-  const budget = budgetFor(stored, devices);
-  const solveOpts = { ...options, native: target.native, weightBudgetBytes: budget.weightBudgetBytes };
-  const result = solveModel(model, solveOpts);
-  const final = estimate(model, target, { ...base, ...(options.context !== undefined ? { context: options.context } : {}), ...(options.kvFormat !== undefined ? { kvFormat: options.kvFormat } : {}), assignment: result.assignment });
-  const suggestions: FitSuggestion[] = [];
-  if (result.status === 'infeasible') {
-    const need = result.minWeightBytes;
-    const short = need - budget.availableBytes;
-    const mib = (x: number): string => `${(x / 2 ** 20).toFixed(1)} MiB`;
-    if (kind === 'capacity') {
-      for (let n = devices + 1; n <= devices + 4096; n++) {
-        if (budgetFor(stored, n).weightBudgetBytes >= need) {
-          suggestions.push({ kind: 'devices', value: n, message: `Use ${n} × ${target.id} instead of ${devices}: the smallest allowed weights (${mib(need)}) then fit.` });
-          break;
-        }
-      }
-    }
-    if (kind === 'capacity' || kind === 'bytes') {
-      if (stored.kvCacheBytes > 0) {
-        for (let c = Math.floor(stored.context / 2); c >= 1; c = Math.floor(c / 2)) {
-          const e = at(c, options.kvFormat);
-          if (budgetFor(e, devices).weightBudgetBytes >= need) {
-            suggestions.push({ kind: 'context', value: c, message: `Reduce the context from ${stored.context} to ${c} tokens: the KV cache shrinks from ${mib(stored.kvCacheBytes)} to ${mib(e.kvCacheBytes)}.` });
-            break;
-          }
-        }
-        const currentKv = getNumberFormat(options.kvFormat ?? 'fp16');
-        for (const kv of ['fp8_e4m3', 'int8', 'int4']) {
-          const f = getNumberFormat(kv)!;
-          if (currentKv && formatBitsPerWeightOf(f) >= formatBitsPerWeightOf(currentKv)) continue;
-          const e = at(options.context, kv);
-          if (budgetFor(e, devices).weightBudgetBytes >= need) {
-            suggestions.push({ kind: 'kv-format', value: kv, message: `Store the KV cache as ${f.label}: it shrinks from ${mib(stored.kvCacheBytes)} to ${mib(e.kvCacheBytes)}.` });
-            break;
-          }
-        }
-      }
-    }
-    if (!options.allowEmulated) {
-      const emu = solveModel(model, { ...solveOpts, allowEmulated: true });
-      if (emu.minWeightBytes <= budget.weightBudgetBytes)
-        suggestions.push({ kind: 'allow-emulated', value: true, message: `Allow emulated compute formats: the smallest weights drop to ${mib(emu.minWeightBytes)} (runs at the fallback rate on ${target.id}).` });
-    }
-    suggestions.push({
-      kind: 'budget',
-      value: short,
-      message: budget.availableBytes < 0
-        ? `KV cache (${mib(budget.kvCacheBytes)}), activations (${mib(budget.activationBytes)}) and overhead alone exceed the memory; with the smallest allowed weights (${mib(need)}) the plan is ${mib(short)} short.`
-        : `The smallest allowed weights need ${mib(need)} but the budget leaves ${mib(budget.availableBytes)} for them: ${mib(short)} short.`,
-    });
-  }
-  return { ...result, ...(result.status === 'infeasible' ? { shortfallBytes: result.minWeightBytes - budget.availableBytes } : {}), budget, estimate: final, suggestions };
-}
-
-function formatBitsPerWeightOf(f: NumberFormat): number {
-  return (f.bytesPerBlock * 8) / f.blockSize;
-}
-
+//#region harm
 /**
  * Harm from a sensitivity report: the layer's `staticScore` for the format, or with `prefer: 'measured'` the
  * measured output noise-to-signal ratio 10^(−measuredOutputSqnrDb/10) where the report has one (static

@@ -244,3 +244,6 @@ const STORED_DTYPE_FORMATS: Readonly<Record<string, string>> = {
   uint4: 'int4',
   mxfp4: 'mxfp4',
 };
+
+/** Format id meaning "leave the layer as stored": the one spelling plans, the solver and the estimator accept. */
+export const KEEP_FORMAT = 'keep';

@@ -17,6 +17,7 @@ import type { Hyperparameters, MetadataValue, Model, TensorInfo } from '../../mo
 import type { ReadContext } from '../context';
 import { attentionFromKvs } from './attentionKeys';
 import { REMOVED_GGML_TYPES, ggmlType } from './ggmlTypes';
+import { maxOf } from '../../util/arrays';
 
 //#region GGUF value types (gguf.h `enum gguf_type`)
 const T_UINT8 = 0;
@@ -84,11 +85,47 @@ class Cursor {
   }
 }
 
+/** Where one metadata entry's value lies in the file (for copying it verbatim). */
+export interface GgufKvSpan {
+  readonly key: string;
+  /** GGUF value type (gguf.h `enum gguf_type`). */
+  readonly valueType: number;
+  /** Byte range of the encoded value (after the key and the u32 type). */
+  readonly valueOffset: number;
+  readonly valueEnd: number;
+}
+
+/** One tensor info as stored (upstream order and names). */
+export interface GgufTensorEntry {
+  readonly name: string;
+  /** `ne[]`, innermost (row) first. */
+  readonly ne: readonly number[];
+  readonly ggmlType: number;
+  /** Offset from the start of the data section. */
+  readonly offset: number;
+}
+
+/** A GGUF header as stored, with the IR model built from it. */
+export interface GgufHeader {
+  readonly model: Model;
+  readonly version: number;
+  readonly alignment: number;
+  /** Absolute file offset of the data section. */
+  readonly dataOffset: number;
+  readonly kvs: readonly GgufKvSpan[];
+  readonly tensors: readonly GgufTensorEntry[];
+}
+
 /**
  * Reads a GGUF file's header into the IR. Throws {@link ModelFormatError} for malformed or hostile input
  * (bad magic, version 1 or big-endian files, counts/lengths beyond limits or the file, bad alignment, offsets).
  */
 export async function readGguf(source: ByteSource, ctx: ReadContext): Promise<Model> {
+  return (await readGgufHeader(source, ctx)).model;
+}
+
+/** {@link readGguf}, also returning the stored layout: metadata value spans and tensor infos (for the writer). */
+export async function readGgufHeader(source: ByteSource, ctx: ReadContext): Promise<GgufHeader> {
   const name = source.name;
   const { limits } = ctx;
   const fail = (code: 'bad-value' | 'unsupported' | 'limit-exceeded' | 'bad-offset' | 'truncated' | 'bad-magic', problem: string, offset?: number): never => {
@@ -114,17 +151,17 @@ export async function readGguf(source: ByteSource, ctx: ReadContext): Promise<Mo
   }
 
   //#region strings and values
-  const readLength = async (what: string): Promise<number> => {
+  const readLength = async (what: string, max = limits.maxStringBytes, limitName = 'maxStringBytes'): Promise<number> => {
     if (!c.has(8)) await c.need(8, what);
     const at = r.position;
     const len = toSafeNumber(name, r.u32Sync(), r.u32Sync(), what, at);
-    if (len > limits.maxStringBytes) fail('limit-exceeded', `${what} ${len} exceeds the limit of ${limits.maxStringBytes} bytes`, at);
+    if (len > max) fail('limit-exceeded', `${what} ${len} exceeds the limit of ${max} bytes (${limitName})`, at);
     if (len > r.remaining) fail('truncated', `${what} ${len} at offset ${at} runs past the end of the file`, at);
     return len;
   };
   /** Reads a string; returns at most `maxBytes` of it (cut at a character boundary, marked with '…'). */
-  const readString = async (what: string, maxBytes: number): Promise<string> => {
-    const len = await readLength(what);
+  const readString = async (what: string, maxBytes: number, isName = false): Promise<string> => {
+    const len = isName ? await readLength(what, limits.maxNameBytes, 'maxNameBytes') : await readLength(what);
     const keep = Math.min(len, maxBytes);
     if (!c.has(keep)) await c.need(keep, what);
     const bytes = r.bytesSync(keep);
@@ -218,11 +255,12 @@ export async function readGguf(source: ByteSource, ctx: ReadContext): Promise<Mo
 
   //#region metadata
   const kvs = new Map<string, GgufValue>();
+  const spans: GgufKvSpan[] = [];
   const metadata: Record<string, MetadataValue> = {};
   for (let i = 0; i < kvCount; i++) {
     if ((i & 0x3ff) === 0) throwIfCancelled(ctx.token);
     const keyAt = r.position;
-    const key = await readString('metadata key length', limits.maxStringBytes);
+    const key = await readString('metadata key length', limits.maxStringBytes, true);
     if (key.length === 0) fail('bad-value', `metadata entry ${i} has an empty key`, keyAt);
     if (kvs.has(key)) fail('bad-value', `metadata key '${truncateForMessage(key)}' appears twice`, keyAt);
     if (!c.has(4)) await c.need(4, 'metadata value type');
@@ -230,8 +268,10 @@ export async function readGguf(source: ByteSource, ctx: ReadContext): Promise<Mo
     const type = r.u32Sync();
     const what = `metadata '${truncateForMessage(key, 60)}'`;
     checkType(type, typeAt, what);
+    const valueOffset = r.position;
     const value = await readValue(type, 0, what);
     kvs.set(key, value);
+    spans.push({ key, valueType: type, valueOffset, valueEnd: r.position });
     Object.defineProperty(metadata, key, { value: value.display, enumerable: true, writable: true, configurable: true });
   }
   let alignment = DEFAULT_ALIGNMENT;
@@ -247,12 +287,13 @@ export async function readGguf(source: ByteSource, ctx: ReadContext): Promise<Mo
 
   //#region tensor infos
   const tensors: TensorInfo[] = [];
+  const entries: GgufTensorEntry[] = [];
   const offsets: number[] = [];
   const names = new Set<string>();
   for (let i = 0; i < tensorCount; i++) {
     if ((i & 0x3ff) === 0) throwIfCancelled(ctx.token);
     const infoAt = r.position;
-    const tname = await readString('tensor name length', limits.maxStringBytes);
+    const tname = await readString('tensor name length', limits.maxStringBytes, true);
     const quoted = `tensor '${truncateForMessage(tname)}'`;
     if (names.has(tname)) fail('bad-value', `${quoted} appears twice`, infoAt);
     names.add(tname);
@@ -287,6 +328,7 @@ export async function readGguf(source: ByteSource, ctx: ReadContext): Promise<Mo
     const byteLength = elementCount === 0 ? 0 : storedByteLength(ggml.dtype, elementCount);
     if (byteLength === undefined) fail('bad-value', `${quoted} has ${elementCount} elements, not a multiple of the ${ggml.name} block size`, typeAt);
     offsets.push(offset);
+    entries.push({ name: tname, ne: [...ne], ggmlType: typeId, offset });
     tensors.push({
       name: tname,
       dtype: ggml.dtype,
@@ -331,7 +373,7 @@ export async function readGguf(source: ByteSource, ctx: ReadContext): Promise<Mo
     parameterCount += t.elementCount;
     weightBytes += t.byteLength;
   }
-  return {
+  const model: Model = {
     format: 'gguf',
     fileName: name,
     files: [{ path: baseNameOf(name), byteLength: source.size }],
@@ -349,6 +391,7 @@ export async function readGguf(source: ByteSource, ctx: ReadContext): Promise<Mo
     weightBytes,
     warnings: [],
   };
+  return { model, version, alignment, dataOffset, kvs: spans, tensors: entries };
 }
 
 /** Length of the longest prefix of `bytes` that does not end inside a UTF-8 sequence. */
@@ -380,7 +423,7 @@ function hyperparametersFromKvs(kvs: ReadonlyMap<string, GgufValue>): Hyperparam
     if (!v) return undefined;
     if (typeof v.display === 'number' && Number.isSafeInteger(v.display) && v.display >= 0) return v.display;
     if (v.numbers && v.numbers.length > 0) {
-      const m = Math.max(...v.numbers);
+      const m = maxOf(v.numbers);
       return Number.isSafeInteger(m) && m >= 0 ? m : undefined;
     }
     return undefined;
