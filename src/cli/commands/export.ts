@@ -1,13 +1,16 @@
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
-import { exportLlamaCpp, exportOrt, serializePlan } from '../../core';
+import { exportGptqModel, exportLlamaCpp, exportLlmCompressor, exportOrt, serializePlan } from '../../core';
 import { modelDataFiles, writeOutputFile } from '../../node/safeOutput';
 import { CliError, type CliOutput } from '../io';
 import { loadCheckedPlan } from './plan';
 
-export const exportUsage = 'precision-lens export PLAN --to ort|llama.cpp|json [--model FILE] [-o OUT] [--json]';
+export const exportUsage = 'precision-lens export PLAN --to ort|llama.cpp|gptqmodel|llm-compressor|json [--model FILE] [-o OUT] [--json]';
 
-/** `precision-lens export`: turn a plan into ONNX Runtime quantization settings, a llama-quantize command, or the plan JSON. */
+/**
+ * `precision-lens export`: turn a plan into ONNX Runtime quantization settings, a llama-quantize command, a GPTQModel
+ * `QuantizeConfig` (Python; --json: quantize_config), an llm-compressor recipe (YAML; --json: recipe + Python), or the plan JSON.
+ */
 export async function exportCommand(argv: readonly string[], io: CliOutput): Promise<number> {
   const { values, positionals } = parseArgs({
     args: [...argv],
@@ -22,7 +25,9 @@ export async function exportCommand(argv: readonly string[], io: CliOutput): Pro
   });
   const to = values.to?.toLowerCase();
   if (positionals.length !== 1 || !to) throw new CliError(`Usage: ${exportUsage}`);
-  if (!['ort', 'onnxruntime', 'llama.cpp', 'llamacpp', 'gguf', 'json'].includes(to)) throw new CliError(`--to must be ort, llama.cpp or json, got '${values.to!.slice(0, 40)}'.`);
+  if (!['ort', 'onnxruntime', 'llama.cpp', 'llamacpp', 'gguf', 'gptqmodel', 'gptq', 'llm-compressor', 'llmcompressor', 'json'].includes(to)) {
+    throw new CliError(`--to must be ort, llama.cpp, gptqmodel, llm-compressor or json, got '${values.to!.slice(0, 40)}'.`);
+  }
   const checked = await loadCheckedPlan(positionals[0]!, values.model, io, values['targets-file']);
   const plan = checked.parsed.plan!;
   const { assignment } = checked;
@@ -32,6 +37,14 @@ export async function exportCommand(argv: readonly string[], io: CliOutput): Pro
     const e = exportOrt(checked.model, assignment, { input: modelFile });
     for (const w of e.warnings) io.err(`warning: ${w}`);
     text = values.json ? JSON.stringify({ nodes_to_exclude: e.nodes_to_exclude, op_types_to_quantize: e.op_types_to_quantize, TensorQuantOverrides: e.TensorQuantOverrides, warnings: e.warnings }, null, 2) : e.python;
+  } else if (to === 'gptqmodel' || to === 'gptq') {
+    const e = exportGptqModel(checked.model, assignment, { input: path.dirname(checked.modelPath) });
+    for (const w of e.warnings) io.err(`warning: ${w}`);
+    text = values.json ? JSON.stringify({ quantize_config: e.quantize_config, warnings: e.warnings }, null, 2) : e.python;
+  } else if (to === 'llm-compressor' || to === 'llmcompressor') {
+    const e = exportLlmCompressor(checked.model, assignment, { input: path.dirname(checked.modelPath) });
+    for (const w of e.warnings) io.err(`warning: ${w}`);
+    text = values.json ? JSON.stringify({ recipe: e.recipe, python: e.python, warnings: e.warnings }, null, 2) : e.yaml;
   } else if (to === 'json') {
     text = values.json ? JSON.stringify({ plan, assignment }, null, 2) : serializePlan(plan);
   } else {
