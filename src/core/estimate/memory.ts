@@ -139,6 +139,20 @@ export interface Estimate {
   readonly perLayer: readonly LayerEstimate[];
   readonly warnings: readonly string[];
   readonly assumptions: readonly string[];
+  /**
+   * A generative decoder (a KV cache was found): context, KV cache and tokens/s describe it. Otherwise the model
+   * runs one inference per batch (CNN, detector, VAD, encoder): {@link inferenceSeconds} and samples per second
+   * (`prefillTokensPerSecond`, where a "token" is one sample) describe it.
+   */
+  readonly generative: boolean;
+  /** Roofline seconds for one inference of `batch` samples (non-generative) or one prefill of the context (generative). */
+  readonly inferenceSeconds: number;
+  /** Memory parts that could not be estimated (their bytes count as 0 in `totalBytes`), e.g. 'activations'. */
+  readonly unknownParts: readonly string[];
+  /** `totalBytes` is a lower bound: an unknown part, or activations with values of unknown shape left out. */
+  readonly totalIsLowerBound: boolean;
+  /** Compute types layers run as whose rate the target does not publish: the speeds leave that compute out (upper bounds). */
+  readonly unpublishedRates: readonly ComputeType[];
 }
 //#endregion
 
@@ -325,6 +339,8 @@ export function estimate(model: Model, target: Target, options: EstimateOptions 
 
   //#region activations
   let activationBytes = 0;
+  const unknownParts: string[] = [];
+  let activationsPartial = false;
   const bindings: ShapeBindings = { batch, context };
   const main = model.graphs[0];
   const graphShapes = main ? inferGraphShapes(model, main, bindings, options.constants) : undefined;
@@ -337,6 +353,7 @@ export function estimate(model: Model, target: Target, options: EstimateOptions 
       warnings.push(`${peak.generatedConstantBytes} bytes of tensors are generated at run time from stored shapes (ConstantOfShape: weights not stored in the file); they are counted as activations, not weights.`);
     }
     if (peak.unknownValues.length) {
+      activationsPartial = true;
       warnings.push(`${peak.unknownValues.length} of ${peak.valueCount} activation values have unknown shapes and are not counted (e.g. '${peak.unknownValues[0]}').`);
     }
   } else if (hp.embeddingLength && hp.blockCount) {
@@ -348,6 +365,7 @@ export function estimate(model: Model, target: Target, options: EstimateOptions 
     assumptions.push(`Activations (no graph): batch × context × (2 × ${d} + 2 × ${f}) × ${actBytes} B + last-token logits batch × ${hp.vocabSize ?? 0} × 4 B (one-pass prefill, fused attention).`);
   } else {
     warnings.push('Activation memory not estimated: the model has no graph and no transformer hyperparameters.');
+    unknownParts.push('activations');
   }
   //#endregion
 
@@ -355,9 +373,11 @@ export function estimate(model: Model, target: Target, options: EstimateOptions 
   const perLayer: LayerEstimate[] = [];
   const unsupportedFormats: UnsupportedFormat[] = [];
   const derived = new Map<ComputeType, ComputeType>();
+  const unpublished = new Set<ComputeType>();
   const rate = (t: ComputeType): number => {
     const r = computeRate(target, t);
     if (r.derivedFrom) derived.set(t, r.derivedFrom);
+    if (r.opsPerSecond === 0) unpublished.add(t);
     return r.opsPerSecond;
   };
   let tokenFlops = 0; // active FLOPs per token
@@ -377,7 +397,7 @@ export function estimate(model: Model, target: Target, options: EstimateOptions 
     perLayer.push({ layer: layer.name, format: format.id, bytes, flopsPerToken: flops, native: !flagged, runsAs: support.runsAs });
     if (flagged) unsupportedFormats.push({ layer: layer.name, format: format.id, runsAs: support.runsAs });
     const active = !isText(layer.weights[0] ?? '') ? 0 : isExpert ? activeShare : 1;
-    const r = rate(support.runsAs);
+    const r = flops > 0 && active > 0 ? rate(support.runsAs) : 0;
     tokenFlops += flops * active;
     if (r > 0) tokenSeconds += (flops * active) / r;
   }
@@ -411,7 +431,7 @@ export function estimate(model: Model, target: Target, options: EstimateOptions 
   const devices = devicesNeeded;
   const bw = target.memoryBandwidthBytesPerSecond * devices;
   const attnType = (['fp16', 'bf16', 'fp32'] as const).find((t) => target.native.includes(t)) ?? 'fp32';
-  const attnRate = rate(attnType);
+  const attnRate = kv ? rate(attnType) : 0;
   const attnPerTokenFlops = kv ? (kv.cache ? attentionDecodeFlops(kv.cache, context) : 4 * context * kv.heads * kv.headDim * kv.blocks) : 0;
   const attnPrefillFlops = kv ? (kv.cache ? attentionPrefillFlops(kv.cache, context) : 2 * context * context * kv.heads * kv.headDim * kv.blocks) : 0;
   const attnSeconds = (f: number): number => (attnRate > 0 ? f / attnRate : 0);
@@ -425,10 +445,11 @@ export function estimate(model: Model, target: Target, options: EstimateOptions 
   const prefillSeconds = Math.max(prefillComputeSeconds, weightBytes / bw);
   const prefillTokensPerSecond = prefillSeconds > 0 ? (batch * prefillTokens) / prefillSeconds : 0;
   if (decodeSeconds === 0) warnings.push('The model has no weights to read and no FLOPs to run; speed is reported as 0.');
-  if (tokenFlops > 0 && tokenSeconds === 0) warnings.push(`Target '${target.id}' publishes no compute rate; prefill speed is bandwidth-only.`);
-  for (const [t, from] of derived) assumptions.push(`${target.id} publishes no ${t} rate: derived from its ${from} rate.`);
+  if (tokenFlops > 0 && tokenSeconds === 0 && unpublished.size === 0) warnings.push(`Target '${target.id}' publishes no compute rate; prefill speed is bandwidth-only.`);
+  for (const [t, from] of derived) assumptions.push(`${target.id} publishes no ${t} rate: taken as its ${from} rate (never guessed higher than a published one).`);
+  if (unpublished.size > 0) warnings.push(`${target.id} publishes no ${[...unpublished].join(' or ')} rate, and none can be derived without guessing higher than a published one: speeds that need it are not published (a roofline without it would be an upper bound).`);
   assumptions.push('Speeds are rooflines at dense peak (upper bounds; real kernels reach roughly 30–80% of them).');
-  if (!kv) assumptions.push('No KV cache: a "token" is one inference of one sample.');
+  if (!kv) assumptions.push('Not a generative decoder (no KV cache): one inference per batch; in --json, a "token" is one sample.');
   //#endregion
 
   const finite = (n: number): number => (Number.isFinite(n) ? n : 0);
@@ -463,6 +484,11 @@ export function estimate(model: Model, target: Target, options: EstimateOptions 
     perLayer,
     warnings,
     assumptions,
+    generative: kv !== undefined,
+    inferenceSeconds: finite(prefillSeconds),
+    unknownParts,
+    totalIsLowerBound: unknownParts.length > 0 || activationsPartial,
+    unpublishedRates: [...unpublished],
   };
 }
 
