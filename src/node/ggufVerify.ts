@@ -204,3 +204,26 @@ export async function verifyGgufPlan(modelPath: string, model: Model, options: G
     await fs.rm(tempDir, { recursive: true, force: true }).catch(() => undefined);
   }
 }
+
+/**
+ * Applies `assignment` to a temporary copy of the model (as {@link verifyGgufPlan} does) and evaluates it with
+ * `session`; for scoring plans on another text than the one they were selected with.
+ */
+export async function measureGgufAssignment(modelPath: string, model: Model, report: SensitivityReport, assignment: Readonly<Record<string, string>>, session: GgufEvalSession): Promise<LlamaCompareResult> {
+  const tempDir = await fs.mkdtemp(path.join(os.tmpdir(), 'precision-lens-gguf-assignment-'));
+  const copy = path.join(tempDir, 'candidate.gguf');
+  try {
+    await fs.copyFile(path.resolve(modelPath), copy);
+    const fh = await fs.open(copy, 'r+');
+    try {
+      const patches = await lowerAssignment(model, assignment, new Map(report.layers.map((l) => [l.layer, l.tensors])), new Map(model.layers.map((l) => [l.name, l.op])), new Map(model.tensors.map((t) => [t.name, t])), fh);
+      if (typeof patches === 'string') throw new Error(`${model.fileName}: ${patches}.`);
+      for (const p of patches) await fh.write(p.lowered, 0, p.lowered.length, p.offset);
+    } finally {
+      await fh.close();
+    }
+    return await session.evaluator.compare(copy);
+  } finally {
+    await fs.rm(tempDir, { recursive: true, force: true }).catch(() => undefined);
+  }
+}

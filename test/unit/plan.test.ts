@@ -130,7 +130,7 @@ test('sha256 and the model fingerprint follow their definitions', async () => {
   const want = createHash('sha256').update(`precision-lens fingerprint v1\nsize=${big.length}\nfiles=a.onnx:${big.length},b.bin:5\n`).update(big.subarray(0, mib)).update(big.subarray(big.length - mib)).digest('hex');
   assert.equal(fp, `pl1:${want}`);
   const changed = big.slice();
-  changed[big.length - 1] ^= 1;
+  changed[big.length - 1]! ^= 1;
   assert.notEqual(await modelFingerprint(new MemoryByteSource('a.onnx', changed), files), fp);
 });
 
@@ -138,6 +138,6 @@ test('the published JSON schema lists exactly the known format ids and the plan 
   const schema = JSON.parse(readFileSync(path.resolve(__dirname, '../../schemas/precision-plan.schema.json'), 'utf8'));
   assert.deepEqual(new Set(schema.definitions.format.enum), new Set([...NUMBER_FORMATS.map((f) => f.id), 'keep', ...Object.keys(FORMAT_ALIASES)]));
   assert.deepEqual(schema.required, ['version', 'model', 'target', 'budget', 'context', 'batch', 'kvFormat', 'defaultFormat', 'layers']);
-  assert.deepEqual(Object.keys(schema.properties).sort(), ['$schema', 'allowEmulated', 'batch', 'budget', 'context', 'defaultFormat', 'devices', 'kvFormat', 'layers', 'model', 'target', 'version'].sort());
+  assert.deepEqual(Object.keys(schema.properties).sort(), ['$schema', 'allowEmulated', 'batch', 'budget', 'context', 'defaultFormat', 'devices', 'kvFormat', 'layers', 'measurement', 'model', 'target', 'version'].sort());
   assert.deepEqual(Object.keys(schema.properties.layers.items.properties), ['layer', 'format', 'pinned', 'note']);
 });

@@ -11,6 +11,7 @@ import {
   type ComputeType,
   type HarmFunction,
   type Model,
+  type PlanMeasurement,
   type SensitivityReport,
 } from '../../core';
 import { harmFromMeasuredKl, measureGgufSensitivity, startGgufEvaluation, type GgufEvalSession } from '../../node/ggufMeasure';
@@ -108,4 +109,43 @@ export function ggufVerificationLines(v: GgufVerifyResult, unit: GgufPlanMeasure
 export function ggufVerificationJson(v: GgufVerifyResult): unknown {
   const c = (x: GgufCandidate): unknown => ({ id: x.id, label: x.label, origin: x.origin, weightBytes: x.weightBytes, predictedHarm: x.predictedHarm ?? null, measured: x.measured ?? null, ...(x.error !== undefined ? { error: x.error } : {}) });
   return { delivered: v.best.id, inputs: v.inputs, elapsedMs: v.elapsedMs, candidates: v.candidates.map(c), equalSize: v.equalSize.map((e) => ({ baseline: e.baseline.id, solver: e.solver.id, delivered: e.delivered.id })) };
+}
+
+/** The runtime recorded in plan files. */
+export const LLAMA_RUNTIME = 'llama.cpp (node-llama-cpp 3.21.1, CPU)';
+
+/** The plan file's record of a GGUF verification (and, with --measure, each layer's KL alone in its format). */
+export function ggufMeasurementRecord(v: GgufVerifyResult, m: GgufPlanMeasurement, measuredAt = new Date()): PlanMeasurement {
+  const b = v.best;
+  const r = b.measured!;
+  const byLayer = new Map((m.measured?.layers ?? []).map((l) => [l.layer, l]));
+  const layers = Object.entries(b.assignment).flatMap(([layer, format]) => {
+    if (format === KEEP_FORMAT) return [];
+    const s = byLayer.get(layer)?.formats[format];
+    if (!s || s.klDivergence === undefined) return [];
+    return [{ layer, format, measuredKl: s.klDivergence }];
+  });
+  return {
+    runtime: LLAMA_RUNTIME,
+    text: v.inputs,
+    measuredAt: measuredAt.toISOString(),
+    delivered: b.id,
+    plan: {
+      ...(m.harmUnit === 'kl' && b.predictedHarm !== undefined ? { predictedKl: b.predictedHarm } : {}),
+      klDivergence: r.klDivergence,
+      klStdErr: r.klStdErr,
+      perplexity: r.perplexity,
+      referencePerplexity: r.referencePerplexity,
+      top1Agreement: r.top1Agreement,
+    },
+    ...(layers.length ? { layers } : {}),
+    baselines: v.equalSize.filter((e) => e.baseline.measured).map((e) => ({
+      id: e.baseline.id,
+      label: e.baseline.label,
+      weightBytes: e.baseline.weightBytes,
+      klDivergence: e.baseline.measured!.klDivergence,
+      perplexity: e.baseline.measured!.perplexity,
+      ...(e.delivered.measured ? { solverKlDivergence: e.delivered.measured.klDivergence, solverWeightBytes: e.delivered.weightBytes } : {}),
+    })),
+  };
 }

@@ -10,6 +10,7 @@ import { own } from '../model/dict';
 import type { Model } from '../model/types';
 import type { Target } from '../estimate/hardware/catalog';
 import { dtypeLabel, formatBytes, formatCount } from '../model/inspect';
+import { formatDb, formatRate, formatSeconds } from '../format/numbers';
 import { estimate, type Estimate } from '../estimate/memory';
 import { formatForStoredDType, getNumberFormat, type NumberFormat } from '../precision/numberFormats';
 import { budgetFor } from '../plan/budget';
@@ -138,6 +139,8 @@ export function analyzePlan(ctx: PlanContext): PlanView {
   const layers = new Map(model.layers.map((l) => [l.name, l]));
   const perLayerBytes = new Map(e?.perLayer.map((p) => [p.layer, p.bytes]) ?? []);
   const entries: PlanView['entries'][number][] = [];
+  // Measured figures recorded in the plan (plan --verify / --measure): shown beside the predictions.
+  const measuredAlone = new Map((plan.measurement?.layers ?? []).map((m) => [`${m.layer}|${m.format}`, m]));
   plan.layers.forEach((entry, i) => {
     const position = parsed.positions.entries[i]!;
     const layer = layers.get(entry.layer);
@@ -152,24 +155,45 @@ export function analyzePlan(ctx: PlanContext): PlanView {
     if (sens) {
       const level = sensitivityLevel(sens, ctx.minOutputSqnrDb);
       parts.push(`sensitivity ${level}${sens.reason && level !== 'none' ? ` (${sens.reason})` : ''}`);
-      if (level !== 'none') parts.push(`predicted ${sens.predictedOutputSqnrDb.toFixed(1)} dB`);
+      if (level !== 'none') parts.push(`predicted ${formatDb(sens.predictedOutputSqnrDb)}`);
       if (level === 'high')
-        diagnostics.push({ ...parsed.positions.entryFormats[i]!, entry: i, code: 'low-sqnr', severity: 'warning', message: `${ctx.fileName}: layer '${entry.layer}' in ${shortFormatLabel(fid)} is predicted to leave ${sens.predictedOutputSqnrDb.toFixed(1)} dB output SQNR, below the ${ctx.minOutputSqnrDb} dB threshold (${sens.reason || 'quantization noise'}).` });
+        diagnostics.push({ ...parsed.positions.entryFormats[i]!, entry: i, code: 'low-sqnr', severity: 'warning', message: `${ctx.fileName}: layer '${entry.layer}' in ${shortFormatLabel(fid)} is predicted to leave ${formatDb(sens.predictedOutputSqnrDb)} output SQNR, below the ${ctx.minOutputSqnrDb} dB threshold (${sens.reason || 'quantization noise'}).` });
     } else if (fid !== KEEP_FORMAT && ctx.sensitivity === undefined) parts.push('sensitivity pending');
+    const alone = measuredAlone.get(`${entry.layer}|${fid}`);
+    if (alone?.measuredKl !== undefined) parts.push(`${alone.predictedKl !== undefined ? `predicted KL ${formatKl(alone.predictedKl)} · ` : ''}measured KL alone ${formatKl(alone.measuredKl)}`);
     if (effective !== fid) parts.push(`overridden by a later entry (${shortFormatLabel(effective)})`);
     return entries.push({ entry: i, position, title: parts.join(' · '), tooltip: `${layer.op} · ${layer.role} · ${layer.shape.join('×')}`, hover: layerHover(ctx, layer, fid, target) });
   });
 
   let header: PlanLens | undefined;
   if (target && e && budget) {
-    const speed = e.decodeTokensPerSecond > 0 ? ` · ${formatCount(Math.round(e.decodeTokensPerSecond))} tok/s` : '';
+    // Model-kind-aware, as in the CLI: tokens/s for a decoder, latency per inference otherwise; never a guessed rate.
+    const speed = e.unpublishedRates.length > 0 ? ` · speed not published (${e.unpublishedRates.join(', ')} rate)`
+      : e.generative ? (e.decodeTokensPerSecond > 0 ? ` · ${formatRate(e.decodeTokensPerSecond, 'tok/s')}` : '')
+      : e.inferenceSeconds > 0 ? ` · ${formatSeconds(e.inferenceSeconds)} per inference` : '';
     header = {
       position: { offset: 0, length: 0, line: 1, column: 1 },
-      title: `${target.name.replace(`${target.vendor} `, '')} · ${budget.text} · ${budget.fits ? 'fits' : `over by ${formatBytes(budget.weightBytes - budget.weightBudgetBytes)}`}${speed}`,
-      tooltip: `weights ${formatBytes(e.weightBytes)} · KV cache ${formatBytes(e.kvCacheBytes)} · activations ${formatBytes(e.activationBytes)} · overhead ${formatBytes(e.overheadBytes)} · ${e.devicesNeeded} device(s) needed · decode ${e.decodeBound}-bound`,
+      title: headerTitle(target, budget, speed),
+      ...(plan.measurement ? { title: `${headerTitle(target, budget, speed)} · ${measuredText(plan.measurement)}` } : {}),
+      tooltip: `weights ${formatBytes(e.weightBytes)}${e.generative ? ` · KV cache ${formatBytes(e.kvCacheBytes)}` : ''} · activations ${e.unknownParts.includes('activations') ? 'unknown (total is a lower bound)' : formatBytes(e.activationBytes)} · overhead ${formatBytes(e.overheadBytes)} (fixed) · ${e.devicesNeeded} device(s) needed${e.generative ? ` · decode ${e.decodeBound}-bound` : ''}`,
     };
   }
   return { plan, target, assignment, estimate: e, budget, diagnostics, header, entries };
+}
+
+/** KL in nats, 2 significant digits ('0.021', '4.3e-5'). */
+export function formatKl(kl: number): string {
+  return kl !== 0 && Math.abs(kl) < 1e-3 ? kl.toExponential(1) : kl.toPrecision(2);
+}
+
+/** 'predicted KL 0.021 · measured 0.019 · perplexity 8.06 (original 7.81)': a plan's recorded measurement. */
+export function measuredText(m: NonNullable<PrecisionPlan['measurement']>): string {
+  const p = m.plan;
+  return `${p.predictedKl !== undefined ? `predicted KL ${formatKl(p.predictedKl)} · measured ${formatKl(p.klDivergence)}` : `measured KL ${formatKl(p.klDivergence)}`} · perplexity ${p.perplexity.toFixed(2)} (original ${p.referencePerplexity.toFixed(2)})`;
+}
+
+function headerTitle(target: Target, budget: BudgetCheck, speed: string): string {
+  return `${target.name.replace(`${target.vendor} `, '')} · ${budget.text} · ${budget.fits ? 'fits' : `over by ${formatBytes(budget.weightBytes - budget.weightBudgetBytes)}`}${speed}`;
 }
 
 function layerHover(ctx: PlanContext, layer: Model['layers'][number], formatId: string, target: Target | undefined): string {
@@ -183,7 +207,7 @@ function layerHover(ctx: PlanContext, layer: Model['layers'][number], formatId: 
   const rows: string[] = [];
   for (const id of ['fp16', 'bf16', 'fp8_e4m3', 'int8', 'int4', 'q8_0', 'q4_k', 'nvfp4', 'mxfp4', formatId]) {
     const s = ctx.sensitivity?.(layer.name, id);
-    if (s && !rows.some((r) => r.startsWith(`| ${shortFormatLabel(id)} |`))) rows.push(`| ${shortFormatLabel(id)} | ${s.predictedOutputSqnrDb.toFixed(1)} dB | ${s.sqnrDb.toFixed(1)} dB | ${escapeMd(s.reason)} |`);
+    if (s && !rows.some((r) => r.startsWith(`| ${shortFormatLabel(id)} |`))) rows.push(`| ${shortFormatLabel(id)} | ${formatDb(s.predictedOutputSqnrDb)} | ${formatDb(s.sqnrDb)} | ${escapeMd(s.reason)} |`);
   }
   if (rows.length) lines.push('', '| format | predicted output SQNR | weight SQNR | why |', '|---|---:|---:|---|', ...rows);
   return lines.join('\n');
