@@ -32,3 +32,7 @@ export * from './formats/tflite/storedQuant';
 export * from './analysis/errorKernels';
 export * from './util/random';
 export * from './util/text';
+export * from './runtime/types';
+export * from './runtime/select';
+export { LLAMA_CPU_KINDS, LLAMA_KV_TYPES, LLAMA_DEFAULTS, llamaCppMemory, llamaLayerCaches, llamaWeightBuffer, type LlamaCpuKind, type LlamaCppOptions, type LlamaLayerCache, type LlamaBufferType } from './runtime/llamaCpp';
+export { VLLM_DEFAULTS, vllmMemory, type VllmOptions } from './runtime/vllm';

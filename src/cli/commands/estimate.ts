@@ -15,13 +15,14 @@ import {
   openModel,
   readShapeConstants,
   type Estimate,
+  type RuntimeOptions,
   type Target,
 } from '../../core';
 import { openModelFile } from '../../node/fileByteSource';
 import { CliError, renderTable, type CliOutput } from '../io';
 import { loadTargetsFile } from './targets';
 
-export const estimateUsage = 'precision-lens estimate FILE --target ID[,ID...] [--batch N] [--context N] [--kv-format F] [--plan PLAN] [--targets-file FILE] [--json]';
+export const estimateUsage = 'precision-lens estimate FILE --target ID[,ID...] [--batch N] [--context N] [--kv-format F] [--plan PLAN] [--targets-file FILE] [--runtime llama.cpp|ort|vllm] [--flash-attn on|off] [--ubatch N] [--batch-tokens N] [--cpu KIND] [--gpu-memory-utilization F] [--json]';
 
 /** Largest plan file read by `--plan`. Threat: a huge JSON file exhausting memory. */
 const MAX_PLAN_FILE_BYTES = 64 * 1024 * 1024;
@@ -64,6 +65,48 @@ async function readPlan(file: string): Promise<ReturnType<typeof assignmentFromP
   return assignmentFromPlanJson(doc, name);
 }
 
+const RUNTIMES: readonly string[] = ['llama.cpp', 'ort', 'vllm'];
+const CPU_KINDS: readonly string[] = ['x86-amx', 'x86-avx512', 'x86-avx2', 'arm-i8mm', 'arm-dotprod', 'generic'];
+
+/** Runtime flags → estimate options (validated again in core). */
+function parseRuntimeOptions(values: Readonly<Record<string, string | boolean | undefined>>): RuntimeOptions {
+  const str = (k: string): string | undefined => (typeof values[k] === 'string' ? (values[k] as string) : undefined);
+  const runtime = str('runtime');
+  if (runtime !== undefined && !RUNTIMES.includes(runtime)) throw new CliError(`--runtime must be one of ${RUNTIMES.join(', ')}, got '${runtime.slice(0, 40)}'.`);
+  const fa = str('flash-attn');
+  if (fa !== undefined && fa !== 'on' && fa !== 'off') throw new CliError(`--flash-attn must be on or off, got '${fa.slice(0, 40)}'.`);
+  const cpu = str('cpu');
+  if (cpu !== undefined && !CPU_KINDS.includes(cpu)) throw new CliError(`--cpu must be one of ${CPU_KINDS.join(', ')}, got '${cpu.slice(0, 40)}'.`);
+  const util = str('gpu-memory-utilization');
+  const utilValue = util === undefined ? undefined : Number(util);
+  if (utilValue !== undefined && !(utilValue > 0 && utilValue <= 1)) throw new CliError(`--gpu-memory-utilization must be a number in (0, 1], got '${util!.slice(0, 40)}'.`);
+  const ubatch = positiveInt('ubatch', str('ubatch'));
+  const batchTokens = positiveInt('batch-tokens', str('batch-tokens'));
+  return {
+    ...(runtime !== undefined ? { runtime: runtime as RuntimeOptions['runtime'] & string } : {}),
+    ...(fa !== undefined ? { flashAttention: fa === 'on' } : {}),
+    ...(cpu !== undefined ? { cpu: cpu as NonNullable<RuntimeOptions['cpu']> } : {}),
+    ...(utilValue !== undefined ? { gpuMemoryUtilization: utilValue } : {}),
+    ...(ubatch !== undefined ? { ubatch } : {}),
+    ...(batchTokens !== undefined ? { batchTokens } : {}),
+  };
+}
+
+/** ` · flash attention on · micro-batch 512 …` from the runtime's settings. */
+function runtimeSettings(e: Estimate): string {
+  const s = e.runtime.settings;
+  if (e.runtime.runtime === 'llama.cpp') return ` · flash attention ${s['flashAttention'] ? 'on' : 'off'} · micro-batch ${String(s['ubatch'])} · ${String(s['cells'])} cells × ${String(s['sequences'])} · CPU ${String(s['cpu'])}`;
+  if (e.runtime.runtime === 'vllm') return ` · gpu-memory-utilization ${String(s['gpuMemoryUtilization'])} · block ${String(s['blockSize'])}`;
+  return '';
+}
+
+/** One indented row per weight buffer when the runtime splits weights into several (llama.cpp: mapped, AMX, repack). */
+function weightBufferRows(estimates: readonly Estimate[], row: (label: string, f: (e: Estimate) => string) => string[]): string[][] {
+  const ids = [...new Set(estimates.flatMap((e) => e.runtime.components.filter((c) => c.kind === 'weights').map((c) => c.id)))];
+  if (ids.length < 2) return [];
+  return ids.map((id) => row(`  ${id.replace(/^model:/, '')}`, (e) => formatBytes(e.runtime.components.find((c) => c.id === id)?.bytes ?? 0)));
+}
+
 const tps = (n: number): string => (n >= 1000 ? formatCount(Math.round(n)) : n >= 10 ? n.toFixed(0) : n.toFixed(2));
 
 /** `precision-lens estimate`: memory fit and roofline speed on one or more targets. */
@@ -77,6 +120,12 @@ export async function estimateCommand(argv: readonly string[], io: CliOutput): P
       'kv-format': { type: 'string' },
       plan: { type: 'string' },
       'targets-file': { type: 'string' },
+      runtime: { type: 'string' },
+      'flash-attn': { type: 'string' },
+      ubatch: { type: 'string' },
+      'batch-tokens': { type: 'string' },
+      cpu: { type: 'string' },
+      'gpu-memory-utilization': { type: 'string' },
       json: { type: 'boolean' },
     },
     allowPositionals: true,
@@ -87,6 +136,7 @@ export async function estimateCommand(argv: readonly string[], io: CliOutput): P
   const user = await loadTargetsFile(values['targets-file']);
   const targets = resolveTargets(values.target, user);
   const plan = values.plan ? await readPlan(values.plan) : undefined;
+  const runtimeOptions = parseRuntimeOptions(values);
 
   const opened = await openModelFile(positionals[0]!);
   let estimates: Estimate[];
@@ -101,6 +151,7 @@ export async function estimateCommand(argv: readonly string[], io: CliOutput): P
           ...(batch !== undefined ? { batch } : {}),
           ...(context !== undefined ? { context } : {}),
           ...(values['kv-format'] !== undefined ? { kvFormat: values['kv-format'] } : {}),
+          ...runtimeOptions,
           ...(plan ? { assignment: plan.assignment, ...(plan.defaultFormat !== undefined ? { defaultFormat: plan.defaultFormat } : {}) } : {}),
           constants,
         }),
@@ -119,6 +170,7 @@ export async function estimateCommand(argv: readonly string[], io: CliOutput): P
   }
   const first = estimates[0]!;
   io.out(`${fileName}: ${formatCount(first.parameterCount)} parameters${first.activeParameterCount !== first.parameterCount ? ` (${formatCount(first.activeParameterCount)} active)` : ''} · batch ${first.batch} · context ${first.context} · KV ${first.kvFormat}${values.plan ? ` · plan ${path.basename(values.plan)}` : ''}`);
+  io.out(`runtime ${first.runtime.runtime}${first.runtime.measured ? '' : ' (not measured here)'} · attention: ${first.attentionKind} · KV per token ${formatBytes(first.kvBytesPerToken)}${runtimeSettings(first)}`);
   io.out('');
   const row = (label: string, f: (e: Estimate) => string): string[] => [label, ...estimates.map(f)];
   io.out(
@@ -126,7 +178,10 @@ export async function estimateCommand(argv: readonly string[], io: CliOutput): P
       ['', ...estimates.map((e) => e.target)],
       [
         row('weights', (e) => formatBytes(e.weightBytes)),
+        ...weightBufferRows(estimates, row),
         row('activations', (e) => formatBytes(e.activationBytes)),
+        row('  compute buffer', (e) => formatBytes(e.computeBytes)),
+        ...(estimates.some((e) => e.outputBytes > 0) ? [row('  output buffer', (e) => formatBytes(e.outputBytes))] : []),
         row('KV cache', (e) => formatBytes(e.kvCacheBytes)),
         row('overhead', (e) => formatBytes(e.overheadBytes)),
         row('total', (e) => formatBytes(e.totalBytes)),
