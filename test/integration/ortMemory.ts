@@ -9,6 +9,10 @@
  * The parent estimates the same model with `estimate(model, cpu)` at the same batch and sequence length and
  * prints the ratios. The runtime's fixed cost is measured on a one-node model and reported separately.
  *
+ * Goal (the script exits 1 when it is missed): for every model, the RSS left after the run is at most
+ * {@link MAX_AFTER_OVER_TOTAL} × the estimated total, and onnxruntime-node runs every model. Today's worst is
+ * light_resnet50.onnx at 1.84 (its activations are held in ORT's arena after the run).
+ *
  * What the estimate does not model (see the report it prints): ORT's transient copy of the whole model file
  * during session creation, its OrtValue copies of initializers (and MLAS pre-packed GEMM weights), BFC-arena
  * rounding of activation buffers, and the runtime's own pages (thread pool, kernels registry).
@@ -23,6 +27,8 @@ import { openModelFile } from '../../src/node/fileByteSource';
 
 const MODELS = path.resolve(__dirname, '../../../shared/models/onnx');
 const MiB = 2 ** 20;
+/** Largest accepted ratio of RSS after the run to the estimated total (the estimate may under-count at most this much). */
+const MAX_AFTER_OVER_TOTAL = 2;
 
 //#region child: run one model and measure RSS
 interface ChildArgs {
@@ -197,6 +203,7 @@ async function parent(): Promise<void> {
     const runs = [synthetic[synthetic.length - 1]!, ...corpus.sort((a, b) => a.file.localeCompare(b.file)), ...synthetic.slice(0, -1)];
     const cpu = getTarget('cpu')!;
     const rows: string[][] = [];
+    const misses: string[] = [];
     let fixed = 0;
     for (const r of runs) {
       const name = path.basename(r.file) === 'model.onnx' ? 'cartpole model.onnx' : path.basename(r.file);
@@ -204,6 +211,7 @@ async function parent(): Promise<void> {
       const c = spawnSync(process.execPath, ['--expose-gc', '--import', 'tsx', __filename, '--child', JSON.stringify(args)], { encoding: 'utf8', maxBuffer: 16 * MiB });
       if (c.status !== 0) {
         rows.push([name, 'ORT failed', (c.stderr.split('\n').find((l) => /Error/.test(l)) ?? c.stderr).slice(0, 100)]);
+        misses.push(`${name}: onnxruntime-node failed`);
         continue;
       }
       const m = JSON.parse(c.stdout.trim().split('\n').pop()!) as ChildResult;
@@ -222,6 +230,7 @@ async function parent(): Promise<void> {
       if (name === 'synthetic-identity.onnx') fixed = peak;
       const fileBytes = statSync(r.file).size;
       const payload = e.weightBytes + e.activationBytes + e.kvCacheBytes;
+      if (after > MAX_AFTER_OVER_TOTAL * e.totalBytes) misses.push(`${name}: RSS after the run ${(after / MiB).toFixed(2)} MiB is ${(after / e.totalBytes).toFixed(2)}× the estimated ${(e.totalBytes / MiB).toFixed(2)} MiB (limit ${MAX_AFTER_OVER_TOTAL}×)`);
       rows.push([
         name,
         (fileBytes / MiB).toFixed(2),
@@ -245,6 +254,12 @@ async function parent(): Promise<void> {
     for (const r of rows) console.log(line(r));
     console.log(`\nRSS growth in MiB over a baseline taken after loading onnxruntime-node; est total = estimate(model, cpu).totalBytes (overhead ${cpu.overhead.bytes / MiB} MiB + ${cpu.overhead.fraction * 100}%). fixed = growth of the one-node model: ${(fixed / MiB).toFixed(2)} MiB.`);
     console.log('Not modeled by the estimate: the transient copy of the model file during session creation, ORT initializer copies and MLAS pre-packed weights, BFC-arena rounding, runtime pages.');
+    if (misses.length > 0) {
+      console.log(`\nGoal missed (after/total ≤ ${MAX_AFTER_OVER_TOTAL} for every model):\n  ${misses.join('\n  ')}`);
+      process.exitCode = 1;
+    } else {
+      console.log(`\nGoal met: after/total ≤ ${MAX_AFTER_OVER_TOTAL} for all ${rows.length} models.`);
+    }
   } finally {
     await fs.rm(dir, { recursive: true, force: true });
   }
