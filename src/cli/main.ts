@@ -10,6 +10,7 @@ import { planCommand, planUsage } from './commands/plan';
 import { exportCommand, exportUsage } from './commands/export';
 import { applyCommand, applyUsage } from './commands/apply';
 import { sensitivityCommand, sensitivityUsage } from './commands/sensitivity';
+import { OutputError } from '../node/safeOutput';
 import { CliError, type CliOutput } from './io';
 
 type Command = (argv: readonly string[], io: CliOutput) => Promise<number>;
@@ -45,6 +46,10 @@ export async function runCli(argv: readonly string[], io: CliOutput = consoleOut
   try {
     return await cmd.run(rest, io);
   } catch (e) {
+    if (e instanceof OutputError) {
+      io.err(`precision-lens: ${e.message}`);
+      return 2;
+    }
     if (e instanceof ModelFormatError || e instanceof CliError) {
       io.err(`precision-lens: ${e.message}`);
       return e instanceof CliError ? e.exitCode : 2;

@@ -14,6 +14,7 @@ export type ModelFormatErrorCode =
   | 'path-escape'
   | 'cycle'
   | 'missing-file'
+  | 'not-a-file'
   | 'cancelled';
 
 /**

@@ -1,38 +1,101 @@
-/** The only import path into core. Pure TypeScript: no `vscode`, no `node:*`, no DOM. */
-export * from './errors';
-export * from './io/byteSource';
-export * from './io/binaryReader';
-export * from './io/limits';
-export * from './model/dtypes';
-export * from './model/types';
-export * from './formats/detect';
-export * from './formats/context';
-export * from './openModel';
-export * from './analysis/inspect';
-export * from './analysis/numberFormats';
-export * from './model/roles';
-export * from './formats/gguf/ggmlTypes';
-export { hyperparametersFromHfConfig, readHfConfig, MAX_CONFIG_JSON_BYTES } from './formats/safetensors/hfConfig';
-export * from './analysis/decode';
-export * from './analysis/quantize';
-export * from './analysis/sensitivity';
-export * from './analysis/hardware/catalog';
-export * from './analysis/hardware/errors';
-export * from './analysis/hardware/userTargets';
-export * from './analysis/hardware/support';
-export * from './analysis/shapes';
-export * from './analysis/memory';
-export * from './analysis/solver';
-export * from './analysis/plan';
-export * from './analysis/fingerprint';
-export * from './analysis/baselines';
-export * from './analysis/export';
-export * from './analysis/graphInfluence';
-export * from './formats/tflite/storedQuant';
-export * from './analysis/errorKernels';
-export * from './util/random';
-export * from './util/text';
-export * from './runtime/types';
-export * from './runtime/select';
-export { LLAMA_CPU_KINDS, LLAMA_KV_TYPES, LLAMA_DEFAULTS, llamaCppMemory, llamaLayerCaches, llamaWeightBuffer, type LlamaCpuKind, type LlamaCppOptions, type LlamaLayerCache, type LlamaBufferType } from './runtime/llamaCpp';
-export { VLLM_DEFAULTS, vllmMemory, type VllmOptions } from './runtime/vllm';
+/**
+ * The only import path into core for src/host, src/cli, src/node, src/worker and (types only) src/protocol and
+ * webview; ESLint forbids deeper imports from those folders. Every name is listed: what is not here (the error
+ * kernels' workspaces and tables, the solver's knapsack internals, the parsers' wire layers) stays inside core.
+ * Pure TypeScript: no `vscode`, no `node:*`, no DOM.
+ *
+ * Layers, bottom up (see ARCHITECTURE.md): io → model → formats → precision → estimate → plan → editor.
+ */
+export {
+  type CancellationToken, CancelledError, formatError, ModelFormatError, type ModelFormatErrorCode, throwIfCancelled,
+} from './errors';
+export {
+  type ByteSource, checkRange, checkRelativePath, MemoryByteSource, MemorySiblings, NO_SIBLINGS,
+  type SiblingResolver, truncateForMessage,
+} from './io/byteSource';
+export {
+  BinaryReader, safeMultiply, toSafeNumber,
+} from './io/binaryReader';
+export {
+  DEFAULT_LIMITS, type Limits, MAX_CALIBRATION_TEXT_BYTES, MAX_EVAL_REFERENCE_BYTES, MAX_EVAL_TOKENS,
+} from './io/limits';
+export {
+  type Dim, type FormatId, type Graph, type GraphNode, type GraphValue, type Hyperparameters, type Layer,
+  type LayerRole, type Model, type TensorInfo,
+} from './model/types';
+export { nameDict, own, setOwn } from './model/dict';
+export {
+  bitsPerElement, type DType, dtypeInfo, DTYPES, storedByteLength,
+} from './model/dtypes';
+export {
+  blockCountFromLayers, expertCountFromLayers, inferRole, isQuantizableWeight, layersFromTensors,
+} from './model/roles';
+export {
+  type AttentionHyperparameters, type AttentionKind, architectureKey, attentionDecodeFlops, attentionPrefillFlops,
+  type CacheDescription, type CacheKind, describeCache, kvCacheElements, type LayerCache, layerCacheLabel,
+  RECURRENT_STATE_BYTES, recurrentStateElements, type SsmHyperparameters, tokensHeld,
+} from './model/attention';
+export {
+  dtypeLabel, formatBytes, formatCount, inspectReport,
+} from './model/inspect';
+export {
+  detectFormat, SNIFF_BYTES,
+} from './formats/detect';
+export {
+  GGML_TYPES, ggmlType, REMOVED_GGML_TYPES,
+} from './formats/gguf/ggmlTypes';
+export {
+  hyperparametersFromHfConfig,
+} from './formats/safetensors/hfConfig';
+export {
+  loadQuantParams,
+} from './formats/tflite/storedQuant';
+export {
+  ONNX_SCHEMA_DESCRIPTOR,
+} from './formats/onnx/schema';
+export {
+  openModel,
+} from './openModel';
+export {
+  analyzeSensitivityChunk, canAnalyzeInOnePass, type ChunkByteReader, compareOutputs, COMPUTE_FALLBACKS,
+  COMPUTE_TYPES, type ComputeType, decodeElements, decodeTensor, decodeUnsupportedReason,
+  DEFAULT_SENSITIVITY_FORMATS, effectiveRole, encodeElements, ErrorAccumulator, type ErrorPartial, fakeQuantize,
+  floatToBf16Bits, floatToHalfBits, FORMAT_ALIASES, formatBitsPerWeight, formatByteLength, formatForStoredDType,
+  getNumberFormat, halfBitsToFloat, halfToFloatTable, histogramSensitivity, isOffsetVector, layerContexts,
+  type LayerFormatSensitivity, type LayerSensitivity, LOSSLESS_FORMATS, MINI_FLOATS, miniFloatToNumber,
+  NUMBER_FORMATS, type NumberFormat, quantizationError, quantizationLayout, relMseToDb, roundMiniFloat, rowLayout,
+  scoreLayer, type SensitivityChunkResult, type SensitivityChunkTask, type SensitivityReport, spearman,
+  storedMatrixShape, toHalf, transpose2d, weightErrorStats, weightStats, type WeightStats, WeightStatsAccumulator,
+  type WeightStatsPartial, NextTokenAccumulator, type NextTokenComparison, type ReferenceDistribution, argmax,
+  allFinite, klDivergenceFull, klDivergenceTopK, topKDistribution, MIN_PROBABILITY,
+} from './precision';
+export {
+  computeRate, estimate, type Estimate, EstimateError, type EstimateOptions, formatSupport,
+  getTarget, MAX_TARGET_FILE_BYTES, MAX_USER_TARGETS, mergeTargets, nativeTargetIds, nearestTargetIds,
+  parseUserTargets, peakActivationBytes, readShapeConstants, type Target, TARGETS,
+} from './estimate';
+export {
+  allowedFormats, assignmentHarm, assignmentWeightBytes, type Baseline, type BaselineComparison, budgetFor,
+  type BudgetBreakdown, buildPlan, type CheckedAssignment, checkedAssignment, checkPlan, defaultCandidateFormats,
+  exportLlamaCpp, exportOrt, formatAllowed, formatPlanDiagnostics, type FuseOptions, groupLayers,
+  harmFromSensitivity, type HarmFunction, harmToSqnrDb, hasPlanErrors, KEEP_FORMAT, llamaCppRulesBaseline,
+  MAX_PLAN_TEXT_BYTES, modelFingerprint, parseBudgetInput, parseByteSize, type ParsedPlan, parsePlan,
+  planAssignment, type PlanBudget, type PlanDiagnostic, planDocument, planFileNameFor, planForTarget,
+  type PlanLayerEntry, type PlanPosition, type PrecisionPlan, q4kmFormats, replacePlanAssignment,
+  resolvePlanAssignment, serializePlan, sha256Hex, solveModel, type SolveModelResult, solvePlan, type SolvedPlan,
+  type SolvePlanInput, standardBaselines, tryParseByteSize, uniformBaseline, useMoreBits,
+} from './plan';
+export {
+  addCustomTargetText, analyzePlan, type CustomTargetInput, findModelReferences, type FitSummary, fitText,
+  FIX_ALL_CODES, fixAllEdits, isModelFileName, modelOneLine, type ModelReference, pickModelInFolder, type PlanContext, type PlanEditorDiagnostic, planFixes, type PlanView, sensitivityLookup, shortFormatLabel,
+  type SourceSyntax, type TextEditData,
+} from './editor';
+export {
+  checkRuntimeOptions, defaultRuntime, type GenericFigures, LLAMA_CPU_KINDS, LLAMA_DEFAULTS, LLAMA_KV_TYPES,
+  type LlamaBufferType, type LlamaCppOptions, llamaCppMemory, type LlamaCpuKind, type LlamaLayerCache,
+  llamaLayerCaches, llamaWeightBuffer, type RuntimeComponent, RuntimeError, type RuntimeId, RUNTIME_IDS,
+  type RuntimeMemory, runtimeMemory, type RuntimeOptions, VLLM_DEFAULTS, vllmMemory, type VllmOptions,
+} from './estimate/runtime';
+export {
+  seededRandom,
+} from './util/random';

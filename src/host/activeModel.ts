@@ -1,6 +1,6 @@
 /** Which model the user is looking at: the active Model Inspector tab, or a model file open as text. */
 import * as vscode from 'vscode';
-import { isModelFileName } from '../core/analysis/modelReferences';
+import { isModelFileName } from '../core';
 
 /** The inspector's view type (contributed by the custom editor provider). */
 export const INSPECTOR_VIEW_TYPE = 'precisionLens.modelInspector';

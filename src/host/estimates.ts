@@ -1,6 +1,5 @@
 /** Settings → estimator options, and the estimator's verdict reduced to what lenses and the status bar show. */
-import { estimate, type Estimate, type EstimateOptions, type Model, type Target } from '../core';
-import type { FitSummary } from '../core/analysis/modelSummary';
+import { estimate, type Estimate, type EstimateOptions, type FitSummary, type Model, type Target } from '../core';
 import type { HostSettings } from './config';
 
 /** "NVIDIA H100 SXM5 80GB" → "H100 SXM5 80GB" (the vendor is implied by the model name). */

@@ -183,9 +183,3 @@ export function toPlanFrontier(targetId: string, solved: SolveModelResult, curre
     budgetBytes: solved.weightBudgetBytes,
   };
 }
-
-/** Harm function from a sensitivity report (the static score is additive across layers). */
-export function harmFromReport(report: SensitivityReport): (layerName: string, formatId: string) => number | undefined {
-  const byLayer = new Map(report.layers.map((l) => [l.layer, l.formats]));
-  return (layerName, formatId) => byLayer.get(layerName)?.[formatId]?.staticScore;
-}

@@ -5,8 +5,10 @@
  * {@link InspectorHost}, so the whole contract is tested in plain Node with a fake webview.
  */
 import {
+  budgetFor,
   CancelledError,
   estimate,
+  harmFromSensitivity,
   getNumberFormat,
   solveModel,
   type Estimate,
@@ -52,7 +54,6 @@ import {
   buildLayerRows,
   buildSummary,
   buildTargetOptions,
-  harmFromReport,
   toComparison,
   toPlanFrontier,
   toSensitivityBatches,
@@ -201,13 +202,13 @@ export class InspectorSession {
     const model = this.host.model;
     const target = await this.target(targetId);
     const stored = await this.runEstimate(targetId);
-    const budget = Math.max(0, stored.capacityBytes - stored.kvCacheBytes - stored.activationBytes - stored.overheadBytes);
-    const harmOf = harmFromReport(report);
+    const budget = budgetFor(model, target, 'capacity', 1, stored).weightBudgetBytes;
+    const harmOf = harmFromSensitivity(report);
     const solved = solveModel(model, {
       weightBudgetBytes: budget,
       formats: report.formats,
       native: target.native,
-      harm: (layer, format) => harmOf(layer.name, format.id),
+      harm: harmOf,
       frontierPoints: 120,
     });
     const plan = await this.host.planAssignment().catch(() => undefined);
@@ -215,10 +216,12 @@ export class InspectorSession {
     if (plan) {
       try {
         const e = await this.runEstimate(targetId, plan.assignment, plan.defaultFormat === 'keep' ? undefined : plan.defaultFormat);
+        const layers = new Map(model.layers.map((l) => [l.name, l]));
         let harm = 0;
         for (const pl of e.perLayer) {
-          if (!getNumberFormat(pl.format)) continue;
-          harm += harmOf(pl.layer, getNumberFormat(pl.format)!.id) ?? 0;
+          const format = getNumberFormat(pl.format);
+          const layer = layers.get(pl.layer);
+          if (format && layer) harm += harmOf(layer, format) ?? 0;
         }
         current = { bytes: e.weightBytes, harm, label: plan.fileName };
       } catch {

@@ -5,8 +5,7 @@
  * unit-tested in test/unit/hostModelCache.test.ts.
  */
 import { promises as fs } from 'node:fs';
-import { openModel, readShapeConstants, type Model } from '../core';
-import { modelFingerprint } from '../core/analysis/fingerprint';
+import { type Model, modelFingerprint, openModel, readShapeConstants } from '../core';
 import { openModelFile } from '../node/fileByteSource';
 
 /** A model as the editor features use it. */

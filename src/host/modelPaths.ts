@@ -4,7 +4,7 @@
  */
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
-import { pickModelInFolder, type ModelReference } from '../core/analysis/modelReferences';
+import { type ModelReference, pickModelInFolder } from '../core';
 
 /** Most folder entries listed when looking for a model inside a referenced folder. Threat: a path naming a huge directory. */
 export const MAX_FOLDER_ENTRIES = 5000;

@@ -7,15 +7,12 @@
  */
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import { CancelledError, estimate, formatBytes, getNumberFormat, type Target } from '../core';
-import { parsePlan, planFileNameFor, serializePlan, type PlanLayerEntry, type PrecisionPlan } from '../core/analysis/plan';
-import { parseBudgetInput, planFromAssignment, type PlanHead } from '../core/analysis/planBuild';
-import { shortFormatLabel, weightBudgetBytes } from '../core/analysis/planLenses';
-import { formatAllowed, solveModel } from '../core/analysis/solver';
+import { CancelledError, formatBytes, parseBudgetInput, parsePlan, setOwn, planFileNameFor, type PrecisionPlan, replacePlanAssignment, serializePlan, shortFormatLabel, solvePlan, type Target } from '../core';
 import type { VerifyPlanParams } from '../node/hostTaskProtocol';
 import { modelArgument } from './commands';
 import { readSettings } from './config';
-import { sensitivityFormats, type PlanStates } from './planState';
+import { editorPlanInput, requestFormats, type PlanRequest } from './editorPlan';
+import type { PlanStates } from './planState';
 import type { Services } from './services';
 
 /** Options the inspector and the plan lenses pass to the plan commands. */
@@ -44,18 +41,19 @@ export async function writeDocument(uri: vscode.Uri, text: string): Promise<vsco
 }
 
 /** A solved plan, what verification needs, and how to rebuild the plan document for another assignment. */
-interface SolvedPlan {
+interface EditorPlan {
   readonly plan: PrecisionPlan;
   readonly summary: string;
   readonly verify: Omit<VerifyPlanParams, 'taskId' | 'modelPath'>;
   readonly rebuild: (assignment: Readonly<Record<string, string>>) => PrecisionPlan;
 }
 
-/** Solves a plan for the model at `modelPath` with `head`'s target and budget; keeps `pinned` entries. */
-async function solvePlan(services: Services, modelPath: string, target: Target, head: PlanHead, pinned: readonly PlanLayerEntry[], token: vscode.CancellationToken, progress: vscode.Progress<{ message?: string; increment?: number }>): Promise<SolvedPlan> {
+/** Runs core's plan workflow (`solvePlan`) for the model at `modelPath` with the static sensitivity of the editor's cache. */
+async function solveForEditor(services: Services, modelPath: string, request: PlanRequest, token: vscode.CancellationToken, progress: vscode.Progress<{ message?: string; increment?: number }>): Promise<EditorPlan> {
   const loaded = await services.models.load(modelPath);
   const { model } = loaded;
-  const formats = sensitivityFormats(model, pinned.map((e) => e.format)).filter((id) => formatAllowed(getNumberFormat(id)!, target.native, head.allowEmulated ?? false));
+  const { target } = request;
+  const formats = requestFormats(model, request);
   let last = 0;
   const report = await services.sensitivity.get(modelPath, formats, token, (p) => {
     const pct = Math.floor((100 * p.bytesDone) / Math.max(1, p.bytesTotal));
@@ -64,20 +62,22 @@ async function solvePlan(services: Services, modelPath: string, target: Target, 
   });
   if (token.isCancellationRequested) throw new CancelledError();
   progress.report({ message: vscode.l10n.t('solving') });
-  const byLayer = new Map(report.layers.map((l) => [l.layer, l.formats]));
-  const e = estimate(model, target, { batch: head.batch, context: head.context, kvFormat: head.kvFormat, constants: loaded.constants });
-  const budget = weightBudgetBytes({ ...head, version: 1, layers: [] }, model, target, e);
+  const input = editorPlanInput(loaded, request, report, formats);
+  const solved = solvePlan(model, input);
+  const r = solved.result;
+  if (!solved.plan) throw new Error(vscode.l10n.t('{0} does not fit {1} even at the smallest formats: it needs {2} more for its layer weights.', model.fileName, target.name, formatBytes(r.shortfallBytes)));
   const pins: Record<string, string> = {};
-  for (const p of pinned) if (p.pinned) pins[p.layer] = p.format;
-  const r = solveModel(model, { weightBudgetBytes: budget, formats, native: target.native, allowEmulated: head.allowEmulated ?? false, pinned: pins, harm: (l, f) => byLayer.get(l.name)?.[f.id]?.staticScore, frontierPoints: 2 });
-  if (r.status === 'infeasible') throw new Error(vscode.l10n.t('{0} does not fit {1} even at the smallest formats: it needs {2} more for its layer weights.', model.fileName, target.name, formatBytes(r.shortfallBytes)));
-  const rebuild = (a: Readonly<Record<string, string>>): PrecisionPlan => planFromAssignment({ ...head, model: { file: model.fileName, fingerprint: loaded.fingerprint, byteLength: model.files[0]?.byteLength ?? 0 } }, model, a, pinned);
-  const plan = rebuild(r.assignment);
-  const verify = { report, weightBudgetBytes: budget, formats, native: target.native, allowEmulated: head.allowEmulated ?? false, pinned: pins, solverAssignment: r.assignment };
+  for (const p of request.previous) if (p.pinned) setOwn(pins, p.layer, p.format);
+  const verify = { report, weightBudgetBytes: solved.budget.weightBudgetBytes, formats, native: target.native, allowEmulated: request.allowEmulated, pinned: pins, solverAssignment: solved.assignment };
   const counts = new Map<string, number>();
-  for (const f of Object.values(r.assignment)) counts.set(f, (counts.get(f) ?? 0) + 1);
+  for (const f of Object.values(solved.assignment)) counts.set(f, (counts.get(f) ?? 0) + 1);
   const mix = [...counts].sort((a, b) => b[1] - a[1]).slice(0, 4).map(([f, n]) => `${n}× ${shortFormatLabel(f)}`).join(', ');
-  return { plan, verify, rebuild, summary: vscode.l10n.t('{0} on {1}: layer weights {2} of {3} allowed ({4}; {5}).', model.fileName, target.name, formatBytes(r.weightBytes), formatBytes(budget), mix, r.status === 'optimal' ? vscode.l10n.t('proven optimal') : vscode.l10n.t('within {0} of optimal', r.gap.toPrecision(2))) };
+  return {
+    plan: solved.plan,
+    verify,
+    rebuild: (a) => replacePlanAssignment(model, input, solved, a).plan!,
+    summary: vscode.l10n.t('{0} on {1}: layer weights {2} of {3} allowed ({4}; {5}).', model.fileName, target.name, formatBytes(r.weightBytes), formatBytes(solved.budget.weightBudgetBytes), mix, r.status === 'optimal' ? vscode.l10n.t('proven optimal') : vscode.l10n.t('within {0} of optimal', r.gap.toPrecision(2))),
+  };
 }
 
 async function pickTarget(services: Services, current: string): Promise<Target | undefined> {
@@ -86,7 +86,7 @@ async function pickTarget(services: Services, current: string): Promise<Target |
 }
 
 /** Measures the plan and its candidates with ONNX Runtime in a task process; writes a better-measuring plan. */
-async function verifyWithRuntime(services: Services, modelPath: string, planUri: vscode.Uri, solved: SolvedPlan): Promise<void> {
+async function verifyWithRuntime(services: Services, modelPath: string, planUri: vscode.Uri, solved: EditorPlan): Promise<void> {
   const timeoutSeconds = readSettings(planUri).measurement.timeoutSeconds;
   await runWithProgress(vscode.l10n.t('Precision Lens: verifying {0} with ONNX Runtime', path.basename(planUri.fsPath)), async (token, progress) => {
     const deadline = Date.now() + timeoutSeconds * 1000;
@@ -102,7 +102,7 @@ async function verifyWithRuntime(services: Services, modelPath: string, planUri:
 }
 
 /** Shows `text`; for an ONNX model in a trusted workspace, with a button that verifies the plan. Never blocks the command. */
-function announcePlan(services: Services, modelPath: string, planUri: vscode.Uri, solved: SolvedPlan, text: string): void {
+function announcePlan(services: Services, modelPath: string, planUri: vscode.Uri, solved: EditorPlan, text: string): void {
   const verify = vscode.l10n.t('Verify with ONNX Runtime');
   const canVerify = vscode.workspace.isTrusted && path.extname(modelPath).toLowerCase() === '.onnx';
   void vscode.window.showInformationMessage(text, ...(canVerify ? [verify] : [])).then((c) => (c === verify ? verifyWithRuntime(services, modelPath, planUri, solved) : undefined));
@@ -140,10 +140,11 @@ async function generatePlan(services: Services, arg: unknown, options: PlanComma
   const planUri = vscode.Uri.file(path.join(path.dirname(uri.fsPath), planFileNameFor(path.basename(uri.fsPath))));
   const existing = await vscode.workspace.openTextDocument(planUri).then((d) => parsePlan(d.getText()).plan, () => undefined);
   return runWithProgress(vscode.l10n.t('Precision Lens: planning {0} for {1}', path.basename(uri.fsPath), target.name), async (token, progress) => {
-    const model = await services.models.get(uri.fsPath);
-    const context = settings.contextTokens ?? estimate(model, target, { batch: settings.batch, kvFormat: settings.kvFormat }).context;
-    const head: PlanHead = { model: { file: '', fingerprint: '' }, target: target.id, budget, context, batch: settings.batch, kvFormat: settings.kvFormat, defaultFormat: 'keep' };
-    const solved = await solvePlan(services, uri.fsPath, target, head, existing?.layers ?? [], token, progress);
+    const request: PlanRequest = {
+      target, budget, batch: settings.batch, kvFormat: settings.kvFormat, allowEmulated: false, previous: existing?.layers ?? [],
+      ...(settings.contextTokens !== undefined ? { context: settings.contextTokens } : {}),
+    };
+    const solved = await solveForEditor(services, uri.fsPath, request, token, progress);
     await writeDocument(planUri, serializePlan(solved.plan));
     announcePlan(services, uri.fsPath, planUri, solved, vscode.l10n.t('Plan written: {0}', solved.summary));
     return planUri;
@@ -162,9 +163,12 @@ async function resolvePlan(services: Services, states: PlanStates, arg: unknown,
   }
   const target = options.pickTarget ? await pickTarget(services, plan.target) : await services.targets.get(options.targetId ?? plan.target, planUri);
   if (!target) return;
-  const { layers: _layers, $schema: _schema, version: _version, ...head } = plan;
+  const request: PlanRequest = {
+    target, budget: plan.budget, context: plan.context, batch: plan.batch, kvFormat: plan.kvFormat, allowEmulated: plan.allowEmulated ?? false, previous: plan.layers,
+    ...(plan.devices !== undefined ? { devices: plan.devices } : {}),
+  };
   await runWithProgress(vscode.l10n.t('Precision Lens: re-solving for {0}', target.name), async (token, progress) => {
-    const solved = await solvePlan(services, modelUri.fsPath, target, { ...head, target: target.id }, plan.layers, token, progress);
+    const solved = await solveForEditor(services, modelUri.fsPath, request, token, progress);
     await writeDocument(planUri, serializePlan(solved.plan));
     announcePlan(services, modelUri.fsPath, planUri, solved, vscode.l10n.t('Plan re-solved: {0}', solved.summary));
   });

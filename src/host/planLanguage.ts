@@ -4,9 +4,7 @@
  * Diagnostics and quick fixes share `Diagnostic.code` (STYLE.md §8.12).
  */
 import * as vscode from 'vscode';
-import { FIX_ALL_CODES, fixAllEdits, planFixes, type TextEditData } from '../core/analysis/planFixes';
-import type { PlanEditorDiagnostic } from '../core/analysis/planLenses';
-import type { PlanPosition } from '../core/analysis/plan';
+import { FIX_ALL_CODES, fixAllEdits, type PlanEditorDiagnostic, planFixes, type PlanPosition, type TextEditData } from '../core';
 import { setPlanModelResolver } from './activeModel';
 import { isPlanDocument, PlanStates, type PlanState } from './planState';
 import type { Services } from './services';

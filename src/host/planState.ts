@@ -5,12 +5,9 @@
  */
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import { getNumberFormat } from '../core';
-import { parsePlan } from '../core/analysis/plan';
-import { analyzePlan, sensitivityLookup, type PlanContext, type PlanView } from '../core/analysis/planLenses';
-import { defaultCandidateFormats } from '../core/analysis/solver';
-import type { Model } from '../core';
+import { analyzePlan, parsePlan, type PlanContext, type PlanView, sensitivityLookup } from '../core';
 import { readSettings } from './config';
+import { sensitivityFormats } from './editorPlan';
 import type { Services } from './services';
 
 /** A plan document's context and view. */
@@ -24,12 +21,6 @@ export interface PlanState {
 /** `*.precision.json` (case-insensitive). */
 export function isPlanDocument(doc: { readonly uri: vscode.Uri }): boolean {
   return doc.uri.scheme === 'file' && doc.uri.path.toLowerCase().endsWith('.precision.json');
-}
-
-/** Formats whose sensitivity a plan needs: those it names plus the solver's candidates for the model. */
-export function sensitivityFormats(model: Model, named: readonly string[]): string[] {
-  const ids = [...defaultCandidateFormats(model), 'int8', ...named].map((id) => getNumberFormat(id)?.id).filter((id): id is string => !!id);
-  return [...new Set(ids)];
 }
 
 /** Computes and caches plan states; fires `onDidChange` when a background sensitivity run finishes. */

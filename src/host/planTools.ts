@@ -6,9 +6,7 @@
  */
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import { CancelledError, exportLlamaCpp, exportOrt, formatBytes, type Model } from '../core';
-import { parsePlan, planFileNameFor, type PrecisionPlan } from '../core/analysis/plan';
-import { planAssignment, shortFormatLabel } from '../core/analysis/planLenses';
+import { CancelledError, checkedAssignment, exportLlamaCpp, exportOrt, formatBytes, type Model, parsePlan, planFileNameFor, type PrecisionPlan, shortFormatLabel } from '../core';
 import { modelArgument, pickWorkspaceFile } from './commands';
 import { readSettings } from './config';
 import type { Services } from './services';
@@ -18,9 +16,15 @@ interface PlanAndModel {
   readonly plan: PrecisionPlan;
   readonly modelPath: string;
   readonly model: Model;
+  /** Layer → format id, checked by core's `checkedAssignment` (fingerprint, layers, formats, target). */
+  readonly assignment: Readonly<Record<string, string>>;
 }
 
-/** The plan a command acts on: its argument (a plan or a model beside its plan), the active plan editor, or a pick. */
+/**
+ * The plan a command acts on: its argument (a plan or a model beside its plan), the active plan editor, or a pick.
+ * The plan is checked against the model as the CLI checks it: a stale fingerprint (the plan was made for another
+ * version of the model), unknown layers or formats, or formats the target cannot run stop the command.
+ */
 async function planArgument(services: Services, arg: unknown): Promise<PlanAndModel | undefined> {
   let uri = arg instanceof vscode.Uri ? arg : vscode.window.activeTextEditor?.document.uri;
   if (uri && !uri.path.endsWith('.precision.json')) uri = vscode.Uri.file(path.join(path.dirname(uri.fsPath), planFileNameFor(path.basename(uri.fsPath))));
@@ -38,14 +42,22 @@ async function planArgument(services: Services, arg: unknown): Promise<PlanAndMo
     void vscode.window.showErrorMessage(parsed.diagnostics[0]?.message ?? vscode.l10n.t('The plan is not valid.'));
     return undefined;
   }
+  const fileName = path.basename(uri.fsPath);
   const modelPath = path.join(path.dirname(uri.fsPath), path.basename(parsed.plan.model.file));
-  return { planUri: uri, plan: parsed.plan, modelPath, model: await services.models.get(modelPath) };
+  const loaded = await services.models.load(modelPath);
+  const checked = checkedAssignment({ parsed, fileName, model: loaded.model, fingerprint: loaded.fingerprint, targets: await services.targets.list(uri) });
+  const error = checked.diagnostics.find((d) => d.severity === 'error');
+  if (error) {
+    void vscode.window.showErrorMessage(vscode.l10n.t('{0} (line {1}); fix the plan or re-solve it.', error.message, error.line));
+    return undefined;
+  }
+  return { planUri: uri, plan: parsed.plan, modelPath, model: loaded.model, assignment: checked.assignment };
 }
 
 async function exportPlan(services: Services, arg: unknown): Promise<void> {
   const p = await planArgument(services, arg);
   if (!p) return;
-  const assignment = planAssignment(p.plan, p.model);
+  const { assignment } = p;
   const ort = { label: 'ONNX Runtime', description: 'quantize_static (Python)', id: 'ort' as const };
   const llama = { label: 'llama.cpp', description: 'llama-quantize --tensor-type …', id: 'llama' as const };
   const picked = await vscode.window.showQuickPick(p.model.format === 'gguf' ? [llama, ort] : [ort, llama], { title: vscode.l10n.t('Export {0}', path.basename(p.planUri.fsPath)) });
@@ -77,7 +89,7 @@ async function applyPlan(services: Services, arg: unknown): Promise<void> {
   if (!out) return;
   const r = await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: vscode.l10n.t('Precision Lens: writing {0}', path.basename(out)), cancellable: true }, async (progress, token) => {
     try {
-      return await services.tasks.applyPlan({ modelPath: p.modelPath, assignment: planAssignment(p.plan, p.model), outputPath: out }, { token, onProgress: (x) => progress.report({ message: x.message }) });
+      return await services.tasks.applyPlan({ modelPath: p.modelPath, assignment: p.assignment, outputPath: out }, { token, onProgress: (x) => progress.report({ message: x.message }) });
     } catch (e) {
       if (!(e instanceof CancelledError)) void vscode.window.showErrorMessage(e instanceof Error ? e.message : String(e));
       return undefined;

@@ -4,8 +4,7 @@
  * One instance per activation, passed to each register*().
  */
 import * as vscode from 'vscode';
-import type { Model } from '../core';
-import type { FitSummary } from '../core/analysis/modelSummary';
+import type { FitSummary, Model } from '../core';
 import { TaskClient } from '../node/taskClient';
 import { onSettingsChanged } from './config';
 import { ModelCache } from './modelCache';

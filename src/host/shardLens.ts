@@ -3,7 +3,7 @@
  * 4.7 MiB FP32 — Open in Model Inspector" (the index stays a JSON file; the inspector opens on request).
  */
 import * as vscode from 'vscode';
-import { modelOneLine } from '../core/analysis/modelSummary';
+import { modelOneLine } from '../core';
 import { errorText } from './sourceLens';
 import type { Services } from './services';
 

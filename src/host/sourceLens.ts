@@ -5,8 +5,7 @@
  */
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import { findModelReferences, type SourceSyntax } from '../core/analysis/modelReferences';
-import { modelOneLine } from '../core/analysis/modelSummary';
+import { findModelReferences, modelOneLine, type SourceSyntax } from '../core';
 import { readSettings } from './config';
 import { resolveModelReference } from './modelPaths';
 import type { Services } from './services';

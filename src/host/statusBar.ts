@@ -3,7 +3,7 @@
  * plan) fits. Click → Select Target Hardware.
  */
 import * as vscode from 'vscode';
-import { fitText } from '../core/analysis/modelSummary';
+import { fitText } from '../core';
 import { readSettings } from './config';
 import { activeModelUri } from './activeModel';
 import type { Services } from './services';

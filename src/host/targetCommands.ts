@@ -1,12 +1,7 @@
 /** Select Target Hardware, Compare Targets and Add Custom Target. */
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import { addCustomTargetText, type CustomTargetInput } from '../core/analysis/customTargets';
-import type { Target } from '../core/analysis/hardware/catalog';
-import { parseUserTargets } from '../core/analysis/hardware/userTargets';
-import { formatBytes } from '../core';
-import { COMPUTE_TYPES } from '../core/analysis/numberFormats';
-import { fitText } from '../core/analysis/modelSummary';
+import { addCustomTargetText, COMPUTE_TYPES, type CustomTargetInput, fitText, formatBytes, parseUserTargets, type Target } from '../core';
 import { readSettings, setTargetId } from './config';
 import { activeModelUri } from './activeModel';
 import { estimateFit } from './estimates';

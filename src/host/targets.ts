@@ -7,12 +7,10 @@
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import { getTarget, mergeTargets, TARGETS, type Target } from '../core/analysis/hardware/catalog';
-import { MAX_TARGET_FILE_BYTES, parseUserTargets } from '../core/analysis/hardware/userTargets';
-import type { Model } from '../core';
-import type { FitSummary } from '../core/analysis/modelSummary';
+import { type FitSummary, getTarget, MAX_TARGET_FILE_BYTES, mergeTargets, type Model, parseUserTargets, type Target, TARGETS } from '../core';
 import { readSettings } from './config';
 import { estimateFit } from './estimates';
+import { readRegularTextFile } from '../node/fileByteSource';
 
 /** Built-in and custom targets. */
 export class TargetCatalog {
@@ -44,7 +42,7 @@ export class TargetCatalog {
       const key = `${file}:${st.size}:${st.mtimeMs}`;
       if (this.cached?.key === key) return this.cached.targets;
       if (st.size > MAX_TARGET_FILE_BYTES) throw new Error(`${path.basename(file)}: the targets file is larger than ${MAX_TARGET_FILE_BYTES} bytes.`);
-      const targets = parseUserTargets(await fs.readFile(file, 'utf8'), path.basename(file));
+      const targets = parseUserTargets(await readRegularTextFile(file, MAX_TARGET_FILE_BYTES), path.basename(file));
       this.cached = { key, targets };
       return targets;
     } catch (e) {

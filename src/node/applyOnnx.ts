@@ -30,11 +30,12 @@ import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { onnxTypes } from './onnxProto';
 import {
-  KEEP_FORMAT, MINI_FLOATS, compareOutputs, fakeQuantize, floatToBf16Bits, floatToHalfBits, getNumberFormat, halfToFloatTable, miniFloatToNumber,
+  own, KEEP_FORMAT, MINI_FLOATS, compareOutputs, fakeQuantize, floatToBf16Bits, floatToHalfBits, getNumberFormat, halfToFloatTable, miniFloatToNumber,
   quantizationLayout, roundMiniFloat, toHalf, transpose2d, type Model, type NumberFormat, type TensorInfo,
 } from '../core';
 import { CALIBRATION_VARIANTS, generateCalibrationInputs, type CalibrationSample } from './calibration';
-import { FolderSiblings } from './fileByteSource';
+import { FolderSiblings, readRegularFile } from './fileByteSource';
+import { OutputError, refuseInputAliases, writeOutputFiles, type OutputFile } from './safeOutput';
 import { createSession, releaseSession, runSamples, type RunOutputs } from './ortRunner';
 
 //#region protobuf
@@ -493,14 +494,13 @@ export async function applyPlanToOnnx(inputPath: string, model: Model, assignmen
   const outAbs = path.resolve(outputPath);
   const fileName = path.basename(inputPath);
   if (model.format !== 'onnx') throw new Error(`${fileName}: apply writes ONNX models only; this model is ${model.format}.`);
-  const protectedPaths = new Set([inAbs, ...model.files.map((f) => path.resolve(path.dirname(inAbs), f.path))]);
-  const realOf = async (p: string): Promise<string> => fs.realpath(p).catch(() => p);
-  const realOut = await realOf(outAbs);
-  for (const p of protectedPaths) if (p === outAbs || (await realOf(p)) === realOut) throw new Error(`${path.basename(outputPath)}: refusing to overwrite the input model or its data; choose a new output file.`);
-  if (options.overwrite === false && (await fs.stat(outAbs).catch(() => undefined))) throw new Error(`${path.basename(outputPath)}: the output file exists.`);
+  // Every file the model is read from: the output (and its .data companion) must not be any of them (by inode).
+  const inputs = [inAbs, ...model.files.map((f) => path.resolve(path.dirname(inAbs), f.path))];
+  await refuseInputAliases([outAbs, `${outAbs}.data`], inputs);
+  if (options.overwrite === false && (await fs.lstat(outAbs).catch(() => undefined))) throw new OutputError('output-exists', `${path.basename(outputPath)}: the output file exists.`, outAbs);
 
   const { Model: ModelType } = types();
-  const proto: Msg = ModelType.decode(await fs.readFile(inAbs));
+  const proto: Msg = ModelType.decode(await readRegularFile(inAbs, Number.MAX_SAFE_INTEGER));
   if (!proto.graph) throw new Error(`${fileName}: the model has no graph.`);
   const walk = walkGraphs(proto.graph);
   const folder = FolderSiblings.forModel(inAbs);
@@ -515,7 +515,7 @@ export async function applyPlanToOnnx(inputPath: string, model: Model, assignmen
   const layers: AppliedLayer[] = [];
   const claimed = new Set<string>();
   for (const l of model.layers) {
-    const id = assignment[l.name];
+    const id = own(assignment, l.name);
     if (id === undefined || id === KEEP_FORMAT) continue;
     const f = getNumberFormat(id);
     if (!f) {
@@ -691,31 +691,34 @@ export async function applyPlanToOnnx(inputPath: string, model: Model, assignmen
   const threshold = options.externalDataThresholdBytes ?? 2 * 1024 ** 3 - 16 * 1024 ** 2;
   let externalDataPath: string | undefined;
   let externalDataBytes = 0;
-  await fs.mkdir(path.dirname(outAbs), { recursive: true });
+  const outputs: OutputFile[] = [];
   if (total > threshold) {
     externalDataPath = `${outAbs}.data`;
-    if (protectedPaths.has(externalDataPath)) throw new Error(`${path.basename(externalDataPath)}: refusing to overwrite the input model's data; choose another output name.`);
     const location = path.basename(externalDataPath);
-    const handle = await fs.open(externalDataPath, 'w');
-    try {
-      let offset = 0;
-      for (const t of allTensors) {
-        const raw: Uint8Array | undefined = t.raw_data?.length ? t.raw_data : undefined;
-        if (!raw || raw.length < 1024) continue;
-        offset = Math.ceil(offset / 4096) * 4096;
-        await handle.write(raw, 0, raw.length, offset);
-        t.external_data = [{ key: 'location', value: location }, { key: 'offset', value: String(offset) }, { key: 'length', value: String(raw.length) }];
-        t.data_location = 1;
-        t.raw_data = new Uint8Array(0);
-        offset += raw.length;
-      }
-      externalDataBytes = offset;
-    } finally {
-      await handle.close();
+    // Lay the tensors out first (4 KiB aligned), point the protobuf at them, then write data and model together.
+    const placed: { raw: Uint8Array; offset: number }[] = [];
+    let offset = 0;
+    for (const t of allTensors) {
+      const raw: Uint8Array | undefined = t.raw_data?.length ? t.raw_data : undefined;
+      if (!raw || raw.length < 1024) continue;
+      offset = Math.ceil(offset / 4096) * 4096;
+      placed.push({ raw, offset });
+      t.external_data = [{ key: 'location', value: location }, { key: 'offset', value: String(offset) }, { key: 'length', value: String(raw.length) }];
+      t.data_location = 1;
+      t.raw_data = new Uint8Array(0);
+      offset += raw.length;
     }
+    externalDataBytes = offset;
+    outputs.push({
+      path: externalDataPath,
+      write: async (handle) => {
+        for (const p of placed) await handle.write(p.raw, 0, p.raw.length, p.offset);
+      },
+    });
   }
   const bytes = ModelType.encode(proto).finish();
-  await fs.writeFile(outAbs, bytes);
+  outputs.push({ path: outAbs, data: bytes });
+  await writeOutputFiles(outputs, { inputs });
   return {
     outputPath: outAbs,
     externalDataPath,

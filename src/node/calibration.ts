@@ -21,6 +21,7 @@ import { inflateRawSync } from 'node:zlib';
 import { onnxTypes } from './onnxProto';
 import { dtypeInfo, floatToHalfBits, floatToBf16Bits, type Dim, type GraphValue, type Model } from '../core';
 import { seededRandom } from '../core';
+import { readRegularFile } from './fileByteSource';
 
 /** A plain input tensor (converted to onnxruntime tensors by ortRunner.ts). */
 export interface InputTensor {
@@ -342,7 +343,7 @@ function fromJson(value: unknown, name: string, dtypeHint: string | undefined): 
 export async function loadCalibrationInputs(file: string, model: Model, seed = 1): Promise<CalibrationSet> {
   const st = await fs.stat(file);
   if (st.size > MAX_CALIBRATION_BYTES) throw new Error(`${path.basename(file)}: calibration file of ${st.size} bytes exceeds the limit of ${MAX_CALIBRATION_BYTES}`);
-  const bytes = new Uint8Array(await fs.readFile(file));
+  const bytes = await readRegularFile(file, MAX_CALIBRATION_BYTES);
   const base = path.basename(file);
   const inputs = modelInputs(model);
   const dtypeOf = new Map(inputs.map((i) => [i.name, i.dtype]));

@@ -14,6 +14,61 @@ import { ModelFormatError, checkRange, checkRelativePath, formatError, truncateF
 const MAX_OPEN_HANDLES = 64;
 const openHandles = new Set<FileByteSource>();
 
+/** What a non-regular file is, for the refusal message. */
+function kindOf(st: import('node:fs').Stats): string {
+  if (st.isDirectory()) return 'a directory';
+  if (st.isFIFO()) return 'a FIFO (named pipe)';
+  if (st.isCharacterDevice()) return 'a character device';
+  if (st.isBlockDevice()) return 'a block device';
+  if (st.isSocket()) return 'a socket';
+  return 'not a regular file';
+}
+
+/**
+ * The one way files are opened for reading (models, external data, shards, plans, targets, calibration inputs):
+ * regular files only, refused *before* reading. Threat: a FIFO blocks a reader forever (and `open` itself blocks
+ * until a writer appears, so it is opened with O_NONBLOCK, which regular files ignore); `/dev/zero` or
+ * `/dev/urandom` never end; a directory fails deep inside a parser. The check is on the opened handle (fstat), so
+ * the file cannot be swapped between the check and the read.
+ */
+export async function openRegularFile(filePath: string, name = path.basename(filePath)): Promise<{ readonly handle: fs.FileHandle; readonly size: number }> {
+  const handle = await fs.open(filePath, fsConstants.O_RDONLY | fsConstants.O_NONBLOCK);
+  try {
+    const st = await handle.stat();
+    if (!st.isFile()) throw new ModelFormatError('not-a-file', formatError(truncateForMessage(name), `is ${kindOf(st)}, not a regular file; refusing to read it`));
+    return { handle, size: st.size };
+  } catch (e) {
+    await handle.close();
+    throw e;
+  }
+}
+
+/**
+ * Reads a whole regular file (see {@link openRegularFile}), refusing one larger than `maxBytes` before allocating
+ * (code 'limit-exceeded', naming the limit).
+ */
+export async function readRegularFile(filePath: string, maxBytes: number, name = path.basename(filePath)): Promise<Uint8Array> {
+  const { handle, size } = await openRegularFile(filePath, name);
+  try {
+    if (size > maxBytes) throw new ModelFormatError('limit-exceeded', formatError(truncateForMessage(name), `is ${size} bytes, over the limit of ${maxBytes} bytes for this kind of file`));
+    const buf = Buffer.allocUnsafe(size);
+    let done = 0;
+    while (done < size) {
+      const { bytesRead } = await handle.read(buf, done, size - done, done);
+      if (bytesRead === 0) break;
+      done += bytesRead;
+    }
+    return new Uint8Array(buf.buffer, buf.byteOffset, done);
+  } finally {
+    await handle.close();
+  }
+}
+
+/** {@link readRegularFile} decoded as UTF-8 text. */
+export async function readRegularTextFile(filePath: string, maxBytes: number, name = path.basename(filePath)): Promise<string> {
+  return new TextDecoder().decode(await readRegularFile(filePath, maxBytes, name));
+}
+
 /** Reads a file through a FileHandle (reopened on demand); `close()` when done. Counts bytes read (benchmarks report it). */
 export class FileByteSource implements ByteSource {
   /** Total bytes returned by `read`, for the "bytes read / file size" figure. */
@@ -30,15 +85,8 @@ export class FileByteSource implements ByteSource {
 
   /** Opens `filePath` for reading. `name` defaults to the base name (used in error messages). */
   static async open(filePath: string, name = path.basename(filePath)): Promise<FileByteSource> {
-    const handle = await fs.open(filePath, fsConstants.O_RDONLY);
-    try {
-      const st = await handle.stat();
-      if (!st.isFile()) throw new Error(`${name}: is not a regular file.`);
-      return new FileByteSource(name, st.size, handle, filePath);
-    } catch (e) {
-      await handle.close();
-      throw e;
-    }
+    const { handle, size } = await openRegularFile(filePath, name);
+    return new FileByteSource(name, size, handle, filePath);
   }
 
   private static touch(source: FileByteSource): void {
@@ -65,7 +113,7 @@ export class FileByteSource implements ByteSource {
 
   private acquire(): Promise<fs.FileHandle> {
     if (this.closed) return Promise.reject(new Error(`${this.name}: the file was closed.`));
-    if (!this.handle) this.handle = fs.open(this.filePath, fsConstants.O_RDONLY);
+    if (!this.handle) this.handle = openRegularFile(this.filePath, this.name).then((r) => r.handle);
     FileByteSource.touch(this);
     return this.handle;
   }

@@ -27,7 +27,7 @@ import { promises as fs } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import {
-  LOSSLESS_FORMATS,
+  own, setOwn, LOSSLESS_FORMATS,
   compareOutputs,
   decodeTensor,
   encodeElements,
@@ -47,7 +47,7 @@ import {
   type TensorInfo,
 } from '../core';
 import { generateCalibrationInputs, loadCalibrationInputs, CALIBRATION_VARIANTS, type CalibrationSet } from './calibration';
-import { openModelFile } from './fileByteSource';
+import { openModelFile, openRegularFile, readRegularFile } from './fileByteSource';
 import { createSession, releaseSession, runSamples, type RunOutputs } from './ortRunner';
 import { analyzeModelSensitivity, resolveFormats } from './sensitivityRunner';
 
@@ -132,7 +132,7 @@ export function lowerTensorBytes(model: Model, layerOp: string, tensor: TensorIn
 async function hashFiles(files: readonly string[]): Promise<string> {
   const h = createHash('sha256');
   for (const f of files) {
-    const fh = await fs.open(f, 'r');
+    const { handle: fh } = await openRegularFile(f);
     try {
       const buf = Buffer.allocUnsafe(1 << 20);
       for (;;) {
@@ -296,7 +296,7 @@ export async function measureSensitivity(modelPath: string, options: MeasureOpti
     for (const l of staticReport.layers) for (const f of formats) pairs.push({ layer: l, format: f });
     const selected = pairs.slice(0, Math.max(0, budget));
     const key = (layer: string, format: string): string => `${inputsKey}|${layer}|${format}`;
-    const todo = selected.filter((p) => cache.entries[key(p.layer.layer, p.format)] === undefined);
+    const todo = selected.filter((p) => own(cache.entries, key(p.layer.layer, p.format)) === undefined);
 
     const notes: string[] = [];
     let runs = 0;
@@ -304,7 +304,7 @@ export async function measureSensitivity(modelPath: string, options: MeasureOpti
     let baseline: RunOutputs[] | undefined;
     let compared: string[] = [];
     let tempDir: string | undefined;
-    const mainBytes = new Uint8Array(await fs.readFile(path.resolve(modelPath)));
+    const mainBytes = await readRegularFile(path.resolve(modelPath), Number.MAX_SAFE_INTEGER);
     const external = new Map<string, Uint8Array>();
     const tensorsByName = new Map(model.tensors.map((t) => [t.name, t]));
     const layerOps = new Map(model.layers.map((l) => [l.name, l.op]));
@@ -378,16 +378,16 @@ export async function measureSensitivity(modelPath: string, options: MeasureOpti
           const k = key(p.layer.layer, p.format);
           done++;
           if (noEffect) {
-            cache.entries[k] = NO_EFFECT;
+            setOwn(cache.entries, k, NO_EFFECT);
             continue;
           }
           const lowered = await lowerLayer(p.layer, p.format);
           if (typeof lowered === 'string') {
-            cache.entries[k] = lowered;
+            setOwn(cache.entries, k, lowered);
             continue;
           }
           if (!lowered.changed) {
-            cache.entries[k] = PERFECT;
+            setOwn(cache.entries, k, PERFECT);
             continue;
           }
           let session: Awaited<ReturnType<typeof createSession>> | undefined;
@@ -398,10 +398,10 @@ export async function measureSensitivity(modelPath: string, options: MeasureOpti
             const m = compareSets(baseline!, outs, compared);
             if (m.identical) {
               noEffect = true;
-              cache.entries[k] = NO_EFFECT;
-            } else cache.entries[k] = m.metrics;
+              setOwn(cache.entries, k, NO_EFFECT);
+            } else setOwn(cache.entries, k, m.metrics);
           } catch (e) {
-            cache.entries[k] = `run failed: ${firstLine((e as Error).message)}`;
+            setOwn(cache.entries, k, `run failed: ${firstLine((e as Error).message)}`);
           } finally {
             if (session) await releaseSession(session);
           }
@@ -469,7 +469,7 @@ export async function measureSensitivity(modelPath: string, options: MeasureOpti
     const layers = staticReport.layers.map((l) => {
       const fm: Record<string, LayerFormatSensitivity> = {};
       for (const [f, s] of Object.entries(l.formats)) {
-        const e = cache.entries[key(l.layer, f)];
+        const e = own(cache.entries, key(l.layer, f));
         if (e && typeof e === 'object') {
           fm[f] = { ...s, ...e };
           measuredCount++;
@@ -508,7 +508,7 @@ async function externalBytes(folder: string, rel: string, cache: Map<string, Uin
   let b = cache.get(rel);
   if (!b) {
     // `rel` comes from the reader, which already refused paths leaving the folder.
-    b = new Uint8Array(await fs.readFile(path.join(folder, ...rel.split('/'))));
+    b = await readRegularFile(path.join(folder, ...rel.split('/')), Number.MAX_SAFE_INTEGER, rel);
     cache.set(rel, b);
   }
   return b;

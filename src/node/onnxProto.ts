@@ -7,7 +7,7 @@
  * src/core walks the wire format instead.
  */
 import * as protobuf from 'protobufjs';
-import schema from '../core/formats/onnx/gen/onnx.schema.json';
+import { ONNX_SCHEMA_DESCRIPTOR } from '../core';
 
 /** The ONNX message types used by node-side rewriters. */
 export interface OnnxTypes {
@@ -20,7 +20,7 @@ let cached: OnnxTypes | undefined;
 /** Lazily builds the types once per process. */
 export function onnxTypes(): OnnxTypes {
   if (!cached) {
-    const root = protobuf.Root.fromJSON((schema as unknown as { descriptor: protobuf.INamespace }).descriptor);
+    const root = protobuf.Root.fromJSON(ONNX_SCHEMA_DESCRIPTOR as protobuf.INamespace);
     cached = { Model: root.lookupType('onnx.ModelProto'), Tensor: root.lookupType('onnx.TensorProto') };
   }
   return cached;

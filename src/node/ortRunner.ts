@@ -3,7 +3,7 @@
  * and return every float output as float32. Loaded lazily so the rest of the CLI works without the native addon.
  */
 import type * as Ort from 'onnxruntime-node';
-import { halfToFloatTable } from '../core';
+import { halfToFloatTable, own, setOwn } from '../core';
 import type { CalibrationSample, InputTensor } from './calibration';
 
 /** One output of one run, as float32. */
@@ -77,17 +77,17 @@ export async function runSamples(session: Ort.InferenceSession, samples: readonl
   for (const s of samples) {
     const feeds: Record<string, Ort.Tensor> = {};
     for (const name of session.inputNames) {
-      const t = s[name];
+      const t = own(s, name);
       if (!t) throw new Error(`no calibration value for input '${name}'`);
-      feeds[name] = toOrtTensor(t);
+      setOwn(feeds, name, toOrtTensor(t));
     }
     const res = await session.run(feeds);
     const o: Record<string, OutputTensor> = {};
     for (const name of session.outputNames) {
-      const t = res[name];
+      const t = own(res, name);
       if (!t) continue;
       const data = toFloat32(t);
-      if (data) o[name] = { dims: [...t.dims], data: data.slice() };
+      if (data) setOwn(o, name, { dims: [...t.dims], data: data.slice() });
       t.dispose?.();
     }
     out.push(o);

@@ -25,7 +25,7 @@ import { promises as fs } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import {
-  KEEP_FORMAT,
+  own, setOwn, KEEP_FORMAT,
   assignmentHarm,
   assignmentWeightBytes,
   compareOutputs,
@@ -313,14 +313,14 @@ export async function verifyPlan(modelPath: string, model: Model, options: Verif
     const out: Record<string, string> = {};
     for (const g of groups)
       for (const l of g.layers) {
-        const id = assignment[l.name];
+        const id = own(assignment, l.name);
         // The stored format is not folded into 'keep': a layer may hold tensors of other dtypes that it converts.
         const f = id === undefined || id === KEEP_FORMAT ? undefined : getNumberFormat(id);
-        out[l.name] = f ? f.id : KEEP_FORMAT;
+        setOwn(out, l.name, f ? f.id : KEEP_FORMAT);
       }
     return out;
   };
-  const keyOf = (a: Readonly<Record<string, string>>): string => groups.map((g) => g.layers.map((l) => a[l.name] ?? KEEP_FORMAT).join(',')).join(';');
+  const keyOf = (a: Readonly<Record<string, string>>): string => groups.map((g) => g.layers.map((l) => own(a, l.name) ?? KEEP_FORMAT).join(',')).join(';');
   const admissible = (a: Readonly<Record<string, string>>): string | undefined => {
     for (const [layer, id] of Object.entries(a)) {
       if (id === KEEP_FORMAT) continue;
@@ -398,7 +398,7 @@ export async function verifyPlan(modelPath: string, model: Model, options: Verif
         const target = optima.get(p.id)!;
         const anchorHarm = assignmentHarm(model, best.assignment, p.harm);
         const optimumHarm = assignmentHarm(model, target, p.harm);
-        const differing = groups.filter((g) => g.layers.some((l) => (best.assignment[l.name] ?? KEEP_FORMAT) !== (target[l.name] ?? KEEP_FORMAT))).length;
+        const differing = groups.filter((g) => g.layers.some((l) => (own(best.assignment, l.name) ?? KEEP_FORMAT) !== (own(target, l.name) ?? KEEP_FORMAT))).length;
         if (differing === 0 || anchorHarm === undefined || optimumHarm === undefined) continue;
         // Penalty ladder around the mean predicted gain per changed group: large = a few changes, small = many.
         const unit = Math.max(Math.abs(anchorHarm - optimumHarm), 1e-12) / differing;

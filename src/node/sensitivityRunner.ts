@@ -25,7 +25,7 @@
  */
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { existsSync, promises as fsp } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { Worker } from 'node:worker_threads';
 import {
   CancelledError,
@@ -60,7 +60,7 @@ import {
   type SiblingResolver,
   type TensorInfo,
 } from '../core';
-import { FileByteSource, openModelFile } from './fileByteSource';
+import { FileByteSource, openModelFile, openRegularFile } from './fileByteSource';
 import type { SensitivityWorkerReply } from '../worker/sensitivityWorker';
 import { loadQuantParams, seededRandom } from '../core';
 
@@ -247,7 +247,7 @@ class BufferRecycler {
     }
     checkRange(source.name, source.size, offset, length);
     const out = new Uint8Array(this.take(length), 0, length);
-    const fh = await fsp.open(source.filePath, 'r');
+    const { handle: fh } = await openRegularFile(source.filePath, source.name);
     try {
       let done = 0;
       while (done < length) {

@@ -4,7 +4,7 @@
  * of repeated JSON keys to ~1.5 MB, and its sensitivity from ~12 MB to ~2 MB, which is what the first paint
  * and the postMessage hop cost. Plain JSON-safe data only.
  */
-import type { LayerRole } from '../core/model/types';
+import type { LayerRole } from '../core';
 import type { FormatOption, LayerRow, SensitivityCell, SensitivityUpdate } from './messages';
 
 /** Layer rows, column by column. String columns index `strings`. */

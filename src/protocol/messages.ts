@@ -10,7 +10,7 @@
  *
  * Inbound params are validated by the host with the parsers of `./validate.ts` (the webview is untrusted).
  */
-import type { FormatId, Hyperparameters, LayerRole } from '../core/model/types';
+import type { FormatId, Hyperparameters, LayerRole } from '../core';
 import type { LayerColumns, SensitivityBatch } from './codec';
 import type { NotificationType, RequestType } from './rpc';
 

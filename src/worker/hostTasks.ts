@@ -10,6 +10,7 @@ import { CancelledError, harmFromSensitivity, openModel, standardBaselines, type
 import { RpcEndpoint, RpcError, type WireMessage } from '../protocol/rpc';
 import { applyPlanToOnnx, type ApplyOnnxResult } from '../node/applyOnnx';
 import { openModelFile } from '../node/fileByteSource';
+import { refuseInputAliases } from '../node/safeOutput';
 import {
   ApplyPlanTask,
   MeasureSensitivityTask,
@@ -64,19 +65,11 @@ async function readModel(modelPath: string): Promise<Model> {
 
 /**
  * applyOnnx refuses to write over its input, but here it writes into the staging folder: the final paths are
- * checked the same way (input file, its external data, symlinks resolved) before anything is moved.
+ * checked the same way (by device and inode, see safeOutput.ts) before anything is moved.
  */
-async function refuseInputPaths(modelPath: string, model: Model, targets: readonly string[]): Promise<void> {
+function refuseInputPaths(modelPath: string, model: Model, targets: readonly string[]): Promise<void> {
   const inAbs = path.resolve(modelPath);
-  const real = async (p: string): Promise<string> => fs.realpath(p).catch(() => p);
-  const inputs = new Set<string>();
-  for (const p of [inAbs, ...model.files.map((f) => path.resolve(path.dirname(inAbs), f.path))]) {
-    inputs.add(p);
-    inputs.add(await real(p));
-  }
-  for (const t of targets) {
-    if (inputs.has(t) || inputs.has(await real(t))) throw new Error(`${path.basename(t)}: refusing to overwrite the input model or its data; choose a new output file.`);
-  }
+  return refuseInputAliases(targets, [inAbs, ...model.files.map((f) => path.resolve(path.dirname(inAbs), f.path))]);
 }
 
 async function applyPlan(p: ApplyPlanParams, token: CancellationToken, progress: (p: Omit<TaskProgress, 'taskId'>) => void): Promise<ApplyOnnxResult> {
@@ -92,6 +85,7 @@ async function applyPlan(p: ApplyPlanParams, token: CancellationToken, progress:
   progress({ done: 2, total: 3, message: 'moving into place' });
   // The external data file keeps its name (`<output>.data`), so the model's location entries stay valid.
   const finalData = r.externalDataPath ? `${finalPath}.data` : undefined;
+  await refuseInputPaths(p.modelPath, model, [finalPath, `${finalPath}.data`]);
   if (r.externalDataPath && finalData) await fs.rename(r.externalDataPath, finalData);
   await fs.rename(r.outputPath, finalPath);
   return { ...r, outputPath: finalPath, externalDataPath: finalData };

@@ -2,7 +2,7 @@
  * Worker-side handler for static sensitivity chunks: decodes, fake-quantizes and accumulates error sums with
  * core's `analyzeSensitivityChunk`. Kept free of `worker_threads` so the Node runner can also call it inline.
  */
-import { closeSync, openSync, readSync } from 'node:fs';
+import { closeSync, constants as fsConstants, fstatSync, openSync, readSync } from 'node:fs';
 import { analyzeSensitivityChunk, type ChunkByteReader, type SensitivityChunkResult, type SensitivityChunkTask } from '../core';
 
 /** Request sent to a worker. */
@@ -43,7 +43,12 @@ export function handleSensitivityRequest(msg: SensitivityWorkerRequest): { reply
  * reads while they are analyzed. Reads are bounded to the chunk's range; a short file is an error.
  */
 function analyzeFileChunk(task: SensitivityChunkTask, file: NonNullable<SensitivityChunkTask['file']>): SensitivityChunkResult {
-  const fd = openSync(file.path, 'r');
+  // Non-blocking open + fstat: the path was a regular file when the runner opened it; never block on a swapped-in FIFO.
+  const fd = openSync(file.path, fsConstants.O_RDONLY | fsConstants.O_NONBLOCK);
+  if (!fstatSync(fd).isFile()) {
+    closeSync(fd);
+    throw new Error(`${file.path}: is not a regular file.`);
+  }
   try {
     const read: ChunkByteReader = (dst, byteOffset) => {
       if (byteOffset < 0 || byteOffset + dst.length > file.byteLength) throw new RangeError(`read outside the chunk (${byteOffset}+${dst.length} of ${file.byteLength} bytes)`);

@@ -1,6 +1,6 @@
 /**
  * Measured comparison (issue 3): the estimator's CPU figure vs the memory onnxruntime-node actually uses.
- * Run with `npm run test:integration` (not part of the unit suite: it runs real sessions, ~1 minute).
+ * Run with `npm run validate:memory` (part of `npm run test:integration`; it runs real sessions, ~15 s).
  *
  * For every ONNX model of ../shared/models (plus synthetic models above a few MB generated here in a temporary
  * folder, since the corpus has none) a child process loads onnxruntime-node, resets the peak-RSS counter
@@ -9,13 +9,18 @@
  * The parent estimates the same model with `estimate(model, cpu)` at the same batch and sequence length and
  * prints the ratios. The runtime's fixed cost is measured on a one-node model and reported separately.
  *
- * Goal (the script exits 1 when it is missed): for every model, the RSS left after the run is at most
- * {@link MAX_AFTER_OVER_TOTAL} × the estimated total, and onnxruntime-node runs every model. Today's worst is
- * light_resnet50.onnx at 1.84 (its activations are held in ORT's arena after the run).
- *
  * What the estimate does not model (see the report it prints): ORT's transient copy of the whole model file
  * during session creation, its OrtValue copies of initializers (and MLAS pre-packed GEMM weights), BFC-arena
  * rounding of activation buffers, and the runtime's own pages (thread pool, kernels registry).
+ *
+ * Exit status 1 when the goal is missed. The bounds are what the estimate achieves today (measured 2026-12-03 on
+ * the corpus and the synthetic models: after-run RSS growth ÷ estimated total between 0.95 and 1.84; 0.95-1.06 on
+ * weight-dominated models) with a margin for RSS noise, so a regression fails while the known gaps pass:
+ * - every model runs in onnxruntime-node;
+ * - every model: 0.85 ≤ after-run growth ÷ estimate ≤ 2.0 (the estimate is not off by more than 2x either way;
+ *   the worst today is light_resnet50 at 1.84, whose 239 ConstantOfShape weights are built at run time);
+ * - weight-dominated models (weights ≥ half the estimate, the case that decides whether a large model fits):
+ *   0.85 ≤ growth ÷ estimate ≤ 1.25.
  */
 import { spawnSync } from 'node:child_process';
 import { promises as fs, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
@@ -27,8 +32,6 @@ import { openModelFile } from '../../src/node/fileByteSource';
 
 const MODELS = path.resolve(__dirname, '../../../shared/models/onnx');
 const MiB = 2 ** 20;
-/** Largest accepted ratio of RSS after the run to the estimated total (the estimate may under-count at most this much). */
-const MAX_AFTER_OVER_TOTAL = 2;
 
 //#region child: run one model and measure RSS
 interface ChildArgs {
@@ -210,8 +213,8 @@ async function parent(): Promise<void> {
       const args: ChildArgs = { model: r.file, batch: r.batch, seq: r.seq, past: r.seq, overrides: OVERRIDES[path.basename(r.file)] ?? {} };
       const c = spawnSync(process.execPath, ['--expose-gc', '--import', 'tsx', __filename, '--child', JSON.stringify(args)], { encoding: 'utf8', maxBuffer: 16 * MiB });
       if (c.status !== 0) {
-        rows.push([name, 'ORT failed', (c.stderr.split('\n').find((l) => /Error/.test(l)) ?? c.stderr).slice(0, 100)]);
         misses.push(`${name}: onnxruntime-node failed`);
+        rows.push([name, 'ORT failed', (c.stderr.split('\n').find((l) => /Error/.test(l)) ?? c.stderr).slice(0, 100)]);
         continue;
       }
       const m = JSON.parse(c.stdout.trim().split('\n').pop()!) as ChildResult;
@@ -230,7 +233,7 @@ async function parent(): Promise<void> {
       if (name === 'synthetic-identity.onnx') fixed = peak;
       const fileBytes = statSync(r.file).size;
       const payload = e.weightBytes + e.activationBytes + e.kvCacheBytes;
-      if (after > MAX_AFTER_OVER_TOTAL * e.totalBytes) misses.push(`${name}: RSS after the run ${(after / MiB).toFixed(2)} MiB is ${(after / e.totalBytes).toFixed(2)}× the estimated ${(e.totalBytes / MiB).toFixed(2)} MiB (limit ${MAX_AFTER_OVER_TOTAL}×)`);
+      if (name !== 'synthetic-identity.onnx') misses.push(...memoryMisses(name, after, e.totalBytes, e.weightBytes));
       rows.push([
         name,
         (fileBytes / MiB).toFixed(2),
@@ -254,15 +257,23 @@ async function parent(): Promise<void> {
     for (const r of rows) console.log(line(r));
     console.log(`\nRSS growth in MiB over a baseline taken after loading onnxruntime-node; est total = estimate(model, cpu).totalBytes (overhead ${cpu.overhead.bytes / MiB} MiB + ${cpu.overhead.fraction * 100}%). fixed = growth of the one-node model: ${(fixed / MiB).toFixed(2)} MiB.`);
     console.log('Not modeled by the estimate: the transient copy of the model file during session creation, ORT initializer copies and MLAS pre-packed weights, BFC-arena rounding, runtime pages.');
-    if (misses.length > 0) {
-      console.log(`\nGoal missed (after/total ≤ ${MAX_AFTER_OVER_TOTAL} for every model):\n  ${misses.join('\n  ')}`);
+    if (misses.length) {
+      console.log(`\nGoal missed (bounds in the header of test/integration/ortMemory.ts):\n${misses.map((m) => `- ${m}`).join('\n')}`);
       process.exitCode = 1;
-    } else {
-      console.log(`\nGoal met: after/total ≤ ${MAX_AFTER_OVER_TOTAL} for all ${rows.length} models.`);
-    }
+    } else console.log(`\nGoal met: every model within [${BOUNDS.all.join(', ')}]x of the estimate after a run, weight-dominated models within [${BOUNDS.weightDominated.join(', ')}]x.`);
   } finally {
     await fs.rm(dir, { recursive: true, force: true });
   }
+}
+
+/** After-run RSS growth ÷ estimated total: bounds for every model and for weight-dominated ones (see the header). */
+const BOUNDS = { all: [0.85, 2.0], weightDominated: [0.85, 1.25] } as const;
+
+/** The goal's misses for one model: its measured growth against the estimate's total. */
+function memoryMisses(name: string, afterRunBytes: number, totalBytes: number, weightBytes: number): string[] {
+  const r = afterRunBytes / totalBytes;
+  const [lo, hi] = weightBytes >= totalBytes / 2 ? BOUNDS.weightDominated : BOUNDS.all;
+  return r >= lo && r <= hi ? [] : [`${name}: after-run growth ${(afterRunBytes / MiB).toFixed(2)} MiB is ${r.toFixed(2)}x the estimate ${(totalBytes / MiB).toFixed(2)} MiB, outside [${lo}, ${hi}]`];
 }
 
 function ratio(measured: number, estimated: number): string {

@@ -1,8 +1,13 @@
 /**
  * `npm run validate:sensitivity`: for every ONNX model of ../shared/models that onnxruntime-node can run,
  * measures the output degradation of each layer × format and prints the Spearman rank correlation between the
- * static score and the measured degradation (−measuredOutputSqnrDb), per format. Goal: ρ ≥ 0.8.
- * Models it cannot run are listed with the reason. Uses a private cache folder so numbers are fresh
+ * static score and the measured degradation (−measuredOutputSqnrDb), per format. Aim: ρ ≥ 0.8.
+ * Models it cannot run are listed with the reason.
+ *
+ * Exit status 1 when the goal is missed: a model cannot be measured, or a format's mean ρ over the models falls
+ * below its floor in MIN_MEAN_RHO. The floors are today's means less a margin (measured 2026-12-03 on the 13 corpus
+ * models: fp16 0.45, bf16 0.72, fp8_e4m3 0.64, int8 0.70, int4 0.63), not the 0.8 aim: they catch a score
+ * regression; reaching 0.8 is open work (FP16 is weakest: most layers lose almost nothing, so its ranking is noise). Uses a private cache folder so numbers are fresh
  * unless `--cached` is given. `--json FILE` also writes the per-layer numbers.
  * `--rescore FILE` (FILE from `--json`) recomputes only the static scores with the current `scoreLayer` from the
  * dumped weight errors and prints the same table in seconds (new ρ, then the dumped score's ρ in parentheses):
@@ -17,6 +22,8 @@ import { measureSensitivity } from '../../src/node/measure';
 
 const MODELS = path.resolve(__dirname, '../../../shared/models/onnx');
 const FORMATS = ['fp16', 'bf16', 'fp8_e4m3', 'int8', 'int4'];
+/** Floors for the mean Spearman ρ per format over the measured models (see the header for today's means). */
+const MIN_MEAN_RHO: Readonly<Record<string, number>> = { fp16: 0.35, bf16: 0.6, 'fp8_e4m3': 0.5, int8: 0.6, int4: 0.5 };
 
 async function listModels(dir: string): Promise<string[]> {
   const out: string[] = [];
@@ -122,6 +129,19 @@ async function main(): Promise<void> {
   console.log('\nn/a: fewer than 3 layers measured, or every layer lossless/identical in that format (no ranking).');
   if (jsonOut) await fs.writeFile(jsonOut, JSON.stringify(all, null, 1));
   if (cacheDir) await fs.rm(cacheDir, { recursive: true, force: true });
+  if (only.length) return; // a selection is for exploring; the floors are for the whole corpus
+  const misses = [
+    ...failures.map((f) => `not measured: ${f}`),
+    ...FORMATS.flatMap((f) => {
+      const v = rhos[f]!;
+      const m = v.length ? v.reduce((a, b) => a + b, 0) / v.length : Number.NaN;
+      return m >= MIN_MEAN_RHO[f]! ? [] : [`${f}: mean ρ ${Number.isNaN(m) ? 'n/a' : m.toFixed(2)} is below its floor ${MIN_MEAN_RHO[f]}`];
+    }),
+  ];
+  if (misses.length) {
+    console.log(`\nGoal missed:\n${misses.map((m) => `- ${m}`).join('\n')}`);
+    process.exitCode = 1;
+  } else console.log(`\nGoal met: every model measured; mean ρ at or above its floor for every format (${FORMATS.map((f) => `${f} ≥ ${MIN_MEAN_RHO[f]}`).join(', ')}).`);
 }
 
 if (require.main === module) {

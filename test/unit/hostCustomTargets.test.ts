@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { addCustomTargetText } from '../../src/core/analysis/customTargets';
-import { parseUserTargets } from '../../src/core/analysis/hardware/userTargets';
+import { addCustomTargetText } from '../../src/core/editor/customTargets';
+import { parseUserTargets } from '../../src/core/estimate/hardware/userTargets';
 
 const lab = { id: 'lab-gpu', name: 'Lab GPU', memoryGiB: 48, memoryBandwidthGBps: 960, throughputTFLOPS: { bf16: 181, fp16: 181 }, native: ['fp32', 'bf16', 'fp16', 'int8'] };
 

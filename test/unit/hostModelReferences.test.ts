@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { findModelReferences, isModelFileName, pickModelInFolder } from '../../src/core/analysis/modelReferences';
+import { findModelReferences, isModelFileName, pickModelInFolder } from '../../src/core/editor/modelReferences';
 
 test('finds model files named in Python loader calls, with exact columns', () => {
   const src = [

@@ -4,7 +4,7 @@ import * as path from 'node:path';
 import { openModel } from '../../src/core';
 import { openModelFile } from '../../src/node/fileByteSource';
 
-const GPT2 = path.resolve(__dirname, '../../../shared/models/onnx/tiny-random-gpt2-fp32.onnx');
+const GPT2 = path.resolve(__dirname, '../fixtures/models/tiny-random-gpt2-fp32.onnx');
 
 test('layers sharing a deduplicated weight take their block from graph order (fused GPT-2: 3 norms/biases per block)', async () => {
   const f = await openModelFile(GPT2);

@@ -29,7 +29,7 @@ import {
 import { RpcEndpoint, RpcError } from '../../src/protocol/rpc';
 import type { SensitivityBatch } from '../../src/protocol/codec';
 
-const MODEL = path.resolve(__dirname, '../../../shared/models/onnx/tiny-random-gpt2-fp32.onnx');
+const MODEL = path.resolve(__dirname, '../fixtures/models/tiny-random-gpt2-fp32.onnx');
 
 interface Harness {
   readonly view: RpcEndpoint;

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { fakeQuantize, getNumberFormat, NF4_CODEBOOK, NUMBER_FORMATS, roundMiniFloat, weightErrorStats, type NumberFormat } from '../../src/core';
+import { fakeQuantize, getNumberFormat, NF4_CODEBOOK, NUMBER_FORMATS, roundMiniFloat, weightErrorStats, type NumberFormat } from '../../src/core/precision';
 
 const F = (id: string): NumberFormat => getNumberFormat(id)!;
 

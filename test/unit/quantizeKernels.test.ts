@@ -10,7 +10,7 @@ import {
   AMAX_COMPUTED, AMAX_PER_ROW, ErrorAccumulator, HISTOGRAM_MIN_ELEMENTS, NUMBER_FORMATS, WeightStatsAccumulator, activeErrorKernelBackend, analyzeSensitivityChunk,
   codeTable, decodeElements, errorWorkspace, fakeQuantize, quantizationError, floatToBf16Bits, floatToHalfBits, getNumberFormat, halfToFloatTable,
   histogramSensitivity, setErrorKernelBackend, transpose2d, type ErrorPartial, type SensitivityChunkTask, type WeightStatsPartial,
-} from '../../src/core';
+} from '../../src/core/precision';
 
 /** Seeded Gaussian weights with the awkward values real tensors hold: zeros, subnormals, outliers. */
 function weights(n: number, seed: number, sigma = 0.02): Float32Array {
@@ -247,8 +247,8 @@ for (const backend of ['wasm', 'js'] as const) {
 test('the embedded WebAssembly matches errorKernels.wat (run npm run build:kernels after editing it)', async () => {
   const root = path.resolve(__dirname, '../..');
   const { generate } = (await import(path.join(root, 'scripts/buildKernels.mjs'))) as { generate: (wat: string) => Promise<string> };
-  const wat = readFileSync(path.join(root, 'src/core/analysis/errorKernels.wat'), 'utf8');
-  assert.equal(await generate(wat), readFileSync(path.join(root, 'src/core/analysis/gen/errorKernelsWasm.ts'), 'utf8'));
+  const wat = readFileSync(path.join(root, 'src/core/precision/errorKernels.wat'), 'utf8');
+  assert.equal(await generate(wat), readFileSync(path.join(root, 'src/core/precision/gen/errorKernelsWasm.ts'), 'utf8'));
 });
 
 test('a model file analyzed by workers reading it themselves (one-pass FP16/BF16 chunks) equals the inline analysis', async () => {

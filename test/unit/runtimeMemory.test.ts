@@ -74,7 +74,7 @@ test('estimate names its runtime: GGUF → llama.cpp with buffers as components,
   assert.equal(e.kvBytesPerToken, 2 * 2 * 128 * 2);
   assert.equal(e.computeBytes, e.runtime.components.find((c) => c.id === 'compute')!.bytes);
   assert.equal(e.totalBytes, e.runtime.totalBytes + e.overheadBytes);
-  assert.match(e.attentionKind, /no flash attention/);
+  assert.match(e.runtime.attention, /no flash attention/);
   const v = estimate(decoderHp(32, 32, 8, 4096), getTarget('h100')!, { context: 8192 });
   assert.equal(v.runtime.runtime, 'vllm');
   assert.equal(v.runtime.measured, false);

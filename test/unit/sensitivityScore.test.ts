@@ -1,10 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import * as path from 'node:path';
-import { effectiveRole, isOffsetVector, layerContexts, openModel, scoreLayer, type Layer, type LayerRole, type WeightStats } from '../../src/core';
-import { openModelFile } from '../../src/node/fileByteSource';
+import { effectiveRole, isOffsetVector, layerContexts, scoreLayer, type Layer, type LayerRole, type WeightStats } from '../../src/core';
 
-const MODELS = path.resolve(__dirname, '../../../shared/models/onnx');
 const STATS: WeightStats = { count: 1000, maxAbs: 3, mean: 0, std: 1, maxOverStd: 3, kurtosis: 0, beyondFp16: 0, zeros: 0, nonFinite: 0 };
 const err = (relMse: number) => ({ relMse, sqnrDb: -10 * Math.log10(relMse), maxAbsError: 0, overflowCount: 0, count: 1000 });
 
@@ -43,22 +40,3 @@ test('effectiveRole + scoreLayer: an offset vector scores as a bias, below the m
   assert.ok(Math.abs(b2.staticScore / b.staticScore - 2) < 1e-9);
 });
 
-test('real model (Silero VAD): LSTM bias slices are offset vectors, weight slices and convs are not', async (t) => {
-  const file = path.join(MODELS, 'silero_vad.onnx');
-  let opened;
-  try {
-    opened = await openModelFile(file);
-  } catch {
-    t.skip('../shared/models/onnx/silero_vad.onnx not present');
-    return;
-  }
-  const model = await openModel(opened.source, { siblings: opened.siblings });
-  await opened.close();
-  const rnn = model.layers.filter((l) => l.role === 'recurrent');
-  const biases = rnn.filter((l) => l.weights[0]!.includes('bias'));
-  const weights = rnn.filter((l) => l.weights[0]!.includes('weight'));
-  assert.ok(biases.length >= 6 && weights.length >= 6, `${biases.length} bias / ${weights.length} weight slices`);
-  for (const l of biases) assert.equal(effectiveRole(l), 'bias', l.name);
-  for (const l of weights) assert.equal(effectiveRole(l), 'recurrent', l.name);
-  for (const l of model.layers.filter((x) => x.op === 'Conv')) assert.notEqual(effectiveRole(l), 'bias', l.name);
-});

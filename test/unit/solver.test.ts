@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { knapsackFrontier, solveMultipleChoiceKnapsack, type KnapsackOption } from '../../src/core/analysis/solver';
+import { knapsackFrontier, solveMultipleChoiceKnapsack, type KnapsackOption } from '../../src/core/plan/solver';
 import { rng } from '../fixtures/planModel';
 
 /** Exhaustive optimum: least harm with bytes ≤ budget (undefined when nothing fits). */

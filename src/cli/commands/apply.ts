@@ -1,7 +1,8 @@
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
-import { assignmentWeightBytes, estimate, formatBytes, parseByteSize, resolvePlanAssignment, type Estimate } from '../../core';
+import { assignmentWeightBytes, estimate, formatBytes, parseByteSize, type Estimate } from '../../core';
 import { applyPlanToOnnx, compareWithReference, referenceRun, type OutputSqnr } from '../../node/applyOnnx';
+import { OutputError } from '../../node/safeOutput';
 import { CliError, renderTable, type CliOutput } from '../io';
 import { loadCheckedPlan } from './plan';
 
@@ -34,13 +35,13 @@ export async function applyCommand(argv: readonly string[], io: CliOutput): Prom
   const { model } = checked;
   if (model.format !== 'onnx') throw new CliError(`${model.fileName}: apply writes ONNX models; use 'precision-lens export ${path.basename(planPath)} --to llama.cpp' for ${model.format}.`);
   const plan = checked.parsed.plan!;
-  const assignment = resolvePlanAssignment(plan, model);
+  const { assignment } = checked;
   let result;
   try {
     result = await applyPlanToOnnx(modelPath, model, assignment, values.output, threshold !== undefined ? { externalDataThresholdBytes: threshold } : {});
   } catch (e) {
     const msg = (e as Error).message;
-    if (/refusing|cannot convert|writes ONNX|exists/.test(msg)) throw new CliError(msg);
+    if (e instanceof OutputError || /cannot convert|writes ONNX/.test(msg)) throw new CliError(msg);
     throw e;
   }
   const predictedLayerBytes = assignmentWeightBytes(model, assignment);

@@ -1,16 +1,14 @@
-import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
-import { parse as parseJsonc, type ParseError } from 'jsonc-parser';
 import {
   EstimateError,
   TARGETS,
-  assignmentFromPlanJson,
   estimate,
   formatBytes,
   formatCount,
   getTarget,
   mergeTargets,
+  modelFingerprint,
   nearestTargetIds,
   openModel,
   readShapeConstants,
@@ -20,12 +18,10 @@ import {
 } from '../../core';
 import { openModelFile } from '../../node/fileByteSource';
 import { CliError, renderTable, type CliOutput } from '../io';
+import { checkPlanFile } from './plan';
 import { loadTargetsFile } from './targets';
 
 export const estimateUsage = 'precision-lens estimate FILE --target ID[,ID...] [--batch N] [--context N] [--kv-format F] [--plan PLAN] [--targets-file FILE] [--runtime llama.cpp|ort|vllm] [--flash-attn on|off] [--ubatch N] [--batch-tokens N] [--cpu KIND] [--gpu-memory-utilization F] [--json]';
-
-/** Largest plan file read by `--plan`. Threat: a huge JSON file exhausting memory. */
-const MAX_PLAN_FILE_BYTES = 64 * 1024 * 1024;
 
 function positiveInt(flag: string, text: string | undefined): number | undefined {
   if (text === undefined) return undefined;
@@ -48,21 +44,6 @@ export function resolveTargets(spec: string, user: readonly Target[]): Target[] 
     }
     return t;
   });
-}
-
-async function readPlan(file: string): Promise<ReturnType<typeof assignmentFromPlanJson>> {
-  const name = path.basename(file);
-  let st;
-  try {
-    st = await fs.stat(file);
-  } catch {
-    throw new CliError(`${name}: the plan file does not exist.`);
-  }
-  if (st.size > MAX_PLAN_FILE_BYTES) throw new CliError(`${name}: the plan file is larger than ${MAX_PLAN_FILE_BYTES} bytes.`);
-  const errors: ParseError[] = [];
-  const doc = parseJsonc(await fs.readFile(file, 'utf8'), errors, { allowTrailingComma: true }) as unknown;
-  if (errors.length > 0) throw new CliError(`${name}: is not valid JSON (error at offset ${errors[0]!.offset}).`);
-  return assignmentFromPlanJson(doc, name);
 }
 
 const RUNTIMES: readonly string[] = ['llama.cpp', 'ort', 'vllm'];
@@ -135,7 +116,6 @@ export async function estimateCommand(argv: readonly string[], io: CliOutput): P
   const context = positiveInt('context', values.context);
   const user = await loadTargetsFile(values['targets-file']);
   const targets = resolveTargets(values.target, user);
-  const plan = values.plan ? await readPlan(values.plan) : undefined;
   const runtimeOptions = parseRuntimeOptions(values);
 
   const opened = await openModelFile(positionals[0]!);
@@ -145,6 +125,8 @@ export async function estimateCommand(argv: readonly string[], io: CliOutput): P
     const model = await openModel(opened.source, { siblings: opened.siblings });
     fileName = model.fileName;
     const constants = model.graphs.length > 0 ? await readShapeConstants(model, opened.source, opened.siblings) : {};
+    // --plan: checked against this model (fingerprint, layers, formats, target) as apply and export check it.
+    const plan = values.plan ? await checkPlanFile(values.plan, model, await modelFingerprint(opened.source, model.files), io, user) : undefined;
     try {
       estimates = targets.map((t) =>
         estimate(model, t, {
@@ -152,7 +134,7 @@ export async function estimateCommand(argv: readonly string[], io: CliOutput): P
           ...(context !== undefined ? { context } : {}),
           ...(values['kv-format'] !== undefined ? { kvFormat: values['kv-format'] } : {}),
           ...runtimeOptions,
-          ...(plan ? { assignment: plan.assignment, ...(plan.defaultFormat !== undefined ? { defaultFormat: plan.defaultFormat } : {}) } : {}),
+          ...(plan ? { assignment: plan.assignment } : {}),
           constants,
         }),
       );
@@ -170,7 +152,7 @@ export async function estimateCommand(argv: readonly string[], io: CliOutput): P
   }
   const first = estimates[0]!;
   io.out(`${fileName}: ${formatCount(first.parameterCount)} parameters${first.activeParameterCount !== first.parameterCount ? ` (${formatCount(first.activeParameterCount)} active)` : ''} · batch ${first.batch} · context ${first.context} · KV ${first.kvFormat}${values.plan ? ` · plan ${path.basename(values.plan)}` : ''}`);
-  io.out(`runtime ${first.runtime.runtime}${first.runtime.measured ? '' : ' (not measured here)'} · attention: ${first.attentionKind} · KV per token ${formatBytes(first.kvBytesPerToken)}${runtimeSettings(first)}`);
+  io.out(`runtime ${first.runtime.runtime}${first.runtime.measured ? '' : ' (not measured here)'} · attention: ${first.attention ?? 'none'} · KV per token ${formatBytes(first.kvBytesPerToken)}${runtimeSettings(first)}`);
   io.out('');
   const row = (label: string, f: (e: Estimate) => string): string[] => [label, ...estimates.map(f)];
   io.out(

@@ -1,7 +1,7 @@
-import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
-import { exportLlamaCpp, exportOrt, resolvePlanAssignment, serializePlan } from '../../core';
+import { exportLlamaCpp, exportOrt, serializePlan } from '../../core';
+import { modelDataFiles, writeOutputFile } from '../../node/safeOutput';
 import { CliError, type CliOutput } from '../io';
 import { loadCheckedPlan } from './plan';
 
@@ -25,7 +25,7 @@ export async function exportCommand(argv: readonly string[], io: CliOutput): Pro
   if (!['ort', 'onnxruntime', 'llama.cpp', 'llamacpp', 'gguf', 'json'].includes(to)) throw new CliError(`--to must be ort, llama.cpp or json, got '${values.to!.slice(0, 40)}'.`);
   const checked = await loadCheckedPlan(positionals[0]!, values.model, io, values['targets-file']);
   const plan = checked.parsed.plan!;
-  const assignment = resolvePlanAssignment(plan, checked.model);
+  const { assignment } = checked;
   const modelFile = path.basename(checked.modelPath);
   let text: string;
   if (to === 'ort' || to === 'onnxruntime') {
@@ -40,7 +40,8 @@ export async function exportCommand(argv: readonly string[], io: CliOutput): Pro
     text = values.json ? JSON.stringify({ argv: e.argv, command: e.command, baseType: e.baseType, warnings: e.warnings }, null, 2) : e.command;
   }
   if (values.output) {
-    await fs.writeFile(values.output, text.endsWith('\n') ? text : `${text}\n`);
+    // Never over the plan, the model or its data (by inode); written to a temporary and renamed into place.
+    await writeOutputFile(values.output, text.endsWith('\n') ? text : `${text}\n`, { inputs: [positionals[0]!, checked.modelPath, ...modelDataFiles(checked.modelPath, checked.model)] });
     io.out(`wrote ${values.output}`);
   } else io.out(text.replace(/\n$/, ''));
   return 0;

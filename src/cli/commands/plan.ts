@@ -2,47 +2,45 @@ import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import {
-  EstimateError,
+  setOwn, EstimateError,
   KEEP_FORMAT,
   MAX_PLAN_TEXT_BYTES,
   TARGETS,
+  allowedFormats,
   assignmentHarm,
   assignmentWeightBytes,
-  buildPlan,
-  checkPlan,
+  checkedAssignment,
   defaultCandidateFormats,
-  estimate,
-  formatAllowed,
   formatBytes,
   formatPlanDiagnostics,
   getNumberFormat,
-  getTarget,
-  groupLayers,
   harmFromSensitivity,
   harmToSqnrDb,
-  hasPlanErrors,
   mergeTargets,
   modelFingerprint,
-  nearestTargetIds,
   openModel,
   parseByteSize,
   parsePlan,
   planFileNameFor,
-  planForTarget,
   readShapeConstants,
+  replacePlanAssignment,
   serializePlan,
-  solveModel,
+  solvePlan,
   standardBaselines,
   type Model,
   type ParsedPlan,
   type PlanBudget,
   type PlanDiagnostic,
+  type PrecisionPlan,
+  type SolvedPlan,
+  type SolvePlanInput,
   type Target,
 } from '../../core';
-import { openModelFile } from '../../node/fileByteSource';
+import { openModelFile, readRegularTextFile } from '../../node/fileByteSource';
 import { measureSensitivity } from '../../node/measure';
 import { DEFAULT_VERIFY_CANDIDATES, MAX_VERIFY_CANDIDATES, planReference, verifyPlan, type PlanReference, type VerifyPlanResult } from '../../node/planVerify';
 import { analyzeModelSensitivity } from '../../node/sensitivityRunner';
+import { modelDataFiles, writeOutputFile } from '../../node/safeOutput';
 import { CliError, renderTable, type CliOutput } from '../io';
 import { resolveTargets } from './estimate';
 import { loadTargetsFile } from './targets';
@@ -72,9 +70,8 @@ export async function readPlanFile(file: string): Promise<ParsedPlan> {
   const name = path.basename(file);
   const st = await fs.stat(file).catch(() => undefined);
   if (!st) throw new CliError(`${name}: the plan file does not exist.`);
-  if (!st.isFile()) throw new CliError(`${name}: is not a file.`);
   if (st.size > MAX_PLAN_TEXT_BYTES) throw new CliError(`${name}: the plan is ${st.size} bytes, more than the limit of ${MAX_PLAN_TEXT_BYTES}.`);
-  return parsePlan(await fs.readFile(file, 'utf8'), name);
+  return parsePlan(await readRegularTextFile(file, MAX_PLAN_TEXT_BYTES), name);
 }
 
 /** A plan checked against its model: the model is opened (from `--model` or beside the plan) and fingerprinted. */
@@ -84,17 +81,36 @@ export interface CheckedPlan {
   readonly model: Model;
   readonly modelPath: string;
   readonly target: Target | undefined;
+  /** Layer → canonical format id for every layer with weights (core's `checkedAssignment`). */
+  readonly assignment: Readonly<Record<string, string>>;
 }
 
-/** Opens the plan's model, checks the plan (layers, formats, target, fingerprint) and throws CliError (exit 2) on errors. */
+/** The plan of `parsed`; prints the parse diagnostics and throws CliError (exit 2) when it is not a valid plan. */
+function requirePlan(name: string, parsed: ParsedPlan, io: CliOutput): PrecisionPlan {
+  if (parsed.plan) return parsed.plan;
+  for (const line of formatPlanDiagnostics(name, parsed.diagnostics)) io.err(line);
+  throw new CliError(`${name}: the plan is not valid (${parsed.diagnostics.filter((d) => d.severity === 'error').length} error(s)).`);
+}
+
+/** Checks a parsed plan with core's `checkedAssignment`; prints its diagnostics and throws CliError (exit 2) on errors. */
+function checkParsedPlan(name: string, parsed: ParsedPlan, model: Model, fingerprint: string, io: CliOutput, user: readonly Target[]): Omit<CheckedPlan, 'modelPath'> {
+  requirePlan(name, parsed, io);
+  const checked = checkedAssignment({ parsed, fileName: name, model, fingerprint, targets: mergeTargets(TARGETS, user) });
+  for (const line of formatPlanDiagnostics(name, checked.diagnostics)) io.err(line);
+  if (checked.hasErrors) throw new CliError(`${name}: the plan has ${checked.diagnostics.filter((d) => d.severity === 'error').length} error(s); fix them or re-run precision-lens plan.`);
+  return { parsed, diagnostics: checked.diagnostics, model, target: checked.target, assignment: checked.assignment };
+}
+
+/** Reads the plan at `planPath` and checks it against an open model (fingerprint, layers, formats, target). */
+export async function checkPlanFile(planPath: string, model: Model, fingerprint: string, io: CliOutput, user: readonly Target[]): Promise<Omit<CheckedPlan, 'modelPath'>> {
+  return checkParsedPlan(path.basename(planPath), await readPlanFile(planPath), model, fingerprint, io, user);
+}
+
+/** Opens the plan's model (`modelPath` or beside the plan), checks the plan and throws CliError (exit 2) on errors. */
 export async function loadCheckedPlan(planPath: string, modelPath: string | undefined, io: CliOutput, targetsFile?: string): Promise<CheckedPlan> {
-  const parsed = await readPlanFile(planPath);
   const name = path.basename(planPath);
-  if (!parsed.plan) {
-    for (const line of formatPlanDiagnostics(name, parsed.diagnostics)) io.err(line);
-    throw new CliError(`${name}: the plan is not valid (${parsed.diagnostics.filter((d) => d.severity === 'error').length} error(s)).`);
-  }
-  const plan = parsed.plan;
+  const parsed = await readPlanFile(planPath);
+  const plan = requirePlan(name, parsed, io);
   const mp = modelPath ?? path.join(path.dirname(path.resolve(planPath)), plan.model.file);
   const opened = await openModelFile(mp);
   let model: Model;
@@ -106,21 +122,7 @@ export async function loadCheckedPlan(planPath: string, modelPath: string | unde
     await opened.close();
   }
   const user = await loadTargetsFile(targetsFile);
-  const target = getTarget(plan.target, user);
-  const groups = new Map<string, string>();
-  for (const g of groupLayers(model)) if (g.layers.length > 1) for (const l of g.layers) groups.set(l.name, g.key);
-  const diagnostics = checkPlan(parsed, {
-    model,
-    fingerprint,
-    ...(target ? { target } : {}),
-    targetKnown: target !== undefined,
-    targetIds: nearestTargetIds(plan.target, mergeTargets(TARGETS, user), 5),
-    groups,
-    fileName: name,
-  });
-  for (const line of formatPlanDiagnostics(name, diagnostics)) io.err(line);
-  if (hasPlanErrors(diagnostics)) throw new CliError(`${name}: the plan has ${diagnostics.filter((d) => d.severity === 'error').length} error(s); fix them or re-run precision-lens plan.`);
-  return { parsed, diagnostics, model, modelPath: mp, target };
+  return { ...checkParsedPlan(name, parsed, model, fingerprint, io, user), modelPath: mp };
 }
 
 /** `precision-lens plan`: choose a format per layer for a target and write the plan file. */
@@ -184,21 +186,15 @@ export async function planCommand(argv: readonly string[], io: CliOutput): Promi
     const constants = model.graphs.length > 0 ? await readShapeConstants(model, opened.source, opened.siblings) : {};
     let formats = values.formats ? values.formats.split(',').map((s) => s.trim()).filter(Boolean) : defaultCandidateFormats(model);
     for (const f of formats) if (!getNumberFormat(f)) throw new CliError(`--formats: unknown format '${f.slice(0, 40)}'.`);
-    formats = [...new Set(formats.map((f) => getNumberFormat(f)!.id))].filter((id) => formatAllowed(getNumberFormat(id)!, target.native, allowEmulated));
+    formats = allowedFormats(formats, target, allowEmulated);
     if (formats.length === 0) throw new CliError(`none of the candidate formats runs on ${target.id}; add weight-only formats to --formats or pass --allow-emulated.`);
 
-    // Pins from an existing plan at the output path are kept.
+    // Pins and notes from an existing plan at the output path are kept.
     const outPath = values.output ?? path.join(path.dirname(path.resolve(modelPath)), planFileNameFor(model.fileName));
-    const pinned: Record<string, string> = {};
-    const notes = new Map<string, string>();
     const existing = await fs.stat(outPath).then((s) => s.isFile(), () => false);
-    if (existing) {
-      const prev = await readPlanFile(outPath);
-      for (const e of prev.plan?.layers ?? []) {
-        if (e.pinned) pinned[e.layer] = e.format;
-        if (e.note !== undefined) notes.set(e.layer, e.note);
-      }
-    }
+    const previous = existing ? ((await readPlanFile(outPath)).plan?.layers ?? []) : [];
+    const pinned: Record<string, string> = {};
+    for (const e of previous) if (e.pinned) setOwn(pinned, e.layer, e.format);
 
     // Score the baselines' formats too, so the comparison table has their predicted harm.
     const baselineList = standardBaselines(model, { native: target.native, allowEmulated });
@@ -226,20 +222,21 @@ export async function planCommand(argv: readonly string[], io: CliOutput): Promi
       : undefined;
     const staticHarm = harmFromSensitivity(report);
     const harm = measured ? harmFromSensitivity(measured, { prefer: 'measured' }) : staticHarm;
-    let result;
+    const input: SolvePlanInput = {
+      target, devices, budget, batch, kvFormat, harm, formats, allowEmulated, constants, fingerprint, previous, baselines: baselineList,
+      ...(context !== undefined ? { context } : {}),
+      ...(values['fuse-qkv'] ? { fuse: { qkv: true } } : {}),
+    };
+    let solved: SolvedPlan;
     try {
-      result = planForTarget(model, {
-        target, devices, budget, batch, kvFormat, harm, formats, allowEmulated, pinned, constants,
-        ...(context !== undefined ? { context } : {}),
-        ...(values['fuse-qkv'] ? { fuse: { qkv: true } } : {}),
-      });
+      solved = solvePlan(model, input);
     } catch (e) {
       if (e instanceof EstimateError) throw new CliError(e.message);
       throw e;
     }
+    const result = solved.result;
     // Verification: measure the solver's plan against the baselines that fit and local-search steps; deliver the best.
     let verification: VerifyPlanResult | undefined;
-    let assignment = result.assignment;
     if (wantVerify && reference && result.status !== 'infeasible') {
       let last = 0;
       verification = await verifyPlan(path.resolve(modelPath), model, {
@@ -256,30 +253,19 @@ export async function planCommand(argv: readonly string[], io: CliOutput): Promi
         io.err(`warning: the plan was not verified: ${e.message.split('\n')[0]}`);
         return undefined;
       });
-      if (verification) assignment = verification.best.assignment;
+      if (verification) solved = replacePlanAssignment(model, input, solved, verification.best.assignment);
     }
-    const finalEstimate = assignment === result.assignment ? result.estimate : estimate(model, target, { batch, constants, kvFormat, ...(context !== undefined ? { context } : {}), assignment });
+    const { assignment, plan, baselines, estimate: finalEstimate } = solved;
     const finalBytes = assignmentWeightBytes(model, assignment);
     const finalHarm = assignmentHarm(model, assignment, harm) ?? result.harm;
-    // Baselines at their own memory, and the solver at the same memory.
-    const baselines = baselineList.map((b) => {
-      const bytes = assignmentWeightBytes(model, b.assignment);
-      const h = assignmentHarm(model, b.assignment, harm);
-      const same = solveModel(model, { weightBudgetBytes: bytes, formats, native: target.native, allowEmulated, pinned, harm, frontierPoints: 2 });
-      return { id: b.id, label: b.label, weightBytes: bytes, harm: h ?? null, solverHarmAtSameBytes: same.status === 'infeasible' ? null : same.harm, solverWeightBytes: same.weightBytes };
-    });
-    const plan = buildPlan({
-      model, fingerprint, target: target.id, devices, budget, context: result.estimate.context, batch, kvFormat, allowEmulated,
-      assignment, pinned: new Set(Object.keys(pinned)), notes,
-    });
     const feasible = result.status !== 'infeasible';
-    if (feasible && !values['dry-run']) await fs.writeFile(outPath, serializePlan(plan));
+    if (plan && !values['dry-run']) await writeOutputFile(outPath, serializePlan(plan), { inputs: [modelPath, ...modelDataFiles(modelPath, model), ...(values['targets-file'] ? [values['targets-file']] : [])] });
 
     if (values.json) {
       io.out(JSON.stringify({
         file: model.fileName,
         planFile: feasible && !values['dry-run'] ? outPath : null,
-        plan: feasible ? plan : null,
+        plan: plan ?? null,
         solver: { status: result.status, harm: result.harm, predictedOutputSqnrDb: harmToSqnrDb(result.harm), lowerBound: result.lowerBound, gap: result.gap, weightBytes: result.weightBytes, groups: result.groupCount, fusedGroups: result.fusedGroupCount, freeGroups: result.freeGroups, states: result.states, formats: result.formats, notes: result.notes },
         verification: verification ? verificationJson(verification) : null,
         delivered: { weightBytes: finalBytes, harm: finalHarm, predictedOutputSqnrDb: harmToSqnrDb(finalHarm), measuredOutputSqnrDb: verification?.best.measuredSqnrDb ?? null, source: verification?.best.id ?? 'solver' },

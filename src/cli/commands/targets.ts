@@ -2,6 +2,7 @@ import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { COMPUTE_TYPES, EstimateError, MAX_TARGET_FILE_BYTES, TARGETS, formatBytes, mergeTargets, parseUserTargets, type Target } from '../../core';
+import { readRegularTextFile } from '../../node/fileByteSource';
 import { CliError, renderTable, type CliOutput } from '../io';
 
 export const targetsUsage = 'precision-lens targets [--targets-file FILE] [--json]';
@@ -19,9 +20,8 @@ export async function loadTargetsFile(file: string | undefined): Promise<Target[
   } catch {
     throw new CliError(`${name}: the targets file does not exist.`);
   }
-  if (!st.isFile()) throw new CliError(`${name}: the targets file is not a regular file.`);
   if (st.size > MAX_TARGET_FILE_BYTES) throw new CliError(`${name}: the targets file is larger than ${MAX_TARGET_FILE_BYTES} bytes.`);
-  const text = await fs.readFile(file, 'utf8');
+  const text = await readRegularTextFile(file, MAX_TARGET_FILE_BYTES);
   try {
     return parseUserTargets(text, name);
   } catch (e) {

@@ -48,3 +48,14 @@ export const DEFAULT_LIMITS: Limits = Object.freeze({
   maxQuantValues: 4096,
   maxQuantValuesTotal: 1024 * 1024,
 });
+
+/** Largest calibration text read for language-model evaluation (`--text FILE`). Threat: a multi-GB file read into memory and tokenized. */
+export const MAX_CALIBRATION_TEXT_BYTES = 4 * 1024 * 1024;
+/** Most tokens of calibration text evaluated (the rest is not used). Threat: hours of evaluation per candidate on a long text. */
+export const MAX_EVAL_TOKENS = 16_384;
+/**
+ * Most bytes of reference next-token distributions kept in memory (positions × vocabulary × 4); beyond it only
+ * the reference's top-k tokens per position are kept and KL becomes a lower bound. Threat: 4096 positions × a
+ * 256K vocabulary = 4 GiB of float32.
+ */
+export const MAX_EVAL_REFERENCE_BYTES = 512 * 1024 * 1024;

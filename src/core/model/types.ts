@@ -2,6 +2,7 @@
  * The format-neutral model IR. Plain JSON-safe data only (no classes, Maps or bigint) so it can cross a
  * postMessage and be printed by `inspect --json`. Every number is a safe integer checked when parsed.
  */
+import type { AttentionHyperparameters } from './attention';
 import type { DType } from './dtypes';
 
 /** Which reader produced the model. */
@@ -175,6 +176,13 @@ export interface Hyperparameters {
   readonly vocabSize?: number;
   readonly expertCount?: number;
   readonly expertUsedCount?: number;
+  /**
+   * Multi-token-prediction layers stored after the `blockCount` main blocks (DeepSeek-V3 `num_nextn_predict_layers`,
+   * GGUF `nextn_predict_layers`): blocks numbered ≥ blockCount. Not part of a normal forward pass.
+   */
+  readonly mtpLayerCount?: number;
+  /** Attention and cache facts beyond heads × head dim (MLA, windows, per-layer patterns, recurrent state); see model/attention.ts. */
+  readonly attention?: AttentionHyperparameters;
   /** Where these came from, e.g. 'gguf', 'config.json', 'onnx past_key_values inputs'. */
   readonly source?: string;
 }

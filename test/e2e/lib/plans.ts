@@ -4,7 +4,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { modelFingerprint } from '../../../src/core/analysis/fingerprint';
+import { modelFingerprint } from '../../../src/core/plan/fingerprint';
 import { FileByteSource } from '../../../src/node/fileByteSource';
 import { readModelHeader } from '../../../src/host/modelCache';
 

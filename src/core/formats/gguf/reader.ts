@@ -15,6 +15,7 @@ import { storedByteLength, dtypeInfo } from '../../model/dtypes';
 import { layersFromTensors } from '../../model/roles';
 import type { Hyperparameters, MetadataValue, Model, TensorInfo } from '../../model/types';
 import type { ReadContext } from '../context';
+import { attentionFromKvs } from './attentionKeys';
 import { REMOVED_GGML_TYPES, ggmlType } from './ggmlTypes';
 
 //#region GGUF value types (gguf.h `enum gguf_type`)
@@ -206,7 +207,8 @@ export async function readGguf(source: ByteSource, ctx: ReadContext): Promise<Mo
       if (!c.has(keep * size)) await c.need(keep * size, what);
       for (let i = 0; i < keep; i++) items.push(scalar(itemType));
       if (count > keep) r.skip((count - keep) * size, what);
-      if (full && itemType !== T_BOOL) numbers = items.filter((x): x is number => typeof x === 'number');
+      // Bool arrays (per-layer flags such as `attention.sliding_window_pattern`) become 1/0.
+      if (full) numbers = items.map((x) => (typeof x === 'boolean' ? Number(x) : x)).filter((x): x is number => typeof x === 'number');
     }
     const display: MetadataValue =
       count > DISPLAY_ARRAY_ITEMS ? { type: 'array', itemType: TYPE_NAMES[itemType]!, length: count, items: items.slice(0, SUMMARY_ITEMS) } : items;
@@ -407,6 +409,19 @@ function hyperparametersFromKvs(kvs: ReadonlyMap<string, GgufValue>): Hyperparam
     if (out.headDim === undefined && out.embeddingLength !== undefined && out.headCount && out.embeddingLength % out.headCount === 0) {
       out.headDim = out.embeddingLength / out.headCount;
     }
+    const attention = attentionFromKvs(arch, (key) => {
+      const v = kvs.get(key);
+      if (!v) return undefined;
+      if (typeof v.display === 'number' || typeof v.display === 'boolean') return { scalar: Number(v.display) };
+      return v.numbers ? { numbers: v.numbers } : undefined;
+    });
+    if (attention.headDim !== undefined) out.headDim = attention.headDim;
+    if (attention.mtpLayerCount !== undefined && out.blockCount !== undefined && attention.mtpLayerCount < out.blockCount) {
+      // llama.cpp counts nextn (MTP) layers in block_count and keeps no KV cache for them; the IR's blockCount is the main blocks.
+      out.blockCount -= attention.mtpLayerCount;
+      out.mtpLayerCount = attention.mtpLayerCount;
+    }
+    if (Object.keys(attention.attention).length > 0) out.attention = attention.attention;
   }
   const tokens = kvs.get('tokenizer.ggml.tokens');
   if (tokens?.length !== undefined && tokens.length > 0) out.vocabSize = tokens.length;

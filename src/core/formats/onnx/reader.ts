@@ -15,20 +15,19 @@
  */
 import { ModelFormatError, formatError, throwIfCancelled } from '../../errors';
 import { checkRelativePath, truncateForMessage, type ByteSource } from '../../io/byteSource';
+import { readVarint, varintUnsigned, VARINT_TOO_LONG, VARINT_TRUNCATED, type VarintParts } from '../../io/varint';
 import { dtypeInfo, storedByteLength } from '../../model/dtypes';
 import type { AttributeValue, Graph, GraphNode, Hyperparameters, MetadataValue, Model, ModelFile, TensorInfo, TensorLocation } from '../../model/types';
 import type { ReadContext } from '../context';
+import { setOwn } from '../../model/dict';
 import { buildLayers, isWeightInput } from './layers';
 import { ATTRIBUTE_VALUES_KEPT, OnnxWireParser, type DataField, type DataFieldName, type RawAttribute, type RawGraph, type RawModel, type RawNode, type RawSparseTensor, type RawTensor } from './parse';
 import { ATTRIBUTE_TYPE, DATA_LOCATION_EXTERNAL, dtypeOfOnnx } from './schema';
 import { int64Text, type BigValue } from './wire';
 
-/** A plain object keyed by untrusted names: own data properties only, so a key `__proto__` cannot change the prototype. */
+/** A plain object keyed by untrusted names: own data properties only, written with setOwn (model/dict.ts). */
 function record<T>(): Record<string, T> {
   return {};
-}
-function setOwn<T>(obj: Record<string, T>, key: string, value: T): void {
-  Object.defineProperty(obj, key, { value, enumerable: true, writable: true, configurable: true });
 }
 
 /** Reads an ONNX model's structure. Throws {@link ModelFormatError} for malformed or hostile input. */
@@ -246,7 +245,7 @@ class ModelBuilder {
           return s;
         },
         (e: unknown) => {
-          if (e instanceof ModelFormatError && e.code === 'path-escape') throw e;
+          if (e instanceof ModelFormatError && (e.code === 'path-escape' || e.code === 'not-a-file' || e.code === 'limit-exceeded')) throw e;
           if (e instanceof ModelFormatError || (e as { code?: string })?.code === 'ENOENT') {
             throw new ModelFormatError('missing-file', formatError(this.name, `external data file '${truncateForMessage(file)}' of ${what} is missing`));
           }
@@ -437,16 +436,13 @@ class ModelBuilder {
       const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
       for (let i = 0; i + 8 <= bytes.length; i += 8) out.push(Number(view.getBigInt64(i, true)));
     } else {
-      let v = 0;
-      let shift = 1;
-      for (const b of bytes) {
-        v += (b & 0x7f) * shift;
-        shift *= 128;
-        if ((b & 0x80) === 0) {
-          out.push(v);
-          v = 0;
-          shift = 1;
-        }
+      // Read unsigned: a negative int64 (10 bytes, two's complement) is not a safe integer and fails the check below.
+      const parts: VarintParts = { lo: 0, hi: 0, next: 0 };
+      for (let pos = 0; ; pos = parts.next) {
+        const status = readVarint(bytes, pos, bytes.length, parts);
+        if (status === VARINT_TRUNCATED) break;
+        if (status === VARINT_TOO_LONG) return undefined;
+        out.push(varintUnsigned(parts));
       }
     }
     return out.every(Number.isSafeInteger) ? out : undefined;

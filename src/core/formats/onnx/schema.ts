@@ -11,7 +11,13 @@ interface DescriptorNode {
   readonly nested?: Readonly<Record<string, DescriptorNode>>;
 }
 
-const ROOT = (schema as unknown as { descriptor: DescriptorNode }).descriptor;
+/**
+ * The protobufjs JSON descriptor itself (`onnx` namespace and its messages), for src/node's whole-model
+ * rewriters that build protobufjs types from it: one generated schema for the reader and the writers.
+ */
+export const ONNX_SCHEMA_DESCRIPTOR: unknown = (schema as unknown as { descriptor: unknown }).descriptor;
+
+const ROOT = ONNX_SCHEMA_DESCRIPTOR as DescriptorNode;
 
 function lookup(path: string): DescriptorNode {
   let node: DescriptorNode | undefined = ROOT.nested?.['onnx'];

@@ -13,6 +13,7 @@
  */
 import { ModelFormatError, formatError } from '../../errors';
 import type { ByteSource } from '../../io/byteSource';
+import { readVarint, VARINT_TOO_LONG, VARINT_TRUNCATED, type VarintParts } from '../../io/varint';
 
 /** Protobuf wire types. */
 export const WIRE_VARINT = 0;
@@ -25,6 +26,8 @@ export const MAX_KEY_AND_LENGTH_BYTES = 20;
 
 const utf8 = new TextDecoder('utf-8', { fatal: false });
 const TWO_32 = 0x1_0000_0000;
+/** Scratch for {@link readVarint}: one per module, the walker is synchronous between awaits. */
+const VARINT: VarintParts = { lo: 0, hi: 0, next: 0 };
 
 /** A signed 64-bit value that does not fit a safe JS number (kept exact as decimal text). */
 export interface BigValue {
@@ -93,27 +96,12 @@ export class WireCursor {
 
   /** Reads a varint as lo/hi 32-bit halves (sync; bytes must be buffered). */
   private varintParts(end: number): [number, number] {
-    let lo = 0;
-    let hi = 0;
     const start = this.pos;
-    let rel = this.pos - this.bufStart;
-    const buf = this.buf;
-    for (let i = 0; i < 10; i++) {
-      if (this.bufStart + rel >= end || rel >= buf.length) {
-        this.fail('truncated', `a varint at offset ${start} runs past the end of its message`, start);
-      }
-      const b = buf[rel++]!;
-      if (i < 4) lo |= (b & 0x7f) << (7 * i);
-      else if (i === 4) {
-        lo |= (b & 0x0f) << 28;
-        hi |= (b & 0x7f) >> 4;
-      } else hi |= (b & 0x7f) << (7 * i - 32);
-      if ((b & 0x80) === 0) {
-        this.pos = this.bufStart + rel;
-        return [lo >>> 0, hi >>> 0];
-      }
-    }
-    return this.fail('bad-value', `a varint at offset ${start} is longer than 10 bytes`, start);
+    const status = readVarint(this.buf, this.pos - this.bufStart, end - this.bufStart, VARINT);
+    if (status === VARINT_TRUNCATED) this.fail('truncated', `a varint at offset ${start} runs past the end of its message`, start);
+    if (status === VARINT_TOO_LONG) this.fail('bad-value', `a varint at offset ${start} is longer than 10 bytes`, start);
+    this.pos = this.bufStart + VARINT.next;
+    return [VARINT.lo, VARINT.hi];
   }
 
   /** Unsigned varint that must be a safe integer (lengths, tags, counts, enum values). */

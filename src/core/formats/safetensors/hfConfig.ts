@@ -7,6 +7,7 @@ import { ModelFormatError, formatError } from '../../errors';
 import type { SiblingResolver } from '../../io/byteSource';
 import type { Limits } from '../../io/limits';
 import type { Hyperparameters } from '../../model/types';
+import { attentionFromHfConfig } from './hfAttention';
 import { isPlainObject, parseJsonObject } from './json';
 
 /** Largest config.json read. Threat: a multi-gigabyte "config" file forcing a huge read and parse. Real ones are a few KB. */
@@ -48,6 +49,10 @@ export function hyperparametersFromHfConfig(config: Record<string, unknown>): Hy
     const v = int(keys);
     if (v !== undefined) out[field] = v;
   }
+  const attention = attentionFromHfConfig(nested, out.embeddingLength, out.blockCount);
+  if (attention.headDim !== undefined && out.headDim === undefined) out.headDim = attention.headDim;
+  if (attention.mtpLayerCount !== undefined) out.mtpLayerCount = attention.mtpLayerCount;
+  if (Object.keys(attention.attention).length > 0) out.attention = attention.attention;
   // HF semantics: absent num_key_value_heads means multi-head attention (as many KV heads as heads).
   if (out.kvHeadCount === undefined && out.headCount !== undefined) out.kvHeadCount = out.headCount;
   if (out.headDim === undefined && out.embeddingLength !== undefined && out.headCount !== undefined && out.embeddingLength % out.headCount === 0) {

@@ -93,7 +93,5 @@ export function isPlainObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
-/** Sets an own enumerable property even when the key is `__proto__` (untrusted keys must never touch prototypes). */
-export function setOwn<T>(target: Record<string, T>, key: string, value: T): void {
-  Object.defineProperty(target, key, { value, enumerable: true, writable: true, configurable: true });
-}
+/** Sets an own enumerable property even when the key is `__proto__` (see model/dict.ts). */
+export { setOwn } from '../../model/dict';

@@ -1,0 +1,237 @@
+/**
+ * Speed at scale against anchors (issue 13): every row is our command as a whole process beside its anchor measured
+ * in the same run, alternating pair by pair (so load on a shared machine hits both), and reported as a ratio of
+ * medians, with our peak RSS (from /usr/bin/time). Anchors that are whole processes are compared whole process
+ * against whole process; "net of start" rows subtract each runtime's own start-up (node running an empty script,
+ * python importing onnx) measured the same way.
+ *
+ * Rows (PL_BENCH_ROWS=measure,plan,scale,graph,static to pick):
+ *  measure  `sensitivity --measure --formats int8,int4` on a 40-layer image classifier (bench/classifierModel.ts)
+ *           vs one onnxruntime-node inference of that model; goal: whole run < 60 s, RSS < 300 MB.
+ *  plan     `plan --avg-bits 4.5` on a 10,002-layer safetensors (bench/bigPlanModel.ts) vs our own `sensitivity`
+ *           on it; goal < 1.5×.
+ *  scale    `plan --avg-bits 4.5` on a 20,000-layer ONNX and a 200,000-layer GGUF; goal: < 10 s, < 500 MB.
+ *  graph    `inspect` of a graph-heavy ONNX (45,000 nodes, 12,500 small initializers, value_info) vs `onnx.load`,
+ *           net of start; goal ≥ 2× faster.
+ *  static   static `sensitivity` (5 default formats) of 1 GiB FP16 vs `cat` of the same bytes from page cache;
+ *           goal ≤ 4×.
+ * Exit status 1 when a goal is missed. Files are generated in os.tmpdir() and deleted afterwards.
+ */
+import { spawnSync } from 'node:child_process';
+import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { floatToHalfBits, seededRandom } from '../src/core';
+import { encodeModel, graph, model, node, rawTensor, value } from '../test/fixtures/buildOnnx';
+import { buildGguf, kv, type GgufKv, type GgufTensorSpec } from '../test/fixtures/buildGguf';
+import { buildSafetensors } from '../test/fixtures/buildSafetensors';
+import { writeBigPlanModel } from './bigPlanModel';
+import { buildClassifier } from './classifierModel';
+
+const REPO = path.resolve(__dirname, '..');
+const CLI = path.join(REPO, 'dist', 'cli.js');
+const RUNS = Math.max(1, Number(process.env['PL_BENCH_RUNS'] ?? 3));
+const ROWS = (process.env['PL_BENCH_ROWS'] ?? 'measure,plan,scale,graph,static').split(',');
+
+interface Timing { readonly ms: number; readonly rssMb: number; readonly ok: boolean }
+
+/** Runs a command once as a whole process; wall time and peak RSS (KiB from /usr/bin/time). */
+function run(cmd: string, args: readonly string[], env: NodeJS.ProcessEnv = {}): Timing {
+  const rssFile = path.join(os.tmpdir(), `pl-bench-rss-${process.pid}`);
+  const t0 = performance.now();
+  const r = spawnSync('/usr/bin/time', ['-f', '%M', '-o', rssFile, cmd, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'pipe'], maxBuffer: 64 * 1024 * 1024 });
+  const ms = performance.now() - t0;
+  let rssMb = NaN;
+  try {
+    rssMb = Number(readFileSync(rssFile, 'utf8').trim().split('\n').pop()) / 1024;
+  } catch {
+    /* no /usr/bin/time output */
+  }
+  if (r.status !== 0) console.error(`  ! ${path.basename(cmd)} ${args.slice(0, 3).join(' ')} exited ${r.status}: ${r.stderr?.toString().trim().split('\n').slice(-2).join(' | ')}`);
+  return { ms, rssMb, ok: r.status === 0 };
+}
+
+const median = (xs: readonly number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) >> 1]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
+};
+
+/** Runs each command RUNS times, alternating; returns the median wall time and the max RSS of each. */
+function pairs(cmds: readonly { cmd: string; args: readonly string[]; env?: NodeJS.ProcessEnv }[]): { ms: number; rssMb: number; ok: boolean }[] {
+  const all: Timing[][] = cmds.map(() => []);
+  for (let i = 0; i < RUNS; i++) cmds.forEach((c, j) => all[j]!.push(run(c.cmd, c.args, c.env ?? {})));
+  return all.map((ts) => ({ ms: median(ts.map((t) => t.ms)), rssMb: Math.max(...ts.map((t) => t.rssMb)), ok: ts.every((t) => t.ok) }));
+}
+
+const node20 = process.execPath;
+const report: { row: string; ours: string; anchor: string; ratio: string; goal: string; met: boolean }[] = [];
+const s = (ms: number): string => (ms >= 1000 ? `${(ms / 1000).toFixed(2)} s` : `${ms.toFixed(0)} ms`);
+
+function randomF16(count: number, seed: number, scale = 0.02): Uint16Array {
+  const r = seededRandom(seed);
+  const out = new Uint16Array(count);
+  for (let i = 0; i < count; i++) {
+    const u = Math.max(r(), 1e-12);
+    out[i] = floatToHalfBits(Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * r()) * scale * (i % 211 === 0 ? 12 : 1));
+  }
+  return out;
+}
+
+function rowMeasure(dir: string): void {
+  const file = path.join(dir, 'classifier.onnx');
+  const built = buildClassifier();
+  writeFileSync(file, built.bytes);
+  const anchor = path.join(dir, 'one-inference.cjs');
+  writeFileSync(anchor, `const ort = require(${JSON.stringify(path.join(REPO, 'node_modules', 'onnxruntime-node'))});
+(async () => { const s = await ort.InferenceSession.create(process.argv[2]);
+  const x = new ort.Tensor('float32', new Float32Array(3 * 224 * 224).fill(0.5), [1, 3, 224, 224]);
+  await s.run({ image: x }); })();\n`);
+  // A fresh cache folder per run: the measurement must not come from a previous run's cache.
+  const [ours, one] = pairs([
+    { cmd: node20, args: [CLI, 'sensitivity', file, '--measure', '--formats', 'int8,int4', '--json'], env: { XDG_CACHE_HOME: mkdtempSync(path.join(dir, 'cache-')) } },
+    { cmd: node20, args: [anchor, file] },
+  ]);
+  report.push({ row: `sensitivity --measure, ${built.weightedLayers}-layer classifier (${(built.bytes.length / 1024).toFixed(0)} KB), int8+int4`, ours: `${s(ours!.ms)}, ${ours!.rssMb.toFixed(0)} MB`, anchor: `one inference (whole process) ${s(one!.ms)}`, ratio: `${(ours!.ms / one!.ms).toFixed(1)}×`, goal: '< 60 s, < 300 MB', met: ours!.ok && ours!.ms < 60_000 && ours!.rssMb < 300 });
+}
+
+function rowPlan(dir: string): void {
+  const file = path.join(dir, 'big10k.safetensors');
+  const layers = writeBigPlanModel(file);
+  const [plan, sens] = pairs([
+    { cmd: node20, args: [CLI, 'plan', file, '--target', 'h100', '--avg-bits', '4.5', '-o', path.join(dir, 'big10k.plan.json')] },
+    { cmd: node20, args: [CLI, 'sensitivity', file] },
+  ]);
+  const ratio = plan!.ms / sens!.ms;
+  report.push({ row: `plan --avg-bits 4.5, ${layers}-layer safetensors`, ours: `${s(plan!.ms)}, ${plan!.rssMb.toFixed(0)} MB`, anchor: `our sensitivity ${s(sens!.ms)}`, ratio: `${ratio.toFixed(2)}×`, goal: '< 1.5×', met: plan!.ok && sens!.ok && ratio < 1.5 });
+}
+
+function rowScale(dir: string): void {
+  // 20,000-layer ONNX: a chain of MatMuls with 16×16 FP32 weights.
+  const onnxFile = path.join(dir, 'chain20k.onnx');
+  const r = seededRandom(5);
+  const nodes = [];
+  const inits = [];
+  for (let i = 0; i < 20_000; i++) {
+    const w = new Float32Array(256);
+    for (let k = 0; k < w.length; k++) w[k] = (r() - 0.5) * 0.5;
+    inits.push(rawTensor(`layers.${i}.weight`, [16, 16], { raw: new Uint8Array(w.buffer) }));
+    nodes.push(node('MatMul', [i === 0 ? 'x' : `h${i - 1}`, `layers.${i}.weight`], [`h${i}`], { name: `/layers.${i}/MatMul` }));
+  }
+  writeFileSync(onnxFile, encodeModel(model(graph(nodes, { name: 'chain', initializers: inits, inputs: [value('x', 'FLOAT', [1, 16])], outputs: [value('h19999', 'FLOAT', [1, 16])] }), { opset: 17 })));
+  // 200,000-layer GGUF: 28,572 llama blocks of 7 F16 32×32 weights.
+  const ggufFile = path.join(dir, 'wide200k.gguf');
+  const tensors: GgufTensorSpec[] = [];
+  const roles = ['attn_q', 'attn_k', 'attn_v', 'attn_output', 'ffn_gate', 'ffn_up', 'ffn_down'];
+  for (let i = 0; tensors.length < 200_000; i++) tensors.push({ name: `blk.${Math.floor(i / 7)}.${roles[i % 7]}.weight`, dims: [32, 32], type: 1 });
+  const blocks = Math.ceil(200_000 / 7);
+  const kvs = buildGgufKvs(blocks);
+  const built = buildGguf({ kvs, tensors, omitData: true });
+  const fd = openSync(ggufFile, 'w');
+  try {
+    writeSync(fd, built.bytes);
+    const chunkTensors = 4096;
+    for (let t = 0; t < tensors.length; t += chunkTensors) {
+      const n = Math.min(chunkTensors, tensors.length - t);
+      writeSync(fd, new Uint8Array(randomF16(n * 1024, 100 + t).buffer));
+    }
+  } finally {
+    closeSync(fd);
+  }
+  const [a, b] = pairs([
+    { cmd: node20, args: [CLI, 'plan', onnxFile, '--target', 'h100', '--avg-bits', '4.5', '--no-verify', '-o', path.join(dir, 'chain20k.plan.json')] },
+    { cmd: node20, args: [CLI, 'plan', ggufFile, '--target', 'h100', '--avg-bits', '4.5', '-o', path.join(dir, 'wide200k.plan.json')] },
+  ]);
+  report.push({ row: 'plan --avg-bits 4.5, 20,000-layer ONNX', ours: `${s(a!.ms)}, ${a!.rssMb.toFixed(0)} MB`, anchor: '—', ratio: '—', goal: '< 10 s, < 500 MB', met: a!.ok && a!.ms < 10_000 && a!.rssMb < 500 });
+  report.push({ row: 'plan --avg-bits 4.5, 200,000-layer GGUF', ours: `${s(b!.ms)}, ${b!.rssMb.toFixed(0)} MB`, anchor: '—', ratio: '—', goal: '< 10 s, < 500 MB', met: b!.ok && b!.ms < 10_000 && b!.rssMb < 500 });
+}
+
+function buildGgufKvs(blocks: number): GgufKv[] {
+  return [kv.str('general.architecture', 'llama'), kv.u32('llama.block_count', blocks), kv.u32('llama.embedding_length', 32), kv.u32('llama.attention.head_count', 4), kv.u32('llama.attention.head_count_kv', 4), kv.u32('llama.context_length', 2048)];
+}
+
+function rowGraph(dir: string): void {
+  const file = path.join(dir, 'graph45k.onnx');
+  const nodes = [];
+  const inits = [];
+  const infos = [];
+  let x = 'x';
+  for (let i = 0; i < 45_000; i++) {
+    const op = i % 4 === 0 ? 'Mul' : i % 4 === 1 ? 'Add' : i % 4 === 2 ? 'Relu' : 'Identity';
+    const inputs = [x];
+    if (op === 'Mul' || op === 'Add') {
+      const name = `c${i}`;
+      if (inits.length < 12_500) inits.push(rawTensor(name, [8], { raw: new Uint8Array(new Float32Array(8).fill(0.5).buffer) }));
+      inputs.push(inits.length <= 12_500 ? name : `c${i % 100}`);
+    }
+    const out = `t${i}`;
+    nodes.push(node(op, inputs, [out], { name: `/block.${i >> 4}/${op}_${i}`, ...(op === 'Relu' ? { attributes: [] } : {}) }));
+    infos.push(value(out, 'FLOAT', ['batch', 8]));
+    x = out;
+  }
+  const g = graph(nodes, { name: 'graph-heavy', initializers: inits, inputs: [value('x', 'FLOAT', ['batch', 8])], outputs: [value(x, 'FLOAT', ['batch', 8])] });
+  (g as Record<string, unknown>)['value_info'] = infos.slice(0, -1);
+  writeFileSync(file, encodeModel(model(g, { opset: 17 })));
+  const empty = path.join(dir, 'empty.cjs');
+  writeFileSync(empty, '');
+  const py = '/usr/bin/python3';
+  const [ours, nodeStart, load, pyStart] = pairs([
+    { cmd: node20, args: [CLI, 'inspect', file, '--json'] },
+    { cmd: node20, args: [empty] },
+    { cmd: py, args: ['-c', 'import sys, onnx; onnx.load(sys.argv[1])', file] },
+    { cmd: py, args: ['-c', 'import onnx'] },
+  ]);
+  const oursNet = ours!.ms - nodeStart!.ms;
+  const loadNet = load!.ms - pyStart!.ms;
+  const ratio = loadNet / oursNet;
+  report.push({ row: 'inspect, graph-heavy ONNX (45,000 nodes, 12,500 initializers, value_info), net of start', ours: `${s(oursNet)} (${s(ours!.ms)} − node start ${s(nodeStart!.ms)})`, anchor: `onnx.load ${s(loadNet)} (${s(load!.ms)} − import onnx ${s(pyStart!.ms)})`, ratio: `${ratio.toFixed(2)}× faster`, goal: '≥ 2× faster', met: ours!.ok && load!.ok && ratio >= 2 });
+}
+
+function rowStatic(dir: string): void {
+  const file = path.join(dir, 'static1g.safetensors');
+  const rows = 4096, cols = 4096, tensors = 32; // 32 × 32 MiB F16 = 1 GiB
+  const specs = Array.from({ length: tensors }, (_, i) => ({ name: `model.layers.${i}.mlp.down_proj.weight`, dtype: 'F16', shape: [rows, cols] }));
+  const built = buildSafetensors(specs, { omitData: true });
+  const fd = openSync(file, 'w');
+  try {
+    writeSync(fd, built.bytes);
+    const base = randomF16(rows * cols, 9);
+    for (let t = 0; t < tensors; t++) {
+      for (let i = 0; i < base.length; i += 997) base[i] = base[i]! ^ 1;
+      writeSync(fd, new Uint8Array(base.buffer));
+    }
+  } finally {
+    closeSync(fd);
+  }
+  run('/bin/cat', [file]); // into the page cache
+  const [ours, cat] = pairs([
+    { cmd: node20, args: [CLI, 'sensitivity', file] },
+    { cmd: '/bin/sh', args: ['-c', `cat "$1" > /dev/null`, 'sh', file] },
+  ]);
+  const ratio = ours!.ms / cat!.ms;
+  report.push({ row: 'static sensitivity, 5 formats, 1 GiB FP16', ours: `${s(ours!.ms)}, ${ours!.rssMb.toFixed(0)} MB`, anchor: `cat from page cache ${s(cat!.ms)}`, ratio: `${ratio.toFixed(2)}×`, goal: '≤ 4×', met: ours!.ok && ratio <= 4 });
+}
+
+function main(): void {
+  const build = spawnSync(node20, [path.join(REPO, 'esbuild.mjs')], { cwd: REPO, stdio: 'inherit' });
+  if (build.status !== 0) throw new Error('build failed');
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'pl-anchors-'));
+  try {
+    const rows: Record<string, (d: string) => void> = { measure: rowMeasure, plan: rowPlan, scale: rowScale, graph: rowGraph, static: rowStatic };
+    for (const r of ROWS) {
+      const f = rows[r];
+      if (!f) throw new Error(`PL_BENCH_ROWS: unknown row '${r}' (rows: ${Object.keys(rows).join(', ')})`);
+      console.log(`row ${r} (${RUNS} alternating runs)…`);
+      f(dir);
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+  console.log('\n| work | ours | anchor | ratio | goal | met |\n|---|---|---|---|---|---|');
+  for (const r of report) console.log(`| ${r.row} | ${r.ours} | ${r.anchor} | ${r.ratio} | ${r.goal} | ${r.met ? 'yes' : '**no**'} |`);
+  if (report.some((r) => !r.met)) {
+    console.error('anchors bench: a goal was missed.');
+    process.exitCode = 1;
+  }
+}
+
+main();

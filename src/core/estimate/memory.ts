@@ -1,0 +1,565 @@
+/**
+ * Memory and speed estimator: does this model, at these precisions, fit and run on a target?
+ *
+ * Figures (all bytes exact integers where the inputs are, all numbers finite):
+ * - **weights**: as stored = the sum of stored tensor bytes (`Model.tensors`); with an assignment, a layer's
+ *   main weight and its other matrix weights (rank ≥ 2, real-valued) take `formatByteLength(format, shape)`
+ *   (block scales and per-tensor/per-channel scales included); biases, norms and unassigned tensors stay as
+ *   stored. A tensor shared by several layers (tied embeddings) is counted once.
+ * - **KV cache**: per layer, as model/attention.ts describes it (MHA/GQA/MQA: KV heads × (K + V head dim);
+ *   MLA: kv_lora_rank + RoPE dim; sliding/chunked layers hold at most their window; recurrent layers hold a
+ *   constant FP32 state instead) × tokens held × batch × bytes per element of the KV format, from
+ *   `Model.hyperparameters` (GGUF metadata or config.json). Without those hyperparameters, an ONNX graph's
+ *   past-key-value inputs are summed directly (batch and sequence dims bound). Block formats round up to whole
+ *   blocks. The description's warnings (unknown architecture or layer kind) become estimate warnings.
+ * - **activations**: graphs (ONNX/TFLite): peak live-tensor bytes of the main graph (see shapes.ts), with
+ *   KV-cache inputs/outputs excluded (they are the KV cache). Tensor-only formats (safetensors, GGUF) with
+ *   transformer hyperparameters: a prefill of the whole context in one pass with fused attention (no T×T
+ *   score matrix): batch × context × (2 × embedding + 2 × FFN width) × activation bytes (the residual stream
+ *   and its normalized copy, plus the FFN gate and up projections), plus last-token logits batch × vocab × 4 B.
+ *   Activation bytes are 4 when most stored weight bytes are FP32, else 2.
+ * - **overhead**: per target (`Target.overhead`, overridable): bytes + fraction × (weights + activations + KV).
+ * - **fit**: total ≤ capacity. Devices needed = ceil(payload × (1 + fraction) ÷ (capacity − overhead bytes)):
+ *   weights, activations and KV split evenly, the fixed overhead paid on every device. On SRAM-only machines
+ *   (Groq, Cerebras) this is the chip count.
+ * - **speed** (roofline at dense peak, an upper bound: real kernels reach roughly 30–80 % of it):
+ *   decode step time = max(bytes read ÷ bandwidth, FLOPs ÷ rate) where bytes read = active weight bytes + the
+ *   whole KV cache at the full context, FLOPs = Σ per-layer FLOPs at each layer's run-as rate + attention
+ *   (4 × context × heads × head dim per block per token); decode tokens/s = batch ÷ step time. Prefill time =
+ *   max(FLOPs for batch × context tokens (attention 2 × context² × heads × head dim per block) ÷ rates,
+ *   weight bytes ÷ bandwidth); prefill tokens/s = batch × context ÷ time. Split across N devices, bandwidth and
+ *   compute scale by N (ideal tensor parallelism; the interconnect is reported, not modeled). For models
+ *   without a KV cache a "token" is one inference of one sample.
+ * - **runtime** (src/core/runtime/): every estimate names the runtime whose memory it reports — `llama.cpp`
+ *   (GGUF default: its model, KV, compute and output buffers, checked against llama.cpp in
+ *   test/integration/llamaMemory.test.ts), `ort` (ONNX/TFLite default: the figures above, checked in
+ *   test/integration/ortMemory.ts) or `vllm` (safetensors default: paged KV inside gpu-memory-utilization, from
+ *   vLLM's documentation, not measured). With llama.cpp or vLLM the memory figures are the runtime's components
+ *   (weights = its weight buffers, activations = compute + output buffers) plus the target's fixed overhead (none
+ *   for llama.cpp on a CPU host); speeds still use the stored weight bytes.
+ * - **MoE**: all experts are stored; active parameters/bytes/FLOPs per token scale routed experts by
+ *   expertUsedCount ÷ expertCount.
+ */
+import { ModelFormatError, type CancellationToken } from '../errors';
+import type { ByteSource, SiblingResolver } from '../io/byteSource';
+import { readVarint, varintInt64, VARINT_OK, type VarintParts } from '../io/varint';
+import { dtypeInfo } from '../model/dtypes';
+import { own, setOwn } from '../model/dict';
+import { RECURRENT_STATE_BYTES, attentionDecodeFlops, attentionPrefillFlops, describeCache, kvCacheElements, type CacheDescription } from '../model/attention';
+import type { Layer, Model, TensorInfo } from '../model/types';
+import { formatByteLength, formatForStoredDType, getNumberFormat, KEEP_FORMAT, type ComputeType, type NumberFormat } from '../precision/numberFormats';
+import type { Interconnect, Target } from './hardware/catalog';
+import { EstimateError } from './hardware/errors';
+import { computeRate, formatSupport } from './hardware/support';
+import { bindDim, inferGraphShapes, peakActivationBytes, type ShapeBindings } from './shapes';
+import type { RuntimeMemory } from './runtime/types';
+import { runtimeMemory, type RuntimeOptions } from './runtime/select';
+
+//#region options and result
+/** Default context when the model declares none, and the cap applied to a declared one (documented in README). */
+export const DEFAULT_CONTEXT = 4096;
+/** Largest accepted batch. Threat/typo guard: absurd values make every figure meaningless. */
+export const MAX_BATCH = 1 << 20;
+/** Largest accepted context length (2^27 ≈ 134M tokens, above any published model). */
+export const MAX_CONTEXT = 1 << 27;
+
+/** Options of {@link estimate}; the runtime options choose and configure the runtime memory model (runtime/select.ts). */
+export interface EstimateOptions extends RuntimeOptions {
+  /** Sequences processed together (default 1). */
+  readonly batch?: number;
+  /** Context length in tokens (default: the model's contextLength capped at 4096, else 4096). */
+  readonly context?: number;
+  /** Format id of the KV cache (default 'fp16'). */
+  readonly kvFormat?: string;
+  /** Layer name → format id ('keep' = as stored). Unlisted layers: `defaultFormat` when quantizable, else as stored. */
+  readonly assignment?: Readonly<Record<string, string>>;
+  /** Format for quantizable layers not in `assignment` (a plan's `defaultFormat`); undefined = as stored. */
+  readonly defaultFormat?: string;
+  /** Overrides of the target's runtime overhead. */
+  readonly overhead?: { readonly bytes?: number; readonly fraction?: number };
+  /** Small integer tensor values by name (from {@link readShapeConstants}) for Reshape/Slice shape inference. */
+  readonly constants?: Readonly<Record<string, readonly number[]>>;
+}
+
+/** A layer whose compute format the target cannot run natively. */
+export interface UnsupportedFormat {
+  readonly layer: string;
+  readonly format: string;
+  /** The compute type it is converted to and runs at. */
+  readonly runsAs: ComputeType;
+}
+
+/** One layer's share of the estimate. */
+export interface LayerEstimate {
+  readonly layer: string;
+  /** Format id (as stored or assigned); a dtype id for non-real-valued tables (int64 shapes etc.). */
+  readonly format: string;
+  /** Weight bytes of the layer at that format. */
+  readonly bytes: number;
+  /** FLOPs for one token (one sample for non-transformer models), excluding attention scores. */
+  readonly flopsPerToken: number;
+  /** False when the target lacks the format's compute type (the layer is also in `unsupportedFormats`). */
+  readonly native: boolean;
+  readonly runsAs: ComputeType;
+}
+
+/** Result of {@link estimate}: plain JSON-safe data. */
+export interface Estimate {
+  readonly target: string;
+  readonly targetName: string;
+  readonly batch: number;
+  readonly context: number;
+  readonly kvFormat: string;
+  readonly weightBytes: number;
+  readonly activationBytes: number;
+  /** KV cache bytes (K and V at the KV format, plus any constant recurrent state). */
+  readonly kvCacheBytes: number;
+  /** The runtime's compute buffer (llama.cpp: the reserved graph; ort/vllm: the activation peak). Part of `activationBytes`. */
+  readonly computeBytes: number;
+  /** The runtime's output buffer (llama.cpp logits); part of `activationBytes`. */
+  readonly outputBytes: number;
+  /** K + V bytes one token adds over all layers at the KV format (before windows cap them). */
+  readonly kvBytesPerToken: number;
+  /** Attention/cache kind summary (e.g. 'MLA full', '36× GQA chunked 8192, 12× GQA full'); null without a KV cache or for ONNX inputs. */
+  readonly attention: string | null;
+  /** Constant recurrent state bytes inside `kvCacheBytes` (FP32, all sequences). */
+  readonly recurrentStateBytes: number;
+  readonly overheadBytes: number;
+  readonly totalBytes: number;
+  readonly capacityBytes: number;
+  readonly fits: boolean;
+  readonly devicesNeeded: number;
+  readonly interconnect: Interconnect | null;
+  /** The runtime memory model behind the memory figures (llama.cpp buffers, ort session, vLLM budget). */
+  readonly runtime: RuntimeMemory;
+  readonly decodeTokensPerSecond: number;
+  readonly prefillTokensPerSecond: number;
+  /** What bounds decode: 'bandwidth' or 'compute'. */
+  readonly decodeBound: 'bandwidth' | 'compute';
+  readonly parameterCount: number;
+  readonly activeParameterCount: number;
+  /** Weight bytes read per decode step (active experts only). */
+  readonly activeWeightBytes: number;
+  readonly unsupportedFormats: readonly UnsupportedFormat[];
+  readonly perLayer: readonly LayerEstimate[];
+  readonly warnings: readonly string[];
+  readonly assumptions: readonly string[];
+}
+//#endregion
+
+const ENCODER_ARCHITECTURES = /^(bert|roberta|xlm-roberta|nomic-bert|jina-bert(-v2)?|t5encoder|clip|vit|deberta|distilbert|electra|albert|whisper-encoder)$/i;
+const KV_VALUE_NAMES = /past|present|cache/i;
+const INTEGER_OPS = /^QLinear|Integer$|^ConvInteger$|^DynamicQuantize/;
+
+function fail(problem: string): never {
+  throw new EstimateError('bad-option', problem.endsWith('.') ? problem : `${problem}.`);
+}
+
+function checkCount(name: string, v: number | undefined, fallback: number, max: number): number {
+  if (v === undefined) return fallback;
+  if (typeof v !== 'number' || !Number.isInteger(v) || v <= 0) fail(`${name} must be a positive whole number, got '${String(v)}'`);
+  if (v > max) fail(`${name} ${v} is larger than the limit of ${max}`);
+  return v;
+}
+
+/** Bytes of `elements` values of `format` (whole blocks; scales per block included). */
+function kvBytes(elements: number, format: NumberFormat): number {
+  return Math.ceil(elements / format.blockSize) * format.bytesPerBlock;
+}
+
+interface KvPlan {
+  /** K + V elements for batch × context. */
+  readonly elements: number;
+  /** Constant recurrent state elements for the batch (FP32). */
+  readonly stateElements: number;
+  /** K + V elements of one token over all layers (windowed layers included). */
+  readonly elementsPerToken: number;
+  readonly blocks: number;
+  readonly heads: number;
+  readonly kvHeads: number;
+  readonly headDim: number;
+  /** Per-layer description when built from hyperparameters (undefined for ONNX past-key-value inputs). */
+  readonly cache: CacheDescription | undefined;
+  readonly source: string;
+}
+
+/** KV-cache element count (both K and V) for batch × context, or undefined for models without one. */
+function kvPlan(model: Model, batch: number, context: number): KvPlan | undefined {
+  const hp = model.hyperparameters;
+  if (hp.architecture && ENCODER_ARCHITECTURES.test(hp.architecture)) return undefined;
+  const cache = describeCache(hp);
+  if (cache) {
+    const kvHeads = hp.kvHeadCount ?? hp.headCount ?? 0;
+    const headDim = hp.headDim ?? 0;
+    return {
+      elements: kvCacheElements(cache, context, batch),
+      stateElements: cache.stateElements * batch,
+      elementsPerToken: cache.elementsPerToken,
+      blocks: cache.layers.length,
+      heads: hp.headCount ?? 0,
+      kvHeads,
+      headDim,
+      cache,
+      source: `hyperparameters (${hp.source ?? model.format}): ${cache.layers.length} blocks, ${cache.summary} (${cache.source})`,
+    };
+  }
+  // ONNX decoders exported with past-key-value inputs: sum those inputs' bound shapes (K and V, all blocks).
+  const main = model.graphs[0];
+  if (!main) return undefined;
+  const past = main.inputs.filter((v) => KV_VALUE_NAMES.test(v.name) && v.shape && (v.shape.length === 4 || v.shape.length === 5));
+  if (past.length === 0) return undefined;
+  const bindings: ShapeBindings = { batch, context };
+  let elements = 0;
+  let headDimSeen = 0;
+  let headsSeen = 0;
+  for (const v of past) {
+    const dims = v.shape!.map((d) => bindDim(d, bindings) ?? 1);
+    elements += dims.reduce((p, q) => p * q, 1);
+    headDimSeen = dims[dims.length - 1]!;
+    headsSeen = dims[dims.length - 3]!;
+  }
+  return { elements, stateElements: 0, elementsPerToken: elements / (batch * context), blocks: past.length, heads: headsSeen, kvHeads: headsSeen, headDim: headDimSeen, cache: undefined, source: `ONNX past-key-value inputs (${past.length}: ${past.slice(0, 3).map((v) => v.name).join(', ')}${past.length > 3 ? ', …' : ''})` };
+}
+
+/** True when the layer's weights are consumed by an integer kernel (W8A8 as stored). */
+function integerLayer(model: Model, layer: Layer): boolean {
+  if (model.format === 'tflite') return true;
+  return INTEGER_OPS.test(layer.op);
+}
+
+/** Stored format of a layer, or undefined for non-real-valued tables. */
+function storedFormat(model: Model, layer: Layer): NumberFormat | undefined {
+  return formatForStoredDType(layer.dtype, integerLayer(model, layer));
+}
+
+const NO_FLOP_ROLES = new Set<Layer['role']>(['embedding', 'position_embedding', 'norm', 'bias']);
+const CONV_OPS = /Conv/;
+
+/**
+ * Estimates weights, activations, KV cache, overhead, fit, devices and roofline speed of `model` on `target`.
+ * Throws {@link EstimateError} ('bad-option') for impossible batch/context, an unknown KV format, or an
+ * assignment naming an unknown layer or format.
+ */
+export function estimate(model: Model, target: Target, options: EstimateOptions = {}): Estimate {
+  const hp = model.hyperparameters;
+  const warnings: string[] = [];
+  const assumptions: string[] = [];
+  const batch = checkCount('batch', options.batch, 1, MAX_BATCH);
+  const declaredContext = hp.contextLength && hp.contextLength > 0 ? Math.min(hp.contextLength, DEFAULT_CONTEXT) : DEFAULT_CONTEXT;
+  const context = checkCount('context', options.context, declaredContext, MAX_CONTEXT);
+  if (options.context === undefined) {
+    assumptions.push(`Context ${context} tokens (${hp.contextLength ? `the model's ${hp.contextLength} capped at ${DEFAULT_CONTEXT}` : `default; the model declares none`}).`);
+  }
+  const kvFormatId = options.kvFormat ?? 'fp16';
+  const kvFormat = getNumberFormat(kvFormatId) ?? fail(`unknown KV-cache format '${kvFormatId.slice(0, 40)}'`);
+
+  //#region assignment and weights
+  const layerByName = new Map(model.layers.map((l) => [l.name, l]));
+  const assignment: Record<string, NumberFormat> = {};
+  for (const [name, fid] of Object.entries(options.assignment ?? {})) {
+    if (!layerByName.has(name)) fail(`the assignment names the unknown layer '${name.slice(0, 80)}'`);
+    if (typeof fid === 'string' && fid.trim().toLowerCase() === KEEP_FORMAT) continue; // as stored
+    setOwn(assignment, name, getNumberFormat(fid) ?? fail(`unknown format '${String(fid).slice(0, 40)}' for layer '${name.slice(0, 80)}'`));
+  }
+  const defaultFormat = options.defaultFormat !== undefined && options.defaultFormat.trim().toLowerCase() !== KEEP_FORMAT ? (getNumberFormat(options.defaultFormat) ?? fail(`unknown default format '${options.defaultFormat.slice(0, 40)}'`)) : undefined;
+  if (defaultFormat) for (const l of model.layers) if (!own(assignment, l.name) && l.quantizable) setOwn(assignment, l.name, defaultFormat);
+
+  const tensorByName = new Map<string, TensorInfo>();
+  for (const t of model.tensors) if (!tensorByName.has(t.name)) tensorByName.set(t.name, t);
+  const storedWeightBytes = model.tensors.reduce((s, t) => s + t.byteLength, 0);
+  /** Tensor name → bytes at its assigned format (replacing its stored bytes). */
+  const converted = new Map<string, number>();
+  const convertible = (t: TensorInfo | undefined, isMain: boolean): t is TensorInfo => {
+    const info = t ? dtypeInfo(t.dtype) : undefined;
+    return !!t && !!info && (info.kind === 'float' || info.kind === 'quantized' || info.kind === 'int' || info.kind === 'uint') && (isMain || t.shape.length >= 2) && t.elementCount > 0;
+  };
+  for (const [name, format] of Object.entries(assignment)) {
+    const layer = layerByName.get(name)!;
+    const main = tensorByName.get(layer.weights[0] ?? '');
+    if (!main || !(dtypeInfo(main.dtype)?.kind === 'float' || dtypeInfo(main.dtype)?.kind === 'quantized' || (storedFormat(model, layer) !== undefined))) {
+      warnings.push(`Layer '${name}' has no real-valued weight to convert to ${format.id}; kept as stored.`);
+      delete assignment[name];
+      continue;
+    }
+    layer.weights.forEach((w, i) => {
+      const t = tensorByName.get(w);
+      if (convertible(t, i === 0)) converted.set(w, formatByteLength(format, t.shape, t.elementCount));
+    });
+  }
+  let weightBytes = storedWeightBytes;
+  for (const [name, bytes] of converted) weightBytes += bytes - tensorByName.get(name)!.byteLength;
+  //#endregion
+
+  //#region MoE
+  const expertLayers = model.layers.filter((l) => l.role === 'expert');
+  const used = hp.expertUsedCount;
+  const count = hp.expertCount;
+  const activeShare = count && used && count > 1 && used <= count ? used / count : 1;
+  const expertTensorNames = new Set<string>(expertLayers.flatMap((l) => l.weights));
+  if (expertTensorNames.size === 0 && activeShare < 1) {
+    for (const t of model.tensors) if (/(_exps\.|\.experts\.)/.test(t.name) && !/shared/.test(t.name)) expertTensorNames.add(t.name);
+  }
+  const tensorBytes = (name: string): number => converted.get(name) ?? tensorByName.get(name)?.byteLength ?? 0;
+  let expertParams = 0;
+  let expertBytes = 0;
+  for (const n of expertTensorNames) {
+    expertParams += tensorByName.get(n)?.elementCount ?? 0;
+    expertBytes += tensorBytes(n);
+  }
+  const parameterCount = model.parameterCount;
+  const activeParameterCount = activeShare < 1 ? Math.round(parameterCount - expertParams * (1 - activeShare)) : parameterCount;
+  const activeWeightBytes = activeShare < 1 ? Math.round(weightBytes - expertBytes * (1 - activeShare)) : weightBytes;
+  if (activeShare < 1) {
+    assumptions.push(`MoE: ${used} of ${count} experts active per token; all ${count} stored.`);
+    if (expertTensorNames.size === 0) warnings.push('The model declares experts but no expert tensors were recognized; active parameters equal all parameters.');
+  }
+  //#endregion
+
+  //#region KV cache
+  const kv = kvPlan(model, batch, context);
+  const stateBytes = kv ? kv.stateElements * RECURRENT_STATE_BYTES : 0;
+  const kvCacheBytes = kv ? kvBytes(kv.elements, kvFormat) + stateBytes : 0;
+  const kvBytesPerToken = kv ? (kv.elementsPerToken * kvFormat.bytesPerBlock) / kvFormat.blockSize : 0;
+  if (kv) {
+    assumptions.push(`KV cache from ${kv.source}, ${kvFormat.id}, at the full context for every sequence.`);
+    if (stateBytes > 0) assumptions.push(`Recurrent layers hold a constant FP32 state of ${stateBytes} B for ${batch} sequence(s), included in the KV cache.`);
+    if (kv.cache) warnings.push(...kv.cache.warnings);
+  }
+  //#endregion
+
+  //#region activations
+  let activationBytes = 0;
+  const bindings: ShapeBindings = { batch, context };
+  const main = model.graphs[0];
+  const graphShapes = main ? inferGraphShapes(model, main, bindings, options.constants) : undefined;
+  if (main) {
+    const peak = peakActivationBytes(model, bindings, { graph: main, exclude: (n) => kv !== undefined && KV_VALUE_NAMES.test(n), ...(options.constants ? { constants: options.constants } : {}) });
+    activationBytes = peak.peakBytes;
+    assumptions.push(`Activations: peak of live tensors walking the main graph in order${peak.peakNode ? ` (at '${peak.peakNode}')` : ''}; symbolic batch dims = ${batch}, sequence dims = ${context}.`);
+    if (peak.unboundSymbols.length) assumptions.push(`Symbolic dims bound to 1: ${peak.unboundSymbols.slice(0, 8).join(', ')}${peak.unboundSymbols.length > 8 ? ', …' : ''}.`);
+    if (peak.generatedConstantBytes > 0) {
+      warnings.push(`${peak.generatedConstantBytes} bytes of tensors are generated at run time from stored shapes (ConstantOfShape: weights not stored in the file); they are counted as activations, not weights.`);
+    }
+    if (peak.unknownValues.length) {
+      warnings.push(`${peak.unknownValues.length} of ${peak.valueCount} activation values have unknown shapes and are not counted (e.g. '${peak.unknownValues[0]}').`);
+    }
+  } else if (hp.embeddingLength && hp.blockCount) {
+    const d = hp.embeddingLength;
+    const f = hp.feedForwardLength ?? 4 * d;
+    const fp32Bytes = model.tensors.filter((t) => t.dtype === 'float32').reduce((s, t) => s + t.byteLength, 0);
+    const actBytes = fp32Bytes * 2 > storedWeightBytes ? 4 : 2;
+    activationBytes = batch * context * (2 * d + 2 * f) * actBytes + batch * (hp.vocabSize ?? 0) * 4;
+    assumptions.push(`Activations (no graph): batch × context × (2 × ${d} + 2 × ${f}) × ${actBytes} B + last-token logits batch × ${hp.vocabSize ?? 0} × 4 B (one-pass prefill, fused attention).`);
+  } else {
+    warnings.push('Activation memory not estimated: the model has no graph and no transformer hyperparameters.');
+  }
+  //#endregion
+
+  //#region per layer
+  const perLayer: LayerEstimate[] = [];
+  const unsupportedFormats: UnsupportedFormat[] = [];
+  const derived = new Map<ComputeType, ComputeType>();
+  const rate = (t: ComputeType): number => {
+    const r = computeRate(target, t);
+    if (r.derivedFrom) derived.set(t, r.derivedFrom);
+    return r.opsPerSecond;
+  };
+  let tokenFlops = 0; // active FLOPs per token
+  let tokenSeconds = 0; // seconds per token at each layer's rate (active)
+  for (const layer of model.layers) {
+    const format = own(assignment, layer.name) ?? storedFormat(model, layer);
+    const isExpert = expertTensorNames.has(layer.weights[0] ?? '');
+    const bytes = layer.weights.reduce((s, w) => s + tensorBytes(w), 0);
+    const flops = layerFlops(layer, graphShapes?.values);
+    if (!format) {
+      perLayer.push({ layer: layer.name, format: layer.dtype, bytes, flopsPerToken: flops, native: true, runsAs: 'fp32' });
+      continue;
+    }
+    const support = formatSupport(format, target);
+    // Only layers that do matrix math need the matrix units (an embedding lookup or a norm scale does not).
+    const flagged = support.flagged && flops > 0;
+    perLayer.push({ layer: layer.name, format: format.id, bytes, flopsPerToken: flops, native: !flagged, runsAs: support.runsAs });
+    if (flagged) unsupportedFormats.push({ layer: layer.name, format: format.id, runsAs: support.runsAs });
+    const active = isExpert ? activeShare : 1;
+    const r = rate(support.runsAs);
+    tokenFlops += flops * active;
+    if (r > 0) tokenSeconds += (flops * active) / r;
+  }
+  //#endregion
+
+  //#region overhead, fit, devices
+  const ov = {
+    bytes: options.overhead?.bytes ?? target.overhead.bytes,
+    fraction: options.overhead?.fraction ?? target.overhead.fraction,
+  };
+  if (!Number.isFinite(ov.bytes) || ov.bytes < 0) fail(`overhead bytes must be a non-negative number, got '${String(ov.bytes)}'`);
+  if (!Number.isFinite(ov.fraction) || ov.fraction < 0 || ov.fraction > 1) fail(`overhead fraction must be between 0 and 1, got '${String(ov.fraction)}'`);
+  if (ov.bytes >= target.memoryBytes) fail(`the overhead of ${ov.bytes} bytes leaves no memory on target '${target.id}'`);
+  const genericPayload = weightBytes + activationBytes + kvCacheBytes;
+  const runtime = runtimeMemory(model, target, { ...options, context, sequences: batch, kvFormat: kvFormat.id, ...(converted.size > 0 ? { plannedWeightBytes: weightBytes } : {}) }, {
+    weightBytes, activationBytes, kvCacheBytes, overheadBytes: Math.ceil(ov.bytes + ov.fraction * genericPayload), kvBytesPerToken, recurrentStateBytes: stateBytes,
+  });
+  const part = (kind: string, id?: string): number => runtime.components.filter((c) => c.kind === kind && (id === undefined || c.id === id)).reduce((s, c) => s + c.bytes, 0);
+  // llama.cpp and vLLM list their buffers explicitly: the target's fixed overhead is added, its fraction is not.
+  const explicit = runtime.runtime !== 'ort';
+  const fraction = explicit ? 0 : ov.fraction;
+  const memWeightBytes = explicit ? part('weights') : weightBytes;
+  const computeBytes = part('compute');
+  const outputBytes = part('output');
+  const memActivationBytes = explicit ? computeBytes + outputBytes : activationBytes;
+  const memKvBytes = explicit ? part('kv') : kvCacheBytes;
+  const payload = memWeightBytes + memActivationBytes + memKvBytes + (explicit ? part('overhead') : 0);
+  // llama.cpp's buffers are the whole of its allocations on a CPU host (the ORT-session overhead of the 'cpu' target does not apply).
+  const fixedBytes = runtime.runtime === 'llama.cpp' && target.kind === 'cpu' && options.overhead?.bytes === undefined ? 0 : ov.bytes;
+  const overheadBytes = Math.ceil(fixedBytes + fraction * payload) + (explicit ? part('overhead') : 0);
+  const totalBytes = payload - (explicit ? part('overhead') : 0) + overheadBytes;
+  const capacityBytes = target.memoryBytes;
+  const budgetBytes = runtime.runtime === 'vllm' ? Number(runtime.settings['budgetBytes']) : capacityBytes;
+  const fits = totalBytes <= budgetBytes;
+  const devicesNeeded = fits ? 1 : Math.max(1, Math.ceil((payload * (1 + fraction)) / (budgetBytes - fixedBytes)));
+  warnings.push(...runtime.warnings);
+  if (explicit) {
+    // The runtime's own components replace the generic activation term; its assumption would mislead.
+    const generic = assumptions.findIndex((a) => a.startsWith('Activations (no graph)'));
+    if (generic >= 0) assumptions.splice(generic, 1);
+  }
+  assumptions.push(...runtime.assumptions);
+  assumptions.push(
+    !explicit ? `Runtime overhead ${ov.bytes} B + ${ov.fraction * 100}% of the payload per device: ${target.overhead.note}`
+    : fixedBytes === 0 ? `No overhead beyond the ${runtime.runtime} buffers (the process and the library's own pages are not counted).`
+    : `Runtime overhead ${fixedBytes} B per device on top of the ${runtime.runtime} buffers: ${target.overhead.note}`,
+  );
+  if (devicesNeeded > 1) {
+    assumptions.push(
+      target.sramOnly
+        ? `Split across ${devicesNeeded} chips (weights must stay in on-chip SRAM); ${target.interconnect ? `${target.interconnect.name}` : 'no interconnect data'} links them.`
+        : `Split across ${devicesNeeded} devices with ideal tensor parallelism over ${target.interconnect ? `${target.interconnect.name}${target.interconnect.bytesPerSecond ? ` (${target.interconnect.bytesPerSecond / 1e9} GB/s)` : ''}` : 'no scale-up interconnect (PCIe/network only)'}; communication time not modeled.`,
+    );
+  }
+  //#endregion
+
+  //#region speed
+  const devices = devicesNeeded;
+  const bw = target.memoryBandwidthBytesPerSecond * devices;
+  const attnType = (['fp16', 'bf16', 'fp32'] as const).find((t) => target.native.includes(t)) ?? 'fp32';
+  const attnRate = rate(attnType);
+  const attnPerTokenFlops = kv ? (kv.cache ? attentionDecodeFlops(kv.cache, context) : 4 * context * kv.heads * kv.headDim * kv.blocks) : 0;
+  const attnPrefillFlops = kv ? (kv.cache ? attentionPrefillFlops(kv.cache, context) : 2 * context * context * kv.heads * kv.headDim * kv.blocks) : 0;
+  const attnSeconds = (f: number): number => (attnRate > 0 ? f / attnRate : 0);
+  const decodeBytes = activeWeightBytes + kvCacheBytes;
+  const decodeMemorySeconds = decodeBytes / bw;
+  const decodeComputeSeconds = (tokenSeconds * batch + attnSeconds(attnPerTokenFlops * batch)) / devices;
+  const decodeSeconds = Math.max(decodeMemorySeconds, decodeComputeSeconds);
+  const decodeTokensPerSecond = decodeSeconds > 0 ? batch / decodeSeconds : 0;
+  const prefillTokens = kv ? context : 1;
+  const prefillComputeSeconds = (tokenSeconds * batch * prefillTokens + attnSeconds(attnPrefillFlops * batch)) / devices;
+  const prefillSeconds = Math.max(prefillComputeSeconds, weightBytes / bw);
+  const prefillTokensPerSecond = prefillSeconds > 0 ? (batch * prefillTokens) / prefillSeconds : 0;
+  if (decodeSeconds === 0) warnings.push('The model has no weights to read and no FLOPs to run; speed is reported as 0.');
+  if (tokenFlops > 0 && tokenSeconds === 0) warnings.push(`Target '${target.id}' publishes no compute rate; prefill speed is bandwidth-only.`);
+  for (const [t, from] of derived) assumptions.push(`${target.id} publishes no ${t} rate: derived from its ${from} rate.`);
+  assumptions.push('Speeds are rooflines at dense peak (upper bounds; real kernels reach roughly 30–80% of them).');
+  if (!kv) assumptions.push('No KV cache: a "token" is one inference of one sample.');
+  //#endregion
+
+  const finite = (n: number): number => (Number.isFinite(n) ? n : 0);
+  return {
+    target: target.id,
+    targetName: target.name,
+    batch,
+    context,
+    kvFormat: kvFormat.id,
+    weightBytes: memWeightBytes,
+    activationBytes: memActivationBytes,
+    kvCacheBytes: memKvBytes,
+    computeBytes,
+    outputBytes,
+    kvBytesPerToken,
+    attention: kv?.cache?.summary ?? null,
+    recurrentStateBytes: stateBytes,
+    overheadBytes,
+    totalBytes,
+    capacityBytes,
+    fits,
+    devicesNeeded,
+    interconnect: target.interconnect ?? null,
+    runtime,
+    decodeTokensPerSecond: finite(decodeTokensPerSecond),
+    prefillTokensPerSecond: finite(prefillTokensPerSecond),
+    decodeBound: decodeMemorySeconds >= decodeComputeSeconds ? 'bandwidth' : 'compute',
+    parameterCount,
+    activeParameterCount,
+    activeWeightBytes,
+    unsupportedFormats,
+    perLayer,
+    warnings,
+    assumptions,
+  };
+}
+
+/**
+ * FLOPs of one layer for one token (one sample for convolutions: every output position counts).
+ * Matrix weights: 2 × elements of the main weight. Convolutions: 2 × weight elements × output positions when
+ * the output shape is known. Embeddings, norms and biases: 0.
+ */
+function layerFlops(layer: Layer, values: ReadonlyMap<string, { readonly shape: readonly number[] | undefined }> | undefined): number {
+  if (NO_FLOP_ROLES.has(layer.role)) return 0;
+  const shape = layer.shape;
+  const elements = shape.reduce((a, b) => a * b, 1);
+  if (shape.length < 2) return 0;
+  if (CONV_OPS.test(layer.op) && values) {
+    const out = values.get(layer.outputs[0] ?? '')?.shape;
+    if (out && out.length >= 3) return 2 * elements * out.slice(2).reduce((a, b) => a * b, 1);
+  }
+  return 2 * elements;
+}
+
+//#region shape constants
+/** Most elements of one integer tensor read as a shape constant. Threat: reading big tables to decode them. */
+const MAX_CONSTANT_ELEMENTS = 64;
+
+/**
+ * Reads the values of small INT64/INT32 tensors (≤ 64 elements: Reshape targets, Slice bounds, axes) so shape
+ * inference can resolve them. Reads only those tensors' byte ranges. Tensors in missing or escaping external
+ * files are skipped (the estimate then reports unknown shapes).
+ */
+export async function readShapeConstants(model: Model, source: ByteSource, siblings: SiblingResolver, token?: CancellationToken): Promise<Record<string, number[]>> {
+  const out: Record<string, number[]> = {};
+  for (const t of model.tensors) {
+    if (token?.isCancellationRequested) break;
+    if ((t.dtype !== 'int64' && t.dtype !== 'int32') || t.elementCount > MAX_CONSTANT_ELEMENTS || !t.location) continue;
+    const loc = t.location;
+    if (loc.byteLength > MAX_CONSTANT_ELEMENTS * 10) continue;
+    let src = source;
+    try {
+      if (loc.file !== '' && loc.file !== model.fileName) src = await siblings.open(loc.file);
+      const bytes = await src.read(loc.byteOffset, loc.byteLength);
+      const values = decodeInts(bytes, t.dtype, loc.encoding, t.elementCount);
+      if (values) setOwn(out, t.name, values);
+    } catch (e) {
+      if (!(e instanceof ModelFormatError)) throw e;
+    }
+  }
+  return out;
+}
+
+function decodeInts(bytes: Uint8Array, dtype: string, encoding: string, count: number): number[] | undefined {
+  const out: number[] = [];
+  if (encoding === 'raw') {
+    const size = dtype === 'int64' ? 8 : 4;
+    if (bytes.length < count * size) return undefined;
+    const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    for (let i = 0; i < count; i++) out.push(size === 8 ? Number(view.getBigInt64(i * 8, true)) : view.getInt32(i * 4, true));
+    return out;
+  }
+  // Protobuf varints (int64_data / int32_data): negative values are 10-byte two's complement.
+  const parts: VarintParts = { lo: 0, hi: 0, next: 0 };
+  let pos = 0;
+  while (pos < bytes.length && out.length < count) {
+    if (readVarint(bytes, pos, bytes.length, parts) !== VARINT_OK) return undefined;
+    pos = parts.next;
+    out.push(varintInt64(parts));
+  }
+  return out.length === count ? out : undefined;
+}
+//#endregion

@@ -1,0 +1,660 @@
+/**
+ * Shape inference and liveness for a model's main graph, for the activation-memory estimate.
+ *
+ * Shapes come from the graph's inputs, outputs and value_info first, then from per-op rules for the common
+ * ops (Conv, MatMul, Gemm, broadcasting elementwise, activations, Reshape/Transpose/Concat/Split/Slice/Gather,
+ * pooling, normalization, LSTM/GRU, Resize, the com.microsoft transformer ops …). Symbolic dimensions are
+ * bound by name: batch-like names (`batch`, `batch_size`, `N`, …) to the batch size, sequence-like names
+ * (`sequence_length`, `seq_len`, `past_sequence_length`, `total_sequence_length`, `context`, …) to the
+ * context length; any other symbol binds to 1 and is reported. Small integer tensors (Reshape targets, Slice
+ * bounds) are tracked by value through Shape/Gather/Concat/Unsqueeze/Cast/arithmetic so that exported
+ * "Shape → Gather → Concat → Reshape" chains resolve; their stored values come in `constants`
+ * (see {@link readShapeConstants} in memory.ts).
+ *
+ * Liveness: a value is live from the node that produces it (graph inputs: from the start) until the last node
+ * that consumes it (graph outputs: until the end; a node with If/Loop/Scan bodies consumes every outer value
+ * its bodies name). The peak is the largest sum of live bytes at any node. Initializers and Constant outputs
+ * are weights, not activations. Values of unknown shape count 0 bytes and are reported.
+ */
+import { own } from '../model/dict';
+import type { Dim, Graph, GraphNode, Model, TensorInfo } from '../model/types';
+import { dtypeInfo } from '../model/dtypes';
+
+/** What symbolic dimensions bind to. */
+export interface ShapeBindings {
+  readonly batch: number;
+  readonly context: number;
+}
+
+/** A value's inferred type; `shape` undefined when unknown. */
+export interface ValueShape {
+  readonly dtype: string | undefined;
+  readonly shape: readonly number[] | undefined;
+}
+
+/** Result of {@link inferGraphShapes}. */
+export interface GraphShapes {
+  readonly values: ReadonlyMap<string, ValueShape>;
+  /** Symbolic dimension names that matched neither batch nor context (bound to 1). */
+  readonly unboundSymbols: readonly string[];
+}
+
+/** Result of {@link peakActivationBytes}. */
+export interface ActivationPeak {
+  readonly peakBytes: number;
+  /** Node at which the peak occurs (undefined for an empty graph). */
+  readonly peakNode: string | undefined;
+  /** Activation values whose shape could not be determined (counted as 0 bytes). */
+  readonly unknownValues: readonly string[];
+  readonly unboundSymbols: readonly string[];
+  /** Activation values considered (graph inputs + node outputs, minus weights and excluded names). */
+  readonly valueCount: number;
+  /**
+   * Bytes of values generated from constants alone (ConstantOfShape of a stored shape): weights not stored in
+   * the file (e.g. ONNX test models with stripped weights). They are counted as activations, live from their
+   * producer to their last consumer; runtimes usually fold them into initializers.
+   */
+  readonly generatedConstantBytes: number;
+}
+
+/** Upper bound on tracked integer values per tensor (shape vectors are tiny). Threat: huge constant tables. */
+const MAX_TRACKED_VALUES = 64;
+
+const BATCH_NAMES = /^(n|b|bs|batch|batch_?size|batches|num_?batch(es)?|unk__batch)$|batch/i;
+const CONTEXT_NAMES = /seq|sequence|context|token|total_?length|past_?length|max_?length|^s$|^t$|^l$/i;
+
+/** Binds one dimension: numbers stay, batch/context symbols bind to the bindings, others to undefined. */
+export function bindDim(dim: Dim, bindings: ShapeBindings): number | undefined {
+  if (typeof dim === 'number') return dim >= 0 ? dim : undefined;
+  if (typeof dim !== 'string') return undefined;
+  if (BATCH_NAMES.test(dim)) return bindings.batch;
+  if (CONTEXT_NAMES.test(dim)) return bindings.context;
+  return undefined;
+}
+
+/** Bytes of one element of `dtype` (fractional for sub-byte types); 0 for unknown/strings. */
+export function dtypeElementBytes(dtype: string | undefined): number {
+  const info = dtype ? dtypeInfo(dtype) : undefined;
+  if (!info || info.bytesPerBlock === 0) return 0;
+  return info.bytesPerBlock / info.blockSize;
+}
+
+/** Bytes of a value; 0 when the shape or dtype is unknown. */
+export function valueBytes(v: ValueShape | undefined): number {
+  if (!v?.shape) return 0;
+  const n = v.shape.reduce((a, b) => a * b, 1);
+  return Math.ceil(n * dtypeElementBytes(v.dtype));
+}
+
+/** ONNX TensorProto.DataType → IR dtype id (for Cast `to` and similar attributes). */
+const ONNX_DTYPES: Readonly<Record<number, string>> = {
+  1: 'float32', 2: 'uint8', 3: 'int8', 4: 'uint16', 5: 'int16', 6: 'int32', 7: 'int64', 8: 'string', 9: 'bool', 10: 'float16', 11: 'float64',
+  12: 'uint32', 13: 'uint64', 14: 'complex64', 15: 'complex128', 16: 'bfloat16', 17: 'float8_e4m3fn', 18: 'float8_e4m3fnuz', 19: 'float8_e5m2',
+  20: 'float8_e5m2fnuz', 21: 'uint4', 22: 'int4', 23: 'float4_e2m1',
+};
+
+//#region op groups
+const UNARY = new Set([
+  'Relu', 'Gelu', 'FastGelu', 'BiasGelu', 'QuickGelu', 'Sigmoid', 'Tanh', 'Erf', 'Sqrt', 'Exp', 'Log', 'Neg', 'Abs', 'Softmax', 'LogSoftmax',
+  'LayerNormalization', 'SimplifiedLayerNormalization', 'BatchNormalization', 'InstanceNormalization', 'GroupNormalization', 'LpNormalization',
+  'MeanVarianceNormalization', 'RMSNormalization', 'SkipLayerNormalization', 'SkipSimplifiedLayerNormalization', 'Dropout', 'Identity', 'Clip', 'LeakyRelu', 'HardSigmoid',
+  'HardSwish', 'Elu', 'Selu', 'Celu', 'Softplus', 'Softsign', 'Reciprocal', 'Floor', 'Ceil', 'Round', 'Sign', 'Not', 'Mish', 'Sin', 'Cos', 'Tan', 'Asin',
+  'Acos', 'Atan', 'Sinh', 'Cosh', 'ThresholdedRelu', 'Shrink', 'Trilu', 'CumSum', 'RotaryEmbedding', 'BiasAdd', 'BiasSplitGelu', 'ReverseSequence',
+  'LRN', 'Hardmax', 'DepthToSpaceSkip',
+]);
+const BOOL_UNARY = new Set(['IsNaN', 'IsInf']);
+const BROADCAST = new Set(['Add', 'Sub', 'Mul', 'Div', 'Pow', 'Max', 'Min', 'Mean', 'Sum', 'PRelu', 'Mod', 'BitShift', 'BitwiseAnd', 'BitwiseOr', 'BitwiseXor']);
+const COMPARE = new Set(['Equal', 'Less', 'Greater', 'LessOrEqual', 'GreaterOrEqual', 'And', 'Or', 'Xor']);
+const REDUCE = new Set(['ReduceMean', 'ReduceSum', 'ReduceMax', 'ReduceMin', 'ReduceProd', 'ReduceL1', 'ReduceL2', 'ReduceLogSum', 'ReduceLogSumExp', 'ReduceSumSquare']);
+const POOL = new Set(['MaxPool', 'AveragePool', 'LpPool', 'QLinearAveragePool']);
+const GLOBAL_POOL = new Set(['GlobalAveragePool', 'GlobalMaxPool', 'GlobalLpPool', 'QLinearGlobalAveragePool']);
+//#endregion
+
+type Shape = readonly number[];
+
+function broadcast(shapes: readonly (Shape | undefined)[]): Shape | undefined {
+  if (shapes.some((s) => s === undefined)) return undefined;
+  const rank = Math.max(0, ...shapes.map((s) => s!.length));
+  const out: number[] = [];
+  for (let i = 0; i < rank; i++) {
+    let d = 1;
+    for (const s of shapes) {
+      const v = s![s!.length - rank + i];
+      if (v === undefined || v === 1) continue;
+      d = d === 1 ? v : Math.max(d, v);
+    }
+    out.push(d);
+  }
+  return out;
+}
+
+function matmulShape(a: Shape | undefined, b: Shape | undefined): Shape | undefined {
+  if (!a || !b || a.length === 0 || b.length === 0) return undefined;
+  const a2 = a.length === 1 ? [1, a[0]!] : a;
+  const b2 = b.length === 1 ? [b[0]!, 1] : b;
+  const batch = broadcast([a2.slice(0, -2), b2.slice(0, -2)]);
+  if (!batch) return undefined;
+  const out = [...batch, a2[a2.length - 2]!, b2[b2.length - 1]!];
+  if (a.length === 1) out.splice(out.length - 2, 1);
+  if (b.length === 1) out.pop();
+  return out;
+}
+
+function ints(v: unknown): number[] | undefined {
+  return Array.isArray(v) && v.every((x) => typeof x === 'number') ? (v as number[]) : undefined;
+}
+
+function normAxis(axis: number, rank: number): number {
+  return axis < 0 ? axis + rank : axis;
+}
+
+/** Output spatial size of a conv/pool window (ONNX Conv/MaxPool semantics). */
+function windowOut(inSize: number, k: number, stride: number, dil: number, padBegin: number, padEnd: number, autoPad: string, ceil: boolean): number {
+  if (autoPad === 'SAME_UPPER' || autoPad === 'SAME_LOWER') return Math.ceil(inSize / stride);
+  const eff = dil * (k - 1) + 1;
+  if (autoPad === 'VALID') return Math.max(0, Math.floor((inSize - eff) / stride) + 1);
+  const span = inSize + padBegin + padEnd - eff;
+  return Math.max(0, (ceil ? Math.ceil(span / stride) : Math.floor(span / stride)) + 1);
+}
+
+function windowShape(x: Shape | undefined, kernel: readonly number[] | undefined, node: GraphNode, outChannels: number | undefined): Shape | undefined {
+  if (!x || !kernel || x.length < 3) return undefined;
+  const sp = x.length - 2;
+  const a = node.attributes;
+  const strides = ints(a['strides']) ?? new Array<number>(sp).fill(1);
+  const dil = ints(a['dilations']) ?? new Array<number>(sp).fill(1);
+  const pads = ints(a['pads']) ?? new Array<number>(sp * 2).fill(0);
+  const autoPad = typeof a['auto_pad'] === 'string' ? a['auto_pad'] : 'NOTSET';
+  const ceil = a['ceil_mode'] === 1;
+  const out = [x[0]!, outChannels ?? x[1]!];
+  for (let i = 0; i < sp; i++) out.push(windowOut(x[2 + i]!, kernel[i] ?? 1, strides[i] ?? 1, dil[i] ?? 1, pads[i] ?? 0, pads[i + sp] ?? 0, autoPad, ceil));
+  return out;
+}
+
+/**
+ * Infers every value's dtype and shape in `graph`. `constants` maps tensor names (initializers, Constant
+ * outputs) to their values for small integer tensors; without them Reshape targets stay unknown unless
+ * value_info gives the output shape.
+ */
+export function inferGraphShapes(model: Model, graph: Graph, bindings: ShapeBindings, constants: Readonly<Record<string, readonly number[]>> = {}): GraphShapes {
+  const values = new Map<string, ValueShape>();
+  const known = new Map<string, number[]>(); // small integer values
+  const unbound = new Set<string>();
+  const tensorsByName = new Map<string, TensorInfo>();
+  for (const t of model.tensors) if (!tensorsByName.has(t.name) || t.graph === graph.name) tensorsByName.set(t.name, t);
+
+  const bindShape = (shape: readonly Dim[] | undefined): number[] | undefined => {
+    if (!shape) return undefined;
+    const out: number[] = [];
+    for (const d of shape) {
+      const v = bindDim(d, bindings);
+      if (v === undefined) {
+        if (typeof d === 'string') unbound.add(d);
+        out.push(1);
+      } else out.push(v);
+    }
+    return out;
+  };
+  const setValue = (name: string, dtype: string | undefined, shape: Shape | undefined): void => {
+    if (!name) return;
+    const prev = values.get(name);
+    // Declared value_info wins over inference; inference fills what is missing.
+    if (prev?.shape && prev.dtype) return;
+    values.set(name, { dtype: prev?.dtype ?? dtype, shape: prev?.shape ?? shape });
+  };
+  const remember = (name: string, v: readonly number[] | undefined): void => {
+    if (name && v && v.length <= MAX_TRACKED_VALUES && v.every((x) => Number.isFinite(x))) known.set(name, [...v]);
+  };
+
+  for (const name of graph.initializers) {
+    const t = tensorsByName.get(name);
+    if (t) setValue(name, t.dtype, t.shape);
+    remember(name, own(constants, name));
+  }
+  for (const v of [...graph.inputs, ...graph.valueInfo, ...graph.outputs]) {
+    const t = tensorsByName.get(v.name);
+    if (t && graph.initializers.includes(v.name)) continue;
+    values.set(v.name, { dtype: v.dtype, shape: bindShape(v.shape) });
+  }
+
+  const shapeOf = (n: string | undefined): Shape | undefined => (n ? values.get(n)?.shape : undefined);
+  const dtypeOf = (n: string | undefined): string | undefined => (n ? values.get(n)?.dtype : undefined);
+
+  for (const node of graph.nodes) {
+    try {
+      inferNode(node);
+    } catch {
+      // A malformed attribute must not stop the walk: the value simply stays unknown.
+    }
+  }
+  return { values, unboundSymbols: [...unbound] };
+
+  function inferNode(node: GraphNode): void {
+    const a = node.attributes;
+    const inp = node.inputs;
+    const out0 = node.outputs[0] ?? '';
+    const x = shapeOf(inp[0]);
+    const xt = dtypeOf(inp[0]);
+    const op = node.op;
+    const axesOf = (inputIndex: number): number[] | undefined => ints(a['axes']) ?? (inp[inputIndex] ? known.get(inp[inputIndex]!) : undefined);
+
+    if (op === 'Constant') {
+      const v = a['value'];
+      if (v && typeof v === 'object' && 'tensor' in v) {
+        const t = tensorsByName.get(v.tensor);
+        if (t) setValue(out0, t.dtype, t.shape);
+        remember(out0, own(constants, v.tensor) ?? own(constants, out0));
+      } else if (typeof a['value_int'] === 'number') {
+        setValue(out0, 'int64', []);
+        remember(out0, [a['value_int']]);
+      } else if (ints(a['value_ints'])) {
+        setValue(out0, 'int64', [ints(a['value_ints'])!.length]);
+        remember(out0, ints(a['value_ints']));
+      } else if (typeof a['value_float'] === 'number') setValue(out0, 'float32', []);
+      else if (ints(a['value_floats'])) setValue(out0, 'float32', [ints(a['value_floats'])!.length]);
+      return;
+    }
+    if (UNARY.has(op)) {
+      setValue(out0, xt, x);
+      if (op === 'Identity') remember(out0, known.get(inp[0] ?? ''));
+      if (op === 'SkipLayerNormalization' || op === 'SkipSimplifiedLayerNormalization') {
+        if (node.outputs[3]) setValue(node.outputs[3], xt, x);
+      }
+      return;
+    }
+    if (BOOL_UNARY.has(op)) return setValue(out0, 'bool', x);
+    if (op === 'Cast' || op === 'CastLike') {
+      const to = op === 'Cast' && typeof a['to'] === 'number' ? ONNX_DTYPES[a['to']] : dtypeOf(inp[1]);
+      setValue(out0, to, x);
+      remember(out0, known.get(inp[0] ?? ''));
+      return;
+    }
+    if (op === 'QuantizeLinear') return setValue(out0, dtypeOf(inp[2]) ?? 'uint8', x);
+    if (op === 'DequantizeLinear') return setValue(out0, dtypeOf(inp[1]) ?? 'float32', x);
+    if (op === 'DynamicQuantizeLinear') {
+      setValue(out0, 'uint8', x);
+      setValue(node.outputs[1] ?? '', 'float32', []);
+      setValue(node.outputs[2] ?? '', 'uint8', []);
+      return;
+    }
+    if (BROADCAST.has(op) || COMPARE.has(op) || op === 'Where') {
+      const ins = op === 'Where' ? inp.slice(0, 3) : inp;
+      setValue(out0, COMPARE.has(op) ? 'bool' : op === 'Where' ? dtypeOf(inp[1]) : xt, broadcast(ins.filter((n) => n).map(shapeOf)));
+      const vals = ins.map((n) => known.get(n));
+      if (vals.every((v) => v !== undefined)) remember(out0, elementwise(op, vals as number[][]));
+      return;
+    }
+    if (op === 'QLinearAdd' || op === 'QLinearMul') return setValue(out0, xt, broadcast([x, shapeOf(inp[3])]));
+    if (op === 'MatMul' || op === 'FusedMatMul' || op === 'MatMulInteger' || op === 'DynamicQuantizeMatMul' || op === 'MatMulIntegerToFloat') {
+      const dt = op === 'MatMulInteger' ? 'int32' : op === 'MatMul' || op === 'FusedMatMul' ? xt : 'float32';
+      let b = shapeOf(inp[1]);
+      if (op === 'FusedMatMul' && a['transB'] === 1 && b && b.length >= 2) b = [...b.slice(0, -2), b[b.length - 1]!, b[b.length - 2]!];
+      return setValue(out0, dt, matmulShape(x, b));
+    }
+    if (op === 'QLinearMatMul') return setValue(out0, dtypeOf(inp[7]) ?? xt, matmulShape(x, shapeOf(inp[3])));
+    if (op === 'MatMulNBits' || op === 'MatMulBnb4') {
+      const n = a['N'];
+      return setValue(out0, xt, x && typeof n === 'number' ? [...x.slice(0, -1), n] : undefined);
+    }
+    if (op === 'Gemm') {
+      const b = shapeOf(inp[1]);
+      if (!x || !b || x.length !== 2 || b.length !== 2) return setValue(out0, xt, undefined);
+      const m = a['transA'] === 1 ? x[1]! : x[0]!;
+      const n = a['transB'] === 1 ? b[0]! : b[1]!;
+      return setValue(out0, xt, [m, n]);
+    }
+    if (op === 'Conv' || op === 'ConvInteger' || op === 'QLinearConv' || op === 'FusedConv' || op === 'NhwcConv') {
+      const w = shapeOf(inp[op === 'QLinearConv' ? 3 : 1]);
+      const kernel = ints(a['kernel_shape']) ?? w?.slice(2);
+      const dt = op === 'ConvInteger' ? 'int32' : op === 'QLinearConv' ? (dtypeOf(inp[7]) ?? xt) : xt;
+      return setValue(out0, dt, windowShape(x, kernel, node, w?.[0]));
+    }
+    if (op === 'ConvTranspose') {
+      const w = shapeOf(inp[1]);
+      if (!x || !w || x.length < 3) return setValue(out0, xt, undefined);
+      const sp = x.length - 2;
+      const group = typeof a['group'] === 'number' ? a['group'] : 1;
+      const explicit = ints(a['output_shape']);
+      const kernel = ints(a['kernel_shape']) ?? w.slice(2);
+      const strides = ints(a['strides']) ?? new Array<number>(sp).fill(1);
+      const dil = ints(a['dilations']) ?? new Array<number>(sp).fill(1);
+      const pads = ints(a['pads']) ?? new Array<number>(sp * 2).fill(0);
+      const opad = ints(a['output_padding']) ?? new Array<number>(sp).fill(0);
+      const out = [x[0]!, w[1]! * group];
+      for (let i = 0; i < sp; i++) {
+        out.push(explicit?.[i] ?? strides[i]! * (x[2 + i]! - 1) + opad[i]! + (kernel[i]! - 1) * dil[i]! + 1 - pads[i]! - pads[i + sp]!);
+      }
+      return setValue(out0, xt, out);
+    }
+    if (POOL.has(op)) {
+      setValue(out0, xt, windowShape(x, ints(a['kernel_shape']), node, undefined));
+      if (node.outputs[1]) setValue(node.outputs[1], 'int64', shapeOf(out0));
+      return;
+    }
+    if (GLOBAL_POOL.has(op)) return setValue(out0, xt, x ? [x[0]!, x[1]!, ...x.slice(2).map(() => 1)] : undefined);
+    if (op === 'Flatten') {
+      if (!x) return setValue(out0, xt, undefined);
+      const axis = normAxis(typeof a['axis'] === 'number' ? a['axis'] : 1, x.length);
+      return setValue(out0, xt, [prod(x.slice(0, axis)), prod(x.slice(axis))]);
+    }
+    if (op === 'Reshape') {
+      const target = known.get(inp[1] ?? '') ?? ints(a['shape']);
+      setValue(out0, xt, x && target ? reshape(x, target, a['allowzero'] === 1) : undefined);
+      const v = known.get(inp[0] ?? '');
+      if (v) remember(out0, v);
+      return;
+    }
+    if (op === 'Transpose') {
+      if (!x) return setValue(out0, xt, undefined);
+      const perm = ints(a['perm']) ?? x.map((_, i) => x.length - 1 - i);
+      return setValue(out0, xt, perm.map((p) => x[p]!));
+    }
+    if (op === 'Concat') {
+      const shapes = inp.filter((n) => n).map(shapeOf);
+      if (shapes.some((s) => !s) || shapes.length === 0) return setValue(out0, xt, undefined);
+      const rank = shapes[0]!.length;
+      const axis = normAxis(typeof a['axis'] === 'number' ? a['axis'] : 0, rank);
+      const out = [...shapes[0]!];
+      out[axis] = shapes.reduce((s, sh) => s + (sh![axis] ?? 0), 0);
+      setValue(out0, xt, out);
+      const vals = inp.filter((n) => n).map((n) => known.get(n));
+      if (vals.every((v) => v)) remember(out0, vals.flat() as number[]);
+      return;
+    }
+    if (op === 'Split') {
+      if (!x) return;
+      const axis = normAxis(typeof a['axis'] === 'number' ? a['axis'] : 0, x.length);
+      const parts = ints(a['split']) ?? known.get(inp[1] ?? '');
+      const n = node.outputs.length;
+      node.outputs.forEach((o, i) => {
+        const size = parts?.[i] ?? Math.ceil(x[axis]! / n) - (i === n - 1 ? Math.ceil(x[axis]! / n) * n - x[axis]! : 0);
+        const s = [...x];
+        s[axis] = size;
+        setValue(o, xt, s);
+      });
+      return;
+    }
+    if (op === 'Slice') {
+      if (!x) return setValue(out0, xt, undefined);
+      const starts = known.get(inp[1] ?? '') ?? ints(a['starts']);
+      const ends = known.get(inp[2] ?? '') ?? ints(a['ends']);
+      if (!starts || !ends) return setValue(out0, xt, undefined);
+      const axes = (known.get(inp[3] ?? '') ?? ints(a['axes']) ?? starts.map((_, i) => i)).map((ax) => normAxis(ax, x.length));
+      const steps = known.get(inp[4] ?? '') ?? starts.map(() => 1);
+      const out = [...x];
+      axes.forEach((ax, i) => {
+        out[ax] = sliceLength(x[ax]!, starts[i]!, ends[i]!, steps[i] ?? 1);
+      });
+      setValue(out0, xt, out);
+      const v = known.get(inp[0] ?? '');
+      if (v && x.length === 1) remember(out0, sliceValues(v, starts[0]!, ends[0]!, steps[0] ?? 1));
+      return;
+    }
+    if (op === 'Gather') {
+      const idx = shapeOf(inp[1]);
+      if (!x || !idx) return setValue(out0, xt, undefined);
+      const axis = normAxis(typeof a['axis'] === 'number' ? a['axis'] : 0, x.length);
+      setValue(out0, xt, [...x.slice(0, axis), ...idx, ...x.slice(axis + 1)]);
+      const data = known.get(inp[0] ?? '');
+      const iv = known.get(inp[1] ?? '');
+      if (data && iv && x.length === 1) remember(out0, iv.map((i) => data[i < 0 ? i + data.length : i]!));
+      return;
+    }
+    if (op === 'GatherElements') return setValue(out0, xt, shapeOf(inp[1]));
+    if (op === 'Unsqueeze') {
+      const axes = axesOf(1);
+      if (!x || !axes) return setValue(out0, xt, undefined);
+      const rank = x.length + axes.length;
+      const norm = axes.map((ax) => normAxis(ax, rank)).sort((p, q) => p - q);
+      const out = [...x];
+      for (const ax of norm) out.splice(ax, 0, 1);
+      setValue(out0, xt, out);
+      remember(out0, known.get(inp[0] ?? ''));
+      return;
+    }
+    if (op === 'Squeeze') {
+      if (!x) return setValue(out0, xt, undefined);
+      const axes = axesOf(1)?.map((ax) => normAxis(ax, x.length));
+      setValue(out0, xt, x.filter((d, i) => (axes ? !axes.includes(i) : d !== 1)));
+      remember(out0, known.get(inp[0] ?? ''));
+      return;
+    }
+    if (op === 'Shape') {
+      if (!x) return setValue(out0, 'int64', undefined);
+      const rank = x.length;
+      const start = normAxis(typeof a['start'] === 'number' ? a['start'] : 0, rank);
+      const end = typeof a['end'] === 'number' ? normAxis(a['end'], rank) : rank;
+      const dims = x.slice(Math.max(0, start), Math.min(rank, end));
+      setValue(out0, 'int64', [dims.length]);
+      remember(out0, dims);
+      return;
+    }
+    if (op === 'Size') {
+      setValue(out0, 'int64', []);
+      if (x) remember(out0, [prod(x)]);
+      return;
+    }
+    if (op === 'ConstantOfShape') {
+      const v = a['value'];
+      const dt = v && typeof v === 'object' && 'tensor' in v ? tensorsByName.get(v.tensor)?.dtype : undefined;
+      return setValue(out0, dt ?? 'float32', known.get(inp[0] ?? ''));
+    }
+    if (op === 'Expand') {
+      const target = known.get(inp[1] ?? '');
+      return setValue(out0, xt, x && target ? broadcast([x, target]) : undefined);
+    }
+    if (op === 'Tile') {
+      const reps = known.get(inp[1] ?? '');
+      return setValue(out0, xt, x && reps ? x.map((d, i) => d * (reps[i] ?? 1)) : undefined);
+    }
+    if (op === 'Range') {
+      const [s, l, d] = [known.get(inp[0] ?? '')?.[0], known.get(inp[1] ?? '')?.[0], known.get(inp[2] ?? '')?.[0]];
+      return setValue(out0, xt, s !== undefined && l !== undefined && d ? [Math.max(0, Math.ceil((l - s) / d))] : undefined);
+    }
+    if (REDUCE.has(op) || op === 'ArgMax' || op === 'ArgMin') {
+      if (!x) return setValue(out0, xt, undefined);
+      const keep = a['keepdims'] !== 0;
+      const single = typeof a['axis'] === 'number' ? [a['axis']] : undefined;
+      const axes = (single ?? axesOf(1))?.map((ax) => normAxis(ax, x.length));
+      const noop = a['noop_with_empty_axes'] === 1 && !axes;
+      const red = noop ? [] : (axes ?? x.map((_, i) => i));
+      const out = keep ? x.map((d, i) => (red.includes(i) ? 1 : d)) : x.filter((_, i) => !red.includes(i));
+      setValue(out0, op.startsWith('Arg') ? 'int64' : xt, out);
+      const v = known.get(inp[0] ?? '');
+      if (op === 'ReduceProd' && v && x.length === 1) remember(out0, [v.reduce((p, q) => p * q, 1)]);
+      return;
+    }
+    if (op === 'Pad') {
+      const pads = known.get(inp[1] ?? '') ?? ints(a['pads']);
+      return setValue(out0, xt, x && pads && pads.length === x.length * 2 ? x.map((d, i) => d + pads[i]! + pads[i + x.length]!) : undefined);
+    }
+    if (op === 'Resize' || op === 'Upsample') {
+      const sizes = known.get(inp[3] ?? '');
+      const scales = ints(a['scales']) ?? (op === 'Upsample' ? undefined : undefined);
+      if (x && sizes && sizes.length === x.length) return setValue(out0, xt, sizes);
+      return setValue(out0, xt, x && scales && scales.length === x.length ? x.map((d, i) => Math.floor(d * scales[i]!)) : undefined);
+    }
+    if (op === 'TopK') {
+      const k = known.get(inp[1] ?? '')?.[0] ?? (typeof a['k'] === 'number' ? a['k'] : undefined);
+      if (!x || k === undefined) return;
+      const axis = normAxis(typeof a['axis'] === 'number' ? a['axis'] : -1, x.length);
+      const s = x.map((d, i) => (i === axis ? k : d));
+      setValue(out0, xt, s);
+      setValue(node.outputs[1] ?? '', 'int64', s);
+      return;
+    }
+    if (op === 'LSTM' || op === 'GRU' || op === 'RNN') {
+      const hidden = a['hidden_size'];
+      if (!x || x.length !== 3 || typeof hidden !== 'number') return;
+      const dirs = a['direction'] === 'bidirectional' ? 2 : 1;
+      const batchFirst = a['layout'] === 1;
+      const [seq, bat] = batchFirst ? [x[1]!, x[0]!] : [x[0]!, x[1]!];
+      setValue(out0, xt, batchFirst ? [bat, seq, dirs, hidden] : [seq, dirs, bat, hidden]);
+      for (const o of node.outputs.slice(1)) setValue(o, xt, batchFirst ? [bat, dirs, hidden] : [dirs, bat, hidden]);
+      return;
+    }
+    if (op === 'EmbedLayerNormalization') {
+      const word = shapeOf(inp[2]);
+      if (x && word) setValue(out0, dtypeOf(inp[2]), [...x, word[1]!]);
+      if (x && node.outputs[1]) setValue(node.outputs[1], 'int32', [x[0]!]);
+      if (x && word && node.outputs[2]) setValue(node.outputs[2], dtypeOf(inp[2]), [...x, word[1]!]); // embedding_sum
+      return;
+    }
+    if (op === 'Attention') {
+      const w = shapeOf(inp[1]);
+      const qkv = ints(a['qkv_hidden_sizes']);
+      const vHidden = qkv?.[2] ?? (w ? w[1]! / 3 : undefined);
+      return setValue(out0, xt, x && vHidden ? [...x.slice(0, -1), vHidden] : undefined);
+    }
+    if (op === 'MultiHeadAttention' || op === 'PackedAttention' || op === 'DecoderMaskedMultiHeadAttention') {
+      const v = shapeOf(inp[2]);
+      return setValue(out0, xt, x && x.length === 3 && v && v.length === 3 ? [x[0]!, x[1]!, v[2]!] : x);
+    }
+    if (op === 'GroupQueryAttention') {
+      const heads = a['num_heads'];
+      const kvHeads = a['kv_num_heads'];
+      if (!x || typeof heads !== 'number' || typeof kvHeads !== 'number') return setValue(out0, xt, undefined);
+      const packed = !inp[1];
+      const headDim = packed ? x[x.length - 1]! / (heads + 2 * kvHeads) : x[x.length - 1]! / heads;
+      return setValue(out0, xt, [...x.slice(0, -1), heads * headDim]);
+    }
+    if (op === 'Einsum' || op === 'NonZero' || op === 'NonMaxSuppression' || op === 'Unique' || op === 'Compress') {
+      return; // data-dependent or not modeled: stays unknown unless value_info declares it
+    }
+  }
+}
+
+function prod(s: readonly number[]): number {
+  return s.reduce((a, b) => a * b, 1);
+}
+
+function reshape(x: Shape, target: readonly number[], allowZero: boolean): number[] | undefined {
+  const out = target.map((d, i) => (d === 0 && !allowZero ? (x[i] ?? 0) : d));
+  const minus = out.filter((d) => d === -1).length;
+  if (minus > 1) return undefined;
+  if (minus === 1) {
+    const rest = prod(out.filter((d) => d !== -1));
+    if (rest === 0) return undefined;
+    out[out.indexOf(-1)] = Math.round(prod(x) / rest);
+  }
+  return out.some((d) => d < 0) ? undefined : out;
+}
+
+function clampIndex(i: number, n: number, step: number): number {
+  if (i < 0) i += n;
+  return step > 0 ? Math.min(Math.max(i, 0), n) : Math.min(Math.max(i, -1), n - 1);
+}
+
+function sliceLength(n: number, start: number, end: number, step: number): number {
+  if (step === 0) return 0;
+  const s = clampIndex(start, n, step);
+  const e = clampIndex(end, n, step);
+  return Math.max(0, Math.ceil((e - s) / step));
+}
+
+function sliceValues(v: readonly number[], start: number, end: number, step: number): number[] {
+  const n = v.length;
+  const out: number[] = [];
+  const s = clampIndex(start, n, step);
+  const e = clampIndex(end, n, step);
+  if (step > 0) for (let i = s; i < e; i += step) out.push(v[i]!);
+  else if (step < 0) for (let i = s; i > e; i += step) out.push(v[i]!);
+  return out;
+}
+
+function elementwise(op: string, vals: readonly (readonly number[])[]): number[] | undefined {
+  const len = Math.max(...vals.map((v) => v.length));
+  if (vals.some((v) => v.length !== len && v.length !== 1)) return undefined;
+  const at = (v: readonly number[], i: number): number => (v.length === 1 ? v[0]! : v[i]!);
+  const out: number[] = [];
+  for (let i = 0; i < len; i++) {
+    const [p, q, r] = [at(vals[0]!, i), vals[1] ? at(vals[1], i) : 0, vals[2] ? at(vals[2], i) : 0];
+    switch (op) {
+      case 'Add': out.push(p + q); break;
+      case 'Sub': out.push(p - q); break;
+      case 'Mul': out.push(p * q); break;
+      case 'Div': out.push(q === 0 ? NaN : Math.trunc(p / q)); break;
+      case 'Max': out.push(Math.max(p, q)); break;
+      case 'Min': out.push(Math.min(p, q)); break;
+      case 'Equal': out.push(p === q ? 1 : 0); break;
+      case 'Less': out.push(p < q ? 1 : 0); break;
+      case 'Greater': out.push(p > q ? 1 : 0); break;
+      case 'Where': out.push(p ? q : r); break;
+      default: return undefined;
+    }
+  }
+  return out;
+}
+
+/** Every outer-scope value name that a node's nested graphs (recursively) read. */
+function subgraphReads(model: Model, node: GraphNode, depth = 0): string[] {
+  if (node.subgraphs.length === 0 || depth > 16) return [];
+  const out: string[] = [];
+  for (const gName of node.subgraphs) {
+    const g = model.graphs.find((x) => x.name === gName);
+    if (!g) continue;
+    for (const n of g.nodes) {
+      out.push(...n.inputs);
+      out.push(...subgraphReads(model, n, depth + 1));
+    }
+  }
+  return out;
+}
+
+/**
+ * Peak live activation bytes of `graph` (default: the main graph), walking nodes in execution order.
+ * `exclude(name)` drops values counted elsewhere (the estimator excludes past/present KV-cache values).
+ */
+export function peakActivationBytes(
+  model: Model,
+  bindings: ShapeBindings,
+  options: { readonly graph?: Graph; readonly constants?: Readonly<Record<string, readonly number[]>>; readonly exclude?: (name: string) => boolean } = {},
+): ActivationPeak {
+  const graph = options.graph ?? model.graphs[0];
+  if (!graph) return { peakBytes: 0, peakNode: undefined, unknownValues: [], unboundSymbols: [], valueCount: 0, generatedConstantBytes: 0 };
+  const shapes = inferGraphShapes(model, graph, bindings, options.constants);
+  const weights = new Set(graph.initializers);
+  for (const n of graph.nodes) if (n.op === 'Constant') for (const o of n.outputs) weights.add(o);
+  const exclude = options.exclude ?? (() => false);
+  const n = graph.nodes.length;
+  const start = new Map<string, number>();
+  const end = new Map<string, number>();
+  for (const v of graph.inputs) if (!weights.has(v.name)) start.set(v.name, 0);
+  graph.nodes.forEach((node, i) => {
+    for (const o of node.outputs) if (o && !weights.has(o) && !start.has(o)) start.set(o, i);
+    for (const name of [...node.inputs, ...subgraphReads(model, node)]) if (name && start.has(name)) end.set(name, i);
+  });
+  for (const v of graph.outputs) if (start.has(v.name)) end.set(v.name, Math.max(n - 1, 0));
+  const generated = new Set<string>();
+  for (const nd of graph.nodes) if (nd.op === 'ConstantOfShape' && weights.has(nd.inputs[0] ?? '')) generated.add(nd.outputs[0] ?? '');
+  let generatedConstantBytes = 0;
+  const delta = new Array<number>(n + 1).fill(0);
+  const unknown: string[] = [];
+  let count = 0;
+  for (const [name, s] of start) {
+    if (exclude(name)) continue;
+    count++;
+    const shape = shapes.values.get(name);
+    const bytes = valueBytes(shape);
+    if (!shape?.shape) {
+      unknown.push(name);
+      continue;
+    }
+    const e = Math.max(end.get(name) ?? s, s);
+    if (generated.has(name)) generatedConstantBytes += bytes;
+    delta[s]! += bytes;
+    delta[e + 1]! -= bytes;
+  }
+  let live = 0;
+  let peak = 0;
+  let at: number | undefined;
+  for (let i = 0; i < n; i++) {
+    live += delta[i]!;
+    if (live > peak) {
+      peak = live;
+      at = i;
+    }
+  }
+  if (n === 0) peak = delta[0] ?? 0;
+  return { peakBytes: peak, peakNode: at !== undefined ? graph.nodes[at]!.name : undefined, unknownValues: unknown, unboundSymbols: shapes.unboundSymbols, valueCount: count, generatedConstantBytes };
+}

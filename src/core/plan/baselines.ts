@@ -1,0 +1,136 @@
+/**
+ * Baseline precision plans the solver is compared with: uniform plans (every quantizable layer in one format)
+ * and llama.cpp-style fixed rules (Q4_K_M-like). Baselines respect the same structural constraints as the
+ * solver: non-quantizable layers stay as stored, fused groups share one format, and a format is never used
+ * where it would take more bytes than the stored tensor.
+ */
+import { own, setOwn } from '../model/dict';
+import type { Layer, Model } from '../model/types';
+import { getNumberFormat, type ComputeType } from '../precision/numberFormats';
+import { KEEP_FORMAT } from './planFile';
+import { formatAllowed, groupLayers, layerTensors, tensorBytesIn, type FuseOptions } from './solver';
+
+/** A named assignment (layer → format id, 'keep' = as stored). */
+export interface Baseline {
+  readonly id: string;
+  readonly label: string;
+  readonly assignment: Readonly<Record<string, string>>;
+}
+
+/** Options shared by the baseline builders. */
+export interface BaselineOptions {
+  /** Target natively executed types: compute formats outside it make the baseline unavailable. */
+  readonly native?: readonly ComputeType[];
+  readonly allowEmulated?: boolean;
+  readonly fuse?: FuseOptions;
+}
+
+/** Makes an assignment consistent: keep where a format would not shrink the layer, one format per fused group. */
+function finish(model: Model, raw: Record<string, string>, fuse: FuseOptions | undefined): Record<string, string> {
+  const { byLayer } = layerTensors(model);
+  const out: Record<string, string> = {};
+  for (const l of model.layers) {
+    if (!byLayer.has(l.name) || (byLayer.get(l.name) ?? []).length === 0) continue;
+    let id = l.quantizable ? (own(raw, l.name) ?? KEEP_FORMAT) : KEEP_FORMAT;
+    const f = id === KEEP_FORMAT ? undefined : getNumberFormat(id);
+    if (!f) id = KEEP_FORMAT;
+    else {
+      const ts = byLayer.get(l.name) ?? [];
+      const keep = ts.reduce((a, t) => a + t.tensor.byteLength, 0);
+      const now = ts.reduce((a, t) => a + tensorBytesIn(t.tensor, f, t.isMain), 0);
+      if (now > keep) id = KEEP_FORMAT;
+      else id = f.id;
+    }
+    setOwn(out, l.name, id);
+  }
+  // Fused groups take the format of their most precise member (what a runtime storing them fused must do).
+  const tensors = byLayer;
+  for (const g of groupLayers(model, fuse)) {
+    if (g.layers.length < 2) continue;
+    const bytesOf = (id: string): number =>
+      g.layers.reduce((a, l) => a + (tensors.get(l.name) ?? []).reduce((b, t) => b + tensorBytesIn(t.tensor, id === KEEP_FORMAT ? 'keep' : getNumberFormat(id)!, t.isMain), 0), 0);
+    const ids = [...new Set(g.layers.map((l) => own(out, l.name)!).filter((x) => x !== undefined))];
+    const pick = ids.sort((a, b) => bytesOf(b) - bytesOf(a))[0] ?? KEEP_FORMAT;
+    for (const l of g.layers) setOwn(out, l.name, pick);
+  }
+  return out;
+}
+
+/** Every quantizable layer in `formatId` (undefined when the target cannot run the format). */
+export function uniformBaseline(model: Model, formatId: string, options: BaselineOptions = {}): Baseline | undefined {
+  const f = getNumberFormat(formatId);
+  if (!f || !formatAllowed(f, options.native, options.allowEmulated)) return undefined;
+  const raw: Record<string, string> = {};
+  for (const l of model.layers) setOwn(raw, l.name, f.id);
+  return { id: `uniform-${f.id}`, label: `all ${f.label}`, assignment: finish(model, raw, options.fuse) };
+}
+
+/**
+ * llama.cpp's `use_more_bits(i, n)` (src/llama-quant.cpp): the first and last eighth of the layers and every
+ * third layer in between get more bits. C integer division and remainder are reproduced exactly.
+ */
+export function useMoreBits(i: number, n: number): boolean {
+  const eighth = Math.trunc(n / 8);
+  return i < eighth || i >= Math.trunc((7 * n) / 8) || (i - eighth) % 3 === 2;
+}
+
+/** Formats of a rule-based baseline. */
+export interface RuleFormats {
+  /** Default for quantizable layers. */
+  readonly low: string;
+  /** For attention v / ffn down layers selected by {@link useMoreBits}. */
+  readonly high: string;
+  /** For the output head. */
+  readonly head: string;
+}
+
+/** Q4_K_M's types for GGUF models, and the ONNX-appliable equivalents (INT4 g32 = 4.5 bpw like Q4_K; INT8 for Q6_K). */
+export function q4kmFormats(model: Model): RuleFormats {
+  return model.format === 'gguf' ? { low: 'q4_k', high: 'q6_k', head: 'q6_k' } : { low: 'int4_g32', high: 'int8', head: 'int8' };
+}
+
+/**
+ * llama.cpp Q4_K_M-like rules: `low` everywhere, `high` for attention v and ffn down in layers chosen by
+ * {@link useMoreBits} (counted separately per role, as llama.cpp counts `attn_v` and `ffn_down` tensors),
+ * `head` for the output head. Models without attention v / ffn down layers (CNNs) apply `useMoreBits` to
+ * the quantizable layers in order instead.
+ */
+export function llamaCppRulesBaseline(model: Model, formats: RuleFormats = q4kmFormats(model), options: BaselineOptions = {}): Baseline | undefined {
+  for (const id of [formats.low, formats.high, formats.head]) {
+    const f = getNumberFormat(id);
+    if (!f || !formatAllowed(f, options.native, options.allowEmulated)) return undefined;
+  }
+  const raw: Record<string, string> = {};
+  const weighted = model.layers.filter((l) => l.quantizable && l.byteLength > 0);
+  const ordinal = (list: readonly Layer[]): Map<string, number> => new Map(list.map((l, i) => [l.name, i]));
+  const byBlock = (a: Layer, b: Layer): number => (a.block ?? 0) - (b.block ?? 0);
+  const v = weighted.filter((l) => l.role === 'attention_v').sort(byBlock);
+  const down = weighted.filter((l) => l.role === 'ffn_down' || (l.role === 'expert' && /down|w2/.test(l.name))).sort(byBlock);
+  const vIdx = ordinal(v);
+  // llama.cpp counts ffn_down by layer (block); with experts, all experts of a block share the block's index.
+  const blocks = [...new Set(down.map((l) => l.block ?? -1))].sort((a, b) => a - b);
+  const nBlocks = blocks.length;
+  const generic = v.length === 0 && down.length === 0;
+  const gIdx = ordinal(weighted);
+  for (const l of weighted) {
+    let id = formats.low;
+    if (l.role === 'output_head') id = formats.head;
+    else if (generic) id = useMoreBits(gIdx.get(l.name)!, weighted.length) ? formats.high : formats.low;
+    else if (vIdx.has(l.name)) id = useMoreBits(vIdx.get(l.name)!, v.length) ? formats.high : formats.low;
+    else if (down.includes(l)) id = useMoreBits(blocks.indexOf(l.block ?? -1), nBlocks) ? formats.high : formats.low;
+    setOwn(raw, l.name, id);
+  }
+  return { id: model.format === 'gguf' ? 'q4_k_m' : 'q4_k_m-like', label: `Q4_K_M-like (${formats.low}; ${formats.high} for attn v/ffn down, ${formats.head} head)`, assignment: finish(model, raw, options.fuse) };
+}
+
+/** The standard comparison set: uniform FP16, FP8 E4M3, INT8, INT4 and the Q4_K_M-like rules (those the target can run). */
+export function standardBaselines(model: Model, options: BaselineOptions = {}): Baseline[] {
+  const list = [
+    uniformBaseline(model, 'fp16', options),
+    uniformBaseline(model, 'fp8_e4m3', options),
+    uniformBaseline(model, 'int8', options),
+    uniformBaseline(model, 'int4', options),
+    llamaCppRulesBaseline(model, q4kmFormats(model), options),
+  ];
+  return list.filter((b): b is Baseline => b !== undefined);
+}

@@ -1,0 +1,35 @@
+/** Plan: the mixed-precision solver, the plan file, baselines, exports and the model fingerprint. Named exports only: this is the folder's surface for the rest of core and for tests. */
+export {
+  uniformBaseline, useMoreBits, q4kmFormats, llamaCppRulesBaseline, standardBaselines, type Baseline,
+  type BaselineOptions, type RuleFormats,
+} from './baselines';
+export {
+  exportOrt, exportLlamaCpp, type OrtTensorOverride, type OrtExport, type LlamaCppExport,
+} from './export';
+export {
+  sha256Hex, modelFingerprint, FINGERPRINT_EDGE_BYTES, Sha256,
+} from './fingerprint';
+export {
+  budgetFor, budgetKind, layerBudgetFacts, type BudgetBreakdown, type LayerBudgetFacts,
+} from './budget';
+export {
+  checkedAssignment, planAssignment, type CheckedAssignment, type PlanCheckInput,
+} from './checked';
+export {
+  parsePlan, checkPlan, hasPlanErrors, formatPlanDiagnostics, resolvePlanAssignment, planFileNameFor, serializePlan,
+  tryParseByteSize, parseByteSize, parseBudgetInput, buildPlan, PLAN_SCHEMA_URL, PLAN_VERSION, KEEP_FORMAT, MAX_PLAN_TEXT_BYTES,
+  MAX_PLAN_ENTRIES, MAX_PLAN_DIAGNOSTICS, type PlanBudget, type PlanLayerEntry, type PlanModelRef,
+  type PrecisionPlan, type PlanPosition, type PlanDiagnosticCode, type PlanDiagnostic, type PlanPositions,
+  type ParsedPlan, type PlanTargetFacts, LineIndex, type PlanCheckContext, type BuildPlanInput,
+} from './planFile';
+export {
+  solveMultipleChoiceKnapsack, knapsackFrontier, defaultCandidateFormats, formatAllowed, tensorBytesIn, layerTensors,
+  assignmentWeightBytes, groupLayers, solveModel, harmFromSensitivity, assignmentHarm, harmToSqnrDb,
+  type KnapsackOption, type KnapsackResult, type KnapsackOptions, type FrontierPoint, type HarmFunction,
+  type FuseOptions, type SolveModelOptions, type SolveAnchor, type LayerGroup, type GroupOption,
+  type SolveModelResult, type LayerTensor,
+} from './solver';
+export {
+  planForTarget, solvePlan, planDocument, replacePlanAssignment, allowedFormats, type PlanForTargetOptions,
+  type PlanForTargetResult, type FitSuggestion, type SolvePlanInput, type SolvedPlan, type BaselineComparison,
+} from './workflow';
