@@ -17,7 +17,7 @@ export {
   BinaryReader, safeMultiply, toSafeNumber,
 } from './io/binaryReader';
 export {
-  DEFAULT_LIMITS, type Limits, MAX_CALIBRATION_TEXT_BYTES, MAX_EVAL_REFERENCE_BYTES, MAX_EVAL_TOKENS,
+  DEFAULT_LIMITS, type Limits, MAX_APPLY_CHUNK_ELEMENTS, MAX_CALIBRATION_TEXT_BYTES, MAX_EVAL_REFERENCE_BYTES, MAX_EVAL_TOKENS,
 } from './io/limits';
 export {
   type Dim, type FormatId, type Graph, type GraphNode, type GraphValue, type Hyperparameters, type Layer,
@@ -45,6 +45,12 @@ export {
   GGML_TYPES, ggmlType, REMOVED_GGML_TYPES,
 } from './formats/gguf/ggmlTypes';
 export {
+  readGgufHeader, type GgufHeader, type GgufKvSpan, type GgufTensorEntry,
+} from './formats/gguf/reader';
+export {
+  encodeGgufU32, GGUF_VALUE_TYPE, ggufTensorBytes, type GgufKvOut, type GgufLayout, type GgufTensorOut, layoutGguf, padTo,
+} from './formats/gguf/writer';
+export {
   hyperparametersFromHfConfig,
 } from './formats/safetensors/hfConfig';
 export {
@@ -67,7 +73,8 @@ export {
   scoreLayer, type SensitivityChunkResult, type SensitivityChunkTask, type SensitivityReport, spearman,
   storedMatrixShape, toHalf, transpose2d, weightErrorStats, weightStats, type WeightStats, WeightStatsAccumulator,
   type WeightStatsPartial, NextTokenAccumulator, type NextTokenComparison, type ReferenceDistribution, argmax,
-  allFinite, klDivergenceFull, klDivergenceTopK, topKDistribution, MIN_PROBABILITY,
+  allFinite, klDivergenceFull, klDivergenceTopK, topKDistribution, MIN_PROBABILITY, GGML_WRITABLE_DTYPES,
+  isGgmlWritable, quantizeGgml,
 } from './precision';
 export {
   computeRate, estimate, type Estimate, EstimateError, type EstimateOptions, formatSupport,
@@ -81,9 +88,11 @@ export {
   harmFromSensitivity, type HarmFunction, harmToSqnrDb, hasPlanErrors, KEEP_FORMAT, llamaCppRulesBaseline,
   MAX_PLAN_TEXT_BYTES, modelFingerprint, parseBudgetInput, parseByteSize, type ParsedPlan, parsePlan,
   planAssignment, type PlanBudget, type PlanDiagnostic, planDocument, planFileNameFor, planForTarget,
-  type PlanLayerEntry, type PlanPosition, type PrecisionPlan, q4kmFormats, replacePlanAssignment,
+  type PlanLayerEntry, type PlanPosition, type PrecisionPlan, type PlanMeasurement, type PlanMeasuredFigures, q4kmFormats, replacePlanAssignment,
   resolvePlanAssignment, serializePlan, sha256Hex, solveModel, type SolveModelResult, solvePlan, type SolvedPlan,
   type SolvePlanInput, standardBaselines, tryParseByteSize, uniformBaseline, useMoreBits,
+  convertGgufRows, copiedKvSpans, GgufApplyError, type GgufApplyErrorCode, type GgufApplyOptions, type GgufApplyPlan,
+  type GgufApplyTensor, ggmlDtypeForFormat, ggufRows, planGgufApply,
 } from './plan';
 export {
   addCustomTargetText, analyzePlan, type CustomTargetInput, findModelReferences, type FitSummary, fitText,

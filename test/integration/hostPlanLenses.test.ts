@@ -94,7 +94,7 @@ test('unknown-layer → closest name or remove; removing keeps valid JSON', () =
 });
 
 test('low-sqnr → raise to the safest format that fits', () => {
-  const text = planText({ layers: [{ layer: 'token_embd.weight', format: 'q2_k' }] });
+  const text = planText({ layers: [{ layer: 'output.weight', format: 'q2_k' }] });
   const view = analyzePlan(ctxFor(text));
   const d = view.diagnostics.find((x) => x.code === 'low-sqnr')!;
   assert.ok(d, view.diagnostics.map((x) => x.code).join());
@@ -152,4 +152,17 @@ test('the plan document keeps the pins and notes of the plan it replaces; budget
   assert.deepEqual(['capacity', '24GB', '512 MiB', 'weights 1.5GB', '4.5 bits', '3bpw', 'lots'].map(parseBudgetInput), [
     'capacity', { bytes: 24e9 }, { bytes: 512 * 2 ** 20 }, { weightBytes: 1.5e9 }, { avgBits: 4.5 }, { avgBits: 3 }, undefined,
   ]);
+});
+
+test('a recorded measurement shows predicted beside measured KL on the header and layer lenses, without rerunning', () => {
+  const measurement: NonNullable<PrecisionPlan['measurement']> = {
+    runtime: 'llama.cpp (node-llama-cpp 3.21.1, CPU)', text: 'tinyTales.txt (bundled; 1421 tokens)', measuredAt: '2026-12-03T14:00:00.000Z', delivered: 'solver',
+    plan: { predictedKl: 0.021, klDivergence: 0.019, klStdErr: 0.001, perplexity: 8.057, referencePerplexity: 7.812, top1Agreement: 0.86 },
+    layers: [{ layer: 'blk.0.attn_k.weight', format: 'q4_k', measuredKl: 0.00116 }],
+  };
+  const view = analyzePlan(ctxFor(planText({ measurement })));
+  assert.match(view.header!.title, /predicted KL 0\.021 · measured 0\.019 · perplexity 8\.06 \(original 7\.81\)$/);
+  const k = view.entries.find((e) => e.entry === 1)!;
+  assert.match(k.title, /measured KL alone 0\.0012/);
+  assert.doesNotMatch(view.entries.find((e) => e.entry === 0)!.title, /measured KL/);
 });

@@ -138,6 +138,6 @@ test('the published JSON schema lists exactly the known format ids and the plan 
   const schema = JSON.parse(readFileSync(path.resolve(__dirname, '../../schemas/precision-plan.schema.json'), 'utf8'));
   assert.deepEqual(new Set(schema.definitions.format.enum), new Set([...NUMBER_FORMATS.map((f) => f.id), 'keep', ...Object.keys(FORMAT_ALIASES)]));
   assert.deepEqual(schema.required, ['version', 'model', 'target', 'budget', 'context', 'batch', 'kvFormat', 'defaultFormat', 'layers']);
-  assert.deepEqual(Object.keys(schema.properties).sort(), ['$schema', 'allowEmulated', 'batch', 'budget', 'context', 'defaultFormat', 'devices', 'kvFormat', 'layers', 'model', 'target', 'version'].sort());
+  assert.deepEqual(Object.keys(schema.properties).sort(), ['$schema', 'allowEmulated', 'batch', 'budget', 'context', 'defaultFormat', 'devices', 'kvFormat', 'layers', 'measurement', 'model', 'target', 'version'].sort());
   assert.deepEqual(Object.keys(schema.properties.layers.items.properties), ['layer', 'format', 'pinned', 'note']);
 });

@@ -66,8 +66,10 @@ test('NF4, ternary, binary and MX / NVFP4 grids', () => {
   assert.deepEqual([...fakeQuantize(padded, [64], F('nf4')).slice(0, 16)], [...cb]);
   const tern = fakeQuantize(new Float32Array([1, -1, 0.2, 1]), [4], F('ternary')); // γ = mean|w| = 0.8
   assert.deepEqual([...tern], [0.7998046875, -0.7998046875, 0, 0.7998046875]);
-  const bin = fakeQuantize(new Float32Array([0.5, -1.5, 0, 1]), [4], F('binary'));
-  assert.deepEqual([...bin], [0.75, -0.75, 0.75, 0.75]);
+  // Binary is stored as ggml Q1_0: d = mean|x| over 128 (a short row is padded with zeros, as in the file).
+  const bin = fakeQuantize(new Float32Array(128).map((_, i) => [0.5, -1.5, 0, 1][i % 4]!), [128], F('binary'));
+  assert.deepEqual([...bin.slice(0, 4)], [0.75, -0.75, 0.75, 0.75]);
+  assert.deepEqual([...fakeQuantize(new Float32Array([0.5, -1.5, 0, 1]), [4], F('binary'))], [3 / 128, -3 / 128, 3 / 128, 3 / 128]);
   // MXFP4: amax 6 → shared exponent 2^(2−2) = 1, E2M1 grid {0, 0.5, 1, 1.5, 2, 3, 4, 6}.
   const mx = new Float32Array(32);
   mx.set([6, 2.6, 0.74, -5]);

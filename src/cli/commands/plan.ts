@@ -42,6 +42,8 @@ import { DEFAULT_VERIFY_CANDIDATES, MAX_VERIFY_CANDIDATES, planReference, verify
 import { analyzeModelSensitivity } from '../../node/sensitivityRunner';
 import { modelDataFiles, writeOutputFile } from '../../node/safeOutput';
 import { CliError, renderTable, type CliOutput } from '../io';
+import { ggufMeasurementRecord, ggufVerificationJson, ggufVerificationLines, measureGgufForPlan, verifyGgufForPlan, type GgufPlanMeasurement } from './planGguf';
+import type { GgufVerifyResult } from '../../node/ggufVerify';
 import { resolveTargets } from './estimate';
 import { loadTargetsFile } from './targets';
 
@@ -49,7 +51,7 @@ import { loadTargetsFile } from './targets';
 export const AUTO_VERIFY_MAX_BYTES = 256 * 1024 * 1024;
 
 export const planUsage =
-  'precision-lens plan FILE --target ID [--budget SIZE | --avg-bits B | --weight-budget SIZE] [--devices N] [--context N] [--batch N] [--kv-format F] [--formats a,b] [--allow-emulated] [--fuse-qkv] [--sample F] [--measure] [--verify | --no-verify] [--max-candidates N] [--targets-file FILE] [-o PLAN | --dry-run] [--json]';
+  'precision-lens plan FILE --target ID [--budget SIZE | --avg-bits B | --weight-budget SIZE] [--devices N] [--context N] [--batch N] [--kv-format F] [--formats a,b] [--allow-emulated] [--fuse-qkv] [--sample F] [--measure] [--verify | --no-verify] [--text FILE] [--max-candidates N] [--targets-file FILE] [-o PLAN | --dry-run] [--json]';
 
 function positiveInt(flag: string, text: string | undefined): number | undefined {
   if (text === undefined) return undefined;
@@ -146,6 +148,7 @@ export async function planCommand(argv: readonly string[], io: CliOutput): Promi
       verify: { type: 'boolean' },
       'no-verify': { type: 'boolean' },
       'max-candidates': { type: 'string' },
+      text: { type: 'string' },
       'targets-file': { type: 'string' },
       output: { type: 'string', short: 'o' },
       'dry-run': { type: 'boolean' },
@@ -180,6 +183,7 @@ export async function planCommand(argv: readonly string[], io: CliOutput): Promi
   const modelPath = positionals[0]!;
 
   const opened = await openModelFile(modelPath);
+  const disposers: (() => void)[] = [];
   try {
     const model = await openModel(opened.source, { siblings: opened.siblings });
     const fingerprint = await modelFingerprint(opened.source, model.files);
@@ -206,7 +210,19 @@ export async function planCommand(argv: readonly string[], io: CliOutput): Promi
     // than a baseline that fits the same budget. --no-verify skips it; larger models verify on request only.
     const autoVerify = model.format === 'onnx' && values.verify !== true && values.measure !== true && values['no-verify'] !== true && model.totalFileBytes <= AUTO_VERIFY_MAX_BYTES;
     const wantVerify = values.verify === true || autoVerify || (values.measure === true && values['no-verify'] !== true);
-    if ((values.measure || values.verify) && model.format !== 'onnx') io.err(`warning: --measure and --verify need an ONNX model; using static sensitivity for ${model.format}.`);
+    if ((values.measure || values.verify) && model.format !== 'onnx' && model.format !== 'gguf') io.err(`warning: --measure and --verify need an ONNX or GGUF model; using static sensitivity for ${model.format}.`);
+    if (values.text !== undefined && model.format !== 'gguf') throw new CliError('--text needs a GGUF model (the calibration text for llama.cpp).');
+    // GGUF (--measure / --verify): llama.cpp on a calibration text; KL of the next-token distributions.
+    let gguf: GgufPlanMeasurement | undefined;
+    if (model.format === 'gguf' && (values.measure || values.verify)) {
+      try {
+        gguf = await measureGgufForPlan(path.resolve(modelPath), report, { measure: values.measure === true, formats: scored, ...(values.text !== undefined ? { textFile: values.text } : {}), io, quiet: values.json === true });
+      } catch (e) {
+        throw new CliError((e as Error).message);
+      }
+      const evaluator = gguf.session.evaluator;
+      disposers.push(() => evaluator.dispose());
+    }
     let reference: PlanReference | undefined;
     if (model.format === 'onnx' && (values.measure || wantVerify)) {
       try {
@@ -221,7 +237,7 @@ export async function planCommand(argv: readonly string[], io: CliOutput): Promi
       ? await measureSensitivity(path.resolve(modelPath), { formats: scored, staticReport: report, ...(reference ? { samples: reference.samples.length } : {}) })
       : undefined;
     const staticHarm = harmFromSensitivity(report);
-    const harm = measured ? harmFromSensitivity(measured, { prefer: 'measured' }) : staticHarm;
+    const harm = gguf ? gguf.harm : measured ? harmFromSensitivity(measured, { prefer: 'measured' }) : staticHarm;
     const input: SolvePlanInput = {
       target, devices, budget, batch, kvFormat, harm, formats, allowEmulated, constants, fingerprint, previous, baselines: baselineList,
       ...(context !== undefined ? { context } : {}),
@@ -255,7 +271,17 @@ export async function planCommand(argv: readonly string[], io: CliOutput): Promi
       });
       if (verification) solved = replacePlanAssignment(model, input, solved, verification.best.assignment);
     }
-    const { assignment, plan, baselines, estimate: finalEstimate } = solved;
+    // GGUF: the solver's plan, the uniform ggml types and llama.cpp's mixes at equal size, measured in llama.cpp.
+    let ggufVerification: GgufVerifyResult | undefined;
+    if (gguf && values['no-verify'] !== true && result.status !== 'infeasible') {
+      ggufVerification = await verifyGgufForPlan(path.resolve(modelPath), model, gguf, report, {
+        weightBudgetBytes: result.budget.weightBudgetBytes, formats, pinned, native: target.native, allowEmulated, solverAssignment: result.assignment, maxCandidates: Math.max(maxCandidates, 24), io, quiet: values.json === true,
+      });
+      solved = replacePlanAssignment(model, input, solved, ggufVerification.best.assignment);
+    }
+    const { assignment, baselines, estimate: finalEstimate } = solved;
+    // The plan file records what was measured (GGUF), so reopening it shows the figures without rerunning.
+    const plan = solved.plan && ggufVerification ? { ...solved.plan, measurement: ggufMeasurementRecord(ggufVerification, gguf!) } : solved.plan;
     const finalBytes = assignmentWeightBytes(model, assignment);
     const finalHarm = assignmentHarm(model, assignment, harm) ?? result.harm;
     const feasible = result.status !== 'infeasible';
@@ -267,8 +293,8 @@ export async function planCommand(argv: readonly string[], io: CliOutput): Promi
         planFile: feasible && !values['dry-run'] ? outPath : null,
         plan: plan ?? null,
         solver: { status: result.status, harm: result.harm, predictedOutputSqnrDb: harmToSqnrDb(result.harm), lowerBound: result.lowerBound, gap: result.gap, weightBytes: result.weightBytes, groups: result.groupCount, fusedGroups: result.fusedGroupCount, freeGroups: result.freeGroups, states: result.states, formats: result.formats, notes: result.notes },
-        verification: verification ? verificationJson(verification) : null,
-        delivered: { weightBytes: finalBytes, harm: finalHarm, predictedOutputSqnrDb: harmToSqnrDb(finalHarm), measuredOutputSqnrDb: verification?.best.measuredSqnrDb ?? null, source: verification?.best.id ?? 'solver' },
+        verification: verification ? verificationJson(verification) : ggufVerification ? ggufVerificationJson(ggufVerification) : null,
+        delivered: { weightBytes: finalBytes, harm: finalHarm, predictedOutputSqnrDb: harmToSqnrDb(finalHarm), measuredOutputSqnrDb: verification?.best.measuredSqnrDb ?? null, ...(ggufVerification?.best.measured ? { measuredKl: ggufVerification.best.measured.klDivergence, measuredPerplexity: ggufVerification.best.measured.perplexity, top1Agreement: ggufVerification.best.measured.top1Agreement } : {}), source: verification?.best.id ?? ggufVerification?.best.id ?? 'solver' },
         budget: result.budget,
         estimate: finalEstimate,
         frontier: result.frontier,
@@ -291,6 +317,7 @@ export async function planCommand(argv: readonly string[], io: CliOutput): Promi
     for (const id of Object.values(assignment)) counts.set(id, (counts.get(id) ?? 0) + 1);
     io.out(`solution: ${formatBytes(result.weightBytes)} of layer weights, predicted output SQNR ${harmToSqnrDb(result.harm).toFixed(1)} dB (harm ${result.harm.toPrecision(4)}), ${result.status === 'optimal' ? 'proven optimal' : `within ${result.gap.toPrecision(3)} of optimal`}${verification ? '' : ` · ${formatCounts(counts)}`}`);
     if (verification) for (const line of verificationLines(verification, counts)) io.out(line);
+    if (ggufVerification) for (const line of ggufVerificationLines(ggufVerification, gguf!.harmUnit, counts)) io.out(line);
     io.out(`estimate: total ${formatBytes(finalEstimate.totalBytes)} of ${formatBytes(finalEstimate.capacityBytes * devices)} · fits ${finalEstimate.fits || finalEstimate.devicesNeeded <= devices ? 'yes' : 'no'} · decode ${finalEstimate.decodeTokensPerSecond.toFixed(1)} tok/s`);
     io.out('');
     io.out(renderTable(
@@ -303,6 +330,7 @@ export async function planCommand(argv: readonly string[], io: CliOutput): Promi
     io.out(values['dry-run'] ? 'dry run: no plan written.' : `wrote ${outPath}`);
     return 0;
   } finally {
+    for (const d of disposers) d();
     await opened.close();
   }
 }

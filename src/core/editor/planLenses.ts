@@ -138,6 +138,8 @@ export function analyzePlan(ctx: PlanContext): PlanView {
   const layers = new Map(model.layers.map((l) => [l.name, l]));
   const perLayerBytes = new Map(e?.perLayer.map((p) => [p.layer, p.bytes]) ?? []);
   const entries: PlanView['entries'][number][] = [];
+  // Measured figures recorded in the plan (plan --verify / --measure): shown beside the predictions.
+  const measuredAlone = new Map((plan.measurement?.layers ?? []).map((m) => [`${m.layer}|${m.format}`, m]));
   plan.layers.forEach((entry, i) => {
     const position = parsed.positions.entries[i]!;
     const layer = layers.get(entry.layer);
@@ -156,6 +158,8 @@ export function analyzePlan(ctx: PlanContext): PlanView {
       if (level === 'high')
         diagnostics.push({ ...parsed.positions.entryFormats[i]!, entry: i, code: 'low-sqnr', severity: 'warning', message: `${ctx.fileName}: layer '${entry.layer}' in ${shortFormatLabel(fid)} is predicted to leave ${sens.predictedOutputSqnrDb.toFixed(1)} dB output SQNR, below the ${ctx.minOutputSqnrDb} dB threshold (${sens.reason || 'quantization noise'}).` });
     } else if (fid !== KEEP_FORMAT && ctx.sensitivity === undefined) parts.push('sensitivity pending');
+    const alone = measuredAlone.get(`${entry.layer}|${fid}`);
+    if (alone?.measuredKl !== undefined) parts.push(`${alone.predictedKl !== undefined ? `predicted KL ${formatKl(alone.predictedKl)} · ` : ''}measured KL alone ${formatKl(alone.measuredKl)}`);
     if (effective !== fid) parts.push(`overridden by a later entry (${shortFormatLabel(effective)})`);
     return entries.push({ entry: i, position, title: parts.join(' · '), tooltip: `${layer.op} · ${layer.role} · ${layer.shape.join('×')}`, hover: layerHover(ctx, layer, fid, target) });
   });
@@ -165,11 +169,27 @@ export function analyzePlan(ctx: PlanContext): PlanView {
     const speed = e.decodeTokensPerSecond > 0 ? ` · ${formatCount(Math.round(e.decodeTokensPerSecond))} tok/s` : '';
     header = {
       position: { offset: 0, length: 0, line: 1, column: 1 },
-      title: `${target.name.replace(`${target.vendor} `, '')} · ${budget.text} · ${budget.fits ? 'fits' : `over by ${formatBytes(budget.weightBytes - budget.weightBudgetBytes)}`}${speed}`,
+      title: headerTitle(target, budget, speed),
+      ...(plan.measurement ? { title: `${headerTitle(target, budget, speed)} · ${measuredText(plan.measurement)}` } : {}),
       tooltip: `weights ${formatBytes(e.weightBytes)} · KV cache ${formatBytes(e.kvCacheBytes)} · activations ${formatBytes(e.activationBytes)} · overhead ${formatBytes(e.overheadBytes)} · ${e.devicesNeeded} device(s) needed · decode ${e.decodeBound}-bound`,
     };
   }
   return { plan, target, assignment, estimate: e, budget, diagnostics, header, entries };
+}
+
+/** KL in nats, 2 significant digits ('0.021', '4.3e-5'). */
+export function formatKl(kl: number): string {
+  return kl !== 0 && Math.abs(kl) < 1e-3 ? kl.toExponential(1) : kl.toPrecision(2);
+}
+
+/** 'predicted KL 0.021 · measured 0.019 · perplexity 8.06 (original 7.81)': a plan's recorded measurement. */
+export function measuredText(m: NonNullable<PrecisionPlan['measurement']>): string {
+  const p = m.plan;
+  return `${p.predictedKl !== undefined ? `predicted KL ${formatKl(p.predictedKl)} · measured ${formatKl(p.klDivergence)}` : `measured KL ${formatKl(p.klDivergence)}`} · perplexity ${p.perplexity.toFixed(2)} (original ${p.referencePerplexity.toFixed(2)})`;
+}
+
+function headerTitle(target: Target, budget: BudgetCheck, speed: string): string {
+  return `${target.name.replace(`${target.vendor} `, '')} · ${budget.text} · ${budget.fits ? 'fits' : `over by ${formatBytes(budget.weightBytes - budget.weightBudgetBytes)}`}${speed}`;
 }
 
 function layerHover(ctx: PlanContext, layer: Model['layers'][number], formatId: string, target: Target | undefined): string {

@@ -49,6 +49,13 @@ export const DEFAULT_LIMITS: Limits = Object.freeze({
   maxQuantValuesTotal: 1024 * 1024,
 });
 
+/**
+ * Most elements converted at once when `apply` rewrites a GGUF tensor (whole rows; one row at least). Threat: a
+ * multi-GiB tensor decoded to float32 in one piece would hold source bytes + 4 B/element + output bytes in memory;
+ * in chunks of 2^22 elements the peak stays near 16 MiB of floats whatever the model's size.
+ */
+export const MAX_APPLY_CHUNK_ELEMENTS = 1 << 22;
+
 /** Largest calibration text read for language-model evaluation (`--text FILE`). Threat: a multi-GB file read into memory and tokenized. */
 export const MAX_CALIBRATION_TEXT_BYTES = 4 * 1024 * 1024;
 /** Most tokens of calibration text evaluated (the rest is not used). Threat: hours of evaluation per candidate on a long text. */

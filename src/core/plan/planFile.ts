@@ -13,7 +13,7 @@
  *   `{ "bytes": N | "24GB" }` (total memory in place of the capacity), `{ "weightBytes": N | "512MiB" }`
  *   (layer weights only) or `{ "avgBits": 4.5 }` (average stored bits per layer weight element).
  */
-import { type Node as JsonNode, type ParseError, parseTree, printParseErrorCode } from 'jsonc-parser';
+import { type Node as JsonNode, type ParseError, getNodeValue, parseTree, printParseErrorCode } from 'jsonc-parser';
 import { own, setOwn } from '../model/dict';
 import type { Layer, Model } from '../model/types';
 import { getNumberFormat, KEEP_FORMAT, type ComputeType, type NumberFormat } from '../precision/numberFormats';
@@ -31,6 +31,8 @@ export { KEEP_FORMAT };
 export const MAX_PLAN_TEXT_BYTES = 64 * 1024 * 1024;
 /** Most `layers[]` entries. Threat: a generated plan with millions of entries making validation quadratic or slow. */
 export const MAX_PLAN_ENTRIES = 1_000_000;
+/** Largest `measurement` record parsed (its JSON text). Threat: a plan whose measurement record is hundreds of MB, decoded in full. */
+export const MAX_MEASUREMENT_TEXT_BYTES = 16 * 1024 * 1024;
 /** Most diagnostics reported for one plan (the rest are summarized). Threat: megabytes of messages for a broken file. */
 export const MAX_PLAN_DIAGNOSTICS = 1000;
 
@@ -61,6 +63,36 @@ export interface PlanModelRef {
   readonly byteLength?: number;
 }
 
+/** Measured figures of one plan (GGUF: llama.cpp on a calibration text; KL in nats against the original). */
+export interface PlanMeasuredFigures {
+  /** Σ per-layer KL measured alone (the additive prediction); absent when the plan was solved on static scores. */
+  readonly predictedKl?: number;
+  readonly klDivergence: number;
+  readonly klStdErr: number;
+  readonly perplexity: number;
+  readonly referencePerplexity: number;
+  readonly top1Agreement: number;
+}
+
+/**
+ * What `plan --verify` / `--measure` measured, stored in the plan so that reopening it shows the figures without
+ * running anything: which runtime and text, the delivered plan's figures, per layer (with `--measure`) the KL the
+ * layer adds alone in its planned format, and the baselines of equal size.
+ */
+export interface PlanMeasurement {
+  /** e.g. 'llama.cpp (node-llama-cpp 3.21.1, CPU)'. */
+  readonly runtime: string;
+  /** The calibration text: file, origin, tokens, positions, context. */
+  readonly text: string;
+  /** ISO 8601 time of the measurement. */
+  readonly measuredAt: string;
+  /** Which candidate was delivered ('solver', a baseline id, or 'solver@<baseline>'). */
+  readonly delivered: string;
+  readonly plan: PlanMeasuredFigures;
+  readonly layers?: readonly { readonly layer: string; readonly format: string; readonly predictedKl?: number; readonly measuredKl?: number }[];
+  readonly baselines?: readonly { readonly id: string; readonly label: string; readonly weightBytes: number; readonly klDivergence: number; readonly perplexity: number; readonly solverKlDivergence?: number; readonly solverWeightBytes?: number }[];
+}
+
 /** A precision plan as stored in `*.precision.json`. */
 export interface PrecisionPlan {
   readonly $schema?: string;
@@ -79,6 +111,8 @@ export interface PrecisionPlan {
   readonly defaultFormat: string;
   /** Allow compute formats the target emulates (runs at the fallback rate). */
   readonly allowEmulated?: boolean;
+  /** What was measured for this plan (see {@link PlanMeasurement}). */
+  readonly measurement?: PlanMeasurement;
   readonly layers: readonly PlanLayerEntry[];
 }
 
@@ -207,7 +241,7 @@ export function parsePlan(text: string, fileName = 'plan'): ParsedPlan {
     ok = false;
     add('schema', at(n), `${fileName}: ${message}`, entry);
   };
-  const known = new Set(['$schema', 'version', 'model', 'target', 'devices', 'budget', 'context', 'batch', 'kvFormat', 'defaultFormat', 'allowEmulated', 'layers']);
+  const known = new Set(['$schema', 'version', 'model', 'target', 'devices', 'budget', 'context', 'batch', 'kvFormat', 'defaultFormat', 'allowEmulated', 'measurement', 'layers']);
   for (const p of root.children ?? []) {
     const key = p.children?.[0];
     if (key && !known.has(String(key.value))) add('schema', at(key), `${fileName}: unknown property '${truncate(String(key.value))}' (ignored).`, undefined, 'warning');
@@ -265,6 +299,14 @@ export function parsePlan(text: string, fileName = 'plan'): ParsedPlan {
   const kvNode = need('kvFormat', 'string');
   const defaultNode = need('defaultFormat', 'string');
   const emulatedNode = optional('allowEmulated', 'boolean');
+  const measurementNode = prop(root, 'measurement');
+  let measurement: PlanMeasurement | undefined;
+  if (measurementNode) {
+    fields['measurement'] = at(measurementNode);
+    measurement = parseMeasurement(measurementNode);
+    // Informational: a malformed record is ignored with a warning, never an error that blocks the plan.
+    if (!measurement) add('schema', at(measurementNode), `${fileName}: 'measurement' is not a valid measurement record (ignored).`, undefined, 'warning');
+  }
   let budget: PlanBudget | undefined;
   const budgetNode = prop(root, 'budget');
   if (!budgetNode) {
@@ -319,9 +361,39 @@ export function parsePlan(text: string, fileName = 'plan'): ParsedPlan {
     kvFormat: String(kvNode!.value),
     defaultFormat: String(defaultNode!.value),
     ...(emulatedNode ? { allowEmulated: emulatedNode.value === true } : {}),
+    ...(measurement ? { measurement } : {}),
     layers: layerEntries,
   };
   return { plan, diagnostics: diags, positions, text };
+}
+
+/** A measurement record, checked field by field (bounded like `layers`); undefined when malformed. */
+function parseMeasurement(n: JsonNode): PlanMeasurement | undefined {
+  if (n.type !== 'object' || n.length > MAX_MEASUREMENT_TEXT_BYTES) return undefined;
+  const v = getNodeValue(n) as Record<string, unknown>;
+  const num = (x: unknown): x is number => typeof x === 'number' && Number.isFinite(x);
+  const str = (x: unknown): x is string => typeof x === 'string' && x.length <= 4096;
+  const figures = (x: unknown): PlanMeasuredFigures | undefined => {
+    if (!x || typeof x !== 'object') return undefined;
+    const f = x as Record<string, unknown>;
+    if (!num(f['klDivergence']) || !num(f['klStdErr']) || !num(f['perplexity']) || !num(f['referencePerplexity']) || !num(f['top1Agreement'])) return undefined;
+    return { ...(num(f['predictedKl']) ? { predictedKl: f['predictedKl'] } : {}), klDivergence: f['klDivergence'], klStdErr: f['klStdErr'], perplexity: f['perplexity'], referencePerplexity: f['referencePerplexity'], top1Agreement: f['top1Agreement'] };
+  };
+  const plan = figures(v['plan']);
+  if (!plan || !str(v['runtime']) || !str(v['text']) || !str(v['measuredAt']) || !str(v['delivered'])) return undefined;
+  const layersIn = Array.isArray(v['layers']) ? (v['layers'] as unknown[]).slice(0, MAX_PLAN_ENTRIES) : [];
+  const layers = layersIn.flatMap((x) => {
+    const l = (x ?? {}) as Record<string, unknown>;
+    if (!str(l['layer']) || !str(l['format'])) return [];
+    return [{ layer: l['layer'], format: l['format'], ...(num(l['predictedKl']) ? { predictedKl: l['predictedKl'] } : {}), ...(num(l['measuredKl']) ? { measuredKl: l['measuredKl'] } : {}) }];
+  });
+  const baselinesIn = Array.isArray(v['baselines']) ? (v['baselines'] as unknown[]).slice(0, 64) : [];
+  const baselines = baselinesIn.flatMap((x) => {
+    const b = (x ?? {}) as Record<string, unknown>;
+    if (!str(b['id']) || !str(b['label']) || !num(b['weightBytes']) || !num(b['klDivergence']) || !num(b['perplexity'])) return [];
+    return [{ id: b['id'], label: b['label'], weightBytes: b['weightBytes'], klDivergence: b['klDivergence'], perplexity: b['perplexity'], ...(num(b['solverKlDivergence']) ? { solverKlDivergence: b['solverKlDivergence'] } : {}), ...(num(b['solverWeightBytes']) ? { solverWeightBytes: b['solverWeightBytes'] } : {}) }];
+  });
+  return { runtime: v['runtime'], text: v['text'], measuredAt: v['measuredAt'], delivered: v['delivered'], plan, ...(layers.length ? { layers } : {}), ...(baselines.length ? { baselines } : {}) };
 }
 
 function parseBudgetNode(n: JsonNode, bad: (n: JsonNode, message: string) => void): PlanBudget | undefined {

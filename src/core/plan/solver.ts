@@ -124,8 +124,23 @@ function sortedEdges(hulls: readonly number[][], eff: readonly Efficient[]): Edg
  * `maxStates`, in which case the result carries the proven gap. Groups must have at least one option.
  */
 export function solveMultipleChoiceKnapsack(groups: readonly (readonly KnapsackOption[])[], budgetBytes: number, options: KnapsackOptions = {}): KnapsackResult {
-  const maxStates = options.maxStates ?? 2_000_000;
-  const n = groups.length;
+  return solvePreparedKnapsack(prepareKnapsack(groups), budgetBytes, options);
+}
+
+/**
+ * The budget-independent part of a multiple-choice knapsack (efficient options, lower hulls, hull edges sorted by
+ * rate): computed once, then solved at any number of budgets and turned into the frontier without redoing it.
+ */
+export interface PreparedKnapsack {
+  readonly eff: readonly Efficient[];
+  readonly hulls: readonly number[][];
+  readonly edges: readonly Edge[];
+  readonly minBytes: number;
+  readonly minHarmAtMin: number;
+}
+
+/** Prepares `groups` for {@link solvePreparedKnapsack} and {@link preparedFrontier}. Groups need ≥ 1 option. */
+export function prepareKnapsack(groups: readonly (readonly KnapsackOption[])[]): PreparedKnapsack {
   const eff = groups.map((g) => {
     if (g.length === 0) throw new Error('Every knapsack group needs at least one option.');
     return efficientOptions(g);
@@ -136,6 +151,15 @@ export function solveMultipleChoiceKnapsack(groups: readonly (readonly KnapsackO
     minBytes += e.bytes[0]!;
     minHarmAtMin += e.harm[0]!;
   }
+  const hulls = eff.map(lowerHull);
+  return { eff, hulls, edges: sortedEdges(hulls, eff), minBytes, minHarmAtMin };
+}
+
+/** {@link solveMultipleChoiceKnapsack} on a prepared problem. */
+export function solvePreparedKnapsack(prepared: PreparedKnapsack, budgetBytes: number, options: KnapsackOptions = {}): KnapsackResult {
+  const maxStates = options.maxStates ?? 2_000_000;
+  const { eff, hulls, edges, minBytes, minHarmAtMin } = prepared;
+  const n = eff.length;
   const pos = new Array<number>(n).fill(0); // position in Efficient list
   const pack = (status: KnapsackResult['status'], lowerBound: number, freeGroups = 0, states = 0): KnapsackResult => {
     let bytes = 0;
@@ -151,8 +175,6 @@ export function solveMultipleChoiceKnapsack(groups: readonly (readonly KnapsackO
   if (minBytes > budgetBytes) return pack('infeasible', minHarmAtMin);
 
   // 2. LP relaxation by the hull greedy.
-  const hulls = eff.map(lowerHull);
-  const edges = sortedEdges(hulls, eff);
   const hullPos = new Array<number>(n).fill(0);
   let used = minBytes;
   let harm = minHarmAtMin;
@@ -336,15 +358,15 @@ export interface FrontierPoint {
  * `maxPoints` points, spread evenly over the byte range, always including both ends.
  */
 export function knapsackFrontier(groups: readonly (readonly KnapsackOption[])[], maxPoints = 200): FrontierPoint[] {
-  const eff = groups.map(efficientOptions);
-  let bytes = 0;
-  let harm = 0;
-  for (const e of eff) {
-    bytes += e.bytes[0]!;
-    harm += e.harm[0]!;
-  }
+  return preparedFrontier(prepareKnapsack(groups), maxPoints);
+}
+
+/** {@link knapsackFrontier} of a prepared problem. */
+export function preparedFrontier(prepared: PreparedKnapsack, maxPoints = 200): FrontierPoint[] {
+  let bytes = prepared.minBytes;
+  let harm = prepared.minHarmAtMin;
   const all: FrontierPoint[] = [{ bytes, harm }];
-  for (const ed of sortedEdges(eff.map(lowerHull), eff)) {
+  for (const ed of prepared.edges) {
     bytes += ed.dBytes;
     harm -= ed.dHarm;
     all.push({ bytes, harm });
@@ -399,6 +421,20 @@ export interface SolveModelOptions {
    * penalty; `status`, `lowerBound` and `gap` then refer to the penalized objective.
    */
   readonly anchor?: SolveAnchor;
+  /**
+   * Further layer-weight budgets to solve at, on the same groups and scores (no anchor penalty): how the solver
+   * does at a baseline's memory. One preparation serves the main solve, the frontier and all of these.
+   */
+  readonly alsoAtBytes?: readonly number[];
+}
+
+/** The solver at one of {@link SolveModelOptions.alsoAtBytes}. */
+export interface SolveAtBytes {
+  readonly weightBudgetBytes: number;
+  readonly status: KnapsackResult['status'];
+  /** Predicted harm and layer-weight bytes of the optimum at that budget. */
+  readonly harm: number;
+  readonly weightBytes: number;
 }
 
 /**
@@ -453,6 +489,8 @@ export interface SolveModelResult {
   readonly formats: readonly string[];
   /** Observations (pins on formats the target cannot run, layers without scores, …). */
   readonly notes: readonly string[];
+  /** One entry per {@link SolveModelOptions.alsoAtBytes}, in order. */
+  readonly atBytes: readonly SolveAtBytes[];
 }
 
 /** A layer's format id in `assignment` ('keep' for a missing entry). */
@@ -662,7 +700,13 @@ export function solveModel(model: Model, options: SolveModelOptions): SolveModel
       return o.map(({ format, bytes, harm }) => ({ bytes, harm: harm + (anchoredFormat(groups[i]!.layers[0]!, { [groups[i]!.layers[0]!.name]: format }) === want ? 0 : anchor.penalty) }));
     })
     : ks;
-  const r = solveMultipleChoiceKnapsack(penalized, options.weightBudgetBytes, options.maxStates !== undefined ? { maxStates: options.maxStates } : {});
+  const knapsackOptions = options.maxStates !== undefined ? { maxStates: options.maxStates } : {};
+  const prepared = prepareKnapsack(ks);
+  const r = solvePreparedKnapsack(penalized === ks ? prepared : prepareKnapsack(penalized), options.weightBudgetBytes, knapsackOptions);
+  const atBytes = (options.alsoAtBytes ?? []).map((budget): SolveAtBytes => {
+    const at = solvePreparedKnapsack(prepared, budget, knapsackOptions);
+    return { weightBudgetBytes: budget, status: at.status, harm: at.harm, weightBytes: at.bytes };
+  });
   const assignment: Record<string, string> = {};
   let trueHarm = 0;
   groups.forEach((g, i) => {
@@ -683,13 +727,14 @@ export function solveModel(model: Model, options: SolveModelOptions): SolveModel
     minWeightBytes: r.minBytes,
     maxUsefulWeightBytes: maxUseful,
     shortfallBytes: Math.max(0, r.minBytes - options.weightBudgetBytes),
-    frontier: knapsackFrontier(ks, options.frontierPoints ?? 200),
+    frontier: preparedFrontier(prepared, options.frontierPoints ?? 200),
     groupCount: groups.length,
     fusedGroupCount: groups.filter((g) => g.layers.length > 1).length,
     freeGroups: r.freeGroups,
     states: r.states,
     formats: uniq.map((f) => f.id),
     notes,
+    atBytes,
   };
 }
 //#endregion

@@ -22,7 +22,7 @@ export {
   fakeQuantize, type FakeQuantizeOptions, SPLIT, type MiniGrid, GRIDS, NF4_CODEBOOK, APPROXIMATE_GGML_TYPES,
 } from './quantize';
 export {
-  weightStats, relMseToDb, weightErrorStats, layerContexts, positionGain, effectiveRole, roleGain, scoreLayer,
+  weightStats, relMseToDb, weightErrorStats, layerContexts, positionGain, effectiveRole, roleGain, roleGainTable, LLAMA_CPP_ROLE_GAIN, scoreLayer,
   quantizationLayout, storedMatrixShape, transpose2d, quantizationError, analyzeSensitivityChunk,
   canAnalyzeInOnePass, histogramSensitivity, compareOutputs, spearman, type WeightStats, WeightStatsAccumulator,
   type WeightStatsPartial, type WeightErrorStats, SQNR_CAP_DB, ErrorAccumulator, type ErrorPartial,
@@ -35,3 +35,6 @@ export {
   NextTokenAccumulator, type NextTokenComparison, type ReferenceDistribution, argmax, allFinite, klDivergenceFull,
   klDivergenceTopK, topKDistribution, MIN_PROBABILITY,
 } from './nextTokenMetrics';
+export {
+  GGML_WRITABLE_DTYPES, isGgmlWritable, quantizeGgml,
+} from './ggmlQuants';

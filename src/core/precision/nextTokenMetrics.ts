@@ -36,6 +36,8 @@ export interface NextTokenComparison {
   readonly referencePerplexity: number;
   /** Mean KL(reference ‖ candidate), nats. */
   readonly klDivergence: number;
+  /** Standard error of the mean KL over positions (σ/√n, positions treated as independent), nats. */
+  readonly klStdErr: number;
   /** Largest per-position KL, nats. */
   readonly klMax: number;
   /** 99th percentile of the per-position KL, nats. */
@@ -143,11 +145,13 @@ export class NextTokenAccumulator {
     const n = this.kls.length;
     const sorted = [...this.kls].sort((a, b) => a - b);
     const mean = n ? this.kls.reduce((a, b) => a + b, 0) / n : NaN;
+    const variance = n > 1 ? this.kls.reduce((a, b) => a + (b - mean) ** 2, 0) / (n - 1) : 0;
     return {
       positions: n,
       perplexity: n ? Math.exp(-this.logQ / n) : NaN,
       referencePerplexity: n ? Math.exp(-this.logP / n) : NaN,
       klDivergence: mean,
+      klStdErr: n ? Math.sqrt(variance / n) : NaN,
       klMax: n ? sorted[n - 1]! : NaN,
       klP99: n ? sorted[Math.min(n - 1, Math.floor(0.99 * n))]! : NaN,
       top1Agreement: n ? this.same / n : NaN,

@@ -32,7 +32,9 @@
  * Arithmetic is float64 with float32 stores; ggml's float32 intermediates can differ in the last ulp.
  */
 import type { NumberFormat } from './numberFormats';
-import { floatToBf16Bits, floatToHalfBits, halfToFloatTable, MINI_FLOATS, type MiniFloatSpec } from './decode';
+import { decodeElements, floatToBf16Bits, floatToHalfBits, halfToFloatTable, MINI_FLOATS, type MiniFloatSpec } from './decode';
+import { isGgmlWritable, quantizeGgml } from './ggmlQuants';
+import { dtypeInfo } from '../model/dtypes';
 
 /** Extra whole-tensor facts for quantizing one chunk of a larger tensor consistently with the whole. */
 export interface FakeQuantizeOptions {
@@ -271,11 +273,8 @@ export function fakeQuantize(values: Float32Array, shape: readonly number[], for
       return out;
     }
     case 'binary':
-      forGroups(n, rowLength, format.blockSize, (s, e) => {
-        const d = toHalf(absMean(values, s, e));
-        for (let i = s; i < e; i++) out[i] = values[i]! >= 0 ? d : -d;
-      });
-      return out;
+      // Stored as ggml Q1_0 (d = mean|x| per 128 in float32, sign bits): the same bytes `apply` writes.
+      return ggmlExact(values, rowLength, 'q1_0', out);
     case 'ggml':
       return ggmlFakeQuantize(values, rowLength, format.ggmlType ?? format.id, out);
   }
@@ -343,6 +342,7 @@ const KVALUES_IQ4NL = [-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 
 type GgmlBlockQuantizer = (x: Float32Array, y: Float32Array) => void;
 
 function ggmlFakeQuantize(values: Float32Array, rowLength: number, type: string, out: Float32Array): Float32Array {
+  if (isGgmlWritable(type) && dtypeInfo(type)?.kind === 'quantized') return ggmlExact(values, rowLength, type, out);
   const q = GGML_QUANTIZERS[type];
   const bs = GGML_BLOCK[type];
   if (!q || !bs) {
@@ -358,6 +358,28 @@ function ggmlFakeQuantize(values: Float32Array, rowLength: number, type: string,
     q(x, y);
     out.set(y.subarray(0, e - s), s);
   });
+  return out;
+}
+
+/**
+ * The types `apply` writes: simulation IS dequantize(quantize_ref) — the same bytes the GGUF writer stores,
+ * decoded by the same decoder as stored tensors (one implementation; test/unit/ggmlQuants.test.ts checks it).
+ * A row that is not a whole number of blocks is padded with zeros to one (as if the row were padded).
+ */
+function ggmlExact(values: Float32Array, rowLength: number, type: string, out: Float32Array): Float32Array {
+  const bs = dtypeInfo(type)!.blockSize;
+  const n = values.length;
+  if (rowLength % bs === 0 && n % bs === 0) {
+    out.set(decodeElements(type, quantizeGgml(type, values), n));
+    return out;
+  }
+  const padded = new Float32Array(Math.ceil(rowLength / bs) * bs);
+  for (let r = 0; r < n; r += rowLength) {
+    const len = Math.min(rowLength, n - r);
+    padded.fill(0);
+    padded.set(values.subarray(r, r + len));
+    out.set(decodeElements(type, quantizeGgml(type, padded), padded.length).subarray(0, len), r);
+  }
   return out;
 }
 

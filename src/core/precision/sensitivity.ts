@@ -16,7 +16,8 @@
  *   error to the logits 1:1, attention-output and embedding errors are diluted by the residual stream, FFN and
  *   q/k/v errors more so. In sequential networks ({@link SEQUENTIAL_ROLE_GAIN}) every weight layer passes its
  *   error on ~1:1 and biases add a small share. The values are round numbers fitted against measured output
- *   SQNR on the ONNX corpus (test/integration/validateSensitivity.ts, `npm run validate:sensitivity`).
+ *   SQNR on the ONNX corpus (test/integration/validateSensitivity.ts, `npm run validate:sensitivity`). GGUF
+ *   transformers use {@link LLAMA_CPP_ROLE_GAIN}, fitted to the KL llama.cpp measures (`validate:gguf-sensitivity`).
  * - The role is the *effective* role ({@link effectiveRole}): a layer whose lowered weight is a vector added to a
  *   signal (a bias, an LSTM bias slice, a constant offset; graphInfluence.ts `isOffsetVector`) scores as a bias
  *   whatever its name says, because its error adds to an activation much larger than the vector itself. This is
@@ -274,6 +275,11 @@ export interface LayerFormatSensitivity {
   readonly klDivergence?: number;
   /** Share of positions whose argmax over the last axis is unchanged. */
   readonly top1Agreement?: number;
+  // Measured (GGUF, `--measure`): llama.cpp on a calibration text, only this layer in this format.
+  /** Standard error of `klDivergence` over the text's positions. */
+  readonly klStdErr?: number;
+  /** Perplexity of the model with only this layer in this format. */
+  readonly measuredPerplexity?: number;
 }
 
 /** One analyzed layer. */
@@ -350,6 +356,24 @@ export const TRANSFORMER_ROLE_GAIN: Readonly<Record<LayerRole, number>> = {
   other: 0.03,
 };
 
+/**
+ * Role gains of transformers stored as GGUF (run by llama.cpp), fitted against the KL divergence each layer adds to
+ * the next-token distribution when lowered alone (src/node/ggufMeasure.ts; `npm run validate:gguf-sensitivity`:
+ * stories260K, Spearman ρ per format 0.08–0.14 with {@link TRANSFORMER_ROLE_GAIN} → 0.74–0.80). KL weighs the
+ * output distribution, not the logits' SQNR the ONNX gains were fitted to: attention-output errors are diluted
+ * like FFN errors (0.01 instead of 0.2), k projections pass more (their error moves every attention score), and
+ * the head and embedding count ~3× and ~2× an FFN projection instead of ~33× and ~7×.
+ */
+export const LLAMA_CPP_ROLE_GAIN: Readonly<Record<LayerRole, number>> = {
+  ...TRANSFORMER_ROLE_GAIN,
+  embedding: 0.06,
+  attention_q: 0.015,
+  attention_k: 0.03,
+  attention_v: 0.02,
+  attention_o: 0.01,
+  output_head: 0.1,
+};
+
 /** Role gains in other (sequential: CNN, MLP, RNN) networks: every weight layer passes its error on ~1:1; biases add a small share. */
 export const SEQUENTIAL_ROLE_GAIN: Readonly<Record<LayerRole, number>> = {
   ...Object.fromEntries(Object.keys(TRANSFORMER_ROLE_GAIN).map((k) => [k, 1])) as Record<LayerRole, number>,
@@ -366,6 +390,11 @@ export interface LayerPosition {
   readonly transformer?: boolean;
   /** A norm after the last block, feeding the output head. */
   readonly finalNorm?: boolean;
+}
+
+/** Which role-gain table scores a model: GGUF transformers run in llama.cpp use {@link LLAMA_CPP_ROLE_GAIN}. */
+export function roleGainTable(model: { readonly format?: string } | undefined): 'llama.cpp' | 'default' {
+  return model?.format === 'gguf' ? 'llama.cpp' : 'default';
 }
 
 /** Positions of `layers` (in execution order) for scoring. */
@@ -412,19 +441,19 @@ export function effectiveRole(layer: Pick<Layer, 'role'> & Partial<Pick<Layer, '
 }
 
 /** Role gain for a layer in its context. */
-export function roleGain(role: LayerRole, position: LayerPosition | undefined): number {
+export function roleGain(role: LayerRole, position: LayerPosition | undefined, table: 'llama.cpp' | 'default' = 'default'): number {
   if (!position?.transformer) return SEQUENTIAL_ROLE_GAIN[role];
-  return position.finalNorm ? 1 : TRANSFORMER_ROLE_GAIN[role];
+  return position.finalNorm ? 1 : (table === 'llama.cpp' ? LLAMA_CPP_ROLE_GAIN : TRANSFORMER_ROLE_GAIN)[role];
 }
 
 /**
  * Scores one layer for every format in `input.errors` (ids from numberFormats.ts). See the module comment for
  * the formula. `model` is used for context (block count) and may be omitted by tests.
  */
-export function scoreLayer(layer: Pick<Layer, 'name' | 'role' | 'block'> & Partial<Pick<Layer, 'shape' | 'op'>>, model: Pick<Model, 'hyperparameters'> | undefined, input: ScoreInput): Record<string, LayerFormatSensitivity> {
+export function scoreLayer(layer: Pick<Layer, 'name' | 'role' | 'block'> & Partial<Pick<Layer, 'shape' | 'op'>>, model: Pick<Model, 'hyperparameters'> & Partial<Pick<Model, 'format'>> | undefined, input: ScoreInput): Record<string, LayerFormatSensitivity> {
   const out: Record<string, LayerFormatSensitivity> = {};
   const role = effectiveRole(layer);
-  const gain = roleGain(role, input.position) * positionGain(input.position, role);
+  const gain = roleGain(role, input.position, roleGainTable(model)) * positionGain(input.position, role);
   for (const [formatId, err] of Object.entries(input.errors)) {
     const format = getNumberFormat(formatId);
     const overflowShare = err.count > 0 ? err.overflowCount / err.count : 0;

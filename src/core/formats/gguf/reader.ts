@@ -84,11 +84,47 @@ class Cursor {
   }
 }
 
+/** Where one metadata entry's value lies in the file (for copying it verbatim). */
+export interface GgufKvSpan {
+  readonly key: string;
+  /** GGUF value type (gguf.h `enum gguf_type`). */
+  readonly valueType: number;
+  /** Byte range of the encoded value (after the key and the u32 type). */
+  readonly valueOffset: number;
+  readonly valueEnd: number;
+}
+
+/** One tensor info as stored (upstream order and names). */
+export interface GgufTensorEntry {
+  readonly name: string;
+  /** `ne[]`, innermost (row) first. */
+  readonly ne: readonly number[];
+  readonly ggmlType: number;
+  /** Offset from the start of the data section. */
+  readonly offset: number;
+}
+
+/** A GGUF header as stored, with the IR model built from it. */
+export interface GgufHeader {
+  readonly model: Model;
+  readonly version: number;
+  readonly alignment: number;
+  /** Absolute file offset of the data section. */
+  readonly dataOffset: number;
+  readonly kvs: readonly GgufKvSpan[];
+  readonly tensors: readonly GgufTensorEntry[];
+}
+
 /**
  * Reads a GGUF file's header into the IR. Throws {@link ModelFormatError} for malformed or hostile input
  * (bad magic, version 1 or big-endian files, counts/lengths beyond limits or the file, bad alignment, offsets).
  */
 export async function readGguf(source: ByteSource, ctx: ReadContext): Promise<Model> {
+  return (await readGgufHeader(source, ctx)).model;
+}
+
+/** {@link readGguf}, also returning the stored layout: metadata value spans and tensor infos (for the writer). */
+export async function readGgufHeader(source: ByteSource, ctx: ReadContext): Promise<GgufHeader> {
   const name = source.name;
   const { limits } = ctx;
   const fail = (code: 'bad-value' | 'unsupported' | 'limit-exceeded' | 'bad-offset' | 'truncated' | 'bad-magic', problem: string, offset?: number): never => {
@@ -218,6 +254,7 @@ export async function readGguf(source: ByteSource, ctx: ReadContext): Promise<Mo
 
   //#region metadata
   const kvs = new Map<string, GgufValue>();
+  const spans: GgufKvSpan[] = [];
   const metadata: Record<string, MetadataValue> = {};
   for (let i = 0; i < kvCount; i++) {
     if ((i & 0x3ff) === 0) throwIfCancelled(ctx.token);
@@ -230,8 +267,10 @@ export async function readGguf(source: ByteSource, ctx: ReadContext): Promise<Mo
     const type = r.u32Sync();
     const what = `metadata '${truncateForMessage(key, 60)}'`;
     checkType(type, typeAt, what);
+    const valueOffset = r.position;
     const value = await readValue(type, 0, what);
     kvs.set(key, value);
+    spans.push({ key, valueType: type, valueOffset, valueEnd: r.position });
     Object.defineProperty(metadata, key, { value: value.display, enumerable: true, writable: true, configurable: true });
   }
   let alignment = DEFAULT_ALIGNMENT;
@@ -247,6 +286,7 @@ export async function readGguf(source: ByteSource, ctx: ReadContext): Promise<Mo
 
   //#region tensor infos
   const tensors: TensorInfo[] = [];
+  const entries: GgufTensorEntry[] = [];
   const offsets: number[] = [];
   const names = new Set<string>();
   for (let i = 0; i < tensorCount; i++) {
@@ -287,6 +327,7 @@ export async function readGguf(source: ByteSource, ctx: ReadContext): Promise<Mo
     const byteLength = elementCount === 0 ? 0 : storedByteLength(ggml.dtype, elementCount);
     if (byteLength === undefined) fail('bad-value', `${quoted} has ${elementCount} elements, not a multiple of the ${ggml.name} block size`, typeAt);
     offsets.push(offset);
+    entries.push({ name: tname, ne: [...ne], ggmlType: typeId, offset });
     tensors.push({
       name: tname,
       dtype: ggml.dtype,
@@ -331,7 +372,7 @@ export async function readGguf(source: ByteSource, ctx: ReadContext): Promise<Mo
     parameterCount += t.elementCount;
     weightBytes += t.byteLength;
   }
-  return {
+  const model: Model = {
     format: 'gguf',
     fileName: name,
     files: [{ path: baseNameOf(name), byteLength: source.size }],
@@ -349,6 +390,7 @@ export async function readGguf(source: ByteSource, ctx: ReadContext): Promise<Mo
     weightBytes,
     warnings: [],
   };
+  return { model, version, alignment, dataOffset, kvs: spans, tensors: entries };
 }
 
 /** Length of the longest prefix of `bytes` that does not end inside a UTF-8 sequence. */

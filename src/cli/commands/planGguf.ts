@@ -1,0 +1,151 @@
+/**
+ * `plan model.gguf --verify` / `--measure`: the GGUF half of plan verification. `--measure` measures each layer's
+ * KL in llama.cpp (ggufMeasure.ts) and plans with it; `--verify` (implied by `--measure` unless `--no-verify`)
+ * measures the solver's plan, the uniform ggml types and the llama.cpp-like mixes at equal size (ggufVerify.ts) and
+ * delivers the best measured plan within the budget. One evaluation process serves both.
+ */
+import {
+  KEEP_FORMAT,
+  formatBytes,
+  harmFromSensitivity,
+  type ComputeType,
+  type HarmFunction,
+  type Model,
+  type PlanMeasurement,
+  type SensitivityReport,
+} from '../../core';
+import { harmFromMeasuredKl, measureGgufSensitivity, startGgufEvaluation, type GgufEvalSession } from '../../node/ggufMeasure';
+import { ggufBaselines, verifyGgufPlan, type GgufCandidate, type GgufVerifyResult } from '../../node/ggufVerify';
+import { renderTable, type CliOutput } from '../io';
+
+/** What `--measure` / `--verify` produced for a GGUF plan. */
+export interface GgufPlanMeasurement {
+  readonly session: GgufEvalSession;
+  readonly measured: SensitivityReport | undefined;
+  /** Harm the solver plans with: measured KL per layer (static scaled where not measured), else the static score. */
+  readonly harm: HarmFunction;
+  readonly harmUnit: 'kl' | 'static';
+}
+
+/** Starts llama.cpp on the model and, with `measure`, measures per-layer KL. Dispose `session.evaluator` when done. */
+export async function measureGgufForPlan(modelPath: string, report: SensitivityReport, options: { readonly measure: boolean; readonly formats: readonly string[]; readonly textFile?: string; readonly contextSize?: number; readonly io: CliOutput; readonly quiet: boolean }): Promise<GgufPlanMeasurement> {
+  let last = 0;
+  const progress = (text: string): void => {
+    const now = performance.now();
+    if (options.quiet || now - last < 1000) return;
+    last = now;
+    options.io.err(text);
+  };
+  progress('running the original model in llama.cpp');
+  const session = await startGgufEvaluation(modelPath, { ...(options.textFile !== undefined ? { textFile: options.textFile } : {}), ...(options.contextSize !== undefined ? { contextSize: options.contextSize } : {}) });
+  try {
+    const measured = options.measure ? await measureGgufSensitivity(modelPath, { session, staticReport: report, formats: options.formats, onProgress: (p) => progress(`measuring in llama.cpp: ${p.pairsDone}/${p.pairsTotal} · ${p.message}`) }) : undefined;
+    const kl = measured ? harmFromMeasuredKl(measured) : undefined;
+    return { session, measured, harm: kl ?? harmFromSensitivity(report), harmUnit: kl ? 'kl' : 'static' };
+  } catch (e) {
+    session.evaluator.dispose();
+    throw e;
+  }
+}
+
+/** Runs verification with the session of {@link measureGgufForPlan}. */
+export function verifyGgufForPlan(modelPath: string, model: Model, m: GgufPlanMeasurement, report: SensitivityReport, options: { readonly weightBudgetBytes: number; readonly formats: readonly string[]; readonly pinned: Readonly<Record<string, string>>; readonly native?: readonly ComputeType[]; readonly allowEmulated: boolean; readonly solverAssignment: Readonly<Record<string, string>>; readonly maxCandidates: number; readonly io: CliOutput; readonly quiet: boolean }): Promise<GgufVerifyResult> {
+  let last = 0;
+  return verifyGgufPlan(modelPath, model, {
+    session: m.session,
+    report: m.measured ?? report,
+    weightBudgetBytes: options.weightBudgetBytes,
+    harm: m.harm,
+    formats: options.formats,
+    pinned: options.pinned,
+    ...(options.native ? { native: options.native } : {}),
+    allowEmulated: options.allowEmulated,
+    solverAssignment: options.solverAssignment,
+    baselines: ggufBaselines(model, { ...(options.native ? { native: options.native } : {}), allowEmulated: options.allowEmulated }),
+    maxCandidates: options.maxCandidates,
+    onProgress: (p) => {
+      const now = performance.now();
+      if (options.quiet || now - last < 1000) return;
+      last = now;
+      options.io.err(`verifying in llama.cpp: ${p.done}/${p.total} · ${p.message}`);
+    },
+  });
+}
+
+const kl = (c: GgufCandidate): string => (c.measured ? c.measured.klDivergence.toPrecision(3) : 'n/a');
+
+/** Predicted beside measured: '0.021 · 0.019' (predicted KL only when the harm is in KL units). */
+export function predictedMeasured(c: GgufCandidate, unit: GgufPlanMeasurement['harmUnit']): string {
+  const pred = unit === 'kl' && c.predictedHarm !== undefined ? c.predictedHarm.toPrecision(2) : '–';
+  return `${pred} · ${kl(c)}`;
+}
+
+/** Text report: delivered plan, then every baseline beside the solver's plan of the same size. */
+export function ggufVerificationLines(v: GgufVerifyResult, unit: GgufPlanMeasurement['harmUnit'], counts: ReadonlyMap<string, number>): string[] {
+  const lines: string[] = [];
+  const b = v.best;
+  lines.push(`verified in llama.cpp on ${v.inputs}: ${v.candidates.length} plans measured in ${(v.elapsedMs / 1000).toFixed(1)} s`);
+  lines.push(`delivered: ${b.label} · ${formatBytes(b.weightBytes)} of layer weights · KL ${kl(b)}${b.measured ? ` ± ${b.measured.klStdErr.toPrecision(2)} · perplexity ${b.measured.perplexity.toFixed(3)} (original ${b.measured.referencePerplexity.toFixed(3)}) · top-1 ${(100 * b.measured.top1Agreement).toFixed(1)}%` : ''}${b.id === 'solver' ? '' : ` (the solver's plan measured KL ${kl(v.solver)})`} · ${[...counts].sort((x, y) => y[1] - x[1]).map(([id, n]) => `${id === KEEP_FORMAT ? 'as stored' : id} ×${n}`).join(', ')}`);
+  lines.push('');
+  const head = ['plan', 'weights', `KL ${unit === 'kl' ? 'predicted · measured' : 'measured'}`, 'perplexity', 'top-1', 'solver at same size: KL', 'perplexity ', 'delivered at that size'];
+  const rows = v.equalSize.map((e) => [
+    e.baseline.label,
+    formatBytes(e.baseline.weightBytes),
+    unit === 'kl' ? predictedMeasured(e.baseline, unit) : kl(e.baseline),
+    e.baseline.measured ? e.baseline.measured.perplexity.toFixed(3) : (e.baseline.error ?? 'n/a'),
+    e.baseline.measured ? `${(100 * e.baseline.measured.top1Agreement).toFixed(1)}%` : '',
+    `${unit === 'kl' ? predictedMeasured(e.solver, unit) : kl(e.solver)} in ${formatBytes(e.solver.weightBytes)}`,
+    e.solver.measured ? e.solver.measured.perplexity.toFixed(3) : (e.solver.error ?? 'n/a'),
+    e.delivered.id === e.solver.id ? 'solver' : e.delivered.label.split(' (')[0]!,
+  ]);
+  lines.push(renderTable(head, rows, [1, 2, 3, 4, 5, 6]));
+  const failed = v.candidates.filter((c) => c.error !== undefined);
+  if (failed.length) lines.push(`note: ${failed.length} plan(s) could not be measured: ${failed[0]!.id}: ${failed[0]!.error}`);
+  lines.push('note: lowered layers are simulated in the stored dtype (fake-quantized values; the static analysis\'s quantizers), sizes are those of the ggml types.');
+  return lines;
+}
+
+/** JSON view of a GGUF verification. */
+export function ggufVerificationJson(v: GgufVerifyResult): unknown {
+  const c = (x: GgufCandidate): unknown => ({ id: x.id, label: x.label, origin: x.origin, weightBytes: x.weightBytes, predictedHarm: x.predictedHarm ?? null, measured: x.measured ?? null, ...(x.error !== undefined ? { error: x.error } : {}) });
+  return { delivered: v.best.id, inputs: v.inputs, elapsedMs: v.elapsedMs, candidates: v.candidates.map(c), equalSize: v.equalSize.map((e) => ({ baseline: e.baseline.id, solver: e.solver.id, delivered: e.delivered.id })) };
+}
+
+/** The runtime recorded in plan files. */
+export const LLAMA_RUNTIME = 'llama.cpp (node-llama-cpp 3.21.1, CPU)';
+
+/** The plan file's record of a GGUF verification (and, with --measure, each layer's KL alone in its format). */
+export function ggufMeasurementRecord(v: GgufVerifyResult, m: GgufPlanMeasurement, measuredAt = new Date()): PlanMeasurement {
+  const b = v.best;
+  const r = b.measured!;
+  const byLayer = new Map((m.measured?.layers ?? []).map((l) => [l.layer, l]));
+  const layers = Object.entries(b.assignment).flatMap(([layer, format]) => {
+    if (format === KEEP_FORMAT) return [];
+    const s = byLayer.get(layer)?.formats[format];
+    if (!s || s.klDivergence === undefined) return [];
+    return [{ layer, format, measuredKl: s.klDivergence }];
+  });
+  return {
+    runtime: LLAMA_RUNTIME,
+    text: v.inputs,
+    measuredAt: measuredAt.toISOString(),
+    delivered: b.id,
+    plan: {
+      ...(m.harmUnit === 'kl' && b.predictedHarm !== undefined ? { predictedKl: b.predictedHarm } : {}),
+      klDivergence: r.klDivergence,
+      klStdErr: r.klStdErr,
+      perplexity: r.perplexity,
+      referencePerplexity: r.referencePerplexity,
+      top1Agreement: r.top1Agreement,
+    },
+    ...(layers.length ? { layers } : {}),
+    baselines: v.equalSize.filter((e) => e.baseline.measured).map((e) => ({
+      id: e.baseline.id,
+      label: e.baseline.label,
+      weightBytes: e.baseline.weightBytes,
+      klDivergence: e.baseline.measured!.klDivergence,
+      perplexity: e.baseline.measured!.perplexity,
+      ...(e.delivered.measured ? { solverKlDivergence: e.delivered.measured.klDivergence, solverWeightBytes: e.delivered.weightBytes } : {}),
+    })),
+  };
+}

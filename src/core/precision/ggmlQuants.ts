@@ -1,0 +1,781 @@
+/**
+ * ggml block quantizers: float32 values → the bytes of a ggml block type, exactly as llama.cpp writes them
+ * without an importance matrix (what `llama-quantize` does without `--imatrix`, i.e. `ggml_quantize_chunk` with
+ * `imatrix = NULL`). Upstream: ggml/src/ggml-quants.c in https://github.com/ggml-org/ggml (read at d99724f2):
+ * - `quantize_row_{q8_0,q4_0,q4_1,q5_0,q5_1,q1_0,q2_0,q2_K,q3_K,q4_K,q5_K,q6_K,tq1_0,tq2_0}_ref`, which
+ *   `quantize_<type>(…, quant_weights = NULL)` calls;
+ * - IQ4_NL: `quantize_iq4_nl` → `quantize_row_iq4_nl_impl(32, 32, …, weight = x², ntry = 7)` — note this is NOT
+ *   `quantize_row_iq4_nl_ref` (ntry = −1), because llama-quantize goes through `quantize_iq4_nl`.
+ * - F16 / BF16: `ggml_fp32_to_fp16_row` / `ggml_fp32_to_bf16_row_ref` (round to nearest even; BF16 NaN → quiet).
+ * Block layouts: ggml-common.h (`block_q4_K` { half d, dmin; u8 scales[12]; u8 qs[128] } and so on, noted at
+ * each encoder). Q1_0 (`QK1_0 128`, { half d; u8 qs[16] }, LLAMA_FTYPE_MOSTLY_Q1_0 = 40) comes from PrismML's
+ * 1-bit Bonsai models and is defined in upstream ggml itself.
+ *
+ * Bit-exactness: ggml computes in IEEE float32 without FMA contraction (ggml-base is built for baseline x86-64 /
+ * arm64, where `a*b + c` stays two roundings). Every float32 intermediate here is `Math.fround` of one operation
+ * on float32 operands, which equals the float32 result (double rounding through float64 is innocuous for
+ * + − × ÷ √ because 53 ≥ 2·24 + 2). Integer conversions follow C: `(int8_t)` of a float truncates toward zero
+ * (x86 cvttss2si, out of range → INT_MIN), `roundf`/`lroundf` round half away from zero, `nearest_int` is the
+ * 1.5·2²³ magic-number trick (round half to even). Comparisons keep C's NaN behaviour (`d ? … : …` is true for NaN).
+ * test/integration/ggufApply.test.ts compares these bytes with libggml's own output.
+ */
+import { floatToBf16Bits, floatToHalfBits, halfToFloatTable } from './decode';
+import { dtypeInfo } from '../model/dtypes';
+
+const f = Math.fround;
+const QK_K = 256;
+
+//#region C arithmetic helpers
+const F32 = new Float32Array(1);
+const I32 = new Int32Array(F32.buffer);
+
+/** C float → int conversion as x86 cvttss2si does it: truncate; NaN and out-of-range → INT_MIN. */
+function cvtt(v: number): number {
+  return v > -2147483649 && v < 2147483648 ? Math.trunc(v) : -2147483648;
+}
+
+/** C `roundf` / `lroundf` then conversion to int: half away from zero. */
+function roundAwayInt(v: number): number {
+  if (!(v > -2147483649 && v < 2147483648)) return -2147483648;
+  return v < 0 ? -Math.round(-v) : Math.round(v);
+}
+
+/** ggml `nearest_int`: (float)(fval + 1.5·2²³) read as an int, low 23 bits − 2²². Round half to even in range. */
+function nearestInt(fval: number): number {
+  if (fval <= 4194303 && fval >= -4194303) {
+    const r = Math.round(fval);
+    return r - fval === 0.5 && r % 2 !== 0 ? r - 1 : r;
+  }
+  F32[0] = fval + 12582912;
+  return (I32[0]! & 0x007fffff) - 0x00400000;
+}
+
+/** Int → int8_t (wraps like a C cast). */
+const toI8 = (v: number): number => (v << 24) >> 24;
+
+let halfTable: Float32Array | undefined;
+/** GGML_FP16_TO_FP32(GGML_FP32_TO_FP16(v)) and the bits. */
+function putHalf(b: Uint8Array, o: number, v: number): number {
+  const h = floatToHalfBits(v);
+  b[o] = h & 0xff;
+  b[o + 1] = h >>> 8;
+  halfTable ??= halfToFloatTable();
+  return halfTable[h]!;
+}
+//#endregion
+
+/** Encodes `count` elements of `x` from `xo` (a whole number of blocks) into `b` at `bo`. */
+type BlockEncoder = (x: Float32Array, xo: number, b: Uint8Array, bo: number) => void;
+
+//#region simple blocks (32 / 128 / 256 elements, one scale)
+
+/** block_q8_0 { half d; i8 qs[32] } — d = amax/127, q = roundf(x/d). */
+const q8_0: BlockEncoder = (x, xo, b, bo) => {
+  let amax = 0;
+  for (let j = 0; j < 32; j++) {
+    const a = Math.abs(x[xo + j]!);
+    amax = amax > a ? amax : a;
+  }
+  const d = f(amax / 127);
+  const id = d !== 0 ? f(1 / d) : 0;
+  putHalf(b, bo, d);
+  for (let j = 0; j < 32; j++) b[bo + 2 + j] = roundAwayInt(f(x[xo + j]! * id)) & 0xff;
+};
+
+/** Signed absolute maximum of a run: the value with the largest |x| (first one on ties). */
+function signedMax(x: Float32Array, o: number, n: number): number {
+  let amax = 0, max = 0;
+  for (let j = 0; j < n; j++) {
+    const v = x[o + j]!;
+    const a = Math.abs(v);
+    if (amax < a) {
+      amax = a;
+      max = v;
+    }
+  }
+  return max;
+}
+
+/** block_q4_0 { half d; u8 qs[16] } — d = max/−8, q = min(15, (int8)(x/d + 8.5)), low nibbles = first 16. */
+const q4_0: BlockEncoder = (x, xo, b, bo) => {
+  const d = f(signedMax(x, xo, 32) / -8);
+  const id = d !== 0 ? f(1 / d) : 0;
+  putHalf(b, bo, d);
+  for (let j = 0; j < 16; j++) {
+    const q0 = Math.min(15, toI8(cvtt(f(f(x[xo + j]! * id) + 8.5))));
+    const q1 = Math.min(15, toI8(cvtt(f(f(x[xo + 16 + j]! * id) + 8.5))));
+    b[bo + 2 + j] = (q0 | (q1 << 4)) & 0xff;
+  }
+};
+
+/** block_q5_0 { half d; u8 qh[4]; u8 qs[16] } — d = max/−16, q = min(31, (int8)(x/d + 16.5)), 5th bits in qh. */
+const q5_0: BlockEncoder = (x, xo, b, bo) => {
+  const d = f(signedMax(x, xo, 32) / -16);
+  const id = d !== 0 ? f(1 / d) : 0;
+  putHalf(b, bo, d);
+  let qh = 0;
+  for (let j = 0; j < 16; j++) {
+    const q0 = Math.min(31, toI8(cvtt(f(f(x[xo + j]! * id) + 16.5)))) & 0xff;
+    const q1 = Math.min(31, toI8(cvtt(f(f(x[xo + 16 + j]! * id) + 16.5)))) & 0xff;
+    b[bo + 6 + j] = (q0 & 0xf) | ((q1 & 0xf) << 4);
+    qh |= ((q0 & 0x10) >>> 4) << j;
+    qh |= ((q1 & 0x10) >>> 4) << (j + 16);
+  }
+  writeU32(b, bo + 2, qh);
+};
+
+/** q4_1 / q5_1: { half d; half m; [u8 qh[4];] u8 qs[16] } — affine min/max, q = (uint8)((x − min)/d + 0.5). */
+function qx1(bits: 4 | 5): BlockEncoder {
+  const levels = (1 << bits) - 1;
+  return (x, xo, b, bo) => {
+    let min = 3.4028234663852886e38, max = -3.4028234663852886e38;
+    for (let j = 0; j < 32; j++) {
+      const v = x[xo + j]!;
+      if (v < min) min = v;
+      if (v > max) max = v;
+    }
+    const d = f(f(max - min) / levels);
+    const id = d !== 0 ? f(1 / d) : 0;
+    putHalf(b, bo, d);
+    putHalf(b, bo + 2, min);
+    const code = (v: number): number => {
+      const c = cvtt(f(f(f(v - min) * id) + 0.5));
+      return bits === 4 ? Math.min(15, toI8(c)) & 0xff : c & 0xff;
+    };
+    let qh = 0;
+    for (let j = 0; j < 16; j++) {
+      const q0 = code(x[xo + j]!), q1 = code(x[xo + 16 + j]!);
+      if (bits === 4) {
+        b[bo + 4 + j] = (q0 | (q1 << 4)) & 0xff;
+      } else {
+        b[bo + 8 + j] = (q0 & 0xf) | ((q1 & 0xf) << 4);
+        qh |= ((q0 & 0x10) >>> 4) << j;
+        qh |= ((q1 & 0x10) >>> 4) << (j + 16);
+      }
+    }
+    if (bits === 5) writeU32(b, bo + 4, qh);
+  };
+}
+
+function writeU32(b: Uint8Array, o: number, v: number): void {
+  b[o] = v & 0xff;
+  b[o + 1] = (v >>> 8) & 0xff;
+  b[o + 2] = (v >>> 16) & 0xff;
+  b[o + 3] = (v >>> 24) & 0xff;
+}
+
+/** block_q1_0 { half d; u8 qs[16] } — d = mean|x| (float32 running sum), bit j set when x ≥ 0. */
+const q1_0: BlockEncoder = (x, xo, b, bo) => {
+  let sum = 0;
+  for (let j = 0; j < 128; j++) sum = f(sum + Math.abs(x[xo + j]!));
+  putHalf(b, bo, f(sum / 128));
+  for (let j = 0; j < 16; j++) b[bo + 2 + j] = 0;
+  for (let j = 0; j < 128; j++) if (x[xo + j]! >= 0) b[bo + 2 + (j >> 3)]! |= 1 << (j & 7);
+};
+
+/** block_q2_0 { half d; u8 qs[16] } — d = amax, q = clamp(roundf(x/d) + 1, 0, 3), 4 per byte from bit 0. */
+const q2_0: BlockEncoder = (x, xo, b, bo) => {
+  let amax = 0;
+  for (let j = 0; j < 64; j++) {
+    const a = Math.abs(x[xo + j]!);
+    if (a > amax) amax = a;
+  }
+  const id = amax > 0 ? f(1 / amax) : 0;
+  putHalf(b, bo, amax);
+  for (let j = 0; j < 16; j++) b[bo + 2 + j] = 0;
+  for (let j = 0; j < 64; j++) {
+    const q = Math.max(0, Math.min(3, (roundAwayInt(f(x[xo + j]! * id)) + 1) | 0));
+    b[bo + 2 + (j >> 2)]! |= q << ((j & 3) * 2);
+  }
+};
+
+/** amax per 256 with C MAX() semantics, and 1/amax. */
+function ternaryScale(x: Float32Array, xo: number): { d: number; id: number } {
+  let amax = 0;
+  for (let j = 0; j < QK_K; j++) {
+    const a = Math.abs(x[xo + j]!);
+    amax = amax > a ? amax : a;
+  }
+  return { d: amax, id: amax !== 0 ? f(1 / amax) : 0 };
+}
+
+/** block_tq2_0 { u8 qs[64]; half d } — trits lroundf(x/amax)+1, four per byte (2 bits each, element m + 32n). */
+const tq2_0: BlockEncoder = (x, xo, b, bo) => {
+  const { d, id } = ternaryScale(x, xo);
+  putHalf(b, bo + 64, d);
+  for (let j = 0; j < 64; j += 32) {
+    const base = xo + j * 4;
+    for (let m = 0; m < 32; m++) {
+      let q = 0;
+      for (let n = 0; n < 4; n++) q += ((roundAwayInt(f(x[base + m + n * 32]! * id)) + 1) & 3) << (2 * n);
+      b[bo + j + m] = q & 0xff;
+    }
+  }
+};
+
+/**
+ * block_tq1_0 { u8 qs[48]; u8 qh[4]; half d } — five trits per byte in base 3 (first trit most significant),
+ * stored as ceil(q·256/243) so that the decoder extracts digits by multiply-and-shift; qh holds the last 16
+ * elements four per byte, shifted up one trit.
+ */
+const tq1_0: BlockEncoder = (x, xo, b, bo) => {
+  const { d, id } = ternaryScale(x, xo);
+  const trit = (i: number): number => roundAwayInt(f(x[i]! * id)) + 1;
+  let p = xo;
+  for (let m = 0; m < 32; m++) {
+    let q = 0;
+    for (let n = 0; n < 5; n++) q = (q * 3 + trit(p + m + n * 32)) & 0xff;
+    b[bo + m] = Math.floor((q * 256 + 242) / 243) & 0xff;
+  }
+  p += 160;
+  for (let m = 0; m < 16; m++) {
+    let q = 0;
+    for (let n = 0; n < 5; n++) q = (q * 3 + trit(p + m + n * 16)) & 0xff;
+    b[bo + 32 + m] = Math.floor((q * 256 + 242) / 243) & 0xff;
+  }
+  p += 80;
+  for (let j = 0; j < 4; j++) {
+    let q = 0;
+    for (let m = 0; m < 4; m++) q = (q * 3 + trit(p + j + m * 4)) & 0xff;
+    q = (q * 3) & 0xff;
+    b[bo + 48 + j] = Math.floor((q * 256 + 242) / 243) & 0xff;
+  }
+  putHalf(b, bo + 52, d);
+};
+//#endregion
+
+//#region k-quant helpers (make_qx_quants, make_q3_quants, make_qkx2_quants)
+
+/** Scratch buffers reused across blocks (encoders are synchronous, so sharing is safe). */
+const L = new Uint8Array(QK_K);
+const LS = new Int8Array(QK_K);
+const LAUX = new Uint8Array(32);
+const W = new Float32Array(32);
+const SCALES = new Float32Array(16);
+const MINS = new Float32Array(16);
+
+/** make_qx_quants(n, nmax, x, L, rmse_type = 1, qw = NULL): symmetric fit with weights x², scale search ±0.9. */
+function makeQx(n: number, nmax: number, x: Float32Array, o: number, Lo: number): number {
+  let max = 0, amax = 0;
+  for (let i = 0; i < n; i++) {
+    const ax = Math.abs(x[o + i]!);
+    if (ax > amax) {
+      amax = ax;
+      max = x[o + i]!;
+    }
+  }
+  if (amax < 1e-15) {
+    for (let i = 0; i < n; i++) LS[Lo + i] = 0;
+    return 0;
+  }
+  let iscale = f(-nmax / max);
+  let sumlx = 0, suml2 = 0;
+  for (let i = 0; i < n; i++) {
+    const xi = x[o + i]!;
+    const l = Math.max(-nmax, Math.min(nmax - 1, nearestInt(f(iscale * xi))));
+    LS[Lo + i] = l + nmax;
+    const w = f(xi * xi);
+    sumlx = f(sumlx + f(f(w * xi) * l));
+    suml2 = f(suml2 + f(f(w * l) * l));
+  }
+  let scale = suml2 !== 0 ? f(sumlx / suml2) : 0;
+  let best = f(scale * sumlx);
+  for (let is = -9; is <= 9; is++) {
+    if (is === 0) continue;
+    iscale = f(-f(nmax + f(0.1 * is)) / max);
+    sumlx = suml2 = 0;
+    for (let i = 0; i < n; i++) {
+      const xi = x[o + i]!;
+      const l = Math.max(-nmax, Math.min(nmax - 1, nearestInt(f(iscale * xi))));
+      const w = f(xi * xi);
+      sumlx = f(sumlx + f(f(w * xi) * l));
+      suml2 = f(suml2 + f(f(w * l) * l));
+    }
+    if (suml2 > 0 && f(sumlx * sumlx) > f(best * suml2)) {
+      for (let i = 0; i < n; i++) LS[Lo + i] = nmax + Math.max(-nmax, Math.min(nmax - 1, nearestInt(f(iscale * x[o + i]!))));
+      scale = f(sumlx / suml2);
+      best = f(scale * sumlx);
+    }
+  }
+  return scale;
+}
+
+/** make_q3_quants(n, nmax, x, L, do_rmse = true): symmetric fit refined element by element (≤ 5 passes). */
+function makeQ3(n: number, nmax: number, x: Float32Array, o: number, Lo: number): number {
+  let max = 0, amax = 0;
+  for (let i = 0; i < n; i++) {
+    const ax = Math.abs(x[o + i]!);
+    if (ax > amax) {
+      amax = ax;
+      max = x[o + i]!;
+    }
+  }
+  if (amax < 1e-15) {
+    for (let i = 0; i < n; i++) LS[Lo + i] = 0;
+    return 0;
+  }
+  const iscale = f(-nmax / max);
+  let sumlx = 0, suml2 = 0;
+  for (let i = 0; i < n; i++) {
+    const xi = x[o + i]!;
+    const l = Math.max(-nmax, Math.min(nmax - 1, nearestInt(f(iscale * xi))));
+    LS[Lo + i] = l;
+    const w = f(xi * xi);
+    sumlx = f(sumlx + f(f(w * xi) * l));
+    suml2 = f(suml2 + f(f(w * l) * l));
+  }
+  for (let itry = 0; itry < 5; itry++) {
+    let changed = 0;
+    for (let i = 0; i < n; i++) {
+      const xi = x[o + i]!;
+      const w = f(xi * xi);
+      const li = LS[Lo + i]!;
+      let slx = f(sumlx - f(f(w * xi) * li));
+      if (slx > 0) {
+        let sl2 = f(suml2 - f(f(w * li) * li));
+        const nl = Math.max(-nmax, Math.min(nmax - 1, nearestInt(f(f(xi * sl2) / slx))));
+        if (nl !== li) {
+          slx = f(slx + f(f(w * xi) * nl));
+          sl2 = f(sl2 + f(f(w * nl) * nl));
+          if (sl2 > 0 && f(f(slx * slx) * suml2) > f(f(sumlx * sumlx) * sl2)) {
+            LS[Lo + i] = nl;
+            sumlx = slx;
+            suml2 = sl2;
+            changed++;
+          }
+        }
+      }
+    }
+    if (!changed) break;
+  }
+  for (let i = 0; i < n; i++) LS[Lo + i] = LS[Lo + i]! + nmax;
+  return suml2 > 0 ? f(sumlx / suml2) : 0;
+}
+
+/**
+ * make_qkx2_quants: affine fit (scale, −min) of n values onto 0..nmax with weights W, trying nstep+1 scales.
+ * Writes codes to L[Lo..] and the min (as a positive offset) to MINS[j]; returns the scale.
+ */
+function makeQkx2(n: number, nmax: number, x: Float32Array, o: number, Lo: number, j: number, rmin: number, rdelta: number, nstep: number, useMad: boolean): number {
+  let min = x[o]!, max = x[o]!;
+  let sumW = W[0]!;
+  let sumX = f(sumW * x[o]!);
+  for (let i = 1; i < n; i++) {
+    const xi = x[o + i]!;
+    if (xi < min) min = xi;
+    if (xi > max) max = xi;
+    const w = W[i]!;
+    sumW = f(sumW + w);
+    sumX = f(sumX + f(w * xi));
+  }
+  if (min > 0) min = 0;
+  if (max === min) {
+    for (let i = 0; i < n; i++) L[Lo + i] = 0;
+    MINS[j] = -min;
+    return 0;
+  }
+  let iscale = f(nmax / f(max - min));
+  let scale = f(1 / iscale);
+  let bestError = 0;
+  for (let i = 0; i < n; i++) {
+    const xi = x[o + i]!;
+    const l = Math.max(0, Math.min(nmax, nearestInt(f(iscale * f(xi - min)))));
+    L[Lo + i] = l;
+    let diff = f(f(f(scale * l) + min) - xi);
+    diff = useMad ? Math.abs(diff) : f(diff * diff);
+    bestError = f(bestError + f(W[i]! * diff));
+  }
+  for (let is = 0; is <= nstep; is++) {
+    // `min` moves to each better fit's offset, and later trials start from it (as upstream's loop does).
+    iscale = f(f(f(rmin + f(rdelta * is)) + nmax) / f(max - min));
+    let sumL = 0, sumL2 = 0, sumXL = 0;
+    for (let i = 0; i < n; i++) {
+      const xi = x[o + i]!;
+      const l = Math.max(0, Math.min(nmax, nearestInt(f(iscale * f(xi - min)))));
+      LAUX[i] = l;
+      const w = W[i]!;
+      const wl = f(w * l);
+      sumL = f(sumL + wl);
+      sumL2 = f(sumL2 + f(wl * l));
+      sumXL = f(sumXL + f(wl * xi));
+    }
+    const D = f(f(sumW * sumL2) - f(sumL * sumL));
+    if (D > 0) {
+      let thisScale = f(f(f(sumW * sumXL) - f(sumX * sumL)) / D);
+      let thisMin = f(f(f(sumL2 * sumX) - f(sumL * sumXL)) / D);
+      if (thisMin > 0) {
+        thisMin = 0;
+        thisScale = f(sumXL / sumL2);
+      }
+      let cur = 0;
+      for (let i = 0; i < n; i++) {
+        let diff = f(f(f(thisScale * LAUX[i]!) + thisMin) - x[o + i]!);
+        diff = useMad ? Math.abs(diff) : f(diff * diff);
+        cur = f(cur + f(W[i]! * diff));
+      }
+      if (cur < bestError) {
+        for (let i = 0; i < n; i++) L[Lo + i] = LAUX[i]!;
+        bestError = cur;
+        scale = thisScale;
+        min = thisMin;
+      }
+    }
+  }
+  MINS[j] = -min;
+  return scale;
+}
+
+/** get_scale_min_k4: 6-bit scale and min j of the 12-byte packed Q4_K/Q5_K scales at b[o..]. */
+function scaleMinK4(j: number, b: Uint8Array, o: number): [number, number] {
+  if (j < 4) return [b[o + j]! & 63, b[o + j + 4]! & 63];
+  return [(b[o + j + 4]! & 0xf) | ((b[o + j - 4]! >> 6) << 4), (b[o + j + 4]! >> 4) | ((b[o + j]! >> 6) << 4)];
+}
+//#endregion
+
+//#region k-quants
+
+/** block_q2_K { u8 scales[16] (low nibble scale, high nibble min); u8 qs[64]; half d; half dmin } — 16 × 16. */
+const q2_K: BlockEncoder = (x, xo, b, bo) => {
+  let maxScale = 0, maxMin = 0;
+  for (let j = 0; j < 16; j++) {
+    for (let l = 0; l < 16; l++) W[l] = Math.abs(x[xo + 16 * j + l]!);
+    const s = makeQkx2(16, 3, x, xo + 16 * j, 16 * j, j, -0.5, f(0.1), 15, true);
+    SCALES[j] = s;
+    if (s > maxScale) maxScale = s;
+    if (MINS[j]! > maxMin) maxMin = MINS[j]!;
+  }
+  if (maxScale > 0) {
+    const iscale = f(15 / maxScale);
+    for (let j = 0; j < 16; j++) b[bo + j] = nearestInt(f(iscale * SCALES[j]!)) & 0xff;
+  } else {
+    for (let j = 0; j < 16; j++) b[bo + j] = 0;
+  }
+  const d = putHalf(b, bo + 80, maxScale > 0 ? f(maxScale / 15) : 0);
+  if (maxMin > 0) {
+    const iscale = f(15 / maxMin);
+    for (let j = 0; j < 16; j++) b[bo + j] = (b[bo + j]! | (nearestInt(f(iscale * MINS[j]!)) << 4)) & 0xff;
+  }
+  const dmin = putHalf(b, bo + 82, maxMin > 0 ? f(maxMin / 15) : 0);
+  for (let j = 0; j < 16; j++) {
+    const dd = f(d * (b[bo + j]! & 0xf));
+    if (dd === 0) continue;
+    const dm = f(dmin * (b[bo + j]! >> 4));
+    for (let ii = 0; ii < 16; ii++) L[16 * j + ii] = Math.max(0, Math.min(3, nearestInt(f(f(x[xo + 16 * j + ii]! + dm) / dd))));
+  }
+  for (let j = 0; j < QK_K; j += 128) {
+    for (let l = 0; l < 32; l++) b[bo + 16 + j / 4 + l] = (L[j + l]! | (L[j + l + 32]! << 2) | (L[j + l + 64]! << 4) | (L[j + l + 96]! << 6)) & 0xff;
+  }
+};
+
+/** block_q3_K { u8 hmask[32]; u8 qs[64]; u8 scales[12] (6-bit, biased by 32); half d } — 16 × 16, codes −4..3. */
+const q3_K: BlockEncoder = (x, xo, b, bo) => {
+  let maxScale = 0, amax = 0;
+  for (let j = 0; j < 16; j++) {
+    const s = makeQ3(16, 4, x, xo + 16 * j, 16 * j);
+    SCALES[j] = s;
+    const a = Math.abs(s);
+    if (a > amax) {
+      amax = a;
+      maxScale = s;
+    }
+  }
+  const sc = bo + 96;
+  for (let j = 0; j < 12; j++) b[sc + j] = 0;
+  let d: number;
+  if (maxScale !== 0) {
+    const iscale = f(-32 / maxScale);
+    for (let j = 0; j < 16; j++) {
+      let l = toI8(nearestInt(f(iscale * SCALES[j]!)));
+      l = Math.max(-32, Math.min(31, l)) + 32;
+      if (j < 8) b[sc + j] = l & 0xf;
+      else b[sc + j - 8] = (b[sc + j - 8]! | ((l & 0xf) << 4)) & 0xff;
+      l >>= 4;
+      b[sc + 8 + (j % 4)] = (b[sc + 8 + (j % 4)]! | (l << (2 * (j >> 2)))) & 0xff;
+    }
+    d = putHalf(b, bo + 108, f(1 / iscale));
+  } else {
+    d = putHalf(b, bo + 108, 0);
+  }
+  for (let j = 0; j < 16; j++) {
+    const low = j < 8 ? b[sc + j]! & 0xf : b[sc + j - 8]! >> 4;
+    const s = (low | (((b[sc + 8 + (j % 4)]! >> (2 * (j >> 2))) & 3) << 4)) - 32;
+    const dd = f(d * s);
+    if (dd === 0) continue;
+    for (let ii = 0; ii < 16; ii++) LS[16 * j + ii] = Math.max(-4, Math.min(3, nearestInt(f(x[xo + 16 * j + ii]! / dd)))) + 4;
+  }
+  for (let j = 0; j < 32; j++) b[bo + j] = 0;
+  let m = 0, hm = 1;
+  for (let j = 0; j < QK_K; j++) {
+    if (LS[j]! > 3) {
+      b[bo + m] = (b[bo + m]! | hm) & 0xff;
+      LS[j] = LS[j]! - 4;
+    }
+    if (++m === 32) {
+      m = 0;
+      hm <<= 1;
+    }
+  }
+  for (let j = 0; j < QK_K; j += 128) {
+    for (let l = 0; l < 32; l++) b[bo + 32 + j / 4 + l] = (LS[j + l]! | (LS[j + l + 32]! << 2) | (LS[j + l + 64]! << 4) | (LS[j + l + 96]! << 6)) & 0xff;
+  }
+};
+
+/**
+ * Q4_K / Q5_K common part: 8 sub-blocks of 32 fitted by make_qkx2_quants with weights av_x + |x|, 6-bit scales and
+ * mins packed into 12 bytes at b[bo+4..], FP16 d and dmin at b[bo], b[bo+2]; final codes in L.
+ */
+function qk45Codes(nmax: number, rmin: number, rdelta: number, nstep: number, x: Float32Array, xo: number, b: Uint8Array, bo: number): void {
+  let maxScale = 0, maxMin = 0;
+  for (let j = 0; j < 8; j++) {
+    const o = xo + 32 * j;
+    let sumX2 = 0;
+    for (let l = 0; l < 32; l++) sumX2 = f(sumX2 + f(x[o + l]! * x[o + l]!));
+    const avX = f(Math.sqrt(f(sumX2 / 32)));
+    for (let l = 0; l < 32; l++) W[l] = f(avX + Math.abs(x[o + l]!));
+    const s = makeQkx2(32, nmax, x, o, 32 * j, j, rmin, rdelta, nstep, false);
+    SCALES[j] = s;
+    if (s > maxScale) maxScale = s;
+    if (MINS[j]! > maxMin) maxMin = MINS[j]!;
+  }
+  const invScale = maxScale > 0 ? f(63 / maxScale) : 0;
+  const invMin = maxMin > 0 ? f(63 / maxMin) : 0;
+  const sc = bo + 4;
+  for (let j = 0; j < 8; j++) {
+    const ls = Math.min(63, nearestInt(f(invScale * SCALES[j]!)) & 0xff);
+    const lm = Math.min(63, nearestInt(f(invMin * MINS[j]!)) & 0xff);
+    if (j < 4) {
+      b[sc + j] = ls;
+      b[sc + j + 4] = lm;
+    } else {
+      b[sc + j + 4] = (ls & 0xf) | ((lm & 0xf) << 4);
+      b[sc + j - 4] = (b[sc + j - 4]! | ((ls >> 4) << 6)) & 0xff;
+      b[sc + j] = (b[sc + j]! | ((lm >> 4) << 6)) & 0xff;
+    }
+  }
+  const d = putHalf(b, bo, f(maxScale / 63));
+  const dmin = putHalf(b, bo + 2, f(maxMin / 63));
+  for (let j = 0; j < 8; j++) {
+    const [s, m] = scaleMinK4(j, b, sc);
+    const dd = f(d * s);
+    if (dd === 0) continue;
+    const dm = f(dmin * m);
+    for (let ii = 0; ii < 32; ii++) L[32 * j + ii] = Math.max(0, Math.min(nmax, nearestInt(f(f(x[xo + 32 * j + ii]! + dm) / dd))));
+  }
+}
+
+/** block_q4_K { half d; half dmin; u8 scales[12]; u8 qs[128] } — qs: 32 bytes per 64 elements, low nibble first half. */
+const q4_K: BlockEncoder = (x, xo, b, bo) => {
+  qk45Codes(15, -1, f(0.1), 20, x, xo, b, bo);
+  let q = bo + 16;
+  for (let j = 0; j < QK_K; j += 64) {
+    for (let l = 0; l < 32; l++) b[q + l] = L[j + l]! | (L[j + l + 32]! << 4);
+    q += 32;
+  }
+};
+
+/** block_q5_K { half d; half dmin; u8 scales[12]; u8 qh[32]; u8 qs[128] } — 5th bits in qh, two bit planes per 64. */
+const q5_K: BlockEncoder = (x, xo, b, bo) => {
+  qk45Codes(31, -0.5, f(0.1), 15, x, xo, b, bo);
+  const qh = bo + 16;
+  let ql = bo + 48;
+  for (let j = 0; j < 32; j++) b[qh + j] = 0;
+  let m1 = 1, m2 = 2;
+  for (let n = 0; n < QK_K; n += 64) {
+    for (let j = 0; j < 32; j++) {
+      let l1 = L[n + j]!;
+      if (l1 > 15) {
+        l1 -= 16;
+        b[qh + j]! |= m1;
+      }
+      let l2 = L[n + j + 32]!;
+      if (l2 > 15) {
+        l2 -= 16;
+        b[qh + j]! |= m2;
+      }
+      b[ql + j] = l1 | (l2 << 4);
+    }
+    m1 <<= 2;
+    m2 <<= 2;
+    ql += 32;
+  }
+};
+
+/** block_q6_K { u8 ql[128]; u8 qh[64]; i8 scales[16]; half d } — 16 × 16, codes −32..31. */
+const q6_K: BlockEncoder = (x, xo, b, bo) => {
+  let maxScale = 0, maxAbs = 0;
+  for (let ib = 0; ib < 16; ib++) {
+    const s = makeQx(16, 32, x, xo + 16 * ib, 16 * ib);
+    SCALES[ib] = s;
+    const a = Math.abs(s);
+    if (a > maxAbs) {
+      maxAbs = a;
+      maxScale = s;
+    }
+  }
+  if (maxAbs < 1e-15) {
+    b.fill(0, bo, bo + 210);
+    return;
+  }
+  const iscale = f(-128 / maxScale);
+  const d = putHalf(b, bo + 208, f(1 / iscale));
+  for (let ib = 0; ib < 16; ib++) b[bo + 192 + ib] = Math.min(127, nearestInt(f(iscale * SCALES[ib]!))) & 0xff;
+  for (let j = 0; j < 16; j++) {
+    const dd = f(d * toI8(b[bo + 192 + j]!));
+    if (dd === 0) continue;
+    for (let ii = 0; ii < 16; ii++) LS[16 * j + ii] = Math.max(-32, Math.min(31, nearestInt(f(x[xo + 16 * j + ii]! / dd)))) + 32;
+  }
+  let ql = bo, qh = bo + 128;
+  for (let j = 0; j < QK_K; j += 128) {
+    for (let l = 0; l < 32; l++) {
+      const a = LS[j + l]! & 0xff, c = LS[j + l + 32]! & 0xff, e = LS[j + l + 64]! & 0xff, g = LS[j + l + 96]! & 0xff;
+      b[ql + l] = (a & 0xf) | ((e & 0xf) << 4);
+      b[ql + l + 32] = (c & 0xf) | ((g & 0xf) << 4);
+      b[qh + l] = ((a >> 4) | ((c >> 4) << 2) | ((e >> 4) << 4) | ((g >> 4) << 6)) & 0xff;
+    }
+    ql += 64;
+    qh += 32;
+  }
+};
+//#endregion
+
+//#region IQ4_NL
+
+/** kvalues_iq4nl (ggml-common.h): the 16 non-linear 4-bit levels. */
+const KVALUES_IQ4NL = new Int8Array([-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113]);
+
+/** best_index_int8: index of the level nearest to x (binary search; ties toward the upper level). */
+function bestIndexInt8(x: number): number {
+  const v = KVALUES_IQ4NL;
+  if (x <= v[0]!) return 0;
+  if (x >= v[15]!) return 15;
+  let ml = 0, mu = 15;
+  while (mu - ml > 1) {
+    const mav = (ml + mu) >> 1;
+    if (x < v[mav]!) mu = mav;
+    else ml = mav;
+  }
+  return f(x - v[mu - 1]!) < f(v[mu]! - x) ? mu - 1 : mu;
+}
+
+/**
+ * block_iq4_nl { half d; u8 qs[16] } — quantize_row_iq4_nl_impl(32, 32, weight = x², ntry = 7): least-squares
+ * scale over the initial codes, then 15 trial scales (itry − 127)/max, codes recomputed with the float32 scale.
+ */
+const iq4_nl: BlockEncoder = (x, xo, b, bo) => {
+  for (let j = 0; j < 16; j++) b[bo + 2 + j] = 0;
+  let amax = 0, max = 0;
+  for (let j = 0; j < 32; j++) {
+    const v = x[xo + j]!;
+    W[j] = f(v * v);
+    const ax = Math.abs(v);
+    if (ax > amax) {
+      amax = ax;
+      max = v;
+    }
+  }
+  if (amax < 1e-15) {
+    putHalf(b, bo, 0);
+    // scales[0] = 0 → dh = 0 and codes from id = 0: best_index_int8(0) = index of level 1 (8).
+    for (let j = 0; j < 32; j++) L[j] = bestIndexInt8(0);
+  } else {
+    let d = f(-max / -127);
+    let id = f(1 / d);
+    let sumqx = 0, sumq2 = 0;
+    for (let j = 0; j < 32; j++) {
+      const xj = x[xo + j]!;
+      const q = KVALUES_IQ4NL[bestIndexInt8(f(id * xj))]!;
+      const w = W[j]!;
+      sumqx = f(sumqx + f(f(w * q) * xj));
+      sumq2 = f(sumq2 + f(f(w * q) * q));
+    }
+    d = sumq2 > 0 ? f(sumqx / sumq2) : 0;
+    let best = f(d * sumqx);
+    for (let itry = -7; itry <= 7; itry++) {
+      id = f((itry - 127) / max);
+      sumqx = sumq2 = 0;
+      for (let j = 0; j < 32; j++) {
+        const xj = x[xo + j]!;
+        const q = KVALUES_IQ4NL[bestIndexInt8(f(id * xj))]!;
+        const w = W[j]!;
+        sumqx = f(sumqx + f(f(w * q) * xj));
+        sumq2 = f(sumq2 + f(f(w * q) * q));
+      }
+      if (sumq2 > 0 && f(sumqx * sumqx) > f(best * sumq2)) {
+        d = f(sumqx / sumq2);
+        best = f(d * sumqx);
+      }
+    }
+    putHalf(b, bo, d);
+    const inv = d !== 0 ? f(1 / d) : 0;
+    for (let j = 0; j < 32; j++) L[j] = bestIndexInt8(f(inv * x[xo + j]!));
+  }
+  for (let j = 0; j < 16; j++) b[bo + 2 + j] = L[j]! | (L[16 + j]! << 4);
+};
+//#endregion
+
+/** Encoders keyed by IR dtype id (src/core/model/dtypes.ts), with the block size they consume. */
+const ENCODERS: ReadonlyMap<string, BlockEncoder> = new Map<string, BlockEncoder>([
+  ['q8_0', q8_0],
+  ['q4_0', q4_0],
+  ['q4_1', qx1(4)],
+  ['q5_0', q5_0],
+  ['q5_1', qx1(5)],
+  ['q1_0', q1_0],
+  ['q2_0', q2_0],
+  ['q2_k', q2_K],
+  ['q3_k', q3_K],
+  ['q4_k', q4_K],
+  ['q5_k', q5_K],
+  ['q6_k', q6_K],
+  ['tq1_0', tq1_0],
+  ['tq2_0', tq2_0],
+  ['iq4_nl', iq4_nl],
+]);
+
+/** IR dtypes {@link quantizeGgml} can write: float32, float16, bfloat16 and the ggml block types above. */
+export const GGML_WRITABLE_DTYPES: readonly string[] = ['float32', 'float16', 'bfloat16', ...ENCODERS.keys()];
+
+/** True when {@link quantizeGgml} can write `dtype`. */
+export function isGgmlWritable(dtype: string): boolean {
+  return dtype === 'float32' || dtype === 'float16' || dtype === 'bfloat16' || ENCODERS.has(dtype);
+}
+
+/**
+ * Encodes `values` as `dtype` the way ggml's reference quantizer does (no importance matrix). The length must be
+ * a whole number of the dtype's blocks (rows are independent, so any run of whole rows may be passed). Writes
+ * into `out` when given (it must hold exactly the encoded size). Throws RangeError for other dtypes or lengths.
+ */
+export function quantizeGgml(dtype: string, values: Float32Array, out?: Uint8Array): Uint8Array {
+  const info = dtypeInfo(dtype);
+  if (!info || !isGgmlWritable(dtype)) throw new RangeError(`cannot write '${dtype}' as a ggml tensor type`);
+  if (values.length % info.blockSize !== 0) throw new RangeError(`${values.length} elements are not a whole number of ${info.label} blocks of ${info.blockSize}`);
+  const blocks = values.length / info.blockSize;
+  const bytes = blocks * info.bytesPerBlock;
+  const b = out ?? new Uint8Array(bytes);
+  if (b.length !== bytes) throw new RangeError(`output buffer holds ${b.length} bytes, ${info.label} needs ${bytes}`);
+  const n = values.length;
+  switch (dtype) {
+    case 'float32': {
+      const dv = new DataView(b.buffer, b.byteOffset, b.byteLength);
+      for (let i = 0; i < n; i++) dv.setFloat32(i * 4, values[i]!, true);
+      return b;
+    }
+    case 'float16':
+      for (let i = 0; i < n; i++) {
+        const h = floatToHalfBits(values[i]!);
+        b[2 * i] = h & 0xff;
+        b[2 * i + 1] = h >>> 8;
+      }
+      return b;
+    case 'bfloat16':
+      for (let i = 0; i < n; i++) {
+        const h = floatToBf16Bits(values[i]!);
+        b[2 * i] = h & 0xff;
+        b[2 * i + 1] = h >>> 8;
+      }
+      return b;
+  }
+  const enc = ENCODERS.get(dtype)!;
+  for (let k = 0; k < blocks; k++) enc(values, k * info.blockSize, b, k * info.bytesPerBlock);
+  return b;
+}

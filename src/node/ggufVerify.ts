@@ -1,0 +1,229 @@
+/**
+ * Plan verification (GGUF): the solver's plan, the uniform ggml types and llama.cpp's own mixes (Q4_K_M-, Q3_K_M-
+ * and Q2_K-like rules, baselines.ts `llamaCppRulesBaseline`) are each applied to a copy of the model and run in
+ * llama.cpp on the calibration text (llamaEval.ts); the score is the mean KL divergence of the next-token
+ * distributions against the original (lower is better; ties go to the smaller file).
+ *
+ * Equal size: for every baseline, the solver is also run with that baseline's weight bytes as its budget, so each
+ * rule or uniform type is compared with the solver's plan of the same (or smaller) size — the comparison the
+ * acceptance asks for, and what `npm run validate:plan` checks. The plan delivered for the user's budget is the best
+ * measured candidate that fits it: the solver's plan, a baseline, or the solver's plan for a smaller baseline's size.
+ * It is therefore never worse, on the calibration text, than any baseline of equal or smaller size that was measured.
+ *
+ * How a candidate is applied: every layer the assignment lowers has its quantized tensors fake-quantized in place in
+ * a temporary copy (ggufMeasure.ts: same layout, the static analysis's quantizers, stored dtype kept), the copy is
+ * evaluated, and the original bytes are restored. Until a GGUF writer stores real ggml block types, the file size is
+ * the size the plan *would* have (`assignmentWeightBytes`), not the copy's.
+ *
+ * Cost: one tensor rewrite + one llama.cpp evaluation per candidate, at most `maxCandidates`.
+ */
+import { promises as fs } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import {
+  KEEP_FORMAT,
+  assignmentHarm,
+  assignmentWeightBytes,
+  llamaCppRulesBaseline,
+  solveModel,
+  throwIfCancelled,
+  uniformBaseline,
+  type Baseline,
+  type CancellationToken,
+  type ComputeType,
+  type HarmFunction,
+  type Model,
+  type SensitivityReport,
+} from '../core';
+import { lowerAssignment, type GgufEvalSession } from './ggufMeasure';
+import type { LlamaCompareResult } from './llamaEval';
+
+/** Default cap on measured candidates. */
+export const DEFAULT_GGUF_VERIFY_CANDIDATES = 24;
+
+/** Uniform ggml types and llama.cpp-like mixes for a GGUF model (those whose formats are allowed). */
+export function ggufBaselines(model: Model, options: { readonly native?: readonly ComputeType[]; readonly allowEmulated?: boolean } = {}): Baseline[] {
+  const out: Baseline[] = [];
+  for (const id of ['q8_0', 'q6_k', 'q5_k', 'q4_k', 'q4_0', 'q3_k', 'q2_k']) {
+    const b = uniformBaseline(model, id, options);
+    if (b) out.push(b);
+  }
+  // llama.cpp llama-quant.cpp `llama_tensor_get_type`: the mixes' main type, the type for attn_v / ffn_down in
+  // the layers use_more_bits picks, and Q6_K for the output head.
+  const mixes = [
+    { id: 'q4_k_m', label: 'Q4_K_M-like (q4_k; q6_k for attn v/ffn down, q6_k head)', formats: { low: 'q4_k', high: 'q6_k', head: 'q6_k' } },
+    { id: 'q3_k_m', label: 'Q3_K_M-like (q3_k; q4_k for attn v/ffn down, q6_k head)', formats: { low: 'q3_k', high: 'q4_k', head: 'q6_k' } },
+    { id: 'q2_k', label: 'Q2_K-like (q2_k; q3_k for attn v/ffn down, q6_k head)', formats: { low: 'q2_k', high: 'q3_k', head: 'q6_k' } },
+  ];
+  for (const m of mixes) {
+    const b = llamaCppRulesBaseline(model, m.formats, options);
+    if (b) out.push({ id: m.id, label: m.label, assignment: b.assignment });
+  }
+  return out;
+}
+
+/** One plan measured. */
+export interface GgufCandidate {
+  /** 'solver', 'solver@<baseline id>', or a baseline id. */
+  readonly id: string;
+  readonly label: string;
+  readonly origin: 'solver' | 'solver-at-baseline' | 'baseline';
+  readonly assignment: Readonly<Record<string, string>>;
+  readonly weightBytes: number;
+  /** Σ per-layer harm under the predictor (KL units when measured per layer). */
+  readonly predictedHarm: number | undefined;
+  readonly measured: LlamaCompareResult | undefined;
+  readonly error?: string;
+}
+
+/** Options of {@link verifyGgufPlan}. */
+export interface GgufVerifyOptions {
+  readonly session: GgufEvalSession;
+  /** Static (or measured) report: the tensors of each layer come from it. */
+  readonly report: SensitivityReport;
+  readonly weightBudgetBytes: number;
+  readonly harm: HarmFunction;
+  readonly formats: readonly string[];
+  readonly pinned?: Readonly<Record<string, string>>;
+  readonly native?: readonly ComputeType[];
+  readonly allowEmulated?: boolean;
+  readonly solverAssignment?: Readonly<Record<string, string>>;
+  readonly baselines?: readonly Baseline[];
+  /** Also solve and measure the solver's plan at each baseline's size (default true). */
+  readonly equalSize?: boolean;
+  readonly maxCandidates?: number;
+  readonly token?: CancellationToken;
+  readonly onProgress?: (p: { readonly done: number; readonly total: number; readonly message: string }) => void;
+}
+
+/** Result of {@link verifyGgufPlan}. */
+export interface GgufVerifyResult {
+  /** Best measured candidate that fits the budget (the solver's plan unless another measured better). */
+  readonly best: GgufCandidate;
+  readonly solver: GgufCandidate;
+  readonly candidates: readonly GgufCandidate[];
+  /** Pairs (baseline, solver plan at its size) with both measured. */
+  readonly equalSize: readonly { readonly baseline: GgufCandidate; readonly solver: GgufCandidate; readonly delivered: GgufCandidate }[];
+  readonly inputs: string;
+  readonly elapsedMs: number;
+}
+
+/** Lower is better; ties go to the smaller plan; unmeasured candidates lose. */
+export function betterCandidate(a: GgufCandidate, b: GgufCandidate | undefined): boolean {
+  if (!a.measured) return false;
+  if (!b?.measured) return true;
+  if (a.measured.klDivergence !== b.measured.klDivergence) return a.measured.klDivergence < b.measured.klDivergence;
+  return a.weightBytes < b.weightBytes;
+}
+
+/** Measures the solver's plan and the baselines (and the solver at each baseline's size); see the module comment. */
+export async function verifyGgufPlan(modelPath: string, model: Model, options: GgufVerifyOptions): Promise<GgufVerifyResult> {
+  const started = performance.now();
+  const cap = Math.max(1, Math.floor(options.maxCandidates ?? DEFAULT_GGUF_VERIFY_CANDIDATES));
+  const tensorsByName = new Map(model.tensors.map((t) => [t.name, t]));
+  const layerTensors = new Map(options.report.layers.map((l) => [l.layer, l.tensors]));
+  const layerOps = new Map(model.layers.map((l) => [l.name, l.op]));
+  const solveBase = {
+    formats: options.formats,
+    ...(options.native ? { native: options.native } : {}),
+    ...(options.allowEmulated ? { allowEmulated: true } : {}),
+    ...(options.pinned ? { pinned: options.pinned } : {}),
+    harm: options.harm,
+    frontierPoints: 2,
+  };
+  const baselines = options.baselines ?? ggufBaselines(model, { ...(options.native ? { native: options.native } : {}), ...(options.allowEmulated ? { allowEmulated: true } : {}) });
+
+  const tempDir = await fs.mkdtemp(path.join(os.tmpdir(), 'precision-lens-gguf-verify-'));
+  const copy = path.join(tempDir, 'candidate.gguf');
+  await fs.copyFile(path.resolve(modelPath), copy);
+  const fh = await fs.open(copy, 'r+');
+  const byKey = new Map<string, GgufCandidate>();
+  const measured: GgufCandidate[] = [];
+  const keyOf = (a: Readonly<Record<string, string>>): string => model.layers.map((l) => a[l.name] ?? KEEP_FORMAT).join(',');
+  const totalPlanned = Math.min(cap, 1 + baselines.length * 2);
+
+  const measure = async (id: string, label: string, origin: GgufCandidate['origin'], assignment: Readonly<Record<string, string>>): Promise<GgufCandidate> => {
+    const key = keyOf(assignment);
+    const seen = byKey.get(key);
+    if (seen) return { ...seen, id, label, origin };
+    const base = { id, label, origin, assignment, weightBytes: assignmentWeightBytes(model, assignment), predictedHarm: assignmentHarm(model, assignment, options.harm) };
+    if (measured.length >= cap) return { ...base, measured: undefined, error: 'not measured: candidate cap reached' };
+    throwIfCancelled(options.token);
+    options.onProgress?.({ done: measured.length, total: totalPlanned, message: `measuring ${label}` });
+    let c: GgufCandidate;
+    const patches = await lowerAssignment(model, assignment, layerTensors, layerOps, tensorsByName, fh);
+    if (typeof patches === 'string') c = { ...base, measured: undefined, error: patches };
+    else {
+      try {
+        for (const p of patches) await fh.write(p.lowered, 0, p.lowered.length, p.offset);
+        await fh.sync();
+        c = { ...base, measured: await options.session.evaluator.compare(copy) };
+      } catch (e) {
+        c = { ...base, measured: undefined, error: (e as Error).message.split('\n')[0]! };
+      } finally {
+        for (const p of patches) await fh.write(p.original, 0, p.original.length, p.offset);
+        await fh.sync();
+      }
+    }
+    byKey.set(key, c);
+    measured.push(c);
+    return c;
+  };
+
+  try {
+    const solverAssignment = options.solverAssignment ?? solveModel(model, { ...solveBase, weightBudgetBytes: options.weightBudgetBytes }).assignment;
+    const solver = await measure('solver', 'solver plan', 'solver', solverAssignment);
+    const all: GgufCandidate[] = [solver];
+    const equal: { baseline: GgufCandidate; solver: GgufCandidate; delivered: GgufCandidate }[] = [];
+    for (const b of baselines) {
+      const withPins = { ...b.assignment };
+      for (const [layer, id] of Object.entries(options.pinned ?? {})) if (withPins[layer] !== undefined) withPins[layer] = id;
+      const bc = await measure(b.id, b.label, 'baseline', withPins);
+      all.push(bc);
+      if (options.equalSize === false) continue;
+      const r = solveModel(model, { ...solveBase, weightBudgetBytes: bc.weightBytes });
+      if (r.status === 'infeasible') continue;
+      const sc = await measure(`solver@${b.id}`, `solver plan at ${b.id}'s size`, 'solver-at-baseline', r.assignment);
+      all.push(sc);
+      equal.push({ baseline: bc, solver: sc, delivered: sc });
+    }
+    // What is delivered at a size: the best measured candidate that fits it (at a baseline's size that includes the
+    // baseline itself and every smaller candidate).
+    const bestWithin = (bytes: number, fallback: GgufCandidate): GgufCandidate => all.filter((c) => c.weightBytes <= bytes).reduce((acc, c) => (betterCandidate(c, acc) ? c : acc), fallback);
+    const best = bestWithin(options.weightBudgetBytes, solver);
+    return {
+      best,
+      solver,
+      candidates: measured,
+      equalSize: equal.map((e) => ({ ...e, delivered: bestWithin(e.baseline.weightBytes, e.solver) })),
+      inputs: options.session.description,
+      elapsedMs: Math.round(performance.now() - started),
+    };
+  } finally {
+    await fh.close();
+    await fs.rm(tempDir, { recursive: true, force: true }).catch(() => undefined);
+  }
+}
+
+/**
+ * Applies `assignment` to a temporary copy of the model (as {@link verifyGgufPlan} does) and evaluates it with
+ * `session`; for scoring plans on another text than the one they were selected with.
+ */
+export async function measureGgufAssignment(modelPath: string, model: Model, report: SensitivityReport, assignment: Readonly<Record<string, string>>, session: GgufEvalSession): Promise<LlamaCompareResult> {
+  const tempDir = await fs.mkdtemp(path.join(os.tmpdir(), 'precision-lens-gguf-assignment-'));
+  const copy = path.join(tempDir, 'candidate.gguf');
+  try {
+    await fs.copyFile(path.resolve(modelPath), copy);
+    const fh = await fs.open(copy, 'r+');
+    try {
+      const patches = await lowerAssignment(model, assignment, new Map(report.layers.map((l) => [l.layer, l.tensors])), new Map(model.layers.map((l) => [l.name, l.op])), new Map(model.tensors.map((t) => [t.name, t])), fh);
+      if (typeof patches === 'string') throw new Error(`${model.fileName}: ${patches}.`);
+      for (const p of patches) await fh.write(p.lowered, 0, p.lowered.length, p.offset);
+    } finally {
+      await fh.close();
+    }
+    return await session.evaluator.compare(copy);
+  } finally {
+    await fs.rm(tempDir, { recursive: true, force: true }).catch(() => undefined);
+  }
+}
