@@ -24,6 +24,9 @@ export {
   type LayerRole, type Model, type TensorInfo,
 } from './model/types';
 export { nameDict, own, setOwn } from './model/dict';
+export { UniqueNames } from './model/uniqueNames';
+export { appendAll, maxOf } from './util/arrays';
+export { jsonDepthError, type JsoncResult, parseJsoncValue, treeToValue } from './io/jsonc';
 export {
   bitsPerElement, type DType, dtypeInfo, DTYPES, storedByteLength,
 } from './model/dtypes';
@@ -36,8 +39,12 @@ export {
   RECURRENT_STATE_BYTES, recurrentStateElements, type SsmHyperparameters, tokensHeld,
 } from './model/attention';
 export {
+  isRoutedExpert, type ParameterBreakdown, parameterBreakdown, type ParameterPart, parameterPart, tensorParts,
+} from './model/parameters';
+export {
   dtypeLabel, formatBytes, formatCount, inspectReport,
 } from './model/inspect';
+export { LOSSLESS_DB, MISSING, formatDb, formatRate, formatSeconds } from './format/numbers';
 export {
   detectFormat, SNIFF_BYTES,
 } from './formats/detect';
@@ -64,7 +71,7 @@ export {
 } from './openModel';
 export {
   analyzeSensitivityChunk, canAnalyzeInOnePass, type ChunkByteReader, compareOutputs, COMPUTE_FALLBACKS,
-  COMPUTE_TYPES, type ComputeType, decodeElements, decodeTensor, decodeUnsupportedReason,
+  COMPUTE_TYPE_BITS, COMPUTE_TYPES, type ComputeType, decodeElements, decodeTensor, decodeUnsupportedReason,
   DEFAULT_SENSITIVITY_FORMATS, effectiveRole, encodeElements, ErrorAccumulator, type ErrorPartial, fakeQuantize,
   floatToBf16Bits, floatToHalfBits, FORMAT_ALIASES, formatBitsPerWeight, formatByteLength, formatForStoredDType,
   getNumberFormat, halfBitsToFloat, halfToFloatTable, histogramSensitivity, isOffsetVector, layerContexts,

@@ -35,6 +35,7 @@ import {
   type VerifyPlanParams,
 } from './hostTaskProtocol';
 import type { VerifyPlanResult } from './planVerify';
+import { NodeError } from './errors';
 
 /** A cancellation token: core's structural one, optionally with VS Code's event (polled otherwise). */
 export interface TaskToken {
@@ -85,7 +86,7 @@ export function defaultTaskEntry(dir = __dirname): TaskEntry {
   if (existsSync(bundled)) return { file: bundled, execArgv: [] };
   const source = path.join(dir, '..', 'worker', 'hostTasks.ts');
   if (existsSync(source)) return { file: source, execArgv: ['--import', 'tsx'] };
-  throw new Error(`The Precision Lens task script is missing (looked for ${bundled}).`);
+  throw new NodeError('missing-file', `The Precision Lens task script is missing (looked for ${bundled}).`);
 }
 
 /** Starts one child process per task and talks to it with the project's RPC helper. */
@@ -186,7 +187,7 @@ export class TaskClient {
         else reject(error);
       };
 
-      child.on('error', (e) => finish(new Error(`Cannot start the Precision Lens task process: ${e.message}`)));
+      child.on('error', (e) => finish(new NodeError('worker-failed', `Cannot start the Precision Lens task process: ${e.message}`)));
       child.on('exit', (code, signal) => {
         this.children.delete(child);
         // Let a reply that arrived with the exit be handled first.

@@ -44,8 +44,21 @@ export interface ModelSummary {
   readonly producer: string | null;
   readonly architecture: string | null;
   readonly parameterCount: number;
-  /** Parameters active per token (MoE: shared + `expertUsedCount` experts); null when not an MoE model. */
+  /**
+   * Text parameters active per token (MoE: all but routed experts, plus `expertUsedCount` experts; MTP layers and
+   * encoder towers excluded); null for a dense text-only model (equal to `parameterCount`).
+   */
   readonly activeParameterCount: number | null;
+  /** Parameters of multi-token-prediction layers and of vision/audio encoder towers (0 when absent). */
+  readonly mtpParameterCount: number;
+  readonly visionParameterCount: number;
+  readonly audioParameterCount: number;
+  /** Attention/cache summary ('MLA full', '36× GQA chunked 8192, 12× GQA full'); null without transformer hyperparameters. */
+  readonly attention: string | null;
+  /** K + V bytes per token at FP16 over all layers; null when `attention` is null. */
+  readonly kvBytesPerToken: number | null;
+  /** Cache label per block index ('GQA sliding 1024', 'recurrent'); empty without a description. */
+  readonly blockAttention: readonly string[];
   readonly totalFileBytes: number;
   readonly weightBytes: number;
   readonly fileCount: number;

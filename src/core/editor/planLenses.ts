@@ -10,6 +10,7 @@ import { own } from '../model/dict';
 import type { Model } from '../model/types';
 import type { Target } from '../estimate/hardware/catalog';
 import { dtypeLabel, formatBytes, formatCount } from '../model/inspect';
+import { formatDb, formatRate, formatSeconds } from '../format/numbers';
 import { estimate, type Estimate } from '../estimate/memory';
 import { formatForStoredDType, getNumberFormat, type NumberFormat } from '../precision/numberFormats';
 import { budgetFor } from '../plan/budget';
@@ -154,9 +155,9 @@ export function analyzePlan(ctx: PlanContext): PlanView {
     if (sens) {
       const level = sensitivityLevel(sens, ctx.minOutputSqnrDb);
       parts.push(`sensitivity ${level}${sens.reason && level !== 'none' ? ` (${sens.reason})` : ''}`);
-      if (level !== 'none') parts.push(`predicted ${sens.predictedOutputSqnrDb.toFixed(1)} dB`);
+      if (level !== 'none') parts.push(`predicted ${formatDb(sens.predictedOutputSqnrDb)}`);
       if (level === 'high')
-        diagnostics.push({ ...parsed.positions.entryFormats[i]!, entry: i, code: 'low-sqnr', severity: 'warning', message: `${ctx.fileName}: layer '${entry.layer}' in ${shortFormatLabel(fid)} is predicted to leave ${sens.predictedOutputSqnrDb.toFixed(1)} dB output SQNR, below the ${ctx.minOutputSqnrDb} dB threshold (${sens.reason || 'quantization noise'}).` });
+        diagnostics.push({ ...parsed.positions.entryFormats[i]!, entry: i, code: 'low-sqnr', severity: 'warning', message: `${ctx.fileName}: layer '${entry.layer}' in ${shortFormatLabel(fid)} is predicted to leave ${formatDb(sens.predictedOutputSqnrDb)} output SQNR, below the ${ctx.minOutputSqnrDb} dB threshold (${sens.reason || 'quantization noise'}).` });
     } else if (fid !== KEEP_FORMAT && ctx.sensitivity === undefined) parts.push('sensitivity pending');
     const alone = measuredAlone.get(`${entry.layer}|${fid}`);
     if (alone?.measuredKl !== undefined) parts.push(`${alone.predictedKl !== undefined ? `predicted KL ${formatKl(alone.predictedKl)} · ` : ''}measured KL alone ${formatKl(alone.measuredKl)}`);
@@ -166,12 +167,15 @@ export function analyzePlan(ctx: PlanContext): PlanView {
 
   let header: PlanLens | undefined;
   if (target && e && budget) {
-    const speed = e.decodeTokensPerSecond > 0 ? ` · ${formatCount(Math.round(e.decodeTokensPerSecond))} tok/s` : '';
+    // Model-kind-aware, as in the CLI: tokens/s for a decoder, latency per inference otherwise; never a guessed rate.
+    const speed = e.unpublishedRates.length > 0 ? ` · speed not published (${e.unpublishedRates.join(', ')} rate)`
+      : e.generative ? (e.decodeTokensPerSecond > 0 ? ` · ${formatRate(e.decodeTokensPerSecond, 'tok/s')}` : '')
+      : e.inferenceSeconds > 0 ? ` · ${formatSeconds(e.inferenceSeconds)} per inference` : '';
     header = {
       position: { offset: 0, length: 0, line: 1, column: 1 },
       title: headerTitle(target, budget, speed, e),
       ...(plan.measurement ? { title: `${headerTitle(target, budget, speed, e)} · ${measuredText(plan.measurement)}` } : {}),
-      tooltip: `${runtimeText(e)} · ${e.devicesNeeded} device(s) needed · decode ${e.decodeBound}-bound`,
+      tooltip: `${runtimeText(e)}${e.unknownParts.includes('activations') ? ' · activations unknown (total is a lower bound)' : ''} · ${e.devicesNeeded} device(s) needed${e.generative ? ` · decode ${e.decodeBound}-bound` : ''}`,
     };
   }
   return { plan, target, assignment, estimate: e, budget, diagnostics, header, entries };
@@ -211,7 +215,7 @@ function layerHover(ctx: PlanContext, layer: Model['layers'][number], formatId: 
   const rows: string[] = [];
   for (const id of ['fp16', 'bf16', 'fp8_e4m3', 'int8', 'int4', 'q8_0', 'q4_k', 'nvfp4', 'mxfp4', formatId]) {
     const s = ctx.sensitivity?.(layer.name, id);
-    if (s && !rows.some((r) => r.startsWith(`| ${shortFormatLabel(id)} |`))) rows.push(`| ${shortFormatLabel(id)} | ${s.predictedOutputSqnrDb.toFixed(1)} dB | ${s.sqnrDb.toFixed(1)} dB | ${escapeMd(s.reason)} |`);
+    if (s && !rows.some((r) => r.startsWith(`| ${shortFormatLabel(id)} |`))) rows.push(`| ${shortFormatLabel(id)} | ${formatDb(s.predictedOutputSqnrDb)} | ${formatDb(s.sqnrDb)} | ${escapeMd(s.reason)} |`);
   }
   if (rows.length) lines.push('', '| format | predicted output SQNR | weight SQNR | why |', '|---|---:|---:|---|', ...rows);
   return lines.join('\n');

@@ -17,6 +17,7 @@ import type { Hyperparameters, MetadataValue, Model, TensorInfo } from '../../mo
 import type { ReadContext } from '../context';
 import { attentionFromKvs } from './attentionKeys';
 import { REMOVED_GGML_TYPES, ggmlType } from './ggmlTypes';
+import { maxOf } from '../../util/arrays';
 
 //#region GGUF value types (gguf.h `enum gguf_type`)
 const T_UINT8 = 0;
@@ -150,17 +151,17 @@ export async function readGgufHeader(source: ByteSource, ctx: ReadContext): Prom
   }
 
   //#region strings and values
-  const readLength = async (what: string): Promise<number> => {
+  const readLength = async (what: string, max = limits.maxStringBytes, limitName = 'maxStringBytes'): Promise<number> => {
     if (!c.has(8)) await c.need(8, what);
     const at = r.position;
     const len = toSafeNumber(name, r.u32Sync(), r.u32Sync(), what, at);
-    if (len > limits.maxStringBytes) fail('limit-exceeded', `${what} ${len} exceeds the limit of ${limits.maxStringBytes} bytes`, at);
+    if (len > max) fail('limit-exceeded', `${what} ${len} exceeds the limit of ${max} bytes (${limitName})`, at);
     if (len > r.remaining) fail('truncated', `${what} ${len} at offset ${at} runs past the end of the file`, at);
     return len;
   };
   /** Reads a string; returns at most `maxBytes` of it (cut at a character boundary, marked with '…'). */
-  const readString = async (what: string, maxBytes: number): Promise<string> => {
-    const len = await readLength(what);
+  const readString = async (what: string, maxBytes: number, isName = false): Promise<string> => {
+    const len = isName ? await readLength(what, limits.maxNameBytes, 'maxNameBytes') : await readLength(what);
     const keep = Math.min(len, maxBytes);
     if (!c.has(keep)) await c.need(keep, what);
     const bytes = r.bytesSync(keep);
@@ -259,7 +260,7 @@ export async function readGgufHeader(source: ByteSource, ctx: ReadContext): Prom
   for (let i = 0; i < kvCount; i++) {
     if ((i & 0x3ff) === 0) throwIfCancelled(ctx.token);
     const keyAt = r.position;
-    const key = await readString('metadata key length', limits.maxStringBytes);
+    const key = await readString('metadata key length', limits.maxStringBytes, true);
     if (key.length === 0) fail('bad-value', `metadata entry ${i} has an empty key`, keyAt);
     if (kvs.has(key)) fail('bad-value', `metadata key '${truncateForMessage(key)}' appears twice`, keyAt);
     if (!c.has(4)) await c.need(4, 'metadata value type');
@@ -292,7 +293,7 @@ export async function readGgufHeader(source: ByteSource, ctx: ReadContext): Prom
   for (let i = 0; i < tensorCount; i++) {
     if ((i & 0x3ff) === 0) throwIfCancelled(ctx.token);
     const infoAt = r.position;
-    const tname = await readString('tensor name length', limits.maxStringBytes);
+    const tname = await readString('tensor name length', limits.maxStringBytes, true);
     const quoted = `tensor '${truncateForMessage(tname)}'`;
     if (names.has(tname)) fail('bad-value', `${quoted} appears twice`, infoAt);
     names.add(tname);
@@ -422,7 +423,7 @@ function hyperparametersFromKvs(kvs: ReadonlyMap<string, GgufValue>): Hyperparam
     if (!v) return undefined;
     if (typeof v.display === 'number' && Number.isSafeInteger(v.display) && v.display >= 0) return v.display;
     if (v.numbers && v.numbers.length > 0) {
-      const m = Math.max(...v.numbers);
+      const m = maxOf(v.numbers);
       return Number.isSafeInteger(m) && m >= 0 ? m : undefined;
     }
     return undefined;
