@@ -64,7 +64,6 @@ export function vllmMemory(model: Model, o: VllmOptions): RuntimeMemory {
     { id: 'cuda-graphs', kind: 'overhead', label: 'CUDA graph capture', bytes: graphs },
     { id: 'kv', kind: 'kv', label: `paged KV (${o.sequences} × ${blocksPerSeq} blocks of ${blockSize})`, bytes: kvNeeded },
   ];
-  if (kvNeeded > pool) warnings.push(`vLLM's KV pool (${pool} B at gpu-memory-utilization ${util}) is smaller than the ${kvNeeded} B ${o.sequences} × ${o.context} tokens need.`);
   return {
     runtime: 'vllm',
     measured: false,
