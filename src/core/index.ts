@@ -108,5 +108,11 @@ export {
   type SourceSyntax, type TextEditData,
 } from './editor';
 export {
+  checkRuntimeOptions, defaultRuntime, type GenericFigures, LLAMA_CPU_KINDS, LLAMA_DEFAULTS, LLAMA_KV_TYPES,
+  type LlamaBufferType, type LlamaCppOptions, llamaCppMemory, type LlamaCpuKind, type LlamaLayerCache,
+  llamaLayerCaches, llamaWeightBuffer, type RuntimeComponent, RuntimeError, type RuntimeId, RUNTIME_IDS,
+  type RuntimeMemory, runtimeMemory, type RuntimeOptions, VLLM_DEFAULTS, vllmMemory, type VllmOptions,
+} from './estimate/runtime';
+export {
   seededRandom,
 } from './util/random';
