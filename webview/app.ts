@@ -376,7 +376,7 @@ export class InspectorApp {
     });
     setText(this.shownCount!, model.matched === layers.length ? '' : t('shownOf', formatCount(model.matched)));
     const formatLabels = new Map([...(s.init!.formats.map((f) => [f.id, f.label] as const)), ...(s.estimate?.bytesByFormat.map((f) => [f.format, f.label] as const) ?? [])]);
-    this.table!.setData({ layers, rows: model.rows, estimate: s.estimate, sensitivity: s.sensitivity, sortKey: v.sortKey, sortDescending: v.sortDescending, formatLabels }, true);
+    this.table!.setData({ layers, rows: model.rows, estimate: s.estimate, sensitivity: s.sensitivity, sortKey: v.sortKey, sortDescending: v.sortDescending, formatLabels, blockAttention: s.init!.summary.blockAttention }, true);
   }
 
   private renderProgress(s: AppState): void {

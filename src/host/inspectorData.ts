@@ -4,8 +4,11 @@
  * this file only reshapes it into plain, index-keyed arrays for the webview.
  */
 import {
+  describeCache,
   dtypeLabel,
   getNumberFormat,
+  layerCacheLabel,
+  parameterBreakdown,
   type Estimate,
   type Model,
   type SensitivityReport,
@@ -29,13 +32,13 @@ import { encodeSensitivity, type SensitivityBatch, type SensitivityFact } from '
 /** Rows per {@link SensitivityUpdate} notification (keeps each postMessage small). */
 export const SENSITIVITY_BATCH_ROWS = 2000;
 
-/** Parameters active per token for MoE models (shared weights + the used share of routed experts); null otherwise. */
+/**
+ * Text parameters active per token (core `parameterBreakdown`: routed experts at their used share, MTP layers and
+ * encoder towers excluded); null when that equals every parameter (a dense text-only model).
+ */
 export function activeParameterCount(model: Model): number | null {
-  const hp = model.hyperparameters;
-  if (!hp.expertCount || hp.expertCount <= 1 || !hp.expertUsedCount) return null;
-  const expertParams = model.layers.filter((l) => l.role === 'expert').reduce((a, l) => a + l.parameterCount, 0);
-  if (expertParams === 0) return null;
-  return Math.round(model.parameterCount - expertParams * (1 - Math.min(1, hp.expertUsedCount / hp.expertCount)));
+  const b = parameterBreakdown(model);
+  return b.activeText === b.total ? null : b.activeText;
 }
 
 /** The summary card. */
@@ -50,6 +53,8 @@ export function buildSummary(model: Model): ModelSummary {
   const dtypeMix: DtypeShare[] = [...mix.entries()]
     .map(([dtype, m]) => ({ dtype, label: dtypeLabel(dtype), bytes: m.bytes, tensorCount: m.count }))
     .sort((a, b) => b.bytes - a.bytes);
+  const breakdown = parameterBreakdown(model);
+  const cache = describeCache(model.hyperparameters);
   return {
     fileName: model.fileName,
     format: model.format,
@@ -57,7 +62,13 @@ export function buildSummary(model: Model): ModelSummary {
     producer: model.producer ?? null,
     architecture: model.hyperparameters.architecture ?? null,
     parameterCount: model.parameterCount,
-    activeParameterCount: activeParameterCount(model),
+    activeParameterCount: breakdown.activeText === breakdown.total ? null : breakdown.activeText,
+    mtpParameterCount: breakdown.mtp,
+    visionParameterCount: breakdown.vision,
+    audioParameterCount: breakdown.audio,
+    attention: cache?.summary ?? null,
+    kvBytesPerToken: cache ? cache.elementsPerToken * 2 : null,
+    blockAttention: cache ? cache.layers.map(layerCacheLabel) : [],
     totalFileBytes: model.totalFileBytes,
     weightBytes: model.weightBytes,
     fileCount: model.files.length,
@@ -134,6 +145,14 @@ export function toTargetEstimate(model: Model, e: Estimate, source: TargetEstima
       overheadBytes: e.overheadBytes,
       totalBytes: e.totalBytes,
       capacityBytes: e.capacityBytes,
+      runtime: {
+        id: e.runtime.runtime,
+        measured: e.runtime.measured,
+        attention: e.runtime.attention,
+        cacheKind: e.attention,
+        kvBytesPerToken: e.kvBytesPerToken,
+        components: e.runtime.components.map((c) => ({ id: c.id, kind: c.kind, label: c.label, bytes: c.bytes })),
+      },
     },
     devicesNeeded: e.devicesNeeded,
     decodeTokensPerSecond: Number.isFinite(e.decodeTokensPerSecond) && e.decodeTokensPerSecond > 0 ? e.decodeTokensPerSecond : null,

@@ -22,6 +22,7 @@ import { onnxTypes } from './onnxProto';
 import { dtypeInfo, floatToHalfBits, floatToBf16Bits, type Dim, type GraphValue, type Model } from '../core';
 import { seededRandom } from '../core';
 import { readRegularFile } from './fileByteSource';
+import { CalibrationError } from './errors';
 
 /** A plain input tensor (converted to onnxruntime tensors by ortRunner.ts). */
 export interface InputTensor {
@@ -122,7 +123,7 @@ function typedFor(dtype: string, n: number): InputTensor['data'] {
     case 'int8': return new Int8Array(n);
     case 'uint8':
     case 'bool': return new Uint8Array(n);
-    default: throw new Error(`input dtype '${dtype}' is not supported for calibration`);
+    default: throw new CalibrationError(`input dtype '${dtype}' is not supported for calibration`);
   }
 }
 
@@ -209,23 +210,23 @@ export const MAX_CALIBRATION_BYTES = 512 * 1024 * 1024;
 /** Parses a .npy file (format 1.0–3.0, little-endian, C order). */
 export function parseNpy(bytes: Uint8Array, name: string): InputTensor {
   const magic = String.fromCharCode(...bytes.subarray(0, 6));
-  if (magic !== '\x93NUMPY') throw new Error(`${name}: not a .npy file`);
+  if (magic !== '\x93NUMPY') throw new CalibrationError(`${name}: not a .npy file`);
   const major = bytes[6]!;
   const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const headerLen = major === 1 ? dv.getUint16(8, true) : dv.getUint32(8, true);
   const start = major === 1 ? 10 : 12;
-  if (start + headerLen > bytes.length) throw new Error(`${name}: truncated .npy header`);
+  if (start + headerLen > bytes.length) throw new CalibrationError(`${name}: truncated .npy header`);
   const header = new TextDecoder().decode(bytes.subarray(start, start + headerLen));
   const descr = /'descr':\s*'([^']+)'/.exec(header)?.[1];
   const fortran = /'fortran_order':\s*True/.test(header);
   const shapeText = /'shape':\s*\(([^)]*)\)/.exec(header)?.[1] ?? '';
   const dims = shapeText.split(',').map((s) => s.trim()).filter(Boolean).map(Number);
-  if (!descr || !NPY_DTYPES[descr] || fortran || dims.some((d) => !Number.isSafeInteger(d) || d < 0)) throw new Error(`${name}: unsupported .npy array (${descr ?? '?'}${fortran ? ', Fortran order' : ''})`);
+  if (!descr || !NPY_DTYPES[descr] || fortran || dims.some((d) => !Number.isSafeInteger(d) || d < 0)) throw new CalibrationError(`${name}: unsupported .npy array (${descr ?? '?'}${fortran ? ', Fortran order' : ''})`);
   const dtype = NPY_DTYPES[descr]!;
   const n = dims.reduce((a, b) => a * b, 1);
   const size = dtypeInfo(dtype)!.bytesPerBlock;
   const off = start + headerLen;
-  if (off + n * size > bytes.length) throw new Error(`${name}: .npy data is truncated`);
+  if (off + n * size > bytes.length) throw new CalibrationError(`${name}: .npy data is truncated`);
   const raw = bytes.slice(off, off + n * size);
   return { name, dtype, dims, data: viewAs(dtype, raw.buffer, n) };
 }
@@ -257,24 +258,38 @@ export function parseNpz(bytes: Uint8Array, fileName: string): InputTensor[] {
       break;
     }
   }
-  if (eocd < 0) throw new Error(`${fileName}: not a .npz (ZIP) file`);
+  if (eocd < 0) throw new CalibrationError(`${fileName}: not a .npz (ZIP) file`);
   const count = dv.getUint16(eocd + 10, true);
   let p = dv.getUint32(eocd + 16, true);
   const out: InputTensor[] = [];
+  // Threat (issue 14): entries pointing at one shared compressed stream each inflated to the per-entry cap (2 GB in
+  // all). Each entry must have its own data, and the decompressed total shares one budget.
+  const seenLocal = new Set<number>();
+  let budget = MAX_CALIBRATION_BYTES;
   for (let k = 0; k < count; k++) {
-    if (p + 46 > bytes.length || dv.getUint32(p, true) !== 0x02014b50) throw new Error(`${fileName}: bad ZIP central directory`);
+    if (p + 46 > bytes.length || dv.getUint32(p, true) !== 0x02014b50) throw new CalibrationError(`${fileName}: bad ZIP central directory`);
     const method = dv.getUint16(p + 10, true);
     const compSize = dv.getUint32(p + 20, true);
     const nameLen = dv.getUint16(p + 28, true), extraLen = dv.getUint16(p + 30, true), commentLen = dv.getUint16(p + 32, true);
     const local = dv.getUint32(p + 42, true);
     const entryName = new TextDecoder().decode(bytes.subarray(p + 46, p + 46 + nameLen));
     p += 46 + nameLen + extraLen + commentLen;
-    if (local + 30 > bytes.length) throw new Error(`${fileName}: bad ZIP entry offset`);
+    if (local + 30 > bytes.length) throw new CalibrationError(`${fileName}: bad ZIP entry offset`);
+    if (seenLocal.has(local)) throw new CalibrationError(`${fileName}: ZIP entries share one data stream (entry '${entryName.slice(0, 80)}'); refusing a decompression bomb`);
+    seenLocal.add(local);
     const dataStart = local + 30 + dv.getUint16(local + 26, true) + dv.getUint16(local + 28, true);
-    if (dataStart + compSize > bytes.length) throw new Error(`${fileName}: ZIP entry '${entryName}' is truncated`);
+    if (dataStart + compSize > bytes.length) throw new CalibrationError(`${fileName}: ZIP entry '${entryName}' is truncated`);
     const comp = bytes.subarray(dataStart, dataStart + compSize);
-    const raw = method === 0 ? comp : method === 8 ? new Uint8Array(inflateRawSync(comp, { maxOutputLength: MAX_CALIBRATION_BYTES })) : undefined;
-    if (!raw) throw new Error(`${fileName}: ZIP compression method ${method} is not supported`);
+    let raw: Uint8Array | undefined;
+    try {
+      raw = method === 0 ? comp : method === 8 ? new Uint8Array(inflateRawSync(comp, { maxOutputLength: Math.max(1, budget) })) : undefined;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') throw new CalibrationError(`${fileName}: the entries decompress to more than the limit of ${MAX_CALIBRATION_BYTES} bytes in all`);
+      throw new CalibrationError(`${fileName}: ZIP entry '${entryName.slice(0, 80)}' does not decompress (${(e as Error).message.split('\n')[0]})`);
+    }
+    if (!raw) throw new CalibrationError(`${fileName}: ZIP compression method ${method} is not supported`);
+    budget -= raw.length;
+    if (budget < 0) throw new CalibrationError(`${fileName}: the entries decompress to more than the limit of ${MAX_CALIBRATION_BYTES} bytes in all`);
     out.push(parseNpy(raw, entryName.replace(/\.npy$/, '')));
   }
   return out;
@@ -287,16 +302,16 @@ export function parseTensorProto(bytes: Uint8Array, fileName: string): InputTens
   const t = onnxTypes().Tensor.decode(bytes) as any;
   const dtypeNames: Record<number, string> = { 1: 'float32', 2: 'uint8', 3: 'int8', 4: 'uint16', 5: 'int16', 6: 'int32', 7: 'int64', 9: 'bool', 10: 'float16', 11: 'float64', 12: 'uint32', 13: 'uint64', 16: 'bfloat16' };
   const dtype = dtypeNames[Number(t.data_type ?? 0)];
-  if (!dtype) throw new Error(`${fileName}: TensorProto data_type ${t.data_type} is not supported`);
+  if (!dtype) throw new CalibrationError(`${fileName}: TensorProto data_type ${t.data_type} is not supported`);
   const dims = ((t.dims ?? []) as unknown[]).map((d) => Number(String(d)));
-  if (dims.length > 16 || dims.some((d) => !Number.isSafeInteger(d) || d < 0)) throw new Error(`${fileName}: TensorProto dims [${dims.slice(0, 16).join(', ')}] are invalid`);
+  if (dims.length > 16 || dims.some((d) => !Number.isSafeInteger(d) || d < 0)) throw new CalibrationError(`${fileName}: TensorProto dims [${dims.slice(0, 16).join(', ')}] are invalid`);
   const n = dims.reduce((a, b) => a * b, 1);
   const name = t.name || path.basename(fileName, '.pb');
   const raw: Uint8Array | undefined = t.raw_data && t.raw_data.length ? t.raw_data : undefined;
   const src: ArrayLike<number | { toString(): string }> = dtype === 'float32' ? (t.float_data ?? []) : dtype === 'float64' ? (t.double_data ?? []) : dtype === 'int64' ? (t.int64_data ?? []) : dtype === 'uint64' || dtype === 'uint32' ? (t.uint64_data ?? []) : (t.int32_data ?? []);
   // Untrusted: the element count must be backed by stored values before anything is allocated for it.
   const stored = raw ? raw.length / Math.max(1, bytesPerElement(dtype)) : src.length;
-  if (!Number.isSafeInteger(n) || n !== stored) throw new Error(`${fileName}: TensorProto dims [${dims.join(', ')}] need ${n} values but ${stored} are stored`);
+  if (!Number.isSafeInteger(n) || n !== stored) throw new CalibrationError(`${fileName}: TensorProto dims [${dims.join(', ')}] need ${n} values but ${stored} are stored`);
   if (raw) return { name, dtype, dims, data: viewAs(dtype, raw.slice().buffer, n) };
   const data = typedFor(dtype, n);
   for (let i = 0; i < n; i++) {
@@ -329,7 +344,7 @@ function fromJson(value: unknown, name: string, dtypeHint: string | undefined): 
     flat = Array.isArray(value) ? ((value as unknown[]).flat(Infinity as 1) as number[]) : [Number(value)];
   }
   const n = dims.reduce((a, b) => a * b, 1);
-  if (n !== flat.length) throw new Error(`input '${name}': dims ${dims.join('×')} do not match ${flat.length} values`);
+  if (n !== flat.length) throw new CalibrationError(`input '${name}': dims ${dims.join('×')} do not match ${flat.length} values`);
   const data = typedFor(dtype, n);
   for (let i = 0; i < n; i++) setElement(data, dtype, i, Number(flat[i]));
   return { name, dtype, dims, data };
@@ -342,7 +357,7 @@ function fromJson(value: unknown, name: string, dtypeHint: string | undefined): 
  */
 export async function loadCalibrationInputs(file: string, model: Model, seed = 1): Promise<CalibrationSet> {
   const st = await fs.stat(file);
-  if (st.size > MAX_CALIBRATION_BYTES) throw new Error(`${path.basename(file)}: calibration file of ${st.size} bytes exceeds the limit of ${MAX_CALIBRATION_BYTES}`);
+  if (st.size > MAX_CALIBRATION_BYTES) throw new CalibrationError(`${path.basename(file)}: calibration file of ${st.size} bytes exceeds the limit of ${MAX_CALIBRATION_BYTES}`);
   const bytes = await readRegularFile(file, MAX_CALIBRATION_BYTES);
   const base = path.basename(file);
   const inputs = modelInputs(model);
@@ -360,7 +375,7 @@ export async function loadCalibrationInputs(file: string, model: Model, seed = 1
     const json: unknown = JSON.parse(new TextDecoder().decode(bytes));
     const list = Array.isArray(json) && json.length && typeof json[0] === 'object' && !Array.isArray(json[0]) ? (json as Record<string, unknown>[]) : [json as Record<string, unknown>];
     given = list.map((obj) => Object.fromEntries(Object.entries(obj).map(([k, v]) => [k, fromJson(v, k, dtypeOf.get(k))])));
-  } else throw new Error(`${base}: calibration inputs must be .npy, .npz, .pb (TensorProto) or .json`);
+  } else throw new CalibrationError(`${base}: calibration inputs must be .npy, .npz, .pb (TensorProto) or .json`);
   const generated = generateCalibrationInputs(model, given.length, seed);
   const samples = given.map((g, i) => ({ ...generated.samples[i]!, ...Object.fromEntries(Object.entries(g).filter(([k]) => dtypeOf.has(k))) }));
   const unknown = Object.keys(given[0] ?? {}).filter((k) => !dtypeOf.has(k));

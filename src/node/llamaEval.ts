@@ -24,6 +24,7 @@ import {
   type LlamaEvalErrorCode,
   type LlamaReferenceResult,
 } from './llamaEvalProtocol';
+import { NodeError } from './errors';
 
 export type { LlamaCompareResult, LlamaEvalErrorCode, LlamaReferenceResult } from './llamaEvalProtocol';
 
@@ -66,7 +67,7 @@ export function bundledCalibrationPath(dir = __dirname): string {
     const p = path.join(dir, up, 'media', 'calibration', DEFAULT_CALIBRATION_TEXT);
     if (existsSync(p)) return p;
   }
-  throw new Error(`The bundled calibration text is missing (looked for media/calibration/${DEFAULT_CALIBRATION_TEXT}).`);
+  throw new NodeError('missing-file', `The bundled calibration text is missing (looked for media/calibration/${DEFAULT_CALIBRATION_TEXT}).`);
 }
 
 /** Reads `--text FILE` (size-bounded, UTF-8), or the bundled text when `file` is undefined. */
@@ -107,7 +108,7 @@ export function defaultLlamaEvalEntry(dir = __dirname): { readonly file: string;
   if (existsSync(bundled)) return { file: bundled, execArgv: [] };
   const source = path.join(dir, '..', 'worker', 'llamaEval.ts');
   if (existsSync(source)) return { file: source, execArgv: ['--import', 'tsx'] };
-  throw new Error(`The Precision Lens evaluation script is missing (looked for ${bundled}).`);
+  throw new NodeError('missing-file', `The Precision Lens evaluation script is missing (looked for ${bundled}).`);
 }
 
 /** Options of {@link LlamaEvaluator.reference}. */

@@ -5,6 +5,7 @@
 import type * as Ort from 'onnxruntime-node';
 import { halfToFloatTable, own, setOwn } from '../core';
 import type { CalibrationSample, InputTensor } from './calibration';
+import { CalibrationError, RuntimeError } from './errors';
 
 /** One output of one run, as float32. */
 export interface OutputTensor {
@@ -22,7 +23,7 @@ export function loadOrt(): typeof Ort {
     try {
       ort = require('onnxruntime-node') as typeof Ort;
     } catch (e) {
-      throw new Error(`onnxruntime-node is not available (${e instanceof Error ? e.message.split('\n')[0] : String(e)}); measured sensitivity needs it.`);
+      throw new RuntimeError('runtime-unavailable', `onnxruntime-node is not available (${e instanceof Error ? e.message.split('\n')[0] : String(e)}); measured sensitivity needs it.`);
     }
   }
   return ort;
@@ -47,7 +48,7 @@ const ORT_TYPE: Readonly<Record<string, string>> = {
 function toOrtTensor(t: InputTensor): Ort.Tensor {
   const o = loadOrt();
   const type = ORT_TYPE[t.dtype];
-  if (!type) throw new Error(`input '${t.name}' has dtype ${t.dtype}, which onnxruntime-node cannot take`);
+  if (!type) throw new RuntimeError('runtime-failed', `input '${t.name}' has dtype ${t.dtype}, which onnxruntime-node cannot take`);
   return new o.Tensor(type as 'float32', t.data as Float32Array, t.dims as number[]);
 }
 
@@ -78,7 +79,7 @@ export async function runSamples(session: Ort.InferenceSession, samples: readonl
     const feeds: Record<string, Ort.Tensor> = {};
     for (const name of session.inputNames) {
       const t = own(s, name);
-      if (!t) throw new Error(`no calibration value for input '${name}'`);
+      if (!t) throw new CalibrationError(`no calibration value for input '${name}'`);
       setOwn(feeds, name, toOrtTensor(t));
     }
     const res = await session.run(feeds);

@@ -47,6 +47,7 @@ import { applyPlanToOnnx } from './applyOnnx';
 import { CALIBRATION_VARIANTS, generateCalibrationInputs, type CalibrationSample } from './calibration';
 import { comparedOutputs } from './measure';
 import { createSession, releaseSession, runSamples, type RunOutputs } from './ortRunner';
+import { NodeError, RuntimeError } from './errors';
 
 /** Values per compared output the reference aims for (see {@link PlanReferenceOptions.minOutputValues}). */
 export const DEFAULT_MIN_OUTPUT_VALUES = 256;
@@ -149,7 +150,7 @@ export async function planReference(modelPath: string, model: Model, options: Pl
     await releaseSession(session);
   }
   if (fallback) return fallback;
-  throw new Error(`${path.basename(modelPath)}: onnxruntime-node cannot run the model on generated inputs (${lastError instanceof Error ? lastError.message.split('\n')[0] : 'no numeric output'}).`);
+  throw new RuntimeError('runtime-failed', `${path.basename(modelPath)}: onnxruntime-node cannot run the model on generated inputs (${lastError instanceof Error ? lastError.message.split('\n')[0] : 'no numeric output'}).`);
 }
 
 /** Output SQNR of a run against the reference (mean noise-to-signal ratio over the compared outputs). */
@@ -289,8 +290,8 @@ export interface VerifyPlanResult {
 export async function verifyPlan(modelPath: string, model: Model, options: VerifyPlanOptions): Promise<VerifyPlanResult> {
   const started = performance.now();
   const token = options.token;
-  if (model.format !== 'onnx') throw new Error(`${model.fileName}: plan verification needs an ONNX model (this is ${model.format}).`);
-  if (model.totalFileBytes > MAX_VERIFY_MODEL_BYTES) throw new Error(`${model.fileName}: ${model.totalFileBytes} bytes exceed the verification limit of ${MAX_VERIFY_MODEL_BYTES}.`);
+  if (model.format !== 'onnx') throw new NodeError('not-onnx', `${model.fileName}: plan verification needs an ONNX model (this is ${model.format}).`);
+  if (model.totalFileBytes > MAX_VERIFY_MODEL_BYTES) throw new NodeError('too-large', `${model.fileName}: ${model.totalFileBytes} bytes exceed the verification limit of ${MAX_VERIFY_MODEL_BYTES}.`);
   const cap = Math.max(1, Math.min(MAX_VERIFY_CANDIDATES, Math.floor(options.maxCandidates ?? DEFAULT_VERIFY_CANDIDATES)));
   const budget = options.weightBudgetBytes;
   const solveBase = {

@@ -63,6 +63,7 @@ import {
 import { FileByteSource, openModelFile, openRegularFile } from './fileByteSource';
 import type { SensitivityWorkerReply } from '../worker/sensitivityWorker';
 import { loadQuantParams, seededRandom } from '../core';
+import { NodeError } from './errors';
 
 /** Tensors up to this many elements are analyzed in one task (64 MiB of float32). */
 export const WHOLE_TENSOR_ELEMENTS = 16 * 1024 * 1024;
@@ -119,7 +120,7 @@ export function resolveFormats(ids: readonly string[] | undefined): string[] {
   const out: string[] = [];
   for (const id of ids ?? DEFAULT_SENSITIVITY_FORMATS) {
     const f = getNumberFormat(id);
-    if (!f) throw new Error(`Unknown number format '${id}'.`);
+    if (!f) throw new NodeError('unknown-format', `Unknown number format '${id}'.`);
     if (!out.includes(f.id)) out.push(f.id);
   }
   return out;
@@ -332,7 +333,7 @@ class ChunkPool {
           if (msg.buffer) this.recycle(msg.buffer);
           p.resolve(msg.result);
         }
-        else p.reject(new Error(msg.message));
+        else p.reject(new NodeError('worker-failed', msg.message));
       });
       const fail = (e: Error): void => {
         // A dead worker fails its task and leaves the pool; when none is left, waiting tasks fail too.
@@ -345,9 +346,9 @@ class ChunkPool {
         p?.reject(e);
         if (this.alive <= 0) for (const r of this.waiting.splice(0)) r();
       };
-      w.on('error', (e) => fail(e instanceof Error ? e : new Error(String(e))));
+      w.on('error', (e) => fail(e instanceof Error ? e : new NodeError('worker-failed', String(e))));
       w.on('exit', (code) => {
-        if (!this.closed) fail(new Error(`analysis worker exited with code ${code}`));
+        if (!this.closed) fail(new NodeError('worker-failed', `analysis worker exited with code ${code}`));
       });
       this.all.push(w);
       this.idle.push(w);
@@ -362,7 +363,7 @@ class ChunkPool {
   async run(task: SensitivityChunkTask): Promise<SensitivityChunkResult> {
     while (this.idle.length === 0) {
       if (this.closed) throw new CancelledError();
-      if (this.alive <= 0) throw this.lastError ?? new Error('no analysis worker is running');
+      if (this.alive <= 0) throw this.lastError ?? new NodeError('worker-failed', 'no analysis worker is running');
       await new Promise<void>((r) => this.waiting.push(r));
     }
     if (this.closed) throw new CancelledError();
@@ -550,7 +551,7 @@ async function runAnalysis(opened: OpenedModel, formats: string[], options: Sens
         const r = await readAndRun(t, c.byteStart, c.byteLength, (bytes) => ({ ...makeTask(t, transpose, c, bytes, formats, undefined, false), histogramOnly: true }));
         acc.stats.merge(r.stats);
         for (const f of formats) if (r.errors[f]) acc.errors.get(f)!.merge(r.errors[f]!);
-        if (r.histogram) for (let i = 0; i < 65536; i++) histogram[i] += r.histogram[i]!;
+        if (r.histogram) for (let i = 0; i < 65536; i++) histogram[i]! += r.histogram[i]!;
         bytesDone += c.byteLength;
         report(false, `analyzing ${t.name}`);
       }));

@@ -21,13 +21,16 @@ import * as path from 'node:path';
 import { CancelledError, type SensitivityReport } from '../core';
 import { RpcEndpoint, RpcError, type RequestType } from '../protocol/rpc';
 import type { ApplyOnnxResult } from './applyOnnx';
+import type { ApplyGgufResult } from './applyGguf';
 import {
+  ApplyGgufPlanTask,
   ApplyPlanTask,
   MeasureSensitivityTask,
   TASK_CANCELLED,
   TaskCancelNotification,
   TaskProgressNotification,
   VerifyPlanTask,
+  type ApplyGgufPlanParams,
   type ApplyPlanParams,
   type MeasureSensitivityParams,
   type TaskParamsBase,
@@ -35,6 +38,7 @@ import {
   type VerifyPlanParams,
 } from './hostTaskProtocol';
 import type { VerifyPlanResult } from './planVerify';
+import { NodeError } from './errors';
 
 /** A cancellation token: core's structural one, optionally with VS Code's event (polled otherwise). */
 export interface TaskToken {
@@ -85,7 +89,7 @@ export function defaultTaskEntry(dir = __dirname): TaskEntry {
   if (existsSync(bundled)) return { file: bundled, execArgv: [] };
   const source = path.join(dir, '..', 'worker', 'hostTasks.ts');
   if (existsSync(source)) return { file: source, execArgv: ['--import', 'tsx'] };
-  throw new Error(`The Precision Lens task script is missing (looked for ${bundled}).`);
+  throw new NodeError('missing-file', `The Precision Lens task script is missing (looked for ${bundled}).`);
 }
 
 /** Starts one child process per task and talks to it with the project's RPC helper. */
@@ -113,6 +117,14 @@ export class TaskClient {
     } finally {
       await fs.rm(stagingDir, { recursive: true, force: true }).catch(() => undefined);
     }
+  }
+
+  /**
+   * Writes a new GGUF with `assignment` applied (src/node/applyGguf.ts): streamed tensor by tensor into a temporary
+   * file beside `outputPath`, renamed into place at the end (a cancelled or failed task leaves nothing).
+   */
+  applyGgufPlan(params: Omit<ApplyGgufPlanParams, 'taskId'>, options: TaskRunOptions = {}): Promise<ApplyGgufResult> {
+    return this.run(ApplyGgufPlanTask, params, options);
   }
 
   /** Measured sensitivity with onnxruntime-node (src/node/measure.ts). */
@@ -186,7 +198,7 @@ export class TaskClient {
         else reject(error);
       };
 
-      child.on('error', (e) => finish(new Error(`Cannot start the Precision Lens task process: ${e.message}`)));
+      child.on('error', (e) => finish(new NodeError('worker-failed', `Cannot start the Precision Lens task process: ${e.message}`)));
       child.on('exit', (code, signal) => {
         this.children.delete(child);
         // Let a reply that arrived with the exit be handled first.

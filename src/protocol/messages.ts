@@ -44,8 +44,21 @@ export interface ModelSummary {
   readonly producer: string | null;
   readonly architecture: string | null;
   readonly parameterCount: number;
-  /** Parameters active per token (MoE: shared + `expertUsedCount` experts); null when not an MoE model. */
+  /**
+   * Text parameters active per token (MoE: all but routed experts, plus `expertUsedCount` experts; MTP layers and
+   * encoder towers excluded); null for a dense text-only model (equal to `parameterCount`).
+   */
   readonly activeParameterCount: number | null;
+  /** Parameters of multi-token-prediction layers and of vision/audio encoder towers (0 when absent). */
+  readonly mtpParameterCount: number;
+  readonly visionParameterCount: number;
+  readonly audioParameterCount: number;
+  /** Attention/cache summary ('MLA full', '36× GQA chunked 8192, 12× GQA full'); null without transformer hyperparameters. */
+  readonly attention: string | null;
+  /** K + V bytes per token at FP16 over all layers; null when `attention` is null. */
+  readonly kvBytesPerToken: number | null;
+  /** Cache label per block index ('GQA sliding 1024', 'recurrent'); empty without a description. */
+  readonly blockAttention: readonly string[];
   readonly totalFileBytes: number;
   readonly weightBytes: number;
   readonly fileCount: number;
@@ -91,6 +104,28 @@ export interface FormatOption {
   readonly label: string;
 }
 
+/** One allocation of the runtime (llama.cpp's model/KV/compute/output buffers, vLLM's budget parts …). */
+export interface MemoryComponent {
+  readonly id: string;
+  readonly kind: 'weights' | 'kv' | 'compute' | 'output' | 'overhead';
+  readonly label: string;
+  readonly bytes: number;
+}
+
+/** The runtime the memory figures are for. */
+export interface RuntimeSummary {
+  /** 'llama.cpp', 'ort' or 'vllm'. */
+  readonly id: string;
+  /** False when the runtime's model is not checked against the real runtime (vLLM). */
+  readonly measured: boolean;
+  /** How the runtime runs attention ('flash attention', 'paged KV, block 16' …). */
+  readonly attention: string;
+  /** Attention/cache kinds of the model ('GQA full', 'MLA full' …); null without a KV cache. */
+  readonly cacheKind: string | null;
+  readonly kvBytesPerToken: number;
+  readonly components: readonly MemoryComponent[];
+}
+
 /** Memory needed by component, against one device's capacity. */
 export interface MemoryBreakdown {
   readonly weightBytes: number;
@@ -100,6 +135,7 @@ export interface MemoryBreakdown {
   readonly totalBytes: number;
   /** Capacity of one device. */
   readonly capacityBytes: number;
+  readonly runtime: RuntimeSummary;
 }
 
 /** Bytes of the weights assigned to one format. */

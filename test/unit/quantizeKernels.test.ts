@@ -194,7 +194,7 @@ test('one-pass chunks (histogramOnly) add up to the whole tensor', () => {
     assert.ok(c.histogram && !c.errors['bf16'] && c.errors['int4'], 'chunks return histograms and the row-local formats');
     stats.merge(c.stats);
     for (const f of fmts) if (c.errors[f]) errors.get(f)!.merge(c.errors[f]!);
-    for (let i = 0; i < 65536; i++) hist[i] += c.histogram[i]!;
+    for (let i = 0; i < 65536; i++) hist[i]! += c.histogram[i]!;
   }
   for (const [f, e] of Object.entries(histogramSensitivity('float16', hist, fmts))) errors.get(f)!.merge(e);
   assertSameStats(stats.partial(), whole.stats, 'stats');

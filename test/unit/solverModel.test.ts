@@ -135,3 +135,21 @@ test('planForTarget: capacity budget minus KV/activations/overhead, avg-bits bud
   assert.notEqual(planForTarget(model, { target: smallTarget(4.5 * 2 ** 20), budget: 'capacity', context: ctx.value as number, harm }).status, 'infeasible');
   for (const s of tight.suggestions) assert.match(s.message, /\d/);
 });
+
+test('the solver at further budgets (baselines at equal memory) equals a fresh solve at each, from one preparation', () => {
+  const model = tinyTransformer(4, 64, 128, { experts: 2 });
+  const harm = harmFor(model, 3);
+  const total = model.layers.reduce((a, l) => a + l.byteLength, 0);
+  const budgets = [0.12, 0.2, 0.27, 0.35, 0.6, 0.01].map((f) => Math.floor(total * f));
+  const r = solveModel(model, { weightBudgetBytes: Math.floor(total * 0.25), native: H100.native, harm, alsoAtBytes: budgets });
+  assert.equal(r.atBytes.length, budgets.length);
+  budgets.forEach((b, i) => {
+    const fresh = solveModel(model, { weightBudgetBytes: b, native: H100.native, harm });
+    const at = r.atBytes[i]!;
+    assert.equal(at.weightBudgetBytes, b);
+    assert.equal(at.status, fresh.status, `status at ${b}`);
+    assert.equal(at.weightBytes, fresh.weightBytes, `bytes at ${b}`);
+    assert.ok(Math.abs(at.harm - fresh.harm) <= 1e-12 * Math.max(1, fresh.harm), `harm at ${b}: ${at.harm} vs ${fresh.harm}`);
+  });
+  assert.equal(r.atBytes[5]!.status, 'infeasible', '1 % of the weights cannot fit');
+});

@@ -84,6 +84,12 @@ test('summary renders hostile model strings as text', () => {
     architecture: `<svg onload=alert(3)>`,
     parameterCount: 1234567,
     activeParameterCount: 234567,
+    mtpParameterCount: 1000,
+    visionParameterCount: 2000,
+    audioParameterCount: 0,
+    attention: XSS,
+    kvBytesPerToken: 70_272,
+    blockAttention: [XSS, 'MLA full'],
     totalFileBytes: 5 * 2 ** 20,
     weightBytes: 5 * 2 ** 20,
     fileCount: 2,
@@ -98,9 +104,11 @@ test('summary renders hostile model strings as text', () => {
   win.document.body.appendChild(el as never);
   assert.equal(el.querySelectorAll('img, script, svg').length, 0);
   assert.ok(el.textContent!.includes(XSS));
+  assert.match(el.querySelector('[data-testid="summary-attention"]')!.textContent!, /68\.6 KiB KV per token/);
+  assert.match(el.textContent!, /Vision tower \(per image\)/);
   assert.ok(el.textContent!.includes('<script>alert(2)</script>'));
-  assert.equal(el.querySelector('[data-testid="summary-parameters"]')!.textContent, '1.2M (1,234,567)');
-  assert.ok(el.textContent!.includes('Active per token234.6k'), 'active parameters for MoE');
+  assert.equal(el.querySelector('[data-testid="summary-parameters"]')!.textContent, '1.23M (1,234,567)');
+  assert.ok(el.textContent!.includes('Active per token235k'), 'active parameters for MoE');
   el.remove();
 });
 

@@ -49,6 +49,8 @@ export interface LayerTableData {
   readonly sortDescending: boolean;
   /** Display labels of format ids (from the estimate). */
   readonly formatLabels?: ReadonlyMap<string, string>;
+  /** Cache label per block index (summary `blockAttention`), shown on block group rows. */
+  readonly blockAttention?: readonly string[];
 }
 
 interface Slot {
@@ -253,7 +255,8 @@ export class LayerTable {
       setAttr(el, 'data-block', row.block);
       setAttr(el, 'data-testid', 'layer-group');
       const name = row.block === NO_BLOCK ? t('noBlock') : t('block', row.block);
-      setText(slot.cells[0]!, `${row.collapsed ? '▸' : '▾'} ${name} — ${t('groupSummary', row.layerCount, formatCount(row.parameterCount), formatBytes(row.bytes))}`);
+      const cache = row.block === NO_BLOCK ? undefined : data.blockAttention?.[row.block];
+      setText(slot.cells[0]!, `${row.collapsed ? '▸' : '▾'} ${name} — ${t('groupSummary', row.layerCount, formatCount(row.parameterCount), formatBytes(row.bytes))}${cache ? ` · ${cache}` : ''}`);
       slot.cells[0]!.title = '';
       for (let c = 1; c < slot.cells.length; c++) setText(slot.cells[c]!, '');
       return;

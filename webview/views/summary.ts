@@ -32,6 +32,10 @@ export function renderSummary(s: ModelSummary): HTMLElement {
     ...item(t('architecture'), [s.architecture, ...shapeBits].filter(Boolean).join(' · ') || '–'),
     ...item(t('parameters'), params, 'summary-parameters'),
     ...(s.activeParameterCount !== null ? item(t('activeParameters'), formatCount(s.activeParameterCount)) : []),
+    ...(s.mtpParameterCount > 0 ? item(t('mtpParameters'), formatCount(s.mtpParameterCount)) : []),
+    ...(s.visionParameterCount > 0 ? item(t('visionParameters'), formatCount(s.visionParameterCount)) : []),
+    ...(s.audioParameterCount > 0 ? item(t('audioParameters'), formatCount(s.audioParameterCount)) : []),
+    ...(s.attention !== null ? item(t('attention'), `${s.attention}${s.kvBytesPerToken !== null ? ` · ${t('kvPerToken', formatBytes(s.kvBytesPerToken))}` : ''}`, 'summary-attention') : []),
     ...item(t('storedSize'), `${formatBytes(s.totalFileBytes)}${s.fileCount > 1 ? ` · ${s.fileCount} ${t('files').toLowerCase()}` : ''}`),
     ...(s.producer ? item(t('producer'), s.producer) : []),
     h('dt', {}, t('dtypeMix')),
@@ -66,6 +70,7 @@ export function renderBanner(el: HTMLElement, e: TargetEstimate | undefined, err
     h('span', {}, `${e.targetLabel}`),
     h('span', { 'data-testid': 'banner-memory' }, `${t('memoryOfCapacity', formatBytes(e.memory.totalBytes), formatBytes(e.memory.capacityBytes))} (${pct}%)`),
     h('span', {}, t('devicesNeeded', e.devicesNeeded)),
+    h('span', { 'data-testid': 'banner-runtime' }, `${t('runtimeLine', e.memory.runtime.id, [e.memory.runtime.cacheKind, e.memory.runtime.attention].filter((x) => x).join(', '), formatBytes(e.memory.runtime.kvBytesPerToken))}${e.memory.runtime.measured ? '' : ` (${t('notMeasured')})`}`),
     e.decodeTokensPerSecond !== null ? h('span', {}, t('decodeRate', formatRate(e.decodeTokensPerSecond))) : null,
     ...e.notes.slice(0, 3).map((n) => h('span', { class: 'note' }, n)),
   );

@@ -1,20 +1,25 @@
-import { parseArgs } from 'node:util';
 import { dtypeLabel, formatBytes, formatCount, inspectReport, openModel } from '../../core';
 import { openModelFile } from '../../node/fileByteSource';
-import { CliError, renderTable, type CliOutput } from '../io';
+import { renderTable, type CliOutput } from '../io';
+import { JSON_OPTION, flag, type CommandSpec, type OptionValues } from '../options';
 
-export const inspectUsage = 'precision-lens inspect FILE [--json]';
+/** Option table of `inspect`. */
+export const inspectSpec: CommandSpec = {
+  name: 'inspect',
+  summary: 'List the layers of a model: operator, role, shape, parameters, stored type and bytes.',
+  positionals: [{ name: 'FILE', description: 'The model: .onnx, .safetensors (or its .index.json), .gguf or .tflite.' }],
+  options: [JSON_OPTION],
+  examples: ['precision-lens inspect model.onnx', 'precision-lens inspect model.gguf --json | jq .layers[0]'],
+};
 
 /** `precision-lens inspect FILE [--json]`: the model's layers as a table or one JSON document. */
-export async function inspectCommand(argv: readonly string[], io: CliOutput): Promise<number> {
-  const { values, positionals } = parseArgs({ args: [...argv], options: { json: { type: 'boolean' } }, allowPositionals: true });
-  if (positionals.length !== 1) throw new CliError(`Usage: ${inspectUsage}`);
+export async function inspectCommand(values: OptionValues, positionals: readonly string[], io: CliOutput): Promise<number> {
   const file = positionals[0]!;
   const opened = await openModelFile(file);
   try {
     const model = await openModel(opened.source, { siblings: opened.siblings });
     const report = inspectReport(model);
-    if (values.json) {
+    if (flag(values, 'json')) {
       io.out(JSON.stringify(report, null, 2));
       return 0;
     }
@@ -26,6 +31,13 @@ export async function inspectCommand(argv: readonly string[], io: CliOutput): Pr
     if (hp.architecture || hp.blockCount) {
       io.out(`architecture: ${hp.architecture ?? '?'}${hp.blockCount ? ` · ${hp.blockCount} blocks` : ''}${hp.headCount ? ` · ${hp.headCount} heads` : ''}${hp.kvHeadCount ? ` / ${hp.kvHeadCount} KV` : ''}${hp.expertCount ? ` · ${hp.expertCount} experts (${hp.expertUsedCount ?? '?'} used)` : ''}`);
     }
+    if (report.attention) io.out(`attention: ${report.attention.summary} · ${formatBytes(report.attention.kvBytesPerTokenFp16)} KV per token at FP16${report.attention.stateElements > 0 ? ` + ${formatBytes(report.attention.stateElements * 4)} recurrent state per sequence` : ''}`);
+    const p = report.parameters;
+    if (p.activeText !== p.total) {
+      const extra = [p.mtp > 0 ? `MTP ${formatCount(p.mtp)} (not active)` : '', p.vision > 0 ? `vision tower ${formatCount(p.vision)}` : '', p.audio > 0 ? `audio tower ${formatCount(p.audio)}` : ''].filter(Boolean);
+      io.out(`active per token: ${formatCount(p.activeText)} (${p.activeText})${extra.length ? ` · ${extra.join(' · ')}` : ''}`);
+    }
+    for (const w of report.attention?.warnings ?? []) io.out(`warning: ${w}`);
     io.out('');
     io.out(
       renderTable(

@@ -1,4 +1,6 @@
+import { describeCache, layerCacheLabel, type LayerCache } from './attention';
 import { dtypeInfo } from './dtypes';
+import { parameterBreakdown, tensorParts, type ParameterPart } from './parameters';
 import type { Layer, Model } from './types';
 
 /** One row of `inspect --json` `layers`. */
@@ -13,6 +15,34 @@ export interface InspectLayer {
   readonly shape: readonly number[];
   readonly quantizable: boolean;
   readonly weights: readonly string[];
+  /** Cache of the layer's block ('MLA full', 'GQA sliding 1024', 'recurrent'); null outside blocks or without a description. */
+  readonly cache: string | null;
+  /** 'text', or 'mtp' / 'vision' / 'audio' for parts that do not run per generated token. */
+  readonly part: ParameterPart;
+}
+
+/** `inspect --json` `attention`: the per-block cache description (model/attention.ts). */
+export interface InspectAttention {
+  readonly summary: string;
+  readonly source: string;
+  /** K + V elements per token over all blocks, and the bytes at FP16. */
+  readonly elementsPerToken: number;
+  readonly kvBytesPerTokenFp16: number;
+  /** Constant recurrent state elements per sequence (FP32). */
+  readonly stateElements: number;
+  readonly layers: readonly LayerCache[];
+  readonly warnings: readonly string[];
+}
+
+/** `inspect --json` `parameters`: where the parameters sit. */
+export interface InspectParameters {
+  readonly total: number;
+  readonly text: number;
+  /** Text parameters one token runs through (routed experts at their used share). */
+  readonly activeText: number;
+  readonly mtp: number;
+  readonly vision: number;
+  readonly audio: number;
 }
 
 /** The `inspect --json` document (documented in the README). */
@@ -32,6 +62,8 @@ export interface InspectReport {
   readonly hyperparameters: Model['hyperparameters'];
   readonly layerCount: number;
   readonly layers: readonly InspectLayer[];
+  readonly attention: InspectAttention | null;
+  readonly parameters: InspectParameters;
   readonly warnings: readonly string[];
 }
 
@@ -39,6 +71,10 @@ export interface InspectReport {
 export function inspectReport(model: Model): InspectReport {
   const dtypeBytes: Record<string, number> = {};
   for (const t of model.tensors) dtypeBytes[t.dtype] = (dtypeBytes[t.dtype] ?? 0) + t.byteLength;
+  const cache = describeCache(model.hyperparameters);
+  const labels = cache ? cache.layers.map(layerCacheLabel) : [];
+  const parts = tensorParts(model);
+  const b = parameterBreakdown(model);
   return {
     file: model.fileName,
     format: model.format,
@@ -64,31 +100,19 @@ export function inspectReport(model: Model): InspectReport {
       shape: l.shape,
       quantizable: l.quantizable,
       weights: l.weights,
+      cache: l.block !== undefined && (parts.get(l.weights[0] ?? '') ?? 'text') === 'text' ? (labels[l.block] ?? null) : null,
+      part: parts.get(l.weights[0] ?? '') ?? 'text',
     })),
+    attention: cache
+      ? { summary: cache.summary, source: cache.source, elementsPerToken: cache.elementsPerToken, kvBytesPerTokenFp16: cache.elementsPerToken * 2, stateElements: cache.stateElements, layers: cache.layers, warnings: cache.warnings }
+      : null,
+    parameters: { total: b.total, text: b.text, activeText: b.activeText, mtp: b.mtp, vision: b.vision, audio: b.audio },
     warnings: model.warnings,
   };
 }
 
-/** Human-readable size: 1536 → '1.5 KiB'. */
-export function formatBytes(bytes: number): string {
-  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB'];
-  let v = bytes;
-  let i = 0;
-  while (Math.abs(v) >= 1024 && i < units.length - 1) {
-    v /= 1024;
-    i++;
-  }
-  return i === 0 ? `${v} B` : `${v.toFixed(v >= 100 ? 0 : v >= 10 ? 1 : 2)} ${units[i]}`;
-}
-
-/** Compact count: 25_600_000 → '25.6M'. */
-export function formatCount(n: number): string {
-  if (n >= 1e12) return `${(n / 1e12).toFixed(2)}T`;
-  if (n >= 1e9) return `${(n / 1e9).toFixed(2)}B`;
-  if (n >= 1e6) return `${(n / 1e6).toFixed(1)}M`;
-  if (n >= 1e3) return `${(n / 1e3).toFixed(1)}k`;
-  return String(n);
-}
+// Sizes and counts are formatted by the one shared formatter (core/format/numbers.ts), re-exported here for callers.
+export { formatBytes, formatCount } from '../format/numbers';
 
 /** Display label for a dtype id. */
 export function dtypeLabel(dtype: string): string {

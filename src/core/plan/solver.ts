@@ -52,7 +52,15 @@ export interface KnapsackResult {
 export interface KnapsackOptions {
   /** Stop the exact DP beyond this many live states and report the gap instead. */
   readonly maxStates?: number;
+  /**
+   * Stop the exact DP once this many states have been created over all stages (time and memory: every stage's
+   * back-pointers are kept; a 50,000-group problem once took 80 s and 3.6 GB), and report the gap instead.
+   */
+  readonly maxTotalStates?: number;
 }
+
+/** Default {@link KnapsackOptions.maxTotalStates}: ~0.2 GB of back-pointers, a few seconds of DP. */
+export const DEFAULT_MAX_TOTAL_STATES = 20_000_000;
 
 interface Efficient {
   /** Original option indices, bytes ascending, harm strictly descending. */
@@ -124,8 +132,23 @@ function sortedEdges(hulls: readonly number[][], eff: readonly Efficient[]): Edg
  * `maxStates`, in which case the result carries the proven gap. Groups must have at least one option.
  */
 export function solveMultipleChoiceKnapsack(groups: readonly (readonly KnapsackOption[])[], budgetBytes: number, options: KnapsackOptions = {}): KnapsackResult {
-  const maxStates = options.maxStates ?? 2_000_000;
-  const n = groups.length;
+  return solvePreparedKnapsack(prepareKnapsack(groups), budgetBytes, options);
+}
+
+/**
+ * The budget-independent part of a multiple-choice knapsack (efficient options, lower hulls, hull edges sorted by
+ * rate): computed once, then solved at any number of budgets and turned into the frontier without redoing it.
+ */
+export interface PreparedKnapsack {
+  readonly eff: readonly Efficient[];
+  readonly hulls: readonly number[][];
+  readonly edges: readonly Edge[];
+  readonly minBytes: number;
+  readonly minHarmAtMin: number;
+}
+
+/** Prepares `groups` for {@link solvePreparedKnapsack} and {@link preparedFrontier}. Groups need ≥ 1 option. */
+export function prepareKnapsack(groups: readonly (readonly KnapsackOption[])[]): PreparedKnapsack {
   const eff = groups.map((g) => {
     if (g.length === 0) throw new Error('Every knapsack group needs at least one option.');
     return efficientOptions(g);
@@ -136,6 +159,16 @@ export function solveMultipleChoiceKnapsack(groups: readonly (readonly KnapsackO
     minBytes += e.bytes[0]!;
     minHarmAtMin += e.harm[0]!;
   }
+  const hulls = eff.map(lowerHull);
+  return { eff, hulls, edges: sortedEdges(hulls, eff), minBytes, minHarmAtMin };
+}
+
+/** {@link solveMultipleChoiceKnapsack} on a prepared problem. */
+export function solvePreparedKnapsack(prepared: PreparedKnapsack, budgetBytes: number, options: KnapsackOptions = {}): KnapsackResult {
+  const maxStates = options.maxStates ?? 2_000_000;
+  const maxTotalStates = options.maxTotalStates ?? DEFAULT_MAX_TOTAL_STATES;
+  const { eff, hulls, edges, minBytes, minHarmAtMin } = prepared;
+  const n = eff.length;
   const pos = new Array<number>(n).fill(0); // position in Efficient list
   const pack = (status: KnapsackResult['status'], lowerBound: number, freeGroups = 0, states = 0): KnapsackResult => {
     let bytes = 0;
@@ -151,8 +184,6 @@ export function solveMultipleChoiceKnapsack(groups: readonly (readonly KnapsackO
   if (minBytes > budgetBytes) return pack('infeasible', minHarmAtMin);
 
   // 2. LP relaxation by the hull greedy.
-  const hulls = eff.map(lowerHull);
-  const edges = sortedEdges(hulls, eff);
   const hullPos = new Array<number>(n).fill(0);
   let used = minBytes;
   let harm = minHarmAtMin;
@@ -252,7 +283,7 @@ export function solveMultipleChoiceKnapsack(groups: readonly (readonly KnapsackO
     const e = eff[f.g]!;
     const k = f.opts.length;
     const m = w.length * k;
-    if (m > maxStates * 4) return pack('gap', lowerBound, free.length, states);
+    if (m > maxStates * 4 || states + m > maxTotalStates * 4) return pack('gap', lowerBound, free.length, states);
     // The previous states are a Pareto list (bytes ascending, harm descending), so each option's successors are
     // already sorted by bytes: a k-way merge (k ≤ formats + 1) replaces a general sort of all m candidates. Ties
     // break as a stable sort of the candidates in (state, option) order would, so results do not change.
@@ -306,7 +337,7 @@ export function solveMultipleChoiceKnapsack(groups: readonly (readonly KnapsackO
     }
     if (c === 0) return pack('optimal', lowerBound, free.length, states); // nothing beats the incumbent
     states += c;
-    if (c > maxStates) return pack('gap', lowerBound, free.length, states);
+    if (c > maxStates || states > maxTotalStates) return pack('gap', lowerBound, free.length, states);
     w = nw.slice(0, c);
     h = nh.slice(0, c);
     parents.push(np.slice(0, c));
@@ -336,15 +367,15 @@ export interface FrontierPoint {
  * `maxPoints` points, spread evenly over the byte range, always including both ends.
  */
 export function knapsackFrontier(groups: readonly (readonly KnapsackOption[])[], maxPoints = 200): FrontierPoint[] {
-  const eff = groups.map(efficientOptions);
-  let bytes = 0;
-  let harm = 0;
-  for (const e of eff) {
-    bytes += e.bytes[0]!;
-    harm += e.harm[0]!;
-  }
+  return preparedFrontier(prepareKnapsack(groups), maxPoints);
+}
+
+/** {@link knapsackFrontier} of a prepared problem. */
+export function preparedFrontier(prepared: PreparedKnapsack, maxPoints = 200): FrontierPoint[] {
+  let bytes = prepared.minBytes;
+  let harm = prepared.minHarmAtMin;
   const all: FrontierPoint[] = [{ bytes, harm }];
-  for (const ed of sortedEdges(eff.map(lowerHull), eff)) {
+  for (const ed of prepared.edges) {
     bytes += ed.dBytes;
     harm -= ed.dHarm;
     all.push({ bytes, harm });
@@ -399,7 +430,26 @@ export interface SolveModelOptions {
    * penalty; `status`, `lowerBound` and `gap` then refer to the penalized objective.
    */
   readonly anchor?: SolveAnchor;
+  /**
+   * Further layer-weight budgets to solve at, on the same groups and scores (no anchor penalty): how the solver
+   * does at a baseline's memory. One preparation serves the main solve, the frontier and all of these.
+   */
+  readonly alsoAtBytes?: readonly number[];
 }
+
+/** The solver at one of {@link SolveModelOptions.alsoAtBytes}. */
+export interface SolveAtBytes {
+  readonly weightBudgetBytes: number;
+  readonly status: KnapsackResult['status'];
+  /** Predicted harm and layer-weight bytes of the optimum at that budget. */
+  readonly harm: number;
+  readonly weightBytes: number;
+  /** harm − proven lower bound at that budget (0 when optimal). */
+  readonly gap: number;
+}
+
+/** DP states allowed when solving at {@link SolveModelOptions.alsoAtBytes} (the plan's own solve keeps `maxStates`). */
+export const COMPARISON_MAX_STATES = 200_000;
 
 /**
  * An incumbent assignment (e.g. the best plan measured so far) and a penalty added to the predicted harm of every
@@ -453,6 +503,8 @@ export interface SolveModelResult {
   readonly formats: readonly string[];
   /** Observations (pins on formats the target cannot run, layers without scores, …). */
   readonly notes: readonly string[];
+  /** One entry per {@link SolveModelOptions.alsoAtBytes}, in order. */
+  readonly atBytes: readonly SolveAtBytes[];
 }
 
 /** A layer's format id in `assignment` ('keep' for a missing entry). */
@@ -493,7 +545,28 @@ export interface LayerTensor {
 }
 
 /** The layers' weight tensors (each tensor under its first layer only), and bytes outside any layer. */
-export function layerTensors(model: Model): { byLayer: Map<string, LayerTensor[]>; owner: Map<string, string>; outsideBytes: number } {
+export function layerTensors(model: Model): LayerTensors {
+  let r = layerTensorsMemo.get(model);
+  if (!r) {
+    r = computeLayerTensors(model);
+    layerTensorsMemo.set(model, r);
+  }
+  return r;
+}
+
+/** Weight tensors per layer, their owners and the bytes outside any layer (shared per model: never mutate). */
+export interface LayerTensors {
+  readonly byLayer: Map<string, LayerTensor[]>;
+  readonly owner: Map<string, string>;
+  readonly outsideBytes: number;
+}
+
+// Models are immutable IR, and the solver, the baselines, the budget and the editor ask for the same views of one
+// model many times per plan (a 10,000-layer model: ~50 ms each): computed once per model object.
+const layerTensorsMemo = new WeakMap<Model, LayerTensors>();
+const groupLayersMemo = new WeakMap<Model, Map<string, LayerGroup[]>>();
+
+function computeLayerTensors(model: Model): LayerTensors {
   const tensors = new Map<string, TensorInfo>();
   for (const t of model.tensors) if (!tensors.has(t.name)) tensors.set(t.name, t);
   const byLayer = new Map<string, LayerTensor[]>();
@@ -527,6 +600,21 @@ export function assignmentWeightBytes(model: Model, assignment: Readonly<Record<
 
 /** Groups layers that must share a format (see {@link FuseOptions}); layers sharing a tensor are always grouped. */
 export function groupLayers(model: Model, fuse: FuseOptions = {}): LayerGroup[] {
+  const key = `${fuse.qkv ?? false}|${fuse.gateUp ?? true}|${fuse.experts ?? true}`;
+  let byFuse = groupLayersMemo.get(model);
+  if (!byFuse) {
+    byFuse = new Map();
+    groupLayersMemo.set(model, byFuse);
+  }
+  let groups = byFuse.get(key);
+  if (!groups) {
+    groups = computeGroupLayers(model, fuse);
+    byFuse.set(key, groups);
+  }
+  return groups;
+}
+
+function computeGroupLayers(model: Model, fuse: FuseOptions): LayerGroup[] {
   const layers = model.layers.filter((l) => l.weights.length > 0 && l.byteLength > 0);
   const parent = new Map<string, string>(layers.map((l) => [l.name, l.name]));
   const reason = new Map<string, LayerGroup['reason']>();
@@ -662,7 +750,16 @@ export function solveModel(model: Model, options: SolveModelOptions): SolveModel
       return o.map(({ format, bytes, harm }) => ({ bytes, harm: harm + (anchoredFormat(groups[i]!.layers[0]!, { [groups[i]!.layers[0]!.name]: format }) === want ? 0 : anchor.penalty) }));
     })
     : ks;
-  const r = solveMultipleChoiceKnapsack(penalized, options.weightBudgetBytes, options.maxStates !== undefined ? { maxStates: options.maxStates } : {});
+  const knapsackOptions = options.maxStates !== undefined ? { maxStates: options.maxStates } : {};
+  const prepared = prepareKnapsack(ks);
+  const r = solvePreparedKnapsack(penalized === ks ? prepared : prepareKnapsack(penalized), options.weightBudgetBytes, knapsackOptions);
+  // Comparison points get a smaller DP allowance than the plan itself: beyond it they report the LP-repaired
+  // solution with its proven gap (status 'gap'), which for large models is within a fraction of a percent.
+  const atOptions = { maxStates: Math.min(options.maxStates ?? 2_000_000, COMPARISON_MAX_STATES), maxTotalStates: COMPARISON_MAX_STATES * 10 };
+  const atBytes = (options.alsoAtBytes ?? []).map((budget): SolveAtBytes => {
+    const at = solvePreparedKnapsack(prepared, budget, atOptions);
+    return { weightBudgetBytes: budget, status: at.status, harm: at.harm, weightBytes: at.bytes, gap: at.gap };
+  });
   const assignment: Record<string, string> = {};
   let trueHarm = 0;
   groups.forEach((g, i) => {
@@ -683,13 +780,14 @@ export function solveModel(model: Model, options: SolveModelOptions): SolveModel
     minWeightBytes: r.minBytes,
     maxUsefulWeightBytes: maxUseful,
     shortfallBytes: Math.max(0, r.minBytes - options.weightBudgetBytes),
-    frontier: knapsackFrontier(ks, options.frontierPoints ?? 200),
+    frontier: preparedFrontier(prepared, options.frontierPoints ?? 200),
     groupCount: groups.length,
     fusedGroupCount: groups.filter((g) => g.layers.length > 1).length,
     freeGroups: r.freeGroups,
     states: r.states,
     formats: uniq.map((f) => f.id),
     notes,
+    atBytes,
   };
 }
 //#endregion

@@ -17,7 +17,7 @@ import { getNumberFormat, type NumberFormat } from '../precision/numberFormats';
 import type { Baseline } from './baselines';
 import { budgetFor as budgetOf, budgetKind, layerBudgetFacts, type BudgetBreakdown } from './budget';
 import { buildPlan, type PlanBudget, type PlanLayerEntry, type PrecisionPlan } from './planFile';
-import { assignmentHarm, assignmentWeightBytes, formatAllowed, solveModel, type FrontierPoint, type SolveModelOptions, type SolveModelResult } from './solver';
+import { assignmentHarm, assignmentWeightBytes, formatAllowed, solveModel, type FrontierPoint, type SolveAtBytes, type SolveModelOptions, type SolveModelResult } from './solver';
 
 //#region solve for a target
 /** Options for {@link planForTarget}. */
@@ -106,7 +106,8 @@ export function planForTarget(model: Model, options: PlanForTargetOptions): Plan
       }
     }
     if (!options.allowEmulated) {
-      const emu = solveModel(model, { ...solveOpts, allowEmulated: true });
+      const { alsoAtBytes: _alsoAtBytes, ...emuOpts } = solveOpts;
+      const emu = solveModel(model, { ...emuOpts, allowEmulated: true });
       if (emu.minWeightBytes <= budget.weightBudgetBytes)
         suggestions.push({ kind: 'allow-emulated', value: true, message: `Allow emulated compute formats: the smallest weights drop to ${mib(emu.minWeightBytes)} (runs at the fallback rate on ${target.id}).` });
     }
@@ -198,13 +199,15 @@ export function planDocument(model: Model, input: SolvePlanInput, assignment: Re
   });
 }
 
-/** Each baseline at its own memory, and the solver at that memory (same formats, pins and harm). */
-function compareBaselines(model: Model, input: SolvePlanInput, formats: readonly string[], pinned: Readonly<Record<string, string>>): BaselineComparison[] {
-  return (input.baselines ?? []).map((b) => {
-    const bytes = assignmentWeightBytes(model, b.assignment);
+/**
+ * Each baseline at its own memory, and the solver at that memory: `atBytes` are the solver's results at the
+ * baselines' byte counts, computed in the same solve as the plan (same groups, formats, pins and scores).
+ */
+function compareBaselines(model: Model, input: SolvePlanInput, baselineBytes: readonly number[], atBytes: readonly SolveAtBytes[]): BaselineComparison[] {
+  return (input.baselines ?? []).map((b, i) => {
     const h = assignmentHarm(model, b.assignment, input.harm);
-    const same = solveModel(model, { weightBudgetBytes: bytes, formats, native: input.target.native, allowEmulated: input.allowEmulated ?? false, pinned, harm: input.harm, frontierPoints: 2 });
-    return { id: b.id, label: b.label, weightBytes: bytes, harm: h ?? null, solverHarmAtSameBytes: same.status === 'infeasible' ? null : same.harm, solverWeightBytes: same.weightBytes };
+    const same = atBytes[i]!;
+    return { id: b.id, label: b.label, weightBytes: baselineBytes[i]!, harm: h ?? null, solverHarmAtSameBytes: same.status === 'infeasible' ? null : same.harm, solverWeightBytes: same.weightBytes };
   });
 }
 
@@ -215,14 +218,15 @@ function compareBaselines(model: Model, input: SolvePlanInput, formats: readonly
 export function solvePlan(model: Model, input: SolvePlanInput): SolvedPlan {
   const { pinned } = previousPlanFacts(input.previous ?? []);
   const { previous: _previous, baselines: _baselines, fingerprint: _fingerprint, ...options } = input;
-  const result = planForTarget(model, { ...options, pinned });
+  const baselineBytes = (input.baselines ?? []).map((b) => assignmentWeightBytes(model, b.assignment));
+  const result = planForTarget(model, { ...options, pinned, alsoAtBytes: baselineBytes });
   const feasible = result.status !== 'infeasible';
   return {
     plan: feasible ? planDocument(model, input, result.assignment, result.estimate.context) : undefined,
     estimate: result.estimate,
     budget: result.budget,
     frontier: result.frontier,
-    baselines: compareBaselines(model, input, input.formats ?? result.formats, pinned),
+    baselines: compareBaselines(model, input, baselineBytes, result.atBytes),
     result,
     assignment: result.assignment,
   };

@@ -391,7 +391,7 @@ class JsWorkspace implements ErrorWorkspace {
 
   count(codes: Uint16Array, start: number, n: number): void {
     const h = this.hist;
-    for (let i = start, e = start + n; i < e; i++) h[codes[i]!]++;
+    for (let i = start, e = start + n; i < e; i++) h[codes[i]!]!++;
   }
 
   stage(read: ChunkByteReader, byteOffset: number, n: number): void {
@@ -483,9 +483,9 @@ class JsWorkspace implements ErrorWorkspace {
       }
     }
     const acc = this.acc;
-    acc[slot * 3] += noise;
+    acc[slot * 3]! += noise;
     if (maxErr > acc[slot * 3 + 1]!) acc[slot * 3 + 1] = maxErr;
-    acc[slot * 3 + 2] += ovf;
+    acc[slot * 3 + 2]! += ovf;
   }
 
   stats(n: number): void {
@@ -508,17 +508,17 @@ class JsWorkspace implements ErrorWorkspace {
       s4 += v2 * v2;
       sAbs += a;
     }
-    t[0] += count;
+    t[0]! += count;
     t[1] = maxAbs;
-    t[2] += s1;
-    t[3] += s2;
-    t[4] += s3;
-    t[5] += s4;
-    t[6] += sAbs;
-    t[7] += beyond;
-    t[8] += zeros;
-    t[9] += n;
-    t[10] += nans;
+    t[2]! += s1;
+    t[3]! += s2;
+    t[4]! += s3;
+    t[5]! += s4;
+    t[6]! += sAbs;
+    t[7]! += beyond;
+    t[8]! += zeros;
+    t[9]! += n;
+    t[10]! += nans;
     t[11] = maxAll;
   }
 
@@ -563,9 +563,9 @@ class JsWorkspace implements ErrorWorkspace {
       if (e > maxErr) maxErr = e;
     }
     const acc = this.acc;
-    acc[slot * 3] += noise;
+    acc[slot * 3]! += noise;
     if (maxErr > acc[slot * 3 + 1]!) acc[slot * 3 + 1] = maxErr;
-    acc[slot * 3 + 2] += ovf;
+    acc[slot * 3 + 2]! += ovf;
   }
 
   intErrorPair(n: number, rowLength: number, group: number, qmaxA: number, qminA: number, amaxModeA: number, firstRow: number, qmaxB: number, qminB: number, slotA: number, slotB: number): void {

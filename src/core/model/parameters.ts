@@ -1,0 +1,86 @@
+/**
+ * Where a model's parameters sit, for active-parameter and per-token figures.
+ *
+ * Each stored tensor belongs to one part:
+ * - `mtp`: multi-token-prediction layers (DeepSeek-V3's `model.layers.61`, i.e. blocks ≥ `blockCount` when the
+ *   model declares `mtpLayerCount`; `mtp.*` / `*.nextn.*` names). They only serve speculative decoding.
+ * - `vision` / `audio`: encoder towers and their projectors of multimodal checkpoints (`vision_model`,
+ *   `vision_tower`, `visual`, `multi_modal_projector`, `audio_tower`, …). They run once per image or clip, not
+ *   per generated token.
+ * - `text`: everything else (embeddings, attention, dense FFN, shared experts, routers, routed experts, head).
+ * Routed experts are text tensors of role `expert` (or under an `experts` module / GGUF `*_exps`), shared ones
+ * excluded. Active text parameters = text − routed × (1 − experts used ÷ experts), i.e. all non-routed text
+ * parameters plus experts-used × expert size per MoE layer (every expert of a layer the same size).
+ */
+import type { Layer, Model } from './types';
+
+/** The part of the model a tensor belongs to. */
+export type ParameterPart = 'text' | 'mtp' | 'vision' | 'audio';
+
+/** Result of {@link parameterBreakdown}. */
+export interface ParameterBreakdown {
+  /** Every stored element (= Model.parameterCount). */
+  readonly total: number;
+  readonly text: number;
+  readonly mtp: number;
+  readonly vision: number;
+  readonly audio: number;
+  /** Routed expert parameters of the text part (all experts). */
+  readonly routedExperts: number;
+  /** Experts used ÷ experts (1 for dense models). */
+  readonly expertShare: number;
+  /** Text parameters one token runs through. */
+  readonly activeText: number;
+}
+
+const VISION = /(^|\.)(vision_tower|vision_model|visual|vision_encoder|image_encoder|vision_embed|embed_vision|vision_proj|multi_modal_projector|mm_projector|mm_input_projection|vit)(\.|_|$)/;
+const AUDIO = /(^|\.)(audio_tower|audio_model|audio_encoder|embed_audio|audio_projector|audio_proj)(\.|_|$)/;
+const MTP_NAME = /(^|\.)(mtp|mtp_layers|nextn)(\.|$)/;
+const ROUTED_NAME = /(^|\.)experts(\.|$)|_exps(\.|$)/;
+const SHARED_NAME = /shared|_shexp/;
+
+/** Classifies a tensor by its name and (when known) its layer's block and role. */
+export function parameterPart(name: string, block: number | undefined, mainBlocks: number | undefined, mtpLayers: number): ParameterPart {
+  const lower = name.toLowerCase();
+  if (VISION.test(lower)) return 'vision';
+  if (AUDIO.test(lower)) return 'audio';
+  if (MTP_NAME.test(lower)) return 'mtp';
+  if (mtpLayers > 0 && mainBlocks !== undefined && block !== undefined && block >= mainBlocks) return 'mtp';
+  return 'text';
+}
+
+/** True for a routed (not shared) expert tensor. */
+export function isRoutedExpert(name: string, role: Layer['role'] | undefined): boolean {
+  if (role === 'shared_expert' || SHARED_NAME.test(name)) return false;
+  return role === 'expert' || ROUTED_NAME.test(name);
+}
+
+/** Part of every tensor, by name, for a model. */
+export function tensorParts(model: Model): Map<string, ParameterPart> {
+  const hp = model.hyperparameters;
+  const blockOf = new Map<string, number | undefined>();
+  for (const l of model.layers) for (const w of l.weights) if (!blockOf.has(w)) blockOf.set(w, l.block);
+  const out = new Map<string, ParameterPart>();
+  for (const t of model.tensors) out.set(t.name, parameterPart(t.name, blockOf.get(t.name), hp.blockCount, hp.mtpLayerCount ?? 0));
+  return out;
+}
+
+/** Splits a model's parameters into text / MTP / vision / audio and computes active text parameters. */
+export function parameterBreakdown(model: Model): ParameterBreakdown {
+  const hp = model.hyperparameters;
+  const parts = tensorParts(model);
+  const roleOf = new Map<string, Layer['role']>();
+  for (const l of model.layers) for (const w of l.weights) if (!roleOf.has(w)) roleOf.set(w, l.role);
+  const sums = { text: 0, mtp: 0, vision: 0, audio: 0 };
+  let routed = 0;
+  for (const t of model.tensors) {
+    const part = parts.get(t.name) ?? 'text';
+    sums[part] += t.elementCount;
+    if (part === 'text' && isRoutedExpert(t.name, roleOf.get(t.name))) routed += t.elementCount;
+  }
+  const used = hp.expertUsedCount;
+  const count = hp.expertCount;
+  const expertShare = count && used && count > 1 && used <= count ? used / count : 1;
+  const activeText = Math.round(sums.text - routed * (1 - expertShare));
+  return { total: model.parameterCount, ...sums, routedExperts: routed, expertShare, activeText };
+}
