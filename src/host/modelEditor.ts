@@ -5,7 +5,7 @@
  */
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import { MemoryByteSource, NO_SIBLINGS, TARGETS, mergeTargets, parsePlan, parseUserTargets, planFileNameFor, resolvePlanAssignment, type Target } from '../core';
+import { MemoryByteSource, NO_SIBLINGS, TARGETS, mergeTargets, parsePlan, parseUserTargets, planFileNameFor, resolvePlanAssignment, type Model, type Target } from '../core';
 import { openModelFile } from '../node/fileByteSource';
 import type { InspectorAction, InspectorSettings, RunActionResult } from '../protocol/messages';
 import { DEFAULT_STRINGS } from '../protocol/strings';
@@ -39,6 +39,8 @@ export interface ModelEditorOptions {
   /** Built-in + custom targets for a document. Default: core's catalog merged with `precisionLens.customTargetsFile`. */
   readonly targets?: (scope: vscode.Uri) => Promise<{ readonly targets: readonly Target[]; readonly userIds: ReadonlySet<string> }>;
   readonly log?: (message: string) => void;
+  /** The parsed model of a local file, shared with the lenses and plan features (the host's ModelCache). */
+  readonly models?: (fsPath: string) => Promise<Model>;
 }
 
 async function openFileForUri(uri: vscode.Uri): Promise<OpenedModelFile> {
@@ -81,7 +83,9 @@ export class ModelEditorProvider implements vscode.CustomReadonlyEditorProvider<
   }
 
   async openCustomDocument(uri: vscode.Uri, _context: vscode.CustomDocumentOpenContext, token: vscode.CancellationToken): Promise<ModelDocument> {
-    return ModelDocument.open(uri, await openFileForUri(uri), token);
+    const file = await openFileForUri(uri);
+    const parsed = uri.scheme === 'file' && this.options.models ? await this.options.models(uri.fsPath).catch(() => undefined) : undefined;
+    return ModelDocument.open(uri, file, token, undefined, parsed);
   }
 
   async resolveCustomEditor(document: ModelDocument, panel: vscode.WebviewPanel, _token: vscode.CancellationToken): Promise<void> {
