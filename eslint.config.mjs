@@ -29,6 +29,13 @@ export default tseslint.config(
     },
   },
   {
+    // The shared number formatter is imported by the webview too: it must stay a leaf.
+    files: ['src/core/format/**/*.ts'],
+    rules: {
+      'no-restricted-imports': ['error', { patterns: [{ group: ['*', '!./*'], message: 'src/core/format is a leaf shared with the webview: it imports nothing.' }] }],
+    },
+  },
+  {
     files: ['src/protocol/**/*.ts'],
     rules: {
       'no-restricted-imports': ['error', {
@@ -43,7 +50,13 @@ export default tseslint.config(
     rules: {
       'no-restricted-imports': ['error', {
         paths: ['vscode'],
-        patterns: [{ group: ['**/src/host/**', '**/src/node/**', '**/src/cli/**', '**/src/worker/**', 'node:*'], message: 'the webview talks to the host only through src/protocol.' }, deepCore],
+        patterns: [
+          { group: ['**/src/host/**', '**/src/node/**', '**/src/cli/**', '**/src/worker/**', 'node:*'], message: 'the webview talks to the host only through src/protocol.' },
+          // Core's facade as types only; the one value import is the shared number formatter, a leaf module (it imports
+          // nothing), so the browser bundle gets one small file rather than core's readers and analysis.
+          { regex: '(^|/)core/(?!format/numbers$)', message: 'import core only through its facade (src/core/index.ts), never a file inside it (except src/core/format/numbers, the shared formatter).' },
+          { regex: '(^|/)src/core$', allowTypeImports: true, message: 'the webview imports core types only (values: src/core/format/numbers, the shared formatter).' },
+        ],
       }],
     },
   },

@@ -12,14 +12,68 @@ export class CliError extends Error {
 export interface CliOutput {
   out(text: string): void;
   err(text: string): void;
+  /** stderr is a terminal: progress lines are shown without `--progress`. */
+  readonly errIsTTY?: boolean;
 }
 
-/** Renders rows as an aligned text table. Numbers (and cells listed in `rightAlign`) are right-aligned. */
+/**
+ * Characters that a terminal interprets rather than shows: C0 controls (ESC starts cursor and colour sequences),
+ * DEL, C1 controls (U+009B is a one-byte CSI), and the bidirectional overrides/isolates that reorder what is shown
+ * ("Trojan Source", CVE-2021-42574). Model and plan strings are attacker-controlled, so human-readable output
+ * escapes them; newline and tab are kept only where the CLI itself lays out text (see {@link escapeTerminal}).
+ */
+const TERMINAL_CONTROL = /[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/g;
+const TERMINAL_CONTROL_KEEP_LAYOUT = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/g;
+
+const escapeChar = (c: string): string => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`;
+
+/**
+ * Escapes terminal control characters as `\uXXXX` (also valid inside JSON strings, where they can only occur).
+ * `keepLayout` keeps newline and tab, for whole blocks of output the CLI composed itself.
+ */
+export function escapeTerminal(text: string, keepLayout = false): string {
+  return text.replace(keepLayout ? TERMINAL_CONTROL_KEEP_LAYOUT : TERMINAL_CONTROL, escapeChar);
+}
+
+/** Widest cell of a text table; longer cells (a hostile 60 MB layer name) are shown shortened in the middle. */
+export const MAX_CELL_CHARS = 64;
+
+/** Shortens `text` to at most `max` characters, keeping its start and end (names differ at both). */
+export function truncateMiddle(text: string, max = MAX_CELL_CHARS): string {
+  if (text.length <= max) return text;
+  const head = Math.ceil((max - 1) / 2);
+  return `${text.slice(0, head)}…${text.slice(text.length - (max - 1 - head))}`;
+}
+
+/**
+ * Renders rows as an aligned text table. Numbers (and cells listed in `rightAlign`) are right-aligned. Linear in the
+ * number of cells: one pass sizes the columns, one pass writes the lines. Cells are escaped ({@link escapeTerminal})
+ * and shortened to {@link MAX_CELL_CHARS}, so one long name does not widen every row.
+ */
 export function renderTable(header: readonly string[], rows: readonly (readonly (string | number)[])[], rightAlign: readonly number[] = []): string {
-  const cells = [header, ...rows].map((r) => r.map((c) => String(c)));
-  const widths = header.map((_, i) => Math.max(...cells.map((r) => (r[i] ?? '').length)));
-  const isRight = (i: number): boolean => rightAlign.includes(i) || rows.some((r) => typeof r[i] === 'number');
-  const line = (r: readonly string[]): string =>
-    r.map((c, i) => (isRight(i) ? c.padStart(widths[i]!) : c.padEnd(widths[i]!))).join('  ').trimEnd();
-  return [line(cells[0]!), widths.map((w) => '-'.repeat(w)).join('  '), ...cells.slice(1).map(line)].join('\n');
+  const columns = header.length;
+  const right: boolean[] = header.map((_, i) => rightAlign.includes(i));
+  const cell = (c: string | number | undefined): string => (c === undefined ? '' : typeof c === 'number' ? String(c) : truncateMiddle(escapeTerminal(c)));
+  const cells: string[][] = [header.map(cell)];
+  for (const r of rows) {
+    const line: string[] = new Array<string>(columns);
+    for (let i = 0; i < columns; i++) {
+      if (typeof r[i] === 'number') right[i] = true;
+      line[i] = cell(r[i]);
+    }
+    cells.push(line);
+  }
+  const widths: number[] = new Array<number>(columns).fill(0);
+  for (const r of cells) for (let i = 0; i < columns; i++) if (r[i]!.length > widths[i]!) widths[i] = r[i]!.length;
+  const format = (r: readonly string[]): string => {
+    let text = '';
+    for (let i = 0; i < columns; i++) {
+      if (i > 0) text += '  ';
+      text += right[i] ? r[i]!.padStart(widths[i]!) : r[i]!.padEnd(widths[i]!);
+    }
+    return text.trimEnd();
+  };
+  const lines: string[] = [format(cells[0]!), widths.map((w) => '-'.repeat(w)).join('  ')];
+  for (let k = 1; k < cells.length; k++) lines.push(format(cells[k]!));
+  return lines.join('\n');
 }

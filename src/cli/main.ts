@@ -1,87 +1,161 @@
 /**
  * `precision-lens` command line: a thin shell over src/core. Exit status 0 on success, 2 with a one-line
- * message on bad input or arguments, 1 on unexpected internal errors.
+ * message on bad input or arguments, 1 on an internal error (a bug; `--debug` prints its stack trace).
+ * Each subcommand's option table (./options.ts) drives its parsing, its `--help` and the README synopsis.
  */
-import { ModelFormatError } from '../core';
-import { inspectCommand, inspectUsage } from './commands/inspect';
-import { estimateCommand, estimateUsage } from './commands/estimate';
-import { targetsCommand, targetsUsage } from './commands/targets';
-import { planCommand, planUsage } from './commands/plan';
-import { exportCommand, exportUsage } from './commands/export';
-import { applyCommand, applyUsage } from './commands/apply';
-import { sensitivityCommand, sensitivityUsage } from './commands/sensitivity';
+import { version } from '../../package.json';
+import { CancelledError, EstimateError, ModelFormatError } from '../core';
+import { inspectCommand, inspectSpec } from './commands/inspect';
+import { estimateCommand, estimateSpec } from './commands/estimate';
+import { targetsCommand, targetsSpec } from './commands/targets';
+import { planCommand, planSpec } from './commands/plan';
+import { exportCommand, exportSpec } from './commands/export';
+import { applyCommand, applySpec } from './commands/apply';
+import { sensitivityCommand, sensitivitySpec } from './commands/sensitivity';
 import { isInputError, NodeError } from '../node/errors';
 import { OutputError } from '../node/safeOutput';
-import { CliError, type CliOutput } from './io';
+import { CliError, escapeTerminal, type CliOutput } from './io';
+import { bashCompletion, commandHelp, parseCommand, quoteArg, topLevelHelp, type CommandSpec, type OptionValues } from './options';
 
-type Command = (argv: readonly string[], io: CliOutput) => Promise<number>;
+type Command = (values: OptionValues, positionals: readonly string[], io: CliOutput) => Promise<number>;
 
-/** Subcommands; each lives in ./commands/<name>.ts. */
-const COMMANDS: Record<string, { run: Command; usage: string }> = {
-  inspect: { run: inspectCommand, usage: inspectUsage },
-  estimate: { run: estimateCommand, usage: estimateUsage },
-  targets: { run: targetsCommand, usage: targetsUsage },
-  plan: { run: planCommand, usage: planUsage },
-  export: { run: exportCommand, usage: exportUsage },
-  apply: { run: applyCommand, usage: applyUsage },
-  sensitivity: { run: sensitivityCommand, usage: sensitivityUsage },
-};
+/** Subcommands in help order; each lives in ./commands/<name>.ts with its option table. */
+export const COMMANDS: readonly { readonly spec: CommandSpec; readonly run: Command }[] = [
+  { spec: inspectSpec, run: inspectCommand },
+  { spec: targetsSpec, run: targetsCommand },
+  { spec: estimateSpec, run: estimateCommand },
+  { spec: sensitivitySpec, run: sensitivityCommand },
+  { spec: planSpec, run: planCommand },
+  { spec: exportSpec, run: exportCommand },
+  { spec: applySpec, run: applyCommand },
+];
+
+/** The option tables, in help order (for the README synopsis check and completion). */
+export const COMMAND_SPECS: readonly CommandSpec[] = COMMANDS.map((c) => c.spec);
+
+/** The CLI's version (package.json). */
+export const CLI_VERSION: string = version;
+
+/** Node I/O error codes that mean "this path cannot be used", with how they read in a one-line message. */
+const IO_ERRORS: ReadonlyMap<string, string> = new Map([
+  ['ENOENT', 'no such file'],
+  ['EACCES', 'permission denied'],
+  ['EPERM', 'operation not permitted'],
+  ['EISDIR', 'is a directory'],
+  ['ENOTDIR', 'a part of the path is not a folder'],
+  ['ELOOP', 'too many symbolic links'],
+  ['ENAMETOOLONG', 'the path is too long'],
+  ['ENXIO', 'not a regular file'],
+  ['EINVAL', 'cannot be read as a file'],
+  ['ENOSPC', 'no space left on the device'],
+  ['EDQUOT', 'disk quota exceeded'],
+  ['EROFS', 'read-only file system'],
+  ['EFBIG', 'file too large'],
+  ['EEXIST', 'already exists'],
+  ['EMFILE', 'too many open files'],
+]);
 
 const consoleOutput: CliOutput = {
-  out: (t) => process.stdout.write(`${t}\n`),
-  err: (t) => process.stderr.write(`${t}\n`),
+  out: (t) => writeQuietly(process.stdout, t),
+  err: (t) => writeQuietly(process.stderr, t),
+  errIsTTY: process.stderr.isTTY === true,
 };
+
+/** Streams whose reader has gone (EPIPE): further output is dropped instead of raising. */
+const closedStreams = new WeakSet<NodeJS.WriteStream>();
+
+/** Writes one block of output; terminal control characters from model or plan strings are escaped on the way. */
+function writeQuietly(stream: NodeJS.WriteStream, text: string): void {
+  if (closedStreams.has(stream)) return;
+  stream.write(`${escapeTerminal(text, true)}\n`);
+}
+
+/**
+ * Output to a closed pipe (`precision-lens inspect … | head -1`) ends quietly: the EPIPE error is swallowed,
+ * later output is dropped, and the process exits at once with status 0 (like other filters whose reader left).
+ */
+function quietOnClosedPipe(stream: NodeJS.WriteStream): void {
+  stream.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code !== 'EPIPE') throw e;
+    closedStreams.add(stream);
+    process.exit(process.exitCode ?? 0);
+  });
+}
 
 /** Runs the CLI with `argv` (without node and script) and returns the exit status. */
 export async function runCli(argv: readonly string[], io: CliOutput = consoleOutput): Promise<number> {
   const [name, ...rest] = argv;
   if (!name || name === '--help' || name === '-h' || name === 'help') {
-    io.out(['Usage:', ...Object.values(COMMANDS).map((c) => `  ${c.usage}`)].join('\n'));
+    const sub = name === 'help' ? COMMANDS.find((c) => c.spec.name === rest[0]) : undefined;
+    io.out(sub ? commandHelp(sub.spec) : topLevelHelp(COMMAND_SPECS, CLI_VERSION));
     return name ? 0 : 2;
   }
-  const cmd = COMMANDS[name];
+  if (name === '--version' || name === '-V' || name === 'version') {
+    io.out(CLI_VERSION);
+    return 0;
+  }
+  if (name === 'completion') {
+    if (rest[0] !== 'bash') {
+      io.err(`precision-lens: completion ${rest[0] === undefined ? 'needs a shell' : `for ${quoteArg(rest[0])} is not available`}; valid: bash (eval "$(precision-lens completion bash)").`);
+      return 2;
+    }
+    io.out(bashCompletion(COMMAND_SPECS));
+    return 0;
+  }
+  const cmd = COMMANDS.find((c) => c.spec.name === name);
   if (!cmd) {
-    io.err(`precision-lens: unknown command '${name}'. Commands: ${Object.keys(COMMANDS).join(', ')}.`);
+    io.err(`precision-lens: unknown command ${quoteArg(escapeTerminal(name))}; valid: ${COMMAND_SPECS.map((s) => s.name).join(', ')} (precision-lens --help).`);
     return 2;
   }
+  const debug = rest.includes('--debug');
   try {
-    return await cmd.run(rest, io);
+    const parsed = parseCommand(cmd.spec, rest);
+    if (parsed.help) {
+      io.out(commandHelp(cmd.spec));
+      return 0;
+    }
+    return await cmd.run(parsed.values, parsed.positionals, io);
   } catch (e) {
-    if (e instanceof OutputError) {
-      io.err(`precision-lens: ${e.message}`);
-      return 2;
-    }
-    if (e instanceof NodeError) {
-      // The code decides: the user's model, plan or files → 2; the environment (no onnxruntime-node, a dead worker) → 1.
-      io.err(`precision-lens: ${e.message}`);
-      return isInputError(e) ? 2 : 1;
-    }
-    if (e instanceof ModelFormatError || e instanceof CliError) {
-      io.err(`precision-lens: ${e.message}`);
-      return e instanceof CliError ? e.exitCode : 2;
-    }
-    const err = e as NodeJS.ErrnoException;
-    if (err && typeof err.code === 'string' && ['ENOENT', 'EACCES', 'EISDIR', 'ENOTDIR'].includes(err.code)) {
-      io.err(`precision-lens: ${err.path ?? 'file'}: ${err.code === 'ENOENT' ? 'no such file' : err.code === 'EISDIR' ? 'is a directory' : 'cannot be read'} (${err.code}).`);
-      return 2;
-    }
-    if (err && err.name === 'TypeError' && String(err.message).includes('parseArgs')) {
-      io.err(`precision-lens: ${err.message}`);
-      return 2;
-    }
-    if (err && typeof err.code === 'string' && err.code.startsWith('ERR_PARSE_ARGS')) {
-      // node:util parseArgs explains over several lines; the CLI promises one.
-      io.err(`precision-lens: ${err.message.replace(/\s*\n\s*/g, ' ')}`);
-      return 2;
-    }
-    io.err(`precision-lens: internal error: ${(e as Error)?.stack ?? String(e)}`);
-    return 1;
+    return reportError(e, io, debug);
   }
 }
 
+/**
+ * One line per failure. Bad input (CLI arguments, malformed or hostile models, plans and target files, paths that
+ * cannot be used) exits 2; anything else is a bug and exits 1. Classified by error class and `code`, never by text.
+ */
+export function reportError(e: unknown, io: CliOutput, debug: boolean): number {
+  const stack = debug && e instanceof Error && e.stack ? `\n${e.stack}` : '';
+  const line = (text: string): string => `precision-lens: ${escapeTerminal(text.replace(/\s*\n\s*/g, ' '))}${stack}`;
+  if (e instanceof CliError) {
+    io.err(line(e.message));
+    return e.exitCode;
+  }
+  if (e instanceof ModelFormatError || e instanceof EstimateError || e instanceof CancelledError || e instanceof OutputError) {
+    io.err(line(e.message));
+    return 2;
+  }
+  if (e instanceof NodeError) {
+    // The code decides: the user's model, plan or files → 2; the environment (no onnxruntime-node, a dead worker) → 1.
+    io.err(line(e.message));
+    return isInputError(e) ? 2 : 1;
+  }
+  const err = e as NodeJS.ErrnoException | undefined;
+  const ioText = err && typeof err.code === 'string' ? IO_ERRORS.get(err.code) : undefined;
+  if (ioText !== undefined) {
+    io.err(line(`${err!.path ?? err!.syscall ?? 'file'}: ${ioText} (${err!.code}).`));
+    return 2;
+  }
+  const message = e instanceof Error ? `${e.name}: ${e.message}` : String(e);
+  io.err(line(`internal error (a bug; please report it${debug ? '' : ', with the stack trace from --debug'}): ${message}`));
+  return 1;
+}
+
 if (require.main === module) {
+  quietOnClosedPipe(process.stdout);
+  quietOnClosedPipe(process.stderr);
   runCli(process.argv.slice(2)).then(
     (code) => { process.exitCode = code; },
-    (e) => { process.stderr.write(`precision-lens: internal error: ${String(e)}\n`); process.exitCode = 1; },
+    (e: unknown) => { process.exitCode = reportError(e, consoleOutput, process.argv.includes('--debug')); },
   );
 }

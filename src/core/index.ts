@@ -24,6 +24,9 @@ export {
   type LayerRole, type Model, type TensorInfo,
 } from './model/types';
 export { nameDict, own, setOwn } from './model/dict';
+export { UniqueNames } from './model/uniqueNames';
+export { appendAll, maxOf } from './util/arrays';
+export { jsonDepthError, type JsoncResult, parseJsoncValue, treeToValue } from './io/jsonc';
 export {
   bitsPerElement, type DType, dtypeInfo, DTYPES, storedByteLength,
 } from './model/dtypes';
@@ -41,6 +44,7 @@ export {
 export {
   dtypeLabel, formatBytes, formatCount, inspectReport,
 } from './model/inspect';
+export { LOSSLESS_DB, MISSING, formatDb, formatRate, formatSeconds } from './format/numbers';
 export {
   detectFormat, SNIFF_BYTES,
 } from './formats/detect';
@@ -67,7 +71,7 @@ export {
 } from './openModel';
 export {
   analyzeSensitivityChunk, canAnalyzeInOnePass, type ChunkByteReader, compareOutputs, COMPUTE_FALLBACKS,
-  COMPUTE_TYPES, type ComputeType, decodeElements, decodeTensor, decodeUnsupportedReason,
+  COMPUTE_TYPE_BITS, COMPUTE_TYPES, type ComputeType, decodeElements, decodeTensor, decodeUnsupportedReason,
   DEFAULT_SENSITIVITY_FORMATS, effectiveRole, encodeElements, ErrorAccumulator, type ErrorPartial, fakeQuantize,
   floatToBf16Bits, floatToHalfBits, FORMAT_ALIASES, formatBitsPerWeight, formatByteLength, formatForStoredDType,
   getNumberFormat, halfBitsToFloat, halfToFloatTable, histogramSensitivity, isOffsetVector, layerContexts,
@@ -94,7 +98,8 @@ export {
   type PlanLayerEntry, type PlanPosition, type PrecisionPlan, type PlanMeasurement, type PlanMeasuredFigures, q4kmFormats, replacePlanAssignment,
   resolvePlanAssignment, serializePlan, sha256Hex, solveModel, type SolveModelResult, solvePlan, type SolvedPlan,
   type SolvePlanInput, standardBaselines, tryParseByteSize, uniformBaseline, useMoreBits,
-  convertGgufRows, copiedKvSpans, GgufApplyError, type GgufApplyErrorCode, type GgufApplyOptions, type GgufApplyPlan,
+  ggufTensorNames, exportGptqModel, type GptqModelExport, exportLlmCompressor, type LlmCompressorExport,
+  type LlmCompressorGroup, type CompressedTensorsArgs, convertGgufRows, copiedKvSpans, GgufApplyError, type GgufApplyErrorCode, type GgufApplyOptions, type GgufApplyPlan,
   type GgufApplyTensor, ggmlDtypeForFormat, ggufRows, planGgufApply,
 } from './plan';
 export {
@@ -102,6 +107,12 @@ export {
   FIX_ALL_CODES, fixAllEdits, isModelFileName, modelOneLine, type ModelReference, pickModelInFolder, type PlanContext, type PlanEditorDiagnostic, planFixes, type PlanView, sensitivityLookup, shortFormatLabel,
   type SourceSyntax, type TextEditData,
 } from './editor';
+export {
+  checkRuntimeOptions, defaultRuntime, type GenericFigures, LLAMA_CPU_KINDS, LLAMA_DEFAULTS, LLAMA_KV_TYPES,
+  type LlamaBufferType, type LlamaCppOptions, llamaCppMemory, type LlamaCpuKind, type LlamaLayerCache,
+  llamaLayerCaches, llamaWeightBuffer, type RuntimeComponent, RuntimeError, type RuntimeId, RUNTIME_IDS,
+  type RuntimeMemory, runtimeMemory, type RuntimeOptions, VLLM_DEFAULTS, vllmMemory, type VllmOptions,
+} from './estimate/runtime';
 export {
   seededRandom,
 } from './util/random';

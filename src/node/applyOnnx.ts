@@ -30,7 +30,7 @@ import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { onnxTypes } from './onnxProto';
 import {
-  own, KEEP_FORMAT, MINI_FLOATS, compareOutputs, fakeQuantize, floatToBf16Bits, floatToHalfBits, getNumberFormat, halfToFloatTable, miniFloatToNumber,
+  own, KEEP_FORMAT, UniqueNames, appendAll, maxOf, MINI_FLOATS, compareOutputs, fakeQuantize, floatToBf16Bits, floatToHalfBits, getNumberFormat, halfToFloatTable, miniFloatToNumber,
   quantizationLayout, roundMiniFloat, toHalf, transpose2d, type Model, type NumberFormat, type TensorInfo,
 } from '../core';
 import { CALIBRATION_VARIANTS, generateCalibrationInputs, type CalibrationSample } from './calibration';
@@ -102,13 +102,8 @@ interface Walk {
 }
 
 function walkGraphs(main: Msg): Walk {
-  const used = new Set<string>();
-  const unique = (p: string): string => {
-    let q = p;
-    for (let k = 2; used.has(q); k++) q = `${p}#${k}`;
-    used.add(q);
-    return q;
-  };
+  const used = new UniqueNames();
+  const unique = (p: string): string => used.claim(p);
   const w: Walk = { graphs: [], sites: new Map() };
   const add = (graphPath: string, local: string, site: TensorSite): void => {
     const k = `${graphPath}\u0000${local}`;
@@ -360,6 +355,8 @@ function convertOpset(model: Msg, walk: Walk, from: number, to: number, fileName
       }
       const op: string = n.op_type;
       const attrs: Msg[] = n.attribute ?? [];
+      /** Nodes that must follow `n` (e.g. the Reshape back after a Softmax conversion). */
+      const after: Msg[] = [];
       const take = (name: string): Msg | undefined => {
         const i = attrs.findIndex((a) => a.name === name);
         return i >= 0 ? attrs.splice(i, 1)[0] : undefined;
@@ -376,6 +373,49 @@ function convertOpset(model: Msg, walk: Walk, from: number, to: number, fileName
         return b;
       };
       const floats = (vals: number[]): Uint8Array => new Uint8Array(Float32Array.from(vals).buffer);
+      // Ops removed from the default domain that have an exact successor (ONNX version converter adapters
+      // Scatter_10_11 and Upsample_9_10 + Resize_10_11).
+      if (op === 'Scatter' && from < 11 && to >= 11) {
+        n.op_type = 'ScatterElements';
+        out.push(n, ...after);
+        continue;
+      }
+      if (op === 'Upsample' && to >= 11) {
+        const mode = take('mode');
+        const scalesAttr = take('scales');
+        const scales = scalesAttr ? constInput('scales', DT.FLOAT, [scalesAttr.floats.length], floats(scalesAttr.floats.map(Number))) : n.input[1];
+        if (!scales) throw new ApplyError('cannot-convert', `${fileName}: cannot convert the model to opset ${to}: Upsample '${n.name}' has no scales.`);
+        const modeName = mode ? Buffer.from(mode.s ?? []).toString() : 'nearest';
+        n.op_type = 'Resize';
+        n.input = [n.input[0], '', scales];
+        // Upsample samples at x_original = x_resized / scale (asymmetric) and, for 'nearest', floors it.
+        n.attribute = [
+          { name: 'mode', type: ATTR.STRING, s: Buffer.from(modeName === 'bilinear' ? 'linear' : modeName) },
+          { name: 'coordinate_transformation_mode', type: ATTR.STRING, s: Buffer.from('asymmetric') },
+          ...(modeName === 'nearest' ? [{ name: 'nearest_mode', type: ATTR.STRING, s: Buffer.from('floor') }] : []),
+        ];
+        counter++;
+        out.push(n, ...after);
+        continue;
+      }
+      if (op === 'Resize' && from === 10 && to >= 11) {
+        // Resize-10 (X, scales) has Upsample's asymmetric sampling; Resize-11 takes (X, roi, scales[, sizes]).
+        n.input = [n.input[0], '', n.input[1]];
+        attrs.push({ name: 'coordinate_transformation_mode', type: ATTR.STRING, s: Buffer.from('asymmetric') });
+        if (Buffer.from(attrs.find((a) => a.name === 'mode')?.s ?? []).toString() !== 'linear') attrs.push({ name: 'nearest_mode', type: ATTR.STRING, s: Buffer.from('floor') });
+        n.attribute = attrs;
+      }
+      if (op === 'Scan' && from < 9 && to >= 9) throw new ApplyError('cannot-convert', `${fileName}: cannot convert the model to opset ${to}: Scan '${n.name}' uses the opset-8 form (batch axis and sequence_lens), which has no single-node equivalent.`);
+      if (op === 'Split' && from < 18 && to >= 18 && from >= 13 && !(n.input[1] ?? '')) {
+        // From 18 a Split without a 'split' input must say how many outputs it has.
+        n.attribute = [...attrs.filter((a) => a.name !== 'num_outputs'), { name: 'num_outputs', type: ATTR.INT, i: n.output.length }];
+      }
+      if (op === 'DFT' && from < 20 && to >= 20) {
+        // DFT-20 takes the axis as an input (default -2); DFT-17's attribute defaulted to 1.
+        const a = take('axis');
+        const inputs = [n.input[0], n.input[1] ?? '', constInput('axis', DT.INT64, [], ints([a ? num(a.i) : 1]))];
+        n.input = inputs;
+      }
       if (REMOVED.has(op)) throw new ApplyError('cannot-convert', `${fileName}: cannot convert the model to opset ${to}: op '${op}' no longer exists there.`);
       const since = FIXED_SINCE[op] ?? (REDUCE_18.has(op) ? 18 : undefined);
       if (since !== undefined && from < since && to >= since) {
@@ -434,9 +474,27 @@ function convertOpset(model: Msg, walk: Walk, from: number, to: number, fileName
               break;
             }
             if (op === 'Softmax' || op === 'LogSoftmax' || op === 'Hardmax') {
-              const a = attrs.find((x) => x.name === 'axis');
+              // Before opset 13 these ops coerce the input to 2-D at `axis` ([d0…d(axis-1)] × [d(axis)…]) and
+              // normalize each row; from 13 they work along the one axis. Same rewrite as the ONNX version converter
+              // (softmax_12_13): Flatten(axis) → op(axis = -1) → Reshape back to Shape(input). Exact for any rank,
+              // so it is applied whenever the axis is not already the last one.
+              const a = take('axis');
               const axis = a ? num(a.i) : 1;
-              if (axis !== -1) throw new ApplyError('cannot-convert', `${fileName}: cannot convert the model to opset ${to}: ${op} '${n.name}' uses axis ${axis}, whose meaning changed in opset 13.`);
+              if (axis === -1) {
+                if (a) n.attribute = [...attrs, a];
+                break;
+              }
+              const base = n.name || op;
+              const shape = fresh(`${base}_shape`);
+              const flat = fresh(`${base}_flat`);
+              const normalized = fresh(`${base}_2d`);
+              const output = n.output[0];
+              out.push({ name: fresh(`${base}_Shape`), op_type: 'Shape', domain: '', input: [n.input[0]], output: [shape], attribute: [] });
+              out.push({ name: fresh(`${base}_Flatten`), op_type: 'Flatten', domain: '', input: [n.input[0]], output: [flat], attribute: [{ name: 'axis', type: ATTR.INT, i: axis }] });
+              n.input = [flat];
+              n.output = [normalized];
+              n.attribute = [...attrs, { name: 'axis', type: ATTR.INT, i: -1 }];
+              after.push({ name: fresh(`${base}_Reshape`), op_type: 'Reshape', domain: '', input: [normalized, shape], output: [output], attribute: [] });
               break;
             }
           }
@@ -451,15 +509,34 @@ function convertOpset(model: Msg, walk: Walk, from: number, to: number, fileName
         }
       }
       if (op === 'BatchNormalization' && from < 9 && to >= 9) throw new ApplyError('cannot-convert', `${fileName}: cannot convert the model to opset ${to}: BatchNormalization '${n.name}' predates opset 9.`);
-      out.push(n);
+      out.push(n, ...after);
     }
     graph.node = out;
   }
   for (const o of model.opset_import ?? []) if ((o.domain ?? '') === '' || o.domain === 'ai.onnx') o.version = to;
-  notes.push(`Default-domain opset raised from ${from} to ${to}${counter ? ` (${counter} attribute(s) moved to inputs)` : ''}.`);
+  notes.push(`Default-domain opset raised from ${from} to ${to}${counter ? ` (${counter} constant input(s) or helper node(s) added)` : ''}.`);
   return notes;
 }
 //#endregion
+
+/** IR version a default-domain opset needs (ONNX versioning table). */
+const irFor = (op: number): number => (op >= 21 ? 10 : op >= 19 ? 9 : op >= 15 ? 8 : op >= 13 ? 7 : 4);
+
+/**
+ * Converts a whole ONNX model (bytes) to default-domain opset `to` exactly as `apply` does before it writes
+ * low-precision weights; returns the new bytes and the conversion notes. Throws a one-sentence Error naming the
+ * first operator that cannot be expressed at `to`. Used by the conversion proof in test/integration.
+ */
+export function convertOnnxOpset(bytes: Uint8Array, to: number, fileName = 'model.onnx'): { readonly bytes: Uint8Array; readonly from: number; readonly notes: readonly string[] } {
+  const { Model: ModelType } = types();
+  const proto: Msg = ModelType.decode(bytes);
+  if (!proto.graph) throw new ApplyError('cannot-convert', `${fileName}: the model has no graph.`);
+  const from = mainOpset(proto);
+  if (from === 0 || from >= to) return { bytes, from, notes: [] };
+  const notes = convertOpset(proto, walkGraphs(proto.graph), from, to, fileName);
+  proto.ir_version = Math.max(num(proto.ir_version), irFor(to), 4);
+  return { bytes: ModelType.encode(proto).finish(), from, notes };
+}
 
 /** Tensor-level work derived from the plan: which stored tensors get which format, with their layer. */
 interface TensorJob {
@@ -545,13 +622,12 @@ export async function applyPlanToOnnx(inputPath: string, model: Model, assignmen
 
   // Opset / IR needed by the encodings used.
   const opsetBefore = mainOpset(proto);
-  const need = Math.max(0, ...layers.map((l) => opsetNeeded(l.storage)));
+  const need = maxOf(layers.map((l) => opsetNeeded(l.storage)), 0);
   if (need > opsetBefore) {
     if (opsetBefore === 0) proto.opset_import = [...(proto.opset_import ?? []), { domain: '', version: need }];
     else warnings.push(...convertOpset(proto, walk, opsetBefore, need, fileName));
   }
   const opsetAfter = Math.max(opsetBefore, need);
-  const irFor = (op: number): number => (op >= 21 ? 10 : op >= 19 ? 9 : op >= 15 ? 8 : op >= 13 ? 7 : 4);
   proto.ir_version = Math.max(num(proto.ir_version), irFor(opsetAfter), 4);
 
   // Rewrite tensors.
@@ -561,7 +637,7 @@ export async function applyPlanToOnnx(inputPath: string, model: Model, assignmen
     let e = insertions.get(site.graph);
     if (!e) insertions.set(site.graph, (e = { atStart: [], after: new Map() }));
     if (site.node) e.after.set(site.node, [...(e.after.get(site.node) ?? []), ...nodes]);
-    else e.atStart.push(...nodes);
+    else appendAll(e.atStart, nodes);
   };
   /** Puts the replacement tensors where the original lived and drops the original. */
   const replace = (site: TensorSite, tensors: Msg[], nodes: Msg[]): void => {
@@ -670,11 +746,11 @@ export async function applyPlanToOnnx(inputPath: string, model: Model, assignmen
   for (const [graph, e] of insertions) {
     const list: Msg[] = [];
     // New nodes for initializers go first (they only read initializers); Constant replacements follow their node.
-    list.push(...e.atStart);
+    appendAll(list, e.atStart);
     for (const n of graph.node) {
       list.push(n);
       const after = e.after.get(n);
-      if (after) list.push(...after);
+      if (after) appendAll(list, after);
     }
     graph.node = list;
   }
@@ -685,7 +761,7 @@ export async function applyPlanToOnnx(inputPath: string, model: Model, assignmen
   // Output: inline, or external data beyond the threshold.
   const allTensors: Msg[] = [];
   for (const { graph } of walkGraphs(proto.graph).graphs) {
-    allTensors.push(...(graph.initializer ?? []));
+    appendAll(allTensors, graph.initializer ?? []);
     for (const n of graph.node ?? []) for (const a of n.attribute ?? []) if (a.t) allTensors.push(a.t);
   }
   const total = allTensors.reduce((a, t) => a + tensorBytes(t), 0);

@@ -262,6 +262,10 @@ export function parseNpz(bytes: Uint8Array, fileName: string): InputTensor[] {
   const count = dv.getUint16(eocd + 10, true);
   let p = dv.getUint32(eocd + 16, true);
   const out: InputTensor[] = [];
+  // Threat (issue 14): entries pointing at one shared compressed stream each inflated to the per-entry cap (2 GB in
+  // all). Each entry must have its own data, and the decompressed total shares one budget.
+  const seenLocal = new Set<number>();
+  let budget = MAX_CALIBRATION_BYTES;
   for (let k = 0; k < count; k++) {
     if (p + 46 > bytes.length || dv.getUint32(p, true) !== 0x02014b50) throw new CalibrationError(`${fileName}: bad ZIP central directory`);
     const method = dv.getUint16(p + 10, true);
@@ -271,11 +275,21 @@ export function parseNpz(bytes: Uint8Array, fileName: string): InputTensor[] {
     const entryName = new TextDecoder().decode(bytes.subarray(p + 46, p + 46 + nameLen));
     p += 46 + nameLen + extraLen + commentLen;
     if (local + 30 > bytes.length) throw new CalibrationError(`${fileName}: bad ZIP entry offset`);
+    if (seenLocal.has(local)) throw new CalibrationError(`${fileName}: ZIP entries share one data stream (entry '${entryName.slice(0, 80)}'); refusing a decompression bomb`);
+    seenLocal.add(local);
     const dataStart = local + 30 + dv.getUint16(local + 26, true) + dv.getUint16(local + 28, true);
     if (dataStart + compSize > bytes.length) throw new CalibrationError(`${fileName}: ZIP entry '${entryName}' is truncated`);
     const comp = bytes.subarray(dataStart, dataStart + compSize);
-    const raw = method === 0 ? comp : method === 8 ? new Uint8Array(inflateRawSync(comp, { maxOutputLength: MAX_CALIBRATION_BYTES })) : undefined;
+    let raw: Uint8Array | undefined;
+    try {
+      raw = method === 0 ? comp : method === 8 ? new Uint8Array(inflateRawSync(comp, { maxOutputLength: Math.max(1, budget) })) : undefined;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') throw new CalibrationError(`${fileName}: the entries decompress to more than the limit of ${MAX_CALIBRATION_BYTES} bytes in all`);
+      throw new CalibrationError(`${fileName}: ZIP entry '${entryName.slice(0, 80)}' does not decompress (${(e as Error).message.split('\n')[0]})`);
+    }
     if (!raw) throw new CalibrationError(`${fileName}: ZIP compression method ${method} is not supported`);
+    budget -= raw.length;
+    if (budget < 0) throw new CalibrationError(`${fileName}: the entries decompress to more than the limit of ${MAX_CALIBRATION_BYTES} bytes in all`);
     out.push(parseNpy(raw, entryName.replace(/\.npy$/, '')));
   }
   return out;

@@ -148,6 +148,26 @@ export class FileByteSource implements ByteSource {
 }
 
 /**
+ * Resolves `relativePath` (from a file named `ownerName`: a model's external data, a plan's model) inside the folder
+ * whose real path is `realRoot`: lexical checks (no absolute paths, no `..`) from core, then the real path must stay
+ * inside, so a symlink pointing out of the folder is refused too (code 'path-escape'), and never read.
+ */
+export async function resolveInsideFolder(realRoot: string, relativePath: string, ownerName: string, what = 'external file'): Promise<string> {
+  const rel = checkRelativePath(ownerName, relativePath);
+  const joined = path.join(realRoot, ...rel.split('/'));
+  let real: string;
+  try {
+    real = await fs.realpath(joined);
+  } catch {
+    throw new ModelFormatError('missing-file', formatError(ownerName, `${what} '${truncateForMessage(rel)}' does not exist`));
+  }
+  if (real !== realRoot && !real.startsWith(realRoot + path.sep)) {
+    throw new ModelFormatError('path-escape', formatError(ownerName, what === 'external file' ? `refusing external path '${truncateForMessage(rel)}': it resolves outside the model folder` : `refusing ${what} '${truncateForMessage(rel)}': it resolves outside the plan's folder`));
+  }
+  return real;
+}
+
+/**
  * Resolves files beside a model inside its folder only. Lexical checks (no absolute paths, no `..`) come from
  * core; then the real path is resolved so a symlink pointing out of the folder is refused too, and never read.
  * Opened sources are cached and closed together by `close()`.
@@ -165,19 +185,7 @@ export class FolderSiblings implements SiblingResolver {
   }
 
   private async resolveInside(relativePath: string): Promise<string> {
-    const rel = checkRelativePath(this.modelName, relativePath);
-    const root = await this.realFolder;
-    const joined = path.join(root, ...rel.split('/'));
-    let real: string;
-    try {
-      real = await fs.realpath(joined);
-    } catch {
-      throw new ModelFormatError('missing-file', formatError(this.modelName, `external file '${truncateForMessage(rel)}' does not exist`));
-    }
-    if (real !== root && !real.startsWith(root + path.sep)) {
-      throw new ModelFormatError('path-escape', formatError(this.modelName, `refusing external path '${truncateForMessage(rel)}': it resolves outside the model folder`));
-    }
-    return real;
+    return resolveInsideFolder(await this.realFolder, relativePath, this.modelName);
   }
 
   open(relativePath: string): Promise<ByteSource> {

@@ -48,6 +48,7 @@ import {
 } from '../core';
 import { generateCalibrationInputs, loadCalibrationInputs, CALIBRATION_VARIANTS, type CalibrationSet } from './calibration';
 import { openModelFile, openRegularFile, readRegularFile } from './fileByteSource';
+import { defaultCacheDir, preparePrivateDir, readCacheEntry, writeCacheEntry } from './userCache';
 import { createSession, releaseSession, runSamples, type RunOutputs } from './ortRunner';
 import { analyzeModelSensitivity, resolveFormats } from './sensitivityRunner';
 import { NodeError, RuntimeError } from './errors';
@@ -58,7 +59,7 @@ export const MAX_MEASURE_MODEL_BYTES = 2 * 1024 * 1024 * 1024;
 export const DEFAULT_LAYER_BUDGET = 1000;
 /** Default calibration samples (runs per pair). */
 export const DEFAULT_SAMPLES = 4;
-const CACHE_VERSION = 2;
+const CACHE_VERSION = 3;
 
 /** Measured metrics of one pair. */
 export interface MeasuredMetrics {
@@ -94,20 +95,28 @@ export interface MeasureOptions {
   readonly workers?: number;
 }
 
-/** Default cache folder: $XDG_CACHE_HOME/precision-lens, else os.tmpdir()/precision-lens-cache. */
-export function defaultCacheDir(): string {
-  const xdg = process.env['XDG_CACHE_HOME'];
-  return xdg && path.isAbsolute(xdg) ? path.join(xdg, 'precision-lens') : path.join(os.tmpdir(), 'precision-lens-cache');
-}
+/** Default cache folder (per user, private; see userCache.ts). */
+export { defaultCacheDir } from './userCache';
 
 interface CacheFile {
   version: number;
+  /** SHA-256 of the model files the entries were measured on (checked on read, not only by the file name). */
+  modelHash: string;
   /** key `${inputsKey}|${layer}|${format}` → metrics, or a string = skip reason. */
   entries: Record<string, MeasuredMetrics | string>;
   /** inputsKey → calibration variant that ran. */
   variants: Record<string, number>;
   /** inputsKey → output compared. */
   outputs: Record<string, string>;
+}
+
+/** A cache file read back is used only if it has this version, names this model's hash and has the expected shape. */
+function validCache(c: unknown, modelHash: string): c is CacheFile {
+  if (typeof c !== 'object' || c === null || Array.isArray(c)) return false;
+  const f = c as Partial<CacheFile>;
+  const isDict = (v: unknown): boolean => typeof v === 'object' && v !== null && !Array.isArray(v);
+  if (f.version !== CACHE_VERSION || f.modelHash !== modelHash || !isDict(f.entries) || !isDict(f.variants) || !isDict(f.outputs)) return false;
+  return Object.values(f.entries!).every((e) => typeof e === 'string' || (isDict(e) && Object.values(e as object).every((x) => typeof x === 'number' || x === null)));
 }
 
 /** Applies `format` to one tensor's stored bytes; returns the new bytes or a reason it cannot. */
@@ -272,23 +281,29 @@ export async function measureSensitivity(modelPath: string, options: MeasureOpti
     const inputsKey = options.inputsFile ? `file:${await hashFiles([options.inputsFile])}` : `gen:n${samples}:s1`;
 
     // Cache.
-    const cacheDir = options.cacheDir === false ? undefined : (options.cacheDir ?? defaultCacheDir());
-    const cachePath = cacheDir ? path.join(cacheDir, `measure-v${CACHE_VERSION}-${modelHash.slice(0, 40)}.json`) : undefined;
-    let cache: CacheFile = { version: CACHE_VERSION, entries: {}, variants: {}, outputs: {} };
-    if (cachePath) {
+    // Cache: a private per-user folder (userCache.ts); an entry is used only if it is ours and names this model.
+    const cacheNotes: string[] = [];
+    let cacheDir = options.cacheDir === false ? undefined : (options.cacheDir ?? defaultCacheDir());
+    if (cacheDir) {
+      const unusable = await preparePrivateDir(cacheDir);
+      if (unusable) {
+        cacheNotes.push(`Measurement cache not used: ${unusable}.`);
+        cacheDir = undefined;
+      }
+    }
+    const cacheName = `measure-v${CACHE_VERSION}-${modelHash.slice(0, 40)}.json`;
+    let cache: CacheFile = { version: CACHE_VERSION, modelHash, entries: {}, variants: {}, outputs: {} };
+    const text = cacheDir ? await readCacheEntry(cacheDir, cacheName) : undefined;
+    if (text !== undefined) {
       try {
-        const c = JSON.parse(await fs.readFile(cachePath, 'utf8')) as CacheFile;
-        if (c.version === CACHE_VERSION && c.entries && c.variants && c.outputs) cache = c;
+        const c = JSON.parse(text) as CacheFile;
+        if (validCache(c, modelHash)) cache = c;
       } catch {
-        /* no cache yet */
+        /* unreadable: measured again */
       }
     }
     const saveCache = async (): Promise<void> => {
-      if (!cachePath) return;
-      await fs.mkdir(path.dirname(cachePath), { recursive: true });
-      const tmp = `${cachePath}.${process.pid}.tmp`;
-      await fs.writeFile(tmp, JSON.stringify(cache));
-      await fs.rename(tmp, cachePath);
+      if (cacheDir) await writeCacheEntry(cacheDir, cacheName, JSON.stringify(cache));
     };
 
     // Pairs to measure, in static order, within budget.
@@ -299,7 +314,7 @@ export async function measureSensitivity(modelPath: string, options: MeasureOpti
     const key = (layer: string, format: string): string => `${inputsKey}|${layer}|${format}`;
     const todo = selected.filter((p) => own(cache.entries, key(p.layer.layer, p.format)) === undefined);
 
-    const notes: string[] = [];
+    const notes: string[] = [...cacheNotes];
     let runs = 0;
     let calibration: CalibrationSet | undefined;
     let baseline: RunOutputs[] | undefined;

@@ -48,6 +48,8 @@ export interface WriteOutputOptions {
   readonly overwrite?: boolean;
   /** Called after every file is written and before any rename; throwing here (e.g. cancellation) leaves nothing behind. */
   readonly beforeCommit?: () => void;
+  /** Permission bits of new files (default 0o666, less the umask); 0o600 for private files such as cache entries. */
+  readonly mode?: number;
 }
 
 /** Absolute paths of a model's external data files and shards (relative to the model's folder). */
@@ -100,12 +102,12 @@ function describeFailure(e: unknown, dest: string): Error {
 }
 
 /** A fresh, exclusively created temporary file beside `dest`. */
-async function createTemp(dest: string): Promise<{ tempPath: string; handle: fs.FileHandle }> {
+async function createTemp(dest: string, mode: number): Promise<{ tempPath: string; handle: fs.FileHandle }> {
   for (let attempt = 0; ; attempt++) {
     const tempPath = path.join(path.dirname(dest), `.${path.basename(dest).slice(0, 64)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
     try {
       // 'wx' = O_CREAT | O_EXCL | O_WRONLY: never opens an existing file or follows a planted symlink.
-      return { tempPath, handle: await fs.open(tempPath, 'wx', 0o666) };
+      return { tempPath, handle: await fs.open(tempPath, 'wx', mode) };
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'EEXIST' || attempt >= 8) throw e;
     }
@@ -131,7 +133,7 @@ export async function writeOutputFiles(files: readonly OutputFile[], options: Wr
       const f = files[i]!;
       current = dests[i]!;
       await fs.mkdir(path.dirname(current), { recursive: true });
-      const { tempPath, handle } = await createTemp(current);
+      const { tempPath, handle } = await createTemp(current, options.mode ?? 0o666);
       temps.push(tempPath);
       try {
         if ('data' in f) await handle.writeFile(f.data);

@@ -20,19 +20,57 @@ import * as path from 'node:path';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
-import { MemoryByteSource, MemorySiblings, ModelFormatError, openModel, type ByteSource } from '../../src/core';
+import {
+  CancelledError, EstimateError, MemoryByteSource, MemorySiblings, ModelFormatError, estimate, getTarget, harmFromSensitivity, openModel, planForTarget,
+  type ByteSource, type Model, type SiblingResolver,
+} from '../../src/core';
+import { analyzeModelSensitivity } from '../../src/node/sensitivityRunner';
 import { buildTflite, smallTfliteSpec } from '../fixtures/buildTflite';
 import { seededRandom } from '../../src/core';
 
 const MODELS = path.resolve(__dirname, '../../../shared/models');
 /** Longest a single open may take. */
 const MAX_OPEN_MS = 2000;
+/** Longest open + estimate + sensitivity + plan of one mutated model. */
+const MAX_PIPELINE_MS = 5000;
 /** The watchdog kills the worker when no open finished for this long (an endless loop in a reader). */
 const HANG_MS = 10_000;
 /** Worker heap cap: an unbounded allocation fails the run instead of the machine. */
 const HEAP_CAP_MB = 1024;
 /** Heap growth over the whole run that counts as a leak. */
 const MAX_HEAP_GROWTH_BYTES = 256 * 1024 * 1024;
+
+/** Run estimate → sensitivity → plan on every this-many opened mutations (FUZZ_PIPELINE_EVERY; 0 = never). */
+const PIPELINE_EVERY = Number(process.env.FUZZ_PIPELINE_EVERY ?? 3);
+/** Models larger than this skip the pipeline stage (its cost is proportional to the weights, not the header). */
+const PIPELINE_MAX_BYTES = 2 * 1024 * 1024;
+
+/**
+ * The rest of the pipeline on a model that opened: a mutated model must also estimate, score and plan, or refuse
+ * with a coded error (ModelFormatError, EstimateError), never crash (issue 14: mutated safetensors crashed
+ * `formatSupport`).
+ */
+async function runPipeline(model: Model, source: ByteSource, siblings: SiblingResolver): Promise<void> {
+  const target = getTarget('rtx-4090')!;
+  const expected = (e: unknown): boolean => e instanceof ModelFormatError || e instanceof EstimateError || e instanceof CancelledError;
+  try {
+    estimate(model, target, { context: 512 });
+  } catch (e) {
+    if (!expected(e)) throw e;
+  }
+  let report;
+  try {
+    report = await analyzeModelSensitivity({ model, source, siblings }, { workers: 0, formats: ['fp16', 'int8', 'int4'] });
+  } catch (e) {
+    if (!expected(e)) throw e;
+    return;
+  }
+  try {
+    planForTarget(model, { target, budget: { avgBits: 6 }, context: 512, harm: harmFromSensitivity(report) });
+  } catch (e) {
+    if (!expected(e)) throw e;
+  }
+}
 
 //#region inputs and mutations (shared by main thread and worker)
 interface FuzzInput {
@@ -304,6 +342,8 @@ interface Summary {
   readonly run: number;
   readonly opened: number;
   readonly rejected: number;
+  /** Opened mutations also run through estimate, sensitivity and plan. */
+  readonly pipelined: number;
   readonly failures: readonly Failure[];
   readonly slowest: { readonly file: string; readonly seed: number; readonly ms: number };
   readonly heapGrowthBytes: number;
@@ -326,6 +366,7 @@ async function runWorker(): Promise<void> {
   let run = 0;
   let opened = 0;
   let rejected = 0;
+  let pipelined = 0;
   let slowest = { file: '', seed: 0, ms: 0 };
   const jobs: { input: FuzzInput; seed: number }[] = [];
   if (repro) {
@@ -349,9 +390,15 @@ async function runWorker(): Promise<void> {
     const stats = (perFile[input.label] ??= { run: 0, opened: 0, maxMs: 0 });
     let outcome = 'opened';
     try {
-      await openModel(source, { siblings: new MemorySiblings(input.name, siblings) });
+      const resolver = new MemorySiblings(input.name, siblings);
+      const model = await openModel(source, { siblings: resolver });
       opened++;
       stats.opened++;
+      if (PIPELINE_EVERY > 0 && opened % PIPELINE_EVERY === 0 && model.totalFileBytes <= PIPELINE_MAX_BYTES) {
+        await runPipeline(model, source, resolver);
+        pipelined++;
+        outcome = 'opened, estimated, scored and planned';
+      }
     } catch (e) {
       outcome = e instanceof Error ? `${e.name}: ${e.message}` : String(e);
       if (e instanceof ModelFormatError) rejected++;
@@ -359,7 +406,7 @@ async function runWorker(): Promise<void> {
     }
     const ms = performance.now() - start;
     if (ms > slowest.ms) slowest = { file: input.label, seed, ms };
-    if (ms > MAX_OPEN_MS) failures.push({ file: input.label, seed, mutation: m.description, error: `open took ${ms.toFixed(0)} ms (limit ${MAX_OPEN_MS} ms)` });
+    if (ms > (outcome.startsWith('opened, ') ? MAX_PIPELINE_MS : MAX_OPEN_MS)) failures.push({ file: input.label, seed, mutation: m.description, error: `open took ${ms.toFixed(0)} ms (limit ${MAX_OPEN_MS} ms)` });
     stats.run++;
     stats.maxMs = Math.max(stats.maxMs, ms);
     run++;
@@ -367,7 +414,7 @@ async function runWorker(): Promise<void> {
   }
   gc?.();
   const summary: Summary = {
-    run, opened, rejected, failures, slowest, perFile,
+    run, opened, rejected, pipelined, failures, slowest, perFile,
     heapGrowthBytes: process.memoryUsage().heapUsed - heapStart,
     elapsedMs: performance.now() - t0,
   };
@@ -456,7 +503,7 @@ if (!isMainThread) {
       });
     });
     await worker.terminate();
-    const line = `fuzz: ${summary.run} mutations (${summary.opened} opened, ${summary.rejected} ModelFormatError, ${summary.failures.length} failures) in ${(summary.elapsedMs / 1000).toFixed(1)} s; slowest ${summary.slowest.ms.toFixed(0)} ms (${summary.slowest.file} seed ${summary.slowest.seed}); heap growth ${(summary.heapGrowthBytes / 1048576).toFixed(1)} MiB`;
+    const line = `fuzz: ${summary.run} mutations (${summary.opened} opened, ${summary.pipelined} through estimate+sensitivity+plan, ${summary.rejected} ModelFormatError, ${summary.failures.length} failures) in ${(summary.elapsedMs / 1000).toFixed(1)} s; slowest ${summary.slowest.ms.toFixed(0)} ms (${summary.slowest.file} seed ${summary.slowest.seed}); heap growth ${(summary.heapGrowthBytes / 1048576).toFixed(1)} MiB`;
     console.log(line);
     if (process.env.FUZZ_VERBOSE) for (const [f, s] of Object.entries(summary.perFile)) console.log(`  ${f}: ${s.run} run, ${s.opened} opened, max ${s.maxMs.toFixed(0)} ms`);
     for (const f of summary.failures.slice(0, 30)) console.log(`  FAIL ${f.file} seed ${f.seed} (${f.mutation}): ${f.error}\n    reproduce: FUZZ_REPRO='${f.file}:${f.seed}' node --import tsx --test test/unit/fuzz.test.ts`);

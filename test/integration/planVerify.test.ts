@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as path from 'node:path';
-import { CancelledError, KEEP_FORMAT, assignmentWeightBytes, getTarget, openModel, solveModel, standardBaselines, type HarmFunction, type Model } from '../../src/core';
+import { CancelledError, KEEP_FORMAT, assignmentWeightBytes, getTarget, llamaCppRulesBaseline, openModel, q4kmFormats, solveModel, standardBaselines, type HarmFunction, type Model } from '../../src/core';
 import { openModelFile } from '../../src/node/fileByteSource';
 import { planReference, referenceSampleCount, verifyPlan } from '../../src/node/planVerify';
 
@@ -64,7 +64,7 @@ test('verifyPlan on mnist-12: the delivered plan fits, respects formats and pins
 test('verifyPlan stops at the candidate cap and on cancellation', async () => {
   const model = await load(MNIST);
   const reference = await planReference(MNIST, model);
-  const budget = assignmentWeightBytes(model, standardBaselines(model, { native: H100.native }).find((b) => b.id === 'q4_k_m-like')!.assignment);
+  const budget = assignmentWeightBytes(model, llamaCppRulesBaseline(model, q4kmFormats(model), { native: H100.native })!.assignment);
   const one = await verifyPlan(MNIST, model, { weightBudgetBytes: budget, harm: plausible, formats: FORMATS, native: H100.native, reference, maxCandidates: 1 });
   assert.equal(one.candidates.length, 1);
   assert.equal(one.best.id, 'solver');

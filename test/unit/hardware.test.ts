@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
+  COMPUTE_TYPE_BITS,
   COMPUTE_TYPES,
   EstimateError,
   MAX_USER_TARGETS,
@@ -26,7 +27,7 @@ const fmt = (id: string) => getNumberFormat(id)!;
 const REQUIRED = [
   'h100', 'h100-pcie', 'h800', 'h20', 'h200', 'b200', 'gb200', 'a100', 'a800', 'l40s', 'rtx-4090', 'rtx-5090', 'jetson-agx-orin',
   'mi300x', 'mi325x', 'gaudi3', 'tpu-v5e', 'tpu-v5p', 'tpu-v6e', 'ascend-910b', 'ascend-910c', 'mlu370', 'm4-pro', 'm4-max',
-  'a18-pro', 'a19-pro', 'snapdragon-8-elite', 'groq-lpu', 'cerebras-wse3', 'cpu',
+  'a18-pro', 'a19-pro', 'snapdragon-8-elite', 'groq-lpu', 'cerebras-wse3', 'cpu', 'h20-141g', 'ascend-950pr', 'ascend-950dt', 'mlu590',
 ];
 
 test('the catalog has every device of the reference, with unique lowercase ids and sane figures', () => {
@@ -43,8 +44,11 @@ test('the catalog has every device of the reference, with unique lowercase ids a
     const rates = Object.entries(x.throughput);
     assert.ok(rates.length > 0, x.id);
     for (const [k, v] of rates) assert.ok(COMPUTE_TYPES.includes(k as never) && Number.isFinite(v) && v! > 1e11, `${x.id} ${k}`);
-    // Every native type has a published or derivable rate.
-    for (const n of x.native) assert.ok(computeRate(x, n).opsPerSecond > 0, `${x.id} ${n}`);
+    // Every native type has a published or derivable rate, unless it is wider than every published type ("not published").
+    for (const n of x.native) {
+      const wider = COMPUTE_TYPES.some((s) => COMPUTE_TYPE_BITS[s] >= COMPUTE_TYPE_BITS[n] && (x.throughput[s] ?? 0) > 0);
+      assert.equal(computeRate(x, n).opsPerSecond > 0, wider, `${x.id} ${n}`);
+    }
     assert.ok(x.overhead.bytes >= 0 && x.overhead.bytes < x.memoryBytes && x.overhead.fraction >= 0 && x.overhead.fraction < 1, x.id);
   }
 });
@@ -58,7 +62,7 @@ test('catalog figures match the reference for key devices (dense, not sparse)', 
   assert.equal(t('b200').throughput.nvfp4, 9000e12);
   assert.equal(t('mi300x').throughput.fp16, 1307.4e12);
   assert.equal(t('mi300x').memoryBytes, 192 * 2 ** 30);
-  assert.equal(t('groq-lpu').memoryBytes, 230 * 2 ** 20);
+  assert.equal(t('groq-lpu').memoryBytes, 230e6);
   assert.ok(t('groq-lpu').sramOnly && t('cerebras-wse3').sramOnly && !t('h100').sramOnly);
   assert.equal(t('tpu-v5e').throughput.fp16, undefined);
 });
@@ -90,11 +94,20 @@ test('weight-only formats run anywhere at the dequantized compute type and are n
   assert.equal(nativeTargetIds(fmt('q4_k'), TARGETS).length, TARGETS.length);
 });
 
-test('unpublished rates are derived from a published one and say so', () => {
+test('unpublished rates are taken from a related published one, never higher; wider types are not guessed', () => {
   assert.deepEqual(computeRate(t('h100'), 'bf16'), { opsPerSecond: 989.4e12, derivedFrom: undefined });
   assert.deepEqual(computeRate(t('gaudi3'), 'fp16'), { opsPerSecond: 1835e12, derivedFrom: 'bf16' });
-  assert.deepEqual(computeRate(t('tpu-v5e'), 'fp32'), { opsPerSecond: 98.5e12, derivedFrom: 'bf16' });
-  assert.deepEqual(computeRate(t('a19-pro'), 'int4'), { opsPerSecond: 70e12, derivedFrom: 'int8' });
+  // INT4 on a phone NPU: at most its published INT8 rate (not 2× it).
+  assert.deepEqual(computeRate(t('a19-pro'), 'int4'), { opsPerSecond: 35e12, derivedFrom: 'int8' });
+  // FP32 from BF16 (TPU, Ascend) is not published: scaling BF16 by width made Ascend 910C's "FP32" 6× an H100's.
+  assert.deepEqual(computeRate(t('tpu-v5e'), 'fp32'), { opsPerSecond: 0, derivedFrom: undefined });
+  assert.deepEqual(computeRate(t('ascend-910c'), 'fp32'), { opsPerSecond: 0, derivedFrom: undefined });
+  for (const x of TARGETS) {
+    for (const type of COMPUTE_TYPES) {
+      const r = computeRate(x, type);
+      if (r.derivedFrom) assert.ok(r.opsPerSecond <= x.throughput[r.derivedFrom]!, `${x.id} ${type} from ${r.derivedFrom}`);
+    }
+  }
 });
 
 test('target lookup is case-insensitive, user targets win, and unknown ids get near matches', () => {

@@ -107,8 +107,8 @@ test('summary renders hostile model strings as text', () => {
   assert.match(el.querySelector('[data-testid="summary-attention"]')!.textContent!, /68\.6 KiB KV per token/);
   assert.match(el.textContent!, /Vision tower \(per image\)/);
   assert.ok(el.textContent!.includes('<script>alert(2)</script>'));
-  assert.equal(el.querySelector('[data-testid="summary-parameters"]')!.textContent, '1.2M (1,234,567)');
-  assert.ok(el.textContent!.includes('Active per token234.6k'), 'active parameters for MoE');
+  assert.equal(el.querySelector('[data-testid="summary-parameters"]')!.textContent, '1.23M (1,234,567)');
+  assert.ok(el.textContent!.includes('Active per token235k'), 'active parameters for MoE');
   el.remove();
 });
 

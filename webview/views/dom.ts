@@ -72,39 +72,9 @@ export function t(key: StringKey, ...args: (string | number)[]): string {
   return s.replace(/\{(\d+)\}/g, (m, i: string) => (args[Number(i)] !== undefined ? String(args[Number(i)]) : m));
 }
 
-/**
- * Human-readable bytes in binary units ('61.2 GiB'). Binary because the target catalog reads marketed
- * capacities as binary sizes (an "80 GB" H100 is 80 GiB), so capacity and need compare in one unit.
- */
-export function formatBytes(bytes: number): string {
-  if (!Number.isFinite(bytes)) return '–';
-  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB'];
-  let v = Math.abs(bytes);
-  let i = 0;
-  while (v >= 1024 && i < units.length - 1) {
-    v /= 1024;
-    i++;
-  }
-  const s = i === 0 ? String(v) : v.toFixed(v >= 100 ? 0 : v >= 10 ? 1 : 2);
-  return `${bytes < 0 ? '-' : ''}${s} ${units[i]}`;
-}
-
-/** Compact count: 25_600_000 → '25.6M'. */
-export function formatCount(n: number): string {
-  const a = Math.abs(n);
-  if (a >= 1e12) return `${(n / 1e12).toFixed(2)}T`;
-  if (a >= 1e9) return `${(n / 1e9).toFixed(2)}B`;
-  if (a >= 1e6) return `${(n / 1e6).toFixed(1)}M`;
-  if (a >= 1e3) return `${(n / 1e3).toFixed(1)}k`;
-  return String(n);
-}
-
-/** Tokens per second with sensible precision ('2.1k', '38.4'). */
-export function formatRate(r: number): string {
-  if (r >= 1e6) return `${(r / 1e6).toFixed(2)}M`;
-  if (r >= 1000) return `${(r / 1000).toFixed(1)}k`;
-  return r >= 100 ? r.toFixed(0) : r.toFixed(1);
-}
+// One formatter for the CLI, the code lenses and the webview: a pure leaf module of core that eslint.config.mjs lets
+// the webview import (see the module's header). Re-exported so the views keep importing from './dom'.
+export { formatBytes, formatCount, formatDb, formatRate } from '../../src/core/format/numbers';
 
 /** '[768, 3072]' style shape text. */
 export function formatShape(shape: readonly number[]): string {

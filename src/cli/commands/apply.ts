@@ -1,46 +1,53 @@
 import * as path from 'node:path';
-import { parseArgs } from 'node:util';
 import { CancelledError, GgufApplyError, assignmentWeightBytes, dtypeInfo, estimate, formatBytes, parseByteSize, type Estimate, type Model } from '../../core';
 import { applyPlanToOnnx, compareWithReference, referenceRun, type OutputSqnr } from '../../node/applyOnnx';
 import { applyPlanToGguf } from '../../node/applyGguf';
 import { OutputError } from '../../node/safeOutput';
 import { CliError, renderTable, type CliOutput } from '../io';
+import { JSON_OPTION, flag, str, type CommandSpec, type OptionValues } from '../options';
 import { loadCheckedPlan } from './plan';
 
-export const applyUsage = 'precision-lens apply FILE PLAN -o OUT.onnx|OUT.gguf [--external-data-threshold SIZE] [--no-measure] [--force] [--json]';
+/** Option table of `apply`. */
+export const applySpec: CommandSpec = {
+  name: 'apply',
+  summary: "Write a new ONNX or GGUF model with a plan's per-layer formats (ONNX: then measure its output against the original).",
+  positionals: [
+    { name: 'FILE', description: 'The ONNX or GGUF model the plan was made for.' },
+    { name: 'PLAN', description: 'The precision plan (*.precision.json).' },
+  ],
+  options: [
+    { name: 'output', short: 'o', type: 'string', value: 'OUT.onnx|OUT.gguf', description: 'The model to write; never the input (nor a file sharing its data).' },
+    { name: 'external-data-threshold', type: 'string', value: 'SIZE', description: 'ONNX: write the weights to OUT.onnx.data when the model would be larger than SIZE (e.g. 1.5GB); default 2 GiB − 16 MiB (under the 2 GiB protobuf limit).' },
+    { name: 'no-measure', type: 'boolean', description: 'ONNX: skip running the original and the new model with onnxruntime-node to measure output SQNR.' },
+    { name: 'force', type: 'boolean', description: 'GGUF: re-quantize tensors already stored in a low-precision type (refused otherwise: the two errors add up).' },
+    { name: 'targets-file', type: 'string', value: 'FILE', description: "A JSON file of extra targets, needed when the plan's target is a user target." },
+    JSON_OPTION,
+  ],
+  required: ['output'],
+  examples: ['precision-lens apply model.onnx model.onnx.precision.json -o model.int8.onnx', 'precision-lens apply model.gguf model.gguf.precision.json -o model.mixed.gguf'],
+};
 
 /** `precision-lens apply`: write a new ONNX file with the plan's formats, then measure it against the original. */
-export async function applyCommand(argv: readonly string[], io: CliOutput): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args: [...argv],
-    options: {
-      output: { type: 'string', short: 'o' },
-      'external-data-threshold': { type: 'string' },
-      'no-measure': { type: 'boolean' },
-      force: { type: 'boolean' },
-      'targets-file': { type: 'string' },
-      json: { type: 'boolean' },
-    },
-    allowPositionals: true,
-  });
-  if (positionals.length !== 2 || !values.output) throw new CliError(`Usage: ${applyUsage}`);
+export async function applyCommand(values: OptionValues, positionals: readonly string[], io: CliOutput): Promise<number> {
   const [modelPath, planPath] = positionals as [string, string];
+  const output = str(values, 'output')!;
+  const thresholdText = str(values, 'external-data-threshold');
   let threshold: number | undefined;
-  if (values['external-data-threshold'] !== undefined) {
+  if (thresholdText !== undefined) {
     try {
-      threshold = parseByteSize(values['external-data-threshold']);
+      threshold = parseByteSize(thresholdText);
     } catch (e) {
       throw new CliError(`--external-data-threshold: ${(e as Error).message}`);
     }
   }
-  const checked = await loadCheckedPlan(planPath, modelPath, io, values['targets-file']);
+  const checked = await loadCheckedPlan(planPath, modelPath, io, str(values, 'targets-file'));
   const { model } = checked;
-  if (model.format === 'gguf') return applyGgufCommand(modelPath, model, checked.assignment, values.output, { force: values.force === true, json: values.json === true }, io);
+  if (model.format === 'gguf') return applyGgufCommand(modelPath, model, checked.assignment, output, { force: flag(values, 'force'), json: flag(values, 'json') }, io);
   if (model.format !== 'onnx') throw new CliError(`${model.fileName}: apply writes ONNX models; use 'precision-lens export ${path.basename(planPath)} --to llama.cpp' for ${model.format}.`);
   const plan = checked.parsed.plan!;
   const { assignment } = checked;
   // An ApplyError ('cannot-convert', 'not-onnx') or OutputError reaches main.ts, which sets the exit status from its code.
-  const result = await applyPlanToOnnx(modelPath, model, assignment, values.output, threshold !== undefined ? { externalDataThresholdBytes: threshold } : {});
+  const result = await applyPlanToOnnx(modelPath, model, assignment, output, threshold !== undefined ? { externalDataThresholdBytes: threshold } : {});
   const predictedLayerBytes = assignmentWeightBytes(model, assignment);
   let est: Estimate | undefined;
   if (checked.target) {
@@ -52,16 +59,16 @@ export async function applyCommand(argv: readonly string[], io: CliOutput): Prom
   }
   let measured: OutputSqnr | undefined;
   let measureError: string | undefined;
-  if (!values['no-measure']) {
+  if (!flag(values, 'no-measure')) {
     try {
       const ref = await referenceRun(modelPath, model);
-      measured = await compareWithReference(ref, values.output);
+      measured = await compareWithReference(ref, output);
     } catch (e) {
       measureError = (e as Error).message.split('\n')[0];
     }
   }
   const simulated = result.layers.filter((l) => l.storage === 'simulated').length;
-  if (values.json) {
+  if (flag(values, 'json')) {
     io.out(JSON.stringify({ ...result, estimateWeightBytes: est?.weightBytes ?? null, predictedLayerWeightBytes: predictedLayerBytes, measured: measured ?? null, measureError: measureError ?? null }, null, 2));
     return 0;
   }

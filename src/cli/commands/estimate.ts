@@ -1,5 +1,4 @@
 import * as path from 'node:path';
-import { parseArgs } from 'node:util';
 import {
   EstimateError,
   TARGETS,
@@ -12,23 +11,45 @@ import {
   nearestTargetIds,
   openModel,
   readShapeConstants,
+  LLAMA_CPU_KINDS,
+  RUNTIME_IDS,
   type Estimate,
+  type LlamaCpuKind,
+  type RuntimeId,
+  type RuntimeOptions,
   type Target,
 } from '../../core';
 import { openModelFile } from '../../node/fileByteSource';
 import { CliError, renderTable, type CliOutput } from '../io';
 import { checkPlanFile } from './plan';
 import { loadTargetsFile } from './targets';
+import { formatIds, isFormat } from '../choices';
+import { activationsCell, figureNotes, runDescription, speedRows, totalCell } from '../figures';
+import { JSON_OPTION, flag, positiveInt, quoteArg, str, type CommandSpec, type OptionValues } from '../options';
 
-export const estimateUsage = 'precision-lens estimate FILE --target ID[,ID...] [--batch N] [--context N] [--kv-format F] [--plan PLAN] [--targets-file FILE] [--json]';
-
-function positiveInt(flag: string, text: string | undefined): number | undefined {
-  if (text === undefined) return undefined;
-  if (!/^\d+$/.test(text.trim()) || Number(text) <= 0 || !Number.isSafeInteger(Number(text))) {
-    throw new CliError(`--${flag} must be a positive whole number, got '${text.slice(0, 40)}'.`);
-  }
-  return Number(text);
-}
+/** Option table of `estimate`. */
+export const estimateSpec: CommandSpec = {
+  name: 'estimate',
+  summary: 'Estimate memory (weights, activations, KV cache, overhead) and speed of a model on one or more targets.',
+  positionals: [{ name: 'FILE', description: 'The model: .onnx, .safetensors (or its .index.json), .gguf or .tflite.' }],
+  options: [
+    { name: 'target', short: 't', type: 'string', value: 'ID[,ID...]', description: 'Hardware targets to compare side by side (ids from precision-lens targets).' },
+    { name: 'batch', type: 'string', value: 'N', description: 'Sequences (or samples) processed at once; default 1.' },
+    { name: 'context', type: 'string', value: 'N', description: "Context length in tokens for a generative model; default the model's, capped at 4096." },
+    { name: 'kv-format', type: 'string', value: 'F', description: 'Number format of the KV cache; default fp16.', choices: formatIds, accepts: isFormat },
+    { name: 'plan', type: 'string', value: 'PLAN', description: 'A precision plan (*.precision.json) whose per-layer formats replace the stored ones.' },
+    { name: 'targets-file', type: 'string', value: 'FILE', description: 'A JSON file of extra or overriding targets (see README, "Estimate memory and speed").' },
+    { name: 'runtime', type: 'string', value: 'R', description: 'Runtime whose memory is modeled; default by format (GGUF: llama.cpp, ONNX/TFLite: ort, safetensors: vllm).', choices: () => RUNTIME_IDS },
+    { name: 'flash-attn', type: 'string', value: 'on|off', description: 'Flash attention in llama.cpp (default on, as its auto setting resolves on CPU).', choices: () => ['on', 'off'] },
+    { name: 'ubatch', type: 'string', value: 'N', description: 'Micro-batch of llama.cpp (n_ubatch, default 512); its compute buffer scales with it.' },
+    { name: 'batch-tokens', type: 'string', value: 'N', description: 'Logical batch of llama.cpp (n_batch, default 2048).', detail: true },
+    { name: 'cpu', type: 'string', value: 'KIND', description: 'CPU class deciding which weights llama.cpp repacks (default x86-avx2 on CPU targets, generic elsewhere).', choices: () => LLAMA_CPU_KINDS, detail: true },
+    { name: 'gpu-memory-utilization', type: 'string', value: 'F', description: 'Fraction of device memory vLLM takes (default 0.9).', detail: true },
+    JSON_OPTION,
+  ],
+  required: ['target'],
+  examples: ['precision-lens estimate model.gguf --target h100,h20,m4-pro --context 8192 --kv-format fp8', 'precision-lens estimate model.onnx --target cpu --batch 8 --plan model.onnx.precision.json --json'],
+};
 
 /** Resolves `--target a,b` against the catalog and user targets; unknown ids list the nearest ones. */
 export function resolveTargets(spec: string, user: readonly Target[]): Target[] {
@@ -38,35 +59,59 @@ export function resolveTargets(spec: string, user: readonly Target[]): Target[] 
   return ids.map((id) => {
     const t = getTarget(id, user);
     if (!t) {
-      const near = nearestTargetIds(id, mergeTargets(TARGETS, user));
-      throw new CliError(`unknown target '${id.slice(0, 40)}'; nearest: ${near.join(', ')} (all: precision-lens targets).`);
+      const all = mergeTargets(TARGETS, user);
+      const near = nearestTargetIds(id, all);
+      throw new CliError(`unknown target ${quoteArg(id)}; nearest: ${near.join(', ')}; valid: ${all.map((t) => t.id).join(', ')} (details: precision-lens targets).`);
     }
     return t;
   });
 }
 
-const tps = (n: number): string => (n >= 1000 ? formatCount(Math.round(n)) : n >= 10 ? n.toFixed(0) : n.toFixed(2));
+
+/** Runtime flags → estimate options (values already checked against the option table's choices; core checks again). */
+function parseRuntimeOptions(values: OptionValues): RuntimeOptions {
+  const runtime = str(values, 'runtime');
+  const fa = str(values, 'flash-attn');
+  const cpu = str(values, 'cpu');
+  const util = str(values, 'gpu-memory-utilization');
+  const utilValue = util === undefined ? undefined : Number(util);
+  if (utilValue !== undefined && !(utilValue > 0 && utilValue <= 1)) throw new CliError(`--gpu-memory-utilization must be a number in (0, 1], got ${quoteArg(util!)}.`);
+  const ubatch = positiveInt(values, 'ubatch');
+  const batchTokens = positiveInt(values, 'batch-tokens');
+  return {
+    ...(runtime !== undefined ? { runtime: runtime as RuntimeId } : {}),
+    ...(fa !== undefined ? { flashAttention: fa.toLowerCase() === 'on' } : {}),
+    ...(cpu !== undefined ? { cpu: cpu as LlamaCpuKind } : {}),
+    ...(utilValue !== undefined ? { gpuMemoryUtilization: utilValue } : {}),
+    ...(ubatch !== undefined ? { ubatch } : {}),
+    ...(batchTokens !== undefined ? { batchTokens } : {}),
+  };
+}
+
+/** ` · flash attention on · micro-batch 512 …` from the runtime's settings. */
+function runtimeSettings(e: Estimate): string {
+  const s = e.runtime.settings;
+  if (e.runtime.runtime === 'llama.cpp') return ` · flash attention ${s['flashAttention'] ? 'on' : 'off'} · micro-batch ${String(s['ubatch'])} · ${String(s['cells'])} cells × ${String(s['sequences'])} · CPU ${String(s['cpu'])}`;
+  if (e.runtime.runtime === 'vllm') return ` · gpu-memory-utilization ${String(s['gpuMemoryUtilization'])} · block ${String(s['blockSize'])}`;
+  return '';
+}
+
+/** One indented row per weight buffer when the runtime splits weights into several (llama.cpp: mapped, AMX, repack). */
+function weightBufferRows(estimates: readonly Estimate[], row: (label: string, f: (e: Estimate) => string) => string[]): string[][] {
+  const ids = [...new Set(estimates.flatMap((e) => e.runtime.components.filter((c) => c.kind === 'weights').map((c) => c.id)))];
+  if (ids.length < 2) return [];
+  return ids.map((id) => row(`  ${id.replace(/^model:/, '')}`, (e) => formatBytes(e.runtime.components.find((c) => c.id === id)?.bytes ?? 0)));
+}
 
 /** `precision-lens estimate`: memory fit and roofline speed on one or more targets. */
-export async function estimateCommand(argv: readonly string[], io: CliOutput): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args: [...argv],
-    options: {
-      target: { type: 'string', short: 't' },
-      batch: { type: 'string' },
-      context: { type: 'string' },
-      'kv-format': { type: 'string' },
-      plan: { type: 'string' },
-      'targets-file': { type: 'string' },
-      json: { type: 'boolean' },
-    },
-    allowPositionals: true,
-  });
-  if (positionals.length !== 1 || !values.target) throw new CliError(`Usage: ${estimateUsage}`);
-  const batch = positiveInt('batch', values.batch);
-  const context = positiveInt('context', values.context);
-  const user = await loadTargetsFile(values['targets-file']);
-  const targets = resolveTargets(values.target, user);
+export async function estimateCommand(values: OptionValues, positionals: readonly string[], io: CliOutput): Promise<number> {
+  const batch = positiveInt(values, 'batch');
+  const context = positiveInt(values, 'context');
+  const kvFormat = str(values, 'kv-format');
+  const planPath = str(values, 'plan');
+  const runtimeOptions = parseRuntimeOptions(values);
+  const user = await loadTargetsFile(str(values, 'targets-file'));
+  const targets = resolveTargets(str(values, 'target')!, user);
 
   const opened = await openModelFile(positionals[0]!);
   let estimates: Estimate[];
@@ -76,13 +121,14 @@ export async function estimateCommand(argv: readonly string[], io: CliOutput): P
     fileName = model.fileName;
     const constants = model.graphs.length > 0 ? await readShapeConstants(model, opened.source, opened.siblings) : {};
     // --plan: checked against this model (fingerprint, layers, formats, target) as apply and export check it.
-    const plan = values.plan ? await checkPlanFile(values.plan, model, await modelFingerprint(opened.source, model.files), io, user) : undefined;
+    const plan = planPath ? await checkPlanFile(planPath, model, await modelFingerprint(opened.source, model.files), io, user) : undefined;
     try {
       estimates = targets.map((t) =>
         estimate(model, t, {
           ...(batch !== undefined ? { batch } : {}),
           ...(context !== undefined ? { context } : {}),
-          ...(values['kv-format'] !== undefined ? { kvFormat: values['kv-format'] } : {}),
+          ...(kvFormat !== undefined ? { kvFormat } : {}),
+          ...runtimeOptions,
           ...(plan ? { assignment: plan.assignment } : {}),
           constants,
         }),
@@ -95,12 +141,12 @@ export async function estimateCommand(argv: readonly string[], io: CliOutput): P
     await opened.close();
   }
 
-  if (values.json) {
+  if (flag(values, 'json')) {
     io.out(JSON.stringify({ file: fileName, estimates }, null, 2));
     return 0;
   }
   const first = estimates[0]!;
-  io.out(`${fileName}: ${formatCount(first.parameterCount)} parameters${first.activeParameterCount !== first.parameterCount ? ` (${formatCount(first.activeParameterCount)} active)` : ''} · batch ${first.batch} · context ${first.context} · KV ${first.kvFormat}${values.plan ? ` · plan ${path.basename(values.plan)}` : ''}`);
+  io.out(`${fileName}: ${formatCount(first.parameterCount)} parameters${first.activeParameterCount !== first.parameterCount ? ` (${formatCount(first.activeParameterCount)} active)` : ''} · ${runDescription(first)}${planPath ? ` · plan ${path.basename(planPath)}` : ''}`);
   const notActive = [
     first.mtpParameterCount > 0 ? `multi-token prediction ${formatCount(first.mtpParameterCount)}` : '',
     first.visionParameterCount > 0 ? `vision tower ${formatCount(first.visionParameterCount)}` : '',
@@ -108,6 +154,7 @@ export async function estimateCommand(argv: readonly string[], io: CliOutput): P
   ].filter(Boolean);
   if (notActive.length > 0) io.out(`stored, not active per token: ${notActive.join(' · ')}`);
   if (first.attention) io.out(`attention: ${first.attention} · ${formatBytes(first.kvBytesPerToken)} KV per token (${first.kvFormat})${first.recurrentStateBytes > 0 ? ` + ${formatBytes(first.recurrentStateBytes)} recurrent state` : ''}`);
+  io.out(`runtime: ${first.runtime.runtime}${first.runtime.measured ? '' : ' (not measured here)'}${runtimeSettings(first)}`);
   io.out('');
   const row = (label: string, f: (e: Estimate) => string): string[] => [label, ...estimates.map(f)];
   io.out(
@@ -115,16 +162,18 @@ export async function estimateCommand(argv: readonly string[], io: CliOutput): P
       ['', ...estimates.map((e) => e.target)],
       [
         row('weights', (e) => formatBytes(e.weightBytes)),
-        row('activations', (e) => formatBytes(e.activationBytes)),
-        row('KV cache', (e) => formatBytes(e.kvCacheBytes)),
+        ...weightBufferRows(estimates, row),
+        row('activations', activationsCell),
+        ...(estimates.some((e) => e.runtime.runtime !== 'ort') ? [row('  compute buffer', (e) => formatBytes(e.computeBytes))] : []),
+        ...(estimates.some((e) => e.outputBytes > 0) ? [row('  output buffer', (e) => formatBytes(e.outputBytes))] : []),
+        ...(first.generative ? [row('KV cache', (e) => formatBytes(e.kvCacheBytes))] : []),
         row('overhead', (e) => formatBytes(e.overheadBytes)),
-        row('total', (e) => formatBytes(e.totalBytes)),
+        row('total', totalCell),
         row('capacity', (e) => formatBytes(e.capacityBytes)),
         row('fits', (e) => (e.fits ? 'yes' : 'no')),
         row('devices needed', (e) => String(e.devicesNeeded)),
         row('interconnect', (e) => (e.devicesNeeded > 1 ? (e.interconnect ? `${e.interconnect.name}${e.interconnect.bytesPerSecond ? ` ${e.interconnect.bytesPerSecond / 1e9} GB/s` : ''}` : 'none') : '-')),
-        row('decode tok/s', (e) => `${tps(e.decodeTokensPerSecond)} (${e.decodeBound})`),
-        row('prefill tok/s', (e) => tps(e.prefillTokensPerSecond)),
+        ...speedRows(first).map(([label], i) => row(label, (e) => speedRows(e)[i]![1])),
         row('unsupported layers', (e) => String(e.unsupportedFormats.length)),
       ],
       estimates.map((_, i) => i + 1),
@@ -137,6 +186,7 @@ export async function estimateCommand(argv: readonly string[], io: CliOutput): P
       io.out(`${e.target}: not native, converted: ${[...byFormat].map(([k, n]) => `${k} (${n} layer${n === 1 ? '' : 's'})`).join(', ')}.`);
     }
   }
+  for (const [i, e] of estimates.entries()) for (const n of figureNotes(e, targets[i])) io.out(`note: ${n}`);
   const warnings = new Set(estimates.flatMap((e) => e.warnings));
   for (const w of warnings) io.out(`warning: ${w}`);
   io.out('');

@@ -1,20 +1,25 @@
-import { parseArgs } from 'node:util';
 import { dtypeLabel, formatBytes, formatCount, inspectReport, openModel } from '../../core';
 import { openModelFile } from '../../node/fileByteSource';
-import { CliError, renderTable, type CliOutput } from '../io';
+import { renderTable, type CliOutput } from '../io';
+import { JSON_OPTION, flag, type CommandSpec, type OptionValues } from '../options';
 
-export const inspectUsage = 'precision-lens inspect FILE [--json]';
+/** Option table of `inspect`. */
+export const inspectSpec: CommandSpec = {
+  name: 'inspect',
+  summary: 'List the layers of a model: operator, role, shape, parameters, stored type and bytes.',
+  positionals: [{ name: 'FILE', description: 'The model: .onnx, .safetensors (or its .index.json), .gguf or .tflite.' }],
+  options: [JSON_OPTION],
+  examples: ['precision-lens inspect model.onnx', 'precision-lens inspect model.gguf --json | jq .layers[0]'],
+};
 
 /** `precision-lens inspect FILE [--json]`: the model's layers as a table or one JSON document. */
-export async function inspectCommand(argv: readonly string[], io: CliOutput): Promise<number> {
-  const { values, positionals } = parseArgs({ args: [...argv], options: { json: { type: 'boolean' } }, allowPositionals: true });
-  if (positionals.length !== 1) throw new CliError(`Usage: ${inspectUsage}`);
+export async function inspectCommand(values: OptionValues, positionals: readonly string[], io: CliOutput): Promise<number> {
   const file = positionals[0]!;
   const opened = await openModelFile(file);
   try {
     const model = await openModel(opened.source, { siblings: opened.siblings });
     const report = inspectReport(model);
-    if (values.json) {
+    if (flag(values, 'json')) {
       io.out(JSON.stringify(report, null, 2));
       return 0;
     }

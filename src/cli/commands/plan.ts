@@ -1,6 +1,5 @@
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
-import { parseArgs } from 'node:util';
 import {
   setOwn, EstimateError,
   KEEP_FORMAT,
@@ -12,8 +11,8 @@ import {
   checkedAssignment,
   defaultCandidateFormats,
   formatBytes,
+  formatDb,
   formatPlanDiagnostics,
-  getNumberFormat,
   harmFromSensitivity,
   harmToSqnrDb,
   mergeTargets,
@@ -36,12 +35,16 @@ import {
   type SolvePlanInput,
   type Target,
 } from '../../core';
-import { openModelFile, readRegularTextFile } from '../../node/fileByteSource';
+import { openModelFile, readRegularTextFile, resolveInsideFolder } from '../../node/fileByteSource';
 import { measureSensitivity } from '../../node/measure';
 import { DEFAULT_VERIFY_CANDIDATES, MAX_VERIFY_CANDIDATES, planReference, verifyPlan, type PlanReference, type VerifyPlanResult } from '../../node/planVerify';
 import { analyzeModelSensitivity } from '../../node/sensitivityRunner';
 import { modelDataFiles, writeOutputFile } from '../../node/safeOutput';
+import { formatIds, isFormat } from '../choices';
 import { CliError, renderTable, type CliOutput } from '../io';
+import { JSON_OPTION, PROGRESS_OPTION, flag, positiveInt, quoteArg, str, type CommandSpec, type OptionValues } from '../options';
+import { createProgress } from '../progress';
+import { figureNotes, runDescription, speedSummary, totalCell } from '../figures';
 import { ggufMeasurementRecord, ggufVerificationJson, ggufVerificationLines, measureGgufForPlan, verifyGgufForPlan, type GgufPlanMeasurement } from './planGguf';
 import type { GgufVerifyResult } from '../../node/ggufVerify';
 import { resolveTargets } from './estimate';
@@ -50,14 +53,38 @@ import { loadTargetsFile } from './targets';
 /** ONNX models up to this size are verified with onnxruntime-node by default (`--no-verify` skips it). */
 export const AUTO_VERIFY_MAX_BYTES = 256 * 1024 * 1024;
 
-export const planUsage =
-  'precision-lens plan FILE --target ID [--budget SIZE | --avg-bits B | --weight-budget SIZE] [--devices N] [--context N] [--batch N] [--kv-format F] [--formats a,b] [--allow-emulated] [--fuse-qkv] [--sample F] [--measure] [--verify | --no-verify] [--text FILE] [--max-candidates N] [--targets-file FILE] [-o PLAN | --dry-run] [--json]';
-
-function positiveInt(flag: string, text: string | undefined): number | undefined {
-  if (text === undefined) return undefined;
-  if (!/^\d+$/.test(text.trim()) || Number(text) <= 0 || !Number.isSafeInteger(Number(text))) throw new CliError(`--${flag} must be a positive whole number, got '${text.slice(0, 40)}'.`);
-  return Number(text);
-}
+/** Option table of `plan`. */
+export const planSpec: CommandSpec = {
+  name: 'plan',
+  summary: 'Choose a number format per layer that fits a target and loses the least, and write the plan file (*.precision.json).',
+  positionals: [{ name: 'FILE', description: 'The model: .onnx, .safetensors (or its .index.json), .gguf or .tflite.' }],
+  options: [
+    { name: 'target', short: 't', type: 'string', value: 'ID', description: 'The one hardware target the plan is for (an id from precision-lens targets); a plan names one target, so run plan once per target.' },
+    { name: 'budget', type: 'string', value: 'SIZE', description: "Total memory to fit (e.g. 24GB, 900MiB) instead of the target's capacity; at most the target's memory.", exclusive: 'budget' },
+    { name: 'avg-bits', type: 'string', value: 'B', description: 'Budget the layer weights at this many bits per weight on average (above 0, at most 64).', exclusive: 'budget' },
+    { name: 'weight-budget', type: 'string', value: 'SIZE', description: 'Budget the layer weights alone at this size.', exclusive: 'budget' },
+    { name: 'devices', type: 'string', value: 'N', description: 'Split across N devices of the target (tensor parallel); default 1.' },
+    { name: 'context', type: 'string', value: 'N', description: "Context length in tokens for a generative model's KV cache; default the model's, capped at 4096." },
+    { name: 'batch', type: 'string', value: 'N', description: 'Sequences (or samples) processed at once; default 1.' },
+    { name: 'kv-format', type: 'string', value: 'F', description: 'Number format of the KV cache; default fp16.', choices: formatIds, accepts: isFormat },
+    { name: 'formats', type: 'string', value: 'F[,F...]', description: "Candidate formats per layer; default the model's usual set (FP16, FP8, INT8, INT4 and GGUF types for GGUF).", choices: formatIds, accepts: isFormat, list: true },
+    { name: 'allow-emulated', type: 'boolean', description: 'Also allow compute formats the target lacks (they run converted, with no speed gain).' },
+    { name: 'fuse-qkv', type: 'boolean', description: 'Give the Q, K and V projections of a block one format (runtimes that fuse them need it).' },
+    { name: 'sample', type: 'string', value: 'F', description: 'Read only this fraction (in (0, 1]) of each tensor for the sensitivity scores; faster, approximate.' },
+    { name: 'measure', type: 'boolean', description: 'Measure per-layer sensitivity with onnxruntime-node instead of predicting it (ONNX models).' },
+    { name: 'verify', type: 'boolean', description: "Apply and run candidate plans with onnxruntime-node and deliver the best measured one (default for ONNX models up to 256 MiB).", exclusive: 'verify' },
+    { name: 'no-verify', type: 'boolean', description: "Deliver the solver's plan without running it.", exclusive: 'verify' },
+    { name: 'text', type: 'string', value: 'FILE', description: 'Calibration text for --measure / --verify of a GGUF model in llama.cpp; default the bundled one.' },
+    { name: 'max-candidates', type: 'string', value: 'N', description: `Run at most N candidate plans when verifying; default ${DEFAULT_VERIFY_CANDIDATES}, at most ${MAX_VERIFY_CANDIDATES}.` },
+    { name: 'targets-file', type: 'string', value: 'FILE', description: 'A JSON file of extra or overriding targets (see README, "Estimate memory and speed").' },
+    { name: 'output', short: 'o', type: 'string', value: 'PLAN', description: 'Where to write the plan; default FILE.precision.json beside the model (pins in an existing plan are kept).', exclusive: 'output' },
+    { name: 'dry-run', type: 'boolean', description: 'Print the plan summary without writing a file.', exclusive: 'output' },
+    PROGRESS_OPTION,
+    JSON_OPTION,
+  ],
+  required: ['target'],
+  examples: ['precision-lens plan model.gguf --target rtx-4090 --context 8192', 'precision-lens plan model.onnx --target a18-pro --avg-bits 6 --dry-run --json'],
+};
 
 function size(flag: string, text: string): number {
   try {
@@ -74,6 +101,19 @@ export async function readPlanFile(file: string): Promise<ParsedPlan> {
   if (!st) throw new CliError(`${name}: the plan file does not exist.`);
   if (st.size > MAX_PLAN_TEXT_BYTES) throw new CliError(`${name}: the plan is ${st.size} bytes, more than the limit of ${MAX_PLAN_TEXT_BYTES}.`);
   return parsePlan(await readRegularTextFile(file, MAX_PLAN_TEXT_BYTES), name);
+}
+
+/**
+ * A plan none of whose layers are in the model was made for another model: one line saying which, instead of one
+ * "no layer named" error per entry.
+ */
+export function refusePlanForOtherModel(planName: string, planModelFile: string | undefined, layerNames: readonly string[], model: Model): void {
+  // A loose plan naming no model (estimate --plan accepts those) keeps the per-layer errors.
+  if (layerNames.length === 0 || planModelFile === undefined) return;
+  const known = new Set(model.layers.map((l) => l.name));
+  if (layerNames.some((n) => known.has(n))) return;
+  const forWhat = planModelFile !== model.fileName ? `is for ${quoteArg(planModelFile)}, not '${model.fileName}'` : `is for another model than '${model.fileName}'`;
+  throw new CliError(`${planName}: this plan ${forWhat}: none of its ${layerNames.length} layer${layerNames.length === 1 ? '' : 's'} (e.g. ${quoteArg(layerNames[0]!)}) is in the model; make one for it with precision-lens plan ${model.fileName} --target ID.`);
 }
 
 /** A plan checked against its model: the model is opened (from `--model` or beside the plan) and fingerprinted. */
@@ -96,7 +136,8 @@ function requirePlan(name: string, parsed: ParsedPlan, io: CliOutput): Precision
 
 /** Checks a parsed plan with core's `checkedAssignment`; prints its diagnostics and throws CliError (exit 2) on errors. */
 function checkParsedPlan(name: string, parsed: ParsedPlan, model: Model, fingerprint: string, io: CliOutput, user: readonly Target[]): Omit<CheckedPlan, 'modelPath'> {
-  requirePlan(name, parsed, io);
+  const plan = requirePlan(name, parsed, io);
+  refusePlanForOtherModel(name, plan.model.file, plan.layers.map((e) => e.layer), model);
   const checked = checkedAssignment({ parsed, fileName: name, model, fingerprint, targets: mergeTargets(TARGETS, user) });
   for (const line of formatPlanDiagnostics(name, checked.diagnostics)) io.err(line);
   if (checked.hasErrors) throw new CliError(`${name}: the plan has ${checked.diagnostics.filter((d) => d.severity === 'error').length} error(s); fix them or re-run precision-lens plan.`);
@@ -113,7 +154,9 @@ export async function loadCheckedPlan(planPath: string, modelPath: string | unde
   const name = path.basename(planPath);
   const parsed = await readPlanFile(planPath);
   const plan = requirePlan(name, parsed, io);
-  const mp = modelPath ?? path.join(path.dirname(path.resolve(planPath)), plan.model.file);
+  // A plan names its model relative to its own folder; like external data it may not leave that folder (issue 14:
+  // `"file": "../outside/x.onnx"` was opened and parsed). An explicit --model is the user's own choice.
+  const mp = modelPath ?? (await resolveInsideFolder(await fs.realpath(path.dirname(path.resolve(planPath))), plan.model.file, name, 'model file'));
   const opened = await openModelFile(mp);
   let model: Model;
   let fingerprint: string;
@@ -127,59 +170,57 @@ export async function loadCheckedPlan(planPath: string, modelPath: string | unde
   return { ...checkParsedPlan(name, parsed, model, fingerprint, io, user), modelPath: mp };
 }
 
+type PlanStringOption = 'budget' | 'avg-bits' | 'weight-budget' | 'kv-format' | 'formats' | 'sample' | 'text' | 'targets-file' | 'output';
+type PlanFlag = 'allow-emulated' | 'fuse-qkv' | 'measure' | 'verify' | 'no-verify' | 'dry-run' | 'json';
+/** `plan`'s parsed options, typed (the table in {@link planSpec} is what parses them). */
+type PlanValues = { readonly target: string } & { readonly [K in PlanStringOption]: string | undefined } & { readonly [K in PlanFlag]: boolean };
+
+function planOptions(v: OptionValues): PlanValues {
+  const strings: PlanStringOption[] = ['budget', 'avg-bits', 'weight-budget', 'kv-format', 'formats', 'sample', 'text', 'targets-file', 'output'];
+  const flags: PlanFlag[] = ['allow-emulated', 'fuse-qkv', 'measure', 'verify', 'no-verify', 'dry-run', 'json'];
+  return Object.fromEntries([['target', str(v, 'target')!], ...strings.map((k) => [k, str(v, k)]), ...flags.map((k) => [k, flag(v, k)])]) as PlanValues;
+}
+
+/**
+ * A `--budget` above what the target has cannot be met: refused with the reason rather than planned against
+ * memory that does not exist (`--budget 24GB` on an 8 GB phone).
+ */
+function refuseBudgetBeyondTarget(budget: PlanBudget, text: string | undefined, target: Target, devices: number): void {
+  if (typeof budget !== 'object' || !('bytes' in budget)) return;
+  const capacity = target.memoryBytes * devices;
+  if (budget.bytes > capacity) {
+    throw new CliError(`--budget ${quoteArg(text ?? '')} (${formatBytes(budget.bytes)}) is more than ${target.id} has: ${formatBytes(target.memoryBytes)}${devices > 1 ? ` × ${devices} devices = ${formatBytes(capacity)}` : ''}; give a budget up to that, or more --devices.`);
+  }
+}
+
 /** `precision-lens plan`: choose a format per layer for a target and write the plan file. */
-export async function planCommand(argv: readonly string[], io: CliOutput): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args: [...argv],
-    options: {
-      target: { type: 'string', short: 't' },
-      budget: { type: 'string' },
-      'avg-bits': { type: 'string' },
-      'weight-budget': { type: 'string' },
-      devices: { type: 'string' },
-      context: { type: 'string' },
-      batch: { type: 'string' },
-      'kv-format': { type: 'string' },
-      formats: { type: 'string' },
-      'allow-emulated': { type: 'boolean' },
-      'fuse-qkv': { type: 'boolean' },
-      sample: { type: 'string' },
-      measure: { type: 'boolean' },
-      verify: { type: 'boolean' },
-      'no-verify': { type: 'boolean' },
-      'max-candidates': { type: 'string' },
-      text: { type: 'string' },
-      'targets-file': { type: 'string' },
-      output: { type: 'string', short: 'o' },
-      'dry-run': { type: 'boolean' },
-      json: { type: 'boolean' },
-    },
-    allowPositionals: true,
-  });
-  if (positionals.length !== 1 || !values.target) throw new CliError(`Usage: ${planUsage}`);
-  const budgetFlags = [values.budget, values['avg-bits'], values['weight-budget']].filter((v) => v !== undefined);
-  if (budgetFlags.length > 1) throw new CliError('Give at most one of --budget, --avg-bits and --weight-budget.');
+export async function planCommand(optionValues: OptionValues, positionals: readonly string[], io: CliOutput): Promise<number> {
+  const values = planOptions(optionValues);
+  const targetSpec = values.target;
+  if (targetSpec.split(',').filter((s) => s.trim().length > 0).length > 1) {
+    throw new CliError(`plan: --target ${quoteArg(targetSpec)} names several targets, but a plan is for one target (its formats, budget and speed depend on it); run plan once per target with its own -o, or compare targets with precision-lens estimate --target ${quoteArg(targetSpec)}.`);
+  }
   let budget: PlanBudget = 'capacity';
   if (values.budget !== undefined) budget = { bytes: size('budget', values.budget) };
   if (values['weight-budget'] !== undefined) budget = { weightBytes: size('weight-budget', values['weight-budget']) };
   if (values['avg-bits'] !== undefined) {
     const b = Number(values['avg-bits']);
-    if (!(b > 0 && b <= 64)) throw new CliError(`--avg-bits must be a number above 0 and at most 64, got '${values['avg-bits'].slice(0, 40)}'.`);
+    if (!(b > 0 && b <= 64)) throw new CliError(`--avg-bits must be a number above 0 and at most 64, got ${quoteArg(values['avg-bits'])}.`);
     budget = { avgBits: b };
   }
-  const devices = positiveInt('devices', values.devices) ?? 1;
-  const context = positiveInt('context', values.context);
-  const batch = positiveInt('batch', values.batch) ?? 1;
+  const devices = positiveInt(optionValues, 'devices') ?? 1;
+  const context = positiveInt(optionValues, 'context');
+  const batch = positiveInt(optionValues, 'batch') ?? 1;
   const kvFormat = values['kv-format'] ?? 'fp16';
-  if (!getNumberFormat(kvFormat)) throw new CliError(`--kv-format: unknown format '${kvFormat.slice(0, 40)}'.`);
   const sample = values.sample !== undefined ? Number(values.sample) : undefined;
-  if (sample !== undefined && !(sample > 0 && sample <= 1)) throw new CliError(`--sample must be in (0, 1], got '${values.sample}'.`);
+  if (sample !== undefined && !(sample > 0 && sample <= 1)) throw new CliError(`--sample must be in (0, 1], got ${quoteArg(values.sample!)}.`);
   const user = await loadTargetsFile(values['targets-file']);
-  const target = resolveTargets(values.target, user)[0]!;
+  const target = resolveTargets(targetSpec, user)[0]!;
+  refuseBudgetBeyondTarget(budget, values.budget, target, devices);
   const allowEmulated = values['allow-emulated'] === true;
-  if (values.verify && values['no-verify']) throw new CliError('Give at most one of --verify and --no-verify.');
-  const maxCandidates = values['max-candidates'] === undefined ? DEFAULT_VERIFY_CANDIDATES : positiveInt('max-candidates', values['max-candidates'])!;
+  const maxCandidates = positiveInt(optionValues, 'max-candidates') ?? DEFAULT_VERIFY_CANDIDATES;
   if (maxCandidates > MAX_VERIFY_CANDIDATES) throw new CliError(`--max-candidates must be at most ${MAX_VERIFY_CANDIDATES}, got ${maxCandidates}.`);
+  const progress = createProgress(io, flag(optionValues, 'progress') || io.errIsTTY === true);
   const modelPath = positionals[0]!;
 
   const opened = await openModelFile(modelPath);
@@ -189,7 +230,6 @@ export async function planCommand(argv: readonly string[], io: CliOutput): Promi
     const fingerprint = await modelFingerprint(opened.source, model.files);
     const constants = model.graphs.length > 0 ? await readShapeConstants(model, opened.source, opened.siblings) : {};
     let formats = values.formats ? values.formats.split(',').map((s) => s.trim()).filter(Boolean) : defaultCandidateFormats(model);
-    for (const f of formats) if (!getNumberFormat(f)) throw new CliError(`--formats: unknown format '${f.slice(0, 40)}'.`);
     formats = allowedFormats(formats, target, allowEmulated);
     if (formats.length === 0) throw new CliError(`none of the candidate formats runs on ${target.id}; add weight-only formats to --formats or pass --allow-emulated.`);
 
@@ -203,7 +243,10 @@ export async function planCommand(argv: readonly string[], io: CliOutput): Promi
     // Score the baselines' formats too, so the comparison table has their predicted harm.
     const baselineList = standardBaselines(model, { native: target.native, allowEmulated });
     const scored = [...new Set([...formats, ...baselineList.flatMap((b) => Object.values(b.assignment)).filter((f) => f !== KEEP_FORMAT)])];
-    const report = await analyzeModelSensitivity({ model, source: opened.source, siblings: opened.siblings }, { formats: scored, ...(sample !== undefined ? { sample } : {}) });
+    const report = await analyzeModelSensitivity({ model, source: opened.source, siblings: opened.siblings }, {
+      formats: scored, ...(sample !== undefined ? { sample } : {}),
+      onProgress: (p) => progress.update('sensitivity', p.bytesDone, Math.max(1, p.bytesTotal), `${Math.round((100 * p.bytesDone) / Math.max(1, p.bytesTotal))}% of the weights (${p.tensorsDone}/${p.tensorsTotal} tensors)`),
+    });
     // --verify (and --measure unless --no-verify), ONNX: candidate plans are applied and run with onnxruntime-node.
     // The reference run fixes the calibration samples (more for tiny outputs) that --measure then uses too.
     // Small ONNX models are verified by default (a few seconds of CPU): the delivered plan is then never worse, measured,
@@ -226,7 +269,7 @@ export async function planCommand(argv: readonly string[], io: CliOutput): Promi
     let reference: PlanReference | undefined;
     if (model.format === 'onnx' && (values.measure || wantVerify)) {
       try {
-        reference = await planReference(path.resolve(modelPath), model);
+        reference = await progress.around('reference run', () => planReference(path.resolve(modelPath), model));
       } catch (e) {
         if (values.verify === true && !values.measure) throw new CliError((e as Error).message);
         io.err(`warning: ${autoVerify ? 'the plan was not verified: ' : ''}${(e as Error).message.split('\n')[0]}`);
@@ -234,7 +277,10 @@ export async function planCommand(argv: readonly string[], io: CliOutput): Promi
     }
     // --measure (ONNX): per-layer output SQNR measured with onnxruntime-node replaces the static prediction.
     const measured = values.measure && model.format === 'onnx'
-      ? await measureSensitivity(path.resolve(modelPath), { formats: scored, staticReport: report, ...(reference ? { samples: reference.samples.length } : {}) })
+      ? await measureSensitivity(path.resolve(modelPath), {
+        formats: scored, staticReport: report, ...(reference ? { samples: reference.samples.length } : {}),
+        onProgress: (p) => progress.update('measuring', p.pairsDone, p.pairsTotal, `${p.pairsDone}/${p.pairsTotal} layer × format pairs`),
+      })
       : undefined;
     const staticHarm = harmFromSensitivity(report);
     const harm = gguf ? gguf.harm : measured ? harmFromSensitivity(measured, { prefer: 'measured' }) : staticHarm;
@@ -254,17 +300,11 @@ export async function planCommand(argv: readonly string[], io: CliOutput): Promi
     // Verification: measure the solver's plan against the baselines that fit and local-search steps; deliver the best.
     let verification: VerifyPlanResult | undefined;
     if (wantVerify && reference && result.status !== 'infeasible') {
-      let last = 0;
       verification = await verifyPlan(path.resolve(modelPath), model, {
         weightBudgetBytes: result.budget.weightBudgetBytes, harm, ...(measured ? { alternativeHarms: [{ id: 'static', harm: staticHarm }] } : {}),
         formats, native: target.native, allowEmulated, pinned, ...(values['fuse-qkv'] ? { fuse: { qkv: true } } : {}),
         solverAssignment: result.assignment, baselines: baselineList, reference, maxCandidates,
-        onProgress: (p) => {
-          const now = performance.now();
-          if (values.json || now - last < 1000) return;
-          last = now;
-          io.err(`verifying: ${p.done}/${p.total} · ${p.message}`);
-        },
+        onProgress: (p) => progress.update('verifying', p.done, p.total, `${p.done}/${p.total} candidate plans, ${p.message}`),
       }).catch((e: Error) => {
         io.err(`warning: the plan was not verified: ${e.message.split('\n')[0]}`);
         return undefined;
@@ -306,8 +346,8 @@ export async function planCommand(argv: readonly string[], io: CliOutput): Promi
     }
 
     const b = result.budget;
-    io.out(`${model.fileName} on ${devices > 1 ? `${devices} × ` : ''}${target.id} · context ${result.estimate.context} · batch ${batch} · KV ${kvFormat}`);
-    io.out(`budget for layer weights: ${formatBytes(b.weightBudgetBytes)} (${b.kind === 'capacity' || b.kind === 'bytes' ? `memory ${formatBytes(b.memoryBytes ?? 0)} − KV ${formatBytes(b.kvCacheBytes)} − activations ${formatBytes(b.activationBytes)} − overhead ${formatBytes(b.overheadBytes)} − other tensors ${formatBytes(b.outsideBytes)}` : b.kind === 'avgBits' ? `${(budget as { avgBits: number }).avgBits} bits per weight` : 'explicit weight budget'})`);
+    io.out(`${model.fileName} on ${devices > 1 ? `${devices} × ` : ''}${target.id} · ${runDescription(result.estimate)}`);
+    io.out(`budget for layer weights: ${formatBytes(b.weightBudgetBytes)} (${b.kind === 'capacity' || b.kind === 'bytes' ? `memory ${formatBytes(b.memoryBytes ?? 0)}${result.estimate.generative ? ` − KV ${formatBytes(b.kvCacheBytes)}` : ''} − activations ${result.estimate.unknownParts.includes('activations') ? 'unknown' : formatBytes(b.activationBytes)} − overhead ${formatBytes(b.overheadBytes)} − other tensors ${formatBytes(b.outsideBytes)}` : b.kind === 'avgBits' ? `${(budget as { avgBits: number }).avgBits} bits per weight` : 'explicit weight budget'})`);
     if (!feasible) {
       io.err(`precision-lens: nothing fits: the smallest allowed layer weights take ${formatBytes(result.minWeightBytes)}, ${formatBytes(result.shortfallBytes)} more than the budget.`);
       for (const s of result.suggestions) io.err(`  - ${s.message}`);
@@ -315,14 +355,15 @@ export async function planCommand(argv: readonly string[], io: CliOutput): Promi
     }
     const counts = new Map<string, number>();
     for (const id of Object.values(assignment)) counts.set(id, (counts.get(id) ?? 0) + 1);
-    io.out(`solution: ${formatBytes(result.weightBytes)} of layer weights, predicted output SQNR ${harmToSqnrDb(result.harm).toFixed(1)} dB (harm ${result.harm.toPrecision(4)}), ${result.status === 'optimal' ? 'proven optimal' : `within ${result.gap.toPrecision(3)} of optimal`}${verification ? '' : ` · ${formatCounts(counts)}`}`);
+    io.out(`solution: ${formatBytes(result.weightBytes)} of layer weights, predicted output SQNR ${formatDb(harmToSqnrDb(result.harm))} (harm ${result.harm.toPrecision(4)}), ${result.status === 'optimal' ? 'proven optimal' : `within ${result.gap.toPrecision(3)} of optimal`}${verification ? '' : ` · ${formatCounts(counts)}`}`);
     if (verification) for (const line of verificationLines(verification, counts)) io.out(line);
     if (ggufVerification) for (const line of ggufVerificationLines(ggufVerification, gguf!.harmUnit, counts)) io.out(line);
-    io.out(`estimate: total ${formatBytes(finalEstimate.totalBytes)} of ${formatBytes(finalEstimate.capacityBytes * devices)} · fits ${finalEstimate.fits || finalEstimate.devicesNeeded <= devices ? 'yes' : 'no'} · decode ${finalEstimate.decodeTokensPerSecond.toFixed(1)} tok/s`);
+    io.out(`estimate: total ${totalCell(finalEstimate)} of ${formatBytes(finalEstimate.capacityBytes * devices)} · fits ${finalEstimate.fits || finalEstimate.devicesNeeded <= devices ? 'yes' : 'no'} · ${speedSummary(finalEstimate)}`);
+    for (const n of figureNotes(finalEstimate, target)) io.out(`note: ${n}`);
     io.out('');
     io.out(renderTable(
       ['baseline', 'weights', 'pred. SQNR', 'solver at same memory'],
-      baselines.map((x) => [x.label, formatBytes(x.weightBytes), x.harm === null ? 'n/a' : `${harmToSqnrDb(x.harm).toFixed(1)} dB`, x.solverHarmAtSameBytes === null ? 'n/a' : `${harmToSqnrDb(x.solverHarmAtSameBytes).toFixed(1)} dB in ${formatBytes(x.solverWeightBytes)}`]),
+      baselines.map((x) => [x.label, formatBytes(x.weightBytes), x.harm === null ? 'n/a' : formatDb(harmToSqnrDb(x.harm)), x.solverHarmAtSameBytes === null ? 'n/a' : `${formatDb(harmToSqnrDb(x.solverHarmAtSameBytes))} in ${formatBytes(x.solverWeightBytes)}`]),
       [1, 2, 3],
     ));
     for (const n of result.notes) io.out(`note: ${n}`);
@@ -339,7 +380,7 @@ function formatCounts(counts: ReadonlyMap<string, number>): string {
   return [...counts].sort((a, c) => c[1] - a[1]).map(([id, n]) => `${id === KEEP_FORMAT ? 'as stored' : id} ×${n}`).join(', ');
 }
 
-const db = (x: number | undefined): string => (x === undefined ? 'n/a' : Number.isFinite(x) ? `${x.toFixed(1)} dB` : 'lossless');
+const db = (x: number | undefined): string => (x === undefined ? 'n/a' : formatDb(x));
 
 /** Text report of a verification: what was delivered, what it beat. */
 function verificationLines(v: VerifyPlanResult, counts: ReadonlyMap<string, number>): string[] {

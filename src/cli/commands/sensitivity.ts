@@ -1,11 +1,31 @@
-import { parseArgs } from 'node:util';
-import { getNumberFormat, type SensitivityReport } from '../../core';
+import { formatDb, getNumberFormat, type SensitivityReport } from '../../core';
 import { klPerStaticScore, measureGgufSensitivity } from '../../node/ggufMeasure';
 import { measureSensitivity } from '../../node/measure';
 import { analyzeModelSensitivity, resolveFormats } from '../../node/sensitivityRunner';
+import { formatIds, isFormat } from '../choices';
 import { CliError, renderTable, type CliOutput } from '../io';
+import { JSON_OPTION, PROGRESS_OPTION, flag, str, type CommandSpec, type OptionValues } from '../options';
+import { createProgress } from '../progress';
 
-export const sensitivityUsage = 'precision-lens sensitivity FILE [--formats fp16,bf16,fp8,int8,int4,...] [--measure] [--inputs FILE] [--text FILE] [--context N] [--sample F] [--budget N] [--workers N] [--json]';
+/** Option table of `sensitivity`. */
+export const sensitivitySpec: CommandSpec = {
+  name: 'sensitivity',
+  summary: 'Score how much each layer suffers in each number format (static from the weights; measured with onnxruntime or llama.cpp on request).',
+  positionals: [{ name: 'FILE', description: 'The model: .onnx, .safetensors (or its .index.json), .gguf or .tflite.' }],
+  options: [
+    { name: 'formats', type: 'string', value: 'F[,F...]', description: 'Number formats to score; default fp16, bf16, fp8_e4m3, int8, int4 (GGUF with --measure: its ggml types).', choices: formatIds, accepts: isFormat, list: true },
+    { name: 'measure', type: 'boolean', description: 'Also measure each layer × format: ONNX with onnxruntime-node (output SQNR), GGUF with llama.cpp on a calibration text (KL).' },
+    { name: 'inputs', type: 'string', value: 'FILE', description: 'ONNX calibration inputs for --measure (.npz, .npy or .json); default random inputs from the declared shapes.' },
+    { name: 'text', type: 'string', value: 'FILE', description: 'GGUF calibration text for --measure; default the bundled one.' },
+    { name: 'context', type: 'string', value: 'N', description: 'GGUF context length in tokens for --measure (16 to 8192).' },
+    { name: 'sample', type: 'string', value: 'F', description: 'Read only this fraction (0.0001 to 1) of each tensor for the static scores; faster, approximate.' },
+    { name: 'budget', type: 'string', value: 'N', description: 'With --measure, measure at most N layer × format pairs (the most sensitive first by static score); default 1000.' },
+    { name: 'workers', type: 'string', value: 'N', description: 'Worker threads for the static analysis; default the available cores, 0 runs on the main thread.' },
+    PROGRESS_OPTION,
+    JSON_OPTION,
+  ],
+  examples: ['precision-lens sensitivity model.safetensors --formats fp16,fp8,int8,int4 --json', 'precision-lens sensitivity model.onnx --measure --inputs calib.npz'],
+};
 
 /**
  * `precision-lens sensitivity FILE`: static sensitivity per layer × format (default formats fp16, bf16,
@@ -13,23 +33,11 @@ export const sensitivityUsage = 'precision-lens sensitivity FILE [--formats fp16
  * SQNR), GGUF with llama.cpp on a calibration text (`--text`, default the bundled one: KL per layer). Table by default;
  * `--json` prints the SensitivityReport.
  */
-export async function sensitivityCommand(argv: readonly string[], io: CliOutput): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args: [...argv],
-    options: {
-      formats: { type: 'string' },
-      measure: { type: 'boolean' },
-      inputs: { type: 'string' },
-      text: { type: 'string' },
-      context: { type: 'string' },
-      sample: { type: 'string' },
-      budget: { type: 'string' },
-      workers: { type: 'string' },
-      json: { type: 'boolean' },
-    },
-    allowPositionals: true,
-  });
-  if (positionals.length !== 1) throw new CliError(`Usage: ${sensitivityUsage}`);
+export async function sensitivityCommand(options: OptionValues, positionals: readonly string[], io: CliOutput): Promise<number> {
+  const values = {
+    formats: str(options, 'formats'), measure: flag(options, 'measure'), inputs: str(options, 'inputs'), text: str(options, 'text'), context: str(options, 'context'),
+    sample: str(options, 'sample'), budget: str(options, 'budget'), workers: str(options, 'workers'), json: flag(options, 'json'),
+  };
   const file = positionals[0]!;
   let formats: string[] | undefined;
   const gguf = file.toLowerCase().endsWith('.gguf');
@@ -51,9 +59,7 @@ export async function sensitivityCommand(argv: readonly string[], io: CliOutput)
   const context = num('context', values.context, 16, 8192);
   if (values.inputs && !values.measure) throw new CliError('--inputs needs --measure.');
   if ((values.text !== undefined || context !== undefined) && !(values.measure && gguf)) throw new CliError('--text and --context need --measure and a GGUF model.');
-  const progress = (text: string): void => {
-    if (!values.json) io.err(text);
-  };
+  const progress = createProgress(io, flag(options, 'progress') || io.errIsTTY === true);
   const base = {
     ...(formats ? { formats } : {}),
     ...(workers !== undefined ? { workers } : {}),
@@ -68,7 +74,7 @@ export async function sensitivityCommand(argv: readonly string[], io: CliOutput)
         ...(context !== undefined ? { contextSize: context } : {}),
         ...(budget !== undefined ? { layerBudget: budget } : {}),
         ...(staticReport ? { staticReport } : {}),
-        onProgress: (p) => progress(`measuring in llama.cpp: ${p.pairsDone}/${p.pairsTotal} ${p.message}`),
+        onProgress: (p) => progress.update('measuring in llama.cpp', p.pairsDone, p.pairsTotal, `${p.pairsDone}/${p.pairsTotal} layer × format pairs, ${p.message}`),
       });
     } catch (e) {
       if (e instanceof Error && !(e.name === 'ModelFormatError')) throw new CliError(e.message.endsWith('.') ? e.message : `${e.message}.`);
@@ -83,7 +89,7 @@ export async function sensitivityCommand(argv: readonly string[], io: CliOutput)
         ...(values.inputs ? { inputsFile: values.inputs } : {}),
         ...(budget !== undefined ? { layerBudget: budget } : {}),
         ...(staticReport ? { staticReport } : {}),
-        onProgress: (p) => progress(`measuring: ${p.pairsDone}/${p.pairsTotal} ${p.message}`),
+        onProgress: (p) => progress.update('measuring', p.pairsDone, p.pairsTotal, `${p.pairsDone}/${p.pairsTotal} layer × format pairs, ${p.message}`),
       });
     } catch (e) {
       if (e instanceof Error && !(e.name === 'ModelFormatError')) throw new CliError(e.message.endsWith('.') ? e.message : `${e.message}.`);
@@ -93,7 +99,7 @@ export async function sensitivityCommand(argv: readonly string[], io: CliOutput)
     report = await analyzeModelSensitivity(file, {
       ...base,
       ...(sample !== undefined ? { sample } : {}),
-      onProgress: (p) => progress(`analyzing: ${Math.round((100 * p.bytesDone) / Math.max(1, p.bytesTotal))}% (${p.tensorsDone}/${p.tensorsTotal} tensors)`),
+      onProgress: (p) => progress.update('analyzing', p.bytesDone, Math.max(1, p.bytesTotal), `${Math.round((100 * p.bytesDone) / Math.max(1, p.bytesTotal))}% of the weights (${p.tensorsDone}/${p.tensorsTotal} tensors)`),
     });
   }
   if (values.json) {
@@ -108,7 +114,7 @@ export async function sensitivityCommand(argv: readonly string[], io: CliOutput)
   const header = ['layer', 'role', 'params', ...report.formats.map((f) => getNumberFormat(f)?.label.split(' (')[0] ?? f), 'reason (worst format)'];
   const cell = (s: SensitivityReport['layers'][number]['formats'][string] | undefined): string => {
     if (!s) return '-';
-    const db = (v: number): string => (v >= 300 ? '∞' : v.toFixed(1));
+    const db = (v: number): string => formatDb(v).replace(/ dB$/, '');
     const kl = klScale !== undefined ? ` ${(s.staticScore * klScale).toPrecision(2)} · ${s.klDivergence !== undefined ? s.klDivergence.toPrecision(2) : '-'}` : '';
     return `${db(s.predictedOutputSqnrDb)} [${db(s.sqnrDb)}]${s.measuredOutputSqnrDb !== undefined ? ` ${db(s.measuredOutputSqnrDb)}` : ''}${kl}`;
   };

@@ -1,11 +1,20 @@
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
-import { parseArgs } from 'node:util';
 import { COMPUTE_TYPES, EstimateError, MAX_TARGET_FILE_BYTES, TARGETS, formatBytes, mergeTargets, parseUserTargets, type Target } from '../../core';
 import { readRegularTextFile } from '../../node/fileByteSource';
 import { CliError, renderTable, type CliOutput } from '../io';
+import { JSON_OPTION, flag, str, type CommandSpec, type OptionValues } from '../options';
 
-export const targetsUsage = 'precision-lens targets [--targets-file FILE] [--json]';
+/** Option table of `targets`. */
+export const targetsSpec: CommandSpec = {
+  name: 'targets',
+  summary: 'List the hardware catalog: memory, bandwidth, peak rate per number type, native formats and confidence.',
+  positionals: [],
+  options: [
+    { name: 'targets-file', type: 'string', value: 'FILE', description: 'A JSON file of extra or overriding targets, listed with the catalog.' },
+    JSON_OPTION,
+  ],
+};
 
 /**
  * Reads and validates a user targets file (`--targets-file`). Errors (missing file, too large, invalid) become
@@ -36,12 +45,10 @@ const tflops = (t: Target, k: keyof Target['throughput']): string => {
 };
 
 /** `precision-lens targets`: the hardware catalog (plus user targets) as a table or JSON. */
-export async function targetsCommand(argv: readonly string[], io: CliOutput): Promise<number> {
-  const { values, positionals } = parseArgs({ args: [...argv], options: { json: { type: 'boolean' }, 'targets-file': { type: 'string' } }, allowPositionals: true });
-  if (positionals.length !== 0) throw new CliError(`Usage: ${targetsUsage}`);
-  const user = await loadTargetsFile(values['targets-file']);
+export async function targetsCommand(values: OptionValues, _positionals: readonly string[], io: CliOutput): Promise<number> {
+  const user = await loadTargetsFile(str(values, 'targets-file'));
   const all = mergeTargets(TARGETS, user);
-  if (values.json) {
+  if (flag(values, 'json')) {
     io.out(JSON.stringify({ computeTypes: COMPUTE_TYPES, targets: all }, null, 2));
     return 0;
   }

@@ -2,7 +2,9 @@
  * Adding a target to a user targets file as a text edit (so the editor can apply it as an undoable
  * WorkspaceEdit and keep the user's comments and layout). The result is validated by `parseUserTargets`.
  */
-import { applyEdits, modify, parse, type FormattingOptions } from 'jsonc-parser';
+import { applyEdits, modify, type FormattingOptions } from 'jsonc-parser';
+import { parseJsoncValue } from '../io/jsonc';
+import { DEFAULT_LIMITS } from '../io/limits';
 
 /** The fields "Add Custom Target" asks for (units as users type them). */
 export interface CustomTargetInput {
@@ -40,7 +42,10 @@ export function customTargetEntry(input: CustomTargetInput): Record<string, unkn
 export function addCustomTargetText(existing: string | undefined, input: CustomTargetInput): string {
   const entry = customTargetEntry(input);
   if (!existing || existing.trim() === '') return `${JSON.stringify({ targets: [entry] }, null, 2)}\n`;
-  const doc = parse(existing, [], { allowTrailingComma: true }) as unknown;
+  // jsonc-parser's parse and modify recurse: gate the depth first (io/jsonc.ts).
+  const parsed = parseJsoncValue(existing, DEFAULT_LIMITS.maxNestingDepth);
+  if (parsed.error !== undefined) throw new Error(`The targets file ${parsed.error}.`);
+  const doc = parsed.value;
   const root: (string | number)[] = Array.isArray(doc) ? [] : isObject(doc) && Array.isArray(doc['targets']) ? ['targets'] : [];
   const list = Array.isArray(doc) ? doc : isObject(doc) && Array.isArray(doc['targets']) ? (doc['targets'] as unknown[]) : undefined;
   if (!list) throw new Error('The targets file must hold an array of targets or an object with a "targets" array.');

@@ -10,6 +10,7 @@ import { own } from '../model/dict';
 import type { Model } from '../model/types';
 import type { Target } from '../estimate/hardware/catalog';
 import { dtypeLabel, formatBytes, formatCount } from '../model/inspect';
+import { formatDb, formatRate, formatSeconds } from '../format/numbers';
 import { estimate, type Estimate } from '../estimate/memory';
 import { formatForStoredDType, getNumberFormat, type NumberFormat } from '../precision/numberFormats';
 import { budgetFor } from '../plan/budget';
@@ -154,9 +155,9 @@ export function analyzePlan(ctx: PlanContext): PlanView {
     if (sens) {
       const level = sensitivityLevel(sens, ctx.minOutputSqnrDb);
       parts.push(`sensitivity ${level}${sens.reason && level !== 'none' ? ` (${sens.reason})` : ''}`);
-      if (level !== 'none') parts.push(`predicted ${sens.predictedOutputSqnrDb.toFixed(1)} dB`);
+      if (level !== 'none') parts.push(`predicted ${formatDb(sens.predictedOutputSqnrDb)}`);
       if (level === 'high')
-        diagnostics.push({ ...parsed.positions.entryFormats[i]!, entry: i, code: 'low-sqnr', severity: 'warning', message: `${ctx.fileName}: layer '${entry.layer}' in ${shortFormatLabel(fid)} is predicted to leave ${sens.predictedOutputSqnrDb.toFixed(1)} dB output SQNR, below the ${ctx.minOutputSqnrDb} dB threshold (${sens.reason || 'quantization noise'}).` });
+        diagnostics.push({ ...parsed.positions.entryFormats[i]!, entry: i, code: 'low-sqnr', severity: 'warning', message: `${ctx.fileName}: layer '${entry.layer}' in ${shortFormatLabel(fid)} is predicted to leave ${formatDb(sens.predictedOutputSqnrDb)} output SQNR, below the ${ctx.minOutputSqnrDb} dB threshold (${sens.reason || 'quantization noise'}).` });
     } else if (fid !== KEEP_FORMAT && ctx.sensitivity === undefined) parts.push('sensitivity pending');
     const alone = measuredAlone.get(`${entry.layer}|${fid}`);
     if (alone?.measuredKl !== undefined) parts.push(`${alone.predictedKl !== undefined ? `predicted KL ${formatKl(alone.predictedKl)} · ` : ''}measured KL alone ${formatKl(alone.measuredKl)}`);
@@ -166,12 +167,15 @@ export function analyzePlan(ctx: PlanContext): PlanView {
 
   let header: PlanLens | undefined;
   if (target && e && budget) {
-    const speed = e.decodeTokensPerSecond > 0 ? ` · ${formatCount(Math.round(e.decodeTokensPerSecond))} tok/s` : '';
+    // Model-kind-aware, as in the CLI: tokens/s for a decoder, latency per inference otherwise; never a guessed rate.
+    const speed = e.unpublishedRates.length > 0 ? ` · speed not published (${e.unpublishedRates.join(', ')} rate)`
+      : e.generative ? (e.decodeTokensPerSecond > 0 ? ` · ${formatRate(e.decodeTokensPerSecond, 'tok/s')}` : '')
+      : e.inferenceSeconds > 0 ? ` · ${formatSeconds(e.inferenceSeconds)} per inference` : '';
     header = {
       position: { offset: 0, length: 0, line: 1, column: 1 },
-      title: headerTitle(target, budget, speed),
-      ...(plan.measurement ? { title: `${headerTitle(target, budget, speed)} · ${measuredText(plan.measurement)}` } : {}),
-      tooltip: `weights ${formatBytes(e.weightBytes)} · KV cache ${formatBytes(e.kvCacheBytes)} · activations ${formatBytes(e.activationBytes)} · overhead ${formatBytes(e.overheadBytes)} · ${e.devicesNeeded} device(s) needed · decode ${e.decodeBound}-bound`,
+      title: headerTitle(target, budget, speed, e),
+      ...(plan.measurement ? { title: `${headerTitle(target, budget, speed, e)} · ${measuredText(plan.measurement)}` } : {}),
+      tooltip: `${runtimeText(e)}${e.unknownParts.includes('activations') ? ' · activations unknown (total is a lower bound)' : ''} · ${e.devicesNeeded} device(s) needed${e.generative ? ` · decode ${e.decodeBound}-bound` : ''}`,
     };
   }
   return { plan, target, assignment, estimate: e, budget, diagnostics, header, entries };
@@ -188,8 +192,16 @@ export function measuredText(m: NonNullable<PrecisionPlan['measurement']>): stri
   return `${p.predictedKl !== undefined ? `predicted KL ${formatKl(p.predictedKl)} · measured ${formatKl(p.klDivergence)}` : `measured KL ${formatKl(p.klDivergence)}`} · perplexity ${p.perplexity.toFixed(2)} (original ${p.referencePerplexity.toFixed(2)})`;
 }
 
-function headerTitle(target: Target, budget: BudgetCheck, speed: string): string {
-  return `${target.name.replace(`${target.vendor} `, '')} · ${budget.text} · ${budget.fits ? 'fits' : `over by ${formatBytes(budget.weightBytes - budget.weightBudgetBytes)}`}${speed}`;
+/** 'llama.cpp: model buffer CPU_Mapped 4.1 GiB · KV cache (K f16, V f16) 512 MiB · compute buffer 300 MiB · … · overhead 0 B': the runtime's components. */
+export function runtimeText(e: Estimate): string {
+  const listed = e.runtime.components.filter((c) => c.kind === 'overhead').reduce((a, c) => a + c.bytes, 0);
+  const parts = e.runtime.components.map((c) => `${c.label} ${formatBytes(c.bytes)}`);
+  if (e.overheadBytes > listed) parts.push(`overhead ${formatBytes(e.overheadBytes - listed)}`);
+  return `${e.runtime.runtime}${e.runtime.measured ? '' : ' (not measured here)'}: ${parts.join(' · ')}`;
+}
+
+function headerTitle(target: Target, budget: BudgetCheck, speed: string, e: Estimate): string {
+  return `${target.name.replace(`${target.vendor} `, '')} · ${budget.text} · ${budget.fits ? 'fits' : `over by ${formatBytes(budget.weightBytes - budget.weightBudgetBytes)}`} · ${e.runtime.runtime}${speed}`;
 }
 
 function layerHover(ctx: PlanContext, layer: Model['layers'][number], formatId: string, target: Target | undefined): string {
@@ -203,7 +215,7 @@ function layerHover(ctx: PlanContext, layer: Model['layers'][number], formatId: 
   const rows: string[] = [];
   for (const id of ['fp16', 'bf16', 'fp8_e4m3', 'int8', 'int4', 'q8_0', 'q4_k', 'nvfp4', 'mxfp4', formatId]) {
     const s = ctx.sensitivity?.(layer.name, id);
-    if (s && !rows.some((r) => r.startsWith(`| ${shortFormatLabel(id)} |`))) rows.push(`| ${shortFormatLabel(id)} | ${s.predictedOutputSqnrDb.toFixed(1)} dB | ${s.sqnrDb.toFixed(1)} dB | ${escapeMd(s.reason)} |`);
+    if (s && !rows.some((r) => r.startsWith(`| ${shortFormatLabel(id)} |`))) rows.push(`| ${shortFormatLabel(id)} | ${formatDb(s.predictedOutputSqnrDb)} | ${formatDb(s.sqnrDb)} | ${escapeMd(s.reason)} |`);
   }
   if (rows.length) lines.push('', '| format | predicted output SQNR | weight SQNR | why |', '|---|---:|---:|---|', ...rows);
   return lines.join('\n');

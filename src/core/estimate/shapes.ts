@@ -19,6 +19,7 @@
 import { own } from '../model/dict';
 import type { Dim, Graph, GraphNode, Model, TensorInfo } from '../model/types';
 import { dtypeInfo } from '../model/dtypes';
+import { appendAll, maxOf } from '../util/arrays';
 
 /** What symbolic dimensions bind to. */
 export interface ShapeBindings {
@@ -114,7 +115,7 @@ type Shape = readonly number[];
 
 function broadcast(shapes: readonly (Shape | undefined)[]): Shape | undefined {
   if (shapes.some((s) => s === undefined)) return undefined;
-  const rank = Math.max(0, ...shapes.map((s) => s!.length));
+  const rank = maxOf(shapes.map((s) => s!.length), 0);
   const out: number[] = [];
   for (let i = 0; i < rank; i++) {
     let d = 1;
@@ -563,7 +564,7 @@ function sliceValues(v: readonly number[], start: number, end: number, step: num
 }
 
 function elementwise(op: string, vals: readonly (readonly number[])[]): number[] | undefined {
-  const len = Math.max(...vals.map((v) => v.length));
+  const len = maxOf(vals.map((v) => v.length));
   if (vals.some((v) => v.length !== len && v.length !== 1)) return undefined;
   const at = (v: readonly number[], i: number): number => (v.length === 1 ? v[0]! : v[i]!);
   const out: number[] = [];
@@ -594,8 +595,8 @@ function subgraphReads(model: Model, node: GraphNode, depth = 0): string[] {
     const g = model.graphs.find((x) => x.name === gName);
     if (!g) continue;
     for (const n of g.nodes) {
-      out.push(...n.inputs);
-      out.push(...subgraphReads(model, n, depth + 1));
+      appendAll(out, n.inputs);
+      appendAll(out, subgraphReads(model, n, depth + 1));
     }
   }
   return out;

@@ -30,6 +30,8 @@ export interface Limits {
   readonly maxQuantValues: number;
   /** Most quantization values (scales, zero points) copied into the IR per model; later tensors keep a summary (first values, true count, scale range, file location). Threat: thousands of tensors each with thousands of scales (8192 × 512 = 4M values, ~70 MB of JS numbers) bloating memory, JSON and postMessage. */
   readonly maxQuantValuesTotal: number;
+  /** Longest tensor, node, value, attribute or metadata-key name (bytes). Threat: a 60 MB name is copied into layers, shape maps, JSON output and table rows (RSS 2-4 GB); real names are under a few hundred bytes. */
+  readonly maxNameBytes: number;
 }
 
 /** Defaults, generous for real models (a 1T-parameter model has ~10^5 tensors) and far below what hurts. */
@@ -47,6 +49,7 @@ export const DEFAULT_LIMITS: Limits = Object.freeze({
   maxDisplayStringBytes: 4096,
   maxQuantValues: 4096,
   maxQuantValuesTotal: 1024 * 1024,
+  maxNameBytes: 64 * 1024,
 });
 
 /**

@@ -111,26 +111,8 @@ export function inspectReport(model: Model): InspectReport {
   };
 }
 
-/** Human-readable size: 1536 → '1.5 KiB'. */
-export function formatBytes(bytes: number): string {
-  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB'];
-  let v = bytes;
-  let i = 0;
-  while (Math.abs(v) >= 1024 && i < units.length - 1) {
-    v /= 1024;
-    i++;
-  }
-  return i === 0 ? `${v} B` : `${v.toFixed(v >= 100 ? 0 : v >= 10 ? 1 : 2)} ${units[i]}`;
-}
-
-/** Compact count: 25_600_000 → '25.6M'. */
-export function formatCount(n: number): string {
-  if (n >= 1e12) return `${(n / 1e12).toFixed(2)}T`;
-  if (n >= 1e9) return `${(n / 1e9).toFixed(2)}B`;
-  if (n >= 1e6) return `${(n / 1e6).toFixed(1)}M`;
-  if (n >= 1e3) return `${(n / 1e3).toFixed(1)}k`;
-  return String(n);
-}
+// Sizes and counts are formatted by the one shared formatter (core/format/numbers.ts), re-exported here for callers.
+export { formatBytes, formatCount } from '../format/numbers';
 
 /** Display label for a dtype id. */
 export function dtypeLabel(dtype: string): string {

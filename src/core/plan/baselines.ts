@@ -123,14 +123,19 @@ export function llamaCppRulesBaseline(model: Model, formats: RuleFormats = q4kmF
   return { id: model.format === 'gguf' ? 'q4_k_m' : 'q4_k_m-like', label: `Q4_K_M-like (${formats.low}; ${formats.high} for attn v/ffn down, ${formats.head} head)`, assignment: finish(model, raw, options.fuse) };
 }
 
-/** The standard comparison set: uniform FP16, FP8 E4M3, INT8, INT4 and the Q4_K_M-like rules (those the target can run). */
+/**
+ * The standard comparison set: uniform FP16, FP8 E4M3, INT8, INT4 (those the target can run), and for transformer
+ * language models the Q4_K_M-like rules. Those rules are llama.cpp's for attention v / ffn down tensors: a CNN,
+ * detector or VAD has neither, so a "Q4_K_M-like" figure for it would compare against a recipe nobody uses.
+ */
 export function standardBaselines(model: Model, options: BaselineOptions = {}): Baseline[] {
+  const languageModel = model.format === 'gguf' || model.layers.some((l) => l.role === 'attention_v' || l.role === 'attention_qkv' || l.role === 'ffn_down');
   const list = [
     uniformBaseline(model, 'fp16', options),
     uniformBaseline(model, 'fp8_e4m3', options),
     uniformBaseline(model, 'int8', options),
     uniformBaseline(model, 'int4', options),
-    llamaCppRulesBaseline(model, q4kmFormats(model), options),
+    languageModel ? llamaCppRulesBaseline(model, q4kmFormats(model), options) : undefined,
   ];
   return list.filter((b): b is Baseline => b !== undefined);
 }

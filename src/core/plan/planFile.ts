@@ -14,6 +14,8 @@
  *   (layer weights only) or `{ "avgBits": 4.5 }` (average stored bits per layer weight element).
  */
 import { type Node as JsonNode, type ParseError, getNodeValue, parseTree, printParseErrorCode } from 'jsonc-parser';
+import { jsonDepthError } from '../io/jsonc';
+import { DEFAULT_LIMITS } from '../io/limits';
 import { own, setOwn } from '../model/dict';
 import type { Layer, Model } from '../model/types';
 import { getNumberFormat, KEEP_FORMAT, type ComputeType, type NumberFormat } from '../precision/numberFormats';
@@ -217,13 +219,20 @@ function prop(obj: JsonNode, key: string): JsonNode | undefined {
  */
 export function parsePlan(text: string, fileName = 'plan'): ParsedPlan {
   const diags: PlanDiagnostic[] = [];
-  const index = new LineIndex(text);
   const empty: PlanPositions = { entries: [], entryLayers: [], entryFormats: [], fields: {} };
   const add = (code: PlanDiagnosticCode, pos: PlanPosition, message: string, entry?: number, severity: 'error' | 'warning' = 'error'): void => {
     diags.push({ ...pos, code, severity, message, ...(entry !== undefined ? { entry } : {}) });
   };
+  // Before any pass over the text (the line index scans it all).
   if (text.length > MAX_PLAN_TEXT_BYTES) {
-    add('too-large', index.at(0, 0), `${fileName}: the plan is ${text.length} characters, more than the limit of ${MAX_PLAN_TEXT_BYTES}.`);
+    add('too-large', { offset: 0, length: 0, line: 1, column: 1 }, `${fileName}: the plan is ${text.length} characters, more than the limit of ${MAX_PLAN_TEXT_BYTES}.`);
+    return { plan: undefined, diagnostics: diags, positions: empty, text };
+  }
+  const index = new LineIndex(text);
+  // jsonc-parser recurses: refuse nesting bombs first with an iterative scan (io/jsonc.ts).
+  const deep = jsonDepthError(text, DEFAULT_LIMITS.maxNestingDepth);
+  if (deep) {
+    add('too-large', index.at(deep.offset, 1), `${fileName}: the plan ${deep.message}.`);
     return { plan: undefined, diagnostics: diags, positions: empty, text };
   }
   const errors: ParseError[] = [];

@@ -64,10 +64,12 @@ const SAME_RATE: Readonly<Partial<Record<ComputeType, readonly ComputeType[]>>> 
 
 /**
  * Dense peak rate of `type` on `target`. When the target publishes no figure for it, the rate is taken from a
- * same-rate sibling (FP16↔BF16, TF32←FP32, FP8 encodings), else scaled by operand width from the published
- * 16-bit rate (or any published rate): rate × bits(published) / bits(type). That is a rough upper bound
- * (FP32 via multi-pass BF16 on a TPU is slower still), so callers report `derivedFrom` as an assumption.
- * Returns 0 only for a target with no published rate at all (user targets are validated to have one).
+ * same-rate sibling (FP16↔BF16, TF32←FP32, FP8 encodings), else from a published rate of a *wider* type at that
+ * same rate (INT4 from INT8 on a phone NPU): a guess never higher than the related published figure.
+ * A rate of a wider type than any published one is not guessed: it returns 0 ("not published"). Scaling a
+ * narrower rate down by operand width made FP32 on Ascend 910C (BF16 800 TFLOPS → "400") 6× faster than the
+ * published FP32 of an H100 (67), while FP32 on matrix units is typically 1/8–1/16 of BF16 when it exists at all.
+ * Callers report `derivedFrom` as an assumption and a 0 rate as "not published".
  */
 export function computeRate(target: Target, type: ComputeType): ComputeRate {
   const tp = target.throughput;
@@ -77,10 +79,9 @@ export function computeRate(target: Target, type: ComputeType): ComputeRate {
     const r = tp[s];
     if (r !== undefined && r > 0) return { opsPerSecond: r, derivedFrom: s };
   }
-  const order: ComputeType[] = ['bf16', 'fp16', ...COMPUTE_TYPES];
-  for (const s of order) {
-    const r = tp[s];
-    if (r !== undefined && r > 0) return { opsPerSecond: (r * COMPUTE_TYPE_BITS[s]) / COMPUTE_TYPE_BITS[type], derivedFrom: s };
-  }
+  // The narrowest published type at least as wide as `type`: the closest related figure, taken at its own rate.
+  const wider = COMPUTE_TYPES.filter((s) => COMPUTE_TYPE_BITS[s] >= COMPUTE_TYPE_BITS[type] && (tp[s] ?? 0) > 0)
+    .sort((a, b) => COMPUTE_TYPE_BITS[a] - COMPUTE_TYPE_BITS[b]);
+  if (wider.length > 0) return { opsPerSecond: tp[wider[0]!]!, derivedFrom: wider[0] };
   return { opsPerSecond: 0, derivedFrom: undefined };
 }

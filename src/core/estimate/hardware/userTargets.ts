@@ -22,7 +22,8 @@
  * An entry with a catalog id (or `extends`) may give only the fields it changes; a new target needs memory,
  * bandwidth and at least one throughput figure.
  */
-import { parse, printParseErrorCode, type ParseError } from 'jsonc-parser';
+import { parseJsoncValue } from '../../io/jsonc';
+import { DEFAULT_LIMITS } from '../../io/limits';
 import { formatError } from '../../errors';
 import { COMPUTE_TYPES, type ComputeType } from '../../precision/numberFormats';
 import { TARGETS, type Interconnect, type RuntimeOverhead, type Target, type TargetKind } from './catalog';
@@ -59,12 +60,10 @@ export function parseUserTargets(jsonText: string, fileName: string): Target[] {
   };
   if (jsonText.length > MAX_TARGET_FILE_BYTES) fail(`the targets file is larger than ${MAX_TARGET_FILE_BYTES} bytes`);
   // JSON with comments and trailing commas, like VS Code settings files (users annotate their figures).
-  const errors: ParseError[] = [];
-  const doc = parse(jsonText, errors, { allowTrailingComma: true, disallowComments: false }) as Json | undefined;
-  if (errors.length > 0 || doc === undefined) {
-    const e = errors[0];
-    return fail(e ? `is not valid JSON (${printParseErrorCode(e.error)} at offset ${e.offset})` : 'is empty');
-  }
+  // Depth-gated and built without recursion; keys are own properties, so `__proto__` is an unknown field (io/jsonc.ts).
+  const parsed = parseJsoncValue(jsonText, DEFAULT_LIMITS.maxNestingDepth);
+  if (parsed.error !== undefined) return fail(parsed.error);
+  const doc = parsed.value as Json;
   const list = Array.isArray(doc) ? doc : isObject(doc) && Array.isArray(doc['targets']) ? doc['targets'] : fail('expected an array of targets or an object with a "targets" array');
   if (list.length > MAX_USER_TARGETS) fail(`has ${list.length} targets, more than the limit of ${MAX_USER_TARGETS}`);
   const out: Target[] = [];

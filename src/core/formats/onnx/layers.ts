@@ -8,6 +8,7 @@ import { dtypeInfo, isRealValued } from '../../model/dtypes';
 import { inferRole, isQuantizableWeight } from '../../model/roles';
 import type { Layer, LayerRole, TensorInfo } from '../../model/types';
 import type { RawGraph, RawNode } from './parse';
+import { UniqueNames } from '../../model/uniqueNames';
 
 /** What layer building needs from the reader. */
 export interface LayerContext {
@@ -164,7 +165,7 @@ function layerName(node: RawNode, graph: RawGraph, nameCounts: ReadonlyMap<strin
 export function buildLayers(ctx: LayerContext): Layer[] {
   const nameCounts = new Map<string, number>();
   for (const g of ctx.graphs) for (const n of g.nodes) if (n.name !== '') nameCounts.set(n.name, (nameCounts.get(n.name) ?? 0) + 1);
-  const used = new Set<string>();
+  const used = new UniqueNames();
   const layers: Layer[] = [];
   for (const g of ctx.graphs) {
     const traced = new Map<string, Traced>();
@@ -223,13 +224,7 @@ export function buildLayers(ctx: LayerContext): Layer[] {
         byteLength += t.byteLength;
       }
       const { role, block, expert } = roleFor(node, m, mainIndex, ctx);
-      let name = layerName(node, g, nameCounts);
-      if (used.has(name)) {
-        let k = 2;
-        while (used.has(`${name}#${k}`)) k++;
-        name = `${name}#${k}`;
-      }
-      used.add(name);
+      const name = used.claim(layerName(node, g, nameCounts));
       const lowBitInt = QUANTIZED_INT_DTYPES.has(m.dtype) && m.shape.length >= 2 && role !== 'norm' && role !== 'bias' && role !== 'router';
       layers.push({
         name,

@@ -13,6 +13,8 @@ import type { Limits } from '../../io/limits';
 import type { Dim, GraphValue } from '../../model/types';
 import { F, dtypeOfOnnx } from './schema';
 import { MAX_KEY_AND_LENGTH_BYTES as KEY, WIRE_FIXED32, WIRE_FIXED64, WIRE_LEN, WIRE_VARINT, WireCursor, int64Text, type BigValue } from './wire';
+import { UniqueNames } from '../../model/uniqueNames';
+import { appendAll } from '../../util/arrays';
 
 /** Attribute list values kept for display; longer lists are summarized by count. */
 export const ATTRIBUTE_VALUES_KEPT = 64;
@@ -147,7 +149,7 @@ export class OnnxWireParser {
   private readonly c: WireCursor;
   private nodeCount = 0;
   private tensorCount = 0;
-  private readonly usedPaths = new Set<string>();
+  private readonly usedPaths = new UniqueNames();
   private readonly graphs: RawGraph[] = [];
 
   constructor(source: ByteSource, private readonly limits: Limits, private readonly token: CancellationToken | undefined) {
@@ -170,6 +172,16 @@ export class OnnxWireParser {
     const n = c.length(end, what);
     if (n > this.limits.maxStringBytes) this.fail(`${what} at offset ${at} is ${n} bytes, more than the limit of ${this.limits.maxStringBytes}`, at, 'limit-exceeded');
     return n <= keep && c.has(n) ? c.stringSync(n) : c.string(n, end, keep);
+  }
+
+  /** A name field (node, tensor, value, attribute, input/output): bounded by maxNameBytes, kept whole. */
+  private name(end: number, what: string): string | Promise<string> {
+    const c = this.c;
+    c.expectWire(WIRE_LEN, what);
+    const at = c.keyOffset;
+    const n = c.length(end, what);
+    if (n > this.limits.maxNameBytes) this.fail(`${what} at offset ${at} is ${n} bytes, more than the limit of ${this.limits.maxNameBytes} (maxNameBytes)`, at, 'limit-exceeded');
+    return c.has(n) ? c.stringSync(n) : c.string(n, end, n);
   }
 
   private display(end: number, what: string): string | Promise<string> {
@@ -304,10 +316,7 @@ export class OnnxWireParser {
   }
 
   private uniquePath(path: string): string {
-    let p = path;
-    for (let k = 2; this.usedPaths.has(p); k++) p = `${path}#${k}`;
-    this.usedPaths.add(p);
-    return p;
+    return this.usedPaths.claim(path);
   }
 
   /** Parses a GraphProto ending at `end`. */
@@ -369,17 +378,17 @@ export class OnnxWireParser {
       switch (c.field) {
         case F.Node.input: {
           if (n.inputs.length >= arity) this.fail(`node at offset ${offset} has more than ${arity} inputs`, offset, 'limit-exceeded');
-          const v = this.str(end, 'node input');
+          const v = this.name(end, 'node input');
           n.inputs.push(typeof v === 'string' ? v : await v);
           break;
         }
         case F.Node.output: {
           if (n.outputs.length >= arity) this.fail(`node at offset ${offset} has more than ${arity} outputs`, offset, 'limit-exceeded');
-          const v = this.str(end, 'node output');
+          const v = this.name(end, 'node output');
           n.outputs.push(typeof v === 'string' ? v : await v);
           break;
         }
-        case F.Node.name: { const v = this.str(end, 'node name'); n.name = typeof v === 'string' ? v : await v; break; }
+        case F.Node.name: { const v = this.name(end, 'node name'); n.name = typeof v === 'string' ? v : await v; break; }
         case F.Node.op_type: { const v = this.display(end, 'op_type'); n.op = typeof v === 'string' ? v : await v; break; }
         case F.Node.domain: { const v = this.display(end, 'node domain'); n.domain = typeof v === 'string' ? v : await v; break; }
         case F.Node.attribute: {
@@ -410,7 +419,7 @@ export class OnnxWireParser {
       if (!c.has(KEY)) await c.fill(KEY, end);
       c.key(end);
       switch (c.field) {
-        case F.Attribute.name: { const v = this.str(end, 'attribute name'); a.name = typeof v === 'string' ? v : await v; break; }
+        case F.Attribute.name: { const v = this.name(end, 'attribute name'); a.name = typeof v === 'string' ? v : await v; break; }
         case F.Attribute.ref_attr_name: a.refAttrName = await this.display(end, 'ref_attr_name'); break;
         case F.Attribute.type: a.type = await this.smallInt(end, 'attribute type'); break;
         case F.Attribute.f:
@@ -510,7 +519,7 @@ export class OnnxWireParser {
       const n = c.length(end, 'ints');
       const chunk = { offset: c.pos, byteLength: n };
       const r = await c.packedVarints(n, ATTRIBUTE_VALUES_KEPT - list.values.length);
-      list.values.push(...r.values);
+      appendAll(list.values, r.values);
       list.count += r.count;
       list.packedChunks++;
       list.chunk = list.packedChunks === 1 && list.count === r.count ? chunk : undefined;
@@ -568,7 +577,7 @@ export class OnnxWireParser {
         case F.Tensor.dims: await this.dimsField(end, t.dims, t.offset); break;
         case F.Tensor.data_type: t.dataType = await this.smallInt(end, 'data_type'); break;
         case F.Tensor.segment: t.hasSegment = true; c.skipValue(end); break;
-        case F.Tensor.name: { const v = this.str(end, 'tensor name'); t.name = typeof v === 'string' ? v : await v; break; }
+        case F.Tensor.name: { const v = this.name(end, 'tensor name'); t.name = typeof v === 'string' ? v : await v; break; }
         case F.Tensor.data_location: t.dataLocation = await this.smallInt(end, 'data_location'); break;
         case F.Tensor.external_data:
           if (t.externalData.length >= 64) this.fail(`tensor at offset ${t.offset} has more than 64 external_data entries`, t.offset, 'limit-exceeded');
@@ -626,7 +635,7 @@ export class OnnxWireParser {
       if (!c.has(KEY)) await c.fill(KEY, end);
       c.key(end);
       if (c.field === F.ValueInfo.name) {
-        const v = this.str(end, 'value name');
+        const v = this.name(end, 'value name');
         name = typeof v === 'string' ? v : await v;
       }
       else if (c.field === F.ValueInfo.type) {

@@ -20,10 +20,12 @@ import { dtypeInfo, storedByteLength } from '../../model/dtypes';
 import type { AttributeValue, Graph, GraphNode, Hyperparameters, MetadataValue, Model, ModelFile, TensorInfo, TensorLocation } from '../../model/types';
 import type { ReadContext } from '../context';
 import { setOwn } from '../../model/dict';
+import { UniqueNames } from '../../model/uniqueNames';
 import { buildLayers, isWeightInput } from './layers';
 import { ATTRIBUTE_VALUES_KEPT, OnnxWireParser, type DataField, type DataFieldName, type RawAttribute, type RawGraph, type RawModel, type RawNode, type RawSparseTensor, type RawTensor } from './parse';
 import { ATTRIBUTE_TYPE, DATA_LOCATION_EXTERNAL, dtypeOfOnnx } from './schema';
 import { int64Text, type BigValue } from './wire';
+import { appendAll, maxOf } from '../../util/arrays';
 
 /** A plain object keyed by untrusted names: own data properties only, written with setOwn (model/dict.ts). */
 function record<T>(): Record<string, T> {
@@ -66,6 +68,7 @@ class ModelBuilder {
   private readonly name: string;
   private readonly tensors: TensorInfo[] = [];
   private readonly tensorByName = new Map<string, TensorInfo>();
+  private readonly tensorNames = new UniqueNames();
   private readonly scopes = new Map<RawGraph, Map<string, string>>();
   private readonly externals = new Map<string, Promise<ByteSource>>();
   private readonly externalSizes = new Map<string, number>();
@@ -124,9 +127,8 @@ class ModelBuilder {
 
   //#region tensors
   private register(graph: RawGraph, localName: string, info: Omit<TensorInfo, 'name' | 'graph'>): string {
-    let unique = localName;
-    if (this.tensorByName.has(unique)) unique = `${graph.path}/${localName}`;
-    for (let k = 2; this.tensorByName.has(unique); k++) unique = `${graph.path}/${localName}#${k}`;
+    // A repeated name becomes `<graph path>/<name>`, then `…#2`, `…#3` (linear: model/uniqueNames.ts).
+    const unique = this.tensorNames.has(localName) ? this.tensorNames.claim(`${graph.path}/${localName}`) : this.tensorNames.claim(localName);
     const t: TensorInfo = { name: unique, ...info, graph: graph.path };
     this.tensors.push(t);
     this.tensorByName.set(unique, t);
@@ -288,7 +290,7 @@ class ModelBuilder {
       const value = await this.attribute(g, n, a, isConstant, label, initializers);
       if (value !== undefined) setOwn(attributes, a.name, value);
       if (a.g) subgraphs.push(a.g.path);
-      if (a.graphs) subgraphs.push(...a.graphs.map((s) => s.path));
+      if (a.graphs) appendAll(subgraphs, a.graphs.map((s) => s.path));
     }
     return { name: n.name, op: n.op, domain: n.domain, inputs: n.inputs, outputs: n.outputs, attributes, subgraphs };
   }
@@ -484,7 +486,7 @@ class ModelBuilder {
       }
     }
     const embedding = layers.find((l) => l.role === 'embedding' && l.shape.length === 2);
-    const hp: { -readonly [K in keyof Hyperparameters]: Hyperparameters[K] } = { blockCount: Math.max(...blocks) + 1, source: 'onnx past_key_values inputs' };
+    const hp: { -readonly [K in keyof Hyperparameters]: Hyperparameters[K] } = { blockCount: maxOf(blocks) + 1, source: 'onnx past_key_values inputs' };
     if (headCount !== undefined) hp.headCount = headCount;
     if (kvHeadCount !== undefined) hp.kvHeadCount = kvHeadCount;
     if (headDim !== undefined) hp.headDim = headDim;

@@ -111,6 +111,7 @@ export async function readSafetensorsHeader(source: ByteSource, fileKey: string,
       continue;
     }
     if ((tensors.length & 0xfff) === 0xfff) throwIfCancelled(ctx.token);
+    if (key.length > limits.maxNameBytes) throw new ModelFormatError('limit-exceeded', formatError(name, `tensor name '${truncateForMessage(key)}' is ${key.length} characters, more than the limit of ${limits.maxNameBytes} (maxNameBytes)`));
     const t = readEntry(name, key, entry, ctx);
     const end = t.begin + t.byteLength;
     if (end > dataByteLength) {

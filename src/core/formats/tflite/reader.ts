@@ -444,7 +444,7 @@ function readTensor(fb: FlatBufferReader, position: number, w: TensorLabels, lim
   const shapeSignature = int32Vector(fb, t, TENSOR.shapeSignature, limits.maxRank, w.shapeSignature);
   const type = fb.i8Field(t, TENSOR.type, 0, w.type);
   const buffer = fb.u32Field(t, TENSOR.buffer, 0, w.buffer);
-  const name = fb.stringField(t, TENSOR.name, limits.maxStringBytes, limits.maxDisplayStringBytes, w.name) ?? '';
+  const name = fb.stringField(t, TENSOR.name, limits.maxNameBytes, limits.maxDisplayStringBytes, w.name) ?? '';
   let quant: QuantParams | undefined;
   let quantValuesKept = 0;
   const q = fb.tableField(t, TENSOR.quantization, w.quantization);
@@ -523,6 +523,10 @@ function constantTensor(
   const expected = storedByteLength(dtype, elementCount);
   if (t.sparse) {
     warn(`Tensor ${quoted()} is stored sparse: ${range.byteLength} bytes hold its ${elementCount} elements.`);
+  } else if (expected !== undefined && expected > range.byteLength) {
+    // Threat (issue 14): a shape far larger than its buffer made `sensitivity` work in proportion to the declared
+    // elements (48 s on a 12-byte buffer); like ONNX raw_data and safetensors data_offsets, it is malformed.
+    throw new ModelFormatError('bad-value', formatError(fileName, `tensor ${quoted()} stores ${range.byteLength} bytes but its shape [${shape.slice(0, 16).join(', ')}] of ${dtype} needs ${expected}`));
   } else if (expected !== undefined && expected !== range.byteLength) {
     warn(`Tensor ${quoted()} stores ${range.byteLength} bytes but its shape [${shape.join(', ')}] of ${dtype} needs ${expected}.`);
   }

@@ -1,0 +1,77 @@
+/**
+ * Model-kind-aware figures for `estimate` and `plan`: a generative decoder is described by context, KV cache and
+ * tokens per second; every other model (CNN, detector, VAD, encoder) by latency and throughput per inference at
+ * the chosen batch. Unknown parts print as "unknown" and make the total a lower bound ("≥"); speeds that need a
+ * rate the target does not publish print "not published"; a fixed runtime overhead that dwarfs a
+ * small model is explained. Numbers go through the shared formatter (core/format/numbers.ts).
+ */
+import { formatBytes, formatRate, formatSeconds, type Estimate, type Target } from '../core';
+
+/** `batch 1 · context 4096 · KV fp16` for a decoder, `batch 4 · one inference per batch` otherwise. */
+export function runDescription(e: Estimate): string {
+  return e.generative ? `batch ${e.batch} · context ${e.context} · KV ${e.kvFormat}` : `batch ${e.batch} · one inference per batch (not a generative decoder: no context, KV cache or tokens)`;
+}
+
+/** Activation bytes, or "unknown" when they were not estimated (and "≥" when some values were left out). */
+export function activationsCell(e: Estimate): string {
+  if (e.unknownParts.includes('activations')) return 'unknown';
+  return `${e.totalIsLowerBound ? '≥ ' : ''}${formatBytes(e.activationBytes)}`;
+}
+
+/** The memory total, "≥" when it is a lower bound. */
+export function totalCell(e: Estimate): string {
+  return `${e.totalIsLowerBound ? '≥ ' : ''}${formatBytes(e.totalBytes)}`;
+}
+
+/**
+ * A compute-bound figure needs the rate of every type the layers run as. When the target does not publish one, the
+ * figure is "not published" rather than a guess (a roofline without that compute would read faster than a
+ * device that does publish it). Decode of a decoder keeps its memory-bound cap, "≤ N (bandwidth)", which holds
+ * whatever the compute rate is.
+ */
+function notPublished(e: Estimate): string | undefined {
+  return e.unpublishedRates.length > 0 ? `not published (${e.unpublishedRates.join(', ')} rate)` : undefined;
+}
+
+/** Speed rows of the estimate table, by model kind. */
+export function speedRows(e: Estimate): readonly (readonly [string, string])[] {
+  const unknown = notPublished(e);
+  if (e.generative) {
+    return [
+      ['decode tok/s', unknown ? `≤ ${formatRate(e.decodeTokensPerSecond)} (bandwidth)` : `${formatRate(e.decodeTokensPerSecond)} (${e.decodeBound})`],
+      ['prefill tok/s', unknown ?? formatRate(e.prefillTokensPerSecond)],
+    ];
+  }
+  return [
+    [`latency (batch ${e.batch})`, unknown ?? formatSeconds(e.inferenceSeconds)],
+    ['samples/s', unknown ?? formatRate(e.prefillTokensPerSecond)],
+  ];
+}
+
+/** One-line speed summary for `plan`: `decode 4.07M tok/s` or `latency 12.3 µs per inference (batch 1) · 81.3k samples/s`. */
+export function speedSummary(e: Estimate): string {
+  const unknown = notPublished(e);
+  if (e.generative) return unknown ? `decode ≤ ${formatRate(e.decodeTokensPerSecond, 'tok/s')} (bandwidth; compute ${unknown})` : `decode ${formatRate(e.decodeTokensPerSecond, 'tok/s')}`;
+  return unknown ? `speed ${unknown}` : `latency ${formatSeconds(e.inferenceSeconds)} per inference (batch ${e.batch}) · ${formatRate(e.prefillTokensPerSecond, 'samples/s')}`;
+}
+
+/** A fixed overhead this many times the model's own memory needs explaining. */
+const OVERHEAD_EXPLAIN_RATIO = 4;
+
+/**
+ * Notes that make the figures of `e` make sense: what a dominant overhead is (and that it is fixed), and which
+ * parts are unknown (rates that are not published come with core's warning).
+ */
+export function figureNotes(e: Estimate, target: Target | undefined): string[] {
+  const notes: string[] = [];
+  const payload = e.weightBytes + e.activationBytes + e.kvCacheBytes;
+  if (target && e.overheadBytes > OVERHEAD_EXPLAIN_RATIO * payload && target.overhead.bytes > 0) {
+    notes.push(`${e.target}: the ${formatBytes(e.overheadBytes)} overhead is a fixed reservation of the runtime and system, not part of the model (${target.overhead.note.replace(/\.$/, '')}); it is the same for any model, so it dwarfs one of ${formatBytes(payload)}.`);
+  }
+  if (e.unknownParts.length > 0) {
+    notes.push(`${e.target}: ${e.unknownParts.join(' and ')} not estimated (shown as unknown), so the total is a lower bound.`);
+  } else if (e.totalIsLowerBound) {
+    notes.push(`${e.target}: some activation values have unknown shapes and are left out, so activations and the total are lower bounds.`);
+  }
+  return notes;
+}
