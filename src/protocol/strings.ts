@@ -26,6 +26,8 @@ export const DEFAULT_STRINGS = {
   memoryOfCapacity: '{0} of {1}',
   devicesNeeded: '{0} device(s)',
   decodeRate: '{0} tok/s decode',
+  runtimeLine: '{0} · {1} · KV {2}/token',
+  notMeasured: 'not measured here',
   estimating: 'Estimating…',
   layers: 'Layers',
   layerCount: '{0} layers',

@@ -80,7 +80,7 @@ test('MoE: all experts are stored, active parameters scale routed experts by use
 test('decode speed is bandwidth ÷ bytes read per token when bandwidth-bound; devices split large models', () => {
   const m = llamaLike({ blocks: 4, d: 512, heads: 8, kvHeads: 8, ffn: 1024, vocab: 1000 });
   const h100 = target('h100');
-  const e = estimate(m, h100, { context: 1024 });
+  const e = estimate(m, h100, { context: 1024, runtime: 'ort' });
   assert.equal(e.decodeBound, 'bandwidth');
   const expected = h100.memoryBandwidthBytesPerSecond / (e.weightBytes + e.kvCacheBytes);
   assert.ok(Math.abs(e.decodeTokensPerSecond - expected) / expected < 1e-12, `${e.decodeTokensPerSecond} vs ${expected}`);
@@ -93,7 +93,7 @@ test('decode speed is bandwidth ÷ bytes read per token when bandwidth-bound; de
   const big = decoderHp(80, 64, 8, 8192);
   const groq = target('groq-lpu');
   const w = tensor('w', 'float16', [70e9 / 8192, 8192]);
-  const e70 = estimate({ ...big, tensors: [w], layers: [layer('w', 'linear', [w])], weightBytes: w.byteLength }, groq, { context: 1 });
+  const e70 = estimate({ ...big, tensors: [w], layers: [layer('w', 'linear', [w])], weightBytes: w.byteLength }, groq, { context: 1, runtime: 'ort' });
   assert.equal(e70.fits, false);
   assert.equal(e70.devicesNeeded, Math.ceil((e70.weightBytes + e70.activationBytes + e70.kvCacheBytes) / groq.memoryBytes));
   assert.ok(e70.devicesNeeded >= 600 && e70.devicesNeeded <= 620, String(e70.devicesNeeded));
