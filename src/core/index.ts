@@ -98,7 +98,8 @@ export {
   type PlanLayerEntry, type PlanPosition, type PrecisionPlan, type PlanMeasurement, type PlanMeasuredFigures, q4kmFormats, replacePlanAssignment,
   resolvePlanAssignment, serializePlan, sha256Hex, solveModel, type SolveModelResult, solvePlan, type SolvedPlan,
   type SolvePlanInput, standardBaselines, tryParseByteSize, uniformBaseline, useMoreBits,
-  convertGgufRows, copiedKvSpans, GgufApplyError, type GgufApplyErrorCode, type GgufApplyOptions, type GgufApplyPlan,
+  ggufTensorNames, exportGptqModel, type GptqModelExport, exportLlmCompressor, type LlmCompressorExport,
+  type LlmCompressorGroup, type CompressedTensorsArgs, convertGgufRows, copiedKvSpans, GgufApplyError, type GgufApplyErrorCode, type GgufApplyOptions, type GgufApplyPlan,
   type GgufApplyTensor, ggmlDtypeForFormat, ggufRows, planGgufApply,
 } from './plan';
 export {
@@ -106,6 +107,12 @@ export {
   FIX_ALL_CODES, fixAllEdits, isModelFileName, modelOneLine, type ModelReference, pickModelInFolder, type PlanContext, type PlanEditorDiagnostic, planFixes, type PlanView, sensitivityLookup, shortFormatLabel,
   type SourceSyntax, type TextEditData,
 } from './editor';
+export {
+  checkRuntimeOptions, defaultRuntime, type GenericFigures, LLAMA_CPU_KINDS, LLAMA_DEFAULTS, LLAMA_KV_TYPES,
+  type LlamaBufferType, type LlamaCppOptions, llamaCppMemory, type LlamaCpuKind, type LlamaLayerCache,
+  llamaLayerCaches, llamaWeightBuffer, type RuntimeComponent, RuntimeError, type RuntimeId, RUNTIME_IDS,
+  type RuntimeMemory, runtimeMemory, type RuntimeOptions, VLLM_DEFAULTS, vllmMemory, type VllmOptions,
+} from './estimate/runtime';
 export {
   seededRandom,
 } from './util/random';

@@ -27,6 +27,7 @@ export function activate(context: vscode.ExtensionContext): void {
         return { targets: mergeTargets(TARGETS, user), userIds: new Set(user.map((t) => t.id)) };
       },
       log: (m) => services.output.info(m),
+      models: (fsPath) => services.models.get(fsPath),
     }),
     plans.disposable,
     registerPlanCommands(services, plans.states),

@@ -32,10 +32,13 @@ export class ModelDocument implements vscode.CustomDocument {
     private readonly analyze: SensitivityAnalyzer,
   ) {}
 
-  /** Parses the structure; closes `file` when parsing fails. */
-  static async open(uri: vscode.Uri, file: OpenedModelFile, token?: CancellationToken, analyze: SensitivityAnalyzer = analyzeModelSensitivity): Promise<ModelDocument> {
+  /**
+   * Parses the structure, or takes `parsed` (the host's ModelCache already parsed this file version for lenses and
+   * plans: one parse per model); closes `file` when parsing fails.
+   */
+  static async open(uri: vscode.Uri, file: OpenedModelFile, token?: CancellationToken, analyze: SensitivityAnalyzer = analyzeModelSensitivity, parsed?: Model): Promise<ModelDocument> {
     try {
-      const model = await openModel(file.source, { siblings: file.siblings, ...(token ? { token } : {}) });
+      const model = parsed ?? (await openModel(file.source, { siblings: file.siblings, ...(token ? { token } : {}) }));
       return new ModelDocument(uri, model, file, analyze);
     } catch (e) {
       await file.close().catch(() => undefined);

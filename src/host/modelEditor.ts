@@ -5,7 +5,7 @@
  */
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import { MemoryByteSource, NO_SIBLINGS, TARGETS, mergeTargets, parsePlan, parseUserTargets, planFileNameFor, resolvePlanAssignment, type Target } from '../core';
+import { checkedAssignment, MemoryByteSource, NO_SIBLINGS, TARGETS, mergeTargets, parsePlan, parseUserTargets, planFileNameFor, type Model, type Target } from '../core';
 import { openModelFile } from '../node/fileByteSource';
 import type { InspectorAction, InspectorSettings, RunActionResult } from '../protocol/messages';
 import { DEFAULT_STRINGS } from '../protocol/strings';
@@ -39,6 +39,8 @@ export interface ModelEditorOptions {
   /** Built-in + custom targets for a document. Default: core's catalog merged with `precisionLens.customTargetsFile`. */
   readonly targets?: (scope: vscode.Uri) => Promise<{ readonly targets: readonly Target[]; readonly userIds: ReadonlySet<string> }>;
   readonly log?: (message: string) => void;
+  /** The parsed model of a local file, shared with the lenses and plan features (the host's ModelCache). */
+  readonly models?: (fsPath: string) => Promise<Model>;
 }
 
 async function openFileForUri(uri: vscode.Uri): Promise<OpenedModelFile> {
@@ -81,7 +83,9 @@ export class ModelEditorProvider implements vscode.CustomReadonlyEditorProvider<
   }
 
   async openCustomDocument(uri: vscode.Uri, _context: vscode.CustomDocumentOpenContext, token: vscode.CancellationToken): Promise<ModelDocument> {
-    return ModelDocument.open(uri, await openFileForUri(uri), token);
+    const file = await openFileForUri(uri);
+    const parsed = uri.scheme === 'file' && this.options.models ? await this.options.models(uri.fsPath).catch(() => undefined) : undefined;
+    return ModelDocument.open(uri, file, token, undefined, parsed);
   }
 
   async resolveCustomEditor(document: ModelDocument, panel: vscode.WebviewPanel, _token: vscode.CancellationToken): Promise<void> {
@@ -99,7 +103,7 @@ export class ModelEditorProvider implements vscode.CustomReadonlyEditorProvider<
     });
     const uri = document.uri;
     const planUri = uri.scheme === 'file' ? vscode.Uri.file(path.join(path.dirname(uri.fsPath), planFileNameFor(path.basename(uri.fsPath)))) : undefined;
-    const targets = this.options.targets ?? ((scope: vscode.Uri) => defaultTargets(scope, this.log));
+    const targets = (scope: vscode.Uri) => this.targetsFor(scope);
     const session = new InspectorSession(
       {
         model: document.model,
@@ -140,6 +144,11 @@ export class ModelEditorProvider implements vscode.CustomReadonlyEditorProvider<
     return { targetId: s.targetId, batch: s.batch, contextTokens: s.contextTokens ?? null, kvFormat: s.kvFormat, autoSensitivity: document.model.weightBytes <= AUTO_SENSITIVITY_MAX_BYTES };
   }
 
+  /** Built-in + custom targets for a document. */
+  private targetsFor(scope: vscode.Uri): Promise<{ readonly targets: readonly Target[]; readonly userIds: ReadonlySet<string> }> {
+    return (this.options.targets ?? ((s: vscode.Uri) => defaultTargets(s, this.log)))(scope);
+  }
+
   private async readPlan(document: ModelDocument, planUri: vscode.Uri | undefined): Promise<PlanAssignmentInfo | undefined> {
     if (!planUri) return undefined;
     let text: string;
@@ -148,10 +157,15 @@ export class ModelEditorProvider implements vscode.CustomReadonlyEditorProvider<
     } catch {
       return undefined; // no plan yet
     }
-    const parsed = parsePlan(text, path.basename(planUri.fsPath));
-    if (!parsed.plan) return undefined;
-    const assignment = Object.fromEntries(Object.entries(resolvePlanAssignment(parsed.plan, document.model)).filter(([, f]) => f !== 'keep'));
-    return { assignment, defaultFormat: undefined, fileName: path.basename(planUri.fsPath) };
+    const fileName = path.basename(planUri.fsPath);
+    // The same check as apply and estimate --plan (core's checkedAssignment): a plan with errors is not shown as the model's.
+    const checked = checkedAssignment({ parsed: parsePlan(text, fileName), fileName, model: document.model, targets: (await this.targetsFor(document.uri)).targets });
+    if (!checked.plan || checked.hasErrors) {
+      if (checked.plan) this.log(`inspector: ${fileName} has errors; the estimate ignores it: ${checked.diagnostics.find((d) => d.severity === 'error')?.message ?? ''}`);
+      return undefined;
+    }
+    const assignment = Object.fromEntries(Object.entries(checked.assignment).filter(([, f]) => f !== 'keep'));
+    return { assignment, defaultFormat: undefined, fileName };
   }
 
   private async runAction(action: InspectorAction, targetId: string, uri: vscode.Uri, planUri: vscode.Uri | undefined): Promise<RunActionResult> {

@@ -1,5 +1,5 @@
 /**
- * Export Plan (ONNX Runtime quantize_static / llama.cpp llama-quantize), Apply Plan (write a new ONNX file) and
+ * Export Plan (ONNX Runtime quantize_static / llama.cpp llama-quantize), Apply Plan (write a new ONNX or GGUF file) and
  * Measure Sensitivity (runs the model with onnxruntime-node: trusted workspaces only). Apply and Measure run in
  * a child process through `services.tasks` (src/node/taskClient.ts): cancellable, with progress, and a crash of
  * ONNX Runtime cannot take the extension host down. A package without ONNX Runtime reports that clearly.
@@ -10,6 +10,8 @@ import { CancelledError, checkedAssignment, exportLlamaCpp, exportOrt, formatByt
 import { modelArgument, pickWorkspaceFile } from './commands';
 import { readSettings } from './config';
 import type { Services } from './services';
+import { RpcError } from '../protocol/rpc';
+import type { ApplyGgufResult } from '../node/applyGguf';
 
 interface PlanAndModel {
   readonly planUri: vscode.Uri;
@@ -80,8 +82,9 @@ async function exportPlan(services: Services, arg: unknown): Promise<void> {
 async function applyPlan(services: Services, arg: unknown): Promise<void> {
   const p = await planArgument(services, arg);
   if (!p) return;
+  if (p.model.format === 'gguf') return applyGgufPlan(services, p.modelPath, p.plan.target, p.assignment);
   if (p.model.format !== 'onnx') {
-    void vscode.window.showErrorMessage(vscode.l10n.t('Apply Plan writes ONNX models; {0} is {1}. Use Export Plan for llama.cpp.', p.model.fileName, p.model.format));
+    void vscode.window.showErrorMessage(vscode.l10n.t('Apply Plan writes ONNX and GGUF models; {0} is {1}. Use Export Plan for its own tools.', p.model.fileName, p.model.format));
     return;
   }
   const defaultOut = path.join(path.dirname(p.modelPath), `${path.basename(p.modelPath, path.extname(p.modelPath))}.${p.plan.target}.onnx`);
@@ -100,6 +103,43 @@ async function applyPlan(services: Services, arg: unknown): Promise<void> {
   services.output.info(`apply: ${r.outputPath}: ${r.layers.length} layers, ${r.warnings.join(' ')}`);
   const open = vscode.l10n.t('Open in Inspector');
   const choice = await vscode.window.showInformationMessage(vscode.l10n.t('Wrote {0} ({1}; {2} layers re-encoded, opset {3} → {4}).', path.basename(r.outputPath), formatBytes(r.fileBytes + r.externalDataBytes), stored, r.opsetBefore, r.opsetAfter), open);
+  if (choice === open) await vscode.commands.executeCommand('precisionLens.openInspector', vscode.Uri.file(r.outputPath));
+}
+
+/** Apply Plan for GGUF: a new .gguf with the plan's ggml types; re-quantizing a low-precision source asks first. */
+async function applyGgufPlan(services: Services, modelPath: string, target: string, assignment: Readonly<Record<string, string>>): Promise<void> {
+  const defaultOut = path.join(path.dirname(modelPath), `${path.basename(modelPath, path.extname(modelPath))}.${target}.gguf`);
+  const out = await vscode.window.showInputBox({ title: vscode.l10n.t('Apply Plan: output file'), value: defaultOut, validateInput: (v) => (path.resolve(v) === path.resolve(modelPath) ? vscode.l10n.t('Choose a new file: the input model is never overwritten.') : undefined) });
+  if (!out) return;
+  const run = (force: boolean): Thenable<ApplyGgufResult | RpcError | undefined> =>
+    vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: vscode.l10n.t('Precision Lens: writing {0}', path.basename(out)), cancellable: true }, async (progress, token) => {
+      let shown = 0;
+      try {
+        return await services.tasks.applyGgufPlan({ modelPath, assignment, outputPath: out, force }, {
+          token,
+          onProgress: (x) => {
+            const pct = Math.round((100 * x.done) / Math.max(1, x.total));
+            progress.report({ message: `${pct}%`, increment: pct - shown });
+            shown = pct;
+          },
+        });
+      } catch (e) {
+        if (e instanceof RpcError && e.code === 'requantize') return e;
+        if (!(e instanceof CancelledError)) void vscode.window.showErrorMessage(e instanceof Error ? e.message : String(e));
+        return undefined;
+      }
+    });
+  let r = await run(false);
+  if (r instanceof RpcError) {
+    const anyway = vscode.l10n.t('Re-quantize anyway');
+    if ((await vscode.window.showWarningMessage(r.message, { modal: true }, anyway)) !== anyway) return;
+    r = await run(true);
+  }
+  if (!r || r instanceof RpcError) return;
+  const converted = r.tensors.filter((t) => t.action === 'convert').length;
+  services.output.info(`apply: ${r.outputPath}: ${converted} tensors converted, general.file_type ${r.fileType} (${r.fileTypeName}), ${r.seconds.toFixed(2)} s. ${r.warnings.join(' ')}`);
+  const open = vscode.l10n.t('Open in Inspector');
+  const choice = await vscode.window.showInformationMessage(vscode.l10n.t('Wrote {0} ({1}; {2} tensors converted).', path.basename(r.outputPath), formatBytes(r.fileBytes), converted), open);
   if (choice === open) await vscode.commands.executeCommand('precisionLens.openInspector', vscode.Uri.file(r.outputPath));
 }
 

@@ -5,7 +5,9 @@
  */
 import { promises as fs } from 'node:fs';
 import type { CancellationToken, SensitivityReport } from '../core';
-import { analyzeModelSensitivity, type SensitivityProgress } from '../node/sensitivityRunner';
+import { openModelFile } from '../node/fileByteSource';
+import { analyzeModelSensitivity, type SensitivityOptions, type SensitivityProgress } from '../node/sensitivityRunner';
+import type { ModelCache } from './modelCache';
 
 interface Entry {
   readonly key: string;
@@ -21,7 +23,8 @@ export const MAX_CACHED_REPORTS = 8;
 export class SensitivityCache {
   private readonly entries = new Map<string, Entry>();
 
-  constructor(private readonly analyze: typeof analyzeModelSensitivity = analyzeModelSensitivity) {}
+  /** With `models`, the analysis takes the model the ModelCache parsed instead of parsing the file again. */
+  constructor(private readonly analyze: typeof analyzeModelSensitivity = analyzeModelSensitivity, private readonly models?: ModelCache) {}
 
   /**
    * The report for `fsPath` covering at least `formats`. A running or finished computation for the same file
@@ -36,7 +39,7 @@ export class SensitivityCache {
     const entry: Entry = {
       key,
       formats: wanted,
-      result: this.analyze(fsPath, { formats: wanted, ...(token ? { token } : {}), ...(onProgress ? { onProgress } : {}) }),
+      result: this.run(fsPath, { formats: wanted, ...(token ? { token } : {}), ...(onProgress ? { onProgress } : {}) }),
     };
     this.entries.delete(fsPath);
     this.entries.set(fsPath, entry);
@@ -48,6 +51,18 @@ export class SensitivityCache {
     );
     while (this.entries.size > MAX_CACHED_REPORTS) this.entries.delete(this.entries.keys().next().value as string);
     return entry.result;
+  }
+
+  /** Analyzes the file with the model the ModelCache parsed (files opened only for the weights' bytes). */
+  private async run(fsPath: string, options: SensitivityOptions): Promise<SensitivityReport> {
+    if (!this.models) return this.analyze(fsPath, options);
+    const { model } = await this.models.load(fsPath);
+    const opened = await openModelFile(fsPath);
+    try {
+      return await this.analyze({ model, source: opened.source, siblings: opened.siblings }, options);
+    } finally {
+      await opened.close();
+    }
   }
 
   /** The finished report for `fsPath`, if any (whatever its formats). */

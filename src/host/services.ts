@@ -40,7 +40,7 @@ export function createServices(): { services: Services; disposable: vscode.Dispo
   };
   const services: Services = {
     models,
-    sensitivity: new SensitivityCache(),
+    sensitivity: new SensitivityCache(undefined, models),
     targets,
     tasks,
     fit: (model, scope) => targets.fit(model, scope),

@@ -3,13 +3,13 @@
  * and the model is run in llama.cpp on a calibration text (src/node/llamaEval.ts: next-token distributions of the
  * whole vocabulary against the original's, perplexity, top-1 agreement).
  *
- * How a layer is lowered: a copy of the model is made once in a temporary folder; for each layer × format the
- * layer's quantized tensors (those the static report lists) are fake-quantized exactly as the static analysis
- * simulates the format (same layout and quantizer, measure.ts `lowerTensorBytes`) and written back over their own
- * bytes in the stored dtype (F32/F16/BF16: same layout, different values), the copy is evaluated, and the original
- * bytes are restored. The file never changes size, so each pair costs one tensor write and one evaluation, never
- * a model copy. Tensors stored in a ggml block type (Q8_0, …) cannot be rewritten in place; such pairs are
- * reported as not measured.
+ * How a layer is lowered ({@link GgufCandidateRunner}): when every matrix row is a multiple of each format's block,
+ * `apply` (applyGguf.ts) writes the model with that layer in the real ggml type and llama.cpp runs it with its own
+ * kernels. Otherwise (stories260K's 64-wide rows cannot hold 256-blocks; apply would store llama-quantize's fallback
+ * type instead) the layer's tensors are fake-quantized exactly as the static analysis simulates the format (measure.ts
+ * `lowerTensorBytes`) and written back over their own bytes in the stored dtype in a temporary copy, which is
+ * evaluated and restored (one tensor write per pair). Tensors stored in a ggml block type cannot be simulated in
+ * place; such pairs are reported as not measured.
  *
  * Fused groups (gate/up of a block, experts of an MoE layer) are lowered together, as the solver assigns them one
  * format. Sampling: with more pairs than `layerBudget`, a seeded random sample of whole groups is measured in every
@@ -36,6 +36,7 @@ import {
 } from '../core';
 import { openModelFile } from './fileByteSource';
 import { LlamaEvaluator, loadCalibrationText, type CalibrationText, type LlamaCompareResult, type LlamaReferenceOptions, type LlamaReferenceResult } from './llamaEval';
+import { applyPlanToGguf } from './applyGguf';
 import { lowerTensorBytes } from './measure';
 import { analyzeModelSensitivity, resolveFormats } from './sensitivityRunner';
 
@@ -94,6 +95,8 @@ export interface GgufMeasureOptions extends GgufEvalOptions {
   readonly staticReport?: SensitivityReport;
   /** An evaluation already running on this model (else started here and disposed at the end). */
   readonly session?: GgufEvalSession;
+  /** How lowered layers are stored (default {@link ggufStorageFor} the formats). */
+  readonly storage?: GgufStorage;
   readonly token?: CancellationToken;
   readonly onProgress?: (p: GgufMeasureProgress) => void;
 }
@@ -111,7 +114,7 @@ export async function measureGgufSensitivity(modelPath: string, options: GgufMea
     throw e;
   }
   let session = options.session;
-  let tempDir: string | undefined;
+  let runner: GgufCandidateRunner | undefined;
   try {
     if (model.format !== 'gguf') throw new Error(`${model.fileName}: llama.cpp measurement needs a GGUF model (this is ${model.format}).`);
     if (model.totalFileBytes > MAX_GGUF_MEASURE_MODEL_BYTES) throw new Error(`${model.fileName}: ${model.totalFileBytes} bytes exceed the measurement limit of ${MAX_GGUF_MEASURE_MODEL_BYTES}.`);
@@ -134,49 +137,28 @@ export async function measureGgufSensitivity(modelPath: string, options: GgufMea
     }
 
     session ??= await startGgufEvaluation(modelPath, options);
-    tempDir = await fs.mkdtemp(path.join(os.tmpdir(), 'precision-lens-gguf-measure-'));
-    const copy = path.join(tempDir, model.fileName.replace(/[^\w.-]+/g, '_'));
-    await fs.copyFile(path.resolve(modelPath), copy);
+    runner = await GgufCandidateRunner.open(modelPath, model, session, staticReport, formats, options.storage);
     const tensorsByName = new Map(model.tensors.map((t) => [t.name, t]));
-    const layerTensors = new Map(staticReport.layers.map((l) => [l.layer, l.tensors]));
-    const layerOps = new Map(model.layers.map((l) => [l.name, l.op]));
-    const fh = await fs.open(copy, 'r+');
     const results = new Map<string, LlamaCompareResult | string>();
     const total = chosen.length * perGroup;
     let done = 0;
     let lastReport = 0;
-    try {
-      for (const group of chosen) {
-        for (const formatId of formats) {
-          throwIfCancelled(token);
-          const label = group.map((l) => l.name).join(' + ');
-          const now = performance.now();
-          if (options.onProgress && now - lastReport >= 1000) {
-            lastReport = now;
-            options.onProgress({ pairsDone: done, pairsTotal: total, message: `measuring ${label} in ${formatId}` });
-          }
-          done++;
-          const patches = await lowerAssignment(model, Object.fromEntries(group.map((l) => [l.name, formatId])), layerTensors, layerOps, tensorsByName, fh);
-          let r: LlamaCompareResult | string;
-          if (typeof patches === 'string') r = patches;
-          else if (patches.length === 0) r = 'lossless: the stored dtype already is this format';
-          else {
-            try {
-              for (const p of patches) await fh.write(p.lowered, 0, p.lowered.length, p.offset);
-              await fh.sync();
-              r = await session.evaluator.compare(copy);
-            } catch (e) {
-              r = `run failed: ${(e as Error).message.split('\n')[0]}`;
-            } finally {
-              for (const p of patches) await fh.write(p.original, 0, p.original.length, p.offset);
-              await fh.sync();
-            }
-          }
-          for (const l of group) results.set(`${l.name}|${formatId}`, r);
+    for (const group of chosen) {
+      for (const formatId of formats) {
+        throwIfCancelled(token);
+        const label = group.map((l) => l.name).join(' + ');
+        const now = performance.now();
+        if (options.onProgress && now - lastReport >= 1000) {
+          lastReport = now;
+          options.onProgress({ pairsDone: done, pairsTotal: total, message: `measuring ${label} in ${formatId}` });
         }
+        done++;
+        const lossless = group.every((l) => (byLayer.get(l.name)?.tensors ?? []).every((n) => (LOSSLESS_FORMATS[tensorsByName.get(n)?.dtype ?? ''] ?? []).includes(formatId)));
+        let r: LlamaCompareResult | string;
+        if (lossless) r = 'lossless: the stored dtype already is this format';
+        else r = await runner.run(Object.fromEntries(group.map((l) => [l.name, formatId]))).catch((e: Error) => `run failed: ${e.message.split('\n')[0]}`);
+        for (const l of group) results.set(`${l.name}|${formatId}`, r);
       }
-    } finally {
-      await fh.close();
     }
     options.onProgress?.({ pairsDone: done, pairsTotal: total, message: 'done' });
 
@@ -197,7 +179,9 @@ export async function measureGgufSensitivity(modelPath: string, options: GgufMea
       return { ...l, formats: fm };
     });
     if (skipped.length) notes.push(`${skipped.length} pair${skipped.length === 1 ? '' : 's'} not measured: ${skipped.slice(0, 3).join('; ')}${skipped.length > 3 ? '; …' : ''}`);
-    notes.push('lowering simulated in the stored dtype (fake-quantized F32/F16/BF16 values, as the static analysis models each format); llama.cpp computes in the stored dtype.');
+    notes.push(runner.storage === 'ggml'
+      ? 'each pair written in its real ggml type by apply (applyGguf.ts) and run by llama.cpp\'s own kernels.'
+      : 'lowering simulated in the stored dtype (fake-quantized F32/F16/BF16 values, as the static analysis models each format): some rows are not a multiple of a format\'s block, where apply would store llama-quantize\'s fallback type instead.');
     return {
       ...staticReport,
       layers,
@@ -214,7 +198,7 @@ export async function measureGgufSensitivity(modelPath: string, options: GgufMea
     };
   } finally {
     if (session && !options.session) session.evaluator.dispose();
-    if (tempDir) await fs.rm(tempDir, { recursive: true, force: true }).catch(() => undefined);
+    await runner?.close();
     await opened.close();
   }
 }
@@ -274,4 +258,81 @@ export function klPerStaticScore(report: SensitivityReport): number | undefined 
   if (!ratios.length) return undefined;
   ratios.sort((a, b) => a - b);
   return ratios[Math.floor(ratios.length / 2)]!;
+}
+
+/**
+ * How candidates are stored for evaluation. 'ggml': written by `apply` (applyGguf.ts) in the real ggml types, so
+ * llama.cpp runs its own kernels on them (quantized dot products included). 'simulated': fake-quantized values
+ * written back in the stored dtype ({@link lowerAssignment}), used when some row length is not a multiple of a
+ * candidate format's block (e.g. stories260K's 64-wide rows and the 256-blocks of k-quants): the writer would then
+ * store llama-quantize's fallback type, a different format than the plan names and the solver sized.
+ */
+export type GgufStorage = 'ggml' | 'simulated';
+
+/** 'ggml' when every matrix of the model can hold every format in `formats` exactly (see {@link GgufStorage}). */
+export function ggufStorageFor(model: Model, formats: readonly string[]): GgufStorage {
+  const blocks = formats.map((id) => getNumberFormat(id)?.blockSize ?? 1);
+  for (const t of model.tensors) {
+    if (t.shape.length < 2 || (t.dtype !== 'float32' && t.dtype !== 'float16' && t.dtype !== 'bfloat16')) continue;
+    const row = t.shape[t.shape.length - 1]!;
+    if (blocks.some((b) => row % b !== 0)) return 'simulated';
+  }
+  return 'ggml';
+}
+
+/**
+ * Evaluates assignments of one model against a session's reference, stored as {@link GgufStorage} says, in a
+ * temporary folder it owns (call `close()`).
+ */
+export class GgufCandidateRunner {
+  private constructor(
+    private readonly modelPath: string,
+    private readonly model: Model,
+    private readonly session: GgufEvalSession,
+    readonly storage: GgufStorage,
+    private readonly dir: string,
+    private readonly simulatedCopy: fs.FileHandle | undefined,
+    private readonly layerTensors: ReadonlyMap<string, readonly string[]>,
+  ) {}
+
+  /** Opens a runner; `report` gives each layer's tensors (simulation), `formats` decide the storage. */
+  static async open(modelPath: string, model: Model, session: GgufEvalSession, report: SensitivityReport, formats: readonly string[], storage: GgufStorage = ggufStorageFor(model, formats)): Promise<GgufCandidateRunner> {
+    const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'precision-lens-gguf-candidates-'));
+    let fh: fs.FileHandle | undefined;
+    if (storage === 'simulated') {
+      await fs.copyFile(path.resolve(modelPath), path.join(dir, 'simulated.gguf'));
+      fh = await fs.open(path.join(dir, 'simulated.gguf'), 'r+');
+    }
+    return new GgufCandidateRunner(path.resolve(modelPath), model, session, storage, dir, fh, new Map(report.layers.map((l) => [l.layer, l.tensors])));
+  }
+
+  /** Applies `assignment` and evaluates it; throws with the reason when it cannot be stored or run. */
+  async run(assignment: Readonly<Record<string, string>>): Promise<LlamaCompareResult> {
+    if (this.storage === 'ggml') {
+      const out = path.join(this.dir, 'candidate.gguf');
+      await applyPlanToGguf(this.modelPath, assignment, out);
+      try {
+        return await this.session.evaluator.compare(out);
+      } finally {
+        await fs.rm(out, { force: true });
+      }
+    }
+    const fh = this.simulatedCopy!;
+    const patches = await lowerAssignment(this.model, assignment, this.layerTensors, new Map(this.model.layers.map((l) => [l.name, l.op])), new Map(this.model.tensors.map((t) => [t.name, t])), fh);
+    if (typeof patches === 'string') throw new Error(`${patches}.`);
+    try {
+      for (const p of patches) await fh.write(p.lowered, 0, p.lowered.length, p.offset);
+      await fh.sync();
+      return await this.session.evaluator.compare(path.join(this.dir, 'simulated.gguf'));
+    } finally {
+      for (const p of patches) await fh.write(p.original, 0, p.original.length, p.offset);
+      await fh.sync();
+    }
+  }
+
+  /** Removes the temporary folder. */
+  async close(): Promise<void> {
+    await this.simulatedCopy?.close();
+    await fs.rm(this.dir, { recursive: true, force: true }).catch(() => undefined);
+  }
 }

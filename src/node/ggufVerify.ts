@@ -10,16 +10,12 @@
  * measured candidate that fits it: the solver's plan, a baseline, or the solver's plan for a smaller baseline's size.
  * It is therefore never worse, on the calibration text, than any baseline of equal or smaller size that was measured.
  *
- * How a candidate is applied: every layer the assignment lowers has its quantized tensors fake-quantized in place in
- * a temporary copy (ggufMeasure.ts: same layout, the static analysis's quantizers, stored dtype kept), the copy is
- * evaluated, and the original bytes are restored. Until a GGUF writer stores real ggml block types, the file size is
- * the size the plan *would* have (`assignmentWeightBytes`), not the copy's.
+ * How a candidate is applied (ggufMeasure.ts GgufCandidateRunner): written by `apply` in the real ggml types when
+ * every row holds every format's block, else simulated in the stored dtype; sizes are the plan's ggml sizes
+ * (`assignmentWeightBytes`) either way, so a simulated candidate is judged at the size it names.
  *
  * Cost: one tensor rewrite + one llama.cpp evaluation per candidate, at most `maxCandidates`.
  */
-import { promises as fs } from 'node:fs';
-import * as os from 'node:os';
-import * as path from 'node:path';
 import {
   KEEP_FORMAT,
   assignmentHarm,
@@ -35,7 +31,7 @@ import {
   type Model,
   type SensitivityReport,
 } from '../core';
-import { lowerAssignment, type GgufEvalSession } from './ggufMeasure';
+import { GgufCandidateRunner, type GgufEvalSession, type GgufStorage } from './ggufMeasure';
 import type { LlamaCompareResult } from './llamaEval';
 
 /** Default cap on measured candidates. */
@@ -92,6 +88,8 @@ export interface GgufVerifyOptions {
   /** Also solve and measure the solver's plan at each baseline's size (default true). */
   readonly equalSize?: boolean;
   readonly maxCandidates?: number;
+  /** How candidates are stored (default ggufStorageFor the formats and baselines). */
+  readonly storage?: GgufStorage;
   readonly token?: CancellationToken;
   readonly onProgress?: (p: { readonly done: number; readonly total: number; readonly message: string }) => void;
 }
@@ -105,6 +103,8 @@ export interface GgufVerifyResult {
   /** Pairs (baseline, solver plan at its size) with both measured. */
   readonly equalSize: readonly { readonly baseline: GgufCandidate; readonly solver: GgufCandidate; readonly delivered: GgufCandidate }[];
   readonly inputs: string;
+  /** How candidates were stored: real ggml types, or simulated in the stored dtype (ggufMeasure.ts GgufStorage). */
+  readonly storage: GgufStorage;
   readonly elapsedMs: number;
 }
 
@@ -120,9 +120,6 @@ export function betterCandidate(a: GgufCandidate, b: GgufCandidate | undefined):
 export async function verifyGgufPlan(modelPath: string, model: Model, options: GgufVerifyOptions): Promise<GgufVerifyResult> {
   const started = performance.now();
   const cap = Math.max(1, Math.floor(options.maxCandidates ?? DEFAULT_GGUF_VERIFY_CANDIDATES));
-  const tensorsByName = new Map(model.tensors.map((t) => [t.name, t]));
-  const layerTensors = new Map(options.report.layers.map((l) => [l.layer, l.tensors]));
-  const layerOps = new Map(model.layers.map((l) => [l.name, l.op]));
   const solveBase = {
     formats: options.formats,
     ...(options.native ? { native: options.native } : {}),
@@ -133,10 +130,7 @@ export async function verifyGgufPlan(modelPath: string, model: Model, options: G
   };
   const baselines = options.baselines ?? ggufBaselines(model, { ...(options.native ? { native: options.native } : {}), ...(options.allowEmulated ? { allowEmulated: true } : {}) });
 
-  const tempDir = await fs.mkdtemp(path.join(os.tmpdir(), 'precision-lens-gguf-verify-'));
-  const copy = path.join(tempDir, 'candidate.gguf');
-  await fs.copyFile(path.resolve(modelPath), copy);
-  const fh = await fs.open(copy, 'r+');
+  const runner = await GgufCandidateRunner.open(modelPath, model, options.session, options.report, [...new Set([...options.formats, ...baselines.flatMap((b) => Object.values(b.assignment)).filter((f) => f !== KEEP_FORMAT)])], options.storage);
   const byKey = new Map<string, GgufCandidate>();
   const measured: GgufCandidate[] = [];
   const keyOf = (a: Readonly<Record<string, string>>): string => model.layers.map((l) => a[l.name] ?? KEEP_FORMAT).join(',');
@@ -150,21 +144,10 @@ export async function verifyGgufPlan(modelPath: string, model: Model, options: G
     if (measured.length >= cap) return { ...base, measured: undefined, error: 'not measured: candidate cap reached' };
     throwIfCancelled(options.token);
     options.onProgress?.({ done: measured.length, total: totalPlanned, message: `measuring ${label}` });
-    let c: GgufCandidate;
-    const patches = await lowerAssignment(model, assignment, layerTensors, layerOps, tensorsByName, fh);
-    if (typeof patches === 'string') c = { ...base, measured: undefined, error: patches };
-    else {
-      try {
-        for (const p of patches) await fh.write(p.lowered, 0, p.lowered.length, p.offset);
-        await fh.sync();
-        c = { ...base, measured: await options.session.evaluator.compare(copy) };
-      } catch (e) {
-        c = { ...base, measured: undefined, error: (e as Error).message.split('\n')[0]! };
-      } finally {
-        for (const p of patches) await fh.write(p.original, 0, p.original.length, p.offset);
-        await fh.sync();
-      }
-    }
+    const c: GgufCandidate = await runner.run(assignment).then(
+      (measured) => ({ ...base, measured }),
+      (e: Error) => ({ ...base, measured: undefined, error: e.message.split('\n')[0]! }),
+    );
     byKey.set(key, c);
     measured.push(c);
     return c;
@@ -197,11 +180,11 @@ export async function verifyGgufPlan(modelPath: string, model: Model, options: G
       candidates: measured,
       equalSize: equal.map((e) => ({ ...e, delivered: bestWithin(e.baseline.weightBytes, e.solver) })),
       inputs: options.session.description,
+      storage: runner.storage,
       elapsedMs: Math.round(performance.now() - started),
     };
   } finally {
-    await fh.close();
-    await fs.rm(tempDir, { recursive: true, force: true }).catch(() => undefined);
+    await runner.close();
   }
 }
 
@@ -209,21 +192,12 @@ export async function verifyGgufPlan(modelPath: string, model: Model, options: G
  * Applies `assignment` to a temporary copy of the model (as {@link verifyGgufPlan} does) and evaluates it with
  * `session`; for scoring plans on another text than the one they were selected with.
  */
-export async function measureGgufAssignment(modelPath: string, model: Model, report: SensitivityReport, assignment: Readonly<Record<string, string>>, session: GgufEvalSession): Promise<LlamaCompareResult> {
-  const tempDir = await fs.mkdtemp(path.join(os.tmpdir(), 'precision-lens-gguf-assignment-'));
-  const copy = path.join(tempDir, 'candidate.gguf');
+export async function measureGgufAssignment(modelPath: string, model: Model, report: SensitivityReport, assignment: Readonly<Record<string, string>>, session: GgufEvalSession, storage?: GgufStorage): Promise<LlamaCompareResult> {
+  const formats = [...new Set(Object.values(assignment).filter((f) => f !== KEEP_FORMAT))];
+  const runner = await GgufCandidateRunner.open(modelPath, model, session, report, formats, storage);
   try {
-    await fs.copyFile(path.resolve(modelPath), copy);
-    const fh = await fs.open(copy, 'r+');
-    try {
-      const patches = await lowerAssignment(model, assignment, new Map(report.layers.map((l) => [l.layer, l.tensors])), new Map(model.layers.map((l) => [l.name, l.op])), new Map(model.tensors.map((t) => [t.name, t])), fh);
-      if (typeof patches === 'string') throw new Error(`${model.fileName}: ${patches}.`);
-      for (const p of patches) await fh.write(p.lowered, 0, p.lowered.length, p.offset);
-    } finally {
-      await fh.close();
-    }
-    return await session.evaluator.compare(copy);
+    return await runner.run(assignment);
   } finally {
-    await fs.rm(tempDir, { recursive: true, force: true }).catch(() => undefined);
+    await runner.close();
   }
 }

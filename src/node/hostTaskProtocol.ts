@@ -15,6 +15,7 @@
 import type { ComputeType, SensitivityReport } from '../core';
 import type { NotificationType, RequestType } from '../protocol/rpc';
 import type { ApplyOnnxResult } from './applyOnnx';
+import type { ApplyGgufResult } from './applyGguf';
 import type { VerifyPlanResult } from './planVerify';
 
 /** Fields every task request has. */
@@ -65,6 +66,16 @@ export interface VerifyPlanParams extends TaskParamsBase {
   readonly samples?: number;
 }
 
+/** Writes a new GGUF with a plan's ggml types (src/node/applyGguf.ts: temp file beside the output, renamed into place). */
+export interface ApplyGgufPlanParams extends TaskParamsBase {
+  readonly modelPath: string;
+  /** Layer → format id ('keep' or missing = as stored). */
+  readonly assignment: Readonly<Record<string, string>>;
+  readonly outputPath: string;
+  /** Re-quantize tensors already stored in a low type (otherwise refused with code 'requantize'). */
+  readonly force?: boolean;
+}
+
 /** Progress of one task (child → host). */
 export interface TaskProgress {
   readonly taskId: number;
@@ -80,6 +91,8 @@ export interface TaskCancelParams {
 
 /** Writes a new ONNX model with a plan applied. */
 export const ApplyPlanTask: RequestType<ApplyPlanParams, ApplyOnnxResult> = { method: 'task/applyPlan' };
+/** Writes a new GGUF model with a plan applied. */
+export const ApplyGgufPlanTask: RequestType<ApplyGgufPlanParams, ApplyGgufResult> = { method: 'task/applyGgufPlan' };
 /** Measured sensitivity of an ONNX model. */
 export const MeasureSensitivityTask: RequestType<MeasureSensitivityParams, SensitivityReport> = { method: 'task/measureSensitivity' };
 /** Plan verification with onnxruntime-node. */

@@ -180,6 +180,14 @@ export class LlamaEvaluator {
     return r;
   }
 
+  /** Peak resident memory of the evaluation process (Linux /proc VmHWM), bytes; undefined elsewhere or after exit. */
+  async peakRssBytes(): Promise<number | undefined> {
+    if (this.child.pid === undefined || this.exited) return undefined;
+    const status = await fs.readFile(`/proc/${this.child.pid}/status`, 'utf8').catch(() => '');
+    const m = /^VmHWM:\s+(\d+) kB/m.exec(status);
+    return m ? Number(m[1]) * 1024 : undefined;
+  }
+
   /** The model whose distributions are kept. */
   get referenceModel(): string | undefined {
     return this.referencePath;

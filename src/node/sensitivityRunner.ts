@@ -423,81 +423,256 @@ interface TensorAccum {
   totalBlocks: number;
 }
 
-async function runAnalysis(opened: OpenedModel, formats: string[], options: SensitivityOptions, started: number): Promise<SensitivityReport> {
-  const { model } = opened;
-  const token = options.token;
-  const warnings: string[] = [];
-  const { plans, skipped } = planSensitivityLayers(model);
-  for (const [why, layers] of skipped) warnings.push(`${layers.length} layer${layers.length === 1 ? '' : 's'} skipped (${why}): ${layers.slice(0, 3).join(', ')}${layers.length > 3 ? ', …' : ''}.`);
-  const sample = options.sample !== undefined && options.sample > 0 && options.sample < 1 ? options.sample : undefined;
-  const rand = seededRandom(options.seed ?? 1);
+/** A chunk's bytes as a task carries them: read by this thread, or a file range a worker reads itself. */
+type ChunkData = { bytes: Uint8Array; file?: SensitivityChunkTask['file'] };
 
-  // Unique tensors (a tensor shared by two layers is analyzed once), with their layout.
-  const tensorLayout = new Map<string, { tensor: TensorInfo; transpose: boolean }>();
-  for (const p of plans) {
-    for (const t of p.tensors) {
-      if (!tensorLayout.has(t.name)) tensorLayout.set(t.name, { tensor: t, transpose: quantizationLayout(p.layer, model, t.name, t.shape.length).transpose });
-    }
-  }
-  const totalWeightBytes = [...tensorLayout.values()].reduce((a, t) => a + t.tensor.byteLength, 0);
-
-  // Worker pool (or inline).
-  const wanted = options.workers ?? (typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length);
-  const inlineBelow = options.inlineBelowBytes ?? INLINE_BELOW_BYTES;
-  const entry = wanted > 0 && totalWeightBytes >= inlineBelow ? (options.workerFile ?? workerEntry()) : undefined;
-  if (wanted > 0 && totalWeightBytes >= inlineBelow && !entry) warnings.push('The analysis worker (dist/worker.js) was not found; ran on one thread.');
-  const recycler = new BufferRecycler(Math.max(1, wanted) + 3);
-  const pool = entry ? new ChunkPool(entry, Math.max(1, wanted), (b) => recycler.give(b, true)) : undefined;
-  const runTask = async (task: SensitivityChunkTask): Promise<SensitivityChunkResult> => {
-    throwIfCancelled(token);
-    if (pool) return pool.run(task);
-    await new Promise((r) => setImmediate(r));
-    throwIfCancelled(token);
-    const r = analyzeSensitivityChunk(task);
-    recycler.give(task.bytes.buffer as ArrayBuffer);
-    return r;
-  };
-
+/**
+ * One static sensitivity analysis of a model, in named steps (see {@link runAnalysis}): the unique tensors and
+ * the worker pool are set up on construction; then full quantization parameters are loaded, every tensor is
+ * analyzed (whole, in one histogram pass, or in two passes: facts then errors), and the layers are scored.
+ */
+class SensitivityRun {
+  readonly warnings: string[] = [];
+  private readonly model: Model;
+  private readonly token: CancellationToken | undefined;
+  private readonly plans: LayerPlan[];
+  private readonly sample: number | undefined;
+  private readonly rand: () => number;
+  /** Unique tensors (a tensor shared by two layers is analyzed once), with their layout. */
+  private readonly tensorLayout = new Map<string, { tensor: TensorInfo; transpose: boolean }>();
+  readonly totalWeightBytes: number;
+  private readonly wanted: number;
+  private readonly recycler: BufferRecycler;
+  private readonly pool: ChunkPool | undefined;
+  /**
+   * At most this many chunks are read and not yet analyzed (a big tensor's chunks would otherwise all be read at
+   * once: unbounded memory for sources this thread reads).
+   */
+  private readonly inFlight: Limiter;
+  /** Per-channel scales a reader kept only as a summary (TFLite beyond limits.maxQuantValuesTotal), loaded in full. */
+  private readonly fullQuant = new Map<string, TensorInfo['quant']>();
+  private readonly accums = new Map<string, TensorAccum>();
+  private nextId = 0;
   // Progress, throttled to ~1/s.
-  let bytesDone = 0, tensorsDone = 0, lastReport = 0, bytesPlanned = 0;
-  const report = (force: boolean, message: string): void => {
-    if (!options.onProgress) return;
-    const now = performance.now();
-    if (!force && now - lastReport < 1000) return;
-    lastReport = now;
-    options.onProgress({ bytesDone, bytesTotal: bytesPlanned, tensorsDone, tensorsTotal: tensorLayout.size, message });
-  };
+  private bytesDone = 0;
+  private tensorsDone = 0;
+  private lastReport = 0;
+  private bytesPlanned = 0;
 
-  // At most this many chunks are read and not yet analyzed (a big tensor's chunks would otherwise all be read at
-  // once: unbounded memory for sources this thread reads).
-  const inFlight = new Limiter(Math.max(1, pool ? wanted : 1) + 2);
-  const sourceFor = async (t: TensorInfo): Promise<ByteSource> => (t.location!.file === '' ? opened.source : opened.siblings.open(t.location!.file));
-  const read = async (t: TensorInfo, offset: number, length: number): Promise<Uint8Array> => recycler.read(await sourceFor(t), offset, length);
-  // Per-channel scales a reader kept only as a summary (TFLite beyond limits.maxQuantValuesTotal) are loaded in
-  // full before the tensor is dequantized, from the same file as its bytes.
-  const fullQuant = new Map<string, TensorInfo['quant']>();
-  for (const { tensor: t } of tensorLayout.values()) {
-    if (t.quant && t.location && (t.quant.storedScales !== undefined || t.quant.storedZeroPoints !== undefined)) {
-      fullQuant.set(t.name, await loadQuantParams(await sourceFor(t), t.quant));
+  constructor(private readonly opened: OpenedModel, private readonly formats: string[], private readonly options: SensitivityOptions) {
+    this.model = opened.model;
+    this.token = options.token;
+    const { plans, skipped } = planSensitivityLayers(this.model);
+    this.plans = plans;
+    for (const [why, layers] of skipped) this.warnings.push(`${layers.length} layer${layers.length === 1 ? '' : 's'} skipped (${why}): ${layers.slice(0, 3).join(', ')}${layers.length > 3 ? ', …' : ''}.`);
+    this.sample = options.sample !== undefined && options.sample > 0 && options.sample < 1 ? options.sample : undefined;
+    this.rand = seededRandom(options.seed ?? 1);
+    for (const p of plans) {
+      for (const t of p.tensors) {
+        if (!this.tensorLayout.has(t.name)) this.tensorLayout.set(t.name, { tensor: t, transpose: quantizationLayout(p.layer, this.model, t.name, t.shape.length).transpose });
+      }
+    }
+    this.totalWeightBytes = [...this.tensorLayout.values()].reduce((a, t) => a + t.tensor.byteLength, 0);
+    // Worker pool (or inline).
+    this.wanted = options.workers ?? (typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length);
+    const inlineBelow = options.inlineBelowBytes ?? INLINE_BELOW_BYTES;
+    const entry = this.wanted > 0 && this.totalWeightBytes >= inlineBelow ? (options.workerFile ?? workerEntry()) : undefined;
+    if (this.wanted > 0 && this.totalWeightBytes >= inlineBelow && !entry) this.warnings.push('The analysis worker (dist/worker.js) was not found; ran on one thread.');
+    this.recycler = new BufferRecycler(Math.max(1, this.wanted) + 3);
+    this.pool = entry ? new ChunkPool(entry, Math.max(1, this.wanted), (b) => this.recycler.give(b, true)) : undefined;
+    this.inFlight = new Limiter(Math.max(1, this.pool ? this.wanted : 1) + 2);
+  }
+
+  /** Reports progress (at most about once a second unless `force`). */
+  progress(force: boolean, message: string): void {
+    if (!this.options.onProgress) return;
+    const now = performance.now();
+    if (!force && now - this.lastReport < 1000) return;
+    this.lastReport = now;
+    this.options.onProgress({ bytesDone: this.bytesDone, bytesTotal: this.bytesPlanned, tensorsDone: this.tensorsDone, tensorsTotal: this.tensorLayout.size, message });
+  }
+
+  /** Step 1: full per-channel quantization parameters for tensors whose reader kept a summary. */
+  async loadFullQuantParams(): Promise<void> {
+    for (const { tensor: t } of this.tensorLayout.values()) {
+      if (t.quant && t.location && (t.quant.storedScales !== undefined || t.quant.storedZeroPoints !== undefined)) {
+        this.fullQuant.set(t.name, await loadQuantParams(await this.sourceFor(t), t.quant));
+      }
     }
   }
+
+  /** Step 2: every unique tensor, a few at a time; an unreadable tensor is dropped with a warning. Closes the pool. */
+  async analyzeAllTensors(): Promise<void> {
+    // Bytes actually planned (for progress): full pass = all weight bytes; sampling ≈ fraction.
+    this.bytesPlanned = this.sample ? Math.round(this.totalWeightBytes * this.sample) : this.totalWeightBytes;
+    const queue = [...this.tensorLayout.values()];
+    const concurrency = Math.max(1, (this.pool ? this.wanted : 1) + 1);
+    let failed: unknown;
+    try {
+      await Promise.all(Array.from({ length: concurrency }, async () => {
+        while (queue.length && failed === undefined) {
+          const { tensor, transpose } = queue.shift()!;
+          try {
+            await this.analyzeTensor(tensor, transpose);
+          } catch (e) {
+            if (e instanceof CancelledError || (this.token?.isCancellationRequested ?? false)) {
+              failed ??= new CancelledError();
+              return;
+            }
+            // Undecodable or unreadable tensor: warn and drop it.
+            this.warnings.push(`${tensor.name}: not analyzed (${e instanceof Error ? e.message : String(e)}).`);
+            this.accums.delete(tensor.name);
+          }
+          this.tensorsDone++;
+          this.progress(false, `analyzed ${tensor.name}`);
+        }
+      }));
+    } finally {
+      await this.pool?.close();
+    }
+    if (failed) throw failed;
+    throwIfCancelled(this.token);
+  }
+
+  /** Step 3: per layer, merge the layer's analyzed tensors and score them; the standard errors when sampling. */
+  scoreLayers(): { layers: LayerSensitivity[]; stdErrs: number[] } {
+    const layers: LayerSensitivity[] = [];
+    const analyzed = this.plans.filter((p) => this.accums.has(p.tensors[0]!.name));
+    const stdErrs: number[] = [];
+    const contexts = layerContexts(analyzed.map((p) => p.layer));
+    for (const p of analyzed) {
+      const merged = this.mergeLayerTensors(p);
+      const errResults = Object.fromEntries(this.formats.map((f) => [f, merged.errors.get(f)!.result()]));
+      const position = contexts.get(p.layer.name);
+      const scored = scoreLayer(p.layer, this.model, { stats: merged.stats.result(), errors: errResults, ...(position ? { position } : {}) });
+      if (this.sample) {
+        for (const f of this.formats) {
+          const se = ratioStdErr(merged.blocks.get(f)!, merged.sampledBlocks / Math.max(1, merged.totalBlocks));
+          scored[f] = { ...scored[f]!, relMseStdErr: se };
+          if (Number.isFinite(se)) stdErrs.push(se);
+        }
+      }
+      layers.push({
+        layer: p.layer.name,
+        role: p.layer.role,
+        op: p.layer.op,
+        block: p.layer.block ?? null,
+        parameterCount: p.layer.parameterCount,
+        dtype: p.layer.dtype,
+        tensors: merged.tensors,
+        stats: merged.stats.result(),
+        formats: scored,
+      });
+    }
+    return { layers, stdErrs };
+  }
+
+  /** Step 4 (sampling only): what fraction was read and how uncertain the relMse figures are. */
+  samplingNote(stdErrs: number[]): SensitivityReport['sampled'] {
+    if (!this.sample) return undefined;
+    const fraction = this.totalWeightBytes > 0 ? this.bytesDone / this.totalWeightBytes : 0;
+    stdErrs.sort((a, b) => a - b);
+    const med = stdErrs[Math.floor(stdErrs.length / 2)] ?? 0;
+    const max = stdErrs[stdErrs.length - 1] ?? 0;
+    return {
+      fraction,
+      note: `Sampled ${(fraction * 100).toFixed(1)}% of the weight bytes (random row blocks of ~${SAMPLE_BLOCK_ELEMENTS / 1024} Ki elements, seed ${this.options.seed ?? 1}). ` +
+        `relMse relative standard error: median ${(med * 100).toFixed(1)}%, max ${(max * 100).toFixed(1)}% (≈ ±${(10 * Math.log10(1 + med)).toFixed(2)} dB median). ` +
+        'max|w|, outlier and overflow counts are lower bounds; per-tensor scales come from the sample.',
+    };
+  }
+
+  //#region one tensor
+  /** A tensor: whole (small), in one histogram pass (FP16/BF16), or in two passes (facts, then errors). */
+  private async analyzeTensor(t: TensorInfo, transpose: boolean): Promise<void> {
+    const acc: TensorAccum = { stats: new WeightStatsAccumulator(), errors: new Map(this.formats.map((f) => [f, new ErrorAccumulator()])), blocks: new Map(this.formats.map((f) => [f, []])), sampledBlocks: 0, totalBlocks: 0 };
+    this.accums.set(t.name, acc);
+    const sample = this.sample;
+    let chunks = sample ? chunkSpecs(t, transpose, SAMPLE_BLOCK_ELEMENTS) : t.elementCount > (this.options.wholeTensorElements ?? WHOLE_TENSOR_ELEMENTS) ? chunkSpecs(t, transpose, this.options.chunkElements ?? CHUNK_ELEMENTS) : undefined;
+    if (!chunks) return this.analyzeWhole(t, transpose, acc);
+    acc.totalBlocks = chunks.length;
+    if (sample) {
+      const chosen = chunks.filter(() => this.rand() < sample);
+      chunks = chosen.length ? chosen : [chunks[Math.floor(this.rand() * chunks.length)]!];
+    }
+    acc.sampledBlocks = chunks.length;
+    if (!sample && canAnalyzeInOnePass(t, transpose, this.formats)) return this.analyzeInOnePass(t, transpose, chunks, acc);
+    return this.analyzeInTwoPasses(t, transpose, chunks, acc);
+  }
+
+  /** One task for the whole tensor. */
+  private async analyzeWhole(t: TensorInfo, transpose: boolean, acc: TensorAccum): Promise<void> {
+    const loc = t.location!;
+    const r = await this.readAndRun(t, loc.byteOffset, loc.byteLength, (bytes) => this.makeTask(t, transpose, undefined, bytes, this.formats, undefined, false));
+    acc.stats.merge(r.stats);
+    for (const f of this.formats) if (r.errors[f]) acc.errors.get(f)!.merge(r.errors[f]!);
+    acc.sampledBlocks = acc.totalBlocks = 1;
+    this.bytesDone += loc.byteLength;
+  }
+
+  /** FP16/BF16: one pass. Chunks return code histograms; element-wise formats come from their sum. */
+  private async analyzeInOnePass(t: TensorInfo, transpose: boolean, chunks: readonly ChunkSpec[], acc: TensorAccum): Promise<void> {
+    const histogram = new Uint32Array(65536);
+    await Promise.all(chunks.map(async (c) => {
+      const r = await this.readAndRun(t, c.byteStart, c.byteLength, (bytes) => ({ ...this.makeTask(t, transpose, c, bytes, this.formats, undefined, false), histogramOnly: true }));
+      acc.stats.merge(r.stats);
+      for (const f of this.formats) if (r.errors[f]) acc.errors.get(f)!.merge(r.errors[f]!);
+      if (r.histogram) for (let i = 0; i < 65536; i++) histogram[i]! += r.histogram[i]!;
+      this.bytesDone += c.byteLength;
+      this.progress(false, `analyzing ${t.name}`);
+    }));
+    const elementwise = histogramSensitivity(t.dtype as 'float16' | 'bfloat16', histogram, this.formats);
+    for (const [f, e] of Object.entries(elementwise)) acc.errors.get(f)!.merge(e);
+  }
+
+  /** Pass 1: whole-tensor facts (max|w|, mean|w|, per-column max when transposed); pass 2: errors per chunk. */
+  private async analyzeInTwoPasses(t: TensorInfo, transpose: boolean, chunks: readonly ChunkSpec[], acc: TensorAccum): Promise<void> {
+    const colMax = transpose ? new Float32Array(t.shape[t.shape.length - 1] ?? 0) : undefined;
+    const pass1 = new WeightStatsAccumulator();
+    await Promise.all(chunks.map(async (c) => {
+      const r = await this.readAndRun(t, c.byteStart, c.byteLength, (bytes) => this.makeTask(t, transpose, c, bytes, [], undefined, transpose));
+      pass1.merge(r.stats);
+      if (colMax && r.columnAbsMax) for (let i = 0; i < colMax.length; i++) if (r.columnAbsMax[i]! > colMax[i]!) colMax[i] = r.columnAbsMax[i]!;
+    }));
+    const p1 = pass1.partial();
+    const globals = { tensorAbsMax: p1.maxAbs, tensorAbsMean: p1.count ? p1.sAbs / p1.count : 0, ...(colMax ? { channelAbsMax: colMax } : {}) };
+    acc.stats.merge(p1);
+    await Promise.all(chunks.map(async (c) => {
+      const g = colMax ? { ...globals, channelAbsMax: colMax.slice() } : globals;
+      const r = await this.readAndRun(t, c.byteStart, c.byteLength, (bytes) => this.makeTask(t, transpose, c, bytes, this.formats, g, false));
+      for (const f of this.formats) {
+        const e = r.errors[f];
+        if (!e) continue;
+        acc.errors.get(f)!.merge(e);
+        acc.blocks.get(f)!.push([e.noise, e.signal]);
+      }
+      this.bytesDone += c.byteLength;
+      this.progress(false, `analyzing ${t.name}`);
+    }));
+  }
+  //#endregion
+
+  //#region reading and tasks
+  private async sourceFor(t: TensorInfo): Promise<ByteSource> {
+    return t.location!.file === '' ? this.opened.source : this.opened.siblings.open(t.location!.file);
+  }
+
   /** A chunk's bytes: workers read local files themselves (`task.file`); otherwise this thread reads them. */
-  const chunkBytes = async (t: TensorInfo, offset: number, length: number): Promise<{ bytes: Uint8Array; file?: SensitivityChunkTask['file'] }> => {
-    const src = await sourceFor(t);
-    if (pool && src instanceof FileByteSource && length >= RECYCLE_MIN_BYTES) {
+  private async chunkBytes(t: TensorInfo, offset: number, length: number): Promise<ChunkData> {
+    const src = await this.sourceFor(t);
+    if (this.pool && src instanceof FileByteSource && length >= RECYCLE_MIN_BYTES) {
       checkRange(src.name, src.size, offset, length);
       src.bytesRead += length;
       return { bytes: new Uint8Array(0), file: { path: src.filePath, byteOffset: offset, byteLength: length } };
     }
-    return { bytes: await read(t, offset, length) };
-  };
+    return { bytes: await this.recycler.read(src, offset, length) };
+  }
 
-  let nextId = 0;
-  const makeTask = (t: TensorInfo, transpose: boolean, c: ChunkSpec | undefined, data: { bytes: Uint8Array; file?: SensitivityChunkTask['file'] }, fmts: readonly string[], globals: SensitivityChunkTask['globals'], wantColumnAbsMax: boolean): SensitivityChunkTask => {
+  private makeTask(t: TensorInfo, transpose: boolean, c: ChunkSpec | undefined, data: ChunkData, fmts: readonly string[], globals: SensitivityChunkTask['globals'], wantColumnAbsMax: boolean): SensitivityChunkTask {
     const full = storedMatrixShape(t.shape, transpose);
     const flatShape = c ? [c.rowCount, c.elementCount / c.rowCount] : full;
     return {
-      id: nextId++,
+      id: this.nextId++,
       dtype: t.dtype,
       encoding: t.location!.encoding,
       elementCount: c ? c.elementCount : t.elementCount,
@@ -505,176 +680,68 @@ async function runAnalysis(opened: OpenedModel, formats: string[], options: Sens
       ...(data.file ? { file: data.file } : {}),
       shape: flatShape,
       rowOffset: c ? c.rowStart : 0,
-      quant: fullQuant.get(t.name) ?? t.quant,
+      quant: this.fullQuant.get(t.name) ?? t.quant,
       transpose,
       formats: fmts,
       ...(globals ? { globals } : {}),
       wantColumnAbsMax,
     };
-  };
+  }
+
+  /** Runs a task in the pool, or inline (yielding first so progress and cancellation get a turn). */
+  private async runTask(task: SensitivityChunkTask): Promise<SensitivityChunkResult> {
+    throwIfCancelled(this.token);
+    if (this.pool) return this.pool.run(task);
+    await new Promise((r) => setImmediate(r));
+    throwIfCancelled(this.token);
+    const r = analyzeSensitivityChunk(task);
+    this.recycler.give(task.bytes.buffer as ArrayBuffer);
+    return r;
+  }
 
   /** Reads one chunk and analyzes it, holding an in-flight slot meanwhile. */
-  const readAndRun = async (t: TensorInfo, offset: number, length: number, task: (data: { bytes: Uint8Array; file?: SensitivityChunkTask['file'] }) => SensitivityChunkTask): Promise<SensitivityChunkResult> => {
-    await inFlight.acquire();
+  private async readAndRun(t: TensorInfo, offset: number, length: number, task: (data: ChunkData) => SensitivityChunkTask): Promise<SensitivityChunkResult> {
+    await this.inFlight.acquire();
     try {
-      return await runTask(task(await chunkBytes(t, offset, length)));
+      return await this.runTask(task(await this.chunkBytes(t, offset, length)));
     } finally {
-      inFlight.release();
+      this.inFlight.release();
     }
-  };
-
-  const accums = new Map<string, TensorAccum>();
-  const analyzeTensor = async (t: TensorInfo, transpose: boolean): Promise<void> => {
-    const acc: TensorAccum = { stats: new WeightStatsAccumulator(), errors: new Map(formats.map((f) => [f, new ErrorAccumulator()])), blocks: new Map(formats.map((f) => [f, []])), sampledBlocks: 0, totalBlocks: 0 };
-    accums.set(t.name, acc);
-    const loc = t.location!;
-    let chunks = sample ? chunkSpecs(t, transpose, SAMPLE_BLOCK_ELEMENTS) : t.elementCount > (options.wholeTensorElements ?? WHOLE_TENSOR_ELEMENTS) ? chunkSpecs(t, transpose, options.chunkElements ?? CHUNK_ELEMENTS) : undefined;
-    if (!chunks) {
-      // One task for the whole tensor.
-      const r = await readAndRun(t, loc.byteOffset, loc.byteLength, (bytes) => makeTask(t, transpose, undefined, bytes, formats, undefined, false));
-      acc.stats.merge(r.stats);
-      for (const f of formats) if (r.errors[f]) acc.errors.get(f)!.merge(r.errors[f]!);
-      acc.sampledBlocks = acc.totalBlocks = 1;
-      bytesDone += loc.byteLength;
-      return;
-    }
-    acc.totalBlocks = chunks.length;
-    if (sample) {
-      const chosen = chunks.filter(() => rand() < sample);
-      chunks = chosen.length ? chosen : [chunks[Math.floor(rand() * chunks.length)]!];
-    }
-    acc.sampledBlocks = chunks.length;
-    if (!sample && canAnalyzeInOnePass(t, transpose, formats)) {
-      // FP16/BF16: one pass. Chunks return code histograms; element-wise formats come from their sum.
-      const histogram = new Uint32Array(65536);
-      await Promise.all(chunks.map(async (c) => {
-        const r = await readAndRun(t, c.byteStart, c.byteLength, (bytes) => ({ ...makeTask(t, transpose, c, bytes, formats, undefined, false), histogramOnly: true }));
-        acc.stats.merge(r.stats);
-        for (const f of formats) if (r.errors[f]) acc.errors.get(f)!.merge(r.errors[f]!);
-        if (r.histogram) for (let i = 0; i < 65536; i++) histogram[i]! += r.histogram[i]!;
-        bytesDone += c.byteLength;
-        report(false, `analyzing ${t.name}`);
-      }));
-      const elementwise = histogramSensitivity(t.dtype as 'float16' | 'bfloat16', histogram, formats);
-      for (const [f, e] of Object.entries(elementwise)) acc.errors.get(f)!.merge(e);
-      return;
-    }
-    // Pass 1: whole-tensor facts.
-    const colMax = transpose ? new Float32Array(t.shape[t.shape.length - 1] ?? 0) : undefined;
-    const pass1 = new WeightStatsAccumulator();
-    await Promise.all(chunks.map(async (c) => {
-      const r = await readAndRun(t, c.byteStart, c.byteLength, (bytes) => makeTask(t, transpose, c, bytes, [], undefined, transpose));
-      pass1.merge(r.stats);
-      if (colMax && r.columnAbsMax) for (let i = 0; i < colMax.length; i++) if (r.columnAbsMax[i]! > colMax[i]!) colMax[i] = r.columnAbsMax[i]!;
-    }));
-    const p1 = pass1.partial();
-    const globals = { tensorAbsMax: p1.maxAbs, tensorAbsMean: p1.count ? p1.sAbs / p1.count : 0, ...(colMax ? { channelAbsMax: colMax } : {}) };
-    acc.stats.merge(p1);
-    // Pass 2: errors.
-    await Promise.all(chunks.map(async (c) => {
-      const g = colMax ? { ...globals, channelAbsMax: colMax.slice() } : globals;
-      const r = await readAndRun(t, c.byteStart, c.byteLength, (bytes) => makeTask(t, transpose, c, bytes, formats, g, false));
-      for (const f of formats) {
-        const e = r.errors[f];
-        if (!e) continue;
-        acc.errors.get(f)!.merge(e);
-        acc.blocks.get(f)!.push([e.noise, e.signal]);
-      }
-      bytesDone += c.byteLength;
-      report(false, `analyzing ${t.name}`);
-    }));
-  };
-
-  // Bytes actually planned (for progress): full pass = all weight bytes; sampling ≈ fraction.
-  bytesPlanned = sample ? Math.round(totalWeightBytes * sample) : totalWeightBytes;
-  const queue = [...tensorLayout.values()];
-  const concurrency = Math.max(1, (pool ? wanted : 1) + 1);
-  let failed: unknown;
-  try {
-    await Promise.all(Array.from({ length: concurrency }, async () => {
-      while (queue.length && failed === undefined) {
-        const { tensor, transpose } = queue.shift()!;
-        try {
-          await analyzeTensor(tensor, transpose);
-        } catch (e) {
-          if (e instanceof CancelledError || (token?.isCancellationRequested ?? false)) {
-            failed ??= new CancelledError();
-            return;
-          }
-          // Undecodable or unreadable tensor: warn and drop it.
-          warnings.push(`${tensor.name}: not analyzed (${e instanceof Error ? e.message : String(e)}).`);
-          accums.delete(tensor.name);
-        }
-        tensorsDone++;
-        report(false, `analyzed ${tensor.name}`);
-      }
-    }));
-  } finally {
-    await pool?.close();
   }
-  if (failed) throw failed;
-  throwIfCancelled(token);
+  //#endregion
 
-  // Per layer: merge the layer's tensors, then score.
-  const layers: LayerSensitivity[] = [];
-  const analyzed = plans.filter((p) => accums.has(p.tensors[0]!.name));
-  const stdErrs: number[] = [];
-  const contexts = layerContexts(analyzed.map((p) => p.layer));
-  analyzed.forEach((p) => {
+  /** The analyzed tensors of one layer merged: statistics, errors and sampling blocks. */
+  private mergeLayerTensors(p: LayerPlan): { stats: WeightStatsAccumulator; errors: Map<string, ErrorAccumulator>; blocks: Map<string, [number, number][]>; sampledBlocks: number; totalBlocks: number; tensors: string[] } {
     const stats = new WeightStatsAccumulator();
-    const errors = new Map(formats.map((f) => [f, new ErrorAccumulator()]));
-    const blocks = new Map<string, [number, number][]>(formats.map((f) => [f, []]));
+    const errors = new Map(this.formats.map((f) => [f, new ErrorAccumulator()]));
+    const blocks = new Map<string, [number, number][]>(this.formats.map((f) => [f, []]));
     let sampledBlocks = 0, totalBlocks = 0;
     const tensors: string[] = [];
     for (const t of p.tensors) {
-      const a = accums.get(t.name);
+      const a = this.accums.get(t.name);
       if (!a) continue;
       tensors.push(t.name);
       stats.merge(a.stats.partial());
-      for (const f of formats) {
+      for (const f of this.formats) {
         errors.get(f)!.merge(a.errors.get(f)!.partial());
         blocks.get(f)!.push(...a.blocks.get(f)!);
       }
       sampledBlocks += a.sampledBlocks;
       totalBlocks += a.totalBlocks;
     }
-    const errResults = Object.fromEntries(formats.map((f) => [f, errors.get(f)!.result()]));
-    const position = contexts.get(p.layer.name);
-    const scored = scoreLayer(p.layer, model, { stats: stats.result(), errors: errResults, ...(position ? { position } : {}) });
-    if (sample) {
-      for (const f of formats) {
-        const se = ratioStdErr(blocks.get(f)!, sampledBlocks / Math.max(1, totalBlocks));
-        scored[f] = { ...scored[f]!, relMseStdErr: se };
-        if (Number.isFinite(se)) stdErrs.push(se);
-      }
-    }
-    layers.push({
-      layer: p.layer.name,
-      role: p.layer.role,
-      op: p.layer.op,
-      block: p.layer.block ?? null,
-      parameterCount: p.layer.parameterCount,
-      dtype: p.layer.dtype,
-      tensors,
-      stats: stats.result(),
-      formats: scored,
-    });
-  });
-  let sampled: SensitivityReport['sampled'];
-  if (sample) {
-    const fraction = totalWeightBytes > 0 ? bytesDone / totalWeightBytes : 0;
-    stdErrs.sort((a, b) => a - b);
-    const med = stdErrs[Math.floor(stdErrs.length / 2)] ?? 0;
-    const max = stdErrs[stdErrs.length - 1] ?? 0;
-    sampled = {
-      fraction,
-      note: `Sampled ${(fraction * 100).toFixed(1)}% of the weight bytes (random row blocks of ~${SAMPLE_BLOCK_ELEMENTS / 1024} Ki elements, seed ${options.seed ?? 1}). ` +
-        `relMse relative standard error: median ${(med * 100).toFixed(1)}%, max ${(max * 100).toFixed(1)}% (≈ ±${(10 * Math.log10(1 + med)).toFixed(2)} dB median). ` +
-        'max|w|, outlier and overflow counts are lower bounds; per-tensor scales come from the sample.',
-    };
+    return { stats, errors, blocks, sampledBlocks, totalBlocks, tensors };
   }
-  report(true, 'done');
-  return { model: model.fileName, formats, layers, sampled, warnings, elapsedMs: Math.round(performance.now() - started) };
+}
+
+/** Static sensitivity of an opened model: the steps of {@link SensitivityRun}. */
+async function runAnalysis(opened: OpenedModel, formats: string[], options: SensitivityOptions, started: number): Promise<SensitivityReport> {
+  const run = new SensitivityRun(opened, formats, options);
+  await run.loadFullQuantParams();
+  await run.analyzeAllTensors();
+  const { layers, stdErrs } = run.scoreLayers();
+  const sampled = run.samplingNote(stdErrs);
+  run.progress(true, 'done');
+  return { model: opened.model.fileName, formats, layers, sampled, warnings: run.warnings, elapsedMs: Math.round(performance.now() - started) };
 }
 
 /**

@@ -21,13 +21,16 @@ import * as path from 'node:path';
 import { CancelledError, type SensitivityReport } from '../core';
 import { RpcEndpoint, RpcError, type RequestType } from '../protocol/rpc';
 import type { ApplyOnnxResult } from './applyOnnx';
+import type { ApplyGgufResult } from './applyGguf';
 import {
+  ApplyGgufPlanTask,
   ApplyPlanTask,
   MeasureSensitivityTask,
   TASK_CANCELLED,
   TaskCancelNotification,
   TaskProgressNotification,
   VerifyPlanTask,
+  type ApplyGgufPlanParams,
   type ApplyPlanParams,
   type MeasureSensitivityParams,
   type TaskParamsBase,
@@ -114,6 +117,14 @@ export class TaskClient {
     } finally {
       await fs.rm(stagingDir, { recursive: true, force: true }).catch(() => undefined);
     }
+  }
+
+  /**
+   * Writes a new GGUF with `assignment` applied (src/node/applyGguf.ts): streamed tensor by tensor into a temporary
+   * file beside `outputPath`, renamed into place at the end (a cancelled or failed task leaves nothing).
+   */
+  applyGgufPlan(params: Omit<ApplyGgufPlanParams, 'taskId'>, options: TaskRunOptions = {}): Promise<ApplyGgufResult> {
+    return this.run(ApplyGgufPlanTask, params, options);
   }
 
   /** Measured sensitivity with onnxruntime-node (src/node/measure.ts). */

@@ -104,6 +104,28 @@ export interface FormatOption {
   readonly label: string;
 }
 
+/** One allocation of the runtime (llama.cpp's model/KV/compute/output buffers, vLLM's budget parts …). */
+export interface MemoryComponent {
+  readonly id: string;
+  readonly kind: 'weights' | 'kv' | 'compute' | 'output' | 'overhead';
+  readonly label: string;
+  readonly bytes: number;
+}
+
+/** The runtime the memory figures are for. */
+export interface RuntimeSummary {
+  /** 'llama.cpp', 'ort' or 'vllm'. */
+  readonly id: string;
+  /** False when the runtime's model is not checked against the real runtime (vLLM). */
+  readonly measured: boolean;
+  /** How the runtime runs attention ('flash attention', 'paged KV, block 16' …). */
+  readonly attention: string;
+  /** Attention/cache kinds of the model ('GQA full', 'MLA full' …); null without a KV cache. */
+  readonly cacheKind: string | null;
+  readonly kvBytesPerToken: number;
+  readonly components: readonly MemoryComponent[];
+}
+
 /** Memory needed by component, against one device's capacity. */
 export interface MemoryBreakdown {
   readonly weightBytes: number;
@@ -113,6 +135,7 @@ export interface MemoryBreakdown {
   readonly totalBytes: number;
   /** Capacity of one device. */
   readonly capacityBytes: number;
+  readonly runtime: RuntimeSummary;
 }
 
 /** Bytes of the weights assigned to one format. */

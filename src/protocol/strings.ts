@@ -28,6 +28,8 @@ export const DEFAULT_STRINGS = {
   decodeRate: '{0} tok/s decode',
   inferenceLatency: '{0} per inference',
   speedNotPublished: 'speed not published ({0} rate)',
+  runtimeLine: '{0} · {1} · KV {2}/token',
+  notMeasured: 'not measured here',
   estimating: 'Estimating…',
   layers: 'Layers',
   layerCount: '{0} layers',

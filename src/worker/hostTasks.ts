@@ -2,16 +2,18 @@
  * Task-process entry (bundled to dist/hostTasks.js by esbuild.mjs; forked by src/node/taskClient.ts): runs Apply
  * Plan, Measure Sensitivity and plan verification off the extension host's main thread, in a child process so a
  * native crash or out-of-memory in ONNX Runtime or protobuf decoding ends this process, not the extension host.
- * Wire contract: src/node/hostTaskProtocol.ts. The process exits when its parent's IPC channel closes.
+ * GGUF Apply runs here too (src/node/applyGguf.ts streams tensor by tensor). Wire contract: src/node/hostTaskProtocol.ts. The process exits when its parent's IPC channel closes.
  */
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { CancelledError, harmFromSensitivity, openModel, standardBaselines, type CancellationToken, type Model } from '../core';
 import { RpcEndpoint, RpcError, type WireMessage } from '../protocol/rpc';
 import { applyPlanToOnnx, type ApplyOnnxResult } from '../node/applyOnnx';
+import { applyPlanToGguf } from '../node/applyGguf';
 import { openModelFile } from '../node/fileByteSource';
 import { refuseInputAliases } from '../node/safeOutput';
 import {
+  ApplyGgufPlanTask,
   ApplyPlanTask,
   MeasureSensitivityTask,
   TASK_CANCELLED,
@@ -112,6 +114,15 @@ async function verify(p: VerifyPlanParams, token: CancellationToken, progress: (
 }
 
 endpoint.onRequest(ApplyPlanTask, (p) => asTask(p.taskId, (token, progress) => applyPlan(p, token, progress)));
+endpoint.onRequest(ApplyGgufPlanTask, (p) =>
+  asTask(p.taskId, (token, progress) =>
+    applyPlanToGguf(p.modelPath, p.assignment, p.outputPath, {
+      token,
+      force: p.force === true,
+      onProgress: (done, total) => progress({ done, total, message: 'writing tensors' }),
+    }),
+  ),
+);
 endpoint.onRequest(MeasureSensitivityTask, (p) =>
   asTask(p.taskId, (token, progress) =>
     measureSensitivity(p.modelPath, {

@@ -26,8 +26,8 @@ async function sourceLens(page: Page): Promise<void> {
   const texts = await waitForLens(page, /Precision Lens: .*params.*Inspect/);
   log(`lenses in infer.py: ${JSON.stringify(texts)}`);
   // mnist-12.onnx: 5998 parameters, 23.4 KiB of FP32 weights (reference counts in ../shared/models/SOURCES.md).
-  results.check('source lens: InferenceSession("models/mnist-12.onnx") shows params, size, dtype and fit', texts.some((t) => /^Precision Lens: 6\.0k params · 23\.4 KiB FP32 · fits H100 SXM5 80GB — Inspect$/.test(t)), JSON.stringify(texts));
-  results.check('source lens: Llama(model_path="models/stories260K.gguf") shows 292.8k params', texts.some((t) => t.startsWith('Precision Lens: 292.8k params · 1.12 MiB FP32')), JSON.stringify(texts));
+  results.check('source lens: InferenceSession("models/mnist-12.onnx") shows params, size, dtype and fit', texts.some((t) => /^Precision Lens: 6k params · 23\.4 KiB FP32 · fits H100 SXM5 80GB — Inspect$/.test(t)), JSON.stringify(texts));
+  results.check('source lens: Llama(model_path="models/stories260K.gguf") shows 293k params', texts.some((t) => t.startsWith('Precision Lens: 293k params · 1.12 MiB FP32')), JSON.stringify(texts));
   results.check('source lens: no lens for a model file that does not exist', texts.filter((t) => t.startsWith('Precision Lens:')).length === 2, JSON.stringify(texts));
   await screenshot(page, 'ui-1-source-lens');
 }
@@ -111,7 +111,7 @@ async function selectTarget(page: Page): Promise<void> {
 async function shardedModel(page: Page): Promise<void> {
   await quickOpen(page, 'model.safetensors.index.json');
   const texts = await waitForLens(page, /sharded model · 2 shards/);
-  results.check('sharded index: lens shows shards and parameters', texts.some((t) => t.includes('sharded model · 2 shards · 309.6k params')), JSON.stringify(texts));
+  results.check('sharded index: lens shows shards and parameters', texts.some((t) => t.includes('sharded model · 2 shards · 310k params')), JSON.stringify(texts));
   await page.locator('.codelens-decoration a', { hasText: 'sharded model' }).first().click();
   const count = webview(page, true).locator('[data-testid="layer-count"]');
   await count.waitFor({ timeout: 30_000 });
@@ -173,7 +173,15 @@ async function exportPlan(page: Page): Promise<void> {
   const ort = await editorText(page);
   results.check('palette: Export Plan (ONNX Runtime) opens a quantize_static script with the plan\'s per-tensor INT4/INT8 overrides', ort.includes('quantize_static') && ort.includes('TensorQuantOverrides') && ort.includes('"QInt4"') && ort.includes('"QInt8"'), ort.split('\n').slice(0, 4).join(' | '));
   await screenshot(page, 'ui-12-export-ort');
+  // The GGUF plan still names 'blk.9.attn_q.weight', a layer the model does not have (the diagnostics step above):
+  // Export refuses it, as Apply and the CLI do, instead of exporting a plan checked against nothing.
   await quickOpen(page, 'stories260K.gguf.precision.json');
+  await runCommand(page, 'Precision Lens: Export Plan (ONNX Runtime / llama.cpp)');
+  const refused = await waitForToast(page, /no layer named 'blk\.9\.attn_q\.weight'.*fix the plan or re-solve it/, 30_000).catch(() => '');
+  results.check('palette: Export Plan refuses a plan with a layer the model does not have, naming it', refused !== '', refused);
+  const planPath = path.join(workspaceDir, 'models', 'stories260K.gguf.precision.json');
+  fs.writeFileSync(planPath, fs.readFileSync(planPath, 'utf8').replace(/,\s*\{"layer":"blk\.9\.attn_q\.weight"[^}]*\}/, ''));
+  for (let i = 0; i < 40 && (await editorText(page)).includes('blk.9'); i++) await page.waitForTimeout(500); // VS Code reloads the file
   await runCommand(page, 'Precision Lens: Export Plan (ONNX Runtime / llama.cpp)');
   await pickQuickItem(page, 'llama.cpp', 'llama.cpp');
   await page.locator('.editor-group-container.active .monaco-editor .view-lines', { hasText: 'llama-quantize' }).first().waitFor({ timeout: 30_000 });

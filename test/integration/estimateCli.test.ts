@@ -117,3 +117,26 @@ test('targets lists the catalog as a table and as JSON', async () => {
   r = await cli('targets', 'extra');
   assert.equal(r.code, 2);
 });
+
+test('estimate names the runtime and shows the compute buffer; runtime flags are validated', async () => {
+  const r = await cli('estimate', STORIES, '--target', 'cpu', '--context', '512', '--flash-attn', 'off', '--ubatch', '256');
+  assert.equal(r.code, 0, r.err);
+  assert.match(r.out, /^attention: GQA full · 640 B KV per token \(fp16\)$/m);
+  assert.match(r.out, /^runtime: llama\.cpp · flash attention off · micro-batch 256 · 512 cells × 1 · CPU x86-avx2$/m);
+  assert.match(r.out, /^ {2}compute buffer\s/m);
+  const j = JSON.parse((await cli('estimate', STORIES, '--target', 'cpu', '--json')).out) as { estimates: { runtime: { runtime: string; components: { id: string }[] }; computeBytes: number; kvBytesPerToken: number }[] };
+  assert.equal(j.estimates[0]!.runtime.runtime, 'llama.cpp');
+  assert.deepEqual(j.estimates[0]!.runtime.components.map((c) => c.id), ['model:CPU_Mapped', 'kv', 'compute', 'output']);
+  const ort = JSON.parse((await cli('estimate', MNIST, '--target', 'cpu', '--json')).out) as { estimates: { runtime: { runtime: string } }[] };
+  assert.equal(ort.estimates[0]!.runtime.runtime, 'ort');
+  for (const [args, message] of [
+    [['--flash-attn', 'maybe'], "--flash-attn: unknown value 'maybe'; valid: on, off."],
+    [['--runtime', 'tgi'], "--runtime: unknown value 'tgi'; valid: llama.cpp, ort, vllm."],
+    [['--ubatch', '0'], "--ubatch must be a positive whole number, got '0'."],
+    [['--runtime', 'llama.cpp', '--kv-format', 'fp8'], "The llama.cpp memory model does not apply: llama.cpp has no 'fp8_e4m3' cache type (f32, f16, bf16, q8_0, q4_0, q4_1, iq4_nl, q5_0, q5_1)."],
+  ] as const) {
+    const bad = await cli('estimate', STORIES, '--target', 'cpu', ...args);
+    assert.equal(bad.code, 2);
+    assert.equal(bad.err.trim(), `precision-lens: ${message}`);
+  }
+});

@@ -8,6 +8,7 @@
  *    llama-shaped model with rows of 256 (every K-quant, IQ4_NL, TQ1_0, TQ2_0, Q1_0, F16, BF16).
  * 3. Applied files load in llama.cpp and generate text; on stories260K the measured KL against the original is
  *    finite and ordered (Q8_0 < Q4_0).
+ * 4. The editor's path: Apply Plan for GGUF in the task process (progress, the 'requantize' refusal code, cancel).
  * Needs python3 (ctypes) for 1–2. Run: node --import tsx --test test/integration/ggufApply.test.ts
  */
 import { test } from 'node:test';
@@ -23,6 +24,8 @@ import {
 } from '../../src/core';
 import { applyPlanToGguf } from '../../src/node/applyGguf';
 import { LlamaEvaluator, loadCalibrationText } from '../../src/node/llamaEval';
+import { RpcError } from '../../src/protocol/rpc';
+import { TaskClient } from '../../src/node/taskClient';
 import { GGML_TEST_ROW, LIBGGML_SHA256, ggmlTestInput } from '../fixtures/ggmlInput';
 
 const STORIES = path.resolve(__dirname, '../../../shared/models/gguf/stories260K.gguf');
@@ -254,6 +257,29 @@ test('applied GGUFs load in llama.cpp and generate; measured KL on stories260K i
   } finally {
     ev.dispose();
     await llama.dispose();
+    await fs.rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('the editor’s task process applies GGUF plans: progress, requantize refusal by code, cancel leaves nothing', { timeout: 240_000 }, async () => {
+  const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'pl-gguf-task-'));
+  const client = new TaskClient();
+  try {
+    const progress: number[] = [];
+    const out = path.join(dir, 'q4.gguf');
+    const r = await client.applyGgufPlan({ modelPath: STORIES, assignment: await uniform(STORIES, 'q4_0'), outputPath: out }, { onProgress: (p) => progress.push(p.done) });
+    assert.equal(r.outputPath, out);
+    assert.equal((await fs.stat(out)).size, r.fileBytes);
+    assert.ok(progress.length > 0);
+    // The Q4_0 file as input: a Q8_0 plan would re-quantize; refused with code 'requantize' unless forced.
+    await assert.rejects(client.applyGgufPlan({ modelPath: out, assignment: await uniform(out, 'q8_0'), outputPath: path.join(dir, 'again.gguf') }), (e: unknown) => e instanceof RpcError && e.code === 'requantize');
+    const forced = await client.applyGgufPlan({ modelPath: out, assignment: await uniform(out, 'q8_0'), outputPath: path.join(dir, 'again.gguf'), force: true });
+    assert.ok(forced.warnings.some((w) => /re-quantized/.test(w)));
+    const cancelled = { isCancellationRequested: true, onCancellationRequested: () => ({ dispose() {} }) };
+    await assert.rejects(client.applyGgufPlan({ modelPath: STORIES, assignment: await uniform(STORIES, 'q8_0'), outputPath: path.join(dir, 'c.gguf') }, { token: cancelled }));
+    assert.deepEqual((await fs.readdir(dir)).sort(), ['again.gguf', 'q4.gguf']);
+  } finally {
+    client.dispose();
     await fs.rm(dir, { recursive: true, force: true });
   }
 });

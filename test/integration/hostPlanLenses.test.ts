@@ -53,7 +53,8 @@ const codes = (text: string): string[] => analyzePlan(ctxFor(text)).diagnostics.
 
 test('header and entry lenses show target, memory, fit, speed, format, bytes and predicted SQNR', () => {
   const view = analyzePlan(ctxFor(planText()));
-  assert.match(view.header!.title, /^H100 SXM5 80GB · [\d.]+ [KMG]iB \/ 80\.0 GiB · fits · [\d.]+[kM]? tok\/s$/);
+  assert.match(view.header!.title, /^H100 SXM5 80GB · [\d.]+ [KMG]iB \/ 80\.0 GiB · fits · (llama\.cpp|ort|vllm) · [\d.]+[kM]? tok\/s$/);
+  assert.match(view.header!.tooltip, /^(llama\.cpp|ort|vllm)( \(not measured here\))?: .*compute buffer [\d.]+ [KMG]?i?B/);
   assert.equal(view.entries.length, 3);
   // blk.0.attn_k.weight is 32×64 FP32: Q4_K stores 2048 elements in 8 blocks of 144 bytes = 1152 B.
   assert.match(view.entries[1]!.title, /^Q4_K · 1\.13 KiB · sensitivity (low|medium|high)( \(.*\))? · predicted \d+\.\d dB$/);

@@ -65,7 +65,7 @@ async function main(): Promise<number> {
         held = await startGgufEvaluation(file, { textFile: heldText });
         const t0 = performance.now();
         const v = await verifyGgufPlan(file, model, { session: select, report, weightBudgetBytes: budget, harm, formats, baselines, maxCandidates: 64 });
-        process.stderr.write(`${name}: ${v.candidates.length} plans verified in ${((performance.now() - t0) / 1000).toFixed(1)} s (${select.description})\n`);
+        process.stderr.write(`${name}: ${v.candidates.length} plans (${v.storage === 'ggml' ? 'real ggml types' : 'simulated in the stored dtype'}) verified in ${((performance.now() - t0) / 1000).toFixed(1)} s (${select.description})\n`);
         for (const e of v.equalSize) {
           const b = e.baseline, d = e.delivered;
           if (!b.measured || !d.measured) {
@@ -73,8 +73,8 @@ async function main(): Promise<number> {
             console.log(`| ${name} | ${b.label} | ${formatBytes(b.weightBytes)} | ${b.error ?? 'n/a'} | ${d.label} | | ${d.error ?? 'n/a'} | | | FAILED |`);
             continue;
           }
-          const hb = await measureGgufAssignment(file, model, report, b.assignment, held);
-          const hd = d.id === b.id ? hb : await measureGgufAssignment(file, model, report, d.assignment, held);
+          const hb = await measureGgufAssignment(file, model, report, b.assignment, held, v.storage);
+          const hd = d.id === b.id ? hb : await measureGgufAssignment(file, model, report, d.assignment, held, v.storage);
           const se = Math.hypot(hb.klStdErr, hd.klStdErr);
           const loses = hd.klDivergence > hb.klDivergence + tolerance * se;
           if (loses) failed = true;

@@ -141,3 +141,25 @@ test('the estimator uses the description: DeepSeek-V3 KV per token 70,272 B (was
   const unknown = estimate(bare({ architecture: 'mystery', blockCount: 2, headCount: 4, headDim: 8 }), target, {});
   assert.match(unknown.warnings.join(' '), /'mystery' is not in the attention table/);
 });
+
+test('more hybrids from config.json: Granite 4 (layer_types), Falcon-H1 (attention and SSM in every layer), Mamba (all recurrent)', () => {
+  const granite = describeCache(hf({
+    architectures: ['GraniteMoeHybridForCausalLM'], model_type: 'granitemoehybrid', hidden_size: 1536, num_hidden_layers: 4, num_attention_heads: 12,
+    num_key_value_heads: 4, layer_types: ['mamba', 'mamba', 'mamba', 'attention'], mamba_n_heads: 48, mamba_d_head: 64, mamba_d_state: 128,
+    mamba_n_groups: 1, mamba_d_conv: 4, mamba_expand: 2,
+  }))!;
+  assert.deepEqual(granite.layers.map((l) => l.kind), ['recurrent', 'recurrent', 'recurrent', 'full']);
+  // Mamba-2 state per layer: conv (4 − 1) × (3072 + 2 × 1 × 128) + SSM 128 × 3072 elements.
+  assert.equal(granite.stateElements, 3 * (3 * (3072 + 256) + 128 * 3072));
+  assert.equal(granite.elementsPerToken, 4 * 2 * 128);
+  const falcon = describeCache(hf({
+    architectures: ['FalconH1ForCausalLM'], model_type: 'falcon_h1', hidden_size: 1024, num_hidden_layers: 3, num_attention_heads: 8, num_key_value_heads: 2,
+    head_dim: 64, mamba_d_ssm: 1536, mamba_n_heads: 24, mamba_d_head: 64, mamba_d_state: 128, mamba_n_groups: 1, mamba_d_conv: 4,
+  }))!;
+  assert.ok(falcon.layers.every((l) => l.kind === 'full' && l.stateElements === 3 * (1536 + 256) + 128 * 1536));
+  assert.equal(falcon.summary, 'GQA full + SSM');
+  const mamba = describeCache(hf({ architectures: ['MambaForCausalLM'], model_type: 'mamba', hidden_size: 2560, num_hidden_layers: 64, state_size: 16, conv_kernel: 4, expand: 2, intermediate_size: 5120 }))!;
+  assert.equal(mamba.elementsPerToken, 0);
+  assert.equal(mamba.stateElements, 64 * (3 * 5120 + 16 * 5120));
+  assert.deepEqual(mamba.warnings, []);
+});

@@ -86,7 +86,7 @@ test('unknown options, commands and values list what is valid, in one line, exit
   assert.equal(r.code, 2);
   assert.match(r.err, /^precision-lens: --formats: unknown value 'int3x'; valid: fp32, .*\.\n$/);
   r = await cli('export', 'p.json', '--to', 'tensorrt');
-  assert.equal(r.err, "precision-lens: --to: unknown value 'tensorrt'; valid: ort, llama.cpp, json.\n");
+  assert.equal(r.err, "precision-lens: --to: unknown value 'tensorrt'; valid: ort, llama.cpp, gptqmodel, llm-compressor, json.\n");
   r = await cli('estimate', MNIST, '--target', 'h1000');
   assert.equal(r.code, 2);
   assert.match(r.err, /^precision-lens: unknown target 'h1000'; nearest: h100, h200, h800; valid: h100, h100-pcie, .*, cpu \(details: precision-lens targets\)\.\n$/);

@@ -80,7 +80,7 @@ test('MoE: all experts are stored, active parameters scale routed experts by use
 test('decode speed is bandwidth ÷ bytes read per token when bandwidth-bound; devices split large models', () => {
   const m = llamaLike({ blocks: 4, d: 512, heads: 8, kvHeads: 8, ffn: 1024, vocab: 1000 });
   const h100 = target('h100');
-  const e = estimate(m, h100, { context: 1024 });
+  const e = estimate(m, h100, { context: 1024, runtime: 'ort' });
   assert.equal(e.decodeBound, 'bandwidth');
   const expected = h100.memoryBandwidthBytesPerSecond / (e.weightBytes + e.kvCacheBytes);
   assert.ok(Math.abs(e.decodeTokensPerSecond - expected) / expected < 1e-12, `${e.decodeTokensPerSecond} vs ${expected}`);
@@ -89,14 +89,14 @@ test('decode speed is bandwidth ÷ bytes read per token when bandwidth-bound; de
   assert.ok(e.fits && e.devicesNeeded === 1);
   // Prefill is compute-bound: FLOPs of batch × context tokens at the FP16 rate plus attention.
   assert.ok(e.prefillTokensPerSecond > e.decodeTokensPerSecond);
-  // A 70B-parameter FP16 model on Groq: weights alone need ~580 chips of 230 MiB SRAM.
+  // A 70B-parameter FP16 model on Groq: weights alone need ~609 chips of 230 MB (decimal, as Groq states it) SRAM.
   const big = decoderHp(80, 64, 8, 8192);
   const groq = target('groq-lpu');
   const w = tensor('w', 'float16', [70e9 / 8192, 8192]);
-  const e70 = estimate({ ...big, tensors: [w], layers: [layer('w', 'linear', [w])], weightBytes: w.byteLength }, groq, { context: 1 });
+  const e70 = estimate({ ...big, tensors: [w], layers: [layer('w', 'linear', [w])], weightBytes: w.byteLength }, groq, { context: 1, runtime: 'ort' });
   assert.equal(e70.fits, false);
   assert.equal(e70.devicesNeeded, Math.ceil((e70.weightBytes + e70.activationBytes + e70.kvCacheBytes) / groq.memoryBytes));
-  assert.ok(e70.devicesNeeded >= 570 && e70.devicesNeeded <= 600, String(e70.devicesNeeded));
+  assert.ok(e70.devicesNeeded >= 600 && e70.devicesNeeded <= 620, String(e70.devicesNeeded));
   // Overhead options override the target's.
   assert.equal(estimate(m, h100, { overhead: { bytes: 0, fraction: 0 } }).overheadBytes, 0);
 });

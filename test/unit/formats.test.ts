@@ -53,10 +53,16 @@ test('bits per weight include block scales', () => {
 });
 
 test('every GGUF quantization type is an assignable weight-only format with the ggml block layout', () => {
-  for (const d of DTYPES.filter((x) => x.kind === 'quantized' && !['q8_1', 'q8_k'].includes(x.id))) {
+  // Forks' storage layouts (bitnet.cpp I2_S, PrismML's 128-weight Q2_0, packed BitNet uint8) are read, not assignable: they run as ternary.
+  const forkStorage = ['i2_s', 'q2_0_g128', 'ternary_u8x4'];
+  for (const d of DTYPES.filter((x) => x.kind === 'quantized' && !['q8_1', 'q8_k', ...forkStorage].includes(x.id))) {
     const fmt = NUMBER_FORMATS.find((x) => x.ggmlType === d.id);
     assert.ok(fmt, d.id);
     assert.equal(formatBitsPerWeight(fmt), bitsPerElement(d.id), d.id);
+  }
+  for (const id of forkStorage) {
+    assert.equal(NUMBER_FORMATS.find((x) => x.id === id), undefined, id);
+    assert.equal(formatForStoredDType(id)?.id, 'ternary', id);
   }
   assert.equal(f('q4_k').mode, 'weight-only');
   assert.equal(f('nvfp4').mode, 'compute');

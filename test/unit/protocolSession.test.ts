@@ -155,6 +155,10 @@ test('estimate matches core estimate() for the same target and settings', async 
       assert.equal(dto.memory.totalBytes, core.totalBytes);
       assert.equal(dto.memory.weightBytes, core.weightBytes);
       assert.equal(dto.memory.capacityBytes, core.capacityBytes);
+      // The runtime behind the figures travels with them: its id and components (the banner and memory chart show them).
+      assert.equal(dto.memory.runtime.id, core.runtime.runtime);
+      assert.deepEqual(dto.memory.runtime.components.map((c) => [c.id, c.bytes]), core.runtime.components.map((c) => [c.id, c.bytes]));
+      assert.equal(dto.memory.runtime.kvBytesPerToken, core.kvBytesPerToken);
       assert.equal(dto.devicesNeeded, core.devicesNeeded);
       assert.equal(dto.layerBytes.length, h.doc.model.layers.length);
       assert.equal(dto.layerFormats.length, h.doc.model.layers.length);

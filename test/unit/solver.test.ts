@@ -56,7 +56,7 @@ test('solver matches brute force on 600 random small instances (incl. ties and i
   assert.ok(dpUsed > 10, `the exact DP phase ran on only ${dpUsed} instances`);
 });
 
-test('when the DP is cut short the result reports a valid gap', () => {
+test('when the DP is cut short (states per stage or in total) the result reports a valid gap', () => {
   const r = rng(7);
   let gaps = 0;
   for (let i = 0; i < 200; i++) {
@@ -65,7 +65,7 @@ test('when the DP is cut short the result reports a valid gap', () => {
     const budget = Math.floor(total * 0.6);
     const exact = bruteForce(groups, budget);
     if (!exact) continue;
-    const got = solveMultipleChoiceKnapsack(groups, budget, { maxStates: 1 });
+    const got = solveMultipleChoiceKnapsack(groups, budget, i % 2 ? { maxStates: 1 } : { maxTotalStates: 3 });
     assert.ok(got.bytes <= budget);
     assert.ok(got.harm >= exact.harm - 1e-9);
     if (got.status === 'gap') {

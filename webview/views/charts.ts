@@ -193,15 +193,19 @@ export class Charts {
     if (!e) return this.memory.showEmpty(t('estimating'));
     const th = this.theme;
     const m = e.memory;
-    const parts: [string, number][] = [
-      [t('weights'), m.weightBytes],
-      [t('kvCache'), m.kvCacheBytes],
-      [t('activations'), m.activationBytes],
-      [t('overhead'), m.overheadBytes],
-    ];
+    // The runtime's own components (llama.cpp buffers, vLLM budget parts), then overhead they do not already hold.
+    const listed = m.runtime.components.filter((c) => c.kind === 'overhead').reduce((a, c) => a + c.bytes, 0);
+    const parts: [string, number][] = m.runtime.components.length > 0
+      ? [...m.runtime.components.filter((c) => c.bytes > 0).map((c): [string, number] => [`${m.runtime.id}: ${c.label}`, c.bytes]), ...(m.overheadBytes > listed ? [[t('overhead'), m.overheadBytes - listed] as [string, number]] : [])]
+      : [
+        [t('weights'), m.weightBytes],
+        [t('kvCache'), m.kvCacheBytes],
+        [t('activations'), m.activationBytes],
+        [t('overhead'), m.overheadBytes],
+      ];
     const labels = [t('needed'), t('capacity')];
     const u = byteUnit(Math.max(m.totalBytes, m.capacityBytes));
-    const datasets = parts.map(([label, bytes], i) => ({ label, data: [bytes / u.divisor, 0], backgroundColor: th.series[i]!, stack: 'm' }));
+    const datasets = parts.map(([label, bytes], i) => ({ label, data: [bytes / u.divisor, 0], backgroundColor: th.series[i % th.series.length]!, stack: 'm' }));
     datasets.push({ label: `${t('capacity')} (${e.targetLabel})`, data: [0, m.capacityBytes / u.divisor], backgroundColor: e.fits ? th.green : th.red, stack: 'm' });
     this.memory.show(
       {

@@ -70,6 +70,7 @@ export function renderBanner(el: HTMLElement, e: TargetEstimate | undefined, err
     h('span', {}, `${e.targetLabel}`),
     h('span', { 'data-testid': 'banner-memory' }, `${t('memoryOfCapacity', formatBytes(e.memory.totalBytes), formatBytes(e.memory.capacityBytes))} (${pct}%)`),
     h('span', {}, t('devicesNeeded', e.devicesNeeded)),
+    h('span', { 'data-testid': 'banner-runtime' }, `${t('runtimeLine', e.memory.runtime.id, [e.memory.runtime.cacheKind, e.memory.runtime.attention].filter((x) => x).join(', '), formatBytes(e.memory.runtime.kvBytesPerToken))}${e.memory.runtime.measured ? '' : ` (${t('notMeasured')})`}`),
     speedText(e) !== null ? h('span', { 'data-testid': 'banner-speed' }, speedText(e)!) : null,
     ...e.notes.slice(0, 3).map((n) => h('span', { class: 'note' }, n)),
   );

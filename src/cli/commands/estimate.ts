@@ -11,7 +11,12 @@ import {
   nearestTargetIds,
   openModel,
   readShapeConstants,
+  LLAMA_CPU_KINDS,
+  RUNTIME_IDS,
   type Estimate,
+  type LlamaCpuKind,
+  type RuntimeId,
+  type RuntimeOptions,
   type Target,
 } from '../../core';
 import { openModelFile } from '../../node/fileByteSource';
@@ -34,6 +39,12 @@ export const estimateSpec: CommandSpec = {
     { name: 'kv-format', type: 'string', value: 'F', description: 'Number format of the KV cache; default fp16.', choices: formatIds, accepts: isFormat },
     { name: 'plan', type: 'string', value: 'PLAN', description: 'A precision plan (*.precision.json) whose per-layer formats replace the stored ones.' },
     { name: 'targets-file', type: 'string', value: 'FILE', description: 'A JSON file of extra or overriding targets (see README, "Estimate memory and speed").' },
+    { name: 'runtime', type: 'string', value: 'R', description: 'Runtime whose memory is modeled; default by format (GGUF: llama.cpp, ONNX/TFLite: ort, safetensors: vllm).', choices: () => RUNTIME_IDS },
+    { name: 'flash-attn', type: 'string', value: 'on|off', description: 'Flash attention in llama.cpp (default on, as its auto setting resolves on CPU).', choices: () => ['on', 'off'] },
+    { name: 'ubatch', type: 'string', value: 'N', description: 'Micro-batch of llama.cpp (n_ubatch, default 512); its compute buffer scales with it.' },
+    { name: 'batch-tokens', type: 'string', value: 'N', description: 'Logical batch of llama.cpp (n_batch, default 2048).', detail: true },
+    { name: 'cpu', type: 'string', value: 'KIND', description: 'CPU class deciding which weights llama.cpp repacks (default x86-avx2 on CPU targets, generic elsewhere).', choices: () => LLAMA_CPU_KINDS, detail: true },
+    { name: 'gpu-memory-utilization', type: 'string', value: 'F', description: 'Fraction of device memory vLLM takes (default 0.9).', detail: true },
     JSON_OPTION,
   ],
   required: ['target'],
@@ -57,12 +68,48 @@ export function resolveTargets(spec: string, user: readonly Target[]): Target[] 
 }
 
 
+/** Runtime flags → estimate options (values already checked against the option table's choices; core checks again). */
+function parseRuntimeOptions(values: OptionValues): RuntimeOptions {
+  const runtime = str(values, 'runtime');
+  const fa = str(values, 'flash-attn');
+  const cpu = str(values, 'cpu');
+  const util = str(values, 'gpu-memory-utilization');
+  const utilValue = util === undefined ? undefined : Number(util);
+  if (utilValue !== undefined && !(utilValue > 0 && utilValue <= 1)) throw new CliError(`--gpu-memory-utilization must be a number in (0, 1], got ${quoteArg(util!)}.`);
+  const ubatch = positiveInt(values, 'ubatch');
+  const batchTokens = positiveInt(values, 'batch-tokens');
+  return {
+    ...(runtime !== undefined ? { runtime: runtime as RuntimeId } : {}),
+    ...(fa !== undefined ? { flashAttention: fa.toLowerCase() === 'on' } : {}),
+    ...(cpu !== undefined ? { cpu: cpu as LlamaCpuKind } : {}),
+    ...(utilValue !== undefined ? { gpuMemoryUtilization: utilValue } : {}),
+    ...(ubatch !== undefined ? { ubatch } : {}),
+    ...(batchTokens !== undefined ? { batchTokens } : {}),
+  };
+}
+
+/** ` · flash attention on · micro-batch 512 …` from the runtime's settings. */
+function runtimeSettings(e: Estimate): string {
+  const s = e.runtime.settings;
+  if (e.runtime.runtime === 'llama.cpp') return ` · flash attention ${s['flashAttention'] ? 'on' : 'off'} · micro-batch ${String(s['ubatch'])} · ${String(s['cells'])} cells × ${String(s['sequences'])} · CPU ${String(s['cpu'])}`;
+  if (e.runtime.runtime === 'vllm') return ` · gpu-memory-utilization ${String(s['gpuMemoryUtilization'])} · block ${String(s['blockSize'])}`;
+  return '';
+}
+
+/** One indented row per weight buffer when the runtime splits weights into several (llama.cpp: mapped, AMX, repack). */
+function weightBufferRows(estimates: readonly Estimate[], row: (label: string, f: (e: Estimate) => string) => string[]): string[][] {
+  const ids = [...new Set(estimates.flatMap((e) => e.runtime.components.filter((c) => c.kind === 'weights').map((c) => c.id)))];
+  if (ids.length < 2) return [];
+  return ids.map((id) => row(`  ${id.replace(/^model:/, '')}`, (e) => formatBytes(e.runtime.components.find((c) => c.id === id)?.bytes ?? 0)));
+}
+
 /** `precision-lens estimate`: memory fit and roofline speed on one or more targets. */
 export async function estimateCommand(values: OptionValues, positionals: readonly string[], io: CliOutput): Promise<number> {
   const batch = positiveInt(values, 'batch');
   const context = positiveInt(values, 'context');
   const kvFormat = str(values, 'kv-format');
   const planPath = str(values, 'plan');
+  const runtimeOptions = parseRuntimeOptions(values);
   const user = await loadTargetsFile(str(values, 'targets-file'));
   const targets = resolveTargets(str(values, 'target')!, user);
 
@@ -81,6 +128,7 @@ export async function estimateCommand(values: OptionValues, positionals: readonl
           ...(batch !== undefined ? { batch } : {}),
           ...(context !== undefined ? { context } : {}),
           ...(kvFormat !== undefined ? { kvFormat } : {}),
+          ...runtimeOptions,
           ...(plan ? { assignment: plan.assignment } : {}),
           constants,
         }),
@@ -106,6 +154,7 @@ export async function estimateCommand(values: OptionValues, positionals: readonl
   ].filter(Boolean);
   if (notActive.length > 0) io.out(`stored, not active per token: ${notActive.join(' · ')}`);
   if (first.attention) io.out(`attention: ${first.attention} · ${formatBytes(first.kvBytesPerToken)} KV per token (${first.kvFormat})${first.recurrentStateBytes > 0 ? ` + ${formatBytes(first.recurrentStateBytes)} recurrent state` : ''}`);
+  io.out(`runtime: ${first.runtime.runtime}${first.runtime.measured ? '' : ' (not measured here)'}${runtimeSettings(first)}`);
   io.out('');
   const row = (label: string, f: (e: Estimate) => string): string[] => [label, ...estimates.map(f)];
   io.out(
@@ -113,7 +162,10 @@ export async function estimateCommand(values: OptionValues, positionals: readonl
       ['', ...estimates.map((e) => e.target)],
       [
         row('weights', (e) => formatBytes(e.weightBytes)),
+        ...weightBufferRows(estimates, row),
         row('activations', activationsCell),
+        ...(estimates.some((e) => e.runtime.runtime !== 'ort') ? [row('  compute buffer', (e) => formatBytes(e.computeBytes))] : []),
+        ...(estimates.some((e) => e.outputBytes > 0) ? [row('  output buffer', (e) => formatBytes(e.outputBytes))] : []),
         ...(first.generative ? [row('KV cache', (e) => formatBytes(e.kvCacheBytes))] : []),
         row('overhead', (e) => formatBytes(e.overheadBytes)),
         row('total', totalCell),

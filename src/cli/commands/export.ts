@@ -1,23 +1,24 @@
 import * as path from 'node:path';
-import { exportLlamaCpp, exportOrt, serializePlan } from '../../core';
+import { exportGptqModel, exportLlamaCpp, exportLlmCompressor, exportOrt, serializePlan } from '../../core';
 import { modelDataFiles, writeOutputFile } from '../../node/safeOutput';
 import { CliError, type CliOutput } from '../io';
 import { JSON_OPTION, flag, str, type CommandSpec, type OptionValues } from '../options';
 import { loadCheckedPlan } from './plan';
 
 /** Export destinations (the first spelling of each is the one help lists). */
-const EXPORT_TARGETS = ['ort', 'llama.cpp', 'json'] as const;
+const EXPORT_TARGETS = ['ort', 'llama.cpp', 'gptqmodel', 'llm-compressor', 'json'] as const;
 const EXPORT_ALIASES: ReadonlyMap<string, (typeof EXPORT_TARGETS)[number]> = new Map([
-  ['ort', 'ort'], ['onnxruntime', 'ort'], ['llama.cpp', 'llama.cpp'], ['llamacpp', 'llama.cpp'], ['gguf', 'llama.cpp'], ['json', 'json'],
+  ['ort', 'ort'], ['onnxruntime', 'ort'], ['llama.cpp', 'llama.cpp'], ['llamacpp', 'llama.cpp'], ['gguf', 'llama.cpp'],
+  ['gptqmodel', 'gptqmodel'], ['gptq', 'gptqmodel'], ['llm-compressor', 'llm-compressor'], ['llmcompressor', 'llm-compressor'], ['json', 'json'],
 ]);
 
 /** Option table of `export`. */
 export const exportSpec: CommandSpec = {
   name: 'export',
-  summary: 'Turn a plan into ONNX Runtime quantization settings, a llama-quantize command, or the plan as JSON.',
+  summary: 'Turn a plan into ONNX Runtime quantization settings, a llama-quantize command, a GPTQModel config, an llm-compressor recipe, or the plan as JSON.',
   positionals: [{ name: 'PLAN', description: "The precision plan (*.precision.json); its model is found beside it unless --model is given." }],
   options: [
-    { name: 'to', type: 'string', value: 'ort|llama.cpp|json', description: 'What to produce: a Python script for onnxruntime.quantization (ONNX models), a llama-quantize command (GGUF or convertible models), or the plan JSON.', choices: () => EXPORT_TARGETS, accepts: (v) => EXPORT_ALIASES.has(v.toLowerCase()) },
+    { name: 'to', type: 'string', value: 'ort|llama.cpp|gptqmodel|llm-compressor|json', description: 'What to produce: a Python script for onnxruntime.quantization (ONNX models), a llama-quantize command (GGUF or convertible models), a GPTQModel QuantizeConfig with per-module dynamic rules or an llm-compressor recipe (safetensors models; --json: the config / recipe as data), or the plan JSON.', choices: () => EXPORT_TARGETS, accepts: (v) => EXPORT_ALIASES.has(v.toLowerCase()) },
     { name: 'model', type: 'string', value: 'FILE', description: "The plan's model, when it is not beside the plan under the name the plan records." },
     { name: 'output', short: 'o', type: 'string', value: 'OUT', description: 'Write to this file instead of stdout.' },
     { name: 'targets-file', type: 'string', value: 'FILE', description: "A JSON file of extra targets, needed when the plan's target is a user target." },
@@ -44,6 +45,14 @@ export async function exportCommand(values: OptionValues, positionals: readonly 
     const e = exportOrt(checked.model, assignment, { input: modelFile });
     for (const w of e.warnings) io.err(`warning: ${w}`);
     text = json ? JSON.stringify({ nodes_to_exclude: e.nodes_to_exclude, op_types_to_quantize: e.op_types_to_quantize, TensorQuantOverrides: e.TensorQuantOverrides, warnings: e.warnings }, null, 2) : e.python;
+  } else if (to === 'gptqmodel') {
+    const e = exportGptqModel(checked.model, assignment, { input: path.dirname(checked.modelPath) });
+    for (const w of e.warnings) io.err(`warning: ${w}`);
+    text = json ? JSON.stringify({ quantize_config: e.quantize_config, warnings: e.warnings }, null, 2) : e.python;
+  } else if (to === 'llm-compressor') {
+    const e = exportLlmCompressor(checked.model, assignment, { input: path.dirname(checked.modelPath) });
+    for (const w of e.warnings) io.err(`warning: ${w}`);
+    text = json ? JSON.stringify({ recipe: e.recipe, python: e.python, warnings: e.warnings }, null, 2) : e.yaml;
   } else if (to === 'json') {
     text = json ? JSON.stringify({ plan, assignment }, null, 2) : serializePlan(plan);
   } else {

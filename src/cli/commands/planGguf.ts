@@ -101,14 +101,14 @@ export function ggufVerificationLines(v: GgufVerifyResult, unit: GgufPlanMeasure
   lines.push(renderTable(head, rows, [1, 2, 3, 4, 5, 6]));
   const failed = v.candidates.filter((c) => c.error !== undefined);
   if (failed.length) lines.push(`note: ${failed.length} plan(s) could not be measured: ${failed[0]!.id}: ${failed[0]!.error}`);
-  lines.push('note: lowered layers are simulated in the stored dtype (fake-quantized values; the static analysis\'s quantizers), sizes are those of the ggml types.');
+  lines.push(v.storage === 'ggml' ? 'note: every plan was written in its real ggml types (apply) and run by llama.cpp\'s kernels.' : 'note: some rows are not a multiple of a format\'s block (apply would store llama-quantize\'s fallback type), so lowered layers were simulated in the stored dtype; sizes are those of the planned ggml types.');
   return lines;
 }
 
 /** JSON view of a GGUF verification. */
 export function ggufVerificationJson(v: GgufVerifyResult): unknown {
   const c = (x: GgufCandidate): unknown => ({ id: x.id, label: x.label, origin: x.origin, weightBytes: x.weightBytes, predictedHarm: x.predictedHarm ?? null, measured: x.measured ?? null, ...(x.error !== undefined ? { error: x.error } : {}) });
-  return { delivered: v.best.id, inputs: v.inputs, elapsedMs: v.elapsedMs, candidates: v.candidates.map(c), equalSize: v.equalSize.map((e) => ({ baseline: e.baseline.id, solver: e.solver.id, delivered: e.delivered.id })) };
+  return { delivered: v.best.id, inputs: v.inputs, storage: v.storage, elapsedMs: v.elapsedMs, candidates: v.candidates.map(c), equalSize: v.equalSize.map((e) => ({ baseline: e.baseline.id, solver: e.solver.id, delivered: e.delivered.id })) };
 }
 
 /** The runtime recorded in plan files. */

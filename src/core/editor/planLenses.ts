@@ -173,9 +173,9 @@ export function analyzePlan(ctx: PlanContext): PlanView {
       : e.inferenceSeconds > 0 ? ` · ${formatSeconds(e.inferenceSeconds)} per inference` : '';
     header = {
       position: { offset: 0, length: 0, line: 1, column: 1 },
-      title: headerTitle(target, budget, speed),
-      ...(plan.measurement ? { title: `${headerTitle(target, budget, speed)} · ${measuredText(plan.measurement)}` } : {}),
-      tooltip: `weights ${formatBytes(e.weightBytes)}${e.generative ? ` · KV cache ${formatBytes(e.kvCacheBytes)}` : ''} · activations ${e.unknownParts.includes('activations') ? 'unknown (total is a lower bound)' : formatBytes(e.activationBytes)} · overhead ${formatBytes(e.overheadBytes)} (fixed) · ${e.devicesNeeded} device(s) needed${e.generative ? ` · decode ${e.decodeBound}-bound` : ''}`,
+      title: headerTitle(target, budget, speed, e),
+      ...(plan.measurement ? { title: `${headerTitle(target, budget, speed, e)} · ${measuredText(plan.measurement)}` } : {}),
+      tooltip: `${runtimeText(e)}${e.unknownParts.includes('activations') ? ' · activations unknown (total is a lower bound)' : ''} · ${e.devicesNeeded} device(s) needed${e.generative ? ` · decode ${e.decodeBound}-bound` : ''}`,
     };
   }
   return { plan, target, assignment, estimate: e, budget, diagnostics, header, entries };
@@ -192,8 +192,16 @@ export function measuredText(m: NonNullable<PrecisionPlan['measurement']>): stri
   return `${p.predictedKl !== undefined ? `predicted KL ${formatKl(p.predictedKl)} · measured ${formatKl(p.klDivergence)}` : `measured KL ${formatKl(p.klDivergence)}`} · perplexity ${p.perplexity.toFixed(2)} (original ${p.referencePerplexity.toFixed(2)})`;
 }
 
-function headerTitle(target: Target, budget: BudgetCheck, speed: string): string {
-  return `${target.name.replace(`${target.vendor} `, '')} · ${budget.text} · ${budget.fits ? 'fits' : `over by ${formatBytes(budget.weightBytes - budget.weightBudgetBytes)}`}${speed}`;
+/** 'llama.cpp: model buffer CPU_Mapped 4.1 GiB · KV cache (K f16, V f16) 512 MiB · compute buffer 300 MiB · … · overhead 0 B': the runtime's components. */
+export function runtimeText(e: Estimate): string {
+  const listed = e.runtime.components.filter((c) => c.kind === 'overhead').reduce((a, c) => a + c.bytes, 0);
+  const parts = e.runtime.components.map((c) => `${c.label} ${formatBytes(c.bytes)}`);
+  if (e.overheadBytes > listed) parts.push(`overhead ${formatBytes(e.overheadBytes - listed)}`);
+  return `${e.runtime.runtime}${e.runtime.measured ? '' : ' (not measured here)'}: ${parts.join(' · ')}`;
+}
+
+function headerTitle(target: Target, budget: BudgetCheck, speed: string, e: Estimate): string {
+  return `${target.name.replace(`${target.vendor} `, '')} · ${budget.text} · ${budget.fits ? 'fits' : `over by ${formatBytes(budget.weightBytes - budget.weightBudgetBytes)}`} · ${e.runtime.runtime}${speed}`;
 }
 
 function layerHover(ctx: PlanContext, layer: Model['layers'][number], formatId: string, target: Target | undefined): string {

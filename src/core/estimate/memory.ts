@@ -30,6 +30,13 @@
  *   weight bytes ÷ bandwidth); prefill tokens/s = batch × context ÷ time. Split across N devices, bandwidth and
  *   compute scale by N (ideal tensor parallelism; the interconnect is reported, not modeled). For models
  *   without a KV cache a "token" is one inference of one sample.
+ * - **runtime** (src/core/runtime/): every estimate names the runtime whose memory it reports — `llama.cpp`
+ *   (GGUF default: its model, KV, compute and output buffers, checked against llama.cpp in
+ *   test/integration/llamaMemory.test.ts), `ort` (ONNX/TFLite default: the figures above, checked in
+ *   test/integration/ortMemory.ts) or `vllm` (safetensors default: paged KV inside gpu-memory-utilization, from
+ *   vLLM's documentation, not measured). With llama.cpp or vLLM the memory figures are the runtime's components
+ *   (weights = its weight buffers, activations = compute + output buffers) plus the target's fixed overhead (none
+ *   for llama.cpp on a CPU host); speeds still use the stored weight bytes.
  * - **MoE**: all experts are stored; active parameters/bytes/FLOPs per token scale routed experts by
  *   expertUsedCount ÷ expertCount (shared experts, dense layers and routers count whole).
  * - **Not per token** (model/parameters.ts): multi-token-prediction layers and vision/audio encoder towers are
@@ -49,6 +56,8 @@ import type { Interconnect, Target } from './hardware/catalog';
 import { EstimateError } from './hardware/errors';
 import { computeRate, formatSupport } from './hardware/support';
 import { bindDim, inferGraphShapes, peakActivationBytes, type ShapeBindings } from './shapes';
+import type { RuntimeMemory } from './runtime/types';
+import { runtimeMemory, type RuntimeOptions } from './runtime/select';
 
 //#region options and result
 /** Default context when the model declares none, and the cap applied to a declared one (documented in README). */
@@ -58,8 +67,8 @@ export const MAX_BATCH = 1 << 20;
 /** Largest accepted context length (2^27 ≈ 134M tokens, above any published model). */
 export const MAX_CONTEXT = 1 << 27;
 
-/** Options of {@link estimate}. */
-export interface EstimateOptions {
+/** Options of {@link estimate}; the runtime options choose and configure the runtime memory model (runtime/select.ts). */
+export interface EstimateOptions extends RuntimeOptions {
   /** Sequences processed together (default 1). */
   readonly batch?: number;
   /** Context length in tokens (default: the model's contextLength capped at 4096, else 4096). */
@@ -109,6 +118,10 @@ export interface Estimate {
   readonly activationBytes: number;
   /** KV cache bytes (K and V at the KV format, plus any constant recurrent state). */
   readonly kvCacheBytes: number;
+  /** The runtime's compute buffer (llama.cpp: the reserved graph; ort/vllm: the activation peak). Part of `activationBytes`. */
+  readonly computeBytes: number;
+  /** The runtime's output buffer (llama.cpp logits); part of `activationBytes`. */
+  readonly outputBytes: number;
   /** K + V bytes one token adds over all layers at the KV format (before windows cap them). */
   readonly kvBytesPerToken: number;
   /** Attention/cache kind summary (e.g. 'MLA full', '36× GQA chunked 8192, 12× GQA full'); null without a KV cache or for ONNX inputs. */
@@ -121,6 +134,8 @@ export interface Estimate {
   readonly fits: boolean;
   readonly devicesNeeded: number;
   readonly interconnect: Interconnect | null;
+  /** The runtime memory model behind the memory figures (llama.cpp buffers, ort session, vLLM budget). */
+  readonly runtime: RuntimeMemory;
   readonly decodeTokensPerSecond: number;
   readonly prefillTokensPerSecond: number;
   /** What bounds decode: 'bandwidth' or 'compute'. */
@@ -411,13 +426,40 @@ export function estimate(model: Model, target: Target, options: EstimateOptions 
   if (!Number.isFinite(ov.bytes) || ov.bytes < 0) fail(`overhead bytes must be a non-negative number, got '${String(ov.bytes)}'`);
   if (!Number.isFinite(ov.fraction) || ov.fraction < 0 || ov.fraction > 1) fail(`overhead fraction must be between 0 and 1, got '${String(ov.fraction)}'`);
   if (ov.bytes >= target.memoryBytes) fail(`the overhead of ${ov.bytes} bytes leaves no memory on target '${target.id}'`);
-  const payload = weightBytes + activationBytes + kvCacheBytes;
-  const overheadBytes = Math.ceil(ov.bytes + ov.fraction * payload);
-  const totalBytes = payload + overheadBytes;
+  const genericPayload = weightBytes + activationBytes + kvCacheBytes;
+  const runtime = runtimeMemory(model, target, { ...options, context, sequences: batch, kvFormat: kvFormat.id, ...(converted.size > 0 ? { plannedWeightBytes: weightBytes } : {}) }, {
+    weightBytes, activationBytes, kvCacheBytes, overheadBytes: Math.ceil(ov.bytes + ov.fraction * genericPayload), kvBytesPerToken, recurrentStateBytes: stateBytes,
+  });
+  const part = (kind: string, id?: string): number => runtime.components.filter((c) => c.kind === kind && (id === undefined || c.id === id)).reduce((s, c) => s + c.bytes, 0);
+  // llama.cpp and vLLM list their buffers explicitly: the target's fixed overhead is added, its fraction is not.
+  const explicit = runtime.runtime !== 'ort';
+  const fraction = explicit ? 0 : ov.fraction;
+  const memWeightBytes = explicit ? part('weights') : weightBytes;
+  const computeBytes = part('compute');
+  const outputBytes = part('output');
+  const memActivationBytes = explicit ? computeBytes + outputBytes : activationBytes;
+  const memKvBytes = explicit ? part('kv') : kvCacheBytes;
+  const payload = memWeightBytes + memActivationBytes + memKvBytes + (explicit ? part('overhead') : 0);
+  // llama.cpp's buffers are the whole of its allocations on a CPU host (the ORT-session overhead of the 'cpu' target does not apply).
+  const fixedBytes = runtime.runtime === 'llama.cpp' && target.kind === 'cpu' && options.overhead?.bytes === undefined ? 0 : ov.bytes;
+  const overheadBytes = Math.ceil(fixedBytes + fraction * payload) + (explicit ? part('overhead') : 0);
+  const totalBytes = payload - (explicit ? part('overhead') : 0) + overheadBytes;
   const capacityBytes = target.memoryBytes;
-  const fits = totalBytes <= capacityBytes;
-  const devicesNeeded = fits ? 1 : Math.max(1, Math.ceil((payload * (1 + ov.fraction)) / (capacityBytes - ov.bytes)));
-  assumptions.push(`Runtime overhead ${ov.bytes} B + ${ov.fraction * 100}% of the payload per device: ${target.overhead.note}`);
+  const budgetBytes = runtime.runtime === 'vllm' ? Number(runtime.settings['budgetBytes']) : capacityBytes;
+  const fits = totalBytes <= budgetBytes;
+  const devicesNeeded = fits ? 1 : Math.max(1, Math.ceil((payload * (1 + fraction)) / (budgetBytes - fixedBytes)));
+  warnings.push(...runtime.warnings);
+  if (explicit) {
+    // The runtime's own components replace the generic activation term; its assumption would mislead.
+    const generic = assumptions.findIndex((a) => a.startsWith('Activations (no graph)'));
+    if (generic >= 0) assumptions.splice(generic, 1);
+  }
+  assumptions.push(...runtime.assumptions);
+  assumptions.push(
+    !explicit ? `Runtime overhead ${ov.bytes} B + ${ov.fraction * 100}% of the payload per device: ${target.overhead.note}`
+    : fixedBytes === 0 ? `No overhead beyond the ${runtime.runtime} buffers (the process and the library's own pages are not counted).`
+    : `Runtime overhead ${fixedBytes} B per device on top of the ${runtime.runtime} buffers: ${target.overhead.note}`,
+  );
   if (devicesNeeded > 1) {
     assumptions.push(
       target.sramOnly
@@ -459,9 +501,11 @@ export function estimate(model: Model, target: Target, options: EstimateOptions 
     batch,
     context,
     kvFormat: kvFormat.id,
-    weightBytes,
-    activationBytes,
-    kvCacheBytes,
+    weightBytes: memWeightBytes,
+    activationBytes: memActivationBytes,
+    kvCacheBytes: memKvBytes,
+    computeBytes,
+    outputBytes,
     kvBytesPerToken,
     attention: kv?.cache?.summary ?? null,
     recurrentStateBytes: stateBytes,
@@ -471,6 +515,7 @@ export function estimate(model: Model, target: Target, options: EstimateOptions 
     fits,
     devicesNeeded,
     interconnect: target.interconnect ?? null,
+    runtime,
     decodeTokensPerSecond: finite(decodeTokensPerSecond),
     prefillTokensPerSecond: finite(prefillTokensPerSecond),
     decodeBound: decodeMemorySeconds >= decodeComputeSeconds ? 'bandwidth' : 'compute',

@@ -23,6 +23,8 @@ export interface DTypeInfo {
   readonly bytesPerBlock: number;
   /** Short display label (e.g. 'FP16', 'Q4_K'). */
   readonly label: string;
+  /** Bytes stored once per tensor after the blocks (bitnet.cpp I2_S keeps its scale in a 32-byte trailer). */
+  readonly tensorTrailerBytes?: number;
 }
 
 //#region dtype table
@@ -84,6 +86,15 @@ const TABLE: readonly DTypeInfo[] = [
   { id: 'nvfp4', kind: 'quantized', blockSize: 64, bytesPerBlock: 36, label: 'NVFP4' },
   { id: 'q1_0', kind: 'quantized', blockSize: 128, bytesPerBlock: 18, label: 'Q1_0' },
   { id: 'q2_0', kind: 'quantized', blockSize: 64, bytesPerBlock: 18, label: 'Q2_0' },
+  // Layouts of forks that reuse upstream ggml type ids (see formats/gguf/ggmlTypes.ts FORK_LAYOUTS).
+  // bitnet.cpp I2_S (id 36 in its files): 2-bit ternary codes, 4 per byte, then one 32-byte trailer holding the
+  // tensor's scale (its ggml.c: `ggml_nbytes` = elements / 4 + 32).
+  { id: 'i2_s', kind: 'quantized', blockSize: 4, bytesPerBlock: 1, tensorTrailerBytes: 32, label: 'I2_S' },
+  // PrismML's llama.cpp fork (ternary Bonsai GGUFs): type id 42 with 128-weight blocks of 32 B codes + FP16 scale.
+  { id: 'q2_0_g128', kind: 'quantized', blockSize: 128, bytesPerBlock: 34, label: 'Q2_0/128' },
+  // BitNet b1.58 safetensors (transformers `BitLinear`, quant_method "bitnet"): 4 ternary weights per uint8 along
+  // the output dimension, scale in a separate `weight_scale` tensor.
+  { id: 'ternary_u8x4', kind: 'quantized', blockSize: 4, bytesPerBlock: 1, label: 'Ternary (4 per byte)' },
 ];
 //#endregion
 
@@ -111,7 +122,7 @@ export function storedByteLength(dtype: DType, elementCount: number): number | u
   // Sub-byte packed types (int4 etc.) round up to whole bytes; ggml blocks must divide exactly.
   if (info.kind === 'quantized') {
     if (elementCount % info.blockSize !== 0) return undefined;
-    return (elementCount / info.blockSize) * info.bytesPerBlock;
+    return (elementCount / info.blockSize) * info.bytesPerBlock + (elementCount > 0 ? (info.tensorTrailerBytes ?? 0) : 0);
   }
   return Math.ceil(elementCount / info.blockSize) * info.bytesPerBlock;
 }

@@ -11,6 +11,7 @@
  */
 import { own } from '../model/dict';
 import type { Layer, Model } from '../model/types';
+import { bitsPerElement } from '../model/dtypes';
 import { getNumberFormat, type NumberFormat } from '../precision/numberFormats';
 import { KEEP_FORMAT } from './planFile';
 
@@ -188,27 +189,52 @@ function ftypeFor(type: string): string {
   return t;
 }
 
-/** Hugging Face module names → GGUF tensor names (convert_hf_to_gguf's common Llama-family mapping). */
-const HF_TO_GGUF: readonly [RegExp, string][] = [
-  [/^(?:model\.)?embed_tokens\.weight$/, 'token_embd.weight'],
-  [/^lm_head\.weight$/, 'output.weight'],
-  [/^(?:model\.)?norm\.weight$/, 'output_norm.weight'],
-  [/^(?:model\.)?layers\.(\d+)\.self_attn\.q_proj\.weight$/, 'blk.$1.attn_q.weight'],
-  [/^(?:model\.)?layers\.(\d+)\.self_attn\.k_proj\.weight$/, 'blk.$1.attn_k.weight'],
-  [/^(?:model\.)?layers\.(\d+)\.self_attn\.v_proj\.weight$/, 'blk.$1.attn_v.weight'],
-  [/^(?:model\.)?layers\.(\d+)\.self_attn\.o_proj\.weight$/, 'blk.$1.attn_output.weight'],
-  [/^(?:model\.)?layers\.(\d+)\.mlp\.gate_proj\.weight$/, 'blk.$1.ffn_gate.weight'],
-  [/^(?:model\.)?layers\.(\d+)\.mlp\.up_proj\.weight$/, 'blk.$1.ffn_up.weight'],
-  [/^(?:model\.)?layers\.(\d+)\.mlp\.down_proj\.weight$/, 'blk.$1.ffn_down.weight'],
-  [/^(?:model\.)?layers\.(\d+)\.mlp\.experts\.\d+\.(gate|up|down)_proj\.weight$/, 'blk.$1.ffn_$2_exps.weight'],
-  [/^(?:model\.)?layers\.(\d+)\.input_layernorm\.weight$/, 'blk.$1.attn_norm.weight'],
-  [/^(?:model\.)?layers\.(\d+)\.post_attention_layernorm\.weight$/, 'blk.$1.ffn_norm.weight'],
+/**
+ * Hugging Face tensor names → the GGUF tensor names llama.cpp's converter gives them, for every family we recognise:
+ * Llama, Mistral, Qwen2/3, Gemma (Llama-style names), Phi-3 (fused qkv_proj / gate_up_proj), Phi-2 (dense, fc1, fc2),
+ * Mixtral (block_sparse_moe.experts.E.w1/w2/w3), Qwen2/3-MoE and DeepSeek (mlp.experts.E.*, shared expert(s), MLA
+ * q_a/q_b/kv_a_mqa and kv_b split into k_b + v_b), GPT-OSS (fused experts.gate_up_proj split into gate + up).
+ * Source: llama.cpp gguf-py/gguf/tensor_mapping.py (MODEL_TENSOR → HF names), constants.py (GGUF names) and the
+ * converter's per-family splits (conversion/deepseek.py `kv_b_proj`, conversion/gpt_oss.py `gate_up_proj`), tag v0.4.0.
+ * Experts are stored as one 3-D tensor per projection in GGUF, so all of a layer's experts map to one name.
+ * Norms are not listed: llama-quantize never quantizes 1-D tensors.
+ */
+const HF_TO_GGUF: readonly (readonly [RegExp, readonly string[]])[] = [
+  [/^(?:model\.)?embed_tokens\.weight$/, ['token_embd.weight']],
+  [/^lm_head\.weight$/, ['output.weight']],
+  [/^(?:model\.)?layers\.(\d+)\.self_attn\.(q|k|v)_proj\.weight$/, ['blk.$1.attn_$2.weight']],
+  [/^(?:model\.)?layers\.(\d+)\.self_attn\.(?:o_proj|dense)\.weight$/, ['blk.$1.attn_output.weight']],
+  [/^(?:model\.)?layers\.(\d+)\.self_attn\.qkv_proj\.weight$/, ['blk.$1.attn_qkv.weight']],
+  [/^(?:model\.)?layers\.(\d+)\.self_attn\.q_a_proj\.weight$/, ['blk.$1.attn_q_a.weight']],
+  [/^(?:model\.)?layers\.(\d+)\.self_attn\.q_b_proj\.weight$/, ['blk.$1.attn_q_b.weight']],
+  [/^(?:model\.)?layers\.(\d+)\.self_attn\.kv_a_proj_with_mqa\.weight$/, ['blk.$1.attn_kv_a_mqa.weight']],
+  [/^(?:model\.)?layers\.(\d+)\.self_attn\.kv_b_proj\.weight$/, ['blk.$1.attn_k_b.weight', 'blk.$1.attn_v_b.weight']],
+  [/^(?:model\.)?layers\.(\d+)\.mlp\.(gate|up|down)_proj\.weight$/, ['blk.$1.ffn_$2.weight']],
+  [/^(?:model\.)?layers\.(\d+)\.mlp\.gate_up_proj\.weight$/, ['blk.$1.ffn_up.weight']],
+  [/^(?:model\.)?layers\.(\d+)\.mlp\.fc1\.weight$/, ['blk.$1.ffn_up.weight']],
+  [/^(?:model\.)?layers\.(\d+)\.mlp\.fc2\.weight$/, ['blk.$1.ffn_down.weight']],
+  [/^(?:model\.)?layers\.(\d+)\.mlp\.experts\.\d+\.(gate|up|down)_proj\.weight$/, ['blk.$1.ffn_$2_exps.weight']],
+  [/^(?:model\.)?layers\.(\d+)\.block_sparse_moe\.experts\.\d+\.w1\.weight$/, ['blk.$1.ffn_gate_exps.weight']],
+  [/^(?:model\.)?layers\.(\d+)\.block_sparse_moe\.experts\.\d+\.w2\.weight$/, ['blk.$1.ffn_down_exps.weight']],
+  [/^(?:model\.)?layers\.(\d+)\.block_sparse_moe\.experts\.\d+\.w3\.weight$/, ['blk.$1.ffn_up_exps.weight']],
+  [/^(?:model\.)?layers\.(\d+)\.mlp\.experts\.gate_up_proj(?:_blocks)?$/, ['blk.$1.ffn_gate_exps.weight', 'blk.$1.ffn_up_exps.weight']],
+  [/^(?:model\.)?layers\.(\d+)\.mlp\.experts\.down_proj(?:_blocks)?$/, ['blk.$1.ffn_down_exps.weight']],
+  [/^(?:model\.)?layers\.(\d+)\.mlp\.shared_experts?\.(gate|up|down)_proj\.weight$/, ['blk.$1.ffn_$2_shexp.weight']],
+  [/^(?:model\.)?layers\.(\d+)\.(?:mlp\.gate|block_sparse_moe\.gate|mlp\.router)\.weight$/, ['blk.$1.ffn_gate_inp.weight']],
 ];
 
-function ggufTensorName(name: string, model: Model): string | undefined {
-  if (model.format === 'gguf') return name;
-  for (const [re, to] of HF_TO_GGUF) if (re.test(name)) return name.replace(re, to);
-  return undefined;
+/** GGUF tensor names of a model tensor (GGUF models: itself); empty when no family rule knows it. */
+export function ggufTensorNames(name: string, model: Pick<Model, 'format'>): readonly string[] {
+  if (model.format === 'gguf') return [name];
+  for (const [re, to] of HF_TO_GGUF) if (re.test(name)) return to.map((t) => name.replace(re, t));
+  return [];
+}
+
+/** Bits per weight of a ggml type name (F16 → 16, Q4_K → 4.5), for picking the widest of merged expert types. */
+function ggmlBits(name: string): number {
+  const d = name.toLowerCase();
+  const id = d === 'f32' ? 'float32' : d === 'f16' ? 'float16' : d === 'bf16' ? 'bfloat16' : d;
+  return bitsPerElement(id) ?? 0;
 }
 
 function escapeRegex(s: string): string {
@@ -228,6 +254,7 @@ export function exportLlamaCpp(model: Model, assignment: Readonly<Record<string,
   const overrides = new Map<string, string>();
   const counts = new Map<string, number>();
   const approx = new Map<string, string>();
+  const merged = new Map<string, string[]>();
   for (const l of model.layers) {
     const id = own(assignment, l.name);
     if (id === undefined || id === KEEP_FORMAT) continue;
@@ -240,15 +267,26 @@ export function exportLlamaCpp(model: Model, assignment: Readonly<Record<string,
     }
     if (t.approx) approx.set(f.id, t.name);
     for (const w of l.weights.slice(0, 1)) {
-      const g = ggufTensorName(w, model);
-      if (!g) {
+      const names = ggufTensorNames(w, model);
+      if (names.length === 0) {
         warnings.push(`No GGUF name is known for tensor '${w}'; add its --tensor-type override by hand.`);
         continue;
       }
-      overrides.set(g, t.name);
-      counts.set(t.name, (counts.get(t.name) ?? 0) + 1);
+      for (const g of names) {
+        // Experts share one GGUF tensor: when the plan gives them different types, the widest one is kept.
+        const prev = overrides.get(g);
+        if (prev !== undefined && prev !== t.name) {
+          const keep = ggmlBits(prev) >= ggmlBits(t.name) ? prev : t.name;
+          merged.set(g, [...new Set([...(merged.get(g) ?? [prev]), t.name])]);
+          overrides.set(g, keep);
+          continue;
+        }
+        if (prev === undefined) counts.set(t.name, (counts.get(t.name) ?? 0) + 1);
+        overrides.set(g, t.name);
+      }
     }
   }
+  for (const [g, types] of merged) warnings.push(`'${g}' holds several planned tensors (experts) with types ${types.join(', ')}; GGUF stores one type per tensor, so it gets ${overrides.get(g)}.`);
   for (const [id, name] of approx) warnings.push(`${id} has no exact llama.cpp type; exported as the nearest, ${name}.`);
   const baseType = [...counts.entries()].sort((a, b) => b[1] - a[1])[0]?.[0] ?? 'Q8_0';
   const program = paths.program ?? 'llama-quantize';
@@ -259,5 +297,258 @@ export function exportLlamaCpp(model: Model, assignment: Readonly<Record<string,
   for (const [name, type] of overrides) argv.push('--tensor-type', `^${escapeRegex(name)}$=${type}`);
   argv.push(input, output, ftypeFor(baseType));
   return { argv, command: argv.map(shellQuote).join(' '), baseType, warnings };
+}
+//#endregion
+
+//#region GPTQModel and llm-compressor (safetensors models)
+
+/** The module a layer's first weight belongs to (`model.layers.0.mlp.down_proj.weight` → `model.layers.0.mlp.down_proj`). */
+function moduleName(layer: Layer): string | undefined {
+  const w = layer.weights[0];
+  return w === undefined ? undefined : w.replace(/\.weight$/, '');
+}
+
+function pyRegexExact(module: string): string {
+  return `^${escapeRegex(module)}$`;
+}
+
+const FLOAT_FORMATS: ReadonlySet<string> = new Set(['fp32', 'tf32', 'fp16', 'bf16']);
+
+/** Integer weight scheme GPTQ can store: bits and group size (−1 = one group per output channel). */
+interface GptqScheme {
+  readonly bits: 2 | 3 | 4 | 8;
+  readonly group_size: number;
+}
+
+/** GPTQ scheme of a plan format; `approx` when GPTQ can only come near it. Undefined: no GPTQ equivalent. */
+function gptqScheme(f: NumberFormat): { scheme: GptqScheme; approx?: string } | undefined {
+  switch (f.id) {
+    case 'int4':
+    case 'w4a4':
+      return { scheme: { bits: 4, group_size: 128 }, ...(f.id === 'w4a4' ? { approx: 'weights only (GPTQ keeps activations in 16-bit)' } : {}) };
+    case 'int4_g64':
+      return { scheme: { bits: 4, group_size: 64 } };
+    case 'int4_g32':
+      return { scheme: { bits: 4, group_size: 32 } };
+    case 'int8':
+    case 'w8a8':
+      return { scheme: { bits: 8, group_size: -1 }, ...(f.id === 'w8a8' ? { approx: 'weights only (GPTQ keeps activations in 16-bit)' } : {}) };
+    case 'int8_tensor':
+      return { scheme: { bits: 8, group_size: -1 }, approx: 'one scale per output channel (GPTQ has no per-tensor scale)' };
+    default:
+      return undefined;
+  }
+}
+
+/** GPTQModel export: a `QuantizeConfig` whose `dynamic` rules give each module its planned scheme. */
+export interface GptqModelExport {
+  /** The config as GPTQModel's quantize_config.json holds it (bits, group_size, sym, desc_act, lm_head, dynamic). */
+  readonly quantize_config: {
+    readonly bits: number;
+    readonly group_size: number;
+    readonly sym: true;
+    readonly desc_act: false;
+    readonly lm_head: boolean;
+    /** Regex (re.match on the module name) → overrides; "+:" = quantize with these fields, "-:" = leave unquantized. */
+    readonly dynamic: Readonly<Record<string, Readonly<Partial<GptqScheme>>>>;
+  };
+  readonly python: string;
+  readonly warnings: readonly string[];
+}
+
+/**
+ * Builds a GPTQModel `QuantizeConfig` for a safetensors model. Format documented by GPTQModel
+ * (https://github.com/ModelCloud/GPTQModel, "dynamic" per-module config) and implemented by vLLM's
+ * `get_dynamic_override` (vllm/model_executor/layers/quantization/utils/gptq_utils.py): keys are Python regexes
+ * tried in order with `re.match` on the module name; a "-:" key excludes the module from quantization, a "+:"
+ * (or bare) key overrides the base `bits` / `group_size`. The base is the most common planned scheme; every module
+ * that differs gets an exact-name rule, 16-bit modules (and formats GPTQ cannot store) a "-:" rule.
+ */
+export function exportGptqModel(model: Model, assignment: Readonly<Record<string, string>>, paths: { input?: string; output?: string } = {}): GptqModelExport {
+  const warnings: string[] = [];
+  if (model.format !== 'safetensors') warnings.push(`${model.fileName}: GPTQModel quantizes Hugging Face (safetensors) checkpoints; this is ${model.format}.`);
+  const planned: { module: string; layer: Layer; scheme: GptqScheme | undefined }[] = [];
+  const counts = new Map<string, number>();
+  const approx = new Map<string, string>();
+  const unsupported = new Map<string, number>();
+  for (const l of model.layers) {
+    const id = assignment[l.name];
+    const module = moduleName(l);
+    if (id === undefined || module === undefined || !l.quantizable) continue;
+    if (l.role === 'embedding') {
+      if (id !== KEEP_FORMAT && !FLOAT_FORMATS.has(id)) warnings.push(`Layer '${l.name}' is an embedding; GPTQModel does not quantize embeddings, so it stays 16-bit.`);
+      continue;
+    }
+    const f = id === KEEP_FORMAT ? undefined : getNumberFormat(id);
+    const g = f ? gptqScheme(f) : undefined;
+    if (f && !g && !FLOAT_FORMATS.has(f.id)) unsupported.set(f.id, (unsupported.get(f.id) ?? 0) + 1);
+    if (f && g?.approx) approx.set(f.id, g.approx);
+    planned.push({ module, layer: l, scheme: g?.scheme });
+    if (g) counts.set(JSON.stringify(g.scheme), (counts.get(JSON.stringify(g.scheme)) ?? 0) + 1);
+  }
+  for (const [id, n] of unsupported) warnings.push(`${n} layer(s) use ${id}, which GPTQ cannot store (integer 2/3/4/8-bit only); they are left unquantized.`);
+  for (const [id, why] of approx) warnings.push(`${id} is exported as the nearest GPTQ scheme: ${why}.`);
+  const baseKey = [...counts].sort((a, b) => b[1] - a[1])[0]?.[0];
+  const base: GptqScheme = baseKey ? (JSON.parse(baseKey) as GptqScheme) : { bits: 4, group_size: 128 };
+  const dynamic: Record<string, Partial<GptqScheme>> = Object.create(null) as Record<string, Partial<GptqScheme>>;
+  let lmHead = false;
+  for (const p of planned) {
+    const isHead = p.layer.role === 'output_head';
+    if (isHead && p.scheme) lmHead = true;
+    if (!p.scheme) dynamic[`-:${pyRegexExact(p.module)}`] = {};
+    else if (p.scheme.bits !== base.bits || p.scheme.group_size !== base.group_size || isHead) dynamic[`+:${pyRegexExact(p.module)}`] = { bits: p.scheme.bits, group_size: p.scheme.group_size };
+  }
+  const quantize_config = { bits: base.bits, group_size: base.group_size, sym: true as const, desc_act: false as const, lm_head: lmHead, dynamic };
+  const input = paths.input ?? '.';
+  const output = paths.output ?? `${input.replace(/\/$/, '') || 'model'}-gptq`;
+  const json = JSON.stringify(dynamic, null, 4).replace(/\n/g, '\n    ');
+  const python = [
+    '# Generated by precision-lens export --to gptqmodel. Needs: pip install gptqmodel datasets',
+    'from datasets import load_dataset',
+    'from gptqmodel import GPTQModel, QuantizeConfig',
+    '',
+    '# Replace with text from your own domain: calibration data decides GPTQ\'s rounding.',
+    'calibration = load_dataset("allenai/c4", data_files="en/c4-train.00001-of-01024.json.gz", split="train").select(range(256))["text"]',
+    'config = QuantizeConfig(',
+    `    bits=${quantize_config.bits},`,
+    `    group_size=${quantize_config.group_size},`,
+    '    sym=True,',
+    '    desc_act=False,',
+    `    lm_head=${lmHead ? 'True' : 'False'},`,
+    `    dynamic=${json},`,
+    ')',
+    `model = GPTQModel.load(${pyString(input || '.')}, config)`,
+    'model.quantize(calibration, batch_size=1)',
+    `model.save(${pyString(output)})`,
+    '',
+  ].join('\n');
+  return { quantize_config, python, warnings };
+}
+
+/** compressed-tensors `QuantizationArgs` fields we emit (quant_args.py). */
+export interface CompressedTensorsArgs {
+  readonly num_bits: number;
+  readonly type: 'int' | 'float';
+  readonly symmetric: true;
+  readonly strategy: 'tensor' | 'channel' | 'group' | 'tensor_group' | 'token';
+  readonly group_size?: number;
+  readonly dynamic?: boolean;
+}
+
+/** One config group: module targets and the weight (and, for W8A8, input activation) arguments. */
+export interface LlmCompressorGroup {
+  readonly targets: readonly string[];
+  readonly weights: CompressedTensorsArgs;
+  readonly input_activations?: CompressedTensorsArgs;
+}
+
+/** llm-compressor export: a recipe (as data and as YAML) for `oneshot`. */
+export interface LlmCompressorExport {
+  readonly recipe: {
+    readonly quant_stage: {
+      readonly quant_modifiers: {
+        readonly QuantizationModifier: { readonly ignore: readonly string[]; readonly config_groups: Readonly<Record<string, LlmCompressorGroup>> };
+      };
+    };
+  };
+  readonly yaml: string;
+  readonly python: string;
+  readonly warnings: readonly string[];
+}
+
+/** compressed-tensors scheme of a plan format (weights, plus activations for W8A8); undefined when it has none. */
+function compressedTensorsScheme(f: NumberFormat): { weights: CompressedTensorsArgs; input_activations?: CompressedTensorsArgs; approx?: string } | undefined {
+  const int = (bits: number, strategy: CompressedTensorsArgs['strategy'], group_size?: number): CompressedTensorsArgs => ({ num_bits: bits, type: 'int', symmetric: true, strategy, ...(group_size ? { group_size } : {}) });
+  switch (f.id) {
+    case 'int4':
+    case 'int4_g64':
+    case 'int4_g32':
+    case 'w4a4':
+      return { weights: int(4, 'group', f.blockSize), ...(f.id === 'w4a4' ? { approx: 'weights only' } : {}) };
+    case 'int8':
+      return { weights: int(8, 'channel') };
+    case 'int8_tensor':
+      return { weights: int(8, 'tensor') };
+    case 'w8a8':
+      return { weights: int(8, 'channel'), input_activations: { ...int(8, 'token'), dynamic: true } };
+    case 'fp8_e4m3':
+      return { weights: { num_bits: 8, type: 'float', symmetric: true, strategy: 'tensor' } };
+    case 'nvfp4':
+      return { weights: { num_bits: 4, type: 'float', symmetric: true, strategy: 'tensor_group', group_size: 16 } };
+    default:
+      return undefined;
+  }
+}
+
+/** YAML scalar in single quotes (no escapes inside; a quote is doubled), safe for regexes with backslashes. */
+function yamlString(s: string): string {
+  return `'${s.replace(/'/g, "''")}'`;
+}
+
+function yamlArgs(a: CompressedTensorsArgs): string {
+  return `{${Object.entries(a).map(([k, v]) => `${k}: ${typeof v === 'string' ? v : String(v)}`).join(', ')}}`;
+}
+
+/**
+ * Builds an llm-compressor recipe for a safetensors model: one `QuantizationModifier` (round-to-nearest, what our
+ * sensitivity simulates; swap in `GPTQModifier` for calibrated rounding) with one config group per distinct scheme.
+ * Format documented by llm-compressor (recipes: `quant_stage.quant_modifiers.<Modifier>.config_groups.<name>` with
+ * `targets` and `weights`) and compressed-tensors (`QuantizationScheme.targets`: layer names, types or "re:" regexes
+ * matched against module names; `QuantizationArgs`: num_bits, type, symmetric, strategy, group_size, dynamic).
+ * Modules planned at 16 bits (or in formats compressed-tensors cannot express) go to `ignore`.
+ */
+export function exportLlmCompressor(model: Model, assignment: Readonly<Record<string, string>>, paths: { input?: string; output?: string } = {}): LlmCompressorExport {
+  const warnings: string[] = [];
+  if (model.format !== 'safetensors') warnings.push(`${model.fileName}: llm-compressor quantizes Hugging Face (safetensors) checkpoints; this is ${model.format}.`);
+  const groups = new Map<string, { targets: string[]; scheme: NonNullable<ReturnType<typeof compressedTensorsScheme>> }>();
+  const ignore: string[] = [];
+  const unsupported = new Map<string, number>();
+  for (const l of model.layers) {
+    const id = assignment[l.name];
+    const module = moduleName(l);
+    if (id === undefined || module === undefined || !l.quantizable) continue;
+    if (l.role === 'embedding') {
+      if (id !== KEEP_FORMAT && !FLOAT_FORMATS.has(id)) warnings.push(`Layer '${l.name}' is an embedding; QuantizationModifier targets Linear modules, so it stays 16-bit.`);
+      continue;
+    }
+    const f = id === KEEP_FORMAT ? undefined : getNumberFormat(id);
+    const s = f ? compressedTensorsScheme(f) : undefined;
+    if (!s) {
+      if (f && !FLOAT_FORMATS.has(f.id)) unsupported.set(f.id, (unsupported.get(f.id) ?? 0) + 1);
+      ignore.push(module);
+      continue;
+    }
+    if (s.approx) warnings.push(`${f!.id} is exported ${s.approx} for '${module}'.`);
+    const key = JSON.stringify([s.weights, s.input_activations ?? null]);
+    const g = groups.get(key) ?? { targets: [], scheme: s };
+    g.targets.push(`re:${pyRegexExact(module)}`);
+    groups.set(key, g);
+  }
+  for (const [id, n] of unsupported) warnings.push(`${n} layer(s) use ${id}, which compressed-tensors cannot express here; they are ignored (left unquantized).`);
+  const config_groups: Record<string, LlmCompressorGroup> = Object.create(null) as Record<string, LlmCompressorGroup>;
+  [...groups.values()].forEach((g, i) => {
+    config_groups[`group_${i}`] = { targets: g.targets, weights: g.scheme.weights, ...(g.scheme.input_activations ? { input_activations: g.scheme.input_activations } : {}) };
+  });
+  const recipe = { quant_stage: { quant_modifiers: { QuantizationModifier: { ignore, config_groups } } } };
+  const lines = ['quant_stage:', '  quant_modifiers:', '    QuantizationModifier:', `      ignore: [${ignore.map(yamlString).join(', ')}]`, '      config_groups:'];
+  if (groups.size === 0) lines[lines.length - 1] += ' {}';
+  for (const [name, g] of Object.entries(config_groups)) {
+    lines.push(`        ${name}:`, '          targets:');
+    for (const t of g.targets) lines.push(`          - ${yamlString(t)}`);
+    lines.push(`          weights: ${yamlArgs(g.weights)}`);
+    if (g.input_activations) lines.push(`          input_activations: ${yamlArgs(g.input_activations)}`);
+  }
+  const yaml = `${lines.join('\n')}\n`;
+  const input = paths.input ?? '.';
+  const output = paths.output ?? `${input.replace(/\/$/, '') || 'model'}-compressed`;
+  const python = [
+    '# Generated by precision-lens export --to llm-compressor. Needs: pip install llmcompressor',
+    '# Save the recipe below as recipe.yaml next to this script.',
+    'from llmcompressor import oneshot',
+    '',
+    `oneshot(model=${pyString(input)}, recipe="recipe.yaml", output_dir=${pyString(output)})`,
+    '',
+  ].join('\n');
+  return { recipe, yaml, python, warnings };
 }
 //#endregion

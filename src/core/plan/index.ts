@@ -4,7 +4,9 @@ export {
   type BaselineOptions, type RuleFormats,
 } from './baselines';
 export {
-  exportOrt, exportLlamaCpp, type OrtTensorOverride, type OrtExport, type LlamaCppExport,
+  exportOrt, exportLlamaCpp, type OrtTensorOverride, type OrtExport, type LlamaCppExport, ggufTensorNames,
+  exportGptqModel, type GptqModelExport, exportLlmCompressor, type LlmCompressorExport, type LlmCompressorGroup,
+  type CompressedTensorsArgs,
 } from './export';
 export {
   sha256Hex, modelFingerprint, FINGERPRINT_EDGE_BYTES, Sha256,

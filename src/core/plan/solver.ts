@@ -52,7 +52,15 @@ export interface KnapsackResult {
 export interface KnapsackOptions {
   /** Stop the exact DP beyond this many live states and report the gap instead. */
   readonly maxStates?: number;
+  /**
+   * Stop the exact DP once this many states have been created over all stages (time and memory: every stage's
+   * back-pointers are kept; a 50,000-group problem once took 80 s and 3.6 GB), and report the gap instead.
+   */
+  readonly maxTotalStates?: number;
 }
+
+/** Default {@link KnapsackOptions.maxTotalStates}: ~0.2 GB of back-pointers, a few seconds of DP. */
+export const DEFAULT_MAX_TOTAL_STATES = 20_000_000;
 
 interface Efficient {
   /** Original option indices, bytes ascending, harm strictly descending. */
@@ -158,6 +166,7 @@ export function prepareKnapsack(groups: readonly (readonly KnapsackOption[])[]):
 /** {@link solveMultipleChoiceKnapsack} on a prepared problem. */
 export function solvePreparedKnapsack(prepared: PreparedKnapsack, budgetBytes: number, options: KnapsackOptions = {}): KnapsackResult {
   const maxStates = options.maxStates ?? 2_000_000;
+  const maxTotalStates = options.maxTotalStates ?? DEFAULT_MAX_TOTAL_STATES;
   const { eff, hulls, edges, minBytes, minHarmAtMin } = prepared;
   const n = eff.length;
   const pos = new Array<number>(n).fill(0); // position in Efficient list
@@ -274,7 +283,7 @@ export function solvePreparedKnapsack(prepared: PreparedKnapsack, budgetBytes: n
     const e = eff[f.g]!;
     const k = f.opts.length;
     const m = w.length * k;
-    if (m > maxStates * 4) return pack('gap', lowerBound, free.length, states);
+    if (m > maxStates * 4 || states + m > maxTotalStates * 4) return pack('gap', lowerBound, free.length, states);
     // The previous states are a Pareto list (bytes ascending, harm descending), so each option's successors are
     // already sorted by bytes: a k-way merge (k ≤ formats + 1) replaces a general sort of all m candidates. Ties
     // break as a stable sort of the candidates in (state, option) order would, so results do not change.
@@ -328,7 +337,7 @@ export function solvePreparedKnapsack(prepared: PreparedKnapsack, budgetBytes: n
     }
     if (c === 0) return pack('optimal', lowerBound, free.length, states); // nothing beats the incumbent
     states += c;
-    if (c > maxStates) return pack('gap', lowerBound, free.length, states);
+    if (c > maxStates || states > maxTotalStates) return pack('gap', lowerBound, free.length, states);
     w = nw.slice(0, c);
     h = nh.slice(0, c);
     parents.push(np.slice(0, c));
@@ -746,7 +755,7 @@ export function solveModel(model: Model, options: SolveModelOptions): SolveModel
   const r = solvePreparedKnapsack(penalized === ks ? prepared : prepareKnapsack(penalized), options.weightBudgetBytes, knapsackOptions);
   // Comparison points get a smaller DP allowance than the plan itself: beyond it they report the LP-repaired
   // solution with its proven gap (status 'gap'), which for large models is within a fraction of a percent.
-  const atOptions = { maxStates: Math.min(options.maxStates ?? 2_000_000, COMPARISON_MAX_STATES) };
+  const atOptions = { maxStates: Math.min(options.maxStates ?? 2_000_000, COMPARISON_MAX_STATES), maxTotalStates: COMPARISON_MAX_STATES * 10 };
   const atBytes = (options.alsoAtBytes ?? []).map((budget): SolveAtBytes => {
     const at = solvePreparedKnapsack(prepared, budget, atOptions);
     return { weightBudgetBytes: budget, status: at.status, harm: at.harm, weightBytes: at.bytes, gap: at.gap };

@@ -429,7 +429,7 @@ export function decodeUnsupportedReason(dtype: DType): string | undefined {
   if (!info) return `unknown dtype '${dtype}'`;
   if (info.kind === 'string') return 'string tensors hold no numeric weights';
   if (info.kind === 'complex') return 'complex tensors are not analyzed';
-  if (info.kind === 'quantized' && !GGML_DECODERS[dtype]) return `ggml type ${info.label} (lattice codebook) is not decoded yet`;
+  if (info.kind === 'quantized' && !GGML_DECODERS[dtype]) return `ggml type ${info.label}${dtype.startsWith('iq') ? ' (lattice codebook)' : ''} is not decoded yet`;
   return undefined;
 }
 

@@ -22,7 +22,6 @@
 import { floatToBf16Bits, floatToHalfBits, halfToFloatTable } from './decode';
 import { dtypeInfo } from '../model/dtypes';
 
-const f = Math.fround;
 const QK_K = 256;
 
 //#region C arithmetic helpers
@@ -76,10 +75,10 @@ const q8_0: BlockEncoder = (x, xo, b, bo) => {
     const a = Math.abs(x[xo + j]!);
     amax = amax > a ? amax : a;
   }
-  const d = f(amax / 127);
-  const id = d !== 0 ? f(1 / d) : 0;
+  const d = Math.fround(amax / 127);
+  const id = d !== 0 ? Math.fround(1 / d) : 0;
   putHalf(b, bo, d);
-  for (let j = 0; j < 32; j++) b[bo + 2 + j] = roundAwayInt(f(x[xo + j]! * id)) & 0xff;
+  for (let j = 0; j < 32; j++) b[bo + 2 + j] = roundAwayInt(Math.fround(x[xo + j]! * id)) & 0xff;
 };
 
 /** Signed absolute maximum of a run: the value with the largest |x| (first one on ties). */
@@ -98,25 +97,25 @@ function signedMax(x: Float32Array, o: number, n: number): number {
 
 /** block_q4_0 { half d; u8 qs[16] } — d = max/−8, q = min(15, (int8)(x/d + 8.5)), low nibbles = first 16. */
 const q4_0: BlockEncoder = (x, xo, b, bo) => {
-  const d = f(signedMax(x, xo, 32) / -8);
-  const id = d !== 0 ? f(1 / d) : 0;
+  const d = Math.fround(signedMax(x, xo, 32) / -8);
+  const id = d !== 0 ? Math.fround(1 / d) : 0;
   putHalf(b, bo, d);
   for (let j = 0; j < 16; j++) {
-    const q0 = Math.min(15, toI8(cvtt(f(f(x[xo + j]! * id) + 8.5))));
-    const q1 = Math.min(15, toI8(cvtt(f(f(x[xo + 16 + j]! * id) + 8.5))));
+    const q0 = Math.min(15, toI8(cvtt(Math.fround(Math.fround(x[xo + j]! * id) + 8.5))));
+    const q1 = Math.min(15, toI8(cvtt(Math.fround(Math.fround(x[xo + 16 + j]! * id) + 8.5))));
     b[bo + 2 + j] = (q0 | (q1 << 4)) & 0xff;
   }
 };
 
 /** block_q5_0 { half d; u8 qh[4]; u8 qs[16] } — d = max/−16, q = min(31, (int8)(x/d + 16.5)), 5th bits in qh. */
 const q5_0: BlockEncoder = (x, xo, b, bo) => {
-  const d = f(signedMax(x, xo, 32) / -16);
-  const id = d !== 0 ? f(1 / d) : 0;
+  const d = Math.fround(signedMax(x, xo, 32) / -16);
+  const id = d !== 0 ? Math.fround(1 / d) : 0;
   putHalf(b, bo, d);
   let qh = 0;
   for (let j = 0; j < 16; j++) {
-    const q0 = Math.min(31, toI8(cvtt(f(f(x[xo + j]! * id) + 16.5)))) & 0xff;
-    const q1 = Math.min(31, toI8(cvtt(f(f(x[xo + 16 + j]! * id) + 16.5)))) & 0xff;
+    const q0 = Math.min(31, toI8(cvtt(Math.fround(Math.fround(x[xo + j]! * id) + 16.5)))) & 0xff;
+    const q1 = Math.min(31, toI8(cvtt(Math.fround(Math.fround(x[xo + 16 + j]! * id) + 16.5)))) & 0xff;
     b[bo + 6 + j] = (q0 & 0xf) | ((q1 & 0xf) << 4);
     qh |= ((q0 & 0x10) >>> 4) << j;
     qh |= ((q1 & 0x10) >>> 4) << (j + 16);
@@ -134,12 +133,12 @@ function qx1(bits: 4 | 5): BlockEncoder {
       if (v < min) min = v;
       if (v > max) max = v;
     }
-    const d = f(f(max - min) / levels);
-    const id = d !== 0 ? f(1 / d) : 0;
+    const d = Math.fround(Math.fround(max - min) / levels);
+    const id = d !== 0 ? Math.fround(1 / d) : 0;
     putHalf(b, bo, d);
     putHalf(b, bo + 2, min);
     const code = (v: number): number => {
-      const c = cvtt(f(f(f(v - min) * id) + 0.5));
+      const c = cvtt(Math.fround(Math.fround(Math.fround(v - min) * id) + 0.5));
       return bits === 4 ? Math.min(15, toI8(c)) & 0xff : c & 0xff;
     };
     let qh = 0;
@@ -167,8 +166,8 @@ function writeU32(b: Uint8Array, o: number, v: number): void {
 /** block_q1_0 { half d; u8 qs[16] } — d = mean|x| (float32 running sum), bit j set when x ≥ 0. */
 const q1_0: BlockEncoder = (x, xo, b, bo) => {
   let sum = 0;
-  for (let j = 0; j < 128; j++) sum = f(sum + Math.abs(x[xo + j]!));
-  putHalf(b, bo, f(sum / 128));
+  for (let j = 0; j < 128; j++) sum = Math.fround(sum + Math.abs(x[xo + j]!));
+  putHalf(b, bo, Math.fround(sum / 128));
   for (let j = 0; j < 16; j++) b[bo + 2 + j] = 0;
   for (let j = 0; j < 128; j++) if (x[xo + j]! >= 0) b[bo + 2 + (j >> 3)]! |= 1 << (j & 7);
 };
@@ -180,11 +179,11 @@ const q2_0: BlockEncoder = (x, xo, b, bo) => {
     const a = Math.abs(x[xo + j]!);
     if (a > amax) amax = a;
   }
-  const id = amax > 0 ? f(1 / amax) : 0;
+  const id = amax > 0 ? Math.fround(1 / amax) : 0;
   putHalf(b, bo, amax);
   for (let j = 0; j < 16; j++) b[bo + 2 + j] = 0;
   for (let j = 0; j < 64; j++) {
-    const q = Math.max(0, Math.min(3, (roundAwayInt(f(x[xo + j]! * id)) + 1) | 0));
+    const q = Math.max(0, Math.min(3, (roundAwayInt(Math.fround(x[xo + j]! * id)) + 1) | 0));
     b[bo + 2 + (j >> 2)]! |= q << ((j & 3) * 2);
   }
 };
@@ -196,7 +195,7 @@ function ternaryScale(x: Float32Array, xo: number): { d: number; id: number } {
     const a = Math.abs(x[xo + j]!);
     amax = amax > a ? amax : a;
   }
-  return { d: amax, id: amax !== 0 ? f(1 / amax) : 0 };
+  return { d: amax, id: amax !== 0 ? Math.fround(1 / amax) : 0 };
 }
 
 /** block_tq2_0 { u8 qs[64]; half d } — trits lroundf(x/amax)+1, four per byte (2 bits each, element m + 32n). */
@@ -207,7 +206,7 @@ const tq2_0: BlockEncoder = (x, xo, b, bo) => {
     const base = xo + j * 4;
     for (let m = 0; m < 32; m++) {
       let q = 0;
-      for (let n = 0; n < 4; n++) q += ((roundAwayInt(f(x[base + m + n * 32]! * id)) + 1) & 3) << (2 * n);
+      for (let n = 0; n < 4; n++) q += ((roundAwayInt(Math.fround(x[base + m + n * 32]! * id)) + 1) & 3) << (2 * n);
       b[bo + j + m] = q & 0xff;
     }
   }
@@ -220,7 +219,7 @@ const tq2_0: BlockEncoder = (x, xo, b, bo) => {
  */
 const tq1_0: BlockEncoder = (x, xo, b, bo) => {
   const { d, id } = ternaryScale(x, xo);
-  const trit = (i: number): number => roundAwayInt(f(x[i]! * id)) + 1;
+  const trit = (i: number): number => roundAwayInt(Math.fround(x[i]! * id)) + 1;
   let p = xo;
   for (let m = 0; m < 32; m++) {
     let q = 0;
@@ -253,6 +252,8 @@ const LAUX = new Uint8Array(32);
 const W = new Float32Array(32);
 const SCALES = new Float32Array(16);
 const MINS = new Float32Array(16);
+/** make_qkx2_quants: x − min per element, recomputed when min moves. */
+const XM = new Float32Array(32);
 
 /** make_qx_quants(n, nmax, x, L, rmse_type = 1, qw = NULL): symmetric fit with weights x², scale search ±0.9. */
 function makeQx(n: number, nmax: number, x: Float32Array, o: number, Lo: number): number {
@@ -268,33 +269,33 @@ function makeQx(n: number, nmax: number, x: Float32Array, o: number, Lo: number)
     for (let i = 0; i < n; i++) LS[Lo + i] = 0;
     return 0;
   }
-  let iscale = f(-nmax / max);
+  let iscale = Math.fround(-nmax / max);
   let sumlx = 0, suml2 = 0;
   for (let i = 0; i < n; i++) {
     const xi = x[o + i]!;
-    const l = Math.max(-nmax, Math.min(nmax - 1, nearestInt(f(iscale * xi))));
+    const l = Math.max(-nmax, Math.min(nmax - 1, nearestInt(Math.fround(iscale * xi))));
     LS[Lo + i] = l + nmax;
-    const w = f(xi * xi);
-    sumlx = f(sumlx + f(f(w * xi) * l));
-    suml2 = f(suml2 + f(f(w * l) * l));
+    const w = Math.fround(xi * xi);
+    sumlx = Math.fround(sumlx + Math.fround(Math.fround(w * xi) * l));
+    suml2 = Math.fround(suml2 + Math.fround(Math.fround(w * l) * l));
   }
-  let scale = suml2 !== 0 ? f(sumlx / suml2) : 0;
-  let best = f(scale * sumlx);
+  let scale = suml2 !== 0 ? Math.fround(sumlx / suml2) : 0;
+  let best = Math.fround(scale * sumlx);
   for (let is = -9; is <= 9; is++) {
     if (is === 0) continue;
-    iscale = f(-f(nmax + f(0.1 * is)) / max);
+    iscale = Math.fround(-Math.fround(nmax + Math.fround(0.1 * is)) / max);
     sumlx = suml2 = 0;
     for (let i = 0; i < n; i++) {
       const xi = x[o + i]!;
-      const l = Math.max(-nmax, Math.min(nmax - 1, nearestInt(f(iscale * xi))));
-      const w = f(xi * xi);
-      sumlx = f(sumlx + f(f(w * xi) * l));
-      suml2 = f(suml2 + f(f(w * l) * l));
+      const l = Math.max(-nmax, Math.min(nmax - 1, nearestInt(Math.fround(iscale * xi))));
+      const w = Math.fround(xi * xi);
+      sumlx = Math.fround(sumlx + Math.fround(Math.fround(w * xi) * l));
+      suml2 = Math.fround(suml2 + Math.fround(Math.fround(w * l) * l));
     }
-    if (suml2 > 0 && f(sumlx * sumlx) > f(best * suml2)) {
-      for (let i = 0; i < n; i++) LS[Lo + i] = nmax + Math.max(-nmax, Math.min(nmax - 1, nearestInt(f(iscale * x[o + i]!))));
-      scale = f(sumlx / suml2);
-      best = f(scale * sumlx);
+    if (suml2 > 0 && Math.fround(sumlx * sumlx) > Math.fround(best * suml2)) {
+      for (let i = 0; i < n; i++) LS[Lo + i] = nmax + Math.max(-nmax, Math.min(nmax - 1, nearestInt(Math.fround(iscale * x[o + i]!))));
+      scale = Math.fround(sumlx / suml2);
+      best = Math.fround(scale * sumlx);
     }
   }
   return scale;
@@ -314,30 +315,30 @@ function makeQ3(n: number, nmax: number, x: Float32Array, o: number, Lo: number)
     for (let i = 0; i < n; i++) LS[Lo + i] = 0;
     return 0;
   }
-  const iscale = f(-nmax / max);
+  const iscale = Math.fround(-nmax / max);
   let sumlx = 0, suml2 = 0;
   for (let i = 0; i < n; i++) {
     const xi = x[o + i]!;
-    const l = Math.max(-nmax, Math.min(nmax - 1, nearestInt(f(iscale * xi))));
+    const l = Math.max(-nmax, Math.min(nmax - 1, nearestInt(Math.fround(iscale * xi))));
     LS[Lo + i] = l;
-    const w = f(xi * xi);
-    sumlx = f(sumlx + f(f(w * xi) * l));
-    suml2 = f(suml2 + f(f(w * l) * l));
+    const w = Math.fround(xi * xi);
+    sumlx = Math.fround(sumlx + Math.fround(Math.fround(w * xi) * l));
+    suml2 = Math.fround(suml2 + Math.fround(Math.fround(w * l) * l));
   }
   for (let itry = 0; itry < 5; itry++) {
     let changed = 0;
     for (let i = 0; i < n; i++) {
       const xi = x[o + i]!;
-      const w = f(xi * xi);
+      const w = Math.fround(xi * xi);
       const li = LS[Lo + i]!;
-      let slx = f(sumlx - f(f(w * xi) * li));
+      let slx = Math.fround(sumlx - Math.fround(Math.fround(w * xi) * li));
       if (slx > 0) {
-        let sl2 = f(suml2 - f(f(w * li) * li));
-        const nl = Math.max(-nmax, Math.min(nmax - 1, nearestInt(f(f(xi * sl2) / slx))));
+        let sl2 = Math.fround(suml2 - Math.fround(Math.fround(w * li) * li));
+        const nl = Math.max(-nmax, Math.min(nmax - 1, nearestInt(Math.fround(Math.fround(xi * sl2) / slx))));
         if (nl !== li) {
-          slx = f(slx + f(f(w * xi) * nl));
-          sl2 = f(sl2 + f(f(w * nl) * nl));
-          if (sl2 > 0 && f(f(slx * slx) * suml2) > f(f(sumlx * sumlx) * sl2)) {
+          slx = Math.fround(slx + Math.fround(Math.fround(w * xi) * nl));
+          sl2 = Math.fround(sl2 + Math.fround(Math.fround(w * nl) * nl));
+          if (sl2 > 0 && Math.fround(Math.fround(slx * slx) * suml2) > Math.fround(Math.fround(sumlx * sumlx) * sl2)) {
             LS[Lo + i] = nl;
             sumlx = slx;
             suml2 = sl2;
@@ -349,7 +350,7 @@ function makeQ3(n: number, nmax: number, x: Float32Array, o: number, Lo: number)
     if (!changed) break;
   }
   for (let i = 0; i < n; i++) LS[Lo + i] = LS[Lo + i]! + nmax;
-  return suml2 > 0 ? f(sumlx / suml2) : 0;
+  return suml2 > 0 ? Math.fround(sumlx / suml2) : 0;
 }
 
 /**
@@ -359,14 +360,14 @@ function makeQ3(n: number, nmax: number, x: Float32Array, o: number, Lo: number)
 function makeQkx2(n: number, nmax: number, x: Float32Array, o: number, Lo: number, j: number, rmin: number, rdelta: number, nstep: number, useMad: boolean): number {
   let min = x[o]!, max = x[o]!;
   let sumW = W[0]!;
-  let sumX = f(sumW * x[o]!);
+  let sumX = Math.fround(sumW * x[o]!);
   for (let i = 1; i < n; i++) {
     const xi = x[o + i]!;
     if (xi < min) min = xi;
     if (xi > max) max = xi;
     const w = W[i]!;
-    sumW = f(sumW + w);
-    sumX = f(sumX + f(w * xi));
+    sumW = Math.fround(sumW + w);
+    sumX = Math.fround(sumX + Math.fround(w * xi));
   }
   if (min > 0) min = 0;
   if (max === min) {
@@ -374,50 +375,56 @@ function makeQkx2(n: number, nmax: number, x: Float32Array, o: number, Lo: numbe
     MINS[j] = -min;
     return 0;
   }
-  let iscale = f(nmax / f(max - min));
-  let scale = f(1 / iscale);
+  let iscale = Math.fround(nmax / Math.fround(max - min));
+  let scale = Math.fround(1 / iscale);
   let bestError = 0;
+  for (let i = 0; i < n; i++) XM[i] = Math.fround(x[o + i]! - min);
   for (let i = 0; i < n; i++) {
     const xi = x[o + i]!;
-    const l = Math.max(0, Math.min(nmax, nearestInt(f(iscale * f(xi - min)))));
+    const l = Math.max(0, Math.min(nmax, nearestInt(Math.fround(iscale * XM[i]!))));
     L[Lo + i] = l;
-    let diff = f(f(f(scale * l) + min) - xi);
-    diff = useMad ? Math.abs(diff) : f(diff * diff);
-    bestError = f(bestError + f(W[i]! * diff));
+    let diff = Math.fround(Math.fround(Math.fround(scale * l) + min) - xi);
+    diff = useMad ? Math.abs(diff) : Math.fround(diff * diff);
+    bestError = Math.fround(bestError + Math.fround(W[i]! * diff));
   }
   for (let is = 0; is <= nstep; is++) {
     // `min` moves to each better fit's offset, and later trials start from it (as upstream's loop does).
-    iscale = f(f(f(rmin + f(rdelta * is)) + nmax) / f(max - min));
+    iscale = Math.fround(Math.fround(Math.fround(rmin + Math.fround(rdelta * is)) + nmax) / Math.fround(max - min));
     let sumL = 0, sumL2 = 0, sumXL = 0;
     for (let i = 0; i < n; i++) {
       const xi = x[o + i]!;
-      const l = Math.max(0, Math.min(nmax, nearestInt(f(iscale * f(xi - min)))));
+      // nearest_int of a value in [0, ~nmax] (x lies in [min, max]): plain round-half-even; NaN clamps to 0 like C.
+      const v = Math.fround(iscale * XM[i]!);
+      let l = Math.round(v);
+      if (l - v === 0.5 && (l & 1) !== 0) l -= 1;
+      l = l > 0 ? (l < nmax ? l : nmax) : 0;
       LAUX[i] = l;
       const w = W[i]!;
-      const wl = f(w * l);
-      sumL = f(sumL + wl);
-      sumL2 = f(sumL2 + f(wl * l));
-      sumXL = f(sumXL + f(wl * xi));
+      const wl = Math.fround(w * l);
+      sumL = Math.fround(sumL + wl);
+      sumL2 = Math.fround(sumL2 + Math.fround(wl * l));
+      sumXL = Math.fround(sumXL + Math.fround(wl * xi));
     }
-    const D = f(f(sumW * sumL2) - f(sumL * sumL));
+    const D = Math.fround(Math.fround(sumW * sumL2) - Math.fround(sumL * sumL));
     if (D > 0) {
-      let thisScale = f(f(f(sumW * sumXL) - f(sumX * sumL)) / D);
-      let thisMin = f(f(f(sumL2 * sumX) - f(sumL * sumXL)) / D);
+      let thisScale = Math.fround(Math.fround(Math.fround(sumW * sumXL) - Math.fround(sumX * sumL)) / D);
+      let thisMin = Math.fround(Math.fround(Math.fround(sumL2 * sumX) - Math.fround(sumL * sumXL)) / D);
       if (thisMin > 0) {
         thisMin = 0;
-        thisScale = f(sumXL / sumL2);
+        thisScale = Math.fround(sumXL / sumL2);
       }
       let cur = 0;
       for (let i = 0; i < n; i++) {
-        let diff = f(f(f(thisScale * LAUX[i]!) + thisMin) - x[o + i]!);
-        diff = useMad ? Math.abs(diff) : f(diff * diff);
-        cur = f(cur + f(W[i]! * diff));
+        let diff = Math.fround(Math.fround(Math.fround(thisScale * LAUX[i]!) + thisMin) - x[o + i]!);
+        diff = useMad ? Math.abs(diff) : Math.fround(diff * diff);
+        cur = Math.fround(cur + Math.fround(W[i]! * diff));
       }
       if (cur < bestError) {
         for (let i = 0; i < n; i++) L[Lo + i] = LAUX[i]!;
         bestError = cur;
         scale = thisScale;
         min = thisMin;
+        for (let i = 0; i < n; i++) XM[i] = Math.fround(x[o + i]! - min);
       }
     }
   }
@@ -439,28 +446,28 @@ const q2_K: BlockEncoder = (x, xo, b, bo) => {
   let maxScale = 0, maxMin = 0;
   for (let j = 0; j < 16; j++) {
     for (let l = 0; l < 16; l++) W[l] = Math.abs(x[xo + 16 * j + l]!);
-    const s = makeQkx2(16, 3, x, xo + 16 * j, 16 * j, j, -0.5, f(0.1), 15, true);
+    const s = makeQkx2(16, 3, x, xo + 16 * j, 16 * j, j, -0.5, Math.fround(0.1), 15, true);
     SCALES[j] = s;
     if (s > maxScale) maxScale = s;
     if (MINS[j]! > maxMin) maxMin = MINS[j]!;
   }
   if (maxScale > 0) {
-    const iscale = f(15 / maxScale);
-    for (let j = 0; j < 16; j++) b[bo + j] = nearestInt(f(iscale * SCALES[j]!)) & 0xff;
+    const iscale = Math.fround(15 / maxScale);
+    for (let j = 0; j < 16; j++) b[bo + j] = nearestInt(Math.fround(iscale * SCALES[j]!)) & 0xff;
   } else {
     for (let j = 0; j < 16; j++) b[bo + j] = 0;
   }
-  const d = putHalf(b, bo + 80, maxScale > 0 ? f(maxScale / 15) : 0);
+  const d = putHalf(b, bo + 80, maxScale > 0 ? Math.fround(maxScale / 15) : 0);
   if (maxMin > 0) {
-    const iscale = f(15 / maxMin);
-    for (let j = 0; j < 16; j++) b[bo + j] = (b[bo + j]! | (nearestInt(f(iscale * MINS[j]!)) << 4)) & 0xff;
+    const iscale = Math.fround(15 / maxMin);
+    for (let j = 0; j < 16; j++) b[bo + j] = (b[bo + j]! | (nearestInt(Math.fround(iscale * MINS[j]!)) << 4)) & 0xff;
   }
-  const dmin = putHalf(b, bo + 82, maxMin > 0 ? f(maxMin / 15) : 0);
+  const dmin = putHalf(b, bo + 82, maxMin > 0 ? Math.fround(maxMin / 15) : 0);
   for (let j = 0; j < 16; j++) {
-    const dd = f(d * (b[bo + j]! & 0xf));
+    const dd = Math.fround(d * (b[bo + j]! & 0xf));
     if (dd === 0) continue;
-    const dm = f(dmin * (b[bo + j]! >> 4));
-    for (let ii = 0; ii < 16; ii++) L[16 * j + ii] = Math.max(0, Math.min(3, nearestInt(f(f(x[xo + 16 * j + ii]! + dm) / dd))));
+    const dm = Math.fround(dmin * (b[bo + j]! >> 4));
+    for (let ii = 0; ii < 16; ii++) L[16 * j + ii] = Math.max(0, Math.min(3, nearestInt(Math.fround(Math.fround(x[xo + 16 * j + ii]! + dm) / dd))));
   }
   for (let j = 0; j < QK_K; j += 128) {
     for (let l = 0; l < 32; l++) b[bo + 16 + j / 4 + l] = (L[j + l]! | (L[j + l + 32]! << 2) | (L[j + l + 64]! << 4) | (L[j + l + 96]! << 6)) & 0xff;
@@ -483,25 +490,25 @@ const q3_K: BlockEncoder = (x, xo, b, bo) => {
   for (let j = 0; j < 12; j++) b[sc + j] = 0;
   let d: number;
   if (maxScale !== 0) {
-    const iscale = f(-32 / maxScale);
+    const iscale = Math.fround(-32 / maxScale);
     for (let j = 0; j < 16; j++) {
-      let l = toI8(nearestInt(f(iscale * SCALES[j]!)));
+      let l = toI8(nearestInt(Math.fround(iscale * SCALES[j]!)));
       l = Math.max(-32, Math.min(31, l)) + 32;
       if (j < 8) b[sc + j] = l & 0xf;
       else b[sc + j - 8] = (b[sc + j - 8]! | ((l & 0xf) << 4)) & 0xff;
       l >>= 4;
       b[sc + 8 + (j % 4)] = (b[sc + 8 + (j % 4)]! | (l << (2 * (j >> 2)))) & 0xff;
     }
-    d = putHalf(b, bo + 108, f(1 / iscale));
+    d = putHalf(b, bo + 108, Math.fround(1 / iscale));
   } else {
     d = putHalf(b, bo + 108, 0);
   }
   for (let j = 0; j < 16; j++) {
     const low = j < 8 ? b[sc + j]! & 0xf : b[sc + j - 8]! >> 4;
     const s = (low | (((b[sc + 8 + (j % 4)]! >> (2 * (j >> 2))) & 3) << 4)) - 32;
-    const dd = f(d * s);
+    const dd = Math.fround(d * s);
     if (dd === 0) continue;
-    for (let ii = 0; ii < 16; ii++) LS[16 * j + ii] = Math.max(-4, Math.min(3, nearestInt(f(x[xo + 16 * j + ii]! / dd)))) + 4;
+    for (let ii = 0; ii < 16; ii++) LS[16 * j + ii] = Math.max(-4, Math.min(3, nearestInt(Math.fround(x[xo + 16 * j + ii]! / dd)))) + 4;
   }
   for (let j = 0; j < 32; j++) b[bo + j] = 0;
   let m = 0, hm = 1;
@@ -529,20 +536,20 @@ function qk45Codes(nmax: number, rmin: number, rdelta: number, nstep: number, x:
   for (let j = 0; j < 8; j++) {
     const o = xo + 32 * j;
     let sumX2 = 0;
-    for (let l = 0; l < 32; l++) sumX2 = f(sumX2 + f(x[o + l]! * x[o + l]!));
-    const avX = f(Math.sqrt(f(sumX2 / 32)));
-    for (let l = 0; l < 32; l++) W[l] = f(avX + Math.abs(x[o + l]!));
+    for (let l = 0; l < 32; l++) sumX2 = Math.fround(sumX2 + Math.fround(x[o + l]! * x[o + l]!));
+    const avX = Math.fround(Math.sqrt(Math.fround(sumX2 / 32)));
+    for (let l = 0; l < 32; l++) W[l] = Math.fround(avX + Math.abs(x[o + l]!));
     const s = makeQkx2(32, nmax, x, o, 32 * j, j, rmin, rdelta, nstep, false);
     SCALES[j] = s;
     if (s > maxScale) maxScale = s;
     if (MINS[j]! > maxMin) maxMin = MINS[j]!;
   }
-  const invScale = maxScale > 0 ? f(63 / maxScale) : 0;
-  const invMin = maxMin > 0 ? f(63 / maxMin) : 0;
+  const invScale = maxScale > 0 ? Math.fround(63 / maxScale) : 0;
+  const invMin = maxMin > 0 ? Math.fround(63 / maxMin) : 0;
   const sc = bo + 4;
   for (let j = 0; j < 8; j++) {
-    const ls = Math.min(63, nearestInt(f(invScale * SCALES[j]!)) & 0xff);
-    const lm = Math.min(63, nearestInt(f(invMin * MINS[j]!)) & 0xff);
+    const ls = Math.min(63, nearestInt(Math.fround(invScale * SCALES[j]!)) & 0xff);
+    const lm = Math.min(63, nearestInt(Math.fround(invMin * MINS[j]!)) & 0xff);
     if (j < 4) {
       b[sc + j] = ls;
       b[sc + j + 4] = lm;
@@ -552,20 +559,20 @@ function qk45Codes(nmax: number, rmin: number, rdelta: number, nstep: number, x:
       b[sc + j] = (b[sc + j]! | ((lm >> 4) << 6)) & 0xff;
     }
   }
-  const d = putHalf(b, bo, f(maxScale / 63));
-  const dmin = putHalf(b, bo + 2, f(maxMin / 63));
+  const d = putHalf(b, bo, Math.fround(maxScale / 63));
+  const dmin = putHalf(b, bo + 2, Math.fround(maxMin / 63));
   for (let j = 0; j < 8; j++) {
     const [s, m] = scaleMinK4(j, b, sc);
-    const dd = f(d * s);
+    const dd = Math.fround(d * s);
     if (dd === 0) continue;
-    const dm = f(dmin * m);
-    for (let ii = 0; ii < 32; ii++) L[32 * j + ii] = Math.max(0, Math.min(nmax, nearestInt(f(f(x[xo + 32 * j + ii]! + dm) / dd))));
+    const dm = Math.fround(dmin * m);
+    for (let ii = 0; ii < 32; ii++) L[32 * j + ii] = Math.max(0, Math.min(nmax, nearestInt(Math.fround(Math.fround(x[xo + 32 * j + ii]! + dm) / dd))));
   }
 }
 
 /** block_q4_K { half d; half dmin; u8 scales[12]; u8 qs[128] } — qs: 32 bytes per 64 elements, low nibble first half. */
 const q4_K: BlockEncoder = (x, xo, b, bo) => {
-  qk45Codes(15, -1, f(0.1), 20, x, xo, b, bo);
+  qk45Codes(15, -1, Math.fround(0.1), 20, x, xo, b, bo);
   let q = bo + 16;
   for (let j = 0; j < QK_K; j += 64) {
     for (let l = 0; l < 32; l++) b[q + l] = L[j + l]! | (L[j + l + 32]! << 4);
@@ -575,7 +582,7 @@ const q4_K: BlockEncoder = (x, xo, b, bo) => {
 
 /** block_q5_K { half d; half dmin; u8 scales[12]; u8 qh[32]; u8 qs[128] } — 5th bits in qh, two bit planes per 64. */
 const q5_K: BlockEncoder = (x, xo, b, bo) => {
-  qk45Codes(31, -0.5, f(0.1), 15, x, xo, b, bo);
+  qk45Codes(31, -0.5, Math.fround(0.1), 15, x, xo, b, bo);
   const qh = bo + 16;
   let ql = bo + 48;
   for (let j = 0; j < 32; j++) b[qh + j] = 0;
@@ -616,13 +623,13 @@ const q6_K: BlockEncoder = (x, xo, b, bo) => {
     b.fill(0, bo, bo + 210);
     return;
   }
-  const iscale = f(-128 / maxScale);
-  const d = putHalf(b, bo + 208, f(1 / iscale));
-  for (let ib = 0; ib < 16; ib++) b[bo + 192 + ib] = Math.min(127, nearestInt(f(iscale * SCALES[ib]!))) & 0xff;
+  const iscale = Math.fround(-128 / maxScale);
+  const d = putHalf(b, bo + 208, Math.fround(1 / iscale));
+  for (let ib = 0; ib < 16; ib++) b[bo + 192 + ib] = Math.min(127, nearestInt(Math.fround(iscale * SCALES[ib]!))) & 0xff;
   for (let j = 0; j < 16; j++) {
-    const dd = f(d * toI8(b[bo + 192 + j]!));
+    const dd = Math.fround(d * toI8(b[bo + 192 + j]!));
     if (dd === 0) continue;
-    for (let ii = 0; ii < 16; ii++) LS[16 * j + ii] = Math.max(-32, Math.min(31, nearestInt(f(x[xo + 16 * j + ii]! / dd)))) + 32;
+    for (let ii = 0; ii < 16; ii++) LS[16 * j + ii] = Math.max(-32, Math.min(31, nearestInt(Math.fround(x[xo + 16 * j + ii]! / dd)))) + 32;
   }
   let ql = bo, qh = bo + 128;
   for (let j = 0; j < QK_K; j += 128) {
@@ -654,7 +661,7 @@ function bestIndexInt8(x: number): number {
     if (x < v[mav]!) mu = mav;
     else ml = mav;
   }
-  return f(x - v[mu - 1]!) < f(v[mu]! - x) ? mu - 1 : mu;
+  return Math.fround(x - v[mu - 1]!) < Math.fround(v[mu]! - x) ? mu - 1 : mu;
 }
 
 /**
@@ -666,7 +673,7 @@ const iq4_nl: BlockEncoder = (x, xo, b, bo) => {
   let amax = 0, max = 0;
   for (let j = 0; j < 32; j++) {
     const v = x[xo + j]!;
-    W[j] = f(v * v);
+    W[j] = Math.fround(v * v);
     const ax = Math.abs(v);
     if (ax > amax) {
       amax = ax;
@@ -678,36 +685,36 @@ const iq4_nl: BlockEncoder = (x, xo, b, bo) => {
     // scales[0] = 0 → dh = 0 and codes from id = 0: best_index_int8(0) = index of level 1 (8).
     for (let j = 0; j < 32; j++) L[j] = bestIndexInt8(0);
   } else {
-    let d = f(-max / -127);
-    let id = f(1 / d);
+    let d = Math.fround(-max / -127);
+    let id = Math.fround(1 / d);
     let sumqx = 0, sumq2 = 0;
     for (let j = 0; j < 32; j++) {
       const xj = x[xo + j]!;
-      const q = KVALUES_IQ4NL[bestIndexInt8(f(id * xj))]!;
+      const q = KVALUES_IQ4NL[bestIndexInt8(Math.fround(id * xj))]!;
       const w = W[j]!;
-      sumqx = f(sumqx + f(f(w * q) * xj));
-      sumq2 = f(sumq2 + f(f(w * q) * q));
+      sumqx = Math.fround(sumqx + Math.fround(Math.fround(w * q) * xj));
+      sumq2 = Math.fround(sumq2 + Math.fround(Math.fround(w * q) * q));
     }
-    d = sumq2 > 0 ? f(sumqx / sumq2) : 0;
-    let best = f(d * sumqx);
+    d = sumq2 > 0 ? Math.fround(sumqx / sumq2) : 0;
+    let best = Math.fround(d * sumqx);
     for (let itry = -7; itry <= 7; itry++) {
-      id = f((itry - 127) / max);
+      id = Math.fround((itry - 127) / max);
       sumqx = sumq2 = 0;
       for (let j = 0; j < 32; j++) {
         const xj = x[xo + j]!;
-        const q = KVALUES_IQ4NL[bestIndexInt8(f(id * xj))]!;
+        const q = KVALUES_IQ4NL[bestIndexInt8(Math.fround(id * xj))]!;
         const w = W[j]!;
-        sumqx = f(sumqx + f(f(w * q) * xj));
-        sumq2 = f(sumq2 + f(f(w * q) * q));
+        sumqx = Math.fround(sumqx + Math.fround(Math.fround(w * q) * xj));
+        sumq2 = Math.fround(sumq2 + Math.fround(Math.fround(w * q) * q));
       }
-      if (sumq2 > 0 && f(sumqx * sumqx) > f(best * sumq2)) {
-        d = f(sumqx / sumq2);
-        best = f(d * sumqx);
+      if (sumq2 > 0 && Math.fround(sumqx * sumqx) > Math.fround(best * sumq2)) {
+        d = Math.fround(sumqx / sumq2);
+        best = Math.fround(d * sumqx);
       }
     }
     putHalf(b, bo, d);
-    const inv = d !== 0 ? f(1 / d) : 0;
-    for (let j = 0; j < 32; j++) L[j] = bestIndexInt8(f(inv * x[xo + j]!));
+    const inv = d !== 0 ? Math.fround(1 / d) : 0;
+    for (let j = 0; j < 32; j++) L[j] = bestIndexInt8(Math.fround(inv * x[xo + j]!));
   }
   for (let j = 0; j < 16; j++) b[bo + 2 + j] = L[j]! | (L[16 + j]! << 4);
 };

@@ -22,14 +22,17 @@
  *   scale per group), scale = fp16(max|x_g| / 7), q = clamp(RNE(x/scale), −8, 7).
  * - nf4 (bitsandbytes): FP32 absmax per 64, nearest value of the 16-entry NormalFloat codebook.
  * - ternary (BitNet b1.58): γ = mean|W| over the tensor (FP16), q = clamp(RNE(W/γ), −1, 1).
- * - binary (ggml Q1_0): per 128, d = fp16(mean|x|), x ≥ 0 → +d else −d.
+ * - binary: stored as ggml Q1_0 (per 128, d = fp16(mean|x|), x ≥ 0 → +d else −d), simulated by the Q1_0 path below.
  * - ggml types: the reference quantizers of ggml-quants.c (no importance matrix), i.e. what `llama-quantize`
  *   does without `--imatrix`: q4_0, q4_1, q5_0, q5_1, q8_0, q2_k, q3_k, q4_k, q5_k, q6_k, tq1_0, tq2_0, q1_0,
  *   q2_0, iq4_nl, gguf_nvfp4 (ggml NVFP4, no tensor scale). Approximations (documented, lattice codebooks not
  *   modelled): iq4_xs → iq4_nl per 32; iq3_xxs / iq3_s → q3_k; iq2_xxs / iq2_xs / iq2_s → q2_k;
  *   iq1_s / iq1_m → ternary with an absmean scale per 32.
  *
- * Arithmetic is float64 with float32 stores; ggml's float32 intermediates can differ in the last ulp.
+ * The types GGUF apply writes (q8_0, q4_0, q4_1, q5_0, q5_1, q2_k … q6_k, iq4_nl, tq1_0, tq2_0, q1_0, q2_0) are simulated
+ * as dequantize(quantizeGgml(…)) — ggmlQuants.ts, bit-identical to libggml — so a prediction and the applied file
+ * agree exactly; the float64 quantizers below remain for the approximated lattice types. Elsewhere arithmetic is
+ * float64 with float32 stores.
  */
 import type { NumberFormat } from './numberFormats';
 import { decodeElements, floatToBf16Bits, floatToHalfBits, halfToFloatTable, MINI_FLOATS, type MiniFloatSpec } from './decode';

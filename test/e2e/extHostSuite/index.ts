@@ -45,7 +45,7 @@ const tests: Array<[string, () => Promise<void>]> = [
       return t.length >= 2 && t.every((x) => x.includes('params') || x.includes(':')) ? t : undefined;
     });
     assert.equal(titles.length, 2, JSON.stringify(titles));
-    assert.match(titles.find((t) => t.includes('292.8k')) ?? '', /^Precision Lens: 292\.8k params · 1\.12 MiB FP32/);
+    assert.match(titles.find((t) => t.includes('293k')) ?? '', /^Precision Lens: 293k params · 1\.12 MiB FP32/);
   }],
   ['plan diagnostics carry codes that quick fixes answer; applying a fix edits the document and undo restores it', async () => {
     const uri = file('models/stories260K.gguf.precision.json');

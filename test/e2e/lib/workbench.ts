@@ -88,18 +88,29 @@ export async function pickQuickItem(page: Page, text: string, filter = text): Pr
   await page.locator('.quick-input-list .monaco-list-row', { hasText: text }).first().click();
 }
 
-/** Types into an input box opened by a command and accepts it. */
-export async function answerInput(page: Page, value: string): Promise<void> {
-  await quickInput(page).waitFor({ timeout: 20_000 });
-  try {
-    await quickInput(page).fill(value, { timeout: 10_000 });
-  } catch {
-    // The box can be replaced while it opens (palette → command input): type into whatever input now has focus.
-    await quickInput(page).click({ timeout: 10_000 });
-    await page.keyboard.press('Control+A');
-    await page.keyboard.type(value);
+/**
+ * Types into an input box opened by a command and accepts it. The palette's input is replaced by the command's input
+ * box once the command runs, which on a loaded machine can take seconds: wait until the visible input is no longer
+ * the palette's (whose value starts with '>'), then fill it. Filling the closing palette instead was a CI flake.
+ */
+export async function answerInput(page: Page, value: string, timeoutMs = 45_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let lastError: unknown;
+  while (Date.now() < deadline) {
+    try {
+      const input = quickInput(page);
+      await input.waitFor({ timeout: 5_000 });
+      if (!(await input.inputValue({ timeout: 2_000 })).startsWith('>')) {
+        await input.fill(value, { timeout: 5_000 });
+        await page.keyboard.press('Enter');
+        return;
+      }
+    } catch (e) {
+      lastError = e;
+    }
+    await page.waitForTimeout(250);
   }
-  await page.keyboard.press('Enter');
+  throw new Error(`answerInput('${value}'): no command input box within ${timeoutMs} ms${lastError ? ` (${(lastError as Error).message.split('\n')[0]})` : ''}`);
 }
 
 /** Texts of the code lenses in the visible editor, once one containing `expected` shows up. */

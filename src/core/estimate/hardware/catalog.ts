@@ -4,8 +4,11 @@
  * source and the reference's confidence grade.
  *
  * Conventions (apply to every entry; the estimator relies on them):
- * - `memoryBytes`: the marketed capacity read as binary units (80 GB → 80 GiB), because DRAM and SRAM come in
- *   binary sizes (an "80 GB" H100 shows 81,559 MiB in nvidia-smi; Groq's "230 MB" SRAM is 230 MiB).
+ * - `memoryBytes`: in the unit the source states. GPU/accelerator datasheets write DRAM capacity as JEDEC "GB",
+ *   which is binary (an "80 GB" H100 shows 81,559 MiB in nvidia-smi): those read as GiB. Where a source states a
+ *   decimal unit it stays decimal: Google's TPU tables write "GiB" when they mean binary (v5p "95 GiB", host DRAM
+ *   "1536 GiB") and "GB" otherwise (v5e 16 GB, v6e 32 GB); Groq's 230 MB and Cerebras's 44 GB of SRAM are decimal.
+ *   test/unit/catalogSources.test.ts pins every figure to its source's statement and unit.
  * - Bandwidths are decimal (10^9 / 10^12 bytes/s) as vendors publish them. Interconnect figures are the
  *   aggregate bidirectional bandwidth per chip, as in the reference.
  * - `throughput` is **dense** peak FLOP/s (or OP/s for integers), never the 2:4-sparse headline. GeForce
@@ -65,6 +68,9 @@ export interface Target {
 
 const GiB = 2 ** 30;
 const MiB = 2 ** 20;
+/** Decimal units, for sources that state them (TPU, Groq, Cerebras). */
+const GB = 1e9;
+const MB = 1e6;
 const GB_S = 1e9;
 const TB_S = 1e12;
 const T = 1e12;
@@ -170,6 +176,15 @@ export const TARGETS: readonly Target[] = [
     notes: 'Compute throttled for US TPP rules; memory and NVLink not cut. Dense/sparse labelling of 296 is disputed (taken as FP8 dense).',
   }),
   target({
+    id: 'h20-141g', name: 'NVIDIA H20 141GB HBM3e (China export)', vendor: 'NVIDIA', kind: 'export-gpu',
+    memoryBytes: 141 * GiB, memoryBandwidthBytesPerSecond: 4.8 * TB_S,
+    throughput: { fp64: 1 * T, fp32: 44 * T, tf32: 74 * T, bf16: 148 * T, fp16: 148 * T, fp8: 296 * T, int8: 296 * T },
+    native: HOPPER, interconnect: { name: 'NVLink', bytesPerSecond: 900 * GB_S }, overhead: CUDA_OVERHEAD,
+    source: 'apetops (H20 in 96 GB and 141 GB configurations; bandwidth "not explicitly stated by the manufacturer"); compute as the 96 GB H20',
+    confidence: 'L',
+    notes: 'The H20 variant sold since 2025 with H200-class HBM3e. 4.8 TB/s is derived (d): the same six HBM3e stacks as the 141 GB H200; no NVIDIA datasheet states it. Compute unchanged (same TPP-limited GH100 configuration).',
+  }),
+  target({
     id: 'a800', name: 'NVIDIA A800 80GB SXM (China export)', vendor: 'NVIDIA', kind: 'export-gpu',
     memoryBytes: 80 * GiB, memoryBandwidthBytesPerSecond: 2039 * GB_S,
     throughput: { fp64: 19.5 * T, fp32: 19.5 * T, tf32: 156 * T, bf16: 312 * T, fp16: 312 * T, int8: 624 * T, int4: 1248 * T },
@@ -230,7 +245,7 @@ export const TARGETS: readonly Target[] = [
   }),
   target({
     id: 'tpu-v5e', name: 'Google TPU v5e', vendor: 'Google', kind: 'accelerator',
-    memoryBytes: 16 * GiB, memoryBandwidthBytesPerSecond: 819 * GB_S,
+    memoryBytes: 16 * GB, memoryBandwidthBytesPerSecond: 819 * GB_S,
     throughput: { bf16: 197 * T, int8: 393 * T },
     native: TPU, interconnect: { name: 'ICI (2D torus, 256 chips/pod)', bytesPerSecond: 400 * GB_S }, overhead: TPU_OVERHEAD,
     source: `https://cloud.google.com/tpu/docs/v5e; ${REF} §1–3`, confidence: 'H',
@@ -239,14 +254,14 @@ export const TARGETS: readonly Target[] = [
   target({
     id: 'tpu-v5p', name: 'Google TPU v5p', vendor: 'Google', kind: 'accelerator',
     memoryBytes: 95 * GiB, memoryBandwidthBytesPerSecond: 2765 * GB_S,
-    throughput: { bf16: 459 * T, int8: 918 * T },
-    native: TPU, interconnect: { name: 'ICI (3D torus, 8,960 chips/pod)', bytesPerSecond: 600 * GB_S }, overhead: TPU_OVERHEAD,
-    source: `https://cloud.google.com/tpu/docs/v5p-training; ${REF} §1–3`, confidence: 'H',
+    throughput: { bf16: 459 * T, fp8: 459 * T, int8: 918 * T },
+    native: [...TPU, 'fp8'], interconnect: { name: 'ICI (3D torus, 8,960 chips/pod)', bytesPerSecond: 1200 * GB_S }, overhead: TPU_OVERHEAD,
+    source: 'https://docs.cloud.google.com/tpu/docs/v5p-training (current table: 95 GiB HBM, 2765 GBps, BF16 459 and FP8 459 TFLOPs, bidirectional ICI 1200 GBps per chip; the older table said 4800 Gbps = 600 GB/s)', confidence: 'H',
     notes: 'MXU runs BF16 and INT8; FP32 via multi-pass BF16; no FP16 or FP8.',
   }),
   target({
     id: 'tpu-v6e', name: 'Google TPU v6e (Trillium)', vendor: 'Google', kind: 'accelerator',
-    memoryBytes: 32 * GiB, memoryBandwidthBytesPerSecond: 1638 * GB_S,
+    memoryBytes: 32 * GB, memoryBandwidthBytesPerSecond: 1638 * GB_S,
     throughput: { bf16: 918 * T, int8: 1836 * T },
     native: TPU, interconnect: { name: 'ICI (2D torus, 256 chips/pod)', bytesPerSecond: 800 * GB_S }, overhead: TPU_OVERHEAD,
     source: `https://docs.cloud.google.com/tpu/docs/v6e; ${REF} §1–3`, confidence: 'H',
@@ -267,6 +282,34 @@ export const TARGETS: readonly Target[] = [
     native: ASCEND, interconnect: { name: 'HCCS / UB (CloudMatrix384)', bytesPerSecond: 784 * GB_S }, overhead: ASCEND_OVERHEAD,
     source: `Huawei Connect 2025 roadmap (via reportify); aiwiki, SemiAnalysis; ${REF} §1–4`, confidence: 'M',
     notes: 'Two 910B-class dies × 64 GB. INT8 ≈ 2 × FP16 is derived (d). No FP8/MXFP (first on Ascend 950).',
+  }),
+  target({
+    id: 'ascend-950pr', name: 'Huawei Ascend 950PR', vendor: 'Huawei', kind: 'accelerator',
+    memoryBytes: 128 * GiB, memoryBandwidthBytesPerSecond: 1.6 * TB_S,
+    throughput: { fp8: 1000 * T, mxfp8: 1000 * T, mxfp4: 2000 * T },
+    native: [...ASCEND, 'fp8', 'mxfp8', 'mxfp4'], interconnect: { name: 'Lingqu (UB) supernode links', bytesPerSecond: 2000 * GB_S }, overhead: ASCEND_OVERHEAD,
+    source: 'Huawei Connect 2025 keynote (18 Sep 2025), as reported by reportify.ai / China Fund News and techpowerup via medcom.id: 128 GB HiBL 1.0 at 1.6 TB/s, FP8/MXFP8/HiF8 1 PFLOPS, MXFP4 2 PFLOPS, 2 TB/s interconnect; on sale Q1 2026',
+    confidence: 'M',
+    notes: "The 910C's prefill/recommendation successor (first Ascend with FP8 and MX formats; HiF8/HiF4 are Huawei's own). BF16/FP16 rates not published: derived from the FP8 rate by the estimator.",
+  }),
+  target({
+    id: 'ascend-950dt', name: 'Huawei Ascend 950DT', vendor: 'Huawei', kind: 'accelerator',
+    memoryBytes: 144 * GiB, memoryBandwidthBytesPerSecond: 4 * TB_S,
+    throughput: { fp8: 1000 * T, mxfp8: 1000 * T, mxfp4: 2000 * T },
+    native: [...ASCEND, 'fp8', 'mxfp8', 'mxfp4'], interconnect: { name: 'Lingqu (UB) supernode links', bytesPerSecond: 2000 * GB_S }, overhead: ASCEND_OVERHEAD,
+    source: 'Huawei Connect 2025 keynote (18 Sep 2025), as reported by reportify.ai, codcompass and medcom.id: 144 GB HiZQ 2.0 at 4 TB/s, same compute as the 950PR; Q4 2026 (Atlas 950 supernode)',
+    confidence: 'M',
+    notes: "The 910C's decode/training successor. BF16/FP16 rates not published: derived from the FP8 rate by the estimator.",
+  }),
+  target({
+    id: 'mlu590', name: 'Cambricon MLU590', vendor: 'Cambricon', kind: 'accelerator',
+    memoryBytes: 192 * GiB, memoryBandwidthBytesPerSecond: 2.4 * TB_S,
+    throughput: { int8: 780 * T },
+    native: ['fp32', 'bf16', 'fp16', 'int8'], interconnect: { name: 'MLU-Link', bytesPerSecond: null },
+    overhead: { bytes: 1 * GiB, fraction: 0.05, note: 'CNRT/CNNL runtime ≈ 1 GiB, plus 5% (assumption, L).' },
+    source: `awesomeagents.ai (MLU590: 192 GB HBM2e, ~2,400 GB/s, 7 nm, 450 W); no Cambricon datasheet found; ${REF} §1, §4`,
+    confidence: 'L',
+    notes: 'Single third-party source. Its "~780 TFLOPS FP8 (est.)" is entered as the 8-bit (INT8) peak, since the MLU family has no FP8 (the same mislabel as Groq\'s "750 TFLOPS FP8"); FP16/BF16 rates are derived from it. Override with --targets-file when a datasheet is at hand.',
   }),
   target({
     id: 'mlu370', name: 'Cambricon MLU370-X8', vendor: 'Cambricon', kind: 'accelerator',
@@ -324,7 +367,7 @@ export const TARGETS: readonly Target[] = [
   }),
   target({
     id: 'groq-lpu', name: 'Groq LPU (GroqChip 1)', vendor: 'Groq', kind: 'accelerator',
-    memoryBytes: 230 * MiB, memoryBandwidthBytesPerSecond: 80 * TB_S,
+    memoryBytes: 230 * MB, memoryBandwidthBytesPerSecond: 80 * TB_S,
     throughput: { fp16: 188 * T, int8: 750 * T },
     native: ['fp32', 'fp16', 'int8'], interconnect: { name: 'GroqRack chip-to-chip links', bytesPerSecond: null },
     overhead: { bytes: 0, fraction: 0, note: 'Statically compiled; no runtime allocator on the chip. Weights and activations share the 230 MB SRAM.' },
@@ -334,7 +377,7 @@ export const TARGETS: readonly Target[] = [
   }),
   target({
     id: 'cerebras-wse3', name: 'Cerebras WSE-3', vendor: 'Cerebras', kind: 'accelerator',
-    memoryBytes: 44 * GiB, memoryBandwidthBytesPerSecond: 21e15,
+    memoryBytes: 44 * GB, memoryBandwidthBytesPerSecond: 21e15,
     throughput: { fp16: 62.5e15, bf16: 62.5e15 },
     native: ['fp32', 'bf16', 'fp16'], interconnect: { name: 'On-wafer fabric (214 Pb/s); CS-3 systems via SwarmX', bytesPerSecond: null },
     overhead: { bytes: 0, fraction: 0, note: 'Statically compiled; weights stream from on-wafer SRAM with no runtime allocator.' },

@@ -85,6 +85,34 @@ const BY_ID: readonly (GgmlType | undefined)[] = (() => {
   return out;
 })();
 
+/** A layout a type id has in one runtime: upstream llama.cpp, or a fork that gives the id its own block. */
+export interface GgmlLayout extends GgmlType {
+  /** Who defines it: 'llama.cpp' for upstream, else the fork. */
+  readonly origin: string;
+}
+
+//#region fork layouts
+/**
+ * Forks that write type ids upstream uses differently (or removed). The reader picks, per type id and file, the
+ * first layout whose byte length fits every tensor's byte range (upstream first).
+ * - bitnet.cpp (github.com/microsoft/BitNet, its llama.cpp fork's ggml.h): I2_S = 36 (upstream: the removed
+ *   IQ4_NL_4_4), I8_S = 37, TL1 = 38, TL2 = 39 (TL1/TL2 are lookup-table kernels' layouts, not read here).
+ * - PrismML's llama.cpp fork (ternary Bonsai GGUFs): 42 = Q2_0 with a 128-weight 34-byte block (upstream Q2_0 is
+ *   64 weights in 18 bytes).
+ */
+export const FORK_LAYOUTS: readonly GgmlLayout[] = [
+  { id: 36, name: 'I2_S', dtype: 'i2_s', origin: 'bitnet.cpp' },
+  { id: 42, name: 'Q2_0', dtype: 'q2_0_g128', origin: 'PrismML llama.cpp fork' },
+];
+//#endregion
+
+/** Every known layout of a type id: upstream first, then forks; empty for unknown or removed-only ids. */
+export function ggmlLayouts(id: number): readonly GgmlLayout[] {
+  const upstream = ggmlType(id);
+  const forks = FORK_LAYOUTS.filter((l) => l.id === id);
+  return upstream ? [{ ...upstream, origin: 'llama.cpp' }, ...forks] : forks;
+}
+
 /** The ggml type with this id, or undefined when the id is unknown or removed. */
 export function ggmlType(id: number): GgmlType | undefined {
   return Number.isInteger(id) && id >= 0 ? BY_ID[id] : undefined;

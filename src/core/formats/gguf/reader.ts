@@ -16,7 +16,7 @@ import { layersFromTensors } from '../../model/roles';
 import type { Hyperparameters, MetadataValue, Model, TensorInfo } from '../../model/types';
 import type { ReadContext } from '../context';
 import { attentionFromKvs } from './attentionKeys';
-import { REMOVED_GGML_TYPES, ggmlType } from './ggmlTypes';
+import { REMOVED_GGML_TYPES, ggmlLayouts, type GgmlLayout } from './ggmlTypes';
 import { maxOf } from '../../util/arrays';
 
 //#region GGUF value types (gguf.h `enum gguf_type`)
@@ -289,6 +289,9 @@ export async function readGgufHeader(source: ByteSource, ctx: ReadContext): Prom
   const tensors: TensorInfo[] = [];
   const entries: GgufTensorEntry[] = [];
   const offsets: number[] = [];
+  /** Per tensor: its ggml type id and the layouts of that id its shape allows (upstream first). */
+  const typeIds: number[] = [];
+  const candidates: TensorLayout[][] = [];
   const names = new Set<string>();
   for (let i = 0; i < tensorCount; i++) {
     if ((i & 0x3ff) === 0) throwIfCancelled(ctx.token);
@@ -311,31 +314,37 @@ export async function readGgufHeader(source: ByteSource, ctx: ReadContext): Prom
     }
     const typeAt = r.position;
     const typeId = r.u32Sync();
-    const gt = ggmlType(typeId);
-    if (!gt) {
+    const layouts = ggmlLayouts(typeId);
+    if (layouts.length === 0) {
       const removed = REMOVED_GGML_TYPES[typeId];
       if (removed) fail('unsupported', `${quoted} uses ggml type ${typeId} (${removed}), which upstream removed from GGUF files`, typeAt);
       fail('unsupported', `${quoted} has unknown ggml type '${typeId}'`, typeAt);
     }
-    const ggml = gt!;
-    const block = dtypeInfo(ggml.dtype)!.blockSize;
-    // llama.cpp: each row (ne[0]) must be a whole number of blocks.
+    // llama.cpp: each row (ne[0]) must be a whole number of blocks. Keep the layouts of this id that allow it.
     const rowLength = nDims > 0 ? ne[0]! : 1;
-    if (rowLength % block !== 0) fail('bad-value', `${quoted} of type ${ggml.name} has rows of ${rowLength} elements, not a multiple of its block size ${block}`, typeAt);
+    const viable: TensorLayout[] = [];
+    for (const layout of layouts) {
+      const byteLength = elementCount === 0 ? 0 : storedByteLength(layout.dtype, elementCount);
+      if (rowLength % dtypeInfo(layout.dtype)!.blockSize === 0 && byteLength !== undefined) viable.push({ layout, byteLength });
+    }
+    if (viable.length === 0) {
+      const first = layouts[0]!;
+      fail('bad-value', `${quoted} of type ${first.name} has rows of ${rowLength} elements, not a multiple of its block size ${dtypeInfo(first.dtype)!.blockSize}`, typeAt);
+    }
     const offsetAt = r.position;
     const offset = r.u64Sync(`${quoted} data offset`);
     if (offset % alignment !== 0) fail('bad-offset', `${quoted} data offset ${offset} is not a multiple of the alignment ${alignment}`, offsetAt);
-    const byteLength = elementCount === 0 ? 0 : storedByteLength(ggml.dtype, elementCount);
-    if (byteLength === undefined) fail('bad-value', `${quoted} has ${elementCount} elements, not a multiple of the ${ggml.name} block size`, typeAt);
     offsets.push(offset);
     entries.push({ name: tname, ne: [...ne], ggmlType: typeId, offset });
+    typeIds.push(typeId);
+    candidates.push(viable);
     tensors.push({
       name: tname,
-      dtype: ggml.dtype,
+      dtype: viable[0]!.layout.dtype,
       // GGUF lists ne[0] (the contiguous row) first; the IR uses row-major order, outermost first, like numpy and safetensors.
       shape: ne.reverse(),
       elementCount,
-      byteLength: byteLength!,
+      byteLength: viable[0]!.byteLength,
       location: undefined,
       origin: 'entry',
     });
@@ -347,20 +356,24 @@ export async function readGgufHeader(source: ByteSource, ctx: ReadContext): Prom
   const dataOffset = tensorCount > 0 ? Math.ceil(infoEnd / alignment) * alignment : infoEnd;
   if (tensorCount > 0 && dataOffset > source.size) fail('truncated', `the data section would start at offset ${dataOffset}, past the end of the ${source.size}-byte file`, infoEnd);
   const dataByteLength = source.size - dataOffset;
+  const forkNotes = chooseLayouts(tensors, offsets, typeIds, candidates, dataByteLength, alignment);
   const order = tensors.map((_, i) => i).sort((a, b) => offsets[a]! - offsets[b]! || tensors[a]!.byteLength - tensors[b]!.byteLength);
   let covered = 0;
-  let previous = '';
+  let previous = -1;
   for (const i of order) {
     const t = tensors[i]!;
     const begin = offsets[i]!;
     const end = begin + t.byteLength;
-    if (end > dataByteLength) {
-      fail('bad-offset', `tensor '${truncateForMessage(t.name)}' data (offset ${begin}, ${t.byteLength} bytes) runs past the end of the ${dataByteLength}-byte data section`, dataOffset + begin);
+    if (begin < covered) {
+      const p = tensors[previous]!;
+      fail('bad-offset', `tensor '${truncateForMessage(t.name)}' data at offset ${begin} overlaps tensor '${truncateForMessage(p.name)}' ending at ${covered}; as ${layoutName(candidates[previous]![0]!.layout)} '${truncateForMessage(p.name)}' takes ${p.byteLength} bytes: ${layoutsText(typeIds[previous]!, p.elementCount)}`, dataOffset + begin);
     }
-    if (begin < covered) fail('bad-offset', `tensor '${truncateForMessage(t.name)}' data at offset ${begin} overlaps tensor '${truncateForMessage(previous)}' ending at ${covered}`, dataOffset + begin);
+    if (end > dataByteLength) {
+      fail('bad-offset', `tensor '${truncateForMessage(t.name)}' data (offset ${begin}, ${t.byteLength} bytes) runs past the end of the ${dataByteLength}-byte data section; as ${layoutName(candidates[i]![0]!.layout)} ${layoutsText(typeIds[i]!, t.elementCount)}`, dataOffset + begin);
+    }
     if (t.byteLength > 0) {
       covered = end;
-      previous = t.name;
+      previous = i;
     }
     tensors[i] = { ...t, location: t.byteLength > 0 ? { file: '', byteOffset: dataOffset + begin, byteLength: t.byteLength, encoding: 'raw' } : undefined };
   }
@@ -389,9 +402,82 @@ export async function readGgufHeader(source: ByteSource, ctx: ReadContext): Prom
     tensorCount: tensors.length,
     nodeCount: 0,
     weightBytes,
-    warnings: [],
+    warnings: forkNotes,
   };
   return { model, version, alignment, dataOffset, kvs: spans, tensors: entries };
+}
+
+/** One layout a tensor may be stored in, with the bytes it takes in it. */
+interface TensorLayout {
+  readonly layout: GgmlLayout;
+  readonly byteLength: number;
+}
+
+function layoutName(l: GgmlLayout): string {
+  return l.origin === 'llama.cpp' ? l.name : `${l.name} of ${l.origin}`;
+}
+
+/** "no layout of ggml type 42 fits: Q2_0 (llama.cpp: 64 weights in 18 bytes, 1152 bytes), Q2_0 (PrismML …: 128 weights in 34 bytes, 1088 bytes)". */
+function layoutsText(typeId: number, elementCount: number): string {
+  const all = ggmlLayouts(typeId).map((l) => {
+    const info = dtypeInfo(l.dtype)!;
+    const bytes = storedByteLength(l.dtype, elementCount);
+    const trailer = info.tensorTrailerBytes ? ` + ${info.tensorTrailerBytes} per tensor` : '';
+    return `${l.name} (${l.origin}: ${info.blockSize} weights in ${info.bytesPerBlock} bytes${trailer}${bytes !== undefined ? `, ${bytes} bytes` : ''})`;
+  });
+  const removed = REMOVED_GGML_TYPES[typeId];
+  return `that layout does not fit its byte range (known layouts of ggml type ${typeId}: ${all.join(', ')}${removed ? `; upstream removed ${removed}` : ''})`;
+}
+
+/**
+ * Picks one layout per ambiguous ggml type id (an id that forks define differently, e.g. 42 = upstream Q2_0 or
+ * PrismML's 128-weight Q2_0): the first layout, upstream first, under which every tensor of that id fits its byte
+ * range (from its offset to the next tensor's, or to the end of the data section) with less than one alignment of
+ * padding; else the first that fits at all. Tensors are updated in place. Returns one note per id read with a
+ * fork's layout. When no layout fits, the tensors keep the first one and the caller's range checks fail, naming
+ * every candidate.
+ */
+function chooseLayouts(tensors: TensorInfo[], offsets: readonly number[], typeIds: readonly number[], candidates: TensorLayout[][], dataByteLength: number, alignment: number): string[] {
+  const ids = new Set<number>();
+  for (let i = 0; i < tensors.length; i++) {
+    const c = candidates[i]!;
+    if (c.length > 1 || c[0]!.layout.origin !== 'llama.cpp') ids.add(typeIds[i]!);
+  }
+  if (ids.size === 0) return [];
+  // Byte range of every tensor: up to the next larger offset, or the end of the data section.
+  const byOffset = tensors.map((_, i) => i).sort((a, b) => offsets[a]! - offsets[b]!);
+  const range = new Array<number>(tensors.length);
+  let nextStart = dataByteLength;
+  for (let k = byOffset.length - 1; k >= 0; k--) {
+    const i = byOffset[k]!;
+    const after = byOffset[k + 1];
+    if (after !== undefined && offsets[after]! > offsets[i]!) nextStart = offsets[after]!;
+    range[i] = Math.max(0, nextStart - offsets[i]!);
+  }
+  const notes: string[] = [];
+  for (const id of ids) {
+    const members: number[] = [];
+    for (let i = 0; i < tensors.length; i++) if (typeIds[i] === id) members.push(i);
+    const fits = (layout: GgmlLayout, tight: boolean): boolean =>
+      members.every((i) => {
+        const c = candidates[i]!.find((x) => x.layout === layout || (x.layout.dtype === layout.dtype && x.layout.origin === layout.origin));
+        return c !== undefined && c.byteLength <= range[i]! && (!tight || c.byteLength === 0 || range[i]! - c.byteLength < alignment);
+      });
+    const layouts = ggmlLayouts(id);
+    const pick = layouts.find((l) => fits(l, true)) ?? layouts.find((l) => fits(l, false));
+    if (!pick) continue;
+    for (const i of members) {
+      const c = candidates[i]!.find((x) => x.layout.dtype === pick.dtype && x.layout.origin === pick.origin)!;
+      candidates[i] = [c, ...candidates[i]!.filter((x) => x !== c)];
+      tensors[i] = { ...tensors[i]!, dtype: pick.dtype, byteLength: c.byteLength };
+    }
+    if (pick.origin !== 'llama.cpp') {
+      const info = dtypeInfo(pick.dtype)!;
+      const upstream = layouts[0]!.origin === 'llama.cpp' ? `upstream ${layouts[0]!.name}` : REMOVED_GGML_TYPES[id] ? `removed upstream (${REMOVED_GGML_TYPES[id]})` : 'unknown upstream';
+      notes.push(`ggml type ${id} is read as ${pick.name} of ${pick.origin} (${info.blockSize} weights in ${info.bytesPerBlock} bytes${info.tensorTrailerBytes ? ` + ${info.tensorTrailerBytes} bytes per tensor` : ''}; ${upstream}): the file needs that runtime, stock llama.cpp cannot load it.`);
+    }
+  }
+  return notes;
 }
 
 /** Length of the longest prefix of `bytes` that does not end inside a UTF-8 sequence. */

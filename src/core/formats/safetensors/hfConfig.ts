@@ -62,11 +62,20 @@ export function hyperparametersFromHfConfig(config: Record<string, unknown>): Hy
   return out;
 }
 
+/** `quantization_config.quant_method` (top level or in `text_config`), lower-cased; undefined when absent. */
+export function quantMethodOf(config: Record<string, unknown>): string | undefined {
+  for (const obj of [config, config['text_config']].filter(isPlainObject)) {
+    const q = obj['quantization_config'];
+    if (isPlainObject(q) && typeof q['quant_method'] === 'string') return q['quant_method'].slice(0, 40).toLowerCase();
+  }
+  return undefined;
+}
+
 /**
  * Reads `config.json` beside the model when present. Returns undefined when absent; a warning (and undefined)
  * when it is too large or malformed. Path-escape and I/O errors from the resolver also become warnings.
  */
-export async function readHfConfig(siblings: SiblingResolver, limits: Limits): Promise<{ hyperparameters: Hyperparameters | undefined; warning: string | undefined }> {
+export async function readHfConfig(siblings: SiblingResolver, limits: Limits): Promise<{ hyperparameters: Hyperparameters | undefined; warning: string | undefined; quantMethod?: string }> {
   const file = 'config.json';
   try {
     if (!(await siblings.exists(file))) return { hyperparameters: undefined, warning: undefined };
@@ -76,7 +85,8 @@ export async function readHfConfig(siblings: SiblingResolver, limits: Limits): P
     }
     const bytes = await src.read(0, src.size);
     const { value } = parseJsonObject(file, bytes, limits.maxNestingDepth, 'the config');
-    return { hyperparameters: hyperparametersFromHfConfig(value), warning: undefined };
+    const method = quantMethodOf(value);
+    return { hyperparameters: hyperparametersFromHfConfig(value), warning: undefined, ...(method !== undefined ? { quantMethod: method } : {}) };
   } catch (e) {
     if (e instanceof ModelFormatError) return { hyperparameters: undefined, warning: `${e.message.replace(/\.$/, '')}; hyperparameters were not read.` };
     throw e;

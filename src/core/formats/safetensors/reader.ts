@@ -114,11 +114,26 @@ async function readSharded(fileName: string, indexSource: ByteSource, index: Sha
   return assemble(fileName, files, tensors, metadata, warnings, ctx);
 }
 
+/**
+ * BitNet b1.58 checkpoints (`quantization_config.quant_method` "bitnet", transformers `BitLinear`) store each
+ * ternary weight matrix as uint8 `[out / 4, in]`: 4 two-bit codes per byte along the output dimension, with the
+ * scale in a sibling `<module>.weight_scale` tensor. Those tensors become `ternary_u8x4` with the unpacked shape
+ * `[out, in]`: parameters counted unpacked, bytes as stored.
+ */
+function unpackTernary(tensors: TensorInfo[]): TensorInfo[] {
+  const names = new Set(tensors.map((t) => t.name));
+  return tensors.map((t) => {
+    if (t.dtype !== 'uint8' || t.shape.length !== 2 || !t.name.endsWith('.weight') || !names.has(`${t.name}_scale`)) return t;
+    return { ...t, dtype: 'ternary_u8x4', shape: [t.shape[0]! * 4, t.shape[1]!], elementCount: t.elementCount * 4 };
+  });
+}
+
 async function assemble(fileName: string, files: ModelFile[], tensors: TensorInfo[], metadata: Record<string, MetadataValue>, warnings: string[], ctx: ReadContext): Promise<Model> {
   throwIfCancelled(ctx.token);
-  const layers = layersFromTensors(tensors);
   const config = await readHfConfig(ctx.siblings, ctx.limits);
   if (config.warning) warnings.push(config.warning);
+  if (config.quantMethod === 'bitnet') tensors = unpackTernary(tensors);
+  const layers = layersFromTensors(tensors);
   let hyperparameters: Hyperparameters = config.hyperparameters ?? {};
   if (!config.hyperparameters) {
     const blockCount = blockCountFromLayers(layers);

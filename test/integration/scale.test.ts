@@ -1,0 +1,81 @@
+/**
+ * Scale suite (issue 14): 10^5–10^6 tensors, nodes and names, 100 MB names and headers, built at test time into a
+ * temporary folder and run through `precision-lens estimate` in a child process with time and peak-RSS bounds.
+ * Every case must finish with exit 0 (worked) or 2 (refused in one line naming the limit) — never 1 (internal
+ * error) — within its bounds. Figures are printed (SCALE_REPORT=file writes them).
+ *
+ * Run: node --import tsx --test test/integration/scale.test.ts
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { promises as fs } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { buildGguf, kv } from '../fixtures/buildGguf';
+import { encodeModel, f32Bytes, graph, model, node, rawTensor, value } from '../fixtures/buildOnnx';
+import { buildSafetensors } from '../fixtures/buildSafetensors';
+
+interface Case {
+  readonly name: string;
+  readonly file: string;
+  readonly build: () => Uint8Array;
+  /** Allowed exit codes (0 = worked, 2 = refused). */
+  readonly codes: readonly number[];
+  readonly maxMs: number;
+  readonly maxRssMB: number;
+  /** For refusals: the message must name the limit. */
+  readonly message?: RegExp;
+}
+
+const MB100 = 100 * 1024 * 1024;
+const CASES: Case[] = [
+  { name: '10^6 safetensors tensors', file: 'st1m.safetensors', build: () => buildSafetensors(Array.from({ length: 1_000_000 }, (_, i) => ({ name: `t${i}`, dtype: 'F32', shape: [1] }))).bytes, codes: [0, 2], maxMs: 120_000, maxRssMB: 3072 },
+  { name: '10^6 GGUF tensors', file: 'gguf1m.gguf', build: () => buildGguf({ kvs: [kv.str('general.architecture', 'llama')], tensors: Array.from({ length: 1_000_000 }, (_, i) => ({ name: `t${i}`, type: 0, dims: [1] })) }).bytes, codes: [0, 2], maxMs: 120_000, maxRssMB: 3072 },
+  { name: '2·10^6 empty ONNX nodes', file: 'nodes2m.onnx', build: () => encodeModel(model(graph(Array.from({ length: 2_000_000 }, () => ({})), { inputs: [value('X', 'FLOAT', [1])], outputs: [value('X', 'FLOAT', [1])] }), { opset: 13 })), codes: [0, 2], maxMs: 90_000, maxRssMB: 2048 },
+  { name: '3·10^5 KV-cache inputs', file: 'kv300k.onnx', build: () => encodeModel(model(graph([node('Identity', ['past_key_values.0.key'], ['Y'])], { inputs: Array.from({ length: 300_000 }, (_, i) => value(`past_key_values.${i}.key`, 'FLOAT', [1, 8, 'past', 64])), outputs: [value('Y', 'FLOAT', [1, 8, 'past', 64])] }), { opset: 13 })), codes: [0, 2], maxMs: 90_000, maxRssMB: 2048 },
+  {
+    name: '10^5 ONNX initializers and nodes sharing one name', file: 'dups.onnx',
+    build: () => encodeModel(model(graph(Array.from({ length: 100_000 }, (_, i) => node('Relu', [i === 0 ? 'X' : `y${i - 1}`], [`y${i}`], { name: 'n' })), { initializers: Array.from({ length: 100_000 }, () => rawTensor('w', [1], { raw: f32Bytes([1]) })), inputs: [value('X', 'FLOAT', [1])], outputs: [value('y99999', 'FLOAT', [1])] }), { opset: 13 })),
+    codes: [0, 2], maxMs: 90_000, maxRssMB: 2048,
+  },
+  { name: '100 MB safetensors tensor name', file: 'name100m.safetensors', build: () => buildSafetensors([{ name: 'n'.repeat(MB100), dtype: 'F32', shape: [1] }]).bytes, codes: [2], maxMs: 20_000, maxRssMB: 1024, message: /maxNameBytes/ },
+  { name: '100 MB GGUF tensor name', file: 'name100m.gguf', build: () => buildGguf({ tensors: [{ name: 'n'.repeat(MB100), type: 0, dims: [1] }] }).bytes, codes: [2], maxMs: 20_000, maxRssMB: 1024, message: /maxNameBytes/ },
+  {
+    name: '100 MB safetensors header (metadata)', file: 'hdr100m.safetensors',
+    build: () => buildSafetensors([{ name: 'w', dtype: 'F32', shape: [2, 2] }], { metadata: Object.fromEntries(Array.from({ length: 1000 }, (_, i) => [`k${i}`, 'v'.repeat(100_000)])) }).bytes,
+    codes: [0, 2], maxMs: 30_000, maxRssMB: 1536,
+  },
+];
+
+test('scale suite: huge counts, names and headers finish within time and peak-memory bounds, never as internal errors', { timeout: 30 * 60 * 1000 }, async () => {
+  const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'pl-scale-'));
+  const rows: string[] = [];
+  const failures: string[] = [];
+  try {
+    for (const c of CASES) {
+      const file = path.join(dir, c.file);
+      await fs.writeFile(file, c.build());
+      const r = spawnSync(process.execPath, ['--import', 'tsx', path.join(__dirname, 'scaleRun.ts'), 'estimate', file, '--target', 'rtx-4090', '--json'], { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024, timeout: c.maxMs * 2 + 30_000 });
+      const line = r.stderr.split('\n').find((l) => l.startsWith('SCALE '));
+      const fig = line ? (JSON.parse(line.slice(6)) as { code: number; ms: number; maxRssKB: number }) : undefined;
+      const first = r.stderr.split('\n')[0] ?? '';
+      const row = `${c.name}: ${fig ? `exit ${fig.code}, ${(fig.ms / 1000).toFixed(1)} s, peak RSS ${Math.round(fig.maxRssKB / 1024)} MB` : `no result (signal ${r.signal}, status ${r.status})`}${fig?.code === 2 ? ` — ${first.slice(0, 160)}` : ''}`;
+      rows.push(row);
+      console.log(row);
+      if (!fig) failures.push(`${c.name}: did not finish (${r.signal ?? r.status}) ${first}`);
+      else {
+        if (!c.codes.includes(fig.code)) failures.push(`${c.name}: exit ${fig.code} ${first}`);
+        if (fig.ms > c.maxMs) failures.push(`${c.name}: ${fig.ms} ms > ${c.maxMs}`);
+        if (fig.maxRssKB / 1024 > c.maxRssMB) failures.push(`${c.name}: peak RSS ${Math.round(fig.maxRssKB / 1024)} MB > ${c.maxRssMB}`);
+        if (c.message && !c.message.test(r.stderr)) failures.push(`${c.name}: the refusal does not name the limit: ${first}`);
+        if (/internal error|RangeError|TypeError/.test(r.stderr)) failures.push(`${c.name}: ${first}`);
+      }
+      await fs.rm(file, { force: true });
+    }
+  } finally {
+    await fs.rm(dir, { recursive: true, force: true });
+    if (process.env['SCALE_REPORT']) await fs.writeFile(process.env['SCALE_REPORT'], `${rows.join('\n')}\n`);
+  }
+  assert.deepEqual(failures, []);
+});
