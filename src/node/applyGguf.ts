@@ -16,6 +16,7 @@ import {
 } from '../core';
 import { FileByteSource } from './fileByteSource';
 import { writeOutputFiles } from './safeOutput';
+import { ApplyError } from './errors';
 
 /** Options for {@link applyPlanToGguf}. */
 export interface ApplyGgufOptions {
@@ -134,7 +135,7 @@ async function writeTensors(handle: FileHandle, source: FileByteSource, plan: Gg
         report(out.length);
       }
     }
-    if (written !== layout.tensorBytes[i]) throw new Error(`internal: tensor '${t.name}' wrote ${written} bytes, its ${dtypeInfo(t.targetDtype)?.label} layout needs ${layout.tensorBytes[i]}`);
+    if (written !== layout.tensorBytes[i]) throw new ApplyError('internal', `internal: tensor '${t.name}' wrote ${written} bytes, its ${dtypeInfo(t.targetDtype)?.label} layout needs ${layout.tensorBytes[i]}`);
     const pad = layout.tensorOffsets[i]! + written;
     const padded = Math.ceil(pad / layout.alignment) * layout.alignment;
     if (padded > pad) await writeAll(handle, new Uint8Array(padded - pad), layout.dataOffset + pad);

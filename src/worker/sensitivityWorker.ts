@@ -3,7 +3,7 @@
  * core's `analyzeSensitivityChunk`. Kept free of `worker_threads` so the Node runner can also call it inline.
  */
 import { closeSync, constants as fsConstants, fstatSync, openSync, readSync } from 'node:fs';
-import { analyzeSensitivityChunk, type ChunkByteReader, type SensitivityChunkResult, type SensitivityChunkTask } from '../core';
+import { ModelFormatError, analyzeSensitivityChunk, type ChunkByteReader, type SensitivityChunkResult, type SensitivityChunkTask } from '../core';
 
 /** Request sent to a worker. */
 export interface SensitivityWorkerRequest {
@@ -47,7 +47,7 @@ function analyzeFileChunk(task: SensitivityChunkTask, file: NonNullable<Sensitiv
   const fd = openSync(file.path, fsConstants.O_RDONLY | fsConstants.O_NONBLOCK);
   if (!fstatSync(fd).isFile()) {
     closeSync(fd);
-    throw new Error(`${file.path}: is not a regular file.`);
+    throw new ModelFormatError('not-a-file', `${file.path}: is not a regular file.`);
   }
   try {
     const read: ChunkByteReader = (dst, byteOffset) => {
