@@ -35,7 +35,7 @@ import {
   type TensorInfo,
 } from '../core';
 import { openModelFile } from './fileByteSource';
-import { LlamaEvaluator, loadCalibrationText, type CalibrationText, type LlamaCompareResult, type LlamaReferenceOptions, type LlamaReferenceResult } from './llamaEval';
+import { DEFAULT_EVAL_CONTEXT, LlamaEvaluator, loadCalibrationText, type CalibrationText, type LlamaCompareResult, type LlamaReferenceOptions, type LlamaReferenceResult } from './llamaEval';
 import { applyPlanToGguf } from './applyGguf';
 import { lowerTensorBytes } from './measure';
 import { analyzeModelSensitivity, resolveFormats } from './sensitivityRunner';
@@ -68,7 +68,7 @@ export async function startGgufEvaluation(modelPath: string, options: GgufEvalOp
   try {
     const { textFile: _textFile, ...refOptions } = options;
     const reference = await evaluator.reference(modelPath, text, refOptions);
-    const contextSize = options.contextSize ?? 128;
+    const contextSize = options.contextSize ?? DEFAULT_EVAL_CONTEXT;
     const description = `${text.name} (${text.origin}; ${reference.tokens}${reference.tokens < reference.textTokens ? ` of ${reference.textTokens}` : ''} tokens, ${reference.positions} scored positions, context ${contextSize}; original perplexity ${reference.perplexity.toFixed(3)})`;
     return { evaluator, reference, text, contextSize, description };
   } catch (e) {

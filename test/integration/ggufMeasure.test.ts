@@ -81,7 +81,7 @@ test('CLI: plan --verify on a GGUF writes a plan that records what was measured'
     await fs.copyFile(STORIES260K, file);
     const out: string[] = [];
     const err: string[] = [];
-    const code = await runCli(['plan', file, '--target', 'cpu', '--avg-bits', '5', '--verify', '--max-candidates', '12'], { out: (s: string) => out.push(s), err: (s: string) => err.push(s) });
+    const code = await runCli(['plan', file, '--target', 'cpu', '--avg-bits', '5', '--verify', '--eval-context', '96', '--max-candidates', '12'], { out: (s: string) => out.push(s), err: (s: string) => err.push(s) });
     assert.equal(code, 0, err.join('\n'));
     const text = out.join('\n');
     assert.match(text, /verified in llama\.cpp on tinyTales\.txt/);
@@ -90,6 +90,7 @@ test('CLI: plan --verify on a GGUF writes a plan that records what was measured'
     const m = parsed.plan?.measurement;
     assert.ok(m, parsed.diagnostics.map((d) => d.message).join('\n'));
     assert.match(m.runtime, /llama\.cpp/);
+    assert.match(m.text, /context 96;/, 'the evaluation context of --eval-context is recorded');
     assert.ok(m.plan.klDivergence > 0 && m.plan.perplexity > 1 && m.plan.top1Agreement > 0.5);
     assert.ok((m.baselines ?? []).some((b) => b.id === 'q4_k_m'));
   } finally {
