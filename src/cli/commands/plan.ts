@@ -35,7 +35,7 @@ import {
   type SolvePlanInput,
   type Target,
 } from '../../core';
-import { openModelFile, readRegularTextFile, resolveInsideFolder } from '../../node/fileByteSource';
+import { openModelFile, openModelFileWhole, readRegularTextFile, resolveInsideFolder } from '../../node/fileByteSource';
 import { measureSensitivity } from '../../node/measure';
 import { MAX_EVAL_CONTEXT } from '../../node/llamaEval';
 import { DEFAULT_VERIFY_CANDIDATES, MAX_VERIFY_CANDIDATES, planReference, verifyPlan, type PlanReference, type VerifyPlanResult } from '../../node/planVerify';
@@ -151,15 +151,18 @@ export async function checkPlanFile(planPath: string, model: Model, fingerprint:
   return checkParsedPlan(path.basename(planPath), await readPlanFile(planPath), model, fingerprint, io, user);
 }
 
-/** Opens the plan's model (`modelPath` or beside the plan), checks the plan and throws CliError (exit 2) on errors. */
-export async function loadCheckedPlan(planPath: string, modelPath: string | undefined, io: CliOutput, targetsFile?: string): Promise<CheckedPlan> {
+/**
+ * Opens the plan's model (`modelPath` or beside the plan), checks the plan and throws CliError (exit 2) on errors.
+ * With `wholeOnnx` an ONNX model is read whole, once, and its bytes returned (`apply` rewrites and runs them).
+ */
+export async function loadCheckedPlan(planPath: string, modelPath: string | undefined, io: CliOutput, targetsFile?: string, options: { readonly wholeOnnx?: boolean } = {}): Promise<CheckedPlan & { readonly bytes?: Uint8Array }> {
   const name = path.basename(planPath);
   const parsed = await readPlanFile(planPath);
   const plan = requirePlan(name, parsed, io);
   // A plan names its model relative to its own folder; like external data it may not leave that folder (issue 14:
   // `"file": "../outside/x.onnx"` was opened and parsed). An explicit --model is the user's own choice.
   const mp = modelPath ?? (await resolveInsideFolder(await fs.realpath(path.dirname(path.resolve(planPath))), plan.model.file, name, 'model file'));
-  const opened = await openModelFile(mp);
+  const opened = options.wholeOnnx ? await openModelFileWhole(mp) : { ...(await openModelFile(mp)), bytes: undefined };
   let model: Model;
   let fingerprint: string;
   try {
@@ -169,7 +172,7 @@ export async function loadCheckedPlan(planPath: string, modelPath: string | unde
     await opened.close();
   }
   const user = await loadTargetsFile(targetsFile);
-  return { ...checkParsedPlan(name, parsed, model, fingerprint, io, user), modelPath: mp };
+  return { ...checkParsedPlan(name, parsed, model, fingerprint, io, user), modelPath: mp, ...(opened.bytes ? { bytes: opened.bytes } : {}) };
 }
 
 type PlanStringOption = 'budget' | 'avg-bits' | 'weight-budget' | 'kv-format' | 'formats' | 'sample' | 'text' | 'targets-file' | 'output';
