@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { GGUF_MEASURE_CACHE_VERSION, MAX_GGUF_CACHE_ENTRIES, GgufMeasureCache, parseGgufMeasureCache, type GgufMeasureCacheKey } from '../../src/node/ggufMeasureCache';
 
-const KEY: GgufMeasureCacheKey = { modelSha256: 'a'.repeat(64), textSha256: 'b'.repeat(64), contextSize: 128, maxTokens: 16384, storage: 'ggml', runtime: 'llama.cpp (node-llama-cpp 3.21.1, CPU)' };
+const KEY: GgufMeasureCacheKey = { modelSha256: 'a'.repeat(64), textSha256: 'b'.repeat(64), contextSize: 128, maxTokens: 16384, storage: 'ggml', runtime: 'llama.cpp (a test runtime)' };
 const RESULT = { positions: 700, perplexity: 6.1, referencePerplexity: 6.0, klDivergence: 0.012, klStdErr: 0.001, klMax: 0.4, klP99: 0.1, top1Agreement: 0.95, klBound: 'exact', nonFinitePositions: 0, loadMs: 10, evalMs: 100 };
 const file = (over: Record<string, unknown> = {}, entries: unknown[] = [{ group: '__proto__', format: 'q4_k', result: RESULT }]): string =>
   JSON.stringify({ version: GGUF_MEASURE_CACHE_VERSION, key: KEY, description: 'tinyTales.txt (bundled; …)', entries, ...over });
