@@ -100,7 +100,8 @@ export {
   type SolvePlanInput, standardBaselines, tryParseByteSize, uniformBaseline, useMoreBits,
   ggufTensorNames, exportGptqModel, type GptqModelExport, exportLlmCompressor, type LlmCompressorExport,
   type LlmCompressorGroup, type CompressedTensorsArgs, convertGgufRows, copiedKvSpans, GgufApplyError, type GgufApplyErrorCode, type GgufApplyOptions, type GgufApplyPlan,
-  type GgufApplyTensor, ggmlDtypeForFormat, ggufRows, planGgufApply,
+  type GgufApplyTensor, ggmlDtypeForFormat, ggufRows, planGgufApply, GGUF_SHAPE_FALLBACK, ggufCompatibleDtype,
+  ggufWrittenFormat, ggufWrittenLayerFormat, ggufFallbackFormats, ggufAssignmentWritten,
 } from './plan';
 export {
   addCustomTargetText, analyzePlan, type CustomTargetInput, findModelReferences, type FitSummary, fitText,
