@@ -15,6 +15,7 @@ import { storedByteLength, dtypeInfo } from '../../model/dtypes';
 import { layersFromTensors } from '../../model/roles';
 import type { Hyperparameters, MetadataValue, Model, TensorInfo } from '../../model/types';
 import type { ReadContext } from '../context';
+import { MemoryBudget, TENSOR_ENTRY_BYTES } from '../../io/memoryBudget';
 import { attentionFromKvs } from './attentionKeys';
 import { REMOVED_GGML_TYPES, ggmlLayouts, type GgmlLayout } from './ggmlTypes';
 import { maxOf } from '../../util/arrays';
@@ -128,6 +129,7 @@ export async function readGguf(source: ByteSource, ctx: ReadContext): Promise<Mo
 export async function readGgufHeader(source: ByteSource, ctx: ReadContext): Promise<GgufHeader> {
   const name = source.name;
   const { limits } = ctx;
+  const budget = ctx.budget ?? new MemoryBudget(limits, name);
   const fail = (code: 'bad-value' | 'unsupported' | 'limit-exceeded' | 'bad-offset' | 'truncated' | 'bad-magic', problem: string, offset?: number): never => {
     throw new ModelFormatError(code, formatError(name, problem), offset);
   };
@@ -146,6 +148,8 @@ export async function readGgufHeader(source: ByteSource, ctx: ReadContext): Prom
   const kvCount = r.u64Sync('metadata entry count');
   if (tensorCount > limits.maxTensorCount) fail('limit-exceeded', `tensor count ${tensorCount} exceeds the limit of ${limits.maxTensorCount}`, 8);
   if (kvCount > limits.maxMetadataEntries) fail('limit-exceeded', `metadata entry count ${kvCount} exceeds the limit of ${limits.maxMetadataEntries}`, 16);
+  budget.charge(tensorCount * TENSOR_ENTRY_BYTES, `${tensorCount} tensor entries`);
+  let nameBytes = 0;
   if (kvCount * MIN_KV_BYTES + tensorCount * MIN_TENSOR_INFO_BYTES > r.remaining) {
     fail('truncated', `declares ${kvCount} metadata entries and ${tensorCount} tensors, more than its ${source.size} bytes can hold`, 8);
   }
@@ -162,6 +166,10 @@ export async function readGgufHeader(source: ByteSource, ctx: ReadContext): Prom
   /** Reads a string; returns at most `maxBytes` of it (cut at a character boundary, marked with '…'). */
   const readString = async (what: string, maxBytes: number, isName = false): Promise<string> => {
     const len = isName ? await readLength(what, limits.maxNameBytes, 'maxNameBytes') : await readLength(what);
+    if (isName) {
+      nameBytes += len;
+      budget.charge(len, `${tensorCount} tensor entries and ${nameBytes} bytes of names`);
+    }
     const keep = Math.min(len, maxBytes);
     if (!c.has(keep)) await c.need(keep, what);
     const bytes = r.bytesSync(keep);

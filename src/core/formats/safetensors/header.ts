@@ -10,6 +10,7 @@ import { toSafeNumber } from '../../io/binaryReader';
 import { truncateForMessage, type ByteSource } from '../../io/byteSource';
 import type { TensorInfo } from '../../model/types';
 import type { ReadContext } from '../context';
+import { MemoryBudget, TENSOR_ENTRY_BYTES } from '../../io/memoryBudget';
 import { isPlainObject, parseJsonObject, setOwn, truncatedCopy } from './json';
 
 /** Safetensors dtype → IR dtype and bits per element (`Dtype::bitsize` upstream). */
@@ -98,6 +99,7 @@ export async function readSafetensorsHeader(source: ByteSource, fileKey: string,
   if (keyCount > limits.maxTensorCount + 1) {
     throw new ModelFormatError('limit-exceeded', formatError(name, `header lists ${keyCount} entries, more than the limit of ${limits.maxTensorCount} tensors`));
   }
+  (ctx.budget ?? new MemoryBudget(limits, name)).charge(keyCount * TENSOR_ENTRY_BYTES + headerLength, `${keyCount} tensor entries from a ${headerLength}-byte header`);
 
   const dataOffset = 8 + headerLength;
   const dataByteLength = source.size - dataOffset;

@@ -12,6 +12,7 @@
 import { ModelFormatError, formatError, throwIfCancelled } from '../../errors';
 import type { ByteSource } from '../../io/byteSource';
 import type { Limits } from '../../io/limits';
+import { MemoryBudget, NODE_ENTRY_BYTES, TENSOR_ENTRY_BYTES } from '../../io/memoryBudget';
 import { truncateForMessage } from '../../io/byteSource';
 import { dtypeInfo, isRealValued, storedByteLength, type DType } from '../../model/dtypes';
 import type { Dim, Graph, GraphNode, GraphValue, Layer, LayerRole, MetadataValue, Model, QuantParams, StoredVector, TensorInfo, TensorLocation } from '../../model/types';
@@ -74,6 +75,7 @@ const NON_WEIGHT_INPUTS: Readonly<Record<string, readonly number[]>> = {
 export async function readTflite(source: ByteSource, ctx: ReadContext): Promise<Model> {
   const limits = ctx.limits;
   const token = ctx.token;
+  const budget = ctx.budget ?? new MemoryBudget(limits, source.name);
   const fb = new FlatBufferReader(source);
   const warnings: string[] = [];
   let droppedWarnings = 0;
@@ -164,6 +166,7 @@ export async function readTflite(source: ByteSource, ctx: ReadContext): Promise<
 
     const tensorTables = head.tensorsPos === undefined ? [] : await fb.tableVector(head.tensorsPos, limits.maxTensorCount - totalTensors, `tensors of subgraph ${s}`, token);
     totalTensors += tensorTables.length;
+    budget.charge(tensorTables.length * TENSOR_ENTRY_BYTES, `${totalTensors} tensor entries and ${totalOperators} operators`);
     const labels = new TensorLabels();
     labels.tensor.subgraph = s;
     const tensors = await fb.map(tensorTables.length, (i) => {
@@ -182,6 +185,7 @@ export async function readTflite(source: ByteSource, ctx: ReadContext): Promise<
 
     const operatorTables = operatorsPos === undefined ? [] : await fb.tableVector(operatorsPos, limits.maxNodeCount - totalOperators, `operators of subgraph ${s}`, token);
     totalOperators += operatorTables.length;
+    budget.charge(operatorTables.length * NODE_ENTRY_BYTES, `${totalTensors} tensor entries and ${totalOperators} operators`);
     const ol = new OperatorLabels();
     ol.operator.subgraph = s;
     const operators = await fb.map(operatorTables.length, (i): RawOperator => {
