@@ -28,10 +28,11 @@ export class MemoryBudget {
     return this.used;
   }
 
-  /** Adds `bytes` for `what` (e.g. "1000000 tensor entries"); throws 'limit-exceeded' past the budget. */
-  charge(bytes: number, what: string): void {
+  /** Adds `bytes` for `what` (e.g. "1000000 tensor entries"; a function is only called on refusal); throws 'limit-exceeded' past the budget. */
+  charge(bytes: number, what: string | (() => string)): void {
     this.used += bytes;
     if (this.used > this.limits.maxMetadataMemoryBytes) {
+      if (typeof what === 'function') what = what();
       throw new ModelFormatError('limit-exceeded', formatError(this.fileName, `its tables would need about ${Math.ceil(this.used / MiB)} MiB of memory (${what}), more than the limit of ${Math.floor(this.limits.maxMetadataMemoryBytes / MiB)} MiB (maxMetadataMemoryBytes)`));
     }
   }

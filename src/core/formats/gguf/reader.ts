@@ -166,9 +166,10 @@ export async function readGgufHeader(source: ByteSource, ctx: ReadContext): Prom
   /** Reads a string; returns at most `maxBytes` of it (cut at a character boundary, marked with '…'). */
   const readString = async (what: string, maxBytes: number, isName = false): Promise<string> => {
     const len = isName ? await readLength(what, limits.maxNameBytes, 'maxNameBytes') : await readLength(what);
-    if (isName) {
+    if (isName && len > 64) {
+      // Longer names are charged (shorter ones are within the per-entry cost).
       nameBytes += len;
-      budget.charge(len, `${tensorCount} tensor entries and ${nameBytes} bytes of names`);
+      budget.charge(len, () => `${tensorCount} tensor entries and ${nameBytes} bytes of long names`);
     }
     const keep = Math.min(len, maxBytes);
     if (!c.has(keep)) await c.need(keep, what);

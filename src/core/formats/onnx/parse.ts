@@ -338,7 +338,7 @@ export class OnnxWireParser {
           if (++this.nodeCount > this.limits.maxNodeCount) this.fail(`the model has more than ${this.limits.maxNodeCount} nodes`, c.keyOffset, 'limit-exceeded');
           if ((this.nodeCount & 1023) === 0) {
             throwIfCancelled(this.token);
-            this.budget.charge(1024 * NODE_ENTRY_BYTES, `${this.nodeCount} nodes, ${this.tensorCount} tensors, ${this.longNameBytes} bytes of long names`);
+            this.budget.charge(1024 * NODE_ENTRY_BYTES, () => this.budgetWhat());
           }
           const at = c.keyOffset;
           g.nodes.push(await this.node(this.sub(end, 'node'), g, g.nodes.length, at));
@@ -372,7 +372,7 @@ export class OnnxWireParser {
     if (++this.tensorCount > this.limits.maxTensorCount) this.fail(`the model has more than ${this.limits.maxTensorCount} tensors`, offset, 'limit-exceeded');
     if ((this.tensorCount & 1023) === 0) {
       throwIfCancelled(this.token);
-      this.budget.charge(1024 * TENSOR_ENTRY_BYTES, `${this.nodeCount} nodes, ${this.tensorCount} tensors, ${this.longNameBytes} bytes of long names`);
+      this.budget.charge(1024 * TENSOR_ENTRY_BYTES, () => this.budgetWhat());
     }
   }
 
@@ -380,7 +380,11 @@ export class OnnxWireParser {
   private longNameBytes = 0;
   private chargeNames(n: number): void {
     this.longNameBytes += n;
-    this.budget.charge(n, `${this.nodeCount} nodes, ${this.tensorCount} tensors, ${this.longNameBytes} bytes of long names`);
+    this.budget.charge(n, () => this.budgetWhat());
+  }
+
+  private budgetWhat(): string {
+    return `${this.nodeCount} nodes, ${this.tensorCount} tensors, ${this.longNameBytes} bytes of long names`;
   }
 
   private async node(end: number, graph: RawGraph, index: number, offset: number): Promise<RawNode> {
