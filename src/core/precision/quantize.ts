@@ -334,7 +334,11 @@ export function nf4Error(values: Float32Array, rowLength: number, group: number,
           const y = x / m;
           // y is in [-1, 1] unless m is not finite. The bucket below y's (whose lower edge is surely ≤ y) starts the count of
           // midpoints below y; outside [-1, 1] the plain search, as fakeQuantize does.
-          let k = y >= -1 && y <= 1 ? NF4_START[Math.max(0, Math.floor((y + 1) * (NF4_BUCKETS / 2)) - 1)]! : nearestSorted(NF4_MIDS, y);
+          let k: number;
+          if (y >= -1 && y <= 1) {
+            const b = ((y + 1) * (NF4_BUCKETS / 2)) | 0;
+            k = NF4_START[b > 0 ? b - 1 : 0]!;
+          } else k = nearestSorted(NF4_MIDS, y);
           while (k < 15 && y > NF4_MIDS_F64[k]!) k++;
           q = Math.fround(NF4_VALUES[k]! * m);
         }
