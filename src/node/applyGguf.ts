@@ -20,6 +20,7 @@ import * as os from 'node:os';
 import { FileByteSource } from './fileByteSource';
 import { GgufConvertPool } from './ggufConvertPool';
 import { writeOutputFiles } from './safeOutput';
+import { ApplyError } from './errors';
 
 /** Options for {@link applyPlanToGguf}. */
 export interface ApplyGgufOptions {
@@ -194,7 +195,7 @@ async function writeTensors(handle: FileHandle, source: FileByteSource, plan: Gg
   }
   for (let i = 0; i < plan.tensors.length; i++) {
     const t = plan.tensors[i]!;
-    if (written[i] !== layout.tensorBytes[i]) throw new Error(`internal: tensor '${t.name}' wrote ${written[i]} bytes, its ${dtypeInfo(t.targetDtype)?.label} layout needs ${layout.tensorBytes[i]}`);
+    if (written[i] !== layout.tensorBytes[i]) throw new ApplyError('internal', `internal: tensor '${t.name}' wrote ${written[i]} bytes, its ${dtypeInfo(t.targetDtype)?.label} layout needs ${layout.tensorBytes[i]}`);
     const pad = layout.tensorOffsets[i]! + written[i]!;
     const padded = Math.ceil(pad / layout.alignment) * layout.alignment;
     if (padded > pad) await writeAll(handle, new Uint8Array(padded - pad), layout.dataOffset + pad);

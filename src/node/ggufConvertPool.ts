@@ -39,7 +39,7 @@ export class GgufConvertPool {
       };
       w.on('error', fail);
       w.on('exit', (code) => {
-        if (!this.closed) fail(new Error(`exit code ${code}`));
+        if (!this.closed) fail(new NodeError('worker-failed', `exit code ${code}`));
       });
       this.all.push(w);
       this.idle.push(w);
