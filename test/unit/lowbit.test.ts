@@ -99,3 +99,41 @@ test('packed BitNet safetensors: parameters unpacked (2.41B, was 0.35× that), b
   assert.equal(plain.parameterCount, other + (30 * linear) / 4 + scales);
   assert.ok(Math.abs(plain.parameterCount / m.parameterCount - 0.35) < 0.01);
 });
+
+test('bitnet.cpp TL1 (type 38) and TL2 (type 39, shared with upstream MXFP4) are told apart by their byte ranges', async () => {
+  // Layouts from microsoft/BitNet utils/convert-hf-to-gguf-bitnet.py: TL1 = two weights per 4-bit index, two
+  // indices per byte (n/4); TL2 = three weights per 4-bit magnitude + 1 sign bit, last 256 columns as TL1, padded
+  // to M × (K − 256) × 5/24 + 64 × M bytes. Each has an F32 `<name>_scale` tensor.
+  const k = 2560;
+  const m1 = 640;
+  const tl2 = (rows: number, cols: number): number => Math.floor((Math.floor(((cols - 256) * rows) / 3) * 5) / 8) + (256 * rows) / 4;
+  assert.equal(tl2(m1, k), 348_160);
+  const tl1File = buildGguf({ kvs: meta, tensors: [
+    { name: 'blk.0.attn_k.weight', dims: [k, m1], type: 38, byteLength: (k * m1) / 4 }, { name: 'blk.0.attn_k.weight_scale', dims: [1], type: 0 },
+  ] }).bytes;
+  const a = await open(tl1File);
+  assert.deepEqual(a.tensors.map((t) => [t.dtype, t.elementCount, t.byteLength]), [['tl1', k * m1, 409_600], ['float32', 1, 4]]);
+  assert.match(a.warnings.join(' '), /ggml type 38 is read as TL1 of bitnet\.cpp .*removed upstream \(IQ4_NL_8_8\)/);
+
+  const tl2File = buildGguf({ kvs: meta, tensors: [
+    { name: 'blk.0.attn_k.weight', dims: [k, m1], type: 39, byteLength: tl2(m1, k) }, { name: 'blk.0.attn_k.weight_scale', dims: [1], type: 0 },
+    { name: 'blk.0.ffn_down.weight', dims: [6912, 2560], type: 39, byteLength: tl2(2560, 6912) }, { name: 'blk.0.ffn_down.weight_scale', dims: [1], type: 0 },
+  ] }).bytes;
+  const b = await open(tl2File);
+  assert.deepEqual(b.tensors.filter((t) => t.dtype === 'tl2').map((t) => [t.name, t.byteLength]), [['blk.0.attn_k.weight', 348_160], ['blk.0.ffn_down.weight', 3_713_706]]);
+  assert.equal(b.parameterCount, k * m1 + 6912 * 2560 + 2);
+  assert.match(b.warnings.join(' '), /ggml type 39 is read as TL2 of bitnet\.cpp .*upstream MXFP4/);
+
+  // The same id with MXFP4-sized ranges stays upstream MXFP4, silently.
+  const mx = await open(buildGguf({ kvs: meta, tensors: [{ name: 'w', dims: [k, m1], type: 39, byteLength: (k * m1 * 17) / 32 }] }).bytes);
+  assert.deepEqual([mx.tensors[0]!.dtype, mx.warnings], ['mxfp4', []]);
+  // Neither fits: the error names both candidates.
+  await assert.rejects(open(buildGguf({ kvs: meta, tensors: [{ name: 'w', dims: [k, m1], type: 39, byteLength: 1024 }] }).bytes), /known layouts of ggml type 39: MXFP4 \(llama\.cpp: 32 weights in 17 bytes, 870400 bytes\), TL2 \(bitnet\.cpp: rows × \(row − 256\) × 5\/24 \+ 64 bytes per row\)/);
+});
+
+test('a type id whose layouts both fit tightly is read upstream-first with a note naming the candidates', async () => {
+  // 128 weights: upstream Q2_0 takes 36 B, PrismML's Q2_0 34 B; in 64-byte ranges (alignment 32) both fit with less than one alignment of slack.
+  const m = await open(buildGguf({ kvs: meta, tensors: [{ name: 'a', dims: [128], type: 42, byteLength: 36 }, { name: 'b', dims: [128], type: 42, byteLength: 36 }] }).bytes);
+  assert.deepEqual(m.tensors.map((t) => [t.dtype, t.byteLength]), [['q2_0', 36], ['q2_0', 36]]);
+  assert.match(m.warnings.join(' '), /ggml type 42 is ambiguous in this file: its tensors fit Q2_0 \(llama\.cpp\) and Q2_0 \(PrismML llama\.cpp fork\); read as Q2_0 of llama\.cpp\./);
+});

@@ -429,6 +429,8 @@ export function decodeUnsupportedReason(dtype: DType): string | undefined {
   if (!info) return `unknown dtype '${dtype}'`;
   if (info.kind === 'string') return 'string tensors hold no numeric weights';
   if (info.kind === 'complex') return 'complex tensors are not analyzed';
+  if (dtype === 'mxfp4_split') return 'MXFP4 stored as separate _blocks and _scales tensors (gpt-oss safetensors) is not decoded yet';
+  if (dtype === 'tl1' || dtype === 'tl2') return `bitnet.cpp ${info.label} is tiled for its lookup-table kernels (tile sizes are not in the file) and is not decoded`;
   if (info.kind === 'quantized' && !GGML_DECODERS[dtype]) return `ggml type ${info.label}${dtype.startsWith('iq') ? ' (lattice codebook)' : ''} is not decoded yet`;
   return undefined;
 }
