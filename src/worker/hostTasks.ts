@@ -27,12 +27,13 @@ import {
 } from '../node/hostTaskProtocol';
 import { measureSensitivity } from '../node/measure';
 import { planReference, verifyPlan, type VerifyPlanResult } from '../node/planVerify';
+import { NodeError } from '../node/errors';
 
 /** Cancellation flags of the running tasks, by task id. */
 const running = new Map<number, { cancelled: boolean }>();
 
 function send(message: WireMessage): void {
-  if (!process.send || !process.connected) throw new Error('The task process has no parent channel.');
+  if (!process.send || !process.connected) throw new NodeError('worker-failed', 'The task process has no parent channel.');
   process.send(message);
 }
 

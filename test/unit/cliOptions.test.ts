@@ -243,3 +243,12 @@ test('output to a closed pipe ends quietly (no EPIPE trace)', async () => {
   assert.equal(err, '', 'nothing on stderr');
   assert.equal(code, 0);
 });
+
+test('plan --eval-context is bounded and needs a GGUF model run in llama.cpp', async () => {
+  const low = await cli('plan', MNIST, '--target', 'cpu', '--eval-context', '8', '--dry-run');
+  assert.equal(low.code, 2);
+  assert.match(low.err, /--eval-context must be a whole number from 16 to 8192, got 8\./);
+  const onnx = await cli('plan', MNIST, '--target', 'cpu', '--eval-context', '64', '--no-verify', '--dry-run');
+  assert.equal(onnx.code, 2);
+  assert.match(onnx.err, /--eval-context needs a GGUF model and --measure or --verify/);
+});

@@ -21,6 +21,7 @@ import { dtypeInfo } from '../model/dtypes';
 import { own, setOwn } from '../model/dict';
 import type { Layer, Model, TensorInfo } from '../model/types';
 import type { SensitivityReport } from '../precision/sensitivity';
+import { ggufFallbackFormats, ggufWrittenLayerFormat } from './ggufFallback';
 
 //#region generic multiple-choice knapsack
 /** One choice of a group: stored bytes and predicted harm. */
@@ -516,7 +517,11 @@ function anchoredFormat(layer: Layer, assignment: Readonly<Record<string, string
 
 /** Formats the solver considers by default for a model's layers (GGUF: ggml types; ONNX: what `apply` stores; others: common deployment formats). */
 export function defaultCandidateFormats(model: Model): string[] {
-  if (model.format === 'gguf') return ['fp16', 'bf16', 'q8_0', 'q6_k', 'q5_k', 'q4_k', 'q3_k', 'q2_k'].filter((id) => getNumberFormat(id)) as string[];
+  if (model.format === 'gguf') {
+    const list = ['fp16', 'bf16', 'q8_0', 'q6_k', 'q5_k', 'q4_k', 'q3_k', 'q2_k'].filter((id) => getNumberFormat(id));
+    // Narrow rows: llama-quantize's fallback types (e.g. Q5_0 for Q4_K on 64-wide rows) are what those layers get.
+    return [...list, ...ggufFallbackFormats(model, list)];
+  }
   // ONNX: the formats `apply` stores for real and ONNX Runtime runs (others via --formats: apply simulates them).
   if (model.format === 'onnx') return ['fp16', 'bf16', 'fp8_e4m3', 'int8', 'int8_tensor', 'int4_g32', 'int4_g64', 'int4'];
   return ['bf16', 'fp16', 'fp8_e4m3', 'fp8_e4m3fnuz', 'mxfp8', 'mxfp6', 'mxfp4', 'nvfp4', 'w8a8', 'int8', 'int4_g32', 'int4_g64', 'int4', 'nf4'];
@@ -715,7 +720,16 @@ export function solveModel(model: Model, options: SolveModelOptions): SolveModel
     const pool = pin !== undefined ? (pin === KEEP_FORMAT ? [] : [getNumberFormat(pin)].filter((f): f is NumberFormat => f !== undefined)) : quantizable ? uniq : [];
     if (pin && pin !== KEEP_FORMAT && pool.length === 0) notes.push(`Layer '${g.layers[0]!.name}' is pinned to the unknown format '${pin}'; keeping it as stored.`);
     if (pin && pool[0] && !formatAllowed(pool[0], options.native, options.allowEmulated)) notes.push(`Layer '${g.layers[0]!.name}' is pinned to ${pool[0].label}, which the target does not run natively.`);
-    for (const f of pool) {
+    // GGUF: a format whose block does not divide a layer's rows is written as llama-quantize's fallback type
+    // (ggufFallback.ts), so the option is that type, sized and scored as such; a group whose layers would fall
+    // back to different types is not offered the format.
+    const offered = pin !== undefined || model.format !== 'gguf' ? pool : [...new Map(pool.flatMap((f) => {
+      const written = new Set(g.layers.map((l) => ggufWrittenLayerFormat(model, l.name, f.id)));
+      const id = written.size === 1 ? [...written][0] : undefined;
+      const w = id === undefined ? undefined : getNumberFormat(id);
+      return w ? [[w.id, w] as const] : [];
+    })).values()];
+    for (const f of offered) {
       let bytes = 0;
       let harm = 0;
       let ok = true;
