@@ -41,6 +41,7 @@ import { DEFAULT_EVAL_CONTEXT, LLAMA_EVAL_RUNTIME, LlamaEvaluator, loadCalibrati
 import { applyPlanToGguf } from './applyGguf';
 import { hashFiles, lowerTensorBytes } from './measure';
 import { GgufMeasureCache } from './ggufMeasureCache';
+import { NodeError } from './errors';
 import { analyzeModelSensitivity, resolveFormats } from './sensitivityRunner';
 
 /** Largest GGUF measured or verified. Threat: copying and evaluating a multi-GB model once per pair. */
@@ -123,8 +124,8 @@ export async function measureGgufSensitivity(modelPath: string, options: GgufMea
   let session = options.session;
   let runner: GgufCandidateRunner | undefined;
   try {
-    if (model.format !== 'gguf') throw new Error(`${model.fileName}: llama.cpp measurement needs a GGUF model (this is ${model.format}).`);
-    if (model.totalFileBytes > MAX_GGUF_MEASURE_MODEL_BYTES) throw new Error(`${model.fileName}: ${model.totalFileBytes} bytes exceed the measurement limit of ${MAX_GGUF_MEASURE_MODEL_BYTES}.`);
+    if (model.format !== 'gguf') throw new NodeError('not-gguf', `${model.fileName}: llama.cpp measurement needs a GGUF model (this is ${model.format}).`);
+    if (model.totalFileBytes > MAX_GGUF_MEASURE_MODEL_BYTES) throw new NodeError('too-large', `${model.fileName}: ${model.totalFileBytes} bytes exceed the measurement limit of ${MAX_GGUF_MEASURE_MODEL_BYTES}.`);
     const formats = resolveFormats(options.formats ?? defaultCandidateFormats(model));
     const staticReport = options.staticReport ?? (await analyzeModelSensitivity({ model, source: opened.source, siblings: opened.siblings }, { formats, ...(token ? { token } : {}) }));
     throwIfCancelled(token);
@@ -363,7 +364,7 @@ export class GgufCandidateRunner {
     }
     const fh = this.simulatedCopy!;
     const patches = await lowerAssignment(this.model, assignment, this.layerTensors, new Map(this.model.layers.map((l) => [l.name, l.op])), new Map(this.model.tensors.map((t) => [t.name, t])), fh);
-    if (typeof patches === 'string') throw new Error(`${patches}.`);
+    if (typeof patches === 'string') throw new NodeError('cannot-convert', `${patches}.`);
     try {
       for (const p of patches) await fh.write(p.lowered, 0, p.lowered.length, p.offset);
       await fh.sync();

@@ -49,9 +49,9 @@ export function defaultEvalThreads(): number {
 }
 
 /** A failed evaluation; `code` says why (see {@link LlamaEvalErrorCode}). */
-export class LlamaEvalError extends Error {
-  constructor(readonly code: LlamaEvalErrorCode, message: string) {
-    super(message);
+export class LlamaEvalError extends NodeError {
+  constructor(override readonly code: LlamaEvalErrorCode, message: string) {
+    super(code, message);
     this.name = 'LlamaEvalError';
   }
 }

@@ -36,6 +36,7 @@ import {
   type Target,
 } from '../../core';
 import { openModelFile, openModelFileWhole, readRegularTextFile, resolveInsideFolder } from '../../node/fileByteSource';
+import { NodeError } from '../../node/errors';
 import { measureSensitivity } from '../../node/measure';
 import { MAX_EVAL_CONTEXT } from '../../node/llamaEval';
 import { DEFAULT_VERIFY_CANDIDATES, MAX_VERIFY_CANDIDATES, planReference, verifyPlan, type PlanReference, type VerifyPlanResult } from '../../node/planVerify';
@@ -271,7 +272,8 @@ export async function planCommand(optionValues: OptionValues, positionals: reado
       try {
         gguf = await measureGgufForPlan(path.resolve(modelPath), report, { measure: values.measure === true, formats: scored, ...(values.text !== undefined ? { textFile: values.text } : {}), ...(evalContext !== undefined ? { contextSize: evalContext } : {}), io, quiet: values.json === true });
       } catch (e) {
-        throw new CliError((e as Error).message);
+        if (e instanceof NodeError) throw new CliError(e.message);
+        throw e;
       }
       const evaluator = gguf.session.evaluator;
       disposers.push(() => evaluator.dispose());
@@ -281,7 +283,7 @@ export async function planCommand(optionValues: OptionValues, positionals: reado
       try {
         reference = await progress.around('reference run', () => planReference(path.resolve(modelPath), model));
       } catch (e) {
-        if (values.verify === true && !values.measure) throw new CliError((e as Error).message);
+        if (values.verify === true && !values.measure) throw e instanceof NodeError ? new CliError(e.message) : e;
         io.err(`warning: ${autoVerify ? 'the plan was not verified: ' : ''}${(e as Error).message.split('\n')[0]}`);
       }
     }
