@@ -5,6 +5,7 @@
 import { promises as fs, constants as fsConstants } from 'node:fs';
 import * as path from 'node:path';
 import { MemoryByteSource, ModelFormatError, SNIFF_BYTES, checkRange, checkRelativePath, detectFormat, formatError, truncateForMessage, type ByteSource, type SiblingResolver } from '../core';
+import { NodeError } from './errors';
 
 /**
  * Most file handles kept open at once across all FileByteSources. A sharded model may name thousands of shards
@@ -112,7 +113,7 @@ export class FileByteSource implements ByteSource {
   }
 
   private acquire(): Promise<fs.FileHandle> {
-    if (this.closed) return Promise.reject(new Error(`${this.name}: the file was closed.`));
+    if (this.closed) return Promise.reject(new NodeError('internal', `${this.name}: the file was closed.`));
     if (!this.handle) this.handle = openRegularFile(this.filePath, this.name).then((r) => r.handle);
     FileByteSource.touch(this);
     return this.handle;
