@@ -296,7 +296,7 @@ class Limiter {
 }
 
 /** The loader flags (`--import tsx`, `--require …`) a TypeScript worker needs from this process's flags. */
-function loaderArgs(execArgv: readonly string[]): string[] {
+export function loaderArgs(execArgv: readonly string[]): string[] {
   const out: string[] = [];
   for (let i = 0; i < execArgv.length; i++) {
     const a = execArgv[i]!;
@@ -306,7 +306,8 @@ function loaderArgs(execArgv: readonly string[]): string[] {
   return out;
 }
 
-function workerEntry(): string | undefined {
+/** The analysis worker script: dist/worker.js beside the bundle, else the TypeScript entry (tests, tsx). */
+export function workerEntry(): string | undefined {
   const candidates = [path.join(__dirname, 'worker.js'), path.join(__dirname, '..', 'worker', 'analysis.ts'), path.join(__dirname, '..', 'worker', 'analysis.js')];
   return candidates.find((c) => existsSync(c));
 }

@@ -15,8 +15,9 @@ import { storedByteLength, dtypeInfo } from '../../model/dtypes';
 import { layersFromTensors } from '../../model/roles';
 import type { Hyperparameters, MetadataValue, Model, TensorInfo } from '../../model/types';
 import type { ReadContext } from '../context';
+import { MemoryBudget, TENSOR_ENTRY_BYTES } from '../../io/memoryBudget';
 import { attentionFromKvs } from './attentionKeys';
-import { REMOVED_GGML_TYPES, ggmlLayouts, type GgmlLayout } from './ggmlTypes';
+import { REMOVED_GGML_TYPES, ggmlLayouts, layoutByteLength, type GgmlLayout } from './ggmlTypes';
 import { maxOf } from '../../util/arrays';
 
 //#region GGUF value types (gguf.h `enum gguf_type`)
@@ -167,12 +168,16 @@ class HeaderReader {
   readonly c: Cursor;
   readonly r: BinaryReader;
   readonly limits: ReadContext['limits'];
-
   readonly name: string;
+  readonly budget: MemoryBudget;
+  /** Set by {@link readPreamble}; named in the memory budget's message. */
+  tensorCount = 0;
+  private nameBytes = 0;
 
   constructor(source: ByteSource, readonly ctx: ReadContext) {
     this.name = source.name;
     this.limits = ctx.limits;
+    this.budget = ctx.budget ?? new MemoryBudget(ctx.limits, source.name);
     this.c = new Cursor(new BinaryReader(source, 0, WINDOW_BYTES));
     this.r = this.c.r;
   }
@@ -195,6 +200,11 @@ class HeaderReader {
   async readString(what: string, maxBytes: number, isName = false): Promise<string> {
     const { c, r } = this;
     const len = isName ? await this.readLength(what, this.limits.maxNameBytes, 'maxNameBytes') : await this.readLength(what);
+    if (isName && len > 64) {
+      // Longer names are charged (shorter ones are within the per-entry cost).
+      this.nameBytes += len;
+      this.budget.charge(len, () => `${this.tensorCount} tensor entries and ${this.nameBytes} bytes of long names`);
+    }
     const keep = Math.min(len, maxBytes);
     if (!c.has(keep)) await c.need(keep, what);
     const bytes = r.bytesSync(keep);
@@ -311,6 +321,8 @@ async function readPreamble(h: HeaderReader, size: number): Promise<{ version: n
   const kvCount = r.u64Sync('metadata entry count');
   if (tensorCount > limits.maxTensorCount) h.fail('limit-exceeded', `tensor count ${tensorCount} exceeds the limit of ${limits.maxTensorCount}`, 8);
   if (kvCount > limits.maxMetadataEntries) h.fail('limit-exceeded', `metadata entry count ${kvCount} exceeds the limit of ${limits.maxMetadataEntries}`, 16);
+  h.tensorCount = tensorCount;
+  h.budget.charge(tensorCount * TENSOR_ENTRY_BYTES, `${tensorCount} tensor entries`);
   if (kvCount * MIN_KV_BYTES + tensorCount * MIN_TENSOR_INFO_BYTES > r.remaining) {
     h.fail('truncated', `declares ${kvCount} metadata entries and ${tensorCount} tensors, more than its ${size} bytes can hold`, 8);
   }
@@ -388,7 +400,7 @@ async function readTensorInfos(h: HeaderReader, tensorCount: number, alignment: 
     }
     const typeAt = r.position;
     const typeId = r.u32Sync();
-    const viable = viableLayouts(h, quoted, typeId, typeAt, nDims > 0 ? ne[0]! : 1, elementCount);
+    const viable = viableLayouts(h, quoted, typeId, typeAt, ne, elementCount);
     const offsetAt = r.position;
     const offset = r.u64Sync(`${quoted} data offset`);
     if (offset % alignment !== 0) h.fail('bad-offset', `${quoted} data offset ${offset} is not a multiple of the alignment ${alignment}`, offsetAt);
@@ -411,7 +423,8 @@ async function readTensorInfos(h: HeaderReader, tensorCount: number, alignment: 
 }
 
 /** The layouts of ggml type `typeId` whose blocks divide a row (llama.cpp: each row is a whole number of blocks). */
-function viableLayouts(h: HeaderReader, quoted: string, typeId: number, typeAt: number, rowLength: number, elementCount: number): TensorLayout[] {
+function viableLayouts(h: HeaderReader, quoted: string, typeId: number, typeAt: number, ne: readonly number[], elementCount: number): TensorLayout[] {
+  const rowLength = ne.length > 0 ? ne[0]! : 1;
   const layouts = ggmlLayouts(typeId);
   if (layouts.length === 0) {
     const removed = REMOVED_GGML_TYPES[typeId];
@@ -420,8 +433,9 @@ function viableLayouts(h: HeaderReader, quoted: string, typeId: number, typeAt: 
   }
   const viable: TensorLayout[] = [];
   for (const layout of layouts) {
-    const byteLength = elementCount === 0 ? 0 : storedByteLength(layout.dtype, elementCount);
-    if (rowLength % dtypeInfo(layout.dtype)!.blockSize === 0 && byteLength !== undefined) viable.push({ layout, byteLength });
+    const byteLength = elementCount === 0 ? 0 : layoutByteLength(layout.dtype, ne, elementCount, storedByteLength);
+    const rowsFit = layout.dtype === 'tl2' || rowLength % dtypeInfo(layout.dtype)!.blockSize === 0;
+    if (rowsFit && byteLength !== undefined) viable.push({ layout, byteLength });
   }
   if (viable.length === 0) {
     const first = layouts[0]!;
@@ -478,6 +492,7 @@ function layoutName(l: GgmlLayout): string {
 function layoutsText(typeId: number, elementCount: number): string {
   const all = ggmlLayouts(typeId).map((l) => {
     const info = dtypeInfo(l.dtype)!;
+    if (l.dtype === 'tl2') return `${l.name} (${l.origin}: rows × (row − 256) × 5/24 + 64 bytes per row)`;
     const bytes = storedByteLength(l.dtype, elementCount);
     const trailer = info.tensorTrailerBytes ? ` + ${info.tensorTrailerBytes} per tensor` : '';
     return `${l.name} (${l.origin}: ${info.blockSize} weights in ${info.bytesPerBlock} bytes${trailer}${bytes !== undefined ? `, ${bytes} bytes` : ''})`;
@@ -521,8 +536,12 @@ function chooseLayouts(tensors: TensorInfo[], offsets: readonly number[], typeId
         return c !== undefined && c.byteLength <= range[i]! && (!tight || c.byteLength === 0 || range[i]! - c.byteLength < alignment);
       });
     const layouts = ggmlLayouts(id);
-    const pick = layouts.find((l) => fits(l, true)) ?? layouts.find((l) => fits(l, false));
+    const tight = layouts.filter((l) => fits(l, true));
+    const pick = tight[0] ?? layouts.find((l) => fits(l, false));
     if (!pick) continue;
+    if (tight.length > 1) {
+      notes.push(`ggml type ${id} is ambiguous in this file: its tensors fit ${tight.map((l) => `${l.name} (${l.origin})`).join(' and ')}; read as ${pick.name} of ${pick.origin}.`);
+    }
     for (const i of members) {
       const c = candidates[i]!.find((x) => x.layout.dtype === pick.dtype && x.layout.origin === pick.origin)!;
       candidates[i] = [c, ...candidates[i]!.filter((x) => x !== c)];

@@ -12,6 +12,7 @@
 import { ModelFormatError, formatError, throwIfCancelled } from '../../errors';
 import type { ByteSource } from '../../io/byteSource';
 import type { Limits } from '../../io/limits';
+import { MemoryBudget, NODE_ENTRY_BYTES, TENSOR_ENTRY_BYTES } from '../../io/memoryBudget';
 import { truncateForMessage } from '../../io/byteSource';
 import { dtypeInfo, isRealValued, storedByteLength, type DType } from '../../model/dtypes';
 import type { Dim, Graph, GraphNode, GraphValue, Layer, LayerRole, MetadataValue, Model, QuantParams, StoredVector, TensorInfo, TensorLocation } from '../../model/types';
@@ -81,12 +82,14 @@ class TfliteRead {
   readonly warnings: string[] = [];
   private droppedWarnings = 0;
   readonly zeros = zeroArrays();
+  readonly budget: MemoryBudget;
   quantValuesLeft: number;
 
   constructor(readonly source: ByteSource, readonly ctx: ReadContext) {
     this.fb = new FlatBufferReader(source);
     this.limits = ctx.limits;
     this.quantValuesLeft = ctx.limits.maxQuantValuesTotal;
+    this.budget = ctx.budget ?? new MemoryBudget(ctx.limits, source.name);
   }
 
   get token(): ReadContext['token'] {
@@ -262,10 +265,11 @@ async function readSubgraphs(r: TfliteRead, model: FbTable, opNames: readonly st
   return rawGraphs;
 }
 
-async function readSubgraphTensors(r: TfliteRead, tensorsPos: number | undefined, s: number, totals: { tensors: number }): Promise<RawTensor[]> {
+async function readSubgraphTensors(r: TfliteRead, tensorsPos: number | undefined, s: number, totals: { tensors: number; operators: number }): Promise<RawTensor[]> {
   const { fb, limits } = r;
   const tensorTables = tensorsPos === undefined ? [] : await fb.tableVector(tensorsPos, limits.maxTensorCount - totals.tensors, `tensors of subgraph ${s}`, r.token);
   totals.tensors += tensorTables.length;
+  r.budget.charge(tensorTables.length * TENSOR_ENTRY_BYTES, `${totals.tensors} tensor entries and ${totals.operators} operators`);
   const labels = new TensorLabels();
   labels.tensor.subgraph = s;
   return fb.map(tensorTables.length, (i) => {
@@ -276,10 +280,11 @@ async function readSubgraphTensors(r: TfliteRead, tensorsPos: number | undefined
   }, r.token);
 }
 
-async function readSubgraphOperators(r: TfliteRead, operatorsPos: number | undefined, s: number, totals: { operators: number }, opNames: readonly string[], tensorCount: number, subgraphCount: number): Promise<RawOperator[]> {
+async function readSubgraphOperators(r: TfliteRead, operatorsPos: number | undefined, s: number, totals: { tensors: number; operators: number }, opNames: readonly string[], tensorCount: number, subgraphCount: number): Promise<RawOperator[]> {
   const { fb, limits } = r;
   const operatorTables = operatorsPos === undefined ? [] : await fb.tableVector(operatorsPos, limits.maxNodeCount - totals.operators, `operators of subgraph ${s}`, r.token);
   totals.operators += operatorTables.length;
+  r.budget.charge(operatorTables.length * NODE_ENTRY_BYTES, `${totals.tensors} tensor entries and ${totals.operators} operators`);
   const ol = new OperatorLabels();
   ol.operator.subgraph = s;
   return fb.map(operatorTables.length, (i): RawOperator => {
