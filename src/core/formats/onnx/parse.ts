@@ -101,10 +101,14 @@ export interface RawNode {
   name: string;
   op: string;
   domain: string;
-  readonly inputs: string[];
-  readonly outputs: string[];
-  readonly attributes: RawAttribute[];
+  /** Edges and attributes; a node without any shares one frozen empty list (saves ~96 B per empty node). */
+  inputs: string[];
+  outputs: string[];
+  attributes: RawAttribute[];
 }
+
+/** Shared by nodes without inputs/outputs/attributes until the parser gives them their own list (never written). */
+const NONE = Object.freeze([]) as unknown as never[];
 
 /** A GraphProto, main or nested. */
 export interface RawGraph {
@@ -389,7 +393,7 @@ export class OnnxWireParser {
 
   private async node(end: number, graph: RawGraph, index: number, offset: number): Promise<RawNode> {
     const c = this.c;
-    const n: RawNode = { index, offset, name: '', op: '', domain: '', inputs: [], outputs: [], attributes: [] };
+    const n: RawNode = { index, offset, name: '', op: '', domain: '', inputs: NONE, outputs: NONE, attributes: NONE };
     const arity = this.limits.maxNodeCount;
     while (c.pos < end) {
       if (!c.has(KEY)) await c.fill(KEY, end);
@@ -398,12 +402,14 @@ export class OnnxWireParser {
         case F.Node.input: {
           if (n.inputs.length >= arity) this.fail(`node at offset ${offset} has more than ${arity} inputs`, offset, 'limit-exceeded');
           const v = this.name(end, 'node input');
+          if (n.inputs === NONE) n.inputs = [];
           n.inputs.push(typeof v === 'string' ? v : await v);
           break;
         }
         case F.Node.output: {
           if (n.outputs.length >= arity) this.fail(`node at offset ${offset} has more than ${arity} outputs`, offset, 'limit-exceeded');
           const v = this.name(end, 'node output');
+          if (n.outputs === NONE) n.outputs = [];
           n.outputs.push(typeof v === 'string' ? v : await v);
           break;
         }
@@ -413,6 +419,7 @@ export class OnnxWireParser {
         case F.Node.attribute: {
           if (n.attributes.length >= arity) this.fail(`node at offset ${offset} has more than ${arity} attributes`, offset, 'limit-exceeded');
           const label = n.name !== '' ? n.name : `${n.op || 'node'}_${index}`;
+          if (n.attributes === NONE) n.attributes = [];
           n.attributes.push(await this.attribute(this.sub(end, 'attribute'), graph, label));
           break;
         }
