@@ -216,7 +216,21 @@ export class OnnxWireParser {
 
   private *smallInt(end: number, what: string): Wire<number> {
     const at = this.c.pos;
-    const v = yield* this.int(end, what);
+    return this.small(this.intNow(end, what) ?? (yield* this.int(end, what)), at, what);
+  }
+
+  /**
+   * A varint field's value when its bytes are buffered, without a generator (the hot fields: dims, elem_type,
+   * data_type, attribute types); undefined when a read is due: then use {@link int}.
+   */
+  private intNow(end: number, what: string): number | BigValue | undefined {
+    const c = this.c;
+    c.expectWire(WIRE_VARINT, what);
+    return c.has(Math.min(10, end - c.pos)) ? c.varint64(end) : undefined;
+  }
+
+  /** Checks an enum-like value (data_type, elem_type, attribute type) read at `at`. */
+  private small(v: number | BigValue, at: number, what: string): number {
     if (typeof v !== 'number' || v < -0x8000_0000 || v > 0xffff_ffff) this.fail(`${what} at offset ${at} is out of range (${int64Text(v)})`, at);
     return v;
   }
@@ -461,7 +475,7 @@ export class OnnxWireParser {
       switch (c.field) {
         case F.Attribute.name: { const v = this.name(end, 'attribute name'); a.name = typeof v === 'string' ? v : yield* v; break; }
         case F.Attribute.ref_attr_name: a.refAttrName = yield* this.text(this.display(end, 'ref_attr_name')); break;
-        case F.Attribute.type: a.type = yield* this.smallInt(end, 'attribute type'); break;
+        case F.Attribute.type: { const at = c.pos; a.type = this.small(this.intNow(end, 'attribute type') ?? (yield* this.int(end, 'attribute type')), at, 'attribute type'); break; }
         case F.Attribute.f:
           c.expectWire(WIRE_FIXED32, 'attribute f');
           if (end - c.pos < 4) this.fail(`attribute f at offset ${c.pos} runs past the end of its message`, c.pos, 'truncated');
@@ -615,7 +629,7 @@ export class OnnxWireParser {
       c.key(end);
       switch (c.field) {
         case F.Tensor.dims: yield* this.dimsField(end, t.dims, t.offset); break;
-        case F.Tensor.data_type: t.dataType = yield* this.smallInt(end, 'data_type'); break;
+        case F.Tensor.data_type: { const at = c.pos; t.dataType = this.small(this.intNow(end, 'data_type') ?? (yield* this.int(end, 'data_type')), at, 'data_type'); break; }
         case F.Tensor.segment: t.hasSegment = true; c.skipValue(end); break;
         case F.Tensor.name: { const v = this.name(end, 'tensor name'); t.name = typeof v === 'string' ? v : yield* v; break; }
         case F.Tensor.data_location: t.dataLocation = yield* this.smallInt(end, 'data_location'); break;
@@ -702,7 +716,10 @@ export class OnnxWireParser {
         while (c.pos < tEnd) {
           if (!c.has(KEY)) yield need(KEY, tEnd);
           c.key(tEnd);
-          if (c.field === F.TypeTensor.elem_type) dtype = dtypeOfOnnx(yield* this.smallInt(tEnd, 'elem_type'));
+          if (c.field === F.TypeTensor.elem_type) {
+            const at = c.pos;
+            dtype = dtypeOfOnnx(this.small(this.intNow(tEnd, 'elem_type') ?? (yield* this.int(tEnd, 'elem_type')), at, 'elem_type'));
+          }
           else if (c.field === F.TypeTensor.shape) shape = yield* this.shape(this.sub(tEnd, 'shape'));
           else c.skipValue(tEnd);
         }
@@ -728,7 +745,7 @@ export class OnnxWireParser {
         if (!c.has(KEY)) yield need(KEY, dEnd);
         c.key(dEnd);
         if (c.field === F.Dimension.dim_value) {
-          const v = yield* this.int(dEnd, 'dim_value');
+          const v = this.intNow(dEnd, 'dim_value') ?? (yield* this.int(dEnd, 'dim_value'));
           // Exporters write -1 for "dynamic"; only non-negative safe values are sizes.
           dim = typeof v === 'number' && v >= 0 ? v : null;
         } else if (c.field === F.Dimension.dim_param) {
