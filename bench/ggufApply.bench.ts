@@ -3,12 +3,16 @@
  * ~39 M parameters, ~79 MB; random weights, norms 1) written tensor by tensor into a temp folder, then
  * `applyPlanToGguf` in a fresh process per plan, so each reports its own peak RSS:
  * - uniform Q8_0 and uniform Q4_0 (fast block formats),
- * - a Q4_K_M-like mix (Q4_K; Q6_K for attn_v, ffn_down and the head), the k-quant search being the slow part.
+ * - a Q4_K_M-like mix (Q4_K; Q6_K for attn_v, ffn_down and the head), the k-quant search being the slow part,
+ *   once on one thread (`q4_k_m@1`) and once on the default worker threads (one per core): the speed-up and a
+ *   check that both outputs are bit-identical (sha256; the run fails otherwise).
  * Reports seconds, MB/s of input, output size, the process's RSS before apply and its peak during apply. Streaming
  * (chunks of MAX_APPLY_CHUNK_ELEMENTS = 4 Mi elements: F16 source 8 MiB, float32 16 MiB, output, one copy chunk
- * 16 MiB) bounds the growth by a constant, not by the model: the run fails if peak − baseline exceeds 128 MB.
+ * 16 MiB; with worker threads ~16 MiB / workers per chunk, as many in flight as workers) bounds the growth by a
+ * constant, not by the model: the run fails if peak − baseline exceeds 128 MB + 64 MB per worker thread.
  */
 import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -83,12 +87,20 @@ function planFor(kind: string): Record<string, string> {
 
 async function child(input: string, kind: string, out: string): Promise<void> {
   const baselineRssMb = process.memoryUsage().rss / 2 ** 20;
-  const r = await applyPlanToGguf(input, planFor(kind), out);
-  console.log(JSON.stringify({ seconds: r.seconds, outBytes: r.fileBytes, baselineRssMb, peakRssMb: process.resourceUsage().maxRSS / 1024 }));
+  // 'q4_k_m@1': the same plan on this thread only (workers: 0), to compare with the default worker threads.
+  const [plan, threads] = kind.split('@');
+  const r = await applyPlanToGguf(input, planFor(plan!), out, threads === '1' ? { workers: 0 } : {});
+  const sha = createHash('sha256').update(await fs.readFile(out)).digest('hex');
+  console.log(JSON.stringify({ seconds: r.seconds, outBytes: r.fileBytes, baselineRssMb, peakRssMb: process.resourceUsage().maxRSS / 1024, workers: r.workers, sha }));
 }
 
 /** Most RSS growth allowed during apply (MB): a few chunk buffers, independent of the model's size. */
 const MAX_GROWTH_MB = 128;
+/**
+ * Plus, per worker thread, its own V8 isolate and loaded code (from sources each worker also loads tsx; ~40–50 MB
+ * measured): a fixed cost per thread, not per model byte.
+ */
+const WORKER_GROWTH_MB = 64;
 
 async function main(): Promise<void> {
   const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'pl-bench-gguf-apply-'));
@@ -98,17 +110,24 @@ async function main(): Promise<void> {
     const mb = g.bytes / 1e6;
     console.log(`input: generated llama-shaped F16 GGUF, ${(g.params / 1e6).toFixed(1)} M params, ${mb.toFixed(1)} MB (${BLOCKS} blocks, embedding ${EMBD}, FFN ${FFN}, vocab ${VOCAB})`);
     let failed = false;
-    for (const kind of ['q8_0', 'q4_0', 'q4_k_m']) {
+    const seconds = new Map<string, number>();
+    const shas = new Map<string, string>();
+    for (const kind of ['q8_0', 'q4_0', 'q4_k_m@1', 'q4_k_m']) {
       const r = spawnSync(process.execPath, ['--import', 'tsx', __filename, '--child', input, kind, path.join(dir, `out-${kind}.gguf`)], { encoding: 'utf8' });
       if (r.status !== 0) throw new Error(`apply ${kind} failed: ${r.stderr}`);
-      const m = JSON.parse(r.stdout.trim().split('\n').pop()!) as { seconds: number; outBytes: number; baselineRssMb: number; peakRssMb: number };
+      const m = JSON.parse(r.stdout.trim().split('\n').pop()!) as { seconds: number; outBytes: number; baselineRssMb: number; peakRssMb: number; workers: number; sha: string };
       const growth = m.peakRssMb - m.baselineRssMb;
-      console.log(`apply ${kind.padEnd(7)}: ${m.seconds.toFixed(2)} s (${(mb / m.seconds).toFixed(1)} MB/s of input, ${(g.params / 1e6 / m.seconds).toFixed(2)} M params/s), output ${(m.outBytes / 1e6).toFixed(1)} MB, RSS ${m.baselineRssMb.toFixed(0)} MB before → peak ${m.peakRssMb.toFixed(0)} MB (+${growth.toFixed(0)} MB; input ${mb.toFixed(0)} MB)`);
-      if (growth > MAX_GROWTH_MB) failed = true;
+      seconds.set(kind, m.seconds);
+      shas.set(kind, m.sha);
+      console.log(`apply ${kind.padEnd(8)}: ${m.workers} worker thread(s), ${m.seconds.toFixed(2)} s (${(mb / m.seconds).toFixed(1)} MB/s of input, ${(g.params / 1e6 / m.seconds).toFixed(2)} M params/s), output ${(m.outBytes / 1e6).toFixed(1)} MB, RSS ${m.baselineRssMb.toFixed(0)} MB before → peak ${m.peakRssMb.toFixed(0)} MB (+${growth.toFixed(0)} MB; input ${mb.toFixed(0)} MB)`);
+      if (growth > MAX_GROWTH_MB + WORKER_GROWTH_MB * m.workers) failed = true;
       await fs.rm(path.join(dir, `out-${kind}.gguf`), { force: true });
     }
+    const one = seconds.get('q4_k_m@1')!, many = seconds.get('q4_k_m')!;
+    console.log(`q4_k_m on worker threads vs one thread: ${(one / many).toFixed(2)}× faster (${(g.params / 1e6 / one).toFixed(2)} → ${(g.params / 1e6 / many).toFixed(2)} M params/s); output ${shas.get('q4_k_m') === shas.get('q4_k_m@1') ? 'bit-identical' : 'DIFFERENT'} (sha256 ${shas.get('q4_k_m')!.slice(0, 12)})`);
+    if (shas.get('q4_k_m') !== shas.get('q4_k_m@1')) failed = true;
     if (failed) {
-      console.error(`RSS grew by more than ${MAX_GROWTH_MB} MB during apply: it is not streaming.`);
+      console.error(`RSS grew by more than ${MAX_GROWTH_MB} MB (+${WORKER_GROWTH_MB} MB per worker thread) during apply, or the threaded output differs: not streaming, or not bit-identical.`);
       process.exitCode = 1;
     }
   } finally {

@@ -5,11 +5,22 @@
  * rate the target does not publish print "not published"; a fixed runtime overhead that dwarfs a
  * small model is explained. Numbers go through the shared formatter (core/format/numbers.ts).
  */
-import { formatBytes, formatRate, formatSeconds, type Estimate, type Target } from '../core';
+import { formatBytes, formatLatencyBound, formatRate, formatRateBound, type Estimate, type Target } from '../core';
+
+/** A decoder exported without past-key-value inputs: generative, but with no cache to size. */
+export function hasNoCache(e: Estimate): boolean {
+  return e.generative && e.kvCacheBytes === 0 && e.kvBytesPerToken === 0;
+}
 
 /** `batch 1 · context 4096 · KV fp16` for a decoder, `batch 4 · one inference per batch` otherwise. */
 export function runDescription(e: Estimate): string {
-  return e.generative ? `batch ${e.batch} · context ${e.context} · KV ${e.kvFormat}` : `batch ${e.batch} · one inference per batch (not a generative decoder: no context, KV cache or tokens)`;
+  if (!e.generative) return `batch ${e.batch} · one inference per batch (not a generative decoder: no context, KV cache or tokens)`;
+  return `batch ${e.batch} · context ${e.context} · ${hasNoCache(e) ? 'no KV cache (the export has no past-key-value inputs)' : `KV ${e.kvFormat}`}`;
+}
+
+/** The KV cache cell of a decoder: its bytes, or "none" for an export without a cache. */
+export function kvCacheCell(e: Estimate): string {
+  return hasNoCache(e) ? 'none (no cache inputs)' : formatBytes(e.kvCacheBytes);
 }
 
 /** Activation bytes, or "unknown" when they were not estimated (and "≥" when some values were left out). */
@@ -42,17 +53,18 @@ export function speedRows(e: Estimate): readonly (readonly [string, string])[] {
       ['prefill tok/s', unknown ?? formatRate(e.prefillTokensPerSecond)],
     ];
   }
+  // Rooflines bound the speed: latency from below, throughput from above.
   return [
-    [`latency (batch ${e.batch})`, unknown ?? formatSeconds(e.inferenceSeconds)],
-    ['samples/s', unknown ?? formatRate(e.prefillTokensPerSecond)],
+    [`latency (batch ${e.batch}, roofline bound)`, unknown ?? formatLatencyBound(e.inferenceSeconds)],
+    ['samples/s (roofline bound)', unknown ?? formatRateBound(e.prefillTokensPerSecond)],
   ];
 }
 
-/** One-line speed summary for `plan`: `decode 4.07M tok/s` or `latency 12.3 µs per inference (batch 1) · 81.3k samples/s`. */
+/** One-line speed summary for `plan`: `decode 4.07M tok/s` or `latency ≥ 12.3 µs per inference (batch 1, roofline bound) · ≤ 81.3k samples/s`. */
 export function speedSummary(e: Estimate): string {
   const unknown = notPublished(e);
   if (e.generative) return unknown ? `decode ≤ ${formatRate(e.decodeTokensPerSecond, 'tok/s')} (bandwidth; compute ${unknown})` : `decode ${formatRate(e.decodeTokensPerSecond, 'tok/s')}`;
-  return unknown ? `speed ${unknown}` : `latency ${formatSeconds(e.inferenceSeconds)} per inference (batch ${e.batch}) · ${formatRate(e.prefillTokensPerSecond, 'samples/s')}`;
+  return unknown ? `speed ${unknown}` : `latency ${formatLatencyBound(e.inferenceSeconds)} per inference (batch ${e.batch}, roofline bound) · ${formatRateBound(e.prefillTokensPerSecond, 'samples/s')}`;
 }
 
 /** A fixed overhead this many times the model's own memory needs explaining. */

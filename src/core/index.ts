@@ -44,7 +44,7 @@ export {
 export {
   dtypeLabel, formatBytes, formatCount, inspectReport,
 } from './model/inspect';
-export { LOSSLESS_DB, MISSING, formatDb, formatRate, formatSeconds } from './format/numbers';
+export { LOSSLESS_DB, MISSING, formatDb, formatLatencyBound, formatRate, formatRateBound, formatSeconds } from './format/numbers';
 export {
   detectFormat, SNIFF_BYTES,
 } from './formats/detect';
@@ -84,7 +84,7 @@ export {
   isGgmlWritable, quantizeGgml,
 } from './precision';
 export {
-  computeRate, estimate, type Estimate, EstimateError, type EstimateOptions, formatSupport,
+  computeRate, estimate, isCachelessDecoder, symbolicInputDims, type Estimate, EstimateError, type EstimateOptions, formatSupport,
   getTarget, MAX_TARGET_FILE_BYTES, MAX_USER_TARGETS, mergeTargets, nativeTargetIds, nearestTargetIds,
   parseUserTargets, peakActivationBytes, readShapeConstants, type Target, TARGETS,
 } from './estimate';
@@ -100,7 +100,8 @@ export {
   type SolvePlanInput, standardBaselines, tryParseByteSize, uniformBaseline, useMoreBits,
   ggufTensorNames, exportGptqModel, type GptqModelExport, exportLlmCompressor, type LlmCompressorExport,
   type LlmCompressorGroup, type CompressedTensorsArgs, convertGgufRows, copiedKvSpans, GgufApplyError, type GgufApplyErrorCode, type GgufApplyOptions, type GgufApplyPlan,
-  type GgufApplyTensor, ggmlDtypeForFormat, ggufRows, planGgufApply,
+  type GgufApplyTensor, ggmlDtypeForFormat, ggufRows, planGgufApply, GGUF_SHAPE_FALLBACK, ggufCompatibleDtype,
+  ggufWrittenFormat, ggufWrittenLayerFormat, ggufFallbackFormats, ggufAssignmentWritten,
 } from './plan';
 export {
   addCustomTargetText, analyzePlan, type CustomTargetInput, findModelReferences, type FitSummary, fitText,

@@ -1,13 +1,15 @@
 /**
  * Generate Mixed-Precision Plan, Re-solve Plan and Open Plan: sensitivity (worker threads, cancellable, with
- * progress) → core's solver → `<model>.precision.json` beside the model, written as an undoable edit. For an ONNX
+ * progress) → core's plan workflow in the task process (src/node/taskClient.ts `solvePlan`: a 10,000-layer solve
+ * and its plan text never run on the extension host's main thread) → `<model>.precision.json` beside the model. For an ONNX
  * model in a trusted workspace the result message offers "Verify with ONNX Runtime": the plan and its candidates
  * are measured in a task process (src/node/taskClient.ts) and a better-measuring plan replaces the file.
  * Export / Apply / Measure live in planTools.ts.
  */
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import { CancelledError, formatBytes, parseBudgetInput, parsePlan, setOwn, planFileNameFor, type PrecisionPlan, replacePlanAssignment, serializePlan, shortFormatLabel, solvePlan, type Target } from '../core';
+import { CancelledError, formatBytes, parseBudgetInput, parsePlan, setOwn, planFileNameFor, shortFormatLabel, type Target } from '../core';
+import { modelInputFiles, writeEditorTextFile } from '../node/editorWrites';
 import type { VerifyPlanParams } from '../node/hostTaskProtocol';
 import { modelArgument } from './commands';
 import { readSettings } from './config';
@@ -22,30 +24,29 @@ export interface PlanCommandOptions {
   readonly pickTarget?: boolean;
 }
 
-/** Replaces (or creates) a text file's content as one undoable edit, saves it and shows it. */
-export async function writeDocument(uri: vscode.Uri, text: string): Promise<vscode.TextDocument> {
-  const edit = new vscode.WorkspaceEdit();
-  let doc: vscode.TextDocument | undefined;
-  try {
-    doc = await vscode.workspace.openTextDocument(uri);
-  } catch {
-    doc = undefined;
-  }
-  if (doc) edit.replace(uri, new vscode.Range(doc.positionAt(0), doc.positionAt(doc.getText().length)), text);
-  else edit.createFile(uri, { contents: new TextEncoder().encode(text), ignoreIfExists: false });
-  if (!(await vscode.workspace.applyEdit(edit))) throw new Error(vscode.l10n.t('Could not write {0}.', vscode.workspace.asRelativePath(uri)));
-  doc = await vscode.workspace.openTextDocument(uri);
-  await doc.save();
+/**
+ * Writes a plan file through the safe output path (src/node/editorWrites.ts: temp file renamed into place, never
+ * over the model or its data by hard link or symlink) and shows it. An open copy with unsaved changes is not
+ * overwritten: the command stops and says so. An open, saved copy is reloaded from disk.
+ */
+export async function writeDocument(uri: vscode.Uri, text: string, inputs: readonly string[]): Promise<void> {
+  const open = vscode.workspace.textDocuments.find((d) => d.uri.toString() === uri.toString());
+  if (open?.isDirty) throw new Error(vscode.l10n.t('{0} has unsaved changes: save or revert it, then run the command again.', vscode.workspace.asRelativePath(uri)));
+  await writeEditorTextFile(uri.fsPath, text, inputs);
+  const doc = await vscode.workspace.openTextDocument(uri);
   await vscode.window.showTextDocument(doc, { preview: false });
-  return doc;
+  if (doc.getText() !== text) await vscode.commands.executeCommand('workbench.action.files.revert');
 }
 
-/** A solved plan, what verification needs, and how to rebuild the plan document for another assignment. */
+/** A solved plan (its file text), what verification needs, and how to rebuild the plan text for another assignment. */
 interface EditorPlan {
-  readonly plan: PrecisionPlan;
+  readonly text: string;
   readonly summary: string;
   readonly verify: Omit<VerifyPlanParams, 'taskId' | 'modelPath'>;
-  readonly rebuild: (assignment: Readonly<Record<string, string>>) => PrecisionPlan;
+  /** The plan file's text for another assignment (in the task process too). */
+  readonly rebuild: (assignment: Readonly<Record<string, string>>) => Promise<string>;
+  /** The model and its data files: the plan file must never be written over them. */
+  readonly inputs: readonly string[];
 }
 
 /** Runs core's plan workflow (`solvePlan`) for the model at `modelPath` with the static sensitivity of the editor's cache. */
@@ -62,9 +63,10 @@ async function solveForEditor(services: Services, modelPath: string, request: Pl
   });
   if (token.isCancellationRequested) throw new CancelledError();
   progress.report({ message: vscode.l10n.t('solving') });
-  const input = editorPlanInput(loaded, request, report, formats);
-  const solved = solvePlan(model, input);
-  const r = solved.result;
+  // The harm function is the report's; the task process rebuilds it (functions do not cross processes).
+  const { harm: _harm, ...input } = editorPlanInput(loaded, request, report, formats);
+  const r = await services.tasks.solvePlan({ modelPath, input, report }, { token });
+  const solved = { plan: r.text, assignment: r.assignment, budget: { weightBudgetBytes: r.weightBudgetBytes } };
   if (!solved.plan) throw new Error(vscode.l10n.t('{0} does not fit {1} even at the smallest formats: it needs {2} more for its layer weights.', model.fileName, target.name, formatBytes(r.shortfallBytes)));
   const pins: Record<string, string> = {};
   for (const p of request.previous) if (p.pinned) setOwn(pins, p.layer, p.format);
@@ -73,9 +75,14 @@ async function solveForEditor(services: Services, modelPath: string, request: Pl
   for (const f of Object.values(solved.assignment)) counts.set(f, (counts.get(f) ?? 0) + 1);
   const mix = [...counts].sort((a, b) => b[1] - a[1]).slice(0, 4).map(([f, n]) => `${n}× ${shortFormatLabel(f)}`).join(', ');
   return {
-    plan: solved.plan,
+    text: solved.plan,
     verify,
-    rebuild: (a) => replacePlanAssignment(model, input, solved, a).plan!,
+    rebuild: async (a) => {
+      const again = await services.tasks.solvePlan({ modelPath, input, report, assignment: a });
+      if (again.text === undefined) throw new Error(vscode.l10n.t('{0}: the verified plan could not be written.', model.fileName));
+      return again.text;
+    },
+    inputs: modelInputFiles(modelPath, model),
     summary: vscode.l10n.t('{0} on {1}: layer weights {2} of {3} allowed ({4}; {5}).', model.fileName, target.name, formatBytes(r.weightBytes), formatBytes(solved.budget.weightBudgetBytes), mix, r.status === 'optimal' ? vscode.l10n.t('proven optimal') : vscode.l10n.t('within {0} of optimal', r.gap.toPrecision(2))),
   };
 }
@@ -95,7 +102,7 @@ async function verifyWithRuntime(services: Services, modelPath: string, planUri:
     const db = (v: number | undefined): string => (v === undefined ? '?' : `${v.toFixed(1)} dB`);
     services.output.info(`verify ${path.basename(modelPath)}: ${r.candidates.map((c) => `${c.id} ${db(c.measuredSqnrDb)}`).join('; ')}`);
     if (r.best.id !== r.solver.id) {
-      await writeDocument(planUri, serializePlan(solved.rebuild(r.best.assignment)));
+      await writeDocument(planUri, await solved.rebuild(r.best.assignment), solved.inputs);
       void vscode.window.showInformationMessage(vscode.l10n.t("Verified with ONNX Runtime: {0} measured {1} output SQNR, better than the solver's plan ({2}); the plan file now uses it.", r.best.label, db(r.best.measuredSqnrDb), db(r.solver.measuredSqnrDb)));
     } else void vscode.window.showInformationMessage(vscode.l10n.t("Verified with ONNX Runtime: the plan measured {0} output SQNR, the best of {1} candidates (beats {2}).", db(r.solver.measuredSqnrDb), r.candidates.length, r.beats.join(', ') || '—'));
   });
@@ -145,7 +152,7 @@ async function generatePlan(services: Services, arg: unknown, options: PlanComma
       ...(settings.contextTokens !== undefined ? { context: settings.contextTokens } : {}),
     };
     const solved = await solveForEditor(services, uri.fsPath, request, token, progress);
-    await writeDocument(planUri, serializePlan(solved.plan));
+    await writeDocument(planUri, solved.text, solved.inputs);
     announcePlan(services, uri.fsPath, planUri, solved, vscode.l10n.t('Plan written: {0}', solved.summary));
     return planUri;
   });
@@ -169,7 +176,7 @@ async function resolvePlan(services: Services, states: PlanStates, arg: unknown,
   };
   await runWithProgress(vscode.l10n.t('Precision Lens: re-solving for {0}', target.name), async (token, progress) => {
     const solved = await solveForEditor(services, modelUri.fsPath, request, token, progress);
-    await writeDocument(planUri, serializePlan(solved.plan));
+    await writeDocument(planUri, solved.text, solved.inputs);
     announcePlan(services, modelUri.fsPath, planUri, solved, vscode.l10n.t('Plan re-solved: {0}', solved.summary));
   });
 }

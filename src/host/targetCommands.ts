@@ -4,6 +4,7 @@ import * as vscode from 'vscode';
 import { addCustomTargetText, COMPUTE_TYPES, type CustomTargetInput, fitText, formatBytes, parseUserTargets, type Target } from '../core';
 import { readSettings, setTargetId } from './config';
 import { activeModelUri } from './activeModel';
+import { writeEditorTextFile } from '../node/editorWrites';
 import { estimateFit } from './estimates';
 import type { Services } from './services';
 
@@ -143,16 +144,19 @@ async function writeCustomTarget(services: Services, input: CustomTargetInput): 
   }
   const text = addCustomTargetText(existing, input);
   parseUserTargets(text, path.basename(file)); // refuse to write a file the catalog would reject
-  const edit = new vscode.WorkspaceEdit();
-  if (existing === undefined) {
-    edit.createFile(uri, { ignoreIfExists: true, contents: new TextEncoder().encode(text) });
-  } else {
-    const doc = await vscode.workspace.openTextDocument(uri);
-    edit.replace(uri, new vscode.Range(doc.positionAt(0), doc.positionAt(existing.length)), text);
+  const open = vscode.workspace.textDocuments.find((d) => d.uri.toString() === uri.toString());
+  if (open?.isDirty) {
+    void vscode.window.showErrorMessage(vscode.l10n.t('{0} has unsaved changes: save or revert it, then add the target again.', vscode.workspace.asRelativePath(uri)));
+    return;
   }
-  if (!(await vscode.workspace.applyEdit(edit))) throw new Error(vscode.l10n.t('Could not write {0}.', file));
-  const doc = await vscode.workspace.openTextDocument(uri);
-  await doc.save();
+  // Same safe output path as the CLI: temp file renamed into place; never written through a link onto the open model.
+  const model = await activeModelUri();
+  try {
+    await writeEditorTextFile(file, text, model ? [model.fsPath] : []);
+  } catch (e) {
+    void vscode.window.showErrorMessage(e instanceof Error ? e.message : String(e));
+    return;
+  }
   services.targets.invalidate();
   await setTargetId(input.id);
   void vscode.window.showInformationMessage(vscode.l10n.t('Added target {0} to {1} and selected it.', input.id, vscode.workspace.asRelativePath(uri)));

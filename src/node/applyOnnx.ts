@@ -57,6 +57,10 @@ export interface ApplyOnnxOptions {
   readonly externalDataThresholdBytes?: number;
   /** Replace an existing output file (never the input). Default true. */
   readonly overwrite?: boolean;
+  /** The input file's bytes when the caller has read them already (to open and check the model): not read again. */
+  readonly bytes?: Uint8Array;
+  /** Called as tensors are rewritten (`done` of `total` tensors) and around writing the output. */
+  readonly onProgress?: ApplyProgress;
 }
 
 /** What happened to one layer. */
@@ -562,23 +566,53 @@ function storageFor(f: NumberFormat): AppliedLayer['storage'] {
   return 'simulated';
 }
 
+/** What {@link applyPlanToOnnx} and the reference run report progress for. */
+export type ApplyPhase = 'rewrite' | 'write' | 'reference' | 'compare';
+/** Progress of an apply step: `done` of `total` units (tensors to rewrite, files to write, samples to run). */
+export type ApplyProgress = (done: number, total: number, phase: ApplyPhase) => void;
+
 /**
  * Writes a new ONNX model at `outputPath` with `assignment` (layer → format id; 'keep' or missing = as stored)
  * applied. `model` is the reader's IR of the same file (layer → tensors). Refuses to write over the input or
- * its external data files.
+ * its external data files. With `options.bytes` (the input file, already read to open and check the model) the
+ * file is not read again.
  */
 export async function applyPlanToOnnx(inputPath: string, model: Model, assignment: Readonly<Record<string, string>>, outputPath: string, options: ApplyOnnxOptions = {}): Promise<ApplyOnnxResult> {
   const inAbs = path.resolve(inputPath);
   const outAbs = path.resolve(outputPath);
   const fileName = path.basename(inputPath);
   if (model.format !== 'onnx') throw new ApplyError('not-onnx', `${fileName}: apply writes ONNX models only; this model is ${model.format}.`);
-  // Every file the model is read from: the output (and its .data companion) must not be any of them (by inode).
+  const inputs = await refuseUnsafeOutput(inAbs, outAbs, model, options.overwrite !== false);
+  const { proto, walk } = await decodeWithExternalData(inAbs, options.bytes, fileName);
+  const warnings: string[] = [];
+  const { jobs, layers } = tensorJobs(model, assignment, walk, warnings);
+  const opset = raiseOpsetFor(proto, walk, layers, fileName, warnings);
+  const bytesByLayer = rewriteTensors(jobs, options.onProgress);
+  const layerResults = appliedLayers(layers, bytesByLayer, warnings);
+  options.onProgress?.(0, 1, 'write');
+  const written = await writeModel(proto, outAbs, options.externalDataThresholdBytes ?? DEFAULT_EXTERNAL_DATA_THRESHOLD, inputs);
+  options.onProgress?.(1, 1, 'write');
+  return { outputPath: outAbs, ...written, ...opset, irVersion: num(proto.ir_version), layers: layerResults, warnings };
+}
+
+/** Protobuf's 2 GiB message limit less 16 MiB of headroom. */
+const DEFAULT_EXTERNAL_DATA_THRESHOLD = 2 * 1024 ** 3 - 16 * 1024 ** 2;
+
+/**
+ * Every file the model is read from; the output (and its .data companion) must not be any of them (by inode),
+ * and with `overwrite` false it must not exist.
+ */
+async function refuseUnsafeOutput(inAbs: string, outAbs: string, model: Model, overwrite: boolean): Promise<string[]> {
   const inputs = [inAbs, ...model.files.map((f) => path.resolve(path.dirname(inAbs), f.path))];
   await refuseInputAliases([outAbs, `${outAbs}.data`], inputs);
-  if (options.overwrite === false && (await fs.lstat(outAbs).catch(() => undefined))) throw new OutputError('output-exists', `${path.basename(outputPath)}: the output file exists.`, outAbs);
+  if (!overwrite && (await fs.lstat(outAbs).catch(() => undefined))) throw new OutputError('output-exists', `${path.basename(outAbs)}: the output file exists.`, outAbs);
+  return inputs;
+}
 
+/** The whole model as a protobuf message with external data read in (from inside the model's folder only). */
+async function decodeWithExternalData(inAbs: string, bytes: Uint8Array | undefined, fileName: string): Promise<{ proto: Msg; walk: Walk }> {
   const { Model: ModelType } = types();
-  const proto: Msg = ModelType.decode(await readRegularFile(inAbs, Number.MAX_SAFE_INTEGER));
+  const proto: Msg = ModelType.decode(bytes ?? (await readRegularFile(inAbs, Number.MAX_SAFE_INTEGER)));
   if (!proto.graph) throw new ApplyError('cannot-convert', `${fileName}: the model has no graph.`);
   const walk = walkGraphs(proto.graph);
   const folder = FolderSiblings.forModel(inAbs);
@@ -587,7 +621,11 @@ export async function applyPlanToOnnx(inputPath: string, model: Model, assignmen
   } finally {
     await folder.close();
   }
-  const warnings: string[] = [];
+  return { proto, walk };
+}
+
+/** The plan as tensor work: each assigned layer's main weight and other matrix weights, found in the protobuf. */
+function tensorJobs(model: Model, assignment: Readonly<Record<string, string>>, walk: Walk, warnings: string[]): { jobs: TensorJob[]; layers: AppliedLayer[] } {
   const tensorByName = new Map(model.tensors.map((t) => [t.name, t]));
   const jobs: TensorJob[] = [];
   const layers: AppliedLayer[] = [];
@@ -619,8 +657,11 @@ export async function applyPlanToOnnx(inputPath: string, model: Model, assignmen
     });
     if (names.length) layers.push({ layer: l.name, format: f.id, storage: storageFor(f), tensors: names, bytes: 0 });
   }
+  return { jobs, layers };
+}
 
-  // Opset / IR needed by the encodings used.
+/** Raises the default-domain opset (converting the graphs) and the IR version to what the encodings used need. */
+function raiseOpsetFor(proto: Msg, walk: Walk, layers: readonly AppliedLayer[], fileName: string, warnings: string[]): { opsetBefore: number; opsetAfter: number } {
   const opsetBefore = mainOpset(proto);
   const need = maxOf(layers.map((l) => opsetNeeded(l.storage)), 0);
   if (need > opsetBefore) {
@@ -629,184 +670,214 @@ export async function applyPlanToOnnx(inputPath: string, model: Model, assignmen
   }
   const opsetAfter = Math.max(opsetBefore, need);
   proto.ir_version = Math.max(num(proto.ir_version), irFor(opsetAfter), 4);
+  return { opsetBefore, opsetAfter };
+}
 
-  // Rewrite tensors.
-  const bytesByLayer = new Map<string, number>();
-  const insertions = new Map<Msg, { atStart: Msg[]; after: Map<Msg, Msg[]> }>();
-  const ins = (site: TensorSite, nodes: Msg[]): void => {
-    let e = insertions.get(site.graph);
-    if (!e) insertions.set(site.graph, (e = { atStart: [], after: new Map() }));
+/** New nodes to splice into each graph: at its start (after initializers) or right after a Constant node. */
+class GraphInsertions {
+  private readonly byGraph = new Map<Msg, { atStart: Msg[]; after: Map<Msg, Msg[]> }>();
+
+  add(site: TensorSite, nodes: Msg[]): void {
+    let e = this.byGraph.get(site.graph);
+    if (!e) this.byGraph.set(site.graph, (e = { atStart: [], after: new Map() }));
     if (site.node) e.after.set(site.node, [...(e.after.get(site.node) ?? []), ...nodes]);
     else appendAll(e.atStart, nodes);
-  };
+  }
+
   /** Puts the replacement tensors where the original lived and drops the original. */
-  const replace = (site: TensorSite, tensors: Msg[], nodes: Msg[]): void => {
+  replace(site: TensorSite, tensors: Msg[], nodes: Msg[]): void {
     if (site.node) {
       // A Constant-held weight: the Constant node now holds the first replacement; the others become Constant
       // nodes right after it, followed by the dequantize/cast nodes (so topological order holds in subgraphs).
       const [first, ...rest] = tensors;
       site.node.output = [first.name];
       site.node.attribute = [{ name: 'value', type: ATTR.TENSOR, t: first }];
-      ins(site, [...rest.map((t) => ({ name: `${t.name}__const`, op_type: 'Constant', domain: '', input: [], output: [t.name], attribute: [{ name: 'value', type: ATTR.TENSOR, t }] })), ...nodes]);
+      this.add(site, [...rest.map((t) => ({ name: `${t.name}__const`, op_type: 'Constant', domain: '', input: [], output: [t.name], attribute: [{ name: 'value', type: ATTR.TENSOR, t }] })), ...nodes]);
     } else {
       site.graph.initializer = [...site.graph.initializer.filter((t: Msg) => t !== site.tensor), ...tensors];
-      ins(site, nodes);
+      this.add(site, nodes);
     }
     // IR < 4 lists initializers among graph inputs; the value is now computed.
     site.graph.input = (site.graph.input ?? []).filter((v: Msg) => v.name !== site.tensor.name);
-  };
-  for (const job of jobs) {
-    const { site, format } = job;
-    const t = site.tensor;
-    const name: string = site.node ? site.node.output[0] : t.name;
-    const dims: number[] = (t.dims ?? []).map(num);
-    const origType = num(t.data_type);
-    const values = readFloats(t)!;
-    const storage = storageFor(format);
-    const layout = logicalLayout(job, dims);
-    const out: Msg[] = [];
-    const nodes: Msg[] = [];
-    const castTo = (input: string, output: string, to: number): Msg => ({ name: `${output}__cast`, op_type: 'Cast', domain: '', input: [input], output: [output], attribute: [{ name: 'to', type: ATTR.INT, i: to }] });
-    let stored = 0;
-    if (storage === 'fp16' || storage === 'bf16') {
-      const dt = storage === 'fp16' ? DT.FLOAT16 : DT.BFLOAT16;
-      if (origType === dt) {
-        bytesByLayer.set(job.layer, (bytesByLayer.get(job.layer) ?? 0) + tensorBytes(t));
-        continue;
-      }
-      const q = makeTensor(`${name}__${storage}`, dt, dims, encodeAs(dt, values));
-      out.push(q);
-      nodes.push(castTo(q.name, name, origType));
-      stored = q.raw_data.length;
-    } else if (storage === 'int8' || storage === 'int4' || storage === 'fp8') {
-      // Logical layout [rows, rowLength] = quantize.ts's (MatMul/Gemm weights viewed as [K, N] and transposed).
-      const logical = layout.transpose ? transpose2d(values, layout.rowLength, layout.rows) : values;
-      const outName = origType === DT.FLOAT ? name : `${name}__f32`;
-      const matrixDims = layout.transpose ? [layout.rowLength, layout.rows] : [layout.rows, layout.rowLength];
-      const needsReshape = dims.length !== 2 || dims[0] !== matrixDims[0];
-      const dqOut = needsReshape ? `${name}__dq2d` : outName;
-      let dq: Msg;
-      if (storage === 'int8') {
-        const perTensor = format.scaling === 'tensor' || dims.length < 2;
-        const { codes, scales } = quantInt8(logical, layout.rows, layout.rowLength, perTensor);
-        const storedCodes = layout.transpose ? transposeInt8(codes, layout.rows, layout.rowLength) : codes;
-        const q = makeTensor(`${name}__q`, DT.INT8, dims, new Uint8Array(storedCodes.buffer));
-        const s = makeTensor(`${name}__scale`, DT.FLOAT, perTensor ? [] : [scales.length], new Uint8Array(scales.buffer));
-        out.push(q, s);
-        dq = { name: `${name}__dq`, op_type: 'DequantizeLinear', domain: '', input: [q.name, s.name], output: [outName], attribute: perTensor ? [] : [{ name: 'axis', type: ATTR.INT, i: layout.transpose ? dims.length - 1 : 0 }] };
-        stored = q.raw_data.length + s.raw_data.length;
-      } else if (storage === 'int4') {
-        const { codes, scales, blocksPerRow } = quantInt4(logical, layout.rows, layout.rowLength, format.blockSize);
-        // Stored as the 2-D matrix: [rows, rowLength] blocked along axis 1, or [K, N] blocked along axis 0.
-        const storedCodes = layout.transpose ? transposeInt8(codes, layout.rows, layout.rowLength) : codes;
-        const sDims = layout.transpose ? [blocksPerRow, layout.rows] : [layout.rows, blocksPerRow];
-        const storedScales = layout.transpose ? transpose2d(scales, layout.rows, blocksPerRow) : scales;
-        const q = makeTensor(`${name}__q4`, DT.INT4, matrixDims, packInt4(storedCodes));
-        const s = makeTensor(`${name}__scale16`, DT.FLOAT16, sDims, encodeAs(DT.FLOAT16, storedScales));
-        out.push(q, s);
-        nodes.push(castTo(s.name, `${name}__scale`, DT.FLOAT));
-        dq = { name: `${name}__dq`, op_type: 'DequantizeLinear', domain: '', input: [q.name, `${name}__scale`], output: [dqOut], attribute: [{ name: 'axis', type: ATTR.INT, i: layout.transpose ? 0 : 1 }, { name: 'block_size', type: ATTR.INT, i: format.blockSize }] };
-        stored = q.raw_data.length + s.raw_data.length;
-        if (needsReshape) {
-          const shapeT = makeTensor(`${name}__shape`, DT.INT64, [dims.length], int64Bytes(dims));
-          out.push(shapeT);
-          nodes.push(dq);
-          dq = { name: `${name}__reshape`, op_type: 'Reshape', domain: '', input: [dqOut, shapeT.name], output: [outName], attribute: [] };
-        }
-      } else {
-        let amax = 0;
-        for (let i = 0; i < values.length; i++) amax = Math.max(amax, Math.abs(values[i]!));
-        const scale = amax > 0 && Number.isFinite(amax) ? Math.fround(amax / 448) : 1;
-        const codes = new Uint8Array(values.length);
-        for (let i = 0; i < values.length; i++) codes[i] = e4m3Code(roundMiniFloat(values[i]! / scale, 3, -6, 448));
-        const q = makeTensor(`${name}__fp8`, DT.FLOAT8E4M3FN, dims, codes);
-        const s = makeTensor(`${name}__scale`, DT.FLOAT, [], new Uint8Array(Float32Array.of(scale).buffer));
-        out.push(q, s);
-        dq = { name: `${name}__dq`, op_type: 'DequantizeLinear', domain: '', input: [q.name, s.name], output: [outName], attribute: [] };
-        stored = q.raw_data.length + s.raw_data.length;
-      }
-      nodes.push(dq);
-      if (origType !== DT.FLOAT) nodes.push(castTo(`${name}__f32`, name, origType));
-    } else if (storage === 'simulated') {
-      const logical = layout.transpose ? transpose2d(values, layout.rowLength, layout.rows) : values;
-      const fq = fakeQuantize(logical, [layout.rows, layout.rowLength], format);
-      const back = layout.transpose ? transpose2d(fq, layout.rows, layout.rowLength) : fq;
-      // Replace the values in place (same name, same type): no graph change.
-      for (const k of ['float_data', 'int32_data', 'double_data']) t[k] = [];
-      t.raw_data = encodeAs(origType, back);
-      bytesByLayer.set(job.layer, (bytesByLayer.get(job.layer) ?? 0) + t.raw_data.length);
-      continue;
-    } else {
-      bytesByLayer.set(job.layer, (bytesByLayer.get(job.layer) ?? 0) + tensorBytes(t));
-      continue;
-    }
-    replace(site, out, nodes);
-    bytesByLayer.set(job.layer, (bytesByLayer.get(job.layer) ?? 0) + stored);
   }
-  for (const [graph, e] of insertions) {
-    const list: Msg[] = [];
-    // New nodes for initializers go first (they only read initializers); Constant replacements follow their node.
-    appendAll(list, e.atStart);
-    for (const n of graph.node) {
-      list.push(n);
-      const after = e.after.get(n);
-      if (after) appendAll(list, after);
-    }
-    graph.node = list;
-  }
-  const layerResults = layers.map((l) => ({ ...l, bytes: bytesByLayer.get(l.layer) ?? 0, ...(l.storage === 'simulated' ? { note: `${l.format} has no ONNX storage type ORT runs; values are fake-quantized in the original dtype (accuracy as ${l.format}, size unchanged).` } : {}) }));
-  const simulated = layerResults.filter((l) => l.storage === 'simulated');
-  if (simulated.length) warnings.push(`${simulated.length} layer(s) are simulated (${[...new Set(simulated.map((l) => l.format))].join(', ')}): the file keeps their original size.`);
 
-  // Output: inline, or external data beyond the threshold.
+  /** Writes the new nodes into the graphs. */
+  splice(): void {
+    for (const [graph, e] of this.byGraph) {
+      const list: Msg[] = [];
+      // New nodes for initializers go first (they only read initializers); Constant replacements follow their node.
+      appendAll(list, e.atStart);
+      for (const n of graph.node) {
+        list.push(n);
+        const after = e.after.get(n);
+        if (after) appendAll(list, after);
+      }
+      graph.node = list;
+    }
+  }
+}
+
+/** How one tensor was rewritten: replacement tensors and nodes, or changed in place (`stored` bytes either way). */
+type Rewrite = { readonly kind: 'replace'; readonly tensors: Msg[]; readonly nodes: Msg[]; readonly stored: number } | { readonly kind: 'in-place'; readonly stored: number };
+
+/** Rewrites every job's tensor; returns the stored bytes per layer. */
+function rewriteTensors(jobs: readonly TensorJob[], onProgress: ApplyProgress | undefined): Map<string, number> {
+  const bytesByLayer = new Map<string, number>();
+  const insertions = new GraphInsertions();
+  onProgress?.(0, jobs.length, 'rewrite');
+  jobs.forEach((job, i) => {
+    const r = rewriteTensor(job);
+    if (r.kind === 'replace') insertions.replace(job.site, r.tensors, r.nodes);
+    bytesByLayer.set(job.layer, (bytesByLayer.get(job.layer) ?? 0) + r.stored);
+    onProgress?.(i + 1, jobs.length, 'rewrite');
+  });
+  insertions.splice();
+  return bytesByLayer;
+}
+
+const castNode = (input: string, output: string, to: number): Msg => ({ name: `${output}__cast`, op_type: 'Cast', domain: '', input: [input], output: [output], attribute: [{ name: 'to', type: ATTR.INT, i: to }] });
+
+/** One tensor in its format's storage: FP16/BF16 + Cast, codes + DequantizeLinear, fake-quantized, or kept. */
+function rewriteTensor(job: TensorJob): Rewrite {
+  const t = job.site.tensor;
+  const storage = storageFor(job.format);
+  if (storage === 'fp16' || storage === 'bf16') return rewriteAsHalf(job, storage === 'fp16' ? DT.FLOAT16 : DT.BFLOAT16);
+  if (storage === 'int8' || storage === 'int4' || storage === 'fp8') return rewriteAsCodes(job, storage);
+  if (storage === 'simulated') {
+    const dims: number[] = (t.dims ?? []).map(num);
+    const layout = logicalLayout(job, dims);
+    const values = readFloats(t)!;
+    const logical = layout.transpose ? transpose2d(values, layout.rowLength, layout.rows) : values;
+    const fq = fakeQuantize(logical, [layout.rows, layout.rowLength], job.format);
+    const back = layout.transpose ? transpose2d(fq, layout.rows, layout.rowLength) : fq;
+    // Replace the values in place (same name, same type): no graph change.
+    for (const k of ['float_data', 'int32_data', 'double_data']) t[k] = [];
+    t.raw_data = encodeAs(num(t.data_type), back);
+    return { kind: 'in-place', stored: t.raw_data.length };
+  }
+  return { kind: 'in-place', stored: tensorBytes(t) };
+}
+
+/** The name consumers read the tensor by (a Constant's output, or the initializer's name). */
+const valueName = (site: TensorSite): string => (site.node ? site.node.output[0] : site.tensor.name);
+
+function rewriteAsHalf(job: TensorJob, dt: number): Rewrite {
+  const t = job.site.tensor;
+  const origType = num(t.data_type);
+  if (origType === dt) return { kind: 'in-place', stored: tensorBytes(t) };
+  const name = valueName(job.site);
+  const q = makeTensor(`${name}__${dt === DT.FLOAT16 ? 'fp16' : 'bf16'}`, dt, (t.dims ?? []).map(num), encodeAs(dt, readFloats(t)!));
+  return { kind: 'replace', tensors: [q], nodes: [castNode(q.name, name, origType)], stored: q.raw_data.length };
+}
+
+/** INT8 / INT4 / FP8 codes with their scales → DequantizeLinear (→ Reshape) (→ Cast back to the original type). */
+function rewriteAsCodes(job: TensorJob, storage: 'int8' | 'int4' | 'fp8'): Rewrite {
+  const t = job.site.tensor;
+  const name = valueName(job.site);
+  const dims: number[] = (t.dims ?? []).map(num);
+  const origType = num(t.data_type);
+  const values = readFloats(t)!;
+  const layout = logicalLayout(job, dims);
+  // Logical layout [rows, rowLength] = quantize.ts's (MatMul/Gemm weights viewed as [K, N] and transposed).
+  const logical = layout.transpose ? transpose2d(values, layout.rowLength, layout.rows) : values;
+  const outName = origType === DT.FLOAT ? name : `${name}__f32`;
+  const out: Msg[] = [];
+  const nodes: Msg[] = [];
+  let dq: Msg;
+  if (storage === 'int8') {
+    const perTensor = job.format.scaling === 'tensor' || dims.length < 2;
+    const { codes, scales } = quantInt8(logical, layout.rows, layout.rowLength, perTensor);
+    const storedCodes = layout.transpose ? transposeInt8(codes, layout.rows, layout.rowLength) : codes;
+    const q = makeTensor(`${name}__q`, DT.INT8, dims, new Uint8Array(storedCodes.buffer));
+    const s = makeTensor(`${name}__scale`, DT.FLOAT, perTensor ? [] : [scales.length], new Uint8Array(scales.buffer));
+    out.push(q, s);
+    dq = { name: `${name}__dq`, op_type: 'DequantizeLinear', domain: '', input: [q.name, s.name], output: [outName], attribute: perTensor ? [] : [{ name: 'axis', type: ATTR.INT, i: layout.transpose ? dims.length - 1 : 0 }] };
+  } else if (storage === 'int4') {
+    const matrixDims = layout.transpose ? [layout.rowLength, layout.rows] : [layout.rows, layout.rowLength];
+    const needsReshape = dims.length !== 2 || dims[0] !== matrixDims[0];
+    const dqOut = needsReshape ? `${name}__dq2d` : outName;
+    const { codes, scales, blocksPerRow } = quantInt4(logical, layout.rows, layout.rowLength, job.format.blockSize);
+    // Stored as the 2-D matrix: [rows, rowLength] blocked along axis 1, or [K, N] blocked along axis 0.
+    const storedCodes = layout.transpose ? transposeInt8(codes, layout.rows, layout.rowLength) : codes;
+    const sDims = layout.transpose ? [blocksPerRow, layout.rows] : [layout.rows, blocksPerRow];
+    const storedScales = layout.transpose ? transpose2d(scales, layout.rows, blocksPerRow) : scales;
+    const q = makeTensor(`${name}__q4`, DT.INT4, matrixDims, packInt4(storedCodes));
+    const s = makeTensor(`${name}__scale16`, DT.FLOAT16, sDims, encodeAs(DT.FLOAT16, storedScales));
+    out.push(q, s);
+    nodes.push(castNode(s.name, `${name}__scale`, DT.FLOAT));
+    dq = { name: `${name}__dq`, op_type: 'DequantizeLinear', domain: '', input: [q.name, `${name}__scale`], output: [dqOut], attribute: [{ name: 'axis', type: ATTR.INT, i: layout.transpose ? 0 : 1 }, { name: 'block_size', type: ATTR.INT, i: job.format.blockSize }] };
+    if (needsReshape) {
+      const shapeT = makeTensor(`${name}__shape`, DT.INT64, [dims.length], int64Bytes(dims));
+      out.push(shapeT);
+      nodes.push(dq);
+      dq = { name: `${name}__reshape`, op_type: 'Reshape', domain: '', input: [dqOut, shapeT.name], output: [outName], attribute: [] };
+    }
+  } else {
+    let amax = 0;
+    for (let i = 0; i < values.length; i++) amax = Math.max(amax, Math.abs(values[i]!));
+    const scale = amax > 0 && Number.isFinite(amax) ? Math.fround(amax / 448) : 1;
+    const codes = new Uint8Array(values.length);
+    for (let i = 0; i < values.length; i++) codes[i] = e4m3Code(roundMiniFloat(values[i]! / scale, 3, -6, 448));
+    const q = makeTensor(`${name}__fp8`, DT.FLOAT8E4M3FN, dims, codes);
+    const s = makeTensor(`${name}__scale`, DT.FLOAT, [], new Uint8Array(Float32Array.of(scale).buffer));
+    out.push(q, s);
+    dq = { name: `${name}__dq`, op_type: 'DequantizeLinear', domain: '', input: [q.name, s.name], output: [outName], attribute: [] };
+  }
+  nodes.push(dq);
+  if (origType !== DT.FLOAT) nodes.push(castNode(`${name}__f32`, name, origType));
+  // Stored bytes: the codes and their scales (not the Reshape's shape constant).
+  const stored = out[0].raw_data.length + out[1].raw_data.length;
+  return { kind: 'replace', tensors: out, nodes, stored };
+}
+
+/** Per-layer results with their stored bytes; a warning when some layers could only be simulated. */
+function appliedLayers(layers: readonly AppliedLayer[], bytesByLayer: ReadonlyMap<string, number>, warnings: string[]): AppliedLayer[] {
+  const results = layers.map((l) => ({ ...l, bytes: bytesByLayer.get(l.layer) ?? 0, ...(l.storage === 'simulated' ? { note: `${l.format} has no ONNX storage type ORT runs; values are fake-quantized in the original dtype (accuracy as ${l.format}, size unchanged).` } : {}) }));
+  const simulated = results.filter((l) => l.storage === 'simulated');
+  if (simulated.length) warnings.push(`${simulated.length} layer(s) are simulated (${[...new Set(simulated.map((l) => l.format))].join(', ')}): the file keeps their original size.`);
+  return results;
+}
+
+/** Writes the model: inline, or with every tensor of ≥ 1 KiB in `<output>.data` when the tensors exceed `threshold`. */
+async function writeModel(proto: Msg, outAbs: string, threshold: number, inputs: readonly string[]): Promise<Pick<ApplyOnnxResult, 'externalDataPath' | 'fileBytes' | 'externalDataBytes' | 'tensorBytes'>> {
   const allTensors: Msg[] = [];
   for (const { graph } of walkGraphs(proto.graph).graphs) {
     appendAll(allTensors, graph.initializer ?? []);
     for (const n of graph.node ?? []) for (const a of n.attribute ?? []) if (a.t) allTensors.push(a.t);
   }
   const total = allTensors.reduce((a, t) => a + tensorBytes(t), 0);
-  const threshold = options.externalDataThresholdBytes ?? 2 * 1024 ** 3 - 16 * 1024 ** 2;
-  let externalDataPath: string | undefined;
-  let externalDataBytes = 0;
   const outputs: OutputFile[] = [];
-  if (total > threshold) {
-    externalDataPath = `${outAbs}.data`;
-    const location = path.basename(externalDataPath);
-    // Lay the tensors out first (4 KiB aligned), point the protobuf at them, then write data and model together.
-    const placed: { raw: Uint8Array; offset: number }[] = [];
-    let offset = 0;
-    for (const t of allTensors) {
-      const raw: Uint8Array | undefined = t.raw_data?.length ? t.raw_data : undefined;
-      if (!raw || raw.length < 1024) continue;
-      offset = Math.ceil(offset / 4096) * 4096;
-      placed.push({ raw, offset });
-      t.external_data = [{ key: 'location', value: location }, { key: 'offset', value: String(offset) }, { key: 'length', value: String(raw.length) }];
-      t.data_location = 1;
-      t.raw_data = new Uint8Array(0);
-      offset += raw.length;
-    }
-    externalDataBytes = offset;
-    outputs.push({
-      path: externalDataPath,
+  const external = total > threshold ? moveToExternalData(allTensors, `${outAbs}.data`) : undefined;
+  if (external) outputs.push(external.file);
+  const bytes = types().Model.encode(proto).finish();
+  outputs.push({ path: outAbs, data: bytes });
+  await writeOutputFiles(outputs, { inputs });
+  return { externalDataPath: external?.file.path, fileBytes: bytes.length, externalDataBytes: external?.bytes ?? 0, tensorBytes: total };
+}
+
+/** Lays the tensors of ≥ 1 KiB out in `dataPath` (4 KiB aligned) and points the protobuf at them. */
+function moveToExternalData(allTensors: readonly Msg[], dataPath: string): { file: OutputFile; bytes: number } {
+  const location = path.basename(dataPath);
+  const placed: { raw: Uint8Array; offset: number }[] = [];
+  let offset = 0;
+  for (const t of allTensors) {
+    const raw: Uint8Array | undefined = t.raw_data?.length ? t.raw_data : undefined;
+    if (!raw || raw.length < 1024) continue;
+    offset = Math.ceil(offset / 4096) * 4096;
+    placed.push({ raw, offset });
+    t.external_data = [{ key: 'location', value: location }, { key: 'offset', value: String(offset) }, { key: 'length', value: String(raw.length) }];
+    t.data_location = 1;
+    t.raw_data = new Uint8Array(0);
+    offset += raw.length;
+  }
+  return {
+    bytes: offset,
+    file: {
+      path: dataPath,
       write: async (handle) => {
         for (const p of placed) await handle.write(p.raw, 0, p.raw.length, p.offset);
       },
-    });
-  }
-  const bytes = ModelType.encode(proto).finish();
-  outputs.push({ path: outAbs, data: bytes });
-  await writeOutputFiles(outputs, { inputs });
-  return {
-    outputPath: outAbs,
-    externalDataPath,
-    fileBytes: bytes.length,
-    externalDataBytes,
-    tensorBytes: total,
-    opsetBefore,
-    opsetAfter,
-    irVersion: num(proto.ir_version),
-    layers: layerResults,
-    warnings,
+    },
   };
 }
 
@@ -857,18 +928,27 @@ export interface ReferenceRun {
   readonly inputs: string;
 }
 
+/** Where the reference run reads the original model: its path, or the bytes already in memory (no second read). */
+export interface ReferenceModel {
+  readonly path: string;
+  /** The file's bytes; used only when the model has no external data (onnxruntime then needs the path). */
+  readonly bytes?: Uint8Array;
+}
+
 /**
  * Runs the original model once on generated calibration inputs (trying each input-size variant until one runs)
- * and keeps the outputs, so candidates can be compared with {@link compareWithReference}.
+ * and keeps the outputs, so candidates can be compared with {@link compareWithReference}. `onProgress` counts the
+ * samples run (phase 'reference'; a variant that fails starts the count again).
  */
-export async function referenceRun(modelPath: string, model: Model, samples = 4): Promise<ReferenceRun> {
+export async function referenceRun(modelFile: string | ReferenceModel, model: Model, samples = 4, onProgress?: ApplyProgress): Promise<ReferenceRun> {
+  const file = typeof modelFile === 'string' ? { path: modelFile } : modelFile;
   let lastError: unknown;
-  const session = await createSession(path.resolve(modelPath));
+  const session = await createSession(file.bytes && model.files.length === 0 ? file.bytes : path.resolve(file.path));
   try {
     for (let v = 0; v < CALIBRATION_VARIANTS.length; v++) {
       try {
         const set = generateCalibrationInputs(model, samples, 1, v);
-        const outputs = await runSamples(session, set.samples);
+        const outputs = await runSamples(session, set.samples, onProgress && ((done, total) => onProgress(done, total, 'reference')));
         const output = Object.keys(outputs[0] ?? {})[0];
         if (!output) throw new RuntimeError('runtime-failed', 'the model has no numeric output');
         return { samples: set.samples, outputs, output, inputs: set.description };
@@ -879,14 +959,17 @@ export async function referenceRun(modelPath: string, model: Model, samples = 4)
   } finally {
     await releaseSession(session);
   }
-  throw new RuntimeError('runtime-failed', `${path.basename(modelPath)}: onnxruntime-node cannot run the model on generated inputs (${lastError instanceof Error ? lastError.message.split('\n')[0] : String(lastError)}).`);
+  throw new RuntimeError('runtime-failed', `${path.basename(file.path)}: onnxruntime-node cannot run the model on generated inputs (${lastError instanceof Error ? lastError.message.split('\n')[0] : String(lastError)}).`);
 }
 
-/** Runs `candidatePath` on the reference inputs and compares its first numeric output with the original's. */
-export async function compareWithReference(ref: ReferenceRun, candidatePath: string): Promise<OutputSqnr> {
+/**
+ * Runs `candidatePath` on the reference inputs and compares its first numeric output with the original's;
+ * `onProgress` counts the samples run (phase 'compare').
+ */
+export async function compareWithReference(ref: ReferenceRun, candidatePath: string, onProgress?: ApplyProgress): Promise<OutputSqnr> {
   const session = await createSession(path.resolve(candidatePath));
   try {
-    const got = await runSamples(session, ref.samples);
+    const got = await runSamples(session, ref.samples, onProgress && ((done, total) => onProgress(done, total, 'compare')));
     const c = compareOutputs(ref.outputs.map((o) => o[ref.output]!), got.map((o) => o[ref.output] ?? { dims: [], data: new Float32Array(0) }));
     return { sqnrDb: c.sqnrDb, cosine: c.cosine, output: ref.output, samples: ref.samples.length, inputs: ref.inputs };
   } finally {

@@ -5,6 +5,8 @@
  * rest), the editor's messages. Messages stay one sentence for people.
  */
 
+import type { LlamaEvalErrorCode } from './llamaEvalProtocol';
+
 /** Why a Node adapter refused or failed. */
 export type NodeErrorCode =
   //#region the user's input (CLI exit status 2)
@@ -18,6 +20,8 @@ export type NodeErrorCode =
   | 'bad-calibration'
   /** An unknown number-format id. */
   | 'unknown-format'
+  /** The operation needs a GGUF model (llama.cpp measurement). */
+  | 'not-gguf'
   //#endregion
   //#region the environment or the program (CLI exit status 1)
   /** onnxruntime-node is not installed or cannot load. */
@@ -29,10 +33,12 @@ export type NodeErrorCode =
   /** An analysis worker or the task process failed. */
   | 'worker-failed'
   /** A broken invariant of this program. */
-  | 'internal';
+  | 'internal'
+  /** A llama.cpp evaluation failure ({@link LlamaEvalErrorCode}; the user's model or text → 2, the rest → 1). */
+  | LlamaEvalErrorCode;
 //#endregion
 
-const INPUT_CODES: ReadonlySet<NodeErrorCode> = new Set(['not-onnx', 'too-large', 'cannot-convert', 'bad-calibration', 'unknown-format']);
+const INPUT_CODES: ReadonlySet<NodeErrorCode> = new Set<NodeErrorCode>(['not-onnx', 'not-gguf', 'too-large', 'cannot-convert', 'bad-calibration', 'unknown-format', 'load-failed', 'non-finite', 'vocab-mismatch', 'text-too-short']);
 
 /** A failure of a Node adapter with a machine-readable `code`. */
 export class NodeError extends Error {

@@ -4,7 +4,8 @@
  */
 import { promises as fs, constants as fsConstants } from 'node:fs';
 import * as path from 'node:path';
-import { ModelFormatError, checkRange, checkRelativePath, formatError, truncateForMessage, type ByteSource, type SiblingResolver } from '../core';
+import { MemoryByteSource, ModelFormatError, SNIFF_BYTES, checkRange, checkRelativePath, detectFormat, formatError, truncateForMessage, type ByteSource, type SiblingResolver } from '../core';
+import { NodeError } from './errors';
 
 /**
  * Most file handles kept open at once across all FileByteSources. A sharded model may name thousands of shards
@@ -112,7 +113,7 @@ export class FileByteSource implements ByteSource {
   }
 
   private acquire(): Promise<fs.FileHandle> {
-    if (this.closed) return Promise.reject(new Error(`${this.name}: the file was closed.`));
+    if (this.closed) return Promise.reject(new NodeError('internal', `${this.name}: the file was closed.`));
     if (!this.handle) this.handle = openRegularFile(this.filePath, this.name).then((r) => r.handle);
     FileByteSource.touch(this);
     return this.handle;
@@ -226,4 +227,23 @@ export async function openModelFile(modelPath: string): Promise<{ source: FileBy
   const source = await FileByteSource.open(modelPath);
   const siblings = FolderSiblings.forModel(modelPath);
   return { source, siblings, close: async () => { await siblings.close(); await source.close(); } };
+}
+
+/**
+ * Opens a model like {@link openModelFile}, except that an ONNX file is read whole, once: `bytes` holds it and
+ * `source` reads from it, so `apply`'s plan check, rewrite and reference run share one read (each needs the whole
+ * protobuf message anyway). Other formats are read on demand as usual (`bytes` undefined).
+ */
+export async function openModelFileWhole(modelPath: string): Promise<{ source: ByteSource; siblings: FolderSiblings; bytes: Uint8Array | undefined; close(): Promise<void> }> {
+  const opened = await openModelFile(modelPath);
+  try {
+    const file = opened.source;
+    if (detectFormat(await file.read(0, Math.min(SNIFF_BYTES, file.size)), file.name) !== 'onnx') return { ...opened, bytes: undefined };
+    const bytes = await file.read(0, file.size);
+    await file.close();
+    return { source: new MemoryByteSource(file.name, bytes), siblings: opened.siblings, bytes, close: () => opened.siblings.close() };
+  } catch (e) {
+    await opened.close();
+    throw e;
+  }
 }

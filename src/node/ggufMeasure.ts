@@ -20,6 +20,8 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import {
   LOSSLESS_FORMATS,
+  MAX_EVAL_TOKENS,
+  sha256Hex,
   defaultCandidateFormats,
   KEEP_FORMAT,
   getNumberFormat,
@@ -35,9 +37,11 @@ import {
   type TensorInfo,
 } from '../core';
 import { openModelFile } from './fileByteSource';
-import { LlamaEvaluator, loadCalibrationText, type CalibrationText, type LlamaCompareResult, type LlamaReferenceOptions, type LlamaReferenceResult } from './llamaEval';
+import { DEFAULT_EVAL_CONTEXT, LLAMA_EVAL_RUNTIME, LlamaEvaluator, loadCalibrationText, type CalibrationText, type LlamaCompareResult, type LlamaReferenceOptions, type LlamaReferenceResult } from './llamaEval';
 import { applyPlanToGguf } from './applyGguf';
-import { lowerTensorBytes } from './measure';
+import { hashFiles, lowerTensorBytes } from './measure';
+import { GgufMeasureCache } from './ggufMeasureCache';
+import { NodeError } from './errors';
 import { analyzeModelSensitivity, resolveFormats } from './sensitivityRunner';
 
 /** Largest GGUF measured or verified. Threat: copying and evaluating a multi-GB model once per pair. */
@@ -51,6 +55,8 @@ export interface GgufEvalSession {
   readonly reference: LlamaReferenceResult;
   readonly text: CalibrationText;
   readonly contextSize: number;
+  /** Token cap the reference run was given. */
+  readonly maxTokens: number;
   /** One line for reports and plan files: which text, how many tokens and positions. */
   readonly description: string;
 }
@@ -68,9 +74,9 @@ export async function startGgufEvaluation(modelPath: string, options: GgufEvalOp
   try {
     const { textFile: _textFile, ...refOptions } = options;
     const reference = await evaluator.reference(modelPath, text, refOptions);
-    const contextSize = options.contextSize ?? 128;
+    const contextSize = options.contextSize ?? DEFAULT_EVAL_CONTEXT;
     const description = `${text.name} (${text.origin}; ${reference.tokens}${reference.tokens < reference.textTokens ? ` of ${reference.textTokens}` : ''} tokens, ${reference.positions} scored positions, context ${contextSize}; original perplexity ${reference.perplexity.toFixed(3)})`;
-    return { evaluator, reference, text, contextSize, description };
+    return { evaluator, reference, text, contextSize, maxTokens: Math.min(options.maxTokens ?? MAX_EVAL_TOKENS, MAX_EVAL_TOKENS), description };
   } catch (e) {
     evaluator.dispose();
     throw e;
@@ -99,6 +105,8 @@ export interface GgufMeasureOptions extends GgufEvalOptions {
   readonly storage?: GgufStorage;
   readonly token?: CancellationToken;
   readonly onProgress?: (p: GgufMeasureProgress) => void;
+  /** Result cache folder (default: the per-user private folder, ggufMeasureCache.ts); `false`: measure everything. */
+  readonly cacheDir?: string | false;
 }
 
 /** Static sensitivity plus the measured KL (and perplexity, top-1 agreement) of every layer × format pair measured. */
@@ -116,8 +124,8 @@ export async function measureGgufSensitivity(modelPath: string, options: GgufMea
   let session = options.session;
   let runner: GgufCandidateRunner | undefined;
   try {
-    if (model.format !== 'gguf') throw new Error(`${model.fileName}: llama.cpp measurement needs a GGUF model (this is ${model.format}).`);
-    if (model.totalFileBytes > MAX_GGUF_MEASURE_MODEL_BYTES) throw new Error(`${model.fileName}: ${model.totalFileBytes} bytes exceed the measurement limit of ${MAX_GGUF_MEASURE_MODEL_BYTES}.`);
+    if (model.format !== 'gguf') throw new NodeError('not-gguf', `${model.fileName}: llama.cpp measurement needs a GGUF model (this is ${model.format}).`);
+    if (model.totalFileBytes > MAX_GGUF_MEASURE_MODEL_BYTES) throw new NodeError('too-large', `${model.fileName}: ${model.totalFileBytes} bytes exceed the measurement limit of ${MAX_GGUF_MEASURE_MODEL_BYTES}.`);
     const formats = resolveFormats(options.formats ?? defaultCandidateFormats(model));
     const staticReport = options.staticReport ?? (await analyzeModelSensitivity({ model, source: opened.source, siblings: opened.siblings }, { formats, ...(token ? { token } : {}) }));
     throwIfCancelled(token);
@@ -136,31 +144,68 @@ export async function measureGgufSensitivity(modelPath: string, options: GgufMea
       notes.push(`sample: ${chosen.length} of ${groups.length} layer groups (seeded random, seed ${options.seed ?? 1}) measured in all ${perGroup} formats; the others keep their static score only.`);
     }
 
-    session ??= await startGgufEvaluation(modelPath, options);
-    runner = await GgufCandidateRunner.open(modelPath, model, session, staticReport, formats, options.storage);
+    // Result cache: model bytes, text, context, token cap, storage and runtime fix what a pair measures.
+    const storage = options.storage ?? ggufStorageFor(model, formats);
+    const text = session?.text ?? (await loadCalibrationText(options.textFile));
+    const cache = await GgufMeasureCache.open(options.cacheDir, {
+      modelSha256: await hashFiles([path.resolve(modelPath)]),
+      textSha256: sha256Hex(text.text),
+      contextSize: session?.contextSize ?? options.contextSize ?? DEFAULT_EVAL_CONTEXT,
+      maxTokens: session?.maxTokens ?? Math.min(options.maxTokens ?? MAX_EVAL_TOKENS, MAX_EVAL_TOKENS),
+      storage,
+      runtime: LLAMA_EVAL_RUNTIME,
+    });
+    if (cache.unusable) notes.push(`measurement cache not used: ${cache.unusable}.`);
     const tensorsByName = new Map(model.tensors.map((t) => [t.name, t]));
     const results = new Map<string, LlamaCompareResult | string>();
     const total = chosen.length * perGroup;
     let done = 0;
+    let fromCache = 0;
+    let ran = 0;
     let lastReport = 0;
-    for (const group of chosen) {
-      for (const formatId of formats) {
-        throwIfCancelled(token);
-        const label = group.map((l) => l.name).join(' + ');
-        const now = performance.now();
-        if (options.onProgress && now - lastReport >= 1000) {
-          lastReport = now;
-          options.onProgress({ pairsDone: done, pairsTotal: total, message: `measuring ${label} in ${formatId}` });
+    let sinceSave = 0;
+    try {
+      for (const group of chosen) {
+        const groupKey = group.map((l) => l.name).join('\n');
+        for (const formatId of formats) {
+          throwIfCancelled(token);
+          const label = group.map((l) => l.name).join(' + ');
+          const now = performance.now();
+          if (options.onProgress && now - lastReport >= 1000) {
+            lastReport = now;
+            options.onProgress({ pairsDone: done, pairsTotal: total, message: `measuring ${label} in ${formatId}` });
+          }
+          done++;
+          const lossless = group.every((l) => (byLayer.get(l.name)?.tensors ?? []).every((n) => (LOSSLESS_FORMATS[tensorsByName.get(n)?.dtype ?? ''] ?? []).includes(formatId)));
+          let r: LlamaCompareResult | string;
+          const hit = lossless ? undefined : cache.get(groupKey, formatId);
+          if (lossless) r = 'lossless: the stored dtype already is this format';
+          else if (hit) {
+            r = hit;
+            fromCache++;
+          } else {
+            session ??= await startGgufEvaluation(modelPath, options);
+            runner ??= await GgufCandidateRunner.open(modelPath, model, session, staticReport, formats, storage);
+            ran++;
+            r = await runner.run(Object.fromEntries(group.map((l) => [l.name, formatId]))).catch((e: Error) => `run failed: ${e.message.split('\n')[0]}`);
+            if (typeof r === 'object') {
+              cache.set(groupKey, formatId, r, session.description);
+              if (++sinceSave >= 20) {
+                sinceSave = 0;
+                await cache.save().catch(() => undefined);
+              }
+            }
+          }
+          for (const l of group) results.set(`${l.name}|${formatId}`, r);
         }
-        done++;
-        const lossless = group.every((l) => (byLayer.get(l.name)?.tensors ?? []).every((n) => (LOSSLESS_FORMATS[tensorsByName.get(n)?.dtype ?? ''] ?? []).includes(formatId)));
-        let r: LlamaCompareResult | string;
-        if (lossless) r = 'lossless: the stored dtype already is this format';
-        else r = await runner.run(Object.fromEntries(group.map((l) => [l.name, formatId]))).catch((e: Error) => `run failed: ${e.message.split('\n')[0]}`);
-        for (const l of group) results.set(`${l.name}|${formatId}`, r);
       }
+    } finally {
+      await cache.save().catch((e: Error) => notes.push(`measurement cache not written: ${e.message}`));
     }
     options.onProgress?.({ pairsDone: done, pairsTotal: total, message: 'done' });
+    if (fromCache > 0) notes.push(`${fromCache} of ${total} pairs from the measurement cache (same model bytes, text, context and runtime).`);
+    const inputs = session?.description ?? cache.description ?? text.name;
+    const usedStorage = runner?.storage ?? storage;
 
     let measuredCount = 0;
     const skipped: string[] = [];
@@ -179,7 +224,7 @@ export async function measureGgufSensitivity(modelPath: string, options: GgufMea
       return { ...l, formats: fm };
     });
     if (skipped.length) notes.push(`${skipped.length} pair${skipped.length === 1 ? '' : 's'} not measured: ${skipped.slice(0, 3).join('; ')}${skipped.length > 3 ? '; …' : ''}`);
-    notes.push(runner.storage === 'ggml'
+    notes.push(usedStorage === 'ggml'
       ? 'each pair written in its real ggml type by apply (applyGguf.ts) and run by llama.cpp\'s own kernels.'
       : 'lowering simulated in the stored dtype (fake-quantized F32/F16/BF16 values, as the static analysis models each format): some rows are not a multiple of a format\'s block, where apply would store llama-quantize\'s fallback type instead.');
     return {
@@ -187,11 +232,11 @@ export async function measureGgufSensitivity(modelPath: string, options: GgufMea
       layers,
       elapsedMs: Math.round(performance.now() - started),
       measured: {
-        inputs: session.description,
+        inputs,
         outputs: ['next-token distribution (KL vs the original, nats)'],
-        runs: done,
+        runs: ran,
         layersMeasured: measuredCount,
-        cached: false,
+        cached: fromCache > 0 && ran === 0,
         elapsedMs: Math.round(performance.now() - started),
         notes,
       },
@@ -319,7 +364,7 @@ export class GgufCandidateRunner {
     }
     const fh = this.simulatedCopy!;
     const patches = await lowerAssignment(this.model, assignment, this.layerTensors, new Map(this.model.layers.map((l) => [l.name, l.op])), new Map(this.model.tensors.map((t) => [t.name, t])), fh);
-    if (typeof patches === 'string') throw new Error(`${patches}.`);
+    if (typeof patches === 'string') throw new NodeError('cannot-convert', `${patches}.`);
     try {
       for (const p of patches) await fh.write(p.lowered, 0, p.lowered.length, p.offset);
       await fh.sync();

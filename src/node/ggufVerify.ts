@@ -11,7 +11,9 @@
  * It is therefore never worse, on the calibration text, than any baseline of equal or smaller size that was measured.
  *
  * How a candidate is applied (ggufMeasure.ts GgufCandidateRunner): written by `apply` in the real ggml types when
- * every row holds every format's block, else simulated in the stored dtype; sizes are the plan's ggml sizes
+ * every candidate names the types apply writes (the solver and the baselines do: llama-quantize's shape fallbacks
+ * are part of their options, ggufFallback.ts), else (a pin on a type the rows cannot hold) simulated in the stored
+ * dtype; sizes are the plan's ggml sizes
  * (`assignmentWeightBytes`) either way, so a simulated candidate is judged at the size it names.
  *
  * Cost: one tensor rewrite + one llama.cpp evaluation per candidate, at most `maxCandidates`.
@@ -20,6 +22,7 @@ import {
   KEEP_FORMAT,
   assignmentHarm,
   assignmentWeightBytes,
+  ggufAssignmentWritten,
   llamaCppRulesBaseline,
   solveModel,
   throwIfCancelled,
@@ -130,7 +133,11 @@ export async function verifyGgufPlan(modelPath: string, model: Model, options: G
   };
   const baselines = options.baselines ?? ggufBaselines(model, { ...(options.native ? { native: options.native } : {}), ...(options.allowEmulated ? { allowEmulated: true } : {}) });
 
-  const runner = await GgufCandidateRunner.open(modelPath, model, options.session, options.report, [...new Set([...options.formats, ...baselines.flatMap((b) => Object.values(b.assignment)).filter((f) => f !== KEEP_FORMAT)])], options.storage);
+  // The solver and the baselines name the type apply writes (ggufFallback.ts), so candidates are written in their
+  // real ggml types unless a pin names a type the rows cannot hold.
+  const solverAssignment = options.solverAssignment ?? solveModel(model, { ...solveBase, weightBudgetBytes: options.weightBudgetBytes }).assignment;
+  const written = [solverAssignment, options.pinned ?? {}, ...baselines.map((b) => b.assignment)].every((a) => ggufAssignmentWritten(model, a));
+  const runner = await GgufCandidateRunner.open(modelPath, model, options.session, options.report, [...new Set([...options.formats, ...baselines.flatMap((b) => Object.values(b.assignment)).filter((f) => f !== KEEP_FORMAT)])], options.storage ?? (written ? 'ggml' : undefined));
   const byKey = new Map<string, GgufCandidate>();
   const measured: GgufCandidate[] = [];
   const keyOf = (a: Readonly<Record<string, string>>): string => model.layers.map((l) => a[l.name] ?? KEEP_FORMAT).join(',');
@@ -154,7 +161,6 @@ export async function verifyGgufPlan(modelPath: string, model: Model, options: G
   };
 
   try {
-    const solverAssignment = options.solverAssignment ?? solveModel(model, { ...solveBase, weightBudgetBytes: options.weightBudgetBytes }).assignment;
     const solver = await measure('solver', 'solver plan', 'solver', solverAssignment);
     const all: GgufCandidate[] = [solver];
     const equal: { baseline: GgufCandidate; solver: GgufCandidate; delivered: GgufCandidate }[] = [];
@@ -194,7 +200,7 @@ export async function verifyGgufPlan(modelPath: string, model: Model, options: G
  */
 export async function measureGgufAssignment(modelPath: string, model: Model, report: SensitivityReport, assignment: Readonly<Record<string, string>>, session: GgufEvalSession, storage?: GgufStorage): Promise<LlamaCompareResult> {
   const formats = [...new Set(Object.values(assignment).filter((f) => f !== KEEP_FORMAT))];
-  const runner = await GgufCandidateRunner.open(modelPath, model, session, report, formats, storage);
+  const runner = await GgufCandidateRunner.open(modelPath, model, session, report, formats, storage ?? (ggufAssignmentWritten(model, assignment) ? 'ggml' : undefined));
   try {
     return await runner.run(assignment);
   } finally {

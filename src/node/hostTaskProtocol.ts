@@ -9,10 +9,12 @@
  * - `task/measureSensitivity`: measured sensitivity with onnxruntime-node (src/node/measure.ts).
  * - `task/verifyPlan`: measures the solver's plan against baselines and local-search neighbours
  *   (src/node/planVerify.ts) and returns the best.
+ * - `task/solvePlan`: core's plan workflow (`solvePlan`: budget, solver, estimate, baselines, plan document and its
+ *   text) for the editor's Generate / Re-solve Plan, so a 10,000-layer solve never blocks the extension host.
  * Every request carries a `taskId`; `task/progress` (child → host, throttled to about 1/s) and `task/cancel`
  * (host → child) refer to it.
  */
-import type { ComputeType, SensitivityReport } from '../core';
+import type { ComputeType, PrecisionPlan, SensitivityReport, SolvePlanInput } from '../core';
 import type { NotificationType, RequestType } from '../protocol/rpc';
 import type { ApplyOnnxResult } from './applyOnnx';
 import type { ApplyGgufResult } from './applyGguf';
@@ -66,6 +68,31 @@ export interface VerifyPlanParams extends TaskParamsBase {
   readonly samples?: number;
 }
 
+/** Params of {@link SolvePlanTask}. */
+export interface SolvePlanParams extends TaskParamsBase {
+  readonly modelPath: string;
+  /** Core's plan-workflow input without the harm function (it cannot cross a process boundary: `report` is it). */
+  readonly input: Omit<SolvePlanInput, 'harm'>;
+  /** Static sensitivity of the model; the harm is `harmFromSensitivity(report)`. */
+  readonly report: SensitivityReport;
+  /** The plan for this assignment instead of the solver's (a verified candidate that measured better). */
+  readonly assignment?: Readonly<Record<string, string>>;
+}
+
+/** Result of {@link SolvePlanTask}: the plan document and its file text, and the solver's figures for the summary. */
+export interface SolvePlanTaskResult {
+  /** Undefined when nothing fits (`shortfallBytes` says by how much). */
+  readonly plan: PrecisionPlan | undefined;
+  /** `serializePlan(plan)`: the bytes the plan file gets. */
+  readonly text: string | undefined;
+  readonly assignment: Readonly<Record<string, string>>;
+  readonly status: 'optimal' | 'gap' | 'infeasible';
+  readonly gap: number;
+  readonly weightBytes: number;
+  readonly weightBudgetBytes: number;
+  readonly shortfallBytes: number;
+}
+
 /** Writes a new GGUF with a plan's ggml types (src/node/applyGguf.ts: temp file beside the output, renamed into place). */
 export interface ApplyGgufPlanParams extends TaskParamsBase {
   readonly modelPath: string;
@@ -97,6 +124,8 @@ export const ApplyGgufPlanTask: RequestType<ApplyGgufPlanParams, ApplyGgufResult
 export const MeasureSensitivityTask: RequestType<MeasureSensitivityParams, SensitivityReport> = { method: 'task/measureSensitivity' };
 /** Plan verification with onnxruntime-node. */
 export const VerifyPlanTask: RequestType<VerifyPlanParams, VerifyPlanResult> = { method: 'task/verifyPlan' };
+/** The plan workflow (solve, estimate, baselines, plan document) off the extension host's main thread. */
+export const SolvePlanTask: RequestType<SolvePlanParams, SolvePlanTaskResult> = { method: 'task/solvePlan' };
 /** Throttled progress of a running task. */
 export const TaskProgressNotification: NotificationType<TaskProgress> = { method: 'task/progress' };
 /** Asks the task process to stop a task; the task then fails with code 'cancelled'. */

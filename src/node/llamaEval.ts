@@ -30,6 +30,10 @@ export type { LlamaCompareResult, LlamaEvalErrorCode, LlamaReferenceResult } fro
 
 /** Default context per chunk (tokens): 128 scores ~700 positions of the bundled text with at least 64 tokens of history each; on stories260K a 256-token context costs 4× the time for the same positions. */
 export const DEFAULT_EVAL_CONTEXT = 128;
+/** The runtime measurements come from (recorded in plan files, part of the measurement cache's key). */
+export const LLAMA_EVAL_RUNTIME = 'llama.cpp (node-llama-cpp 3.21.1, CPU)';
+/** Largest evaluation context the CLI and the editor accept (`--context` / `--eval-context`). */
+export const MAX_EVAL_CONTEXT = 8192;
 /** Default top-k kept per position when the full reference distributions exceed {@link MAX_EVAL_REFERENCE_BYTES}. */
 export const DEFAULT_EVAL_TOP_K = 256;
 /** Bundled calibration text (see media/calibration/ATTRIBUTION.md). */
@@ -45,9 +49,9 @@ export function defaultEvalThreads(): number {
 }
 
 /** A failed evaluation; `code` says why (see {@link LlamaEvalErrorCode}). */
-export class LlamaEvalError extends Error {
-  constructor(readonly code: LlamaEvalErrorCode, message: string) {
-    super(message);
+export class LlamaEvalError extends NodeError {
+  constructor(override readonly code: LlamaEvalErrorCode, message: string) {
+    super(code, message);
     this.name = 'LlamaEvalError';
   }
 }

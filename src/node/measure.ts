@@ -139,7 +139,8 @@ export function lowerTensorBytes(model: Model, layerOp: string, tensor: TensorIn
   return bytes;
 }
 
-async function hashFiles(files: readonly string[]): Promise<string> {
+/** SHA-256 over the bytes of `files` in order (regular files only). */
+export async function hashFiles(files: readonly string[]): Promise<string> {
   const h = createHash('sha256');
   for (const f of files) {
     const { handle: fh } = await openRegularFile(f);

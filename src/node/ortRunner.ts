@@ -72,9 +72,13 @@ function toFloat32(t: Ort.Tensor): Float32Array | undefined {
   }
 }
 
-/** Runs every sample; returns numeric outputs per sample (non-numeric outputs are left out). */
-export async function runSamples(session: Ort.InferenceSession, samples: readonly CalibrationSample[]): Promise<RunOutputs[]> {
+/**
+ * Runs every sample; returns numeric outputs per sample (non-numeric outputs are left out). `onProgress` is called
+ * with 0 first and after each sample.
+ */
+export async function runSamples(session: Ort.InferenceSession, samples: readonly CalibrationSample[], onProgress?: (done: number, total: number) => void): Promise<RunOutputs[]> {
   const out: RunOutputs[] = [];
+  onProgress?.(0, samples.length);
   for (const s of samples) {
     const feeds: Record<string, Ort.Tensor> = {};
     for (const name of session.inputNames) {
@@ -92,6 +96,7 @@ export async function runSamples(session: Ort.InferenceSession, samples: readonl
       t.dispose?.();
     }
     out.push(o);
+    onProgress?.(out.length, samples.length);
   }
   return out;
 }

@@ -18,6 +18,7 @@
 import { randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
+import { NodeError } from './errors';
 
 /** Why an output could not be written. */
 export type OutputErrorCode = 'output-is-input' | 'disk-full' | 'output-exists' | 'output-failed';
@@ -98,7 +99,7 @@ function describeFailure(e: unknown, dest: string): Error {
   if (typeof code === 'string' && code.startsWith('E')) {
     return new OutputError('output-failed', `${path.basename(dest)}: cannot write the output (${code}); nothing was written.`, dest);
   }
-  return e instanceof Error ? e : new Error(String(e));
+  return e instanceof Error ? e : new NodeError('internal', String(e));
 }
 
 /** A fresh, exclusively created temporary file beside `dest`. */

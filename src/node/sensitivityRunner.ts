@@ -3,7 +3,9 @@
  * whole file), fans the work out over worker_threads (one per core by default), reports throttled progress
  * (~1/s), honours a cancellation token, and can sample a fraction of every tensor for very large models.
  *
- * Work units: a tensor of ≤ {@link WHOLE_TENSOR_ELEMENTS} elements is one task. Larger tensors are split into
+ * Work units: small tensors (≤ {@link BATCH_MAX_TENSOR_BYTES}) go in batches of up to {@link BATCH_BYTES}: one read
+ * and one worker message per batch (a 200,000-tensor GGUF otherwise spends most of its time in per-tensor reads
+ * and messages). Any other tensor of ≤ {@link WHOLE_TENSOR_ELEMENTS} elements is one task. Larger tensors are split into
  * row ranges of ~{@link CHUNK_ELEMENTS} elements. FP16/BF16 chunks take one pass (core `canAnalyzeInOnePass`:
  * they return code histograms, and the element-wise formats with per-tensor scales come from their sum); other
  * chunks take two passes: statistics first (max |w|, mean |w|, and per-column max for transposed weights), then
@@ -61,7 +63,7 @@ import {
   type TensorInfo,
 } from '../core';
 import { FileByteSource, openModelFile, openRegularFile } from './fileByteSource';
-import type { SensitivityWorkerReply } from '../worker/sensitivityWorker';
+import { runSensitivityBatch, type SensitivityBatchItem, type SensitivityBatchRequest, type SensitivityWorkerReply, type SensitivityWorkerRequest } from '../worker/sensitivityWorker';
 import { loadQuantParams, seededRandom } from '../core';
 import { NodeError } from './errors';
 
@@ -104,6 +106,8 @@ export interface SensitivityOptions {
   readonly chunkElements?: number;
   /** Run inline below this many weight bytes (default {@link INLINE_BELOW_BYTES}). */
   readonly inlineBelowBytes?: number;
+  /** Bytes of one batch of small tensors (default {@link BATCH_BYTES}; 0 = one task per tensor, as tests compare). */
+  readonly batchBytes?: number;
   /** Worker script (default: dist/worker.js beside the bundle, else src/worker/analysis.ts through tsx); benchmarks pass a fresh bundle. */
   readonly workerFile?: string;
 }
@@ -292,7 +296,7 @@ class Limiter {
 }
 
 /** The loader flags (`--import tsx`, `--require …`) a TypeScript worker needs from this process's flags. */
-function loaderArgs(execArgv: readonly string[]): string[] {
+export function loaderArgs(execArgv: readonly string[]): string[] {
   const out: string[] = [];
   for (let i = 0; i < execArgv.length; i++) {
     const a = execArgv[i]!;
@@ -302,7 +306,8 @@ function loaderArgs(execArgv: readonly string[]): string[] {
   return out;
 }
 
-function workerEntry(): string | undefined {
+/** The analysis worker script: dist/worker.js beside the bundle, else the TypeScript entry (tests, tsx). */
+export function workerEntry(): string | undefined {
   const candidates = [path.join(__dirname, 'worker.js'), path.join(__dirname, '..', 'worker', 'analysis.ts'), path.join(__dirname, '..', 'worker', 'analysis.js')];
   return candidates.find((c) => existsSync(c));
 }
@@ -312,7 +317,7 @@ class ChunkPool {
   private readonly idle: Worker[] = [];
   private readonly all: Worker[] = [];
   private readonly waiting: (() => void)[] = [];
-  private readonly pending = new Map<Worker, { resolve: (r: SensitivityChunkResult) => void; reject: (e: Error) => void }>();
+  private readonly pending = new Map<Worker, { resolve: (r: SensitivityWorkerReply) => void; reject: (e: Error) => void }>();
   private closed = false;
   private alive: number;
   private lastError: Error | undefined;
@@ -329,11 +334,11 @@ class ChunkPool {
         if (!p) return;
         this.pending.delete(w);
         this.release(w);
-        if (msg.kind === 'sensitivity/result') {
+        if (msg.kind === 'sensitivity/error') p.reject(new NodeError('worker-failed', msg.message));
+        else {
           if (msg.buffer) this.recycle(msg.buffer);
-          p.resolve(msg.result);
+          p.resolve(msg);
         }
-        else p.reject(new NodeError('worker-failed', msg.message));
       });
       const fail = (e: Error): void => {
         // A dead worker fails its task and leaves the pool; when none is left, waiting tasks fail too.
@@ -361,6 +366,20 @@ class ChunkPool {
   }
 
   async run(task: SensitivityChunkTask): Promise<SensitivityChunkResult> {
+    const reply = await this.send({ kind: 'sensitivity/chunk', task }, task.bytes.byteLength ? [task.bytes.buffer as ArrayBuffer] : []);
+    if (reply.kind !== 'sensitivity/result') throw new NodeError('worker-failed', `analysis worker answered ${reply.kind} to a chunk`);
+    return reply.result;
+  }
+
+  /** Runs a batch of small whole-tensor tasks (their bytes view `buffer`) in one message. */
+  async runBatch(tasks: readonly SensitivityChunkTask[], buffer: ArrayBuffer): Promise<readonly SensitivityBatchItem[]> {
+    const request: SensitivityBatchRequest = { kind: 'sensitivity/batch', id: tasks[0]?.id ?? 0, tasks, buffer };
+    const reply = await this.send(request, [buffer]);
+    if (reply.kind !== 'sensitivity/batch-result' || reply.items.length !== tasks.length) throw new NodeError('worker-failed', `analysis worker answered ${reply.kind} to a batch`);
+    return reply.items;
+  }
+
+  private async send(message: SensitivityWorkerRequest | SensitivityBatchRequest, transfer: ArrayBuffer[]): Promise<SensitivityWorkerReply> {
     while (this.idle.length === 0) {
       if (this.closed) throw new CancelledError();
       if (this.alive <= 0) throw this.lastError ?? new NodeError('worker-failed', 'no analysis worker is running');
@@ -370,7 +389,7 @@ class ChunkPool {
     const w = this.idle.pop()!;
     return new Promise((resolve, reject) => {
       this.pending.set(w, { resolve, reject });
-      w.postMessage({ kind: 'sensitivity/chunk', task }, task.bytes.byteLength ? [task.bytes.buffer as ArrayBuffer] : []);
+      w.postMessage(message, transfer);
     });
   }
 
@@ -422,6 +441,19 @@ interface TensorAccum {
   sampledBlocks: number;
   totalBlocks: number;
 }
+
+/** A unique tensor to analyze and its layout. */
+interface TensorItem {
+  readonly tensor: TensorInfo;
+  readonly transpose: boolean;
+}
+
+/** A tensor of at most this many bytes may join a batch of small tensors ({@link SensitivityRun.smallTensorBatches}). */
+export const BATCH_MAX_TENSOR_BYTES = 256 * 1024;
+/** Bytes of one batch of small tensors (one read, one worker message). */
+export const BATCH_BYTES = 1024 * 1024;
+/** Tensors in one batch at most (bounds the reply's size). */
+export const BATCH_TENSORS = 1024;
 
 /** A chunk's bytes as a task carries them: read by this thread, or a file range a worker reads itself. */
 type ChunkData = { bytes: Uint8Array; file?: SensitivityChunkTask['file'] };
@@ -505,13 +537,28 @@ class SensitivityRun {
   async analyzeAllTensors(): Promise<void> {
     // Bytes actually planned (for progress): full pass = all weight bytes; sampling ≈ fraction.
     this.bytesPlanned = this.sample ? Math.round(this.totalWeightBytes * this.sample) : this.totalWeightBytes;
-    const queue = [...this.tensorLayout.values()];
+    const { batches, rest } = this.smallTensorBatches();
+    const queue: (TensorItem | TensorItem[])[] = [...batches, ...rest];
     const concurrency = Math.max(1, (this.pool ? this.wanted : 1) + 1);
     let failed: unknown;
     try {
       await Promise.all(Array.from({ length: concurrency }, async () => {
         while (queue.length && failed === undefined) {
-          const { tensor, transpose } = queue.shift()!;
+          const item = queue.shift()!;
+          if (Array.isArray(item)) {
+            try {
+              await this.analyzeBatch(item);
+            } catch (e) {
+              if (e instanceof CancelledError || (this.token?.isCancellationRequested ?? false)) {
+                failed ??= new CancelledError();
+                return;
+              }
+              // An unreadable range or a dead worker: each tensor of the batch alone, so the warning names the culprit.
+              queue.unshift(...item);
+            }
+            continue;
+          }
+          const { tensor, transpose } = item;
           try {
             await this.analyzeTensor(tensor, transpose);
           } catch (e) {
@@ -581,6 +628,108 @@ class SensitivityRun {
         'max|w|, outlier and overflow counts are lower bounds; per-tensor scales come from the sample.',
     };
   }
+
+  //#region batches of small tensors
+  /**
+   * Small tensors analyzed whole (no sampling) are grouped by file and offset into batches of up to
+   * {@link BATCH_BYTES} and {@link BATCH_TENSORS}: one read and one worker message per batch. Per-tensor reads and
+   * messages cost more than the analysis of a tensor of a few thousand values (a 200,000-tensor GGUF spent most of
+   * its time in them). Everything else is analyzed tensor by tensor.
+   */
+  private smallTensorBatches(): { batches: TensorItem[][]; rest: TensorItem[] } {
+    const whole = this.options.wholeTensorElements ?? WHOLE_TENSOR_ELEMENTS;
+    const batchBytes = this.options.batchBytes ?? BATCH_BYTES;
+    const small: TensorItem[] = [];
+    const rest: TensorItem[] = [];
+    for (const item of this.tensorLayout.values()) {
+      const t = item.tensor;
+      if (!this.sample && t.elementCount <= whole && t.location && t.location.byteLength <= Math.min(BATCH_MAX_TENSOR_BYTES, batchBytes)) small.push(item);
+      else rest.push(item);
+    }
+    small.sort((a, b) => (a.tensor.location!.file < b.tensor.location!.file ? -1 : a.tensor.location!.file > b.tensor.location!.file ? 1 : a.tensor.location!.byteOffset - b.tensor.location!.byteOffset));
+    const batches: TensorItem[][] = [];
+    let cur: TensorItem[] = [];
+    let bytes = 0;
+    for (const item of small) {
+      const loc = item.tensor.location!;
+      if (cur.length && (cur.length >= BATCH_TENSORS || bytes + loc.byteLength > batchBytes || cur[0]!.tensor.location!.file !== loc.file)) {
+        batches.push(cur);
+        cur = [];
+        bytes = 0;
+      }
+      cur.push(item);
+      bytes += loc.byteLength;
+    }
+    if (cur.length) batches.push(cur);
+    return { batches, rest };
+  }
+
+  /**
+   * A batch: its tensors' bytes in one buffer (one read of the covering range when the tensors lie close together,
+   * else one read each), then one task list for a worker (or inline). A tensor whose task fails is dropped with a
+   * warning, like a single tensor; a failed read throws (the caller retries the tensors one by one).
+   */
+  private async analyzeBatch(items: readonly TensorItem[]): Promise<void> {
+    const src = await this.sourceFor(items[0]!.tensor);
+    const first = items[0]!.tensor.location!.byteOffset;
+    let end = first;
+    let sum = 0;
+    for (const { tensor } of items) {
+      const loc = tensor.location!;
+      if (loc.byteOffset < first) throw new RangeError('batch tensors out of order');
+      end = Math.max(end, loc.byteOffset + loc.byteLength);
+      sum += loc.byteLength;
+    }
+    await this.inFlight.acquire();
+    let tasks: SensitivityChunkTask[];
+    let buffer: ArrayBuffer;
+    try {
+      // Contiguous (or nearly): one read of the span; scattered: one read each, packed.
+      const offsets: number[] = [];
+      let bytes: Uint8Array;
+      if (end - first <= 2 * sum) {
+        bytes = await this.recycler.read(src, first, end - first);
+        for (const { tensor } of items) offsets.push(tensor.location!.byteOffset - first);
+      } else {
+        bytes = new Uint8Array(sum);
+        let at = 0;
+        for (const { tensor } of items) {
+          const loc = tensor.location!;
+          bytes.set(await src.read(loc.byteOffset, loc.byteLength), at);
+          offsets.push(at);
+          at += loc.byteLength;
+        }
+      }
+      buffer = bytes.buffer as ArrayBuffer;
+      tasks = items.map(({ tensor, transpose }, k) => this.makeTask(tensor, transpose, undefined, { bytes: bytes.subarray(offsets[k]!, offsets[k]! + tensor.location!.byteLength) }, this.formats, undefined, false));
+      throwIfCancelled(this.token);
+      let results: readonly SensitivityBatchItem[];
+      if (this.pool) results = await this.pool.runBatch(tasks, buffer);
+      else {
+        await new Promise((r) => setImmediate(r));
+        throwIfCancelled(this.token);
+        results = runSensitivityBatch(tasks);
+        this.recycler.give(buffer);
+      }
+      items.forEach(({ tensor }, k) => {
+        const r = results[k]!;
+        if ('error' in r) {
+          this.warnings.push(`${tensor.name}: not analyzed (${r.error}).`);
+          return;
+        }
+        const acc: TensorAccum = { stats: new WeightStatsAccumulator(), errors: new Map(this.formats.map((f) => [f, new ErrorAccumulator()])), blocks: new Map(this.formats.map((f) => [f, []])), sampledBlocks: 1, totalBlocks: 1 };
+        acc.stats.merge(r.result.stats);
+        for (const f of this.formats) if (r.result.errors[f]) acc.errors.get(f)!.merge(r.result.errors[f]!);
+        this.accums.set(tensor.name, acc);
+        this.bytesDone += tensor.location!.byteLength;
+      });
+    } finally {
+      this.inFlight.release();
+    }
+    this.tensorsDone += items.length;
+    this.progress(false, `analyzed ${items[items.length - 1]!.tensor.name}`);
+  }
+  //#endregion
 
   //#region one tensor
   /** A tensor: whole (small), in one histogram pass (FP16/BF16), or in two passes (facts, then errors). */

@@ -26,6 +26,7 @@ import {
   ApplyGgufPlanTask,
   ApplyPlanTask,
   MeasureSensitivityTask,
+  SolvePlanTask,
   TASK_CANCELLED,
   TaskCancelNotification,
   TaskProgressNotification,
@@ -35,6 +36,8 @@ import {
   type MeasureSensitivityParams,
   type TaskParamsBase,
   type TaskProgress,
+  type SolvePlanParams,
+  type SolvePlanTaskResult,
   type VerifyPlanParams,
 } from './hostTaskProtocol';
 import type { VerifyPlanResult } from './planVerify';
@@ -135,6 +138,11 @@ export class TaskClient {
   /** Plan verification with onnxruntime-node (src/node/planVerify.ts). */
   verifyPlan(params: Omit<VerifyPlanParams, 'taskId'>, options: TaskRunOptions = {}): Promise<VerifyPlanResult> {
     return this.run(VerifyPlanTask, params, options);
+  }
+
+  /** Core's plan workflow (solve, estimate, baselines, plan document and text) in the task process. */
+  solvePlan(params: Omit<SolvePlanParams, 'taskId'>, options: TaskRunOptions = {}): Promise<SolvePlanTaskResult> {
+    return this.run(SolvePlanTask, params, options);
   }
 
   /** Kills every task process; their calls reject with RpcError 'disposed'. Idempotent. */

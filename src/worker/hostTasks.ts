@@ -6,7 +6,7 @@
  */
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
-import { CancelledError, harmFromSensitivity, openModel, standardBaselines, type CancellationToken, type Model } from '../core';
+import { CancelledError, harmFromSensitivity, openModel, replacePlanAssignment, serializePlan, solvePlan, standardBaselines, type CancellationToken, type Model } from '../core';
 import { RpcEndpoint, RpcError, type WireMessage } from '../protocol/rpc';
 import { applyPlanToOnnx, type ApplyOnnxResult } from '../node/applyOnnx';
 import { applyPlanToGguf } from '../node/applyGguf';
@@ -16,23 +16,27 @@ import {
   ApplyGgufPlanTask,
   ApplyPlanTask,
   MeasureSensitivityTask,
+  SolvePlanTask,
   TASK_CANCELLED,
   TaskCancelNotification,
   TaskProgressNotification,
   VerifyPlanTask,
   progressThrottle,
   type ApplyPlanParams,
+  type SolvePlanParams,
+  type SolvePlanTaskResult,
   type TaskProgress,
   type VerifyPlanParams,
 } from '../node/hostTaskProtocol';
 import { measureSensitivity } from '../node/measure';
 import { planReference, verifyPlan, type VerifyPlanResult } from '../node/planVerify';
+import { NodeError } from '../node/errors';
 
 /** Cancellation flags of the running tasks, by task id. */
 const running = new Map<number, { cancelled: boolean }>();
 
 function send(message: WireMessage): void {
-  if (!process.send || !process.connected) throw new Error('The task process has no parent channel.');
+  if (!process.send || !process.connected) throw new NodeError('worker-failed', 'The task process has no parent channel.');
   process.send(message);
 }
 
@@ -113,6 +117,29 @@ async function verify(p: VerifyPlanParams, token: CancellationToken, progress: (
   });
 }
 
+/** Core's plan workflow for the editor: the model read here, the harm from the report; the plan and its text. */
+async function solve(p: SolvePlanParams, token: CancellationToken, progress: (p: Omit<TaskProgress, 'taskId'>) => void): Promise<SolvePlanTaskResult> {
+  progress({ done: 0, total: 2, message: 'reading the model' });
+  const model = await readModel(p.modelPath);
+  if (token.isCancellationRequested) throw new CancelledError();
+  progress({ done: 1, total: 2, message: 'solving' });
+  const input = { ...p.input, harm: harmFromSensitivity(p.report) };
+  let solved = solvePlan(model, input);
+  if (p.assignment) solved = replacePlanAssignment(model, input, solved, p.assignment);
+  const r = solved.result;
+  return {
+    plan: solved.plan,
+    text: solved.plan ? serializePlan(solved.plan) : undefined,
+    assignment: solved.assignment,
+    status: r.status,
+    gap: r.gap,
+    weightBytes: r.weightBytes,
+    weightBudgetBytes: solved.budget.weightBudgetBytes,
+    shortfallBytes: r.shortfallBytes,
+  };
+}
+
+endpoint.onRequest(SolvePlanTask, (p) => asTask(p.taskId, (token, progress) => solve(p, token, progress)));
 endpoint.onRequest(ApplyPlanTask, (p) => asTask(p.taskId, (token, progress) => applyPlan(p, token, progress)));
 endpoint.onRequest(ApplyGgufPlanTask, (p) =>
   asTask(p.taskId, (token, progress) =>

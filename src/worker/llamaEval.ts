@@ -24,9 +24,10 @@ import {
   type LlamaReferenceParams,
   type LlamaReferenceResult,
 } from '../node/llamaEvalProtocol';
+import { NodeError } from '../node/errors';
 
 function send(message: WireMessage): void {
-  if (!process.send || !process.connected) throw new Error('The evaluation process has no parent channel.');
+  if (!process.send || !process.connected) throw new NodeError('worker-failed', 'The evaluation process has no parent channel.');
   process.send(message);
 }
 

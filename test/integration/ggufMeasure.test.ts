@@ -48,7 +48,7 @@ test('generated GGUF: measured KL per layer (real ggml types), a stated sample, 
   const model = await readModel(file);
   const session = await startGgufEvaluation(file);
   try {
-    const report = await measureGgufSensitivity(file, { formats: ['q8_0', 'q2_k'], layerBudget: 8, session });
+    const report = await measureGgufSensitivity(file, { formats: ['q8_0', 'q2_k'], layerBudget: 8, session, cacheDir: false });
     const measured = report.layers.flatMap((l) => Object.entries(l.formats).filter(([, s]) => s.klDivergence !== undefined).map(([f, s]) => ({ layer: l.layer, f, kl: s.klDivergence!, se: s.klStdErr! })));
     assert.equal(measured.length, 8 + 2, `4 sampled groups × 2 formats (gate+up count twice): ${measured.length}`);
     assert.match(report.measured!.notes.join(' '), /sample: 4 of 14 layer groups/);
@@ -81,17 +81,60 @@ test('CLI: plan --verify on a GGUF writes a plan that records what was measured'
     await fs.copyFile(STORIES260K, file);
     const out: string[] = [];
     const err: string[] = [];
-    const code = await runCli(['plan', file, '--target', 'cpu', '--avg-bits', '5', '--verify', '--max-candidates', '12'], { out: (s: string) => out.push(s), err: (s: string) => err.push(s) });
+    const code = await runCli(['plan', file, '--target', 'cpu', '--avg-bits', '8', '--verify', '--eval-context', '96', '--max-candidates', '12'], { out: (s: string) => out.push(s), err: (s: string) => err.push(s) });
     assert.equal(code, 0, err.join('\n'));
     const text = out.join('\n');
     assert.match(text, /verified in llama\.cpp on tinyTales\.txt/);
     assert.match(text, /Q4_K_M-like/);
+    // The solver and the baselines name llama-quantize's fallback types for stories260K's narrow rows, so every
+    // candidate is a real file of the types it names.
+    assert.match(text, /every plan was written in its real ggml types/);
     const parsed = parsePlan(await fs.readFile(`${file}.precision.json`, 'utf8'), 'p.precision.json');
     const m = parsed.plan?.measurement;
     assert.ok(m, parsed.diagnostics.map((d) => d.message).join('\n'));
     assert.match(m.runtime, /llama\.cpp/);
+    assert.match(m.text, /context 96;/, 'the evaluation context of --eval-context is recorded');
     assert.ok(m.plan.klDivergence > 0 && m.plan.perplexity > 1 && m.plan.top1Agreement > 0.5);
     assert.ok((m.baselines ?? []).some((b) => b.id === 'q4_k_m'));
+  } finally {
+    await fs.rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('measurement cache: a second run reads every pair back; another context, text or model measures again; planted symlinks are not followed', { timeout: 300_000 }, async () => {
+  const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'gguf-measure-cache-'));
+  try {
+    const file = path.join(dir, 'generated.gguf');
+    generateLlamaGguf(file, { seed: 3, blocks: 1 });
+    const cacheDir = path.join(dir, 'cache');
+    const opts = { formats: ['q8_0', 'q4_k'], layerBudget: 4, cacheDir, maxTokens: 200 } as const;
+    const first = await measureGgufSensitivity(file, opts);
+    assert.ok(first.measured!.runs > 0 && first.measured!.cached === false);
+    const kl = (r: typeof first): number[] => r.layers.flatMap((l) => Object.values(l.formats).map((s) => s.klDivergence ?? -1));
+    const second = await measureGgufSensitivity(file, opts);
+    assert.equal(second.measured!.runs, 0, 'every pair from the cache');
+    assert.equal(second.measured!.cached, true);
+    assert.deepEqual(kl(second), kl(first));
+    assert.match(second.measured!.notes.join(' '), /from the measurement cache/);
+    assert.equal(second.measured!.inputs, first.measured!.inputs);
+    const other = await measureGgufSensitivity(file, { ...opts, contextSize: 64 });
+    assert.ok(other.measured!.runs > 0, 'another context is measured again');
+    // Tampered: an entry replaced by a symlink to a file with the right name elsewhere is ignored (O_NOFOLLOW).
+    const [entry] = (await fs.readdir(cacheDir)).filter((n) => n.startsWith('gguf-measure-'));
+    assert.ok(entry);
+    const planted = path.join(dir, 'planted.json');
+    await fs.copyFile(path.join(cacheDir, entry), planted);
+    for (const name of await fs.readdir(cacheDir)) await fs.rm(path.join(cacheDir, name));
+    await fs.symlink(planted, path.join(cacheDir, entry));
+    const third = await measureGgufSensitivity(file, { ...opts, cacheDir });
+    const thirdOrOther = third.measured!.runs;
+    assert.ok(thirdOrOther > 0, 'a symlinked entry is not read');
+    // The model's bytes are part of the key: one changed weight byte measures again.
+    const bytes = await fs.readFile(file);
+    bytes[bytes.length - 5] = bytes[bytes.length - 5]! ^ 1;
+    await fs.writeFile(file, bytes);
+    const changed = await measureGgufSensitivity(file, opts);
+    assert.ok(changed.measured!.runs > 0, 'a changed model is measured again');
   } finally {
     await fs.rm(dir, { recursive: true, force: true });
   }

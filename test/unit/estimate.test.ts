@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  EstimateError, TARGETS, estimate, formatByteLength, getNumberFormat, getTarget,
+  EstimateError, TARGETS, estimate, formatByteLength, getNumberFormat, getTarget, isCachelessDecoder,
   peakActivationBytes,
   type Estimate, type Model, type Target,
 } from '../../src/core';
@@ -188,4 +188,60 @@ test('shape inference resolves Conv, pooling, Gemm, Reshape with constant shapes
   assert.ok(peakActivationBytes(m, { batch: 2, context: 1 }).unknownValues.includes('F2'));
   // Conv FLOPs per sample: 2 × weight elements × output positions.
   assert.equal(estimate(m, target('cpu'), { constants }).perLayer[0]!.flopsPerToken, 2 * 200 * 28 * 28);
+});
+
+/** A decoder-only ONNX export: token ids → Gather(embedding) → MatMul(head) → logits over `vocab`, optional extra inputs. */
+function tokenModel(vocab: number, extraInputs: ReturnType<typeof value>[] = [], logitsVocab = vocab): Model {
+  const embed = tensor('embed', 'float32', [vocab, 32], 'initializer');
+  const head = tensor('head', 'float32', [32, logitsVocab], 'initializer');
+  const g = {
+    name: 'main',
+    nodes: [node('gather', 'Gather', ['embed', 'input_ids'], ['h']), node('lm_head', 'MatMul', ['h', 'head'], ['logits'])],
+    inputs: [value('input_ids', 'int64', ['batch_size', 'sequence_length']), ...extraInputs],
+    outputs: [value('logits', 'float32', ['batch_size', 'sequence_length', logitsVocab])],
+    valueInfo: [],
+    initializers: ['embed', 'head'],
+  };
+  return model({
+    tensors: [embed, head],
+    layers: [layer('embed', 'embedding', [embed], { op: 'Gather' }), layer('lm_head', 'linear', [head], { op: 'MatMul' })],
+    graphs: [g],
+    format: 'onnx',
+    fileName: 'decoder.onnx',
+  });
+}
+
+test('model kind: a decoder-only ONNX export without past-key-value inputs (input_ids → logits over the vocabulary) is generative', () => {
+  const m = tokenModel(1000);
+  assert.equal(isCachelessDecoder(m), true);
+  const e = estimate(m, target('h100'), { context: 256 });
+  assert.equal(e.generative, true);
+  assert.equal(e.kvCacheBytes, 0);
+  // Without a cache each token reruns the whole context: decode is one full pass, prefill is context × one token.
+  assert.ok(e.decodeTokensPerSecond > 0 && e.prefillTokensPerSecond > 0);
+  assert.ok(Math.abs(e.decodeTokensPerSecond * 256 - e.prefillTokensPerSecond) / e.prefillTokensPerSecond < 1e-9 || e.decodeBound === 'bandwidth', `${e.decodeTokensPerSecond} × 256 vs ${e.prefillTokensPerSecond}`);
+  assert.ok(e.assumptions.some((a) => /without past-key-value inputs/.test(a)), e.assumptions.join('\n'));
+  assert.ok(e.assumptions.some((a) => /symbolic input dims: batch_size = 1 \(batch\), sequence_length = 256 \(context\)/.test(a)), e.assumptions.join('\n'));
+  // Not a decoder: BERT-style inputs, logits not over the vocabulary, or no token input.
+  assert.equal(isCachelessDecoder(tokenModel(1000, [value('token_type_ids', 'int64', ['batch_size', 'sequence_length'])])), false);
+  assert.equal(isCachelessDecoder(tokenModel(1000, [], 2)), false);
+  assert.equal(estimate(tokenModel(1000, [], 2), target('h100')).generative, false);
+});
+
+test('model kind: a CNN gets no context assumption; its symbolic dims are named as the model names them, only if it has any', () => {
+  const w = tensor('W', 'float32', [8, 3, 3, 3], 'initializer');
+  const cnn = (inputShape: (string | number)[]): Model => model({
+    tensors: [w],
+    layers: [layer('conv', 'conv', [w], { op: 'Conv', outputs: ['Y'] })],
+    graphs: [{ name: 'main', nodes: [node('conv', 'Conv', ['X', 'W'], ['Y'])], inputs: [value('X', 'float32', inputShape)], outputs: [value('Y', 'float32', undefined)], valueInfo: [], initializers: ['W'] }],
+    format: 'onnx',
+  });
+  const fixed = estimate(cnn([1, 3, 32, 32]), target('h100'));
+  assert.equal(fixed.generative, false);
+  assert.ok(!fixed.assumptions.some((a) => /Context|symbolic input dims|sequence dims/.test(a)), fixed.assumptions.join('\n'));
+  const symbolic = estimate(cnn(['N', 3, 32, 32]), target('h100'), { batch: 4 });
+  assert.ok(!symbolic.assumptions.some((a) => /^Context/.test(a)), symbolic.assumptions.join('\n'));
+  assert.ok(symbolic.assumptions.some((a) => /symbolic input dims: N = 4 \(batch\)\./.test(a)), symbolic.assumptions.join('\n'));
+  const audio = estimate(cnn(['batch', 'seq', 32, 32]), target('h100'));
+  assert.ok(audio.assumptions.some((a) => /seq = 4096 \(sequence length, default; --context sets it\)/.test(a)), audio.assumptions.join('\n'));
 });

@@ -276,3 +276,20 @@ test('never writes over its input (same path, symlink, hard link); cancel leaves
     await fs.rm(dir, { recursive: true, force: true });
   }
 });
+
+test('apply on worker threads writes the same bytes as on one thread, across many chunk boundaries', async () => {
+  const dir = await tempDir();
+  try {
+    const { built } = llamaFile();
+    const input = path.join(dir, 'in.gguf');
+    await fs.writeFile(input, built.bytes);
+    const inline = await applyPlanToGguf(input, ASSIGN, path.join(dir, 'one.gguf'), { workers: 0, maxChunkElements: 1024 });
+    const threaded = await applyPlanToGguf(input, ASSIGN, path.join(dir, 'two.gguf'), { workers: 2, maxChunkElements: 1024 });
+    assert.equal(threaded.workers, 2, 'the worker pool ran');
+    assert.equal(inline.workers, 0);
+    assert.equal(threaded.fileBytes, inline.fileBytes);
+    assert.ok(Buffer.from(await fs.readFile(path.join(dir, 'two.gguf'))).equals(await fs.readFile(path.join(dir, 'one.gguf'))), 'bit-identical output');
+  } finally {
+    await fs.rm(dir, { recursive: true, force: true });
+  }
+});

@@ -151,3 +151,35 @@ test('sampling states the fraction and uncertainty; progress and cancellation wo
 test('unknown formats are refused', async () => {
   await assert.rejects(analyze(hermeticModel().bytes, { formats: ['fp7'] }), /Unknown number format 'fp7'/);
 });
+
+test('batches of small tensors (one read and one worker message each) give the results of one task per tensor', async () => {
+  // 300 small tensors (F16 and F32, shapes of a few hundred values) around one large F32 tensor, so one batch spans it
+  // and is read tensor by tensor (the scattered path); the rest are contiguous (one read per batch).
+  const specs: { name: string; dtype: string; shape: number[] }[] = [];
+  for (let i = 0; i < 300; i++) {
+    specs.push({ name: `model.layers.${i}.mlp.up_proj.weight`, dtype: i % 3 === 0 ? 'F32' : 'F16', shape: [8 + (i % 5), 32] });
+    if (i === 150) specs.push({ name: 'model.layers.150.mlp.down_proj.weight', dtype: 'F32', shape: [512, 512] });
+  }
+  const built = buildSafetensors(specs);
+  specs.forEach((s, k) => {
+    const n = s.shape.reduce((a, b) => a * b, 1);
+    const v = gaussian(n, 0.01 + (k % 7) * 0.01, k + 11);
+    if (k % 13 === 0) v[k % n] = 0.9;
+    const off = 8 + built.headerLength + built.offsets[s.name]![0];
+    if (s.dtype === 'F32') built.bytes.set(new Uint8Array(v.buffer), off);
+    else {
+      const h = new Uint16Array(n);
+      for (let i = 0; i < n; i++) h[i] = floatToHalfBits(v[i]!);
+      built.bytes.set(new Uint8Array(h.buffer), off);
+    }
+  });
+  const formats = ['fp8_e4m3', 'int8', 'int4', 'int4_g32', 'nf4', 'q4_k', 'q8_0'];
+  const single = await analyze(built.bytes, { workers: 0, batchBytes: 0, formats });
+  const inlineBatched = await analyze(built.bytes, { workers: 0, batchBytes: 4096, formats });
+  const pooled = await analyze(built.bytes, { workers: 2, inlineBelowBytes: 0, batchBytes: 4096, formats });
+  assert.equal(single.layers.length, 301);
+  const strip = (r: SensitivityReport): unknown => r.layers.map((l) => ({ layer: l.layer, stats: l.stats, formats: l.formats }));
+  assert.deepEqual(strip(inlineBatched), strip(single));
+  assert.deepEqual(strip(pooled), strip(single));
+  assert.deepEqual([inlineBatched.warnings, pooled.warnings], [single.warnings, single.warnings]);
+});

@@ -296,8 +296,16 @@ test('webview sources never build HTML from strings', () => {
 test('the banner speed is model-kind aware and never a guessed rate (shared formatter)', () => {
   const { speedText } = summaryMod;
   assert.equal(speedText({ generative: true, decodeTokensPerSecond: 4071848.2, inferenceSeconds: 1e-4, unpublishedRates: [] }), '4.07M tok/s decode');
-  assert.equal(speedText({ generative: false, decodeTokensPerSecond: 42.6e6, inferenceSeconds: 23.5e-9, unpublishedRates: [] }), '23.5 ns per inference');
+  assert.equal(speedText({ generative: false, decodeTokensPerSecond: 42.6e6, inferenceSeconds: 23.5e-9, unpublishedRates: [] }), '≥ 23.5 ns per inference (roofline bound)');
   assert.equal(speedText({ generative: false, decodeTokensPerSecond: 133e6, inferenceSeconds: null, unpublishedRates: ['fp32'] }), 'speed not published (fp32 rate)');
   assert.equal(speedText({ generative: true, decodeTokensPerSecond: 24_200, inferenceSeconds: null, unpublishedRates: ['fp16'] }), '≤ 24.2k tok/s decode');
   assert.equal(dom.formatDb(Infinity), '∞ dB');
+});
+
+test('the banner runtime line shows KV per token only for a model with a KV cache', () => {
+  const { runtimeText } = summaryMod;
+  const memory = (kvBytesPerToken: number, cacheKind: string | null) => ({ weightBytes: 0, kvCacheBytes: 0, activationBytes: 0, overheadBytes: 0, totalBytes: 0, capacityBytes: 1, runtime: { id: 'ort', measured: true, attention: '', cacheKind, kvBytesPerToken, components: [] } });
+  assert.equal(runtimeText({ generative: false, memory: memory(0, null) }), 'ort');
+  assert.doesNotMatch(runtimeText({ generative: false, memory: memory(0, null) }), /KV/);
+  assert.equal(runtimeText({ generative: true, memory: memory(256, 'GQA full') }), 'ort · GQA full · KV 256 B/token');
 });

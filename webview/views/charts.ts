@@ -199,7 +199,8 @@ export class Charts {
       ? [...m.runtime.components.filter((c) => c.bytes > 0).map((c): [string, number] => [`${m.runtime.id}: ${c.label}`, c.bytes]), ...(m.overheadBytes > listed ? [[t('overhead'), m.overheadBytes - listed] as [string, number]] : [])]
       : [
         [t('weights'), m.weightBytes],
-        [t('kvCache'), m.kvCacheBytes],
+        // A model without a KV cache (CNN, detector, VAD, encoder) shows no KV part, not a zero one.
+        ...(e.generative === false ? [] : [[t('kvCache'), m.kvCacheBytes] as [string, number]]),
         [t('activations'), m.activationBytes],
         [t('overhead'), m.overheadBytes],
       ];

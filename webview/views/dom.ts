@@ -85,7 +85,7 @@ export function t(key: StringKey, ...args: (string | number)[]): string {
 
 // One formatter for the CLI, the code lenses and the webview: a pure leaf module of core that eslint.config.mjs lets
 // the webview import (see the module's header). Re-exported so the views keep importing from './dom'.
-export { formatBytes, formatCount, formatDb, formatRate, formatSeconds } from '../../src/core/format/numbers';
+export { formatBytes, formatCount, formatDb, formatLatencyBound, formatRate, formatRateBound, formatSeconds } from '../../src/core/format/numbers';
 
 /** '[768, 3072]' style shape text. */
 export function formatShape(shape: readonly number[]): string {

@@ -3,7 +3,7 @@
  * target banner (fits or not, total memory vs capacity, devices needed, decode tokens/s). Text only.
  */
 import type { ModelSummary, TargetEstimate } from '../../src/protocol/messages';
-import { formatBytes, formatCount, formatRate, formatSeconds, h, replaceChildren, setAttr, t } from './dom';
+import { formatBytes, formatCount, formatLatencyBound, formatRate, h, replaceChildren, setAttr, t } from './dom';
 
 function item(label: string, value: string, testId?: string): HTMLElement[] {
   return [h('dt', {}, label), h('dd', testId ? { 'data-testid': testId } : {}, value)];
@@ -70,10 +70,21 @@ export function renderBanner(el: HTMLElement, e: TargetEstimate | undefined, err
     h('span', {}, `${e.targetLabel}`),
     h('span', { 'data-testid': 'banner-memory' }, `${t('memoryOfCapacity', formatBytes(e.memory.totalBytes), formatBytes(e.memory.capacityBytes))} (${pct}%)`),
     h('span', {}, t('devicesNeeded', e.devicesNeeded)),
-    h('span', { 'data-testid': 'banner-runtime' }, `${t('runtimeLine', e.memory.runtime.id, [e.memory.runtime.cacheKind, e.memory.runtime.attention].filter((x) => x).join(', '), formatBytes(e.memory.runtime.kvBytesPerToken))}${e.memory.runtime.measured ? '' : ` (${t('notMeasured')})`}`),
+    h('span', { 'data-testid': 'banner-runtime' }, `${runtimeText(e)}${e.memory.runtime.measured ? '' : ` (${t('notMeasured')})`}`),
     speedText(e) !== null ? h('span', { 'data-testid': 'banner-speed' }, speedText(e)!) : null,
     ...e.notes.slice(0, 3).map((n) => h('span', { class: 'note' }, n)),
   );
+}
+
+/**
+ * The banner's runtime line: runtime, cache kind and attention, and KV bytes per token only for a model that has a
+ * KV cache (a CNN or VAD shows no "KV 0 B/token").
+ */
+export function runtimeText(e: Pick<TargetEstimate, 'generative' | 'memory'>): string {
+  const r = e.memory.runtime;
+  const kind = [r.cacheKind, r.attention].filter((x) => x).join(', ');
+  if (e.generative === false || r.kvBytesPerToken === 0) return kind ? t('runtimeLineNoKv', r.id, kind) : r.id;
+  return t('runtimeLine', r.id, kind, formatBytes(r.kvBytesPerToken));
 }
 
 /**
@@ -84,7 +95,7 @@ export function speedText(e: Pick<TargetEstimate, 'generative' | 'inferenceSecon
   const unpublished = e.unpublishedRates ?? [];
   if (e.generative === false) {
     if (unpublished.length > 0) return t('speedNotPublished', unpublished.join(', '));
-    return e.inferenceSeconds ? t('inferenceLatency', formatSeconds(e.inferenceSeconds)) : null;
+    return e.inferenceSeconds ? t('inferenceLatency', formatLatencyBound(e.inferenceSeconds)) : null;
   }
   if (e.decodeTokensPerSecond === null) return null;
   return `${unpublished.length > 0 ? '≤ ' : ''}${t('decodeRate', formatRate(e.decodeTokensPerSecond))}`;

@@ -40,14 +40,15 @@ export async function applyCommand(values: OptionValues, positionals: readonly s
       throw new CliError(`--external-data-threshold: ${(e as Error).message}`);
     }
   }
-  const checked = await loadCheckedPlan(planPath, modelPath, io, str(values, 'targets-file'));
+  // An ONNX model is read once: the plan check, the rewrite and the reference run share these bytes.
+  const checked = await loadCheckedPlan(planPath, modelPath, io, str(values, 'targets-file'), { wholeOnnx: true });
   const { model } = checked;
   if (model.format === 'gguf') return applyGgufCommand(modelPath, model, checked.assignment, output, { force: flag(values, 'force'), json: flag(values, 'json') }, io);
   if (model.format !== 'onnx') throw new CliError(`${model.fileName}: apply writes ONNX models; use 'precision-lens export ${path.basename(planPath)} --to llama.cpp' for ${model.format}.`);
   const plan = checked.parsed.plan!;
   const { assignment } = checked;
   // An ApplyError ('cannot-convert', 'not-onnx') or OutputError reaches main.ts, which sets the exit status from its code.
-  const result = await applyPlanToOnnx(modelPath, model, assignment, output, threshold !== undefined ? { externalDataThresholdBytes: threshold } : {});
+  const result = await applyPlanToOnnx(modelPath, model, assignment, output, { ...(threshold !== undefined ? { externalDataThresholdBytes: threshold } : {}), ...(checked.bytes ? { bytes: checked.bytes } : {}) });
   const predictedLayerBytes = assignmentWeightBytes(model, assignment);
   let est: Estimate | undefined;
   if (checked.target) {
@@ -61,7 +62,7 @@ export async function applyCommand(values: OptionValues, positionals: readonly s
   let measureError: string | undefined;
   if (!flag(values, 'no-measure')) {
     try {
-      const ref = await referenceRun(modelPath, model);
+      const ref = await referenceRun({ path: modelPath, ...(checked.bytes ? { bytes: checked.bytes } : {}) }, model);
       measured = await compareWithReference(ref, output);
     } catch (e) {
       measureError = (e as Error).message.split('\n')[0];

@@ -24,7 +24,7 @@ import { CliError, renderTable, type CliOutput } from '../io';
 import { checkPlanFile } from './plan';
 import { loadTargetsFile } from './targets';
 import { formatIds, isFormat } from '../choices';
-import { activationsCell, figureNotes, runDescription, speedRows, totalCell } from '../figures';
+import { activationsCell, figureNotes, kvCacheCell, runDescription, speedRows, totalCell } from '../figures';
 import { JSON_OPTION, flag, positiveInt, quoteArg, str, type CommandSpec, type OptionValues } from '../options';
 
 /** Option table of `estimate`. */
@@ -166,7 +166,7 @@ export async function estimateCommand(values: OptionValues, positionals: readonl
         row('activations', activationsCell),
         ...(estimates.some((e) => e.runtime.runtime !== 'ort') ? [row('  compute buffer', (e) => formatBytes(e.computeBytes))] : []),
         ...(estimates.some((e) => e.outputBytes > 0) ? [row('  output buffer', (e) => formatBytes(e.outputBytes))] : []),
-        ...(first.generative ? [row('KV cache', (e) => formatBytes(e.kvCacheBytes))] : []),
+        ...(first.generative ? [row('KV cache', kvCacheCell)] : []),
         row('overhead', (e) => formatBytes(e.overheadBytes)),
         row('total', totalCell),
         row('capacity', (e) => formatBytes(e.capacityBytes)),

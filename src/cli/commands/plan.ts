@@ -2,7 +2,7 @@ import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import {
   setOwn, EstimateError,
-  KEEP_FORMAT,
+  KEEP_FORMAT, ggufFallbackFormats,
   MAX_PLAN_TEXT_BYTES,
   TARGETS,
   allowedFormats,
@@ -35,8 +35,10 @@ import {
   type SolvePlanInput,
   type Target,
 } from '../../core';
-import { openModelFile, readRegularTextFile, resolveInsideFolder } from '../../node/fileByteSource';
+import { openModelFile, openModelFileWhole, readRegularTextFile, resolveInsideFolder } from '../../node/fileByteSource';
+import { NodeError } from '../../node/errors';
 import { measureSensitivity } from '../../node/measure';
+import { MAX_EVAL_CONTEXT } from '../../node/llamaEval';
 import { DEFAULT_VERIFY_CANDIDATES, MAX_VERIFY_CANDIDATES, planReference, verifyPlan, type PlanReference, type VerifyPlanResult } from '../../node/planVerify';
 import { analyzeModelSensitivity } from '../../node/sensitivityRunner';
 import { modelDataFiles, writeOutputFile } from '../../node/safeOutput';
@@ -75,6 +77,7 @@ export const planSpec: CommandSpec = {
     { name: 'verify', type: 'boolean', description: "Apply and run candidate plans with onnxruntime-node and deliver the best measured one (default for ONNX models up to 256 MiB).", exclusive: 'verify' },
     { name: 'no-verify', type: 'boolean', description: "Deliver the solver's plan without running it.", exclusive: 'verify' },
     { name: 'text', type: 'string', value: 'FILE', description: 'Calibration text for --measure / --verify of a GGUF model in llama.cpp; default the bundled one.' },
+    { name: 'eval-context', type: 'string', value: 'N', description: 'Evaluation chunk length in tokens for --measure / --verify of a GGUF model in llama.cpp (16 to 8192); default 128.' },
     { name: 'max-candidates', type: 'string', value: 'N', description: `Run at most N candidate plans when verifying; default ${DEFAULT_VERIFY_CANDIDATES}, at most ${MAX_VERIFY_CANDIDATES}.` },
     { name: 'targets-file', type: 'string', value: 'FILE', description: 'A JSON file of extra or overriding targets (see README, "Estimate memory and speed").' },
     { name: 'output', short: 'o', type: 'string', value: 'PLAN', description: 'Where to write the plan; default FILE.precision.json beside the model (pins in an existing plan are kept).', exclusive: 'output' },
@@ -149,15 +152,18 @@ export async function checkPlanFile(planPath: string, model: Model, fingerprint:
   return checkParsedPlan(path.basename(planPath), await readPlanFile(planPath), model, fingerprint, io, user);
 }
 
-/** Opens the plan's model (`modelPath` or beside the plan), checks the plan and throws CliError (exit 2) on errors. */
-export async function loadCheckedPlan(planPath: string, modelPath: string | undefined, io: CliOutput, targetsFile?: string): Promise<CheckedPlan> {
+/**
+ * Opens the plan's model (`modelPath` or beside the plan), checks the plan and throws CliError (exit 2) on errors.
+ * With `wholeOnnx` an ONNX model is read whole, once, and its bytes returned (`apply` rewrites and runs them).
+ */
+export async function loadCheckedPlan(planPath: string, modelPath: string | undefined, io: CliOutput, targetsFile?: string, options: { readonly wholeOnnx?: boolean } = {}): Promise<CheckedPlan & { readonly bytes?: Uint8Array }> {
   const name = path.basename(planPath);
   const parsed = await readPlanFile(planPath);
   const plan = requirePlan(name, parsed, io);
   // A plan names its model relative to its own folder; like external data it may not leave that folder (issue 14:
   // `"file": "../outside/x.onnx"` was opened and parsed). An explicit --model is the user's own choice.
   const mp = modelPath ?? (await resolveInsideFolder(await fs.realpath(path.dirname(path.resolve(planPath))), plan.model.file, name, 'model file'));
-  const opened = await openModelFile(mp);
+  const opened = options.wholeOnnx ? await openModelFileWhole(mp) : { ...(await openModelFile(mp)), bytes: undefined };
   let model: Model;
   let fingerprint: string;
   try {
@@ -167,7 +173,7 @@ export async function loadCheckedPlan(planPath: string, modelPath: string | unde
     await opened.close();
   }
   const user = await loadTargetsFile(targetsFile);
-  return { ...checkParsedPlan(name, parsed, model, fingerprint, io, user), modelPath: mp };
+  return { ...checkParsedPlan(name, parsed, model, fingerprint, io, user), modelPath: mp, ...(opened.bytes ? { bytes: opened.bytes } : {}) };
 }
 
 type PlanStringOption = 'budget' | 'avg-bits' | 'weight-budget' | 'kv-format' | 'formats' | 'sample' | 'text' | 'targets-file' | 'output';
@@ -210,6 +216,8 @@ export async function planCommand(optionValues: OptionValues, positionals: reado
   }
   const devices = positiveInt(optionValues, 'devices') ?? 1;
   const context = positiveInt(optionValues, 'context');
+  const evalContext = positiveInt(optionValues, 'eval-context');
+  if (evalContext !== undefined && (evalContext < 16 || evalContext > MAX_EVAL_CONTEXT)) throw new CliError(`--eval-context must be a whole number from 16 to ${MAX_EVAL_CONTEXT}, got ${evalContext}.`);
   const batch = positiveInt(optionValues, 'batch') ?? 1;
   const kvFormat = values['kv-format'] ?? 'fp16';
   const sample = values.sample !== undefined ? Number(values.sample) : undefined;
@@ -242,7 +250,9 @@ export async function planCommand(optionValues: OptionValues, positionals: reado
 
     // Score the baselines' formats too, so the comparison table has their predicted harm.
     const baselineList = standardBaselines(model, { native: target.native, allowEmulated });
-    const scored = [...new Set([...formats, ...baselineList.flatMap((b) => Object.values(b.assignment)).filter((f) => f !== KEEP_FORMAT)])];
+    const listed = [...new Set([...formats, ...baselineList.flatMap((b) => Object.values(b.assignment)).filter((f) => f !== KEEP_FORMAT)])];
+    // GGUF: llama-quantize's fallback types for rows a format's block does not divide are what the solver offers there.
+    const scored = [...new Set([...listed, ...ggufFallbackFormats(model, listed)])];
     const report = await analyzeModelSensitivity({ model, source: opened.source, siblings: opened.siblings }, {
       formats: scored, ...(sample !== undefined ? { sample } : {}),
       onProgress: (p) => progress.update('sensitivity', p.bytesDone, Math.max(1, p.bytesTotal), `${Math.round((100 * p.bytesDone) / Math.max(1, p.bytesTotal))}% of the weights (${p.tensorsDone}/${p.tensorsTotal} tensors)`),
@@ -255,13 +265,15 @@ export async function planCommand(optionValues: OptionValues, positionals: reado
     const wantVerify = values.verify === true || autoVerify || (values.measure === true && values['no-verify'] !== true);
     if ((values.measure || values.verify) && model.format !== 'onnx' && model.format !== 'gguf') io.err(`warning: --measure and --verify need an ONNX or GGUF model; using static sensitivity for ${model.format}.`);
     if (values.text !== undefined && model.format !== 'gguf') throw new CliError('--text needs a GGUF model (the calibration text for llama.cpp).');
+    if (evalContext !== undefined && !(model.format === 'gguf' && (values.measure || values.verify))) throw new CliError('--eval-context needs a GGUF model and --measure or --verify (it is the llama.cpp evaluation chunk length).');
     // GGUF (--measure / --verify): llama.cpp on a calibration text; KL of the next-token distributions.
     let gguf: GgufPlanMeasurement | undefined;
     if (model.format === 'gguf' && (values.measure || values.verify)) {
       try {
-        gguf = await measureGgufForPlan(path.resolve(modelPath), report, { measure: values.measure === true, formats: scored, ...(values.text !== undefined ? { textFile: values.text } : {}), io, quiet: values.json === true });
+        gguf = await measureGgufForPlan(path.resolve(modelPath), report, { measure: values.measure === true, formats: scored, ...(values.text !== undefined ? { textFile: values.text } : {}), ...(evalContext !== undefined ? { contextSize: evalContext } : {}), io, quiet: values.json === true });
       } catch (e) {
-        throw new CliError((e as Error).message);
+        if (e instanceof NodeError) throw new CliError(e.message);
+        throw e;
       }
       const evaluator = gguf.session.evaluator;
       disposers.push(() => evaluator.dispose());
@@ -271,7 +283,7 @@ export async function planCommand(optionValues: OptionValues, positionals: reado
       try {
         reference = await progress.around('reference run', () => planReference(path.resolve(modelPath), model));
       } catch (e) {
-        if (values.verify === true && !values.measure) throw new CliError((e as Error).message);
+        if (values.verify === true && !values.measure) throw e instanceof NodeError ? new CliError(e.message) : e;
         io.err(`warning: ${autoVerify ? 'the plan was not verified: ' : ''}${(e as Error).message.split('\n')[0]}`);
       }
     }

@@ -15,6 +15,7 @@ import {
   type SensitivityReport,
 } from '../../core';
 import { harmFromMeasuredKl, measureGgufSensitivity, startGgufEvaluation, type GgufEvalSession } from '../../node/ggufMeasure';
+import { LLAMA_EVAL_RUNTIME } from '../../node/llamaEval';
 import { ggufBaselines, verifyGgufPlan, type GgufCandidate, type GgufVerifyResult } from '../../node/ggufVerify';
 import { renderTable, type CliOutput } from '../io';
 
@@ -112,7 +113,7 @@ export function ggufVerificationJson(v: GgufVerifyResult): unknown {
 }
 
 /** The runtime recorded in plan files. */
-export const LLAMA_RUNTIME = 'llama.cpp (node-llama-cpp 3.21.1, CPU)';
+export const LLAMA_RUNTIME = LLAMA_EVAL_RUNTIME;
 
 /** The plan file's record of a GGUF verification (and, with --measure, each layer's KL alone in its format). */
 export function ggufMeasurementRecord(v: GgufVerifyResult, m: GgufPlanMeasurement, measuredAt = new Date()): PlanMeasurement {

@@ -1,6 +1,7 @@
 import { formatDb, getNumberFormat, type SensitivityReport } from '../../core';
 import { klPerStaticScore, measureGgufSensitivity } from '../../node/ggufMeasure';
 import { measureSensitivity } from '../../node/measure';
+import { NodeError } from '../../node/errors';
 import { analyzeModelSensitivity, resolveFormats } from '../../node/sensitivityRunner';
 import { formatIds, isFormat } from '../choices';
 import { CliError, renderTable, type CliOutput } from '../io';
@@ -77,7 +78,7 @@ export async function sensitivityCommand(options: OptionValues, positionals: rea
         onProgress: (p) => progress.update('measuring in llama.cpp', p.pairsDone, p.pairsTotal, `${p.pairsDone}/${p.pairsTotal} layer × format pairs, ${p.message}`),
       });
     } catch (e) {
-      if (e instanceof Error && !(e.name === 'ModelFormatError')) throw new CliError(e.message.endsWith('.') ? e.message : `${e.message}.`);
+      if (e instanceof NodeError) throw new CliError(e.message.endsWith('.') ? e.message : `${e.message}.`);
       throw e;
     }
   } else if (values.measure) {
@@ -92,7 +93,7 @@ export async function sensitivityCommand(options: OptionValues, positionals: rea
         onProgress: (p) => progress.update('measuring', p.pairsDone, p.pairsTotal, `${p.pairsDone}/${p.pairsTotal} layer × format pairs, ${p.message}`),
       });
     } catch (e) {
-      if (e instanceof Error && !(e.name === 'ModelFormatError')) throw new CliError(e.message.endsWith('.') ? e.message : `${e.message}.`);
+      if (e instanceof NodeError) throw new CliError(e.message.endsWith('.') ? e.message : `${e.message}.`);
       throw e;
     }
   } else {

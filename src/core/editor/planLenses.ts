@@ -10,7 +10,7 @@ import { own } from '../model/dict';
 import type { Model } from '../model/types';
 import type { Target } from '../estimate/hardware/catalog';
 import { dtypeLabel, formatBytes, formatCount } from '../model/inspect';
-import { formatDb, formatRate, formatSeconds } from '../format/numbers';
+import { formatDb, formatLatencyBound, formatRate } from '../format/numbers';
 import { estimate, type Estimate } from '../estimate/memory';
 import { formatForStoredDType, getNumberFormat, type NumberFormat } from '../precision/numberFormats';
 import { budgetFor } from '../plan/budget';
@@ -170,7 +170,7 @@ export function analyzePlan(ctx: PlanContext): PlanView {
     // Model-kind-aware, as in the CLI: tokens/s for a decoder, latency per inference otherwise; never a guessed rate.
     const speed = e.unpublishedRates.length > 0 ? ` · speed not published (${e.unpublishedRates.join(', ')} rate)`
       : e.generative ? (e.decodeTokensPerSecond > 0 ? ` · ${formatRate(e.decodeTokensPerSecond, 'tok/s')}` : '')
-      : e.inferenceSeconds > 0 ? ` · ${formatSeconds(e.inferenceSeconds)} per inference` : '';
+      : e.inferenceSeconds > 0 ? ` · ${formatLatencyBound(e.inferenceSeconds)} per inference (roofline bound)` : '';
     header = {
       position: { offset: 0, length: 0, line: 1, column: 1 },
       title: headerTitle(target, budget, speed, e),

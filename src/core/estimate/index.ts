@@ -13,10 +13,10 @@ export {
   parseUserTargets, MAX_TARGET_FILE_BYTES, MAX_USER_TARGETS, MAX_TARGET_TEXT_LENGTH,
 } from './hardware/userTargets';
 export {
-  estimate, readShapeConstants, DEFAULT_CONTEXT, MAX_BATCH, MAX_CONTEXT,
+  estimate, isCachelessDecoder, symbolicInputDims, readShapeConstants, DEFAULT_CONTEXT, MAX_BATCH, MAX_CONTEXT,
   type EstimateOptions, type UnsupportedFormat, type LayerEstimate, type Estimate,
 } from './memory';
 export {
-  bindDim, dtypeElementBytes, valueBytes, inferGraphShapes, peakActivationBytes, type ShapeBindings, type ValueShape,
+  bindDim, dimKind, dtypeElementBytes, valueBytes, inferGraphShapes, peakActivationBytes, type ShapeBindings, type ValueShape,
   type GraphShapes, type ActivationPeak,
 } from './shapes';

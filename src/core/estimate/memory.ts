@@ -55,7 +55,7 @@ import { formatByteLength, formatForStoredDType, getNumberFormat, KEEP_FORMAT, t
 import type { Interconnect, Target } from './hardware/catalog';
 import { EstimateError } from './hardware/errors';
 import { computeRate, formatSupport } from './hardware/support';
-import { bindDim, inferGraphShapes, peakActivationBytes, type ShapeBindings } from './shapes';
+import { bindDim, dimKind, inferGraphShapes, peakActivationBytes, type ShapeBindings } from './shapes';
 import type { RuntimeMemory } from './runtime/types';
 import { runtimeMemory, type RuntimeOptions } from './runtime/select';
 
@@ -245,6 +245,66 @@ function kvPlan(model: Model, batch: number, context: number): KvPlan | undefine
   return { elements, stateElements: 0, elementsPerToken: elements / (batch * context), blocks: past.length, heads: headsSeen, kvHeads: headsSeen, headDim: headDimSeen, cache: undefined, source: `ONNX past-key-value inputs (${past.length}: ${past.slice(0, 3).map((v) => v.name).join(', ')}${past.length > 3 ? ', …' : ''})` };
 }
 
+/** A token-id input of a decoder export: `input_ids`, `tokens`, `token_ids`. */
+const TOKEN_INPUT_NAMES = /^(input_ids|tokens?|token_ids|input_tokens)$/i;
+/** Inputs that mark a BERT-style encoder (token types, masked-LM) rather than a causal decoder. */
+const ENCODER_INPUT_NAMES = /token_type_ids|segment_ids/i;
+
+/**
+ * A decoder-only ONNX export without past-key-value inputs (each new token reruns the whole sequence): the main
+ * graph takes integer token ids of rank 2 (`input_ids`, `tokens`) and returns `logits` of rank 3 whose last
+ * dimension is the vocabulary (the declared vocabulary size or the rows of an embedding table). A BERT-style
+ * encoder (an encoder architecture, or `token_type_ids` among the inputs) is not one, even with a vocabulary head.
+ */
+export function isCachelessDecoder(model: Model): boolean {
+  const main = model.graphs[0];
+  if (!main) return false;
+  const hp = model.hyperparameters;
+  if (hp.architecture && ENCODER_ARCHITECTURES.test(hp.architecture)) return false;
+  if (main.inputs.some((v) => ENCODER_INPUT_NAMES.test(v.name))) return false;
+  const tokens = main.inputs.some((v) => TOKEN_INPUT_NAMES.test(v.name) && (v.dtype === 'int64' || v.dtype === 'int32') && v.shape?.length === 2);
+  if (!tokens) return false;
+  const vocabularies = new Set<number>();
+  if (hp.vocabSize) vocabularies.add(hp.vocabSize);
+  for (const l of model.layers) if (l.role === 'embedding' && l.shape.length === 2) for (const d of l.shape) vocabularies.add(d);
+  return main.outputs.some((v) => /logits/i.test(v.name) && v.shape?.length === 3 && typeof v.shape[2] === 'number' && vocabularies.has(v.shape[2]));
+}
+
+/**
+ * The main graph's symbolic input dimensions with what each is set to, in the model's own names:
+ * `batch_size = 1 (batch)`, `seq_len = 4096 (sequence)`, `N = 1 (no batch or sequence meaning)`. Unnamed ones are
+ * counted per input. Empty when every input dimension is fixed.
+ */
+export function symbolicInputDims(model: Model, bindings: ShapeBindings): { named: { name: string; value: number; kind: 'batch' | 'sequence' | 'other' }[]; unnamed: string[] } {
+  const named = new Map<string, { name: string; value: number; kind: 'batch' | 'sequence' | 'other' }>();
+  const unnamed = new Set<string>();
+  for (const v of model.graphs[0]?.inputs ?? []) {
+    if (model.graphs[0]!.initializers.includes(v.name)) continue;
+    for (const d of v.shape ?? []) {
+      if (typeof d === 'number' && d >= 0) continue;
+      if (typeof d !== 'string' || d === '') {
+        unnamed.add(v.name);
+        continue;
+      }
+      if (named.has(d) || named.size >= 16) continue;
+      const kind = dimKind(d) ?? 'other';
+      named.set(d, { name: d, value: kind === 'batch' ? bindings.batch : kind === 'sequence' ? bindings.context : 1, kind });
+    }
+  }
+  return { named: [...named.values()], unnamed: [...unnamed] };
+}
+
+/**
+ * `; symbolic input dims: batch_size = 1 (batch), seq_len = 4096 (context)` in the model's own names, or '' when the
+ * inputs have none. A non-generative model's sequence dims say where their value came from (there is no context).
+ * Named dims with no batch or sequence meaning are listed by the "bound to 1" assumption.
+ */
+function symbolicDimsText(dims: ReturnType<typeof symbolicInputDims>, generative: boolean, sequenceSource: string): string {
+  const parts = dims.named.filter((d) => d.kind !== 'other').map((d) => `${d.name} = ${d.value} (${d.kind === 'batch' ? 'batch' : generative ? 'context' : `sequence length, ${sequenceSource}`})`);
+  if (dims.unnamed.length > 0) parts.push(`unnamed dims of ${dims.unnamed.slice(0, 4).map((n) => `'${n}'`).join(', ')}${dims.unnamed.length > 4 ? ', …' : ''} = 1`);
+  return parts.length > 0 ? `; symbolic input dims: ${parts.join(', ')}` : '';
+}
+
 /** True when the layer's weights are consumed by an integer kernel (W8A8 as stored). */
 function integerLayer(model: Model, layer: Layer): boolean {
   if (model.format === 'tflite') return true;
@@ -271,9 +331,7 @@ export function estimate(model: Model, target: Target, options: EstimateOptions 
   const batch = checkCount('batch', options.batch, 1, MAX_BATCH);
   const declaredContext = hp.contextLength && hp.contextLength > 0 ? Math.min(hp.contextLength, DEFAULT_CONTEXT) : DEFAULT_CONTEXT;
   const context = checkCount('context', options.context, declaredContext, MAX_CONTEXT);
-  if (options.context === undefined) {
-    assumptions.push(`Context ${context} tokens (${hp.contextLength ? `the model's ${hp.contextLength} capped at ${DEFAULT_CONTEXT}` : `default; the model declares none`}).`);
-  }
+  const contextSource = options.context !== undefined ? 'set with --context' : hp.contextLength ? `the model's ${hp.contextLength} capped at ${DEFAULT_CONTEXT}` : 'default; the model declares none';
   const kvFormatId = options.kvFormat ?? 'fp16';
   const kvFormat = getNumberFormat(kvFormatId) ?? fail(`unknown KV-cache format '${kvFormatId.slice(0, 40)}'`);
 
@@ -342,6 +400,12 @@ export function estimate(model: Model, target: Target, options: EstimateOptions 
 
   //#region KV cache
   const kv = kvPlan(model, batch, context);
+  // The model kind decides which figures describe it: a decoder (with or without a cache) runs over a context of
+  // tokens; any other model runs one inference per batch and has no context, only its own symbolic dims.
+  const cacheless = kv === undefined && isCachelessDecoder(model);
+  const generative = kv !== undefined || cacheless;
+  if (generative && options.context === undefined) assumptions.push(`Context ${context} tokens (${contextSource}).`);
+  if (cacheless) assumptions.push(`Decoder exported without past-key-value inputs (token ids → logits over the vocabulary): no KV cache; each generated token reruns the whole ${context}-token context, so decode speed is one full pass per token.`);
   const stateBytes = kv ? kv.stateElements * RECURRENT_STATE_BYTES : 0;
   const kvCacheBytes = kv ? kvBytes(kv.elements, kvFormat) + stateBytes : 0;
   const kvBytesPerToken = kv ? (kv.elementsPerToken * kvFormat.bytesPerBlock) / kvFormat.blockSize : 0;
@@ -362,10 +426,10 @@ export function estimate(model: Model, target: Target, options: EstimateOptions 
   if (main) {
     const peak = peakActivationBytes(model, bindings, { graph: main, exclude: (n) => kv !== undefined && KV_VALUE_NAMES.test(n), ...(options.constants ? { constants: options.constants } : {}) });
     activationBytes = peak.peakBytes;
-    assumptions.push(`Activations: peak of live tensors walking the main graph in order${peak.peakNode ? ` (at '${peak.peakNode}')` : ''}; symbolic batch dims = ${batch}, sequence dims = ${context}.`);
+    assumptions.push(`Activations: peak of live tensors walking the main graph in order${peak.peakNode ? ` (at '${peak.peakNode}')` : ''}${symbolicDimsText(symbolicInputDims(model, bindings), generative, options.context !== undefined ? 'set with --context' : 'default; --context sets it')}.`);
     if (peak.unboundSymbols.length) assumptions.push(`Symbolic dims bound to 1: ${peak.unboundSymbols.slice(0, 8).join(', ')}${peak.unboundSymbols.length > 8 ? ', …' : ''}.`);
     if (peak.generatedConstantBytes > 0) {
-      warnings.push(`${peak.generatedConstantBytes} bytes of tensors are generated at run time from stored shapes (ConstantOfShape: weights not stored in the file); they are counted as activations, not weights.`);
+      warnings.push(`${peak.generatedConstantBytes} bytes of tensors are generated at run time from stored shapes (ConstantOfShape: weights not stored in the file); they are counted as activations, not weights, and the compute of the layers that use them is not in the speed (which is then a looser bound).`);
     }
     if (peak.unknownValues.length) {
       activationsPartial = true;
@@ -477,13 +541,14 @@ export function estimate(model: Model, target: Target, options: EstimateOptions 
   const attnPerTokenFlops = kv ? (kv.cache ? attentionDecodeFlops(kv.cache, context) : 4 * context * kv.heads * kv.headDim * kv.blocks) : 0;
   const attnPrefillFlops = kv ? (kv.cache ? attentionPrefillFlops(kv.cache, context) : 2 * context * context * kv.heads * kv.headDim * kv.blocks) : 0;
   const attnSeconds = (f: number): number => (attnRate > 0 ? f / attnRate : 0);
+  const prefillTokens = generative ? context : 1;
+  const prefillComputeSeconds = (tokenSeconds * batch * prefillTokens + attnSeconds(attnPrefillFlops * batch)) / devices;
   const decodeBytes = activeWeightBytes + kvCacheBytes;
   const decodeMemorySeconds = decodeBytes / bw;
-  const decodeComputeSeconds = (tokenSeconds * batch + attnSeconds(attnPerTokenFlops * batch)) / devices;
+  // Without a cache every new token is a full pass over the context.
+  const decodeComputeSeconds = cacheless ? prefillComputeSeconds : (tokenSeconds * batch + attnSeconds(attnPerTokenFlops * batch)) / devices;
   const decodeSeconds = Math.max(decodeMemorySeconds, decodeComputeSeconds);
   const decodeTokensPerSecond = decodeSeconds > 0 ? batch / decodeSeconds : 0;
-  const prefillTokens = kv ? context : 1;
-  const prefillComputeSeconds = (tokenSeconds * batch * prefillTokens + attnSeconds(attnPrefillFlops * batch)) / devices;
   const prefillSeconds = Math.max(prefillComputeSeconds, weightBytes / bw);
   const prefillTokensPerSecond = prefillSeconds > 0 ? (batch * prefillTokens) / prefillSeconds : 0;
   if (decodeSeconds === 0) warnings.push('The model has no weights to read and no FLOPs to run; speed is reported as 0.');
@@ -491,7 +556,7 @@ export function estimate(model: Model, target: Target, options: EstimateOptions 
   for (const [t, from] of derived) assumptions.push(`${target.id} publishes no ${t} rate: taken as its ${from} rate (never guessed higher than a published one).`);
   if (unpublished.size > 0) warnings.push(`${target.id} publishes no ${[...unpublished].join(' or ')} rate, and none can be derived without guessing higher than a published one: speeds that need it are not published (a roofline without it would be an upper bound).`);
   assumptions.push('Speeds are rooflines at dense peak (upper bounds; real kernels reach roughly 30–80% of them).');
-  if (!kv) assumptions.push('Not a generative decoder (no KV cache): one inference per batch; in --json, a "token" is one sample.');
+  if (!generative) assumptions.push('Not a generative decoder (no KV cache): one inference per batch; in --json, a "token" is one sample.');
   //#endregion
 
   const finite = (n: number): number => (Number.isFinite(n) ? n : 0);
@@ -529,7 +594,7 @@ export function estimate(model: Model, target: Target, options: EstimateOptions 
     perLayer,
     warnings,
     assumptions,
-    generative: kv !== undefined,
+    generative,
     inferenceSeconds: finite(prefillSeconds),
     unknownParts,
     totalIsLowerBound: unknownParts.length > 0 || activationsPartial,

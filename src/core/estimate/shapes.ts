@@ -64,13 +64,19 @@ const MAX_TRACKED_VALUES = 64;
 const BATCH_NAMES = /^(n|b|bs|batch|batch_?size|batches|num_?batch(es)?|unk__batch)$|batch/i;
 const CONTEXT_NAMES = /seq|sequence|context|token|total_?length|past_?length|max_?length|^s$|^t$|^l$/i;
 
+/** What a symbolic dimension means by its name: the batch, a sequence (bound to the context), or neither. */
+export function dimKind(dim: string): 'batch' | 'sequence' | undefined {
+  if (BATCH_NAMES.test(dim)) return 'batch';
+  if (CONTEXT_NAMES.test(dim)) return 'sequence';
+  return undefined;
+}
+
 /** Binds one dimension: numbers stay, batch/context symbols bind to the bindings, others to undefined. */
 export function bindDim(dim: Dim, bindings: ShapeBindings): number | undefined {
   if (typeof dim === 'number') return dim >= 0 ? dim : undefined;
   if (typeof dim !== 'string') return undefined;
-  if (BATCH_NAMES.test(dim)) return bindings.batch;
-  if (CONTEXT_NAMES.test(dim)) return bindings.context;
-  return undefined;
+  const kind = dimKind(dim);
+  return kind === 'batch' ? bindings.batch : kind === 'sequence' ? bindings.context : undefined;
 }
 
 /** Bytes of one element of `dtype` (fractional for sub-byte types); 0 for unknown/strings. */

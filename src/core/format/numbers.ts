@@ -85,3 +85,16 @@ export function formatSeconds(seconds: number): string {
   if (a < 60) return `${significant(seconds)} s`;
   return `${Math.floor(a / 60)} min ${Math.round(a % 60)} s`;
 }
+
+/**
+ * A roofline figure is a bound, and says so: a latency can only be longer (`≥ 23.5 ns`), a rate only lower
+ * (`≤ 42.6M samples/s`), since real kernels reach a fraction of the dense peak.
+ */
+export function formatLatencyBound(seconds: number): string {
+  return `≥ ${formatSeconds(seconds)}`;
+}
+
+/** See {@link formatLatencyBound}: `formatRateBound(42.6e6, 'samples/s')` → '≤ 42.6M samples/s'. */
+export function formatRateBound(perSecond: number, unit = ''): string {
+  return `≤ ${formatRate(perSecond, unit)}`;
+}

@@ -8,6 +8,7 @@ import { own, setOwn } from '../model/dict';
 import type { Layer, Model } from '../model/types';
 import { getNumberFormat, type ComputeType } from '../precision/numberFormats';
 import { KEEP_FORMAT } from './planFile';
+import { ggufWrittenLayerFormat } from './ggufFallback';
 import { formatAllowed, groupLayers, layerTensors, tensorBytesIn, type FuseOptions } from './solver';
 
 /** A named assignment (layer → format id, 'keep' = as stored). */
@@ -39,7 +40,8 @@ function finish(model: Model, raw: Record<string, string>, fuse: FuseOptions | u
       const keep = ts.reduce((a, t) => a + t.tensor.byteLength, 0);
       const now = ts.reduce((a, t) => a + tensorBytesIn(t.tensor, f, t.isMain), 0);
       if (now > keep) id = KEEP_FORMAT;
-      else id = f.id;
+      // GGUF: the type apply writes (llama-quantize's fallback where the rows do not hold the block).
+      else id = ggufWrittenLayerFormat(model, l.name, f.id) ?? f.id;
     }
     setOwn(out, l.name, id);
   }

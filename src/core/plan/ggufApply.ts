@@ -22,6 +22,7 @@ import { decodeElements } from '../precision/decode';
 import { getNumberFormat } from '../precision/numberFormats';
 import { isGgmlWritable, quantizeGgml } from '../precision/ggmlQuants';
 import { KEEP_FORMAT } from './planFile';
+import { ggufCompatibleDtype } from './ggufFallback';
 import { dtypeInfo, storedByteLength } from '../model/dtypes';
 import type { GgufHeader } from '../formats/gguf/reader';
 import { encodeGgufU32, GGUF_VALUE_TYPE, layoutGguf, type GgufKvOut, type GgufLayout, type GgufTensorOut } from '../formats/gguf/writer';
@@ -98,12 +99,6 @@ const LLAMA_FTYPE: ReadonlyMap<string, readonly [number, string]> = new Map([
   ['q2_0', [41, 'MOSTLY_Q2_0']],
 ] as const);
 
-/** llama-quantize `tensor_type_fallback`: the type used when rows are not a multiple of the planned type's block. */
-const FALLBACK: ReadonlyMap<string, string> = new Map([
-  ['q2_k', 'q4_0'], ['q3_k', 'q4_0'], ['tq1_0', 'q4_0'], ['tq2_0', 'q4_0'], ['q2_0', 'q4_0'],
-  ['q4_k', 'q5_0'], ['q5_k', 'q5_1'], ['q6_k', 'q8_0'],
-]);
-
 /** ggml dtype that stores a plan format, or undefined when it has none here. */
 export function ggmlDtypeForFormat(formatId: string): string | undefined {
   const f = getNumberFormat(formatId);
@@ -122,11 +117,9 @@ function label(dtype: string): string {
 
 /** The type a tensor with rows of `rowLength` can actually be stored in, and why when it differs. */
 function compatibleType(dtype: string, rowLength: number): { dtype: string; note?: string } {
-  const block = dtypeInfo(dtype)!.blockSize;
-  if (rowLength % block === 0) return { dtype };
-  const fb = FALLBACK.get(dtype);
-  const to = fb && rowLength % dtypeInfo(fb)!.blockSize === 0 ? fb : 'float16';
-  return { dtype: to, note: `rows of ${rowLength} are not a multiple of ${label(dtype)}'s block of ${block}; stored as ${label(to)} (llama-quantize's fallback)` };
+  const to = ggufCompatibleDtype(dtype, rowLength);
+  if (to === dtype) return { dtype };
+  return { dtype: to, note: `rows of ${rowLength} are not a multiple of ${label(dtype)}'s block of ${dtypeInfo(dtype)!.blockSize}; stored as ${label(to)} (llama-quantize's fallback)` };
 }
 
 /**

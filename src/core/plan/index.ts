@@ -35,6 +35,7 @@ export {
   planForTarget, solvePlan, planDocument, replacePlanAssignment, allowedFormats, type PlanForTargetOptions,
   type PlanForTargetResult, type FitSuggestion, type SolvePlanInput, type SolvedPlan, type BaselineComparison,
 } from './workflow';
+export { GGUF_SHAPE_FALLBACK, ggufCompatibleDtype, ggufWrittenFormat, ggufWrittenLayerFormat, ggufFallbackFormats, ggufAssignmentWritten } from './ggufFallback';
 export {
   convertGgufRows, copiedKvSpans, GgufApplyError, type GgufApplyErrorCode, type GgufApplyOptions, type GgufApplyPlan,
   type GgufApplyTensor, ggmlDtypeForFormat, ggufRows, planGgufApply,

@@ -432,10 +432,14 @@ function makeQkx2(n: number, nmax: number, x: Float32Array, o: number, Lo: numbe
   return scale;
 }
 
-/** get_scale_min_k4: 6-bit scale and min j of the 12-byte packed Q4_K/Q5_K scales at b[o..]. */
-function scaleMinK4(j: number, b: Uint8Array, o: number): [number, number] {
-  if (j < 4) return [b[o + j]! & 63, b[o + j + 4]! & 63];
-  return [(b[o + j + 4]! & 0xf) | ((b[o + j - 4]! >> 6) << 4), (b[o + j + 4]! >> 4) | ((b[o + j]! >> 6) << 4)];
+/** get_scale_min_k4: 6-bit scale j of the 12-byte packed Q4_K/Q5_K scales at b[o..] (no tuple: called per sub-block). */
+function scaleK4(j: number, b: Uint8Array, o: number): number {
+  return j < 4 ? b[o + j]! & 63 : (b[o + j + 4]! & 0xf) | ((b[o + j - 4]! >> 6) << 4);
+}
+
+/** get_scale_min_k4: 6-bit min j. */
+function minK4(j: number, b: Uint8Array, o: number): number {
+  return j < 4 ? b[o + j + 4]! & 63 : (b[o + j + 4]! >> 4) | ((b[o + j]! >> 6) << 4);
 }
 //#endregion
 
@@ -562,7 +566,8 @@ function qk45Codes(nmax: number, rmin: number, rdelta: number, nstep: number, x:
   const d = putHalf(b, bo, Math.fround(maxScale / 63));
   const dmin = putHalf(b, bo + 2, Math.fround(maxMin / 63));
   for (let j = 0; j < 8; j++) {
-    const [s, m] = scaleMinK4(j, b, sc);
+    const s = scaleK4(j, b, sc);
+    const m = minK4(j, b, sc);
     const dd = Math.fround(d * s);
     if (dd === 0) continue;
     const dm = Math.fround(dmin * m);

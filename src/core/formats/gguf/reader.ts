@@ -16,7 +16,7 @@ import { layersFromTensors } from '../../model/roles';
 import type { Hyperparameters, MetadataValue, Model, TensorInfo } from '../../model/types';
 import type { ReadContext } from '../context';
 import { attentionFromKvs } from './attentionKeys';
-import { REMOVED_GGML_TYPES, ggmlLayouts, type GgmlLayout } from './ggmlTypes';
+import { REMOVED_GGML_TYPES, ggmlLayouts, layoutByteLength, type GgmlLayout } from './ggmlTypes';
 import { maxOf } from '../../util/arrays';
 
 //#region GGUF value types (gguf.h `enum gguf_type`)
@@ -324,8 +324,9 @@ export async function readGgufHeader(source: ByteSource, ctx: ReadContext): Prom
     const rowLength = nDims > 0 ? ne[0]! : 1;
     const viable: TensorLayout[] = [];
     for (const layout of layouts) {
-      const byteLength = elementCount === 0 ? 0 : storedByteLength(layout.dtype, elementCount);
-      if (rowLength % dtypeInfo(layout.dtype)!.blockSize === 0 && byteLength !== undefined) viable.push({ layout, byteLength });
+      const byteLength = elementCount === 0 ? 0 : layoutByteLength(layout.dtype, ne, elementCount, storedByteLength);
+      const rowsFit = layout.dtype === 'tl2' || rowLength % dtypeInfo(layout.dtype)!.blockSize === 0;
+      if (rowsFit && byteLength !== undefined) viable.push({ layout, byteLength });
     }
     if (viable.length === 0) {
       const first = layouts[0]!;
@@ -421,6 +422,7 @@ function layoutName(l: GgmlLayout): string {
 function layoutsText(typeId: number, elementCount: number): string {
   const all = ggmlLayouts(typeId).map((l) => {
     const info = dtypeInfo(l.dtype)!;
+    if (l.dtype === 'tl2') return `${l.name} (${l.origin}: rows × (row − 256) × 5/24 + 64 bytes per row)`;
     const bytes = storedByteLength(l.dtype, elementCount);
     const trailer = info.tensorTrailerBytes ? ` + ${info.tensorTrailerBytes} per tensor` : '';
     return `${l.name} (${l.origin}: ${info.blockSize} weights in ${info.bytesPerBlock} bytes${trailer}${bytes !== undefined ? `, ${bytes} bytes` : ''})`;
@@ -464,8 +466,12 @@ function chooseLayouts(tensors: TensorInfo[], offsets: readonly number[], typeId
         return c !== undefined && c.byteLength <= range[i]! && (!tight || c.byteLength === 0 || range[i]! - c.byteLength < alignment);
       });
     const layouts = ggmlLayouts(id);
-    const pick = layouts.find((l) => fits(l, true)) ?? layouts.find((l) => fits(l, false));
+    const tight = layouts.filter((l) => fits(l, true));
+    const pick = tight[0] ?? layouts.find((l) => fits(l, false));
     if (!pick) continue;
+    if (tight.length > 1) {
+      notes.push(`ggml type ${id} is ambiguous in this file: its tensors fit ${tight.map((l) => `${l.name} (${l.origin})`).join(' and ')}; read as ${pick.name} of ${pick.origin}.`);
+    }
     for (const i of members) {
       const c = candidates[i]!.find((x) => x.layout.dtype === pick.dtype && x.layout.origin === pick.origin)!;
       candidates[i] = [c, ...candidates[i]!.filter((x) => x !== c)];

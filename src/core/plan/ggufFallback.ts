@@ -1,0 +1,94 @@
+/**
+ * llama-quantize's shape fallbacks, for the planner: a GGUF row whose length is not a multiple of a type's block
+ * cannot hold that type, and llama-quantize (`tensor_type_fallback`, llama-quant.cpp) then stores another type
+ * (256-blocks: Q2_K/Q3_K/TQ1_0/TQ2_0/Q2_0 → Q4_0, Q4_K → Q5_0, Q5_K → Q5_1, Q6_K → Q8_0; still incompatible, or
+ * no upstream rule → F16). `apply` (ggufApply.ts) writes exactly that; the solver and the baselines use
+ * {@link ggufWrittenFormat} so a plan names, sizes and predicts the type that is written (stories260K's 64- and
+ * 172-wide rows: a planned Q4_K layer is a Q5_0 layer, or F16 where 32 does not divide the rows either).
+ */
+import { dtypeInfo } from '../model/dtypes';
+import type { Model } from '../model/types';
+import { getNumberFormat, KEEP_FORMAT } from '../precision/numberFormats';
+
+/** llama-quantize `tensor_type_fallback`: the type used when rows are not a multiple of the planned type's block. */
+export const GGUF_SHAPE_FALLBACK: ReadonlyMap<string, string> = new Map([
+  ['q2_k', 'q4_0'], ['q3_k', 'q4_0'], ['tq1_0', 'q4_0'], ['tq2_0', 'q4_0'], ['q2_0', 'q4_0'],
+  ['q4_k', 'q5_0'], ['q5_k', 'q5_1'], ['q6_k', 'q8_0'],
+]);
+
+/** The ggml dtype a tensor with rows of `rowLength` can be stored in when `dtype` is wanted (llama-quantize's rule). */
+export function ggufCompatibleDtype(dtype: string, rowLength: number): string {
+  const block = dtypeInfo(dtype)?.blockSize ?? 1;
+  if (rowLength % block === 0) return dtype;
+  const fb = GGUF_SHAPE_FALLBACK.get(dtype);
+  return fb && rowLength % (dtypeInfo(fb)?.blockSize ?? 1) === 0 ? fb : 'float16';
+}
+
+/**
+ * The plan format `apply` writes for a GGUF matrix with rows of `rowLength` when `formatId` is planned: the format
+ * itself, or its fallback's format id ('fp16' for F16). Formats without a block constraint are returned unchanged.
+ */
+export function ggufWrittenFormat(formatId: string, rowLength: number): string {
+  const f = getNumberFormat(formatId);
+  if (!f || f.element !== 'ggml' || !f.ggmlType || rowLength % f.blockSize === 0) return formatId;
+  const to = ggufCompatibleDtype(f.ggmlType, rowLength);
+  return to === 'float16' ? 'fp16' : to;
+}
+
+/** Row lengths of the matrices (rank ≥ 2) of each layer of a model: GGUF's ne[0], the last dimension here. */
+function matrixRows(model: Model): Map<string, number[]> {
+  let m = rowsMemo.get(model);
+  if (m) return m;
+  const tensors = new Map(model.tensors.map((t) => [t.name, t]));
+  m = new Map();
+  for (const l of model.layers) {
+    const rows: number[] = [];
+    for (const w of l.weights) {
+      const t = tensors.get(w);
+      if (t && t.shape.length >= 2) rows.push(t.shape[t.shape.length - 1]!);
+    }
+    m.set(l.name, rows);
+  }
+  rowsMemo.set(model, m);
+  return m;
+}
+const rowsMemo = new WeakMap<Model, Map<string, number[]>>();
+
+/**
+ * The format `apply` writes for layer `layerName` of a GGUF model planned in `formatId`: one format when every
+ * matrix of the layer falls back the same way (the usual case: one matrix per layer); undefined when its matrices
+ * would end up in different types. Non-GGUF models: `formatId`.
+ */
+export function ggufWrittenLayerFormat(model: Model, layerName: string, formatId: string): string | undefined {
+  if (model.format !== 'gguf') return formatId;
+  const rows = matrixRows(model).get(layerName) ?? [];
+  const written = new Set(rows.map((r) => ggufWrittenFormat(formatId, r)));
+  if (written.size > 1) return undefined;
+  return written.size === 1 ? [...written][0]! : formatId;
+}
+
+/** The fallback formats a GGUF model needs scored when `formats` are candidates (empty when every row fits). */
+export function ggufFallbackFormats(model: Model, formats: readonly string[]): string[] {
+  if (model.format !== 'gguf') return [];
+  const out = new Set<string>();
+  for (const rows of matrixRows(model).values())
+    for (const r of rows)
+      for (const id of formats) {
+        const w = ggufWrittenFormat(id, r);
+        if (w !== id) out.add(w);
+      }
+  return [...out];
+}
+
+/**
+ * True when every planned layer of a GGUF assignment names the type `apply` writes for it (no fallback left to
+ * happen), so writing the plan with `apply` stores exactly the planned formats.
+ */
+export function ggufAssignmentWritten(model: Model, assignment: Readonly<Record<string, string>>): boolean {
+  for (const l of model.layers) {
+    const id = Object.prototype.hasOwnProperty.call(assignment, l.name) ? assignment[l.name] : undefined;
+    if (id === undefined || id === KEEP_FORMAT) continue;
+    if (ggufWrittenLayerFormat(model, l.name, id) !== id) return false;
+  }
+  return true;
+}
