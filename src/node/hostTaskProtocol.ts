@@ -9,10 +9,13 @@
  * - `task/measureSensitivity`: measured sensitivity with onnxruntime-node (src/node/measure.ts).
  * - `task/verifyPlan`: measures the solver's plan against baselines and local-search neighbours
  *   (src/node/planVerify.ts) and returns the best.
+ * - `task/measureGgufSensitivity`: per-layer KL measured in llama.cpp (src/node/ggufMeasure.ts, cached per user).
+ * - `task/verifyGgufPlan`: the solver's plan, uniform ggml types and llama.cpp-like mixes at equal size, run in
+ *   llama.cpp (src/node/ggufVerify.ts); returns the delivered plan and the plan file's measurement record.
  * Every request carries a `taskId`; `task/progress` (child → host, throttled to about 1/s) and `task/cancel`
  * (host → child) refer to it.
  */
-import type { ComputeType, SensitivityReport } from '../core';
+import type { ComputeType, PlanMeasurement, SensitivityReport } from '../core';
 import type { NotificationType, RequestType } from '../protocol/rpc';
 import type { ApplyOnnxResult } from './applyOnnx';
 import type { ApplyGgufResult } from './applyGguf';
@@ -76,6 +79,64 @@ export interface ApplyGgufPlanParams extends TaskParamsBase {
   readonly force?: boolean;
 }
 
+/** Evaluation settings of the llama.cpp tasks. */
+export interface GgufEvalSettings {
+  /** Calibration text file; default the bundled one. */
+  readonly textFile?: string;
+  /** Evaluation context in tokens (16 to MAX_EVAL_CONTEXT); default DEFAULT_EVAL_CONTEXT. */
+  readonly contextSize?: number;
+}
+
+/** Params of {@link MeasureGgufTask}. */
+export interface MeasureGgufParams extends TaskParamsBase, GgufEvalSettings {
+  readonly modelPath: string;
+  readonly formats?: readonly string[];
+  readonly layerBudget?: number;
+  /** Cache folder; `false` disables the cache (default: the per-user folder). */
+  readonly cacheDir?: string | false;
+}
+
+/** Params of {@link VerifyGgufTask}. */
+export interface VerifyGgufParams extends TaskParamsBase, GgufEvalSettings {
+  readonly modelPath: string;
+  /** Static sensitivity (the plan's predictor). */
+  readonly report: SensitivityReport;
+  readonly weightBudgetBytes: number;
+  readonly formats: readonly string[];
+  readonly native: readonly ComputeType[];
+  readonly allowEmulated: boolean;
+  readonly pinned: Readonly<Record<string, string>>;
+  /** The solver's plan (re-solved on measured KL when `measure`). */
+  readonly solverAssignment: Readonly<Record<string, string>>;
+  /** Measure each layer's KL first and plan with it (as `plan --measure`). */
+  readonly measure?: boolean;
+  readonly maxCandidates?: number;
+}
+
+/** One measured candidate, as the editor shows it. */
+export interface GgufCandidateSummary {
+  readonly id: string;
+  readonly label: string;
+  readonly weightBytes: number;
+  readonly klDivergence?: number;
+  readonly perplexity?: number;
+  readonly error?: string;
+}
+
+/** Result of {@link VerifyGgufTask}. */
+export interface VerifyGgufResult {
+  /** The delivered plan (best measured within the budget). */
+  readonly best: GgufCandidateSummary & { readonly assignment: Readonly<Record<string, string>> };
+  readonly solver: GgufCandidateSummary;
+  readonly candidates: readonly GgufCandidateSummary[];
+  /** What the plan file records (`measurement`). */
+  readonly measurement: PlanMeasurement;
+  /** Evaluation text, tokens, positions and original perplexity. */
+  readonly inputs: string;
+  readonly storage: 'ggml' | 'simulated';
+  readonly elapsedMs: number;
+}
+
 /** Progress of one task (child → host). */
 export interface TaskProgress {
   readonly taskId: number;
@@ -97,6 +158,10 @@ export const ApplyGgufPlanTask: RequestType<ApplyGgufPlanParams, ApplyGgufResult
 export const MeasureSensitivityTask: RequestType<MeasureSensitivityParams, SensitivityReport> = { method: 'task/measureSensitivity' };
 /** Plan verification with onnxruntime-node. */
 export const VerifyPlanTask: RequestType<VerifyPlanParams, VerifyPlanResult> = { method: 'task/verifyPlan' };
+/** Measured sensitivity of a GGUF model in llama.cpp. */
+export const MeasureGgufTask: RequestType<MeasureGgufParams, SensitivityReport> = { method: 'task/measureGgufSensitivity' };
+/** Plan verification of a GGUF model in llama.cpp. */
+export const VerifyGgufTask: RequestType<VerifyGgufParams, VerifyGgufResult> = { method: 'task/verifyGgufPlan' };
 /** Throttled progress of a running task. */
 export const TaskProgressNotification: NotificationType<TaskProgress> = { method: 'task/progress' };
 /** Asks the task process to stop a task; the task then fails with code 'cancelled'. */

@@ -30,6 +30,11 @@ import {
   TaskCancelNotification,
   TaskProgressNotification,
   VerifyPlanTask,
+  MeasureGgufTask,
+  VerifyGgufTask,
+  type MeasureGgufParams,
+  type VerifyGgufParams,
+  type VerifyGgufResult,
   type ApplyGgufPlanParams,
   type ApplyPlanParams,
   type MeasureSensitivityParams,
@@ -135,6 +140,16 @@ export class TaskClient {
   /** Plan verification with onnxruntime-node (src/node/planVerify.ts). */
   verifyPlan(params: Omit<VerifyPlanParams, 'taskId'>, options: TaskRunOptions = {}): Promise<VerifyPlanResult> {
     return this.run(VerifyPlanTask, params, options);
+  }
+
+  /** Per-layer KL measured in llama.cpp (src/node/ggufMeasure.ts). */
+  measureGgufSensitivity(params: Omit<MeasureGgufParams, 'taskId'>, options: TaskRunOptions = {}): Promise<SensitivityReport> {
+    return this.run(MeasureGgufTask, params, options);
+  }
+
+  /** Plan verification in llama.cpp (src/node/ggufVerify.ts). */
+  verifyGgufPlan(params: Omit<VerifyGgufParams, 'taskId'>, options: TaskRunOptions = {}): Promise<VerifyGgufResult> {
+    return this.run(VerifyGgufTask, params, options);
   }
 
   /** Kills every task process; their calls reject with RpcError 'disposed'. Idempotent. */
