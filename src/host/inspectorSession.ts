@@ -11,8 +11,10 @@ import {
   harmFromSensitivity,
   getNumberFormat,
   solveModel,
+  spearman,
   type Estimate,
   type Model,
+  type PlanMeasurement,
   type SensitivityReport,
   type Target,
 } from '../core';
@@ -23,6 +25,7 @@ import {
   CompareTargets,
   GetEstimate,
   GetFrontier,
+  GetMeasured,
   PROTOCOL_VERSION,
   Ready,
   RunAction,
@@ -33,6 +36,7 @@ import {
   type AnalysisTask,
   type InspectorAction,
   type InspectorSettings,
+  type MeasuredComparison,
   type PlanFrontier,
   type ReadyResult,
   type RunActionResult,
@@ -45,6 +49,7 @@ import {
   parseCompareTargets,
   parseGetEstimate,
   parseGetFrontier,
+  parseGetMeasured,
   parseReady,
   parseRunAction,
   parseStartSensitivity,
@@ -75,6 +80,8 @@ export interface PlanAssignmentInfo {
   readonly assignment: Readonly<Record<string, string>>;
   readonly defaultFormat: string | undefined;
   readonly fileName: string;
+  /** What the plan file records as measured (GGUF `plan --verify`, Verify Plan). */
+  readonly measurement?: PlanMeasurement;
 }
 
 /** What a session needs from VS Code and the document (injected; fakes in tests). */
@@ -108,6 +115,7 @@ export class InspectorSession {
     this.rpc.onRequest(GetEstimate, (p) => this.estimateFor(p.targetId), parseGetEstimate);
     this.rpc.onRequest(CompareTargets, async (p) => (await Promise.all(p.targetIds.map((id) => this.estimateFor(id)))).map(toComparison), parseCompareTargets);
     this.rpc.onRequest(GetFrontier, (p) => this.frontier(p.targetId), parseGetFrontier);
+    this.rpc.onRequest(GetMeasured, () => this.measured(), parseGetMeasured);
     this.rpc.onRequest(StartSensitivity, (p) => this.startSensitivity(p.method), parseStartSensitivity);
     this.rpc.onRequest(RunAction, (p) => this.host.runAction(p.action, p.targetId), parseRunAction);
     this.rpc.onNotification(CancelAnalysis, (p) => this.cancel(p.task), parseCancelAnalysis);
@@ -194,6 +202,39 @@ export class InspectorSession {
       p.catch(() => this.estimates.delete(key));
     }
     return p;
+  }
+
+  /**
+   * Predicted vs measured per layer from the plan file's `measurement` record: measured KL of each layer alone in
+   * its format; predicted = the static score × the median measured/static ratio over those layers (the CLI's
+   * "predicted KL"), null until static sensitivity is available. Layer names are matched to rows by a Map.
+   */
+  private async measured(): Promise<MeasuredComparison | null> {
+    const plan = await this.host.planAssignment().catch(() => undefined);
+    const m = plan?.measurement;
+    if (!plan || !m) return null;
+    const index = new Map(this.host.model.layers.map((l, i) => [l.name, i]));
+    const report = this.host.cachedSensitivity();
+    const scores = new Map((report?.layers ?? []).map((l) => [l.layer, l]));
+    const raw = (m.layers ?? []).flatMap((e) => {
+      const i = index.get(e.layer);
+      if (i === undefined || e.measuredKl === undefined || !Number.isFinite(e.measuredKl)) return [];
+      const f = scores.get(e.layer)?.formats;
+      const score = f && Object.prototype.hasOwnProperty.call(f, e.format) ? f[e.format]!.staticScore : undefined;
+      return [{ index: i, format: e.format, score: score !== undefined && Number.isFinite(score) ? score : undefined, measured: e.measuredKl }];
+    });
+    const ratios = raw.filter((p) => p.score !== undefined && p.score > 0).map((p) => p.measured / p.score!).sort((a, b) => a - b);
+    const scale = ratios.length ? ratios[Math.floor(ratios.length / 2)]! : undefined;
+    const points = raw.map((p) => ({ index: p.index, format: p.format, predicted: scale !== undefined && p.score !== undefined ? p.score * scale : null, measured: p.measured }));
+    const paired = points.filter((p): p is typeof p & { predicted: number } => p.predicted !== null);
+    const when = m.measuredAt.slice(0, 16).replace('T', ' ');
+    return {
+      unit: 'kl',
+      source: `${plan.fileName} · ${m.runtime} · ${m.text} · ${when}`,
+      points,
+      plan: { predicted: m.plan.predictedKl ?? null, measured: m.plan.klDivergence, stdErr: m.plan.klStdErr, perplexity: m.plan.perplexity, referencePerplexity: m.plan.referencePerplexity },
+      spearman: spearman(paired.map((p) => p.predicted), paired.map((p) => p.measured)) ?? null,
+    };
   }
 
   private async frontier(targetId: string): Promise<PlanFrontier> {

@@ -165,7 +165,7 @@ export class ModelEditorProvider implements vscode.CustomReadonlyEditorProvider<
       return undefined;
     }
     const assignment = Object.fromEntries(Object.entries(checked.assignment).filter(([, f]) => f !== 'keep'));
-    return { assignment, defaultFormat: undefined, fileName };
+    return { assignment, defaultFormat: undefined, fileName, ...(checked.plan.measurement ? { measurement: checked.plan.measurement } : {}) };
   }
 
   private async runAction(action: InspectorAction, targetId: string, uri: vscode.Uri, planUri: vscode.Uri | undefined): Promise<RunActionResult> {
