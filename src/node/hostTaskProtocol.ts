@@ -9,12 +9,13 @@
  * - `task/measureSensitivity`: measured sensitivity with onnxruntime-node (src/node/measure.ts).
  * - `task/verifyPlan`: measures the solver's plan against baselines and local-search neighbours
  *   (src/node/planVerify.ts) and returns the best.
+ * - `task/planFrontier`: the solver's frontier and optimum at a budget for the inspector's chart.
  * - `task/solvePlan`: core's plan workflow (`solvePlan`: budget, solver, estimate, baselines, plan document and its
  *   text) for the editor's Generate / Re-solve Plan, so a 10,000-layer solve never blocks the extension host.
  * Every request carries a `taskId`; `task/progress` (child → host, throttled to about 1/s) and `task/cancel`
  * (host → child) refer to it.
  */
-import type { ComputeType, PrecisionPlan, SensitivityReport, SolvePlanInput } from '../core';
+import type { ComputeType, PrecisionPlan, SensitivityReport, SolveModelResult, SolvePlanInput } from '../core';
 import type { NotificationType, RequestType } from '../protocol/rpc';
 import type { ApplyOnnxResult } from './applyOnnx';
 import type { ApplyGgufResult } from './applyGguf';
@@ -93,6 +94,25 @@ export interface SolvePlanTaskResult {
   readonly shortfallBytes: number;
 }
 
+/** Params of {@link PlanFrontierTask}: core's `solveModel` with the report's harm. */
+export interface PlanFrontierParams extends TaskParamsBase {
+  readonly modelPath: string;
+  readonly report: SensitivityReport;
+  readonly weightBudgetBytes: number;
+  readonly formats: readonly string[];
+  readonly native: readonly ComputeType[];
+  readonly frontierPoints: number;
+}
+
+/** Result of {@link PlanFrontierTask}. */
+export interface PlanFrontierTaskResult {
+  readonly frontier: SolveModelResult['frontier'];
+  /** The solver's optimum at `weightBudgetBytes`. */
+  readonly weightBytes: number;
+  readonly harm: number;
+  readonly weightBudgetBytes: number;
+}
+
 /** Writes a new GGUF with a plan's ggml types (src/node/applyGguf.ts: temp file beside the output, renamed into place). */
 export interface ApplyGgufPlanParams extends TaskParamsBase {
   readonly modelPath: string;
@@ -124,6 +144,8 @@ export const ApplyGgufPlanTask: RequestType<ApplyGgufPlanParams, ApplyGgufResult
 export const MeasureSensitivityTask: RequestType<MeasureSensitivityParams, SensitivityReport> = { method: 'task/measureSensitivity' };
 /** Plan verification with onnxruntime-node. */
 export const VerifyPlanTask: RequestType<VerifyPlanParams, VerifyPlanResult> = { method: 'task/verifyPlan' };
+/** The inspector's frontier chart (solver, frontier) off the extension host's main thread. */
+export const PlanFrontierTask: RequestType<PlanFrontierParams, PlanFrontierTaskResult> = { method: 'task/planFrontier' };
 /** The plan workflow (solve, estimate, baselines, plan document) off the extension host's main thread. */
 export const SolvePlanTask: RequestType<SolvePlanParams, SolvePlanTaskResult> = { method: 'task/solvePlan' };
 /** Throttled progress of a running task. */

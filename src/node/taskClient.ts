@@ -26,6 +26,7 @@ import {
   ApplyGgufPlanTask,
   ApplyPlanTask,
   MeasureSensitivityTask,
+  PlanFrontierTask,
   SolvePlanTask,
   TASK_CANCELLED,
   TaskCancelNotification,
@@ -36,6 +37,8 @@ import {
   type MeasureSensitivityParams,
   type TaskParamsBase,
   type TaskProgress,
+  type PlanFrontierParams,
+  type PlanFrontierTaskResult,
   type SolvePlanParams,
   type SolvePlanTaskResult,
   type VerifyPlanParams,
@@ -143,6 +146,11 @@ export class TaskClient {
   /** Core's plan workflow (solve, estimate, baselines, plan document and text) in the task process. */
   solvePlan(params: Omit<SolvePlanParams, 'taskId'>, options: TaskRunOptions = {}): Promise<SolvePlanTaskResult> {
     return this.run(SolvePlanTask, params, options);
+  }
+
+  /** The inspector's frontier chart (core's solver with the report's harm) in the task process. */
+  planFrontier(params: Omit<PlanFrontierParams, 'taskId'>, options: TaskRunOptions = {}): Promise<PlanFrontierTaskResult> {
+    return this.run(PlanFrontierTask, params, options);
   }
 
   /** Kills every task process; their calls reject with RpcError 'disposed'. Idempotent. */

@@ -6,7 +6,7 @@
  */
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
-import { CancelledError, harmFromSensitivity, openModel, replacePlanAssignment, serializePlan, solvePlan, standardBaselines, type CancellationToken, type Model } from '../core';
+import { CancelledError, harmFromSensitivity, openModel, replacePlanAssignment, serializePlan, solveModel, solvePlan, standardBaselines, type CancellationToken, type Model } from '../core';
 import { RpcEndpoint, RpcError, type WireMessage } from '../protocol/rpc';
 import { applyPlanToOnnx, type ApplyOnnxResult } from '../node/applyOnnx';
 import { applyPlanToGguf } from '../node/applyGguf';
@@ -16,6 +16,7 @@ import {
   ApplyGgufPlanTask,
   ApplyPlanTask,
   MeasureSensitivityTask,
+  PlanFrontierTask,
   SolvePlanTask,
   TASK_CANCELLED,
   TaskCancelNotification,
@@ -23,6 +24,8 @@ import {
   VerifyPlanTask,
   progressThrottle,
   type ApplyPlanParams,
+  type PlanFrontierParams,
+  type PlanFrontierTaskResult,
   type SolvePlanParams,
   type SolvePlanTaskResult,
   type TaskProgress,
@@ -139,6 +142,14 @@ async function solve(p: SolvePlanParams, token: CancellationToken, progress: (p:
   };
 }
 
+/** The inspector's frontier: core's solver at the budget, with the report's harm. */
+async function frontier(p: PlanFrontierParams): Promise<PlanFrontierTaskResult> {
+  const model = await readModel(p.modelPath);
+  const solved = solveModel(model, { weightBudgetBytes: p.weightBudgetBytes, formats: p.formats, native: p.native, harm: harmFromSensitivity(p.report), frontierPoints: p.frontierPoints });
+  return { frontier: solved.frontier, weightBytes: solved.weightBytes, harm: solved.harm, weightBudgetBytes: solved.weightBudgetBytes };
+}
+
+endpoint.onRequest(PlanFrontierTask, (p) => asTask(p.taskId, () => frontier(p)));
 endpoint.onRequest(SolvePlanTask, (p) => asTask(p.taskId, (token, progress) => solve(p, token, progress)));
 endpoint.onRequest(ApplyPlanTask, (p) => asTask(p.taskId, (token, progress) => applyPlan(p, token, progress)));
 endpoint.onRequest(ApplyGgufPlanTask, (p) =>
