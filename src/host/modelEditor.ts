@@ -13,7 +13,7 @@ import { DEFAULT_STRINGS } from '../protocol/strings';
 import { readSettings } from './config';
 import { inspectorHtml, makeNonce } from './inspectorHtml';
 import { InspectorSession, type PlanAssignmentInfo } from './inspectorSession';
-import { ModelDocument, type OpenedModelFile } from './modelDocument';
+import { ModelDocument, sharedSensitivityAnalyzer, type OpenedModelFile, type SharedSensitivity } from './modelDocument';
 
 /** View type contributed in package.json `customEditors`. */
 export const MODEL_INSPECTOR_VIEW_TYPE = 'precisionLens.modelInspector';
@@ -44,6 +44,8 @@ export interface ModelEditorOptions {
   readonly models?: (fsPath: string) => Promise<Model>;
   /** The host's task process: the frontier chart's solve runs there for local files, not on the main thread. */
   readonly tasks?: Pick<TaskClient, 'planFrontier'>;
+  /** Static sensitivity of a local file, shared with the lenses and plan features (the host's SensitivityCache). */
+  readonly sensitivity?: SharedSensitivity;
 }
 
 async function openFileForUri(uri: vscode.Uri): Promise<OpenedModelFile> {
@@ -88,7 +90,9 @@ export class ModelEditorProvider implements vscode.CustomReadonlyEditorProvider<
   async openCustomDocument(uri: vscode.Uri, _context: vscode.CustomDocumentOpenContext, token: vscode.CancellationToken): Promise<ModelDocument> {
     const file = await openFileForUri(uri);
     const parsed = uri.scheme === 'file' && this.options.models ? await this.options.models(uri.fsPath).catch(() => undefined) : undefined;
-    return ModelDocument.open(uri, file, token, undefined, parsed);
+    // One parse and one sensitivity run per local model: both come from the host's caches (shared with lenses and plans).
+    const analyze = parsed && this.options.sensitivity ? sharedSensitivityAnalyzer(uri.fsPath, parsed, this.options.sensitivity) : undefined;
+    return ModelDocument.open(uri, file, token, analyze, parsed);
   }
 
   async resolveCustomEditor(document: ModelDocument, panel: vscode.WebviewPanel, _token: vscode.CancellationToken): Promise<void> {
