@@ -8,9 +8,12 @@
  * Rows (PL_BENCH_ROWS=measure,plan,scale,graph,static to pick):
  *  measure  `sensitivity --measure --formats int8,int4` on a 40-layer image classifier (bench/classifierModel.ts)
  *           vs one onnxruntime-node inference of that model; goal: whole run < 60 s, RSS < 300 MB.
- *  plan     `plan --avg-bits 4.5` on a 10,002-layer safetensors (bench/bigPlanModel.ts) vs our own `sensitivity`
- *           on it; goal < 1.5×.
- *  scale    `plan --avg-bits 4.5` on a 20,000-layer ONNX and a 200,000-layer GGUF; goal: < 10 s, < 500 MB.
+ *  plan     `plan --avg-bits 4.5` on a 10,002-layer safetensors (bench/bigPlanModel.ts) vs our own default
+ *           `sensitivity` on it (its 5 default formats, whole process); goal < 1.5×. For information, the row also
+ *           gives the ratio to a `sensitivity` over the formats the plan scores (its candidates and its baselines'),
+ *           the analysis a plan cannot skip; the goal is judged against the default command only.
+ *  scale    `plan --avg-bits 4.5` on a 20,000-layer ONNX and a 200,000-layer GGUF; goal: < 10 s, < 500 MB (absolute;
+ *           the row also shows `sensitivity` over the plan's scored formats, same run, for information).
  *  graph    `inspect` of a graph-heavy ONNX (45,000 nodes, 12,500 small initializers, value_info) vs `onnx.load`,
  *           net of start; goal ≥ 2× faster.
  *  static   static `sensitivity` (5 default formats) of 1 GiB FP16 vs `cat` of the same bytes from page cache;
@@ -98,10 +101,13 @@ function rowMeasure(dir: string): void {
   report.push({ row: `sensitivity --measure, ${built.weightedLayers}-layer classifier (${(built.bytes.length / 1024).toFixed(0)} KB), int8+int4`, ours: `${s(ours!.ms)}, ${ours!.rssMb.toFixed(0)} MB`, anchor: `one inference (whole process) ${s(one!.ms)}`, ratio: `${(ours!.ms / one!.ms).toFixed(1)}×`, goal: '< 60 s, < 300 MB', met: ours!.ok && ours!.ms < 60_000 && ours!.rssMb < 300 });
 }
 
-/** The plan's candidate formats for `file` (an untimed dry run): the analysis a plan needs beside its solve. */
+/**
+ * The formats a plan of `file` scores (an untimed dry run): its candidates and its baselines' formats, i.e. the
+ * sensitivity analysis a plan needs beside its solve.
+ */
 function planFormats(file: string, extra: readonly string[]): string {
   const r = spawnSync(node20, [CLI, 'plan', file, '--target', 'h100', '--avg-bits', '4.5', ...extra, '--dry-run', '--json'], { encoding: 'utf8', maxBuffer: 1 << 30 });
-  const formats = (JSON.parse(r.stdout) as { solver: { formats: string[] } }).solver.formats;
+  const formats = (JSON.parse(r.stdout) as { sensitivity: { formats: string[] } }).sensitivity.formats;
   return formats.join(',');
 }
 
@@ -115,7 +121,7 @@ function rowPlan(dir: string): void {
     { cmd: node20, args: [CLI, 'sensitivity', file, '--formats', formats, '--json'] },
   ]);
   const ratio = plan!.ms / sens!.ms;
-  report.push({ row: `plan --avg-bits 4.5, ${layers}-layer safetensors (${formats.split(',').length} candidate formats)`, ours: `${s(plan!.ms)}, ${plan!.rssMb.toFixed(0)} MB`, anchor: `our sensitivity ${s(sens!.ms)} (default formats); ${s(sensAll!.ms)} with the plan's candidates (${(plan!.ms / sensAll!.ms).toFixed(2)}×)`, ratio: `${ratio.toFixed(2)}×`, goal: '< 1.5×', met: plan!.ok && sens!.ok && ratio < 1.5 });
+  report.push({ row: `plan --avg-bits 4.5, ${layers}-layer safetensors (scores ${formats.split(',').length} formats)`, ours: `${s(plan!.ms)}, ${plan!.rssMb.toFixed(0)} MB`, anchor: `our default \`sensitivity\` (5 formats) ${s(sens!.ms)}; for information, \`sensitivity\` over the plan's ${formats.split(',').length} scored formats ${s(sensAll!.ms)} (plan = ${(plan!.ms / sensAll!.ms).toFixed(2)}× it)`, ratio: `${ratio.toFixed(2)}× the default sensitivity`, goal: '< 1.5× the default sensitivity', met: plan!.ok && sens!.ok && ratio < 1.5 });
 }
 
 function rowScale(dir: string): void {
@@ -155,7 +161,7 @@ function rowScale(dir: string): void {
       { cmd: node20, args: [CLI, 'plan', file, '--target', 'h100', '--avg-bits', '4.5', ...extra, '-o', `${file}.plan.json`] },
       { cmd: node20, args: [CLI, 'sensitivity', file, '--formats', planFormats(file, extra), '--json'] },
     ]);
-    report.push({ row: `plan --avg-bits 4.5, ${label}`, ours: `${s(plan!.ms)}, ${plan!.rssMb.toFixed(0)} MB`, anchor: `our sensitivity with the plan's candidate formats ${s(sens!.ms)}, ${sens!.rssMb.toFixed(0)} MB`, ratio: `${(plan!.ms / sens!.ms).toFixed(2)}×`, goal: '< 10 s, < 500 MB', met: plan!.ok && plan!.ms < 10_000 && plan!.rssMb < 500 });
+    report.push({ row: `plan --avg-bits 4.5, ${label}`, ours: `${s(plan!.ms)}, ${plan!.rssMb.toFixed(0)} MB`, anchor: `for information: our \`sensitivity\` over the plan's scored formats ${s(sens!.ms)}, ${sens!.rssMb.toFixed(0)} MB`, ratio: `${(plan!.ms / sens!.ms).toFixed(2)}× that sensitivity`, goal: '< 10 s, < 500 MB', met: plan!.ok && plan!.ms < 10_000 && plan!.rssMb < 500 });
   }
 }
 
@@ -240,8 +246,8 @@ function main(): void {
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
-  console.log('\n| work | ours | anchor | ratio | goal | met |\n|---|---|---|---|---|---|');
-  for (const r of report) console.log(`| ${r.row} | ${r.ours} | ${r.anchor} | ${r.ratio} | ${r.goal} | ${r.met ? 'yes' : '**no**'} |`);
+  console.log('\n| work | ours | anchor (same run) | ratio | goal | result |\n|---|---|---|---|---|---|');
+  for (const r of report) console.log(`| ${r.row} | ${r.ours} | ${r.anchor} | ${r.ratio} | ${r.goal} | ${r.met ? 'PASS' : '**MISS**'} |`);
   if (report.some((r) => !r.met)) {
     console.error('anchors bench: a goal was missed.');
     process.exitCode = 1;

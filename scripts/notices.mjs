@@ -6,8 +6,13 @@
 //   - packages shipped as files: the `!node_modules/<name>/…` lines of .vscodeignore (onnxruntime-node and
 //     onnxruntime-common). Their npm packages carry no license file; the text is onnxruntime's LICENSE, kept in
 //     scripts/licenses/onnxruntime.LICENSE, and the native library's own third-party notices are referenced.
-// Usage: node scripts/notices.mjs [--check]   (--check: exit 1 if the committed file is not what would be written)
-// `npm run package` runs it before packaging; test/unit/vsixContents.test.ts runs --check's comparison.
+// Usage: node scripts/notices.mjs [--check] [--universal]
+//   --check      exit 1 if the committed file is not what would be written;
+//   --universal  the notices of the universal package, which ships no node_modules (so no onnxruntime).
+// The committed file is the platform packages' (with onnxruntime). `npm run package` writes the one for the package
+// it builds (and restores the committed one after a universal build); test/unit/vsixContents.test.ts runs --check's
+// comparison. If scripts/licenses/onnxruntime-<version>.ThirdPartyNotices.txt exists for the installed
+// onnxruntime-node version, it is included verbatim (onnxruntime's own notices for its native library).
 import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -42,8 +47,11 @@ function licenseTexts(dir) {
   return files.map((f) => ({ file: f, text: readFileSync(path.join(dir, f), 'utf8').replace(/\r\n/g, '\n').trim() }));
 }
 
-/** The notices text for the bundled and shipped packages. */
-export function noticesText(root = repo) {
+/**
+ * The notices text for the bundled and shipped packages. `universal`: the universal package, whose ignore file
+ * drops node_modules/** (scripts/packaging.mjs), so no package is shipped as files and only bundled ones are listed.
+ */
+export function noticesText(root = repo, { universal = false } = {}) {
   const bundled = bundledPackages(root);
   const usedIn = new Map();
   const shipped = new Set(shippedBundles(root));
@@ -52,7 +60,7 @@ export function noticesText(root = repo) {
     if (!shipped.has(out)) continue;
     for (const n of names) usedIn.set(n, [...(usedIn.get(n) ?? []), `bundled in ${out}`]);
   }
-  for (const n of shippedPackages(root)) usedIn.set(n, [...(usedIn.get(n) ?? []), `shipped in node_modules/${n}`]);
+  if (!universal) for (const n of shippedPackages(root)) usedIn.set(n, [...(usedIn.get(n) ?? []), `shipped in node_modules/${n}`]);
   const sections = [];
   for (const name of [...usedIn.keys()].sort()) {
     const dir = path.join(root, 'node_modules', name);
@@ -66,6 +74,8 @@ export function noticesText(root = repo) {
       extra.push(`The npm package has no license file; the text below is onnxruntime's LICENSE (package.json: ${license}).`);
       if (name === 'onnxruntime-node') {
         extra.push(`Its native library (bin/napi-v6/…/libonnxruntime, onnxruntime.dll …) incorporates third-party components; their notices are onnxruntime's ThirdPartyNotices.txt for this version: https://github.com/microsoft/onnxruntime/blob/v${pkg.version}/ThirdPartyNotices.txt`);
+        const ortNotices = path.join(repo, `scripts/licenses/onnxruntime-${pkg.version}.ThirdPartyNotices.txt`);
+        if (existsSync(ortNotices)) texts.push({ file: `onnxruntime ThirdPartyNotices.txt (v${pkg.version})`, text: readFileSync(ortNotices, 'utf8').replace(/\r\n/g, '\n').trim() });
       }
     }
     if (!texts.length) throw new Error(`${name}@${pkg.version}: no LICENSE/COPYING/NOTICE file in node_modules/${name}; add its text under scripts/licenses/.`);
@@ -91,7 +101,7 @@ export function noticesText(root = repo) {
 }
 
 if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
-  const text = noticesText();
+  const text = noticesText(repo, { universal: process.argv.includes('--universal') });
   const file = path.join(repo, NOTICES_FILE);
   if (process.argv.includes('--check')) {
     const current = existsSync(file) ? readFileSync(file, 'utf8') : '';

@@ -29,8 +29,9 @@ const run = (cmd, argv, extra = {}) => {
 };
 
 run(process.execPath, ['esbuild.mjs', '--production']);
-// ThirdPartyNotices.txt from the packages the production bundles contain (esbuild's metafile) and those shipped.
-run(process.execPath, ['scripts/notices.mjs']);
+// ThirdPartyNotices.txt from the packages the production bundles contain (esbuild's metafile) and those shipped;
+// the universal package ships no node_modules, so its notices list no onnxruntime (restored after packaging).
+run(process.execPath, ['scripts/notices.mjs', ...(universal ? ['--universal'] : [])]);
 
 // The ignore file: .vscodeignore plus, per target, the ONNX Runtime folders of every other platform.
 const { text: ignore, warning } = vscodeignoreFor(target);
@@ -43,5 +44,7 @@ writeFileSync(ignoreFile, ignore);
 // repository's raw URLs.
 const vsceArgs = [path.join(repo, 'node_modules/@vscode/vsce/vsce'), 'package', '--ignoreFile', ignoreFile, '--out', out, '--readme-path', MARKETPLACE_README];
 if (target) vsceArgs.push('--target', target);
-run(process.execPath, vsceArgs, { env: { ...process.env, CI: 'true' }, stdio: ['ignore', 'inherit', 'inherit'] });
+const vsce = spawnSync(process.execPath, vsceArgs, { cwd: repo, env: { ...process.env, CI: 'true' }, stdio: ['ignore', 'inherit', 'inherit'] });
+if (universal) run(process.execPath, ['scripts/notices.mjs']);
+if (vsce.status !== 0) process.exit(vsce.status ?? 1);
 console.log(`package: ${path.relative(process.cwd(), out)}`);

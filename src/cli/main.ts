@@ -15,7 +15,7 @@ import { sensitivityCommand, sensitivitySpec } from './commands/sensitivity';
 import { isInputError, NodeError } from '../node/errors';
 import { OutputError } from '../node/safeOutput';
 import { CliError, escapeTerminal, type CliOutput } from './io';
-import { bashCompletion, commandHelp, parseCommand, quoteArg, topLevelHelp, type CommandSpec, type OptionValues } from './options';
+import { COMPLETION_SHELLS, commandHelp, completionScript, parseCommand, quoteArg, topLevelHelp, type CommandSpec, type OptionValues } from './options';
 
 type Command = (values: OptionValues, positionals: readonly string[], io: CliOutput) => Promise<number>;
 
@@ -95,11 +95,12 @@ export async function runCli(argv: readonly string[], io: CliOutput = consoleOut
     return 0;
   }
   if (name === 'completion') {
-    if (rest[0] !== 'bash') {
-      io.err(`precision-lens: completion ${rest[0] === undefined ? 'needs a shell' : `for ${quoteArg(rest[0])} is not available`}; valid: bash (eval "$(precision-lens completion bash)").`);
+    const shell = COMPLETION_SHELLS.find((x) => x === rest[0]);
+    if (!shell) {
+      io.err(`precision-lens: completion ${rest[0] === undefined ? 'needs a shell' : `for ${quoteArg(escapeTerminal(rest[0]))} is not available`}; valid: ${COMPLETION_SHELLS.join(', ')} (bash: eval "$(precision-lens completion bash)"; zsh: source <(precision-lens completion zsh); fish: precision-lens completion fish | source).`);
       return 2;
     }
-    io.out(bashCompletion(COMMAND_SPECS));
+    io.out(completionScript(shell, COMMAND_SPECS));
     return 0;
   }
   const cmd = COMMANDS.find((c) => c.spec.name === name);

@@ -219,6 +219,9 @@ export function topLevelHelp(specs: readonly CommandSpec[], version: string): st
     'Commands:',
     ...specs.map((s) => `  ${s.name.padEnd(width)}  ${s.summary}`),
     '',
+    `Shell completion: precision-lens completion ${COMPLETION_SHELLS.join('|')} (bash: eval "$(precision-lens completion bash)";`,
+    '  zsh: source <(precision-lens completion zsh); fish: precision-lens completion fish | source).',
+    '',
     'Options:',
     '  -h, --help     Show this help; precision-lens COMMAND --help shows every option of a command.',
     '  -V, --version  Print the version and exit.',
@@ -261,6 +264,102 @@ export function bashCompletion(specs: readonly CommandSpec[]): string {
     '}',
     'complete -o default -F _precision_lens precision-lens',
   ].join('\n');
+}
+
+/** The shells `precision-lens completion SHELL` writes a script for. */
+export const COMPLETION_SHELLS = ['bash', 'zsh', 'fish'] as const;
+export type CompletionShell = (typeof COMPLETION_SHELLS)[number];
+
+/** The completion script for `shell`, generated from the option tables. */
+export function completionScript(shell: CompletionShell, specs: readonly CommandSpec[]): string {
+  return shell === 'bash' ? bashCompletion(specs) : shell === 'zsh' ? zshCompletion(specs) : fishCompletion(specs);
+}
+
+/** Option values that name a file or folder (the shell then completes paths). */
+const PATH_VALUES = new Set(['FILE', 'OUT', 'PLAN', 'DIR', 'PATH']);
+
+/** The first sentence of a description, for the one-line hints zsh and fish show. */
+function hint(text: string): string {
+  const first = /^(.*?[.!?])(\s|$)/.exec(text)?.[1] ?? text;
+  return first.replace(/\.$/, '');
+}
+
+/** Text inside a single-quoted POSIX/zsh string. */
+function zshQuote(text: string): string {
+  return text.replace(/'/g, "'\\''");
+}
+
+/**
+ * A zsh completion script (`source <(precision-lens completion zsh)`, or save it as `_precision-lens` on `$fpath`):
+ * commands with their summaries, each command's options with their sentence, choices and file values.
+ */
+export function zshCompletion(specs: readonly CommandSpec[]): string {
+  // In an `_arguments` spec, `[`, `]` and `:` end parts of the spec: escape them in descriptions.
+  const desc = (text: string): string => zshQuote(hint(text).replace(/([[\]:\\])/g, '\\$1'));
+  const optionSpec = (o: OptionSpec): string[] => {
+    const names = [`--${o.name}`, ...(o.short ? [`-${o.short}`] : [])];
+    const action = o.type === 'boolean' ? '' : o.choices ? `:${o.value ?? 'VALUE'}:(${o.choices().join(' ')})` : PATH_VALUES.has(o.value ?? '') ? `:${o.value}:_files` : `:${o.value ?? 'VALUE'}: `;
+    return names.map((n) => `'${n}[${desc(o.description)}]${zshQuote(action)}'`);
+  };
+  const cases = specs.map((s) => [
+    `    ${s.name})`,
+    '      _arguments -s \\',
+    ...allOptions(s).flatMap(optionSpec).map((line) => `        ${line} \\`),
+    `        '*:${s.positionals[0]?.name ?? 'file'}:_files' ;;`,
+  ].join('\n'));
+  return [
+    '#compdef precision-lens',
+    '# zsh completion for precision-lens; generated from the CLI option tables.',
+    '_precision_lens() {',
+    '  local -a commands',
+    '  commands=(',
+    ...specs.map((s) => `    '${s.name}:${zshQuote(hint(s.summary).replace(/:/g, '\\:'))}'`),
+    "    'completion:Print a shell completion script (bash, zsh or fish)'",
+    '  )',
+    '  if (( CURRENT == 2 )); then',
+    "    _describe -t commands 'precision-lens command' commands",
+    "    _arguments '--help[Show the commands and exit]' '--version[Print the version and exit]'",
+    '    return',
+    '  fi',
+    '  shift words; (( CURRENT-- ))',
+    '  case $words[1] in',
+    ...cases,
+    `    completion) _values 'shell' ${COMPLETION_SHELLS.join(' ')} ;;`,
+    '  esac',
+    '}',
+    'compdef _precision_lens precision-lens',
+  ].join('\n');
+}
+
+/** Text inside a single-quoted fish string. */
+function fishQuote(text: string): string {
+  return text.replace(/\\/g, '\\\\').replace(/'/g, "\\'");
+}
+
+/**
+ * A fish completion script (`precision-lens completion fish | source`, or save it in
+ * ~/.config/fish/completions/precision-lens.fish): commands, options with their sentence, choices and file values.
+ */
+export function fishCompletion(specs: readonly CommandSpec[]): string {
+  const names = [...specs.map((s) => s.name), 'completion'].join(' ');
+  const lines = [
+    '# fish completion for precision-lens; generated from the CLI option tables.',
+    'complete -c precision-lens -f',
+    ...specs.map((s) => `complete -c precision-lens -n 'not __fish_seen_subcommand_from ${names}' -a ${s.name} -d '${fishQuote(hint(s.summary))}'`),
+    `complete -c precision-lens -n 'not __fish_seen_subcommand_from ${names}' -a completion -d 'Print a shell completion script (bash, zsh or fish)'`,
+    `complete -c precision-lens -n 'not __fish_seen_subcommand_from ${names}' -l help -s h -d 'Show the commands and exit'`,
+    `complete -c precision-lens -n 'not __fish_seen_subcommand_from ${names}' -l version -s V -d 'Print the version and exit'`,
+    `complete -c precision-lens -n '__fish_seen_subcommand_from completion' -a '${COMPLETION_SHELLS.join(' ')}'`,
+  ];
+  for (const s of specs) {
+    const when = `-n '__fish_seen_subcommand_from ${s.name}'`;
+    lines.push(`complete -c precision-lens ${when} -F`);
+    for (const o of allOptions(s)) {
+      const value = o.type === 'boolean' ? '' : o.choices ? ` -x -a '${fishQuote(o.choices().join(' '))}'` : PATH_VALUES.has(o.value ?? '') ? ' -r -F' : ' -x';
+      lines.push(`complete -c precision-lens ${when} -l ${o.name}${o.short ? ` -s ${o.short}` : ''}${value} -d '${fishQuote(hint(o.description))}'`);
+    }
+  }
+  return lines.join('\n');
 }
 
 /** Typed accessors over parsed values. */

@@ -12,6 +12,7 @@ import {
   getNumberFormat,
   solveModel,
   spearman,
+  type ComputeType,
   type Estimate,
   type Model,
   type PlanMeasurement,
@@ -63,6 +64,7 @@ import {
   toPlanFrontier,
   toSensitivityBatches,
   toTargetEstimate,
+  type FrontierSolve,
 } from './inspectorData';
 
 /** Minimum interval between progress notifications (STYLE.md §3: about one per second). */
@@ -96,6 +98,11 @@ export interface InspectorHost {
   /** Static sensitivity (cached per document). Rejects with CancelledError when `token` fires. */
   sensitivity(token: { readonly isCancellationRequested: boolean }, onProgress: (p: SensitivityRunProgress) => void): Promise<SensitivityReport>;
   cachedSensitivity(): SensitivityReport | undefined;
+  /**
+   * The solver's frontier and optimum at a budget, off the extension host's main thread (the task process); without
+   * it (tests, virtual files) the session solves in-process.
+   */
+  solveFrontier?(params: { readonly report: SensitivityReport; readonly weightBudgetBytes: number; readonly formats: readonly string[]; readonly native: readonly ComputeType[]; readonly frontierPoints: number }): Promise<FrontierSolve>;
   runAction(action: InspectorAction, targetId: string): Promise<RunActionResult>;
   log(message: string): void;
   /** Clock for throttling (tests pass a fake). */
@@ -245,13 +252,8 @@ export class InspectorSession {
     const stored = await this.runEstimate(targetId);
     const budget = budgetFor(model, target, 'capacity', 1, stored).weightBudgetBytes;
     const harmOf = harmFromSensitivity(report);
-    const solved = solveModel(model, {
-      weightBudgetBytes: budget,
-      formats: report.formats,
-      native: target.native,
-      harm: harmOf,
-      frontierPoints: 120,
-    });
+    const params = { report, weightBudgetBytes: budget, formats: report.formats, native: target.native, frontierPoints: 120 };
+    const solved: FrontierSolve = this.host.solveFrontier ? await this.host.solveFrontier(params) : solveModel(model, { ...params, harm: harmOf });
     const plan = await this.host.planAssignment().catch(() => undefined);
     let current: { bytes: number; harm: number; label: string } | undefined;
     if (plan) {

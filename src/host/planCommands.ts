@@ -1,6 +1,7 @@
 /**
  * Generate Mixed-Precision Plan, Re-solve Plan and Open Plan: sensitivity (worker threads, cancellable, with
- * progress) → core's solver → `<model>.precision.json` beside the model, written as an undoable edit. For an ONNX
+ * progress) → core's plan workflow in the task process (src/node/taskClient.ts `solvePlan`: a 10,000-layer solve
+ * and its plan text never run on the extension host's main thread) → `<model>.precision.json` beside the model. For an ONNX
  * model in a trusted workspace the result message offers "Verify with ONNX Runtime" (GGUF: "Verify in llama.cpp"):
  * the plan and its candidates are measured in a task process (src/node/taskClient.ts) and a better-measuring plan
  * replaces the file (GGUF: with its `measurement` record). Verify Plan does the same for an existing plan file.
@@ -8,7 +9,7 @@
  */
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import { CancelledError, formatBytes, parseBudgetInput, parsePlan, planAssignment, setOwn, planFileNameFor, type PrecisionPlan, replacePlanAssignment, serializePlan, shortFormatLabel, solvePlan, type Target } from '../core';
+import { CancelledError, formatBytes, parseBudgetInput, parsePlan, planAssignment, setOwn, planFileNameFor, serializePlan, shortFormatLabel, type Target } from '../core';
 import { modelInputFiles, writeEditorTextFile } from '../node/editorWrites';
 import type { VerifyPlanParams } from '../node/hostTaskProtocol';
 import { modelArgument } from './commands';
@@ -38,12 +39,13 @@ export async function writeDocument(uri: vscode.Uri, text: string, inputs: reado
   if (doc.getText() !== text) await vscode.commands.executeCommand('workbench.action.files.revert');
 }
 
-/** A solved plan, what verification needs, and how to rebuild the plan document for another assignment. */
+/** A solved plan (its file text), what verification needs, and how to rebuild the plan text for another assignment. */
 interface EditorPlan {
-  readonly plan: PrecisionPlan;
+  readonly text: string;
   readonly summary: string;
   readonly verify: Omit<VerifyPlanParams, 'taskId' | 'modelPath'>;
-  readonly rebuild: (assignment: Readonly<Record<string, string>>) => PrecisionPlan;
+  /** The plan file's text for another assignment (in the task process too). */
+  readonly rebuild: (assignment: Readonly<Record<string, string>>) => Promise<string>;
   /** The model and its data files: the plan file must never be written over them. */
   readonly inputs: readonly string[];
 }
@@ -62,9 +64,10 @@ async function solveForEditor(services: Services, modelPath: string, request: Pl
   });
   if (token.isCancellationRequested) throw new CancelledError();
   progress.report({ message: vscode.l10n.t('solving') });
-  const input = editorPlanInput(loaded, request, report, formats);
-  const solved = solvePlan(model, input);
-  const r = solved.result;
+  // The harm function is the report's; the task process rebuilds it (functions do not cross processes).
+  const { harm: _harm, ...input } = editorPlanInput(loaded, request, report, formats);
+  const r = await services.tasks.solvePlan({ modelPath, input, report }, { token });
+  const solved = { plan: r.text, assignment: r.assignment, budget: { weightBudgetBytes: r.weightBudgetBytes } };
   if (!solved.plan) throw new Error(vscode.l10n.t('{0} does not fit {1} even at the smallest formats: it needs {2} more for its layer weights.', model.fileName, target.name, formatBytes(r.shortfallBytes)));
   const pins: Record<string, string> = {};
   for (const p of request.previous) if (p.pinned) setOwn(pins, p.layer, p.format);
@@ -73,9 +76,13 @@ async function solveForEditor(services: Services, modelPath: string, request: Pl
   for (const f of Object.values(solved.assignment)) counts.set(f, (counts.get(f) ?? 0) + 1);
   const mix = [...counts].sort((a, b) => b[1] - a[1]).slice(0, 4).map(([f, n]) => `${n}× ${shortFormatLabel(f)}`).join(', ');
   return {
-    plan: solved.plan,
+    text: solved.plan,
     verify,
-    rebuild: (a) => replacePlanAssignment(model, input, solved, a).plan!,
+    rebuild: async (a) => {
+      const again = await services.tasks.solvePlan({ modelPath, input, report, assignment: a });
+      if (again.text === undefined) throw new Error(vscode.l10n.t('{0}: the verified plan could not be written.', model.fileName));
+      return again.text;
+    },
     inputs: modelInputFiles(modelPath, model),
     summary: vscode.l10n.t('{0} on {1}: layer weights {2} of {3} allowed ({4}; {5}).', model.fileName, target.name, formatBytes(r.weightBytes), formatBytes(solved.budget.weightBudgetBytes), mix, r.status === 'optimal' ? vscode.l10n.t('proven optimal') : vscode.l10n.t('within {0} of optimal', r.gap.toPrecision(2))),
   };
@@ -96,7 +103,7 @@ async function verifyWithRuntime(services: Services, modelPath: string, planUri:
     const db = (v: number | undefined): string => (v === undefined ? '?' : `${v.toFixed(1)} dB`);
     services.output.info(`verify ${path.basename(modelPath)}: ${r.candidates.map((c) => `${c.id} ${db(c.measuredSqnrDb)}`).join('; ')}`);
     if (r.best.id !== r.solver.id) {
-      await writeDocument(planUri, serializePlan(solved.rebuild(r.best.assignment)), solved.inputs);
+      await writeDocument(planUri, await solved.rebuild(r.best.assignment), solved.inputs);
       void vscode.window.showInformationMessage(vscode.l10n.t("Verified with ONNX Runtime: {0} measured {1} output SQNR, better than the solver's plan ({2}); the plan file now uses it.", r.best.label, db(r.best.measuredSqnrDb), db(r.solver.measuredSqnrDb)));
     } else void vscode.window.showInformationMessage(vscode.l10n.t("Verified with ONNX Runtime: the plan measured {0} output SQNR, the best of {1} candidates (beats {2}).", db(r.solver.measuredSqnrDb), r.candidates.length, r.beats.join(', ') || '—'));
   });
@@ -118,7 +125,9 @@ async function verifyInLlamaCpp(services: Services, modelPath: string, planUri: 
       const r = await services.tasks.verifyGgufPlan({ modelPath, ...verify, measure, contextSize: settings.measurement.evalContext }, { token: stop, onProgress: (p) => progress.report({ message: `${p.done}/${p.total} ${p.message}` }) });
       const kl = (v: number | undefined): string => (v === undefined ? '?' : v.toPrecision(3));
       services.output.info(`verify ${path.basename(modelPath)} in llama.cpp on ${r.inputs} (${r.storage === 'ggml' ? 'real ggml types' : 'simulated storage'}, ${(r.elapsedMs / 1000).toFixed(1)} s): ${r.candidates.map((c) => `${c.label} ${formatBytes(c.weightBytes)} KL ${kl(c.klDivergence)}${c.error !== undefined ? ` (${c.error})` : ''}`).join('; ')}`);
-      await writeDocument(planUri, serializePlan({ ...solved.rebuild(r.best.assignment), measurement: r.measurement }), solved.inputs);
+      const rebuilt = parsePlan(await solved.rebuild(r.best.assignment), path.basename(planUri.fsPath)).plan;
+      if (!rebuilt) throw new Error(vscode.l10n.t('The verified plan could not be written: its text did not parse.'));
+      await writeDocument(planUri, serializePlan({ ...rebuilt, measurement: r.measurement }), solved.inputs);
       void vscode.window.showInformationMessage(r.best.id === r.solver.id
         ? vscode.l10n.t('Measured in llama.cpp: the plan has KL {0} (perplexity {1}), the best of {2} plans at or under its size; the plan file records it.', kl(r.best.klDivergence), r.best.perplexity?.toFixed(3) ?? '?', r.candidates.length)
         : vscode.l10n.t("Measured in llama.cpp: {0} has KL {1}, better than the solver's plan ({2}); the plan file now uses it and records the measurement.", r.best.label, kl(r.best.klDivergence), kl(r.solver.klDivergence)));
@@ -229,7 +238,7 @@ async function generatePlan(services: Services, arg: unknown, options: PlanComma
       ...(settings.contextTokens !== undefined ? { context: settings.contextTokens } : {}),
     };
     const solved = await solveForEditor(services, uri.fsPath, request, token, progress);
-    await writeDocument(planUri, serializePlan(solved.plan), solved.inputs);
+    await writeDocument(planUri, solved.text, solved.inputs);
     announcePlan(services, uri.fsPath, planUri, solved, vscode.l10n.t('Plan written: {0}', solved.summary));
     return planUri;
   });
@@ -253,7 +262,7 @@ async function resolvePlan(services: Services, states: PlanStates, arg: unknown,
   };
   await runWithProgress(vscode.l10n.t('Precision Lens: re-solving for {0}', target.name), async (token, progress) => {
     const solved = await solveForEditor(services, modelUri.fsPath, request, token, progress);
-    await writeDocument(planUri, serializePlan(solved.plan), solved.inputs);
+    await writeDocument(planUri, solved.text, solved.inputs);
     announcePlan(services, modelUri.fsPath, planUri, solved, vscode.l10n.t('Plan re-solved: {0}', solved.summary));
   });
 }

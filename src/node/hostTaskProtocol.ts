@@ -12,10 +12,13 @@
  * - `task/measureGgufSensitivity`: per-layer KL measured in llama.cpp (src/node/ggufMeasure.ts, cached per user).
  * - `task/verifyGgufPlan`: the solver's plan, uniform ggml types and llama.cpp-like mixes at equal size, run in
  *   llama.cpp (src/node/ggufVerify.ts); returns the delivered plan and the plan file's measurement record.
+ * - `task/planFrontier`: the solver's frontier and optimum at a budget for the inspector's chart.
+ * - `task/solvePlan`: core's plan workflow (`solvePlan`: budget, solver, estimate, baselines, plan document and its
+ *   text) for the editor's Generate / Re-solve Plan, so a 10,000-layer solve never blocks the extension host.
  * Every request carries a `taskId`; `task/progress` (child → host, throttled to about 1/s) and `task/cancel`
  * (host → child) refer to it.
  */
-import type { ComputeType, PlanMeasurement, SensitivityReport } from '../core';
+import type { ComputeType, PlanMeasurement, PrecisionPlan, SensitivityReport, SolveModelResult, SolvePlanInput } from '../core';
 import type { NotificationType, RequestType } from '../protocol/rpc';
 import type { ApplyOnnxResult } from './applyOnnx';
 import type { ApplyGgufResult } from './applyGguf';
@@ -67,6 +70,50 @@ export interface VerifyPlanParams extends TaskParamsBase {
   readonly solverAssignment: Readonly<Record<string, string>>;
   readonly maxCandidates?: number;
   readonly samples?: number;
+}
+
+/** Params of {@link SolvePlanTask}. */
+export interface SolvePlanParams extends TaskParamsBase {
+  readonly modelPath: string;
+  /** Core's plan-workflow input without the harm function (it cannot cross a process boundary: `report` is it). */
+  readonly input: Omit<SolvePlanInput, 'harm'>;
+  /** Static sensitivity of the model; the harm is `harmFromSensitivity(report)`. */
+  readonly report: SensitivityReport;
+  /** The plan for this assignment instead of the solver's (a verified candidate that measured better). */
+  readonly assignment?: Readonly<Record<string, string>>;
+}
+
+/** Result of {@link SolvePlanTask}: the plan document and its file text, and the solver's figures for the summary. */
+export interface SolvePlanTaskResult {
+  /** Undefined when nothing fits (`shortfallBytes` says by how much). */
+  readonly plan: PrecisionPlan | undefined;
+  /** `serializePlan(plan)`: the bytes the plan file gets. */
+  readonly text: string | undefined;
+  readonly assignment: Readonly<Record<string, string>>;
+  readonly status: 'optimal' | 'gap' | 'infeasible';
+  readonly gap: number;
+  readonly weightBytes: number;
+  readonly weightBudgetBytes: number;
+  readonly shortfallBytes: number;
+}
+
+/** Params of {@link PlanFrontierTask}: core's `solveModel` with the report's harm. */
+export interface PlanFrontierParams extends TaskParamsBase {
+  readonly modelPath: string;
+  readonly report: SensitivityReport;
+  readonly weightBudgetBytes: number;
+  readonly formats: readonly string[];
+  readonly native: readonly ComputeType[];
+  readonly frontierPoints: number;
+}
+
+/** Result of {@link PlanFrontierTask}. */
+export interface PlanFrontierTaskResult {
+  readonly frontier: SolveModelResult['frontier'];
+  /** The solver's optimum at `weightBudgetBytes`. */
+  readonly weightBytes: number;
+  readonly harm: number;
+  readonly weightBudgetBytes: number;
 }
 
 /** Writes a new GGUF with a plan's ggml types (src/node/applyGguf.ts: temp file beside the output, renamed into place). */
@@ -162,6 +209,10 @@ export const VerifyPlanTask: RequestType<VerifyPlanParams, VerifyPlanResult> = {
 export const MeasureGgufTask: RequestType<MeasureGgufParams, SensitivityReport> = { method: 'task/measureGgufSensitivity' };
 /** Plan verification of a GGUF model in llama.cpp. */
 export const VerifyGgufTask: RequestType<VerifyGgufParams, VerifyGgufResult> = { method: 'task/verifyGgufPlan' };
+/** The inspector's frontier chart (solver, frontier) off the extension host's main thread. */
+export const PlanFrontierTask: RequestType<PlanFrontierParams, PlanFrontierTaskResult> = { method: 'task/planFrontier' };
+/** The plan workflow (solve, estimate, baselines, plan document) off the extension host's main thread. */
+export const SolvePlanTask: RequestType<SolvePlanParams, SolvePlanTaskResult> = { method: 'task/solvePlan' };
 /** Throttled progress of a running task. */
 export const TaskProgressNotification: NotificationType<TaskProgress> = { method: 'task/progress' };
 /** Asks the task process to stop a task; the task then fails with code 'cancelled'. */

@@ -26,6 +26,8 @@ import {
   ApplyGgufPlanTask,
   ApplyPlanTask,
   MeasureSensitivityTask,
+  PlanFrontierTask,
+  SolvePlanTask,
   TASK_CANCELLED,
   TaskCancelNotification,
   TaskProgressNotification,
@@ -40,6 +42,10 @@ import {
   type MeasureSensitivityParams,
   type TaskParamsBase,
   type TaskProgress,
+  type PlanFrontierParams,
+  type PlanFrontierTaskResult,
+  type SolvePlanParams,
+  type SolvePlanTaskResult,
   type VerifyPlanParams,
 } from './hostTaskProtocol';
 import type { VerifyPlanResult } from './planVerify';
@@ -150,6 +156,16 @@ export class TaskClient {
   /** Plan verification in llama.cpp (src/node/ggufVerify.ts). */
   verifyGgufPlan(params: Omit<VerifyGgufParams, 'taskId'>, options: TaskRunOptions = {}): Promise<VerifyGgufResult> {
     return this.run(VerifyGgufTask, params, options);
+  }
+
+  /** Core's plan workflow (solve, estimate, baselines, plan document and text) in the task process. */
+  solvePlan(params: Omit<SolvePlanParams, 'taskId'>, options: TaskRunOptions = {}): Promise<SolvePlanTaskResult> {
+    return this.run(SolvePlanTask, params, options);
+  }
+
+  /** The inspector's frontier chart (core's solver with the report's harm) in the task process. */
+  planFrontier(params: Omit<PlanFrontierParams, 'taskId'>, options: TaskRunOptions = {}): Promise<PlanFrontierTaskResult> {
+    return this.run(PlanFrontierTask, params, options);
   }
 
   /** Kills every task process; their calls reject with RpcError 'disposed'. Idempotent. */

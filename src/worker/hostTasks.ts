@@ -6,7 +6,7 @@
  */
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
-import { CancelledError, harmFromSensitivity, openModel, standardBaselines, type CancellationToken, type Model, type SensitivityReport } from '../core';
+import { CancelledError, harmFromSensitivity, openModel, replacePlanAssignment, serializePlan, solveModel, solvePlan, standardBaselines, type CancellationToken, type Model, type SensitivityReport } from '../core';
 import { RpcEndpoint, RpcError, type WireMessage } from '../protocol/rpc';
 import { applyPlanToOnnx, type ApplyOnnxResult } from '../node/applyOnnx';
 import { applyPlanToGguf } from '../node/applyGguf';
@@ -16,6 +16,8 @@ import {
   ApplyGgufPlanTask,
   ApplyPlanTask,
   MeasureSensitivityTask,
+  PlanFrontierTask,
+  SolvePlanTask,
   TASK_CANCELLED,
   TaskCancelNotification,
   TaskProgressNotification,
@@ -28,6 +30,10 @@ import {
   type VerifyGgufParams,
   type VerifyGgufResult,
   type ApplyPlanParams,
+  type PlanFrontierParams,
+  type PlanFrontierTaskResult,
+  type SolvePlanParams,
+  type SolvePlanTaskResult,
   type TaskProgress,
   type VerifyPlanParams,
 } from '../node/hostTaskProtocol';
@@ -188,6 +194,37 @@ async function verifyGguf(p: VerifyGgufParams, token: CancellationToken, progres
 
 endpoint.onRequest(MeasureGgufTask, (p) => asTask(p.taskId, (token, progress) => measureGguf(p, token, progress)));
 endpoint.onRequest(VerifyGgufTask, (p) => asTask(p.taskId, (token, progress) => verifyGguf(p, token, progress)));
+/** Core's plan workflow for the editor: the model read here, the harm from the report; the plan and its text. */
+async function solve(p: SolvePlanParams, token: CancellationToken, progress: (p: Omit<TaskProgress, 'taskId'>) => void): Promise<SolvePlanTaskResult> {
+  progress({ done: 0, total: 2, message: 'reading the model' });
+  const model = await readModel(p.modelPath);
+  if (token.isCancellationRequested) throw new CancelledError();
+  progress({ done: 1, total: 2, message: 'solving' });
+  const input = { ...p.input, harm: harmFromSensitivity(p.report) };
+  let solved = solvePlan(model, input);
+  if (p.assignment) solved = replacePlanAssignment(model, input, solved, p.assignment);
+  const r = solved.result;
+  return {
+    plan: solved.plan,
+    text: solved.plan ? serializePlan(solved.plan) : undefined,
+    assignment: solved.assignment,
+    status: r.status,
+    gap: r.gap,
+    weightBytes: r.weightBytes,
+    weightBudgetBytes: solved.budget.weightBudgetBytes,
+    shortfallBytes: r.shortfallBytes,
+  };
+}
+
+/** The inspector's frontier: core's solver at the budget, with the report's harm. */
+async function frontier(p: PlanFrontierParams): Promise<PlanFrontierTaskResult> {
+  const model = await readModel(p.modelPath);
+  const solved = solveModel(model, { weightBudgetBytes: p.weightBudgetBytes, formats: p.formats, native: p.native, harm: harmFromSensitivity(p.report), frontierPoints: p.frontierPoints });
+  return { frontier: solved.frontier, weightBytes: solved.weightBytes, harm: solved.harm, weightBudgetBytes: solved.weightBudgetBytes };
+}
+
+endpoint.onRequest(PlanFrontierTask, (p) => asTask(p.taskId, () => frontier(p)));
+endpoint.onRequest(SolvePlanTask, (p) => asTask(p.taskId, (token, progress) => solve(p, token, progress)));
 endpoint.onRequest(ApplyPlanTask, (p) => asTask(p.taskId, (token, progress) => applyPlan(p, token, progress)));
 endpoint.onRequest(ApplyGgufPlanTask, (p) =>
   asTask(p.taskId, (token, progress) =>

@@ -163,3 +163,45 @@ test('more hybrids from config.json: Granite 4 (layer_types), Falcon-H1 (attenti
   assert.equal(mamba.stateElements, 64 * (3 * 5120 + 16 * 5120));
   assert.deepEqual(mamba.warnings, []);
 });
+
+test('Nemotron-H: hybrid_override_pattern (M = Mamba-2, * = attention, - = MLP) from config.json and per-layer KV/FFN arrays from GGUF', async () => {
+  // nvidia/Nemotron-H-8B-Base-8K config.json: 52 layers, 24 Mamba-2 + 4 attention + 24 FFN (model card / arXiv 2504.03624).
+  const pattern = 'M-M-M-M*-M-M-M-M-M*-M-M-M-M-M*-M-M-M-M-M*-M-M-M-M-M-';
+  const d = describeCache(hf({
+    architectures: ['NemotronHForCausalLM'], model_type: 'nemotron_h', hidden_size: 4096, num_hidden_layers: 52, num_attention_heads: 32, num_key_value_heads: 8,
+    head_dim: 128, hybrid_override_pattern: pattern, mamba_num_heads: 128, mamba_head_dim: 64, ssm_state_size: 128, n_groups: 8, conv_kernel: 4, expand: 2,
+  }))!;
+  const count = (k: string): number => d.layers.filter((l) => l.kind === k).length;
+  assert.deepEqual([count('recurrent'), count('full'), count('none')], [24, 4, 24]);
+  assert.deepEqual(d.layers.slice(6, 10).map((l) => l.kind), ['recurrent', 'full', 'none', 'recurrent']);
+  assert.equal(d.elementsPerToken, 4 * 8 * 256); // 8,192 elements: 16 KiB per token at BF16
+  // Mamba-2 state per layer: conv 3 × (8192 + 2 × 8 × 128) + SSM 128 × 8192.
+  assert.equal(d.stateElements, 24 * (3 * (8192 + 2048) + 128 * 8192));
+  assert.ok(d.layers.filter((l) => l.kind === 'none').every((l) => l.stateElements === 0 && l.elementsPerToken === 0 && l.attention === null));
+  assert.deepEqual(d.warnings, []);
+  const odd = describeCache(hf({ model_type: 'nemotron_h', hidden_size: 64, num_hidden_layers: 3, num_attention_heads: 4, head_dim: 16, hybrid_override_pattern: 'M*Q' }))!;
+  assert.match(odd.warnings.join(' '), /hybrid_override_pattern 'Q'/);
+
+  const gguf = await ggufHp([
+    kv.str('general.architecture', 'nemotron_h'), kv.u32('nemotron_h.block_count', 4), kv.u32('nemotron_h.embedding_length', 4096), kv.u32('nemotron_h.attention.head_count', 32),
+    kv.u32('nemotron_h.attention.key_length', 128), kv.arr('nemotron_h.attention.head_count_kv', GGUF.UINT32, [0, 0, 8, 0]), kv.arr('nemotron_h.feed_forward_length', GGUF.UINT32, [0, 21504, 0, 21504]),
+    kv.u32('nemotron_h.ssm.conv_kernel', 4), kv.u32('nemotron_h.ssm.inner_size', 8192), kv.u32('nemotron_h.ssm.state_size', 128), kv.u32('nemotron_h.ssm.group_count', 8),
+  ]);
+  const g = describeCache(gguf)!;
+  assert.deepEqual(g.layers.map((l) => l.kind), ['recurrent', 'none', 'full', 'none']);
+  assert.equal(g.stateElements, 3 * (8192 + 2048) + 128 * 8192);
+});
+
+test('DeepSeek V3.2 sparse attention: the indexer key cache is named in a warning with its size, from config.json and GGUF', async () => {
+  // deepseek-ai/DeepSeek-V3.2-Exp config.json: index_head_dim 128, index_n_heads 64, index_topk 2048.
+  const d = describeCache(hf({ ...DEEPSEEK_V3, architectures: ['DeepseekV32ForCausalLM'], model_type: 'deepseek_v32', index_head_dim: 128, index_n_heads: 64, index_topk: 2048 }))!;
+  assert.equal(d.elementsPerToken, 61 * 576);
+  assert.match(d.warnings.join(' '), /indexer keeps a 128-element key per token per layer \(7808 elements per token over 61 layers, top-2048/);
+  const g = await ggufHp([
+    kv.str('general.architecture', 'deepseek2'), kv.u32('deepseek2.block_count', 2), kv.u32('deepseek2.embedding_length', 7168), kv.u32('deepseek2.attention.head_count', 128),
+    kv.u32('deepseek2.attention.kv_lora_rank', 512), kv.u32('deepseek2.rope.dimension_count', 64), kv.u32('deepseek2.attention.key_length_mla', 192),
+    kv.u32('deepseek2.attention.indexer.key_length', 128), kv.u32('deepseek2.attention.indexer.head_count', 64), kv.u32('deepseek2.attention.indexer.top_k', 2048),
+  ]);
+  assert.match(describeCache(g)!.warnings.join(' '), /sparse attention: its indexer keeps a 128-element key per token per layer \(256 elements/);
+  assert.deepEqual(describeCache(hf(DEEPSEEK_V3))!.warnings, []);
+});

@@ -12,7 +12,7 @@ import * as path from 'node:path';
 import { ModelFormatError } from '../../src/core';
 import { CLI_VERSION, COMMAND_SPECS, reportError, runCli } from '../../src/cli/main';
 import { CliError, escapeTerminal, renderTable, MAX_CELL_CHARS } from '../../src/cli/io';
-import { COMMON_OPTIONS, bashCompletion, commandHelp, synopsis } from '../../src/cli/options';
+import { COMMON_OPTIONS, COMPLETION_SHELLS, bashCompletion, commandHelp, completionScript, synopsis } from '../../src/cli/options';
 import { createProgress } from '../../src/cli/progress';
 import { llamaGguf } from '../fixtures/buildGguf';
 import { buildSafetensors } from '../fixtures/buildSafetensors';
@@ -75,8 +75,37 @@ test('top-level help describes each command; --version prints the package versio
   assert.equal(c.code, 0);
   assert.equal(c.out, `${bashCompletion(COMMAND_SPECS)}\n`);
   assert.match(c.out, /--kv-format\) COMPREPLY=\(\$\(compgen -W "fp32 tf32 bf16 fp16 /);
-  assert.equal((await cli('completion', 'fish')).code, 2);
+  assert.equal((await cli('completion', 'tcsh')).code, 2);
+  assert.match((await cli('completion', 'tcsh')).err, /valid: bash, zsh, fish/);
 });
+
+/** Escapes a string for a RegExp. */
+const re = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
+for (const shell of COMPLETION_SHELLS) {
+  test(`completion ${shell}: every subcommand, every option of it (and its short alias) and every choice appears, from the option tables`, async () => {
+    const r = await cli('completion', shell);
+    assert.equal(r.code, 0);
+    assert.equal(r.out, `${completionScript(shell, COMMAND_SPECS)}\n`);
+    const script = r.out;
+    for (const spec of COMMAND_SPECS) {
+      // The command is offered at the top level, and its own section lists its options.
+      const section = shell === 'bash' ? new RegExp(`^    ${re(spec.name)}\\)\\n[\\s\\S]*?fi;;$`, 'm')
+        : shell === 'zsh' ? new RegExp(`^    ${re(spec.name)}\\)\\n[\\s\\S]*?;;$`, 'm')
+        : new RegExp(`(^complete -c precision-lens -n '__fish_seen_subcommand_from ${re(spec.name)}' .*\\n?)+`, 'm');
+      assert.match(script, shell === 'fish' ? new RegExp(`-a ${re(spec.name)} -d '`) : shell === 'zsh' ? new RegExp(`^    '${re(spec.name)}:`, 'm') : new RegExp(`compgen -W "[^"]*\\b${re(spec.name)}\\b`), `${shell}: command ${spec.name}`);
+      const body = section.exec(script)?.[0] ?? '';
+      assert.ok(body.length > 0, `${shell}: no section for ${spec.name}`);
+      for (const o of [...spec.options, ...COMMON_OPTIONS]) {
+        const long = shell === 'fish' ? new RegExp(`-l ${re(o.name)}( |$)`, 'm') : new RegExp(`--${re(o.name)}[\\[ )"]`);
+        assert.match(body, long, `${shell} ${spec.name}: --${o.name}`);
+        if (o.short && shell !== 'bash') assert.match(body, shell === 'fish' ? new RegExp(`-l ${re(o.name)} -s ${o.short} `) : new RegExp(`'-${o.short}\\[`), `${shell} ${spec.name}: -${o.short}`);
+        if (o.choices && (shell !== 'bash' || !o.list)) for (const c of o.choices()) assert.ok(body.includes(c), `${shell} ${spec.name} --${o.name}: choice ${c}`);
+      }
+    }
+    assert.match(script, shell === 'fish' ? /-a 'bash zsh fish'/ : shell === 'zsh' ? /completion\) _values 'shell' bash zsh fish/ : /\bcompletion\b/);
+  });
+}
 
 test('unknown options, commands and values list what is valid, in one line, exit 2', async () => {
   let r = await cli('estimate', MNIST, '--target', 'h100', '--kv-format', 'fp7');

@@ -54,8 +54,8 @@ test('bits per weight include block scales', () => {
 
 test('every GGUF quantization type is an assignable weight-only format with the ggml block layout', () => {
   // Forks' storage layouts (bitnet.cpp I2_S, PrismML's 128-weight Q2_0, packed BitNet uint8) are read, not assignable: they run as ternary.
-  const forkStorage = ['i2_s', 'q2_0_g128', 'ternary_u8x4'];
-  for (const d of DTYPES.filter((x) => x.kind === 'quantized' && !['q8_1', 'q8_k', ...forkStorage].includes(x.id))) {
+  const forkStorage = ['i2_s', 'q2_0_g128', 'ternary_u8x4', 'tl1', 'tl2'];
+  for (const d of DTYPES.filter((x) => x.kind === 'quantized' && !['q8_1', 'q8_k', 'mxfp4_split', ...forkStorage].includes(x.id))) {
     const fmt = NUMBER_FORMATS.find((x) => x.ggmlType === d.id);
     assert.ok(fmt, d.id);
     assert.equal(formatBitsPerWeight(fmt), bitsPerElement(d.id), d.id);
@@ -64,6 +64,9 @@ test('every GGUF quantization type is an assignable weight-only format with the 
     assert.equal(NUMBER_FORMATS.find((x) => x.id === id), undefined, id);
     assert.equal(formatForStoredDType(id)?.id, 'ternary', id);
   }
+  // gpt-oss's split MXFP4 safetensors layout runs as MXFP4 (32 weights in 17 bytes).
+  assert.equal(NUMBER_FORMATS.find((x) => x.id === 'mxfp4_split'), undefined);
+  assert.equal(formatForStoredDType('mxfp4_split')?.id, 'mxfp4');
   assert.equal(f('q4_k').mode, 'weight-only');
   assert.equal(f('nvfp4').mode, 'compute');
   assert.equal(f('gguf_nvfp4').mode, 'weight-only');

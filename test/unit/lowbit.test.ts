@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import test from 'node:test';
-import { MemoryByteSource, ModelFormatError, openModel, type Model } from '../../src/core';
+import { MemoryByteSource, ModelFormatError, decodeElements, decodeTensor, decodeUnsupportedReason, openModel, type Model } from '../../src/core';
 import { buildGguf, kv, type GgufTensorSpec } from '../fixtures/buildGguf';
 import { openInventory } from '../fixtures/publishedModels';
 import type { StTensorSpec } from '../fixtures/buildSafetensors';
@@ -98,4 +98,79 @@ test('packed BitNet safetensors: parameters unpacked (2.41B, was 0.35× that), b
   const plain = await openInventory(bitnetTensors(), { ...BITNET, quantization_config: undefined });
   assert.equal(plain.parameterCount, other + (30 * linear) / 4 + scales);
   assert.ok(Math.abs(plain.parameterCount / m.parameterCount - 0.35) < 0.01);
+});
+
+test('bitnet.cpp TL1 (type 38) and TL2 (type 39, shared with upstream MXFP4) are told apart by their byte ranges', async () => {
+  // Layouts from microsoft/BitNet utils/convert-hf-to-gguf-bitnet.py: TL1 = two weights per 4-bit index, two
+  // indices per byte (n/4); TL2 = three weights per 4-bit magnitude + 1 sign bit, last 256 columns as TL1, padded
+  // to M × (K − 256) × 5/24 + 64 × M bytes. Each has an F32 `<name>_scale` tensor.
+  const k = 2560;
+  const m1 = 640;
+  const tl2 = (rows: number, cols: number): number => Math.floor((Math.floor(((cols - 256) * rows) / 3) * 5) / 8) + (256 * rows) / 4;
+  assert.equal(tl2(m1, k), 348_160);
+  const tl1File = buildGguf({ kvs: meta, tensors: [
+    { name: 'blk.0.attn_k.weight', dims: [k, m1], type: 38, byteLength: (k * m1) / 4 }, { name: 'blk.0.attn_k.weight_scale', dims: [1], type: 0 },
+  ] }).bytes;
+  const a = await open(tl1File);
+  assert.deepEqual(a.tensors.map((t) => [t.dtype, t.elementCount, t.byteLength]), [['tl1', k * m1, 409_600], ['float32', 1, 4]]);
+  assert.match(a.warnings.join(' '), /ggml type 38 is read as TL1 of bitnet\.cpp .*removed upstream \(IQ4_NL_8_8\)/);
+
+  const tl2File = buildGguf({ kvs: meta, tensors: [
+    { name: 'blk.0.attn_k.weight', dims: [k, m1], type: 39, byteLength: tl2(m1, k) }, { name: 'blk.0.attn_k.weight_scale', dims: [1], type: 0 },
+    { name: 'blk.0.ffn_down.weight', dims: [6912, 2560], type: 39, byteLength: tl2(2560, 6912) }, { name: 'blk.0.ffn_down.weight_scale', dims: [1], type: 0 },
+  ] }).bytes;
+  const b = await open(tl2File);
+  assert.deepEqual(b.tensors.filter((t) => t.dtype === 'tl2').map((t) => [t.name, t.byteLength]), [['blk.0.attn_k.weight', 348_160], ['blk.0.ffn_down.weight', 3_713_706]]);
+  assert.equal(b.parameterCount, k * m1 + 6912 * 2560 + 2);
+  assert.match(b.warnings.join(' '), /ggml type 39 is read as TL2 of bitnet\.cpp .*upstream MXFP4/);
+
+  // The same id with MXFP4-sized ranges stays upstream MXFP4, silently.
+  const mx = await open(buildGguf({ kvs: meta, tensors: [{ name: 'w', dims: [k, m1], type: 39, byteLength: (k * m1 * 17) / 32 }] }).bytes);
+  assert.deepEqual([mx.tensors[0]!.dtype, mx.warnings], ['mxfp4', []]);
+  // Neither fits: the error names both candidates.
+  await assert.rejects(open(buildGguf({ kvs: meta, tensors: [{ name: 'w', dims: [k, m1], type: 39, byteLength: 1024 }] }).bytes), /known layouts of ggml type 39: MXFP4 \(llama\.cpp: 32 weights in 17 bytes, 870400 bytes\), TL2 \(bitnet\.cpp: rows × \(row − 256\) × 5\/24 \+ 64 bytes per row\)/);
+});
+
+test('a type id whose layouts both fit tightly is read upstream-first with a note naming the candidates', async () => {
+  // 128 weights: upstream Q2_0 takes 36 B, PrismML's Q2_0 34 B; in 64-byte ranges (alignment 32) both fit with less than one alignment of slack.
+  const m = await open(buildGguf({ kvs: meta, tensors: [{ name: 'a', dims: [128], type: 42, byteLength: 36 }, { name: 'b', dims: [128], type: 42, byteLength: 36 }] }).bytes);
+  assert.deepEqual(m.tensors.map((t) => [t.dtype, t.byteLength]), [['q2_0', 36], ['q2_0', 36]]);
+  assert.match(m.warnings.join(' '), /ggml type 42 is ambiguous in this file: its tensors fit Q2_0 \(llama\.cpp\) and Q2_0 \(PrismML llama\.cpp fork\); read as Q2_0 of llama\.cpp\./);
+});
+
+test('decoders: PrismML Q2_0/128, bitnet.cpp I2_S and packed BitNet uint8 decode hand-built blocks to their known values', async () => {
+  // Q2_0/128: { half d = 0.5 (0x3800); u8 qs[32] }, weight j = ((qs[j / 4] >> 2 (j mod 4)) & 3) − 1) × d.
+  const codes = Array.from({ length: 128 }, (_, j) => j % 3); // 0, 1, 2 → −1, 0, +1
+  const q2 = new Uint8Array(34);
+  q2[0] = 0x00; q2[1] = 0x38;
+  codes.forEach((c, j) => { q2[2 + (j >> 2)]! |= c << ((j & 3) * 2); });
+  assert.deepEqual([...decodeElements('q2_0_g128', q2, 128)], codes.map((c) => (c - 1) * 0.5));
+
+  // I2_S (x86 layout): 256 weights = 2 blocks of 128 in 32 bytes each, weight j of a block in byte j mod 32 at bits
+  // 6 − 2⌊j / 32⌋; FP32 scale 0.25 at byte n/4, then padding to 32 bytes.
+  const n = 256;
+  const want = Array.from({ length: n }, (_, e) => ((e * 7) % 3) - 1);
+  const i2 = new Uint8Array(n / 4 + 32);
+  want.forEach((v, e) => { const k = e >> 7, j = e & 127; i2[k * 32 + (j & 31)]! |= (v + 1) << (6 - 2 * (j >> 5)); });
+  new DataView(i2.buffer).setFloat32(n / 4, 0.25, true);
+  assert.deepEqual([...decodeElements('i2_s', i2, n)], want.map((v) => v * 0.25));
+
+  // Packed BitNet uint8 [P = 2, 3] → [8, 3]: bits 2i of packed row r are unpacked row 2i + r; value code − 1.
+  const rows = [[-1, 0, 1], [1, 1, 0], [0, -1, -1], [1, 0, -1], [0, 0, 1], [-1, 1, 0], [1, -1, 1], [0, 0, 0]];
+  const packed = new Uint8Array(6);
+  rows.forEach((row, u) => { const i = Math.floor(u / 2), r = u % 2; row.forEach((v, c) => { packed[r * 3 + c]! |= (v + 1) << (2 * i); }); });
+  assert.deepEqual([...decodeElements('ternary_u8x4', packed, 24)], rows.flat());
+
+  for (const d of ['i2_s', 'q2_0_g128', 'ternary_u8x4']) assert.equal(decodeUnsupportedReason(d), undefined, d);
+  assert.match(decodeUnsupportedReason('tl2') ?? '', /tiled for its lookup-table kernels/);
+  assert.match(decodeUnsupportedReason('mxfp4_split') ?? '', /separate _blocks and _scales/);
+
+  // Through the GGUF reader: an I2_S tensor's stored bytes (blocks + trailer) decode as a whole.
+  const file = buildGguf({ kvs: meta, tensors: [{ name: 'blk.0.attn_q.weight', dims: [128, 2], type: 36, byteLength: i2.length }] });
+  file.bytes.set(i2, file.dataOffset + file.tensors[0]!.offset);
+  const m = await open(file.bytes);
+  const t = m.tensors[0]!;
+  assert.equal(t.dtype, 'i2_s');
+  const loc = t.location!;
+  assert.deepEqual([...decodeTensor(t, file.bytes.subarray(loc.byteOffset, loc.byteOffset + loc.byteLength))], want.map((v) => v * 0.25));
 });

@@ -6,7 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as path from 'node:path';
-import { CancelledError, TARGETS, estimate, getTarget, type SensitivityReport } from '../../src/core';
+import { CancelledError, TARGETS, estimate, getTarget, harmFromSensitivity, solveModel, type SensitivityReport } from '../../src/core';
 import { InspectorSession, PROGRESS_INTERVAL_MS, type InspectorHost, type PlanAssignmentInfo } from '../../src/host/inspectorSession';
 import { ModelDocument, type SensitivityAnalyzer } from '../../src/host/modelDocument';
 import { openModelFile } from '../../src/node/fileByteSource';
@@ -44,7 +44,7 @@ interface Harness {
   close(): void;
 }
 
-async function open(opts: { analyzer?: SensitivityAnalyzer; now?: () => number; plan?: (model: ModelDocument['model']) => PlanAssignmentInfo } = {}): Promise<Harness> {
+async function open(opts: { analyzer?: SensitivityAnalyzer; now?: () => number; solveFrontier?: InspectorHost['solveFrontier']; plan?: (model: ModelDocument['model']) => PlanAssignmentInfo } = {}): Promise<Harness> {
   const doc = await ModelDocument.open({ fsPath: MODEL } as never, await openModelFile(MODEL), undefined, opts.analyzer);
   const states: AnalysisStateParams[] = [];
   const progress: AnalysisProgressParams[] = [];
@@ -72,6 +72,7 @@ async function open(opts: { analyzer?: SensitivityAnalyzer; now?: () => number; 
     },
     log: (m) => logs.push(m),
     ...(opts.now ? { now: opts.now } : {}),
+    ...(opts.solveFrontier ? { solveFrontier: opts.solveFrontier } : {}),
   };
   const session = new InspectorSession(host, (m) => {
     // Everything the host posts must survive structured clone (no Map, class or bigint).
@@ -313,6 +314,32 @@ test('ModelDocument joins concurrent sensitivity requests into one run', async (
     assert.equal(runs, 1);
   } finally {
     doc.dispose();
+  }
+});
+
+test("the frontier chart's solve goes to the host's solveFrontier (the task process) when it has one, with the same chart", async () => {
+  const inProcess = await open();
+  const calls: number[] = [];
+  const delegated = await open({
+    solveFrontier: async (p) => {
+      calls.push(p.weightBudgetBytes);
+      const { report, ...rest } = structuredClone(p); // what crosses the process boundary
+      return solveModel(delegatedDoc(), { ...rest, harm: harmFromSensitivity(report) });
+    },
+  });
+  const delegatedDoc = () => delegated.doc.model;
+  try {
+    for (const h of [inProcess, delegated]) {
+      await h.view.sendRequest(StartSensitivity, { method: 'weights' });
+      await until(() => h.states.some((s) => s.state === 'done' || s.state === 'error'));
+    }
+    const a = await inProcess.view.sendRequest(GetFrontier, { targetId: 'h100' });
+    const b = await delegated.view.sendRequest(GetFrontier, { targetId: 'h100' });
+    assert.equal(calls.length, 1);
+    assert.deepEqual(b, a);
+  } finally {
+    inProcess.close();
+    delegated.close();
   }
 });
 

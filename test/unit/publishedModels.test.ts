@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import test from 'node:test';
 import { estimate, getTarget, inspectReport, parameterBreakdown, type Estimate, type Model } from '../../src/core';
-import { DEEPSEEK_V3 as DS, GEMMA3_27B, GPT_OSS_120B as OSS, JAMBA_V01 as J, KIMI_K2 as K2, LLAMA4_MAVERICK, MISTRAL_7B_V01 as M, QWEN3_NEXT_80B as Q } from '../fixtures/publishedConfigs';
+import { DEEPSEEK_V3 as DS, GEMMA3_27B, GPT_OSS_120B as OSS, GPT_OSS_20B as OSS20, JAMBA_V01 as J, KIMI_K2 as K2, LLAMA4_MAVERICK, MISTRAL_7B_V01 as M, QWEN3_NEXT_80B as Q } from '../fixtures/publishedConfigs';
 import { PUBLISHED_MODELS, openInventory } from '../fixtures/publishedModels';
 
 const models = new Map<string, Model>();
@@ -134,6 +134,34 @@ test('gpt-oss-120b: 116.83B total (published 116.83B), 5.71B active with embeddi
   near(active - OSS.vocab_size * h, 5.13e9, 0.5);
   assert.equal(e.kvBytesPerToken, 36 * 2 * 8 * 64 * 2);
   assert.equal(e.kvCacheBytes, 18 * 2048 * 131072 + 18 * 2048 * 128);
+});
+
+test('gpt-oss-20b as published (MXFP4 _blocks/_scales pairs): 20.91B parameters unpacked, 3.61B active without embeddings, 13.76 GB as stored', async () => {
+  // Published: OpenAI gpt-oss model card, table 1 (20.91B total, 3.61B active); openai/gpt-oss-20b shards 4.79 + 4.80 + 4.17 GB.
+  const m = await load('gpt-oss-20b (MXFP4)');
+  const c = OSS20;
+  const h = c.hidden_size;
+  const q = c.num_attention_heads * c.head_dim;
+  const kvd = c.num_key_value_heads * c.head_dim;
+  const expertWeights = c.num_local_experts * 3 * h * c.intermediate_size; // MXFP4: 32 weights in 16 + 1 bytes
+  const expertBiases = c.num_local_experts * (2 * c.intermediate_size + h);
+  const bf16Layer = 2 * q * h + q + h + 2 * (kvd * h + kvd) + c.num_attention_heads + c.num_local_experts * (h + 1) + expertBiases + 2 * h;
+  const total = 2 * c.vocab_size * h + h + c.num_hidden_layers * (bf16Layer + expertWeights);
+  assert.equal(m.parameterCount, total);
+  near(total, 20.91e9, 0.05);
+  const bytes = 2 * (total - c.num_hidden_layers * expertWeights) + (c.num_hidden_layers * expertWeights * 17) / 32;
+  assert.equal(m.weightBytes, bytes);
+  near(bytes, 13.76e9, 0.5);
+  const gateUp = m.tensors.find((t) => t.name === 'model.layers.0.mlp.experts.gate_up_proj')!;
+  assert.deepEqual([gateUp.dtype, gateUp.shape, gateUp.byteLength], ['mxfp4_split', [32, 5760, 2880], (32 * 5760 * 2880 * 17) / 32]);
+  assert.equal(m.tensors.some((t) => t.name.endsWith('_scales') || t.name.endsWith('_blocks')), false);
+  const r = inspectReport(m);
+  assert.equal(r.dtypeBytes['mxfp4_split'], (c.num_hidden_layers * expertWeights * 17) / 32);
+  const e = at(m, 131072);
+  const active = total - c.num_hidden_layers * (expertWeights + expertBiases) * (1 - 4 / 32);
+  assert.equal(e.activeParameterCount, Math.round(active));
+  near(active - c.vocab_size * h, 3.61e9, 0.5);
+  assert.equal(e.kvCacheBytes, 12 * 2048 * 131072 + 12 * 2048 * 128);
 });
 
 test('Qwen3-Next-80B-A3B: MTP layer excluded; 3.87B active with embeddings (published "A3B"); 24,576 B KV per token plus a constant 79 MB state', async () => {

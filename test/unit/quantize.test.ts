@@ -114,3 +114,37 @@ test('q8_0 reproduces ggml: d = fp16(amax/127), codes roundf(x/d)', () => {
   assert.ok(Math.abs(dh - d) < 1e-5);
   for (let i = 0; i < 32; i++) assert.equal(q[i], Math.fround(Math.sign(x[i]!) * Math.round(Math.abs(x[i]!) / Math.fround(d)) * dh));
 });
+
+test('nf4Error adds exactly what ErrorAccumulator.add(values, fakeQuantize(values, nf4)) adds (midpoint ties, zeros, NaN, ±Inf)', async () => {
+  const { ErrorAccumulator, nf4Error } = await import('../../src/core/precision');
+  const nf4 = getNumberFormat('nf4')!;
+  const mids = NF4_CODEBOOK.slice(1).map((v, i) => (v + NF4_CODEBOOK[i]!) / 2);
+  let s = 7;
+  const rnd = (): number => ((s = (Math.imul(s, 1103515245) + 12345) >>> 0) / 2 ** 32);
+  const cases: [Float32Array, number][] = [];
+  const a = new Float32Array(3 * 200);
+  for (let i = 0; i < a.length; i++) a[i] = (rnd() - 0.5) * (i % 17 === 0 ? 3 : 0.1);
+  // Values on (float32-rounded) midpoints and one ulp either side, with the group max 1.
+  for (let k = 0; k < mids.length; k++) a.set([1, Math.fround(mids[k]!), Math.fround(mids[k]!) * (1 + 2 ** -23), Math.fround(mids[k]!) * (1 - 2 ** -23)], 64 * (k % 9) + 4 * Math.floor(k / 9));
+  cases.push([a, 200]);
+  const b = a.slice();
+  b.fill(0, 0, 64); // an all-zero group
+  b.set([NaN, Infinity], 70); // ±Inf in a group: every quantized value is NaN (overflow)
+  b[300] = -Infinity;
+  cases.push([b, 200], [a.subarray(0, 150), 150]);
+  for (const [v, rowLength] of cases) {
+    const want = new ErrorAccumulator().add(v, fakeQuantize(v, [v.length / rowLength, rowLength], nf4));
+    const got = new ErrorAccumulator();
+    nf4Error(v, rowLength, 64, got);
+    assert.deepEqual({ ...got }, { ...want });
+  }
+});
+
+test('errorKey: formats that round alike share a key (evaluated once), the others do not', async () => {
+  const { errorKey } = await import('../../src/core/precision');
+  const key = (id: string): string => errorKey(getNumberFormat(id)!);
+  assert.equal(key('w8a8'), key('int8'));
+  assert.equal(key('w4a4'), key('int4'));
+  const ids = ['fp16', 'bf16', 'fp8_e4m3', 'fp8_e5m2', 'int8', 'int8_tensor', 'int4', 'int4_g64', 'int4_g32', 'nf4', 'mxfp4', 'nvfp4', 'q4_k', 'q4_0', 'ternary'];
+  assert.equal(new Set(ids.map(key)).size, ids.length);
+});

@@ -118,3 +118,38 @@ test('10,000 groups × 8 options solve quickly and are proven optimal or within 
   assert.ok(ms < 5000, `took ${ms.toFixed(0)} ms`);
   process.stdout.write(`# 10k×8 solve: ${ms.toFixed(0)} ms, status ${got.status}, free groups ${got.freeGroups}, DP states ${got.states}\n`);
 });
+
+/** Optimum by a dense DP over integer byte counts (a reference for instances too large for brute force). */
+function denseOptimum(groups: KnapsackOption[][], budget: number): number {
+  let best = new Float64Array(budget + 1).fill(Infinity);
+  best[0] = 0;
+  for (const g of groups) {
+    const next = new Float64Array(budget + 1).fill(Infinity);
+    for (let b = 0; b <= budget; b++) {
+      if (best[b] === Infinity) continue;
+      for (const o of g) if (b + o.bytes <= budget && best[b]! + o.harm < next[b + o.bytes]!) next[b + o.bytes] = best[b]! + o.harm;
+    }
+    best = next;
+  }
+  return Math.min(...best);
+}
+
+test('long DPs (thousands of states per stage, scratch lists grown and swapped) stay exact', () => {
+  const r = rng(11);
+  let big = 0;
+  for (let i = 0; i < 12; i++) {
+    // Many groups with near-equal rates: the reduction fixes few of them and the Pareto lists grow long.
+    const groups = Array.from({ length: 40 + Math.floor(r() * 40) }, () => {
+      const base = 0.5 + r() * 0.01;
+      return Array.from({ length: 3 + Math.floor(r() * 3) }, (_, j) => ({ bytes: 7 + j * 13 + Math.floor(r() * 5), harm: Math.max(0, 40 - j * 13 * base + r() * 2) }));
+    });
+    const total = groups.reduce((a, g) => a + Math.max(...g.map((o) => o.bytes)), 0);
+    const budget = Math.floor(total * (0.4 + 0.3 * r()));
+    const got = solveMultipleChoiceKnapsack(groups, budget);
+    assert.equal(got.status, 'optimal', `instance ${i}`);
+    const exact = denseOptimum(groups, budget);
+    assert.ok(Math.abs(got.harm - exact) < 1e-9 * Math.max(1, exact), `instance ${i}: ${got.harm} vs optimum ${exact}`);
+    if (got.states > 20_000) big++;
+  }
+  assert.ok(big >= 3, `only ${big} instances had long Pareto lists`);
+});

@@ -21,7 +21,7 @@ interface Packaging {
 }
 interface Notices {
   NOTICES_FILE: string;
-  noticesText(): string;
+  noticesText(root?: string, options?: { universal?: boolean }): string;
   shippedPackages(): string[];
   bundledPackages(): Record<string, string[]>;
   shippedBundles(): string[];
@@ -69,6 +69,21 @@ test('ThirdPartyNotices.txt is current: every bundled and shipped package with i
   for (const name of inVsix) assert.match(text, new RegExp(`^${name.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')} \\d+\\.\\d+\\.\\d+\\S*\\nLicense: \\S+`, 'm'), `${name} has an entry`);
   assert.match(text, /^--- onnxruntime LICENSE ---\nMIT License\n\nCopyright \(c\) 2018 - present Microsoft Corporation/m);
   assert.match(text, /ThirdPartyNotices\.txt for this version: https:\/\/github\.com\/microsoft\/onnxruntime\/blob\/v\d/);
+});
+
+test('the universal package (no node_modules) lists no onnxruntime; every bundled package keeps its entry', async () => {
+  const n = await notices();
+  const platform = n.noticesText();
+  const universal = n.noticesText(undefined, { universal: true });
+  const entries = (text: string): string[] => [...text.matchAll(/^(\S+) \d+\.\d+\.\d+\S*\nLicense: /gm)].map((m) => m[1]!);
+  assert.deepEqual(entries(universal).filter((e) => /onnxruntime/.test(e)), []);
+  assert.doesNotMatch(universal, /onnxruntime/i);
+  assert.ok(entries(platform).includes('onnxruntime-node') && entries(platform).includes('onnxruntime-common'));
+  const shipped = new Set(n.shippedPackages());
+  const bundledOnly = entries(platform).filter((e) => !shipped.has(e));
+  assert.deepEqual(entries(universal), bundledOnly);
+  const { vscodeignoreFor } = await packaging();
+  assert.match(vscodeignoreFor(undefined).text, /^node_modules\/\*\*$/m, 'the universal package ships no node_modules');
 });
 
 test('vsce ls (the linux-x64 package): LICENSE, notices, CHANGELOG, icon, screenshots, bundles, one ORT platform; no sources', async () => {

@@ -24,14 +24,18 @@
  * (layer il is windowed when il mod n < n − 1) and the Hugging Face config classes. An architecture or a layer
  * kind not in the table yields a warning naming it, never a silent figure.
  *
+ * Hybrids without attention or state in some blocks (Nemotron-H `hybrid_override_pattern`: 'M' Mamba-2, '*'
+ * attention, '-' MLP, 'E' MoE; its GGUF: per-layer `head_count_kv` and `feed_forward_length`, both 0 for Mamba
+ * layers) get kind `none` for the MLP/MoE blocks.
+ *
  * Not modeled: runtime padding of windowed caches (llama.cpp keeps window × sequences + micro-batch cells;
- * that belongs to the runtime model), DeepSeek sparse attention indexer caches, cross-attention caches of
- * encoder-decoder models.
+ * that belongs to the runtime model), DeepSeek sparse attention indexer caches (read and named in a warning),
+ * cross-attention caches of encoder-decoder models.
  */
 import type { Hyperparameters } from './types';
 
-/** What a layer keeps between decode steps. */
-export type CacheKind = 'full' | 'sliding' | 'chunked' | 'recurrent';
+/** What a layer keeps between decode steps ('none': an MLP/MoE-only block of a hybrid, e.g. Nemotron-H '-' / 'E'). */
+export type CacheKind = 'full' | 'sliding' | 'chunked' | 'recurrent' | 'none';
 
 /** How a layer's attention heads share keys and values. */
 export type AttentionKind = 'mha' | 'gqa' | 'mqa' | 'mla';
@@ -79,6 +83,11 @@ export interface AttentionHyperparameters {
   readonly parallelSsm?: boolean;
   /** Layer kinds named by the file that this module does not know (e.g. a config `layer_types` value). */
   readonly unknownLayerKinds?: readonly string[];
+  /**
+   * DeepSeek sparse attention (V3.2) lightning indexer: its own key cache of `headDim` elements per token per
+   * layer (config `index_head_dim`, GGUF `attention.indexer.key_length`), read to name it, not counted.
+   */
+  readonly indexer?: { readonly heads: number; readonly headDim: number; readonly topK: number };
 }
 
 /** One main block's cache. */
@@ -187,6 +196,8 @@ const ARCHITECTURES: ReadonlyMap<string, ArchitectureRule> = new Map<string, Arc
   ['granitemoehybrid', { hybrid: true }],
   ['qwen3next', { hybrid: true }],
   ['nemotronh', { hybrid: true }],
+  ['nemotronhmoe', { hybrid: true }],
+  ['deepseekv32', { mla: true }],
   ['falconh1', { parallelSsm: true }],
 ]);
 //#endregion
@@ -282,6 +293,12 @@ export function describeCache(hp: Hyperparameters): CacheDescription | undefined
   if (rule?.mla && !mla) warnings.push(`'${archName.slice(0, 80)}' uses multi-head latent attention but declares no kv_lora_rank; its KV cache is counted as per-head K and V.`);
   const ssm = att.ssm;
   const stateElements = ssm ? recurrentStateElements(ssm) : (att.stateElementsPerLayer ?? 0);
+  if (att.indexer) {
+    const attnLayers = kinds.filter((k) => k !== 'recurrent' && k !== 'none').length;
+    warnings.push(
+      `'${archName.slice(0, 80)}' uses DeepSeek sparse attention: its indexer keeps a ${att.indexer.headDim}-element key per token per layer (${att.indexer.headDim * attnLayers} elements per token over ${attnLayers} layers, top-${att.indexer.topK} selection) that is not counted in the KV figure; its storage type depends on the runtime.`,
+    );
+  }
   if (stateElements === 0 && (kinds.includes('recurrent') || rule?.parallelSsm)) warnings.push(`'${archName.slice(0, 80)}' has recurrent layers but declares no state dimensions; their constant state is not counted.`);
   const valueDim = att.valueDim ?? headDim ?? 0;
   const keyDim = headDim ?? 0;
@@ -296,8 +313,8 @@ export function describeCache(hp: Hyperparameters): CacheDescription | undefined
 
   const layers: LayerCache[] = kinds.map((kind, block) => {
     const parallel = rule?.parallelSsm === true || att.parallelSsm === true;
-    const state = kind === 'recurrent' || parallel ? stateElements : 0;
-    if (kind === 'recurrent') {
+    const state = kind === 'recurrent' || (parallel && kind !== 'none') ? stateElements : 0;
+    if (kind === 'recurrent' || kind === 'none') {
       return { block, kind, attention: null, kvHeads: 0, keyDim: 0, valueDim: 0, latentDim: 0, ropeDim: 0, window: null, elementsPerToken: 0, stateElements: state, queryHeads: 0, scoreKeyDim: 0, scoreValueDim: 0 };
     }
     const kvHeads = att.kvHeadsPerLayer?.[block] || hp.kvHeadCount || heads;
@@ -328,6 +345,7 @@ export function describeCache(hp: Hyperparameters): CacheDescription | undefined
 /** Short label of a layer's cache, e.g. 'GQA sliding 1024', 'MLA full', 'recurrent', 'GQA full + SSM'. */
 export function layerCacheLabel(l: LayerCache): string {
   if (l.kind === 'recurrent') return 'recurrent';
+  if (l.kind === 'none') return 'no cache (MLP)';
   const base = `${(l.attention ?? 'mha').toUpperCase()} ${l.kind}${l.window !== null ? ` ${l.window}` : ''}`;
   return l.stateElements > 0 ? `${base} + SSM` : base;
 }

@@ -92,6 +92,16 @@ const TABLE: readonly DTypeInfo[] = [
   { id: 'i2_s', kind: 'quantized', blockSize: 4, bytesPerBlock: 1, tensorTrailerBytes: 32, label: 'I2_S' },
   // PrismML's llama.cpp fork (ternary Bonsai GGUFs): type id 42 with 128-weight blocks of 32 B codes + FP16 scale.
   { id: 'q2_0_g128', kind: 'quantized', blockSize: 128, bytesPerBlock: 34, label: 'Q2_0/128' },
+  // bitnet.cpp lookup-table layouts (ids 38 / 39 in its files; its utils/convert-hf-to-gguf-bitnet.py): TL1 packs two
+  // ternary weights into a 4-bit index, two indices per byte (n/4 bytes, tiled for its ARM kernels); TL2 packs three
+  // weights into a 4-bit magnitude plus a sign bit (5 bytes per 24 weights) and the last 256 columns of each row as
+  // TL1 (64 bytes per row): M × (K − 256) × 5/24 + 64 × M bytes. The per-tensor FP32 scale is a `<name>_scale` tensor.
+  { id: 'tl1', kind: 'quantized', blockSize: 4, bytesPerBlock: 1, label: 'TL1' },
+  { id: 'tl2', kind: 'quantized', blockSize: 24, bytesPerBlock: 5, label: 'TL2' },
+  // MXFP4 as gpt-oss stores it in safetensors: `<name>_blocks` U8 [..., n/32, 16] (two E2M1 codes per byte) and
+  // `<name>_scales` U8 [..., n/32] (one E8M0 exponent per 32 weights), read as one tensor `<name>` of n weights in
+  // 17 bytes per 32 (the pair's bytes as stored); its location is the blocks tensor's range.
+  { id: 'mxfp4_split', kind: 'quantized', blockSize: 32, bytesPerBlock: 17, label: 'MXFP4' },
   // BitNet b1.58 safetensors (transformers `BitLinear`, quant_method "bitnet"): 4 ternary weights per uint8 along
   // the output dimension, scale in a separate `weight_scale` tensor.
   { id: 'ternary_u8x4', kind: 'quantized', blockSize: 4, bytesPerBlock: 1, label: 'Ternary (4 per byte)' },

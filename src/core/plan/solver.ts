@@ -274,8 +274,14 @@ export function solvePreparedKnapsack(prepared: PreparedKnapsack, budgetBytes: n
     restMinBytes[s] = restMinBytes[s + 1]! + mb;
   }
   const base = fixedHarm + lambda * fixedBytes - lambda * budgetBytes;
-  let w: Float64Array = new Float64Array([0]);
-  let h: Float64Array = new Float64Array([0]);
+  // Scratch lists reused from stage to stage (grown as needed): only each stage's back-pointers are kept.
+  let w: Float64Array = new Float64Array(1024);
+  let h: Float64Array = new Float64Array(1024);
+  let len = 1; // live states in w/h (the empty start state: 0 bytes, 0 harm)
+  let nw: Float64Array = new Float64Array(1024);
+  let nh: Float64Array = new Float64Array(1024);
+  let np: Int32Array = new Int32Array(1024);
+  let nq: Int32Array = new Int32Array(1024);
   const parents: Int32Array[] = [];
   const picks: Int32Array[] = [];
   let states = 1;
@@ -283,15 +289,21 @@ export function solvePreparedKnapsack(prepared: PreparedKnapsack, budgetBytes: n
     const f = free[s]!;
     const e = eff[f.g]!;
     const k = f.opts.length;
-    const m = w.length * k;
+    const m = len * k;
     if (m > maxStates * 4 || states + m > maxTotalStates * 4) return pack('gap', lowerBound, free.length, states);
     // The previous states are a Pareto list (bytes ascending, harm descending), so each option's successors are
     // already sorted by bytes: a k-way merge (k ≤ formats + 1) replaces a general sort of all m candidates. Ties
     // break as a stable sort of the candidates in (state, option) order would, so results do not change.
-    const nw = new Float64Array(m);
-    const nh = new Float64Array(m);
-    const np = new Int32Array(m);
-    const nq = new Int32Array(m);
+    // At most `len` successors survive the dominance test (one per distinct harm level below the last), but a
+    // stage can have up to m candidates before it; the output lists hold at most m.
+    if (nw.length < m) {
+      nw = new Float64Array(Math.max(m, 2 * nw.length));
+      nh = new Float64Array(nw.length);
+    }
+    if (np.length < m) {
+      np = new Int32Array(Math.max(m, 2 * np.length));
+      nq = new Int32Array(np.length);
+    }
     const head = new Int32Array(k);
     const optBytes = new Float64Array(k);
     const optHarm = new Float64Array(k);
@@ -301,7 +313,6 @@ export function solvePreparedKnapsack(prepared: PreparedKnapsack, budgetBytes: n
     }
     const capHere = cap - restMinBytes[s + 1]!;
     const restCNext = restC[s + 1]!;
-    const len = w.length;
     let c = 0;
     let best = Infinity;
     for (;;) {
@@ -339,13 +350,15 @@ export function solvePreparedKnapsack(prepared: PreparedKnapsack, budgetBytes: n
     if (c === 0) return pack('optimal', lowerBound, free.length, states); // nothing beats the incumbent
     states += c;
     if (c > maxStates || states > maxTotalStates) return pack('gap', lowerBound, free.length, states);
-    w = nw.slice(0, c);
-    h = nh.slice(0, c);
+    // The new states become the current ones (swap the scratch pairs); back-pointers are kept, sized to fit.
+    [w, nw] = [nw, w];
+    [h, nh] = [nh, h];
+    len = c;
     parents.push(np.slice(0, c));
     picks.push(nq.slice(0, c));
   }
   // Best final state = least harm (Pareto list: the last one).
-  let bi = h.length - 1;
+  let bi = len - 1;
   if (fixedHarm + h[bi]! < ub - tol) {
     for (let g = 0; g < n; g++) if (fixedPos[g]! >= 0) pos[g] = fixedPos[g]!;
     for (let s = free.length - 1; s >= 0; s--) {

@@ -394,6 +394,11 @@ const GGML_DECODERS: Readonly<Record<string, BlockDecoder>> = {
     const d = f16(b, o, h);
     for (let j = 0; j < 64; j++) y[yo + j] = (((b[o + 2 + (j >> 2)]! >> ((j & 3) * 2)) & 3) - 1) * d;
   },
+  // PrismML's fork: block_q2_0 { half d; u8 qs[32] } with QK2_0 = 128 (its ggml-common.h), same code order as upstream
+  q2_0_g128: (b, o, y, yo, h) => {
+    const d = f16(b, o, h);
+    for (let j = 0; j < 128; j++) y[yo + j] = (((b[o + 2 + (j >> 2)]! >> ((j & 3) * 2)) & 3) - 1) * d;
+  },
   // block_iq4_nl { half d; u8 qs[16] }
   iq4_nl: (b, o, y, yo, h) => {
     const d = f16(b, o, h);
@@ -423,13 +428,27 @@ const GGML_DECODERS: Readonly<Record<string, BlockDecoder>> = {
 
 //#endregion
 
+/**
+ * Layouts decoded over the whole tensor rather than block by block:
+ * - `i2_s` (bitnet.cpp `quantize_i2_s`, x86 build as in the published BitNet b1.58 GGUFs): blocks of 128 weights in
+ *   32 bytes, weight j of a block in byte j mod 32 at bits 6 − 2 × ⌊j / 32⌋; code 0/1/2 = −1/0/+1; then one FP32
+ *   scale (the tensor's max |w|) at byte n/4, padded to 32 bytes. bitnet.cpp's ARM build writes 64-weight blocks
+ *   (16 bytes); such a file decodes to the same values permuted within each block of 128.
+ * - `ternary_u8x4` (transformers `integrations/bitnet.py` `unpack_weights`): uint8 [P, …]; bits 2i..2i+1 of packed
+ *   row r hold unpacked row i × P + r, value code − 1. The per-tensor `weight_scale` (a sibling tensor; the layer
+ *   computes y / weight_scale) is not applied: decoded weights are the ternary codes, one factor off the real ones.
+ */
+const WHOLE_TENSOR_DECODERS: ReadonlySet<string> = new Set(['i2_s', 'ternary_u8x4']);
+
 /** Why a dtype cannot be decoded, or undefined when it can. */
 export function decodeUnsupportedReason(dtype: DType): string | undefined {
   const info = dtypeInfo(dtype);
   if (!info) return `unknown dtype '${dtype}'`;
   if (info.kind === 'string') return 'string tensors hold no numeric weights';
   if (info.kind === 'complex') return 'complex tensors are not analyzed';
-  if (info.kind === 'quantized' && !GGML_DECODERS[dtype]) return `ggml type ${info.label}${dtype.startsWith('iq') ? ' (lattice codebook)' : ''} is not decoded yet`;
+  if (dtype === 'mxfp4_split') return 'MXFP4 stored as separate _blocks and _scales tensors (gpt-oss safetensors) is not decoded yet';
+  if (dtype === 'tl1' || dtype === 'tl2') return `bitnet.cpp ${info.label} is tiled for its lookup-table kernels (tile sizes are not in the file) and is not decoded`;
+  if (info.kind === 'quantized' && !GGML_DECODERS[dtype] && !WHOLE_TENSOR_DECODERS.has(dtype)) return `ggml type ${info.label}${dtype.startsWith('iq') ? ' (lattice codebook)' : ''} is not decoded yet`;
   return undefined;
 }
 
@@ -515,6 +534,20 @@ export function decodeElements(dtype: DType, bytes: Uint8Array, elementCount: nu
     case 'uint2':
       for (let i = 0; i < elementCount; i++) out[i] = (bytes[i >> 2]! >> ((i & 3) * 2)) & 3;
       return out;
+    case 'i2_s': {
+      if (elementCount % 128 !== 0) throw new RangeError(`cannot decode: I2_S needs a multiple of 128 elements, got ${elementCount}`);
+      if (bytes.length < elementCount / 4 + 4) throw new RangeError(`cannot decode: ${elementCount} I2_S elements need ${elementCount / 4 + 4} bytes, got ${bytes.length}`);
+      const scale = dv.getFloat32(elementCount / 4, true);
+      for (let k = 0; k < elementCount / 128; k++) {
+        for (let j = 0; j < 128; j++) out[k * 128 + j] = (((bytes[k * 32 + (j & 31)]! >> (6 - 2 * (j >> 5))) & 3) - 1) * scale;
+      }
+      return out;
+    }
+    case 'ternary_u8x4': {
+      const plane = elementCount / 4;
+      for (let i = 0; i < 4; i++) for (let j = 0; j < plane; j++) out[i * plane + j] = ((bytes[j]! >> (2 * i)) & 3) - 1;
+      return out;
+    }
     case 'float4_e2m1': {
       const t = cachedTable('fp4_e2m1', () => miniTable(MINI_FLOATS.fp4_e2m1));
       for (let i = 0; i < elementCount; i++) out[i] = t[(bytes[i >> 1]! >> ((i & 1) * 4)) & 0xf]!;

@@ -19,12 +19,12 @@ export {
 } from './numberFormats';
 export {
   rne, toHalf, roundSignificant, roundFp16, roundBf16, roundMiniFloat, roundMiniFast, absMax, rowLayout,
-  fakeQuantize, type FakeQuantizeOptions, SPLIT, type MiniGrid, GRIDS, NF4_CODEBOOK, APPROXIMATE_GGML_TYPES,
+  fakeQuantize, type FakeQuantizeOptions, SPLIT, type MiniGrid, GRIDS, NF4_CODEBOOK, nf4Error, APPROXIMATE_GGML_TYPES,
 } from './quantize';
 export {
   weightStats, relMseToDb, weightErrorStats, layerContexts, positionGain, effectiveRole, roleGain, roleGainTable, LLAMA_CPP_ROLE_GAIN, scoreLayer,
   quantizationLayout, storedMatrixShape, transpose2d, quantizationError, analyzeSensitivityChunk,
-  canAnalyzeInOnePass, histogramSensitivity, compareOutputs, spearman, type WeightStats, WeightStatsAccumulator,
+  canAnalyzeInOnePass, errorKey, histogramSensitivity, compareOutputs, spearman, type WeightStats, WeightStatsAccumulator,
   type WeightStatsPartial, type WeightErrorStats, SQNR_CAP_DB, ErrorAccumulator, type ErrorPartial,
   type LayerFormatSensitivity, type LayerSensitivity, type SensitivityReport, type MeasuredSummary,
   DEFAULT_SENSITIVITY_FORMATS, TRANSFORMER_ROLE_GAIN, SEQUENTIAL_ROLE_GAIN, type LayerPosition, type ScoreInput,

@@ -142,10 +142,10 @@ const CORE_FORMATS: readonly NumberFormat[] = [
  * Storage-only layouts of forks and packed checkpoints (bitnet.cpp I2_S, PrismML's 128-weight Q2_0, BitNet's packed
  * uint8): read as stored, never offered as assignable formats; they run as the ternary format.
  */
-const FORK_STORAGE_DTYPES: readonly string[] = ['i2_s', 'q2_0_g128', 'ternary_u8x4'];
+const FORK_STORAGE_DTYPES: readonly string[] = ['i2_s', 'q2_0_g128', 'ternary_u8x4', 'tl1', 'tl2'];
 
 /** Every upstream ggml quantization type is also a weight-only format, with the ggml dtype's exact block layout. */
-const GGML_FORMATS: readonly NumberFormat[] = DTYPES.filter((d) => d.kind === 'quantized' && !['mxfp4', 'q8_1', 'q8_k', ...FORK_STORAGE_DTYPES].includes(d.id)).map((d) =>
+const GGML_FORMATS: readonly NumberFormat[] = DTYPES.filter((d) => d.kind === 'quantized' && !['mxfp4', 'mxfp4_split', 'q8_1', 'q8_k', ...FORK_STORAGE_DTYPES].includes(d.id)).map((d) =>
   fmt({ id: d.id === 'nvfp4' ? 'gguf_nvfp4' : d.id, label: d.label, mode: 'weight-only', element: 'ggml', scaling: 'group', blockSize: d.blockSize, bytesPerBlock: d.bytesPerBlock, computeAs: 'fp16', ggmlType: d.id, source: 'ggml-common.h @01243c58 (via reference §5.3)' }),
 );
 //#endregion
@@ -252,6 +252,9 @@ const STORED_DTYPE_FORMATS: Readonly<Record<string, string>> = {
   ternary_u8x4: 'ternary',
   i2_s: 'ternary',
   q2_0_g128: 'ternary',
+  tl1: 'ternary',
+  tl2: 'ternary',
+  mxfp4_split: 'mxfp4',
 };
 
 /** Format id meaning "leave the layer as stored": the one spelling plans, the solver and the estimator accept. */

@@ -300,6 +300,66 @@ function symmetricInt(values: Float32Array, s: number, e: number, amax: number, 
   }
 }
 
+/** Buckets of {@link nf4Error}'s lookup over [-1, 1]. */
+const NF4_BUCKETS = 4096;
+/** Per bucket of [-1, 1]: the codebook index of the bucket's lower edge (the search continues from there). */
+const NF4_START = ((): Uint8Array => {
+  const t = new Uint8Array(NF4_BUCKETS + 1);
+  for (let b = 0; b <= NF4_BUCKETS; b++) t[b] = nearestSorted(NF4_MIDS, -1 + (2 * b) / NF4_BUCKETS);
+  return t;
+})();
+const NF4_VALUES = Float64Array.from(NF4_CODEBOOK);
+const NF4_MIDS_F64 = Float64Array.from(NF4_MIDS);
+
+/**
+ * NF4 error sums of `values` (rows of `rowLength`, absmax groups of `group`) added to `acc`: exactly what
+ * `acc.add(values, fakeQuantize(values, …, nf4))` adds (same values, same order), without the quantized copy and
+ * with the codebook search started from a bucket table (the comparisons against the midpoints decide, as before).
+ */
+export function nf4Error(values: Float32Array, rowLength: number, group: number, acc: { signal: number; noise: number; maxAbsError: number; overflow: number; count: number }): void {
+  const n = values.length;
+  let signal = 0, noise = 0, maxErr = acc.maxAbsError, overflow = 0, count = 0;
+  for (let r = 0; r < n; r += rowLength) {
+    const rowEnd = Math.min(n, r + rowLength);
+    for (let s = r; s < rowEnd; s += group) {
+      const e = Math.min(rowEnd, s + group);
+      const m = Math.fround(absMax(values, s, e));
+      for (let i = s; i < e; i++) {
+        const x = values[i]!;
+        if (x - x !== 0) continue;
+        count++;
+        signal += x * x;
+        let q = 0;
+        if (m !== 0) {
+          const y = x / m;
+          // y is in [-1, 1] unless m is not finite. The bucket below y's (whose lower edge is surely ≤ y) starts the count of
+          // midpoints below y; outside [-1, 1] the plain search, as fakeQuantize does.
+          let k: number;
+          if (y >= -1 && y <= 1) {
+            const b = ((y + 1) * (NF4_BUCKETS / 2)) | 0;
+            k = NF4_START[b > 0 ? b - 1 : 0]!;
+          } else k = nearestSorted(NF4_MIDS, y);
+          while (k < 15 && y > NF4_MIDS_F64[k]!) k++;
+          q = Math.fround(NF4_VALUES[k]! * m);
+        }
+        let d = x - q;
+        if (d - d !== 0) {
+          overflow++;
+          d = x;
+        }
+        noise += d * d;
+        const a = d < 0 ? -d : d;
+        if (a > maxErr) maxErr = a;
+      }
+    }
+  }
+  acc.signal += signal;
+  acc.noise += noise;
+  acc.maxAbsError = maxErr;
+  acc.overflow += overflow;
+  acc.count += count;
+}
+
 /** Index of the codebook entry nearest to x, given sorted midpoints between entries. */
 function nearestSorted(mids: readonly number[], x: number): number {
   let lo = 0, hi = mids.length;

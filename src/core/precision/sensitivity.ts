@@ -31,7 +31,7 @@ import type { Layer, LayerRole, Model, TensorInfo, TensorLocation } from '../mod
 import { applyQuantParams, decodeElements } from './decode';
 import { isOffsetVector } from './graphInfluence';
 import { getNumberFormat, type NumberFormat } from './numberFormats';
-import { SPLIT, GRIDS, absMax, fakeQuantize, roundBf16, roundFp16, roundMiniFast, roundSignificant, rowLayout, toHalf, type FakeQuantizeOptions } from './quantize';
+import { SPLIT, GRIDS, absMax, fakeQuantize, nf4Error, roundBf16, roundFp16, roundMiniFast, roundSignificant, rowLayout, toHalf, type FakeQuantizeOptions } from './quantize';
 import { AMAX_COMPUTED, AMAX_CONSTANT, AMAX_PER_ROW, codeTable, elementwiseKernelParams, type ChunkByteReader, type ElementwiseKernelParams, errorWorkspace, histogramErrors, histogramStats, isElementwiseFormat, isIntKernelFormat } from './errorKernels';
 
 //#region statistics
@@ -703,10 +703,15 @@ export function analyzeSensitivityChunk(chunk: SensitivityChunkTask, read?: Chun
   let task = chunk;
   const n = task.elementCount;
   const transposed = task.transpose && task.shape.length === 2;
+  // Formats with the same arithmetic (INT8 weight-only and W8A8, INT4 g128 and W4A4) are evaluated once.
   const formats: NumberFormat[] = [];
+  const evaluatedAs = new Map<string, NumberFormat>();
   for (const id of task.formats) {
     const f = getNumberFormat(id);
-    if (f) formats.push(f);
+    if (!f || evaluatedAs.has(f.id)) continue;
+    const same = formats.find((e) => errorKey(e) === errorKey(f));
+    evaluatedAs.set(f.id, same ?? f);
+    if (!same) formats.push(f);
   }
   // 16-bit floats stay as codes: a histogram gives statistics and element-wise errors (errorKernels.ts). A worker
   // that reads its own file streams them in staging-sized reads (no chunk-sized buffer, data hot in cache);
@@ -848,7 +853,10 @@ export function analyzeSensitivityChunk(chunk: SensitivityChunkTask, read?: Chun
   const runOthers = (m: number): void => {
     const block = ws.block(m);
     const blockShape = [Math.max(1, Math.round(m / rowLength)), Math.min(m, rowLength)];
-    others.forEach((f, k) => otherAcc[k]!.add(block, fakeQuantize(block, blockShape, f, blockOptions)));
+    others.forEach((f, k) => {
+      if (f.element === 'nf4') nf4Error(block, rowLayout(blockShape, m).rowLength, f.blockSize, otherAcc[k]!); // = add(fakeQuantize(…)), no copy
+      else otherAcc[k]!.add(block, fakeQuantize(block, blockShape, f, blockOptions));
+    });
   };
 
   // Pass 1: statistics (float32), integer kernels, the element-wise kernels and the remaining formats that need no
@@ -922,9 +930,20 @@ export function analyzeSensitivityChunk(chunk: SensitivityChunkTask, read?: Chun
   const byRequest: Record<string, ErrorPartial> = {};
   for (const id of task.formats) {
     const f = getNumberFormat(id);
-    if (f && errors[f.id]) byRequest[id] = errors[f.id]!;
+    const e = f ? errors[evaluatedAs.get(f.id)!.id] : undefined;
+    if (e) byRequest[id] = e;
   }
   return { id: task.id, stats: st, errors: byRequest, ...(columnAbsMax ? { columnAbsMax } : {}), ...(histogramOnly ? { histogram: ws.histogram() } : {}) };
+}
+
+/**
+ * What a format's quantization error depends on: formats with equal keys round every value the same way (they differ
+ * only in how a runtime computes with them), so a chunk evaluates one of them. Formats special-cased by id (NVFP4,
+ * ggml types) are their own key.
+ */
+export function errorKey(f: NumberFormat): string {
+  if (f.element === 'ggml' || f.element === 'binary' || f.element === 'ternary' || f.id === 'nvfp4') return `id:${f.id}`;
+  return `${f.element}|${f.scaling}|${f.blockSize}|${f.ggmlType ?? ''}`;
 }
 
 /**

@@ -24,7 +24,7 @@ import type { Model, TensorInfo } from '../../model/types';
 import { dtypeInfo } from '../../model/dtypes';
 import { GGML_TYPES } from '../../formats/gguf/ggmlTypes';
 import { describeCache } from '../../model/attention';
-import { buildDecoderGraph, type GraphDims, type GraphLayer } from './llamaCppGraph';
+import { buildDecoderGraph, buildMambaGraph, type GraphDims, type GraphLayer } from './llamaCppGraph';
 import type { RuntimeComponent, RuntimeMemory } from './types';
 import { RuntimeError } from './types';
 
@@ -297,14 +297,23 @@ export function llamaCppMemory(model: Model, options: LlamaCppOptions): RuntimeM
   });
   if (caches.length === 0) warnings.push(`No per-layer cache description for '${hp.architecture ?? 'unknown'}': llama.cpp's KV and compute buffers are not estimated.`);
   if (caches.some((c) => c.mla)) warnings.push('MLA layers: the KV buffer follows llama.cpp\'s latent rows; the compute buffer uses the standard attention graph (MLA\'s absorbed matmuls are not modeled).');
-  if (stateBytes > 0) warnings.push('Recurrent layers: their FP32 state is counted (llama.cpp\'s RS buffer); the compute buffer models attention layers only.');
+  const ssm = hp.attention?.ssm;
+  const dtRank = perLayer(model, `${hp.architecture ?? ''}.ssm.time_step_rank`, 0);
+  const mamba1 = hp.architecture === 'mamba' && caches.length > 0 && caches.every((c) => c.kind === 'recurrent') && ssm !== undefined && dtRank !== undefined;
+  if (stateBytes > 0 && !mamba1) warnings.push('Recurrent layers: their FP32 state is counted (llama.cpp\'s RS buffer); the compute buffer models attention layers only.');
   if (caches.some((c) => c.kind === 'swa')) assumptions.push(`Sliding-window layers keep min(context, window + ubatch) cells, padded to ${LLAMA_DEFAULTS.contextPad} (llama_kv_cache_iswa, swa_full off).`);
   components.push({ id: 'kv', kind: 'kv', label: `KV cache (K ${typeK}, V ${typeV})`, bytes: kvBytes });
   if (stateBytes > 0) components.push({ id: 'recurrent', kind: 'kv', label: 'recurrent state (RS buffer, F32)', bytes: stateBytes });
 
   // Compute buffer: the reserve graph at the micro-batch.
   const dims: GraphDims = { embd, vocab, layers, tokens: ubatch, outputs: ubatch, streams: sequences, flashAttention: flash, normTopK: true };
-  const computeBytes = layers.length > 0 ? Math.max(buildDecoderGraph(dims).reserveBytes(), buildDecoderGraph({ ...dims, tokens: sequences, outputs: sequences }).reserveBytes()) : 0;
+  let computeBytes = layers.length > 0 ? Math.max(buildDecoderGraph(dims).reserveBytes(), buildDecoderGraph({ ...dims, tokens: sequences, outputs: sequences }).reserveBytes()) : 0;
+  if (mamba1) {
+    // Recurrent models reserve with one sequence per state row: n_tokens = micro-batch, n_seqs = sequences.
+    const tokens = Math.max(sequences, Math.floor(ubatch / sequences) * sequences);
+    const md = { embd, vocab, layers: caches.length, dInner: ssm.innerSize, dState: ssm.stateSize, dConv: ssm.convKernel, dtRank, tokens, outputs: tokens, seqs: sequences };
+    computeBytes = Math.max(buildMambaGraph(md).reserveBytes(), buildMambaGraph({ ...md, tokens: sequences, outputs: sequences }).reserveBytes());
+  }
   components.push({ id: 'compute', kind: 'compute', label: 'compute buffer', bytes: computeBytes });
 
   // Output buffer.

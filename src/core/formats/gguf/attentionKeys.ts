@@ -9,6 +9,8 @@
  * - hybrids: `attention.head_count_kv` as a per-layer array (0 = recurrent layer: Jamba, Granite 4, LFM2),
  *   `full_attention_interval` (Qwen3-Next), `ssm.conv_kernel` / `ssm.inner_size` / `ssm.state_size` /
  *   `ssm.group_count`, RWKV `wkv.head_size` / `token_shift_count`, LFM2 `shortconv.l_cache`;
+ * - Nemotron-H: per-layer `head_count_kv` and `feed_forward_length` (both 0: Mamba-2; only KV 0: MLP/MoE block);
+ * - DeepSeek sparse attention: `attention.indexer.head_count` / `key_length` / `top_k` (named in a warning);
  * - `nextn_predict_layers`: multi-token-prediction layers counted in `block_count` (GLM-4.5, …).
  */
 import type { AttentionHyperparameters, CacheKind, SsmHyperparameters } from '../../model/attention';
@@ -67,6 +69,14 @@ export function attentionFromKvs(arch: string, get: (key: string) => GgufNumbers
 
   const kvHeads = array('attention.head_count_kv');
   if (kvHeads && new Set(kvHeads).size > 1) out.kvHeadsPerLayer = kvHeads;
+  // Nemotron-H: a layer with neither KV heads nor an FFN is Mamba-2; no KV heads but an FFN is an MLP/MoE block
+  // (llama.cpp `recurrent_layer_arr[i] = n_head_kv(i) == 0 && n_ff(i) == 0`).
+  const ff = array('feed_forward_length');
+  if (arch.startsWith('nemotron_h') && kvHeads && ff && ff.length === kvHeads.length && kvHeads.includes(0)) {
+    out.layerKinds = kvHeads.map((h, il): CacheKind => (h > 0 ? 'full' : ff[il]! > 0 ? 'none' : 'recurrent'));
+  }
+  const idxDim = scalar('attention.indexer.key_length');
+  if (idxDim !== undefined && idxDim > 0) out.indexer = { heads: scalar('attention.indexer.head_count') ?? 0, headDim: idxDim, topK: scalar('attention.indexer.top_k') ?? 0 };
   const interval = scalar('full_attention_interval');
   if (interval !== undefined && interval > 0) out.fullAttentionInterval = interval;
 

@@ -96,15 +96,33 @@ export interface GgmlLayout extends GgmlType {
  * Forks that write type ids upstream uses differently (or removed). The reader picks, per type id and file, the
  * first layout whose byte length fits every tensor's byte range (upstream first).
  * - bitnet.cpp (github.com/microsoft/BitNet, its llama.cpp fork's ggml.h): I2_S = 36 (upstream: the removed
- *   IQ4_NL_4_4), I8_S = 37, TL1 = 38, TL2 = 39 (TL1/TL2 are lookup-table kernels' layouts, not read here).
+ *   IQ4_NL_4_4), I8_S = 37, TL1 = 38 (upstream: the removed IQ4_NL_8_8), TL2 = 39 (upstream: MXFP4). TL1 is
+ *   n/4 bytes; TL2 is ⌊⌊(K − 256) × M / 3⌋ × 5 / 8⌋ + 64 × M bytes for M rows of K (its converter's padding), so a
+ *   type-39 tensor's byte range tells TL2 from MXFP4 (n × 17/32).
  * - PrismML's llama.cpp fork (ternary Bonsai GGUFs): 42 = Q2_0 with a 128-weight 34-byte block (upstream Q2_0 is
  *   64 weights in 18 bytes).
  */
 export const FORK_LAYOUTS: readonly GgmlLayout[] = [
   { id: 36, name: 'I2_S', dtype: 'i2_s', origin: 'bitnet.cpp' },
+  { id: 38, name: 'TL1', dtype: 'tl1', origin: 'bitnet.cpp' },
+  { id: 39, name: 'TL2', dtype: 'tl2', origin: 'bitnet.cpp' },
   { id: 42, name: 'Q2_0', dtype: 'q2_0_g128', origin: 'PrismML llama.cpp fork' },
 ];
 //#endregion
+
+/**
+ * Bytes a tensor of `ne` (GGUF order: row length first) takes in `dtype`, or undefined when the shape does not fit
+ * the layout. bitnet.cpp's TL2 depends on the row length: ⌊⌊(K − 256) × M / 3⌋ × 5 / 8⌋ + 64 × M (K ≥ 256).
+ */
+export function layoutByteLength(dtype: string, ne: readonly number[], elementCount: number, stored: (dtype: string, n: number) => number | undefined): number | undefined {
+  if (dtype !== 'tl2') return stored(dtype, elementCount);
+  const k = ne[0] ?? 0;
+  if (elementCount === 0) return 0;
+  if (k < 256) return undefined;
+  const rows = elementCount / k;
+  // The converter pads to `(K - 256) * M // 3 * 5 // 8 + 256 * M // 2 * 4 // 8` (Python floor divisions, left to right).
+  return Math.floor((Math.floor(((k - 256) * rows) / 3) * 5) / 8) + Math.floor((Math.floor((256 * rows) / 2) * 4) / 8);
+}
 
 /** Every known layout of a type id: upstream first, then forks; empty for unknown or removed-only ids. */
 export function ggmlLayouts(id: number): readonly GgmlLayout[] {

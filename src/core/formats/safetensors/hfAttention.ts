@@ -10,7 +10,9 @@
  *   Falcon-H1 / Granite 4 `mamba_d_ssm`, `mamba_n_groups`, `mamba_n_heads`, `mamba_d_head`; Qwen3-Next
  *   `full_attention_interval`, `linear_conv_kernel_dim`, `linear_key_head_dim`, `linear_value_head_dim`,
  *   `linear_num_key_heads`, `linear_num_value_heads`; Mamba/Mamba-2 `state_size`, `conv_kernel`, `expand`,
- *   `n_groups`;
+ *   `n_groups`; Nemotron-H `hybrid_override_pattern` (M/* /-/E per layer), `mamba_num_heads` × `mamba_head_dim`,
+ *   `ssm_state_size`;
+ * - DeepSeek V3.2 sparse attention indexer: `index_n_heads`, `index_head_dim`, `index_topk`;
  * - `num_nextn_predict_layers`: DeepSeek-V3's multi-token-prediction layers, stored after the main blocks.
  */
 import type { AttentionHyperparameters, CacheKind, SsmHyperparameters } from '../../model/attention';
@@ -39,6 +41,14 @@ const LAYER_TYPES: ReadonlyMap<string, CacheKind> = new Map<string, CacheKind>([
   ['mamba', 'recurrent'],
   ['mamba2', 'recurrent'],
   ['conv', 'recurrent'],
+]);
+
+/** Nemotron-H `hybrid_override_pattern` characters: Mamba-2, attention, MLP, MoE. */
+const HYBRID_PATTERN: ReadonlyMap<string, CacheKind> = new Map<string, CacheKind>([
+  ['M', 'recurrent'],
+  ['*', 'full'],
+  ['-', 'none'],
+  ['E', 'none'],
 ]);
 
 /** Reads attention keys from the config objects (top level first, then `text_config` and friends). */
@@ -91,6 +101,15 @@ export function attentionFromHfConfig(objects: readonly Record<string, unknown>[
     // Qwen2-family: windowed layers are those at or after max_window_layers.
     const from = int('max_window_layers') ?? 0;
     out.layerKinds = Array.from({ length: Math.min(blockCount, MAX_LAYER_TYPES) }, (_, il) => (il >= from ? 'sliding' : 'full'));
+  } else if (typeof raw('hybrid_override_pattern') === 'string' && (raw('hybrid_override_pattern') as string).length > 0 && (raw('hybrid_override_pattern') as string).length <= MAX_LAYER_TYPES) {
+    // Nemotron-H: one character per layer.
+    const unknown = new Set<string>();
+    out.layerKinds = [...(raw('hybrid_override_pattern') as string)].map((c) => {
+      const k = HYBRID_PATTERN.get(c);
+      if (k === undefined) unknown.add(c);
+      return k ?? 'full';
+    });
+    if (unknown.size) out.unknownLayerKinds = [...unknown].slice(0, 8).map((t) => `hybrid_override_pattern '${t}'`);
   } else if (blockCount !== undefined && blockCount <= MAX_LAYER_TYPES && int('attn_layer_period') !== undefined) {
     // Jamba: attention where il mod period = offset, Mamba elsewhere.
     const p = Math.max(1, int('attn_layer_period')!);
@@ -106,6 +125,10 @@ export function attentionFromHfConfig(objects: readonly Record<string, unknown>[
   if (ssm) out.ssm = ssm;
   //#endregion
 
+  // DeepSeek V3.2 sparse attention indexer.
+  const idxDim = int('index_head_dim');
+  if (idxDim !== undefined && idxDim > 0) out.indexer = { heads: int('index_n_heads') ?? 0, headDim: idxDim, topK: int('index_topk') ?? 0 };
+
   const mtp = int('num_nextn_predict_layers');
   return { attention: out, ...(headDim !== undefined ? { headDim } : {}), ...(mtp !== undefined && mtp > 0 ? { mtpLayerCount: mtp } : {}) };
 }
@@ -118,7 +141,7 @@ function ssmFromConfig(int: (k: string) => number | undefined, num: (k: string) 
   const kDim = int('linear_key_head_dim');
   if (vHeads && vDim && kHeads && kDim) return { convKernel: int('linear_conv_kernel_dim') ?? 4, innerSize: vHeads * vDim, stateSize: kDim, groupCount: kHeads };
   // Jamba / Falcon-H1 / Granite 4 (`mamba_*`) and Mamba / Mamba-2 (`state_size`, `conv_kernel`).
-  const dState = int('mamba_d_state') ?? int('state_size');
+  const dState = int('mamba_d_state') ?? int('state_size') ?? int('ssm_state_size');
   const dConv = int('mamba_d_conv') ?? int('conv_kernel');
   if (!dState || !dConv) return undefined;
   const heads = int('mamba_n_heads') ?? int('num_heads');
@@ -127,6 +150,7 @@ function ssmFromConfig(int: (k: string) => number | undefined, num: (k: string) 
   const inner =
     int('mamba_d_ssm') ??
     (int('mamba_n_heads') && int('mamba_d_head') ? int('mamba_n_heads')! * int('mamba_d_head')! : undefined) ??
+    (int('mamba_num_heads') && int('mamba_head_dim') ? int('mamba_num_heads')! * int('mamba_head_dim')! : undefined) ??
     (expand && embedding ? Math.round(expand * embedding) : undefined) ??
     (heads && headDim && int('state_size') ? heads * headDim : undefined) ??
     int('intermediate_size');

@@ -128,11 +128,42 @@ function unpackTernary(tensors: TensorInfo[]): TensorInfo[] {
   });
 }
 
+/**
+ * gpt-oss MXFP4 checkpoints (`quantization_config.quant_method` "mxfp4"; OpenAI's gpt-oss reference and
+ * transformers `integrations/mxfp4.py`) store each expert matrix `<name>` of shape [..., rows, cols] as
+ * `<name>_blocks` U8 [..., rows, cols / 32, 16] (32 E2M1 codes in 16 bytes) and `<name>_scales` U8
+ * [..., rows, cols / 32] (one E8M0 exponent per 32 weights). Each such pair becomes one `mxfp4_split` tensor
+ * `<name>` [..., rows, cols]: parameters unpacked (32 per 17 bytes), bytes as stored (blocks + scales), located at
+ * the blocks tensor.
+ */
+function joinMxfp4(tensors: TensorInfo[]): TensorInfo[] {
+  const byName = new Map(tensors.map((t) => [t.name, t]));
+  const joined = new Set<string>();
+  const out: TensorInfo[] = [];
+  for (const t of tensors) {
+    if (joined.has(t.name)) continue;
+    const base = t.name.endsWith('_blocks') ? t.name.slice(0, -'_blocks'.length) : undefined;
+    const scales = base !== undefined ? byName.get(`${base}_scales`) : undefined;
+    const n = t.shape.length;
+    if (
+      base === undefined || !scales || t.dtype !== 'uint8' || scales.dtype !== 'uint8' || n < 2 || t.shape[n - 1] !== 16 ||
+      scales.shape.length !== n - 1 || scales.shape.some((d, i) => d !== t.shape[i])
+    ) {
+      out.push(t);
+      continue;
+    }
+    joined.add(scales.name);
+    out.push({ ...t, name: base, dtype: 'mxfp4_split', shape: [...t.shape.slice(0, n - 2), t.shape[n - 2]! * 32], elementCount: t.elementCount * 2, byteLength: t.byteLength + scales.byteLength });
+  }
+  return joined.size > 0 ? out.filter((t) => !joined.has(t.name)) : tensors;
+}
+
 async function assemble(fileName: string, files: ModelFile[], tensors: TensorInfo[], metadata: Record<string, MetadataValue>, warnings: string[], ctx: ReadContext): Promise<Model> {
   throwIfCancelled(ctx.token);
   const config = await readHfConfig(ctx.siblings, ctx.limits);
   if (config.warning) warnings.push(config.warning);
   if (config.quantMethod === 'bitnet') tensors = unpackTernary(tensors);
+  tensors = joinMxfp4(tensors);
   const layers = layersFromTensors(tensors);
   let hyperparameters: Hyperparameters = config.hyperparameters ?? {};
   if (!config.hyperparameters) {
