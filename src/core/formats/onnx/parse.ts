@@ -10,6 +10,7 @@
 import { throwIfCancelled, type CancellationToken } from '../../errors';
 import type { ByteSource } from '../../io/byteSource';
 import type { Limits } from '../../io/limits';
+import { MemoryBudget, NODE_ENTRY_BYTES, TENSOR_ENTRY_BYTES } from '../../io/memoryBudget';
 import type { Dim, GraphValue } from '../../model/types';
 import { F, dtypeOfOnnx } from './schema';
 import { MAX_KEY_AND_LENGTH_BYTES as KEY, WIRE_FIXED32, WIRE_FIXED64, WIRE_LEN, WIRE_VARINT, WireCursor, drive, int64Text, need, type BigValue, type Wire } from './wire';
@@ -165,7 +166,7 @@ export class OnnxWireParser {
   private readonly graphs: RawGraph[] = [];
   private readonly interned = new Map<string, string>();
 
-  constructor(source: ByteSource, private readonly limits: Limits, private readonly token: CancellationToken | undefined) {
+  constructor(source: ByteSource, private readonly limits: Limits, private readonly token: CancellationToken | undefined, private readonly budget = new MemoryBudget(limits, source.name)) {
     this.c = new WireCursor(source);
   }
 
@@ -194,6 +195,7 @@ export class OnnxWireParser {
     const at = c.keyOffset;
     const n = c.length(end, what);
     if (n > this.limits.maxNameBytes) this.fail(`${what} at offset ${at} is ${n} bytes, more than the limit of ${this.limits.maxNameBytes} (maxNameBytes)`, at, 'limit-exceeded');
+    if (n > 64) this.chargeNames(n);
     return c.has(n) ? c.stringSync(n) : c.string(n, end, n);
   }
 
@@ -370,7 +372,10 @@ export class OnnxWireParser {
       switch (c.field) {
         case F.Graph.node: {
           if (++this.nodeCount > this.limits.maxNodeCount) this.fail(`the model has more than ${this.limits.maxNodeCount} nodes`, c.keyOffset, 'limit-exceeded');
-          if ((this.nodeCount & 1023) === 0) throwIfCancelled(this.token);
+          if ((this.nodeCount & 1023) === 0) {
+            throwIfCancelled(this.token);
+            this.budget.charge(1024 * NODE_ENTRY_BYTES, () => this.budgetWhat());
+          }
           const at = c.keyOffset;
           g.nodes.push(yield* this.node(this.sub(end, 'node'), g, g.nodes.length, at));
           break;
@@ -401,7 +406,21 @@ export class OnnxWireParser {
 
   private countTensor(offset: number): void {
     if (++this.tensorCount > this.limits.maxTensorCount) this.fail(`the model has more than ${this.limits.maxTensorCount} tensors`, offset, 'limit-exceeded');
-    if ((this.tensorCount & 1023) === 0) throwIfCancelled(this.token);
+    if ((this.tensorCount & 1023) === 0) {
+      throwIfCancelled(this.token);
+      this.budget.charge(1024 * TENSOR_ENTRY_BYTES, () => this.budgetWhat());
+    }
+  }
+
+  /** Names longer than 64 bytes are charged to the memory budget (shorter ones are within the per-entry costs). */
+  private longNameBytes = 0;
+  private chargeNames(n: number): void {
+    this.longNameBytes += n;
+    this.budget.charge(n, () => this.budgetWhat());
+  }
+
+  private budgetWhat(): string {
+    return `${this.nodeCount} nodes, ${this.tensorCount} tensors, ${this.longNameBytes} bytes of long names`;
   }
 
   private *node(end: number, graph: RawGraph, index: number, offset: number): Wire<RawNode> {

@@ -34,7 +34,7 @@ function record<T>(): Record<string, T> {
 
 /** Reads an ONNX model's structure. Throws {@link ModelFormatError} for malformed or hostile input. */
 export async function readOnnx(source: ByteSource, ctx: ReadContext): Promise<Model> {
-  const raw = await new OnnxWireParser(source, ctx.limits, ctx.token).model();
+  const raw = await new OnnxWireParser(source, ctx.limits, ctx.token, ctx.budget).model();
   if (!raw.graph) {
     throw new ModelFormatError('bad-value', formatError(source.name, 'has no graph (ModelProto field 7), so it is not an ONNX model'), 0);
   }
