@@ -32,10 +32,11 @@ import {
   type ComputeType,
   type HarmFunction,
   type Model,
+  type PlanMeasurement,
   type SensitivityReport,
 } from '../core';
 import { GgufCandidateRunner, type GgufEvalSession, type GgufStorage } from './ggufMeasure';
-import type { LlamaCompareResult } from './llamaEval';
+import { LLAMA_EVAL_RUNTIME, type LlamaCompareResult } from './llamaEval';
 
 /** Default cap on measured candidates. */
 export const DEFAULT_GGUF_VERIFY_CANDIDATES = 24;
@@ -206,4 +207,43 @@ export async function measureGgufAssignment(modelPath: string, model: Model, rep
   } finally {
     await runner.close();
   }
+}
+
+/**
+ * The plan file's record of a GGUF verification (and, with a measured report, each layer's KL alone in its
+ * format); `harmUnit` 'kl' when the predictor was in KL units (then the predicted KL is recorded too).
+ */
+export function ggufPlanRecord(v: GgufVerifyResult, measuredReport: SensitivityReport | undefined, harmUnit: 'kl' | 'static', measuredAt = new Date()): PlanMeasurement {
+  const b = v.best;
+  const r = b.measured!;
+  const byLayer = new Map((measuredReport?.layers ?? []).map((l) => [l.layer, l]));
+  const layers = Object.entries(b.assignment).flatMap(([layer, format]) => {
+    if (format === KEEP_FORMAT) return [];
+    const s = byLayer.get(layer)?.formats[format];
+    if (!s || s.klDivergence === undefined) return [];
+    return [{ layer, format, measuredKl: s.klDivergence }];
+  });
+  return {
+    runtime: LLAMA_EVAL_RUNTIME,
+    text: v.inputs,
+    measuredAt: measuredAt.toISOString(),
+    delivered: b.id,
+    plan: {
+      ...(harmUnit === 'kl' && b.predictedHarm !== undefined ? { predictedKl: b.predictedHarm } : {}),
+      klDivergence: r.klDivergence,
+      klStdErr: r.klStdErr,
+      perplexity: r.perplexity,
+      referencePerplexity: r.referencePerplexity,
+      top1Agreement: r.top1Agreement,
+    },
+    ...(layers.length ? { layers } : {}),
+    baselines: v.equalSize.filter((e) => e.baseline.measured).map((e) => ({
+      id: e.baseline.id,
+      label: e.baseline.label,
+      weightBytes: e.baseline.weightBytes,
+      klDivergence: e.baseline.measured!.klDivergence,
+      perplexity: e.baseline.measured!.perplexity,
+      ...(e.delivered.measured ? { solverKlDivergence: e.delivered.measured.klDivergence, solverWeightBytes: e.delivered.weightBytes } : {}),
+    })),
+  };
 }
