@@ -145,6 +145,34 @@ test('virtual table: 20,000 rows keep the DOM small; hostile names stay text; he
   table.element.remove();
 });
 
+test('virtual table: scrolling updates recycled cells in place (no childList mutations for document-wide observers)', async () => {
+  const rows = layers(2_000);
+  const table = new tableMod.LayerTable({ onSort: () => undefined, onToggleGroup: () => undefined });
+  win.document.body.appendChild(table.element as never);
+  const model = rowsMod.buildRows(rows, { search: '', role: '', quantizableOnly: false, grouped: false, collapsed: new Set(), sortKey: 'index', sortDescending: false, estimate: undefined, sensitivity: undefined });
+  table.setData({ layers: rows, rows: model.rows, estimate: undefined, sensitivity: undefined, sortKey: 'index', sortDescending: false }, true);
+  const scrollTo = (row: number) => {
+    (table.element as unknown as { scrollTop: number }).scrollTop = row * tableMod.ROW_HEIGHT_PX;
+    table.render();
+  };
+  for (const r of [100, 300, 500]) scrollTo(r); // every slot of the pool has shown a row
+  const nameCells = () => [...table.element.querySelectorAll('[data-testid="layer-row"]:not([hidden]) .lt-cell:first-child')];
+  const before = [...table.element.querySelectorAll('.lt-body .lt-row .lt-cell:first-child')].map((c) => [c.firstChild, c.textContent] as const);
+  assert.ok(before.length > 5);
+  // chart.js watches the whole document for childList changes; a scroll frame must not feed it records.
+  const records: unknown[] = [];
+  const observer = new win.MutationObserver((rs) => records.push(...rs.filter((r) => r.type === 'childList')));
+  observer.observe(win.document as never, { childList: true, subtree: true });
+  scrollTo(507);
+  await new Promise((r) => setTimeout(r, 0));
+  observer.disconnect();
+  const after = nameCells();
+  assert.ok(after.some((c, i) => c.textContent !== before[i]?.[1]), 'the rows show other layers after the scroll');
+  assert.ok(after.every((c) => before.some(([node]) => node === c.firstChild)), 'the same text nodes carry the new names');
+  assert.deepEqual(records, []);
+  table.element.remove();
+});
+
 test('keyboard: arrows move the active row, Enter folds a block group', () => {
   const rows = layers(100);
   const toggled: number[] = [];
