@@ -84,7 +84,7 @@ export {
   isGgmlWritable, quantizeGgml,
 } from './precision';
 export {
-  computeRate, estimate, isCachelessDecoder, symbolicInputDims, type Estimate, EstimateError, type EstimateOptions, formatSupport,
+  computeRate, estimate, estimateWith, prepareEstimate, type EstimateChoice, type PreparedEstimate, isCachelessDecoder, symbolicInputDims, type Estimate, EstimateError, type EstimateOptions, formatSupport,
   getTarget, MAX_TARGET_FILE_BYTES, MAX_USER_TARGETS, mergeTargets, nativeTargetIds, nearestTargetIds,
   parseUserTargets, peakActivationBytes, readShapeConstants, type Target, TARGETS,
 } from './estimate';

@@ -1,6 +1,7 @@
 import { ModelFormatError, formatError, type CancellationToken } from './errors';
 import { NO_SIBLINGS, type ByteSource, type SiblingResolver } from './io/byteSource';
 import { DEFAULT_LIMITS, type Limits } from './io/limits';
+import { MemoryBudget } from './io/memoryBudget';
 import type { ReadContext } from './formats/context';
 import { detectFormat, SNIFF_BYTES } from './formats/detect';
 import { readOnnx } from './formats/onnx/reader';
@@ -26,6 +27,7 @@ export async function openModel(source: ByteSource, options: OpenModelOptions = 
     limits: options.limits ?? DEFAULT_LIMITS,
     token: options.token,
     siblings: options.siblings ?? NO_SIBLINGS,
+    budget: new MemoryBudget(options.limits ?? DEFAULT_LIMITS, source.name),
   };
   if (source.size === 0) throw new ModelFormatError('truncated', formatError(source.name, 'the file is empty'), 0);
   const head = await source.read(0, Math.min(SNIFF_BYTES, source.size));

@@ -5,7 +5,8 @@
  */
 import type * as vscode from 'vscode';
 import { CancelledError, openModel, type ByteSource, type CancellationToken, type Model, type SensitivityReport, type SiblingResolver } from '../core';
-import { analyzeModelSensitivity, type SensitivityOptions } from '../node/sensitivityRunner';
+import { analyzeModelSensitivity, resolveFormats, type SensitivityOptions, type SensitivityProgress } from '../node/sensitivityRunner';
+import { sensitivityFormats } from './editorPlan';
 import type { SensitivityRunProgress } from './inspectorSession';
 
 /** An opened model file with its folder; `close` releases both. */
@@ -17,6 +18,19 @@ export interface OpenedModelFile {
 
 /** The sensitivity runner (injected in tests). */
 export type SensitivityAnalyzer = (input: { model: Model; source: ByteSource; siblings: SiblingResolver }, options: SensitivityOptions) => Promise<SensitivityReport>;
+
+/** The host's shared static sensitivity (`SensitivityCache.get`): one run per file version, reused for a subset of its formats. */
+export type SharedSensitivity = (fsPath: string, formats: readonly string[], token?: CancellationToken, onProgress?: (p: SensitivityProgress) => void) => Promise<SensitivityReport>;
+
+/**
+ * The inspector's analyzer over the host's shared sensitivity: the document's run is the one the plan lenses, the
+ * sensitivity view and plan generation reuse. It covers the inspector's formats and the plan candidates'
+ * (`sensitivityFormats`), so a later lens or plan request finds it instead of starting a second run.
+ */
+export function sharedSensitivityAnalyzer(fsPath: string, model: Model, shared: SharedSensitivity): SensitivityAnalyzer {
+  const formats = [...new Set([...resolveFormats(undefined), ...sensitivityFormats(model, [])])];
+  return (_input, options) => shared(fsPath, formats, options.token, options.onProgress);
+}
 
 /** A model opened in the inspector. */
 export class ModelDocument implements vscode.CustomDocument {

@@ -7,12 +7,13 @@ import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { checkedAssignment, MemoryByteSource, NO_SIBLINGS, TARGETS, mergeTargets, parsePlan, parseUserTargets, planFileNameFor, type Model, type Target } from '../core';
 import { openModelFile } from '../node/fileByteSource';
+import type { TaskClient } from '../node/taskClient';
 import type { InspectorAction, InspectorSettings, RunActionResult } from '../protocol/messages';
 import { DEFAULT_STRINGS } from '../protocol/strings';
 import { readSettings } from './config';
 import { inspectorHtml, makeNonce } from './inspectorHtml';
 import { InspectorSession, type PlanAssignmentInfo } from './inspectorSession';
-import { ModelDocument, type OpenedModelFile } from './modelDocument';
+import { ModelDocument, sharedSensitivityAnalyzer, type OpenedModelFile, type SharedSensitivity } from './modelDocument';
 
 /** View type contributed in package.json `customEditors`. */
 export const MODEL_INSPECTOR_VIEW_TYPE = 'precisionLens.modelInspector';
@@ -41,6 +42,10 @@ export interface ModelEditorOptions {
   readonly log?: (message: string) => void;
   /** The parsed model of a local file, shared with the lenses and plan features (the host's ModelCache). */
   readonly models?: (fsPath: string) => Promise<Model>;
+  /** The host's task process: the frontier chart's solve runs there for local files, not on the main thread. */
+  readonly tasks?: Pick<TaskClient, 'planFrontier'>;
+  /** Static sensitivity of a local file, shared with the lenses and plan features (the host's SensitivityCache). */
+  readonly sensitivity?: SharedSensitivity;
 }
 
 async function openFileForUri(uri: vscode.Uri): Promise<OpenedModelFile> {
@@ -85,7 +90,9 @@ export class ModelEditorProvider implements vscode.CustomReadonlyEditorProvider<
   async openCustomDocument(uri: vscode.Uri, _context: vscode.CustomDocumentOpenContext, token: vscode.CancellationToken): Promise<ModelDocument> {
     const file = await openFileForUri(uri);
     const parsed = uri.scheme === 'file' && this.options.models ? await this.options.models(uri.fsPath).catch(() => undefined) : undefined;
-    return ModelDocument.open(uri, file, token, undefined, parsed);
+    // One parse and one sensitivity run per local model: both come from the host's caches (shared with lenses and plans).
+    const analyze = parsed && this.options.sensitivity ? sharedSensitivityAnalyzer(uri.fsPath, parsed, this.options.sensitivity) : undefined;
+    return ModelDocument.open(uri, file, token, analyze, parsed);
   }
 
   async resolveCustomEditor(document: ModelDocument, panel: vscode.WebviewPanel, _token: vscode.CancellationToken): Promise<void> {
@@ -114,6 +121,7 @@ export class ModelEditorProvider implements vscode.CustomReadonlyEditorProvider<
         planAssignment: () => this.readPlan(document, planUri),
         sensitivity: (token, onProgress) => document.sensitivity(token, onProgress),
         cachedSensitivity: () => document.cachedSensitivity(),
+        ...(this.options.tasks && uri.scheme === 'file' ? { solveFrontier: (p) => this.options.tasks!.planFrontier({ modelPath: uri.fsPath, ...p }) } : {}),
         runAction: (action, targetId) => this.runAction(action, targetId, uri, planUri),
         log: this.log,
       },
@@ -165,7 +173,7 @@ export class ModelEditorProvider implements vscode.CustomReadonlyEditorProvider<
       return undefined;
     }
     const assignment = Object.fromEntries(Object.entries(checked.assignment).filter(([, f]) => f !== 'keep'));
-    return { assignment, defaultFormat: undefined, fileName };
+    return { assignment, defaultFormat: undefined, fileName, ...(checked.plan.measurement ? { measurement: checked.plan.measurement } : {}) };
   }
 
   private async runAction(action: InspectorAction, targetId: string, uri: vscode.Uri, planUri: vscode.Uri | undefined): Promise<RunActionResult> {

@@ -341,6 +341,20 @@ function mainOpset(model: Msg): number {
   return e ? num(e.version) : 0;
 }
 
+/** Declared dimensions of value `name` in `graph` (inputs, value_info, outputs, initializers); -1 for a symbolic one. */
+function declaredDims(graph: Msg, name: string): number[] | undefined {
+  for (const list of [graph.input, graph.value_info, graph.output]) {
+    for (const v of list ?? []) {
+      if (v.name !== name) continue;
+      const dims: Msg[] | undefined = v.type?.tensor_type?.shape?.dim;
+      if (!dims) return undefined;
+      return dims.map((d) => (d.dim_value !== undefined && d.dim_value !== null && !d.dim_param ? num(d.dim_value) : -1));
+    }
+  }
+  const t = (graph.initializer ?? []).find((x: Msg) => x.name === name);
+  return t ? (t.dims ?? []).map(num) : undefined;
+}
+
 /**
  * Rewrites every graph so it means the same under default-domain opset `to` (from `from`). Throws a one-sentence
  * error naming the first op that cannot be converted.
@@ -409,7 +423,44 @@ function convertOpset(model: Msg, walk: Walk, from: number, to: number, fileName
         if (Buffer.from(attrs.find((a) => a.name === 'mode')?.s ?? []).toString() !== 'linear') attrs.push({ name: 'nearest_mode', type: ATTR.STRING, s: Buffer.from('floor') });
         n.attribute = attrs;
       }
-      if (op === 'Scan' && from < 9 && to >= 9) throw new ApplyError('cannot-convert', `${fileName}: cannot convert the model to opset ${to}: Scan '${n.name}' uses the opset-8 form (batch axis and sequence_lens), which has no single-node equivalent.`);
+      if (op === 'Scan' && from < 9 && to >= 9) {
+        // Scan-8 carries a leading batch axis on every state and scan input/output and an optional sequence_lens
+        // input; Scan-9 has neither. With batch size 1 (known from the graph's declared shapes) and no
+        // sequence_lens the same computation is Squeeze(axis 0) on each input → Scan-9 (directions →
+        // scan_input_directions; the body is unchanged) → Unsqueeze(axis 0) on each output. The ONNX version
+        // converter's Scan_8_9 makes the same batch-1 assumption but only edits shapes; here the data is reshaped.
+        const refuse = (why: string): never => { throw new ApplyError('cannot-convert', `${fileName}: cannot convert the model to opset ${to}: Scan '${n.name}' (opset 8) ${why}.`); };
+        if (n.input[0]) refuse('uses sequence_lens, which opset 9 does not have');
+        const base = n.name || op;
+        const axes0 = (): { input: string[]; attribute: Msg[] } => (to >= 13 ? { input: [constInput('axes', DT.INT64, [1], ints([0]))], attribute: [] } : { input: [], attribute: [{ name: 'axes', type: ATTR.INTS, ints: [0] }] });
+        const inputs: string[] = [];
+        for (const name of n.input.slice(1)) {
+          if (!name) refuse('has an empty input');
+          const dims = declaredDims(graph, name);
+          if (!dims || dims[0] !== 1) refuse(`input '${name}' does not declare batch size 1 (${dims ? `leading dimension ${dims[0] ?? 'unknown'}` : 'no shape'}); only batch size 1 has an opset-9 form`);
+          const squeezed = fresh(`${name}_nobatch`);
+          const a = axes0();
+          out.push({ name: fresh(`${base}_Squeeze`), op_type: 'Squeeze', domain: '', input: [name, ...a.input], output: [squeezed], attribute: a.attribute });
+          inputs.push(squeezed);
+        }
+        const outputs: string[] = [];
+        for (const name of n.output) {
+          if (!name) {
+            outputs.push('');
+            continue;
+          }
+          const inner = fresh(`${name}_nobatch`);
+          const a = axes0();
+          after.push({ name: fresh(`${base}_Unsqueeze`), op_type: 'Unsqueeze', domain: '', input: [inner, ...a.input], output: [name], attribute: a.attribute });
+          outputs.push(inner);
+        }
+        const dirs = take('directions');
+        n.input = inputs;
+        n.output = outputs;
+        n.attribute = [...attrs, ...(dirs ? [{ name: 'scan_input_directions', type: ATTR.INTS, ints: dirs.ints }] : [])];
+        out.push(n, ...after);
+        continue;
+      }
       if (op === 'Split' && from < 18 && to >= 18 && from >= 13 && !(n.input[1] ?? '')) {
         // From 18 a Split without a 'split' input must say how many outputs it has.
         n.attribute = [...attrs.filter((a) => a.name !== 'num_outputs'), { name: 'num_outputs', type: ATTR.INT, i: n.output.length }];
@@ -512,7 +563,23 @@ function convertOpset(model: Msg, walk: Walk, from: number, to: number, fileName
           if (v === 'bicubic') m.s = Buffer.from('cubic');
         }
       }
-      if (op === 'BatchNormalization' && from < 9 && to >= 9) throw new ApplyError('cannot-convert', `${fileName}: cannot convert the model to opset ${to}: BatchNormalization '${n.name}' predates opset 9.`);
+      if (op === 'BatchNormalization' && from < 9 && to >= 9) {
+        // As the ONNX version converter (BatchNormalization_5_6, _6_7, _8_9), only where the meaning is kept:
+        // consumed_inputs (opset 1 bookkeeping) is dropped; is_test must not be 0 (training mode normalizes with
+        // the batch's own statistics; absent = the converter's and onnxruntime's inference reading); spatial must
+        // be 1 (0 = per-activation statistics, which opset 9's per-channel inputs cannot express); the training
+        // outputs (running/saved mean and variance) must be unused.
+        const refuse = (why: string): never => { throw new ApplyError('cannot-convert', `${fileName}: cannot convert the model to opset ${to}: BatchNormalization '${n.name}' ${why}.`); };
+        take('consumed_inputs');
+        const isTest = take('is_test');
+        if (isTest && num(isTest.i) === 0) refuse('is in training mode (is_test = 0)');
+        const spatial = take('spatial');
+        if (spatial && num(spatial.i) !== 1) refuse(`uses spatial = ${num(spatial.i)} (per-activation statistics), which opset 9 cannot express`);
+        if ((n.output ?? []).slice(1).some((o: string) => o)) refuse('uses its training outputs (mean, variance)');
+        n.output = [n.output[0]];
+        n.attribute = attrs;
+        counter++;
+      }
       out.push(n, ...after);
     }
     graph.node = out;

@@ -273,22 +273,63 @@ export async function measureSensitivity(modelPath: string, options: MeasureOpti
     if (model.totalFileBytes > MAX_MEASURE_MODEL_BYTES) throw new NodeError('too-large', `${model.fileName}: ${model.totalFileBytes} bytes exceed the measurement limit of ${MAX_MEASURE_MODEL_BYTES}.`);
     const staticReport = options.staticReport ?? (await analyzeModelSensitivity({ model, source: opened.source, siblings: opened.siblings }, { formats, ...(options.workers !== undefined ? { workers: options.workers } : {}), ...(token ? { token } : {}) }));
     throwIfCancelled(token);
-
-    const folder = path.dirname(path.resolve(modelPath));
-    const mainName = path.basename(modelPath);
-    const otherFiles = model.files.map((f) => f.path).filter((p) => p !== mainName && p !== model.fileName);
-    const modelHash = await hashFiles([path.resolve(modelPath), ...otherFiles.map((f) => path.join(folder, f))]);
+    const files = new ModelFiles(modelPath, model);
+    const modelHash = await files.hash();
     const samples = options.samples ?? DEFAULT_SAMPLES;
     const inputsKey = options.inputsFile ? `file:${await hashFiles([options.inputsFile])}` : `gen:n${samples}:s1`;
+    const store = await MeasureCache.open(options.cacheDir, modelHash);
+    const key = (layer: string, format: string): string => `${inputsKey}|${layer}|${format}`;
+    // Pairs to measure, in static order, within budget.
+    const budget = options.layerBudget ?? DEFAULT_LAYER_BUDGET;
+    const pairs: MeasurePair[] = [];
+    for (const l of staticReport.layers) for (const f of formats) pairs.push({ layer: l, format: f });
+    const selected = pairs.slice(0, Math.max(0, budget));
+    const todo = selected.filter((p) => own(store.cache.entries, key(p.layer.layer, p.format)) === undefined);
+    const notes: string[] = [...store.notes];
+    await files.readMain();
+    let run: MeasuredRun = { runs: 0, calibration: undefined, compared: [] };
+    try {
+      if (todo.length) run = await baselineRun(model, files, options, samples, inputsKey, store.cache, notes);
+      run = { ...run, runs: run.runs + (await measurePairs(model, files, todo, run, key, store, options)) };
+    } catch (e) {
+      await store.save().catch(() => undefined);
+      throw e;
+    } finally {
+      await files.removeTemp();
+    }
+    await store.save().catch((e: Error) => notes.push(`cache not written: ${e.message}`));
+    if (pairs.length > selected.length) notes.push(`layer budget ${budget}: ${pairs.length - selected.length} of ${pairs.length} layer × format pairs not measured.`);
+    return measuredReport(staticReport, store.cache, key, notes, { run, inputsKey, samples, cached: todo.length === 0, started, inputsFile: options.inputsFile });
+  } finally {
+    await opened.close();
+  }
+}
 
-    // Cache.
-    // Cache: a private per-user folder (userCache.ts); an entry is used only if it is ours and names this model.
-    const cacheNotes: string[] = [];
-    let cacheDir = options.cacheDir === false ? undefined : (options.cacheDir ?? defaultCacheDir());
+/** One layer × format pair to measure. */
+interface MeasurePair {
+  readonly layer: LayerSensitivity;
+  readonly format: string;
+}
+
+/** The reference outputs and what was compared (empty when everything came from the cache). */
+interface MeasuredRun {
+  readonly runs: number;
+  readonly calibration: CalibrationSet | undefined;
+  readonly baseline?: RunOutputs[];
+  readonly compared: string[];
+}
+
+/** The measurement cache: a private per-user folder (userCache.ts); an entry is used only if it is ours and names this model. */
+class MeasureCache {
+  private constructor(readonly cache: CacheFile, readonly notes: readonly string[], private readonly dir: string | undefined, private readonly name: string) {}
+
+  static async open(cacheDirOption: string | false | undefined, modelHash: string): Promise<MeasureCache> {
+    const notes: string[] = [];
+    let cacheDir = cacheDirOption === false ? undefined : (cacheDirOption ?? defaultCacheDir());
     if (cacheDir) {
       const unusable = await preparePrivateDir(cacheDir);
       if (unusable) {
-        cacheNotes.push(`Measurement cache not used: ${unusable}.`);
+        notes.push(`Measurement cache not used: ${unusable}.`);
         cacheDir = undefined;
       }
     }
@@ -303,222 +344,250 @@ export async function measureSensitivity(modelPath: string, options: MeasureOpti
         /* unreadable: measured again */
       }
     }
-    const saveCache = async (): Promise<void> => {
-      if (cacheDir) await writeCacheEntry(cacheDir, cacheName, JSON.stringify(cache));
-    };
-
-    // Pairs to measure, in static order, within budget.
-    const budget = options.layerBudget ?? DEFAULT_LAYER_BUDGET;
-    const pairs: { layer: LayerSensitivity; format: string }[] = [];
-    for (const l of staticReport.layers) for (const f of formats) pairs.push({ layer: l, format: f });
-    const selected = pairs.slice(0, Math.max(0, budget));
-    const key = (layer: string, format: string): string => `${inputsKey}|${layer}|${format}`;
-    const todo = selected.filter((p) => own(cache.entries, key(p.layer.layer, p.format)) === undefined);
-
-    const notes: string[] = [...cacheNotes];
-    let runs = 0;
-    let calibration: CalibrationSet | undefined;
-    let baseline: RunOutputs[] | undefined;
-    let compared: string[] = [];
-    let tempDir: string | undefined;
-    const mainBytes = await readRegularFile(path.resolve(modelPath), Number.MAX_SAFE_INTEGER);
-    const external = new Map<string, Uint8Array>();
-    const tensorsByName = new Map(model.tensors.map((t) => [t.name, t]));
-    const layerOps = new Map(model.layers.map((l) => [l.name, l.op]));
-
-    const report = (done: number, message: string, force = false): void => {
-      if (!options.onProgress) return;
-      const now = performance.now();
-      if (!force && now - lastReport < 1000) return;
-      lastReport = now;
-      options.onProgress({ pairsDone: done, pairsTotal: todo.length, message });
-    };
-    let lastReport = 0;
-
-    try {
-      if (todo.length) {
-        // Baseline with the first calibration variant the model accepts and whose outputs vary with the inputs.
-        const errors: string[] = [];
-        const variants = options.inputsFile ? [0] : CALIBRATION_VARIANTS.map((_, i) => i);
-        const preferred = cache.variants[inputsKey];
-        if (preferred !== undefined) variants.sort((a, b) => (a === preferred ? -1 : b === preferred ? 1 : 0));
-        const baseSession = await createSession(otherFiles.length ? path.resolve(modelPath) : mainBytes).catch((e: Error) => {
-          throw new RuntimeError('runtime-failed', `${model.fileName}: onnxruntime cannot load the model: ${firstLine(e.message)}.`);
-        });
-        let degenerate: { set: CalibrationSet; outs: RunOutputs[]; v: number } | undefined;
-        try {
-          for (const v of variants) {
-            throwIfCancelled(token);
-            const set = options.inputsFile ? await loadCalibrationInputs(options.inputsFile, model) : generateCalibrationInputs(model, samples, 1, v);
-            let outs: RunOutputs[];
-            try {
-              outs = await runSamples(baseSession, set.samples);
-              runs += set.samples.length;
-            } catch (e) {
-              errors.push(firstLine((e as Error).message));
-              continue;
-            }
-            if (isDegenerate(outs) && variants.length > 1) {
-              degenerate ??= { set, outs, v };
-              continue;
-            }
-            baseline = outs;
-            calibration = set;
-            cache.variants[inputsKey] = v;
-            break;
-          }
-        } finally {
-          await releaseSession(baseSession);
-        }
-        if (!baseline && degenerate) {
-          ({ outs: baseline, set: calibration } = degenerate);
-          cache.variants[inputsKey] = degenerate.v;
-          notes.push('the outputs do not vary with any generated inputs (constant or non-finite), so no layer can change them.');
-        }
-        if (!baseline || !calibration) throw new RuntimeError('runtime-failed', `${model.fileName}: onnxruntime cannot run the model with the calibration inputs tried: ${errors[0] ?? 'unknown error'}.`);
-        compared = comparedOutputs(baseline);
-        if (!compared.length) throw new RuntimeError('runtime-failed', `${model.fileName}: the model has no numeric output to compare.`);
-        cache.outputs[inputsKey] = compared.join(',');
-      }
-
-      // Per layer, coarsest format first: when even that leaves the outputs bit-identical, the layer has no effect
-      // with these inputs (e.g. an If branch not taken) and its finer formats are not run.
-      let done = 0;
-      const byLayer = new Map<string, typeof todo>();
-      for (const p of todo) byLayer.set(p.layer.layer, [...(byLayer.get(p.layer.layer) ?? []), p]);
-      for (const list of byLayer.values()) {
-        list.sort((a, b) => (b.layer.formats[b.format]?.relMse ?? 0) - (a.layer.formats[a.format]?.relMse ?? 0));
-        let noEffect = false;
-        for (const p of list) {
-          throwIfCancelled(token);
-          report(done, `measuring ${p.layer.layer} in ${p.format}`);
-          const k = key(p.layer.layer, p.format);
-          done++;
-          if (noEffect) {
-            setOwn(cache.entries, k, NO_EFFECT);
-            continue;
-          }
-          const lowered = await lowerLayer(p.layer, p.format);
-          if (typeof lowered === 'string') {
-            setOwn(cache.entries, k, lowered);
-            continue;
-          }
-          if (!lowered.changed) {
-            setOwn(cache.entries, k, PERFECT);
-            continue;
-          }
-          let session: Awaited<ReturnType<typeof createSession>> | undefined;
-          try {
-            session = await patchedSession(lowered.patches);
-            const outs = await runSamples(session, calibration!.samples);
-            runs += calibration!.samples.length;
-            const m = compareSets(baseline!, outs, compared);
-            if (m.identical) {
-              noEffect = true;
-              setOwn(cache.entries, k, NO_EFFECT);
-            } else setOwn(cache.entries, k, m.metrics);
-          } catch (e) {
-            setOwn(cache.entries, k, `run failed: ${firstLine((e as Error).message)}`);
-          } finally {
-            if (session) await releaseSession(session);
-          }
-        }
-        if (done % 20 === 0) await saveCache();
-      }
-      report(done, 'done', true);
-    } catch (e) {
-      await saveCache().catch(() => undefined);
-      throw e;
-    } finally {
-      if (tempDir) await fs.rm(tempDir, { recursive: true, force: true }).catch(() => undefined);
-    }
-    await saveCache().catch((e: Error) => notes.push(`cache not written: ${e.message}`));
-
-    /** Lowers every quantized tensor of a layer; returns the patches, or why it cannot. */
-    async function lowerLayer(layer: LayerSensitivity, formatId: string): Promise<{ patches: Patch[]; changed: boolean } | string> {
-      const op = layerOps.get(layer.layer) ?? '';
-      const patches: Patch[] = [];
-      let changed = false;
-      for (const name of layer.tensors) {
-        const t = tensorsByName.get(name);
-        if (!t?.location) return `${name} has no stored bytes`;
-        if ((LOSSLESS_FORMATS[t.dtype] ?? []).includes(formatId)) continue;
-        const fileBytes = t.location.file === '' ? mainBytes : await externalBytes(folder, t.location.file, external);
-        const orig = fileBytes.subarray(t.location.byteOffset, t.location.byteOffset + t.location.byteLength);
-        const lowered = lowerTensorBytes(model, op, t, orig, formatId);
-        if (typeof lowered === 'string') return lowered;
-        const raw = t.location.encoding === 'raw';
-        if (raw && lowered.length !== orig.length) return `${name}: lowered bytes do not fit the stored range`;
-        if (!raw || !buffersEqual(lowered, orig)) changed = true;
-        patches.push({ tensor: t, bytes: lowered });
-      }
-      return { patches, changed };
-    }
-
-    async function patchedSession(patches: readonly Patch[]): Promise<Awaited<ReturnType<typeof createSession>>> {
-      const byFile = new Map<string, Patch[]>();
-      for (const p of patches) {
-        const f = p.tensor.location!.file;
-        byFile.set(f, [...(byFile.get(f) ?? []), p]);
-      }
-      const patchCopy = (src: Uint8Array, list: readonly Patch[]): Uint8Array => {
-        const typed = list.filter((p) => p.tensor.location!.encoding !== 'raw');
-        // Typed (varint) data changes length when rewritten: re-encode the model with protobufjs instead.
-        const copy = typed.length ? patchModelProto(src, typed) : new Uint8Array(src);
-        for (const p of list) if (p.tensor.location!.encoding === 'raw') copy.set(p.bytes, p.tensor.location!.byteOffset);
-        return copy;
-      };
-      if (!otherFiles.length) return createSession(patchCopy(mainBytes, byFile.get('') ?? []));
-      // External data: a patched copy of the folder's model files in a temporary directory.
-      tempDir ??= await fs.mkdtemp(path.join(os.tmpdir(), 'precision-lens-measure-'));
-      await fs.writeFile(path.join(tempDir, mainName), patchCopy(mainBytes, byFile.get('') ?? []));
-      for (const f of otherFiles) {
-        const dest = path.join(tempDir, ...f.split('/'));
-        await fs.mkdir(path.dirname(dest), { recursive: true });
-        await fs.writeFile(dest, patchCopy(await externalBytes(folder, f, external), byFile.get(f) ?? []));
-      }
-      return createSession(path.join(tempDir, mainName));
-    }
-
-    // Merge into the static report.
-    let measuredCount = 0;
-    const skipped: string[] = [];
-    const layers = staticReport.layers.map((l) => {
-      const fm: Record<string, LayerFormatSensitivity> = {};
-      for (const [f, s] of Object.entries(l.formats)) {
-        const e = own(cache.entries, key(l.layer, f));
-        if (e && typeof e === 'object') {
-          fm[f] = { ...s, ...e };
-          measuredCount++;
-        } else {
-          fm[f] = s;
-          if (typeof e === 'string') skipped.push(`${l.layer}/${f}: ${e}`);
-        }
-      }
-      return { ...l, formats: fm };
-    });
-    if (pairs.length > selected.length) notes.push(`layer budget ${budget}: ${pairs.length - selected.length} of ${pairs.length} layer × format pairs not measured.`);
-    if (skipped.length) notes.push(`${skipped.length} pair${skipped.length === 1 ? '' : 's'} not measured: ${skipped.slice(0, 3).join('; ')}${skipped.length > 3 ? '; …' : ''}`);
-    const cached = todo.length === 0;
-    const variant = cache.variants[inputsKey];
-    return {
-      ...staticReport,
-      layers,
-      warnings: [...staticReport.warnings],
-      elapsedMs: Math.round(performance.now() - started),
-      measured: {
-        inputs: calibration?.description ?? (options.inputsFile ? path.basename(options.inputsFile) : `generated (${samples} samples, variant ${variant ?? 0}; from cache)`),
-        outputs: compared.length ? compared : (cache.outputs[inputsKey]?.split(',') ?? []),
-        runs,
-        layersMeasured: measuredCount,
-        cached,
-        elapsedMs: Math.round(performance.now() - started),
-        notes,
-      },
-    };
-  } finally {
-    await opened.close();
+    return new MeasureCache(cache, notes, cacheDir, cacheName);
   }
+
+  async save(): Promise<void> {
+    if (this.dir) await writeCacheEntry(this.dir, this.name, JSON.stringify(this.cache));
+  }
+}
+
+/** The model's files as bytes: the main file, external data read on demand, patched copies for onnxruntime. */
+class ModelFiles {
+  readonly folder: string;
+  readonly mainName: string;
+  /** External data files (relative to the folder). */
+  readonly otherFiles: string[];
+  private main: Uint8Array | undefined;
+  private readonly external = new Map<string, Uint8Array>();
+  private tempDir: string | undefined;
+  private readonly tensorsByName: Map<string, TensorInfo>;
+  private readonly layerOps: Map<string, string>;
+
+  constructor(private readonly modelPath: string, private readonly model: Model) {
+    this.folder = path.dirname(path.resolve(modelPath));
+    this.mainName = path.basename(modelPath);
+    this.otherFiles = model.files.map((f) => f.path).filter((p) => p !== this.mainName && p !== model.fileName);
+    this.tensorsByName = new Map(model.tensors.map((t) => [t.name, t]));
+    this.layerOps = new Map(model.layers.map((l) => [l.name, l.op]));
+  }
+
+  hash(): Promise<string> {
+    return hashFiles([path.resolve(this.modelPath), ...this.otherFiles.map((f) => path.join(this.folder, f))]);
+  }
+
+  async readMain(): Promise<void> {
+    this.main = await readRegularFile(path.resolve(this.modelPath), Number.MAX_SAFE_INTEGER);
+  }
+
+  get mainBytes(): Uint8Array {
+    return this.main!;
+  }
+
+  /** A session of the original model (from memory unless external data needs the folder). */
+  baseSession(): Promise<Awaited<ReturnType<typeof createSession>>> {
+    return createSession(this.otherFiles.length ? path.resolve(this.modelPath) : this.mainBytes);
+  }
+
+  /** Lowers every quantized tensor of a layer; returns the patches, or why it cannot. */
+  async lowerLayer(layer: LayerSensitivity, formatId: string): Promise<{ patches: Patch[]; changed: boolean } | string> {
+    const op = this.layerOps.get(layer.layer) ?? '';
+    const patches: Patch[] = [];
+    let changed = false;
+    for (const name of layer.tensors) {
+      const t = this.tensorsByName.get(name);
+      if (!t?.location) return `${name} has no stored bytes`;
+      if ((LOSSLESS_FORMATS[t.dtype] ?? []).includes(formatId)) continue;
+      const fileBytes = t.location.file === '' ? this.mainBytes : await externalBytes(this.folder, t.location.file, this.external);
+      const orig = fileBytes.subarray(t.location.byteOffset, t.location.byteOffset + t.location.byteLength);
+      const lowered = lowerTensorBytes(this.model, op, t, orig, formatId);
+      if (typeof lowered === 'string') return lowered;
+      const raw = t.location.encoding === 'raw';
+      if (raw && lowered.length !== orig.length) return `${name}: lowered bytes do not fit the stored range`;
+      if (!raw || !buffersEqual(lowered, orig)) changed = true;
+      patches.push({ tensor: t, bytes: lowered });
+    }
+    return { patches, changed };
+  }
+
+  /** A session of the model with `patches` applied (in memory, or a patched copy of the folder's files). */
+  async patchedSession(patches: readonly Patch[]): Promise<Awaited<ReturnType<typeof createSession>>> {
+    const byFile = new Map<string, Patch[]>();
+    for (const p of patches) {
+      const f = p.tensor.location!.file;
+      byFile.set(f, [...(byFile.get(f) ?? []), p]);
+    }
+    const patchCopy = (src: Uint8Array, list: readonly Patch[]): Uint8Array => {
+      const typed = list.filter((p) => p.tensor.location!.encoding !== 'raw');
+      // Typed (varint) data changes length when rewritten: re-encode the model with protobufjs instead.
+      const copy = typed.length ? patchModelProto(src, typed) : new Uint8Array(src);
+      for (const p of list) if (p.tensor.location!.encoding === 'raw') copy.set(p.bytes, p.tensor.location!.byteOffset);
+      return copy;
+    };
+    if (!this.otherFiles.length) return createSession(patchCopy(this.mainBytes, byFile.get('') ?? []));
+    // External data: a patched copy of the folder's model files in a temporary directory.
+    this.tempDir ??= await fs.mkdtemp(path.join(os.tmpdir(), 'precision-lens-measure-'));
+    await fs.writeFile(path.join(this.tempDir, this.mainName), patchCopy(this.mainBytes, byFile.get('') ?? []));
+    for (const f of this.otherFiles) {
+      const dest = path.join(this.tempDir, ...f.split('/'));
+      await fs.mkdir(path.dirname(dest), { recursive: true });
+      await fs.writeFile(dest, patchCopy(await externalBytes(this.folder, f, this.external), byFile.get(f) ?? []));
+    }
+    return createSession(path.join(this.tempDir, this.mainName));
+  }
+
+  async removeTemp(): Promise<void> {
+    if (this.tempDir) await fs.rm(this.tempDir, { recursive: true, force: true }).catch(() => undefined);
+  }
+}
+
+/** Runs the original model with the first calibration variant it accepts and whose outputs vary with the inputs. */
+async function baselineRun(model: Model, files: ModelFiles, options: MeasureOptions, samples: number, inputsKey: string, cache: CacheFile, notes: string[]): Promise<MeasuredRun> {
+  const token = options.token;
+  let runs = 0;
+  let calibration: CalibrationSet | undefined;
+  let baseline: RunOutputs[] | undefined;
+  const errors: string[] = [];
+  const variants = options.inputsFile ? [0] : CALIBRATION_VARIANTS.map((_, i) => i);
+  const preferred = cache.variants[inputsKey];
+  if (preferred !== undefined) variants.sort((a, b) => (a === preferred ? -1 : b === preferred ? 1 : 0));
+  const baseSession = await files.baseSession().catch((e: Error) => {
+    throw new RuntimeError('runtime-failed', `${model.fileName}: onnxruntime cannot load the model: ${firstLine(e.message)}.`);
+  });
+  let degenerate: { set: CalibrationSet; outs: RunOutputs[]; v: number } | undefined;
+  try {
+    for (const v of variants) {
+      throwIfCancelled(token);
+      const set = options.inputsFile ? await loadCalibrationInputs(options.inputsFile, model) : generateCalibrationInputs(model, samples, 1, v);
+      let outs: RunOutputs[];
+      try {
+        outs = await runSamples(baseSession, set.samples);
+        runs += set.samples.length;
+      } catch (e) {
+        errors.push(firstLine((e as Error).message));
+        continue;
+      }
+      if (isDegenerate(outs) && variants.length > 1) {
+        degenerate ??= { set, outs, v };
+        continue;
+      }
+      baseline = outs;
+      calibration = set;
+      cache.variants[inputsKey] = v;
+      break;
+    }
+  } finally {
+    await releaseSession(baseSession);
+  }
+  if (!baseline && degenerate) {
+    ({ outs: baseline, set: calibration } = degenerate);
+    cache.variants[inputsKey] = degenerate.v;
+    notes.push('the outputs do not vary with any generated inputs (constant or non-finite), so no layer can change them.');
+  }
+  if (!baseline || !calibration) throw new RuntimeError('runtime-failed', `${model.fileName}: onnxruntime cannot run the model with the calibration inputs tried: ${errors[0] ?? 'unknown error'}.`);
+  const compared = comparedOutputs(baseline);
+  if (!compared.length) throw new RuntimeError('runtime-failed', `${model.fileName}: the model has no numeric output to compare.`);
+  cache.outputs[inputsKey] = compared.join(',');
+  return { runs, calibration, baseline, compared };
+}
+
+/**
+ * Measures each pair into the cache. Per layer, coarsest format first: when even that leaves the outputs
+ * bit-identical, the layer has no effect with these inputs (e.g. an If branch not taken) and its finer formats
+ * are not run. Returns the number of model runs.
+ */
+async function measurePairs(model: Model, files: ModelFiles, todo: readonly MeasurePair[], run: MeasuredRun, key: (layer: string, format: string) => string, store: MeasureCache, options: MeasureOptions): Promise<number> {
+  const { cache } = store;
+  let runs = 0;
+  let lastReport = 0;
+  const report = (done: number, message: string, force = false): void => {
+    if (!options.onProgress) return;
+    const now = performance.now();
+    if (!force && now - lastReport < 1000) return;
+    lastReport = now;
+    options.onProgress({ pairsDone: done, pairsTotal: todo.length, message });
+  };
+  let done = 0;
+  const byLayer = new Map<string, MeasurePair[]>();
+  for (const p of todo) byLayer.set(p.layer.layer, [...(byLayer.get(p.layer.layer) ?? []), p]);
+  for (const list of byLayer.values()) {
+    list.sort((a, b) => (b.layer.formats[b.format]?.relMse ?? 0) - (a.layer.formats[a.format]?.relMse ?? 0));
+    let noEffect = false;
+    for (const p of list) {
+      throwIfCancelled(options.token);
+      report(done, `measuring ${p.layer.layer} in ${p.format}`);
+      const k = key(p.layer.layer, p.format);
+      done++;
+      if (noEffect) {
+        setOwn(cache.entries, k, NO_EFFECT);
+        continue;
+      }
+      const lowered = await files.lowerLayer(p.layer, p.format);
+      if (typeof lowered === 'string') {
+        setOwn(cache.entries, k, lowered);
+        continue;
+      }
+      if (!lowered.changed) {
+        setOwn(cache.entries, k, PERFECT);
+        continue;
+      }
+      let session: Awaited<ReturnType<typeof createSession>> | undefined;
+      try {
+        session = await files.patchedSession(lowered.patches);
+        const outs = await runSamples(session, run.calibration!.samples);
+        runs += run.calibration!.samples.length;
+        const m = compareSets(run.baseline!, outs, run.compared);
+        if (m.identical) {
+          noEffect = true;
+          setOwn(cache.entries, k, NO_EFFECT);
+        } else setOwn(cache.entries, k, m.metrics);
+      } catch (e) {
+        setOwn(cache.entries, k, `run failed: ${firstLine((e as Error).message)}`);
+      } finally {
+        if (session) await releaseSession(session);
+      }
+    }
+    if (done % 20 === 0) await store.save();
+  }
+  report(done, 'done', true);
+  return runs;
+}
+
+/** The static report with each measured pair's metrics merged in, and what was measured. */
+function measuredReport(staticReport: SensitivityReport, cache: CacheFile, key: (layer: string, format: string) => string, notes: string[], r: { run: MeasuredRun; inputsKey: string; samples: number; cached: boolean; started: number; inputsFile: string | undefined }): SensitivityReport {
+  let measuredCount = 0;
+  const skipped: string[] = [];
+  const layers = staticReport.layers.map((l) => {
+    const fm: Record<string, LayerFormatSensitivity> = {};
+    for (const [f, s] of Object.entries(l.formats)) {
+      const e = own(cache.entries, key(l.layer, f));
+      if (e && typeof e === 'object') {
+        fm[f] = { ...s, ...e };
+        measuredCount++;
+      } else {
+        fm[f] = s;
+        if (typeof e === 'string') skipped.push(`${l.layer}/${f}: ${e}`);
+      }
+    }
+    return { ...l, formats: fm };
+  });
+  if (skipped.length) notes.push(`${skipped.length} pair${skipped.length === 1 ? '' : 's'} not measured: ${skipped.slice(0, 3).join('; ')}${skipped.length > 3 ? '; …' : ''}`);
+  const variant = cache.variants[r.inputsKey];
+  return {
+    ...staticReport,
+    layers,
+    warnings: [...staticReport.warnings],
+    elapsedMs: Math.round(performance.now() - r.started),
+    measured: {
+      inputs: r.run.calibration?.description ?? (r.inputsFile ? path.basename(r.inputsFile) : `generated (${r.samples} samples, variant ${variant ?? 0}; from cache)`),
+      outputs: r.run.compared.length ? r.run.compared : (cache.outputs[r.inputsKey]?.split(',') ?? []),
+      runs: r.run.runs,
+      layersMeasured: measuredCount,
+      cached: r.cached,
+      elapsedMs: Math.round(performance.now() - r.started),
+      notes,
+    },
+  };
 }
 
 async function externalBytes(folder: string, rel: string, cache: Map<string, Uint8Array>): Promise<Uint8Array> {

@@ -2,7 +2,10 @@
  * Bounded mutation run over every reader. Each corpus file (and the hermetic TFLite builder's outputs) is
  * mutated with a seeded PRNG — bit flips, byte overwrites (0xFF/0x00/0x7F/random), truncations, inserted
  * bytes, and inflation of the fields where lengths live (ONNX varint lengths, GGUF/safetensors u64 counts and
- * lengths, safetensors JSON numbers, FlatBuffer u32 offsets/counts) — and opened with openModel from memory.
+ * lengths, safetensors JSON numbers, FlatBuffer u32 offsets/counts), and renaming of tensors/nodes inside the
+ * model's bytes to hostile names (`__proto__`, `constructor`, terminal escape sequences, names over maxNameBytes,
+ * HTML, bidi controls; ONNX renames keep every reference consistent) — and opened with openModel from memory.
+ * Renamed models that open always go on through estimate → sensitivity → plan.
  * Every open must either succeed or throw ModelFormatError, within a time bound, with bounded heap.
  *
  * The run happens in a worker thread with a heap cap, so an endless loop or an out-of-memory in a reader is
@@ -24,6 +27,7 @@ import {
   CancelledError, EstimateError, MemoryByteSource, MemorySiblings, ModelFormatError, estimate, getTarget, harmFromSensitivity, openModel, planForTarget,
   type ByteSource, type Model, type SiblingResolver,
 } from '../../src/core';
+import { onnxTypes } from '../../src/node/onnxProto';
 import { analyzeModelSensitivity } from '../../src/node/sensitivityRunner';
 import { buildTflite, smallTfliteSpec } from '../fixtures/buildTflite';
 import { seededRandom } from '../../src/core';
@@ -82,9 +86,26 @@ interface FuzzInput {
   readonly structureEnd: number;
   /** Positions of length/count/offset fields, with their encoding. */
   readonly lengths: readonly LengthField[];
+  /** Where names sit in the bytes (safetensors header keys, GGUF u64-length strings, FlatBuffer u32-length strings). */
+  readonly names: readonly NameSite[];
   /** When set, `bytes` is this sibling (e.g. ONNX external data) and the mutation applies to it; the model is `model`. */
   readonly sibling?: { readonly name: string; readonly model: Uint8Array };
 }
+interface NameSite {
+  /** First byte of the string field (the opening quote, or the length prefix). */
+  readonly offset: number;
+  /** One past its last byte (closing quote, last character; FlatBuffer strings have a NUL after it). */
+  readonly end: number;
+  readonly kind: 'json-key' | 'u64-string' | 'u32-string';
+}
+
+/** Names a hostile file may give its tensors and nodes. */
+const HOSTILE_NAMES: readonly string[] = [
+  '__proto__', 'constructor', 'toString', 'hasOwnProperty', 'valueOf', 'prototype', '__defineGetter__',
+  '\x1b[31mred\x1b[0m\x07', '\x1b]0;pwned\x07', '\x1b[2J\x1b[H', '\r\noverwritten line', '<script>alert(1)</script>', '"quoted" & <b>',
+  'a\u202Egnp.exe', 'x\u0000y', '../../etc/passwd', '', ' ', 'é'.repeat(40), 'n'.repeat(65_536), 'n'.repeat(70_000),
+];
+
 interface LengthField {
   readonly offset: number;
   readonly kind: 'u32' | 'u64' | 'varint' | 'digits';
@@ -151,7 +172,81 @@ function describe(label: string, name: string, bytes: Uint8Array, siblings: Reco
   } else if (name.endsWith('.onnx')) {
     scanProtobuf(bytes, 0, bytes.length, 0, lengths);
   }
-  return { label, name, bytes, siblings, structureEnd, lengths };
+  return { label, name, bytes, siblings, structureEnd, lengths, names: nameSites(name, bytes, structureEnd) };
+}
+
+const printable = (bytes: Uint8Array, from: number, n: number): boolean => {
+  for (let i = from; i < from + n; i++) if (bytes[i]! < 0x20 || bytes[i]! > 0x7e) return false;
+  return true;
+};
+
+/** Where names are, per format (a light scan; ONNX names are renamed through a decode instead). */
+function nameSites(name: string, bytes: Uint8Array, structureEnd: number): NameSite[] {
+  const out: NameSite[] = [];
+  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  if (name.endsWith('.safetensors')) {
+    // Keys of the top-level object: strings at depth 1 followed by ':'.
+    let depth = 0;
+    for (let i = 8; i < structureEnd && out.length < 5000; i++) {
+      const c = bytes[i]!;
+      if (c === 0x7b || c === 0x5b) depth++;
+      else if (c === 0x7d || c === 0x5d) depth--;
+      else if (c === 0x22) {
+        const start = i++;
+        while (i < structureEnd && bytes[i] !== 0x22) i += bytes[i] === 0x5c ? 2 : 1;
+        let j = i + 1;
+        while (bytes[j] === 0x20) j++;
+        if (depth === 1 && bytes[j] === 0x3a && !Buffer.from(bytes.subarray(start, i + 1)).toString().startsWith('"__metadata__')) out.push({ offset: start, end: i + 1, kind: 'json-key' });
+      }
+    }
+  } else if (name.endsWith('.gguf')) {
+    for (let i = 24; i + 8 <= structureEnd && out.length < 20_000; i++) {
+      const n = dv.getUint32(i, true);
+      if (n >= 1 && n <= 256 && dv.getUint32(i + 4, true) === 0 && i + 8 + n <= bytes.length && printable(bytes, i + 8, n)) {
+        out.push({ offset: i, end: i + 8 + n, kind: 'u64-string' });
+        i += 7 + n;
+      }
+    }
+  } else if (name.endsWith('.tflite')) {
+    for (let i = 0; i + 4 <= bytes.length && out.length < 20_000; i += 4) {
+      const n = dv.getUint32(i, true);
+      if (n >= 1 && n <= 256 && i + 4 + n < bytes.length && bytes[i + 4 + n] === 0 && printable(bytes, i + 4, n)) out.push({ offset: i, end: i + 4 + n, kind: 'u32-string' });
+    }
+  }
+  return out;
+}
+
+interface OnnxMsg { [k: string]: any } // eslint-disable-line @typescript-eslint/no-explicit-any
+
+/** An ONNX model with one initializer, value or node renamed to `to` everywhere it is referenced (main graph). */
+function renameInOnnx(bytes: Uint8Array, to: string, pickIndex: (n: number) => number): { bytes: Uint8Array; what: string } | undefined {
+  const M = onnxTypes().Model;
+  let m: OnnxMsg;
+  try {
+    m = M.decode(bytes) as unknown as OnnxMsg;
+  } catch {
+    return undefined;
+  }
+  const g = m.graph as OnnxMsg | undefined;
+  if (!g) return undefined;
+  const nodes: OnnxMsg[] = g.node ?? [];
+  const candidates: { kind: string; name: string }[] = [];
+  for (const t of g.initializer ?? []) candidates.push({ kind: 'initializer', name: t.name });
+  for (const n of nodes) for (const o of n.output ?? []) if (o) candidates.push({ kind: 'value', name: o });
+  for (const n of nodes) if (n.name) candidates.push({ kind: 'node', name: n.name });
+  if (candidates.length === 0) return undefined;
+  const c = candidates[pickIndex(candidates.length)]!;
+  if (c.kind === 'node') {
+    for (const n of nodes) if (n.name === c.name) n.name = to;
+  } else {
+    const swap = (xs: string[] | undefined): string[] | undefined => xs?.map((x) => (x === c.name ? to : x));
+    for (const n of nodes) {
+      n.input = swap(n.input);
+      n.output = swap(n.output);
+    }
+    for (const list of [g.initializer, g.input, g.output, g.value_info]) for (const v of list ?? []) if (v.name === c.name) v.name = to;
+  }
+  return { bytes: new Uint8Array(M.encode(m as never).finish()), what: `${c.kind} '${c.name.slice(0, 40)}'` };
 }
 
 function readVarint(bytes: Uint8Array, pos: number, end: number): { value: number; next: number } | undefined {
@@ -203,6 +298,8 @@ function scanProtobuf(bytes: Uint8Array, start: number, end: number, depth: numb
 /** A mutated file as segments over the original bytes (no copy of large files per mutation). */
 interface Mutation {
   readonly description: string;
+  /** A rename to a hostile name (these always go through the pipeline when they open). */
+  readonly renamed?: boolean;
   readonly segments: readonly (readonly [number, number] | Uint8Array)[];
 }
 
@@ -251,7 +348,33 @@ function mutationFor(input: FuzzInput, seed: number): Mutation {
     description,
     segments: [[0, at], bytes, [Math.min(size, at + removed), size]],
   });
-  const kind = int(6);
+  const kind = int(7);
+  if (kind === 6) {
+    const to = pick(HOSTILE_NAMES);
+    const label = JSON.stringify(to.length > 24 ? `${to.slice(0, 12)}…(${to.length} chars)` : to);
+    const toBytes = new Uint8Array(Buffer.from(to));
+    if (input.name.endsWith('.onnx') && !input.sibling) {
+      const r = renameInOnnx(input.bytes, to, int);
+      if (r) return { description: `rename ${r.what} to ${label}`, segments: [r.bytes], renamed: true };
+    } else if (input.names.length > 0 && !input.sibling) {
+      const site = pick(input.names);
+      if (site.kind === 'json-key') {
+        const key = new Uint8Array(Buffer.from(JSON.stringify(to)));
+        const headerLength = Number(new DataView(input.bytes.buffer, input.bytes.byteOffset).getBigUint64(0, true)) + key.length - (site.end - site.offset);
+        return { description: `rename safetensors tensor at ${site.offset} to ${label}`, segments: [encodeLength('u64', headerLength, 8), [8, site.offset], key, [site.end, size]], renamed: true };
+      }
+      if (site.kind === 'u64-string') {
+        return { description: `rename GGUF string at ${site.offset} to ${label}`, segments: [[0, site.offset], encodeLength('u64', toBytes.length, 8), toBytes, [site.end, size]], renamed: true };
+      }
+      // FlatBuffer strings cannot grow in place: a shorter name is written over the old one (length, bytes, NUL, zero padding).
+      const room = site.end - site.offset - 4;
+      const fit = toBytes.length <= room ? toBytes : toBytes.subarray(0, room);
+      const patch = new Uint8Array(4 + room);
+      new DataView(patch.buffer).setUint32(0, fit.length, true);
+      patch.set(fit, 4);
+      return { description: `rename TFLite string at ${site.offset} to ${label}${fit.length < toBytes.length ? ` (cut to ${fit.length} bytes)` : ''}`, segments: [[0, site.offset], patch, [site.end, size]], renamed: true };
+    }
+  }
   switch (kind) {
     case 0: {
       // Flip 1-8 bits near one place.
@@ -344,6 +467,10 @@ interface Summary {
   readonly rejected: number;
   /** Opened mutations also run through estimate, sensitivity and plan. */
   readonly pipelined: number;
+  /** Renames to hostile names: run, opened, and run through the pipeline. */
+  readonly renamed: { readonly run: number; readonly opened: number; readonly pipelined: number };
+  /** Peak RSS of the process (worker included), KiB. */
+  readonly maxRssKB: number;
   readonly failures: readonly Failure[];
   readonly slowest: { readonly file: string; readonly seed: number; readonly ms: number };
   readonly heapGrowthBytes: number;
@@ -367,6 +494,7 @@ async function runWorker(): Promise<void> {
   let opened = 0;
   let rejected = 0;
   let pipelined = 0;
+  const renamed = { run: 0, opened: 0, pipelined: 0 };
   let slowest = { file: '', seed: 0, ms: 0 };
   const jobs: { input: FuzzInput; seed: number }[] = [];
   if (repro) {
@@ -394,9 +522,11 @@ async function runWorker(): Promise<void> {
       const model = await openModel(source, { siblings: resolver });
       opened++;
       stats.opened++;
-      if (PIPELINE_EVERY > 0 && opened % PIPELINE_EVERY === 0 && model.totalFileBytes <= PIPELINE_MAX_BYTES) {
+      if (m.renamed) renamed.opened++;
+      if (PIPELINE_EVERY > 0 && (m.renamed || opened % PIPELINE_EVERY === 0) && model.totalFileBytes <= PIPELINE_MAX_BYTES) {
         await runPipeline(model, source, resolver);
         pipelined++;
+        if (m.renamed) renamed.pipelined++;
         outcome = 'opened, estimated, scored and planned';
       }
     } catch (e) {
@@ -408,13 +538,14 @@ async function runWorker(): Promise<void> {
     if (ms > slowest.ms) slowest = { file: input.label, seed, ms };
     if (ms > (outcome.startsWith('opened, ') ? MAX_PIPELINE_MS : MAX_OPEN_MS)) failures.push({ file: input.label, seed, mutation: m.description, error: `open took ${ms.toFixed(0)} ms (limit ${MAX_OPEN_MS} ms)` });
     stats.run++;
+    if (m.renamed) renamed.run++;
     stats.maxMs = Math.max(stats.maxMs, ms);
     run++;
     if (repro) console.log(`${input.label} seed ${seed}: ${m.description} (${source.size} bytes) → ${outcome} (${ms.toFixed(0)} ms)`);
   }
   gc?.();
   const summary: Summary = {
-    run, opened, rejected, pipelined, failures, slowest, perFile,
+    run, opened, rejected, pipelined, renamed, failures, slowest, perFile, maxRssKB: process.resourceUsage().maxRSS,
     heapGrowthBytes: process.memoryUsage().heapUsed - heapStart,
     elapsedMs: performance.now() - t0,
   };
@@ -503,7 +634,7 @@ if (!isMainThread) {
       });
     });
     await worker.terminate();
-    const line = `fuzz: ${summary.run} mutations (${summary.opened} opened, ${summary.pipelined} through estimate+sensitivity+plan, ${summary.rejected} ModelFormatError, ${summary.failures.length} failures) in ${(summary.elapsedMs / 1000).toFixed(1)} s; slowest ${summary.slowest.ms.toFixed(0)} ms (${summary.slowest.file} seed ${summary.slowest.seed}); heap growth ${(summary.heapGrowthBytes / 1048576).toFixed(1)} MiB`;
+    const line = `fuzz: ${summary.run} mutations (${summary.opened} opened, ${summary.pipelined} through estimate+sensitivity+plan, ${summary.rejected} ModelFormatError, ${summary.failures.length} failures) in ${(summary.elapsedMs / 1000).toFixed(1)} s; slowest ${summary.slowest.ms.toFixed(0)} ms (${summary.slowest.file} seed ${summary.slowest.seed}); heap growth ${(summary.heapGrowthBytes / 1048576).toFixed(1)} MiB; ${summary.renamed.run} renames to hostile names (${summary.renamed.opened} opened, ${summary.renamed.pipelined} through the pipeline); peak RSS ${Math.round(summary.maxRssKB / 1024)} MB`;
     console.log(line);
     if (process.env.FUZZ_VERBOSE) for (const [f, s] of Object.entries(summary.perFile)) console.log(`  ${f}: ${s.run} run, ${s.opened} opened, max ${s.maxMs.toFixed(0)} ms`);
     for (const f of summary.failures.slice(0, 30)) console.log(`  FAIL ${f.file} seed ${f.seed} (${f.mutation}): ${f.error}\n    reproduce: FUZZ_REPRO='${f.file}:${f.seed}' node --import tsx --test test/unit/fuzz.test.ts`);

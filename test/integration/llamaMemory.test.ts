@@ -5,7 +5,9 @@
  * Models: ../shared/models/gguf/stories260K.gguf, plus GGUFs generated here into a temporary folder (random
  * data, finite scales; test/fixtures/buildGguf.ts `llmGguf`): llama-shaped (Q8_0; F16; Q4_K with Q6_K
  * embeddings), qwen2-shaped (Q8_0, Q/K/V biases, tied embeddings, 152K vocabulary) and qwen3moe-shaped (Q4_0,
- * 16 experts, 4 used, Q/K norms), all with GQA, 100–300 MB each.
+ * 16 experts, 4 used, Q/K norms), all with GQA, 100–300 MB each; gemma3-shaped (sliding window 512 on 5 of 6
+ * layers: llama.cpp's iswa cache), deepseek2-shaped (MLA with split attn_k_b/attn_v_b, MoE with a shared expert)
+ * and Mamba-1 (recurrent state only), 100–500 MB.
  *
  * llama.cpp's figures: the model and context byte totals from the binding (`getMemoryBreakdown()`: model buffers;
  * KV + compute), the per-buffer sizes from its log lines ("… model buffer size = X MiB", "KV buffer size",
@@ -75,6 +77,24 @@ const CASES: readonly Case[] = [
     spec: { architecture: 'qwen3moe', blocks: 6, embd: 1024, heads: 16, kvHeads: 4, headDim: 128, ffn: 768, vocab: 32000, type: 2, experts: 16, expertsUsed: 4 },
     configs: STANDARD,
   },
+  {
+    name: 'gemma3-q8_0', quant: 'Q8_0 (tied, SWA 512)',
+    spec: { architecture: 'gemma3', blocks: 12, embd: 1024, heads: 8, kvHeads: 4, headDim: 128, ffn: 4096, vocab: 32000, type: 8, tiedEmbeddings: true, slidingWindow: 512 },
+    configs: [STANDARD[0]!, STANDARD[1]!, STANDARD[2]!, STANDARD[3]!, STANDARD[4]!, { context: 4096, flash: true, ubatch: 512, sequences: 2 }],
+  },
+  {
+    name: 'deepseek2-q8_0', quant: 'Q8_0 (MLA, MoE 8/2 + shared)',
+    spec: {
+      architecture: 'deepseek2', blocks: 4, embd: 1024, heads: 16, kvHeads: 1, ffn: 512, vocab: 32000, type: 8, experts: 8, expertsUsed: 2,
+      mla: { qLora: 384, kvLora: 512, rope: 64, nope: 128, v: 128, denseLead: 1, sharedExperts: 1, denseFfn: 2048 },
+    },
+    configs: [STANDARD[0]!, STANDARD[1]!, STANDARD[2]!, STANDARD[3]!, STANDARD[4]!],
+  },
+  {
+    name: 'mamba-q8_0', quant: 'Q8_0 (Mamba-1)',
+    spec: { architecture: 'mamba', blocks: 8, embd: 768, heads: 0, kvHeads: 0, ffn: 0, vocab: 32000, type: 8, ssm: { state: 16, conv: 4, dtRank: 48 } },
+    configs: [STANDARD[0]!, STANDARD[3]!, { context: 2048, flash: false, ubatch: 512, sequences: 2 }],
+  },
 ];
 
 /** Writes a generated GGUF: header, then every tensor's random bytes made valid per type, in 4 MiB chunks. */
@@ -113,6 +133,15 @@ const lastMiB = (lines: readonly string[], re: RegExp): number | undefined => {
   for (const l of lines) {
     const m = re.exec(l);
     if (m) v = Number(m[1]) * MiB;
+  }
+  return v;
+};
+
+const sumMiB = (lines: readonly string[], re: RegExp): number => {
+  let v = 0;
+  for (const l of lines) {
+    const m = re.exec(l);
+    if (m) v += Number(m[1]) * MiB;
   }
   return v;
 };
@@ -168,7 +197,8 @@ test('llama.cpp buffers vs the llama.cpp memory model (every total within 5 %, e
   const cpu = cpuKind(variant);
   process.stdout.write(`# llama.cpp CPU backend: ${variant} → ${cpu}\n`);
   const failures: string[] = [];
-  for (const c of CASES) {
+  const only = process.env['PL_LLAMA_CASES']?.split(',');
+  for (const c of CASES.filter((x) => !only || only.includes(x.name))) {
     const file = c.spec ? path.join(dir, `${c.name}.gguf`) : STORIES;
     if (c.spec) writeGguf(file, c.spec);
     const opened = await openModelFile(file);
@@ -207,16 +237,19 @@ test('llama.cpp buffers vs the llama.cpp memory model (every total within 5 %, e
         await new Promise((r) => setTimeout(r, 100));
         const ctxBytes = (ctx as unknown as { _ctx: { getMemoryBreakdown(): { cpuRam: number } } })._ctx.getMemoryBreakdown().cpuRam;
         await ctx.dispose();
-        const kv = lastMiB(log, /KV buffer size =\s+([\d.]+) MiB/) ?? 0;
+        // An iswa cache logs two KV buffers (non-SWA, then SWA); recurrent state is the RS buffer.
+        const kv = sumMiB(log, /KV buffer size =\s+([\d.]+) MiB/) + sumMiB(log, /RS buffer size =\s+([\d.]+) MiB/);
         const output = lastMiB(log, /output buffer size =\s+([\d.]+) MiB/) ?? 0;
         const compute = lastMiB(log, /compute buffer size =\s+([\d.]+) MiB/) ?? 0;
         const nlcCtx = insights.estimateContextResourceRequirements({ contextSize: cfg.context, modelGpuLayers: 0, batchSize: cfg.ubatch, sequences, flashAttention: cfg.flash, kvCacheKeyType: ggmlKv, kvCacheValueType: ggmlKv }).cpuRam;
 
+        // node-llama-cpp passes batchSize + 1 as n_batch = n_ubatch when the model has a sliding window (LlamaContext.js).
+        const ubatch = cfg.ubatch + (c.spec?.slidingWindow ? 1 : 0);
         const e = estimate(model, getTarget('cpu')!, {
-          runtime: 'llama.cpp', context: cfg.context, batch: sequences, ubatch: cfg.ubatch, batchTokens: cfg.ubatch, flashAttention: cfg.flash, cpu, kvFormat: kvType === 'f16' ? 'fp16' : kvType,
+          runtime: 'llama.cpp', context: cfg.context, batch: sequences, ubatch, batchTokens: ubatch, flashAttention: cfg.flash, cpu, kvFormat: kvType === 'f16' ? 'fp16' : kvType,
         });
         const part = (id: string): number => e.runtime.components.filter((x) => x.id === id).reduce((s, x) => s + x.bytes, 0);
-        const ours = { weights: e.runtime.components.filter((x) => x.kind === 'weights').reduce((s, x) => s + x.bytes, 0), kv: part('kv'), compute: part('compute'), output: part('output') };
+        const ours = { weights: e.runtime.components.filter((x) => x.kind === 'weights').reduce((s, x) => s + x.bytes, 0), kv: part('kv') + part('recurrent'), compute: part('compute'), output: part('output') };
         const label = `${c.name} ctx ${cfg.context} FA ${cfg.flash ? 'on' : 'off'} ub ${cfg.ubatch} seqs ${sequences} KV ${kvType}`;
         const add = (component: string, l: number, o: number, n: number | undefined): void => void rows.push({ model: c.name, quant: c.quant, config: cfg, component, llama: l, ours: o, nodeLlamaCpp: n });
         for (const [buffer, bytes] of modelBuffers) {

@@ -85,3 +85,27 @@ test('maxOf handles model-sized arrays without a stack overflow', () => {
   assert.equal(maxOf([], 0), 0);
   assert.ok(Number.isNaN(maxOf([1, NaN])));
 });
+
+test('the parsed-table memory budget (maxMetadataMemoryBytes) stops counts × name lengths in every reader, naming the limit and the figure', async () => {
+  const MiB = 1024 * 1024;
+  const small = { ...DEFAULT_LIMITS, maxMetadataMemoryBytes: 4 * MiB };
+  // Each within its own limits: 96 names of 60 KiB (5.6 MiB of names), or 8,000 tensors / 20,000 nodes.
+  const longName = (i: number): string => `${i}`.padEnd(60 * 1024, 'n');
+  const gg = buildGguf({ kvs: [kv.str('general.architecture', 'llama')], tensors: Array.from({ length: 96 }, (_, i) => ({ name: longName(i), type: 0, dims: [1] })) }).bytes;
+  const st = buildSafetensors(Array.from({ length: 8000 }, (_, i) => ({ name: `t${i}`, dtype: 'F32', shape: [1] }))).bytes;
+  const ox = encodeModel(model(graph(Array.from({ length: 20_000 }, (_, i) => node('Relu', [i === 0 ? 'X' : `y${i - 1}`], [`y${i}`])), { inputs: [value('X', 'FLOAT', [1])], outputs: [value('y19999', 'FLOAT', [1])] })));
+  const oxNames = encodeModel(model(graph(Array.from({ length: 96 }, (_, i) => node('Relu', ['X'], [`y${i}`], { name: longName(i) })), { inputs: [value('X', 'FLOAT', [1])], outputs: [value('y0', 'FLOAT', [1])] })));
+  const tf = buildTflite({
+    opcodes: [{ builtin: OP.FULLY_CONNECTED }],
+    subgraphs: [{ tensors: Array.from({ length: 8000 }, (_, i) => ({ name: `t${i}`, type: TT.FLOAT32, shape: [1] })), inputs: [0], outputs: [1], operators: [] }],
+  }).bytes;
+  for (const [name, bytes] of [['a.gguf', gg], ['a.safetensors', st], ['a.onnx', ox], ['n.onnx', oxNames], ['a.tflite', tf]] as const) {
+    await assert.rejects(
+      openModel(new MemoryByteSource(name, bytes), { limits: small }),
+      limited('limit-exceeded', new RegExp(`^${name.replace('.', '\\.')}: its tables would need about \\d+ MiB of memory \\(.+\\), more than the limit of 4 MiB \\(maxMetadataMemoryBytes\\)\\.?$`)),
+      name,
+    );
+    // Under the default budget (1.5 GiB) the same files open.
+    assert.ok((await openModel(new MemoryByteSource(name, bytes))).format, name);
+  }
+});

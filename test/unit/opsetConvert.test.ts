@@ -27,7 +27,7 @@ test('Softmax/LogSoftmax/Hardmax with a non-last axis become Flatten → op(axis
   }
 });
 
-test('removed ops with exact successors are renamed; Scan-8 is refused naming the operator', () => {
+test('removed ops with exact successors are renamed; Scan-8 with batch size 2 is refused naming the operator', () => {
   assert.deepEqual(convert([node('Scatter', ['X', 'I', 'U'], ['Y'])], 10, 13).graph.node.map((n) => n.op_type), ['ScatterElements']);
   const up = convert([node('Upsample', ['X', 'S'], ['Y'], { attributes: [attr('mode', 's', 'nearest')] })], 9, 21).graph.node[0]!;
   assert.equal(up.op_type, 'Resize');

@@ -216,3 +216,19 @@ test('hostile names such as __proto__ stay plain data', async () => {
   assert.deepEqual(Object.keys(model.metadata).sort(), ['__proto__', 'ok']);
   assert.equal(Object.getOwnPropertyDescriptor(model.metadata, '__proto__')?.value, 'x');
 });
+
+test('long safetensors metadata values are cut in the bytes before parsing (escapes and UTF-8 kept whole); keys never', async () => {
+  const { parseJsonObject, TRUNCATION_MARK } = await import('../../src/core/formats/safetensors/json');
+  const enc = (v: unknown): Uint8Array => new TextEncoder().encode(JSON.stringify(v));
+  const long = 'é\u{1F600}\\"\n'.repeat(5000);
+  const { value } = parseJsonObject('m.safetensors', enc({ __metadata__: { a: long, b: 'short' }, ['k'.repeat(300)]: { x: long } }), 64, 'the header', 100);
+  const meta = value['__metadata__'] as Record<string, string>;
+  assert.ok(meta['a']!.endsWith(TRUNCATION_MARK) && long.startsWith(meta['a']!.slice(0, -1)) && meta['a']!.length < 100, meta['a']);
+  assert.equal(meta['b'], 'short');
+  assert.ok(Object.hasOwn(value, 'k'.repeat(300)), 'a long key stays whole');
+  // Through the reader: a 1 MB metadata value is kept as a display string; a long tensor name is still refused.
+  const m = await openModel(new MemoryByteSource('m.safetensors', buildSafetensors([{ name: 'w', dtype: 'F32', shape: [1] }], { metadata: { big: 'x'.repeat(1 << 20) } }).bytes));
+  const big = Object.values(m.metadata).find((v) => typeof v === 'string' && v.startsWith('xxx')) as string | undefined;
+  assert.ok(big !== undefined && big.length === DEFAULT_LIMITS.maxDisplayStringBytes + 1 && big.endsWith('…'), String(big?.length));
+  await assert.rejects(openModel(new MemoryByteSource('n.safetensors', buildSafetensors([{ name: 'n'.repeat(DEFAULT_LIMITS.maxNameBytes + 1), dtype: 'F32', shape: [1] }]).bytes)), /maxNameBytes/);
+});

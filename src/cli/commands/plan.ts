@@ -26,8 +26,14 @@ import {
   serializePlan,
   solvePlan,
   standardBaselines,
+  type Baseline,
+  type ByteSource,
+  type HarmFunction,
   type Model,
   type ParsedPlan,
+  type PlanLayerEntry,
+  type SensitivityReport,
+  type SiblingResolver,
   type PlanBudget,
   type PlanDiagnostic,
   type PrecisionPlan,
@@ -199,9 +205,21 @@ function refuseBudgetBeyondTarget(budget: PlanBudget, text: string | undefined, 
   }
 }
 
-/** `precision-lens plan`: choose a format per layer for a target and write the plan file. */
-export async function planCommand(optionValues: OptionValues, positionals: readonly string[], io: CliOutput): Promise<number> {
-  const values = planOptions(optionValues);
+/** `plan`'s run settings from its options, each checked (CliError, exit 2, naming the option). */
+interface PlanSettings {
+  readonly budget: PlanBudget;
+  readonly devices: number;
+  readonly context: number | undefined;
+  readonly evalContext: number | undefined;
+  readonly batch: number;
+  readonly kvFormat: string;
+  readonly sample: number | undefined;
+  readonly target: Target;
+  readonly allowEmulated: boolean;
+  readonly maxCandidates: number;
+}
+
+async function planSettings(values: PlanValues, optionValues: OptionValues): Promise<PlanSettings> {
   const targetSpec = values.target;
   if (targetSpec.split(',').filter((s) => s.trim().length > 0).length > 1) {
     throw new CliError(`plan: --target ${quoteArg(targetSpec)} names several targets, but a plan is for one target (its formats, budget and speed depend on it); run plan once per target with its own -o, or compare targets with precision-lens estimate --target ${quoteArg(targetSpec)}.`);
@@ -228,160 +246,232 @@ export async function planCommand(optionValues: OptionValues, positionals: reado
   const allowEmulated = values['allow-emulated'] === true;
   const maxCandidates = positiveInt(optionValues, 'max-candidates') ?? DEFAULT_VERIFY_CANDIDATES;
   if (maxCandidates > MAX_VERIFY_CANDIDATES) throw new CliError(`--max-candidates must be at most ${MAX_VERIFY_CANDIDATES}, got ${maxCandidates}.`);
+  return { budget, devices, context, evalContext, batch, kvFormat, sample, target, allowEmulated, maxCandidates };
+}
+
+/** The opened model and what the plan is built from: candidate formats, the previous plan's entries, baselines. */
+interface PlanModel {
+  readonly model: Model;
+  readonly fingerprint: string;
+  readonly constants: Readonly<Record<string, readonly number[]>>;
+  readonly formats: string[];
+  readonly outPath: string;
+  readonly previous: readonly PlanLayerEntry[];
+  readonly pinned: Record<string, string>;
+  readonly baselineList: readonly Baseline[];
+  /** Formats to score: the candidates, the baselines' and (GGUF) llama-quantize's fallback types. */
+  readonly scored: string[];
+}
+
+async function planModel(opened: { source: ByteSource; siblings: SiblingResolver }, modelPath: string, values: PlanValues, s: PlanSettings): Promise<PlanModel> {
+  const model = await openModel(opened.source, { siblings: opened.siblings });
+  const fingerprint = await modelFingerprint(opened.source, model.files);
+  const constants = model.graphs.length > 0 ? await readShapeConstants(model, opened.source, opened.siblings) : {};
+  let formats = values.formats ? values.formats.split(',').map((f) => f.trim()).filter(Boolean) : defaultCandidateFormats(model);
+  formats = allowedFormats(formats, s.target, s.allowEmulated);
+  if (formats.length === 0) throw new CliError(`none of the candidate formats runs on ${s.target.id}; add weight-only formats to --formats or pass --allow-emulated.`);
+  // Pins and notes from an existing plan at the output path are kept.
+  const outPath = values.output ?? path.join(path.dirname(path.resolve(modelPath)), planFileNameFor(model.fileName));
+  const existing = await fs.stat(outPath).then((st) => st.isFile(), () => false);
+  const previous = existing ? ((await readPlanFile(outPath)).plan?.layers ?? []) : [];
+  const pinned: Record<string, string> = {};
+  for (const e of previous) if (e.pinned) setOwn(pinned, e.layer, e.format);
+  // Score the baselines' formats too, so the comparison table has their predicted harm.
+  const baselineList = standardBaselines(model, { native: s.target.native, allowEmulated: s.allowEmulated });
+  const listed = [...new Set([...formats, ...baselineList.flatMap((b) => Object.values(b.assignment)).filter((f) => f !== KEEP_FORMAT)])];
+  // GGUF: llama-quantize's fallback types for rows a format's block does not divide are what the solver offers there.
+  const scored = [...new Set([...listed, ...ggufFallbackFormats(model, listed)])];
+  return { model, fingerprint, constants, formats, outPath, previous, pinned, baselineList, scored };
+}
+
+/** The harm the solver plans with: static, measured in onnxruntime (--measure) or in llama.cpp (GGUF), and what verifies it. */
+interface PlanHarm {
+  readonly harm: HarmFunction;
+  readonly staticHarm: HarmFunction;
+  readonly measured: SensitivityReport | undefined;
+  readonly gguf: GgufPlanMeasurement | undefined;
+  readonly reference: PlanReference | undefined;
+  readonly wantVerify: boolean;
+}
+
+async function planHarm(modelPath: string, m: PlanModel, report: SensitivityReport, values: PlanValues, s: PlanSettings, io: CliOutput, progress: ReturnType<typeof createProgress>, disposers: (() => void)[]): Promise<PlanHarm> {
+  const { model, scored } = m;
+  // --verify (and --measure unless --no-verify), ONNX: candidate plans are applied and run with onnxruntime-node.
+  // The reference run fixes the calibration samples (more for tiny outputs) that --measure then uses too.
+  // Small ONNX models are verified by default (a few seconds of CPU): the delivered plan is then never worse, measured,
+  // than a baseline that fits the same budget. --no-verify skips it; larger models verify on request only.
+  const autoVerify = model.format === 'onnx' && values.verify !== true && values.measure !== true && values['no-verify'] !== true && model.totalFileBytes <= AUTO_VERIFY_MAX_BYTES;
+  const wantVerify = values.verify === true || autoVerify || (values.measure === true && values['no-verify'] !== true);
+  if ((values.measure || values.verify) && model.format !== 'onnx' && model.format !== 'gguf') io.err(`warning: --measure and --verify need an ONNX or GGUF model; using static sensitivity for ${model.format}.`);
+  if (values.text !== undefined && model.format !== 'gguf') throw new CliError('--text needs a GGUF model (the calibration text for llama.cpp).');
+  if (s.evalContext !== undefined && !(model.format === 'gguf' && (values.measure || values.verify))) throw new CliError('--eval-context needs a GGUF model and --measure or --verify (it is the llama.cpp evaluation chunk length).');
+  // GGUF (--measure / --verify): llama.cpp on a calibration text; KL of the next-token distributions.
+  let gguf: GgufPlanMeasurement | undefined;
+  if (model.format === 'gguf' && (values.measure || values.verify)) {
+    try {
+      gguf = await measureGgufForPlan(path.resolve(modelPath), report, { measure: values.measure === true, formats: scored, ...(values.text !== undefined ? { textFile: values.text } : {}), ...(s.evalContext !== undefined ? { contextSize: s.evalContext } : {}), progress });
+    } catch (e) {
+      if (e instanceof NodeError) throw new CliError(e.message);
+      throw e;
+    }
+    const evaluator = gguf.session.evaluator;
+    disposers.push(() => evaluator.dispose());
+  }
+  let reference: PlanReference | undefined;
+  if (model.format === 'onnx' && (values.measure || wantVerify)) {
+    try {
+      reference = await planReference(path.resolve(modelPath), model, { onProgress: (done, total) => progress.update('reference run', done, total, `${done}/${total} samples`) });
+    } catch (e) {
+      if (values.verify === true && !values.measure) throw e instanceof NodeError ? new CliError(e.message) : e;
+      io.err(`warning: ${autoVerify ? 'the plan was not verified: ' : ''}${(e as Error).message.split('\n')[0]}`);
+    }
+  }
+  // --measure (ONNX): per-layer output SQNR measured with onnxruntime-node replaces the static prediction.
+  const measured = values.measure && model.format === 'onnx'
+    ? await measureSensitivity(path.resolve(modelPath), {
+      formats: scored, staticReport: report, ...(reference ? { samples: reference.samples.length } : {}),
+      onProgress: (p) => progress.update('measuring', p.pairsDone, p.pairsTotal, `${p.pairsDone}/${p.pairsTotal} layer × format pairs`),
+    })
+    : undefined;
+  const staticHarm = harmFromSensitivity(report);
+  const harm = gguf ? gguf.harm : measured ? harmFromSensitivity(measured, { prefer: 'measured' }) : staticHarm;
+  return { harm, staticHarm, measured, gguf, reference, wantVerify };
+}
+
+/** The solved plan, with the assignment a verification measured best (ONNX in onnxruntime, GGUF in llama.cpp). */
+async function solveAndVerify(modelPath: string, m: PlanModel, report: SensitivityReport, h: PlanHarm, input: SolvePlanInput, values: PlanValues, s: PlanSettings, io: CliOutput, progress: ReturnType<typeof createProgress>): Promise<{ solved: SolvedPlan; verification: VerifyPlanResult | undefined; ggufVerification: GgufVerifyResult | undefined }> {
+  const { model, formats, pinned, baselineList } = m;
+  const { target, allowEmulated, maxCandidates } = s;
+  let solved: SolvedPlan;
+  try {
+    solved = solvePlan(model, input);
+  } catch (e) {
+    if (e instanceof EstimateError) throw new CliError(e.message);
+    throw e;
+  }
+  const result = solved.result;
+  // Verification: measure the solver's plan against the baselines that fit and local-search steps; deliver the best.
+  let verification: VerifyPlanResult | undefined;
+  if (h.wantVerify && h.reference && result.status !== 'infeasible') {
+    verification = await verifyPlan(path.resolve(modelPath), model, {
+      weightBudgetBytes: result.budget.weightBudgetBytes, harm: h.harm, ...(h.measured ? { alternativeHarms: [{ id: 'static', harm: h.staticHarm }] } : {}),
+      formats, native: target.native, allowEmulated, pinned, ...(values['fuse-qkv'] ? { fuse: { qkv: true } } : {}),
+      solverAssignment: result.assignment, baselines: baselineList, reference: h.reference, maxCandidates,
+      onProgress: (p) => progress.update('verifying', p.done, p.total, `${p.done}/${p.total} candidate plans, ${p.message}`),
+    }).catch((e: Error) => {
+      io.err(`warning: the plan was not verified: ${e.message.split('\n')[0]}`);
+      return undefined;
+    });
+    if (verification) solved = replacePlanAssignment(model, input, solved, verification.best.assignment);
+  }
+  // GGUF: the solver's plan, the uniform ggml types and llama.cpp's mixes at equal size, measured in llama.cpp.
+  let ggufVerification: GgufVerifyResult | undefined;
+  if (h.gguf && values['no-verify'] !== true && result.status !== 'infeasible') {
+    ggufVerification = await verifyGgufForPlan(path.resolve(modelPath), model, h.gguf, report, {
+      weightBudgetBytes: result.budget.weightBudgetBytes, formats, pinned, native: target.native, allowEmulated, solverAssignment: result.assignment, maxCandidates: Math.max(maxCandidates, 24), progress,
+    });
+    solved = replacePlanAssignment(model, input, solved, ggufVerification.best.assignment);
+  }
+  return { solved, verification, ggufVerification };
+}
+
+/** What `plan` prints: the solved plan, its verification and the plan written (or not). */
+interface PlanOutcome {
+  readonly m: PlanModel;
+  readonly report: SensitivityReport;
+  readonly h: PlanHarm;
+  readonly solved: SolvedPlan;
+  readonly verification: VerifyPlanResult | undefined;
+  readonly ggufVerification: GgufVerifyResult | undefined;
+  readonly plan: PrecisionPlan | undefined;
+}
+
+function printPlanJson(o: PlanOutcome, values: PlanValues, io: CliOutput): number {
+  const { m, report, solved, verification, ggufVerification, plan } = o;
+  const result = solved.result;
+  const feasible = result.status !== 'infeasible';
+  const finalBytes = assignmentWeightBytes(m.model, solved.assignment);
+  const finalHarm = assignmentHarm(m.model, solved.assignment, o.h.harm) ?? result.harm;
+  io.out(JSON.stringify({
+    file: m.model.fileName,
+    planFile: feasible && !values['dry-run'] ? m.outPath : null,
+    plan: plan ?? null,
+    solver: { status: result.status, harm: result.harm, predictedOutputSqnrDb: harmToSqnrDb(result.harm), lowerBound: result.lowerBound, gap: result.gap, weightBytes: result.weightBytes, groups: result.groupCount, fusedGroups: result.fusedGroupCount, freeGroups: result.freeGroups, states: result.states, formats: result.formats, notes: result.notes },
+    verification: verification ? verificationJson(verification) : ggufVerification ? ggufVerificationJson(ggufVerification) : null,
+    delivered: { weightBytes: finalBytes, harm: finalHarm, predictedOutputSqnrDb: harmToSqnrDb(finalHarm), measuredOutputSqnrDb: verification?.best.measuredSqnrDb ?? null, ...(ggufVerification?.best.measured ? { measuredKl: ggufVerification.best.measured.klDivergence, measuredPerplexity: ggufVerification.best.measured.perplexity, top1Agreement: ggufVerification.best.measured.top1Agreement } : {}), source: verification?.best.id ?? ggufVerification?.best.id ?? 'solver' },
+    budget: result.budget,
+    estimate: solved.estimate,
+    frontier: result.frontier,
+    baselines: solved.baselines,
+    suggestions: result.suggestions,
+    sensitivity: { formats: report.formats, sampled: report.sampled ?? null, warnings: report.warnings },
+  }, (_k, v: unknown) => (v === Infinity ? null : v), 2));
+  return feasible ? 0 : 2;
+}
+
+function printPlanText(o: PlanOutcome, values: PlanValues, s: PlanSettings, io: CliOutput): number {
+  const { m, report, solved, verification, ggufVerification } = o;
+  const { devices, target, budget } = s;
+  const result = solved.result;
+  const finalEstimate = solved.estimate;
+  const b = result.budget;
+  io.out(`${m.model.fileName} on ${devices > 1 ? `${devices} × ` : ''}${target.id} · ${runDescription(result.estimate)}`);
+  io.out(`budget for layer weights: ${formatBytes(b.weightBudgetBytes)} (${b.kind === 'capacity' || b.kind === 'bytes' ? `memory ${formatBytes(b.memoryBytes ?? 0)}${result.estimate.generative ? ` − KV ${formatBytes(b.kvCacheBytes)}` : ''} − activations ${result.estimate.unknownParts.includes('activations') ? 'unknown' : formatBytes(b.activationBytes)} − overhead ${formatBytes(b.overheadBytes)} − other tensors ${formatBytes(b.outsideBytes)}` : b.kind === 'avgBits' ? `${(budget as { avgBits: number }).avgBits} bits per weight` : 'explicit weight budget'})`);
+  if (result.status === 'infeasible') {
+    io.err(`precision-lens: nothing fits: the smallest allowed layer weights take ${formatBytes(result.minWeightBytes)}, ${formatBytes(result.shortfallBytes)} more than the budget.`);
+    for (const sg of result.suggestions) io.err(`  - ${sg.message}`);
+    return 2;
+  }
+  const counts = new Map<string, number>();
+  for (const id of Object.values(solved.assignment)) counts.set(id, (counts.get(id) ?? 0) + 1);
+  io.out(`solution: ${formatBytes(result.weightBytes)} of layer weights, predicted output SQNR ${formatDb(harmToSqnrDb(result.harm))} (harm ${result.harm.toPrecision(4)}), ${result.status === 'optimal' ? 'proven optimal' : `within ${result.gap.toPrecision(3)} of optimal`}${verification ? '' : ` · ${formatCounts(counts)}`}`);
+  if (verification) for (const line of verificationLines(verification, counts)) io.out(line);
+  if (ggufVerification) for (const line of ggufVerificationLines(ggufVerification, o.h.gguf!.harmUnit, counts)) io.out(line);
+  io.out(`estimate: total ${totalCell(finalEstimate)} of ${formatBytes(finalEstimate.capacityBytes * devices)} · fits ${finalEstimate.fits || finalEstimate.devicesNeeded <= devices ? 'yes' : 'no'} · ${speedSummary(finalEstimate)}`);
+  for (const n of figureNotes(finalEstimate, target)) io.out(`note: ${n}`);
+  io.out('');
+  io.out(renderTable(
+    ['baseline', 'weights', 'pred. SQNR', 'solver at same memory'],
+    solved.baselines.map((x) => [x.label, formatBytes(x.weightBytes), x.harm === null ? 'n/a' : formatDb(harmToSqnrDb(x.harm)), x.solverHarmAtSameBytes === null ? 'n/a' : `${formatDb(harmToSqnrDb(x.solverHarmAtSameBytes))} in ${formatBytes(x.solverWeightBytes)}`]),
+    [1, 2, 3],
+  ));
+  for (const n of result.notes) io.out(`note: ${n}`);
+  for (const w of report.warnings.slice(0, 5)) io.out(`warning: ${w}`);
+  io.out(values['dry-run'] ? 'dry run: no plan written.' : `wrote ${m.outPath}`);
+  return 0;
+}
+
+/**
+ * `precision-lens plan`: settings → model and candidates → static sensitivity → harm (static or measured) →
+ * solve and verify → write the plan → print it. Each step is a function above.
+ */
+export async function planCommand(optionValues: OptionValues, positionals: readonly string[], io: CliOutput): Promise<number> {
+  const values = planOptions(optionValues);
+  const s = await planSettings(values, optionValues);
   const progress = createProgress(io, flag(optionValues, 'progress') || io.errIsTTY === true);
   const modelPath = positionals[0]!;
-
   const opened = await openModelFile(modelPath);
   const disposers: (() => void)[] = [];
   try {
-    const model = await openModel(opened.source, { siblings: opened.siblings });
-    const fingerprint = await modelFingerprint(opened.source, model.files);
-    const constants = model.graphs.length > 0 ? await readShapeConstants(model, opened.source, opened.siblings) : {};
-    let formats = values.formats ? values.formats.split(',').map((s) => s.trim()).filter(Boolean) : defaultCandidateFormats(model);
-    formats = allowedFormats(formats, target, allowEmulated);
-    if (formats.length === 0) throw new CliError(`none of the candidate formats runs on ${target.id}; add weight-only formats to --formats or pass --allow-emulated.`);
-
-    // Pins and notes from an existing plan at the output path are kept.
-    const outPath = values.output ?? path.join(path.dirname(path.resolve(modelPath)), planFileNameFor(model.fileName));
-    const existing = await fs.stat(outPath).then((s) => s.isFile(), () => false);
-    const previous = existing ? ((await readPlanFile(outPath)).plan?.layers ?? []) : [];
-    const pinned: Record<string, string> = {};
-    for (const e of previous) if (e.pinned) setOwn(pinned, e.layer, e.format);
-
-    // Score the baselines' formats too, so the comparison table has their predicted harm.
-    const baselineList = standardBaselines(model, { native: target.native, allowEmulated });
-    const listed = [...new Set([...formats, ...baselineList.flatMap((b) => Object.values(b.assignment)).filter((f) => f !== KEEP_FORMAT)])];
-    // GGUF: llama-quantize's fallback types for rows a format's block does not divide are what the solver offers there.
-    const scored = [...new Set([...listed, ...ggufFallbackFormats(model, listed)])];
+    const m = await planModel(opened, modelPath, values, s);
+    const { model } = m;
     const report = await analyzeModelSensitivity({ model, source: opened.source, siblings: opened.siblings }, {
-      formats: scored, ...(sample !== undefined ? { sample } : {}),
+      formats: m.scored, ...(s.sample !== undefined ? { sample: s.sample } : {}),
       onProgress: (p) => progress.update('sensitivity', p.bytesDone, Math.max(1, p.bytesTotal), `${Math.round((100 * p.bytesDone) / Math.max(1, p.bytesTotal))}% of the weights (${p.tensorsDone}/${p.tensorsTotal} tensors)`),
     });
-    // --verify (and --measure unless --no-verify), ONNX: candidate plans are applied and run with onnxruntime-node.
-    // The reference run fixes the calibration samples (more for tiny outputs) that --measure then uses too.
-    // Small ONNX models are verified by default (a few seconds of CPU): the delivered plan is then never worse, measured,
-    // than a baseline that fits the same budget. --no-verify skips it; larger models verify on request only.
-    const autoVerify = model.format === 'onnx' && values.verify !== true && values.measure !== true && values['no-verify'] !== true && model.totalFileBytes <= AUTO_VERIFY_MAX_BYTES;
-    const wantVerify = values.verify === true || autoVerify || (values.measure === true && values['no-verify'] !== true);
-    if ((values.measure || values.verify) && model.format !== 'onnx' && model.format !== 'gguf') io.err(`warning: --measure and --verify need an ONNX or GGUF model; using static sensitivity for ${model.format}.`);
-    if (values.text !== undefined && model.format !== 'gguf') throw new CliError('--text needs a GGUF model (the calibration text for llama.cpp).');
-    if (evalContext !== undefined && !(model.format === 'gguf' && (values.measure || values.verify))) throw new CliError('--eval-context needs a GGUF model and --measure or --verify (it is the llama.cpp evaluation chunk length).');
-    // GGUF (--measure / --verify): llama.cpp on a calibration text; KL of the next-token distributions.
-    let gguf: GgufPlanMeasurement | undefined;
-    if (model.format === 'gguf' && (values.measure || values.verify)) {
-      try {
-        gguf = await measureGgufForPlan(path.resolve(modelPath), report, { measure: values.measure === true, formats: scored, ...(values.text !== undefined ? { textFile: values.text } : {}), ...(evalContext !== undefined ? { contextSize: evalContext } : {}), progress });
-      } catch (e) {
-        if (e instanceof NodeError) throw new CliError(e.message);
-        throw e;
-      }
-      const evaluator = gguf.session.evaluator;
-      disposers.push(() => evaluator.dispose());
-    }
-    let reference: PlanReference | undefined;
-    if (model.format === 'onnx' && (values.measure || wantVerify)) {
-      try {
-        reference = await planReference(path.resolve(modelPath), model, { onProgress: (done, total) => progress.update('reference run', done, total, `${done}/${total} samples`) });
-      } catch (e) {
-        if (values.verify === true && !values.measure) throw e instanceof NodeError ? new CliError(e.message) : e;
-        io.err(`warning: ${autoVerify ? 'the plan was not verified: ' : ''}${(e as Error).message.split('\n')[0]}`);
-      }
-    }
-    // --measure (ONNX): per-layer output SQNR measured with onnxruntime-node replaces the static prediction.
-    const measured = values.measure && model.format === 'onnx'
-      ? await measureSensitivity(path.resolve(modelPath), {
-        formats: scored, staticReport: report, ...(reference ? { samples: reference.samples.length } : {}),
-        onProgress: (p) => progress.update('measuring', p.pairsDone, p.pairsTotal, `${p.pairsDone}/${p.pairsTotal} layer × format pairs`),
-      })
-      : undefined;
-    const staticHarm = harmFromSensitivity(report);
-    const harm = gguf ? gguf.harm : measured ? harmFromSensitivity(measured, { prefer: 'measured' }) : staticHarm;
+    const h = await planHarm(modelPath, m, report, values, s, io, progress, disposers);
     const input: SolvePlanInput = {
-      target, devices, budget, batch, kvFormat, harm, formats, allowEmulated, constants, fingerprint, previous, baselines: baselineList,
-      ...(context !== undefined ? { context } : {}),
+      target: s.target, devices: s.devices, budget: s.budget, batch: s.batch, kvFormat: s.kvFormat, harm: h.harm, formats: m.formats, allowEmulated: s.allowEmulated,
+      constants: m.constants, fingerprint: m.fingerprint, previous: m.previous, baselines: m.baselineList,
+      ...(s.context !== undefined ? { context: s.context } : {}),
       ...(values['fuse-qkv'] ? { fuse: { qkv: true } } : {}),
     };
-    let solved: SolvedPlan;
-    try {
-      solved = solvePlan(model, input);
-    } catch (e) {
-      if (e instanceof EstimateError) throw new CliError(e.message);
-      throw e;
-    }
-    const result = solved.result;
-    // Verification: measure the solver's plan against the baselines that fit and local-search steps; deliver the best.
-    let verification: VerifyPlanResult | undefined;
-    if (wantVerify && reference && result.status !== 'infeasible') {
-      verification = await verifyPlan(path.resolve(modelPath), model, {
-        weightBudgetBytes: result.budget.weightBudgetBytes, harm, ...(measured ? { alternativeHarms: [{ id: 'static', harm: staticHarm }] } : {}),
-        formats, native: target.native, allowEmulated, pinned, ...(values['fuse-qkv'] ? { fuse: { qkv: true } } : {}),
-        solverAssignment: result.assignment, baselines: baselineList, reference, maxCandidates,
-        onProgress: (p) => progress.update('verifying', p.done, p.total, `${p.done}/${p.total} candidate plans, ${p.message}`),
-      }).catch((e: Error) => {
-        io.err(`warning: the plan was not verified: ${e.message.split('\n')[0]}`);
-        return undefined;
-      });
-      if (verification) solved = replacePlanAssignment(model, input, solved, verification.best.assignment);
-    }
-    // GGUF: the solver's plan, the uniform ggml types and llama.cpp's mixes at equal size, measured in llama.cpp.
-    let ggufVerification: GgufVerifyResult | undefined;
-    if (gguf && values['no-verify'] !== true && result.status !== 'infeasible') {
-      ggufVerification = await verifyGgufForPlan(path.resolve(modelPath), model, gguf, report, {
-        weightBudgetBytes: result.budget.weightBudgetBytes, formats, pinned, native: target.native, allowEmulated, solverAssignment: result.assignment, maxCandidates: Math.max(maxCandidates, 24), progress,
-      });
-      solved = replacePlanAssignment(model, input, solved, ggufVerification.best.assignment);
-    }
-    const { assignment, baselines, estimate: finalEstimate } = solved;
+    const { solved, verification, ggufVerification } = await solveAndVerify(modelPath, m, report, h, input, values, s, io, progress);
     // The plan file records what was measured (GGUF), so reopening it shows the figures without rerunning.
-    const plan = solved.plan && ggufVerification ? { ...solved.plan, measurement: ggufMeasurementRecord(ggufVerification, gguf!) } : solved.plan;
-    const finalBytes = assignmentWeightBytes(model, assignment);
-    const finalHarm = assignmentHarm(model, assignment, harm) ?? result.harm;
-    const feasible = result.status !== 'infeasible';
-    if (plan && !values['dry-run']) await writeOutputFile(outPath, serializePlan(plan), { inputs: [modelPath, ...modelDataFiles(modelPath, model), ...(values['targets-file'] ? [values['targets-file']] : [])] });
-
-    if (values.json) {
-      io.out(JSON.stringify({
-        file: model.fileName,
-        planFile: feasible && !values['dry-run'] ? outPath : null,
-        plan: plan ?? null,
-        solver: { status: result.status, harm: result.harm, predictedOutputSqnrDb: harmToSqnrDb(result.harm), lowerBound: result.lowerBound, gap: result.gap, weightBytes: result.weightBytes, groups: result.groupCount, fusedGroups: result.fusedGroupCount, freeGroups: result.freeGroups, states: result.states, formats: result.formats, notes: result.notes },
-        verification: verification ? verificationJson(verification) : ggufVerification ? ggufVerificationJson(ggufVerification) : null,
-        delivered: { weightBytes: finalBytes, harm: finalHarm, predictedOutputSqnrDb: harmToSqnrDb(finalHarm), measuredOutputSqnrDb: verification?.best.measuredSqnrDb ?? null, ...(ggufVerification?.best.measured ? { measuredKl: ggufVerification.best.measured.klDivergence, measuredPerplexity: ggufVerification.best.measured.perplexity, top1Agreement: ggufVerification.best.measured.top1Agreement } : {}), source: verification?.best.id ?? ggufVerification?.best.id ?? 'solver' },
-        budget: result.budget,
-        estimate: finalEstimate,
-        frontier: result.frontier,
-        baselines,
-        suggestions: result.suggestions,
-        sensitivity: { formats: report.formats, sampled: report.sampled ?? null, warnings: report.warnings },
-      }, (_k, v: unknown) => (v === Infinity ? null : v), 2));
-      return feasible ? 0 : 2;
-    }
-
-    const b = result.budget;
-    io.out(`${model.fileName} on ${devices > 1 ? `${devices} × ` : ''}${target.id} · ${runDescription(result.estimate)}`);
-    io.out(`budget for layer weights: ${formatBytes(b.weightBudgetBytes)} (${b.kind === 'capacity' || b.kind === 'bytes' ? `memory ${formatBytes(b.memoryBytes ?? 0)}${result.estimate.generative ? ` − KV ${formatBytes(b.kvCacheBytes)}` : ''} − activations ${result.estimate.unknownParts.includes('activations') ? 'unknown' : formatBytes(b.activationBytes)} − overhead ${formatBytes(b.overheadBytes)} − other tensors ${formatBytes(b.outsideBytes)}` : b.kind === 'avgBits' ? `${(budget as { avgBits: number }).avgBits} bits per weight` : 'explicit weight budget'})`);
-    if (!feasible) {
-      io.err(`precision-lens: nothing fits: the smallest allowed layer weights take ${formatBytes(result.minWeightBytes)}, ${formatBytes(result.shortfallBytes)} more than the budget.`);
-      for (const s of result.suggestions) io.err(`  - ${s.message}`);
-      return 2;
-    }
-    const counts = new Map<string, number>();
-    for (const id of Object.values(assignment)) counts.set(id, (counts.get(id) ?? 0) + 1);
-    io.out(`solution: ${formatBytes(result.weightBytes)} of layer weights, predicted output SQNR ${formatDb(harmToSqnrDb(result.harm))} (harm ${result.harm.toPrecision(4)}), ${result.status === 'optimal' ? 'proven optimal' : `within ${result.gap.toPrecision(3)} of optimal`}${verification ? '' : ` · ${formatCounts(counts)}`}`);
-    if (verification) for (const line of verificationLines(verification, counts)) io.out(line);
-    if (ggufVerification) for (const line of ggufVerificationLines(ggufVerification, gguf!.harmUnit, counts)) io.out(line);
-    io.out(`estimate: total ${totalCell(finalEstimate)} of ${formatBytes(finalEstimate.capacityBytes * devices)} · fits ${finalEstimate.fits || finalEstimate.devicesNeeded <= devices ? 'yes' : 'no'} · ${speedSummary(finalEstimate)}`);
-    for (const n of figureNotes(finalEstimate, target)) io.out(`note: ${n}`);
-    io.out('');
-    io.out(renderTable(
-      ['baseline', 'weights', 'pred. SQNR', 'solver at same memory'],
-      baselines.map((x) => [x.label, formatBytes(x.weightBytes), x.harm === null ? 'n/a' : formatDb(harmToSqnrDb(x.harm)), x.solverHarmAtSameBytes === null ? 'n/a' : `${formatDb(harmToSqnrDb(x.solverHarmAtSameBytes))} in ${formatBytes(x.solverWeightBytes)}`]),
-      [1, 2, 3],
-    ));
-    for (const n of result.notes) io.out(`note: ${n}`);
-    for (const w of report.warnings.slice(0, 5)) io.out(`warning: ${w}`);
-    io.out(values['dry-run'] ? 'dry run: no plan written.' : `wrote ${outPath}`);
-    return 0;
+    const plan = solved.plan && ggufVerification ? { ...solved.plan, measurement: ggufMeasurementRecord(ggufVerification, h.gguf!) } : solved.plan;
+    if (plan && !values['dry-run']) await writeOutputFile(m.outPath, serializePlan(plan), { inputs: [modelPath, ...modelDataFiles(modelPath, model), ...(values['targets-file'] ? [values['targets-file']] : [])] });
+    const outcome: PlanOutcome = { m, report, h, solved, verification, ggufVerification, plan };
+    return values.json ? printPlanJson(outcome, values, io) : printPlanText(outcome, values, s, io);
   } finally {
     for (const d of disposers) d();
     await opened.close();

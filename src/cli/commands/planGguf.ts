@@ -16,7 +16,7 @@ import {
 } from '../../core';
 import { harmFromMeasuredKl, measureGgufSensitivity, startGgufEvaluation, type GgufEvalSession } from '../../node/ggufMeasure';
 import { LLAMA_EVAL_RUNTIME } from '../../node/llamaEval';
-import { ggufBaselines, verifyGgufPlan, type GgufCandidate, type GgufVerifyResult } from '../../node/ggufVerify';
+import { ggufBaselines, ggufPlanRecord, verifyGgufPlan, type GgufCandidate, type GgufVerifyResult } from '../../node/ggufVerify';
 import { renderTable } from '../io';
 import type { Progress } from '../progress';
 
@@ -103,38 +103,7 @@ export function ggufVerificationJson(v: GgufVerifyResult): unknown {
 /** The runtime recorded in plan files. */
 export const LLAMA_RUNTIME = LLAMA_EVAL_RUNTIME;
 
-/** The plan file's record of a GGUF verification (and, with --measure, each layer's KL alone in its format). */
+/** The plan file's record of a GGUF verification (see {@link ggufPlanRecord}). */
 export function ggufMeasurementRecord(v: GgufVerifyResult, m: GgufPlanMeasurement, measuredAt = new Date()): PlanMeasurement {
-  const b = v.best;
-  const r = b.measured!;
-  const byLayer = new Map((m.measured?.layers ?? []).map((l) => [l.layer, l]));
-  const layers = Object.entries(b.assignment).flatMap(([layer, format]) => {
-    if (format === KEEP_FORMAT) return [];
-    const s = byLayer.get(layer)?.formats[format];
-    if (!s || s.klDivergence === undefined) return [];
-    return [{ layer, format, measuredKl: s.klDivergence }];
-  });
-  return {
-    runtime: LLAMA_RUNTIME,
-    text: v.inputs,
-    measuredAt: measuredAt.toISOString(),
-    delivered: b.id,
-    plan: {
-      ...(m.harmUnit === 'kl' && b.predictedHarm !== undefined ? { predictedKl: b.predictedHarm } : {}),
-      klDivergence: r.klDivergence,
-      klStdErr: r.klStdErr,
-      perplexity: r.perplexity,
-      referencePerplexity: r.referencePerplexity,
-      top1Agreement: r.top1Agreement,
-    },
-    ...(layers.length ? { layers } : {}),
-    baselines: v.equalSize.filter((e) => e.baseline.measured).map((e) => ({
-      id: e.baseline.id,
-      label: e.baseline.label,
-      weightBytes: e.baseline.weightBytes,
-      klDivergence: e.baseline.measured!.klDivergence,
-      perplexity: e.baseline.measured!.perplexity,
-      ...(e.delivered.measured ? { solverKlDivergence: e.delivered.measured.klDivergence, solverWeightBytes: e.delivered.weightBytes } : {}),
-    })),
-  };
+  return ggufPlanRecord(v, m.measured, m.harmUnit, measuredAt);
 }

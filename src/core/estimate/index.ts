@@ -13,7 +13,7 @@ export {
   parseUserTargets, MAX_TARGET_FILE_BYTES, MAX_USER_TARGETS, MAX_TARGET_TEXT_LENGTH,
 } from './hardware/userTargets';
 export {
-  estimate, isCachelessDecoder, symbolicInputDims, readShapeConstants, DEFAULT_CONTEXT, MAX_BATCH, MAX_CONTEXT,
+  estimate, estimateWith, prepareEstimate, estimatePreparations, type EstimateChoice, type PreparedEstimate, isCachelessDecoder, symbolicInputDims, readShapeConstants, DEFAULT_CONTEXT, MAX_BATCH, MAX_CONTEXT,
   type EstimateOptions, type UnsupportedFormat, type LayerEstimate, type Estimate,
 } from './memory';
 export {

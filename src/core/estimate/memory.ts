@@ -322,83 +322,102 @@ const CONV_OPS = /Conv/;
 /**
  * Estimates weights, activations, KV cache, overhead, fit, devices and roofline speed of `model` on `target`.
  * Throws {@link EstimateError} ('bad-option') for impossible batch/context, an unknown KV format, or an
- * assignment naming an unknown layer or format.
+ * assignment naming an unknown layer or format. The same as {@link estimateWith} over {@link prepareEstimate}.
  */
 export function estimate(model: Model, target: Target, options: EstimateOptions = {}): Estimate {
+  return estimateWith(prepareEstimate(model, target, options), options);
+}
+
+/** Which assignment an estimate is for: the only options {@link estimateWith} takes per call. */
+export type EstimateChoice = Pick<EstimateOptions, 'assignment' | 'defaultFormat'>;
+
+/**
+ * The part of an estimate that does not depend on the layers' formats: the checked batch, context and KV format,
+ * MoE and encoder-tower facts, the KV cache, activations (shape inference over the graph, the costly part) and
+ * each layer's FLOPs. Made once by {@link prepareEstimate}; {@link estimateWith} turns it into an estimate per
+ * assignment (the planner estimates the stored model and its chosen assignment from one preparation).
+ */
+export interface PreparedEstimate {
+  readonly model: Model;
+  readonly target: Target;
+  /** The options it was prepared with (an assignment in them is ignored: pass it to {@link estimateWith}). */
+  readonly options: EstimateOptions;
+  readonly batch: number;
+  readonly context: number;
+  readonly kvFormat: NumberFormat;
+  readonly layerByName: ReadonlyMap<string, Layer>;
+  /** First tensor of each name. */
+  readonly tensorByName: ReadonlyMap<string, TensorInfo>;
+  readonly storedWeightBytes: number;
+  readonly breakdown: ReturnType<typeof parameterBreakdown>;
+  /** Tensors of the text model (not a vision/audio tower). */
+  readonly isText: (tensorName: string) => boolean;
+  readonly expertTensorNames: ReadonlySet<string>;
+  readonly kv: KvPlan | undefined;
+  readonly cacheless: boolean;
+  readonly generative: boolean;
+  readonly stateBytes: number;
+  readonly kvCacheBytes: number;
+  readonly kvBytesPerToken: number;
+  readonly activationBytes: number;
+  readonly activationsPartial: boolean;
+  readonly unknownParts: readonly string[];
+  /** FLOPs per token of `model.layers[i]`. */
+  readonly layerFlops: readonly number[];
+  readonly warnings: readonly string[];
+  readonly assumptions: readonly string[];
+}
+
+/** How many preparations ran in this process (tests check that the planner prepares once). */
+export const estimatePreparations = { count: 0 };
+
+/** The assignment-independent half of {@link estimate}; throws {@link EstimateError} for a bad batch, context or KV format. */
+export function prepareEstimate(model: Model, target: Target, options: EstimateOptions = {}): PreparedEstimate {
+  estimatePreparations.count++;
   const hp = model.hyperparameters;
   const warnings: string[] = [];
   const assumptions: string[] = [];
   const batch = checkCount('batch', options.batch, 1, MAX_BATCH);
   const declaredContext = hp.contextLength && hp.contextLength > 0 ? Math.min(hp.contextLength, DEFAULT_CONTEXT) : DEFAULT_CONTEXT;
   const context = checkCount('context', options.context, declaredContext, MAX_CONTEXT);
-  const contextSource = options.context !== undefined ? 'set with --context' : hp.contextLength ? `the model's ${hp.contextLength} capped at ${DEFAULT_CONTEXT}` : 'default; the model declares none';
   const kvFormatId = options.kvFormat ?? 'fp16';
   const kvFormat = getNumberFormat(kvFormatId) ?? fail(`unknown KV-cache format '${kvFormatId.slice(0, 40)}'`);
-
-  //#region assignment and weights
-  const layerByName = new Map(model.layers.map((l) => [l.name, l]));
-  const assignment: Record<string, NumberFormat> = {};
-  for (const [name, fid] of Object.entries(options.assignment ?? {})) {
-    if (!layerByName.has(name)) fail(`the assignment names the unknown layer '${name.slice(0, 80)}'`);
-    if (typeof fid === 'string' && fid.trim().toLowerCase() === KEEP_FORMAT) continue; // as stored
-    setOwn(assignment, name, getNumberFormat(fid) ?? fail(`unknown format '${String(fid).slice(0, 40)}' for layer '${name.slice(0, 80)}'`));
-  }
-  const defaultFormat = options.defaultFormat !== undefined && options.defaultFormat.trim().toLowerCase() !== KEEP_FORMAT ? (getNumberFormat(options.defaultFormat) ?? fail(`unknown default format '${options.defaultFormat.slice(0, 40)}'`)) : undefined;
-  if (defaultFormat) for (const l of model.layers) if (!own(assignment, l.name) && l.quantizable) setOwn(assignment, l.name, defaultFormat);
-
   const tensorByName = new Map<string, TensorInfo>();
   for (const t of model.tensors) if (!tensorByName.has(t.name)) tensorByName.set(t.name, t);
+  const text = textAndExperts(model, assumptions, warnings);
+  const cache = cacheFacts(model, options, batch, context, kvFormat, assumptions, warnings);
   const storedWeightBytes = model.tensors.reduce((s, t) => s + t.byteLength, 0);
-  /** Tensor name → bytes at its assigned format (replacing its stored bytes). */
-  const converted = new Map<string, number>();
-  const convertible = (t: TensorInfo | undefined, isMain: boolean): t is TensorInfo => {
-    const info = t ? dtypeInfo(t.dtype) : undefined;
-    return !!t && !!info && (info.kind === 'float' || info.kind === 'quantized' || info.kind === 'int' || info.kind === 'uint') && (isMain || t.shape.length >= 2) && t.elementCount > 0;
+  const act = activationFacts(model, options, batch, context, cache, storedWeightBytes, assumptions, warnings);
+  return {
+    model, target, options, batch, context, kvFormat,
+    layerByName: new Map(model.layers.map((l) => [l.name, l])),
+    tensorByName, storedWeightBytes, ...text, ...cache, ...act,
+    warnings, assumptions,
   };
-  for (const [name, format] of Object.entries(assignment)) {
-    const layer = layerByName.get(name)!;
-    const main = tensorByName.get(layer.weights[0] ?? '');
-    if (!main || !(dtypeInfo(main.dtype)?.kind === 'float' || dtypeInfo(main.dtype)?.kind === 'quantized' || (storedFormat(model, layer) !== undefined))) {
-      warnings.push(`Layer '${name}' has no real-valued weight to convert to ${format.id}; kept as stored.`);
-      delete assignment[name];
-      continue;
-    }
-    layer.weights.forEach((w, i) => {
-      const t = tensorByName.get(w);
-      if (convertible(t, i === 0)) converted.set(w, formatByteLength(format, t.shape, t.elementCount));
-    });
-  }
-  let weightBytes = storedWeightBytes;
-  for (const [name, bytes] of converted) weightBytes += bytes - tensorByName.get(name)!.byteLength;
-  //#endregion
+}
 
-  //#region MoE, MTP layers and encoder towers
+/** MoE, multi-token-prediction and encoder-tower facts (which tensors are text, which are routed experts). */
+function textAndExperts(model: Model, assumptions: string[], warnings: string[]): Pick<PreparedEstimate, 'breakdown' | 'isText' | 'expertTensorNames'> {
+  const hp = model.hyperparameters;
   const breakdown = parameterBreakdown(model);
   const parts = tensorParts(model);
-  const activeShare = breakdown.expertShare;
-  const used = hp.expertUsedCount;
-  const count = hp.expertCount;
   const isText = (name: string): boolean => (parts.get(name) ?? 'text') === 'text';
   const expertTensorNames = new Set<string>();
   for (const l of model.layers) for (const w of l.weights) if (isText(w) && isRoutedExpert(w, l.role)) expertTensorNames.add(w);
-  const tensorBytes = (name: string): number => converted.get(name) ?? tensorByName.get(name)?.byteLength ?? 0;
-  let expertBytes = 0;
-  for (const n of expertTensorNames) expertBytes += tensorBytes(n);
-  let offTextBytes = 0;
-  for (const t of tensorByName.values()) if (!isText(t.name)) offTextBytes += tensorBytes(t.name);
-  const parameterCount = model.parameterCount;
-  const activeParameterCount = breakdown.activeText;
-  const activeWeightBytes = Math.round(weightBytes - offTextBytes - expertBytes * (1 - activeShare));
-  if (activeShare < 1) {
-    assumptions.push(`MoE: ${used} of ${count} experts active per token; all ${count} stored.`);
+  if (breakdown.expertShare < 1) {
+    assumptions.push(`MoE: ${hp.expertUsedCount} of ${hp.expertCount} experts active per token; all ${hp.expertCount} stored.`);
     if (breakdown.routedExperts === 0) warnings.push('The model declares experts but no expert tensors were recognized; active parameters equal all parameters.');
   }
   if (breakdown.mtp > 0) assumptions.push(`${breakdown.mtp} parameters of multi-token-prediction layers are stored but not active: excluded from active parameters, bytes read and FLOPs per token.`);
   const towers = [breakdown.vision > 0 ? `vision ${breakdown.vision}` : '', breakdown.audio > 0 ? `audio ${breakdown.audio}` : ''].filter(Boolean).join(', ');
   if (towers) assumptions.push(`Encoder towers (${towers} parameters) run once per input, not per token: excluded from active parameters, bytes read and FLOPs per token.`);
-  //#endregion
+  return { breakdown, isText, expertTensorNames };
+}
 
-  //#region KV cache
+/** The KV cache (or recurrent state) at batch × context, and whether the model is a generative decoder. */
+function cacheFacts(model: Model, options: EstimateOptions, batch: number, context: number, kvFormat: NumberFormat, assumptions: string[], warnings: string[]): Pick<PreparedEstimate, 'kv' | 'cacheless' | 'generative' | 'stateBytes' | 'kvCacheBytes' | 'kvBytesPerToken'> {
+  const hp = model.hyperparameters;
+  const contextSource = options.context !== undefined ? 'set with --context' : hp.contextLength ? `the model's ${hp.contextLength} capped at ${DEFAULT_CONTEXT}` : 'default; the model declares none';
   const kv = kvPlan(model, batch, context);
   // The model kind decides which figures describe it: a decoder (with or without a cache) runs over a context of
   // tokens; any other model runs one inference per batch and has no context, only its own symbolic dims.
@@ -414,9 +433,13 @@ export function estimate(model: Model, target: Target, options: EstimateOptions 
     if (stateBytes > 0) assumptions.push(`Recurrent layers hold a constant FP32 state of ${stateBytes} B for ${batch} sequence(s), included in the KV cache.`);
     if (kv.cache) warnings.push(...kv.cache.warnings);
   }
-  //#endregion
+  return { kv, cacheless, generative, stateBytes, kvCacheBytes, kvBytesPerToken };
+}
 
-  //#region activations
+/** Peak activation memory (graph walk, or a transformer formula without a graph) and each layer's FLOPs. */
+function activationFacts(model: Model, options: EstimateOptions, batch: number, context: number, cache: Pick<PreparedEstimate, 'kv' | 'generative'>, storedWeightBytes: number, assumptions: string[], warnings: string[]): Pick<PreparedEstimate, 'activationBytes' | 'activationsPartial' | 'unknownParts' | 'layerFlops'> {
+  const hp = model.hyperparameters;
+  const { kv } = cache;
   let activationBytes = 0;
   const unknownParts: string[] = [];
   let activationsPartial = false;
@@ -426,7 +449,7 @@ export function estimate(model: Model, target: Target, options: EstimateOptions 
   if (main) {
     const peak = peakActivationBytes(model, bindings, { graph: main, exclude: (n) => kv !== undefined && KV_VALUE_NAMES.test(n), ...(options.constants ? { constants: options.constants } : {}) });
     activationBytes = peak.peakBytes;
-    assumptions.push(`Activations: peak of live tensors walking the main graph in order${peak.peakNode ? ` (at '${peak.peakNode}')` : ''}${symbolicDimsText(symbolicInputDims(model, bindings), generative, options.context !== undefined ? 'set with --context' : 'default; --context sets it')}.`);
+    assumptions.push(`Activations: peak of live tensors walking the main graph in order${peak.peakNode ? ` (at '${peak.peakNode}')` : ''}${symbolicDimsText(symbolicInputDims(model, bindings), cache.generative, options.context !== undefined ? 'set with --context' : 'default; --context sets it')}.`);
     if (peak.unboundSymbols.length) assumptions.push(`Symbolic dims bound to 1: ${peak.unboundSymbols.slice(0, 8).join(', ')}${peak.unboundSymbols.length > 8 ? ', …' : ''}.`);
     if (peak.generatedConstantBytes > 0) {
       warnings.push(`${peak.generatedConstantBytes} bytes of tensors are generated at run time from stored shapes (ConstantOfShape: weights not stored in the file); they are counted as activations, not weights, and the compute of the layers that use them is not in the speed (which is then a looser bound).`);
@@ -446,43 +469,108 @@ export function estimate(model: Model, target: Target, options: EstimateOptions 
     warnings.push('Activation memory not estimated: the model has no graph and no transformer hyperparameters.');
     unknownParts.push('activations');
   }
-  //#endregion
+  return { activationBytes, activationsPartial, unknownParts, layerFlops: model.layers.map((l) => layerFlops(l, graphShapes?.values)) };
+}
 
-  //#region per layer
+/** Layer → assigned format, and tensor → bytes at that format. */
+interface AssignedWeights {
+  readonly assignment: Readonly<Record<string, NumberFormat>>;
+  /** Tensor name → bytes at its assigned format (replacing its stored bytes). */
+  readonly converted: ReadonlyMap<string, number>;
+  /** Stored bytes with the converted tensors at their new size. */
+  readonly weightBytes: number;
+  readonly tensorBytes: (name: string) => number;
+}
+
+/** Checks the assignment (unknown layers and formats throw) and sizes every converted tensor. */
+function assignedWeights(p: PreparedEstimate, choice: EstimateChoice, warnings: string[]): AssignedWeights {
+  const { model, layerByName, tensorByName } = p;
+  const assignment: Record<string, NumberFormat> = {};
+  for (const [name, fid] of Object.entries(choice.assignment ?? {})) {
+    if (!layerByName.has(name)) fail(`the assignment names the unknown layer '${name.slice(0, 80)}'`);
+    if (typeof fid === 'string' && fid.trim().toLowerCase() === KEEP_FORMAT) continue; // as stored
+    setOwn(assignment, name, getNumberFormat(fid) ?? fail(`unknown format '${String(fid).slice(0, 40)}' for layer '${name.slice(0, 80)}'`));
+  }
+  const defaultFormat = choice.defaultFormat !== undefined && choice.defaultFormat.trim().toLowerCase() !== KEEP_FORMAT ? (getNumberFormat(choice.defaultFormat) ?? fail(`unknown default format '${choice.defaultFormat.slice(0, 40)}'`)) : undefined;
+  if (defaultFormat) for (const l of model.layers) if (!own(assignment, l.name) && l.quantizable) setOwn(assignment, l.name, defaultFormat);
+  const converted = new Map<string, number>();
+  const convertible = (t: TensorInfo | undefined, isMain: boolean): t is TensorInfo => {
+    const info = t ? dtypeInfo(t.dtype) : undefined;
+    return !!t && !!info && (info.kind === 'float' || info.kind === 'quantized' || info.kind === 'int' || info.kind === 'uint') && (isMain || t.shape.length >= 2) && t.elementCount > 0;
+  };
+  for (const [name, format] of Object.entries(assignment)) {
+    const layer = layerByName.get(name)!;
+    const main = tensorByName.get(layer.weights[0] ?? '');
+    if (!main || !(dtypeInfo(main.dtype)?.kind === 'float' || dtypeInfo(main.dtype)?.kind === 'quantized' || (storedFormat(model, layer) !== undefined))) {
+      warnings.push(`Layer '${name}' has no real-valued weight to convert to ${format.id}; kept as stored.`);
+      delete assignment[name];
+      continue;
+    }
+    layer.weights.forEach((w, i) => {
+      const t = tensorByName.get(w);
+      if (convertible(t, i === 0)) converted.set(w, formatByteLength(format, t.shape, t.elementCount));
+    });
+  }
+  let weightBytes = p.storedWeightBytes;
+  for (const [name, bytes] of converted) weightBytes += bytes - tensorByName.get(name)!.byteLength;
+  return { assignment, converted, weightBytes, tensorBytes: (name) => converted.get(name) ?? tensorByName.get(name)?.byteLength ?? 0 };
+}
+
+/** Weight bytes read per token: text weights, routed experts at their active share. */
+function activeWeightBytesOf(p: PreparedEstimate, w: AssignedWeights): number {
+  let expertBytes = 0;
+  for (const n of p.expertTensorNames) expertBytes += w.tensorBytes(n);
+  let offTextBytes = 0;
+  for (const t of p.tensorByName.values()) if (!p.isText(t.name)) offTextBytes += w.tensorBytes(t.name);
+  return Math.round(w.weightBytes - offTextBytes - expertBytes * (1 - p.breakdown.expertShare));
+}
+
+/** Compute rates of the target as used, remembering derived and unpublished ones (for the assumptions). */
+class RateBook {
+  readonly derived = new Map<ComputeType, ComputeType>();
+  readonly unpublished = new Set<ComputeType>();
+  constructor(private readonly target: Target) {}
+
+  rate(t: ComputeType): number {
+    const r = computeRate(this.target, t);
+    if (r.derivedFrom) this.derived.set(t, r.derivedFrom);
+    if (r.opsPerSecond === 0) this.unpublished.add(t);
+    return r.opsPerSecond;
+  }
+}
+
+/** Each layer's format, bytes, FLOPs and whether it runs natively; active FLOPs and seconds per token. */
+function layerEstimates(p: PreparedEstimate, w: AssignedWeights, rates: RateBook): { perLayer: LayerEstimate[]; unsupportedFormats: UnsupportedFormat[]; tokenFlops: number; tokenSeconds: number } {
+  const { model, target } = p;
   const perLayer: LayerEstimate[] = [];
   const unsupportedFormats: UnsupportedFormat[] = [];
-  const derived = new Map<ComputeType, ComputeType>();
-  const unpublished = new Set<ComputeType>();
-  const rate = (t: ComputeType): number => {
-    const r = computeRate(target, t);
-    if (r.derivedFrom) derived.set(t, r.derivedFrom);
-    if (r.opsPerSecond === 0) unpublished.add(t);
-    return r.opsPerSecond;
-  };
   let tokenFlops = 0; // active FLOPs per token
   let tokenSeconds = 0; // seconds per token at each layer's rate (active)
-  for (const layer of model.layers) {
-    const format = own(assignment, layer.name) ?? storedFormat(model, layer);
-    const isExpert = expertTensorNames.has(layer.weights[0] ?? '');
-    const bytes = layer.weights.reduce((s, w) => s + tensorBytes(w), 0);
-    const flops = layerFlops(layer, graphShapes?.values);
+  model.layers.forEach((layer, i) => {
+    const format = own(w.assignment, layer.name) ?? storedFormat(model, layer);
+    const isExpert = p.expertTensorNames.has(layer.weights[0] ?? '');
+    const bytes = layer.weights.reduce((s, n) => s + w.tensorBytes(n), 0);
+    const flops = p.layerFlops[i]!;
     if (!format) {
       perLayer.push({ layer: layer.name, format: layer.dtype, bytes, flopsPerToken: flops, native: true, runsAs: 'fp32' });
-      continue;
+      return;
     }
     const support = formatSupport(format, target);
     // Only layers that do matrix math need the matrix units (an embedding lookup or a norm scale does not).
     const flagged = support.flagged && flops > 0;
     perLayer.push({ layer: layer.name, format: format.id, bytes, flopsPerToken: flops, native: !flagged, runsAs: support.runsAs });
     if (flagged) unsupportedFormats.push({ layer: layer.name, format: format.id, runsAs: support.runsAs });
-    const active = !isText(layer.weights[0] ?? '') ? 0 : isExpert ? activeShare : 1;
-    const r = flops > 0 && active > 0 ? rate(support.runsAs) : 0;
+    const active = !p.isText(layer.weights[0] ?? '') ? 0 : isExpert ? p.breakdown.expertShare : 1;
+    const r = flops > 0 && active > 0 ? rates.rate(support.runsAs) : 0;
     tokenFlops += flops * active;
     if (r > 0) tokenSeconds += (flops * active) / r;
-  }
-  //#endregion
+  });
+  return { perLayer, unsupportedFormats, tokenFlops, tokenSeconds };
+}
 
-  //#region overhead, fit, devices
+/** Memory on the target: the runtime's buffers (or the generic terms), overhead, fit and devices needed. */
+function memoryFit(p: PreparedEstimate, w: AssignedWeights, warnings: string[], assumptions: string[]) {
+  const { model, target, options } = p;
   const ov = {
     bytes: options.overhead?.bytes ?? target.overhead.bytes,
     fraction: options.overhead?.fraction ?? target.overhead.fraction,
@@ -490,9 +578,11 @@ export function estimate(model: Model, target: Target, options: EstimateOptions 
   if (!Number.isFinite(ov.bytes) || ov.bytes < 0) fail(`overhead bytes must be a non-negative number, got '${String(ov.bytes)}'`);
   if (!Number.isFinite(ov.fraction) || ov.fraction < 0 || ov.fraction > 1) fail(`overhead fraction must be between 0 and 1, got '${String(ov.fraction)}'`);
   if (ov.bytes >= target.memoryBytes) fail(`the overhead of ${ov.bytes} bytes leaves no memory on target '${target.id}'`);
+  const { weightBytes } = w;
+  const { activationBytes, kvCacheBytes } = p;
   const genericPayload = weightBytes + activationBytes + kvCacheBytes;
-  const runtime = runtimeMemory(model, target, { ...options, context, sequences: batch, kvFormat: kvFormat.id, ...(converted.size > 0 ? { plannedWeightBytes: weightBytes } : {}) }, {
-    weightBytes, activationBytes, kvCacheBytes, overheadBytes: Math.ceil(ov.bytes + ov.fraction * genericPayload), kvBytesPerToken, recurrentStateBytes: stateBytes,
+  const runtime = runtimeMemory(model, target, { ...options, context: p.context, sequences: p.batch, kvFormat: p.kvFormat.id, ...(w.converted.size > 0 ? { plannedWeightBytes: weightBytes } : {}) }, {
+    weightBytes, activationBytes, kvCacheBytes, overheadBytes: Math.ceil(ov.bytes + ov.fraction * genericPayload), kvBytesPerToken: p.kvBytesPerToken, recurrentStateBytes: p.stateBytes,
   });
   const part = (kind: string, id?: string): number => runtime.components.filter((c) => c.kind === kind && (id === undefined || c.id === id)).reduce((s, c) => s + c.bytes, 0);
   // llama.cpp and vLLM list their buffers explicitly: the target's fixed overhead is added, its fraction is not.
@@ -531,74 +621,95 @@ export function estimate(model: Model, target: Target, options: EstimateOptions 
         : `Split across ${devicesNeeded} devices with ideal tensor parallelism over ${target.interconnect ? `${target.interconnect.name}${target.interconnect.bytesPerSecond ? ` (${target.interconnect.bytesPerSecond / 1e9} GB/s)` : ''}` : 'no scale-up interconnect (PCIe/network only)'}; communication time not modeled.`,
     );
   }
-  //#endregion
+  return { runtime, memWeightBytes, memActivationBytes, memKvBytes, computeBytes, outputBytes, overheadBytes, totalBytes, capacityBytes, fits, devicesNeeded };
+}
 
-  //#region speed
-  const devices = devicesNeeded;
+/** Roofline prefill and decode speed over `devices` (attention from the cache description). */
+function speedOf(p: PreparedEstimate, w: AssignedWeights, activeWeightBytes: number, layers: { tokenFlops: number; tokenSeconds: number }, devices: number, rates: RateBook, warnings: string[], assumptions: string[]) {
+  const { target, kv, context, batch, generative, cacheless } = p;
+  const { tokenFlops, tokenSeconds } = layers;
   const bw = target.memoryBandwidthBytesPerSecond * devices;
   const attnType = (['fp16', 'bf16', 'fp32'] as const).find((t) => target.native.includes(t)) ?? 'fp32';
-  const attnRate = kv ? rate(attnType) : 0;
+  const attnRate = kv ? rates.rate(attnType) : 0;
   const attnPerTokenFlops = kv ? (kv.cache ? attentionDecodeFlops(kv.cache, context) : 4 * context * kv.heads * kv.headDim * kv.blocks) : 0;
   const attnPrefillFlops = kv ? (kv.cache ? attentionPrefillFlops(kv.cache, context) : 2 * context * context * kv.heads * kv.headDim * kv.blocks) : 0;
   const attnSeconds = (f: number): number => (attnRate > 0 ? f / attnRate : 0);
   const prefillTokens = generative ? context : 1;
   const prefillComputeSeconds = (tokenSeconds * batch * prefillTokens + attnSeconds(attnPrefillFlops * batch)) / devices;
-  const decodeBytes = activeWeightBytes + kvCacheBytes;
+  const decodeBytes = activeWeightBytes + p.kvCacheBytes;
   const decodeMemorySeconds = decodeBytes / bw;
   // Without a cache every new token is a full pass over the context.
   const decodeComputeSeconds = cacheless ? prefillComputeSeconds : (tokenSeconds * batch + attnSeconds(attnPerTokenFlops * batch)) / devices;
   const decodeSeconds = Math.max(decodeMemorySeconds, decodeComputeSeconds);
   const decodeTokensPerSecond = decodeSeconds > 0 ? batch / decodeSeconds : 0;
-  const prefillSeconds = Math.max(prefillComputeSeconds, weightBytes / bw);
+  const prefillSeconds = Math.max(prefillComputeSeconds, w.weightBytes / bw);
   const prefillTokensPerSecond = prefillSeconds > 0 ? (batch * prefillTokens) / prefillSeconds : 0;
+  const { derived, unpublished } = rates;
   if (decodeSeconds === 0) warnings.push('The model has no weights to read and no FLOPs to run; speed is reported as 0.');
   if (tokenFlops > 0 && tokenSeconds === 0 && unpublished.size === 0) warnings.push(`Target '${target.id}' publishes no compute rate; prefill speed is bandwidth-only.`);
   for (const [t, from] of derived) assumptions.push(`${target.id} publishes no ${t} rate: taken as its ${from} rate (never guessed higher than a published one).`);
   if (unpublished.size > 0) warnings.push(`${target.id} publishes no ${[...unpublished].join(' or ')} rate, and none can be derived without guessing higher than a published one: speeds that need it are not published (a roofline without it would be an upper bound).`);
   assumptions.push('Speeds are rooflines at dense peak (upper bounds; real kernels reach roughly 30–80% of them).');
   if (!generative) assumptions.push('Not a generative decoder (no KV cache): one inference per batch; in --json, a "token" is one sample.');
-  //#endregion
+  return { decodeTokensPerSecond, prefillTokensPerSecond, prefillSeconds, decodeBound: decodeMemorySeconds >= decodeComputeSeconds ? ('bandwidth' as const) : ('compute' as const) };
+}
 
+/**
+ * The estimate of one assignment over a preparation (see {@link PreparedEstimate}); the same result as
+ * `estimate(model, target, { ...options, assignment, defaultFormat })`. Throws {@link EstimateError} for an
+ * assignment naming an unknown layer or format, or an impossible overhead.
+ */
+export function estimateWith(p: PreparedEstimate, choice: EstimateChoice = {}): Estimate {
+  const { model, target, kv } = p;
+  const warnings: string[] = [];
+  const w = assignedWeights(p, choice, warnings);
+  warnings.push(...p.warnings);
+  const assumptions = [...p.assumptions];
+  const activeWeightBytes = activeWeightBytesOf(p, w);
+  const rates = new RateBook(target);
+  const layers = layerEstimates(p, w, rates);
+  const memory = memoryFit(p, w, warnings, assumptions);
+  const speed = speedOf(p, w, activeWeightBytes, layers, memory.devicesNeeded, rates, warnings, assumptions);
   const finite = (n: number): number => (Number.isFinite(n) ? n : 0);
   return {
     target: target.id,
     targetName: target.name,
-    batch,
-    context,
-    kvFormat: kvFormat.id,
-    weightBytes: memWeightBytes,
-    activationBytes: memActivationBytes,
-    kvCacheBytes: memKvBytes,
-    computeBytes,
-    outputBytes,
-    kvBytesPerToken,
+    batch: p.batch,
+    context: p.context,
+    kvFormat: p.kvFormat.id,
+    weightBytes: memory.memWeightBytes,
+    activationBytes: memory.memActivationBytes,
+    kvCacheBytes: memory.memKvBytes,
+    computeBytes: memory.computeBytes,
+    outputBytes: memory.outputBytes,
+    kvBytesPerToken: p.kvBytesPerToken,
     attention: kv?.cache?.summary ?? null,
-    recurrentStateBytes: stateBytes,
-    overheadBytes,
-    totalBytes,
-    capacityBytes,
-    fits,
-    devicesNeeded,
+    recurrentStateBytes: p.stateBytes,
+    overheadBytes: memory.overheadBytes,
+    totalBytes: memory.totalBytes,
+    capacityBytes: memory.capacityBytes,
+    fits: memory.fits,
+    devicesNeeded: memory.devicesNeeded,
     interconnect: target.interconnect ?? null,
-    runtime,
-    decodeTokensPerSecond: finite(decodeTokensPerSecond),
-    prefillTokensPerSecond: finite(prefillTokensPerSecond),
-    decodeBound: decodeMemorySeconds >= decodeComputeSeconds ? 'bandwidth' : 'compute',
-    parameterCount,
-    activeParameterCount,
-    mtpParameterCount: breakdown.mtp,
-    visionParameterCount: breakdown.vision,
-    audioParameterCount: breakdown.audio,
+    runtime: memory.runtime,
+    decodeTokensPerSecond: finite(speed.decodeTokensPerSecond),
+    prefillTokensPerSecond: finite(speed.prefillTokensPerSecond),
+    decodeBound: speed.decodeBound,
+    parameterCount: model.parameterCount,
+    activeParameterCount: p.breakdown.activeText,
+    mtpParameterCount: p.breakdown.mtp,
+    visionParameterCount: p.breakdown.vision,
+    audioParameterCount: p.breakdown.audio,
     activeWeightBytes,
-    unsupportedFormats,
-    perLayer,
+    unsupportedFormats: layers.unsupportedFormats,
+    perLayer: layers.perLayer,
     warnings,
     assumptions,
-    generative,
-    inferenceSeconds: finite(prefillSeconds),
-    unknownParts,
-    totalIsLowerBound: unknownParts.length > 0 || activationsPartial,
-    unpublishedRates: [...unpublished],
+    generative: p.generative,
+    inferenceSeconds: finite(speed.prefillSeconds),
+    unknownParts: [...p.unknownParts],
+    totalIsLowerBound: p.unknownParts.length > 0 || p.activationsPartial,
+    unpublishedRates: [...rates.unpublished],
   };
 }
 

@@ -178,357 +178,424 @@ function windowShape(x: Shape | undefined, kernel: readonly number[] | undefined
   return out;
 }
 
+/** The values known so far in one graph walk: dtypes and shapes, small integer values (shape arithmetic), unbound symbols. */
+class ShapeWalk {
+  readonly values = new Map<string, ValueShape>();
+  /** Small integer values (shapes, axes, Reshape targets) by value name. */
+  readonly known = new Map<string, number[]>();
+  readonly unbound = new Set<string>();
+  readonly tensorsByName = new Map<string, TensorInfo>();
+
+  constructor(model: Model, graph: Graph, private readonly bindings: ShapeBindings, readonly constants: Readonly<Record<string, readonly number[]>>) {
+    for (const t of model.tensors) if (!this.tensorsByName.has(t.name) || t.graph === graph.name) this.tensorsByName.set(t.name, t);
+  }
+
+  bindShape(shape: readonly Dim[] | undefined): number[] | undefined {
+    if (!shape) return undefined;
+    const out: number[] = [];
+    for (const d of shape) {
+      const v = bindDim(d, this.bindings);
+      if (v === undefined) {
+        if (typeof d === 'string') this.unbound.add(d);
+        out.push(1);
+      } else out.push(v);
+    }
+    return out;
+  }
+
+  /** Sets a value's dtype and shape (declared value_info wins over inference; inference fills what is missing). Returns true: the node was handled. */
+  set(name: string, dtype: string | undefined, shape: Shape | undefined): true {
+    if (!name) return true;
+    const prev = this.values.get(name);
+    if (prev?.shape && prev.dtype) return true;
+    this.values.set(name, { dtype: prev?.dtype ?? dtype, shape: prev?.shape ?? shape });
+    return true;
+  }
+
+  remember(name: string, v: readonly number[] | undefined): void {
+    if (name && v && v.length <= MAX_TRACKED_VALUES && v.every((x) => Number.isFinite(x))) this.known.set(name, [...v]);
+  }
+
+  readonly shapeOf = (n: string | undefined): Shape | undefined => (n ? this.values.get(n)?.shape : undefined);
+  readonly dtypeOf = (n: string | undefined): string | undefined => (n ? this.values.get(n)?.dtype : undefined);
+}
+
+/** A node with what every rule reads first: attributes, inputs, first output, the first input's shape and dtype. */
+interface NodeView {
+  readonly node: GraphNode;
+  readonly a: GraphNode['attributes'];
+  readonly inp: readonly string[];
+  readonly out0: string;
+  readonly x: Shape | undefined;
+  readonly xt: string | undefined;
+  readonly op: string;
+  /** The `axes` attribute, or the known value of input `inputIndex` (opset 13+ moved axes to an input). */
+  readonly axesOf: (inputIndex: number) => number[] | undefined;
+}
+
+function nodeView(w: ShapeWalk, node: GraphNode): NodeView {
+  const a = node.attributes;
+  const inp = node.inputs;
+  return {
+    node, a, inp, out0: node.outputs[0] ?? '', x: w.shapeOf(inp[0]), xt: w.dtypeOf(inp[0]), op: node.op,
+    axesOf: (inputIndex) => ints(a['axes']) ?? (inp[inputIndex] ? w.known.get(inp[inputIndex]!) : undefined),
+  };
+}
+
 /**
  * Infers every value's dtype and shape in `graph`. `constants` maps tensor names (initializers, Constant
  * outputs) to their values for small integer tensors; without them Reshape targets stay unknown unless
  * value_info gives the output shape.
  */
 export function inferGraphShapes(model: Model, graph: Graph, bindings: ShapeBindings, constants: Readonly<Record<string, readonly number[]>> = {}): GraphShapes {
-  const values = new Map<string, ValueShape>();
-  const known = new Map<string, number[]>(); // small integer values
-  const unbound = new Set<string>();
-  const tensorsByName = new Map<string, TensorInfo>();
-  for (const t of model.tensors) if (!tensorsByName.has(t.name) || t.graph === graph.name) tensorsByName.set(t.name, t);
-
-  const bindShape = (shape: readonly Dim[] | undefined): number[] | undefined => {
-    if (!shape) return undefined;
-    const out: number[] = [];
-    for (const d of shape) {
-      const v = bindDim(d, bindings);
-      if (v === undefined) {
-        if (typeof d === 'string') unbound.add(d);
-        out.push(1);
-      } else out.push(v);
-    }
-    return out;
-  };
-  const setValue = (name: string, dtype: string | undefined, shape: Shape | undefined): void => {
-    if (!name) return;
-    const prev = values.get(name);
-    // Declared value_info wins over inference; inference fills what is missing.
-    if (prev?.shape && prev.dtype) return;
-    values.set(name, { dtype: prev?.dtype ?? dtype, shape: prev?.shape ?? shape });
-  };
-  const remember = (name: string, v: readonly number[] | undefined): void => {
-    if (name && v && v.length <= MAX_TRACKED_VALUES && v.every((x) => Number.isFinite(x))) known.set(name, [...v]);
-  };
-
+  const w = new ShapeWalk(model, graph, bindings, constants);
   for (const name of graph.initializers) {
-    const t = tensorsByName.get(name);
-    if (t) setValue(name, t.dtype, t.shape);
-    remember(name, own(constants, name));
+    const t = w.tensorsByName.get(name);
+    if (t) w.set(name, t.dtype, t.shape);
+    w.remember(name, own(constants, name));
   }
   for (const v of [...graph.inputs, ...graph.valueInfo, ...graph.outputs]) {
-    const t = tensorsByName.get(v.name);
+    const t = w.tensorsByName.get(v.name);
     if (t && graph.initializers.includes(v.name)) continue;
-    values.set(v.name, { dtype: v.dtype, shape: bindShape(v.shape) });
+    w.values.set(v.name, { dtype: v.dtype, shape: w.bindShape(v.shape) });
   }
-
-  const shapeOf = (n: string | undefined): Shape | undefined => (n ? values.get(n)?.shape : undefined);
-  const dtypeOf = (n: string | undefined): string | undefined => (n ? values.get(n)?.dtype : undefined);
-
   for (const node of graph.nodes) {
     try {
-      inferNode(node);
+      const n = nodeView(w, node);
+      for (const rule of SHAPE_RULES) if (rule(w, n)) break;
     } catch {
       // A malformed attribute must not stop the walk: the value simply stays unknown.
     }
   }
-  return { values, unboundSymbols: [...unbound] };
+  return { values: w.values, unboundSymbols: [...w.unbound] };
+}
 
-  function inferNode(node: GraphNode): void {
-    const a = node.attributes;
-    const inp = node.inputs;
-    const out0 = node.outputs[0] ?? '';
-    const x = shapeOf(inp[0]);
-    const xt = dtypeOf(inp[0]);
-    const op = node.op;
-    const axesOf = (inputIndex: number): number[] | undefined => ints(a['axes']) ?? (inp[inputIndex] ? known.get(inp[inputIndex]!) : undefined);
+/** Shape rules in order; the first that handles a node decides its outputs. */
+const SHAPE_RULES: readonly ((w: ShapeWalk, n: NodeView) => boolean)[] = [valueRules, arithmeticRules, windowRules, layoutRules, shapeRules, reductionRules, sequenceRules];
 
-    if (op === 'Constant') {
-      const v = a['value'];
-      if (v && typeof v === 'object' && 'tensor' in v) {
-        const t = tensorsByName.get(v.tensor);
-        if (t) setValue(out0, t.dtype, t.shape);
-        remember(out0, own(constants, v.tensor) ?? own(constants, out0));
-      } else if (typeof a['value_int'] === 'number') {
-        setValue(out0, 'int64', []);
-        remember(out0, [a['value_int']]);
-      } else if (ints(a['value_ints'])) {
-        setValue(out0, 'int64', [ints(a['value_ints'])!.length]);
-        remember(out0, ints(a['value_ints']));
-      } else if (typeof a['value_float'] === 'number') setValue(out0, 'float32', []);
-      else if (ints(a['value_floats'])) setValue(out0, 'float32', [ints(a['value_floats'])!.length]);
-      return;
-    }
-    if (UNARY.has(op)) {
-      setValue(out0, xt, x);
-      if (op === 'Identity') remember(out0, known.get(inp[0] ?? ''));
-      if (op === 'SkipLayerNormalization' || op === 'SkipSimplifiedLayerNormalization') {
-        if (node.outputs[3]) setValue(node.outputs[3], xt, x);
-      }
-      return;
-    }
-    if (BOOL_UNARY.has(op)) return setValue(out0, 'bool', x);
-    if (op === 'Cast' || op === 'CastLike') {
-      const to = op === 'Cast' && typeof a['to'] === 'number' ? ONNX_DTYPES[a['to']] : dtypeOf(inp[1]);
-      setValue(out0, to, x);
-      remember(out0, known.get(inp[0] ?? ''));
-      return;
-    }
-    if (op === 'QuantizeLinear') return setValue(out0, dtypeOf(inp[2]) ?? 'uint8', x);
-    if (op === 'DequantizeLinear') return setValue(out0, dtypeOf(inp[1]) ?? 'float32', x);
-    if (op === 'DynamicQuantizeLinear') {
-      setValue(out0, 'uint8', x);
-      setValue(node.outputs[1] ?? '', 'float32', []);
-      setValue(node.outputs[2] ?? '', 'uint8', []);
-      return;
-    }
-    if (BROADCAST.has(op) || COMPARE.has(op) || op === 'Where') {
-      const ins = op === 'Where' ? inp.slice(0, 3) : inp;
-      setValue(out0, COMPARE.has(op) ? 'bool' : op === 'Where' ? dtypeOf(inp[1]) : xt, broadcast(ins.filter((n) => n).map(shapeOf)));
-      const vals = ins.map((n) => known.get(n));
-      if (vals.every((v) => v !== undefined)) remember(out0, elementwise(op, vals as number[][]));
-      return;
-    }
-    if (op === 'QLinearAdd' || op === 'QLinearMul') return setValue(out0, xt, broadcast([x, shapeOf(inp[3])]));
-    if (op === 'MatMul' || op === 'FusedMatMul' || op === 'MatMulInteger' || op === 'DynamicQuantizeMatMul' || op === 'MatMulIntegerToFloat') {
-      const dt = op === 'MatMulInteger' ? 'int32' : op === 'MatMul' || op === 'FusedMatMul' ? xt : 'float32';
-      let b = shapeOf(inp[1]);
-      if (op === 'FusedMatMul' && a['transB'] === 1 && b && b.length >= 2) b = [...b.slice(0, -2), b[b.length - 1]!, b[b.length - 2]!];
-      return setValue(out0, dt, matmulShape(x, b));
-    }
-    if (op === 'QLinearMatMul') return setValue(out0, dtypeOf(inp[7]) ?? xt, matmulShape(x, shapeOf(inp[3])));
-    if (op === 'MatMulNBits' || op === 'MatMulBnb4') {
-      const n = a['N'];
-      return setValue(out0, xt, x && typeof n === 'number' ? [...x.slice(0, -1), n] : undefined);
-    }
-    if (op === 'Gemm') {
-      const b = shapeOf(inp[1]);
-      if (!x || !b || x.length !== 2 || b.length !== 2) return setValue(out0, xt, undefined);
-      const m = a['transA'] === 1 ? x[1]! : x[0]!;
-      const n = a['transB'] === 1 ? b[0]! : b[1]!;
-      return setValue(out0, xt, [m, n]);
-    }
-    if (op === 'Conv' || op === 'ConvInteger' || op === 'QLinearConv' || op === 'FusedConv' || op === 'NhwcConv') {
-      const w = shapeOf(inp[op === 'QLinearConv' ? 3 : 1]);
-      const kernel = ints(a['kernel_shape']) ?? w?.slice(2);
-      const dt = op === 'ConvInteger' ? 'int32' : op === 'QLinearConv' ? (dtypeOf(inp[7]) ?? xt) : xt;
-      return setValue(out0, dt, windowShape(x, kernel, node, w?.[0]));
-    }
-    if (op === 'ConvTranspose') {
-      const w = shapeOf(inp[1]);
-      if (!x || !w || x.length < 3) return setValue(out0, xt, undefined);
-      const sp = x.length - 2;
-      const group = typeof a['group'] === 'number' ? a['group'] : 1;
-      const explicit = ints(a['output_shape']);
-      const kernel = ints(a['kernel_shape']) ?? w.slice(2);
-      const strides = ints(a['strides']) ?? new Array<number>(sp).fill(1);
-      const dil = ints(a['dilations']) ?? new Array<number>(sp).fill(1);
-      const pads = ints(a['pads']) ?? new Array<number>(sp * 2).fill(0);
-      const opad = ints(a['output_padding']) ?? new Array<number>(sp).fill(0);
-      const out = [x[0]!, w[1]! * group];
-      for (let i = 0; i < sp; i++) {
-        out.push(explicit?.[i] ?? strides[i]! * (x[2 + i]! - 1) + opad[i]! + (kernel[i]! - 1) * dil[i]! + 1 - pads[i]! - pads[i + sp]!);
-      }
-      return setValue(out0, xt, out);
-    }
-    if (POOL.has(op)) {
-      setValue(out0, xt, windowShape(x, ints(a['kernel_shape']), node, undefined));
-      if (node.outputs[1]) setValue(node.outputs[1], 'int64', shapeOf(out0));
-      return;
-    }
-    if (GLOBAL_POOL.has(op)) return setValue(out0, xt, x ? [x[0]!, x[1]!, ...x.slice(2).map(() => 1)] : undefined);
-    if (op === 'Flatten') {
-      if (!x) return setValue(out0, xt, undefined);
-      const axis = normAxis(typeof a['axis'] === 'number' ? a['axis'] : 1, x.length);
-      return setValue(out0, xt, [prod(x.slice(0, axis)), prod(x.slice(axis))]);
-    }
-    if (op === 'Reshape') {
-      const target = known.get(inp[1] ?? '') ?? ints(a['shape']);
-      setValue(out0, xt, x && target ? reshape(x, target, a['allowzero'] === 1) : undefined);
-      const v = known.get(inp[0] ?? '');
-      if (v) remember(out0, v);
-      return;
-    }
-    if (op === 'Transpose') {
-      if (!x) return setValue(out0, xt, undefined);
-      const perm = ints(a['perm']) ?? x.map((_, i) => x.length - 1 - i);
-      return setValue(out0, xt, perm.map((p) => x[p]!));
-    }
-    if (op === 'Concat') {
-      const shapes = inp.filter((n) => n).map(shapeOf);
-      if (shapes.some((s) => !s) || shapes.length === 0) return setValue(out0, xt, undefined);
-      const rank = shapes[0]!.length;
-      const axis = normAxis(typeof a['axis'] === 'number' ? a['axis'] : 0, rank);
-      const out = [...shapes[0]!];
-      out[axis] = shapes.reduce((s, sh) => s + (sh![axis] ?? 0), 0);
-      setValue(out0, xt, out);
-      const vals = inp.filter((n) => n).map((n) => known.get(n));
-      if (vals.every((v) => v)) remember(out0, vals.flat() as number[]);
-      return;
-    }
-    if (op === 'Split') {
-      if (!x) return;
-      const axis = normAxis(typeof a['axis'] === 'number' ? a['axis'] : 0, x.length);
-      const parts = ints(a['split']) ?? known.get(inp[1] ?? '');
-      const n = node.outputs.length;
-      node.outputs.forEach((o, i) => {
-        const size = parts?.[i] ?? Math.ceil(x[axis]! / n) - (i === n - 1 ? Math.ceil(x[axis]! / n) * n - x[axis]! : 0);
-        const s = [...x];
-        s[axis] = size;
-        setValue(o, xt, s);
-      });
-      return;
-    }
-    if (op === 'Slice') {
-      if (!x) return setValue(out0, xt, undefined);
-      const starts = known.get(inp[1] ?? '') ?? ints(a['starts']);
-      const ends = known.get(inp[2] ?? '') ?? ints(a['ends']);
-      if (!starts || !ends) return setValue(out0, xt, undefined);
-      const axes = (known.get(inp[3] ?? '') ?? ints(a['axes']) ?? starts.map((_, i) => i)).map((ax) => normAxis(ax, x.length));
-      const steps = known.get(inp[4] ?? '') ?? starts.map(() => 1);
-      const out = [...x];
-      axes.forEach((ax, i) => {
-        out[ax] = sliceLength(x[ax]!, starts[i]!, ends[i]!, steps[i] ?? 1);
-      });
-      setValue(out0, xt, out);
-      const v = known.get(inp[0] ?? '');
-      if (v && x.length === 1) remember(out0, sliceValues(v, starts[0]!, ends[0]!, steps[0] ?? 1));
-      return;
-    }
-    if (op === 'Gather') {
-      const idx = shapeOf(inp[1]);
-      if (!x || !idx) return setValue(out0, xt, undefined);
-      const axis = normAxis(typeof a['axis'] === 'number' ? a['axis'] : 0, x.length);
-      setValue(out0, xt, [...x.slice(0, axis), ...idx, ...x.slice(axis + 1)]);
-      const data = known.get(inp[0] ?? '');
-      const iv = known.get(inp[1] ?? '');
-      if (data && iv && x.length === 1) remember(out0, iv.map((i) => data[i < 0 ? i + data.length : i]!));
-      return;
-    }
-    if (op === 'GatherElements') return setValue(out0, xt, shapeOf(inp[1]));
-    if (op === 'Unsqueeze') {
-      const axes = axesOf(1);
-      if (!x || !axes) return setValue(out0, xt, undefined);
-      const rank = x.length + axes.length;
-      const norm = axes.map((ax) => normAxis(ax, rank)).sort((p, q) => p - q);
-      const out = [...x];
-      for (const ax of norm) out.splice(ax, 0, 1);
-      setValue(out0, xt, out);
-      remember(out0, known.get(inp[0] ?? ''));
-      return;
-    }
-    if (op === 'Squeeze') {
-      if (!x) return setValue(out0, xt, undefined);
-      const axes = axesOf(1)?.map((ax) => normAxis(ax, x.length));
-      setValue(out0, xt, x.filter((d, i) => (axes ? !axes.includes(i) : d !== 1)));
-      remember(out0, known.get(inp[0] ?? ''));
-      return;
-    }
-    if (op === 'Shape') {
-      if (!x) return setValue(out0, 'int64', undefined);
-      const rank = x.length;
-      const start = normAxis(typeof a['start'] === 'number' ? a['start'] : 0, rank);
-      const end = typeof a['end'] === 'number' ? normAxis(a['end'], rank) : rank;
-      const dims = x.slice(Math.max(0, start), Math.min(rank, end));
-      setValue(out0, 'int64', [dims.length]);
-      remember(out0, dims);
-      return;
-    }
-    if (op === 'Size') {
-      setValue(out0, 'int64', []);
-      if (x) remember(out0, [prod(x)]);
-      return;
-    }
-    if (op === 'ConstantOfShape') {
-      const v = a['value'];
-      const dt = v && typeof v === 'object' && 'tensor' in v ? tensorsByName.get(v.tensor)?.dtype : undefined;
-      return setValue(out0, dt ?? 'float32', known.get(inp[0] ?? ''));
-    }
-    if (op === 'Expand') {
-      const target = known.get(inp[1] ?? '');
-      return setValue(out0, xt, x && target ? broadcast([x, target]) : undefined);
-    }
-    if (op === 'Tile') {
-      const reps = known.get(inp[1] ?? '');
-      return setValue(out0, xt, x && reps ? x.map((d, i) => d * (reps[i] ?? 1)) : undefined);
-    }
-    if (op === 'Range') {
-      const [s, l, d] = [known.get(inp[0] ?? '')?.[0], known.get(inp[1] ?? '')?.[0], known.get(inp[2] ?? '')?.[0]];
-      return setValue(out0, xt, s !== undefined && l !== undefined && d ? [Math.max(0, Math.ceil((l - s) / d))] : undefined);
-    }
-    if (REDUCE.has(op) || op === 'ArgMax' || op === 'ArgMin') {
-      if (!x) return setValue(out0, xt, undefined);
-      const keep = a['keepdims'] !== 0;
-      const single = typeof a['axis'] === 'number' ? [a['axis']] : undefined;
-      const axes = (single ?? axesOf(1))?.map((ax) => normAxis(ax, x.length));
-      const noop = a['noop_with_empty_axes'] === 1 && !axes;
-      const red = noop ? [] : (axes ?? x.map((_, i) => i));
-      const out = keep ? x.map((d, i) => (red.includes(i) ? 1 : d)) : x.filter((_, i) => !red.includes(i));
-      setValue(out0, op.startsWith('Arg') ? 'int64' : xt, out);
-      const v = known.get(inp[0] ?? '');
-      if (op === 'ReduceProd' && v && x.length === 1) remember(out0, [v.reduce((p, q) => p * q, 1)]);
-      return;
-    }
-    if (op === 'Pad') {
-      const pads = known.get(inp[1] ?? '') ?? ints(a['pads']);
-      return setValue(out0, xt, x && pads && pads.length === x.length * 2 ? x.map((d, i) => d + pads[i]! + pads[i + x.length]!) : undefined);
-    }
-    if (op === 'Resize' || op === 'Upsample') {
-      const sizes = known.get(inp[3] ?? '');
-      const scales = ints(a['scales']) ?? (op === 'Upsample' ? undefined : undefined);
-      if (x && sizes && sizes.length === x.length) return setValue(out0, xt, sizes);
-      return setValue(out0, xt, x && scales && scales.length === x.length ? x.map((d, i) => Math.floor(d * scales[i]!)) : undefined);
-    }
-    if (op === 'TopK') {
-      const k = known.get(inp[1] ?? '')?.[0] ?? (typeof a['k'] === 'number' ? a['k'] : undefined);
-      if (!x || k === undefined) return;
-      const axis = normAxis(typeof a['axis'] === 'number' ? a['axis'] : -1, x.length);
-      const s = x.map((d, i) => (i === axis ? k : d));
-      setValue(out0, xt, s);
-      setValue(node.outputs[1] ?? '', 'int64', s);
-      return;
-    }
-    if (op === 'LSTM' || op === 'GRU' || op === 'RNN') {
-      const hidden = a['hidden_size'];
-      if (!x || x.length !== 3 || typeof hidden !== 'number') return;
-      const dirs = a['direction'] === 'bidirectional' ? 2 : 1;
-      const batchFirst = a['layout'] === 1;
-      const [seq, bat] = batchFirst ? [x[1]!, x[0]!] : [x[0]!, x[1]!];
-      setValue(out0, xt, batchFirst ? [bat, seq, dirs, hidden] : [seq, dirs, bat, hidden]);
-      for (const o of node.outputs.slice(1)) setValue(o, xt, batchFirst ? [bat, dirs, hidden] : [dirs, bat, hidden]);
-      return;
-    }
-    if (op === 'EmbedLayerNormalization') {
-      const word = shapeOf(inp[2]);
-      if (x && word) setValue(out0, dtypeOf(inp[2]), [...x, word[1]!]);
-      if (x && node.outputs[1]) setValue(node.outputs[1], 'int32', [x[0]!]);
-      if (x && word && node.outputs[2]) setValue(node.outputs[2], dtypeOf(inp[2]), [...x, word[1]!]); // embedding_sum
-      return;
-    }
-    if (op === 'Attention') {
-      const w = shapeOf(inp[1]);
-      const qkv = ints(a['qkv_hidden_sizes']);
-      const vHidden = qkv?.[2] ?? (w ? w[1]! / 3 : undefined);
-      return setValue(out0, xt, x && vHidden ? [...x.slice(0, -1), vHidden] : undefined);
-    }
-    if (op === 'MultiHeadAttention' || op === 'PackedAttention' || op === 'DecoderMaskedMultiHeadAttention') {
-      const v = shapeOf(inp[2]);
-      return setValue(out0, xt, x && x.length === 3 && v && v.length === 3 ? [x[0]!, x[1]!, v[2]!] : x);
-    }
-    if (op === 'GroupQueryAttention') {
-      const heads = a['num_heads'];
-      const kvHeads = a['kv_num_heads'];
-      if (!x || typeof heads !== 'number' || typeof kvHeads !== 'number') return setValue(out0, xt, undefined);
-      const packed = !inp[1];
-      const headDim = packed ? x[x.length - 1]! / (heads + 2 * kvHeads) : x[x.length - 1]! / heads;
-      return setValue(out0, xt, [...x.slice(0, -1), heads * headDim]);
-    }
-    if (op === 'Einsum' || op === 'NonZero' || op === 'NonMaxSuppression' || op === 'Unique' || op === 'Compress') {
-      return; // data-dependent or not modeled: stays unknown unless value_info declares it
-    }
+/** Constants, element-wise unary ops, casts and (de)quantization. */
+function valueRules(sw: ShapeWalk, n: NodeView): boolean {
+  const { node, a, inp, out0, x, xt, op } = n;
+  if (op === 'Constant') {
+    const v = a['value'];
+    if (v && typeof v === 'object' && 'tensor' in v) {
+      const t = sw.tensorsByName.get(v.tensor);
+      if (t) sw.set(out0, t.dtype, t.shape);
+      sw.remember(out0, own(sw.constants, v.tensor) ?? own(sw.constants, out0));
+    } else if (typeof a['value_int'] === 'number') {
+      sw.set(out0, 'int64', []);
+      sw.remember(out0, [a['value_int']]);
+    } else if (ints(a['value_ints'])) {
+      sw.set(out0, 'int64', [ints(a['value_ints'])!.length]);
+      sw.remember(out0, ints(a['value_ints']));
+    } else if (typeof a['value_float'] === 'number') sw.set(out0, 'float32', []);
+    else if (ints(a['value_floats'])) sw.set(out0, 'float32', [ints(a['value_floats'])!.length]);
+    return true;
   }
+  if (UNARY.has(op)) {
+    sw.set(out0, xt, x);
+    if (op === 'Identity') sw.remember(out0, sw.known.get(inp[0] ?? ''));
+    if (op === 'SkipLayerNormalization' || op === 'SkipSimplifiedLayerNormalization') {
+      if (node.outputs[3]) sw.set(node.outputs[3], xt, x);
+    }
+    return true;
+  }
+  if (BOOL_UNARY.has(op)) return sw.set(out0, 'bool', x);
+  if (op === 'Cast' || op === 'CastLike') {
+    const to = op === 'Cast' && typeof a['to'] === 'number' ? ONNX_DTYPES[a['to']] : sw.dtypeOf(inp[1]);
+    sw.set(out0, to, x);
+    sw.remember(out0, sw.known.get(inp[0] ?? ''));
+    return true;
+  }
+  if (op === 'QuantizeLinear') return sw.set(out0, sw.dtypeOf(inp[2]) ?? 'uint8', x);
+  if (op === 'DequantizeLinear') return sw.set(out0, sw.dtypeOf(inp[1]) ?? 'float32', x);
+  if (op === 'DynamicQuantizeLinear') {
+    sw.set(out0, 'uint8', x);
+    sw.set(node.outputs[1] ?? '', 'float32', []);
+    sw.set(node.outputs[2] ?? '', 'uint8', []);
+    return true;
+  }
+  return false;
+}
+
+/** Broadcasting arithmetic and comparisons, matrix products. */
+function arithmeticRules(sw: ShapeWalk, n: NodeView): boolean {
+  const { a, inp, out0, x, xt, op } = n;
+  if (BROADCAST.has(op) || COMPARE.has(op) || op === 'Where') {
+    const ins = op === 'Where' ? inp.slice(0, 3) : inp;
+    sw.set(out0, COMPARE.has(op) ? 'bool' : op === 'Where' ? sw.dtypeOf(inp[1]) : xt, broadcast(ins.filter((n) => n).map(sw.shapeOf)));
+    const vals = ins.map((n) => sw.known.get(n));
+    if (vals.every((v) => v !== undefined)) sw.remember(out0, elementwise(op, vals as number[][]));
+    return true;
+  }
+  if (op === 'QLinearAdd' || op === 'QLinearMul') return sw.set(out0, xt, broadcast([x, sw.shapeOf(inp[3])]));
+  if (op === 'MatMul' || op === 'FusedMatMul' || op === 'MatMulInteger' || op === 'DynamicQuantizeMatMul' || op === 'MatMulIntegerToFloat') {
+    const dt = op === 'MatMulInteger' ? 'int32' : op === 'MatMul' || op === 'FusedMatMul' ? xt : 'float32';
+    let b = sw.shapeOf(inp[1]);
+    if (op === 'FusedMatMul' && a['transB'] === 1 && b && b.length >= 2) b = [...b.slice(0, -2), b[b.length - 1]!, b[b.length - 2]!];
+    return sw.set(out0, dt, matmulShape(x, b));
+  }
+  if (op === 'QLinearMatMul') return sw.set(out0, sw.dtypeOf(inp[7]) ?? xt, matmulShape(x, sw.shapeOf(inp[3])));
+  if (op === 'MatMulNBits' || op === 'MatMulBnb4') {
+    const n = a['N'];
+    return sw.set(out0, xt, x && typeof n === 'number' ? [...x.slice(0, -1), n] : undefined);
+  }
+  if (op === 'Gemm') {
+    const b = sw.shapeOf(inp[1]);
+    if (!x || !b || x.length !== 2 || b.length !== 2) return sw.set(out0, xt, undefined);
+    const m = a['transA'] === 1 ? x[1]! : x[0]!;
+    const n = a['transB'] === 1 ? b[0]! : b[1]!;
+    return sw.set(out0, xt, [m, n]);
+  }
+  return false;
+}
+
+/** Convolutions and pooling (sliding windows). */
+function windowRules(sw: ShapeWalk, n: NodeView): boolean {
+  const { node, a, inp, out0, x, xt, op } = n;
+  if (op === 'Conv' || op === 'ConvInteger' || op === 'QLinearConv' || op === 'FusedConv' || op === 'NhwcConv') {
+    const w = sw.shapeOf(inp[op === 'QLinearConv' ? 3 : 1]);
+    const kernel = ints(a['kernel_shape']) ?? w?.slice(2);
+    const dt = op === 'ConvInteger' ? 'int32' : op === 'QLinearConv' ? (sw.dtypeOf(inp[7]) ?? xt) : xt;
+    return sw.set(out0, dt, windowShape(x, kernel, node, w?.[0]));
+  }
+  if (op === 'ConvTranspose') {
+    const w = sw.shapeOf(inp[1]);
+    if (!x || !w || x.length < 3) return sw.set(out0, xt, undefined);
+    const sp = x.length - 2;
+    const group = typeof a['group'] === 'number' ? a['group'] : 1;
+    const explicit = ints(a['output_shape']);
+    const kernel = ints(a['kernel_shape']) ?? w.slice(2);
+    const strides = ints(a['strides']) ?? new Array<number>(sp).fill(1);
+    const dil = ints(a['dilations']) ?? new Array<number>(sp).fill(1);
+    const pads = ints(a['pads']) ?? new Array<number>(sp * 2).fill(0);
+    const opad = ints(a['output_padding']) ?? new Array<number>(sp).fill(0);
+    const out = [x[0]!, w[1]! * group];
+    for (let i = 0; i < sp; i++) {
+      out.push(explicit?.[i] ?? strides[i]! * (x[2 + i]! - 1) + opad[i]! + (kernel[i]! - 1) * dil[i]! + 1 - pads[i]! - pads[i + sp]!);
+    }
+    return sw.set(out0, xt, out);
+  }
+  if (POOL.has(op)) {
+    sw.set(out0, xt, windowShape(x, ints(a['kernel_shape']), node, undefined));
+    if (node.outputs[1]) sw.set(node.outputs[1], 'int64', sw.shapeOf(out0));
+    return true;
+  }
+  if (GLOBAL_POOL.has(op)) return sw.set(out0, xt, x ? [x[0]!, x[1]!, ...x.slice(2).map(() => 1)] : undefined);
+  return false;
+}
+
+/** Flatten, Reshape, Transpose, Concat, Split, Slice and Gather (values tracked for shape arithmetic). */
+function layoutRules(sw: ShapeWalk, n: NodeView): boolean {
+  const { node, a, inp, out0, x, xt, op } = n;
+  if (op === 'Flatten') {
+    if (!x) return sw.set(out0, xt, undefined);
+    const axis = normAxis(typeof a['axis'] === 'number' ? a['axis'] : 1, x.length);
+    return sw.set(out0, xt, [prod(x.slice(0, axis)), prod(x.slice(axis))]);
+  }
+  if (op === 'Reshape') {
+    const target = sw.known.get(inp[1] ?? '') ?? ints(a['shape']);
+    sw.set(out0, xt, x && target ? reshape(x, target, a['allowzero'] === 1) : undefined);
+    const v = sw.known.get(inp[0] ?? '');
+    if (v) sw.remember(out0, v);
+    return true;
+  }
+  if (op === 'Transpose') {
+    if (!x) return sw.set(out0, xt, undefined);
+    const perm = ints(a['perm']) ?? x.map((_, i) => x.length - 1 - i);
+    return sw.set(out0, xt, perm.map((p) => x[p]!));
+  }
+  if (op === 'Concat') {
+    const shapes = inp.filter((n) => n).map(sw.shapeOf);
+    if (shapes.some((s) => !s) || shapes.length === 0) return sw.set(out0, xt, undefined);
+    const rank = shapes[0]!.length;
+    const axis = normAxis(typeof a['axis'] === 'number' ? a['axis'] : 0, rank);
+    const out = [...shapes[0]!];
+    out[axis] = shapes.reduce((s, sh) => s + (sh![axis] ?? 0), 0);
+    sw.set(out0, xt, out);
+    const vals = inp.filter((n) => n).map((n) => sw.known.get(n));
+    if (vals.every((v) => v)) sw.remember(out0, vals.flat() as number[]);
+    return true;
+  }
+  if (op === 'Split') {
+    if (!x) return true;
+    const axis = normAxis(typeof a['axis'] === 'number' ? a['axis'] : 0, x.length);
+    const parts = ints(a['split']) ?? sw.known.get(inp[1] ?? '');
+    const n = node.outputs.length;
+    node.outputs.forEach((o, i) => {
+      const size = parts?.[i] ?? Math.ceil(x[axis]! / n) - (i === n - 1 ? Math.ceil(x[axis]! / n) * n - x[axis]! : 0);
+      const s = [...x];
+      s[axis] = size;
+      sw.set(o, xt, s);
+    });
+    return true;
+  }
+  if (op === 'Slice') {
+    if (!x) return sw.set(out0, xt, undefined);
+    const starts = sw.known.get(inp[1] ?? '') ?? ints(a['starts']);
+    const ends = sw.known.get(inp[2] ?? '') ?? ints(a['ends']);
+    if (!starts || !ends) return sw.set(out0, xt, undefined);
+    const axes = (sw.known.get(inp[3] ?? '') ?? ints(a['axes']) ?? starts.map((_, i) => i)).map((ax) => normAxis(ax, x.length));
+    const steps = sw.known.get(inp[4] ?? '') ?? starts.map(() => 1);
+    const out = [...x];
+    axes.forEach((ax, i) => {
+      out[ax] = sliceLength(x[ax]!, starts[i]!, ends[i]!, steps[i] ?? 1);
+    });
+    sw.set(out0, xt, out);
+    const v = sw.known.get(inp[0] ?? '');
+    if (v && x.length === 1) sw.remember(out0, sliceValues(v, starts[0]!, ends[0]!, steps[0] ?? 1));
+    return true;
+  }
+  if (op === 'Gather') {
+    const idx = sw.shapeOf(inp[1]);
+    if (!x || !idx) return sw.set(out0, xt, undefined);
+    const axis = normAxis(typeof a['axis'] === 'number' ? a['axis'] : 0, x.length);
+    sw.set(out0, xt, [...x.slice(0, axis), ...idx, ...x.slice(axis + 1)]);
+    const data = sw.known.get(inp[0] ?? '');
+    const iv = sw.known.get(inp[1] ?? '');
+    if (data && iv && x.length === 1) sw.remember(out0, iv.map((i) => data[i < 0 ? i + data.length : i]!));
+    return true;
+  }
+  if (op === 'GatherElements') return sw.set(out0, xt, sw.shapeOf(inp[1]));
+  return false;
+}
+
+/** Unsqueeze, Squeeze, Shape, Size and the ops that build tensors from shapes. */
+function shapeRules(sw: ShapeWalk, n: NodeView): boolean {
+  const { a, inp, out0, x, xt, op, axesOf } = n;
+  if (op === 'Unsqueeze') {
+    const axes = axesOf(1);
+    if (!x || !axes) return sw.set(out0, xt, undefined);
+    const rank = x.length + axes.length;
+    const norm = axes.map((ax) => normAxis(ax, rank)).sort((p, q) => p - q);
+    const out = [...x];
+    for (const ax of norm) out.splice(ax, 0, 1);
+    sw.set(out0, xt, out);
+    sw.remember(out0, sw.known.get(inp[0] ?? ''));
+    return true;
+  }
+  if (op === 'Squeeze') {
+    if (!x) return sw.set(out0, xt, undefined);
+    const axes = axesOf(1)?.map((ax) => normAxis(ax, x.length));
+    sw.set(out0, xt, x.filter((d, i) => (axes ? !axes.includes(i) : d !== 1)));
+    sw.remember(out0, sw.known.get(inp[0] ?? ''));
+    return true;
+  }
+  if (op === 'Shape') {
+    if (!x) return sw.set(out0, 'int64', undefined);
+    const rank = x.length;
+    const start = normAxis(typeof a['start'] === 'number' ? a['start'] : 0, rank);
+    const end = typeof a['end'] === 'number' ? normAxis(a['end'], rank) : rank;
+    const dims = x.slice(Math.max(0, start), Math.min(rank, end));
+    sw.set(out0, 'int64', [dims.length]);
+    sw.remember(out0, dims);
+    return true;
+  }
+  if (op === 'Size') {
+    sw.set(out0, 'int64', []);
+    if (x) sw.remember(out0, [prod(x)]);
+    return true;
+  }
+  if (op === 'ConstantOfShape') {
+    const v = a['value'];
+    const dt = v && typeof v === 'object' && 'tensor' in v ? sw.tensorsByName.get(v.tensor)?.dtype : undefined;
+    return sw.set(out0, dt ?? 'float32', sw.known.get(inp[0] ?? ''));
+  }
+  if (op === 'Expand') {
+    const target = sw.known.get(inp[1] ?? '');
+    return sw.set(out0, xt, x && target ? broadcast([x, target]) : undefined);
+  }
+  if (op === 'Tile') {
+    const reps = sw.known.get(inp[1] ?? '');
+    return sw.set(out0, xt, x && reps ? x.map((d, i) => d * (reps[i] ?? 1)) : undefined);
+  }
+  if (op === 'Range') {
+    const [s, l, d] = [sw.known.get(inp[0] ?? '')?.[0], sw.known.get(inp[1] ?? '')?.[0], sw.known.get(inp[2] ?? '')?.[0]];
+    return sw.set(out0, xt, s !== undefined && l !== undefined && d ? [Math.max(0, Math.ceil((l - s) / d))] : undefined);
+  }
+  return false;
+}
+
+/** Reductions, Pad, Resize and TopK. */
+function reductionRules(sw: ShapeWalk, n: NodeView): boolean {
+  const { node, a, inp, out0, x, xt, op, axesOf } = n;
+  if (REDUCE.has(op) || op === 'ArgMax' || op === 'ArgMin') {
+    if (!x) return sw.set(out0, xt, undefined);
+    const keep = a['keepdims'] !== 0;
+    const single = typeof a['axis'] === 'number' ? [a['axis']] : undefined;
+    const axes = (single ?? axesOf(1))?.map((ax) => normAxis(ax, x.length));
+    const noop = a['noop_with_empty_axes'] === 1 && !axes;
+    const red = noop ? [] : (axes ?? x.map((_, i) => i));
+    const out = keep ? x.map((d, i) => (red.includes(i) ? 1 : d)) : x.filter((_, i) => !red.includes(i));
+    sw.set(out0, op.startsWith('Arg') ? 'int64' : xt, out);
+    const v = sw.known.get(inp[0] ?? '');
+    if (op === 'ReduceProd' && v && x.length === 1) sw.remember(out0, [v.reduce((p, q) => p * q, 1)]);
+    return true;
+  }
+  if (op === 'Pad') {
+    const pads = sw.known.get(inp[1] ?? '') ?? ints(a['pads']);
+    return sw.set(out0, xt, x && pads && pads.length === x.length * 2 ? x.map((d, i) => d + pads[i]! + pads[i + x.length]!) : undefined);
+  }
+  if (op === 'Resize' || op === 'Upsample') {
+    const sizes = sw.known.get(inp[3] ?? '');
+    const scales = ints(a['scales']) ?? (op === 'Upsample' ? undefined : undefined);
+    if (x && sizes && sizes.length === x.length) return sw.set(out0, xt, sizes);
+    return sw.set(out0, xt, x && scales && scales.length === x.length ? x.map((d, i) => Math.floor(d * scales[i]!)) : undefined);
+  }
+  if (op === 'TopK') {
+    const k = sw.known.get(inp[1] ?? '')?.[0] ?? (typeof a['k'] === 'number' ? a['k'] : undefined);
+    if (!x || k === undefined) return true;
+    const axis = normAxis(typeof a['axis'] === 'number' ? a['axis'] : -1, x.length);
+    const s = x.map((d, i) => (i === axis ? k : d));
+    sw.set(out0, xt, s);
+    sw.set(node.outputs[1] ?? '', 'int64', s);
+    return true;
+  }
+  return false;
+}
+
+/** Recurrent layers and attention / embedding contrib ops; data-dependent ops stay unknown. */
+function sequenceRules(sw: ShapeWalk, n: NodeView): boolean {
+  const { node, a, inp, out0, x, xt, op } = n;
+  if (op === 'LSTM' || op === 'GRU' || op === 'RNN') {
+    const hidden = a['hidden_size'];
+    if (!x || x.length !== 3 || typeof hidden !== 'number') return true;
+    const dirs = a['direction'] === 'bidirectional' ? 2 : 1;
+    const batchFirst = a['layout'] === 1;
+    const [seq, bat] = batchFirst ? [x[1]!, x[0]!] : [x[0]!, x[1]!];
+    sw.set(out0, xt, batchFirst ? [bat, seq, dirs, hidden] : [seq, dirs, bat, hidden]);
+    for (const o of node.outputs.slice(1)) sw.set(o, xt, batchFirst ? [bat, dirs, hidden] : [dirs, bat, hidden]);
+    return true;
+  }
+  if (op === 'EmbedLayerNormalization') {
+    const word = sw.shapeOf(inp[2]);
+    if (x && word) sw.set(out0, sw.dtypeOf(inp[2]), [...x, word[1]!]);
+    if (x && node.outputs[1]) sw.set(node.outputs[1], 'int32', [x[0]!]);
+    if (x && word && node.outputs[2]) sw.set(node.outputs[2], sw.dtypeOf(inp[2]), [...x, word[1]!]); // embedding_sum
+    return true;
+  }
+  if (op === 'Attention') {
+    const w = sw.shapeOf(inp[1]);
+    const qkv = ints(a['qkv_hidden_sizes']);
+    const vHidden = qkv?.[2] ?? (w ? w[1]! / 3 : undefined);
+    return sw.set(out0, xt, x && vHidden ? [...x.slice(0, -1), vHidden] : undefined);
+  }
+  if (op === 'MultiHeadAttention' || op === 'PackedAttention' || op === 'DecoderMaskedMultiHeadAttention') {
+    const v = sw.shapeOf(inp[2]);
+    return sw.set(out0, xt, x && x.length === 3 && v && v.length === 3 ? [x[0]!, x[1]!, v[2]!] : x);
+  }
+  if (op === 'GroupQueryAttention') {
+    const heads = a['num_heads'];
+    const kvHeads = a['kv_num_heads'];
+    if (!x || typeof heads !== 'number' || typeof kvHeads !== 'number') return sw.set(out0, xt, undefined);
+    const packed = !inp[1];
+    const headDim = packed ? x[x.length - 1]! / (heads + 2 * kvHeads) : x[x.length - 1]! / heads;
+    return sw.set(out0, xt, [...x.slice(0, -1), heads * headDim]);
+  }
+  if (op === 'Einsum' || op === 'NonZero' || op === 'NonMaxSuppression' || op === 'Unique' || op === 'Compress') {
+    return true; // data-dependent or not modeled: stays unknown unless value_info declares it
+  }
+  return false;
 }
 
 function prod(s: readonly number[]): number {

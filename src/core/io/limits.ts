@@ -32,6 +32,8 @@ export interface Limits {
   readonly maxQuantValuesTotal: number;
   /** Longest tensor, node, value, attribute or metadata-key name (bytes). Threat: a 60 MB name is copied into layers, shape maps, JSON output and table rows (RSS 2-4 GB); real names are under a few hundred bytes. */
   readonly maxNameBytes: number;
+  /** Most memory a model's parsed tables may take, estimated before they are built (entries × measured cost per entry + the names and header text kept; see io/memoryBudget.ts). Threat: counts and lengths each within their limit but multiplying — 10^6 tensors × 64 KiB names = 64 GB from a sparse file. */
+  readonly maxMetadataMemoryBytes: number;
 }
 
 /** Defaults, generous for real models (a 1T-parameter model has ~10^5 tensors) and far below what hurts. */
@@ -50,6 +52,7 @@ export const DEFAULT_LIMITS: Limits = Object.freeze({
   maxQuantValues: 4096,
   maxQuantValuesTotal: 1024 * 1024,
   maxNameBytes: 64 * 1024,
+  maxMetadataMemoryBytes: 1536 * 1024 * 1024,
 });
 
 /**

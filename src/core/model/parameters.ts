@@ -36,7 +36,7 @@ export interface ParameterBreakdown {
 const VISION = /(^|\.)(vision_tower|vision_model|visual|vision_encoder|image_encoder|vision_embed|embed_vision|vision_proj|multi_modal_projector|mm_projector|mm_input_projection|vit)(\.|_|$)/;
 const AUDIO = /(^|\.)(audio_tower|audio_model|audio_encoder|embed_audio|audio_projector|audio_proj)(\.|_|$)/;
 const MTP_NAME = /(^|\.)(mtp|mtp_layers|nextn)(\.|$)/;
-const ROUTED_NAME = /(^|\.)experts(\.|$)|_exps(\.|$)/;
+const ROUTED_NAME = /(^|\.)experts(\.|$)|_exps(\.|$)|(^|\.)block_sparse_moe\.(input|output)_linear(\.|$)/;
 const SHARED_NAME = /shared|_shexp/;
 
 /** Classifies a tensor by its name and (when known) its layer's block and role. */

@@ -70,6 +70,7 @@ const NORM = /norm|^ln(_|\d|$)|^ln_?f$/;
 const ROUTER = /^(gate|router|ffn_gate_inp|ffn_gate_inp_shexp|shared_expert_gate|gating)$/;
 const SHARED_EXPERT_SEGMENT = /^shared_experts?$|_shexp$/;
 const EXPERT_MODULE = /_exps$/;
+const GRANITE_EXPERTS = /^(input|output)_linear$/;
 const RECURRENT = /^(lstm|gru|rnn|mixer)$|^ssm_|lstm|gru/;
 /** PyTorch RNN parameters (`weight_ih_l0`, `bias_hh_l1_reverse`) name the gate matrices of a recurrent cell. */
 const RNN_PARAM = /^(weight|bias)_(ih|hh|hr)(_l\d+)?(_reverse)?$/;
@@ -121,6 +122,8 @@ function roleOf(module: string, parents: readonly string[], expert: number | und
   if (ROUTER.test(module) || parents.some((p) => p === 'gate' || p === 'router')) return 'router';
   if (SHARED_EXPERT_SEGMENT.test(module) || parents.some((p) => SHARED_EXPERT_SEGMENT.test(p))) return 'shared_expert';
   if (expert !== undefined || EXPERT_MODULE.test(module) || parents.includes('experts')) return 'expert';
+  // Granite MoE (granitemoe, granitemoehybrid): all experts fused in `block_sparse_moe.input_linear` / `output_linear`.
+  if (GRANITE_EXPERTS.test(module) && parents.includes('block_sparse_moe')) return 'expert';
   if (RECURRENT.test(module) || parents.some((p) => RECURRENT.test(p))) return 'recurrent';
   // GGUF's top-level `output.weight` is the LM head; an `output` module elsewhere is contextual.
   if ((module === 'output' || module === 'head') && parents.length === 0) return 'output_head';
@@ -149,6 +152,9 @@ export function isQuantizableWeight(role: LayerRole, shape: readonly number[], d
  * One layer per tensor (op 'tensor'), for tensor-only formats (safetensors, GGUF). Role, block and expert come
  * from {@link inferRole}; `quantizable` from {@link isQuantizableWeight}.
  */
+/** The graph edges of every tensor-only layer: one shared empty list, not two new arrays per layer (~64 MB per 10^6 tensors). */
+const NO_EDGES: readonly string[] = Object.freeze([]);
+
 export function layersFromTensors(tensors: readonly TensorInfo[]): Layer[] {
   const layers: Layer[] = new Array<Layer>(tensors.length);
   for (let i = 0; i < tensors.length; i++) {
@@ -166,8 +172,8 @@ export function layersFromTensors(tensors: readonly TensorInfo[]): Layer[] {
       dtype: t.dtype,
       shape: t.shape,
       quantizable: isQuantizableWeight(info.role, t.shape, t.dtype),
-      inputs: [],
-      outputs: [],
+      inputs: NO_EDGES,
+      outputs: NO_EDGES,
     };
   }
   return layers;

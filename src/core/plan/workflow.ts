@@ -9,7 +9,8 @@
  * {@link replacePlanAssignment}, which re-estimates only when the assignment changed. The adapters translate
  * arguments and show results; nothing here reads files or settings.
  */
-import { estimate, type Estimate } from '../estimate/memory';
+import { formatBytes } from '../format/numbers';
+import { estimate, estimateWith, prepareEstimate, type Estimate, type EstimateOptions, type PreparedEstimate } from '../estimate/memory';
 import type { Target } from '../estimate/hardware/catalog';
 import { setOwn } from '../model/dict';
 import type { Model } from '../model/types';
@@ -55,27 +56,29 @@ export interface PlanForTargetResult extends SolveModelResult {
 /**
  * Computes the layer-weight budget for a target (capacity minus KV cache, activations and overhead, or an
  * explicit budget) and solves. When nothing fits, suggests what would, with numbers: more devices, a smaller
- * context, a lower KV-cache format, emulated formats.
+ * context, a lower KV-cache format, emulated formats. `prepared` (of {@link planEstimateOptions}) is made here
+ * unless the caller has it: one preparation (shapes, activations, KV cache) serves the budget's estimate and the
+ * chosen assignment's.
  */
-export function planForTarget(model: Model, options: PlanForTargetOptions): PlanForTargetResult {
+export function planForTarget(model: Model, options: PlanForTargetOptions, prepared = prepareEstimate(model, options.target, planEstimateOptions(options))): PlanForTargetResult {
   const { target } = options;
   const devices = options.devices ?? 1;
   const base = { ...(options.batch !== undefined ? { batch: options.batch } : {}), ...(options.constants ? { constants: options.constants } : {}) };
   const at = (context: number | undefined, kvFormat: string | undefined): Estimate =>
     estimate(model, target, { ...base, ...(context !== undefined ? { context } : {}), ...(kvFormat !== undefined ? { kvFormat } : {}) });
-  const stored = at(options.context, options.kvFormat);
+  const stored = estimateWith(prepared);
   const kind = budgetKind(options.budget);
   const facts = layerBudgetFacts(model);
   const budgetFor = (e: Estimate, n: number): BudgetBreakdown => budgetOf(model, target, options.budget, n, e, facts);
   const budget = budgetFor(stored, devices);
   const solveOpts = { ...options, native: target.native, weightBudgetBytes: budget.weightBudgetBytes };
   const result = solveModel(model, solveOpts);
-  const final = estimate(model, target, { ...base, ...(options.context !== undefined ? { context: options.context } : {}), ...(options.kvFormat !== undefined ? { kvFormat: options.kvFormat } : {}), assignment: result.assignment });
+  const final = estimateWith(prepared, { assignment: result.assignment });
   const suggestions: FitSuggestion[] = [];
   if (result.status === 'infeasible') {
     const need = result.minWeightBytes;
     const short = need - budget.availableBytes;
-    const mib = (x: number): string => `${(x / 2 ** 20).toFixed(1)} MiB`;
+    const mib = formatBytes;
     if (kind === 'capacity') {
       for (let n = devices + 1; n <= devices + 4096; n++) {
         if (budgetFor(stored, n).weightBudgetBytes >= need) {
@@ -120,6 +123,16 @@ export function planForTarget(model: Model, options: PlanForTargetOptions): Plan
     });
   }
   return { ...result, ...(result.status === 'infeasible' ? { shortfallBytes: result.minWeightBytes - budget.availableBytes } : {}), budget, estimate: final, suggestions };
+}
+
+/** The estimator settings of a plan: batch, context, KV format and shape constants (no assignment). */
+export function planEstimateOptions(options: Pick<PlanForTargetOptions, 'batch' | 'constants' | 'context' | 'kvFormat'>): EstimateOptions {
+  return {
+    ...(options.batch !== undefined ? { batch: options.batch } : {}),
+    ...(options.constants ? { constants: options.constants } : {}),
+    ...(options.context !== undefined ? { context: options.context } : {}),
+    ...(options.kvFormat !== undefined ? { kvFormat: options.kvFormat } : {}),
+  };
 }
 
 function formatBitsPerWeightOf(f: NumberFormat): number {
@@ -167,6 +180,8 @@ export interface SolvedPlan {
   readonly result: PlanForTargetResult;
   /** Layer → format id of the plan. */
   readonly assignment: Readonly<Record<string, string>>;
+  /** The estimator's preparation for these settings, reused when the assignment is replaced. */
+  readonly prepared: PreparedEstimate;
 }
 
 /** Pins (layer → format) and notes of a previous plan's entries. */
@@ -219,7 +234,8 @@ export function solvePlan(model: Model, input: SolvePlanInput): SolvedPlan {
   const { pinned } = previousPlanFacts(input.previous ?? []);
   const { previous: _previous, baselines: _baselines, fingerprint: _fingerprint, ...options } = input;
   const baselineBytes = (input.baselines ?? []).map((b) => assignmentWeightBytes(model, b.assignment));
-  const result = planForTarget(model, { ...options, pinned, alsoAtBytes: baselineBytes });
+  const prepared = prepareEstimate(model, input.target, planEstimateOptions(input));
+  const result = planForTarget(model, { ...options, pinned, alsoAtBytes: baselineBytes }, prepared);
   const feasible = result.status !== 'infeasible';
   return {
     plan: feasible ? planDocument(model, input, result.assignment, result.estimate.context) : undefined,
@@ -229,16 +245,18 @@ export function solvePlan(model: Model, input: SolvePlanInput): SolvedPlan {
     baselines: compareBaselines(model, input, baselineBytes, result.atBytes),
     result,
     assignment: result.assignment,
+    prepared,
   };
 }
 
 /**
  * `solved` with another assignment (a verified candidate that measured better): the plan document and the
- * estimate follow it; the estimate is re-run only when the assignment differs from the solver's.
+ * estimate follow it; only the assignment's part of the estimate is re-run (over `solved.prepared`), and only when
+ * the assignment differs from the solver's.
  */
 export function replacePlanAssignment(model: Model, input: SolvePlanInput, solved: SolvedPlan, assignment: Readonly<Record<string, string>>): SolvedPlan {
   if (assignment === solved.assignment) return solved;
-  const e = estimate(model, input.target, { batch: input.batch ?? 1, kvFormat: input.kvFormat ?? 'fp16', assignment, ...(input.context !== undefined ? { context: input.context } : {}), ...(input.constants ? { constants: input.constants } : {}) });
+  const e = estimateWith(solved.prepared, { assignment });
   return { ...solved, plan: planDocument(model, input, assignment, e.context), estimate: e, assignment };
 }
 //#endregion

@@ -199,3 +199,81 @@ function moeFfn(g: GgmlGraph, x: number, L: GraphLayer, d: GraphDims, n: number)
   return out;
 }
 
+
+/** Dimensions of a Mamba-1 reserve graph (`llama_model_mamba` + `llm_build_mamba_base::build_mamba_layer`). */
+export interface MambaGraphDims {
+  readonly embd: number;
+  readonly vocab: number;
+  readonly layers: number;
+  readonly dInner: number;
+  readonly dState: number;
+  readonly dConv: number;
+  readonly dtRank: number;
+  readonly tokens: number;
+  readonly outputs: number;
+  /** Sequences in the micro-batch (each with its own state row). */
+  readonly seqs: number;
+}
+
+/**
+ * The reserve graph of a Mamba-1 model, tensor by tensor as `build_mamba_layer` (src/models/mamba-base.cpp) and
+ * `build_rs` (src/llama-graph.cpp) lay it out: per layer RMS norm, the state rows (get_rows of the conv and SSM
+ * states by sequence), in_proj → x/z views, concat of the conv state with xᵀ, ssm_conv, bias, SiLU, x_proj,
+ * dt_proj + bias, ssm_scan (its output holds y and the new states), y + x·D, SwiGLU(cont(z), y), out_proj, residual;
+ * then the final norm and the logits. State writes are copies into views of the (external) state cache.
+ */
+export function buildMambaGraph(d: MambaGraphDims): GgmlGraph {
+  const g = new GgmlGraph();
+  const n = d.tokens;
+  const s = d.seqs;
+  const w = (): number => g.external();
+  const tokens = g.input('i32', [n]);
+  let inpL = g.op('f32', [d.embd, n], [w(), tokens]); // get_rows(tok_embd)
+  const copyMain = g.input('i32', [s]); // build_inp_rs: s_copy_main
+  const copyExtra = g.input('i32', [0]); // s_copy_extra: no extra states at reserve time
+  const outIds = g.input('i32', [d.outputs]);
+  const rConv = (d.dConv - 1) * d.dInner;
+  for (let il = 0; il < d.layers; il++) {
+    const last = il === d.layers - 1;
+    let cur = rmsNorm(g, inpL, [d.embd, n]);
+    // build_rs for the conv state: zero one row in place (a view of the cache), get_rows of the used rows, extras copied back.
+    const conv = g.op('f32', [rConv, s], [g.view(w()), copyMain]);
+    g.view(w(), undefined, 'f32', [g.op('f32', [rConv, 0], [g.view(w()), copyExtra])]);
+    const conv3 = g.view(conv, [d.dConv - 1, d.dInner, s]);
+    const xz = g.op('f32', [2 * d.dInner, n], [w(), g.view(cur, [d.embd, n / s, s])]);
+    const x = g.view(xz);
+    const z = g.view(xz);
+    const convX = g.op('f32', [d.dConv - 1 + n / s, d.dInner, s], [conv3, g.view(x)]); // concat(conv, xᵀ)
+    g.view(w(), undefined, 'f32', [g.view(convX)]); // cpy of the last d_conv − 1 columns into the cache
+    let xc = g.op('f32', [d.dInner, n / s, s], [convX, w()]); // ssm_conv
+    xc = g.op('f32', [d.dInner, n / s, s], [xc, w()], true); // + conv bias
+    xc = g.op('f32', [d.dInner, n / s, s], [xc], true); // silu
+    const xdb = g.op('f32', [d.dtRank + 2 * d.dState, n / s, s], [w(), xc]);
+    let dt = g.op('f32', [d.dInner, n / s, s], [w(), g.view(xdb)]);
+    dt = g.op('f32', [d.dInner, n / s, s], [dt, w()], true);
+    const B = g.view(xdb);
+    const C = g.view(xdb);
+    // build_rs for the SSM state with ssm_scan as the row getter.
+    const scan = g.op('f32', [d.dInner * n + d.dState * d.dInner * s], [g.view(w()), g.view(xc), dt, w(), B, C, copyMain]);
+    g.view(w(), undefined, 'f32', [g.op('f32', [d.dState * d.dInner, 0], [g.view(w()), copyExtra])]);
+    g.view(w(), undefined, 'f32', [g.view(scan)]); // cpy of the new states into the cache
+    let y = g.view(scan);
+    const xd = g.op('f32', [d.dInner, n / s, s], [xc, w()], true); // x · D
+    y = g.op('f32', [d.dInner, n / s, s], [y, xd], true);
+    const zc = g.op('f32', [d.dInner, n / s, s], [z]); // cont(z)
+    const act = g.op('f32', [d.dInner, n / s, s], [zc, y]); // swiglu_split
+    cur = g.view(g.op('f32', [d.embd, n / s, s], [w(), act]), [d.embd, n]);
+    let rows = n;
+    let residual = inpL;
+    if (last) {
+      rows = d.outputs;
+      cur = g.op('f32', [d.embd, rows], [cur, outIds]);
+      residual = g.op('f32', [d.embd, rows], [inpL, outIds]);
+    }
+    inpL = g.op('f32', [d.embd, rows], [cur, residual], true);
+  }
+  const normed = rmsNorm(g, inpL, [d.embd, d.outputs]);
+  const logits = g.op('f32', [d.vocab, d.outputs], [w(), normed]);
+  g.markOutput(logits);
+  return g;
+}

@@ -15,6 +15,7 @@ import { storedByteLength, dtypeInfo } from '../../model/dtypes';
 import { layersFromTensors } from '../../model/roles';
 import type { Hyperparameters, MetadataValue, Model, TensorInfo } from '../../model/types';
 import type { ReadContext } from '../context';
+import { MemoryBudget, TENSOR_ENTRY_BYTES } from '../../io/memoryBudget';
 import { attentionFromKvs } from './attentionKeys';
 import { REMOVED_GGML_TYPES, ggmlLayouts, layoutByteLength, type GgmlLayout } from './ggmlTypes';
 import { maxOf } from '../../util/arrays';
@@ -126,42 +127,84 @@ export async function readGguf(source: ByteSource, ctx: ReadContext): Promise<Mo
 
 /** {@link readGguf}, also returning the stored layout: metadata value spans and tensor infos (for the writer). */
 export async function readGgufHeader(source: ByteSource, ctx: ReadContext): Promise<GgufHeader> {
-  const name = source.name;
-  const { limits } = ctx;
-  const fail = (code: 'bad-value' | 'unsupported' | 'limit-exceeded' | 'bad-offset' | 'truncated' | 'bad-magic', problem: string, offset?: number): never => {
-    throw new ModelFormatError(code, formatError(name, problem), offset);
+  const h = new HeaderReader(source, ctx);
+  const { version, tensorCount, kvCount } = await readPreamble(h, source.size);
+  const meta = await readMetadataEntries(h, kvCount);
+  const infos = await readTensorInfos(h, tensorCount, meta.alignment);
+  const { dataOffset, forkNotes } = placeTensorData(h, infos, tensorCount, meta.alignment, source.size);
+  const { tensors } = infos;
+  const layers = layersFromTensors(tensors);
+  let parameterCount = 0;
+  let weightBytes = 0;
+  for (const t of tensors) {
+    parameterCount += t.elementCount;
+    weightBytes += t.byteLength;
+  }
+  const model: Model = {
+    format: 'gguf',
+    fileName: source.name,
+    files: [{ path: baseNameOf(source.name), byteLength: source.size }],
+    totalFileBytes: source.size,
+    formatVersion: version,
+    producer: undefined,
+    hyperparameters: hyperparametersFromKvs(meta.kvs),
+    metadata: meta.metadata,
+    tensors,
+    layers,
+    graphs: [],
+    parameterCount,
+    tensorCount: tensors.length,
+    nodeCount: 0,
+    weightBytes,
+    warnings: forkNotes,
   };
-  const c = new Cursor(new BinaryReader(source, 0, WINDOW_BYTES));
-  const r = c.r;
+  return { model, version, alignment: meta.alignment, dataOffset, kvs: meta.spans, tensors: infos.entries };
+}
 
-  await c.need(24, 'the GGUF header');
-  if (r.u32Sync() !== GGUF_MAGIC) fail('bad-magic', "does not start with the GGUF magic 'GGUF'", 0);
-  const version = r.u32Sync();
-  if (version === 0) fail('bad-value', 'has GGUF version 0', 4);
-  // A big-endian v3 file reads as 0x03000000 here (llama.cpp checks the low 16 bits the same way).
-  if ((version & 0xffff) === 0) fail('unsupported', `is a big-endian GGUF file (version field ${version}), which is not supported`, 4);
-  if (version === 1) fail('unsupported', 'is GGUF version 1, which is not supported (versions 2 and 3 are)', 4);
-  if (version > 3) fail('unsupported', `has GGUF version ${version}, newer than the supported versions 2 and 3`, 4);
-  const tensorCount = r.u64Sync('tensor count');
-  const kvCount = r.u64Sync('metadata entry count');
-  if (tensorCount > limits.maxTensorCount) fail('limit-exceeded', `tensor count ${tensorCount} exceeds the limit of ${limits.maxTensorCount}`, 8);
-  if (kvCount > limits.maxMetadataEntries) fail('limit-exceeded', `metadata entry count ${kvCount} exceeds the limit of ${limits.maxMetadataEntries}`, 16);
-  if (kvCount * MIN_KV_BYTES + tensorCount * MIN_TENSOR_INFO_BYTES > r.remaining) {
-    fail('truncated', `declares ${kvCount} metadata entries and ${tensorCount} tensors, more than its ${source.size} bytes can hold`, 8);
+type GgufFailure = 'bad-value' | 'unsupported' | 'limit-exceeded' | 'bad-offset' | 'truncated' | 'bad-magic';
+
+/** The header's windowed cursor with the reads every step shares: lengths, strings, scalars and (nested) values. */
+class HeaderReader {
+  readonly c: Cursor;
+  readonly r: BinaryReader;
+  readonly limits: ReadContext['limits'];
+  readonly name: string;
+  readonly budget: MemoryBudget;
+  /** Set by {@link readPreamble}; named in the memory budget's message. */
+  tensorCount = 0;
+  private nameBytes = 0;
+
+  constructor(source: ByteSource, readonly ctx: ReadContext) {
+    this.name = source.name;
+    this.limits = ctx.limits;
+    this.budget = ctx.budget ?? new MemoryBudget(ctx.limits, source.name);
+    this.c = new Cursor(new BinaryReader(source, 0, WINDOW_BYTES));
+    this.r = this.c.r;
   }
 
-  //#region strings and values
-  const readLength = async (what: string, max = limits.maxStringBytes, limitName = 'maxStringBytes'): Promise<number> => {
+  fail(code: GgufFailure, problem: string, offset?: number): never {
+    throw new ModelFormatError(code, formatError(this.name, problem), offset);
+  }
+
+  async readLength(what: string, max = this.limits.maxStringBytes, limitName = 'maxStringBytes'): Promise<number> {
+    const { c, r } = this;
     if (!c.has(8)) await c.need(8, what);
     const at = r.position;
-    const len = toSafeNumber(name, r.u32Sync(), r.u32Sync(), what, at);
-    if (len > max) fail('limit-exceeded', `${what} ${len} exceeds the limit of ${max} bytes (${limitName})`, at);
-    if (len > r.remaining) fail('truncated', `${what} ${len} at offset ${at} runs past the end of the file`, at);
+    const len = toSafeNumber(this.name, r.u32Sync(), r.u32Sync(), what, at);
+    if (len > max) this.fail('limit-exceeded', `${what} ${len} exceeds the limit of ${max} bytes (${limitName})`, at);
+    if (len > r.remaining) this.fail('truncated', `${what} ${len} at offset ${at} runs past the end of the file`, at);
     return len;
-  };
+  }
+
   /** Reads a string; returns at most `maxBytes` of it (cut at a character boundary, marked with '…'). */
-  const readString = async (what: string, maxBytes: number, isName = false): Promise<string> => {
-    const len = isName ? await readLength(what, limits.maxNameBytes, 'maxNameBytes') : await readLength(what);
+  async readString(what: string, maxBytes: number, isName = false): Promise<string> {
+    const { c, r } = this;
+    const len = isName ? await this.readLength(what, this.limits.maxNameBytes, 'maxNameBytes') : await this.readLength(what);
+    if (isName && len > 64) {
+      // Longer names are charged (shorter ones are within the per-entry cost).
+      this.nameBytes += len;
+      this.budget.charge(len, () => `${this.tensorCount} tensor entries and ${this.nameBytes} bytes of long names`);
+    }
     const keep = Math.min(len, maxBytes);
     if (!c.has(keep)) await c.need(keep, what);
     const bytes = r.bytesSync(keep);
@@ -170,8 +213,10 @@ export async function readGgufHeader(source: ByteSource, ctx: ReadContext): Prom
       return `${decodeUtf8(bytes.subarray(0, utf8Boundary(bytes)))}…`;
     }
     return decodeUtf8(bytes);
-  };
-  const scalar = (type: number): number | boolean | string => {
+  }
+
+  scalar(type: number): number | boolean | string {
+    const { r } = this;
     switch (type) {
       case T_UINT8: return r.u8Sync();
       case T_INT8: return r.i8Sync();
@@ -195,54 +240,44 @@ export async function readGgufHeader(source: ByteSource, ctx: ReadContext): Prom
       }
       default: return finite(r.f64Sync());
     }
-  };
-  const checkType = (type: number, at: number, what: string): void => {
-    if (!(type >= 0 && type <= T_FLOAT64)) fail('unsupported', `${what} has unknown GGUF value type '${type}'`, at);
-  };
-  const readValue = async (type: number, depth: number, what: string): Promise<GgufValue> => {
-    if (type === T_STRING) return { display: await readString(`${what} length`, limits.maxDisplayStringBytes), type };
+  }
+
+  checkType(type: number, at: number, what: string): void {
+    if (!(type >= 0 && type <= T_FLOAT64)) this.fail('unsupported', `${what} has unknown GGUF value type '${type}'`, at);
+  }
+
+  async readValue(type: number, depth: number, what: string): Promise<GgufValue> {
+    const { c, r, limits } = this;
+    if (type === T_STRING) return { display: await this.readString(`${what} length`, limits.maxDisplayStringBytes), type };
     if (type !== T_ARRAY) {
       const size = TYPE_SIZES[type]!;
       if (!c.has(size)) await c.need(size, what);
-      return { display: scalar(type), type };
+      return { display: this.scalar(type), type };
     }
-    if (depth >= limits.maxNestingDepth) fail('limit-exceeded', `${what} nests arrays deeper than the limit of ${limits.maxNestingDepth}`, r.position);
+    if (depth >= limits.maxNestingDepth) this.fail('limit-exceeded', `${what} nests arrays deeper than the limit of ${limits.maxNestingDepth}`, r.position);
     if (!c.has(12)) await c.need(12, what);
     const typeAt = r.position;
     const itemType = r.u32Sync();
-    checkType(itemType, typeAt, what);
+    this.checkType(itemType, typeAt, what);
     const count = r.u64Sync(`${what} array length`);
-    if (count > limits.maxArrayLength) fail('limit-exceeded', `${what} array length ${count} exceeds the limit of ${limits.maxArrayLength}`, typeAt + 4);
+    if (count > limits.maxArrayLength) this.fail('limit-exceeded', `${what} array length ${count} exceeds the limit of ${limits.maxArrayLength}`, typeAt + 4);
     const minItem = itemType === T_STRING ? 8 : itemType === T_ARRAY ? 12 : TYPE_SIZES[itemType]!;
-    if (count * minItem > r.remaining) fail('truncated', `${what} array of ${count} items runs past the end of the file`, typeAt + 4);
+    if (count * minItem > r.remaining) this.fail('truncated', `${what} array of ${count} items runs past the end of the file`, typeAt + 4);
     const full = count <= FULL_ARRAY_ITEMS;
     const keep = full ? count : SUMMARY_ITEMS;
     const items: MetadataValue[] = [];
     let numbers: number[] | undefined;
-    if (itemType === T_STRING) {
+    if (itemType === T_STRING) await this.readStringItems(count, keep, what, items);
+    else if (itemType === T_ARRAY) {
       for (let i = 0; i < count; i++) {
-        if (i < keep) {
-          items.push(await readString(`${what} item length`, limits.maxDisplayStringBytes));
-          continue;
-        }
-        // Hot path for vocabularies: length, then skip the bytes; awaits only when the window runs out.
-        if (!c.has(8)) await c.need(8, what);
-        const at = r.position;
-        const len = toSafeNumber(name, r.u32Sync(), r.u32Sync(), `${what} item length`, at);
-        if (len > limits.maxStringBytes) fail('limit-exceeded', `${what} item length ${len} exceeds the limit of ${limits.maxStringBytes} bytes`, at);
-        r.skip(len, what);
-        if ((i & 0xffff) === 0) throwIfCancelled(ctx.token);
-      }
-    } else if (itemType === T_ARRAY) {
-      for (let i = 0; i < count; i++) {
-        const v = await readValue(T_ARRAY, depth + 1, what);
+        const v = await this.readValue(T_ARRAY, depth + 1, what);
         if (i < keep) items.push(v.display);
-        if ((i & 0xffff) === 0) throwIfCancelled(ctx.token);
+        if ((i & 0xffff) === 0) throwIfCancelled(this.ctx.token);
       }
     } else {
       const size = TYPE_SIZES[itemType]!;
       if (!c.has(keep * size)) await c.need(keep * size, what);
-      for (let i = 0; i < keep; i++) items.push(scalar(itemType));
+      for (let i = 0; i < keep; i++) items.push(this.scalar(itemType));
       if (count > keep) r.skip((count - keep) * size, what);
       // Bool arrays (per-layer flags such as `attention.sliding_window_pattern`) become 1/0.
       if (full) numbers = items.map((x) => (typeof x === 'boolean' ? Number(x) : x)).filter((x): x is number => typeof x === 'number');
@@ -250,26 +285,69 @@ export async function readGgufHeader(source: ByteSource, ctx: ReadContext): Prom
     const display: MetadataValue =
       count > DISPLAY_ARRAY_ITEMS ? { type: 'array', itemType: TYPE_NAMES[itemType]!, length: count, items: items.slice(0, SUMMARY_ITEMS) } : items;
     return numbers ? { display, type, length: count, numbers } : { display, type, length: count };
-  };
-  //#endregion
+  }
 
-  //#region metadata
+  /** The first `keep` strings of an array into `items`; the rest are skipped (vocabularies). */
+  private async readStringItems(count: number, keep: number, what: string, items: MetadataValue[]): Promise<void> {
+    const { c, r, limits } = this;
+    for (let i = 0; i < count; i++) {
+      if (i < keep) {
+        items.push(await this.readString(`${what} item length`, limits.maxDisplayStringBytes));
+        continue;
+      }
+      // Hot path for vocabularies: length, then skip the bytes; awaits only when the window runs out.
+      if (!c.has(8)) await c.need(8, what);
+      const at = r.position;
+      const len = toSafeNumber(this.name, r.u32Sync(), r.u32Sync(), `${what} item length`, at);
+      if (len > limits.maxStringBytes) this.fail('limit-exceeded', `${what} item length ${len} exceeds the limit of ${limits.maxStringBytes} bytes`, at);
+      r.skip(len, what);
+      if ((i & 0xffff) === 0) throwIfCancelled(this.ctx.token);
+    }
+  }
+}
+
+/** Magic, version (2 and 3, little-endian) and the two counts, bounded by the limits and the file size. */
+async function readPreamble(h: HeaderReader, size: number): Promise<{ version: number; tensorCount: number; kvCount: number }> {
+  const { c, r, limits } = h;
+  await c.need(24, 'the GGUF header');
+  if (r.u32Sync() !== GGUF_MAGIC) h.fail('bad-magic', "does not start with the GGUF magic 'GGUF'", 0);
+  const version = r.u32Sync();
+  if (version === 0) h.fail('bad-value', 'has GGUF version 0', 4);
+  // A big-endian v3 file reads as 0x03000000 here (llama.cpp checks the low 16 bits the same way).
+  if ((version & 0xffff) === 0) h.fail('unsupported', `is a big-endian GGUF file (version field ${version}), which is not supported`, 4);
+  if (version === 1) h.fail('unsupported', 'is GGUF version 1, which is not supported (versions 2 and 3 are)', 4);
+  if (version > 3) h.fail('unsupported', `has GGUF version ${version}, newer than the supported versions 2 and 3`, 4);
+  const tensorCount = r.u64Sync('tensor count');
+  const kvCount = r.u64Sync('metadata entry count');
+  if (tensorCount > limits.maxTensorCount) h.fail('limit-exceeded', `tensor count ${tensorCount} exceeds the limit of ${limits.maxTensorCount}`, 8);
+  if (kvCount > limits.maxMetadataEntries) h.fail('limit-exceeded', `metadata entry count ${kvCount} exceeds the limit of ${limits.maxMetadataEntries}`, 16);
+  h.tensorCount = tensorCount;
+  h.budget.charge(tensorCount * TENSOR_ENTRY_BYTES, `${tensorCount} tensor entries`);
+  if (kvCount * MIN_KV_BYTES + tensorCount * MIN_TENSOR_INFO_BYTES > r.remaining) {
+    h.fail('truncated', `declares ${kvCount} metadata entries and ${tensorCount} tensors, more than its ${size} bytes can hold`, 8);
+  }
+  return { version, tensorCount, kvCount };
+}
+
+/** The metadata entries (values, their spans in the file, display values) and the checked `general.alignment`. */
+async function readMetadataEntries(h: HeaderReader, kvCount: number): Promise<{ kvs: Map<string, GgufValue>; spans: GgufKvSpan[]; metadata: Record<string, MetadataValue>; alignment: number }> {
+  const { c, r, limits } = h;
   const kvs = new Map<string, GgufValue>();
   const spans: GgufKvSpan[] = [];
   const metadata: Record<string, MetadataValue> = {};
   for (let i = 0; i < kvCount; i++) {
-    if ((i & 0x3ff) === 0) throwIfCancelled(ctx.token);
+    if ((i & 0x3ff) === 0) throwIfCancelled(h.ctx.token);
     const keyAt = r.position;
-    const key = await readString('metadata key length', limits.maxStringBytes, true);
-    if (key.length === 0) fail('bad-value', `metadata entry ${i} has an empty key`, keyAt);
-    if (kvs.has(key)) fail('bad-value', `metadata key '${truncateForMessage(key)}' appears twice`, keyAt);
+    const key = await h.readString('metadata key length', limits.maxStringBytes, true);
+    if (key.length === 0) h.fail('bad-value', `metadata entry ${i} has an empty key`, keyAt);
+    if (kvs.has(key)) h.fail('bad-value', `metadata key '${truncateForMessage(key)}' appears twice`, keyAt);
     if (!c.has(4)) await c.need(4, 'metadata value type');
     const typeAt = r.position;
     const type = r.u32Sync();
     const what = `metadata '${truncateForMessage(key, 60)}'`;
-    checkType(type, typeAt, what);
+    h.checkType(type, typeAt, what);
     const valueOffset = r.position;
-    const value = await readValue(type, 0, what);
+    const value = await h.readValue(type, 0, what);
     kvs.set(key, value);
     spans.push({ key, valueType: type, valueOffset, valueEnd: r.position });
     Object.defineProperty(metadata, key, { value: value.display, enumerable: true, writable: true, configurable: true });
@@ -279,30 +357,38 @@ export async function readGgufHeader(source: ByteSource, ctx: ReadContext): Prom
   if (alignmentKv) {
     // llama.cpp requires a u32 power of two.
     const a = alignmentKv.display;
-    if (alignmentKv.type !== T_UINT32) fail('bad-value', `general.alignment has type ${TYPE_NAMES[alignmentKv.type] ?? alignmentKv.type} but must be uint32`);
-    if (typeof a !== 'number' || a === 0 || (a & (a - 1)) !== 0) fail('bad-value', `general.alignment ${String(a)} is not a power of two`);
+    if (alignmentKv.type !== T_UINT32) h.fail('bad-value', `general.alignment has type ${TYPE_NAMES[alignmentKv.type] ?? alignmentKv.type} but must be uint32`);
+    if (typeof a !== 'number' || a === 0 || (a & (a - 1)) !== 0) h.fail('bad-value', `general.alignment ${String(a)} is not a power of two`);
     alignment = a as number;
   }
-  //#endregion
+  return { kvs, spans, metadata, alignment };
+}
 
-  //#region tensor infos
-  const tensors: TensorInfo[] = [];
-  const entries: GgufTensorEntry[] = [];
-  const offsets: number[] = [];
+/** The tensor infos as read, before their data is placed. */
+interface TensorInfos {
+  readonly tensors: TensorInfo[];
+  readonly entries: GgufTensorEntry[];
+  readonly offsets: number[];
   /** Per tensor: its ggml type id and the layouts of that id its shape allows (upstream first). */
-  const typeIds: number[] = [];
-  const candidates: TensorLayout[][] = [];
+  readonly typeIds: number[];
+  readonly candidates: TensorLayout[][];
+}
+
+/** Every tensor info: unique name, bounded rank and element count, a known ggml type whose blocks fit its rows, aligned offset. */
+async function readTensorInfos(h: HeaderReader, tensorCount: number, alignment: number): Promise<TensorInfos> {
+  const { c, r, limits } = h;
+  const infos: TensorInfos = { tensors: [], entries: [], offsets: [], typeIds: [], candidates: [] };
   const names = new Set<string>();
   for (let i = 0; i < tensorCount; i++) {
-    if ((i & 0x3ff) === 0) throwIfCancelled(ctx.token);
+    if ((i & 0x3ff) === 0) throwIfCancelled(h.ctx.token);
     const infoAt = r.position;
-    const tname = await readString('tensor name length', limits.maxStringBytes, true);
+    const tname = await h.readString('tensor name length', limits.maxStringBytes, true);
     const quoted = `tensor '${truncateForMessage(tname)}'`;
-    if (names.has(tname)) fail('bad-value', `${quoted} appears twice`, infoAt);
+    if (names.has(tname)) h.fail('bad-value', `${quoted} appears twice`, infoAt);
     names.add(tname);
     if (!c.has(4)) await c.need(4, 'tensor dimension count');
     const nDims = r.u32Sync();
-    if (nDims > limits.maxRank) fail('limit-exceeded', `${quoted} has ${nDims} dimensions, above the limit of ${limits.maxRank}`, r.position - 4);
+    if (nDims > limits.maxRank) h.fail('limit-exceeded', `${quoted} has ${nDims} dimensions, above the limit of ${limits.maxRank}`, r.position - 4);
     if (!c.has(nDims * 8 + 12)) await c.need(nDims * 8 + 12, 'tensor info');
     const ne: number[] = new Array<number>(nDims);
     let elementCount = 1;
@@ -310,36 +396,19 @@ export async function readGgufHeader(source: ByteSource, ctx: ReadContext): Prom
       const dim = r.u64Sync(`${quoted} dimension`);
       ne[d] = dim;
       elementCount *= dim;
-      if (elementCount > limits.maxElementCount) fail('limit-exceeded', `${quoted} has more than ${limits.maxElementCount} elements`, infoAt);
+      if (elementCount > limits.maxElementCount) h.fail('limit-exceeded', `${quoted} has more than ${limits.maxElementCount} elements`, infoAt);
     }
     const typeAt = r.position;
     const typeId = r.u32Sync();
-    const layouts = ggmlLayouts(typeId);
-    if (layouts.length === 0) {
-      const removed = REMOVED_GGML_TYPES[typeId];
-      if (removed) fail('unsupported', `${quoted} uses ggml type ${typeId} (${removed}), which upstream removed from GGUF files`, typeAt);
-      fail('unsupported', `${quoted} has unknown ggml type '${typeId}'`, typeAt);
-    }
-    // llama.cpp: each row (ne[0]) must be a whole number of blocks. Keep the layouts of this id that allow it.
-    const rowLength = nDims > 0 ? ne[0]! : 1;
-    const viable: TensorLayout[] = [];
-    for (const layout of layouts) {
-      const byteLength = elementCount === 0 ? 0 : layoutByteLength(layout.dtype, ne, elementCount, storedByteLength);
-      const rowsFit = layout.dtype === 'tl2' || rowLength % dtypeInfo(layout.dtype)!.blockSize === 0;
-      if (rowsFit && byteLength !== undefined) viable.push({ layout, byteLength });
-    }
-    if (viable.length === 0) {
-      const first = layouts[0]!;
-      fail('bad-value', `${quoted} of type ${first.name} has rows of ${rowLength} elements, not a multiple of its block size ${dtypeInfo(first.dtype)!.blockSize}`, typeAt);
-    }
+    const viable = viableLayouts(h, quoted, typeId, typeAt, ne, elementCount);
     const offsetAt = r.position;
     const offset = r.u64Sync(`${quoted} data offset`);
-    if (offset % alignment !== 0) fail('bad-offset', `${quoted} data offset ${offset} is not a multiple of the alignment ${alignment}`, offsetAt);
-    offsets.push(offset);
-    entries.push({ name: tname, ne: [...ne], ggmlType: typeId, offset });
-    typeIds.push(typeId);
-    candidates.push(viable);
-    tensors.push({
+    if (offset % alignment !== 0) h.fail('bad-offset', `${quoted} data offset ${offset} is not a multiple of the alignment ${alignment}`, offsetAt);
+    infos.offsets.push(offset);
+    infos.entries.push({ name: tname, ne: [...ne], ggmlType: typeId, offset });
+    infos.typeIds.push(typeId);
+    infos.candidates.push(viable);
+    infos.tensors.push({
       name: tname,
       dtype: viable[0]!.layout.dtype,
       // GGUF lists ne[0] (the contiguous row) first; the IR uses row-major order, outermost first, like numpy and safetensors.
@@ -350,13 +419,41 @@ export async function readGgufHeader(source: ByteSource, ctx: ReadContext): Prom
       origin: 'entry',
     });
   }
-  //#endregion
+  return infos;
+}
 
-  //#region data section
-  const infoEnd = r.position;
+/** The layouts of ggml type `typeId` whose blocks divide a row (llama.cpp: each row is a whole number of blocks). */
+function viableLayouts(h: HeaderReader, quoted: string, typeId: number, typeAt: number, ne: readonly number[], elementCount: number): TensorLayout[] {
+  const rowLength = ne.length > 0 ? ne[0]! : 1;
+  const layouts = ggmlLayouts(typeId);
+  if (layouts.length === 0) {
+    const removed = REMOVED_GGML_TYPES[typeId];
+    if (removed) h.fail('unsupported', `${quoted} uses ggml type ${typeId} (${removed}), which upstream removed from GGUF files`, typeAt);
+    h.fail('unsupported', `${quoted} has unknown ggml type '${typeId}'`, typeAt);
+  }
+  const viable: TensorLayout[] = [];
+  for (const layout of layouts) {
+    const byteLength = elementCount === 0 ? 0 : layoutByteLength(layout.dtype, ne, elementCount, storedByteLength);
+    const rowsFit = layout.dtype === 'tl2' || rowLength % dtypeInfo(layout.dtype)!.blockSize === 0;
+    if (rowsFit && byteLength !== undefined) viable.push({ layout, byteLength });
+  }
+  if (viable.length === 0) {
+    const first = layouts[0]!;
+    h.fail('bad-value', `${quoted} of type ${first.name} has rows of ${rowLength} elements, not a multiple of its block size ${dtypeInfo(first.dtype)!.blockSize}`, typeAt);
+  }
+  return viable;
+}
+
+/**
+ * The data section: where it starts, each tensor's layout (forks of a type id decided by the offsets) and byte
+ * range, refusing overlaps and data past the end of the file. Sets each tensor's location in `infos.tensors`.
+ */
+function placeTensorData(h: HeaderReader, infos: TensorInfos, tensorCount: number, alignment: number, size: number): { dataOffset: number; forkNotes: string[] } {
+  const { tensors, offsets, typeIds, candidates } = infos;
+  const infoEnd = h.r.position;
   const dataOffset = tensorCount > 0 ? Math.ceil(infoEnd / alignment) * alignment : infoEnd;
-  if (tensorCount > 0 && dataOffset > source.size) fail('truncated', `the data section would start at offset ${dataOffset}, past the end of the ${source.size}-byte file`, infoEnd);
-  const dataByteLength = source.size - dataOffset;
+  if (tensorCount > 0 && dataOffset > size) h.fail('truncated', `the data section would start at offset ${dataOffset}, past the end of the ${size}-byte file`, infoEnd);
+  const dataByteLength = size - dataOffset;
   const forkNotes = chooseLayouts(tensors, offsets, typeIds, candidates, dataByteLength, alignment);
   const order = tensors.map((_, i) => i).sort((a, b) => offsets[a]! - offsets[b]! || tensors[a]!.byteLength - tensors[b]!.byteLength);
   let covered = 0;
@@ -367,10 +464,10 @@ export async function readGgufHeader(source: ByteSource, ctx: ReadContext): Prom
     const end = begin + t.byteLength;
     if (begin < covered) {
       const p = tensors[previous]!;
-      fail('bad-offset', `tensor '${truncateForMessage(t.name)}' data at offset ${begin} overlaps tensor '${truncateForMessage(p.name)}' ending at ${covered}; as ${layoutName(candidates[previous]![0]!.layout)} '${truncateForMessage(p.name)}' takes ${p.byteLength} bytes: ${layoutsText(typeIds[previous]!, p.elementCount)}`, dataOffset + begin);
+      h.fail('bad-offset', `tensor '${truncateForMessage(t.name)}' data at offset ${begin} overlaps tensor '${truncateForMessage(p.name)}' ending at ${covered}; as ${layoutName(candidates[previous]![0]!.layout)} '${truncateForMessage(p.name)}' takes ${p.byteLength} bytes: ${layoutsText(typeIds[previous]!, p.elementCount)}`, dataOffset + begin);
     }
     if (end > dataByteLength) {
-      fail('bad-offset', `tensor '${truncateForMessage(t.name)}' data (offset ${begin}, ${t.byteLength} bytes) runs past the end of the ${dataByteLength}-byte data section; as ${layoutName(candidates[i]![0]!.layout)} ${layoutsText(typeIds[i]!, t.elementCount)}`, dataOffset + begin);
+      h.fail('bad-offset', `tensor '${truncateForMessage(t.name)}' data (offset ${begin}, ${t.byteLength} bytes) runs past the end of the ${dataByteLength}-byte data section; as ${layoutName(candidates[i]![0]!.layout)} ${layoutsText(typeIds[i]!, t.elementCount)}`, dataOffset + begin);
     }
     if (t.byteLength > 0) {
       covered = end;
@@ -378,34 +475,7 @@ export async function readGgufHeader(source: ByteSource, ctx: ReadContext): Prom
     }
     tensors[i] = { ...t, location: t.byteLength > 0 ? { file: '', byteOffset: dataOffset + begin, byteLength: t.byteLength, encoding: 'raw' } : undefined };
   }
-  //#endregion
-
-  const layers = layersFromTensors(tensors);
-  let parameterCount = 0;
-  let weightBytes = 0;
-  for (const t of tensors) {
-    parameterCount += t.elementCount;
-    weightBytes += t.byteLength;
-  }
-  const model: Model = {
-    format: 'gguf',
-    fileName: name,
-    files: [{ path: baseNameOf(name), byteLength: source.size }],
-    totalFileBytes: source.size,
-    formatVersion: version,
-    producer: undefined,
-    hyperparameters: hyperparametersFromKvs(kvs),
-    metadata,
-    tensors,
-    layers,
-    graphs: [],
-    parameterCount,
-    tensorCount: tensors.length,
-    nodeCount: 0,
-    weightBytes,
-    warnings: forkNotes,
-  };
-  return { model, version, alignment, dataOffset, kvs: spans, tensors: entries };
+  return { dataOffset, forkNotes };
 }
 
 /** One layout a tensor may be stored in, with the bytes it takes in it. */

@@ -10,7 +10,8 @@ import { toSafeNumber } from '../../io/binaryReader';
 import { truncateForMessage, type ByteSource } from '../../io/byteSource';
 import type { TensorInfo } from '../../model/types';
 import type { ReadContext } from '../context';
-import { isPlainObject, parseJsonObject, setOwn } from './json';
+import { MemoryBudget, TENSOR_ENTRY_BYTES } from '../../io/memoryBudget';
+import { isPlainObject, parseJsonObject, setOwn, truncatedCopy } from './json';
 
 /** Safetensors dtype → IR dtype and bits per element (`Dtype::bitsize` upstream). */
 interface SafetensorsDtype {
@@ -92,10 +93,13 @@ export async function readSafetensorsHeader(source: ByteSource, fileKey: string,
   if (headerLength < 2) throw new ModelFormatError('bad-value', formatError(name, `header length ${headerLength} is too small for a JSON object`), 0);
   throwIfCancelled(ctx.token);
   const bytes = await source.read(8, headerLength);
-  const { value: header, keyCount } = parseJsonObject(name, bytes, limits.maxNestingDepth, 'the safetensors header');
+  // String values (not keys: tensor names are checked against maxNameBytes below) longer than a display string
+  // can hold (6 bytes per character at most, as \uXXXX) are cut before parsing; only metadata values are that long.
+  const { value: header, keyCount } = parseJsonObject(name, bytes, limits.maxNestingDepth, 'the safetensors header', limits.maxDisplayStringBytes * 6);
   if (keyCount > limits.maxTensorCount + 1) {
     throw new ModelFormatError('limit-exceeded', formatError(name, `header lists ${keyCount} entries, more than the limit of ${limits.maxTensorCount} tensors`));
   }
+  (ctx.budget ?? new MemoryBudget(limits, name)).charge(keyCount * TENSOR_ENTRY_BYTES + headerLength, `${keyCount} tensor entries from a ${headerLength}-byte header`);
 
   const dataOffset = 8 + headerLength;
   const dataByteLength = source.size - dataOffset;
@@ -166,7 +170,7 @@ function readMetadata(name: string, entry: unknown, out: Record<string, string>,
       skipped++;
       continue;
     }
-    setOwn(out, k, v.length > maxChars ? `${v.slice(0, maxChars)}…` : v);
+    setOwn(out, k, v.length > maxChars ? truncatedCopy(v, maxChars) : v);
   }
   if (skipped > 0) warnings.push(formatError(name, `__metadata__ has ${skipped} non-string values, which were ignored (the spec allows only strings)`));
 }

@@ -12,6 +12,7 @@
 import { ModelFormatError, formatError, throwIfCancelled } from '../../errors';
 import type { ByteSource } from '../../io/byteSource';
 import type { Limits } from '../../io/limits';
+import { MemoryBudget, NODE_ENTRY_BYTES, TENSOR_ENTRY_BYTES } from '../../io/memoryBudget';
 import { truncateForMessage } from '../../io/byteSource';
 import { dtypeInfo, isRealValued, storedByteLength, type DType } from '../../model/dtypes';
 import type { Dim, Graph, GraphNode, GraphValue, Layer, LayerRole, MetadataValue, Model, QuantParams, StoredVector, TensorInfo, TensorLocation } from '../../model/types';
@@ -70,59 +71,146 @@ const NON_WEIGHT_INPUTS: Readonly<Record<string, readonly number[]>> = {
   CONV_3D_TRANSPOSE: [0],
 };
 
+/**
+ * One read of a TFLite file: the page-fault-tolerant FlatBuffer walker and what the steps share (limits, token,
+ * warnings, the model's budget of quantization values). Every walk is a synchronous step re-run after a page
+ * miss (see FlatBufferReader): steps read first and only then touch shared state, with idempotent writes.
+ */
+class TfliteRead {
+  readonly fb: FlatBufferReader;
+  readonly limits: Limits;
+  readonly warnings: string[] = [];
+  private droppedWarnings = 0;
+  readonly zeros = zeroArrays();
+  readonly budget: MemoryBudget;
+  quantValuesLeft: number;
+
+  constructor(readonly source: ByteSource, readonly ctx: ReadContext) {
+    this.fb = new FlatBufferReader(source);
+    this.limits = ctx.limits;
+    this.quantValuesLeft = ctx.limits.maxQuantValuesTotal;
+    this.budget = ctx.budget ?? new MemoryBudget(ctx.limits, source.name);
+  }
+
+  get token(): ReadContext['token'] {
+    return this.ctx.token;
+  }
+
+  readonly warn = (text: string): void => {
+    if (this.warnings.length < MAX_WARNINGS) this.warnings.push(text);
+    else this.droppedWarnings++;
+  };
+
+  str(t: FbTable, index: number, what: string): string | undefined {
+    return this.fb.stringField(t, index, this.limits.maxStringBytes, this.limits.maxDisplayStringBytes, what);
+  }
+
+  /** The warnings, with one closing line for those not kept. */
+  finalWarnings(): string[] {
+    if (this.droppedWarnings > 0) this.warnings.push(`${this.droppedWarnings} more warnings were not shown.`);
+    return this.warnings;
+  }
+}
+
+/** A subgraph as stored: its tensors, inputs, outputs and operators. */
+interface RawGraph {
+  readonly name: string;
+  readonly tensors: RawTensor[];
+  readonly inputs: number[];
+  readonly outputs: number[];
+  readonly operators: RawOperator[];
+}
+
+/** An operator code: its name (a builtin's, or the custom code), whether custom, and its version. */
+interface OperatorCode {
+  readonly name: string;
+  readonly custom: boolean;
+  readonly version: number;
+}
+
+/** The buffer table and the byte range of a buffer (synchronous: may throw PageMiss; no side effects). */
+interface Buffers {
+  readonly count: number;
+  readonly range: (index: number) => BufferRange | undefined;
+}
+
 /** Reads a TFLite model's structure. Throws {@link ModelFormatError} for malformed input. */
 export async function readTflite(source: ByteSource, ctx: ReadContext): Promise<Model> {
-  const limits = ctx.limits;
-  const token = ctx.token;
-  const fb = new FlatBufferReader(source);
-  const warnings: string[] = [];
-  let droppedWarnings = 0;
-  const warn = (text: string): void => {
-    if (warnings.length < MAX_WARNINGS) warnings.push(text);
-    else droppedWarnings++;
+  const r = new TfliteRead(source, ctx);
+  if (source.size < 8) r.fb.fail('truncated', `is too small to be a TFLite model (${source.size} bytes)`, 0);
+  const { model, version, description } = await readRoot(r);
+  const opcodes = await readOperatorCodes(r, model);
+  const buffers = await readBuffers(r, model);
+  const rawGraphs = await readSubgraphs(r, model, opcodes.map((o) => o.name));
+  const ir = await buildIr(r, rawGraphs, opcodes, buffers);
+  const metadata = await readMetadata(r, model, description, buffers, rawGraphs.map((g) => g.name));
+  const warnings = r.finalWarnings();
+  let parameterCount = 0;
+  let weightBytes = 0;
+  for (const t of ir.tensors) {
+    parameterCount += t.elementCount;
+    weightBytes += t.byteLength;
+  }
+  const main = rawGraphs[0]!;
+  return {
+    format: 'tflite',
+    fileName: source.name,
+    files: [{ path: source.name, byteLength: source.size }],
+    totalFileBytes: source.size,
+    formatVersion: version,
+    producer: description || undefined,
+    hyperparameters: {},
+    metadata,
+    tensors: ir.tensors,
+    layers: ir.layers,
+    graphs: ir.graphs,
+    parameterCount,
+    tensorCount: main.tensors.length,
+    nodeCount: main.operators.length,
+    weightBytes,
+    warnings,
   };
-  const str = (t: FbTable, index: number, what: string): string | undefined =>
-    fb.stringField(t, index, limits.maxStringBytes, limits.maxDisplayStringBytes, what);
-  // Every walk below is a synchronous step re-run after a page miss (see FlatBufferReader): steps read
-  // first and only then touch shared state, with idempotent writes.
-  const zeros = zeroArrays();
-  let quantValuesLeft = limits.maxQuantValuesTotal;
+}
 
-  if (source.size < 8) fb.fail('truncated', `is too small to be a TFLite model (${source.size} bytes)`, 0);
-  const { model, version, description } = await fb.run(() => {
+/** The file identifier check and the root Model table with its version and description. */
+function readRoot(r: TfliteRead): Promise<{ model: FbTable; version: number; description: string | undefined }> {
+  const { fb } = r;
+  return fb.run(() => {
     const head = fb.bytes(0, 8, 'file header');
     const ident = String.fromCharCode(head[4]!, head[5]!, head[6]!, head[7]!);
     if (ident !== TFLITE_IDENTIFIER) {
       fb.fail('bad-magic', `is not a TFLite model (file identifier ${JSON.stringify(ident)}, expected '${TFLITE_IDENTIFIER}')`, 4);
     }
     const model = fb.table(fb.deref(0, 'root table offset'), 'Model table');
-    return { model, version: fb.u32Field(model, MODEL.version, 0, 'Model.version'), description: str(model, MODEL.description, 'Model.description') };
+    return { model, version: fb.u32Field(model, MODEL.version, 0, 'Model.version'), description: r.str(model, MODEL.description, 'Model.description') };
   });
+}
 
-  //#region operator codes
+async function readOperatorCodes(r: TfliteRead, model: FbTable): Promise<OperatorCode[]> {
+  const { fb } = r;
   const opcodesPos = await fb.run(() => fb.refField(model, MODEL.operatorCodes, 'Model.operator_codes'));
-  const opcodeTables = opcodesPos === undefined ? [] : await fb.tableVector(opcodesPos, limits.maxNodeCount, 'Model.operator_codes', token);
-  const opcodes = await fb.map(opcodeTables.length, (i) => {
+  const opcodeTables = opcodesPos === undefined ? [] : await fb.tableVector(opcodesPos, r.limits.maxNodeCount, 'Model.operator_codes', r.token);
+  return fb.map(opcodeTables.length, (i) => {
     const t = fb.table(opcodeTables[i]!, `operator code ${i}`);
     // TFLite's GetBuiltinCode: the larger of the two fields (old files set only the byte, new ones both).
     const code = Math.max(fb.i8Field(t, OPCODE.deprecatedBuiltinCode, 0), fb.i32Field(t, OPCODE.builtinCode, 0));
     let name = builtinOperatorName(code);
-    if (code === CUSTOM_OPERATOR) name = str(t, OPCODE.customCode, `custom code of operator code ${i}`) || 'CUSTOM';
+    if (code === CUSTOM_OPERATOR) name = r.str(t, OPCODE.customCode, `custom code of operator code ${i}`) || 'CUSTOM';
     return { name, custom: code === CUSTOM_OPERATOR, version: fb.i32Field(t, OPCODE.version, 1) };
-  }, token);
-  const opNames = opcodes.map((o) => o.name);
-  //#endregion
+  }, r.token);
+}
 
-  //#region buffers (read on demand: only constant tensors and metadata need them)
+/** The buffer table (buffers are read on demand: only constant tensors and metadata need them). */
+async function readBuffers(r: TfliteRead, model: FbTable): Promise<Buffers> {
+  const { fb, source } = r;
   const buffersPos = await fb.run(() => fb.refField(model, MODEL.buffers, 'Model.buffers'));
-  const bufferTables = buffersPos === undefined ? new Float64Array(0) : await fb.tableVector(buffersPos, limits.maxTensorCount + 1, 'Model.buffers', token);
+  const bufferTables = buffersPos === undefined ? new Float64Array(0) : await fb.tableVector(buffersPos, r.limits.maxTensorCount + 1, 'Model.buffers', r.token);
   // Not cached: a tensor names its buffer once (shared buffers are re-read, each charged to the budget).
   const bufferWhat = new Label('buffer');
   const bufferDataWhat = new FieldLabel('data of ', bufferWhat);
   const bufferOffsetWhat = new FieldLabel('offset of ', bufferWhat);
   const bufferSizeWhat = new FieldLabel('size of ', bufferWhat);
-  /** Synchronous (may throw PageMiss); no side effects, so retries are safe. */
-  const bufferRange = (index: number): BufferRange | undefined => {
+  const range = (index: number): BufferRange | undefined => {
     bufferWhat.index = index;
     const t = fb.table(bufferTables[index]!, bufferWhat);
     const dataPos = fb.refField(t, BUFFER.data, bufferDataWhat);
@@ -141,37 +229,29 @@ export async function readTflite(source: ByteSource, ctx: ReadContext): Promise<
     }
     return undefined;
   };
-  //#endregion
+  return { count: bufferTables.length, range };
+}
 
-  //#region subgraphs
+/** Every subgraph's tensors, inputs, outputs and operators, with indices checked and counts bounded model-wide. */
+async function readSubgraphs(r: TfliteRead, model: FbTable, opNames: readonly string[]): Promise<RawGraph[]> {
+  const { fb, limits, token } = r;
   const subgraphsPos = await fb.run(() => fb.refField(model, MODEL.subgraphs, 'Model.subgraphs'));
   const subgraphTables = subgraphsPos === undefined ? new Float64Array(0) : await fb.tableVector(subgraphsPos, limits.maxNodeCount, 'Model.subgraphs', token);
   if (subgraphTables.length === 0) fb.fail('bad-value', 'the model has no subgraphs', model.position);
-  let totalTensors = 0;
-  let totalOperators = 0;
-  const rawGraphs: { name: string; tensors: RawTensor[]; inputs: number[]; outputs: number[]; operators: RawOperator[] }[] = [];
+  const totals = { tensors: 0, operators: 0 };
+  const rawGraphs: RawGraph[] = [];
   const usedGraphNames = new Set<string>();
   for (let s = 0; s < subgraphTables.length; s++) {
     throwIfCancelled(token);
     const head = await fb.run(() => {
       const sg = fb.table(subgraphTables[s]!, `subgraph ${s}`);
-      return { sg, name: str(sg, SUBGRAPH.name, `name of subgraph ${s}`), tensorsPos: fb.refField(sg, SUBGRAPH.tensors, `tensors of subgraph ${s}`) };
+      return { sg, name: r.str(sg, SUBGRAPH.name, `name of subgraph ${s}`), tensorsPos: fb.refField(sg, SUBGRAPH.tensors, `tensors of subgraph ${s}`) };
     });
-    const sg = head.sg;
     let name = head.name || (s === 0 ? 'main' : `subgraph_${s}`);
     if (usedGraphNames.has(name)) name = `${name}#${s}`;
     usedGraphNames.add(name);
-
-    const tensorTables = head.tensorsPos === undefined ? [] : await fb.tableVector(head.tensorsPos, limits.maxTensorCount - totalTensors, `tensors of subgraph ${s}`, token);
-    totalTensors += tensorTables.length;
-    const labels = new TensorLabels();
-    labels.tensor.subgraph = s;
-    const tensors = await fb.map(tensorTables.length, (i) => {
-      labels.tensor.index = i;
-      const t = readTensor(fb, tensorTables[i]!, labels, limits, zeros, quantValuesLeft);
-      quantValuesLeft -= t.quantValuesKept; // after the step's reads: runs once per tensor
-      return t;
-    }, token);
+    const tensors = await readSubgraphTensors(r, head.tensorsPos, s, totals);
+    const sg = head.sg;
     const { inputs, outputs, operatorsPos } = await fb.run(() => {
       const inputs = int32Vector(fb, sg, SUBGRAPH.inputs, limits.maxTensorCount, `inputs of subgraph ${s}`) ?? [];
       checkTensorIndices(fb, inputs, tensors.length, false, `inputs of subgraph ${s}`, sg.position);
@@ -179,47 +259,69 @@ export async function readTflite(source: ByteSource, ctx: ReadContext): Promise<
       checkTensorIndices(fb, outputs, tensors.length, false, `outputs of subgraph ${s}`, sg.position);
       return { inputs, outputs, operatorsPos: fb.refField(sg, SUBGRAPH.operators, `operators of subgraph ${s}`) };
     });
-
-    const operatorTables = operatorsPos === undefined ? [] : await fb.tableVector(operatorsPos, limits.maxNodeCount - totalOperators, `operators of subgraph ${s}`, token);
-    totalOperators += operatorTables.length;
-    const ol = new OperatorLabels();
-    ol.operator.subgraph = s;
-    const operators = await fb.map(operatorTables.length, (i): RawOperator => {
-      const what = ol.operator;
-      what.index = i;
-      const t = fb.table(operatorTables[i]!, what);
-      const opcodeIndex = fb.u32Field(t, OPERATOR.opcodeIndex, 0, ol.opcodeIndex);
-      if (opcodeIndex >= opNames.length) fb.fail('bad-value', `${what} uses opcode ${opcodeIndex} but the model has ${opNames.length} operator codes`, t.position);
-      // -1 marks an omitted optional input.
-      const opInputs = int32Vector(fb, t, OPERATOR.inputs, limits.maxTensorCount, ol.inputs) ?? [];
-      checkTensorIndices(fb, opInputs, tensors.length, true, what, t.position);
-      const opOutputs = int32Vector(fb, t, OPERATOR.outputs, limits.maxTensorCount, ol.outputs) ?? [];
-      checkTensorIndices(fb, opOutputs, tensors.length, true, what, t.position);
-      const subgraphIndices: number[] = [];
-      const optionFields = SUBGRAPH_OPTION_FIELDS[opNames[opcodeIndex]!];
-      if (optionFields) {
-        const options = fb.tableField(t, OPERATOR.builtinOptions, ol.options);
-        if (options) {
-          for (const f of optionFields) {
-            const idx = fb.i32Field(options, f, -1, ol.subgraphIndex);
-            if (idx >= 0 && idx < subgraphTables.length) subgraphIndices.push(idx);
-          }
-        }
-      }
-      return { opcodeIndex, inputs: opInputs, outputs: opOutputs, subgraphIndices };
-    }, token);
+    const operators = await readSubgraphOperators(r, operatorsPos, s, totals, opNames, tensors.length, subgraphTables.length);
     rawGraphs.push({ name, tensors, inputs, outputs, operators });
   }
-  //#endregion
+  return rawGraphs;
+}
 
-  //#region IR: tensors, graphs, layers
-  const irTensors: TensorInfo[] = [];
+async function readSubgraphTensors(r: TfliteRead, tensorsPos: number | undefined, s: number, totals: { tensors: number; operators: number }): Promise<RawTensor[]> {
+  const { fb, limits } = r;
+  const tensorTables = tensorsPos === undefined ? [] : await fb.tableVector(tensorsPos, limits.maxTensorCount - totals.tensors, `tensors of subgraph ${s}`, r.token);
+  totals.tensors += tensorTables.length;
+  r.budget.charge(tensorTables.length * TENSOR_ENTRY_BYTES, `${totals.tensors} tensor entries and ${totals.operators} operators`);
+  const labels = new TensorLabels();
+  labels.tensor.subgraph = s;
+  return fb.map(tensorTables.length, (i) => {
+    labels.tensor.index = i;
+    const t = readTensor(fb, tensorTables[i]!, labels, limits, r.zeros, r.quantValuesLeft);
+    r.quantValuesLeft -= t.quantValuesKept; // after the step's reads: runs once per tensor
+    return t;
+  }, r.token);
+}
+
+async function readSubgraphOperators(r: TfliteRead, operatorsPos: number | undefined, s: number, totals: { tensors: number; operators: number }, opNames: readonly string[], tensorCount: number, subgraphCount: number): Promise<RawOperator[]> {
+  const { fb, limits } = r;
+  const operatorTables = operatorsPos === undefined ? [] : await fb.tableVector(operatorsPos, limits.maxNodeCount - totals.operators, `operators of subgraph ${s}`, r.token);
+  totals.operators += operatorTables.length;
+  r.budget.charge(operatorTables.length * NODE_ENTRY_BYTES, `${totals.tensors} tensor entries and ${totals.operators} operators`);
+  const ol = new OperatorLabels();
+  ol.operator.subgraph = s;
+  return fb.map(operatorTables.length, (i): RawOperator => {
+    const what = ol.operator;
+    what.index = i;
+    const t = fb.table(operatorTables[i]!, what);
+    const opcodeIndex = fb.u32Field(t, OPERATOR.opcodeIndex, 0, ol.opcodeIndex);
+    if (opcodeIndex >= opNames.length) fb.fail('bad-value', `${what} uses opcode ${opcodeIndex} but the model has ${opNames.length} operator codes`, t.position);
+    // -1 marks an omitted optional input.
+    const opInputs = int32Vector(fb, t, OPERATOR.inputs, limits.maxTensorCount, ol.inputs) ?? [];
+    checkTensorIndices(fb, opInputs, tensorCount, true, what, t.position);
+    const opOutputs = int32Vector(fb, t, OPERATOR.outputs, limits.maxTensorCount, ol.outputs) ?? [];
+    checkTensorIndices(fb, opOutputs, tensorCount, true, what, t.position);
+    const subgraphIndices: number[] = [];
+    const optionFields = SUBGRAPH_OPTION_FIELDS[opNames[opcodeIndex]!];
+    if (optionFields) {
+      const options = fb.tableField(t, OPERATOR.builtinOptions, ol.options);
+      if (options) {
+        for (const f of optionFields) {
+          const idx = fb.i32Field(options, f, -1, ol.subgraphIndex);
+          if (idx >= 0 && idx < subgraphCount) subgraphIndices.push(idx);
+        }
+      }
+    }
+    return { opcodeIndex, inputs: opInputs, outputs: opOutputs, subgraphIndices };
+  }, r.token);
+}
+
+/** The IR: constant tensors, one graph per subgraph and the layers (operators with constant weights). */
+async function buildIr(r: TfliteRead, rawGraphs: readonly RawGraph[], opcodes: readonly OperatorCode[], buffers: Buffers): Promise<{ tensors: TensorInfo[]; graphs: Graph[]; layers: Layer[] }> {
+  const tensors: TensorInfo[] = [];
   const graphs: Graph[] = [];
   const layers: Layer[] = [];
   const usedNames = new Set<string>();
   const graphNames = rawGraphs.map((g) => g.name);
   for (let s = 0; s < rawGraphs.length; s++) {
-    throwIfCancelled(ctx.token);
+    throwIfCancelled(r.token);
     const g = rawGraphs[s]!;
     const prefix = s === 0 ? '' : `${g.name}/`;
     // Value names unique across the model: later subgraphs prefix theirs when they clash.
@@ -230,77 +332,94 @@ export async function readTflite(source: ByteSource, ctx: ReadContext): Promise<
       usedNames.add(n);
       return n;
     });
-    // Constant tensors of this subgraph, by tensor index.
-    const constIndex = new Map<number, TensorInfo>();
-    await fb.each(g.tensors.length, (i) => {
-      const t = g.tensors[i]!;
-      if (t.buffer === 0) return;
-      if (t.buffer >= bufferTables.length) {
-        fb.fail('bad-value', `tensor '${truncateForMessage(valueNames[i]!)}' refers to buffer ${t.buffer} but the model has ${bufferTables.length} buffers`);
-      }
-      const range = bufferRange(t.buffer);
-      // No page reads past this point: the step's side effects happen once.
-      if (range === undefined) return;
-      const info = constantTensor(source.name, t, valueNames[i]!, range, g.name, ctx, warn);
-      if (info) {
-        constIndex.set(i, info);
-        irTensors.push(info);
-      }
-    }, token);
-    const value = (i: number): GraphValue => {
-      const t = g.tensors[i]!;
-      const dims = t.shapeSignature ?? t.shape;
-      // Shapes without unknown (-1) dims are shared with the raw tensor (IR arrays are read-only).
-      const shape: readonly Dim[] | undefined = dims === undefined || dims.every((d) => d >= 0) ? dims : dims.map((d) => (d < 0 ? null : d));
-      return { name: valueNames[i]!, dtype: TENSOR_TYPES[t.type]?.dtype ?? undefined, shape };
-    };
-    const edgeName = (i: number): string => (i < 0 ? '' : valueNames[i]!);
-    const io = new Set<number>([...g.inputs, ...g.outputs]);
-    const valueInfo: GraphValue[] = [];
-    for (let i = 0; i < g.tensors.length; i++) if (!io.has(i) && !constIndex.has(i)) valueInfo.push(value(i));
-
-    // A constant fed through DEQUANTIZE/DENSIFY (fp16 or sparse weights) is the consumer's weight.
-    const weightOf = new Map<number, TensorInfo>(constIndex);
-    for (const op of g.operators) {
-      const n = opNames[op.opcodeIndex]!;
-      if ((n === 'DEQUANTIZE' || n === 'DENSIFY') && op.inputs.length > 0 && op.outputs.length > 0) {
-        const c = constIndex.get(op.inputs[0]!);
-        if (c && op.outputs[0]! >= 0) weightOf.set(op.outputs[0]!, c);
-      }
-    }
-
-    const nodes: GraphNode[] = [];
-    for (let k = 0; k < g.operators.length; k++) {
-      const op = g.operators[k]!;
-      const opName = opNames[op.opcodeIndex]!;
-      const nodeName = `${prefix}${opName}_${k}`;
-      const inputs = op.inputs.map(edgeName);
-      const outputs = op.outputs.map(edgeName);
-      nodes.push({
-        name: nodeName,
-        op: opName,
-        // '' for builtin operators (like ONNX's default domain), 'custom' for custom ones.
-        domain: opcodes[op.opcodeIndex]!.custom ? 'custom' : '',
-        inputs,
-        outputs,
-        attributes: { version: opcodes[op.opcodeIndex]!.version },
-        subgraphs: op.subgraphIndices.map((i) => graphNames[i]!),
-      });
-      const layer = layerFor(opName, nodeName, op, weightOf, inputs, outputs);
-      if (layer) layers.push(layer);
-    }
-    graphs.push({
-      name: g.name,
-      nodes,
-      inputs: g.inputs.map(value),
-      outputs: g.outputs.map(value),
-      valueInfo,
-      initializers: [...constIndex.values()].map((t) => t.name),
-    });
+    const constIndex = await constantTensors(r, g, valueNames, buffers, tensors);
+    const { graph, graphLayers } = graphOf(g, prefix, valueNames, constIndex, opcodes, graphNames);
+    graphs.push(graph);
+    for (const l of graphLayers) layers.push(l);
   }
-  //#endregion
+  return { tensors, graphs, layers };
+}
 
-  //#region metadata
+/** Constant tensors of a subgraph, by tensor index (also appended to `out`, the model's tensors). */
+async function constantTensors(r: TfliteRead, g: RawGraph, valueNames: readonly string[], buffers: Buffers, out: TensorInfo[]): Promise<Map<number, TensorInfo>> {
+  const constIndex = new Map<number, TensorInfo>();
+  await r.fb.each(g.tensors.length, (i) => {
+    const t = g.tensors[i]!;
+    if (t.buffer === 0) return;
+    if (t.buffer >= buffers.count) {
+      r.fb.fail('bad-value', `tensor '${truncateForMessage(valueNames[i]!)}' refers to buffer ${t.buffer} but the model has ${buffers.count} buffers`);
+    }
+    const range = buffers.range(t.buffer);
+    // No page reads past this point: the step's side effects happen once.
+    if (range === undefined) return;
+    const info = constantTensor(r.source.name, t, valueNames[i]!, range, g.name, r.ctx, r.warn);
+    if (info) {
+      constIndex.set(i, info);
+      out.push(info);
+    }
+  }, r.token);
+  return constIndex;
+}
+
+/** A subgraph as an IR graph (nodes = operators in order) and its layers. */
+function graphOf(g: RawGraph, prefix: string, valueNames: readonly string[], constIndex: ReadonlyMap<number, TensorInfo>, opcodes: readonly OperatorCode[], graphNames: readonly string[]): { graph: Graph; graphLayers: Layer[] } {
+  const value = (i: number): GraphValue => {
+    const t = g.tensors[i]!;
+    const dims = t.shapeSignature ?? t.shape;
+    // Shapes without unknown (-1) dims are shared with the raw tensor (IR arrays are read-only).
+    const shape: readonly Dim[] | undefined = dims === undefined || dims.every((d) => d >= 0) ? dims : dims.map((d) => (d < 0 ? null : d));
+    return { name: valueNames[i]!, dtype: TENSOR_TYPES[t.type]?.dtype ?? undefined, shape };
+  };
+  const edgeName = (i: number): string => (i < 0 ? '' : valueNames[i]!);
+  const io = new Set<number>([...g.inputs, ...g.outputs]);
+  const valueInfo: GraphValue[] = [];
+  for (let i = 0; i < g.tensors.length; i++) if (!io.has(i) && !constIndex.has(i)) valueInfo.push(value(i));
+
+  // A constant fed through DEQUANTIZE/DENSIFY (fp16 or sparse weights) is the consumer's weight.
+  const weightOf = new Map<number, TensorInfo>(constIndex);
+  for (const op of g.operators) {
+    const n = opcodes[op.opcodeIndex]!.name;
+    if ((n === 'DEQUANTIZE' || n === 'DENSIFY') && op.inputs.length > 0 && op.outputs.length > 0) {
+      const c = constIndex.get(op.inputs[0]!);
+      if (c && op.outputs[0]! >= 0) weightOf.set(op.outputs[0]!, c);
+    }
+  }
+
+  const nodes: GraphNode[] = [];
+  const graphLayers: Layer[] = [];
+  for (let k = 0; k < g.operators.length; k++) {
+    const op = g.operators[k]!;
+    const opName = opcodes[op.opcodeIndex]!.name;
+    const nodeName = `${prefix}${opName}_${k}`;
+    const inputs = op.inputs.map(edgeName);
+    const outputs = op.outputs.map(edgeName);
+    nodes.push({
+      name: nodeName,
+      op: opName,
+      // '' for builtin operators (like ONNX's default domain), 'custom' for custom ones.
+      domain: opcodes[op.opcodeIndex]!.custom ? 'custom' : '',
+      inputs,
+      outputs,
+      attributes: { version: opcodes[op.opcodeIndex]!.version },
+      subgraphs: op.subgraphIndices.map((i) => graphNames[i]!),
+    });
+    const layer = layerFor(opName, nodeName, op, weightOf, inputs, outputs);
+    if (layer) graphLayers.push(layer);
+  }
+  const graph: Graph = {
+    name: g.name,
+    nodes,
+    inputs: g.inputs.map(value),
+    outputs: g.outputs.map(value),
+    valueInfo,
+    initializers: [...constIndex.values()].map((t) => t.name),
+  };
+  return { graph, graphLayers };
+}
+
+/** Metadata entries (small printable buffers as text) and signature definitions. */
+async function readMetadata(r: TfliteRead, model: FbTable, description: string | undefined, buffers: Buffers, graphNames: readonly string[]): Promise<Record<string, MetadataValue>> {
+  const { fb, limits, token } = r;
   const metadata: Record<string, MetadataValue> = {};
   if (description) metadata.description = description;
   const metadataPos = await fb.run(() => fb.refField(model, MODEL.metadata, 'Model.metadata'));
@@ -308,12 +427,12 @@ export async function readTflite(source: ByteSource, ctx: ReadContext): Promise<
     const entries = await fb.tableVector(metadataPos, limits.maxMetadataEntries, 'Model.metadata', token);
     const values = await fb.map(entries.length, (i) => {
       const t = fb.table(entries[i]!, `metadata entry ${i}`);
-      const key = str(t, METADATA.name, `name of metadata entry ${i}`) || `metadata_${i}`;
+      const key = r.str(t, METADATA.name, `name of metadata entry ${i}`) || `metadata_${i}`;
       const buffer = fb.u32Field(t, METADATA.buffer, 0, `buffer of metadata entry ${i}`);
-      if (buffer >= bufferTables.length) {
-        fb.fail('bad-value', `metadata entry '${truncateForMessage(key)}' refers to buffer ${buffer} but the model has ${bufferTables.length} buffers`, t.position);
+      if (buffer >= buffers.count) {
+        fb.fail('bad-value', `metadata entry '${truncateForMessage(key)}' refers to buffer ${buffer} but the model has ${buffers.count} buffers`, t.position);
       }
-      return { key, value: metadataValue(fb, bufferRange(buffer), buffer) };
+      return { key, value: metadataValue(fb, buffers.range(buffer), buffer) };
     }, token);
     for (const { key, value } of values) metadata[key] = value;
   }
@@ -322,40 +441,13 @@ export async function readTflite(source: ByteSource, ctx: ReadContext): Promise<
     const defs = await fb.tableVector(signaturesPos, limits.maxMetadataEntries, 'Model.signature_defs', token);
     const list: MetadataValue[] = await fb.map(defs.length, (i) => {
       const t = fb.table(defs[i]!, `signature ${i}`);
-      const key = str(t, SIGNATURE.signatureKey, `key of signature ${i}`) ?? '';
+      const key = r.str(t, SIGNATURE.signatureKey, `key of signature ${i}`) ?? '';
       const subgraph = fb.u32Field(t, SIGNATURE.subgraphIndex, 0, `subgraph of signature ${i}`);
       return { key, subgraph: graphNames[subgraph] ?? subgraph };
     }, token);
     if (list.length > 0) metadata.signatures = list;
   }
-  //#endregion
-
-  if (droppedWarnings > 0) warnings.push(`${droppedWarnings} more warnings were not shown.`);
-  let parameterCount = 0;
-  let weightBytes = 0;
-  for (const t of irTensors) {
-    parameterCount += t.elementCount;
-    weightBytes += t.byteLength;
-  }
-  const main = rawGraphs[0]!;
-  return {
-    format: 'tflite',
-    fileName: source.name,
-    files: [{ path: source.name, byteLength: source.size }],
-    totalFileBytes: source.size,
-    formatVersion: version,
-    producer: description || undefined,
-    hyperparameters: {},
-    metadata,
-    tensors: irTensors,
-    layers,
-    graphs,
-    parameterCount,
-    tensorCount: main.tensors.length,
-    nodeCount: main.operators.length,
-    weightBytes,
-    warnings,
-  };
+  return metadata;
 }
 
 /** The int32 vector at field `index` of `t` (shapes, tensor index lists), or undefined when absent. */
