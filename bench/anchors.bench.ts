@@ -5,7 +5,7 @@
  * against whole process; "net of start" rows subtract each runtime's own start-up (node running an empty script,
  * python importing onnx) measured the same way.
  *
- * Rows (PL_BENCH_ROWS=measure,plan,scale,graph,static to pick):
+ * Rows (PL_BENCH_ROWS=measure,plan,scale,graph,static,webview to pick):
  *  measure  `sensitivity --measure --formats int8,int4` on a 40-layer image classifier (bench/classifierModel.ts)
  *           vs one onnxruntime-node inference of that model; goal: whole run < 60 s, RSS < 300 MB.
  *  plan     `plan --avg-bits 4.5` on a 10,002-layer safetensors (bench/bigPlanModel.ts) vs our own default
@@ -18,6 +18,8 @@
  *           net of start; goal ≥ 2× faster.
  *  static   static `sensitivity` (5 default formats) of 1 GiB FP16 vs `cat` of the same bytes from page cache;
  *           goal ≤ 4×.
+ *  webview  the inspector scrolling a 20,000-row table in headless chromium (test/webview/run.ts --only many):
+ *           p95 frame time (main-thread work of the frame showing each scroll jump) vs one 60 Hz frame, 16.7 ms.
  * Exit status 1 when a goal is missed. Files are generated in os.tmpdir() and deleted afterwards.
  */
 import { spawnSync } from 'node:child_process';
@@ -34,7 +36,7 @@ import { buildClassifier } from './classifierModel';
 const REPO = path.resolve(__dirname, '..');
 const CLI = path.join(REPO, 'dist', 'cli.js');
 const RUNS = Math.max(1, Number(process.env['PL_BENCH_RUNS'] ?? 3));
-const ROWS = (process.env['PL_BENCH_ROWS'] ?? 'measure,plan,scale,graph,static').split(',');
+const ROWS = (process.env['PL_BENCH_ROWS'] ?? 'measure,plan,scale,graph,static,webview').split(',');
 /** A process still running after this long is stopped and its row reported as missed (PL_BENCH_TIMEOUT_S, default 180). */
 const TIMEOUT_MS = Math.max(1, Number(process.env['PL_BENCH_TIMEOUT_S'] ?? 180)) * 1000;
 
@@ -231,12 +233,33 @@ function rowStatic(dir: string): void {
   report.push({ row: 'static sensitivity, 5 formats, 1 GiB FP16', ours: `${s(ours!.ms)}, ${ours!.rssMb.toFixed(0)} MB`, anchor: `cat from page cache ${s(cat!.ms)}`, ratio: `${ratio.toFixed(2)}×`, goal: '≤ 4×', met: ours!.ok && ratio <= 4 });
 }
 
+/** The webview harness's scroll probe (it runs its own build-free page in chromium); its figures from report.json. */
+function rowWebview(dir: string): void {
+  const out = path.join(dir, 'webview');
+  const r = spawnSync(node20, ['--import', 'tsx', path.join(REPO, 'test', 'webview', 'run.ts'), '--only', 'many', '--no-build', '--out', out], { cwd: REPO, stdio: ['ignore', 'ignore', 'inherit'], timeout: TIMEOUT_MS });
+  let scroll: { medianFrameMs: number; p95FrameMs: number; medianIntervalMs: number; frames: number; missedRenders: number } | undefined;
+  try {
+    scroll = (JSON.parse(readFileSync(path.join(out, 'report.json'), 'utf8')) as { figures: Record<string, typeof scroll> }).figures['many-layers-dark.scroll'];
+  } catch {
+    /* no report: the row is missed below */
+  }
+  const frame = 1000 / 60;
+  report.push({
+    row: `inspector, 20,000 rows, scrolling (${scroll?.frames ?? 0} jumps, headless chromium)`,
+    ours: scroll ? `p95 frame ${scroll.p95FrameMs.toFixed(1)} ms, median ${scroll.medianFrameMs.toFixed(1)} ms` : `harness failed (exit ${r.status})`,
+    anchor: `one 60 Hz frame ${frame.toFixed(1)} ms`,
+    ratio: scroll ? `${(scroll.p95FrameMs / frame).toFixed(2)}×` : '—',
+    goal: 'p95 < 16.7 ms',
+    met: scroll !== undefined && scroll.missedRenders === 0 && scroll.p95FrameMs < frame,
+  });
+}
+
 function main(): void {
   const build = spawnSync(node20, [path.join(REPO, 'esbuild.mjs')], { cwd: REPO, stdio: 'inherit' });
   if (build.status !== 0) throw new Error('build failed');
   const dir = mkdtempSync(path.join(os.tmpdir(), 'pl-anchors-'));
   try {
-    const rows: Record<string, (d: string) => void> = { measure: rowMeasure, plan: rowPlan, scale: rowScale, graph: rowGraph, static: rowStatic };
+    const rows: Record<string, (d: string) => void> = { measure: rowMeasure, plan: rowPlan, scale: rowScale, graph: rowGraph, static: rowStatic, webview: rowWebview };
     for (const r of ROWS) {
       const f = rows[r];
       if (!f) throw new Error(`PL_BENCH_ROWS: unknown row '${r}' (rows: ${Object.keys(rows).join(', ')})`);

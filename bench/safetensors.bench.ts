@@ -3,6 +3,10 @@
  * written as 8 shards + `model.safetensors.index.json` + `config.json` in a temp folder. Shards are sparse files
  * (JSON header, then ftruncate to full size), so no weight bytes are ever written or read.
  * Reports: parse time (via the index and via one shard), bytes read / total size, peak RSS (target < 200 MB).
+ *
+ * Second row (issue 13): 100,000 tiny tensors in 80 shards opened through the index, in process, against the floor
+ * of reading those headers at all: per shard, its 8-byte length, its header and one `JSON.parse` (alternating, in
+ * the same run). Goal: ours ≤ 1.5× the floor; exit status 1 when missed.
  */
 import { promises as fs } from 'node:fs';
 import * as os from 'node:os';
@@ -94,7 +98,79 @@ async function main(): Promise<void> {
   }
 }
 
-main().catch((e: unknown) => {
-  console.error(e);
-  process.exitCode = 1;
-});
+const MANY_TENSORS = 100_000;
+const MANY_SHARDS = 80;
+
+/** 100,000 F16 [4] tensors over 80 shards + index; the shards hold real (zero) bytes, 1 KB each. */
+async function writeManyTensorModel(dir: string): Promise<{ indexPath: string; shardPaths: string[] }> {
+  const perShard = MANY_TENSORS / MANY_SHARDS;
+  const weightMap: Record<string, string> = {};
+  const shardPaths: string[] = [];
+  for (let s = 0; s < MANY_SHARDS; s++) {
+    const name = `model-${String(s + 1).padStart(5, '0')}-of-${String(MANY_SHARDS).padStart(5, '0')}.safetensors`;
+    const specs: StTensorSpec[] = [];
+    for (let i = 0; i < perShard; i++) {
+      const k = s * perShard + i;
+      specs.push({ name: `model.layers.${Math.floor(k / 10)}.mlp.experts.${k % 10}.down_proj.weight`, dtype: 'F16', shape: [4] });
+    }
+    for (const t of specs) weightMap[t.name] = name;
+    const p = path.join(dir, name);
+    await fs.writeFile(p, buildSafetensors(specs, { metadata: { format: 'pt' } }).bytes);
+    shardPaths.push(p);
+  }
+  const indexPath = path.join(dir, 'model.safetensors.index.json');
+  await fs.writeFile(indexPath, JSON.stringify({ metadata: { total_size: MANY_TENSORS * 8 }, weight_map: weightMap }));
+  return { indexPath, shardPaths };
+}
+
+/** The floor: each shard's 8-byte header length, its header bytes, one JSON.parse. */
+async function headerFloor(shards: readonly string[]): Promise<number> {
+  const t0 = performance.now();
+  let keys = 0;
+  for (const p of shards) {
+    const h = await fs.open(p, 'r');
+    try {
+      const len = Buffer.alloc(8);
+      await h.read(len, 0, 8, 0);
+      const n = Number(len.readBigUInt64LE(0));
+      const buf = Buffer.alloc(n);
+      await h.read(buf, 0, n, 8);
+      keys += Object.keys(JSON.parse(buf.toString('utf8')) as object).length;
+    } finally {
+      await h.close();
+    }
+  }
+  if (keys < MANY_TENSORS) throw new Error(`floor read ${keys} header entries`);
+  return performance.now() - t0;
+}
+
+async function manyTensorRow(): Promise<boolean> {
+  const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'plens-st-many-'));
+  try {
+    const m = await writeManyTensorModel(dir);
+    const ours: number[] = [];
+    const floor: number[] = [];
+    for (let i = 0; i < RUNS; i++) {
+      const a = await parse(m.indexPath);
+      if (a.model.tensorCount !== MANY_TENSORS) throw new Error(`wrong count: ${a.model.tensorCount} tensors, expected ${MANY_TENSORS}`);
+      ours.push(a.ms);
+      floor.push(await headerFloor(m.shardPaths));
+    }
+    const ratio = median(ours) / median(floor);
+    const met = ratio <= 1.5;
+    console.log(`\n${MANY_TENSORS.toLocaleString('en-US')} tensors in ${MANY_SHARDS} shards via the index (in process, ${RUNS} alternating runs):`);
+    console.log(`  ours median ${median(ours).toFixed(0)} ms; floor (${MANY_SHARDS} × 8-byte length + header read + JSON.parse) median ${median(floor).toFixed(0)} ms; ${ratio.toFixed(2)}× the floor (goal ≤ 1.5×) ${met ? 'PASS' : 'MISS'}`);
+    return met;
+  } finally {
+    await fs.rm(dir, { recursive: true, force: true });
+  }
+}
+
+main()
+  .then(async () => {
+    if (!(await manyTensorRow())) process.exitCode = 1;
+  })
+  .catch((e: unknown) => {
+    console.error(e);
+    process.exitCode = 1;
+  });

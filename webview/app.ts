@@ -13,6 +13,7 @@ import {
   CompareTargets,
   GetEstimate,
   GetFrontier,
+  GetMeasured,
   PROTOCOL_VERSION,
   Ready,
   RunAction,
@@ -88,7 +89,10 @@ export class InspectorApp {
       if (p.state !== 'running') delete progress[p.task];
       this.store.update({ taskState: { ...this.store.state.taskState, [p.task]: p }, progress });
       // The planner's frontier needs sensitivity scores: fetch it again once they exist.
-      if (p.task === 'sensitivity' && p.state === 'done') void this.loadFrontier();
+      if (p.task === 'sensitivity' && p.state === 'done') {
+        void this.loadFrontier();
+        void this.loadMeasured();
+      }
     });
     this.rpc.onNotification(SensitivityUpdateNotification, (batch) => {
       if (!this.store.state.init) return;
@@ -146,7 +150,16 @@ export class InspectorApp {
 
   /** Re-requests everything that depends on the target and settings. */
   async refreshAnalyses(): Promise<void> {
-    await Promise.all([this.loadEstimate(), this.loadFrontier(), this.loadComparison()]);
+    await Promise.all([this.loadEstimate(), this.loadFrontier(), this.loadComparison(), this.loadMeasured()]);
+  }
+
+  /** Predicted vs measured from the plan file (null when it records no measurement; older hosts: null). */
+  private async loadMeasured(): Promise<void> {
+    try {
+      this.store.update({ measured: await this.rpc.sendRequest(GetMeasured, {}) });
+    } catch {
+      this.store.update({ measured: null });
+    }
   }
 
   private currentTarget(): string {
@@ -352,6 +365,8 @@ export class InspectorApp {
       sensitivityFormat: s.view.sensitivityFormat,
       frontier: s.frontier,
       frontierError: s.frontierError,
+      measured: s.measured,
+      layerNames: s.layers,
       comparison: s.comparison,
       layerCount: s.layers.length,
     });
@@ -359,7 +374,7 @@ export class InspectorApp {
 
   private renderTable(s: AppState): void {
     const v = s.view;
-    const key = [s.layers, s.estimate, s.sensitivity, v.search, v.role, v.quantizableOnly, v.grouped, v.collapsed, v.sortKey, v.sortDescending];
+    const key = [s.layers, s.estimate, s.sensitivity, s.measured, v.search, v.role, v.quantizableOnly, v.grouped, v.collapsed, v.sortKey, v.sortDescending];
     if (key.every((k, i) => k === this.rowsKey[i])) return;
     this.rowsKey = key;
     const layers = s.layers;
@@ -376,7 +391,8 @@ export class InspectorApp {
     });
     setText(this.shownCount!, model.matched === layers.length ? '' : t('shownOf', formatCount(model.matched)));
     const formatLabels = new Map([...(s.init!.formats.map((f) => [f.id, f.label] as const)), ...(s.estimate?.bytesByFormat.map((f) => [f.format, f.label] as const) ?? [])]);
-    this.table!.setData({ layers, rows: model.rows, estimate: s.estimate, sensitivity: s.sensitivity, sortKey: v.sortKey, sortDescending: v.sortDescending, formatLabels, blockAttention: s.init!.summary.blockAttention }, true);
+    const measured = s.measured ? new Map(s.measured.points.map((p) => [p.index, p])) : undefined;
+    this.table!.setData({ layers, rows: model.rows, estimate: s.estimate, sensitivity: s.sensitivity, sortKey: v.sortKey, sortDescending: v.sortDescending, formatLabels, blockAttention: s.init!.summary.blockAttention, ...(measured ? { measured } : {}) }, true);
   }
 
   private renderProgress(s: AppState): void {

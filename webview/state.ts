@@ -14,8 +14,7 @@ import type {
   SensitivityCell,
   SensitivityUpdate,
   TargetComparison,
-  TargetEstimate,
-} from '../src/protocol/messages';
+  TargetEstimate, MeasuredComparison } from '../src/protocol/messages';
 
 /** Sortable layer-table columns. */
 export type SortKey = 'index' | 'name' | 'op' | 'params' | 'stored' | 'assigned' | 'bytes' | `sens:${string}`;
@@ -56,6 +55,8 @@ export interface AppState {
   readonly sensitivity: SensitivityState | undefined;
   readonly frontier: PlanFrontier | undefined;
   readonly frontierError: string | undefined;
+  /** Predicted vs measured per layer (plan file record); null when nothing was measured. */
+  readonly measured: MeasuredComparison | null | undefined;
   readonly comparison: readonly TargetComparison[] | undefined;
   readonly progress: Readonly<Partial<Record<AnalysisTask, AnalysisProgressParams>>>;
   readonly taskState: Readonly<Partial<Record<AnalysisTask, AnalysisStateParams>>>;
@@ -157,6 +158,7 @@ export function initialState(view: ViewState): AppState {
     sensitivity: undefined,
     frontier: undefined,
     frontierError: undefined,
+    measured: undefined,
     comparison: undefined,
     progress: {},
     taskState: {},

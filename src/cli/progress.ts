@@ -18,6 +18,10 @@ export interface Progress {
   update(step: string, done: number, total: number, text: string): void;
   /** Runs `work` as one step without counts, printing its elapsed time every second once it passes {@link QUIET_MS}. */
   around<T>(step: string, work: () => Promise<T>): Promise<T>;
+  /** Starts a step without counts that a callback ends ({@link end}): elapsed time every second after {@link QUIET_MS}. */
+  begin(step: string, text?: string): void;
+  /** Ends a step started with {@link begin}. */
+  end(step: string): void;
 }
 
 function seconds(ms: number): string {
@@ -36,7 +40,8 @@ export function createProgress(io: CliOutput, enabled: boolean, now: () => numbe
     lastLine = t;
     io.err(`${step}: ${text}${text ? ' · ' : ''}${seconds(t - start)} elapsed`);
   };
-  return {
+  const timers = new Map<string, ReturnType<typeof setInterval>>();
+  const reporter: Progress = {
     update(step, done, total, text) {
       if (!enabled) return;
       const t = now();
@@ -48,15 +53,26 @@ export function createProgress(io: CliOutput, enabled: boolean, now: () => numbe
       io.err(`${step}: ${text} · ${seconds(elapsed)} elapsed${left}`);
     },
     async around(step, work) {
-      if (!enabled) return work();
-      started.set(step, now());
-      const timer = setInterval(() => print(step, '', true), THROTTLE_MS);
-      timer.unref?.();
+      reporter.begin(step);
       try {
         return await work();
       } finally {
-        clearInterval(timer);
+        reporter.end(step);
       }
     },
+    begin(step, text = '') {
+      if (!enabled) return;
+      reporter.end(step);
+      started.set(step, now());
+      const timer = setInterval(() => print(step, text, true), THROTTLE_MS);
+      timer.unref?.();
+      timers.set(step, timer);
+    },
+    end(step) {
+      const timer = timers.get(step);
+      if (timer !== undefined) clearInterval(timer);
+      timers.delete(step);
+    },
   };
+  return reporter;
 }

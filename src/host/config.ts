@@ -16,7 +16,7 @@ export interface HostSettings {
   /** Plan entries predicted below this model-output SQNR (dB) get a warning. */
   readonly minOutputSqnrDb: number;
   readonly sourceLensesEnabled: boolean;
-  readonly measurement: { readonly maxSamples: number; readonly timeoutSeconds: number; readonly maxModelBytes: number };
+  readonly measurement: { readonly maxSamples: number; readonly timeoutSeconds: number; readonly maxModelBytes: number; readonly evalContext: number };
 }
 
 /** Reads the settings for `scope` (a document or folder), with the manifest defaults as fallbacks. */
@@ -38,6 +38,7 @@ export function readSettings(scope?: vscode.ConfigurationScope): HostSettings {
       maxSamples: int('measurement.maxSamples', 8, 1, 1024),
       timeoutSeconds: int('measurement.timeoutSeconds', 120, 5, 3600),
       maxModelBytes: int('measurement.maxModelBytes', 2 ** 31, 2 ** 20, Number.MAX_SAFE_INTEGER),
+      evalContext: int('measurement.evalContext', 128, 16, 8192),
     },
   };
 }

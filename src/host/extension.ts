@@ -28,6 +28,7 @@ export function activate(context: vscode.ExtensionContext): void {
       },
       log: (m) => services.output.info(m),
       models: (fsPath) => services.models.get(fsPath),
+      tasks: services.tasks,
       sensitivity: (fsPath, formats, token, onProgress) => services.sensitivity.get(fsPath, formats, token, onProgress),
     }),
     plans.disposable,

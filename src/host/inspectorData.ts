@@ -196,7 +196,10 @@ export function toSensitivityBatches(model: Model, report: SensitivityReport, me
 }
 
 /** Solver result → frontier DTO; `current` marks the plan shown (a plan file's, else the solver's choice). */
-export function toPlanFrontier(targetId: string, solved: SolveModelResult, current: { readonly bytes: number; readonly harm: number; readonly label: string } | undefined): PlanFrontier {
+/** What the frontier chart needs from the solver (core's `SolveModelResult` has it; so does the task process's answer). */
+export type FrontierSolve = Pick<SolveModelResult, 'frontier' | 'weightBytes' | 'harm' | 'weightBudgetBytes'>;
+
+export function toPlanFrontier(targetId: string, solved: FrontierSolve, current: { readonly bytes: number; readonly harm: number; readonly label: string } | undefined): PlanFrontier {
   return {
     targetId,
     harmUnit: 'predicted output noise/signal',

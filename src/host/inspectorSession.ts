@@ -11,8 +11,11 @@ import {
   harmFromSensitivity,
   getNumberFormat,
   solveModel,
+  spearman,
+  type ComputeType,
   type Estimate,
   type Model,
+  type PlanMeasurement,
   type SensitivityReport,
   type Target,
 } from '../core';
@@ -23,6 +26,7 @@ import {
   CompareTargets,
   GetEstimate,
   GetFrontier,
+  GetMeasured,
   PROTOCOL_VERSION,
   Ready,
   RunAction,
@@ -33,6 +37,7 @@ import {
   type AnalysisTask,
   type InspectorAction,
   type InspectorSettings,
+  type MeasuredComparison,
   type PlanFrontier,
   type ReadyResult,
   type RunActionResult,
@@ -45,6 +50,7 @@ import {
   parseCompareTargets,
   parseGetEstimate,
   parseGetFrontier,
+  parseGetMeasured,
   parseReady,
   parseRunAction,
   parseStartSensitivity,
@@ -58,6 +64,7 @@ import {
   toPlanFrontier,
   toSensitivityBatches,
   toTargetEstimate,
+  type FrontierSolve,
 } from './inspectorData';
 
 /** Minimum interval between progress notifications (STYLE.md §3: about one per second). */
@@ -75,6 +82,8 @@ export interface PlanAssignmentInfo {
   readonly assignment: Readonly<Record<string, string>>;
   readonly defaultFormat: string | undefined;
   readonly fileName: string;
+  /** What the plan file records as measured (GGUF `plan --verify`, Verify Plan). */
+  readonly measurement?: PlanMeasurement;
 }
 
 /** What a session needs from VS Code and the document (injected; fakes in tests). */
@@ -89,6 +98,11 @@ export interface InspectorHost {
   /** Static sensitivity (cached per document). Rejects with CancelledError when `token` fires. */
   sensitivity(token: { readonly isCancellationRequested: boolean }, onProgress: (p: SensitivityRunProgress) => void): Promise<SensitivityReport>;
   cachedSensitivity(): SensitivityReport | undefined;
+  /**
+   * The solver's frontier and optimum at a budget, off the extension host's main thread (the task process); without
+   * it (tests, virtual files) the session solves in-process.
+   */
+  solveFrontier?(params: { readonly report: SensitivityReport; readonly weightBudgetBytes: number; readonly formats: readonly string[]; readonly native: readonly ComputeType[]; readonly frontierPoints: number }): Promise<FrontierSolve>;
   runAction(action: InspectorAction, targetId: string): Promise<RunActionResult>;
   log(message: string): void;
   /** Clock for throttling (tests pass a fake). */
@@ -108,6 +122,7 @@ export class InspectorSession {
     this.rpc.onRequest(GetEstimate, (p) => this.estimateFor(p.targetId), parseGetEstimate);
     this.rpc.onRequest(CompareTargets, async (p) => (await Promise.all(p.targetIds.map((id) => this.estimateFor(id)))).map(toComparison), parseCompareTargets);
     this.rpc.onRequest(GetFrontier, (p) => this.frontier(p.targetId), parseGetFrontier);
+    this.rpc.onRequest(GetMeasured, () => this.measured(), parseGetMeasured);
     this.rpc.onRequest(StartSensitivity, (p) => this.startSensitivity(p.method), parseStartSensitivity);
     this.rpc.onRequest(RunAction, (p) => this.host.runAction(p.action, p.targetId), parseRunAction);
     this.rpc.onNotification(CancelAnalysis, (p) => this.cancel(p.task), parseCancelAnalysis);
@@ -196,6 +211,39 @@ export class InspectorSession {
     return p;
   }
 
+  /**
+   * Predicted vs measured per layer from the plan file's `measurement` record: measured KL of each layer alone in
+   * its format; predicted = the static score × the median measured/static ratio over those layers (the CLI's
+   * "predicted KL"), null until static sensitivity is available. Layer names are matched to rows by a Map.
+   */
+  private async measured(): Promise<MeasuredComparison | null> {
+    const plan = await this.host.planAssignment().catch(() => undefined);
+    const m = plan?.measurement;
+    if (!plan || !m) return null;
+    const index = new Map(this.host.model.layers.map((l, i) => [l.name, i]));
+    const report = this.host.cachedSensitivity();
+    const scores = new Map((report?.layers ?? []).map((l) => [l.layer, l]));
+    const raw = (m.layers ?? []).flatMap((e) => {
+      const i = index.get(e.layer);
+      if (i === undefined || e.measuredKl === undefined || !Number.isFinite(e.measuredKl)) return [];
+      const f = scores.get(e.layer)?.formats;
+      const score = f && Object.prototype.hasOwnProperty.call(f, e.format) ? f[e.format]!.staticScore : undefined;
+      return [{ index: i, format: e.format, score: score !== undefined && Number.isFinite(score) ? score : undefined, measured: e.measuredKl }];
+    });
+    const ratios = raw.filter((p) => p.score !== undefined && p.score > 0).map((p) => p.measured / p.score!).sort((a, b) => a - b);
+    const scale = ratios.length ? ratios[Math.floor(ratios.length / 2)]! : undefined;
+    const points = raw.map((p) => ({ index: p.index, format: p.format, predicted: scale !== undefined && p.score !== undefined ? p.score * scale : null, measured: p.measured }));
+    const paired = points.filter((p): p is typeof p & { predicted: number } => p.predicted !== null);
+    const when = m.measuredAt.slice(0, 16).replace('T', ' ');
+    return {
+      unit: 'kl',
+      source: `${plan.fileName} · ${m.runtime} · ${m.text} · ${when}`,
+      points,
+      plan: { predicted: m.plan.predictedKl ?? null, measured: m.plan.klDivergence, stdErr: m.plan.klStdErr, perplexity: m.plan.perplexity, referencePerplexity: m.plan.referencePerplexity },
+      spearman: spearman(paired.map((p) => p.predicted), paired.map((p) => p.measured)) ?? null,
+    };
+  }
+
   private async frontier(targetId: string): Promise<PlanFrontier> {
     const report = this.host.cachedSensitivity();
     if (!report) throw new RpcError('needs-sensitivity', 'The plan frontier needs sensitivity scores: analyse sensitivity first.');
@@ -204,13 +252,8 @@ export class InspectorSession {
     const stored = await this.runEstimate(targetId);
     const budget = budgetFor(model, target, 'capacity', 1, stored).weightBudgetBytes;
     const harmOf = harmFromSensitivity(report);
-    const solved = solveModel(model, {
-      weightBudgetBytes: budget,
-      formats: report.formats,
-      native: target.native,
-      harm: harmOf,
-      frontierPoints: 120,
-    });
+    const params = { report, weightBudgetBytes: budget, formats: report.formats, native: target.native, frontierPoints: 120 };
+    const solved: FrontierSolve = this.host.solveFrontier ? await this.host.solveFrontier(params) : solveModel(model, { ...params, harm: harmOf });
     const plan = await this.host.planAssignment().catch(() => undefined);
     let current: { bytes: number; harm: number; label: string } | undefined;
     if (plan) {

@@ -7,6 +7,7 @@ import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { checkedAssignment, MemoryByteSource, NO_SIBLINGS, TARGETS, mergeTargets, parsePlan, parseUserTargets, planFileNameFor, type Model, type Target } from '../core';
 import { openModelFile } from '../node/fileByteSource';
+import type { TaskClient } from '../node/taskClient';
 import type { InspectorAction, InspectorSettings, RunActionResult } from '../protocol/messages';
 import { DEFAULT_STRINGS } from '../protocol/strings';
 import { readSettings } from './config';
@@ -41,6 +42,8 @@ export interface ModelEditorOptions {
   readonly log?: (message: string) => void;
   /** The parsed model of a local file, shared with the lenses and plan features (the host's ModelCache). */
   readonly models?: (fsPath: string) => Promise<Model>;
+  /** The host's task process: the frontier chart's solve runs there for local files, not on the main thread. */
+  readonly tasks?: Pick<TaskClient, 'planFrontier'>;
   /** Static sensitivity of a local file, shared with the lenses and plan features (the host's SensitivityCache). */
   readonly sensitivity?: SharedSensitivity;
 }
@@ -118,6 +121,7 @@ export class ModelEditorProvider implements vscode.CustomReadonlyEditorProvider<
         planAssignment: () => this.readPlan(document, planUri),
         sensitivity: (token, onProgress) => document.sensitivity(token, onProgress),
         cachedSensitivity: () => document.cachedSensitivity(),
+        ...(this.options.tasks && uri.scheme === 'file' ? { solveFrontier: (p) => this.options.tasks!.planFrontier({ modelPath: uri.fsPath, ...p }) } : {}),
         runAction: (action, targetId) => this.runAction(action, targetId, uri, planUri),
         log: this.log,
       },
@@ -169,7 +173,7 @@ export class ModelEditorProvider implements vscode.CustomReadonlyEditorProvider<
       return undefined;
     }
     const assignment = Object.fromEntries(Object.entries(checked.assignment).filter(([, f]) => f !== 'keep'));
-    return { assignment, defaultFormat: undefined, fileName };
+    return { assignment, defaultFormat: undefined, fileName, ...(checked.plan.measurement ? { measurement: checked.plan.measurement } : {}) };
   }
 
   private async runAction(action: InspectorAction, targetId: string, uri: vscode.Uri, planUri: vscode.Uri | undefined): Promise<RunActionResult> {

@@ -2,13 +2,14 @@
  * Generate Mixed-Precision Plan, Re-solve Plan and Open Plan: sensitivity (worker threads, cancellable, with
  * progress) → core's plan workflow in the task process (src/node/taskClient.ts `solvePlan`: a 10,000-layer solve
  * and its plan text never run on the extension host's main thread) → `<model>.precision.json` beside the model. For an ONNX
- * model in a trusted workspace the result message offers "Verify with ONNX Runtime": the plan and its candidates
- * are measured in a task process (src/node/taskClient.ts) and a better-measuring plan replaces the file.
+ * model in a trusted workspace the result message offers "Verify with ONNX Runtime" (GGUF: "Verify in llama.cpp"):
+ * the plan and its candidates are measured in a task process (src/node/taskClient.ts) and a better-measuring plan
+ * replaces the file (GGUF: with its `measurement` record). Verify Plan does the same for an existing plan file.
  * Export / Apply / Measure live in planTools.ts.
  */
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import { CancelledError, formatBytes, parseBudgetInput, parsePlan, setOwn, planFileNameFor, shortFormatLabel, type Target } from '../core';
+import { CancelledError, formatBytes, parseBudgetInput, parsePlan, planAssignment, setOwn, planFileNameFor, serializePlan, shortFormatLabel, type Target } from '../core';
 import { modelInputFiles, writeEditorTextFile } from '../node/editorWrites';
 import type { VerifyPlanParams } from '../node/hostTaskProtocol';
 import { modelArgument } from './commands';
@@ -108,11 +109,96 @@ async function verifyWithRuntime(services: Services, modelPath: string, planUri:
   });
 }
 
-/** Shows `text`; for an ONNX model in a trusted workspace, with a button that verifies the plan. Never blocks the command. */
+/**
+ * GGUF: runs the plan, the uniform ggml types and the llama.cpp-like mixes at equal size in llama.cpp (task process,
+ * off this thread, with progress and cancel) and writes the best measured plan with its `measurement` record, which
+ * the plan's lenses show ("predicted KL … · measured …"). With `measure`, each layer's KL is measured first and the
+ * plan solved on it (`plan --measure`).
+ */
+async function verifyInLlamaCpp(services: Services, modelPath: string, planUri: vscode.Uri, solved: EditorPlan, measure: boolean): Promise<void> {
+  const settings = readSettings(planUri);
+  await runWithProgress(vscode.l10n.t('Precision Lens: verifying {0} in llama.cpp', path.basename(planUri.fsPath)), async (token, progress) => {
+    const deadline = Date.now() + settings.measurement.timeoutSeconds * 1000;
+    const stop = { get isCancellationRequested() { return token.isCancellationRequested || Date.now() > deadline; } };
+    const { samples: _samples, ...verify } = solved.verify;
+    try {
+      const r = await services.tasks.verifyGgufPlan({ modelPath, ...verify, measure, contextSize: settings.measurement.evalContext }, { token: stop, onProgress: (p) => progress.report({ message: `${p.done}/${p.total} ${p.message}` }) });
+      const kl = (v: number | undefined): string => (v === undefined ? '?' : v.toPrecision(3));
+      services.output.info(`verify ${path.basename(modelPath)} in llama.cpp on ${r.inputs} (${r.storage === 'ggml' ? 'real ggml types' : 'simulated storage'}, ${(r.elapsedMs / 1000).toFixed(1)} s): ${r.candidates.map((c) => `${c.label} ${formatBytes(c.weightBytes)} KL ${kl(c.klDivergence)}${c.error !== undefined ? ` (${c.error})` : ''}`).join('; ')}`);
+      const rebuilt = parsePlan(await solved.rebuild(r.best.assignment), path.basename(planUri.fsPath)).plan;
+      if (!rebuilt) throw new Error(vscode.l10n.t('The verified plan could not be written: its text did not parse.'));
+      await writeDocument(planUri, serializePlan({ ...rebuilt, measurement: r.measurement }), solved.inputs);
+      void vscode.window.showInformationMessage(r.best.id === r.solver.id
+        ? vscode.l10n.t('Measured in llama.cpp: the plan has KL {0} (perplexity {1}), the best of {2} plans at or under its size; the plan file records it.', kl(r.best.klDivergence), r.best.perplexity?.toFixed(3) ?? '?', r.candidates.length)
+        : vscode.l10n.t("Measured in llama.cpp: {0} has KL {1}, better than the solver's plan ({2}); the plan file now uses it and records the measurement.", r.best.label, kl(r.best.klDivergence), kl(r.solver.klDivergence)));
+    } catch (e) {
+      if (e instanceof CancelledError && !token.isCancellationRequested) {
+        void vscode.window.showWarningMessage(vscode.l10n.t('Verifying {0} stopped after {1} s (precisionLens.measurement.timeoutSeconds).', path.basename(planUri.fsPath), settings.measurement.timeoutSeconds));
+        return;
+      }
+      throw e;
+    }
+  });
+}
+
+/** Shows `text`; for an ONNX or GGUF model in a trusted workspace, with a button that verifies the plan. Never blocks the command. */
 function announcePlan(services: Services, modelPath: string, planUri: vscode.Uri, solved: EditorPlan, text: string): void {
-  const verify = vscode.l10n.t('Verify with ONNX Runtime');
-  const canVerify = vscode.workspace.isTrusted && path.extname(modelPath).toLowerCase() === '.onnx';
-  void vscode.window.showInformationMessage(text, ...(canVerify ? [verify] : [])).then((c) => (c === verify ? verifyWithRuntime(services, modelPath, planUri, solved) : undefined));
+  const ext = path.extname(modelPath).toLowerCase();
+  const verify = ext === '.gguf' ? vscode.l10n.t('Verify in llama.cpp') : vscode.l10n.t('Verify with ONNX Runtime');
+  const canVerify = vscode.workspace.isTrusted && (ext === '.onnx' || ext === '.gguf');
+  void vscode.window.showInformationMessage(text, ...(canVerify ? [verify] : [])).then((c) => (c !== verify ? undefined : ext === '.gguf' ? verifyInLlamaCpp(services, modelPath, planUri, solved, false) : verifyWithRuntime(services, modelPath, planUri, solved)));
+}
+
+/** Options of the Verify Plan command (the plan lens passes `measure`). */
+export interface VerifyPlanOptions {
+  /** GGUF: measure each layer's KL first and plan with it. */
+  readonly measure?: boolean;
+}
+
+/**
+ * Verify Plan (palette and the plan's lens): the plan file's own assignment is run with its candidates — in
+ * llama.cpp for GGUF, ONNX Runtime for ONNX — and the best measured plan is written back.
+ */
+async function verifyPlanCommand(services: Services, states: PlanStates, arg: unknown, options: VerifyPlanOptions = {}): Promise<void> {
+  if (!vscode.workspace.isTrusted) {
+    void vscode.window.showWarningMessage(vscode.l10n.t('Verifying a plan runs the model; trust this workspace to allow it.'));
+    return;
+  }
+  const planUri = arg instanceof vscode.Uri ? arg : vscode.window.activeTextEditor?.document.uri;
+  if (!planUri || !planUri.path.endsWith('.precision.json')) {
+    void vscode.window.showErrorMessage(vscode.l10n.t('Open a plan file (*.precision.json) to verify it.'));
+    return;
+  }
+  const doc = await vscode.workspace.openTextDocument(planUri);
+  const { ctx, modelUri } = await states.get(doc);
+  const plan = ctx.parsed.plan;
+  if (!plan || !modelUri) {
+    void vscode.window.showErrorMessage(vscode.l10n.t('Fix the plan file first: it must be a valid plan next to its model.'));
+    return;
+  }
+  const ext = path.extname(modelUri.fsPath).toLowerCase();
+  if (ext !== '.gguf' && ext !== '.onnx') {
+    void vscode.window.showErrorMessage(vscode.l10n.t('Verification runs ONNX models in ONNX Runtime and GGUF models in llama.cpp; {0} is neither.', path.basename(modelUri.fsPath)));
+    return;
+  }
+  const target = await services.targets.get(plan.target, planUri);
+  if (!target) {
+    void vscode.window.showErrorMessage(vscode.l10n.t("Unknown target '{0}': pick one with Precision Lens: Select Target Hardware.", plan.target));
+    return;
+  }
+  const request: PlanRequest = {
+    target, budget: plan.budget, context: plan.context, batch: plan.batch, kvFormat: plan.kvFormat, allowEmulated: plan.allowEmulated ?? false, previous: plan.layers,
+    ...(plan.devices !== undefined ? { devices: plan.devices } : {}),
+  };
+  const solved = await runWithProgress(vscode.l10n.t('Precision Lens: reading {0}', path.basename(modelUri.fsPath)), async (token, progress) => {
+    const s = await solveForEditor(services, modelUri.fsPath, request, token, progress);
+    // The file's own assignment is what is verified (it may have been edited since it was solved).
+    const model = (await services.models.load(modelUri.fsPath)).model;
+    return { ...s, verify: { ...s.verify, solverAssignment: planAssignment(plan, model) } };
+  });
+  if (!solved) return;
+  if (ext === '.gguf') await verifyInLlamaCpp(services, modelUri.fsPath, planUri, solved, options.measure === true);
+  else await verifyWithRuntime(services, modelUri.fsPath, planUri, solved);
 }
 
 function runWithProgress<T>(title: string, work: (token: vscode.CancellationToken, progress: vscode.Progress<{ message?: string; increment?: number }>) => Promise<T>): Thenable<T | undefined> {
@@ -199,5 +285,6 @@ export function registerPlanCommands(services: Services, states: PlanStates): vs
     vscode.commands.registerCommand('precisionLens.generatePlan', (arg: unknown, options?: PlanCommandOptions) => generatePlan(services, arg, options)),
     vscode.commands.registerCommand('precisionLens.resolvePlan', (arg: unknown, options?: PlanCommandOptions) => resolvePlan(services, states, arg, options)),
     vscode.commands.registerCommand('precisionLens.openPlan', (arg: unknown, options?: PlanCommandOptions) => openPlan(services, arg, options)),
+    vscode.commands.registerCommand('precisionLens.verifyPlan', (arg: unknown, options?: VerifyPlanOptions) => verifyPlanCommand(services, states, arg, options)),
   );
 }

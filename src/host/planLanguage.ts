@@ -43,6 +43,14 @@ class PlanLenses implements vscode.CodeLensProvider {
     if (view.header) lenses.push(new vscode.CodeLens(top, { title: view.header.title, tooltip: view.header.tooltip, ...inspect }));
     else if (view.plan && !modelUri) lenses.push(new vscode.CodeLens(top, { title: vscode.l10n.t('Precision Lens: model {0} not found beside the plan', view.plan.model.file), command: '' }));
     if (view.plan) lenses.push(new vscode.CodeLens(top, { title: vscode.l10n.t('Re-solve'), tooltip: vscode.l10n.t('Solve the plan again for its target and budget'), command: 'precisionLens.resolvePlan', arguments: [doc.uri] }));
+    // Running the model needs a trusted workspace; GGUF runs in llama.cpp, ONNX in ONNX Runtime (task process).
+    const ext = modelUri ? modelUri.path.toLowerCase().slice(modelUri.path.lastIndexOf('.')) : '';
+    if (view.plan && vscode.workspace.isTrusted && ext === '.gguf') {
+      lenses.push(new vscode.CodeLens(top, { title: vscode.l10n.t('Verify in llama.cpp'), tooltip: vscode.l10n.t('Run this plan, the uniform ggml types and the Q4_K_M/Q3_K_M/Q2_K-like mixes at equal size in llama.cpp; keep the best measured plan and record the measurement'), command: 'precisionLens.verifyPlan', arguments: [doc.uri] }));
+      lenses.push(new vscode.CodeLens(top, { title: vscode.l10n.t('Measure layers and verify'), tooltip: vscode.l10n.t("Measure each layer's KL in llama.cpp, plan with it, then verify"), command: 'precisionLens.verifyPlan', arguments: [doc.uri, { measure: true }] }));
+    } else if (view.plan && vscode.workspace.isTrusted && ext === '.onnx') {
+      lenses.push(new vscode.CodeLens(top, { title: vscode.l10n.t('Verify with ONNX Runtime'), tooltip: vscode.l10n.t('Run this plan and its candidates in ONNX Runtime; keep the best measured plan'), command: 'precisionLens.verifyPlan', arguments: [doc.uri] }));
+    }
     for (const e of view.entries) lenses.push(new vscode.CodeLens(range(doc, { ...e.position, length: 0 }), { title: e.title, tooltip: e.tooltip, ...inspect }));
     return lenses;
   }

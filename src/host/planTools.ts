@@ -152,8 +152,12 @@ async function measure(services: Services, arg: unknown): Promise<void> {
   if (!uri) return;
   const settings = readSettings(uri);
   const model = await services.models.get(uri.fsPath);
+  if (model.format === 'gguf') {
+    await measureGguf(services, uri, model.fileName, model.totalFileBytes);
+    return;
+  }
   if (model.format !== 'onnx') {
-    void vscode.window.showErrorMessage(vscode.l10n.t('Measured sensitivity runs ONNX models with ONNX Runtime; {0} is {1} (its static sensitivity is in the inspector).', model.fileName, model.format));
+    void vscode.window.showErrorMessage(vscode.l10n.t('Measured sensitivity runs ONNX models with ONNX Runtime and GGUF models in llama.cpp; {0} is {1} (its static sensitivity is in the inspector).', model.fileName, model.format));
     return;
   }
   if (model.totalFileBytes > settings.measurement.maxModelBytes) {
@@ -173,6 +177,34 @@ async function measure(services: Services, arg: unknown): Promise<void> {
     } catch (e) {
       if (!(e instanceof CancelledError)) void vscode.window.showErrorMessage(e instanceof Error ? e.message : String(e));
       else if (!token.isCancellationRequested) void vscode.window.showWarningMessage(vscode.l10n.t('Measuring {0} stopped after {1} s (precisionLens.measurement.timeoutSeconds).', model.fileName, settings.measurement.timeoutSeconds));
+    }
+  });
+}
+
+/**
+ * GGUF: each layer (or fused group) lowered alone and run in llama.cpp in the task process (off this thread, with
+ * progress and cancel); the KL it adds per format goes to the output channel, the most sensitive pair to a message.
+ * Results are cached per user (ggufMeasureCache.ts), so Verify Plan's "Measure layers and verify" reuses them.
+ */
+async function measureGguf(services: Services, uri: vscode.Uri, fileName: string, bytes: number): Promise<void> {
+  const settings = readSettings(uri);
+  if (bytes > settings.measurement.maxModelBytes) {
+    void vscode.window.showErrorMessage(vscode.l10n.t('{0} is {1}, above precisionLens.measurement.maxModelBytes.', fileName, formatBytes(bytes)));
+    return;
+  }
+  await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: vscode.l10n.t('Precision Lens: measuring {0} in llama.cpp', fileName), cancellable: true }, async (progress, token) => {
+    const deadline = Date.now() + settings.measurement.timeoutSeconds * 1000;
+    const stop = { get isCancellationRequested() { return token.isCancellationRequested || Date.now() > deadline; } };
+    try {
+      const report = await services.tasks.measureGgufSensitivity({ modelPath: uri.fsPath, contextSize: settings.measurement.evalContext }, { token: stop, onProgress: (m) => progress.report({ message: `${m.done}/${m.total} ${m.message}` }) });
+      const rows = report.layers.flatMap((l) => Object.entries(l.formats).filter(([, s]) => s.klDivergence !== undefined).map(([f, s]) => ({ layer: l.layer, f, kl: s.klDivergence!, se: s.klStdErr ?? 0 })));
+      rows.sort((a, b) => b.kl - a.kl);
+      services.output.info(`measured ${fileName} in llama.cpp on ${report.measured?.inputs ?? '?'}: ${rows.map((r) => `${r.layer} ${r.f} KL ${r.kl.toPrecision(3)} ± ${r.se.toPrecision(2)}`).join('; ')}. ${(report.measured?.notes ?? []).join(' ')}`);
+      const worst = rows[0];
+      void vscode.window.showInformationMessage(worst ? vscode.l10n.t('Measured {0} layer × format pairs of {1} in llama.cpp; most sensitive: {2} in {3} (KL {4}). Details in the Precision Lens output.', rows.length, fileName, worst.layer, shortFormatLabel(worst.f), worst.kl.toPrecision(3)) : vscode.l10n.t('No layer of {0} could be measured.', fileName));
+    } catch (e) {
+      if (!(e instanceof CancelledError)) void vscode.window.showErrorMessage(e instanceof Error ? e.message : String(e));
+      else if (!token.isCancellationRequested) void vscode.window.showWarningMessage(vscode.l10n.t('Measuring {0} stopped after {1} s (precisionLens.measurement.timeoutSeconds).', fileName, settings.measurement.timeoutSeconds));
     }
   });
 }

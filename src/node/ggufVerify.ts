@@ -16,6 +16,9 @@
  * dtype; sizes are the plan's ggml sizes
  * (`assignmentWeightBytes`) either way, so a simulated candidate is judged at the size it names.
  *
+ * Local search: when another candidate measured better than the solver's plan within the budget, anchored
+ * re-solves around it step towards the solver's optimum (as ONNX's planVerify.ts does), while a round improves.
+ *
  * Cost: one tensor rewrite + one llama.cpp evaluation per candidate, at most `maxCandidates`.
  */
 import {
@@ -23,6 +26,7 @@ import {
   assignmentHarm,
   assignmentWeightBytes,
   ggufAssignmentWritten,
+  groupLayers,
   llamaCppRulesBaseline,
   solveModel,
   throwIfCancelled,
@@ -32,10 +36,11 @@ import {
   type ComputeType,
   type HarmFunction,
   type Model,
+  type PlanMeasurement,
   type SensitivityReport,
 } from '../core';
 import { GgufCandidateRunner, type GgufEvalSession, type GgufStorage } from './ggufMeasure';
-import type { LlamaCompareResult } from './llamaEval';
+import { LLAMA_EVAL_RUNTIME, type LlamaCompareResult } from './llamaEval';
 
 /** Default cap on measured candidates. */
 export const DEFAULT_GGUF_VERIFY_CANDIDATES = 24;
@@ -66,7 +71,7 @@ export interface GgufCandidate {
   /** 'solver', 'solver@<baseline id>', or a baseline id. */
   readonly id: string;
   readonly label: string;
-  readonly origin: 'solver' | 'solver-at-baseline' | 'baseline';
+  readonly origin: 'solver' | 'solver-at-baseline' | 'baseline' | 'local';
   readonly assignment: Readonly<Record<string, string>>;
   readonly weightBytes: number;
   /** Σ per-layer harm under the predictor (KL units when measured per layer). */
@@ -141,7 +146,7 @@ export async function verifyGgufPlan(modelPath: string, model: Model, options: G
   const byKey = new Map<string, GgufCandidate>();
   const measured: GgufCandidate[] = [];
   const keyOf = (a: Readonly<Record<string, string>>): string => model.layers.map((l) => a[l.name] ?? KEEP_FORMAT).join(',');
-  const totalPlanned = Math.min(cap, 1 + baselines.length * 2);
+  const totalPlanned = Math.min(cap, 1 + baselines.length * 2 + 5);
 
   const measure = async (id: string, label: string, origin: GgufCandidate['origin'], assignment: Readonly<Record<string, string>>): Promise<GgufCandidate> => {
     const key = keyOf(assignment);
@@ -179,7 +184,37 @@ export async function verifyGgufPlan(modelPath: string, model: Model, options: G
     // What is delivered at a size: the best measured candidate that fits it (at a baseline's size that includes the
     // baseline itself and every smaller candidate).
     const bestWithin = (bytes: number, fallback: GgufCandidate): GgufCandidate => all.filter((c) => c.weightBytes <= bytes).reduce((acc, c) => (betterCandidate(c, acc) ? c : acc), fallback);
-    const best = bestWithin(options.weightBudgetBytes, solver);
+    // Local search (as ONNX's planVerify.ts): when a candidate other than the solver's plan measured best within the
+    // budget, anchored re-solves around it ({@link SolveAnchor}, a ladder of penalties) step towards the predictor's
+    // optimum at the budget; repeated while a round improves the best and the candidate cap allows.
+    let best = bestWithin(options.weightBudgetBytes, solver);
+    const groups = groupLayers(model);
+    let localCount = 0;
+    // The predictor's optimum at the budget (the solver's plan unless the caller passed another assignment).
+    const optimum = best === solver ? solverAssignment : solveModel(model, { ...solveBase, weightBudgetBytes: options.weightBudgetBytes }).assignment;
+    while (measured.length < cap) {
+      const before = best;
+      const anchorHarm = assignmentHarm(model, best.assignment, options.harm);
+      const optimumHarm = assignmentHarm(model, optimum, options.harm);
+      const differing = groups.filter((g) => g.layers.some((l) => (best.assignment[l.name] ?? KEEP_FORMAT) !== (optimum[l.name] ?? KEEP_FORMAT))).length;
+      if (differing === 0 || anchorHarm === undefined || optimumHarm === undefined) break;
+      const unit = Math.max(Math.abs(anchorHarm - optimumHarm), 1e-12) / differing;
+      let proposed = 0;
+      for (const factor of [4, 2, 1, 0.5, 0.25]) {
+        if (measured.length >= cap) break;
+        const r = solveModel(model, { ...solveBase, weightBudgetBytes: options.weightBudgetBytes, anchor: { assignment: best.assignment, penalty: unit * factor } });
+        if (r.status === 'infeasible') continue;
+        const n = measured.length;
+        const c = await measure(`local:${localCount + 1}`, `local step ${localCount + 1} (penalty ×${factor} from ${best.id})`, 'local', r.assignment);
+        if (measured.length === n) continue; // already measured (same plan) or cap reached
+        localCount++;
+        proposed++;
+        all.push(c);
+        if (c.weightBytes <= options.weightBudgetBytes && betterCandidate(c, best)) best = c;
+      }
+      if (best === before || proposed === 0) break;
+    }
+    best = bestWithin(options.weightBudgetBytes, solver);
     return {
       best,
       solver,
@@ -206,4 +241,43 @@ export async function measureGgufAssignment(modelPath: string, model: Model, rep
   } finally {
     await runner.close();
   }
+}
+
+/**
+ * The plan file's record of a GGUF verification (and, with a measured report, each layer's KL alone in its
+ * format); `harmUnit` 'kl' when the predictor was in KL units (then the predicted KL is recorded too).
+ */
+export function ggufPlanRecord(v: GgufVerifyResult, measuredReport: SensitivityReport | undefined, harmUnit: 'kl' | 'static', measuredAt = new Date()): PlanMeasurement {
+  const b = v.best;
+  const r = b.measured!;
+  const byLayer = new Map((measuredReport?.layers ?? []).map((l) => [l.layer, l]));
+  const layers = Object.entries(b.assignment).flatMap(([layer, format]) => {
+    if (format === KEEP_FORMAT) return [];
+    const s = byLayer.get(layer)?.formats[format];
+    if (!s || s.klDivergence === undefined) return [];
+    return [{ layer, format, measuredKl: s.klDivergence }];
+  });
+  return {
+    runtime: LLAMA_EVAL_RUNTIME,
+    text: v.inputs,
+    measuredAt: measuredAt.toISOString(),
+    delivered: b.id,
+    plan: {
+      ...(harmUnit === 'kl' && b.predictedHarm !== undefined ? { predictedKl: b.predictedHarm } : {}),
+      klDivergence: r.klDivergence,
+      klStdErr: r.klStdErr,
+      perplexity: r.perplexity,
+      referencePerplexity: r.referencePerplexity,
+      top1Agreement: r.top1Agreement,
+    },
+    ...(layers.length ? { layers } : {}),
+    baselines: v.equalSize.filter((e) => e.baseline.measured).map((e) => ({
+      id: e.baseline.id,
+      label: e.baseline.label,
+      weightBytes: e.baseline.weightBytes,
+      klDivergence: e.baseline.measured!.klDivergence,
+      perplexity: e.baseline.measured!.perplexity,
+      ...(e.delivered.measured ? { solverKlDivergence: e.delivered.measured.klDivergence, solverWeightBytes: e.delivered.weightBytes } : {}),
+    })),
+  };
 }

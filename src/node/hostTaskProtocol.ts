@@ -9,12 +9,16 @@
  * - `task/measureSensitivity`: measured sensitivity with onnxruntime-node (src/node/measure.ts).
  * - `task/verifyPlan`: measures the solver's plan against baselines and local-search neighbours
  *   (src/node/planVerify.ts) and returns the best.
+ * - `task/measureGgufSensitivity`: per-layer KL measured in llama.cpp (src/node/ggufMeasure.ts, cached per user).
+ * - `task/verifyGgufPlan`: the solver's plan, uniform ggml types and llama.cpp-like mixes at equal size, run in
+ *   llama.cpp (src/node/ggufVerify.ts); returns the delivered plan and the plan file's measurement record.
+ * - `task/planFrontier`: the solver's frontier and optimum at a budget for the inspector's chart.
  * - `task/solvePlan`: core's plan workflow (`solvePlan`: budget, solver, estimate, baselines, plan document and its
  *   text) for the editor's Generate / Re-solve Plan, so a 10,000-layer solve never blocks the extension host.
  * Every request carries a `taskId`; `task/progress` (child → host, throttled to about 1/s) and `task/cancel`
  * (host → child) refer to it.
  */
-import type { ComputeType, PrecisionPlan, SensitivityReport, SolvePlanInput } from '../core';
+import type { ComputeType, PlanMeasurement, PrecisionPlan, SensitivityReport, SolveModelResult, SolvePlanInput } from '../core';
 import type { NotificationType, RequestType } from '../protocol/rpc';
 import type { ApplyOnnxResult } from './applyOnnx';
 import type { ApplyGgufResult } from './applyGguf';
@@ -93,6 +97,25 @@ export interface SolvePlanTaskResult {
   readonly shortfallBytes: number;
 }
 
+/** Params of {@link PlanFrontierTask}: core's `solveModel` with the report's harm. */
+export interface PlanFrontierParams extends TaskParamsBase {
+  readonly modelPath: string;
+  readonly report: SensitivityReport;
+  readonly weightBudgetBytes: number;
+  readonly formats: readonly string[];
+  readonly native: readonly ComputeType[];
+  readonly frontierPoints: number;
+}
+
+/** Result of {@link PlanFrontierTask}. */
+export interface PlanFrontierTaskResult {
+  readonly frontier: SolveModelResult['frontier'];
+  /** The solver's optimum at `weightBudgetBytes`. */
+  readonly weightBytes: number;
+  readonly harm: number;
+  readonly weightBudgetBytes: number;
+}
+
 /** Writes a new GGUF with a plan's ggml types (src/node/applyGguf.ts: temp file beside the output, renamed into place). */
 export interface ApplyGgufPlanParams extends TaskParamsBase {
   readonly modelPath: string;
@@ -101,6 +124,64 @@ export interface ApplyGgufPlanParams extends TaskParamsBase {
   readonly outputPath: string;
   /** Re-quantize tensors already stored in a low type (otherwise refused with code 'requantize'). */
   readonly force?: boolean;
+}
+
+/** Evaluation settings of the llama.cpp tasks. */
+export interface GgufEvalSettings {
+  /** Calibration text file; default the bundled one. */
+  readonly textFile?: string;
+  /** Evaluation context in tokens (16 to MAX_EVAL_CONTEXT); default DEFAULT_EVAL_CONTEXT. */
+  readonly contextSize?: number;
+}
+
+/** Params of {@link MeasureGgufTask}. */
+export interface MeasureGgufParams extends TaskParamsBase, GgufEvalSettings {
+  readonly modelPath: string;
+  readonly formats?: readonly string[];
+  readonly layerBudget?: number;
+  /** Cache folder; `false` disables the cache (default: the per-user folder). */
+  readonly cacheDir?: string | false;
+}
+
+/** Params of {@link VerifyGgufTask}. */
+export interface VerifyGgufParams extends TaskParamsBase, GgufEvalSettings {
+  readonly modelPath: string;
+  /** Static sensitivity (the plan's predictor). */
+  readonly report: SensitivityReport;
+  readonly weightBudgetBytes: number;
+  readonly formats: readonly string[];
+  readonly native: readonly ComputeType[];
+  readonly allowEmulated: boolean;
+  readonly pinned: Readonly<Record<string, string>>;
+  /** The solver's plan (re-solved on measured KL when `measure`). */
+  readonly solverAssignment: Readonly<Record<string, string>>;
+  /** Measure each layer's KL first and plan with it (as `plan --measure`). */
+  readonly measure?: boolean;
+  readonly maxCandidates?: number;
+}
+
+/** One measured candidate, as the editor shows it. */
+export interface GgufCandidateSummary {
+  readonly id: string;
+  readonly label: string;
+  readonly weightBytes: number;
+  readonly klDivergence?: number;
+  readonly perplexity?: number;
+  readonly error?: string;
+}
+
+/** Result of {@link VerifyGgufTask}. */
+export interface VerifyGgufResult {
+  /** The delivered plan (best measured within the budget). */
+  readonly best: GgufCandidateSummary & { readonly assignment: Readonly<Record<string, string>> };
+  readonly solver: GgufCandidateSummary;
+  readonly candidates: readonly GgufCandidateSummary[];
+  /** What the plan file records (`measurement`). */
+  readonly measurement: PlanMeasurement;
+  /** Evaluation text, tokens, positions and original perplexity. */
+  readonly inputs: string;
+  readonly storage: 'ggml' | 'simulated';
+  readonly elapsedMs: number;
 }
 
 /** Progress of one task (child → host). */
@@ -124,6 +205,12 @@ export const ApplyGgufPlanTask: RequestType<ApplyGgufPlanParams, ApplyGgufResult
 export const MeasureSensitivityTask: RequestType<MeasureSensitivityParams, SensitivityReport> = { method: 'task/measureSensitivity' };
 /** Plan verification with onnxruntime-node. */
 export const VerifyPlanTask: RequestType<VerifyPlanParams, VerifyPlanResult> = { method: 'task/verifyPlan' };
+/** Measured sensitivity of a GGUF model in llama.cpp. */
+export const MeasureGgufTask: RequestType<MeasureGgufParams, SensitivityReport> = { method: 'task/measureGgufSensitivity' };
+/** Plan verification of a GGUF model in llama.cpp. */
+export const VerifyGgufTask: RequestType<VerifyGgufParams, VerifyGgufResult> = { method: 'task/verifyGgufPlan' };
+/** The inspector's frontier chart (solver, frontier) off the extension host's main thread. */
+export const PlanFrontierTask: RequestType<PlanFrontierParams, PlanFrontierTaskResult> = { method: 'task/planFrontier' };
 /** The plan workflow (solve, estimate, baselines, plan document) off the extension host's main thread. */
 export const SolvePlanTask: RequestType<SolvePlanParams, SolvePlanTaskResult> = { method: 'task/solvePlan' };
 /** Throttled progress of a running task. */

@@ -89,6 +89,8 @@ export interface PlanReferenceOptions {
   readonly seed?: number;
   /** Try this calibration variant first (e.g. the one a selection reference used). */
   readonly variant?: number;
+  /** Samples run of the current batch (a variant that fails, or more samples, starts a new count). */
+  readonly onProgress?: (done: number, total: number) => void;
 }
 
 function isDegenerate(outs: readonly RunOutputs[]): boolean {
@@ -130,7 +132,7 @@ export async function planReference(modelPath: string, model: Model, options: Pl
       let outputs: RunOutputs[];
       const set = generateCalibrationInputs(model, samples, seed, v);
       try {
-        outputs = await runSamples(session, set.samples);
+        outputs = await runSamples(session, set.samples, options.onProgress);
       } catch (e) {
         lastError = e;
         continue;
@@ -141,7 +143,7 @@ export async function planReference(modelPath: string, model: Model, options: Pl
       const want = referenceSampleCount(outputs, compared, samples, options);
       if (want > samples) {
         const more = generateCalibrationInputs(model, want, seed, v);
-        ref = { ...ref, samples: more.samples, outputs: await runSamples(session, more.samples), inputs: more.description };
+        ref = { ...ref, samples: more.samples, outputs: await runSamples(session, more.samples, options.onProgress), inputs: more.description };
       }
       if (!isDegenerate(outputs)) return ref;
       fallback ??= ref;

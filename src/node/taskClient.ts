@@ -26,16 +26,24 @@ import {
   ApplyGgufPlanTask,
   ApplyPlanTask,
   MeasureSensitivityTask,
+  PlanFrontierTask,
   SolvePlanTask,
   TASK_CANCELLED,
   TaskCancelNotification,
   TaskProgressNotification,
   VerifyPlanTask,
+  MeasureGgufTask,
+  VerifyGgufTask,
+  type MeasureGgufParams,
+  type VerifyGgufParams,
+  type VerifyGgufResult,
   type ApplyGgufPlanParams,
   type ApplyPlanParams,
   type MeasureSensitivityParams,
   type TaskParamsBase,
   type TaskProgress,
+  type PlanFrontierParams,
+  type PlanFrontierTaskResult,
   type SolvePlanParams,
   type SolvePlanTaskResult,
   type VerifyPlanParams,
@@ -140,9 +148,24 @@ export class TaskClient {
     return this.run(VerifyPlanTask, params, options);
   }
 
+  /** Per-layer KL measured in llama.cpp (src/node/ggufMeasure.ts). */
+  measureGgufSensitivity(params: Omit<MeasureGgufParams, 'taskId'>, options: TaskRunOptions = {}): Promise<SensitivityReport> {
+    return this.run(MeasureGgufTask, params, options);
+  }
+
+  /** Plan verification in llama.cpp (src/node/ggufVerify.ts). */
+  verifyGgufPlan(params: Omit<VerifyGgufParams, 'taskId'>, options: TaskRunOptions = {}): Promise<VerifyGgufResult> {
+    return this.run(VerifyGgufTask, params, options);
+  }
+
   /** Core's plan workflow (solve, estimate, baselines, plan document and text) in the task process. */
   solvePlan(params: Omit<SolvePlanParams, 'taskId'>, options: TaskRunOptions = {}): Promise<SolvePlanTaskResult> {
     return this.run(SolvePlanTask, params, options);
+  }
+
+  /** The inspector's frontier chart (core's solver with the report's harm) in the task process. */
+  planFrontier(params: Omit<PlanFrontierParams, 'taskId'>, options: TaskRunOptions = {}): Promise<PlanFrontierTaskResult> {
+    return this.run(PlanFrontierTask, params, options);
   }
 
   /** Kills every task process; their calls reject with RpcError 'disposed'. Idempotent. */

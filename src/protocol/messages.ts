@@ -210,6 +210,29 @@ export interface PlanFrontier {
   readonly budgetBytes: number;
 }
 
+/** One layer in one format: what the static score predicts beside what running the model measured. */
+export interface MeasuredPoint {
+  /** `LayerRow.index`. */
+  readonly index: number;
+  readonly format: string;
+  /** Predicted value in `unit` (static score × the median measured/static ratio of the points); null without a static score. */
+  readonly predicted: number | null;
+  readonly measured: number;
+}
+
+/** Predicted vs measured for the inspector's measured column and scatter (from the plan file's `measurement` record). */
+export interface MeasuredComparison {
+  /** 'kl': KL divergence of the next-token distributions vs the original (nats). */
+  readonly unit: 'kl';
+  /** Plan file, runtime, text, when. */
+  readonly source: string;
+  readonly points: readonly MeasuredPoint[];
+  /** The whole plan as measured (null when the record has no plan figures). */
+  readonly plan: { readonly predicted: number | null; readonly measured: number; readonly stdErr: number; readonly perplexity: number; readonly referencePerplexity: number } | null;
+  /** Spearman rank correlation of predicted vs measured over the points (null below 3 points). */
+  readonly spearman: number | null;
+}
+
 /** Long-running analysis kinds. */
 export type AnalysisTask = 'estimate' | 'sensitivity' | 'plan' | 'compare';
 
@@ -252,7 +275,7 @@ export interface ReadyResult {
 }
 
 /** Bumped whenever a DTO changes shape. */
-export const PROTOCOL_VERSION = 1;
+export const PROTOCOL_VERSION = 2;
 
 /** Params of {@link GetEstimate}. */
 export interface GetEstimateParams {
@@ -292,6 +315,9 @@ export interface RunActionResult {
   readonly message: string;
 }
 
+/** Params of {@link GetMeasured} (none). */
+export type GetMeasuredParams = Readonly<Record<string, never>>;
+
 /** Params of {@link CancelAnalysis}. */
 export interface CancelAnalysisParams {
   readonly task: AnalysisTask;
@@ -309,6 +335,8 @@ export const CompareTargets: RequestType<CompareTargetsParams, readonly TargetCo
 export const StartSensitivity: RequestType<StartSensitivityParams, { readonly started: boolean }> = { method: 'sensitivity/start' };
 /** Webview → host: run a `precisionLens.*` command for this model. */
 export const RunAction: RequestType<RunActionParams, RunActionResult> = { method: 'action/run' };
+/** Webview → host: predicted vs measured per layer (null when nothing was measured). */
+export const GetMeasured: RequestType<GetMeasuredParams, MeasuredComparison | null> = { method: 'measured/get' };
 /** Webview → host: stop a running task. */
 export const CancelAnalysis: NotificationType<CancelAnalysisParams> = { method: 'analysis/cancel' };
 

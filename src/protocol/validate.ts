@@ -8,6 +8,7 @@ import {
   CompareTargets,
   GetEstimate,
   GetFrontier,
+  GetMeasured,
   INSPECTOR_ACTIONS,
   Ready,
   RunAction,
@@ -17,6 +18,7 @@ import {
   type CompareTargetsParams,
   type GetEstimateParams,
   type GetFrontierParams,
+  type GetMeasuredParams,
   type InspectorAction,
   type ReadyParams,
   type RunActionParams,
@@ -61,6 +63,12 @@ export function parseGetEstimate(raw: unknown): GetEstimateParams {
 /** Validates {@link GetFrontier} params. */
 export function parseGetFrontier(raw: unknown): GetFrontierParams {
   return { targetId: targetId(GetFrontier.method, record(GetFrontier.method, raw).targetId) };
+}
+
+/** Validates {@link GetMeasured} params (an empty object). */
+export function parseGetMeasured(raw: unknown): GetMeasuredParams {
+  record(GetMeasured.method, raw);
+  return {};
 }
 
 /** Validates {@link CompareTargets} params. */

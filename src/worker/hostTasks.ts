@@ -6,7 +6,7 @@
  */
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
-import { CancelledError, harmFromSensitivity, openModel, replacePlanAssignment, serializePlan, solvePlan, standardBaselines, type CancellationToken, type Model } from '../core';
+import { CancelledError, harmFromSensitivity, openModel, replacePlanAssignment, serializePlan, solveModel, solvePlan, standardBaselines, type CancellationToken, type Model, type SensitivityReport } from '../core';
 import { RpcEndpoint, RpcError, type WireMessage } from '../protocol/rpc';
 import { applyPlanToOnnx, type ApplyOnnxResult } from '../node/applyOnnx';
 import { applyPlanToGguf } from '../node/applyGguf';
@@ -16,13 +16,22 @@ import {
   ApplyGgufPlanTask,
   ApplyPlanTask,
   MeasureSensitivityTask,
+  PlanFrontierTask,
   SolvePlanTask,
   TASK_CANCELLED,
   TaskCancelNotification,
   TaskProgressNotification,
   VerifyPlanTask,
+  MeasureGgufTask,
+  VerifyGgufTask,
   progressThrottle,
+  type GgufCandidateSummary,
+  type MeasureGgufParams,
+  type VerifyGgufParams,
+  type VerifyGgufResult,
   type ApplyPlanParams,
+  type PlanFrontierParams,
+  type PlanFrontierTaskResult,
   type SolvePlanParams,
   type SolvePlanTaskResult,
   type TaskProgress,
@@ -31,6 +40,8 @@ import {
 import { measureSensitivity } from '../node/measure';
 import { planReference, verifyPlan, type VerifyPlanResult } from '../node/planVerify';
 import { NodeError } from '../node/errors';
+import { harmFromMeasuredKl, measureGgufSensitivity, startGgufEvaluation } from '../node/ggufMeasure';
+import { ggufBaselines, ggufPlanRecord, verifyGgufPlan, type GgufCandidate } from '../node/ggufVerify';
 
 /** Cancellation flags of the running tasks, by task id. */
 const running = new Map<number, { cancelled: boolean }>();
@@ -127,6 +138,72 @@ async function verify(p: VerifyPlanParams, token: CancellationToken, progress: (
   });
 }
 
+const evalOptions = (p: { readonly textFile?: string; readonly contextSize?: number }): { textFile?: string; contextSize?: number } => ({
+  ...(p.textFile !== undefined ? { textFile: p.textFile } : {}),
+  ...(p.contextSize !== undefined ? { contextSize: p.contextSize } : {}),
+});
+
+function measureGguf(p: MeasureGgufParams, token: CancellationToken, progress: (p: Omit<TaskProgress, 'taskId'>) => void): Promise<SensitivityReport> {
+  return measureGgufSensitivity(path.resolve(p.modelPath), {
+    ...evalOptions(p),
+    ...(p.formats ? { formats: p.formats } : {}),
+    ...(p.layerBudget !== undefined ? { layerBudget: p.layerBudget } : {}),
+    ...(p.cacheDir !== undefined ? { cacheDir: p.cacheDir } : {}),
+    token,
+    onProgress: (m) => progress({ done: m.pairsDone, total: m.pairsTotal, message: m.message }),
+  });
+}
+
+async function verifyGguf(p: VerifyGgufParams, token: CancellationToken, progress: (p: Omit<TaskProgress, 'taskId'>) => void): Promise<VerifyGgufResult> {
+  const modelPath = path.resolve(p.modelPath);
+  const model = await readModel(modelPath);
+  progress({ done: 0, total: 1, message: 'running the original model in llama.cpp' });
+  const session = await startGgufEvaluation(modelPath, evalOptions(p));
+  try {
+    const measured = p.measure
+      ? await measureGgufSensitivity(modelPath, { session, staticReport: p.report, formats: p.formats, token, onProgress: (m) => progress({ done: m.pairsDone, total: m.pairsTotal, message: `measuring ${m.message}` }) })
+      : undefined;
+    const kl = measured ? harmFromMeasuredKl(measured) : undefined;
+    const v = await verifyGgufPlan(modelPath, model, {
+      session,
+      report: measured ?? p.report,
+      weightBudgetBytes: p.weightBudgetBytes,
+      harm: kl ?? harmFromSensitivity(p.report),
+      formats: p.formats,
+      pinned: p.pinned,
+      native: p.native,
+      allowEmulated: p.allowEmulated,
+      // Planned on measured KL: the solver's plan is solved again with it.
+      ...(kl ? {} : { solverAssignment: p.solverAssignment }),
+      baselines: ggufBaselines(model, { native: p.native, allowEmulated: p.allowEmulated }),
+      ...(p.maxCandidates !== undefined ? { maxCandidates: p.maxCandidates } : {}),
+      token,
+      onProgress: (x) => progress({ done: x.done, total: x.total, message: x.message }),
+    });
+    if (!v.best.measured) throw new NodeError('worker-failed', `no plan could be run in llama.cpp: ${v.solver.error ?? 'unknown error'}`);
+    const summary = (c: GgufCandidate): GgufCandidateSummary => ({
+      id: c.id,
+      label: c.label,
+      weightBytes: c.weightBytes,
+      ...(c.measured ? { klDivergence: c.measured.klDivergence, perplexity: c.measured.perplexity } : {}),
+      ...(c.error !== undefined ? { error: c.error } : {}),
+    });
+    return {
+      best: { ...summary(v.best), assignment: v.best.assignment },
+      solver: summary(v.solver),
+      candidates: v.candidates.map(summary),
+      measurement: ggufPlanRecord(v, measured, kl ? 'kl' : 'static'),
+      inputs: v.inputs,
+      storage: v.storage,
+      elapsedMs: v.elapsedMs,
+    };
+  } finally {
+    session.evaluator.dispose();
+  }
+}
+
+endpoint.onRequest(MeasureGgufTask, (p) => asTask(p.taskId, (token, progress) => measureGguf(p, token, progress)));
+endpoint.onRequest(VerifyGgufTask, (p) => asTask(p.taskId, (token, progress) => verifyGguf(p, token, progress)));
 /** Core's plan workflow for the editor: the model read here, the harm from the report; the plan and its text. */
 async function solve(p: SolvePlanParams, token: CancellationToken, progress: (p: Omit<TaskProgress, 'taskId'>) => void): Promise<SolvePlanTaskResult> {
   progress({ done: 0, total: 2, message: 'reading the model' });
@@ -149,6 +226,14 @@ async function solve(p: SolvePlanParams, token: CancellationToken, progress: (p:
   };
 }
 
+/** The inspector's frontier: core's solver at the budget, with the report's harm. */
+async function frontier(p: PlanFrontierParams): Promise<PlanFrontierTaskResult> {
+  const model = await readModel(p.modelPath);
+  const solved = solveModel(model, { weightBudgetBytes: p.weightBudgetBytes, formats: p.formats, native: p.native, harm: harmFromSensitivity(p.report), frontierPoints: p.frontierPoints });
+  return { frontier: solved.frontier, weightBytes: solved.weightBytes, harm: solved.harm, weightBudgetBytes: solved.weightBudgetBytes };
+}
+
+endpoint.onRequest(PlanFrontierTask, (p) => asTask(p.taskId, () => frontier(p)));
 endpoint.onRequest(SolvePlanTask, (p) => asTask(p.taskId, (token, progress) => solve(p, token, progress)));
 endpoint.onRequest(ApplyPlanTask, (p) => asTask(p.taskId, (token, progress) => applyPlan(p, token, progress)));
 endpoint.onRequest(ApplyGgufPlanTask, (p) =>

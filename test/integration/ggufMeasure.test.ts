@@ -139,3 +139,25 @@ test('measurement cache: a second run reads every pair back; another context, te
     await fs.rm(dir, { recursive: true, force: true });
   }
 });
+
+test('local search: when a baseline beats the plan it was given, anchored re-solves step from it and are measured', { timeout: 300_000 }, async () => {
+  const model = await readModel(STORIES260K);
+  const session = await startGgufEvaluation(STORIES260K, { contextSize: 64 });
+  try {
+    const formats = ['fp16', 'q8_0', 'q5_0', 'q4_0'];
+    const staticReport = await analyzeModelSensitivity(STORIES260K, { formats, workers: 0 });
+    const q8 = ggufBaselines(model).find((b) => b.id === 'uniform-q8_0')!;
+    const q4 = ggufBaselines(model).find((b) => b.id === 'uniform-q4_0')!;
+    const budget = Math.floor(assignmentWeightBytes(model, q8.assignment) * 1.3);
+    // A deliberately poor "solver plan" (all Q4_0 where it fits): the Q8_0 baseline measures better, so the search
+    // starts from it towards the static optimum at the budget.
+    const v = await verifyGgufPlan(STORIES260K, model, { session, report: staticReport, weightBudgetBytes: budget, harm: harmFromSensitivity(staticReport), formats, solverAssignment: q4.assignment, baselines: [q8], equalSize: false, maxCandidates: 8 });
+    const local = v.candidates.filter((c) => c.origin === 'local');
+    assert.ok(local.length > 0, v.candidates.map((c) => `${c.id} ${c.measured?.klDivergence}`).join('; '));
+    for (const c of local) assert.ok(c.weightBytes <= budget);
+    for (const c of v.candidates) if (c.weightBytes <= budget && c.measured) assert.ok(!betterCandidate(c, v.best), `${c.id} beats the delivered ${v.best.id}`);
+    assert.notEqual(v.best.id, 'solver');
+  } finally {
+    session.evaluator.dispose();
+  }
+});

@@ -9,7 +9,7 @@ import { promises as fs } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { runCli } from '../../src/cli/main';
-import { getTarget, replacePlanAssignment, seededRandom, serializePlan, solvePlan } from '../../src/core';
+import { getTarget, harmFromSensitivity, replacePlanAssignment, seededRandom, serializePlan, solveModel, solvePlan } from '../../src/core';
 import { editorPlanInput, requestFormats, type PlanRequest } from '../../src/host/editorPlan';
 import { loadModel } from '../../src/host/modelCache';
 import { analyzeModelSensitivity } from '../../src/node/sensitivityRunner';
@@ -54,6 +54,12 @@ test('the task process solves the editor plan: same text as the CLI and as core 
     const again = await client.solvePlan({ modelPath, input, report, assignment: other });
     assert.equal(again.text, serializePlan(replacePlanAssignment(loaded.model, full, local, other).plan!));
     assert.notEqual(again.text, r.text);
+    // The inspector's frontier chart, solved in the task process: what core's solver gives in-process.
+    const fp = { report, weightBudgetBytes: r.weightBudgetBytes, formats, native: request.target.native, frontierPoints: 120 };
+    const remote = await client.planFrontier({ modelPath, ...fp });
+    const near = solveModel(loaded.model, { ...fp, harm: harmFromSensitivity(report) });
+    assert.deepEqual(remote, { frontier: near.frontier, weightBytes: near.weightBytes, harm: near.harm, weightBudgetBytes: near.weightBudgetBytes });
+    assert.ok(remote.frontier.length >= 2);
   } finally {
     client.dispose();
     await fs.rm(dir, { recursive: true, force: true });
@@ -66,4 +72,7 @@ test('planCommands.ts (the extension host) calls no solver: the plan workflow ru
     assert.ok(!src.includes(name) || src.includes(`tasks.${name}`), `planCommands.ts calls ${name} on the extension host's thread`);
   }
   assert.match(src, /services\.tasks\.solvePlan\(/);
+  // The inspector solves in-process only without a task client (tests, virtual files); the extension passes one.
+  const ext = await fs.readFile(path.resolve(__dirname, '../../src/host/extension.ts'), 'utf8');
+  assert.match(ext, /tasks: services\.tasks/);
 });

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { promises as fs } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { CancelledError, buildPlan, getTarget, harmFromSensitivity, openModel, planAssignment, planForTarget, type Model } from '../../src/core';
+import { CancelledError, assignmentWeightBytes, buildPlan, getTarget, harmFromSensitivity, openModel, planAssignment, planForTarget, solveModel, uniformBaseline, type Model } from '../../src/core';
 import { RpcError } from '../../src/protocol/rpc';
 import { applyPlanToOnnx } from '../../src/node/applyOnnx';
 import { openModelFile } from '../../src/node/fileByteSource';
@@ -253,6 +253,36 @@ test('verifyPlan in the task process measures the solver\'s plan and candidates 
     assert.ok(r.best.weightBytes <= weightBudgetBytes);
     assert.equal(model.layers.length, 6);
     assert.ok(progress.length >= 1);
+    await noProcessesLeft(client);
+  } finally {
+    client.dispose();
+  }
+});
+
+test('GGUF in the task process: measure per-layer KL and verify a plan in llama.cpp, with the plan file record', { timeout: 300_000 }, async () => {
+  const STORIES = path.resolve(__dirname, '../../../shared/models/gguf/stories260K.gguf');
+  const client = new TaskClient();
+  try {
+    const progress: TaskProgress[] = [];
+    const measured = await client.measureGgufSensitivity({ modelPath: STORIES, formats: ['q8_0'], layerBudget: 3, cacheDir: false, contextSize: 64 }, { onProgress: (p) => progress.push(p) });
+    const kl = measured.layers.flatMap((l) => Object.values(l.formats).map((f) => f.klDivergence).filter((v): v is number => v !== undefined));
+    assert.equal(kl.length, 3, 'three sampled layers measured in q8_0');
+    for (const v of kl) assert.ok(v > 0 && v < 0.1, `q8_0 KL ${v}`);
+    assert.match(measured.measured!.inputs, /context 64;/);
+    assert.ok(progress.length > 0);
+
+    const model = await load(STORIES);
+    const formats = ['fp16', 'q8_0', 'q6_k', 'q5_k', 'q4_k', 'q5_0', 'q5_1', 'q4_0'];
+    const report = await analyzeModelSensitivity(STORIES, { formats, workers: 0 });
+    const budget = assignmentWeightBytes(model, uniformBaseline(model, 'q6_k')!.assignment);
+    const solver = solveModel(model, { formats, harm: harmFromSensitivity(report), weightBudgetBytes: budget }).assignment;
+    const r = await client.verifyGgufPlan({ modelPath: STORIES, report, weightBudgetBytes: budget, formats, native: [], allowEmulated: true, pinned: {}, solverAssignment: solver, maxCandidates: 6 });
+    assert.ok(r.best.klDivergence !== undefined && r.best.klDivergence >= 0);
+    assert.ok(r.best.weightBytes <= budget);
+    assert.equal(r.storage, 'ggml', 'fallback-aware plans are real ggml files');
+    assert.match(r.measurement.runtime, /llama\.cpp/);
+    assert.equal(r.measurement.plan.klDivergence, r.best.klDivergence);
+    assert.ok(r.candidates.length >= 2 && r.candidates.some((c) => c.id === 'q4_k_m'), r.candidates.map((c) => c.id).join(','));
     await noProcessesLeft(client);
   } finally {
     client.dispose();

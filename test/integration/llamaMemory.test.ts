@@ -5,7 +5,9 @@
  * Models: ../shared/models/gguf/stories260K.gguf, plus GGUFs generated here into a temporary folder (random
  * data, finite scales; test/fixtures/buildGguf.ts `llmGguf`): llama-shaped (Q8_0; F16; Q4_K with Q6_K
  * embeddings), qwen2-shaped (Q8_0, Q/K/V biases, tied embeddings, 152K vocabulary) and qwen3moe-shaped (Q4_0,
- * 16 experts, 4 used, Q/K norms), all with GQA, 100–300 MB each.
+ * 16 experts, 4 used, Q/K norms), all with GQA, 100–300 MB each; gemma3-shaped (sliding window 512 on 5 of 6
+ * layers: llama.cpp's iswa cache), deepseek2-shaped (MLA with split attn_k_b/attn_v_b, MoE with a shared expert)
+ * and Mamba-1 (recurrent state only), 100–500 MB.
  *
  * llama.cpp's figures: the model and context byte totals from the binding (`getMemoryBreakdown()`: model buffers;
  * KV + compute), the per-buffer sizes from its log lines ("… model buffer size = X MiB", "KV buffer size",
@@ -79,6 +81,14 @@ const CASES: readonly Case[] = [
     name: 'gemma3-q8_0', quant: 'Q8_0 (tied, SWA 512)',
     spec: { architecture: 'gemma3', blocks: 12, embd: 1024, heads: 8, kvHeads: 4, headDim: 128, ffn: 4096, vocab: 32000, type: 8, tiedEmbeddings: true, slidingWindow: 512 },
     configs: [STANDARD[0]!, STANDARD[1]!, STANDARD[2]!, STANDARD[3]!, STANDARD[4]!, { context: 4096, flash: true, ubatch: 512, sequences: 2 }],
+  },
+  {
+    name: 'deepseek2-q8_0', quant: 'Q8_0 (MLA, MoE 8/2 + shared)',
+    spec: {
+      architecture: 'deepseek2', blocks: 4, embd: 1024, heads: 16, kvHeads: 1, ffn: 512, vocab: 32000, type: 8, experts: 8, expertsUsed: 2,
+      mla: { qLora: 384, kvLora: 512, rope: 64, nope: 128, v: 128, denseLead: 1, sharedExperts: 1, denseFfn: 2048 },
+    },
+    configs: [STANDARD[0]!, STANDARD[1]!, STANDARD[2]!, STANDARD[3]!, STANDARD[4]!],
   },
   {
     name: 'mamba-q8_0', quant: 'Q8_0 (Mamba-1)',

@@ -59,7 +59,7 @@ test('plan verifies small ONNX models by default; --no-verify and non-ONNX model
     const skipped = await cli('plan', model, '--target', 'h100', '--avg-bits', '6', '--dry-run', '--json', '--no-verify');
     assert.equal(skipped.code, 0, skipped.err);
     assert.equal(JSON.parse(skipped.out).verification ?? null, null);
-    const gguf = await cli('plan', path.resolve(__dirname, '../../../shared/models/gguf/stories260K.gguf'), '--target', 'h100', '--avg-bits', '6', '--dry-run', '--json');
+    const gguf = await cli('plan', path.resolve(__dirname, '../../../shared/models/gguf/stories260K.gguf'), '--target', 'h100', '--avg-bits', '8', '--dry-run', '--json');
     assert.equal(gguf.code, 0, gguf.err);
     assert.equal(JSON.parse(gguf.out).verification ?? null, null);
   } finally {

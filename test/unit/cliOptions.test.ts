@@ -257,6 +257,35 @@ test('progress is silent for 2 s, then prints elapsed time and what remains, at 
   assert.equal(lines.length, 2);
 });
 
+test('progress: a step without counts (begin … end, around) prints elapsed time each second after 2 s, and stops at its end', async (t) => {
+  t.mock.timers.enable({ apis: ['setInterval'] });
+  let now = 0;
+  const lines: string[] = [];
+  const p = createProgress({ out: () => undefined, err: (x) => lines.push(x) }, true, () => now);
+  p.begin('writing', 'model.int8.onnx');
+  now = 1000;
+  t.mock.timers.tick(1000);
+  assert.deepEqual(lines, [], 'quiet for the first 2 s');
+  now = 2000;
+  t.mock.timers.tick(1000);
+  now = 3000;
+  t.mock.timers.tick(1000);
+  p.end('writing');
+  now = 9000;
+  t.mock.timers.tick(5000);
+  assert.deepEqual(lines, ['writing: model.int8.onnx · 2.0 s elapsed', 'writing: model.int8.onnx · 3.0 s elapsed']);
+  const done = p.around('reference run', async () => {
+    now = 12_000;
+    t.mock.timers.tick(1000);
+    return 7;
+  });
+  assert.equal(await done, 7);
+  now = 20_000;
+  t.mock.timers.tick(3000);
+  assert.equal(lines.at(-1), 'reference run: 3.0 s elapsed');
+  assert.equal(lines.length, 3);
+});
+
 test('output to a closed pipe ends quietly (no EPIPE trace)', async () => {
   // 20k layers print ~2 MB, far more than a pipe buffers, so the writer meets the closed pipe.
   const dir = await tempDir();

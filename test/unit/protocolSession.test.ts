@@ -6,8 +6,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as path from 'node:path';
-import { CancelledError, TARGETS, estimate, getTarget, type SensitivityReport } from '../../src/core';
-import { InspectorSession, PROGRESS_INTERVAL_MS, type InspectorHost } from '../../src/host/inspectorSession';
+import { CancelledError, TARGETS, estimate, getTarget, harmFromSensitivity, solveModel, type SensitivityReport } from '../../src/core';
+import { InspectorSession, PROGRESS_INTERVAL_MS, type InspectorHost, type PlanAssignmentInfo } from '../../src/host/inspectorSession';
 import { ModelDocument, type SensitivityAnalyzer } from '../../src/host/modelDocument';
 import { openModelFile } from '../../src/node/fileByteSource';
 import { decodeLayers, decodeSensitivity } from '../../src/protocol/codec';
@@ -18,6 +18,7 @@ import {
   CompareTargets,
   GetEstimate,
   GetFrontier,
+  GetMeasured,
   PROTOCOL_VERSION,
   Ready,
   RunAction,
@@ -43,7 +44,7 @@ interface Harness {
   close(): void;
 }
 
-async function open(opts: { analyzer?: SensitivityAnalyzer; now?: () => number } = {}): Promise<Harness> {
+async function open(opts: { analyzer?: SensitivityAnalyzer; now?: () => number; solveFrontier?: InspectorHost['solveFrontier']; plan?: (model: ModelDocument['model']) => PlanAssignmentInfo } = {}): Promise<Harness> {
   const doc = await ModelDocument.open({ fsPath: MODEL } as never, await openModelFile(MODEL), undefined, opts.analyzer);
   const states: AnalysisStateParams[] = [];
   const progress: AnalysisProgressParams[] = [];
@@ -62,7 +63,7 @@ async function open(opts: { analyzer?: SensitivityAnalyzer; now?: () => number }
     strings: () => ({ loading: 'Lädt…' }),
     targets: async () => ({ targets: TARGETS, userIds: new Set() }),
     canMeasure: () => false,
-    planAssignment: async () => undefined,
+    planAssignment: async () => opts.plan?.(doc.model),
     sensitivity: (token, onProgress) => doc.sensitivity(token, onProgress),
     cachedSensitivity: () => doc.cachedSensitivity(),
     runAction: async (action, targetId) => {
@@ -71,6 +72,7 @@ async function open(opts: { analyzer?: SensitivityAnalyzer; now?: () => number }
     },
     log: (m) => logs.push(m),
     ...(opts.now ? { now: opts.now } : {}),
+    ...(opts.solveFrontier ? { solveFrontier: opts.solveFrontier } : {}),
   };
   const session = new InspectorSession(host, (m) => {
     // Everything the host posts must survive structured clone (no Map, class or bigint).
@@ -312,5 +314,81 @@ test('ModelDocument joins concurrent sensitivity requests into one run', async (
     assert.equal(runs, 1);
   } finally {
     doc.dispose();
+  }
+});
+
+test("the frontier chart's solve goes to the host's solveFrontier (the task process) when it has one, with the same chart", async () => {
+  const inProcess = await open();
+  const calls: number[] = [];
+  const delegated = await open({
+    solveFrontier: async (p) => {
+      calls.push(p.weightBudgetBytes);
+      const { report, ...rest } = structuredClone(p); // what crosses the process boundary
+      return solveModel(delegatedDoc(), { ...rest, harm: harmFromSensitivity(report) });
+    },
+  });
+  const delegatedDoc = () => delegated.doc.model;
+  try {
+    for (const h of [inProcess, delegated]) {
+      await h.view.sendRequest(StartSensitivity, { method: 'weights' });
+      await until(() => h.states.some((s) => s.state === 'done' || s.state === 'error'));
+    }
+    const a = await inProcess.view.sendRequest(GetFrontier, { targetId: 'h100' });
+    const b = await delegated.view.sendRequest(GetFrontier, { targetId: 'h100' });
+    assert.equal(calls.length, 1);
+    assert.deepEqual(b, a);
+  } finally {
+    inProcess.close();
+    delegated.close();
+  }
+});
+
+test('measured: the plan file record becomes rows, predicted after static sensitivity, model names never as plain-object keys', async () => {
+  const none = await open();
+  try {
+    assert.equal(await none.view.sendRequest(GetMeasured, {}), null, 'no plan: nothing measured');
+  } finally {
+    none.close();
+  }
+  const picked: string[] = [];
+  const h = await open({
+    plan: (model) => {
+      const ls = model.layers.filter((l) => l.quantizable).slice(0, 4).map((l) => l.name);
+      picked.splice(0, picked.length, ...ls);
+      return {
+        assignment: {},
+        defaultFormat: undefined,
+        fileName: 'tiny.precision.json',
+        measurement: {
+          runtime: 'llama.cpp (test)',
+          text: 'tinyTales.txt <img src=x onerror=alert(1)>',
+          measuredAt: '2026-12-03T16:00:00.000Z',
+          delivered: 'solver',
+          plan: { predictedKl: 0.02, klDivergence: 0.019, klStdErr: 0.001, perplexity: 6.1, referencePerplexity: 6.0, top1Agreement: 0.9 },
+          layers: [...ls.map((layer, i) => ({ layer, format: 'int8', measuredKl: 0.001 * (i + 1) })), { layer: '__proto__', format: 'int8', measuredKl: 1 }, { layer: 'not-a-layer', format: 'int8', measuredKl: 1 }],
+        },
+      };
+    },
+  });
+  try {
+    const before = (await h.view.sendRequest(GetMeasured, {}))!;
+    assert.equal(before.unit, 'kl');
+    assert.equal(before.points.length, picked.length, 'unknown layer names are dropped');
+    assert.deepEqual(before.points.map((p) => h.doc.model.layers[p.index]!.name), picked);
+    assert.ok(before.points.every((p) => p.predicted === null), 'no static scores yet');
+    assert.match(before.source, /tiny\.precision\.json · llama\.cpp \(test\) · tinyTales/);
+    assert.deepEqual(before.plan, { predicted: 0.02, measured: 0.019, stdErr: 0.001, perplexity: 6.1, referencePerplexity: 6.0 });
+    await h.view.sendRequest(StartSensitivity, { method: 'weights' });
+    await until(() => h.states.some((s) => s.state === 'done' || s.state === 'error'));
+    const after = (await h.view.sendRequest(GetMeasured, {}))!;
+    const report = h.doc.cachedSensitivity()!;
+    const scored = after.points.filter((p) => p.predicted !== null);
+    assert.ok(scored.length >= 3, JSON.stringify(after.points));
+    // predicted = static score × the median measured/static ratio: the ratio predicted/static is one constant.
+    const ratio = scored.map((p) => p.predicted! / report.layers.find((l) => l.layer === h.doc.model.layers[p.index]!.name)!.formats['int8']!.staticScore);
+    for (const r of ratio) assert.ok(Math.abs(r / ratio[0]! - 1) < 1e-9, `${ratio}`);
+    assert.ok(after.spearman !== null && after.spearman >= -1 && after.spearman <= 1);
+  } finally {
+    h.close();
   }
 });

@@ -84,3 +84,32 @@ test('estimate names its runtime: GGUF → llama.cpp with buffers as components,
   assert.throws(() => estimate(decoderHp(2, 2, 2, 64), getTarget('h100')!, { runtime: 'llama.cpp' }), (e: unknown) => e instanceof EstimateError && /does not apply/.test(e.message));
   assert.throws(() => estimate(m, getTarget('cpu')!, { runtime: 'tgi' as never }), (e: unknown) => e instanceof EstimateError && /Unknown runtime 'tgi'/.test(e.message));
 });
+
+test('llama.cpp SWA, MLA and Mamba-1: iswa cells, K-only latent rows, RS state and an ssm_scan compute graph', async () => {
+  const part = (m: Model, o: Parameters<typeof llamaCppMemory>[1], id: string): number => llamaCppMemory(m, o).components.filter((c) => c.id === id).reduce((s, c) => s + c.bytes, 0);
+  // gemma3, 12 layers (every 6th full), window 512: full layers hold the padded context, SWA layers
+  // pad(512 + ubatch, 256) cells per sequence (one stream each); K + V = 4 heads × 128 × 2 B each per cell and layer.
+  const gemma = await gguf({ architecture: 'gemma3', blocks: 12, embd: 512, heads: 8, kvHeads: 4, headDim: 128, ffn: 1024, vocab: 1000, type: 8, tiedEmbeddings: true, slidingWindow: 512 });
+  const row = 2 * 4 * 128 * 2;
+  assert.equal(part(gemma, { context: 4096, ubatch: 513 }, 'kv'), 2 * 4096 * row + 10 * 1280 * row);
+  assert.equal(part(gemma, { context: 4096, ubatch: 512, sequences: 2 }, 'kv'), 2 * (2 * 4096 * row) + 2 * 10 * 1024 * row);
+  assert.equal(part(gemma, { context: 512, ubatch: 512 }, 'kv'), 12 * 512 * row);
+  // deepseek2 (MLA): one K row of kv_lora_rank + RoPE dim per token and layer, no V buffer.
+  const ds = await gguf({
+    architecture: 'deepseek2', blocks: 3, embd: 256, heads: 4, kvHeads: 1, ffn: 128, vocab: 1000, type: 8, experts: 4, expertsUsed: 2,
+    mla: { qLora: 128, kvLora: 256, rope: 32, nope: 64, v: 64, denseLead: 1, sharedExperts: 1, denseFfn: 512 },
+  });
+  assert.equal(part(ds, { context: 2048 }, 'kv'), 3 * 2048 * (256 + 32) * 2);
+  assert.equal(llamaCppMemory(ds, { context: 2048 }).warnings.length, 0);
+  // Mamba-1: state rows (d_conv − 1) × d_inner + d_state × d_inner FP32 per layer and sequence, whatever the context;
+  // the compute buffer is the logits [vocab, ubatch] plus a few embedding-sized rows, not 0.
+  const mamba = await gguf({ architecture: 'mamba', blocks: 4, embd: 256, heads: 0, kvHeads: 0, ffn: 0, vocab: 1000, type: 8, ssm: { state: 16, conv: 4, dtRank: 16 } });
+  const state = 4 * (3 * 512 + 16 * 512) * 4;
+  assert.equal(part(mamba, { context: 512 }, 'recurrent'), state);
+  assert.equal(part(mamba, { context: 8192, sequences: 2 }, 'recurrent'), 2 * state);
+  assert.equal(part(mamba, { context: 8192 }, 'kv'), 0);
+  const compute = part(mamba, { context: 512, ubatch: 512 }, 'compute');
+  assert.ok(compute >= 1000 * 512 * 4 && compute < 1000 * 512 * 4 + 12 * 512 * 512 * 4, String(compute));
+  assert.ok(part(mamba, { context: 512, ubatch: 256 }, 'compute') < compute);
+  assert.deepEqual(llamaCppMemory(mamba, { context: 512 }).warnings, []);
+});

@@ -145,6 +145,34 @@ test('virtual table: 20,000 rows keep the DOM small; hostile names stay text; he
   table.element.remove();
 });
 
+test('virtual table: scrolling updates recycled cells in place (no childList mutations for document-wide observers)', async () => {
+  const rows = layers(2_000);
+  const table = new tableMod.LayerTable({ onSort: () => undefined, onToggleGroup: () => undefined });
+  win.document.body.appendChild(table.element as never);
+  const model = rowsMod.buildRows(rows, { search: '', role: '', quantizableOnly: false, grouped: false, collapsed: new Set(), sortKey: 'index', sortDescending: false, estimate: undefined, sensitivity: undefined });
+  table.setData({ layers: rows, rows: model.rows, estimate: undefined, sensitivity: undefined, sortKey: 'index', sortDescending: false }, true);
+  const scrollTo = (row: number) => {
+    (table.element as unknown as { scrollTop: number }).scrollTop = row * tableMod.ROW_HEIGHT_PX;
+    table.render();
+  };
+  for (const r of [100, 300, 500]) scrollTo(r); // every slot of the pool has shown a row
+  const nameCells = () => [...table.element.querySelectorAll('[data-testid="layer-row"]:not([hidden]) .lt-cell:first-child')];
+  const before = [...table.element.querySelectorAll('.lt-body .lt-row .lt-cell:first-child')].map((c) => [c.firstChild, c.textContent] as const);
+  assert.ok(before.length > 5);
+  // chart.js watches the whole document for childList changes; a scroll frame must not feed it records.
+  const records: unknown[] = [];
+  const observer = new win.MutationObserver((rs) => records.push(...rs.filter((r) => r.type === 'childList')));
+  observer.observe(win.document as never, { childList: true, subtree: true });
+  scrollTo(507);
+  await new Promise((r) => setTimeout(r, 0));
+  observer.disconnect();
+  const after = nameCells();
+  assert.ok(after.some((c, i) => c.textContent !== before[i]?.[1]), 'the rows show other layers after the scroll');
+  assert.ok(after.every((c) => before.some(([node]) => node === c.firstChild)), 'the same text nodes carry the new names');
+  assert.deepEqual(records, []);
+  table.element.remove();
+});
+
 test('keyboard: arrows move the active row, Enter folds a block group', () => {
   const rows = layers(100);
   const toggled: number[] = [];
@@ -280,4 +308,38 @@ test('the banner runtime line shows KV per token only for a model with a KV cach
   assert.equal(runtimeText({ generative: false, memory: memory(0, null) }), 'ort');
   assert.doesNotMatch(runtimeText({ generative: false, memory: memory(0, null) }), /KV/);
   assert.equal(runtimeText({ generative: true, memory: memory(256, 'GQA full') }), 'ort · GQA full · KV 256 B/token');
+});
+
+test('measured column and the predicted-vs-measured panel: values from the plan record, model strings as text', async () => {
+  const rows = layers(50);
+  const table = new tableMod.LayerTable({ onSort: () => undefined, onToggleGroup: () => undefined });
+  win.document.body.appendChild(table.element as never);
+  const model = rowsMod.buildRows(rows, { search: '', role: '', quantizableOnly: false, grouped: false, collapsed: new Set(), sortKey: 'index', sortDescending: false, estimate: undefined, sensitivity: undefined });
+  const measured = new Map([[0, { index: 0, format: 'q4_k', predicted: 0.0123, measured: 0.0456 }], [2, { index: 2, format: 'q8_0', predicted: null, measured: 0.00078 }]]);
+  table.setData({ layers: rows, rows: model.rows, estimate: undefined, sensitivity: undefined, sortKey: 'index', sortDescending: false, measured }, true);
+  const header = [...table.element.querySelectorAll('[role="columnheader"]')].map((c) => c.textContent);
+  assert.ok(header.includes('Measured KL'), header.join('|'));
+  const col = header.indexOf('Measured KL');
+  const cellOf = (i: number) => [...table.element.querySelectorAll('[data-testid="layer-row"]:not([hidden])')].find((r) => r.getAttribute('aria-rowindex') === String(i + 2))!.querySelectorAll('.lt-cell')[col]!;
+  assert.equal(cellOf(0).textContent, '0.0456');
+  assert.match(cellOf(0).getAttribute('title')!, /Q4 K: Measured KL 0\.0456 · Predicted KL .* 0\.0123/);
+  assert.equal(cellOf(1).textContent, '', 'a layer without a measurement is blank');
+  assert.equal(cellOf(2).textContent, '0.000780');
+  table.element.remove();
+
+  // The chart panel: without static scores it says so and still lists the source (hostile text stays text).
+  const chartsMod = await import('../../webview/views/charts');
+  const charts = new chartsMod.Charts(() => undefined);
+  win.document.body.appendChild(charts.element as never);
+  const base = { estimate: undefined, sensitivity: undefined, sensitivityFormat: undefined, frontier: undefined, frontierError: undefined, comparison: undefined, layerCount: rows.length, layerNames: rows };
+  charts.update({ ...base, measured: null });
+  const panel = () => charts.element.querySelector('[data-testid="chart-measured"]')!;
+  assert.match(panel().querySelector('.chart-empty')!.textContent!, /Nothing measured yet/);
+  charts.update({ ...base, measured: { unit: 'kl', source: `p.precision.json · llama.cpp · ${XSS}`, points: [{ index: 2, format: 'q8_0', predicted: null, measured: 0.00078 }], plan: { predicted: 0.02, measured: 0.019, stdErr: 0.001, perplexity: 6.1, referencePerplexity: 6 }, spearman: null } });
+  assert.match(panel().querySelector('.chart-empty')!.textContent!, /needs the static sensitivity/);
+  const notes = [...panel().querySelectorAll('.chart-note')].map((n) => n.textContent);
+  assert.ok(notes[0]!.endsWith(XSS), 'the source is shown literally');
+  assert.match(notes[1]!, /predicted KL 0\.0200 · measured 0\.0190 ± 0\.0010 · perplexity 6\.100 \(original 6\.000\)/);
+  assert.equal(allImgs(), 0);
+  charts.element.remove();
 });

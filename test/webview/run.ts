@@ -193,21 +193,40 @@ async function runScenario(browser: Browser, origin: string, sc: Scenario): Prom
   check(sc.name, 'action reaches the host', actions.includes('generatePlan'), actions.join(','));
 
   if (sc.large) {
-    // Scroll benchmark: jump through the table one screen per frame and time each render.
+    // Scroll benchmark (issue 13: p95 frame < 16.7 ms). Headless chromium paces frames at 60 Hz and ignores the
+    // flags that unlock vsync, so the time between two animation frames is 16.7 ms whatever the page does. The
+    // frame time is therefore measured as the main-thread work of the frame that shows a scroll jump: from the
+    // first animation-frame callback of that frame (the scroll event has been dispatched) to the first task after
+    // it (a MessageChannel message posted from that callback runs once the frame's rendering update — the table's
+    // own requestAnimationFrame render, style, layout, paint — has finished: the "after frame" technique).
     const perf = (await page.evaluate(`(async () => {
       const grid = document.querySelector('[data-testid="layer-table"]');
-      const frames = [];
-      const renders = [];
       const step = grid.clientHeight;
-      let last = performance.now();
-      for (let i = 0; i < 150; i++) {
-        grid.scrollTop += step * (i % 10 === 9 ? 25 : 1);
-        const t = performance.now();
-        await new Promise((r) => requestAnimationFrame(() => r(undefined)));
-        renders.push(performance.now() - t);
-        const now = performance.now();
-        frames.push(now - last);
-        last = now;
+      const afterFrame = () => new Promise((resolve) => requestAnimationFrame(() => {
+        const start = performance.now();
+        const ch = new MessageChannel();
+        ch.port1.onmessage = () => resolve({ start, end: performance.now() });
+        ch.port2.postMessage(0);
+      }));
+      const frames = [];
+      const intervals = [];
+      let missed = 0;
+      await afterFrame();
+      let lastEnd = performance.now();
+      for (let i = 0; i < 300; i++) {
+        // One screen down, a 25-screen jump every 10th, and back to the top after the end.
+        const max = grid.scrollHeight - grid.clientHeight;
+        const next = grid.scrollTop + step * (i % 10 === 9 ? 25 : 1);
+        grid.scrollTop = next > max ? 0 : next;
+        const f = await afterFrame();
+        frames.push(f.end - f.start);
+        intervals.push(f.end - lastEnd);
+        lastEnd = f.end;
+        // The frame must show the rows at the new scroll position (else we timed a frame without the render).
+        const header = grid.querySelector('.lt-head').offsetHeight;
+        const want = Math.floor(Math.max(0, grid.scrollTop - header) / 24) + 2;
+        const row = grid.querySelector('.lt-body .lt-row[aria-rowindex="' + want + '"]');
+        if (!row || row.hidden) missed++;
       }
       const rows = grid.querySelectorAll('.lt-body .lt-row:not([hidden])').length;
       // Synchronous cost of one jump: scroll, render the pool, force style and layout.
@@ -220,16 +239,14 @@ async function runScenario(browser: Browser, origin: string, sc: Scenario): Prom
         void grid.offsetHeight;
         sync.push(performance.now() - t);
       }
-      sync.sort((a, b) => a - b);
-      frames.sort((a, b) => a - b);
-      renders.sort((a, b) => a - b);
+      for (const a of [sync, frames, intervals]) a.sort((x, y) => x - y);
       const pct = (a, p) => a[Math.min(a.length - 1, Math.floor(a.length * p))];
-      return { frames: frames.length, medianFrameMs: pct(frames, 0.5), p95FrameMs: pct(frames, 0.95), maxFrameMs: frames[frames.length - 1], medianRenderMs: pct(renders, 0.5), medianSyncJumpMs: pct(sync, 0.5), p95SyncJumpMs: pct(sync, 0.95), domRows: rows, scrollHeight: grid.scrollHeight, scrollTop: grid.scrollTop };
-    })()`)) as { frames: number; medianFrameMs: number; p95FrameMs: number; maxFrameMs: number; medianRenderMs: number; medianSyncJumpMs: number; p95SyncJumpMs: number; domRows: number; scrollHeight: number; scrollTop: number };
+      return { frames: frames.length, missedRenders: missed, medianFrameMs: pct(frames, 0.5), p95FrameMs: pct(frames, 0.95), maxFrameMs: frames[frames.length - 1], medianIntervalMs: pct(intervals, 0.5), p95IntervalMs: pct(intervals, 0.95), medianSyncJumpMs: pct(sync, 0.5), p95SyncJumpMs: pct(sync, 0.95), domRows: rows, scrollHeight: grid.scrollHeight };
+    })()`)) as { frames: number; missedRenders: number; medianFrameMs: number; p95FrameMs: number; maxFrameMs: number; medianIntervalMs: number; p95IntervalMs: number; medianSyncJumpMs: number; p95SyncJumpMs: number; domRows: number; scrollHeight: number };
     figures[`${sc.name}.scroll`] = perf;
     check(sc.name, 'virtualised: few DOM rows for 20k layers', perf.domRows < 120, `${perf.domRows} rows in DOM, scrollHeight ${perf.scrollHeight}px`);
-    // Medians: p95/max depend on whatever else the (shared, 2-core) machine runs; they are reported, not gated.
-    check(sc.name, 'scroll median frame ≤ 34 ms (≥ 30 fps)', perf.medianFrameMs <= 34, `median ${perf.medianFrameMs.toFixed(1)} ms, p95 ${perf.p95FrameMs.toFixed(1)} ms, max ${perf.maxFrameMs.toFixed(1)} ms`);
+    check(sc.name, 'every timed frame showed the rows at its scroll position', perf.missedRenders === 0, `${perf.missedRenders} of ${perf.frames} frames without them`);
+    check(sc.name, 'scroll p95 frame < 16.7 ms (60 Hz)', perf.p95FrameMs < 16.7, `median ${perf.medianFrameMs.toFixed(1)} ms, p95 ${perf.p95FrameMs.toFixed(1)} ms, max ${perf.maxFrameMs.toFixed(1)} ms over ${perf.frames} jumps (frame to frame incl. the 60 Hz pacing: median ${perf.medianIntervalMs.toFixed(1)} ms, p95 ${perf.p95IntervalMs.toFixed(1)} ms)`);
     check(sc.name, 'one scroll jump renders in < 16 ms (median)', perf.medianSyncJumpMs < 16, `median ${perf.medianSyncJumpMs.toFixed(1)} ms, p95 ${perf.p95SyncJumpMs.toFixed(1)} ms`);
     // Search for the hostile name: it must show as text and never create an <img>.
     await page.fill('[data-testid="layer-search"] >> input', 'onerror').catch(async () => {

@@ -19,7 +19,7 @@ import {
   Tooltip,
   type ChartConfiguration,
 } from 'chart.js';
-import type { PlanFrontier, TargetComparison, TargetEstimate } from '../../src/protocol/messages';
+import type { LayerRow, MeasuredComparison, PlanFrontier, TargetComparison, TargetEstimate } from '../../src/protocol/messages';
 import type { SensitivityState } from '../state';
 import { byteUnit, formatBytes, h, replaceChildren, setAttr, setText, t } from './dom';
 import { speedText } from './summary';
@@ -138,6 +138,10 @@ export interface ChartsInput {
   readonly frontier: PlanFrontier | undefined;
   /** Why there is no frontier (e.g. sensitivity not analysed yet). */
   readonly frontierError: string | undefined;
+  /** Predicted vs measured per layer (plan file record); null: nothing measured; undefined: not loaded yet. */
+  readonly measured?: MeasuredComparison | null | undefined;
+  /** Rows, for the layer names in the measured scatter's tooltips. */
+  readonly layerNames?: readonly LayerRow[];
   readonly comparison: readonly TargetComparison[] | undefined;
   readonly layerCount: number;
 }
@@ -151,6 +155,7 @@ export class Charts {
   private readonly formats = new ChartPanel('chart-formats', t('chartFormats'));
   private readonly sensitivity: ChartPanel;
   private readonly frontier = new ChartPanel('chart-frontier', t('chartFrontier'));
+  private readonly measured = new ChartPanel('chart-measured', t('chartMeasured'));
   private readonly compare: ChartPanel;
   private theme = readTheme();
   private last: ChartsInput | undefined;
@@ -162,7 +167,7 @@ export class Charts {
     this.sensitivity = new ChartPanel('chart-sensitivity', t('chartSensitivity'), this.sensitivitySelect);
     this.compareArea = h('div', { class: 'compare-picker' });
     this.compare = new ChartPanel('chart-compare', t('chartCompare'), this.compareArea);
-    this.element = h('div', { class: 'charts', 'data-testid': 'charts' }, this.memory.element, this.formats.element, this.sensitivity.element, this.frontier.element, this.compare.element);
+    this.element = h('div', { class: 'charts', 'data-testid': 'charts' }, this.memory.element, this.formats.element, this.sensitivity.element, this.frontier.element, this.measured.element, this.compare.element);
   }
 
   /** Re-reads theme colours and redraws everything. */
@@ -186,7 +191,48 @@ export class Charts {
     }
     if (changed('sens', input.sensitivity) || changed('sensFormat', input.sensitivityFormat)) this.drawSensitivity(input);
     if (changed('frontier', input.frontier) || changed('frontierError', input.frontierError)) this.drawFrontier(input.frontier, input.frontierError);
+    if (changed('measured', input.measured)) this.drawMeasured(input.measured, input.layerNames ?? []);
     if (changed('compare', input.comparison)) this.drawCompare(input.comparison);
+  }
+
+  /**
+   * Scatter of predicted (x) against measured (y) KL per layer, with the predicted = measured line; under it the
+   * source (plan file, runtime, text), the whole plan's figures and Spearman ρ. Layer names reach the canvas
+   * tooltip and text nodes only (never HTML).
+   */
+  private drawMeasured(m: MeasuredComparison | null | undefined, layers: readonly LayerRow[]): void {
+    const extra = this.measured.extraArea;
+    const paired = (m?.points ?? []).filter((p) => p.predicted !== null);
+    const lines: string[] = [];
+    if (m) {
+      lines.push(t('measuredSource', m.source));
+      if (m.plan) lines.push(t('measuredPlan', m.plan.predicted === null ? '–' : m.plan.predicted.toPrecision(3), m.plan.measured.toPrecision(3), m.plan.stdErr.toPrecision(2), m.plan.perplexity.toFixed(3), m.plan.referencePerplexity.toFixed(3)));
+      if (m.spearman !== null) lines.push(t('measuredSpearman', m.spearman.toFixed(2), paired.length));
+    }
+    replaceChildren(extra, ...lines.map((l) => h('p', { class: 'chart-note' }, l)));
+    if (!m || paired.length === 0) return this.measured.showEmpty(m && m.points.length > 0 ? t('needsStaticScores') : t('noMeasured'));
+    const th = this.theme;
+    const hi = Math.max(...paired.map((p) => Math.max(p.predicted!, p.measured)));
+    this.measured.show(
+      {
+        type: 'scatter',
+        data: {
+          datasets: [
+            { label: t('measuredKl'), data: paired.map((p) => ({ x: p.predicted!, y: p.measured })), backgroundColor: th.series[0]!, borderColor: th.series[0]!, pointRadius: 4 },
+            { label: t('equalLine'), data: [{ x: 0, y: 0 }, { x: hi, y: hi }], showLine: true, pointRadius: 0, borderColor: th.muted, borderDash: [4, 4] },
+          ],
+        },
+        options: {
+          ...baseOptions(th),
+          plugins: {
+            legend: { labels: { color: th.foreground, boxWidth: 12 } },
+            tooltip: { callbacks: { label: (c) => { if (c.datasetIndex !== 0) return ''; const p = paired[c.dataIndex]!; return `${layers[p.index]?.name ?? p.index} (${p.format}): ${t('predictedKl')} ${p.predicted!.toPrecision(3)}, ${t('measuredKl')} ${p.measured.toPrecision(3)}`; } } },
+          },
+          scales: { x: axis(th, t('predictedKl'), { min: 0 }), y: axis(th, t('measuredKl'), { min: 0 }) },
+        },
+      },
+      `${t('chartMeasured')}: ${paired.length} layers${m.spearman !== null ? `, Spearman ${m.spearman.toFixed(2)}` : ''}`,
+    );
   }
 
   private drawMemory(e: TargetEstimate | undefined): void {

@@ -54,8 +54,19 @@ export function replaceChildren(el: Element, ...children: Child[]): void {
   append(el, ...children);
 }
 
-/** Sets text only when it changed (cheap for the virtual table's recycled cells). */
+/**
+ * Sets text only when it changed (cheap for the virtual table's recycled cells). A lone text child is updated in
+ * place (`Text.data`): assigning `textContent` replaces the child node, and every such childList mutation is
+ * delivered to each document-wide MutationObserver (chart.js keeps one per responsive chart), which cost more than
+ * the rest of a scroll frame's script.
+ */
 export function setText(el: Node, text: string): void {
+  const only = el.firstChild;
+  if (only !== null && only === el.lastChild && only.nodeType === 3) {
+    const node = only as Text;
+    if (node.data !== text) node.data = text;
+    return;
+  }
   if (el.textContent !== text) el.textContent = text;
 }
 

@@ -8,7 +8,7 @@
  * pointing at the active row; arrows/PageUp/PageDown/Home/End move, Enter/Space/←/→ fold block groups;
  * headers are buttons that sort. All text goes through `setText` (textContent), never HTML.
  */
-import type { FormatOption, LayerRow, SensitivityCell, TargetEstimate } from '../../src/protocol/messages';
+import type { FormatOption, LayerRow, MeasuredPoint, SensitivityCell, TargetEstimate } from '../../src/protocol/messages';
 import type { SensitivityState, SortKey } from '../state';
 import { formatBytes, formatCount, formatShape, h, setAttr, setText, t } from './dom';
 import type { DisplayRow } from './layerRows';
@@ -30,7 +30,10 @@ const FIXED_COLUMNS: readonly { readonly key: SortKey | null; readonly label: ()
   { key: 'stored', label: () => t('colStored'), min: 72, grow: 0, numeric: false },
   { key: 'assigned', label: () => t('colAssigned'), min: 84, grow: 0, numeric: false },
   { key: 'bytes', label: () => t('colBytes'), min: 84, grow: 0, numeric: true },
+  { key: null, label: () => t('colMeasured'), min: 96, grow: 0, numeric: true },
 ];
+/** Index of the measured column in {@link FIXED_COLUMNS}. */
+const MEASURED_COLUMN = 7;
 const SENS_COLUMN_PX = 86;
 
 /** Callbacks into the app. */
@@ -51,6 +54,8 @@ export interface LayerTableData {
   readonly formatLabels?: ReadonlyMap<string, string>;
   /** Cache label per block index (summary `blockAttention`), shown on block group rows. */
   readonly blockAttention?: readonly string[];
+  /** Measured KL of a layer alone in its plan format (plan file record), by `LayerRow.index`. */
+  readonly measured?: ReadonlyMap<number, MeasuredPoint>;
 }
 
 interface Slot {
@@ -196,7 +201,9 @@ export class LayerTable {
     this.element.style.setProperty('--lt-columns', columns.join(' '));
     this.element.style.setProperty('--lt-min-width', `${minWidth}px`);
     FIXED_COLUMNS.forEach((c, i) => {
-      this.header.appendChild(this.headerCell(c.key, c.label(), i, c.numeric));
+      const cell = this.headerCell(c.key, c.label(), i, c.numeric);
+      if (i === MEASURED_COLUMN) cell.title = t('colMeasuredTip');
+      this.header.appendChild(cell);
     });
     this.sensFormats.forEach((f, j) => this.header.appendChild(this.headerCell(`sens:${f.id}`, shortFormatLabel(f.id), FIXED_COLUMNS.length + j, true, `${f.label}: predicted model-output SQNR (dB) with only this layer in ${f.label}; redder = more harm`)));
     setAttr(this.element, 'aria-colcount', this.columnCount());
@@ -276,6 +283,9 @@ export class LayerTable {
     const assigned = data.estimate?.layerFormats[layer.index];
     setText(c[5]!, assigned === undefined ? '' : (data.formatLabels?.get(assigned) ?? assigned));
     setText(c[6]!, formatBytes(data.estimate?.layerBytes[layer.index] ?? layer.byteLength));
+    const m = data.measured?.get(layer.index);
+    setText(c[MEASURED_COLUMN]!, m ? m.measured.toPrecision(3) : '');
+    c[MEASURED_COLUMN]!.title = m ? `${shortFormatLabel(m.format)}: ${t('measuredKl')} ${m.measured.toPrecision(3)}${m.predicted !== null ? ` · ${t('predictedKl')} ${m.predicted.toPrecision(3)}` : ''}` : '';
     const sens = data.sensitivity?.cells[layer.index];
     this.sensFormats.forEach((f, j) => {
       const cell = c[FIXED_COLUMNS.length + j];

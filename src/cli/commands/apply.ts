@@ -4,7 +4,8 @@ import { applyPlanToOnnx, compareWithReference, referenceRun, type OutputSqnr } 
 import { applyPlanToGguf } from '../../node/applyGguf';
 import { OutputError } from '../../node/safeOutput';
 import { CliError, renderTable, type CliOutput } from '../io';
-import { JSON_OPTION, flag, str, type CommandSpec, type OptionValues } from '../options';
+import { JSON_OPTION, PROGRESS_OPTION, flag, str, type CommandSpec, type OptionValues } from '../options';
+import { createProgress, type Progress } from '../progress';
 import { loadCheckedPlan } from './plan';
 
 /** Option table of `apply`. */
@@ -21,6 +22,7 @@ export const applySpec: CommandSpec = {
     { name: 'no-measure', type: 'boolean', description: 'ONNX: skip running the original and the new model with onnxruntime-node to measure output SQNR.' },
     { name: 'force', type: 'boolean', description: 'GGUF: re-quantize tensors already stored in a low-precision type (refused otherwise: the two errors add up).' },
     { name: 'targets-file', type: 'string', value: 'FILE', description: "A JSON file of extra targets, needed when the plan's target is a user target." },
+    PROGRESS_OPTION,
     JSON_OPTION,
   ],
   required: ['output'],
@@ -43,12 +45,22 @@ export async function applyCommand(values: OptionValues, positionals: readonly s
   // An ONNX model is read once: the plan check, the rewrite and the reference run share these bytes.
   const checked = await loadCheckedPlan(planPath, modelPath, io, str(values, 'targets-file'), { wholeOnnx: true });
   const { model } = checked;
-  if (model.format === 'gguf') return applyGgufCommand(modelPath, model, checked.assignment, output, { force: flag(values, 'force'), json: flag(values, 'json') }, io);
+  const progress = createProgress(io, flag(values, 'progress') || io.errIsTTY === true);
+  if (model.format === 'gguf') return applyGgufCommand(modelPath, model, checked.assignment, output, { force: flag(values, 'force'), json: flag(values, 'json') }, io, progress);
   if (model.format !== 'onnx') throw new CliError(`${model.fileName}: apply writes ONNX models; use 'precision-lens export ${path.basename(planPath)} --to llama.cpp' for ${model.format}.`);
   const plan = checked.parsed.plan!;
   const { assignment } = checked;
   // An ApplyError ('cannot-convert', 'not-onnx') or OutputError reaches main.ts, which sets the exit status from its code.
-  const result = await applyPlanToOnnx(modelPath, model, assignment, output, { ...(threshold !== undefined ? { externalDataThresholdBytes: threshold } : {}), ...(checked.bytes ? { bytes: checked.bytes } : {}) });
+  // Progress: the rewrite counts tensors; writing the file is one step (elapsed time only).
+  const result = await applyPlanToOnnx(modelPath, model, assignment, output, {
+    ...(threshold !== undefined ? { externalDataThresholdBytes: threshold } : {}),
+    ...(checked.bytes ? { bytes: checked.bytes } : {}),
+    onProgress: (done, total, phase) => {
+      if (phase === 'rewrite') progress.update('rewriting', done, total, `${done}/${total} tensors`);
+      else if (phase === 'write' && done < total) progress.begin('writing', path.basename(output));
+      else if (phase === 'write') progress.end('writing');
+    },
+  });
   const predictedLayerBytes = assignmentWeightBytes(model, assignment);
   let est: Estimate | undefined;
   if (checked.target) {
@@ -62,8 +74,8 @@ export async function applyCommand(values: OptionValues, positionals: readonly s
   let measureError: string | undefined;
   if (!flag(values, 'no-measure')) {
     try {
-      const ref = await referenceRun({ path: modelPath, ...(checked.bytes ? { bytes: checked.bytes } : {}) }, model);
-      measured = await compareWithReference(ref, output);
+      const ref = await referenceRun({ path: modelPath, ...(checked.bytes ? { bytes: checked.bytes } : {}) }, model, undefined, (done, total) => progress.update('reference run (original model)', done, total, `${done}/${total} samples`));
+      measured = await compareWithReference(ref, output, (done, total) => progress.update('measuring the new model', done, total, `${done}/${total} samples`));
     } catch (e) {
       measureError = (e as Error).message.split('\n')[0];
     }
@@ -92,25 +104,17 @@ export async function applyCommand(values: OptionValues, positionals: readonly s
 }
 
 /** The GGUF half of `apply`: stream a new GGUF with the plan's ggml types, report per-type counts and sizes. */
-async function applyGgufCommand(modelPath: string, model: Model, assignment: Readonly<Record<string, string>>, output: string, flags: { force: boolean; json: boolean }, io: CliOutput): Promise<number> {
-  let lastShown = 0;
+async function applyGgufCommand(modelPath: string, model: Model, assignment: Readonly<Record<string, string>>, output: string, flags: { force: boolean; json: boolean }, io: CliOutput, progress: Progress): Promise<number> {
   let result;
   try {
     result = await applyPlanToGguf(modelPath, assignment, output, {
       force: flags.force,
-      onProgress: (done, total) => {
-        const now = performance.now();
-        if (!flags.json && process.stderr.isTTY && now - lastShown > 1000) {
-          lastShown = now;
-          process.stderr.write(`\rwriting ${output}: ${Math.round((100 * done) / Math.max(1, total))}%`);
-        }
-      },
+      onProgress: (done, total) => progress.update('writing', done, Math.max(1, total), `${Math.round((100 * done) / Math.max(1, total))}% of ${path.basename(output)} (${formatBytes(done)} of ${formatBytes(total)})`),
     });
   } catch (e) {
     if (e instanceof GgufApplyError || e instanceof OutputError || e instanceof CancelledError) throw new CliError(e.message);
     throw e;
   }
-  if (lastShown > 0) process.stderr.write('\n');
   if (flags.json) {
     io.out(JSON.stringify(result, null, 2));
     return 0;

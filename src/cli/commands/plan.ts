@@ -309,7 +309,7 @@ async function planHarm(modelPath: string, m: PlanModel, report: SensitivityRepo
   let gguf: GgufPlanMeasurement | undefined;
   if (model.format === 'gguf' && (values.measure || values.verify)) {
     try {
-      gguf = await measureGgufForPlan(path.resolve(modelPath), report, { measure: values.measure === true, formats: scored, ...(values.text !== undefined ? { textFile: values.text } : {}), ...(s.evalContext !== undefined ? { contextSize: s.evalContext } : {}), io, quiet: values.json === true });
+      gguf = await measureGgufForPlan(path.resolve(modelPath), report, { measure: values.measure === true, formats: scored, ...(values.text !== undefined ? { textFile: values.text } : {}), ...(s.evalContext !== undefined ? { contextSize: s.evalContext } : {}), progress });
     } catch (e) {
       if (e instanceof NodeError) throw new CliError(e.message);
       throw e;
@@ -320,7 +320,7 @@ async function planHarm(modelPath: string, m: PlanModel, report: SensitivityRepo
   let reference: PlanReference | undefined;
   if (model.format === 'onnx' && (values.measure || wantVerify)) {
     try {
-      reference = await progress.around('reference run', () => planReference(path.resolve(modelPath), model));
+      reference = await planReference(path.resolve(modelPath), model, { onProgress: (done, total) => progress.update('reference run', done, total, `${done}/${total} samples`) });
     } catch (e) {
       if (values.verify === true && !values.measure) throw e instanceof NodeError ? new CliError(e.message) : e;
       io.err(`warning: ${autoVerify ? 'the plan was not verified: ' : ''}${(e as Error).message.split('\n')[0]}`);
@@ -368,7 +368,7 @@ async function solveAndVerify(modelPath: string, m: PlanModel, report: Sensitivi
   let ggufVerification: GgufVerifyResult | undefined;
   if (h.gguf && values['no-verify'] !== true && result.status !== 'infeasible') {
     ggufVerification = await verifyGgufForPlan(path.resolve(modelPath), model, h.gguf, report, {
-      weightBudgetBytes: result.budget.weightBudgetBytes, formats, pinned, native: target.native, allowEmulated, solverAssignment: result.assignment, maxCandidates: Math.max(maxCandidates, 24), io, quiet: values.json === true,
+      weightBudgetBytes: result.budget.weightBudgetBytes, formats, pinned, native: target.native, allowEmulated, solverAssignment: result.assignment, maxCandidates: Math.max(maxCandidates, 24), progress,
     });
     solved = replacePlanAssignment(model, input, solved, ggufVerification.best.assignment);
   }

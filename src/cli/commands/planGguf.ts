@@ -16,8 +16,9 @@ import {
 } from '../../core';
 import { harmFromMeasuredKl, measureGgufSensitivity, startGgufEvaluation, type GgufEvalSession } from '../../node/ggufMeasure';
 import { LLAMA_EVAL_RUNTIME } from '../../node/llamaEval';
-import { ggufBaselines, verifyGgufPlan, type GgufCandidate, type GgufVerifyResult } from '../../node/ggufVerify';
-import { renderTable, type CliOutput } from '../io';
+import { ggufBaselines, ggufPlanRecord, verifyGgufPlan, type GgufCandidate, type GgufVerifyResult } from '../../node/ggufVerify';
+import { renderTable } from '../io';
+import type { Progress } from '../progress';
 
 /** What `--measure` / `--verify` produced for a GGUF plan. */
 export interface GgufPlanMeasurement {
@@ -29,18 +30,11 @@ export interface GgufPlanMeasurement {
 }
 
 /** Starts llama.cpp on the model and, with `measure`, measures per-layer KL. Dispose `session.evaluator` when done. */
-export async function measureGgufForPlan(modelPath: string, report: SensitivityReport, options: { readonly measure: boolean; readonly formats: readonly string[]; readonly textFile?: string; readonly contextSize?: number; readonly io: CliOutput; readonly quiet: boolean }): Promise<GgufPlanMeasurement> {
-  let last = 0;
-  const progress = (text: string): void => {
-    const now = performance.now();
-    if (options.quiet || now - last < 1000) return;
-    last = now;
-    options.io.err(text);
-  };
-  progress('running the original model in llama.cpp');
-  const session = await startGgufEvaluation(modelPath, { ...(options.textFile !== undefined ? { textFile: options.textFile } : {}), ...(options.contextSize !== undefined ? { contextSize: options.contextSize } : {}) });
+export async function measureGgufForPlan(modelPath: string, report: SensitivityReport, options: { readonly measure: boolean; readonly formats: readonly string[]; readonly textFile?: string; readonly contextSize?: number; readonly progress: Progress }): Promise<GgufPlanMeasurement> {
+  const { progress } = options;
+  const session = await progress.around('running the original model in llama.cpp', () => startGgufEvaluation(modelPath, { ...(options.textFile !== undefined ? { textFile: options.textFile } : {}), ...(options.contextSize !== undefined ? { contextSize: options.contextSize } : {}) }));
   try {
-    const measured = options.measure ? await measureGgufSensitivity(modelPath, { session, staticReport: report, formats: options.formats, onProgress: (p) => progress(`measuring in llama.cpp: ${p.pairsDone}/${p.pairsTotal} · ${p.message}`) }) : undefined;
+    const measured = options.measure ? await measureGgufSensitivity(modelPath, { session, staticReport: report, formats: options.formats, onProgress: (p) => progress.update('measuring in llama.cpp', p.pairsDone, p.pairsTotal, `${p.pairsDone}/${p.pairsTotal} layer × format pairs, ${p.message}`) }) : undefined;
     const kl = measured ? harmFromMeasuredKl(measured) : undefined;
     return { session, measured, harm: kl ?? harmFromSensitivity(report), harmUnit: kl ? 'kl' : 'static' };
   } catch (e) {
@@ -50,8 +44,7 @@ export async function measureGgufForPlan(modelPath: string, report: SensitivityR
 }
 
 /** Runs verification with the session of {@link measureGgufForPlan}. */
-export function verifyGgufForPlan(modelPath: string, model: Model, m: GgufPlanMeasurement, report: SensitivityReport, options: { readonly weightBudgetBytes: number; readonly formats: readonly string[]; readonly pinned: Readonly<Record<string, string>>; readonly native?: readonly ComputeType[]; readonly allowEmulated: boolean; readonly solverAssignment: Readonly<Record<string, string>>; readonly maxCandidates: number; readonly io: CliOutput; readonly quiet: boolean }): Promise<GgufVerifyResult> {
-  let last = 0;
+export function verifyGgufForPlan(modelPath: string, model: Model, m: GgufPlanMeasurement, report: SensitivityReport, options: { readonly weightBudgetBytes: number; readonly formats: readonly string[]; readonly pinned: Readonly<Record<string, string>>; readonly native?: readonly ComputeType[]; readonly allowEmulated: boolean; readonly solverAssignment: Readonly<Record<string, string>>; readonly maxCandidates: number; readonly progress: Progress }): Promise<GgufVerifyResult> {
   return verifyGgufPlan(modelPath, model, {
     session: m.session,
     report: m.measured ?? report,
@@ -64,12 +57,7 @@ export function verifyGgufForPlan(modelPath: string, model: Model, m: GgufPlanMe
     solverAssignment: options.solverAssignment,
     baselines: ggufBaselines(model, { ...(options.native ? { native: options.native } : {}), allowEmulated: options.allowEmulated }),
     maxCandidates: options.maxCandidates,
-    onProgress: (p) => {
-      const now = performance.now();
-      if (options.quiet || now - last < 1000) return;
-      last = now;
-      options.io.err(`verifying in llama.cpp: ${p.done}/${p.total} · ${p.message}`);
-    },
+    onProgress: (p) => options.progress.update('verifying in llama.cpp', p.done, p.total, `${p.done}/${p.total} plans, ${p.message}`),
   });
 }
 
@@ -115,38 +103,7 @@ export function ggufVerificationJson(v: GgufVerifyResult): unknown {
 /** The runtime recorded in plan files. */
 export const LLAMA_RUNTIME = LLAMA_EVAL_RUNTIME;
 
-/** The plan file's record of a GGUF verification (and, with --measure, each layer's KL alone in its format). */
+/** The plan file's record of a GGUF verification (see {@link ggufPlanRecord}). */
 export function ggufMeasurementRecord(v: GgufVerifyResult, m: GgufPlanMeasurement, measuredAt = new Date()): PlanMeasurement {
-  const b = v.best;
-  const r = b.measured!;
-  const byLayer = new Map((m.measured?.layers ?? []).map((l) => [l.layer, l]));
-  const layers = Object.entries(b.assignment).flatMap(([layer, format]) => {
-    if (format === KEEP_FORMAT) return [];
-    const s = byLayer.get(layer)?.formats[format];
-    if (!s || s.klDivergence === undefined) return [];
-    return [{ layer, format, measuredKl: s.klDivergence }];
-  });
-  return {
-    runtime: LLAMA_RUNTIME,
-    text: v.inputs,
-    measuredAt: measuredAt.toISOString(),
-    delivered: b.id,
-    plan: {
-      ...(m.harmUnit === 'kl' && b.predictedHarm !== undefined ? { predictedKl: b.predictedHarm } : {}),
-      klDivergence: r.klDivergence,
-      klStdErr: r.klStdErr,
-      perplexity: r.perplexity,
-      referencePerplexity: r.referencePerplexity,
-      top1Agreement: r.top1Agreement,
-    },
-    ...(layers.length ? { layers } : {}),
-    baselines: v.equalSize.filter((e) => e.baseline.measured).map((e) => ({
-      id: e.baseline.id,
-      label: e.baseline.label,
-      weightBytes: e.baseline.weightBytes,
-      klDivergence: e.baseline.measured!.klDivergence,
-      perplexity: e.baseline.measured!.perplexity,
-      ...(e.delivered.measured ? { solverKlDivergence: e.delivered.measured.klDivergence, solverWeightBytes: e.delivered.weightBytes } : {}),
-    })),
-  };
+  return ggufPlanRecord(v, m.measured, m.harmUnit, measuredAt);
 }

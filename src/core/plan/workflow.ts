@@ -9,6 +9,7 @@
  * {@link replacePlanAssignment}, which re-estimates only when the assignment changed. The adapters translate
  * arguments and show results; nothing here reads files or settings.
  */
+import { formatBytes } from '../format/numbers';
 import { estimate, estimateWith, prepareEstimate, type Estimate, type EstimateOptions, type PreparedEstimate } from '../estimate/memory';
 import type { Target } from '../estimate/hardware/catalog';
 import { setOwn } from '../model/dict';
@@ -77,7 +78,7 @@ export function planForTarget(model: Model, options: PlanForTargetOptions, prepa
   if (result.status === 'infeasible') {
     const need = result.minWeightBytes;
     const short = need - budget.availableBytes;
-    const mib = (x: number): string => `${(x / 2 ** 20).toFixed(1)} MiB`;
+    const mib = formatBytes;
     if (kind === 'capacity') {
       for (let n = devices + 1; n <= devices + 4096; n++) {
         if (budgetFor(stored, n).weightBudgetBytes >= need) {

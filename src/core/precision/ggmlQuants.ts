@@ -254,6 +254,8 @@ const SCALES = new Float32Array(16);
 const MINS = new Float32Array(16);
 /** make_qkx2_quants: x − min per element, recomputed when min moves. */
 const XM = new Float32Array(32);
+/** make_qkx2_quants: the dequantized value of each code 0..nmax for the trial scale and min. */
+const QV = new Float64Array(32);
 
 /** make_qx_quants(n, nmax, x, L, rmse_type = 1, qw = NULL): symmetric fit with weights x², scale search ±0.9. */
 function makeQx(n: number, nmax: number, x: Float32Array, o: number, Lo: number): number {
@@ -413,11 +415,15 @@ function makeQkx2(n: number, nmax: number, x: Float32Array, o: number, Lo: numbe
         thisMin = 0;
         thisScale = Math.fround(sumXL / sumL2);
       }
+      // The dequantized value of each code, once per trial instead of once per element (the same float32 steps).
+      for (let l = 0; l <= nmax; l++) QV[l] = Math.fround(Math.fround(thisScale * l) + thisMin);
       let cur = 0;
       for (let i = 0; i < n; i++) {
-        let diff = Math.fround(Math.fround(Math.fround(thisScale * LAUX[i]!) + thisMin) - x[o + i]!);
+        let diff = Math.fround(QV[LAUX[i]!]! - x[o + i]!);
         diff = useMad ? Math.abs(diff) : Math.fround(diff * diff);
         cur = Math.fround(cur + Math.fround(W[i]! * diff));
+        // Terms are ≥ 0, so the float32 sum never decreases: a trial already at the best error cannot win.
+        if (cur >= bestError) break;
       }
       if (cur < bestError) {
         for (let i = 0; i < n; i++) L[Lo + i] = LAUX[i]!;

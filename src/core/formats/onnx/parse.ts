@@ -13,7 +13,7 @@ import type { Limits } from '../../io/limits';
 import { MemoryBudget, NODE_ENTRY_BYTES, TENSOR_ENTRY_BYTES } from '../../io/memoryBudget';
 import type { Dim, GraphValue } from '../../model/types';
 import { F, dtypeOfOnnx } from './schema';
-import { MAX_KEY_AND_LENGTH_BYTES as KEY, WIRE_FIXED32, WIRE_FIXED64, WIRE_LEN, WIRE_VARINT, WireCursor, int64Text, type BigValue } from './wire';
+import { MAX_KEY_AND_LENGTH_BYTES as KEY, WIRE_FIXED32, WIRE_FIXED64, WIRE_LEN, WIRE_VARINT, WireCursor, drive, int64Text, need, type BigValue, type Wire } from './wire';
 import { UniqueNames } from '../../model/uniqueNames';
 import { appendAll } from '../../util/arrays';
 
@@ -29,7 +29,7 @@ export interface DataChunk {
 /** Payload of one TensorProto data field (`raw_data`, `float_data`, …). */
 export interface DataField {
   /** Packed (length-delimited) stretches, in file order. */
-  readonly chunks: DataChunk[];
+  chunks: DataChunk[];
   /** Total payload bytes (packed and unpacked). */
   byteLength: number;
   /** Values stored unpacked (one key per value); their bytes are not one range. */
@@ -46,7 +46,7 @@ export interface RawTensor {
   /** Offset of the TensorProto message, for error messages. */
   readonly offset: number;
   name: string;
-  readonly dims: (number | BigValue)[];
+  dims: (number | BigValue)[];
   dataType: number;
   dataLocation: number;
   hasSegment: boolean;
@@ -101,10 +101,14 @@ export interface RawNode {
   name: string;
   op: string;
   domain: string;
+  /** Edges and attributes; a node without any shares one frozen empty list (saves ~96 B per empty node; never written). */
   readonly inputs: string[];
   readonly outputs: string[];
   readonly attributes: RawAttribute[];
 }
+
+/** Shared by nodes without inputs, outputs or attributes (frozen: nothing writes a parsed node's lists). */
+const NONE = Object.freeze([]) as unknown as never[];
 
 /** A GraphProto, main or nested. */
 export interface RawGraph {
@@ -145,6 +149,18 @@ export interface RawModel {
   readonly graphs: RawGraph[];
 }
 
+/** Most distinct labels {@link OnnxWireParser} interns (op types, domains, symbolic dims). */
+const INTERNED_MAX = 4096;
+
+/**
+ * `a` as an array of exactly its length. An array grown by `push` from `[]` reserves room for 16 or more
+ * elements; the walk keeps several per node (inputs, outputs, a shape per value), and that slack was a third of
+ * the heap the garbage collector copied on a 45,000-node graph. (An empty literal reserves nothing.)
+ */
+function exact<T>(a: T[]): T[] {
+  return a.length === 0 ? [] : a.slice();
+}
+
 /** Walks a ModelProto. One instance per file. */
 export class OnnxWireParser {
   private readonly c: WireCursor;
@@ -152,6 +168,7 @@ export class OnnxWireParser {
   private tensorCount = 0;
   private readonly usedPaths = new UniqueNames();
   private readonly graphs: RawGraph[] = [];
+  private readonly interned = new Map<string, string>();
 
   constructor(source: ByteSource, private readonly limits: Limits, private readonly token: CancellationToken | undefined, private readonly budget = new MemoryBudget(limits, source.name)) {
     this.c = new WireCursor(source);
@@ -163,10 +180,10 @@ export class OnnxWireParser {
 
   /**
    * Reads a length-delimited string field, bounded by maxStringBytes; keeps at most `keep` bytes. Returns the
-   * string itself when its bytes are buffered (the common case), so hot callers can skip an await:
-   * `const s = this.str(…); x = typeof s === 'string' ? s : await s;`.
+   * string itself when its bytes are buffered (the common case), so hot callers skip a generator:
+   * `const s = this.str(…); x = typeof s === 'string' ? s : yield* s;`.
    */
-  private str(end: number, what: string, keep = this.limits.maxStringBytes): string | Promise<string> {
+  private str(end: number, what: string, keep = this.limits.maxStringBytes): string | Wire<string> {
     const c = this.c;
     c.expectWire(WIRE_LEN, what);
     const at = c.keyOffset;
@@ -176,7 +193,7 @@ export class OnnxWireParser {
   }
 
   /** A name field (node, tensor, value, attribute, input/output): bounded by maxNameBytes, kept whole. */
-  private name(end: number, what: string): string | Promise<string> {
+  private name(end: number, what: string): string | Wire<string> {
     const c = this.c;
     c.expectWire(WIRE_LEN, what);
     const at = c.keyOffset;
@@ -186,21 +203,40 @@ export class OnnxWireParser {
     return c.has(n) ? c.stringSync(n) : c.string(n, end, n);
   }
 
-  private display(end: number, what: string): string | Promise<string> {
+  /** The value of {@link str}, {@link name} or {@link display}, reading on when it was not buffered. */
+  private *text(v: string | Wire<string>): Wire<string> {
+    return typeof v === 'string' ? v : yield* v;
+  }
+
+  private display(end: number, what: string): string | Wire<string> {
     return this.str(end, what, this.limits.maxDisplayStringBytes);
   }
 
   /** Reads a varint field that must be a safe non-negative-or-negative integer. */
-  private async int(end: number, what: string): Promise<number | BigValue> {
+  private *int(end: number, what: string): Wire<number | BigValue> {
     const c = this.c;
     c.expectWire(WIRE_VARINT, what);
-    if (!c.has(10)) await c.fill(10, end);
+    if (!c.has(10)) yield need(10, end);
     return c.varint64(end);
   }
 
-  private async smallInt(end: number, what: string): Promise<number> {
+  private *smallInt(end: number, what: string): Wire<number> {
     const at = this.c.pos;
-    const v = await this.int(end, what);
+    return this.small(this.intNow(end, what) ?? (yield* this.int(end, what)), at, what);
+  }
+
+  /**
+   * A varint field's value when its bytes are buffered, without a generator (the hot fields: dims, elem_type,
+   * data_type, attribute types); undefined when a read is due: then use {@link int}.
+   */
+  private intNow(end: number, what: string): number | BigValue | undefined {
+    const c = this.c;
+    c.expectWire(WIRE_VARINT, what);
+    return c.has(Math.min(10, end - c.pos)) ? c.varint64(end) : undefined;
+  }
+
+  /** Checks an enum-like value (data_type, elem_type, attribute type) read at `at`. */
+  private small(v: number | BigValue, at: number, what: string): number {
     if (typeof v !== 'number' || v < -0x8000_0000 || v > 0xffff_ffff) this.fail(`${what} at offset ${at} is out of range (${int64Text(v)})`, at);
     return v;
   }
@@ -214,7 +250,11 @@ export class OnnxWireParser {
   }
 
   /** Parses the whole file as a ModelProto. */
-  async model(): Promise<RawModel> {
+  model(): Promise<RawModel> {
+    return drive(this.c, this.modelStep());
+  }
+
+  private *modelStep(): Wire<RawModel> {
     const c = this.c;
     const end = c.source.size;
     const m: RawModel = {
@@ -222,42 +262,42 @@ export class OnnxWireParser {
       docString: undefined, graph: undefined, opsetImports: [], metadataProps: [], functions: [], trainingInfoCount: 0, graphs: this.graphs,
     };
     while (c.pos < end) {
-      if (!c.has(KEY)) await c.fill(KEY, end);
+      if (!c.has(KEY)) yield need(KEY, end);
       c.key(end);
       switch (c.field) {
         case F.Model.ir_version: {
-          const v = await this.int(end, 'ir_version');
+          const v = yield* this.int(end, 'ir_version');
           m.irVersion = typeof v === 'number' ? v : undefined;
           break;
         }
-        case F.Model.producer_name: m.producerName = await this.display(end, 'producer_name'); break;
-        case F.Model.producer_version: m.producerVersion = await this.display(end, 'producer_version'); break;
-        case F.Model.domain: m.domain = await this.display(end, 'domain'); break;
+        case F.Model.producer_name: m.producerName = yield* this.text(this.display(end, 'producer_name')); break;
+        case F.Model.producer_version: m.producerVersion = yield* this.text(this.display(end, 'producer_version')); break;
+        case F.Model.domain: m.domain = yield* this.text(this.display(end, 'domain')); break;
         case F.Model.model_version: {
-          const v = await this.int(end, 'model_version');
+          const v = yield* this.int(end, 'model_version');
           m.modelVersion = typeof v === 'number' ? v : undefined;
           break;
         }
-        case F.Model.doc_string: m.docString = await this.display(end, 'doc_string'); break;
+        case F.Model.doc_string: m.docString = yield* this.text(this.display(end, 'doc_string')); break;
         case F.Model.graph: {
           if (m.graph) this.fail(`the model has a second graph at offset ${c.keyOffset}`, c.keyOffset);
           const sub = this.sub(end, 'graph');
-          m.graph = await this.graph(sub, 'main', 0, undefined);
+          m.graph = yield* this.graph(sub, 'main', 0, undefined);
           break;
         }
         case F.Model.opset_import: {
           if (m.opsetImports.length >= this.limits.maxMetadataEntries) this.fail(`more than ${this.limits.maxMetadataEntries} opset imports`, c.keyOffset, 'limit-exceeded');
-          m.opsetImports.push(await this.opset(this.sub(end, 'opset_import')));
+          m.opsetImports.push(yield* this.opset(this.sub(end, 'opset_import')));
           break;
         }
         case F.Model.metadata_props: {
           if (m.metadataProps.length >= this.limits.maxMetadataEntries) this.fail(`more than ${this.limits.maxMetadataEntries} metadata_props entries`, c.keyOffset, 'limit-exceeded');
-          m.metadataProps.push(await this.stringString(this.sub(end, 'metadata_props'), this.limits.maxDisplayStringBytes));
+          m.metadataProps.push(yield* this.stringString(this.sub(end, 'metadata_props'), this.limits.maxDisplayStringBytes));
           break;
         }
         case F.Model.functions: {
           if (m.functions.length >= this.limits.maxMetadataEntries) this.fail(`more than ${this.limits.maxMetadataEntries} functions`, c.keyOffset, 'limit-exceeded');
-          m.functions.push(await this.fn(this.sub(end, 'functions')));
+          m.functions.push(yield* this.fn(this.sub(end, 'functions')));
           break;
         }
         case F.Model.training_info:
@@ -271,44 +311,44 @@ export class OnnxWireParser {
     return m;
   }
 
-  private async opset(end: number): Promise<[string, number]> {
+  private *opset(end: number): Wire<[string, number]> {
     const c = this.c;
     let domain = '';
     let version = 0;
     while (c.pos < end) {
-      if (!c.has(KEY)) await c.fill(KEY, end);
+      if (!c.has(KEY)) yield need(KEY, end);
       c.key(end);
-      if (c.field === F.OperatorSetId.domain) domain = await this.display(end, 'opset domain');
+      if (c.field === F.OperatorSetId.domain) domain = yield* this.text(this.display(end, 'opset domain'));
       else if (c.field === F.OperatorSetId.version) {
-        const v = await this.int(end, 'opset version');
+        const v = yield* this.int(end, 'opset version');
         version = typeof v === 'number' ? v : -1;
       } else c.skipValue(end);
     }
     return [domain, version];
   }
 
-  private async stringString(end: number, keep: number): Promise<[string, string]> {
+  private *stringString(end: number, keep: number): Wire<[string, string]> {
     const c = this.c;
     let key = '';
     let value = '';
     while (c.pos < end) {
-      if (!c.has(KEY)) await c.fill(KEY, end);
+      if (!c.has(KEY)) yield need(KEY, end);
       c.key(end);
-      if (c.field === F.StringString.key) key = await this.str(end, 'key', keep);
-      else if (c.field === F.StringString.value) value = await this.str(end, 'value', keep);
+      if (c.field === F.StringString.key) key = yield* this.text(this.str(end, 'key', keep));
+      else if (c.field === F.StringString.value) value = yield* this.text(this.str(end, 'value', keep));
       else c.skipValue(end);
     }
     return [key, value];
   }
 
-  private async fn(end: number): Promise<RawFunction> {
+  private *fn(end: number): Wire<RawFunction> {
     const c = this.c;
     const f: RawFunction = { name: '', domain: '', nodeCount: 0 };
     while (c.pos < end) {
-      if (!c.has(KEY)) await c.fill(KEY, end);
+      if (!c.has(KEY)) yield need(KEY, end);
       c.key(end);
-      if (c.field === F.Function.name) f.name = await this.display(end, 'function name');
-      else if (c.field === F.Function.domain) f.domain = await this.display(end, 'function domain');
+      if (c.field === F.Function.name) f.name = yield* this.text(this.display(end, 'function name'));
+      else if (c.field === F.Function.domain) f.domain = yield* this.text(this.display(end, 'function domain'));
       else {
         if (c.field === F.Function.node) f.nodeCount++;
         c.skipValue(end);
@@ -322,7 +362,7 @@ export class OnnxWireParser {
   }
 
   /** Parses a GraphProto ending at `end`. */
-  async graph(end: number, path: string, depth: number, parent: RawGraph | undefined): Promise<RawGraph> {
+  *graph(end: number, path: string, depth: number, parent: RawGraph | undefined): Wire<RawGraph> {
     if (depth > this.limits.maxNestingDepth) this.fail(`subgraphs nest deeper than ${this.limits.maxNestingDepth} levels at offset ${this.c.pos}`, this.c.pos, 'limit-exceeded');
     const c = this.c;
     const g: RawGraph = {
@@ -331,7 +371,7 @@ export class OnnxWireParser {
     this.graphs.push(g);
     let valueInfoCount = 0;
     while (c.pos < end) {
-      if (!c.has(KEY)) await c.fill(KEY, end);
+      if (!c.has(KEY)) yield need(KEY, end);
       c.key(end);
       switch (c.field) {
         case F.Graph.node: {
@@ -341,24 +381,24 @@ export class OnnxWireParser {
             this.budget.charge(1024 * NODE_ENTRY_BYTES, () => this.budgetWhat());
           }
           const at = c.keyOffset;
-          g.nodes.push(await this.node(this.sub(end, 'node'), g, g.nodes.length, at));
+          g.nodes.push(yield* this.node(this.sub(end, 'node'), g, g.nodes.length, at));
           break;
         }
-        case F.Graph.name: g.name = await this.display(end, 'graph name'); break;
+        case F.Graph.name: g.name = yield* this.text(this.display(end, 'graph name')); break;
         case F.Graph.initializer:
           this.countTensor(c.keyOffset);
-          g.initializers.push(await this.tensor(this.sub(end, 'initializer')));
+          g.initializers.push(yield* this.tensor(this.sub(end, 'initializer')));
           break;
         case F.Graph.sparse_initializer:
           this.countTensor(c.keyOffset);
-          g.sparseInitializers.push(await this.sparseTensor(this.sub(end, 'sparse_initializer')));
+          g.sparseInitializers.push(yield* this.sparseTensor(this.sub(end, 'sparse_initializer')));
           break;
         case F.Graph.input:
         case F.Graph.output:
         case F.Graph.value_info: {
           if (++valueInfoCount > this.limits.maxNodeCount) this.fail(`a graph declares more than ${this.limits.maxNodeCount} values`, c.keyOffset, 'limit-exceeded');
           const list = c.field === F.Graph.input ? g.inputs : c.field === F.Graph.output ? g.outputs : g.valueInfo;
-          list.push(await this.valueInfo(this.sub(end, 'value_info')));
+          list.push(yield* this.valueInfo(this.sub(end, 'value_info')));
           break;
         }
         default:
@@ -387,47 +427,65 @@ export class OnnxWireParser {
     return `${this.nodeCount} nodes, ${this.tensorCount} tensors, ${this.longNameBytes} bytes of long names`;
   }
 
-  private async node(end: number, graph: RawGraph, index: number, offset: number): Promise<RawNode> {
+  private *node(end: number, graph: RawGraph, index: number, offset: number): Wire<RawNode> {
     const c = this.c;
-    const n: RawNode = { index, offset, name: '', op: '', domain: '', inputs: [], outputs: [], attributes: [] };
+    let name = '';
+    let op = '';
+    let domain = '';
+    const inputs: string[] = [];
+    const outputs: string[] = [];
+    const attributes: RawAttribute[] = [];
     const arity = this.limits.maxNodeCount;
     while (c.pos < end) {
-      if (!c.has(KEY)) await c.fill(KEY, end);
+      if (!c.has(KEY)) yield need(KEY, end);
       c.key(end);
       switch (c.field) {
         case F.Node.input: {
-          if (n.inputs.length >= arity) this.fail(`node at offset ${offset} has more than ${arity} inputs`, offset, 'limit-exceeded');
+          if (inputs.length >= arity) this.fail(`node at offset ${offset} has more than ${arity} inputs`, offset, 'limit-exceeded');
           const v = this.name(end, 'node input');
-          n.inputs.push(typeof v === 'string' ? v : await v);
+          inputs.push(typeof v === 'string' ? v : yield* v);
           break;
         }
         case F.Node.output: {
-          if (n.outputs.length >= arity) this.fail(`node at offset ${offset} has more than ${arity} outputs`, offset, 'limit-exceeded');
+          if (outputs.length >= arity) this.fail(`node at offset ${offset} has more than ${arity} outputs`, offset, 'limit-exceeded');
           const v = this.name(end, 'node output');
-          n.outputs.push(typeof v === 'string' ? v : await v);
+          outputs.push(typeof v === 'string' ? v : yield* v);
           break;
         }
-        case F.Node.name: { const v = this.name(end, 'node name'); n.name = typeof v === 'string' ? v : await v; break; }
-        case F.Node.op_type: { const v = this.display(end, 'op_type'); n.op = typeof v === 'string' ? v : await v; break; }
-        case F.Node.domain: { const v = this.display(end, 'node domain'); n.domain = typeof v === 'string' ? v : await v; break; }
+        case F.Node.name: { const v = this.name(end, 'node name'); name = typeof v === 'string' ? v : yield* v; break; }
+        case F.Node.op_type: { const v = this.display(end, 'op_type'); op = this.intern(typeof v === 'string' ? v : yield* v); break; }
+        case F.Node.domain: { const v = this.display(end, 'node domain'); domain = this.intern(typeof v === 'string' ? v : yield* v); break; }
         case F.Node.attribute: {
-          if (n.attributes.length >= arity) this.fail(`node at offset ${offset} has more than ${arity} attributes`, offset, 'limit-exceeded');
-          const label = n.name !== '' ? n.name : `${n.op || 'node'}_${index}`;
-          n.attributes.push(await this.attribute(this.sub(end, 'attribute'), graph, label));
+          if (attributes.length >= arity) this.fail(`node at offset ${offset} has more than ${arity} attributes`, offset, 'limit-exceeded');
+          const label = name !== '' ? name : `${op || 'node'}_${index}`;
+          attributes.push(yield* this.attribute(this.sub(end, 'attribute'), graph, label));
           break;
         }
         default:
           c.skipValue(end);
       }
     }
-    return n;
+    return { index, offset, name, op, domain, inputs: inputs.length ? exact(inputs) : NONE, outputs: outputs.length ? exact(outputs) : NONE, attributes: attributes.length ? exact(attributes) : NONE };
+  }
+
+  /**
+   * One string object for each distinct short label (op types, domains, symbolic dims) instead of one per node:
+   * 45,000 nodes name a handful of operators. Bounded: past {@link INTERNED_MAX} distinct labels new ones are
+   * returned as they are.
+   */
+  private intern(s: string): string {
+    if (s.length > 64) return s;
+    const hit = this.interned.get(s);
+    if (hit !== undefined) return hit;
+    if (this.interned.size < INTERNED_MAX) this.interned.set(s, s);
+    return s;
   }
 
   private newList<T>(): RawList<T> {
     return { count: 0, values: [], chunk: undefined, packedChunks: 0 };
   }
 
-  private async attribute(end: number, graph: RawGraph, nodeLabel: string): Promise<RawAttribute> {
+  private *attribute(end: number, graph: RawGraph, nodeLabel: string): Wire<RawAttribute> {
     const c = this.c;
     const a: RawAttribute = {
       name: '', type: undefined, refAttrName: undefined, f: undefined, fOffset: 0, i: undefined, iChunk: undefined, s: undefined,
@@ -435,60 +493,60 @@ export class OnnxWireParser {
     };
     const subPath = (suffix: string): string => `${graph.path}/${nodeLabel}/${a.name || 'attribute'}${suffix}`;
     while (c.pos < end) {
-      if (!c.has(KEY)) await c.fill(KEY, end);
+      if (!c.has(KEY)) yield need(KEY, end);
       c.key(end);
       switch (c.field) {
-        case F.Attribute.name: { const v = this.name(end, 'attribute name'); a.name = typeof v === 'string' ? v : await v; break; }
-        case F.Attribute.ref_attr_name: a.refAttrName = await this.display(end, 'ref_attr_name'); break;
-        case F.Attribute.type: a.type = await this.smallInt(end, 'attribute type'); break;
+        case F.Attribute.name: { const v = this.name(end, 'attribute name'); a.name = typeof v === 'string' ? v : yield* v; break; }
+        case F.Attribute.ref_attr_name: a.refAttrName = yield* this.text(this.display(end, 'ref_attr_name')); break;
+        case F.Attribute.type: { const at = c.pos; a.type = this.small(this.intNow(end, 'attribute type') ?? (yield* this.int(end, 'attribute type')), at, 'attribute type'); break; }
         case F.Attribute.f:
           c.expectWire(WIRE_FIXED32, 'attribute f');
           if (end - c.pos < 4) this.fail(`attribute f at offset ${c.pos} runs past the end of its message`, c.pos, 'truncated');
-          if (!c.has(4)) await c.fill(4, end);
+          if (!c.has(4)) yield need(4, end);
           a.fOffset = c.pos;
           a.f = c.fixed32Float();
           break;
         case F.Attribute.i: {
           const at = c.pos;
-          a.i = await this.int(end, 'attribute i');
+          a.i = yield* this.int(end, 'attribute i');
           a.iChunk = { offset: at, byteLength: c.pos - at };
           break;
         }
-        case F.Attribute.s: a.s = await this.display(end, 'attribute s'); break;
+        case F.Attribute.s: a.s = yield* this.text(this.display(end, 'attribute s')); break;
         case F.Attribute.t:
           this.countTensor(c.keyOffset);
-          a.t = await this.tensor(this.sub(end, 'attribute t'));
+          a.t = yield* this.tensor(this.sub(end, 'attribute t'));
           break;
         case F.Attribute.g:
-          a.g = await this.graph(this.sub(end, 'attribute g'), subPath(''), graph.depth + 1, graph);
+          a.g = yield* this.graph(this.sub(end, 'attribute g'), subPath(''), graph.depth + 1, graph);
           break;
         case F.Attribute.sparse_tensor:
           this.countTensor(c.keyOffset);
-          a.sparse = await this.sparseTensor(this.sub(end, 'attribute sparse_tensor'));
+          a.sparse = yield* this.sparseTensor(this.sub(end, 'attribute sparse_tensor'));
           break;
         case F.Attribute.floats:
           a.floats ??= this.newList<number>();
-          await this.floatList(end, a.floats);
+          yield* this.floatList(end, a.floats);
           break;
         case F.Attribute.ints:
           a.ints ??= this.newList<number | BigValue>();
-          await this.intList(end, a.ints);
+          yield* this.intList(end, a.ints);
           break;
         case F.Attribute.strings:
           a.strings ??= this.newList<string>();
           if (a.strings.count >= this.limits.maxArrayLength) this.fail(`attribute list at offset ${c.keyOffset} has more than ${this.limits.maxArrayLength} strings`, c.keyOffset, 'limit-exceeded');
           a.strings.count++;
-          if (a.strings.values.length < ATTRIBUTE_VALUES_KEPT) a.strings.values.push(await this.display(end, 'attribute string'));
+          if (a.strings.values.length < ATTRIBUTE_VALUES_KEPT) a.strings.values.push(yield* this.text(this.display(end, 'attribute string')));
           else c.skipValue(end, 'attribute string');
           break;
         case F.Attribute.tensors:
           this.countTensor(c.keyOffset);
-          (a.tensors ??= []).push(await this.tensor(this.sub(end, 'attribute tensor')));
+          (a.tensors ??= []).push(yield* this.tensor(this.sub(end, 'attribute tensor')));
           break;
         case F.Attribute.graphs: {
           a.graphs ??= [];
           const sub = this.sub(end, 'attribute graph');
-          a.graphs.push(await this.graph(sub, subPath(`[${a.graphs.length}]`), graph.depth + 1, graph));
+          a.graphs.push(yield* this.graph(sub, subPath(`[${a.graphs.length}]`), graph.depth + 1, graph));
           break;
         }
         default:
@@ -498,11 +556,11 @@ export class OnnxWireParser {
     return a;
   }
 
-  private async floatList(end: number, list: RawList<number>): Promise<void> {
+  private *floatList(end: number, list: RawList<number>): Wire<void> {
     const c = this.c;
     if (c.wireType === WIRE_FIXED32) {
       if (end - c.pos < 4) this.fail(`a float at offset ${c.pos} runs past the end of its message`, c.pos, 'truncated');
-      if (!c.has(4)) await c.fill(4, end);
+      if (!c.has(4)) yield need(4, end);
       const v = c.fixed32Float();
       list.count++;
       if (list.values.length < ATTRIBUTE_VALUES_KEPT) list.values.push(v);
@@ -514,7 +572,7 @@ export class OnnxWireParser {
       const chunk = { offset: c.pos, byteLength: n };
       const keep = Math.min(n / 4, ATTRIBUTE_VALUES_KEPT - list.values.length);
       if (keep > 0) {
-        const bytes = await c.bytes(keep * 4, end);
+        const bytes = yield* c.bytes(keep * 4, end);
         const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
         for (let i = 0; i < keep; i++) list.values.push(view.getFloat32(i * 4, true));
       }
@@ -526,10 +584,10 @@ export class OnnxWireParser {
     if (list.count > this.limits.maxArrayLength) this.fail(`an attribute list has more than ${this.limits.maxArrayLength} floats`, c.keyOffset, 'limit-exceeded');
   }
 
-  private async intList(end: number, list: RawList<number | BigValue>): Promise<void> {
+  private *intList(end: number, list: RawList<number | BigValue>): Wire<void> {
     const c = this.c;
     if (c.wireType === WIRE_VARINT) {
-      if (!c.has(10)) await c.fill(10, end);
+      if (!c.has(10)) yield need(10, end);
       const v = c.varint64(end);
       list.count++;
       if (list.values.length < ATTRIBUTE_VALUES_KEPT) list.values.push(v);
@@ -537,7 +595,7 @@ export class OnnxWireParser {
       c.expectWire(WIRE_LEN, 'ints');
       const n = c.length(end, 'ints');
       const chunk = { offset: c.pos, byteLength: n };
-      const r = await c.packedVarints(n, ATTRIBUTE_VALUES_KEPT - list.values.length);
+      const r = yield* c.packedVarints(n, ATTRIBUTE_VALUES_KEPT - list.values.length);
       appendAll(list.values, r.values);
       list.count += r.count;
       list.packedChunks++;
@@ -546,29 +604,29 @@ export class OnnxWireParser {
     if (list.count > this.limits.maxArrayLength) this.fail(`an attribute list has more than ${this.limits.maxArrayLength} integers`, c.keyOffset, 'limit-exceeded');
   }
 
-  private async sparseTensor(end: number): Promise<RawSparseTensor> {
+  private *sparseTensor(end: number): Wire<RawSparseTensor> {
     const c = this.c;
     const s: RawSparseTensor = { offset: c.pos, values: undefined, indices: undefined, dims: [] };
     while (c.pos < end) {
-      if (!c.has(KEY)) await c.fill(KEY, end);
+      if (!c.has(KEY)) yield need(KEY, end);
       c.key(end);
-      if (c.field === F.SparseTensor.values) s.values = await this.tensor(this.sub(end, 'sparse values'));
-      else if (c.field === F.SparseTensor.indices) s.indices = await this.tensor(this.sub(end, 'sparse indices'));
-      else if (c.field === F.SparseTensor.dims) await this.dimsField(end, s.dims, s.offset);
+      if (c.field === F.SparseTensor.values) s.values = yield* this.tensor(this.sub(end, 'sparse values'));
+      else if (c.field === F.SparseTensor.indices) s.indices = yield* this.tensor(this.sub(end, 'sparse indices'));
+      else if (c.field === F.SparseTensor.dims) yield* this.dimsField(end, s.dims, s.offset);
       else c.skipValue(end);
     }
     return s;
   }
 
   /** Appends `dims` values (packed or not), bounded by maxRank. */
-  private async dimsField(end: number, dims: (number | BigValue)[], offset: number): Promise<void> {
+  private *dimsField(end: number, dims: (number | BigValue)[], offset: number): Wire<void> {
     const c = this.c;
     const push = (v: number | BigValue): void => {
       if (dims.length >= this.limits.maxRank) this.fail(`a tensor at offset ${offset} has more than ${this.limits.maxRank} dimensions`, offset, 'limit-exceeded');
       dims.push(v);
     };
     if (c.wireType === WIRE_VARINT) {
-      if (!c.has(10)) await c.fill(10, end);
+      if (!c.has(10)) yield need(10, end);
       push(c.varint64(end));
       return;
     }
@@ -576,7 +634,7 @@ export class OnnxWireParser {
     const n = c.length(end, 'dims');
     const stop = c.pos + n;
     while (c.pos < stop) {
-      if (!c.has(10)) await c.fill(10, stop);
+      if (!c.has(10)) yield need(10, stop);
       push(c.varint64(stop));
     }
   }
@@ -586,21 +644,21 @@ export class OnnxWireParser {
   }
 
   /** Parses a TensorProto, skipping its payload. */
-  async tensor(end: number): Promise<RawTensor> {
+  *tensor(end: number): Wire<RawTensor> {
     const c = this.c;
     const t: RawTensor = { offset: c.pos, name: '', dims: [], dataType: 0, dataLocation: 0, hasSegment: false, data: {}, externalData: [] };
     while (c.pos < end) {
-      if (!c.has(KEY)) await c.fill(KEY, end);
+      if (!c.has(KEY)) yield need(KEY, end);
       c.key(end);
       switch (c.field) {
-        case F.Tensor.dims: await this.dimsField(end, t.dims, t.offset); break;
-        case F.Tensor.data_type: t.dataType = await this.smallInt(end, 'data_type'); break;
+        case F.Tensor.dims: yield* this.dimsField(end, t.dims, t.offset); break;
+        case F.Tensor.data_type: { const at = c.pos; t.dataType = this.small(this.intNow(end, 'data_type') ?? (yield* this.int(end, 'data_type')), at, 'data_type'); break; }
         case F.Tensor.segment: t.hasSegment = true; c.skipValue(end); break;
-        case F.Tensor.name: { const v = this.name(end, 'tensor name'); t.name = typeof v === 'string' ? v : await v; break; }
-        case F.Tensor.data_location: t.dataLocation = await this.smallInt(end, 'data_location'); break;
+        case F.Tensor.name: { const v = this.name(end, 'tensor name'); t.name = typeof v === 'string' ? v : yield* v; break; }
+        case F.Tensor.data_location: t.dataLocation = yield* this.smallInt(end, 'data_location'); break;
         case F.Tensor.external_data:
           if (t.externalData.length >= 64) this.fail(`tensor at offset ${t.offset} has more than 64 external_data entries`, t.offset, 'limit-exceeded');
-          t.externalData.push(await this.stringString(this.sub(end, 'external_data'), this.limits.maxDisplayStringBytes));
+          t.externalData.push(yield* this.stringString(this.sub(end, 'external_data'), this.limits.maxDisplayStringBytes));
           break;
         case F.Tensor.raw_data: this.payload(end, t, 'raw_data', -1); break;
         case F.Tensor.float_data: this.payload(end, t, 'float_data', WIRE_FIXED32); break;
@@ -621,6 +679,8 @@ export class OnnxWireParser {
           c.skipValue(end);
       }
     }
+    t.dims = exact(t.dims);
+    for (const d of Object.values(t.data)) d.chunks = exact(d.chunks);
     return t;
   }
 
@@ -645,20 +705,20 @@ export class OnnxWireParser {
     d.unpackedValues++;
   }
 
-  private async valueInfo(end: number): Promise<GraphValue> {
+  private *valueInfo(end: number): Wire<GraphValue> {
     const c = this.c;
     let name = '';
     let dtype: string | undefined;
     let shape: Dim[] | undefined;
     while (c.pos < end) {
-      if (!c.has(KEY)) await c.fill(KEY, end);
+      if (!c.has(KEY)) yield need(KEY, end);
       c.key(end);
       if (c.field === F.ValueInfo.name) {
         const v = this.name(end, 'value name');
-        name = typeof v === 'string' ? v : await v;
+        name = typeof v === 'string' ? v : yield* v;
       }
       else if (c.field === F.ValueInfo.type) {
-        const r = await this.typeProto(this.sub(end, 'value type'));
+        const r = yield* this.typeProto(this.sub(end, 'value type'));
         dtype = r.dtype;
         shape = r.shape;
       } else c.skipValue(end);
@@ -667,20 +727,23 @@ export class OnnxWireParser {
   }
 
   /** TypeProto: only tensor and sparse tensor types carry a dtype and shape; sequences/maps/optionals are skipped. */
-  private async typeProto(end: number): Promise<{ dtype: string | undefined; shape: Dim[] | undefined }> {
+  private *typeProto(end: number): Wire<{ dtype: string | undefined; shape: Dim[] | undefined }> {
     const c = this.c;
     let dtype: string | undefined;
     let shape: Dim[] | undefined;
     while (c.pos < end) {
-      if (!c.has(KEY)) await c.fill(KEY, end);
+      if (!c.has(KEY)) yield need(KEY, end);
       c.key(end);
       if (c.field === F.Type.tensor_type || c.field === F.Type.sparse_tensor_type) {
         const tEnd = this.sub(end, 'tensor_type');
         while (c.pos < tEnd) {
-          if (!c.has(KEY)) await c.fill(KEY, tEnd);
+          if (!c.has(KEY)) yield need(KEY, tEnd);
           c.key(tEnd);
-          if (c.field === F.TypeTensor.elem_type) dtype = dtypeOfOnnx(await this.smallInt(tEnd, 'elem_type'));
-          else if (c.field === F.TypeTensor.shape) shape = await this.shape(this.sub(tEnd, 'shape'));
+          if (c.field === F.TypeTensor.elem_type) {
+            const at = c.pos;
+            dtype = dtypeOfOnnx(this.small(this.intNow(tEnd, 'elem_type') ?? (yield* this.int(tEnd, 'elem_type')), at, 'elem_type'));
+          }
+          else if (c.field === F.TypeTensor.shape) shape = yield* this.shape(this.sub(tEnd, 'shape'));
           else c.skipValue(tEnd);
         }
       } else c.skipValue(end);
@@ -688,11 +751,11 @@ export class OnnxWireParser {
     return { dtype, shape };
   }
 
-  private async shape(end: number): Promise<Dim[]> {
+  private *shape(end: number): Wire<Dim[]> {
     const c = this.c;
     const dims: Dim[] = [];
     while (c.pos < end) {
-      if (!c.has(KEY)) await c.fill(KEY, end);
+      if (!c.has(KEY)) yield need(KEY, end);
       c.key(end);
       if (c.field !== F.Shape.dim) {
         c.skipValue(end);
@@ -702,20 +765,20 @@ export class OnnxWireParser {
       const dEnd = this.sub(end, 'dim');
       let dim: Dim = null;
       while (c.pos < dEnd) {
-        if (!c.has(KEY)) await c.fill(KEY, dEnd);
+        if (!c.has(KEY)) yield need(KEY, dEnd);
         c.key(dEnd);
         if (c.field === F.Dimension.dim_value) {
-          const v = await this.int(dEnd, 'dim_value');
+          const v = this.intNow(dEnd, 'dim_value') ?? (yield* this.int(dEnd, 'dim_value'));
           // Exporters write -1 for "dynamic"; only non-negative safe values are sizes.
           dim = typeof v === 'number' && v >= 0 ? v : null;
         } else if (c.field === F.Dimension.dim_param) {
           const v = this.display(dEnd, 'dim_param');
-          dim = typeof v === 'string' ? v : await v;
+          dim = this.intern(typeof v === 'string' ? v : yield* v);
         }
         else c.skipValue(dEnd);
       }
       dims.push(dim);
     }
-    return dims;
+    return exact(dims);
   }
 }

@@ -168,6 +168,19 @@ class ModelBuilder {
 
   /** Validates a TensorProto and maps it to TensorInfo fields (without name/graph). */
   private async tensorInfo(t: RawTensor, origin: TensorInfo['origin']): Promise<Omit<TensorInfo, 'name' | 'graph'>> {
+    if (t.dataLocation !== DATA_LOCATION_EXTERNAL) return this.storedTensorInfo(t, origin);
+    const what = this.label(t);
+    const dtype = dtypeOfOnnx(t.dataType);
+    if (!dtype) this.fail('unsupported', `${what} has unsupported data_type ${t.dataType}`, t.offset);
+    const shape = this.dims(t.dims, what, t.offset);
+    const elementCount = this.elementCount(shape, what, t.offset);
+    if (t.hasSegment) this.segmented++;
+    const location = await this.external(t, what, storedByteLength(dtype, elementCount));
+    return { dtype, shape, elementCount, byteLength: location.byteLength, location, origin };
+  }
+
+  /** {@link tensorInfo} of a tensor stored in the model file (synchronous: nothing to open). */
+  private storedTensorInfo(t: RawTensor, origin: TensorInfo['origin']): Omit<TensorInfo, 'name' | 'graph'> {
     const what = this.label(t);
     const dtype = dtypeOfOnnx(t.dataType);
     if (!dtype) this.fail('unsupported', `${what} has unsupported data_type ${t.dataType}`, t.offset);
@@ -175,10 +188,6 @@ class ModelBuilder {
     const elementCount = this.elementCount(shape, what, t.offset);
     if (t.hasSegment) this.segmented++;
     const expectedBytes = storedByteLength(dtype, elementCount);
-    if (t.dataLocation === DATA_LOCATION_EXTERNAL) {
-      const location = await this.external(t, what, expectedBytes);
-      return { dtype, shape, elementCount, byteLength: location.byteLength, location, origin };
-    }
     const raw = t.data.raw_data;
     if (raw && raw.byteLength > 0) {
       if (expectedBytes !== undefined && raw.byteLength !== expectedBytes) {
@@ -271,13 +280,14 @@ class ModelBuilder {
   //#region graphs
   private async graph(g: RawGraph): Promise<Graph> {
     const initializers: string[] = [];
-    for (const t of g.initializers) initializers.push(this.register(g, t.name, await this.tensorInfo(t, 'initializer')));
+    for (const t of g.initializers) initializers.push(this.register(g, t.name, t.dataLocation === DATA_LOCATION_EXTERNAL ? await this.tensorInfo(t, 'initializer') : this.storedTensorInfo(t, 'initializer')));
     for (const s of g.sparseInitializers) {
       const r = await this.sparseInfo(s, 'initializer');
       if (r) initializers.push(this.register(g, r.localName, r.info));
     }
     const nodes: GraphNode[] = [];
-    for (const n of g.nodes) nodes.push(await this.node(g, n, initializers));
+    // Most nodes have no attributes: no async step (and no promise) for them.
+    for (const n of g.nodes) nodes.push(n.attributes.length === 0 ? { name: n.name, op: n.op, domain: n.domain, inputs: n.inputs, outputs: n.outputs, attributes: record<AttributeValue>(), subgraphs: [] } : await this.node(g, n, initializers));
     return { name: g.path, nodes, inputs: g.inputs, outputs: g.outputs, valueInfo: g.valueInfo, initializers };
   }
 

@@ -34,6 +34,33 @@ export interface BigValue {
   readonly big: string;
 }
 
+/** What a parsing step waits for: `n` bytes from the cursor's position, bounded by `end` (see {@link WireCursor.fill}). */
+export interface Need {
+  readonly n: number;
+  readonly end: number;
+}
+
+/**
+ * A parsing step as a generator: it runs synchronously while its bytes are buffered and yields a {@link Need}
+ * only when a page must be read, so walking 45,000 small nodes costs no promise or microtask each (an `async`
+ * function per message did, and its garbage was a fifth of the walk). {@link drive} runs one to completion.
+ */
+export type Wire<T> = Generator<Need, T, void>;
+
+/** A {@link Need} (allocated only when a read is due). */
+export function need(n: number, end: number): Need {
+  return { n, end };
+}
+
+/** Runs a parsing step, reading pages through `cursor.fill` whenever it asks. */
+export async function drive<T>(cursor: WireCursor, step: Wire<T>): Promise<T> {
+  for (;;) {
+    const r = step.next();
+    if (r.done) return r.value;
+    await cursor.fill(r.value.n, r.value.end);
+  }
+}
+
 /** Forward-only (plus seek) cursor with a page buffer. Sync getters need `ensure()` first. */
 export class WireCursor {
   private buf: Uint8Array = new Uint8Array(0);
@@ -79,7 +106,7 @@ export class WireCursor {
 
   /**
    * Makes `min(n, end - pos)` bytes available for sync reads, reading one page (or more) when needed.
-   * Call as `if (!c.has(n)) await c.fill(n, end)` to stay synchronous when the bytes are buffered.
+   * Parsing steps ask for it as `if (!c.has(n)) yield need(n, end)`, staying synchronous while the bytes are buffered.
    */
   async fill(n: number, end: number): Promise<void> {
     const want = Math.min(n, end - this.pos);
@@ -189,8 +216,8 @@ export class WireCursor {
   }
 
   /** Reads `n` bytes (n already bounded by the caller) as a view; stays valid after later reads. */
-  async bytes(n: number, end: number): Promise<Uint8Array> {
-    if (!this.has(n)) await this.fill(n, end);
+  *bytes(n: number, end: number): Wire<Uint8Array> {
+    if (!this.has(n)) yield need(n, end);
     const rel = this.pos - this.bufStart;
     this.pos += n;
     return this.buf.subarray(rel, rel + n);
@@ -204,9 +231,9 @@ export class WireCursor {
   }
 
   /** Reads a string of `n` bytes, keeping at most `maxBytes` of it (the rest is skipped). */
-  async string(n: number, end: number, maxBytes: number): Promise<string> {
-    if (n <= maxBytes) return utf8.decode(await this.bytes(n, end));
-    const head = await this.bytes(maxBytes, end);
+  *string(n: number, end: number, maxBytes: number): Wire<string> {
+    if (n <= maxBytes) return utf8.decode(yield* this.bytes(n, end));
+    const head = yield* this.bytes(maxBytes, end);
     this.pos += n - maxBytes;
     return `${utf8.decode(head)}…`;
   }
@@ -215,19 +242,19 @@ export class WireCursor {
    * Counts the varints in `[pos, pos + n)` without keeping them (the last byte must end a varint) and decodes
    * the first `keep` of them. Streams through pages, so a 100 MB packed field never sits in memory.
    */
-  async packedVarints(n: number, keep: number): Promise<{ count: number; values: (number | BigValue)[] }> {
+  *packedVarints(n: number, keep: number): Wire<{ count: number; values: (number | BigValue)[] }> {
     const stop = this.pos + n;
     const values: (number | BigValue)[] = [];
     let count = 0;
     while (this.pos < stop && values.length < keep) {
-      if (!this.has(10)) await this.fill(10, stop);
+      if (!this.has(10)) yield need(10, stop);
       values.push(this.varint64(stop));
       count++;
     }
     let last = 0;
     while (this.pos < stop) {
       const chunk = Math.min(stop - this.pos, 1 << 20);
-      if (!this.has(chunk)) await this.fill(chunk, stop);
+      if (!this.has(chunk)) yield need(chunk, stop);
       const rel = this.pos - this.bufStart;
       const buf = this.buf;
       for (let i = rel; i < rel + chunk; i++) if ((buf[i]! & 0x80) === 0) count++;
