@@ -55,8 +55,8 @@ export interface MeasureSensitivityParams extends TaskParamsBase {
   readonly cacheDir?: string | false;
 }
 
-/** Params of {@link VerifyPlanTask}. */
-export interface VerifyPlanParams extends TaskParamsBase {
+/** What both verifications (ONNX in onnxruntime, GGUF in llama.cpp) search over: the solver's inputs and its plan. */
+export interface PlanSearchParams extends TaskParamsBase {
   readonly modelPath: string;
   /** Static sensitivity of the model (the plan's predictor); harm functions cannot cross a process boundary. */
   readonly report: SensitivityReport;
@@ -69,6 +69,10 @@ export interface VerifyPlanParams extends TaskParamsBase {
   /** The solver's plan. */
   readonly solverAssignment: Readonly<Record<string, string>>;
   readonly maxCandidates?: number;
+}
+
+/** Params of {@link VerifyPlanTask}. */
+export interface VerifyPlanParams extends PlanSearchParams {
   readonly samples?: number;
 }
 
@@ -143,21 +147,10 @@ export interface MeasureGgufParams extends TaskParamsBase, GgufEvalSettings {
   readonly cacheDir?: string | false;
 }
 
-/** Params of {@link VerifyGgufTask}. */
-export interface VerifyGgufParams extends TaskParamsBase, GgufEvalSettings {
-  readonly modelPath: string;
-  /** Static sensitivity (the plan's predictor). */
-  readonly report: SensitivityReport;
-  readonly weightBudgetBytes: number;
-  readonly formats: readonly string[];
-  readonly native: readonly ComputeType[];
-  readonly allowEmulated: boolean;
-  readonly pinned: Readonly<Record<string, string>>;
-  /** The solver's plan (re-solved on measured KL when `measure`). */
-  readonly solverAssignment: Readonly<Record<string, string>>;
+/** Params of {@link VerifyGgufTask}; the solver's plan is re-solved on measured KL when `measure`. */
+export interface VerifyGgufParams extends PlanSearchParams, GgufEvalSettings {
   /** Measure each layer's KL first and plan with it (as `plan --measure`). */
   readonly measure?: boolean;
-  readonly maxCandidates?: number;
 }
 
 /** One measured candidate, as the editor shows it. */
