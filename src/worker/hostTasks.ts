@@ -10,7 +10,7 @@ import { CancelledError, harmFromSensitivity, openModel, replacePlanAssignment, 
 import { RpcEndpoint, RpcError, type WireMessage } from '../protocol/rpc';
 import { applyPlanToOnnx, type ApplyOnnxResult } from '../node/applyOnnx';
 import { applyPlanToGguf } from '../node/applyGguf';
-import { openModelFile } from '../node/fileByteSource';
+import { openModelFile, openModelFileWhole } from '../node/fileByteSource';
 import { refuseInputAliases } from '../node/safeOutput';
 import {
   ApplyGgufPlanTask,
@@ -89,14 +89,24 @@ function refuseInputPaths(modelPath: string, model: Model, targets: readonly str
   return refuseInputAliases(targets, [inAbs, ...model.files.map((f) => path.resolve(path.dirname(inAbs), f.path))]);
 }
 
+/** The model's IR and, for ONNX, its bytes: read once, shared by the parse and the rewrite. */
+async function readModelWhole(modelPath: string): Promise<{ model: Model; bytes: Uint8Array | undefined }> {
+  const opened = await openModelFileWhole(modelPath);
+  try {
+    return { model: await openModel(opened.source, { siblings: opened.siblings }), bytes: opened.bytes };
+  } finally {
+    await opened.close();
+  }
+}
+
 async function applyPlan(p: ApplyPlanParams, token: CancellationToken, progress: (p: Omit<TaskProgress, 'taskId'>) => void): Promise<ApplyOnnxResult> {
   progress({ done: 0, total: 3, message: 'reading the model' });
-  const model = await readModel(p.modelPath);
+  const { model, bytes } = await readModelWhole(p.modelPath);
   progress({ done: 1, total: 3, message: 'writing the model' });
   const finalPath = path.resolve(p.outputPath);
   await refuseInputPaths(p.modelPath, model, [finalPath, `${finalPath}.data`]);
   const staged = path.join(p.stagingDir, path.basename(finalPath));
-  const r = await applyPlanToOnnx(p.modelPath, model, p.assignment, staged, p.externalDataThresholdBytes !== undefined ? { externalDataThresholdBytes: p.externalDataThresholdBytes } : {});
+  const r = await applyPlanToOnnx(p.modelPath, model, p.assignment, staged, { ...(p.externalDataThresholdBytes !== undefined ? { externalDataThresholdBytes: p.externalDataThresholdBytes } : {}), ...(bytes ? { bytes } : {}) });
   // applyOnnx has no cancellation points: a cancel that arrived meanwhile is honoured here, before the move.
   if (token.isCancellationRequested) throw new CancelledError();
   progress({ done: 2, total: 3, message: 'moving into place' });

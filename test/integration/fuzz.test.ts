@@ -12,8 +12,9 @@
  * caught (worker terminated / ERR_WORKER_OUT_OF_MEMORY) and reported with the file and seed instead of
  * hanging or killing the test process.
  *
- * Env: FUZZ_ITERATIONS (total mutations, default 6000), FUZZ_SEED (base seed, default 20240601),
- * FUZZ_BUDGET_MS (wall-clock budget, default 20000), FUZZ_REPRO='<file>:<seed>' (run that one mutation and
+ * Env: FUZZ_ITERATIONS (total mutations, default 2500), FUZZ_SEED (base seed, default 20240601),
+ * FUZZ_BUDGET_MS (wall-clock budget, default 90000: alone on 2 cores 2,500 cases take ~15 s, so a loaded CI
+ * machine still runs them all; every one of them must run), FUZZ_REPRO='<file>:<seed>' (run that one mutation and
  * print what it did), FUZZ_VERBOSE=1 (print per-file figures).
  */
 import { test } from 'node:test';
@@ -594,10 +595,10 @@ if (!isMainThread) {
     }
   });
 
-  test('mutation run: every mutated model opens or throws ModelFormatError, fast and with bounded heap', { timeout: Number(process.env.FUZZ_BUDGET_MS ?? 20_000) + 120_000 }, async () => {
-    const iterations = Number(process.env.FUZZ_ITERATIONS ?? 6000);
+  test('mutation run: every mutated model opens or throws ModelFormatError, fast and with bounded heap', { timeout: Number(process.env.FUZZ_BUDGET_MS ?? 90_000) + 120_000 }, async () => {
+    const iterations = Number(process.env.FUZZ_ITERATIONS ?? 2500);
     const baseSeed = Number(process.env.FUZZ_SEED ?? 20240601);
-    const budgetMs = Number(process.env.FUZZ_BUDGET_MS ?? 20_000);
+    const budgetMs = Number(process.env.FUZZ_BUDGET_MS ?? 90_000);
     const repro = process.env.FUZZ_REPRO;
     // The worker runs this same file; tsx's CommonJS hook compiles it there (module hooks do not reach workers).
     const bootstrap = `require('tsx/cjs'); require(${JSON.stringify(__filename)});`;
@@ -640,6 +641,6 @@ if (!isMainThread) {
     for (const f of summary.failures.slice(0, 30)) console.log(`  FAIL ${f.file} seed ${f.seed} (${f.mutation}): ${f.error}\n    reproduce: FUZZ_REPRO='${f.file}:${f.seed}' node --import tsx --test test/unit/fuzz.test.ts`);
     assert.deepEqual(summary.failures.map((f) => `${f.file}:${f.seed} ${f.error.split(' | ')[0]}`), [], line);
     assert.ok(summary.heapGrowthBytes < MAX_HEAP_GROWTH_BYTES, `heap grew ${summary.heapGrowthBytes} bytes`);
-    if (!repro) assert.ok(summary.run >= Math.min(iterations, 1000), `only ${summary.run} mutations ran within the ${budgetMs} ms budget`);
+    if (!repro) assert.ok(summary.run >= iterations, `only ${summary.run} mutations ran within the ${budgetMs} ms budget`);
   });
 }
