@@ -164,7 +164,7 @@ export async function estimateCommand(values: OptionValues, positionals: readonl
         row('weights', (e) => formatBytes(e.weightBytes)),
         ...weightBufferRows(estimates, row),
         row('activations', activationsCell),
-        ...(estimates.some((e) => e.runtime.runtime !== 'ort') ? [row('  compute buffer', (e) => formatBytes(e.computeBytes))] : []),
+        ...(estimates.some((e) => e.runtime.runtime !== 'ort') ? [row('  compute buffer', (e) => (e.unknownParts.includes('activations') && e.computeBytes === 0 ? 'unknown' : formatBytes(e.computeBytes)))] : []),
         ...(estimates.some((e) => e.outputBytes > 0) ? [row('  output buffer', (e) => formatBytes(e.outputBytes))] : []),
         ...(first.generative ? [row('KV cache', kvCacheCell)] : []),
         row('overhead', (e) => formatBytes(e.overheadBytes)),
