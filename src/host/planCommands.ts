@@ -9,7 +9,7 @@
  */
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import { CancelledError, formatBytes, parseBudgetInput, parsePlan, planAssignment, setOwn, planFileNameFor, serializePlan, shortFormatLabel, type Target } from '../core';
+import { CancelledError, formatBytes, parseBudgetInput, parsePlan, planAssignment, setOwn, planFileNameFor, shortFormatLabel, type PlanMeasurement, type Target } from '../core';
 import { modelInputFiles, writeEditorTextFile } from '../node/editorWrites';
 import type { VerifyPlanParams } from '../node/hostTaskProtocol';
 import { modelArgument } from './commands';
@@ -45,7 +45,7 @@ interface EditorPlan {
   readonly summary: string;
   readonly verify: Omit<VerifyPlanParams, 'taskId' | 'modelPath'>;
   /** The plan file's text for another assignment (in the task process too). */
-  readonly rebuild: (assignment: Readonly<Record<string, string>>) => Promise<string>;
+  readonly rebuild: (assignment: Readonly<Record<string, string>>, measurement?: PlanMeasurement) => Promise<string>;
   /** The model and its data files: the plan file must never be written over them. */
   readonly inputs: readonly string[];
 }
@@ -78,8 +78,8 @@ async function solveForEditor(services: Services, modelPath: string, request: Pl
   return {
     text: solved.plan,
     verify,
-    rebuild: async (a) => {
-      const again = await services.tasks.solvePlan({ modelPath, input, report, assignment: a });
+    rebuild: async (a, measurement) => {
+      const again = await services.tasks.solvePlan({ modelPath, input, report, assignment: a, ...(measurement ? { measurement } : {}) });
       if (again.text === undefined) throw new Error(vscode.l10n.t('{0}: the verified plan could not be written.', model.fileName));
       return again.text;
     },
@@ -125,9 +125,7 @@ async function verifyInLlamaCpp(services: Services, modelPath: string, planUri: 
       const r = await services.tasks.verifyGgufPlan({ modelPath, ...verify, measure, contextSize: settings.measurement.evalContext }, { token: stop, onProgress: (p) => progress.report({ message: `${p.done}/${p.total} ${p.message}` }) });
       const kl = (v: number | undefined): string => (v === undefined ? '?' : v.toPrecision(3));
       services.output.info(`verify ${path.basename(modelPath)} in llama.cpp on ${r.inputs} (${r.storage === 'ggml' ? 'real ggml types' : 'simulated storage'}, ${(r.elapsedMs / 1000).toFixed(1)} s): ${r.candidates.map((c) => `${c.label} ${formatBytes(c.weightBytes)} KL ${kl(c.klDivergence)}${c.error !== undefined ? ` (${c.error})` : ''}`).join('; ')}`);
-      const rebuilt = parsePlan(await solved.rebuild(r.best.assignment), path.basename(planUri.fsPath)).plan;
-      if (!rebuilt) throw new Error(vscode.l10n.t('The verified plan could not be written: its text did not parse.'));
-      await writeDocument(planUri, serializePlan({ ...rebuilt, measurement: r.measurement }), solved.inputs);
+      await writeDocument(planUri, await solved.rebuild(r.best.assignment, r.measurement), solved.inputs);
       void vscode.window.showInformationMessage(r.best.id === r.solver.id
         ? vscode.l10n.t('Measured in llama.cpp: the plan has KL {0} (perplexity {1}), the best of {2} plans at or under its size; the plan file records it.', kl(r.best.klDivergence), r.best.perplexity?.toFixed(3) ?? '?', r.candidates.length)
         : vscode.l10n.t("Measured in llama.cpp: {0} has KL {1}, better than the solver's plan ({2}); the plan file now uses it and records the measurement.", r.best.label, kl(r.best.klDivergence), kl(r.solver.klDivergence)));

@@ -85,6 +85,8 @@ export interface SolvePlanParams extends TaskParamsBase {
   readonly report: SensitivityReport;
   /** The plan for this assignment instead of the solver's (a verified candidate that measured better). */
   readonly assignment?: Readonly<Record<string, string>>;
+  /** What was measured of that plan (llama.cpp verification), recorded in the plan file. */
+  readonly measurement?: PlanMeasurement;
 }
 
 /** Result of {@link SolvePlanTask}: the plan document and its file text, and the solver's figures for the summary. */

@@ -214,9 +214,10 @@ async function solve(p: SolvePlanParams, token: CancellationToken, progress: (p:
   let solved = solvePlan(model, input);
   if (p.assignment) solved = replacePlanAssignment(model, input, solved, p.assignment);
   const r = solved.result;
+  const plan = solved.plan && p.measurement ? { ...solved.plan, measurement: p.measurement } : solved.plan;
   return {
-    plan: solved.plan,
-    text: solved.plan ? serializePlan(solved.plan) : undefined,
+    plan,
+    text: plan ? serializePlan(plan) : undefined,
     assignment: solved.assignment,
     status: r.status,
     gap: r.gap,

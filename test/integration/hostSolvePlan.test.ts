@@ -54,6 +54,10 @@ test('the task process solves the editor plan: same text as the CLI and as core 
     const again = await client.solvePlan({ modelPath, input, report, assignment: other });
     assert.equal(again.text, serializePlan(replacePlanAssignment(loaded.model, full, local, other).plan!));
     assert.notEqual(again.text, r.text);
+    // A llama.cpp-verified candidate: the task process writes the plan with its measurement record.
+    const measurement = { runtime: 'llama.cpp (test)', text: 'test text', measuredAt: '2026-12-03T00:00:00.000Z', delivered: 'solver', plan: { klDivergence: 0.02, klStdErr: 0.001, perplexity: 5.5, referencePerplexity: 5.4, top1Agreement: 0.9 } };
+    const measured = await client.solvePlan({ modelPath, input, report, assignment: other, measurement });
+    assert.equal(measured.text, serializePlan({ ...replacePlanAssignment(loaded.model, full, local, other).plan!, measurement }));
     // The inspector's frontier chart, solved in the task process: what core's solver gives in-process.
     const fp = { report, weightBudgetBytes: r.weightBudgetBytes, formats, native: request.target.native, frontierPoints: 120 };
     const remote = await client.planFrontier({ modelPath, ...fp });

@@ -32,6 +32,16 @@ const MB100 = 100 * 1024 * 1024;
 const CASES: Case[] = [
   { name: '10^6 safetensors tensors', file: 'st1m.safetensors', build: () => buildSafetensors(Array.from({ length: 1_000_000 }, (_, i) => ({ name: `t${i}`, dtype: 'F32', shape: [1] }))).bytes, codes: [0, 2], maxMs: 120_000, maxRssMB: 2048 },
   { name: '10^6 GGUF tensors', file: 'gguf1m.gguf', build: () => buildGguf({ kvs: [kv.str('general.architecture', 'llama')], tensors: Array.from({ length: 1_000_000 }, (_, i) => ({ name: `t${i}`, type: 0, dims: [1] })) }).bytes, codes: [0, 2], maxMs: 120_000, maxRssMB: 2560 },
+  {
+    // Every block of a llama GGUF is looked up by name in the llama.cpp memory model: a scan of all tensors per block
+    // and suffix was blocks × tensors (214 s here); one name index keeps it linear.
+    name: '2·10^3 llama blocks × 2·10^5 GGUF tensors (llama.cpp memory model)', file: 'blocks2k.gguf',
+    build: () => buildGguf({
+      kvs: [kv.str('general.architecture', 'llama'), kv.u32('llama.block_count', 2000), kv.u32('llama.embedding_length', 64), kv.u32('llama.attention.head_count', 4), kv.u32('llama.feed_forward_length', 128), kv.u32('llama.vocab_size', 1000)],
+      tensors: Array.from({ length: 200_000 }, (_, i) => ({ name: `blk.${i % 2000}.x${i}.weight`, type: 0, dims: [1] })),
+    }).bytes,
+    codes: [0, 2], maxMs: 60_000, maxRssMB: 1536,
+  },
   { name: '2·10^6 empty ONNX nodes', file: 'nodes2m.onnx', build: () => encodeModel(model(graph(Array.from({ length: 2_000_000 }, () => ({})), { inputs: [value('X', 'FLOAT', [1])], outputs: [value('X', 'FLOAT', [1])] }), { opset: 13 })), codes: [0, 2], maxMs: 90_000, maxRssMB: 2048 },
   { name: '3·10^5 KV-cache inputs', file: 'kv300k.onnx', build: () => encodeModel(model(graph([node('Identity', ['past_key_values.0.key'], ['Y'])], { inputs: Array.from({ length: 300_000 }, (_, i) => value(`past_key_values.${i}.key`, 'FLOAT', [1, 8, 'past', 64])), outputs: [value('Y', 'FLOAT', [1, 8, 'past', 64])] }), { opset: 13 })), codes: [0, 2], maxMs: 90_000, maxRssMB: 2048 },
   {

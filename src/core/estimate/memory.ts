@@ -55,6 +55,7 @@ import { formatByteLength, formatForStoredDType, getNumberFormat, KEEP_FORMAT, t
 import type { Interconnect, Target } from './hardware/catalog';
 import { EstimateError } from './hardware/errors';
 import { computeRate, formatSupport } from './hardware/support';
+import { formatBytes } from '../format/numbers';
 import { bindDim, dimKind, inferGraphShapes, peakActivationBytes, type ShapeBindings } from './shapes';
 import type { RuntimeMemory } from './runtime/types';
 import { runtimeMemory, type RuntimeOptions } from './runtime/select';
@@ -610,9 +611,9 @@ function memoryFit(p: PreparedEstimate, w: AssignedWeights, warnings: string[], 
   }
   assumptions.push(...runtime.assumptions);
   assumptions.push(
-    !explicit ? `Runtime overhead ${ov.bytes} B + ${ov.fraction * 100}% of the payload per device: ${target.overhead.note}`
+    !explicit ? `Runtime overhead ${formatBytes(ov.bytes)} + ${ov.fraction * 100}% of the payload per device: ${target.overhead.note}`
     : fixedBytes === 0 ? `No overhead beyond the ${runtime.runtime} buffers (the process and the library's own pages are not counted).`
-    : `Runtime overhead ${fixedBytes} B per device on top of the ${runtime.runtime} buffers: ${target.overhead.note}`,
+    : `Runtime overhead ${formatBytes(fixedBytes)} per device on top of the ${runtime.runtime} buffers: ${target.overhead.note}`,
   );
   if (devicesNeeded > 1) {
     assumptions.push(

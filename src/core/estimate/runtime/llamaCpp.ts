@@ -215,12 +215,25 @@ export function llamaLayerCaches(model: Model): LlamaLayerCache[] {
   });
 }
 
+/** First tensor of each name, built once per model: per-layer lookups stay O(1) instead of a scan of every tensor per
+ * layer and suffix (blocks × tensors, quadratic on a hostile or huge file). */
+const tensorsByName = new WeakMap<Model, Map<string, TensorInfo>>();
+function tensorNamed(model: Model, name: string): TensorInfo | undefined {
+  let index = tensorsByName.get(model);
+  if (!index) {
+    index = new Map();
+    for (const t of model.tensors) if (!index.has(t.name)) index.set(t.name, t);
+    tensorsByName.set(model, index);
+  }
+  return index.get(name);
+}
+
 /** Graph-relevant FFN facts of one layer. */
 function ffnOf(model: Model, il: number): { ffn: number; experts: number; used: number; shared: number } {
   const hp = model.hyperparameters;
   const arch = hp.architecture ?? '';
   const experts = hp.expertCount ?? 0;
-  const has = (suffix: string): TensorInfo | undefined => model.tensors.find((t) => t.name === `blk.${il}.${suffix}`);
+  const has = (suffix: string): TensorInfo | undefined => tensorNamed(model, `blk.${il}.${suffix}`);
   const exps = has('ffn_up_exps.weight') ?? has('ffn_gate_exps.weight');
   if (experts > 0 && exps) {
     const shexp = has('ffn_up_shexp.weight');
@@ -261,8 +274,8 @@ export function llamaCppMemory(model: Model, options: LlamaCppOptions): RuntimeM
   const dtV = typeV === 'f32' ? 'float32' : typeV === 'f16' ? 'float16' : typeV === 'bf16' ? 'bfloat16' : typeV;
 
   // Model buffers.
-  const tokenEmbd = model.tensors.find((t) => t.name === 'token_embd.weight');
-  const tied = !model.tensors.some((t) => t.name === 'output.weight') ? tokenEmbd : undefined;
+  const tokenEmbd = tensorNamed(model, 'token_embd.weight');
+  const tied = !tensorNamed(model, 'output.weight') ? tokenEmbd : undefined;
   const mb = modelBuffers(model, cpu, tied);
   const components: RuntimeComponent[] = [];
   if (options.plannedWeightBytes !== undefined) {
@@ -299,9 +312,9 @@ export function llamaCppMemory(model: Model, options: LlamaCppOptions): RuntimeM
       experts: f.experts,
       expertsUsed: f.used,
       sharedFfn: f.shared,
-      qkvBias: model.tensors.some((t) => t.name === `blk.${il}.attn_q.bias`),
-      qkNorm: model.tensors.some((t) => t.name === `blk.${il}.attn_q_norm.weight`),
-      fusedQkv: model.tensors.some((t) => t.name === `blk.${il}.attn_qkv.weight`),
+      qkvBias: tensorNamed(model, `blk.${il}.attn_q.bias`) !== undefined,
+      qkNorm: tensorNamed(model, `blk.${il}.attn_q_norm.weight`) !== undefined,
+      fusedQkv: tensorNamed(model, `blk.${il}.attn_qkv.weight`) !== undefined,
     });
   });
   if (caches.length === 0) warnings.push(`No per-layer cache description for '${hp.architecture ?? 'unknown'}': llama.cpp's KV and compute buffers are not estimated.`);
