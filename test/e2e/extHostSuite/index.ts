@@ -88,7 +88,10 @@ const tests: Array<[string, () => Promise<void>]> = [
     }, 60_000);
     assert.match(titles[0]!, /^H100 SXM5 80GB · .* · fits · .* tok\/s$/);
     assert.equal(titles[1], 'Re-solve');
-    assert.equal(titles.length, 2 + 3, JSON.stringify(titles));
+    // A GGUF plan in a trusted workspace can be run in llama.cpp: verify, and measure layers then verify.
+    assert.equal(titles[2], 'Verify in llama.cpp');
+    assert.equal(titles[3], 'Measure layers and verify');
+    assert.equal(titles.length, 4 + 3, JSON.stringify(titles));
   }],
   ['untrusted workspaces are supported in limited mode (measurement needs trust; this test workspace is trusted)', async () => {
     assert.equal(vscode.workspace.isTrusted, true);
