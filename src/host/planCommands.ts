@@ -139,11 +139,21 @@ async function verifyInLlamaCpp(services: Services, modelPath: string, planUri: 
   });
 }
 
+/**
+ * Whether GGUF models can be run here; if not, says why and what to do. The llama.cpp binding (node-llama-cpp) is a
+ * development dependency: a checkout has it, the packaged extension does not ship it.
+ */
+export function llamaCppReady(services: Services): boolean {
+  if (services.tasks.llamaCppAvailable()) return true;
+  void vscode.window.showErrorMessage(vscode.l10n.t('Running GGUF models needs llama.cpp through node-llama-cpp 3.21.1, which this installation of Precision Lens does not include. Use the CLI from a checkout (precision-lens plan MODEL.gguf --verify), or install the package beside the extension (npm i -E node-llama-cpp@3.21.1).'));
+  return false;
+}
+
 /** Shows `text`; for an ONNX or GGUF model in a trusted workspace, with a button that verifies the plan. Never blocks the command. */
 function announcePlan(services: Services, modelPath: string, planUri: vscode.Uri, solved: EditorPlan, text: string): void {
   const ext = path.extname(modelPath).toLowerCase();
   const verify = ext === '.gguf' ? vscode.l10n.t('Verify in llama.cpp') : vscode.l10n.t('Verify with ONNX Runtime');
-  const canVerify = vscode.workspace.isTrusted && (ext === '.onnx' || ext === '.gguf');
+  const canVerify = vscode.workspace.isTrusted && (ext === '.onnx' || (ext === '.gguf' && services.tasks.llamaCppAvailable()));
   void vscode.window.showInformationMessage(text, ...(canVerify ? [verify] : [])).then((c) => (c !== verify ? undefined : ext === '.gguf' ? verifyInLlamaCpp(services, modelPath, planUri, solved, false) : verifyWithRuntime(services, modelPath, planUri, solved)));
 }
 
@@ -179,6 +189,7 @@ async function verifyPlanCommand(services: Services, states: PlanStates, arg: un
     void vscode.window.showErrorMessage(vscode.l10n.t('Verification runs ONNX models in ONNX Runtime and GGUF models in llama.cpp; {0} is neither.', path.basename(modelUri.fsPath)));
     return;
   }
+  if (ext === '.gguf' && !llamaCppReady(services)) return;
   const target = await services.targets.get(plan.target, planUri);
   if (!target) {
     void vscode.window.showErrorMessage(vscode.l10n.t("Unknown target '{0}': pick one with Precision Lens: Select Target Hardware.", plan.target));

@@ -31,7 +31,7 @@ function toDiagnostic(doc: vscode.TextDocument, d: PlanEditorDiagnostic): vscode
 
 class PlanLenses implements vscode.CodeLensProvider {
   readonly onDidChangeCodeLenses: vscode.Event<void>;
-  constructor(private readonly states: PlanStates) {
+  constructor(private readonly states: PlanStates, private readonly canRunLlamaCpp: () => boolean) {
     this.onDidChangeCodeLenses = states.onDidChange;
   }
 
@@ -45,7 +45,8 @@ class PlanLenses implements vscode.CodeLensProvider {
     if (view.plan) lenses.push(new vscode.CodeLens(top, { title: vscode.l10n.t('Re-solve'), tooltip: vscode.l10n.t('Solve the plan again for its target and budget'), command: 'precisionLens.resolvePlan', arguments: [doc.uri] }));
     // Running the model needs a trusted workspace; GGUF runs in llama.cpp, ONNX in ONNX Runtime (task process).
     const ext = modelUri ? modelUri.path.toLowerCase().slice(modelUri.path.lastIndexOf('.')) : '';
-    if (view.plan && vscode.workspace.isTrusted && ext === '.gguf') {
+    // GGUF runs need the llama.cpp binding beside the extension (a development checkout has it; the .vsix does not).
+    if (view.plan && vscode.workspace.isTrusted && ext === '.gguf' && this.canRunLlamaCpp()) {
       lenses.push(new vscode.CodeLens(top, { title: vscode.l10n.t('Verify in llama.cpp'), tooltip: vscode.l10n.t('Run this plan, the uniform ggml types and the Q4_K_M/Q3_K_M/Q2_K-like mixes at equal size in llama.cpp; keep the best measured plan and record the measurement'), command: 'precisionLens.verifyPlan', arguments: [doc.uri] }));
       lenses.push(new vscode.CodeLens(top, { title: vscode.l10n.t('Measure layers and verify'), tooltip: vscode.l10n.t("Measure each layer's KL in llama.cpp, plan with it, then verify"), command: 'precisionLens.verifyPlan', arguments: [doc.uri, { measure: true }] }));
     } else if (view.plan && vscode.workspace.isTrusted && ext === '.onnx') {
@@ -141,7 +142,7 @@ export function registerPlanLanguage(services: Services): { disposable: vscode.D
   const disposable = vscode.Disposable.from(
     states,
     collection,
-    vscode.languages.registerCodeLensProvider(SELECTOR, new PlanLenses(states)),
+    vscode.languages.registerCodeLensProvider(SELECTOR, new PlanLenses(states, () => services.tasks.llamaCppAvailable())),
     vscode.languages.registerHoverProvider(SELECTOR, new PlanHovers(states)),
     vscode.languages.registerCodeActionsProvider(SELECTOR, new PlanActions(states), { providedCodeActionKinds: PlanActions.kinds }),
     vscode.workspace.onDidOpenTextDocument((d) => void refresh(d)),

@@ -10,6 +10,7 @@ import { CancelledError, checkedAssignment, exportLlamaCpp, exportOrt, formatByt
 import { modelArgument, pickWorkspaceFile } from './commands';
 import { readSettings } from './config';
 import type { Services } from './services';
+import { llamaCppReady } from './planCommands';
 import { RpcError } from '../protocol/rpc';
 import type { ApplyGgufResult } from '../node/applyGguf';
 
@@ -153,7 +154,7 @@ async function measure(services: Services, arg: unknown): Promise<void> {
   const settings = readSettings(uri);
   const model = await services.models.get(uri.fsPath);
   if (model.format === 'gguf') {
-    await measureGguf(services, uri, model.fileName, model.totalFileBytes);
+    if (llamaCppReady(services)) await measureGguf(services, uri, model.fileName, model.totalFileBytes);
     return;
   }
   if (model.format !== 'onnx') {

@@ -17,6 +17,7 @@
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { existsSync, promises as fs } from 'node:fs';
+import { createRequire } from 'node:module';
 import * as path from 'node:path';
 import { CancelledError, type SensitivityReport } from '../core';
 import { RpcEndpoint, RpcError, type RequestType } from '../protocol/rpc';
@@ -103,13 +104,39 @@ export function defaultTaskEntry(dir = __dirname): TaskEntry {
   throw new NodeError('missing-file', `The Precision Lens task script is missing (looked for ${bundled}).`);
 }
 
+/** The llama.cpp binding the GGUF tasks load; a devDependency, so a packaged extension does not ship it. */
+export const LLAMA_CPP_PACKAGE = 'node-llama-cpp';
+
+/** Whether a task process started from `entryFile` can load the llama.cpp binding (resolved as its import would). */
+export function llamaCppResolvable(entryFile: string): boolean {
+  try {
+    createRequire(entryFile).resolve(LLAMA_CPP_PACKAGE);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** Starts one child process per task and talks to it with the project's RPC helper. */
 export class TaskClient {
   private nextTaskId = 1;
+  private llamaCpp: boolean | undefined;
   private readonly children = new Set<ChildProcess>();
   private disposed = false;
 
   constructor(private readonly options: TaskClientOptions = {}) {}
+
+  /** Whether GGUF measurement and verification can run (the task process finds the llama.cpp binding); checked once. */
+  llamaCppAvailable(): boolean {
+    if (this.llamaCpp === undefined) {
+      try {
+        this.llamaCpp = llamaCppResolvable((this.options.entry ?? defaultTaskEntry()).file);
+      } catch {
+        this.llamaCpp = false;
+      }
+    }
+    return this.llamaCpp;
+  }
 
   /** Process ids of the running task processes (tests check that they end). */
   get pids(): number[] {
