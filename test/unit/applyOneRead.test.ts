@@ -1,7 +1,7 @@
 /**
  * `apply` reads an ONNX model once (issue 12): the plan check (open + fingerprint), the rewrite and the reference
  * run share the bytes read by the check. Counted here: opens of the model file and protobuf decodes of the model
- * during `precision-lens apply` (the reference run, which needs onnxruntime-node, is skipped with --no-measure; it
+ * during `precision-lens apply` (the reference run, which needs ONNX Runtime, is skipped with --no-measure; it
  * gets the same bytes, see cli/commands/apply.ts). Also the progress callback of the rewrite.
  */
 import { test } from 'node:test';

@@ -272,7 +272,7 @@ test('a model file analyzed by workers reading it themselves (one-pass FP16/BF16
     writeFileSync(file, built.bytes);
     // A bundled worker starts in ~50 ms (through tsx, each worker compiles the TypeScript sources first).
     const workerFile = path.join(dir, 'worker.js');
-    await esbuild.build({ entryPoints: [path.resolve(__dirname, '../../src/worker/analysis.ts')], bundle: true, platform: 'node', format: 'cjs', target: 'node20', outfile: workerFile, logLevel: 'warning', external: ['vscode', 'onnxruntime-node'], mainFields: ['module', 'main'] });
+    await esbuild.build({ entryPoints: [path.resolve(__dirname, '../../src/worker/analysis.ts')], bundle: true, platform: 'node', format: 'cjs', target: 'node20', outfile: workerFile, logLevel: 'warning', external: ['vscode', 'onnxruntime-*'], mainFields: ['module', 'main'] });
     // NVFP4 needs the tensor's max before its groups: two passes; without it FP16/BF16 chunks take one pass.
     // (No ternary: with a NaN in the tensor, whole-tensor absMean is NaN but the chunked pass-1 mean skips it — a
     // runner convention older than these kernels.)

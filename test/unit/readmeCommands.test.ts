@@ -2,7 +2,7 @@
  * The README's set-up commands are what CI runs, and the unit tier stays hermetic (issue 11): `.ci/run` must run each
  * command of the README's "Set up" block as written (the demo with `-- --check`, its non-blocking mode), then the
  * integration tier and the end-to-end suite; `npm test` runs test/unit only; no unit test reaches for ../shared,
- * onnxruntime-node, node-llama-cpp or python.
+ * ONNX Runtime, the llama.cpp binding or python.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -47,7 +47,7 @@ test('npm test runs type-check, lint, the build (vsixContents reads dist/) and t
   for (const v of ['validate:sensitivity', 'validate:memory', 'validate:plan']) assert.ok(scripts['test:integration']!.includes(`npm run ${v}`), v);
 });
 
-test('unit tests are hermetic: no ../shared, onnxruntime-node, node-llama-cpp, python or Debian test data', () => {
+test('unit tests are hermetic: nothing beside the repository, no ONNX Runtime, llama.cpp binding, python or Debian test data', () => {
   const forbidden = /\.\.\/shared|shared\/models|require\(['"]onnxruntime-node|from ['"]onnxruntime-node|node-llama-cpp|(spawn|exec)\w*\(\s*['"][^'"]*python|\/usr\/bin\/python|libonnx-testdata|dpkg/;
   const offenders: string[] = [];
   for (const dir of ['test/unit', 'test/fixtures']) {
