@@ -15,7 +15,8 @@
  */
 import type { Limits } from '../../io/limits';
 import type { TensorInfo } from '../../model/types';
-import { FNV_OFFSET, FNV_PRIME, NameTable } from './nameTable';
+import { decodeStrictUtf8 } from './json';
+import { FNV_OFFSET, FNV_PRIME, NameTable, hashName } from './nameTable';
 
 /** Safetensors dtype → IR dtype and bits per element, as header.ts defines them. */
 export interface DtypeEntry {
@@ -155,48 +156,105 @@ function allDigits(s: number, e: number): boolean {
   return true;
 }
 
-/** Reads `{ "k": "v", … }` (plain strings of at most `maxValue` characters, distinct non-index keys) or `null`. */
-function stringPairs(text: string, maxValue: number): (readonly [string, string])[] | null | undefined {
+/** True when bytes [s1, e1) equal bytes [s2, e2). */
+function sameBytes(s1: number, e1: number, s2: number, e2: number): boolean {
+  if (e1 - s1 !== e2 - s2) return false;
+  for (let i = 0; i < e1 - s1; i++) if (b[s1 + i] !== b[s2 + i]) return false;
+  return true;
+}
+
+/**
+ * Reads `{ "k": "v", … }` (plain strings of at most `maxValue` characters, distinct non-index keys) or `null`, as
+ * offsets [key start, key end, value start, value end, …] (sliced from the text once it is decoded).
+ */
+function stringPairs(maxValue: number): number[] | null | undefined {
   if (ws() === 0x6e) return literal('null') ? null : undefined;
   if (!take(0x7b)) return undefined;
-  const pairs: (readonly [string, string])[] = [];
+  const offs: number[] = [];
   if (ws() === 0x7d) {
     p++;
-    return pairs;
+    return offs;
   }
   for (;;) {
     const ks = str();
-    if (ks < 0 || allDigits(ks, sEnd)) return undefined;
-    const key = text.slice(ks, sEnd);
-    if (!take(0x3a)) return undefined;
+    const ke = sEnd;
+    if (ks < 0 || allDigits(ks, ke) || !take(0x3a)) return undefined;
     const vs = str();
     if (vs < 0 || sEnd - vs > maxValue) return undefined;
-    for (const [k] of pairs) if (k === key) return undefined;
-    pairs.push([key, text.slice(vs, sEnd)]);
-    if (pairs.length > 256) return undefined;
+    for (let i = 0; i < offs.length; i += 4) if (sameBytes(offs[i]!, offs[i + 1]!, ks, ke)) return undefined;
+    offs.push(ks, ke, vs, sEnd);
+    if (offs.length > 4 * 256) return undefined;
     const more = next(0x7d);
     if (more < 0) return undefined;
-    if (more === 0) return pairs;
+    if (more === 0) return offs;
   }
+}
+
+/** Pairs of {@link stringPairs} as strings. */
+function pairsOf(text: string, offs: readonly number[] | null | undefined): [string, string][] | undefined {
+  if (!offs) return undefined;
+  const out: [string, string][] = [];
+  for (let i = 0; i < offs.length; i += 4) out.push([text.slice(offs[i], offs[i + 1]), text.slice(offs[i + 2], offs[i + 3])]);
+  return out;
+}
+
+/** Per dtypes table: its names by hash, to look a dtype up from its bytes. */
+const dtypeIndexes = new WeakMap<ReadonlyMap<string, DtypeEntry>, Map<number, readonly (readonly [string, DtypeEntry])[]>>();
+
+function dtypeIndex(dtypes: ReadonlyMap<string, DtypeEntry>): Map<number, readonly (readonly [string, DtypeEntry])[]> {
+  let index = dtypeIndexes.get(dtypes);
+  if (index === undefined) {
+    index = new Map();
+    for (const [k, v] of dtypes) {
+      const h = hashName(k);
+      index.set(h, [...(index.get(h) ?? []), [k, v]]);
+    }
+    dtypeIndexes.set(dtypes, index);
+  }
+  return index;
 }
 
 /**
  * One shard header in one pass, or undefined when it is not in the plain form (see the file comment). `bytes` is the
- * JSON, `text` its decoded string; `dataOffset` is 8 + N, `dataByteLength` the bytes after the header; `fileKey`
- * becomes each location's file.
+ * JSON; `dataOffset` is 8 + N, `dataByteLength` the bytes after the header; `fileKey` becomes each location's file.
+ * The bytes are decoded only once the scan has accepted them (a header of huge metadata strings is left to the general
+ * path, which cuts them before decoding, without a decoded copy made here first).
  */
-export function parseHeaderFast(bytes: Uint8Array, text: string, fileKey: string, dataOffset: number, dataByteLength: number, limits: Limits, dtypes: ReadonlyMap<string, DtypeEntry>): FastHeader | undefined {
-  if (limits.maxNestingDepth < 3 || text.length !== bytes.length) return undefined;
+export function parseHeaderFast(bytes: Uint8Array, fileKey: string, dataOffset: number, dataByteLength: number, limits: Limits, dtypes: ReadonlyMap<string, DtypeEntry>): FastHeader | undefined {
+  if (limits.maxNestingDepth < 3) return undefined;
   start(bytes);
-  return done(headerBody(text, fileKey, dataOffset, dataByteLength, limits, dtypes));
+  const scanned = done(headerScan(fileKey, dataOffset, dataByteLength, limits, dtypeIndex(dtypes)));
+  if (scanned === undefined) return undefined;
+  // Every byte was ASCII (strings are printable ASCII, the rest JSON punctuation, digits and literals), so byte
+  // offsets are character offsets.
+  const text = decodeStrictUtf8(bytes);
+  if (text === undefined || text.length !== bytes.length) return undefined;
+  const { tensors, nameOffsets, hashes } = scanned;
+  const seen = new NameTable(tensors.length);
+  for (let i = 0; i < tensors.length; i++) {
+    const name = text.slice(nameOffsets[2 * i], nameOffsets[2 * i + 1]);
+    if (seen.add(name, hashes[i]!) < 0) return undefined;
+    (tensors[i] as { name: string }).name = name;
+  }
+  return { ...scanned.header, metadata: pairsOf(text, scanned.metadata) };
 }
 
-function headerBody(text: string, fileKey: string, dataOffset: number, dataByteLength: number, limits: Limits, dtypes: ReadonlyMap<string, DtypeEntry>): FastHeader | undefined {
+interface HeaderScan {
+  /** Tensors with their names still empty. */
+  readonly tensors: TensorInfo[];
+  /** Per tensor, start and end of its name. */
+  readonly nameOffsets: readonly number[];
+  readonly hashes: Int32Array;
+  readonly metadata: readonly number[] | null | undefined;
+  readonly header: Omit<FastHeader, 'metadata'>;
+}
+
+function headerScan(fileKey: string, dataOffset: number, dataByteLength: number, limits: Limits, dtypes: Map<number, readonly (readonly [string, DtypeEntry])[]>): HeaderScan | undefined {
   if (!take(0x7b)) return undefined;
   const tensors: TensorInfo[] = [];
+  const nameOffsets: number[] = [];
   let hashes = new Int32Array(1024);
-  const seen = new NameTable(1024);
-  let metadata: (readonly [string, string])[] | null | undefined;
+  let metadata: number[] | null | undefined;
   let sawMetadata = false;
   let covered = 0;
   let gapBytes = 0;
@@ -210,7 +268,7 @@ function headerBody(text: string, fileKey: string, dataOffset: number, dataByteL
     if (isWord(ks, ke, '__metadata__')) {
       if (sawMetadata) return undefined;
       sawMetadata = true;
-      metadata = stringPairs(text, limits.maxDisplayStringBytes);
+      metadata = stringPairs(limits.maxDisplayStringBytes);
       if (metadata === undefined) return undefined;
     } else {
       if (ke - ks > limits.maxNameBytes || allDigits(ks, ke) || tensors.length >= limits.maxTensorCount) return undefined;
@@ -228,8 +286,8 @@ function headerBody(text: string, fileKey: string, dataOffset: number, dataByteL
         if (isWord(fs, fe, 'dtype')) {
           if (dt !== undefined) return undefined;
           const vs = str();
-          if (vs < 0 || sEnd - vs > 8) return undefined;
-          dt = dtypes.get(text.slice(vs, sEnd));
+          if (vs < 0) return undefined;
+          for (const [k, v] of dtypes.get(sHash) ?? []) if (isWord(vs, sEnd, k)) dt = v;
           if (dt === undefined) return undefined;
         } else if (isWord(fs, fe, 'shape')) {
           if (rank >= 0 || !take(0x5b)) return undefined;
@@ -271,8 +329,6 @@ function headerBody(text: string, fileKey: string, dataOffset: number, dataByteL
       if (begin < covered) return undefined;
       gapBytes += begin - covered;
       covered = Math.max(covered, end);
-      const name = text.slice(ks, ke);
-      if (seen.add(name, hash) < 0) return undefined;
       const id = tensors.length;
       if (id === hashes.length) {
         const grown = new Int32Array(id * 2);
@@ -280,8 +336,9 @@ function headerBody(text: string, fileKey: string, dataOffset: number, dataByteL
         hashes = grown;
       }
       hashes[id] = hash;
+      nameOffsets.push(ks, ke);
       tensors.push({
-        name,
+        name: '',
         dtype: dt.dtype,
         shape: rank === 1 ? [dims[0]!] : rank === 2 ? [dims[0]!, dims[1]!] : dims.slice(0, rank),
         elementCount,
@@ -295,13 +352,13 @@ function headerBody(text: string, fileKey: string, dataOffset: number, dataByteL
     if (more === 0) break;
   }
   if (ws() !== -1) return undefined;
+  const h = hashes.subarray(0, tensors.length);
   return {
     tensors,
-    hashes: hashes.subarray(0, tensors.length),
-    metadata: metadata ?? undefined,
-    keyCount: tensors.length + (sawMetadata ? 1 : 0),
-    uncoveredBytes: gapBytes + (dataByteLength - covered),
-    gapBytes,
+    nameOffsets,
+    hashes: h,
+    metadata,
+    header: { tensors, hashes: h, keyCount: tensors.length + (sawMetadata ? 1 : 0), uncoveredBytes: gapBytes + (dataByteLength - covered), gapBytes },
   };
 }
 
@@ -320,23 +377,49 @@ export interface FastIndex {
 /**
  * `{"metadata": {…}, "weight_map": {"name": "shard", …}}` in one pass, or undefined when it is not in the plain form.
  * Metadata values: plain strings (longer than `maxDisplayStringBytes` are cut as the general path cuts them), integers,
- * `true`, `false`, `null`. Shard strings are interned: a name costs one slice and no shard string.
+ * `true`, `false`, `null`. Shard strings are interned (compared as bytes with the previous one). Decoded only once
+ * the scan has accepted the bytes.
  */
-export function parseIndexFast(bytes: Uint8Array, text: string, limits: Limits): FastIndex | undefined {
-  if (text.length !== bytes.length) return undefined;
+export function parseIndexFast(bytes: Uint8Array, limits: Limits): FastIndex | undefined {
   start(bytes);
-  return done(indexBody(text, limits));
+  const scanned = done(indexScan(limits));
+  if (scanned === undefined) return undefined;
+  const text = decodeStrictUtf8(bytes);
+  if (text === undefined || text.length !== bytes.length) return undefined;
+  const { nameOffsets, hashes, count } = scanned;
+  const names = new NameTable(count);
+  for (let i = 0; i < count; i++) if (names.add(text.slice(nameOffsets[2 * i], nameOffsets[2 * i + 1]), hashes[i]!) < 0) return undefined;
+  const rawShards: string[] = [];
+  for (let i = 0; i < scanned.rawOffsets.length; i += 2) rawShards.push(text.slice(scanned.rawOffsets[i], scanned.rawOffsets[i + 1]));
+  const metadata = scanned.metadata?.map(([k, v]): [string, string | number | boolean | null] => {
+    const key = text.slice(k[0], k[1]);
+    if (typeof v !== 'object' || v === null) return [key, v];
+    const s = text.slice(v[0], v[1]);
+    return [key, s.length > limits.maxDisplayStringBytes ? `${s.slice(0, limits.maxDisplayStringBytes)}…` : s];
+  });
+  return { names, rawShardOf: scanned.rawShardOf, rawShards, metadata };
 }
 
-function indexBody(text: string, limits: Limits): FastIndex | undefined {
+interface IndexScan {
+  readonly count: number;
+  readonly nameOffsets: readonly number[];
+  readonly hashes: Int32Array;
+  readonly rawShardOf: Int32Array;
+  /** Per distinct shard string: start and end of its first occurrence. */
+  readonly rawOffsets: readonly number[];
+  /** Metadata: key offsets, and the value or its string's offsets. */
+  readonly metadata: readonly (readonly [readonly [number, number], number | boolean | null | readonly [number, number]])[] | undefined;
+}
+
+function indexScan(limits: Limits): IndexScan | undefined {
   if (!take(0x7b)) return undefined;
-  let names: NameTable | undefined;
+  let count = -1;
+  const nameOffsets: number[] = [];
+  let hashes = new Int32Array(1024);
   let rawShardOf = new Int32Array(1024);
-  const rawShards: string[] = [];
-  /** Per raw shard: where its first occurrence starts in the bytes (compared byte for byte, not sliced again). */
-  const rawStarts: number[] = [];
-  const rawIds = new Map<string, number>();
-  let metadata: (readonly [string, string | number | boolean | null])[] | undefined;
+  const rawOffsets: number[] = [];
+  const rawByHash = new Map<number, number[]>();
+  let metadata: (readonly [readonly [number, number], number | boolean | null | readonly [number, number]])[] | undefined;
   if (ws() === 0x7d) return undefined;
   for (;;) {
     const ks = str();
@@ -344,54 +427,47 @@ function indexBody(text: string, limits: Limits): FastIndex | undefined {
     const ke = sEnd;
     if (!take(0x3a)) return undefined;
     if (isWord(ks, ke, 'weight_map')) {
-      if (names !== undefined || !take(0x7b)) return undefined;
-      names = new NameTable(1024);
+      if (count >= 0 || !take(0x7b)) return undefined;
+      count = 0;
       if (ws() === 0x7d) p++;
       else {
         let lastRaw = -1;
-        let maxNames = limits.maxTensorCount;
         for (;;) {
           const ns = str();
           if (ns < 0) return undefined;
           const ne = sEnd;
           const hash = sHash;
-          if (maxNames-- <= 0 || !take(0x3a)) return undefined;
+          if (count >= limits.maxTensorCount || allDigits(ns, ne) || !take(0x3a)) return undefined;
           const vs = str();
           if (vs < 0) return undefined;
           const ve = sEnd;
-          // Consecutive names mostly share a shard: compare its bytes with the last shard's first occurrence.
+          // Consecutive names mostly share a shard: compare its bytes with that shard's first occurrence.
           let raw = lastRaw;
-          let same = raw >= 0 && rawShards[raw]!.length === ve - vs;
-          if (same) {
-            const o = rawStarts[raw]!;
-            for (let i = 0; i < ve - vs; i++) {
-              if (b[vs + i] !== b[o + i]) {
-                same = false;
-                break;
-              }
-            }
-          }
-          if (!same) {
-            const s = text.slice(vs, ve);
-            raw = rawIds.get(s) ?? -1;
+          if (raw < 0 || !sameBytes(rawOffsets[2 * raw]!, rawOffsets[2 * raw + 1]!, vs, ve)) {
+            raw = -1;
+            const candidates = rawByHash.get(sHash);
+            for (const r of candidates ?? []) if (sameBytes(rawOffsets[2 * r]!, rawOffsets[2 * r + 1]!, vs, ve)) raw = r;
             if (raw < 0) {
-              if (rawShards.length > limits.maxFileCount) return undefined;
-              raw = rawShards.length;
-              rawShards.push(s);
-              rawStarts.push(vs);
-              rawIds.set(s, raw);
+              raw = rawOffsets.length / 2;
+              if (raw > limits.maxFileCount) return undefined;
+              rawOffsets.push(vs, ve);
+              if (candidates) candidates.push(raw);
+              else rawByHash.set(sHash, [raw]);
             }
             lastRaw = raw;
           }
-          if (allDigits(ns, ne)) return undefined;
-          const id = names.add(text.slice(ns, ne), hash);
-          if (id < 0) return undefined;
-          if (id === rawShardOf.length) {
-            const grown = new Int32Array(id * 2);
-            grown.set(rawShardOf);
-            rawShardOf = grown;
+          if (count === hashes.length) {
+            const grownH = new Int32Array(count * 2);
+            grownH.set(hashes);
+            hashes = grownH;
+            const grownR = new Int32Array(count * 2);
+            grownR.set(rawShardOf);
+            rawShardOf = grownR;
           }
-          rawShardOf[id] = raw;
+          hashes[count] = hash;
+          rawShardOf[count] = raw;
+          nameOffsets.push(ns, ne);
+          count++;
           const more = next(0x7d);
           if (more < 0) return undefined;
           if (more === 0) break;
@@ -404,16 +480,14 @@ function indexBody(text: string, limits: Limits): FastIndex | undefined {
       else {
         for (;;) {
           const ms = str();
-          if (ms < 0 || allDigits(ms, sEnd)) return undefined;
-          const k = text.slice(ms, sEnd);
-          if (!take(0x3a)) return undefined;
+          const me = sEnd;
+          if (ms < 0 || allDigits(ms, me) || !take(0x3a)) return undefined;
           const c = ws();
-          let v: string | number | boolean | null;
+          let v: number | boolean | null | readonly [number, number];
           if (c === 0x22) {
             const vs = str();
             if (vs < 0) return undefined;
-            const s = text.slice(vs, sEnd);
-            v = s.length > limits.maxDisplayStringBytes ? `${s.slice(0, limits.maxDisplayStringBytes)}…` : s;
+            v = [vs, sEnd];
           } else if (c === 0x74) {
             if (!literal('true')) return undefined;
             v = true;
@@ -427,8 +501,8 @@ function indexBody(text: string, limits: Limits): FastIndex | undefined {
             v = int();
             if (v < 0) return undefined;
           }
-          for (const [seenKey] of metadata) if (seenKey === k) return undefined;
-          metadata.push([k, v]);
+          for (const [[s0, e0]] of metadata) if (sameBytes(s0, e0, ms, me)) return undefined;
+          metadata.push([[ms, me], v]);
           if (metadata.length > 256) return undefined;
           const more = next(0x7d);
           if (more < 0) return undefined;
@@ -440,6 +514,6 @@ function indexBody(text: string, limits: Limits): FastIndex | undefined {
     if (more < 0) return undefined;
     if (more === 0) break;
   }
-  if (names === undefined || ws() !== -1) return undefined;
-  return { names, rawShardOf: rawShardOf.subarray(0, names.size), rawShards, metadata };
+  if (count < 0 || ws() !== -1) return undefined;
+  return { count, nameOffsets, hashes: hashes.subarray(0, count), rawShardOf: rawShardOf.subarray(0, count), rawOffsets, metadata };
 }

@@ -12,7 +12,7 @@ import type { TensorInfo } from '../../model/types';
 import type { ReadContext } from '../context';
 import { MemoryBudget, TENSOR_ENTRY_BYTES } from '../../io/memoryBudget';
 import { parseHeaderFast, type DtypeEntry } from './fastParse';
-import { decodeStrictUtf8, isJsonObject, parseJsonObject, setOwn, truncatedCopy } from './json';
+import { isJsonObject, parseJsonObject, setOwn, truncatedCopy } from './json';
 
 /** Safetensors dtype → IR dtype and bits per element (`Dtype::bitsize` upstream). */
 interface SafetensorsDtype {
@@ -103,8 +103,7 @@ export async function readSafetensorsHeader(source: ByteSource, fileKey: string,
   const dataByteLength = source.size - dataOffset;
   // The plain common form in one pass (fastParse.ts); anything else, including every error, takes the general path.
   // (`fast` false: the general path only, for tests comparing the two.)
-  const text = fast ? decodeStrictUtf8(bytes) : undefined;
-  const one = text !== undefined ? parseHeaderFast(bytes, text, fileKey, dataOffset, dataByteLength, limits, DTYPE_MAP) : undefined;
+  const one = fast ? parseHeaderFast(bytes, fileKey, dataOffset, dataByteLength, limits, DTYPE_MAP) : undefined;
   if (one !== undefined) {
     throwIfCancelled(ctx.token);
     const { keyCount } = one;

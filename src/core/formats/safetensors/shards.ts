@@ -8,7 +8,7 @@ import { checkRelativePath, truncateForMessage, type ByteSource } from '../../io
 import type { Limits } from '../../io/limits';
 import type { MetadataValue } from '../../model/types';
 import { parseIndexFast } from './fastParse';
-import { decodeStrictUtf8, isJsonObject, parseJsonObject, setOwn } from './json';
+import { isJsonObject, parseJsonObject, setOwn } from './json';
 import { NameTable, hashName } from './nameTable';
 
 /** A parsed shard index. */
@@ -49,8 +49,7 @@ export async function readShardIndex(source: ByteSource, limits: Limits, fast = 
   const bytes = await source.read(0, source.size);
   // The plain common form in one pass (fastParse.ts); anything else, including every error, takes the general path.
   // (`fast` false: the general path only, for tests comparing the two.)
-  const text = fast ? decodeStrictUtf8(bytes) : undefined;
-  const one = text !== undefined ? parseIndexFast(bytes, text, limits) : undefined;
+  const one = fast ? parseIndexFast(bytes, limits) : undefined;
   if (one !== undefined) {
     const metadata: Record<string, MetadataValue> = {};
     let totalSize: number | undefined;
