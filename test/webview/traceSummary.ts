@@ -51,7 +51,7 @@ function spansByThread(events: readonly TraceEvent[]): Map<string, Span[]> {
  * Self time (µs) per event name on one thread, wall and CPU; also the thread's busy time (top-level spans). On a
  * loaded machine the wall time includes the time the thread waited for a core; the CPU time is the work itself.
  */
-function selfTimes(spans: Span[]): { self: Map<string, number>; selfCpu: Map<string, number>; busy: number; busyCpu: number; count: Map<string, number> } {
+function selfTimes(spans: Span[], include: (s: Span) => boolean = () => true): { self: Map<string, number>; selfCpu: Map<string, number>; busy: number; busyCpu: number; count: Map<string, number> } {
   spans.sort((a, b) => a.start - b.start || b.end - a.end);
   const self = new Map<string, number>();
   const selfCpu = new Map<string, number>();
@@ -63,8 +63,8 @@ function selfTimes(spans: Span[]): { self: Map<string, number>; selfCpu: Map<str
     while (stack.length > 0 && stack[stack.length - 1]!.span.end <= upTo) {
       const top = stack.pop()!;
       const d = top.span.end - top.span.start;
-      self.set(top.span.name, (self.get(top.span.name) ?? 0) + Math.max(0, d - top.child));
-      selfCpu.set(top.span.name, (selfCpu.get(top.span.name) ?? 0) + Math.max(0, top.span.cpu - top.childCpu));
+      if (include(top.span)) self.set(top.span.name, (self.get(top.span.name) ?? 0) + Math.max(0, d - top.child));
+      if (include(top.span)) selfCpu.set(top.span.name, (selfCpu.get(top.span.name) ?? 0) + Math.max(0, top.span.cpu - top.childCpu));
       const parent = stack[stack.length - 1];
       if (parent) {
         parent.child += d;
@@ -100,11 +100,13 @@ const pct = (sorted: readonly number[], p: number): number => sorted[Math.min(so
  * the wall time and the main thread's CPU time between the two marks (their thread clocks), so a frame's own work
  * can be told from the time its thread waited for a core on a loaded machine.
  */
-function markedFrames(events: readonly TraceEvent[], mainKey: string): Map<string, MarkedFrames> {
+function markedFrames(events: readonly TraceEvent[], mainKey: string): { stats: Map<string, MarkedFrames>; windows: Map<string, [number, number][]> } {
   const marks = events.filter((e) => e.name === 'TimeStamp' && `${e.pid}:${e.tid}` === mainKey && e.ts !== undefined).sort((a, b) => a.ts! - b.ts!);
   const wall = new Map<string, number[]>();
   const cpu = new Map<string, number[]>();
+  const windows = new Map<string, [number, number][]>();
   let start: TraceEvent | undefined;
+  let lastEnd = Number.NEGATIVE_INFINITY;
   for (const m of marks) {
     const message = m.args?.data?.message ?? '';
     if (message === 'pl-frame-start') start = m;
@@ -116,6 +118,10 @@ function markedFrames(events: readonly TraceEvent[], mainKey: string): Map<strin
       }
       wall.get(label)!.push((m.ts! - start.ts!) / 1000);
       if (m.tts !== undefined && start.tts !== undefined) cpu.get(label)!.push((m.tts - start.tts) / 1000);
+      // For the breakdown: all the main thread did since the previous frame's end (input, scroll events, hover).
+      if (!windows.has(label)) windows.set(label, []);
+      windows.get(label)!.push([Math.max(lastEnd, start.ts! - 16_700), m.ts!]);
+      lastEnd = m.ts!;
       start = undefined;
     }
   }
@@ -125,7 +131,7 @@ function markedFrames(events: readonly TraceEvent[], mainKey: string): Map<strin
     w.sort((a, b) => a - b);
     out.set(label, { frames: w.length, medianWallMs: pct(w, 0.5), p95WallMs: pct(w, 0.95), medianCpuMs: pct(c, 0.5), p95CpuMs: pct(c, 0.95) });
   }
-  return out;
+  return { stats: out, windows };
 }
 
 /** A text summary of a trace file's JSON (Playwright's `browser.stopTracing` output), and the marked frames' figures. */
@@ -146,9 +152,27 @@ export function summarizeTrace(json: string): { text: string; frames: Record<str
   }
   const marked: Record<string, MarkedFrames> = {};
   if (mainKey) {
-    for (const [label, f] of markedFrames(events, mainKey)) {
+    const { stats, windows } = markedFrames(events, mainKey);
+    for (const [label, f] of stats) {
       marked[label] = f;
       lines.push(`trace: ${label} frames (${f.frames}): wall median ${f.medianWallMs.toFixed(1)} ms, p95 ${f.p95WallMs.toFixed(1)} ms; main-thread CPU median ${f.medianCpuMs.toFixed(1)} ms, p95 ${f.p95CpuMs.toFixed(1)} ms`);
+      if (label === 'idle') continue;
+      const w = windows.get(label) ?? [];
+      const inside = (sp: Span): boolean => {
+        // Binary search for the window starting at or before the span.
+        let lo = 0;
+        let hi = w.length - 1;
+        while (lo < hi) {
+          const mid = (lo + hi + 1) >> 1;
+          if (w[mid]![0] <= sp.start) lo = mid;
+          else hi = mid - 1;
+        }
+        const win = w[lo];
+        return win !== undefined && sp.start >= win[0] && sp.start < win[1];
+      };
+      const { selfCpu } = selfTimes([...threads.get(mainKey)!], inside);
+      const top = [...selfCpu].sort((a, b) => b[1] - a[1]).slice(0, 12);
+      lines.push(`  CPU per ${label} frame (since the previous frame's end), ms: ${top.map(([n, us]) => `${n.replace(/^(LocalFrameView|Document|Blink|InlineNode|ProxyMain)::?|\.UpdateTime$/g, '')} ${(us / 1000 / f.frames).toFixed(2)}`).join(', ')}`);
     }
     const { self, selfCpu, busy, busyCpu, count } = selfTimes(threads.get(mainKey)!);
     const frames = count.get('BeginMainThreadFrame') ?? count.get('ProxyMain::BeginMainFrame') ?? 0;

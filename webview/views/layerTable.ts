@@ -16,7 +16,7 @@ import { NO_BLOCK } from './layerRows';
 
 /** Fixed row height; CSS uses the same value (`--lt-row-height`). */
 export const ROW_HEIGHT_PX = 24;
-const OVERSCAN_ROWS = 8;
+const OVERSCAN_ROWS = 4;
 /**
  * Column widths: `min` px each, `grow` shares the space left over when the table is wider than the sum. The widths
  * are computed here (from the table's width, on resize only) and given to the cells as CSS variables
