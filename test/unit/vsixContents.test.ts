@@ -1,8 +1,9 @@
 /**
  * The .vsix is ready for the Marketplace (issue 11): the file list vsce packages (`vsce ls` with the ignore file and
  * README that scripts/package.mjs passes) holds LICENSE, ThirdPartyNotices.txt, CHANGELOG.md, the icon, the
- * screenshots the Marketplace README shows, and the bundles — and no sources, tests or developer README; the manifest
- * names license, icon and repository; the notices are current for what esbuild bundled and what is shipped.
+ * screenshots the Marketplace README shows, and the bundles — and no sources, tests or developer README; llama.cpp
+ * (issue 10) with only its linux-x64 CPU binaries (no CUDA, Vulkan or Metal); the manifest names license, icon and
+ * repository; the notices are current for what esbuild bundled and what is shipped, with llama.cpp's own licenses.
  * Needs the build (dist/, dist/bundled-packages.json), which `npm test` runs first.
  */
 import { test } from 'node:test';
@@ -21,10 +22,13 @@ interface Packaging {
 }
 interface Notices {
   NOTICES_FILE: string;
-  noticesText(root?: string, options?: { universal?: boolean }): string;
-  shippedPackages(): string[];
+  noticesText(root?: string, options?: { universal?: boolean; target?: string }): string;
+  /** `target` null: the universal package. */
+  shippedPackages(root?: string, target?: string | null): string[];
+  /** Per bundle, the folders of the packages it contains (node_modules/<name>, or nested). */
   bundledPackages(): Record<string, string[]>;
-  shippedBundles(): string[];
+  shippedBundles(root?: string, target?: string | null): string[];
+  packageName(dir: string): string;
 }
 const packaging = (): Promise<Packaging> => import(path.join(REPO, 'scripts/packaging.mjs')) as Promise<Packaging>;
 const notices = (): Promise<Notices> => import(path.join(REPO, 'scripts/notices.mjs')) as Promise<Notices>;
@@ -64,29 +68,44 @@ test('ThirdPartyNotices.txt is current: every bundled and shipped package with i
   const bundled = n.bundledPackages();
   const bundles = n.shippedBundles();
   assert.ok(bundles.includes('dist/extension.js') && bundles.includes('dist/webview.js'), JSON.stringify(bundles));
-  const inVsix = new Set([...Object.entries(bundled).filter(([out]) => bundles.includes(out)).flatMap(([, names]) => names), ...n.shippedPackages()]);
-  for (const name of ['onnxruntime-node', 'onnxruntime-common', 'chart.js', '@vscode-elements/elements', 'protobufjs', 'jsonc-parser']) assert.ok(inVsix.has(name), `${name} is in the .vsix`);
-  for (const name of inVsix) assert.match(text, new RegExp(`^${name.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')} \\d+\\.\\d+\\.\\d+\\S*\\nLicense: \\S+`, 'm'), `${name} has an entry`);
+  assert.ok(bundles.includes('dist/llama-cpp/index.mjs') && bundles.includes('dist/llama-cpp/testBindingBinary.mjs'), 'the linux-x64 package ships llama.cpp');
+  const bundledDirs = Object.entries(bundled).filter(([out]) => bundles.includes(out)).flatMap(([, dirs]) => dirs);
+  const inVsix = new Set([...bundledDirs.map(n.packageName), ...n.shippedPackages()]);
+  for (const name of ['onnxruntime-node', 'onnxruntime-common', 'chart.js', '@vscode-elements/elements', 'protobufjs', 'jsonc-parser', 'node-llama-cpp', '@node-llama-cpp/linux-x64', 'ipull', 'simple-git']) assert.ok(inVsix.has(name), `${name} is in the .vsix`);
+  const escape = (s: string): string => s.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
+  for (const name of inVsix) assert.match(text, new RegExp(`^${escape(name)} \\d+\\.\\d+\\.\\d+\\S*\\nLicense: \\S+`, 'm'), `${name} has an entry`);
+  // A nested copy of another version (e.g. node-llama-cpp's own chalk or ansi-styles) has its own entry.
+  for (const dir of bundledDirs) {
+    const pkg = JSON.parse(read(`${dir}/package.json`)) as { name: string; version: string };
+    assert.match(text, new RegExp(`^${escape(pkg.name)} ${escape(pkg.version)}\\nLicense: `, 'm'), `${dir} (${pkg.version}) has an entry`);
+  }
+  // llama.cpp/ggml and the libraries built into the CPU binaries, under the binaries package's entry.
+  const binaries = text.slice(text.indexOf('\n@node-llama-cpp/linux-x64 '), text.indexOf('\n' + '='.repeat(100), text.indexOf('\n@node-llama-cpp/linux-x64 ')));
+  assert.match(binaries, /^--- llama\.cpp and ggml LICENSE ---\nMIT License\n\nCopyright \(c\) 2023-\d{4} The ggml authors/m);
+  assert.match(binaries, /^--- nlohmann\/json LICENSE[^\n]*---\nMIT License\n\nCopyright \(c\) 2013-\d{4} Niels Lohmann/m);
+  assert.match(binaries, /^--- cpp-httplib LICENSE[^\n]*---\nThe MIT License \(MIT\)\n\nCopyright \(c\) 2017 yhirose/m);
   assert.match(text, /^--- onnxruntime LICENSE ---\nMIT License\n\nCopyright \(c\) 2018 - present Microsoft Corporation/m);
   assert.match(text, /ThirdPartyNotices\.txt for this version: https:\/\/github\.com\/microsoft\/onnxruntime\/blob\/v\d/);
 });
 
-test('the universal package (no node_modules) lists no onnxruntime; every bundled package keeps its entry', async () => {
+test('the universal package (no node_modules, no llama.cpp) lists no onnxruntime or node-llama-cpp; its bundles keep their entries', async () => {
   const n = await notices();
   const platform = n.noticesText();
   const universal = n.noticesText(undefined, { universal: true });
   const entries = (text: string): string[] => [...text.matchAll(/^(\S+) \d+\.\d+\.\d+\S*\nLicense: /gm)].map((m) => m[1]!);
-  assert.deepEqual(entries(universal).filter((e) => /onnxruntime/.test(e)), []);
-  assert.doesNotMatch(universal, /onnxruntime/i);
-  assert.ok(entries(platform).includes('onnxruntime-node') && entries(platform).includes('onnxruntime-common'));
-  const shipped = new Set(n.shippedPackages());
-  const bundledOnly = entries(platform).filter((e) => !shipped.has(e));
-  assert.deepEqual(entries(universal), bundledOnly);
+  assert.deepEqual(entries(universal).filter((e) => /onnxruntime|llama/.test(e)), []);
+  assert.doesNotMatch(universal, /onnxruntime|node-llama-cpp|ggml/i);
+  for (const e of ['onnxruntime-node', 'onnxruntime-common', 'node-llama-cpp', '@node-llama-cpp/linux-x64']) assert.ok(entries(platform).includes(e), e);
+  const universalBundles = n.shippedBundles(undefined, null);
+  assert.ok(!universalBundles.some((b) => b.startsWith('dist/llama-cpp/')), 'the universal package ships no llama.cpp bundle');
+  const expected = [...new Set(Object.entries(n.bundledPackages()).filter(([out]) => universalBundles.includes(out)).flatMap(([, dirs]) => dirs.map((d) => JSON.parse(read(`${d}/package.json`)) as { name: string; version: string }).map((p) => `${p.name} ${p.version}`)))].sort();
+  assert.deepEqual([...universal.matchAll(/^(\S+ \d+\.\d+\.\d+\S*)\nLicense: /gm)].map((m) => m[1]!), expected);
   const { vscodeignoreFor } = await packaging();
   assert.match(vscodeignoreFor(undefined).text, /^node_modules\/\*\*$/m, 'the universal package ships no node_modules');
+  assert.doesNotMatch(vscodeignoreFor(undefined).text, /^!.*llama/m, 'no llama.cpp file is whitelisted');
 });
 
-test('vsce ls (the linux-x64 package): LICENSE, notices, CHANGELOG, icon, screenshots, bundles, one ORT platform; no sources', async () => {
+test('vsce ls (the linux-x64 package): LICENSE, notices, CHANGELOG, icon, screenshots, bundles, one ORT and llama.cpp CPU platform; no sources', async () => {
   const { MARKETPLACE_README, vscodeignoreFor } = await packaging();
   for (const f of ['dist/extension.js', 'dist/webview.js']) assert.ok(existsSync(path.join(REPO, f)), `${f} is missing: run \`npm run build\``);
   const dir = mkdtempSync(path.join(os.tmpdir(), 'pl-vsix-'));
@@ -96,11 +115,16 @@ test('vsce ls (the linux-x64 package): LICENSE, notices, CHANGELOG, icon, screen
     const out = execFileSync(process.execPath, [path.join(REPO, 'node_modules/@vscode/vsce/vsce'), 'ls', '--ignoreFile', ignoreFile, '--readme-path', MARKETPLACE_README], { cwd: REPO, encoding: 'utf8', env: { ...process.env, CI: 'true' } });
     const files = new Set(out.split('\n').map((l) => l.trim()).filter(Boolean));
     const shots = images(read(MARKETPLACE_README));
-    for (const f of ['LICENSE', 'ThirdPartyNotices.txt', 'CHANGELOG.md', 'media/icon.png', 'package.json', 'package.nls.json', 'dist/extension.js', 'dist/worker.js', 'dist/hostTasks.js', 'dist/webview.js', 'schemas/precision-plan.schema.json', 'node_modules/onnxruntime-node/bin/napi-v6/linux/x64/onnxruntime_binding.node', ...shots]) {
+    const llamaCpp = ['dist/llamaEval.js', 'dist/llama-cpp/index.mjs', 'dist/llama-cpp/testBindingBinary.mjs', 'node_modules/node-llama-cpp/package.json', 'node_modules/node-llama-cpp/llama/llama.cpp.info.json', 'node_modules/node-llama-cpp/llama/binariesGithubRelease.json', 'node_modules/@node-llama-cpp/linux-x64/package.json', 'node_modules/@node-llama-cpp/linux-x64/dist/index.js', 'node_modules/@node-llama-cpp/linux-x64/bins/linux-x64/llama-addon.node', 'node_modules/@node-llama-cpp/linux-x64/bins/linux-x64/_nlcBuildMetadata.json'];
+    for (const f of ['LICENSE', 'ThirdPartyNotices.txt', 'CHANGELOG.md', 'media/icon.png', 'package.json', 'package.nls.json', 'dist/extension.js', 'dist/worker.js', 'dist/hostTasks.js', 'dist/webview.js', 'schemas/precision-plan.schema.json', 'node_modules/onnxruntime-node/bin/napi-v6/linux/x64/onnxruntime_binding.node', ...llamaCpp, ...shots]) {
       assert.ok(files.has(f), `${f} is packaged`);
     }
     const unwanted = [...files].filter((f) => /^(src|test|webview|scripts|bench|\.ci)\/|^README\.md$|\.map$|\.ts$|napi-v6\/(win32|darwin|linux\/arm64)\//.test(f));
     assert.deepEqual(unwanted, [], 'no sources, tests, source maps, developer README or other platforms\' binaries');
+    // llama.cpp: only the CPU build for linux-x64; node-llama-cpp's own JavaScript, sources and git bundle stay out.
+    const gpu = [...files].filter((f) => /cuda|vulkan|metal|node_modules\/@node-llama-cpp\/(?!linux-x64\/)|node_modules\/node-llama-cpp\/(dist|bins|templates|node_modules|llama\/(?!llama\.cpp\.info\.json$|binariesGithubRelease\.json$))/i.test(f));
+    assert.deepEqual(gpu, [], 'no CUDA, Vulkan or Metal binaries, no other platform, nothing of node-llama-cpp but its data');
+    assert.deepEqual([...files].filter((f) => f.startsWith('node_modules/') && !/^node_modules\/(onnxruntime-node|onnxruntime-common|node-llama-cpp|@node-llama-cpp\/linux-x64)\//.test(f)), [], 'no other package shipped as files');
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
