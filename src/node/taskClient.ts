@@ -120,6 +120,11 @@ const LLAMA_CPP_CPU_BINARIES = new Map([
   ['win32-arm64', '@node-llama-cpp/win-arm64'],
 ]);
 
+/** The CPU binaries package for a `${platform}-${arch}`, or undefined where there is none. */
+export function llamaCppCpuPackage(platform = `${process.platform}-${process.arch}`): string | undefined {
+  return LLAMA_CPP_CPU_BINARIES.get(platform);
+}
+
 function resolvesFrom(file: string, specifier: string): boolean {
   try {
     createRequire(file).resolve(specifier);
@@ -141,7 +146,7 @@ export function llamaCppResolvable(entryFile: string, platform = `${process.plat
   const dir = path.dirname(entryFile);
   const bundle = path.join(dir, 'llama-cpp', 'index.mjs');
   if (existsSync(path.join(dir, 'llamaEval.js')) && existsSync(bundle)) {
-    const binaries = LLAMA_CPP_CPU_BINARIES.get(platform);
+    const binaries = llamaCppCpuPackage(platform);
     const modules = path.join(dir, '..', 'node_modules');
     return binaries !== undefined && existsSync(path.join(modules, LLAMA_CPP_PACKAGE, 'package.json')) && existsSync(path.join(modules, binaries, 'package.json'));
   }

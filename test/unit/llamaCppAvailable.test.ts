@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { promises as fs } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { LLAMA_CPP_PACKAGE, llamaCppResolvable, TaskClient } from '../../src/node/taskClient';
+import { LLAMA_CPP_PACKAGE, llamaCppCpuPackage, llamaCppResolvable, TaskClient } from '../../src/node/taskClient';
 
 async function writeFile(file: string, text: string): Promise<void> {
   await fs.mkdir(path.dirname(file), { recursive: true });
@@ -12,7 +12,7 @@ async function writeFile(file: string, text: string): Promise<void> {
 
 // The editor offers GGUF runs (lenses, buttons, commands) only where the task process can load llama.cpp; an
 // installation without it (universal .vsix, a platform with no CPU build) must say so instead of failing to load.
-test('from sources: the llama.cpp binding is found only where the task script would resolve node-llama-cpp', async () => {
+test('from sources: the llama.cpp binding is found only where the task script would resolve its package', async () => {
   const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'pl-llama-avail-'));
   try {
     const entry = path.join(dir, 'ext', 'src', 'worker', 'hostTasks.ts');
@@ -29,7 +29,7 @@ test('from sources: the llama.cpp binding is found only where the task script wo
   }
 });
 
-test('built (the .vsix layout): needs the llama-cpp bundle, node-llama-cpp\'s package data and this platform\'s CPU binaries', async () => {
+test('built (the .vsix layout): needs the llama-cpp bundle, the binding\'s package data and this platform\'s CPU binaries', async () => {
   const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'pl-llama-avail-'));
   try {
     const ext = path.join(dir, 'ext');
@@ -40,13 +40,16 @@ test('built (the .vsix layout): needs the llama-cpp bundle, node-llama-cpp\'s pa
     assert.equal(llamaCppResolvable(entry, 'linux-x64'), false, 'no package data, no binaries');
     await writeFile(path.join(ext, 'node_modules', LLAMA_CPP_PACKAGE, 'package.json'), JSON.stringify({ name: LLAMA_CPP_PACKAGE, version: '3.21.1' }));
     assert.equal(llamaCppResolvable(entry, 'linux-x64'), false, 'no binaries');
-    const bins = path.join(ext, 'node_modules', '@node-llama-cpp', 'linux-x64');
-    await writeFile(path.join(bins, 'package.json'), JSON.stringify({ name: '@node-llama-cpp/linux-x64', main: 'dist/index.js' }));
+    const cpu = llamaCppCpuPackage('linux-x64')!;
+    assert.match(cpu, /^@[\w-]+\/linux-x64$/);
+    const bins = path.join(ext, 'node_modules', ...cpu.split('/'));
+    await writeFile(path.join(bins, 'package.json'), JSON.stringify({ name: cpu, main: 'dist/index.js' }));
     await writeFile(path.join(bins, 'dist', 'index.js'), '');
     assert.equal(llamaCppResolvable(entry, 'linux-x64'), true);
+    assert.equal(llamaCppCpuPackage('darwin-arm64'), undefined);
     assert.equal(llamaCppResolvable(entry, 'darwin-arm64'), false, 'macOS arm64 has no CPU build');
     assert.equal(llamaCppResolvable(entry, 'win32-x64'), false, 'another platform\'s binaries are not shipped');
-    // The bundle is what the evaluation process imports: without it, a node-llama-cpp folder holding only data is not enough.
+    // The bundle is what the evaluation process imports: without it, the binding's folder holding only data is not enough.
     await fs.rm(path.join(ext, 'dist', 'llama-cpp'), { recursive: true });
     assert.equal(llamaCppResolvable(entry, 'linux-x64'), false);
   } finally {
