@@ -23,7 +23,7 @@ export {
   type Dim, type FormatId, type Graph, type GraphNode, type GraphValue, type Hyperparameters, type Layer,
   type LayerRole, type Model, type TensorInfo,
 } from './model/types';
-export { nameDict, own, setOwn } from './model/dict';
+export { isJsonObject, nameDict, own, setOwn } from './model/dict';
 export { UniqueNames } from './model/uniqueNames';
 export { appendAll, maxOf } from './util/arrays';
 export { jsonDepthError, type JsoncResult, parseJsoncValue, treeToValue } from './io/jsonc';
