@@ -37,6 +37,7 @@ import {
   quantizationLayout,
   relMseToDb,
   storedMatrixShape,
+  isJsonObject,
   throwIfCancelled,
   transpose2d,
   type CancellationToken,
@@ -114,9 +115,8 @@ interface CacheFile {
 function validCache(c: unknown, modelHash: string): c is CacheFile {
   if (typeof c !== 'object' || c === null || Array.isArray(c)) return false;
   const f = c as Partial<CacheFile>;
-  const isDict = (v: unknown): boolean => typeof v === 'object' && v !== null && !Array.isArray(v);
-  if (f.version !== CACHE_VERSION || f.modelHash !== modelHash || !isDict(f.entries) || !isDict(f.variants) || !isDict(f.outputs)) return false;
-  return Object.values(f.entries!).every((e) => typeof e === 'string' || (isDict(e) && Object.values(e as object).every((x) => typeof x === 'number' || x === null)));
+  if (f.version !== CACHE_VERSION || f.modelHash !== modelHash || !isJsonObject(f.entries) || !isJsonObject(f.variants) || !isJsonObject(f.outputs)) return false;
+  return Object.values(f.entries!).every((e) => typeof e === 'string' || (isJsonObject(e) && Object.values(e as object).every((x) => typeof x === 'number' || x === null)));
 }
 
 /** Applies `format` to one tensor's stored bytes; returns the new bytes or a reason it cannot. */

@@ -21,6 +21,7 @@
  */
 import { floatToBf16Bits, floatToHalfBits, halfToFloatTable } from './decode';
 import { dtypeInfo } from '../model/dtypes';
+import { KQUANT_MAX_VALUES, searchQkx2, searchQx, type KquantSearchViews } from './kquantSearch';
 
 const QK_K = 256;
 
@@ -451,13 +452,19 @@ function minK4(j: number, b: Uint8Array, o: number): number {
 
 //#region k-quants
 
-/** block_q2_K { u8 scales[16] (low nibble scale, high nibble min); u8 qs[64]; half d; half dmin } — 16 × 16. */
-const q2_K: BlockEncoder = (x, xo, b, bo) => {
-  let maxScale = 0, maxMin = 0;
+/** Q2_K's scale search (reference): SCALES, MINS and L of the 16 sub-blocks of 16. */
+function q2kSearch(x: Float32Array, xo: number): void {
   for (let j = 0; j < 16; j++) {
     for (let l = 0; l < 16; l++) W[l] = Math.abs(x[xo + 16 * j + l]!);
-    const s = makeQkx2(16, 3, x, xo + 16 * j, 16 * j, j, -0.5, Math.fround(0.1), 15, true);
-    SCALES[j] = s;
+    SCALES[j] = makeQkx2(16, 3, x, xo + 16 * j, 16 * j, j, -0.5, Math.fround(0.1), 15, true);
+  }
+}
+
+/** block_q2_K { u8 scales[16] (low nibble scale, high nibble min); u8 qs[64]; half d; half dmin } — 16 × 16, from the search's SCALES, MINS, L. */
+const q2kFinish: BlockEncoder = (x, xo, b, bo) => {
+  let maxScale = 0, maxMin = 0;
+  for (let j = 0; j < 16; j++) {
+    const s = SCALES[j]!;
     if (s > maxScale) maxScale = s;
     if (MINS[j]! > maxMin) maxMin = MINS[j]!;
   }
@@ -482,6 +489,11 @@ const q2_K: BlockEncoder = (x, xo, b, bo) => {
   for (let j = 0; j < QK_K; j += 128) {
     for (let l = 0; l < 32; l++) b[bo + 16 + j / 4 + l] = (L[j + l]! | (L[j + l + 32]! << 2) | (L[j + l + 64]! << 4) | (L[j + l + 96]! << 6)) & 0xff;
   }
+};
+
+const q2_K: BlockEncoder = (x, xo, b, bo) => {
+  q2kSearch(x, xo);
+  q2kFinish(x, xo, b, bo);
 };
 
 /** block_q3_K { u8 hmask[32]; u8 qs[64]; u8 scales[12] (6-bit, biased by 32); half d } — 16 × 16, codes −4..3. */
@@ -538,19 +550,25 @@ const q3_K: BlockEncoder = (x, xo, b, bo) => {
 };
 
 /**
- * Q4_K / Q5_K common part: 8 sub-blocks of 32 fitted by make_qkx2_quants with weights av_x + |x|, 6-bit scales and
+ * Q4_K / Q5_K common part (the search): 8 sub-blocks of 32 fitted by make_qkx2_quants with weights av_x + |x|, 6-bit scales and
  * mins packed into 12 bytes at b[bo+4..], FP16 d and dmin at b[bo], b[bo+2]; final codes in L.
  */
-function qk45Codes(nmax: number, rmin: number, rdelta: number, nstep: number, x: Float32Array, xo: number, b: Uint8Array, bo: number): void {
-  let maxScale = 0, maxMin = 0;
+function qk45Search(nmax: number, rmin: number, rdelta: number, nstep: number, x: Float32Array, xo: number): void {
   for (let j = 0; j < 8; j++) {
     const o = xo + 32 * j;
     let sumX2 = 0;
     for (let l = 0; l < 32; l++) sumX2 = Math.fround(sumX2 + Math.fround(x[o + l]! * x[o + l]!));
     const avX = Math.fround(Math.sqrt(Math.fround(sumX2 / 32)));
     for (let l = 0; l < 32; l++) W[l] = Math.fround(avX + Math.abs(x[o + l]!));
-    const s = makeQkx2(32, nmax, x, o, 32 * j, j, rmin, rdelta, nstep, false);
-    SCALES[j] = s;
+    SCALES[j] = makeQkx2(32, nmax, x, o, 32 * j, j, rmin, rdelta, nstep, false);
+  }
+}
+
+/** Q4_K / Q5_K after the search: scales and mins packed and the final codes in L, from SCALES, MINS, L. */
+function qk45Finish(nmax: number, x: Float32Array, xo: number, b: Uint8Array, bo: number): void {
+  let maxScale = 0, maxMin = 0;
+  for (let j = 0; j < 8; j++) {
+    const s = SCALES[j]!;
     if (s > maxScale) maxScale = s;
     if (MINS[j]! > maxMin) maxMin = MINS[j]!;
   }
@@ -582,8 +600,8 @@ function qk45Codes(nmax: number, rmin: number, rdelta: number, nstep: number, x:
 }
 
 /** block_q4_K { half d; half dmin; u8 scales[12]; u8 qs[128] } — qs: 32 bytes per 64 elements, low nibble first half. */
-const q4_K: BlockEncoder = (x, xo, b, bo) => {
-  qk45Codes(15, -1, Math.fround(0.1), 20, x, xo, b, bo);
+const q4kFinish: BlockEncoder = (x, xo, b, bo) => {
+  qk45Finish(15, x, xo, b, bo);
   let q = bo + 16;
   for (let j = 0; j < QK_K; j += 64) {
     for (let l = 0; l < 32; l++) b[q + l] = L[j + l]! | (L[j + l + 32]! << 4);
@@ -592,8 +610,8 @@ const q4_K: BlockEncoder = (x, xo, b, bo) => {
 };
 
 /** block_q5_K { half d; half dmin; u8 scales[12]; u8 qh[32]; u8 qs[128] } — 5th bits in qh, two bit planes per 64. */
-const q5_K: BlockEncoder = (x, xo, b, bo) => {
-  qk45Codes(31, -0.5, Math.fround(0.1), 15, x, xo, b, bo);
+const q5kFinish: BlockEncoder = (x, xo, b, bo) => {
+  qk45Finish(31, x, xo, b, bo);
   const qh = bo + 16;
   let ql = bo + 48;
   for (let j = 0; j < 32; j++) b[qh + j] = 0;
@@ -619,11 +637,15 @@ const q5_K: BlockEncoder = (x, xo, b, bo) => {
 };
 
 /** block_q6_K { u8 ql[128]; u8 qh[64]; i8 scales[16]; half d } — 16 × 16, codes −32..31. */
-const q6_K: BlockEncoder = (x, xo, b, bo) => {
+function q6kSearch(x: Float32Array, xo: number): void {
+  for (let ib = 0; ib < 16; ib++) SCALES[ib] = makeQx(16, 32, x, xo + 16 * ib, 16 * ib);
+}
+
+/** Q6_K after the search (SCALES, LS). */
+const q6kFinish: BlockEncoder = (x, xo, b, bo) => {
   let maxScale = 0, maxAbs = 0;
   for (let ib = 0; ib < 16; ib++) {
-    const s = makeQx(16, 32, x, xo + 16 * ib, 16 * ib);
-    SCALES[ib] = s;
+    const s = SCALES[ib]!;
     const a = Math.abs(s);
     if (a > maxAbs) {
       maxAbs = a;
@@ -654,6 +676,61 @@ const q6_K: BlockEncoder = (x, xo, b, bo) => {
     qh += 32;
   }
 };
+
+const q4_K: BlockEncoder = (x, xo, b, bo) => {
+  qk45Search(15, -1, Math.fround(0.1), 20, x, xo);
+  q4kFinish(x, xo, b, bo);
+};
+
+const q5_K: BlockEncoder = (x, xo, b, bo) => {
+  qk45Search(31, -0.5, Math.fround(0.1), 15, x, xo);
+  q5kFinish(x, xo, b, bo);
+};
+
+const q6_K: BlockEncoder = (x, xo, b, bo) => {
+  q6kSearch(x, xo);
+  q6kFinish(x, xo, b, bo);
+};
+
+/**
+ * The K-quants whose scale search runs in WebAssembly (kquantSearch.ts) over a run of blocks, then each block is
+ * finished from the search's results exactly as the reference encoder finishes it. `sub` = sub-blocks per block.
+ */
+interface FastKquant {
+  readonly search: (x: Float32Array, xo: number, count: number) => KquantSearchViews | undefined;
+  readonly sub: number;
+  readonly finish: BlockEncoder;
+  /** The search's codes go to L (unsigned) or LS (Q6_K). */
+  readonly signed: boolean;
+}
+
+const FAST_KQUANTS: ReadonlyMap<string, FastKquant> = new Map<string, FastKquant>([
+  ['q2_k', { search: (x, xo, c) => searchQkx2(x, xo, c, 16, 3, -0.5, Math.fround(0.1), 15, true, 'abs'), sub: 16, finish: q2kFinish, signed: false }],
+  ['q4_k', { search: (x, xo, c) => searchQkx2(x, xo, c, 32, 15, -1, Math.fround(0.1), 20, false, 'avx'), sub: 8, finish: q4kFinish, signed: false }],
+  ['q5_k', { search: (x, xo, c) => searchQkx2(x, xo, c, 32, 31, -0.5, Math.fround(0.1), 15, false, 'avx'), sub: 8, finish: q5kFinish, signed: false }],
+  ['q6_k', { search: (x, xo, c) => searchQx(x, xo, c, 16, 32), sub: 16, finish: q6kFinish, signed: true }],
+]);
+
+/** Encodes `blocks` super-blocks with the WebAssembly search; a run it declines (NaN) goes through the reference. */
+function encodeFast(fast: FastKquant, enc: BlockEncoder, values: Float32Array, blocks: number, b: Uint8Array, bytesPerBlock: number): void {
+  const runBlocks = KQUANT_MAX_VALUES / QK_K;
+  for (let k0 = 0; k0 < blocks; k0 += runBlocks) {
+    const nb = Math.min(runBlocks, blocks - k0);
+    const v = fast.search(values, k0 * QK_K, nb * QK_K);
+    for (let k = 0; k < nb; k++) {
+      const xo = (k0 + k) * QK_K, bo = (k0 + k) * bytesPerBlock;
+      if (!v) {
+        enc(values, xo, b, bo);
+        continue;
+      }
+      SCALES.set(v.scales.subarray(k * fast.sub, (k + 1) * fast.sub));
+      MINS.set(v.mins.subarray(k * fast.sub, (k + 1) * fast.sub));
+      if (fast.signed) LS.set(v.codes.subarray(k * QK_K, (k + 1) * QK_K));
+      else L.set(v.codes.subarray(k * QK_K, (k + 1) * QK_K));
+      fast.finish(values, xo, b, bo);
+    }
+  }
+}
 //#endregion
 
 //#region IQ4_NL
@@ -794,6 +871,8 @@ export function quantizeGgml(dtype: string, values: Float32Array, out?: Uint8Arr
       return b;
   }
   const enc = ENCODERS.get(dtype)!;
-  for (let k = 0; k < blocks; k++) enc(values, k * info.blockSize, b, k * info.bytesPerBlock);
+  const fast = FAST_KQUANTS.get(dtype);
+  if (fast) encodeFast(fast, enc, values, blocks, b, info.bytesPerBlock);
+  else for (let k = 0; k < blocks; k++) enc(values, k * info.blockSize, b, k * info.bytesPerBlock);
   return b;
 }

@@ -11,7 +11,7 @@ import { truncateForMessage, type ByteSource } from '../../io/byteSource';
 import type { TensorInfo } from '../../model/types';
 import type { ReadContext } from '../context';
 import { MemoryBudget, TENSOR_ENTRY_BYTES } from '../../io/memoryBudget';
-import { isPlainObject, parseJsonObject, setOwn, truncatedCopy } from './json';
+import { isJsonObject, parseJsonObject, setOwn, truncatedCopy } from './json';
 
 /** Safetensors dtype → IR dtype and bits per element (`Dtype::bitsize` upstream). */
 interface SafetensorsDtype {
@@ -160,7 +160,7 @@ export async function readSafetensorsHeader(source: ByteSource, fileKey: string,
 
 function readMetadata(name: string, entry: unknown, out: Record<string, string>, warnings: string[], maxChars: number): void {
   if (entry === null) return; // upstream deserializes `__metadata__` as Option<HashMap>: null means none.
-  if (!isPlainObject(entry)) {
+  if (!isJsonObject(entry)) {
     warnings.push(formatError(name, '__metadata__ is not a JSON object and was ignored'));
     return;
   }
@@ -188,7 +188,7 @@ function readEntry(name: string, key: string, entry: unknown, ctx: ReadContext):
   const fail = (problem: string, code: 'bad-value' | 'unsupported' | 'limit-exceeded' | 'bad-offset' = 'bad-value'): never => {
     throw new ModelFormatError(code, formatError(name, `tensor '${truncateForMessage(key)}' ${problem}`));
   };
-  if (!isPlainObject(entry)) return fail('is not a JSON object');
+  if (!isJsonObject(entry)) return fail('is not a JSON object');
   const dtypeName = entry['dtype'];
   if (typeof dtypeName !== 'string') return fail('has no dtype string');
   if (UNMAPPED_DTYPES.has(dtypeName)) return fail(`has dtype '${dtypeName}', which this version cannot represent yet`, 'unsupported');

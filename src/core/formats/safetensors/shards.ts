@@ -7,7 +7,7 @@ import { ModelFormatError, formatError } from '../../errors';
 import { checkRelativePath, truncateForMessage, type ByteSource } from '../../io/byteSource';
 import type { Limits } from '../../io/limits';
 import type { MetadataValue } from '../../model/types';
-import { isPlainObject, parseJsonObject, setOwn } from './json';
+import { isJsonObject, parseJsonObject, setOwn } from './json';
 
 /** A parsed shard index. */
 export interface ShardIndex {
@@ -45,7 +45,7 @@ export async function readShardIndex(source: ByteSource, limits: Limits): Promis
   const bytes = await source.read(0, source.size);
   const { value } = parseJsonObject(name, bytes, limits.maxNestingDepth, 'the shard index');
   const wm = value['weight_map'];
-  if (!isPlainObject(wm)) throw new ModelFormatError('bad-value', formatError(name, 'the shard index has no weight_map object'));
+  if (!isJsonObject(wm)) throw new ModelFormatError('bad-value', formatError(name, 'the shard index has no weight_map object'));
   const names = Object.keys(wm);
   if (names.length > limits.maxTensorCount) {
     throw new ModelFormatError('limit-exceeded', formatError(name, `weight_map lists ${names.length} tensors, more than the limit of ${limits.maxTensorCount}`));
@@ -69,7 +69,7 @@ export async function readShardIndex(source: ByteSource, limits: Limits): Promis
   const metadata: Record<string, MetadataValue> = {};
   let totalSize: number | undefined;
   const md = value['metadata'];
-  if (isPlainObject(md)) {
+  if (isJsonObject(md)) {
     for (const [k, v] of Object.entries(md)) {
       if (typeof v === 'string') setOwn(metadata, k, v.length > limits.maxDisplayStringBytes ? `${v.slice(0, limits.maxDisplayStringBytes)}…` : v);
       else if (typeof v === 'number' || typeof v === 'boolean' || v === null) setOwn(metadata, k, v);
