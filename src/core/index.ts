@@ -81,7 +81,7 @@ export {
   storedMatrixShape, toHalf, transpose2d, weightErrorStats, weightStats, type WeightStats, WeightStatsAccumulator,
   type WeightStatsPartial, NextTokenAccumulator, type NextTokenComparison, type ReferenceDistribution, argmax,
   allFinite, klDivergenceFull, klDivergenceTopK, topKDistribution, MIN_PROBABILITY, GGML_WRITABLE_DTYPES,
-  isGgmlWritable, quantizeGgml,
+  isGgmlWritable, quantizeGgml, setKquantSearchBackend, activeKquantSearchBackend, KQUANT_MAX_VALUES,
 } from './precision';
 export {
   computeRate, estimate, estimateWith, prepareEstimate, type EstimateChoice, type PreparedEstimate, isCachelessDecoder, symbolicInputDims, type Estimate, EstimateError, type EstimateOptions, formatSupport,

@@ -155,9 +155,9 @@ export function isWeightInput(op: string, index: number): boolean {
   return CONV_OPS.has(op) || LINEAR_OPS.has(op) || RECURRENT_OPS.has(op) || ATTENTION_OPS.has(op) || NORM_OPS.has(op) || op.endsWith('Normalization') || op === 'PRelu';
 }
 
-function layerName(node: RawNode, graph: RawGraph, nameCounts: ReadonlyMap<string, number>): string {
+function layerName(node: RawNode, index: number, graph: RawGraph, nameCounts: ReadonlyMap<string, number>): string {
   if (node.name !== '' && nameCounts.get(node.name) === 1) return node.name;
-  const local = `${node.op || 'node'}_${node.index}`;
+  const local = `${node.op || 'node'}_${index}`;
   return graph.depth === 0 ? local : `${graph.path}/${local}`;
 }
 
@@ -176,7 +176,9 @@ export function buildLayers(ctx: LayerContext): Layer[] {
       const stored = ctx.resolve(g, value);
       return stored !== undefined ? { weight: stored, extras: [] } : undefined;
     };
-    for (const node of g.nodes) {
+    const nodes = g.nodes;
+    for (let nodeIndex = 0; nodeIndex < nodes.length; nodeIndex++) {
+      const node = nodes[nodeIndex]!;
       if (node.op === 'Constant' && (node.domain === '' || node.domain === 'ai.onnx')) continue;
       if (WEIGHT_PATH_OPS.has(node.op) && node.inputs.length > 0 && node.outputs.length > 0) {
         const src = trace(node.inputs[0]!);
@@ -191,21 +193,22 @@ export function buildLayers(ctx: LayerContext): Layer[] {
           continue;
         }
       }
-      let main: TensorInfo | undefined;
+      let m: TensorInfo | undefined;
       let mainIndex = -1;
-      const found: { index: number; traced: Traced; tensor: TensorInfo }[] = [];
-      node.inputs.forEach((input, index) => {
-        const tr = trace(input);
+      // Allocated only for nodes that read a stored tensor (most nodes of a large graph read none).
+      let found: { index: number; traced: Traced; tensor: TensorInfo }[] | undefined;
+      const inputs = node.inputs;
+      for (let index = 0; index < inputs.length; index++) {
+        const tr = trace(inputs[index]!);
         const tensor = tr && ctx.tensors.get(tr.weight);
-        if (!tr || !tensor) return;
-        found.push({ index, traced: tr, tensor });
-        if (isWeightDtype(tensor.dtype) && (!main || tensor.elementCount > main.elementCount)) {
-          main = tensor;
+        if (!tr || !tensor) continue;
+        (found ??= []).push({ index, traced: tr, tensor });
+        if (isWeightDtype(tensor.dtype) && (!m || tensor.elementCount > m.elementCount)) {
+          m = tensor;
           mainIndex = index;
         }
-      });
-      const m = main as TensorInfo | undefined;
-      if (!m || m.elementCount < MIN_LAYER_ELEMENTS) continue;
+      }
+      if (!m || !found || m.elementCount < MIN_LAYER_ELEMENTS) continue;
       const weights: string[] = [m.name];
       const add = (name: string): void => {
         const t = ctx.tensors.get(name);
@@ -224,7 +227,7 @@ export function buildLayers(ctx: LayerContext): Layer[] {
         byteLength += t.byteLength;
       }
       const { role, block, expert } = roleFor(node, m, mainIndex, ctx);
-      const name = used.claim(layerName(node, g, nameCounts));
+      const name = used.claim(layerName(node, nodeIndex, g, nameCounts));
       const lowBitInt = QUANTIZED_INT_DTYPES.has(m.dtype) && m.shape.length >= 2 && role !== 'norm' && role !== 'bias' && role !== 'router';
       layers.push({
         name,
