@@ -12,6 +12,7 @@ import type { FormatOption, LayerRow, MeasuredPoint, SensitivityCell, TargetEsti
 import type { SensitivityState, SortKey } from '../state';
 import { formatBytes, formatCount, formatShape, h, setAttr, setText, t } from './dom';
 import type { DisplayRow } from './layerRows';
+import type { MeasuredColumn } from './measuredLabels';
 import { NO_BLOCK } from './layerRows';
 
 /** Fixed row height; CSS uses the same value (`--lt-row-height`). */
@@ -54,8 +55,10 @@ export interface LayerTableData {
   readonly formatLabels?: ReadonlyMap<string, string>;
   /** Cache label per block index (summary `blockAttention`), shown on block group rows. */
   readonly blockAttention?: readonly string[];
-  /** Measured KL of a layer alone in its plan format (plan file record), by `LayerRow.index`. */
+  /** Measured figure of a layer alone in its plan format (plan file record), by `LayerRow.index`. */
   readonly measured?: ReadonlyMap<number, MeasuredPoint>;
+  /** Header, tooltip and cells of the measured column, named by the record's metric (measuredLabels.ts). */
+  readonly measuredColumn?: MeasuredColumn;
 }
 
 interface Slot {
@@ -86,6 +89,7 @@ export class LayerTable {
   private readonly body: HTMLElement;
   private slots: Slot[] = [];
   private data: LayerTableData | undefined;
+  private measuredHeader: HTMLElement | undefined;
   private sensFormats: readonly FormatOption[] = [];
   private version = 0;
   private active = 0;
@@ -125,6 +129,7 @@ export class LayerTable {
       this.slots = [];
     }
     this.data = data;
+    this.labelMeasuredHeader();
     this.version++;
     if (this.active >= data.rows.length) this.active = Math.max(0, data.rows.length - 1);
     this.body.style.height = `${data.rows.length * ROW_HEIGHT_PX}px`;
@@ -202,11 +207,24 @@ export class LayerTable {
     this.element.style.setProperty('--lt-min-width', `${minWidth}px`);
     FIXED_COLUMNS.forEach((c, i) => {
       const cell = this.headerCell(c.key, c.label(), i, c.numeric);
-      if (i === MEASURED_COLUMN) cell.title = t('colMeasuredTip');
+      if (i === MEASURED_COLUMN) {
+        this.measuredHeader = cell;
+        setAttr(cell, 'data-testid', 'measured-header');
+        this.labelMeasuredHeader();
+      }
       this.header.appendChild(cell);
     });
     this.sensFormats.forEach((f, j) => this.header.appendChild(this.headerCell(`sens:${f.id}`, shortFormatLabel(f.id), FIXED_COLUMNS.length + j, true, `${f.label}: predicted model-output SQNR (dB) with only this layer in ${f.label}; redder = more harm`)));
     setAttr(this.element, 'aria-colcount', this.columnCount());
+  }
+
+  /** The measured column's header names the record's metric (KL or output SQNR). */
+  private labelMeasuredHeader(): void {
+    const cell = this.measuredHeader;
+    const column = this.data?.measuredColumn;
+    if (!cell) return;
+    setText(cell, column?.header ?? t('colMeasured'));
+    cell.title = column?.tip ?? t('colMeasuredTip');
   }
 
   private headerCell(key: SortKey | null, label: string, col: number, numeric: boolean, tooltip = label): HTMLElement {
@@ -284,8 +302,9 @@ export class LayerTable {
     setText(c[5]!, assigned === undefined ? '' : (data.formatLabels?.get(assigned) ?? assigned));
     setText(c[6]!, formatBytes(data.estimate?.layerBytes[layer.index] ?? layer.byteLength));
     const m = data.measured?.get(layer.index);
-    setText(c[MEASURED_COLUMN]!, m ? m.measured.toPrecision(3) : '');
-    c[MEASURED_COLUMN]!.title = m ? `${shortFormatLabel(m.format)}: ${t('measuredKl')} ${m.measured.toPrecision(3)}${m.predicted !== null ? ` · ${t('predictedKl')} ${m.predicted.toPrecision(3)}` : ''}` : '';
+    const shown = m && data.measuredColumn ? data.measuredColumn.cell(m) : undefined;
+    setText(c[MEASURED_COLUMN]!, shown?.text ?? '');
+    c[MEASURED_COLUMN]!.title = shown?.title ?? '';
     const sens = data.sensitivity?.cells[layer.index];
     this.sensFormats.forEach((f, j) => {
       const cell = c[FIXED_COLUMNS.length + j];
