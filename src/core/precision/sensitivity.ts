@@ -31,7 +31,7 @@ import type { Layer, LayerRole, Model, TensorInfo, TensorLocation } from '../mod
 import { applyQuantParams, decodeElements } from './decode';
 import { isOffsetVector } from './graphInfluence';
 import { getNumberFormat, type NumberFormat } from './numberFormats';
-import { SPLIT, GRIDS, absMax, fakeQuantize, nf4Error, roundBf16, roundFp16, roundMiniFast, roundSignificant, rowLayout, toHalf, type FakeQuantizeOptions } from './quantize';
+import { SPLIT, GRIDS, absMax, fakeQuantize, roundBf16, roundFp16, roundMiniFast, roundSignificant, rowLayout, toHalf, type FakeQuantizeOptions } from './quantize';
 import { AMAX_COMPUTED, AMAX_CONSTANT, AMAX_PER_ROW, codeTable, elementwiseKernelParams, type ChunkByteReader, type ElementwiseKernelParams, errorWorkspace, histogramErrors, histogramStats, isElementwiseFormat, isIntKernelFormat } from './errorKernels';
 
 //#region statistics
@@ -781,7 +781,10 @@ export function analyzeSensitivityChunk(chunk: SensitivityChunkTask, read?: Chun
   const blockElements = Math.min(n, Math.max(1, Math.floor(CHUNK_BLOCK_ELEMENTS / Math.max(1, rowLength))) * rowLength) || 1;
   const stageElements = streaming ? Math.max(1, Math.floor(STREAM_READ_ELEMENTS / blockElements)) * blockElements
     : streaming32 ? Math.max(1, Math.floor(STREAM_READ_ELEMENTS / 2 / blockElements)) * blockElements : blockElements;
-  ws.reset(blockElements, ints.length + kernelElementwise.length, g?.channelAbsMax?.length ?? 0, streaming ? stageElements : blockElements);
+  // NF4 has a kernel with two slots each (after the integer and element-wise kernels' slots).
+  const nf4Slot = new Map<NumberFormat, number>();
+  for (const f of others) if (f.element === 'nf4') nf4Slot.set(f, ints.length + kernelElementwise.length + 2 * nf4Slot.size);
+  ws.reset(blockElements, ints.length + kernelElementwise.length + 2 * nf4Slot.size, g?.channelAbsMax?.length ?? 0, streaming ? stageElements : blockElements);
   if (g?.channelAbsMax) ws.setRowAmax(g.channelAbsMax);
   // Per-tensor scales need the chunk's max |x| (fakeQuantize's absMax, ±Inf included) unless given: the formats
   // using it wait for a second pass over the chunk (in the kernels' memory for float32, where the first pass left
@@ -851,11 +854,12 @@ export function analyzeSensitivityChunk(chunk: SensitivityChunkTask, read?: Chun
   };
   const otherAcc = others.map(() => new ErrorAccumulator());
   const runOthers = (m: number): void => {
-    const block = ws.block(m);
     const blockShape = [Math.max(1, Math.round(m / rowLength)), Math.min(m, rowLength)];
+    const block = others.length > nf4Slot.size ? ws.block(m) : undefined;
     others.forEach((f, k) => {
-      if (f.element === 'nf4') nf4Error(block, rowLayout(blockShape, m).rowLength, f.blockSize, otherAcc[k]!); // = add(fakeQuantize(…)), no copy
-      else otherAcc[k]!.add(block, fakeQuantize(block, blockShape, f, blockOptions));
+      const slot = nf4Slot.get(f);
+      if (slot !== undefined) ws.nf4Error(m, rowLayout(blockShape, m).rowLength, f.blockSize, slot); // = add(fakeQuantize(…)), no copy
+      else otherAcc[k]!.add(block!, fakeQuantize(block!, blockShape, f, blockOptions));
     });
   };
 
@@ -925,7 +929,10 @@ export function analyzeSensitivityChunk(chunk: SensitivityChunkTask, read?: Chun
     }
   }
   ints.forEach((f, slot) => (errors[f.id] = fromSlot(slot)));
-  others.forEach((f, k) => (errors[f.id] = otherAcc[k]!.partial()));
+  others.forEach((f, k) => {
+    const slot = nf4Slot.get(f);
+    errors[f.id] = slot !== undefined ? ws.partial(slot) : otherAcc[k]!.partial();
+  });
   // Callers index errors by the ids they asked for (aliases included).
   const byRequest: Record<string, ErrorPartial> = {};
   for (const id of task.formats) {
