@@ -2,7 +2,9 @@
 // host task process (node/cjs: apply, measure, verify off the extension host's thread), webview (browser/iife).
 // Usage: node esbuild.mjs [--watch] [--production]
 import * as esbuild from 'esbuild';
-import { chmodSync, existsSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, realpathSync, writeFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
 
 const production = process.argv.includes('--production');
 const common = { bundle: true, sourcemap: !production, minify: production, logLevel: 'warning', target: 'node20', metafile: true };
@@ -12,27 +14,85 @@ const nodeExternal = ['vscode', 'onnxruntime-node'];
 // esbuild cannot follow (the extension then fails to activate with "Cannot find module './impl/format'").
 const nodeMainFields = ['module', 'main'];
 
+/** In dist/llamaEval.js, import('node-llama-cpp') loads the bundle dist/llama-cpp/index.mjs beside it. */
+const llamaCppAsBundle = {
+  name: 'llama-cpp-as-bundle',
+  setup(build) {
+    build.onResolve({ filter: /^node-llama-cpp$/ }, () => ({ path: './llama-cpp/index.mjs', external: true }));
+  },
+};
+
+/**
+ * node-llama-cpp finds its package.json (its version, which must equal the binaries package's) and llama/*.json by
+ * paths relative to each of its files' import.meta.url. In the bundle every file's URL becomes the bundle's, so each
+ * one is pointed back at where that file sits in the package folder beside dist/, ../../node_modules/node-llama-cpp/
+ * (the package itself in a checkout; package.json, LICENSE and llama/*.json in the .vsix). testBindingBinary.js is
+ * pointed at its own bundle, which node-llama-cpp forks.
+ */
+function llamaCppFileUrls(packageDir) {
+  return {
+    name: 'llama-cpp-file-urls',
+    setup(build) {
+      build.onLoad({ filter: /[\\/]node-llama-cpp[\\/]dist[\\/].*\.js$/ }, async (args) => {
+        const text = await readFile(args.path, 'utf8');
+        if (!text.includes('import.meta.url')) return undefined;
+        const rel = path.relative(packageDir, args.path).split(path.sep).join('/');
+        if (rel.startsWith('..')) return undefined;
+        const url = rel === 'dist/bindings/utils/testBindingBinary.js' ? './testBindingBinary.mjs' : `../../node_modules/node-llama-cpp/${rel}`;
+        return { contents: text.replaceAll('import.meta.url', `new URL(${JSON.stringify(url)}, import.meta.url).href`), loader: 'js' };
+      });
+    },
+  };
+}
+
 const builds = [
   { ...common, platform: 'node', format: 'cjs', entryPoints: ['src/cli/main.ts'], outfile: 'dist/cli.js', banner: { js: '#!/usr/bin/env node' }, external: nodeExternal, mainFields: nodeMainFields },
 ];
 if (existsSync('src/host/extension.ts')) builds.push({ ...common, platform: 'node', format: 'cjs', entryPoints: ['src/host/extension.ts'], outfile: 'dist/extension.js', external: nodeExternal, mainFields: nodeMainFields });
 if (existsSync('src/worker/analysis.ts')) builds.push({ ...common, platform: 'node', format: 'cjs', entryPoints: ['src/worker/analysis.ts'], outfile: 'dist/worker.js', external: nodeExternal, mainFields: nodeMainFields });
 if (existsSync('src/worker/hostTasks.ts')) builds.push({ ...common, platform: 'node', format: 'cjs', entryPoints: ['src/worker/hostTasks.ts'], outfile: 'dist/hostTasks.js', external: nodeExternal, mainFields: nodeMainFields });
-// llama.cpp evaluation process: node-llama-cpp is ESM with native binaries, loaded by dynamic import() at run time.
-if (existsSync('src/worker/llamaEval.ts')) builds.push({ ...common, platform: 'node', format: 'cjs', entryPoints: ['src/worker/llamaEval.ts'], outfile: 'dist/llamaEval.js', external: [...nodeExternal, 'node-llama-cpp'], mainFields: nodeMainFields });
+// llama.cpp evaluation process. Its dynamic import('node-llama-cpp') loads dist/llama-cpp/index.mjs (below).
+if (existsSync('src/worker/llamaEval.ts')) builds.push({ ...common, platform: 'node', format: 'cjs', entryPoints: ['src/worker/llamaEval.ts'], outfile: 'dist/llamaEval.js', external: nodeExternal, mainFields: nodeMainFields, plugins: [llamaCppAsBundle] });
+// node-llama-cpp's JavaScript and its dependencies in two ES-module bundles (the package uses top-level await), so the
+// .vsix ships them without node-llama-cpp's 118-package dependency tree: index.mjs (what llamaEval uses) and
+// testBindingBinary.mjs, the script node-llama-cpp forks to try its native binary before loading it (it refuses to
+// fork from a bundle whose file name is not its own, and then loads the binary untested). The native binaries stay
+// in @node-llama-cpp/<platform> (external; shipped as files by the platform .vsix, scripts/packaging.mjs).
+const llamaCppDir = existsSync('node_modules/node-llama-cpp/package.json') ? realpathSync('node_modules/node-llama-cpp') : undefined;
+if (llamaCppDir && existsSync('src/worker/llamaEval.ts')) {
+  const llamaCpp = {
+    ...common,
+    platform: 'node',
+    format: 'esm',
+    // Never loaded: downloads (ipull's copy-on-write helper) and Electron's utility processes.
+    external: ['@node-llama-cpp/*', '@reflink/*', 'electron'],
+    // Bundled CommonJS dependencies call require() for Node's built-ins; an ES module has no require of its own.
+    banner: { js: "import { createRequire as __plCreateRequire } from 'node:module'; const require = __plCreateRequire(import.meta.url);" },
+    plugins: [llamaCppFileUrls(llamaCppDir)],
+  };
+  builds.push({ ...llamaCpp, stdin: { contents: "export { getLlama, LlamaLogLevel } from 'node-llama-cpp';", resolveDir: '.', sourcefile: 'llama-cpp-entry.js', loader: 'js' }, outfile: 'dist/llama-cpp/index.mjs' });
+  builds.push({ ...llamaCpp, entryPoints: [path.join(llamaCppDir, 'dist/bindings/utils/testBindingBinary.js')], outfile: 'dist/llama-cpp/testBindingBinary.mjs' });
+}
 if (existsSync('webview/main.ts')) builds.push({ ...common, platform: 'browser', format: 'iife', target: 'es2022', entryPoints: ['webview/main.ts'], outfile: 'dist/webview.js' });
 
 const results = await Promise.all(builds.map((b) => esbuild.build(b)));
 // Which npm packages each bundle contains (from esbuild's metafile): scripts/notices.mjs writes their licenses into
-// THIRD_PARTY_NOTICES.md for the .vsix.
+// ThirdPartyNotices.txt for the .vsix.
+// Each package is named by its folder under node_modules (e.g. node_modules/node-llama-cpp/node_modules/chalk), so a
+// nested copy of another version is listed with its own version and license.
 const bundled = {};
+const repoDir = realpathSync('.');
 for (const [i, r] of results.entries()) {
-  const names = new Set();
+  const dirs = new Set();
   for (const input of Object.keys(r.metafile.inputs)) {
-    const m = /(?:^|\/)node_modules\/((?:@[^/]+\/)?[^/]+)\/(?!.*node_modules\/)/.exec(input);
-    if (m) names.add(m[1]);
+    const m = /^(.*node_modules\/(?:@[^/]+\/)?[^/]+)\/(?!.*node_modules\/)/.exec(input);
+    if (!m) continue;
+    // Inputs outside the repository (node_modules is a symlink in worktrees) are named from the repository's node_modules.
+    const abs = path.resolve(m[1]);
+    const rel = path.relative(repoDir, abs);
+    dirs.add((rel.startsWith('..') ? rel.slice(rel.indexOf('node_modules/')) : rel).split(path.sep).join('/'));
   }
-  bundled[builds[i].outfile] = [...names].sort();
+  bundled[builds[i].outfile] = [...dirs].sort();
 }
 writeFileSync('dist/bundled-packages.json', `${JSON.stringify(bundled, null, 2)}\n`);
 // The `bin` entry must be executable: npm links it for `npx precision-lens`, but never chmods the root package's own bin.

@@ -3,10 +3,12 @@
 //
 // Usage: npm run package [-- --target linux-x64 | --universal] [--out file.vsix]
 //   default      a platform-specific package for this machine (e.g. precision-lens-linux-x64-0.1.0.vsix) that ships
-//                onnxruntime-node's binaries for that platform only (~20 MB instead of ~290 MB for all five);
+//                onnxruntime-node's binaries for that platform only (~20 MB instead of ~290 MB for all five) and
+//                llama.cpp: node-llama-cpp bundled into dist/llama-cpp/ and its CPU binaries for that platform
+//                (@node-llama-cpp/<platform>; ~11 MB);
 //   --target T   the same for another vsce target (win32-x64, darwin-arm64, linux-arm64 …);
-//   --universal  no ONNX Runtime at all: viewing, estimates and plans work; Measure Sensitivity and Apply Plan
-//                say that the runtime is missing.
+//   --universal  no ONNX Runtime and no llama.cpp at all: viewing, estimates and plans work; Measure Sensitivity
+//                and Apply Plan say that the runtime is missing.
 // vsce runs on the Node that runs this script (@vscode/vsce 3.9 declares Node >= 20; checked on Node 20.20).
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -30,8 +32,10 @@ const run = (cmd, argv, extra = {}) => {
 
 run(process.execPath, ['esbuild.mjs', '--production']);
 // ThirdPartyNotices.txt from the packages the production bundles contain (esbuild's metafile) and those shipped;
-// the universal package ships no node_modules, so its notices list no onnxruntime (restored after packaging).
-run(process.execPath, ['scripts/notices.mjs', ...(universal ? ['--universal'] : [])]);
+// the universal package ships no node_modules and no llama.cpp, so its notices list neither. The committed file is
+// the linux-x64 package's; any other package's is restored after packaging.
+const committedNotices = !universal && target === 'linux-x64';
+run(process.execPath, ['scripts/notices.mjs', ...(universal ? ['--universal'] : ['--target', target])]);
 
 // The ignore file: .vscodeignore plus, per target, the ONNX Runtime folders of every other platform.
 const { text: ignore, warning } = vscodeignoreFor(target);
@@ -45,6 +49,6 @@ writeFileSync(ignoreFile, ignore);
 const vsceArgs = [path.join(repo, 'node_modules/@vscode/vsce/vsce'), 'package', '--ignoreFile', ignoreFile, '--out', out, '--readme-path', MARKETPLACE_README];
 if (target) vsceArgs.push('--target', target);
 const vsce = spawnSync(process.execPath, vsceArgs, { cwd: repo, env: { ...process.env, CI: 'true' }, stdio: ['ignore', 'inherit', 'inherit'] });
-if (universal) run(process.execPath, ['scripts/notices.mjs']);
+if (!committedNotices) run(process.execPath, ['scripts/notices.mjs']);
 if (vsce.status !== 0) process.exit(vsce.status ?? 1);
 console.log(`package: ${path.relative(process.cwd(), out)}`);

@@ -23,7 +23,7 @@ export {
   type Dim, type FormatId, type Graph, type GraphNode, type GraphValue, type Hyperparameters, type Layer,
   type LayerRole, type Model, type TensorInfo,
 } from './model/types';
-export { nameDict, own, setOwn } from './model/dict';
+export { isJsonObject, nameDict, own, setOwn } from './model/dict';
 export { UniqueNames } from './model/uniqueNames';
 export { appendAll, maxOf } from './util/arrays';
 export { jsonDepthError, type JsoncResult, parseJsoncValue, treeToValue } from './io/jsonc';
@@ -81,7 +81,7 @@ export {
   storedMatrixShape, toHalf, transpose2d, weightErrorStats, weightStats, type WeightStats, WeightStatsAccumulator,
   type WeightStatsPartial, NextTokenAccumulator, type NextTokenComparison, type ReferenceDistribution, argmax,
   allFinite, klDivergenceFull, klDivergenceTopK, topKDistribution, MIN_PROBABILITY, GGML_WRITABLE_DTYPES,
-  isGgmlWritable, quantizeGgml,
+  isGgmlWritable, quantizeGgml, setKquantSearchBackend, activeKquantSearchBackend, KQUANT_MAX_VALUES,
 } from './precision';
 export {
   computeRate, estimate, estimateWith, prepareEstimate, type EstimateChoice, type PreparedEstimate, isCachelessDecoder, symbolicInputDims, type Estimate, EstimateError, type EstimateOptions, formatSupport,

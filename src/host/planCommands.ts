@@ -142,12 +142,13 @@ async function verifyInLlamaCpp(services: Services, modelPath: string, planUri: 
 }
 
 /**
- * Whether GGUF models can be run here; if not, says why and what to do. The llama.cpp binding (node-llama-cpp) is a
- * development dependency: a checkout has it, the packaged extension does not ship it.
+ * Whether GGUF models can be run here; if not, says why and what to do. The platform .vsix ships llama.cpp
+ * (node-llama-cpp bundled, its CPU binaries for that platform); the universal one and platforms without a CPU build
+ * (macOS on arm64) do not.
  */
 export function llamaCppReady(services: Services): boolean {
   if (services.tasks.llamaCppAvailable()) return true;
-  void vscode.window.showErrorMessage(vscode.l10n.t('Running GGUF models needs llama.cpp through node-llama-cpp 3.21.1, which this installation of Precision Lens does not include. Use the CLI from a checkout (precision-lens plan MODEL.gguf --verify), or install the package beside the extension (npm i -E node-llama-cpp@3.21.1).'));
+  void vscode.window.showErrorMessage(vscode.l10n.t('Running GGUF models needs llama.cpp (node-llama-cpp 3.21.1 with its CPU binaries for this platform), which this installation of Precision Lens does not include. Install the Precision Lens package built for this platform (e.g. linux-x64), or use the CLI from a checkout (precision-lens plan MODEL.gguf --verify).'));
   return false;
 }
 

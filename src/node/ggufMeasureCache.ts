@@ -10,7 +10,7 @@
  * (node-llama-cpp version) and this file's version. Entries are verified field by field before use (finite numbers,
  * bounded strings and counts); anything else is ignored and measured again.
  */
-import { sha256Hex, type NextTokenComparison } from '../core';
+import { isJsonObject, sha256Hex, type NextTokenComparison } from '../core';
 import { defaultCacheDir, preparePrivateDir, readCacheEntry, writeCacheEntry } from './userCache';
 import type { LlamaCompareResult } from './llamaEval';
 
@@ -47,11 +47,10 @@ interface CacheFile {
 
 const NUMBER_FIELDS = ['positions', 'perplexity', 'referencePerplexity', 'klDivergence', 'klStdErr', 'klMax', 'klP99', 'top1Agreement', 'nonFinitePositions', 'loadMs', 'evalMs'] as const satisfies readonly (keyof LlamaCompareResult)[];
 
-const isDict = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 const boundedString = (v: unknown): v is string => typeof v === 'string' && v.length <= MAX_CACHE_STRING;
 
 function validResult(v: unknown): v is LlamaCompareResult {
-  if (!isDict(v)) return false;
+  if (!isJsonObject(v)) return false;
   for (const k of NUMBER_FIELDS) if (typeof v[k] !== 'number' || !Number.isFinite(v[k])) return false;
   if (v['klBound'] !== 'exact' && v['klBound'] !== 'lower-bound') return false;
   if (v['topK'] !== undefined && (typeof v['topK'] !== 'number' || !Number.isInteger(v['topK']))) return false;
@@ -59,7 +58,7 @@ function validResult(v: unknown): v is LlamaCompareResult {
 }
 
 function sameKey(a: unknown, b: GgufMeasureCacheKey): boolean {
-  if (!isDict(a)) return false;
+  if (!isJsonObject(a)) return false;
   return a['modelSha256'] === b.modelSha256 && a['textSha256'] === b.textSha256 && a['contextSize'] === b.contextSize && a['maxTokens'] === b.maxTokens && a['storage'] === b.storage && a['runtime'] === b.runtime;
 }
 
@@ -71,12 +70,12 @@ export function parseGgufMeasureCache(text: string, key: GgufMeasureCacheKey): {
   } catch {
     return undefined;
   }
-  if (!isDict(c) || c['version'] !== GGUF_MEASURE_CACHE_VERSION || !sameKey(c['key'], key) || !boundedString(c['description'])) return undefined;
+  if (!isJsonObject(c) || c['version'] !== GGUF_MEASURE_CACHE_VERSION || !sameKey(c['key'], key) || !boundedString(c['description'])) return undefined;
   const entries = c['entries'];
   if (!Array.isArray(entries) || entries.length > MAX_GGUF_CACHE_ENTRIES) return undefined;
   const pairs = new Map<string, LlamaCompareResult>();
   for (const e of entries as unknown[]) {
-    if (!isDict(e) || !boundedString(e['group']) || !boundedString(e['format']) || !validResult(e['result'])) return undefined;
+    if (!isJsonObject(e) || !boundedString(e['group']) || !boundedString(e['format']) || !validResult(e['result'])) return undefined;
     const r = e['result'];
     const clean: Record<string, unknown> = Object.create(null) as Record<string, unknown>;
     for (const k of NUMBER_FIELDS) clean[k] = r[k];

@@ -21,7 +21,7 @@
  * Results are cached in `cacheDir` (default $XDG_CACHE_HOME/precision-lens or os.tmpdir()/precision-lens-cache,
  * never beside the model) keyed by the SHA-256 of the model's files, so reruns are instant.
  */
-import { createHash } from 'node:crypto';
+import type * as NodeCrypto from 'node:crypto';
 import { onnxTypes } from './onnxProto';
 import { promises as fs } from 'node:fs';
 import * as os from 'node:os';
@@ -37,6 +37,7 @@ import {
   quantizationLayout,
   relMseToDb,
   storedMatrixShape,
+  isJsonObject,
   throwIfCancelled,
   transpose2d,
   type CancellationToken,
@@ -114,9 +115,8 @@ interface CacheFile {
 function validCache(c: unknown, modelHash: string): c is CacheFile {
   if (typeof c !== 'object' || c === null || Array.isArray(c)) return false;
   const f = c as Partial<CacheFile>;
-  const isDict = (v: unknown): boolean => typeof v === 'object' && v !== null && !Array.isArray(v);
-  if (f.version !== CACHE_VERSION || f.modelHash !== modelHash || !isDict(f.entries) || !isDict(f.variants) || !isDict(f.outputs)) return false;
-  return Object.values(f.entries!).every((e) => typeof e === 'string' || (isDict(e) && Object.values(e as object).every((x) => typeof x === 'number' || x === null)));
+  if (f.version !== CACHE_VERSION || f.modelHash !== modelHash || !isJsonObject(f.entries) || !isJsonObject(f.variants) || !isJsonObject(f.outputs)) return false;
+  return Object.values(f.entries!).every((e) => typeof e === 'string' || (isJsonObject(e) && Object.values(e as object).every((x) => typeof x === 'number' || x === null)));
 }
 
 /** Applies `format` to one tensor's stored bytes; returns the new bytes or a reason it cannot. */
@@ -141,7 +141,7 @@ export function lowerTensorBytes(model: Model, layerOp: string, tensor: TensorIn
 
 /** SHA-256 over the bytes of `files` in order (regular files only). */
 export async function hashFiles(files: readonly string[]): Promise<string> {
-  const h = createHash('sha256');
+  const h = (require('node:crypto') as typeof NodeCrypto).createHash('sha256'); // loaded on first use (see safeOutput.ts)
   for (const f of files) {
     const { handle: fh } = await openRegularFile(f);
     try {

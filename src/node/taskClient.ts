@@ -15,7 +15,8 @@
  * `cancelGraceMs` later is killed. `dispose()` kills every child (call it when the extension deactivates);
  * children also exit by themselves when this process's IPC channel closes.
  */
-import { fork, type ChildProcess } from 'node:child_process';
+import type * as NodeChildProcess from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { existsSync, promises as fs } from 'node:fs';
 import { createRequire } from 'node:module';
 import * as path from 'node:path';
@@ -104,17 +105,53 @@ export function defaultTaskEntry(dir = __dirname): TaskEntry {
   throw new NodeError('missing-file', `The Precision Lens task script is missing (looked for ${bundled}).`);
 }
 
-/** The llama.cpp binding the GGUF tasks load; a devDependency, so a packaged extension does not ship it. */
+/** The llama.cpp binding the GGUF tasks load (from sources; the build bundles its JavaScript, see below). */
 export const LLAMA_CPP_PACKAGE = 'node-llama-cpp';
 
-/** Whether a task process started from `entryFile` can load the llama.cpp binding (resolved as its import would). */
-export function llamaCppResolvable(entryFile: string): boolean {
+/**
+ * node-llama-cpp's prebuilt CPU binaries package per `${process.platform}-${process.arch}` (what
+ * getLlama({ gpu: false, build: 'never' }) loads; macOS on arm64 has only a Metal build, so none).
+ */
+const LLAMA_CPP_CPU_BINARIES = new Map([
+  ['linux-x64', '@node-llama-cpp/linux-x64'],
+  ['linux-arm64', '@node-llama-cpp/linux-arm64'],
+  ['linux-arm', '@node-llama-cpp/linux-armv7l'],
+  ['darwin-x64', '@node-llama-cpp/mac-x64'],
+  ['win32-x64', '@node-llama-cpp/win-x64'],
+  ['win32-arm64', '@node-llama-cpp/win-arm64'],
+]);
+
+/** The CPU binaries package for a `${platform}-${arch}`, or undefined where there is none. */
+export function llamaCppCpuPackage(platform = `${process.platform}-${process.arch}`): string | undefined {
+  return LLAMA_CPP_CPU_BINARIES.get(platform);
+}
+
+function resolvesFrom(file: string, specifier: string): boolean {
   try {
-    createRequire(entryFile).resolve(LLAMA_CPP_PACKAGE);
+    createRequire(file).resolve(specifier);
     return true;
   } catch {
     return false;
   }
+}
+
+/**
+ * Whether a task process started from `entryFile` can load the llama.cpp binding, as its evaluation process would:
+ * - built (dist/hostTasks.js, in a checkout or the .vsix): dist/llamaEval.js imports the bundle
+ *   dist/llama-cpp/index.mjs (esbuild.mjs), which needs node-llama-cpp's package data in
+ *   ../node_modules/node-llama-cpp and this platform's CPU binaries package beside it (the platform .vsix ships
+ *   both; checked as files, so the answer does not depend on Node's module-resolution caches);
+ * - from sources (tsx): the node-llama-cpp package itself.
+ */
+export function llamaCppResolvable(entryFile: string, platform = `${process.platform}-${process.arch}`): boolean {
+  const dir = path.dirname(entryFile);
+  const bundle = path.join(dir, 'llama-cpp', 'index.mjs');
+  if (existsSync(path.join(dir, 'llamaEval.js')) && existsSync(bundle)) {
+    const binaries = llamaCppCpuPackage(platform);
+    const modules = path.join(dir, '..', 'node_modules');
+    return binaries !== undefined && existsSync(path.join(modules, LLAMA_CPP_PACKAGE, 'package.json')) && existsSync(path.join(modules, binaries, 'package.json'));
+  }
+  return resolvesFrom(entryFile, LLAMA_CPP_PACKAGE);
 }
 
 /** Starts one child process per task and talks to it with the project's RPC helper. */
@@ -216,7 +253,8 @@ export class TaskClient {
     return new Promise<R>((resolve, reject) => {
       // Own execArgv (never the host's inspector flags); the environment is inherited, so in Electron-based VS Code
       // fork's ELECTRON_RUN_AS_NODE=1 makes the child plain Node (electron/electron#6656).
-      const child = fork(entry.file, [], { execArgv: [...entry.execArgv], serialization: 'advanced', stdio: ['ignore', 'ignore', 'pipe', 'ipc'] });
+      // node:child_process (with net and dgram) is loaded on first use: the CLI bundles every command, and `inspect` forks nothing.
+      const child = (require('node:child_process') as typeof NodeChildProcess).fork(entry.file, [], { execArgv: [...entry.execArgv], serialization: 'advanced', stdio: ['ignore', 'ignore', 'pipe', 'ipc'] });
       this.children.add(child);
       let stderr = '';
       child.stderr?.setEncoding('utf8');

@@ -173,6 +173,41 @@ test('virtual table: scrolling updates recycled cells in place (no childList mut
   table.element.remove();
 });
 
+test('virtual table: refilling rows that show the same thing writes nothing to the cells; only text that may not fit clips', async () => {
+  const rows = layers(500).map((l) => (l.index === 3 ? { ...l, dtypeLabel: 'Q4_K (4.5 bits, mixed blocks)' } : l));
+  const table = new tableMod.LayerTable({ onSort: () => undefined, onToggleGroup: () => undefined });
+  win.document.body.appendChild(table.element as never);
+  const update: SensitivityUpdate = {
+    formats: [{ id: 'int4', label: 'INT4 (weight-only, g128)' }],
+    method: 'weights',
+    rows: rows.map((r) => ({ index: r.index, cells: [{ heat: (r.index % 10) / 9, label: `${r.index % 50}`, reason: 'outliers' }] })),
+  };
+  const sensitivity = stateMod.mergeSensitivity(undefined, update, rows.length);
+  const model = rowsMod.buildRows(rows, { search: '', role: '', quantizableOnly: false, grouped: false, collapsed: new Set(), sortKey: 'index', sortDescending: false, estimate: undefined, sensitivity });
+  const data = { layers: rows, rows: model.rows, estimate: undefined, sensitivity, sortKey: 'index' as const, sortDescending: false };
+  table.setData(data, true);
+  const row = (i: number) => table.element.querySelector(`.lt-body .lt-row[aria-rowindex="${i + 2}"]`)!;
+  const cell = (i: number, c: number) => row(i).children[c]!;
+  // Name, op and shape always clip with an ellipsis; short text in a narrow column does not; long text there does.
+  assert.ok(cell(3, 0).classList.contains('clip'));
+  assert.equal(cell(2, 4).textContent, 'FP16');
+  assert.ok(!cell(2, 4).classList.contains('clip'), cell(2, 4).className);
+  assert.ok(cell(3, 4).classList.contains('clip'), cell(3, 4).className);
+  assert.ok(!cell(2, 8).classList.contains('clip') && /heat-\d/.test(cell(2, 8).className));
+  assert.match(cell(2, 8).getAttribute('aria-label') ?? '', /INT4 .*outliers/);
+  // New data version, same content: every row is refilled, and no cell text, class, tooltip or label is written.
+  const records: { type: string; attributeName: string | null; target: unknown }[] = [];
+  const observer = new win.MutationObserver((rs) => records.push(...rs));
+  observer.observe(table.element as never, { subtree: true, characterData: true, attributes: true, childList: true });
+  table.setData(data, true);
+  await new Promise((r) => setTimeout(r, 0));
+  observer.disconnect();
+  const inBody = (n: Node): boolean => (n.nodeType === 3 ? n.parentElement : (n as Element))?.closest('.lt-body .lt-cell') != null;
+  const onCells = records.filter((r) => inBody(r.target as Node));
+  assert.deepEqual(onCells.map((r) => `${r.type} ${r.attributeName ?? ''}`), []);
+  table.element.remove();
+});
+
 test('keyboard: arrows move the active row, Enter folds a block group', () => {
   const rows = layers(100);
   const toggled: number[] = [];

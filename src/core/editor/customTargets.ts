@@ -2,6 +2,7 @@
  * Adding a target to a user targets file as a text edit (so the editor can apply it as an undoable
  * WorkspaceEdit and keep the user's comments and layout). The result is validated by `parseUserTargets`.
  */
+import { isJsonObject } from '../model/dict';
 import { applyEdits, modify, type FormattingOptions } from 'jsonc-parser';
 import { parseJsoncValue } from '../io/jsonc';
 import { DEFAULT_LIMITS } from '../io/limits';
@@ -46,14 +47,11 @@ export function addCustomTargetText(existing: string | undefined, input: CustomT
   const parsed = parseJsoncValue(existing, DEFAULT_LIMITS.maxNestingDepth);
   if (parsed.error !== undefined) throw new Error(`The targets file ${parsed.error}.`);
   const doc = parsed.value;
-  const root: (string | number)[] = Array.isArray(doc) ? [] : isObject(doc) && Array.isArray(doc['targets']) ? ['targets'] : [];
-  const list = Array.isArray(doc) ? doc : isObject(doc) && Array.isArray(doc['targets']) ? (doc['targets'] as unknown[]) : undefined;
+  const root: (string | number)[] = Array.isArray(doc) ? [] : isJsonObject(doc) && Array.isArray(doc['targets']) ? ['targets'] : [];
+  const list = Array.isArray(doc) ? doc : isJsonObject(doc) && Array.isArray(doc['targets']) ? (doc['targets'] as unknown[]) : undefined;
   if (!list) throw new Error('The targets file must hold an array of targets or an object with a "targets" array.');
-  const at = list.findIndex((t) => isObject(t) && t['id'] === input.id);
+  const at = list.findIndex((t) => isJsonObject(t) && t['id'] === input.id);
   const edits = modify(existing, [...root, at >= 0 ? at : list.length], entry, { formattingOptions: FORMAT, ...(at >= 0 ? {} : { isArrayInsertion: true }) });
   return applyEdits(existing, edits);
 }
 
-function isObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}

@@ -51,6 +51,7 @@ import { own, setOwn } from '../model/dict';
 import { RECURRENT_STATE_BYTES, attentionDecodeFlops, attentionPrefillFlops, describeCache, kvCacheElements, type CacheDescription } from '../model/attention';
 import { isRoutedExpert, parameterBreakdown, tensorParts } from '../model/parameters';
 import type { Layer, Model, TensorInfo } from '../model/types';
+import { tensorIndex } from '../model/tensorIndex';
 import { formatByteLength, formatForStoredDType, getNumberFormat, KEEP_FORMAT, type ComputeType, type NumberFormat } from '../precision/numberFormats';
 import type { Interconnect, Target } from './hardware/catalog';
 import { EstimateError } from './hardware/errors';
@@ -383,8 +384,7 @@ export function prepareEstimate(model: Model, target: Target, options: EstimateO
   const context = checkCount('context', options.context, declaredContext, MAX_CONTEXT);
   const kvFormatId = options.kvFormat ?? 'fp16';
   const kvFormat = getNumberFormat(kvFormatId) ?? fail(`unknown KV-cache format '${kvFormatId.slice(0, 40)}'`);
-  const tensorByName = new Map<string, TensorInfo>();
-  for (const t of model.tensors) if (!tensorByName.has(t.name)) tensorByName.set(t.name, t);
+  const tensorByName = tensorIndex(model);
   const text = textAndExperts(model, assumptions, warnings);
   const cache = cacheFacts(model, options, batch, context, kvFormat, assumptions, warnings);
   const storedWeightBytes = model.tensors.reduce((s, t) => s + t.byteLength, 0);

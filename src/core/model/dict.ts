@@ -27,3 +27,9 @@ export function own<T>(dict: Readonly<Record<string, T>> | undefined, key: strin
 export function setOwn<T>(dict: Record<string, T>, key: string, value: T): void {
   Object.defineProperty(dict, key, { value, enumerable: true, writable: true, configurable: true });
 }
+
+/** True for a JSON object (not null, not an array): the one shape check for parsed untrusted JSON (plan, target,
+ * cache and header files). Read its fields with {@link own}. */
+export function isJsonObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}

@@ -38,3 +38,6 @@ export {
 export {
   GGML_WRITABLE_DTYPES, isGgmlWritable, quantizeGgml,
 } from './ggmlQuants';
+export {
+  setKquantSearchBackend, activeKquantSearchBackend, KQUANT_MAX_VALUES,
+} from './kquantSearch';

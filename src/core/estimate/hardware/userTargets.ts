@@ -22,6 +22,7 @@
  * An entry with a catalog id (or `extends`) may give only the fields it changes; a new target needs memory,
  * bandwidth and at least one throughput figure.
  */
+import { isJsonObject } from '../../model/dict';
 import { parseJsoncValue } from '../../io/jsonc';
 import { DEFAULT_LIMITS } from '../../io/limits';
 import { formatError } from '../../errors';
@@ -199,6 +200,7 @@ function computeType(k: string, fail: (p: string) => never): ComputeType {
   return fail(`unknown compute type '${k.slice(0, 40)}' (known: ${COMPUTE_TYPES.join(', ')})`);
 }
 
+
 function isObject(v: Json | undefined): v is { [k: string]: Json } {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
+  return isJsonObject(v);
 }

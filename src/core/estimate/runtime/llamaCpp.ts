@@ -22,6 +22,7 @@
  */
 import type { Model, TensorInfo } from '../../model/types';
 import { dtypeInfo } from '../../model/dtypes';
+import { tensorIndex } from '../../model/tensorIndex';
 import { GGML_TYPES } from '../../formats/gguf/ggmlTypes';
 import { describeCache } from '../../model/attention';
 import { buildDecoderGraph, buildMambaGraph, type GraphDims, type GraphLayer } from './llamaCppGraph';
@@ -215,17 +216,8 @@ export function llamaLayerCaches(model: Model): LlamaLayerCache[] {
   });
 }
 
-/** First tensor of each name, built once per model: per-layer lookups stay O(1) instead of a scan of every tensor per
- * layer and suffix (blocks × tensors, quadratic on a hostile or huge file). */
-const tensorsByName = new WeakMap<Model, Map<string, TensorInfo>>();
 function tensorNamed(model: Model, name: string): TensorInfo | undefined {
-  let index = tensorsByName.get(model);
-  if (!index) {
-    index = new Map();
-    for (const t of model.tensors) if (!index.has(t.name)) index.set(t.name, t);
-    tensorsByName.set(model, index);
-  }
-  return index.get(name);
+  return tensorIndex(model).get(name);
 }
 
 /** Graph-relevant FFN facts of one layer. */

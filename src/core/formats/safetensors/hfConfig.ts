@@ -8,7 +8,7 @@ import type { SiblingResolver } from '../../io/byteSource';
 import type { Limits } from '../../io/limits';
 import type { Hyperparameters } from '../../model/types';
 import { attentionFromHfConfig } from './hfAttention';
-import { isPlainObject, parseJsonObject } from './json';
+import { isJsonObject, parseJsonObject } from './json';
 
 /** Largest config.json read. Threat: a multi-gigabyte "config" file forcing a huge read and parse. Real ones are a few KB. */
 export const MAX_CONFIG_JSON_BYTES = 16 * 1024 * 1024;
@@ -31,7 +31,7 @@ const KEYS = {
 /** Maps a parsed config object to hyperparameters (source 'config.json'). Ignores values that are not positive safe integers. */
 export function hyperparametersFromHfConfig(config: Record<string, unknown>): Hyperparameters {
   // Multimodal wrappers keep the language model's numbers in text_config / llm_config.
-  const nested = [config, config['text_config'], config['llm_config'], config['language_config']].filter(isPlainObject);
+  const nested = [config, config['text_config'], config['llm_config'], config['language_config']].filter(isJsonObject);
   const int = (keys: readonly string[]): number | undefined => {
     for (const obj of nested) {
       for (const k of keys) {
@@ -64,9 +64,9 @@ export function hyperparametersFromHfConfig(config: Record<string, unknown>): Hy
 
 /** `quantization_config.quant_method` (top level or in `text_config`), lower-cased; undefined when absent. */
 export function quantMethodOf(config: Record<string, unknown>): string | undefined {
-  for (const obj of [config, config['text_config']].filter(isPlainObject)) {
+  for (const obj of [config, config['text_config']].filter(isJsonObject)) {
     const q = obj['quantization_config'];
-    if (isPlainObject(q) && typeof q['quant_method'] === 'string') return q['quant_method'].slice(0, 40).toLowerCase();
+    if (isJsonObject(q) && typeof q['quant_method'] === 'string') return q['quant_method'].slice(0, 40).toLowerCase();
   }
   return undefined;
 }

@@ -5,8 +5,18 @@
  * `JSON.parse` would silently collapse (the safetensors spec disallows them; a duplicate can alias two tensors).
  */
 import { ModelFormatError, formatError } from '../../errors';
+import { isJsonObject } from '../../model/dict';
 
 const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
+
+/** `bytes` as text when they are valid UTF-8 (a leading BOM dropped, as {@link parseJsonObject} decodes), else undefined. */
+export function decodeStrictUtf8(bytes: Uint8Array): string | undefined {
+  try {
+    return strictUtf8.decode(bytes);
+  } catch {
+    return undefined;
+  }
+}
 
 /** Result of {@link scanJson}. */
 export interface JsonScan {
@@ -104,7 +114,7 @@ export function parseJsonObject(fileName: string, bytes: Uint8Array, maxDepth: n
     const detail = e instanceof Error ? e.message.replace(/\.$/, '') : 'syntax error';
     throw new ModelFormatError('bad-value', formatError(fileName, `${what} is not valid JSON (${detail.slice(0, 120)})`));
   }
-  if (!isPlainObject(value)) throw new ModelFormatError('bad-value', formatError(fileName, `${what} is not a JSON object`));
+  if (!isJsonObject(value)) throw new ModelFormatError('bad-value', formatError(fileName, `${what} is not a JSON object`));
   const keyCount = Object.keys(value).length;
   if (keyCount !== scan.topLevelKeyCount) {
     throw new ModelFormatError('bad-value', formatError(fileName, `${what} has duplicate keys (${scan.topLevelKeyCount} entries but ${keyCount} distinct names)`));
@@ -141,10 +151,5 @@ export function truncatedCopy(s: string, max: number): string {
   return JSON.parse(JSON.stringify(s.slice(0, max) + TRUNCATION_MARK)) as string;
 }
 
-/** True for a JSON object (not null, not an array). */
-export function isPlainObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
-
-/** Sets an own enumerable property even when the key is `__proto__` (see model/dict.ts). */
-export { setOwn } from '../../model/dict';
+/** The JSON-object check and the `__proto__`-safe setter, from model/dict.ts. */
+export { isJsonObject, setOwn } from '../../model/dict';

@@ -1,0 +1,170 @@
+/**
+ * The K-quant scale searches (ggml's make_qkx2_quants for Q2_K / Q4_K / Q5_K, make_qx_quants for Q6_K, make_q3_quants
+ * for Q3_K) and the final codes in WebAssembly SIMD (kquantSearch.wat): the hot part of writing and of simulating those types. Results are bit-for-bit
+ * those of the float32 reference ports in ggmlQuants.ts (test/unit/kquantSearch.test.ts checks random blocks and edge
+ * cases): WebAssembly's f32 arithmetic is IEEE single precision without contraction, the same operations in the same
+ * order; the trial scales run one per SIMD lane, each lane summing in the reference's order.
+ *
+ * A run is searched in one call over up to {@link KQUANT_MAX_VALUES} values; the caller then packs each block from
+ * the returned views (valid until the next call). Runs containing NaN return undefined, as does a runtime without
+ * WebAssembly SIMD or {@link setKquantSearchBackend}('js'): the caller then takes the reference path.
+ * Pure: no I/O; the module is compiled synchronously from bytes embedded in gen/kquantSearchWasm.ts.
+ */
+import { KQUANT_SEARCH_WASM_BASE64 } from './gen/kquantSearchWasm';
+
+/** Most values one search call takes (64 super-blocks of 256). */
+export const KQUANT_MAX_VALUES = 16384;
+
+/** Memory layout (bytes) below the module's own scratch at 0x1f000. */
+const X_OFF = 0, L_OFF = 0x10000, S_OFF = 0x14000, M_OFF = 0x15000, NUMS_OFF = 0x16000, DD_OFF = 0x17000, DM_OFF = 0x18000;
+
+/**
+ * Results of one search call: a scale (and −min for make_qkx2) per sub-block and a code per value; `dd`/`dm` are
+ * where the caller puts each sub-block's final step and offset before {@link affineCodesRun} / {@link symCodesRun}.
+ */
+export interface KquantSearchViews {
+  readonly scales: Float32Array;
+  readonly mins: Float32Array;
+  readonly codes: Uint8Array;
+  readonly dd: Float32Array;
+  readonly dm: Float32Array;
+}
+
+interface KquantExports {
+  readonly memory: { readonly buffer: ArrayBuffer };
+  hasNaN(x: number, n: number): number;
+  qkx2(x: number, nsub: number, n: number, nmax: number, rmin: number, rdelta: number, nstep: number, mad: number, wmode: number, outS: number, outM: number, outL: number): void;
+  qx(x: number, nsub: number, n: number, nmax: number, nums: number, outS: number, outL: number): void;
+  q3(x: number, nsub: number, n: number, nmax: number, outS: number, outL: number): void;
+  codesAffine(x: number, nsub: number, n: number, nmax: number, dd: number, dm: number, outL: number): void;
+  codesSym(x: number, nsub: number, n: number, lo: number, hi: number, dd: number, outL: number): void;
+}
+
+interface WasmApi {
+  Module: new (bytes: Uint8Array) => object;
+  Instance: new (module: object, imports: object) => { exports: unknown };
+}
+
+interface KquantState {
+  readonly ex: KquantExports;
+  readonly x: Float32Array;
+  readonly views: KquantSearchViews;
+  /** For which nmax the make_qx trial numerators are loaded (0 = none). */
+  numsFor: number;
+}
+
+let state: KquantState | null | undefined;
+let backend: 'auto' | 'js' = 'auto';
+
+function base64ToBytes(b64: string): Uint8Array {
+  const lookup = new Uint8Array(128);
+  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
+  for (let i = 0; i < alphabet.length; i++) lookup[alphabet.charCodeAt(i)] = i;
+  const clean = b64.replace(/=+$/, '');
+  const out = new Uint8Array(Math.floor((clean.length * 3) / 4));
+  let o = 0;
+  for (let i = 0; i < clean.length; i += 4) {
+    const v = (lookup[clean.charCodeAt(i)]! << 18) | (lookup[clean.charCodeAt(i + 1)]! << 12) |
+      ((i + 2 < clean.length ? lookup[clean.charCodeAt(i + 2)]! : 0) << 6) | (i + 3 < clean.length ? lookup[clean.charCodeAt(i + 3)]! : 0);
+    out[o++] = v >> 16;
+    if (o < out.length) out[o++] = (v >> 8) & 0xff;
+    if (o < out.length) out[o++] = v & 0xff;
+  }
+  return out;
+}
+
+function load(): KquantState | undefined {
+  if (state === undefined) {
+    state = null;
+    const api = (globalThis as unknown as { WebAssembly?: WasmApi }).WebAssembly;
+    if (api) {
+      try {
+        const ex = new api.Instance(new api.Module(base64ToBytes(KQUANT_SEARCH_WASM_BASE64)), {}).exports as KquantExports;
+        const buf = ex.memory.buffer;
+        state = {
+          ex,
+          x: new Float32Array(buf, X_OFF, KQUANT_MAX_VALUES),
+          views: {
+            scales: new Float32Array(buf, S_OFF, 1024), mins: new Float32Array(buf, M_OFF, 1024), codes: new Uint8Array(buf, L_OFF, KQUANT_MAX_VALUES),
+            dd: new Float32Array(buf, DD_OFF, 1024), dm: new Float32Array(buf, DM_OFF, 1024),
+          },
+          numsFor: 0,
+        };
+      } catch {
+        // No SIMD support (or WebAssembly disabled by policy): the reference path runs instead.
+        state = null;
+      }
+    }
+  }
+  return backend === 'js' ? undefined : (state ?? undefined);
+}
+
+/** Chooses the implementation: 'auto' = WebAssembly when available, 'js' = always the reference (tests). */
+export function setKquantSearchBackend(b: 'auto' | 'js'): 'auto' | 'js' {
+  const prev = backend;
+  backend = b;
+  return prev;
+}
+
+/** 'wasm' when the WebAssembly searches run, else 'js'. */
+export function activeKquantSearchBackend(): 'wasm' | 'js' {
+  return load() ? 'wasm' : 'js';
+}
+
+/** Copies `count` values of `x` from `xo` into the module; false when unavailable or a value is NaN. */
+function stage(s: KquantState, x: Float32Array, xo: number, count: number): boolean {
+  if (count > KQUANT_MAX_VALUES || count % 4 !== 0) throw new RangeError(`K-quant search runs take whole sub-blocks, at most ${KQUANT_MAX_VALUES} values (got ${count})`);
+  s.x.set(x.subarray(xo, xo + count));
+  return s.ex.hasNaN(X_OFF, count) === 0;
+}
+
+/**
+ * make_qkx2_quants over `count` values from `xo`, in runs of `n` (16 or 32): weights |x| (`weights` 'abs', Q2_K) or
+ * av_x + |x| ('avx', Q4_K/Q5_K). Undefined when the reference path must run (no WebAssembly, or NaN in the run).
+ */
+export function searchQkx2(x: Float32Array, xo: number, count: number, n: number, nmax: number, rmin: number, rdelta: number, nstep: number, useMad: boolean, weights: 'avx' | 'abs'): KquantSearchViews | undefined {
+  const s = load();
+  if (!s || !stage(s, x, xo, count)) return undefined;
+  s.ex.qkx2(X_OFF, count / n, n, nmax, rmin, rdelta, nstep, useMad ? 1 : 0, weights === 'avx' ? 0 : 1, S_OFF, M_OFF, L_OFF);
+  return s.views;
+}
+
+/**
+ * make_qx_quants(n, nmax, rmse_type = 1, no weights) over `count` values from `xo` in runs of `n`; codes are l + nmax.
+ * Undefined when the reference path must run.
+ */
+export function searchQx(x: Float32Array, xo: number, count: number, n: number, nmax: number): KquantSearchViews | undefined {
+  const s = load();
+  if (!s || !stage(s, x, xo, count)) return undefined;
+  if (s.numsFor !== nmax) {
+    // The trial numerators exactly as the reference computes them: −fround(nmax + fround(0.1·is)).
+    const nums = new Float32Array(s.ex.memory.buffer, NUMS_OFF, 20);
+    let k = 0;
+    for (let is = -9; is <= 9; is++) if (is !== 0) nums[k++] = -Math.fround(nmax + Math.fround(0.1 * is));
+    nums[18] = nums[19] = 0;
+    s.numsFor = nmax;
+  }
+  s.ex.qx(X_OFF, count / n, n, nmax, NUMS_OFF, S_OFF, L_OFF);
+  return s.views;
+}
+
+/** make_q3_quants(n, nmax, do_rmse) over `count` values from `xo` in runs of `n`; codes are l + nmax. */
+export function searchQ3(x: Float32Array, xo: number, count: number, n: number, nmax: number): KquantSearchViews | undefined {
+  const s = load();
+  if (!s || !stage(s, x, xo, count)) return undefined;
+  s.ex.q3(X_OFF, count / n, n, nmax, S_OFF, L_OFF);
+  return s.views;
+}
+
+/**
+ * After a search of `count` values and the caller's `dd`/`dm` per run of `n`: the final codes
+ * clamp(nearest_int((x + dm) / dd), 0, nmax) replace the search's where dd ≠ 0 (in the views' `codes`).
+ */
+export function affineCodesRun(count: number, n: number, nmax: number): void {
+  state!.ex.codesAffine(X_OFF, count / n, n, nmax, DD_OFF, DM_OFF, L_OFF);
+}
+
+/** As {@link affineCodesRun} for the symmetric types: clamp(nearest_int(x / dd), lo, hi) − lo where dd ≠ 0. */
+export function symCodesRun(count: number, n: number, lo: number, hi: number): void {
+  state!.ex.codesSym(X_OFF, count / n, n, lo, hi, DD_OFF, L_OFF);
+}

@@ -1,0 +1,475 @@
+;; WebAssembly SIMD scale searches of ggml's K-quants (kquantSearch.ts). Compiled by `npm run build:kernels`
+;; (scripts/buildKernels.mjs, wabt) into gen/kquantSearchWasm.ts.
+;;
+;; These compute exactly what the reference ports in ggmlQuants.ts compute (make_qkx2_quants for Q2_K/Q4_K/Q5_K,
+;; make_qx_quants for Q6_K, make_q3_quants for Q3_K, and each element's final code from its sub-block's step): every intermediate is one IEEE float32 operation on float32 operands, in the same order
+;; (WebAssembly never contracts a*b + c). The scalar parts stay scalar; only the independent trial scales run side
+;; by side, one trial per f32x4 lane, each lane summing its elements in the reference's order. make_qkx2's trials
+;; depend on each other only through `min`, which moves when a trial wins: the lanes after a winner that moved it
+;; are recomputed from the next trial. Inputs with NaN are not handled here (`hasNaN`; the caller takes the
+;; reference path for them, whose NaN code conversion is JavaScript's).
+;;
+;; Memory is owned by the caller (kquantSearch.ts); the scratch areas below sit above its buffers.
+(module
+  (memory (export "memory") 2)
+
+  ;; Scratch (byte offsets): W weights f32×32, XM (x − min) f32×32, CODES i32x4×32 (one code per trial lane),
+  ;; LANES 6 × v128 (per-lane results read back by trial index).
+  (global $W i32 (i32.const 0x1f000))
+  (global $XM i32 (i32.const 0x1f080))
+  (global $CODES i32 (i32.const 0x1f100))
+  (global $LANES i32 (i32.const 0x1f300))
+
+  ;; 1 when any of the n float32 values at $x is NaN (n a multiple of 4).
+  (func (export "hasNaN") (param $x i32) (param $n i32) (result i32)
+    (local $i i32) (local $acc v128) (local $v v128)
+    (block $done
+      (loop $l
+        (br_if $done (i32.ge_u (local.get $i) (local.get $n)))
+        (local.set $v (v128.load (i32.add (local.get $x) (i32.shl (local.get $i) (i32.const 2)))))
+        (local.set $acc (v128.or (local.get $acc) (f32x4.ne (local.get $v) (local.get $v))))
+        (local.set $i (i32.add (local.get $i) (i32.const 4)))
+        (br $l)))
+    (v128.any_true (local.get $acc)))
+
+  ;; make_qkx2_quants over $nsub runs of $n (≤ 32) float32 values at $x. Weights: $wmode 0 = av_x + |x| with
+  ;; av_x = sqrt(Σx²/n) (Q4_K, Q5_K), 1 = |x| (Q2_K). Writes the scale to $outS[sb], −min to $outM[sb] (f32) and
+  ;; the codes to $outL[sb·n + i] (u8).
+  (func (export "qkx2") (param $x i32) (param $nsub i32) (param $n i32) (param $nmax i32) (param $rmin f32) (param $rdelta f32) (param $nstep i32) (param $mad i32) (param $wmode i32) (param $outS i32) (param $outM i32) (param $outL i32)
+    (local $sb i32) (local $xs i32) (local $lo i32) (local $i i32) (local $l i32) (local $k i32) (local $p i32)
+    (local $start i32) (local $valid i32) (local $restart i32)
+    (local $fnmax f32) (local $min f32) (local $max f32) (local $sumW f32) (local $sumX f32) (local $xi f32) (local $w f32)
+    (local $iscale f32) (local $scale f32) (local $best f32) (local $diff f32) (local $sumX2 f32) (local $avX f32) (local $newMin f32)
+    (local $vis v128) (local $vxm v128) (local $vl v128) (local $vlf v128) (local $vw v128) (local $vx v128) (local $vwl v128)
+    (local $sL v128) (local $sL2 v128) (local $sXL v128) (local $vD v128) (local $vS v128) (local $vM v128) (local $mask v128)
+    (local $cur v128) (local $vd v128) (local $zero v128) (local $vnmax v128)
+    (local.set $fnmax (f32.convert_i32_s (local.get $nmax)))
+    (local.set $vnmax (i32x4.splat (local.get $nmax)))
+    (block $allDone
+      (loop $sbLoop
+        (br_if $allDone (i32.ge_u (local.get $sb) (local.get $nsub)))
+        (local.set $xs (i32.add (local.get $x) (i32.shl (i32.mul (local.get $sb) (local.get $n)) (i32.const 2))))
+        (local.set $lo (i32.add (local.get $outL) (i32.mul (local.get $sb) (local.get $n))))
+        (block $next
+          ;; weights
+          (if (i32.eqz (local.get $wmode))
+            (then
+              (local.set $sumX2 (f32.const 0))
+              (local.set $i (i32.const 0))
+              (block $b1 (loop $l1
+                (br_if $b1 (i32.ge_u (local.get $i) (local.get $n)))
+                (local.set $xi (f32.load (i32.add (local.get $xs) (i32.shl (local.get $i) (i32.const 2)))))
+                (local.set $sumX2 (f32.add (local.get $sumX2) (f32.mul (local.get $xi) (local.get $xi))))
+                (local.set $i (i32.add (local.get $i) (i32.const 1)))
+                (br $l1)))
+              (local.set $avX (f32.sqrt (f32.div (local.get $sumX2) (f32.convert_i32_s (local.get $n)))))
+              (local.set $i (i32.const 0))
+              (block $b2 (loop $l2
+                (br_if $b2 (i32.ge_u (local.get $i) (local.get $n)))
+                (f32.store (i32.add (global.get $W) (i32.shl (local.get $i) (i32.const 2)))
+                  (f32.add (local.get $avX) (f32.abs (f32.load (i32.add (local.get $xs) (i32.shl (local.get $i) (i32.const 2)))))))
+                (local.set $i (i32.add (local.get $i) (i32.const 1)))
+                (br $l2))))
+            (else
+              (local.set $i (i32.const 0))
+              (block $b3 (loop $l3
+                (br_if $b3 (i32.ge_u (local.get $i) (local.get $n)))
+                (f32.store (i32.add (global.get $W) (i32.shl (local.get $i) (i32.const 2)))
+                  (f32.abs (f32.load (i32.add (local.get $xs) (i32.shl (local.get $i) (i32.const 2))))))
+                (local.set $i (i32.add (local.get $i) (i32.const 1)))
+                (br $l3)))))
+          ;; min, max, Σw, Σw·x
+          (local.set $min (f32.load (local.get $xs)))
+          (local.set $max (local.get $min))
+          (local.set $sumW (f32.load (global.get $W)))
+          (local.set $sumX (f32.mul (local.get $sumW) (local.get $min)))
+          (local.set $i (i32.const 1))
+          (block $b4 (loop $l4
+            (br_if $b4 (i32.ge_u (local.get $i) (local.get $n)))
+            (local.set $xi (f32.load (i32.add (local.get $xs) (i32.shl (local.get $i) (i32.const 2)))))
+            (if (f32.lt (local.get $xi) (local.get $min)) (then (local.set $min (local.get $xi))))
+            (if (f32.gt (local.get $xi) (local.get $max)) (then (local.set $max (local.get $xi))))
+            (local.set $w (f32.load (i32.add (global.get $W) (i32.shl (local.get $i) (i32.const 2)))))
+            (local.set $sumW (f32.add (local.get $sumW) (local.get $w)))
+            (local.set $sumX (f32.add (local.get $sumX) (f32.mul (local.get $w) (local.get $xi))))
+            (local.set $i (i32.add (local.get $i) (i32.const 1)))
+            (br $l4)))
+          (if (f32.gt (local.get $min) (f32.const 0)) (then (local.set $min (f32.const 0))))
+          (if (f32.eq (local.get $max) (local.get $min))
+            (then
+              (memory.fill (local.get $lo) (i32.const 0) (local.get $n))
+              (f32.store (i32.add (local.get $outS) (i32.shl (local.get $sb) (i32.const 2))) (f32.const 0))
+              (f32.store (i32.add (local.get $outM) (i32.shl (local.get $sb) (i32.const 2))) (f32.neg (local.get $min)))
+              (br $next)))
+          ;; initial fit
+          (local.set $iscale (f32.div (local.get $fnmax) (f32.sub (local.get $max) (local.get $min))))
+          (local.set $scale (f32.div (f32.const 1) (local.get $iscale)))
+          (local.set $best (f32.const 0))
+          (local.set $i (i32.const 0))
+          (block $b5 (loop $l5
+            (br_if $b5 (i32.ge_u (local.get $i) (local.get $n)))
+            (local.set $xi (f32.load (i32.add (local.get $xs) (i32.shl (local.get $i) (i32.const 2)))))
+            (f32.store (i32.add (global.get $XM) (i32.shl (local.get $i) (i32.const 2))) (f32.sub (local.get $xi) (local.get $min)))
+            ;; nearest_int: (float)(v + 1.5·2²³) read as int, low 23 bits − 2²²
+            (local.set $l (i32.sub (i32.and (i32.reinterpret_f32 (f32.add (f32.mul (local.get $iscale) (f32.sub (local.get $xi) (local.get $min))) (f32.const 12582912))) (i32.const 0x7fffff)) (i32.const 0x400000)))
+            (if (i32.gt_s (local.get $l) (local.get $nmax)) (then (local.set $l (local.get $nmax))))
+            (if (i32.lt_s (local.get $l) (i32.const 0)) (then (local.set $l (i32.const 0))))
+            (i32.store8 (i32.add (local.get $lo) (local.get $i)) (local.get $l))
+            (local.set $diff (f32.sub (f32.add (f32.mul (local.get $scale) (f32.convert_i32_s (local.get $l))) (local.get $min)) (local.get $xi)))
+            (local.set $diff (if (result f32) (local.get $mad) (then (f32.abs (local.get $diff))) (else (f32.mul (local.get $diff) (local.get $diff)))))
+            (local.set $best (f32.add (local.get $best) (f32.mul (f32.load (i32.add (global.get $W) (i32.shl (local.get $i) (i32.const 2)))) (local.get $diff))))
+            (local.set $i (i32.add (local.get $i) (i32.const 1)))
+            (br $l5)))
+          ;; trial scales, four lanes at a time
+          (local.set $start (i32.const 0))
+          (block $tDone (loop $tLoop
+            (br_if $tDone (i32.gt_s (local.get $start) (local.get $nstep)))
+            (local.set $vis
+              (f32x4.div
+                (f32x4.add
+                  (f32x4.add (f32x4.splat (local.get $rmin))
+                    (f32x4.mul (f32x4.splat (local.get $rdelta))
+                      (f32x4.convert_i32x4_s (i32x4.add (i32x4.splat (local.get $start)) (v128.const i32x4 0 1 2 3)))))
+                  (f32x4.splat (local.get $fnmax)))
+                (f32x4.splat (f32.sub (local.get $max) (local.get $min)))))
+            (local.set $sL (v128.const i32x4 0 0 0 0))
+            (local.set $sL2 (v128.const i32x4 0 0 0 0))
+            (local.set $sXL (v128.const i32x4 0 0 0 0))
+            (local.set $i (i32.const 0))
+            (block $b6 (loop $l6
+              (br_if $b6 (i32.ge_u (local.get $i) (local.get $n)))
+              (local.set $p (i32.shl (local.get $i) (i32.const 2)))
+              (local.set $vl
+                (i32x4.min_s
+                  (i32x4.max_s
+                    (i32x4.trunc_sat_f32x4_s (f32x4.nearest (f32x4.mul (local.get $vis) (v128.load32_splat (i32.add (global.get $XM) (local.get $p))))))
+                    (v128.const i32x4 0 0 0 0))
+                  (local.get $vnmax)))
+              (v128.store (i32.add (global.get $CODES) (i32.shl (local.get $i) (i32.const 4))) (local.get $vl))
+              (local.set $vlf (f32x4.convert_i32x4_s (local.get $vl)))
+              (local.set $vwl (f32x4.mul (v128.load32_splat (i32.add (global.get $W) (local.get $p))) (local.get $vlf)))
+              (local.set $sL (f32x4.add (local.get $sL) (local.get $vwl)))
+              (local.set $sL2 (f32x4.add (local.get $sL2) (f32x4.mul (local.get $vwl) (local.get $vlf))))
+              (local.set $sXL (f32x4.add (local.get $sXL) (f32x4.mul (local.get $vwl) (v128.load32_splat (i32.add (local.get $xs) (local.get $p))))))
+              (local.set $i (i32.add (local.get $i) (i32.const 1)))
+              (br $l6)))
+            (local.set $vD (f32x4.sub (f32x4.mul (f32x4.splat (local.get $sumW)) (local.get $sL2)) (f32x4.mul (local.get $sL) (local.get $sL))))
+            (local.set $vS (f32x4.div (f32x4.sub (f32x4.mul (f32x4.splat (local.get $sumW)) (local.get $sXL)) (f32x4.mul (f32x4.splat (local.get $sumX)) (local.get $sL))) (local.get $vD)))
+            (local.set $vM (f32x4.div (f32x4.sub (f32x4.mul (local.get $sL2) (f32x4.splat (local.get $sumX))) (f32x4.mul (local.get $sL) (local.get $sXL))) (local.get $vD)))
+            (local.set $mask (f32x4.gt (local.get $vM) (v128.const i32x4 0 0 0 0)))
+            (local.set $vM (v128.bitselect (v128.const i32x4 0 0 0 0) (local.get $vM) (local.get $mask)))
+            (local.set $vS (v128.bitselect (f32x4.div (local.get $sXL) (local.get $sL2)) (local.get $vS) (local.get $mask)))
+            ;; error of each lane's fit
+            (local.set $cur (v128.const i32x4 0 0 0 0))
+            (local.set $i (i32.const 0))
+            (block $b7 (loop $l7
+              (br_if $b7 (i32.ge_u (local.get $i) (local.get $n)))
+              (local.set $p (i32.shl (local.get $i) (i32.const 2)))
+              (local.set $vd
+                (f32x4.sub
+                  (f32x4.add (f32x4.mul (local.get $vS) (f32x4.convert_i32x4_s (v128.load (i32.add (global.get $CODES) (i32.shl (local.get $i) (i32.const 4)))))) (local.get $vM))
+                  (v128.load32_splat (i32.add (local.get $xs) (local.get $p)))))
+              (local.set $vd (if (result v128) (local.get $mad) (then (f32x4.abs (local.get $vd))) (else (f32x4.mul (local.get $vd) (local.get $vd)))))
+              (local.set $cur (f32x4.add (local.get $cur) (f32x4.mul (v128.load32_splat (i32.add (global.get $W) (local.get $p))) (local.get $vd))))
+              (local.set $i (i32.add (local.get $i) (i32.const 1)))
+              (br $l7)))
+            (v128.store (global.get $LANES) (local.get $vD))
+            (v128.store offset=16 (global.get $LANES) (local.get $cur))
+            (v128.store offset=32 (global.get $LANES) (local.get $vS))
+            (v128.store offset=48 (global.get $LANES) (local.get $vM))
+            ;; the lanes in trial order, as the reference's sequential loop takes them
+            (local.set $valid (i32.sub (i32.add (local.get $nstep) (i32.const 1)) (local.get $start)))
+            (if (i32.gt_s (local.get $valid) (i32.const 4)) (then (local.set $valid (i32.const 4))))
+            (local.set $restart (i32.const 0))
+            (local.set $k (i32.const 0))
+            (block $kDone (loop $kLoop
+              (br_if $kDone (i32.ge_s (local.get $k) (local.get $valid)))
+              (local.set $p (i32.add (global.get $LANES) (i32.shl (local.get $k) (i32.const 2))))
+              (if (i32.and (f32.gt (f32.load (local.get $p)) (f32.const 0)) (f32.lt (f32.load offset=16 (local.get $p)) (local.get $best)))
+                (then
+                  (local.set $best (f32.load offset=16 (local.get $p)))
+                  (local.set $scale (f32.load offset=32 (local.get $p)))
+                  (local.set $newMin (f32.load offset=48 (local.get $p)))
+                  (local.set $i (i32.const 0))
+                  (block $b8 (loop $l8
+                    (br_if $b8 (i32.ge_u (local.get $i) (local.get $n)))
+                    (i32.store8 (i32.add (local.get $lo) (local.get $i))
+                      (i32.load (i32.add (i32.add (global.get $CODES) (i32.shl (local.get $i) (i32.const 4))) (i32.shl (local.get $k) (i32.const 2)))))
+                    (local.set $i (i32.add (local.get $i) (i32.const 1)))
+                    (br $l8)))
+                  (if (i32.ne (i32.reinterpret_f32 (local.get $newMin)) (i32.reinterpret_f32 (local.get $min)))
+                    (then
+                      ;; min moved: later trials start from it, so the lanes after this one are stale
+                      (local.set $min (local.get $newMin))
+                      (local.set $i (i32.const 0))
+                      (block $b9 (loop $l9
+                        (br_if $b9 (i32.ge_u (local.get $i) (local.get $n)))
+                        (local.set $p (i32.shl (local.get $i) (i32.const 2)))
+                        (f32.store (i32.add (global.get $XM) (local.get $p)) (f32.sub (f32.load (i32.add (local.get $xs) (local.get $p))) (local.get $min)))
+                        (local.set $i (i32.add (local.get $i) (i32.const 1)))
+                        (br $l9)))
+                      (local.set $start (i32.add (local.get $start) (i32.add (local.get $k) (i32.const 1))))
+                      (local.set $restart (i32.const 1))
+                      (br $kDone)))))
+              (local.set $k (i32.add (local.get $k) (i32.const 1)))
+              (br $kLoop)))
+            (if (i32.eqz (local.get $restart)) (then (local.set $start (i32.add (local.get $start) (i32.const 4)))))
+            (br $tLoop)))
+          (f32.store (i32.add (local.get $outS) (i32.shl (local.get $sb) (i32.const 2))) (local.get $scale))
+          (f32.store (i32.add (local.get $outM) (i32.shl (local.get $sb) (i32.const 2))) (f32.neg (local.get $min))))
+        (local.set $sb (i32.add (local.get $sb) (i32.const 1)))
+        (br $sbLoop))))
+
+  ;; make_qx_quants(n, nmax, x, L, rmse_type = 1, qw = NULL) over $nsub runs of $n float32 values at $x. $nums holds
+  ;; the 18 trial numerators −(nmax + 0.1·is), is = −9…−1, 1…9 (f32 × 20, the last two unused). Writes the scale
+  ;; to $outS[sb] and the codes l + nmax (0 for an all-zero run) to $outL[sb·n + i] (u8).
+  (func (export "qx") (param $x i32) (param $nsub i32) (param $n i32) (param $nmax i32) (param $nums i32) (param $outS i32) (param $outL i32)
+    (local $sb i32) (local $xs i32) (local $lo i32) (local $i i32) (local $l i32) (local $g i32) (local $k i32) (local $valid i32) (local $win i32) (local $p i32)
+    (local $fnmax f32) (local $max f32) (local $amax f32) (local $ax f32) (local $xi f32) (local $w f32) (local $iscale f32)
+    (local $sumlx f32) (local $suml2 f32) (local $scale f32) (local $best f32) (local $lf f32) (local $slx f32) (local $sl2 f32)
+    (local $vis v128) (local $vl v128) (local $vlf v128) (local $vlx v128) (local $vl2 v128) (local $vlo v128) (local $vhi v128)
+    (local.set $fnmax (f32.convert_i32_s (local.get $nmax)))
+    (local.set $vlo (i32x4.splat (i32.sub (i32.const 0) (local.get $nmax))))
+    (local.set $vhi (i32x4.splat (i32.sub (local.get $nmax) (i32.const 1))))
+    (block $allDone
+      (loop $sbLoop
+        (br_if $allDone (i32.ge_u (local.get $sb) (local.get $nsub)))
+        (local.set $xs (i32.add (local.get $x) (i32.shl (i32.mul (local.get $sb) (local.get $n)) (i32.const 2))))
+        (local.set $lo (i32.add (local.get $outL) (i32.mul (local.get $sb) (local.get $n))))
+        (block $next
+          (local.set $max (f32.const 0))
+          (local.set $amax (f32.const 0))
+          (local.set $i (i32.const 0))
+          (block $b1 (loop $l1
+            (br_if $b1 (i32.ge_u (local.get $i) (local.get $n)))
+            (local.set $xi (f32.load (i32.add (local.get $xs) (i32.shl (local.get $i) (i32.const 2)))))
+            (local.set $ax (f32.abs (local.get $xi)))
+            (if (f32.gt (local.get $ax) (local.get $amax)) (then (local.set $amax (local.get $ax)) (local.set $max (local.get $xi))))
+            (local.set $i (i32.add (local.get $i) (i32.const 1)))
+            (br $l1)))
+          ;; the reference compares the float32 amax with the double 1e-15
+          (if (f64.lt (f64.promote_f32 (local.get $amax)) (f64.const 1e-15))
+            (then
+              (memory.fill (local.get $lo) (i32.const 0) (local.get $n))
+              (f32.store (i32.add (local.get $outS) (i32.shl (local.get $sb) (i32.const 2))) (f32.const 0))
+              (br $next)))
+          (local.set $iscale (f32.div (f32.neg (local.get $fnmax)) (local.get $max)))
+          (local.set $sumlx (f32.const 0))
+          (local.set $suml2 (f32.const 0))
+          (local.set $i (i32.const 0))
+          (block $b2 (loop $l2
+            (br_if $b2 (i32.ge_u (local.get $i) (local.get $n)))
+            (local.set $xi (f32.load (i32.add (local.get $xs) (i32.shl (local.get $i) (i32.const 2)))))
+            (local.set $l (i32.sub (i32.and (i32.reinterpret_f32 (f32.add (f32.mul (local.get $iscale) (local.get $xi)) (f32.const 12582912))) (i32.const 0x7fffff)) (i32.const 0x400000)))
+            (if (i32.gt_s (local.get $l) (i32.sub (local.get $nmax) (i32.const 1))) (then (local.set $l (i32.sub (local.get $nmax) (i32.const 1)))))
+            (if (i32.lt_s (local.get $l) (i32.sub (i32.const 0) (local.get $nmax))) (then (local.set $l (i32.sub (i32.const 0) (local.get $nmax)))))
+            (i32.store8 (i32.add (local.get $lo) (local.get $i)) (i32.add (local.get $l) (local.get $nmax)))
+            (local.set $w (f32.mul (local.get $xi) (local.get $xi)))
+            (local.set $lf (f32.convert_i32_s (local.get $l)))
+            (local.set $sumlx (f32.add (local.get $sumlx) (f32.mul (f32.mul (local.get $w) (local.get $xi)) (local.get $lf))))
+            (local.set $suml2 (f32.add (local.get $suml2) (f32.mul (f32.mul (local.get $w) (local.get $lf)) (local.get $lf))))
+            (local.set $i (i32.add (local.get $i) (i32.const 1)))
+            (br $l2)))
+          (local.set $scale (if (result f32) (f32.ne (local.get $suml2) (f32.const 0)) (then (f32.div (local.get $sumlx) (local.get $suml2))) (else (f32.const 0))))
+          (local.set $best (f32.mul (local.get $scale) (local.get $sumlx)))
+          (local.set $win (i32.const -1))
+          ;; 18 trials: 5 groups of 4 lanes (the last group's two extra lanes ignored)
+          (local.set $g (i32.const 0))
+          (block $gDone (loop $gLoop
+            (br_if $gDone (i32.ge_u (local.get $g) (i32.const 5)))
+            (local.set $vis (f32x4.div (v128.load (i32.add (local.get $nums) (i32.shl (local.get $g) (i32.const 4)))) (f32x4.splat (local.get $max))))
+            (local.set $vlx (v128.const i32x4 0 0 0 0))
+            (local.set $vl2 (v128.const i32x4 0 0 0 0))
+            (local.set $i (i32.const 0))
+            (block $b3 (loop $l3
+              (br_if $b3 (i32.ge_u (local.get $i) (local.get $n)))
+              (local.set $xi (f32.load (i32.add (local.get $xs) (i32.shl (local.get $i) (i32.const 2)))))
+              (local.set $w (f32.mul (local.get $xi) (local.get $xi)))
+              (local.set $vl
+                (i32x4.max_s
+                  (i32x4.min_s
+                    (i32x4.sub (v128.and (f32x4.add (f32x4.mul (local.get $vis) (f32x4.splat (local.get $xi))) (f32x4.splat (f32.const 12582912))) (i32x4.splat (i32.const 0x7fffff))) (i32x4.splat (i32.const 0x400000)))
+                    (local.get $vhi))
+                  (local.get $vlo)))
+              (local.set $vlf (f32x4.convert_i32x4_s (local.get $vl)))
+              (local.set $vlx (f32x4.add (local.get $vlx) (f32x4.mul (f32x4.splat (f32.mul (local.get $w) (local.get $xi))) (local.get $vlf))))
+              (local.set $vl2 (f32x4.add (local.get $vl2) (f32x4.mul (f32x4.mul (f32x4.splat (local.get $w)) (local.get $vlf)) (local.get $vlf))))
+              (local.set $i (i32.add (local.get $i) (i32.const 1)))
+              (br $l3)))
+            (v128.store (global.get $LANES) (local.get $vlx))
+            (v128.store offset=16 (global.get $LANES) (local.get $vl2))
+            (local.set $valid (if (result i32) (i32.eq (local.get $g) (i32.const 4)) (then (i32.const 2)) (else (i32.const 4))))
+            (local.set $k (i32.const 0))
+            (block $kDone (loop $kLoop
+              (br_if $kDone (i32.ge_s (local.get $k) (local.get $valid)))
+              (local.set $p (i32.add (global.get $LANES) (i32.shl (local.get $k) (i32.const 2))))
+              (local.set $slx (f32.load (local.get $p)))
+              (local.set $sl2 (f32.load offset=16 (local.get $p)))
+              (if (i32.and (f32.gt (local.get $sl2) (f32.const 0)) (f32.gt (f32.mul (local.get $slx) (local.get $slx)) (f32.mul (local.get $best) (local.get $sl2))))
+                (then
+                  (local.set $scale (f32.div (local.get $slx) (local.get $sl2)))
+                  (local.set $best (f32.mul (local.get $scale) (local.get $slx)))
+                  (local.set $win (i32.add (i32.shl (local.get $g) (i32.const 2)) (local.get $k)))))
+              (local.set $k (i32.add (local.get $k) (i32.const 1)))
+              (br $kLoop)))
+            (local.set $g (i32.add (local.get $g) (i32.const 1)))
+            (br $gLoop)))
+          ;; the codes of the last winning trial (each winner rewrites all of them in the reference)
+          (if (i32.ge_s (local.get $win) (i32.const 0))
+            (then
+              (local.set $iscale (f32.div (f32.load (i32.add (local.get $nums) (i32.shl (local.get $win) (i32.const 2)))) (local.get $max)))
+              (local.set $i (i32.const 0))
+              (block $b4 (loop $l4
+                (br_if $b4 (i32.ge_u (local.get $i) (local.get $n)))
+                (local.set $l (i32.sub (i32.and (i32.reinterpret_f32 (f32.add (f32.mul (local.get $iscale) (f32.load (i32.add (local.get $xs) (i32.shl (local.get $i) (i32.const 2))))) (f32.const 12582912))) (i32.const 0x7fffff)) (i32.const 0x400000)))
+                (if (i32.gt_s (local.get $l) (i32.sub (local.get $nmax) (i32.const 1))) (then (local.set $l (i32.sub (local.get $nmax) (i32.const 1)))))
+                (if (i32.lt_s (local.get $l) (i32.sub (i32.const 0) (local.get $nmax))) (then (local.set $l (i32.sub (i32.const 0) (local.get $nmax)))))
+                (i32.store8 (i32.add (local.get $lo) (local.get $i)) (i32.add (local.get $l) (local.get $nmax)))
+                (local.set $i (i32.add (local.get $i) (i32.const 1)))
+                (br $l4)))))
+          (f32.store (i32.add (local.get $outS) (i32.shl (local.get $sb) (i32.const 2))) (local.get $scale)))
+        (local.set $sb (i32.add (local.get $sb) (i32.const 1)))
+        (br $sbLoop))))
+
+  ;; make_q3_quants(n, nmax, x, L, do_rmse = true) over $nsub runs of $n float32 values at $x: symmetric fit refined
+  ;; element by element (at most 5 passes). Writes the scale to $outS[sb] and the codes l + nmax (0 for an all-zero
+  ;; run) to $outL[sb·n + i] (u8). The codes being refined live in CODES (i32 each).
+  (func (export "q3") (param $x i32) (param $nsub i32) (param $n i32) (param $nmax i32) (param $outS i32) (param $outL i32)
+    (local $sb i32) (local $xs i32) (local $lo i32) (local $i i32) (local $l i32) (local $li i32) (local $nl i32) (local $itry i32) (local $changed i32) (local $p i32)
+    (local $fnmax f32) (local $max f32) (local $amax f32) (local $ax f32) (local $xi f32) (local $w f32) (local $wx f32) (local $iscale f32)
+    (local $sumlx f32) (local $suml2 f32) (local $slx f32) (local $sl2 f32) (local $lf f32)
+    (local.set $fnmax (f32.convert_i32_s (local.get $nmax)))
+    (block $allDone
+      (loop $sbLoop
+        (br_if $allDone (i32.ge_u (local.get $sb) (local.get $nsub)))
+        (local.set $xs (i32.add (local.get $x) (i32.shl (i32.mul (local.get $sb) (local.get $n)) (i32.const 2))))
+        (local.set $lo (i32.add (local.get $outL) (i32.mul (local.get $sb) (local.get $n))))
+        (block $next
+          (local.set $max (f32.const 0))
+          (local.set $amax (f32.const 0))
+          (local.set $i (i32.const 0))
+          (block $b1 (loop $l1
+            (br_if $b1 (i32.ge_u (local.get $i) (local.get $n)))
+            (local.set $xi (f32.load (i32.add (local.get $xs) (i32.shl (local.get $i) (i32.const 2)))))
+            (local.set $ax (f32.abs (local.get $xi)))
+            (if (f32.gt (local.get $ax) (local.get $amax)) (then (local.set $amax (local.get $ax)) (local.set $max (local.get $xi))))
+            (local.set $i (i32.add (local.get $i) (i32.const 1)))
+            (br $l1)))
+          (if (f64.lt (f64.promote_f32 (local.get $amax)) (f64.const 1e-15))
+            (then
+              (memory.fill (local.get $lo) (i32.const 0) (local.get $n))
+              (f32.store (i32.add (local.get $outS) (i32.shl (local.get $sb) (i32.const 2))) (f32.const 0))
+              (br $next)))
+          (local.set $iscale (f32.div (f32.neg (local.get $fnmax)) (local.get $max)))
+          (local.set $sumlx (f32.const 0))
+          (local.set $suml2 (f32.const 0))
+          (local.set $i (i32.const 0))
+          (block $b2 (loop $l2
+            (br_if $b2 (i32.ge_u (local.get $i) (local.get $n)))
+            (local.set $xi (f32.load (i32.add (local.get $xs) (i32.shl (local.get $i) (i32.const 2)))))
+            (local.set $l (i32.sub (i32.and (i32.reinterpret_f32 (f32.add (f32.mul (local.get $iscale) (local.get $xi)) (f32.const 12582912))) (i32.const 0x7fffff)) (i32.const 0x400000)))
+            (if (i32.gt_s (local.get $l) (i32.sub (local.get $nmax) (i32.const 1))) (then (local.set $l (i32.sub (local.get $nmax) (i32.const 1)))))
+            (if (i32.lt_s (local.get $l) (i32.sub (i32.const 0) (local.get $nmax))) (then (local.set $l (i32.sub (i32.const 0) (local.get $nmax)))))
+            (i32.store (i32.add (global.get $CODES) (i32.shl (local.get $i) (i32.const 2))) (local.get $l))
+            (local.set $w (f32.mul (local.get $xi) (local.get $xi)))
+            (local.set $lf (f32.convert_i32_s (local.get $l)))
+            (local.set $sumlx (f32.add (local.get $sumlx) (f32.mul (f32.mul (local.get $w) (local.get $xi)) (local.get $lf))))
+            (local.set $suml2 (f32.add (local.get $suml2) (f32.mul (f32.mul (local.get $w) (local.get $lf)) (local.get $lf))))
+            (local.set $i (i32.add (local.get $i) (i32.const 1)))
+            (br $l2)))
+          (local.set $itry (i32.const 0))
+          (block $tDone (loop $tLoop
+            (br_if $tDone (i32.ge_u (local.get $itry) (i32.const 5)))
+            (local.set $changed (i32.const 0))
+            (local.set $i (i32.const 0))
+            (block $b3 (loop $l3
+              (br_if $b3 (i32.ge_u (local.get $i) (local.get $n)))
+              (local.set $xi (f32.load (i32.add (local.get $xs) (i32.shl (local.get $i) (i32.const 2)))))
+              (local.set $w (f32.mul (local.get $xi) (local.get $xi)))
+              (local.set $wx (f32.mul (local.get $w) (local.get $xi)))
+              (local.set $p (i32.add (global.get $CODES) (i32.shl (local.get $i) (i32.const 2))))
+              (local.set $li (i32.load (local.get $p)))
+              (local.set $lf (f32.convert_i32_s (local.get $li)))
+              (local.set $slx (f32.sub (local.get $sumlx) (f32.mul (local.get $wx) (local.get $lf))))
+              (if (f32.gt (local.get $slx) (f32.const 0))
+                (then
+                  (local.set $sl2 (f32.sub (local.get $suml2) (f32.mul (f32.mul (local.get $w) (local.get $lf)) (local.get $lf))))
+                  (local.set $nl (i32.sub (i32.and (i32.reinterpret_f32 (f32.add (f32.div (f32.mul (local.get $xi) (local.get $sl2)) (local.get $slx)) (f32.const 12582912))) (i32.const 0x7fffff)) (i32.const 0x400000)))
+                  (if (i32.gt_s (local.get $nl) (i32.sub (local.get $nmax) (i32.const 1))) (then (local.set $nl (i32.sub (local.get $nmax) (i32.const 1)))))
+                  (if (i32.lt_s (local.get $nl) (i32.sub (i32.const 0) (local.get $nmax))) (then (local.set $nl (i32.sub (i32.const 0) (local.get $nmax)))))
+                  (if (i32.ne (local.get $nl) (local.get $li))
+                    (then
+                      (local.set $lf (f32.convert_i32_s (local.get $nl)))
+                      (local.set $slx (f32.add (local.get $slx) (f32.mul (local.get $wx) (local.get $lf))))
+                      (local.set $sl2 (f32.add (local.get $sl2) (f32.mul (f32.mul (local.get $w) (local.get $lf)) (local.get $lf))))
+                      (if (i32.and (f32.gt (local.get $sl2) (f32.const 0))
+                                   (f32.gt (f32.mul (f32.mul (local.get $slx) (local.get $slx)) (local.get $suml2)) (f32.mul (f32.mul (local.get $sumlx) (local.get $sumlx)) (local.get $sl2))))
+                        (then
+                          (i32.store (local.get $p) (local.get $nl))
+                          (local.set $sumlx (local.get $slx))
+                          (local.set $suml2 (local.get $sl2))
+                          (local.set $changed (i32.add (local.get $changed) (i32.const 1)))))))))
+              (local.set $i (i32.add (local.get $i) (i32.const 1)))
+              (br $l3)))
+            (br_if $tDone (i32.eqz (local.get $changed)))
+            (local.set $itry (i32.add (local.get $itry) (i32.const 1)))
+            (br $tLoop)))
+          (local.set $i (i32.const 0))
+          (block $b4 (loop $l4
+            (br_if $b4 (i32.ge_u (local.get $i) (local.get $n)))
+            (i32.store8 (i32.add (local.get $lo) (local.get $i)) (i32.add (i32.load (i32.add (global.get $CODES) (i32.shl (local.get $i) (i32.const 2)))) (local.get $nmax)))
+            (local.set $i (i32.add (local.get $i) (i32.const 1)))
+            (br $l4)))
+          (f32.store (i32.add (local.get $outS) (i32.shl (local.get $sb) (i32.const 2)))
+            (if (result f32) (f32.gt (local.get $suml2) (f32.const 0)) (then (f32.div (local.get $sumlx) (local.get $suml2))) (else (f32.const 0)))))
+        (local.set $sb (i32.add (local.get $sb) (i32.const 1)))
+        (br $sbLoop))))
+
+  ;; Final codes of the affine types: clamp(nearest_int((x + dm[sb]) / dd[sb]), 0, nmax) for the runs of $n values
+  ;; whose step dd[sb] ≠ 0 (a zero step keeps the search's codes).
+  (func (export "codesAffine") (param $x i32) (param $nsub i32) (param $n i32) (param $nmax i32) (param $dd i32) (param $dm i32) (param $outL i32)
+    (local $sb i32) (local $i i32) (local $l i32) (local $xs i32) (local $lo i32) (local $d f32) (local $m f32)
+    (block $allDone
+      (loop $sbLoop
+        (br_if $allDone (i32.ge_u (local.get $sb) (local.get $nsub)))
+        (local.set $d (f32.load (i32.add (local.get $dd) (i32.shl (local.get $sb) (i32.const 2)))))
+        (if (f32.ne (local.get $d) (f32.const 0))
+          (then
+            (local.set $m (f32.load (i32.add (local.get $dm) (i32.shl (local.get $sb) (i32.const 2)))))
+            (local.set $xs (i32.add (local.get $x) (i32.shl (i32.mul (local.get $sb) (local.get $n)) (i32.const 2))))
+            (local.set $lo (i32.add (local.get $outL) (i32.mul (local.get $sb) (local.get $n))))
+            (local.set $i (i32.const 0))
+            (block $b1 (loop $l1
+              (br_if $b1 (i32.ge_u (local.get $i) (local.get $n)))
+              (local.set $l (i32.sub (i32.and (i32.reinterpret_f32 (f32.add (f32.div (f32.add (f32.load (i32.add (local.get $xs) (i32.shl (local.get $i) (i32.const 2)))) (local.get $m)) (local.get $d)) (f32.const 12582912))) (i32.const 0x7fffff)) (i32.const 0x400000)))
+              (if (i32.gt_s (local.get $l) (local.get $nmax)) (then (local.set $l (local.get $nmax))))
+              (if (i32.lt_s (local.get $l) (i32.const 0)) (then (local.set $l (i32.const 0))))
+              (i32.store8 (i32.add (local.get $lo) (local.get $i)) (local.get $l))
+              (local.set $i (i32.add (local.get $i) (i32.const 1)))
+              (br $l1)))))
+        (local.set $sb (i32.add (local.get $sb) (i32.const 1)))
+        (br $sbLoop))))
+
+  ;; Final codes of the symmetric types: clamp(nearest_int(x / dd[sb]), $lo, $hi) − $lo where dd[sb] ≠ 0.
+  (func (export "codesSym") (param $x i32) (param $nsub i32) (param $n i32) (param $lo i32) (param $hi i32) (param $dd i32) (param $outL i32)
+    (local $sb i32) (local $i i32) (local $l i32) (local $xs i32) (local $o i32) (local $d f32)
+    (block $allDone
+      (loop $sbLoop
+        (br_if $allDone (i32.ge_u (local.get $sb) (local.get $nsub)))
+        (local.set $d (f32.load (i32.add (local.get $dd) (i32.shl (local.get $sb) (i32.const 2)))))
+        (if (f32.ne (local.get $d) (f32.const 0))
+          (then
+            (local.set $xs (i32.add (local.get $x) (i32.shl (i32.mul (local.get $sb) (local.get $n)) (i32.const 2))))
+            (local.set $o (i32.add (local.get $outL) (i32.mul (local.get $sb) (local.get $n))))
+            (local.set $i (i32.const 0))
+            (block $b1 (loop $l1
+              (br_if $b1 (i32.ge_u (local.get $i) (local.get $n)))
+              (local.set $l (i32.sub (i32.and (i32.reinterpret_f32 (f32.add (f32.div (f32.load (i32.add (local.get $xs) (i32.shl (local.get $i) (i32.const 2)))) (local.get $d)) (f32.const 12582912))) (i32.const 0x7fffff)) (i32.const 0x400000)))
+              (if (i32.gt_s (local.get $l) (local.get $hi)) (then (local.set $l (local.get $hi))))
+              (if (i32.lt_s (local.get $l) (local.get $lo)) (then (local.set $l (local.get $lo))))
+              (i32.store8 (i32.add (local.get $o) (local.get $i)) (i32.sub (local.get $l) (local.get $lo)))
+              (local.set $i (i32.add (local.get $i) (i32.const 1)))
+              (br $l1)))))
+        (local.set $sb (i32.add (local.get $sb) (i32.const 1)))
+        (br $sbLoop))))
+)

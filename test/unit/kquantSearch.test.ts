@@ -1,0 +1,117 @@
+/**
+ * The WebAssembly K-quant scale searches (src/core/precision/kquantSearch.ts) give exactly the bytes of the float32
+ * reference ports in ggmlQuants.ts — the ones test/unit/ggmlQuants.test.ts pins to libggml's output — for Q2_K, Q3_K, Q4_K,
+ * Q5_K and Q6_K: random blocks at many scales and the awkward cases (all zeros, constants, huge and tiny values,
+ * subnormals, ±Inf, one sided runs, exact rounding ties), byte for byte. NaN runs take the reference path.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import * as path from 'node:path';
+import { activeKquantSearchBackend, KQUANT_MAX_VALUES, quantizeGgml, seededRandom, setKquantSearchBackend } from '../../src/core';
+
+const TYPES = ['q2_k', 'q3_k', 'q4_k', 'q5_k', 'q6_k'] as const;
+const wasm = activeKquantSearchBackend() === 'wasm';
+
+function reference(dtype: string, x: Float32Array): Uint8Array {
+  const prev = setKquantSearchBackend('js');
+  try {
+    return quantizeGgml(dtype, x);
+  } finally {
+    setKquantSearchBackend(prev);
+  }
+}
+
+/** The first differing byte's block, for a readable failure. */
+function assertSameBytes(dtype: string, x: Float32Array, label: string): void {
+  const fast = quantizeGgml(dtype, x);
+  const ref = reference(dtype, x);
+  if (Buffer.compare(fast, ref) !== 0) {
+    let i = 0;
+    while (fast[i] === ref[i]) i++;
+    const bpb = ref.length / (x.length / 256);
+    const blk = Math.floor(i / bpb);
+    assert.fail(`${dtype} ${label}: byte ${i} (block ${blk}) differs: fast ${fast[i]} vs reference ${ref[i]}; block values ${Array.from(x.subarray(blk * 256, blk * 256 + 8)).join(', ')}…`);
+  }
+}
+
+/** Random super-blocks whose 16-value runs each draw a different kind of data. */
+function mixedBlocks(blocks: number, seed: number): Float32Array {
+  const r = seededRandom(seed);
+  const x = new Float32Array(blocks * 256);
+  const gauss = (): number => Math.sqrt(-2 * Math.log(Math.max(r(), 1e-12))) * Math.cos(2 * Math.PI * r());
+  for (let s = 0; s < x.length; s += 16) {
+    const kind = Math.floor(r() * 14);
+    const scale = 10 ** (r() * 12 - 8);
+    for (let i = s; i < s + 16; i++) {
+      let v: number;
+      switch (kind) {
+        case 0: v = 0; break;
+        case 1: v = scale; break;
+        case 2: v = -scale; break;
+        case 3: v = -Math.abs(gauss()) * scale; break; // negatives only
+        case 4: v = Math.abs(gauss()) * scale; break; // positives only
+        case 5: v = Math.round(gauss() * 4) / 2; break; // exact halves: rounding ties
+        case 6: v = gauss() * 3e38; break; // huge: max − min overflows
+        case 7: v = gauss() * 1e-40; break; // subnormal
+        case 8: v = gauss() * 1e-20; break; // tiny (amax < 1e-15)
+        case 9: v = i === s + (s % 7) ? scale : 0; break; // one non-zero
+        case 10: v = r() < 0.1 ? gauss() * 40 * scale : gauss() * scale; break; // outliers
+        case 11: v = (i % 7) - 3; break; // small integers
+        case 12: v = gauss() * 0.02; break;
+        default: v = gauss() * scale;
+      }
+      x[i] = v;
+    }
+  }
+  return x;
+}
+
+test('K-quant search: WebAssembly equals the reference bit for bit on random and awkward blocks', { skip: !wasm && 'no WebAssembly SIMD' }, () => {
+  // More blocks than one search run takes, so runs are split and the last one is partial.
+  const x = mixedBlocks(Math.ceil(KQUANT_MAX_VALUES / 256) * 2 + 5, 7);
+  for (const dtype of TYPES) assertSameBytes(dtype, x, 'mixed runs');
+  // Whole blocks of one kind (the block-level maxima then come from one kind too).
+  const r = seededRandom(11);
+  const cases: [string, (i: number) => number][] = [
+    ['zeros', () => 0],
+    ['negative zeros', () => -0],
+    ['constant', () => 0.37],
+    ['negative constant', () => -1.5],
+    ['negatives only', () => -r() * 0.1],
+    ['positives only', () => r() * 0.1],
+    ['huge', () => (r() - 0.5) * 6e38],
+    ['+Inf among values', (i) => (i === 17 ? Infinity : r() - 0.5)],
+    ['-Inf among values', (i) => (i === 200 ? -Infinity : r() - 0.5)],
+    ['tiny', () => (r() - 0.5) * 1e-30],
+    ['subnormal', () => (r() - 0.5) * 1e-42],
+    ['max float', (i) => (i % 2 ? 3.4028234663852886e38 : -3.4028234663852886e38)],
+    ['uniform', () => r() * 2 - 1],
+  ];
+  for (const [label, f] of cases) {
+    const y = new Float32Array(256 * 3);
+    for (let i = 0; i < y.length; i++) y[i] = f(i % 256);
+    for (const dtype of TYPES) assertSameBytes(dtype, y, label);
+  }
+  // Many small random blocks with many scales: a broad sample of trial winners and moving mins.
+  for (let seed = 0; seed < 6; seed++) {
+    const z = new Float32Array(256 * 40);
+    const q = seededRandom(100 + seed);
+    for (let i = 0; i < z.length; i++) z[i] = (q() + q() + q() - 1.5) * 10 ** (((i >> 5) % 9) - 6) + (seed % 2 ? 0.3 * 10 ** (((i >> 5) % 9) - 6) : 0);
+    for (const dtype of TYPES) assertSameBytes(dtype, z, `seed ${seed}`);
+  }
+});
+
+test('K-quant search: a run with NaN takes the reference path (the other runs stay fast), same bytes', { skip: !wasm && 'no WebAssembly SIMD' }, () => {
+  const x = mixedBlocks(Math.ceil(KQUANT_MAX_VALUES / 256) + 3, 9);
+  x[300] = NaN;
+  x[KQUANT_MAX_VALUES + 5] = NaN;
+  for (const dtype of TYPES) assertSameBytes(dtype, x, 'NaN');
+});
+
+test('the embedded WebAssembly matches kquantSearch.wat (run npm run build:kernels after editing it)', async () => {
+  const root = path.resolve(__dirname, '../..');
+  const { generate, MODULES } = (await import(path.join(root, 'scripts/buildKernels.mjs'))) as { generate: (wat: string, mod: unknown) => Promise<string>; MODULES: { wat: string; out: string }[] };
+  const mod = MODULES.find((m) => m.wat.endsWith('kquantSearch.wat'))!;
+  assert.equal(await generate(readFileSync(path.join(root, mod.wat), 'utf8'), mod), readFileSync(path.join(root, mod.out), 'utf8'));
+});
