@@ -85,7 +85,9 @@ test('plan --measure records output SQNR per layer and for the plan; each figure
   for (const l of m.layers!) {
     const now = measured.layers.find((x) => x.layer === l.layer)!.formats[l.format]!.measuredOutputSqnrDb!;
     assert.ok(Math.abs(now - l.measuredSqnrDb) < 1e-6, `${l.layer} ${l.format}: ${now} vs recorded ${l.measuredSqnrDb}`);
-    assert.equal(l.predictedSqnrDb, stat.layers.find((x) => x.layer === l.layer)!.formats[l.format]!.predictedOutputSqnrDb);
+    // Static scores are sums over chunks (worker threads in the CLI, one thread here): equal up to rounding.
+    const predicted = stat.layers.find((x) => x.layer === l.layer)!.formats[l.format]!.predictedOutputSqnrDb;
+    assert.ok(l.predictedSqnrDb !== undefined && Math.abs(l.predictedSqnrDb - predicted) < 1e-9, `${l.layer}: ${l.predictedSqnrDb} vs ${predicted}`);
   }
 
   // Reopening: the lenses show predicted beside measured from the file, nothing rerun (no sensitivity given).
