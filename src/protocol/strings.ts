@@ -83,6 +83,8 @@ export const DEFAULT_STRINGS = {
   predictedKl: 'Predicted KL (static score × median measured/static)',
   measuredKl: 'Measured KL',
   predictedAxis: 'Predicted {0} ({1})',
+  predictedShort: 'Predicted {0}',
+  measuredShort: 'Measured {0}',
   measuredAxis: 'Measured {0} ({1})',
   equalLine: 'predicted = measured',
   needsStaticScores: 'Measured layers are listed in the table; the predicted side needs the static sensitivity (Analyze sensitivity).',

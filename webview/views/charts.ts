@@ -242,7 +242,7 @@ export class Charts {
         type: 'scatter',
         data: {
           datasets: [
-            { label: axes.y, data: paired.map((p) => ({ x: p.predicted, y: p.measured })), backgroundColor: th.series[0]!, borderColor: th.series[0]!, pointRadius: 4 },
+            { label: axes.legend, data: paired.map((p) => ({ x: p.predicted, y: p.measured })), backgroundColor: th.series[0]!, borderColor: th.series[0]!, pointRadius: 4 },
             { label: t('equalLine'), data: [{ x: lo, y: lo }, { x: hi, y: hi }], showLine: true, pointRadius: 0, borderColor: th.muted, borderDash: [4, 4] },
           ],
         },

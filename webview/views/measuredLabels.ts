@@ -25,9 +25,12 @@ export function formatMeasured(m: MeasuredComparison, v: number): string {
   return m.unit === 'kl' ? v.toPrecision(3) : formatDb(v);
 }
 
-/** Axis titles of the scatter: what is predicted and how; what is measured and by which runtime. */
-export function measuredAxes(m: MeasuredComparison): { readonly x: string; readonly y: string } {
-  return { x: t('predictedAxis', metricName(m), m.predictedFrom), y: t('measuredAxis', metricName(m), m.runtime) };
+/**
+ * Titles of the scatter: short axes ('Predicted output SQNR (dB)'), and the points' legend naming the runtime that
+ * measured them (how the prediction was made is in the notes under the chart and in each point's tooltip).
+ */
+export function measuredAxes(m: MeasuredComparison): { readonly x: string; readonly y: string; readonly legend: string } {
+  return { x: t('predictedShort', metricName(m)), y: t('measuredShort', metricName(m)), legend: t('measuredAxis', metricName(m), m.runtime) };
 }
 
 /** The measured column for `m` (a neutral header when nothing is measured). */
