@@ -9,6 +9,7 @@ import type { BrowserContext, Page } from 'playwright-core';
 import { ARTIFACTS, launchBrowser, log, makeRunDir, openWorkbench, startCodeServer, type CodeServer } from './lib/codeServer';
 import { MEASURED_MODEL, writeMeasuredPlan, type MeasuredPlan } from './lib/measuredPlan';
 import { formatDb } from '../../src/core/format/numbers';
+import { parsePlan } from '../../src/core/plan/planFile';
 import { writePlanFixtures } from './lib/plans';
 import { makeWorkspace } from './lib/workspace';
 import { Results, answerInput, clickToastButton, editorText, focusWorkbench, pickQuickItem, problems, quickOpen, quickPickRows, runCommand, screenshot, statusBarText, waitForLens, waitForToast, webview } from './lib/workbench';
@@ -140,6 +141,9 @@ async function applyPlan(page: Page): Promise<void> {
   const verified = await waitForToast(page, /^Verified with ONNX Runtime: /, 90_000);
   log(`verify toast: ${verified}`);
   results.check('toast button: Verify with ONNX Runtime measures the plan in the task process', /measured -?[\d.]+ dB output SQNR/.test(verified), verified);
+  // The plan file now records that measurement (output SQNR, never KL), so reopening it shows it without rerunning.
+  const record = parsePlan(fs.readFileSync(path.join(models, 'mnist-12.onnx.precision.json'), 'utf8'), 'mnist-12.onnx.precision.json').plan?.measurement;
+  results.check('Verify with ONNX Runtime writes the measurement record into the plan file (the figure its toast shows)', record?.metric === 'output-sqnr-db' && record.plan !== undefined && verified.includes(`${record.plan.measuredSqnrDb.toFixed(1)} dB output SQNR`) && /^onnxruntime-node /.test(record.runtime), JSON.stringify(record));
   await page.locator('.notification-toast', { hasText: 'verifying mnist-12' }).first().waitFor({ state: 'hidden', timeout: 5_000 }).catch(() => undefined);
   await screenshot(page, 'ui-9-verified-plan');
 
