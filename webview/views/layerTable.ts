@@ -12,6 +12,7 @@ import type { FormatOption, LayerRow, MeasuredPoint, SensitivityCell, TargetEsti
 import type { SensitivityState, SortKey } from '../state';
 import { formatBytes, formatCount, formatShape, h, setAttr, setText, t } from './dom';
 import type { DisplayRow } from './layerRows';
+import type { MeasuredColumn } from './measuredLabels';
 import { NO_BLOCK } from './layerRows';
 
 /** Fixed row height; CSS uses the same value (`--lt-row-height`). */
@@ -60,8 +61,10 @@ export interface LayerTableData {
   readonly formatLabels?: ReadonlyMap<string, string>;
   /** Cache label per block index (summary `blockAttention`), shown on block group rows. */
   readonly blockAttention?: readonly string[];
-  /** Measured KL of a layer alone in its plan format (plan file record), by `LayerRow.index`. */
+  /** Measured figure of a layer alone in its plan format (plan file record), by `LayerRow.index`. */
   readonly measured?: ReadonlyMap<number, MeasuredPoint>;
+  /** Header, tooltip and cells of the measured column, named by the record's metric (measuredLabels.ts). */
+  readonly measuredColumn?: MeasuredColumn;
 }
 
 /**
@@ -109,6 +112,7 @@ export class LayerTable {
   private readonly body: HTMLElement;
   private slots: Slot[] = [];
   private data: LayerTableData | undefined;
+  private measuredHeader: HTMLElement | undefined;
   private sensFormats: readonly FormatOption[] = [];
   private version = 0;
   private active = 0;
@@ -177,6 +181,7 @@ export class LayerTable {
       this.slots = [];
     }
     this.data = data;
+    this.labelMeasuredHeader();
     this.version++;
     if (this.active >= data.rows.length) this.active = Math.max(0, data.rows.length - 1);
     this.body.style.height = `${data.rows.length * ROW_HEIGHT_PX}px`;
@@ -251,11 +256,24 @@ export class LayerTable {
     this.layoutColumns();
     FIXED_COLUMNS.forEach((c, i) => {
       const cell = this.headerCell(c.key, c.label(), i, c.numeric);
-      if (i === MEASURED_COLUMN) cell.title = t('colMeasuredTip');
+      if (i === MEASURED_COLUMN) {
+        this.measuredHeader = cell;
+        setAttr(cell, 'data-testid', 'measured-header');
+        this.labelMeasuredHeader();
+      }
       this.header.appendChild(cell);
     });
     this.sensFormats.forEach((f, j) => this.header.appendChild(this.headerCell(`sens:${f.id}`, shortFormatLabel(f.id), FIXED_COLUMNS.length + j, true, `${f.label}: predicted model-output SQNR (dB) with only this layer in ${f.label}; redder = more harm`)));
     setAttr(this.element, 'aria-colcount', this.columnCount());
+  }
+
+  /** The measured column's header names the record's metric (KL or output SQNR). */
+  private labelMeasuredHeader(): void {
+    const cell = this.measuredHeader;
+    const column = this.data?.measuredColumn;
+    if (!cell) return;
+    setText(cell, column?.header ?? t('colMeasured'));
+    cell.title = column?.tip ?? t('colMeasuredTip');
   }
 
   /**
@@ -426,8 +444,8 @@ export class LayerTable {
     this.setCell(c[5]!, 5, assigned === undefined ? '' : (data.formatLabels?.get(assigned) ?? assigned));
     this.setCell(c[6]!, 6, formatBytes(data.estimate?.layerBytes[layer.index] ?? layer.byteLength));
     const m = data.measured?.get(layer.index);
-    const measured = m ? m.measured.toPrecision(3) : '';
-    this.setCell(c[MEASURED_COLUMN]!, MEASURED_COLUMN, measured, undefined, m ? `${shortFormatLabel(m.format)}: ${t('measuredKl')} ${measured}${m.predicted !== null ? ` · ${t('predictedKl')} ${m.predicted.toPrecision(3)}` : ''}` : '');
+    const shown = m && data.measuredColumn ? data.measuredColumn.cell(m) : undefined;
+    this.setCell(c[MEASURED_COLUMN]!, MEASURED_COLUMN, shown?.text ?? '', undefined, shown?.title ?? '');
     const sens = data.sensitivity?.cells[layer.index];
     for (let j = 0; j < this.sensFormats.length; j++) {
       const cell = c[FIXED_COLUMNS.length + j];
