@@ -1,6 +1,6 @@
 /**
  * The WebAssembly K-quant scale searches (src/core/precision/kquantSearch.ts) give exactly the bytes of the float32
- * reference ports in ggmlQuants.ts — the ones test/unit/ggmlQuants.test.ts pins to libggml's output — for Q2_K, Q4_K,
+ * reference ports in ggmlQuants.ts — the ones test/unit/ggmlQuants.test.ts pins to libggml's output — for Q2_K, Q3_K, Q4_K,
  * Q5_K and Q6_K: random blocks at many scales and the awkward cases (all zeros, constants, huge and tiny values,
  * subnormals, ±Inf, one sided runs, exact rounding ties), byte for byte. NaN runs take the reference path.
  */
@@ -10,7 +10,7 @@ import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { activeKquantSearchBackend, KQUANT_MAX_VALUES, quantizeGgml, seededRandom, setKquantSearchBackend } from '../../src/core';
 
-const TYPES = ['q2_k', 'q4_k', 'q5_k', 'q6_k'] as const;
+const TYPES = ['q2_k', 'q3_k', 'q4_k', 'q5_k', 'q6_k'] as const;
 const wasm = activeKquantSearchBackend() === 'wasm';
 
 function reference(dtype: string, x: Float32Array): Uint8Array {

@@ -9,7 +9,7 @@ import { buildSafetensors } from '../fixtures/buildSafetensors';
 import {
   AMAX_COMPUTED, AMAX_PER_ROW, ErrorAccumulator, HISTOGRAM_MIN_ELEMENTS, NUMBER_FORMATS, WeightStatsAccumulator, activeErrorKernelBackend, analyzeSensitivityChunk,
   codeTable, decodeElements, errorWorkspace, fakeQuantize, quantizationError, floatToBf16Bits, floatToHalfBits, getNumberFormat, halfToFloatTable,
-  histogramSensitivity, setErrorKernelBackend, transpose2d, type ErrorPartial, type SensitivityChunkTask, type WeightStatsPartial,
+  histogramSensitivity, NF4_CODEBOOK, nf4Error, setErrorKernelBackend, transpose2d, type ErrorPartial, type SensitivityChunkTask, type WeightStatsPartial,
 } from '../../src/core/precision';
 
 /** Seeded Gaussian weights with the awkward values real tensors hold: zeros, subnormals, outliers. */
@@ -155,6 +155,82 @@ test('integer kernels: WebAssembly and JS agree on NaN, ±Inf, all-zero groups, 
   assert.ok(near(results['wasm']![4]![0], results['wasm']![1]![0], 1e-12) && results['wasm']![4]![1] === results['wasm']![1]![1], 'pair = separate (B)');
   assert.ok(near(results['wasm']![6]![0], results['wasm']![2]![0], 1e-12) && results['wasm']![6]![1] === results['wasm']![2]![1], 'pair with per-row maxima = separate');
   assert.ok(results['wasm']![1]![2] >= 128 - 2, 'the overflowing FP16 group is counted');
+});
+
+test('intErrorGroups (INT8 per channel + INT4 g, 2g, 4g in one pass) adds what four intError calls add, rows safe and not (NaN, ±Inf, clamps, FP16 scale overflow)', { skip: activeErrorKernelBackend() !== 'wasm' && 'no WebAssembly SIMD' }, () => {
+  // Each geometry twice: clean (every row takes the one-pass loop) and with awkward rows (handed to intError).
+  for (const [rows, cols, g, awkward] of [[12, 262, 32, true], [12, 262, 32, false], [6, 64, 32, false], [5, 100, 32, false], [4, 4096, 32, true], [4, 4096, 32, false], [3, 300, 36, false]] as const) {
+    const v = weights(rows * cols, 7 + cols);
+    v.fill(0, 0, cols); // an all-zero row
+    if (awkward) {
+      v[cols + 7] = NaN;
+      v[2 * cols + (cols >> 1)] = Infinity;
+      v[3 * cols + 1] = 1e6; // FP16 scale max/7 overflows
+    }
+    const rowAmax = new Float32Array(rows).map((_, r) => (r === rows - 1 ? 0.001 : 0.05)); // last row: clamps
+    for (const mode of [AMAX_COMPUTED, AMAX_PER_ROW]) {
+      for (const backend of ['wasm', 'js'] as const) {
+        setErrorKernelBackend(backend);
+        const ws = errorWorkspace();
+        ws.reset(v.length, 8, rows);
+        ws.setRowAmax(rowAmax);
+        ws.load('float32', v, 0, v.length, false);
+        ws.intErrorGroups(v.length, cols, g, 127, -127, mode, 0, 7, -8, 0, 1);
+        ws.intError(v.length, cols, cols, 127, -127, false, mode, 0, 0, 4);
+        for (let l = 0; l < 3; l++) ws.intError(v.length, cols, g << l, 7, -8, true, AMAX_COMPUTED, 0, 0, 5 + l);
+        for (let k = 0; k < 4; k++) {
+          const [got, want] = [ws.slot(k), ws.slot(4 + k)];
+          assert.ok(near(got[0], want[0], 1e-12) && got[1] === want[1] && got[2] === want[2], `${backend} ${rows}×${cols} g${g}${awkward ? ' awkward' : ''} mode ${mode} format ${k}: ${got} vs ${want}`);
+        }
+      }
+    }
+  }
+  setErrorKernelBackend('auto');
+});
+
+test('NF4 kernel: WebAssembly adds what quantize.ts nf4Error adds (midpoints and one ulp either side, zero groups, NaN, ±Inf, odd rows)', { skip: activeErrorKernelBackend() !== 'wasm' && 'no WebAssembly SIMD' }, () => {
+  const mids = NF4_CODEBOOK.slice(1).map((v, i) => (v + NF4_CODEBOOK[i]!) / 2);
+  const a = weights(3 * 200, 11, 0.05);
+  // Group maxima 1 and 0.37: values on the float32-rounded midpoints × max and one ulp either side.
+  for (let k = 0; k < mids.length; k++) {
+    const at = 64 * (k % 9) + 4 * Math.floor(k / 9);
+    const m = k % 2 ? 1 : 0.37;
+    const x = Math.fround(mids[k]! * m);
+    a.set([m, x, x * (1 + 2 ** -23), x * (1 - 2 ** -23)], at);
+  }
+  const b = a.slice();
+  b.fill(0, 0, 64); // an all-zero group
+  b.set([NaN, Infinity], 70); // ±Inf in a group: every other value's error is x, counted as overflowed
+  b[300] = -Infinity;
+  b[450] = NaN;
+  const c = weights(9 * 67, 3); // rows of 67: groups of 64 and 3 (odd tails)
+  c[5] = 1e-40; // float32 subnormals
+  c[6] = -3e-39;
+  const cases: [Float32Array, number, number][] = [[a, 200, 64], [b, 200, 64], [b.subarray(0, 150), 150, 64], [c, 67, 64], [c, 67, 7], [weights(4096 * 4, 9), 4096, 64]];
+  for (const [v, rowLength, group] of cases) {
+    const want = { signal: 0, noise: 0, maxAbsError: 0, overflow: 0, count: 0 };
+    nf4Error(v, rowLength, group, want);
+    setErrorKernelBackend('wasm');
+    const ws = errorWorkspace();
+    ws.reset(v.length, 3, 0);
+    ws.load('float32', v, 0, v.length, false);
+    ws.nf4Error(v.length, rowLength, group, 1);
+    const got = ws.partial(1);
+    setErrorKernelBackend('auto');
+    assert.ok(near(got.noise, want.noise, 1e-12) && near(got.signal, want.signal, 1e-12) && got.maxAbsError === want.maxAbsError && got.overflow === want.overflow && got.count === want.count,
+      `rows of ${rowLength}, groups of ${group}: wasm ${JSON.stringify(got)} js ${JSON.stringify(want)}`);
+    assert.deepEqual(ws.slot(0), [0, 0, 0], 'other slots untouched');
+  }
+  // The JS workspace runs nf4Error itself.
+  setErrorKernelBackend('js');
+  const ws = errorWorkspace();
+  ws.reset(b.length, 2, 0);
+  ws.load('float32', b, 0, b.length, false);
+  ws.nf4Error(b.length, 200, 64, 0);
+  const want = { signal: 0, noise: 0, maxAbsError: 0, overflow: 0, count: 0 };
+  nf4Error(b, 200, 64, want);
+  setErrorKernelBackend('auto');
+  assert.deepEqual(ws.partial(0), want);
 });
 
 test('FP16 → float32 decoding in WebAssembly is exact for all 65 536 codes; BF16 too', { skip: activeErrorKernelBackend() !== 'wasm' && 'no WebAssembly SIMD' }, () => {

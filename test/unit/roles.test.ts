@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { inferRole, isQuantizableWeight, layersFromTensors, blockCountFromLayers, expertCountFromLayers, type TensorInfo } from '../../src/core';
+import { RoleMemo } from '../../src/core/model/roles';
 
 /** [name, rank, role, block, expert] */
 const CASES: readonly [string, number, string, number | undefined, number | undefined][] = [
@@ -114,4 +115,39 @@ test('layersFromTensors builds one tensor layer per weight and counts blocks and
   assert.equal(blockCountFromLayers(layers), 7);
   assert.equal(expertCountFromLayers(layers), 4);
   assert.equal(blockCountFromLayers([]), undefined);
+});
+
+test('layersFromTensors remembers roles per name pattern and gives the same answers as inferRole', () => {
+  const t = (name: string, rank: number): TensorInfo => ({ name, dtype: 'float16', shape: new Array<number>(rank).fill(2), elementCount: 2 ** rank, byteLength: 2 ** (rank + 1), location: undefined, origin: 'entry' });
+  // Every corpus name, renumbered (other values, leading zeros, 9 digits), at every rank; then names whose digits are
+  // not index segments, more than 9 digits, empty segments, upper case and more segments than the memo keeps.
+  const renumber = (name: string, k: number): string => name.replace(/(^|\.)(\d+)(?=\.|$)/g, (_m, dot: string, d: string) => `${dot}${[String(Number(d) + k), `00${d}`, '123456789', d][k % 4]}`);
+  const names: string[] = [];
+  for (const [name] of CASES) for (let k = 0; k < 6; k++) names.push(renumber(name, k));
+  names.push(
+    'model.layers.1234567890.mlp.down_proj.weight', 'model.layers.1234567891.mlp.down_proj.weight', 'model.layers.12345.mlp.down_proj.weight',
+    'model.layers..3.mlp.fc1.weight', 'model.layers.3..mlp.fc2.weight', 'model.layers.3.mlp.fc1.weight', 'model.layers.3.mlp.fc2.weight',
+    'blk.1.ffn_w1.weight', 'blk.1.ffn_w3.weight', 'Model.Layers.4.MLP.Experts.2.W1.weight', 'model.layers.4.mlp.experts.2.w1.weight',
+    'h.7.0.weight', 'h.7.1.weight', '3.weight', '4.weight', '5', '6', '.', '', 'experts.1.layers.2.x', 'layers.1.experts.2.layers.3.experts.4.x',
+    `${'a.'.repeat(40)}layers.3.q_proj.weight`, `${'a.'.repeat(40)}layers.4.q_proj.weight`, `${'a.'.repeat(29)}layers.5.q_proj.weight`, `${'a.'.repeat(29)}layers.6.q_proj.weight`,
+  );
+  const tensors: TensorInfo[] = [];
+  for (const rank of [0, 1, 2, 3]) for (const name of names) tensors.push(t(name, rank));
+  // Twice, the second time backwards, so each pattern is met both first and from the memo.
+  const all = [...tensors, ...tensors.slice().reverse()];
+  const layers = layersFromTensors(all);
+  let hits = 0;
+  for (let i = 0; i < all.length; i++) {
+    const want = inferRole(all[i]!.name, all[i]!.shape.length);
+    const got = layers[i]!;
+    assert.deepEqual({ role: got.role, block: got.block, expert: got.expert }, want, `${all[i]!.name} rank ${all[i]!.shape.length}`);
+    if (want.block !== undefined || want.expert !== undefined) hits++;
+  }
+  assert.ok(hits > 1000, `${hits} names with a block or expert`);
+  // With no hash bits every lookup collides: the answers must still be inferRole's.
+  const memo = new RoleMemo(0);
+  for (const x of all) {
+    memo.infer(x.name, x.shape.length);
+    assert.deepEqual({ role: memo.role, block: memo.block, expert: memo.expert }, inferRole(x.name, x.shape.length), `${x.name} rank ${x.shape.length} (colliding hashes)`);
+  }
 });

@@ -5,7 +5,7 @@
  * solver. No code-server needed. Saves screenshots (light and dark) and checks what must hold:
  * layer count, chart canvases, no CSP violation, no page error, XSS names shown as text, 20k-row scrolling.
  *
- * Usage: node --import tsx test/webview/run.ts [--out DIR] [--no-build] [--only gpt2|many]
+ * Usage: node --import tsx test/webview/run.ts [--out DIR] [--no-build] [--only gpt2|many] [--trace] [--profile]
  * Exit code 1 when a check fails. Writes DIR/report.json (default .tmp/webview).
  */
 import { execFileSync } from 'node:child_process';
@@ -21,12 +21,18 @@ import { openModelFile } from '../../src/node/fileByteSource';
 import type { InspectorAction } from '../../src/protocol/messages';
 import { DEFAULT_STRINGS } from '../../src/protocol/strings';
 import { XSS_NAME, writeManyLayersModel } from './syntheticModel';
+import { summarizeProfile, summarizeTrace } from './traceSummary';
 
 const REPO = path.resolve(__dirname, '../..');
 const MODELS = path.resolve(REPO, '../shared/models');
 const args = process.argv.slice(2);
 const OUT = path.resolve(REPO, args.includes('--out') ? args[args.indexOf('--out') + 1]! : '.tmp/webview');
 const ONLY = args.includes('--only') ? args[args.indexOf('--only') + 1] : undefined;
+/** Record a chromium trace of the scroll probe (DIR/scroll-trace.json) and print where the frames' time went. */
+const TRACE = args.includes('--trace');
+/** Record a JavaScript CPU profile of the scroll probe (DIR/scroll.cpuprofile) and print its heaviest functions. */
+const PROFILE = args.includes('--profile');
+const TRACE_CATEGORIES = ['devtools.timeline', 'disabled-by-default-devtools.timeline', 'disabled-by-default-devtools.timeline.frame', 'blink', 'cc', 'v8.execute'];
 
 /** A user target with a hostile name: the picker must show it as text. */
 const EVIL_TARGET: Target = { ...TARGETS.find((t) => t.id === 'rtx-4090')!, id: 'evil-target', name: `${XSS_NAME} GPU` };
@@ -199,13 +205,25 @@ async function runScenario(browser: Browser, origin: string, sc: Scenario): Prom
     // first animation-frame callback of that frame (the scroll event has been dispatched) to the first task after
     // it (a MessageChannel message posted from that callback runs once the frame's rendering update — the table's
     // own requestAnimationFrame render, style, layout, paint — has finished: the "after frame" technique).
+    if (TRACE) await browser.startTracing(page, { path: path.join(OUT, 'scroll-trace.json'), categories: TRACE_CATEGORIES });
+    const cdp = PROFILE ? await page.context().newCDPSession(page) : undefined;
+    if (cdp) {
+      await cdp.send('Profiler.enable');
+      await cdp.send('Profiler.setSamplingInterval', { interval: 100 });
+      await cdp.send('Profiler.start');
+    }
     const perf = (await page.evaluate(`(async () => {
       const grid = document.querySelector('[data-testid="layer-table"]');
       const step = grid.clientHeight;
+      const marks = ${TRACE};
       const afterFrame = () => new Promise((resolve) => requestAnimationFrame(() => {
         const start = performance.now();
+        if (marks) console.timeStamp('pl-frame-start');
         const ch = new MessageChannel();
-        ch.port1.onmessage = () => resolve({ start, end: performance.now() });
+        ch.port1.onmessage = () => {
+          if (marks) console.timeStamp('pl-frame-end jump');
+          resolve({ start, end: performance.now() });
+        };
         ch.port2.postMessage(0);
       }));
       const frames = [];
@@ -243,10 +261,25 @@ async function runScenario(browser: Browser, origin: string, sc: Scenario): Prom
       const pct = (a, p) => a[Math.min(a.length - 1, Math.floor(a.length * p))];
       return { frames: frames.length, missedRenders: missed, medianFrameMs: pct(frames, 0.5), p95FrameMs: pct(frames, 0.95), maxFrameMs: frames[frames.length - 1], medianIntervalMs: pct(intervals, 0.5), p95IntervalMs: pct(intervals, 0.95), medianSyncJumpMs: pct(sync, 0.5), p95SyncJumpMs: pct(sync, 0.95), domRows: rows, scrollHeight: grid.scrollHeight };
     })()`)) as { frames: number; missedRenders: number; medianFrameMs: number; p95FrameMs: number; maxFrameMs: number; medianIntervalMs: number; p95IntervalMs: number; medianSyncJumpMs: number; p95SyncJumpMs: number; domRows: number; scrollHeight: number };
+    const wheel = await wheelProbe(page);
+    if (cdp) {
+      const { profile } = await cdp.send('Profiler.stop');
+      writeFileSync(path.join(OUT, 'scroll.cpuprofile'), JSON.stringify(profile));
+      console.log(summarizeProfile(profile));
+    }
+    if (TRACE) {
+      await browser.stopTracing();
+      const trace = summarizeTrace(readFileSync(path.join(OUT, 'scroll-trace.json'), 'utf8'));
+      console.log(trace.text);
+      figures[`${sc.name}.traceFrames`] = trace.frames;
+    }
     figures[`${sc.name}.scroll`] = perf;
     check(sc.name, 'virtualised: few DOM rows for 20k layers', perf.domRows < 120, `${perf.domRows} rows in DOM, scrollHeight ${perf.scrollHeight}px`);
     check(sc.name, 'every timed frame showed the rows at its scroll position', perf.missedRenders === 0, `${perf.missedRenders} of ${perf.frames} frames without them`);
     check(sc.name, 'scroll p95 frame < 16.7 ms (60 Hz)', perf.p95FrameMs < 16.7, `median ${perf.medianFrameMs.toFixed(1)} ms, p95 ${perf.p95FrameMs.toFixed(1)} ms, max ${perf.maxFrameMs.toFixed(1)} ms over ${perf.frames} jumps (frame to frame incl. the 60 Hz pacing: median ${perf.medianIntervalMs.toFixed(1)} ms, p95 ${perf.p95IntervalMs.toFixed(1)} ms)`);
+    figures[`${sc.name}.wheel`] = wheel;
+    check(sc.name, 'wheel scrolling: every scrolled frame showed the rows at its scroll position', wheel.frames >= 100 && wheel.missedRenders === 0, `${wheel.missedRenders} of ${wheel.frames} scrolled frames without them`);
+    check(sc.name, 'wheel scrolling p95 frame < 16.7 ms (60 Hz)', wheel.p95FrameMs < 16.7, `median ${wheel.medianFrameMs.toFixed(1)} ms, p95 ${wheel.p95FrameMs.toFixed(1)} ms, max ${wheel.maxFrameMs.toFixed(1)} ms over ${wheel.frames} frames that scrolled (${wheel.wheelEvents} wheel events of ${WHEEL_DELTA_PX} px, ${wheel.scrolledPx} px in all)`);
     check(sc.name, 'one scroll jump renders in < 16 ms (median)', perf.medianSyncJumpMs < 16, `median ${perf.medianSyncJumpMs.toFixed(1)} ms, p95 ${perf.p95SyncJumpMs.toFixed(1)} ms`);
     // Search for the hostile name: it must show as text and never create an <img>.
     await page.fill('[data-testid="layer-search"] >> input', 'onerror').catch(async () => {
@@ -279,6 +312,63 @@ async function runScenario(browser: Browser, origin: string, sc: Scenario): Prom
   session.dispose();
   doc.dispose();
   await context.close();
+}
+
+/** Pixels per wheel event of {@link wheelProbe} (one mouse-wheel notch). */
+const WHEEL_DELTA_PX = 100;
+
+/**
+ * Real scrolling: mouse-wheel events over the table (chromium's own input path, compositor scrolling, scroll events,
+ * the hover update), one notch per animation frame, down 200 notches and up 100. Every frame is timed like the
+ * jumps (first animation-frame callback → first task after the frame); the frames whose scroll position moved are
+ * the ones reported, each checked to show the rows at its position.
+ */
+async function wheelProbe(page: Page): Promise<{ frames: number; missedRenders: number; medianFrameMs: number; p95FrameMs: number; maxFrameMs: number; wheelEvents: number; scrolledPx: number }> {
+  const box = await page.locator('[data-testid="layer-table"]').boundingBox();
+  if (!box) throw new Error('the layer table has no box');
+  await page.evaluate(`(() => {
+    const grid = document.querySelector('[data-testid="layer-table"]');
+    grid.scrollTop = 0;
+    const w = (window.__wheel = { frames: [], missed: 0, stop: false, scrolled: 0 });
+    let last = grid.scrollTop;
+    const marks = ${TRACE};
+    const loop = () => requestAnimationFrame(() => {
+      const start = performance.now();
+      if (marks) console.timeStamp('pl-frame-start');
+      const ch = new MessageChannel();
+      ch.port1.onmessage = () => {
+        const end = performance.now();
+        const top = grid.scrollTop;
+        if (marks) console.timeStamp(top !== last ? 'pl-frame-end wheel' : 'pl-frame-end idle');
+        if (top !== last) {
+          w.frames.push(end - start);
+          w.scrolled += Math.abs(top - last);
+          const header = grid.querySelector('.lt-head').offsetHeight;
+          const want = Math.floor(Math.max(0, top - header) / 24) + 2;
+          const row = grid.querySelector('.lt-body .lt-row[aria-rowindex="' + want + '"]');
+          if (!row || row.hidden) w.missed++;
+          last = top;
+        }
+        if (!w.stop) loop();
+      };
+      ch.port2.postMessage(0);
+    });
+    loop();
+  })()`);
+  await page.mouse.move(box.x + box.width / 2, box.y + box.height / 2);
+  let wheelEvents = 0;
+  const nextFrame = (): Promise<unknown> => page.evaluate(() => new Promise((r) => requestAnimationFrame(r)));
+  for (let i = 0; i < 300; i++) {
+    await page.mouse.wheel(0, i < 200 ? WHEEL_DELTA_PX : -WHEEL_DELTA_PX);
+    wheelEvents++;
+    await nextFrame();
+  }
+  // Let a smooth-scroll animation finish, then stop the frame loop.
+  for (let i = 0; i < 30; i++) await nextFrame();
+  const w = (await page.evaluate(`(() => { const w = window.__wheel; w.stop = true; return { frames: w.frames, missed: w.missed, scrolled: w.scrolled }; })()`)) as { frames: number[]; missed: number; scrolled: number };
+  const f = [...w.frames].sort((a, b) => a - b);
+  const pct = (p: number): number => f[Math.min(f.length - 1, Math.floor(f.length * p))] ?? Number.NaN;
+  return { frames: f.length, missedRenders: w.missed, medianFrameMs: pct(0.5), p95FrameMs: pct(0.95), maxFrameMs: f[f.length - 1] ?? Number.NaN, wheelEvents, scrolledPx: Math.round(w.scrolled) };
 }
 
 async function main(): Promise<void> {

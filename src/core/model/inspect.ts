@@ -74,7 +74,7 @@ export function inspectReport(model: Model): InspectReport {
   const cache = describeCache(model.hyperparameters);
   const labels = cache ? cache.layers.map(layerCacheLabel) : [];
   const parts = tensorParts(model);
-  const b = parameterBreakdown(model);
+  const b = parameterBreakdown(model, parts);
   return {
     file: model.fileName,
     format: model.format,

@@ -65,10 +65,12 @@ export function tensorParts(model: Model): Map<string, ParameterPart> {
   return out;
 }
 
-/** Splits a model's parameters into text / MTP / vision / audio and computes active text parameters. */
-export function parameterBreakdown(model: Model): ParameterBreakdown {
+/**
+ * Splits a model's parameters into text / MTP / vision / audio and computes active text parameters. `parts` is
+ * {@link tensorParts} of the model when the caller has it already.
+ */
+export function parameterBreakdown(model: Model, parts: ReadonlyMap<string, ParameterPart> = tensorParts(model)): ParameterBreakdown {
   const hp = model.hyperparameters;
-  const parts = tensorParts(model);
   const roleOf = new Map<string, Layer['role']>();
   for (const l of model.layers) for (const w of l.weights) if (!roleOf.has(w)) roleOf.set(w, l.role);
   const sums = { text: 0, mtp: 0, vision: 0, audio: 0 };

@@ -84,14 +84,32 @@ const DIGITS = /^\d+$/;
  * @param rank number of dimensions, used only as a fallback (≥3 → conv, 2 → linear)
  */
 export function inferRole(name: string, rank = 2): RoleInfo {
+  const r = roleParts(name, rank);
+  return { role: r.role, block: r.block, expert: r.expert };
+}
+
+/** {@link inferRole} plus which '.'-separated segment held the block and the expert index (-1: none). */
+interface RoleParts extends RoleInfo {
+  readonly blockSegment: number;
+  readonly expertSegment: number;
+}
+
+function roleParts(name: string, rank: number): RoleParts {
   const segs = name.toLowerCase().split('.');
   let block: number | undefined;
   let expert: number | undefined;
+  let blockSegment = -1;
+  let expertSegment = -1;
   for (let i = 0; i + 1 < segs.length; i++) {
     const next = segs[i + 1]!;
     if (!DIGITS.test(next) || next.length > 9) continue;
-    if (block === undefined && (BLOCK_CONTAINERS.has(segs[i]!) || BLOCK_CONTAINER_PATTERN.test(segs[i]!))) block = Number(next);
-    else if (expert === undefined && segs[i] === 'experts') expert = Number(next);
+    if (block === undefined && (BLOCK_CONTAINERS.has(segs[i]!) || BLOCK_CONTAINER_PATTERN.test(segs[i]!))) {
+      block = Number(next);
+      blockSegment = i + 1;
+    } else if (expert === undefined && segs[i] === 'experts') {
+      expert = Number(next);
+      expertSegment = i + 1;
+    }
   }
 
   // Split the trailing parameter segments off to find the module.
@@ -102,7 +120,7 @@ export function inferRole(name: string, rank = 2): RoleInfo {
     end--;
   }
   let module = segs[end - 1] ?? '';
-  if (RNN_PARAM.test(module)) return { role: 'recurrent', block, expert };
+  if (RNN_PARAM.test(module)) return { role: 'recurrent', block, expert, blockSegment, expertSegment };
   // `in_proj_weight`, `e_score_correction_bias`: the parameter is fused into the last segment.
   const fused = /^(.+)_(weight|bias)$/.exec(module);
   if (fused && end === segs.length) {
@@ -114,7 +132,140 @@ export function inferRole(name: string, rank = 2): RoleInfo {
 
   const role = roleOf(module, parents, expert, rank);
   const finalRole: LayerRole = param === 'bias' && role !== 'norm' && role !== 'router' ? 'bias' : role;
-  return { role: finalRole, block, expert };
+  return { role: finalRole, block, expert, blockSegment, expertSegment };
+}
+
+/** Longest name (in '.'-separated segments) that {@link RoleMemo} remembers; longer names are inferred directly. */
+const MEMO_MAX_SEGMENTS = 32;
+/** Distinct name patterns one {@link RoleMemo} keeps (names beyond it are inferred directly). */
+const MEMO_MAX_PATTERNS = 8192;
+
+interface MemoEntry {
+  /** The first name seen with this pattern; later names are compared with it segment by segment. */
+  readonly name: string;
+  readonly rank: number;
+  /** Bit i set: segment i is an index (1–9 ASCII digits). */
+  readonly digitMask: number;
+  readonly segments: number;
+  readonly role: LayerRole;
+  readonly blockSegment: number;
+  readonly expertSegment: number;
+}
+
+/**
+ * {@link inferRole} for many names at once, remembering the answer per name *pattern*: the name with every index
+ * segment (1–9 ASCII digits: `layers.12`, `experts.7`) treated as a wildcard, plus the rank. Every rule of
+ * {@link roleParts} reads index segments only as "an index" (no pattern there matches a bare number), so names of one
+ * pattern share the role, and their block and expert are the numbers in the same segments. The pattern is never
+ * built as a string: one pass over the name's characters hashes it and collects the index values, and a hit is
+ * confirmed by comparing the name with the pattern's first name, segment by segment (hash collisions are harmless).
+ * `test/unit/roles.test.ts` checks the memo against `inferRole` on every name of its corpus and on renumbered copies.
+ */
+export class RoleMemo {
+  private readonly byHash = new Map<number, MemoEntry | MemoEntry[]>();
+  private patterns = 0;
+  private readonly values = new Float64Array(MEMO_MAX_SEGMENTS);
+  // Result of the last lookup (read right after `infer`).
+  role: LayerRole = 'other';
+  block: number | undefined = undefined;
+  expert: number | undefined = undefined;
+
+  /** @param hashMask bits of the pattern hash used as the key (tests pass a small mask to force collisions). */
+  constructor(private readonly hashMask = -1) {}
+
+  /** Sets `role`, `block` and `expert` for `name` (same answer as `inferRole(name, rank)`). */
+  infer(name: string, rank: number): void {
+    const values = this.values;
+    let h = Math.imul(rank + 1, 0x9e3779b1);
+    let seg = 0;
+    let segStart = 0;
+    let value = 0;
+    let digits = true;
+    let digitMask = 0;
+    const n = name.length;
+    for (let i = 0; i <= n; i++) {
+      const c = i < n ? name.charCodeAt(i) : 0x2e;
+      if (c === 0x2e) {
+        const len = i - segStart;
+        if (digits && len >= 1 && len <= 9) {
+          digitMask |= 1 << seg;
+          values[seg] = value;
+          h = Math.imul(h ^ 0x23, 0x01000193);
+        } else if (digits) {
+          // Empty, or more than 9 digits: not an index (as in roleParts), so part of the pattern.
+          for (let j = segStart; j < i; j++) h = Math.imul(h ^ name.charCodeAt(j), 0x01000193);
+        }
+        h = Math.imul(h ^ 0x2e, 0x01000193);
+        if (++seg >= MEMO_MAX_SEGMENTS && i < n) return this.direct(name, rank);
+        segStart = i + 1;
+        value = 0;
+        digits = true;
+        continue;
+      }
+      if (digits && c >= 0x30 && c <= 0x39) {
+        value = value * 10 + (c - 0x30);
+        continue;
+      }
+      if (digits) {
+        // The segment is not an index after all: hash the digits it started with.
+        for (let j = segStart; j < i; j++) h = Math.imul(h ^ name.charCodeAt(j), 0x01000193);
+        digits = false;
+      }
+      h = Math.imul(h ^ c, 0x01000193);
+    }
+    h &= this.hashMask;
+    const found = this.byHash.get(h);
+    let hit: MemoEntry | undefined;
+    if (found !== undefined) {
+      if (Array.isArray(found)) {
+        for (const e of found) if (samePattern(e, name, rank, digitMask, seg)) hit = e;
+      } else if (samePattern(found, name, rank, digitMask, seg)) hit = found;
+    }
+    if (hit === undefined) {
+      const parts = roleParts(name, rank);
+      this.role = parts.role;
+      this.block = parts.block;
+      this.expert = parts.expert;
+      if (this.patterns >= MEMO_MAX_PATTERNS) return;
+      this.patterns++;
+      const entry: MemoEntry = { name, rank, digitMask, segments: seg, role: parts.role, blockSegment: parts.blockSegment, expertSegment: parts.expertSegment };
+      if (found === undefined) this.byHash.set(h, entry);
+      else if (Array.isArray(found)) found.push(entry);
+      else this.byHash.set(h, [found, entry]);
+      return;
+    }
+    this.role = hit.role;
+    this.block = hit.blockSegment >= 0 ? values[hit.blockSegment] : undefined;
+    this.expert = hit.expertSegment >= 0 ? values[hit.expertSegment] : undefined;
+  }
+
+  private direct(name: string, rank: number): void {
+    const parts = roleParts(name, rank);
+    this.role = parts.role;
+    this.block = parts.block;
+    this.expert = parts.expert;
+  }
+}
+
+/** True when `name` has `e`'s pattern: same rank, same segments, index segments where `e` has them, other segments equal. */
+function samePattern(e: MemoEntry, name: string, rank: number, digitMask: number, segments: number): boolean {
+  if (e.rank !== rank || e.digitMask !== digitMask || e.segments !== segments) return false;
+  const a = e.name;
+  let i = 0;
+  let j = 0;
+  for (let s = 0; s < segments; s++) {
+    let ia = a.indexOf('.', i);
+    if (ia < 0) ia = a.length;
+    let jb = name.indexOf('.', j);
+    if (jb < 0) jb = name.length;
+    if ((digitMask & (1 << s)) === 0) {
+      if (ia - i !== jb - j) return false;
+      for (let k = 0; k < ia - i; k++) if (a.charCodeAt(i + k) !== name.charCodeAt(j + k)) return false;
+    }
+    i = ia + 1;
+    j = jb + 1;
+  }
+  return true;
 }
 
 function roleOf(module: string, parents: readonly string[], expert: number | undefined, rank: number): LayerRole {
@@ -157,21 +308,23 @@ const NO_EDGES: readonly string[] = Object.freeze([]);
 
 export function layersFromTensors(tensors: readonly TensorInfo[]): Layer[] {
   const layers: Layer[] = new Array<Layer>(tensors.length);
+  const memo = new RoleMemo();
   for (let i = 0; i < tensors.length; i++) {
     const t = tensors[i]!;
-    const info = inferRole(t.name, t.shape.length);
+    memo.infer(t.name, t.shape.length);
+    const role = memo.role;
     layers[i] = {
       name: t.name,
       op: 'tensor',
-      role: info.role,
-      block: info.block,
-      expert: info.expert,
+      role,
+      block: memo.block,
+      expert: memo.expert,
       weights: [t.name],
       parameterCount: t.elementCount,
       byteLength: t.byteLength,
       dtype: t.dtype,
       shape: t.shape,
-      quantizable: isQuantizableWeight(info.role, t.shape, t.dtype),
+      quantizable: isQuantizableWeight(role, t.shape, t.dtype),
       inputs: NO_EDGES,
       outputs: NO_EDGES,
     };

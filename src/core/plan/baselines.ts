@@ -112,6 +112,9 @@ export function llamaCppRulesBaseline(model: Model, formats: RuleFormats = q4kmF
   // llama.cpp counts ffn_down by layer (block); with experts, all experts of a block share the block's index.
   const blocks = [...new Set(down.map((l) => l.block ?? -1))].sort((a, b) => a - b);
   const nBlocks = blocks.length;
+  // Sets and maps, not includes/indexOf: those made this quadratic (11 s at 200,000 layers).
+  const isDown = new Set(down);
+  const blockIdx = new Map(blocks.map((b, i) => [b, i]));
   const generic = v.length === 0 && down.length === 0;
   const gIdx = ordinal(weighted);
   for (const l of weighted) {
@@ -119,7 +122,7 @@ export function llamaCppRulesBaseline(model: Model, formats: RuleFormats = q4kmF
     if (l.role === 'output_head') id = formats.head;
     else if (generic) id = useMoreBits(gIdx.get(l.name)!, weighted.length) ? formats.high : formats.low;
     else if (vIdx.has(l.name)) id = useMoreBits(vIdx.get(l.name)!, v.length) ? formats.high : formats.low;
-    else if (down.includes(l)) id = useMoreBits(blocks.indexOf(l.block ?? -1), nBlocks) ? formats.high : formats.low;
+    else if (isDown.has(l)) id = useMoreBits(blockIdx.get(l.block ?? -1)!, nBlocks) ? formats.high : formats.low;
     setOwn(raw, l.name, id);
   }
   return { id: model.format === 'gguf' ? 'q4_k_m' : 'q4_k_m-like', label: `Q4_K_M-like (${formats.low}; ${formats.high} for attn v/ffn down, ${formats.head} head)`, assignment: finish(model, raw, options.fuse) };

@@ -31,7 +31,7 @@
 import type { NumberFormat } from './numberFormats';
 import type { ErrorPartial, WeightStatsPartial } from './sensitivity';
 import { halfToFloatTable } from './decode';
-import { GRIDS, SPLIT, roundBf16, roundFp16, roundMiniFast, roundSignificant, toHalf } from './quantize';
+import { GRIDS, SPLIT, nf4Error, roundBf16, roundFp16, roundMiniFast, roundSignificant, toHalf } from './quantize';
 import { ERROR_KERNELS_WASM_BASE64 } from './gen/errorKernelsWasm';
 
 //#region backend selection
@@ -64,10 +64,12 @@ interface WasmExports {
   histogram16(src: number, n: number, hist: number): void;
   intError(x: number, n: number, rowLen: number, group: number, qmax: number, qmin: number, fp16Scale: number, mode: number, amaxConst: number, amaxPtr: number, acc: number): void;
   intErrorPair(x: number, n: number, rowLen: number, group: number, qmaxA: number, qminA: number, modeA: number, amaxPtr: number, qmaxB: number, qminB: number, scratch: number, accA: number, accB: number): void;
+  intErrorGroups(x: number, n: number, rowLen: number, g1: number, qmaxA: number, qminA: number, modeA: number, amaxPtr: number, qmaxB: number, qminB: number, scratch: number, accA: number, acc1: number): void;
   stats32(x: number, n: number, acc: number): void;
   statsRound16(x: number, n: number, acc: number, acc16: number, accB: number): void;
   elementError(x: number, n: number, kind: number, c: number, lo: number, loInv: number, hi: number, inv: number, scale: number, acc: number): void;
   roundError16(x: number, n: number, bf16: number, acc: number): void;
+  nf4Error(x: number, n: number, rowLen: number, group: number, acc: number, tbl: number): void;
 }
 
 /** The slice of the WebAssembly JS API used here (core's lib has no DOM/Node typings). */
@@ -174,6 +176,12 @@ export interface ErrorWorkspace {
    * B with an FP16 scale per `group` (≥ 32) into `slotB`; the same sums as two {@link intError} calls.
    */
   intErrorPair(n: number, rowLength: number, group: number, qmaxA: number, qminA: number, amaxModeA: number, firstRow: number, qmaxB: number, qminB: number, slotA: number, slotB: number): void;
+  /**
+   * Four formats in one pass: A as in {@link intErrorPair} into `slotA`, and FP16-scaled groups of `group`,
+   * 2·`group` and 4·`group` (a multiple of 4, ≥ 32) into `slot1`, `slot1 + 1` and `slot1 + 2`, the group maxima
+   * computed once; the same sums as four {@link intError} calls.
+   */
+  intErrorGroups(n: number, rowLength: number, group: number, qmaxA: number, qminA: number, amaxModeA: number, firstRow: number, qmaxB: number, qminB: number, slotA: number, slot1: number): void;
   /** Adds the loaded block's weight statistics (float32 blocks; 16-bit blocks use the histogram). */
   stats(n: number): void;
   /** The statistics added by {@link stats}, plus the whole-chunk facts fakeQuantize would derive. */
@@ -187,8 +195,16 @@ export interface ErrorWorkspace {
   roundError16(n: number, format: 'fp16' | 'bf16', slot: number): void;
   /** {@link stats} and {@link roundError16} for FP16 (into `slotFp16`) and BF16 (into `slotBf16`) in one pass over the block. */
   statsRound16(n: number, slotFp16: number, slotBf16: number): void;
+  /**
+   * Adds the NF4 error of the loaded block (rows of `rowLength`, absmax groups of `group`) to slots `slot` and
+   * `slot + 1` (noise, max |d|, overflowed; signal, count): the sums quantize.ts {@link nf4Error} adds, read
+   * back with {@link partial}. See errorKernels.wat `nf4Error`.
+   */
+  nf4Error(n: number, rowLength: number, group: number, slot: number): void;
   /** [noise, max |d|, overflowed] of a slot. */
   slot(slot: number): [number, number, number];
+  /** The five sums a two-slot kernel ({@link nf4Error}) added to `slot` and `slot + 1`. */
+  partial(slot: number): ErrorPartial;
   /** The code histogram (65 536 counts). */
   histogram(): Uint32Array;
 }
@@ -209,6 +225,8 @@ class WasmWorkspace implements ErrorWorkspace {
   private cur = 0;
   private region = 0;
   private regionEnd = 0;
+  /** The histograms hold counts (zeroed at the next reset; most small tensors never count, and zeroing 512 KiB per task cost more than their analysis). */
+  private histUsed = true;
   constructor(private readonly k: WasmExports) {}
 
   reset(blockElements: number, slots: number, rowAmaxCount: number, stageElements = blockElements): void {
@@ -221,12 +239,15 @@ class WasmWorkspace implements ErrorWorkspace {
     this.src = align(this.amax + rowAmaxCount * 4);
     this.dst = align(this.src + this.stageElements * 2);
     this.scratch = align(this.dst + blockElements * 4);
-    const need = this.scratch + 16 * (Math.ceil(blockElements / 32) + 2) + 64;
+    // intErrorPair: 16 bytes per group of ≥ 32 in a row; intErrorGroups: per group of three sizes (≤ 1.75× that + 2);
+    // nf4Error: its 128-byte codebook table.
+    const need = this.scratch + Math.max(128, 16 * (2 * Math.ceil(blockElements / 32) + 4) + 64);
     this.region = this.regionEnd = align(need);
     this.cur = this.dst;
     const have = this.k.memory.buffer.byteLength;
     if (need > have) this.k.memory.grow(Math.ceil((need - have) / 65536));
-    new Uint8Array(this.k.memory.buffer, 0, this.amax).fill(0);
+    new Uint8Array(this.k.memory.buffer, this.histUsed ? 0 : this.acc, this.histUsed ? this.amax : this.amax - this.acc).fill(0);
+    this.histUsed = false;
   }
 
   reserveValues(n: number): boolean {
@@ -275,6 +296,7 @@ class WasmWorkspace implements ErrorWorkspace {
     for (let s = 0; s < n; s += this.stageElements) {
       const m = Math.min(this.stageElements, n - s);
       new Uint16Array(this.k.memory.buffer, this.src, m).set(codes.subarray(start + s, start + s + m));
+      this.histUsed = true;
       this.k.histogram16(this.src, m, this.hist);
     }
   }
@@ -286,12 +308,16 @@ class WasmWorkspace implements ErrorWorkspace {
   loadStaged(source: 'float16' | 'bfloat16', k: number, n: number, count: boolean): void {
     const at = this.src + 2 * k;
     this.cur = this.dst;
-    if (count) this.k.histogram16(at, n, this.hist);
+    if (count) {
+      this.histUsed = true;
+      this.k.histogram16(at, n, this.hist);
+    }
     if (source === 'float16') this.k.decodeF16(at, n, this.dst);
     else this.k.decodeBf16(at, n, this.dst);
   }
 
   countStaged(k: number, n: number): void {
+    this.histUsed = true;
     this.k.histogram16(this.src + 2 * k, n, this.hist);
   }
 
@@ -331,9 +357,22 @@ class WasmWorkspace implements ErrorWorkspace {
     this.k.intErrorPair(this.cur, n, rowLength, group, qmaxA, qminA, amaxModeA, this.amax + firstRow * 4, qmaxB, qminB, this.scratch, this.acc + slotA * 24, this.acc + slotB * 24);
   }
 
+  intErrorGroups(n: number, rowLength: number, group: number, qmaxA: number, qminA: number, amaxModeA: number, firstRow: number, qmaxB: number, qminB: number, slotA: number, slot1: number): void {
+    this.k.intErrorGroups(this.cur, n, rowLength, group, qmaxA, qminA, amaxModeA, this.amax + firstRow * 4, qmaxB, qminB, this.scratch, this.acc + slotA * 24, this.acc + slot1 * 24);
+  }
+
+  nf4Error(n: number, rowLength: number, group: number, slot: number): void {
+    this.k.nf4Error(this.cur, n, rowLength, group, this.acc + slot * 24, this.scratch);
+  }
+
   slot(slot: number): [number, number, number] {
     const f = new Float64Array(this.k.memory.buffer, this.acc + slot * 24, 3);
     return [f[0]!, f[1]!, f[2]!];
+  }
+
+  partial(slot: number): ErrorPartial {
+    const f = new Float64Array(this.k.memory.buffer, this.acc + slot * 24, 5);
+    return { noise: f[0]!, maxAbsError: f[1]!, overflow: f[2]!, signal: f[3]!, count: f[4]! };
   }
 
   histogram(): Uint32Array {
@@ -359,6 +398,8 @@ class JsWorkspace implements ErrorWorkspace {
   private acc = new Float64Array(0);
   private rowAmax = new Float32Array(0);
   private sums = new Float64Array(12);
+  /** The histogram holds counts (zeroed at the next reset only then). */
+  private histUsed = false;
 
   reset(blockElements: number, slots: number, rowAmaxCount: number, stageElements = blockElements): void {
     if (this.values.length < blockElements) this.values = new Float32Array(blockElements);
@@ -368,7 +409,8 @@ class JsWorkspace implements ErrorWorkspace {
     if (this.staged.length < stageElements) this.staged = new Uint16Array(stageElements);
     this.acc = new Float64Array(slots * 3);
     if (this.rowAmax.length < rowAmaxCount) this.rowAmax = new Float32Array(rowAmaxCount);
-    this.hist.fill(0);
+    if (this.histUsed) this.hist.fill(0);
+    this.histUsed = false;
   }
 
   load(source: BlockSource, data: Uint16Array | Float32Array, start: number, n: number, count: boolean): void {
@@ -391,6 +433,7 @@ class JsWorkspace implements ErrorWorkspace {
 
   count(codes: Uint16Array, start: number, n: number): void {
     const h = this.hist;
+    this.histUsed = true;
     for (let i = start, e = start + n; i < e; i++) h[codes[i]!]!++;
   }
 
@@ -571,6 +614,23 @@ class JsWorkspace implements ErrorWorkspace {
   intErrorPair(n: number, rowLength: number, group: number, qmaxA: number, qminA: number, amaxModeA: number, firstRow: number, qmaxB: number, qminB: number, slotA: number, slotB: number): void {
     this.intError(n, rowLength, rowLength, qmaxA, qminA, false, amaxModeA, 0, firstRow, slotA);
     this.intError(n, rowLength, group, qmaxB, qminB, true, AMAX_COMPUTED, 0, firstRow, slotB);
+  }
+
+  intErrorGroups(n: number, rowLength: number, group: number, qmaxA: number, qminA: number, amaxModeA: number, firstRow: number, qmaxB: number, qminB: number, slotA: number, slot1: number): void {
+    this.intError(n, rowLength, rowLength, qmaxA, qminA, false, amaxModeA, 0, firstRow, slotA);
+    for (let l = 0; l < 3; l++) this.intError(n, rowLength, group << l, qmaxB, qminB, true, AMAX_COMPUTED, 0, firstRow, slot1 + l);
+  }
+
+  nf4Error(n: number, rowLength: number, group: number, slot: number): void {
+    const a = this.acc, o = slot * 3;
+    const acc = { noise: a[o]!, maxAbsError: a[o + 1]!, overflow: a[o + 2]!, signal: a[o + 3]!, count: a[o + 4]! };
+    nf4Error(this.cur.subarray(0, n), rowLength, group, acc);
+    a.set([acc.noise, acc.maxAbsError, acc.overflow, acc.signal, acc.count], o);
+  }
+
+  partial(slot: number): ErrorPartial {
+    const a = this.acc, o = slot * 3;
+    return { noise: a[o]!, maxAbsError: a[o + 1]!, overflow: a[o + 2]!, signal: a[o + 3]!, count: a[o + 4]! };
   }
 
   slot(slot: number): [number, number, number] {

@@ -21,7 +21,7 @@
  */
 import { floatToBf16Bits, floatToHalfBits, halfToFloatTable } from './decode';
 import { dtypeInfo } from '../model/dtypes';
-import { KQUANT_MAX_VALUES, searchQkx2, searchQx, type KquantSearchViews } from './kquantSearch';
+import { affineCodesRun, KQUANT_MAX_VALUES, searchQ3, searchQkx2, searchQx, symCodesRun, type KquantSearchViews } from './kquantSearch';
 
 const QK_K = 256;
 
@@ -44,7 +44,7 @@ function roundAwayInt(v: number): number {
 function nearestInt(fval: number): number {
   if (fval <= 4194303 && fval >= -4194303) {
     const r = Math.round(fval);
-    return r - fval === 0.5 && r % 2 !== 0 ? r - 1 : r;
+    return r - fval === 0.5 && (r & 1) !== 0 ? r - 1 : r;
   }
   F32[0] = fval + 12582912;
   return (I32[0]! & 0x007fffff) - 0x00400000;
@@ -451,8 +451,36 @@ function minK4(j: number, b: Uint8Array, o: number): number {
 //#endregion
 
 //#region k-quants
+// Each K-quant encoder runs four steps: search (the scale fit per sub-block: SCALES, MINS and its codes), scales
+// (the sub-block scales quantized into the block header, giving each sub-block's float32 step dd and offset dm),
+// codes (each element's code recomputed from dd/dm where dd ≠ 0 — a zero step keeps the search's code, as upstream
+// does) and pack. The reference runs them block by block here; the fast path (encodeFast) runs the search and the
+// codes for a run of blocks in WebAssembly (kquantSearch.ts) and only scales and pack here.
 
-/** Q2_K's scale search (reference): SCALES, MINS and L of the 16 sub-blocks of 16. */
+/** The reference path's step and offset per sub-block. */
+const DD = new Float32Array(16);
+const DM = new Float32Array(16);
+
+/** Codes of the affine types: clamp(nearest_int((x + dm) / dd), 0, nmax) for sub-blocks with dd ≠ 0. */
+function affineCodes(x: Float32Array, xo: number, nsub: number, n: number, nmax: number, codes: Uint8Array): void {
+  for (let j = 0; j < nsub; j++) {
+    const dd = DD[j]!;
+    if (dd === 0) continue;
+    const dm = DM[j]!;
+    for (let ii = 0; ii < n; ii++) codes[n * j + ii] = Math.max(0, Math.min(nmax, nearestInt(Math.fround(Math.fround(x[xo + n * j + ii]! + dm) / dd))));
+  }
+}
+
+/** Codes of the symmetric types: clamp(nearest_int(x / dd), lo, hi) − lo for sub-blocks of 16 with dd ≠ 0. */
+function symCodes(x: Float32Array, xo: number, lo: number, hi: number, codes: Int8Array): void {
+  for (let j = 0; j < 16; j++) {
+    const dd = DD[j]!;
+    if (dd === 0) continue;
+    for (let ii = 0; ii < 16; ii++) codes[16 * j + ii] = Math.max(lo, Math.min(hi, nearestInt(Math.fround(x[xo + 16 * j + ii]! / dd)))) - lo;
+  }
+}
+
+/** Q2_K's search: make_qkx2_quants over 16 sub-blocks of 16 with weights |x|. */
 function q2kSearch(x: Float32Array, xo: number): void {
   for (let j = 0; j < 16; j++) {
     for (let l = 0; l < 16; l++) W[l] = Math.abs(x[xo + 16 * j + l]!);
@@ -460,8 +488,8 @@ function q2kSearch(x: Float32Array, xo: number): void {
   }
 }
 
-/** block_q2_K { u8 scales[16] (low nibble scale, high nibble min); u8 qs[64]; half d; half dmin } — 16 × 16, from the search's SCALES, MINS, L. */
-const q2kFinish: BlockEncoder = (x, xo, b, bo) => {
+/** block_q2_K { u8 scales[16] (low nibble scale, high nibble min); u8 qs[64]; half d; half dmin }: header and dd/dm. */
+function q2kScales(b: Uint8Array, bo: number, dd: Float32Array, dm: Float32Array, o: number): boolean {
   let maxScale = 0, maxMin = 0;
   for (let j = 0; j < 16; j++) {
     const s = SCALES[j]!;
@@ -481,27 +509,36 @@ const q2kFinish: BlockEncoder = (x, xo, b, bo) => {
   }
   const dmin = putHalf(b, bo + 82, maxMin > 0 ? Math.fround(maxMin / 15) : 0);
   for (let j = 0; j < 16; j++) {
-    const dd = Math.fround(d * (b[bo + j]! & 0xf));
-    if (dd === 0) continue;
-    const dm = Math.fround(dmin * (b[bo + j]! >> 4));
-    for (let ii = 0; ii < 16; ii++) L[16 * j + ii] = Math.max(0, Math.min(3, nearestInt(Math.fround(Math.fround(x[xo + 16 * j + ii]! + dm) / dd))));
+    dd[o + j] = Math.fround(d * (b[bo + j]! & 0xf));
+    dm[o + j] = Math.fround(dmin * (b[bo + j]! >> 4));
   }
+  return true;
+}
+
+/** Q2_K qs: four 2-bit codes per byte, 32 bytes per 128 elements. */
+function q2kPack(b: Uint8Array, bo: number, c: Uint8Array | Int8Array, co: number): void {
   for (let j = 0; j < QK_K; j += 128) {
-    for (let l = 0; l < 32; l++) b[bo + 16 + j / 4 + l] = (L[j + l]! | (L[j + l + 32]! << 2) | (L[j + l + 64]! << 4) | (L[j + l + 96]! << 6)) & 0xff;
+    for (let l = 0; l < 32; l++) b[bo + 16 + j / 4 + l] = (c[co + j + l]! | (c[co + j + l + 32]! << 2) | (c[co + j + l + 64]! << 4) | (c[co + j + l + 96]! << 6)) & 0xff;
   }
-};
+}
 
 const q2_K: BlockEncoder = (x, xo, b, bo) => {
   q2kSearch(x, xo);
-  q2kFinish(x, xo, b, bo);
+  q2kScales(b, bo, DD, DM, 0);
+  affineCodes(x, xo, 16, 16, 3, L);
+  q2kPack(b, bo, L, 0);
 };
 
-/** block_q3_K { u8 hmask[32]; u8 qs[64]; u8 scales[12] (6-bit, biased by 32); half d } — 16 × 16, codes −4..3. */
-const q3_K: BlockEncoder = (x, xo, b, bo) => {
+/** Q3_K's search: make_q3_quants over 16 sub-blocks of 16 (codes + 4 in LS). */
+function q3kSearch(x: Float32Array, xo: number): void {
+  for (let j = 0; j < 16; j++) SCALES[j] = makeQ3(16, 4, x, xo + 16 * j, 16 * j);
+}
+
+/** block_q3_K { u8 hmask[32]; u8 qs[64]; u8 scales[12] (6-bit, biased by 32); half d }: header and dd. */
+function q3kScales(b: Uint8Array, bo: number, dd: Float32Array, _dm: Float32Array, o: number): boolean {
   let maxScale = 0, amax = 0;
   for (let j = 0; j < 16; j++) {
-    const s = makeQ3(16, 4, x, xo + 16 * j, 16 * j);
-    SCALES[j] = s;
+    const s = SCALES[j]!;
     const a = Math.abs(s);
     if (a > amax) {
       amax = a;
@@ -528,16 +565,19 @@ const q3_K: BlockEncoder = (x, xo, b, bo) => {
   for (let j = 0; j < 16; j++) {
     const low = j < 8 ? b[sc + j]! & 0xf : b[sc + j - 8]! >> 4;
     const s = (low | (((b[sc + 8 + (j % 4)]! >> (2 * (j >> 2))) & 3) << 4)) - 32;
-    const dd = Math.fround(d * s);
-    if (dd === 0) continue;
-    for (let ii = 0; ii < 16; ii++) LS[16 * j + ii] = Math.max(-4, Math.min(3, nearestInt(Math.fround(x[xo + 16 * j + ii]! / dd)))) + 4;
+    dd[o + j] = Math.fround(d * s);
   }
+  return true;
+}
+
+/** Q3_K hmask (the high bit of each code, 32 bytes) and qs (two low bits, 64 bytes); consumes the codes. */
+function q3kPack(b: Uint8Array, bo: number, c: Uint8Array | Int8Array, co: number): void {
   for (let j = 0; j < 32; j++) b[bo + j] = 0;
   let m = 0, hm = 1;
   for (let j = 0; j < QK_K; j++) {
-    if (LS[j]! > 3) {
+    if (c[co + j]! > 3) {
       b[bo + m] = (b[bo + m]! | hm) & 0xff;
-      LS[j] = LS[j]! - 4;
+      c[co + j] = c[co + j]! - 4;
     }
     if (++m === 32) {
       m = 0;
@@ -545,14 +585,18 @@ const q3_K: BlockEncoder = (x, xo, b, bo) => {
     }
   }
   for (let j = 0; j < QK_K; j += 128) {
-    for (let l = 0; l < 32; l++) b[bo + 32 + j / 4 + l] = (LS[j + l]! | (LS[j + l + 32]! << 2) | (LS[j + l + 64]! << 4) | (LS[j + l + 96]! << 6)) & 0xff;
+    for (let l = 0; l < 32; l++) b[bo + 32 + j / 4 + l] = (c[co + j + l]! | (c[co + j + l + 32]! << 2) | (c[co + j + l + 64]! << 4) | (c[co + j + l + 96]! << 6)) & 0xff;
   }
+}
+
+const q3_K: BlockEncoder = (x, xo, b, bo) => {
+  q3kSearch(x, xo);
+  q3kScales(b, bo, DD, DM, 0);
+  symCodes(x, xo, -4, 3, LS);
+  q3kPack(b, bo, LS, 0);
 };
 
-/**
- * Q4_K / Q5_K common part (the search): 8 sub-blocks of 32 fitted by make_qkx2_quants with weights av_x + |x|, 6-bit scales and
- * mins packed into 12 bytes at b[bo+4..], FP16 d and dmin at b[bo], b[bo+2]; final codes in L.
- */
+/** Q4_K / Q5_K search: make_qkx2_quants over 8 sub-blocks of 32 with weights av_x + |x|. */
 function qk45Search(nmax: number, rmin: number, rdelta: number, nstep: number, x: Float32Array, xo: number): void {
   for (let j = 0; j < 8; j++) {
     const o = xo + 32 * j;
@@ -564,8 +608,8 @@ function qk45Search(nmax: number, rmin: number, rdelta: number, nstep: number, x
   }
 }
 
-/** Q4_K / Q5_K after the search: scales and mins packed and the final codes in L, from SCALES, MINS, L. */
-function qk45Finish(nmax: number, x: Float32Array, xo: number, b: Uint8Array, bo: number): void {
+/** Q4_K / Q5_K header: FP16 d and dmin at b[bo], b[bo+2], 6-bit scales and mins packed into 12 bytes; dd/dm. */
+function qk45Scales(b: Uint8Array, bo: number, dd: Float32Array, dm: Float32Array, o: number): boolean {
   let maxScale = 0, maxMin = 0;
   for (let j = 0; j < 8; j++) {
     const s = SCALES[j]!;
@@ -590,40 +634,35 @@ function qk45Finish(nmax: number, x: Float32Array, xo: number, b: Uint8Array, bo
   const d = putHalf(b, bo, Math.fround(maxScale / 63));
   const dmin = putHalf(b, bo + 2, Math.fround(maxMin / 63));
   for (let j = 0; j < 8; j++) {
-    const s = scaleK4(j, b, sc);
-    const m = minK4(j, b, sc);
-    const dd = Math.fround(d * s);
-    if (dd === 0) continue;
-    const dm = Math.fround(dmin * m);
-    for (let ii = 0; ii < 32; ii++) L[32 * j + ii] = Math.max(0, Math.min(nmax, nearestInt(Math.fround(Math.fround(x[xo + 32 * j + ii]! + dm) / dd))));
+    dd[o + j] = Math.fround(d * scaleK4(j, b, sc));
+    dm[o + j] = Math.fround(dmin * minK4(j, b, sc));
   }
+  return true;
 }
 
 /** block_q4_K { half d; half dmin; u8 scales[12]; u8 qs[128] } — qs: 32 bytes per 64 elements, low nibble first half. */
-const q4kFinish: BlockEncoder = (x, xo, b, bo) => {
-  qk45Finish(15, x, xo, b, bo);
+function q4kPack(b: Uint8Array, bo: number, c: Uint8Array | Int8Array, co: number): void {
   let q = bo + 16;
   for (let j = 0; j < QK_K; j += 64) {
-    for (let l = 0; l < 32; l++) b[q + l] = L[j + l]! | (L[j + l + 32]! << 4);
+    for (let l = 0; l < 32; l++) b[q + l] = c[co + j + l]! | (c[co + j + l + 32]! << 4);
     q += 32;
   }
-};
+}
 
 /** block_q5_K { half d; half dmin; u8 scales[12]; u8 qh[32]; u8 qs[128] } — 5th bits in qh, two bit planes per 64. */
-const q5kFinish: BlockEncoder = (x, xo, b, bo) => {
-  qk45Finish(31, x, xo, b, bo);
+function q5kPack(b: Uint8Array, bo: number, c: Uint8Array | Int8Array, co: number): void {
   const qh = bo + 16;
   let ql = bo + 48;
   for (let j = 0; j < 32; j++) b[qh + j] = 0;
   let m1 = 1, m2 = 2;
   for (let n = 0; n < QK_K; n += 64) {
     for (let j = 0; j < 32; j++) {
-      let l1 = L[n + j]!;
+      let l1 = c[co + n + j]!;
       if (l1 > 15) {
         l1 -= 16;
         b[qh + j]! |= m1;
       }
-      let l2 = L[n + j + 32]!;
+      let l2 = c[co + n + j + 32]!;
       if (l2 > 15) {
         l2 -= 16;
         b[qh + j]! |= m2;
@@ -634,15 +673,32 @@ const q5kFinish: BlockEncoder = (x, xo, b, bo) => {
     m2 <<= 2;
     ql += 32;
   }
+}
+
+const q4_K: BlockEncoder = (x, xo, b, bo) => {
+  qk45Search(15, -1, Math.fround(0.1), 20, x, xo);
+  qk45Scales(b, bo, DD, DM, 0);
+  affineCodes(x, xo, 8, 32, 15, L);
+  q4kPack(b, bo, L, 0);
 };
 
-/** block_q6_K { u8 ql[128]; u8 qh[64]; i8 scales[16]; half d } — 16 × 16, codes −32..31. */
+const q5_K: BlockEncoder = (x, xo, b, bo) => {
+  qk45Search(31, -0.5, Math.fround(0.1), 15, x, xo);
+  qk45Scales(b, bo, DD, DM, 0);
+  affineCodes(x, xo, 8, 32, 31, L);
+  q5kPack(b, bo, L, 0);
+};
+
+/** Q6_K's search: make_qx_quants over 16 sub-blocks of 16 (codes + 32 in LS). */
 function q6kSearch(x: Float32Array, xo: number): void {
   for (let ib = 0; ib < 16; ib++) SCALES[ib] = makeQx(16, 32, x, xo + 16 * ib, 16 * ib);
 }
 
-/** Q6_K after the search (SCALES, LS). */
-const q6kFinish: BlockEncoder = (x, xo, b, bo) => {
+/**
+ * block_q6_K { u8 ql[128]; u8 qh[64]; i8 scales[16]; half d } header and dd; false when the block is all zero
+ * (written here: upstream stores an all-zero block when max |scale| < 1e-15).
+ */
+function q6kScales(b: Uint8Array, bo: number, dd: Float32Array, _dm: Float32Array, o: number): boolean {
   let maxScale = 0, maxAbs = 0;
   for (let ib = 0; ib < 16; ib++) {
     const s = SCALES[ib]!;
@@ -654,81 +710,76 @@ const q6kFinish: BlockEncoder = (x, xo, b, bo) => {
   }
   if (maxAbs < 1e-15) {
     b.fill(0, bo, bo + 210);
-    return;
+    dd.fill(0, o, o + 16);
+    return false;
   }
   const iscale = Math.fround(-128 / maxScale);
   const d = putHalf(b, bo + 208, Math.fround(1 / iscale));
   for (let ib = 0; ib < 16; ib++) b[bo + 192 + ib] = Math.min(127, nearestInt(Math.fround(iscale * SCALES[ib]!))) & 0xff;
-  for (let j = 0; j < 16; j++) {
-    const dd = Math.fround(d * toI8(b[bo + 192 + j]!));
-    if (dd === 0) continue;
-    for (let ii = 0; ii < 16; ii++) LS[16 * j + ii] = Math.max(-32, Math.min(31, nearestInt(Math.fround(x[xo + 16 * j + ii]! / dd)))) + 32;
-  }
+  for (let j = 0; j < 16; j++) dd[o + j] = Math.fround(d * toI8(b[bo + 192 + j]!));
+  return true;
+}
+
+/** Q6_K ql (low 4 bits) and qh (high 2 bits) of the codes 0..63. */
+function q6kPack(b: Uint8Array, bo: number, c: Uint8Array | Int8Array, co: number): void {
   let ql = bo, qh = bo + 128;
   for (let j = 0; j < QK_K; j += 128) {
     for (let l = 0; l < 32; l++) {
-      const a = LS[j + l]! & 0xff, c = LS[j + l + 32]! & 0xff, e = LS[j + l + 64]! & 0xff, g = LS[j + l + 96]! & 0xff;
+      const a = c[co + j + l]! & 0xff, cc = c[co + j + l + 32]! & 0xff, e = c[co + j + l + 64]! & 0xff, g = c[co + j + l + 96]! & 0xff;
       b[ql + l] = (a & 0xf) | ((e & 0xf) << 4);
-      b[ql + l + 32] = (c & 0xf) | ((g & 0xf) << 4);
-      b[qh + l] = ((a >> 4) | ((c >> 4) << 2) | ((e >> 4) << 4) | ((g >> 4) << 6)) & 0xff;
+      b[ql + l + 32] = (cc & 0xf) | ((g & 0xf) << 4);
+      b[qh + l] = ((a >> 4) | ((cc >> 4) << 2) | ((e >> 4) << 4) | ((g >> 4) << 6)) & 0xff;
     }
     ql += 64;
     qh += 32;
   }
-};
-
-const q4_K: BlockEncoder = (x, xo, b, bo) => {
-  qk45Search(15, -1, Math.fround(0.1), 20, x, xo);
-  q4kFinish(x, xo, b, bo);
-};
-
-const q5_K: BlockEncoder = (x, xo, b, bo) => {
-  qk45Search(31, -0.5, Math.fround(0.1), 15, x, xo);
-  q5kFinish(x, xo, b, bo);
-};
+}
 
 const q6_K: BlockEncoder = (x, xo, b, bo) => {
   q6kSearch(x, xo);
-  q6kFinish(x, xo, b, bo);
+  if (!q6kScales(b, bo, DD, DM, 0)) return;
+  symCodes(x, xo, -32, 31, LS);
+  q6kPack(b, bo, LS, 0);
 };
 
 /**
- * The K-quants whose scale search runs in WebAssembly (kquantSearch.ts) over a run of blocks, then each block is
- * finished from the search's results exactly as the reference encoder finishes it. `sub` = sub-blocks per block.
+ * A K-quant on the fast path: the WebAssembly search and codes over a run of blocks (kquantSearch.ts), scales and
+ * pack per block here, in the reference's order. `sub` = sub-blocks per block.
  */
 interface FastKquant {
   readonly search: (x: Float32Array, xo: number, count: number) => KquantSearchViews | undefined;
   readonly sub: number;
-  readonly finish: BlockEncoder;
-  /** The search's codes go to L (unsigned) or LS (Q6_K). */
-  readonly signed: boolean;
+  readonly scales: (b: Uint8Array, bo: number, dd: Float32Array, dm: Float32Array, o: number) => boolean;
+  readonly codes: (count: number) => void;
+  readonly pack: (b: Uint8Array, bo: number, c: Uint8Array, co: number) => void;
 }
 
 const FAST_KQUANTS: ReadonlyMap<string, FastKquant> = new Map<string, FastKquant>([
-  ['q2_k', { search: (x, xo, c) => searchQkx2(x, xo, c, 16, 3, -0.5, Math.fround(0.1), 15, true, 'abs'), sub: 16, finish: q2kFinish, signed: false }],
-  ['q4_k', { search: (x, xo, c) => searchQkx2(x, xo, c, 32, 15, -1, Math.fround(0.1), 20, false, 'avx'), sub: 8, finish: q4kFinish, signed: false }],
-  ['q5_k', { search: (x, xo, c) => searchQkx2(x, xo, c, 32, 31, -0.5, Math.fround(0.1), 15, false, 'avx'), sub: 8, finish: q5kFinish, signed: false }],
-  ['q6_k', { search: (x, xo, c) => searchQx(x, xo, c, 16, 32), sub: 16, finish: q6kFinish, signed: true }],
+  ['q2_k', { search: (x, xo, c) => searchQkx2(x, xo, c, 16, 3, -0.5, Math.fround(0.1), 15, true, 'abs'), sub: 16, scales: q2kScales, codes: (c) => affineCodesRun(c, 16, 3), pack: q2kPack }],
+  ['q3_k', { search: (x, xo, c) => searchQ3(x, xo, c, 16, 4), sub: 16, scales: q3kScales, codes: (c) => symCodesRun(c, 16, -4, 3), pack: q3kPack }],
+  ['q4_k', { search: (x, xo, c) => searchQkx2(x, xo, c, 32, 15, -1, Math.fround(0.1), 20, false, 'avx'), sub: 8, scales: qk45Scales, codes: (c) => affineCodesRun(c, 32, 15), pack: q4kPack }],
+  ['q5_k', { search: (x, xo, c) => searchQkx2(x, xo, c, 32, 31, -0.5, Math.fround(0.1), 15, false, 'avx'), sub: 8, scales: qk45Scales, codes: (c) => affineCodesRun(c, 32, 31), pack: q5kPack }],
+  ['q6_k', { search: (x, xo, c) => searchQx(x, xo, c, 16, 32), sub: 16, scales: q6kScales, codes: (c) => symCodesRun(c, 16, -32, 31), pack: q6kPack }],
 ]);
 
-/** Encodes `blocks` super-blocks with the WebAssembly search; a run it declines (NaN) goes through the reference. */
+/** Encodes `blocks` super-blocks on the fast path; a run it declines (NaN) goes through the reference encoder. */
 function encodeFast(fast: FastKquant, enc: BlockEncoder, values: Float32Array, blocks: number, b: Uint8Array, bytesPerBlock: number): void {
   const runBlocks = KQUANT_MAX_VALUES / QK_K;
+  const done = new Uint8Array(runBlocks);
   for (let k0 = 0; k0 < blocks; k0 += runBlocks) {
     const nb = Math.min(runBlocks, blocks - k0);
     const v = fast.search(values, k0 * QK_K, nb * QK_K);
+    if (!v) {
+      for (let k = 0; k < nb; k++) enc(values, (k0 + k) * QK_K, b, (k0 + k) * bytesPerBlock);
+      continue;
+    }
     for (let k = 0; k < nb; k++) {
-      const xo = (k0 + k) * QK_K, bo = (k0 + k) * bytesPerBlock;
-      if (!v) {
-        enc(values, xo, b, bo);
-        continue;
-      }
       SCALES.set(v.scales.subarray(k * fast.sub, (k + 1) * fast.sub));
       MINS.set(v.mins.subarray(k * fast.sub, (k + 1) * fast.sub));
-      if (fast.signed) LS.set(v.codes.subarray(k * QK_K, (k + 1) * QK_K));
-      else L.set(v.codes.subarray(k * QK_K, (k + 1) * QK_K));
-      fast.finish(values, xo, b, bo);
+      done[k] = fast.scales(b, (k0 + k) * bytesPerBlock, v.dd, v.dm, k * fast.sub) ? 0 : 1;
     }
+    fast.codes(nb * QK_K);
+    for (let k = 0; k < nb; k++) if (!done[k]) fast.pack(b, (k0 + k) * bytesPerBlock, v.codes, k * QK_K);
   }
 }
 //#endregion

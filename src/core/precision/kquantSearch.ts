@@ -1,6 +1,6 @@
 /**
- * The K-quant scale searches (ggml's make_qkx2_quants for Q2_K / Q4_K / Q5_K and make_qx_quants for Q6_K) in
- * WebAssembly SIMD (kquantSearch.wat): the hot part of writing and of simulating those types. Results are bit-for-bit
+ * The K-quant scale searches (ggml's make_qkx2_quants for Q2_K / Q4_K / Q5_K, make_qx_quants for Q6_K, make_q3_quants
+ * for Q3_K) and the final codes in WebAssembly SIMD (kquantSearch.wat): the hot part of writing and of simulating those types. Results are bit-for-bit
  * those of the float32 reference ports in ggmlQuants.ts (test/unit/kquantSearch.test.ts checks random blocks and edge
  * cases): WebAssembly's f32 arithmetic is IEEE single precision without contraction, the same operations in the same
  * order; the trial scales run one per SIMD lane, each lane summing in the reference's order.
@@ -16,13 +16,18 @@ import { KQUANT_SEARCH_WASM_BASE64 } from './gen/kquantSearchWasm';
 export const KQUANT_MAX_VALUES = 16384;
 
 /** Memory layout (bytes) below the module's own scratch at 0x1f000. */
-const X_OFF = 0, L_OFF = 0x10000, S_OFF = 0x14000, M_OFF = 0x15000, NUMS_OFF = 0x16000;
+const X_OFF = 0, L_OFF = 0x10000, S_OFF = 0x14000, M_OFF = 0x15000, NUMS_OFF = 0x16000, DD_OFF = 0x17000, DM_OFF = 0x18000;
 
-/** Results of one search call: a scale (and −min for make_qkx2) per sub-block and a code per value. */
+/**
+ * Results of one search call: a scale (and −min for make_qkx2) per sub-block and a code per value; `dd`/`dm` are
+ * where the caller puts each sub-block's final step and offset before {@link affineCodesRun} / {@link symCodesRun}.
+ */
 export interface KquantSearchViews {
   readonly scales: Float32Array;
   readonly mins: Float32Array;
   readonly codes: Uint8Array;
+  readonly dd: Float32Array;
+  readonly dm: Float32Array;
 }
 
 interface KquantExports {
@@ -30,6 +35,9 @@ interface KquantExports {
   hasNaN(x: number, n: number): number;
   qkx2(x: number, nsub: number, n: number, nmax: number, rmin: number, rdelta: number, nstep: number, mad: number, wmode: number, outS: number, outM: number, outL: number): void;
   qx(x: number, nsub: number, n: number, nmax: number, nums: number, outS: number, outL: number): void;
+  q3(x: number, nsub: number, n: number, nmax: number, outS: number, outL: number): void;
+  codesAffine(x: number, nsub: number, n: number, nmax: number, dd: number, dm: number, outL: number): void;
+  codesSym(x: number, nsub: number, n: number, lo: number, hi: number, dd: number, outL: number): void;
 }
 
 interface WasmApi {
@@ -76,7 +84,10 @@ function load(): KquantState | undefined {
         state = {
           ex,
           x: new Float32Array(buf, X_OFF, KQUANT_MAX_VALUES),
-          views: { scales: new Float32Array(buf, S_OFF, 1024), mins: new Float32Array(buf, M_OFF, 1024), codes: new Uint8Array(buf, L_OFF, KQUANT_MAX_VALUES) },
+          views: {
+            scales: new Float32Array(buf, S_OFF, 1024), mins: new Float32Array(buf, M_OFF, 1024), codes: new Uint8Array(buf, L_OFF, KQUANT_MAX_VALUES),
+            dd: new Float32Array(buf, DD_OFF, 1024), dm: new Float32Array(buf, DM_OFF, 1024),
+          },
           numsFor: 0,
         };
       } catch {
@@ -135,4 +146,25 @@ export function searchQx(x: Float32Array, xo: number, count: number, n: number, 
   }
   s.ex.qx(X_OFF, count / n, n, nmax, NUMS_OFF, S_OFF, L_OFF);
   return s.views;
+}
+
+/** make_q3_quants(n, nmax, do_rmse) over `count` values from `xo` in runs of `n`; codes are l + nmax. */
+export function searchQ3(x: Float32Array, xo: number, count: number, n: number, nmax: number): KquantSearchViews | undefined {
+  const s = load();
+  if (!s || !stage(s, x, xo, count)) return undefined;
+  s.ex.q3(X_OFF, count / n, n, nmax, S_OFF, L_OFF);
+  return s.views;
+}
+
+/**
+ * After a search of `count` values and the caller's `dd`/`dm` per run of `n`: the final codes
+ * clamp(nearest_int((x + dm) / dd), 0, nmax) replace the search's where dd ≠ 0 (in the views' `codes`).
+ */
+export function affineCodesRun(count: number, n: number, nmax: number): void {
+  state!.ex.codesAffine(X_OFF, count / n, n, nmax, DD_OFF, DM_OFF, L_OFF);
+}
+
+/** As {@link affineCodesRun} for the symmetric types: clamp(nearest_int(x / dd), lo, hi) − lo where dd ≠ 0. */
+export function symCodesRun(count: number, n: number, lo: number, hi: number): void {
+  state!.ex.codesSym(X_OFF, count / n, n, lo, hi, DD_OFF, L_OFF);
 }

@@ -2,7 +2,7 @@
 ;; (scripts/buildKernels.mjs, wabt) into gen/kquantSearchWasm.ts.
 ;;
 ;; These compute exactly what the reference ports in ggmlQuants.ts compute (make_qkx2_quants for Q2_K/Q4_K/Q5_K,
-;; make_qx_quants for Q6_K): every intermediate is one IEEE float32 operation on float32 operands, in the same order
+;; make_qx_quants for Q6_K, make_q3_quants for Q3_K, and each element's final code from its sub-block's step): every intermediate is one IEEE float32 operation on float32 operands, in the same order
 ;; (WebAssembly never contracts a*b + c). The scalar parts stay scalar; only the independent trial scales run side
 ;; by side, one trial per f32x4 lane, each lane summing its elements in the reference's order. make_qkx2's trials
 ;; depend on each other only through `min`, which moves when a trial wins: the lanes after a winner that moved it
@@ -328,6 +328,148 @@
                 (local.set $i (i32.add (local.get $i) (i32.const 1)))
                 (br $l4)))))
           (f32.store (i32.add (local.get $outS) (i32.shl (local.get $sb) (i32.const 2))) (local.get $scale)))
+        (local.set $sb (i32.add (local.get $sb) (i32.const 1)))
+        (br $sbLoop))))
+
+  ;; make_q3_quants(n, nmax, x, L, do_rmse = true) over $nsub runs of $n float32 values at $x: symmetric fit refined
+  ;; element by element (at most 5 passes). Writes the scale to $outS[sb] and the codes l + nmax (0 for an all-zero
+  ;; run) to $outL[sb·n + i] (u8). The codes being refined live in CODES (i32 each).
+  (func (export "q3") (param $x i32) (param $nsub i32) (param $n i32) (param $nmax i32) (param $outS i32) (param $outL i32)
+    (local $sb i32) (local $xs i32) (local $lo i32) (local $i i32) (local $l i32) (local $li i32) (local $nl i32) (local $itry i32) (local $changed i32) (local $p i32)
+    (local $fnmax f32) (local $max f32) (local $amax f32) (local $ax f32) (local $xi f32) (local $w f32) (local $wx f32) (local $iscale f32)
+    (local $sumlx f32) (local $suml2 f32) (local $slx f32) (local $sl2 f32) (local $lf f32)
+    (local.set $fnmax (f32.convert_i32_s (local.get $nmax)))
+    (block $allDone
+      (loop $sbLoop
+        (br_if $allDone (i32.ge_u (local.get $sb) (local.get $nsub)))
+        (local.set $xs (i32.add (local.get $x) (i32.shl (i32.mul (local.get $sb) (local.get $n)) (i32.const 2))))
+        (local.set $lo (i32.add (local.get $outL) (i32.mul (local.get $sb) (local.get $n))))
+        (block $next
+          (local.set $max (f32.const 0))
+          (local.set $amax (f32.const 0))
+          (local.set $i (i32.const 0))
+          (block $b1 (loop $l1
+            (br_if $b1 (i32.ge_u (local.get $i) (local.get $n)))
+            (local.set $xi (f32.load (i32.add (local.get $xs) (i32.shl (local.get $i) (i32.const 2)))))
+            (local.set $ax (f32.abs (local.get $xi)))
+            (if (f32.gt (local.get $ax) (local.get $amax)) (then (local.set $amax (local.get $ax)) (local.set $max (local.get $xi))))
+            (local.set $i (i32.add (local.get $i) (i32.const 1)))
+            (br $l1)))
+          (if (f64.lt (f64.promote_f32 (local.get $amax)) (f64.const 1e-15))
+            (then
+              (memory.fill (local.get $lo) (i32.const 0) (local.get $n))
+              (f32.store (i32.add (local.get $outS) (i32.shl (local.get $sb) (i32.const 2))) (f32.const 0))
+              (br $next)))
+          (local.set $iscale (f32.div (f32.neg (local.get $fnmax)) (local.get $max)))
+          (local.set $sumlx (f32.const 0))
+          (local.set $suml2 (f32.const 0))
+          (local.set $i (i32.const 0))
+          (block $b2 (loop $l2
+            (br_if $b2 (i32.ge_u (local.get $i) (local.get $n)))
+            (local.set $xi (f32.load (i32.add (local.get $xs) (i32.shl (local.get $i) (i32.const 2)))))
+            (local.set $l (i32.sub (i32.and (i32.reinterpret_f32 (f32.add (f32.mul (local.get $iscale) (local.get $xi)) (f32.const 12582912))) (i32.const 0x7fffff)) (i32.const 0x400000)))
+            (if (i32.gt_s (local.get $l) (i32.sub (local.get $nmax) (i32.const 1))) (then (local.set $l (i32.sub (local.get $nmax) (i32.const 1)))))
+            (if (i32.lt_s (local.get $l) (i32.sub (i32.const 0) (local.get $nmax))) (then (local.set $l (i32.sub (i32.const 0) (local.get $nmax)))))
+            (i32.store (i32.add (global.get $CODES) (i32.shl (local.get $i) (i32.const 2))) (local.get $l))
+            (local.set $w (f32.mul (local.get $xi) (local.get $xi)))
+            (local.set $lf (f32.convert_i32_s (local.get $l)))
+            (local.set $sumlx (f32.add (local.get $sumlx) (f32.mul (f32.mul (local.get $w) (local.get $xi)) (local.get $lf))))
+            (local.set $suml2 (f32.add (local.get $suml2) (f32.mul (f32.mul (local.get $w) (local.get $lf)) (local.get $lf))))
+            (local.set $i (i32.add (local.get $i) (i32.const 1)))
+            (br $l2)))
+          (local.set $itry (i32.const 0))
+          (block $tDone (loop $tLoop
+            (br_if $tDone (i32.ge_u (local.get $itry) (i32.const 5)))
+            (local.set $changed (i32.const 0))
+            (local.set $i (i32.const 0))
+            (block $b3 (loop $l3
+              (br_if $b3 (i32.ge_u (local.get $i) (local.get $n)))
+              (local.set $xi (f32.load (i32.add (local.get $xs) (i32.shl (local.get $i) (i32.const 2)))))
+              (local.set $w (f32.mul (local.get $xi) (local.get $xi)))
+              (local.set $wx (f32.mul (local.get $w) (local.get $xi)))
+              (local.set $p (i32.add (global.get $CODES) (i32.shl (local.get $i) (i32.const 2))))
+              (local.set $li (i32.load (local.get $p)))
+              (local.set $lf (f32.convert_i32_s (local.get $li)))
+              (local.set $slx (f32.sub (local.get $sumlx) (f32.mul (local.get $wx) (local.get $lf))))
+              (if (f32.gt (local.get $slx) (f32.const 0))
+                (then
+                  (local.set $sl2 (f32.sub (local.get $suml2) (f32.mul (f32.mul (local.get $w) (local.get $lf)) (local.get $lf))))
+                  (local.set $nl (i32.sub (i32.and (i32.reinterpret_f32 (f32.add (f32.div (f32.mul (local.get $xi) (local.get $sl2)) (local.get $slx)) (f32.const 12582912))) (i32.const 0x7fffff)) (i32.const 0x400000)))
+                  (if (i32.gt_s (local.get $nl) (i32.sub (local.get $nmax) (i32.const 1))) (then (local.set $nl (i32.sub (local.get $nmax) (i32.const 1)))))
+                  (if (i32.lt_s (local.get $nl) (i32.sub (i32.const 0) (local.get $nmax))) (then (local.set $nl (i32.sub (i32.const 0) (local.get $nmax)))))
+                  (if (i32.ne (local.get $nl) (local.get $li))
+                    (then
+                      (local.set $lf (f32.convert_i32_s (local.get $nl)))
+                      (local.set $slx (f32.add (local.get $slx) (f32.mul (local.get $wx) (local.get $lf))))
+                      (local.set $sl2 (f32.add (local.get $sl2) (f32.mul (f32.mul (local.get $w) (local.get $lf)) (local.get $lf))))
+                      (if (i32.and (f32.gt (local.get $sl2) (f32.const 0))
+                                   (f32.gt (f32.mul (f32.mul (local.get $slx) (local.get $slx)) (local.get $suml2)) (f32.mul (f32.mul (local.get $sumlx) (local.get $sumlx)) (local.get $sl2))))
+                        (then
+                          (i32.store (local.get $p) (local.get $nl))
+                          (local.set $sumlx (local.get $slx))
+                          (local.set $suml2 (local.get $sl2))
+                          (local.set $changed (i32.add (local.get $changed) (i32.const 1)))))))))
+              (local.set $i (i32.add (local.get $i) (i32.const 1)))
+              (br $l3)))
+            (br_if $tDone (i32.eqz (local.get $changed)))
+            (local.set $itry (i32.add (local.get $itry) (i32.const 1)))
+            (br $tLoop)))
+          (local.set $i (i32.const 0))
+          (block $b4 (loop $l4
+            (br_if $b4 (i32.ge_u (local.get $i) (local.get $n)))
+            (i32.store8 (i32.add (local.get $lo) (local.get $i)) (i32.add (i32.load (i32.add (global.get $CODES) (i32.shl (local.get $i) (i32.const 2)))) (local.get $nmax)))
+            (local.set $i (i32.add (local.get $i) (i32.const 1)))
+            (br $l4)))
+          (f32.store (i32.add (local.get $outS) (i32.shl (local.get $sb) (i32.const 2)))
+            (if (result f32) (f32.gt (local.get $suml2) (f32.const 0)) (then (f32.div (local.get $sumlx) (local.get $suml2))) (else (f32.const 0)))))
+        (local.set $sb (i32.add (local.get $sb) (i32.const 1)))
+        (br $sbLoop))))
+
+  ;; Final codes of the affine types: clamp(nearest_int((x + dm[sb]) / dd[sb]), 0, nmax) for the runs of $n values
+  ;; whose step dd[sb] ≠ 0 (a zero step keeps the search's codes).
+  (func (export "codesAffine") (param $x i32) (param $nsub i32) (param $n i32) (param $nmax i32) (param $dd i32) (param $dm i32) (param $outL i32)
+    (local $sb i32) (local $i i32) (local $l i32) (local $xs i32) (local $lo i32) (local $d f32) (local $m f32)
+    (block $allDone
+      (loop $sbLoop
+        (br_if $allDone (i32.ge_u (local.get $sb) (local.get $nsub)))
+        (local.set $d (f32.load (i32.add (local.get $dd) (i32.shl (local.get $sb) (i32.const 2)))))
+        (if (f32.ne (local.get $d) (f32.const 0))
+          (then
+            (local.set $m (f32.load (i32.add (local.get $dm) (i32.shl (local.get $sb) (i32.const 2)))))
+            (local.set $xs (i32.add (local.get $x) (i32.shl (i32.mul (local.get $sb) (local.get $n)) (i32.const 2))))
+            (local.set $lo (i32.add (local.get $outL) (i32.mul (local.get $sb) (local.get $n))))
+            (local.set $i (i32.const 0))
+            (block $b1 (loop $l1
+              (br_if $b1 (i32.ge_u (local.get $i) (local.get $n)))
+              (local.set $l (i32.sub (i32.and (i32.reinterpret_f32 (f32.add (f32.div (f32.add (f32.load (i32.add (local.get $xs) (i32.shl (local.get $i) (i32.const 2)))) (local.get $m)) (local.get $d)) (f32.const 12582912))) (i32.const 0x7fffff)) (i32.const 0x400000)))
+              (if (i32.gt_s (local.get $l) (local.get $nmax)) (then (local.set $l (local.get $nmax))))
+              (if (i32.lt_s (local.get $l) (i32.const 0)) (then (local.set $l (i32.const 0))))
+              (i32.store8 (i32.add (local.get $lo) (local.get $i)) (local.get $l))
+              (local.set $i (i32.add (local.get $i) (i32.const 1)))
+              (br $l1)))))
+        (local.set $sb (i32.add (local.get $sb) (i32.const 1)))
+        (br $sbLoop))))
+
+  ;; Final codes of the symmetric types: clamp(nearest_int(x / dd[sb]), $lo, $hi) − $lo where dd[sb] ≠ 0.
+  (func (export "codesSym") (param $x i32) (param $nsub i32) (param $n i32) (param $lo i32) (param $hi i32) (param $dd i32) (param $outL i32)
+    (local $sb i32) (local $i i32) (local $l i32) (local $xs i32) (local $o i32) (local $d f32)
+    (block $allDone
+      (loop $sbLoop
+        (br_if $allDone (i32.ge_u (local.get $sb) (local.get $nsub)))
+        (local.set $d (f32.load (i32.add (local.get $dd) (i32.shl (local.get $sb) (i32.const 2)))))
+        (if (f32.ne (local.get $d) (f32.const 0))
+          (then
+            (local.set $xs (i32.add (local.get $x) (i32.shl (i32.mul (local.get $sb) (local.get $n)) (i32.const 2))))
+            (local.set $o (i32.add (local.get $outL) (i32.mul (local.get $sb) (local.get $n))))
+            (local.set $i (i32.const 0))
+            (block $b1 (loop $l1
+              (br_if $b1 (i32.ge_u (local.get $i) (local.get $n)))
+              (local.set $l (i32.sub (i32.and (i32.reinterpret_f32 (f32.add (f32.div (f32.load (i32.add (local.get $xs) (i32.shl (local.get $i) (i32.const 2)))) (local.get $d)) (f32.const 12582912))) (i32.const 0x7fffff)) (i32.const 0x400000)))
+              (if (i32.gt_s (local.get $l) (local.get $hi)) (then (local.set $l (local.get $hi))))
+              (if (i32.lt_s (local.get $l) (local.get $lo)) (then (local.set $l (local.get $lo))))
+              (i32.store8 (i32.add (local.get $o) (local.get $i)) (i32.sub (local.get $l) (local.get $lo)))
+              (local.set $i (i32.add (local.get $i) (i32.const 1)))
+              (br $l1)))))
         (local.set $sb (i32.add (local.get $sb) (i32.const 1)))
         (br $sbLoop))))
 )

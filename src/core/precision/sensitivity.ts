@@ -31,7 +31,7 @@ import type { Layer, LayerRole, Model, TensorInfo, TensorLocation } from '../mod
 import { applyQuantParams, decodeElements } from './decode';
 import { isOffsetVector } from './graphInfluence';
 import { getNumberFormat, type NumberFormat } from './numberFormats';
-import { SPLIT, GRIDS, absMax, fakeQuantize, nf4Error, roundBf16, roundFp16, roundMiniFast, roundSignificant, rowLayout, toHalf, type FakeQuantizeOptions } from './quantize';
+import { SPLIT, GRIDS, absMax, fakeQuantize, roundBf16, roundFp16, roundMiniFast, roundSignificant, rowLayout, toHalf, type FakeQuantizeOptions } from './quantize';
 import { AMAX_COMPUTED, AMAX_CONSTANT, AMAX_PER_ROW, codeTable, elementwiseKernelParams, type ChunkByteReader, type ElementwiseKernelParams, errorWorkspace, histogramErrors, histogramStats, isElementwiseFormat, isIntKernelFormat } from './errorKernels';
 
 //#region statistics
@@ -724,7 +724,9 @@ export function analyzeSensitivityChunk(chunk: SensitivityChunkTask, read?: Chun
   const todo = formats.filter((f) => !lossless.includes(f.id));
   const histogrammed = useHistogram;
   const elementwise = todo.filter((f) => isElementwiseFormat(f));
-  const ints = todo.filter((f) => !elementwise.includes(f) && isIntKernelFormat(f));
+  // Integer kernel formats in slot order: INT8 first, then INT4 by group size (so groups of g, 2g, 4g sit in
+  // consecutive slots for intErrorGroups).
+  const ints = todo.filter((f) => !elementwise.includes(f) && isIntKernelFormat(f)).sort((x, y) => (x.element === y.element ? x.blockSize - y.blockSize : x.element === 'int8' ? -1 : 1));
   const others = todo.filter((f) => !elementwise.includes(f) && !ints.includes(f));
   const histogramOnly = task.histogramOnly === true && histogrammed;
   if (histogramOnly) elementwise.length = 0;
@@ -781,7 +783,10 @@ export function analyzeSensitivityChunk(chunk: SensitivityChunkTask, read?: Chun
   const blockElements = Math.min(n, Math.max(1, Math.floor(CHUNK_BLOCK_ELEMENTS / Math.max(1, rowLength))) * rowLength) || 1;
   const stageElements = streaming ? Math.max(1, Math.floor(STREAM_READ_ELEMENTS / blockElements)) * blockElements
     : streaming32 ? Math.max(1, Math.floor(STREAM_READ_ELEMENTS / 2 / blockElements)) * blockElements : blockElements;
-  ws.reset(blockElements, ints.length + kernelElementwise.length, g?.channelAbsMax?.length ?? 0, streaming ? stageElements : blockElements);
+  // NF4 has a kernel with two slots each (after the integer and element-wise kernels' slots).
+  const nf4Slot = new Map<NumberFormat, number>();
+  for (const f of others) if (f.element === 'nf4') nf4Slot.set(f, ints.length + kernelElementwise.length + 2 * nf4Slot.size);
+  ws.reset(blockElements, ints.length + kernelElementwise.length + 2 * nf4Slot.size, g?.channelAbsMax?.length ?? 0, streaming ? stageElements : blockElements);
   if (g?.channelAbsMax) ws.setRowAmax(g.channelAbsMax);
   // Per-tensor scales need the chunk's max |x| (fakeQuantize's absMax, ±Inf included) unless given: the formats
   // using it wait for a second pass over the chunk (in the kernels' memory for float32, where the first pass left
@@ -851,19 +856,24 @@ export function analyzeSensitivityChunk(chunk: SensitivityChunkTask, read?: Chun
   };
   const otherAcc = others.map(() => new ErrorAccumulator());
   const runOthers = (m: number): void => {
-    const block = ws.block(m);
     const blockShape = [Math.max(1, Math.round(m / rowLength)), Math.min(m, rowLength)];
+    const block = others.length > nf4Slot.size ? ws.block(m) : undefined;
     others.forEach((f, k) => {
-      if (f.element === 'nf4') nf4Error(block, rowLayout(blockShape, m).rowLength, f.blockSize, otherAcc[k]!); // = add(fakeQuantize(…)), no copy
-      else otherAcc[k]!.add(block, fakeQuantize(block, blockShape, f, blockOptions));
+      const slot = nf4Slot.get(f);
+      if (slot !== undefined) ws.nf4Error(m, rowLayout(blockShape, m).rowLength, f.blockSize, slot); // = add(fakeQuantize(…)), no copy
+      else otherAcc[k]!.add(block!, fakeQuantize(block!, blockShape, f, blockOptions));
     });
   };
 
   // Pass 1: statistics (float32), integer kernels, the element-wise kernels and the remaining formats that need no
   // chunk max, on cache-sized row blocks.
   if (blockPass) {
-    const pairA = ints.findIndex((f) => f.element === 'int8');
-    const pairB = ints.findIndex((f) => f.element === 'int4' && f.blockSize >= 32);
+    // INT8 per channel with INT4 groups of g, 2g and 4g (a plan's INT4 g32/g64/g128): one pass, group maxima once.
+    const quadA = ints.findIndex((f) => f.element === 'int8');
+    const quadB = ints.findIndex((f, i) => f.element === 'int4' && f.blockSize >= 32 && f.blockSize % 4 === 0 && ints[i + 1]?.element === 'int4' && ints[i + 1]!.blockSize === 2 * f.blockSize && ints[i + 2]?.element === 'int4' && ints[i + 2]!.blockSize === 4 * f.blockSize);
+    const quad = quadA >= 0 && quadB >= 0;
+    const pairA = quad ? -1 : quadA;
+    const pairB = quad ? -1 : ints.findIndex((f) => f.element === 'int4' && f.blockSize >= 32);
     for (let s = 0; s < n; s += blockElements) {
       const m = Math.min(blockElements, n - s);
       loadBlock(s, m, false);
@@ -874,8 +884,10 @@ export function analyzeSensitivityChunk(chunk: SensitivityChunkTask, read?: Chun
       const rowMode = g?.channelAbsMax ? AMAX_PER_ROW : AMAX_COMPUTED;
       // INT8 per channel + INT4 groups (the defaults) share one pass over each row.
       if (pairA >= 0 && pairB >= 0) ws.intErrorPair(m, rowLength, ints[pairB]!.blockSize, 127, -127, rowMode, firstRow, 7, -8, pairA, pairB);
+      if (quad) ws.intErrorGroups(m, rowLength, ints[quadB]!.blockSize, 127, -127, rowMode, firstRow, 7, -8, quadA, quadB);
       ints.forEach((f, slot) => {
         if (pairA >= 0 && pairB >= 0 && (slot === pairA || slot === pairB)) return;
+        if (quad && (slot === quadA || (slot >= quadB && slot <= quadB + 2))) return;
         if (f.element === 'int8') ws.intError(m, rowLength, rowLength, 127, -127, false, rowMode, 0, firstRow, slot);
         else ws.intError(m, rowLength, f.blockSize, 7, -8, true, AMAX_COMPUTED, 0, firstRow, slot);
       });
@@ -925,7 +937,10 @@ export function analyzeSensitivityChunk(chunk: SensitivityChunkTask, read?: Chun
     }
   }
   ints.forEach((f, slot) => (errors[f.id] = fromSlot(slot)));
-  others.forEach((f, k) => (errors[f.id] = otherAcc[k]!.partial()));
+  others.forEach((f, k) => {
+    const slot = nf4Slot.get(f);
+    errors[f.id] = slot !== undefined ? ws.partial(slot) : otherAcc[k]!.partial();
+  });
   // Callers index errors by the ids they asked for (aliases included).
   const byRequest: Record<string, ErrorPartial> = {};
   for (const id of task.formats) {

@@ -13,8 +13,11 @@ import { UniqueNames } from '../../model/uniqueNames';
 /** What layer building needs from the reader. */
 export interface LayerContext {
   readonly graphs: readonly RawGraph[];
-  /** Stored tensor (unique name) a value name refers to in `graph`, searching enclosing graphs too. */
-  resolve(graph: RawGraph, valueName: string): string | undefined;
+  /**
+   * Where a value name of `graph` finds its stored tensor (unique name): the scopes of the graph and its enclosing
+   * graphs, innermost first (the first hit wins).
+   */
+  scopes(graph: RawGraph): readonly ReadonlyMap<string, string>[];
   readonly tensors: ReadonlyMap<string, TensorInfo>;
   /** True when any tensor belongs to a routed MoE expert (changes what a bare `gate` means). */
   readonly hasExperts: boolean;
@@ -155,28 +158,40 @@ export function isWeightInput(op: string, index: number): boolean {
   return CONV_OPS.has(op) || LINEAR_OPS.has(op) || RECURRENT_OPS.has(op) || ATTENTION_OPS.has(op) || NORM_OPS.has(op) || op.endsWith('Normalization') || op === 'PRelu';
 }
 
-function layerName(node: RawNode, graph: RawGraph, nameCounts: ReadonlyMap<string, number>): string {
+function layerName(node: RawNode, index: number, graph: RawGraph, nameCounts: ReadonlyMap<string, number>): string {
   if (node.name !== '' && nameCounts.get(node.name) === 1) return node.name;
-  const local = `${node.op || 'node'}_${node.index}`;
+  const local = `${node.op || 'node'}_${index}`;
   return graph.depth === 0 ? local : `${graph.path}/${local}`;
 }
 
+/** A traced weight's side tensors when it has none (shared; never written). */
+const NO_EXTRAS: readonly string[] = Object.freeze([]);
+
+/** A layer whose name is given once every layer is known (see {@link nameLayers}). */
+type Draft = { -readonly [K in keyof Layer]: Layer[K] };
+
 /** Builds the layers of every graph, main graph first. */
 export function buildLayers(ctx: LayerContext): Layer[] {
-  const nameCounts = new Map<string, number>();
-  for (const g of ctx.graphs) for (const n of g.nodes) if (n.name !== '') nameCounts.set(n.name, (nameCounts.get(n.name) ?? 0) + 1);
-  const used = new UniqueNames();
-  const layers: Layer[] = [];
+  const layers: Draft[] = [];
+  const sites: { node: RawNode; index: number; graph: RawGraph }[] = [];
   for (const g of ctx.graphs) {
     const traced = new Map<string, Traced>();
+    const chain = ctx.scopes(g);
     const trace = (value: string): Traced | undefined => {
       if (value === '') return undefined;
-      const t = traced.get(value);
-      if (t) return t;
-      const stored = ctx.resolve(g, value);
-      return stored !== undefined ? { weight: stored, extras: [] } : undefined;
+      if (traced.size > 0) {
+        const t = traced.get(value);
+        if (t) return t;
+      }
+      for (const scope of chain) {
+        const stored = scope.get(value);
+        if (stored !== undefined) return { weight: stored, extras: NO_EXTRAS };
+      }
+      return undefined;
     };
-    for (const node of g.nodes) {
+    const nodes = g.nodes;
+    for (let nodeIndex = 0; nodeIndex < nodes.length; nodeIndex++) {
+      const node = nodes[nodeIndex]!;
       if (node.op === 'Constant' && (node.domain === '' || node.domain === 'ai.onnx')) continue;
       if (WEIGHT_PATH_OPS.has(node.op) && node.inputs.length > 0 && node.outputs.length > 0) {
         const src = trace(node.inputs[0]!);
@@ -191,21 +206,22 @@ export function buildLayers(ctx: LayerContext): Layer[] {
           continue;
         }
       }
-      let main: TensorInfo | undefined;
+      let m: TensorInfo | undefined;
       let mainIndex = -1;
-      const found: { index: number; traced: Traced; tensor: TensorInfo }[] = [];
-      node.inputs.forEach((input, index) => {
-        const tr = trace(input);
+      // Allocated only for nodes that read a stored tensor (most nodes of a large graph read none).
+      let found: { index: number; traced: Traced; tensor: TensorInfo }[] | undefined;
+      const inputs = node.inputs;
+      for (let index = 0; index < inputs.length; index++) {
+        const tr = trace(inputs[index]!);
         const tensor = tr && ctx.tensors.get(tr.weight);
-        if (!tr || !tensor) return;
-        found.push({ index, traced: tr, tensor });
-        if (isWeightDtype(tensor.dtype) && (!main || tensor.elementCount > main.elementCount)) {
-          main = tensor;
+        if (!tr || !tensor) continue;
+        (found ??= []).push({ index, traced: tr, tensor });
+        if (isWeightDtype(tensor.dtype) && (!m || tensor.elementCount > m.elementCount)) {
+          m = tensor;
           mainIndex = index;
         }
-      });
-      const m = main as TensorInfo | undefined;
-      if (!m || m.elementCount < MIN_LAYER_ELEMENTS) continue;
+      }
+      if (!m || !found || m.elementCount < MIN_LAYER_ELEMENTS) continue;
       const weights: string[] = [m.name];
       const add = (name: string): void => {
         const t = ctx.tensors.get(name);
@@ -224,10 +240,10 @@ export function buildLayers(ctx: LayerContext): Layer[] {
         byteLength += t.byteLength;
       }
       const { role, block, expert } = roleFor(node, m, mainIndex, ctx);
-      const name = used.claim(layerName(node, g, nameCounts));
+      sites.push({ node, index: nodeIndex, graph: g });
       const lowBitInt = QUANTIZED_INT_DTYPES.has(m.dtype) && m.shape.length >= 2 && role !== 'norm' && role !== 'bias' && role !== 'router';
       layers.push({
-        name,
+        name: '',
         op: node.domain && node.domain !== 'ai.onnx' ? `${node.domain}.${node.op}` : node.op,
         role,
         block,
@@ -243,9 +259,33 @@ export function buildLayers(ctx: LayerContext): Layer[] {
       });
     }
   }
+  nameLayers(layers, sites, ctx.graphs);
   blocksForSharedWeights(layers);
   markOutputHead(layers, ctx);
   return layers;
+}
+
+/**
+ * A layer is named after its node when that node name is unique among all nodes of all graphs, else
+ * `<op>_<index>` (prefixed by the graph path in a subgraph); {@link UniqueNames} settles clashes in layer order.
+ * Only the layers' node names are counted: a large graph has a few layers among many nodes.
+ */
+function nameLayers(layers: Draft[], sites: readonly { node: RawNode; index: number; graph: RawGraph }[], graphs: readonly RawGraph[]): void {
+  const nameCounts = new Map<string, number>();
+  for (const s of sites) if (s.node.name !== '') nameCounts.set(s.node.name, 0);
+  if (nameCounts.size > 0) {
+    for (const g of graphs) {
+      for (const n of g.nodes) {
+        const count = n.name !== '' ? nameCounts.get(n.name) : undefined;
+        if (count !== undefined) nameCounts.set(n.name, count + 1);
+      }
+    }
+  }
+  const used = new UniqueNames();
+  for (let i = 0; i < layers.length; i++) {
+    const s = sites[i]!;
+    layers[i]!.name = used.claim(layerName(s.node, s.index, s.graph, nameCounts));
+  }
 }
 
 /**

@@ -8,10 +8,10 @@
  * Spec: https://github.com/onnx/onnx/blob/main/onnx/onnx.in.proto and docs/IR.md.
  */
 import { throwIfCancelled, type CancellationToken } from '../../errors';
-import type { ByteSource } from '../../io/byteSource';
+import { MemoryByteSource, type ByteSource } from '../../io/byteSource';
 import type { Limits } from '../../io/limits';
 import { MemoryBudget, NODE_ENTRY_BYTES, TENSOR_ENTRY_BYTES } from '../../io/memoryBudget';
-import type { Dim, GraphValue } from '../../model/types';
+import type { AttributeValue, Dim, GraphNode, GraphValue } from '../../model/types';
 import { F, dtypeOfOnnx } from './schema';
 import { MAX_KEY_AND_LENGTH_BYTES as KEY, WIRE_FIXED32, WIRE_FIXED64, WIRE_LEN, WIRE_VARINT, WireCursor, drive, int64Text, need, type BigValue, type Wire } from './wire';
 import { UniqueNames } from '../../model/uniqueNames';
@@ -93,22 +93,18 @@ export interface RawAttribute {
   graphs: RawGraph[] | undefined;
 }
 
-/** A NodeProto. */
-export interface RawNode {
-  /** Position in its graph. */
-  readonly index: number;
-  readonly offset: number;
-  name: string;
-  op: string;
-  domain: string;
-  /** Edges and attributes; a node without any shares one frozen empty list (saves ~96 B per empty node; never written). */
-  readonly inputs: string[];
-  readonly outputs: string[];
-  readonly attributes: RawAttribute[];
-}
+/**
+ * A NodeProto, parsed straight into the IR's node (no second object per node): `attributes` is the shared frozen
+ * {@link NO_ATTRIBUTES} here; reader.ts replaces the nodes listed in {@link RawGraph.nodeAttributes} (few) with
+ * their mapped attributes and subgraphs. Its position in `RawGraph.nodes` is its index.
+ */
+export type RawNode = GraphNode;
 
 /** Shared by nodes without inputs, outputs or attributes (frozen: nothing writes a parsed node's lists). */
 const NONE = Object.freeze([]) as unknown as never[];
+
+/** The attributes of every node without any (frozen: a node's attributes are never written after reading). */
+export const NO_ATTRIBUTES: Readonly<Record<string, AttributeValue>> = Object.freeze({});
 
 /** A GraphProto, main or nested. */
 export interface RawGraph {
@@ -118,11 +114,13 @@ export interface RawGraph {
   readonly parent: RawGraph | undefined;
   name: string;
   readonly nodes: RawNode[];
+  /** The attributes of the nodes that have any, by node index, in node order. */
+  readonly nodeAttributes: Map<number, RawAttribute[]>;
   readonly initializers: RawTensor[];
   readonly sparseInitializers: RawSparseTensor[];
   readonly inputs: GraphValue[];
   readonly outputs: GraphValue[];
-  readonly valueInfo: GraphValue[];
+  readonly valueInfo: DeferredValues;
 }
 
 /** A model-local FunctionProto (only summarized). */
@@ -147,6 +145,75 @@ export interface RawModel {
   trainingInfoCount: number;
   /** Every graph in walk order (main first, then nested graphs depth-first as met). */
   readonly graphs: RawGraph[];
+}
+
+/**
+ * Nodes and value infos up to this size (nearly all: a name, a few edges, a shape) are read whole and walked
+ * synchronously ({@link OnnxWireParser.nodeBuffered}, {@link OnnxWireParser.valueInfoBuffered}): no generator per
+ * message, per type and per shape. Larger ones (a Constant holding a big tensor, an If with its bodies, a huge
+ * doc_string) stream through the generator walk, so memory stays bounded by the page size.
+ */
+const BUFFERED_MESSAGE_BYTES = 64 * 1024;
+
+/**
+ * Initializers up to this size (small tensors, payload included) are read whole and walked synchronously
+ * ({@link OnnxWireParser.tensorBuffered}); larger ones stream, their payload skipped unread. Small: such payloads
+ * sit inside the pages read anyway, so the reads of a weight-heavy model do not change.
+ */
+const BUFFERED_TENSOR_BYTES = 4096;
+
+/**
+ * value_info messages up to this size are checked when read but decoded only when `Graph.valueInfo` is first read
+ * (estimate's shape inference does; `inspect` never does): their bytes are kept, no more than the decoded entry
+ * would take. Larger ones (long names, a doc_string) are decoded at once.
+ */
+const DEFERRED_VALUE_INFO_BYTES = 256;
+
+/**
+ * A graph's value_info list: entries decoded when read and entries kept as their checked message bytes, in file
+ * order. {@link OnnxWireParser.decodeDeferred} turns it into the IR's list.
+ */
+export class DeferredValues {
+  private store = new Uint8Array(0);
+  private used = 0;
+  /** Per entry, a decoded value or the end of its message in the kept bytes (it starts where the previous kept one ends). */
+  readonly entries: (GraphValue | number)[] = [];
+
+  get length(): number {
+    return this.entries.length;
+  }
+
+  /** True when some entry waits to be decoded. */
+  get deferred(): boolean {
+    return this.used > 0;
+  }
+
+  push(v: GraphValue): void {
+    this.entries.push(v);
+  }
+
+  /** Keeps a checked value_info message (at most {@link DEFERRED_VALUE_INFO_BYTES} bytes) to decode later. */
+  defer(message: Uint8Array): void {
+    if (this.used + message.length > this.store.length) {
+      const grown = new Uint8Array(Math.max(4096, 2 * this.store.length, this.used + message.length));
+      grown.set(this.store.subarray(0, this.used));
+      this.store = grown;
+    }
+    this.store.set(message, this.used);
+    this.used += message.length;
+    this.entries.push(this.used);
+  }
+
+  /** The kept bytes. */
+  bytes(): Uint8Array {
+    return this.store.subarray(0, this.used);
+  }
+}
+
+/** The IR's list of `values` (see {@link DeferredValues}): decodes the kept messages, if any. */
+export function decodeValueInfo(values: DeferredValues, fileName: string, limits: Limits): GraphValue[] {
+  if (!values.deferred) return values.entries as GraphValue[];
+  return new OnnxWireParser(new MemoryByteSource(fileName, values.bytes()), limits, undefined).decodeDeferred(values);
 }
 
 /** Most distinct labels {@link OnnxWireParser} interns (op types, domains, symbolic dims). */
@@ -185,22 +252,36 @@ export class OnnxWireParser {
    */
   private str(end: number, what: string, keep = this.limits.maxStringBytes): string | Wire<string> {
     const c = this.c;
+    const n = this.strLength(end, what);
+    return n <= keep && c.has(n) ? c.stringSync(n) : c.string(n, end, keep);
+  }
+
+  /** The checks of {@link str}: returns the string's length, leaving the cursor on its first byte. */
+  private strLength(end: number, what: string): number {
+    const c = this.c;
     c.expectWire(WIRE_LEN, what);
     const at = c.keyOffset;
     const n = c.length(end, what);
     if (n > this.limits.maxStringBytes) this.fail(`${what} at offset ${at} is ${n} bytes, more than the limit of ${this.limits.maxStringBytes}`, at, 'limit-exceeded');
-    return n <= keep && c.has(n) ? c.stringSync(n) : c.string(n, end, keep);
+    return n;
   }
 
   /** A name field (node, tensor, value, attribute, input/output): bounded by maxNameBytes, kept whole. */
   private name(end: number, what: string): string | Wire<string> {
+    const c = this.c;
+    const n = this.nameLength(end, what);
+    return c.has(n) ? c.stringSync(n) : c.string(n, end, n);
+  }
+
+  /** The checks (and memory charge) of {@link name}: returns the name's length, leaving the cursor on its first byte. */
+  private nameLength(end: number, what: string): number {
     const c = this.c;
     c.expectWire(WIRE_LEN, what);
     const at = c.keyOffset;
     const n = c.length(end, what);
     if (n > this.limits.maxNameBytes) this.fail(`${what} at offset ${at} is ${n} bytes, more than the limit of ${this.limits.maxNameBytes} (maxNameBytes)`, at, 'limit-exceeded');
     if (n > 64) this.chargeNames(n);
-    return c.has(n) ? c.stringSync(n) : c.string(n, end, n);
+    return n;
   }
 
   /** The value of {@link str}, {@link name} or {@link display}, reading on when it was not buffered. */
@@ -210,6 +291,24 @@ export class OnnxWireParser {
 
   private display(end: number, what: string): string | Wire<string> {
     return this.str(end, what, this.limits.maxDisplayStringBytes);
+  }
+
+  /**
+   * Runs a parsing step whose bytes are all buffered (inside a message read whole): it never waits, so no
+   * promise is needed. A step asking for bytes that are not buffered is a bug here, not bad input.
+   */
+  private now<T>(step: Wire<T>): T {
+    const c = this.c;
+    for (;;) {
+      const r = step.next();
+      if (r.done) return r.value;
+      if (!c.has(Math.min(r.value.n, r.value.end - c.pos))) throw new Error(`internal: a buffered ONNX message at offset ${c.pos} asked for unbuffered bytes`);
+    }
+  }
+
+  /** {@link text} inside a message read whole. */
+  private textNow(v: string | Wire<string>): string {
+    return typeof v === 'string' ? v : this.now(v);
   }
 
   /** Reads a varint field that must be a safe non-negative-or-negative integer. */
@@ -366,7 +465,7 @@ export class OnnxWireParser {
     if (depth > this.limits.maxNestingDepth) this.fail(`subgraphs nest deeper than ${this.limits.maxNestingDepth} levels at offset ${this.c.pos}`, this.c.pos, 'limit-exceeded');
     const c = this.c;
     const g: RawGraph = {
-      path: this.uniquePath(path), depth, parent, name: '', nodes: [], initializers: [], sparseInitializers: [], inputs: [], outputs: [], valueInfo: [],
+      path: this.uniquePath(path), depth, parent, name: '', nodes: [], nodeAttributes: new Map(), initializers: [], sparseInitializers: [], inputs: [], outputs: [], valueInfo: new DeferredValues(),
     };
     this.graphs.push(g);
     let valueInfoCount = 0;
@@ -381,13 +480,21 @@ export class OnnxWireParser {
             this.budget.charge(1024 * NODE_ENTRY_BYTES, () => this.budgetWhat());
           }
           const at = c.keyOffset;
-          g.nodes.push(yield* this.node(this.sub(end, 'node'), g, g.nodes.length, at));
+          const nEnd = this.sub(end, 'node');
+          if (nEnd - c.pos <= BUFFERED_MESSAGE_BYTES) {
+            if (!c.has(nEnd - c.pos)) yield need(nEnd - c.pos, nEnd);
+            g.nodes.push(this.nodeBuffered(nEnd, g, g.nodes.length, at));
+          } else g.nodes.push(yield* this.node(nEnd, g, g.nodes.length, at));
           break;
         }
         case F.Graph.name: g.name = yield* this.text(this.display(end, 'graph name')); break;
         case F.Graph.initializer:
           this.countTensor(c.keyOffset);
-          g.initializers.push(yield* this.tensor(this.sub(end, 'initializer')));
+          const tEnd = this.sub(end, 'initializer');
+          if (tEnd - c.pos <= BUFFERED_TENSOR_BYTES) {
+            if (!c.has(tEnd - c.pos)) yield need(tEnd - c.pos, tEnd);
+            g.initializers.push(this.tensorBuffered(tEnd));
+          } else g.initializers.push(yield* this.tensor(tEnd));
           break;
         case F.Graph.sparse_initializer:
           this.countTensor(c.keyOffset);
@@ -397,8 +504,23 @@ export class OnnxWireParser {
         case F.Graph.output:
         case F.Graph.value_info: {
           if (++valueInfoCount > this.limits.maxNodeCount) this.fail(`a graph declares more than ${this.limits.maxNodeCount} values`, c.keyOffset, 'limit-exceeded');
-          const list = c.field === F.Graph.input ? g.inputs : c.field === F.Graph.output ? g.outputs : g.valueInfo;
-          list.push(yield* this.valueInfo(this.sub(end, 'value_info')));
+          const field = c.field;
+          const vEnd = this.sub(end, 'value_info');
+          const n = vEnd - c.pos;
+          if (n > BUFFERED_MESSAGE_BYTES) {
+            const v = yield* this.valueInfo(vEnd);
+            if (field === F.Graph.value_info) g.valueInfo.push(v);
+            else (field === F.Graph.input ? g.inputs : g.outputs).push(v);
+            break;
+          }
+          if (!c.has(n)) yield need(n, vEnd);
+          if (field === F.Graph.value_info && n <= DEFERRED_VALUE_INFO_BYTES) {
+            // Checked now (same checks and messages), decoded when Graph.valueInfo is first read.
+            const start = c.pos;
+            this.valueInfoBuffered(vEnd, false);
+            g.valueInfo.defer(c.view(start, vEnd));
+          } else if (field === F.Graph.value_info) g.valueInfo.push(this.valueInfoBuffered(vEnd, true));
+          else (field === F.Graph.input ? g.inputs : g.outputs).push(this.valueInfoBuffered(vEnd, true));
           break;
         }
         default:
@@ -465,7 +587,52 @@ export class OnnxWireParser {
           c.skipValue(end);
       }
     }
-    return { index, offset, name, op, domain, inputs: inputs.length ? exact(inputs) : NONE, outputs: outputs.length ? exact(outputs) : NONE, attributes: attributes.length ? exact(attributes) : NONE };
+    if (attributes.length) graph.nodeAttributes.set(index, exact(attributes));
+    return { name, op, domain, inputs: inputs.length ? exact(inputs) : NONE, outputs: outputs.length ? exact(outputs) : NONE, attributes: NO_ATTRIBUTES, subgraphs: NONE };
+  }
+
+  /**
+   * {@link node} for a node whose message is buffered whole: the same fields, checks and messages, walked
+   * synchronously (attributes, rare, through {@link now}).
+   */
+  private nodeBuffered(end: number, graph: RawGraph, index: number, offset: number): RawNode {
+    const c = this.c;
+    let name = '';
+    let op = '';
+    let domain = '';
+    let inputs: string[] | undefined;
+    let outputs: string[] | undefined;
+    let attributes: RawAttribute[] | undefined;
+    const arity = this.limits.maxNodeCount;
+    while (c.pos < end) {
+      c.key(end);
+      switch (c.field) {
+        case F.Node.input:
+          inputs ??= [];
+          if (inputs.length >= arity) this.fail(`node at offset ${offset} has more than ${arity} inputs`, offset, 'limit-exceeded');
+          inputs.push(this.textNow(this.name(end, 'node input')));
+          break;
+        case F.Node.output:
+          outputs ??= [];
+          if (outputs.length >= arity) this.fail(`node at offset ${offset} has more than ${arity} outputs`, offset, 'limit-exceeded');
+          outputs.push(this.textNow(this.name(end, 'node output')));
+          break;
+        case F.Node.name: name = this.textNow(this.name(end, 'node name')); break;
+        case F.Node.op_type: op = this.intern(this.textNow(this.display(end, 'op_type'))); break;
+        case F.Node.domain: domain = this.intern(this.textNow(this.display(end, 'node domain'))); break;
+        case F.Node.attribute: {
+          attributes ??= [];
+          if (attributes.length >= arity) this.fail(`node at offset ${offset} has more than ${arity} attributes`, offset, 'limit-exceeded');
+          const label = name !== '' ? name : `${op || 'node'}_${index}`;
+          attributes.push(this.now(this.attribute(this.sub(end, 'attribute'), graph, label)));
+          break;
+        }
+        default:
+          c.skipValue(end);
+      }
+    }
+    if (attributes) graph.nodeAttributes.set(index, exact(attributes));
+    return { name, op, domain, inputs: inputs ? exact(inputs) : NONE, outputs: outputs ? exact(outputs) : NONE, attributes: NO_ATTRIBUTES, subgraphs: NONE };
   }
 
   /**
@@ -643,6 +810,54 @@ export class OnnxWireParser {
     return (t.data[field] ??= { chunks: [], byteLength: 0, unpackedValues: 0, stringValues: 0 });
   }
 
+  /** {@link tensor} for a message buffered whole: the same fields, checks and messages, walked synchronously. */
+  private tensorBuffered(end: number): RawTensor {
+    const c = this.c;
+    const t: RawTensor = { offset: c.pos, name: '', dims: [], dataType: 0, dataLocation: 0, hasSegment: false, data: {}, externalData: [] };
+    while (c.pos < end) {
+      c.key(end);
+      switch (c.field) {
+        case F.Tensor.dims: this.now(this.dimsField(end, t.dims, t.offset)); break;
+        case F.Tensor.data_type: { const at = c.pos; t.dataType = this.small(this.intNow(end, 'data_type')!, at, 'data_type'); break; }
+        case F.Tensor.segment: t.hasSegment = true; c.skipValue(end); break;
+        case F.Tensor.name: t.name = this.textNow(this.name(end, 'tensor name')); break;
+        case F.Tensor.data_location: { const at = c.pos; t.dataLocation = this.small(this.intNow(end, 'data_location')!, at, 'data_location'); break; }
+        case F.Tensor.external_data:
+          if (t.externalData.length >= 64) this.fail(`tensor at offset ${t.offset} has more than 64 external_data entries`, t.offset, 'limit-exceeded');
+          t.externalData.push(this.now(this.stringString(this.sub(end, 'external_data'), this.limits.maxDisplayStringBytes)));
+          break;
+        case F.Tensor.raw_data: this.payload(end, t, 'raw_data', -1); break;
+        case F.Tensor.float_data: this.payload(end, t, 'float_data', WIRE_FIXED32); break;
+        case F.Tensor.int32_data: this.payload(end, t, 'int32_data', WIRE_VARINT); break;
+        case F.Tensor.int64_data: this.payload(end, t, 'int64_data', WIRE_VARINT); break;
+        case F.Tensor.double_data: this.payload(end, t, 'double_data', WIRE_FIXED64); break;
+        case F.Tensor.uint64_data: this.payload(end, t, 'uint64_data', WIRE_VARINT); break;
+        case F.Tensor.string_data: this.stringData(end, t); break;
+        default:
+          c.skipValue(end);
+      }
+    }
+    return this.finishTensor(t);
+  }
+
+  /** One `string_data` value: counted and skipped. */
+  private stringData(end: number, t: RawTensor): void {
+    const c = this.c;
+    c.expectWire(WIRE_LEN, 'string_data');
+    const n = c.length(end, 'string_data');
+    const d = this.addData(t, 'string_data');
+    d.stringValues++;
+    d.byteLength += n;
+    c.pos += n;
+  }
+
+  /** Trims a parsed tensor's lists to their length (see {@link exact}). */
+  private finishTensor(t: RawTensor): RawTensor {
+    t.dims = exact(t.dims);
+    for (const d of Object.values(t.data)) d.chunks = exact(d.chunks);
+    return t;
+  }
+
   /** Parses a TensorProto, skipping its payload. */
   *tensor(end: number): Wire<RawTensor> {
     const c = this.c;
@@ -666,22 +881,12 @@ export class OnnxWireParser {
         case F.Tensor.int64_data: this.payload(end, t, 'int64_data', WIRE_VARINT); break;
         case F.Tensor.double_data: this.payload(end, t, 'double_data', WIRE_FIXED64); break;
         case F.Tensor.uint64_data: this.payload(end, t, 'uint64_data', WIRE_VARINT); break;
-        case F.Tensor.string_data: {
-          c.expectWire(WIRE_LEN, 'string_data');
-          const n = c.length(end, 'string_data');
-          const d = this.addData(t, 'string_data');
-          d.stringValues++;
-          d.byteLength += n;
-          c.pos += n;
-          break;
-        }
+        case F.Tensor.string_data: this.stringData(end, t); break;
         default:
           c.skipValue(end);
       }
     }
-    t.dims = exact(t.dims);
-    for (const d of Object.values(t.data)) d.chunks = exact(d.chunks);
-    return t;
+    return this.finishTensor(t);
   }
 
   /**
@@ -703,6 +908,96 @@ export class OnnxWireParser {
     c.skipValue(end, field);
     d.byteLength += c.pos - before;
     d.unpackedValues++;
+  }
+
+  /**
+   * {@link valueInfo} for a message buffered whole (walked synchronously; same checks and messages). With `keep`
+   * false it only checks: nothing is decoded or kept (a deferred value_info, see {@link DeferredValues}).
+   */
+  private valueInfoBuffered(end: number, keep: true): GraphValue;
+  private valueInfoBuffered(end: number, keep: false): undefined;
+  private valueInfoBuffered(end: number, keep: boolean): GraphValue | undefined {
+    const c = this.c;
+    let name = '';
+    let dtype: string | undefined;
+    let shape: Dim[] | undefined;
+    while (c.pos < end) {
+      c.key(end);
+      if (c.field === F.ValueInfo.name) {
+        const n = this.nameLength(end, 'value name');
+        if (keep) name = c.stringSync(n);
+        else c.pos += n;
+      } else if (c.field === F.ValueInfo.type) {
+        const tEnd = this.sub(end, 'value type');
+        while (c.pos < tEnd) {
+          c.key(tEnd);
+          if (c.field === F.Type.tensor_type || c.field === F.Type.sparse_tensor_type) {
+            const ttEnd = this.sub(tEnd, 'tensor_type');
+            while (c.pos < ttEnd) {
+              c.key(ttEnd);
+              if (c.field === F.TypeTensor.elem_type) {
+                const at = c.pos;
+                dtype = dtypeOfOnnx(this.small(this.intNow(ttEnd, 'elem_type')!, at, 'elem_type'));
+              } else if (c.field === F.TypeTensor.shape) shape = this.shapeBuffered(this.sub(ttEnd, 'shape'), keep);
+              else c.skipValue(ttEnd);
+            }
+          } else c.skipValue(tEnd);
+        }
+      } else c.skipValue(end);
+    }
+    return keep ? { name, dtype, shape } : undefined;
+  }
+
+  /** {@link shape} for a message buffered whole (only checked when not `keep`: then the result is empty). */
+  private shapeBuffered(end: number, keep: boolean): Dim[] {
+    const c = this.c;
+    const dims: Dim[] = [];
+    let rank = 0;
+    while (c.pos < end) {
+      c.key(end);
+      if (c.field !== F.Shape.dim) {
+        c.skipValue(end);
+        continue;
+      }
+      if (rank++ >= this.limits.maxRank) this.fail(`a value's shape at offset ${c.keyOffset} has more than ${this.limits.maxRank} dimensions`, c.keyOffset, 'limit-exceeded');
+      const dEnd = this.sub(end, 'dim');
+      let dim: Dim = null;
+      while (c.pos < dEnd) {
+        c.key(dEnd);
+        if (c.field === F.Dimension.dim_value) {
+          const v = this.intNow(dEnd, 'dim_value')!;
+          // Exporters write -1 for "dynamic"; only non-negative safe values are sizes.
+          dim = typeof v === 'number' && v >= 0 ? v : null;
+        } else if (c.field === F.Dimension.dim_param) {
+          if (keep) dim = this.intern(this.textNow(this.display(dEnd, 'dim_param')));
+          else {
+            const n = this.strLength(dEnd, 'dim_param');
+            c.pos += n;
+          }
+        } else c.skipValue(dEnd);
+      }
+      if (keep) dims.push(dim);
+    }
+    return keep ? exact(dims) : dims;
+  }
+
+  /** Decodes the deferred entries of `values` (bytes checked when read, so nothing here can fail on the input): {@link decodeValueInfo}. */
+  decodeDeferred(values: DeferredValues): GraphValue[] {
+    const c = this.c;
+    const bytes = values.bytes();
+    c.hold(bytes);
+    const out: GraphValue[] = [];
+    let start = 0;
+    for (const e of values.entries) {
+      if (typeof e !== 'number') {
+        out.push(e);
+        continue;
+      }
+      c.pos = start;
+      out.push(this.valueInfoBuffered(e, true));
+      start = e;
+    }
+    return out;
   }
 
   private *valueInfo(end: number): Wire<GraphValue> {

@@ -17,12 +17,12 @@ import { ModelFormatError, formatError, throwIfCancelled } from '../../errors';
 import { checkRelativePath, truncateForMessage, type ByteSource } from '../../io/byteSource';
 import { readVarint, varintUnsigned, VARINT_TOO_LONG, VARINT_TRUNCATED, type VarintParts } from '../../io/varint';
 import { dtypeInfo, storedByteLength } from '../../model/dtypes';
-import type { AttributeValue, Graph, GraphNode, Hyperparameters, MetadataValue, Model, ModelFile, TensorInfo, TensorLocation } from '../../model/types';
+import type { AttributeValue, Graph, GraphNode, GraphValue, Hyperparameters, MetadataValue, Model, ModelFile, TensorInfo, TensorLocation } from '../../model/types';
 import type { ReadContext } from '../context';
 import { setOwn } from '../../model/dict';
 import { UniqueNames } from '../../model/uniqueNames';
 import { buildLayers, isWeightInput } from './layers';
-import { ATTRIBUTE_VALUES_KEPT, OnnxWireParser, type DataField, type DataFieldName, type RawAttribute, type RawGraph, type RawModel, type RawNode, type RawSparseTensor, type RawTensor } from './parse';
+import { ATTRIBUTE_VALUES_KEPT, decodeValueInfo, OnnxWireParser, type DataField, type DataFieldName, type RawAttribute, type RawGraph, type RawModel, type RawNode, type RawSparseTensor, type RawTensor } from './parse';
 import { ATTRIBUTE_TYPE, DATA_LOCATION_EXTERNAL, dtypeOfOnnx } from './schema';
 import { int64Text, type BigValue } from './wire';
 import { appendAll, maxOf } from '../../util/arrays';
@@ -90,7 +90,14 @@ class ModelBuilder {
     for (const g of this.raw.graphs) graphs.push(await this.graph(g));
     const layers = buildLayers({
       graphs: this.raw.graphs,
-      resolve: (g, v) => this.resolve(g, v),
+      scopes: (g) => {
+        const chain: Map<string, string>[] = [];
+        for (let at: RawGraph | undefined = g; at; at = at.parent) {
+          const scope = this.scopes.get(at);
+          if (scope) chain.push(scope);
+        }
+        return chain;
+      },
       tensors: this.tensorByName,
       hasExperts: this.tensors.some((t) => /(^|[./])experts?[./_]\d/.test(t.name)),
     });
@@ -285,18 +292,36 @@ class ModelBuilder {
       const r = await this.sparseInfo(s, 'initializer');
       if (r) initializers.push(this.register(g, r.localName, r.info));
     }
-    const nodes: GraphNode[] = [];
-    // Most nodes have no attributes: no async step (and no promise) for them.
-    for (const n of g.nodes) nodes.push(n.attributes.length === 0 ? { name: n.name, op: n.op, domain: n.domain, inputs: n.inputs, outputs: n.outputs, attributes: record<AttributeValue>(), subgraphs: [] } : await this.node(g, n, initializers));
-    return { name: g.path, nodes, inputs: g.inputs, outputs: g.outputs, valueInfo: g.valueInfo, initializers };
+    // The parser made the IR nodes; only those with attributes (few) are completed here, in node order (a
+    // Constant's tensor is registered when its node is met).
+    const nodes: GraphNode[] = g.nodes;
+    for (const [index, raw] of g.nodeAttributes) nodes[index] = await this.node(g, nodes[index]!, index, raw, initializers);
+    if (!g.valueInfo.deferred) return { name: g.path, nodes, inputs: g.inputs, outputs: g.outputs, valueInfo: g.valueInfo.entries as GraphValue[], initializers };
+    // value_info is decoded when first read (estimate's shape inference reads it; inspect never does), then
+    // stays a plain data property. Its bytes were checked when read: decoding cannot fail on the input.
+    const values = g.valueInfo;
+    const { name: fileName, ctx } = this;
+    const graph = {
+      name: g.path,
+      nodes,
+      inputs: g.inputs,
+      outputs: g.outputs,
+      get valueInfo(): readonly GraphValue[] {
+        const decoded = decodeValueInfo(values, fileName, ctx.limits);
+        Object.defineProperty(graph, 'valueInfo', { value: decoded, enumerable: true, configurable: true, writable: true });
+        return decoded;
+      },
+      initializers,
+    };
+    return graph;
   }
 
-  private async node(g: RawGraph, n: RawNode, initializers: string[]): Promise<GraphNode> {
+  private async node(g: RawGraph, n: RawNode, index: number, raw: readonly RawAttribute[], initializers: string[]): Promise<GraphNode> {
     const isConstant = n.op === 'Constant' && (n.domain === '' || n.domain === 'ai.onnx');
-    const label = n.name || `${n.op || 'node'}_${n.index}`;
+    const label = n.name || `${n.op || 'node'}_${index}`;
     const attributes = record<AttributeValue>();
     const subgraphs: string[] = [];
-    for (const a of n.attributes) {
+    for (const a of raw) {
       const value = await this.attribute(g, n, a, isConstant, label, initializers);
       if (value !== undefined) setOwn(attributes, a.name, value);
       if (a.g) subgraphs.push(a.g.path);
@@ -421,6 +446,8 @@ class ModelBuilder {
     let elements = 0;
     let known = true;
     for (const g of this.raw.graphs) {
+      // Most graphs have no ConstantOfShape at all: then there is nothing to trace.
+      if (!g.nodes.some((n) => n.op === 'ConstantOfShape')) continue;
       const weightValues = new Set<string>();
       for (const n of g.nodes) n.inputs.forEach((v, i) => { if (v !== '' && isWeightInput(n.op, i)) weightValues.add(v); });
       for (const n of g.nodes) {
@@ -486,11 +513,11 @@ class ModelBuilder {
     }
     if (blocks.size === 0) return {};
     let headCount: number | undefined;
-    for (const n of this.main.nodes) {
-      const heads = n.attributes.find((a) => a.name === 'num_heads')?.i;
+    for (const attributes of this.main.nodeAttributes.values()) {
+      const heads = attributes.find((a) => a.name === 'num_heads')?.i;
       if (typeof heads === 'number' && heads > 0) {
         headCount = heads;
-        const kvHeads = n.attributes.find((a) => a.name === 'kv_num_heads')?.i;
+        const kvHeads = attributes.find((a) => a.name === 'kv_num_heads')?.i;
         if (typeof kvHeads === 'number' && kvHeads > 0) kvHeadCount ??= kvHeads;
         break;
       }

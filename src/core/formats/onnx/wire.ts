@@ -121,6 +121,18 @@ export class WireCursor {
     this.bufStart = this.pos;
   }
 
+  /** The buffered bytes `[start, end)` (absolute offsets; they must be buffered): a view, valid until the next read. */
+  view(start: number, end: number): Uint8Array {
+    return this.buf.subarray(start - this.bufStart, end - this.bufStart);
+  }
+
+  /** Makes `bytes` the whole buffer, as offsets 0… (to walk bytes kept in memory; no read follows). */
+  hold(bytes: Uint8Array): void {
+    this.buf = bytes;
+    this.bufStart = 0;
+    this.pos = 0;
+  }
+
   /** Reads a varint as lo/hi 32-bit halves (sync; bytes must be buffered). */
   private varintParts(end: number): [number, number] {
     const start = this.pos;

@@ -11,6 +11,7 @@ import { truncateForMessage, type ByteSource } from '../../io/byteSource';
 import type { TensorInfo } from '../../model/types';
 import type { ReadContext } from '../context';
 import { MemoryBudget, TENSOR_ENTRY_BYTES } from '../../io/memoryBudget';
+import { parseHeaderFast, type DtypeEntry } from './fastParse';
 import { isJsonObject, parseJsonObject, setOwn, truncatedCopy } from './json';
 
 /** Safetensors dtype → IR dtype and bits per element (`Dtype::bitsize` upstream). */
@@ -44,6 +45,9 @@ const DTYPES: Readonly<Record<string, SafetensorsDtype>> = Object.freeze({
 });
 //#endregion
 
+/** {@link DTYPES} as a Map, for the fast path. */
+const DTYPE_MAP: ReadonlyMap<string, DtypeEntry> = new Map(Object.entries(DTYPES));
+
 /** Upstream dtypes with no IR dtype yet (6-bit MX element types): refused with a clear message. */
 const UNMAPPED_DTYPES: ReadonlySet<string> = new Set<string>([]);
 
@@ -66,6 +70,8 @@ export interface SafetensorsHeader {
   /** Absolute offset of the byte buffer (8 + N). */
   readonly dataOffset: number;
   readonly warnings: string[];
+  /** Per tensor, the hashName of its name, when the fast path read the header (nameTable.ts). */
+  readonly hashes?: Int32Array;
 }
 
 /** Smallest valid file: 8-byte length + `{}`. */
@@ -75,7 +81,7 @@ const MIN_FILE_BYTES = 10;
  * Reads and validates the header of one safetensors file. `fileKey` becomes `TensorLocation.file`
  * ('' for the model file itself, the shard's relative path otherwise).
  */
-export async function readSafetensorsHeader(source: ByteSource, fileKey: string, ctx: ReadContext): Promise<SafetensorsHeader> {
+export async function readSafetensorsHeader(source: ByteSource, fileKey: string, ctx: ReadContext, fast = true): Promise<SafetensorsHeader> {
   const name = source.name;
   const { limits } = ctx;
   if (source.size < MIN_FILE_BYTES) {
@@ -93,6 +99,20 @@ export async function readSafetensorsHeader(source: ByteSource, fileKey: string,
   if (headerLength < 2) throw new ModelFormatError('bad-value', formatError(name, `header length ${headerLength} is too small for a JSON object`), 0);
   throwIfCancelled(ctx.token);
   const bytes = await source.read(8, headerLength);
+  const dataOffset = 8 + headerLength;
+  const dataByteLength = source.size - dataOffset;
+  // The plain common form in one pass (fastParse.ts); anything else, including every error, takes the general path.
+  // (`fast` false: the general path only, for tests comparing the two.)
+  const one = fast ? parseHeaderFast(bytes, fileKey, dataOffset, dataByteLength, limits, DTYPE_MAP) : undefined;
+  if (one !== undefined) {
+    throwIfCancelled(ctx.token);
+    const { keyCount } = one;
+    (ctx.budget ?? new MemoryBudget(limits, name)).charge(keyCount * TENSOR_ENTRY_BYTES + headerLength, `${keyCount} tensor entries from a ${headerLength}-byte header`);
+    const metadata: Record<string, string> = {};
+    for (const [k, v] of one.metadata ?? []) setOwn(metadata, k, v);
+    const warnings = one.uncoveredBytes > 0 ? [uncoveredWarning(name, one.gapBytes, one.uncoveredBytes - one.gapBytes)] : [];
+    return { tensors: one.tensors, metadata, headerByteLength: headerLength, dataOffset, warnings, hashes: one.hashes };
+  }
   // String values (not keys: tensor names are checked against maxNameBytes below) longer than a display string
   // can hold (6 bytes per character at most, as \uXXXX) are cut before parsing; only metadata values are that long.
   const { value: header, keyCount } = parseJsonObject(name, bytes, limits.maxNestingDepth, 'the safetensors header', limits.maxDisplayStringBytes * 6);
@@ -101,8 +121,6 @@ export async function readSafetensorsHeader(source: ByteSource, fileKey: string,
   }
   (ctx.budget ?? new MemoryBudget(limits, name)).charge(keyCount * TENSOR_ENTRY_BYTES + headerLength, `${keyCount} tensor entries from a ${headerLength}-byte header`);
 
-  const dataOffset = 8 + headerLength;
-  const dataByteLength = source.size - dataOffset;
   const warnings: string[] = [];
   const metadata: Record<string, string> = {};
   const tensors: TensorInfo[] = [];
@@ -152,10 +170,12 @@ export async function readSafetensorsHeader(source: ByteSource, fileKey: string,
     covered = Math.max(covered, r.end);
   }
   const trailing = dataByteLength - covered;
-  if (gapBytes > 0 || trailing > 0) {
-    warnings.push(formatError(name, `the data section has ${gapBytes + trailing} bytes not covered by any tensor (${gapBytes} between tensors, ${trailing} at the end)`));
-  }
+  if (gapBytes > 0 || trailing > 0) warnings.push(uncoveredWarning(name, gapBytes, trailing));
   return { tensors, metadata, headerByteLength: headerLength, dataOffset, warnings };
+}
+
+function uncoveredWarning(name: string, gapBytes: number, trailing: number): string {
+  return formatError(name, `the data section has ${gapBytes + trailing} bytes not covered by any tensor (${gapBytes} between tensors, ${trailing} at the end)`);
 }
 
 function readMetadata(name: string, entry: unknown, out: Record<string, string>, warnings: string[], maxChars: number): void {

@@ -9,6 +9,15 @@ import { isJsonObject } from '../../model/dict';
 
 const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
 
+/** `bytes` as text when they are valid UTF-8 (a leading BOM dropped, as {@link parseJsonObject} decodes), else undefined. */
+export function decodeStrictUtf8(bytes: Uint8Array): string | undefined {
+  try {
+    return strictUtf8.decode(bytes);
+  } catch {
+    return undefined;
+  }
+}
+
 /** Result of {@link scanJson}. */
 export interface JsonScan {
   /** Key/value pairs directly inside the top-level object (0 when the top level is not an object). */

@@ -1,0 +1,519 @@
+/**
+ * One-pass parsers for the plain, common form of the two large JSON documents of a sharded safetensors model: a
+ * shard's header and the `*.safetensors.index.json`. Each scans the decoded text once, straight into the IR (tensor
+ * entries, hashed names, interned dtype and shard strings), instead of the general path's byte pre-scan, `JSON.parse`
+ * into an object per entry, and a validation pass over those objects.
+ *
+ * They accept a strict subset of what the general path accepts and return `undefined` for anything else: escapes in
+ * strings, numbers that are not plain non-negative integers of at most 15 digits, keys that are array indices (they
+ * would change `Object.keys` order), duplicate keys, unknown fields, values the general path would warn about, cut or
+ * reject. The caller then runs the general path on the same bytes, which gives the result or the error it always
+ * gave. So on every input the output is the general path's, byte for byte (test/unit/safetensorsFast.test.ts
+ * compares the two on valid and hostile headers and indexes). Bounds are the general path's own: a name longer than
+ * `maxNameBytes`, rank above `maxRank`, more entries than `maxTensorCount`, more elements than `maxElementCount`,
+ * offsets past the data section or overlapping are all left to it.
+ */
+import type { Limits } from '../../io/limits';
+import type { TensorInfo } from '../../model/types';
+import { decodeStrictUtf8 } from './json';
+import { FNV_OFFSET, FNV_PRIME, NameTable, hashName } from './nameTable';
+
+/** Safetensors dtype → IR dtype and bits per element, as header.ts defines them. */
+export interface DtypeEntry {
+  readonly dtype: string;
+  readonly bits: number;
+}
+
+/** A header read by {@link parseHeaderFast}. */
+export interface FastHeader {
+  readonly tensors: TensorInfo[];
+  /** Per tensor, the {@link hashName} of its name. */
+  readonly hashes: Int32Array;
+  /** `__metadata__` string pairs in order (undefined: no `__metadata__`, or null). */
+  readonly metadata: readonly (readonly [string, string])[] | undefined;
+  /** Top-level keys (tensors + `__metadata__`). */
+  readonly keyCount: number;
+  /** Bytes of the data section no tensor covers. */
+  readonly uncoveredBytes: number;
+  readonly gapBytes: number;
+}
+
+/**
+ * Scanner over the document's bytes. Plain functions over module state rather than a class: the loops stay small
+ * enough to inline. A string is accepted only when it is printable ASCII without escapes, so byte offsets are
+ * character offsets in the decoded text (everything before any accepted string is ASCII too, or the scan would
+ * have stopped) and a name is one `text.slice`.
+ */
+let b: Uint8Array = new Uint8Array(0);
+let n = 0;
+/** Position. */
+let p = 0;
+/** Hash (FNV-1a) and end of the content of the last string read by {@link str}. */
+let sHash = 0;
+let sEnd = 0;
+
+function start(bytes: Uint8Array): void {
+  b = bytes;
+  n = bytes.length;
+  p = 0;
+}
+
+/** Skips whitespace; returns the next byte or -1 at the end. */
+function ws(): number {
+  while (p < n) {
+    const c = b[p]!;
+    if (c !== 0x20 && c !== 0x0a && c !== 0x0d && c !== 0x09) return c;
+    p++;
+  }
+  return -1;
+}
+
+/** Reads a string of printable ASCII without escapes (after whitespace); returns its content start or -1. */
+function str(): number {
+  if (ws() !== 0x22) return -1;
+  const s = p + 1;
+  let h = FNV_OFFSET;
+  let i = s;
+  for (;;) {
+    if (i >= n) return -1;
+    const c = b[i]!;
+    if (c === 0x22) break;
+    if (c === 0x5c || c < 0x20 || c > 0x7e) return -1;
+    h = Math.imul(h ^ c, FNV_PRIME);
+    i++;
+  }
+  sHash = h;
+  sEnd = i;
+  p = i + 1;
+  return s;
+}
+
+/** Consumes byte `c` after whitespace. */
+function take(c: number): boolean {
+  if (ws() !== c) return false;
+  p++;
+  return true;
+}
+
+/** A non-negative integer of 1–15 digits without leading zeros, not followed by a fraction or exponent (after whitespace); else -1. */
+function int(): number {
+  let c = ws();
+  if (c < 0x30 || c > 0x39) return -1;
+  const s = p;
+  let v = 0;
+  let i = p;
+  while (c >= 0x30 && c <= 0x39) {
+    v = v * 10 + (c - 0x30);
+    c = ++i < n ? b[i]! : -1;
+  }
+  if (i - s > 15 || (b[s] === 0x30 && i - s > 1) || c === 0x2e || c === 0x65 || c === 0x45) return -1;
+  p = i;
+  return v;
+}
+
+/** `,` → 1, `close` → 0 (both consumed); anything else → -1. */
+function next(close: number): number {
+  const c = ws();
+  if (c === 0x2c) {
+    p++;
+    return 1;
+  }
+  if (c === close) {
+    p++;
+    return 0;
+  }
+  return -1;
+}
+
+/** True when bytes [s, e) equal the ASCII `word`. */
+function isWord(s: number, e: number, word: string): boolean {
+  if (e - s !== word.length) return false;
+  for (let i = 0; i < word.length; i++) if (b[s + i] !== word.charCodeAt(i)) return false;
+  return true;
+}
+
+/** Consumes the literal `word` (after whitespace). */
+function literal(word: string): boolean {
+  ws();
+  if (!isWord(p, Math.min(n, p + word.length), word)) return false;
+  p += word.length;
+  return true;
+}
+
+/** Releases the document. */
+function done<T>(result: T): T {
+  b = new Uint8Array(0);
+  n = 0;
+  return result;
+}
+
+/** True when bytes [s, e) are all ASCII digits (such a key is an array index for `Object.keys`, or close to one). */
+function allDigits(s: number, e: number): boolean {
+  for (let i = s; i < e; i++) {
+    const c = b[i]!;
+    if (c < 0x30 || c > 0x39) return false;
+  }
+  return true;
+}
+
+/** True when bytes [s1, e1) equal bytes [s2, e2). */
+function sameBytes(s1: number, e1: number, s2: number, e2: number): boolean {
+  if (e1 - s1 !== e2 - s2) return false;
+  for (let i = 0; i < e1 - s1; i++) if (b[s1 + i] !== b[s2 + i]) return false;
+  return true;
+}
+
+/**
+ * Reads `{ "k": "v", … }` (plain strings of at most `maxValue` characters, distinct non-index keys) or `null`, as
+ * offsets [key start, key end, value start, value end, …] (sliced from the text once it is decoded).
+ */
+function stringPairs(maxValue: number): number[] | null | undefined {
+  if (ws() === 0x6e) return literal('null') ? null : undefined;
+  if (!take(0x7b)) return undefined;
+  const offs: number[] = [];
+  if (ws() === 0x7d) {
+    p++;
+    return offs;
+  }
+  for (;;) {
+    const ks = str();
+    const ke = sEnd;
+    if (ks < 0 || allDigits(ks, ke) || !take(0x3a)) return undefined;
+    const vs = str();
+    if (vs < 0 || sEnd - vs > maxValue) return undefined;
+    for (let i = 0; i < offs.length; i += 4) if (sameBytes(offs[i]!, offs[i + 1]!, ks, ke)) return undefined;
+    offs.push(ks, ke, vs, sEnd);
+    if (offs.length > 4 * 256) return undefined;
+    const more = next(0x7d);
+    if (more < 0) return undefined;
+    if (more === 0) return offs;
+  }
+}
+
+/** Pairs of {@link stringPairs} as strings. */
+function pairsOf(text: string, offs: readonly number[] | null | undefined): [string, string][] | undefined {
+  if (!offs) return undefined;
+  const out: [string, string][] = [];
+  for (let i = 0; i < offs.length; i += 4) out.push([text.slice(offs[i], offs[i + 1]), text.slice(offs[i + 2], offs[i + 3])]);
+  return out;
+}
+
+/** Per dtypes table: its names by hash, to look a dtype up from its bytes. */
+const dtypeIndexes = new WeakMap<ReadonlyMap<string, DtypeEntry>, Map<number, readonly (readonly [string, DtypeEntry])[]>>();
+
+function dtypeIndex(dtypes: ReadonlyMap<string, DtypeEntry>): Map<number, readonly (readonly [string, DtypeEntry])[]> {
+  let index = dtypeIndexes.get(dtypes);
+  if (index === undefined) {
+    index = new Map();
+    for (const [k, v] of dtypes) {
+      const h = hashName(k);
+      index.set(h, [...(index.get(h) ?? []), [k, v]]);
+    }
+    dtypeIndexes.set(dtypes, index);
+  }
+  return index;
+}
+
+/**
+ * One shard header in one pass, or undefined when it is not in the plain form (see the file comment). `bytes` is the
+ * JSON; `dataOffset` is 8 + N, `dataByteLength` the bytes after the header; `fileKey` becomes each location's file.
+ * The bytes are decoded only once the scan has accepted them (a header of huge metadata strings is left to the general
+ * path, which cuts them before decoding, without a decoded copy made here first).
+ */
+export function parseHeaderFast(bytes: Uint8Array, fileKey: string, dataOffset: number, dataByteLength: number, limits: Limits, dtypes: ReadonlyMap<string, DtypeEntry>): FastHeader | undefined {
+  if (limits.maxNestingDepth < 3) return undefined;
+  start(bytes);
+  const scanned = done(headerScan(fileKey, dataOffset, dataByteLength, limits, dtypeIndex(dtypes)));
+  if (scanned === undefined) return undefined;
+  // Every byte was ASCII (strings are printable ASCII, the rest JSON punctuation, digits and literals), so byte
+  // offsets are character offsets.
+  const text = decodeStrictUtf8(bytes);
+  if (text === undefined || text.length !== bytes.length) return undefined;
+  const { tensors, nameOffsets, hashes } = scanned;
+  const seen = new NameTable(tensors.length);
+  for (let i = 0; i < tensors.length; i++) {
+    const name = text.slice(nameOffsets[2 * i], nameOffsets[2 * i + 1]);
+    if (seen.add(name, hashes[i]!) < 0) return undefined;
+    (tensors[i] as { name: string }).name = name;
+  }
+  return { ...scanned.header, metadata: pairsOf(text, scanned.metadata) };
+}
+
+interface HeaderScan {
+  /** Tensors with their names still empty. */
+  readonly tensors: TensorInfo[];
+  /** Per tensor, start and end of its name. */
+  readonly nameOffsets: readonly number[];
+  readonly hashes: Int32Array;
+  readonly metadata: readonly number[] | null | undefined;
+  readonly header: Omit<FastHeader, 'metadata'>;
+}
+
+function headerScan(fileKey: string, dataOffset: number, dataByteLength: number, limits: Limits, dtypes: Map<number, readonly (readonly [string, DtypeEntry])[]>): HeaderScan | undefined {
+  if (!take(0x7b)) return undefined;
+  const tensors: TensorInfo[] = [];
+  const nameOffsets: number[] = [];
+  let hashes = new Int32Array(1024);
+  let metadata: number[] | null | undefined;
+  let sawMetadata = false;
+  let covered = 0;
+  let gapBytes = 0;
+  const dims: number[] = [];
+  for (;;) {
+    const ks = str();
+    if (ks < 0) return undefined;
+    const ke = sEnd;
+    const hash = sHash;
+    if (!take(0x3a)) return undefined;
+    if (isWord(ks, ke, '__metadata__')) {
+      if (sawMetadata) return undefined;
+      sawMetadata = true;
+      metadata = stringPairs(limits.maxDisplayStringBytes);
+      if (metadata === undefined) return undefined;
+    } else {
+      if (ke - ks > limits.maxNameBytes || allDigits(ks, ke) || tensors.length >= limits.maxTensorCount) return undefined;
+      // The entry: exactly dtype, shape and data_offsets, in any order.
+      if (!take(0x7b)) return undefined;
+      let dt: DtypeEntry | undefined;
+      let rank = -1;
+      let begin = -1;
+      let end = -1;
+      for (;;) {
+        const fs = str();
+        if (fs < 0) return undefined;
+        const fe = sEnd;
+        if (!take(0x3a)) return undefined;
+        if (isWord(fs, fe, 'dtype')) {
+          if (dt !== undefined) return undefined;
+          const vs = str();
+          if (vs < 0) return undefined;
+          for (const [k, v] of dtypes.get(sHash) ?? []) if (isWord(vs, sEnd, k)) dt = v;
+          if (dt === undefined) return undefined;
+        } else if (isWord(fs, fe, 'shape')) {
+          if (rank >= 0 || !take(0x5b)) return undefined;
+          rank = 0;
+          if (ws() === 0x5d) p++;
+          else {
+            for (;;) {
+              const d = int();
+              if (d < 0 || rank >= limits.maxRank) return undefined;
+              dims[rank++] = d;
+              const more = next(0x5d);
+              if (more < 0) return undefined;
+              if (more === 0) break;
+            }
+          }
+        } else if (isWord(fs, fe, 'data_offsets')) {
+          if (begin >= 0 || !take(0x5b)) return undefined;
+          begin = int();
+          if (begin < 0 || !take(0x2c)) return undefined;
+          end = int();
+          if (end < 0 || !take(0x5d)) return undefined;
+        } else return undefined;
+        const more = next(0x7d);
+        if (more < 0) return undefined;
+        if (more === 0) break;
+      }
+      if (dt === undefined || rank < 0 || begin < 0 || end < begin) return undefined;
+      // The general path's arithmetic (header.ts readEntry), in the same order.
+      let elementCount = 1;
+      for (let k = 0; k < rank; k++) {
+        elementCount *= dims[k]!;
+        if (elementCount > limits.maxElementCount) return undefined;
+      }
+      if (dt.bits % 8 !== 0 && (elementCount * dt.bits) % 8 !== 0) return undefined;
+      const byteLength = dt.bits % 8 === 0 ? elementCount * (dt.bits / 8) : (elementCount * dt.bits) / 8;
+      if (!Number.isSafeInteger(byteLength) || end - begin !== byteLength || begin + byteLength > dataByteLength) return undefined;
+      // Each range must start at or after the end of all before it: then they come in (begin, end) order, the general
+      // path's sort is the identity and its overlap and gap walk is this one. Otherwise → the general path.
+      if (begin < covered) return undefined;
+      gapBytes += begin - covered;
+      covered = Math.max(covered, end);
+      const id = tensors.length;
+      if (id === hashes.length) {
+        const grown = new Int32Array(id * 2);
+        grown.set(hashes);
+        hashes = grown;
+      }
+      hashes[id] = hash;
+      nameOffsets.push(ks, ke);
+      tensors.push({
+        name: '',
+        dtype: dt.dtype,
+        shape: rank === 1 ? [dims[0]!] : rank === 2 ? [dims[0]!, dims[1]!] : dims.slice(0, rank),
+        elementCount,
+        byteLength,
+        location: byteLength > 0 ? { file: fileKey, byteOffset: dataOffset + begin, byteLength, encoding: 'raw' } : undefined,
+        origin: 'entry',
+      });
+    }
+    const more = next(0x7d);
+    if (more < 0) return undefined;
+    if (more === 0) break;
+  }
+  if (ws() !== -1) return undefined;
+  const h = hashes.subarray(0, tensors.length);
+  return {
+    tensors,
+    nameOffsets,
+    hashes: h,
+    metadata,
+    header: { tensors, hashes: h, keyCount: tensors.length + (sawMetadata ? 1 : 0), uncoveredBytes: gapBytes + (dataByteLength - covered), gapBytes },
+  };
+}
+
+/** An index read by {@link parseIndexFast}: names and raw shard strings, before any path check. */
+export interface FastIndex {
+  /** weight_map's names, in order, hashed. */
+  readonly names: NameTable;
+  /** Per name, its position in `rawShards`. */
+  readonly rawShardOf: Int32Array;
+  /** Distinct shard strings as written, in order of first use. */
+  readonly rawShards: readonly string[];
+  /** The index's `metadata` entries in order, values as the general path keeps them; undefined when absent. */
+  readonly metadata: readonly (readonly [string, string | number | boolean | null])[] | undefined;
+}
+
+/**
+ * `{"metadata": {…}, "weight_map": {"name": "shard", …}}` in one pass, or undefined when it is not in the plain form.
+ * Metadata values: plain strings (longer than `maxDisplayStringBytes` are cut as the general path cuts them), integers,
+ * `true`, `false`, `null`. Shard strings are interned (compared as bytes with the previous one). Decoded only once
+ * the scan has accepted the bytes.
+ */
+export function parseIndexFast(bytes: Uint8Array, limits: Limits): FastIndex | undefined {
+  start(bytes);
+  const scanned = done(indexScan(limits));
+  if (scanned === undefined) return undefined;
+  const text = decodeStrictUtf8(bytes);
+  if (text === undefined || text.length !== bytes.length) return undefined;
+  const { nameOffsets, hashes, count } = scanned;
+  const names = new NameTable(count);
+  for (let i = 0; i < count; i++) if (names.add(text.slice(nameOffsets[2 * i], nameOffsets[2 * i + 1]), hashes[i]!) < 0) return undefined;
+  const rawShards: string[] = [];
+  for (let i = 0; i < scanned.rawOffsets.length; i += 2) rawShards.push(text.slice(scanned.rawOffsets[i], scanned.rawOffsets[i + 1]));
+  const metadata = scanned.metadata?.map(([k, v]): [string, string | number | boolean | null] => {
+    const key = text.slice(k[0], k[1]);
+    if (typeof v !== 'object' || v === null) return [key, v];
+    const s = text.slice(v[0], v[1]);
+    return [key, s.length > limits.maxDisplayStringBytes ? `${s.slice(0, limits.maxDisplayStringBytes)}…` : s];
+  });
+  return { names, rawShardOf: scanned.rawShardOf, rawShards, metadata };
+}
+
+interface IndexScan {
+  readonly count: number;
+  readonly nameOffsets: readonly number[];
+  readonly hashes: Int32Array;
+  readonly rawShardOf: Int32Array;
+  /** Per distinct shard string: start and end of its first occurrence. */
+  readonly rawOffsets: readonly number[];
+  /** Metadata: key offsets, and the value or its string's offsets. */
+  readonly metadata: readonly (readonly [readonly [number, number], number | boolean | null | readonly [number, number]])[] | undefined;
+}
+
+function indexScan(limits: Limits): IndexScan | undefined {
+  if (!take(0x7b)) return undefined;
+  let count = -1;
+  const nameOffsets: number[] = [];
+  let hashes = new Int32Array(1024);
+  let rawShardOf = new Int32Array(1024);
+  const rawOffsets: number[] = [];
+  const rawByHash = new Map<number, number[]>();
+  let metadata: (readonly [readonly [number, number], number | boolean | null | readonly [number, number]])[] | undefined;
+  if (ws() === 0x7d) return undefined;
+  for (;;) {
+    const ks = str();
+    if (ks < 0) return undefined;
+    const ke = sEnd;
+    if (!take(0x3a)) return undefined;
+    if (isWord(ks, ke, 'weight_map')) {
+      if (count >= 0 || !take(0x7b)) return undefined;
+      count = 0;
+      if (ws() === 0x7d) p++;
+      else {
+        let lastRaw = -1;
+        for (;;) {
+          const ns = str();
+          if (ns < 0) return undefined;
+          const ne = sEnd;
+          const hash = sHash;
+          if (count >= limits.maxTensorCount || allDigits(ns, ne) || !take(0x3a)) return undefined;
+          const vs = str();
+          if (vs < 0) return undefined;
+          const ve = sEnd;
+          // Consecutive names mostly share a shard: compare its bytes with that shard's first occurrence.
+          let raw = lastRaw;
+          if (raw < 0 || !sameBytes(rawOffsets[2 * raw]!, rawOffsets[2 * raw + 1]!, vs, ve)) {
+            raw = -1;
+            const candidates = rawByHash.get(sHash);
+            for (const r of candidates ?? []) if (sameBytes(rawOffsets[2 * r]!, rawOffsets[2 * r + 1]!, vs, ve)) raw = r;
+            if (raw < 0) {
+              raw = rawOffsets.length / 2;
+              if (raw > limits.maxFileCount) return undefined;
+              rawOffsets.push(vs, ve);
+              if (candidates) candidates.push(raw);
+              else rawByHash.set(sHash, [raw]);
+            }
+            lastRaw = raw;
+          }
+          if (count === hashes.length) {
+            const grownH = new Int32Array(count * 2);
+            grownH.set(hashes);
+            hashes = grownH;
+            const grownR = new Int32Array(count * 2);
+            grownR.set(rawShardOf);
+            rawShardOf = grownR;
+          }
+          hashes[count] = hash;
+          rawShardOf[count] = raw;
+          nameOffsets.push(ns, ne);
+          count++;
+          const more = next(0x7d);
+          if (more < 0) return undefined;
+          if (more === 0) break;
+        }
+      }
+    } else if (isWord(ks, ke, 'metadata')) {
+      if (metadata !== undefined || !take(0x7b)) return undefined;
+      metadata = [];
+      if (ws() === 0x7d) p++;
+      else {
+        for (;;) {
+          const ms = str();
+          const me = sEnd;
+          if (ms < 0 || allDigits(ms, me) || !take(0x3a)) return undefined;
+          const c = ws();
+          let v: number | boolean | null | readonly [number, number];
+          if (c === 0x22) {
+            const vs = str();
+            if (vs < 0) return undefined;
+            v = [vs, sEnd];
+          } else if (c === 0x74) {
+            if (!literal('true')) return undefined;
+            v = true;
+          } else if (c === 0x66) {
+            if (!literal('false')) return undefined;
+            v = false;
+          } else if (c === 0x6e) {
+            if (!literal('null')) return undefined;
+            v = null;
+          } else {
+            v = int();
+            if (v < 0) return undefined;
+          }
+          for (const [[s0, e0]] of metadata) if (sameBytes(s0, e0, ms, me)) return undefined;
+          metadata.push([[ms, me], v]);
+          if (metadata.length > 256) return undefined;
+          const more = next(0x7d);
+          if (more < 0) return undefined;
+          if (more === 0) break;
+        }
+      }
+    } else return undefined;
+    const more = next(0x7d);
+    if (more < 0) return undefined;
+    if (more === 0) break;
+  }
+  if (count < 0 || ws() !== -1) return undefined;
+  return { count, nameOffsets, hashes: hashes.subarray(0, count), rawShardOf: rawShardOf.subarray(0, count), rawOffsets, metadata };
+}
