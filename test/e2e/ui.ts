@@ -68,6 +68,8 @@ async function planFixes(page: Page): Promise<void> {
   const texts = await waitForLens(page, /^Q4_K · .* · predicted [\d.]+ dB$/, 60_000);
   log(`plan lenses: ${JSON.stringify(texts)}`);
   results.check('plan lens: header shows target, memory and fit', texts.some((t) => /^H100 SXM5 80GB · .* \/ 80\.0 GiB · fits · /.test(t)), JSON.stringify(texts));
+  // The installed .vsix ships llama.cpp (issue 10), so a GGUF plan in this trusted workspace can be run in it.
+  results.check('plan lens: the installed .vsix offers Verify in llama.cpp and Measure layers and verify on a GGUF plan', texts.some((t) => t.includes('Verify in llama.cpp')) && texts.some((t) => t.includes('Measure layers and verify')), JSON.stringify(texts.slice(0, 1)));
   results.check('plan lens: layer entry shows format, bytes, sensitivity and predicted SQNR', texts.some((t) => /^Q4_K · 1\.13 KiB · sensitivity \w+.* · predicted [\d.]+ dB$/.test(t)), JSON.stringify(texts));
   const rows = await problems(page, /cannot run natively/);
   results.check('diagnostic: NVFP4 is not native on the H100 (Problems panel)', rows.some((r) => r.includes('NVFP4') && r.includes('cannot run natively')), JSON.stringify(rows));
@@ -198,6 +200,29 @@ async function exportPlan(page: Page): Promise<void> {
   await screenshot(page, 'ui-13-export-llama');
 }
 
+/**
+ * The installed .vsix runs GGUF models (issue 10): the platform package ships llama.cpp, so a GGUF plan's lenses offer
+ * Verify in llama.cpp and Measure layers and verify, and Verify runs the plan in the packaged llama.cpp and writes
+ * the measurement into the plan file (its header lens then shows it). Runs after Export Plan removed the fixture's
+ * unknown layer.
+ */
+async function verifyGgufPlan(page: Page): Promise<void> {
+  await focusWorkbench(page);
+  await quickOpen(page, 'stories260K.gguf.precision.json');
+  // The cursor is still where the quick fix left it; the header lens sits above line 1.
+  await page.keyboard.press('Control+Home');
+  await waitForLens(page, 'Verify in llama.cpp', 60_000);
+  await page.locator('.codelens-decoration a', { hasText: 'Verify in llama.cpp' }).first().click();
+  const done = await waitForToast(page, /^Measured in llama\.cpp: /, 180_000).catch(async (e: Error) => {
+    const toasts = await page.locator('.notification-list-item-message').allInnerTexts().catch(() => []);
+    throw new Error(`${e.message.split('\n')[0]}; toasts: ${JSON.stringify(toasts)}`);
+  });
+  results.check('lens: Verify in llama.cpp runs the plan in the packaged llama.cpp and reports its KL', /KL \d/.test(done), done);
+  const header = await waitForLens(page, /measured (KL )?[\d.e+-]+ · perplexity [\d.]+ \(original [\d.]+\)/, 30_000);
+  results.check('plan lens: the header shows the measurement the verification recorded in the plan file', header.some((t) => /^H100 SXM5 80GB · .* · measured (KL )?[\d.e+-]+ · perplexity /.test(t)), JSON.stringify(header.slice(0, 2)));
+  await screenshot(page, 'ui-15-verified-gguf');
+}
+
 async function compareTargets(page: Page): Promise<void> {
   await focusWorkbench(page);
   await quickOpen(page, 'tiny-random-gpt2-fp32.onnx');
@@ -300,6 +325,7 @@ async function main(): Promise<number> {
       ['sharded model', shardedModel],
       ['verify and apply plan', applyPlan],
       ['export plan', exportPlan],
+      ['verify GGUF plan in llama.cpp', verifyGgufPlan],
       ['compare targets', compareTargets],
       ['measured plan', measuredPlan],
     ] as const) {

@@ -138,7 +138,20 @@ test('virtual table: 20,000 rows keep the DOM small; hostile names stay text; he
   assert.ok(table.element.querySelectorAll('.lt-body .lt-row').length < 100);
   const heat = [...table.element.querySelectorAll('.heat')].filter((c) => !c.closest('[hidden]'));
   assert.ok(heat.length > 0);
-  assert.ok(heat.every((c) => /heat-\d/.test(c.className) && c.getAttribute('title')!.includes('outliers')));
+  assert.ok(heat.every((c) => /heat-\d/.test(c.className) && c.getAttribute('aria-label')!.includes('outliers')));
+  // Tooltips are set on hover (one delegated listener): the hovered cell has one, the cell hovered before loses it.
+  const hover = (el: Element) => el.dispatchEvent(new win.MouseEvent('mouseover', { bubbles: true }) as never);
+  hover(heat[0]!);
+  assert.match(heat[0]!.getAttribute('title') ?? '', /^INT4 .*: \d+ — outliers /);
+  const nameCell = heat[1]!.parentElement!.children[0]!;
+  hover(nameCell);
+  assert.equal(nameCell.getAttribute('title'), nameCell.textContent);
+  assert.equal(heat[0]!.getAttribute('title'), null);
+  // Rows scrolling under the pointer: the hovered cell's tooltip follows its new content.
+  (table.element as unknown as { scrollTop: number }).scrollTop = 10_000 * tableMod.ROW_HEIGHT_PX;
+  table.render();
+  assert.ok(!nameCell.closest('[hidden]') && nameCell.textContent!.includes('.mlp.'), nameCell.textContent!);
+  assert.equal(nameCell.getAttribute('title'), nameCell.textContent);
   // Sorting through the header button.
   (table.element.querySelector('button[data-sort="params"]') as unknown as { click(): void }).click();
   assert.deepEqual(sorted, ['params']);

@@ -121,6 +121,8 @@ export class LayerTable {
   private headerHeight = ROW_HEIGHT_PX;
   /** True once the ResizeObserver has reported the sizes (else render reads them). */
   private observed = false;
+  /** The body cell carrying a lazy tooltip (the last one hovered), if any. */
+  private tipped: Cell | undefined;
   /** Width of each column, px (see {@link FIXED_COLUMNS}). */
   private widths: number[] = [];
   /** Width the columns were last laid out for (the scroller's content box), px; 0 before it is known. */
@@ -142,6 +144,7 @@ export class LayerTable {
     this.element.addEventListener('scroll', () => this.schedule(), { passive: true });
     this.element.addEventListener('keydown', (e) => this.onKey(e));
     this.element.addEventListener('click', (e) => this.onClick(e));
+    this.body.addEventListener('mouseover', (e) => this.onHover(e));
     if (typeof ResizeObserver !== 'undefined') {
       const ro = new ResizeObserver((entries) => {
         // Called after layout, so these reads cost nothing; render() uses them instead of reading layout.
@@ -174,6 +177,7 @@ export class LayerTable {
       this.sensFormats = formats;
       this.buildHeader();
       for (const s of this.slots) s.el.remove();
+      this.tipped = undefined;
       this.slots = [];
     }
     this.data = data;
@@ -296,8 +300,13 @@ export class LayerTable {
     return c < ALWAYS_CLIPPED || text.length * this.emPx > (this.widths[c] ?? 0) - CELL_PADDING_PX;
   }
 
-  /** Sets a body cell's text, class (with its clipping), tooltip and accessible label, each only if it changed. */
-  private setCell(cell: Cell, c: number, text: string, base: string = cellClass(c), title = '', label = ''): void {
+  /**
+   * Sets a body cell's text, class (with its clipping), tooltip and accessible label, each only if it changed.
+   * `title` undefined: the cell's tooltip is set lazily, on hover ({@link onHover}) — writing `title` restyles the
+   * element (the UA stylesheet's `abbr[title]` rule makes every title change a style invalidation), which for a
+   * screen of refilled rows cost more than their text.
+   */
+  private setCell(cell: Cell, c: number, text: string, base: string = cellClass(c), title: string | undefined = '', label = ''): void {
     if (cell.text !== text) {
       setText(cell.el, text);
       cell.text = text;
@@ -307,15 +316,44 @@ export class LayerTable {
       cell.el.className = cls;
       cell.cls = cls;
     }
-    if (cell.title !== title) {
-      if (title === '') cell.el.removeAttribute('title');
-      else cell.el.title = title;
-      cell.title = title;
-    }
+    if (title !== undefined) this.setTitle(cell, title);
     if (cell.label !== label) {
       setAttr(cell.el, 'aria-label', label === '' ? undefined : label);
       cell.label = label;
     }
+  }
+
+  private setTitle(cell: Cell, title: string): void {
+    if (cell.title === title) return;
+    if (title === '') cell.el.removeAttribute('title');
+    else cell.el.title = title;
+    cell.title = title;
+  }
+
+  /** Lazy tooltip of body cell `c` of display row `i` (the layer name, a heat cell's format, score and reason). */
+  private lazyTip(i: number, c: number): string | undefined {
+    const row = this.data?.rows[i];
+    if (row?.kind !== 'layer') return undefined;
+    const layer = this.data!.layers[row.index]!;
+    if (c === 0) return layer.name;
+    const j = c - FIXED_COLUMNS.length;
+    const format = this.sensFormats[j];
+    const s = format ? this.data!.sensitivity?.cells[layer.index]?.[j] : undefined;
+    return format && s ? `${format.label}: ${s.label} — ${s.reason}` : undefined;
+  }
+
+  /** One delegated listener: the hovered cell gets its lazy tooltip, and the cell hovered before loses it. */
+  private onHover(e: MouseEvent): void {
+    const el = (e.target as Element | null)?.closest('.lt-cell');
+    const slot = el ? this.slots.find((s) => s.el === el.parentElement) : undefined;
+    const c = slot ? slot.cells.findIndex((x) => x.el === el) : -1;
+    const cell = slot?.cells[c];
+    if (!slot || !cell || cell === this.tipped || slot.row < 0) return;
+    const tip = this.lazyTip(slot.row, c);
+    if (tip === undefined) return;
+    if (this.tipped) this.setTitle(this.tipped, '');
+    this.setTitle(cell, tip);
+    this.tipped = cell;
   }
 
   private headerCell(key: SortKey | null, label: string, col: number, numeric: boolean, tooltip = label): HTMLElement {
@@ -391,11 +429,13 @@ export class LayerTable {
       const name = row.block === NO_BLOCK ? t('noBlock') : t('block', row.block);
       const cache = row.block === NO_BLOCK ? undefined : data.blockAttention?.[row.block];
       this.setCell(c[0]!, 0, `${row.collapsed ? '▸' : '▾'} ${name} — ${t('groupSummary', row.layerCount, formatCount(row.parameterCount), formatBytes(row.bytes))}${cache ? ` · ${cache}` : ''}`);
-      for (let k = 1; k < c.length; k++) this.setCell(c[k]!, k, '');
+      // The other cells are hidden (CSS `visibility`, so also from assistive technology) and keep their text:
+      // emptying and refilling it would take their text out of layout and back in.
+      this.retip(slot);
       return;
     }
     const layer = data.layers[row.index]!;
-    this.setCell(c[0]!, 0, layer.name, undefined, layer.name);
+    this.setCell(c[0]!, 0, layer.name, undefined, undefined);
     this.setCell(c[1]!, 1, layer.role === 'other' ? layer.op : `${layer.op} · ${layer.role}`);
     this.setCell(c[2]!, 2, formatShape(layer.shape));
     this.setCell(c[3]!, 3, formatCount(layer.parameterCount));
@@ -411,12 +451,21 @@ export class LayerTable {
       const cell = c[FIXED_COLUMNS.length + j];
       if (cell) this.fillHeat(cell, FIXED_COLUMNS.length + j, this.sensFormats[j]!, sens?.[j] ?? null);
     }
+    this.retip(slot);
+  }
+
+  /** The hovered cell keeps a true tooltip when its slot is refilled (rows scrolling under the pointer). */
+  private retip(slot: Slot): void {
+    const tipped = this.tipped;
+    if (!tipped) return;
+    const c = slot.cells.indexOf(tipped);
+    if (c >= 0) this.setTitle(tipped, this.lazyTip(slot.row, c) ?? '');
   }
 
   private fillHeat(cell: Cell, col: number, format: FormatOption, s: SensitivityCell | null): void {
-    if (!s) return this.setCell(cell, col, '', 'lt-cell num heat heat-none');
+    if (!s) return this.setCell(cell, col, '', 'lt-cell num heat heat-none', undefined);
     const tip = `${format.label}: ${s.label} — ${s.reason}`;
-    this.setCell(cell, col, s.label, `lt-cell num heat heat-${heatBucket(s.heat)}`, tip, tip);
+    this.setCell(cell, col, s.label, `lt-cell num heat heat-${heatBucket(s.heat)}`, undefined, tip);
   }
 
   private currentRow(): DisplayRow | undefined {
