@@ -17,7 +17,7 @@
  */
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
-import { inflateRawSync } from 'node:zlib';
+import type * as NodeZlib from 'node:zlib';
 import { onnxTypes } from './onnxProto';
 import { dtypeInfo, floatToHalfBits, floatToBf16Bits, type Dim, type GraphValue, type Model } from '../core';
 import { seededRandom } from '../core';
@@ -282,7 +282,8 @@ export function parseNpz(bytes: Uint8Array, fileName: string): InputTensor[] {
     const comp = bytes.subarray(dataStart, dataStart + compSize);
     let raw: Uint8Array | undefined;
     try {
-      raw = method === 0 ? comp : method === 8 ? new Uint8Array(inflateRawSync(comp, { maxOutputLength: Math.max(1, budget) })) : undefined;
+      // node:zlib is loaded on first use: the CLI bundles every command, and `inspect` never inflates.
+      raw = method === 0 ? comp : method === 8 ? new Uint8Array((require('node:zlib') as typeof NodeZlib).inflateRawSync(comp, { maxOutputLength: Math.max(1, budget) })) : undefined;
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') throw new CalibrationError(`${fileName}: the entries decompress to more than the limit of ${MAX_CALIBRATION_BYTES} bytes in all`);
       throw new CalibrationError(`${fileName}: ZIP entry '${entryName.slice(0, 80)}' does not decompress (${(e as Error).message.split('\n')[0]})`);

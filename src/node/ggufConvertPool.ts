@@ -5,10 +5,16 @@
  * to a single-threaded run. Chunk bytes are transferred, not copied. A worker that dies fails its chunk (apply
  * then fails with the reason); `close()` ends every worker.
  */
-import { Worker } from 'node:worker_threads';
+import type * as WorkerThreads from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
 import { NodeError } from './errors';
 import { loaderArgs, workerEntry } from './sensitivityRunner';
 import type { GgufConvertReply } from '../worker/ggufConvert';
+
+/** node:worker_threads, loaded when the first worker starts: the CLI bundles every command, and `inspect` starts none. */
+function workerThreads(): typeof WorkerThreads {
+  return require('node:worker_threads') as typeof WorkerThreads;
+}
 
 /** A fixed set of worker threads converting GGUF row chunks. */
 export class GgufConvertPool {
@@ -22,8 +28,8 @@ export class GgufConvertPool {
   private constructor(file: string, size: number) {
     for (let i = 0; i < size; i++) {
       const w = file.endsWith('.ts')
-        ? new Worker(`require('tsx/cjs/api').register(); require(${JSON.stringify(file)});`, { eval: true, execArgv: loaderArgs(process.execArgv) })
-        : new Worker(file);
+        ? new (workerThreads().Worker)(`require('tsx/cjs/api').register(); require(${JSON.stringify(file)});`, { eval: true, execArgv: loaderArgs(process.execArgv) })
+        : new (workerThreads().Worker)(file);
       w.on('message', (msg: GgufConvertReply) => {
         const p = this.pending.get(w);
         if (!p) return;

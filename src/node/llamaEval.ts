@@ -10,7 +10,8 @@
  * produces NaN/infinite probabilities is named with its tensor types (`F32 ×11, Q4_K ×24`), read by our own GGUF
  * reader, because the type is nearly always the cause (a ggml type the prebuilt llama.cpp lacks, or a quantizer bug).
  */
-import { fork, type ChildProcess } from 'node:child_process';
+import type * as NodeChildProcess from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { existsSync, promises as fs } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -138,7 +139,8 @@ export class LlamaEvaluator {
 
   /** Starts the evaluation process. */
   static start(entry = defaultLlamaEvalEntry()): LlamaEvaluator {
-    const child = fork(entry.file, [], { execArgv: [...entry.execArgv], serialization: 'advanced', stdio: ['ignore', 'ignore', 'pipe', 'ipc'] });
+    // node:child_process (with net and dgram) is loaded on first use: the CLI bundles every command, and `inspect` forks nothing.
+    const child = (require('node:child_process') as typeof NodeChildProcess).fork(entry.file, [], { execArgv: [...entry.execArgv], serialization: 'advanced', stdio: ['ignore', 'ignore', 'pipe', 'ipc'] });
     const endpoint = new RpcEndpoint((msg) => child.connected && child.send(msg));
     const ev = new LlamaEvaluator(child, endpoint);
     child.stderr?.setEncoding('utf8');

@@ -21,7 +21,7 @@
  * Results are cached in `cacheDir` (default $XDG_CACHE_HOME/precision-lens or os.tmpdir()/precision-lens-cache,
  * never beside the model) keyed by the SHA-256 of the model's files, so reruns are instant.
  */
-import { createHash } from 'node:crypto';
+import type * as NodeCrypto from 'node:crypto';
 import { onnxTypes } from './onnxProto';
 import { promises as fs } from 'node:fs';
 import * as os from 'node:os';
@@ -141,7 +141,7 @@ export function lowerTensorBytes(model: Model, layerOp: string, tensor: TensorIn
 
 /** SHA-256 over the bytes of `files` in order (regular files only). */
 export async function hashFiles(files: readonly string[]): Promise<string> {
-  const h = createHash('sha256');
+  const h = (require('node:crypto') as typeof NodeCrypto).createHash('sha256'); // loaded on first use (see safeOutput.ts)
   for (const f of files) {
     const { handle: fh } = await openRegularFile(f);
     try {

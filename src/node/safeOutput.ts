@@ -15,7 +15,7 @@
  *
  * The identity check runs twice: before the (possibly long) write, and again just before the renames.
  */
-import { randomBytes } from 'node:crypto';
+import type * as NodeCrypto from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { NodeError } from './errors';
@@ -105,7 +105,9 @@ function describeFailure(e: unknown, dest: string): Error {
 /** A fresh, exclusively created temporary file beside `dest`. */
 async function createTemp(dest: string, mode: number): Promise<{ tempPath: string; handle: fs.FileHandle }> {
   for (let attempt = 0; ; attempt++) {
-    const tempPath = path.join(path.dirname(dest), `.${path.basename(dest).slice(0, 64)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
+    // node:crypto (with the streams it pulls in) is loaded on first use: every CLI command bundles this module, and
+    // `inspect`, which writes nothing, should not pay for loading it.
+    const tempPath = path.join(path.dirname(dest), `.${path.basename(dest).slice(0, 64)}.${process.pid}.${(require('node:crypto') as typeof NodeCrypto).randomBytes(6).toString('hex')}.tmp`);
     try {
       // 'wx' = O_CREAT | O_EXCL | O_WRONLY: never opens an existing file or follows a planted symlink.
       return { tempPath, handle: await fs.open(tempPath, 'wx', mode) };

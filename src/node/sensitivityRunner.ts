@@ -28,7 +28,8 @@
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { existsSync } from 'node:fs';
-import { Worker } from 'node:worker_threads';
+import type * as WorkerThreads from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
 import {
   CancelledError,
   ModelFormatError,
@@ -66,6 +67,11 @@ import { FileByteSource, openModelFile, openRegularFile } from './fileByteSource
 import { runSensitivityBatch, type SensitivityBatchItem, type SensitivityBatchRequest, type SensitivityWorkerReply, type SensitivityWorkerRequest } from '../worker/sensitivityWorker';
 import { loadQuantParams, seededRandom } from '../core';
 import { NodeError } from './errors';
+
+/** node:worker_threads, loaded when the first worker starts: the CLI bundles every command, and `inspect` starts none. */
+function workerThreads(): typeof WorkerThreads {
+  return require('node:worker_threads') as typeof WorkerThreads;
+}
 
 /** Tensors up to this many elements are analyzed in one task (64 MiB of float32). */
 export const WHOLE_TENSOR_ELEMENTS = 16 * 1024 * 1024;
@@ -327,8 +333,8 @@ class ChunkPool {
     for (let i = 0; i < size; i++) {
       // From sources (tests, `tsx`): load the TypeScript entry through tsx's CommonJS hook inside the worker.
       const w = file.endsWith('.ts')
-        ? new Worker(`require('tsx/cjs/api').register(); require(${JSON.stringify(file)});`, { eval: true, execArgv: loaderArgs(process.execArgv) })
-        : new Worker(file);
+        ? new (workerThreads().Worker)(`require('tsx/cjs/api').register(); require(${JSON.stringify(file)});`, { eval: true, execArgv: loaderArgs(process.execArgv) })
+        : new (workerThreads().Worker)(file);
       w.on('message', (msg: SensitivityWorkerReply) => {
         const p = this.pending.get(w);
         if (!p) return;

@@ -15,7 +15,8 @@
  * `cancelGraceMs` later is killed. `dispose()` kills every child (call it when the extension deactivates);
  * children also exit by themselves when this process's IPC channel closes.
  */
-import { fork, type ChildProcess } from 'node:child_process';
+import type * as NodeChildProcess from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { existsSync, promises as fs } from 'node:fs';
 import { createRequire } from 'node:module';
 import * as path from 'node:path';
@@ -47,9 +48,9 @@ import {
   type PlanFrontierTaskResult,
   type SolvePlanParams,
   type SolvePlanTaskResult,
+  type VerifyOnnxResult,
   type VerifyPlanParams,
 } from './hostTaskProtocol';
-import type { VerifyPlanResult } from './planVerify';
 import { NodeError } from './errors';
 
 /** A cancellation token: core's structural one, optionally with VS Code's event (polled otherwise). */
@@ -207,7 +208,7 @@ export class TaskClient {
   }
 
   /** Plan verification with onnxruntime-node (src/node/planVerify.ts). */
-  verifyPlan(params: Omit<VerifyPlanParams, 'taskId'>, options: TaskRunOptions = {}): Promise<VerifyPlanResult> {
+  verifyPlan(params: Omit<VerifyPlanParams, 'taskId'>, options: TaskRunOptions = {}): Promise<VerifyOnnxResult> {
     return this.run(VerifyPlanTask, params, options);
   }
 
@@ -252,7 +253,8 @@ export class TaskClient {
     return new Promise<R>((resolve, reject) => {
       // Own execArgv (never the host's inspector flags); the environment is inherited, so in Electron-based VS Code
       // fork's ELECTRON_RUN_AS_NODE=1 makes the child plain Node (electron/electron#6656).
-      const child = fork(entry.file, [], { execArgv: [...entry.execArgv], serialization: 'advanced', stdio: ['ignore', 'ignore', 'pipe', 'ipc'] });
+      // node:child_process (with net and dgram) is loaded on first use: the CLI bundles every command, and `inspect` forks nothing.
+      const child = (require('node:child_process') as typeof NodeChildProcess).fork(entry.file, [], { execArgv: [...entry.execArgv], serialization: 'advanced', stdio: ['ignore', 'ignore', 'pipe', 'ipc'] });
       this.children.add(child);
       let stderr = '';
       child.stderr?.setEncoding('utf8');

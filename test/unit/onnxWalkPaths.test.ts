@@ -1,7 +1,8 @@
 /**
  * The ONNX walker's two paths give the same model: small nodes and value infos are read whole and walked
- * synchronously (value_info only checked, decoded when `Graph.valueInfo` is first read), large ones (here padded
- * with a 70 KB doc_string) stream through the generator walk. Same nodes, values, order, layers and errors.
+ * synchronously (value_info only checked, decoded when `Graph.valueInfo` is first read; small initializers too),
+ * large ones (here padded with a 70 KB doc_string) stream through the generator walk. Same nodes, values, tensors,
+ * order, layers and errors.
  */
 import { strict as assert } from 'node:assert';
 import { test } from 'node:test';
@@ -23,7 +24,8 @@ function build(pad: (i: number) => boolean): Uint8Array {
     // Entry 5 has a name long enough that its message is decoded at once, not kept for later.
     infos.push(padded(value(i === 5 ? `h${i}`.padEnd(300, '_') : `h${i}`, 'FLOAT', ['batch', i + 1, null]), i + 1));
   }
-  const inits = Array.from({ length: 8 }, (_, i) => rawTensor(`w${i}`, [4, 4]));
+  const inits = Array.from({ length: 8 }, (_, i) => padded(rawTensor(`w${i}`, [4, 4]), i));
+  inits.push(padded({ name: 'ints', dims: [3], data_type: 7, int64_data: [1, 300, -2] }, 3), padded({ name: 'strs', dims: [2], data_type: 8, string_data: [new Uint8Array([97]), new Uint8Array([98, 99])] }, 4));
   const g = graph(nodes, { initializers: inits, inputs: [padded(value('x', 'FLOAT', ['batch', 4]), 0)], outputs: [value('h7', 'FLOAT', ['batch', 4])] });
   (g as Proto)['value_info'] = infos;
   return encodeModel(model(g));
@@ -40,6 +42,7 @@ test('walk paths: buffered, streamed and mixed reads give the same graph, value_
   for (const m of [plain, padded, mixed]) {
     assert.deepEqual(JSON.parse(JSON.stringify(m.graphs)), JSON.parse(JSON.stringify(plain.graphs)));
     assert.deepEqual(m.layers, plain.layers);
+    assert.deepEqual(m.tensors, plain.tensors.map((t) => ({ ...t, location: t.location && { ...t.location, byteOffset: m.tensors.find((u) => u.name === t.name)!.location!.byteOffset } })));
   }
   const g = plain.graphs[0]!;
   assert.deepEqual(g.valueInfo.map((v) => v.name.slice(0, 3)), ['h0', 'h1', 'h2', 'h3', 'h4', 'h5_', 'h6', 'h7']);

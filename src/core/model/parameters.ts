@@ -100,7 +100,10 @@ export function tensorParts(model: Model): Map<string, ParameterPart> {
   return out;
 }
 
-/** Splits a model's parameters into text / MTP / vision / audio and computes active text parameters (`parts`: the model's {@link tensorParts}, when the caller has them). */
+/**
+ * Splits a model's parameters into text / MTP / vision / audio and computes active text parameters. `parts` is
+ * {@link tensorParts} of the model when the caller has it already.
+ */
 export function parameterBreakdown(model: Model, parts: ReadonlyMap<string, ParameterPart> = tensorParts(model)): ParameterBreakdown {
   const hp = model.hyperparameters;
   // Each tensor's role: its aligned layer's, or the first layer naming it.

@@ -13,8 +13,11 @@ import { UniqueNames } from '../../model/uniqueNames';
 /** What layer building needs from the reader. */
 export interface LayerContext {
   readonly graphs: readonly RawGraph[];
-  /** Stored tensor (unique name) a value name refers to in `graph`, searching enclosing graphs too. */
-  resolve(graph: RawGraph, valueName: string): string | undefined;
+  /**
+   * Where a value name of `graph` finds its stored tensor (unique name): the scopes of the graph and its enclosing
+   * graphs, innermost first (the first hit wins).
+   */
+  scopes(graph: RawGraph): readonly ReadonlyMap<string, string>[];
   readonly tensors: ReadonlyMap<string, TensorInfo>;
   /** True when any tensor belongs to a routed MoE expert (changes what a bare `gate` means). */
   readonly hasExperts: boolean;
@@ -161,20 +164,30 @@ function layerName(node: RawNode, index: number, graph: RawGraph, nameCounts: Re
   return graph.depth === 0 ? local : `${graph.path}/${local}`;
 }
 
+/** A traced weight's side tensors when it has none (shared; never written). */
+const NO_EXTRAS: readonly string[] = Object.freeze([]);
+
+/** A layer whose name is given once every layer is known (see {@link nameLayers}). */
+type Draft = { -readonly [K in keyof Layer]: Layer[K] };
+
 /** Builds the layers of every graph, main graph first. */
 export function buildLayers(ctx: LayerContext): Layer[] {
-  const nameCounts = new Map<string, number>();
-  for (const g of ctx.graphs) for (const n of g.nodes) if (n.name !== '') nameCounts.set(n.name, (nameCounts.get(n.name) ?? 0) + 1);
-  const used = new UniqueNames();
-  const layers: Layer[] = [];
+  const layers: Draft[] = [];
+  const sites: { node: RawNode; index: number; graph: RawGraph }[] = [];
   for (const g of ctx.graphs) {
     const traced = new Map<string, Traced>();
+    const chain = ctx.scopes(g);
     const trace = (value: string): Traced | undefined => {
       if (value === '') return undefined;
-      const t = traced.get(value);
-      if (t) return t;
-      const stored = ctx.resolve(g, value);
-      return stored !== undefined ? { weight: stored, extras: [] } : undefined;
+      if (traced.size > 0) {
+        const t = traced.get(value);
+        if (t) return t;
+      }
+      for (const scope of chain) {
+        const stored = scope.get(value);
+        if (stored !== undefined) return { weight: stored, extras: NO_EXTRAS };
+      }
+      return undefined;
     };
     const nodes = g.nodes;
     for (let nodeIndex = 0; nodeIndex < nodes.length; nodeIndex++) {
@@ -227,10 +240,10 @@ export function buildLayers(ctx: LayerContext): Layer[] {
         byteLength += t.byteLength;
       }
       const { role, block, expert } = roleFor(node, m, mainIndex, ctx);
-      const name = used.claim(layerName(node, nodeIndex, g, nameCounts));
+      sites.push({ node, index: nodeIndex, graph: g });
       const lowBitInt = QUANTIZED_INT_DTYPES.has(m.dtype) && m.shape.length >= 2 && role !== 'norm' && role !== 'bias' && role !== 'router';
       layers.push({
-        name,
+        name: '',
         op: node.domain && node.domain !== 'ai.onnx' ? `${node.domain}.${node.op}` : node.op,
         role,
         block,
@@ -246,9 +259,33 @@ export function buildLayers(ctx: LayerContext): Layer[] {
       });
     }
   }
+  nameLayers(layers, sites, ctx.graphs);
   blocksForSharedWeights(layers);
   markOutputHead(layers, ctx);
   return layers;
+}
+
+/**
+ * A layer is named after its node when that node name is unique among all nodes of all graphs, else
+ * `<op>_<index>` (prefixed by the graph path in a subgraph); {@link UniqueNames} settles clashes in layer order.
+ * Only the layers' node names are counted: a large graph has a few layers among many nodes.
+ */
+function nameLayers(layers: Draft[], sites: readonly { node: RawNode; index: number; graph: RawGraph }[], graphs: readonly RawGraph[]): void {
+  const nameCounts = new Map<string, number>();
+  for (const s of sites) if (s.node.name !== '') nameCounts.set(s.node.name, 0);
+  if (nameCounts.size > 0) {
+    for (const g of graphs) {
+      for (const n of g.nodes) {
+        const count = n.name !== '' ? nameCounts.get(n.name) : undefined;
+        if (count !== undefined) nameCounts.set(n.name, count + 1);
+      }
+    }
+  }
+  const used = new UniqueNames();
+  for (let i = 0; i < layers.length; i++) {
+    const s = sites[i]!;
+    layers[i]!.name = used.claim(layerName(s.node, s.index, s.graph, nameCounts));
+  }
 }
 
 /**

@@ -156,6 +156,13 @@ export interface RawModel {
 const BUFFERED_MESSAGE_BYTES = 64 * 1024;
 
 /**
+ * Initializers up to this size (small tensors, payload included) are read whole and walked synchronously
+ * ({@link OnnxWireParser.tensorBuffered}); larger ones stream, their payload skipped unread. Small: such payloads
+ * sit inside the pages read anyway, so the reads of a weight-heavy model do not change.
+ */
+const BUFFERED_TENSOR_BYTES = 4096;
+
+/**
  * value_info messages up to this size are checked when read but decoded only when `Graph.valueInfo` is first read
  * (estimate's shape inference does; `inspect` never does): their bytes are kept, no more than the decoded entry
  * would take. Larger ones (long names, a doc_string) are decoded at once.
@@ -483,7 +490,11 @@ export class OnnxWireParser {
         case F.Graph.name: g.name = yield* this.text(this.display(end, 'graph name')); break;
         case F.Graph.initializer:
           this.countTensor(c.keyOffset);
-          g.initializers.push(yield* this.tensor(this.sub(end, 'initializer')));
+          const tEnd = this.sub(end, 'initializer');
+          if (tEnd - c.pos <= BUFFERED_TENSOR_BYTES) {
+            if (!c.has(tEnd - c.pos)) yield need(tEnd - c.pos, tEnd);
+            g.initializers.push(this.tensorBuffered(tEnd));
+          } else g.initializers.push(yield* this.tensor(tEnd));
           break;
         case F.Graph.sparse_initializer:
           this.countTensor(c.keyOffset);
@@ -799,6 +810,54 @@ export class OnnxWireParser {
     return (t.data[field] ??= { chunks: [], byteLength: 0, unpackedValues: 0, stringValues: 0 });
   }
 
+  /** {@link tensor} for a message buffered whole: the same fields, checks and messages, walked synchronously. */
+  private tensorBuffered(end: number): RawTensor {
+    const c = this.c;
+    const t: RawTensor = { offset: c.pos, name: '', dims: [], dataType: 0, dataLocation: 0, hasSegment: false, data: {}, externalData: [] };
+    while (c.pos < end) {
+      c.key(end);
+      switch (c.field) {
+        case F.Tensor.dims: this.now(this.dimsField(end, t.dims, t.offset)); break;
+        case F.Tensor.data_type: { const at = c.pos; t.dataType = this.small(this.intNow(end, 'data_type')!, at, 'data_type'); break; }
+        case F.Tensor.segment: t.hasSegment = true; c.skipValue(end); break;
+        case F.Tensor.name: t.name = this.textNow(this.name(end, 'tensor name')); break;
+        case F.Tensor.data_location: { const at = c.pos; t.dataLocation = this.small(this.intNow(end, 'data_location')!, at, 'data_location'); break; }
+        case F.Tensor.external_data:
+          if (t.externalData.length >= 64) this.fail(`tensor at offset ${t.offset} has more than 64 external_data entries`, t.offset, 'limit-exceeded');
+          t.externalData.push(this.now(this.stringString(this.sub(end, 'external_data'), this.limits.maxDisplayStringBytes)));
+          break;
+        case F.Tensor.raw_data: this.payload(end, t, 'raw_data', -1); break;
+        case F.Tensor.float_data: this.payload(end, t, 'float_data', WIRE_FIXED32); break;
+        case F.Tensor.int32_data: this.payload(end, t, 'int32_data', WIRE_VARINT); break;
+        case F.Tensor.int64_data: this.payload(end, t, 'int64_data', WIRE_VARINT); break;
+        case F.Tensor.double_data: this.payload(end, t, 'double_data', WIRE_FIXED64); break;
+        case F.Tensor.uint64_data: this.payload(end, t, 'uint64_data', WIRE_VARINT); break;
+        case F.Tensor.string_data: this.stringData(end, t); break;
+        default:
+          c.skipValue(end);
+      }
+    }
+    return this.finishTensor(t);
+  }
+
+  /** One `string_data` value: counted and skipped. */
+  private stringData(end: number, t: RawTensor): void {
+    const c = this.c;
+    c.expectWire(WIRE_LEN, 'string_data');
+    const n = c.length(end, 'string_data');
+    const d = this.addData(t, 'string_data');
+    d.stringValues++;
+    d.byteLength += n;
+    c.pos += n;
+  }
+
+  /** Trims a parsed tensor's lists to their length (see {@link exact}). */
+  private finishTensor(t: RawTensor): RawTensor {
+    t.dims = exact(t.dims);
+    for (const d of Object.values(t.data)) d.chunks = exact(d.chunks);
+    return t;
+  }
+
   /** Parses a TensorProto, skipping its payload. */
   *tensor(end: number): Wire<RawTensor> {
     const c = this.c;
@@ -822,22 +881,12 @@ export class OnnxWireParser {
         case F.Tensor.int64_data: this.payload(end, t, 'int64_data', WIRE_VARINT); break;
         case F.Tensor.double_data: this.payload(end, t, 'double_data', WIRE_FIXED64); break;
         case F.Tensor.uint64_data: this.payload(end, t, 'uint64_data', WIRE_VARINT); break;
-        case F.Tensor.string_data: {
-          c.expectWire(WIRE_LEN, 'string_data');
-          const n = c.length(end, 'string_data');
-          const d = this.addData(t, 'string_data');
-          d.stringValues++;
-          d.byteLength += n;
-          c.pos += n;
-          break;
-        }
+        case F.Tensor.string_data: this.stringData(end, t); break;
         default:
           c.skipValue(end);
       }
     }
-    t.dims = exact(t.dims);
-    for (const d of Object.values(t.data)) d.chunks = exact(d.chunks);
-    return t;
+    return this.finishTensor(t);
   }
 
   /**

@@ -90,7 +90,14 @@ class ModelBuilder {
     for (const g of this.raw.graphs) graphs.push(await this.graph(g));
     const layers = buildLayers({
       graphs: this.raw.graphs,
-      resolve: (g, v) => this.resolve(g, v),
+      scopes: (g) => {
+        const chain: Map<string, string>[] = [];
+        for (let at: RawGraph | undefined = g; at; at = at.parent) {
+          const scope = this.scopes.get(at);
+          if (scope) chain.push(scope);
+        }
+        return chain;
+      },
       tensors: this.tensorByName,
       hasExperts: this.tensors.some((t) => /(^|[./])experts?[./_]\d/.test(t.name)),
     });
@@ -439,6 +446,8 @@ class ModelBuilder {
     let elements = 0;
     let known = true;
     for (const g of this.raw.graphs) {
+      // Most graphs have no ConstantOfShape at all: then there is nothing to trace.
+      if (!g.nodes.some((n) => n.op === 'ConstantOfShape')) continue;
       const weightValues = new Set<string>();
       for (const n of g.nodes) n.inputs.forEach((v, i) => { if (v !== '' && isWeightInput(n.op, i)) weightValues.add(v); });
       for (const n of g.nodes) {
