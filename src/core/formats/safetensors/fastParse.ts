@@ -16,7 +16,13 @@
 import type { Limits } from '../../io/limits';
 import type { TensorInfo } from '../../model/types';
 import { decodeStrictUtf8 } from './json';
-import { FNV_OFFSET, FNV_PRIME, NameTable, hashName } from './nameTable';
+import { NameTable, hashName } from './nameTable';
+
+// nameTable.ts's FNV-1a constants, as local constants: the scan loops use them per byte, and an imported binding is a
+// getter call per use when modules are loaded one by one (tsx, the benchmarks' runner) rather than bundled.
+// test/unit/safetensorsFast.test.ts checks that every hash equals nameTable's hashName.
+const FNV_OFFSET = 0x811c9dc5 | 0;
+const FNV_PRIME = 0x01000193;
 
 /** Safetensors dtype → IR dtype and bits per element, as header.ts defines them. */
 export interface DtypeEntry {
