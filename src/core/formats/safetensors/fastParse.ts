@@ -239,6 +239,12 @@ export function parseHeaderFast(bytes: Uint8Array, fileKey: string, dataOffset: 
   return { ...scanned.header, metadata: pairsOf(text, scanned.metadata) };
 }
 
+function sameShape(shape: readonly number[], dims: readonly number[], rank: number): boolean {
+  if (shape.length !== rank) return false;
+  for (let k = 0; k < rank; k++) if (shape[k] !== dims[k]) return false;
+  return true;
+}
+
 interface HeaderScan {
   /** Tensors with their names still empty. */
   readonly tensors: TensorInfo[];
@@ -259,6 +265,8 @@ function headerScan(fileKey: string, dataOffset: number, dataByteLength: number,
   let covered = 0;
   let gapBytes = 0;
   const dims: number[] = [];
+  // Consecutive tensors often have one shape (experts, layers): they share one array (shapes are readonly in the IR).
+  let lastShape: number[] = [];
   for (;;) {
     const ks = str();
     if (ks < 0) return undefined;
@@ -340,7 +348,7 @@ function headerScan(fileKey: string, dataOffset: number, dataByteLength: number,
       tensors.push({
         name: '',
         dtype: dt.dtype,
-        shape: rank === 1 ? [dims[0]!] : rank === 2 ? [dims[0]!, dims[1]!] : dims.slice(0, rank),
+        shape: sameShape(lastShape, dims, rank) ? lastShape : (lastShape = dims.slice(0, rank)),
         elementCount,
         byteLength,
         location: byteLength > 0 ? { file: fileKey, byteOffset: dataOffset + begin, byteLength, encoding: 'raw' } : undefined,
