@@ -59,6 +59,9 @@ test('plain headers take the one-pass path and read exactly as the general path'
     // Gaps between tensors and trailing bytes: one warning, same numbers.
     [`{"a":${entry('F16', [2], 8, 12)},"b":${entry('F16', [2], 20, 24)}}`, 40],
     [`{"a":${entry('F16', [2], 0, 4)}}`, 4],
+    // Names in one order, data in another (sorted as the general path sorts them), with gaps and empty tensors.
+    [`{"b":${entry('F16', [2], 4, 8)},"a":${entry('F16', [2], 0, 4)}}`, 8], [`{"a":${entry('F16', [0], 4, 4)},"b":${entry('F16', [2], 0, 4)}}`, 8],
+    [`{"c":${entry('F32', [2], 16, 24)},"a":${entry('F16', [0], 16, 16)},"b":${entry('F16', [2], 2, 6)},"d":${entry('U8', [0], 0, 0)}}`, 30],
   ];
   for (const [json, data] of cases) {
     const r = await header(json, data);
@@ -75,16 +78,16 @@ test('plain headers take the one-pass path and read exactly as the general path'
 test('headers outside the plain form give the general path result or error, byte for byte', async () => {
   const a = entry('F16', [2], 0, 4);
   const cases: [string, number][] = [
-    // Left to the general path (same result): escapes, non-ASCII, array-index names, out-of-order ranges, numbers as
+    // Left to the general path (same result): escapes, non-ASCII, array-index names, numbers as
     // 4.0 or 1e1, extra fields, non-string or long metadata, metadata not an object.
     [`{"a\\u0062":${a}}`, 4], [`{"é":${a}}`, 4], [`{"0":${a},"b":${entry('F16', [2], 4, 8)}}`, 8], [`{"12":${a}}`, 4],
-    [`{"b":${entry('F16', [2], 4, 8)},"a":${a}}`, 8], [`{"a":${entry('F16', [0], 4, 4)},"b":${a}}`, 8],
     [`{"a":{"dtype":"F16","shape":[2.0],"data_offsets":[0,4]}}`, 4], [`{"a":{"dtype":"F16","shape":[2],"data_offsets":[0,4e0]}}`, 4],
     [`{"a":{"dtype":"F16","shape":[2],"data_offsets":[0,4],"extra":1}}`, 4],
     [`{"__metadata__":{"n":3,"s":"x"},"a":${a}}`, 4], [`{"__metadata__":{"s":"${'x'.repeat(DEFAULT_LIMITS.maxDisplayStringBytes + 1)}"},"a":${a}}`, 4],
     [`{"__metadata__":[1],"a":${a}}`, 4], [`{"__metadata__":{"k":"1","k":"2"},"a":${a}}`, 4], [`{"__metadata__":{"7":"x"},"a":${a}}`, 4],
     [`{"a":{"dtype":"F16","shape":[2],"data_offsets":[0,4],"dtype":"F16"}}`, 4],
     // Errors: duplicates, overlaps, past the end, wrong sizes, bad dtype, negative, leading zeros, trailing garbage.
+    [`{"b":${entry('F16', [2], 4, 8)},"a":${entry('F16', [3], 0, 6)}}`, 8], [`{"b":${entry('F16', [2], 4, 8)},"c":${entry('F16', [0], 9, 9)},"a":${entry('F16', [2], 5, 9)}}`, 10],
     [`{"a":${a},"a":${a}}`, 4], [`{"a":${a},"b":${entry('F16', [2], 4, 8)},"a":${entry('F16', [2], 8, 12)}}`, 12], [`{"a":${a},"b":${entry('F16', [2], 2, 6)}}`, 8], [`{"a":${entry('F16', [2], 0, 4)}}`, 2],
     [`{"a":${entry('F16', [3], 0, 4)}}`, 4], [`{"a":${entry('Q4', [2], 0, 4)}}`, 4], [`{"a":{"dtype":"F16","shape":[-2],"data_offsets":[0,4]}}`, 4],
     [`{"a":{"dtype":"F16","shape":[02],"data_offsets":[0,4]}}`, 4], [`{"a":${a}} x`, 4], [`{"a":${a}`, 4], [`{"a":${a},}`, 4], [`{}`, 0],

@@ -270,6 +270,8 @@ function headerScan(fileKey: string, dataOffset: number, dataByteLength: number,
   let sawMetadata = false;
   let covered = 0;
   let gapBytes = 0;
+  let inOrder = true;
+  const begins: number[] = [];
   const dims: number[] = [];
   // Consecutive tensors often have one shape (experts, layers): they share one array (shapes are readonly in the IR).
   let lastShape: number[] = [];
@@ -338,11 +340,14 @@ function headerScan(fileKey: string, dataOffset: number, dataByteLength: number,
       if (dt.bits % 8 !== 0 && (elementCount * dt.bits) % 8 !== 0) return undefined;
       const byteLength = dt.bits % 8 === 0 ? elementCount * (dt.bits / 8) : (elementCount * dt.bits) / 8;
       if (!Number.isSafeInteger(byteLength) || end - begin !== byteLength || begin + byteLength > dataByteLength) return undefined;
-      // Each range must start at or after the end of all before it: then they come in (begin, end) order, the general
-      // path's sort is the identity and its overlap and gap walk is this one. Otherwise → the general path.
-      if (begin < covered) return undefined;
-      gapBytes += begin - covered;
-      covered = Math.max(covered, end);
+      // While each range starts at or after the end of all before it, they come in (begin, end) order: the general
+      // path's sort is the identity and its overlap and gap walk is this one. Else the ranges are sorted at the end.
+      if (inOrder && begin < covered) inOrder = false;
+      if (inOrder) {
+        gapBytes += begin - covered;
+        covered = Math.max(covered, end);
+      }
+      begins.push(begin);
       const id = tensors.length;
       if (id === hashes.length) {
         const grown = new Int32Array(id * 2);
@@ -366,6 +371,21 @@ function headerScan(fileKey: string, dataOffset: number, dataByteLength: number,
     if (more === 0) break;
   }
   if (ws() !== -1) return undefined;
+  if (!inOrder) {
+    // Writers that list names alphabetically and lay data out in another order: the general path's walk over the
+    // ranges sorted by (begin, end), on indices. An overlap → the general path, which names the two tensors.
+    const order = new Uint32Array(tensors.length);
+    for (let i = 0; i < order.length; i++) order[i] = i;
+    order.sort((x, y) => begins[x]! - begins[y]! || tensors[x]!.byteLength - tensors[y]!.byteLength);
+    covered = 0;
+    gapBytes = 0;
+    for (const i of order) {
+      const begin = begins[i]!;
+      if (begin < covered) return undefined;
+      gapBytes += begin - covered;
+      covered = Math.max(covered, begin + tensors[i]!.byteLength);
+    }
+  }
   const h = hashes.subarray(0, tensors.length);
   return {
     tensors,
