@@ -297,6 +297,10 @@ async function measuredPlan(page: Page): Promise<void> {
   const entries = await waitForLens(page, /measured alone -?[\d.]+ dB/, 30_000).catch(() => lenses);
   results.check('plan lens: a layer entry shows its measured output SQNR alone', entries.some((t) => t.includes(`measured alone ${formatDb(first.measuredSqnrDb)}`)), JSON.stringify(entries));
   results.check('plan lenses never label an ONNX figure KL', !entries.some((t) => /KL/.test(t)), JSON.stringify(entries));
+  // The contributed JSON schema accepts the ONNX record (its low-SQNR warnings list the file in the Problems panel).
+  const rows = await problems(page, /predicted to leave/);
+  const schemaProblems = rows.filter((r) => /metric|SqnrDb|predictor|measurement|Matches multiple schemas|Missing property|Incorrect type|Value is not accepted/.test(r));
+  results.check('JSON schema: the plan\'s output-SQNR measurement record validates (no schema problem names it)', schemaProblems.length === 0, JSON.stringify(schemaProblems));
   await screenshot(page, 'ui-16-measured-plan-lenses');
 }
 
