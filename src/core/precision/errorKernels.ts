@@ -10,16 +10,23 @@
  *   BF16/FP8/INT8-per-tensor cost ~0 per element.
  * - Group and channel **integer** formats (INT8 per channel, INT4 g128/g64/g32, W8A8, W4A4) need every element:
  *   WebAssembly SIMD kernels (errorKernels.wat, float64 lanes, RNE by `f64x2.nearest`, ~1 ns/element per
- *   format; INT8-per-channel + INT4-groups share one pass, `intErrorPair`) on row blocks that stay in cache,
- *   after an in-wasm FP16/BF16 → float32 decode (~0.2–0.4 ns/element).
+ *   format; INT8-per-channel + INT4-groups share one pass, `intErrorPair`, and with INT4 groups of g, 2g and 4g
+ *   (a plan's g32/g64/g128) `intErrorGroups`, whose group maxima are computed once: ~35 % less than the pair plus
+ *   two `intError` passes) on row blocks that stay in cache, after an in-wasm FP16/BF16 → float32 decode
+ *   (~0.2–0.4 ns/element). These loops are bound by float64 lane throughput (7 operations per value and format);
+ *   decoding FP16 in registers instead of a decoded block was measured at the same speed, so the block stays.
  * - Float32 weights: statistics (`stats32`, ~1.1 ns/element), FP16/BF16 errors by float32 bit rounding
  *   (`roundError16`, ~1 ns/element; with the statistics in one pass, `statsRound16`) and TF32/per-tensor-minifloat
  *   errors (`elementError`, the same Veltkamp/RNE arithmetic as quantize.ts, ~1.3 ns/element) in WebAssembly too.
  *   A worker reading its own file reads float32 straight into the kernels' memory in cache-sized pieces; formats
  *   with a per-tensor scale (FP8, INT8 per tensor) need the chunk's max first and run in a second pass that reads
  *   the pieces again (~0.2 ns/element from the page cache). All five defaults: ~6 ns/element (was ~70).
- * - Everything else (MX, NVFP4, NF4, binary, ggml types, ternary on float32) goes through quantize.ts
+ * - NF4: `nf4Error` (float64 lanes, the 15 codebook midpoints compared and the codebook looked up in a table;
+ *   ~6 ns/element, was ~25–55 ns in JavaScript), the sums of quantize.ts {@link nf4Error} up to summation order.
+ * - Everything else (MX, NVFP4, binary, ggml types, ternary on float32) goes through quantize.ts
  *   `fakeQuantize` per row block.
+ * The code histograms are zeroed only after a task counted into them (most small tensors never do; zeroing
+ * 512 KiB per task cost more than analysing a 16 KiB tensor).
  * Results equal the element-by-element `quantizationError` up to float64 summation order, except that an INT4
  * group whose FP16 scale overflows (max |x| / 7 ≥ 65520) now counts as overflowed with error x instead of making
  * the sum NaN. When WebAssembly is unavailable (or {@link setErrorKernelBackend}('js')), JS kernels with the same
