@@ -21,8 +21,10 @@
  *   A worker reading its own file reads float32 straight into the kernels' memory in cache-sized pieces; formats
  *   with a per-tensor scale (FP8, INT8 per tensor) need the chunk's max first and run in a second pass that reads
  *   the pieces again (~0.2 ns/element from the page cache). All five defaults: ~6 ns/element (was ~70).
- * - NF4: `nf4Error` (float64 lanes, the 15 codebook midpoints compared and the codebook looked up in a table;
- *   ~6 ns/element, was ~25–55 ns in JavaScript), the sums of quantize.ts {@link nf4Error} up to summation order.
+ * - NF4: `nf4Error`, the sums of quantize.ts {@link nf4Error} up to summation order. Per group, the 15 codebook
+ *   midpoints × max become exact float32 thresholds (x / max rounded to float64 exceeds a midpoint exactly when x
+ *   exceeds midpoint × max), so four values per step are compared in float32 and the quantized codebook is looked
+ *   up by i8x16.swizzle: ~2.7 ns/element (float64 division and compares: ~6; JavaScript: ~25–55).
  * - Everything else (MX, NVFP4, binary, ggml types, ternary on float32) goes through quantize.ts
  *   `fakeQuantize` per row block.
  * The code histograms are zeroed only after a task counted into them (most small tensors never do; zeroing
@@ -247,8 +249,8 @@ class WasmWorkspace implements ErrorWorkspace {
     this.dst = align(this.src + this.stageElements * 2);
     this.scratch = align(this.dst + blockElements * 4);
     // intErrorPair: 16 bytes per group of ≥ 32 in a row; intErrorGroups: per group of three sizes (≤ 1.75× that + 2);
-    // nf4Error: its 128-byte codebook table.
-    const need = this.scratch + Math.max(128, 16 * (2 * Math.ceil(blockElements / 32) + 4) + 64);
+    // nf4Error: its 384-byte tables (codebook, midpoints, a group's thresholds and quantized codebook).
+    const need = this.scratch + Math.max(384, 16 * (2 * Math.ceil(blockElements / 32) + 4) + 64);
     this.region = this.regionEnd = align(need);
     this.cur = this.dst;
     const have = this.k.memory.buffer.byteLength;
