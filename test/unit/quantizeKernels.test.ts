@@ -157,6 +157,37 @@ test('integer kernels: WebAssembly and JS agree on NaN, ±Inf, all-zero groups, 
   assert.ok(results['wasm']![1]![2] >= 128 - 2, 'the overflowing FP16 group is counted');
 });
 
+test('intErrorGroups (INT8 per channel + INT4 g, 2g, 4g in one pass) adds what four intError calls add, rows safe and not (NaN, ±Inf, clamps, FP16 scale overflow)', { skip: activeErrorKernelBackend() !== 'wasm' && 'no WebAssembly SIMD' }, () => {
+  // Each geometry twice: clean (every row takes the one-pass loop) and with awkward rows (handed to intError).
+  for (const [rows, cols, g, awkward] of [[12, 262, 32, true], [12, 262, 32, false], [6, 64, 32, false], [5, 100, 32, false], [4, 4096, 32, true], [4, 4096, 32, false], [3, 300, 36, false]] as const) {
+    const v = weights(rows * cols, 7 + cols);
+    v.fill(0, 0, cols); // an all-zero row
+    if (awkward) {
+      v[cols + 7] = NaN;
+      v[2 * cols + (cols >> 1)] = Infinity;
+      v[3 * cols + 1] = 1e6; // FP16 scale max/7 overflows
+    }
+    const rowAmax = new Float32Array(rows).map((_, r) => (r === rows - 1 ? 0.001 : 0.05)); // last row: clamps
+    for (const mode of [AMAX_COMPUTED, AMAX_PER_ROW]) {
+      for (const backend of ['wasm', 'js'] as const) {
+        setErrorKernelBackend(backend);
+        const ws = errorWorkspace();
+        ws.reset(v.length, 8, rows);
+        ws.setRowAmax(rowAmax);
+        ws.load('float32', v, 0, v.length, false);
+        ws.intErrorGroups(v.length, cols, g, 127, -127, mode, 0, 7, -8, 0, 1);
+        ws.intError(v.length, cols, cols, 127, -127, false, mode, 0, 0, 4);
+        for (let l = 0; l < 3; l++) ws.intError(v.length, cols, g << l, 7, -8, true, AMAX_COMPUTED, 0, 0, 5 + l);
+        for (let k = 0; k < 4; k++) {
+          const [got, want] = [ws.slot(k), ws.slot(4 + k)];
+          assert.ok(near(got[0], want[0], 1e-12) && got[1] === want[1] && got[2] === want[2], `${backend} ${rows}×${cols} g${g}${awkward ? ' awkward' : ''} mode ${mode} format ${k}: ${got} vs ${want}`);
+        }
+      }
+    }
+  }
+  setErrorKernelBackend('auto');
+});
+
 test('NF4 kernel: WebAssembly adds what quantize.ts nf4Error adds (midpoints and one ulp either side, zero groups, NaN, ±Inf, odd rows)', { skip: activeErrorKernelBackend() !== 'wasm' && 'no WebAssembly SIMD' }, () => {
   const mids = NF4_CODEBOOK.slice(1).map((v, i) => (v + NF4_CODEBOOK[i]!) / 2);
   const a = weights(3 * 200, 11, 0.05);

@@ -64,6 +64,7 @@ interface WasmExports {
   histogram16(src: number, n: number, hist: number): void;
   intError(x: number, n: number, rowLen: number, group: number, qmax: number, qmin: number, fp16Scale: number, mode: number, amaxConst: number, amaxPtr: number, acc: number): void;
   intErrorPair(x: number, n: number, rowLen: number, group: number, qmaxA: number, qminA: number, modeA: number, amaxPtr: number, qmaxB: number, qminB: number, scratch: number, accA: number, accB: number): void;
+  intErrorGroups(x: number, n: number, rowLen: number, g1: number, qmaxA: number, qminA: number, modeA: number, amaxPtr: number, qmaxB: number, qminB: number, scratch: number, accA: number, acc1: number): void;
   stats32(x: number, n: number, acc: number): void;
   statsRound16(x: number, n: number, acc: number, acc16: number, accB: number): void;
   elementError(x: number, n: number, kind: number, c: number, lo: number, loInv: number, hi: number, inv: number, scale: number, acc: number): void;
@@ -175,6 +176,12 @@ export interface ErrorWorkspace {
    * B with an FP16 scale per `group` (≥ 32) into `slotB`; the same sums as two {@link intError} calls.
    */
   intErrorPair(n: number, rowLength: number, group: number, qmaxA: number, qminA: number, amaxModeA: number, firstRow: number, qmaxB: number, qminB: number, slotA: number, slotB: number): void;
+  /**
+   * Four formats in one pass: A as in {@link intErrorPair} into `slotA`, and FP16-scaled groups of `group`,
+   * 2·`group` and 4·`group` (a multiple of 4, ≥ 32) into `slot1`, `slot1 + 1` and `slot1 + 2`, the group maxima
+   * computed once; the same sums as four {@link intError} calls.
+   */
+  intErrorGroups(n: number, rowLength: number, group: number, qmaxA: number, qminA: number, amaxModeA: number, firstRow: number, qmaxB: number, qminB: number, slotA: number, slot1: number): void;
   /** Adds the loaded block's weight statistics (float32 blocks; 16-bit blocks use the histogram). */
   stats(n: number): void;
   /** The statistics added by {@link stats}, plus the whole-chunk facts fakeQuantize would derive. */
@@ -232,8 +239,9 @@ class WasmWorkspace implements ErrorWorkspace {
     this.src = align(this.amax + rowAmaxCount * 4);
     this.dst = align(this.src + this.stageElements * 2);
     this.scratch = align(this.dst + blockElements * 4);
-    // intErrorPair: 16 bytes per group of ≥ 32; nf4Error: its 128-byte codebook table.
-    const need = this.scratch + Math.max(128, 16 * (Math.ceil(blockElements / 32) + 2) + 64);
+    // intErrorPair: 16 bytes per group of ≥ 32 in a row; intErrorGroups: per group of three sizes (≤ 1.75× that + 2);
+    // nf4Error: its 128-byte codebook table.
+    const need = this.scratch + Math.max(128, 16 * (2 * Math.ceil(blockElements / 32) + 4) + 64);
     this.region = this.regionEnd = align(need);
     this.cur = this.dst;
     const have = this.k.memory.buffer.byteLength;
@@ -347,6 +355,10 @@ class WasmWorkspace implements ErrorWorkspace {
 
   intErrorPair(n: number, rowLength: number, group: number, qmaxA: number, qminA: number, amaxModeA: number, firstRow: number, qmaxB: number, qminB: number, slotA: number, slotB: number): void {
     this.k.intErrorPair(this.cur, n, rowLength, group, qmaxA, qminA, amaxModeA, this.amax + firstRow * 4, qmaxB, qminB, this.scratch, this.acc + slotA * 24, this.acc + slotB * 24);
+  }
+
+  intErrorGroups(n: number, rowLength: number, group: number, qmaxA: number, qminA: number, amaxModeA: number, firstRow: number, qmaxB: number, qminB: number, slotA: number, slot1: number): void {
+    this.k.intErrorGroups(this.cur, n, rowLength, group, qmaxA, qminA, amaxModeA, this.amax + firstRow * 4, qmaxB, qminB, this.scratch, this.acc + slotA * 24, this.acc + slot1 * 24);
   }
 
   nf4Error(n: number, rowLength: number, group: number, slot: number): void {
@@ -602,6 +614,11 @@ class JsWorkspace implements ErrorWorkspace {
   intErrorPair(n: number, rowLength: number, group: number, qmaxA: number, qminA: number, amaxModeA: number, firstRow: number, qmaxB: number, qminB: number, slotA: number, slotB: number): void {
     this.intError(n, rowLength, rowLength, qmaxA, qminA, false, amaxModeA, 0, firstRow, slotA);
     this.intError(n, rowLength, group, qmaxB, qminB, true, AMAX_COMPUTED, 0, firstRow, slotB);
+  }
+
+  intErrorGroups(n: number, rowLength: number, group: number, qmaxA: number, qminA: number, amaxModeA: number, firstRow: number, qmaxB: number, qminB: number, slotA: number, slot1: number): void {
+    this.intError(n, rowLength, rowLength, qmaxA, qminA, false, amaxModeA, 0, firstRow, slotA);
+    for (let l = 0; l < 3; l++) this.intError(n, rowLength, group << l, qmaxB, qminB, true, AMAX_COMPUTED, 0, firstRow, slot1 + l);
   }
 
   nf4Error(n: number, rowLength: number, group: number, slot: number): void {

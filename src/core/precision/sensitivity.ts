@@ -724,7 +724,9 @@ export function analyzeSensitivityChunk(chunk: SensitivityChunkTask, read?: Chun
   const todo = formats.filter((f) => !lossless.includes(f.id));
   const histogrammed = useHistogram;
   const elementwise = todo.filter((f) => isElementwiseFormat(f));
-  const ints = todo.filter((f) => !elementwise.includes(f) && isIntKernelFormat(f));
+  // Integer kernel formats in slot order: INT8 first, then INT4 by group size (so groups of g, 2g, 4g sit in
+  // consecutive slots for intErrorGroups).
+  const ints = todo.filter((f) => !elementwise.includes(f) && isIntKernelFormat(f)).sort((x, y) => (x.element === y.element ? x.blockSize - y.blockSize : x.element === 'int8' ? -1 : 1));
   const others = todo.filter((f) => !elementwise.includes(f) && !ints.includes(f));
   const histogramOnly = task.histogramOnly === true && histogrammed;
   if (histogramOnly) elementwise.length = 0;
@@ -866,8 +868,12 @@ export function analyzeSensitivityChunk(chunk: SensitivityChunkTask, read?: Chun
   // Pass 1: statistics (float32), integer kernels, the element-wise kernels and the remaining formats that need no
   // chunk max, on cache-sized row blocks.
   if (blockPass) {
-    const pairA = ints.findIndex((f) => f.element === 'int8');
-    const pairB = ints.findIndex((f) => f.element === 'int4' && f.blockSize >= 32);
+    // INT8 per channel with INT4 groups of g, 2g and 4g (a plan's INT4 g32/g64/g128): one pass, group maxima once.
+    const quadA = ints.findIndex((f) => f.element === 'int8');
+    const quadB = ints.findIndex((f, i) => f.element === 'int4' && f.blockSize >= 32 && f.blockSize % 4 === 0 && ints[i + 1]?.element === 'int4' && ints[i + 1]!.blockSize === 2 * f.blockSize && ints[i + 2]?.element === 'int4' && ints[i + 2]!.blockSize === 4 * f.blockSize);
+    const quad = quadA >= 0 && quadB >= 0;
+    const pairA = quad ? -1 : quadA;
+    const pairB = quad ? -1 : ints.findIndex((f) => f.element === 'int4' && f.blockSize >= 32);
     for (let s = 0; s < n; s += blockElements) {
       const m = Math.min(blockElements, n - s);
       loadBlock(s, m, false);
@@ -878,8 +884,10 @@ export function analyzeSensitivityChunk(chunk: SensitivityChunkTask, read?: Chun
       const rowMode = g?.channelAbsMax ? AMAX_PER_ROW : AMAX_COMPUTED;
       // INT8 per channel + INT4 groups (the defaults) share one pass over each row.
       if (pairA >= 0 && pairB >= 0) ws.intErrorPair(m, rowLength, ints[pairB]!.blockSize, 127, -127, rowMode, firstRow, 7, -8, pairA, pairB);
+      if (quad) ws.intErrorGroups(m, rowLength, ints[quadB]!.blockSize, 127, -127, rowMode, firstRow, 7, -8, quadA, quadB);
       ints.forEach((f, slot) => {
         if (pairA >= 0 && pairB >= 0 && (slot === pairA || slot === pairB)) return;
+        if (quad && (slot === quadA || (slot >= quadB && slot <= quadB + 2))) return;
         if (f.element === 'int8') ws.intError(m, rowLength, rowLength, 127, -127, false, rowMode, 0, firstRow, slot);
         else ws.intError(m, rowLength, f.blockSize, 7, -8, true, AMAX_COMPUTED, 0, firstRow, slot);
       });
