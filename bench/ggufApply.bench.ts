@@ -6,6 +6,9 @@
  * - a Q4_K_M-like mix (Q4_K; Q6_K for attn_v, ffn_down and the head), the k-quant search being the slow part,
  *   once on one thread (`q4_k_m@1`) and once on the default worker threads (one per core): the speed-up and a
  *   check that both outputs are bit-identical (sha256; the run fails otherwise).
+ * - the same Q4_K_M-like plan on one thread with the plain JavaScript K-quant scale search (`q4_k_m@1js`, what
+ *   apply ran before the WebAssembly search, kept as the reference): before/after in the same run, and a check
+ *   that both write the same bytes; the run fails unless the WebAssembly search is ≥ 3× faster and bit-identical.
  * Reports seconds, MB/s of input, output size, the process's RSS before apply and its peak during apply. Streaming
  * (chunks of MAX_APPLY_CHUNK_ELEMENTS = 4 Mi elements: F16 source 8 MiB, float32 16 MiB, output, one copy chunk
  * 16 MiB; with worker threads ~16 MiB / workers per chunk, as many in flight as workers) bounds the growth by a
@@ -16,7 +19,7 @@ import { createHash } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { encodeGgufU32, GGUF_VALUE_TYPE, layoutGguf, quantizeGgml, seededRandom, type GgufKvOut, type GgufTensorOut } from '../src/core';
+import { encodeGgufU32, GGUF_VALUE_TYPE, layoutGguf, quantizeGgml, seededRandom, setKquantSearchBackend, type GgufKvOut, type GgufTensorOut } from '../src/core';
 import { applyPlanToGguf } from '../src/node/applyGguf';
 
 const EMBD = 1024, FFN = 2816, VOCAB = 8192, BLOCKS = 2;
@@ -87,9 +90,11 @@ function planFor(kind: string): Record<string, string> {
 
 async function child(input: string, kind: string, out: string): Promise<void> {
   const baselineRssMb = process.memoryUsage().rss / 2 ** 20;
-  // 'q4_k_m@1': the same plan on this thread only (workers: 0), to compare with the default worker threads.
+  // 'q4_k_m@1': the same plan on this thread only (workers: 0), to compare with the default worker threads;
+  // 'q4_k_m@1js': on this thread with the reference JavaScript K-quant search (the implementation before WebAssembly).
   const [plan, threads] = kind.split('@');
-  const r = await applyPlanToGguf(input, planFor(plan!), out, threads === '1' ? { workers: 0 } : {});
+  if (threads === '1js') setKquantSearchBackend('js');
+  const r = await applyPlanToGguf(input, planFor(plan!), out, threads === '1' || threads === '1js' ? { workers: 0 } : {});
   const sha = createHash('sha256').update(await fs.readFile(out)).digest('hex');
   console.log(JSON.stringify({ seconds: r.seconds, outBytes: r.fileBytes, baselineRssMb, peakRssMb: process.resourceUsage().maxRSS / 1024, workers: r.workers, sha }));
 }
@@ -112,22 +117,26 @@ async function main(): Promise<void> {
     let failed = false;
     const seconds = new Map<string, number>();
     const shas = new Map<string, string>();
-    for (const kind of ['q8_0', 'q4_0', 'q4_k_m@1', 'q4_k_m']) {
+    for (const kind of ['q8_0', 'q4_0', 'q4_k_m@1js', 'q4_k_m@1', 'q4_k_m']) {
       const r = spawnSync(process.execPath, ['--import', 'tsx', __filename, '--child', input, kind, path.join(dir, `out-${kind}.gguf`)], { encoding: 'utf8' });
       if (r.status !== 0) throw new Error(`apply ${kind} failed: ${r.stderr}`);
       const m = JSON.parse(r.stdout.trim().split('\n').pop()!) as { seconds: number; outBytes: number; baselineRssMb: number; peakRssMb: number; workers: number; sha: string };
       const growth = m.peakRssMb - m.baselineRssMb;
       seconds.set(kind, m.seconds);
       shas.set(kind, m.sha);
-      console.log(`apply ${kind.padEnd(8)}: ${m.workers} worker thread(s), ${m.seconds.toFixed(2)} s (${(mb / m.seconds).toFixed(1)} MB/s of input, ${(g.params / 1e6 / m.seconds).toFixed(2)} M params/s), output ${(m.outBytes / 1e6).toFixed(1)} MB, RSS ${m.baselineRssMb.toFixed(0)} MB before → peak ${m.peakRssMb.toFixed(0)} MB (+${growth.toFixed(0)} MB; input ${mb.toFixed(0)} MB)`);
+      console.log(`apply ${kind.padEnd(10)}: ${m.workers} worker thread(s), ${m.seconds.toFixed(2)} s (${(mb / m.seconds).toFixed(1)} MB/s of input, ${(g.params / 1e6 / m.seconds).toFixed(2)} M params/s), output ${(m.outBytes / 1e6).toFixed(1)} MB, RSS ${m.baselineRssMb.toFixed(0)} MB before → peak ${m.peakRssMb.toFixed(0)} MB (+${growth.toFixed(0)} MB; input ${mb.toFixed(0)} MB)`);
       if (growth > MAX_GROWTH_MB + WORKER_GROWTH_MB * m.workers) failed = true;
       await fs.rm(path.join(dir, `out-${kind}.gguf`), { force: true });
     }
     const one = seconds.get('q4_k_m@1')!, many = seconds.get('q4_k_m')!;
     console.log(`q4_k_m on worker threads vs one thread: ${(one / many).toFixed(2)}× faster (${(g.params / 1e6 / one).toFixed(2)} → ${(g.params / 1e6 / many).toFixed(2)} M params/s); output ${shas.get('q4_k_m') === shas.get('q4_k_m@1') ? 'bit-identical' : 'DIFFERENT'} (sha256 ${shas.get('q4_k_m')!.slice(0, 12)})`);
     if (shas.get('q4_k_m') !== shas.get('q4_k_m@1')) failed = true;
+    const js = seconds.get('q4_k_m@1js')!;
+    const searchOk = js / one >= 3 && shas.get('q4_k_m@1js') === shas.get('q4_k_m@1');
+    console.log(`q4_k_m on one thread, WebAssembly K-quant search vs the reference JavaScript search (before): ${(js / one).toFixed(2)}× faster (${js.toFixed(2)} → ${one.toFixed(2)} s); output ${shas.get('q4_k_m@1js') === shas.get('q4_k_m@1') ? 'bit-identical' : 'DIFFERENT'}; goal ≥ 3× and identical: ${searchOk ? 'PASS' : 'MISS'}`);
+    if (!searchOk) failed = true;
     if (failed) {
-      console.error(`RSS grew by more than ${MAX_GROWTH_MB} MB (+${WORKER_GROWTH_MB} MB per worker thread) during apply, or the threaded output differs: not streaming, or not bit-identical.`);
+      console.error(`RSS grew by more than ${MAX_GROWTH_MB} MB (+${WORKER_GROWTH_MB} MB per worker thread) during apply, the threaded or reference-search output differs, or the WebAssembly search is under 3× the reference: not streaming, not bit-identical, or slow.`);
       process.exitCode = 1;
     }
   } finally {

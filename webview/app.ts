@@ -35,6 +35,7 @@ import { Charts } from './views/charts';
 import { formatBytes, formatCount, h, replaceChildren, setAttr, setStrings, setText, t } from './views/dom';
 import { buildRows } from './views/layerRows';
 import { LayerTable } from './views/layerTable';
+import { measuredColumn } from './views/measuredLabels';
 import { renderBanner, renderSummary } from './views/summary';
 
 /** Default number of targets in the side-by-side comparison. */
@@ -392,7 +393,7 @@ export class InspectorApp {
     setText(this.shownCount!, model.matched === layers.length ? '' : t('shownOf', formatCount(model.matched)));
     const formatLabels = new Map([...(s.init!.formats.map((f) => [f.id, f.label] as const)), ...(s.estimate?.bytesByFormat.map((f) => [f.format, f.label] as const) ?? [])]);
     const measured = s.measured ? new Map(s.measured.points.map((p) => [p.index, p])) : undefined;
-    this.table!.setData({ layers, rows: model.rows, estimate: s.estimate, sensitivity: s.sensitivity, sortKey: v.sortKey, sortDescending: v.sortDescending, formatLabels, blockAttention: s.init!.summary.blockAttention, ...(measured ? { measured } : {}) }, true);
+    this.table!.setData({ layers, rows: model.rows, estimate: s.estimate, sensitivity: s.sensitivity, sortKey: v.sortKey, sortDescending: v.sortDescending, formatLabels, blockAttention: s.init!.summary.blockAttention, ...(measured ? { measured } : {}), measuredColumn: measuredColumn(s.measured) }, true);
   }
 
   private renderProgress(s: AppState): void {

@@ -67,7 +67,10 @@ const closedStreams = new WeakSet<NodeJS.WriteStream>();
 /** Writes one block of output; terminal control characters from model or plan strings are escaped on the way. */
 function writeQuietly(stream: NodeJS.WriteStream, text: string): void {
   if (closedStreams.has(stream)) return;
-  stream.write(`${escapeTerminal(text, true)}\n`);
+  // Two writes, not `${text}\n`: a 41 MB `inspect --json` document is then encoded without first being copied into a
+  // flat concatenation (~25 ms).
+  stream.write(escapeTerminal(text, true));
+  stream.write('\n');
 }
 
 /**

@@ -95,7 +95,7 @@ export {
   harmFromSensitivity, type HarmFunction, harmToSqnrDb, hasPlanErrors, KEEP_FORMAT, llamaCppRulesBaseline,
   MAX_PLAN_TEXT_BYTES, modelFingerprint, parseBudgetInput, parseByteSize, type ParsedPlan, parsePlan,
   planAssignment, type PlanBudget, type PlanDiagnostic, planDocument, planFileNameFor, planForTarget,
-  type PlanLayerEntry, type PlanPosition, type PrecisionPlan, type PlanMeasurement, type PlanMeasuredFigures, q4kmFormats, replacePlanAssignment,
+  type PlanLayerEntry, type PlanPosition, type PrecisionPlan, type PlanMeasurement, type PlanMeasuredFigures, type PlanKlMeasurement, type PlanSqnrMeasurement, type PlanSqnrFigures, type PlanMeasurementMetric, measurementMetric, q4kmFormats, replacePlanAssignment,
   resolvePlanAssignment, serializePlan, sha256Hex, solveModel, type SolveModelResult, solvePlan, type SolvedPlan,
   type SolvePlanInput, standardBaselines, tryParseByteSize, uniformBaseline, useMoreBits,
   ggufTensorNames, exportGptqModel, type GptqModelExport, exportLlmCompressor, type LlmCompressorExport,

@@ -12,7 +12,9 @@ import {
   getNumberFormat,
   solveModel,
   spearman,
+  measurementMetric,
   type ComputeType,
+  type LayerFormatSensitivity,
   type Estimate,
   type Model,
   type PlanMeasurement,
@@ -38,6 +40,7 @@ import {
   type InspectorAction,
   type InspectorSettings,
   type MeasuredComparison,
+  type MeasuredPoint,
   type PlanFrontier,
   type ReadyResult,
   type RunActionResult,
@@ -212,9 +215,12 @@ export class InspectorSession {
   }
 
   /**
-   * Predicted vs measured per layer from the plan file's `measurement` record: measured KL of each layer alone in
-   * its format; predicted = the static score × the median measured/static ratio over those layers (the CLI's
-   * "predicted KL"), null until static sensitivity is available. Layer names are matched to rows by a Map.
+   * Predicted vs measured per layer from the plan file's `measurement` record, in the record's own metric:
+   * - 'kl' (llama.cpp): measured KL of each layer alone in its format; predicted = the static score × the median
+   *   measured/static ratio over those layers (the CLI's "predicted KL"), null until static sensitivity is available;
+   * - 'output-sqnr-db' (onnxruntime-node): measured output SQNR with only that layer in its format; predicted = the
+   *   static score's output SQNR as recorded beside it (else from the static sensitivity, when available).
+   * Layer names are matched to rows by a Map; names the model lacks are dropped.
    */
   private async measured(): Promise<MeasuredComparison | null> {
     const plan = await this.host.planAssignment().catch(() => undefined);
@@ -223,23 +229,46 @@ export class InspectorSession {
     const index = new Map(this.host.model.layers.map((l, i) => [l.name, i]));
     const report = this.host.cachedSensitivity();
     const scores = new Map((report?.layers ?? []).map((l) => [l.layer, l]));
-    const raw = (m.layers ?? []).flatMap((e) => {
-      const i = index.get(e.layer);
-      if (i === undefined || e.measuredKl === undefined || !Number.isFinite(e.measuredKl)) return [];
-      const f = scores.get(e.layer)?.formats;
-      const score = f && Object.prototype.hasOwnProperty.call(f, e.format) ? f[e.format]!.staticScore : undefined;
-      return [{ index: i, format: e.format, score: score !== undefined && Number.isFinite(score) ? score : undefined, measured: e.measuredKl }];
-    });
-    const ratios = raw.filter((p) => p.score !== undefined && p.score > 0).map((p) => p.measured / p.score!).sort((a, b) => a - b);
-    const scale = ratios.length ? ratios[Math.floor(ratios.length / 2)]! : undefined;
-    const points = raw.map((p) => ({ index: p.index, format: p.format, predicted: scale !== undefined && p.score !== undefined ? p.score * scale : null, measured: p.measured }));
-    const paired = points.filter((p): p is typeof p & { predicted: number } => p.predicted !== null);
+    const staticOf = (layer: string, format: string): LayerFormatSensitivity | undefined => {
+      const f = scores.get(layer)?.formats;
+      return f && Object.prototype.hasOwnProperty.call(f, format) ? f[format] : undefined;
+    };
     const when = m.measuredAt.slice(0, 16).replace('T', ' ');
+    const source = `${plan.fileName} · ${m.runtime} · ${m.text} · ${when}`;
+    let points: MeasuredPoint[];
+    let planFigures: MeasuredComparison['plan'];
+    let predictedFrom: string;
+    if (m.metric === 'output-sqnr-db') {
+      points = (m.layers ?? []).flatMap((e) => {
+        const i = index.get(e.layer);
+        if (i === undefined || !Number.isFinite(e.measuredSqnrDb)) return [];
+        const fromStatic = staticOf(e.layer, e.format)?.predictedOutputSqnrDb;
+        const predicted = e.predictedSqnrDb ?? (fromStatic !== undefined && Number.isFinite(fromStatic) ? fromStatic : undefined);
+        return [{ index: i, format: e.format, predicted: predicted ?? null, measured: e.measuredSqnrDb }];
+      });
+      planFigures = m.plan ? { predicted: m.plan.predictedSqnrDb ?? null, predictedFrom: m.plan.predictedSqnrDb === undefined ? null : m.plan.predictor === 'measured-layers' ? 'layers measured alone, added' : 'static scores, added', measured: m.plan.measuredSqnrDb, stdErr: null, perplexity: null, referencePerplexity: null } : null;
+      predictedFrom = 'static score (additive output noise-to-signal ratio)';
+    } else {
+      const raw = (m.layers ?? []).flatMap((e) => {
+        const i = index.get(e.layer);
+        if (i === undefined || e.measuredKl === undefined || !Number.isFinite(e.measuredKl)) return [];
+        const score = staticOf(e.layer, e.format)?.staticScore;
+        return [{ index: i, format: e.format, score: score !== undefined && Number.isFinite(score) ? score : undefined, measured: e.measuredKl }];
+      });
+      const ratios = raw.filter((p) => p.score !== undefined && p.score > 0).map((p) => p.measured / p.score!).sort((a, b) => a - b);
+      const scale = ratios.length ? ratios[Math.floor(ratios.length / 2)]! : undefined;
+      points = raw.map((p) => ({ index: p.index, format: p.format, predicted: scale !== undefined && p.score !== undefined ? p.score * scale : null, measured: p.measured }));
+      planFigures = { predicted: m.plan.predictedKl ?? null, predictedFrom: m.plan.predictedKl === undefined ? null : 'layers measured alone, added', measured: m.plan.klDivergence, stdErr: m.plan.klStdErr, perplexity: m.plan.perplexity, referencePerplexity: m.plan.referencePerplexity };
+      predictedFrom = `static score × median measured/static over ${ratios.length} layer(s)`;
+    }
+    const paired = points.filter((p): p is MeasuredPoint & { predicted: number } => p.predicted !== null);
     return {
-      unit: 'kl',
-      source: `${plan.fileName} · ${m.runtime} · ${m.text} · ${when}`,
+      unit: measurementMetric(m),
+      source,
+      runtime: m.runtime,
+      predictedFrom,
       points,
-      plan: { predicted: m.plan.predictedKl ?? null, measured: m.plan.klDivergence, stdErr: m.plan.klStdErr, perplexity: m.plan.perplexity, referencePerplexity: m.plan.referencePerplexity },
+      plan: planFigures,
       spearman: spearman(paired.map((p) => p.predicted), paired.map((p) => p.measured)) ?? null,
     };
   }

@@ -4,7 +4,7 @@
  * and its plan text never run on the extension host's main thread) → `<model>.precision.json` beside the model. For an ONNX
  * model in a trusted workspace the result message offers "Verify with ONNX Runtime" (GGUF: "Verify in llama.cpp"):
  * the plan and its candidates are measured in a task process (src/node/taskClient.ts) and a better-measuring plan
- * replaces the file (GGUF: with its `measurement` record). Verify Plan does the same for an existing plan file.
+ * replaces the file, with its `measurement` record (GGUF: KL in llama.cpp; ONNX: output SQNR in onnxruntime-node). Verify Plan does the same for an existing plan file.
  * Export / Apply / Measure live in planTools.ts.
  */
 import * as path from 'node:path';
@@ -102,8 +102,10 @@ async function verifyWithRuntime(services: Services, modelPath: string, planUri:
     const r = await services.tasks.verifyPlan({ modelPath, ...solved.verify }, { token: stop, onProgress: (p) => progress.report({ message: `${p.done}/${p.total} ${p.message}` }) });
     const db = (v: number | undefined): string => (v === undefined ? '?' : `${v.toFixed(1)} dB`);
     services.output.info(`verify ${path.basename(modelPath)}: ${r.candidates.map((c) => `${c.id} ${db(c.measuredSqnrDb)}`).join('; ')}`);
+    // The plan file records the measurement (output SQNR, predicted beside measured), so reopening it shows the
+    // figures in the lenses and the inspector without rerunning; a better-measuring candidate replaces the plan.
+    if (r.best.id !== r.solver.id || r.measurement) await writeDocument(planUri, await solved.rebuild(r.best.assignment, r.measurement), solved.inputs);
     if (r.best.id !== r.solver.id) {
-      await writeDocument(planUri, await solved.rebuild(r.best.assignment), solved.inputs);
       void vscode.window.showInformationMessage(vscode.l10n.t("Verified with ONNX Runtime: {0} measured {1} output SQNR, better than the solver's plan ({2}); the plan file now uses it.", r.best.label, db(r.best.measuredSqnrDb), db(r.solver.measuredSqnrDb)));
     } else void vscode.window.showInformationMessage(vscode.l10n.t("Verified with ONNX Runtime: the plan measured {0} output SQNR, the best of {1} candidates (beats {2}).", db(r.solver.measuredSqnrDb), r.candidates.length, r.beats.join(', ') || '—'));
   });

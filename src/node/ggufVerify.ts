@@ -36,7 +36,7 @@ import {
   type ComputeType,
   type HarmFunction,
   type Model,
-  type PlanMeasurement,
+  type PlanKlMeasurement,
   type SensitivityReport,
 } from '../core';
 import { GgufCandidateRunner, type GgufEvalSession, type GgufStorage } from './ggufMeasure';
@@ -247,7 +247,7 @@ export async function measureGgufAssignment(modelPath: string, model: Model, rep
  * The plan file's record of a GGUF verification (and, with a measured report, each layer's KL alone in its
  * format); `harmUnit` 'kl' when the predictor was in KL units (then the predicted KL is recorded too).
  */
-export function ggufPlanRecord(v: GgufVerifyResult, measuredReport: SensitivityReport | undefined, harmUnit: 'kl' | 'static', measuredAt = new Date()): PlanMeasurement {
+export function ggufPlanRecord(v: GgufVerifyResult, measuredReport: SensitivityReport | undefined, harmUnit: 'kl' | 'static', measuredAt = new Date()): PlanKlMeasurement {
   const b = v.best;
   const r = b.measured!;
   const byLayer = new Map((measuredReport?.layers ?? []).map((l) => [l.layer, l]));
@@ -258,6 +258,7 @@ export function ggufPlanRecord(v: GgufVerifyResult, measuredReport: SensitivityR
     return [{ layer, format, measuredKl: s.klDivergence }];
   });
   return {
+    metric: 'kl',
     runtime: LLAMA_EVAL_RUNTIME,
     text: v.inputs,
     measuredAt: measuredAt.toISOString(),

@@ -18,7 +18,7 @@
  * Every request carries a `taskId`; `task/progress` (child → host, throttled to about 1/s) and `task/cancel`
  * (host → child) refer to it.
  */
-import type { ComputeType, PlanMeasurement, PrecisionPlan, SensitivityReport, SolveModelResult, SolvePlanInput } from '../core';
+import type { ComputeType, PlanKlMeasurement, PlanMeasurement, PlanSqnrMeasurement, PrecisionPlan, SensitivityReport, SolveModelResult, SolvePlanInput } from '../core';
 import type { NotificationType, RequestType } from '../protocol/rpc';
 import type { ApplyOnnxResult } from './applyOnnx';
 import type { ApplyGgufResult } from './applyGguf';
@@ -172,7 +172,7 @@ export interface VerifyGgufResult {
   readonly solver: GgufCandidateSummary;
   readonly candidates: readonly GgufCandidateSummary[];
   /** What the plan file records (`measurement`). */
-  readonly measurement: PlanMeasurement;
+  readonly measurement: PlanKlMeasurement;
   /** Evaluation text, tokens, positions and original perplexity. */
   readonly inputs: string;
   readonly storage: 'ggml' | 'simulated';
@@ -198,8 +198,10 @@ export const ApplyPlanTask: RequestType<ApplyPlanParams, ApplyOnnxResult> = { me
 export const ApplyGgufPlanTask: RequestType<ApplyGgufPlanParams, ApplyGgufResult> = { method: 'task/applyGgufPlan' };
 /** Measured sensitivity of an ONNX model. */
 export const MeasureSensitivityTask: RequestType<MeasureSensitivityParams, SensitivityReport> = { method: 'task/measureSensitivity' };
+/** Result of {@link VerifyPlanTask}: the verification and what the plan file records of it (output SQNR, dB). */
+export type VerifyOnnxResult = VerifyPlanResult & { readonly measurement?: PlanSqnrMeasurement };
 /** Plan verification with onnxruntime-node. */
-export const VerifyPlanTask: RequestType<VerifyPlanParams, VerifyPlanResult> = { method: 'task/verifyPlan' };
+export const VerifyPlanTask: RequestType<VerifyPlanParams, VerifyOnnxResult> = { method: 'task/verifyPlan' };
 /** Measured sensitivity of a GGUF model in llama.cpp. */
 export const MeasureGgufTask: RequestType<MeasureGgufParams, SensitivityReport> = { method: 'task/measureGgufSensitivity' };
 /** Plan verification of a GGUF model in llama.cpp. */

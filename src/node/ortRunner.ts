@@ -29,6 +29,12 @@ export function loadOrt(): typeof Ort {
   return ort;
 }
 
+/** The runtime measurements come from, as plan files record it: 'onnxruntime-node 1.30.0 (CPU)'. */
+export function ortRuntimeName(): string {
+  const versions = (loadOrt().env as { readonly versions?: { readonly node?: string } }).versions;
+  return `onnxruntime-node ${versions?.node ?? '(version unknown)'} (CPU)`;
+}
+
 /** Session options: CPU, quiet, full graph optimizations. */
 function sessionOptions(): Ort.InferenceSession.SessionOptions {
   return { executionProviders: ['cpu'], logSeverityLevel: 3, graphOptimizationLevel: 'all', intraOpNumThreads: 1 };

@@ -32,6 +32,8 @@ import {
   formatForStoredDType,
   getNumberFormat,
   groupLayers,
+  harmFromSensitivity,
+  harmToSqnrDb,
   relMseToDb,
   solveModel,
   standardBaselines,
@@ -42,11 +44,13 @@ import {
   type FuseOptions,
   type HarmFunction,
   type Model,
+  type PlanSqnrMeasurement,
+  type SensitivityReport,
 } from '../core';
 import { applyPlanToOnnx } from './applyOnnx';
 import { CALIBRATION_VARIANTS, generateCalibrationInputs, type CalibrationSample } from './calibration';
 import { comparedOutputs } from './measure';
-import { createSession, releaseSession, runSamples, type RunOutputs } from './ortRunner';
+import { createSession, ortRuntimeName, releaseSession, runSamples, type RunOutputs } from './ortRunner';
 import { NodeError, RuntimeError } from './errors';
 
 /** Values per compared output the reference aims for (see {@link PlanReferenceOptions.minOutputValues}). */
@@ -439,5 +443,70 @@ export async function verifyPlan(modelPath: string, model: Model, options: Verif
   } finally {
     await fs.rm(tempDir, { recursive: true, force: true });
   }
+}
+//#endregion
+
+//#region plan file record
+/** Longest `text` written into a measurement record (the parser keeps up to 4,096 characters). */
+const MAX_RECORD_TEXT = 1000;
+
+/** What {@link onnxPlanRecord} records. */
+export interface OnnxRecordInput {
+  readonly model: Model;
+  /** The delivered plan's assignment (layer → format id or 'keep'). */
+  readonly assignment: Readonly<Record<string, string>>;
+  /** Static sensitivity: the predicted side, per layer and for the whole plan. */
+  readonly staticReport: SensitivityReport;
+  /** The verification that delivered the plan (whole-plan and baseline figures). */
+  readonly verification?: VerifyPlanResult;
+  /** Measured sensitivity (`--measure`): each layer alone in its planned format. */
+  readonly measured?: SensitivityReport;
+  readonly measuredAt?: Date;
+}
+
+/**
+ * The plan file's record of what onnxruntime-node measured for an ONNX plan, in output SQNR (dB) — the metric
+ * verification and measured sensitivity compare outputs with, never KL: the delivered plan measured beside the
+ * prediction it was solved with (static scores, or with `measured` the layers measured alone, added up), each layer
+ * alone in its planned format (measured beside the static prediction) and the measured baselines. Non-finite figures (a lossless layer, ∞ dB) are left out. Undefined when nothing was measured.
+ */
+export function onnxPlanRecord(r: OnnxRecordInput): PlanSqnrMeasurement | undefined {
+  const { model, assignment, staticReport: st, verification: v, measured } = r;
+  const finite = (x: number | undefined): x is number => x !== undefined && Number.isFinite(x);
+  const staticOf = new Map(st.layers.map((l) => [l.layer, l.formats]));
+  const measuredOf = new Map((measured?.layers ?? []).map((l) => [l.layer, l.formats]));
+  const entry = (m: ReadonlyMap<string, Readonly<Record<string, { readonly predictedOutputSqnrDb: number; readonly measuredOutputSqnrDb?: number }>>>, layer: string, format: string) => {
+    const f = m.get(layer);
+    return f ? own(f, format) : undefined;
+  };
+  const layers = model.layers.flatMap((l) => {
+    const format = own(assignment, l.name);
+    if (format === undefined || format === KEEP_FORMAT) return [];
+    const m = entry(measuredOf, l.name, format) as { readonly measuredOutputSqnrDb?: number; readonly noEffect?: boolean } | undefined;
+    if (!m || m.noEffect === true || !finite(m.measuredOutputSqnrDb)) return [];
+    const predicted = entry(staticOf, l.name, format)?.predictedOutputSqnrDb;
+    return [{ layer: l.name, format, ...(finite(predicted) ? { predictedSqnrDb: predicted } : {}), measuredSqnrDb: m.measuredOutputSqnrDb }];
+  });
+  const best = v?.best;
+  // The whole plan's prediction is the one it was solved with: layers measured alone (`--measure`) or static scores.
+  const predictor = measured ? 'measured-layers' as const : 'static' as const;
+  const planHarm = assignmentHarm(model, assignment, measured ? harmFromSensitivity(measured, { prefer: 'measured' }) : harmFromSensitivity(st));
+  const predicted = planHarm === undefined ? undefined : harmToSqnrDb(planHarm);
+  const plan = best && finite(best.measuredSqnrDb) ? { ...(finite(predicted) ? { predictedSqnrDb: predicted, predictor } : {}), measuredSqnrDb: best.measuredSqnrDb } : undefined;
+  if (!plan && !layers.length) return undefined;
+  const inputs = v ? `${v.inputs} (${v.samples} sample${v.samples === 1 ? '' : 's'}); compared output${v.outputs.length === 1 ? '' : 's'} ${v.outputs.join(', ')}`
+    : `${measured?.measured?.inputs ?? 'generated inputs'}; compared output${(measured?.measured?.outputs.length ?? 0) === 1 ? '' : 's'} ${(measured?.measured?.outputs ?? []).join(', ')}`;
+  const text = `${inputs}${!v ? '; layers only (the plan was not verified)' : layers.length ? '; layers alone from measured sensitivity' : ''}`;
+  const baselines = (v?.candidates ?? []).flatMap((c) => (c.origin === 'baseline' && finite(c.measuredSqnrDb) ? [{ id: c.id, label: c.label, weightBytes: c.weightBytes, measuredSqnrDb: c.measuredSqnrDb }] : []));
+  return {
+    metric: 'output-sqnr-db',
+    runtime: ortRuntimeName(),
+    text: text.length > MAX_RECORD_TEXT ? `${text.slice(0, MAX_RECORD_TEXT - 1)}…` : text,
+    measuredAt: (r.measuredAt ?? new Date()).toISOString(),
+    delivered: best?.id ?? 'solver',
+    ...(plan ? { plan } : {}),
+    ...(layers.length ? { layers } : {}),
+    ...(baselines.length ? { baselines } : {}),
+  };
 }
 //#endregion

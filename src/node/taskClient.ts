@@ -48,9 +48,9 @@ import {
   type PlanFrontierTaskResult,
   type SolvePlanParams,
   type SolvePlanTaskResult,
+  type VerifyOnnxResult,
   type VerifyPlanParams,
 } from './hostTaskProtocol';
-import type { VerifyPlanResult } from './planVerify';
 import { NodeError } from './errors';
 
 /** A cancellation token: core's structural one, optionally with VS Code's event (polled otherwise). */
@@ -208,7 +208,7 @@ export class TaskClient {
   }
 
   /** Plan verification with onnxruntime-node (src/node/planVerify.ts). */
-  verifyPlan(params: Omit<VerifyPlanParams, 'taskId'>, options: TaskRunOptions = {}): Promise<VerifyPlanResult> {
+  verifyPlan(params: Omit<VerifyPlanParams, 'taskId'>, options: TaskRunOptions = {}): Promise<VerifyOnnxResult> {
     return this.run(VerifyPlanTask, params, options);
   }
 

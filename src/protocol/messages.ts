@@ -222,13 +222,21 @@ export interface MeasuredPoint {
 
 /** Predicted vs measured for the inspector's measured column and scatter (from the plan file's `measurement` record). */
 export interface MeasuredComparison {
-  /** 'kl': KL divergence of the next-token distributions vs the original (nats). */
-  readonly unit: 'kl';
-  /** Plan file, runtime, text, when. */
+  /**
+   * What the figures are: 'kl' = KL divergence of the next-token distributions vs the original (nats, GGUF in
+   * llama.cpp); 'output-sqnr-db' = SNR of the model's outputs vs the original on the same inputs (dB, higher is
+   * better, ONNX in onnxruntime-node). Never labelled KL unless it is KL.
+   */
+  readonly unit: 'kl' | 'output-sqnr-db';
+  /** Plan file, runtime, text or inputs, when (from the record). */
   readonly source: string;
+  /** The runtime that measured, as the record names it. */
+  readonly runtime: string;
+  /** How the predicted side was obtained (e.g. the static score scaled by the median measured/static ratio). */
+  readonly predictedFrom: string;
   readonly points: readonly MeasuredPoint[];
-  /** The whole plan as measured (null when the record has no plan figures). */
-  readonly plan: { readonly predicted: number | null; readonly measured: number; readonly stdErr: number; readonly perplexity: number; readonly referencePerplexity: number } | null;
+  /** The whole plan as measured (null when the record has no plan figures); perplexities and standard error for 'kl' only. */
+  readonly plan: { readonly predicted: number | null; readonly predictedFrom: string | null; readonly measured: number; readonly stdErr: number | null; readonly perplexity: number | null; readonly referencePerplexity: number | null } | null;
   /** Spearman rank correlation of predicted vs measured over the points (null below 3 points). */
   readonly spearman: number | null;
 }
@@ -275,7 +283,7 @@ export interface ReadyResult {
 }
 
 /** Bumped whenever a DTO changes shape. */
-export const PROTOCOL_VERSION = 2;
+export const PROTOCOL_VERSION = 3;
 
 /** Params of {@link GetEstimate}. */
 export interface GetEstimateParams {

@@ -36,9 +36,10 @@ import {
   type SolvePlanTaskResult,
   type TaskProgress,
   type VerifyPlanParams,
+  type VerifyOnnxResult,
 } from '../node/hostTaskProtocol';
 import { measureSensitivity } from '../node/measure';
-import { planReference, verifyPlan, type VerifyPlanResult } from '../node/planVerify';
+import { onnxPlanRecord, planReference, verifyPlan } from '../node/planVerify';
 import { NodeError } from '../node/errors';
 import { harmFromMeasuredKl, measureGgufSensitivity, startGgufEvaluation } from '../node/ggufMeasure';
 import { ggufBaselines, ggufPlanRecord, verifyGgufPlan, type GgufCandidate } from '../node/ggufVerify';
@@ -118,11 +119,12 @@ async function applyPlan(p: ApplyPlanParams, token: CancellationToken, progress:
   return { ...r, outputPath: finalPath, externalDataPath: finalData };
 }
 
-async function verify(p: VerifyPlanParams, token: CancellationToken, progress: (p: Omit<TaskProgress, 'taskId'>) => void): Promise<VerifyPlanResult> {
+/** Verifies an ONNX plan and returns, with the result, the plan file's record of it (output SQNR, dB). */
+async function verify(p: VerifyPlanParams, token: CancellationToken, progress: (p: Omit<TaskProgress, 'taskId'>) => void): Promise<VerifyOnnxResult> {
   const model = await readModel(p.modelPath);
   progress({ done: 0, total: 1, message: 'reference run' });
   const reference = await planReference(path.resolve(p.modelPath), model, p.samples !== undefined ? { samples: p.samples } : {});
-  return verifyPlan(path.resolve(p.modelPath), model, {
+  const result = await verifyPlan(path.resolve(p.modelPath), model, {
     weightBudgetBytes: p.weightBudgetBytes,
     harm: harmFromSensitivity(p.report),
     formats: p.formats,
@@ -136,6 +138,8 @@ async function verify(p: VerifyPlanParams, token: CancellationToken, progress: (
     token,
     onProgress: (v) => progress({ done: v.done, total: v.total, message: v.message }),
   });
+  const measurement = onnxPlanRecord({ model, assignment: result.best.assignment, staticReport: p.report, verification: result });
+  return { ...result, ...(measurement ? { measurement } : {}) };
 }
 
 const evalOptions = (p: { readonly textFile?: string; readonly contextSize?: number }): { textFile?: string; contextSize?: number } => ({

@@ -7,6 +7,10 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { BrowserContext, Page } from 'playwright-core';
 import { ARTIFACTS, launchBrowser, log, makeRunDir, openWorkbench, startCodeServer, type CodeServer } from './lib/codeServer';
+import { MEASURED_GGUF_DIR, MEASURED_MODEL, writeMeasuredGgufPlan, writeMeasuredPlan, type MeasuredPlan } from './lib/measuredPlan';
+import { formatDb } from '../../src/core/format/numbers';
+import { formatKl } from '../../src/core/editor/planLenses';
+import { parsePlan } from '../../src/core/plan/planFile';
 import { writePlanFixtures } from './lib/plans';
 import { makeWorkspace } from './lib/workspace';
 import { Results, answerInput, clickToastButton, editorText, focusWorkbench, pickQuickItem, problems, quickOpen, quickPickRows, runCommand, screenshot, statusBarText, waitForLens, waitForToast, webview } from './lib/workbench';
@@ -20,6 +24,10 @@ if (!process.argv[2] || !fs.existsSync(vsix)) {
 const results = new Results();
 
 let workspaceDir = '';
+/** The plan with a real onnxruntime-node measurement record, written before VS Code starts. */
+let measured: MeasuredPlan | undefined;
+/** The GGUF plan with a llama.cpp measurement record (a committed fixture from a real run). */
+let measuredGguf: ReturnType<typeof writeMeasuredGgufPlan> | undefined;
 
 async function sourceLens(page: Page): Promise<void> {
   await quickOpen(page, 'infer.py');
@@ -63,6 +71,8 @@ async function planFixes(page: Page): Promise<void> {
   const texts = await waitForLens(page, /^Q4_K · .* · predicted [\d.]+ dB$/, 60_000);
   log(`plan lenses: ${JSON.stringify(texts)}`);
   results.check('plan lens: header shows target, memory and fit', texts.some((t) => /^H100 SXM5 80GB · .* \/ 80\.0 GiB · fits · /.test(t)), JSON.stringify(texts));
+  // The installed .vsix ships llama.cpp (issue 10), so a GGUF plan in this trusted workspace can be run in it.
+  results.check('plan lens: the installed .vsix offers Verify in llama.cpp and Measure layers and verify on a GGUF plan', texts.some((t) => t.includes('Verify in llama.cpp')) && texts.some((t) => t.includes('Measure layers and verify')), JSON.stringify(texts.slice(0, 1)));
   results.check('plan lens: layer entry shows format, bytes, sensitivity and predicted SQNR', texts.some((t) => /^Q4_K · 1\.13 KiB · sensitivity \w+.* · predicted [\d.]+ dB$/.test(t)), JSON.stringify(texts));
   const rows = await problems(page, /cannot run natively/);
   results.check('diagnostic: NVFP4 is not native on the H100 (Problems panel)', rows.some((r) => r.includes('NVFP4') && r.includes('cannot run natively')), JSON.stringify(rows));
@@ -136,6 +146,9 @@ async function applyPlan(page: Page): Promise<void> {
   const verified = await waitForToast(page, /^Verified with ONNX Runtime: /, 90_000);
   log(`verify toast: ${verified}`);
   results.check('toast button: Verify with ONNX Runtime measures the plan in the task process', /measured -?[\d.]+ dB output SQNR/.test(verified), verified);
+  // The plan file now records that measurement (output SQNR, never KL), so reopening it shows it without rerunning.
+  const record = parsePlan(fs.readFileSync(path.join(models, 'mnist-12.onnx.precision.json'), 'utf8'), 'mnist-12.onnx.precision.json').plan?.measurement;
+  results.check('Verify with ONNX Runtime writes the measurement record into the plan file (the figure its toast shows)', record?.metric === 'output-sqnr-db' && record.plan !== undefined && verified.includes(`${record.plan.measuredSqnrDb.toFixed(1)} dB output SQNR`) && /^onnxruntime-node /.test(record.runtime), JSON.stringify(record));
   await page.locator('.notification-toast', { hasText: 'verifying mnist-12' }).first().waitFor({ state: 'hidden', timeout: 5_000 }).catch(() => undefined);
   await screenshot(page, 'ui-9-verified-plan');
 
@@ -190,6 +203,29 @@ async function exportPlan(page: Page): Promise<void> {
   await screenshot(page, 'ui-13-export-llama');
 }
 
+/**
+ * The installed .vsix runs GGUF models (issue 10): the platform package ships llama.cpp, so a GGUF plan's lenses offer
+ * Verify in llama.cpp and Measure layers and verify, and Verify runs the plan in the packaged llama.cpp and writes
+ * the measurement into the plan file (its header lens then shows it). Runs after Export Plan removed the fixture's
+ * unknown layer.
+ */
+async function verifyGgufPlan(page: Page): Promise<void> {
+  await focusWorkbench(page);
+  await quickOpen(page, 'stories260K.gguf.precision.json');
+  // The cursor is still where the quick fix left it; the header lens sits above line 1.
+  await page.keyboard.press('Control+Home');
+  await waitForLens(page, 'Verify in llama.cpp', 60_000);
+  await page.locator('.codelens-decoration a', { hasText: 'Verify in llama.cpp' }).first().click();
+  const done = await waitForToast(page, /^Measured in llama\.cpp: /, 180_000).catch(async (e: Error) => {
+    const toasts = await page.locator('.notification-list-item-message').allInnerTexts().catch(() => []);
+    throw new Error(`${e.message.split('\n')[0]}; toasts: ${JSON.stringify(toasts)}`);
+  });
+  results.check('lens: Verify in llama.cpp runs the plan in the packaged llama.cpp and reports its KL', /KL \d/.test(done), done);
+  const header = await waitForLens(page, /measured (KL )?[\d.e+-]+ · perplexity [\d.]+ \(original [\d.]+\)/, 30_000);
+  results.check('plan lens: the header shows the measurement the verification recorded in the plan file', header.some((t) => /^H100 SXM5 80GB · .* · measured (KL )?[\d.e+-]+ · perplexity /.test(t)), JSON.stringify(header.slice(0, 2)));
+  await screenshot(page, 'ui-15-verified-gguf');
+}
+
 async function compareTargets(page: Page): Promise<void> {
   await focusWorkbench(page);
   await quickOpen(page, 'tiny-random-gpt2-fp32.onnx');
@@ -203,11 +239,129 @@ async function compareTargets(page: Page): Promise<void> {
   await page.keyboard.press('Escape');
 }
 
+/**
+ * A plan whose file records a real onnxruntime-node measurement (written before VS Code started, lib/measuredPlan.ts):
+ * the inspector's Measured column holds each recorded layer's output SQNR, the scatter is drawn with one point per
+ * measured layer and names its metric and source, and the plan's lenses say "predicted … · measured …".
+ */
+async function measuredPlan(page: Page): Promise<void> {
+  const m = measured!.measurement;
+  await focusWorkbench(page);
+  await quickOpen(page, MEASURED_MODEL);
+  await page.locator('.tab.active', { hasText: MEASURED_MODEL }).first().waitFor({ timeout: 30_000 });
+  const view = webview(page, true);
+  await view.locator('[data-testid="layer-row"]').first().waitFor({ timeout: 30_000 });
+  const header = view.locator('[data-testid="measured-header"]');
+  await header.filter({ hasText: 'Measured SQNR' }).waitFor({ timeout: 30_000 }).catch(() => undefined);
+  results.check('measured column: the header names output SQNR, not KL', (await header.innerText()).trim() === 'Measured SQNR', await header.innerText());
+  const tip = (await header.getAttribute('title')) ?? '';
+  results.check('measured column: its tooltip names the plan file, runtime and inputs of the record', tip.includes(`${MEASURED_MODEL}.precision.json · ${m.runtime} · ${m.text}`), tip);
+  const headers = (await view.locator('[role="columnheader"]').allInnerTexts()).map((x) => x.trim());
+  const col = headers.indexOf('Measured SQNR');
+  const shown: string[] = [];
+  const want: string[] = [];
+  for (const l of m.layers) {
+    const row = view.locator('[data-testid="layer-row"]', { has: view.locator('.lt-cell', { hasText: new RegExp(`^${l.layer.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`) }) }).first();
+    shown.push(`${l.layer}=${(await row.locator('.lt-cell').nth(col).innerText()).trim()}`);
+    want.push(`${l.layer}=${formatDb(l.measuredSqnrDb)}`);
+  }
+  results.check(`measured column: each of the ${m.layers.length} recorded layers shows its measured output SQNR`, col >= 0 && JSON.stringify(shown) === JSON.stringify(want), `${JSON.stringify(shown)} want ${JSON.stringify(want)}`);
+  const panel = view.locator('[data-testid="chart-measured"]');
+  await panel.scrollIntoViewIfNeeded();
+  const canvas = panel.locator('canvas');
+  await canvas.waitFor({ timeout: 30_000 });
+  const box = await canvas.boundingBox();
+  const points = await panel.getAttribute('data-points');
+  results.check('scatter: a canvas is drawn with one point per measured layer', !!box && box.width > 50 && box.height > 50 && points === String(m.layers.length), `${JSON.stringify(box)} points ${points} of ${m.layers.length}`);
+  const title = (await panel.locator('h3').innerText()).trim();
+  const notes = await panel.locator('.chart-note').allInnerTexts();
+  results.check('scatter: titled output SQNR (dB), never KL', title === 'Predicted vs measured output SQNR (dB), per layer alone' && !notes.some((n) => /KL|perplexity/.test(n)), `${title} | ${notes.join(' | ')}`);
+  const plan = m.plan;
+  results.check('scatter: names its source and the whole plan predicted beside measured',
+    notes.some((n) => n === `Measured: ${MEASURED_MODEL}.precision.json · ${m.runtime} · ${m.text} · ${m.measuredAt.slice(0, 16).replace('T', ' ')}`)
+      && notes.some((n) => n.startsWith('Predicted: static score'))
+      && notes.some((n) => n === `Whole plan: predicted output SQNR ${formatDb(plan.predictedSqnrDb)} (layers measured alone, added) · measured ${formatDb(plan.measuredSqnrDb)}`),
+    JSON.stringify(notes));
+  await screenshot(page, 'ui-15-measured-inspector');
+
+  await quickOpen(page, `${MEASURED_MODEL}.precision.json`);
+  const lenses = await waitForLens(page, /predicted output SQNR .* · measured /, 60_000);
+  log(`measured plan lenses: ${JSON.stringify(lenses)}`);
+  const headerLens = `predicted output SQNR ${formatDb(plan.predictedSqnrDb)} (layers measured alone, added) · measured ${formatDb(plan.measuredSqnrDb)}`;
+  // A decoration's text is its lenses joined by ' | ': the header lens is the first.
+  results.check('plan lens: the header says "predicted … · measured …" from the record', lenses.some((t) => t.split(/\s*\|\s*/)[0]!.trim().endsWith(headerLens)), `${JSON.stringify(lenses.slice(0, 2))} want …${headerLens}`);
+  const first = m.layers[0]!;
+  // The layer entries follow the record, below the first screen: VS Code renders lenses only for lines in view.
+  await page.locator('.editor-group-container.active .monaco-editor .view-lines').first().click();
+  await page.keyboard.press('Control+End');
+  const entries = await waitForLens(page, /measured alone -?[\d.]+ dB/, 30_000).catch(() => lenses);
+  results.check('plan lens: a layer entry shows its measured output SQNR alone', entries.some((t) => t.includes(`measured alone ${formatDb(first.measuredSqnrDb)}`)), JSON.stringify(entries));
+  results.check('plan lenses never label an ONNX figure KL', !entries.some((t) => /KL/.test(t)), JSON.stringify(entries));
+  await screenshot(page, 'ui-16-measured-plan-lenses');
+}
+
+/**
+ * A GGUF plan recording a llama.cpp measurement (a committed fixture from a real run, lib/measuredPlan.ts): the
+ * inspector's Measured KL column, the KL scatter with its source (runtime, text, context) and the plan's lenses
+ * "predicted KL … · measured …".
+ */
+async function measuredGgufPlan(page: Page): Promise<void> {
+  const m = measuredGguf!.measurement;
+  await focusWorkbench(page);
+  await quickOpen(page, 'stories260K.gguf', `${MEASURED_GGUF_DIR}/stories260K.gguf`);
+  await page.locator('.tab.active', { hasText: 'stories260K.gguf' }).first().waitFor({ timeout: 30_000 });
+  const view = webview(page, true);
+  await view.locator('[data-testid="layer-row"]').first().waitFor({ timeout: 30_000 });
+  const header = view.locator('[data-testid="measured-header"]');
+  await header.filter({ hasText: 'Measured KL' }).waitFor({ timeout: 30_000 }).catch(() => undefined);
+  results.check('GGUF measured column: the header names KL', (await header.innerText()).trim() === 'Measured KL', await header.innerText());
+  const headers = (await view.locator('[role="columnheader"]').allInnerTexts()).map((x) => x.trim());
+  const col = headers.indexOf('Measured KL');
+  // The table is virtualised: the rows in the DOM are checked (at least 5 recorded layers among them).
+  const byName = new Map(m.layers.filter((l) => l.measuredKl !== undefined).map((l) => [l.layer, l.measuredKl!.toPrecision(3)]));
+  const rows = view.locator('[data-testid="layer-row"]');
+  const seen: string[] = [];
+  const wrong: string[] = [];
+  for (let i = 0; i < (await rows.count()); i++) {
+    const cells = rows.nth(i).locator('.lt-cell');
+    const name = (await cells.nth(0).innerText()).trim();
+    const want = byName.get(name);
+    if (want === undefined) continue;
+    const got = (await cells.nth(col).innerText()).trim();
+    seen.push(`${name}=${got}`);
+    if (got !== want) wrong.push(`${name}: ${got} ≠ ${want}`);
+  }
+  results.check('GGUF measured column: the rendered recorded layers show their measured KL', col >= 0 && seen.length >= 5 && wrong.length === 0, `${wrong.join('; ')} | ${seen.slice(0, 6).join(', ')}`);
+  const panel = view.locator('[data-testid="chart-measured"]');
+  await panel.scrollIntoViewIfNeeded();
+  // The predicted side needs the static scores (analysed automatically for a small model): wait for the points.
+  await panel.locator('canvas').waitFor({ timeout: 60_000 }).catch(() => undefined);
+  const box = await panel.locator('canvas').boundingBox().catch(() => null);
+  const points = Number(await panel.getAttribute('data-points'));
+  const notes = await panel.locator('.chart-note').allInnerTexts();
+  const paired = notes.map((n) => /over (\d+) layers$/.exec(n)?.[1]).find((x) => x !== undefined);
+  results.check('GGUF scatter: a canvas with one point per measured layer that has a static score (as many as Spearman counts)', !!box && box.width > 50 && points >= 3 && points <= m.layers.length && String(points) === paired, `${JSON.stringify(box)} points ${points} of ${m.layers.length}; ${notes.join(' | ')}`);
+  results.check('GGUF scatter: names its runtime, text and context, and the whole plan predicted beside measured',
+    (await panel.locator('h3').innerText()).trim() === 'Predicted vs measured KL, per layer alone'
+      && notes.some((n) => n.startsWith('Measured: stories260K.gguf.precision.json · llama.cpp (node-llama-cpp 3.21.1, CPU) · tinyTales.txt (bundled;') && /context 128/.test(n))
+      && notes.some((n) => /^Predicted: static score × median measured\/static over \d+ layer\(s\)$/.test(n))
+      && notes.some((n) => n.startsWith(`Whole plan: predicted KL ${m.plan.predictedKl!.toPrecision(3)} (layers measured alone, added) · measured ${m.plan.klDivergence.toPrecision(3)} ± `)),
+    JSON.stringify(notes));
+  await screenshot(page, 'ui-17-measured-gguf-inspector');
+  await quickOpen(page, 'stories260K.gguf.precision.json', `${MEASURED_GGUF_DIR}/stories260K.gguf.precision.json`);
+  const lenses = await waitForLens(page, /predicted KL .* · measured /, 60_000);
+  results.check('GGUF plan lens: the header says "predicted KL … · measured …" from the record', lenses.some((t) => t.split(/\s*\|\s*/)[0]!.includes(`predicted KL ${formatKl(m.plan.predictedKl!)} · measured ${formatKl(m.plan.klDivergence)} · perplexity`)), JSON.stringify(lenses.slice(0, 2)));
+  await screenshot(page, 'ui-18-measured-gguf-lenses');
+}
+
 async function main(): Promise<number> {
   const runDir = makeRunDir('ui');
   const workspace = makeWorkspace(path.join(runDir, 'workspace'));
   workspaceDir = workspace;
   await writePlanFixtures(workspace);
+  measured = await writeMeasuredPlan(workspace, path.join(runDir, 'measure-cache'));
+  log(`measured plan: ${measured.planPath} (${measured.measurement.layers.length} layers measured alone)`);
+  measuredGguf = writeMeasuredGgufPlan(workspace);
   let cs: CodeServer | undefined;
   let browser: BrowserContext | undefined;
   try {
@@ -229,7 +383,10 @@ async function main(): Promise<number> {
       ['sharded model', shardedModel],
       ['verify and apply plan', applyPlan],
       ['export plan', exportPlan],
+      ['verify GGUF plan in llama.cpp', verifyGgufPlan],
       ['compare targets', compareTargets],
+      ['measured plan', measuredPlan],
+      ['measured GGUF plan', measuredGgufPlan],
     ] as const) {
       if (only && !only.includes(name)) continue;
       const before = results.failed;

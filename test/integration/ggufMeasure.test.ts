@@ -91,7 +91,7 @@ test('CLI: plan --verify on a GGUF writes a plan that records what was measured'
     assert.match(text, /every plan was written in its real ggml types/);
     const parsed = parsePlan(await fs.readFile(`${file}.precision.json`, 'utf8'), 'p.precision.json');
     const m = parsed.plan?.measurement;
-    assert.ok(m, parsed.diagnostics.map((d) => d.message).join('\n'));
+    assert.ok(m && m.metric === 'kl', parsed.diagnostics.map((d) => d.message).join('\n'));
     assert.match(m.runtime, /llama\.cpp/);
     assert.match(m.text, /context 96;/, 'the evaluation context of --eval-context is recorded');
     assert.ok(m.plan.klDivergence > 0 && m.plan.perplexity > 1 && m.plan.top1Agreement > 0.5);

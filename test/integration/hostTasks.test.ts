@@ -252,6 +252,12 @@ test('verifyPlan in the task process measures the solver\'s plan and candidates 
     assert.ok((r.best.measuredSqnrDb ?? -Infinity) >= r.solver.measuredSqnrDb, 'the best measures at least as well as the solver');
     assert.ok(r.best.weightBytes <= weightBudgetBytes);
     assert.equal(model.layers.length, 6);
+    // The plan file's record of it (Verify with ONNX Runtime writes it): output SQNR in dB, never KL.
+    assert.ok(r.measurement && r.measurement.metric === 'output-sqnr-db', JSON.stringify(r.measurement));
+    assert.equal(r.measurement.plan?.measuredSqnrDb, r.best.measuredSqnrDb);
+    assert.equal(r.measurement.plan?.predictor, 'static');
+    assert.equal(r.measurement.delivered, r.best.id);
+    assert.match(r.measurement.runtime, /^onnxruntime-node \d+\.\d+\.\d+ \(CPU\)$/);
     assert.ok(progress.length >= 1);
     await noProcessesLeft(client);
   } finally {

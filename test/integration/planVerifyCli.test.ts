@@ -37,7 +37,7 @@ test('plan --verify: the written plan is the best measured candidate and fits th
 
     const text = await cli('plan', model, '--target', 'h100', '--avg-bits', '6', '--verify', '--dry-run');
     assert.equal(text.code, 0, text.err);
-    assert.match(text.out, /verified with onnxruntime-node \(\d+ candidate plans?, \d+ samples, [\d.]+ s\): measured output SQNR [\d.]+ dB/);
+    assert.match(text.out, /verified with onnxruntime-node \(\d+ candidate plans?, \d+ samples, [\d.]+ s\): output SQNR predicted [\d.]+ dB · measured [\d.]+ dB/);
     assert.match(text.out, /delivered: .* of layer weights/);
 
     assert.equal((await cli('plan', model, '--target', 'h100', '--verify', '--no-verify')).code, 2);

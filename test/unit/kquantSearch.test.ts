@@ -8,7 +8,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { activeKquantSearchBackend, KQUANT_MAX_VALUES, quantizeGgml, seededRandom, setKquantSearchBackend } from '../../src/core';
+import { activeKquantSearchBackend, decodeElements, fakeQuantize, getNumberFormat, KQUANT_MAX_VALUES, quantizeGgml, seededRandom, setKquantSearchBackend } from '../../src/core';
 
 const TYPES = ['q2_k', 'q3_k', 'q4_k', 'q5_k', 'q6_k'] as const;
 const wasm = activeKquantSearchBackend() === 'wasm';
@@ -107,6 +107,33 @@ test('K-quant search: a run with NaN takes the reference path (the other runs st
   x[300] = NaN;
   x[KQUANT_MAX_VALUES + 5] = NaN;
   for (const dtype of TYPES) assertSameBytes(dtype, x, 'NaN');
+});
+
+test('K-quant simulation (sensitivity): the WebAssembly path without bytes equals decode(quantize) of the reference, bit for bit', { skip: !wasm && 'no WebAssembly SIMD' }, () => {
+  const x = mixedBlocks(Math.ceil(KQUANT_MAX_VALUES / 256) + 7, 13);
+  x[KQUANT_MAX_VALUES + 40] = NaN; // one run through the bytes
+  const zeroQ6 = new Float32Array(256 * 4).map((_, i) => (i < 256 ? 1e-20 * ((i % 5) - 2) : i < 512 ? 0 : (i % 9) - 4));
+  const r = seededRandom(17);
+  const smooth = new Float32Array(256 * 80).map(() => (r() + r() + r() - 1.5) * 0.05);
+  for (const dtype of TYPES) {
+    for (const [label, v] of [['mixed', x], ['zero and tiny blocks', zeroQ6], ['gaussian', smooth]] as const) {
+      const fast = fakeQuantize(v, [v.length / 256, 256], getNumberFormat(dtype)!);
+      const prev = setKquantSearchBackend('js');
+      let ref: Float32Array, viaBytes: Float32Array;
+      try {
+        ref = fakeQuantize(v, [v.length / 256, 256], getNumberFormat(dtype)!);
+        viaBytes = decodeElements(dtype, quantizeGgml(dtype, v), v.length);
+      } finally {
+        setKquantSearchBackend(prev);
+      }
+      const a = new Uint32Array(fast.buffer, fast.byteOffset, fast.length), b = new Uint32Array(ref.buffer, ref.byteOffset, ref.length);
+      for (let i = 0; i < a.length; i++) {
+        // Bits equal (so −0 stays −0); a NaN only has to stay a NaN (its payload is not part of any figure).
+        if (a[i] !== b[i] && !(Number.isNaN(fast[i]) && Number.isNaN(ref[i]))) assert.fail(`${dtype} ${label}: value ${i}: ${fast[i]} vs reference ${ref[i]}`);
+      }
+      assert.ok(ref.every((r, i) => Object.is(r, viaBytes[i]) || (Number.isNaN(r) && Number.isNaN(viaBytes[i]))), `${dtype} ${label}: reference path is decode(quantize)`);
+    }
+  }
 });
 
 test('the embedded WebAssembly matches kquantSearch.wat (run npm run build:kernels after editing it)', async () => {

@@ -377,7 +377,9 @@ test('measured: the plan file record becomes rows, predicted after static sensit
     assert.deepEqual(before.points.map((p) => h.doc.model.layers[p.index]!.name), picked);
     assert.ok(before.points.every((p) => p.predicted === null), 'no static scores yet');
     assert.match(before.source, /tiny\.precision\.json · llama\.cpp \(test\) · tinyTales/);
-    assert.deepEqual(before.plan, { predicted: 0.02, measured: 0.019, stdErr: 0.001, perplexity: 6.1, referencePerplexity: 6.0 });
+    assert.deepEqual(before.plan, { predicted: 0.02, predictedFrom: 'layers measured alone, added', measured: 0.019, stdErr: 0.001, perplexity: 6.1, referencePerplexity: 6.0 });
+    assert.equal(before.runtime, 'llama.cpp (test)');
+    assert.match(before.predictedFrom, /^static score × median measured\/static over 0 layer\(s\)$/);
     await h.view.sendRequest(StartSensitivity, { method: 'weights' });
     await until(() => h.states.some((s) => s.state === 'done' || s.state === 'error'));
     const after = (await h.view.sendRequest(GetMeasured, {}))!;
@@ -388,6 +390,50 @@ test('measured: the plan file record becomes rows, predicted after static sensit
     const ratio = scored.map((p) => p.predicted! / report.layers.find((l) => l.layer === h.doc.model.layers[p.index]!.name)!.formats['int8']!.staticScore);
     for (const r of ratio) assert.ok(Math.abs(r / ratio[0]! - 1) < 1e-9, `${ratio}`);
     assert.ok(after.spearman !== null && after.spearman >= -1 && after.spearman <= 1);
+  } finally {
+    h.close();
+  }
+});
+
+test('measured (ONNX record): output SQNR in dB, predicted from the record or the static scores, never KL', async () => {
+  const picked: string[] = [];
+  const h = await open({
+    plan: (model) => {
+      const ls = model.layers.filter((l) => l.quantizable).slice(0, 3).map((l) => l.name);
+      picked.splice(0, picked.length, ...ls);
+      return {
+        assignment: {},
+        defaultFormat: undefined,
+        fileName: 'tiny.onnx.precision.json',
+        measurement: {
+          metric: 'output-sqnr-db',
+          runtime: 'onnxruntime-node 1.30.0 (CPU)',
+          text: '4 generated samples; compared output logits',
+          measuredAt: '2026-12-03T16:00:00.000Z',
+          delivered: 'solver',
+          plan: { predictedSqnrDb: 30.5, measuredSqnrDb: 28.25 },
+          // The last picked layer has no recorded prediction: it comes from the static scores once they exist.
+          layers: [...ls.map((layer, i) => ({ layer, format: 'int8', measuredSqnrDb: 40 + i, ...(i < ls.length - 1 ? { predictedSqnrDb: 41 + i } : {}) })), { layer: '__proto__', format: 'int8', measuredSqnrDb: 1 }],
+        },
+      };
+    },
+  });
+  try {
+    const before = (await h.view.sendRequest(GetMeasured, {}))!;
+    assert.equal(before.unit, 'output-sqnr-db');
+    assert.equal(before.runtime, 'onnxruntime-node 1.30.0 (CPU)');
+    assert.match(before.source, /^tiny\.onnx\.precision\.json · onnxruntime-node 1\.30\.0 \(CPU\) · 4 generated samples; compared output logits · 2026-12-03 16:00$/);
+    assert.deepEqual(before.plan, { predicted: 30.5, predictedFrom: 'static scores, added', measured: 28.25, stdErr: null, perplexity: null, referencePerplexity: null });
+    assert.deepEqual(before.points.map((p) => [h.doc.model.layers[p.index]!.name, p.measured, p.predicted]), picked.map((n, i) => [n, 40 + i, i < picked.length - 1 ? 41 + i : null]));
+    assert.doesNotMatch(`${before.predictedFrom} ${before.source}`, /KL/);
+    await h.view.sendRequest(StartSensitivity, { method: 'weights' });
+    await until(() => h.states.some((s) => s.state === 'done' || s.state === 'error'));
+    const after = (await h.view.sendRequest(GetMeasured, {}))!;
+    const last = after.points[after.points.length - 1]!;
+    const fromStatic = h.doc.cachedSensitivity()!.layers.find((l) => l.layer === picked[picked.length - 1])!.formats['int8']!.predictedOutputSqnrDb;
+    assert.equal(last.predicted, fromStatic, 'a layer without a recorded prediction takes the static score\'s');
+    assert.equal(after.points[0]!.predicted, 41, 'the recorded prediction wins');
+    assert.ok(after.spearman !== null);
   } finally {
     h.close();
   }

@@ -151,3 +151,22 @@ test('layersFromTensors remembers roles per name pattern and gives the same answ
     assert.deepEqual({ role: memo.role, block: memo.block, expert: memo.expert }, inferRole(x.name, x.shape.length), `${x.name} rank ${x.shape.length} (colliding hashes)`);
   }
 });
+
+test('tensorParts: tensor-only layers (layer i = tensor i) give the parts and active parameters a name → first layer map gives', async () => {
+  const { parameterBreakdown, tensorParts } = await import('../../src/core');
+  const t = (name: string): TensorInfo => ({ name, dtype: 'float16', shape: [2, 2], elementCount: 4, byteLength: 8, location: undefined, origin: 'entry' });
+  const names = ['model.layers.0.mlp.experts.0.up_proj.weight', 'model.layers.2.mlp.experts.1.up_proj.weight', 'model.layers.2.mlp.shared_experts.up_proj.weight', 'visual.blocks.0.attn.qkv.weight', 'mtp.0.weight', 'lm_head.weight'];
+  const tensors = names.map(t);
+  const layers = layersFromTensors(tensors);
+  const hp = { blockCount: 2, mtpLayerCount: 1, expertCount: 2, expertUsedCount: 1, source: 'test' };
+  const model = { tensors, layers, hyperparameters: hp, parameterCount: 24 } as unknown as Parameters<typeof tensorParts>[0];
+  assert.deepEqual([...tensorParts(model)], [[names[0], 'text'], [names[1], 'mtp'], [names[2], 'mtp'], [names[3], 'vision'], [names[4], 'mtp'], [names[5], 'text']]);
+  assert.deepEqual(parameterBreakdown(model), { total: 24, text: 8, mtp: 12, vision: 4, audio: 0, routedExperts: 4, expertShare: 0.5, activeText: 6 });
+  // A repeated name takes the first layer's block (block 0 → text), as for any layer layout.
+  const dup = [...tensors, t(names[1]!)];
+  const dupLayers = [...layers, { ...layers[1]!, block: 0 }];
+  const twice = { ...model, tensors: dup, layers: dupLayers } as typeof model;
+  assert.equal(tensorParts(twice).get(names[1]!), 'mtp');
+  const first = { ...model, tensors: [t(names[1]!), ...tensors], layers: [{ ...layers[1]!, block: 0 }, ...layers] } as typeof model;
+  assert.equal(tensorParts(first).get(names[1]!), 'text');
+});

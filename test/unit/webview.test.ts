@@ -138,7 +138,20 @@ test('virtual table: 20,000 rows keep the DOM small; hostile names stay text; he
   assert.ok(table.element.querySelectorAll('.lt-body .lt-row').length < 100);
   const heat = [...table.element.querySelectorAll('.heat')].filter((c) => !c.closest('[hidden]'));
   assert.ok(heat.length > 0);
-  assert.ok(heat.every((c) => /heat-\d/.test(c.className) && c.getAttribute('title')!.includes('outliers')));
+  assert.ok(heat.every((c) => /heat-\d/.test(c.className) && c.getAttribute('aria-label')!.includes('outliers')));
+  // Tooltips are set on hover (one delegated listener): the hovered cell has one, the cell hovered before loses it.
+  const hover = (el: Element) => el.dispatchEvent(new win.MouseEvent('mouseover', { bubbles: true }) as never);
+  hover(heat[0]!);
+  assert.match(heat[0]!.getAttribute('title') ?? '', /^INT4 .*: \d+ — outliers /);
+  const nameCell = heat[1]!.parentElement!.children[0]!;
+  hover(nameCell);
+  assert.equal(nameCell.getAttribute('title'), nameCell.textContent);
+  assert.equal(heat[0]!.getAttribute('title'), null);
+  // Rows scrolling under the pointer: the hovered cell's tooltip follows its new content.
+  (table.element as unknown as { scrollTop: number }).scrollTop = 10_000 * tableMod.ROW_HEIGHT_PX;
+  table.render();
+  assert.ok(!nameCell.closest('[hidden]') && nameCell.textContent!.includes('.mlp.'), nameCell.textContent!);
+  assert.equal(nameCell.getAttribute('title'), nameCell.textContent);
   // Sorting through the header button.
   (table.element.querySelector('button[data-sort="params"]') as unknown as { click(): void }).click();
   assert.deepEqual(sorted, ['params']);
@@ -350,16 +363,35 @@ test('measured column and the predicted-vs-measured panel: values from the plan 
   const table = new tableMod.LayerTable({ onSort: () => undefined, onToggleGroup: () => undefined });
   win.document.body.appendChild(table.element as never);
   const model = rowsMod.buildRows(rows, { search: '', role: '', quantizableOnly: false, grouped: false, collapsed: new Set(), sortKey: 'index', sortDescending: false, estimate: undefined, sensitivity: undefined });
+  const labels = await import('../../webview/views/measuredLabels');
   const measured = new Map([[0, { index: 0, format: 'q4_k', predicted: 0.0123, measured: 0.0456 }], [2, { index: 2, format: 'q8_0', predicted: null, measured: 0.00078 }]]);
-  table.setData({ layers: rows, rows: model.rows, estimate: undefined, sensitivity: undefined, sortKey: 'index', sortDescending: false, measured }, true);
-  const header = [...table.element.querySelectorAll('[role="columnheader"]')].map((c) => c.textContent);
+  const klRecord = { unit: 'kl', source: 'p.precision.json · llama.cpp (test) · tinyTales.txt · 2026-12-03 16:00', runtime: 'llama.cpp (test)', predictedFrom: 'static score × median measured/static over 1 layer(s)', points: [...measured.values()], plan: null, spearman: null } as const;
+  const tableData = { layers: rows, rows: model.rows, estimate: undefined, sensitivity: undefined, sortKey: 'index' as const, sortDescending: false };
+  table.setData({ ...tableData }, true);
+  const headers = () => [...table.element.querySelectorAll('[role="columnheader"]')].map((c) => c.textContent);
+  assert.ok(headers().includes('Measured') && !headers().some((x) => /KL|SQNR/.test(x ?? '')), 'nothing measured: the column names no metric');
+  table.setData({ ...tableData, measured, measuredColumn: labels.measuredColumn(klRecord) }, true);
+  const header = headers();
   assert.ok(header.includes('Measured KL'), header.join('|'));
   const col = header.indexOf('Measured KL');
+  assert.match(table.element.querySelector('[data-testid="measured-header"]')!.getAttribute('title')!, /KL divergence .*plan file record: p\.precision\.json · llama\.cpp \(test\) · tinyTales\.txt/);
   const cellOf = (i: number) => [...table.element.querySelectorAll('[data-testid="layer-row"]:not([hidden])')].find((r) => r.getAttribute('aria-rowindex') === String(i + 2))!.querySelectorAll('.lt-cell')[col]!;
   assert.equal(cellOf(0).textContent, '0.0456');
-  assert.match(cellOf(0).getAttribute('title')!, /Q4 K: Measured KL 0\.0456 · Predicted KL .* 0\.0123/);
+  assert.match(cellOf(0).getAttribute('title')!, /Q4 K: Measured KL \(llama\.cpp \(test\)\) 0\.0456 · Predicted KL \(static score × median measured\/static over 1 layer\(s\)\) 0\.0123/);
   assert.equal(cellOf(1).textContent, '', 'a layer without a measurement is blank');
   assert.equal(cellOf(2).textContent, '0.000780');
+  // ONNX: output SQNR in dB, never labelled KL.
+  const sqnrPoints = new Map([[0, { index: 0, format: 'int4', predicted: 30.04, measured: 27.96 }], [1, { index: 1, format: 'int8', predicted: 51.2, measured: 49.5 }]]);
+  const sqnrRecord = { unit: 'output-sqnr-db', source: 'm.onnx.precision.json · onnxruntime-node 1.30.0 (CPU) · 4 generated samples; compared output y · 2026-12-03 16:00', runtime: 'onnxruntime-node 1.30.0 (CPU)', predictedFrom: 'static score (additive output noise-to-signal ratio)', points: [...sqnrPoints.values()], plan: null, spearman: null } as const;
+  table.setData({ ...tableData, measured: sqnrPoints, measuredColumn: labels.measuredColumn(sqnrRecord) }, true);
+  const sqnrHeader = headers();
+  assert.ok(sqnrHeader.includes('Measured SQNR') && !sqnrHeader.some((x) => /KL/.test(x ?? '')), sqnrHeader.join('|'));
+  const sqnrCol = sqnrHeader.indexOf('Measured SQNR');
+  const sqnrCell = (i: number) => [...table.element.querySelectorAll('[data-testid="layer-row"]:not([hidden])')].find((r) => r.getAttribute('aria-rowindex') === String(i + 2))!.querySelectorAll('.lt-cell')[sqnrCol]!;
+  assert.equal(sqnrCell(0).textContent, '28.0 dB');
+  assert.equal(sqnrCell(1).textContent, '49.5 dB');
+  assert.match(sqnrCell(0).getAttribute('title')!, /^INT4: Measured output SQNR \(dB\) \(onnxruntime-node 1\.30\.0 \(CPU\)\) 28\.0 dB · Predicted output SQNR \(dB\) \(static score \(additive output noise-to-signal ratio\)\) 30\.0 dB$/);
+  assert.doesNotMatch(sqnrCell(0).getAttribute('title')! + table.element.querySelector('[data-testid="measured-header"]')!.getAttribute('title')!, /KL/);
   table.element.remove();
 
   // The chart panel: without static scores it says so and still lists the source (hostile text stays text).
@@ -370,11 +402,26 @@ test('measured column and the predicted-vs-measured panel: values from the plan 
   charts.update({ ...base, measured: null });
   const panel = () => charts.element.querySelector('[data-testid="chart-measured"]')!;
   assert.match(panel().querySelector('.chart-empty')!.textContent!, /Nothing measured yet/);
-  charts.update({ ...base, measured: { unit: 'kl', source: `p.precision.json · llama.cpp · ${XSS}`, points: [{ index: 2, format: 'q8_0', predicted: null, measured: 0.00078 }], plan: { predicted: 0.02, measured: 0.019, stdErr: 0.001, perplexity: 6.1, referencePerplexity: 6 }, spearman: null } });
+  charts.update({ ...base, measured: { unit: 'kl', source: `p.precision.json · llama.cpp · ${XSS}`, runtime: 'llama.cpp', predictedFrom: 'static score × median measured/static over 0 layer(s)', points: [{ index: 2, format: 'q8_0', predicted: null, measured: 0.00078 }], plan: { predicted: 0.02, predictedFrom: 'layers measured alone, added', measured: 0.019, stdErr: 0.001, perplexity: 6.1, referencePerplexity: 6 }, spearman: null } });
   assert.match(panel().querySelector('.chart-empty')!.textContent!, /needs the static sensitivity/);
   const notes = [...panel().querySelectorAll('.chart-note')].map((n) => n.textContent);
   assert.ok(notes[0]!.endsWith(XSS), 'the source is shown literally');
-  assert.match(notes[1]!, /predicted KL 0\.0200 · measured 0\.0190 ± 0\.0010 · perplexity 6\.100 \(original 6\.000\)/);
+  assert.equal(notes[1], 'Predicted: static score × median measured/static over 0 layer(s)');
+  assert.match(notes[2]!, /predicted KL 0\.0200 \(layers measured alone, added\) · measured 0\.0190 ± 0\.0010 · perplexity 6\.100 \(original 6\.000\)/);
+  assert.equal(panel().querySelector('h3')!.textContent, 'Predicted vs measured KL, per layer alone');
   assert.equal(allImgs(), 0);
+  // ONNX: the panel names output SQNR (dB), the whole plan's figures in dB, and counts the points drawn.
+  charts.update({ ...base, measured: { ...sqnrRecord, plan: { predicted: 24.1, predictedFrom: 'static scores, added', measured: 22.75, stdErr: null, perplexity: null, referencePerplexity: null }, spearman: null } });
+  assert.equal(panel().querySelector('h3')!.textContent, 'Predicted vs measured output SQNR (dB), per layer alone');
+  assert.equal(panel().getAttribute('data-unit'), 'output-sqnr-db');
+  assert.equal(panel().getAttribute('data-points'), '2');
+  const sqnrNotes = [...panel().querySelectorAll('.chart-note')].map((n) => n.textContent).join('\n');
+  assert.match(sqnrNotes, /^Measured: m\.onnx\.precision\.json · onnxruntime-node 1\.30\.0 \(CPU\) · 4 generated samples/);
+  assert.match(sqnrNotes, /Whole plan: predicted output SQNR 24\.1 dB \(static scores, added\) · measured 22\.8 dB/);
+  assert.doesNotMatch(sqnrNotes + panel().querySelector('h3')!.textContent, /KL|perplexity/);
+  // Only the whole plan measured (editor's Verify with ONNX Runtime): the panel says how to measure layers.
+  charts.update({ ...base, measured: { ...sqnrRecord, points: [], plan: { predicted: 24.1, predictedFrom: 'static scores, added', measured: 22.75, stdErr: null, perplexity: null, referencePerplexity: null } } });
+  assert.match(panel().querySelector('.chart-empty')!.textContent!, /No layer was measured alone/);
+  assert.equal(panel().getAttribute('data-points'), '0');
   charts.element.remove();
 });

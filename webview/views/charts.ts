@@ -19,9 +19,10 @@ import {
   Tooltip,
   type ChartConfiguration,
 } from 'chart.js';
-import type { LayerRow, MeasuredComparison, PlanFrontier, TargetComparison, TargetEstimate } from '../../src/protocol/messages';
+import type { LayerRow, MeasuredComparison, MeasuredPoint, PlanFrontier, TargetComparison, TargetEstimate } from '../../src/protocol/messages';
 import type { SensitivityState } from '../state';
-import { byteUnit, formatBytes, h, replaceChildren, setAttr, setText, t } from './dom';
+import { byteUnit, formatBytes, formatDb, h, replaceChildren, setAttr, setText, t } from './dom';
+import { formatMeasured, measuredAxes, metricName } from './measuredLabels';
 import { speedText } from './summary';
 
 Chart.register(BarController, BarElement, CategoryScale, LinearScale, LineController, LineElement, PointElement, ScatterController, Tooltip, Legend, Decimation);
@@ -76,6 +77,13 @@ class ChartPanel {
     this.empty = h('p', { class: 'chart-empty' });
     this.extra = h('div', { class: 'chart-extra' });
     this.element = h('section', { class: 'chart-panel', 'data-testid': testId, 'aria-label': title }, h('div', { class: 'chart-head' }, h('h3', {}, title), controls), this.box, this.empty, this.extra);
+  }
+
+  /** Replaces the panel's title (and its accessible name). */
+  setTitle(title: string): void {
+    const head = this.element.querySelector('h3');
+    if (head) setText(head, title);
+    setAttr(this.element, 'aria-label', title);
   }
 
   /** Shows `message` instead of a chart. */
@@ -196,42 +204,58 @@ export class Charts {
   }
 
   /**
-   * Scatter of predicted (x) against measured (y) KL per layer, with the predicted = measured line; under it the
-   * source (plan file, runtime, text), the whole plan's figures and Spearman ρ. Layer names reach the canvas
-   * tooltip and text nodes only (never HTML).
+   * Scatter of predicted (x) against measured (y) per layer in the record's metric (KL from llama.cpp, output SQNR
+   * in dB from onnxruntime-node), with the predicted = measured line; under it the source (plan file, runtime, text
+   * or inputs), how the prediction was made, the whole plan's figures and Spearman ρ. The panel carries
+   * `data-unit` and `data-points` (points drawn) for tests. Layer names reach the canvas tooltip and text nodes
+   * only (never HTML).
    */
   private drawMeasured(m: MeasuredComparison | null | undefined, layers: readonly LayerRow[]): void {
     const extra = this.measured.extraArea;
-    const paired = (m?.points ?? []).filter((p) => p.predicted !== null);
+    const paired = (m?.points ?? []).filter((p): p is MeasuredPoint & { predicted: number } => p.predicted !== null);
     const lines: string[] = [];
+    this.measured.setTitle(m ? t('chartMeasuredOf', metricName(m)) : t('chartMeasured'));
+    setAttr(this.measured.element, 'data-unit', m?.unit ?? '');
+    setAttr(this.measured.element, 'data-points', m ? paired.length : 0);
     if (m) {
       lines.push(t('measuredSource', m.source));
-      if (m.plan) lines.push(t('measuredPlan', m.plan.predicted === null ? '–' : m.plan.predicted.toPrecision(3), m.plan.measured.toPrecision(3), m.plan.stdErr.toPrecision(2), m.plan.perplexity.toFixed(3), m.plan.referencePerplexity.toFixed(3)));
+      lines.push(t('measuredPredictedFrom', m.predictedFrom));
+      if (m.plan) {
+        const p = m.plan;
+        const how = p.predictedFrom === null ? '' : ` (${p.predictedFrom})`;
+        if (m.unit === 'kl') lines.push(t('measuredPlan', p.predicted === null ? '–' : p.predicted.toPrecision(3), p.measured.toPrecision(3), p.stdErr === null ? '–' : p.stdErr.toPrecision(2), p.perplexity === null ? '–' : p.perplexity.toFixed(3), p.referencePerplexity === null ? '–' : p.referencePerplexity.toFixed(3), how));
+        else lines.push(t('measuredPlanSqnr', p.predicted === null ? '–' : formatDb(p.predicted), formatDb(p.measured), how));
+      }
       if (m.spearman !== null) lines.push(t('measuredSpearman', m.spearman.toFixed(2), paired.length));
     }
     replaceChildren(extra, ...lines.map((l) => h('p', { class: 'chart-note' }, l)));
-    if (!m || paired.length === 0) return this.measured.showEmpty(m && m.points.length > 0 ? t('needsStaticScores') : t('noMeasured'));
+    if (!m || paired.length === 0) return this.measured.showEmpty(!m ? t('noMeasured') : m.points.length > 0 ? t('needsStaticScores') : t('noMeasuredLayers'));
     const th = this.theme;
-    const hi = Math.max(...paired.map((p) => Math.max(p.predicted!, p.measured)));
+    const values = paired.flatMap((p) => [p.predicted, p.measured]);
+    // KL starts at 0; SQNR in dB has no natural origin: the line spans the points.
+    const lo = m.unit === 'kl' ? 0 : Math.min(...values);
+    const hi = Math.max(...values);
+    const axes = measuredAxes(m);
+    const fmt = (v: number): string => formatMeasured(m, v);
     this.measured.show(
       {
         type: 'scatter',
         data: {
           datasets: [
-            { label: t('measuredKl'), data: paired.map((p) => ({ x: p.predicted!, y: p.measured })), backgroundColor: th.series[0]!, borderColor: th.series[0]!, pointRadius: 4 },
-            { label: t('equalLine'), data: [{ x: 0, y: 0 }, { x: hi, y: hi }], showLine: true, pointRadius: 0, borderColor: th.muted, borderDash: [4, 4] },
+            { label: axes.legend, data: paired.map((p) => ({ x: p.predicted, y: p.measured })), backgroundColor: th.series[0]!, borderColor: th.series[0]!, pointRadius: 4 },
+            { label: t('equalLine'), data: [{ x: lo, y: lo }, { x: hi, y: hi }], showLine: true, pointRadius: 0, borderColor: th.muted, borderDash: [4, 4] },
           ],
         },
         options: {
           ...baseOptions(th),
           plugins: {
             legend: { labels: { color: th.foreground, boxWidth: 12 } },
-            tooltip: { callbacks: { label: (c) => { if (c.datasetIndex !== 0) return ''; const p = paired[c.dataIndex]!; return `${layers[p.index]?.name ?? p.index} (${p.format}): ${t('predictedKl')} ${p.predicted!.toPrecision(3)}, ${t('measuredKl')} ${p.measured.toPrecision(3)}`; } } },
+            tooltip: { callbacks: { label: (c) => { if (c.datasetIndex !== 0) return ''; const p = paired[c.dataIndex]!; return `${layers[p.index]?.name ?? p.index} (${p.format}): ${t('predictedAxis', metricName(m), m.predictedFrom)} ${fmt(p.predicted)}, ${t('measuredAxis', metricName(m), m.runtime)} ${fmt(p.measured)}`; } } },
           },
-          scales: { x: axis(th, t('predictedKl'), { min: 0 }), y: axis(th, t('measuredKl'), { min: 0 }) },
+          scales: { x: axis(th, axes.x, m.unit === 'kl' ? { min: 0 } : {}), y: axis(th, axes.y, m.unit === 'kl' ? { min: 0 } : {}) },
         },
       },
-      `${t('chartMeasured')}: ${paired.length} layers${m.spearman !== null ? `, Spearman ${m.spearman.toFixed(2)}` : ''}`,
+      `${t('chartMeasuredOf', metricName(m))}: ${paired.length} layers${m.spearman !== null ? `, Spearman ${m.spearman.toFixed(2)}` : ''}`,
     );
   }
 

@@ -12,6 +12,7 @@ import type { FormatOption, LayerRow, MeasuredPoint, SensitivityCell, TargetEsti
 import type { SensitivityState, SortKey } from '../state';
 import { formatBytes, formatCount, formatShape, h, setAttr, setText, t } from './dom';
 import type { DisplayRow } from './layerRows';
+import type { MeasuredColumn } from './measuredLabels';
 import { NO_BLOCK } from './layerRows';
 
 /** Fixed row height; CSS uses the same value (`--lt-row-height`). */
@@ -60,8 +61,10 @@ export interface LayerTableData {
   readonly formatLabels?: ReadonlyMap<string, string>;
   /** Cache label per block index (summary `blockAttention`), shown on block group rows. */
   readonly blockAttention?: readonly string[];
-  /** Measured KL of a layer alone in its plan format (plan file record), by `LayerRow.index`. */
+  /** Measured figure of a layer alone in its plan format (plan file record), by `LayerRow.index`. */
   readonly measured?: ReadonlyMap<number, MeasuredPoint>;
+  /** Header, tooltip and cells of the measured column, named by the record's metric (measuredLabels.ts). */
+  readonly measuredColumn?: MeasuredColumn;
 }
 
 /**
@@ -109,6 +112,7 @@ export class LayerTable {
   private readonly body: HTMLElement;
   private slots: Slot[] = [];
   private data: LayerTableData | undefined;
+  private measuredHeader: HTMLElement | undefined;
   private sensFormats: readonly FormatOption[] = [];
   private version = 0;
   private active = 0;
@@ -117,6 +121,8 @@ export class LayerTable {
   private headerHeight = ROW_HEIGHT_PX;
   /** True once the ResizeObserver has reported the sizes (else render reads them). */
   private observed = false;
+  /** The body cell carrying a lazy tooltip (the last one hovered), if any. */
+  private tipped: Cell | undefined;
   /** Width of each column, px (see {@link FIXED_COLUMNS}). */
   private widths: number[] = [];
   /** Width the columns were last laid out for (the scroller's content box), px; 0 before it is known. */
@@ -138,6 +144,7 @@ export class LayerTable {
     this.element.addEventListener('scroll', () => this.schedule(), { passive: true });
     this.element.addEventListener('keydown', (e) => this.onKey(e));
     this.element.addEventListener('click', (e) => this.onClick(e));
+    this.body.addEventListener('mouseover', (e) => this.onHover(e));
     if (typeof ResizeObserver !== 'undefined') {
       const ro = new ResizeObserver((entries) => {
         // Called after layout, so these reads cost nothing; render() uses them instead of reading layout.
@@ -170,9 +177,11 @@ export class LayerTable {
       this.sensFormats = formats;
       this.buildHeader();
       for (const s of this.slots) s.el.remove();
+      this.tipped = undefined;
       this.slots = [];
     }
     this.data = data;
+    this.labelMeasuredHeader();
     this.version++;
     if (this.active >= data.rows.length) this.active = Math.max(0, data.rows.length - 1);
     this.body.style.height = `${data.rows.length * ROW_HEIGHT_PX}px`;
@@ -247,11 +256,24 @@ export class LayerTable {
     this.layoutColumns();
     FIXED_COLUMNS.forEach((c, i) => {
       const cell = this.headerCell(c.key, c.label(), i, c.numeric);
-      if (i === MEASURED_COLUMN) cell.title = t('colMeasuredTip');
+      if (i === MEASURED_COLUMN) {
+        this.measuredHeader = cell;
+        setAttr(cell, 'data-testid', 'measured-header');
+        this.labelMeasuredHeader();
+      }
       this.header.appendChild(cell);
     });
     this.sensFormats.forEach((f, j) => this.header.appendChild(this.headerCell(`sens:${f.id}`, shortFormatLabel(f.id), FIXED_COLUMNS.length + j, true, `${f.label}: predicted model-output SQNR (dB) with only this layer in ${f.label}; redder = more harm`)));
     setAttr(this.element, 'aria-colcount', this.columnCount());
+  }
+
+  /** The measured column's header names the record's metric (KL or output SQNR). */
+  private labelMeasuredHeader(): void {
+    const cell = this.measuredHeader;
+    const column = this.data?.measuredColumn;
+    if (!cell) return;
+    setText(cell, column?.header ?? t('colMeasured'));
+    cell.title = column?.tip ?? t('colMeasuredTip');
   }
 
   /**
@@ -278,8 +300,13 @@ export class LayerTable {
     return c < ALWAYS_CLIPPED || text.length * this.emPx > (this.widths[c] ?? 0) - CELL_PADDING_PX;
   }
 
-  /** Sets a body cell's text, class (with its clipping), tooltip and accessible label, each only if it changed. */
-  private setCell(cell: Cell, c: number, text: string, base: string = cellClass(c), title = '', label = ''): void {
+  /**
+   * Sets a body cell's text, class (with its clipping), tooltip and accessible label, each only if it changed.
+   * `title` undefined: the cell's tooltip is set lazily, on hover ({@link onHover}) — writing `title` restyles the
+   * element (the UA stylesheet's `abbr[title]` rule makes every title change a style invalidation), which for a
+   * screen of refilled rows cost more than their text.
+   */
+  private setCell(cell: Cell, c: number, text: string, base: string = cellClass(c), title: string | undefined = '', label = ''): void {
     if (cell.text !== text) {
       setText(cell.el, text);
       cell.text = text;
@@ -289,15 +316,44 @@ export class LayerTable {
       cell.el.className = cls;
       cell.cls = cls;
     }
-    if (cell.title !== title) {
-      if (title === '') cell.el.removeAttribute('title');
-      else cell.el.title = title;
-      cell.title = title;
-    }
+    if (title !== undefined) this.setTitle(cell, title);
     if (cell.label !== label) {
       setAttr(cell.el, 'aria-label', label === '' ? undefined : label);
       cell.label = label;
     }
+  }
+
+  private setTitle(cell: Cell, title: string): void {
+    if (cell.title === title) return;
+    if (title === '') cell.el.removeAttribute('title');
+    else cell.el.title = title;
+    cell.title = title;
+  }
+
+  /** Lazy tooltip of body cell `c` of display row `i` (the layer name, a heat cell's format, score and reason). */
+  private lazyTip(i: number, c: number): string | undefined {
+    const row = this.data?.rows[i];
+    if (row?.kind !== 'layer') return undefined;
+    const layer = this.data!.layers[row.index]!;
+    if (c === 0) return layer.name;
+    const j = c - FIXED_COLUMNS.length;
+    const format = this.sensFormats[j];
+    const s = format ? this.data!.sensitivity?.cells[layer.index]?.[j] : undefined;
+    return format && s ? `${format.label}: ${s.label} — ${s.reason}` : undefined;
+  }
+
+  /** One delegated listener: the hovered cell gets its lazy tooltip, and the cell hovered before loses it. */
+  private onHover(e: MouseEvent): void {
+    const el = (e.target as Element | null)?.closest('.lt-cell');
+    const slot = el ? this.slots.find((s) => s.el === el.parentElement) : undefined;
+    const c = slot ? slot.cells.findIndex((x) => x.el === el) : -1;
+    const cell = slot?.cells[c];
+    if (!slot || !cell || cell === this.tipped || slot.row < 0) return;
+    const tip = this.lazyTip(slot.row, c);
+    if (tip === undefined) return;
+    if (this.tipped) this.setTitle(this.tipped, '');
+    this.setTitle(cell, tip);
+    this.tipped = cell;
   }
 
   private headerCell(key: SortKey | null, label: string, col: number, numeric: boolean, tooltip = label): HTMLElement {
@@ -373,11 +429,13 @@ export class LayerTable {
       const name = row.block === NO_BLOCK ? t('noBlock') : t('block', row.block);
       const cache = row.block === NO_BLOCK ? undefined : data.blockAttention?.[row.block];
       this.setCell(c[0]!, 0, `${row.collapsed ? '▸' : '▾'} ${name} — ${t('groupSummary', row.layerCount, formatCount(row.parameterCount), formatBytes(row.bytes))}${cache ? ` · ${cache}` : ''}`);
-      for (let k = 1; k < c.length; k++) this.setCell(c[k]!, k, '');
+      // The other cells are hidden (CSS `visibility`, so also from assistive technology) and keep their text:
+      // emptying and refilling it would take their text out of layout and back in.
+      this.retip(slot);
       return;
     }
     const layer = data.layers[row.index]!;
-    this.setCell(c[0]!, 0, layer.name, undefined, layer.name);
+    this.setCell(c[0]!, 0, layer.name, undefined, undefined);
     this.setCell(c[1]!, 1, layer.role === 'other' ? layer.op : `${layer.op} · ${layer.role}`);
     this.setCell(c[2]!, 2, formatShape(layer.shape));
     this.setCell(c[3]!, 3, formatCount(layer.parameterCount));
@@ -386,19 +444,28 @@ export class LayerTable {
     this.setCell(c[5]!, 5, assigned === undefined ? '' : (data.formatLabels?.get(assigned) ?? assigned));
     this.setCell(c[6]!, 6, formatBytes(data.estimate?.layerBytes[layer.index] ?? layer.byteLength));
     const m = data.measured?.get(layer.index);
-    const measured = m ? m.measured.toPrecision(3) : '';
-    this.setCell(c[MEASURED_COLUMN]!, MEASURED_COLUMN, measured, undefined, m ? `${shortFormatLabel(m.format)}: ${t('measuredKl')} ${measured}${m.predicted !== null ? ` · ${t('predictedKl')} ${m.predicted.toPrecision(3)}` : ''}` : '');
+    const shown = m && data.measuredColumn ? data.measuredColumn.cell(m) : undefined;
+    this.setCell(c[MEASURED_COLUMN]!, MEASURED_COLUMN, shown?.text ?? '', undefined, shown?.title ?? '');
     const sens = data.sensitivity?.cells[layer.index];
     for (let j = 0; j < this.sensFormats.length; j++) {
       const cell = c[FIXED_COLUMNS.length + j];
       if (cell) this.fillHeat(cell, FIXED_COLUMNS.length + j, this.sensFormats[j]!, sens?.[j] ?? null);
     }
+    this.retip(slot);
+  }
+
+  /** The hovered cell keeps a true tooltip when its slot is refilled (rows scrolling under the pointer). */
+  private retip(slot: Slot): void {
+    const tipped = this.tipped;
+    if (!tipped) return;
+    const c = slot.cells.indexOf(tipped);
+    if (c >= 0) this.setTitle(tipped, this.lazyTip(slot.row, c) ?? '');
   }
 
   private fillHeat(cell: Cell, col: number, format: FormatOption, s: SensitivityCell | null): void {
-    if (!s) return this.setCell(cell, col, '', 'lt-cell num heat heat-none');
+    if (!s) return this.setCell(cell, col, '', 'lt-cell num heat heat-none', undefined);
     const tip = `${format.label}: ${s.label} — ${s.reason}`;
-    this.setCell(cell, col, s.label, `lt-cell num heat heat-${heatBucket(s.heat)}`, tip, tip);
+    this.setCell(cell, col, s.label, `lt-cell num heat heat-${heatBucket(s.heat)}`, undefined, tip);
   }
 
   private currentRow(): DisplayRow | undefined {

@@ -25,6 +25,7 @@ import {
   replacePlanAssignment,
   serializePlan,
   solvePlan,
+  spearman,
   standardBaselines,
   type Baseline,
   type ByteSource,
@@ -37,6 +38,7 @@ import {
   type PlanBudget,
   type PlanDiagnostic,
   type PrecisionPlan,
+  type PlanSqnrMeasurement,
   type SolvedPlan,
   type SolvePlanInput,
   type Target,
@@ -45,7 +47,7 @@ import { openModelFile, openModelFileWhole, readRegularTextFile, resolveInsideFo
 import { NodeError } from '../../node/errors';
 import { measureSensitivity } from '../../node/measure';
 import { MAX_EVAL_CONTEXT } from '../../node/llamaEval';
-import { DEFAULT_VERIFY_CANDIDATES, MAX_VERIFY_CANDIDATES, planReference, verifyPlan, type PlanReference, type VerifyPlanResult } from '../../node/planVerify';
+import { DEFAULT_VERIFY_CANDIDATES, MAX_VERIFY_CANDIDATES, onnxPlanRecord, planReference, verifyPlan, type PlanReference, type VerifyPlanResult } from '../../node/planVerify';
 import { analyzeModelSensitivity } from '../../node/sensitivityRunner';
 import { modelDataFiles, writeOutputFile } from '../../node/safeOutput';
 import { formatIds, isFormat } from '../choices';
@@ -430,11 +432,14 @@ function printPlanText(o: PlanOutcome, values: PlanValues, s: PlanSettings, io: 
   io.out(`estimate: total ${totalCell(finalEstimate)} of ${formatBytes(finalEstimate.capacityBytes * devices)} · fits ${finalEstimate.fits || finalEstimate.devicesNeeded <= devices ? 'yes' : 'no'} · ${speedSummary(finalEstimate)}`);
   for (const n of figureNotes(finalEstimate, target)) io.out(`note: ${n}`);
   io.out('');
+  // ONNX verified: each baseline's output SQNR measured in the same run, beside its prediction ('–': not run, it does not fit).
+  const measuredBaseline = new Map((verification?.candidates ?? []).filter((c) => c.origin === 'baseline').map((c) => [c.id, c.measuredSqnrDb]));
   io.out(renderTable(
-    ['baseline', 'weights', 'pred. SQNR', 'solver at same memory'],
-    solved.baselines.map((x) => [x.label, formatBytes(x.weightBytes), x.harm === null ? 'n/a' : formatDb(harmToSqnrDb(x.harm)), x.solverHarmAtSameBytes === null ? 'n/a' : `${formatDb(harmToSqnrDb(x.solverHarmAtSameBytes))} in ${formatBytes(x.solverWeightBytes)}`]),
-    [1, 2, 3],
+    ['baseline', 'weights', 'pred. SQNR', ...(verification ? ['meas. SQNR'] : []), 'solver at same memory'],
+    solved.baselines.map((x) => [x.label, formatBytes(x.weightBytes), x.harm === null ? 'n/a' : formatDb(harmToSqnrDb(x.harm)), ...(verification ? [measuredBaseline.has(x.id) ? db(measuredBaseline.get(x.id)) : '–'] : []), x.solverHarmAtSameBytes === null ? 'n/a' : `${formatDb(harmToSqnrDb(x.solverHarmAtSameBytes))} in ${formatBytes(x.solverWeightBytes)}`]),
+    verification ? [1, 2, 3, 4] : [1, 2, 3],
   ));
+  if (o.plan?.measurement?.metric === 'output-sqnr-db' && o.plan.measurement.layers?.length) for (const line of measuredLayerLines(o.plan.measurement)) io.out(line);
   for (const n of result.notes) io.out(`note: ${n}`);
   for (const w of report.warnings.slice(0, 5)) io.out(`warning: ${w}`);
   io.out(values['dry-run'] ? 'dry run: no plan written.' : `wrote ${m.outPath}`);
@@ -467,8 +472,14 @@ export async function planCommand(optionValues: OptionValues, positionals: reado
       ...(values['fuse-qkv'] ? { fuse: { qkv: true } } : {}),
     };
     const { solved, verification, ggufVerification } = await solveAndVerify(modelPath, m, report, h, input, values, s, io, progress);
-    // The plan file records what was measured (GGUF), so reopening it shows the figures without rerunning.
-    const plan = solved.plan && ggufVerification ? { ...solved.plan, measurement: ggufMeasurementRecord(ggufVerification, h.gguf!) } : solved.plan;
+    // The plan file records what was measured (GGUF in llama.cpp: KL; ONNX in onnxruntime-node: output SQNR), so
+    // reopening it shows predicted beside measured without rerunning.
+    const onnxRecord = solved.plan && model.format === 'onnx' && (verification || h.measured)
+      ? onnxPlanRecord({ model, assignment: solved.assignment, staticReport: report, ...(verification ? { verification } : {}), ...(h.measured ? { measured: h.measured } : {}) })
+      : undefined;
+    const plan = solved.plan && ggufVerification ? { ...solved.plan, measurement: ggufMeasurementRecord(ggufVerification, h.gguf!) }
+      : solved.plan && onnxRecord ? { ...solved.plan, measurement: onnxRecord }
+      : solved.plan;
     if (plan && !values['dry-run']) await writeOutputFile(m.outPath, serializePlan(plan), { inputs: [modelPath, ...modelDataFiles(modelPath, model), ...(values['targets-file'] ? [values['targets-file']] : [])] });
     const outcome: PlanOutcome = { m, report, h, solved, verification, ggufVerification, plan };
     return values.json ? printPlanJson(outcome, values, io) : printPlanText(outcome, values, s, io);
@@ -488,13 +499,29 @@ const db = (x: number | undefined): string => (x === undefined ? 'n/a' : formatD
 function verificationLines(v: VerifyPlanResult, counts: ReadonlyMap<string, number>): string[] {
   const baselines = v.candidates.filter((c) => c.origin === 'baseline' && c.measuredSqnrDb !== undefined);
   const lines = [
-    `verified with onnxruntime-node (${v.candidates.length} candidate plan${v.candidates.length === 1 ? '' : 's'}, ${v.samples} samples, ${(v.elapsedMs / 1000).toFixed(1)} s${v.stopped === 'cap' ? ', stopped at --max-candidates' : ''}): measured output SQNR ${db(v.best.measuredSqnrDb)}${v.best.id === 'solver' ? ' (the solver\'s plan)' : ` with ${v.best.label}, the solver's plan measured ${db(v.solver.measuredSqnrDb)}`}`,
+    `verified with onnxruntime-node (${v.candidates.length} candidate plan${v.candidates.length === 1 ? '' : 's'}, ${v.samples} samples, ${(v.elapsedMs / 1000).toFixed(1)} s${v.stopped === 'cap' ? ', stopped at --max-candidates' : ''}): output SQNR predicted ${db(v.best.predictedHarm === undefined ? undefined : harmToSqnrDb(v.best.predictedHarm))} · measured ${db(v.best.measuredSqnrDb)}${v.best.id === 'solver' ? ' (the solver\'s plan)' : ` with ${v.best.label}, the solver's plan measured ${db(v.solver.measuredSqnrDb)}`}`,
     `delivered: ${formatBytes(v.best.weightBytes)} of layer weights · ${formatCounts(counts)}`,
   ];
   if (baselines.length) lines.push(`measured baselines that fit: ${baselines.map((c) => `${c.id} ${db(c.measuredSqnrDb)}${v.beats.includes(c.id) ? '' : ' (better)'}`).join(', ')}`);
   const failed = v.candidates.filter((c) => c.error !== undefined);
   if (failed.length) lines.push(`note: ${failed.length} candidate(s) could not be applied or run: ${failed[0]!.id}: ${failed[0]!.error}`);
   return lines;
+}
+
+/**
+ * ONNX `--measure`: each layer alone in its planned format, output SQNR predicted (static score) beside measured
+ * (onnxruntime-node), the 10 most harmed first, and Spearman ρ over all of them (from the plan file's record).
+ */
+function measuredLayerLines(m: PlanSqnrMeasurement): string[] {
+  const layers = m.layers ?? [];
+  const paired = layers.filter((l) => l.predictedSqnrDb !== undefined);
+  const rho = paired.length >= 3 ? spearman(paired.map((l) => l.predictedSqnrDb!), paired.map((l) => l.measuredSqnrDb)) : undefined;
+  const worst = [...layers].sort((a, b) => a.measuredSqnrDb - b.measuredSqnrDb).slice(0, 10);
+  return [
+    '',
+    `layers alone in their planned format, output SQNR measured with ${m.runtime} (${layers.length} layer${layers.length === 1 ? '' : 's'}${rho !== undefined ? `; Spearman ρ predicted vs measured ${rho.toFixed(2)}` : ''}):`,
+    renderTable(['layer', 'format', 'predicted', 'measured'], worst.map((l) => [l.layer, l.format, db(l.predictedSqnrDb), db(l.measuredSqnrDb)]), [2, 3]),
+  ];
 }
 
 /** JSON view of a verification (assignments of the delivered plan only; it is also the plan). */

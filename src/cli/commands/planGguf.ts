@@ -11,7 +11,7 @@ import {
   type ComputeType,
   type HarmFunction,
   type Model,
-  type PlanMeasurement,
+  type PlanKlMeasurement,
   type SensitivityReport,
 } from '../../core';
 import { harmFromMeasuredKl, measureGgufSensitivity, startGgufEvaluation, type GgufEvalSession } from '../../node/ggufMeasure';
@@ -104,6 +104,6 @@ export function ggufVerificationJson(v: GgufVerifyResult): unknown {
 export const LLAMA_RUNTIME = LLAMA_EVAL_RUNTIME;
 
 /** The plan file's record of a GGUF verification (see {@link ggufPlanRecord}). */
-export function ggufMeasurementRecord(v: GgufVerifyResult, m: GgufPlanMeasurement, measuredAt = new Date()): PlanMeasurement {
+export function ggufMeasurementRecord(v: GgufVerifyResult, m: GgufPlanMeasurement, measuredAt = new Date()): PlanKlMeasurement {
   return ggufPlanRecord(v, m.measured, m.harmUnit, measuredAt);
 }

@@ -15,7 +15,7 @@ import { estimate, type Estimate } from '../estimate/memory';
 import { formatForStoredDType, getNumberFormat, type NumberFormat } from '../precision/numberFormats';
 import { budgetFor } from '../plan/budget';
 import { checkedAssignment } from '../plan/checked';
-import { KEEP_FORMAT, type ParsedPlan, type PlanDiagnosticCode, type PlanPosition, type PrecisionPlan } from '../plan/planFile';
+import { KEEP_FORMAT, type ParsedPlan, type PlanDiagnosticCode, type PlanMeasurement, type PlanPosition, type PrecisionPlan } from '../plan/planFile';
 import type { LayerFormatSensitivity, SensitivityReport } from '../precision/sensitivity';
 import { assignmentWeightBytes } from '../plan/solver';
 
@@ -160,7 +160,11 @@ export function analyzePlan(ctx: PlanContext): PlanView {
         diagnostics.push({ ...parsed.positions.entryFormats[i]!, entry: i, code: 'low-sqnr', severity: 'warning', message: `${ctx.fileName}: layer '${entry.layer}' in ${shortFormatLabel(fid)} is predicted to leave ${formatDb(sens.predictedOutputSqnrDb)} output SQNR, below the ${ctx.minOutputSqnrDb} dB threshold (${sens.reason || 'quantization noise'}).` });
     } else if (fid !== KEEP_FORMAT && ctx.sensitivity === undefined) parts.push('sensitivity pending');
     const alone = measuredAlone.get(`${entry.layer}|${fid}`);
-    if (alone?.measuredKl !== undefined) parts.push(`${alone.predictedKl !== undefined ? `predicted KL ${formatKl(alone.predictedKl)} · ` : ''}measured KL alone ${formatKl(alone.measuredKl)}`);
+    if (alone) {
+      const shown = parts.some((p) => p.startsWith('predicted '));
+      const text = measuredAloneText(alone, shown);
+      if (text) parts.push(text);
+    }
     if (effective !== fid) parts.push(`overridden by a later entry (${shortFormatLabel(effective)})`);
     return entries.push({ entry: i, position, title: parts.join(' · '), tooltip: `${layer.op} · ${layer.role} · ${layer.shape.join('×')}`, hover: layerHover(ctx, layer, fid, target) });
   });
@@ -186,10 +190,28 @@ export function formatKl(kl: number): string {
   return kl !== 0 && Math.abs(kl) < 1e-3 ? kl.toExponential(1) : kl.toPrecision(2);
 }
 
-/** 'predicted KL 0.021 · measured 0.019 · perplexity 8.06 (original 7.81)': a plan's recorded measurement. */
-export function measuredText(m: NonNullable<PrecisionPlan['measurement']>): string {
+/**
+ * A plan's recorded measurement, named by its metric: 'predicted KL 0.021 · measured 0.019 · perplexity 8.06
+ * (original 7.81)' (llama.cpp), 'predicted output SQNR 31.2 dB · measured 30.8 dB' (onnxruntime-node).
+ */
+export function measuredText(m: PlanMeasurement): string {
+  if (m.metric === 'output-sqnr-db') {
+    const p = m.plan;
+    if (!p) return `measured output SQNR of ${m.layers?.length ?? 0} layer(s) alone`;
+    return p.predictedSqnrDb !== undefined ? `predicted output SQNR ${formatDb(p.predictedSqnrDb)}${p.predictor === 'measured-layers' ? ' (layers measured alone, added)' : ''} · measured ${formatDb(p.measuredSqnrDb)}` : `measured output SQNR ${formatDb(p.measuredSqnrDb)}`;
+  }
   const p = m.plan;
   return `${p.predictedKl !== undefined ? `predicted KL ${formatKl(p.predictedKl)} · measured ${formatKl(p.klDivergence)}` : `measured KL ${formatKl(p.klDivergence)}`} · perplexity ${p.perplexity.toFixed(2)} (original ${p.referencePerplexity.toFixed(2)})`;
+}
+
+/**
+ * One layer's recorded figure alone in its planned format, named by its metric ('measured KL alone 0.0005',
+ * 'measured alone 41.0 dB'); the static prediction is added unless the lens already shows it.
+ */
+function measuredAloneText(alone: NonNullable<PlanMeasurement['layers']>[number], predictedShown: boolean): string | undefined {
+  if ('measuredSqnrDb' in alone) return `${alone.predictedSqnrDb !== undefined && !predictedShown ? `predicted ${formatDb(alone.predictedSqnrDb)} · ` : ''}measured alone ${formatDb(alone.measuredSqnrDb)}`;
+  if (alone.measuredKl === undefined) return undefined;
+  return `${alone.predictedKl !== undefined ? `predicted KL ${formatKl(alone.predictedKl)} · ` : ''}measured KL alone ${formatKl(alone.measuredKl)}`;
 }
 
 /** 'llama.cpp: model buffer CPU_Mapped 4.1 GiB · KV cache (K f16, V f16) 512 MiB · compute buffer 300 MiB · … · overhead 0 B': the runtime's components. */

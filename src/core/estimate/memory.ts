@@ -400,8 +400,8 @@ export function prepareEstimate(model: Model, target: Target, options: EstimateO
 /** MoE, multi-token-prediction and encoder-tower facts (which tensors are text, which are routed experts). */
 function textAndExperts(model: Model, assumptions: string[], warnings: string[]): Pick<PreparedEstimate, 'breakdown' | 'isText' | 'expertTensorNames'> {
   const hp = model.hyperparameters;
-  const breakdown = parameterBreakdown(model);
   const parts = tensorParts(model);
+  const breakdown = parameterBreakdown(model, parts);
   const isText = (name: string): boolean => (parts.get(name) ?? 'text') === 'text';
   const expertTensorNames = new Set<string>();
   for (const l of model.layers) for (const w of l.weights) if (isText(w) && isRoutedExpert(w, l.role)) expertTensorNames.add(w);

@@ -89,20 +89,23 @@ export function inspectReport(model: Model): InspectReport {
     dtypeBytes,
     hyperparameters: model.hyperparameters,
     layerCount: model.layers.length,
-    layers: model.layers.map((l) => ({
-      name: l.name,
-      op: l.op,
-      role: l.role,
-      block: l.block ?? null,
-      parameterCount: l.parameterCount,
-      bytes: l.byteLength,
-      dtype: l.dtype,
-      shape: l.shape,
-      quantizable: l.quantizable,
-      weights: l.weights,
-      cache: l.block !== undefined && (parts.get(l.weights[0] ?? '') ?? 'text') === 'text' ? (labels[l.block] ?? null) : null,
-      part: parts.get(l.weights[0] ?? '') ?? 'text',
-    })),
+    layers: model.layers.map((l) => {
+      const part = parts.get(l.weights[0] ?? '') ?? 'text';
+      return {
+        name: l.name,
+        op: l.op,
+        role: l.role,
+        block: l.block ?? null,
+        parameterCount: l.parameterCount,
+        bytes: l.byteLength,
+        dtype: l.dtype,
+        shape: l.shape,
+        quantizable: l.quantizable,
+        weights: l.weights,
+        cache: l.block !== undefined && part === 'text' ? (labels[l.block] ?? null) : null,
+        part,
+      };
+    }),
     attention: cache
       ? { summary: cache.summary, source: cache.source, elementsPerToken: cache.elementsPerToken, kvBytesPerTokenFp16: cache.elementsPerToken * 2, stateElements: cache.stateElements, layers: cache.layers, warnings: cache.warnings }
       : null,

@@ -39,14 +39,26 @@ const MTP_NAME = /(^|\.)(mtp|mtp_layers|nextn)(\.|$)/;
 const ROUTED_NAME = /(^|\.)experts(\.|$)|_exps(\.|$)|(^|\.)block_sparse_moe\.(input|output)_linear(\.|$)/;
 const SHARED_NAME = /shared|_shexp/;
 
+/**
+ * Every name VISION, AUDIO or MTP_NAME matches (after lower-casing) contains one of these (no token of theirs has a
+ * letter that lower-casing makes from a non-ASCII one): names without them skip the lower-casing and the three tests.
+ */
+const MAYBE_NOT_TEXT = /vis|vit|image_encoder|multi_modal|mm_|audio|mtp|nextn/i;
+
 /** Classifies a tensor by its name and (when known) its layer's block and role. */
 export function parameterPart(name: string, block: number | undefined, mainBlocks: number | undefined, mtpLayers: number): ParameterPart {
+  if (mtpLayers > 0 && mainBlocks !== undefined && block !== undefined && block >= mainBlocks) return namedPart(name) ?? 'mtp';
+  return namedPart(name) ?? 'text';
+}
+
+/** The part a name alone says, or undefined. */
+function namedPart(name: string): ParameterPart | undefined {
+  if (!MAYBE_NOT_TEXT.test(name)) return undefined;
   const lower = name.toLowerCase();
   if (VISION.test(lower)) return 'vision';
   if (AUDIO.test(lower)) return 'audio';
   if (MTP_NAME.test(lower)) return 'mtp';
-  if (mtpLayers > 0 && mainBlocks !== undefined && block !== undefined && block >= mainBlocks) return 'mtp';
-  return 'text';
+  return undefined;
 }
 
 /** True for a routed (not shared) expert tensor. */
@@ -55,13 +67,36 @@ export function isRoutedExpert(name: string, role: Layer['role'] | undefined): b
   return role === 'expert' || ROUTED_NAME.test(name);
 }
 
+/**
+ * True when layer i is tensor i's one-weight layer (tensor-only formats: safetensors, GGUF). With distinct names
+ * (which the parts map's size shows) tensor i's first layer is then layer i, without a name → layer map.
+ */
+function alignedLayers(model: Model): boolean {
+  const { layers, tensors } = model;
+  if (layers.length !== tensors.length) return false;
+  for (let i = 0; i < layers.length; i++) {
+    const w = layers[i]!.weights;
+    if (w.length !== 1 || w[0] !== tensors[i]!.name) return false;
+  }
+  return true;
+}
+
 /** Part of every tensor, by name, for a model. */
 export function tensorParts(model: Model): Map<string, ParameterPart> {
   const hp = model.hyperparameters;
-  const blockOf = new Map<string, number | undefined>();
-  for (const l of model.layers) for (const w of l.weights) if (!blockOf.has(w)) blockOf.set(w, l.block);
-  const out = new Map<string, ParameterPart>();
-  for (const t of model.tensors) out.set(t.name, parameterPart(t.name, blockOf.get(t.name), hp.blockCount, hp.mtpLayerCount ?? 0));
+  const mtpLayers = hp.mtpLayerCount ?? 0;
+  let out = new Map<string, ParameterPart>();
+  if (alignedLayers(model)) {
+    const { layers, tensors } = model;
+    for (let i = 0; i < tensors.length; i++) out.set(tensors[i]!.name, parameterPart(tensors[i]!.name, layers[i]!.block, hp.blockCount, mtpLayers));
+  }
+  if (out.size !== model.tensors.length) {
+    // Any layout, and repeated names: each name's block is that of the first layer naming it.
+    const blockOf = new Map<string, number | undefined>();
+    for (const l of model.layers) for (const w of l.weights) if (!blockOf.has(w)) blockOf.set(w, l.block);
+    out = new Map<string, ParameterPart>();
+    for (const t of model.tensors) out.set(t.name, parameterPart(t.name, blockOf.get(t.name), hp.blockCount, mtpLayers));
+  }
   return out;
 }
 
@@ -71,14 +106,24 @@ export function tensorParts(model: Model): Map<string, ParameterPart> {
  */
 export function parameterBreakdown(model: Model, parts: ReadonlyMap<string, ParameterPart> = tensorParts(model)): ParameterBreakdown {
   const hp = model.hyperparameters;
-  const roleOf = new Map<string, Layer['role']>();
-  for (const l of model.layers) for (const w of l.weights) if (!roleOf.has(w)) roleOf.set(w, l.role);
+  // Each tensor's role: its aligned layer's, or the first layer naming it.
+  let roleAt: (i: number, name: string) => Layer['role'] | undefined;
+  if (parts.size === model.tensors.length && alignedLayers(model)) {
+    const { layers } = model;
+    roleAt = (i) => layers[i]!.role;
+  } else {
+    const roleOf = new Map<string, Layer['role']>();
+    for (const l of model.layers) for (const w of l.weights) if (!roleOf.has(w)) roleOf.set(w, l.role);
+    roleAt = (_i, name) => roleOf.get(name);
+  }
   const sums = { text: 0, mtp: 0, vision: 0, audio: 0 };
   let routed = 0;
-  for (const t of model.tensors) {
+  const { tensors } = model;
+  for (let i = 0; i < tensors.length; i++) {
+    const t = tensors[i]!;
     const part = parts.get(t.name) ?? 'text';
     sums[part] += t.elementCount;
-    if (part === 'text' && isRoutedExpert(t.name, roleOf.get(t.name))) routed += t.elementCount;
+    if (part === 'text' && isRoutedExpert(t.name, roleAt(i, t.name))) routed += t.elementCount;
   }
   const used = hp.expertUsedCount;
   const count = hp.expertCount;

@@ -251,19 +251,26 @@ export class RoleMemo {
 function samePattern(e: MemoEntry, name: string, rank: number, digitMask: number, segments: number): boolean {
   if (e.rank !== rank || e.digitMask !== digitMask || e.segments !== segments) return false;
   const a = e.name;
+  const an = a.length;
+  const bn = name.length;
   let i = 0;
   let j = 0;
   for (let s = 0; s < segments; s++) {
-    let ia = a.indexOf('.', i);
-    if (ia < 0) ia = a.length;
-    let jb = name.indexOf('.', j);
-    if (jb < 0) jb = name.length;
-    if ((digitMask & (1 << s)) === 0) {
-      if (ia - i !== jb - j) return false;
-      for (let k = 0; k < ia - i; k++) if (a.charCodeAt(i + k) !== name.charCodeAt(j + k)) return false;
+    if ((digitMask & (1 << s)) !== 0) {
+      // An index segment in both (the masks agree): skip its digits.
+      while (i < an && a.charCodeAt(i) !== 0x2e) i++;
+      while (j < bn && name.charCodeAt(j) !== 0x2e) j++;
+    } else {
+      for (;;) {
+        const c = i < an ? a.charCodeAt(i) : 0x2e;
+        if (c !== (j < bn ? name.charCodeAt(j) : 0x2e)) return false;
+        if (c === 0x2e) break;
+        i++;
+        j++;
+      }
     }
-    i = ia + 1;
-    j = jb + 1;
+    i++;
+    j++;
   }
   return true;
 }

@@ -13,7 +13,7 @@
  *   `{ "bytes": N | "24GB" }` (total memory in place of the capacity), `{ "weightBytes": N | "512MiB" }`
  *   (layer weights only) or `{ "avgBits": 4.5 }` (average stored bits per layer weight element).
  */
-import { type Node as JsonNode, type ParseError, getNodeValue, parseTree, printParseErrorCode } from 'jsonc-parser';
+import { type Node as JsonNode, type ParseError, parseTree, printParseErrorCode } from 'jsonc-parser';
 import { jsonDepthError } from '../io/jsonc';
 import { DEFAULT_LIMITS } from '../io/limits';
 import { own, setOwn } from '../model/dict';
@@ -77,22 +77,63 @@ export interface PlanMeasuredFigures {
 }
 
 /**
- * What `plan --verify` / `--measure` measured, stored in the plan so that reopening it shows the figures without
- * running anything: which runtime and text, the delivered plan's figures, per layer (with `--measure`) the KL the
- * layer adds alone in its planned format, and the baselines of equal size.
+ * What a measurement record's figures are: 'kl' = KL divergence of the next-token distributions against the original
+ * (nats; GGUF in llama.cpp); 'output-sqnr-db' = signal-to-noise ratio of the model's compared outputs against the
+ * original on the same inputs (dB, higher is better; ONNX in onnxruntime-node). A record without `metric` is 'kl'.
  */
-export interface PlanMeasurement {
-  /** e.g. 'llama.cpp (node-llama-cpp 3.21.1, CPU)'. */
+export type PlanMeasurementMetric = 'kl' | 'output-sqnr-db';
+
+/** Which runtime ran the model, on what, when, and which candidate was delivered. */
+interface PlanMeasurementSource {
+  /** e.g. 'llama.cpp (node-llama-cpp 3.21.1, CPU)', 'onnxruntime-node 1.30.0 (CPU)'. */
   readonly runtime: string;
-  /** The calibration text: file, origin, tokens, positions, context. */
+  /** The calibration text (file, origin, tokens, positions, context) or, for ONNX, the inputs and compared outputs. */
   readonly text: string;
   /** ISO 8601 time of the measurement. */
   readonly measuredAt: string;
-  /** Which candidate was delivered ('solver', a baseline id, or 'solver@<baseline>'). */
+  /** Which candidate was delivered ('solver', a baseline id, 'solver@<baseline>' or 'local:<n>'). */
   readonly delivered: string;
+}
+
+/**
+ * What `plan --verify` / `--measure` measured in llama.cpp, stored in the plan so that reopening it shows the
+ * figures without running anything: which runtime and text, the delivered plan's figures, per layer (with
+ * `--measure`) the KL the layer adds alone in its planned format, and the baselines of equal size.
+ */
+export interface PlanKlMeasurement extends PlanMeasurementSource {
+  readonly metric?: 'kl';
   readonly plan: PlanMeasuredFigures;
   readonly layers?: readonly { readonly layer: string; readonly format: string; readonly predictedKl?: number; readonly measuredKl?: number }[];
   readonly baselines?: readonly { readonly id: string; readonly label: string; readonly weightBytes: number; readonly klDivergence: number; readonly perplexity: number; readonly solverKlDivergence?: number; readonly solverWeightBytes?: number }[];
+}
+
+/** The delivered ONNX plan's output SQNR: predicted from the static scores, measured in onnxruntime-node (dB). */
+export interface PlanSqnrFigures {
+  /** Output SQNR predicted for the plan by adding per-layer noise-to-signal ratios (see `predictor`). */
+  readonly predictedSqnrDb?: number;
+  /** What was added up: 'static' = the static sensitivity scores; 'measured-layers' = each layer measured alone. */
+  readonly predictor?: 'static' | 'measured-layers';
+  readonly measuredSqnrDb: number;
+}
+
+/**
+ * What `plan --verify` / `--measure` measured in onnxruntime-node (ONNX): the delivered plan's output SQNR
+ * (verification), per layer (with `--measure`) the output SQNR with only that layer in its planned format beside the
+ * static prediction, and the baselines measured in the same run. `plan` is absent when only layers were measured.
+ */
+export interface PlanSqnrMeasurement extends PlanMeasurementSource {
+  readonly metric: 'output-sqnr-db';
+  readonly plan?: PlanSqnrFigures;
+  readonly layers?: readonly { readonly layer: string; readonly format: string; readonly predictedSqnrDb?: number; readonly measuredSqnrDb: number }[];
+  readonly baselines?: readonly { readonly id: string; readonly label: string; readonly weightBytes: number; readonly measuredSqnrDb: number }[];
+}
+
+/** What was measured for a plan, stored in it (see {@link PlanKlMeasurement}, {@link PlanSqnrMeasurement}). */
+export type PlanMeasurement = PlanKlMeasurement | PlanSqnrMeasurement;
+
+/** The metric of a record ('kl' when it names none). */
+export function measurementMetric(m: PlanMeasurement): PlanMeasurementMetric {
+  return m.metric ?? 'kl';
 }
 
 /** A precision plan as stored in `*.precision.json`. */
@@ -376,33 +417,87 @@ export function parsePlan(text: string, fileName = 'plan'): ParsedPlan {
   return { plan, diagnostics: diags, positions, text };
 }
 
-/** A measurement record, checked field by field (bounded like `layers`); undefined when malformed. */
+/** Most baselines kept from a measurement record. */
+const MAX_MEASURED_BASELINES = 64;
+/** Longest string kept from a measurement record. */
+const MAX_MEASUREMENT_STRING = 4096;
+
+/**
+ * A measurement record, checked field by field (bounded like `layers`: entries, string lengths, finite numbers);
+ * undefined when malformed. Read from the syntax tree by property name, never through a plain object built from the
+ * file's keys.
+ */
 function parseMeasurement(n: JsonNode): PlanMeasurement | undefined {
   if (n.type !== 'object' || n.length > MAX_MEASUREMENT_TEXT_BYTES) return undefined;
-  const v = getNodeValue(n) as Record<string, unknown>;
-  const num = (x: unknown): x is number => typeof x === 'number' && Number.isFinite(x);
-  const str = (x: unknown): x is string => typeof x === 'string' && x.length <= 4096;
-  const figures = (x: unknown): PlanMeasuredFigures | undefined => {
-    if (!x || typeof x !== 'object') return undefined;
-    const f = x as Record<string, unknown>;
-    if (!num(f['klDivergence']) || !num(f['klStdErr']) || !num(f['perplexity']) || !num(f['referencePerplexity']) || !num(f['top1Agreement'])) return undefined;
-    return { ...(num(f['predictedKl']) ? { predictedKl: f['predictedKl'] } : {}), klDivergence: f['klDivergence'], klStdErr: f['klStdErr'], perplexity: f['perplexity'], referencePerplexity: f['referencePerplexity'], top1Agreement: f['top1Agreement'] };
+  const num = (o: JsonNode | undefined, key: string): number | undefined => {
+    const x = o?.type === 'object' ? prop(o, key) : undefined;
+    return x?.type === 'number' && Number.isFinite(x.value) ? Number(x.value) : undefined;
   };
-  const plan = figures(v['plan']);
-  if (!plan || !str(v['runtime']) || !str(v['text']) || !str(v['measuredAt']) || !str(v['delivered'])) return undefined;
-  const layersIn = Array.isArray(v['layers']) ? (v['layers'] as unknown[]).slice(0, MAX_PLAN_ENTRIES) : [];
-  const layers = layersIn.flatMap((x) => {
-    const l = (x ?? {}) as Record<string, unknown>;
-    if (!str(l['layer']) || !str(l['format'])) return [];
-    return [{ layer: l['layer'], format: l['format'], ...(num(l['predictedKl']) ? { predictedKl: l['predictedKl'] } : {}), ...(num(l['measuredKl']) ? { measuredKl: l['measuredKl'] } : {}) }];
+  const str = (o: JsonNode | undefined, key: string): string | undefined => {
+    const x = o?.type === 'object' ? prop(o, key) : undefined;
+    return x?.type === 'string' && String(x.value).length <= MAX_MEASUREMENT_STRING ? String(x.value) : undefined;
+  };
+  const items = (key: string, max: number): JsonNode[] => {
+    const a = prop(n, key);
+    return a?.type === 'array' ? (a.children ?? []).slice(0, max) : [];
+  };
+  const opt = <K extends string>(key: K, v: number | undefined): { [P in K]?: number } => (v === undefined ? {} : ({ [key]: v } as { [P in K]: number }));
+  const runtime = str(n, 'runtime');
+  const text = str(n, 'text');
+  const measuredAt = str(n, 'measuredAt');
+  const delivered = str(n, 'delivered');
+  if (runtime === undefined || text === undefined || measuredAt === undefined || delivered === undefined) return undefined;
+  const source = { runtime, text, measuredAt, delivered };
+  const metricNode = prop(n, 'metric');
+  const metric = metricNode === undefined ? 'kl' : metricNode.type === 'string' ? String(metricNode.value) : undefined;
+  const planNode = prop(n, 'plan');
+  if (metric === 'output-sqnr-db') {
+    let plan: PlanSqnrFigures | undefined;
+    if (planNode !== undefined) {
+      const measured = num(planNode, 'measuredSqnrDb');
+      if (measured === undefined) return undefined;
+      const predictor = str(planNode, 'predictor');
+      plan = { ...opt('predictedSqnrDb', num(planNode, 'predictedSqnrDb')), ...(predictor === 'static' || predictor === 'measured-layers' ? { predictor } : {}), measuredSqnrDb: measured };
+    }
+    const layers = items('layers', MAX_PLAN_ENTRIES).flatMap((l) => {
+      const layer = str(l, 'layer');
+      const format = str(l, 'format');
+      const measured = num(l, 'measuredSqnrDb');
+      return layer === undefined || format === undefined || measured === undefined ? [] : [{ layer, format, ...opt('predictedSqnrDb', num(l, 'predictedSqnrDb')), measuredSqnrDb: measured }];
+    });
+    const baselines = items('baselines', MAX_MEASURED_BASELINES).flatMap((b) => {
+      const id = str(b, 'id');
+      const label = str(b, 'label');
+      const weightBytes = num(b, 'weightBytes');
+      const measured = num(b, 'measuredSqnrDb');
+      return id === undefined || label === undefined || weightBytes === undefined || measured === undefined ? [] : [{ id, label, weightBytes, measuredSqnrDb: measured }];
+    });
+    if (!plan && !layers.length) return undefined;
+    return { metric, ...source, ...(plan ? { plan } : {}), ...(layers.length ? { layers } : {}), ...(baselines.length ? { baselines } : {}) };
+  }
+  if (metric !== 'kl') return undefined;
+  const kl = num(planNode, 'klDivergence');
+  const klStdErr = num(planNode, 'klStdErr');
+  const perplexity = num(planNode, 'perplexity');
+  const referencePerplexity = num(planNode, 'referencePerplexity');
+  const top1Agreement = num(planNode, 'top1Agreement');
+  if (kl === undefined || klStdErr === undefined || perplexity === undefined || referencePerplexity === undefined || top1Agreement === undefined) return undefined;
+  const plan: PlanMeasuredFigures = { ...opt('predictedKl', num(planNode, 'predictedKl')), klDivergence: kl, klStdErr, perplexity, referencePerplexity, top1Agreement };
+  const layers = items('layers', MAX_PLAN_ENTRIES).flatMap((l) => {
+    const layer = str(l, 'layer');
+    const format = str(l, 'format');
+    return layer === undefined || format === undefined ? [] : [{ layer, format, ...opt('predictedKl', num(l, 'predictedKl')), ...opt('measuredKl', num(l, 'measuredKl')) }];
   });
-  const baselinesIn = Array.isArray(v['baselines']) ? (v['baselines'] as unknown[]).slice(0, 64) : [];
-  const baselines = baselinesIn.flatMap((x) => {
-    const b = (x ?? {}) as Record<string, unknown>;
-    if (!str(b['id']) || !str(b['label']) || !num(b['weightBytes']) || !num(b['klDivergence']) || !num(b['perplexity'])) return [];
-    return [{ id: b['id'], label: b['label'], weightBytes: b['weightBytes'], klDivergence: b['klDivergence'], perplexity: b['perplexity'], ...(num(b['solverKlDivergence']) ? { solverKlDivergence: b['solverKlDivergence'] } : {}), ...(num(b['solverWeightBytes']) ? { solverWeightBytes: b['solverWeightBytes'] } : {}) }];
+  const baselines = items('baselines', MAX_MEASURED_BASELINES).flatMap((b) => {
+    const id = str(b, 'id');
+    const label = str(b, 'label');
+    const weightBytes = num(b, 'weightBytes');
+    const klDivergence = num(b, 'klDivergence');
+    const bPerplexity = num(b, 'perplexity');
+    if (id === undefined || label === undefined || weightBytes === undefined || klDivergence === undefined || bPerplexity === undefined) return [];
+    return [{ id, label, weightBytes, klDivergence, perplexity: bPerplexity, ...opt('solverKlDivergence', num(b, 'solverKlDivergence')), ...opt('solverWeightBytes', num(b, 'solverWeightBytes')) }];
   });
-  return { runtime: v['runtime'], text: v['text'], measuredAt: v['measuredAt'], delivered: v['delivered'], plan, ...(layers.length ? { layers } : {}), ...(baselines.length ? { baselines } : {}) };
+  return { ...(metricNode !== undefined ? { metric: 'kl' as const } : {}), ...source, plan, ...(layers.length ? { layers } : {}), ...(baselines.length ? { baselines } : {}) };
 }
 
 function parseBudgetNode(n: JsonNode, bad: (n: JsonNode, message: string) => void): PlanBudget | undefined {

@@ -178,11 +178,18 @@ function f16(b: Uint8Array, o: number, h: Float32Array): number {
   return h[b[o]! | (b[o + 1]! << 8)]!;
 }
 
-/** get_scale_min_k4 (ggml-quants.c) for Q4_K/Q5_K 12-byte packed 6-bit scales and mins. */
-function scaleMinK4(j: number, q: Uint8Array, o: number): [number, number] {
-  if (j < 4) return [q[o + j]! & 63, q[o + j + 4]! & 63];
-  return [(q[o + j + 4]! & 0xf) | ((q[o + j - 4]! >> 6) << 4), (q[o + j + 4]! >> 4) | ((q[o + j]! >> 6) << 4)];
+/** get_scale_min_k4 (ggml-quants.c) for Q4_K/Q5_K 12-byte packed 6-bit scales and mins: the scale (no tuple per call). */
+function scaleK4(j: number, q: Uint8Array, o: number): number {
+  return j < 4 ? q[o + j]! & 63 : (q[o + j + 4]! & 0xf) | ((q[o + j - 4]! >> 6) << 4);
 }
+
+/** get_scale_min_k4: the min. */
+function minK4(j: number, q: Uint8Array, o: number): number {
+  return j < 4 ? q[o + j + 4]! & 63 : (q[o + j + 4]! >> 4) | ((q[o + j]! >> 6) << 4);
+}
+
+/** Q3_K's 16 signed sub-block scales, reused by every block (decoders are synchronous). */
+const Q3K_SCALES = new Int8Array(16);
 
 /** Block decoders, keyed by ggml dtype id. Each writes blockSize floats at y[yo..]. */
 const GGML_DECODERS: Readonly<Record<string, BlockDecoder>> = {
@@ -265,10 +272,10 @@ const GGML_DECODERS: Readonly<Record<string, BlockDecoder>> = {
   q3_k: (b, o, y, yo, h) => {
     const dAll = f16(b, o + 108, h);
     const sc = o + 96;
-    const scales = new Int8Array(16);
+    const scales = Q3K_SCALES;
     for (let j = 0; j < 16; j++) {
       const low = j < 8 ? b[sc + j]! & 0xf : b[sc + j - 8]! >> 4;
-      const high = (b[sc + 8 + (j % 4)]! >> (2 * Math.floor(j / 4))) & 3;
+      const high = (b[sc + 8 + (j % 4)]! >> (2 * (j >> 2))) & 3;
       scales[j] = (low | (high << 4)) - 32;
     }
     let q = o + 32;
@@ -293,9 +300,7 @@ const GGML_DECODERS: Readonly<Record<string, BlockDecoder>> = {
     let q = o + 16;
     let p = yo;
     for (let is = 0; is < 8; is += 2) {
-      const [s1, m1] = scaleMinK4(is, b, o + 4);
-      const [s2, m2] = scaleMinK4(is + 1, b, o + 4);
-      const d1 = d * s1, mm1 = min * m1, d2 = d * s2, mm2 = min * m2;
+      const d1 = d * scaleK4(is, b, o + 4), mm1 = min * minK4(is, b, o + 4), d2 = d * scaleK4(is + 1, b, o + 4), mm2 = min * minK4(is + 1, b, o + 4);
       for (let l = 0; l < 32; l++) y[p++] = d1 * (b[q + l]! & 0xf) - mm1;
       for (let l = 0; l < 32; l++) y[p++] = d2 * (b[q + l]! >> 4) - mm2;
       q += 32;
@@ -310,9 +315,7 @@ const GGML_DECODERS: Readonly<Record<string, BlockDecoder>> = {
     let p = yo;
     let u1 = 1, u2 = 2;
     for (let is = 0; is < 8; is += 2) {
-      const [s1, m1] = scaleMinK4(is, b, o + 4);
-      const [s2, m2] = scaleMinK4(is + 1, b, o + 4);
-      const d1 = d * s1, mm1 = min * m1, d2 = d * s2, mm2 = min * m2;
+      const d1 = d * scaleK4(is, b, o + 4), mm1 = min * minK4(is, b, o + 4), d2 = d * scaleK4(is + 1, b, o + 4), mm2 = min * minK4(is + 1, b, o + 4);
       for (let l = 0; l < 32; l++) y[p++] = d1 * ((b[ql + l]! & 0xf) + (b[qh + l]! & u1 ? 16 : 0)) - mm1;
       for (let l = 0; l < 32; l++) y[p++] = d2 * ((b[ql + l]! >> 4) + (b[qh + l]! & u2 ? 16 : 0)) - mm2;
       ql += 32;
@@ -326,16 +329,15 @@ const GGML_DECODERS: Readonly<Record<string, BlockDecoder>> = {
     let ql = o, qh = o + 128, sc = o + 192, p = yo;
     for (let n = 0; n < QK_K; n += 128) {
       for (let l = 0; l < 32; l++) {
-        const is = l >> 4;
+        const is = sc + (l >> 4);
         const q1 = ((b[ql + l]! & 0xf) | (((b[qh + l]! >> 0) & 3) << 4)) - 32;
         const q2 = ((b[ql + l + 32]! & 0xf) | (((b[qh + l]! >> 2) & 3) << 4)) - 32;
         const q3 = ((b[ql + l]! >> 4) | (((b[qh + l]! >> 4) & 3) << 4)) - 32;
         const q4 = ((b[ql + l + 32]! >> 4) | (((b[qh + l]! >> 6) & 3) << 4)) - 32;
-        const s = (k: number): number => (b[sc + is + k]! << 24) >> 24;
-        y[p + l] = d * s(0) * q1;
-        y[p + l + 32] = d * s(2) * q2;
-        y[p + l + 64] = d * s(4) * q3;
-        y[p + l + 96] = d * s(6) * q4;
+        y[p + l] = d * ((b[is]! << 24) >> 24) * q1;
+        y[p + l + 32] = d * ((b[is + 2]! << 24) >> 24) * q2;
+        y[p + l + 64] = d * ((b[is + 4]! << 24) >> 24) * q3;
+        y[p + l + 96] = d * ((b[is + 6]! << 24) >> 24) * q4;
       }
       p += 128;
       ql += 64;

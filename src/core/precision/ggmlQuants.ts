@@ -19,9 +19,9 @@
  * 1.5·2²³ magic-number trick (round half to even). Comparisons keep C's NaN behaviour (`d ? … : …` is true for NaN).
  * test/integration/ggufApply.test.ts compares these bytes with libggml's own output.
  */
-import { floatToBf16Bits, floatToHalfBits, halfToFloatTable } from './decode';
+import { decodeElements, floatToBf16Bits, floatToHalfBits, halfToFloatTable } from './decode';
 import { dtypeInfo } from '../model/dtypes';
-import { affineCodesRun, KQUANT_MAX_VALUES, searchQ3, searchQkx2, searchQx, symCodesRun, type KquantSearchViews } from './kquantSearch';
+import { activeKquantSearchBackend, affineCodesRun, dequantAffineRun, dequantSymRun, KQUANT_MAX_VALUES, searchQ3, searchQkx2, searchQx, symCodesRun, type KquantSearchViews } from './kquantSearch';
 
 const QK_K = 256;
 
@@ -752,14 +752,16 @@ interface FastKquant {
   readonly scales: (b: Uint8Array, bo: number, dd: Float32Array, dm: Float32Array, o: number) => boolean;
   readonly codes: (count: number) => void;
   readonly pack: (b: Uint8Array, bo: number, c: Uint8Array, co: number) => void;
+  /** The run's dequantized values from its final codes (what the block decoder gives for the packed bytes). */
+  readonly dequant: (count: number) => Float32Array;
 }
 
 const FAST_KQUANTS: ReadonlyMap<string, FastKquant> = new Map<string, FastKquant>([
-  ['q2_k', { search: (x, xo, c) => searchQkx2(x, xo, c, 16, 3, -0.5, Math.fround(0.1), 15, true, 'abs'), sub: 16, scales: q2kScales, codes: (c) => affineCodesRun(c, 16, 3), pack: q2kPack }],
-  ['q3_k', { search: (x, xo, c) => searchQ3(x, xo, c, 16, 4), sub: 16, scales: q3kScales, codes: (c) => symCodesRun(c, 16, -4, 3), pack: q3kPack }],
-  ['q4_k', { search: (x, xo, c) => searchQkx2(x, xo, c, 32, 15, -1, Math.fround(0.1), 20, false, 'avx'), sub: 8, scales: qk45Scales, codes: (c) => affineCodesRun(c, 32, 15), pack: q4kPack }],
-  ['q5_k', { search: (x, xo, c) => searchQkx2(x, xo, c, 32, 31, -0.5, Math.fround(0.1), 15, false, 'avx'), sub: 8, scales: qk45Scales, codes: (c) => affineCodesRun(c, 32, 31), pack: q5kPack }],
-  ['q6_k', { search: (x, xo, c) => searchQx(x, xo, c, 16, 32), sub: 16, scales: q6kScales, codes: (c) => symCodesRun(c, 16, -32, 31), pack: q6kPack }],
+  ['q2_k', { search: (x, xo, c) => searchQkx2(x, xo, c, 16, 3, -0.5, Math.fround(0.1), 15, true, 'abs'), sub: 16, scales: q2kScales, codes: (c) => affineCodesRun(c, 16, 3), pack: q2kPack, dequant: (c) => dequantAffineRun(c, 16) }],
+  ['q3_k', { search: (x, xo, c) => searchQ3(x, xo, c, 16, 4), sub: 16, scales: q3kScales, codes: (c) => symCodesRun(c, 16, -4, 3), pack: q3kPack, dequant: (c) => dequantSymRun(c, 16, 4) }],
+  ['q4_k', { search: (x, xo, c) => searchQkx2(x, xo, c, 32, 15, -1, Math.fround(0.1), 20, false, 'avx'), sub: 8, scales: qk45Scales, codes: (c) => affineCodesRun(c, 32, 15), pack: q4kPack, dequant: (c) => dequantAffineRun(c, 32) }],
+  ['q5_k', { search: (x, xo, c) => searchQkx2(x, xo, c, 32, 31, -0.5, Math.fround(0.1), 15, false, 'avx'), sub: 8, scales: qk45Scales, codes: (c) => affineCodesRun(c, 32, 31), pack: q5kPack, dequant: (c) => dequantAffineRun(c, 32) }],
+  ['q6_k', { search: (x, xo, c) => searchQx(x, xo, c, 16, 32), sub: 16, scales: q6kScales, codes: (c) => symCodesRun(c, 16, -32, 31), pack: q6kPack, dequant: (c) => dequantSymRun(c, 16, 32) }],
 ]);
 
 /** Encodes `blocks` super-blocks on the fast path; a run it declines (NaN) goes through the reference encoder. */
@@ -781,6 +783,40 @@ function encodeFast(fast: FastKquant, enc: BlockEncoder, values: Float32Array, b
     fast.codes(nb * QK_K);
     for (let k = 0; k < nb; k++) if (!done[k]) fast.pack(b, (k0 + k) * bytesPerBlock, v.codes, k * QK_K);
   }
+}
+
+/** One block's header bytes while simulating (the largest K block, Q6_K, is 210 bytes). */
+const SIM_BLOCK = new Uint8Array(256);
+
+/**
+ * The values `decodeElements(dtype, quantizeGgml(dtype, values))` gives, for the K-quants on the fast path, without
+ * packing and unpacking: the search and final codes in WebAssembly, then y = dd·code − dm per element exactly as the
+ * block decoders compute it. Writes `out[0..values.length)` and returns true; false (nothing written) for other
+ * dtypes, lengths that are not whole super-blocks, or without WebAssembly. Runs with NaN go through the bytes.
+ */
+export function simulateGgml(dtype: string, values: Float32Array, out: Float32Array): boolean {
+  const fast = FAST_KQUANTS.get(dtype);
+  if (!fast || values.length % QK_K !== 0 || activeKquantSearchBackend() !== 'wasm') return false;
+  const blocks = values.length / QK_K;
+  const runBlocks = KQUANT_MAX_VALUES / QK_K;
+  for (let k0 = 0; k0 < blocks; k0 += runBlocks) {
+    const nb = Math.min(runBlocks, blocks - k0);
+    const run = values.subarray(k0 * QK_K, (k0 + nb) * QK_K);
+    const v = fast.search(values, k0 * QK_K, nb * QK_K);
+    if (!v) {
+      out.set(decodeElements(dtype, quantizeGgml(dtype, run), run.length), k0 * QK_K);
+      continue;
+    }
+    for (let k = 0; k < nb; k++) {
+      SCALES.set(v.scales.subarray(k * fast.sub, (k + 1) * fast.sub));
+      MINS.set(v.mins.subarray(k * fast.sub, (k + 1) * fast.sub));
+      // An all-zero Q6_K block decodes from zero bytes: code 0 under a zero step.
+      if (!fast.scales(SIM_BLOCK, 0, v.dd, v.dm, k * fast.sub)) v.codes.fill(0, k * QK_K, (k + 1) * QK_K);
+    }
+    fast.codes(nb * QK_K);
+    out.set(fast.dequant(nb * QK_K), k0 * QK_K);
+  }
+  return true;
 }
 //#endregion
 

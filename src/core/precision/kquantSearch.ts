@@ -38,6 +38,8 @@ interface KquantExports {
   q3(x: number, nsub: number, n: number, nmax: number, outS: number, outL: number): void;
   codesAffine(x: number, nsub: number, n: number, nmax: number, dd: number, dm: number, outL: number): void;
   codesSym(x: number, nsub: number, n: number, lo: number, hi: number, dd: number, outL: number): void;
+  dequantAffine(nsub: number, n: number, dd: number, dm: number, codes: number, out: number): void;
+  dequantSym(nsub: number, n: number, bias: number, dd: number, codes: number, out: number): void;
 }
 
 interface WasmApi {
@@ -167,4 +169,20 @@ export function affineCodesRun(count: number, n: number, nmax: number): void {
 /** As {@link affineCodesRun} for the symmetric types: clamp(nearest_int(x / dd), lo, hi) − lo where dd ≠ 0. */
 export function symCodesRun(count: number, n: number, lo: number, hi: number): void {
   state!.ex.codesSym(X_OFF, count / n, n, lo, hi, DD_OFF, L_OFF);
+}
+
+/**
+ * After the final codes of a run of `count` values: the dequantized values y = dd·code − dm (affine types) as the
+ * block decoders compute them (float64 products, stored as float32). They overwrite the staged input; the returned
+ * view is valid until the next call.
+ */
+export function dequantAffineRun(count: number, n: number): Float32Array {
+  state!.ex.dequantAffine(count / n, n, DD_OFF, DM_OFF, L_OFF, X_OFF);
+  return state!.x.subarray(0, count);
+}
+
+/** As {@link dequantAffineRun} for the symmetric types: y = dd·(code − bias). */
+export function dequantSymRun(count: number, n: number, bias: number): Float32Array {
+  state!.ex.dequantSym(count / n, n, bias, DD_OFF, L_OFF, X_OFF);
+  return state!.x.subarray(0, count);
 }

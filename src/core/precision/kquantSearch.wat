@@ -472,4 +472,42 @@
               (br $l1)))))
         (local.set $sb (i32.add (local.get $sb) (i32.const 1)))
         (br $sbLoop))))
+
+  ;; Dequantized values of the affine types, as the block decoders compute them (float64, then float32):
+  ;; y = dd[sb] · code − dm[sb] for the runs of $n codes at $codes; written to $out (float32).
+  (func (export "dequantAffine") (param $nsub i32) (param $n i32) (param $dd i32) (param $dm i32) (param $codes i32) (param $out i32)
+    (local $sb i32) (local $i i32) (local $k i32) (local $d f64) (local $m f64)
+    (block $allDone
+      (loop $sbLoop
+        (br_if $allDone (i32.ge_u (local.get $sb) (local.get $nsub)))
+        (local.set $d (f64.promote_f32 (f32.load (i32.add (local.get $dd) (i32.shl (local.get $sb) (i32.const 2))))))
+        (local.set $m (f64.promote_f32 (f32.load (i32.add (local.get $dm) (i32.shl (local.get $sb) (i32.const 2))))))
+        (local.set $i (i32.const 0))
+        (block $b1 (loop $l1
+          (br_if $b1 (i32.ge_u (local.get $i) (local.get $n)))
+          (local.set $k (i32.add (i32.mul (local.get $sb) (local.get $n)) (local.get $i)))
+          (f32.store (i32.add (local.get $out) (i32.shl (local.get $k) (i32.const 2)))
+            (f32.demote_f64 (f64.sub (f64.mul (local.get $d) (f64.convert_i32_u (i32.load8_u (i32.add (local.get $codes) (local.get $k))))) (local.get $m))))
+          (local.set $i (i32.add (local.get $i) (i32.const 1)))
+          (br $l1)))
+        (local.set $sb (i32.add (local.get $sb) (i32.const 1)))
+        (br $sbLoop))))
+
+  ;; Dequantized values of the symmetric types: y = dd[sb] · (code − $bias) in float64, then float32.
+  (func (export "dequantSym") (param $nsub i32) (param $n i32) (param $bias i32) (param $dd i32) (param $codes i32) (param $out i32)
+    (local $sb i32) (local $i i32) (local $k i32) (local $d f64)
+    (block $allDone
+      (loop $sbLoop
+        (br_if $allDone (i32.ge_u (local.get $sb) (local.get $nsub)))
+        (local.set $d (f64.promote_f32 (f32.load (i32.add (local.get $dd) (i32.shl (local.get $sb) (i32.const 2))))))
+        (local.set $i (i32.const 0))
+        (block $b1 (loop $l1
+          (br_if $b1 (i32.ge_u (local.get $i) (local.get $n)))
+          (local.set $k (i32.add (i32.mul (local.get $sb) (local.get $n)) (local.get $i)))
+          (f32.store (i32.add (local.get $out) (i32.shl (local.get $k) (i32.const 2)))
+            (f32.demote_f64 (f64.mul (local.get $d) (f64.convert_i32_s (i32.sub (i32.load8_u (i32.add (local.get $codes) (local.get $k))) (local.get $bias))))))
+          (local.set $i (i32.add (local.get $i) (i32.const 1)))
+          (br $l1)))
+        (local.set $sb (i32.add (local.get $sb) (i32.const 1)))
+        (br $sbLoop))))
 )

@@ -36,7 +36,7 @@
  */
 import type { NumberFormat } from './numberFormats';
 import { decodeElements, floatToBf16Bits, floatToHalfBits, halfToFloatTable, MINI_FLOATS, type MiniFloatSpec } from './decode';
-import { isGgmlWritable, quantizeGgml } from './ggmlQuants';
+import { isGgmlWritable, quantizeGgml, simulateGgml } from './ggmlQuants';
 import { dtypeInfo } from '../model/dtypes';
 
 /** Extra whole-tensor facts for quantizing one chunk of a larger tensor consistently with the whole. */
@@ -433,7 +433,8 @@ function ggmlExact(values: Float32Array, rowLength: number, type: string, out: F
   const bs = dtypeInfo(type)!.blockSize;
   const n = values.length;
   if (rowLength % bs === 0 && n % bs === 0) {
-    out.set(decodeElements(type, quantizeGgml(type, values), n));
+    // K-quants: the same values without packing and unpacking the bytes (simulateGgml), else decode(quantize).
+    if (!simulateGgml(type, values, out)) out.set(decodeElements(type, quantizeGgml(type, values), n));
     return out;
   }
   const padded = new Float32Array(Math.ceil(rowLength / bs) * bs);

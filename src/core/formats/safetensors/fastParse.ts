@@ -16,7 +16,13 @@
 import type { Limits } from '../../io/limits';
 import type { TensorInfo } from '../../model/types';
 import { decodeStrictUtf8 } from './json';
-import { FNV_OFFSET, FNV_PRIME, NameTable, hashName } from './nameTable';
+import { NameTable, hashName } from './nameTable';
+
+// nameTable.ts's FNV-1a constants, as local constants: the scan loops use them per byte, and an imported binding is a
+// getter call per use when modules are loaded one by one (tsx, the benchmarks' runner) rather than bundled.
+// test/unit/safetensorsFast.test.ts checks that every hash equals nameTable's hashName.
+const FNV_OFFSET = 0x811c9dc5 | 0;
+const FNV_PRIME = 0x01000193;
 
 /** Safetensors dtype → IR dtype and bits per element, as header.ts defines them. */
 export interface DtypeEntry {
@@ -239,6 +245,12 @@ export function parseHeaderFast(bytes: Uint8Array, fileKey: string, dataOffset: 
   return { ...scanned.header, metadata: pairsOf(text, scanned.metadata) };
 }
 
+function sameShape(shape: readonly number[], dims: readonly number[], rank: number): boolean {
+  if (shape.length !== rank) return false;
+  for (let k = 0; k < rank; k++) if (shape[k] !== dims[k]) return false;
+  return true;
+}
+
 interface HeaderScan {
   /** Tensors with their names still empty. */
   readonly tensors: TensorInfo[];
@@ -259,6 +271,8 @@ function headerScan(fileKey: string, dataOffset: number, dataByteLength: number,
   let covered = 0;
   let gapBytes = 0;
   const dims: number[] = [];
+  // Consecutive tensors often have one shape (experts, layers): they share one array (shapes are readonly in the IR).
+  let lastShape: number[] = [];
   for (;;) {
     const ks = str();
     if (ks < 0) return undefined;
@@ -340,7 +354,7 @@ function headerScan(fileKey: string, dataOffset: number, dataByteLength: number,
       tensors.push({
         name: '',
         dtype: dt.dtype,
-        shape: rank === 1 ? [dims[0]!] : rank === 2 ? [dims[0]!, dims[1]!] : dims.slice(0, rank),
+        shape: sameShape(lastShape, dims, rank) ? lastShape : (lastShape = dims.slice(0, rank)),
         elementCount,
         byteLength,
         location: byteLength > 0 ? { file: fileKey, byteOffset: dataOffset + begin, byteLength, encoding: 'raw' } : undefined,
