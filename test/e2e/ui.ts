@@ -7,8 +7,9 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { BrowserContext, Page } from 'playwright-core';
 import { ARTIFACTS, launchBrowser, log, makeRunDir, openWorkbench, startCodeServer, type CodeServer } from './lib/codeServer';
-import { MEASURED_MODEL, writeMeasuredPlan, type MeasuredPlan } from './lib/measuredPlan';
+import { MEASURED_GGUF_DIR, MEASURED_MODEL, writeMeasuredGgufPlan, writeMeasuredPlan, type MeasuredPlan } from './lib/measuredPlan';
 import { formatDb } from '../../src/core/format/numbers';
+import { formatKl } from '../../src/core/editor/planLenses';
 import { parsePlan } from '../../src/core/plan/planFile';
 import { writePlanFixtures } from './lib/plans';
 import { makeWorkspace } from './lib/workspace';
@@ -25,6 +26,8 @@ const results = new Results();
 let workspaceDir = '';
 /** The plan with a real onnxruntime-node measurement record, written before VS Code starts. */
 let measured: MeasuredPlan | undefined;
+/** The GGUF plan with a llama.cpp measurement record (a committed fixture from a real run). */
+let measuredGguf: ReturnType<typeof writeMeasuredGgufPlan> | undefined;
 
 async function sourceLens(page: Page): Promise<void> {
   await quickOpen(page, 'infer.py');
@@ -294,7 +297,65 @@ async function measuredPlan(page: Page): Promise<void> {
   const entries = await waitForLens(page, /measured alone -?[\d.]+ dB/, 30_000).catch(() => lenses);
   results.check('plan lens: a layer entry shows its measured output SQNR alone', entries.some((t) => t.includes(`measured alone ${formatDb(first.measuredSqnrDb)}`)), JSON.stringify(entries));
   results.check('plan lenses never label an ONNX figure KL', !entries.some((t) => /KL/.test(t)), JSON.stringify(entries));
+  // The contributed JSON schema accepts the ONNX record (its low-SQNR warnings list the file in the Problems panel).
+  const rows = await problems(page, /predicted to leave/);
+  const schemaProblems = rows.filter((r) => /metric|SqnrDb|predictor|measurement|Matches multiple schemas|Missing property|Incorrect type|Value is not accepted/.test(r));
+  results.check('JSON schema: the plan\'s output-SQNR measurement record validates (no schema problem names it)', schemaProblems.length === 0, JSON.stringify(schemaProblems));
   await screenshot(page, 'ui-16-measured-plan-lenses');
+}
+
+/**
+ * A GGUF plan recording a llama.cpp measurement (a committed fixture from a real run, lib/measuredPlan.ts): the
+ * inspector's Measured KL column, the KL scatter with its source (runtime, text, context) and the plan's lenses
+ * "predicted KL … · measured …".
+ */
+async function measuredGgufPlan(page: Page): Promise<void> {
+  const m = measuredGguf!.measurement;
+  await focusWorkbench(page);
+  await quickOpen(page, 'stories260K.gguf', `${MEASURED_GGUF_DIR}/stories260K.gguf`);
+  await page.locator('.tab.active', { hasText: 'stories260K.gguf' }).first().waitFor({ timeout: 30_000 });
+  const view = webview(page, true);
+  await view.locator('[data-testid="layer-row"]').first().waitFor({ timeout: 30_000 });
+  const header = view.locator('[data-testid="measured-header"]');
+  await header.filter({ hasText: 'Measured KL' }).waitFor({ timeout: 30_000 }).catch(() => undefined);
+  results.check('GGUF measured column: the header names KL', (await header.innerText()).trim() === 'Measured KL', await header.innerText());
+  const headers = (await view.locator('[role="columnheader"]').allInnerTexts()).map((x) => x.trim());
+  const col = headers.indexOf('Measured KL');
+  // The table is virtualised: the rows in the DOM are checked (at least 5 recorded layers among them).
+  const byName = new Map(m.layers.filter((l) => l.measuredKl !== undefined).map((l) => [l.layer, l.measuredKl!.toPrecision(3)]));
+  const rows = view.locator('[data-testid="layer-row"]');
+  const seen: string[] = [];
+  const wrong: string[] = [];
+  for (let i = 0; i < (await rows.count()); i++) {
+    const cells = rows.nth(i).locator('.lt-cell');
+    const name = (await cells.nth(0).innerText()).trim();
+    const want = byName.get(name);
+    if (want === undefined) continue;
+    const got = (await cells.nth(col).innerText()).trim();
+    seen.push(`${name}=${got}`);
+    if (got !== want) wrong.push(`${name}: ${got} ≠ ${want}`);
+  }
+  results.check('GGUF measured column: the rendered recorded layers show their measured KL', col >= 0 && seen.length >= 5 && wrong.length === 0, `${wrong.join('; ')} | ${seen.slice(0, 6).join(', ')}`);
+  const panel = view.locator('[data-testid="chart-measured"]');
+  await panel.scrollIntoViewIfNeeded();
+  // The predicted side needs the static scores (analysed automatically for a small model): wait for the points.
+  await panel.locator('canvas').waitFor({ timeout: 60_000 }).catch(() => undefined);
+  const box = await panel.locator('canvas').boundingBox().catch(() => null);
+  const points = Number(await panel.getAttribute('data-points'));
+  const notes = await panel.locator('.chart-note').allInnerTexts();
+  const paired = notes.map((n) => /over (\d+) layers$/.exec(n)?.[1]).find((x) => x !== undefined);
+  results.check('GGUF scatter: a canvas with one point per measured layer that has a static score (as many as Spearman counts)', !!box && box.width > 50 && points >= 3 && points <= m.layers.length && String(points) === paired, `${JSON.stringify(box)} points ${points} of ${m.layers.length}; ${notes.join(' | ')}`);
+  results.check('GGUF scatter: names its runtime, text and context, and the whole plan predicted beside measured',
+    (await panel.locator('h3').innerText()).trim() === 'Predicted vs measured KL, per layer alone'
+      && notes.some((n) => n.startsWith('Measured: stories260K.gguf.precision.json · llama.cpp (node-llama-cpp 3.21.1, CPU) · tinyTales.txt (bundled;') && /context 128/.test(n))
+      && notes.some((n) => /^Predicted: static score × median measured\/static over \d+ layer\(s\)$/.test(n))
+      && notes.some((n) => n.startsWith(`Whole plan: predicted KL ${m.plan.predictedKl!.toPrecision(3)} (layers measured alone, added) · measured ${m.plan.klDivergence.toPrecision(3)} ± `)),
+    JSON.stringify(notes));
+  await screenshot(page, 'ui-17-measured-gguf-inspector');
+  await quickOpen(page, 'stories260K.gguf.precision.json', `${MEASURED_GGUF_DIR}/stories260K.gguf.precision.json`);
+  const lenses = await waitForLens(page, /predicted KL .* · measured /, 60_000);
+  results.check('GGUF plan lens: the header says "predicted KL … · measured …" from the record', lenses.some((t) => t.split(/\s*\|\s*/)[0]!.includes(`predicted KL ${formatKl(m.plan.predictedKl!)} · measured ${formatKl(m.plan.klDivergence)} · perplexity`)), JSON.stringify(lenses.slice(0, 2)));
+  await screenshot(page, 'ui-18-measured-gguf-lenses');
 }
 
 async function main(): Promise<number> {
@@ -304,6 +365,7 @@ async function main(): Promise<number> {
   await writePlanFixtures(workspace);
   measured = await writeMeasuredPlan(workspace, path.join(runDir, 'measure-cache'));
   log(`measured plan: ${measured.planPath} (${measured.measurement.layers.length} layers measured alone)`);
+  measuredGguf = writeMeasuredGgufPlan(workspace);
   let cs: CodeServer | undefined;
   let browser: BrowserContext | undefined;
   try {
@@ -328,6 +390,7 @@ async function main(): Promise<number> {
       ['verify GGUF plan in llama.cpp', verifyGgufPlan],
       ['compare targets', compareTargets],
       ['measured plan', measuredPlan],
+      ['measured GGUF plan', measuredGgufPlan],
     ] as const) {
       if (only && !only.includes(name)) continue;
       const before = results.failed;

@@ -124,3 +124,12 @@ test('plan --verify alone records the whole plan beside the static prediction; -
   assert.equal((await cli('plan', model, '--target', 'h100', '--avg-bits', '5', '--no-verify', '-o', unverified)).code, 0);
   assert.equal(parsePlan(await fs.readFile(unverified, 'utf8'), 'x').plan?.measurement, undefined, 'nothing measured, nothing recorded');
 });
+
+test('sensitivity --measure names every figure of its cells: predicted, weight and measured output SQNR, then KL', { timeout: 300_000 }, async () => {
+  const r = await cli('sensitivity', model, '--measure', '--formats', 'int8,int4');
+  assert.equal(r.code, 0, r.err);
+  assert.match(r.out, /shown as predicted output SQNR in dB, weight SQNR in brackets, then measured output SQNR, then KL in nats predicted · measured/);
+  // A cell: predicted [weight] measured, then KL predicted · measured (Convolution110 is measured in every format).
+  assert.match(r.out, /Convolution110 .* -?[\d.]+ \[-?[\d.]+\] -?[\d.]+ [\d.e-]+ · [\d.e-]+/);
+});
+

@@ -52,9 +52,16 @@ test('walk paths: buffered, streamed and mixed reads give the same graph, value_
   assert.ok(Object.isFrozen(g.nodes[2]!.attributes));
 });
 
-test('walk paths: value_info is decoded on first read, then a plain data property', async () => {
+test('walk paths: nodes and value_info are made on first read, then plain data properties', async () => {
   const m = await read(build(() => false));
   const g = m.graphs[0]!;
+  assert.equal(m.nodeCount, 8);
+  assert.equal(m.layers.length, 8, 'layers are built from the node table without making the nodes');
+  assert.equal(typeof Object.getOwnPropertyDescriptor(g, 'nodes')!.get, 'function');
+  const nodes = g.nodes;
+  assert.equal(Object.getOwnPropertyDescriptor(g, 'nodes')!.value, nodes);
+  assert.deepEqual(nodes.map((n) => [n.name, n.op, n.inputs, n.outputs]), Array.from({ length: 8 }, (_, i) => [`/blk.${i}/op`, i % 2 ? 'Add' : 'MatMul', [i === 0 ? 'x' : `h${i - 1}`, `w${i}`], [`h${i}`]]));
+  assert.deepEqual(m.layers.map((l) => [l.name, l.inputs, l.outputs]), nodes.map((n) => [n.name, n.inputs, n.outputs]));
   assert.equal(typeof Object.getOwnPropertyDescriptor(g, 'valueInfo')!.get, 'function');
   const first = g.valueInfo;
   const d = Object.getOwnPropertyDescriptor(g, 'valueInfo')!;

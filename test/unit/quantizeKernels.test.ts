@@ -206,7 +206,14 @@ test('NF4 kernel: WebAssembly adds what quantize.ts nf4Error adds (midpoints and
   const c = weights(9 * 67, 3); // rows of 67: groups of 64 and 3 (odd tails)
   c[5] = 1e-40; // float32 subnormals
   c[6] = -3e-39;
-  const cases: [Float32Array, number, number][] = [[a, 200, 64], [b, 200, 64], [b.subarray(0, 150), 150, 64], [c, 67, 64], [c, 67, 7], [weights(4096 * 4, 9), 4096, 64]];
+  // Exact ties x = midpoint × max whose two neighbours round differently to float32 (midpoints 2 and 9 have few
+  // bits: × 31 and × 9 are exact): the tie goes to the lower entry, as the reference's 'y > midpoint' decides.
+  const ties = weights(4 * 64, 5, 0.01);
+  ties.set([31, mids[2]! * 31, -31 * 0.5], 0);
+  ties.set([9, mids[9]! * 9], 64);
+  ties.set([-31, mids[2]! * 31], 128);
+  ties.set([-9, mids[9]! * 9, 9 * 0.25], 192);
+  const cases: [Float32Array, number, number][] = [[a, 200, 64], [b, 200, 64], [b.subarray(0, 150), 150, 64], [c, 67, 64], [c, 67, 7], [weights(4096 * 4, 9), 4096, 64], [ties, 64, 64]];
   for (const [v, rowLength, group] of cases) {
     const want = { signal: 0, noise: 0, maxAbsError: 0, overflow: 0, count: 0 };
     nf4Error(v, rowLength, group, want);

@@ -110,7 +110,9 @@ export async function sensitivityCommand(options: OptionValues, positionals: rea
   io.out(`${report.model}: ${report.layers.length} layers × ${report.formats.length} formats in ${(report.elapsedMs / 1000).toFixed(1)} s`);
   // GGUF measured: KL predicted from the static score (scaled by the median measured KL per unit of score) beside the measured KL.
   const klScale = klPerStaticScore(report);
-  io.out('score = predicted output noise-to-signal ratio from lowering only that layer (higher = more sensitive); shown as predicted output SQNR in dB, weight SQNR in brackets' + (klScale !== undefined ? `, then KL in nats predicted · measured (predicted = score × ${klScale.toPrecision(3)}, the median measured KL per unit of score)` : report.measured ? ', then measured output SQNR' : '') + '.');
+  // Every figure in a cell is named here, in order (ONNX measured: output SQNR, and KL where the outputs are logits-like).
+  const measuredSqnr = report.layers.some((l) => Object.values(l.formats).some((f) => f.measuredOutputSqnrDb !== undefined));
+  io.out('score = predicted output noise-to-signal ratio from lowering only that layer (higher = more sensitive); shown as predicted output SQNR in dB, weight SQNR in brackets' + (measuredSqnr ? ', then measured output SQNR' : '') + (klScale !== undefined ? `, then KL in nats predicted · measured (predicted = score × ${klScale.toPrecision(3)}, the median measured KL per unit of score)` : '') + '.');
   io.out('');
   const header = ['layer', 'role', 'params', ...report.formats.map((f) => getNumberFormat(f)?.label.split(' (')[0] ?? f), 'reason (worst format)'];
   const cell = (s: SensitivityReport['layers'][number]['formats'][string] | undefined): string => {

@@ -10,16 +10,25 @@
  *   BF16/FP8/INT8-per-tensor cost ~0 per element.
  * - Group and channel **integer** formats (INT8 per channel, INT4 g128/g64/g32, W8A8, W4A4) need every element:
  *   WebAssembly SIMD kernels (errorKernels.wat, float64 lanes, RNE by `f64x2.nearest`, ~1 ns/element per
- *   format; INT8-per-channel + INT4-groups share one pass, `intErrorPair`) on row blocks that stay in cache,
- *   after an in-wasm FP16/BF16 → float32 decode (~0.2–0.4 ns/element).
+ *   format; INT8-per-channel + INT4-groups share one pass, `intErrorPair`, and with INT4 groups of g, 2g and 4g
+ *   (a plan's g32/g64/g128) `intErrorGroups`, whose group maxima are computed once: ~35 % less than the pair plus
+ *   two `intError` passes) on row blocks that stay in cache, after an in-wasm FP16/BF16 → float32 decode
+ *   (~0.2–0.4 ns/element). These loops are bound by float64 lane throughput (7 operations per value and format);
+ *   decoding FP16 in registers instead of a decoded block was measured at the same speed, so the block stays.
  * - Float32 weights: statistics (`stats32`, ~1.1 ns/element), FP16/BF16 errors by float32 bit rounding
  *   (`roundError16`, ~1 ns/element; with the statistics in one pass, `statsRound16`) and TF32/per-tensor-minifloat
  *   errors (`elementError`, the same Veltkamp/RNE arithmetic as quantize.ts, ~1.3 ns/element) in WebAssembly too.
  *   A worker reading its own file reads float32 straight into the kernels' memory in cache-sized pieces; formats
  *   with a per-tensor scale (FP8, INT8 per tensor) need the chunk's max first and run in a second pass that reads
  *   the pieces again (~0.2 ns/element from the page cache). All five defaults: ~6 ns/element (was ~70).
- * - Everything else (MX, NVFP4, NF4, binary, ggml types, ternary on float32) goes through quantize.ts
+ * - NF4: `nf4Error`, the sums of quantize.ts {@link nf4Error} up to summation order. Per group, the 15 codebook
+ *   midpoints × max become exact float32 thresholds (x / max rounded to float64 exceeds a midpoint exactly when x
+ *   exceeds midpoint × max), so four values per step are compared in float32 and the quantized codebook is looked
+ *   up by i8x16.swizzle: ~2.7 ns/element (float64 division and compares: ~6; JavaScript: ~25–55).
+ * - Everything else (MX, NVFP4, binary, ggml types, ternary on float32) goes through quantize.ts
  *   `fakeQuantize` per row block.
+ * The code histograms are zeroed only after a task counted into them (most small tensors never do; zeroing
+ * 512 KiB per task cost more than analysing a 16 KiB tensor).
  * Results equal the element-by-element `quantizationError` up to float64 summation order, except that an INT4
  * group whose FP16 scale overflows (max |x| / 7 ≥ 65520) now counts as overflowed with error x instead of making
  * the sum NaN. When WebAssembly is unavailable (or {@link setErrorKernelBackend}('js')), JS kernels with the same
@@ -240,8 +249,8 @@ class WasmWorkspace implements ErrorWorkspace {
     this.dst = align(this.src + this.stageElements * 2);
     this.scratch = align(this.dst + blockElements * 4);
     // intErrorPair: 16 bytes per group of ≥ 32 in a row; intErrorGroups: per group of three sizes (≤ 1.75× that + 2);
-    // nf4Error: its 128-byte codebook table.
-    const need = this.scratch + Math.max(128, 16 * (2 * Math.ceil(blockElements / 32) + 4) + 64);
+    // nf4Error: its 384-byte tables (codebook, midpoints, a group's thresholds and quantized codebook).
+    const need = this.scratch + Math.max(384, 16 * (2 * Math.ceil(blockElements / 32) + 4) + 64);
     this.region = this.regionEnd = align(need);
     this.cur = this.dst;
     const have = this.k.memory.buffer.byteLength;

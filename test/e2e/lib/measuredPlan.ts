@@ -7,7 +7,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { runCli } from '../../../src/cli/main';
-import { parsePlan, type PlanSqnrMeasurement } from '../../../src/core/plan/planFile';
+import { parsePlan, type PlanKlMeasurement, type PlanSqnrMeasurement } from '../../../src/core/plan/planFile';
 
 /** The measured model's file name in `<workspace>/models/`. */
 export const MEASURED_MODEL = 'mnist-measured.onnx';
@@ -38,4 +38,24 @@ export async function writeMeasuredPlan(workspace: string, cacheDir: string): Pr
   const m = parsePlan(fs.readFileSync(planPath, 'utf8'), path.basename(planPath)).plan?.measurement;
   if (!m || m.metric !== 'output-sqnr-db' || !m.plan || !m.layers?.length) throw new Error(`${planPath}: no ONNX measurement record with plan and layer figures: ${JSON.stringify(m)}`);
   return { planPath, measurement: { ...m, layers: m.layers, plan: m.plan } };
+}
+
+/** Folder (in `<workspace>/models/`) of the GGUF model whose plan records a llama.cpp measurement. */
+export const MEASURED_GGUF_DIR = 'measured';
+
+/**
+ * `models/measured/stories260K.gguf` with the plan `test/e2e/fixtures/stories260K.measured.precision.json`: written by
+ * a real run, `precision-lens plan stories260K.gguf --target h100 --avg-bits 8 --measure --max-candidates 4`
+ * (node-llama-cpp 3.21.1, CPU; 2026-12-03), committed because measuring each layer in llama.cpp takes ~5 minutes
+ * on the CI machine. Its fingerprint is stories260K.gguf's, so the editor checks it against the real model.
+ */
+export function writeMeasuredGgufPlan(workspace: string): { readonly planPath: string; readonly measurement: PlanKlMeasurement & { readonly layers: NonNullable<PlanKlMeasurement['layers']> } } {
+  const folder = path.join(workspace, 'models', MEASURED_GGUF_DIR);
+  fs.mkdirSync(folder, { recursive: true });
+  fs.copyFileSync(path.join(workspace, 'models', 'stories260K.gguf'), path.join(folder, 'stories260K.gguf'));
+  const planPath = path.join(folder, 'stories260K.gguf.precision.json');
+  fs.copyFileSync(path.resolve(__dirname, '../fixtures/stories260K.measured.precision.json'), planPath);
+  const m = parsePlan(fs.readFileSync(planPath, 'utf8'), path.basename(planPath)).plan?.measurement;
+  if (!m || m.metric === 'output-sqnr-db' || !m.layers?.length) throw new Error(`${planPath}: no llama.cpp measurement record with layer figures`);
+  return { planPath, measurement: { ...m, layers: m.layers } };
 }

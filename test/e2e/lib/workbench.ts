@@ -41,12 +41,15 @@ export async function screenshot(page: Page, name: string): Promise<string> {
 
 const quickInput = (page: Page) => page.locator('.quick-input-widget input');
 
-/** Opens a workspace file through Quick Open (Ctrl+P) and waits until its tab is active. */
-export async function quickOpen(page: Page, fileName: string): Promise<void> {
+/**
+ * Opens a workspace file through Quick Open (Ctrl+P) and waits until its tab is active. `query` (default the name)
+ * may add a folder ('measured/model.gguf') to pick one of several files with the same name.
+ */
+export async function quickOpen(page: Page, fileName: string, query = fileName): Promise<void> {
   await page.keyboard.press('Escape');
   await page.keyboard.press('Control+P');
   await quickInput(page).waitFor({ timeout: 20_000 });
-  await quickInput(page).fill(fileName);
+  await quickInput(page).fill(query);
   // Wait until the focused (top) row is the file itself: right after typing, the list may still show recently
   // opened files, one of which contains the name while another is focused (Enter would open that one).
   const exact = new RegExp(`^${fileName.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`);

@@ -7,7 +7,7 @@
 import { dtypeInfo, isRealValued } from '../../model/dtypes';
 import { inferRole, isQuantizableWeight } from '../../model/roles';
 import type { Layer, LayerRole, TensorInfo } from '../../model/types';
-import type { RawGraph, RawNode } from './parse';
+import type { RawGraph } from './parse';
 import { UniqueNames } from '../../model/uniqueNames';
 
 /** What layer building needs from the reader. */
@@ -124,10 +124,9 @@ function roleFromName(name: string, op: string): { role: LayerRole; block: numbe
   return { role, block: info.block ?? block, expert: info.expert };
 }
 
-function roleFor(node: RawNode, main: TensorInfo, mainInputIndex: number, ctx: LayerContext): { role: LayerRole; block: number | undefined; expert: number | undefined } {
-  const op = node.op;
+function roleFor(nodeName: string, op: string, main: TensorInfo, mainInputIndex: number, ctx: LayerContext): { role: LayerRole; block: number | undefined; expert: number | undefined } {
   const fromWeight = roleFromName(main.name, op);
-  const fromNode = node.name ? roleFromName(node.name, op) : { role: 'other' as LayerRole, block: undefined, expert: undefined };
+  const fromNode = nodeName ? roleFromName(nodeName, op) : { role: 'other' as LayerRole, block: undefined, expert: undefined };
   const block = fromWeight.block ?? fromNode.block;
   const expert = fromWeight.expert ?? fromNode.expert;
   const named = fromWeight.role !== 'other' ? fromWeight.role : fromNode.role;
@@ -158,9 +157,9 @@ export function isWeightInput(op: string, index: number): boolean {
   return CONV_OPS.has(op) || LINEAR_OPS.has(op) || RECURRENT_OPS.has(op) || ATTENTION_OPS.has(op) || NORM_OPS.has(op) || op.endsWith('Normalization') || op === 'PRelu';
 }
 
-function layerName(node: RawNode, index: number, graph: RawGraph, nameCounts: ReadonlyMap<string, number>): string {
-  if (node.name !== '' && nameCounts.get(node.name) === 1) return node.name;
-  const local = `${node.op || 'node'}_${index}`;
+function layerName(nodeName: string, op: string, index: number, graph: RawGraph, nameCounts: ReadonlyMap<string, number>): string {
+  if (nodeName !== '' && nameCounts.get(nodeName) === 1) return nodeName;
+  const local = `${op || 'node'}_${index}`;
   return graph.depth === 0 ? local : `${graph.path}/${local}`;
 }
 
@@ -173,7 +172,7 @@ type Draft = { -readonly [K in keyof Layer]: Layer[K] };
 /** Builds the layers of every graph, main graph first. */
 export function buildLayers(ctx: LayerContext): Layer[] {
   const layers: Draft[] = [];
-  const sites: { node: RawNode; index: number; graph: RawGraph }[] = [];
+  const sites: { index: number; graph: RawGraph }[] = [];
   for (const g of ctx.graphs) {
     const traced = new Map<string, Traced>();
     const chain = ctx.scopes(g);
@@ -189,20 +188,25 @@ export function buildLayers(ctx: LayerContext): Layer[] {
       }
       return undefined;
     };
-    const nodes = g.nodes;
-    for (let nodeIndex = 0; nodeIndex < nodes.length; nodeIndex++) {
-      const node = nodes[nodeIndex]!;
-      if (node.op === 'Constant' && (node.domain === '' || node.domain === 'ai.onnx')) continue;
-      if (WEIGHT_PATH_OPS.has(node.op) && node.inputs.length > 0 && node.outputs.length > 0) {
-        const src = trace(node.inputs[0]!);
+    // Rows of the node table (parse.ts): no node object is made here.
+    const table = g.nodes;
+    const edges = table.inputEdges;
+    for (let nodeIndex = 0; nodeIndex < table.length; nodeIndex++) {
+      const op = table.ops[nodeIndex]!;
+      const domain = table.domains[nodeIndex]!;
+      if (op === 'Constant' && (domain === '' || domain === 'ai.onnx')) continue;
+      const first = table.inputStart(nodeIndex);
+      const stop = table.inputEnd(nodeIndex);
+      if (WEIGHT_PATH_OPS.has(op) && stop > first && table.outputEnd(nodeIndex) > table.outputStart(nodeIndex)) {
+        const src = trace(edges[first]!);
         const t = src && ctx.tensors.get(src.weight);
         if (src && t && isWeightDtype(t.dtype)) {
           const extras = [...src.extras];
-          for (const input of node.inputs.slice(1)) {
-            const side = trace(input);
+          for (let k = first + 1; k < stop; k++) {
+            const side = trace(edges[k]!);
             if (side) extras.push(side.weight, ...side.extras);
           }
-          traced.set(node.outputs[0]!, { weight: src.weight, extras });
+          traced.set(table.outputEdges[table.outputStart(nodeIndex)]!, { weight: src.weight, extras });
           continue;
         }
       }
@@ -210,9 +214,8 @@ export function buildLayers(ctx: LayerContext): Layer[] {
       let mainIndex = -1;
       // Allocated only for nodes that read a stored tensor (most nodes of a large graph read none).
       let found: { index: number; traced: Traced; tensor: TensorInfo }[] | undefined;
-      const inputs = node.inputs;
-      for (let index = 0; index < inputs.length; index++) {
-        const tr = trace(inputs[index]!);
+      for (let index = 0; index < stop - first; index++) {
+        const tr = trace(edges[first + index]!);
         const tensor = tr && ctx.tensors.get(tr.weight);
         if (!tr || !tensor) continue;
         (found ??= []).push({ index, traced: tr, tensor });
@@ -228,7 +231,7 @@ export function buildLayers(ctx: LayerContext): Layer[] {
         if (t && isSideTensor(t.dtype) && !weights.includes(name)) weights.push(name);
       };
       for (const f of found) if (f.index === mainIndex) f.traced.extras.forEach(add);
-      const sides = SIDE_INPUTS[node.op]?.[mainIndex];
+      const sides = SIDE_INPUTS[op]?.[mainIndex];
       for (const f of found) {
         if (f.index !== mainIndex && (!sides || sides.includes(f.index))) [f.traced.weight, ...f.traced.extras].forEach(add);
       }
@@ -239,12 +242,12 @@ export function buildLayers(ctx: LayerContext): Layer[] {
         parameterCount += t.elementCount;
         byteLength += t.byteLength;
       }
-      const { role, block, expert } = roleFor(node, m, mainIndex, ctx);
-      sites.push({ node, index: nodeIndex, graph: g });
+      const { role, block, expert } = roleFor(table.names[nodeIndex]!, op, m, mainIndex, ctx);
+      sites.push({ index: nodeIndex, graph: g });
       const lowBitInt = QUANTIZED_INT_DTYPES.has(m.dtype) && m.shape.length >= 2 && role !== 'norm' && role !== 'bias' && role !== 'router';
       layers.push({
         name: '',
-        op: node.domain && node.domain !== 'ai.onnx' ? `${node.domain}.${node.op}` : node.op,
+        op: domain && domain !== 'ai.onnx' ? `${domain}.${op}` : op,
         role,
         block,
         expert,
@@ -254,8 +257,8 @@ export function buildLayers(ctx: LayerContext): Layer[] {
         dtype: m.dtype,
         shape: m.shape,
         quantizable: m.elementCount >= MIN_QUANTIZABLE_ELEMENTS && (isQuantizableWeight(role, m.shape, m.dtype) || lowBitInt),
-        inputs: node.inputs,
-        outputs: node.outputs,
+        inputs: table.inputs(nodeIndex),
+        outputs: table.outputs(nodeIndex),
       });
     }
   }
@@ -270,21 +273,25 @@ export function buildLayers(ctx: LayerContext): Layer[] {
  * `<op>_<index>` (prefixed by the graph path in a subgraph); {@link UniqueNames} settles clashes in layer order.
  * Only the layers' node names are counted: a large graph has a few layers among many nodes.
  */
-function nameLayers(layers: Draft[], sites: readonly { node: RawNode; index: number; graph: RawGraph }[], graphs: readonly RawGraph[]): void {
+function nameLayers(layers: Draft[], sites: readonly { index: number; graph: RawGraph }[], graphs: readonly RawGraph[]): void {
   const nameCounts = new Map<string, number>();
-  for (const s of sites) if (s.node.name !== '') nameCounts.set(s.node.name, 0);
+  for (const s of sites) {
+    const name = s.graph.nodes.names[s.index]!;
+    if (name !== '') nameCounts.set(name, 0);
+  }
   if (nameCounts.size > 0) {
     for (const g of graphs) {
-      for (const n of g.nodes) {
-        const count = n.name !== '' ? nameCounts.get(n.name) : undefined;
-        if (count !== undefined) nameCounts.set(n.name, count + 1);
+      for (const name of g.nodes.names) {
+        const count = name !== '' ? nameCounts.get(name) : undefined;
+        if (count !== undefined) nameCounts.set(name, count + 1);
       }
     }
   }
   const used = new UniqueNames();
   for (let i = 0; i < layers.length; i++) {
     const s = sites[i]!;
-    layers[i]!.name = used.claim(layerName(s.node, s.index, s.graph, nameCounts));
+    const table = s.graph.nodes;
+    layers[i]!.name = used.claim(layerName(table.names[s.index]!, table.ops[s.index]!, s.index, s.graph, nameCounts));
   }
 }
 
@@ -320,8 +327,9 @@ function markOutputHead(layers: Layer[], ctx: LayerContext): void {
   if (layers.some((l) => l.role === 'output_head')) return;
   const main = ctx.graphs[0];
   if (!main || !main.outputs.some((o) => /logits/i.test(o.name))) return;
-  const producer = new Map<string, RawNode>();
-  for (const n of main.nodes) for (const o of n.outputs) producer.set(o, n);
+  const table = main.nodes;
+  const producer = new Map<string, number>();
+  for (let i = 0; i < table.length; i++) for (let k = table.outputStart(i); k < table.outputEnd(i); k++) producer.set(table.outputEdges[k]!, i);
   const byOutput = new Map<string, number>();
   layers.forEach((l, i) => {
     for (const o of l.outputs) if (!byOutput.has(o)) byOutput.set(o, i);
@@ -337,8 +345,10 @@ function markOutputHead(layers: Layer[], ctx: LayerContext): void {
         if (l.role !== 'bias') return;
       }
       const p = producer.get(value);
-      if (!p || !HEAD_PASSTHROUGH.has(p.op) || !p.inputs[0]) break;
-      value = p.inputs[0];
+      if (p === undefined || !HEAD_PASSTHROUGH.has(table.ops[p]!)) break;
+      const input = table.inputStart(p) < table.inputEnd(p) ? table.inputEdges[table.inputStart(p)]! : '';
+      if (!input) break;
+      value = input;
     }
   }
 }

@@ -93,11 +93,7 @@ export interface RawAttribute {
   graphs: RawGraph[] | undefined;
 }
 
-/**
- * A NodeProto, parsed straight into the IR's node (no second object per node): `attributes` is the shared frozen
- * {@link NO_ATTRIBUTES} here; reader.ts replaces the nodes listed in {@link RawGraph.nodeAttributes} (few) with
- * their mapped attributes and subgraphs. Its position in `RawGraph.nodes` is its index.
- */
+/** A NodeProto as the IR's node, made from a {@link NodeTable} row (see {@link NodeTable.node}). */
 export type RawNode = GraphNode;
 
 /** Shared by nodes without inputs, outputs or attributes (frozen: nothing writes a parsed node's lists). */
@@ -106,6 +102,92 @@ const NONE = Object.freeze([]) as unknown as never[];
 /** The attributes of every node without any (frozen: a node's attributes are never written after reading). */
 export const NO_ATTRIBUTES: Readonly<Record<string, AttributeValue>> = Object.freeze({});
 
+/**
+ * A graph's nodes as columns: one row per node, no object and no edge lists per node. Layers are built from the
+ * rows (layers.ts); the IR's `GraphNode` objects are made only when `Graph.nodes` is read (estimate, export and
+ * apply read it; `inspect` never does). On a 45,000-node graph the per-node objects and lists were a third of the
+ * heap the garbage collector copied.
+ */
+export class NodeTable {
+  readonly names: string[] = [];
+  readonly ops: string[] = [];
+  readonly domains: string[] = [];
+  /** Inputs of row i: `inputEdges[inputStarts[i] …` up to the next row's start (or the end). */
+  readonly inputEdges: string[] = [];
+  readonly inputStarts: number[] = [];
+  readonly outputEdges: string[] = [];
+  readonly outputStarts: number[] = [];
+
+  /** Rows completed. */
+  get length(): number {
+    return this.names.length;
+  }
+
+  /** Opens row `length`: its edges follow ({@link addInput}, {@link addOutput}), then {@link end}. */
+  begin(): void {
+    this.inputStarts.push(this.inputEdges.length);
+    this.outputStarts.push(this.outputEdges.length);
+  }
+
+  /** Inputs of the open row so far. */
+  openInputs(): number {
+    return this.inputEdges.length - this.inputStarts[this.inputStarts.length - 1]!;
+  }
+
+  /** Outputs of the open row so far. */
+  openOutputs(): number {
+    return this.outputEdges.length - this.outputStarts[this.outputStarts.length - 1]!;
+  }
+
+  end(name: string, op: string, domain: string): void {
+    this.names.push(name);
+    this.ops.push(op);
+    this.domains.push(domain);
+  }
+
+  /** A whole row at once. */
+  add(name: string, op: string, domain: string, inputs: readonly string[], outputs: readonly string[]): void {
+    this.begin();
+    for (const v of inputs) this.inputEdges.push(v);
+    for (const v of outputs) this.outputEdges.push(v);
+    this.end(name, op, domain);
+  }
+
+  inputStart(i: number): number {
+    return this.inputStarts[i]!;
+  }
+
+  inputEnd(i: number): number {
+    return i + 1 < this.inputStarts.length ? this.inputStarts[i + 1]! : this.inputEdges.length;
+  }
+
+  outputStart(i: number): number {
+    return this.outputStarts[i]!;
+  }
+
+  outputEnd(i: number): number {
+    return i + 1 < this.outputStarts.length ? this.outputStarts[i + 1]! : this.outputEdges.length;
+  }
+
+  /** Row i's inputs as a list of exactly their length (the shared frozen empty list when none). */
+  inputs(i: number): string[] {
+    const a = this.inputStart(i);
+    const b = this.inputEnd(i);
+    return a === b ? NONE : this.inputEdges.slice(a, b);
+  }
+
+  outputs(i: number): string[] {
+    const a = this.outputStart(i);
+    const b = this.outputEnd(i);
+    return a === b ? NONE : this.outputEdges.slice(a, b);
+  }
+
+  /** Row i as the IR's node, without attributes (reader.ts completes the rows that have some). */
+  node(i: number): GraphNode {
+    return { name: this.names[i]!, op: this.ops[i]!, domain: this.domains[i]!, inputs: this.inputs(i), outputs: this.outputs(i), attributes: NO_ATTRIBUTES, subgraphs: NONE };
+  }
+}
+
 /** A GraphProto, main or nested. */
 export interface RawGraph {
   /** Unique path: 'main', 'main/If_3/then_branch', … */
@@ -113,7 +195,7 @@ export interface RawGraph {
   readonly depth: number;
   readonly parent: RawGraph | undefined;
   name: string;
-  readonly nodes: RawNode[];
+  readonly nodes: NodeTable;
   /** The attributes of the nodes that have any, by node index, in node order. */
   readonly nodeAttributes: Map<number, RawAttribute[]>;
   readonly initializers: RawTensor[];
@@ -465,7 +547,7 @@ export class OnnxWireParser {
     if (depth > this.limits.maxNestingDepth) this.fail(`subgraphs nest deeper than ${this.limits.maxNestingDepth} levels at offset ${this.c.pos}`, this.c.pos, 'limit-exceeded');
     const c = this.c;
     const g: RawGraph = {
-      path: this.uniquePath(path), depth, parent, name: '', nodes: [], nodeAttributes: new Map(), initializers: [], sparseInitializers: [], inputs: [], outputs: [], valueInfo: new DeferredValues(),
+      path: this.uniquePath(path), depth, parent, name: '', nodes: new NodeTable(), nodeAttributes: new Map(), initializers: [], sparseInitializers: [], inputs: [], outputs: [], valueInfo: new DeferredValues(),
     };
     this.graphs.push(g);
     let valueInfoCount = 0;
@@ -483,8 +565,8 @@ export class OnnxWireParser {
           const nEnd = this.sub(end, 'node');
           if (nEnd - c.pos <= BUFFERED_MESSAGE_BYTES) {
             if (!c.has(nEnd - c.pos)) yield need(nEnd - c.pos, nEnd);
-            g.nodes.push(this.nodeBuffered(nEnd, g, g.nodes.length, at));
-          } else g.nodes.push(yield* this.node(nEnd, g, g.nodes.length, at));
+            this.nodeBuffered(nEnd, g, g.nodes.length, at);
+          } else yield* this.node(nEnd, g, g.nodes.length, at);
           break;
         }
         case F.Graph.name: g.name = yield* this.text(this.display(end, 'graph name')); break;
@@ -549,7 +631,8 @@ export class OnnxWireParser {
     return `${this.nodeCount} nodes, ${this.tensorCount} tensors, ${this.longNameBytes} bytes of long names`;
   }
 
-  private *node(end: number, graph: RawGraph, index: number, offset: number): Wire<RawNode> {
+  /** Parses a NodeProto into row `index` of `graph.nodes` (its attributes into `graph.nodeAttributes`). */
+  private *node(end: number, graph: RawGraph, index: number, offset: number): Wire<void> {
     const c = this.c;
     let name = '';
     let op = '';
@@ -588,34 +671,32 @@ export class OnnxWireParser {
       }
     }
     if (attributes.length) graph.nodeAttributes.set(index, exact(attributes));
-    return { name, op, domain, inputs: inputs.length ? exact(inputs) : NONE, outputs: outputs.length ? exact(outputs) : NONE, attributes: NO_ATTRIBUTES, subgraphs: NONE };
+    graph.nodes.add(name, op, domain, inputs, outputs);
   }
 
   /**
    * {@link node} for a node whose message is buffered whole: the same fields, checks and messages, walked
    * synchronously (attributes, rare, through {@link now}).
    */
-  private nodeBuffered(end: number, graph: RawGraph, index: number, offset: number): RawNode {
+  private nodeBuffered(end: number, graph: RawGraph, index: number, offset: number): void {
     const c = this.c;
+    const table = graph.nodes;
     let name = '';
     let op = '';
     let domain = '';
-    let inputs: string[] | undefined;
-    let outputs: string[] | undefined;
     let attributes: RawAttribute[] | undefined;
     const arity = this.limits.maxNodeCount;
+    table.begin();
     while (c.pos < end) {
       c.key(end);
       switch (c.field) {
         case F.Node.input:
-          inputs ??= [];
-          if (inputs.length >= arity) this.fail(`node at offset ${offset} has more than ${arity} inputs`, offset, 'limit-exceeded');
-          inputs.push(this.textNow(this.name(end, 'node input')));
+          if (table.openInputs() >= arity) this.fail(`node at offset ${offset} has more than ${arity} inputs`, offset, 'limit-exceeded');
+          table.inputEdges.push(this.textNow(this.name(end, 'node input')));
           break;
         case F.Node.output:
-          outputs ??= [];
-          if (outputs.length >= arity) this.fail(`node at offset ${offset} has more than ${arity} outputs`, offset, 'limit-exceeded');
-          outputs.push(this.textNow(this.name(end, 'node output')));
+          if (table.openOutputs() >= arity) this.fail(`node at offset ${offset} has more than ${arity} outputs`, offset, 'limit-exceeded');
+          table.outputEdges.push(this.textNow(this.name(end, 'node output')));
           break;
         case F.Node.name: name = this.textNow(this.name(end, 'node name')); break;
         case F.Node.op_type: op = this.intern(this.textNow(this.display(end, 'op_type'))); break;
@@ -632,7 +713,7 @@ export class OnnxWireParser {
       }
     }
     if (attributes) graph.nodeAttributes.set(index, exact(attributes));
-    return { name, op, domain, inputs: inputs ? exact(inputs) : NONE, outputs: outputs ? exact(outputs) : NONE, attributes: NO_ATTRIBUTES, subgraphs: NONE };
+    table.end(name, op, domain);
   }
 
   /**

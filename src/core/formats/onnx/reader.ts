@@ -32,6 +32,22 @@ function record<T>(): Record<string, T> {
   return {};
 }
 
+/**
+ * Defines `key` of `target` as a value made on first read, then kept as a plain data property in the same
+ * (enumerable) slot: JSON, spreads and structured clones see data.
+ */
+function lazyProperty<T extends object, K extends keyof T>(target: T, key: K, make: () => T[K]): void {
+  Object.defineProperty(target, key, {
+    enumerable: true,
+    configurable: true,
+    get(): T[K] {
+      const value = make();
+      Object.defineProperty(target, key, { value, enumerable: true, configurable: true, writable: true });
+      return value;
+    },
+  });
+}
+
 /** Reads an ONNX model's structure. Throws {@link ModelFormatError} for malformed or hostile input. */
 export async function readOnnx(source: ByteSource, ctx: ReadContext): Promise<Model> {
   const raw = await new OnnxWireParser(source, ctx.limits, ctx.token, ctx.budget).model();
@@ -292,27 +308,25 @@ class ModelBuilder {
       const r = await this.sparseInfo(s, 'initializer');
       if (r) initializers.push(this.register(g, r.localName, r.info));
     }
-    // The parser made the IR nodes; only those with attributes (few) are completed here, in node order (a
-    // Constant's tensor is registered when its node is met).
-    const nodes: GraphNode[] = g.nodes;
-    for (const [index, raw] of g.nodeAttributes) nodes[index] = await this.node(g, nodes[index]!, index, raw, initializers);
-    if (!g.valueInfo.deferred) return { name: g.path, nodes, inputs: g.inputs, outputs: g.outputs, valueInfo: g.valueInfo.entries as GraphValue[], initializers };
-    // value_info is decoded when first read (estimate's shape inference reads it; inspect never does), then
-    // stays a plain data property. Its bytes were checked when read: decoding cannot fail on the input.
-    const values = g.valueInfo;
-    const { name: fileName, ctx } = this;
-    const graph = {
-      name: g.path,
-      nodes,
-      inputs: g.inputs,
-      outputs: g.outputs,
-      get valueInfo(): readonly GraphValue[] {
-        const decoded = decodeValueInfo(values, fileName, ctx.limits);
-        Object.defineProperty(graph, 'valueInfo', { value: decoded, enumerable: true, configurable: true, writable: true });
-        return decoded;
-      },
-      initializers,
-    };
+    // Nodes with attributes (few) are completed now, in node order: a Constant's tensor is registered when its
+    // node is met. The others stay rows of the parser's node table until `nodes` is read.
+    const table = g.nodes;
+    const completed = new Map<number, GraphNode>();
+    for (const [index, raw] of g.nodeAttributes) completed.set(index, await this.node(g, table.node(index), index, raw, initializers));
+    const graph: Graph = { name: g.path, nodes: [], inputs: g.inputs, outputs: g.outputs, valueInfo: g.valueInfo.deferred ? [] : (g.valueInfo.entries as GraphValue[]), initializers };
+    // Both lists are made when first read (estimate, export, apply and the editor's graph views read them;
+    // `inspect` never does), then stay plain data properties. Their bytes were checked when read: making them
+    // cannot fail on the input.
+    lazyProperty(graph, 'nodes', () => {
+      const nodes: GraphNode[] = [];
+      for (let i = 0; i < table.length; i++) nodes.push(completed.get(i) ?? table.node(i));
+      return nodes;
+    });
+    if (g.valueInfo.deferred) {
+      const values = g.valueInfo;
+      const { name: fileName, ctx } = this;
+      lazyProperty(graph, 'valueInfo', () => decodeValueInfo(values, fileName, ctx.limits));
+    }
     return graph;
   }
 
@@ -447,10 +461,11 @@ class ModelBuilder {
     let known = true;
     for (const g of this.raw.graphs) {
       // Most graphs have no ConstantOfShape at all: then there is nothing to trace.
-      if (!g.nodes.some((n) => n.op === 'ConstantOfShape')) continue;
+      if (!g.nodes.ops.includes('ConstantOfShape')) continue;
+      const graphNodes = Array.from({ length: g.nodes.length }, (_, i) => g.nodes.node(i));
       const weightValues = new Set<string>();
-      for (const n of g.nodes) n.inputs.forEach((v, i) => { if (v !== '' && isWeightInput(n.op, i)) weightValues.add(v); });
-      for (const n of g.nodes) {
+      for (const n of graphNodes) n.inputs.forEach((v, i) => { if (v !== '' && isWeightInput(n.op, i)) weightValues.add(v); });
+      for (const n of graphNodes) {
         if (n.op !== 'ConstantOfShape' || !n.inputs[0] || !n.outputs.some((o) => weightValues.has(o))) continue;
         const stored = this.resolve(g, n.inputs[0]);
         if (stored === undefined) continue;
