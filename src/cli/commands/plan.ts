@@ -340,6 +340,16 @@ async function planHarm(modelPath: string, m: PlanModel, report: SensitivityRepo
   return { harm, staticHarm, measured, gguf, reference, wantVerify };
 }
 
+/** True when even the smallest allowed formats miss the budget (the solve's feasibility, which no harm changes). */
+function nothingFits(model: PlanModel['model'], input: SolvePlanInput): boolean {
+  try {
+    return solvePlan(model, input).result.status === 'infeasible';
+  } catch (e) {
+    if (e instanceof EstimateError) return false; // the real solve reports it
+    throw e;
+  }
+}
+
 /** The solved plan, with the assignment a verification measured best (ONNX in onnxruntime, GGUF in llama.cpp). */
 async function solveAndVerify(modelPath: string, m: PlanModel, report: SensitivityReport, h: PlanHarm, input: SolvePlanInput, values: PlanValues, s: PlanSettings, io: CliOutput, progress: ReturnType<typeof createProgress>): Promise<{ solved: SolvedPlan; verification: VerifyPlanResult | undefined; ggufVerification: GgufVerifyResult | undefined }> {
   const { model, formats, pinned, baselineList } = m;
@@ -464,13 +474,20 @@ export async function planCommand(optionValues: OptionValues, positionals: reado
       formats: m.scored, ...(s.sample !== undefined ? { sample: s.sample } : {}),
       onProgress: (p) => progress.update('sensitivity', p.bytesDone, Math.max(1, p.bytesTotal), `${Math.round((100 * p.bytesDone) / Math.max(1, p.bytesTotal))}% of the weights (${p.tensorsDone}/${p.tensorsTotal} tensors)`),
     });
-    const h = await planHarm(modelPath, m, report, values, s, io, progress, disposers);
-    const input: SolvePlanInput = {
-      target: s.target, devices: s.devices, budget: s.budget, batch: s.batch, kvFormat: s.kvFormat, harm: h.harm, formats: m.formats, allowEmulated: s.allowEmulated,
+    const staticInput: SolvePlanInput = {
+      target: s.target, devices: s.devices, budget: s.budget, batch: s.batch, kvFormat: s.kvFormat, harm: harmFromSensitivity(report), formats: m.formats, allowEmulated: s.allowEmulated,
       constants: m.constants, fingerprint: m.fingerprint, previous: m.previous, baselines: m.baselineList,
       ...(s.context !== undefined ? { context: s.context } : {}),
       ...(values['fuse-qkv'] ? { fuse: { qkv: true } } : {}),
     };
+    // Whether anything fits does not depend on the harm: an impossible budget is reported before minutes of
+    // measurement in llama.cpp or onnxruntime are spent on it.
+    const impossible = (values.measure === true || values.verify === true) && nothingFits(model, staticInput);
+    if (impossible) io.err(`note: nothing was measured: no plan fits this budget, whatever the measurement.`);
+    const h: PlanHarm = impossible
+      ? { harm: staticInput.harm, staticHarm: staticInput.harm, measured: undefined, gguf: undefined, reference: undefined, wantVerify: false }
+      : await planHarm(modelPath, m, report, values, s, io, progress, disposers);
+    const input: SolvePlanInput = { ...staticInput, harm: h.harm };
     const { solved, verification, ggufVerification } = await solveAndVerify(modelPath, m, report, h, input, values, s, io, progress);
     // The plan file records what was measured (GGUF in llama.cpp: KL; ONNX in onnxruntime-node: output SQNR), so
     // reopening it shows predicted beside measured without rerunning.

@@ -50,20 +50,20 @@ const BIAS_OPS: ReadonlySet<string> = new Set(['Add', 'Sub', 'BiasGelu', 'BiasAd
  * listed inputs (by the main weight's input index) travel with the weight: its scale, zero point and bias.
  * Input orders from the ONNX and com.microsoft operator specs. Other ops take every stored non-index input.
  */
-const SIDE_INPUTS: Readonly<Record<string, Readonly<Record<number, readonly number[]>>>> = {
-  QLinearConv: { 3: [4, 5, 8] },
-  QLinearConvTranspose: { 3: [4, 5, 8] },
-  QLinearMatMul: { 3: [4, 5], 0: [1, 2] },
-  QLinearAdd: { 3: [4, 5], 0: [1, 2] },
-  QLinearMul: { 3: [4, 5], 0: [1, 2] },
-  QGemm: { 3: [4, 5, 6], 0: [1, 2, 6] },
-  ConvInteger: { 1: [3] },
-  MatMulInteger: { 1: [3], 0: [2] },
-  MatMulIntegerToFloat: { 1: [3, 5, 6], 0: [2, 4, 6] },
-  DynamicQuantizeMatMul: { 1: [2, 3, 4] },
-  MatMulNBits: { 1: [2, 3, 4, 5] },
-  QAttention: { 1: [2, 4, 7] },
-};
+const SIDE_INPUTS: ReadonlyMap<string, ReadonlyMap<number, readonly number[]>> = new Map([
+  ['QLinearConv', new Map<number, readonly number[]>([[3, [4, 5, 8]]])],
+  ['QLinearConvTranspose', new Map<number, readonly number[]>([[3, [4, 5, 8]]])],
+  ['QLinearMatMul', new Map<number, readonly number[]>([[3, [4, 5]], [0, [1, 2]]])],
+  ['QLinearAdd', new Map<number, readonly number[]>([[3, [4, 5]], [0, [1, 2]]])],
+  ['QLinearMul', new Map<number, readonly number[]>([[3, [4, 5]], [0, [1, 2]]])],
+  ['QGemm', new Map<number, readonly number[]>([[3, [4, 5, 6]], [0, [1, 2, 6]]])],
+  ['ConvInteger', new Map<number, readonly number[]>([[1, [3]]])],
+  ['MatMulInteger', new Map<number, readonly number[]>([[1, [3]], [0, [2]]])],
+  ['MatMulIntegerToFloat', new Map<number, readonly number[]>([[1, [3, 5, 6]], [0, [2, 4, 6]]])],
+  ['DynamicQuantizeMatMul', new Map<number, readonly number[]>([[1, [2, 3, 4]]])],
+  ['MatMulNBits', new Map<number, readonly number[]>([[1, [2, 3, 4, 5]]])],
+  ['QAttention', new Map<number, readonly number[]>([[1, [2, 4, 7]]])],
+]);
 
 /** Integer dtypes that hold quantized weights (as opposed to shapes, indices and counters). */
 const QUANTIZED_INT_DTYPES: ReadonlySet<string> = new Set(['int8', 'uint8', 'int4', 'uint4', 'int2', 'uint2', 'int16', 'uint16']);
@@ -231,7 +231,7 @@ export function buildLayers(ctx: LayerContext): Layer[] {
         if (t && isSideTensor(t.dtype) && !weights.includes(name)) weights.push(name);
       };
       for (const f of found) if (f.index === mainIndex) f.traced.extras.forEach(add);
-      const sides = SIDE_INPUTS[op]?.[mainIndex];
+      const sides = SIDE_INPUTS.get(op)?.get(mainIndex);
       for (const f of found) {
         if (f.index !== mainIndex && (!sides || sides.includes(f.index))) [f.traced.weight, ...f.traced.extras].forEach(add);
       }
