@@ -20,7 +20,9 @@
  * - every model: 0.85 ≤ after-run growth ÷ estimate ≤ 2.0 (the estimate is not off by more than 2x either way;
  *   the worst today is light_resnet50 at 1.84, whose 239 ConstantOfShape weights are built at run time);
  * - weight-dominated models (weights ≥ half the estimate, the case that decides whether a large model fits):
- *   0.85 ≤ growth ÷ estimate ≤ 1.25.
+ *   0.85 ≤ growth ÷ estimate ≤ 1.25;
+ * - a model within 8 MiB of its estimate passes either bound: the runtime's own pages vary by that much between runs
+ *   (see RSS_NOISE_BYTES), which is all a ratio measures for models whose estimate is the fixed overhead.
  */
 import { spawnSync } from 'node:child_process';
 import { promises as fs, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
@@ -260,7 +262,7 @@ async function parent(): Promise<void> {
     if (misses.length) {
       console.log(`\nGoal missed (bounds in the header of test/integration/ortMemory.ts):\n${misses.map((m) => `- ${m}`).join('\n')}`);
       process.exitCode = 1;
-    } else console.log(`\nGoal met: every model within [${BOUNDS.all.join(', ')}]x of the estimate after a run, weight-dominated models within [${BOUNDS.weightDominated.join(', ')}]x.`);
+    } else console.log(`\nGoal met: every model within [${BOUNDS.all.join(', ')}]x of the estimate after a run, weight-dominated models within [${BOUNDS.weightDominated.join(', ')}]x (or within ${RSS_NOISE_BYTES / MiB} MiB of it, the runtime's RSS noise).`);
   } finally {
     await fs.rm(dir, { recursive: true, force: true });
   }
@@ -268,12 +270,20 @@ async function parent(): Promise<void> {
 
 /** After-run RSS growth ÷ estimated total: bounds for every model and for weight-dominated ones (see the header). */
 const BOUNDS = { all: [0.85, 2.0], weightDominated: [0.85, 1.25] } as const;
+/**
+ * RSS noise of the runtime's own pages: the one-node model's growth measured 18.9–25.9 MiB across runs (a loaded CI
+ * run on 2026-12-03 gave cartpole 18.90 MiB and the one-node model 22.39 MiB, idle runs 25.1–25.9 MiB). For models
+ * whose whole estimate is about the 25 MiB fixed overhead, a ratio measures this noise, not the estimate; a model
+ * within this many bytes of its estimate passes whatever its ratio.
+ */
+const RSS_NOISE_BYTES = 8 * MiB;
 
 /** The goal's misses for one model: its measured growth against the estimate's total. */
 function memoryMisses(name: string, afterRunBytes: number, totalBytes: number, weightBytes: number): string[] {
   const r = afterRunBytes / totalBytes;
   const [lo, hi] = weightBytes >= totalBytes / 2 ? BOUNDS.weightDominated : BOUNDS.all;
-  return r >= lo && r <= hi ? [] : [`${name}: after-run growth ${(afterRunBytes / MiB).toFixed(2)} MiB is ${r.toFixed(2)}x the estimate ${(totalBytes / MiB).toFixed(2)} MiB, outside [${lo}, ${hi}]`];
+  if ((r >= lo && r <= hi) || Math.abs(afterRunBytes - totalBytes) <= RSS_NOISE_BYTES) return [];
+  return [`${name}: after-run growth ${(afterRunBytes / MiB).toFixed(2)} MiB is ${r.toFixed(2)}x the estimate ${(totalBytes / MiB).toFixed(2)} MiB, outside [${lo}, ${hi}] and more than ${RSS_NOISE_BYTES / MiB} MiB (RSS noise) away`];
 }
 
 function ratio(measured: number, estimated: number): string {

@@ -26,6 +26,7 @@ import { loadTargetsFile } from './targets';
 import { formatIds, isFormat } from '../choices';
 import { activationsCell, figureNotes, kvCacheCell, runDescription, speedRows, totalCell } from '../figures';
 import { JSON_OPTION, flag, positiveInt, quoteArg, str, type CommandSpec, type OptionValues } from '../options';
+import { writeJson } from '../jsonOut';
 
 /** Option table of `estimate`. */
 export const estimateSpec: CommandSpec = {
@@ -142,7 +143,7 @@ export async function estimateCommand(values: OptionValues, positionals: readonl
   }
 
   if (flag(values, 'json')) {
-    io.out(JSON.stringify({ file: fileName, estimates }, null, 2));
+    writeJson(io, { file: fileName, estimates });
     return 0;
   }
   const first = estimates[0]!;

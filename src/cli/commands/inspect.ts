@@ -2,6 +2,7 @@ import { dtypeLabel, formatBytes, formatCount, inspectReport, openModel } from '
 import { openModelFile } from '../../node/fileByteSource';
 import { renderTable, type CliOutput } from '../io';
 import { JSON_OPTION, flag, type CommandSpec, type OptionValues } from '../options';
+import { writeJson } from '../jsonOut';
 
 /** Option table of `inspect`. */
 export const inspectSpec: CommandSpec = {
@@ -20,7 +21,7 @@ export async function inspectCommand(values: OptionValues, positionals: readonly
     const model = await openModel(opened.source, { siblings: opened.siblings });
     const report = inspectReport(model);
     if (flag(values, 'json')) {
-      io.out(JSON.stringify(report, null, 2));
+      writeJson(io, report);
       return 0;
     }
     const mix = Object.entries(report.dtypeBytes).sort((a, b) => b[1] - a[1]).map(([d, b]) => `${dtypeLabel(d)} ${formatBytes(b)}`).join(', ');

@@ -59,6 +59,7 @@ import { ggufMeasurementRecord, ggufVerificationJson, ggufVerificationLines, mea
 import type { GgufVerifyResult } from '../../node/ggufVerify';
 import { resolveTargets } from './estimate';
 import { loadTargetsFile } from './targets';
+import { writeJson } from '../jsonOut';
 
 /** ONNX models up to this size are verified with onnxruntime-node by default (`--no-verify` skips it). */
 export const AUTO_VERIFY_MAX_BYTES = 256 * 1024 * 1024;
@@ -404,7 +405,7 @@ function printPlanJson(o: PlanOutcome, values: PlanValues, io: CliOutput): numbe
   const feasible = result.status !== 'infeasible';
   const finalBytes = assignmentWeightBytes(m.model, solved.assignment);
   const finalHarm = assignmentHarm(m.model, solved.assignment, o.h.harm) ?? result.harm;
-  io.out(JSON.stringify({
+  writeJson(io, {
     file: m.model.fileName,
     planFile: feasible && !values['dry-run'] ? m.outPath : null,
     plan: plan ?? null,
@@ -417,7 +418,7 @@ function printPlanJson(o: PlanOutcome, values: PlanValues, io: CliOutput): numbe
     baselines: solved.baselines,
     suggestions: result.suggestions,
     sensitivity: { formats: report.formats, sampled: report.sampled ?? null, warnings: report.warnings },
-  }, (_k, v: unknown) => (v === Infinity ? null : v), 2));
+  });
   return feasible ? 0 : 2;
 }
 

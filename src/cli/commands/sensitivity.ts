@@ -7,6 +7,7 @@ import { formatIds, isFormat } from '../choices';
 import { CliError, renderTable, type CliOutput } from '../io';
 import { JSON_OPTION, PROGRESS_OPTION, flag, str, type CommandSpec, type OptionValues } from '../options';
 import { createProgress } from '../progress';
+import { writeJson } from '../jsonOut';
 
 /** Option table of `sensitivity`. */
 export const sensitivitySpec: CommandSpec = {
@@ -104,7 +105,7 @@ export async function sensitivityCommand(options: OptionValues, positionals: rea
     });
   }
   if (values.json) {
-    io.out(JSON.stringify(report, null, 2));
+    writeJson(io, report);
     return 0;
   }
   io.out(`${report.model}: ${report.layers.length} layers × ${report.formats.length} formats in ${(report.elapsedMs / 1000).toFixed(1)} s`);

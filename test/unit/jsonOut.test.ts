@@ -1,0 +1,28 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { jsonPieces, writeJson } from '../../src/cli/jsonOut';
+
+const samples: unknown[] = [
+  { a: 1, b: [1, 2, { c: 'x\ny', d: undefined, e: () => 1 }], f: {}, g: [], h: null, i: Infinity, j: NaN, k: -0 },
+  [undefined, () => 0, Symbol('s'), { toJSON: () => 'via toJSON' }, new Date(0), [[[[1, [2]]]]]],
+  { deep: { deeper: { deepest: { leaf: [1, { x: [2, 3] }] } } }, layers: Array.from({ length: 50 }, (_, i) => ({ name: `blk.${i}`, formats: { q4_k: { mse: i / 7, max: i } } })) },
+  { nested: { toJSON: (k: string) => ({ key: k }) }, str: '"quoted" \\ \u2028 \u0007', big: 1e300, neg: -1.5e-300 },
+  'just a string', 42, null, [], {},
+  Object.assign(Object.create(null) as object, { __proto__: 'own', constructor: 1 }),
+];
+
+test('jsonPieces joined equals JSON.stringify(value, null, 2), for nested, skipped, toJSON and empty members', () => {
+  for (const v of samples) assert.equal([...jsonPieces(v)].join(''), JSON.stringify(v, null, 2));
+});
+
+test('writeJson: one io.out per block of whole lines, joined with newlines the text of JSON.stringify; pieces bounded by an element', () => {
+  const big = { file: 'big.gguf', layers: Array.from({ length: 40_000 }, (_, i) => ({ name: `blk.${i}.ffn_down.weight`, formats: { q4_k: { mse: i * 1e-7, sqnrDb: 30 + (i % 7) } } })) };
+  const calls: string[] = [];
+  writeJson({ out: (t) => calls.push(t), err: () => undefined }, big);
+  assert.ok(calls.length > 1, `written in ${calls.length} blocks`);
+  assert.equal(calls.join('\n'), JSON.stringify(big, null, 2));
+  for (const c of calls.slice(0, -1)) assert.ok(c.length < (1 << 20) + 4096, `block of ${c.length} characters`);
+  let longest = 0;
+  for (const p of jsonPieces(big)) longest = Math.max(longest, p.length);
+  assert.ok(longest < 200, `longest piece ${longest} characters`);
+});
