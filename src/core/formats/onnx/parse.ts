@@ -907,18 +907,25 @@ export class OnnxWireParser {
           if (t.externalData.length >= 64) this.fail(`tensor at offset ${t.offset} has more than 64 external_data entries`, t.offset, 'limit-exceeded');
           t.externalData.push(this.now(this.stringString(this.sub(end, 'external_data'), this.limits.maxDisplayStringBytes)));
           break;
-        case F.Tensor.raw_data: this.payload(end, t, 'raw_data', -1); break;
-        case F.Tensor.float_data: this.payload(end, t, 'float_data', WIRE_FIXED32); break;
-        case F.Tensor.int32_data: this.payload(end, t, 'int32_data', WIRE_VARINT); break;
-        case F.Tensor.int64_data: this.payload(end, t, 'int64_data', WIRE_VARINT); break;
-        case F.Tensor.double_data: this.payload(end, t, 'double_data', WIRE_FIXED64); break;
-        case F.Tensor.uint64_data: this.payload(end, t, 'uint64_data', WIRE_VARINT); break;
-        case F.Tensor.string_data: this.stringData(end, t); break;
         default:
-          c.skipValue(end);
+          if (!this.tensorPayload(c.field, end, t)) c.skipValue(end);
       }
     }
     return this.finishTensor(t);
+  }
+
+  /** A TensorProto payload field (counted and skipped, both for whole and streamed messages); false for other fields. */
+  private tensorPayload(field: number, end: number, t: RawTensor): boolean {
+    switch (field) {
+      case F.Tensor.raw_data: this.payload(end, t, 'raw_data', -1); return true;
+      case F.Tensor.float_data: this.payload(end, t, 'float_data', WIRE_FIXED32); return true;
+      case F.Tensor.int32_data: this.payload(end, t, 'int32_data', WIRE_VARINT); return true;
+      case F.Tensor.int64_data: this.payload(end, t, 'int64_data', WIRE_VARINT); return true;
+      case F.Tensor.double_data: this.payload(end, t, 'double_data', WIRE_FIXED64); return true;
+      case F.Tensor.uint64_data: this.payload(end, t, 'uint64_data', WIRE_VARINT); return true;
+      case F.Tensor.string_data: this.stringData(end, t); return true;
+      default: return false;
+    }
   }
 
   /** One `string_data` value: counted and skipped. */
@@ -956,15 +963,8 @@ export class OnnxWireParser {
           if (t.externalData.length >= 64) this.fail(`tensor at offset ${t.offset} has more than 64 external_data entries`, t.offset, 'limit-exceeded');
           t.externalData.push(yield* this.stringString(this.sub(end, 'external_data'), this.limits.maxDisplayStringBytes));
           break;
-        case F.Tensor.raw_data: this.payload(end, t, 'raw_data', -1); break;
-        case F.Tensor.float_data: this.payload(end, t, 'float_data', WIRE_FIXED32); break;
-        case F.Tensor.int32_data: this.payload(end, t, 'int32_data', WIRE_VARINT); break;
-        case F.Tensor.int64_data: this.payload(end, t, 'int64_data', WIRE_VARINT); break;
-        case F.Tensor.double_data: this.payload(end, t, 'double_data', WIRE_FIXED64); break;
-        case F.Tensor.uint64_data: this.payload(end, t, 'uint64_data', WIRE_VARINT); break;
-        case F.Tensor.string_data: this.stringData(end, t); break;
         default:
-          c.skipValue(end);
+          if (!this.tensorPayload(c.field, end, t)) c.skipValue(end);
       }
     }
     return this.finishTensor(t);
