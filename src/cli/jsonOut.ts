@@ -1,12 +1,15 @@
 /**
  * JSON output in pieces: the same text as `JSON.stringify(value, null, 2)`, written a block of whole lines at a time.
  * One string for a 200,000-layer sensitivity report would pass V8's string limit ("Invalid string length"); here no
- * piece is larger than one array element or object member below {@link SPLIT_DEPTH}, and blocks are ~1 MiB.
+ * piece is larger than one element of a long array or one object member below {@link SPLIT_DEPTH}, and blocks are
+ * ~1 MiB.
  */
 import type { CliOutput } from './io';
 
-/** Containers this deep and shallower are written member by member; deeper ones with one `JSON.stringify`. */
+/** Containers shallower than this are written member by member; deeper ones with one `JSON.stringify`, except long arrays. */
 const SPLIT_DEPTH = 3;
+/** Arrays longer than this are written element by element at any depth. */
+const SPLIT_ARRAY = 64;
 /** Lines are gathered into blocks of about this many characters before they are written. */
 const BLOCK_CHARS = 1 << 20;
 
@@ -17,7 +20,8 @@ function toJsonValue(v: unknown, key: string): unknown {
 }
 
 function* pieces(value: unknown, indent: string, depth: number): Generator<string> {
-  if (depth >= SPLIT_DEPTH || value === null || typeof value !== 'object') {
+  // Arrays are split at any depth (a per-layer list can sit deep in a report); objects down to SPLIT_DEPTH.
+  if (value === null || typeof value !== 'object' || (depth >= SPLIT_DEPTH && !(Array.isArray(value) && value.length > SPLIT_ARRAY))) {
     const text = JSON.stringify(value, null, 2);
     yield indent === '' ? text : text.replace(/\n/g, `\n${indent}`);
     return;
