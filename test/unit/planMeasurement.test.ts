@@ -29,9 +29,9 @@ test('a malformed measurement record is ignored with a warning, the plan still l
   assert.deepEqual(parsed.diagnostics.map((d) => [d.severity, /'measurement' is not a valid measurement record/.test(d.message)]), [['warning', true]]);
 });
 
-// ONNX (onnxruntime-node): output SQNR in dB, its own record shape.
+// ONNX (ONNX Runtime node): output SQNR in dB, its own record shape.
 const onnxMeasurement: PlanSqnrMeasurement = {
-  metric: 'output-sqnr-db', runtime: 'onnxruntime-node 1.30.0 (CPU)', text: 'generated (26 samples, seed 1): Input3[1×1×28×28] uniform [0,1]; compared output Plus214_Output_0',
+  metric: 'output-sqnr-db', runtime: 'ONNX Runtime node 1.30.0 (CPU)', text: 'generated (26 samples, seed 1): Input3[1×1×28×28] uniform [0,1]; compared output Plus214_Output_0',
   measuredAt: '2026-12-03T19:50:40.160Z', delivered: 'solver',
   plan: { predictedSqnrDb: 14.88, predictor: 'measured-layers', measuredSqnrDb: 14.66 },
   layers: [{ layer: 'Convolution110', format: 'int4_g64', predictedSqnrDb: 19.09, measuredSqnrDb: 17.41 }, { layer: 'Times212', format: 'int4_g32', measuredSqnrDb: -3.5 }],

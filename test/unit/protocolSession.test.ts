@@ -407,7 +407,7 @@ test('measured (ONNX record): output SQNR in dB, predicted from the record or th
         fileName: 'tiny.onnx.precision.json',
         measurement: {
           metric: 'output-sqnr-db',
-          runtime: 'onnxruntime-node 1.30.0 (CPU)',
+          runtime: 'ONNX Runtime node 1.30.0 (CPU)',
           text: '4 generated samples; compared output logits',
           measuredAt: '2026-12-03T16:00:00.000Z',
           delivered: 'solver',
@@ -421,8 +421,8 @@ test('measured (ONNX record): output SQNR in dB, predicted from the record or th
   try {
     const before = (await h.view.sendRequest(GetMeasured, {}))!;
     assert.equal(before.unit, 'output-sqnr-db');
-    assert.equal(before.runtime, 'onnxruntime-node 1.30.0 (CPU)');
-    assert.match(before.source, /^tiny\.onnx\.precision\.json · onnxruntime-node 1\.30\.0 \(CPU\) · 4 generated samples; compared output logits · 2026-12-03 16:00$/);
+    assert.equal(before.runtime, 'ONNX Runtime node 1.30.0 (CPU)');
+    assert.match(before.source, /^tiny\.onnx\.precision\.json · ONNX Runtime node 1\.30\.0 \(CPU\) · 4 generated samples; compared output logits · 2026-12-03 16:00$/);
     assert.deepEqual(before.plan, { predicted: 30.5, predictedFrom: 'static scores, added', measured: 28.25, stdErr: null, perplexity: null, referencePerplexity: null });
     assert.deepEqual(before.points.map((p) => [h.doc.model.layers[p.index]!.name, p.measured, p.predicted]), picked.map((n, i) => [n, 40 + i, i < picked.length - 1 ? 41 + i : null]));
     assert.doesNotMatch(`${before.predictedFrom} ${before.source}`, /KL/);

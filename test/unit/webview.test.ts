@@ -382,7 +382,7 @@ test('measured column and the predicted-vs-measured panel: values from the plan 
   assert.equal(cellOf(2).textContent, '0.000780');
   // ONNX: output SQNR in dB, never labelled KL.
   const sqnrPoints = new Map([[0, { index: 0, format: 'int4', predicted: 30.04, measured: 27.96 }], [1, { index: 1, format: 'int8', predicted: 51.2, measured: 49.5 }]]);
-  const sqnrRecord = { unit: 'output-sqnr-db', source: 'm.onnx.precision.json · onnxruntime-node 1.30.0 (CPU) · 4 generated samples; compared output y · 2026-12-03 16:00', runtime: 'onnxruntime-node 1.30.0 (CPU)', predictedFrom: 'static score (additive output noise-to-signal ratio)', points: [...sqnrPoints.values()], plan: null, spearman: null } as const;
+  const sqnrRecord = { unit: 'output-sqnr-db', source: 'm.onnx.precision.json · ONNX Runtime node 1.30.0 (CPU) · 4 generated samples; compared output y · 2026-12-03 16:00', runtime: 'ONNX Runtime node 1.30.0 (CPU)', predictedFrom: 'static score (additive output noise-to-signal ratio)', points: [...sqnrPoints.values()], plan: null, spearman: null } as const;
   table.setData({ ...tableData, measured: sqnrPoints, measuredColumn: labels.measuredColumn(sqnrRecord) }, true);
   const sqnrHeader = headers();
   assert.ok(sqnrHeader.includes('Measured SQNR') && !sqnrHeader.some((x) => /KL/.test(x ?? '')), sqnrHeader.join('|'));
@@ -390,7 +390,7 @@ test('measured column and the predicted-vs-measured panel: values from the plan 
   const sqnrCell = (i: number) => [...table.element.querySelectorAll('[data-testid="layer-row"]:not([hidden])')].find((r) => r.getAttribute('aria-rowindex') === String(i + 2))!.querySelectorAll('.lt-cell')[sqnrCol]!;
   assert.equal(sqnrCell(0).textContent, '28.0 dB');
   assert.equal(sqnrCell(1).textContent, '49.5 dB');
-  assert.match(sqnrCell(0).getAttribute('title')!, /^INT4: Measured output SQNR \(dB\) \(onnxruntime-node 1\.30\.0 \(CPU\)\) 28\.0 dB · Predicted output SQNR \(dB\) \(static score \(additive output noise-to-signal ratio\)\) 30\.0 dB$/);
+  assert.match(sqnrCell(0).getAttribute('title')!, /^INT4: Measured output SQNR \(dB\) \(ONNX Runtime node 1\.30\.0 \(CPU\)\) 28\.0 dB · Predicted output SQNR \(dB\) \(static score \(additive output noise-to-signal ratio\)\) 30\.0 dB$/);
   assert.doesNotMatch(sqnrCell(0).getAttribute('title')! + table.element.querySelector('[data-testid="measured-header"]')!.getAttribute('title')!, /KL/);
   table.element.remove();
 
@@ -416,7 +416,7 @@ test('measured column and the predicted-vs-measured panel: values from the plan 
   assert.equal(panel().getAttribute('data-unit'), 'output-sqnr-db');
   assert.equal(panel().getAttribute('data-points'), '2');
   const sqnrNotes = [...panel().querySelectorAll('.chart-note')].map((n) => n.textContent).join('\n');
-  assert.match(sqnrNotes, /^Measured: m\.onnx\.precision\.json · onnxruntime-node 1\.30\.0 \(CPU\) · 4 generated samples/);
+  assert.match(sqnrNotes, /^Measured: m\.onnx\.precision\.json · ONNX Runtime node 1\.30\.0 \(CPU\) · 4 generated samples/);
   assert.match(sqnrNotes, /Whole plan: predicted output SQNR 24\.1 dB \(static scores, added\) · measured 22\.8 dB/);
   assert.doesNotMatch(sqnrNotes + panel().querySelector('h3')!.textContent, /KL|perplexity/);
   // Only the whole plan measured (editor's Verify with ONNX Runtime): the panel says how to measure layers.
