@@ -213,8 +213,17 @@ async function verifyGgufPlan(page: Page): Promise<void> {
   await focusWorkbench(page);
   await quickOpen(page, 'stories260K.gguf.precision.json');
   // The cursor is still where the quick fix left it; the header lens sits above line 1.
-  await page.keyboard.press('Control+Home');
-  await waitForLens(page, 'Verify in llama.cpp', 60_000);
+  // Control+Home can land while quick open still holds the focus (then line 1, with the lens, stays scrolled out):
+  // pressed again until the lens shows.
+  for (let attempt = 1; ; attempt++) {
+    await page.keyboard.press('Control+Home');
+    try {
+      await waitForLens(page, 'Verify in llama.cpp', 20_000);
+      break;
+    } catch (e) {
+      if (attempt >= 3) throw e;
+    }
+  }
   await page.locator('.codelens-decoration a', { hasText: 'Verify in llama.cpp' }).first().click();
   const done = await waitForToast(page, /^Measured in llama\.cpp: /, 180_000).catch(async (e: Error) => {
     const toasts = await page.locator('.notification-list-item-message').allInnerTexts().catch(() => []);
