@@ -32,15 +32,6 @@ import { encodeSensitivity, type SensitivityBatch, type SensitivityFact } from '
 /** Rows per {@link SensitivityUpdate} notification (keeps each postMessage small). */
 export const SENSITIVITY_BATCH_ROWS = 2000;
 
-/**
- * Text parameters active per token (core `parameterBreakdown`: routed experts at their used share, MTP layers and
- * encoder towers excluded); null when that equals every parameter (a dense text-only model).
- */
-export function activeParameterCount(model: Model): number | null {
-  const b = parameterBreakdown(model);
-  return b.activeText === b.total ? null : b.activeText;
-}
-
 /** The summary card. */
 export function buildSummary(model: Model): ModelSummary {
   const mix = new Map<string, { bytes: number; count: number }>();
