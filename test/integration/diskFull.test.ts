@@ -10,22 +10,15 @@ import { execFileSync } from 'node:child_process';
 import { promises as fs } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { runCli } from '../../src/cli/main';
 import { writeEditorTextFile } from '../../src/node/editorWrites';
 import { OutputError } from '../../src/node/safeOutput';
+import { cli } from './helpers/run';
 
 const SHARED = path.resolve(__dirname, '../../../shared/models');
 let dir = '';
 let full = '';
 let mounted = false;
 let skip: string | false = false;
-
-async function cli(...args: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const code = await runCli(args, { out: (t) => (out += `${t}\n`), err: (t) => (err += `${t}\n`) });
-  return { code, out, err };
-}
 
 /** Fills the mounted folder: a filler file grows until the disk refuses it. */
 async function fill(): Promise<void> {

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { promises as fs } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { CancelledError, assignmentWeightBytes, buildPlan, getTarget, harmFromSensitivity, openModel, planAssignment, planForTarget, solveModel, uniformBaseline, type Model } from '../../src/core';
+import { CancelledError, assignmentWeightBytes, buildPlan, getTarget, harmFromSensitivity, planAssignment, planForTarget, solveModel, uniformBaseline, type Model } from '../../src/core';
 import { RpcError } from '../../src/protocol/rpc';
 import { applyPlanToOnnx } from '../../src/node/applyOnnx';
 import { openModelFile } from '../../src/node/fileByteSource';
@@ -17,20 +17,14 @@ import { measureSensitivity } from '../../src/node/measure';
 import { createSession, releaseSession } from '../../src/node/ortRunner';
 import { analyzeModelSensitivity } from '../../src/node/sensitivityRunner';
 import { TaskClient, TaskProcessExitError, type TaskToken } from '../../src/node/taskClient';
+import { loadModel } from './helpers/run';
 
 const ONNX = path.resolve(__dirname, '../../../shared/models/onnx');
 const MNIST = path.join(ONNX, 'mnist-12.onnx');
 const GPT2 = path.join(ONNX, 'tiny-random-gpt2-fp32.onnx');
 const H100 = getTarget('h100')!;
 
-async function load(file: string): Promise<Model> {
-  const opened = await openModelFile(file);
-  try {
-    return await openModel(opened.source, { siblings: opened.siblings });
-  } finally {
-    await opened.close();
-  }
-}
+const load = loadModel;
 
 /** A cancellation source shaped like VS Code's (event + flag). */
 function tokenSource(): { token: TaskToken; cancel(): void } {

@@ -9,7 +9,6 @@ import assert from 'node:assert/strict';
 import { promises as fs } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { runCli } from '../../src/cli/main';
 import { TARGETS } from '../../src/core/estimate/hardware/catalog';
 import { analyzePlan } from '../../src/core/editor/planLenses';
 import { parsePlan, type PlanSqnrMeasurement, type PrecisionPlan } from '../../src/core/plan/planFile';
@@ -17,6 +16,7 @@ import { loadModel } from '../../src/host/modelCache';
 import { measureSensitivity } from '../../src/node/measure';
 import { measureAssignment, planReference } from '../../src/node/planVerify';
 import { analyzeModelSensitivity } from '../../src/node/sensitivityRunner';
+import { cli } from './helpers/run';
 
 const MNIST = path.resolve(__dirname, '../../../shared/models/onnx/mnist-12.onnx');
 let dir = '';
@@ -36,13 +36,6 @@ after(async () => {
   else process.env['XDG_CACHE_HOME'] = savedCache;
   await fs.rm(dir, { recursive: true, force: true });
 });
-
-async function cli(...args: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const code = await runCli(args, { out: (t) => (out += `${t}\n`), err: (t) => (err += `${t}\n`) });
-  return { code, out, err };
-}
 
 async function writtenPlan(file: string): Promise<PrecisionPlan & { measurement: PlanSqnrMeasurement }> {
   const parsed = parsePlan(await fs.readFile(file, 'utf8'), path.basename(file));

@@ -14,23 +14,16 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, promises as fs } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { assignmentWeightBytes, harmFromSensitivity, openModel, solveModel, uniformBaseline, type Model } from '../../src/core';
-import { openModelFile } from '../../src/node/fileByteSource';
+import { assignmentWeightBytes, harmFromSensitivity, solveModel, uniformBaseline } from '../../src/core';
 import { analyzeModelSensitivity } from '../../src/node/sensitivityRunner';
 import { TaskClient, llamaCppResolvable } from '../../src/node/taskClient';
+import { loadModel } from './helpers/run';
 
 const REPO = path.resolve(__dirname, '../..');
 const STORIES = path.resolve(REPO, '../shared/models/gguf/stories260K.gguf');
 const linuxX64 = process.platform === 'linux' && process.arch === 'x64';
 
-async function load(file: string): Promise<Model> {
-  const opened = await openModelFile(file);
-  try {
-    return await openModel(opened.source, { siblings: opened.siblings });
-  } finally {
-    await opened.close();
-  }
-}
+const load = loadModel;
 
 /** Every file under `dir`, relative to it. */
 async function filesUnder(dir: string): Promise<string[]> {

@@ -4,16 +4,9 @@ import { promises as fs } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { parsePlan } from '../../src/core';
-import { runCli } from '../../src/cli/main';
+import { cli } from './helpers/run';
 
 const MNIST = path.resolve(__dirname, '../../../shared/models/onnx/mnist-12.onnx');
-
-async function cli(...args: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const code = await runCli(args, { out: (t) => (out += `${t}\n`), err: (t) => (err += `${t}\n`) });
-  return { code, out, err };
-}
 
 test('plan → export → apply on mnist-12 through the CLI', async () => {
   const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'pl-cli-'));

@@ -1,22 +1,15 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as path from 'node:path';
-import { CancelledError, KEEP_FORMAT, assignmentWeightBytes, getTarget, llamaCppRulesBaseline, openModel, q4kmFormats, solveModel, standardBaselines, type HarmFunction, type Model } from '../../src/core';
-import { openModelFile } from '../../src/node/fileByteSource';
+import { CancelledError, KEEP_FORMAT, assignmentWeightBytes, getTarget, llamaCppRulesBaseline, q4kmFormats, solveModel, standardBaselines, type HarmFunction } from '../../src/core';
 import { planReference, referenceSampleCount, verifyPlan } from '../../src/node/planVerify';
+import { loadModel } from './helpers/run';
 
 const MNIST = path.resolve(__dirname, '../../../shared/models/onnx/mnist-12.onnx');
 const H100 = getTarget('h100')!;
 const FORMATS = ['fp16', 'fp8_e4m3', 'int8', 'int4_g32', 'int4'];
 
-async function load(file: string): Promise<Model> {
-  const opened = await openModelFile(file);
-  try {
-    return await openModel(opened.source, { siblings: opened.siblings });
-  } finally {
-    await opened.close();
-  }
-}
+const load = loadModel;
 
 /** A deliberately wrong predictor: fewer bits look better, so the solver's plan is poor and verification must catch it. */
 const inverted: HarmFunction = (_l, f) => 1e-3 * ((f.bytesPerBlock * 8) / f.blockSize);

@@ -3,16 +3,9 @@ import assert from 'node:assert/strict';
 import { promises as fs } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { runCli } from '../../src/cli/main';
+import { cli } from './helpers/run';
 
 const MNIST = path.resolve(__dirname, '../../../shared/models/onnx/mnist-12.onnx');
-
-async function cli(...args: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const code = await runCli(args, { out: (t) => (out += `${t}\n`), err: (t) => (err += `${t}\n`) });
-  return { code, out, err };
-}
 
 test('plan --verify: the written plan is the best measured candidate and fits the budget', async () => {
   const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'pl-verify-'));
