@@ -131,7 +131,11 @@ export interface SolveModelResult {
 
 /** A layer's format id in `assignment` ('keep' for a missing entry). */
 function anchoredFormat(layer: Layer, assignment: Readonly<Record<string, string>>): string {
-  const id = own(assignment, layer.name);
+  return canonicalFormat(own(assignment, layer.name));
+}
+
+/** A format id with aliases resolved ('keep' for undefined). */
+function canonicalFormat(id: string | undefined): string {
   if (id === undefined || id === KEEP_FORMAT) return KEEP_FORMAT;
   return getNumberFormat(id)?.id ?? id;
 }
@@ -311,30 +315,89 @@ export function solveModel(model: Model, options: SolveModelOptions): SolveModel
   const { byLayer } = layerTensors(model);
   const groups = groupLayers(model, options.fuse);
   const pinned = options.pinned ?? {};
-  const groupOptions: GroupOption[][] = [];
+  // Formats of the options: 0 = keep, then the candidates, then any other format a pin or a GGUF fallback brings.
+  const formatIds: string[] = [KEEP_FORMAT, ...uniq.map((f) => f.id)];
+  const formatIndex = new Map(formatIds.map((id, i) => [id, i]));
+  const formatSlot = (id: string): number => {
+    let i = formatIndex.get(id);
+    if (i === undefined) {
+      i = formatIds.length;
+      formatIds.push(id);
+      formatIndex.set(id, i);
+    }
+    return i;
+  };
+  // The candidates' scores, asked once per layer and format (the worst-score pass and the groups both need them).
+  const F = uniq.length;
+  const layerIndex = new Map<Layer, number>();
+  model.layers.forEach((l, i) => layerIndex.set(l, i));
+  const scores = new Float64Array(model.layers.length * F).fill(NaN);
   let unscored = 0;
   // A layer the sensitivity analysis skipped (e.g. a Slice sharing an LSTM weight) gets, per format, the worst
   // score any layer of the model has for that format: pessimistic, so unknown layers are not favoured, but the
   // format stays available. Formats no layer has a score for are not considered.
-  const worst = new Map<string, number>();
-  for (const l of model.layers) {
-    if (!l.quantizable || l.weights.length === 0) continue;
-    for (const f of uniq) {
-      const h = options.harm(l, f);
-      if (h !== undefined && Number.isFinite(h)) worst.set(f.id, Math.max(worst.get(f.id) ?? 0, h));
+  const worst = new Float64Array(F).fill(NaN);
+  model.layers.forEach((l, li) => {
+    if (!l.quantizable || l.weights.length === 0) return;
+    for (let fi = 0; fi < F; fi++) {
+      const h = options.harm(l, uniq[fi]!);
+      if (h !== undefined && Number.isFinite(h)) {
+        scores[li * F + fi] = h;
+        worst[fi] = Math.max(Number.isNaN(worst[fi]!) ? 0 : worst[fi]!, h);
+      }
     }
-  }
+  });
+  const candidateSlot = new Map(uniq.map((f, i) => [f.id, i]));
   const scoreOf = (l: Layer, f: NumberFormat): number | undefined => {
-    const h = options.harm(l, f);
+    const fi = candidateSlot.get(f.id);
+    const li = layerIndex.get(l);
+    let h: number | undefined;
+    if (fi !== undefined && li !== undefined && l.quantizable && l.weights.length > 0) {
+      const v = scores[li * F + fi]!;
+      h = Number.isNaN(v) ? undefined : v;
+    } else h = options.harm(l, f);
     if (h !== undefined && Number.isFinite(h)) return h;
-    const w = worst.get(f.id);
-    if (w !== undefined) unscored++;
+    if (fi === undefined) return undefined;
+    const w = worst[fi]!;
+    if (Number.isNaN(w)) return undefined;
+    unscored++;
     return w;
   };
-  for (const g of groups) {
-    const keepBytes = g.layers.reduce((s, l) => s + (byLayer.get(l.name) ?? []).reduce((a, t) => a + t.tensor.byteLength, 0), 0);
-    const opts: GroupOption[] = [{ format: KEEP_FORMAT, bytes: keepBytes, harm: 0 }];
-    const pins = [...new Set(g.layers.map((l) => own(pinned, l.name)).filter((p): p is string => p !== undefined))];
+  // Options in columns: group i's are entries optStart[i] … optStart[i + 1] − 1 (keep first, or the pin alone).
+  const maxPerGroup = 1 + Math.max(1, F);
+  const optStart = new Int32Array(groups.length + 1);
+  let optFormat = new Int32Array(groups.length * maxPerGroup);
+  let optBytes = new Float64Array(optFormat.length);
+  let optHarm = new Float64Array(optFormat.length);
+  let no = 0;
+  const push = (format: number, bytes: number, harm: number): void => {
+    if (no === optFormat.length) {
+      const grow = <T extends Int32Array | Float64Array>(a: T, make: (n: number) => T): T => {
+        const b = make(2 * a.length + 16);
+        b.set(a);
+        return b;
+      };
+      optFormat = grow(optFormat, (n) => new Int32Array(n));
+      optBytes = grow(optBytes, (n) => new Float64Array(n));
+      optHarm = grow(optHarm, (n) => new Float64Array(n));
+    }
+    optFormat[no] = format;
+    optBytes[no] = bytes;
+    optHarm[no] = harm;
+    no++;
+  };
+  const written = new Map<string, NumberFormat>();
+  for (let gi = 0; gi < groups.length; gi++) {
+    const g = groups[gi]!;
+    optStart[gi] = no;
+    let keepBytes = 0;
+    for (const l of g.layers) for (const t of byLayer.get(l.name) ?? []) keepBytes += t.tensor.byteLength;
+    push(0, keepBytes, 0);
+    const pins: string[] = [];
+    for (const l of g.layers) {
+      const p = own(pinned, l.name);
+      if (p !== undefined && !pins.includes(p)) pins.push(p);
+    }
     if (pins.length > 1) notes.push(`Layers ${g.layers.map((l) => `'${l.name}'`).join(', ')} must share one format but are pinned to ${pins.join(' and ')}; using ${pins[0]}.`);
     const pin = pins[0];
     const quantizable = g.layers.every((l) => l.quantizable);
@@ -343,26 +406,29 @@ export function solveModel(model: Model, options: SolveModelOptions): SolveModel
     if (pin && pool[0] && !formatAllowed(pool[0], options.native, options.allowEmulated)) notes.push(`Layer '${g.layers[0]!.name}' is pinned to ${pool[0].label}, which the target does not run natively.`);
     // GGUF: a format whose block does not divide a layer's rows is written as llama-quantize's fallback type
     // (ggufFallback.ts), so the option is that type, sized and scored as such; a group whose layers would fall
-    // back to different types is not offered the format.
-    const offered = pin !== undefined || model.format !== 'gguf' ? pool : [...new Map(pool.flatMap((f) => {
-      const written = new Set(g.layers.map((l) => ggufWrittenLayerFormat(model, l.name, f.id)));
-      const id = written.size === 1 ? [...written][0] : undefined;
-      const w = id === undefined ? undefined : getNumberFormat(id);
-      return w ? [[w.id, w] as const] : [];
-    })).values()];
+    // back to different types is not offered the format. Each written format is offered once, in first-seen order.
+    let offered: readonly NumberFormat[] = pool;
+    if (pin === undefined && model.format === 'gguf') {
+      written.clear();
+      for (const f of pool) {
+        let id: string | undefined = ggufWrittenLayerFormat(model, g.layers[0]!.name, f.id);
+        for (let li = 1; li < g.layers.length && id !== undefined; li++) if (ggufWrittenLayerFormat(model, g.layers[li]!.name, f.id) !== id) id = undefined;
+        const w = id === undefined ? undefined : getNumberFormat(id);
+        if (w && !written.has(w.id)) written.set(w.id, w);
+      }
+      offered = [...written.values()];
+    }
     for (const f of offered) {
       let bytes = 0;
       let harm = 0;
       let ok = true;
       for (const l of g.layers) {
+        for (const t of byLayer.get(l.name) ?? []) bytes += tensorBytesIn(t.tensor, f, t.isMain);
+        if (!ok) continue;
         const stored = formatForStoredDType(l.dtype);
         const h = stored && stored.id === f.id ? 0 : scoreOf(l, f);
-        if (h === undefined || !Number.isFinite(h)) {
-          ok = false;
-          break;
-        }
-        harm += Math.max(0, h);
-        for (const t of byLayer.get(l.name) ?? []) bytes += tensorBytesIn(t.tensor, f, t.isMain);
+        if (h === undefined || !Number.isFinite(h)) ok = false;
+        else harm += Math.max(0, h);
       }
       if (!ok) {
         if (pin) notes.push(`Layer '${g.layers[0]!.name}' is pinned to ${f.id} but has no score for it; treating its harm as 0.`);
@@ -370,21 +436,24 @@ export function solveModel(model: Model, options: SolveModelOptions): SolveModel
       }
       if (pin) {
         // A pin replaces the options entirely.
-        opts.length = 0;
-        opts.push({ format: f.id, bytes, harm: ok ? harm : 0 });
-      } else if (bytes <= keepBytes) opts.push({ format: f.id, bytes, harm });
+        no = optStart[gi]!;
+        push(formatSlot(f.id), bytes, ok ? harm : 0);
+      } else if (bytes <= keepBytes) push(formatSlot(f.id), bytes, harm);
     }
-    groupOptions.push(opts);
   }
+  optStart[groups.length] = no;
   if (unscored > 0) notes.push(`${unscored} layer/format pairs had no sensitivity score; they were given the model's worst score for the format.`);
-  const ks = groupOptions.map((o) => o.map(({ bytes, harm }) => ({ bytes, harm })));
+  const ks = { start: optStart, bytes: optBytes.subarray(0, no), harm: optHarm.subarray(0, no) };
   const anchor = options.anchor;
-  const penalized = anchor && anchor.penalty > 0
-    ? groupOptions.map((o, i) => {
-      const want = anchoredFormat(groups[i]!.layers[0]!, anchor.assignment);
-      return o.map(({ format, bytes, harm }) => ({ bytes, harm: harm + (anchoredFormat(groups[i]!.layers[0]!, { [groups[i]!.layers[0]!.name]: format }) === want ? 0 : anchor.penalty) }));
-    })
-    : ks;
+  let penalized = ks;
+  if (anchor && anchor.penalty > 0) {
+    const harm = new Float64Array(no);
+    for (let gi = 0; gi < groups.length; gi++) {
+      const want = anchoredFormat(groups[gi]!.layers[0]!, anchor.assignment);
+      for (let o = optStart[gi]!; o < optStart[gi + 1]!; o++) harm[o] = optHarm[o]! + (canonicalFormat(formatIds[optFormat[o]!]!) === want ? 0 : anchor.penalty);
+    }
+    penalized = { start: optStart, bytes: ks.bytes, harm };
+  }
   const knapsackOptions = options.maxStates !== undefined ? { maxStates: options.maxStates } : {};
   const prepared = prepareKnapsack(ks);
   const r = solvePreparedKnapsack(penalized === ks ? prepared : prepareKnapsack(penalized), options.weightBudgetBytes, knapsackOptions);
@@ -397,13 +466,19 @@ export function solveModel(model: Model, options: SolveModelOptions): SolveModel
   });
   const assignment: Record<string, string> = {};
   let trueHarm = 0;
-  groups.forEach((g, i) => {
-    const o = groupOptions[i]![r.choice[i]!]!;
-    trueHarm += o.harm;
-    for (const l of g.layers) setOwn(assignment, l.name, o.format);
-  });
   let maxUseful = 0;
-  for (const o of groupOptions) maxUseful += [...o].sort((a, b) => a.harm - b.harm || a.bytes - b.bytes)[0]!.bytes;
+  for (let gi = 0; gi < groups.length; gi++) {
+    const o = optStart[gi]! + r.choice[gi]!;
+    trueHarm += optHarm[o]!;
+    const id = formatIds[optFormat[o]!]!;
+    for (const l of groups[gi]!.layers) setOwn(assignment, l.name, id);
+    // Bytes of the group's least-harm option (fewest bytes among equal harm).
+    let best = optStart[gi]!;
+    for (let q = best + 1; q < optStart[gi + 1]!; q++) if (optHarm[q]! < optHarm[best]! || (optHarm[q] === optHarm[best] && optBytes[q]! < optBytes[best]!)) best = q;
+    maxUseful += optBytes[best]!;
+  }
+  let fused = 0;
+  for (const g of groups) if (g.layers.length > 1) fused++;
   return {
     status: r.status,
     assignment,
@@ -417,7 +492,7 @@ export function solveModel(model: Model, options: SolveModelOptions): SolveModel
     shortfallBytes: Math.max(0, r.minBytes - options.weightBudgetBytes),
     frontier: preparedFrontier(prepared, options.frontierPoints ?? 200),
     groupCount: groups.length,
-    fusedGroupCount: groups.filter((g) => g.layers.length > 1).length,
+    fusedGroupCount: fused,
     freeGroups: r.freeGroups,
     states: r.states,
     formats: uniq.map((f) => f.id),
