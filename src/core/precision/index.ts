@@ -8,7 +8,7 @@ export {
   setErrorKernelBackend, activeErrorKernelBackend, elementwiseKernelParams, errorWorkspace, bf16ToFloatTable,
   codeTable, histogramStats, isElementwiseFormat, isIntKernelFormat, elementwiseQuantizer, histogramErrors,
   type ErrorKernelBackend, type BlockSource, AMAX_COMPUTED, AMAX_CONSTANT, AMAX_PER_ROW, type ChunkByteReader,
-  type ErrorWorkspace, type ElementwiseKernelParams, type HistogramFacts,
+  type ErrorWorkspace, type ElementwiseKernelParams, type HistogramFacts, F16_PAIR_TOLERANCE,
 } from './errorKernels';
 export {
   isOffsetVector,

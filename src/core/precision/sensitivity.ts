@@ -32,7 +32,7 @@ import { applyQuantParams, decodeElements } from './decode';
 import { isOffsetVector } from './graphInfluence';
 import { getNumberFormat, type NumberFormat } from './numberFormats';
 import { SPLIT, GRIDS, absMax, fakeQuantize, roundBf16, roundFp16, roundMiniFast, roundSignificant, rowLayout, toHalf, type FakeQuantizeOptions } from './quantize';
-import { AMAX_COMPUTED, AMAX_CONSTANT, AMAX_PER_ROW, codeTable, elementwiseKernelParams, type ChunkByteReader, type ElementwiseKernelParams, errorWorkspace, histogramErrors, histogramStats, isElementwiseFormat, isIntKernelFormat } from './errorKernels';
+import { AMAX_COMPUTED, AMAX_CONSTANT, AMAX_PER_ROW, F16_PAIR_TOLERANCE, codeTable, elementwiseKernelParams, type ChunkByteReader, type ElementwiseKernelParams, errorWorkspace, histogramErrors, histogramStats, isElementwiseFormat, isIntKernelFormat } from './errorKernels';
 
 //#region statistics
 
@@ -903,8 +903,20 @@ export function analyzeSensitivityChunk(chunk: SensitivityChunkTask, read?: Chun
     const quad = quadA >= 0 && quadB >= 0;
     const pairA = quad ? -1 : quadA;
     const pairB = quad ? -1 : ints.findIndex((f) => f.element === 'int4' && f.blockSize >= 32);
+    // FP16 codes whose only block work is that pair (the default formats): the pair runs on the codes themselves
+    // in float32 (errorKernels.ts F16_PAIR_TOLERANCE), counting them into the histogram in the same loop.
+    const codesPair = task.dtype === 'float16' && source === 'float16' && histogrammed && ints.length === 2 && pairA >= 0 && pairB >= 0 && ints[pairB]!.blockSize <= F16_PAIR_TOLERANCE.maxGroup && !fused16 && pass1Elementwise.length === 0 && others.length === 0;
     for (let s = 0; s < n; s += blockElements) {
       const m = Math.min(blockElements, n - s);
+      if (codesPair) {
+        let k = 0;
+        if (streaming) {
+          k = s % stageElements;
+          if (k === 0) ws.stage(read!, 2 * s, Math.min(stageElements, n - s));
+        } else ws.putCodes(data as Uint16Array, s, m);
+        ws.intErrorPairStaged(k, m, rowLength, ints[pairB]!.blockSize, 127, -127, g?.channelAbsMax ? AMAX_PER_ROW : AMAX_COMPUTED, Math.floor(s / rowLength), 7, -8, pairA, pairB, countInBlocks);
+        continue;
+      }
       loadBlock(s, m, false);
       if (fused16) ws.statsRound16(m, fused16[0].slot, fused16[1].slot);
       else if (!histogrammed) ws.stats(m);
