@@ -294,7 +294,7 @@ type PlanSensitivity = SensitivityReport | SensitivityScoresReport;
 
 /** The full report of a plan that measures or verifies (planCommand analyzes those with per-layer records). */
 function fullReport(r: PlanSensitivity): SensitivityReport {
-  if (!('layers' in r)) throw new Error('Internal error: a plan that measures or verifies needs the full sensitivity report.');
+  if (!('layers' in r)) throw new NodeError('internal', 'A plan that measures or verifies needs the full sensitivity report.');
   return r;
 }
 
