@@ -308,6 +308,25 @@ export interface SensitivityReport {
   readonly measured?: MeasuredSummary;
 }
 
+/**
+ * The static scores of a sensitivity analysis, columnar: what a plan needs from it, without a record per layer and
+ * format (a 200,000-layer model has 2.2 million of those). `staticScores[f][i]` is `staticScore` of layer
+ * `layers[i]` in format `formats[f]`, the same number {@link LayerSensitivity}'s `formats[id].staticScore` holds in the
+ * full report. Every analyzed layer has a score in every format; a layer not analyzed is not listed.
+ */
+export interface SensitivityScores {
+  /** Analyzed layers, in the order a full report lists them. */
+  readonly layers: readonly string[];
+  readonly formats: readonly string[];
+  /** One column per format (same order as `formats`), indexed like `layers`. */
+  readonly staticScores: readonly Float64Array[];
+}
+
+/** A sensitivity report whose per-layer part is {@link SensitivityScores} (plans: `analyzeModelScores`). */
+export interface SensitivityScoresReport extends Omit<SensitivityReport, 'layers' | 'measured'> {
+  readonly scores: SensitivityScores;
+}
+
 /** How the measured metrics were produced. */
 export interface MeasuredSummary {
   readonly inputs: string;
@@ -452,12 +471,10 @@ export function roleGain(role: LayerRole, position: LayerPosition | undefined, t
  */
 export function scoreLayer(layer: Pick<Layer, 'name' | 'role' | 'block'> & Partial<Pick<Layer, 'shape' | 'op'>>, model: Pick<Model, 'hyperparameters'> & Partial<Pick<Model, 'format'>> | undefined, input: ScoreInput): Record<string, LayerFormatSensitivity> {
   const out: Record<string, LayerFormatSensitivity> = {};
-  const role = effectiveRole(layer);
-  const gain = roleGain(role, input.position, roleGainTable(model)) * positionGain(input.position, role);
+  const gain = layerGain(layer, model, input.position);
   for (const [formatId, err] of Object.entries(input.errors)) {
     const format = getNumberFormat(formatId);
-    const overflowShare = err.count > 0 ? err.overflowCount / err.count : 0;
-    const score = err.relMse * gain + 1000 * overflowShare;
+    const score = staticScoreOf(err.relMse, err.overflowCount, err.count, gain);
     out[formatId] = {
       staticScore: score,
       predictedOutputSqnrDb: relMseToDb(score),
@@ -469,6 +486,18 @@ export function scoreLayer(layer: Pick<Layer, 'name' | 'role' | 'block'> & Parti
     };
   }
   return out;
+}
+
+/** The factor a layer's relMse is multiplied by in its static score: role gain × position gain ({@link scoreLayer}). */
+export function layerGain(layer: Pick<Layer, 'role'> & Partial<Pick<Layer, 'shape' | 'op'>>, model: Partial<Pick<Model, 'format'>> | undefined, position: LayerPosition | undefined): number {
+  const role = effectiveRole(layer);
+  return roleGain(role, position, roleGainTable(model)) * positionGain(position, role);
+}
+
+/** A layer's static score for one format from its error sums: relMse × gain, plus 1000 × the share of overflowed values. */
+export function staticScoreOf(relMse: number, overflowCount: number, count: number, gain: number): number {
+  const overflowShare = count > 0 ? overflowCount / count : 0;
+  return relMse * gain + 1000 * overflowShare;
 }
 
 /** The most telling facts behind a score, most important first, joined by '; '. */
