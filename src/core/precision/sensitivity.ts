@@ -843,8 +843,12 @@ export function analyzeSensitivityChunk(chunk: SensitivityChunkTask, read?: Chun
   const countInBlocks = histogrammed && !transposed && blockPass && !others.some((f) => f.id === 'nvfp4');
   let stats: WeightStatsPartial | undefined;
   let facts: { absMax: number; absMean: number } | undefined;
+  // The two halves of the code histogram added once, after the last count (statistics, element-wise errors and a
+  // histogramOnly result share it: one 256 KiB array per task).
+  let histCache: Uint32Array | undefined;
+  const histogram = (): Uint32Array => (histCache ??= ws.histogram());
   const histStats = (): void => {
-    const h = histogramStats(ws.histogram(), codeTable(task.dtype as 'float16' | 'bfloat16'));
+    const h = histogramStats(histogram(), codeTable(task.dtype as 'float16' | 'bfloat16'));
     facts = { absMax: h.absMax, absMean: h.absMean };
     stats = { count: h.count, maxAbs: h.maxAbs, s1: h.s1, s2: h.s2, s3: h.s3, s4: h.s4, sAbs: h.sAbs, beyondFp16: h.beyondFp16, zeros: h.zeros, nonFinite: h.nonFinite };
   };
@@ -968,7 +972,7 @@ export function analyzeSensitivityChunk(chunk: SensitivityChunkTask, read?: Chun
     return { signal: st.s2, noise, maxAbsError, overflow, count: st.count };
   };
   if (elementwise.length) {
-    const hist = histogrammed ? ws.histogram() : undefined;
+    const hist = histogrammed ? histogram() : undefined;
     for (const f of elementwise) {
       const b = blockElementwise.find((x) => x.format === f);
       errors[f.id] = hist
@@ -989,7 +993,7 @@ export function analyzeSensitivityChunk(chunk: SensitivityChunkTask, read?: Chun
     const e = f ? errors[evaluatedAs.get(f.id)!.id] : undefined;
     if (e) byRequest[id] = e;
   }
-  return { id: task.id, stats: st, errors: byRequest, ...(columnAbsMax ? { columnAbsMax } : {}), ...(histogramOnly ? { histogram: ws.histogram() } : {}) };
+  return { id: task.id, stats: st, errors: byRequest, ...(columnAbsMax ? { columnAbsMax } : {}), ...(histogramOnly ? { histogram: histogram() } : {}) };
 }
 
 /**
