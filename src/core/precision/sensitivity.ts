@@ -907,9 +907,9 @@ export function analyzeSensitivityChunk(chunk: SensitivityChunkTask, read?: Chun
     const quad = quadA >= 0 && quadB >= 0;
     const pairA = quad ? -1 : quadA;
     const pairB = quad ? -1 : ints.findIndex((f) => f.element === 'int4' && f.blockSize >= 32);
-    // FP16 codes whose only block work is that pair (the default formats): the pair runs on the codes themselves
+    // FP16/BF16 codes whose only block work is that pair (the default formats): the pair runs on the codes themselves
     // in float32 (errorKernels.ts F16_PAIR_TOLERANCE), counting them into the histogram in the same loop.
-    const codesPair = task.dtype === 'float16' && source === 'float16' && histogrammed && ints.length === 2 && pairA >= 0 && pairB >= 0 && ints[pairB]!.blockSize <= F16_PAIR_TOLERANCE.maxGroup && !fused16 && pass1Elementwise.length === 0 && others.length === 0;
+    const codesPair = (source === 'float16' || source === 'bfloat16') && histogrammed && ints.length === 2 && pairA >= 0 && pairB >= 0 && ints[pairB]!.blockSize <= F16_PAIR_TOLERANCE.maxGroup && !fused16 && pass1Elementwise.length === 0 && others.length === 0;
     for (let s = 0; s < n; s += blockElements) {
       const m = Math.min(blockElements, n - s);
       if (codesPair) {
@@ -918,7 +918,7 @@ export function analyzeSensitivityChunk(chunk: SensitivityChunkTask, read?: Chun
           k = s % stageElements;
           if (k === 0) ws.stage(read!, 2 * s, Math.min(stageElements, n - s));
         } else ws.putCodes(data as Uint16Array, s, m);
-        ws.intErrorPairStaged(k, m, rowLength, ints[pairB]!.blockSize, 127, -127, g?.channelAbsMax ? AMAX_PER_ROW : AMAX_COMPUTED, Math.floor(s / rowLength), 7, -8, pairA, pairB, countInBlocks);
+        ws.intErrorPairStaged(source, k, m, rowLength, ints[pairB]!.blockSize, 127, -127, g?.channelAbsMax ? AMAX_PER_ROW : AMAX_COMPUTED, Math.floor(s / rowLength), 7, -8, pairA, pairB, countInBlocks);
         continue;
       }
       loadBlock(s, m, false);
