@@ -94,6 +94,39 @@ function str(): number {
   return s;
 }
 
+const FIELD_DTYPE = 0;
+const FIELD_SHAPE = 1;
+const FIELD_OFFSETS = 2;
+
+/**
+ * Reads a header entry's field name (after whitespace) when it is exactly "dtype", "shape" or "data_offsets" and
+ * returns which; else -1 (the same strings {@link str} would read and compare, without hashing them).
+ */
+function fieldName(): number {
+  if (ws() !== 0x22) return -1;
+  const s = p + 1;
+  let field = -1;
+  let len = 0;
+  const c = b[s];
+  if (c === 0x64) {
+    if (b[s + 1] === 0x74) {
+      field = FIELD_DTYPE;
+      len = 5;
+    } else {
+      field = FIELD_OFFSETS;
+      len = 12;
+    }
+  } else if (c === 0x73) {
+    field = FIELD_SHAPE;
+    len = 5;
+  } else return -1;
+  if (s + len >= n || b[s + len] !== 0x22 || !isWord(s, s + len, FIELD_NAMES[field]!)) return -1;
+  p = s + len + 1;
+  return field;
+}
+
+const FIELD_NAMES = ['dtype', 'shape', 'data_offsets'];
+
 /** Consumes byte `c` after whitespace. */
 function take(c: number): boolean {
   if (ws() !== c) return false;
@@ -275,6 +308,10 @@ function headerScan(fileKey: string, dataOffset: number, dataByteLength: number,
   const dims: number[] = [];
   // Consecutive tensors often have one shape (experts, layers): they share one array (shapes are readonly in the IR).
   let lastShape: number[] = [];
+  // The last dtype read, and where its string's content is.
+  let lastDt: DtypeEntry | undefined;
+  let lastDtStart = 0;
+  let lastDtLength = 0;
   for (;;) {
     const ks = str();
     if (ks < 0) return undefined;
@@ -295,17 +332,25 @@ function headerScan(fileKey: string, dataOffset: number, dataByteLength: number,
       let begin = -1;
       let end = -1;
       for (;;) {
-        const fs = str();
-        if (fs < 0) return undefined;
-        const fe = sEnd;
-        if (!take(0x3a)) return undefined;
-        if (isWord(fs, fe, 'dtype')) {
+        // The field name, compared in place ("dtype", "shape" or "data_offsets"; any other string → undefined).
+        const field = fieldName();
+        if (field < 0 || !take(0x3a)) return undefined;
+        if (field === FIELD_DTYPE) {
           if (dt !== undefined) return undefined;
-          const vs = str();
-          if (vs < 0) return undefined;
-          for (const [k, v] of dtypes.get(sHash) ?? []) if (isWord(vs, sEnd, k)) dt = v;
-          if (dt === undefined) return undefined;
-        } else if (isWord(fs, fe, 'shape')) {
+          // Most entries repeat the previous entry's dtype: compare with its bytes first.
+          if (lastDt !== undefined && ws() === 0x22 && b[p + lastDtLength + 1] === 0x22 && sameBytes(lastDtStart, lastDtStart + lastDtLength, p + 1, p + 1 + lastDtLength)) {
+            dt = lastDt;
+            p += lastDtLength + 2;
+          } else {
+            const vs = str();
+            if (vs < 0) return undefined;
+            for (const [k, v] of dtypes.get(sHash) ?? []) if (isWord(vs, sEnd, k)) dt = v;
+            if (dt === undefined) return undefined;
+            lastDt = dt;
+            lastDtStart = vs;
+            lastDtLength = sEnd - vs;
+          }
+        } else if (field === FIELD_SHAPE) {
           if (rank >= 0 || !take(0x5b)) return undefined;
           rank = 0;
           if (ws() === 0x5d) p++;
@@ -319,13 +364,13 @@ function headerScan(fileKey: string, dataOffset: number, dataByteLength: number,
               if (more === 0) break;
             }
           }
-        } else if (isWord(fs, fe, 'data_offsets')) {
+        } else if (field === FIELD_OFFSETS) {
           if (begin >= 0 || !take(0x5b)) return undefined;
           begin = int();
           if (begin < 0 || !take(0x2c)) return undefined;
           end = int();
           if (end < 0 || !take(0x5d)) return undefined;
-        } else return undefined;
+        }
         const more = next(0x7d);
         if (more < 0) return undefined;
         if (more === 0) break;
@@ -472,12 +517,16 @@ function indexScan(limits: Limits): IndexScan | undefined {
           const ne = sEnd;
           const hash = sHash;
           if (count >= limits.maxTensorCount || allDigits(ns, ne) || !take(0x3a)) return undefined;
-          const vs = str();
-          if (vs < 0) return undefined;
-          const ve = sEnd;
-          // Consecutive names mostly share a shard: compare its bytes with that shard's first occurrence.
+          // Consecutive names mostly share a shard: compare the value in place with that shard's first occurrence.
           let raw = lastRaw;
-          if (raw < 0 || !sameBytes(rawOffsets[2 * raw]!, rawOffsets[2 * raw + 1]!, vs, ve)) {
+          const rs = raw >= 0 ? rawOffsets[2 * raw]! : 0;
+          const rl = raw >= 0 ? rawOffsets[2 * raw + 1]! - rs : 0;
+          if (raw >= 0 && ws() === 0x22 && b[p + rl + 1] === 0x22 && sameBytes(rs, rs + rl, p + 1, p + 1 + rl)) {
+            p += rl + 2;
+          } else {
+            const vs = str();
+            if (vs < 0) return undefined;
+            const ve = sEnd;
             raw = -1;
             const candidates = rawByHash.get(sHash);
             for (const r of candidates ?? []) if (sameBytes(rawOffsets[2 * r]!, rawOffsets[2 * r + 1]!, vs, ve)) raw = r;
