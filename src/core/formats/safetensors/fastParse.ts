@@ -16,7 +16,7 @@
 import type { Limits } from '../../io/limits';
 import type { TensorInfo } from '../../model/types';
 import { decodeStrictUtf8 } from './json';
-import { NameTable, hashName } from './nameTable';
+import { ByteNameTable, NameTable, asciiText, hashName, type NameSet } from './nameTable';
 
 // nameTable.ts's FNV-1a constants, as local constants: the scan loops use them per byte, and an imported binding is a
 // getter call per use when modules are loaded one by one (tsx, the benchmarks' runner) rather than bundled.
@@ -35,6 +35,8 @@ export interface FastHeader {
   readonly tensors: TensorInfo[];
   /** Per tensor, the {@link hashName} of its name. */
   readonly hashes: Int32Array;
+  /** The header's bytes and, per tensor, the start and end of its name in them (printable ASCII). */
+  readonly nameBytes: { readonly bytes: Uint8Array; readonly offsets: readonly number[] };
   /** `__metadata__` string pairs in order (undefined: no `__metadata__`, or null). */
   readonly metadata: readonly (readonly [string, string])[] | undefined;
   /** Top-level keys (tensors + `__metadata__`). */
@@ -258,8 +260,10 @@ function dtypeIndex(dtypes: ReadonlyMap<string, DtypeEntry>): Map<number, readon
  * JSON; `dataOffset` is 8 + N, `dataByteLength` the bytes after the header; `fileKey` becomes each location's file.
  * The bytes are decoded only once the scan has accepted them (a header of huge metadata strings is left to the general
  * path, which cuts them before decoding, without a decoded copy made here first).
+ * `checkDuplicates` false: a name may repeat in the result (the caller looks every name up anyway and must send a
+ * header with a repeated name to the general path itself, as the sharded reader does; reader.ts).
  */
-export function parseHeaderFast(bytes: Uint8Array, fileKey: string, dataOffset: number, dataByteLength: number, limits: Limits, dtypes: ReadonlyMap<string, DtypeEntry>): FastHeader | undefined {
+export function parseHeaderFast(bytes: Uint8Array, fileKey: string, dataOffset: number, dataByteLength: number, limits: Limits, dtypes: ReadonlyMap<string, DtypeEntry>, checkDuplicates = true): FastHeader | undefined {
   if (limits.maxNestingDepth < 3) return undefined;
   start(bytes);
   const scanned = done(headerScan(fileKey, dataOffset, dataByteLength, limits, dtypeIndex(dtypes)));
@@ -269,13 +273,13 @@ export function parseHeaderFast(bytes: Uint8Array, fileKey: string, dataOffset: 
   const text = decodeStrictUtf8(bytes);
   if (text === undefined || text.length !== bytes.length) return undefined;
   const { tensors, nameOffsets, hashes } = scanned;
-  const seen = new NameTable(tensors.length);
+  const seen = checkDuplicates ? new NameTable(tensors.length) : undefined;
   for (let i = 0; i < tensors.length; i++) {
     const name = text.slice(nameOffsets[2 * i], nameOffsets[2 * i + 1]);
-    if (seen.add(name, hashes[i]!) < 0) return undefined;
+    if (seen !== undefined && seen.add(name, hashes[i]!) < 0) return undefined;
     (tensors[i] as { name: string }).name = name;
   }
-  return { ...scanned.header, metadata: pairsOf(text, scanned.metadata) };
+  return { ...scanned.header, metadata: pairsOf(text, scanned.metadata), nameBytes: { bytes, offsets: nameOffsets } };
 }
 
 function sameShape(shape: readonly number[], dims: readonly number[], rank: number): boolean {
@@ -291,7 +295,7 @@ interface HeaderScan {
   readonly nameOffsets: readonly number[];
   readonly hashes: Int32Array;
   readonly metadata: readonly number[] | null | undefined;
-  readonly header: Omit<FastHeader, 'metadata'>;
+  readonly header: Omit<FastHeader, 'metadata' | 'nameBytes'>;
 }
 
 function headerScan(fileKey: string, dataOffset: number, dataByteLength: number, limits: Limits, dtypes: Map<number, readonly (readonly [string, DtypeEntry])[]>): HeaderScan | undefined {
@@ -443,8 +447,8 @@ function headerScan(fileKey: string, dataOffset: number, dataByteLength: number,
 
 /** An index read by {@link parseIndexFast}: names and raw shard strings, before any path check. */
 export interface FastIndex {
-  /** weight_map's names, in order, hashed. */
-  readonly names: NameTable;
+  /** weight_map's names, in order, hashed (kept in the document's bytes). */
+  readonly names: NameSet;
   /** Per name, its position in `rawShards`. */
   readonly rawShardOf: Int32Array;
   /** Distinct shard strings as written, in order of first use. */
@@ -463,18 +467,18 @@ export function parseIndexFast(bytes: Uint8Array, limits: Limits): FastIndex | u
   start(bytes);
   const scanned = done(indexScan(limits));
   if (scanned === undefined) return undefined;
-  const text = decodeStrictUtf8(bytes);
-  if (text === undefined || text.length !== bytes.length) return undefined;
+  // Every accepted byte is ASCII (strings are printable ASCII, the rest JSON punctuation, digits and literals): the
+  // names stay in the bytes, and the few other strings are decoded where they are.
   const { nameOffsets, hashes, count } = scanned;
-  const names = new NameTable(count);
-  for (let i = 0; i < count; i++) if (names.add(text.slice(nameOffsets[2 * i], nameOffsets[2 * i + 1]), hashes[i]!) < 0) return undefined;
+  const names = new ByteNameTable(bytes, count);
+  for (let i = 0; i < count; i++) if (names.add(nameOffsets[2 * i]!, nameOffsets[2 * i + 1]!, hashes[i]!) < 0) return undefined;
   const rawShards: string[] = [];
-  for (let i = 0; i < scanned.rawOffsets.length; i += 2) rawShards.push(text.slice(scanned.rawOffsets[i], scanned.rawOffsets[i + 1]));
+  for (let i = 0; i < scanned.rawOffsets.length; i += 2) rawShards.push(asciiText(bytes, scanned.rawOffsets[i]!, scanned.rawOffsets[i + 1]!));
   const metadata = scanned.metadata?.map(([k, v]): [string, string | number | boolean | null] => {
-    const key = text.slice(k[0], k[1]);
+    const key = asciiText(bytes, k[0], k[1]);
     if (typeof v !== 'object' || v === null) return [key, v];
-    const s = text.slice(v[0], v[1]);
-    return [key, s.length > limits.maxDisplayStringBytes ? `${s.slice(0, limits.maxDisplayStringBytes)}…` : s];
+    const max = limits.maxDisplayStringBytes;
+    return [key, v[1] - v[0] > max ? `${asciiText(bytes, v[0], v[0] + max)}…` : asciiText(bytes, v[0], v[1])];
   });
   return { names, rawShardOf: scanned.rawShardOf, rawShards, metadata };
 }
