@@ -414,10 +414,17 @@ const NO_EDGES: readonly string[] = Object.freeze([]);
 export function layersFromTensors(tensors: readonly TensorInfo[]): Layer[] {
   const layers: Layer[] = new Array<Layer>(tensors.length);
   const memo = new RoleMemo();
+  // isRealValued of the previous tensor's dtype (consecutive tensors mostly share one).
+  let lastDtype: string | undefined;
+  let realValued = false;
   for (let i = 0; i < tensors.length; i++) {
     const t = tensors[i]!;
     memo.infer(t.name, t.shape.length);
     const role = memo.role;
+    if (t.dtype !== lastDtype) {
+      lastDtype = t.dtype;
+      realValued = isRealValued(t.dtype);
+    }
     layers[i] = {
       name: t.name,
       op: 'tensor',
@@ -429,7 +436,8 @@ export function layersFromTensors(tensors: readonly TensorInfo[]): Layer[] {
       byteLength: t.byteLength,
       dtype: t.dtype,
       shape: t.shape,
-      quantizable: isQuantizableWeight(role, t.shape, t.dtype),
+      // isQuantizableWeight(role, t.shape, t.dtype), with the dtype's answer remembered.
+      quantizable: t.shape.length >= 2 && realValued && !KEEP_PRECISION.has(role),
       inputs: NO_EDGES,
       outputs: NO_EDGES,
     };

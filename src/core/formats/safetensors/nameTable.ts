@@ -140,6 +140,18 @@ export class ByteNameTable implements NameSet {
     }
   }
 
+  /** True when name `id` (whose hash is `hash`) is the one held by `other` [start, end). */
+  isAt(id: number, other: Uint8Array, start: number, end: number, hash: number): boolean {
+    if (id >= this.count || this.hashes[id] !== hash) return false;
+    const at = this.ranges[2 * id]!;
+    const len = end - start;
+    if (this.ranges[2 * id + 1]! - at !== len) return false;
+    const bytes = this.bytes;
+    let i = 0;
+    while (i < len && other[start + i] === bytes[at + i]) i++;
+    return i === len;
+  }
+
   /** The id of the name held by `other` [start, end) (printable ASCII, whose {@link hashName} is `hash`), or -1. */
   findBytes(other: Uint8Array, start: number, end: number, hash: number): number {
     const { slots, mask, hashes, ranges, bytes } = this;

@@ -65,15 +65,23 @@ async function readSharded(fileName: string, indexSource: ByteSource, index: Sha
     if (hashes === undefined) return undefined;
     const ids = new Int32Array(list.length);
     // Compared byte to byte with the index's names when both are still bytes.
-    const bytes = names instanceof ByteNameTable && nameBytes !== undefined ? nameBytes : undefined;
+    // Compared byte to byte with the index's names when both are still bytes; the index usually lists a shard's names
+    // in the shard's order, so the name after the previous one is tried before the hash table.
+    const byteTable = names instanceof ByteNameTable && nameBytes !== undefined ? names : undefined;
+    let id = -1;
     for (let k = 0; k < list.length; k++) {
-      const name = list[k]!.name;
-      const id = bytes !== undefined ? (names as ByteNameTable).findBytes(bytes.bytes, bytes.offsets[2 * k]!, bytes.offsets[2 * k + 1]!, hashes[k]!) : names.find(name, hashes[k]!);
+      if (byteTable !== undefined) {
+        const { bytes, offsets } = nameBytes!;
+        const start = offsets[2 * k]!;
+        const end = offsets[2 * k + 1]!;
+        id = byteTable.isAt(id + 1, bytes, start, end, hashes[k]!) ? id + 1 : byteTable.findBytes(bytes, start, end, hashes[k]!);
+      } else id = names.find(list[k]!.name, hashes[k]!);
       ids[k] = id;
       if (id >= 0) {
         if (seenIn[id] === position + 1) return undefined;
         seenIn[id] = position + 1;
       } else {
+        const name = list[k]!.name;
         if (unlistedIn.get(name) === position) return undefined;
         unlistedIn.set(name, position);
       }
