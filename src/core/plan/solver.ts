@@ -20,7 +20,7 @@ import { formatByteLength, formatForStoredDType, getNumberFormat, KEEP_FORMAT, t
 import { dtypeInfo } from '../model/dtypes';
 import { own, setOwn } from '../model/dict';
 import type { Layer, Model, TensorInfo } from '../model/types';
-import type { SensitivityReport } from '../precision/sensitivity';
+import type { SensitivityReport, SensitivityScores } from '../precision/sensitivity';
 import { ggufFallbackFormats, ggufWrittenLayerFormat } from './ggufFallback';
 
 //#region generic multiple-choice knapsack
@@ -836,6 +836,25 @@ export function harmFromSensitivity(report: SensitivityReport, options: { readon
     const noEffect = (s as { readonly noEffect?: boolean }).noEffect === true;
     if (options.prefer === 'measured' && !noEffect && s.measuredOutputSqnrDb !== undefined && Number.isFinite(s.measuredOutputSqnrDb)) return 10 ** (-s.measuredOutputSqnrDb / 10);
     return s.staticScore;
+  };
+}
+
+/**
+ * Harm from columnar scores (`analyzeModelScores`): the same `staticScore` {@link harmFromSensitivity} reads from a
+ * full report, looked up by layer number in one column per format instead of through a record per layer and format.
+ */
+export function harmFromScores(scores: SensitivityScores): HarmFunction {
+  // A name listed twice resolves to its last entry, as harmFromSensitivity's Map of the report's layers does.
+  const index = new Map<string, number>();
+  scores.layers.forEach((name, i) => index.set(name, i));
+  const columns = new Map<string, Float64Array>();
+  scores.formats.forEach((id, f) => {
+    if (!columns.has(id)) columns.set(id, scores.staticScores[f]!);
+  });
+  return (layer, format) => {
+    const i = index.get(layer.name);
+    const column = columns.get(format.id);
+    return i === undefined || column === undefined ? undefined : column[i];
   };
 }
 //#endregion
