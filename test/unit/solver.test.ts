@@ -139,7 +139,7 @@ test('long DPs (thousands of states per stage, scratch lists grown and swapped) 
   let big = 0;
   for (let i = 0; i < 12; i++) {
     // Many groups with near-equal rates: the reduction fixes few of them and the Pareto lists grow long.
-    const groups = Array.from({ length: 40 + Math.floor(r() * 40) }, () => {
+    const groups = Array.from({ length: 300 + Math.floor(r() * 200) }, () => {
       const base = 0.5 + r() * 0.01;
       return Array.from({ length: 3 + Math.floor(r() * 3) }, (_, j) => ({ bytes: 7 + j * 13 + Math.floor(r() * 5), harm: Math.max(0, 40 - j * 13 * base + r() * 2) }));
     });
