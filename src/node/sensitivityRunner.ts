@@ -49,6 +49,8 @@ import {
   rowLayout,
   scoreLayer,
   layerContexts,
+  layerGain,
+  staticScoreOf,
   storedMatrixShape,
   throwIfCancelled,
   type ByteSource,
@@ -60,7 +62,10 @@ import {
   type SensitivityChunkResult,
   type SensitivityChunkTask,
   type SensitivityReport,
+  type SensitivityScores,
+  type SensitivityScoresReport,
   type SiblingResolver,
+  type WeightStatsPartial,
   type TensorInfo,
 } from '../core';
 import { FileByteSource, openModelFile, openRegularFile } from './fileByteSource';
@@ -439,19 +444,144 @@ export async function analyzeModelSensitivity(input: string | OpenedModel, optio
   }
 }
 
-interface TensorAccum {
-  readonly stats: WeightStatsAccumulator;
-  readonly errors: Map<string, ErrorAccumulator>;
-  /** Per-block (noise, signal) pairs per format, for the sampling standard error. */
-  readonly blocks: Map<string, [number, number][]>;
-  sampledBlocks: number;
-  totalBlocks: number;
+/** Fields of a {@link WeightStatsPartial}, in the order {@link TensorPartials} stores them. */
+const STATS_FIELDS = 10;
+
+/**
+ * The analysis results of every unique tensor, columnar: statistics and per-format error sums in Float64Arrays
+ * indexed by tensor number (and format), filled as chunks come back. A 200,000-tensor GGUF used to hold a record
+ * per tensor with a Map of 11 accumulators (~3 KB of heap per tensor, most of a plan's garbage collection).
+ * Merging adds exactly as {@link WeightStatsAccumulator.merge} and {@link ErrorAccumulator.merge} do, in the same
+ * order, so the figures are the same bit for bit. `withStats` false (plans' scores) keeps only the error sums.
+ */
+class TensorPartials {
+  /** 1 when the tensor has a result (set when its analysis starts; cleared when it fails). */
+  readonly analyzed: Uint8Array;
+  readonly sampledBlocks: Float64Array;
+  readonly totalBlocks: Float64Array;
+  /** STATS_FIELDS per tensor (empty without stats). */
+  private readonly stats: Float64Array;
+  // Per tensor × format (index t * formats + f).
+  private readonly signal: Float64Array;
+  private readonly noise: Float64Array;
+  private readonly maxAbsError: Float64Array;
+  private readonly overflow: Float64Array;
+  private readonly count: Float64Array;
+  /** Per-block (noise, signal) pairs per tensor and format, for the sampling standard error (sampling only). */
+  private readonly blocks: Map<number, [number, number][][]> | undefined;
+
+  constructor(readonly tensors: number, private readonly formats: readonly string[], readonly withStats: boolean, keepBlocks: boolean) {
+    const cells = tensors * formats.length;
+    this.analyzed = new Uint8Array(tensors);
+    this.sampledBlocks = new Float64Array(tensors);
+    this.totalBlocks = new Float64Array(tensors);
+    this.stats = new Float64Array(withStats ? tensors * STATS_FIELDS : 0);
+    this.signal = new Float64Array(cells);
+    this.noise = new Float64Array(cells);
+    this.maxAbsError = new Float64Array(withStats ? cells : 0);
+    this.overflow = new Float64Array(cells);
+    this.count = new Float64Array(cells);
+    this.blocks = keepBlocks ? new Map() : undefined;
+  }
+
+  /** Starts tensor `t` afresh (zero sums). */
+  reset(t: number, sampledBlocks: number, totalBlocks: number): void {
+    this.analyzed[t] = 1;
+    this.sampledBlocks[t] = sampledBlocks;
+    this.totalBlocks[t] = totalBlocks;
+    if (this.withStats) this.stats.fill(0, t * STATS_FIELDS, (t + 1) * STATS_FIELDS);
+    const n = this.formats.length;
+    for (const col of [this.signal, this.noise, this.maxAbsError, this.overflow, this.count]) if (col.length) col.fill(0, t * n, (t + 1) * n);
+    this.blocks?.delete(t);
+  }
+
+  /** Tensor `t` failed: it has no result. */
+  drop(t: number): void {
+    this.reset(t, 0, 0);
+    this.analyzed[t] = 0;
+  }
+
+  /** Adds a chunk's statistics (as WeightStatsAccumulator.merge). */
+  mergeStats(t: number, o: WeightStatsPartial): void {
+    if (!this.withStats) return;
+    const s = this.stats;
+    const b = t * STATS_FIELDS;
+    s[b] = s[b]! + o.count;
+    s[b + 1] = Math.max(s[b + 1]!, o.maxAbs);
+    s[b + 2] = s[b + 2]! + o.s1;
+    s[b + 3] = s[b + 3]! + o.s2;
+    s[b + 4] = s[b + 4]! + o.s3;
+    s[b + 5] = s[b + 5]! + o.s4;
+    s[b + 6] = s[b + 6]! + o.sAbs;
+    s[b + 7] = s[b + 7]! + o.beyondFp16;
+    s[b + 8] = s[b + 8]! + o.zeros;
+    s[b + 9] = s[b + 9]! + o.nonFinite;
+  }
+
+  /** Adds a chunk's error sums for the formats it has (as ErrorAccumulator.merge). */
+  mergeErrors(t: number, errors: Readonly<Record<string, ErrorPartial>>): void {
+    const n = this.formats.length;
+    for (let f = 0; f < n; f++) {
+      const e = errors[this.formats[f]!];
+      if (e) this.mergeError(t * n + f, e);
+    }
+  }
+
+  private mergeError(i: number, e: ErrorPartial): void {
+    this.signal[i] = this.signal[i]! + e.signal;
+    this.noise[i] = this.noise[i]! + e.noise;
+    if (this.withStats) this.maxAbsError[i] = Math.max(this.maxAbsError[i]!, e.maxAbsError);
+    this.overflow[i] = this.overflow[i]! + e.overflow;
+    this.count[i] = this.count[i]! + e.count;
+  }
+
+  /** Records a sampling block's (noise, signal) for format number `f`. */
+  addBlock(t: number, f: number, noise: number, signal: number): void {
+    if (!this.blocks) return;
+    let list = this.blocks.get(t);
+    if (!list) this.blocks.set(t, (list = this.formats.map(() => [])));
+    list[f]!.push([noise, signal]);
+  }
+
+  blocksOf(t: number, f: number): readonly [number, number][] {
+    return this.blocks?.get(t)?.[f] ?? [];
+  }
+
+  statsPartial(t: number): WeightStatsPartial {
+    const s = this.stats;
+    const b = t * STATS_FIELDS;
+    return { count: s[b]!, maxAbs: s[b + 1]!, s1: s[b + 2]!, s2: s[b + 3]!, s3: s[b + 4]!, s4: s[b + 5]!, sAbs: s[b + 6]!, beyondFp16: s[b + 7]!, zeros: s[b + 8]!, nonFinite: s[b + 9]! };
+  }
+
+  errorPartial(t: number, f: number): ErrorPartial {
+    const i = t * this.formats.length + f;
+    return { signal: this.signal[i]!, noise: this.noise[i]!, maxAbsError: this.withStats ? this.maxAbsError[i]! : 0, overflow: this.overflow[i]!, count: this.count[i]! };
+  }
+
+  /**
+   * The static score of a layer made of tensors `ts` in format number `f`: their error sums added from zero in
+   * order (as a fresh ErrorAccumulator merging each, then `result()`), scored by core's `staticScoreOf`.
+   */
+  layerScore(ts: readonly number[], f: number, gain: number): number {
+    let signal = 0, noise = 0, overflow = 0, count = 0;
+    const n = this.formats.length;
+    for (const t of ts) {
+      const i = t * n + f;
+      signal += this.signal[i]!;
+      noise += this.noise[i]!;
+      overflow += this.overflow[i]!;
+      count += this.count[i]!;
+    }
+    const relMse = signal > 0 ? noise / signal : noise > 0 ? 1 : 0;
+    return staticScoreOf(relMse, overflow, count, gain);
+  }
 }
 
-/** A unique tensor to analyze and its layout. */
+/** A unique tensor to analyze, its number (its slot in {@link TensorPartials}) and its layout. */
 interface TensorItem {
   readonly tensor: TensorInfo;
   readonly transpose: boolean;
+  readonly index: number;
 }
 
 /** A tensor of at most this many bytes may join a batch of small tensors ({@link SensitivityRun.smallTensorBatches}). */
@@ -477,7 +607,7 @@ class SensitivityRun {
   private readonly sample: number | undefined;
   private readonly rand: () => number;
   /** Unique tensors (a tensor shared by two layers is analyzed once), with their layout. */
-  private readonly tensorLayout = new Map<string, { tensor: TensorInfo; transpose: boolean }>();
+  private readonly tensorLayout = new Map<string, TensorItem>();
   readonly totalWeightBytes: number;
   private readonly wanted: number;
   private readonly recycler: BufferRecycler;
@@ -489,7 +619,7 @@ class SensitivityRun {
   private readonly inFlight: Limiter;
   /** Per-channel scales a reader kept only as a summary (TFLite beyond limits.maxQuantValuesTotal), loaded in full. */
   private readonly fullQuant = new Map<string, TensorInfo['quant']>();
-  private readonly accums = new Map<string, TensorAccum>();
+  private readonly partials: TensorPartials;
   private nextId = 0;
   // Progress, throttled to ~1/s.
   private bytesDone = 0;
@@ -497,7 +627,8 @@ class SensitivityRun {
   private lastReport = 0;
   private bytesPlanned = 0;
 
-  constructor(private readonly opened: OpenedModel, private readonly formats: string[], private readonly options: SensitivityOptions) {
+  /** `scoresOnly`: keep only what the static scores need (no statistics, no max errors, no reason strings). */
+  constructor(private readonly opened: OpenedModel, private readonly formats: string[], private readonly options: SensitivityOptions, scoresOnly = false) {
     this.model = opened.model;
     this.token = options.token;
     const { plans, skipped } = planSensitivityLayers(this.model);
@@ -507,9 +638,10 @@ class SensitivityRun {
     this.rand = seededRandom(options.seed ?? 1);
     for (const p of plans) {
       for (const t of p.tensors) {
-        if (!this.tensorLayout.has(t.name)) this.tensorLayout.set(t.name, { tensor: t, transpose: quantizationLayout(p.layer, this.model, t.name, t.shape.length).transpose });
+        if (!this.tensorLayout.has(t.name)) this.tensorLayout.set(t.name, { tensor: t, transpose: quantizationLayout(p.layer, this.model, t.name, t.shape.length).transpose, index: this.tensorLayout.size });
       }
     }
+    this.partials = new TensorPartials(this.tensorLayout.size, formats, !scoresOnly, this.sample !== undefined);
     this.totalWeightBytes = [...this.tensorLayout.values()].reduce((a, t) => a + t.tensor.byteLength, 0);
     // Worker pool (or inline).
     this.wanted = options.workers ?? (typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length);
@@ -564,9 +696,9 @@ class SensitivityRun {
             }
             continue;
           }
-          const { tensor, transpose } = item;
+          const { tensor, transpose, index } = item;
           try {
-            await this.analyzeTensor(tensor, transpose);
+            await this.analyzeTensor(tensor, transpose, index);
           } catch (e) {
             if (e instanceof CancelledError || (this.token?.isCancellationRequested ?? false)) {
               failed ??= new CancelledError();
@@ -574,7 +706,7 @@ class SensitivityRun {
             }
             // Undecodable or unreadable tensor: warn and drop it.
             this.warnings.push(`${tensor.name}: not analyzed (${e instanceof Error ? e.message : String(e)}).`);
-            this.accums.delete(tensor.name);
+            this.partials.drop(index);
           }
           this.tensorsDone++;
           this.progress(false, `analyzed ${tensor.name}`);
@@ -590,7 +722,7 @@ class SensitivityRun {
   /** Step 3: per layer, merge the layer's analyzed tensors and score them; the standard errors when sampling. */
   scoreLayers(): { layers: LayerSensitivity[]; stdErrs: number[] } {
     const layers: LayerSensitivity[] = [];
-    const analyzed = this.plans.filter((p) => this.accums.has(p.tensors[0]!.name));
+    const analyzed = this.analyzedPlans();
     const stdErrs: number[] = [];
     const contexts = layerContexts(analyzed.map((p) => p.layer));
     for (const p of analyzed) {
@@ -618,6 +750,43 @@ class SensitivityRun {
       });
     }
     return { layers, stdErrs };
+  }
+
+  /** The layers whose main tensor was analyzed (the layers a report lists). */
+  private analyzedPlans(): LayerPlan[] {
+    return this.plans.filter((p) => this.partials.analyzed[this.tensorLayout.get(p.tensors[0]!.name)!.index] === 1);
+  }
+
+  /**
+   * Step 3 for plans: the static scores alone, columnar (one Float64Array per format by layer number), the same
+   * numbers {@link scoreLayers} puts in the report's records, with no record per layer and format.
+   */
+  scoreColumns(): { scores: SensitivityScores; stdErrs: number[] } {
+    const analyzed = this.analyzedPlans();
+    const contexts = layerContexts(analyzed.map((p) => p.layer));
+    const columns = this.formats.map(() => new Float64Array(analyzed.length));
+    const stdErrs: number[] = [];
+    const ts: number[] = [];
+    analyzed.forEach((p, i) => {
+      ts.length = 0;
+      let sampled = 0, total = 0;
+      for (const t of p.tensors) {
+        const k = this.tensorLayout.get(t.name)!.index;
+        if (this.partials.analyzed[k] !== 1) continue;
+        ts.push(k);
+        sampled += this.partials.sampledBlocks[k]!;
+        total += this.partials.totalBlocks[k]!;
+      }
+      const gain = layerGain(p.layer, this.model, contexts.get(p.layer.name));
+      for (let f = 0; f < columns.length; f++) {
+        columns[f]![i] = this.partials.layerScore(ts, f, gain);
+        if (this.sample) {
+          const se = ratioStdErr(ts.flatMap((k) => this.partials.blocksOf(k, f)), sampled / Math.max(1, total));
+          if (Number.isFinite(se)) stdErrs.push(se);
+        }
+      }
+    });
+    return { scores: { layers: analyzed.map((p) => p.layer.name), formats: this.formats, staticScores: columns }, stdErrs };
   }
 
   /** Step 4 (sampling only): what fraction was read and how uncertain the relMse figures are. */
@@ -717,16 +886,15 @@ class SensitivityRun {
         results = runSensitivityBatch(tasks);
         this.recycler.give(buffer);
       }
-      items.forEach(({ tensor }, k) => {
+      items.forEach(({ tensor, index }, k) => {
         const r = results[k]!;
         if ('error' in r) {
           this.warnings.push(`${tensor.name}: not analyzed (${r.error}).`);
           return;
         }
-        const acc: TensorAccum = { stats: new WeightStatsAccumulator(), errors: new Map(this.formats.map((f) => [f, new ErrorAccumulator()])), blocks: new Map(this.formats.map((f) => [f, []])), sampledBlocks: 1, totalBlocks: 1 };
-        acc.stats.merge(r.result.stats);
-        for (const f of this.formats) if (r.result.errors[f]) acc.errors.get(f)!.merge(r.result.errors[f]!);
-        this.accums.set(tensor.name, acc);
+        this.partials.reset(index, 1, 1);
+        this.partials.mergeStats(index, r.result.stats);
+        this.partials.mergeErrors(index, r.result.errors);
         this.bytesDone += tensor.location!.byteLength;
       });
     } finally {
@@ -739,49 +907,48 @@ class SensitivityRun {
 
   //#region one tensor
   /** A tensor: whole (small), in one histogram pass (FP16/BF16), or in two passes (facts, then errors). */
-  private async analyzeTensor(t: TensorInfo, transpose: boolean): Promise<void> {
-    const acc: TensorAccum = { stats: new WeightStatsAccumulator(), errors: new Map(this.formats.map((f) => [f, new ErrorAccumulator()])), blocks: new Map(this.formats.map((f) => [f, []])), sampledBlocks: 0, totalBlocks: 0 };
-    this.accums.set(t.name, acc);
+  private async analyzeTensor(t: TensorInfo, transpose: boolean, acc: number): Promise<void> {
+    this.partials.reset(acc, 0, 0);
     const sample = this.sample;
     let chunks = sample ? chunkSpecs(t, transpose, SAMPLE_BLOCK_ELEMENTS) : t.elementCount > (this.options.wholeTensorElements ?? WHOLE_TENSOR_ELEMENTS) ? chunkSpecs(t, transpose, this.options.chunkElements ?? CHUNK_ELEMENTS) : undefined;
     if (!chunks) return this.analyzeWhole(t, transpose, acc);
-    acc.totalBlocks = chunks.length;
+    this.partials.totalBlocks[acc] = chunks.length;
     if (sample) {
       const chosen = chunks.filter(() => this.rand() < sample);
       chunks = chosen.length ? chosen : [chunks[Math.floor(this.rand() * chunks.length)]!];
     }
-    acc.sampledBlocks = chunks.length;
+    this.partials.sampledBlocks[acc] = chunks.length;
     if (!sample && canAnalyzeInOnePass(t, transpose, this.formats)) return this.analyzeInOnePass(t, transpose, chunks, acc);
     return this.analyzeInTwoPasses(t, transpose, chunks, acc);
   }
 
   /** One task for the whole tensor. */
-  private async analyzeWhole(t: TensorInfo, transpose: boolean, acc: TensorAccum): Promise<void> {
+  private async analyzeWhole(t: TensorInfo, transpose: boolean, acc: number): Promise<void> {
     const loc = t.location!;
     const r = await this.readAndRun(t, loc.byteOffset, loc.byteLength, (bytes) => this.makeTask(t, transpose, undefined, bytes, this.formats, undefined, false));
-    acc.stats.merge(r.stats);
-    for (const f of this.formats) if (r.errors[f]) acc.errors.get(f)!.merge(r.errors[f]!);
-    acc.sampledBlocks = acc.totalBlocks = 1;
+    this.partials.mergeStats(acc, r.stats);
+    this.partials.mergeErrors(acc, r.errors);
+    this.partials.sampledBlocks[acc] = this.partials.totalBlocks[acc] = 1;
     this.bytesDone += loc.byteLength;
   }
 
   /** FP16/BF16: one pass. Chunks return code histograms; element-wise formats come from their sum. */
-  private async analyzeInOnePass(t: TensorInfo, transpose: boolean, chunks: readonly ChunkSpec[], acc: TensorAccum): Promise<void> {
+  private async analyzeInOnePass(t: TensorInfo, transpose: boolean, chunks: readonly ChunkSpec[], acc: number): Promise<void> {
     const histogram = new Uint32Array(65536);
     await Promise.all(chunks.map(async (c) => {
       const r = await this.readAndRun(t, c.byteStart, c.byteLength, (bytes) => ({ ...this.makeTask(t, transpose, c, bytes, this.formats, undefined, false), histogramOnly: true }));
-      acc.stats.merge(r.stats);
-      for (const f of this.formats) if (r.errors[f]) acc.errors.get(f)!.merge(r.errors[f]!);
+      this.partials.mergeStats(acc, r.stats);
+      this.partials.mergeErrors(acc, r.errors);
       if (r.histogram) for (let i = 0; i < 65536; i++) histogram[i]! += r.histogram[i]!;
       this.bytesDone += c.byteLength;
       this.progress(false, `analyzing ${t.name}`);
     }));
     const elementwise = histogramSensitivity(t.dtype as 'float16' | 'bfloat16', histogram, this.formats);
-    for (const [f, e] of Object.entries(elementwise)) acc.errors.get(f)!.merge(e);
+    this.partials.mergeErrors(acc, elementwise);
   }
 
   /** Pass 1: whole-tensor facts (max|w|, mean|w|, per-column max when transposed); pass 2: errors per chunk. */
-  private async analyzeInTwoPasses(t: TensorInfo, transpose: boolean, chunks: readonly ChunkSpec[], acc: TensorAccum): Promise<void> {
+  private async analyzeInTwoPasses(t: TensorInfo, transpose: boolean, chunks: readonly ChunkSpec[], acc: number): Promise<void> {
     const colMax = transpose ? new Float32Array(t.shape[t.shape.length - 1] ?? 0) : undefined;
     const pass1 = new WeightStatsAccumulator();
     await Promise.all(chunks.map(async (c) => {
@@ -791,16 +958,15 @@ class SensitivityRun {
     }));
     const p1 = pass1.partial();
     const globals = { tensorAbsMax: p1.maxAbs, tensorAbsMean: p1.count ? p1.sAbs / p1.count : 0, ...(colMax ? { channelAbsMax: colMax } : {}) };
-    acc.stats.merge(p1);
+    this.partials.mergeStats(acc, p1);
     await Promise.all(chunks.map(async (c) => {
       const g = colMax ? { ...globals, channelAbsMax: colMax.slice() } : globals;
       const r = await this.readAndRun(t, c.byteStart, c.byteLength, (bytes) => this.makeTask(t, transpose, c, bytes, this.formats, g, false));
-      for (const f of this.formats) {
+      this.partials.mergeErrors(acc, r.errors);
+      this.formats.forEach((f, k) => {
         const e = r.errors[f];
-        if (!e) continue;
-        acc.errors.get(f)!.merge(e);
-        acc.blocks.get(f)!.push([e.noise, e.signal]);
-      }
+        if (e) this.partials.addBlock(acc, k, e.noise, e.signal);
+      });
       this.bytesDone += c.byteLength;
       this.progress(false, `analyzing ${t.name}`);
     }));
@@ -872,17 +1038,18 @@ class SensitivityRun {
     const blocks = new Map<string, [number, number][]>(this.formats.map((f) => [f, []]));
     let sampledBlocks = 0, totalBlocks = 0;
     const tensors: string[] = [];
+    const a = this.partials;
     for (const t of p.tensors) {
-      const a = this.accums.get(t.name);
-      if (!a) continue;
+      const k = this.tensorLayout.get(t.name)!.index;
+      if (a.analyzed[k] !== 1) continue;
       tensors.push(t.name);
-      stats.merge(a.stats.partial());
-      for (const f of this.formats) {
-        errors.get(f)!.merge(a.errors.get(f)!.partial());
-        blocks.get(f)!.push(...a.blocks.get(f)!);
-      }
-      sampledBlocks += a.sampledBlocks;
-      totalBlocks += a.totalBlocks;
+      stats.merge(a.statsPartial(k));
+      this.formats.forEach((f, j) => {
+        errors.get(f)!.merge(a.errorPartial(k, j));
+        blocks.get(f)!.push(...a.blocksOf(k, j));
+      });
+      sampledBlocks += a.sampledBlocks[k]!;
+      totalBlocks += a.totalBlocks[k]!;
     }
     return { stats, errors, blocks, sampledBlocks, totalBlocks, tensors };
   }
@@ -897,6 +1064,24 @@ async function runAnalysis(opened: OpenedModel, formats: string[], options: Sens
   const sampled = run.samplingNote(stdErrs);
   run.progress(true, 'done');
   return { model: opened.model.fileName, formats, layers, sampled, warnings: run.warnings, elapsedMs: Math.round(performance.now() - started) };
+}
+
+/**
+ * Static sensitivity for a plan: the same analysis as {@link analyzeModelSensitivity}, but the result keeps only
+ * the static scores, columnar ({@link SensitivityScores}: one Float64Array per format by layer number), instead of
+ * a record per layer and format with statistics and a reason string. The scores are the numbers the full report
+ * holds; the harm is core's `harmFromScores`. A 200,000-layer model's report took ~3 KB of heap per layer.
+ */
+export async function analyzeModelScores(opened: OpenedModel, options: SensitivityOptions = {}): Promise<SensitivityScoresReport> {
+  const started = performance.now();
+  const formats = resolveFormats(options.formats);
+  const run = new SensitivityRun(opened, formats, options, true);
+  await run.loadFullQuantParams();
+  await run.analyzeAllTensors();
+  const { scores, stdErrs } = run.scoreColumns();
+  const sampled = run.samplingNote(stdErrs);
+  run.progress(true, 'done');
+  return { model: opened.model.fileName, formats, scores, sampled, warnings: run.warnings, elapsedMs: Math.round(performance.now() - started) };
 }
 
 /**

@@ -9,20 +9,34 @@ const samples: unknown[] = [
   { nested: { toJSON: (k: string) => ({ key: k }) }, str: '"quoted" \\ \u2028 \u0007', big: 1e300, neg: -1.5e-300 },
   'just a string', 42, null, [], {},
   Object.assign(Object.create(null) as object, { __proto__: 'own', constructor: 1 }),
+  // Runs of small elements broken by long arrays, toJSON (on an element or below it), skipped values and big elements.
+  {
+    rows: Array.from({ length: 300 }, (_, i) =>
+      i % 50 === 7 ? Array.from({ length: 100 }, (_, j) => ({ j, k: [j] }))
+        : i % 30 === 3 ? { t: new Date(i), u: undefined, v: [() => 1, undefined] }
+          : i % 11 === 0 ? undefined
+            : i % 13 === 0 ? { toJSON: (k: string) => ({ key: k }) }
+              : i % 17 === 0 ? { many: Array.from({ length: 60 }, () => Array.from({ length: 60 }, (_, j) => j)) }
+                : { a: i, b: [i, { c: 'x\ny' }], d: {}, e: [] },
+    ),
+  },
+  [[[[Array.from({ length: 70 }, (_, i) => ({ i, s: [i, [i]] }))]]]],
+  Array.from({ length: 2000 }, (_, i) => i),
 ];
 
 test('jsonPieces joined equals JSON.stringify(value, null, 2), for nested, skipped, toJSON and empty members', () => {
   for (const v of samples) assert.equal([...jsonPieces(v)].join(''), JSON.stringify(v, null, 2));
 });
 
-test('writeJson: one io.out per block of whole lines, joined with newlines the text of JSON.stringify; pieces bounded by an element', () => {
+test('writeJson: one io.out per block of whole lines, joined with newlines the text of JSON.stringify; pieces bounded by a run of small elements', () => {
   const big = { file: 'big.gguf', layers: Array.from({ length: 40_000 }, (_, i) => ({ name: `blk.${i}.ffn_down.weight`, formats: { q4_k: { mse: i * 1e-7, sqnrDb: 30 + (i % 7) } } })) };
   const calls: string[] = [];
   writeJson({ out: (t) => calls.push(t), err: () => undefined }, big);
   assert.ok(calls.length > 1, `written in ${calls.length} blocks`);
   assert.equal(calls.join('\n'), JSON.stringify(big, null, 2));
-  for (const c of calls.slice(0, -1)) assert.ok(c.length < (1 << 20) + 4096, `block of ${c.length} characters`);
   let longest = 0;
   for (const p of jsonPieces(big)) longest = Math.max(longest, p.length);
-  assert.ok(longest < 200, `longest piece ${longest} characters`);
+  // A run holds at most 1,024 values: here 170 elements of 6 values, ~165 characters each.
+  assert.ok(longest < 65_536, `longest piece ${longest} characters`);
+  for (const c of calls.slice(0, -1)) assert.ok(c.length < (1 << 20) + longest + 2, `block of ${c.length} characters`);
 });

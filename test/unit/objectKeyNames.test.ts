@@ -66,6 +66,21 @@ test('safe dictionary accessors never return inherited members and store __proto
   const d = nameDict([['constructor', 1]]);
   assert.equal(d['toString'], undefined);
   assert.equal(own(d, 'constructor'), 1);
+  // setOwn assigns every key but __proto__: each Object.prototype member name becomes an own, enumerable,
+  // writable property of a plain and of a null-prototype dictionary, in insertion order, prototypes untouched.
+  const names = [...KEYS, 'blk.0.attn_q.weight'];
+  for (const dict of [{} as Record<string, string>, nameDict<string>()]) {
+    const proto = Object.getPrototypeOf(dict) as unknown;
+    names.forEach((k, i) => setOwn(dict, k, `f${i}`));
+    setOwn(dict, names[0]!, 'again');
+    assert.equal(Object.getPrototypeOf(dict), proto);
+    assert.deepEqual(Object.keys(dict), names);
+    names.forEach((k, i) => {
+      assert.equal(own(dict, k), i === 0 ? 'again' : `f${i}`, k);
+      assert.deepEqual(Object.getOwnPropertyDescriptor(dict, k), { value: i === 0 ? 'again' : `f${i}`, enumerable: true, writable: true, configurable: true }, k);
+    });
+  }
+  assert.equal(typeof ({} as Record<string, unknown>)['toString'], 'function', 'Object.prototype is untouched');
 });
 
 test('tensor and layer names that are Object.prototype members work through inspect, estimate, sensitivity, plan and export in every format', async () => {

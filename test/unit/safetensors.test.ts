@@ -199,6 +199,27 @@ test('shard indexes: path escapes, too many shards, duplicates across shards, mi
   const shardFiles = { 'a.safetensors': shard, 'b.safetensors': shard };
   assert.equal((await open(name, idx({ w: 'a.safetensors' }), shardFiles)).tensorCount, 1);
   await rejects(() => open(name, idx({ w: 'a.safetensors', v: 'b.safetensors' }), shardFiles), 'bad-value', /tensor 'w' appears in both a\.safetensors and b\.safetensors/, name);
+  // A name repeated inside one shard is that shard's error, as for a single file (the sharded reader's lookup in the
+  // index is the check); listed in the index or not, and also when the name is in another shard too.
+  const e = (o: number): string => `{"dtype":"F32","shape":[1],"data_offsets":[${o},${o + 4}]}`;
+  const twice = rawSafetensors(`{"u":${e(0)},"w":${e(4)},"u":${e(8)}}`, 12);
+  const other = buildSafetensors([{ name: 'u', dtype: 'F32', shape: [1] }, { name: 'x', dtype: 'F32', shape: [1] }]).bytes;
+  for (const [weightMap, files] of [
+    [{ u: 'a.safetensors', w: 'a.safetensors' }, { 'a.safetensors': twice }],
+    [{ w: 'a.safetensors' }, { 'a.safetensors': twice }],
+    [{ u: 'b.safetensors', w: 'a.safetensors', x: 'b.safetensors' }, { 'a.safetensors': twice, 'b.safetensors': other }],
+    [{ w: 'a.safetensors', x: 'b.safetensors' }, { 'a.safetensors': twice, 'b.safetensors': other }],
+  ] as const) {
+    await rejects(() => open(name, idx(weightMap), files), 'bad-value', /^a\.safetensors: the safetensors header has duplicate keys \(3 entries but 2 distinct names\)\.$/, 'a.safetensors');
+  }
+  // A plain index (its names kept as bytes) with a shard the general path reads (a non-string metadata value): names
+  // are found by string, and a listed name no shard holds is quoted from the index's bytes.
+  const general = rawSafetensors(`{"__metadata__":{"n":3},"w":${e(0)},"v":${e(4)}}`, 8);
+  const read = await open(name, idx({ w: 'a.safetensors', v: 'a.safetensors', 'ghost.0.weight': 'a.safetensors' }), { 'a.safetensors': general });
+  assert.deepEqual(read.tensors.map((t) => t.name), ['w', 'v']);
+  assert.deepEqual(read.warnings.filter((w) => w.includes('weight_map')), [`${name}: weight_map lists 1 tensors that no shard holds ('ghost.0.weight').`]);
+  // Only across shards: the index's error, listed or not.
+  await rejects(() => open(name, idx({ w: 'a.safetensors', u: 'b.safetensors' }), { 'a.safetensors': buildSafetensors([{ name: 'w', dtype: 'F32', shape: [1] }, { name: 'x', dtype: 'F32', shape: [1] }]).bytes, 'b.safetensors': other }), 'bad-value', /tensor 'x' appears in both a\.safetensors and b\.safetensors/, name);
 });
 //#endregion
 

@@ -37,7 +37,7 @@ async function index(json: string, limits: Limits = DEFAULT_LIMITS): Promise<[Ou
   const run = async (fast: boolean): Promise<Outcome> => {
     try {
       const ix = await readShardIndex(new MemoryByteSource('model.safetensors.index.json', enc(json)), limits, fast);
-      return { ok: true, value: { names: [...ix.names.names], shardOf: [...ix.shardOf], shards: ix.shards, metadata: ix.metadata, totalSize: ix.totalSize }, fast };
+      return { ok: true, value: { names: Array.from({ length: ix.names.size }, (_, id) => ix.names.nameAt(id)), shardOf: [...ix.shardOf], shards: ix.shards, metadata: ix.metadata, totalSize: ix.totalSize }, fast };
     } catch (e) {
       return { ok: false, error: `${(e as { code?: string }).code}: ${(e as Error).message}` };
     }

@@ -2,9 +2,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   MemoryByteSource, NO_SIBLINGS, compareOutputs, floatToHalfBits, layerContexts, openModel, scoreLayer, spearman,
-  weightErrorStats, weightStats, type SensitivityReport,
+  weightErrorStats, weightStats, getNumberFormat, harmFromScores, harmFromSensitivity, type SensitivityReport,
 } from '../../src/core';
-import { analyzeModelSensitivity, ratioStdErr } from '../../src/node/sensitivityRunner';
+import { analyzeModelScores, analyzeModelSensitivity, ratioStdErr } from '../../src/node/sensitivityRunner';
 import { buildSafetensors } from '../fixtures/buildSafetensors';
 
 function gaussian(n: number, sigma: number, seed: number): Float32Array {
@@ -48,6 +48,53 @@ async function analyze(bytes: Uint8Array, options: Parameters<typeof analyzeMode
   const model = await openModel(source);
   return analyzeModelSensitivity({ model, source, siblings: NO_SIBLINGS }, options);
 }
+
+/**
+ * The columnar scores of a plan (`analyzeModelScores`) are the full report's `staticScore`s, number for number, in
+ * the report's layer order, with the same formats, sampling note and warnings; their harm lookup answers as the
+ * report's does for every layer of the model and every format (undefined where the report has none).
+ */
+async function assertScoresMatchReport(bytes: Uint8Array, options: Parameters<typeof analyzeModelSensitivity>[1], exact = true): Promise<void> {
+  const source = new MemoryByteSource('model.safetensors', bytes);
+  const model = await openModel(source);
+  const full = await analyzeModelSensitivity({ model, source, siblings: NO_SIBLINGS }, options);
+  const cols = await analyzeModelScores({ model, source, siblings: NO_SIBLINGS }, options);
+  assert.deepEqual(cols.scores.layers, full.layers.map((l) => l.layer));
+  assert.deepEqual([cols.formats, cols.scores.formats], [full.formats, full.formats]);
+  assert.deepEqual([cols.sampled, cols.warnings, cols.model], [full.sampled, full.warnings, full.model]);
+  // Chunks of one tensor analyzed in workers are added in the order they finish, so two runs may differ in the
+  // last bits (as two full reports do); everything else is exact.
+  const same = (x: number | undefined, y: number | undefined, what: string): void => {
+    if (exact || x === undefined || y === undefined) assert.equal(x, y, what);
+    else assert.ok(Math.abs(x - y) <= 1e-12 * Math.abs(y), `${what}: ${x} vs ${y}`);
+  };
+  cols.scores.formats.forEach((f, k) => {
+    const column = cols.scores.staticScores[k]!;
+    assert.equal(column.length, full.layers.length);
+    full.layers.forEach((l, i) => same(column[i], l.formats[f]!.staticScore, `${l.layer} ${f}`));
+  });
+  const a = harmFromSensitivity(full);
+  const b = harmFromScores(cols.scores);
+  let answered = 0;
+  for (const l of model.layers) {
+    for (const id of [...full.formats, 'q4_k', 'nf4']) {
+      const f = getNumberFormat(id)!;
+      same(b(l, f), a(l, f), `${l.name} ${id}`);
+      if (a(l, f) !== undefined) answered++;
+    }
+  }
+  assert.ok(answered >= full.layers.length * full.formats.length && answered > 0);
+}
+
+test('a plan\'s columnar scores equal the full report\'s static scores: inline, in workers, batched, chunked and sampled', async () => {
+  const { bytes } = hermeticModel();
+  const formats = ['fp16', 'fp8_e4m3', 'int8', 'int4', 'int4_g32', 'nvfp4', 'q4_k'];
+  await assertScoresMatchReport(bytes, { workers: 0, formats });
+  await assertScoresMatchReport(bytes, { workers: 2, inlineBelowBytes: 0, batchBytes: 4096, formats });
+  await assertScoresMatchReport(bytes, { workers: 0, wholeTensorElements: 1000, chunkElements: 4096, formats });
+  await assertScoresMatchReport(bytes, { workers: 2, inlineBelowBytes: 0, wholeTensorElements: 1000, chunkElements: 4096, formats }, false);
+  await assertScoresMatchReport(hermeticModel(512, 512).bytes, { workers: 0, sample: 0.25, formats: ['int8', 'int4'] });
+});
 
 test('weightStats and weightErrorStats', () => {
   const v = gaussian(100_000, 1, 3);

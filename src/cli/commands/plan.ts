@@ -14,6 +14,7 @@ import {
   formatDb,
   formatPlanDiagnostics,
   harmFromSensitivity,
+  harmFromScores,
   harmToSqnrDb,
   mergeTargets,
   modelFingerprint,
@@ -34,6 +35,7 @@ import {
   type ParsedPlan,
   type PlanLayerEntry,
   type SensitivityReport,
+  type SensitivityScoresReport,
   type SiblingResolver,
   type PlanBudget,
   type PlanDiagnostic,
@@ -48,7 +50,7 @@ import { NodeError } from '../../node/errors';
 import { measureSensitivity } from '../../node/measure';
 import { MAX_EVAL_CONTEXT } from '../../node/llamaEval';
 import { DEFAULT_VERIFY_CANDIDATES, MAX_VERIFY_CANDIDATES, onnxPlanRecord, planReference, verifyPlan, type PlanReference, type VerifyPlanResult } from '../../node/planVerify';
-import { analyzeModelSensitivity } from '../../node/sensitivityRunner';
+import { analyzeModelScores, analyzeModelSensitivity, type SensitivityProgress } from '../../node/sensitivityRunner';
 import { modelDataFiles, writeOutputFile } from '../../node/safeOutput';
 import { formatIds, isFormat } from '../choices';
 import { CliError, renderTable, type CliOutput } from '../io';
@@ -281,10 +283,22 @@ async function planModel(opened: { source: ByteSource; siblings: SiblingResolver
   for (const e of previous) if (e.pinned) setOwn(pinned, e.layer, e.format);
   // Score the baselines' formats too, so the comparison table has their predicted harm.
   const baselineList = standardBaselines(model, { native: s.target.native, allowEmulated: s.allowEmulated });
-  const listed = [...new Set([...formats, ...baselineList.flatMap((b) => Object.values(b.assignment)).filter((f) => f !== KEEP_FORMAT)])];
+  // Set by set, baseline by baseline: one array of every baseline's entries is a million strings at 200,000 layers.
+  const listedSet = new Set(formats);
+  for (const b of baselineList) for (const f of new Set(Object.values(b.assignment))) if (f !== KEEP_FORMAT) listedSet.add(f);
+  const listed = [...listedSet];
   // GGUF: llama-quantize's fallback types for rows a format's block does not divide are what the solver offers there.
   const scored = [...new Set([...listed, ...ggufFallbackFormats(model, listed)])];
   return { model, fingerprint, constants, formats, outPath, previous, pinned, baselineList, scored };
+}
+
+/** A plan's static sensitivity: the full report when it measures or verifies, else the columnar scores. */
+type PlanSensitivity = SensitivityReport | SensitivityScoresReport;
+
+/** The full report of a plan that measures or verifies (planCommand analyzes those with per-layer records). */
+function fullReport(r: PlanSensitivity): SensitivityReport {
+  if (!('layers' in r)) throw new NodeError('internal', 'A plan that measures or verifies needs the full sensitivity report.');
+  return r;
 }
 
 /** The harm the solver plans with: static, measured in onnxruntime (--measure) or in llama.cpp (GGUF), and what verifies it. */
@@ -297,7 +311,7 @@ interface PlanHarm {
   readonly wantVerify: boolean;
 }
 
-async function planHarm(modelPath: string, m: PlanModel, report: SensitivityReport, values: PlanValues, s: PlanSettings, io: CliOutput, progress: ReturnType<typeof createProgress>, disposers: (() => void)[]): Promise<PlanHarm> {
+async function planHarm(modelPath: string, m: PlanModel, analysis: PlanSensitivity, staticHarm: HarmFunction, values: PlanValues, s: PlanSettings, io: CliOutput, progress: ReturnType<typeof createProgress>, disposers: (() => void)[]): Promise<PlanHarm> {
   const { model, scored } = m;
   // --verify (and --measure unless --no-verify), ONNX: candidate plans are applied and run with onnxruntime-node.
   // The reference run fixes the calibration samples (more for tiny outputs) that --measure then uses too.
@@ -312,7 +326,7 @@ async function planHarm(modelPath: string, m: PlanModel, report: SensitivityRepo
   let gguf: GgufPlanMeasurement | undefined;
   if (model.format === 'gguf' && (values.measure || values.verify)) {
     try {
-      gguf = await measureGgufForPlan(path.resolve(modelPath), report, { measure: values.measure === true, formats: scored, ...(values.text !== undefined ? { textFile: values.text } : {}), ...(s.evalContext !== undefined ? { contextSize: s.evalContext } : {}), progress });
+      gguf = await measureGgufForPlan(path.resolve(modelPath), fullReport(analysis), { measure: values.measure === true, formats: scored, ...(values.text !== undefined ? { textFile: values.text } : {}), ...(s.evalContext !== undefined ? { contextSize: s.evalContext } : {}), progress });
     } catch (e) {
       if (e instanceof NodeError) throw new CliError(e.message);
       throw e;
@@ -332,11 +346,10 @@ async function planHarm(modelPath: string, m: PlanModel, report: SensitivityRepo
   // --measure (ONNX): per-layer output SQNR measured with onnxruntime-node replaces the static prediction.
   const measured = values.measure && model.format === 'onnx'
     ? await measureSensitivity(path.resolve(modelPath), {
-      formats: scored, staticReport: report, ...(reference ? { samples: reference.samples.length } : {}),
+      formats: scored, staticReport: fullReport(analysis), ...(reference ? { samples: reference.samples.length } : {}),
       onProgress: (p) => progress.update('measuring', p.pairsDone, p.pairsTotal, `${p.pairsDone}/${p.pairsTotal} layer × format pairs`),
     })
     : undefined;
-  const staticHarm = harmFromSensitivity(report);
   const harm = gguf ? gguf.harm : measured ? harmFromSensitivity(measured, { prefer: 'measured' }) : staticHarm;
   return { harm, staticHarm, measured, gguf, reference, wantVerify };
 }
@@ -352,7 +365,7 @@ function nothingFits(model: PlanModel['model'], input: SolvePlanInput): boolean 
 }
 
 /** The solved plan, with the assignment a verification measured best (ONNX in onnxruntime, GGUF in llama.cpp). */
-async function solveAndVerify(modelPath: string, m: PlanModel, report: SensitivityReport, h: PlanHarm, input: SolvePlanInput, values: PlanValues, s: PlanSettings, io: CliOutput, progress: ReturnType<typeof createProgress>): Promise<{ solved: SolvedPlan; verification: VerifyPlanResult | undefined; ggufVerification: GgufVerifyResult | undefined }> {
+async function solveAndVerify(modelPath: string, m: PlanModel, analysis: PlanSensitivity, h: PlanHarm, input: SolvePlanInput, values: PlanValues, s: PlanSettings, io: CliOutput, progress: ReturnType<typeof createProgress>): Promise<{ solved: SolvedPlan; verification: VerifyPlanResult | undefined; ggufVerification: GgufVerifyResult | undefined }> {
   const { model, formats, pinned, baselineList } = m;
   const { target, allowEmulated, maxCandidates } = s;
   let solved: SolvedPlan;
@@ -380,7 +393,7 @@ async function solveAndVerify(modelPath: string, m: PlanModel, report: Sensitivi
   // GGUF: the solver's plan, the uniform ggml types and llama.cpp's mixes at equal size, measured in llama.cpp.
   let ggufVerification: GgufVerifyResult | undefined;
   if (h.gguf && values['no-verify'] !== true && result.status !== 'infeasible') {
-    ggufVerification = await verifyGgufForPlan(path.resolve(modelPath), model, h.gguf, report, {
+    ggufVerification = await verifyGgufForPlan(path.resolve(modelPath), model, h.gguf, fullReport(analysis), {
       weightBudgetBytes: result.budget.weightBudgetBytes, formats, pinned, native: target.native, allowEmulated, solverAssignment: result.assignment, maxCandidates: Math.max(maxCandidates, 24), progress,
     });
     solved = replacePlanAssignment(model, input, solved, ggufVerification.best.assignment);
@@ -391,7 +404,7 @@ async function solveAndVerify(modelPath: string, m: PlanModel, report: Sensitivi
 /** What `plan` prints: the solved plan, its verification and the plan written (or not). */
 interface PlanOutcome {
   readonly m: PlanModel;
-  readonly report: SensitivityReport;
+  readonly report: PlanSensitivity;
   readonly h: PlanHarm;
   readonly solved: SolvedPlan;
   readonly verification: VerifyPlanResult | undefined;
@@ -471,12 +484,18 @@ export async function planCommand(optionValues: OptionValues, positionals: reado
   try {
     const m = await planModel(opened, modelPath, values, s);
     const { model } = m;
-    const report = await analyzeModelSensitivity({ model, source: opened.source, siblings: opened.siblings }, {
+    // Measuring or verifying compares per-layer records of the full report; otherwise the plan needs only the
+    // static scores, kept columnar (a record per layer and format cost ~3 KB of heap per layer at 200,000 layers).
+    const needsReport = values.measure === true || values.verify === true || (model.format === 'onnx' && values['no-verify'] !== true);
+    const sensitivityOptions = {
       formats: m.scored, ...(s.sample !== undefined ? { sample: s.sample } : {}),
-      onProgress: (p) => progress.update('sensitivity', p.bytesDone, Math.max(1, p.bytesTotal), `${Math.round((100 * p.bytesDone) / Math.max(1, p.bytesTotal))}% of the weights (${p.tensorsDone}/${p.tensorsTotal} tensors)`),
-    });
+      onProgress: (p: SensitivityProgress) => progress.update('sensitivity', p.bytesDone, Math.max(1, p.bytesTotal), `${Math.round((100 * p.bytesDone) / Math.max(1, p.bytesTotal))}% of the weights (${p.tensorsDone}/${p.tensorsTotal} tensors)`),
+    };
+    const openedModel = { model, source: opened.source, siblings: opened.siblings };
+    const report: PlanSensitivity = needsReport ? await analyzeModelSensitivity(openedModel, sensitivityOptions) : await analyzeModelScores(openedModel, sensitivityOptions);
+    const staticHarm = 'layers' in report ? harmFromSensitivity(report) : harmFromScores(report.scores);
     const staticInput: SolvePlanInput = {
-      target: s.target, devices: s.devices, budget: s.budget, batch: s.batch, kvFormat: s.kvFormat, harm: harmFromSensitivity(report), formats: m.formats, allowEmulated: s.allowEmulated,
+      target: s.target, devices: s.devices, budget: s.budget, batch: s.batch, kvFormat: s.kvFormat, harm: staticHarm, formats: m.formats, allowEmulated: s.allowEmulated,
       constants: m.constants, fingerprint: m.fingerprint, previous: m.previous, baselines: m.baselineList,
       ...(s.context !== undefined ? { context: s.context } : {}),
       ...(values['fuse-qkv'] ? { fuse: { qkv: true } } : {}),
@@ -487,13 +506,13 @@ export async function planCommand(optionValues: OptionValues, positionals: reado
     if (impossible) io.err(`note: nothing was measured: no plan fits this budget, whatever the measurement.`);
     const h: PlanHarm = impossible
       ? { harm: staticInput.harm, staticHarm: staticInput.harm, measured: undefined, gguf: undefined, reference: undefined, wantVerify: false }
-      : await planHarm(modelPath, m, report, values, s, io, progress, disposers);
+      : await planHarm(modelPath, m, report, staticHarm, values, s, io, progress, disposers);
     const input: SolvePlanInput = { ...staticInput, harm: h.harm };
     const { solved, verification, ggufVerification } = await solveAndVerify(modelPath, m, report, h, input, values, s, io, progress);
     // The plan file records what was measured (GGUF in llama.cpp: KL; ONNX in onnxruntime-node: output SQNR), so
     // reopening it shows predicted beside measured without rerunning.
     const onnxRecord = solved.plan && model.format === 'onnx' && (verification || h.measured)
-      ? onnxPlanRecord({ model, assignment: solved.assignment, staticReport: report, ...(verification ? { verification } : {}), ...(h.measured ? { measured: h.measured } : {}) })
+      ? onnxPlanRecord({ model, assignment: solved.assignment, staticReport: fullReport(report), ...(verification ? { verification } : {}), ...(h.measured ? { measured: h.measured } : {}) })
       : undefined;
     const plan = solved.plan && ggufVerification ? { ...solved.plan, measurement: ggufMeasurementRecord(ggufVerification, h.gguf!) }
       : solved.plan && onnxRecord ? { ...solved.plan, measurement: onnxRecord }

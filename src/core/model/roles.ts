@@ -150,6 +150,36 @@ interface MemoEntry {
   readonly role: LayerRole;
   readonly blockSegment: number;
   readonly expertSegment: number;
+  /** The pattern met right after this one the last time (the first guess for the next name). */
+  next: MemoEntry | undefined;
+  /** `name` cut at its index segments: the text before, between and after them (dots included). */
+  readonly runs: readonly string[];
+  /** Which index segment (0 = the first) holds the block and the expert (-1: none). */
+  readonly blockRun: number;
+  readonly expertRun: number;
+}
+
+/** The fields of a {@link MemoEntry} that {@link RoleMemo.fits} reads, from its name and index segments. */
+function runsOf(name: string, digitMask: number, blockSegment: number, expertSegment: number): Pick<MemoEntry, 'runs' | 'blockRun' | 'expertRun'> {
+  const runs: string[] = [];
+  let blockRun = -1;
+  let expertRun = -1;
+  let from = 0;
+  let segStart = 0;
+  let seg = 0;
+  for (let i = 0; i <= name.length; i++) {
+    if (i < name.length && name.charCodeAt(i) !== 0x2e) continue;
+    if ((digitMask & (1 << seg)) !== 0) {
+      if (seg === blockSegment) blockRun = runs.length;
+      else if (seg === expertSegment) expertRun = runs.length;
+      runs.push(name.slice(from, segStart));
+      from = i;
+    }
+    seg++;
+    segStart = i + 1;
+  }
+  runs.push(name.slice(from));
+  return { runs, blockRun, expertRun };
 }
 
 /**
@@ -165,6 +195,8 @@ export class RoleMemo {
   private readonly byHash = new Map<number, MemoEntry | MemoEntry[]>();
   private patterns = 0;
   private readonly values = new Float64Array(MEMO_MAX_SEGMENTS);
+  /** The pattern of the previous name (undefined: none, or not remembered). */
+  private last: MemoEntry | undefined = undefined;
   // Result of the last lookup (read right after `infer`).
   role: LayerRole = 'other';
   block: number | undefined = undefined;
@@ -175,6 +207,65 @@ export class RoleMemo {
 
   /** Sets `role`, `block` and `expert` for `name` (same answer as `inferRole(name, rank)`). */
   infer(name: string, rank: number): void {
+    // Checkpoints list their tensors in a repeating order (q, k, v, o, … per block; one matrix per expert), so the
+    // pattern that followed the previous name's pattern last time, or that pattern again, usually fits: one
+    // comparison with its first name, no hash. Otherwise the hash lookup below.
+    const last = this.last;
+    if (last !== undefined) {
+      const guess = last.next;
+      if (guess !== undefined && this.fits(guess, name, rank)) {
+        this.last = guess;
+        return;
+      }
+      if (guess !== last && this.fits(last, name, rank)) {
+        last.next = last;
+        return;
+      }
+    }
+    const entry = this.lookup(name, rank);
+    if (last !== undefined && entry !== undefined) last.next = entry;
+    this.last = entry;
+  }
+
+  /**
+   * When `name` at `rank` has `e`'s pattern (same rank and segments; in `e`'s index segments 1–9 ASCII digits, in
+   * its other segments the same characters), sets `role`, `block` and `expert` from it and returns true.
+   */
+  private fits(e: MemoEntry, name: string, rank: number): boolean {
+    if (e.rank !== rank) return false;
+    // name = runs[0] digits runs[1] digits … runs[last]: the runs (e's other segments with their dots) compared
+    // natively, each index segment parsed as 1–9 digits.
+    const runs = e.runs;
+    const bn = name.length;
+    const last = runs.length - 1;
+    let block: number | undefined;
+    let expert: number | undefined;
+    let j = 0;
+    for (let k = 0; ; k++) {
+      const run = runs[k]!;
+      if (!name.startsWith(run, j)) return false;
+      j += run.length;
+      if (k === last) break;
+      const from = j;
+      let v = 0;
+      for (; j < bn; j++) {
+        const c = name.charCodeAt(j);
+        if (c < 0x30 || c > 0x39) break;
+        v = v * 10 + (c - 0x30);
+      }
+      if (j === from || j - from > 9) return false;
+      if (k === e.blockRun) block = v;
+      else if (k === e.expertRun) expert = v;
+    }
+    if (j !== bn) return false;
+    this.role = e.role;
+    this.block = block;
+    this.expert = expert;
+    return true;
+  }
+
+  /** The hash lookup: sets the result and returns the pattern's entry (undefined when the name is not remembered). */
+  private lookup(name: string, rank: number): MemoEntry | undefined {
     const values = this.values;
     let h = Math.imul(rank + 1, 0x9e3779b1);
     let seg = 0;
@@ -196,7 +287,10 @@ export class RoleMemo {
           for (let j = segStart; j < i; j++) h = Math.imul(h ^ name.charCodeAt(j), 0x01000193);
         }
         h = Math.imul(h ^ 0x2e, 0x01000193);
-        if (++seg >= MEMO_MAX_SEGMENTS && i < n) return this.direct(name, rank);
+        if (++seg >= MEMO_MAX_SEGMENTS && i < n) {
+          this.direct(name, rank);
+          return undefined;
+        }
         segStart = i + 1;
         value = 0;
         digits = true;
@@ -226,17 +320,21 @@ export class RoleMemo {
       this.role = parts.role;
       this.block = parts.block;
       this.expert = parts.expert;
-      if (this.patterns >= MEMO_MAX_PATTERNS) return;
+      if (this.patterns >= MEMO_MAX_PATTERNS) return undefined;
       this.patterns++;
-      const entry: MemoEntry = { name, rank, digitMask, segments: seg, role: parts.role, blockSegment: parts.blockSegment, expertSegment: parts.expertSegment };
+      const entry: MemoEntry = {
+        name, rank, digitMask, segments: seg, role: parts.role, blockSegment: parts.blockSegment, expertSegment: parts.expertSegment, next: undefined,
+        ...runsOf(name, digitMask, parts.blockSegment, parts.expertSegment),
+      };
       if (found === undefined) this.byHash.set(h, entry);
       else if (Array.isArray(found)) found.push(entry);
       else this.byHash.set(h, [found, entry]);
-      return;
+      return entry;
     }
     this.role = hit.role;
     this.block = hit.blockSegment >= 0 ? values[hit.blockSegment] : undefined;
     this.expert = hit.expertSegment >= 0 ? values[hit.expertSegment] : undefined;
+    return hit;
   }
 
   private direct(name: string, rank: number): void {
@@ -316,10 +414,17 @@ const NO_EDGES: readonly string[] = Object.freeze([]);
 export function layersFromTensors(tensors: readonly TensorInfo[]): Layer[] {
   const layers: Layer[] = new Array<Layer>(tensors.length);
   const memo = new RoleMemo();
+  // isRealValued of the previous tensor's dtype (consecutive tensors mostly share one).
+  let lastDtype: string | undefined;
+  let realValued = false;
   for (let i = 0; i < tensors.length; i++) {
     const t = tensors[i]!;
     memo.infer(t.name, t.shape.length);
     const role = memo.role;
+    if (t.dtype !== lastDtype) {
+      lastDtype = t.dtype;
+      realValued = isRealValued(t.dtype);
+    }
     layers[i] = {
       name: t.name,
       op: 'tensor',
@@ -331,7 +436,8 @@ export function layersFromTensors(tensors: readonly TensorInfo[]): Layer[] {
       byteLength: t.byteLength,
       dtype: t.dtype,
       shape: t.shape,
-      quantizable: isQuantizableWeight(role, t.shape, t.dtype),
+      // isQuantizableWeight(role, t.shape, t.dtype), with the dtype's answer remembered.
+      quantizable: t.shape.length >= 2 && realValued && !KEEP_PRECISION.has(role),
       inputs: NO_EDGES,
       outputs: NO_EDGES,
     };

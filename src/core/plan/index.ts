@@ -26,7 +26,7 @@ export {
 } from './planFile';
 export {
   solveMultipleChoiceKnapsack, knapsackFrontier, defaultCandidateFormats, formatAllowed, tensorBytesIn, layerTensors,
-  assignmentWeightBytes, groupLayers, solveModel, harmFromSensitivity, assignmentHarm, harmToSqnrDb,
+  assignmentWeightBytes, groupLayers, solveModel, harmFromSensitivity, harmFromScores, assignmentHarm, harmToSqnrDb,
   type KnapsackOption, type KnapsackResult, type KnapsackOptions, type FrontierPoint, type HarmFunction,
   type FuseOptions, type SolveModelOptions, type SolveAnchor, type LayerGroup, type GroupOption,
   type SolveModelResult, type LayerTensor,

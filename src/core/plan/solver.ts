@@ -1,413 +1,22 @@
 /**
  * Mixed-precision solver: per layer (or fused group of layers) choose one number format, minimising the
- * total predicted harm (sensitivity scores) subject to a memory budget. This is a multiple-choice knapsack.
- *
- * Method (exact, with a proof):
- * 1. Per group drop dominated options (more bytes and no less harm) and take the lower convex hull.
- * 2. LP relaxation by the greedy on hull edges sorted by harm saved per byte (Sinha–Zoltners). Its value is a
- *    lower bound LB, its multiplier λ* the efficiency of the split edge. The edges before the split give an
- *    integral solution; a repair pass spends the leftover bytes (upper bound UB).
- * 3. Reduction: with λ*, option j of group g can only be in a solution better than UB if
- *    LB + (h_j + λ* w_j − min_k(h_k + λ* w_k)) < UB. Almost every group is then fixed.
- * 4. Exact dynamic programming over the remaining groups with Pareto lists of (bytes, harm) states (exact byte
- *    counts, no discretisation), pruned by the same Lagrangian bound. If the state count stays under
- *    `maxStates` the result is proven optimal (gap 0); otherwise the result reports the proven gap UB − LB.
- *
- * Every prefix of the sorted hull edges is an integral LP optimum, so those points form the Pareto frontier
- * (best predicted harm at each of their memory levels), returned as chart data.
+ * total predicted harm (sensitivity scores) subject to a memory budget. This is a multiple-choice knapsack, solved
+ * exactly by knapsack.ts (LP bound, reduction, Pareto DP; see there); this file builds the groups and their options
+ * from a model and turns the solution back into an assignment.
  */
 import { formatByteLength, formatForStoredDType, getNumberFormat, KEEP_FORMAT, type ComputeType, type NumberFormat } from '../precision/numberFormats';
 import { dtypeInfo } from '../model/dtypes';
 import { own, setOwn } from '../model/dict';
 import type { Layer, Model, TensorInfo } from '../model/types';
-import type { SensitivityReport } from '../precision/sensitivity';
+import { tensorIndex } from '../model/tensorIndex';
+import type { SensitivityReport, SensitivityScores } from '../precision/sensitivity';
 import { ggufFallbackFormats, ggufWrittenLayerFormat } from './ggufFallback';
+import { prepareKnapsack, preparedFrontier, solvePreparedKnapsack, type FrontierPoint, type KnapsackResult } from './knapsack';
 
-//#region generic multiple-choice knapsack
-/** One choice of a group: stored bytes and predicted harm. */
-export interface KnapsackOption {
-  readonly bytes: number;
-  readonly harm: number;
-}
-
-/** Result of {@link solveMultipleChoiceKnapsack}. */
-export interface KnapsackResult {
-  /** 'optimal' (proven), 'gap' (best found; `gap` bounds the distance to optimal), 'infeasible' (nothing fits). */
-  readonly status: 'optimal' | 'gap' | 'infeasible';
-  /** Chosen option index per group (for 'infeasible': the smallest option of each group). */
-  readonly choice: readonly number[];
-  readonly bytes: number;
-  readonly harm: number;
-  /** LP-relaxation lower bound on the harm of any feasible choice. */
-  readonly lowerBound: number;
-  /** harm − proven lower bound (0 when optimal). */
-  readonly gap: number;
-  /** Fewest bytes any choice can take. */
-  readonly minBytes: number;
-  /** Groups left free after the reduction step, and DP states explored (for reports and benchmarks). */
-  readonly freeGroups: number;
-  readonly states: number;
-}
-
-/** Options for {@link solveMultipleChoiceKnapsack}. */
-export interface KnapsackOptions {
-  /** Stop the exact DP beyond this many live states and report the gap instead. */
-  readonly maxStates?: number;
-  /**
-   * Stop the exact DP once this many states have been created over all stages (time and memory: every stage's
-   * back-pointers are kept; a 50,000-group problem once took 80 s and 3.6 GB), and report the gap instead.
-   */
-  readonly maxTotalStates?: number;
-}
-
-/** Default {@link KnapsackOptions.maxTotalStates}: ~0.2 GB of back-pointers, a few seconds of DP. */
-export const DEFAULT_MAX_TOTAL_STATES = 20_000_000;
-
-interface Efficient {
-  /** Original option indices, bytes ascending, harm strictly descending. */
-  readonly idx: number[];
-  readonly bytes: number[];
-  readonly harm: number[];
-}
-
-function efficientOptions(options: readonly KnapsackOption[]): Efficient {
-  const order = options.map((_, i) => i).sort((a, b) => options[a]!.bytes - options[b]!.bytes || options[a]!.harm - options[b]!.harm || a - b);
-  const e: Efficient = { idx: [], bytes: [], harm: [] };
-  let best = Infinity;
-  for (const i of order) {
-    const o = options[i]!;
-    if (o.harm < best) {
-      e.idx.push(i);
-      e.bytes.push(o.bytes);
-      e.harm.push(o.harm);
-      best = o.harm;
-    }
-  }
-  return e;
-}
-
-/** Indices (into an Efficient list) of its lower convex hull, from the fewest bytes to the least harm. */
-function lowerHull(e: Efficient): number[] {
-  const h: number[] = [];
-  for (let i = 0; i < e.idx.length; i++) {
-    while (h.length >= 2) {
-      const a = h[h.length - 2]!;
-      const b = h[h.length - 1]!;
-      // Remove b when it lies on or above the segment a→i (cross product ≥ 0 in (bytes, harm)); keep
-      // collinear points out: they are reachable by the DP and would only add equal-rate edges.
-      const cross = (e.bytes[b]! - e.bytes[a]!) * (e.harm[i]! - e.harm[a]!) - (e.harm[b]! - e.harm[a]!) * (e.bytes[i]! - e.bytes[a]!);
-      if (cross <= 0) h.pop();
-      else break;
-    }
-    h.push(i);
-  }
-  return h;
-}
-
-/** A hull edge: moving group `g` from hull point `k` to `k + 1`. */
-interface Edge {
-  readonly g: number;
-  readonly k: number;
-  readonly dBytes: number;
-  readonly dHarm: number;
-  readonly rate: number;
-}
-
-function sortedEdges(hulls: readonly number[][], eff: readonly Efficient[]): Edge[] {
-  const edges: Edge[] = [];
-  hulls.forEach((h, g) => {
-    const e = eff[g]!;
-    for (let k = 0; k + 1 < h.length; k++) {
-      const dBytes = e.bytes[h[k + 1]!]! - e.bytes[h[k]!]!;
-      const dHarm = e.harm[h[k]!]! - e.harm[h[k + 1]!]!;
-      edges.push({ g, k, dBytes, dHarm, rate: dHarm / dBytes });
-    }
-  });
-  // Rates fall strictly along one group's hull, so this order keeps each group's edges in sequence.
-  edges.sort((a, b) => b.rate - a.rate || a.g - b.g || a.k - b.k);
-  return edges;
-}
-
-/**
- * Solves min Σ harm subject to Σ bytes ≤ budget, one option per group. Exact unless the DP exceeds
- * `maxStates`, in which case the result carries the proven gap. Groups must have at least one option.
- */
-export function solveMultipleChoiceKnapsack(groups: readonly (readonly KnapsackOption[])[], budgetBytes: number, options: KnapsackOptions = {}): KnapsackResult {
-  return solvePreparedKnapsack(prepareKnapsack(groups), budgetBytes, options);
-}
-
-/**
- * The budget-independent part of a multiple-choice knapsack (efficient options, lower hulls, hull edges sorted by
- * rate): computed once, then solved at any number of budgets and turned into the frontier without redoing it.
- */
-export interface PreparedKnapsack {
-  readonly eff: readonly Efficient[];
-  readonly hulls: readonly number[][];
-  readonly edges: readonly Edge[];
-  readonly minBytes: number;
-  readonly minHarmAtMin: number;
-}
-
-/** Prepares `groups` for {@link solvePreparedKnapsack} and {@link preparedFrontier}. Groups need ≥ 1 option. */
-export function prepareKnapsack(groups: readonly (readonly KnapsackOption[])[]): PreparedKnapsack {
-  const eff = groups.map((g) => {
-    if (g.length === 0) throw new Error('Every knapsack group needs at least one option.');
-    return efficientOptions(g);
-  });
-  let minBytes = 0;
-  let minHarmAtMin = 0;
-  for (const e of eff) {
-    minBytes += e.bytes[0]!;
-    minHarmAtMin += e.harm[0]!;
-  }
-  const hulls = eff.map(lowerHull);
-  return { eff, hulls, edges: sortedEdges(hulls, eff), minBytes, minHarmAtMin };
-}
-
-/** {@link solveMultipleChoiceKnapsack} on a prepared problem. */
-export function solvePreparedKnapsack(prepared: PreparedKnapsack, budgetBytes: number, options: KnapsackOptions = {}): KnapsackResult {
-  const maxStates = options.maxStates ?? 2_000_000;
-  const maxTotalStates = options.maxTotalStates ?? DEFAULT_MAX_TOTAL_STATES;
-  const { eff, hulls, edges, minBytes, minHarmAtMin } = prepared;
-  const n = eff.length;
-  const pos = new Array<number>(n).fill(0); // position in Efficient list
-  const pack = (status: KnapsackResult['status'], lowerBound: number, freeGroups = 0, states = 0): KnapsackResult => {
-    let bytes = 0;
-    let harm = 0;
-    const choice = pos.map((p, g) => {
-      bytes += eff[g]!.bytes[p]!;
-      harm += eff[g]!.harm[p]!;
-      return eff[g]!.idx[p]!;
-    });
-    const gap = status === 'optimal' ? 0 : Math.max(0, harm - lowerBound);
-    return { status, choice, bytes, harm, lowerBound, gap, minBytes, freeGroups, states };
-  };
-  if (minBytes > budgetBytes) return pack('infeasible', minHarmAtMin);
-
-  // 2. LP relaxation by the hull greedy.
-  const hullPos = new Array<number>(n).fill(0);
-  let used = minBytes;
-  let harm = minHarmAtMin;
-  let split = -1;
-  for (let i = 0; i < edges.length; i++) {
-    const ed = edges[i]!;
-    if (used + ed.dBytes > budgetBytes) {
-      split = i;
-      break;
-    }
-    used += ed.dBytes;
-    harm -= ed.dHarm;
-    hullPos[ed.g] = ed.k + 1;
-  }
-  for (let g = 0; g < n; g++) pos[g] = hulls[g]![hullPos[g]!]!;
-  if (split < 0) return pack('optimal', harm); // every group at its least harm: trivially optimal
-  const lambda = edges[split]!.rate;
-  const lowerBound = harm - lambda * (budgetBytes - used);
-
-  // Repair: spend the leftover bytes, best absolute harm saving first, until nothing fits.
-  let left = budgetBytes - used;
-  for (let round = 0; round < 64 && left > 0; round++) {
-    let bestG = -1;
-    let bestP = -1;
-    let bestSave = 0;
-    for (let g = 0; g < n; g++) {
-      const e = eff[g]!;
-      const p = pos[g]!;
-      for (let q = p + 1; q < e.idx.length && e.bytes[q]! - e.bytes[p]! <= left; q++) {
-        const save = e.harm[p]! - e.harm[q]!;
-        if (save > bestSave) {
-          bestSave = save;
-          bestG = g;
-          bestP = q;
-        }
-      }
-    }
-    if (bestG < 0) break;
-    left -= eff[bestG]!.bytes[bestP]! - eff[bestG]!.bytes[pos[bestG]!]!;
-    pos[bestG] = bestP;
-  }
-  let ub = 0;
-  for (let g = 0; g < n; g++) ub += eff[g]!.harm[pos[g]!]!;
-  const tol = 1e-9 * Math.max(1, Math.abs(ub));
-  if (ub - lowerBound <= tol) return pack('optimal', lowerBound);
-
-  // 3. Reduction by reduced costs at λ*.
-  const cMin = new Float64Array(n);
-  let lagrange = -lambda * budgetBytes;
-  for (let g = 0; g < n; g++) {
-    const e = eff[g]!;
-    let c = Infinity;
-    for (let q = 0; q < e.idx.length; q++) c = Math.min(c, e.harm[q]! + lambda * e.bytes[q]!);
-    cMin[g] = c;
-    lagrange += c;
-  }
-  const free: { g: number; opts: number[] }[] = [];
-  let fixedBytes = 0;
-  let fixedHarm = 0;
-  const fixedPos = new Array<number>(n).fill(-1);
-  for (let g = 0; g < n; g++) {
-    const e = eff[g]!;
-    const keep: number[] = [];
-    for (let q = 0; q < e.idx.length; q++) if (lagrange + (e.harm[q]! + lambda * e.bytes[q]! - cMin[g]!) < ub - tol) keep.push(q);
-    if (keep.length === 1) {
-      fixedPos[g] = keep[0]!;
-      fixedBytes += e.bytes[keep[0]!]!;
-      fixedHarm += e.harm[keep[0]!]!;
-    } else if (keep.length > 1) free.push({ g, opts: keep });
-    else {
-      // No option of this group can beat the incumbent: any improving solution is impossible; incumbent is optimal.
-      return pack('optimal', lowerBound);
-    }
-  }
-  const cap = budgetBytes - fixedBytes;
-  if (cap < 0) return pack('optimal', lowerBound); // the reduced problem has no solution better than UB
-
-  // 4. Exact DP with Pareto lists over the free groups.
-  // Bound for a partial state (w, h) after stage s: fixedHarm + λ·fixedBytes + h + λ·w + Σ_{rest} cMin − λ·budget.
-  const restC = new Float64Array(free.length + 1);
-  const restMinBytes = new Float64Array(free.length + 1);
-  for (let s = free.length - 1; s >= 0; s--) {
-    const f = free[s]!;
-    restC[s] = restC[s + 1]! + cMin[f.g]!;
-    let mb = Infinity;
-    for (const q of f.opts) mb = Math.min(mb, eff[f.g]!.bytes[q]!);
-    restMinBytes[s] = restMinBytes[s + 1]! + mb;
-  }
-  const base = fixedHarm + lambda * fixedBytes - lambda * budgetBytes;
-  // Scratch lists reused from stage to stage (grown as needed): only each stage's back-pointers are kept.
-  let w: Float64Array = new Float64Array(1024);
-  let h: Float64Array = new Float64Array(1024);
-  let len = 1; // live states in w/h (the empty start state: 0 bytes, 0 harm)
-  let nw: Float64Array = new Float64Array(1024);
-  let nh: Float64Array = new Float64Array(1024);
-  let np: Int32Array = new Int32Array(1024);
-  let nq: Int32Array = new Int32Array(1024);
-  const parents: Int32Array[] = [];
-  const picks: Int32Array[] = [];
-  let states = 1;
-  for (let s = 0; s < free.length; s++) {
-    const f = free[s]!;
-    const e = eff[f.g]!;
-    const k = f.opts.length;
-    const m = len * k;
-    if (m > maxStates * 4 || states + m > maxTotalStates * 4) return pack('gap', lowerBound, free.length, states);
-    // The previous states are a Pareto list (bytes ascending, harm descending), so each option's successors are
-    // already sorted by bytes: a k-way merge (k ≤ formats + 1) replaces a general sort of all m candidates. Ties
-    // break as a stable sort of the candidates in (state, option) order would, so results do not change.
-    // At most `len` successors survive the dominance test (one per distinct harm level below the last), but a
-    // stage can have up to m candidates before it; the output lists hold at most m.
-    if (nw.length < m) {
-      nw = new Float64Array(Math.max(m, 2 * nw.length));
-      nh = new Float64Array(nw.length);
-    }
-    if (np.length < m) {
-      np = new Int32Array(Math.max(m, 2 * np.length));
-      nq = new Int32Array(np.length);
-    }
-    const head = new Int32Array(k);
-    const optBytes = new Float64Array(k);
-    const optHarm = new Float64Array(k);
-    for (let j = 0; j < k; j++) {
-      optBytes[j] = e.bytes[f.opts[j]!]!;
-      optHarm[j] = e.harm[f.opts[j]!]!;
-    }
-    const capHere = cap - restMinBytes[s + 1]!;
-    const restCNext = restC[s + 1]!;
-    let c = 0;
-    let best = Infinity;
-    for (;;) {
-      let bj = -1;
-      let bw = 0;
-      let bh = 0;
-      for (let j = 0; j < k; j++) {
-        const i = head[j]!;
-        if (i >= len) continue;
-        const cwj = w[i]! + optBytes[j]!;
-        if (cwj > capHere) {
-          head[j] = len; // bytes only grow along this option's list
-          continue;
-        }
-        const chj = h[i]! + optHarm[j]!;
-        if (bj < 0 || cwj < bw || (cwj === bw && (chj < bh || (chj === bh && i < head[bj]!)))) {
-          bj = j;
-          bw = cwj;
-          bh = chj;
-        }
-      }
-      if (bj < 0) break;
-      const i = head[bj]!;
-      head[bj] = i + 1;
-      if (base + bh + lambda * bw + restCNext >= ub - tol) continue; // cannot beat the incumbent
-      if (bh < best) {
-        best = bh;
-        nw[c] = bw;
-        nh[c] = bh;
-        np[c] = i;
-        nq[c] = f.opts[bj]!;
-        c++;
-      }
-    }
-    if (c === 0) return pack('optimal', lowerBound, free.length, states); // nothing beats the incumbent
-    states += c;
-    if (c > maxStates || states > maxTotalStates) return pack('gap', lowerBound, free.length, states);
-    // The new states become the current ones (swap the scratch pairs); back-pointers are kept, sized to fit.
-    [w, nw] = [nw, w];
-    [h, nh] = [nh, h];
-    len = c;
-    parents.push(np.slice(0, c));
-    picks.push(nq.slice(0, c));
-  }
-  // Best final state = least harm (Pareto list: the last one).
-  let bi = len - 1;
-  if (fixedHarm + h[bi]! < ub - tol) {
-    for (let g = 0; g < n; g++) if (fixedPos[g]! >= 0) pos[g] = fixedPos[g]!;
-    for (let s = free.length - 1; s >= 0; s--) {
-      pos[free[s]!.g] = picks[s]![bi]!;
-      bi = parents[s]![bi]!;
-    }
-  }
-  return pack('optimal', lowerBound, free.length, states);
-}
-
-/** One point of a Pareto frontier: the least predicted harm achievable with `bytes`. */
-export interface FrontierPoint {
-  readonly bytes: number;
-  readonly harm: number;
-}
-
-/**
- * The Pareto frontier (harm vs bytes) of a multiple-choice knapsack: every point is the exact optimum at its
- * own byte count (an integral LP optimum), bytes strictly increasing and harm strictly decreasing. At most
- * `maxPoints` points, spread evenly over the byte range, always including both ends.
- */
-export function knapsackFrontier(groups: readonly (readonly KnapsackOption[])[], maxPoints = 200): FrontierPoint[] {
-  return preparedFrontier(prepareKnapsack(groups), maxPoints);
-}
-
-/** {@link knapsackFrontier} of a prepared problem. */
-export function preparedFrontier(prepared: PreparedKnapsack, maxPoints = 200): FrontierPoint[] {
-  let bytes = prepared.minBytes;
-  let harm = prepared.minHarmAtMin;
-  const all: FrontierPoint[] = [{ bytes, harm }];
-  for (const ed of prepared.edges) {
-    bytes += ed.dBytes;
-    harm -= ed.dHarm;
-    all.push({ bytes, harm });
-  }
-  if (all.length <= maxPoints) return all;
-  const out: FrontierPoint[] = [];
-  const lo = all[0]!.bytes;
-  const span = all[all.length - 1]!.bytes - lo;
-  let j = 0;
-  for (let k = 0; k < maxPoints; k++) {
-    const level = lo + (span * k) / (maxPoints - 1);
-    while (j + 1 < all.length && all[j + 1]!.bytes <= level) j++;
-    if (out[out.length - 1] !== all[j]) out.push(all[j]!);
-  }
-  if (out[out.length - 1] !== all[all.length - 1]) out.push(all[all.length - 1]!);
-  return out;
-}
-//#endregion
+export {
+  DEFAULT_MAX_TOTAL_STATES, knapsackColumns, knapsackFrontier, prepareKnapsack, preparedFrontier, solveMultipleChoiceKnapsack, solvePreparedKnapsack,
+  type FrontierPoint, type KnapsackColumns, type KnapsackOption, type KnapsackOptions, type KnapsackResult, type PreparedKnapsack,
+} from './knapsack';
 
 //#region model-level planning
 /** Predicted harm of giving `layer` the format (higher = worse); undefined when not scored (the format is skipped). */
@@ -523,7 +132,11 @@ export interface SolveModelResult {
 
 /** A layer's format id in `assignment` ('keep' for a missing entry). */
 function anchoredFormat(layer: Layer, assignment: Readonly<Record<string, string>>): string {
-  const id = own(assignment, layer.name);
+  return canonicalFormat(own(assignment, layer.name));
+}
+
+/** A format id with aliases resolved ('keep' for undefined). */
+function canonicalFormat(id: string | undefined): string {
   if (id === undefined || id === KEEP_FORMAT) return KEEP_FORMAT;
   return getNumberFormat(id)?.id ?? id;
 }
@@ -572,10 +185,9 @@ export function layerTensors(model: Model): LayerTensors {
   return r;
 }
 
-/** Weight tensors per layer, their owners and the bytes outside any layer (shared per model: never mutate). */
+/** Weight tensors per layer and the bytes outside any layer (shared per model: never mutate). */
 export interface LayerTensors {
   readonly byLayer: Map<string, LayerTensor[]>;
-  readonly owner: Map<string, string>;
   readonly outsideBytes: number;
 }
 
@@ -585,35 +197,49 @@ const layerTensorsMemo = new WeakMap<Model, LayerTensors>();
 const groupLayersMemo = new WeakMap<Model, Map<string, LayerGroup[]>>();
 
 function computeLayerTensors(model: Model): LayerTensors {
-  const tensors = new Map<string, TensorInfo>();
-  for (const t of model.tensors) if (!tensors.has(t.name)) tensors.set(t.name, t);
+  // The model's shared name index (first tensor of each name), not a Map of its own: 200,000 entries per copy.
+  const tensors = tensorIndex(model);
   const byLayer = new Map<string, LayerTensor[]>();
-  const owner = new Map<string, string>();
+  const owned = new Set<string>();
   for (const l of model.layers) {
     const list: LayerTensor[] = [];
-    l.weights.forEach((w, i) => {
+    const ws = l.weights;
+    for (let i = 0; i < ws.length; i++) {
+      const w = ws[i]!;
       const t = tensors.get(w);
-      if (!t || owner.has(w)) return;
-      owner.set(w, l.name);
+      if (!t || owned.has(w)) continue;
+      owned.add(w);
       list.push({ tensor: t, isMain: i === 0 });
-    });
+    }
     byLayer.set(l.name, list);
   }
   let outsideBytes = 0;
-  for (const t of tensors.values()) if (!owner.has(t.name)) outsideBytes += t.byteLength;
-  return { byLayer, owner, outsideBytes };
+  for (const t of tensors.values()) if (!owned.has(t.name)) outsideBytes += t.byteLength;
+  return { byLayer, outsideBytes };
 }
 
 /** Layer-weight bytes of an assignment (layer → format id; missing or 'keep' = as stored). */
 export function assignmentWeightBytes(model: Model, assignment: Readonly<Record<string, string>>): number {
   const { byLayer } = layerTensors(model);
+  const formatOf = formatLookup();
   let total = 0;
   for (const [name, tensors] of byLayer) {
     const id = own(assignment, name);
-    const f = !id || id === KEEP_FORMAT ? 'keep' : (getNumberFormat(id) ?? 'keep');
+    const f = !id || id === KEEP_FORMAT ? 'keep' : (formatOf(id) ?? 'keep');
     for (const t of tensors) total += tensorBytesIn(t.tensor, f, t.isMain);
   }
   return total;
+}
+
+/** `getNumberFormat` remembered per id (an assignment repeats a handful of ids over every layer of the model). */
+function formatLookup(): (id: string) => NumberFormat | undefined {
+  const known = new Map<string, NumberFormat | undefined>();
+  return (id) => {
+    if (known.has(id)) return known.get(id);
+    const f = getNumberFormat(id);
+    known.set(id, f);
+    return f;
+  };
 }
 
 /** Groups layers that must share a format (see {@link FuseOptions}); layers sharing a tensor are always grouped. */
@@ -632,61 +258,87 @@ export function groupLayers(model: Model, fuse: FuseOptions = {}): LayerGroup[] 
   return groups;
 }
 
+/**
+ * Union-find over layer numbers (typed arrays, no Map per layer name). A layer listed twice under one name is one
+ * layer, as it was when the sets were keyed by name: every occurrence maps to the first one's number.
+ */
 function computeGroupLayers(model: Model, fuse: FuseOptions): LayerGroup[] {
   const layers = model.layers.filter((l) => l.weights.length > 0 && l.byteLength > 0);
-  const parent = new Map<string, string>(layers.map((l) => [l.name, l.name]));
-  const reason = new Map<string, LayerGroup['reason']>();
-  const find = (x: string): string => {
+  const n = layers.length;
+  const numberOf = new Map<string, number>();
+  const id = new Int32Array(n);
+  for (let i = 0; i < n; i++) {
+    const name = layers[i]!.name;
+    const known = numberOf.get(name);
+    if (known === undefined) numberOf.set(name, i);
+    id[i] = known ?? i;
+  }
+  const parent = new Int32Array(n);
+  for (let i = 0; i < n; i++) parent[i] = i;
+  const reason: (LayerGroup['reason'] | undefined)[] = new Array<LayerGroup['reason'] | undefined>(n);
+  const find = (x: number): number => {
     let r = x;
-    while (parent.get(r) !== r) r = parent.get(r)!;
+    while (parent[r] !== r) r = parent[r]!;
     let c = x;
-    while (parent.get(c) !== r) {
-      const n = parent.get(c)!;
-      parent.set(c, r);
-      c = n;
+    while (parent[c] !== r) {
+      const next = parent[c]!;
+      parent[c] = r;
+      c = next;
     }
     return r;
   };
-  const union = (a: string, b: string, why: LayerGroup['reason']): void => {
+  const union = (a: number, b: number, why: LayerGroup['reason']): void => {
     const ra = find(a);
     const rb = find(b);
     if (ra === rb) return;
-    parent.set(rb, ra);
-    reason.set(ra, reason.get(ra) ?? why);
+    parent[rb] = ra;
+    reason[ra] ??= why;
   };
   const byKey = (key: (l: Layer) => string | undefined, why: LayerGroup['reason']): void => {
-    const first = new Map<string, string>();
-    for (const l of layers) {
-      const k = key(l);
+    const first = new Map<string, number>();
+    for (let i = 0; i < n; i++) {
+      const k = key(layers[i]!);
       if (k === undefined) continue;
       const f = first.get(k);
-      if (f) union(f, l.name, why);
-      else first.set(k, l.name);
+      if (f !== undefined && layers[f]!.name !== '') union(f, id[i]!, why);
+      else first.set(k, id[i]!);
     }
   };
   // Shared tensors (tied weights) can only be stored one way.
-  const tensorOwner = new Map<string, string>();
-  const rank = new Map(model.tensors.map((t) => [t.name, t.shape.length]));
-  for (const l of layers)
-    l.weights.forEach((w, i) => {
-      if (i > 0 && (rank.get(w) ?? 0) < 2) return; // biases stay as stored: sharing them does not tie formats
+  // (As when these were Maps of names: a first member named '' does not count, and a tensor name listed twice has
+  // the rank of its last tensor.)
+  const tensorOwner = new Map<string, number>();
+  const tensors = tensorIndex(model);
+  const laterRank = new Map<string, number>();
+  for (const t of model.tensors) if (tensors.get(t.name) !== t) laterRank.set(t.name, t.shape.length);
+  for (let i = 0; i < n; i++) {
+    const ws = layers[i]!.weights;
+    for (let k = 0; k < ws.length; k++) {
+      const w = ws[k]!;
+      if (k > 0 && (laterRank.get(w) ?? tensors.get(w)?.shape.length ?? 0) < 2) continue; // biases stay as stored: sharing them does not tie formats
       const o = tensorOwner.get(w);
-      if (o) union(o, l.name, 'shared-tensor');
-      else tensorOwner.set(w, l.name);
-    });
+      if (o !== undefined && layers[o]!.name !== '') union(o, id[i]!, 'shared-tensor');
+      else tensorOwner.set(w, id[i]!);
+    }
+  }
   const scope = (l: Layer): string => `${l.block}|${l.expert ?? ''}`;
   if (fuse.qkv === true) byKey((l) => (l.block !== undefined && ['attention_q', 'attention_k', 'attention_v'].includes(l.role) ? `qkv|${scope(l)}` : undefined), 'qkv');
   if (fuse.gateUp !== false) byKey((l) => (l.block !== undefined && ['ffn_gate', 'ffn_up'].includes(l.role) ? `gu|${scope(l)}` : undefined), 'gate-up');
   if (fuse.experts !== false)
     byKey((l) => (l.role === 'expert' || l.expert !== undefined ? `ex|${l.block}|${l.name.replace(/(^|[._])(experts?)([._])\d+(?=[._]|$)/g, '$1$2$3*')}` : undefined), 'experts');
-  const groups = new Map<string, Layer[]>();
-  for (const l of layers) {
-    const r = find(l.name);
-    const g = groups.get(r);
-    if (g) g.push(l);
-    else groups.set(r, [l]);
+  // Groups in the order of their first layer, each layer in model order.
+  const slot = new Int32Array(n).fill(-1);
+  const groups: { root: number; layers: Layer[] }[] = [];
+  for (let i = 0; i < n; i++) {
+    const r = find(id[i]!);
+    const g = slot[r]!;
+    if (g >= 0) groups[g]!.layers.push(layers[i]!);
+    else {
+      slot[r] = groups.length;
+      groups.push({ root: r, layers: [layers[i]!] });
+    }
   }
-  return [...groups.entries()].map(([key, ls]) => ({ key, layers: ls, reason: ls.length > 1 ? (reason.get(key) ?? 'shared-tensor') : 'single' }));
+  return groups.map(({ root, layers: ls }) => ({ key: layers[root]!.name, layers: ls, reason: ls.length > 1 ? (reason[root] ?? 'shared-tensor') : 'single' }));
 }
 
 /**
@@ -703,30 +355,89 @@ export function solveModel(model: Model, options: SolveModelOptions): SolveModel
   const { byLayer } = layerTensors(model);
   const groups = groupLayers(model, options.fuse);
   const pinned = options.pinned ?? {};
-  const groupOptions: GroupOption[][] = [];
+  // Formats of the options: 0 = keep, then the candidates, then any other format a pin or a GGUF fallback brings.
+  const formatIds: string[] = [KEEP_FORMAT, ...uniq.map((f) => f.id)];
+  const formatIndex = new Map(formatIds.map((id, i) => [id, i]));
+  const formatSlot = (id: string): number => {
+    let i = formatIndex.get(id);
+    if (i === undefined) {
+      i = formatIds.length;
+      formatIds.push(id);
+      formatIndex.set(id, i);
+    }
+    return i;
+  };
+  // The candidates' scores, asked once per layer and format (the worst-score pass and the groups both need them).
+  const F = uniq.length;
+  const layerIndex = new Map<Layer, number>();
+  model.layers.forEach((l, i) => layerIndex.set(l, i));
+  const scores = new Float64Array(model.layers.length * F).fill(NaN);
   let unscored = 0;
   // A layer the sensitivity analysis skipped (e.g. a Slice sharing an LSTM weight) gets, per format, the worst
   // score any layer of the model has for that format: pessimistic, so unknown layers are not favoured, but the
   // format stays available. Formats no layer has a score for are not considered.
-  const worst = new Map<string, number>();
-  for (const l of model.layers) {
-    if (!l.quantizable || l.weights.length === 0) continue;
-    for (const f of uniq) {
-      const h = options.harm(l, f);
-      if (h !== undefined && Number.isFinite(h)) worst.set(f.id, Math.max(worst.get(f.id) ?? 0, h));
+  const worst = new Float64Array(F).fill(NaN);
+  model.layers.forEach((l, li) => {
+    if (!l.quantizable || l.weights.length === 0) return;
+    for (let fi = 0; fi < F; fi++) {
+      const h = options.harm(l, uniq[fi]!);
+      if (h !== undefined && Number.isFinite(h)) {
+        scores[li * F + fi] = h;
+        worst[fi] = Math.max(Number.isNaN(worst[fi]!) ? 0 : worst[fi]!, h);
+      }
     }
-  }
+  });
+  const candidateSlot = new Map(uniq.map((f, i) => [f.id, i]));
   const scoreOf = (l: Layer, f: NumberFormat): number | undefined => {
-    const h = options.harm(l, f);
+    const fi = candidateSlot.get(f.id);
+    const li = layerIndex.get(l);
+    let h: number | undefined;
+    if (fi !== undefined && li !== undefined && l.quantizable && l.weights.length > 0) {
+      const v = scores[li * F + fi]!;
+      h = Number.isNaN(v) ? undefined : v;
+    } else h = options.harm(l, f);
     if (h !== undefined && Number.isFinite(h)) return h;
-    const w = worst.get(f.id);
-    if (w !== undefined) unscored++;
+    if (fi === undefined) return undefined;
+    const w = worst[fi]!;
+    if (Number.isNaN(w)) return undefined;
+    unscored++;
     return w;
   };
-  for (const g of groups) {
-    const keepBytes = g.layers.reduce((s, l) => s + (byLayer.get(l.name) ?? []).reduce((a, t) => a + t.tensor.byteLength, 0), 0);
-    const opts: GroupOption[] = [{ format: KEEP_FORMAT, bytes: keepBytes, harm: 0 }];
-    const pins = [...new Set(g.layers.map((l) => own(pinned, l.name)).filter((p): p is string => p !== undefined))];
+  // Options in columns: group i's are entries optStart[i] … optStart[i + 1] − 1 (keep first, or the pin alone).
+  const maxPerGroup = 1 + Math.max(1, F);
+  const optStart = new Int32Array(groups.length + 1);
+  let optFormat = new Int32Array(groups.length * maxPerGroup);
+  let optBytes = new Float64Array(optFormat.length);
+  let optHarm = new Float64Array(optFormat.length);
+  let no = 0;
+  const push = (format: number, bytes: number, harm: number): void => {
+    if (no === optFormat.length) {
+      const grow = <T extends Int32Array | Float64Array>(a: T, make: (n: number) => T): T => {
+        const b = make(2 * a.length + 16);
+        b.set(a);
+        return b;
+      };
+      optFormat = grow(optFormat, (n) => new Int32Array(n));
+      optBytes = grow(optBytes, (n) => new Float64Array(n));
+      optHarm = grow(optHarm, (n) => new Float64Array(n));
+    }
+    optFormat[no] = format;
+    optBytes[no] = bytes;
+    optHarm[no] = harm;
+    no++;
+  };
+  const written = new Map<string, NumberFormat>();
+  for (let gi = 0; gi < groups.length; gi++) {
+    const g = groups[gi]!;
+    optStart[gi] = no;
+    let keepBytes = 0;
+    for (const l of g.layers) for (const t of byLayer.get(l.name) ?? []) keepBytes += t.tensor.byteLength;
+    push(0, keepBytes, 0);
+    const pins: string[] = [];
+    for (const l of g.layers) {
+      const p = own(pinned, l.name);
+      if (p !== undefined && !pins.includes(p)) pins.push(p);
+    }
     if (pins.length > 1) notes.push(`Layers ${g.layers.map((l) => `'${l.name}'`).join(', ')} must share one format but are pinned to ${pins.join(' and ')}; using ${pins[0]}.`);
     const pin = pins[0];
     const quantizable = g.layers.every((l) => l.quantizable);
@@ -735,26 +446,29 @@ export function solveModel(model: Model, options: SolveModelOptions): SolveModel
     if (pin && pool[0] && !formatAllowed(pool[0], options.native, options.allowEmulated)) notes.push(`Layer '${g.layers[0]!.name}' is pinned to ${pool[0].label}, which the target does not run natively.`);
     // GGUF: a format whose block does not divide a layer's rows is written as llama-quantize's fallback type
     // (ggufFallback.ts), so the option is that type, sized and scored as such; a group whose layers would fall
-    // back to different types is not offered the format.
-    const offered = pin !== undefined || model.format !== 'gguf' ? pool : [...new Map(pool.flatMap((f) => {
-      const written = new Set(g.layers.map((l) => ggufWrittenLayerFormat(model, l.name, f.id)));
-      const id = written.size === 1 ? [...written][0] : undefined;
-      const w = id === undefined ? undefined : getNumberFormat(id);
-      return w ? [[w.id, w] as const] : [];
-    })).values()];
+    // back to different types is not offered the format. Each written format is offered once, in first-seen order.
+    let offered: readonly NumberFormat[] = pool;
+    if (pin === undefined && model.format === 'gguf') {
+      written.clear();
+      for (const f of pool) {
+        let id: string | undefined = ggufWrittenLayerFormat(model, g.layers[0]!.name, f.id);
+        for (let li = 1; li < g.layers.length && id !== undefined; li++) if (ggufWrittenLayerFormat(model, g.layers[li]!.name, f.id) !== id) id = undefined;
+        const w = id === undefined ? undefined : getNumberFormat(id);
+        if (w && !written.has(w.id)) written.set(w.id, w);
+      }
+      offered = [...written.values()];
+    }
     for (const f of offered) {
       let bytes = 0;
       let harm = 0;
       let ok = true;
       for (const l of g.layers) {
+        for (const t of byLayer.get(l.name) ?? []) bytes += tensorBytesIn(t.tensor, f, t.isMain);
+        if (!ok) continue;
         const stored = formatForStoredDType(l.dtype);
         const h = stored && stored.id === f.id ? 0 : scoreOf(l, f);
-        if (h === undefined || !Number.isFinite(h)) {
-          ok = false;
-          break;
-        }
-        harm += Math.max(0, h);
-        for (const t of byLayer.get(l.name) ?? []) bytes += tensorBytesIn(t.tensor, f, t.isMain);
+        if (h === undefined || !Number.isFinite(h)) ok = false;
+        else harm += Math.max(0, h);
       }
       if (!ok) {
         if (pin) notes.push(`Layer '${g.layers[0]!.name}' is pinned to ${f.id} but has no score for it; treating its harm as 0.`);
@@ -762,21 +476,24 @@ export function solveModel(model: Model, options: SolveModelOptions): SolveModel
       }
       if (pin) {
         // A pin replaces the options entirely.
-        opts.length = 0;
-        opts.push({ format: f.id, bytes, harm: ok ? harm : 0 });
-      } else if (bytes <= keepBytes) opts.push({ format: f.id, bytes, harm });
+        no = optStart[gi]!;
+        push(formatSlot(f.id), bytes, ok ? harm : 0);
+      } else if (bytes <= keepBytes) push(formatSlot(f.id), bytes, harm);
     }
-    groupOptions.push(opts);
   }
+  optStart[groups.length] = no;
   if (unscored > 0) notes.push(`${unscored} layer/format pairs had no sensitivity score; they were given the model's worst score for the format.`);
-  const ks = groupOptions.map((o) => o.map(({ bytes, harm }) => ({ bytes, harm })));
+  const ks = { start: optStart, bytes: optBytes.subarray(0, no), harm: optHarm.subarray(0, no) };
   const anchor = options.anchor;
-  const penalized = anchor && anchor.penalty > 0
-    ? groupOptions.map((o, i) => {
-      const want = anchoredFormat(groups[i]!.layers[0]!, anchor.assignment);
-      return o.map(({ format, bytes, harm }) => ({ bytes, harm: harm + (anchoredFormat(groups[i]!.layers[0]!, { [groups[i]!.layers[0]!.name]: format }) === want ? 0 : anchor.penalty) }));
-    })
-    : ks;
+  let penalized = ks;
+  if (anchor && anchor.penalty > 0) {
+    const harm = new Float64Array(no);
+    for (let gi = 0; gi < groups.length; gi++) {
+      const want = anchoredFormat(groups[gi]!.layers[0]!, anchor.assignment);
+      for (let o = optStart[gi]!; o < optStart[gi + 1]!; o++) harm[o] = optHarm[o]! + (canonicalFormat(formatIds[optFormat[o]!]!) === want ? 0 : anchor.penalty);
+    }
+    penalized = { start: optStart, bytes: ks.bytes, harm };
+  }
   const knapsackOptions = options.maxStates !== undefined ? { maxStates: options.maxStates } : {};
   const prepared = prepareKnapsack(ks);
   const r = solvePreparedKnapsack(penalized === ks ? prepared : prepareKnapsack(penalized), options.weightBudgetBytes, knapsackOptions);
@@ -789,13 +506,19 @@ export function solveModel(model: Model, options: SolveModelOptions): SolveModel
   });
   const assignment: Record<string, string> = {};
   let trueHarm = 0;
-  groups.forEach((g, i) => {
-    const o = groupOptions[i]![r.choice[i]!]!;
-    trueHarm += o.harm;
-    for (const l of g.layers) setOwn(assignment, l.name, o.format);
-  });
   let maxUseful = 0;
-  for (const o of groupOptions) maxUseful += [...o].sort((a, b) => a.harm - b.harm || a.bytes - b.bytes)[0]!.bytes;
+  for (let gi = 0; gi < groups.length; gi++) {
+    const o = optStart[gi]! + r.choice[gi]!;
+    trueHarm += optHarm[o]!;
+    const id = formatIds[optFormat[o]!]!;
+    for (const l of groups[gi]!.layers) setOwn(assignment, l.name, id);
+    // Bytes of the group's least-harm option (fewest bytes among equal harm).
+    let best = optStart[gi]!;
+    for (let q = best + 1; q < optStart[gi + 1]!; q++) if (optHarm[q]! < optHarm[best]! || (optHarm[q] === optHarm[best] && optBytes[q]! < optBytes[best]!)) best = q;
+    maxUseful += optBytes[best]!;
+  }
+  let fused = 0;
+  for (const g of groups) if (g.layers.length > 1) fused++;
   return {
     status: r.status,
     assignment,
@@ -809,7 +532,7 @@ export function solveModel(model: Model, options: SolveModelOptions): SolveModel
     shortfallBytes: Math.max(0, r.minBytes - options.weightBudgetBytes),
     frontier: preparedFrontier(prepared, options.frontierPoints ?? 200),
     groupCount: groups.length,
-    fusedGroupCount: groups.filter((g) => g.layers.length > 1).length,
+    fusedGroupCount: fused,
     freeGroups: r.freeGroups,
     states: r.states,
     formats: uniq.map((f) => f.id),
@@ -838,18 +561,41 @@ export function harmFromSensitivity(report: SensitivityReport, options: { readon
     return s.staticScore;
   };
 }
+
+/**
+ * Harm from columnar scores (`analyzeModelScores`): the same `staticScore` {@link harmFromSensitivity} reads from a
+ * full report, looked up by layer number in one column per format instead of through a record per layer and format.
+ */
+export function harmFromScores(scores: SensitivityScores): HarmFunction {
+  // A name listed twice resolves to its last entry, as harmFromSensitivity's Map of the report's layers does.
+  const index = new Map<string, number>();
+  scores.layers.forEach((name, i) => index.set(name, i));
+  const columns = new Map<string, Float64Array>();
+  scores.formats.forEach((id, f) => {
+    if (!columns.has(id)) columns.set(id, scores.staticScores[f]!);
+  });
+  return (layer, format) => {
+    const i = index.get(layer.name);
+    const column = columns.get(format.id);
+    return i === undefined || column === undefined ? undefined : column[i];
+  };
+}
 //#endregion
 
 //#region comparisons
 /** Predicted harm of an assignment (Σ per-layer scores; 'keep' and the stored format score 0); undefined when a layer has no score. */
 export function assignmentHarm(model: Model, assignment: Readonly<Record<string, string>>, harm: HarmFunction): number | undefined {
   let total = 0;
+  const formatOf = formatLookup();
+  const storedIds = new Map<string, string | undefined>();
   for (const l of model.layers) {
     const id = own(assignment, l.name);
     if (!id || id === KEEP_FORMAT) continue;
-    const f = getNumberFormat(id);
+    const f = formatOf(id);
     if (!f) return undefined;
-    if (formatForStoredDType(l.dtype)?.id === f.id) continue;
+    let stored = storedIds.get(l.dtype);
+    if (stored === undefined && !storedIds.has(l.dtype)) storedIds.set(l.dtype, (stored = formatForStoredDType(l.dtype)?.id));
+    if (stored === f.id) continue;
     const h = harm(l, f);
     if (h === undefined || !Number.isFinite(h)) return undefined;
     total += Math.max(0, h);

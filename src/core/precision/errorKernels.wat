@@ -9,7 +9,7 @@
 
   ;; FP16 bits (u16 × n at $src) → float32 (at $dst). Exact, incl. subnormals, ±Inf and NaN (payload kept).
   ;; (h & 0x7fff) << 13 read as float32 is |h| × 2^-112 for normal and subnormal halves; × 2^112 restores it.
-  (func (export "decodeF16") (param $src i32) (param $n i32) (param $dst i32)
+  (func $decodeF16 (export "decodeF16") (param $src i32) (param $n i32) (param $dst i32)
     (local $i i32) (local $v v128) (local $k i32) (local $h i32) (local $w v128) (local $em v128) (local $bits v128) (local $f v128)
     (local $c7fff v128) (local $c8000 v128) (local $cInf v128) (local $cExp v128) (local $cMul v128)
     (local.set $c7fff (i32x4.splat (i32.const 0x7fff)))
@@ -86,7 +86,7 @@
         (br $tail))))
 
   ;; BF16 bits (u16 × n at $src) → float32 (at $dst): the bits are the top half of a float32.
-  (func (export "decodeBf16") (param $src i32) (param $n i32) (param $dst i32)
+  (func $decodeBf16 (export "decodeBf16") (param $src i32) (param $n i32) (param $dst i32)
     (local $i i32) (local $v v128)
     (block $done
       (loop $vec
@@ -108,7 +108,7 @@
 
   ;; Counts the u16 codes at $src into two u32[65536] histograms at $hist and $hist + 256 KiB (alternating, so
   ;; runs of equal codes do not serialize on one counter); the caller adds the two.
-  (func (export "histogram16") (param $src i32) (param $n i32) (param $hist i32)
+  (func $histogram16 (export "histogram16") (param $src i32) (param $n i32) (param $hist i32)
     (local $p i32) (local $end i32) (local $a i32) (local $b i32)
     (local.set $p (local.get $src))
     (local.set $end (i32.add (local.get $src) (i32.shl (i32.and (local.get $n) (i32.const -2)) (i32.const 1))))
@@ -451,6 +451,283 @@
         (local.set $rowIndex (i32.add (local.get $rowIndex) (i32.const 1)))
         (local.set $row (local.get $rowEnd))
         (br $rows)))
+    (f64.store offset=0 (local.get $accA) (f64.add (f64.load offset=0 (local.get $accA)) (local.get $snA)))
+    (f64.store offset=8 (local.get $accA) (f64.max (f64.load offset=8 (local.get $accA)) (f64.sqrt (local.get $smA))))
+    (f64.store offset=0 (local.get $accB) (f64.add (f64.load offset=0 (local.get $accB)) (local.get $snB)))
+    (f64.store offset=8 (local.get $accB) (f64.max (f64.load offset=8 (local.get $accB)) (f64.sqrt (local.get $smB)))))
+
+  ;; intErrorPair on FP16 codes ($bf16 = 0) or BF16 codes ($bf16 = 1), in float32 arithmetic (4 lanes) — the default
+  ;; INT8-per-channel + INT4-group pair of 16-bit weights, without a separate decode pass. $src holds $n FP16 codes (u16) in rows of $rowLen; A and B
+  ;; as in intErrorPair. Pass 1 takes each group's max |x| from the codes (max of code & 0x7fff: the same order
+  ;; for finite halves; a code ≥ 0x7c00 is ±Inf/NaN and makes the row unsafe). Pass 2 decodes |x| in registers
+  ;; (the error of −x is minus that of x: RNE is symmetric and a safe row never clamps) and computes, per value:
+  ;;   q = nearest(|x| × float32(1/scale))   (float32; the reference rounds x × (1/scale) in float64, so q can
+  ;;                                          differ only within 2^-16 (A) / 2^-20 (B) of a half-integer, where
+  ;;                                          both choices give |d| = scale/2 up to that distance)
+  ;;   d = |x| − q × scale                   (exact in float32: B's FP16 scale × q ≤ 7 has 14 bits; A's float32
+  ;;                                          scale is split into hi (12 bits) + lo, q·hi and q·lo are exact, and
+  ;;                                          |x| − q·hi and then − q·lo are exact — see errorKernels.ts)
+  ;;   d² in float32 (relative error ≤ 2^-24), summed per lane in float32 over one group (≤ group/4 terms per
+  ;;   lane), each group's partial sums added into float64 totals; max |d| = √(max float32 d²).
+  ;; A row is safe when its codes are finite, B's scales do not overflow FP16, and neither the float64 test of
+  ;; intErrorPair nor the float32 one (max |x| × float32(1/scale) < min(qmax, −qmin) + ½) allows a clamp. Other
+  ;; rows are decoded into $dst (at the row's offset; $dst holds $n float32) and handed to intError (float64).
+  ;; Values after the last multiple of 8 in a group run in float64 as intErrorPair. $scratch: 32 bytes per group.
+  (func (export "intErrorPairF16") (param $src i32) (param $n i32) (param $rowLen i32) (param $group i32)
+    (param $qmaxA f64) (param $qminA f64) (param $modeA i32) (param $amaxPtr i32)
+    (param $qmaxB f64) (param $qminB f64) (param $scratch i32) (param $dst i32) (param $accA i32) (param $accB i32) (param $count i32) (param $hist i32) (param $bf16 i32)
+    (local $row i32) (local $rowEnd i32) (local $s i32) (local $e i32) (local $i i32) (local $rowIndex i32) (local $g i32)
+    (local $c i32) (local $mc i32) (local $p i32) (local $cp i32) (local $hA i32) (local $hB i32) (local $rowMc i32) (local $safe i32)
+    (local $v v128) (local $m v128) (local $x v128) (local $q v128) (local $d v128)
+    (local $nA v128) (local $nB v128) (local $nA2 v128) (local $nB2 v128) (local $mA2 v128) (local $mB2 v128) (local $mA v128) (local $mB v128) (local $sA v128) (local $sB v128)
+    (local $ivA v128) (local $hiA v128) (local $loA v128) (local $ivB v128) (local $scB v128)
+    (local $c7fff v128) (local $cMul v128) (local $zero v128) (local $one v128) (local $mn v128)
+    (local $sh i32) (local $mulS f32) (local $infC i32)
+    (local $amax f64) (local $amaxA f64) (local $xs f64) (local $ds f64)
+    (local $scAs f64) (local $ivAs f64) (local $scBs f64) (local $ivBs f64) (local $ivA32 f32) (local $ivB32 f32) (local $sc32 f32) (local $hi32 f32)
+    (local $limA f32) (local $limB f32)
+    (local $snA f64) (local $smA f64) (local $snB f64) (local $smB f64)
+    (local.set $zero (v128.const i64x2 0 0))
+    (local.set $hA (local.get $hist))
+    (local.set $hB (i32.add (local.get $hist) (i32.const 262144)))
+    (local.set $c7fff (i16x8.splat (i32.const 0x7fff)))
+    ;; FP16: |x| = float32 bits (c << 13) × 2^112; BF16: bits c << 16
+    (local.set $sh (select (i32.const 16) (i32.const 13) (local.get $bf16)))
+    (local.set $mulS (select (f32.const 1) (f32.const 0x1p112) (local.get $bf16)))
+    (local.set $infC (select (i32.const 0x7f80) (i32.const 0x7c00) (local.get $bf16)))
+    (local.set $cMul (f32x4.splat (local.get $mulS)))
+    (local.set $one (i16x8.splat (i32.const 1)))
+    (local.set $limA (f32.demote_f64 (f64.add (f64.min (local.get $qmaxA) (f64.neg (local.get $qminA))) (f64.const 0.5))))
+    (local.set $limB (f32.demote_f64 (f64.add (f64.min (local.get $qmaxB) (f64.neg (local.get $qminB))) (f64.const 0.5))))
+    (local.set $mA (local.get $zero))
+    (local.set $mB (local.get $zero))
+    (local.set $mA2 (local.get $zero))
+    (local.set $mB2 (local.get $zero))
+    (local.set $sA (local.get $zero))
+    (local.set $sB (local.get $zero))
+    (block $rowsDone
+      (loop $rows
+        (br_if $rowsDone (i32.ge_u (local.get $row) (local.get $n)))
+        (local.set $rowEnd (i32.add (local.get $row) (local.get $rowLen)))
+        (if (i32.gt_u (local.get $rowEnd) (local.get $n)) (then (local.set $rowEnd (local.get $n))))
+        ;; pass 1: each group's max code (|x|), B's scales, the row's max code
+        (local.set $safe (i32.const 1))
+        (local.set $rowMc (i32.const 0))
+        (local.set $s (local.get $row))
+        (local.set $g (local.get $scratch))
+        (block $p1Done
+          (loop $p1
+            (br_if $p1Done (i32.ge_u (local.get $s) (local.get $rowEnd)))
+            (local.set $e (i32.add (local.get $s) (local.get $group)))
+            (if (i32.gt_u (local.get $e) (local.get $rowEnd)) (then (local.set $e (local.get $rowEnd))))
+            (local.set $m (local.get $zero))
+            (local.set $i (local.get $s))
+            (block $aDone
+              (loop $aLoop
+                (br_if $aDone (i32.gt_u (i32.add (local.get $i) (i32.const 8)) (local.get $e)))
+                (local.set $m (i16x8.max_u (local.get $m)
+                  (v128.and (v128.load align=2 (i32.add (local.get $src) (i32.shl (local.get $i) (i32.const 1)))) (local.get $c7fff))))
+                (local.set $i (i32.add (local.get $i) (i32.const 8)))
+                (br $aLoop)))
+            (local.set $m (i16x8.max_u (local.get $m) (i8x16.shuffle 8 9 10 11 12 13 14 15 0 1 2 3 4 5 6 7 (local.get $m) (local.get $m))))
+            (local.set $m (i16x8.max_u (local.get $m) (i8x16.shuffle 4 5 6 7 0 1 2 3 4 5 6 7 0 1 2 3 (local.get $m) (local.get $m))))
+            (local.set $m (i16x8.max_u (local.get $m) (i8x16.shuffle 2 3 0 1 2 3 0 1 2 3 0 1 2 3 0 1 (local.get $m) (local.get $m))))
+            (local.set $mc (i16x8.extract_lane_u 0 (local.get $m)))
+            (block $atDone
+              (loop $at
+                (br_if $atDone (i32.ge_u (local.get $i) (local.get $e)))
+                (local.set $c (i32.and (i32.load16_u (i32.add (local.get $src) (i32.shl (local.get $i) (i32.const 1)))) (i32.const 0x7fff)))
+                (if (i32.gt_u (local.get $c) (local.get $mc)) (then (local.set $mc (local.get $c))))
+                (local.set $i (i32.add (local.get $i) (i32.const 1)))
+                (br $at)))
+            (if (i32.ge_u (local.get $mc) (local.get $infC)) (then (local.set $safe (i32.const 0))))
+            (if (i32.gt_u (local.get $mc) (local.get $rowMc)) (then (local.set $rowMc (local.get $mc))))
+            (local.set $amax (f64.promote_f32 (f32.mul (f32.reinterpret_i32 (i32.shl (local.get $mc) (local.get $sh))) (local.get $mulS))))
+            ;; B's scale for this group (0 when amax is 0); unsafe when it overflows FP16 or a clamp could trigger
+            (local.set $scBs (f64.const 0))
+            (if (f64.gt (local.get $amax) (f64.const 0))
+              (then (local.set $scBs (call $toHalf (f64.div (local.get $amax) (local.get $qmaxB))))))
+            (local.set $ivBs (if (result f64) (f64.gt (local.get $scBs) (f64.const 0)) (then (f64.div (f64.const 1) (local.get $scBs))) (else (f64.const 0))))
+            (local.set $ivB32 (if (result f32) (f64.gt (local.get $scBs) (f64.const 0)) (then (f32.div (f32.const 1) (f32.demote_f64 (local.get $scBs)))) (else (f32.const 0))))
+            (if (i32.eqz (i32.and (i32.and (f64.lt (local.get $scBs) (f64.const inf))
+                                           (f32.lt (f32.mul (f32.demote_f64 (local.get $amax)) (local.get $ivB32)) (local.get $limB)))
+                  (i32.and (f64.lt (f64.mul (local.get $amax) (local.get $ivBs)) (f64.add (local.get $qmaxB) (f64.const 0.5)))
+                           (f64.gt (f64.neg (f64.mul (local.get $amax) (local.get $ivBs))) (f64.sub (local.get $qminB) (f64.const 0.5))))))
+              (then (local.set $safe (i32.const 0))))
+            (f64.store offset=0 (local.get $g) (local.get $scBs))
+            (f64.store offset=8 (local.get $g) (local.get $ivBs))
+            (f32.store offset=16 (local.get $g) (f32.demote_f64 (local.get $scBs)))
+            (f32.store offset=20 (local.get $g) (local.get $ivB32))
+            (local.set $g (i32.add (local.get $g) (i32.const 32)))
+            (local.set $s (local.get $e))
+            (br $p1)))
+        ;; BF16: a nonzero |x| below 2^-60 (code 0x2180) could square below float32's normal range: float64 path
+        (if (local.get $bf16)
+          (then
+            (local.set $mn (v128.const i64x2 -1 -1))
+            (local.set $i (local.get $row))
+            (block $mDone
+              (loop $mLoop
+                (br_if $mDone (i32.gt_u (i32.add (local.get $i) (i32.const 8)) (local.get $rowEnd)))
+                (local.set $mn (i16x8.min_u (local.get $mn) (i16x8.sub
+                  (v128.and (v128.load align=2 (i32.add (local.get $src) (i32.shl (local.get $i) (i32.const 1)))) (local.get $c7fff)) (local.get $one))))
+                (local.set $i (i32.add (local.get $i) (i32.const 8)))
+                (br $mLoop)))
+            (local.set $mn (i16x8.min_u (local.get $mn) (i8x16.shuffle 8 9 10 11 12 13 14 15 0 1 2 3 4 5 6 7 (local.get $mn) (local.get $mn))))
+            (local.set $mn (i16x8.min_u (local.get $mn) (i8x16.shuffle 4 5 6 7 0 1 2 3 4 5 6 7 0 1 2 3 (local.get $mn) (local.get $mn))))
+            (local.set $mn (i16x8.min_u (local.get $mn) (i8x16.shuffle 2 3 0 1 2 3 0 1 2 3 0 1 2 3 0 1 (local.get $mn) (local.get $mn))))
+            (local.set $mc (i16x8.extract_lane_u 0 (local.get $mn)))
+            (block $mtDone
+              (loop $mt
+                (br_if $mtDone (i32.ge_u (local.get $i) (local.get $rowEnd)))
+                (local.set $c (i32.and (i32.sub (i32.and (i32.load16_u (i32.add (local.get $src) (i32.shl (local.get $i) (i32.const 1)))) (i32.const 0x7fff)) (i32.const 1)) (i32.const 0xffff)))
+                (if (i32.lt_u (local.get $c) (local.get $mc)) (then (local.set $mc (local.get $c))))
+                (local.set $i (i32.add (local.get $i) (i32.const 1)))
+                (br $mt)))
+            (if (i32.lt_u (local.get $mc) (i32.const 0x217f)) (then (local.set $safe (i32.const 0))))))
+        ;; A's scale for the row: float64 as intErrorPair, float32 1/scale, and scale = hi + lo (12 + ≤ 12 bits)
+        (local.set $amax (f64.promote_f32 (f32.mul (f32.reinterpret_i32 (i32.shl (local.get $rowMc) (local.get $sh))) (local.get $mulS))))
+        (local.set $amaxA (if (result f64) (i32.eq (local.get $modeA) (i32.const 2))
+          (then (f64.promote_f32 (f32.load (i32.add (local.get $amaxPtr) (i32.shl (local.get $rowIndex) (i32.const 2))))))
+          (else (local.get $amax))))
+        (local.set $scAs (f64.const 0))
+        (if (i32.and (f64.gt (local.get $amaxA) (f64.const 0)) (f64.lt (local.get $amaxA) (f64.const inf)))
+          (then (local.set $scAs (f64.promote_f32 (f32.demote_f64 (f64.div (local.get $amaxA) (local.get $qmaxA)))))))
+        (local.set $ivAs (if (result f64) (f64.gt (local.get $scAs) (f64.const 0)) (then (f64.div (f64.const 1) (local.get $scAs))) (else (f64.const 0))))
+        (local.set $sc32 (f32.demote_f64 (local.get $scAs)))
+        (local.set $ivA32 (if (result f32) (f64.gt (local.get $scAs) (f64.const 0)) (then (f32.div (f32.const 1) (local.get $sc32))) (else (f32.const 0))))
+        (local.set $hi32 (f32.reinterpret_i32 (i32.and (i32.reinterpret_f32 (local.get $sc32)) (i32.const 0xfffff000))))
+        ;; (a scale below 2^-100 — never from FP16 maxima, only from a tiny given row max — takes the float64 path)
+        (if (i32.and (f32.gt (local.get $sc32) (f32.const 0)) (f32.lt (local.get $sc32) (f32.const 0x1p-40))) (then (local.set $safe (i32.const 0))))
+        (if (i32.eqz (i32.and (f32.lt (f32.mul (f32.demote_f64 (local.get $amax)) (local.get $ivA32)) (local.get $limA))
+              (i32.and (f64.lt (f64.mul (local.get $amax) (local.get $ivAs)) (f64.add (local.get $qmaxA) (f64.const 0.5)))
+                       (f64.gt (f64.neg (f64.mul (local.get $amax) (local.get $ivAs))) (f64.sub (local.get $qminA) (f64.const 0.5))))))
+          (then (local.set $safe (i32.const 0))))
+        (if (local.get $safe)
+          (then
+            ;; pass 2: both errors from one load of each code
+            (local.set $ivA (f32x4.splat (local.get $ivA32)))
+            (local.set $hiA (f32x4.splat (local.get $hi32)))
+            (local.set $loA (f32x4.splat (f32.sub (local.get $sc32) (local.get $hi32))))
+            (local.set $s (local.get $row))
+            (local.set $g (local.get $scratch))
+            (block $p2Done
+              (loop $p2
+                (br_if $p2Done (i32.ge_u (local.get $s) (local.get $rowEnd)))
+                (local.set $e (i32.add (local.get $s) (local.get $group)))
+                (if (i32.gt_u (local.get $e) (local.get $rowEnd)) (then (local.set $e (local.get $rowEnd))))
+                (local.set $scB (v128.load32_splat offset=16 (local.get $g)))
+                (local.set $ivB (v128.load32_splat offset=20 (local.get $g)))
+                (local.set $nA (local.get $zero))
+                (local.set $nB (local.get $zero))
+                (local.set $nA2 (local.get $zero))
+                (local.set $nB2 (local.get $zero))
+                (local.set $i (local.get $s))
+                (block $vDone
+                  (loop $vLoop
+                    (br_if $vDone (i32.gt_u (i32.add (local.get $i) (i32.const 8)) (local.get $e)))
+                    (local.set $v (v128.and (v128.load align=2 (i32.add (local.get $src) (i32.shl (local.get $i) (i32.const 1)))) (local.get $c7fff)))
+                    ;; low four
+                    (local.set $x (f32x4.mul (i32x4.shl (i32x4.extend_low_i16x8_u (local.get $v)) (local.get $sh)) (local.get $cMul)))
+                    (local.set $q (f32x4.nearest (f32x4.mul (local.get $x) (local.get $ivA))))
+                    (local.set $d (f32x4.sub (f32x4.sub (local.get $x) (f32x4.mul (local.get $q) (local.get $hiA))) (f32x4.mul (local.get $q) (local.get $loA))))
+                    (local.set $d (f32x4.mul (local.get $d) (local.get $d)))
+                    (local.set $nA (f32x4.add (local.get $nA) (local.get $d)))
+                    (local.set $mA (f32x4.pmax (local.get $mA) (local.get $d)))
+                    (local.set $d (f32x4.sub (local.get $x) (f32x4.mul (f32x4.nearest (f32x4.mul (local.get $x) (local.get $ivB))) (local.get $scB))))
+                    (local.set $d (f32x4.mul (local.get $d) (local.get $d)))
+                    (local.set $nB (f32x4.add (local.get $nB) (local.get $d)))
+                    (local.set $mB (f32x4.pmax (local.get $mB) (local.get $d)))
+                    (if (local.get $count) (then
+                      (local.set $cp (i32.add (local.get $src) (i32.shl (local.get $i) (i32.const 1))))
+                      (local.set $p (i32.add (local.get $hA) (i32.shl (i32.load16_u offset=0 (local.get $cp)) (i32.const 2))))
+                      (i32.store (local.get $p) (i32.add (i32.load (local.get $p)) (i32.const 1)))
+                      (local.set $p (i32.add (local.get $hB) (i32.shl (i32.load16_u offset=2 (local.get $cp)) (i32.const 2))))
+                      (i32.store (local.get $p) (i32.add (i32.load (local.get $p)) (i32.const 1)))
+                      (local.set $p (i32.add (local.get $hA) (i32.shl (i32.load16_u offset=4 (local.get $cp)) (i32.const 2))))
+                      (i32.store (local.get $p) (i32.add (i32.load (local.get $p)) (i32.const 1)))
+                      (local.set $p (i32.add (local.get $hB) (i32.shl (i32.load16_u offset=6 (local.get $cp)) (i32.const 2))))
+                      (i32.store (local.get $p) (i32.add (i32.load (local.get $p)) (i32.const 1)))
+                      (local.set $p (i32.add (local.get $hA) (i32.shl (i32.load16_u offset=8 (local.get $cp)) (i32.const 2))))
+                      (i32.store (local.get $p) (i32.add (i32.load (local.get $p)) (i32.const 1)))
+                      (local.set $p (i32.add (local.get $hB) (i32.shl (i32.load16_u offset=10 (local.get $cp)) (i32.const 2))))
+                      (i32.store (local.get $p) (i32.add (i32.load (local.get $p)) (i32.const 1)))
+                      (local.set $p (i32.add (local.get $hA) (i32.shl (i32.load16_u offset=12 (local.get $cp)) (i32.const 2))))
+                      (i32.store (local.get $p) (i32.add (i32.load (local.get $p)) (i32.const 1)))
+                      (local.set $p (i32.add (local.get $hB) (i32.shl (i32.load16_u offset=14 (local.get $cp)) (i32.const 2))))
+                      (i32.store (local.get $p) (i32.add (i32.load (local.get $p)) (i32.const 1)))
+                    ))
+                    ;; high four
+                    (local.set $x (f32x4.mul (i32x4.shl (i32x4.extend_high_i16x8_u (local.get $v)) (local.get $sh)) (local.get $cMul)))
+                    (local.set $q (f32x4.nearest (f32x4.mul (local.get $x) (local.get $ivA))))
+                    (local.set $d (f32x4.sub (f32x4.sub (local.get $x) (f32x4.mul (local.get $q) (local.get $hiA))) (f32x4.mul (local.get $q) (local.get $loA))))
+                    (local.set $d (f32x4.mul (local.get $d) (local.get $d)))
+                    (local.set $nA2 (f32x4.add (local.get $nA2) (local.get $d)))
+                    (local.set $mA2 (f32x4.pmax (local.get $mA2) (local.get $d)))
+                    (local.set $d (f32x4.sub (local.get $x) (f32x4.mul (f32x4.nearest (f32x4.mul (local.get $x) (local.get $ivB))) (local.get $scB))))
+                    (local.set $d (f32x4.mul (local.get $d) (local.get $d)))
+                    (local.set $nB2 (f32x4.add (local.get $nB2) (local.get $d)))
+                    (local.set $mB2 (f32x4.pmax (local.get $mB2) (local.get $d)))
+                    (local.set $i (i32.add (local.get $i) (i32.const 8)))
+                    (br $vLoop)))
+                ;; the group's float32 partial sums into the float64 totals
+                (local.set $nA (f32x4.add (local.get $nA) (local.get $nA2)))
+                (local.set $nB (f32x4.add (local.get $nB) (local.get $nB2)))
+                (local.set $sA (f64x2.add (local.get $sA) (f64x2.add (f64x2.promote_low_f32x4 (local.get $nA))
+                  (f64x2.promote_low_f32x4 (i8x16.shuffle 8 9 10 11 12 13 14 15 8 9 10 11 12 13 14 15 (local.get $nA) (local.get $nA))))))
+                (local.set $sB (f64x2.add (local.get $sB) (f64x2.add (f64x2.promote_low_f32x4 (local.get $nB))
+                  (f64x2.promote_low_f32x4 (i8x16.shuffle 8 9 10 11 12 13 14 15 8 9 10 11 12 13 14 15 (local.get $nB) (local.get $nB))))))
+                ;; the group's last values (fewer than 8) in float64, as intErrorPair
+                (local.set $scBs (f64.load offset=0 (local.get $g)))
+                (local.set $ivBs (f64.load offset=8 (local.get $g)))
+                (block $tDone
+                  (loop $tLoop
+                    (br_if $tDone (i32.ge_u (local.get $i) (local.get $e)))
+                    (if (local.get $count) (then
+                      (local.set $p (i32.add (local.get $hist) (i32.shl (i32.load16_u (i32.add (local.get $src) (i32.shl (local.get $i) (i32.const 1)))) (i32.const 2))))
+                      (i32.store (local.get $p) (i32.add (i32.load (local.get $p)) (i32.const 1)))))
+                    (local.set $xs (f64.promote_f32 (f32.mul (f32.reinterpret_i32 (i32.shl
+                      (i32.and (i32.load16_u (i32.add (local.get $src) (i32.shl (local.get $i) (i32.const 1)))) (i32.const 0x7fff)) (local.get $sh))) (local.get $mulS))))
+                    (local.set $ds (f64.sub (local.get $xs) (f64.mul (f64.nearest (f64.mul (local.get $xs) (local.get $ivAs))) (local.get $scAs))))
+                    (local.set $ds (f64.mul (local.get $ds) (local.get $ds)))
+                    (local.set $snA (f64.add (local.get $snA) (local.get $ds)))
+                    (if (f64.gt (local.get $ds) (local.get $smA)) (then (local.set $smA (local.get $ds))))
+                    (local.set $ds (f64.sub (local.get $xs) (f64.mul (f64.nearest (f64.mul (local.get $xs) (local.get $ivBs))) (local.get $scBs))))
+                    (local.set $ds (f64.mul (local.get $ds) (local.get $ds)))
+                    (local.set $snB (f64.add (local.get $snB) (local.get $ds)))
+                    (if (f64.gt (local.get $ds) (local.get $smB)) (then (local.set $smB (local.get $ds))))
+                    (local.set $i (i32.add (local.get $i) (i32.const 1)))
+                    (br $tLoop)))
+                (local.set $g (i32.add (local.get $g) (i32.const 32)))
+                (local.set $s (local.get $e))
+                (br $p2))))
+          (else
+            ;; not provably safe: decode the row and run intError (float64) for both formats
+            (if (local.get $count) (then (call $histogram16 (i32.add (local.get $src) (i32.shl (local.get $row) (i32.const 1))) (i32.sub (local.get $rowEnd) (local.get $row)) (local.get $hist))))
+            (if (local.get $bf16)
+              (then (call $decodeBf16 (i32.add (local.get $src) (i32.shl (local.get $row) (i32.const 1))) (i32.sub (local.get $rowEnd) (local.get $row))
+                (i32.add (local.get $dst) (i32.shl (local.get $row) (i32.const 2)))))
+              (else (call $decodeF16 (i32.add (local.get $src) (i32.shl (local.get $row) (i32.const 1))) (i32.sub (local.get $rowEnd) (local.get $row))
+                (i32.add (local.get $dst) (i32.shl (local.get $row) (i32.const 2))))))
+            (call $intError (i32.add (local.get $dst) (i32.shl (local.get $row) (i32.const 2))) (i32.sub (local.get $rowEnd) (local.get $row))
+              (local.get $rowLen) (local.get $rowLen) (local.get $qmaxA) (local.get $qminA) (i32.const 0) (local.get $modeA) (f64.const 0)
+              (i32.add (local.get $amaxPtr) (i32.shl (local.get $rowIndex) (i32.const 2))) (local.get $accA))
+            (call $intError (i32.add (local.get $dst) (i32.shl (local.get $row) (i32.const 2))) (i32.sub (local.get $rowEnd) (local.get $row))
+              (local.get $rowLen) (local.get $group) (local.get $qmaxB) (local.get $qminB) (i32.const 1) (i32.const 0) (f64.const 0)
+              (i32.const 0) (local.get $accB))))
+        (local.set $rowIndex (i32.add (local.get $rowIndex) (i32.const 1)))
+        (local.set $row (local.get $rowEnd))
+        (br $rows)))
+    (local.set $mA (f32x4.pmax (local.get $mA) (local.get $mA2)))
+    (local.set $mB (f32x4.pmax (local.get $mB) (local.get $mB2)))
+    (local.set $snA (f64.add (local.get $snA) (f64.add (f64x2.extract_lane 0 (local.get $sA)) (f64x2.extract_lane 1 (local.get $sA)))))
+    (local.set $snB (f64.add (local.get $snB) (f64.add (f64x2.extract_lane 0 (local.get $sB)) (f64x2.extract_lane 1 (local.get $sB)))))
+    (local.set $smA (f64.max (local.get $smA) (f64.promote_f32 (f32.max
+      (f32.max (f32x4.extract_lane 0 (local.get $mA)) (f32x4.extract_lane 1 (local.get $mA)))
+      (f32.max (f32x4.extract_lane 2 (local.get $mA)) (f32x4.extract_lane 3 (local.get $mA)))))))
+    (local.set $smB (f64.max (local.get $smB) (f64.promote_f32 (f32.max
+      (f32.max (f32x4.extract_lane 0 (local.get $mB)) (f32x4.extract_lane 1 (local.get $mB)))
+      (f32.max (f32x4.extract_lane 2 (local.get $mB)) (f32x4.extract_lane 3 (local.get $mB)))))))
     (f64.store offset=0 (local.get $accA) (f64.add (f64.load offset=0 (local.get $accA)) (local.get $snA)))
     (f64.store offset=8 (local.get $accA) (f64.max (f64.load offset=8 (local.get $accA)) (f64.sqrt (local.get $smA))))
     (f64.store offset=0 (local.get $accB) (f64.add (f64.load offset=0 (local.get $accB)) (local.get $snB)))

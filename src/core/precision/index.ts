@@ -8,7 +8,7 @@ export {
   setErrorKernelBackend, activeErrorKernelBackend, elementwiseKernelParams, errorWorkspace, bf16ToFloatTable,
   codeTable, histogramStats, isElementwiseFormat, isIntKernelFormat, elementwiseQuantizer, histogramErrors,
   type ErrorKernelBackend, type BlockSource, AMAX_COMPUTED, AMAX_CONSTANT, AMAX_PER_ROW, type ChunkByteReader,
-  type ErrorWorkspace, type ElementwiseKernelParams, type HistogramFacts,
+  type ErrorWorkspace, type ElementwiseKernelParams, type HistogramFacts, F16_PAIR_TOLERANCE,
 } from './errorKernels';
 export {
   isOffsetVector,
@@ -23,6 +23,7 @@ export {
 } from './quantize';
 export {
   weightStats, relMseToDb, weightErrorStats, layerContexts, positionGain, effectiveRole, roleGain, roleGainTable, LLAMA_CPP_ROLE_GAIN, scoreLayer,
+  layerGain, staticScoreOf, type SensitivityScores, type SensitivityScoresReport,
   quantizationLayout, storedMatrixShape, transpose2d, quantizationError, analyzeSensitivityChunk,
   canAnalyzeInOnePass, errorKey, histogramSensitivity, compareOutputs, spearman, type WeightStats, WeightStatsAccumulator,
   type WeightStatsPartial, type WeightErrorStats, SQNR_CAP_DB, ErrorAccumulator, type ErrorPartial,

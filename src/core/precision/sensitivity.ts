@@ -32,7 +32,7 @@ import { applyQuantParams, decodeElements } from './decode';
 import { isOffsetVector } from './graphInfluence';
 import { getNumberFormat, type NumberFormat } from './numberFormats';
 import { SPLIT, GRIDS, absMax, fakeQuantize, roundBf16, roundFp16, roundMiniFast, roundSignificant, rowLayout, toHalf, type FakeQuantizeOptions } from './quantize';
-import { AMAX_COMPUTED, AMAX_CONSTANT, AMAX_PER_ROW, codeTable, elementwiseKernelParams, type ChunkByteReader, type ElementwiseKernelParams, errorWorkspace, histogramErrors, histogramStats, isElementwiseFormat, isIntKernelFormat } from './errorKernels';
+import { AMAX_COMPUTED, AMAX_CONSTANT, AMAX_PER_ROW, F16_PAIR_TOLERANCE, codeTable, elementwiseKernelParams, type ChunkByteReader, type ElementwiseKernelParams, errorWorkspace, histogramErrors, histogramStats, isElementwiseFormat, isIntKernelFormat } from './errorKernels';
 
 //#region statistics
 
@@ -308,6 +308,25 @@ export interface SensitivityReport {
   readonly measured?: MeasuredSummary;
 }
 
+/**
+ * The static scores of a sensitivity analysis, columnar: what a plan needs from it, without a record per layer and
+ * format (a 200,000-layer model has 2.2 million of those). `staticScores[f][i]` is `staticScore` of layer
+ * `layers[i]` in format `formats[f]`, the same number {@link LayerSensitivity}'s `formats[id].staticScore` holds in the
+ * full report. Every analyzed layer has a score in every format; a layer not analyzed is not listed.
+ */
+export interface SensitivityScores {
+  /** Analyzed layers, in the order a full report lists them. */
+  readonly layers: readonly string[];
+  readonly formats: readonly string[];
+  /** One column per format (same order as `formats`), indexed like `layers`. */
+  readonly staticScores: readonly Float64Array[];
+}
+
+/** A sensitivity report whose per-layer part is {@link SensitivityScores} (plans: `analyzeModelScores`). */
+export interface SensitivityScoresReport extends Omit<SensitivityReport, 'layers' | 'measured'> {
+  readonly scores: SensitivityScores;
+}
+
 /** How the measured metrics were produced. */
 export interface MeasuredSummary {
   readonly inputs: string;
@@ -452,12 +471,10 @@ export function roleGain(role: LayerRole, position: LayerPosition | undefined, t
  */
 export function scoreLayer(layer: Pick<Layer, 'name' | 'role' | 'block'> & Partial<Pick<Layer, 'shape' | 'op'>>, model: Pick<Model, 'hyperparameters'> & Partial<Pick<Model, 'format'>> | undefined, input: ScoreInput): Record<string, LayerFormatSensitivity> {
   const out: Record<string, LayerFormatSensitivity> = {};
-  const role = effectiveRole(layer);
-  const gain = roleGain(role, input.position, roleGainTable(model)) * positionGain(input.position, role);
+  const gain = layerGain(layer, model, input.position);
   for (const [formatId, err] of Object.entries(input.errors)) {
     const format = getNumberFormat(formatId);
-    const overflowShare = err.count > 0 ? err.overflowCount / err.count : 0;
-    const score = err.relMse * gain + 1000 * overflowShare;
+    const score = staticScoreOf(err.relMse, err.overflowCount, err.count, gain);
     out[formatId] = {
       staticScore: score,
       predictedOutputSqnrDb: relMseToDb(score),
@@ -469,6 +486,18 @@ export function scoreLayer(layer: Pick<Layer, 'name' | 'role' | 'block'> & Parti
     };
   }
   return out;
+}
+
+/** The factor a layer's relMse is multiplied by in its static score: role gain × position gain ({@link scoreLayer}). */
+export function layerGain(layer: Pick<Layer, 'role'> & Partial<Pick<Layer, 'shape' | 'op'>>, model: Partial<Pick<Model, 'format'>> | undefined, position: LayerPosition | undefined): number {
+  const role = effectiveRole(layer);
+  return roleGain(role, position, roleGainTable(model)) * positionGain(position, role);
+}
+
+/** A layer's static score for one format from its error sums: relMse × gain, plus 1000 × the share of overflowed values. */
+export function staticScoreOf(relMse: number, overflowCount: number, count: number, gain: number): number {
+  const overflowShare = count > 0 ? overflowCount / count : 0;
+  return relMse * gain + 1000 * overflowShare;
 }
 
 /** The most telling facts behind a score, most important first, joined by '; '. */
@@ -814,8 +843,12 @@ export function analyzeSensitivityChunk(chunk: SensitivityChunkTask, read?: Chun
   const countInBlocks = histogrammed && !transposed && blockPass && !others.some((f) => f.id === 'nvfp4');
   let stats: WeightStatsPartial | undefined;
   let facts: { absMax: number; absMean: number } | undefined;
+  // The two halves of the code histogram added once, after the last count (statistics, element-wise errors and a
+  // histogramOnly result share it: one 256 KiB array per task).
+  let histCache: Uint32Array | undefined;
+  const histogram = (): Uint32Array => (histCache ??= ws.histogram());
   const histStats = (): void => {
-    const h = histogramStats(ws.histogram(), codeTable(task.dtype as 'float16' | 'bfloat16'));
+    const h = histogramStats(histogram(), codeTable(task.dtype as 'float16' | 'bfloat16'));
     facts = { absMax: h.absMax, absMean: h.absMean };
     stats = { count: h.count, maxAbs: h.maxAbs, s1: h.s1, s2: h.s2, s3: h.s3, s4: h.s4, sAbs: h.sAbs, beyondFp16: h.beyondFp16, zeros: h.zeros, nonFinite: h.nonFinite };
   };
@@ -874,8 +907,20 @@ export function analyzeSensitivityChunk(chunk: SensitivityChunkTask, read?: Chun
     const quad = quadA >= 0 && quadB >= 0;
     const pairA = quad ? -1 : quadA;
     const pairB = quad ? -1 : ints.findIndex((f) => f.element === 'int4' && f.blockSize >= 32);
+    // FP16/BF16 codes whose only block work is that pair (the default formats): the pair runs on the codes themselves
+    // in float32 (errorKernels.ts F16_PAIR_TOLERANCE), counting them into the histogram in the same loop.
+    const codesPair = (source === 'float16' || source === 'bfloat16') && histogrammed && ints.length === 2 && pairA >= 0 && pairB >= 0 && ints[pairB]!.blockSize <= F16_PAIR_TOLERANCE.maxGroup && !fused16 && pass1Elementwise.length === 0 && others.length === 0;
     for (let s = 0; s < n; s += blockElements) {
       const m = Math.min(blockElements, n - s);
+      if (codesPair) {
+        let k = 0;
+        if (streaming) {
+          k = s % stageElements;
+          if (k === 0) ws.stage(read!, 2 * s, Math.min(stageElements, n - s));
+        } else ws.putCodes(data as Uint16Array, s, m);
+        ws.intErrorPairStaged(source, k, m, rowLength, ints[pairB]!.blockSize, 127, -127, g?.channelAbsMax ? AMAX_PER_ROW : AMAX_COMPUTED, Math.floor(s / rowLength), 7, -8, pairA, pairB, countInBlocks);
+        continue;
+      }
       loadBlock(s, m, false);
       if (fused16) ws.statsRound16(m, fused16[0].slot, fused16[1].slot);
       else if (!histogrammed) ws.stats(m);
@@ -927,7 +972,7 @@ export function analyzeSensitivityChunk(chunk: SensitivityChunkTask, read?: Chun
     return { signal: st.s2, noise, maxAbsError, overflow, count: st.count };
   };
   if (elementwise.length) {
-    const hist = histogrammed ? ws.histogram() : undefined;
+    const hist = histogrammed ? histogram() : undefined;
     for (const f of elementwise) {
       const b = blockElementwise.find((x) => x.format === f);
       errors[f.id] = hist
@@ -948,7 +993,7 @@ export function analyzeSensitivityChunk(chunk: SensitivityChunkTask, read?: Chun
     const e = f ? errors[evaluatedAs.get(f.id)!.id] : undefined;
     if (e) byRequest[id] = e;
   }
-  return { id: task.id, stats: st, errors: byRequest, ...(columnAbsMax ? { columnAbsMax } : {}), ...(histogramOnly ? { histogram: ws.histogram() } : {}) };
+  return { id: task.id, stats: st, errors: byRequest, ...(columnAbsMax ? { columnAbsMax } : {}), ...(histogramOnly ? { histogram: histogram() } : {}) };
 }
 
 /**

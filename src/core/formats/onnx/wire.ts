@@ -133,27 +133,44 @@ export class WireCursor {
     this.pos = 0;
   }
 
-  /** Reads a varint as lo/hi 32-bit halves (sync; bytes must be buffered). */
-  private varintParts(end: number): [number, number] {
+  /** Reads a varint into {@link VARINT}'s lo/hi 32-bit halves (sync; bytes must be buffered). */
+  private varintParts(end: number): void {
     const start = this.pos;
     const status = readVarint(this.buf, this.pos - this.bufStart, end - this.bufStart, VARINT);
     if (status === VARINT_TRUNCATED) this.fail('truncated', `a varint at offset ${start} runs past the end of its message`, start);
     if (status === VARINT_TOO_LONG) this.fail('bad-value', `a varint at offset ${start} is longer than 10 bytes`, start);
     this.pos = this.bufStart + VARINT.next;
-    return [VARINT.lo, VARINT.hi];
   }
 
   /** Unsigned varint that must be a safe integer (lengths, tags, counts, enum values). */
   uvarint(end: number, what: string): number {
     const start = this.pos;
-    const [lo, hi] = this.varintParts(end);
+    // One byte (nearly every key and short length): no call, no halves.
+    const rel = start - this.bufStart;
+    if (start < end && rel >= 0 && rel < this.buf.length) {
+      const b = this.buf[rel]!;
+      if (b < 0x80) {
+        this.pos = start + 1;
+        return b;
+      }
+    }
+    this.varintParts(end);
+    const lo = VARINT.lo;
+    const hi = VARINT.hi;
     if (hi >= 0x20_0000) this.fail('limit-exceeded', `${what} at offset ${start} is too large`, start);
     return hi * TWO_32 + lo;
   }
 
   /** int64/int32 varint: a number when it is a safe integer, else the exact value as decimal text. */
   varint64(end: number): number | BigValue {
-    const [lo, hi] = this.varintParts(end);
+    const rel = this.pos - this.bufStart;
+    if (this.pos < end && rel >= 0 && rel < this.buf.length && this.buf[rel]! < 0x80) {
+      this.pos++;
+      return this.buf[rel]!;
+    }
+    this.varintParts(end);
+    const lo = VARINT.lo;
+    const hi = VARINT.hi;
     if (hi < 0x20_0000) return hi * TWO_32 + lo;
     if (hi >= 0xffe0_0000 && !(hi === 0xffe0_0000 && lo === 0)) {
       // Negative with magnitude below 2^53: two's complement.
@@ -178,7 +195,14 @@ export class WireCursor {
   /** Reads a length prefix (right after a key) and checks that `pos + length` stays inside `end` (the enclosing message). */
   length(end: number, what: string): number {
     const at = this.keyOffset;
-    const n = this.uvarint(end, `the length of ${what}`);
+    // One byte (short strings and messages) without building the description used only in an error.
+    const rel = this.pos - this.bufStart;
+    const b = this.pos < end && rel >= 0 && rel < this.buf.length ? this.buf[rel]! : 0x80;
+    let n: number;
+    if (b < 0x80) {
+      this.pos++;
+      n = b;
+    } else n = this.uvarint(end, `the length of ${what}`);
     if (n > end - this.pos) {
       this.fail('truncated', `${what} at offset ${at} declares ${n} bytes but only ${Math.max(0, end - this.pos)} remain in its message`, at);
     }
@@ -233,6 +257,23 @@ export class WireCursor {
     const rel = this.pos - this.bufStart;
     this.pos += n;
     return this.buf.subarray(rel, rel + n);
+  }
+
+  /** FNV-1a hash of the `n` buffered bytes at `pos` (not consumed; check `has(n)` first). */
+  hashAhead(n: number): number {
+    const buf = this.buf;
+    const start = this.pos - this.bufStart;
+    let h = 0x811c9dc5;
+    for (let i = start; i < start + n; i++) h = Math.imul(h ^ buf[i]!, 0x01000193);
+    return h;
+  }
+
+  /** True when the buffered bytes at `pos` are `bytes` (not consumed; check `has(bytes.length)` first). */
+  sameAhead(bytes: Uint8Array): boolean {
+    const buf = this.buf;
+    const start = this.pos - this.bufStart;
+    for (let i = 0; i < bytes.length; i++) if (buf[start + i] !== bytes[i]) return false;
+    return true;
   }
 
   /** Decodes `n` buffered bytes as UTF-8 without awaiting (check `has(n)` first). */

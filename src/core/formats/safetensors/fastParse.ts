@@ -16,7 +16,7 @@
 import type { Limits } from '../../io/limits';
 import type { TensorInfo } from '../../model/types';
 import { decodeStrictUtf8 } from './json';
-import { NameTable, hashName } from './nameTable';
+import { ByteNameTable, NameTable, asciiText, hashName, type NameSet } from './nameTable';
 
 // nameTable.ts's FNV-1a constants, as local constants: the scan loops use them per byte, and an imported binding is a
 // getter call per use when modules are loaded one by one (tsx, the benchmarks' runner) rather than bundled.
@@ -35,6 +35,8 @@ export interface FastHeader {
   readonly tensors: TensorInfo[];
   /** Per tensor, the {@link hashName} of its name. */
   readonly hashes: Int32Array;
+  /** The header's bytes and, per tensor, the start and end of its name in them (printable ASCII). */
+  readonly nameBytes: { readonly bytes: Uint8Array; readonly offsets: readonly number[] };
   /** `__metadata__` string pairs in order (undefined: no `__metadata__`, or null). */
   readonly metadata: readonly (readonly [string, string])[] | undefined;
   /** Top-level keys (tensors + `__metadata__`). */
@@ -93,6 +95,39 @@ function str(): number {
   p = i + 1;
   return s;
 }
+
+const FIELD_DTYPE = 0;
+const FIELD_SHAPE = 1;
+const FIELD_OFFSETS = 2;
+
+/**
+ * Reads a header entry's field name (after whitespace) when it is exactly "dtype", "shape" or "data_offsets" and
+ * returns which; else -1 (the same strings {@link str} would read and compare, without hashing them).
+ */
+function fieldName(): number {
+  if (ws() !== 0x22) return -1;
+  const s = p + 1;
+  let field = -1;
+  let len = 0;
+  const c = b[s];
+  if (c === 0x64) {
+    if (b[s + 1] === 0x74) {
+      field = FIELD_DTYPE;
+      len = 5;
+    } else {
+      field = FIELD_OFFSETS;
+      len = 12;
+    }
+  } else if (c === 0x73) {
+    field = FIELD_SHAPE;
+    len = 5;
+  } else return -1;
+  if (s + len >= n || b[s + len] !== 0x22 || !isWord(s, s + len, FIELD_NAMES[field]!)) return -1;
+  p = s + len + 1;
+  return field;
+}
+
+const FIELD_NAMES = ['dtype', 'shape', 'data_offsets'];
 
 /** Consumes byte `c` after whitespace. */
 function take(c: number): boolean {
@@ -225,8 +260,10 @@ function dtypeIndex(dtypes: ReadonlyMap<string, DtypeEntry>): Map<number, readon
  * JSON; `dataOffset` is 8 + N, `dataByteLength` the bytes after the header; `fileKey` becomes each location's file.
  * The bytes are decoded only once the scan has accepted them (a header of huge metadata strings is left to the general
  * path, which cuts them before decoding, without a decoded copy made here first).
+ * `checkDuplicates` false: a name may repeat in the result (the caller looks every name up anyway and must send a
+ * header with a repeated name to the general path itself, as the sharded reader does; reader.ts).
  */
-export function parseHeaderFast(bytes: Uint8Array, fileKey: string, dataOffset: number, dataByteLength: number, limits: Limits, dtypes: ReadonlyMap<string, DtypeEntry>): FastHeader | undefined {
+export function parseHeaderFast(bytes: Uint8Array, fileKey: string, dataOffset: number, dataByteLength: number, limits: Limits, dtypes: ReadonlyMap<string, DtypeEntry>, checkDuplicates = true): FastHeader | undefined {
   if (limits.maxNestingDepth < 3) return undefined;
   start(bytes);
   const scanned = done(headerScan(fileKey, dataOffset, dataByteLength, limits, dtypeIndex(dtypes)));
@@ -236,13 +273,13 @@ export function parseHeaderFast(bytes: Uint8Array, fileKey: string, dataOffset: 
   const text = decodeStrictUtf8(bytes);
   if (text === undefined || text.length !== bytes.length) return undefined;
   const { tensors, nameOffsets, hashes } = scanned;
-  const seen = new NameTable(tensors.length);
+  const seen = checkDuplicates ? new NameTable(tensors.length) : undefined;
   for (let i = 0; i < tensors.length; i++) {
     const name = text.slice(nameOffsets[2 * i], nameOffsets[2 * i + 1]);
-    if (seen.add(name, hashes[i]!) < 0) return undefined;
+    if (seen !== undefined && seen.add(name, hashes[i]!) < 0) return undefined;
     (tensors[i] as { name: string }).name = name;
   }
-  return { ...scanned.header, metadata: pairsOf(text, scanned.metadata) };
+  return { ...scanned.header, metadata: pairsOf(text, scanned.metadata), nameBytes: { bytes, offsets: nameOffsets } };
 }
 
 function sameShape(shape: readonly number[], dims: readonly number[], rank: number): boolean {
@@ -258,7 +295,7 @@ interface HeaderScan {
   readonly nameOffsets: readonly number[];
   readonly hashes: Int32Array;
   readonly metadata: readonly number[] | null | undefined;
-  readonly header: Omit<FastHeader, 'metadata'>;
+  readonly header: Omit<FastHeader, 'metadata' | 'nameBytes'>;
 }
 
 function headerScan(fileKey: string, dataOffset: number, dataByteLength: number, limits: Limits, dtypes: Map<number, readonly (readonly [string, DtypeEntry])[]>): HeaderScan | undefined {
@@ -275,6 +312,10 @@ function headerScan(fileKey: string, dataOffset: number, dataByteLength: number,
   const dims: number[] = [];
   // Consecutive tensors often have one shape (experts, layers): they share one array (shapes are readonly in the IR).
   let lastShape: number[] = [];
+  // The last dtype read, and where its string's content is.
+  let lastDt: DtypeEntry | undefined;
+  let lastDtStart = 0;
+  let lastDtLength = 0;
   for (;;) {
     const ks = str();
     if (ks < 0) return undefined;
@@ -295,17 +336,25 @@ function headerScan(fileKey: string, dataOffset: number, dataByteLength: number,
       let begin = -1;
       let end = -1;
       for (;;) {
-        const fs = str();
-        if (fs < 0) return undefined;
-        const fe = sEnd;
-        if (!take(0x3a)) return undefined;
-        if (isWord(fs, fe, 'dtype')) {
+        // The field name, compared in place ("dtype", "shape" or "data_offsets"; any other string → undefined).
+        const field = fieldName();
+        if (field < 0 || !take(0x3a)) return undefined;
+        if (field === FIELD_DTYPE) {
           if (dt !== undefined) return undefined;
-          const vs = str();
-          if (vs < 0) return undefined;
-          for (const [k, v] of dtypes.get(sHash) ?? []) if (isWord(vs, sEnd, k)) dt = v;
-          if (dt === undefined) return undefined;
-        } else if (isWord(fs, fe, 'shape')) {
+          // Most entries repeat the previous entry's dtype: compare with its bytes first.
+          if (lastDt !== undefined && ws() === 0x22 && b[p + lastDtLength + 1] === 0x22 && sameBytes(lastDtStart, lastDtStart + lastDtLength, p + 1, p + 1 + lastDtLength)) {
+            dt = lastDt;
+            p += lastDtLength + 2;
+          } else {
+            const vs = str();
+            if (vs < 0) return undefined;
+            for (const [k, v] of dtypes.get(sHash) ?? []) if (isWord(vs, sEnd, k)) dt = v;
+            if (dt === undefined) return undefined;
+            lastDt = dt;
+            lastDtStart = vs;
+            lastDtLength = sEnd - vs;
+          }
+        } else if (field === FIELD_SHAPE) {
           if (rank >= 0 || !take(0x5b)) return undefined;
           rank = 0;
           if (ws() === 0x5d) p++;
@@ -319,13 +368,13 @@ function headerScan(fileKey: string, dataOffset: number, dataByteLength: number,
               if (more === 0) break;
             }
           }
-        } else if (isWord(fs, fe, 'data_offsets')) {
+        } else if (field === FIELD_OFFSETS) {
           if (begin >= 0 || !take(0x5b)) return undefined;
           begin = int();
           if (begin < 0 || !take(0x2c)) return undefined;
           end = int();
           if (end < 0 || !take(0x5d)) return undefined;
-        } else return undefined;
+        }
         const more = next(0x7d);
         if (more < 0) return undefined;
         if (more === 0) break;
@@ -398,8 +447,8 @@ function headerScan(fileKey: string, dataOffset: number, dataByteLength: number,
 
 /** An index read by {@link parseIndexFast}: names and raw shard strings, before any path check. */
 export interface FastIndex {
-  /** weight_map's names, in order, hashed. */
-  readonly names: NameTable;
+  /** weight_map's names, in order, hashed (kept in the document's bytes). */
+  readonly names: NameSet;
   /** Per name, its position in `rawShards`. */
   readonly rawShardOf: Int32Array;
   /** Distinct shard strings as written, in order of first use. */
@@ -418,18 +467,18 @@ export function parseIndexFast(bytes: Uint8Array, limits: Limits): FastIndex | u
   start(bytes);
   const scanned = done(indexScan(limits));
   if (scanned === undefined) return undefined;
-  const text = decodeStrictUtf8(bytes);
-  if (text === undefined || text.length !== bytes.length) return undefined;
+  // Every accepted byte is ASCII (strings are printable ASCII, the rest JSON punctuation, digits and literals): the
+  // names stay in the bytes, and the few other strings are decoded where they are.
   const { nameOffsets, hashes, count } = scanned;
-  const names = new NameTable(count);
-  for (let i = 0; i < count; i++) if (names.add(text.slice(nameOffsets[2 * i], nameOffsets[2 * i + 1]), hashes[i]!) < 0) return undefined;
+  const names = new ByteNameTable(bytes, count);
+  for (let i = 0; i < count; i++) if (names.add(nameOffsets[2 * i]!, nameOffsets[2 * i + 1]!, hashes[i]!) < 0) return undefined;
   const rawShards: string[] = [];
-  for (let i = 0; i < scanned.rawOffsets.length; i += 2) rawShards.push(text.slice(scanned.rawOffsets[i], scanned.rawOffsets[i + 1]));
+  for (let i = 0; i < scanned.rawOffsets.length; i += 2) rawShards.push(asciiText(bytes, scanned.rawOffsets[i]!, scanned.rawOffsets[i + 1]!));
   const metadata = scanned.metadata?.map(([k, v]): [string, string | number | boolean | null] => {
-    const key = text.slice(k[0], k[1]);
+    const key = asciiText(bytes, k[0], k[1]);
     if (typeof v !== 'object' || v === null) return [key, v];
-    const s = text.slice(v[0], v[1]);
-    return [key, s.length > limits.maxDisplayStringBytes ? `${s.slice(0, limits.maxDisplayStringBytes)}…` : s];
+    const max = limits.maxDisplayStringBytes;
+    return [key, v[1] - v[0] > max ? `${asciiText(bytes, v[0], v[0] + max)}…` : asciiText(bytes, v[0], v[1])];
   });
   return { names, rawShardOf: scanned.rawShardOf, rawShards, metadata };
 }
@@ -472,12 +521,16 @@ function indexScan(limits: Limits): IndexScan | undefined {
           const ne = sEnd;
           const hash = sHash;
           if (count >= limits.maxTensorCount || allDigits(ns, ne) || !take(0x3a)) return undefined;
-          const vs = str();
-          if (vs < 0) return undefined;
-          const ve = sEnd;
-          // Consecutive names mostly share a shard: compare its bytes with that shard's first occurrence.
+          // Consecutive names mostly share a shard: compare the value in place with that shard's first occurrence.
           let raw = lastRaw;
-          if (raw < 0 || !sameBytes(rawOffsets[2 * raw]!, rawOffsets[2 * raw + 1]!, vs, ve)) {
+          const rs = raw >= 0 ? rawOffsets[2 * raw]! : 0;
+          const rl = raw >= 0 ? rawOffsets[2 * raw + 1]! - rs : 0;
+          if (raw >= 0 && ws() === 0x22 && b[p + rl + 1] === 0x22 && sameBytes(rs, rs + rl, p + 1, p + 1 + rl)) {
+            p += rl + 2;
+          } else {
+            const vs = str();
+            if (vs < 0) return undefined;
+            const ve = sEnd;
             raw = -1;
             const candidates = rawByHash.get(sHash);
             for (const r of candidates ?? []) if (sameBytes(rawOffsets[2 * r]!, rawOffsets[2 * r + 1]!, vs, ve)) raw = r;

@@ -72,6 +72,10 @@ export interface SafetensorsHeader {
   readonly warnings: string[];
   /** Per tensor, the hashName of its name, when the fast path read the header (nameTable.ts). */
   readonly hashes?: Int32Array;
+  /** True when the fast path read the header without checking for repeated names (`checkDuplicates` false). */
+  readonly duplicatesUnchecked?: boolean;
+  /** When the fast path read the header without checking for repeated names: the header bytes and each name's [start, end) in them. */
+  readonly nameBytes?: { readonly bytes: Uint8Array; readonly offsets: readonly number[] };
 }
 
 /** Smallest valid file: 8-byte length + `{}`. */
@@ -79,9 +83,10 @@ const MIN_FILE_BYTES = 10;
 
 /**
  * Reads and validates the header of one safetensors file. `fileKey` becomes `TensorLocation.file`
- * ('' for the model file itself, the shard's relative path otherwise).
+ * ('' for the model file itself, the shard's relative path otherwise). `checkDuplicates` false: when the fast path
+ * reads the header (`hashes` set), a repeated name is not checked and the caller must (see parseHeaderFast).
  */
-export async function readSafetensorsHeader(source: ByteSource, fileKey: string, ctx: ReadContext, fast = true): Promise<SafetensorsHeader> {
+export async function readSafetensorsHeader(source: ByteSource, fileKey: string, ctx: ReadContext, fast = true, checkDuplicates = true): Promise<SafetensorsHeader> {
   const name = source.name;
   const { limits } = ctx;
   if (source.size < MIN_FILE_BYTES) {
@@ -103,7 +108,7 @@ export async function readSafetensorsHeader(source: ByteSource, fileKey: string,
   const dataByteLength = source.size - dataOffset;
   // The plain common form in one pass (fastParse.ts); anything else, including every error, takes the general path.
   // (`fast` false: the general path only, for tests comparing the two.)
-  const one = fast ? parseHeaderFast(bytes, fileKey, dataOffset, dataByteLength, limits, DTYPE_MAP) : undefined;
+  const one = fast ? parseHeaderFast(bytes, fileKey, dataOffset, dataByteLength, limits, DTYPE_MAP, checkDuplicates) : undefined;
   if (one !== undefined) {
     throwIfCancelled(ctx.token);
     const { keyCount } = one;
@@ -111,7 +116,7 @@ export async function readSafetensorsHeader(source: ByteSource, fileKey: string,
     const metadata: Record<string, string> = {};
     for (const [k, v] of one.metadata ?? []) setOwn(metadata, k, v);
     const warnings = one.uncoveredBytes > 0 ? [uncoveredWarning(name, one.gapBytes, one.uncoveredBytes - one.gapBytes)] : [];
-    return { tensors: one.tensors, metadata, headerByteLength: headerLength, dataOffset, warnings, hashes: one.hashes };
+    return { tensors: one.tensors, metadata, headerByteLength: headerLength, dataOffset, warnings, hashes: one.hashes, ...(checkDuplicates ? {} : { duplicatesUnchecked: true, nameBytes: one.nameBytes }) };
   }
   // String values (not keys: tensor names are checked against maxNameBytes below) longer than a display string
   // can hold (6 bytes per character at most, as \uXXXX) are cut before parsing; only metadata values are that long.

@@ -17,7 +17,7 @@ export function hashName(name: string): number {
 }
 
 /** Distinct names in insertion order, each with its hash; `find` and `add` by name and hash. */
-export class NameTable {
+export class NameTable implements NameSet {
   /** Names in insertion order (index = the name's id). */
   readonly names: string[] = [];
   private hashes: Int32Array;
@@ -35,6 +35,10 @@ export class NameTable {
 
   get size(): number {
     return this.names.length;
+  }
+
+  nameAt(id: number): string {
+    return this.names[id]!;
   }
 
   /** The id of `name` (whose {@link hashName} is `hash`), or -1. */
@@ -81,4 +85,139 @@ export class NameTable {
     this.slots = slots;
     this.mask = mask;
   }
+}
+
+/** What a shard index needs of its names: their count, the id of a name, and a name by id (for messages). */
+export interface NameSet {
+  readonly size: number;
+  /** The id of `name` (whose {@link hashName} is `hash`), or -1. */
+  find(name: string, hash: number): number;
+  nameAt(id: number): string;
+}
+
+/**
+ * A {@link NameTable} whose names stay where they are in a document's bytes, as [start, end) ranges of printable ASCII
+ * (fastParse.ts's index reader, which checked them): a 100,000-entry index then costs no decoded text and no string
+ * per name. `find` compares a name's UTF-16 code units with the bytes; a name is decoded only when asked for.
+ */
+export class ByteNameTable implements NameSet {
+  private count = 0;
+  private hashes: Int32Array;
+  /** Per id: start and end of the name in `bytes`. */
+  private ranges: Int32Array;
+  private slots: Int32Array;
+  private mask: number;
+
+  constructor(private readonly bytes: Uint8Array, expected = 16) {
+    let cap = 16;
+    while (cap < expected * 2) cap *= 2;
+    this.slots = new Int32Array(cap);
+    this.mask = cap - 1;
+    this.hashes = new Int32Array(Math.max(8, expected));
+    this.ranges = new Int32Array(2 * Math.max(8, expected));
+  }
+
+  get size(): number {
+    return this.count;
+  }
+
+  nameAt(id: number): string {
+    return asciiText(this.bytes, this.ranges[2 * id]!, this.ranges[2 * id + 1]!);
+  }
+
+  find(name: string, hash: number): number {
+    const { slots, mask, hashes, ranges, bytes } = this;
+    const len = name.length;
+    for (let s = hash & mask; ; s = (s + 1) & mask) {
+      const e = slots[s]!;
+      if (e === 0) return -1;
+      if (hashes[e - 1] !== hash) continue;
+      const start = ranges[2 * e - 2]!;
+      if (ranges[2 * e - 1]! - start !== len) continue;
+      let i = 0;
+      while (i < len && name.charCodeAt(i) === bytes[start + i]) i++;
+      if (i === len) return e - 1;
+    }
+  }
+
+  /** True when name `id` (whose hash is `hash`) is the one held by `other` [start, end). */
+  isAt(id: number, other: Uint8Array, start: number, end: number, hash: number): boolean {
+    if (id >= this.count || this.hashes[id] !== hash) return false;
+    const at = this.ranges[2 * id]!;
+    const len = end - start;
+    if (this.ranges[2 * id + 1]! - at !== len) return false;
+    const bytes = this.bytes;
+    let i = 0;
+    while (i < len && other[start + i] === bytes[at + i]) i++;
+    return i === len;
+  }
+
+  /** The id of the name held by `other` [start, end) (printable ASCII, whose {@link hashName} is `hash`), or -1. */
+  findBytes(other: Uint8Array, start: number, end: number, hash: number): number {
+    const { slots, mask, hashes, ranges, bytes } = this;
+    const len = end - start;
+    for (let s = hash & mask; ; s = (s + 1) & mask) {
+      const e = slots[s]!;
+      if (e === 0) return -1;
+      if (hashes[e - 1] !== hash) continue;
+      const at = ranges[2 * e - 2]!;
+      if (ranges[2 * e - 1]! - at !== len) continue;
+      let i = 0;
+      while (i < len && other[start + i] === bytes[at + i]) i++;
+      if (i === len) return e - 1;
+    }
+  }
+
+  /** Adds the name at bytes [start, end) and returns its new id, or returns `-1 - id` of the equal name already present. */
+  add(start: number, end: number, hash: number): number {
+    const { slots, mask, bytes } = this;
+    const len = end - start;
+    let s = hash & mask;
+    for (; ; s = (s + 1) & mask) {
+      const e = slots[s]!;
+      if (e === 0) break;
+      if (this.hashes[e - 1] !== hash) continue;
+      const other = this.ranges[2 * e - 2]!;
+      if (this.ranges[2 * e - 1]! - other !== len) continue;
+      let i = 0;
+      while (i < len && bytes[other + i] === bytes[start + i]) i++;
+      if (i === len) return -e;
+    }
+    const id = this.count;
+    if (id === this.hashes.length) {
+      const grown = new Int32Array(id * 2);
+      grown.set(this.hashes);
+      this.hashes = grown;
+      const grownRanges = new Int32Array(id * 4);
+      grownRanges.set(this.ranges);
+      this.ranges = grownRanges;
+    }
+    this.hashes[id] = hash;
+    this.ranges[2 * id] = start;
+    this.ranges[2 * id + 1] = end;
+    this.count = id + 1;
+    slots[s] = id + 1;
+    if ((id + 1) * 2 > slots.length) this.grow();
+    return id;
+  }
+
+  private grow(): void {
+    const slots = new Int32Array(this.slots.length * 2);
+    const mask = slots.length - 1;
+    const { hashes } = this;
+    for (let id = 0; id < this.count; id++) {
+      let s = hashes[id]! & mask;
+      while (slots[s] !== 0) s = (s + 1) & mask;
+      slots[s] = id + 1;
+    }
+    this.slots = slots;
+    this.mask = mask;
+  }
+}
+
+const ascii = new TextDecoder('utf-8');
+
+/** Bytes [start, end) of printable ASCII as a string. */
+export function asciiText(bytes: Uint8Array, start: number, end: number): string {
+  return ascii.decode(bytes.subarray(start, end));
 }

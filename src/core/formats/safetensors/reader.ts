@@ -12,7 +12,7 @@ import type { ReadContext } from '../context';
 import { readSafetensorsHeader, type SafetensorsHeader } from './header';
 import { readHfConfig } from './hfConfig';
 import { setOwn } from './json';
-import { hashName } from './nameTable';
+import { ByteNameTable, hashName } from './nameTable';
 import { baseName, indexNameForShard, readShardIndex, type ShardIndex } from './shards';
 
 /** Shards read concurrently (each read is one header). */
@@ -53,15 +53,55 @@ export async function readSafetensorsIndex(source: ByteSource, ctx: ReadContext)
 
 async function readSharded(fileName: string, indexSource: ByteSource, index: ShardIndex, ctx: ReadContext, opened: ReadonlyMap<string, ByteSource>): Promise<Model> {
   const indexName = indexSource.name;
-  const headers: { shard: string; size: number; header: SafetensorsHeader }[] = [];
+  const { names, shardOf } = index;
+  // Each shard's names are looked up in the index's name table as the shard is read (by the hash its header parse
+  // computed), and that lookup is also the header's own check for a repeated name: `seenIn` holds the last shard
+  // (position + 1) that listed each indexed name, `unlistedIn` the same for names the index does not list. A shard
+  // whose name repeats is read again by the general path, which gives its error, as it does for a single file.
+  const seenIn = new Int32Array(names.size);
+  const unlistedIn = new Map<string, number>();
+  const idsOf = (header: SafetensorsHeader, position: number): Int32Array | undefined => {
+    const { tensors: list, hashes, nameBytes } = header;
+    if (hashes === undefined) return undefined;
+    const ids = new Int32Array(list.length);
+    // Compared byte to byte with the index's names when both are still bytes.
+    // Compared byte to byte with the index's names when both are still bytes; the index usually lists a shard's names
+    // in the shard's order, so the name after the previous one is tried before the hash table.
+    const byteTable = names instanceof ByteNameTable && nameBytes !== undefined ? names : undefined;
+    let id = -1;
+    for (let k = 0; k < list.length; k++) {
+      if (byteTable !== undefined) {
+        const { bytes, offsets } = nameBytes!;
+        const start = offsets[2 * k]!;
+        const end = offsets[2 * k + 1]!;
+        id = byteTable.isAt(id + 1, bytes, start, end, hashes[k]!) ? id + 1 : byteTable.findBytes(bytes, start, end, hashes[k]!);
+      } else id = names.find(list[k]!.name, hashes[k]!);
+      ids[k] = id;
+      if (id >= 0) {
+        if (seenIn[id] === position + 1) return undefined;
+        seenIn[id] = position + 1;
+      } else {
+        const name = list[k]!.name;
+        if (unlistedIn.get(name) === position) return undefined;
+        unlistedIn.set(name, position);
+      }
+    }
+    return ids;
+  };
+  const headers: { shard: string; size: number; header: Omit<SafetensorsHeader, 'nameBytes'>; ids: Int32Array | undefined }[] = [];
   for (let i = 0; i < index.shards.length; i += SHARD_CONCURRENCY) {
     throwIfCancelled(ctx.token);
     const batch = index.shards.slice(i, i + SHARD_CONCURRENCY);
     headers.push(
       ...(await Promise.all(
-        batch.map(async (shard) => {
+        batch.map(async (shard, j) => {
           const src = opened.get(shard) ?? (await ctx.siblings.open(shard));
-          return { shard, size: src.size, header: await readSafetensorsHeader(src, shard, ctx) };
+          let header = await readSafetensorsHeader(src, shard, ctx, true, false);
+          const ids = idsOf(header, i + j);
+          if (ids === undefined && header.duplicatesUnchecked === true) header = await readSafetensorsHeader(src, shard, ctx);
+          // The header's bytes are not kept past the lookup.
+          const { nameBytes: _bytes, ...kept } = header;
+          return { shard, size: src.size, header: kept, ids };
         }),
       )),
     );
@@ -69,16 +109,16 @@ async function readSharded(fileName: string, indexSource: ByteSource, index: Sha
 
   const warnings: string[] = [];
   const tensors: TensorInfo[] = [];
-  // Each tensor is looked up in the index's name table by the hash its header parse computed. `holder` marks which
-  // shard (position + 1) holds each listed name; names the index does not list are tracked in `unlisted`.
-  const { names, shardOf } = index;
+  // Each tensor's id in the index's name table (looked up above, or here for a header the general path read).
+  // `holder` marks which shard (position + 1) holds each listed name; names the index does not list are tracked in
+  // `unlisted`.
   const holder = new Int32Array(names.size);
   const unlisted = new Map<string, string>();
   const notInMap: string[] = [];
   const wrongShard: string[] = [];
   let notInMapCount = 0;
   let wrongShardCount = 0;
-  for (const { shard, header } of headers) {
+  for (const { shard, header, ids } of headers) {
     warnings.push(...header.warnings);
     if (tensors.length + header.tensors.length > ctx.limits.maxTensorCount) {
       throw new ModelFormatError('limit-exceeded', formatError(indexName, `the shards hold more than ${ctx.limits.maxTensorCount} tensors`));
@@ -88,7 +128,7 @@ async function readSharded(fileName: string, indexSource: ByteSource, index: Sha
     const list = header.tensors;
     for (let k = 0; k < list.length; k++) {
       const t = list[k]!;
-      const id = names.find(t.name, hashes !== undefined ? hashes[k]! : hashName(t.name));
+      const id = ids !== undefined ? ids[k]! : names.find(t.name, hashes !== undefined ? hashes[k]! : hashName(t.name));
       const other = id >= 0 ? (holder[id] !== 0 ? index.shards[holder[id]! - 1] : undefined) : unlisted.get(t.name);
       if (other !== undefined) {
         throw new ModelFormatError('bad-value', formatError(indexName, `tensor '${truncateForMessage(t.name)}' appears in both ${truncateForMessage(other)} and ${truncateForMessage(shard)}`));
@@ -106,7 +146,7 @@ async function readSharded(fileName: string, indexSource: ByteSource, index: Sha
   const missing: string[] = [];
   let missingCount = 0;
   for (let id = 0; id < holder.length; id++) {
-    if (holder[id] === 0 && missingCount++ < MAX_EXAMPLES) missing.push(names.names[id]!);
+    if (holder[id] === 0 && missingCount++ < MAX_EXAMPLES) missing.push(names.nameAt(id));
   }
   const quote = (names: readonly string[], count: number): string => `${names.map((n) => `'${truncateForMessage(n, 80)}'`).join(', ')}${count > names.length ? ` and ${count - names.length} more` : ''}`;
   if (missingCount > 0) warnings.push(formatError(indexName, `weight_map lists ${missingCount} tensors that no shard holds (${quote(missing, missingCount)})`));

@@ -9,12 +9,12 @@ import type { Limits } from '../../io/limits';
 import type { MetadataValue } from '../../model/types';
 import { parseIndexFast } from './fastParse';
 import { isJsonObject, parseJsonObject, setOwn } from './json';
-import { NameTable, hashName } from './nameTable';
+import { NameTable, hashName, type NameSet } from './nameTable';
 
 /** A parsed shard index. */
 export interface ShardIndex {
   /** weight_map's tensor names in its order, hashed (id = position). */
-  readonly names: NameTable;
+  readonly names: NameSet;
   /** Per name id, the position of its (normalized) shard in `shards`. */
   readonly shardOf: Int32Array;
   /** Distinct shard paths, sorted. */
@@ -107,7 +107,7 @@ function checkShard(name: string, raw: string, count: number, limits: Limits): s
 }
 
 /** Normalizes and checks the shard strings in order of first use, sorts the distinct paths, maps each name to one. */
-function withShards(name: string, names: NameTable, rawShardOf: Int32Array, rawShards: readonly string[], metadata: Record<string, MetadataValue>, totalSize: number | undefined, limits: Limits): ShardIndex {
+function withShards(name: string, names: NameSet, rawShardOf: Int32Array, rawShards: readonly string[], metadata: Record<string, MetadataValue>, totalSize: number | undefined, limits: Limits): ShardIndex {
   const normalized = rawShards.map((raw, i) => checkShard(name, raw, i + 1, limits));
   const shards = [...new Set(normalized)].sort();
   const position = new Map(shards.map((s, i) => [s, i]));

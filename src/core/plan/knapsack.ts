@@ -1,0 +1,648 @@
+/**
+ * The generic multiple-choice knapsack under the planner: per group choose one option (bytes, harm), minimising
+ * the total harm subject to a byte budget. Exact, with a proof:
+ * 1. Per group drop dominated options (more bytes and no less harm) and take the lower convex hull.
+ * 2. LP relaxation by the greedy on hull edges sorted by harm saved per byte (Sinha–Zoltners). Its value is a
+ *    lower bound LB, its multiplier λ* the efficiency of the split edge. The edges before the split give an
+ *    integral solution; a repair pass spends the leftover bytes (upper bound UB).
+ * 3. Reduction: with λ*, option j of group g can only be in a solution below a threshold T if
+ *    LB + (h_j + λ* w_j − min_k(h_k + λ* w_k)) < T. Almost every group is then fixed.
+ * 4. Exact dynamic programming over the remaining groups with Pareto lists of (bytes, harm) states (exact byte
+ *    counts, no discretisation), pruned by the same Lagrangian bound against T. If the state count stays under
+ *    `maxStates` the result is proven optimal (gap 0); otherwise the result reports the proven gap UB − LB.
+ *    Steps 3 and 4 run against thresholds between LB and UB, lowest first (see {@link THRESHOLD_FRACTIONS}).
+ *
+ * Every prefix of the sorted hull edges is an integral LP optimum, so those points form the Pareto frontier
+ * (best predicted harm at each of their memory levels), returned as chart data.
+ *
+ * Memory is linear in groups × options and nothing is allocated per group or per state: options, hulls and edges
+ * live in flat typed arrays ({@link KnapsackColumns}, {@link PreparedKnapsack}), and the DP keeps its states and
+ * back-pointers in typed arrays reused across stages.
+ */
+
+/** One choice of a group: stored bytes and predicted harm. */
+export interface KnapsackOption {
+  readonly bytes: number;
+  readonly harm: number;
+}
+
+/**
+ * Groups in columns: group g's options are entries `start[g]` … `start[g + 1] − 1` of `bytes` and `harm`; an
+ * option's index within its group is its entry minus `start[g]`. The solver's input for large models (no object
+ * per option).
+ */
+export interface KnapsackColumns {
+  readonly start: Int32Array;
+  readonly bytes: Float64Array;
+  readonly harm: Float64Array;
+}
+
+/** Result of {@link solveMultipleChoiceKnapsack}. */
+export interface KnapsackResult {
+  /** 'optimal' (proven), 'gap' (best found; `gap` bounds the distance to optimal), 'infeasible' (nothing fits). */
+  readonly status: 'optimal' | 'gap' | 'infeasible';
+  /** Chosen option index per group (for 'infeasible': the smallest option of each group). */
+  readonly choice: readonly number[];
+  readonly bytes: number;
+  readonly harm: number;
+  /** LP-relaxation lower bound on the harm of any feasible choice. */
+  readonly lowerBound: number;
+  /** harm − proven lower bound (0 when optimal). */
+  readonly gap: number;
+  /** Fewest bytes any choice can take. */
+  readonly minBytes: number;
+  /** Groups left free after the reduction step, and DP states explored (for reports and benchmarks). */
+  readonly freeGroups: number;
+  readonly states: number;
+}
+
+/** Options for {@link solveMultipleChoiceKnapsack}. */
+export interface KnapsackOptions {
+  /** Stop the exact DP beyond this many live states and report the gap instead. */
+  readonly maxStates?: number;
+  /**
+   * Stop the exact DP once this many states have been created over all stages (time and memory: every stage's
+   * back-pointers are kept; a 50,000-group problem once took 80 s and 3.6 GB), and report the gap instead. The limit
+   * applies to each threshold attempt of the solve; the result's `states` counts all attempts.
+   */
+  readonly maxTotalStates?: number;
+}
+
+/** Default {@link KnapsackOptions.maxTotalStates}: ~0.2 GB of back-pointers, a few seconds of DP. */
+export const DEFAULT_MAX_TOTAL_STATES = 20_000_000;
+
+/**
+ * The budget-independent part of a multiple-choice knapsack (efficient options, lower hulls, hull edges sorted by
+ * rate): computed once, then solved at any number of budgets and turned into the frontier without redoing it.
+ * All columns; group g's efficient options are entries `effStart[g]` … (bytes ascending, harm strictly descending),
+ * its hull points entries `hullStart[g]` … of `hullPt` (positions within the group's efficient options).
+ */
+export interface PreparedKnapsack {
+  readonly groups: number;
+  readonly effStart: Int32Array;
+  /** Original option index within the group. */
+  readonly effIdx: Int32Array;
+  readonly effBytes: Float64Array;
+  readonly effHarm: Float64Array;
+  readonly hullStart: Int32Array;
+  readonly hullPt: Int32Array;
+  /** Hull edges sorted by rate (harm saved per byte) descending, then group, then position: group, hull step k (k → k + 1). */
+  readonly edgeG: Int32Array;
+  readonly edgeK: Int32Array;
+  readonly edgeBytes: Float64Array;
+  readonly edgeHarm: Float64Array;
+  readonly edgeRate: Float64Array;
+  readonly minBytes: number;
+  readonly minHarmAtMin: number;
+}
+
+/** Columns of option lists. */
+export function knapsackColumns(groups: readonly (readonly KnapsackOption[])[]): KnapsackColumns {
+  const start = new Int32Array(groups.length + 1);
+  for (let g = 0; g < groups.length; g++) start[g + 1] = start[g]! + groups[g]!.length;
+  const bytes = new Float64Array(start[groups.length]!);
+  const harm = new Float64Array(bytes.length);
+  for (let g = 0; g < groups.length; g++) {
+    const list = groups[g]!;
+    for (let j = 0; j < list.length; j++) {
+      bytes[start[g]! + j] = list[j]!.bytes;
+      harm[start[g]! + j] = list[j]!.harm;
+    }
+  }
+  return { start, bytes, harm };
+}
+
+/**
+ * Solves min Σ harm subject to Σ bytes ≤ budget, one option per group. Exact unless the DP exceeds
+ * `maxStates`, in which case the result carries the proven gap. Groups must have at least one option.
+ */
+export function solveMultipleChoiceKnapsack(groups: readonly (readonly KnapsackOption[])[] | KnapsackColumns, budgetBytes: number, options: KnapsackOptions = {}): KnapsackResult {
+  return solvePreparedKnapsack(prepareKnapsack(groups), budgetBytes, options);
+}
+
+/** Prepares `groups` for {@link solvePreparedKnapsack} and {@link preparedFrontier}. Groups need ≥ 1 option. */
+export function prepareKnapsack(groups: readonly (readonly KnapsackOption[])[] | KnapsackColumns): PreparedKnapsack {
+  const cols = 'start' in groups ? groups : knapsackColumns(groups);
+  const { start, bytes, harm } = cols;
+  const n = start.length - 1;
+  const effStart = new Int32Array(n + 1);
+  const effIdx = new Int32Array(bytes.length);
+  const effBytes = new Float64Array(bytes.length);
+  const effHarm = new Float64Array(bytes.length);
+  const hullStart = new Int32Array(n + 1);
+  const hullPt = new Int32Array(bytes.length);
+  let order = new Int32Array(16);
+  let minBytes = 0;
+  let minHarmAtMin = 0;
+  let ne = 0;
+  let nh = 0;
+  let edgeCount = 0;
+  for (let g = 0; g < n; g++) {
+    const s0 = start[g]!;
+    const k = start[g + 1]! - s0;
+    if (k <= 0) throw new Error('Every knapsack group needs at least one option.');
+    // Efficient options: sorted by (bytes, harm, index) — insertion sort, k is small — keeping strictly falling harm.
+    if (order.length < k) order = new Int32Array(2 * k);
+    for (let i = 0; i < k; i++) {
+      let j = i;
+      while (j > 0) {
+        const a = order[j - 1]!;
+        const d = bytes[s0 + a]! - bytes[s0 + i]! || harm[s0 + a]! - harm[s0 + i]!;
+        if (d > 0) {
+          order[j] = a;
+          j--;
+        } else break;
+      }
+      order[j] = i;
+    }
+    effStart[g] = ne;
+    let best = Infinity;
+    for (let i = 0; i < k; i++) {
+      const o = order[i]!;
+      if (harm[s0 + o]! < best) {
+        effIdx[ne] = o;
+        effBytes[ne] = bytes[s0 + o]!;
+        effHarm[ne] = harm[s0 + o]!;
+        best = harm[s0 + o]!;
+        ne++;
+      }
+    }
+    const e0 = effStart[g]!;
+    minBytes += effBytes[e0]!;
+    minHarmAtMin += effHarm[e0]!;
+    // Lower convex hull of the efficient options, from the fewest bytes to the least harm.
+    hullStart[g] = nh;
+    for (let i = 0; i < ne - e0; i++) {
+      while (nh - hullStart[g]! >= 2) {
+        const a = e0 + hullPt[nh - 2]!;
+        const b = e0 + hullPt[nh - 1]!;
+        const c = e0 + i;
+        // Remove b when it lies on or above the segment a→i (cross product ≥ 0 in (bytes, harm)); keep
+        // collinear points out: they are reachable by the DP and would only add equal-rate edges.
+        const cross = (effBytes[b]! - effBytes[a]!) * (effHarm[c]! - effHarm[a]!) - (effHarm[b]! - effHarm[a]!) * (effBytes[c]! - effBytes[a]!);
+        if (cross <= 0) nh--;
+        else break;
+      }
+      hullPt[nh++] = i;
+    }
+    edgeCount += nh - hullStart[g]! - 1;
+  }
+  effStart[n] = ne;
+  hullStart[n] = nh;
+  // Hull edges in (group, step) order, then sorted by rate descending; ties keep that order, so each group's edges
+  // stay in sequence (rates fall strictly along one group's hull).
+  const rawG = new Int32Array(edgeCount);
+  const rawK = new Int32Array(edgeCount);
+  const rawBytes = new Float64Array(edgeCount);
+  const rawHarm = new Float64Array(edgeCount);
+  const rawRate = new Float64Array(edgeCount);
+  let m = 0;
+  for (let g = 0; g < n; g++) {
+    const e0 = effStart[g]!;
+    for (let p = hullStart[g]!; p + 1 < hullStart[g + 1]!; p++) {
+      const dBytes = effBytes[e0 + hullPt[p + 1]!]! - effBytes[e0 + hullPt[p]!]!;
+      const dHarm = effHarm[e0 + hullPt[p]!]! - effHarm[e0 + hullPt[p + 1]!]!;
+      rawG[m] = g;
+      rawK[m] = p - hullStart[g]!;
+      rawBytes[m] = dBytes;
+      rawHarm[m] = dHarm;
+      rawRate[m] = dHarm / dBytes;
+      m++;
+    }
+  }
+  const perm = sortByRateDescending(rawRate);
+  const edgeG = new Int32Array(edgeCount);
+  const edgeK = new Int32Array(edgeCount);
+  const edgeBytes = new Float64Array(edgeCount);
+  const edgeHarm = new Float64Array(edgeCount);
+  const edgeRate = new Float64Array(edgeCount);
+  for (let i = 0; i < edgeCount; i++) {
+    const r = perm[i]!;
+    edgeG[i] = rawG[r]!;
+    edgeK[i] = rawK[r]!;
+    edgeBytes[i] = rawBytes[r]!;
+    edgeHarm[i] = rawHarm[r]!;
+    edgeRate[i] = rawRate[r]!;
+  }
+  return {
+    groups: n, effStart, effIdx: effIdx.slice(0, ne), effBytes: effBytes.slice(0, ne), effHarm: effHarm.slice(0, ne), hullStart, hullPt: hullPt.slice(0, nh),
+    edgeG, edgeK, edgeBytes, edgeHarm, edgeRate, minBytes, minHarmAtMin,
+  };
+}
+
+/**
+ * Indices of `rates` ordered by rate descending, ties by index ascending. Hull edge rates are positive (harm falls
+ * and bytes grow strictly along a hull), so their IEEE-754 bit patterns order like the numbers: a stable LSD radix
+ * sort on the inverted bits (4 passes of 16 bits) gives that order without a comparator (1.3 million edges at
+ * 200,000 layers: the comparator sort took ~0.6 s). Other values (zero, negative, NaN) take the comparator sort.
+ */
+export function sortByRateDescending(rates: Float64Array): Int32Array {
+  const n = rates.length;
+  let perm = new Int32Array(n);
+  for (let i = 0; i < n; i++) perm[i] = i;
+  let positive = true;
+  for (let i = 0; i < n && positive; i++) positive = rates[i]! > 0;
+  if (n < 2048 || !positive) return perm.sort((a, b) => rates[b]! - rates[a]! || a - b);
+  const words = new Uint32Array(rates.buffer, rates.byteOffset, 2 * n);
+  // Little-endian: word 2i is the low half of rate i, 2i + 1 the high half (checked: 1.0 has bits only in the high word).
+  const littleEndian = new Uint32Array(new Float64Array([1]).buffer)[1] === 0x3ff00000;
+  const loOf = littleEndian ? 0 : 1;
+  let next = new Int32Array(n);
+  const counts = new Int32Array(65537);
+  for (let pass = 0; pass < 4; pass++) {
+    const word = pass < 2 ? loOf : 1 - loOf;
+    const shift = pass % 2 === 0 ? 0 : 16;
+    counts.fill(0);
+    for (let i = 0; i < n; i++) counts[(((~words[2 * perm[i]! + word]!) >>> shift) & 0xffff) + 1]!++;
+    for (let d = 1; d <= 65536; d++) counts[d]! += counts[d - 1]!;
+    for (let i = 0; i < n; i++) {
+      const r = perm[i]!;
+      const d = ((~words[2 * r + word]!) >>> shift) & 0xffff;
+      next[counts[d]!++] = r;
+    }
+    [perm, next] = [next, perm];
+  }
+  return perm;
+}
+
+/** {@link solveMultipleChoiceKnapsack} on a prepared problem. */
+export function solvePreparedKnapsack(prepared: PreparedKnapsack, budgetBytes: number, options: KnapsackOptions = {}): KnapsackResult {
+  const maxStates = options.maxStates ?? 2_000_000;
+  const maxTotalStates = options.maxTotalStates ?? DEFAULT_MAX_TOTAL_STATES;
+  const { groups: n, effStart, effIdx, effBytes, effHarm, hullStart, hullPt, edgeG, edgeK, edgeBytes, edgeHarm, edgeRate, minBytes, minHarmAtMin } = prepared;
+  const pos = new Int32Array(n); // position within the group's efficient options
+  const pack = (status: KnapsackResult['status'], lowerBound: number, freeGroups = 0, states = 0): KnapsackResult => {
+    let bytes = 0;
+    let harm = 0;
+    const choice = new Array<number>(n);
+    for (let g = 0; g < n; g++) {
+      const e = effStart[g]! + pos[g]!;
+      bytes += effBytes[e]!;
+      harm += effHarm[e]!;
+      choice[g] = effIdx[e]!;
+    }
+    const gap = status === 'optimal' ? 0 : Math.max(0, harm - lowerBound);
+    return { status, choice, bytes, harm, lowerBound, gap, minBytes, freeGroups, states };
+  };
+  if (minBytes > budgetBytes) return pack('infeasible', minHarmAtMin);
+
+  // 2. LP relaxation by the hull greedy.
+  const hullPos = new Int32Array(n);
+  let used = minBytes;
+  let harm = minHarmAtMin;
+  let split = -1;
+  for (let i = 0; i < edgeG.length; i++) {
+    if (used + edgeBytes[i]! > budgetBytes) {
+      split = i;
+      break;
+    }
+    used += edgeBytes[i]!;
+    harm -= edgeHarm[i]!;
+    hullPos[edgeG[i]!] = edgeK[i]! + 1;
+  }
+  for (let g = 0; g < n; g++) pos[g] = hullPt[hullStart[g]! + hullPos[g]!]!;
+  if (split < 0) return pack('optimal', harm); // every group at its least harm: trivially optimal
+  const lambda = edgeRate[split]!;
+  const lowerBound = harm - lambda * (budgetBytes - used);
+
+  // Repair: spend the leftover bytes, best absolute harm saving first, until nothing fits.
+  let left = budgetBytes - used;
+  for (let round = 0; round < 64 && left > 0; round++) {
+    let bestG = -1;
+    let bestP = -1;
+    let bestSave = 0;
+    for (let g = 0; g < n; g++) {
+      const e0 = effStart[g]!;
+      const end = effStart[g + 1]! - e0;
+      const p = pos[g]!;
+      const pb = effBytes[e0 + p]!;
+      const ph = effHarm[e0 + p]!;
+      for (let q = p + 1; q < end && effBytes[e0 + q]! - pb <= left; q++) {
+        const save = ph - effHarm[e0 + q]!;
+        if (save > bestSave) {
+          bestSave = save;
+          bestG = g;
+          bestP = q;
+        }
+      }
+    }
+    if (bestG < 0) break;
+    left -= effBytes[effStart[bestG]! + bestP]! - effBytes[effStart[bestG]! + pos[bestG]!]!;
+    pos[bestG] = bestP;
+  }
+  let ub = 0;
+  for (let g = 0; g < n; g++) ub += effHarm[effStart[g]! + pos[g]!]!;
+  const tol = 1e-9 * Math.max(1, Math.abs(ub));
+  if (ub - lowerBound <= tol) return pack('optimal', lowerBound);
+
+  // 3–4. Reduction by reduced costs at λ*, then an exact DP over the groups left free, both against a threshold T:
+  // they find the best solution with harm below T, or prove there is none. T = UB − tol is the classic method; the
+  // repair's UB is often several times farther from LB than the optimum is (10,002-layer plan: UB − LB = 5.4e-5,
+  // optimum − LB = 1.0e-5), and the free groups and DP states grow fast with T − LB. So smaller thresholds are tried
+  // first (LB + 10 %, 20 %, 40 %, 70 % of UB − tol − LB, then all of it): the first that holds a solution gives the
+  // optimum (every solution below T survives the reduction and the DP's bound, so the DP's least harm is the least
+  // harm overall). That plan's DP went from 6,915,893 states to 1,138,889 over its attempts, and the comparison
+  // solves at the baselines' sizes became proven optima within their state allowance.
+  const cMin = new Float64Array(n);
+  let lagrange = -lambda * budgetBytes;
+  for (let g = 0; g < n; g++) {
+    let c = Infinity;
+    for (let e = effStart[g]!; e < effStart[g + 1]!; e++) c = Math.min(c, effHarm[e]! + lambda * effBytes[e]!);
+    cMin[g] = c;
+    lagrange += c;
+  }
+  // Each option's bound LB + reduced cost, once per solve; per group its two least (an attempt then only compares
+  // them with its threshold: one option below it fixes the group, two or more leave it free, none ends the attempt).
+  const scratch = new DpScratch(n, effBytes.length);
+  const { optBound, least, second } = scratch;
+  for (let g = 0; g < n; g++) {
+    let m1 = Infinity;
+    let m2 = Infinity;
+    for (let e = effStart[g]!; e < effStart[g + 1]!; e++) {
+      const b = lagrange + (effHarm[e]! + lambda * effBytes[e]! - cMin[g]!);
+      optBound[e] = b;
+      if (b < m1) {
+        m2 = m1;
+        m1 = b;
+      } else if (b < m2) m2 = b;
+    }
+    least[g] = m1;
+    second[g] = m2;
+  }
+  const full = ub - tol;
+  let states = 0;
+  let freeGroups = 0;
+  let capped = false;
+  for (const fraction of THRESHOLD_FRACTIONS) {
+    // After a capped attempt only the last (the classic solve against the incumbent) is tried: never worse than it.
+    if (capped && fraction < 1) continue;
+    const threshold = fraction >= 1 ? full : lowerBound + (full - lowerBound) * fraction;
+    const r = belowThreshold(prepared, lambda, budgetBytes, cMin, threshold, { maxStates, maxTotalStates }, states, scratch);
+    states = r.states;
+    freeGroups = r.freeGroups;
+    if (r.kind === 'capped') {
+      if (fraction >= 1) return pack('gap', lowerBound, freeGroups, states);
+      capped = true;
+      continue;
+    }
+    if (r.kind === 'found') {
+      pos.set(scratch.pos);
+      return pack('optimal', lowerBound, freeGroups, states);
+    }
+  }
+  // Nothing beats the incumbent: it is optimal.
+  return pack('optimal', lowerBound, freeGroups, states);
+}
+
+/**
+ * Fractions of UB − tol − LB tried as thresholds in turn (see {@link solvePreparedKnapsack}, steps 3–4); the last is
+ * the incumbent itself, so the sequence always ends with a proof.
+ */
+const THRESHOLD_FRACTIONS = [0.1, 0.2, 0.4, 0.7, 1] as const;
+
+/** Typed arrays of the DP, allocated once per solve and reused by its attempts (and their stages). */
+class DpScratch {
+  /** Result positions (fixed groups' and the DP's picks). */
+  readonly pos: Int32Array;
+  /** Free groups and their kept options (positions within the group's efficient options), in columns. */
+  readonly freeG: Int32Array;
+  readonly freeStart: Int32Array;
+  readonly freeOpt: Int32Array;
+  /** Per option: LB + its reduced cost at λ*; per group: the least and second least of those. */
+  readonly optBound: Float64Array;
+  readonly least: Float64Array;
+  readonly second: Float64Array;
+  w = new Float64Array(1024);
+  h = new Float64Array(1024);
+  nw = new Float64Array(1024);
+  nh = new Float64Array(1024);
+  np = new Int32Array(1024);
+  nq = new Int32Array(1024);
+  /** Back-pointers of all stages: stage s's states are entries stageStart[s] … of parents/picks. */
+  parents = new Int32Array(1 << 16);
+  picks = new Int32Array(1 << 16);
+  head = new Int32Array(16);
+  optBytes = new Float64Array(16);
+  optHarm = new Float64Array(16);
+  constructor(groups: number, options: number) {
+    this.pos = new Int32Array(groups);
+    this.freeG = new Int32Array(groups);
+    this.freeStart = new Int32Array(groups + 1);
+    this.freeOpt = new Int32Array(options);
+    this.optBound = new Float64Array(options);
+    this.least = new Float64Array(groups);
+    this.second = new Float64Array(groups);
+  }
+}
+
+type BelowThreshold = { readonly kind: 'found' | 'none' | 'capped'; readonly states: number; readonly freeGroups: number };
+
+/**
+ * The least-harm solution with harm below `threshold` (kind 'found', positions in `scratch.pos`), or proof that
+ * there is none ('none'), or 'capped' when the DP outgrew `limits` (each attempt has the whole allowance, so the
+ * last attempt does what a single solve against the incumbent would). `states` adds to `statesBefore`.
+ */
+function belowThreshold(p: PreparedKnapsack, lambda: number, budgetBytes: number, cMin: Float64Array, threshold: number, limits: { maxStates: number; maxTotalStates: number }, statesBefore: number, scratch: DpScratch): BelowThreshold {
+  const { groups: n, effStart, effBytes, effHarm } = p;
+  const { maxStates, maxTotalStates } = limits;
+  const { pos, freeG, freeStart, freeOpt, optBound, least, second } = scratch;
+  let states = statesBefore;
+  let nFree = 0;
+  let nOpt = 0;
+  let fixedBytes = 0;
+  let fixedHarm = 0;
+  // An option can be in a solution below the threshold only if its bound is below it.
+  for (let g = 0; g < n; g++) {
+    if (!(least[g]! < threshold)) return { kind: 'none', states, freeGroups: 0 }; // no option of this group can be
+    const e0 = effStart[g]!;
+    if (!(second[g]! < threshold)) {
+      let e = e0;
+      while (!(optBound[e]! < threshold)) e++;
+      pos[g] = e - e0;
+      fixedBytes += effBytes[e]!;
+      fixedHarm += effHarm[e]!;
+      continue;
+    }
+    freeG[nFree] = g;
+    freeStart[nFree] = nOpt;
+    nFree++;
+    for (let e = e0; e < effStart[g + 1]!; e++) if (optBound[e]! < threshold) freeOpt[nOpt++] = e - e0;
+  }
+  freeStart[nFree] = nOpt;
+  const freeGroups = nFree;
+  const cap = budgetBytes - fixedBytes;
+  if (cap < 0) return { kind: 'none', states, freeGroups };
+
+  // Exact DP with Pareto lists over the free groups.
+  // Bound for a partial state (w, h) after stage s: fixedHarm + λ·fixedBytes + h + λ·w + Σ_{rest} cMin − λ·budget.
+  const restC = new Float64Array(nFree + 1);
+  const restMinBytes = new Float64Array(nFree + 1);
+  for (let s = nFree - 1; s >= 0; s--) {
+    const g = freeG[s]!;
+    restC[s] = restC[s + 1]! + cMin[g]!;
+    let mb = Infinity;
+    for (let o = freeStart[s]!; o < freeStart[s + 1]!; o++) mb = Math.min(mb, effBytes[effStart[g]! + freeOpt[o]!]!);
+    restMinBytes[s] = restMinBytes[s + 1]! + mb;
+  }
+  const base = fixedHarm + lambda * fixedBytes - lambda * budgetBytes;
+  // Scratch lists reused from stage to stage (grown as needed); back-pointers of all stages in one column pair.
+  let { w, h, nw, nh, np, nq, parents, picks, head, optBytes, optHarm } = scratch;
+  let len = 1; // live states in w/h (the empty start state: 0 bytes, 0 harm)
+  w[0] = 0;
+  h[0] = 0;
+  const stageStart = new Int32Array(nFree + 1);
+  let kept = 0; // back-pointer entries used
+  states += 1;
+  let result: BelowThreshold | undefined;
+  for (let s = 0; s < nFree; s++) {
+    const g = freeG[s]!;
+    const e0 = effStart[g]!;
+    const o0 = freeStart[s]!;
+    const k = freeStart[s + 1]! - o0;
+    const m = len * k;
+    if (m > maxStates * 4 || states - statesBefore + m > maxTotalStates * 4) {
+      result = { kind: 'capped', states, freeGroups };
+      break;
+    }
+    // The previous states are a Pareto list (bytes ascending, harm descending), so each option's successors are
+    // already sorted by bytes: a k-way merge (k ≤ formats + 1) replaces a general sort of all m candidates. Ties
+    // break as a stable sort of the candidates in (state, option) order would, so results do not change.
+    // At most `len` successors survive the dominance test (one per distinct harm level below the last), but a
+    // stage can have up to m candidates before it; the output lists hold at most m.
+    if (nw.length < m) {
+      nw = new Float64Array(Math.max(m, 2 * nw.length));
+      nh = new Float64Array(nw.length);
+    }
+    if (np.length < m) {
+      np = new Int32Array(Math.max(m, 2 * np.length));
+      nq = new Int32Array(np.length);
+    }
+    if (head.length < k) {
+      head = new Int32Array(2 * k);
+      optBytes = new Float64Array(2 * k);
+      optHarm = new Float64Array(2 * k);
+    }
+    for (let j = 0; j < k; j++) {
+      head[j] = 0;
+      optBytes[j] = effBytes[e0 + freeOpt[o0 + j]!]!;
+      optHarm[j] = effHarm[e0 + freeOpt[o0 + j]!]!;
+    }
+    const capHere = cap - restMinBytes[s + 1]!;
+    const restCNext = restC[s + 1]!;
+    let c = 0;
+    let best = Infinity;
+    for (;;) {
+      let bj = -1;
+      let bw = 0;
+      let bh = 0;
+      for (let j = 0; j < k; j++) {
+        const i = head[j]!;
+        if (i >= len) continue;
+        const cwj = w[i]! + optBytes[j]!;
+        if (cwj > capHere) {
+          head[j] = len; // bytes only grow along this option's list
+          continue;
+        }
+        const chj = h[i]! + optHarm[j]!;
+        if (bj < 0 || cwj < bw || (cwj === bw && (chj < bh || (chj === bh && i < head[bj]!)))) {
+          bj = j;
+          bw = cwj;
+          bh = chj;
+        }
+      }
+      if (bj < 0) break;
+      const i = head[bj]!;
+      head[bj] = i + 1;
+      if (base + bh + lambda * bw + restCNext >= threshold) continue; // cannot get below the threshold
+      if (bh < best) {
+        best = bh;
+        nw[c] = bw;
+        nh[c] = bh;
+        np[c] = i;
+        nq[c] = freeOpt[o0 + bj]!;
+        c++;
+      }
+    }
+    if (c === 0) {
+      result = { kind: 'none', states, freeGroups }; // nothing gets below the threshold
+      break;
+    }
+    states += c;
+    if (c > maxStates || states - statesBefore > maxTotalStates) {
+      result = { kind: 'capped', states, freeGroups };
+      break;
+    }
+    // The new states become the current ones (swap the scratch pairs); back-pointers are appended.
+    [w, nw] = [nw, w];
+    [h, nh] = [nh, h];
+    len = c;
+    if (parents.length < kept + c) {
+      const size = Math.max(kept + c, 2 * parents.length);
+      const grownParents = new Int32Array(size);
+      grownParents.set(parents.subarray(0, kept));
+      parents = grownParents;
+      const grownPicks = new Int32Array(size);
+      grownPicks.set(picks.subarray(0, kept));
+      picks = grownPicks;
+    }
+    parents.set(np.subarray(0, c), kept);
+    picks.set(nq.subarray(0, c), kept);
+    stageStart[s] = kept;
+    kept += c;
+  }
+  Object.assign(scratch, { w, h, nw, nh, np, nq, parents, picks, head, optBytes, optHarm });
+  if (result) return result;
+  // Best final state = least harm (Pareto list: the last one).
+  let bi = len - 1;
+  if (!(fixedHarm + h[bi]! < threshold)) return { kind: 'none', states, freeGroups };
+  for (let s = nFree - 1; s >= 0; s--) {
+    pos[freeG[s]!] = picks[stageStart[s]! + bi]!;
+    bi = parents[stageStart[s]! + bi]!;
+  }
+  return { kind: 'found', states, freeGroups };
+}
+
+/** One point of a Pareto frontier: the least predicted harm achievable with `bytes`. */
+export interface FrontierPoint {
+  readonly bytes: number;
+  readonly harm: number;
+}
+
+/**
+ * The Pareto frontier (harm vs bytes) of a multiple-choice knapsack: every point is the exact optimum at its
+ * own byte count (an integral LP optimum), bytes strictly increasing and harm strictly decreasing. At most
+ * `maxPoints` points, spread evenly over the byte range, always including both ends.
+ */
+export function knapsackFrontier(groups: readonly (readonly KnapsackOption[])[] | KnapsackColumns, maxPoints = 200): FrontierPoint[] {
+  return preparedFrontier(prepareKnapsack(groups), maxPoints);
+}
+
+/** {@link knapsackFrontier} of a prepared problem. */
+export function preparedFrontier(prepared: PreparedKnapsack, maxPoints = 200): FrontierPoint[] {
+  const count = prepared.edgeG.length + 1;
+  const allBytes = new Float64Array(count);
+  const allHarm = new Float64Array(count);
+  let bytes = prepared.minBytes;
+  let harm = prepared.minHarmAtMin;
+  allBytes[0] = bytes;
+  allHarm[0] = harm;
+  for (let i = 1; i < count; i++) {
+    bytes += prepared.edgeBytes[i - 1]!;
+    harm -= prepared.edgeHarm[i - 1]!;
+    allBytes[i] = bytes;
+    allHarm[i] = harm;
+  }
+  const point = (i: number): FrontierPoint => ({ bytes: allBytes[i]!, harm: allHarm[i]! });
+  if (count <= maxPoints) return Array.from({ length: count }, (_, i) => point(i));
+  const picked: number[] = [];
+  const lo = allBytes[0]!;
+  const span = allBytes[count - 1]! - lo;
+  let j = 0;
+  for (let k = 0; k < maxPoints; k++) {
+    const level = lo + (span * k) / (maxPoints - 1);
+    while (j + 1 < count && allBytes[j + 1]! <= level) j++;
+    if (picked[picked.length - 1] !== j) picked.push(j);
+  }
+  if (picked[picked.length - 1] !== count - 1) picked.push(count - 1);
+  return picked.map(point);
+}
