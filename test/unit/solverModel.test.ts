@@ -153,3 +153,16 @@ test('the solver at further budgets (baselines at equal memory) equals a fresh s
   });
   assert.equal(r.atBytes[5]!.status, 'infeasible', '1 % of the weights cannot fit');
 });
+
+test('a layer pinned to a format without any score keeps its real bytes in the solution (harm 0, with a note)', () => {
+  const model = tinyTransformer(2, 64, 128);
+  const scored = harmFor(model);
+  // No layer has a score for INT4: the pinned layer's option is still sized as INT4.
+  const harm: HarmFunction = (l, f) => (f.id === 'int4' ? undefined : scored(l, f));
+  const pinnedLayer = 'layers.0.mlp.down_proj';
+  const total = model.layers.reduce((a, l) => a + l.byteLength, 0);
+  const r = solveModel(model, { weightBudgetBytes: total, harm, formats: ['fp16', 'int8'], pinned: { [pinnedLayer]: 'int4' } });
+  assert.equal(r.assignment[pinnedLayer], 'int4');
+  assert.ok(r.notes.some((n) => n.includes(pinnedLayer) && n.includes('no score')), r.notes.join(' | '));
+  assert.equal(r.weightBytes, assignmentWeightBytes(model, r.assignment), 'the solution counts the pinned layer at its INT4 bytes');
+});
