@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { inferRole, isQuantizableWeight, layersFromTensors, blockCountFromLayers, expertCountFromLayers, type TensorInfo } from '../../src/core';
-import { RoleMemo } from '../../src/core/model/roles';
+import { inferRoleOfSegments, RoleMemo } from '../../src/core/model/roles';
 
 /** [name, rank, role, block, expert] */
 const CASES: readonly [string, number, string, number | undefined, number | undefined][] = [
@@ -169,4 +169,11 @@ test('tensorParts: tensor-only layers (layer i = tensor i) give the parts and ac
   assert.equal(tensorParts(twice).get(names[1]!), 'mtp');
   const first = { ...model, tensors: [t(names[1]!), ...tensors], layers: [{ ...layers[1]!, block: 0 }, ...layers] } as typeof model;
   assert.equal(tensorParts(first).get(names[1]!), 'text');
+});
+
+test('inferRoleOfSegments gives inferRole of the name those lower-cased segments make', () => {
+  const names = [...CASES.map((c) => c[0]), '', '.weight', 'a..b.bias', 'Model.Layers.3.MLP.Down_Proj.weight', 'x.in_proj_weight'];
+  for (const name of names) {
+    for (const rank of [0, 1, 2, 3]) assert.deepEqual(inferRoleOfSegments(name.toLowerCase().split('.'), rank), inferRole(name, rank), `${name} rank ${rank}`);
+  }
 });

@@ -88,6 +88,15 @@ export function inferRole(name: string, rank = 2): RoleInfo {
   return { role: r.role, block: r.block, expert: r.expert };
 }
 
+/**
+ * {@link inferRole} of the name whose lower-cased `.`-separated segments are `segs` (none holding a `.`), for
+ * callers that already have them (the ONNX reader's name tokens): no join, lower-casing and split again.
+ */
+export function inferRoleOfSegments(segs: readonly string[], rank = 2): RoleInfo {
+  const r = rolePartsOfSegments(segs, rank);
+  return { role: r.role, block: r.block, expert: r.expert };
+}
+
 /** {@link inferRole} plus which '.'-separated segment held the block and the expert index (-1: none). */
 interface RoleParts extends RoleInfo {
   readonly blockSegment: number;
@@ -95,7 +104,10 @@ interface RoleParts extends RoleInfo {
 }
 
 function roleParts(name: string, rank: number): RoleParts {
-  const segs = name.toLowerCase().split('.');
+  return rolePartsOfSegments(name.toLowerCase().split('.'), rank);
+}
+
+function rolePartsOfSegments(segs: readonly string[], rank: number): RoleParts {
   let block: number | undefined;
   let expert: number | undefined;
   let blockSegment = -1;
@@ -373,24 +385,30 @@ function samePattern(e: MemoEntry, name: string, rank: number, digitMask: number
   return true;
 }
 
+/** True when some parent segment matches `re` (a loop, not `some` with a new closure per call: this runs per tensor). */
+function anyParent(parents: readonly string[], re: RegExp): boolean {
+  for (let i = 0; i < parents.length; i++) if (re.test(parents[i]!)) return true;
+  return false;
+}
+
 function roleOf(module: string, parents: readonly string[], expert: number | undefined, rank: number): LayerRole {
   if (NORM.test(module)) return 'norm';
-  if (ROUTER.test(module) || parents.some((p) => p === 'gate' || p === 'router')) return 'router';
-  if (SHARED_EXPERT_SEGMENT.test(module) || parents.some((p) => SHARED_EXPERT_SEGMENT.test(p))) return 'shared_expert';
+  if (ROUTER.test(module) || parents.includes('gate') || parents.includes('router')) return 'router';
+  if (SHARED_EXPERT_SEGMENT.test(module) || anyParent(parents, SHARED_EXPERT_SEGMENT)) return 'shared_expert';
   if (expert !== undefined || EXPERT_MODULE.test(module) || parents.includes('experts')) return 'expert';
   // Granite MoE (granitemoe, granitemoehybrid): all experts fused in `block_sparse_moe.input_linear` / `output_linear`.
   if (GRANITE_EXPERTS.test(module) && parents.includes('block_sparse_moe')) return 'expert';
-  if (RECURRENT.test(module) || parents.some((p) => RECURRENT.test(p))) return 'recurrent';
+  if (RECURRENT.test(module) || anyParent(parents, RECURRENT)) return 'recurrent';
   // GGUF's top-level `output.weight` is the LM head; an `output` module elsewhere is contextual.
   if ((module === 'output' || module === 'head') && parents.length === 0) return 'output_head';
   if (parents.includes('lm_head')) return 'output_head';
   for (const rule of NAME_RULES) if (rule.test.test(module)) return rule.role;
   if (CONTEXT_MODULES.test(module)) {
-    if (parents.some((p) => ATTENTION_CONTEXT.test(p))) return 'attention_o';
-    if (parents.some((p) => MLP_UP_CONTEXT.test(p))) return 'ffn_up';
-    if (parents.some((p) => MLP_CONTEXT.test(p))) return 'ffn_down';
+    if (anyParent(parents, ATTENTION_CONTEXT)) return 'attention_o';
+    if (anyParent(parents, MLP_UP_CONTEXT)) return 'ffn_up';
+    if (anyParent(parents, MLP_CONTEXT)) return 'ffn_down';
   }
-  if (CONV.test(module) || parents.some((p) => CONV.test(p))) return 'conv';
+  if (CONV.test(module) || anyParent(parents, CONV)) return 'conv';
   if (rank >= 3) return 'conv';
   if (rank === 2) return 'linear';
   return 'other';

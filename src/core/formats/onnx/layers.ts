@@ -5,7 +5,7 @@
  * Attention → attention_qkv) and from weight/node names second (q_proj, c_attn, lm_head… via model/roles.ts).
  */
 import { dtypeInfo, isRealValued } from '../../model/dtypes';
-import { inferRole, isQuantizableWeight } from '../../model/roles';
+import { inferRoleOfSegments, isQuantizableWeight } from '../../model/roles';
 import type { Layer, LayerRole, TensorInfo } from '../../model/types';
 import type { RawGraph } from './parse';
 import { UniqueNames } from '../../model/uniqueNames';
@@ -91,7 +91,17 @@ interface Traced {
 
 /** Splits ONNX node/tensor names (`/model/layers.0/self_attn/q_proj/MatMul`, `l0.q.w`) into lowercase tokens. */
 function tokens(name: string): string[] {
-  return name.toLowerCase().split(/[/.:]+/).filter((t) => t !== '');
+  // name.toLowerCase().split(/[/.:]+/) without its empty tokens, in one pass (this runs twice per layer).
+  const lower = name.toLowerCase();
+  const out: string[] = [];
+  let start = 0;
+  for (let i = 0; i <= lower.length; i++) {
+    const c = i < lower.length ? lower.charCodeAt(i) : 0x2f;
+    if (c !== 0x2f && c !== 0x2e && c !== 0x3a) continue;
+    if (i > start) out.push(lower.substring(start, i));
+    start = i + 1;
+  }
+  return out;
 }
 
 const TRAILING_NOISE = /^(weight|bias|w|b|matmul|gemm|add|mul|conv|gather|output|output_\d+|\d+|[a-z]+_\d+)$/;
@@ -111,10 +121,13 @@ function roleFromName(name: string, op: string): { role: LayerRole; block: numbe
     const t = toks.pop()!;
     if (t === 'bias' || t === 'b') isBias = true;
   }
-  const info = inferRole(`${toks.join('.')}.${isBias ? 'bias' : 'weight'}`, 0);
+  // The tokens are lower-cased and hold no '.': they are the segments of `${toks.join('.')}.weight`.
+  const last = toks[toks.length - 1] ?? '';
+  if (toks.length === 0) toks.push(''); // '.weight' splits into '' and 'weight'
+  toks.push(isBias ? 'bias' : 'weight');
+  const info = inferRoleOfSegments(toks, 0);
   let role = info.role;
   if (role === 'other') {
-    const last = toks[toks.length - 1] ?? '';
     if (last === 'up') role = 'ffn_up';
     else if (last === 'dn' || last === 'down') role = 'ffn_down';
     else if (last === 'gate') role = 'ffn_gate';
