@@ -91,7 +91,7 @@ export {
 export {
   allowedFormats, assignmentHarm, assignmentWeightBytes, type Baseline, type BaselineComparison, budgetFor,
   type BudgetBreakdown, buildPlan, type CheckedAssignment, checkedAssignment, checkPlan, defaultCandidateFormats,
-  exportLlamaCpp, exportOrt, formatAllowed, formatPlanDiagnostics, type FuseOptions, groupLayers,
+  exportLlamaCpp, exportOrt, formatAllowed, formatPlanDiagnostics, type FuseOptions, groupLayers, layerTensors, type LayerGroup,
   harmFromSensitivity, harmFromScores, type HarmFunction, harmToSqnrDb, hasPlanErrors, KEEP_FORMAT, llamaCppRulesBaseline,
   MAX_PLAN_TEXT_BYTES, modelFingerprint, parseBudgetInput, parseByteSize, type ParsedPlan, parsePlan,
   planAssignment, type PlanBudget, type PlanDiagnostic, planDocument, planFileNameFor, planForTarget,

@@ -283,7 +283,10 @@ async function planModel(opened: { source: ByteSource; siblings: SiblingResolver
   for (const e of previous) if (e.pinned) setOwn(pinned, e.layer, e.format);
   // Score the baselines' formats too, so the comparison table has their predicted harm.
   const baselineList = standardBaselines(model, { native: s.target.native, allowEmulated: s.allowEmulated });
-  const listed = [...new Set([...formats, ...baselineList.flatMap((b) => Object.values(b.assignment)).filter((f) => f !== KEEP_FORMAT)])];
+  // Set by set, baseline by baseline: one array of every baseline's entries is a million strings at 200,000 layers.
+  const listedSet = new Set(formats);
+  for (const b of baselineList) for (const f of new Set(Object.values(b.assignment))) if (f !== KEEP_FORMAT) listedSet.add(f);
+  const listed = [...listedSet];
   // GGUF: llama-quantize's fallback types for rows a format's block does not divide are what the solver offers there.
   const scored = [...new Set([...listed, ...ggufFallbackFormats(model, listed)])];
   return { model, fingerprint, constants, formats, outPath, previous, pinned, baselineList, scored };

@@ -487,10 +487,14 @@ interface AssignedWeights {
 function assignedWeights(p: PreparedEstimate, choice: EstimateChoice, warnings: string[]): AssignedWeights {
   const { model, layerByName, tensorByName } = p;
   const assignment: Record<string, NumberFormat> = {};
+  // An assignment repeats a few format ids over every layer: each id is resolved once ('keep' → null).
+  const formatOf = new Map<unknown, NumberFormat | null | undefined>();
   for (const [name, fid] of Object.entries(choice.assignment ?? {})) {
     if (!layerByName.has(name)) fail(`the assignment names the unknown layer '${name.slice(0, 80)}'`);
-    if (typeof fid === 'string' && fid.trim().toLowerCase() === KEEP_FORMAT) continue; // as stored
-    setOwn(assignment, name, getNumberFormat(fid) ?? fail(`unknown format '${String(fid).slice(0, 40)}' for layer '${name.slice(0, 80)}'`));
+    let format = formatOf.get(fid);
+    if (format === undefined && !formatOf.has(fid)) formatOf.set(fid, (format = typeof fid === 'string' && fid.trim().toLowerCase() === KEEP_FORMAT ? null : getNumberFormat(fid)));
+    if (format === null) continue; // as stored
+    setOwn(assignment, name, format ?? fail(`unknown format '${String(fid).slice(0, 40)}' for layer '${name.slice(0, 80)}'`));
   }
   const defaultFormat = choice.defaultFormat !== undefined && choice.defaultFormat.trim().toLowerCase() !== KEEP_FORMAT ? (getNumberFormat(choice.defaultFormat) ?? fail(`unknown default format '${choice.defaultFormat.slice(0, 40)}'`)) : undefined;
   if (defaultFormat) for (const l of model.layers) if (!own(assignment, l.name) && l.quantizable) setOwn(assignment, l.name, defaultFormat);

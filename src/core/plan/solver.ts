@@ -8,6 +8,7 @@ import { formatByteLength, formatForStoredDType, getNumberFormat, KEEP_FORMAT, t
 import { dtypeInfo } from '../model/dtypes';
 import { own, setOwn } from '../model/dict';
 import type { Layer, Model, TensorInfo } from '../model/types';
+import { tensorIndex } from '../model/tensorIndex';
 import type { SensitivityReport, SensitivityScores } from '../precision/sensitivity';
 import { ggufFallbackFormats, ggufWrittenLayerFormat } from './ggufFallback';
 import { prepareKnapsack, preparedFrontier, solvePreparedKnapsack, type FrontierPoint, type KnapsackResult } from './knapsack';
@@ -184,10 +185,9 @@ export function layerTensors(model: Model): LayerTensors {
   return r;
 }
 
-/** Weight tensors per layer, their owners and the bytes outside any layer (shared per model: never mutate). */
+/** Weight tensors per layer and the bytes outside any layer (shared per model: never mutate). */
 export interface LayerTensors {
   readonly byLayer: Map<string, LayerTensor[]>;
-  readonly owner: Map<string, string>;
   readonly outsideBytes: number;
 }
 
@@ -197,35 +197,49 @@ const layerTensorsMemo = new WeakMap<Model, LayerTensors>();
 const groupLayersMemo = new WeakMap<Model, Map<string, LayerGroup[]>>();
 
 function computeLayerTensors(model: Model): LayerTensors {
-  const tensors = new Map<string, TensorInfo>();
-  for (const t of model.tensors) if (!tensors.has(t.name)) tensors.set(t.name, t);
+  // The model's shared name index (first tensor of each name), not a Map of its own: 200,000 entries per copy.
+  const tensors = tensorIndex(model);
   const byLayer = new Map<string, LayerTensor[]>();
-  const owner = new Map<string, string>();
+  const owned = new Set<string>();
   for (const l of model.layers) {
     const list: LayerTensor[] = [];
-    l.weights.forEach((w, i) => {
+    const ws = l.weights;
+    for (let i = 0; i < ws.length; i++) {
+      const w = ws[i]!;
       const t = tensors.get(w);
-      if (!t || owner.has(w)) return;
-      owner.set(w, l.name);
+      if (!t || owned.has(w)) continue;
+      owned.add(w);
       list.push({ tensor: t, isMain: i === 0 });
-    });
+    }
     byLayer.set(l.name, list);
   }
   let outsideBytes = 0;
-  for (const t of tensors.values()) if (!owner.has(t.name)) outsideBytes += t.byteLength;
-  return { byLayer, owner, outsideBytes };
+  for (const t of tensors.values()) if (!owned.has(t.name)) outsideBytes += t.byteLength;
+  return { byLayer, outsideBytes };
 }
 
 /** Layer-weight bytes of an assignment (layer → format id; missing or 'keep' = as stored). */
 export function assignmentWeightBytes(model: Model, assignment: Readonly<Record<string, string>>): number {
   const { byLayer } = layerTensors(model);
+  const formatOf = formatLookup();
   let total = 0;
   for (const [name, tensors] of byLayer) {
     const id = own(assignment, name);
-    const f = !id || id === KEEP_FORMAT ? 'keep' : (getNumberFormat(id) ?? 'keep');
+    const f = !id || id === KEEP_FORMAT ? 'keep' : (formatOf(id) ?? 'keep');
     for (const t of tensors) total += tensorBytesIn(t.tensor, f, t.isMain);
   }
   return total;
+}
+
+/** `getNumberFormat` remembered per id (an assignment repeats a handful of ids over every layer of the model). */
+function formatLookup(): (id: string) => NumberFormat | undefined {
+  const known = new Map<string, NumberFormat | undefined>();
+  return (id) => {
+    if (known.has(id)) return known.get(id);
+    const f = getNumberFormat(id);
+    known.set(id, f);
+    return f;
+  };
 }
 
 /** Groups layers that must share a format (see {@link FuseOptions}); layers sharing a tensor are always grouped. */
@@ -244,61 +258,87 @@ export function groupLayers(model: Model, fuse: FuseOptions = {}): LayerGroup[] 
   return groups;
 }
 
+/**
+ * Union-find over layer numbers (typed arrays, no Map per layer name). A layer listed twice under one name is one
+ * layer, as it was when the sets were keyed by name: every occurrence maps to the first one's number.
+ */
 function computeGroupLayers(model: Model, fuse: FuseOptions): LayerGroup[] {
   const layers = model.layers.filter((l) => l.weights.length > 0 && l.byteLength > 0);
-  const parent = new Map<string, string>(layers.map((l) => [l.name, l.name]));
-  const reason = new Map<string, LayerGroup['reason']>();
-  const find = (x: string): string => {
+  const n = layers.length;
+  const numberOf = new Map<string, number>();
+  const id = new Int32Array(n);
+  for (let i = 0; i < n; i++) {
+    const name = layers[i]!.name;
+    const known = numberOf.get(name);
+    if (known === undefined) numberOf.set(name, i);
+    id[i] = known ?? i;
+  }
+  const parent = new Int32Array(n);
+  for (let i = 0; i < n; i++) parent[i] = i;
+  const reason: (LayerGroup['reason'] | undefined)[] = new Array<LayerGroup['reason'] | undefined>(n);
+  const find = (x: number): number => {
     let r = x;
-    while (parent.get(r) !== r) r = parent.get(r)!;
+    while (parent[r] !== r) r = parent[r]!;
     let c = x;
-    while (parent.get(c) !== r) {
-      const n = parent.get(c)!;
-      parent.set(c, r);
-      c = n;
+    while (parent[c] !== r) {
+      const next = parent[c]!;
+      parent[c] = r;
+      c = next;
     }
     return r;
   };
-  const union = (a: string, b: string, why: LayerGroup['reason']): void => {
+  const union = (a: number, b: number, why: LayerGroup['reason']): void => {
     const ra = find(a);
     const rb = find(b);
     if (ra === rb) return;
-    parent.set(rb, ra);
-    reason.set(ra, reason.get(ra) ?? why);
+    parent[rb] = ra;
+    reason[ra] ??= why;
   };
   const byKey = (key: (l: Layer) => string | undefined, why: LayerGroup['reason']): void => {
-    const first = new Map<string, string>();
-    for (const l of layers) {
-      const k = key(l);
+    const first = new Map<string, number>();
+    for (let i = 0; i < n; i++) {
+      const k = key(layers[i]!);
       if (k === undefined) continue;
       const f = first.get(k);
-      if (f) union(f, l.name, why);
-      else first.set(k, l.name);
+      if (f !== undefined && layers[f]!.name !== '') union(f, id[i]!, why);
+      else first.set(k, id[i]!);
     }
   };
   // Shared tensors (tied weights) can only be stored one way.
-  const tensorOwner = new Map<string, string>();
-  const rank = new Map(model.tensors.map((t) => [t.name, t.shape.length]));
-  for (const l of layers)
-    l.weights.forEach((w, i) => {
-      if (i > 0 && (rank.get(w) ?? 0) < 2) return; // biases stay as stored: sharing them does not tie formats
+  // (As when these were Maps of names: a first member named '' does not count, and a tensor name listed twice has
+  // the rank of its last tensor.)
+  const tensorOwner = new Map<string, number>();
+  const tensors = tensorIndex(model);
+  const laterRank = new Map<string, number>();
+  for (const t of model.tensors) if (tensors.get(t.name) !== t) laterRank.set(t.name, t.shape.length);
+  for (let i = 0; i < n; i++) {
+    const ws = layers[i]!.weights;
+    for (let k = 0; k < ws.length; k++) {
+      const w = ws[k]!;
+      if (k > 0 && (laterRank.get(w) ?? tensors.get(w)?.shape.length ?? 0) < 2) continue; // biases stay as stored: sharing them does not tie formats
       const o = tensorOwner.get(w);
-      if (o) union(o, l.name, 'shared-tensor');
-      else tensorOwner.set(w, l.name);
-    });
+      if (o !== undefined && layers[o]!.name !== '') union(o, id[i]!, 'shared-tensor');
+      else tensorOwner.set(w, id[i]!);
+    }
+  }
   const scope = (l: Layer): string => `${l.block}|${l.expert ?? ''}`;
   if (fuse.qkv === true) byKey((l) => (l.block !== undefined && ['attention_q', 'attention_k', 'attention_v'].includes(l.role) ? `qkv|${scope(l)}` : undefined), 'qkv');
   if (fuse.gateUp !== false) byKey((l) => (l.block !== undefined && ['ffn_gate', 'ffn_up'].includes(l.role) ? `gu|${scope(l)}` : undefined), 'gate-up');
   if (fuse.experts !== false)
     byKey((l) => (l.role === 'expert' || l.expert !== undefined ? `ex|${l.block}|${l.name.replace(/(^|[._])(experts?)([._])\d+(?=[._]|$)/g, '$1$2$3*')}` : undefined), 'experts');
-  const groups = new Map<string, Layer[]>();
-  for (const l of layers) {
-    const r = find(l.name);
-    const g = groups.get(r);
-    if (g) g.push(l);
-    else groups.set(r, [l]);
+  // Groups in the order of their first layer, each layer in model order.
+  const slot = new Int32Array(n).fill(-1);
+  const groups: { root: number; layers: Layer[] }[] = [];
+  for (let i = 0; i < n; i++) {
+    const r = find(id[i]!);
+    const g = slot[r]!;
+    if (g >= 0) groups[g]!.layers.push(layers[i]!);
+    else {
+      slot[r] = groups.length;
+      groups.push({ root: r, layers: [layers[i]!] });
+    }
   }
-  return [...groups.entries()].map(([key, ls]) => ({ key, layers: ls, reason: ls.length > 1 ? (reason.get(key) ?? 'shared-tensor') : 'single' }));
+  return groups.map(({ root, layers: ls }) => ({ key: layers[root]!.name, layers: ls, reason: ls.length > 1 ? (reason[root] ?? 'shared-tensor') : 'single' }));
 }
 
 /**
@@ -546,12 +586,16 @@ export function harmFromScores(scores: SensitivityScores): HarmFunction {
 /** Predicted harm of an assignment (Σ per-layer scores; 'keep' and the stored format score 0); undefined when a layer has no score. */
 export function assignmentHarm(model: Model, assignment: Readonly<Record<string, string>>, harm: HarmFunction): number | undefined {
   let total = 0;
+  const formatOf = formatLookup();
+  const storedIds = new Map<string, string | undefined>();
   for (const l of model.layers) {
     const id = own(assignment, l.name);
     if (!id || id === KEEP_FORMAT) continue;
-    const f = getNumberFormat(id);
+    const f = formatOf(id);
     if (!f) return undefined;
-    if (formatForStoredDType(l.dtype)?.id === f.id) continue;
+    let stored = storedIds.get(l.dtype);
+    if (stored === undefined && !storedIds.has(l.dtype)) storedIds.set(l.dtype, (stored = formatForStoredDType(l.dtype)?.id));
+    if (stored === f.id) continue;
     const h = harm(l, f);
     if (h === undefined || !Number.isFinite(h)) return undefined;
     total += Math.max(0, h);

@@ -383,27 +383,28 @@ async function readTensorInfos(h: HeaderReader, tensorCount: number, alignment: 
     if ((i & 0x3ff) === 0) throwIfCancelled(h.ctx.token);
     const infoAt = r.position;
     const tname = await h.readString('tensor name length', limits.maxStringBytes, true);
-    const quoted = `tensor '${truncateForMessage(tname)}'`;
-    if (names.has(tname)) h.fail('bad-value', `${quoted} appears twice`, infoAt);
+    // The tensor as error messages name it, built only for a message (a string per tensor and field otherwise).
+    const quoted = (): string => `tensor '${truncateForMessage(tname)}'`;
+    if (names.has(tname)) h.fail('bad-value', `${quoted()} appears twice`, infoAt);
     names.add(tname);
     if (!c.has(4)) await c.need(4, 'tensor dimension count');
     const nDims = r.u32Sync();
-    if (nDims > limits.maxRank) h.fail('limit-exceeded', `${quoted} has ${nDims} dimensions, above the limit of ${limits.maxRank}`, r.position - 4);
+    if (nDims > limits.maxRank) h.fail('limit-exceeded', `${quoted()} has ${nDims} dimensions, above the limit of ${limits.maxRank}`, r.position - 4);
     if (!c.has(nDims * 8 + 12)) await c.need(nDims * 8 + 12, 'tensor info');
     const ne: number[] = new Array<number>(nDims);
     let elementCount = 1;
     for (let d = 0; d < nDims; d++) {
-      const dim = r.u64Sync(`${quoted} dimension`);
+      const dim = u64At(r, h.name, () => `${quoted()} dimension`);
       ne[d] = dim;
       elementCount *= dim;
-      if (elementCount > limits.maxElementCount) h.fail('limit-exceeded', `${quoted} has more than ${limits.maxElementCount} elements`, infoAt);
+      if (elementCount > limits.maxElementCount) h.fail('limit-exceeded', `${quoted()} has more than ${limits.maxElementCount} elements`, infoAt);
     }
     const typeAt = r.position;
     const typeId = r.u32Sync();
     const viable = viableLayouts(h, quoted, typeId, typeAt, ne, elementCount);
     const offsetAt = r.position;
-    const offset = r.u64Sync(`${quoted} data offset`);
-    if (offset % alignment !== 0) h.fail('bad-offset', `${quoted} data offset ${offset} is not a multiple of the alignment ${alignment}`, offsetAt);
+    const offset = u64At(r, h.name, () => `${quoted()} data offset`);
+    if (offset % alignment !== 0) h.fail('bad-offset', `${quoted()} data offset ${offset} is not a multiple of the alignment ${alignment}`, offsetAt);
     infos.offsets.push(offset);
     infos.entries.push({ name: tname, ne: [...ne], ggmlType: typeId, offset });
     infos.typeIds.push(typeId);
@@ -423,13 +424,22 @@ async function readTensorInfos(h: HeaderReader, tensorCount: number, alignment: 
 }
 
 /** The layouts of ggml type `typeId` whose blocks divide a row (llama.cpp: each row is a whole number of blocks). */
-function viableLayouts(h: HeaderReader, quoted: string, typeId: number, typeAt: number, ne: readonly number[], elementCount: number): TensorLayout[] {
+/** `r.u64Sync(what())`, building the label only when the value is too large (as `toSafeNumber` words it). */
+function u64At(r: BinaryReader, fileName: string, what: () => string): number {
+  const start = r.position;
+  const low = r.u32Sync();
+  const high = r.u32Sync();
+  const value = high * 0x1_0000_0000 + low;
+  return high < 0x20_0000 && Number.isSafeInteger(value) ? value : toSafeNumber(fileName, low, high, what(), start);
+}
+
+function viableLayouts(h: HeaderReader, quoted: () => string, typeId: number, typeAt: number, ne: readonly number[], elementCount: number): TensorLayout[] {
   const rowLength = ne.length > 0 ? ne[0]! : 1;
   const layouts = ggmlLayouts(typeId);
   if (layouts.length === 0) {
     const removed = REMOVED_GGML_TYPES[typeId];
-    if (removed) h.fail('unsupported', `${quoted} uses ggml type ${typeId} (${removed}), which upstream removed from GGUF files`, typeAt);
-    h.fail('unsupported', `${quoted} has unknown ggml type '${typeId}'`, typeAt);
+    if (removed) h.fail('unsupported', `${quoted()} uses ggml type ${typeId} (${removed}), which upstream removed from GGUF files`, typeAt);
+    h.fail('unsupported', `${quoted()} has unknown ggml type '${typeId}'`, typeAt);
   }
   const viable: TensorLayout[] = [];
   for (const layout of layouts) {
@@ -439,7 +449,7 @@ function viableLayouts(h: HeaderReader, quoted: string, typeId: number, typeAt: 
   }
   if (viable.length === 0) {
     const first = layouts[0]!;
-    h.fail('bad-value', `${quoted} of type ${first.name} has rows of ${rowLength} elements, not a multiple of its block size ${dtypeInfo(first.dtype)!.blockSize}`, typeAt);
+    h.fail('bad-value', `${quoted()} of type ${first.name} has rows of ${rowLength} elements, not a multiple of its block size ${dtypeInfo(first.dtype)!.blockSize}`, typeAt);
   }
   return viable;
 }
@@ -473,7 +483,8 @@ function placeTensorData(h: HeaderReader, infos: TensorInfos, tensorCount: numbe
       covered = end;
       previous = i;
     }
-    tensors[i] = { ...t, location: t.byteLength > 0 ? { file: '', byteOffset: dataOffset + begin, byteLength: t.byteLength, encoding: 'raw' } : undefined };
+    // Set on the entry readTensorInfos made (with `location: undefined` in its place), not on a copy of it.
+    (t as { location: TensorInfo['location'] }).location = t.byteLength > 0 ? { file: '', byteOffset: dataOffset + begin, byteLength: t.byteLength, encoding: 'raw' } : undefined;
   }
   return { dataOffset, forkNotes };
 }
