@@ -159,6 +159,7 @@ async function manyTensorRow(): Promise<boolean> {
     const ratio = median(ours) / median(floor);
     const met = ratio <= 1.5;
     console.log(`\n${MANY_TENSORS.toLocaleString('en-US')} tensors in ${MANY_SHARDS} shards via the index (in process, ${RUNS} alternating runs):`);
+    console.log(`  each run in order (ms): ours ${ours.map((x) => x.toFixed(0)).join(' ')}; floor ${floor.map((x) => x.toFixed(0)).join(' ')}`);
     console.log(`  ours median ${median(ours).toFixed(0)} ms; floor (${MANY_SHARDS} × 8-byte length + header read + JSON.parse) median ${median(floor).toFixed(0)} ms; ${ratio.toFixed(2)}× the floor (goal ≤ 1.5×) ${met ? 'PASS' : 'MISS'}`);
     return met;
   } finally {

@@ -15,7 +15,6 @@
  */
 import type { Limits } from '../../io/limits';
 import type { TensorInfo } from '../../model/types';
-import { decodeStrictUtf8 } from './json';
 import { ByteNameTable, NameTable, asciiText, hashName, type NameSet } from './nameTable';
 
 // nameTable.ts's FNV-1a constants, as local constants: the scan loops use them per byte, and an imported binding is a
@@ -269,9 +268,9 @@ export function parseHeaderFast(bytes: Uint8Array, fileKey: string, dataOffset: 
   const scanned = done(headerScan(fileKey, dataOffset, dataByteLength, limits, dtypeIndex(dtypes)));
   if (scanned === undefined) return undefined;
   // Every byte was ASCII (strings are printable ASCII, the rest JSON punctuation, digits and literals), so byte
-  // offsets are character offsets.
-  const text = decodeStrictUtf8(bytes);
-  if (text === undefined || text.length !== bytes.length) return undefined;
+  // offsets are character offsets, and decoding needs no validation.
+  const text = asciiText(bytes, 0, bytes.length);
+  if (text.length !== bytes.length) return undefined;
   const { tensors, nameOffsets, hashes } = scanned;
   const seen = checkDuplicates ? new NameTable(tensors.length) : undefined;
   for (let i = 0; i < tensors.length; i++) {
