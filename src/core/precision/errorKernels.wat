@@ -298,7 +298,7 @@
   ;; two intError calls; a row that is not provably safe for the fast loop (NaN/Inf, a clamp could trigger, a
   ;; scale overflows) is handed to intError for both formats. $modeA 0: row amax computed; 2: float32
   ;; $amaxPtr[row]. $scratch holds 16 bytes per group of a row (the caller sizes it for groups ≥ 32).
-  (func (export "intErrorPair") (param $x i32) (param $n i32) (param $rowLen i32) (param $group i32)
+  (func $intErrorPair (export "intErrorPair") (param $x i32) (param $n i32) (param $rowLen i32) (param $group i32)
     (param $qmaxA f64) (param $qminA f64) (param $modeA i32) (param $amaxPtr i32)
     (param $qmaxB f64) (param $qminB f64) (param $scratch i32) (param $accA i32) (param $accB i32)
     (local $row i32) (local $rowEnd i32) (local $s i32) (local $e i32) (local $i i32) (local $rowIndex i32) (local $g i32)
@@ -702,19 +702,17 @@
                 (local.set $s (local.get $e))
                 (br $p2))))
           (else
-            ;; not provably safe: decode the row and run intError (float64) for both formats
+            ;; not provably safe: decode the row and run intErrorPair (float64; it hands rows it cannot prove safe to intError)
             (if (local.get $count) (then (call $histogram16 (i32.add (local.get $src) (i32.shl (local.get $row) (i32.const 1))) (i32.sub (local.get $rowEnd) (local.get $row)) (local.get $hist))))
             (if (local.get $bf16)
               (then (call $decodeBf16 (i32.add (local.get $src) (i32.shl (local.get $row) (i32.const 1))) (i32.sub (local.get $rowEnd) (local.get $row))
                 (i32.add (local.get $dst) (i32.shl (local.get $row) (i32.const 2)))))
               (else (call $decodeF16 (i32.add (local.get $src) (i32.shl (local.get $row) (i32.const 1))) (i32.sub (local.get $rowEnd) (local.get $row))
                 (i32.add (local.get $dst) (i32.shl (local.get $row) (i32.const 2))))))
-            (call $intError (i32.add (local.get $dst) (i32.shl (local.get $row) (i32.const 2))) (i32.sub (local.get $rowEnd) (local.get $row))
-              (local.get $rowLen) (local.get $rowLen) (local.get $qmaxA) (local.get $qminA) (i32.const 0) (local.get $modeA) (f64.const 0)
-              (i32.add (local.get $amaxPtr) (i32.shl (local.get $rowIndex) (i32.const 2))) (local.get $accA))
-            (call $intError (i32.add (local.get $dst) (i32.shl (local.get $row) (i32.const 2))) (i32.sub (local.get $rowEnd) (local.get $row))
-              (local.get $rowLen) (local.get $group) (local.get $qmaxB) (local.get $qminB) (i32.const 1) (i32.const 0) (f64.const 0)
-              (i32.const 0) (local.get $accB))))
+            (call $intErrorPair (i32.add (local.get $dst) (i32.shl (local.get $row) (i32.const 2))) (i32.sub (local.get $rowEnd) (local.get $row))
+              (local.get $rowLen) (local.get $group) (local.get $qmaxA) (local.get $qminA) (local.get $modeA)
+              (i32.add (local.get $amaxPtr) (i32.shl (local.get $rowIndex) (i32.const 2)))
+              (local.get $qmaxB) (local.get $qminB) (local.get $scratch) (local.get $accA) (local.get $accB))))
         (local.set $rowIndex (i32.add (local.get $rowIndex) (i32.const 1)))
         (local.set $row (local.get $rowEnd))
         (br $rows)))
