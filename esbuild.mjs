@@ -4,6 +4,7 @@
 import * as esbuild from 'esbuild';
 import { chmodSync, existsSync, realpathSync, writeFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
 import path from 'node:path';
 
 const production = process.argv.includes('--production');
@@ -45,8 +46,10 @@ function llamaCppFileUrls(packageDir) {
   };
 }
 
+// The CLI: dist/cli.js (src/cli/launcher.ts) runs the bundle dist/cliMain.js with the V8 code cache written below.
 const builds = [
-  { ...common, platform: 'node', format: 'cjs', entryPoints: ['src/cli/main.ts'], outfile: 'dist/cli.js', banner: { js: '#!/usr/bin/env node' }, external: nodeExternal, mainFields: nodeMainFields },
+  { ...common, platform: 'node', format: 'cjs', entryPoints: ['src/cli/launcher.ts'], outfile: 'dist/cli.js', banner: { js: '#!/usr/bin/env node' }, external: nodeExternal, mainFields: nodeMainFields },
+  { ...common, platform: 'node', format: 'cjs', entryPoints: ['src/cli/main.ts'], outfile: 'dist/cliMain.js', external: nodeExternal, mainFields: nodeMainFields },
 ];
 if (existsSync('src/host/extension.ts')) builds.push({ ...common, platform: 'node', format: 'cjs', entryPoints: ['src/host/extension.ts'], outfile: 'dist/extension.js', external: nodeExternal, mainFields: nodeMainFields });
 if (existsSync('src/worker/analysis.ts')) builds.push({ ...common, platform: 'node', format: 'cjs', entryPoints: ['src/worker/analysis.ts'], outfile: 'dist/worker.js', external: nodeExternal, mainFields: nodeMainFields });
@@ -97,3 +100,11 @@ for (const [i, r] of results.entries()) {
 writeFileSync('dist/bundled-packages.json', `${JSON.stringify(bundled, null, 2)}\n`);
 // The `bin` entry must be executable: npm links it for `npx precision-lens`, but never chmods the root package's own bin.
 chmodSync('dist/cli.js', 0o755);
+// V8's code cache of the CLI bundle, made from the same script text the launcher compiles (its compileBundle), so a
+// command starts without compiling the bundle. Compiled only, never run here. Written after the bundle: the launcher
+// ignores a cache older than the bundle. Node of another version rejects it and compiles the bundle as usual.
+{
+  const launcher = createRequire(import.meta.url)(path.resolve('dist/cli.js'));
+  const bundle = path.resolve('dist', launcher.BUNDLE_FILE);
+  writeFileSync(path.resolve('dist', launcher.CODE_CACHE_FILE), launcher.compileBundle(bundle).createCachedData());
+}

@@ -1,6 +1,6 @@
 /**
  * Before/after check for kernel changes (issue 13): runs `sensitivity --json` (and `plan --json`) of two CLI
- * bundles on every model of ../shared/models plus generated FP16 safetensors large enough for the one-pass code
+ * bundles on every model of ../shared/models plus generated FP16 and BF16 safetensors large enough for the one-pass code
  * kernels (chunks ≥ HISTOGRAM_MIN_ELEMENTS), and reports the largest |Δ SQNR dB|, the largest relative Δ of the
  * static score (harm), and whether any format's layer order by harm, or any plan's chosen formats, changed.
  * Usage: node --import tsx bench/compareSensitivity.ts <before/cli.js> <after/cli.js> [--formats a,b,…] [--max-db 0.01]
@@ -10,7 +10,7 @@ import { spawnSync } from 'node:child_process';
 import { closeSync, mkdtempSync, openSync, readdirSync, rmSync, statSync, writeSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { floatToHalfBits, seededRandom } from '../src/core';
+import { floatToBf16Bits, floatToHalfBits, seededRandom } from '../src/core';
 import { buildSafetensors } from '../test/fixtures/buildSafetensors';
 
 const [before, after] = process.argv.slice(2, 4);
@@ -32,8 +32,9 @@ function models(dir: string): string[] {
   return out.sort();
 }
 
-/** FP16 layers of assorted shapes and distributions (Gaussian, heavy outliers, uniform, tiny and huge scales). */
-function writeSynthetic(file: string): void {
+/** FP16 or BF16 layers of assorted shapes and distributions (Gaussian, heavy outliers, uniform, tiny and huge scales). */
+function writeSynthetic(file: string, dtype: 'F16' | 'BF16'): void {
+  const enc = dtype === 'F16' ? floatToHalfBits : floatToBf16Bits;
   const r = seededRandom(77);
   const specs: { name: string; dtype: string; shape: number[]; data: Uint16Array }[] = [];
   for (let i = 0; i < 24; i++) {
@@ -43,9 +44,9 @@ function writeSynthetic(file: string): void {
     for (let k = 0; k < data.length; k++) {
       const g = Math.sqrt(-2 * Math.log(Math.max(r(), 1e-12))) * Math.cos(2 * Math.PI * r());
       const v = i % 4 === 1 ? (r() - 0.5) * sigma : g * sigma * (r() < [0, 1e-4, 1e-3, 1e-2][i % 4]! ? 30 : 1);
-      data[k] = floatToHalfBits(v);
+      data[k] = enc(v);
     }
-    specs.push({ name: `model.layers.${i}.${['self_attn.q_proj', 'self_attn.o_proj', 'mlp.up_proj', 'mlp.down_proj'][i % 4]}.weight`, dtype: 'F16', shape: [rows, cols], data });
+    specs.push({ name: `model.layers.${i}.${['self_attn.q_proj', 'self_attn.o_proj', 'mlp.up_proj', 'mlp.down_proj'][i % 4]}.weight`, dtype, shape: [rows, cols], data });
   }
   const built = buildSafetensors(specs.map(({ name, dtype, shape }) => ({ name, dtype, shape })), { omitData: true });
   const fd = openSync(file, 'w');
@@ -68,8 +69,10 @@ const dir = mkdtempSync(path.join(os.tmpdir(), 'pl-compare-'));
 let worstDb = 0, worstScore = 0, worstMax = 0, orderChanges = 0, planChanges = 0, compared = 0;
 try {
   const synthetic = path.join(dir, 'synthetic-fp16.safetensors');
-  writeSynthetic(synthetic);
-  const files = [...models(path.resolve(__dirname, '../../shared/models')), synthetic, ...process.argv.slice(4).filter((a, i, all) => !a.startsWith('--') && !all[i - 1]?.startsWith('--'))];
+  writeSynthetic(synthetic, 'F16');
+  const syntheticBf16 = path.join(dir, 'synthetic-bf16.safetensors');
+  writeSynthetic(syntheticBf16, 'BF16');
+  const files = [...models(path.resolve(__dirname, '../../shared/models')), synthetic, syntheticBf16, ...process.argv.slice(4).filter((a, i, all) => !a.startsWith('--') && !all[i - 1]?.startsWith('--'))];
   for (const file of files) {
     for (const set of formatSets) {
       const args = ['sensitivity', file, ...(set === 'default' ? [] : ['--formats', set])];

@@ -132,7 +132,8 @@ export function writeJson(io: CliOutput, value: unknown): void {
   let block = '';
   for (const p of jsonPieces(value)) {
     block += p;
-    if (block.length >= BLOCK_CHARS && block.endsWith('\n')) {
+    // The piece, not the block, is tested: endsWith on the growing block flattened it each time (6 MB of garbage on a 4 MB document).
+    if (block.length >= BLOCK_CHARS && p.endsWith('\n')) {
       io.out(block.slice(0, -1));
       block = '';
     }

@@ -188,88 +188,99 @@ test('intErrorGroups (INT8 per channel + INT4 g, 2g, 4g in one pass) adds what f
   setErrorKernelBackend('auto');
 });
 
-/** FP16 codes of rows whose values sit where a float32 quotient x × (1/s) can round to the other integer than float64's: the nearest codes to half-integers of s. */
-function tieCodes(amax: number, scale: number, count: number): number[] {
-  const t = halfToFloatTable();
+/** 16-bit codes of rows whose values sit where a float32 quotient x × (1/s) can round to the other integer than float64's: the nearest codes to half-integers of s. */
+function tieCodes(table: Float32Array, inf: number, amax: number, scale: number, count: number): number[] {
   const near: { c: number; t: number }[] = [];
-  for (let c = 1; c < 0x7c00; c++) {
-    const y = t[c]! / scale;
-    if (t[c]! > amax || y < 0.4) continue;
+  for (let c = 1; c < inf; c++) {
+    const y = table[c]! / scale;
+    if (table[c]! > amax || y < 0.4) continue;
     near.push({ c, t: Math.abs(y - Math.floor(y) - 0.5) });
   }
   near.sort((a, b) => a.t - b.t);
   return Array.from({ length: count }, (_, i) => near[i % Math.min(near.length, 64)]!.c ^ (i % 2 ? 0x8000 : 0));
 }
 
-test('FP16 pair in float32 (intErrorPairStaged) stays within F16_PAIR_TOLERANCE of the float64 pair on ties, subnormals, huge ranges, zeros; NaN/±Inf rows exactly; counts the histogram', { skip: activeErrorKernelBackend() !== 'wasm' && 'no WebAssembly SIMD' }, () => {
-  const ws = errorWorkspace();
-  const h16 = (v: number): number => floatToHalfBits(v);
-  const toHalf = (v: number): number => halfToFloatTable()[h16(v)]!;
-  let worstNoise = 0, worstMax = 0;
-  const cases: { name: string; codes: Uint16Array; rowLen: number; group: number; rowAmax?: Float32Array; exact?: boolean }[] = [];
-  const fromValues = (name: string, v: Float32Array, rowLen: number, group: number, extra: { rowAmax?: Float32Array; exact?: boolean } = {}): void => {
-    cases.push({ name, codes: new Uint16Array(encode(v, 'float16').buffer), rowLen, group, ...extra });
-  };
-  // Ties of A (INT8 per channel): every row holds its max and 4095 codes nearest to half-integers of s = amax/127.
-  for (const amax of [1, 0.0371, 6.1e-5, 3000]) {
-    const a = toHalf(amax), s = Math.fround(a / 127);
-    const row = [h16(a), ...tieCodes(a, s, 4095)];
-    cases.push({ name: `A ties amax ${amax}`, codes: Uint16Array.from([...row, ...row]), rowLen: 4096, group: 128 });
-  }
-  // Ties of B (INT4, FP16 scale per group of 128): each group holds its max and codes nearest to half-integers of its scale.
-  for (const amax of [1, 0.02, 1.3e-5]) {
-    const a = toHalf(amax), s = toHalf(a / 7);
-    const group = [h16(a), ...tieCodes(a, s, 127)];
-    cases.push({ name: `B ties amax ${amax}`, codes: Uint16Array.from(Array.from({ length: 32 }, () => group).flat()), rowLen: 4096, group: 128 });
-  }
-  // Random rows: row lengths and groups that leave scalar tails; scales from FP16 subnormals to near 65504.
-  let seed = 5;
-  const rnd = (): number => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32);
-  for (const [rows, rowLen, group, sigma] of [[8, 4096, 128, 0.02], [5, 300, 32, 1], [3, 67, 64, 2e-6], [4, 1000, 40, 3000], [2, 4096, 256, 0.5]] as const) {
-    fromValues(`gauss ${rows}×${rowLen} g${group} σ ${sigma}`, weights(rows * rowLen, 7 + rowLen, sigma), rowLen, group);
-  }
-  fromValues('huge ranges (2^-24 … 65504 in a row)', Float32Array.from({ length: 8 * 512 }, (_, i) => (i % 509 === 0 ? 65504 : (rnd() - 0.5) * 2 ** (Math.floor(rnd() * 40) - 24))), 512, 128);
-  fromValues('FP16 subnormals only', Float32Array.from({ length: 4 * 512 }, () => (rnd() - 0.5) * 2 ** -14), 512, 128);
-  fromValues('zeros and one value', Float32Array.from({ length: 4 * 512 }, (_, i) => (i === 700 ? -0.25 : 0)), 512, 128);
-  fromValues('equal magnitudes (d = x − 127·s is tiny, not 0)', Float32Array.from({ length: 4 * 512 }, (_, i) => (i % 2 ? 0.3 : -0.3)), 512, 128);
-  fromValues('exact grid multiples', Float32Array.from({ length: 4 * 512 }, (_, i) => ((i % 15) - 7) * 0.125), 512, 128);
-  fromValues('per-row maxima given', weights(8 * 512, 3, 0.3), 512, 128, { rowAmax: Float32Array.from({ length: 8 }, (_, r) => [2, 0.5, 1.2, 0.9, 3, 4, 0.8, 1][r]!) });
-  // NaN / ±Inf / FP16 max in every row: the float64 path (exactly intErrorPair, overflow counts included).
-  fromValues('NaN and ±Inf rows', Float32Array.from({ length: 4 * 512 }, (_, i) => (i === 5 ? NaN : i === 600 ? Infinity : i === 1100 ? -Infinity : i === 1600 ? NaN : (rnd() - 0.5) * 3)), 512, 128, { exact: true });
-  for (const c of cases) {
-    const n = c.codes.length;
-    ws.reset(n, 4, c.rowAmax?.length ?? 0, n);
-    if (c.rowAmax) ws.setRowAmax(c.rowAmax);
-    const mode = c.rowAmax ? AMAX_PER_ROW : AMAX_COMPUTED;
-    ws.load('float16', c.codes, 0, n, false);
-    ws.intErrorPair(n, c.rowLen, c.group, 127, -127, mode, 0, 7, -8, 0, 1);
-    ws.putCodes(c.codes, 0, n);
-    ws.intErrorPairStaged(0, n, c.rowLen, c.group, 127, -127, mode, 0, 7, -8, 2, 3, false);
-    for (const [ref, got, what] of [[0, 2, 'A'], [1, 3, 'B']] as const) {
-      const want = ws.slot(ref), have = ws.slot(got);
-      const rn = want[0] === have[0] ? 0 : Math.abs(want[0] - have[0]) / Math.max(want[0], have[0]);
-      const rm = want[1] === have[1] ? 0 : Math.abs(want[1] - have[1]) / Math.max(want[1], have[1]);
-      worstNoise = Math.max(worstNoise, rn);
-      worstMax = Math.max(worstMax, rm);
-      const limit = c.exact ? 1e-12 : 1;
-      assert.ok(rn <= F16_PAIR_TOLERANCE.noise * limit && rm <= F16_PAIR_TOLERANCE.maxAbsError * limit && want[2] === have[2], `${c.name} ${what}: float64 ${want} float32 ${have}`);
+for (const dtype of ['float16', 'bfloat16'] as const) {
+  test(`${dtype} pair in float32 (intErrorPairStaged) stays within F16_PAIR_TOLERANCE of the float64 pair on ties, subnormals, huge ranges, zeros; NaN/±Inf rows exactly; counts the histogram`, { skip: activeErrorKernelBackend() !== 'wasm' && 'no WebAssembly SIMD' }, () => {
+    const ws = errorWorkspace();
+    const table = codeTable(dtype);
+    const enc = (v: number): number => (dtype === 'float16' ? floatToHalfBits(v) : floatToBf16Bits(v));
+    const inf = dtype === 'float16' ? 0x7c00 : 0x7f80;
+    const round = (v: number): number => table[enc(v)]!;
+    const halfScale = (v: number): number => halfToFloatTable()[floatToHalfBits(v)]!;
+    let worstNoise = 0, worstMax = 0;
+    const cases: { name: string; codes: Uint16Array; rowLen: number; group: number; rowAmax?: Float32Array; exact?: boolean }[] = [];
+    const fromValues = (name: string, v: Float32Array, rowLen: number, group: number, extra: { rowAmax?: Float32Array; exact?: boolean } = {}): void => {
+      cases.push({ name, codes: new Uint16Array(encode(v, dtype).buffer), rowLen, group, ...extra });
+    };
+    // Ties of A (INT8 per channel): every row holds its max and 4095 codes nearest to half-integers of s = amax/127.
+    for (const amax of [1, 0.0371, 6.1e-5, 3000]) {
+      const a = round(amax), s = Math.fround(a / 127);
+      const row = [enc(a), ...tieCodes(table, inf, a, s, 4095)];
+      cases.push({ name: `A ties amax ${amax}`, codes: Uint16Array.from([...row, ...row]), rowLen: 4096, group: 128 });
     }
-  }
-  // The ties are where float32 and float64 disagree: the test would not see a wrong tie bound without them.
-  assert.ok(worstNoise > 1e-7, `worst relative Σd² difference ${worstNoise}`);
-  console.log(`FP16 pair float32 vs float64: worst relative Σd² ${worstNoise.toExponential(2)}, max |d| ${worstMax.toExponential(2)}`);
-  // Counting into the histogram in the same loop (safe rows in the loop, the NaN row by histogram16, tails).
-  const codes = cases[cases.length - 1]!.codes;
-  const mixed = Uint16Array.from([...codes, ...cases[7]!.codes.subarray(0, 1013)]);
-  ws.reset(mixed.length, 4, 0, mixed.length);
-  ws.putCodes(mixed, 0, mixed.length);
-  ws.countStaged(0, mixed.length);
-  const want = ws.histogram();
-  ws.reset(mixed.length, 4, 0, mixed.length);
-  ws.putCodes(mixed, 0, mixed.length);
-  ws.intErrorPairStaged(0, mixed.length, 300, 32, 127, -127, AMAX_COMPUTED, 0, 7, -8, 0, 1, true);
-  assert.deepEqual(ws.histogram(), want);
-});
+    // Ties of B (INT4, FP16 scale per group of 128): each group holds its max and codes nearest to half-integers of its scale.
+    for (const amax of [1, 0.02, 1.3e-5]) {
+      const a = round(amax), s = halfScale(a / 7);
+      const group = [enc(a), ...tieCodes(table, inf, a, s, 127)];
+      cases.push({ name: `B ties amax ${amax}`, codes: Uint16Array.from(Array.from({ length: 32 }, () => group).flat()), rowLen: 4096, group: 128 });
+    }
+    // Random rows: row lengths and groups that leave scalar tails; scales from FP16 subnormals to near 65504.
+    let seed = 5;
+    const rnd = (): number => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32);
+    for (const [rows, rowLen, group, sigma] of [[8, 4096, 128, 0.02], [5, 300, 32, 1], [3, 67, 64, 2e-6], [4, 1000, 40, 3000], [2, 4096, 256, 0.5]] as const) {
+      fromValues(`gauss ${rows}×${rowLen} g${group} σ ${sigma}`, weights(rows * rowLen, 7 + rowLen, sigma), rowLen, group);
+    }
+    fromValues('huge ranges (2^-24 … 65504 in a row)', Float32Array.from({ length: 8 * 512 }, (_, i) => (i % 509 === 0 ? 65504 : (rnd() - 0.5) * 2 ** (Math.floor(rnd() * 40) - 24))), 512, 128);
+    fromValues('FP16 subnormals only', Float32Array.from({ length: 4 * 512 }, () => (rnd() - 0.5) * 2 ** -14), 512, 128);
+    fromValues('zeros and one value', Float32Array.from({ length: 4 * 512 }, (_, i) => (i === 700 ? -0.25 : 0)), 512, 128);
+    fromValues('equal magnitudes (d = x − 127·s is tiny, not 0)', Float32Array.from({ length: 4 * 512 }, (_, i) => (i % 2 ? 0.3 : -0.3)), 512, 128);
+    fromValues('exact grid multiples', Float32Array.from({ length: 4 * 512 }, (_, i) => ((i % 15) - 7) * 0.125), 512, 128);
+    fromValues('per-row maxima given', weights(8 * 512, 3, 0.3), 512, 128, { rowAmax: Float32Array.from({ length: 8 }, (_, r) => [2, 0.5, 1.2, 0.9, 3, 4, 0.8, 1][r]!) });
+    if (dtype === 'bfloat16') {
+      // Beyond FP16: tiny values next to normal ones (below 2^-60: float64 path), rows of tiny values only, huge values (FP16 scale overflow).
+      fromValues('BF16 tiny beside normal', Float32Array.from({ length: 4 * 512 }, (_, i) => (i % 100 === 3 ? 1e-25 * (i % 3) : (rnd() - 0.5) * 0.1)), 512, 128);
+      fromValues('BF16 tiny rows', Float32Array.from({ length: 4 * 512 }, () => (rnd() - 0.5) * 1e-15), 512, 128);
+      fromValues('BF16 huge', Float32Array.from({ length: 4 * 512 }, (_, i) => (i % 77 === 0 ? 1e30 : (rnd() - 0.5) * 1e5)), 512, 128, { exact: true });
+      fromValues('BF16 2^-50 … 2^16', Float32Array.from({ length: 8 * 512 }, () => (rnd() - 0.5) * 2 ** (Math.floor(rnd() * 66) - 50)), 512, 128);
+    }
+    // NaN / ±Inf in every row: the float64 path (exactly intErrorPair, overflow counts included).
+    fromValues('NaN and ±Inf rows', Float32Array.from({ length: 4 * 512 }, (_, i) => (i === 5 ? NaN : i === 600 ? Infinity : i === 1100 ? -Infinity : i === 1600 ? NaN : (rnd() - 0.5) * 3)), 512, 128, { exact: true });
+    for (const c of cases) {
+      const n = c.codes.length;
+      ws.reset(n, 4, c.rowAmax?.length ?? 0, n);
+      if (c.rowAmax) ws.setRowAmax(c.rowAmax);
+      const mode = c.rowAmax ? AMAX_PER_ROW : AMAX_COMPUTED;
+      ws.load(dtype, c.codes, 0, n, false);
+      ws.intErrorPair(n, c.rowLen, c.group, 127, -127, mode, 0, 7, -8, 0, 1);
+      ws.putCodes(c.codes, 0, n);
+      ws.intErrorPairStaged(dtype, 0, n, c.rowLen, c.group, 127, -127, mode, 0, 7, -8, 2, 3, false);
+      for (const [ref, got, what] of [[0, 2, 'A'], [1, 3, 'B']] as const) {
+        const want = ws.slot(ref), have = ws.slot(got);
+        const rn = want[0] === have[0] ? 0 : Math.abs(want[0] - have[0]) / Math.max(want[0], have[0]);
+        const rm = want[1] === have[1] ? 0 : Math.abs(want[1] - have[1]) / Math.max(want[1], have[1]);
+        worstNoise = Math.max(worstNoise, rn);
+        worstMax = Math.max(worstMax, rm);
+        const limit = c.exact ? 1e-12 : 1;
+        assert.ok(rn <= F16_PAIR_TOLERANCE.noise * limit && rm <= F16_PAIR_TOLERANCE.maxAbsError * limit && want[2] === have[2], `${c.name} ${what}: float64 ${want} float32 ${have}`);
+      }
+    }
+    // The ties are where float32 and float64 disagree: the test would not see a wrong tie bound without them.
+    assert.ok(worstNoise > 1e-8, `worst relative Σd² difference ${worstNoise}`);
+    console.log(`${dtype} pair float32 vs float64: worst relative Σd² ${worstNoise.toExponential(2)}, max |d| ${worstMax.toExponential(2)}`);
+    // Counting into the histogram in the same loop (safe rows in the loop, the NaN row by histogram16, tails).
+    const codes = cases[cases.length - 1]!.codes;
+    const mixed = Uint16Array.from([...codes, ...cases[7]!.codes.subarray(0, 1013)]);
+    ws.reset(mixed.length, 4, 0, mixed.length);
+    ws.putCodes(mixed, 0, mixed.length);
+    ws.countStaged(0, mixed.length);
+    const want = ws.histogram();
+    ws.reset(mixed.length, 4, 0, mixed.length);
+    ws.putCodes(mixed, 0, mixed.length);
+    ws.intErrorPairStaged(dtype, 0, mixed.length, 300, 32, 127, -127, AMAX_COMPUTED, 0, 7, -8, 0, 1, true);
+    assert.deepEqual(ws.histogram(), want);
+  });
+}
 
 test('the default formats on a large FP16 chunk (the float32 pair on codes) match quantizationError within F16_PAIR_TOLERANCE, and the JS backend exactly', () => {
   const big = weights(512 * Math.ceil(HISTOGRAM_MIN_ELEMENTS / 512), 31);

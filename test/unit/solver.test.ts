@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { knapsackFrontier, solveMultipleChoiceKnapsack, type KnapsackOption } from '../../src/core/plan/solver';
+import { sortByRateDescending } from '../../src/core/plan/knapsack';
 import { rng } from '../fixtures/planModel';
 
 /** Exhaustive optimum: least harm with bytes ≤ budget (undefined when nothing fits). */
@@ -152,4 +153,17 @@ test('long DPs (thousands of states per stage, scratch lists grown and swapped) 
     if (got.states > 20_000) big++;
   }
   assert.ok(big >= 3, `only ${big} instances had long Pareto lists`);
+});
+
+test('edge order: the radix sort of rates equals the comparator sort (rate descending, index ascending on ties)', () => {
+  const r = rng(5);
+  for (const n of [10, 3000, 20_000]) {
+    // Few distinct values (many ties), values across many binades, and exact powers of two.
+    const rates = Float64Array.from({ length: n }, (_, i) => (i % 3 === 0 ? 2 ** Math.floor(r() * 80 - 40) : i % 3 === 1 ? Math.floor(r() * 7) + 1 : r() * 10 ** Math.floor(r() * 30 - 15)));
+    const want = Array.from({ length: n }, (_, i) => i).sort((a, b) => rates[b]! - rates[a]! || a - b);
+    assert.deepEqual([...sortByRateDescending(rates)], want, `n = ${n}`);
+  }
+  // Zero or negative rates fall back to the comparator sort.
+  const mixed = Float64Array.from({ length: 4000 }, (_, i) => (i % 5) - 1);
+  assert.deepEqual([...sortByRateDescending(mixed)], Array.from({ length: 4000 }, (_, i) => i).sort((a, b) => mixed[b]! - mixed[a]! || a - b));
 });

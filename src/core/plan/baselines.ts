@@ -4,7 +4,7 @@
  * solver: non-quantizable layers stay as stored, fused groups share one format, and a format is never used
  * where it would take more bytes than the stored tensor.
  */
-import { own, setOwn } from '../model/dict';
+import { setOwn } from '../model/dict';
 import type { Layer, Model } from '../model/types';
 import { getNumberFormat, type ComputeType } from '../precision/numberFormats';
 import { KEEP_FORMAT } from './planFile';
@@ -26,44 +26,93 @@ export interface BaselineOptions {
   readonly fuse?: FuseOptions;
 }
 
-/** Makes an assignment consistent: keep where a format would not shrink the layer, one format per fused group. */
-function finish(model: Model, raw: Record<string, string>, fuse: FuseOptions | undefined): Record<string, string> {
+/**
+ * Makes an assignment consistent: keep where a format would not shrink the layer, one format per fused group.
+ * `raw` holds a format id per layer of `model.layers` (undefined = keep). Columns and one record at the end: at
+ * 200,000 layers a record per step (and a closure per layer) cost seconds per baseline.
+ */
+function finish(model: Model, raw: readonly (string | undefined)[], fuse: FuseOptions | undefined): Record<string, string> {
   const { byLayer } = layerTensors(model);
-  const out: Record<string, string> = {};
-  for (const l of model.layers) {
-    if (!byLayer.has(l.name) || (byLayer.get(l.name) ?? []).length === 0) continue;
-    let id = l.quantizable ? (own(raw, l.name) ?? KEEP_FORMAT) : KEEP_FORMAT;
+  const layers = model.layers;
+  const ids: (string | undefined)[] = new Array<string | undefined>(layers.length).fill(undefined);
+  for (let i = 0; i < layers.length; i++) {
+    const l = layers[i]!;
+    const ts = byLayer.get(l.name);
+    if (!ts || ts.length === 0) continue;
+    let id = l.quantizable ? (raw[i] ?? KEEP_FORMAT) : KEEP_FORMAT;
     const f = id === KEEP_FORMAT ? undefined : getNumberFormat(id);
     if (!f) id = KEEP_FORMAT;
     else {
-      const ts = byLayer.get(l.name) ?? [];
-      const keep = ts.reduce((a, t) => a + t.tensor.byteLength, 0);
-      const now = ts.reduce((a, t) => a + tensorBytesIn(t.tensor, f, t.isMain), 0);
+      let keep = 0;
+      let now = 0;
+      for (const t of ts) {
+        keep += t.tensor.byteLength;
+        now += tensorBytesIn(t.tensor, f, t.isMain);
+      }
       if (now > keep) id = KEEP_FORMAT;
       // GGUF: the type apply writes (llama-quantize's fallback where the rows do not hold the block).
       else id = ggufWrittenLayerFormat(model, l.name, f.id) ?? f.id;
     }
-    setOwn(out, l.name, id);
+    ids[i] = id;
   }
-  // Fused groups take the format of their most precise member (what a runtime storing them fused must do).
-  const tensors = byLayer;
+  // Fused groups take the format of their most precise member (what a runtime storing them fused must do). Members
+  // without an entry yet are added after the others, in group order.
+  const index = layerIndex(model);
+  const added: number[] = [];
   for (const g of groupLayers(model, fuse)) {
     if (g.layers.length < 2) continue;
-    const bytesOf = (id: string): number =>
-      g.layers.reduce((a, l) => a + (tensors.get(l.name) ?? []).reduce((b, t) => b + tensorBytesIn(t.tensor, id === KEEP_FORMAT ? 'keep' : getNumberFormat(id)!, t.isMain), 0), 0);
-    const ids = [...new Set(g.layers.map((l) => own(out, l.name)!).filter((x) => x !== undefined))];
-    const pick = ids.sort((a, b) => bytesOf(b) - bytesOf(a))[0] ?? KEEP_FORMAT;
-    for (const l of g.layers) setOwn(out, l.name, pick);
+    const bytesOf = (id: string): number => {
+      const f = id === KEEP_FORMAT ? 'keep' : getNumberFormat(id)!;
+      let total = 0;
+      for (const l of g.layers) for (const t of byLayer.get(l.name) ?? []) total += tensorBytesIn(t.tensor, f, t.isMain);
+      return total;
+    };
+    const present: string[] = [];
+    for (const l of g.layers) {
+      const id = ids[index.get(l)!];
+      if (id !== undefined && !present.includes(id)) present.push(id);
+    }
+    const pick = present.map((id) => ({ id, bytes: bytesOf(id) })).sort((a, b) => b.bytes - a.bytes)[0]?.id ?? KEEP_FORMAT;
+    for (const l of g.layers) {
+      const i = index.get(l)!;
+      if (ids[i] === undefined) added.push(i);
+      ids[i] = pick;
+    }
   }
+  const isAdded = new Uint8Array(layers.length);
+  for (const i of added) isAdded[i] = 1;
+  const out: Record<string, string> = {};
+  for (let i = 0; i < layers.length; i++) if (ids[i] !== undefined && isAdded[i] === 0) putOwn(out, layers[i]!.name, ids[i]!);
+  for (const i of added) putOwn(out, layers[i]!.name, ids[i]!);
   return out;
+}
+
+/** Position of each layer in `model.layers` (per model). */
+function layerIndex(model: Model): Map<Layer, number> {
+  let m = layerIndexMemo.get(model);
+  if (!m) {
+    m = new Map();
+    for (let i = 0; i < model.layers.length; i++) m.set(model.layers[i]!, i);
+    layerIndexMemo.set(model, m);
+  }
+  return m;
+}
+const layerIndexMemo = new WeakMap<Model, Map<Layer, number>>();
+
+/**
+ * {@link setOwn} for a record made here with `{}`: on a plain object only `__proto__` is an accessor, every other
+ * key assigned is an own data property, so plain assignment does (about 5× faster than defineProperty per key).
+ */
+function putOwn(dict: Record<string, string>, key: string, value: string): void {
+  if (key === '__proto__') setOwn(dict, key, value);
+  else dict[key] = value;
 }
 
 /** Every quantizable layer in `formatId` (undefined when the target cannot run the format). */
 export function uniformBaseline(model: Model, formatId: string, options: BaselineOptions = {}): Baseline | undefined {
   const f = getNumberFormat(formatId);
   if (!f || !formatAllowed(f, options.native, options.allowEmulated)) return undefined;
-  const raw: Record<string, string> = {};
-  for (const l of model.layers) setOwn(raw, l.name, f.id);
+  const raw = new Array<string | undefined>(model.layers.length).fill(f.id);
   return { id: `uniform-${f.id}`, label: `all ${f.label}`, assignment: finish(model, raw, options.fuse) };
 }
 
@@ -102,7 +151,7 @@ export function llamaCppRulesBaseline(model: Model, formats: RuleFormats = q4kmF
     const f = getNumberFormat(id);
     if (!f || !formatAllowed(f, options.native, options.allowEmulated)) return undefined;
   }
-  const raw: Record<string, string> = {};
+  const raw = new Array<string | undefined>(model.layers.length).fill(undefined);
   const weighted = model.layers.filter((l) => l.quantizable && l.byteLength > 0);
   const ordinal = (list: readonly Layer[]): Map<string, number> => new Map(list.map((l, i) => [l.name, i]));
   const byBlock = (a: Layer, b: Layer): number => (a.block ?? 0) - (b.block ?? 0);
@@ -117,13 +166,14 @@ export function llamaCppRulesBaseline(model: Model, formats: RuleFormats = q4kmF
   const blockIdx = new Map(blocks.map((b, i) => [b, i]));
   const generic = v.length === 0 && down.length === 0;
   const gIdx = ordinal(weighted);
+  const index = layerIndex(model);
   for (const l of weighted) {
     let id = formats.low;
     if (l.role === 'output_head') id = formats.head;
     else if (generic) id = useMoreBits(gIdx.get(l.name)!, weighted.length) ? formats.high : formats.low;
     else if (vIdx.has(l.name)) id = useMoreBits(vIdx.get(l.name)!, v.length) ? formats.high : formats.low;
     else if (isDown.has(l)) id = useMoreBits(blockIdx.get(l.block ?? -1)!, nBlocks) ? formats.high : formats.low;
-    setOwn(raw, l.name, id);
+    raw[index.get(l)!] = id;
   }
   return { id: model.format === 'gguf' ? 'q4_k_m' : 'q4_k_m-like', label: `Q4_K_M-like (${formats.low}; ${formats.high} for attn v/ffn down, ${formats.head} head)`, assignment: finish(model, raw, options.fuse) };
 }

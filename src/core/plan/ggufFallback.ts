@@ -61,10 +61,12 @@ const rowsMemo = new WeakMap<Model, Map<string, number[]>>();
  */
 export function ggufWrittenLayerFormat(model: Model, layerName: string, formatId: string): string | undefined {
   if (model.format !== 'gguf') return formatId;
-  const rows = matrixRows(model).get(layerName) ?? [];
-  const written = new Set(rows.map((r) => ggufWrittenFormat(formatId, r)));
-  if (written.size > 1) return undefined;
-  return written.size === 1 ? [...written][0]! : formatId;
+  const rows = matrixRows(model).get(layerName);
+  if (!rows || rows.length === 0) return formatId;
+  // One format for all matrices, or undefined (no Set per call: the planner asks per layer × format).
+  const first = ggufWrittenFormat(formatId, rows[0]!);
+  for (let i = 1; i < rows.length; i++) if (ggufWrittenFormat(formatId, rows[i]!) !== first) return undefined;
+  return first;
 }
 
 /** The fallback formats a GGUF model needs scored when `formats` are candidates (empty when every row fits). */

@@ -15,7 +15,7 @@
  *   two `intError` passes) on row blocks that stay in cache, after an in-wasm FP16/BF16 → float32 decode
  *   (~0.2–0.4 ns/element). These loops are bound by float64 lane throughput (7 operations per value and format);
  *   decoding FP16 in registers instead of a decoded block was measured at the same speed, so the block stays.
- * - FP16 weights with INT8 per channel + INT4 groups as the only block formats (the default five):
+ * - FP16/BF16 weights with INT8 per channel + INT4 groups as the only block formats (the default five):
  *   `intErrorPairF16` runs on the 16-bit codes — group maxima as integer maxima of the codes, |x| decoded in
  *   registers, the errors in float32 lanes (4 per step; d = x − q·scale exact, d² and per-group partial sums in
  *   float32, totals in float64; bound and proof at {@link F16_PAIR_TOLERANCE}) — and counts the histogram in the
@@ -79,7 +79,7 @@ interface WasmExports {
   histogram16(src: number, n: number, hist: number): void;
   intError(x: number, n: number, rowLen: number, group: number, qmax: number, qmin: number, fp16Scale: number, mode: number, amaxConst: number, amaxPtr: number, acc: number): void;
   intErrorPair(x: number, n: number, rowLen: number, group: number, qmaxA: number, qminA: number, modeA: number, amaxPtr: number, qmaxB: number, qminB: number, scratch: number, accA: number, accB: number): void;
-  intErrorPairF16(src: number, n: number, rowLen: number, group: number, qmaxA: number, qminA: number, modeA: number, amaxPtr: number, qmaxB: number, qminB: number, scratch: number, dst: number, accA: number, accB: number, count: number, hist: number): void;
+  intErrorPairF16(src: number, n: number, rowLen: number, group: number, qmaxA: number, qminA: number, modeA: number, amaxPtr: number, qmaxB: number, qminB: number, scratch: number, dst: number, accA: number, accB: number, count: number, hist: number, bf16: number): void;
   intErrorGroups(x: number, n: number, rowLen: number, g1: number, qmaxA: number, qminA: number, modeA: number, amaxPtr: number, qmaxB: number, qminB: number, scratch: number, accA: number, acc1: number): void;
   stats32(x: number, n: number, acc: number): void;
   statsRound16(x: number, n: number, acc: number, acc16: number, accB: number): void;
@@ -143,14 +143,15 @@ export type BlockSource = 'float16' | 'bfloat16' | 'float32';
 export const AMAX_COMPUTED = 0, AMAX_CONSTANT = 1, AMAX_PER_ROW = 2;
 
 /**
- * How far {@link ErrorWorkspace.intErrorPairStaged} (FP16 codes, float32 arithmetic) may be from
+ * How far {@link ErrorWorkspace.intErrorPairStaged} (FP16 or BF16 codes, float32 arithmetic) may be from
  * {@link ErrorWorkspace.intErrorPair} (float64), relative, for INT8 per channel (qmax 127) + INT4 groups of ≤ 256
  * (qmax 7). Rows with NaN/±Inf, a possible clamp or an FP16 scale overflow take the float64 path, so overflow
- * counts and those rows are identical. On the others, per value:
+ * counts and those rows are identical; so do rows whose A scale is below 2^-40 and BF16 rows holding a nonzero
+ * |x| < 2^-60 (so that no d² leaves float32's normal range). On the others, per value:
  * - d = |x| − q·scale is exact in float32. B: q ≤ 7 times an FP16 scale has ≤ 14 significant bits, and |x| − q·s
- *   spans ≤ 16 bits (|x| ≥ s/2 when q ≥ 1, both on FP16 grids). A: the float32 scale s = hi + lo with hi its top
- *   12 bits; q·hi and q·lo (≤ 19 bits) are exact, |x| − q·hi spans ≤ 20 bits, and d is a multiple of lo's last
- *   bit 2^e with |d| ≤ s/2 < 2^(e+24) (s ≥ 2^-31 for FP16 maxima; a scale < 2^-100 takes the float64 path).
+ *   spans ≤ 22 bits (|x| ≥ s/2 when q ≥ 1; x has 11 (FP16) or 8 (BF16) significant bits, s ≥ 2^-24). A: the float32
+ *   scale s = hi + lo with hi its top 12 bits; q·hi and q·lo (≤ 19 bits) are exact, |x| − q·hi spans ≤ 20 bits, and
+ *   d is a multiple of lo's last bit 2^e with |d| ≤ s/2 < 2^(e+24).
  * - q = nearest(|x| × float32(1/s)): |y − x/s| ≤ (qmax + ½)·2^-23 =: δ (1.52e-5 for A, 8.9e-7 for B). q differs
  *   from the float64 reference only when x/s is within δ of a half-integer; there d² ≥ (s/2)²(1 − 2δ)² and the
  *   two choices' d² differ by ≤ 2s²δ: ≤ 8δ/(1 − 2δ)² relative (1.22e-4 for A) even if every value sat there.
@@ -216,8 +217,9 @@ export interface ErrorWorkspace {
    * {@link intErrorPair} of `n` staged FP16 codes [k, k + n) without loading them as a block: decoded in registers
    * and computed in float32 (errorKernels.wat `intErrorPairF16`; the sums agree with {@link intErrorPair} within
    * {@link F16_PAIR_TOLERANCE}). The loaded block is overwritten. The JS backend decodes and runs intErrorPair.
+   * (FP16 or BF16 codes, as `source`.)
    */
-  intErrorPairStaged(k: number, n: number, rowLength: number, group: number, qmaxA: number, qminA: number, amaxModeA: number, firstRow: number, qmaxB: number, qminB: number, slotA: number, slotB: number, count: boolean): void;
+  intErrorPairStaged(source: 'float16' | 'bfloat16', k: number, n: number, rowLength: number, group: number, qmaxA: number, qminA: number, amaxModeA: number, firstRow: number, qmaxB: number, qminB: number, slotA: number, slotB: number, count: boolean): void;
   /** Copies 16-bit codes `data[start, start + n)` into the staging area (at 0), as {@link stage} reads them. */
   putCodes(data: Uint16Array, start: number, n: number): void;
   /**
@@ -401,9 +403,9 @@ class WasmWorkspace implements ErrorWorkspace {
     this.k.intErrorPair(this.cur, n, rowLength, group, qmaxA, qminA, amaxModeA, this.amax + firstRow * 4, qmaxB, qminB, this.scratch, this.acc + slotA * 24, this.acc + slotB * 24);
   }
 
-  intErrorPairStaged(k: number, n: number, rowLength: number, group: number, qmaxA: number, qminA: number, amaxModeA: number, firstRow: number, qmaxB: number, qminB: number, slotA: number, slotB: number, count: boolean): void {
+  intErrorPairStaged(source: 'float16' | 'bfloat16', k: number, n: number, rowLength: number, group: number, qmaxA: number, qminA: number, amaxModeA: number, firstRow: number, qmaxB: number, qminB: number, slotA: number, slotB: number, count: boolean): void {
     this.cur = this.dst;
-    this.k.intErrorPairF16(this.src + 2 * k, n, rowLength, group, qmaxA, qminA, amaxModeA, this.amax + firstRow * 4, qmaxB, qminB, this.scratch, this.dst, this.acc + slotA * 24, this.acc + slotB * 24, count ? 1 : 0, this.hist);
+    this.k.intErrorPairF16(this.src + 2 * k, n, rowLength, group, qmaxA, qminA, amaxModeA, this.amax + firstRow * 4, qmaxB, qminB, this.scratch, this.dst, this.acc + slotA * 24, this.acc + slotB * 24, count ? 1 : 0, this.hist, source === 'bfloat16' ? 1 : 0);
     if (count) this.histUsed = true;
   }
 
@@ -670,8 +672,8 @@ class JsWorkspace implements ErrorWorkspace {
     this.intError(n, rowLength, group, qmaxB, qminB, true, AMAX_COMPUTED, 0, firstRow, slotB);
   }
 
-  intErrorPairStaged(k: number, n: number, rowLength: number, group: number, qmaxA: number, qminA: number, amaxModeA: number, firstRow: number, qmaxB: number, qminB: number, slotA: number, slotB: number, count: boolean): void {
-    this.load('float16', this.staged, k, n, count);
+  intErrorPairStaged(source: 'float16' | 'bfloat16', k: number, n: number, rowLength: number, group: number, qmaxA: number, qminA: number, amaxModeA: number, firstRow: number, qmaxB: number, qminB: number, slotA: number, slotB: number, count: boolean): void {
+    this.load(source, this.staged, k, n, count);
     this.intErrorPair(n, rowLength, group, qmaxA, qminA, amaxModeA, firstRow, qmaxB, qminB, slotA, slotB);
   }
 

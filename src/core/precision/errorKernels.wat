@@ -86,7 +86,7 @@
         (br $tail))))
 
   ;; BF16 bits (u16 × n at $src) → float32 (at $dst): the bits are the top half of a float32.
-  (func (export "decodeBf16") (param $src i32) (param $n i32) (param $dst i32)
+  (func $decodeBf16 (export "decodeBf16") (param $src i32) (param $n i32) (param $dst i32)
     (local $i i32) (local $v v128)
     (block $done
       (loop $vec
@@ -456,8 +456,8 @@
     (f64.store offset=0 (local.get $accB) (f64.add (f64.load offset=0 (local.get $accB)) (local.get $snB)))
     (f64.store offset=8 (local.get $accB) (f64.max (f64.load offset=8 (local.get $accB)) (f64.sqrt (local.get $smB)))))
 
-  ;; intErrorPair on FP16 codes, in float32 arithmetic (4 lanes) — the default INT8-per-channel + INT4-group pair
-  ;; of FP16 weights, without a separate decode pass. $src holds $n FP16 codes (u16) in rows of $rowLen; A and B
+  ;; intErrorPair on FP16 codes ($bf16 = 0) or BF16 codes ($bf16 = 1), in float32 arithmetic (4 lanes) — the default
+  ;; INT8-per-channel + INT4-group pair of 16-bit weights, without a separate decode pass. $src holds $n FP16 codes (u16) in rows of $rowLen; A and B
   ;; as in intErrorPair. Pass 1 takes each group's max |x| from the codes (max of code & 0x7fff: the same order
   ;; for finite halves; a code ≥ 0x7c00 is ±Inf/NaN and makes the row unsafe). Pass 2 decodes |x| in registers
   ;; (the error of −x is minus that of x: RNE is symmetric and a safe row never clamps) and computes, per value:
@@ -475,13 +475,14 @@
   ;; Values after the last multiple of 8 in a group run in float64 as intErrorPair. $scratch: 32 bytes per group.
   (func (export "intErrorPairF16") (param $src i32) (param $n i32) (param $rowLen i32) (param $group i32)
     (param $qmaxA f64) (param $qminA f64) (param $modeA i32) (param $amaxPtr i32)
-    (param $qmaxB f64) (param $qminB f64) (param $scratch i32) (param $dst i32) (param $accA i32) (param $accB i32) (param $count i32) (param $hist i32)
+    (param $qmaxB f64) (param $qminB f64) (param $scratch i32) (param $dst i32) (param $accA i32) (param $accB i32) (param $count i32) (param $hist i32) (param $bf16 i32)
     (local $row i32) (local $rowEnd i32) (local $s i32) (local $e i32) (local $i i32) (local $rowIndex i32) (local $g i32)
     (local $c i32) (local $mc i32) (local $p i32) (local $cp i32) (local $hA i32) (local $hB i32) (local $rowMc i32) (local $safe i32)
     (local $v v128) (local $m v128) (local $x v128) (local $q v128) (local $d v128)
     (local $nA v128) (local $nB v128) (local $nA2 v128) (local $nB2 v128) (local $mA2 v128) (local $mB2 v128) (local $mA v128) (local $mB v128) (local $sA v128) (local $sB v128)
     (local $ivA v128) (local $hiA v128) (local $loA v128) (local $ivB v128) (local $scB v128)
-    (local $c7fff v128) (local $cMul v128) (local $zero v128)
+    (local $c7fff v128) (local $cMul v128) (local $zero v128) (local $one v128) (local $mn v128)
+    (local $sh i32) (local $mulS f32) (local $infC i32)
     (local $amax f64) (local $amaxA f64) (local $xs f64) (local $ds f64)
     (local $scAs f64) (local $ivAs f64) (local $scBs f64) (local $ivBs f64) (local $ivA32 f32) (local $ivB32 f32) (local $sc32 f32) (local $hi32 f32)
     (local $limA f32) (local $limB f32)
@@ -490,7 +491,12 @@
     (local.set $hA (local.get $hist))
     (local.set $hB (i32.add (local.get $hist) (i32.const 262144)))
     (local.set $c7fff (i16x8.splat (i32.const 0x7fff)))
-    (local.set $cMul (f32x4.splat (f32.const 0x1p112)))
+    ;; FP16: |x| = float32 bits (c << 13) × 2^112; BF16: bits c << 16
+    (local.set $sh (select (i32.const 16) (i32.const 13) (local.get $bf16)))
+    (local.set $mulS (select (f32.const 1) (f32.const 0x1p112) (local.get $bf16)))
+    (local.set $infC (select (i32.const 0x7f80) (i32.const 0x7c00) (local.get $bf16)))
+    (local.set $cMul (f32x4.splat (local.get $mulS)))
+    (local.set $one (i16x8.splat (i32.const 1)))
     (local.set $limA (f32.demote_f64 (f64.add (f64.min (local.get $qmaxA) (f64.neg (local.get $qminA))) (f64.const 0.5))))
     (local.set $limB (f32.demote_f64 (f64.add (f64.min (local.get $qmaxB) (f64.neg (local.get $qminB))) (f64.const 0.5))))
     (local.set $mA (local.get $zero))
@@ -534,9 +540,9 @@
                 (if (i32.gt_u (local.get $c) (local.get $mc)) (then (local.set $mc (local.get $c))))
                 (local.set $i (i32.add (local.get $i) (i32.const 1)))
                 (br $at)))
-            (if (i32.ge_u (local.get $mc) (i32.const 0x7c00)) (then (local.set $safe (i32.const 0))))
+            (if (i32.ge_u (local.get $mc) (local.get $infC)) (then (local.set $safe (i32.const 0))))
             (if (i32.gt_u (local.get $mc) (local.get $rowMc)) (then (local.set $rowMc (local.get $mc))))
-            (local.set $amax (f64.promote_f32 (f32.mul (f32.reinterpret_i32 (i32.shl (local.get $mc) (i32.const 13))) (f32.const 0x1p112))))
+            (local.set $amax (f64.promote_f32 (f32.mul (f32.reinterpret_i32 (i32.shl (local.get $mc) (local.get $sh))) (local.get $mulS))))
             ;; B's scale for this group (0 when amax is 0); unsafe when it overflows FP16 or a clamp could trigger
             (local.set $scBs (f64.const 0))
             (if (f64.gt (local.get $amax) (f64.const 0))
@@ -555,8 +561,32 @@
             (local.set $g (i32.add (local.get $g) (i32.const 32)))
             (local.set $s (local.get $e))
             (br $p1)))
+        ;; BF16: a nonzero |x| below 2^-60 (code 0x2180) could square below float32's normal range: float64 path
+        (if (local.get $bf16)
+          (then
+            (local.set $mn (v128.const i64x2 -1 -1))
+            (local.set $i (local.get $row))
+            (block $mDone
+              (loop $mLoop
+                (br_if $mDone (i32.gt_u (i32.add (local.get $i) (i32.const 8)) (local.get $rowEnd)))
+                (local.set $mn (i16x8.min_u (local.get $mn) (i16x8.sub
+                  (v128.and (v128.load align=2 (i32.add (local.get $src) (i32.shl (local.get $i) (i32.const 1)))) (local.get $c7fff)) (local.get $one))))
+                (local.set $i (i32.add (local.get $i) (i32.const 8)))
+                (br $mLoop)))
+            (local.set $mn (i16x8.min_u (local.get $mn) (i8x16.shuffle 8 9 10 11 12 13 14 15 0 1 2 3 4 5 6 7 (local.get $mn) (local.get $mn))))
+            (local.set $mn (i16x8.min_u (local.get $mn) (i8x16.shuffle 4 5 6 7 0 1 2 3 4 5 6 7 0 1 2 3 (local.get $mn) (local.get $mn))))
+            (local.set $mn (i16x8.min_u (local.get $mn) (i8x16.shuffle 2 3 0 1 2 3 0 1 2 3 0 1 2 3 0 1 (local.get $mn) (local.get $mn))))
+            (local.set $mc (i16x8.extract_lane_u 0 (local.get $mn)))
+            (block $mtDone
+              (loop $mt
+                (br_if $mtDone (i32.ge_u (local.get $i) (local.get $rowEnd)))
+                (local.set $c (i32.and (i32.sub (i32.and (i32.load16_u (i32.add (local.get $src) (i32.shl (local.get $i) (i32.const 1)))) (i32.const 0x7fff)) (i32.const 1)) (i32.const 0xffff)))
+                (if (i32.lt_u (local.get $c) (local.get $mc)) (then (local.set $mc (local.get $c))))
+                (local.set $i (i32.add (local.get $i) (i32.const 1)))
+                (br $mt)))
+            (if (i32.lt_u (local.get $mc) (i32.const 0x217f)) (then (local.set $safe (i32.const 0))))))
         ;; A's scale for the row: float64 as intErrorPair, float32 1/scale, and scale = hi + lo (12 + ≤ 12 bits)
-        (local.set $amax (f64.promote_f32 (f32.mul (f32.reinterpret_i32 (i32.shl (local.get $rowMc) (i32.const 13))) (f32.const 0x1p112))))
+        (local.set $amax (f64.promote_f32 (f32.mul (f32.reinterpret_i32 (i32.shl (local.get $rowMc) (local.get $sh))) (local.get $mulS))))
         (local.set $amaxA (if (result f64) (i32.eq (local.get $modeA) (i32.const 2))
           (then (f64.promote_f32 (f32.load (i32.add (local.get $amaxPtr) (i32.shl (local.get $rowIndex) (i32.const 2))))))
           (else (local.get $amax))))
@@ -568,7 +598,7 @@
         (local.set $ivA32 (if (result f32) (f64.gt (local.get $scAs) (f64.const 0)) (then (f32.div (f32.const 1) (local.get $sc32))) (else (f32.const 0))))
         (local.set $hi32 (f32.reinterpret_i32 (i32.and (i32.reinterpret_f32 (local.get $sc32)) (i32.const 0xfffff000))))
         ;; (a scale below 2^-100 — never from FP16 maxima, only from a tiny given row max — takes the float64 path)
-        (if (i32.and (f32.gt (local.get $sc32) (f32.const 0)) (f32.lt (local.get $sc32) (f32.const 0x1p-100))) (then (local.set $safe (i32.const 0))))
+        (if (i32.and (f32.gt (local.get $sc32) (f32.const 0)) (f32.lt (local.get $sc32) (f32.const 0x1p-40))) (then (local.set $safe (i32.const 0))))
         (if (i32.eqz (i32.and (f32.lt (f32.mul (f32.demote_f64 (local.get $amax)) (local.get $ivA32)) (local.get $limA))
               (i32.and (f64.lt (f64.mul (local.get $amax) (local.get $ivAs)) (f64.add (local.get $qmaxA) (f64.const 0.5)))
                        (f64.gt (f64.neg (f64.mul (local.get $amax) (local.get $ivAs))) (f64.sub (local.get $qminA) (f64.const 0.5))))))
@@ -598,7 +628,7 @@
                     (br_if $vDone (i32.gt_u (i32.add (local.get $i) (i32.const 8)) (local.get $e)))
                     (local.set $v (v128.and (v128.load align=2 (i32.add (local.get $src) (i32.shl (local.get $i) (i32.const 1)))) (local.get $c7fff)))
                     ;; low four
-                    (local.set $x (f32x4.mul (i32x4.shl (i32x4.extend_low_i16x8_u (local.get $v)) (i32.const 13)) (local.get $cMul)))
+                    (local.set $x (f32x4.mul (i32x4.shl (i32x4.extend_low_i16x8_u (local.get $v)) (local.get $sh)) (local.get $cMul)))
                     (local.set $q (f32x4.nearest (f32x4.mul (local.get $x) (local.get $ivA))))
                     (local.set $d (f32x4.sub (f32x4.sub (local.get $x) (f32x4.mul (local.get $q) (local.get $hiA))) (f32x4.mul (local.get $q) (local.get $loA))))
                     (local.set $d (f32x4.mul (local.get $d) (local.get $d)))
@@ -628,7 +658,7 @@
                       (i32.store (local.get $p) (i32.add (i32.load (local.get $p)) (i32.const 1)))
                     ))
                     ;; high four
-                    (local.set $x (f32x4.mul (i32x4.shl (i32x4.extend_high_i16x8_u (local.get $v)) (i32.const 13)) (local.get $cMul)))
+                    (local.set $x (f32x4.mul (i32x4.shl (i32x4.extend_high_i16x8_u (local.get $v)) (local.get $sh)) (local.get $cMul)))
                     (local.set $q (f32x4.nearest (f32x4.mul (local.get $x) (local.get $ivA))))
                     (local.set $d (f32x4.sub (f32x4.sub (local.get $x) (f32x4.mul (local.get $q) (local.get $hiA))) (f32x4.mul (local.get $q) (local.get $loA))))
                     (local.set $d (f32x4.mul (local.get $d) (local.get $d)))
@@ -657,7 +687,7 @@
                       (local.set $p (i32.add (local.get $hist) (i32.shl (i32.load16_u (i32.add (local.get $src) (i32.shl (local.get $i) (i32.const 1)))) (i32.const 2))))
                       (i32.store (local.get $p) (i32.add (i32.load (local.get $p)) (i32.const 1)))))
                     (local.set $xs (f64.promote_f32 (f32.mul (f32.reinterpret_i32 (i32.shl
-                      (i32.and (i32.load16_u (i32.add (local.get $src) (i32.shl (local.get $i) (i32.const 1)))) (i32.const 0x7fff)) (i32.const 13))) (f32.const 0x1p112))))
+                      (i32.and (i32.load16_u (i32.add (local.get $src) (i32.shl (local.get $i) (i32.const 1)))) (i32.const 0x7fff)) (local.get $sh))) (local.get $mulS))))
                     (local.set $ds (f64.sub (local.get $xs) (f64.mul (f64.nearest (f64.mul (local.get $xs) (local.get $ivAs))) (local.get $scAs))))
                     (local.set $ds (f64.mul (local.get $ds) (local.get $ds)))
                     (local.set $snA (f64.add (local.get $snA) (local.get $ds)))
@@ -674,8 +704,11 @@
           (else
             ;; not provably safe: decode the row and run intError (float64) for both formats
             (if (local.get $count) (then (call $histogram16 (i32.add (local.get $src) (i32.shl (local.get $row) (i32.const 1))) (i32.sub (local.get $rowEnd) (local.get $row)) (local.get $hist))))
-            (call $decodeF16 (i32.add (local.get $src) (i32.shl (local.get $row) (i32.const 1))) (i32.sub (local.get $rowEnd) (local.get $row))
-              (i32.add (local.get $dst) (i32.shl (local.get $row) (i32.const 2))))
+            (if (local.get $bf16)
+              (then (call $decodeBf16 (i32.add (local.get $src) (i32.shl (local.get $row) (i32.const 1))) (i32.sub (local.get $rowEnd) (local.get $row))
+                (i32.add (local.get $dst) (i32.shl (local.get $row) (i32.const 2)))))
+              (else (call $decodeF16 (i32.add (local.get $src) (i32.shl (local.get $row) (i32.const 1))) (i32.sub (local.get $rowEnd) (local.get $row))
+                (i32.add (local.get $dst) (i32.shl (local.get $row) (i32.const 2))))))
             (call $intError (i32.add (local.get $dst) (i32.shl (local.get $row) (i32.const 2))) (i32.sub (local.get $rowEnd) (local.get $row))
               (local.get $rowLen) (local.get $rowLen) (local.get $qmaxA) (local.get $qminA) (i32.const 0) (local.get $modeA) (f64.const 0)
               (i32.add (local.get $amaxPtr) (i32.shl (local.get $rowIndex) (i32.const 2))) (local.get $accA))

@@ -862,8 +862,12 @@ export function analyzeSensitivityChunk(chunk: SensitivityChunkTask, read?: Chun
   const countInBlocks = histogrammed && !transposed && blockPass && !others.some((f) => f.id === 'nvfp4');
   let stats: WeightStatsPartial | undefined;
   let facts: { absMax: number; absMean: number } | undefined;
+  // The two halves of the code histogram added once, after the last count (statistics, element-wise errors and a
+  // histogramOnly result share it: one 256 KiB array per task).
+  let histCache: Uint32Array | undefined;
+  const histogram = (): Uint32Array => (histCache ??= ws.histogram());
   const histStats = (): void => {
-    const h = histogramStats(ws.histogram(), codeTable(task.dtype as 'float16' | 'bfloat16'));
+    const h = histogramStats(histogram(), codeTable(task.dtype as 'float16' | 'bfloat16'));
     facts = { absMax: h.absMax, absMean: h.absMean };
     stats = { count: h.count, maxAbs: h.maxAbs, s1: h.s1, s2: h.s2, s3: h.s3, s4: h.s4, sAbs: h.sAbs, beyondFp16: h.beyondFp16, zeros: h.zeros, nonFinite: h.nonFinite };
   };
@@ -922,9 +926,9 @@ export function analyzeSensitivityChunk(chunk: SensitivityChunkTask, read?: Chun
     const quad = quadA >= 0 && quadB >= 0;
     const pairA = quad ? -1 : quadA;
     const pairB = quad ? -1 : ints.findIndex((f) => f.element === 'int4' && f.blockSize >= 32);
-    // FP16 codes whose only block work is that pair (the default formats): the pair runs on the codes themselves
+    // FP16/BF16 codes whose only block work is that pair (the default formats): the pair runs on the codes themselves
     // in float32 (errorKernels.ts F16_PAIR_TOLERANCE), counting them into the histogram in the same loop.
-    const codesPair = task.dtype === 'float16' && source === 'float16' && histogrammed && ints.length === 2 && pairA >= 0 && pairB >= 0 && ints[pairB]!.blockSize <= F16_PAIR_TOLERANCE.maxGroup && !fused16 && pass1Elementwise.length === 0 && others.length === 0;
+    const codesPair = (source === 'float16' || source === 'bfloat16') && histogrammed && ints.length === 2 && pairA >= 0 && pairB >= 0 && ints[pairB]!.blockSize <= F16_PAIR_TOLERANCE.maxGroup && !fused16 && pass1Elementwise.length === 0 && others.length === 0;
     for (let s = 0; s < n; s += blockElements) {
       const m = Math.min(blockElements, n - s);
       if (codesPair) {
@@ -933,7 +937,7 @@ export function analyzeSensitivityChunk(chunk: SensitivityChunkTask, read?: Chun
           k = s % stageElements;
           if (k === 0) ws.stage(read!, 2 * s, Math.min(stageElements, n - s));
         } else ws.putCodes(data as Uint16Array, s, m);
-        ws.intErrorPairStaged(k, m, rowLength, ints[pairB]!.blockSize, 127, -127, g?.channelAbsMax ? AMAX_PER_ROW : AMAX_COMPUTED, Math.floor(s / rowLength), 7, -8, pairA, pairB, countInBlocks);
+        ws.intErrorPairStaged(source, k, m, rowLength, ints[pairB]!.blockSize, 127, -127, g?.channelAbsMax ? AMAX_PER_ROW : AMAX_COMPUTED, Math.floor(s / rowLength), 7, -8, pairA, pairB, countInBlocks);
         continue;
       }
       loadBlock(s, m, false);
@@ -987,7 +991,7 @@ export function analyzeSensitivityChunk(chunk: SensitivityChunkTask, read?: Chun
     return { signal: st.s2, noise, maxAbsError, overflow, count: st.count };
   };
   if (elementwise.length) {
-    const hist = histogrammed ? ws.histogram() : undefined;
+    const hist = histogrammed ? histogram() : undefined;
     for (const f of elementwise) {
       const b = blockElementwise.find((x) => x.format === f);
       errors[f.id] = hist
@@ -1008,7 +1012,7 @@ export function analyzeSensitivityChunk(chunk: SensitivityChunkTask, read?: Chun
     const e = f ? errors[evaluatedAs.get(f.id)!.id] : undefined;
     if (e) byRequest[id] = e;
   }
-  return { id: task.id, stats: st, errors: byRequest, ...(columnAbsMax ? { columnAbsMax } : {}), ...(histogramOnly ? { histogram: ws.histogram() } : {}) };
+  return { id: task.id, stats: st, errors: byRequest, ...(columnAbsMax ? { columnAbsMax } : {}), ...(histogramOnly ? { histogram: histogram() } : {}) };
 }
 
 /**

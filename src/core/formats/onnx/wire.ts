@@ -259,6 +259,23 @@ export class WireCursor {
     return this.buf.subarray(rel, rel + n);
   }
 
+  /** FNV-1a hash of the `n` buffered bytes at `pos` (not consumed; check `has(n)` first). */
+  hashAhead(n: number): number {
+    const buf = this.buf;
+    const start = this.pos - this.bufStart;
+    let h = 0x811c9dc5;
+    for (let i = start; i < start + n; i++) h = Math.imul(h ^ buf[i]!, 0x01000193);
+    return h;
+  }
+
+  /** True when the buffered bytes at `pos` are `bytes` (not consumed; check `has(bytes.length)` first). */
+  sameAhead(bytes: Uint8Array): boolean {
+    const buf = this.buf;
+    const start = this.pos - this.bufStart;
+    for (let i = 0; i < bytes.length; i++) if (buf[start + i] !== bytes[i]) return false;
+    return true;
+  }
+
   /** Decodes `n` buffered bytes as UTF-8 without awaiting (check `has(n)` first). */
   stringSync(n: number): string {
     const rel = this.pos - this.bufStart;

@@ -1,0 +1,79 @@
+/**
+ * The `precision-lens` executable (dist/cli.js, src/cli/launcher.ts) runs the CLI bundle with the V8 code cache the
+ * build wrote: this Node accepts that cache, the CLI behaves as before, and a stale, corrupt or missing cache only
+ * costs the compile. Needs the build (dist/), which `npm test` runs first.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import type * as vm from 'node:vm';
+import { version } from '../../package.json';
+
+const DIST = path.resolve(__dirname, '../../dist');
+
+interface Launcher {
+  BUNDLE_FILE: string;
+  CODE_CACHE_FILE: string;
+  compileBundle(file: string, cachedData?: Buffer): vm.Script;
+  readCodeCache(file: string): Buffer | undefined;
+}
+
+function launcher(): Launcher {
+  assert.ok(existsSync(path.join(DIST, 'cli.js')), 'dist/cli.js is missing: run `npm run build`');
+  return require(path.join(DIST, 'cli.js')) as Launcher;
+}
+
+/** Runs the CLI from `dir`/cli.js. */
+function cli(dir: string, ...args: string[]): { status: number | null; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, [path.join(dir, 'cli.js'), ...args], { encoding: 'utf8' });
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+test('the build writes a code cache of the CLI bundle that this Node accepts; the CLI runs through it', () => {
+  const l = launcher();
+  const bundle = path.join(DIST, l.BUNDLE_FILE);
+  const cache = l.readCodeCache(bundle);
+  assert.ok(cache && cache.length > 0, `${l.CODE_CACHE_FILE} is missing or older than ${l.BUNDLE_FILE}`);
+  assert.equal(l.compileBundle(bundle, cache).cachedDataRejected, false);
+  const r = cli(DIST, '--version');
+  assert.deepEqual([r.status, r.stdout.trim(), r.stderr], [0, version, '']);
+  // Input errors still exit 2 with one line: the bundle's own entry code ran (require.main === module there).
+  const bad = cli(DIST, 'inspect', path.join(os.tmpdir(), 'precision-lens-no-such-model.onnx'));
+  assert.equal(bad.status, 2);
+  assert.match(bad.stderr, /no such file/);
+});
+
+test('a stale, corrupt or missing code cache is ignored: the bundle is compiled as usual', () => {
+  const l = launcher();
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'pl-launcher-'));
+  try {
+    for (const f of ['cli.js', l.BUNDLE_FILE, l.CODE_CACHE_FILE]) copyFileSync(path.join(DIST, f), path.join(dir, f));
+    const bundle = path.join(dir, l.BUNDLE_FILE);
+    const cacheFile = path.join(dir, l.CODE_CACHE_FILE);
+    // Older than the bundle (a bundle rebuilt without its cache): not read.
+    utimesSync(cacheFile, new Date(2000, 0, 1), new Date(2000, 0, 1));
+    assert.equal(l.readCodeCache(bundle), undefined);
+    assert.equal(cli(dir, '--version').stdout.trim(), version);
+    // Corrupt: V8 rejects it.
+    writeFileSync(cacheFile, readFileSync(cacheFile).subarray(0, 100));
+    const corrupt = l.readCodeCache(bundle);
+    assert.ok(corrupt);
+    assert.equal(l.compileBundle(bundle, corrupt).cachedDataRejected, true);
+    assert.deepEqual([cli(dir, '--version').status, cli(dir, '--version').stdout.trim()], [0, version]);
+    // Missing.
+    rmSync(cacheFile);
+    assert.equal(l.readCodeCache(bundle), undefined);
+    assert.equal(cli(dir, '--version').stdout.trim(), version);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('the CLI bundle holds no import(): a vm.Script has no module loader for it', () => {
+  const l = launcher();
+  const text = readFileSync(path.join(DIST, l.BUNDLE_FILE), 'utf8');
+  assert.equal(/\bimport\s*\(/.exec(text)?.[0], undefined);
+});
