@@ -69,7 +69,7 @@ import {
   type TensorInfo,
 } from '../core';
 import { FileByteSource, openModelFile, openRegularFile } from './fileByteSource';
-import { runSensitivityBatch, type SensitivityBatchItem, type SensitivityBatchRequest, type SensitivityWorkerReply, type SensitivityWorkerRequest } from '../worker/sensitivityWorker';
+import { BATCH_ERROR_FIELDS, BATCH_STATS_FIELDS, batchStats, runSensitivityBatch, type SensitivityBatchRequest, type SensitivityBatchResults, type SensitivityWorkerReply, type SensitivityWorkerRequest } from '../worker/sensitivityWorker';
 import { loadQuantParams, seededRandom } from '../core';
 import { NodeError } from './errors';
 
@@ -383,11 +383,13 @@ class ChunkPool {
   }
 
   /** Runs a batch of small whole-tensor tasks (their bytes view `buffer`) in one message. */
-  async runBatch(tasks: readonly SensitivityChunkTask[], buffer: ArrayBuffer): Promise<readonly SensitivityBatchItem[]> {
-    const request: SensitivityBatchRequest = { kind: 'sensitivity/batch', id: tasks[0]?.id ?? 0, tasks, buffer };
+  async runBatch(tasks: readonly SensitivityChunkTask[], buffer: ArrayBuffer, formats: readonly string[]): Promise<SensitivityBatchResults> {
+    const request: SensitivityBatchRequest = { kind: 'sensitivity/batch', id: tasks[0]?.id ?? 0, tasks, buffer, formats };
     const reply = await this.send(request, [buffer]);
-    if (reply.kind !== 'sensitivity/batch-result' || reply.items.length !== tasks.length) throw new NodeError('worker-failed', `analysis worker answered ${reply.kind} to a batch`);
-    return reply.items;
+    if (reply.kind !== 'sensitivity/batch-result' || reply.results.errors.length !== tasks.length || reply.results.sums.length !== tasks.length * (BATCH_STATS_FIELDS + BATCH_ERROR_FIELDS * formats.length)) {
+      throw new NodeError('worker-failed', `analysis worker answered ${reply.kind} to a batch`);
+    }
+    return reply.results;
   }
 
   private async send(message: SensitivityWorkerRequest | SensitivityBatchRequest, transfer: ArrayBuffer[]): Promise<SensitivityWorkerReply> {
@@ -527,12 +529,30 @@ class TensorPartials {
     }
   }
 
+  /** Adds task `k`'s error sums of a batch's columnar results (the formats it returned), as {@link mergeErrors}. */
+  mergeBatchErrors(t: number, r: SensitivityBatchResults, k: number): void {
+    const n = this.formats.length;
+    const nr = r.formats.length;
+    const base = k * (BATCH_STATS_FIELDS + BATCH_ERROR_FIELDS * nr) + BATCH_STATS_FIELDS;
+    for (let f = 0; f < n; f++) {
+      const j = nr === n && r.formats[f] === this.formats[f] ? f : r.formats.indexOf(this.formats[f]!);
+      if (j < 0 || r.has[k * nr + j] !== 1) continue;
+      const at = base + BATCH_ERROR_FIELDS * j;
+      const s = r.sums;
+      this.mergeSums(t * n + f, s[at]!, s[at + 1]!, s[at + 2]!, s[at + 3]!, s[at + 4]!);
+    }
+  }
+
   private mergeError(i: number, e: ErrorPartial): void {
-    this.signal[i] = this.signal[i]! + e.signal;
-    this.noise[i] = this.noise[i]! + e.noise;
-    if (this.withStats) this.maxAbsError[i] = Math.max(this.maxAbsError[i]!, e.maxAbsError);
-    this.overflow[i] = this.overflow[i]! + e.overflow;
-    this.count[i] = this.count[i]! + e.count;
+    this.mergeSums(i, e.signal, e.noise, e.maxAbsError, e.overflow, e.count);
+  }
+
+  private mergeSums(i: number, signal: number, noise: number, maxAbsError: number, overflow: number, count: number): void {
+    this.signal[i] = this.signal[i]! + signal;
+    this.noise[i] = this.noise[i]! + noise;
+    if (this.withStats) this.maxAbsError[i] = Math.max(this.maxAbsError[i]!, maxAbsError);
+    this.overflow[i] = this.overflow[i]! + overflow;
+    this.count[i] = this.count[i]! + count;
   }
 
   /** Records a sampling block's (noise, signal) for format number `f`. */
@@ -878,23 +898,23 @@ class SensitivityRun {
       buffer = bytes.buffer as ArrayBuffer;
       tasks = items.map(({ tensor, transpose }, k) => this.makeTask(tensor, transpose, undefined, { bytes: bytes.subarray(offsets[k]!, offsets[k]! + tensor.location!.byteLength) }, this.formats, undefined, false));
       throwIfCancelled(this.token);
-      let results: readonly SensitivityBatchItem[];
-      if (this.pool) results = await this.pool.runBatch(tasks, buffer);
+      let results: SensitivityBatchResults;
+      if (this.pool) results = await this.pool.runBatch(tasks, buffer, this.formats);
       else {
         await new Promise((r) => setImmediate(r));
         throwIfCancelled(this.token);
-        results = runSensitivityBatch(tasks);
+        results = runSensitivityBatch(tasks, this.formats);
         this.recycler.give(buffer);
       }
       items.forEach(({ tensor, index }, k) => {
-        const r = results[k]!;
-        if ('error' in r) {
-          this.warnings.push(`${tensor.name}: not analyzed (${r.error}).`);
+        const error = results.errors[k];
+        if (error !== null) {
+          this.warnings.push(`${tensor.name}: not analyzed (${error}).`);
           return;
         }
         this.partials.reset(index, 1, 1);
-        this.partials.mergeStats(index, r.result.stats);
-        this.partials.mergeErrors(index, r.result.errors);
+        this.partials.mergeStats(index, batchStats(results, k));
+        this.partials.mergeBatchErrors(index, results, k);
         this.bytesDone += tensor.location!.byteLength;
       });
     } finally {

@@ -230,3 +230,28 @@ test('batches of small tensors (one read and one worker message each) give the r
   assert.deepEqual(strip(pooled), strip(single));
   assert.deepEqual([inlineBatched.warnings, pooled.warnings], [single.warnings, single.warnings]);
 });
+
+test('a batch\'s columnar results hold each task\'s statistics and error sums; a failing task is reported alone', async () => {
+  const { runSensitivityBatch, batchStats, BATCH_STATS_FIELDS, BATCH_ERROR_FIELDS } = await import('../../src/worker/sensitivityWorker');
+  const { analyzeSensitivityChunk } = await import('../../src/core');
+  const values = gaussian(512, 0.02, 3);
+  const f32 = new Uint8Array(values.buffer.slice(0));
+  const task = (id: number, bytes: Uint8Array, elementCount: number, dtype = 'float32') => ({ id, dtype, encoding: 'raw' as const, elementCount, bytes, shape: [elementCount / 64, 64], rowOffset: 0, quant: undefined, transpose: false, formats: ['int8', 'fp16', 'q4_k'], wantColumnAbsMax: false });
+  const tasks = [task(0, f32, 512), task(1, f32.subarray(0, 100), 512), task(2, f32.subarray(0, 1024), 256)];
+  const formats = ['int8', 'fp16', 'fp8_e4m3', 'q4_k'];
+  const r = runSensitivityBatch(tasks, formats);
+  assert.equal(r.errors[0], null);
+  assert.equal(typeof r.errors[1], 'string');
+  assert.equal(r.errors[2], null);
+  for (const k of [0, 2]) {
+    const want = analyzeSensitivityChunk(tasks[k]!);
+    assert.deepEqual(batchStats(r, k), want.stats);
+    formats.forEach((f, j) => {
+      const e = want.errors[f];
+      assert.equal(r.has[k * formats.length + j], e ? 1 : 0, `${k} ${f}`);
+      const at = k * (BATCH_STATS_FIELDS + BATCH_ERROR_FIELDS * formats.length) + BATCH_STATS_FIELDS + BATCH_ERROR_FIELDS * j;
+      if (e) assert.deepEqual([...r.sums.subarray(at, at + BATCH_ERROR_FIELDS)], [e.signal, e.noise, e.maxAbsError, e.overflow, e.count], `${k} ${f}`);
+    });
+  }
+  assert.ok(r.has.some((x) => x === 1) && r.has.some((x) => x === 0));
+});

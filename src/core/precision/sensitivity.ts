@@ -721,6 +721,34 @@ export const LOSSLESS_FORMATS: Readonly<Record<string, readonly string[]>> = {
   float8_e5m2: ['fp16', 'bf16', 'fp32', 'tf32'],
 };
 
+/** The formats a chunk evaluates and, per format id, the one evaluated for it (see {@link evaluatedFormats}). */
+interface EvaluatedFormats {
+  readonly formats: readonly NumberFormat[];
+  readonly evaluatedAs: ReadonlyMap<string, NumberFormat>;
+}
+
+// A batch's tasks share one `formats` array (structured clone keeps the identity within a message), so a batch of
+// 1,024 tiny tensors resolves its 11 formats once instead of 1,024 times (errorKey builds strings, pairwise).
+const evaluatedByList = new WeakMap<readonly string[], EvaluatedFormats>();
+
+/** Formats with the same arithmetic (INT8 weight-only and W8A8, INT4 g128 and W4A4) are evaluated once. */
+function evaluatedFormats(ids: readonly string[]): EvaluatedFormats {
+  const known = evaluatedByList.get(ids);
+  if (known) return known;
+  const formats: NumberFormat[] = [];
+  const evaluatedAs = new Map<string, NumberFormat>();
+  for (const id of ids) {
+    const f = getNumberFormat(id);
+    if (!f || evaluatedAs.has(f.id)) continue;
+    const same = formats.find((e) => errorKey(e) === errorKey(f));
+    evaluatedAs.set(f.id, same ?? f);
+    if (!same) formats.push(f);
+  }
+  const out = { formats, evaluatedAs };
+  evaluatedByList.set(ids, out);
+  return out;
+}
+
 /**
  * Decodes a chunk and accumulates statistics and per-format errors. Pure and synchronous; the Node runner
  * calls it in worker threads (or inline for small models). With `read` (a worker reading `task.file` itself)
@@ -732,16 +760,7 @@ export function analyzeSensitivityChunk(chunk: SensitivityChunkTask, read?: Chun
   let task = chunk;
   const n = task.elementCount;
   const transposed = task.transpose && task.shape.length === 2;
-  // Formats with the same arithmetic (INT8 weight-only and W8A8, INT4 g128 and W4A4) are evaluated once.
-  const formats: NumberFormat[] = [];
-  const evaluatedAs = new Map<string, NumberFormat>();
-  for (const id of task.formats) {
-    const f = getNumberFormat(id);
-    if (!f || evaluatedAs.has(f.id)) continue;
-    const same = formats.find((e) => errorKey(e) === errorKey(f));
-    evaluatedAs.set(f.id, same ?? f);
-    if (!same) formats.push(f);
-  }
+  const { formats, evaluatedAs } = evaluatedFormats(task.formats);
   // 16-bit floats stay as codes: a histogram gives statistics and element-wise errors (errorKernels.ts). A worker
   // that reads its own file streams them in staging-sized reads (no chunk-sized buffer, data hot in cache);
   // everything else is read whole first.
