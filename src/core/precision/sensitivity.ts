@@ -188,13 +188,8 @@ export class ErrorAccumulator {
   count = 0;
 
   add(original: Float32Array, quantized: Float32Array): this {
-    return this.addRange(original, quantized, 0, original.length);
-  }
-
-  /** {@link add} of elements [start, end) of both arrays (the same sums as `add` of the two subarrays). */
-  addRange(original: Float32Array, quantized: Float32Array, start: number, end: number): this {
     let signal = 0, noise = 0, maxErr = this.maxAbsError, overflow = 0, count = 0;
-    for (let i = start; i < end; i++) {
+    for (let i = 0; i < original.length; i++) {
       const x = original[i]!;
       if (x - x !== 0) continue;
       count++;
@@ -1051,6 +1046,29 @@ function independentGgmlBlock(f: NumberFormat): number {
   return info && info.kind === 'quantized' && isGgmlWritable(info.id) ? info.blockSize : 0;
 }
 
+/**
+ * Adds the noise of elements [start, end) to `acc` ([noise, maxAbsError, overflow]) as {@link ErrorAccumulator.add}
+ * adds it: the block's sum in its own order, then added to the total (NaN inputs skipped, overflow counted).
+ */
+function addNoise(original: Float32Array, quantized: Float32Array, start: number, end: number, acc: Float64Array): void {
+  let noise = 0, maxErr = acc[1]!, overflow = 0;
+  for (let i = start; i < end; i++) {
+    const x = original[i]!;
+    if (x - x !== 0) continue;
+    let d = x - quantized[i]!;
+    if (d - d !== 0) {
+      overflow++;
+      d = x;
+    }
+    noise += d * d;
+    const a = d < 0 ? -d : d;
+    if (a > maxErr) maxErr = a;
+  }
+  acc[0] += noise;
+  acc[1] = maxErr;
+  acc[2] += overflow;
+}
+
 /** Bytes per element of the dtypes a batch quantizes together. */
 const BATCH_DTYPE_BYTES: ReadonlyMap<string, number> = new Map([['float16', 2], ['bfloat16', 2], ['float32', 4]]);
 
@@ -1140,27 +1158,50 @@ export function analyzeSensitivityBatch(tasks: readonly SensitivityChunkTask[], 
     const t = tasks[k]!;
     values.set(decodeElements(t.dtype, t.bytes, t.elementCount, 'raw'), starts[j]);
   });
-  const acc = new ErrorAccumulator();
+  // Σx² and the count are the same for every format: added once per task, block by block (as each format's
+  // ErrorAccumulator would: per-block sums added to the total), then each format's noise, max error and overflow.
+  const signals = new Float64Array(joined.length);
+  const counts = new Float64Array(joined.length);
+  const blockSizes = joined.map((k, j) => {
+    const n = tasks[k]!.elementCount;
+    const rowLength = rowLengths[j]!;
+    // The chunk analysis's row blocks (each added on its own: the same float64 additions in the same order).
+    const blockElements = Math.min(n, Math.max(1, Math.floor(CHUNK_BLOCK_ELEMENTS / Math.max(1, rowLength))) * rowLength) || 1;
+    let signal = 0, count = 0;
+    for (let s = 0; s < n; s += blockElements) {
+      let bs = 0, bc = 0;
+      for (let i = starts[j]! + s, e = starts[j]! + Math.min(n, s + blockElements); i < e; i++) {
+        const x = values[i]!;
+        if (x - x !== 0) continue;
+        bc++;
+        bs += x * x;
+      }
+      signal += bs;
+      count += bc;
+    }
+    signals[j] = signal;
+    counts[j] = count;
+    return blockElements;
+  });
+  const noise = new Float64Array(3);
   for (const f of batched) {
     // One row of whole blocks: each block quantizes as it would in its own tensor.
     const q = fakeQuantize(values, [1, total], f);
     joined.forEach((k, j) => {
       const n = tasks[k]!.elementCount;
-      const rowLength = rowLengths[j]!;
       const start = starts[j]!;
-      // The chunk analysis's row blocks, each added on its own (the same float64 additions in the same order).
-      const blockElements = Math.min(n, Math.max(1, Math.floor(CHUNK_BLOCK_ELEMENTS / Math.max(1, rowLength))) * rowLength) || 1;
-      acc.signal = acc.noise = acc.maxAbsError = acc.overflow = acc.count = 0;
-      for (let s = 0; s < n; s += blockElements) acc.addRange(values, q, start + s, start + Math.min(n, s + blockElements));
+      const blockElements = blockSizes[j]!;
+      noise[0] = noise[1] = noise[2] = 0;
+      for (let s = 0; s < n; s += blockElements) addNoise(values, q, start + s, start + Math.min(n, s + blockElements), noise);
       for (let c = 0; c < nf; c++) {
         if (columnFormat[c] !== f) continue;
         has[k * nf + c] = 1;
         const at = k * stride + BATCH_STATS_FIELDS + BATCH_ERROR_FIELDS * c;
-        sums[at] = acc.signal;
-        sums[at + 1] = acc.noise;
-        sums[at + 2] = acc.maxAbsError;
-        sums[at + 3] = acc.overflow;
-        sums[at + 4] = acc.count;
+        sums[at] = signals[j]!;
+        sums[at + 1] = noise[0]!;
+        sums[at + 2] = noise[1]!;
+        sums[at + 3] = noise[2]!;
+        sums[at + 4] = counts[j]!;
       }
     });
   }
