@@ -1064,9 +1064,9 @@ function addNoise(original: Float32Array, quantized: Float32Array, start: number
     const a = d < 0 ? -d : d;
     if (a > maxErr) maxErr = a;
   }
-  acc[0] += noise;
+  acc[0] = acc[0]! + noise;
   acc[1] = maxErr;
-  acc[2] += overflow;
+  acc[2] = acc[2]! + overflow;
 }
 
 /** Bytes per element of the dtypes a batch quantizes together. */
