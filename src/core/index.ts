@@ -71,7 +71,7 @@ export {
   openModel,
 } from './openModel';
 export {
-  analyzeSensitivityChunk, canAnalyzeInOnePass, type ChunkByteReader, compareOutputs, COMPUTE_FALLBACKS,
+  analyzeSensitivityBatch, analyzeSensitivityChunk, BATCH_ERROR_FIELDS, BATCH_STATS_FIELDS, type SensitivityBatchResults, canAnalyzeInOnePass, type ChunkByteReader, compareOutputs, COMPUTE_FALLBACKS,
   COMPUTE_TYPE_BITS, COMPUTE_TYPES, type ComputeType, decodeElements, decodeTensor, decodeUnsupportedReason,
   DEFAULT_SENSITIVITY_FORMATS, effectiveRole, encodeElements, ErrorAccumulator, type ErrorPartial, fakeQuantize,
   floatToBf16Bits, floatToHalfBits, FORMAT_ALIASES, formatBitsPerWeight, formatByteLength, formatForStoredDType,
