@@ -21,8 +21,9 @@ export {
 } from './io/limits';
 export {
   type Dim, type FormatId, type Graph, type GraphNode, type GraphValue, type Hyperparameters, type Layer,
-  type LayerRole, type Model, type TensorInfo,
+  type LayerRole, type Model, type TensorEncoding, type TensorInfo, type TensorLocation,
 } from './model/types';
+export { layerWeights, NO_MORE_WEIGHTS, tensorLocation, weightAt, weightCount, weightFields } from './model/tensorData';
 export { isJsonObject, nameDict, own, setOwn } from './model/dict';
 export { UniqueNames } from './model/uniqueNames';
 export { appendAll, maxOf } from './util/arrays';
@@ -70,7 +71,7 @@ export {
   openModel,
 } from './openModel';
 export {
-  analyzeSensitivityChunk, canAnalyzeInOnePass, type ChunkByteReader, compareOutputs, COMPUTE_FALLBACKS,
+  analyzeSensitivityBatch, analyzeSensitivityChunk, BATCH_ERROR_FIELDS, BATCH_STATS_FIELDS, type SensitivityBatchResults, canAnalyzeInOnePass, type ChunkByteReader, compareOutputs, COMPUTE_FALLBACKS,
   COMPUTE_TYPE_BITS, COMPUTE_TYPES, type ComputeType, decodeElements, decodeTensor, decodeUnsupportedReason,
   DEFAULT_SENSITIVITY_FORMATS, effectiveRole, encodeElements, ErrorAccumulator, type ErrorPartial, fakeQuantize,
   floatToBf16Bits, floatToHalfBits, FORMAT_ALIASES, formatBitsPerWeight, formatByteLength, formatForStoredDType,

@@ -3,7 +3,7 @@
  * core's `analyzeSensitivityChunk`. Kept free of `worker_threads` so the Node runner can also call it inline.
  */
 import { closeSync, constants as fsConstants, fstatSync, openSync, readSync } from 'node:fs';
-import { ModelFormatError, analyzeSensitivityChunk, type ChunkByteReader, type SensitivityChunkResult, type SensitivityChunkTask, type WeightStatsPartial } from '../core';
+import { BATCH_ERROR_FIELDS, BATCH_STATS_FIELDS, ModelFormatError, analyzeSensitivityBatch, analyzeSensitivityChunk, type ChunkByteReader, type SensitivityBatchResults, type SensitivityChunkResult, type SensitivityChunkTask, type WeightStatsPartial } from '../core';
 
 /** Request sent to a worker. */
 export interface SensitivityWorkerRequest {
@@ -25,24 +25,8 @@ export interface SensitivityBatchRequest {
   readonly formats: readonly string[];
 }
 
-/** Statistics fields per task in {@link SensitivityBatchResults.sums}, in `WeightStatsPartial` order. */
-export const BATCH_STATS_FIELDS = 10;
-/** Error sums per task and format: signal, noise, maxAbsError, overflow, count. */
-export const BATCH_ERROR_FIELDS = 5;
-
-/**
- * The results of a batch, columnar: per task {@link BATCH_STATS_FIELDS} statistics, then {@link BATCH_ERROR_FIELDS}
- * sums per format of `formats`; `has[task × formats + f]` is 1 when the task returned that format's sums; `errors`
- * says why a task failed (null when it did not; the other tasks are unaffected). One Float64Array per batch crosses
- * threads instead of a result object with a record per format for each task (13 objects per tensor, 2.6 million for
- * a 200,000-tensor plan).
- */
-export interface SensitivityBatchResults {
-  readonly formats: readonly string[];
-  readonly sums: Float64Array;
-  readonly has: Uint8Array;
-  readonly errors: readonly (string | null)[];
-}
+/** The columnar layout of a batch's results (defined in core, where the batch is analyzed). */
+export { BATCH_ERROR_FIELDS, BATCH_STATS_FIELDS, type SensitivityBatchResults };
 
 /** The statistics of task `k` of a batch. */
 export function batchStats(r: SensitivityBatchResults, k: number): WeightStatsPartial {
@@ -63,47 +47,13 @@ export function isSensitivityRequest(msg: unknown): msg is SensitivityWorkerRequ
   return kind === 'sensitivity/chunk' || kind === 'sensitivity/batch';
 }
 
-/** Runs the tasks of a batch one after another into columnar results; a failing task gets an error. Never throws. */
+/**
+ * Runs the tasks of a batch into columnar results (core's `analyzeSensitivityBatch`: one Float64Array per batch
+ * crosses threads instead of a result object with a record per format for each task); a failing task gets an
+ * error. Never throws.
+ */
 export function runSensitivityBatch(tasks: readonly SensitivityChunkTask[], formats: readonly string[]): SensitivityBatchResults {
-  const nf = formats.length;
-  const stride = BATCH_STATS_FIELDS + BATCH_ERROR_FIELDS * nf;
-  const sums = new Float64Array(tasks.length * stride);
-  const has = new Uint8Array(tasks.length * nf);
-  const errors: (string | null)[] = [];
-  tasks.forEach((t, k) => {
-    let r: SensitivityChunkResult;
-    try {
-      r = analyzeSensitivityChunk(t);
-    } catch (e) {
-      errors.push(e instanceof Error ? e.message : String(e));
-      return;
-    }
-    errors.push(null);
-    const b = k * stride;
-    const st = r.stats;
-    sums[b] = st.count;
-    sums[b + 1] = st.maxAbs;
-    sums[b + 2] = st.s1;
-    sums[b + 3] = st.s2;
-    sums[b + 4] = st.s3;
-    sums[b + 5] = st.s4;
-    sums[b + 6] = st.sAbs;
-    sums[b + 7] = st.beyondFp16;
-    sums[b + 8] = st.zeros;
-    sums[b + 9] = st.nonFinite;
-    for (let f = 0; f < nf; f++) {
-      const e = r.errors[formats[f]!];
-      if (!e) continue;
-      has[k * nf + f] = 1;
-      const at = b + BATCH_STATS_FIELDS + BATCH_ERROR_FIELDS * f;
-      sums[at] = e.signal;
-      sums[at + 1] = e.noise;
-      sums[at + 2] = e.maxAbsError;
-      sums[at + 3] = e.overflow;
-      sums[at + 4] = e.count;
-    }
-  });
-  return { formats, sums, has, errors };
+  return analyzeSensitivityBatch(tasks, formats);
 }
 
 /** Runs one request; returns the reply and the buffers to transfer back. Never throws. */

@@ -172,7 +172,7 @@ test('ggml ternary and FP4 blocks: tq2_0, tq1_0, mxfp4, q1_0', () => {
 test('decodeTensor applies quantization parameters; encodeElements round-trips', () => {
   const t: TensorInfo = {
     name: 'w', dtype: 'int8', shape: [2, 2], elementCount: 4, byteLength: 4, origin: 'initializer',
-    location: { file: '', byteOffset: 0, byteLength: 4, encoding: 'raw' },
+    file: '', byteOffset: 0, encoding: 'raw',
     quant: { scales: [0.5, 2], zeroPoints: [0, 1], scaleCount: 2, axis: 0 },
   };
   const values = decodeTensor(t, new Uint8Array([2, 0xfe, 3, 1]));

@@ -40,3 +40,16 @@ test('writeJson: one io.out per block of whole lines, joined with newlines the t
   assert.ok(longest < 65_536, `longest piece ${longest} characters`);
   for (const c of calls.slice(0, -1)) assert.ok(c.length < (1 << 20) + longest + 2, `block of ${c.length} characters`);
 });
+
+test('jsonPieces: an array element holding a long list is split too (estimate --json: estimates[i].perLayer), not one stringify', () => {
+  const report = { file: 'st.safetensors', estimates: [{ target: 'rtx-4090', perLayer: Array.from({ length: 20_000 }, (_, i) => ({ layer: `t${i}`, format: 'fp32', bytes: 4, native: true })) }] };
+  let longest = 0;
+  const parts: string[] = [];
+  for (const p of jsonPieces(report)) {
+    longest = Math.max(longest, p.length);
+    parts.push(p);
+  }
+  assert.equal(parts.join(''), JSON.stringify(report, null, 2));
+  // 20,000 entries are ~2 MB of text; a run of small entries stays a few KiB.
+  assert.ok(longest < 65_536, `longest piece ${longest} characters`);
+});

@@ -109,14 +109,18 @@ test('K-quant search: a run with NaN takes the reference path (the other runs st
   for (const dtype of TYPES) assertSameBytes(dtype, x, 'NaN');
 });
 
-test('K-quant simulation (sensitivity): the WebAssembly path without bytes equals decode(quantize) of the reference, bit for bit', { skip: !wasm && 'no WebAssembly SIMD' }, () => {
+test('K-quant and Q8_0 simulation (sensitivity): the path without bytes equals decode(quantize) of the reference, bit for bit', { skip: !wasm && 'no WebAssembly SIMD' }, () => {
   const x = mixedBlocks(Math.ceil(KQUANT_MAX_VALUES / 256) + 7, 13);
   x[KQUANT_MAX_VALUES + 40] = NaN; // one run through the bytes
   const zeroQ6 = new Float32Array(256 * 4).map((_, i) => (i < 256 ? 1e-20 * ((i % 5) - 2) : i < 512 ? 0 : (i % 9) - 4));
   const r = seededRandom(17);
   const smooth = new Float32Array(256 * 80).map(() => (r() + r() + r() - 1.5) * 0.05);
-  for (const dtype of TYPES) {
-    for (const [label, v] of [['mixed', x], ['zero and tiny blocks', zeroQ6], ['gaussian', smooth]] as const) {
+  const inf = smooth.slice(0, 256 * 3);
+  inf[5] = Infinity;
+  inf[300] = -Infinity;
+  inf[600] = NaN;
+  for (const dtype of [...TYPES, 'q8_0']) {
+    for (const [label, v] of [['mixed', x], ['zero and tiny blocks', zeroQ6], ['gaussian', smooth], ['±Inf and NaN', inf]] as const) {
       const fast = fakeQuantize(v, [v.length / 256, 256], getNumberFormat(dtype)!);
       const prev = setKquantSearchBackend('js');
       let ref: Float32Array, viaBytes: Float32Array;

@@ -11,6 +11,7 @@
  */
 import { isRealValued } from './dtypes';
 import type { Layer, LayerRole, TensorInfo } from './types';
+import { NO_MORE_WEIGHTS } from './tensorData';
 
 /** What a tensor name says about its place in the model. */
 export interface RoleInfo {
@@ -449,7 +450,8 @@ export function layersFromTensors(tensors: readonly TensorInfo[]): Layer[] {
       role,
       block: memo.block,
       expert: memo.expert,
-      weights: [t.name],
+      weight: t.name,
+      moreWeights: NO_MORE_WEIGHTS,
       parameterCount: t.elementCount,
       byteLength: t.byteLength,
       dtype: t.dtype,

@@ -641,12 +641,12 @@ export function applyQuantParams(values: Float32Array, tensor: Pick<TensorInfo, 
 }
 
 /**
- * Decodes a whole tensor's stored bytes (exactly `tensor.location.byteLength`, or `tensor.byteLength`) to floats.
+ * Decodes a whole tensor's stored bytes (exactly `tensor.byteLength`) to floats.
  * Integer tensors with quantization parameters are dequantized; without them the integers are returned as-is.
  * Throws RangeError for unsupported dtypes (callers turn that into a warning and skip the layer).
  */
 export function decodeTensor(tensor: TensorInfo, bytes: Uint8Array): Float32Array {
-  const raw = decodeElements(tensor.dtype, bytes, tensor.elementCount, tensor.location?.encoding ?? 'raw');
+  const raw = decodeElements(tensor.dtype, bytes, tensor.elementCount, tensor.encoding);
   return tensor.quant ? (applyQuantParams(raw, tensor) ?? raw) : raw;
 }
 

@@ -785,6 +785,25 @@ function encodeFast(fast: FastKquant, enc: BlockEncoder, values: Float32Array, b
   }
 }
 
+/**
+ * Q8_0 without the bytes: {@link q8_0}'s scale and codes, then the decoder's y = int8(code)·half(d) per element (a
+ * float64 product stored as float32). A NaN block's codes are 0 as the encoder writes them.
+ */
+function simulateQ8_0(values: Float32Array, out: Float32Array): void {
+  const half = (halfTable ??= halfToFloatTable());
+  for (let o = 0; o < values.length; o += 32) {
+    let amax = 0;
+    for (let j = 0; j < 32; j++) {
+      const a = Math.abs(values[o + j]!);
+      amax = amax > a ? amax : a;
+    }
+    const d = Math.fround(amax / 127);
+    const id = d !== 0 ? Math.fround(1 / d) : 0;
+    const dh = half[floatToHalfBits(d)]!;
+    for (let j = 0; j < 32; j++) out[o + j] = toI8(roundAwayInt(Math.fround(values[o + j]! * id)) & 0xff) * dh;
+  }
+}
+
 /** One block's header bytes while simulating (the largest K block, Q6_K, is 210 bytes). */
 const SIM_BLOCK = new Uint8Array(256);
 
@@ -795,6 +814,10 @@ const SIM_BLOCK = new Uint8Array(256);
  * dtypes, lengths that are not whole super-blocks, or without WebAssembly. Runs with NaN go through the bytes.
  */
 export function simulateGgml(dtype: string, values: Float32Array, out: Float32Array): boolean {
+  if (dtype === 'q8_0' && values.length % 32 === 0 && activeKquantSearchBackend() === 'wasm') {
+    simulateQ8_0(values, out);
+    return true;
+  }
   const fast = FAST_KQUANTS.get(dtype);
   if (!fast || values.length % QK_K !== 0 || activeKquantSearchBackend() !== 'wasm') return false;
   const blocks = values.length / QK_K;

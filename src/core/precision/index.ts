@@ -25,6 +25,7 @@ export {
   weightStats, relMseToDb, weightErrorStats, layerContexts, positionGain, effectiveRole, roleGain, roleGainTable, LLAMA_CPP_ROLE_GAIN, scoreLayer,
   layerGain, staticScoreOf, type SensitivityScores, type SensitivityScoresReport,
   quantizationLayout, storedMatrixShape, transpose2d, quantizationError, analyzeSensitivityChunk,
+  analyzeSensitivityBatch, BATCH_STATS_FIELDS, BATCH_ERROR_FIELDS, type SensitivityBatchResults,
   canAnalyzeInOnePass, errorKey, histogramSensitivity, compareOutputs, spearman, type WeightStats, WeightStatsAccumulator,
   type WeightStatsPartial, type WeightErrorStats, SQNR_CAP_DB, ErrorAccumulator, type ErrorPartial,
   type LayerFormatSensitivity, type LayerSensitivity, type SensitivityReport, type MeasuredSummary,

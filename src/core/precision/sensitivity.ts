@@ -29,6 +29,8 @@
  */
 import type { Layer, LayerRole, Model, TensorInfo, TensorLocation } from '../model/types';
 import { applyQuantParams, decodeElements } from './decode';
+import { dtypeInfo } from '../model/dtypes';
+import { isGgmlWritable } from './ggmlQuants';
 import { isOffsetVector } from './graphInfluence';
 import { getNumberFormat, type NumberFormat } from './numberFormats';
 import { SPLIT, GRIDS, absMax, fakeQuantize, roundBf16, roundFp16, roundMiniFast, roundSignificant, rowLayout, toHalf, type FakeQuantizeOptions } from './quantize';
@@ -757,10 +759,15 @@ function evaluatedFormats(ids: readonly string[]): EvaluatedFormats {
  * kernels). Throws RangeError for undecodable data.
  */
 export function analyzeSensitivityChunk(chunk: SensitivityChunkTask, read?: ChunkByteReader): SensitivityChunkResult {
+  return analyzeChunk(chunk, read, chunk.formats);
+}
+
+/** {@link analyzeSensitivityChunk} over the format ids `requested` instead of the task's own. */
+function analyzeChunk(chunk: SensitivityChunkTask, read: ChunkByteReader | undefined, requested: readonly string[]): SensitivityChunkResult {
   let task = chunk;
   const n = task.elementCount;
   const transposed = task.transpose && task.shape.length === 2;
-  const { formats, evaluatedAs } = evaluatedFormats(task.formats);
+  const { formats, evaluatedAs } = evaluatedFormats(requested);
   // 16-bit floats stay as codes: a histogram gives statistics and element-wise errors (errorKernels.ts). A worker
   // that reads its own file streams them in staging-sized reads (no chunk-sized buffer, data hot in cache);
   // everything else is read whole first.
@@ -1007,12 +1014,198 @@ export function analyzeSensitivityChunk(chunk: SensitivityChunkTask, read?: Chun
   });
   // Callers index errors by the ids they asked for (aliases included).
   const byRequest: Record<string, ErrorPartial> = {};
-  for (const id of task.formats) {
+  for (const id of requested) {
     const f = getNumberFormat(id);
     const e = f ? errors[evaluatedAs.get(f.id)!.id] : undefined;
     if (e) byRequest[id] = e;
   }
   return { id: task.id, stats: st, errors: byRequest, ...(columnAbsMax ? { columnAbsMax } : {}), ...(histogramOnly ? { histogram: histogram() } : {}) };
+}
+
+/** Statistics fields per task in {@link SensitivityBatchResults.sums}, in `WeightStatsPartial` order. */
+export const BATCH_STATS_FIELDS = 10;
+/** Error sums per task and format in {@link SensitivityBatchResults.sums}: signal, noise, maxAbsError, overflow, count. */
+export const BATCH_ERROR_FIELDS = 5;
+
+/**
+ * The results of a batch of tasks, columnar: per task {@link BATCH_STATS_FIELDS} statistics, then
+ * {@link BATCH_ERROR_FIELDS} sums per format of `formats`; `has[task × formats + f]` is 1 when the task returned that
+ * format's sums; `errors` says why a task failed (null when it did not; the other tasks are unaffected).
+ */
+export interface SensitivityBatchResults {
+  readonly formats: readonly string[];
+  readonly sums: Float64Array;
+  readonly has: Uint8Array;
+  readonly errors: readonly (string | null)[];
+}
+
+/** The ggml block size of a format whose simulation is dequantize(quantize) block by block (0 for any other format). */
+function independentGgmlBlock(f: NumberFormat): number {
+  if (f.element !== 'ggml') return 0;
+  const info = dtypeInfo(f.ggmlType ?? f.id);
+  return info && info.kind === 'quantized' && isGgmlWritable(info.id) ? info.blockSize : 0;
+}
+
+/**
+ * Adds the noise of elements [start, end) to `acc` ([noise, maxAbsError, overflow]) as {@link ErrorAccumulator.add}
+ * adds it: the block's sum in its own order, then added to the total (NaN inputs skipped, overflow counted).
+ */
+function addNoise(original: Float32Array, quantized: Float32Array, start: number, end: number, acc: Float64Array): void {
+  let noise = 0, maxErr = acc[1]!, overflow = 0;
+  for (let i = start; i < end; i++) {
+    const x = original[i]!;
+    if (x - x !== 0) continue;
+    let d = x - quantized[i]!;
+    if (d - d !== 0) {
+      overflow++;
+      d = x;
+    }
+    noise += d * d;
+    const a = d < 0 ? -d : d;
+    if (a > maxErr) maxErr = a;
+  }
+  acc[0] = acc[0]! + noise;
+  acc[1] = maxErr;
+  acc[2] = acc[2]! + overflow;
+}
+
+/** Bytes per element of the dtypes a batch quantizes together. */
+const BATCH_DTYPE_BYTES: ReadonlyMap<string, number> = new Map([['float16', 2], ['bfloat16', 2], ['float32', 4]]);
+
+/**
+ * {@link analyzeSensitivityChunk} of every task of a batch, into columnar results over `formats`. The same sums, bit
+ * for bit, as one call per task (test/unit/sensitivityBatch.test.ts); faster for many small tensors: the ggml block
+ * types (K-quants, Q8_0, …) quantize each block on its own, so the values of every task that asks for exactly
+ * `formats` and whose rows are whole blocks (raw FP16/BF16/FP32, whole, not transposed, no quantization parameters)
+ * are quantized in one call per format over their concatenation (the K-quant search takes 64 blocks a call instead of
+ * one), and each task's error sums are taken over its own range, block by block as the chunk analysis adds them.
+ * Every other format, and every other task, goes through the chunk analysis. A failing task gets an error; never throws.
+ */
+export function analyzeSensitivityBatch(tasks: readonly SensitivityChunkTask[], formats: readonly string[]): SensitivityBatchResults {
+  const nf = formats.length;
+  const stride = BATCH_STATS_FIELDS + BATCH_ERROR_FIELDS * nf;
+  const sums = new Float64Array(tasks.length * stride);
+  const has = new Uint8Array(tasks.length * nf);
+  const errors: (string | null)[] = new Array<string | null>(tasks.length).fill(null);
+  // The formats quantized over the batch (per column of `formats`) and the ids left to the chunk analysis.
+  const columnFormat: (NumberFormat | undefined)[] = [];
+  const batched: NumberFormat[] = [];
+  // Rows must be whole blocks of every batched format: a multiple of their block sizes' least common multiple.
+  let blockLcm = 1;
+  const gcd = (a: number, b: number): number => (b === 0 ? a : gcd(b, a % b));
+  const rest: string[] = [];
+  for (const id of formats) {
+    const f = getNumberFormat(id);
+    const bs = f ? independentGgmlBlock(f) : 0;
+    columnFormat.push(bs > 0 ? f : undefined);
+    if (bs > 0) {
+      if (!batched.includes(f!)) batched.push(f!);
+      blockLcm = (blockLcm / gcd(blockLcm, bs)) * bs;
+    } else rest.push(id);
+  }
+  const sameFormats = (t: SensitivityChunkTask): boolean => t.formats === formats || (t.formats.length === nf && t.formats.every((id, i) => id === formats[i]));
+  // Tasks whose batched formats are quantized together: index, first value in `values`, elements, row length.
+  const joined: number[] = [];
+  let total = 0;
+  const rowLengths: number[] = [];
+  const starts: number[] = [];
+  tasks.forEach((t, k) => {
+    const n = t.elementCount;
+    const width = BATCH_DTYPE_BYTES.get(t.dtype);
+    const rowLength = rowLayout(t.shape, n).rowLength;
+    const join = batched.length > 0 && width !== undefined && LITTLE_ENDIAN && sameFormats(t) && t.encoding === 'raw' && !t.quant && !t.globals && !t.file && t.histogramOnly !== true &&
+      !(t.transpose && t.shape.length === 2) && n > 0 && n < HISTOGRAM_MIN_ELEMENTS && t.bytes.length >= n * width && rowLength % blockLcm === 0;
+    let r: SensitivityChunkResult;
+    try {
+      r = analyzeChunk(t, undefined, join ? rest : t.formats);
+    } catch (e) {
+      errors[k] = e instanceof Error ? e.message : String(e);
+      return;
+    }
+    const b = k * stride;
+    const st = r.stats;
+    sums[b] = st.count;
+    sums[b + 1] = st.maxAbs;
+    sums[b + 2] = st.s1;
+    sums[b + 3] = st.s2;
+    sums[b + 4] = st.s3;
+    sums[b + 5] = st.s4;
+    sums[b + 6] = st.sAbs;
+    sums[b + 7] = st.beyondFp16;
+    sums[b + 8] = st.zeros;
+    sums[b + 9] = st.nonFinite;
+    for (let f = 0; f < nf; f++) {
+      const e = r.errors[formats[f]!];
+      if (!e || (join && columnFormat[f])) continue;
+      has[k * nf + f] = 1;
+      const at = b + BATCH_STATS_FIELDS + BATCH_ERROR_FIELDS * f;
+      sums[at] = e.signal;
+      sums[at + 1] = e.noise;
+      sums[at + 2] = e.maxAbsError;
+      sums[at + 3] = e.overflow;
+      sums[at + 4] = e.count;
+    }
+    if (join) {
+      joined.push(k);
+      starts.push(total);
+      rowLengths.push(rowLength);
+      total += n;
+    }
+  });
+  if (!joined.length) return { formats, sums, has, errors };
+  const values = new Float32Array(total);
+  joined.forEach((k, j) => {
+    const t = tasks[k]!;
+    values.set(decodeElements(t.dtype, t.bytes, t.elementCount, 'raw'), starts[j]);
+  });
+  // Σx² and the count are the same for every format: added once per task, block by block (as each format's
+  // ErrorAccumulator would: per-block sums added to the total), then each format's noise, max error and overflow.
+  const signals = new Float64Array(joined.length);
+  const counts = new Float64Array(joined.length);
+  const blockSizes = joined.map((k, j) => {
+    const n = tasks[k]!.elementCount;
+    const rowLength = rowLengths[j]!;
+    // The chunk analysis's row blocks (each added on its own: the same float64 additions in the same order).
+    const blockElements = Math.min(n, Math.max(1, Math.floor(CHUNK_BLOCK_ELEMENTS / Math.max(1, rowLength))) * rowLength) || 1;
+    let signal = 0, count = 0;
+    for (let s = 0; s < n; s += blockElements) {
+      let bs = 0, bc = 0;
+      for (let i = starts[j]! + s, e = starts[j]! + Math.min(n, s + blockElements); i < e; i++) {
+        const x = values[i]!;
+        if (x - x !== 0) continue;
+        bc++;
+        bs += x * x;
+      }
+      signal += bs;
+      count += bc;
+    }
+    signals[j] = signal;
+    counts[j] = count;
+    return blockElements;
+  });
+  const noise = new Float64Array(3);
+  for (const f of batched) {
+    // One row of whole blocks: each block quantizes as it would in its own tensor.
+    const q = fakeQuantize(values, [1, total], f);
+    joined.forEach((k, j) => {
+      const n = tasks[k]!.elementCount;
+      const start = starts[j]!;
+      const blockElements = blockSizes[j]!;
+      noise[0] = noise[1] = noise[2] = 0;
+      for (let s = 0; s < n; s += blockElements) addNoise(values, q, start + s, start + Math.min(n, s + blockElements), noise);
+      for (let c = 0; c < nf; c++) {
+        if (columnFormat[c] !== f) continue;
+        has[k * nf + c] = 1;
+        const at = k * stride + BATCH_STATS_FIELDS + BATCH_ERROR_FIELDS * c;
+        sums[at] = signals[j]!;
+        sums[at + 1] = noise[0]!;
+        sums[at + 2] = noise[1]!;
+        sums[at + 3] = noise[2]!;
+        sums[at + 4] = counts[j]!;
+      }
+    });
+  }
+  return { formats, sums, has, errors };
 }
 
 /**
@@ -1030,9 +1223,9 @@ export function errorKey(f: NumberFormat): string {
  * FP16/BF16 stored raw without quantization parameters, not transposed, and no format that needs a whole-tensor
  * fact inside its groups (NVFP4's tensor scale).
  */
-export function canAnalyzeInOnePass(tensor: Pick<TensorInfo, 'dtype' | 'quant' | 'location'>, transpose: boolean, formats: readonly string[]): boolean {
+export function canAnalyzeInOnePass(tensor: Pick<TensorInfo, 'dtype' | 'quant' | 'encoding'>, transpose: boolean, formats: readonly string[]): boolean {
   if (tensor.dtype !== 'float16' && tensor.dtype !== 'bfloat16') return false;
-  if ((tensor.location?.encoding ?? 'raw') !== 'raw' || tensor.quant || transpose || !LITTLE_ENDIAN) return false;
+  if (tensor.encoding !== 'raw' || tensor.quant || transpose || !LITTLE_ENDIAN) return false;
   return formats.every((id) => getNumberFormat(id)?.id !== 'nvfp4');
 }
 

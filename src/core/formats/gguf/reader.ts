@@ -416,7 +416,9 @@ async function readTensorInfos(h: HeaderReader, tensorCount: number, alignment: 
       shape: ne.reverse(),
       elementCount,
       byteLength: viable[0]!.byteLength,
-      location: undefined,
+      file: undefined,
+      byteOffset: 0,
+      encoding: 'raw',
       origin: 'entry',
     });
   }
@@ -483,8 +485,12 @@ function placeTensorData(h: HeaderReader, infos: TensorInfos, tensorCount: numbe
       covered = end;
       previous = i;
     }
-    // Set on the entry readTensorInfos made (with `location: undefined` in its place), not on a copy of it.
-    (t as { location: TensorInfo['location'] }).location = t.byteLength > 0 ? { file: '', byteOffset: dataOffset + begin, byteLength: t.byteLength, encoding: 'raw' } : undefined;
+    // Set on the entry readTensorInfos made (with `file: undefined` in its place), not on a copy of it.
+    if (t.byteLength > 0) {
+      const w = t as { file: string | undefined; byteOffset: number };
+      w.file = '';
+      w.byteOffset = dataOffset + begin;
+    }
   }
   return { dataOffset, forkNotes };
 }

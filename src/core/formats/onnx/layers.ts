@@ -7,6 +7,7 @@
 import { dtypeInfo, isRealValued } from '../../model/dtypes';
 import { inferRoleOfSegments, isQuantizableWeight } from '../../model/roles';
 import type { Layer, LayerRole, TensorInfo } from '../../model/types';
+import { NO_MORE_WEIGHTS } from '../../model/tensorData';
 import type { RawGraph } from './parse';
 import { UniqueNames } from '../../model/uniqueNames';
 
@@ -264,7 +265,8 @@ export function buildLayers(ctx: LayerContext): Layer[] {
         role,
         block,
         expert,
-        weights,
+        weight: m.name,
+        moreWeights: weights.length > 1 ? weights.slice(1) : NO_MORE_WEIGHTS,
         parameterCount,
         byteLength,
         dtype: m.dtype,
@@ -316,11 +318,11 @@ function nameLayers(layers: Draft[], sites: readonly { index: number; graph: Raw
  */
 function blocksForSharedWeights(layers: Layer[]): void {
   const uses = new Map<string, number>();
-  for (const l of layers) uses.set(l.weights[0]!, (uses.get(l.weights[0]!) ?? 0) + 1);
+  for (const l of layers) uses.set(l.weight!, (uses.get(l.weight!) ?? 0) + 1);
   let previous: number | undefined;
   for (let i = 0; i < layers.length; i++) {
     const l = layers[i]!;
-    const shared = (uses.get(l.weights[0]!) ?? 0) > 1;
+    const shared = (uses.get(l.weight!) ?? 0) > 1;
     if (!shared) {
       if (l.block !== undefined) previous = l.block;
     } else if (l.block !== undefined && previous !== undefined && l.block !== previous) {
