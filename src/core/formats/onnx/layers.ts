@@ -113,12 +113,16 @@ function roleFromName(name: string, op: string): { role: LayerRole; block: numbe
   let block: number | undefined;
   for (let i = 0; i < toks.length && block === undefined; i++) {
     const t = toks[i]!;
+    // Both patterns start with l, h or b: other tokens skip the two regexes (this runs twice per layer).
+    const first = t.charCodeAt(0);
+    if (first !== 0x6c && first !== 0x68 && first !== 0x62) continue;
     const joined = /^(?:l|layer|layers|h|blk|block|blocks)_?(\d{1,6})$/.exec(t);
     if (joined) block = Number(joined[1]);
     else if (/^(?:layer|layers|h|blk|block|blocks)$/.test(t) && /^\d{1,6}$/.test(toks[i + 1] ?? '')) block = Number(toks[i + 1]);
   }
   let isBias = false;
-  while (toks.length > 1 && (TRAILING_NOISE.test(toks[toks.length - 1]!) || toks[toks.length - 1] === op.toLowerCase())) {
+  const opLower = op.toLowerCase();
+  while (toks.length > 1 && (TRAILING_NOISE.test(toks[toks.length - 1]!) || toks[toks.length - 1] === opLower)) {
     const t = toks.pop()!;
     if (t === 'bias' || t === 'b') isBias = true;
   }
