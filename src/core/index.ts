@@ -21,8 +21,9 @@ export {
 } from './io/limits';
 export {
   type Dim, type FormatId, type Graph, type GraphNode, type GraphValue, type Hyperparameters, type Layer,
-  type LayerRole, type Model, type TensorInfo,
+  type LayerRole, type Model, type TensorEncoding, type TensorInfo, type TensorLocation,
 } from './model/types';
+export { layerWeights, NO_MORE_WEIGHTS, tensorLocation, weightAt, weightCount, weightFields } from './model/tensorData';
 export { isJsonObject, nameDict, own, setOwn } from './model/dict';
 export { UniqueNames } from './model/uniqueNames';
 export { appendAll, maxOf } from './util/arrays';

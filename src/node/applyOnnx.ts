@@ -30,7 +30,7 @@ import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { onnxTypes } from './onnxProto';
 import {
-  own, KEEP_FORMAT, UniqueNames, appendAll, maxOf, MINI_FLOATS, compareOutputs, fakeQuantize, floatToBf16Bits, floatToHalfBits, getNumberFormat, halfToFloatTable, miniFloatToNumber,
+  own, KEEP_FORMAT, layerWeights, UniqueNames, appendAll, maxOf, MINI_FLOATS, compareOutputs, fakeQuantize, floatToBf16Bits, floatToHalfBits, getNumberFormat, halfToFloatTable, miniFloatToNumber,
   quantizationLayout, roundMiniFloat, toHalf, transpose2d, type Model, type NumberFormat, type TensorInfo,
 } from '../core';
 import { CALIBRATION_VARIANTS, generateCalibrationInputs, type CalibrationSample } from './calibration';
@@ -706,7 +706,7 @@ function tensorJobs(model: Model, assignment: Readonly<Record<string, string>>, 
       continue;
     }
     const names: string[] = [];
-    l.weights.forEach((w, i) => {
+    layerWeights(l).forEach((w, i) => {
       const t = tensorByName.get(w);
       if (!t || claimed.has(w) || t.elementCount === 0 || (i > 0 && t.shape.length < 2)) return;
       const site = findSite(walk, t);

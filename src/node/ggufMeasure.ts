@@ -264,15 +264,15 @@ export async function lowerAssignment(model: Model, assignment: Readonly<Record<
     if (!format) return `unknown format ${id}`;
     for (const name of layerTensors.get(layer) ?? []) {
       const t = tensorsByName.get(name);
-      if (!t?.location) return `${name} has no stored bytes`;
+      if (!t || t.file === undefined) return `${name} has no stored bytes`;
       if ((LOSSLESS_FORMATS[t.dtype] ?? []).includes(format.id)) continue;
       if (t.dtype !== 'float32' && t.dtype !== 'float16' && t.dtype !== 'bfloat16') return `${name} is stored as ${t.dtype}, which cannot be rewritten in place`;
-      const original = new Uint8Array(t.location.byteLength);
-      await fh.read(original, 0, original.length, t.location.byteOffset);
+      const original = new Uint8Array(t.byteLength);
+      await fh.read(original, 0, original.length, t.byteOffset);
       const lowered = lowerTensorBytes(model, layerOps.get(layer) ?? '', t, original, format.id);
       if (typeof lowered === 'string') return lowered;
       if (lowered.length !== original.length) return `${name}: lowered bytes do not fit the stored range`;
-      patches.push({ offset: t.location.byteOffset, lowered, original });
+      patches.push({ offset: t.byteOffset, lowered, original });
     }
   }
   return patches;

@@ -396,13 +396,13 @@ class ModelFiles {
     let changed = false;
     for (const name of layer.tensors) {
       const t = this.tensorsByName.get(name);
-      if (!t?.location) return `${name} has no stored bytes`;
+      if (!t || t.file === undefined) return `${name} has no stored bytes`;
       if ((LOSSLESS_FORMATS[t.dtype] ?? []).includes(formatId)) continue;
-      const fileBytes = t.location.file === '' ? this.mainBytes : await externalBytes(this.folder, t.location.file, this.external);
-      const orig = fileBytes.subarray(t.location.byteOffset, t.location.byteOffset + t.location.byteLength);
+      const fileBytes = t.file === '' ? this.mainBytes : await externalBytes(this.folder, t.file, this.external);
+      const orig = fileBytes.subarray(t.byteOffset, t.byteOffset + t.byteLength);
       const lowered = lowerTensorBytes(this.model, op, t, orig, formatId);
       if (typeof lowered === 'string') return lowered;
-      const raw = t.location.encoding === 'raw';
+      const raw = t.encoding === 'raw';
       if (raw && lowered.length !== orig.length) return `${name}: lowered bytes do not fit the stored range`;
       if (!raw || !buffersEqual(lowered, orig)) changed = true;
       patches.push({ tensor: t, bytes: lowered });
@@ -414,14 +414,14 @@ class ModelFiles {
   async patchedSession(patches: readonly Patch[]): Promise<Awaited<ReturnType<typeof createSession>>> {
     const byFile = new Map<string, Patch[]>();
     for (const p of patches) {
-      const f = p.tensor.location!.file;
+      const f = p.tensor.file!;
       byFile.set(f, [...(byFile.get(f) ?? []), p]);
     }
     const patchCopy = (src: Uint8Array, list: readonly Patch[]): Uint8Array => {
-      const typed = list.filter((p) => p.tensor.location!.encoding !== 'raw');
+      const typed = list.filter((p) => p.tensor.encoding !== 'raw');
       // Typed (varint) data changes length when rewritten: re-encode the model with protobufjs instead.
       const copy = typed.length ? patchModelProto(src, typed) : new Uint8Array(src);
-      for (const p of list) if (p.tensor.location!.encoding === 'raw') copy.set(p.bytes, p.tensor.location!.byteOffset);
+      for (const p of list) if (p.tensor.encoding === 'raw') copy.set(p.bytes, p.tensor.byteOffset);
       return copy;
     };
     if (!this.otherFiles.length) return createSession(patchCopy(this.mainBytes, byFile.get('') ?? []));

@@ -70,7 +70,7 @@ import {
 } from '../core';
 import { FileByteSource, openModelFile, openRegularFile } from './fileByteSource';
 import { BATCH_ERROR_FIELDS, BATCH_STATS_FIELDS, batchStats, runSensitivityBatch, type SensitivityBatchRequest, type SensitivityBatchResults, type SensitivityWorkerReply, type SensitivityWorkerRequest } from '../worker/sensitivityWorker';
-import { loadQuantParams, seededRandom } from '../core';
+import { loadQuantParams, seededRandom, tensorLocation } from '../core';
 import { NodeError } from './errors';
 
 /** node:worker_threads, loaded when the first worker starts: the CLI bundles every command, and `inspect` starts none. */
@@ -160,7 +160,7 @@ export function planSensitivityLayers(model: Model): { plans: LayerPlan[]; skipp
     skipped.set(why, l);
   };
   for (const layer of model.layers) {
-    const main = byName.get(layer.weights[0] ?? '');
+    const main = byName.get(layer.weight ?? '');
     if (!main) continue;
     const kind = dtypeInfo(main.dtype)?.kind;
     if (kind !== 'float' && kind !== 'quantized' && !(kind === 'int' || kind === 'uint')) continue;
@@ -168,7 +168,7 @@ export function planSensitivityLayers(model: Model): { plans: LayerPlan[]; skipp
       skip(`integer ${main.dtype} tensors are indices or shapes, not weights`, layer.name);
       continue;
     }
-    if (!main.location || main.elementCount === 0) {
+    if (main.file === undefined || main.elementCount === 0) {
       skip('weights are not stored in the file', layer.name);
       continue;
     }
@@ -182,9 +182,9 @@ export function planSensitivityLayers(model: Model): { plans: LayerPlan[]; skipp
       continue;
     }
     const tensors = [main];
-    for (const name of layer.weights.slice(1)) {
+    for (const name of layer.moreWeights) {
       const t = byName.get(name);
-      if (t && t.location && t.shape.length >= 2 && t.elementCount > 0 && !decodeUnsupportedReason(t.dtype) && dtypeInfo(t.dtype)?.kind !== 'int') tensors.push(t);
+      if (t && t.file !== undefined && t.shape.length >= 2 && t.elementCount > 0 && !decodeUnsupportedReason(t.dtype) && dtypeInfo(t.dtype)?.kind !== 'int') tensors.push(t);
     }
     plans.push({ layer, tensors });
   }
@@ -203,7 +203,7 @@ interface ChunkSpec {
 }
 
 function chunkSpecs(tensor: TensorInfo, transpose: boolean, targetElements: number): ChunkSpec[] | undefined {
-  const loc = tensor.location!;
+  const loc = tensorLocation(tensor)!;
   const info = dtypeInfo(tensor.dtype)!;
   const { rows, rowLength } = rowLayout(storedMatrixShape(tensor.shape, transpose), tensor.elementCount);
   if (loc.encoding !== 'raw' || rows <= 1) return undefined;
@@ -685,7 +685,7 @@ class SensitivityRun {
   /** Step 1: full per-channel quantization parameters for tensors whose reader kept a summary. */
   async loadFullQuantParams(): Promise<void> {
     for (const { tensor: t } of this.tensorLayout.values()) {
-      if (t.quant && t.location && (t.quant.storedScales !== undefined || t.quant.storedZeroPoints !== undefined)) {
+      if (t.quant && t.file !== undefined && (t.quant.storedScales !== undefined || t.quant.storedZeroPoints !== undefined)) {
         this.fullQuant.set(t.name, await loadQuantParams(await this.sourceFor(t), t.quant));
       }
     }
@@ -838,16 +838,16 @@ class SensitivityRun {
     const rest: TensorItem[] = [];
     for (const item of this.tensorLayout.values()) {
       const t = item.tensor;
-      if (!this.sample && t.elementCount <= whole && t.location && t.location.byteLength <= Math.min(BATCH_MAX_TENSOR_BYTES, batchBytes)) small.push(item);
+      if (!this.sample && t.elementCount <= whole && t.file !== undefined && t.byteLength <= Math.min(BATCH_MAX_TENSOR_BYTES, batchBytes)) small.push(item);
       else rest.push(item);
     }
-    small.sort((a, b) => (a.tensor.location!.file < b.tensor.location!.file ? -1 : a.tensor.location!.file > b.tensor.location!.file ? 1 : a.tensor.location!.byteOffset - b.tensor.location!.byteOffset));
+    small.sort((a, b) => (a.tensor.file! < b.tensor.file! ? -1 : a.tensor.file! > b.tensor.file! ? 1 : a.tensor.byteOffset - b.tensor.byteOffset));
     const batches: TensorItem[][] = [];
     let cur: TensorItem[] = [];
     let bytes = 0;
     for (const item of small) {
-      const loc = item.tensor.location!;
-      if (cur.length && (cur.length >= BATCH_TENSORS || bytes + loc.byteLength > batchBytes || cur[0]!.tensor.location!.file !== loc.file)) {
+      const loc = tensorLocation(item.tensor)!;
+      if (cur.length && (cur.length >= BATCH_TENSORS || bytes + loc.byteLength > batchBytes || cur[0]!.tensor.file! !== loc.file)) {
         batches.push(cur);
         cur = [];
         bytes = 0;
@@ -866,11 +866,11 @@ class SensitivityRun {
    */
   private async analyzeBatch(items: readonly TensorItem[]): Promise<void> {
     const src = await this.sourceFor(items[0]!.tensor);
-    const first = items[0]!.tensor.location!.byteOffset;
+    const first = items[0]!.tensor.byteOffset;
     let end = first;
     let sum = 0;
     for (const { tensor } of items) {
-      const loc = tensor.location!;
+      const loc = tensorLocation(tensor)!;
       if (loc.byteOffset < first) throw new RangeError('batch tensors out of order');
       end = Math.max(end, loc.byteOffset + loc.byteLength);
       sum += loc.byteLength;
@@ -884,19 +884,19 @@ class SensitivityRun {
       let bytes: Uint8Array;
       if (end - first <= 2 * sum) {
         bytes = await this.recycler.read(src, first, end - first);
-        for (const { tensor } of items) offsets.push(tensor.location!.byteOffset - first);
+        for (const { tensor } of items) offsets.push(tensor.byteOffset - first);
       } else {
         bytes = new Uint8Array(sum);
         let at = 0;
         for (const { tensor } of items) {
-          const loc = tensor.location!;
+          const loc = tensorLocation(tensor)!;
           bytes.set(await src.read(loc.byteOffset, loc.byteLength), at);
           offsets.push(at);
           at += loc.byteLength;
         }
       }
       buffer = bytes.buffer as ArrayBuffer;
-      tasks = items.map(({ tensor, transpose }, k) => this.makeTask(tensor, transpose, undefined, { bytes: bytes.subarray(offsets[k]!, offsets[k]! + tensor.location!.byteLength) }, this.formats, undefined, false));
+      tasks = items.map(({ tensor, transpose }, k) => this.makeTask(tensor, transpose, undefined, { bytes: bytes.subarray(offsets[k]!, offsets[k]! + tensor.byteLength) }, this.formats, undefined, false));
       throwIfCancelled(this.token);
       let results: SensitivityBatchResults;
       if (this.pool) results = await this.pool.runBatch(tasks, buffer, this.formats);
@@ -915,7 +915,7 @@ class SensitivityRun {
         this.partials.reset(index, 1, 1);
         this.partials.mergeStats(index, batchStats(results, k));
         this.partials.mergeBatchErrors(index, results, k);
-        this.bytesDone += tensor.location!.byteLength;
+        this.bytesDone += tensor.byteLength;
       });
     } finally {
       this.inFlight.release();
@@ -944,7 +944,7 @@ class SensitivityRun {
 
   /** One task for the whole tensor. */
   private async analyzeWhole(t: TensorInfo, transpose: boolean, acc: number): Promise<void> {
-    const loc = t.location!;
+    const loc = tensorLocation(t)!;
     const r = await this.readAndRun(t, loc.byteOffset, loc.byteLength, (bytes) => this.makeTask(t, transpose, undefined, bytes, this.formats, undefined, false));
     this.partials.mergeStats(acc, r.stats);
     this.partials.mergeErrors(acc, r.errors);
@@ -995,7 +995,7 @@ class SensitivityRun {
 
   //#region reading and tasks
   private async sourceFor(t: TensorInfo): Promise<ByteSource> {
-    return t.location!.file === '' ? this.opened.source : this.opened.siblings.open(t.location!.file);
+    return t.file! === '' ? this.opened.source : this.opened.siblings.open(t.file!);
   }
 
   /** A chunk's bytes: workers read local files themselves (`task.file`); otherwise this thread reads them. */
@@ -1015,7 +1015,7 @@ class SensitivityRun {
     return {
       id: this.nextId++,
       dtype: t.dtype,
-      encoding: t.location!.encoding,
+      encoding: t.encoding,
       elementCount: c ? c.elementCount : t.elementCount,
       bytes: data.bytes,
       ...(data.file ? { file: data.file } : {}),

@@ -10,6 +10,7 @@ import { readFileSync, readdirSync, statSync } from 'node:fs';
 import * as path from 'node:path';
 import { MemoryByteSource, MemorySiblings, ModelFormatError, SNIFF_BYTES, detectFormat, openModel, type Model } from '../../src/core';
 import { openModelFile } from '../../src/node/fileByteSource';
+import { layerWeights, tensorLocation } from '../../src/core';
 
 const MODELS = path.resolve(__dirname, '../../../shared/models');
 
@@ -57,12 +58,12 @@ function checkInvariants(file: string, m: Model): void {
   assert.equal(names.size, m.tensors.length, `${file}: tensor names are unique`);
   const layerNames = new Set(m.layers.map((l) => l.name));
   assert.equal(layerNames.size, m.layers.length, `${file}: layer names are unique`);
-  for (const l of m.layers) for (const w of l.weights) assert.ok(names.has(w), `${file}: layer ${l.name} weight ${w} is a tensor`);
+  for (const l of m.layers) for (const w of layerWeights(l)) assert.ok(names.has(w), `${file}: layer ${l.name} weight ${w} is a tensor`);
   for (const t of m.tensors) {
-    if (!t.location) continue;
-    const f = t.location.file === '' ? m.files[0]! : m.files.find((x) => x.path === t.location!.file);
+    if (!tensorLocation(t)) continue;
+    const f = t.file === '' ? m.files[0]! : m.files.find((x) => x.path === t.file!);
     assert.ok(f, `${file}: tensor ${t.name} lives in a listed file`);
-    assert.ok(t.location.byteOffset >= 0 && t.location.byteOffset + t.location.byteLength <= f.byteLength, `${file}: tensor ${t.name} range is inside its file`);
+    assert.ok(t.byteOffset >= 0 && t.byteOffset + t.byteLength <= f.byteLength, `${file}: tensor ${t.name} range is inside its file`);
   }
   assert.doesNotThrow(() => JSON.stringify(m), `${file}: the IR is JSON-safe`);
 }

@@ -130,8 +130,8 @@ async function tensorDiffs(a: string, b: string): Promise<string[]> {
       diffs.push(`${t.name}: ${t.dtype} vs ${u.dtype}`);
       continue;
     }
-    const x = A.bytes.subarray(t.location!.byteOffset, t.location!.byteOffset + t.byteLength);
-    const y = B.bytes.subarray(u.location!.byteOffset, u.location!.byteOffset + u.byteLength);
+    const x = A.bytes.subarray(t.byteOffset, t.byteOffset + t.byteLength);
+    const y = B.bytes.subarray(u.byteOffset, u.byteOffset + u.byteLength);
     let first = -1;
     for (let i = 0; i < x.length && first < 0; i++) if (x[i] !== y[i]) first = i;
     if (first >= 0) diffs.push(`${t.name} (${t.dtype}): bytes differ from offset ${first}`);

@@ -23,7 +23,7 @@ async function perturbedCopy(dir: string, name: string, tensor: string, f: (v: n
   const t = model.tensors.find((x) => x.name === tensor)!;
   assert.equal(t.dtype, 'float32');
   const bytes = new Uint8Array(await fs.readFile(STORIES));
-  const values = new Float32Array(bytes.buffer, bytes.byteOffset + t.location!.byteOffset, t.byteLength / 4);
+  const values = new Float32Array(bytes.buffer, bytes.byteOffset + t.byteOffset, t.byteLength / 4);
   for (let i = 0; i < values.length; i++) values[i] = f(values[i]!, i);
   const out = path.join(dir, name);
   await fs.writeFile(out, bytes);

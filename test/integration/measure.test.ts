@@ -97,7 +97,7 @@ test('lowering a tensor rewrites its bytes in the stored dtype only when the for
   const bytes = new Uint8Array(await fs.readFile(file));
   const model = await openModel(new MemoryByteSource('mnist-12.onnx', bytes));
   const t = model.tensors.find((x) => x.dtype === 'float32' && x.elementCount === 3200)!;
-  const orig = bytes.subarray(t.location!.byteOffset, t.location!.byteOffset + t.location!.byteLength);
+  const orig = bytes.subarray(t.byteOffset, t.byteOffset + t.byteLength);
   const same = lowerTensorBytes(model, 'Conv', t, orig, 'fp32') as Uint8Array;
   assert.deepEqual(same, orig);
   const low = lowerTensorBytes(model, 'Conv', t, orig, 'int4') as Uint8Array;

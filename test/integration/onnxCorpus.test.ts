@@ -7,6 +7,7 @@ import * as path from 'node:path';
 import { test } from 'node:test';
 import { openModel, type Model } from '../../src/core';
 import { FolderSiblings, openModelFile } from '../../src/node/fileByteSource';
+import { layerWeights, tensorLocation } from '../../src/core';
 
 const MODELS = path.resolve(__dirname, '../../../shared/models/onnx');
 
@@ -72,12 +73,12 @@ test('corpus: silero_vad has 25 If nodes, 50 branch subgraphs with 684 nested no
 
 test('corpus: cartpole external data resolves (5 tensors in model.onnx.data at the listed offsets)', async () => {
   const m = await readFile('cartpole_dqn_external_data/model.onnx');
-  const ext = m.tensors.filter((t) => t.location?.file === 'model.onnx.data');
+  const ext = m.tensors.filter((t) => tensorLocation(t)?.file === 'model.onnx.data');
   assert.equal(ext.length, 5);
-  assert.deepEqual(ext.map((t) => t.location!.byteOffset).sort((a, b) => a - b), [0, 1024, 2048, 4096, 8192]);
-  assert.ok(ext.some((t) => t.location!.byteLength === 262144 && t.shape.join('x') === '256x256'));
+  assert.deepEqual(ext.map((t) => t.byteOffset).sort((a, b) => a - b), [0, 1024, 2048, 4096, 8192]);
+  assert.ok(ext.some((t) => t.byteLength === 262144 && t.shape.join('x') === '256x256'));
   const inline = m.tensors.find((t) => t.name === 'q_net.4.bias');
-  assert.equal(inline?.location?.file, '');
+  assert.equal(inline?.file, '');
   assert.deepEqual(m.files.map((f) => f.path), ['model.onnx', 'model.onnx.data']);
   assert.equal(m.totalFileBytes, 8502 + 270336);
 });
@@ -111,7 +112,7 @@ test('corpus: layer roles for GPT-2 (fused com.microsoft ops) and Qwen-style nam
   const norm = gpt2.layers.find((l) => l.role === 'norm')!;
   assert.equal(norm.quantizable, false);
   const qwen = await readFile('tiny-qwen35-decoder-fp16.onnx');
-  const byWeight = (w: string) => qwen.layers.find((l) => l.weights[0] === w);
+  const byWeight = (w: string) => qwen.layers.find((l) => layerWeights(l)[0] === w);
   assert.equal(byWeight('l1.q.w')?.role, 'attention_q');
   assert.equal(byWeight('l1.q.w')?.block, 1);
   assert.equal(byWeight('l0.k.w')?.role, 'attention_k');
@@ -123,7 +124,7 @@ test('corpus: layer roles for GPT-2 (fused com.microsoft ops) and Qwen-style nam
   const qconv = int8.layers.find((l) => l.op === 'QLinearConv')!;
   assert.equal(qconv.role, 'conv');
   assert.equal(qconv.dtype, 'int8');
-  assert.deepEqual(qconv.weights.slice(0, 3), ['Parameter5_quantized', 'Parameter5_scale', 'Parameter5_zero_point']);
+  assert.deepEqual(layerWeights(qconv).slice(0, 3), ['Parameter5_quantized', 'Parameter5_scale', 'Parameter5_zero_point']);
 });
 
 test('corpus: light_resnet50 warns that 239 ConstantOfShape weights are not stored', async () => {

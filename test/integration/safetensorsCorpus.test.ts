@@ -25,7 +25,7 @@ test('silero_vad_16k.safetensors: 15 F32 tensors, 309633 params, 1208-byte heade
   assert.equal(model.nodeCount, 0);
   assert.ok(model.tensors.every((t) => t.dtype === 'float32'));
   assert.deepEqual(model.metadata, {});
-  assert.equal(Math.min(...model.tensors.map((t) => t.location!.byteOffset)), 8 + 1208);
+  assert.equal(Math.min(...model.tensors.map((t) => t.byteOffset)), 8 + 1208);
   assert.equal(bytesRead, 16 + 8 + 1208, 'the 16-byte format sniff, the length field and the JSON header, nothing else');
   assert.equal(model.weightBytes, 309633 * 4);
   assert.equal(model.layers.length, 15);

@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import * as path from 'node:path';
 import { effectiveRole, openModel } from '../../src/core';
 import { openModelFile } from '../../src/node/fileByteSource';
+import { layerWeights } from '../../src/core';
 
 const MODELS = path.resolve(__dirname, '../../../shared/models/onnx');
 
@@ -13,8 +14,8 @@ test('real model (Silero VAD): LSTM bias slices are offset vectors, weight slice
   const model = await openModel(opened.source, { siblings: opened.siblings });
   await opened.close();
   const rnn = model.layers.filter((l) => l.role === 'recurrent');
-  const biases = rnn.filter((l) => l.weights[0]!.includes('bias'));
-  const weights = rnn.filter((l) => l.weights[0]!.includes('weight'));
+  const biases = rnn.filter((l) => layerWeights(l)[0]!.includes('bias'));
+  const weights = rnn.filter((l) => layerWeights(l)[0]!.includes('weight'));
   assert.ok(biases.length >= 6 && weights.length >= 6, `${biases.length} bias / ${weights.length} weight slices`);
   for (const l of biases) assert.equal(effectiveRole(l), 'bias', l.name);
   for (const l of weights) assert.equal(effectiveRole(l), 'recurrent', l.name);

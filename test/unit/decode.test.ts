@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  decodeElements, decodeTensor, decodeUnsupportedReason, encodeElements, floatToBf16Bits, floatToHalfBits, halfBitsToFloat,
+  decodeElements, decodeTensor, decodeUnsupportedReason, encodeElements, floatToBf16Bits, floatToHalfBits, halfBitsToFloat, halfToFloatTable,
   miniFloatToNumber, MINI_FLOATS, type TensorInfo,
 } from '../../src/core';
 
@@ -24,6 +24,16 @@ test('FP16 conversions: exact values, round-to-nearest-even and overflow to Inf'
   assert.ok(Number.isNaN(halfBitsToFloat(0x7e00)));
   assert.equal(floatToBf16Bits(1), 0x3f80);
   assert.equal(floatToBf16Bits(1 + 2 ** -8), 0x3f80); // tie → even
+});
+
+test('halfToFloatTable (built from bits) holds halfBitsToFloat of every code, NaN codes as the quiet NaN', () => {
+  const t = halfToFloatTable();
+  const u = new Uint32Array(t.buffer, t.byteOffset, 65536);
+  for (let h = 0; h < 65536; h++) {
+    const v = halfBitsToFloat(h);
+    if (Number.isNaN(v)) assert.equal(u[h], 0x7fc00000, `code ${h}`);
+    else assert.ok(Object.is(t[h], v), `code ${h}: ${t[h]} vs ${v}`);
+  }
 });
 
 test('FP8 layouts: E4M3FN, E5M2 and the FNUZ variants', () => {
@@ -162,7 +172,7 @@ test('ggml ternary and FP4 blocks: tq2_0, tq1_0, mxfp4, q1_0', () => {
 test('decodeTensor applies quantization parameters; encodeElements round-trips', () => {
   const t: TensorInfo = {
     name: 'w', dtype: 'int8', shape: [2, 2], elementCount: 4, byteLength: 4, origin: 'initializer',
-    location: { file: '', byteOffset: 0, byteLength: 4, encoding: 'raw' },
+    file: '', byteOffset: 0, encoding: 'raw',
     quant: { scales: [0.5, 2], zeroPoints: [0, 1], scaleCount: 2, axis: 0 },
   };
   const values = decodeTensor(t, new Uint8Array([2, 0xfe, 3, 1]));

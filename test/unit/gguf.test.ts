@@ -4,7 +4,9 @@ import {
   DEFAULT_LIMITS, GGML_TYPES, MemoryByteSource, ModelFormatError, REMOVED_GGML_TYPES, dtypeInfo, ggmlType, openModel,
   type ByteSource, type Limits, type Model, type ModelFormatErrorCode,
 } from '../../src/core';
+import { ggmlLayouts } from '../../src/core/formats/gguf/ggmlTypes';
 import { ByteWriter, GGML_BLOCKS, GGUF, buildGguf, ggmlByteLength, kv, llamaGguf, writeValue } from '../fixtures/buildGguf';
+import { tensorLocation } from '../../src/core';
 
 /** Counts the bytes a reader asks for. */
 class CountingSource implements ByteSource {
@@ -70,7 +72,7 @@ test('a file with one tensor of every ggml type parses with exact byte lengths a
     assert.equal(t.dtype, ggmlType(id)!.dtype);
     assert.deepEqual(t.shape, [3, 256]);
     assert.equal(t.byteLength, ggmlByteLength(id, [256, 3]), GGML_BLOCKS[id]![0]);
-    assert.deepEqual(t.location, { file: '', byteOffset: built.dataOffset + built.tensors[i]!.offset, byteLength: t.byteLength, encoding: 'raw' });
+    assert.deepEqual(tensorLocation(t), { file: '', byteOffset: built.dataOffset + built.tensors[i]!.offset, byteLength: t.byteLength, encoding: 'raw' });
   });
   assert.equal(m.parameterCount, ids.length * 768);
   assert.equal(m.weightBytes, built.tensors.reduce((s, t) => s + t.byteLength, 0));
@@ -139,7 +141,7 @@ test('reads only the header: a file with 16 MB of weights costs the header plus 
 test('general.alignment: used for offsets; must be a uint32 power of two', async () => {
   const ok = buildGguf({ alignment: 128, tensors: [{ name: 'a', dims: [3], type: 0 }, { name: 'b', dims: [5], type: 0 }] });
   const m = await open(ok.bytes);
-  assert.equal(m.tensors[1]!.location!.byteOffset, ok.dataOffset + 128);
+  assert.equal(m.tensors[1]!.byteOffset, ok.dataOffset + 128);
   assert.equal(ok.dataOffset % 128, 0);
   await rejects(buildGguf({ alignment: 48, tensors: [{ name: 'a', dims: [3], type: 0 }] }).bytes, 'bad-value', /general\.alignment 48 is not a power of two/);
   await rejects(buildGguf({ alignment: 0 }).bytes, 'bad-value', /general\.alignment 0 is not a power of two/);
@@ -224,4 +226,20 @@ test('a __proto__ metadata key stays plain data', async () => {
   const m = await open(buildGguf({ kvs: [kv.str('__proto__', 'x')] }).bytes);
   assert.equal(Object.getPrototypeOf(m.metadata), Object.prototype);
   assert.equal(Object.getOwnPropertyDescriptor(m.metadata, '__proto__')?.value, 'x');
+});
+
+test('ggmlLayouts: one shared, frozen list per type id (a fresh layout object per tensor gave each its own V8 hidden class: ~280 bytes per tensor)', () => {
+  for (const id of [0, 1, 2, 12, 36, 39, 42]) {
+    const first = ggmlLayouts(id);
+    assert.ok(first.length > 0, `type ${id} has layouts`);
+    assert.equal(ggmlLayouts(id), first, `type ${id}: the same list on every call`);
+    assert.ok(Object.isFrozen(first) && first.every((l) => Object.isFrozen(l) || l.origin !== 'llama.cpp'));
+  }
+  assert.equal(ggmlLayouts(39)[0]!.origin, 'llama.cpp');
+  assert.deepEqual(ggmlLayouts(39).map((l) => l.origin), ['llama.cpp', 'bitnet.cpp']);
+  assert.deepEqual(ggmlLayouts(36).map((l) => `${l.name}/${l.origin}`), ['I2_S/bitnet.cpp']);
+  assert.deepEqual(ggmlLayouts(4), []);
+  assert.deepEqual(ggmlLayouts(-1), []);
+  assert.deepEqual(ggmlLayouts(1.5), []);
+  assert.deepEqual(ggmlLayouts(1e9), []);
 });

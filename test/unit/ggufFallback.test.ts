@@ -11,6 +11,7 @@ import {
   planGgufApply, readGgufHeader, solveModel, uniformBaseline, type GgufHeader, type HarmFunction,
 } from '../../src/core';
 import { llamaGguf } from '../fixtures/buildGguf';
+import { layerWeights } from '../../src/core';
 
 async function narrowModel(): Promise<{ h: GgufHeader; copied: Map<string, Uint8Array> }> {
   const built = llamaGguf({ embd: 64, ffn: 172, vocab: 32, blocks: 2 });
@@ -22,7 +23,7 @@ async function narrowModel(): Promise<{ h: GgufHeader; copied: Map<string, Uint8
 /** Bytes apply writes for the layers' tensors (what the plan's weight bytes must equal). */
 function writtenLayerBytes(h: GgufHeader, copied: Map<string, Uint8Array>, assignment: Readonly<Record<string, string>>): number {
   const plan = planGgufApply(h, assignment, copied);
-  const inLayer = new Set(h.model.layers.flatMap((l) => l.weights));
+  const inLayer = new Set(h.model.layers.flatMap((l) => layerWeights(l)));
   let total = 0;
   for (const t of plan.tensors) {
     if (!inLayer.has(t.name)) continue;

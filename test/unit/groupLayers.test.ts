@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { groupLayers, layerTensors, type FuseOptions, type Layer, type LayerGroup, type LayerRole, type Model, type TensorInfo } from '../../src/core';
 import { rng } from '../fixtures/planModel';
+import { layerWeights, weightFields } from '../../src/core';
 
 /**
  * The grouping as it was computed before it ran on layer numbers: union-find over Maps keyed by layer name. The
@@ -9,7 +10,7 @@ import { rng } from '../fixtures/planModel';
  * listed twice, a layer named '', tensors shared by layers and tensor names listed twice with different ranks.
  */
 function referenceGroups(model: Model, fuse: FuseOptions): { key: string; layers: string[]; reason: LayerGroup['reason'] }[] {
-  const layers = model.layers.filter((l) => l.weights.length > 0 && l.byteLength > 0);
+  const layers = model.layers.filter((l) => layerWeights(l).length > 0 && l.byteLength > 0);
   const parent = new Map<string, string>(layers.map((l) => [l.name, l.name]));
   const reason = new Map<string, LayerGroup['reason']>();
   const find = (x: string): string => {
@@ -37,7 +38,7 @@ function referenceGroups(model: Model, fuse: FuseOptions): { key: string; layers
   const tensorOwner = new Map<string, string>();
   const rank = new Map(model.tensors.map((t) => [t.name, t.shape.length]));
   for (const l of layers)
-    l.weights.forEach((w, i) => {
+    layerWeights(l).forEach((w, i) => {
       if (i > 0 && (rank.get(w) ?? 0) < 2) return;
       const o = tensorOwner.get(w);
       if (o) union(o, l.name, 'shared-tensor');
@@ -66,7 +67,7 @@ function randomModel(seed: number): Model {
   const pick = <T>(xs: readonly T[]): T => xs[Math.floor(r() * xs.length)]!;
   const tensors: TensorInfo[] = [];
   const tensor = (name: string, shape: number[]): string => {
-    tensors.push({ name, dtype: 'float32', shape, elementCount: shape.reduce((a, b) => a * b, 1), byteLength: 4 * shape.reduce((a, b) => a * b, 1), location: undefined, origin: 'initializer' });
+    tensors.push({ name, dtype: 'float32', shape, elementCount: shape.reduce((a, b) => a * b, 1), byteLength: 4 * shape.reduce((a, b) => a * b, 1), file: undefined, byteOffset: 0, encoding: 'raw', origin: 'initializer' });
     return name;
   };
   const layers: Layer[] = [];
@@ -84,7 +85,7 @@ function randomModel(seed: number): Model {
     if (r() < 0.4) weights.push(r() < 0.2 && tensors.length ? pick(tensors).name : tensor(`${name}#${i}.bias`, r() < 0.3 ? [8, 2] : [8]));
     if (r() < 0.05) tensor(`${name}#${i}.weight`, [8]); // the same tensor name again, another rank
     const bytes = r() < 0.05 ? 0 : 128;
-    layers.push({ name, op: 'MatMul', role, block, expert, weights: r() < 0.03 ? [] : weights, parameterCount: 32, byteLength: bytes, dtype: 'float32', shape: [8, 4], quantizable: true, inputs: [], outputs: [] });
+    layers.push({ name, op: 'MatMul', role, block, expert, ...weightFields(r() < 0.03 ? [] : weights), parameterCount: 32, byteLength: bytes, dtype: 'float32', shape: [8, 4], quantizable: true, inputs: [], outputs: [] });
   }
   return {
     format: 'onnx', fileName: 'random.onnx', files: [{ path: 'random.onnx', byteLength: 1 }], totalFileBytes: 1, formatVersion: 8, producer: 'test', hyperparameters: {}, metadata: {},
@@ -115,7 +116,7 @@ test('layerTensors: each tensor under its first layer, main weight first, and th
     const expected = new Map<string, { tensor: TensorInfo; isMain: boolean }[]>();
     for (const l of model.layers) {
       const list: { tensor: TensorInfo; isMain: boolean }[] = [];
-      l.weights.forEach((w, i) => {
+      layerWeights(l).forEach((w, i) => {
         const t = first.get(w);
         if (!t || owned.has(w)) return;
         owned.add(w);

@@ -10,6 +10,7 @@ import { MemoryByteSource, ModelFormatError, decodeElements, decodeTensor, decod
 import { buildGguf, kv, type GgufTensorSpec } from '../fixtures/buildGguf';
 import { openInventory } from '../fixtures/publishedModels';
 import type { StTensorSpec } from '../fixtures/buildSafetensors';
+import { tensorLocation } from '../../src/core';
 
 const open = (bytes: Uint8Array): Promise<Model> => openModel(new MemoryByteSource('m.gguf', bytes));
 const i2s = (n: number): number => n / 4 + 32;
@@ -171,6 +172,6 @@ test('decoders: PrismML Q2_0/128, bitnet.cpp I2_S and packed BitNet uint8 decode
   const m = await open(file.bytes);
   const t = m.tensors[0]!;
   assert.equal(t.dtype, 'i2_s');
-  const loc = t.location!;
+  const loc = tensorLocation(t)!;
   assert.deepEqual([...decodeTensor(t, file.bytes.subarray(loc.byteOffset, loc.byteOffset + loc.byteLength))], want.map((v) => v * 0.25));
 });

@@ -11,6 +11,7 @@ import { test } from 'node:test';
 import { MemoryByteSource, MemorySiblings, ModelFormatError, openModel, type ByteSource, type Model, type SiblingResolver } from '../../src/core';
 import { openModelFile } from '../../src/node/fileByteSource';
 import { attr, dataType, encodeModel, externalTensor, f32Bytes, graph, model, node, rawTensor, tinyMlp, value } from '../fixtures/buildOnnx';
+import { layerWeights, tensorLocation } from '../../src/core';
 
 function read(bytes: Uint8Array, siblings?: SiblingResolver, name = 'm.onnx'): Promise<Model> {
   return openModel(new MemoryByteSource(name, bytes), siblings ? { siblings } : {});
@@ -38,18 +39,18 @@ test('synthetic: raw_data, float_data, int32_data and Constant values become byt
   )));
   const m = await read(bytes);
   const t = (name: string) => m.tensors.find((x) => x.name === name)!;
-  const slice = (name: string) => { const l = t(name).location!; assert.equal(l.file, ''); return bytes.slice(l.byteOffset, l.byteOffset + l.byteLength); };
+  const slice = (name: string) => { const l = tensorLocation(t(name))!; assert.equal(l.file, ''); return bytes.slice(l.byteOffset, l.byteOffset + l.byteLength); };
   assert.deepEqual(Array.from(new Float32Array(slice('w').buffer)), wValues);
-  assert.equal(t('w').location!.encoding, 'raw');
+  assert.equal(t('w').encoding, 'raw');
   assert.deepEqual(Array.from(new Float32Array(slice('c_t').buffer)), [7, 8, 9]);
   assert.deepEqual(Array.from(new Float32Array(slice('c_f').buffer)), [0.25]);
   // AttributeProto.floats/ints are not [packed=true] in onnx.proto: each value has its own key, so no single range.
-  assert.equal(t('c_fs').location, undefined);
+  assert.equal(tensorLocation(t('c_fs')), undefined);
   assert.equal(t('c_fs').elementCount, 4);
   assert.deepEqual(Array.from(new Float64Array(slice('d').buffer)), [1.5, 2.5]);
-  assert.equal(t('h').location!.encoding, 'onnx-varint-int32');
+  assert.equal(t('h').encoding, 'onnx-varint-int32');
   assert.deepEqual(Array.from(slice('h')), [0x80, 0x78, 0x80, 0x80, 0x03]);
-  assert.equal(t('c_i').location!.encoding, 'onnx-varint-int64');
+  assert.equal(t('c_i').encoding, 'onnx-varint-int64');
   assert.deepEqual(Array.from(slice('c_i')), [0xac, 0x02]);
   assert.deepEqual([t('c_is').elementCount, t('c_i').elementCount, t('c_s').elementCount], [3, 1, 2]);
   assert.ok(['c_t', 'c_f', 'c_fs', 'c_i', 'c_is', 'c_s'].every((n) => t(n).origin === 'constant'));
@@ -92,7 +93,7 @@ test('synthetic: subgraphs are named by path, resolve outer-scope weights, and n
   assert.deepEqual(m.graphs[0]!.nodes[0]!.subgraphs, ['main/If_0/then_branch', 'main/If_0/else_branch']);
   assert.deepEqual(m.graphs[0]!.nodes[0]!.attributes['then_branch'], { graph: 'main/If_0/then_branch' });
   const mm = m.layers.find((l) => l.name === 'inner_mm')!;
-  assert.deepEqual(mm.weights, ['w_outer']);
+  assert.deepEqual(layerWeights(mm), ['w_outer']);
   const conv = m.layers.find((l) => l.op === 'Conv')!;
   assert.equal(conv.name, 'main/If_0/else_branch/Conv_0');
   assert.equal(conv.role, 'conv');
@@ -117,7 +118,7 @@ test('synthetic: duplicate or empty node names give <op>_<index> layer names; De
     },
   )));
   const m = await read(bytes);
-  assert.deepEqual(m.layers.map((l) => [l.name, l.op, l.role, l.dtype, l.weights.join(',')]), [
+  assert.deepEqual(m.layers.map((l) => [l.name, l.op, l.role, l.dtype, layerWeights(l).join(',')]), [
     ['MatMul_1', 'MatMul', 'linear', 'int8', 'w8,w8_scale,w8_zp'],
     ['Gemm_2', 'Gemm', 'linear', 'float32', 'fcw,fcb'],
     ['LayerNormalization_3', 'LayerNormalization', 'norm', 'float32', 'g,beta'],
@@ -142,7 +143,7 @@ test('synthetic: external data through siblings (offset/length), range checks an
   data.set(f32Bytes([1, 2, 3, 4]), 4096);
   const ok = encodeModel(model(graph([], { initializers: [externalTensor('w', [4], 'weights.bin', 4096, 16), externalTensor('v', [16], 'weights.bin')] })));
   const m = await read(ok, new MemorySiblings('m.onnx', { 'weights.bin': data }));
-  assert.deepEqual(m.tensors.map((t) => t.location), [
+  assert.deepEqual(m.tensors.map((t) => tensorLocation(t)), [
     { file: 'weights.bin', byteOffset: 4096, byteLength: 16, encoding: 'raw' },
     { file: 'weights.bin', byteOffset: 0, byteLength: 64, encoding: 'raw' },
   ]);
@@ -166,7 +167,7 @@ test('synthetic: on disk, external data resolves through FolderSiblings', async 
     const o = await openModelFile(path.join(dir, 'model.onnx'));
     try {
       const m = await openModel(o.source, { siblings: o.siblings });
-      assert.deepEqual(m.tensors[0]!.location, { file: 'sub/w.bin', byteOffset: 0, byteLength: 16, encoding: 'raw' });
+      assert.deepEqual(tensorLocation(m.tensors[0]!), { file: 'sub/w.bin', byteOffset: 0, byteLength: 16, encoding: 'raw' });
     } finally {
       await o.close();
     }

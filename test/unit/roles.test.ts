@@ -103,13 +103,13 @@ test('quantizable excludes 1-D tensors, norms, biases, routers and integer table
 
 test('layersFromTensors builds one tensor layer per weight and counts blocks and experts', () => {
   const t = (name: string, shape: number[]): TensorInfo => ({
-    name, dtype: 'float16', shape, elementCount: shape.reduce((a, b) => a * b, 1), byteLength: 2 * shape.reduce((a, b) => a * b, 1), location: undefined, origin: 'entry',
+    name, dtype: 'float16', shape, elementCount: shape.reduce((a, b) => a * b, 1), byteLength: 2 * shape.reduce((a, b) => a * b, 1), file: undefined, byteOffset: 0, encoding: 'raw', origin: 'entry',
   });
   const layers = layersFromTensors([t('model.layers.0.mlp.experts.3.up_proj.weight', [4, 2]), t('model.layers.6.input_layernorm.weight', [2])]);
   assert.equal(layers.length, 2);
   assert.deepEqual(
-    { ...layers[0], shape: [...layers[0]!.shape], weights: [...layers[0]!.weights] },
-    { name: 'model.layers.0.mlp.experts.3.up_proj.weight', op: 'tensor', role: 'expert', block: 0, expert: 3, weights: ['model.layers.0.mlp.experts.3.up_proj.weight'], parameterCount: 8, byteLength: 16, dtype: 'float16', shape: [4, 2], quantizable: true, inputs: [], outputs: [] },
+    { ...layers[0], shape: [...layers[0]!.shape], moreWeights: [...layers[0]!.moreWeights] },
+    { name: 'model.layers.0.mlp.experts.3.up_proj.weight', op: 'tensor', role: 'expert', block: 0, expert: 3, weight: 'model.layers.0.mlp.experts.3.up_proj.weight', moreWeights: [], parameterCount: 8, byteLength: 16, dtype: 'float16', shape: [4, 2], quantizable: true, inputs: [], outputs: [] },
   );
   assert.equal(layers[1]!.quantizable, false);
   assert.equal(blockCountFromLayers(layers), 7);
@@ -118,7 +118,7 @@ test('layersFromTensors builds one tensor layer per weight and counts blocks and
 });
 
 test('layersFromTensors remembers roles per name pattern and gives the same answers as inferRole', () => {
-  const t = (name: string, rank: number): TensorInfo => ({ name, dtype: 'float16', shape: new Array<number>(rank).fill(2), elementCount: 2 ** rank, byteLength: 2 ** (rank + 1), location: undefined, origin: 'entry' });
+  const t = (name: string, rank: number): TensorInfo => ({ name, dtype: 'float16', shape: new Array<number>(rank).fill(2), elementCount: 2 ** rank, byteLength: 2 ** (rank + 1), file: undefined, byteOffset: 0, encoding: 'raw', origin: 'entry' });
   // Every corpus name, renumbered (other values, leading zeros, 9 digits), at every rank; then names whose digits are
   // not index segments, more than 9 digits, empty segments, upper case and more segments than the memo keeps.
   const renumber = (name: string, k: number): string => name.replace(/(^|\.)(\d+)(?=\.|$)/g, (_m, dot: string, d: string) => `${dot}${[String(Number(d) + k), `00${d}`, '123456789', d][k % 4]}`);
@@ -154,7 +154,7 @@ test('layersFromTensors remembers roles per name pattern and gives the same answ
 
 test('tensorParts: tensor-only layers (layer i = tensor i) give the parts and active parameters a name → first layer map gives', async () => {
   const { parameterBreakdown, tensorParts } = await import('../../src/core');
-  const t = (name: string): TensorInfo => ({ name, dtype: 'float16', shape: [2, 2], elementCount: 4, byteLength: 8, location: undefined, origin: 'entry' });
+  const t = (name: string): TensorInfo => ({ name, dtype: 'float16', shape: [2, 2], elementCount: 4, byteLength: 8, file: undefined, byteOffset: 0, encoding: 'raw', origin: 'entry' });
   const names = ['model.layers.0.mlp.experts.0.up_proj.weight', 'model.layers.2.mlp.experts.1.up_proj.weight', 'model.layers.2.mlp.shared_experts.up_proj.weight', 'visual.blocks.0.attn.qkv.weight', 'mtp.0.weight', 'lm_head.weight'];
   const tensors = names.map(t);
   const layers = layersFromTensors(tensors);

@@ -21,7 +21,7 @@ async function gguf(spec: LlmGgufSpec): Promise<Model> {
 const LLAMA: LlmGgufSpec = { architecture: 'llama', blocks: 2, embd: 256, heads: 4, kvHeads: 2, ffn: 512, vocab: 1000, type: 8 };
 
 const weight = (name: string, dtype: string, shape: number[], byteLength: number): TensorInfo => ({
-  name, dtype, shape, elementCount: shape.reduce((a, b) => a * b, 1), byteLength, location: undefined, origin: 'entry',
+  name, dtype, shape, elementCount: shape.reduce((a, b) => a * b, 1), byteLength, file: undefined, byteOffset: 0, encoding: 'raw', origin: 'entry',
 });
 
 test('llama.cpp weight buffers: AMX packs Q8_0 with +4 B per block, repack keeps sizes, embeddings and odd shapes stay mapped', () => {

@@ -5,6 +5,7 @@ import {
   SAFETENSORS_BITS, buildSafetensors, buildShardedModel, llamaTensors, rawSafetensors, stByteLength,
   type StTensorSpec,
 } from '../fixtures/buildSafetensors';
+import { tensorLocation } from '../../src/core';
 
 function open(name: string, bytes: Uint8Array, files: Record<string, Uint8Array> = {}, limits = DEFAULT_LIMITS): Promise<Model> {
   return openModel(new MemoryByteSource(name, bytes), { siblings: new MemorySiblings(name, { [name]: bytes, ...files }), limits });
@@ -40,7 +41,7 @@ test('every safetensors dtype maps to its IR dtype with exact byte ranges', asyn
     const [begin, end] = built.offsets[s.name]!;
     assert.equal(t.dtype, IR_DTYPES[s.dtype], s.dtype);
     assert.equal(t.byteLength, (12 * SAFETENSORS_BITS[s.dtype]!) / 8, s.dtype);
-    assert.deepEqual(t.location, { file: '', byteOffset: 8 + built.headerLength + begin, byteLength: end - begin, encoding: 'raw' });
+    assert.deepEqual(tensorLocation(t), { file: '', byteOffset: 8 + built.headerLength + begin, byteLength: end - begin, encoding: 'raw' });
   }
   assert.equal(model.weightBytes, built.totalByteLength - 8 - built.headerLength);
   assert.equal(model.metadata['format'], 'pt');
@@ -58,7 +59,7 @@ test('scalars and empty tensors are valid; scalars and 1-D tensors are not quant
   const byName = Object.fromEntries(model.tensors.map((t) => [t.name, t]));
   assert.equal(byName['scale']!.elementCount, 1);
   assert.equal(byName['empty']!.elementCount, 0);
-  assert.equal(byName['empty']!.location, undefined);
+  assert.equal(tensorLocation(byName['empty']!), undefined);
   assert.equal(model.parameterCount, 6);
   const q = Object.fromEntries(model.layers.map((l) => [l.name, l.quantizable]));
   assert.deepEqual(q, { scale: false, empty: true, bias: false });
@@ -92,7 +93,7 @@ test('sharded model: opening the index or any shard shows every tensor, all shar
     assert.deepEqual(model.files.map((f) => f.byteLength), [m.indexName, ...m.shardNames].map((n) => m.files[n]!.length));
     assert.equal(model.totalFileBytes, Object.entries(m.files).filter(([n]) => n !== 'config.json').reduce((s, [, b]) => s + b.length, 0));
     const last = model.tensors[model.tensors.length - 1]!;
-    assert.equal(last.location!.file, m.shardNames[2]);
+    assert.equal(last.file!, m.shardNames[2]);
     assert.deepEqual(model.hyperparameters, {
       architecture: 'Qwen2MoeForCausalLM', blockCount: 4, headCount: 4, kvHeadCount: 2, headDim: 4, embeddingLength: 16, feedForwardLength: 32,
       contextLength: 4096, vocabSize: 64, expertCount: 4, expertUsedCount: 2, source: 'config.json',
@@ -112,7 +113,7 @@ test('a shard without an index, or beside an index that does not list it, shows 
   const m = buildShardedModel([llamaTensors({ layers: 1 }).slice(0, 3), llamaTensors({ layers: 1 }).slice(3)]);
   const alone = await openModel(new MemoryByteSource(m.shardNames[0]!, m.files[m.shardNames[0]!]!));
   assert.equal(alone.tensorCount, 3);
-  assert.equal(alone.tensors[0]!.location!.file, '');
+  assert.equal(alone.tensors[0]!.file!, '');
   const otherIndex = new TextEncoder().encode(JSON.stringify({ weight_map: { x: 'other-00001-of-00002.safetensors' } }));
   const files = { ...m.files, [m.indexName]: otherIndex };
   const model = await openModel(new MemoryByteSource(m.shardNames[0]!, m.files[m.shardNames[0]!]!), { siblings: new MemorySiblings(m.shardNames[0]!, files) });

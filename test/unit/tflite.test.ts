@@ -4,6 +4,7 @@ import { CancelledError, DEFAULT_LIMITS, MemoryByteSource, ModelFormatError, ope
 import { FlatBufferReader } from '../../src/core/formats/tflite/flatbuffer';
 import { loadQuantParams } from '../../src/core';
 import { OP, TT, buildTflite, fieldPosition, f32, malformedTflites, smallTfliteSpec, type TensorSpec } from '../fixtures/buildTflite';
+import { layerWeights, tensorLocation } from '../../src/core';
 
 async function open(bytes: Uint8Array, name = 'small.tflite', options: Parameters<typeof openModel>[1] = {}): Promise<Model> {
   return openModel(new MemoryByteSource(name, bytes), options);
@@ -12,9 +13,9 @@ async function open(bytes: Uint8Array, name = 'small.tflite', options: Parameter
 /** Bytes a TensorInfo's location points at. */
 function payload(bytes: Uint8Array, model: Model, tensor: string): Uint8Array {
   const t = model.tensors.find((x) => x.name === tensor);
-  assert.ok(t?.location, `tensor ${tensor} has a location`);
-  assert.equal(t.location.file, '');
-  return bytes.subarray(t.location.byteOffset, t.location.byteOffset + t.location.byteLength);
+  assert.ok(t?.file !== undefined, `tensor ${tensor} has a location`);
+  assert.equal(t.file, '');
+  return bytes.subarray(t.byteOffset, t.byteOffset + t.byteLength);
 }
 
 test('small built model: structure, constants as byte ranges, quantization, op codes', async () => {
@@ -38,7 +39,7 @@ test('small built model: structure, constants as byte ranges, quantization, op c
   assert.equal(w.origin, 'buffer');
   assert.deepEqual(w.quant, { scales: [0.5, 0.25, 0.125], zeroPoints: [0, 0, 0], scaleCount: 3, axis: 0 });
   // Buffer payloads are 16-byte aligned (schema force_align: 16).
-  assert.equal(w.location!.byteOffset % 16, 0);
+  assert.equal(w.byteOffset % 16, 0);
 
   const g = m.graphs[0]!;
   assert.equal(g.name, 'main');
@@ -56,7 +57,7 @@ test('small built model: structure, constants as byte ranges, quantization, op c
   assert.deepEqual(g.initializers, ['fc/weights', 'fc/bias', 'w16']);
   assert.deepEqual(g.valueInfo.map((v) => v.name), ['fc/out', 'gelu/out', 'w16/dequantized', 'matmul/out']);
 
-  assert.deepEqual(m.layers.map((l) => [l.name, l.role, l.weights, l.parameterCount, l.byteLength, l.dtype, l.quantizable]), [
+  assert.deepEqual(m.layers.map((l) => [l.name, l.role, layerWeights(l), l.parameterCount, l.byteLength, l.dtype, l.quantizable]), [
     ['FULLY_CONNECTED_0', 'linear', ['fc/weights', 'fc/bias'], 15, 24, 'int8', true],
     // The fp16 constant reaches BATCH_MATMUL through DEQUANTIZE: it is that layer's weight.
     ['BATCH_MATMUL_3', 'linear', ['w16'], 9, 18, 'float16', true],
@@ -70,7 +71,7 @@ test('buffers stored after the FlatBuffer (Buffer.offset/size, the >2 GB layout)
   const m = await open(bytes);
   const w = m.tensors.find((t) => t.name === 'fc/weights')!;
   const bufferTable = layout.bufferTables[layout.tensorBuffers[0]![1]!]!;
-  assert.ok(w.location!.byteOffset > bufferTable, 'payload sits after the tables');
+  assert.ok(w.byteOffset > bufferTable, 'payload sits after the tables');
   assert.deepEqual([...payload(bytes, m, 'fc/weights')], [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12]);
   assert.equal(m.parameterCount, 24);
 });
@@ -97,7 +98,7 @@ test('a 3 GB model with external buffers is read through a handful of pages, nev
   };
   const m = await openModel(source);
   const w = m.tensors.find((t) => t.name === 'fc/weights')!;
-  assert.deepEqual(w.location, { file: '', byteOffset: 4096, byteLength: bigWeight, encoding: 'raw' });
+  assert.deepEqual(tensorLocation(w), { file: '', byteOffset: 4096, byteLength: bigWeight, encoding: 'raw' });
   assert.ok(requested <= 128 * 1024, `read ${requested} bytes of a ${source.size}-byte file`);
   assert.match(m.warnings.join('\n'), /fc\/weights' stores 3221225472 bytes but its shape \[3, 4\] of int8 needs 12\./);
 });

@@ -51,6 +51,7 @@ import { own, setOwn } from '../model/dict';
 import { RECURRENT_STATE_BYTES, attentionDecodeFlops, attentionPrefillFlops, describeCache, kvCacheElements, type CacheDescription } from '../model/attention';
 import { isRoutedExpert, parameterBreakdown, tensorParts } from '../model/parameters';
 import type { Layer, Model, TensorInfo } from '../model/types';
+import { layerWeights, tensorLocation } from '../model/tensorData';
 import { tensorIndex } from '../model/tensorIndex';
 import { formatByteLength, formatForStoredDType, getNumberFormat, KEEP_FORMAT, type ComputeType, type NumberFormat } from '../precision/numberFormats';
 import type { Interconnect, Target } from './hardware/catalog';
@@ -404,7 +405,7 @@ function textAndExperts(model: Model, assumptions: string[], warnings: string[])
   const breakdown = parameterBreakdown(model, parts);
   const isText = (name: string): boolean => (parts.get(name) ?? 'text') === 'text';
   const expertTensorNames = new Set<string>();
-  for (const l of model.layers) for (const w of l.weights) if (isText(w) && isRoutedExpert(w, l.role)) expertTensorNames.add(w);
+  for (const l of model.layers) for (const w of layerWeights(l)) if (isText(w) && isRoutedExpert(w, l.role)) expertTensorNames.add(w);
   if (breakdown.expertShare < 1) {
     assumptions.push(`MoE: ${hp.expertUsedCount} of ${hp.expertCount} experts active per token; all ${hp.expertCount} stored.`);
     if (breakdown.routedExperts === 0) warnings.push('The model declares experts but no expert tensors were recognized; active parameters equal all parameters.');
@@ -505,13 +506,13 @@ function assignedWeights(p: PreparedEstimate, choice: EstimateChoice, warnings: 
   };
   for (const [name, format] of Object.entries(assignment)) {
     const layer = layerByName.get(name)!;
-    const main = tensorByName.get(layer.weights[0] ?? '');
+    const main = tensorByName.get(layer.weight ?? '');
     if (!main || !(dtypeInfo(main.dtype)?.kind === 'float' || dtypeInfo(main.dtype)?.kind === 'quantized' || (storedFormat(model, layer) !== undefined))) {
       warnings.push(`Layer '${name}' has no real-valued weight to convert to ${format.id}; kept as stored.`);
       delete assignment[name];
       continue;
     }
-    layer.weights.forEach((w, i) => {
+    layerWeights(layer).forEach((w, i) => {
       const t = tensorByName.get(w);
       if (convertible(t, i === 0)) converted.set(w, formatByteLength(format, t.shape, t.elementCount));
     });
@@ -553,8 +554,9 @@ function layerEstimates(p: PreparedEstimate, w: AssignedWeights, rates: RateBook
   let tokenSeconds = 0; // seconds per token at each layer's rate (active)
   model.layers.forEach((layer, i) => {
     const format = own(w.assignment, layer.name) ?? storedFormat(model, layer);
-    const isExpert = p.expertTensorNames.has(layer.weights[0] ?? '');
-    const bytes = layer.weights.reduce((s, n) => s + w.tensorBytes(n), 0);
+    const isExpert = p.expertTensorNames.has(layer.weight ?? '');
+    let bytes = layer.weight === undefined ? 0 : w.tensorBytes(layer.weight);
+    for (const n of layer.moreWeights) bytes += w.tensorBytes(n);
     const flops = p.layerFlops[i]!;
     if (!format) {
       perLayer.push({ layer: layer.name, format: layer.dtype, bytes, flopsPerToken: flops, native: true, runsAs: 'fp32' });
@@ -565,7 +567,7 @@ function layerEstimates(p: PreparedEstimate, w: AssignedWeights, rates: RateBook
     const flagged = support.flagged && flops > 0;
     perLayer.push({ layer: layer.name, format: format.id, bytes, flopsPerToken: flops, native: !flagged, runsAs: support.runsAs });
     if (flagged) unsupportedFormats.push({ layer: layer.name, format: format.id, runsAs: support.runsAs });
-    const active = !p.isText(layer.weights[0] ?? '') ? 0 : isExpert ? p.breakdown.expertShare : 1;
+    const active = !p.isText(layer.weight ?? '') ? 0 : isExpert ? p.breakdown.expertShare : 1;
     const r = flops > 0 && active > 0 ? rates.rate(support.runsAs) : 0;
     tokenFlops += flops * active;
     if (r > 0) tokenSeconds += (flops * active) / r;
@@ -748,8 +750,9 @@ export async function readShapeConstants(model: Model, source: ByteSource, sibli
   const out: Record<string, number[]> = {};
   for (const t of model.tensors) {
     if (token?.isCancellationRequested) break;
-    if ((t.dtype !== 'int64' && t.dtype !== 'int32') || t.elementCount > MAX_CONSTANT_ELEMENTS || !t.location) continue;
-    const loc = t.location;
+    if ((t.dtype !== 'int64' && t.dtype !== 'int32') || t.elementCount > MAX_CONSTANT_ELEMENTS) continue;
+    const loc = tensorLocation(t);
+    if (!loc) continue;
     if (loc.byteLength > MAX_CONSTANT_ELEMENTS * 10) continue;
     let src = source;
     try {

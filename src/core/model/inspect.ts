@@ -1,6 +1,7 @@
 import { describeCache, layerCacheLabel, type LayerCache } from './attention';
 import { dtypeInfo } from './dtypes';
 import { parameterBreakdown, tensorParts, type ParameterPart } from './parameters';
+import { layerWeights } from './tensorData';
 import type { Layer, Model } from './types';
 
 /** One row of `inspect --json` `layers`. */
@@ -90,7 +91,7 @@ export function inspectReport(model: Model): InspectReport {
     hyperparameters: model.hyperparameters,
     layerCount: model.layers.length,
     layers: model.layers.map((l) => {
-      const part = parts.get(l.weights[0] ?? '') ?? 'text';
+      const part = parts.get(l.weight ?? '') ?? 'text';
       return {
         name: l.name,
         op: l.op,
@@ -101,7 +102,7 @@ export function inspectReport(model: Model): InspectReport {
         dtype: l.dtype,
         shape: l.shape,
         quantizable: l.quantizable,
-        weights: l.weights,
+        weights: layerWeights(l),
         cache: l.block !== undefined && part === 'text' ? (labels[l.block] ?? null) : null,
         part,
       };

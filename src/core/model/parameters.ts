@@ -12,6 +12,7 @@
  * excluded. Active text parameters = text − routed × (1 − experts used ÷ experts), i.e. all non-routed text
  * parameters plus experts-used × expert size per MoE layer (every expert of a layer the same size).
  */
+import { layerWeights } from './tensorData';
 import type { Layer, Model } from './types';
 
 /** The part of the model a tensor belongs to. */
@@ -75,8 +76,8 @@ function alignedLayers(model: Model): boolean {
   const { layers, tensors } = model;
   if (layers.length !== tensors.length) return false;
   for (let i = 0; i < layers.length; i++) {
-    const w = layers[i]!.weights;
-    if (w.length !== 1 || w[0] !== tensors[i]!.name) return false;
+    const l = layers[i]!;
+    if (l.moreWeights.length !== 0 || l.weight !== tensors[i]!.name) return false;
   }
   return true;
 }
@@ -93,7 +94,7 @@ export function tensorParts(model: Model): Map<string, ParameterPart> {
   if (out.size !== model.tensors.length) {
     // Any layout, and repeated names: each name's block is that of the first layer naming it.
     const blockOf = new Map<string, number | undefined>();
-    for (const l of model.layers) for (const w of l.weights) if (!blockOf.has(w)) blockOf.set(w, l.block);
+    for (const l of model.layers) for (const w of layerWeights(l)) if (!blockOf.has(w)) blockOf.set(w, l.block);
     out = new Map<string, ParameterPart>();
     for (const t of model.tensors) out.set(t.name, parameterPart(t.name, blockOf.get(t.name), hp.blockCount, mtpLayers));
   }
@@ -113,7 +114,7 @@ export function parameterBreakdown(model: Model, parts: ReadonlyMap<string, Para
     roleAt = (i) => layers[i]!.role;
   } else {
     const roleOf = new Map<string, Layer['role']>();
-    for (const l of model.layers) for (const w of l.weights) if (!roleOf.has(w)) roleOf.set(w, l.role);
+    for (const l of model.layers) for (const w of layerWeights(l)) if (!roleOf.has(w)) roleOf.set(w, l.role);
     roleAt = (_i, name) => roleOf.get(name);
   }
   const sums = { text: 0, mtp: 0, vision: 0, audio: 0 };

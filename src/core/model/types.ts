@@ -8,23 +8,25 @@ import type { DType } from './dtypes';
 /** Which reader produced the model. */
 export type FormatId = 'onnx' | 'safetensors' | 'gguf' | 'tflite';
 
-/** Where a tensor's bytes live. Bytes are read only when an analysis needs them. */
+/**
+ * Where a tensor's bytes live, as one object: built on demand by `tensorLocation(tensor)` (model/tensorData.ts) for
+ * readers of the bytes; the tensor itself carries these fields flat (`file`, `byteOffset`, `encoding`, `byteLength`).
+ */
 export interface TensorLocation {
-  /**
-   * File holding the bytes, relative to the model's folder (POSIX separators). '' means the model file itself
-   * (or, for sharded safetensors, see `file` naming the shard).
-   */
+  /** See `TensorInfo.file`. */
   readonly file: string;
   readonly byteOffset: number;
   readonly byteLength: number;
-  /**
-   * How the bytes encode the elements. 'raw': little-endian packed values of `dtype` (ONNX raw_data,
-   * safetensors, GGUF, TFLite buffers; ONNX packed float_data/double_data too). Other values name an ONNX
-   * typed-data encoding that must be decoded (e.g. 'onnx-varint-int32' for int32_data holding FP16 bits,
-   * 'onnx-varint-int64', 'onnx-varint-uint64').
-   */
-  readonly encoding: 'raw' | 'onnx-varint-int32' | 'onnx-varint-int64' | 'onnx-varint-uint64';
+  readonly encoding: TensorEncoding;
 }
+
+/**
+ * How a tensor's bytes encode the elements. 'raw': little-endian packed values of `dtype` (ONNX raw_data,
+ * safetensors, GGUF, TFLite buffers; ONNX packed float_data/double_data too). Other values name an ONNX typed-data
+ * encoding that must be decoded (e.g. 'onnx-varint-int32' for int32_data holding FP16 bits, 'onnx-varint-int64',
+ * 'onnx-varint-uint64').
+ */
+export type TensorEncoding = 'raw' | 'onnx-varint-int32' | 'onnx-varint-int64' | 'onnx-varint-uint64';
 
 /** Per-tensor quantization parameters when the format stores them (TFLite, ONNX QDQ pairs). */
 export interface QuantParams {
@@ -55,10 +57,18 @@ export interface TensorInfo {
   readonly dtype: DType;
   readonly shape: readonly number[];
   readonly elementCount: number;
-  /** Exact stored bytes. */
+  /** Exact stored bytes (also the length of the stored range at `byteOffset`). */
   readonly byteLength: number;
-  /** Undefined when the tensor has no stored bytes (e.g. zero elements, or values not stored in the file). */
-  readonly location: TensorLocation | undefined;
+  /**
+   * File holding the bytes, relative to the model's folder (POSIX separators): '' means the model file itself, for
+   * sharded safetensors the shard's path. Undefined when the tensor has no stored bytes (e.g. zero elements, or values
+   * not stored in the file). The location is kept flat on the tensor (no object per tensor: 10^5–10^6-tensor models).
+   */
+  readonly file: string | undefined;
+  /** Offset of the stored bytes in `file`; 0 (and meaningless) when `file` is undefined. */
+  readonly byteOffset: number;
+  /** How the stored bytes encode the elements ('raw' when `file` is undefined). */
+  readonly encoding: TensorEncoding;
   /** Where the tensor comes from: an initializer, a Constant node's value, a TFLite buffer, a GGUF/safetensors entry. */
   readonly origin: 'initializer' | 'constant' | 'buffer' | 'entry';
   /** Graph (ONNX: main graph name or subgraph path) that declares it. */
@@ -101,11 +111,19 @@ export interface Layer {
   readonly block: number | undefined;
   /** MoE expert index for routed experts. */
   readonly expert: number | undefined;
-  /** Names of the tensors holding this layer's weights (first = main weight). */
-  readonly weights: readonly string[];
-  /** Sum of element counts of `weights`. */
+  /**
+   * Name of the tensor holding the layer's main weight; undefined only for a layer without weights (readers never
+   * make one). All weights, main first, are `layerWeights(layer)` (model/tensorData.ts).
+   */
+  readonly weight: string | undefined;
+  /**
+   * Names of the further tensors holding this layer's weights (biases, scales…), after `weight`. Single-tensor layers
+   * (every safetensors/GGUF layer) share one empty array (`NO_MORE_WEIGHTS`), so a layer costs no array of its own.
+   */
+  readonly moreWeights: readonly string[];
+  /** Sum of element counts of the layer's weights. */
   readonly parameterCount: number;
-  /** Sum of stored bytes of `weights`. */
+  /** Sum of stored bytes of the layer's weights. */
   readonly byteLength: number;
   /** Stored dtype of the main weight. */
   readonly dtype: DType;

@@ -78,7 +78,7 @@ export function exportOrt(model: Model, assignment: Readonly<Record<string, stri
     const f = id === KEEP_FORMAT ? undefined : getNumberFormat(id);
     const q = f ? ortQuant(f) : undefined;
     if (!q) {
-      if (l.weights.length > 0) {
+      if (l.weight !== undefined) {
         exclude.push(l.name);
         if (f && f.id !== 'fp32') floats.set(f.id, (floats.get(f.id) ?? 0) + 1);
       }
@@ -86,7 +86,7 @@ export function exportOrt(model: Model, assignment: Readonly<Record<string, stri
     }
     if (!nodeNames.has(l.name)) warnings.push(`Layer '${l.name}' is not a named ONNX node, so ORT cannot match it; name the node or quantize it separately.`);
     ops.add(l.op);
-    const weight = l.weights[0];
+    const weight = l.weight;
     if (!weight) continue;
     overrides[weight] = [{ quant_type: q.type, ...(q.perChannel ? { axis: channelAxis(l, model) } : {}), symmetric: true }];
     if (f && f.scaling === 'group') approximated.set(f.id, (approximated.get(f.id) ?? 0) + 1);
@@ -266,7 +266,7 @@ export function exportLlamaCpp(model: Model, assignment: Readonly<Record<string,
       continue;
     }
     if (t.approx) approx.set(f.id, t.name);
-    for (const w of l.weights.slice(0, 1)) {
+    for (const w of l.weight === undefined ? [] : [l.weight]) {
       const names = ggufTensorNames(w, model);
       if (names.length === 0) {
         warnings.push(`No GGUF name is known for tensor '${w}'; add its --tensor-type override by hand.`);
@@ -304,7 +304,7 @@ export function exportLlamaCpp(model: Model, assignment: Readonly<Record<string,
 
 /** The module a layer's first weight belongs to (`model.layers.0.mlp.down_proj.weight` → `model.layers.0.mlp.down_proj`). */
 function moduleName(layer: Layer): string | undefined {
-  const w = layer.weights[0];
+  const w = layer.weight;
   return w === undefined ? undefined : w.replace(/\.weight$/, '');
 }
 

@@ -18,6 +18,7 @@
  * prints), `general.quantization_version` = 2 (GGML_QNT_VERSION) is added when a quantized type is written and it
  * is missing; `general.alignment` is kept, so the data section keeps the input's alignment.
  */
+import { layerWeights } from '../model/tensorData';
 import { decodeElements } from '../precision/decode';
 import { getNumberFormat } from '../precision/numberFormats';
 import { isGgmlWritable, quantizeGgml } from '../precision/ggmlQuants';
@@ -138,7 +139,7 @@ export function planGgufApply(
   for (const layer of model.layers) {
     const id = assignment[layer.name];
     if (id === undefined || id === KEEP_FORMAT) continue;
-    for (const w of layer.weights) planned.set(w, id);
+    for (const w of layerWeights(layer)) planned.set(w, id);
   }
   const byName = new Map(model.tensors.map((t) => [t.name, t]));
   const unsupported = new Map<string, number>();
@@ -147,7 +148,7 @@ export function planGgufApply(
   const tensors: GgufApplyTensor[] = header.tensors.map((entry) => {
     const t = byName.get(entry.name)!;
     const sourceDtype = ggmlType(entry.ggmlType)!.dtype;
-    const base = { name: entry.name, ne: entry.ne, sourceDtype, sourceOffset: t.location?.byteOffset ?? header.dataOffset + entry.offset, sourceBytes: t.byteLength };
+    const base = { name: entry.name, ne: entry.ne, sourceDtype, sourceOffset: t.file !== undefined ? t.byteOffset : header.dataOffset + entry.offset, sourceBytes: t.byteLength };
     const formatId = planned.get(entry.name);
     if (formatId === undefined || entry.ne.length < 2) return { ...base, targetDtype: sourceDtype, action: 'copy' as const };
     const wanted = ggmlDtypeForFormat(formatId);

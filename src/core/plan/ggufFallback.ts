@@ -6,6 +6,7 @@
  * {@link ggufWrittenFormat} so a plan names, sizes and predicts the type that is written (stories260K's 64- and
  * 172-wide rows: a planned Q4_K layer is a Q5_0 layer, or F16 where 32 does not divide the rows either).
  */
+import { layerWeights } from '../model/tensorData';
 import { dtypeInfo } from '../model/dtypes';
 import type { Model } from '../model/types';
 import { getNumberFormat, KEEP_FORMAT } from '../precision/numberFormats';
@@ -43,7 +44,7 @@ function matrixRows(model: Model): Map<string, number[]> {
   m = new Map();
   for (const l of model.layers) {
     const rows: number[] = [];
-    for (const w of l.weights) {
+    for (const w of layerWeights(l)) {
       const t = tensors.get(w);
       if (t && t.shape.length >= 2) rows.push(t.shape[t.shape.length - 1]!);
     }

@@ -662,7 +662,7 @@ export function resolvePlanAssignment(plan: PrecisionPlan, model: Model): Record
   const def = canon(plan.defaultFormat);
   const out: Record<string, string> = {};
   for (const l of model.layers) {
-    if (l.byteLength === 0 && l.weights.length === 0) continue;
+    if (l.byteLength === 0 && l.weight === undefined) continue;
     setOwn(out, l.name, listed.get(l.name) ?? (l.quantizable ? def : KEEP_FORMAT));
   }
   return out;
@@ -761,7 +761,7 @@ export function buildPlan(input: BuildPlanInput): PrecisionPlan {
   const { model } = input;
   const layers: PlanLayerEntry[] = [];
   for (const l of model.layers) {
-    if (l.weights.length === 0 || l.byteLength === 0) continue;
+    if (l.weight === undefined || l.byteLength === 0) continue;
     const pinned = input.pinned?.has(l.name) ?? false;
     if (!l.quantizable && !pinned && (own(input.assignment, l.name) ?? KEEP_FORMAT) === KEEP_FORMAT) continue;
     const note = input.notes?.get(l.name);

@@ -4,6 +4,7 @@
  * exactly by knapsack.ts (LP bound, reduction, Pareto DP; see there); this file builds the groups and their options
  * from a model and turns the solution back into an assignment.
  */
+import { weightAt, weightCount } from '../model/tensorData';
 import { formatByteLength, formatForStoredDType, getNumberFormat, KEEP_FORMAT, type ComputeType, type NumberFormat } from '../precision/numberFormats';
 import { dtypeInfo } from '../model/dtypes';
 import { own, setOwn } from '../model/dict';
@@ -203,9 +204,9 @@ function computeLayerTensors(model: Model): LayerTensors {
   const owned = new Set<string>();
   for (const l of model.layers) {
     const list: LayerTensor[] = [];
-    const ws = l.weights;
-    for (let i = 0; i < ws.length; i++) {
-      const w = ws[i]!;
+    const n = weightCount(l);
+    for (let i = 0; i < n; i++) {
+      const w = weightAt(l, i)!;
       const t = tensors.get(w);
       if (!t || owned.has(w)) continue;
       owned.add(w);
@@ -263,7 +264,7 @@ export function groupLayers(model: Model, fuse: FuseOptions = {}): LayerGroup[] 
  * layer, as it was when the sets were keyed by name: every occurrence maps to the first one's number.
  */
 function computeGroupLayers(model: Model, fuse: FuseOptions): LayerGroup[] {
-  const layers = model.layers.filter((l) => l.weights.length > 0 && l.byteLength > 0);
+  const layers = model.layers.filter((l) => l.weight !== undefined && l.byteLength > 0);
   const n = layers.length;
   const numberOf = new Map<string, number>();
   const id = new Int32Array(n);
@@ -312,9 +313,10 @@ function computeGroupLayers(model: Model, fuse: FuseOptions): LayerGroup[] {
   const laterRank = new Map<string, number>();
   for (const t of model.tensors) if (tensors.get(t.name) !== t) laterRank.set(t.name, t.shape.length);
   for (let i = 0; i < n; i++) {
-    const ws = layers[i]!.weights;
-    for (let k = 0; k < ws.length; k++) {
-      const w = ws[k]!;
+    const l = layers[i]!;
+    const count = weightCount(l);
+    for (let k = 0; k < count; k++) {
+      const w = weightAt(l, k)!;
       if (k > 0 && (laterRank.get(w) ?? tensors.get(w)?.shape.length ?? 0) < 2) continue; // biases stay as stored: sharing them does not tie formats
       const o = tensorOwner.get(w);
       if (o !== undefined && layers[o]!.name !== '') union(o, id[i]!, 'shared-tensor');
@@ -378,7 +380,7 @@ export function solveModel(model: Model, options: SolveModelOptions): SolveModel
   // format stays available. Formats no layer has a score for are not considered.
   const worst = new Float64Array(F).fill(NaN);
   model.layers.forEach((l, li) => {
-    if (!l.quantizable || l.weights.length === 0) return;
+    if (!l.quantizable || l.weight === undefined) return;
     for (let fi = 0; fi < F; fi++) {
       const h = options.harm(l, uniq[fi]!);
       if (h !== undefined && Number.isFinite(h)) {
@@ -392,7 +394,7 @@ export function solveModel(model: Model, options: SolveModelOptions): SolveModel
     const fi = candidateSlot.get(f.id);
     const li = layerIndex.get(l);
     let h: number | undefined;
-    if (fi !== undefined && li !== undefined && l.quantizable && l.weights.length > 0) {
+    if (fi !== undefined && li !== undefined && l.quantizable && l.weight !== undefined) {
       const v = scores[li * F + fi]!;
       h = Number.isNaN(v) ? undefined : v;
     } else h = options.harm(l, f);

@@ -1223,9 +1223,9 @@ export function errorKey(f: NumberFormat): string {
  * FP16/BF16 stored raw without quantization parameters, not transposed, and no format that needs a whole-tensor
  * fact inside its groups (NVFP4's tensor scale).
  */
-export function canAnalyzeInOnePass(tensor: Pick<TensorInfo, 'dtype' | 'quant' | 'location'>, transpose: boolean, formats: readonly string[]): boolean {
+export function canAnalyzeInOnePass(tensor: Pick<TensorInfo, 'dtype' | 'quant' | 'encoding'>, transpose: boolean, formats: readonly string[]): boolean {
   if (tensor.dtype !== 'float16' && tensor.dtype !== 'bfloat16') return false;
-  if ((tensor.location?.encoding ?? 'raw') !== 'raw' || tensor.quant || transpose || !LITTLE_ENDIAN) return false;
+  if (tensor.encoding !== 'raw' || tensor.quant || transpose || !LITTLE_ENDIAN) return false;
   return formats.every((id) => getNumberFormat(id)?.id !== 'nvfp4');
 }
 

@@ -160,9 +160,9 @@ function modelBuffers(model: Model, cpu: LlamaCpuKind, tiedOutput: TensorInfo | 
     const { buffer, bytes } = llamaWeightBuffer(t, cpu);
     if (buffer === 'CPU_Mapped') {
       if (mapped) mappedSum += t.byteLength;
-      if (mapped && t.location) {
-        first = Math.min(first, t.location.byteOffset);
-        end = Math.max(end, t.location.byteOffset + t.location.byteLength);
+      if (mapped && t.file !== undefined) {
+        first = Math.min(first, t.byteOffset);
+        end = Math.max(end, t.byteOffset + t.byteLength);
       } else if (mapped) {
         unlocated += t.byteLength; // no file position known (built in memory): count its bytes
       }

@@ -20,6 +20,7 @@ import { dtypeInfo, storedByteLength } from '../../model/dtypes';
 import type { AttributeValue, Graph, GraphNode, GraphValue, Hyperparameters, MetadataValue, Model, ModelFile, TensorInfo, TensorLocation } from '../../model/types';
 import type { ReadContext } from '../context';
 import { setOwn } from '../../model/dict';
+import { tensorLocation } from '../../model/tensorData';
 import { UniqueNames } from '../../model/uniqueNames';
 import { buildLayers, isWeightInput } from './layers';
 import { ATTRIBUTE_VALUES_KEPT, decodeValueInfo, OnnxWireParser, type DataField, type DataFieldName, type RawAttribute, type RawGraph, type RawModel, type RawNode, type RawSparseTensor, type RawTensor } from './parse';
@@ -30,6 +31,11 @@ import { appendAll, maxOf } from '../../util/arrays';
 /** A plain object keyed by untrusted names: own data properties only, written with setOwn (model/dict.ts). */
 function record<T>(): Record<string, T> {
   return {};
+}
+
+/** A stored range as the tensor's flat location fields (`byteLength` is the tensor's own, equal to the range's). */
+function stored(loc: TensorLocation | undefined): Pick<TensorInfo, 'file' | 'byteOffset' | 'encoding'> {
+  return loc ? { file: loc.file, byteOffset: loc.byteOffset, encoding: loc.encoding } : { file: undefined, byteOffset: 0, encoding: 'raw' };
 }
 
 /**
@@ -199,7 +205,7 @@ class ModelBuilder {
     const elementCount = this.elementCount(shape, what, t.offset);
     if (t.hasSegment) this.segmented++;
     const location = await this.external(t, what, storedByteLength(dtype, elementCount));
-    return { dtype, shape, elementCount, byteLength: location.byteLength, location, origin };
+    return { dtype, shape, elementCount, byteLength: location.byteLength, ...stored(location), origin };
   }
 
   /** {@link tensorInfo} of a tensor stored in the model file (synchronous: nothing to open). */
@@ -216,14 +222,14 @@ class ModelBuilder {
       if (expectedBytes !== undefined && raw.byteLength !== expectedBytes) {
         this.fail('bad-value', `${what} has ${raw.byteLength} bytes of raw_data but shape [${shape.join(', ')}] of ${dtype} needs ${expectedBytes}`, t.offset);
       }
-      return { dtype, shape, elementCount, byteLength: raw.byteLength, location: this.chunkLocation(raw, 'raw'), origin };
+      return { dtype, shape, elementCount, byteLength: raw.byteLength, ...stored(this.chunkLocation(raw, 'raw')), origin };
     }
     const strings = t.data.string_data;
     if (strings && strings.stringValues > 0) {
       if (dtype !== 'string' || strings.stringValues !== elementCount) {
         this.fail('bad-value', `${what} stores ${strings.stringValues} strings but is ${dtype} with ${elementCount} elements`, t.offset);
       }
-      return { dtype, shape, elementCount, byteLength: strings.byteLength, location: undefined, origin };
+      return { dtype, shape, elementCount, byteLength: strings.byteLength, ...stored(undefined), origin };
     }
     for (const field of Object.keys(PAYLOAD) as (keyof typeof PAYLOAD)[]) {
       const d = t.data[field];
@@ -233,10 +239,10 @@ class ModelBuilder {
       const values = valuesFor(field, dtype, elementCount);
       const ok = spec.width > 0 ? d.byteLength === values * spec.width : d.byteLength >= values && d.byteLength <= values * 10;
       if (!ok) this.fail('bad-value', `${what} has ${d.byteLength} bytes of ${field}, which does not hold the ${values} values of shape [${shape.join(', ')}]`, t.offset);
-      return { dtype, shape, elementCount, byteLength: d.byteLength, location: this.chunkLocation(d, spec.encoding), origin };
+      return { dtype, shape, elementCount, byteLength: d.byteLength, ...stored(this.chunkLocation(d, spec.encoding)), origin };
     }
     if (elementCount > 0) this.tensorsWithoutData++;
-    return { dtype, shape, elementCount, byteLength: 0, location: undefined, origin };
+    return { dtype, shape, elementCount, byteLength: 0, ...stored(undefined), origin };
   }
 
   private chunkLocation(d: DataField, encoding: TensorLocation['encoding']): TensorLocation | undefined {
@@ -371,23 +377,23 @@ class ModelBuilder {
       return `tensors[${a.tensors.length}]`;
     }
     if (a.f !== undefined && is('FLOAT', a.f)) {
-      if (isConstant && a.name === 'value_float') keep({ dtype: 'float32', shape: [], elementCount: 1, byteLength: 4, location: { file: '', byteOffset: a.fOffset, byteLength: 4, encoding: 'raw' }, origin: 'constant' });
+      if (isConstant && a.name === 'value_float') keep({ dtype: 'float32', shape: [], elementCount: 1, byteLength: 4, ...stored({ file: '', byteOffset: a.fOffset, byteLength: 4, encoding: 'raw' }), origin: 'constant' });
       return Number.isFinite(a.f) ? a.f : String(a.f);
     }
     if (a.i !== undefined && is('INT', a.i)) {
       if (isConstant && a.name === 'value_int' && a.iChunk) {
-        keep({ dtype: 'int64', shape: [], elementCount: 1, byteLength: a.iChunk.byteLength, location: { file: '', byteOffset: a.iChunk.offset, byteLength: a.iChunk.byteLength, encoding: 'onnx-varint-int64' }, origin: 'constant' });
+        keep({ dtype: 'int64', shape: [], elementCount: 1, byteLength: a.iChunk.byteLength, ...stored({ file: '', byteOffset: a.iChunk.offset, byteLength: a.iChunk.byteLength, encoding: 'onnx-varint-int64' }), origin: 'constant' });
       }
       return typeof a.i === 'number' ? a.i : a.i.big;
     }
     if (a.s !== undefined && is('STRING', a.s)) {
-      if (isConstant && a.name === 'value_string') keep({ dtype: 'string', shape: [], elementCount: 1, byteLength: a.s.length, location: undefined, origin: 'constant' });
+      if (isConstant && a.name === 'value_string') keep({ dtype: 'string', shape: [], elementCount: 1, byteLength: a.s.length, ...stored(undefined), origin: 'constant' });
       return a.s;
     }
     if (a.floats && is('FLOATS', a.floats)) {
       const l = a.floats;
       if (isConstant && a.name === 'value_floats') {
-        keep({ dtype: 'float32', shape: [l.count], elementCount: l.count, byteLength: l.count * 4, location: l.chunk ? { file: '', byteOffset: l.chunk.offset, byteLength: l.chunk.byteLength, encoding: 'raw' } : undefined, origin: 'constant' });
+        keep({ dtype: 'float32', shape: [l.count], elementCount: l.count, byteLength: l.count * 4, ...stored(l.chunk ? { file: '', byteOffset: l.chunk.offset, byteLength: l.chunk.byteLength, encoding: 'raw' } : undefined), origin: 'constant' });
       }
       if (l.count > ATTRIBUTE_VALUES_KEPT) return `floats[${l.count}]`;
       return l.values.every(Number.isFinite) ? l.values : l.values.map(String);
@@ -396,21 +402,21 @@ class ModelBuilder {
       const l = a.ints;
       if (isConstant && a.name === 'value_ints') {
         const byteLength = l.chunk?.byteLength ?? l.count;
-        keep({ dtype: 'int64', shape: [l.count], elementCount: l.count, byteLength, location: l.chunk ? { file: '', byteOffset: l.chunk.offset, byteLength: l.chunk.byteLength, encoding: 'onnx-varint-int64' } : undefined, origin: 'constant' });
+        keep({ dtype: 'int64', shape: [l.count], elementCount: l.count, byteLength, ...stored(l.chunk ? { file: '', byteOffset: l.chunk.offset, byteLength: l.chunk.byteLength, encoding: 'onnx-varint-int64' } : undefined), origin: 'constant' });
       }
       if (l.count > ATTRIBUTE_VALUES_KEPT) return `ints[${l.count}]`;
       return l.values.every((v) => typeof v === 'number') ? (l.values as number[]) : l.values.map(int64Text);
     }
     if (a.strings && is('STRINGS', a.strings)) {
       const l = a.strings;
-      if (isConstant && a.name === 'value_strings') keep({ dtype: 'string', shape: [l.count], elementCount: l.count, byteLength: l.values.reduce((s, v) => s + v.length, 0), location: undefined, origin: 'constant' });
+      if (isConstant && a.name === 'value_strings') keep({ dtype: 'string', shape: [l.count], elementCount: l.count, byteLength: l.values.reduce((s, v) => s + v.length, 0), ...stored(undefined), origin: 'constant' });
       return l.count > ATTRIBUTE_VALUES_KEPT ? `strings[${l.count}]` : l.values;
     }
     if (a.refAttrName !== undefined) return `@${a.refAttrName}`;
     // Empty lists (`ints: []`) and attributes whose declared type has no value.
     if (type === ATTRIBUTE_TYPE['FLOATS'] || type === ATTRIBUTE_TYPE['INTS'] || type === ATTRIBUTE_TYPE['STRINGS']) {
       if (isConstant && (a.name === 'value_floats' || a.name === 'value_ints' || a.name === 'value_strings')) {
-        keep({ dtype: a.name === 'value_floats' ? 'float32' : a.name === 'value_ints' ? 'int64' : 'string', shape: [0], elementCount: 0, byteLength: 0, location: undefined, origin: 'constant' });
+        keep({ dtype: a.name === 'value_floats' ? 'float32' : a.name === 'value_ints' ? 'int64' : 'string', shape: [0], elementCount: 0, byteLength: 0, ...stored(undefined), origin: 'constant' });
       }
       return [];
     }
@@ -482,7 +488,7 @@ class ModelBuilder {
 
   /** Reads a stored int64 tensor of at most 16 elements from the model file (raw or varint-packed). */
   private async readSmallInt64s(t: TensorInfo): Promise<number[] | undefined> {
-    const loc = t.location;
+    const loc = tensorLocation(t);
     if (t.dtype !== 'int64' || t.elementCount > this.ctx.limits.maxRank || !loc || loc.file !== '' || loc.byteLength > 16 * 10) return undefined;
     const bytes = await this.source.read(loc.byteOffset, loc.byteLength);
     const out: number[] = [];

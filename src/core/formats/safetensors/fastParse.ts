@@ -410,7 +410,9 @@ function headerScan(fileKey: string, dataOffset: number, dataByteLength: number,
         shape: sameShape(lastShape, dims, rank) ? lastShape : (lastShape = dims.slice(0, rank)),
         elementCount,
         byteLength,
-        location: byteLength > 0 ? { file: fileKey, byteOffset: dataOffset + begin, byteLength, encoding: 'raw' } : undefined,
+        file: byteLength > 0 ? fileKey : undefined,
+        byteOffset: byteLength > 0 ? dataOffset + begin : 0,
+        encoding: 'raw',
         origin: 'entry',
       });
     }

@@ -151,7 +151,9 @@ export async function readSafetensorsHeader(source: ByteSource, fileKey: string,
       shape: t.shape,
       elementCount: t.elementCount,
       byteLength: t.byteLength,
-      location: t.byteLength > 0 ? { file: fileKey, byteOffset: dataOffset + t.begin, byteLength: t.byteLength, encoding: 'raw' } : undefined,
+      file: t.byteLength > 0 ? fileKey : undefined,
+      byteOffset: t.byteLength > 0 ? dataOffset + t.begin : 0,
+      encoding: 'raw',
       origin: 'entry',
     });
   }

@@ -15,7 +15,8 @@ import type { Limits } from '../../io/limits';
 import { MemoryBudget, NODE_ENTRY_BYTES, TENSOR_ENTRY_BYTES } from '../../io/memoryBudget';
 import { truncateForMessage } from '../../io/byteSource';
 import { dtypeInfo, isRealValued, storedByteLength, type DType } from '../../model/dtypes';
-import type { Dim, Graph, GraphNode, GraphValue, Layer, LayerRole, MetadataValue, Model, QuantParams, StoredVector, TensorInfo, TensorLocation } from '../../model/types';
+import type { Dim, Graph, GraphNode, GraphValue, Layer, LayerRole, MetadataValue, Model, QuantParams, StoredVector, TensorInfo } from '../../model/types';
+import { NO_MORE_WEIGHTS } from '../../model/tensorData';
 import type { ReadContext } from '../context';
 import { FlatBufferReader, type FbTable, type What } from './flatbuffer';
 import {
@@ -622,10 +623,9 @@ function constantTensor(
   } else if (expected !== undefined && expected !== range.byteLength) {
     warn(`Tensor ${quoted()} stores ${range.byteLength} bytes but its shape [${shape.join(', ')}] of ${dtype} needs ${expected}.`);
   }
-  const location: TensorLocation = { file: '', byteOffset: range.byteOffset, byteLength: range.byteLength, encoding: 'raw' };
   const info: TensorInfo = t.quant
-    ? { name, dtype, shape, elementCount, byteLength: range.byteLength, location, origin: 'buffer', graph, quant: t.quant }
-    : { name, dtype, shape, elementCount, byteLength: range.byteLength, location, origin: 'buffer', graph };
+    ? { name, dtype, shape, elementCount, byteLength: range.byteLength, file: '', byteOffset: range.byteOffset, encoding: 'raw', origin: 'buffer', graph, quant: t.quant }
+    : { name, dtype, shape, elementCount, byteLength: range.byteLength, file: '', byteOffset: range.byteOffset, encoding: 'raw', origin: 'buffer', graph };
   return info;
 }
 
@@ -682,7 +682,8 @@ function layerFor(
     role,
     block: undefined,
     expert: undefined,
-    weights: weights.map((w) => w.name),
+    weight: main.name,
+    moreWeights: weights.length > 1 ? weights.slice(1).map((w) => w.name) : NO_MORE_WEIGHTS,
     parameterCount,
     byteLength,
     dtype: main.dtype,
