@@ -179,7 +179,7 @@ test('a baseline\'s distinct formats, when given, are those of Object.values(ass
   const twice = buildIrModel([{ name: 'a', role: 'linear', shape: [64, 32] }, { name: 'n', role: 'norm', shape: [64] }, { name: 'a', role: 'norm', shape: [64, 32], weights: ['a2.weight'], quantizable: false }]);
   let given = 0, left = 0;
   for (const model of [tinyTransformer(3, 64, 128, { experts: 4, tied: true }), odd, numbered, twice]) {
-    for (const fuse of [undefined, { qkv: true }, { gateUp: false, experts: false }]) {
+    for (const fuse of [{}, { qkv: true }, { gateUp: false, experts: false }]) {
       const list = [...standardBaselines(model, { fuse }), uniformBaseline(model, 'q4_k', { fuse }), uniformBaseline(model, 'nf4', { fuse })];
       for (const b of list) {
         if (!b) continue;
