@@ -87,6 +87,7 @@ interface WasmExports {
   elementError(x: number, n: number, kind: number, c: number, lo: number, loInv: number, hi: number, inv: number, scale: number, acc: number): void;
   roundError16(x: number, n: number, bf16: number, acc: number): void;
   nf4Error(x: number, n: number, rowLen: number, group: number, acc: number, tbl: number): void;
+  histErrors(hist: number, tbl: number, kind: number, c: number, minNormal: number, subInv: number, maxFinite: number, inv: number, scale: number, out: number): void;
 }
 
 /** The slice of the WebAssembly JS API used here (core's lib has no DOM/Node typings). */
@@ -446,6 +447,24 @@ class WasmWorkspace implements ErrorWorkspace {
     const out = new Uint32Array(65536);
     for (let i = 0; i < 65536; i++) out[i] = both[i]! + both[i + 65536]!;
     return out;
+  }
+
+  /**
+   * errorKernels.wat `histErrors` on a copy of `hist` and `table` placed above everything a task uses (the code
+   * histograms, slots and blocks stay as they are).
+   */
+  histErrors(hist: Uint32Array, table: Float32Array, p: HistKernelParams): ErrorPartial {
+    const base = (Math.max(this.regionEnd, 4 * HIST_BYTES) + 63) & ~63;
+    const need = base + 2 * HIST_BYTES + 64;
+    const have = this.k.memory.buffer.byteLength;
+    if (need > have) this.k.memory.grow(Math.ceil((need - have) / 65536));
+    const mem = this.k.memory.buffer;
+    new Uint32Array(mem, base, 65536).set(hist.subarray(0, 65536));
+    new Float32Array(mem, base + HIST_BYTES, 65536).set(table.subarray(0, 65536));
+    const out = base + 2 * HIST_BYTES;
+    this.k.histErrors(base, base + HIST_BYTES, p.kind, p.c, p.minNormal, p.subInv, p.maxFinite, p.inv, p.scale, out);
+    const f = new Float64Array(this.k.memory.buffer, out, 5);
+    return { signal: f[0]!, noise: f[1]!, maxAbsError: f[2]!, overflow: f[3]!, count: f[4]! };
   }
 }
 
@@ -895,6 +914,34 @@ function rneScalar(y: number): number {
  * values that quantize to ±Inf/NaN count as overflowed with error x (ErrorAccumulator's convention).
  */
 export function histogramErrors(hist: Uint32Array, table: Float32Array, format: NumberFormat, tensorAbsMax: number, tensorAbsMean: number): ErrorPartial {
+  const p = hist.length === 65536 && table.length === 65536 && requested !== 'js' && wasmExports() ? histKernelParams(format, table, tensorAbsMax) : undefined;
+  if (p) return (errorWorkspace() as WasmWorkspace).histErrors(hist, table, p);
+  return histogramErrorsJs(hist, table, format, tensorAbsMax, tensorAbsMean);
+}
+
+/** Parameters of errorKernels.wat `histErrors` (see there). */
+interface HistKernelParams { readonly kind: 0 | 1 | 2; readonly c: number; readonly minNormal: number; readonly subInv: number; readonly maxFinite: number; readonly inv: number; readonly scale: number }
+
+/**
+ * The `histErrors` parameters that round exactly as {@link elementwiseQuantizer} does, or undefined (the JS loop
+ * then runs): BF16 of FP16 values (Veltkamp to 8 bits; no FP16 value is below BF16's normal range or near its
+ * overflow), TF32, FP16 (roundFp16) and minifloat grids with a finite nonzero tensor max.
+ */
+function histKernelParams(format: NumberFormat, table: Float32Array, tensorAbsMax: number): HistKernelParams | undefined {
+  const el = format.element;
+  const none = { minNormal: 0, subInv: 0, maxFinite: 0, inv: 0, scale: 0 };
+  if (el === 'bf16') return table === halfToFloatTable() ? { kind: 0, c: SPLIT(8), ...none } : undefined;
+  if (el === 'tf32') return { kind: 0, c: SPLIT(11), ...none };
+  if (el === 'fp16') return { kind: 1, c: SPLIT(11), ...none };
+  if (el === 'fp32' || el === 'ternary' || el === 'int8') return undefined;
+  const g = GRIDS[el];
+  if (!g || format.scaling !== 'tensor' || !(tensorAbsMax > 0) || !Number.isFinite(tensorAbsMax)) return undefined;
+  const scale = Math.fround(tensorAbsMax / g.maxFinite);
+  return { kind: 2, c: SPLIT(g.manBits + 1), minNormal: 2 ** g.minExp, subInv: 2 ** (g.manBits - g.minExp), maxFinite: g.maxFinite, inv: 1 / scale, scale };
+}
+
+/** {@link histogramErrors} in JavaScript (every element-wise format; the reference of the WebAssembly loop). */
+export function histogramErrorsJs(hist: Uint32Array, table: Float32Array, format: NumberFormat, tensorAbsMax: number, tensorAbsMean: number): ErrorPartial {
   const quant = elementwiseQuantizer(format, tensorAbsMax, tensorAbsMean);
   let signal = 0, noise = 0, maxErr = 0, overflow = 0, count = 0;
   for (let c = 0; c < 65536; c++) {
