@@ -441,6 +441,9 @@ function u64At(r: BinaryReader, fileName: string, what: () => string): number {
   const start = r.position;
   const low = r.u32Sync();
   const high = r.u32Sync();
+  // `low` alone when it is all: `0 * 2^32 + low` is a double even when integral, and V8 then keeps a 16-byte heap
+  // number (not a small integer) for each count, byte length and offset computed from it (5 per tensor).
+  if (high === 0) return low;
   const value = high * 0x1_0000_0000 + low;
   return high < 0x20_0000 && Number.isSafeInteger(value) ? value : toSafeNumber(fileName, low, high, what(), start);
 }
