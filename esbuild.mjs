@@ -6,6 +6,7 @@ import { chmodSync, existsSync, realpathSync, writeFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import path from 'node:path';
+import v8 from 'node:v8';
 
 const production = process.argv.includes('--production');
 const common = { bundle: true, sourcemap: !production, minify: production, logLevel: 'warning', target: 'node20', metafile: true };
@@ -107,4 +108,8 @@ chmodSync('dist/cli.js', 0o755);
   const launcher = createRequire(import.meta.url)(path.resolve('dist/cli.js'));
   const bundle = path.resolve('dist', launcher.BUNDLE_FILE);
   writeFileSync(path.resolve('dist', launcher.CODE_CACHE_FILE), launcher.compileBundle(bundle).createCachedData());
+  // The cache for the commands the launcher runs under other V8 flags (its ONE_PASS_COMMANDS), made under those flags.
+  v8.setFlagsFromString(launcher.ONE_PASS_V8_FLAGS);
+  writeFileSync(path.resolve('dist', launcher.ONE_PASS_CODE_CACHE_FILE), launcher.compileBundle(bundle).createCachedData());
+  v8.setFlagsFromString(launcher.DEFAULT_V8_FLAGS);
 }

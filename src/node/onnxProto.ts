@@ -6,7 +6,7 @@
  * Only for whole-model rewrites that hold the model in memory (apply, measured sensitivity); the reader in
  * src/core walks the wire format instead.
  */
-import * as protobuf from 'protobufjs';
+import type * as protobuf from 'protobufjs';
 import { ONNX_SCHEMA_DESCRIPTOR } from '../core';
 
 /** The ONNX message types used by node-side rewriters. */
@@ -17,10 +17,13 @@ export interface OnnxTypes {
 
 let cached: OnnxTypes | undefined;
 
-/** Lazily builds the types once per process. */
+/**
+ * Lazily builds the types once per process. protobufjs itself is loaded here, on first use: evaluating its
+ * modules cost every CLI command ~6 ms of start-up (`inspect`, `estimate` and `--version` never decode a whole model).
+ */
 export function onnxTypes(): OnnxTypes {
   if (!cached) {
-    const root = protobuf.Root.fromJSON(ONNX_SCHEMA_DESCRIPTOR as protobuf.INamespace);
+    const root = (require('protobufjs') as typeof protobuf).Root.fromJSON(ONNX_SCHEMA_DESCRIPTOR as protobuf.INamespace);
     cached = { Model: root.lookupType('onnx.ModelProto'), Tensor: root.lookupType('onnx.TensorProto') };
   }
   return cached;

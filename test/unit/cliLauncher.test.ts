@@ -17,8 +17,11 @@ const DIST = path.resolve(__dirname, '../../dist');
 interface Launcher {
   BUNDLE_FILE: string;
   CODE_CACHE_FILE: string;
+  ONE_PASS_CODE_CACHE_FILE: string;
+  ONE_PASS_V8_FLAGS: string;
+  ONE_PASS_COMMANDS: ReadonlySet<string>;
   compileBundle(file: string, cachedData?: Buffer): vm.Script;
-  readCodeCache(file: string): Buffer | undefined;
+  readCodeCache(file: string, name?: string): Buffer | undefined;
 }
 
 function launcher(): Launcher {
@@ -44,6 +47,24 @@ test('the build writes a code cache of the CLI bundle that this Node accepts; th
   const bad = cli(DIST, 'inspect', path.join(os.tmpdir(), 'precision-lens-no-such-model.onnx'));
   assert.equal(bad.status, 2);
   assert.match(bad.stderr, /no such file/);
+});
+
+test('one-pass commands run under their V8 flags with the cache the build made under them', () => {
+  const l = launcher();
+  assert.ok(l.ONE_PASS_COMMANDS.has('inspect'));
+  const bundle = path.join(DIST, l.BUNDLE_FILE);
+  assert.ok(l.readCodeCache(bundle, l.ONE_PASS_CODE_CACHE_FILE), `${l.ONE_PASS_CODE_CACHE_FILE} is missing or older than ${l.BUNDLE_FILE}`);
+  // In a child: the flags are process-wide. The cache made under the flags is accepted under them, the default one
+  // is not (so the flags really differ, and each command gets the cache made for it).
+  const script = `const l = require(${JSON.stringify(path.join(DIST, 'cli.js'))}); require('node:v8').setFlagsFromString(l.ONE_PASS_V8_FLAGS);
+    const b = ${JSON.stringify(bundle)};
+    console.log(l.compileBundle(b, l.readCodeCache(b, l.ONE_PASS_CODE_CACHE_FILE)).cachedDataRejected, l.compileBundle(b, l.readCodeCache(b)).cachedDataRejected);`;
+  const r = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8' });
+  assert.deepEqual([r.status, r.stdout.trim()], [0, 'false true'], r.stderr);
+  // inspect runs through that path: a model opens, and bad input still exits 2 with one line.
+  const ok = cli(DIST, 'inspect', path.resolve(__dirname, '../fixtures/models/mnist-12.onnx'), '--json');
+  assert.equal(ok.status, 0, ok.stderr);
+  assert.equal((JSON.parse(ok.stdout) as { layers: unknown[] }).layers.length, 6);
 });
 
 test('a stale, corrupt or missing code cache is ignored: the bundle is compiled as usual', () => {

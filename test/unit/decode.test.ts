@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  decodeElements, decodeTensor, decodeUnsupportedReason, encodeElements, floatToBf16Bits, floatToHalfBits, halfBitsToFloat,
+  decodeElements, decodeTensor, decodeUnsupportedReason, encodeElements, floatToBf16Bits, floatToHalfBits, halfBitsToFloat, halfToFloatTable,
   miniFloatToNumber, MINI_FLOATS, type TensorInfo,
 } from '../../src/core';
 
@@ -24,6 +24,16 @@ test('FP16 conversions: exact values, round-to-nearest-even and overflow to Inf'
   assert.ok(Number.isNaN(halfBitsToFloat(0x7e00)));
   assert.equal(floatToBf16Bits(1), 0x3f80);
   assert.equal(floatToBf16Bits(1 + 2 ** -8), 0x3f80); // tie → even
+});
+
+test('halfToFloatTable (built from bits) holds halfBitsToFloat of every code, NaN codes as the quiet NaN', () => {
+  const t = halfToFloatTable();
+  const u = new Uint32Array(t.buffer, t.byteOffset, 65536);
+  for (let h = 0; h < 65536; h++) {
+    const v = halfBitsToFloat(h);
+    if (Number.isNaN(v)) assert.equal(u[h], 0x7fc00000, `code ${h}`);
+    else assert.ok(Object.is(t[h], v), `code ${h}: ${t[h]} vs ${v}`);
+  }
 });
 
 test('FP8 layouts: E4M3FN, E5M2 and the FNUZ variants', () => {

@@ -4,6 +4,7 @@ import {
   DEFAULT_LIMITS, GGML_TYPES, MemoryByteSource, ModelFormatError, REMOVED_GGML_TYPES, dtypeInfo, ggmlType, openModel,
   type ByteSource, type Limits, type Model, type ModelFormatErrorCode,
 } from '../../src/core';
+import { ggmlLayouts } from '../../src/core/formats/gguf/ggmlTypes';
 import { ByteWriter, GGML_BLOCKS, GGUF, buildGguf, ggmlByteLength, kv, llamaGguf, writeValue } from '../fixtures/buildGguf';
 import { tensorLocation } from '../../src/core';
 
@@ -225,4 +226,20 @@ test('a __proto__ metadata key stays plain data', async () => {
   const m = await open(buildGguf({ kvs: [kv.str('__proto__', 'x')] }).bytes);
   assert.equal(Object.getPrototypeOf(m.metadata), Object.prototype);
   assert.equal(Object.getOwnPropertyDescriptor(m.metadata, '__proto__')?.value, 'x');
+});
+
+test('ggmlLayouts: one shared, frozen list per type id (a fresh layout object per tensor gave each its own V8 hidden class: ~280 bytes per tensor)', () => {
+  for (const id of [0, 1, 2, 12, 36, 39, 42]) {
+    const first = ggmlLayouts(id);
+    assert.ok(first.length > 0, `type ${id} has layouts`);
+    assert.equal(ggmlLayouts(id), first, `type ${id}: the same list on every call`);
+    assert.ok(Object.isFrozen(first) && first.every((l) => Object.isFrozen(l) || l.origin !== 'llama.cpp'));
+  }
+  assert.equal(ggmlLayouts(39)[0]!.origin, 'llama.cpp');
+  assert.deepEqual(ggmlLayouts(39).map((l) => l.origin), ['llama.cpp', 'bitnet.cpp']);
+  assert.deepEqual(ggmlLayouts(36).map((l) => `${l.name}/${l.origin}`), ['I2_S/bitnet.cpp']);
+  assert.deepEqual(ggmlLayouts(4), []);
+  assert.deepEqual(ggmlLayouts(-1), []);
+  assert.deepEqual(ggmlLayouts(1.5), []);
+  assert.deepEqual(ggmlLayouts(1e9), []);
 });

@@ -78,6 +78,9 @@ const RNN_PARAM = /^(weight|bias)_(ih|hh|hr)(_l\d+)?(_reverse)?$/;
 const CONV = /conv/;
 
 const DIGITS = /^\d+$/;
+/** `in_proj_weight`, `e_score_correction_bias`: a parameter fused into the module's segment. */
+const FUSED_PARAM = /^(.+)_(weight|bias)$/;
+const LORA_SUFFIX = /_lora$/;
 
 /**
  * Infers the role of a weight tensor from its name (and rank, for unknown names). Pure and cheap; call it per tensor.
@@ -115,7 +118,9 @@ function rolePartsOfSegments(segs: readonly string[], rank: number): RoleParts {
   let expertSegment = -1;
   for (let i = 0; i + 1 < segs.length; i++) {
     const next = segs[i + 1]!;
-    if (!DIGITS.test(next) || next.length > 9) continue;
+    // A first character that is not a digit settles DIGITS without the regex (this runs per tensor and layer).
+    const first = next.charCodeAt(0);
+    if (!(first >= 0x30 && first <= 0x39) || !DIGITS.test(next) || next.length > 9) continue;
     if (block === undefined && (BLOCK_CONTAINERS.has(segs[i]!) || BLOCK_CONTAINER_PATTERN.test(segs[i]!))) {
       block = Number(next);
       blockSegment = i + 1;
@@ -135,12 +140,13 @@ function rolePartsOfSegments(segs: readonly string[], rank: number): RoleParts {
   let module = segs[end - 1] ?? '';
   if (RNN_PARAM.test(module)) return { role: 'recurrent', block, expert, blockSegment, expertSegment };
   // `in_proj_weight`, `e_score_correction_bias`: the parameter is fused into the last segment.
-  const fused = /^(.+)_(weight|bias)$/.exec(module);
-  if (fused && end === segs.length) {
+  // (Both regexes only where the suffix can match: no match array or new string per name otherwise.)
+  const fused = end === segs.length && (module.endsWith('_weight') || module.endsWith('_bias')) ? FUSED_PARAM.exec(module) : null;
+  if (fused) {
     module = fused[1]!;
     param = fused[2]!;
   }
-  module = module.replace(/_lora$/, '');
+  if (module.endsWith('_lora')) module = module.replace(LORA_SUFFIX, '');
   const parents = segs.slice(0, end - 1);
 
   const role = roleOf(module, parents, expert, rank);

@@ -21,11 +21,22 @@ const F32 = new Float32Array(1);
 const U32 = new Uint32Array(F32.buffer);
 
 let halfTable: Float32Array | undefined;
-/** 65536-entry FP16 → float table (built once; 256 KiB). */
+/**
+ * 65536-entry FP16 → float table (built once per thread; 256 KiB), the values of {@link halfBitsToFloat} (NaN codes
+ * as the one quiet NaN it returns). Written as float32 bit patterns (a normal half's exponent rebiased by 112 and
+ * its mantissa shifted by 13; subnormals m·2^-24, exact in float32): ~0.2 ms instead of 5–20 ms per thread.
+ */
 export function halfToFloatTable(): Float32Array {
   if (!halfTable) {
-    halfTable = new Float32Array(65536);
-    for (let h = 0; h < 65536; h++) halfTable[h] = halfBitsToFloat(h);
+    const t = new Float32Array(65536);
+    const u = new Uint32Array(t.buffer);
+    for (let h = 0; h < 65536; h++) {
+      const sign = (h & 0x8000) << 16, e = (h >> 10) & 0x1f, m = h & 0x3ff;
+      if (e === 0) t[h] = (sign ? -m : m) * 2 ** -24;
+      else if (e === 31) u[h] = m ? 0x7fc00000 : (sign | 0x7f800000) >>> 0;
+      else u[h] = (sign | ((e + 112) << 23) | (m << 13)) >>> 0;
+    }
+    halfTable = t;
   }
   return halfTable;
 }

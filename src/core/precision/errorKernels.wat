@@ -460,7 +460,9 @@
   ;; INT8-per-channel + INT4-group pair of 16-bit weights, without a separate decode pass. $src holds $n FP16 codes (u16) in rows of $rowLen; A and B
   ;; as in intErrorPair. Pass 1 takes each group's max |x| from the codes (max of code & 0x7fff: the same order
   ;; for finite halves; a code ≥ 0x7c00 is ±Inf/NaN and makes the row unsafe). Pass 2 decodes |x| in registers
-  ;; (the error of −x is minus that of x: RNE is symmetric and a safe row never clamps) and computes, per value:
+  ;; (the error of −x is minus that of x: RNE is symmetric and a safe row never clamps). A safe row first runs the
+  ;; scaled pass (e = |x|·float32(1/scale) − nearest(that), Σe² × scale²; see the pass below) and keeps it when its
+  ;; errors are large enough for the bound (errorKernels.ts F16_PAIR_TOLERANCE); otherwise the exact pass computes, per value:
   ;;   q = nearest(|x| × float32(1/scale))   (float32; the reference rounds x × (1/scale) in float64, so q can
   ;;                                          differ only within 2^-16 (A) / 2^-20 (B) of a half-integer, where
   ;;                                          both choices give |d| = scale/2 up to that distance)
@@ -487,6 +489,8 @@
     (local $scAs f64) (local $ivAs f64) (local $scBs f64) (local $ivBs f64) (local $ivA32 f32) (local $ivB32 f32) (local $sc32 f32) (local $hi32 f32)
     (local $limA f32) (local $limB f32)
     (local $snA f64) (local $smA f64) (local $snB f64) (local $smB f64)
+    (local $rAv v128) (local $q2 v128) (local $mA3 v128) (local $mA4 v128) (local $mB3 v128) (local $mB4 v128) (local $nvec i32)
+    (local $rA f64) (local $rB f64) (local $wB f64) (local $rmB f64) (local $sBmax f64) (local $tA f64) (local $tB f64) (local $tmA f64) (local $tmB f64) (local $mxA f64) (local $w f64) (local $nv f64)
     (local.set $zero (v128.const i64x2 0 0))
     (local.set $hA (local.get $hist))
     (local.set $hB (i32.add (local.get $hist) (i32.const 262144)))
@@ -605,7 +609,148 @@
           (then (local.set $safe (i32.const 0))))
         (if (local.get $safe)
           (then
-            ;; pass 2: both errors from one load of each code
+            ;; pass 2, scaled: e = y − nearest(y) with y = |x| × float32(1/scale) (A and B), Σe² per group in float32
+            ;; and times scale² in float64; kept when the row's errors are large enough for the bound (errorKernels.ts
+            ;; F16_PAIR_TOLERANCE), else the row runs the exact pass below. Tails of groups (< 8 values) in float64.
+            (local.set $ivA (f32x4.splat (local.get $ivA32)))
+            (local.set $rAv (local.get $zero))
+            (local.set $mA3 (local.get $zero))
+            (local.set $mA4 (local.get $zero))
+            (local.set $rB (f64.const 0))
+            (local.set $wB (f64.const 0))
+            (local.set $rmB (f64.const 0))
+            (local.set $sBmax (f64.const 0))
+            (local.set $tA (f64.const 0))
+            (local.set $tB (f64.const 0))
+            (local.set $tmA (f64.const 0))
+            (local.set $tmB (f64.const 0))
+            (local.set $nvec (i32.const 0))
+            (local.set $s (local.get $row))
+            (local.set $g (local.get $scratch))
+            (block $p3Done
+              (loop $p3
+                (br_if $p3Done (i32.ge_u (local.get $s) (local.get $rowEnd)))
+                (local.set $e (i32.add (local.get $s) (local.get $group)))
+                (if (i32.gt_u (local.get $e) (local.get $rowEnd)) (then (local.set $e (local.get $rowEnd))))
+                (local.set $ivB (v128.load32_splat offset=20 (local.get $g)))
+                (local.set $scBs (f64.load offset=0 (local.get $g)))
+                (local.set $ivBs (f64.load offset=8 (local.get $g)))
+                (local.set $nA (local.get $zero))
+                (local.set $nB (local.get $zero))
+                (local.set $nA2 (local.get $zero))
+                (local.set $nB2 (local.get $zero))
+                (local.set $mB3 (local.get $zero))
+                (local.set $mB4 (local.get $zero))
+                (local.set $i (local.get $s))
+                (block $wDone
+                  (loop $wLoop
+                    (br_if $wDone (i32.gt_u (i32.add (local.get $i) (i32.const 8)) (local.get $e)))
+                    (local.set $v (v128.and (v128.load align=2 (i32.add (local.get $src) (i32.shl (local.get $i) (i32.const 1)))) (local.get $c7fff)))
+                    (local.set $x (f32x4.mul (i32x4.shl (i32x4.extend_low_i16x8_u (local.get $v)) (local.get $sh)) (local.get $cMul)))
+                    (local.set $q (f32x4.mul (local.get $x) (local.get $ivA)))
+                    (local.set $d (f32x4.sub (local.get $q) (f32x4.nearest (local.get $q))))
+                    (local.set $d (f32x4.mul (local.get $d) (local.get $d)))
+                    (local.set $nA (f32x4.add (local.get $nA) (local.get $d)))
+                    (local.set $mA3 (f32x4.pmax (local.get $mA3) (local.get $d)))
+                    (local.set $q (f32x4.mul (local.get $x) (local.get $ivB)))
+                    (local.set $d (f32x4.sub (local.get $q) (f32x4.nearest (local.get $q))))
+                    (local.set $d (f32x4.mul (local.get $d) (local.get $d)))
+                    (local.set $nB (f32x4.add (local.get $nB) (local.get $d)))
+                    (local.set $mB3 (f32x4.pmax (local.get $mB3) (local.get $d)))
+                    (if (local.get $count) (then
+                      (local.set $cp (i32.add (local.get $src) (i32.shl (local.get $i) (i32.const 1))))
+                      (local.set $p (i32.add (local.get $hA) (i32.shl (i32.load16_u offset=0 (local.get $cp)) (i32.const 2))))
+                      (i32.store (local.get $p) (i32.add (i32.load (local.get $p)) (i32.const 1)))
+                      (local.set $p (i32.add (local.get $hB) (i32.shl (i32.load16_u offset=2 (local.get $cp)) (i32.const 2))))
+                      (i32.store (local.get $p) (i32.add (i32.load (local.get $p)) (i32.const 1)))
+                      (local.set $p (i32.add (local.get $hA) (i32.shl (i32.load16_u offset=4 (local.get $cp)) (i32.const 2))))
+                      (i32.store (local.get $p) (i32.add (i32.load (local.get $p)) (i32.const 1)))
+                      (local.set $p (i32.add (local.get $hB) (i32.shl (i32.load16_u offset=6 (local.get $cp)) (i32.const 2))))
+                      (i32.store (local.get $p) (i32.add (i32.load (local.get $p)) (i32.const 1)))
+                      (local.set $p (i32.add (local.get $hA) (i32.shl (i32.load16_u offset=8 (local.get $cp)) (i32.const 2))))
+                      (i32.store (local.get $p) (i32.add (i32.load (local.get $p)) (i32.const 1)))
+                      (local.set $p (i32.add (local.get $hB) (i32.shl (i32.load16_u offset=10 (local.get $cp)) (i32.const 2))))
+                      (i32.store (local.get $p) (i32.add (i32.load (local.get $p)) (i32.const 1)))
+                      (local.set $p (i32.add (local.get $hA) (i32.shl (i32.load16_u offset=12 (local.get $cp)) (i32.const 2))))
+                      (i32.store (local.get $p) (i32.add (i32.load (local.get $p)) (i32.const 1)))
+                      (local.set $p (i32.add (local.get $hB) (i32.shl (i32.load16_u offset=14 (local.get $cp)) (i32.const 2))))
+                      (i32.store (local.get $p) (i32.add (i32.load (local.get $p)) (i32.const 1)))
+                    ))
+                    (local.set $x (f32x4.mul (i32x4.shl (i32x4.extend_high_i16x8_u (local.get $v)) (local.get $sh)) (local.get $cMul)))
+                    (local.set $q (f32x4.mul (local.get $x) (local.get $ivA)))
+                    (local.set $d (f32x4.sub (local.get $q) (f32x4.nearest (local.get $q))))
+                    (local.set $d (f32x4.mul (local.get $d) (local.get $d)))
+                    (local.set $nA2 (f32x4.add (local.get $nA2) (local.get $d)))
+                    (local.set $mA4 (f32x4.pmax (local.get $mA4) (local.get $d)))
+                    (local.set $q (f32x4.mul (local.get $x) (local.get $ivB)))
+                    (local.set $d (f32x4.sub (local.get $q) (f32x4.nearest (local.get $q))))
+                    (local.set $d (f32x4.mul (local.get $d) (local.get $d)))
+                    (local.set $nB2 (f32x4.add (local.get $nB2) (local.get $d)))
+                    (local.set $mB4 (f32x4.pmax (local.get $mB4) (local.get $d)))
+                    (local.set $i (i32.add (local.get $i) (i32.const 8)))
+                    (br $wLoop)))
+                ;; the group: A's float32 partials into the row's float64 pair; B's times its scale² into the row's sums
+                (local.set $nv (f64.convert_i32_u (i32.sub (local.get $i) (local.get $s))))
+                (local.set $nvec (i32.add (local.get $nvec) (i32.sub (local.get $i) (local.get $s))))
+                (local.set $nA (f32x4.add (local.get $nA) (local.get $nA2)))
+                (local.set $nB (f32x4.add (local.get $nB) (local.get $nB2)))
+                (local.set $rAv (f64x2.add (local.get $rAv) (f64x2.add (f64x2.promote_low_f32x4 (local.get $nA))
+                  (f64x2.promote_low_f32x4 (i8x16.shuffle 8 9 10 11 12 13 14 15 8 9 10 11 12 13 14 15 (local.get $nA) (local.get $nA))))))
+                (local.set $q2 (f64x2.add (f64x2.promote_low_f32x4 (local.get $nB))
+                  (f64x2.promote_low_f32x4 (i8x16.shuffle 8 9 10 11 12 13 14 15 8 9 10 11 12 13 14 15 (local.get $nB) (local.get $nB)))))
+                (local.set $w (f64.mul (local.get $scBs) (local.get $scBs)))
+                (local.set $rB (f64.add (local.get $rB) (f64.mul (f64.add (f64x2.extract_lane 0 (local.get $q2)) (f64x2.extract_lane 1 (local.get $q2))) (local.get $w))))
+                (local.set $wB (f64.add (local.get $wB) (f64.mul (local.get $nv) (local.get $w))))
+                (if (f64.gt (local.get $nv) (f64.const 0)) (then
+                  (local.set $mB3 (f32x4.pmax (local.get $mB3) (local.get $mB4)))
+                  (local.set $rmB (f64.max (local.get $rmB) (f64.mul (f64.promote_f32 (f32.max
+                  (f32.max (f32x4.extract_lane 0 (local.get $mB3)) (f32x4.extract_lane 1 (local.get $mB3)))
+                  (f32.max (f32x4.extract_lane 2 (local.get $mB3)) (f32x4.extract_lane 3 (local.get $mB3))))) (local.get $w))))
+                  (local.set $sBmax (f64.max (local.get $sBmax) (local.get $scBs)))))
+                ;; the group's last values (fewer than 8) in float64, as intErrorPair
+                (block $uDone
+                  (loop $uLoop
+                    (br_if $uDone (i32.ge_u (local.get $i) (local.get $e)))
+                    (if (local.get $count) (then
+                      (local.set $p (i32.add (local.get $hist) (i32.shl (i32.load16_u (i32.add (local.get $src) (i32.shl (local.get $i) (i32.const 1)))) (i32.const 2))))
+                      (i32.store (local.get $p) (i32.add (i32.load (local.get $p)) (i32.const 1)))))
+                    (local.set $xs (f64.promote_f32 (f32.mul (f32.reinterpret_i32 (i32.shl
+                      (i32.and (i32.load16_u (i32.add (local.get $src) (i32.shl (local.get $i) (i32.const 1)))) (i32.const 0x7fff)) (local.get $sh))) (local.get $mulS))))
+                    (local.set $ds (f64.sub (local.get $xs) (f64.mul (f64.nearest (f64.mul (local.get $xs) (local.get $ivAs))) (local.get $scAs))))
+                    (local.set $ds (f64.mul (local.get $ds) (local.get $ds)))
+                    (local.set $tA (f64.add (local.get $tA) (local.get $ds)))
+                    (local.set $tmA (f64.max (local.get $tmA) (local.get $ds)))
+                    (local.set $ds (f64.sub (local.get $xs) (f64.mul (f64.nearest (f64.mul (local.get $xs) (local.get $ivBs))) (local.get $scBs))))
+                    (local.set $ds (f64.mul (local.get $ds) (local.get $ds)))
+                    (local.set $tB (f64.add (local.get $tB) (local.get $ds)))
+                    (local.set $tmB (f64.max (local.get $tmB) (local.get $ds)))
+                    (local.set $i (i32.add (local.get $i) (i32.const 1)))
+                    (br $uLoop)))
+                (local.set $g (i32.add (local.get $g) (i32.const 32)))
+                (local.set $s (local.get $e))
+                (br $p3)))
+            ;; the row's scaled sums; kept when mean e² ≥ 1/16 and max e² ≥ 0.16 (A), and Σs²e² ≥ 0.02²·Σs² and
+            ;; max s·|e| ≥ 0.02·max s (B) over the vector part (or A's scale is 0: every x is 0, e = d = 0)
+            (local.set $rA (f64.add (f64x2.extract_lane 0 (local.get $rAv)) (f64x2.extract_lane 1 (local.get $rAv))))
+            (local.set $mA3 (f32x4.pmax (local.get $mA3) (local.get $mA4)))
+            (local.set $mxA (f64.promote_f32 (f32.max
+                  (f32.max (f32x4.extract_lane 0 (local.get $mA3)) (f32x4.extract_lane 1 (local.get $mA3)))
+                  (f32.max (f32x4.extract_lane 2 (local.get $mA3)) (f32x4.extract_lane 3 (local.get $mA3))))))
+            (if (i32.or (i32.eqz (local.get $nvec))
+                  (i32.and
+                    (i32.or (f64.eq (local.get $scAs) (f64.const 0))
+                      (i32.and (f64.ge (local.get $rA) (f64.mul (f64.convert_i32_u (local.get $nvec)) (f64.const 0.0625)))
+                               (f64.ge (local.get $mxA) (f64.const 0.16))))
+                    (i32.and (f64.ge (local.get $rB) (f64.mul (local.get $wB) (f64.const 0.0004)))
+                             (f64.ge (local.get $rmB) (f64.mul (f64.mul (local.get $sBmax) (local.get $sBmax)) (f64.const 0.0004))))))
+              (then
+                (local.set $w (f64.mul (local.get $scAs) (local.get $scAs)))
+                (local.set $snA (f64.add (local.get $snA) (f64.add (f64.mul (local.get $rA) (local.get $w)) (local.get $tA))))
+                (local.set $smA (f64.max (local.get $smA) (f64.max (f64.mul (local.get $mxA) (local.get $w)) (local.get $tmA))))
+                (local.set $snB (f64.add (local.get $snB) (f64.add (local.get $rB) (local.get $tB))))
+                (local.set $smB (f64.max (local.get $smB) (f64.max (local.get $rmB) (local.get $tmB)))))
+              (else
+                        ;; the exact pass (d = x − q·scale in float32, as before): rows the scaled pass could not vouch for
             (local.set $ivA (f32x4.splat (local.get $ivA32)))
             (local.set $hiA (f32x4.splat (local.get $hi32)))
             (local.set $loA (f32x4.splat (f32.sub (local.get $sc32) (local.get $hi32))))
@@ -638,25 +783,6 @@
                     (local.set $d (f32x4.mul (local.get $d) (local.get $d)))
                     (local.set $nB (f32x4.add (local.get $nB) (local.get $d)))
                     (local.set $mB (f32x4.pmax (local.get $mB) (local.get $d)))
-                    (if (local.get $count) (then
-                      (local.set $cp (i32.add (local.get $src) (i32.shl (local.get $i) (i32.const 1))))
-                      (local.set $p (i32.add (local.get $hA) (i32.shl (i32.load16_u offset=0 (local.get $cp)) (i32.const 2))))
-                      (i32.store (local.get $p) (i32.add (i32.load (local.get $p)) (i32.const 1)))
-                      (local.set $p (i32.add (local.get $hB) (i32.shl (i32.load16_u offset=2 (local.get $cp)) (i32.const 2))))
-                      (i32.store (local.get $p) (i32.add (i32.load (local.get $p)) (i32.const 1)))
-                      (local.set $p (i32.add (local.get $hA) (i32.shl (i32.load16_u offset=4 (local.get $cp)) (i32.const 2))))
-                      (i32.store (local.get $p) (i32.add (i32.load (local.get $p)) (i32.const 1)))
-                      (local.set $p (i32.add (local.get $hB) (i32.shl (i32.load16_u offset=6 (local.get $cp)) (i32.const 2))))
-                      (i32.store (local.get $p) (i32.add (i32.load (local.get $p)) (i32.const 1)))
-                      (local.set $p (i32.add (local.get $hA) (i32.shl (i32.load16_u offset=8 (local.get $cp)) (i32.const 2))))
-                      (i32.store (local.get $p) (i32.add (i32.load (local.get $p)) (i32.const 1)))
-                      (local.set $p (i32.add (local.get $hB) (i32.shl (i32.load16_u offset=10 (local.get $cp)) (i32.const 2))))
-                      (i32.store (local.get $p) (i32.add (i32.load (local.get $p)) (i32.const 1)))
-                      (local.set $p (i32.add (local.get $hA) (i32.shl (i32.load16_u offset=12 (local.get $cp)) (i32.const 2))))
-                      (i32.store (local.get $p) (i32.add (i32.load (local.get $p)) (i32.const 1)))
-                      (local.set $p (i32.add (local.get $hB) (i32.shl (i32.load16_u offset=14 (local.get $cp)) (i32.const 2))))
-                      (i32.store (local.get $p) (i32.add (i32.load (local.get $p)) (i32.const 1)))
-                    ))
                     ;; high four
                     (local.set $x (f32x4.mul (i32x4.shl (i32x4.extend_high_i16x8_u (local.get $v)) (local.get $sh)) (local.get $cMul)))
                     (local.set $q (f32x4.nearest (f32x4.mul (local.get $x) (local.get $ivA))))
@@ -683,9 +809,6 @@
                 (block $tDone
                   (loop $tLoop
                     (br_if $tDone (i32.ge_u (local.get $i) (local.get $e)))
-                    (if (local.get $count) (then
-                      (local.set $p (i32.add (local.get $hist) (i32.shl (i32.load16_u (i32.add (local.get $src) (i32.shl (local.get $i) (i32.const 1)))) (i32.const 2))))
-                      (i32.store (local.get $p) (i32.add (i32.load (local.get $p)) (i32.const 1)))))
                     (local.set $xs (f64.promote_f32 (f32.mul (f32.reinterpret_i32 (i32.shl
                       (i32.and (i32.load16_u (i32.add (local.get $src) (i32.shl (local.get $i) (i32.const 1)))) (i32.const 0x7fff)) (local.get $sh))) (local.get $mulS))))
                     (local.set $ds (f64.sub (local.get $xs) (f64.mul (f64.nearest (f64.mul (local.get $xs) (local.get $ivAs))) (local.get $scAs))))
@@ -700,7 +823,7 @@
                     (br $tLoop)))
                 (local.set $g (i32.add (local.get $g) (i32.const 32)))
                 (local.set $s (local.get $e))
-                (br $p2))))
+                (br $p2))))))
           (else
             ;; not provably safe: decode the row and run intErrorPair (float64; it hands rows it cannot prove safe to intError)
             (if (local.get $count) (then (call $histogram16 (i32.add (local.get $src) (i32.shl (local.get $row) (i32.const 1))) (i32.sub (local.get $rowEnd) (local.get $row)) (local.get $hist))))

@@ -113,12 +113,16 @@ function roleFromName(name: string, op: string): { role: LayerRole; block: numbe
   let block: number | undefined;
   for (let i = 0; i < toks.length && block === undefined; i++) {
     const t = toks[i]!;
+    // Both patterns start with l, h or b: other tokens skip the two regexes (this runs twice per layer).
+    const first = t.charCodeAt(0);
+    if (first !== 0x6c && first !== 0x68 && first !== 0x62) continue;
     const joined = /^(?:l|layer|layers|h|blk|block|blocks)_?(\d{1,6})$/.exec(t);
     if (joined) block = Number(joined[1]);
     else if (/^(?:layer|layers|h|blk|block|blocks)$/.test(t) && /^\d{1,6}$/.test(toks[i + 1] ?? '')) block = Number(toks[i + 1]);
   }
   let isBias = false;
-  while (toks.length > 1 && (TRAILING_NOISE.test(toks[toks.length - 1]!) || toks[toks.length - 1] === op.toLowerCase())) {
+  const opLower = op.toLowerCase();
+  while (toks.length > 1 && (TRAILING_NOISE.test(toks[toks.length - 1]!) || toks[toks.length - 1] === opLower)) {
     const t = toks.pop()!;
     if (t === 'bias' || t === 'b') isBias = true;
   }
@@ -205,13 +209,21 @@ export function buildLayers(ctx: LayerContext): Layer[] {
     // Rows of the node table (parse.ts): no node object is made here.
     const table = g.nodes;
     const edges = table.inputEdges;
-    for (let nodeIndex = 0; nodeIndex < table.length; nodeIndex++) {
+    // The table's columns read directly (its inputStart/inputEnd… as plain reads): `inspect` runs with TurboFan's
+    // inlining off (src/cli/launcher.ts), so a method call per node and edge stays a call.
+    const inputStarts = table.inputStarts;
+    const outputStarts = table.outputStarts;
+    const outputEdges = table.outputEdges;
+    const rows = table.length;
+    for (let nodeIndex = 0; nodeIndex < rows; nodeIndex++) {
       const op = table.ops[nodeIndex]!;
       const domain = table.domains[nodeIndex]!;
       if (op === 'Constant' && (domain === '' || domain === 'ai.onnx')) continue;
-      const first = table.inputStart(nodeIndex);
-      const stop = table.inputEnd(nodeIndex);
-      if (WEIGHT_PATH_OPS.has(op) && stop > first && table.outputEnd(nodeIndex) > table.outputStart(nodeIndex)) {
+      const first = inputStarts[nodeIndex]!;
+      const stop = nodeIndex + 1 < inputStarts.length ? inputStarts[nodeIndex + 1]! : edges.length;
+      const firstOutput = outputStarts[nodeIndex]!;
+      const outputStop = nodeIndex + 1 < outputStarts.length ? outputStarts[nodeIndex + 1]! : outputEdges.length;
+      if (WEIGHT_PATH_OPS.has(op) && stop > first && outputStop > firstOutput) {
         const src = trace(edges[first]!);
         const t = src && ctx.tensors.get(src.weight);
         if (src && t && isWeightDtype(t.dtype)) {
@@ -220,7 +232,7 @@ export function buildLayers(ctx: LayerContext): Layer[] {
             const side = trace(edges[k]!);
             if (side) extras.push(side.weight, ...side.extras);
           }
-          traced.set(table.outputEdges[table.outputStart(nodeIndex)]!, { weight: src.weight, extras });
+          traced.set(outputEdges[firstOutput]!, { weight: src.weight, extras });
           continue;
         }
       }
