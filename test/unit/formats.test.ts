@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import {
   COMPUTE_FALLBACKS,
   COMPUTE_TYPES,
+  FORMAT_ALIASES,
   DTYPES,
   NUMBER_FORMATS,
   bitsPerElement,
@@ -117,4 +118,15 @@ test('fallback chains end in types every chain can reach and never narrow FP16/B
   }
   assert.deepEqual(COMPUTE_FALLBACKS.fp16, ['fp32']);
   assert.deepEqual(COMPUTE_FALLBACKS.bf16, ['fp32']);
+});
+
+test('format lookup: ids are trimmed lower case and no alias is an id (getNumberFormat finds an id as it is first)', () => {
+  for (const f of NUMBER_FORMATS) {
+    assert.equal(f.id, f.id.trim().toLowerCase(), f.id);
+    assert.equal(Object.prototype.hasOwnProperty.call(FORMAT_ALIASES, f.id), false, `${f.id} is also an alias`);
+    assert.equal(getNumberFormat(f.id), f);
+    assert.equal(getNumberFormat(` ${f.id.toUpperCase()} `), f);
+  }
+  for (const [alias, id] of Object.entries(FORMAT_ALIASES)) assert.equal(getNumberFormat(alias), getNumberFormat(id), alias);
+  assert.equal(getNumberFormat('no-such-format'), undefined);
 });

@@ -166,3 +166,31 @@ test('a layer pinned to a format without any score keeps its real bytes in the s
   assert.ok(r.notes.some((n) => n.includes(pinnedLayer) && n.includes('no score')), r.notes.join(' | '));
   assert.equal(r.weightBytes, assignmentWeightBytes(model, r.assignment), 'the solution counts the pinned layer at its INT4 bytes');
 });
+
+test('a baseline\'s distinct formats, when given, are those of Object.values(assignment) in its order', () => {
+  const odd = buildIrModel([
+    { name: 'w', role: 'linear', shape: [64, 32] },
+    { name: '__proto__', role: 'linear', shape: [64, 32] },
+    { name: 'n', role: 'norm', shape: [64] },
+    { name: 'tiny', role: 'linear', shape: [2, 2] },
+    { name: 'h', role: 'output_head', shape: [100, 32] },
+  ]);
+  const numbered = buildIrModel([{ name: 'x', role: 'linear', shape: [64, 32] }, { name: 'n', role: 'norm', shape: [64] }, { name: '12', role: 'linear', shape: [64, 32] }, { name: '3', role: 'norm', shape: [64] }]);
+  const twice = buildIrModel([{ name: 'a', role: 'linear', shape: [64, 32] }, { name: 'n', role: 'norm', shape: [64] }, { name: 'a', role: 'norm', shape: [64, 32], weights: ['a2.weight'], quantizable: false }]);
+  let given = 0, left = 0;
+  for (const model of [tinyTransformer(3, 64, 128, { experts: 4, tied: true }), odd, numbered, twice]) {
+    for (const fuse of [{}, { qkv: true }, { gateUp: false, experts: false }]) {
+      const list = [...standardBaselines(model, { fuse }), uniformBaseline(model, 'q4_k', { fuse }), uniformBaseline(model, 'nf4', { fuse })];
+      for (const b of list) {
+        if (!b) continue;
+        if (b.formats === undefined) {
+          left++;
+          continue;
+        }
+        given++;
+        assert.deepEqual(b.formats, [...new Set(Object.values(b.assignment))], `${b.id}`);
+      }
+    }
+  }
+  assert.ok(given > 20 && left > 10, `given ${given}, left to Object.values ${left}`);
+});

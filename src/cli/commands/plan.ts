@@ -285,7 +285,7 @@ async function planModel(opened: { source: ByteSource; siblings: SiblingResolver
   const baselineList = standardBaselines(model, { native: s.target.native, allowEmulated: s.allowEmulated });
   // Set by set, baseline by baseline: one array of every baseline's entries is a million strings at 200,000 layers.
   const listedSet = new Set(formats);
-  for (const b of baselineList) for (const f of new Set(Object.values(b.assignment))) if (f !== KEEP_FORMAT) listedSet.add(f);
+  for (const b of baselineList) for (const f of b.formats ?? new Set(Object.values(b.assignment))) if (f !== KEEP_FORMAT) listedSet.add(f);
   const listed = [...listedSet];
   // GGUF: llama-quantize's fallback types for rows a format's block does not divide are what the solver offers there.
   const scored = [...new Set([...listed, ...ggufFallbackFormats(model, listed)])];

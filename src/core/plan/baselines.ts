@@ -16,6 +16,11 @@ export interface Baseline {
   readonly id: string;
   readonly label: string;
   readonly assignment: Readonly<Record<string, string>>;
+  /**
+   * The distinct values of `assignment` in the order `Object.values` gives them, when the builder knows them
+   * without enumerating the record (a 200,000-key record costs tens of milliseconds to enumerate); else undefined.
+   */
+  readonly formats?: readonly string[];
 }
 
 /** Options shared by the baseline builders. */
@@ -31,7 +36,7 @@ export interface BaselineOptions {
  * `raw` holds a format id per layer of `model.layers` (undefined = keep). Columns and one record at the end: at
  * 200,000 layers a record per step (and a closure per layer) cost seconds per baseline.
  */
-function finish(model: Model, raw: readonly (string | undefined)[], fuse: FuseOptions | undefined): Record<string, string> {
+function finish(model: Model, raw: readonly (string | undefined)[], fuse: FuseOptions | undefined): { assignment: Record<string, string>; formats: readonly string[] | undefined } {
   const { byLayer } = layerTensors(model);
   const layers = model.layers;
   const ids: (string | undefined)[] = new Array<string | undefined>(layers.length).fill(undefined);
@@ -72,7 +77,8 @@ function finish(model: Model, raw: readonly (string | undefined)[], fuse: FuseOp
       const id = ids[index.get(l)!];
       if (id !== undefined && !present.includes(id)) present.push(id);
     }
-    const pick = present.map((id) => ({ id, bytes: bytesOf(id) })).sort((a, b) => b.bytes - a.bytes)[0]?.id ?? KEEP_FORMAT;
+    // One format present (the usual case: a uniform baseline) is the pick; bytes decide between several.
+    const pick = present.length === 1 ? present[0]! : present.map((id) => ({ id, bytes: bytesOf(id) })).sort((a, b) => b.bytes - a.bytes)[0]?.id ?? KEEP_FORMAT;
     for (const l of g.layers) {
       const i = index.get(l)!;
       if (ids[i] === undefined) added.push(i);
@@ -82,9 +88,32 @@ function finish(model: Model, raw: readonly (string | undefined)[], fuse: FuseOp
   const isAdded = new Uint8Array(layers.length);
   for (const i of added) isAdded[i] = 1;
   const out: Record<string, string> = {};
-  for (let i = 0; i < layers.length; i++) if (ids[i] !== undefined && isAdded[i] === 0) putOwn(out, layers[i]!.name, ids[i]!);
-  for (const i of added) putOwn(out, layers[i]!.name, ids[i]!);
-  return out;
+  // The distinct formats in the record's key order: insertion order, unless a name repeats (a later entry replaces
+  // the value in place) or is an array index (those come first): then undefined.
+  let formats: string[] | undefined = byLayer.size === layers.length ? [] : undefined;
+  const put = (i: number): void => {
+    const name = layers[i]!.name;
+    const id = ids[i]!;
+    putOwn(out, name, id);
+    if (!formats) return;
+    const c = name.charCodeAt(0);
+    if (c >= 48 && c <= 57 && isArrayIndex(name)) formats = undefined;
+    else if (!formats.includes(id)) formats.push(id);
+  };
+  for (let i = 0; i < layers.length; i++) if (ids[i] !== undefined && isAdded[i] === 0) put(i);
+  for (const i of added) put(i);
+  return { assignment: out, formats };
+}
+
+/** True for a property key that is an array index ("0" … "4294967294"): objects list those keys first. */
+function isArrayIndex(key: string): boolean {
+  return /^(0|[1-9][0-9]*)$/.test(key) && Number(key) < 4294967295;
+}
+
+/** {@link finish}'s record and, when known, its distinct formats (no `formats` key otherwise). */
+function finished(model: Model, raw: readonly (string | undefined)[], fuse: FuseOptions | undefined): Pick<Baseline, 'assignment' | 'formats'> {
+  const { assignment, formats } = finish(model, raw, fuse);
+  return formats ? { assignment, formats } : { assignment };
 }
 
 /** Position of each layer in `model.layers` (per model). */
@@ -113,7 +142,7 @@ export function uniformBaseline(model: Model, formatId: string, options: Baselin
   const f = getNumberFormat(formatId);
   if (!f || !formatAllowed(f, options.native, options.allowEmulated)) return undefined;
   const raw = new Array<string | undefined>(model.layers.length).fill(f.id);
-  return { id: `uniform-${f.id}`, label: `all ${f.label}`, assignment: finish(model, raw, options.fuse) };
+  return { id: `uniform-${f.id}`, label: `all ${f.label}`, ...finished(model, raw, options.fuse) };
 }
 
 /**
@@ -175,7 +204,7 @@ export function llamaCppRulesBaseline(model: Model, formats: RuleFormats = q4kmF
     else if (isDown.has(l)) id = useMoreBits(blockIdx.get(l.block ?? -1)!, nBlocks) ? formats.high : formats.low;
     raw[index.get(l)!] = id;
   }
-  return { id: model.format === 'gguf' ? 'q4_k_m' : 'q4_k_m-like', label: `Q4_K_M-like (${formats.low}; ${formats.high} for attn v/ffn down, ${formats.head} head)`, assignment: finish(model, raw, options.fuse) };
+  return { id: model.format === 'gguf' ? 'q4_k_m' : 'q4_k_m-like', label: `Q4_K_M-like (${formats.low}; ${formats.high} for attn v/ffn down, ${formats.head} head)`, ...finished(model, raw, options.fuse) };
 }
 
 /**

@@ -172,6 +172,10 @@ export const FORMAT_ALIASES: Readonly<Record<string, string>> = {
 /** Looks up a format by id or alias (case-insensitive); undefined when unknown. */
 export function getNumberFormat(idOrAlias: string): NumberFormat | undefined {
   if (typeof idOrAlias !== 'string') return undefined;
+  // An id as it is (the planner asks per layer × format): ids are trimmed lower case and no alias is an id
+  // (test/unit/numberFormats.test.ts), so this is what the lookup below finds for it.
+  const exact = BY_ID.get(idOrAlias);
+  if (exact) return exact;
   const k = idOrAlias.trim().toLowerCase();
   return BY_ID.get(own(FORMAT_ALIASES, k) ?? k);
 }

@@ -122,15 +122,20 @@ export interface GgufHeader {
  * (bad magic, version 1 or big-endian files, counts/lengths beyond limits or the file, bad alignment, offsets).
  */
 export async function readGguf(source: ByteSource, ctx: ReadContext): Promise<Model> {
-  return (await readGgufHeader(source, ctx)).model;
+  return (await readHeader(source, ctx, false)).model;
 }
 
 /** {@link readGguf}, also returning the stored layout: metadata value spans and tensor infos (for the writer). */
-export async function readGgufHeader(source: ByteSource, ctx: ReadContext): Promise<GgufHeader> {
+export function readGgufHeader(source: ByteSource, ctx: ReadContext): Promise<GgufHeader> {
+  return readHeader(source, ctx, true);
+}
+
+/** The header; the stored tensor entries only when `keepEntries` (the writer's; the model alone does not hold them). */
+async function readHeader(source: ByteSource, ctx: ReadContext, keepEntries: boolean): Promise<GgufHeader> {
   const h = new HeaderReader(source, ctx);
   const { version, tensorCount, kvCount } = await readPreamble(h, source.size);
   const meta = await readMetadataEntries(h, kvCount);
-  const infos = await readTensorInfos(h, tensorCount, meta.alignment);
+  const infos = await readTensorInfos(h, tensorCount, meta.alignment, keepEntries);
   const { dataOffset, forkNotes } = placeTensorData(h, infos, tensorCount, meta.alignment, source.size);
   const { tensors } = infos;
   const layers = layersFromTensors(tensors);
@@ -367,15 +372,20 @@ async function readMetadataEntries(h: HeaderReader, kvCount: number): Promise<{ 
 /** The tensor infos as read, before their data is placed. */
 interface TensorInfos {
   readonly tensors: TensorInfo[];
+  /** Empty unless the caller keeps them ({@link readGgufHeader}): 10^6 entries with their `ne` are ~125 MB. */
   readonly entries: GgufTensorEntry[];
   readonly offsets: number[];
   /** Per tensor: its ggml type id and the layouts of that id its shape allows (upstream first). */
   readonly typeIds: number[];
-  readonly candidates: TensorLayout[][];
+  /**
+   * Only for a tensor whose id has several layouts that fit its shape, or a fork's: the others have one, upstream's
+   * (see {@link layoutsOf}), and 10^6 of them held ~100 MB.
+   */
+  readonly candidates: (TensorLayout[] | undefined)[];
 }
 
 /** Every tensor info: unique name, bounded rank and element count, a known ggml type whose blocks fit its rows, aligned offset. */
-async function readTensorInfos(h: HeaderReader, tensorCount: number, alignment: number): Promise<TensorInfos> {
+async function readTensorInfos(h: HeaderReader, tensorCount: number, alignment: number, keepEntries: boolean): Promise<TensorInfos> {
   const { c, r, limits } = h;
   const infos: TensorInfos = { tensors: [], entries: [], offsets: [], typeIds: [], candidates: [] };
   const names = new Set<string>();
@@ -406,9 +416,9 @@ async function readTensorInfos(h: HeaderReader, tensorCount: number, alignment: 
     const offset = u64At(r, h.name, () => `${quoted()} data offset`);
     if (offset % alignment !== 0) h.fail('bad-offset', `${quoted()} data offset ${offset} is not a multiple of the alignment ${alignment}`, offsetAt);
     infos.offsets.push(offset);
-    infos.entries.push({ name: tname, ne: [...ne], ggmlType: typeId, offset });
+    if (keepEntries) infos.entries.push({ name: tname, ne: [...ne], ggmlType: typeId, offset });
     infos.typeIds.push(typeId);
-    infos.candidates.push(viable);
+    infos.candidates.push(viable.length > 1 || viable[0]!.layout.origin !== 'llama.cpp' ? viable : undefined);
     infos.tensors.push({
       name: tname,
       dtype: viable[0]!.layout.dtype,
@@ -461,12 +471,12 @@ function viableLayouts(h: HeaderReader, quoted: () => string, typeId: number, ty
  * range, refusing overlaps and data past the end of the file. Sets each tensor's location in `infos.tensors`.
  */
 function placeTensorData(h: HeaderReader, infos: TensorInfos, tensorCount: number, alignment: number, size: number): { dataOffset: number; forkNotes: string[] } {
-  const { tensors, offsets, typeIds, candidates } = infos;
+  const { tensors, offsets, typeIds } = infos;
   const infoEnd = h.r.position;
   const dataOffset = tensorCount > 0 ? Math.ceil(infoEnd / alignment) * alignment : infoEnd;
   if (tensorCount > 0 && dataOffset > size) h.fail('truncated', `the data section would start at offset ${dataOffset}, past the end of the ${size}-byte file`, infoEnd);
   const dataByteLength = size - dataOffset;
-  const forkNotes = chooseLayouts(tensors, offsets, typeIds, candidates, dataByteLength, alignment);
+  const forkNotes = chooseLayouts(infos, dataByteLength, alignment);
   const order = tensors.map((_, i) => i).sort((a, b) => offsets[a]! - offsets[b]! || tensors[a]!.byteLength - tensors[b]!.byteLength);
   let covered = 0;
   let previous = -1;
@@ -476,10 +486,10 @@ function placeTensorData(h: HeaderReader, infos: TensorInfos, tensorCount: numbe
     const end = begin + t.byteLength;
     if (begin < covered) {
       const p = tensors[previous]!;
-      h.fail('bad-offset', `tensor '${truncateForMessage(t.name)}' data at offset ${begin} overlaps tensor '${truncateForMessage(p.name)}' ending at ${covered}; as ${layoutName(candidates[previous]![0]!.layout)} '${truncateForMessage(p.name)}' takes ${p.byteLength} bytes: ${layoutsText(typeIds[previous]!, p.elementCount)}`, dataOffset + begin);
+      h.fail('bad-offset', `tensor '${truncateForMessage(t.name)}' data at offset ${begin} overlaps tensor '${truncateForMessage(p.name)}' ending at ${covered}; as ${layoutName(layoutsOf(infos, previous)[0]!.layout)} '${truncateForMessage(p.name)}' takes ${p.byteLength} bytes: ${layoutsText(typeIds[previous]!, p.elementCount)}`, dataOffset + begin);
     }
     if (end > dataByteLength) {
-      h.fail('bad-offset', `tensor '${truncateForMessage(t.name)}' data (offset ${begin}, ${t.byteLength} bytes) runs past the end of the ${dataByteLength}-byte data section; as ${layoutName(candidates[i]![0]!.layout)} ${layoutsText(typeIds[i]!, t.elementCount)}`, dataOffset + begin);
+      h.fail('bad-offset', `tensor '${truncateForMessage(t.name)}' data (offset ${begin}, ${t.byteLength} bytes) runs past the end of the ${dataByteLength}-byte data section; as ${layoutName(layoutsOf(infos, i)[0]!.layout)} ${layoutsText(typeIds[i]!, t.elementCount)}`, dataOffset + begin);
     }
     if (t.byteLength > 0) {
       covered = end;
@@ -499,6 +509,11 @@ function placeTensorData(h: HeaderReader, infos: TensorInfos, tensorCount: numbe
 interface TensorLayout {
   readonly layout: GgmlLayout;
   readonly byteLength: number;
+}
+
+/** Tensor `i`'s viable layouts, chosen first: its stored candidates, or else its id's upstream layout alone. */
+function layoutsOf(infos: TensorInfos, i: number): readonly TensorLayout[] {
+  return infos.candidates[i] ?? [{ layout: ggmlLayouts(infos.typeIds[i]!)[0]!, byteLength: infos.tensors[i]!.byteLength }];
 }
 
 function layoutName(l: GgmlLayout): string {
@@ -526,12 +541,10 @@ function layoutsText(typeId: number, elementCount: number): string {
  * fork's layout. When no layout fits, the tensors keep the first one and the caller's range checks fail, naming
  * every candidate.
  */
-function chooseLayouts(tensors: TensorInfo[], offsets: readonly number[], typeIds: readonly number[], candidates: TensorLayout[][], dataByteLength: number, alignment: number): string[] {
+function chooseLayouts(infos: TensorInfos, dataByteLength: number, alignment: number): string[] {
+  const { tensors, offsets, typeIds, candidates } = infos;
   const ids = new Set<number>();
-  for (let i = 0; i < tensors.length; i++) {
-    const c = candidates[i]!;
-    if (c.length > 1 || c[0]!.layout.origin !== 'llama.cpp') ids.add(typeIds[i]!);
-  }
+  for (let i = 0; i < tensors.length; i++) if (candidates[i] !== undefined) ids.add(typeIds[i]!);
   if (ids.size === 0) return [];
   // Byte range of every tensor: up to the next larger offset, or the end of the data section.
   const byOffset = tensors.map((_, i) => i).sort((a, b) => offsets[a]! - offsets[b]!);
@@ -549,7 +562,7 @@ function chooseLayouts(tensors: TensorInfo[], offsets: readonly number[], typeId
     for (let i = 0; i < tensors.length; i++) if (typeIds[i] === id) members.push(i);
     const fits = (layout: GgmlLayout, tight: boolean): boolean =>
       members.every((i) => {
-        const c = candidates[i]!.find((x) => x.layout === layout || (x.layout.dtype === layout.dtype && x.layout.origin === layout.origin));
+        const c = layoutsOf(infos, i).find((x) => x.layout === layout || (x.layout.dtype === layout.dtype && x.layout.origin === layout.origin));
         return c !== undefined && c.byteLength <= range[i]! && (!tight || c.byteLength === 0 || range[i]! - c.byteLength < alignment);
       });
     const layouts = ggmlLayouts(id);
@@ -560,8 +573,9 @@ function chooseLayouts(tensors: TensorInfo[], offsets: readonly number[], typeId
       notes.push(`ggml type ${id} is ambiguous in this file: its tensors fit ${tight.map((l) => `${l.name} (${l.origin})`).join(' and ')}; read as ${pick.name} of ${pick.origin}.`);
     }
     for (const i of members) {
-      const c = candidates[i]!.find((x) => x.layout.dtype === pick.dtype && x.layout.origin === pick.origin)!;
-      candidates[i] = [c, ...candidates[i]!.filter((x) => x !== c)];
+      const own = layoutsOf(infos, i);
+      const c = own.find((x) => x.layout.dtype === pick.dtype && x.layout.origin === pick.origin)!;
+      candidates[i] = [c, ...own.filter((x) => x !== c)];
       tensors[i] = { ...tensors[i]!, dtype: pick.dtype, byteLength: c.byteLength };
     }
     if (pick.origin !== 'llama.cpp') {
