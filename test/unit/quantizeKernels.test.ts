@@ -9,7 +9,7 @@ import { buildSafetensors } from '../fixtures/buildSafetensors';
 import {
   AMAX_COMPUTED, AMAX_PER_ROW, ErrorAccumulator, F16_PAIR_TOLERANCE, HISTOGRAM_MIN_ELEMENTS, NUMBER_FORMATS, WeightStatsAccumulator, activeErrorKernelBackend, analyzeSensitivityChunk,
   codeTable, decodeElements, errorWorkspace, fakeQuantize, quantizationError, floatToBf16Bits, floatToHalfBits, getNumberFormat, halfToFloatTable,
-  histogramSensitivity, NF4_CODEBOOK, nf4Error, setErrorKernelBackend, transpose2d, type ErrorPartial, type SensitivityChunkTask, type WeightStatsPartial,
+  histogramErrors, histogramErrorsJs, histogramStats, histogramStatsJs, histogramSensitivity, isElementwiseFormat, NF4_CODEBOOK, nf4Error, setErrorKernelBackend, transpose2d, type ErrorPartial, type SensitivityChunkTask, type WeightStatsPartial,
 } from '../../src/core/precision';
 
 /** Seeded Gaussian weights with the awkward values real tensors hold: zeros, subnormals, outliers. */
@@ -281,6 +281,34 @@ for (const dtype of ['float16', 'bfloat16'] as const) {
     assert.deepEqual(ws.histogram(), want);
   });
 }
+
+test('histogram statistics and errors in WebAssembly (histStats, histErrors) equal the JavaScript loops bit for bit: every element-wise format, FP16 and BF16 codes, NaN/±Inf, overflow, large counts', { skip: activeErrorKernelBackend() !== 'wasm' && 'no WebAssembly SIMD' }, () => {
+  let seed = 11;
+  const rnd = (): number => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32);
+  const formats = NUMBER_FORMATS.filter((f) => isElementwiseFormat(f));
+  let kernelRuns = 0;
+  for (const dtype of ['float16', 'bfloat16'] as const) {
+    const table = codeTable(dtype);
+    // Dense (every code, NaN and ±Inf included) and sparse histograms; counts up to 2^32 − 1.
+    for (const density of [1, 0.002]) {
+      const hist = new Uint32Array(65536);
+      for (let c = 0; c < 65536; c++) if (rnd() < density) hist[c] = rnd() < 0.01 ? 0xffffffff - Math.floor(rnd() * 1000) : 1 + Math.floor(rnd() * 5000);
+      const stats = histogramStats(hist, table), statsJs = histogramStatsJs(hist, table);
+      for (const k of Object.keys(statsJs) as (keyof typeof statsJs)[]) assert.ok(Object.is(stats[k], statsJs[k]), `${dtype} stats density ${density} ${k}: wasm ${stats[k]} js ${statsJs[k]}`);
+      for (const f of formats) {
+        for (const [amax, mean] of [[0.37, 0.02], [65504, 3], [1e-6, 1e-7], [0, 0], [Infinity, 1]] as const) {
+          const js = histogramErrorsJs(hist, table, f, amax, mean);
+          const wasm = histogramErrors(hist, table, f, amax, mean);
+          for (const k of ['signal', 'noise', 'maxAbsError', 'overflow', 'count'] as const) {
+            assert.ok(Object.is(wasm[k], js[k]), `${dtype} ${f.id} amax ${amax} density ${density} ${k}: wasm ${wasm[k]} js ${js[k]}`);
+          }
+          kernelRuns++;
+        }
+      }
+    }
+  }
+  assert.ok(kernelRuns > 100);
+});
 
 test('the default formats on a large FP16 chunk (the float32 pair on codes) match quantizationError within F16_PAIR_TOLERANCE, and the JS backend exactly', () => {
   const big = weights(512 * Math.ceil(HISTOGRAM_MIN_ELEMENTS / 512), 31);

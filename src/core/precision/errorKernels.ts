@@ -7,7 +7,10 @@
  *   statistics and the error of FP32/TF32/BF16/FP16, per-tensor FP8/FP6/FP4, INT8 per tensor and ternary — is a
  *   function of the code alone. One pass counts the codes (`histogram16`, ~0.4 ns/element); the errors are then
  *   summed over the distinct codes with exactly the scalar rounding of quantize.ts ({@link histogramErrors}), so
- *   BF16/FP8/INT8-per-tensor cost ~0 per element.
+ *   BF16/FP8/INT8-per-tensor cost ~0 per element. The statistics and the BF16/FP16/TF32/minifloat-grid errors of a
+ *   histogram run in WebAssembly (`histStats`, `histErrors`: the JS loops' float64 operations in the same order, bit
+ *   for bit): ~1 ms per 16M-value tensor instead of ~3 in a fresh worker, where the JS loops ran cold and boxed a
+ *   number per code (~4 MB of garbage per tensor).
  * - Group and channel **integer** formats (INT8 per channel, INT4 g128/g64/g32, W8A8, W4A4) need every element:
  *   WebAssembly SIMD kernels (errorKernels.wat, float64 lanes, RNE by `f64x2.nearest`, ~1 ns/element per
  *   format; INT8-per-channel + INT4-groups share one pass, `intErrorPair`, and with INT4 groups of g, 2g and 4g
@@ -87,6 +90,8 @@ interface WasmExports {
   elementError(x: number, n: number, kind: number, c: number, lo: number, loInv: number, hi: number, inv: number, scale: number, acc: number): void;
   roundError16(x: number, n: number, bf16: number, acc: number): void;
   nf4Error(x: number, n: number, rowLen: number, group: number, acc: number, tbl: number): void;
+  histStats(hist: number, tbl: number, out: number): void;
+  histErrors(hist: number, tbl: number, kind: number, c: number, minNormal: number, subInv: number, maxFinite: number, inv: number, scale: number, out: number): void;
 }
 
 /** The slice of the WebAssembly JS API used here (core's lib has no DOM/Node typings). */
@@ -446,6 +451,37 @@ class WasmWorkspace implements ErrorWorkspace {
     const out = new Uint32Array(65536);
     for (let i = 0; i < 65536; i++) out[i] = both[i]! + both[i + 65536]!;
     return out;
+  }
+
+  /** Copies `hist` and `table` above everything a task uses (histograms, slots, blocks); returns where (then 104 free bytes). */
+  private histInputs(hist: Uint32Array, table: Float32Array): number {
+    const base = (Math.max(this.regionEnd, 4 * HIST_BYTES) + 63) & ~63;
+    const need = base + 2 * HIST_BYTES + 128;
+    const have = this.k.memory.buffer.byteLength;
+    if (need > have) this.k.memory.grow(Math.ceil((need - have) / 65536));
+    const mem = this.k.memory.buffer;
+    new Uint32Array(mem, base, 65536).set(hist.subarray(0, 65536));
+    new Float32Array(mem, base + HIST_BYTES, 65536).set(table.subarray(0, 65536));
+    return base;
+  }
+
+  /** errorKernels.wat `histStats`: the sums of {@link histogramStats}, bit for bit. */
+  histStats(hist: Uint32Array, table: Float32Array): Float64Array {
+    const base = this.histInputs(hist, table);
+    this.k.histStats(base, base + HIST_BYTES, base + 2 * HIST_BYTES);
+    return new Float64Array(this.k.memory.buffer, base + 2 * HIST_BYTES, 13).slice();
+  }
+
+  /**
+   * errorKernels.wat `histErrors` on a copy of `hist` and `table` placed above everything a task uses (the code
+   * histograms, slots and blocks stay as they are).
+   */
+  histErrors(hist: Uint32Array, table: Float32Array, p: HistKernelParams): ErrorPartial {
+    const base = this.histInputs(hist, table);
+    const out = base + 2 * HIST_BYTES;
+    this.k.histErrors(base, base + HIST_BYTES, p.kind, p.c, p.minNormal, p.subInv, p.maxFinite, p.inv, p.scale, out);
+    const f = new Float64Array(this.k.memory.buffer, out, 5);
+    return { signal: f[0]!, noise: f[1]!, maxAbsError: f[2]!, overflow: f[3]!, count: f[4]! };
   }
 }
 
@@ -808,6 +844,16 @@ export interface HistogramFacts {
 
 /** Weight statistics of the values counted in `hist` (decoded by `table`), as WeightStatsAccumulator.add computes them. */
 export function histogramStats(hist: Uint32Array, table: Float32Array): WeightStatsPartial & HistogramFacts {
+  if (hist.length === 65536 && table.length === 65536 && requested !== 'js' && wasmExports()) {
+    const t = (errorWorkspace() as WasmWorkspace).histStats(hist, table);
+    const total = t[12]!;
+    return { count: t[0]!, maxAbs: t[1]!, s1: t[2]!, s2: t[3]!, s3: t[4]!, s4: t[5]!, sAbs: t[6]!, beyondFp16: t[7]!, zeros: t[8]!, nonFinite: t[9]!, absMax: t[10]!, absMean: total > 0 ? t[11]! / total : 0 };
+  }
+  return histogramStatsJs(hist, table);
+}
+
+/** {@link histogramStats} in JavaScript (the reference of the WebAssembly loop). */
+export function histogramStatsJs(hist: Uint32Array, table: Float32Array): WeightStatsPartial & HistogramFacts {
   let count = 0, maxAbs = 0, s1 = 0, s2 = 0, s3 = 0, s4 = 0, sAbs = 0, beyond = 0, zeros = 0, bad = 0, absMaxAll = 0, sAbsAll = 0, total = 0;
   for (let c = 0; c < 65536; c++) {
     const k = hist[c]!;
@@ -895,6 +941,34 @@ function rneScalar(y: number): number {
  * values that quantize to ±Inf/NaN count as overflowed with error x (ErrorAccumulator's convention).
  */
 export function histogramErrors(hist: Uint32Array, table: Float32Array, format: NumberFormat, tensorAbsMax: number, tensorAbsMean: number): ErrorPartial {
+  const p = hist.length === 65536 && table.length === 65536 && requested !== 'js' && wasmExports() ? histKernelParams(format, table, tensorAbsMax) : undefined;
+  if (p) return (errorWorkspace() as WasmWorkspace).histErrors(hist, table, p);
+  return histogramErrorsJs(hist, table, format, tensorAbsMax, tensorAbsMean);
+}
+
+/** Parameters of errorKernels.wat `histErrors` (see there). */
+interface HistKernelParams { readonly kind: 0 | 1 | 2; readonly c: number; readonly minNormal: number; readonly subInv: number; readonly maxFinite: number; readonly inv: number; readonly scale: number }
+
+/**
+ * The `histErrors` parameters that round exactly as {@link elementwiseQuantizer} does, or undefined (the JS loop
+ * then runs): BF16 of FP16 values (Veltkamp to 8 bits; no FP16 value is below BF16's normal range or near its
+ * overflow), TF32, FP16 (roundFp16) and minifloat grids with a finite nonzero tensor max.
+ */
+function histKernelParams(format: NumberFormat, table: Float32Array, tensorAbsMax: number): HistKernelParams | undefined {
+  const el = format.element;
+  const none = { minNormal: 0, subInv: 0, maxFinite: 0, inv: 0, scale: 0 };
+  if (el === 'bf16') return table === halfToFloatTable() ? { kind: 0, c: SPLIT(8), ...none } : undefined;
+  if (el === 'tf32') return { kind: 0, c: SPLIT(11), ...none };
+  if (el === 'fp16') return { kind: 1, c: SPLIT(11), ...none };
+  if (el === 'fp32' || el === 'ternary' || el === 'int8') return undefined;
+  const g = GRIDS[el];
+  if (!g || format.scaling !== 'tensor' || !(tensorAbsMax > 0) || !Number.isFinite(tensorAbsMax)) return undefined;
+  const scale = Math.fround(tensorAbsMax / g.maxFinite);
+  return { kind: 2, c: SPLIT(g.manBits + 1), minNormal: 2 ** g.minExp, subInv: 2 ** (g.manBits - g.minExp), maxFinite: g.maxFinite, inv: 1 / scale, scale };
+}
+
+/** {@link histogramErrors} in JavaScript (every element-wise format; the reference of the WebAssembly loop). */
+export function histogramErrorsJs(hist: Uint32Array, table: Float32Array, format: NumberFormat, tensorAbsMax: number, tensorAbsMean: number): ErrorPartial {
   const quant = elementwiseQuantizer(format, tensorAbsMax, tensorAbsMean);
   let signal = 0, noise = 0, maxErr = 0, overflow = 0, count = 0;
   for (let c = 0; c < 65536; c++) {

@@ -1671,4 +1671,112 @@
     (f64.store offset=24 (local.get $acc) (f64.add (f64.load offset=24 (local.get $acc)) (f64.add (f64x2.extract_lane 0 (local.get $sig)) (f64x2.extract_lane 1 (local.get $sig)))))
     (f64.store offset=32 (local.get $acc) (f64.add (f64.load offset=32 (local.get $acc))
       (f64.convert_i64_s (i64.add (i64x2.extract_lane 0 (local.get $cnt)) (i64x2.extract_lane 1 (local.get $cnt)))))))
+
+  ;; Error sums of an element-wise format over a code histogram: errorKernels.ts histogramErrors, bit for bit (the same
+  ;; float64 operations in the same order). $hist: 65536 u32 counts; $tbl: the 65536 codes' values (f32). $kind 0:
+  ;; Veltkamp rounding to significant bits with $c (BF16 of FP16 values, TF32); 1: quantize.ts roundFp16 ($c its
+  ;; split); 2: a minifloat grid with a tensor scale (roundMiniFast(x × $inv, $c, $minNormal, $subInv, $maxFinite) ×
+  ;; $scale). Writes signal, noise, max |d|, overflowed, count (f64) at $out. Non-finite values are skipped; a
+  ;; non-finite d counts as overflowed with d = x.
+  (func (export "histErrors") (param $hist i32) (param $tbl i32) (param $kind i32) (param $c f64) (param $minNormal f64)
+    (param $subInv f64) (param $maxFinite f64) (param $inv f64) (param $scale f64) (param $out i32)
+    (local $i i32) (local $k f64) (local $x f64) (local $y f64) (local $a f64) (local $t f64) (local $q f64) (local $d f64)
+    (local $signal f64) (local $noise f64) (local $maxErr f64) (local $overflow f64) (local $count f64)
+    (block $done
+      (loop $l
+        (br_if $done (i32.ge_u (local.get $i) (i32.const 65536)))
+        (local.set $k (f64.convert_i32_u (i32.load (i32.add (local.get $hist) (i32.shl (local.get $i) (i32.const 2))))))
+        (if (f64.ne (local.get $k) (f64.const 0)) (then
+          (local.set $x (f64.promote_f32 (f32.load (i32.add (local.get $tbl) (i32.shl (local.get $i) (i32.const 2))))))
+          (if (f64.eq (f64.sub (local.get $x) (local.get $x)) (f64.const 0)) (then
+            (local.set $count (f64.add (local.get $count) (local.get $k)))
+            (local.set $signal (f64.add (local.get $signal) (f64.mul (f64.mul (local.get $k) (local.get $x)) (local.get $x))))
+            (if (i32.eqz (local.get $kind))
+              (then
+                (local.set $t (f64.mul (local.get $c) (local.get $x)))
+                (local.set $q (f64.sub (local.get $t) (f64.sub (local.get $t) (local.get $x)))))
+              (else (if (i32.eq (local.get $kind) (i32.const 1))
+                (then
+                  (local.set $a (f64.abs (local.get $x)))
+                  (if (f64.ge (local.get $a) (f64.const 65520))
+                    (then (local.set $q (select (f64.const -inf) (select (f64.const inf) (local.get $x) (f64.gt (local.get $x) (f64.const 0))) (f64.lt (local.get $x) (f64.const 0)))))
+                    (else (if (f64.lt (local.get $a) (f64.const 6.103515625e-5))
+                      (then (local.set $q (f64.div (f64.nearest (f64.mul (local.get $x) (f64.const 16777216))) (f64.const 16777216))))
+                      (else
+                        (local.set $t (f64.mul (local.get $c) (local.get $x)))
+                        (local.set $q (f64.sub (local.get $t) (f64.sub (local.get $t) (local.get $x)))))))))
+                (else
+                  (local.set $y (f64.mul (local.get $x) (local.get $inv)))
+                  (local.set $a (f64.abs (local.get $y)))
+                  (if (f64.ge (local.get $a) (local.get $maxFinite))
+                    (then (local.set $q (if (result f64) (f64.eq (local.get $a) (local.get $a))
+                      (then (select (f64.neg (local.get $maxFinite)) (local.get $maxFinite) (f64.lt (local.get $y) (f64.const 0))))
+                      (else (local.get $y)))))
+                    (else (if (f64.lt (local.get $a) (local.get $minNormal))
+                      (then (local.set $q (f64.div (f64.nearest (f64.mul (local.get $y) (local.get $subInv))) (local.get $subInv))))
+                      (else
+                        (local.set $t (f64.mul (local.get $c) (local.get $y)))
+                        (local.set $q (f64.sub (local.get $t) (f64.sub (local.get $t) (local.get $y))))
+                        (if (f64.gt (local.get $q) (local.get $maxFinite)) (then (local.set $q (local.get $maxFinite)))
+                          (else (if (f64.lt (local.get $q) (f64.neg (local.get $maxFinite))) (then (local.set $q (f64.neg (local.get $maxFinite)))))))))))
+                  (local.set $q (f64.mul (local.get $q) (local.get $scale)))))))
+            (local.set $d (f64.sub (local.get $x) (local.get $q)))
+            (if (f64.ne (f64.sub (local.get $d) (local.get $d)) (f64.const 0)) (then
+              (local.set $overflow (f64.add (local.get $overflow) (local.get $k)))
+              (local.set $d (local.get $x))))
+            (local.set $noise (f64.add (local.get $noise) (f64.mul (f64.mul (local.get $k) (local.get $d)) (local.get $d))))
+            (if (f64.gt (f64.abs (local.get $d)) (local.get $maxErr)) (then (local.set $maxErr (f64.abs (local.get $d)))))))))
+        (local.set $i (i32.add (local.get $i) (i32.const 1)))
+        (br $l)))
+    (f64.store offset=0 (local.get $out) (local.get $signal))
+    (f64.store offset=8 (local.get $out) (local.get $noise))
+    (f64.store offset=16 (local.get $out) (local.get $maxErr))
+    (f64.store offset=24 (local.get $out) (local.get $overflow))
+    (f64.store offset=32 (local.get $out) (local.get $count)))
+
+  ;; Weight statistics of a code histogram: errorKernels.ts histogramStats, bit for bit (same float64 operations, same
+  ;; order). Writes 13 f64 at $out: count, maxAbs, s1, s2, s3, s4, sAbs, beyondFp16, zeros, nonFinite, absMax
+  ;; (±Inf included), Σ|x| over all (NaN/Inf included), total.
+  (func (export "histStats") (param $hist i32) (param $tbl i32) (param $out i32)
+    (local $i i32) (local $k f64) (local $v f64) (local $a f64) (local $v2 f64)
+    (local $count f64) (local $maxAbs f64) (local $s1 f64) (local $s2 f64) (local $s3 f64) (local $s4 f64) (local $sAbs f64)
+    (local $beyond f64) (local $zeros f64) (local $bad f64) (local $absMaxAll f64) (local $sAbsAll f64) (local $total f64)
+    (block $done
+      (loop $l
+        (br_if $done (i32.ge_u (local.get $i) (i32.const 65536)))
+        (local.set $k (f64.convert_i32_u (i32.load (i32.add (local.get $hist) (i32.shl (local.get $i) (i32.const 2))))))
+        (if (f64.ne (local.get $k) (f64.const 0)) (then
+          (local.set $v (f64.promote_f32 (f32.load (i32.add (local.get $tbl) (i32.shl (local.get $i) (i32.const 2))))))
+          (local.set $total (f64.add (local.get $total) (local.get $k)))
+          (local.set $a (select (f64.neg (local.get $v)) (local.get $v) (f64.lt (local.get $v) (f64.const 0))))
+          (local.set $sAbsAll (f64.add (local.get $sAbsAll) (f64.mul (local.get $k) (local.get $a))))
+          (if (f64.gt (local.get $a) (local.get $absMaxAll)) (then (local.set $absMaxAll (local.get $a))))
+          (if (f64.ne (f64.sub (local.get $v) (local.get $v)) (f64.const 0))
+            (then (local.set $bad (f64.add (local.get $bad) (local.get $k))))
+            (else
+              (local.set $count (f64.add (local.get $count) (local.get $k)))
+              (if (f64.gt (local.get $a) (local.get $maxAbs)) (then (local.set $maxAbs (local.get $a))))
+              (if (f64.gt (local.get $a) (f64.const 65504)) (then (local.set $beyond (f64.add (local.get $beyond) (local.get $k)))))
+              (if (f64.eq (local.get $v) (f64.const 0)) (then (local.set $zeros (f64.add (local.get $zeros) (local.get $k)))))
+              (local.set $v2 (f64.mul (local.get $v) (local.get $v)))
+              (local.set $s1 (f64.add (local.get $s1) (f64.mul (local.get $k) (local.get $v))))
+              (local.set $s2 (f64.add (local.get $s2) (f64.mul (local.get $k) (local.get $v2))))
+              (local.set $s3 (f64.add (local.get $s3) (f64.mul (f64.mul (local.get $k) (local.get $v2)) (local.get $v))))
+              (local.set $s4 (f64.add (local.get $s4) (f64.mul (f64.mul (local.get $k) (local.get $v2)) (local.get $v2))))
+              (local.set $sAbs (f64.add (local.get $sAbs) (f64.mul (local.get $k) (local.get $a))))))))
+        (local.set $i (i32.add (local.get $i) (i32.const 1)))
+        (br $l)))
+    (f64.store offset=0 (local.get $out) (local.get $count))
+    (f64.store offset=8 (local.get $out) (local.get $maxAbs))
+    (f64.store offset=16 (local.get $out) (local.get $s1))
+    (f64.store offset=24 (local.get $out) (local.get $s2))
+    (f64.store offset=32 (local.get $out) (local.get $s3))
+    (f64.store offset=40 (local.get $out) (local.get $s4))
+    (f64.store offset=48 (local.get $out) (local.get $sAbs))
+    (f64.store offset=56 (local.get $out) (local.get $beyond))
+    (f64.store offset=64 (local.get $out) (local.get $zeros))
+    (f64.store offset=72 (local.get $out) (local.get $bad))
+    (f64.store offset=80 (local.get $out) (local.get $absMaxAll))
+    (f64.store offset=88 (local.get $out) (local.get $sAbsAll))
+    (f64.store offset=96 (local.get $out) (local.get $total)))
 )

@@ -302,12 +302,19 @@ function symmetricInt(values: Float32Array, s: number, e: number, amax: number, 
 
 /** Buckets of {@link nf4Error}'s lookup over [-1, 1]. */
 const NF4_BUCKETS = 4096;
-/** Per bucket of [-1, 1]: the codebook index of the bucket's lower edge (the search continues from there). */
-const NF4_START = ((): Uint8Array => {
-  const t = new Uint8Array(NF4_BUCKETS + 1);
-  for (let b = 0; b <= NF4_BUCKETS; b++) t[b] = nearestSorted(NF4_MIDS, -1 + (2 * b) / NF4_BUCKETS);
-  return t;
-})();
+/**
+ * Per bucket of [-1, 1]: the codebook index of the bucket's lower edge (the search continues from there). Made on
+ * first use, not when the module loads: every CLI command loaded it (4,097 searches and their compile at start-up).
+ */
+let nf4Start: Uint8Array | undefined;
+function nf4StartTable(): Uint8Array {
+  if (!nf4Start) {
+    const t = new Uint8Array(NF4_BUCKETS + 1);
+    for (let b = 0; b <= NF4_BUCKETS; b++) t[b] = nearestSorted(NF4_MIDS, -1 + (2 * b) / NF4_BUCKETS);
+    nf4Start = t;
+  }
+  return nf4Start;
+}
 const NF4_VALUES = Float64Array.from(NF4_CODEBOOK);
 const NF4_MIDS_F64 = Float64Array.from(NF4_MIDS);
 
@@ -318,6 +325,7 @@ const NF4_MIDS_F64 = Float64Array.from(NF4_MIDS);
  */
 export function nf4Error(values: Float32Array, rowLength: number, group: number, acc: { signal: number; noise: number; maxAbsError: number; overflow: number; count: number }): void {
   const n = values.length;
+  const start = nf4StartTable();
   let signal = 0, noise = 0, maxErr = acc.maxAbsError, overflow = 0, count = 0;
   for (let r = 0; r < n; r += rowLength) {
     const rowEnd = Math.min(n, r + rowLength);
@@ -337,7 +345,7 @@ export function nf4Error(values: Float32Array, rowLength: number, group: number,
           let k: number;
           if (y >= -1 && y <= 1) {
             const b = ((y + 1) * (NF4_BUCKETS / 2)) | 0;
-            k = NF4_START[b > 0 ? b - 1 : 0]!;
+            k = start[b > 0 ? b - 1 : 0]!;
           } else k = nearestSorted(NF4_MIDS, y);
           while (k < 15 && y > NF4_MIDS_F64[k]!) k++;
           q = Math.fround(NF4_VALUES[k]! * m);
