@@ -12,7 +12,9 @@ export function toSafeNumber(fileName: string, low: number, high: number, what: 
   if (high >= 0x20_0000 || !Number.isSafeInteger(value)) {
     throw new ModelFormatError('limit-exceeded', formatError(fileName, `${what} ${BigInt(high) * 0x1_0000_0000n + BigInt(low)} is too large`), offset);
   }
-  return value;
+  // `low` itself when it is the whole value: `0 * 2^32 + low` is a heap number in V8 even when small, and an offset
+  // computed from it then gives every tensor of a reader a boxed double field (16 bytes and an allocation each).
+  return high === 0 ? low : value;
 }
 
 /** Multiplies non-negative integers, throwing when the product is not a safe integer (element counts, byte sizes). */
