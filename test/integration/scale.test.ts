@@ -30,13 +30,13 @@ interface Case {
 
 const MB100 = 100 * 1024 * 1024;
 /**
- * Peak-RSS bounds are ~1.3× the highest of six runs on a loaded 2-core machine (2026-12-04, main a1a180d; peak RSS is
+ * Peak-RSS bounds are ~1.3× the highest of 6–9 runs on a loaded 2-core machine (2026-12-04, main a1a180d–8d735d1; peak RSS is
  * the child's own VmHWM, see scaleRun.ts), so a regression shows: in the session before, 10^6 safetensors tensors
  * rose from ~1,000 to 1,843 MB (one 180 MB JSON.stringify of the whole estimate) under a bound of 2,048.
  */
 const CASES: Case[] = [
   { name: '10^6 safetensors tensors', file: 'st1m.safetensors', build: () => buildSafetensors(Array.from({ length: 1_000_000 }, (_, i) => ({ name: `t${i}`, dtype: 'F32', shape: [1] }))).bytes, codes: [0, 2], maxMs: 120_000, maxRssMB: 960 },
-  { name: '10^6 GGUF tensors', file: 'gguf1m.gguf', build: () => buildGguf({ kvs: [kv.str('general.architecture', 'llama')], tensors: Array.from({ length: 1_000_000 }, (_, i) => ({ name: `t${i}`, type: 0, dims: [1] })) }).bytes, codes: [0, 2], maxMs: 120_000, maxRssMB: 1216 },
+  { name: '10^6 GGUF tensors', file: 'gguf1m.gguf', build: () => buildGguf({ kvs: [kv.str('general.architecture', 'llama')], tensors: Array.from({ length: 1_000_000 }, (_, i) => ({ name: `t${i}`, type: 0, dims: [1] })) }).bytes, codes: [0, 2], maxMs: 120_000, maxRssMB: 1104 },
   {
     // Every block of a llama GGUF is looked up by name in the llama.cpp memory model: a scan of all tensors per block
     // and suffix was blocks × tensors (214 s here); one name index keeps it linear.
@@ -48,7 +48,7 @@ const CASES: Case[] = [
     codes: [0, 2], maxMs: 60_000, maxRssMB: 480,
   },
   { name: '2·10^6 empty ONNX nodes', file: 'nodes2m.onnx', build: () => encodeModel(model(graph(Array.from({ length: 2_000_000 }, () => ({})), { inputs: [value('X', 'FLOAT', [1])], outputs: [value('X', 'FLOAT', [1])] }), { opset: 13 })), codes: [0, 2], maxMs: 90_000, maxRssMB: 720 },
-  { name: '3·10^5 KV-cache inputs', file: 'kv300k.onnx', build: () => encodeModel(model(graph([node('Identity', ['past_key_values.0.key'], ['Y'])], { inputs: Array.from({ length: 300_000 }, (_, i) => value(`past_key_values.${i}.key`, 'FLOAT', [1, 8, 'past', 64])), outputs: [value('Y', 'FLOAT', [1, 8, 'past', 64])] }), { opset: 13 })), codes: [0, 2], maxMs: 90_000, maxRssMB: 528 },
+  { name: '3·10^5 KV-cache inputs', file: 'kv300k.onnx', build: () => encodeModel(model(graph([node('Identity', ['past_key_values.0.key'], ['Y'])], { inputs: Array.from({ length: 300_000 }, (_, i) => value(`past_key_values.${i}.key`, 'FLOAT', [1, 8, 'past', 64])), outputs: [value('Y', 'FLOAT', [1, 8, 'past', 64])] }), { opset: 13 })), codes: [0, 2], maxMs: 90_000, maxRssMB: 560 },
   {
     name: '10^5 ONNX initializers and nodes sharing one name', file: 'dups.onnx',
     build: () => encodeModel(model(graph(Array.from({ length: 100_000 }, (_, i) => node('Relu', [i === 0 ? 'X' : `y${i - 1}`], [`y${i}`], { name: 'n' })), { initializers: Array.from({ length: 100_000 }, () => rawTensor('w', [1], { raw: f32Bytes([1]) })), inputs: [value('X', 'FLOAT', [1])], outputs: [value('y99999', 'FLOAT', [1])] }), { opset: 13 })),
