@@ -17,7 +17,7 @@
 //                onnxruntime and no node-llama-cpp);
 //   --target T   the notices of the platform package for vsce target T (default linux-x64, the committed file).
 // The committed file is the linux-x64 platform package's. `npm run package` writes the one for the package it builds
-// (and restores the committed one after any other build); test/unit/vsixContents.test.ts runs --check's
+// (and restores the committed one after any other build); test/integration/vsixContents.test.ts runs --check's
 // comparison. If scripts/licenses/onnxruntime-<version>.ThirdPartyNotices.txt exists for the installed
 // onnxruntime-node version, it is included verbatim (onnxruntime's own notices for its native library).
 import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';

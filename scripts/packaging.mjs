@@ -1,4 +1,4 @@
-// What goes into the .vsix, shared by scripts/package.mjs and test/unit/vsixContents.test.ts.
+// What goes into the .vsix, shared by scripts/package.mjs and test/integration/vsixContents.test.ts.
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
