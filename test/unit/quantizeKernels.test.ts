@@ -378,6 +378,42 @@ for (const dtype of ['float16', 'bfloat16'] as const) {
   });
 }
 
+test('pair in float32: the largest INT8/INT4 error found in a late group of a later row (or a later call) counts, though the rows passed their tests earlier', { skip: activeErrorKernelBackend() !== 'wasm' && 'no WebAssembly SIMD' }, () => {
+  const ws = errorWorkspace();
+  let seed = 41;
+  const rnd = (): number => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32);
+  const rowLen = 128, group = 32;
+  // Row 1: its max (1.0) in group 1, whose values sit within 0.35 of INT4 grid points (B's max |e| ≈ 0.35); small
+  // values elsewhere. Row 2: small values, then a group of max 0.9 with values anywhere (B's max |e| ≈ 0.5): the
+  // tensor's INT4 max |d| is in row 2's third group (0.5 × 0.9/7 > 0.35 × 1/7), yet row 2 is no INT8 record (0.9 < 1)
+  // and both rows pass the scaled pass's tests after their first group.
+  const sB = halfToFloatTable()[floatToHalfBits(1 / 7)]!;
+  const row1 = Float32Array.from({ length: rowLen }, (_, i) => (i === 0 ? 1 : i < group ? (Math.floor(rnd() * 7) + (rnd() - 0.5) * 0.7) * sB * (rnd() < 0.5 ? -1 : 1) : (rnd() - 0.5) * 0.2));
+  const row2 = Float32Array.from({ length: rowLen }, (_, i) => (i === 2 * group + 3 ? 0.9 : i >= 2 * group && i < 3 * group ? (rnd() - 0.5) * 1.8 : (rnd() - 0.5) * 0.2));
+  const codes = new Uint16Array(encode(Float32Array.from([...row1, ...row2]), 'float16').buffer);
+  for (const split of [false, true]) {
+    // Both rows in one call, or one call per row (the max of the first call then comes from the accumulator).
+    ws.reset(2 * rowLen, 4, 0, 2 * rowLen);
+    ws.load('float16', codes, 0, 2 * rowLen, false);
+    ws.intErrorPair(2 * rowLen, rowLen, group, 127, -127, AMAX_COMPUTED, 0, 7, -8, 0, 1);
+    for (const [at, n] of split ? [[0, rowLen], [rowLen, rowLen]] : [[0, 2 * rowLen]]) {
+      ws.putCodes(codes, at!, n!);
+      ws.intErrorPairStaged('float16', 0, n!, rowLen, group, 127, -127, AMAX_COMPUTED, at! / rowLen, 7, -8, 2, 3, false);
+    }
+    for (const [ref, got, what] of [[0, 2, 'A'], [1, 3, 'B']] as const) {
+      const want = ws.slot(ref), have = ws.slot(got);
+      assert.ok(Math.abs(want[0] - have[0]) <= F16_PAIR_TOLERANCE.noise * want[0] && Math.abs(want[1] - have[1]) <= F16_PAIR_TOLERANCE.maxAbsError * want[1], `${split ? 'split' : 'one call'} ${what}: float64 ${want} float32 ${have}`);
+    }
+    // The case is what it says (float64 reference of row 1 alone): INT8's max |d| is row 1's, INT4's is well above row 1's.
+    const [maxA, maxB] = [ws.slot(0)[1], ws.slot(1)[1]];
+    ws.reset(rowLen, 2, 0, rowLen);
+    ws.load('float16', codes, 0, rowLen, false);
+    ws.intErrorPair(rowLen, rowLen, group, 127, -127, AMAX_COMPUTED, 0, 7, -8, 0, 1);
+    assert.equal(ws.slot(0)[1], maxA);
+    assert.ok(ws.slot(1)[1] < 0.9 * maxB, `row 1's INT4 max |d| ${ws.slot(1)[1]}, both rows' ${maxB}`);
+  }
+});
+
 test('the default formats on a large FP16 chunk (the float32 pair on codes) match quantizationError within F16_PAIR_TOLERANCE, and the JS backend exactly', () => {
   const big = weights(512 * Math.ceil(HISTOGRAM_MIN_ELEMENTS / 512), 31);
   const shape = [big.length / 512, 512];

@@ -566,8 +566,13 @@
     (local $limA f32) (local $limB f32)
     (local $snA f64) (local $smA f64) (local $snB f64) (local $smB f64)
     (local $rAv v128) (local $q2 v128) (local $mA3 v128) (local $mA4 v128) (local $mB3 v128) (local $mB4 v128) (local $nvec i32)
+    (local $trk i32) (local $recA i32) (local $mxAp f64) (local $bnd f64) (local $accAin f64) (local $accBin f64)
     (local $rA f64) (local $rB f64) (local $wB f64) (local $rmB f64) (local $sBmax f64) (local $tA f64) (local $tB f64) (local $tmA f64) (local $tmB f64) (local $mxA f64) (local $w f64) (local $nv f64)
     (local.set $zero (v128.const i64x2 0 0))
+    ;; max |d| already in the accumulators (earlier blocks of the tensor): a group whose errors cannot exceed it needs
+    ;; no max tracking (see the scaled pass)
+    (local.set $accAin (f64.load offset=8 (local.get $accA)))
+    (local.set $accBin (f64.load offset=8 (local.get $accB)))
     (local.set $hA (local.get $hist))
     (local.set $hB (i32.add (local.get $hist) (i32.const 262144)))
     (local.set $c7fff (i16x8.splat (i32.const 0x7fff)))
@@ -593,6 +598,7 @@
         ;; pass 1: each group's max code (|x|), B's scales, the row's max code
         (local.set $safe (i32.const 1))
         (local.set $rowMc (i32.const 0))
+        (local.set $sBmax (f64.const 0))
         (local.set $s (local.get $row))
         (local.set $g (local.get $scratch))
         (block $p1Done
@@ -627,6 +633,9 @@
             (local.set $safe (i32.and (local.get $safe) (i32.load offset=24 (local.get $p))))
             (v128.store offset=0 (local.get $g) (v128.load offset=0 (local.get $p)))
             (v128.store offset=16 (local.get $g) (v128.load offset=16 (local.get $p)))
+            ;; the row's largest B scale over the groups with a vector part (≥ 8 values), for the scaled pass's test
+            (if (i32.ge_u (i32.sub (local.get $e) (local.get $s)) (i32.const 8))
+              (then (local.set $sBmax (f64.max (local.get $sBmax) (f64.load offset=0 (local.get $p))))))
             (local.set $g (i32.add (local.get $g) (i32.const 32)))
             (local.set $s (local.get $e))
             (br $p1)))
@@ -684,7 +693,10 @@
             (local.set $rB (f64.const 0))
             (local.set $wB (f64.const 0))
             (local.set $rmB (f64.const 0))
-            (local.set $sBmax (f64.const 0))
+            (local.set $mxAp (f64.const 0))
+            ;; could this row's A errors raise the tensor's max |d|? (e² ≤ ¼, so s²e² ≤ ¼s²)
+            (local.set $bnd (f64.mul (f64.const 0.25) (f64.mul (local.get $scAs) (local.get $scAs))))
+            (local.set $recA (i32.and (f64.gt (local.get $bnd) (local.get $smA)) (f64.gt (f64.sqrt (local.get $bnd)) (local.get $accAin))))
             (local.set $tA (f64.const 0))
             (local.set $tB (f64.const 0))
             (local.set $tmA (f64.const 0))
@@ -700,6 +712,15 @@
                 (local.set $ivB (v128.load32_splat offset=20 (local.get $g)))
                 (local.set $scBs (f64.load offset=0 (local.get $g)))
                 (local.set $ivBs (f64.load offset=8 (local.get $g)))
+                ;; Max tracking (max e² per lane, A and B) only where it can matter: until the row's maxima pass the
+                ;; acceptance test below (A: max e² ≥ 0.16; B: max s²e² ≥ 0.02²·max s², max s known from pass 1), and for
+                ;; groups whose errors could raise the tensor's max |d| (¼s² above both the maxima so far and the
+                ;; accumulator's). A group without it changes neither the test's outcome nor any max: the same sums,
+                ;; bit for bit, without four f32x4.pmax per 8 values.
+                (local.set $bnd (f64.mul (f64.const 0.25) (f64.mul (local.get $scBs) (local.get $scBs))))
+                (local.set $trk (i32.or (i32.or (f64.lt (local.get $mxAp) (f64.const 0.16)) (local.get $recA))
+                  (i32.or (f64.lt (local.get $rmB) (f64.mul (f64.mul (local.get $sBmax) (local.get $sBmax)) (f64.const 0.0004)))
+                    (i32.and (f64.gt (local.get $bnd) (f64.max (local.get $smB) (local.get $rmB))) (f64.gt (f64.sqrt (local.get $bnd)) (local.get $accBin))))))
                 (local.set $nA (local.get $zero))
                 (local.set $nB (local.get $zero))
                 (local.set $nA2 (local.get $zero))
@@ -707,6 +728,52 @@
                 (local.set $mB3 (local.get $zero))
                 (local.set $mB4 (local.get $zero))
                 (local.set $i (local.get $s))
+                (if (i32.eqz (local.get $trk))
+                (then
+                (block $xDone
+                  (loop $xLoop
+                    (br_if $xDone (i32.gt_u (i32.add (local.get $i) (i32.const 8)) (local.get $e)))
+                    (local.set $v (v128.and (v128.load align=2 (i32.add (local.get $src) (i32.shl (local.get $i) (i32.const 1)))) (local.get $c7fff)))
+                    (local.set $x (f32x4.mul (i32x4.shl (i32x4.extend_low_i16x8_u (local.get $v)) (local.get $sh)) (local.get $cMul)))
+                    (local.set $q (f32x4.mul (local.get $x) (local.get $ivA)))
+                    (local.set $d (f32x4.sub (local.get $q) (f32x4.nearest (local.get $q))))
+                    (local.set $d (f32x4.mul (local.get $d) (local.get $d)))
+                    (local.set $nA (f32x4.add (local.get $nA) (local.get $d)))
+                    (local.set $q (f32x4.mul (local.get $x) (local.get $ivB)))
+                    (local.set $d (f32x4.sub (local.get $q) (f32x4.nearest (local.get $q))))
+                    (local.set $d (f32x4.mul (local.get $d) (local.get $d)))
+                    (local.set $nB (f32x4.add (local.get $nB) (local.get $d)))
+                    (if (local.get $count) (then
+                      (local.set $cp (i32.add (local.get $src) (i32.shl (local.get $i) (i32.const 1))))
+                      (local.set $p (i32.add (local.get $hA) (i32.shl (i32.load16_u offset=0 (local.get $cp)) (i32.const 2))))
+                      (i32.store (local.get $p) (i32.add (i32.load (local.get $p)) (i32.const 1)))
+                      (local.set $p (i32.add (local.get $hB) (i32.shl (i32.load16_u offset=2 (local.get $cp)) (i32.const 2))))
+                      (i32.store (local.get $p) (i32.add (i32.load (local.get $p)) (i32.const 1)))
+                      (local.set $p (i32.add (local.get $hA) (i32.shl (i32.load16_u offset=4 (local.get $cp)) (i32.const 2))))
+                      (i32.store (local.get $p) (i32.add (i32.load (local.get $p)) (i32.const 1)))
+                      (local.set $p (i32.add (local.get $hB) (i32.shl (i32.load16_u offset=6 (local.get $cp)) (i32.const 2))))
+                      (i32.store (local.get $p) (i32.add (i32.load (local.get $p)) (i32.const 1)))
+                      (local.set $p (i32.add (local.get $hA) (i32.shl (i32.load16_u offset=8 (local.get $cp)) (i32.const 2))))
+                      (i32.store (local.get $p) (i32.add (i32.load (local.get $p)) (i32.const 1)))
+                      (local.set $p (i32.add (local.get $hB) (i32.shl (i32.load16_u offset=10 (local.get $cp)) (i32.const 2))))
+                      (i32.store (local.get $p) (i32.add (i32.load (local.get $p)) (i32.const 1)))
+                      (local.set $p (i32.add (local.get $hA) (i32.shl (i32.load16_u offset=12 (local.get $cp)) (i32.const 2))))
+                      (i32.store (local.get $p) (i32.add (i32.load (local.get $p)) (i32.const 1)))
+                      (local.set $p (i32.add (local.get $hB) (i32.shl (i32.load16_u offset=14 (local.get $cp)) (i32.const 2))))
+                      (i32.store (local.get $p) (i32.add (i32.load (local.get $p)) (i32.const 1)))
+                    ))
+                    (local.set $x (f32x4.mul (i32x4.shl (i32x4.extend_high_i16x8_u (local.get $v)) (local.get $sh)) (local.get $cMul)))
+                    (local.set $q (f32x4.mul (local.get $x) (local.get $ivA)))
+                    (local.set $d (f32x4.sub (local.get $q) (f32x4.nearest (local.get $q))))
+                    (local.set $d (f32x4.mul (local.get $d) (local.get $d)))
+                    (local.set $nA2 (f32x4.add (local.get $nA2) (local.get $d)))
+                    (local.set $q (f32x4.mul (local.get $x) (local.get $ivB)))
+                    (local.set $d (f32x4.sub (local.get $q) (f32x4.nearest (local.get $q))))
+                    (local.set $d (f32x4.mul (local.get $d) (local.get $d)))
+                    (local.set $nB2 (f32x4.add (local.get $nB2) (local.get $d)))
+                    (local.set $i (i32.add (local.get $i) (i32.const 8)))
+                    (br $xLoop))))
+                (else
                 (block $wDone
                   (loop $wLoop
                     (br_if $wDone (i32.gt_u (i32.add (local.get $i) (i32.const 8)) (local.get $e)))
@@ -753,7 +820,7 @@
                     (local.set $nB2 (f32x4.add (local.get $nB2) (local.get $d)))
                     (local.set $mB4 (f32x4.pmax (local.get $mB4) (local.get $d)))
                     (local.set $i (i32.add (local.get $i) (i32.const 8)))
-                    (br $wLoop)))
+                    (br $wLoop)))))
                 ;; the group: A's float32 partials into the row's float64 pair; B's times its scale² into the row's sums
                 (local.set $nv (f64.convert_i32_u (i32.sub (local.get $i) (local.get $s))))
                 (local.set $nvec (i32.add (local.get $nvec) (i32.sub (local.get $i) (local.get $s))))
@@ -766,12 +833,15 @@
                 (local.set $w (f64.mul (local.get $scBs) (local.get $scBs)))
                 (local.set $rB (f64.add (local.get $rB) (f64.mul (f64.add (f64x2.extract_lane 0 (local.get $q2)) (f64x2.extract_lane 1 (local.get $q2))) (local.get $w))))
                 (local.set $wB (f64.add (local.get $wB) (f64.mul (local.get $nv) (local.get $w))))
-                (if (f64.gt (local.get $nv) (f64.const 0)) (then
+                (if (i32.and (f64.gt (local.get $nv) (f64.const 0)) (local.get $trk)) (then
                   (local.set $mB3 (f32x4.pmax (local.get $mB3) (local.get $mB4)))
                   (local.set $rmB (f64.max (local.get $rmB) (f64.mul (f64.promote_f32 (f32.max
                   (f32.max (f32x4.extract_lane 0 (local.get $mB3)) (f32x4.extract_lane 1 (local.get $mB3)))
                   (f32.max (f32x4.extract_lane 2 (local.get $mB3)) (f32x4.extract_lane 3 (local.get $mB3))))) (local.get $w))))
-                  (local.set $sBmax (f64.max (local.get $sBmax) (local.get $scBs)))))
+                  (local.set $q (f32x4.pmax (local.get $mA3) (local.get $mA4)))
+                  (local.set $mxAp (f64.promote_f32 (f32.max
+                    (f32.max (f32x4.extract_lane 0 (local.get $q)) (f32x4.extract_lane 1 (local.get $q)))
+                    (f32.max (f32x4.extract_lane 2 (local.get $q)) (f32x4.extract_lane 3 (local.get $q))))))))
                 ;; the group's last values (fewer than 8) in float64, as intErrorPair
                 (block $uDone
                   (loop $uLoop
