@@ -24,7 +24,15 @@
  *   times s² in float64; a row whose errors are too small for the bound reruns with d = x − q·scale exact; bound
  *   and proof at {@link F16_PAIR_TOLERANCE}) — and counts the histogram in the same loop, where its scalar loads
  *   and stores overlap the SIMD arithmetic: 0.82 ns/value for count + pair (0.93 with d exact, 1.83 for count,
- *   decode and float64 pair) on one thread.
+ *   decode and float64 pair) on one thread. Session 6, the same sums bit for bit in less time (1.02 → 0.86
+ *   ns/value measured in one run on a loaded machine, INT4 g128): an INT4 group's scale, 1/scale and safety test
+ *   are functions of its max code, looked up in a 32 768-entry table made once per thread (`groupScaleTable`,
+ *   1 MiB at address 0; was ~20 ns of float64 divisions and FP16 rounding per group), and the max |d| is tracked
+ *   (four f32x4.pmax per 8 values, the loop's heaviest port) only where it can matter: until a row's maxima pass
+ *   the scaled pass's tests, and in groups whose ¼·scale² exceeds the max so far (|e| ≤ ½); elsewhere a loop
+ *   without it runs. The statistics and element-wise errors of the count run in place ({@link
+ *   workspaceHistogramStats}: the two halves merged in WebAssembly, the code table made there by `codeTable16`, no
+ *   JavaScript table or 512 KiB copies per tensor).
  * - Float32 weights: statistics (`stats32`, ~1.1 ns/element), FP16/BF16 errors by float32 bit rounding
  *   (`roundError16`, ~1 ns/element; with the statistics in one pass, `statsRound16`) and TF32/per-tensor-minifloat
  *   errors (`elementError`, the same Veltkamp/RNE arithmetic as quantize.ts, ~1.3 ns/element) in WebAssembly too.
