@@ -140,16 +140,18 @@ export class ByteNameTable implements NameSet {
     }
   }
 
-  /** True when name `id` (whose hash is `hash`) is the one held by `other` [start, end). */
-  isAt(id: number, other: Uint8Array, start: number, end: number, hash: number): boolean {
-    if (id >= this.count || this.hashes[id] !== hash) return false;
-    const at = this.ranges[2 * id]!;
-    const len = end - start;
-    if (this.ranges[2 * id + 1]! - at !== len) return false;
+  /**
+   * When `other` holds name `id` at `start`, followed by a closing quote (`"`): the end of the name there (the
+   * quote's position); else -1. `other` past its end reads as a mismatch.
+   */
+  matchAt(id: number, other: Uint8Array, start: number): number {
+    if (id >= this.count) return -1;
     const bytes = this.bytes;
+    const at = this.ranges[2 * id]!;
+    const len = this.ranges[2 * id + 1]! - at;
     let i = 0;
     while (i < len && other[start + i] === bytes[at + i]) i++;
-    return i === len;
+    return i === len && other[start + len] === 0x22 ? start + len : -1;
   }
 
   /** The id of the name held by `other` [start, end) (printable ASCII, whose {@link hashName} is `hash`), or -1. */
