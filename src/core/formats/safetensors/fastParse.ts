@@ -124,12 +124,15 @@ function fieldName(): number {
     field = FIELD_SHAPE;
     len = 5;
   } else return -1;
-  if (s + len >= n || b[s + len] !== 0x22 || !isWord(s, s + len, FIELD_NAMES[field]!)) return -1;
+  if (s + len >= n || b[s + len] !== 0x22) return -1;
+  const word = FIELD_BYTES[field]!;
+  for (let i = 1; i < len; i++) if (b[s + i] !== word[i]) return -1;
   p = s + len + 1;
   return field;
 }
 
-const FIELD_NAMES = ['dtype', 'shape', 'data_offsets'];
+/** The three field names' bytes (compared with bytes, not a string's characters). */
+const FIELD_BYTES = ['dtype', 'shape', 'data_offsets'].map((w) => Uint8Array.from(w, (c) => c.charCodeAt(0)));
 
 /** Consumes byte `c` after whitespace. */
 function take(c: number): boolean {
@@ -233,11 +236,11 @@ function stringPairs(maxValue: number): number[] | null | undefined {
   }
 }
 
-/** Pairs of {@link stringPairs} as strings. */
-function pairsOf(text: string, offs: readonly number[] | null | undefined): [string, string][] | undefined {
+/** Pairs of {@link stringPairs} as strings (`slice` gives the text between two offsets). */
+function pairsOf(slice: (start: number, end: number) => string, offs: readonly number[] | null | undefined): [string, string][] | undefined {
   if (!offs) return undefined;
   const out: [string, string][] = [];
-  for (let i = 0; i < offs.length; i += 4) out.push([text.slice(offs[i], offs[i + 1]), text.slice(offs[i + 2], offs[i + 3])]);
+  for (let i = 0; i < offs.length; i += 4) out.push([slice(offs[i]!, offs[i + 1]!), slice(offs[i + 2]!, offs[i + 3]!)]);
   return out;
 }
 
@@ -274,18 +277,28 @@ export function parseHeaderFast(bytes: Uint8Array, fileKey: string, dataOffset: 
   start(bytes);
   const scanned = done(headerScan(fileKey, dataOffset, dataByteLength, limits, dtypeIndex(dtypes), checkDuplicates ? undefined : index));
   if (scanned === undefined) return undefined;
+  const { tensors, nameOffsets, hashes } = scanned;
+  const ids = scanned.header.ids;
+  if (ids !== undefined && index !== undefined) {
+    // Names the index lists are its own strings (one decoded text for all of its names, see ByteNameTable.name): the
+    // header is not decoded; the few other strings are decoded where they are (all printable ASCII).
+    for (let i = 0; i < tensors.length; i++) {
+      const id = ids[i]!;
+      (tensors[i] as { name: string }).name = id >= 0 ? index.name(id) : asciiText(bytes, nameOffsets[2 * i]!, nameOffsets[2 * i + 1]!);
+    }
+    return { ...scanned.header, metadata: pairsOf((i, j) => asciiText(bytes, i, j), scanned.metadata) };
+  }
   // Every byte was ASCII (strings are printable ASCII, the rest JSON punctuation, digits and literals), so byte
   // offsets are character offsets, and decoding needs no validation.
   const text = asciiText(bytes, 0, bytes.length);
   if (text.length !== bytes.length) return undefined;
-  const { tensors, nameOffsets, hashes } = scanned;
   const seen = checkDuplicates ? new NameTable(tensors.length) : undefined;
   for (let i = 0; i < tensors.length; i++) {
     const name = text.slice(nameOffsets[2 * i], nameOffsets[2 * i + 1]);
     if (seen !== undefined && seen.add(name, hashes[i]!) < 0) return undefined;
     (tensors[i] as { name: string }).name = name;
   }
-  return { ...scanned.header, metadata: pairsOf(text, scanned.metadata) };
+  return { ...scanned.header, metadata: pairsOf((i, j) => text.slice(i, j), scanned.metadata) };
 }
 
 function sameShape(shape: readonly number[], dims: readonly number[], rank: number): boolean {

@@ -107,6 +107,9 @@ export class ByteNameTable implements NameSet {
   private ranges: Int32Array;
   private slots: Int32Array;
   private mask: number;
+  /** See {@link name}: the decoded bytes from `textStart` on. */
+  private text: string | undefined;
+  private textStart = 0;
 
   constructor(private readonly bytes: Uint8Array, expected = 16) {
     let cap = 16;
@@ -123,6 +126,20 @@ export class ByteNameTable implements NameSet {
 
   nameAt(id: number): string {
     return asciiText(this.bytes, this.ranges[2 * id]!, this.ranges[2 * id + 1]!);
+  }
+
+  /**
+   * Name `id` as a slice of one decoded text of the bytes from the first name to the last (made on first use): a
+   * sharded model's tensor names, with no decoded copy of each shard's header and no string of their own. The bytes
+   * between names are the document's punctuation and shard strings, all printable ASCII as checked by the scan.
+   */
+  name(id: number): string {
+    let text = this.text;
+    if (text === undefined) {
+      this.textStart = this.count > 0 ? this.ranges[0]! : 0;
+      text = this.text = asciiText(this.bytes, this.textStart, this.count > 0 ? this.ranges[2 * this.count - 1]! : 0);
+    }
+    return text.slice(this.ranges[2 * id]! - this.textStart, this.ranges[2 * id + 1]! - this.textStart);
   }
 
   find(name: string, hash: number): number {
