@@ -34,7 +34,7 @@ import { isGgmlWritable } from './ggmlQuants';
 import { isOffsetVector } from './graphInfluence';
 import { getNumberFormat, type NumberFormat } from './numberFormats';
 import { SPLIT, GRIDS, absMax, fakeQuantize, roundBf16, roundFp16, roundMiniFast, roundSignificant, rowLayout, toHalf, type FakeQuantizeOptions } from './quantize';
-import { AMAX_COMPUTED, AMAX_CONSTANT, AMAX_PER_ROW, F16_PAIR_TOLERANCE, codeTable, elementwiseKernelParams, type ChunkByteReader, type ElementwiseKernelParams, errorWorkspace, histogramErrors, histogramStats, isElementwiseFormat, isIntKernelFormat } from './errorKernels';
+import { AMAX_COMPUTED, AMAX_CONSTANT, AMAX_PER_ROW, F16_PAIR_TOLERANCE, codeTable, elementwiseKernelParams, type ChunkByteReader, type ElementwiseKernelParams, errorWorkspace, histogramErrors, histogramStats, isElementwiseFormat, isIntKernelFormat, workspaceHistogramErrors, workspaceHistogramStats } from './errorKernels';
 
 //#region statistics
 
@@ -898,7 +898,7 @@ function analyzeChunk(chunk: SensitivityChunkTask, read: ChunkByteReader | undef
   let histCache: Uint32Array | undefined;
   const histogram = (): Uint32Array => (histCache ??= ws.histogram());
   const histStats = (): void => {
-    const h = histogramStats(histogram(), codeTable(task.dtype as 'float16' | 'bfloat16'));
+    const h = workspaceHistogramStats(ws, task.dtype as 'float16' | 'bfloat16');
     facts = { absMax: h.absMax, absMean: h.absMean };
     stats = { count: h.count, maxAbs: h.maxAbs, s1: h.s1, s2: h.s2, s3: h.s3, s4: h.s4, sAbs: h.sAbs, beyondFp16: h.beyondFp16, zeros: h.zeros, nonFinite: h.nonFinite };
   };
@@ -1022,11 +1022,10 @@ function analyzeChunk(chunk: SensitivityChunkTask, read: ChunkByteReader | undef
     return { signal: st.s2, noise, maxAbsError, overflow, count: st.count };
   };
   if (elementwise.length) {
-    const hist = histogrammed ? histogram() : undefined;
     for (const f of elementwise) {
       const b = blockElementwise.find((x) => x.format === f);
-      errors[f.id] = hist
-        ? histogramErrors(hist, codeTable(task.dtype as 'float16' | 'bfloat16'), f, elementOptions.tensorAbsMax ?? 0, elementOptions.tensorAbsMean ?? 0)
+      errors[f.id] = histogrammed
+        ? workspaceHistogramErrors(ws, task.dtype as 'float16' | 'bfloat16', f, elementOptions.tensorAbsMax ?? 0, elementOptions.tensorAbsMean ?? 0)
         : b ? (b.params || b.int8TensorMax !== undefined ? fromSlot(b.slot) : { signal: st.s2, noise: 0, maxAbsError: 0, overflow: 0, count: st.count })
         : quantizationError((values ??= decodeElements(task.dtype, task.bytes, n, task.encoding)), shape, f, elementOptions);
     }

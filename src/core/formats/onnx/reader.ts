@@ -158,7 +158,8 @@ class ModelBuilder {
   private register(graph: RawGraph, localName: string, info: Omit<TensorInfo, 'name' | 'graph'>): string {
     // A repeated name becomes `<graph path>/<name>`, then `…#2`, `…#3` (linear: model/uniqueNames.ts).
     const unique = this.tensorNames.has(localName) ? this.tensorNames.claim(`${graph.path}/${localName}`) : this.tensorNames.claim(localName);
-    const t: TensorInfo = { name: unique, ...info, graph: graph.path };
+    // Field by field, in the order a spread of `info` gave (no spread: a copy through the runtime per tensor).
+    const t: TensorInfo = { name: unique, dtype: info.dtype, shape: info.shape, elementCount: info.elementCount, byteLength: info.byteLength, file: info.file, byteOffset: info.byteOffset, encoding: info.encoding, origin: info.origin, graph: graph.path };
     this.tensors.push(t);
     this.tensorByName.set(unique, t);
     let scope = this.scopes.get(graph);
@@ -222,7 +223,10 @@ class ModelBuilder {
       if (expectedBytes !== undefined && raw.byteLength !== expectedBytes) {
         this.fail('bad-value', `${what} has ${raw.byteLength} bytes of raw_data but shape [${shape.join(', ')}] of ${dtype} needs ${expectedBytes}`, t.offset);
       }
-      return { dtype, shape, elementCount, byteLength: raw.byteLength, ...stored(this.chunkLocation(raw, 'raw')), origin };
+      // chunkLocation + stored without their two objects (most tensors: one raw_data range).
+      if (raw.chunks.length === 1 && raw.unpackedValues === 0) return { dtype, shape, elementCount, byteLength: raw.byteLength, file: '', byteOffset: raw.chunks[0]!.offset, encoding: 'raw', origin };
+      this.unaddressable++;
+      return { dtype, shape, elementCount, byteLength: raw.byteLength, file: undefined, byteOffset: 0, encoding: 'raw', origin };
     }
     const strings = t.data.string_data;
     if (strings && strings.stringValues > 0) {

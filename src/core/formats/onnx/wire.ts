@@ -135,6 +135,14 @@ export class WireCursor {
     return this.buf.subarray(start - this.bufStart, end - this.bufStart);
   }
 
+  /** Copies the buffered bytes `[start, end)` (absolute offsets; they must be buffered) into `into` at `at`. */
+  copyOut(start: number, end: number, into: Uint8Array, at: number): void {
+    const buf = this.buf;
+    const from = start - this.bufStart;
+    const n = end - start;
+    for (let i = 0; i < n; i++) into[at + i] = buf[from + i]!;
+  }
+
   /** Makes `bytes` the whole buffer, as offsets 0… (to walk bytes kept in memory; no read follows). */
   hold(bytes: Uint8Array): void {
     this.buf = bytes;
