@@ -7,7 +7,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   assignmentHarm, assignmentWeightBytes, baselineFormats, baselineHarm, baselineWeightBytes, baselineWithName, getTarget, KEEP_FORMAT,
-  llamaCppRulesBaseline, standardBaselines, uniformBaseline, type HarmFunction, type Model,
+  llamaCppRulesBaseline, serializePlan, serializePlanChunks, standardBaselines, uniformBaseline, type HarmFunction, type Model,
+  type PrecisionPlan,
 } from '../../src/core';
 import { ErrorAccumulator } from '../../src/core/precision';
 import { prepareKnapsack, solvePreparedKnapsack, type KnapsackOption } from '../../src/core/plan/knapsack';
@@ -116,5 +117,27 @@ test('error sums: the fast path adds exactly what the element-by-element loop ad
     reference(x, q, want);
     assert.deepEqual(got, want, name);
     assert.ok(Object.is(got.maxAbsError, want.maxAbsError), name);
+  }
+});
+
+test('plan text in pieces: the same bytes as the plan built whole, for 0, 1 and 10,000 entries with pins and notes', () => {
+  // The text as the one-string serializer wrote it (an entry per line), built independently here.
+  const whole = (plan: PrecisionPlan): string => {
+    const { layers, ...rest } = plan;
+    const head = JSON.stringify(rest, null, 2);
+    const lines = layers.map((e) => `    {${[`"layer": ${JSON.stringify(e.layer)}`, `"format": ${JSON.stringify(e.format)}`, ...(e.pinned ? ['"pinned": true'] : []), ...(e.note !== undefined ? [`"note": ${JSON.stringify(e.note)}`] : [])].join(', ')}}`);
+    return `${head.slice(0, -2)},\n  "layers": [${lines.length ? `\n${lines.join(',\n')}\n  ` : ''}]\n}\n`;
+  };
+  const base: PrecisionPlan = {
+    version: 1, model: { file: 'm.gguf', fingerprint: 'pl1:' + '0'.repeat(64) }, target: 'h100', budget: { avgBits: 4.5 }, context: 2048, batch: 1, kvFormat: 'fp16', layers: [],
+  } as unknown as PrecisionPlan;
+  for (const n of [0, 1, 10_000]) {
+    const layers = Array.from({ length: n }, (_, i) => ({ layer: `blk.${i}."q"\\`, format: i % 3 ? 'q4_k' : 'q6_k', ...(i % 997 === 5 ? { pinned: true } : {}), ...(i % 1999 === 7 ? { note: `note ${i} ✓` } : {}) }));
+    const plan = { ...base, layers } as PrecisionPlan;
+    const chunks = [...serializePlanChunks(plan)];
+    assert.equal(chunks.join(''), whole(plan), `${n} entries`);
+    assert.equal(serializePlan(plan), whole(plan));
+    if (n === 10_000) assert.ok(chunks.length > 3 && chunks.every((c) => c.length < 1_000_000), 'pieces, not one string');
+    assert.deepEqual(JSON.parse(chunks.join('')).layers, layers);
   }
 });

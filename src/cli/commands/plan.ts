@@ -1,4 +1,5 @@
 import { promises as fs } from 'node:fs';
+import type { FileHandle } from 'node:fs/promises';
 import * as path from 'node:path';
 import {
   setOwn, EstimateError,
@@ -25,7 +26,7 @@ import {
   planFileNameFor,
   readShapeConstants,
   replacePlanAssignment,
-  serializePlan,
+  serializePlanChunks,
   solvePlan,
   spearman,
   standardBaselines,
@@ -52,7 +53,7 @@ import { measureSensitivity } from '../../node/measure';
 import { MAX_EVAL_CONTEXT } from '../../node/llamaEval';
 import { DEFAULT_VERIFY_CANDIDATES, MAX_VERIFY_CANDIDATES, onnxPlanRecord, planReference, verifyPlan, type PlanReference, type VerifyPlanResult } from '../../node/planVerify';
 import { analyzeModelScores, analyzeModelSensitivity, type SensitivityProgress } from '../../node/sensitivityRunner';
-import { modelDataFiles, writeOutputFile } from '../../node/safeOutput';
+import { modelDataFiles, writeOutputFiles } from '../../node/safeOutput';
 import { formatIds, isFormat } from '../choices';
 import { CliError, renderTable, type CliOutput } from '../io';
 import { JSON_OPTION, PROGRESS_OPTION, flag, positiveInt, quoteArg, str, type CommandSpec, type OptionValues } from '../options';
@@ -542,7 +543,12 @@ export async function planCommand(optionValues: OptionValues, positionals: reado
     const plan = solved.plan && ggufVerification ? { ...solved.plan, measurement: ggufMeasurementRecord(ggufVerification, h.gguf!) }
       : solved.plan && onnxRecord ? { ...solved.plan, measurement: onnxRecord }
       : solved.plan;
-    if (plan && !values['dry-run']) await writeOutputFile(m.outPath, serializePlan(plan), { inputs: [modelPath, ...modelDataFiles(modelPath, model), ...(values['targets-file'] ? [values['targets-file']] : [])] });
+    // Written in pieces (serializePlanChunks): the whole text of a 200,000-layer plan is never held at once.
+    const planFile = plan && { path: m.outPath, write: async (handle: FileHandle): Promise<void> => {
+      // writeFile writes each piece whole, from where the previous one ended.
+      for (const chunk of serializePlanChunks(plan)) await handle.writeFile(chunk);
+    } };
+    if (planFile && !values['dry-run']) await writeOutputFiles([planFile], { inputs: [modelPath, ...modelDataFiles(modelPath, model), ...(values['targets-file'] ? [values['targets-file']] : [])] });
     const outcome: PlanOutcome = { m, report, h, solved, verification, ggufVerification, plan };
     return values.json ? printPlanJson(outcome, values, io) : printPlanText(outcome, values, s, io);
   } finally {
