@@ -324,12 +324,18 @@ function grown<T extends Int32Array | Uint32Array | Float64Array>(a: T): T {
   return out;
 }
 
+/**
+ * The header scan's per-tensor columns, reused from one header to the next (a sharded model's 80 headers then make no
+ * new buffers but the results); kept only while they hold at most {@link SCRATCH_MAX} tensors.
+ */
+const SCRATCH_MAX = 1 << 14;
+const scratch = { nameOffsets: new Uint32Array(2048), begins: new Float64Array(1024), hashes: new Int32Array(1024), ids: new Int32Array(1024) };
+
 function headerScan(fileKey: string, dataOffset: number, dataByteLength: number, limits: Limits, dtypes: Map<number, readonly (readonly [string, DtypeEntry])[]>, index: ByteNameTable | undefined): HeaderScan | undefined {
   if (!take(0x7b)) return undefined;
   const tensors: TensorInfo[] = [];
-  let nameOffsets = new Uint32Array(2048);
-  let hashes = new Int32Array(1024);
-  let ids = index !== undefined ? new Int32Array(1024) : undefined;
+  let { nameOffsets, hashes, begins } = scratch;
+  let ids = index !== undefined ? scratch.ids : undefined;
   /** The index id of the previous name (its successor is tried first). */
   let lastId = -1;
   let metadata: number[] | null | undefined;
@@ -337,7 +343,6 @@ function headerScan(fileKey: string, dataOffset: number, dataByteLength: number,
   let covered = 0;
   let gapBytes = 0;
   let inOrder = true;
-  let begins = new Float64Array(1024);
   const dims: number[] = [];
   // Consecutive tensors often have one shape (experts, layers): they share one array (shapes are readonly in the IR).
   let lastShape: number[] = [];
@@ -442,7 +447,14 @@ function headerScan(fileKey: string, dataOffset: number, dataByteLength: number,
         hashes = grown(hashes);
         begins = grown(begins);
         nameOffsets = grown(nameOffsets);
-        if (ids !== undefined) ids = grown(ids);
+        ids = ids !== undefined ? grown(ids) : grown(scratch.ids);
+        if (hashes.length <= SCRATCH_MAX) {
+          scratch.hashes = hashes;
+          scratch.begins = begins;
+          scratch.nameOffsets = nameOffsets;
+          scratch.ids = ids;
+        }
+        if (index === undefined) ids = undefined;
       }
       begins[k] = begin;
       hashes[k] = hash;
@@ -484,13 +496,14 @@ function headerScan(fileKey: string, dataOffset: number, dataByteLength: number,
       covered = Math.max(covered, begin + tensors[i]!.byteLength);
     }
   }
-  const h = hashes.subarray(0, tensors.length);
+  // The results are copies (the scratch columns serve the next header); the name offsets are read before that.
+  const h = hashes.slice(0, tensors.length);
   return {
     tensors,
     nameOffsets,
     hashes: h,
     metadata,
-    header: { tensors, hashes: h, ids: ids?.subarray(0, tensors.length), keyCount: tensors.length + (sawMetadata ? 1 : 0), uncoveredBytes: gapBytes + (dataByteLength - covered), gapBytes },
+    header: { tensors, hashes: h, ids: ids?.slice(0, tensors.length), keyCount: tensors.length + (sawMetadata ? 1 : 0), uncoveredBytes: gapBytes + (dataByteLength - covered), gapBytes },
   };
 }
 
