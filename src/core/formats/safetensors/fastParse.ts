@@ -55,6 +55,8 @@ export interface FastHeader {
  * have stopped) and a name is one `text.slice`.
  */
 let b: Uint8Array = new Uint8Array(0);
+/** `b` as a DataView, for comparisons four bytes at a time. */
+let v: DataView = new DataView(b.buffer);
 let n = 0;
 /** Position. */
 let p = 0;
@@ -64,6 +66,7 @@ let sEnd = 0;
 
 function start(bytes: Uint8Array): void {
   b = bytes;
+  v = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   n = bytes.length;
   p = 0;
 }
@@ -189,6 +192,7 @@ function literal(word: string): boolean {
 /** Releases the document. */
 function done<T>(result: T): T {
   b = new Uint8Array(0);
+  v = new DataView(b.buffer);
   n = 0;
   return result;
 }
@@ -202,10 +206,13 @@ function allDigits(s: number, e: number): boolean {
   return true;
 }
 
-/** True when bytes [s1, e1) equal bytes [s2, e2). */
+/** True when bytes [s1, e1) equal bytes [s2, e2) (both within the document). */
 function sameBytes(s1: number, e1: number, s2: number, e2: number): boolean {
-  if (e1 - s1 !== e2 - s2) return false;
-  for (let i = 0; i < e1 - s1; i++) if (b[s1 + i] !== b[s2 + i]) return false;
+  const len = e1 - s1;
+  if (len !== e2 - s2) return false;
+  let i = 0;
+  for (; i + 4 <= len; i += 4) if (v.getInt32(s1 + i, true) !== v.getInt32(s2 + i, true)) return false;
+  for (; i < len; i++) if (b[s1 + i] !== b[s2 + i]) return false;
   return true;
 }
 
@@ -355,7 +362,7 @@ function headerScan(fileKey: string, dataOffset: number, dataByteLength: number,
     let ks: number;
     let hash = 0;
     let id = -1;
-    if (index !== undefined && ws() === 0x22 && (ks = index.matchAt(lastId + 1, b, p + 1)) >= 0) {
+    if (index !== undefined && ws() === 0x22 && (ks = index.matchAt(lastId + 1, b, v, p + 1)) >= 0) {
       id = lastId + 1;
       sEnd = ks;
       ks = p + 1;
