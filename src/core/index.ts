@@ -90,7 +90,8 @@ export {
   parseUserTargets, peakActivationBytes, readShapeConstants, type Target, TARGETS,
 } from './estimate';
 export {
-  allowedFormats, assignmentHarm, assignmentWeightBytes, type Baseline, type BaselineComparison, budgetFor,
+  allowedFormats, assignmentHarm, assignmentWeightBytes, type Baseline, type BaselineComparison, baselineFormats, baselineHarm,
+  baselineWeightBytes, baselineWithName, budgetFor,
   type BudgetBreakdown, buildPlan, type CheckedAssignment, checkedAssignment, checkPlan, defaultCandidateFormats,
   exportLlamaCpp, exportOrt, formatAllowed, formatPlanDiagnostics, type FuseOptions, groupLayers, layerTensors, type LayerGroup,
   harmFromSensitivity, harmFromScores, type HarmFunction, harmToSqnrDb, hasPlanErrors, KEEP_FORMAT, llamaCppRulesBaseline,

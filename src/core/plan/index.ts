@@ -1,6 +1,7 @@
 /** Plan: the mixed-precision solver, the plan file, baselines, exports and the model fingerprint. Named exports only: this is the folder's surface for the rest of core and for tests. */
 export {
   uniformBaseline, useMoreBits, q4kmFormats, llamaCppRulesBaseline, standardBaselines, type Baseline,
+  baselineFormats, baselineWeightBytes, baselineHarm, withName as baselineWithName,
   type BaselineOptions, type RuleFormats,
 } from './baselines';
 export {
