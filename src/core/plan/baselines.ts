@@ -8,8 +8,8 @@ import { setOwn } from '../model/dict';
 import type { Layer, Model } from '../model/types';
 import { getNumberFormat, type ComputeType } from '../precision/numberFormats';
 import { KEEP_FORMAT } from './planFile';
-import { ggufWrittenLayerFormat } from './ggufFallback';
-import { assignmentHarm, assignmentWeightBytes, formatAllowed, groupLayers, layerColumnHarm, layerColumnWeightBytes, layerTensors, tensorBytesIn, type FuseOptions, type HarmFunction } from './solver';
+import { ggufWrittenLayerFormatAt } from './ggufFallback';
+import { assignmentHarm, assignmentWeightBytes, formatAllowed, groupLayers, layerColumnHarm, layerColumnWeightBytes, layerTensors, tensorBytesIn, type FuseOptions, type HarmFunction, type LayerTensor } from './solver';
 
 /** A named assignment (layer → format id, 'keep' = as stored). */
 export interface Baseline {
@@ -44,14 +44,18 @@ export interface BaselineOptions {
  */
 function finish(model: Model, raw: readonly (string | undefined)[], fuse: FuseOptions | undefined): Pick<Baseline, 'assignment' | 'formats' | 'layerFormats'> {
   const { byLayer } = layerTensors(model);
+  const tensorsAt = layerTensorsByIndex(model);
   const layers = model.layers;
   const ids: (string | undefined)[] = new Array<string | undefined>(layers.length).fill(undefined);
+  // The raw ids are a handful repeated over every layer: each looked up once.
+  const formatOf = new Map<string, ReturnType<typeof getNumberFormat>>();
   for (let i = 0; i < layers.length; i++) {
     const l = layers[i]!;
-    const ts = byLayer.get(l.name);
+    const ts = tensorsAt[i];
     if (!ts || ts.length === 0) continue;
     let id = l.quantizable ? (raw[i] ?? KEEP_FORMAT) : KEEP_FORMAT;
-    const f = id === KEEP_FORMAT ? undefined : getNumberFormat(id);
+    let f = formatOf.get(id);
+    if (f === undefined && !formatOf.has(id)) formatOf.set(id, (f = id === KEEP_FORMAT ? undefined : getNumberFormat(id)));
     if (!f) id = KEEP_FORMAT;
     else {
       let keep = 0;
@@ -62,7 +66,7 @@ function finish(model: Model, raw: readonly (string | undefined)[], fuse: FuseOp
       }
       if (now > keep) id = KEEP_FORMAT;
       // GGUF: the type apply writes (llama-quantize's fallback where the rows do not hold the block).
-      else id = ggufWrittenLayerFormat(model, l.name, f.id) ?? f.id;
+      else id = ggufWrittenLayerFormatAt(model, i, f.id) ?? f.id;
     }
     ids[i] = id;
   }
@@ -123,6 +127,18 @@ function finish(model: Model, raw: readonly (string | undefined)[], fuse: FuseOp
     layerFormats: ids,
   };
 }
+
+/** `layerTensors(model).byLayer`'s list of each layer of `model.layers`, by position (per model). */
+function layerTensorsByIndex(model: Model): readonly (readonly LayerTensor[] | undefined)[] {
+  let a = tensorsByIndexMemo.get(model);
+  if (!a) {
+    const { byLayer } = layerTensors(model);
+    a = model.layers.map((l) => byLayer.get(l.name));
+    tensorsByIndexMemo.set(model, a);
+  }
+  return a;
+}
+const tensorsByIndexMemo = new WeakMap<Model, readonly (readonly LayerTensor[] | undefined)[]>();
 
 /** True for a property key that is an array index ("0" … "4294967294"): objects list those keys first. */
 function isArrayIndex(key: string): boolean {

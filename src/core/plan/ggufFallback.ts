@@ -62,7 +62,31 @@ const rowsMemo = new WeakMap<Model, Map<string, number[]>>();
  */
 export function ggufWrittenLayerFormat(model: Model, layerName: string, formatId: string): string | undefined {
   if (model.format !== 'gguf') return formatId;
-  const rows = matrixRows(model).get(layerName);
+  return writtenFor(matrixRows(model).get(layerName), formatId);
+}
+
+/**
+ * {@link ggufWrittenLayerFormat} of the layer at `index` in `model.layers` (the same answer: the rows of the layer
+ * its name names), without looking the name up: for loops over every layer.
+ */
+export function ggufWrittenLayerFormatAt(model: Model, index: number, formatId: string): string | undefined {
+  if (model.format !== 'gguf') return formatId;
+  return writtenFor(matrixRowsByIndex(model)[index], formatId);
+}
+
+/** {@link matrixRows} of each layer of `model.layers`, by position. */
+function matrixRowsByIndex(model: Model): readonly (readonly number[] | undefined)[] {
+  let a = rowsByIndexMemo.get(model);
+  if (!a) {
+    const m = matrixRows(model);
+    a = model.layers.map((l) => m.get(l.name));
+    rowsByIndexMemo.set(model, a);
+  }
+  return a;
+}
+const rowsByIndexMemo = new WeakMap<Model, readonly (readonly number[] | undefined)[]>();
+
+function writtenFor(rows: readonly number[] | undefined, formatId: string): string | undefined {
   if (!rows || rows.length === 0) return formatId;
   // One format for all matrices, or undefined (no Set per call: the planner asks per layer × format).
   const first = ggufWrittenFormat(formatId, rows[0]!);
