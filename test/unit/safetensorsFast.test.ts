@@ -5,10 +5,10 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { DEFAULT_LIMITS, MemoryByteSource, MemorySiblings, type Limits } from '../../src/core';
-import { parseIndexFast } from '../../src/core/formats/safetensors/fastParse';
+import { DEFAULT_LIMITS, MemoryByteSource, MemorySiblings, openModel, type Limits } from '../../src/core';
+import { parseHeaderFast, parseIndexFast } from '../../src/core/formats/safetensors/fastParse';
 import { readSafetensorsHeader } from '../../src/core/formats/safetensors/header';
-import { hashName } from '../../src/core/formats/safetensors/nameTable';
+import { hashName, type ByteNameTable } from '../../src/core/formats/safetensors/nameTable';
 import { readShardIndex } from '../../src/core/formats/safetensors/shards';
 import { rawSafetensors } from '../fixtures/buildSafetensors';
 
@@ -151,4 +151,58 @@ test('shard indexes: the one-pass path reads plain indexes as the general path, 
   same(await index(`{"weight_map":${many}}`, { ...DEFAULT_LIMITS, maxFileCount: 3 }), 'maxFileCount');
   same(await index(`{"weight_map":${many}}`, { ...DEFAULT_LIMITS, maxTensorCount: 39 }), 'maxTensorCount');
   same(await index(`{"weight_map":${many}}`), 'many');
+});
+
+test('sharded reads: names looked up in the index while each shard is scanned give the same model or error as the general index path', async () => {
+  const hdr = (names: string[], extra = ''): Uint8Array => rawSafetensors(`{"__metadata__":{"format":"pt"},${extra}${names.map((n, i) => `"${n}":${entry('F16', [2], 4 * i, 4 * i + 4)}`).join(',')}}`, 4 * names.length);
+  const shardA = ['model.layers.0.q.weight', 'model.layers.0.k.weight', 'p.weight', 'p.weight2', 'model.layers.1.q.weight'];
+  const shardB = ['model.layers.1.k.weight', 'model.layers.10.q.weight', 'model.layers.2.q.weight', 'z'];
+  const A = 'model-00001-of-00002.safetensors';
+  const B = 'model-00002-of-00002.safetensors';
+  const inOrder: [string, string][] = [...shardA.map((n): [string, string] => [n, A]), ...shardB.map((n): [string, string] => [n, B])];
+  // Read once through an index the fast path takes (names kept as bytes, looked up during each shard's scan) and once
+  // through the same index with one escape in a metadata value (the general path: a name table of strings).
+  const read = async (pairs: [string, string][], shards: Record<string, Uint8Array>): Promise<[Outcome, Outcome]> => {
+    const wm = pairs.map(([k, v]) => `"${k}":"${v}"`).join(',');
+    const run = async (fast: boolean): Promise<Outcome> => {
+      const json = `{"metadata":{"total_size":36,"note":"${fast ? 'ab' : 'a\\u0062'}"},"weight_map":{${wm}}}`;
+      const files = { ...shards, 'model.safetensors.index.json': enc(json) };
+      assert.equal(parseIndexFast(enc(json), DEFAULT_LIMITS) !== undefined, fast);
+      try {
+        const m = await openModel(new MemoryByteSource('model.safetensors.index.json', files['model.safetensors.index.json']), { siblings: new MemorySiblings('model.safetensors.index.json', files) });
+        // The two indexes differ by 5 bytes; everything else must be equal.
+        return { ok: true, value: { ...m, files: m.files.slice(1), totalFileBytes: undefined }, fast };
+      } catch (e) {
+        return { ok: false, error: `${(e as { code?: string }).code}: ${(e as Error).message}` };
+      }
+    };
+    return [await run(true), await run(false)];
+  };
+  const plain = { [A]: hdr(shardA), [B]: hdr(shardB) };
+  const cases: [string, [string, string][], Record<string, Uint8Array>][] = [
+    ['index in shard order', inOrder, plain],
+    ['index sorted by name', [...inOrder].sort((x, y) => (x[0] < y[0] ? -1 : 1)), plain],
+    ['index reversed', [...inOrder].reverse(), plain],
+    ['missing, unlisted and misplaced names', [...inOrder.filter(([n]) => n !== 'p.weight2' && n !== 'z' && n !== 'model.layers.10.q.weight'), ['ghost.weight', B], ['model.layers.10.q.weight', A]], plain],
+    ['an index name that extends a shard name, and one named __metadata__', [['p.weight22', A], ['__metadata__', A], ...inOrder], plain],
+    ['a shard name repeated in another shard', inOrder, { [A]: hdr(shardA), [B]: hdr([...shardB.slice(0, 3), 'p.weight']) }],
+    ['a shard name repeated in its shard', inOrder, { [A]: hdr([...shardA.slice(0, 4), 'p.weight']), [B]: hdr(shardB) }],
+    ['a shard header outside the plain form', inOrder, { [A]: hdr(shardA, `"esc\\u0061ped":${entry('F16', [0], 0, 0)},`), [B]: hdr(shardB) }],
+    // Not JSON: the key is `p.weight_:{`. The index's next name `p.weight` is a prefix of it, which is no match (the
+    // name must end where the index's does).
+    ['a key that the index’s next name only starts', [['p.weight', A], ...inOrder.filter(([n]) => n !== 'p.weight')], { [A]: rawSafetensors(`{"p.weight_:{"dtype":"F16","shape":[2],"data_offsets":[0,4]}}`, 4), [B]: hdr(shardB) }],
+  ];
+  for (const [label, pairs, shards] of cases) same(await read(pairs, shards), label);
+});
+
+test('parseHeaderFast with the index: each name’s id, compared in place when the index lists it next', () => {
+  const ix = parseIndexFast(enc('{"weight_map":{"a.weight":"s.safetensors","b.weight":"s.safetensors","bb":"s.safetensors","c.weight":"s.safetensors"}}'), DEFAULT_LIMITS)!;
+  const names = ix.names as ByteNameTable;
+  const json = `{"a.weight":${entry('F16', [1], 0, 2)},"b":${entry('F16', [1], 2, 4)},"c.weight":${entry('F16', [1], 4, 6)},"b.weight":${entry('F16', [1], 6, 8)},"bb":${entry('F16', [1], 8, 10)},"x":${entry('F16', [1], 10, 12)}}`;
+  const bytes = enc(json);
+  const h = parseHeaderFast(bytes, 's.safetensors', 8 + bytes.length, 12, DEFAULT_LIMITS, new Map([['F16', { dtype: 'float16', bits: 16 }]]), false, names)!;
+  assert.deepEqual([...h.ids!], [0, -1, 3, 1, 2, -1]);
+  assert.deepEqual(h.tensors.map((t) => t.name), ['a.weight', 'b', 'c.weight', 'b.weight', 'bb', 'x']);
+  // Hashes are computed for the names found by hash (not listed next), as the index hashes them.
+  for (const k of [1, 2, 3, 5]) assert.equal(h.hashes[k], hashName(h.tensors[k]!.name));
 });

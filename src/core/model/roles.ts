@@ -262,8 +262,11 @@ export class RoleMemo {
     let j = 0;
     for (let k = 0; ; k++) {
       const run = runs[k]!;
-      if (!name.startsWith(run, j)) return false;
-      j += run.length;
+      const rl = run.length;
+      if (j + rl > bn) return false;
+      // Compared from its end: names that share a pattern differ last in their final segments.
+      for (let q = rl - 1; q >= 0; q--) if (name.charCodeAt(j + q) !== run.charCodeAt(q)) return false;
+      j += rl;
       if (k === last) break;
       const from = j;
       let v = 0;

@@ -32,10 +32,13 @@ export interface DtypeEntry {
 /** A header read by {@link parseHeaderFast}. */
 export interface FastHeader {
   readonly tensors: TensorInfo[];
-  /** Per tensor, the {@link hashName} of its name. */
+  /**
+   * Per tensor, the {@link hashName} of its name; with an `index` given to {@link parseHeaderFast}, only for the
+   * tensors whose `ids` entry is -1 (0 for the others).
+   */
   readonly hashes: Int32Array;
-  /** The header's bytes and, per tensor, the start and end of its name in them (printable ASCII). */
-  readonly nameBytes: { readonly bytes: Uint8Array; readonly offsets: readonly number[] };
+  /** With an `index`: per tensor, the id of its name in the index's table, or -1 when the index does not list it. */
+  readonly ids: Int32Array | undefined;
   /** `__metadata__` string pairs in order (undefined: no `__metadata__`, or null). */
   readonly metadata: readonly (readonly [string, string])[] | undefined;
   /** Top-level keys (tensors + `__metadata__`). */
@@ -121,12 +124,15 @@ function fieldName(): number {
     field = FIELD_SHAPE;
     len = 5;
   } else return -1;
-  if (s + len >= n || b[s + len] !== 0x22 || !isWord(s, s + len, FIELD_NAMES[field]!)) return -1;
+  if (s + len >= n || b[s + len] !== 0x22) return -1;
+  const word = FIELD_BYTES[field]!;
+  for (let i = 1; i < len; i++) if (b[s + i] !== word[i]) return -1;
   p = s + len + 1;
   return field;
 }
 
-const FIELD_NAMES = ['dtype', 'shape', 'data_offsets'];
+/** The three field names' bytes (compared with bytes, not a string's characters). */
+const FIELD_BYTES = ['dtype', 'shape', 'data_offsets'].map((w) => Uint8Array.from(w, (c) => c.charCodeAt(0)));
 
 /** Consumes byte `c` after whitespace. */
 function take(c: number): boolean {
@@ -230,11 +236,11 @@ function stringPairs(maxValue: number): number[] | null | undefined {
   }
 }
 
-/** Pairs of {@link stringPairs} as strings. */
-function pairsOf(text: string, offs: readonly number[] | null | undefined): [string, string][] | undefined {
+/** Pairs of {@link stringPairs} as strings (`slice` gives the text between two offsets). */
+function pairsOf(slice: (start: number, end: number) => string, offs: readonly number[] | null | undefined): [string, string][] | undefined {
   if (!offs) return undefined;
   const out: [string, string][] = [];
-  for (let i = 0; i < offs.length; i += 4) out.push([text.slice(offs[i], offs[i + 1]), text.slice(offs[i + 2], offs[i + 3])]);
+  for (let i = 0; i < offs.length; i += 4) out.push([slice(offs[i]!, offs[i + 1]!), slice(offs[i + 2]!, offs[i + 3]!)]);
   return out;
 }
 
@@ -261,24 +267,38 @@ function dtypeIndex(dtypes: ReadonlyMap<string, DtypeEntry>): Map<number, readon
  * path, which cuts them before decoding, without a decoded copy made here first).
  * `checkDuplicates` false: a name may repeat in the result (the caller looks every name up anyway and must send a
  * header with a repeated name to the general path itself, as the sharded reader does; reader.ts).
+ * `index` (a sharded model's index names; only with `checkDuplicates` false): each name is looked up in it as it is
+ * scanned (`ids`). The index usually lists a shard's names in the shard's order, so the name is first compared byte
+ * to byte with the index entry after the previous name's; when equal, that comparison is also the name's scan (the
+ * index's bytes were checked as printable ASCII without escapes) and the name is not hashed.
  */
-export function parseHeaderFast(bytes: Uint8Array, fileKey: string, dataOffset: number, dataByteLength: number, limits: Limits, dtypes: ReadonlyMap<string, DtypeEntry>, checkDuplicates = true): FastHeader | undefined {
+export function parseHeaderFast(bytes: Uint8Array, fileKey: string, dataOffset: number, dataByteLength: number, limits: Limits, dtypes: ReadonlyMap<string, DtypeEntry>, checkDuplicates = true, index?: ByteNameTable): FastHeader | undefined {
   if (limits.maxNestingDepth < 3) return undefined;
   start(bytes);
-  const scanned = done(headerScan(fileKey, dataOffset, dataByteLength, limits, dtypeIndex(dtypes)));
+  const scanned = done(headerScan(fileKey, dataOffset, dataByteLength, limits, dtypeIndex(dtypes), checkDuplicates ? undefined : index));
   if (scanned === undefined) return undefined;
+  const { tensors, nameOffsets, hashes } = scanned;
+  const ids = scanned.header.ids;
+  if (ids !== undefined && index !== undefined) {
+    // Names the index lists are its own strings (one decoded text for all of its names, see ByteNameTable.name): the
+    // header is not decoded; the few other strings are decoded where they are (all printable ASCII).
+    for (let i = 0; i < tensors.length; i++) {
+      const id = ids[i]!;
+      (tensors[i] as { name: string }).name = id >= 0 ? index.name(id) : asciiText(bytes, nameOffsets[2 * i]!, nameOffsets[2 * i + 1]!);
+    }
+    return { ...scanned.header, metadata: pairsOf((i, j) => asciiText(bytes, i, j), scanned.metadata) };
+  }
   // Every byte was ASCII (strings are printable ASCII, the rest JSON punctuation, digits and literals), so byte
   // offsets are character offsets, and decoding needs no validation.
   const text = asciiText(bytes, 0, bytes.length);
   if (text.length !== bytes.length) return undefined;
-  const { tensors, nameOffsets, hashes } = scanned;
   const seen = checkDuplicates ? new NameTable(tensors.length) : undefined;
   for (let i = 0; i < tensors.length; i++) {
     const name = text.slice(nameOffsets[2 * i], nameOffsets[2 * i + 1]);
     if (seen !== undefined && seen.add(name, hashes[i]!) < 0) return undefined;
     (tensors[i] as { name: string }).name = name;
   }
-  return { ...scanned.header, metadata: pairsOf(text, scanned.metadata), nameBytes: { bytes, offsets: nameOffsets } };
+  return { ...scanned.header, metadata: pairsOf((i, j) => text.slice(i, j), scanned.metadata) };
 }
 
 function sameShape(shape: readonly number[], dims: readonly number[], rank: number): boolean {
@@ -291,23 +311,33 @@ interface HeaderScan {
   /** Tensors with their names still empty. */
   readonly tensors: TensorInfo[];
   /** Per tensor, start and end of its name. */
-  readonly nameOffsets: readonly number[];
+  readonly nameOffsets: Uint32Array;
   readonly hashes: Int32Array;
   readonly metadata: readonly number[] | null | undefined;
-  readonly header: Omit<FastHeader, 'metadata' | 'nameBytes'>;
+  readonly header: Omit<FastHeader, 'metadata'>;
 }
 
-function headerScan(fileKey: string, dataOffset: number, dataByteLength: number, limits: Limits, dtypes: Map<number, readonly (readonly [string, DtypeEntry])[]>): HeaderScan | undefined {
+/** `a` grown to twice its length (typed arrays filled as a scan goes). */
+function grown<T extends Int32Array | Uint32Array | Float64Array>(a: T): T {
+  const out = new (a.constructor as new (n: number) => T)(a.length * 2);
+  out.set(a);
+  return out;
+}
+
+function headerScan(fileKey: string, dataOffset: number, dataByteLength: number, limits: Limits, dtypes: Map<number, readonly (readonly [string, DtypeEntry])[]>, index: ByteNameTable | undefined): HeaderScan | undefined {
   if (!take(0x7b)) return undefined;
   const tensors: TensorInfo[] = [];
-  const nameOffsets: number[] = [];
+  let nameOffsets = new Uint32Array(2048);
   let hashes = new Int32Array(1024);
+  let ids = index !== undefined ? new Int32Array(1024) : undefined;
+  /** The index id of the previous name (its successor is tried first). */
+  let lastId = -1;
   let metadata: number[] | null | undefined;
   let sawMetadata = false;
   let covered = 0;
   let gapBytes = 0;
   let inOrder = true;
-  const begins: number[] = [];
+  let begins = new Float64Array(1024);
   const dims: number[] = [];
   // Consecutive tensors often have one shape (experts, layers): they share one array (shapes are readonly in the IR).
   let lastShape: number[] = [];
@@ -316,12 +346,24 @@ function headerScan(fileKey: string, dataOffset: number, dataByteLength: number,
   let lastDtStart = 0;
   let lastDtLength = 0;
   for (;;) {
-    const ks = str();
-    if (ks < 0) return undefined;
+    // The name: the index entry after the previous name's when the bytes are the same, else scanned and hashed.
+    let ks: number;
+    let hash = 0;
+    let id = -1;
+    if (index !== undefined && ws() === 0x22 && (ks = index.matchAt(lastId + 1, b, p + 1)) >= 0) {
+      id = lastId + 1;
+      sEnd = ks;
+      ks = p + 1;
+      p = sEnd + 1;
+    } else {
+      ks = str();
+      if (ks < 0) return undefined;
+      hash = sHash;
+      if (index !== undefined) id = index.findBytes(b, ks, sEnd, hash);
+    }
     const ke = sEnd;
-    const hash = sHash;
     if (!take(0x3a)) return undefined;
-    if (isWord(ks, ke, '__metadata__')) {
+    if (ke - ks === 12 && isWord(ks, ke, '__metadata__')) {
       if (sawMetadata) return undefined;
       sawMetadata = true;
       metadata = stringPairs(limits.maxDisplayStringBytes);
@@ -395,15 +437,21 @@ function headerScan(fileKey: string, dataOffset: number, dataByteLength: number,
         gapBytes += begin - covered;
         covered = Math.max(covered, end);
       }
-      begins.push(begin);
-      const id = tensors.length;
-      if (id === hashes.length) {
-        const grown = new Int32Array(id * 2);
-        grown.set(hashes);
-        hashes = grown;
+      const k = tensors.length;
+      if (k === hashes.length) {
+        hashes = grown(hashes);
+        begins = grown(begins);
+        nameOffsets = grown(nameOffsets);
+        if (ids !== undefined) ids = grown(ids);
       }
-      hashes[id] = hash;
-      nameOffsets.push(ks, ke);
+      begins[k] = begin;
+      hashes[k] = hash;
+      nameOffsets[2 * k] = ks;
+      nameOffsets[2 * k + 1] = ke;
+      if (ids !== undefined) {
+        ids[k] = id;
+        if (id >= 0) lastId = id;
+      }
       tensors.push({
         name: '',
         dtype: dt.dtype,
@@ -442,7 +490,7 @@ function headerScan(fileKey: string, dataOffset: number, dataByteLength: number,
     nameOffsets,
     hashes: h,
     metadata,
-    header: { tensors, hashes: h, keyCount: tensors.length + (sawMetadata ? 1 : 0), uncoveredBytes: gapBytes + (dataByteLength - covered), gapBytes },
+    header: { tensors, hashes: h, ids: ids?.subarray(0, tensors.length), keyCount: tensors.length + (sawMetadata ? 1 : 0), uncoveredBytes: gapBytes + (dataByteLength - covered), gapBytes },
   };
 }
 
@@ -486,7 +534,7 @@ export function parseIndexFast(bytes: Uint8Array, limits: Limits): FastIndex | u
 
 interface IndexScan {
   readonly count: number;
-  readonly nameOffsets: readonly number[];
+  readonly nameOffsets: Uint32Array;
   readonly hashes: Int32Array;
   readonly rawShardOf: Int32Array;
   /** Per distinct shard string: start and end of its first occurrence. */
@@ -498,7 +546,7 @@ interface IndexScan {
 function indexScan(limits: Limits): IndexScan | undefined {
   if (!take(0x7b)) return undefined;
   let count = -1;
-  const nameOffsets: number[] = [];
+  let nameOffsets = new Uint32Array(2048);
   let hashes = new Int32Array(1024);
   let rawShardOf = new Int32Array(1024);
   const rawOffsets: number[] = [];
@@ -545,16 +593,14 @@ function indexScan(limits: Limits): IndexScan | undefined {
             lastRaw = raw;
           }
           if (count === hashes.length) {
-            const grownH = new Int32Array(count * 2);
-            grownH.set(hashes);
-            hashes = grownH;
-            const grownR = new Int32Array(count * 2);
-            grownR.set(rawShardOf);
-            rawShardOf = grownR;
+            hashes = grown(hashes);
+            rawShardOf = grown(rawShardOf);
+            nameOffsets = grown(nameOffsets);
           }
           hashes[count] = hash;
           rawShardOf[count] = raw;
-          nameOffsets.push(ns, ne);
+          nameOffsets[2 * count] = ns;
+          nameOffsets[2 * count + 1] = ne;
           count++;
           const more = next(0x7d);
           if (more < 0) return undefined;

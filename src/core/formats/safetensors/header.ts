@@ -12,6 +12,7 @@ import type { TensorInfo } from '../../model/types';
 import type { ReadContext } from '../context';
 import { MemoryBudget, TENSOR_ENTRY_BYTES } from '../../io/memoryBudget';
 import { parseHeaderFast, type DtypeEntry } from './fastParse';
+import type { ByteNameTable } from './nameTable';
 import { isJsonObject, parseJsonObject, setOwn, truncatedCopy } from './json';
 
 /** Safetensors dtype → IR dtype and bits per element (`Dtype::bitsize` upstream). */
@@ -74,8 +75,8 @@ export interface SafetensorsHeader {
   readonly hashes?: Int32Array;
   /** True when the fast path read the header without checking for repeated names (`checkDuplicates` false). */
   readonly duplicatesUnchecked?: boolean;
-  /** When the fast path read the header without checking for repeated names: the header bytes and each name's [start, end) in them. */
-  readonly nameBytes?: { readonly bytes: Uint8Array; readonly offsets: readonly number[] };
+  /** Per tensor, the id of its name in the `index` given to the fast path (-1: not listed there); see parseHeaderFast. */
+  readonly ids?: Int32Array;
 }
 
 /** Smallest valid file: 8-byte length + `{}`. */
@@ -84,9 +85,10 @@ const MIN_FILE_BYTES = 10;
 /**
  * Reads and validates the header of one safetensors file. `fileKey` becomes `TensorLocation.file`
  * ('' for the model file itself, the shard's relative path otherwise). `checkDuplicates` false: when the fast path
- * reads the header (`hashes` set), a repeated name is not checked and the caller must (see parseHeaderFast).
+ * reads the header (`hashes` set), a repeated name is not checked and the caller must (see parseHeaderFast), and
+ * `index` (a sharded model's index names) gives each name's id in it (`ids`).
  */
-export async function readSafetensorsHeader(source: ByteSource, fileKey: string, ctx: ReadContext, fast = true, checkDuplicates = true): Promise<SafetensorsHeader> {
+export async function readSafetensorsHeader(source: ByteSource, fileKey: string, ctx: ReadContext, fast = true, checkDuplicates = true, index?: ByteNameTable): Promise<SafetensorsHeader> {
   const name = source.name;
   const { limits } = ctx;
   if (source.size < MIN_FILE_BYTES) {
@@ -108,7 +110,7 @@ export async function readSafetensorsHeader(source: ByteSource, fileKey: string,
   const dataByteLength = source.size - dataOffset;
   // The plain common form in one pass (fastParse.ts); anything else, including every error, takes the general path.
   // (`fast` false: the general path only, for tests comparing the two.)
-  const one = fast ? parseHeaderFast(bytes, fileKey, dataOffset, dataByteLength, limits, DTYPE_MAP, checkDuplicates) : undefined;
+  const one = fast ? parseHeaderFast(bytes, fileKey, dataOffset, dataByteLength, limits, DTYPE_MAP, checkDuplicates, index) : undefined;
   if (one !== undefined) {
     throwIfCancelled(ctx.token);
     const { keyCount } = one;
@@ -116,7 +118,7 @@ export async function readSafetensorsHeader(source: ByteSource, fileKey: string,
     const metadata: Record<string, string> = {};
     for (const [k, v] of one.metadata ?? []) setOwn(metadata, k, v);
     const warnings = one.uncoveredBytes > 0 ? [uncoveredWarning(name, one.gapBytes, one.uncoveredBytes - one.gapBytes)] : [];
-    return { tensors: one.tensors, metadata, headerByteLength: headerLength, dataOffset, warnings, hashes: one.hashes, ...(checkDuplicates ? {} : { duplicatesUnchecked: true, nameBytes: one.nameBytes }) };
+    return { tensors: one.tensors, metadata, headerByteLength: headerLength, dataOffset, warnings, hashes: one.hashes, ...(checkDuplicates ? {} : { duplicatesUnchecked: true }), ...(one.ids !== undefined ? { ids: one.ids } : {}) };
   }
   // String values (not keys: tensor names are checked against maxNameBytes below) longer than a display string
   // can hold (6 bytes per character at most, as \uXXXX) are cut before parsing; only metadata values are that long.

@@ -107,6 +107,9 @@ export class ByteNameTable implements NameSet {
   private ranges: Int32Array;
   private slots: Int32Array;
   private mask: number;
+  /** See {@link name}: the decoded bytes from `textStart` on. */
+  private text: string | undefined;
+  private textStart = 0;
 
   constructor(private readonly bytes: Uint8Array, expected = 16) {
     let cap = 16;
@@ -125,6 +128,20 @@ export class ByteNameTable implements NameSet {
     return asciiText(this.bytes, this.ranges[2 * id]!, this.ranges[2 * id + 1]!);
   }
 
+  /**
+   * Name `id` as a slice of one decoded text of the bytes from the first name to the last (made on first use): a
+   * sharded model's tensor names, with no decoded copy of each shard's header and no string of their own. The bytes
+   * between names are the document's punctuation and shard strings, all printable ASCII as checked by the scan.
+   */
+  name(id: number): string {
+    let text = this.text;
+    if (text === undefined) {
+      this.textStart = this.count > 0 ? this.ranges[0]! : 0;
+      text = this.text = asciiText(this.bytes, this.textStart, this.count > 0 ? this.ranges[2 * this.count - 1]! : 0);
+    }
+    return text.slice(this.ranges[2 * id]! - this.textStart, this.ranges[2 * id + 1]! - this.textStart);
+  }
+
   find(name: string, hash: number): number {
     const { slots, mask, hashes, ranges, bytes } = this;
     const len = name.length;
@@ -140,16 +157,18 @@ export class ByteNameTable implements NameSet {
     }
   }
 
-  /** True when name `id` (whose hash is `hash`) is the one held by `other` [start, end). */
-  isAt(id: number, other: Uint8Array, start: number, end: number, hash: number): boolean {
-    if (id >= this.count || this.hashes[id] !== hash) return false;
-    const at = this.ranges[2 * id]!;
-    const len = end - start;
-    if (this.ranges[2 * id + 1]! - at !== len) return false;
+  /**
+   * When `other` holds name `id` at `start`, followed by a closing quote (`"`): the end of the name there (the
+   * quote's position); else -1. `other` past its end reads as a mismatch.
+   */
+  matchAt(id: number, other: Uint8Array, start: number): number {
+    if (id >= this.count) return -1;
     const bytes = this.bytes;
+    const at = this.ranges[2 * id]!;
+    const len = this.ranges[2 * id + 1]! - at;
     let i = 0;
     while (i < len && other[start + i] === bytes[at + i]) i++;
-    return i === len;
+    return i === len && other[start + len] === 0x22 ? start + len : -1;
   }
 
   /** The id of the name held by `other` [start, end) (printable ASCII, whose {@link hashName} is `hash`), or -1. */

@@ -61,22 +61,12 @@ async function readSharded(fileName: string, indexSource: ByteSource, index: Sha
   const seenIn = new Int32Array(names.size);
   const unlistedIn = new Map<string, number>();
   const idsOf = (header: SafetensorsHeader, position: number): Int32Array | undefined => {
-    const { tensors: list, hashes, nameBytes } = header;
+    const { tensors: list, hashes } = header;
     if (hashes === undefined) return undefined;
-    const ids = new Int32Array(list.length);
-    // Compared byte to byte with the index's names when both are still bytes.
-    // Compared byte to byte with the index's names when both are still bytes; the index usually lists a shard's names
-    // in the shard's order, so the name after the previous one is tried before the hash table.
-    const byteTable = names instanceof ByteNameTable && nameBytes !== undefined ? names : undefined;
-    let id = -1;
+    // Looked up as the header was scanned when the index's names are still bytes (parseHeaderFast), else here.
+    const ids = header.ids ?? new Int32Array(list.length);
     for (let k = 0; k < list.length; k++) {
-      if (byteTable !== undefined) {
-        const { bytes, offsets } = nameBytes!;
-        const start = offsets[2 * k]!;
-        const end = offsets[2 * k + 1]!;
-        id = byteTable.isAt(id + 1, bytes, start, end, hashes[k]!) ? id + 1 : byteTable.findBytes(bytes, start, end, hashes[k]!);
-      } else id = names.find(list[k]!.name, hashes[k]!);
-      ids[k] = id;
+      const id = header.ids !== undefined ? ids[k]! : (ids[k] = names.find(list[k]!.name, hashes[k]!));
       if (id >= 0) {
         if (seenIn[id] === position + 1) return undefined;
         seenIn[id] = position + 1;
@@ -88,7 +78,8 @@ async function readSharded(fileName: string, indexSource: ByteSource, index: Sha
     }
     return ids;
   };
-  const headers: { shard: string; size: number; header: Omit<SafetensorsHeader, 'nameBytes'>; ids: Int32Array | undefined }[] = [];
+  const byteNames = names instanceof ByteNameTable ? names : undefined;
+  const headers: { shard: string; size: number; header: SafetensorsHeader; ids: Int32Array | undefined }[] = [];
   for (let i = 0; i < index.shards.length; i += SHARD_CONCURRENCY) {
     throwIfCancelled(ctx.token);
     const batch = index.shards.slice(i, i + SHARD_CONCURRENCY);
@@ -96,12 +87,10 @@ async function readSharded(fileName: string, indexSource: ByteSource, index: Sha
       ...(await Promise.all(
         batch.map(async (shard, j) => {
           const src = opened.get(shard) ?? (await ctx.siblings.open(shard));
-          let header = await readSafetensorsHeader(src, shard, ctx, true, false);
+          let header = await readSafetensorsHeader(src, shard, ctx, true, false, byteNames);
           const ids = idsOf(header, i + j);
           if (ids === undefined && header.duplicatesUnchecked === true) header = await readSafetensorsHeader(src, shard, ctx);
-          // The header's bytes are not kept past the lookup.
-          const { nameBytes: _bytes, ...kept } = header;
-          return { shard, size: src.size, header: kept, ids };
+          return { shard, size: src.size, header, ids };
         }),
       )),
     );
