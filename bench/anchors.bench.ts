@@ -41,24 +41,26 @@ const ROWS = (process.env['PL_BENCH_ROWS'] ?? 'measure,plan,scale,graph,static,w
 /** A process still running after this long is stopped and its row reported as missed (PL_BENCH_TIMEOUT_S, default 180). */
 const TIMEOUT_MS = Math.max(1, Number(process.env['PL_BENCH_TIMEOUT_S'] ?? 180)) * 1000;
 
-interface Timing { readonly ms: number; readonly rssMb: number; readonly ok: boolean; readonly timedOut?: boolean }
+interface Timing { readonly ms: number; readonly rssMb: number; readonly ok: boolean; readonly timedOut?: boolean; /** user + sys seconds of the process and its threads (/usr/bin/time). */ readonly cpuS?: number }
 
 /** Runs a command once as a whole process; wall time and peak RSS (KiB from /usr/bin/time). */
 function run(cmd: string, args: readonly string[], env: NodeJS.ProcessEnv = {}): Timing {
   const rssFile = path.join(os.tmpdir(), `pl-bench-rss-${process.pid}`);
   const t0 = performance.now();
-  const r = spawnSync('/usr/bin/time', ['-f', '%M', '-o', rssFile, 'timeout', '-s', 'KILL', String(TIMEOUT_MS / 1000), cmd, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'pipe'], maxBuffer: 64 * 1024 * 1024 });
+  const r = spawnSync('/usr/bin/time', ['-f', '%M %U %S', '-o', rssFile, 'timeout', '-s', 'KILL', String(TIMEOUT_MS / 1000), cmd, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'pipe'], maxBuffer: 64 * 1024 * 1024 });
   const timedOut = r.status === 137 || r.status === 124; // coreutils timeout: the command was stopped
   const ms = performance.now() - t0;
-  let rssMb = NaN;
+  let rssMb = NaN, cpuS = NaN;
   try {
-    rssMb = Number(readFileSync(rssFile, 'utf8').trim().split('\n').pop()) / 1024;
+    const [kb, user, sys] = (readFileSync(rssFile, 'utf8').trim().split('\n').pop() ?? '').split(' ').map(Number);
+    rssMb = kb! / 1024;
+    cpuS = user! + sys!;
   } catch {
     /* no /usr/bin/time output */
   }
   if (timedOut) console.error(`  ! ${args.slice(0, 3).join(' ')}: stopped after ${TIMEOUT_MS / 1000} s`);
   else if (r.status !== 0) console.error(`  ! ${path.basename(cmd)} ${args.slice(0, 3).join(' ')} exited ${r.status}: ${r.stderr?.toString().trim().split('\n').slice(-2).join(' | ')}`);
-  return { ms, rssMb, ok: r.status === 0 && !timedOut, timedOut };
+  return { ms, rssMb, ok: r.status === 0 && !timedOut, timedOut, cpuS };
 }
 
 const median = (xs: readonly number[]): number => {
@@ -67,10 +69,10 @@ const median = (xs: readonly number[]): number => {
 };
 
 /** Runs each command RUNS times, alternating; returns the median wall time and the max RSS of each. */
-function pairs(cmds: readonly { cmd: string; args: readonly string[]; env?: NodeJS.ProcessEnv }[]): { ms: number; rssMb: number; ok: boolean; timedOut: boolean }[] {
+function pairs(cmds: readonly { cmd: string; args: readonly string[]; env?: NodeJS.ProcessEnv }[]): { ms: number; rssMb: number; ok: boolean; timedOut: boolean; cpuS: number }[] {
   const all: Timing[][] = cmds.map(() => []);
   for (let i = 0; i < RUNS; i++) cmds.forEach((c, j) => all[j]!.push(run(c.cmd, c.args, c.env ?? {})));
-  return all.map((ts) => ({ ms: median(ts.map((t) => t.ms)), rssMb: Math.max(...ts.map((t) => t.rssMb)), ok: ts.every((t) => t.ok), timedOut: ts.some((t) => t.timedOut === true) }));
+  return all.map((ts) => ({ ms: median(ts.map((t) => t.ms)), rssMb: Math.max(...ts.map((t) => t.rssMb)), ok: ts.every((t) => t.ok), timedOut: ts.some((t) => t.timedOut === true), cpuS: median(ts.map((t) => t.cpuS ?? NaN)) }));
 }
 
 const node20 = process.execPath;
@@ -233,7 +235,10 @@ function rowStatic(dir: string): void {
     { cmd: '/bin/sh', args: ['-c', `cat "$1" > /dev/null`, 'sh', file] },
   ]);
   const ratio = ours!.ms / cat!.ms;
-  report.push({ row: 'static sensitivity, 5 formats, 1 GiB FP16', ours: `${s(ours!.ms)}, ${ours!.rssMb.toFixed(0)} MB`, anchor: `cat from page cache ${s(cat!.ms)}`, ratio: `${ratio.toFixed(2)}×`, goal: '≤ 4×', met: ours!.ok && ratio <= 4 });
+  // For information: CPU (user + sys, all threads) of each, medians, and the load average when the row ended (on a
+  // shared machine the wall ratio moves with the others' load; the CPU figures do not).
+  const load = readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
+  report.push({ row: 'static sensitivity, 5 formats, 1 GiB FP16', ours: `${s(ours!.ms)} (CPU ${ours!.cpuS.toFixed(2)} s), ${ours!.rssMb.toFixed(0)} MB`, anchor: `cat from page cache ${s(cat!.ms)} (CPU ${cat!.cpuS.toFixed(2)} s; load ${load})`, ratio: `${ratio.toFixed(2)}× (CPU ${(ours!.cpuS / cat!.cpuS).toFixed(1)}×)`, goal: '≤ 4×', met: ours!.ok && ratio <= 4 });
 }
 
 /** The webview harness's scroll probe (it runs its own build-free page in chromium); its figures from report.json. */

@@ -4,12 +4,15 @@
  * not first parse and compile the 1.2 MB bundle (~15 ms of CPU on every start: `--version` 83 → 68 ms, node alone
  * 50 ms). The cache is only an optimization: one V8 rejects (another Node or V8 version, other V8 flags), one older
  * than the bundle (a bundle rebuilt without it) or a missing one is ignored, and the bundle is compiled as usual.
- * Nothing is written at run time.
+ * Nothing is written at run time. For `sensitivity FILE` of a file large enough for the worker pool, it first starts
+ * the analysis workers (src/node/prestartedWorkers.ts), so their boot overlaps loading the bundle.
  */
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import * as v8 from 'node:v8';
 import * as vm from 'node:vm';
+import { prestartCount, prestartWorkers } from '../node/prestartedWorkers';
 
 /** The CLI bundle, beside this file. */
 export const BUNDLE_FILE = 'cliMain.js';
@@ -56,7 +59,22 @@ export function readCodeCache(file: string, name = CODE_CACHE_FILE): Buffer | un
   }
 }
 
+/** The size of a regular file (undefined for anything else or when it cannot be read). */
+function regularFileSize(file: string): number | undefined {
+  try {
+    const st = fs.statSync(file);
+    return st.isFile() ? st.size : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 if (require.main === module) {
+  // `sensitivity` of a large file: its analysis workers boot now, while the bundle loads and the header is parsed
+  // (src/node/prestartedWorkers.ts; the runner's pool adopts them).
+  const workers = prestartCount(process.argv.slice(2), regularFileSize, typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length);
+  const workerFile = path.join(__dirname, 'worker.js');
+  if (workers > 0 && fs.existsSync(workerFile)) prestartWorkers(workerFile, workers);
   const file = path.join(__dirname, BUNDLE_FILE);
   const onePass = ONE_PASS_COMMANDS.has(process.argv[2] ?? '');
   if (onePass) v8.setFlagsFromString(ONE_PASS_V8_FLAGS);

@@ -90,14 +90,15 @@ export {
   parseUserTargets, peakActivationBytes, readShapeConstants, type Target, TARGETS,
 } from './estimate';
 export {
-  allowedFormats, assignmentHarm, assignmentWeightBytes, type Baseline, type BaselineComparison, budgetFor,
+  allowedFormats, assignmentHarm, assignmentWeightBytes, type Baseline, type BaselineComparison, baselineFormats, baselineHarm,
+  baselineWeightBytes, baselineWithName, budgetFor,
   type BudgetBreakdown, buildPlan, type CheckedAssignment, checkedAssignment, checkPlan, defaultCandidateFormats,
   exportLlamaCpp, exportOrt, formatAllowed, formatPlanDiagnostics, type FuseOptions, groupLayers, layerTensors, type LayerGroup,
   harmFromSensitivity, harmFromScores, type HarmFunction, harmToSqnrDb, hasPlanErrors, KEEP_FORMAT, llamaCppRulesBaseline,
   MAX_PLAN_TEXT_BYTES, modelFingerprint, parseBudgetInput, parseByteSize, type ParsedPlan, parsePlan,
   planAssignment, type PlanBudget, type PlanDiagnostic, planDocument, planFileNameFor, planForTarget,
   type PlanLayerEntry, type PlanPosition, type PrecisionPlan, type PlanMeasurement, type PlanMeasuredFigures, type PlanKlMeasurement, type PlanSqnrMeasurement, type PlanSqnrFigures, type PlanMeasurementMetric, measurementMetric, q4kmFormats, replacePlanAssignment,
-  resolvePlanAssignment, serializePlan, sha256Hex, solveModel, type SolveModelResult, solvePlan, type SolvedPlan,
+  resolvePlanAssignment, serializePlan, serializePlanChunks, sha256Hex, solveModel, type SolveModelResult, solvePlan, type SolvedPlan,
   type SolvePlanInput, standardBaselines, tryParseByteSize, uniformBaseline, useMoreBits,
   ggufTensorNames, exportGptqModel, type GptqModelExport, exportLlmCompressor, type LlmCompressorExport,
   type LlmCompressorGroup, type CompressedTensorsArgs, convertGgufRows, copiedKvSpans, GgufApplyError, type GgufApplyErrorCode, type GgufApplyOptions, type GgufApplyPlan,

@@ -23,6 +23,8 @@
  */
 import {
   KEEP_FORMAT,
+  baselineFormats,
+  baselineWithName,
   assignmentHarm,
   assignmentWeightBytes,
   ggufAssignmentWritten,
@@ -61,7 +63,7 @@ export function ggufBaselines(model: Model, options: { readonly native?: readonl
   ];
   for (const m of mixes) {
     const b = llamaCppRulesBaseline(model, m.formats, options);
-    if (b) out.push({ id: m.id, label: m.label, assignment: b.assignment });
+    if (b) out.push(baselineWithName(b, m.id, m.label));
   }
   return out;
 }
@@ -142,7 +144,7 @@ export async function verifyGgufPlan(modelPath: string, model: Model, options: G
   // real ggml types unless a pin names a type the rows cannot hold.
   const solverAssignment = options.solverAssignment ?? solveModel(model, { ...solveBase, weightBudgetBytes: options.weightBudgetBytes }).assignment;
   const written = [solverAssignment, options.pinned ?? {}, ...baselines.map((b) => b.assignment)].every((a) => ggufAssignmentWritten(model, a));
-  const runner = await GgufCandidateRunner.open(modelPath, model, options.session, options.report, [...new Set([...options.formats, ...baselines.flatMap((b) => Object.values(b.assignment)).filter((f) => f !== KEEP_FORMAT)])], options.storage ?? (written ? 'ggml' : undefined));
+  const runner = await GgufCandidateRunner.open(modelPath, model, options.session, options.report, [...new Set([...options.formats, ...baselines.flatMap(baselineFormats)])], options.storage ?? (written ? 'ggml' : undefined));
   const byKey = new Map<string, GgufCandidate>();
   const measured: GgufCandidate[] = [];
   const keyOf = (a: Readonly<Record<string, string>>): string => model.layers.map((l) => a[l.name] ?? KEEP_FORMAT).join(',');

@@ -72,6 +72,7 @@ import { FileByteSource, openModelFile, openRegularFile } from './fileByteSource
 import { BATCH_ERROR_FIELDS, BATCH_STATS_FIELDS, batchStats, runSensitivityBatch, type SensitivityBatchRequest, type SensitivityBatchResults, type SensitivityWorkerReply, type SensitivityWorkerRequest } from '../worker/sensitivityWorker';
 import { loadQuantParams, seededRandom, tensorLocation } from '../core';
 import { NodeError } from './errors';
+import { INLINE_BELOW_BYTES, discardPrestartedWorkers, takePrestartedWorkers } from './prestartedWorkers';
 
 /** node:worker_threads, loaded when the first worker starts: the CLI bundles every command, and `inspect` starts none. */
 function workerThreads(): typeof WorkerThreads {
@@ -86,8 +87,8 @@ export const CHUNK_ELEMENTS = 4 * 1024 * 1024;
 export const SAMPLE_BLOCK_ELEMENTS = 64 * 1024;
 /** Reads at least this large go into recycled buffers ({@link BufferRecycler}). */
 export const RECYCLE_MIN_BYTES = 1024 * 1024;
-/** Below this many weight bytes the analysis runs inline (starting workers costs more than it saves). */
-export const INLINE_BELOW_BYTES = 8 * 1024 * 1024;
+/** Below this many weight bytes the analysis runs inline (defined beside the launcher's early start of workers). */
+export { INLINE_BELOW_BYTES };
 
 /** Progress of a running analysis. */
 export interface SensitivityProgress {
@@ -335,11 +336,13 @@ class ChunkPool {
 
   constructor(file: string, size: number, private readonly recycle: (buffer: ArrayBuffer) => void) {
     this.alive = size;
+    // Workers the CLI launcher started early for this script (prestartedWorkers.ts), then fresh ones.
+    const started = takePrestartedWorkers(file, size);
     for (let i = 0; i < size; i++) {
       // From sources (tests, `tsx`): load the TypeScript entry through tsx's CommonJS hook inside the worker.
-      const w = file.endsWith('.ts')
+      const w = started[i] ?? (file.endsWith('.ts')
         ? new (workerThreads().Worker)(`require('tsx/cjs/api').register(); require(${JSON.stringify(file)});`, { eval: true, execArgv: loaderArgs(process.execArgv) })
-        : new (workerThreads().Worker)(file);
+        : new (workerThreads().Worker)(file));
       w.on('message', (msg: SensitivityWorkerReply) => {
         const p = this.pending.get(w);
         if (!p) return;
@@ -670,6 +673,7 @@ class SensitivityRun {
     if (this.wanted > 0 && this.totalWeightBytes >= inlineBelow && !entry) this.warnings.push('The analysis worker (dist/worker.js) was not found; ran on one thread.');
     this.recycler = new BufferRecycler(Math.max(1, this.wanted) + 3);
     this.pool = entry ? new ChunkPool(entry, Math.max(1, this.wanted), (b) => this.recycler.give(b, true)) : undefined;
+    if (!this.pool) discardPrestartedWorkers();
     this.inFlight = new Limiter(Math.max(1, this.pool ? this.wanted : 1) + 2);
   }
 

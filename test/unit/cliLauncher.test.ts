@@ -11,6 +11,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import type * as vm from 'node:vm';
 import { version } from '../../package.json';
+import { buildSafetensors } from '../fixtures/buildSafetensors';
 
 const DIST = path.resolve(__dirname, '../../dist');
 
@@ -97,4 +98,26 @@ test('the CLI bundle holds no import(): a vm.Script has no module loader for it'
   const l = launcher();
   const text = readFileSync(path.join(DIST, l.BUNDLE_FILE), 'utf8');
   assert.equal(/\bimport\s*\(/.exec(text)?.[0], undefined);
+});
+
+test('`sensitivity` of a file large enough for workers: the workers the launcher starts early give the inline result', () => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'pl-launcher-'));
+  try {
+    // 10 MiB of FP16 weights (above the runner's 8 MiB inline bound, so the launcher starts the pool first).
+    const specs = Array.from({ length: 5 }, (_, i) => ({ name: `model.layers.${i}.mlp.down_proj.weight`, dtype: 'F16', shape: [1024, 1024] }));
+    const built = buildSafetensors(specs);
+    let s = 3;
+    const codes = Uint16Array.from({ length: (built.bytes.length - 8 - built.headerLength) / 2 }, () => ((s = (Math.imul(s, 1103515245) + 12345) >>> 0) >>> 16) & 0xbbff);
+    built.bytes.set(new Uint8Array(codes.buffer), 8 + built.headerLength);
+    const file = path.join(dir, 'model.safetensors');
+    writeFileSync(file, built.bytes);
+    const strip = (out: string): unknown => ({ ...(JSON.parse(out) as Record<string, unknown>), elapsedMs: 0 });
+    const pooled = cli(DIST, 'sensitivity', file, '--json');
+    const inline = cli(DIST, 'sensitivity', file, '--json', '--workers', '0');
+    assert.equal(pooled.status, 0, pooled.stderr);
+    assert.equal(inline.status, 0, inline.stderr);
+    assert.deepEqual(strip(pooled.stdout), strip(inline.stdout));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

@@ -10,6 +10,7 @@ import {
   AMAX_COMPUTED, AMAX_PER_ROW, ErrorAccumulator, F16_PAIR_TOLERANCE, HISTOGRAM_MIN_ELEMENTS, NUMBER_FORMATS, WeightStatsAccumulator, activeErrorKernelBackend, analyzeSensitivityChunk,
   codeTable, decodeElements, errorWorkspace, fakeQuantize, quantizationError, floatToBf16Bits, floatToHalfBits, getNumberFormat, halfToFloatTable,
   histogramErrors, histogramErrorsJs, histogramStats, histogramStatsJs, histogramSensitivity, isElementwiseFormat, NF4_CODEBOOK, nf4Error, setErrorKernelBackend, transpose2d, type ErrorPartial, type SensitivityChunkTask, type WeightStatsPartial,
+  bf16ToFloatTable, workspaceHistogramErrors, workspaceHistogramStats,
 } from '../../src/core/precision';
 
 /** Seeded Gaussian weights with the awkward values real tensors hold: zeros, subnormals, outliers. */
@@ -308,6 +309,109 @@ test('histogram statistics and errors in WebAssembly (histStats, histErrors) equ
     }
   }
   assert.ok(kernelRuns > 100);
+});
+
+test('the workspace histogram evaluated in place (code table made in WebAssembly, halves merged there) equals histogramStats / histogramErrors on the copied histogram bit for bit', { skip: activeErrorKernelBackend() !== 'wasm' && 'no WebAssembly SIMD' }, () => {
+  const ws = errorWorkspace();
+  let seed = 23;
+  const rnd = (): number => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32);
+  const formats = NUMBER_FORMATS.filter((f) => isElementwiseFormat(f));
+  for (const dtype of ['float16', 'bfloat16', 'float16'] as const) {
+    // Every code at least once (NaN, ±Inf, ±0, subnormals), then a Gaussian-ish bulk; counted by the pair kernel
+    // (both halves of the histogram) and by histogram16.
+    const all = Uint16Array.from({ length: 65536 + 40000 }, (_, i) => (i < 65536 ? i : (dtype === 'float16' ? floatToHalfBits : floatToBf16Bits)((rnd() - 0.5) * 0.1)));
+    ws.reset(all.length, 4, 0, all.length);
+    ws.putCodes(all, 0, all.length);
+    ws.countStaged(0, all.length);
+    const copied = ws.histogram();
+    const table = codeTable(dtype);
+    const want = histogramStats(copied, table);
+    for (let twice = 0; twice < 2; twice++) {
+      const got = workspaceHistogramStats(ws, dtype);
+      for (const k of Object.keys(want) as (keyof typeof want)[]) assert.ok(Object.is(got[k], want[k]), `${dtype} stats ${k}: in place ${got[k]} copied ${want[k]}`);
+    }
+    assert.deepEqual(ws.histogram(), copied, 'the merged histogram still holds every count');
+    for (const f of formats) {
+      for (const [amax, mean] of [[want.absMax, want.absMean], [0.37, 0.02], [0, 0]] as const) {
+        const a = histogramErrors(copied, table, f, amax, mean), b = workspaceHistogramErrors(ws, dtype, f, amax, mean);
+        for (const k of ['signal', 'noise', 'maxAbsError', 'overflow', 'count'] as const) assert.ok(Object.is(a[k], b[k]), `${dtype} ${f.id} amax ${amax} ${k}: in place ${b[k]} copied ${a[k]}`);
+      }
+    }
+  }
+  // The code tables the kernels make equal decode.ts / errorKernels.ts tables bit for bit (NaN as the canonical NaN).
+  const wasmTable = (dtype: 'float16' | 'bfloat16'): Uint32Array => {
+    ws.reset(1, 1, 0, 1);
+    workspaceHistogramStats(ws, dtype);
+    const mem = (ws as unknown as { k: { memory: { buffer: ArrayBuffer } } }).k.memory.buffer;
+    return new Uint32Array(mem, 32 * 32768, 65536).slice();
+  };
+  assert.deepEqual(wasmTable('float16'), new Uint32Array(halfToFloatTable().buffer));
+  assert.deepEqual(wasmTable('bfloat16'), new Uint32Array(bf16ToFloatTable().buffer));
+});
+
+for (const dtype of ['float16', 'bfloat16'] as const) {
+  test(`${dtype} pair in float32: every max code of an INT4 group (the per-code scale table) stays within F16_PAIR_TOLERANCE of the float64 pair, overflow counts exactly`, { skip: activeErrorKernelBackend() !== 'wasm' && 'no WebAssembly SIMD' }, () => {
+    const ws = errorWorkspace();
+    let seed = 31;
+    const rnd = (): number => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32);
+    // Groups of 16 whose max code runs over all 32 768 magnitudes (NaN/±Inf codes included), the other values below it; rows of 16 groups.
+    const rowLen = 256, group = 16;
+    const codes = new Uint16Array(32768 * group);
+    for (let mc = 0; mc < 32768; mc++) {
+      for (let j = 0; j < group; j++) codes[mc * group + j] = (j === 5 ? mc : Math.floor(rnd() * (mc + 1))) | (rnd() < 0.5 ? 0x8000 : 0);
+    }
+    for (let start = 0; start < codes.length; start += 64 * rowLen) {
+      const part = codes.subarray(start, start + 64 * rowLen);
+      const n = part.length;
+      ws.reset(n, 4, 0, n);
+      ws.load(dtype, part, 0, n, false);
+      ws.intErrorPair(n, rowLen, group, 127, -127, AMAX_COMPUTED, 0, 7, -8, 0, 1);
+      ws.putCodes(part, 0, n);
+      ws.intErrorPairStaged(dtype, 0, n, rowLen, group, 127, -127, AMAX_COMPUTED, 0, 7, -8, 2, 3, false);
+      for (const [ref, got, what] of [[0, 2, 'A'], [1, 3, 'B']] as const) {
+        const want = ws.slot(ref), have = ws.slot(got);
+        const rn = want[0] === have[0] ? 0 : Math.abs(want[0] - have[0]) / Math.max(want[0], have[0]);
+        const rm = want[1] === have[1] ? 0 : Math.abs(want[1] - have[1]) / Math.max(want[1], have[1]);
+        assert.ok((rn <= F16_PAIR_TOLERANCE.noise || (Number.isNaN(want[0]) && Number.isNaN(have[0]))) && rm <= F16_PAIR_TOLERANCE.maxAbsError && want[2] === have[2], `codes from ${start / group}: ${what}: float64 ${want} float32 ${have}`);
+      }
+    }
+  });
+}
+
+test('pair in float32: the largest INT8/INT4 error found in a late group of a later row (or a later call) counts, though the rows passed their tests earlier', { skip: activeErrorKernelBackend() !== 'wasm' && 'no WebAssembly SIMD' }, () => {
+  const ws = errorWorkspace();
+  let seed = 41;
+  const rnd = (): number => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32);
+  const rowLen = 128, group = 32;
+  // Row 1: its max (1.0) in group 1, whose values sit within 0.35 of INT4 grid points (B's max |e| ≈ 0.35); small
+  // values elsewhere. Row 2: small values, then a group of max 0.9 with values anywhere (B's max |e| ≈ 0.5): the
+  // tensor's INT4 max |d| is in row 2's third group (0.5 × 0.9/7 > 0.35 × 1/7), yet row 2 is no INT8 record (0.9 < 1)
+  // and both rows pass the scaled pass's tests after their first group.
+  const sB = halfToFloatTable()[floatToHalfBits(1 / 7)]!;
+  const row1 = Float32Array.from({ length: rowLen }, (_, i) => (i === 0 ? 1 : i < group ? (Math.floor(rnd() * 7) + (rnd() - 0.5) * 0.7) * sB * (rnd() < 0.5 ? -1 : 1) : (rnd() - 0.5) * 0.2));
+  const row2 = Float32Array.from({ length: rowLen }, (_, i) => (i === 2 * group + 3 ? 0.9 : i >= 2 * group && i < 3 * group ? (rnd() - 0.5) * 1.8 : (rnd() - 0.5) * 0.2));
+  const codes = new Uint16Array(encode(Float32Array.from([...row1, ...row2]), 'float16').buffer);
+  for (const split of [false, true]) {
+    // Both rows in one call, or one call per row (the max of the first call then comes from the accumulator).
+    ws.reset(2 * rowLen, 4, 0, 2 * rowLen);
+    ws.load('float16', codes, 0, 2 * rowLen, false);
+    ws.intErrorPair(2 * rowLen, rowLen, group, 127, -127, AMAX_COMPUTED, 0, 7, -8, 0, 1);
+    for (const [at, n] of split ? [[0, rowLen], [rowLen, rowLen]] : [[0, 2 * rowLen]]) {
+      ws.putCodes(codes, at!, n!);
+      ws.intErrorPairStaged('float16', 0, n!, rowLen, group, 127, -127, AMAX_COMPUTED, at! / rowLen, 7, -8, 2, 3, false);
+    }
+    for (const [ref, got, what] of [[0, 2, 'A'], [1, 3, 'B']] as const) {
+      const want = ws.slot(ref), have = ws.slot(got);
+      assert.ok(Math.abs(want[0] - have[0]) <= F16_PAIR_TOLERANCE.noise * want[0] && Math.abs(want[1] - have[1]) <= F16_PAIR_TOLERANCE.maxAbsError * want[1], `${split ? 'split' : 'one call'} ${what}: float64 ${want} float32 ${have}`);
+    }
+    // The case is what it says (float64 reference of row 1 alone): INT8's max |d| is row 1's, INT4's is well above row 1's.
+    const [maxA, maxB] = [ws.slot(0)[1], ws.slot(1)[1]];
+    ws.reset(rowLen, 2, 0, rowLen);
+    ws.load('float16', codes, 0, rowLen, false);
+    ws.intErrorPair(rowLen, rowLen, group, 127, -127, AMAX_COMPUTED, 0, 7, -8, 0, 1);
+    assert.equal(ws.slot(0)[1], maxA);
+    assert.ok(ws.slot(1)[1] < 0.9 * maxB, `row 1's INT4 max |d| ${ws.slot(1)[1]}, both rows' ${maxB}`);
+  }
 });
 
 test('the default formats on a large FP16 chunk (the float32 pair on codes) match quantizationError within F16_PAIR_TOLERANCE, and the JS backend exactly', () => {

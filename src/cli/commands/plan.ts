@@ -1,4 +1,5 @@
 import { promises as fs } from 'node:fs';
+import type { FileHandle } from 'node:fs/promises';
 import * as path from 'node:path';
 import {
   setOwn, EstimateError,
@@ -8,6 +9,7 @@ import {
   allowedFormats,
   assignmentHarm,
   assignmentWeightBytes,
+  baselineFormats,
   checkedAssignment,
   defaultCandidateFormats,
   formatBytes,
@@ -24,7 +26,7 @@ import {
   planFileNameFor,
   readShapeConstants,
   replacePlanAssignment,
-  serializePlan,
+  serializePlanChunks,
   solvePlan,
   spearman,
   standardBaselines,
@@ -51,7 +53,7 @@ import { measureSensitivity } from '../../node/measure';
 import { MAX_EVAL_CONTEXT } from '../../node/llamaEval';
 import { DEFAULT_VERIFY_CANDIDATES, MAX_VERIFY_CANDIDATES, onnxPlanRecord, planReference, verifyPlan, type PlanReference, type VerifyPlanResult } from '../../node/planVerify';
 import { analyzeModelScores, analyzeModelSensitivity, type SensitivityProgress } from '../../node/sensitivityRunner';
-import { modelDataFiles, writeOutputFile } from '../../node/safeOutput';
+import { modelDataFiles, writeOutputFiles } from '../../node/safeOutput';
 import { formatIds, isFormat } from '../choices';
 import { CliError, renderTable, type CliOutput } from '../io';
 import { JSON_OPTION, PROGRESS_OPTION, flag, positiveInt, quoteArg, str, type CommandSpec, type OptionValues } from '../options';
@@ -110,11 +112,30 @@ function size(flag: string, text: string): number {
 
 /** Reads and parses a plan file (size-bounded). */
 export async function readPlanFile(file: string): Promise<ParsedPlan> {
+  return parsePlan(await readPlanText(file), path.basename(file));
+}
+
+/** A plan file's text (size-bounded). */
+async function readPlanText(file: string): Promise<string> {
   const name = path.basename(file);
   const st = await fs.stat(file).catch(() => undefined);
   if (!st) throw new CliError(`${name}: the plan file does not exist.`);
   if (st.size > MAX_PLAN_TEXT_BYTES) throw new CliError(`${name}: the plan is ${st.size} bytes, more than the limit of ${MAX_PLAN_TEXT_BYTES}.`);
-  return parsePlan(await readRegularTextFile(file, MAX_PLAN_TEXT_BYTES), name);
+  return readRegularTextFile(file, MAX_PLAN_TEXT_BYTES);
+}
+
+/**
+ * The entries of the plan at `file` that a new plan keeps: the pinned and the annotated ones (all that solvePlan
+ * reads of a previous plan), as strings of their own. A text in which neither key can occur (no `"pinned"`, no
+ * `"note"`, and no \u escape that could spell one) has none, and is not parsed: a 200,000-layer plan's parse
+ * allocated ~300 MB and kept its 12 MB text alive through the names' slices.
+ */
+async function keptPlanEntries(file: string): Promise<PlanLayerEntry[]> {
+  const text = await readPlanText(file);
+  if (!text.includes('"pinned"') && !text.includes('"note"') && !text.includes('\\u')) return [];
+  return (parsePlan(text, path.basename(file)).plan?.layers ?? [])
+    .filter((e) => e.pinned === true || e.note !== undefined)
+    .map((e) => ({ ...e, layer: flatString(e.layer), format: flatString(e.format), ...(e.note !== undefined ? { note: flatString(e.note) } : {}) }));
 }
 
 /**
@@ -278,18 +299,23 @@ async function planModel(opened: { source: ByteSource; siblings: SiblingResolver
   // Pins and notes from an existing plan at the output path are kept.
   const outPath = values.output ?? path.join(path.dirname(path.resolve(modelPath)), planFileNameFor(model.fileName));
   const existing = await fs.stat(outPath).then((st) => st.isFile(), () => false);
-  const previous = existing ? ((await readPlanFile(outPath)).plan?.layers ?? []) : [];
+  const previous = existing ? await keptPlanEntries(outPath) : [];
   const pinned: Record<string, string> = {};
   for (const e of previous) if (e.pinned) setOwn(pinned, e.layer, e.format);
   // Score the baselines' formats too, so the comparison table has their predicted harm.
   const baselineList = standardBaselines(model, { native: s.target.native, allowEmulated: s.allowEmulated });
   // Set by set, baseline by baseline: one array of every baseline's entries is a million strings at 200,000 layers.
   const listedSet = new Set(formats);
-  for (const b of baselineList) for (const f of b.formats ?? new Set(Object.values(b.assignment))) if (f !== KEEP_FORMAT) listedSet.add(f);
+  for (const b of baselineList) for (const f of baselineFormats(b)) listedSet.add(f);
   const listed = [...listedSet];
   // GGUF: llama-quantize's fallback types for rows a format's block does not divide are what the solver offers there.
   const scored = [...new Set([...listed, ...ggufFallbackFormats(model, listed)])];
   return { model, fingerprint, constants, formats, outPath, previous, pinned, baselineList, scored };
+}
+
+/** `s` as a string of its own (not a slice of the text it was parsed from, which it would keep alive). */
+function flatString(s: string): string {
+  return s.length > 0 ? (' ' + s).slice(1) : s;
 }
 
 /** A plan's static sensitivity: the full report when it measures or verifies, else the columnar scores. */
@@ -517,7 +543,12 @@ export async function planCommand(optionValues: OptionValues, positionals: reado
     const plan = solved.plan && ggufVerification ? { ...solved.plan, measurement: ggufMeasurementRecord(ggufVerification, h.gguf!) }
       : solved.plan && onnxRecord ? { ...solved.plan, measurement: onnxRecord }
       : solved.plan;
-    if (plan && !values['dry-run']) await writeOutputFile(m.outPath, serializePlan(plan), { inputs: [modelPath, ...modelDataFiles(modelPath, model), ...(values['targets-file'] ? [values['targets-file']] : [])] });
+    // Written in pieces (serializePlanChunks): the whole text of a 200,000-layer plan is never held at once.
+    const planFile = plan && { path: m.outPath, write: async (handle: FileHandle): Promise<void> => {
+      // writeFile writes each piece whole, from where the previous one ended.
+      for (const chunk of serializePlanChunks(plan)) await handle.writeFile(chunk);
+    } };
+    if (planFile && !values['dry-run']) await writeOutputFiles([planFile], { inputs: [modelPath, ...modelDataFiles(modelPath, model), ...(values['targets-file'] ? [values['targets-file']] : [])] });
     const outcome: PlanOutcome = { m, report, h, solved, verification, ggufVerification, plan };
     return values.json ? printPlanJson(outcome, values, io) : printPlanText(outcome, values, s, io);
   } finally {

@@ -9,7 +9,7 @@ import type { Layer, Model } from '../model/types';
 import { getNumberFormat, type ComputeType } from '../precision/numberFormats';
 import { KEEP_FORMAT } from './planFile';
 import { ggufWrittenLayerFormat } from './ggufFallback';
-import { formatAllowed, groupLayers, layerTensors, tensorBytesIn, type FuseOptions } from './solver';
+import { assignmentHarm, assignmentWeightBytes, formatAllowed, groupLayers, layerColumnHarm, layerColumnWeightBytes, layerTensors, tensorBytesIn, type FuseOptions, type HarmFunction } from './solver';
 
 /** A named assignment (layer → format id, 'keep' = as stored). */
 export interface Baseline {
@@ -21,6 +21,12 @@ export interface Baseline {
    * without enumerating the record (a 200,000-key record costs tens of milliseconds to enumerate); else undefined.
    */
   readonly formats?: readonly string[];
+  /**
+   * The same assignment as a format id per layer of the model's `layers` (undefined = no entry), when the builder
+   * has it (layer names unique): {@link baselineWeightBytes} and {@link baselineHarm} read it, and `assignment` is
+   * then made only when something asks for it (a 200,000-key record is ~13 MB and ~0.15 s to build).
+   */
+  readonly layerFormats?: readonly (string | undefined)[];
 }
 
 /** Options shared by the baseline builders. */
@@ -36,7 +42,7 @@ export interface BaselineOptions {
  * `raw` holds a format id per layer of `model.layers` (undefined = keep). Columns and one record at the end: at
  * 200,000 layers a record per step (and a closure per layer) cost seconds per baseline.
  */
-function finish(model: Model, raw: readonly (string | undefined)[], fuse: FuseOptions | undefined): { assignment: Record<string, string>; formats: readonly string[] | undefined } {
+function finish(model: Model, raw: readonly (string | undefined)[], fuse: FuseOptions | undefined): Pick<Baseline, 'assignment' | 'formats' | 'layerFormats'> {
   const { byLayer } = layerTensors(model);
   const layers = model.layers;
   const ids: (string | undefined)[] = new Array<string | undefined>(layers.length).fill(undefined);
@@ -87,22 +93,35 @@ function finish(model: Model, raw: readonly (string | undefined)[], fuse: FuseOp
   }
   const isAdded = new Uint8Array(layers.length);
   for (const i of added) isAdded[i] = 1;
-  const out: Record<string, string> = {};
-  // The distinct formats in the record's key order: insertion order, unless a name repeats (a later entry replaces
-  // the value in place) or is an array index (those come first): then undefined.
-  let formats: string[] | undefined = byLayer.size === layers.length ? [] : undefined;
-  const put = (i: number): void => {
-    const name = layers[i]!.name;
-    const id = ids[i]!;
-    putOwn(out, name, id);
+  // The record: the entries in layer order, then those the fused groups added, in group order.
+  const record = (): Record<string, string> => {
+    const out: Record<string, string> = {};
+    for (let i = 0; i < layers.length; i++) if (ids[i] !== undefined && isAdded[i] === 0) putOwn(out, layers[i]!.name, ids[i]!);
+    for (const i of added) putOwn(out, layers[i]!.name, ids[i]!);
+    return out;
+  };
+  // A repeated layer name (a later entry replaces the value in place) keeps the record only.
+  if (byLayer.size !== layers.length) return { assignment: record() };
+  // The distinct formats in the record's key order: insertion order, unless a name is an array index (those come
+  // first): then unknown.
+  let formats: string[] | undefined = [];
+  const see = (i: number): void => {
     if (!formats) return;
+    const name = layers[i]!.name;
     const c = name.charCodeAt(0);
     if (c >= 48 && c <= 57 && isArrayIndex(name)) formats = undefined;
-    else if (!formats.includes(id)) formats.push(id);
+    else if (!formats.includes(ids[i]!)) formats.push(ids[i]!);
   };
-  for (let i = 0; i < layers.length; i++) if (ids[i] !== undefined && isAdded[i] === 0) put(i);
-  for (const i of added) put(i);
-  return { assignment: out, formats };
+  for (let i = 0; i < layers.length; i++) if (ids[i] !== undefined && isAdded[i] === 0) see(i);
+  for (const i of added) see(i);
+  let made: Record<string, string> | undefined;
+  return {
+    get assignment(): Record<string, string> {
+      return (made ??= record());
+    },
+    ...(formats ? { formats } : {}),
+    layerFormats: ids,
+  };
 }
 
 /** True for a property key that is an array index ("0" … "4294967294"): objects list those keys first. */
@@ -110,10 +129,33 @@ function isArrayIndex(key: string): boolean {
   return /^(0|[1-9][0-9]*)$/.test(key) && Number(key) < 4294967295;
 }
 
-/** {@link finish}'s record and, when known, its distinct formats (no `formats` key otherwise). */
-function finished(model: Model, raw: readonly (string | undefined)[], fuse: FuseOptions | undefined): Pick<Baseline, 'assignment' | 'formats'> {
-  const { assignment, formats } = finish(model, raw, fuse);
-  return formats ? { assignment, formats } : { assignment };
+/** A baseline of {@link finish}'s assignment (its record made on first use when the per-layer column is kept). */
+function finished(id: string, label: string, model: Model, raw: readonly (string | undefined)[], fuse: FuseOptions | undefined): Baseline {
+  return withName(finish(model, raw, fuse), id, label);
+}
+
+/** `b` under another id and label, keeping its per-layer column and a record not yet made unmade. */
+export function withName(b: Pick<Baseline, 'assignment' | 'formats' | 'layerFormats'>, id: string, label: string): Baseline {
+  const named = { id, label, ...(b.formats ? { formats: b.formats } : {}), ...(b.layerFormats ? { layerFormats: b.layerFormats } : {}) };
+  return Object.defineProperty(named, 'assignment', { get: () => b.assignment, enumerable: true }) as typeof named & Pick<Baseline, 'assignment'>;
+}
+
+/**
+ * The distinct formats a baseline assigns, 'keep' left out, in the order `Object.values(b.assignment)` first gives
+ * them (from `formats` when the builder knew them, without enumerating the record).
+ */
+export function baselineFormats(b: Baseline): string[] {
+  return [...(b.formats ?? new Set(Object.values(b.assignment)))].filter((f) => f !== KEEP_FORMAT);
+}
+
+/** `assignmentWeightBytes(model, b.assignment)`, from the per-layer column when the baseline has it. */
+export function baselineWeightBytes(model: Model, b: Baseline): number {
+  return b.layerFormats ? layerColumnWeightBytes(model, b.layerFormats) : assignmentWeightBytes(model, b.assignment);
+}
+
+/** `assignmentHarm(model, b.assignment, harm)`, from the per-layer column when the baseline has it. */
+export function baselineHarm(model: Model, b: Baseline, harm: HarmFunction): number | undefined {
+  return b.layerFormats ? layerColumnHarm(model, b.layerFormats, harm) : assignmentHarm(model, b.assignment, harm);
 }
 
 /** Position of each layer in `model.layers` (per model). */
@@ -142,7 +184,7 @@ export function uniformBaseline(model: Model, formatId: string, options: Baselin
   const f = getNumberFormat(formatId);
   if (!f || !formatAllowed(f, options.native, options.allowEmulated)) return undefined;
   const raw = new Array<string | undefined>(model.layers.length).fill(f.id);
-  return { id: `uniform-${f.id}`, label: `all ${f.label}`, ...finished(model, raw, options.fuse) };
+  return finished(`uniform-${f.id}`, `all ${f.label}`, model, raw, options.fuse);
 }
 
 /**
@@ -204,7 +246,7 @@ export function llamaCppRulesBaseline(model: Model, formats: RuleFormats = q4kmF
     else if (isDown.has(l)) id = useMoreBits(blockIdx.get(l.block ?? -1)!, nBlocks) ? formats.high : formats.low;
     raw[index.get(l)!] = id;
   }
-  return { id: model.format === 'gguf' ? 'q4_k_m' : 'q4_k_m-like', label: `Q4_K_M-like (${formats.low}; ${formats.high} for attn v/ffn down, ${formats.head} head)`, ...finished(model, raw, options.fuse) };
+  return finished(model.format === 'gguf' ? 'q4_k_m' : 'q4_k_m-like', `Q4_K_M-like (${formats.low}; ${formats.high} for attn v/ffn down, ${formats.head} head)`, model, raw, options.fuse);
 }
 
 /**

@@ -1,6 +1,7 @@
 /** Plan: the mixed-precision solver, the plan file, baselines, exports and the model fingerprint. Named exports only: this is the folder's surface for the rest of core and for tests. */
 export {
   uniformBaseline, useMoreBits, q4kmFormats, llamaCppRulesBaseline, standardBaselines, type Baseline,
+  baselineFormats, baselineWeightBytes, baselineHarm, withName as baselineWithName,
   type BaselineOptions, type RuleFormats,
 } from './baselines';
 export {
@@ -18,7 +19,7 @@ export {
   checkedAssignment, planAssignment, type CheckedAssignment, type PlanCheckInput,
 } from './checked';
 export {
-  parsePlan, checkPlan, hasPlanErrors, formatPlanDiagnostics, resolvePlanAssignment, planFileNameFor, serializePlan,
+  parsePlan, checkPlan, hasPlanErrors, formatPlanDiagnostics, resolvePlanAssignment, planFileNameFor, serializePlan, serializePlanChunks,
   tryParseByteSize, parseByteSize, parseBudgetInput, buildPlan, PLAN_SCHEMA_URL, PLAN_VERSION, KEEP_FORMAT, MAX_PLAN_TEXT_BYTES,
   MAX_PLAN_ENTRIES, MAX_PLAN_DIAGNOSTICS, type PlanBudget, type PlanLayerEntry, type PlanModelRef,
   type PrecisionPlan, type PlanMeasurement, type PlanMeasuredFigures, type PlanKlMeasurement, type PlanSqnrMeasurement, type PlanSqnrFigures, type PlanMeasurementMetric, measurementMetric, MAX_MEASUREMENT_TEXT_BYTES, type PlanPosition, type PlanDiagnosticCode, type PlanDiagnostic, type PlanPositions,

@@ -353,7 +353,7 @@ export function solvePreparedKnapsack(prepared: PreparedKnapsack, budgetBytes: n
   }
   // Each option's bound LB + reduced cost, once per solve; per group its two least (an attempt then only compares
   // them with its threshold: one option below it fixes the group, two or more leave it free, none ends the attempt).
-  const scratch = new DpScratch(n, effBytes.length);
+  const scratch = dpScratch(prepared);
   const { optBound, least, second } = scratch;
   for (let g = 0; g < n; g++) {
     let m1 = Infinity;
@@ -400,7 +400,7 @@ export function solvePreparedKnapsack(prepared: PreparedKnapsack, budgetBytes: n
  */
 const THRESHOLD_FRACTIONS = [0.1, 0.2, 0.4, 0.7, 1] as const;
 
-/** Typed arrays of the DP, allocated once per solve and reused by its attempts (and their stages). */
+/** Typed arrays of the DP, allocated once per prepared problem and reused by its solves, their attempts and stages. */
 class DpScratch {
   /** Result positions (fixed groups' and the DP's picks). */
   readonly pos: Int32Array;
@@ -434,6 +434,22 @@ class DpScratch {
     this.second = new Float64Array(groups);
   }
 }
+
+/**
+ * The scratch of a prepared problem, shared by its solves (the plan's and those at the baselines' sizes): every
+ * column is written before it is read, so a solve finds nothing of the previous one, and the back-pointer columns
+ * grown by one solve serve the next. A scratch per solve was ~25 MB of new typed arrays each at 200,000 layers, and
+ * each ~64 MB of them cost a full garbage collection of the whole heap.
+ */
+function dpScratch(prepared: PreparedKnapsack): DpScratch {
+  let s = scratchMemo.get(prepared);
+  if (!s) {
+    s = new DpScratch(prepared.groups, prepared.effBytes.length);
+    scratchMemo.set(prepared, s);
+  }
+  return s;
+}
+const scratchMemo = new WeakMap<PreparedKnapsack, DpScratch>();
 
 type BelowThreshold = { readonly kind: 'found' | 'none' | 'capped'; readonly states: number; readonly freeGroups: number };
 

@@ -675,15 +675,30 @@ export function planFileNameFor(modelFileName: string): string {
 
 /** Serializes a plan for humans: two-space indent, one layer entry per line (easy to diff and edit). */
 export function serializePlan(plan: PrecisionPlan): string {
+  return [...serializePlanChunks(plan)].join('');
+}
+
+/** Entries of `layers` per chunk of {@link serializePlanChunks} (~0.3 MB of text). */
+const PLAN_CHUNK_ENTRIES = 4096;
+
+/**
+ * {@link serializePlan}'s text in pieces whose concatenation is that text: the head, then the layer entries a few
+ * thousand at a time, so a writer never holds the whole text, nor a string per entry, of a 200,000-layer plan (that
+ * cost ~95 MB of peak memory).
+ */
+export function* serializePlanChunks(plan: PrecisionPlan): Generator<string> {
   const { layers, ...rest } = plan;
   const head = JSON.stringify(rest, null, 2);
-  const lines = layers.map((e) => {
-    const parts = [`"layer": ${JSON.stringify(e.layer)}`, `"format": ${JSON.stringify(e.format)}`];
-    if (e.pinned) parts.push('"pinned": true');
-    if (e.note !== undefined) parts.push(`"note": ${JSON.stringify(e.note)}`);
-    return `    {${parts.join(', ')}}`;
-  });
-  return `${head.slice(0, -2)},\n  "layers": [${lines.length ? `\n${lines.join(',\n')}\n  ` : ''}]\n}\n`;
+  yield `${head.slice(0, -2)},\n  "layers": [`;
+  for (let s = 0; s < layers.length; s += PLAN_CHUNK_ENTRIES) {
+    let text = '';
+    for (let i = s, end = Math.min(layers.length, s + PLAN_CHUNK_ENTRIES); i < end; i++) {
+      const e = layers[i]!;
+      text += `${i === 0 ? '\n' : ',\n'}    {"layer": ${JSON.stringify(e.layer)}, "format": ${JSON.stringify(e.format)}${e.pinned ? ', "pinned": true' : ''}${e.note !== undefined ? `, "note": ${JSON.stringify(e.note)}` : ''}}`;
+    }
+    yield text;
+  }
+  yield `${layers.length ? '\n  ' : ''}]\n}\n`;
 }
 //#endregion
 

@@ -221,11 +221,24 @@ function computeLayerTensors(model: Model): LayerTensors {
 
 /** Layer-weight bytes of an assignment (layer → format id; missing or 'keep' = as stored). */
 export function assignmentWeightBytes(model: Model, assignment: Readonly<Record<string, string>>): number {
+  return weightBytesBy(model, (name) => own(assignment, name));
+}
+
+/**
+ * {@link assignmentWeightBytes} of an assignment given as a format id per layer of `model.layers` (undefined =
+ * as stored), for a model whose layer names are unique (then `layerTensors` lists the layers in that order).
+ */
+export function layerColumnWeightBytes(model: Model, ids: readonly (string | undefined)[]): number {
+  return weightBytesBy(model, (_, i) => ids[i]);
+}
+
+function weightBytesBy(model: Model, idOf: (name: string, index: number) => string | undefined): number {
   const { byLayer } = layerTensors(model);
   const formatOf = formatLookup();
   let total = 0;
+  let i = 0;
   for (const [name, tensors] of byLayer) {
-    const id = own(assignment, name);
+    const id = idOf(name, i++);
     const f = !id || id === KEEP_FORMAT ? 'keep' : (formatOf(id) ?? 'keep');
     for (const t of tensors) total += tensorBytesIn(t.tensor, f, t.isMain);
   }
@@ -587,11 +600,22 @@ export function harmFromScores(scores: SensitivityScores): HarmFunction {
 //#region comparisons
 /** Predicted harm of an assignment (Σ per-layer scores; 'keep' and the stored format score 0); undefined when a layer has no score. */
 export function assignmentHarm(model: Model, assignment: Readonly<Record<string, string>>, harm: HarmFunction): number | undefined {
+  return harmBy(model, (name) => own(assignment, name), harm);
+}
+
+/** {@link assignmentHarm} of an assignment given as a format id per layer of `model.layers` (undefined = as stored). */
+export function layerColumnHarm(model: Model, ids: readonly (string | undefined)[], harm: HarmFunction): number | undefined {
+  return harmBy(model, (_, i) => ids[i], harm);
+}
+
+function harmBy(model: Model, idOf: (name: string, index: number) => string | undefined, harm: HarmFunction): number | undefined {
   let total = 0;
   const formatOf = formatLookup();
   const storedIds = new Map<string, string | undefined>();
-  for (const l of model.layers) {
-    const id = own(assignment, l.name);
+  const layers = model.layers;
+  for (let i = 0; i < layers.length; i++) {
+    const l = layers[i]!;
+    const id = idOf(l.name, i);
     if (!id || id === KEEP_FORMAT) continue;
     const f = formatOf(id);
     if (!f) return undefined;

@@ -15,10 +15,10 @@ import type { Target } from '../estimate/hardware/catalog';
 import { setOwn } from '../model/dict';
 import type { Model } from '../model/types';
 import { getNumberFormat, type NumberFormat } from '../precision/numberFormats';
-import type { Baseline } from './baselines';
+import { baselineHarm, baselineWeightBytes, type Baseline } from './baselines';
 import { budgetFor as budgetOf, budgetKind, layerBudgetFacts, type BudgetBreakdown } from './budget';
 import { buildPlan, type PlanBudget, type PlanLayerEntry, type PrecisionPlan } from './planFile';
-import { assignmentHarm, assignmentWeightBytes, formatAllowed, solveModel, type FrontierPoint, type SolveAtBytes, type SolveModelOptions, type SolveModelResult } from './solver';
+import { formatAllowed, solveModel, type FrontierPoint, type SolveAtBytes, type SolveModelOptions, type SolveModelResult } from './solver';
 
 //#region solve for a target
 /** Options for {@link planForTarget}. */
@@ -220,7 +220,7 @@ export function planDocument(model: Model, input: SolvePlanInput, assignment: Re
  */
 function compareBaselines(model: Model, input: SolvePlanInput, baselineBytes: readonly number[], atBytes: readonly SolveAtBytes[]): BaselineComparison[] {
   return (input.baselines ?? []).map((b, i) => {
-    const h = assignmentHarm(model, b.assignment, input.harm);
+    const h = baselineHarm(model, b, input.harm);
     const same = atBytes[i]!;
     return { id: b.id, label: b.label, weightBytes: baselineBytes[i]!, harm: h ?? null, solverHarmAtSameBytes: same.status === 'infeasible' ? null : same.harm, solverWeightBytes: same.weightBytes };
   });
@@ -233,7 +233,7 @@ function compareBaselines(model: Model, input: SolvePlanInput, baselineBytes: re
 export function solvePlan(model: Model, input: SolvePlanInput): SolvedPlan {
   const { pinned } = previousPlanFacts(input.previous ?? []);
   const { previous: _previous, baselines: _baselines, fingerprint: _fingerprint, ...options } = input;
-  const baselineBytes = (input.baselines ?? []).map((b) => assignmentWeightBytes(model, b.assignment));
+  const baselineBytes = (input.baselines ?? []).map((b) => baselineWeightBytes(model, b));
   const prepared = prepareEstimate(model, input.target, planEstimateOptions(input));
   const result = planForTarget(model, { ...options, pinned, alsoAtBytes: baselineBytes }, prepared);
   const feasible = result.status !== 'infeasible';

@@ -24,7 +24,15 @@
  *   times s² in float64; a row whose errors are too small for the bound reruns with d = x − q·scale exact; bound
  *   and proof at {@link F16_PAIR_TOLERANCE}) — and counts the histogram in the same loop, where its scalar loads
  *   and stores overlap the SIMD arithmetic: 0.82 ns/value for count + pair (0.93 with d exact, 1.83 for count,
- *   decode and float64 pair) on one thread.
+ *   decode and float64 pair) on one thread. Session 6, the same sums bit for bit in less time (1.02 → 0.86
+ *   ns/value measured in one run on a loaded machine, INT4 g128): an INT4 group's scale, 1/scale and safety test
+ *   are functions of its max code, looked up in a 32 768-entry table made once per thread (`groupScaleTable`,
+ *   1 MiB at address 0; was ~20 ns of float64 divisions and FP16 rounding per group), and the max |d| is tracked
+ *   (four f32x4.pmax per 8 values, the loop's heaviest port) only where it can matter: until a row's maxima pass
+ *   the scaled pass's tests, and in groups whose ¼·scale² exceeds the max so far (|e| ≤ ½); elsewhere a loop
+ *   without it runs. The statistics and element-wise errors of the count run in place ({@link
+ *   workspaceHistogramStats}: the two halves merged in WebAssembly, the code table made there by `codeTable16`, no
+ *   JavaScript table or 512 KiB copies per tensor).
  * - Float32 weights: statistics (`stats32`, ~1.1 ns/element), FP16/BF16 errors by float32 bit rounding
  *   (`roundError16`, ~1 ns/element; with the statistics in one pass, `statsRound16`) and TF32/per-tensor-minifloat
  *   errors (`elementError`, the same Veltkamp/RNE arithmetic as quantize.ts, ~1.3 ns/element) in WebAssembly too.
@@ -83,7 +91,10 @@ interface WasmExports {
   histogram16(src: number, n: number, hist: number): void;
   intError(x: number, n: number, rowLen: number, group: number, qmax: number, qmin: number, fp16Scale: number, mode: number, amaxConst: number, amaxPtr: number, acc: number): void;
   intErrorPair(x: number, n: number, rowLen: number, group: number, qmaxA: number, qminA: number, modeA: number, amaxPtr: number, qmaxB: number, qminB: number, scratch: number, accA: number, accB: number): void;
-  intErrorPairF16(src: number, n: number, rowLen: number, group: number, qmaxA: number, qminA: number, modeA: number, amaxPtr: number, qmaxB: number, qminB: number, scratch: number, dst: number, accA: number, accB: number, count: number, hist: number, bf16: number): void;
+  intErrorPairF16(src: number, n: number, rowLen: number, group: number, qmaxA: number, qminA: number, modeA: number, amaxPtr: number, qmaxB: number, qminB: number, scratch: number, dst: number, accA: number, accB: number, count: number, hist: number, bf16: number, lut: number): void;
+  groupScaleTable(lut: number, qmaxB: number, qminB: number, bf16: number): void;
+  histMerge(hist: number): void;
+  codeTable16(dst: number, bf16: number): void;
   intErrorGroups(x: number, n: number, rowLen: number, g1: number, qmaxA: number, qminA: number, modeA: number, amaxPtr: number, qmaxB: number, qminB: number, scratch: number, accA: number, acc1: number): void;
   stats32(x: number, n: number, acc: number): void;
   statsRound16(x: number, n: number, acc: number, acc16: number, accB: number): void;
@@ -103,6 +114,9 @@ interface WasmApi {
 let wasmState: WasmExports | null | undefined;
 
 function base64ToBytes(b64: string): Uint8Array {
+  // Node's native decoder when there is one (the loop below ran cold in every new worker: ~5 ms of its start).
+  const native = (globalThis as unknown as { Buffer?: { from(text: string, encoding: 'base64'): Uint8Array } }).Buffer;
+  if (native && typeof native.from === 'function') return native.from(b64, 'base64');
   const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
   const lookup = new Uint8Array(128);
   for (let i = 0; i < alphabet.length; i++) lookup[alphabet.charCodeAt(i)] = i;
@@ -271,6 +285,10 @@ export interface ErrorWorkspace {
 }
 
 const HIST_BYTES = 65536 * 4;
+/** intErrorPairF16's table of B's per-group constants by max code (errorKernels.wat `groupScaleTable`): 32 bytes × 32 768 codes, at address 0. */
+const GROUP_TABLE_BYTES = 32 * 32768;
+/** Where the float32 value of every 16-bit code lies (errorKernels.wat `codeTable16`), after the group table. */
+const CODE_TABLE_AT = GROUP_TABLE_BYTES;
 
 class WasmWorkspace implements ErrorWorkspace {
   readonly backend = 'wasm';
@@ -288,13 +306,17 @@ class WasmWorkspace implements ErrorWorkspace {
   private regionEnd = 0;
   /** The histograms hold counts (zeroed at the next reset; most small tensors never count, and zeroing 512 KiB per task cost more than their analysis). */
   private histUsed = true;
+  /** The (qmaxB, qminB, bf16) the group table at 0 was made for ('' = not made yet). */
+  private groupTableKey = '';
+  /** The dtype whose code table is at {@link CODE_TABLE_AT} ('' = none yet). */
+  private codeTableOf: '' | 'float16' | 'bfloat16' = '';
   constructor(private readonly k: WasmExports) {}
 
   reset(blockElements: number, slots: number, rowAmaxCount: number, stageElements = blockElements): void {
     const align = (x: number): number => (x + 63) & ~63;
     this.stageElements = Math.max(blockElements, stageElements);
-    this.hist = 0; // two histograms (the kernel alternates between them)
-    this.acc = 2 * HIST_BYTES;
+    this.hist = CODE_TABLE_AT + HIST_BYTES; // two histograms (the kernel alternates between them), after the tables
+    this.acc = this.hist + 2 * HIST_BYTES;
     this.statsAcc = align(this.acc + slots * 24);
     this.amax = align(this.statsAcc + 12 * 8);
     this.src = align(this.amax + rowAmaxCount * 4);
@@ -307,7 +329,7 @@ class WasmWorkspace implements ErrorWorkspace {
     this.cur = this.dst;
     const have = this.k.memory.buffer.byteLength;
     if (need > have) this.k.memory.grow(Math.ceil((need - have) / 65536));
-    new Uint8Array(this.k.memory.buffer, this.histUsed ? 0 : this.acc, this.histUsed ? this.amax : this.amax - this.acc).fill(0);
+    new Uint8Array(this.k.memory.buffer, this.histUsed ? this.hist : this.acc, this.histUsed ? this.amax - this.hist : this.amax - this.acc).fill(0);
     this.histUsed = false;
   }
 
@@ -420,7 +442,13 @@ class WasmWorkspace implements ErrorWorkspace {
 
   intErrorPairStaged(source: 'float16' | 'bfloat16', k: number, n: number, rowLength: number, group: number, qmaxA: number, qminA: number, amaxModeA: number, firstRow: number, qmaxB: number, qminB: number, slotA: number, slotB: number, count: boolean): void {
     this.cur = this.dst;
-    this.k.intErrorPairF16(this.src + 2 * k, n, rowLength, group, qmaxA, qminA, amaxModeA, this.amax + firstRow * 4, qmaxB, qminB, this.scratch, this.dst, this.acc + slotA * 24, this.acc + slotB * 24, count ? 1 : 0, this.hist, source === 'bfloat16' ? 1 : 0);
+    const bf16 = source === 'bfloat16' ? 1 : 0;
+    const key = `${qmaxB} ${qminB} ${bf16}`;
+    if (this.groupTableKey !== key) {
+      this.k.groupScaleTable(0, qmaxB, qminB, bf16);
+      this.groupTableKey = key;
+    }
+    this.k.intErrorPairF16(this.src + 2 * k, n, rowLength, group, qmaxA, qminA, amaxModeA, this.amax + firstRow * 4, qmaxB, qminB, this.scratch, this.dst, this.acc + slotA * 24, this.acc + slotB * 24, count ? 1 : 0, this.hist, bf16, 0);
     if (count) this.histUsed = true;
   }
 
@@ -453,12 +481,52 @@ class WasmWorkspace implements ErrorWorkspace {
     return out;
   }
 
-  /** Copies `hist` and `table` above everything a task uses (histograms, slots, blocks); returns where (then 104 free bytes). */
-  private histInputs(hist: Uint32Array, table: Float32Array): number {
-    const base = (Math.max(this.regionEnd, 4 * HIST_BYTES) + 63) & ~63;
-    const need = base + 2 * HIST_BYTES + 128;
+  /** An address above everything a task uses (tables, histograms, slots, blocks) with `bytes` free after it. */
+  private above(bytes: number): number {
+    const base = (Math.max(this.regionEnd, this.hist + 4 * HIST_BYTES) + 63) & ~63;
+    const need = base + bytes;
     const have = this.k.memory.buffer.byteLength;
     if (need > have) this.k.memory.grow(Math.ceil((need - have) / 65536));
+    return base;
+  }
+
+  /** The counts of the code histogram, merged into its first half in place; returns its address. */
+  private mergedHistogram(): number {
+    this.k.histMerge(this.hist);
+    return this.hist;
+  }
+
+  /** The address of the code table of `dtype` (made in place the first time it is asked for). */
+  private codeTableAt(dtype: 'float16' | 'bfloat16'): number {
+    if (this.codeTableOf !== dtype) {
+      this.k.codeTable16(CODE_TABLE_AT, dtype === 'bfloat16' ? 1 : 0);
+      this.codeTableOf = dtype;
+    }
+    return CODE_TABLE_AT;
+  }
+
+  /** {@link histStats} of this workspace's own histogram and code table, in place (no copies). */
+  residentHistStats(dtype: 'float16' | 'bfloat16'): Float64Array {
+    const hist = this.mergedHistogram();
+    const table = this.codeTableAt(dtype);
+    const out = this.above(128);
+    this.k.histStats(hist, table, out);
+    return new Float64Array(this.k.memory.buffer, out, 13).slice();
+  }
+
+  /** {@link histErrors} of this workspace's own histogram and code table, in place (no copies). */
+  residentHistErrors(dtype: 'float16' | 'bfloat16', p: HistKernelParams): ErrorPartial {
+    const hist = this.mergedHistogram();
+    const table = this.codeTableAt(dtype);
+    const out = this.above(128);
+    this.k.histErrors(hist, table, p.kind, p.c, p.minNormal, p.subInv, p.maxFinite, p.inv, p.scale, out);
+    const f = new Float64Array(this.k.memory.buffer, out, 5);
+    return { signal: f[0]!, noise: f[1]!, maxAbsError: f[2]!, overflow: f[3]!, count: f[4]! };
+  }
+
+  /** Copies `hist` and `table` above everything a task uses (histograms, slots, blocks); returns where (then 104 free bytes). */
+  private histInputs(hist: Uint32Array, table: Float32Array): number {
+    const base = this.above(2 * HIST_BYTES + 128);
     const mem = this.k.memory.buffer;
     new Uint32Array(mem, base, 65536).set(hist.subarray(0, 65536));
     new Float32Array(mem, base + HIST_BYTES, 65536).set(table.subarray(0, 65536));
@@ -852,6 +920,30 @@ export function histogramStats(hist: Uint32Array, table: Float32Array): WeightSt
   return histogramStatsJs(hist, table);
 }
 
+/**
+ * {@link histogramStats} of the codes `ws` counted since its reset (FP16 or BF16 codes): on the WebAssembly
+ * workspace in place, on its own histogram and a code table made in its memory (the same sums bit for bit, without
+ * building {@link halfToFloatTable} in JavaScript or copying 512 KiB per call); otherwise as histogramStats.
+ */
+export function workspaceHistogramStats(ws: ErrorWorkspace, dtype: 'float16' | 'bfloat16'): WeightStatsPartial & HistogramFacts {
+  if (ws instanceof WasmWorkspace) {
+    const t = ws.residentHistStats(dtype);
+    const total = t[12]!;
+    return { count: t[0]!, maxAbs: t[1]!, s1: t[2]!, s2: t[3]!, s3: t[4]!, s4: t[5]!, sAbs: t[6]!, beyondFp16: t[7]!, zeros: t[8]!, nonFinite: t[9]!, absMax: t[10]!, absMean: total > 0 ? t[11]! / total : 0 };
+  }
+  return histogramStats(ws.histogram(), codeTable(dtype));
+}
+
+/**
+ * {@link histogramErrors} of `format` over the codes `ws` counted since its reset, in place on the WebAssembly
+ * workspace when the kernel covers the format (as {@link workspaceHistogramStats}); otherwise as histogramErrors.
+ */
+export function workspaceHistogramErrors(ws: ErrorWorkspace, dtype: 'float16' | 'bfloat16', format: NumberFormat, tensorAbsMax: number, tensorAbsMean: number): ErrorPartial {
+  const p = ws instanceof WasmWorkspace ? histKernelParamsOf(format, dtype === 'float16', tensorAbsMax) : undefined;
+  if (p) return (ws as WasmWorkspace).residentHistErrors(dtype, p);
+  return histogramErrors(ws.histogram(), codeTable(dtype), format, tensorAbsMax, tensorAbsMean);
+}
+
 /** {@link histogramStats} in JavaScript (the reference of the WebAssembly loop). */
 export function histogramStatsJs(hist: Uint32Array, table: Float32Array): WeightStatsPartial & HistogramFacts {
   let count = 0, maxAbs = 0, s1 = 0, s2 = 0, s3 = 0, s4 = 0, sAbs = 0, beyond = 0, zeros = 0, bad = 0, absMaxAll = 0, sAbsAll = 0, total = 0;
@@ -955,9 +1047,14 @@ interface HistKernelParams { readonly kind: 0 | 1 | 2; readonly c: number; reado
  * overflow), TF32, FP16 (roundFp16) and minifloat grids with a finite nonzero tensor max.
  */
 function histKernelParams(format: NumberFormat, table: Float32Array, tensorAbsMax: number): HistKernelParams | undefined {
+  return histKernelParamsOf(format, format.element === 'bf16' && table === halfToFloatTable(), tensorAbsMax);
+}
+
+/** {@link histKernelParams} given whether the table is FP16's (`half`; only BF16 needs to know). */
+function histKernelParamsOf(format: NumberFormat, half: boolean, tensorAbsMax: number): HistKernelParams | undefined {
   const el = format.element;
   const none = { minNormal: 0, subInv: 0, maxFinite: 0, inv: 0, scale: 0 };
-  if (el === 'bf16') return table === halfToFloatTable() ? { kind: 0, c: SPLIT(8), ...none } : undefined;
+  if (el === 'bf16') return half ? { kind: 0, c: SPLIT(8), ...none } : undefined;
   if (el === 'tf32') return { kind: 0, c: SPLIT(11), ...none };
   if (el === 'fp16') return { kind: 1, c: SPLIT(11), ...none };
   if (el === 'fp32' || el === 'ternary' || el === 'int8') return undefined;

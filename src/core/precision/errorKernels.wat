@@ -126,6 +126,45 @@
         (local.set $a (i32.add (local.get $hist) (i32.shl (i32.load16_u (local.get $p)) (i32.const 2))))
         (i32.store (local.get $a) (i32.add (i32.load (local.get $a)) (i32.const 1))))))
 
+  ;; Adds the second of the two histograms at $hist (u32[65536] each, as histogram16 counts them) into the first
+  ;; and zeroes it, so the first holds every count (calling it again adds nothing).
+  (func (export "histMerge") (param $hist i32)
+    (local $p i32) (local $end i32)
+    (local.set $p (local.get $hist))
+    (local.set $end (i32.add (local.get $hist) (i32.const 262144)))
+    (block $done
+      (loop $l
+        (br_if $done (i32.ge_u (local.get $p) (local.get $end)))
+        (v128.store (local.get $p) (i32x4.add (v128.load (local.get $p)) (v128.load offset=262144 (local.get $p))))
+        (v128.store offset=262144 (local.get $p) (v128.const i64x2 0 0))
+        (local.set $p (i32.add (local.get $p) (i32.const 16)))
+        (br $l))))
+
+  ;; The float32 value of every 16-bit code (65 536 × f32 at $dst), bit for bit as decode.ts halfToFloatTable (FP16:
+  ;; exact, NaN codes as the canonical 0x7fc00000) or errorKernels.ts bf16ToFloatTable (BF16 when $bf16: code << 16).
+  (func (export "codeTable16") (param $dst i32) (param $bf16 i32)
+    (local $h i32) (local $e i32) (local $m i32) (local $bits i32)
+    (block $done
+      (loop $l
+        (br_if $done (i32.gt_u (local.get $h) (i32.const 0xffff)))
+        (if (local.get $bf16)
+          (then (local.set $bits (i32.shl (local.get $h) (i32.const 16))))
+          (else
+            (local.set $e (i32.and (i32.shr_u (local.get $h) (i32.const 10)) (i32.const 0x1f)))
+            (local.set $m (i32.and (local.get $h) (i32.const 0x3ff)))
+            (if (i32.eqz (local.get $e))
+              ;; subnormal or zero: the sign bit and m × 2^-24 (exact in float32; -0 for code 0x8000)
+              (then (local.set $bits (i32.or (i32.shl (i32.and (local.get $h) (i32.const 0x8000)) (i32.const 16))
+                (i32.reinterpret_f32 (f32.mul (f32.convert_i32_u (local.get $m)) (f32.const 0x1p-24))))))
+              (else (if (i32.eq (local.get $e) (i32.const 31))
+                (then (local.set $bits (if (result i32) (local.get $m) (then (i32.const 0x7fc00000))
+                  (else (i32.or (i32.shl (i32.and (local.get $h) (i32.const 0x8000)) (i32.const 16)) (i32.const 0x7f800000))))))
+                (else (local.set $bits (i32.or (i32.or (i32.shl (i32.and (local.get $h) (i32.const 0x8000)) (i32.const 16))
+                  (i32.shl (i32.add (local.get $e) (i32.const 112)) (i32.const 23))) (i32.shl (local.get $m) (i32.const 13))))))))))
+        (i32.store (i32.add (local.get $dst) (i32.shl (local.get $h) (i32.const 2))) (local.get $bits))
+        (local.set $h (i32.add (local.get $h) (i32.const 1)))
+        (br $l))))
+
   ;; Rounds a non-negative finite float64 like errorKernels.ts toHalf: first to float32, then to FP16 (round half
   ;; to even, subnormal step 2^-24, ≥ 65520 → +Inf).
   (func $toHalf (param $v f64) (result f64)
@@ -456,6 +495,43 @@
     (f64.store offset=0 (local.get $accB) (f64.add (f64.load offset=0 (local.get $accB)) (local.get $snB)))
     (f64.store offset=8 (local.get $accB) (f64.max (f64.load offset=8 (local.get $accB)) (f64.sqrt (local.get $smB)))))
 
+  ;; The per-group constants of intErrorPairF16's B format for every max code $mc (0 … 0x7fff) of a group, 32 bytes
+  ;; each at $lut + 32·mc, computed exactly as that kernel computed them per group: amax = |x| of the code (FP16,
+  ;; or BF16 when $bf16), scale = fp16(amax / qmaxB) (0 when amax is 0 or NaN), float64 1/scale, float32 scale and
+  ;; float32 1/scale (offsets 0, 8, 16, 20), and at offset 24 an i32 1 when the group is safe for the float32 loops
+  ;; (the code is finite, the scale does not overflow FP16 and no clamp can trigger), else 0.
+  (func (export "groupScaleTable") (param $lut i32) (param $qmaxB f64) (param $qminB f64) (param $bf16 i32)
+    (local $mc i32) (local $p i32) (local $sh i32) (local $mulS f32) (local $infC i32) (local $limB f32)
+    (local $amax f64) (local $scBs f64) (local $ivBs f64) (local $ivB32 f32) (local $safe i32)
+    (local.set $sh (select (i32.const 16) (i32.const 13) (local.get $bf16)))
+    (local.set $mulS (select (f32.const 1) (f32.const 0x1p112) (local.get $bf16)))
+    (local.set $infC (select (i32.const 0x7f80) (i32.const 0x7c00) (local.get $bf16)))
+    (local.set $limB (f32.demote_f64 (f64.add (f64.min (local.get $qmaxB) (f64.neg (local.get $qminB))) (f64.const 0.5))))
+    (block $done
+      (loop $codes
+        (br_if $done (i32.gt_u (local.get $mc) (i32.const 0x7fff)))
+        (local.set $safe (i32.lt_u (local.get $mc) (local.get $infC)))
+        (local.set $amax (f64.promote_f32 (f32.mul (f32.reinterpret_i32 (i32.shl (local.get $mc) (local.get $sh))) (local.get $mulS))))
+        (local.set $scBs (f64.const 0))
+        (if (f64.gt (local.get $amax) (f64.const 0))
+          (then (local.set $scBs (call $toHalf (f64.div (local.get $amax) (local.get $qmaxB))))))
+        (local.set $ivBs (if (result f64) (f64.gt (local.get $scBs) (f64.const 0)) (then (f64.div (f64.const 1) (local.get $scBs))) (else (f64.const 0))))
+        (local.set $ivB32 (if (result f32) (f64.gt (local.get $scBs) (f64.const 0)) (then (f32.div (f32.const 1) (f32.demote_f64 (local.get $scBs)))) (else (f32.const 0))))
+        (if (i32.eqz (i32.and (i32.and (f64.lt (local.get $scBs) (f64.const inf))
+                                       (f32.lt (f32.mul (f32.demote_f64 (local.get $amax)) (local.get $ivB32)) (local.get $limB)))
+              (i32.and (f64.lt (f64.mul (local.get $amax) (local.get $ivBs)) (f64.add (local.get $qmaxB) (f64.const 0.5)))
+                       (f64.gt (f64.neg (f64.mul (local.get $amax) (local.get $ivBs))) (f64.sub (local.get $qminB) (f64.const 0.5))))))
+          (then (local.set $safe (i32.const 0))))
+        (local.set $p (i32.add (local.get $lut) (i32.shl (local.get $mc) (i32.const 5))))
+        (f64.store offset=0 (local.get $p) (local.get $scBs))
+        (f64.store offset=8 (local.get $p) (local.get $ivBs))
+        (f32.store offset=16 (local.get $p) (f32.demote_f64 (local.get $scBs)))
+        (f32.store offset=20 (local.get $p) (local.get $ivB32))
+        (i32.store offset=24 (local.get $p) (local.get $safe))
+        (i32.store offset=28 (local.get $p) (i32.const 0))
+        (local.set $mc (i32.add (local.get $mc) (i32.const 1)))
+        (br $codes))))
+
   ;; intErrorPair on FP16 codes ($bf16 = 0) or BF16 codes ($bf16 = 1), in float32 arithmetic (4 lanes) — the default
   ;; INT8-per-channel + INT4-group pair of 16-bit weights, without a separate decode pass. $src holds $n FP16 codes (u16) in rows of $rowLen; A and B
   ;; as in intErrorPair. Pass 1 takes each group's max |x| from the codes (max of code & 0x7fff: the same order
@@ -477,7 +553,7 @@
   ;; Values after the last multiple of 8 in a group run in float64 as intErrorPair. $scratch: 32 bytes per group.
   (func (export "intErrorPairF16") (param $src i32) (param $n i32) (param $rowLen i32) (param $group i32)
     (param $qmaxA f64) (param $qminA f64) (param $modeA i32) (param $amaxPtr i32)
-    (param $qmaxB f64) (param $qminB f64) (param $scratch i32) (param $dst i32) (param $accA i32) (param $accB i32) (param $count i32) (param $hist i32) (param $bf16 i32)
+    (param $qmaxB f64) (param $qminB f64) (param $scratch i32) (param $dst i32) (param $accA i32) (param $accB i32) (param $count i32) (param $hist i32) (param $bf16 i32) (param $lut i32)
     (local $row i32) (local $rowEnd i32) (local $s i32) (local $e i32) (local $i i32) (local $rowIndex i32) (local $g i32)
     (local $c i32) (local $mc i32) (local $p i32) (local $cp i32) (local $hA i32) (local $hB i32) (local $rowMc i32) (local $safe i32)
     (local $v v128) (local $m v128) (local $x v128) (local $q v128) (local $d v128)
@@ -490,8 +566,13 @@
     (local $limA f32) (local $limB f32)
     (local $snA f64) (local $smA f64) (local $snB f64) (local $smB f64)
     (local $rAv v128) (local $q2 v128) (local $mA3 v128) (local $mA4 v128) (local $mB3 v128) (local $mB4 v128) (local $nvec i32)
+    (local $trk i32) (local $recA i32) (local $mxAp f64) (local $bnd f64) (local $accAin f64) (local $accBin f64)
     (local $rA f64) (local $rB f64) (local $wB f64) (local $rmB f64) (local $sBmax f64) (local $tA f64) (local $tB f64) (local $tmA f64) (local $tmB f64) (local $mxA f64) (local $w f64) (local $nv f64)
     (local.set $zero (v128.const i64x2 0 0))
+    ;; max |d| already in the accumulators (earlier blocks of the tensor): a group whose errors cannot exceed it needs
+    ;; no max tracking (see the scaled pass)
+    (local.set $accAin (f64.load offset=8 (local.get $accA)))
+    (local.set $accBin (f64.load offset=8 (local.get $accB)))
     (local.set $hA (local.get $hist))
     (local.set $hB (i32.add (local.get $hist) (i32.const 262144)))
     (local.set $c7fff (i16x8.splat (i32.const 0x7fff)))
@@ -517,6 +598,7 @@
         ;; pass 1: each group's max code (|x|), B's scales, the row's max code
         (local.set $safe (i32.const 1))
         (local.set $rowMc (i32.const 0))
+        (local.set $sBmax (f64.const 0))
         (local.set $s (local.get $row))
         (local.set $g (local.get $scratch))
         (block $p1Done
@@ -544,24 +626,16 @@
                 (if (i32.gt_u (local.get $c) (local.get $mc)) (then (local.set $mc (local.get $c))))
                 (local.set $i (i32.add (local.get $i) (i32.const 1)))
                 (br $at)))
-            (if (i32.ge_u (local.get $mc) (local.get $infC)) (then (local.set $safe (i32.const 0))))
             (if (i32.gt_u (local.get $mc) (local.get $rowMc)) (then (local.set $rowMc (local.get $mc))))
-            (local.set $amax (f64.promote_f32 (f32.mul (f32.reinterpret_i32 (i32.shl (local.get $mc) (local.get $sh))) (local.get $mulS))))
-            ;; B's scale for this group (0 when amax is 0); unsafe when it overflows FP16 or a clamp could trigger
-            (local.set $scBs (f64.const 0))
-            (if (f64.gt (local.get $amax) (f64.const 0))
-              (then (local.set $scBs (call $toHalf (f64.div (local.get $amax) (local.get $qmaxB))))))
-            (local.set $ivBs (if (result f64) (f64.gt (local.get $scBs) (f64.const 0)) (then (f64.div (f64.const 1) (local.get $scBs))) (else (f64.const 0))))
-            (local.set $ivB32 (if (result f32) (f64.gt (local.get $scBs) (f64.const 0)) (then (f32.div (f32.const 1) (f32.demote_f64 (local.get $scBs)))) (else (f32.const 0))))
-            (if (i32.eqz (i32.and (i32.and (f64.lt (local.get $scBs) (f64.const inf))
-                                           (f32.lt (f32.mul (f32.demote_f64 (local.get $amax)) (local.get $ivB32)) (local.get $limB)))
-                  (i32.and (f64.lt (f64.mul (local.get $amax) (local.get $ivBs)) (f64.add (local.get $qmaxB) (f64.const 0.5)))
-                           (f64.gt (f64.neg (f64.mul (local.get $amax) (local.get $ivBs))) (f64.sub (local.get $qminB) (f64.const 0.5))))))
-              (then (local.set $safe (i32.const 0))))
-            (f64.store offset=0 (local.get $g) (local.get $scBs))
-            (f64.store offset=8 (local.get $g) (local.get $ivBs))
-            (f32.store offset=16 (local.get $g) (f32.demote_f64 (local.get $scBs)))
-            (f32.store offset=20 (local.get $g) (local.get $ivB32))
+            ;; B's scale, 1/scale (float64 and float32) and whether the group is safe, all functions of the max code:
+            ;; the group's entry of the table groupScaleTable made (32 bytes, copied to the group's scratch)
+            (local.set $p (i32.add (local.get $lut) (i32.shl (local.get $mc) (i32.const 5))))
+            (local.set $safe (i32.and (local.get $safe) (i32.load offset=24 (local.get $p))))
+            (v128.store offset=0 (local.get $g) (v128.load offset=0 (local.get $p)))
+            (v128.store offset=16 (local.get $g) (v128.load offset=16 (local.get $p)))
+            ;; the row's largest B scale over the groups with a vector part (≥ 8 values), for the scaled pass's test
+            (if (i32.ge_u (i32.sub (local.get $e) (local.get $s)) (i32.const 8))
+              (then (local.set $sBmax (f64.max (local.get $sBmax) (f64.load offset=0 (local.get $p))))))
             (local.set $g (i32.add (local.get $g) (i32.const 32)))
             (local.set $s (local.get $e))
             (br $p1)))
@@ -619,7 +693,10 @@
             (local.set $rB (f64.const 0))
             (local.set $wB (f64.const 0))
             (local.set $rmB (f64.const 0))
-            (local.set $sBmax (f64.const 0))
+            (local.set $mxAp (f64.const 0))
+            ;; could this row's A errors raise the tensor's max |d|? (e² ≤ ¼, so s²e² ≤ ¼s²)
+            (local.set $bnd (f64.mul (f64.const 0.25) (f64.mul (local.get $scAs) (local.get $scAs))))
+            (local.set $recA (i32.and (f64.gt (local.get $bnd) (local.get $smA)) (f64.gt (f64.sqrt (local.get $bnd)) (local.get $accAin))))
             (local.set $tA (f64.const 0))
             (local.set $tB (f64.const 0))
             (local.set $tmA (f64.const 0))
@@ -635,6 +712,15 @@
                 (local.set $ivB (v128.load32_splat offset=20 (local.get $g)))
                 (local.set $scBs (f64.load offset=0 (local.get $g)))
                 (local.set $ivBs (f64.load offset=8 (local.get $g)))
+                ;; Max tracking (max e² per lane, A and B) only where it can matter: until the row's maxima pass the
+                ;; acceptance test below (A: max e² ≥ 0.16; B: max s²e² ≥ 0.02²·max s², max s known from pass 1), and for
+                ;; groups whose errors could raise the tensor's max |d| (¼s² above both the maxima so far and the
+                ;; accumulator's). A group without it changes neither the test's outcome nor any max: the same sums,
+                ;; bit for bit, without four f32x4.pmax per 8 values.
+                (local.set $bnd (f64.mul (f64.const 0.25) (f64.mul (local.get $scBs) (local.get $scBs))))
+                (local.set $trk (i32.or (i32.or (f64.lt (local.get $mxAp) (f64.const 0.16)) (local.get $recA))
+                  (i32.or (f64.lt (local.get $rmB) (f64.mul (f64.mul (local.get $sBmax) (local.get $sBmax)) (f64.const 0.0004)))
+                    (i32.and (f64.gt (local.get $bnd) (f64.max (local.get $smB) (local.get $rmB))) (f64.gt (f64.sqrt (local.get $bnd)) (local.get $accBin))))))
                 (local.set $nA (local.get $zero))
                 (local.set $nB (local.get $zero))
                 (local.set $nA2 (local.get $zero))
@@ -642,6 +728,52 @@
                 (local.set $mB3 (local.get $zero))
                 (local.set $mB4 (local.get $zero))
                 (local.set $i (local.get $s))
+                (if (i32.eqz (local.get $trk))
+                (then
+                (block $xDone
+                  (loop $xLoop
+                    (br_if $xDone (i32.gt_u (i32.add (local.get $i) (i32.const 8)) (local.get $e)))
+                    (local.set $v (v128.and (v128.load align=2 (i32.add (local.get $src) (i32.shl (local.get $i) (i32.const 1)))) (local.get $c7fff)))
+                    (local.set $x (f32x4.mul (i32x4.shl (i32x4.extend_low_i16x8_u (local.get $v)) (local.get $sh)) (local.get $cMul)))
+                    (local.set $q (f32x4.mul (local.get $x) (local.get $ivA)))
+                    (local.set $d (f32x4.sub (local.get $q) (f32x4.nearest (local.get $q))))
+                    (local.set $d (f32x4.mul (local.get $d) (local.get $d)))
+                    (local.set $nA (f32x4.add (local.get $nA) (local.get $d)))
+                    (local.set $q (f32x4.mul (local.get $x) (local.get $ivB)))
+                    (local.set $d (f32x4.sub (local.get $q) (f32x4.nearest (local.get $q))))
+                    (local.set $d (f32x4.mul (local.get $d) (local.get $d)))
+                    (local.set $nB (f32x4.add (local.get $nB) (local.get $d)))
+                    (if (local.get $count) (then
+                      (local.set $cp (i32.add (local.get $src) (i32.shl (local.get $i) (i32.const 1))))
+                      (local.set $p (i32.add (local.get $hA) (i32.shl (i32.load16_u offset=0 (local.get $cp)) (i32.const 2))))
+                      (i32.store (local.get $p) (i32.add (i32.load (local.get $p)) (i32.const 1)))
+                      (local.set $p (i32.add (local.get $hB) (i32.shl (i32.load16_u offset=2 (local.get $cp)) (i32.const 2))))
+                      (i32.store (local.get $p) (i32.add (i32.load (local.get $p)) (i32.const 1)))
+                      (local.set $p (i32.add (local.get $hA) (i32.shl (i32.load16_u offset=4 (local.get $cp)) (i32.const 2))))
+                      (i32.store (local.get $p) (i32.add (i32.load (local.get $p)) (i32.const 1)))
+                      (local.set $p (i32.add (local.get $hB) (i32.shl (i32.load16_u offset=6 (local.get $cp)) (i32.const 2))))
+                      (i32.store (local.get $p) (i32.add (i32.load (local.get $p)) (i32.const 1)))
+                      (local.set $p (i32.add (local.get $hA) (i32.shl (i32.load16_u offset=8 (local.get $cp)) (i32.const 2))))
+                      (i32.store (local.get $p) (i32.add (i32.load (local.get $p)) (i32.const 1)))
+                      (local.set $p (i32.add (local.get $hB) (i32.shl (i32.load16_u offset=10 (local.get $cp)) (i32.const 2))))
+                      (i32.store (local.get $p) (i32.add (i32.load (local.get $p)) (i32.const 1)))
+                      (local.set $p (i32.add (local.get $hA) (i32.shl (i32.load16_u offset=12 (local.get $cp)) (i32.const 2))))
+                      (i32.store (local.get $p) (i32.add (i32.load (local.get $p)) (i32.const 1)))
+                      (local.set $p (i32.add (local.get $hB) (i32.shl (i32.load16_u offset=14 (local.get $cp)) (i32.const 2))))
+                      (i32.store (local.get $p) (i32.add (i32.load (local.get $p)) (i32.const 1)))
+                    ))
+                    (local.set $x (f32x4.mul (i32x4.shl (i32x4.extend_high_i16x8_u (local.get $v)) (local.get $sh)) (local.get $cMul)))
+                    (local.set $q (f32x4.mul (local.get $x) (local.get $ivA)))
+                    (local.set $d (f32x4.sub (local.get $q) (f32x4.nearest (local.get $q))))
+                    (local.set $d (f32x4.mul (local.get $d) (local.get $d)))
+                    (local.set $nA2 (f32x4.add (local.get $nA2) (local.get $d)))
+                    (local.set $q (f32x4.mul (local.get $x) (local.get $ivB)))
+                    (local.set $d (f32x4.sub (local.get $q) (f32x4.nearest (local.get $q))))
+                    (local.set $d (f32x4.mul (local.get $d) (local.get $d)))
+                    (local.set $nB2 (f32x4.add (local.get $nB2) (local.get $d)))
+                    (local.set $i (i32.add (local.get $i) (i32.const 8)))
+                    (br $xLoop))))
+                (else
                 (block $wDone
                   (loop $wLoop
                     (br_if $wDone (i32.gt_u (i32.add (local.get $i) (i32.const 8)) (local.get $e)))
@@ -688,7 +820,7 @@
                     (local.set $nB2 (f32x4.add (local.get $nB2) (local.get $d)))
                     (local.set $mB4 (f32x4.pmax (local.get $mB4) (local.get $d)))
                     (local.set $i (i32.add (local.get $i) (i32.const 8)))
-                    (br $wLoop)))
+                    (br $wLoop)))))
                 ;; the group: A's float32 partials into the row's float64 pair; B's times its scale² into the row's sums
                 (local.set $nv (f64.convert_i32_u (i32.sub (local.get $i) (local.get $s))))
                 (local.set $nvec (i32.add (local.get $nvec) (i32.sub (local.get $i) (local.get $s))))
@@ -701,12 +833,15 @@
                 (local.set $w (f64.mul (local.get $scBs) (local.get $scBs)))
                 (local.set $rB (f64.add (local.get $rB) (f64.mul (f64.add (f64x2.extract_lane 0 (local.get $q2)) (f64x2.extract_lane 1 (local.get $q2))) (local.get $w))))
                 (local.set $wB (f64.add (local.get $wB) (f64.mul (local.get $nv) (local.get $w))))
-                (if (f64.gt (local.get $nv) (f64.const 0)) (then
+                (if (i32.and (f64.gt (local.get $nv) (f64.const 0)) (local.get $trk)) (then
                   (local.set $mB3 (f32x4.pmax (local.get $mB3) (local.get $mB4)))
                   (local.set $rmB (f64.max (local.get $rmB) (f64.mul (f64.promote_f32 (f32.max
                   (f32.max (f32x4.extract_lane 0 (local.get $mB3)) (f32x4.extract_lane 1 (local.get $mB3)))
                   (f32.max (f32x4.extract_lane 2 (local.get $mB3)) (f32x4.extract_lane 3 (local.get $mB3))))) (local.get $w))))
-                  (local.set $sBmax (f64.max (local.get $sBmax) (local.get $scBs)))))
+                  (local.set $q (f32x4.pmax (local.get $mA3) (local.get $mA4)))
+                  (local.set $mxAp (f64.promote_f32 (f32.max
+                    (f32.max (f32x4.extract_lane 0 (local.get $q)) (f32x4.extract_lane 1 (local.get $q)))
+                    (f32.max (f32x4.extract_lane 2 (local.get $q)) (f32x4.extract_lane 3 (local.get $q))))))))
                 ;; the group's last values (fewer than 8) in float64, as intErrorPair
                 (block $uDone
                   (loop $uLoop

@@ -7,6 +7,7 @@ export {
 export {
   setErrorKernelBackend, activeErrorKernelBackend, elementwiseKernelParams, errorWorkspace, bf16ToFloatTable,
   codeTable, histogramStats, isElementwiseFormat, isIntKernelFormat, elementwiseQuantizer, histogramErrors, histogramErrorsJs, histogramStatsJs,
+  workspaceHistogramStats, workspaceHistogramErrors,
   type ErrorKernelBackend, type BlockSource, AMAX_COMPUTED, AMAX_CONSTANT, AMAX_PER_ROW, type ChunkByteReader,
   type ErrorWorkspace, type ElementwiseKernelParams, type HistogramFacts, F16_PAIR_TOLERANCE,
 } from './errorKernels';

@@ -55,6 +55,8 @@ export interface FastHeader {
  * have stopped) and a name is one `text.slice`.
  */
 let b: Uint8Array = new Uint8Array(0);
+/** `b` as a DataView, for comparisons four bytes at a time. */
+let v: DataView = new DataView(b.buffer);
 let n = 0;
 /** Position. */
 let p = 0;
@@ -64,6 +66,7 @@ let sEnd = 0;
 
 function start(bytes: Uint8Array): void {
   b = bytes;
+  v = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   n = bytes.length;
   p = 0;
 }
@@ -189,6 +192,7 @@ function literal(word: string): boolean {
 /** Releases the document. */
 function done<T>(result: T): T {
   b = new Uint8Array(0);
+  v = new DataView(b.buffer);
   n = 0;
   return result;
 }
@@ -202,10 +206,13 @@ function allDigits(s: number, e: number): boolean {
   return true;
 }
 
-/** True when bytes [s1, e1) equal bytes [s2, e2). */
+/** True when bytes [s1, e1) equal bytes [s2, e2) (both within the document). */
 function sameBytes(s1: number, e1: number, s2: number, e2: number): boolean {
-  if (e1 - s1 !== e2 - s2) return false;
-  for (let i = 0; i < e1 - s1; i++) if (b[s1 + i] !== b[s2 + i]) return false;
+  const len = e1 - s1;
+  if (len !== e2 - s2) return false;
+  let i = 0;
+  for (; i + 4 <= len; i += 4) if (v.getInt32(s1 + i, true) !== v.getInt32(s2 + i, true)) return false;
+  for (; i < len; i++) if (b[s1 + i] !== b[s2 + i]) return false;
   return true;
 }
 
@@ -324,12 +331,18 @@ function grown<T extends Int32Array | Uint32Array | Float64Array>(a: T): T {
   return out;
 }
 
+/**
+ * The header scan's per-tensor columns, reused from one header to the next (a sharded model's 80 headers then make no
+ * new buffers but the results); kept only while they hold at most {@link SCRATCH_MAX} tensors.
+ */
+const SCRATCH_MAX = 1 << 14;
+const scratch = { nameOffsets: new Uint32Array(2048), begins: new Float64Array(1024), hashes: new Int32Array(1024), ids: new Int32Array(1024) };
+
 function headerScan(fileKey: string, dataOffset: number, dataByteLength: number, limits: Limits, dtypes: Map<number, readonly (readonly [string, DtypeEntry])[]>, index: ByteNameTable | undefined): HeaderScan | undefined {
   if (!take(0x7b)) return undefined;
   const tensors: TensorInfo[] = [];
-  let nameOffsets = new Uint32Array(2048);
-  let hashes = new Int32Array(1024);
-  let ids = index !== undefined ? new Int32Array(1024) : undefined;
+  let { nameOffsets, hashes, begins } = scratch;
+  let ids = index !== undefined ? scratch.ids : undefined;
   /** The index id of the previous name (its successor is tried first). */
   let lastId = -1;
   let metadata: number[] | null | undefined;
@@ -337,7 +350,6 @@ function headerScan(fileKey: string, dataOffset: number, dataByteLength: number,
   let covered = 0;
   let gapBytes = 0;
   let inOrder = true;
-  let begins = new Float64Array(1024);
   const dims: number[] = [];
   // Consecutive tensors often have one shape (experts, layers): they share one array (shapes are readonly in the IR).
   let lastShape: number[] = [];
@@ -350,7 +362,7 @@ function headerScan(fileKey: string, dataOffset: number, dataByteLength: number,
     let ks: number;
     let hash = 0;
     let id = -1;
-    if (index !== undefined && ws() === 0x22 && (ks = index.matchAt(lastId + 1, b, p + 1)) >= 0) {
+    if (index !== undefined && ws() === 0x22 && (ks = index.matchAt(lastId + 1, b, v, p + 1)) >= 0) {
       id = lastId + 1;
       sEnd = ks;
       ks = p + 1;
@@ -442,7 +454,14 @@ function headerScan(fileKey: string, dataOffset: number, dataByteLength: number,
         hashes = grown(hashes);
         begins = grown(begins);
         nameOffsets = grown(nameOffsets);
-        if (ids !== undefined) ids = grown(ids);
+        ids = ids !== undefined ? grown(ids) : grown(scratch.ids);
+        if (hashes.length <= SCRATCH_MAX) {
+          scratch.hashes = hashes;
+          scratch.begins = begins;
+          scratch.nameOffsets = nameOffsets;
+          scratch.ids = ids;
+        }
+        if (index === undefined) ids = undefined;
       }
       begins[k] = begin;
       hashes[k] = hash;
@@ -484,13 +503,14 @@ function headerScan(fileKey: string, dataOffset: number, dataByteLength: number,
       covered = Math.max(covered, begin + tensors[i]!.byteLength);
     }
   }
-  const h = hashes.subarray(0, tensors.length);
+  // The results are copies (the scratch columns serve the next header); the name offsets are read before that.
+  const h = hashes.slice(0, tensors.length);
   return {
     tensors,
     nameOffsets,
     hashes: h,
     metadata,
-    header: { tensors, hashes: h, ids: ids?.subarray(0, tensors.length), keyCount: tensors.length + (sawMetadata ? 1 : 0), uncoveredBytes: gapBytes + (dataByteLength - covered), gapBytes },
+    header: { tensors, hashes: h, ids: ids?.slice(0, tensors.length), keyCount: tensors.length + (sawMetadata ? 1 : 0), uncoveredBytes: gapBytes + (dataByteLength - covered), gapBytes },
   };
 }
 

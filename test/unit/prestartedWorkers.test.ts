@@ -1,0 +1,106 @@
+/**
+ * Analysis workers the CLI launcher starts before the model is opened (src/node/prestartedWorkers.ts): which command
+ * lines start them, that a pool adopts live ones of its own script and terminates the rest, and that an analysis
+ * run by adopted workers equals the inline one. The launcher itself is run by cliLauncher.test.ts.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import type { Worker } from 'node:worker_threads';
+import * as esbuild from 'esbuild';
+import { INLINE_BELOW_BYTES, discardPrestartedWorkers, prestartCount, prestartWorkers, takePrestartedWorkers } from '../../src/node/prestartedWorkers';
+import { INLINE_BELOW_BYTES as RUNNER_INLINE_BELOW_BYTES, analyzeModelSensitivity } from '../../src/node/sensitivityRunner';
+import { floatToHalfBits } from '../../src/core';
+import { buildSafetensors } from '../fixtures/buildSafetensors';
+
+test('prestartCount: `sensitivity FILE` of a file the runner would give to workers starts the default pool or --workers N; anything else none', () => {
+  const big = INLINE_BELOW_BYTES, small = INLINE_BELOW_BYTES - 1;
+  const sizes: Record<string, number> = { 'big.safetensors': big, 'small.safetensors': small };
+  const sizeOf = (f: string): number | undefined => sizes[f];
+  assert.equal(RUNNER_INLINE_BELOW_BYTES, INLINE_BELOW_BYTES);
+  assert.equal(prestartCount(['sensitivity', 'big.safetensors'], sizeOf, 2), 2);
+  assert.equal(prestartCount(['sensitivity', 'big.safetensors', '--json', '--formats', 'int8'], sizeOf, 4), 4);
+  assert.equal(prestartCount(['sensitivity', 'big.safetensors', '--workers', '3'], sizeOf, 2), 3);
+  assert.equal(prestartCount(['sensitivity', 'big.safetensors', '--workers=1'], sizeOf, 2), 1);
+  assert.equal(prestartCount(['sensitivity', 'big.safetensors', '--workers', '0'], sizeOf, 2), 0);
+  assert.equal(prestartCount(['sensitivity', 'big.safetensors', '--workers', 'many'], sizeOf, 2), 0);
+  assert.equal(prestartCount(['sensitivity', 'big.safetensors', '--workers'], sizeOf, 2), 0);
+  assert.equal(prestartCount(['sensitivity', 'big.safetensors', '--help'], sizeOf, 2), 0);
+  assert.equal(prestartCount(['sensitivity', 'small.safetensors'], sizeOf, 2), 0);
+  assert.equal(prestartCount(['sensitivity', 'missing.safetensors'], sizeOf, 2), 0);
+  assert.equal(prestartCount(['sensitivity', '--json', 'big.safetensors'], sizeOf, 2), 0);
+  assert.equal(prestartCount(['sensitivity'], sizeOf, 2), 0);
+  assert.equal(prestartCount(['inspect', 'big.safetensors'], sizeOf, 2), 0);
+  assert.equal(prestartCount([], sizeOf, 2), 0);
+  assert.equal(prestartCount(['sensitivity', 'big.safetensors'], sizeOf, 0), 0);
+});
+
+test('a pool adopts started workers of its own script (alive, ref\'d); workers of another script or beyond the count are terminated', async () => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'pl-prestart-'));
+  try {
+    const echo = path.join(dir, 'echo.js');
+    writeFileSync(echo, "require('node:worker_threads').parentPort.on('message', (m) => require('node:worker_threads').parentPort.postMessage(m * 2));\n");
+    const ask = (w: Worker): Promise<number> => new Promise((resolve) => w.once('message', resolve));
+    prestartWorkers(echo, 3);
+    const taken = takePrestartedWorkers(echo, 2);
+    assert.equal(taken.length, 2);
+    for (const [i, w] of taken.entries()) {
+      const reply = ask(w);
+      w.postMessage(i + 1);
+      assert.equal(await reply, 2 * (i + 1));
+    }
+    await Promise.all(taken.map((w) => w.terminate()));
+    assert.deepEqual(takePrestartedWorkers(echo, 2), [], 'the stash is emptied by the first taker');
+    // Another script: nothing to adopt, every started worker is stopped.
+    prestartWorkers(echo, 2);
+    assert.deepEqual(takePrestartedWorkers(path.join(dir, 'other.js'), 2), []);
+    prestartWorkers(echo, 1);
+    discardPrestartedWorkers();
+    assert.deepEqual(takePrestartedWorkers(echo, 1), []);
+    // A worker that died before it was adopted is not handed over.
+    const dead = path.join(dir, 'dead.js');
+    writeFileSync(dead, 'process.exit(3);\n');
+    prestartWorkers(dead, 1);
+    await new Promise((r) => setTimeout(r, 300));
+    assert.deepEqual(takePrestartedWorkers(dead, 1), []);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('an analysis run by started workers (adopted by the runner\'s pool) equals the inline one and leaves none behind', async () => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'pl-prestart-'));
+  try {
+    const specs = [
+      { name: 'model.layers.0.mlp.down_proj.weight', dtype: 'F16', shape: [512, 1024] },
+      { name: 'model.layers.1.mlp.down_proj.weight', dtype: 'F16', shape: [1024, 512] },
+    ];
+    const built = buildSafetensors(specs);
+    let s = 9;
+    const rnd = (): number => ((s = (Math.imul(s, 1103515245) + 12345) >>> 0) / 2 ** 32);
+    for (const t of specs) {
+      const n = t.shape[0]! * t.shape[1]!;
+      const codes = Uint16Array.from({ length: n }, () => floatToHalfBits((rnd() - 0.5) * 0.05));
+      built.bytes.set(new Uint8Array(codes.buffer), 8 + built.headerLength + built.offsets[t.name]![0]);
+    }
+    const file = path.join(dir, 'model.safetensors');
+    writeFileSync(file, built.bytes);
+    const workerFile = path.join(dir, 'worker.js');
+    await esbuild.build({ entryPoints: [path.resolve(__dirname, '../../src/worker/analysis.ts')], bundle: true, platform: 'node', format: 'cjs', target: 'node20', outfile: workerFile, logLevel: 'warning', external: ['vscode', 'onnxruntime-*'], mainFields: ['module', 'main'] });
+    const inline = await analyzeModelSensitivity(file, { workers: 0 });
+    prestartWorkers(workerFile, 2);
+    const pooled = await analyzeModelSensitivity(file, { workers: 2, workerFile, inlineBelowBytes: 0 });
+    assert.deepEqual(takePrestartedWorkers(workerFile, 2), [], 'the pool adopted (or stopped) every started worker');
+    assert.deepEqual(pooled.warnings, inline.warnings);
+    assert.deepEqual(pooled.layers, inline.layers);
+    // Started workers an inline analysis does not need are stopped.
+    prestartWorkers(workerFile, 2);
+    const again = await analyzeModelSensitivity(file, { workers: 2, workerFile });
+    assert.deepEqual(again.layers, inline.layers);
+    assert.deepEqual(takePrestartedWorkers(workerFile, 2), []);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
