@@ -35,10 +35,17 @@ const hasToJson = (v: unknown): boolean => v !== null && typeof v === 'object' &
 function smallValues(v: unknown, budget: number): number {
   if (v === null || typeof v !== 'object') return budget >= 1 ? 1 : -1;
   let count = 1;
+  // A primitive member counts 1 here, without a call (`inspect` runs without TurboFan's inlining, so a call per
+  // member of 12,500 layers stayed a call): the same count as smallValues(el, budget - count) gives it.
   if (Array.isArray(v)) {
     if (v.length > SPLIT_ARRAY) return -1;
     for (let i = 0; i < v.length; i++) {
       const el = v[i] as unknown;
+      if (el === null || typeof el !== 'object') {
+        if (budget - count < 1) return -1;
+        count++;
+        continue;
+      }
       const n = hasToJson(el) ? -1 : smallValues(el, budget - count);
       if (n < 0) return -1;
       count += n;
@@ -47,6 +54,11 @@ function smallValues(v: unknown, budget: number): number {
     for (const k in v) {
       if (!Object.prototype.hasOwnProperty.call(v, k)) continue;
       const el = (v as Record<string, unknown>)[k];
+      if (el === null || typeof el !== 'object') {
+        if (budget - count < 1) return -1;
+        count++;
+        continue;
+      }
       const n = hasToJson(el) ? -1 : smallValues(el, budget - count);
       if (n < 0) return -1;
       count += n;
