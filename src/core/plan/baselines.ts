@@ -6,6 +6,7 @@
  */
 import { setOwn } from '../model/dict';
 import type { Layer, Model } from '../model/types';
+import { byLayerPosition } from '../model/layerPositions';
 import { getNumberFormat, type ComputeType } from '../precision/numberFormats';
 import { KEEP_FORMAT } from './planFile';
 import { ggufWrittenLayerFormatAt } from './ggufFallback';
@@ -44,7 +45,7 @@ export interface BaselineOptions {
  */
 function finish(model: Model, raw: readonly (string | undefined)[], fuse: FuseOptions | undefined): Pick<Baseline, 'assignment' | 'formats' | 'layerFormats'> {
   const { byLayer } = layerTensors(model);
-  const tensorsAt = layerTensorsByIndex(model);
+  const tensorsAt = byLayerPosition(model, tensorsByLayer);
   const layers = model.layers;
   const ids: (string | undefined)[] = new Array<string | undefined>(layers.length).fill(undefined);
   // The raw ids are a handful repeated over every layer: each looked up once.
@@ -128,17 +129,8 @@ function finish(model: Model, raw: readonly (string | undefined)[], fuse: FuseOp
   };
 }
 
-/** `layerTensors(model).byLayer`'s list of each layer of `model.layers`, by position (per model). */
-function layerTensorsByIndex(model: Model): readonly (readonly LayerTensor[] | undefined)[] {
-  let a = tensorsByIndexMemo.get(model);
-  if (!a) {
-    const { byLayer } = layerTensors(model);
-    a = model.layers.map((l) => byLayer.get(l.name));
-    tensorsByIndexMemo.set(model, a);
-  }
-  return a;
-}
-const tensorsByIndexMemo = new WeakMap<Model, readonly (readonly LayerTensor[] | undefined)[]>();
+/** `layerTensors(model).byLayer` (one function, for {@link byLayerPosition}'s memo). */
+const tensorsByLayer = (model: Model): ReadonlyMap<string, readonly LayerTensor[]> => layerTensors(model).byLayer;
 
 /** True for a property key that is an array index ("0" … "4294967294"): objects list those keys first. */
 function isArrayIndex(key: string): boolean {

@@ -9,6 +9,7 @@
 import { layerWeights } from '../model/tensorData';
 import { dtypeInfo } from '../model/dtypes';
 import type { Model } from '../model/types';
+import { byLayerPosition } from '../model/layerPositions';
 import { getNumberFormat, KEEP_FORMAT } from '../precision/numberFormats';
 
 /** llama-quantize `tensor_type_fallback`: the type used when rows are not a multiple of the planned type's block. */
@@ -71,20 +72,8 @@ export function ggufWrittenLayerFormat(model: Model, layerName: string, formatId
  */
 export function ggufWrittenLayerFormatAt(model: Model, index: number, formatId: string): string | undefined {
   if (model.format !== 'gguf') return formatId;
-  return writtenFor(matrixRowsByIndex(model)[index], formatId);
+  return writtenFor(byLayerPosition(model, matrixRows)[index], formatId);
 }
-
-/** {@link matrixRows} of each layer of `model.layers`, by position. */
-function matrixRowsByIndex(model: Model): readonly (readonly number[] | undefined)[] {
-  let a = rowsByIndexMemo.get(model);
-  if (!a) {
-    const m = matrixRows(model);
-    a = model.layers.map((l) => m.get(l.name));
-    rowsByIndexMemo.set(model, a);
-  }
-  return a;
-}
-const rowsByIndexMemo = new WeakMap<Model, readonly (readonly number[] | undefined)[]>();
 
 function writtenFor(rows: readonly number[] | undefined, formatId: string): string | undefined {
   if (!rows || rows.length === 0) return formatId;
