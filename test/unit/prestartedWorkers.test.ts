@@ -15,7 +15,7 @@ import { INLINE_BELOW_BYTES as RUNNER_INLINE_BELOW_BYTES, analyzeModelSensitivit
 import { floatToHalfBits } from '../../src/core';
 import { buildSafetensors } from '../fixtures/buildSafetensors';
 
-test('prestartCount: `sensitivity FILE` of a file the runner would give to workers starts the default pool or --workers N; anything else none', () => {
+test('prestartCount: `sensitivity FILE` or `plan FILE` of a file the runner would give to workers starts the default pool or --workers N; anything else none', () => {
   const big = INLINE_BELOW_BYTES, small = INLINE_BELOW_BYTES - 1;
   const sizes: Record<string, number> = { 'big.safetensors': big, 'small.safetensors': small };
   const sizeOf = (f: string): number | undefined => sizes[f];
@@ -33,6 +33,9 @@ test('prestartCount: `sensitivity FILE` of a file the runner would give to worke
   assert.equal(prestartCount(['sensitivity', '--json', 'big.safetensors'], sizeOf, 2), 0);
   assert.equal(prestartCount(['sensitivity'], sizeOf, 2), 0);
   assert.equal(prestartCount(['inspect', 'big.safetensors'], sizeOf, 2), 0);
+  assert.equal(prestartCount(['plan', 'big.safetensors', '--target', 'h100', '--avg-bits', '4.5'], sizeOf, 2), 2);
+  assert.equal(prestartCount(['plan', 'small.safetensors', '--target', 'h100'], sizeOf, 2), 0);
+  assert.equal(prestartCount(['plan', 'big.safetensors', '--help'], sizeOf, 2), 0);
   assert.equal(prestartCount([], sizeOf, 2), 0);
   assert.equal(prestartCount(['sensitivity', 'big.safetensors'], sizeOf, 0), 0);
 });
