@@ -2,8 +2,8 @@
  * Analysis workers started before the model is opened. A worker thread takes ~40 ms to boot (Node's internals for
  * the thread, compiling dist/worker.js, the kernels' WebAssembly) before it can analyze anything; started by the
  * runner, after the CLI bundle is loaded and the header parsed, that boot sat on the critical path of every
- * static analysis. The CLI launcher (src/cli/launcher.ts) starts them first thing for a `sensitivity` or `plan` of a
- * file large enough to use workers ({@link prestartCount}), so they boot while the main thread loads the bundle and
+ * static analysis. The CLI launcher (src/cli/launcher.ts) starts them first thing for a `sensitivity` of a file
+ * large enough to use workers ({@link prestartCount}), so they boot while the main thread loads the bundle and
  * parses the header; the runner's pool adopts them ({@link takePrestartedWorkers}). Until adopted they are
  * unref'd (a command that fails early exits as before); workers nobody adopts are terminated.
  *
@@ -15,10 +15,15 @@ import type { Worker } from 'node:worker_threads';
 export const INLINE_BELOW_BYTES = 8 * 1024 * 1024;
 
 /**
- * The commands whose analysis runs in the worker pool the launcher may start early: `sensitivity`, and `plan`, whose
- * static sensitivity runs in the same pool (its workers boot while the header is read and the baselines are built).
+ * Worker threads of a CLI `sensitivity` without `--workers` on `parallelism` (≥ 2) cores: one fewer than the cores,
+ * as the main thread analyzes chunks too (the runner's `mainThreadShare`); a worker's boot costs ~30 ms of CPU.
  */
-export const PRESTART_COMMANDS: ReadonlySet<string> = new Set(['sensitivity', 'plan']);
+export function sharedDefaultWorkers(parallelism: number): number {
+  return parallelism >= 2 ? parallelism - 1 : parallelism;
+}
+
+/** The commands whose analysis runs in the worker pool the launcher may start early. */
+export const PRESTART_COMMANDS: ReadonlySet<string> = new Set(['sensitivity']);
 
 interface Prestarted {
   readonly worker: Worker;
@@ -38,8 +43,8 @@ function stash(): Stash | undefined {
 }
 
 /**
- * How many workers the launcher should start for the command line `args` (after `node cli.js`): the default pool
- * size (`parallelism`) or `--workers N` for `sensitivity FILE …` or `plan FILE …` when FILE (the first argument after the command)
+ * How many workers the launcher should start for the command line `args` (after `node cli.js`): the CLI's default
+ * pool size ({@link sharedDefaultWorkers} of `parallelism`) or `--workers N` for `sensitivity FILE …` when FILE (the first argument after the command)
  * is a file of at least {@link INLINE_BELOW_BYTES} (`sizeOf`, undefined when it cannot be read); otherwise 0.
  * Help, a missing or option-first FILE, or an unreadable `--workers` value start none (the command itself then
  * says what is wrong).
@@ -47,7 +52,7 @@ function stash(): Stash | undefined {
 export function prestartCount(args: readonly string[], sizeOf: (file: string) => number | undefined, parallelism: number): number {
   const [command, file] = args;
   if (!command || !PRESTART_COMMANDS.has(command) || !file || file.startsWith('-')) return 0;
-  let count = parallelism;
+  let count = sharedDefaultWorkers(parallelism);
   for (let i = 2; i < args.length; i++) {
     const a = args[i]!;
     if (a === '-h' || a === '--help') return 0;

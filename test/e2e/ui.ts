@@ -13,7 +13,7 @@ import { formatKl } from '../../src/core/editor/planLenses';
 import { parsePlan } from '../../src/core/plan/planFile';
 import { writePlanFixtures } from './lib/plans';
 import { makeWorkspace } from './lib/workspace';
-import { Results, answerInput, clickToastButton, editorText, focusWorkbench, pickQuickItem, problems, quickOpen, quickPickRows, runCommand, screenshot, statusBarText, waitForLens, waitForToast, webview } from './lib/workbench';
+import { Results, answerInput, clickToastButton, editorText, focusWorkbench, logFailureContext, pickQuickItem, problems, quickOpen, quickPickRows, runCommand, screenshot, statusBarText, waitForLens, waitForToast, webview } from './lib/workbench';
 
 const vsix = path.resolve(process.argv[2] ?? '');
 if (!process.argv[2] || !fs.existsSync(vsix)) {
@@ -404,7 +404,10 @@ async function main(): Promise<number> {
       if (only && !only.includes(name)) continue;
       const before = results.failed;
       await results.step(name, () => fn(page));
-      if (results.failed > before) await screenshot(page, `ui-failure-${name.replace(/\W+/g, '-')}`).catch(() => undefined);
+      if (results.failed > before) {
+        await screenshot(page, `ui-failure-${name.replace(/\W+/g, '-')}`).catch(() => undefined);
+        await logFailureContext(page, runDir).catch(() => undefined);
+      }
     }
   } catch (e) {
     results.check('suite ran', false, `(${(e as Error).stack})`);

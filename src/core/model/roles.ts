@@ -441,7 +441,15 @@ const NO_EDGES: readonly string[] = Object.freeze([]);
 
 export function layersFromTensors(tensors: readonly TensorInfo[]): Layer[] {
   const layers: Layer[] = new Array<Layer>(tensors.length);
-  const memo = new RoleMemo();
+  fillLayers(tensors, layers, new RoleMemo());
+  return layers;
+}
+
+/**
+ * Layer i of tensor i. Only the loop (nothing before or after it that compiled code would need to have seen run):
+ * called once per model, the loop is compiled in the middle of its first call, before code after it has run.
+ */
+function fillLayers(tensors: readonly TensorInfo[], layers: Layer[], memo: RoleMemo): void {
   // isRealValued of the previous tensor's dtype (consecutive tensors mostly share one).
   let lastDtype: string | undefined;
   let realValued = false;
@@ -471,19 +479,36 @@ export function layersFromTensors(tensors: readonly TensorInfo[]): Layer[] {
       outputs: NO_EDGES,
     };
   }
-  return layers;
 }
 
 /** Block count implied by layer names (max block + 1), or undefined when no name has a block index. */
 export function blockCountFromLayers(layers: readonly Pick<Layer, 'block'>[]): number | undefined {
-  let max = -1;
-  for (const l of layers) if (l.block !== undefined && l.block > max) max = l.block;
+  const max = maxBlock(layers);
   return max >= 0 ? max + 1 : undefined;
+}
+
+/** The largest block index, or -1. Only the loop (see fillLayers). */
+function maxBlock(layers: readonly Pick<Layer, 'block'>[]): number {
+  let max = -1;
+  for (let i = 0; i < layers.length; i++) {
+    const block = layers[i]!.block;
+    if (block !== undefined && block > max) max = block;
+  }
+  return max;
 }
 
 /** Distinct routed expert count implied by layer names (max expert + 1), or undefined. */
 export function expertCountFromLayers(layers: readonly Pick<Layer, 'expert'>[]): number | undefined {
-  let max = -1;
-  for (const l of layers) if (l.expert !== undefined && l.expert > max) max = l.expert;
+  const max = maxExpert(layers);
   return max >= 0 ? max + 1 : undefined;
+}
+
+/** The largest expert index, or -1. Only the loop (see fillLayers). */
+function maxExpert(layers: readonly Pick<Layer, 'expert'>[]): number {
+  let max = -1;
+  for (let i = 0; i < layers.length; i++) {
+    const expert = layers[i]!.expert;
+    if (expert !== undefined && expert > max) max = expert;
+  }
+  return max;
 }

@@ -289,6 +289,11 @@ const HIST_BYTES = 65536 * 4;
 const GROUP_TABLE_BYTES = 32 * 32768;
 /** Where the float32 value of every 16-bit code lies (errorKernels.wat `codeTable16`), after the group table. */
 const CODE_TABLE_AT = GROUP_TABLE_BYTES;
+/**
+ * The two code histograms (the kernels alternate between them), after the code table. errorKernels.wat
+ * `intErrorPairF16` counts at this fixed address (immediate offsets: one addition fewer per counted value).
+ */
+const HIST_AT = CODE_TABLE_AT + HIST_BYTES;
 
 class WasmWorkspace implements ErrorWorkspace {
   readonly backend = 'wasm';
@@ -315,7 +320,7 @@ class WasmWorkspace implements ErrorWorkspace {
   reset(blockElements: number, slots: number, rowAmaxCount: number, stageElements = blockElements): void {
     const align = (x: number): number => (x + 63) & ~63;
     this.stageElements = Math.max(blockElements, stageElements);
-    this.hist = CODE_TABLE_AT + HIST_BYTES; // two histograms (the kernel alternates between them), after the tables
+    this.hist = HIST_AT;
     this.acc = this.hist + 2 * HIST_BYTES;
     this.statsAcc = align(this.acc + slots * 24);
     this.amax = align(this.statsAcc + 12 * 8);

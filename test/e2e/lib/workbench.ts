@@ -177,3 +177,42 @@ export async function quickPickRows(page: Page, expected: string | RegExp, timeo
 export async function focusWorkbench(page: Page): Promise<void> {
   await page.locator('.part.sidebar .composite.title').first().click();
 }
+
+/** Files under `dir` (depth-first, at most `max`) whose base name is `name`. */
+function findFiles(dir: string, name: string, max = 4): string[] {
+  const found: string[] = [];
+  const walk = (d: string): void => {
+    let entries: fs.Dirent[];
+    try {
+      entries = fs.readdirSync(d, { withFileTypes: true });
+    } catch {
+      return;
+    }
+    for (const e of entries) {
+      if (found.length >= max) return;
+      const p = path.join(d, e.name);
+      if (e.isDirectory()) walk(p);
+      else if (e.name === name) found.push(p);
+    }
+  };
+  walk(dir);
+  return found;
+}
+
+/**
+ * What was on screen and in the extension's logs when a step failed, printed with the failure so that a CI run (whose
+ * artifacts are not kept) says why: the active tab, the code lenses drawn, the tail of the extension's "Precision
+ * Lens" log and the extension host's lines about it or about errors.
+ */
+export async function logFailureContext(page: Page, runDir: string): Promise<void> {
+  const active = await page.locator('.tab.active').allInnerTexts().catch(() => []);
+  const lenses = await page.locator('.monaco-editor .codelens-decoration').allInnerTexts().catch(() => []);
+  log(`  failure context: active tabs ${JSON.stringify(active)}; code lenses drawn ${JSON.stringify(lenses.slice(0, 8))}`);
+  const logs = path.join(runDir, 'user-data', 'logs');
+  for (const file of [...findFiles(logs, 'Precision Lens.log'), ...findFiles(logs, 'remoteexthost.log')]) {
+    const lines = fs.readFileSync(file, 'utf8').split('\n');
+    const shown = file.endsWith('remoteexthost.log') ? lines.filter((l) => /precision|error/i.test(l)) : lines;
+    log(`  ${path.relative(runDir, file)} (last ${Math.min(20, shown.length)} of ${shown.length} lines):`);
+    for (const l of shown.slice(-20)) log(`    ${l.slice(0, 300)}`);
+  }
+}

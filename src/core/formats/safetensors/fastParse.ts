@@ -251,16 +251,22 @@ function pairsOf(slice: (start: number, end: number) => string, offs: readonly n
   return out;
 }
 
-/** Per dtypes table: its names by hash, to look a dtype up from its bytes. */
-const dtypeIndexes = new WeakMap<ReadonlyMap<string, DtypeEntry>, Map<number, readonly (readonly [string, DtypeEntry])[]>>();
+/** A dtype name of a dtypes table, with its bytes (compared in place) and its entry. */
+interface DtypeKey {
+  readonly bytes: Uint8Array;
+  readonly entry: DtypeEntry;
+}
 
-function dtypeIndex(dtypes: ReadonlyMap<string, DtypeEntry>): Map<number, readonly (readonly [string, DtypeEntry])[]> {
+/** Per dtypes table: its names by hash, to look a dtype up from its bytes. */
+const dtypeIndexes = new WeakMap<ReadonlyMap<string, DtypeEntry>, Map<number, readonly DtypeKey[]>>();
+
+function dtypeIndex(dtypes: ReadonlyMap<string, DtypeEntry>): Map<number, readonly DtypeKey[]> {
   let index = dtypeIndexes.get(dtypes);
   if (index === undefined) {
     index = new Map();
     for (const [k, v] of dtypes) {
       const h = hashName(k);
-      index.set(h, [...(index.get(h) ?? []), [k, v]]);
+      index.set(h, [...(index.get(h) ?? []), { bytes: Uint8Array.from(k, (c) => c.charCodeAt(0)), entry: v }]);
     }
     dtypeIndexes.set(dtypes, index);
   }
@@ -338,157 +344,161 @@ function grown<T extends Int32Array | Uint32Array | Float64Array>(a: T): T {
 const SCRATCH_MAX = 1 << 14;
 const scratch = { nameOffsets: new Uint32Array(2048), begins: new Float64Array(1024), hashes: new Int32Array(1024), ids: new Int32Array(1024) };
 
-function headerScan(fileKey: string, dataOffset: number, dataByteLength: number, limits: Limits, dtypes: Map<number, readonly (readonly [string, DtypeEntry])[]>, index: ByteNameTable | undefined): HeaderScan | undefined {
-  if (!take(0x7b)) return undefined;
-  const tensors: TensorInfo[] = [];
-  let { nameOffsets, hashes, begins } = scratch;
-  let ids = index !== undefined ? scratch.ids : undefined;
-  /** The index id of the previous name (its successor is tried first). */
-  let lastId = -1;
-  let metadata: number[] | null | undefined;
-  let sawMetadata = false;
-  let covered = 0;
-  let gapBytes = 0;
-  let inOrder = true;
-  const dims: number[] = [];
-  // Consecutive tensors often have one shape (experts, layers): they share one array (shapes are readonly in the IR).
-  let lastShape: number[] = [];
-  // The last dtype read, and where its string's content is.
-  let lastDt: DtypeEntry | undefined;
-  let lastDtStart = 0;
-  let lastDtLength = 0;
+/** The entry read by {@link entry}: its dtype, rank (the dimensions in `dims`) and data_offsets. */
+let eDt: DtypeEntry = { dtype: '', bits: 0 };
+let eRank = 0;
+let eBegin = 0;
+let eEnd = 0;
+const dims: number[] = [];
+/**
+ * The last dtype {@link entry} read and its table: entries mostly repeat the previous entry's dtype, in one header and
+ * from one header to the next, so its bytes are compared first.
+ */
+let lastDt: DtypeKey | undefined;
+let lastDtTable: Map<number, readonly DtypeKey[]> | undefined;
+
+/** True when the document holds `key` at `at`, followed by a closing quote. */
+function keyAt(key: Uint8Array, at: number): boolean {
+  const len = key.length;
+  if (at + len >= n || b[at + len] !== 0x22) return false;
+  for (let i = 0; i < len; i++) if (b[at + i] !== key[i]) return false;
+  return true;
+}
+
+/**
+ * Reads a header entry `{ "dtype": …, "shape": […], "data_offsets": [b, e] }` (exactly those three fields, in any
+ * order) into eDt, eRank/dims, eBegin and eEnd; false when it is not in the plain form. A function of its own, called
+ * once per tensor: it is compiled once, early, as a whole, rather than as part of the header loop's on-stack
+ * replacement.
+ */
+function entry(dtypes: Map<number, readonly DtypeKey[]>, maxRank: number): boolean {
+  if (!take(0x7b)) return false;
+  let dt: DtypeEntry | undefined;
+  let rank = -1;
+  let begin = -1;
+  let end = -1;
   for (;;) {
-    // The name: the index entry after the previous name's when the bytes are the same, else scanned and hashed.
-    let ks: number;
-    let hash = 0;
-    let id = -1;
-    if (index !== undefined && ws() === 0x22 && (ks = index.matchAt(lastId + 1, b, v, p + 1)) >= 0) {
-      id = lastId + 1;
-      sEnd = ks;
-      ks = p + 1;
-      p = sEnd + 1;
-    } else {
-      ks = str();
-      if (ks < 0) return undefined;
-      hash = sHash;
-      if (index !== undefined) id = index.findBytes(b, ks, sEnd, hash);
-    }
-    const ke = sEnd;
-    if (!take(0x3a)) return undefined;
-    if (ke - ks === 12 && isWord(ks, ke, '__metadata__')) {
-      if (sawMetadata) return undefined;
-      sawMetadata = true;
-      metadata = stringPairs(limits.maxDisplayStringBytes);
-      if (metadata === undefined) return undefined;
-    } else {
-      if (ke - ks > limits.maxNameBytes || allDigits(ks, ke) || tensors.length >= limits.maxTensorCount) return undefined;
-      // The entry: exactly dtype, shape and data_offsets, in any order.
-      if (!take(0x7b)) return undefined;
-      let dt: DtypeEntry | undefined;
-      let rank = -1;
-      let begin = -1;
-      let end = -1;
-      for (;;) {
-        // The field name, compared in place ("dtype", "shape" or "data_offsets"; any other string → undefined).
-        const field = fieldName();
-        if (field < 0 || !take(0x3a)) return undefined;
-        if (field === FIELD_DTYPE) {
-          if (dt !== undefined) return undefined;
-          // Most entries repeat the previous entry's dtype: compare with its bytes first.
-          if (lastDt !== undefined && ws() === 0x22 && b[p + lastDtLength + 1] === 0x22 && sameBytes(lastDtStart, lastDtStart + lastDtLength, p + 1, p + 1 + lastDtLength)) {
-            dt = lastDt;
-            p += lastDtLength + 2;
-          } else {
-            const vs = str();
-            if (vs < 0) return undefined;
-            for (const [k, v] of dtypes.get(sHash) ?? []) if (isWord(vs, sEnd, k)) dt = v;
-            if (dt === undefined) return undefined;
-            lastDt = dt;
-            lastDtStart = vs;
-            lastDtLength = sEnd - vs;
+    // The field name, compared in place ("dtype", "shape" or "data_offsets"; any other string → not plain).
+    const field = fieldName();
+    if (field < 0 || !take(0x3a)) return false;
+    if (field === FIELD_DTYPE) {
+      if (dt !== undefined) return false;
+      if (ws() !== 0x22) return false;
+      if (lastDt !== undefined && keyAt(lastDt.bytes, p + 1)) {
+        dt = lastDt.entry;
+        p += lastDt.bytes.length + 2;
+      } else {
+        const vs = str();
+        if (vs < 0) return false;
+        for (const k of dtypes.get(sHash) ?? []) {
+          if (sEnd - vs === k.bytes.length && keyAt(k.bytes, vs)) {
+            dt = k.entry;
+            lastDt = k;
           }
-        } else if (field === FIELD_SHAPE) {
-          if (rank >= 0 || !take(0x5b)) return undefined;
-          rank = 0;
-          if (ws() === 0x5d) p++;
-          else {
-            for (;;) {
-              const d = int();
-              if (d < 0 || rank >= limits.maxRank) return undefined;
-              dims[rank++] = d;
-              const more = next(0x5d);
-              if (more < 0) return undefined;
-              if (more === 0) break;
-            }
-          }
-        } else if (field === FIELD_OFFSETS) {
-          if (begin >= 0 || !take(0x5b)) return undefined;
-          begin = int();
-          if (begin < 0 || !take(0x2c)) return undefined;
-          end = int();
-          if (end < 0 || !take(0x5d)) return undefined;
         }
-        const more = next(0x7d);
-        if (more < 0) return undefined;
-        if (more === 0) break;
+        if (dt === undefined) return false;
       }
-      if (dt === undefined || rank < 0 || begin < 0 || end < begin) return undefined;
-      // The general path's arithmetic (header.ts readEntry), in the same order.
-      let elementCount = 1;
-      for (let k = 0; k < rank; k++) {
-        elementCount *= dims[k]!;
-        if (elementCount > limits.maxElementCount) return undefined;
-      }
-      if (dt.bits % 8 !== 0 && (elementCount * dt.bits) % 8 !== 0) return undefined;
-      const byteLength = dt.bits % 8 === 0 ? elementCount * (dt.bits / 8) : (elementCount * dt.bits) / 8;
-      if (!Number.isSafeInteger(byteLength) || end - begin !== byteLength || begin + byteLength > dataByteLength) return undefined;
-      // While each range starts at or after the end of all before it, they come in (begin, end) order: the general
-      // path's sort is the identity and its overlap and gap walk is this one. Else the ranges are sorted at the end.
-      if (inOrder && begin < covered) inOrder = false;
-      if (inOrder) {
-        gapBytes += begin - covered;
-        covered = Math.max(covered, end);
-      }
-      const k = tensors.length;
-      if (k === hashes.length) {
-        hashes = grown(hashes);
-        begins = grown(begins);
-        nameOffsets = grown(nameOffsets);
-        ids = ids !== undefined ? grown(ids) : grown(scratch.ids);
-        if (hashes.length <= SCRATCH_MAX) {
-          scratch.hashes = hashes;
-          scratch.begins = begins;
-          scratch.nameOffsets = nameOffsets;
-          scratch.ids = ids;
+    } else if (field === FIELD_SHAPE) {
+      if (rank >= 0 || !take(0x5b)) return false;
+      rank = 0;
+      if (ws() === 0x5d) p++;
+      else {
+        for (;;) {
+          const d = int();
+          if (d < 0 || rank >= maxRank) return false;
+          dims[rank++] = d;
+          const more = next(0x5d);
+          if (more < 0) return false;
+          if (more === 0) break;
         }
-        if (index === undefined) ids = undefined;
       }
-      begins[k] = begin;
-      hashes[k] = hash;
-      nameOffsets[2 * k] = ks;
-      nameOffsets[2 * k + 1] = ke;
-      if (ids !== undefined) {
-        ids[k] = id;
-        if (id >= 0) lastId = id;
-      }
-      tensors.push({
-        name: '',
-        dtype: dt.dtype,
-        shape: sameShape(lastShape, dims, rank) ? lastShape : (lastShape = dims.slice(0, rank)),
-        elementCount,
-        byteLength,
-        file: byteLength > 0 ? fileKey : undefined,
-        byteOffset: byteLength > 0 ? dataOffset + begin : 0,
-        encoding: 'raw',
-        origin: 'entry',
-      });
+    } else {
+      if (begin >= 0 || !take(0x5b)) return false;
+      begin = int();
+      if (begin < 0 || !take(0x2c)) return false;
+      end = int();
+      if (end < 0 || !take(0x5d)) return false;
     }
     const more = next(0x7d);
-    if (more < 0) return undefined;
+    if (more < 0) return false;
     if (more === 0) break;
   }
-  if (ws() !== -1) return undefined;
-  if (!inOrder) {
+  if (dt === undefined || rank < 0 || begin < 0 || end < begin) return false;
+  eDt = dt;
+  eRank = rank;
+  eBegin = begin;
+  eEnd = end;
+  return true;
+}
+
+/** Top-level keys {@link headerKeys} reads per call. */
+const KEYS_PER_CALL = 128;
+
+// The header being scanned by headerScan, as module state that headerKeys carries on: the tensors and their columns,
+// the index id of the previous name (its successor is tried first), `__metadata__`, the walk over the data ranges,
+// and the entry fields headerScan takes from its caller.
+let hTensors: TensorInfo[] = [];
+let hNameOffsets = scratch.nameOffsets;
+let hHashes = scratch.hashes;
+let hBegins = scratch.begins;
+let hIds = scratch.ids;
+let hIndex: ByteNameTable | undefined;
+let hLastId = -1;
+let hMetadata: number[] | null | undefined;
+let hSawMetadata = false;
+let hCovered = 0;
+let hGapBytes = 0;
+let hInOrder = true;
+let hLastShape: number[] = [];
+let hFileKey = '';
+let hDataOffset = 0;
+let hDataByteLength = 0;
+let hLimits: Limits | undefined;
+let hDtypes: Map<number, readonly DtypeKey[]> = new Map();
+
+function headerScan(fileKey: string, dataOffset: number, dataByteLength: number, limits: Limits, dtypes: Map<number, readonly DtypeKey[]>, index: ByteNameTable | undefined): HeaderScan | undefined {
+  if (!take(0x7b)) return undefined;
+  hTensors = [];
+  hNameOffsets = scratch.nameOffsets;
+  hHashes = scratch.hashes;
+  hBegins = scratch.begins;
+  hIds = scratch.ids;
+  hIndex = index;
+  hLastId = -1;
+  hMetadata = undefined;
+  hSawMetadata = false;
+  hCovered = 0;
+  hGapBytes = 0;
+  hInOrder = true;
+  // Consecutive tensors often have one shape (experts, layers): they share one array (shapes are readonly in the IR).
+  hLastShape = [];
+  hFileKey = fileKey;
+  hDataOffset = dataOffset;
+  hDataByteLength = dataByteLength;
+  hLimits = limits;
+  hDtypes = dtypes;
+  if (lastDtTable !== dtypes) {
+    lastDt = undefined;
+    lastDtTable = dtypes;
+  }
+  // The keys, a bounded number per call: the per-key work is a function called many times, compiled once as a whole,
+  // not a long loop compiled again on the stack (on-stack replacement) in the middle of the first header.
+  let more = 1;
+  while (more > 0) more = headerKeys(KEYS_PER_CALL);
+  const tensors = hTensors;
+  const begins = hBegins;
+  const hashes = hHashes;
+  const nameOffsets = hNameOffsets;
+  const ids = index !== undefined ? hIds : undefined;
+  const metadata = hMetadata;
+  hTensors = [];
+  hIndex = undefined;
+  hLimits = undefined;
+  hLastShape = [];
+  if (more < 0 || ws() !== -1) return undefined;
+  let covered = hCovered;
+  let gapBytes = hGapBytes;
+  if (!hInOrder) {
     // Writers that list names alphabetically and lay data out in another order: the general path's walk over the
     // ranges sorted by (begin, end), on indices. An overlap → the general path, which names the two tensors.
     const order = new Uint32Array(tensors.length);
@@ -510,8 +520,111 @@ function headerScan(fileKey: string, dataOffset: number, dataByteLength: number,
     nameOffsets,
     hashes: h,
     metadata,
-    header: { tensors, hashes: h, ids: ids?.slice(0, tensors.length), keyCount: tensors.length + (sawMetadata ? 1 : 0), uncoveredBytes: gapBytes + (dataByteLength - covered), gapBytes },
+    header: { tensors, hashes: h, ids: ids?.slice(0, tensors.length), keyCount: tensors.length + (hSawMetadata ? 1 : 0), uncoveredBytes: gapBytes + (dataByteLength - covered), gapBytes },
   };
+}
+
+/**
+ * Reads up to `max` top-level keys of the header headerScan started, each with its `,` or the closing `}`: 1 when
+ * there are more, 0 after the closing brace, -1 when the header is not in the plain form.
+ */
+function headerKeys(max: number): number {
+  const limits = hLimits!;
+  const index = hIndex;
+  const tensors = hTensors;
+  let lastId = hLastId;
+  let covered = hCovered;
+  let gapBytes = hGapBytes;
+  let inOrder = hInOrder;
+  let more = 1;
+  for (let key = 0; key < max && more > 0; key++) {
+    // The name: the index entry after the previous name's when the bytes are the same, else scanned and hashed.
+    let ks: number;
+    let hash = 0;
+    let id = -1;
+    if (index !== undefined && ws() === 0x22 && (ks = index.matchAt(lastId + 1, b, v, p + 1)) >= 0) {
+      id = lastId + 1;
+      sEnd = ks;
+      ks = p + 1;
+      p = sEnd + 1;
+    } else {
+      ks = str();
+      if (ks < 0) return -1;
+      hash = sHash;
+      if (index !== undefined) id = index.findBytes(b, ks, sEnd, hash);
+    }
+    const ke = sEnd;
+    if (!take(0x3a)) return -1;
+    if (ke - ks === 12 && isWord(ks, ke, '__metadata__')) {
+      if (hSawMetadata) return -1;
+      hSawMetadata = true;
+      hMetadata = stringPairs(limits.maxDisplayStringBytes);
+      if (hMetadata === undefined) return -1;
+    } else {
+      if (ke - ks > limits.maxNameBytes || allDigits(ks, ke) || tensors.length >= limits.maxTensorCount) return -1;
+      if (!entry(hDtypes, limits.maxRank)) return -1;
+      const dt = eDt;
+      const rank = eRank;
+      const begin = eBegin;
+      const end = eEnd;
+      // The general path's arithmetic (header.ts readEntry), in the same order.
+      let elementCount = 1;
+      for (let k = 0; k < rank; k++) {
+        elementCount *= dims[k]!;
+        if (elementCount > limits.maxElementCount) return -1;
+      }
+      if (dt.bits % 8 !== 0 && (elementCount * dt.bits) % 8 !== 0) return -1;
+      const byteLength = dt.bits % 8 === 0 ? elementCount * (dt.bits / 8) : (elementCount * dt.bits) / 8;
+      if (!Number.isSafeInteger(byteLength) || end - begin !== byteLength || begin + byteLength > hDataByteLength) return -1;
+      // While each range starts at or after the end of all before it, they come in (begin, end) order: the general
+      // path's sort is the identity and its overlap and gap walk is this one. Else the ranges are sorted at the end.
+      if (inOrder && begin < covered) inOrder = false;
+      if (inOrder) {
+        gapBytes += begin - covered;
+        covered = Math.max(covered, end);
+      }
+      const k = tensors.length;
+      if (k === hHashes.length) growColumns();
+      hBegins[k] = begin;
+      hHashes[k] = hash;
+      hNameOffsets[2 * k] = ks;
+      hNameOffsets[2 * k + 1] = ke;
+      hIds[k] = id;
+      if (id >= 0) lastId = id;
+      const lastShape = hLastShape;
+      tensors.push({
+        name: '',
+        dtype: dt.dtype,
+        shape: sameShape(lastShape, dims, rank) ? lastShape : (hLastShape = dims.slice(0, rank)),
+        elementCount,
+        byteLength,
+        file: byteLength > 0 ? hFileKey : undefined,
+        byteOffset: byteLength > 0 ? hDataOffset + begin : 0,
+        encoding: 'raw',
+        origin: 'entry',
+      });
+    }
+    more = next(0x7d);
+  }
+  hLastId = lastId;
+  hCovered = covered;
+  hGapBytes = gapBytes;
+  hInOrder = inOrder;
+  return more;
+}
+
+/** The header scan's columns grown to twice their length (kept as the scratch columns up to SCRATCH_MAX). */
+function growColumns(): void {
+  hHashes = grown(hHashes);
+  hBegins = grown(hBegins);
+  hNameOffsets = grown(hNameOffsets);
+  hIds = grown(hIds);
+  if (hHashes.length <= SCRATCH_MAX) {
+    scratch.hashes = hHashes;
+    scratch.begins = hBegins;
+    scratch.nameOffsets = hNameOffsets;
+    scratch.ids = hIds;
+  }
 }
 
 /** An index read by {@link parseIndexFast}: names and raw shard strings, before any path check. */
@@ -540,7 +653,8 @@ export function parseIndexFast(bytes: Uint8Array, limits: Limits): FastIndex | u
   // names stay in the bytes, and the few other strings are decoded where they are.
   const { nameOffsets, hashes, count } = scanned;
   const names = new ByteNameTable(bytes, count);
-  for (let i = 0; i < count; i++) if (names.add(nameOffsets[2 * i]!, nameOffsets[2 * i + 1]!, hashes[i]!) < 0) return undefined;
+  if (!addNames(names, nameOffsets, hashes, count)) return undefined;
+  names.decode();
   const rawShards: string[] = [];
   for (let i = 0; i < scanned.rawOffsets.length; i += 2) rawShards.push(asciiText(bytes, scanned.rawOffsets[i]!, scanned.rawOffsets[i + 1]!));
   const metadata = scanned.metadata?.map(([k, v]): [string, string | number | boolean | null] => {
@@ -550,6 +664,16 @@ export function parseIndexFast(bytes: Uint8Array, limits: Limits): FastIndex | u
     return [key, v[1] - v[0] > max ? `${asciiText(bytes, v[0], v[0] + max)}…` : asciiText(bytes, v[0], v[1])];
   });
   return { names, rawShardOf: scanned.rawShardOf, rawShards, metadata };
+}
+
+/**
+ * Adds the scanned names to `names`; false when one repeats. Only the loop (nothing before or after it that compiled
+ * code would need to have seen run): called once per index, it is compiled in the middle of its first call, and
+ * code after the loop would not have run by then.
+ */
+function addNames(names: ByteNameTable, nameOffsets: Uint32Array, hashes: Int32Array, count: number): boolean {
+  for (let i = 0; i < count; i++) if (names.add(nameOffsets[2 * i]!, nameOffsets[2 * i + 1]!, hashes[i]!) < 0) return false;
+  return true;
 }
 
 interface IndexScan {
@@ -563,111 +687,162 @@ interface IndexScan {
   readonly metadata: readonly (readonly [readonly [number, number], number | boolean | null | readonly [number, number]])[] | undefined;
 }
 
+type IndexMetadata = (readonly [readonly [number, number], number | boolean | null | readonly [number, number]])[];
+
+// The weight_map being scanned by indexScan, as module state that weightMapEntries carries on.
+let wCount = 0;
+let wNameOffsets = new Uint32Array(0);
+let wHashes = new Int32Array(0);
+let wRawShardOf = new Int32Array(0);
+/** Per distinct shard string: start and end of its first occurrence. */
+let wRawOffsets: number[] = [];
+let wRawByHash = new Map<number, number[]>();
+let wLastRaw = -1;
+let wMaxTensorCount = 0;
+let wMaxFileCount = 0;
+
 function indexScan(limits: Limits): IndexScan | undefined {
   if (!take(0x7b)) return undefined;
-  let count = -1;
-  let nameOffsets = new Uint32Array(2048);
-  let hashes = new Int32Array(1024);
-  let rawShardOf = new Int32Array(1024);
-  const rawOffsets: number[] = [];
-  const rawByHash = new Map<number, number[]>();
-  let metadata: (readonly [readonly [number, number], number | boolean | null | readonly [number, number]])[] | undefined;
+  let sawWeightMap = false;
+  let metadata: IndexMetadata | undefined;
   if (ws() === 0x7d) return undefined;
+  wCount = 0;
+  wNameOffsets = new Uint32Array(2048);
+  wHashes = new Int32Array(1024);
+  wRawShardOf = new Int32Array(1024);
+  wRawOffsets = [];
+  wRawByHash = new Map();
+  wLastRaw = -1;
+  wMaxTensorCount = limits.maxTensorCount;
+  wMaxFileCount = limits.maxFileCount;
   for (;;) {
     const ks = str();
     if (ks < 0) return undefined;
     const ke = sEnd;
     if (!take(0x3a)) return undefined;
     if (isWord(ks, ke, 'weight_map')) {
-      if (count >= 0 || !take(0x7b)) return undefined;
-      count = 0;
+      if (sawWeightMap || !take(0x7b)) return undefined;
+      sawWeightMap = true;
       if (ws() === 0x7d) p++;
       else {
-        let lastRaw = -1;
-        for (;;) {
-          const ns = str();
-          if (ns < 0) return undefined;
-          const ne = sEnd;
-          const hash = sHash;
-          if (count >= limits.maxTensorCount || allDigits(ns, ne) || !take(0x3a)) return undefined;
-          // Consecutive names mostly share a shard: compare the value in place with that shard's first occurrence.
-          let raw = lastRaw;
-          const rs = raw >= 0 ? rawOffsets[2 * raw]! : 0;
-          const rl = raw >= 0 ? rawOffsets[2 * raw + 1]! - rs : 0;
-          if (raw >= 0 && ws() === 0x22 && b[p + rl + 1] === 0x22 && sameBytes(rs, rs + rl, p + 1, p + 1 + rl)) {
-            p += rl + 2;
-          } else {
-            const vs = str();
-            if (vs < 0) return undefined;
-            const ve = sEnd;
-            raw = -1;
-            const candidates = rawByHash.get(sHash);
-            for (const r of candidates ?? []) if (sameBytes(rawOffsets[2 * r]!, rawOffsets[2 * r + 1]!, vs, ve)) raw = r;
-            if (raw < 0) {
-              raw = rawOffsets.length / 2;
-              if (raw > limits.maxFileCount) return undefined;
-              rawOffsets.push(vs, ve);
-              if (candidates) candidates.push(raw);
-              else rawByHash.set(sHash, [raw]);
-            }
-            lastRaw = raw;
-          }
-          if (count === hashes.length) {
-            hashes = grown(hashes);
-            rawShardOf = grown(rawShardOf);
-            nameOffsets = grown(nameOffsets);
-          }
-          hashes[count] = hash;
-          rawShardOf[count] = raw;
-          nameOffsets[2 * count] = ns;
-          nameOffsets[2 * count + 1] = ne;
-          count++;
-          const more = next(0x7d);
-          if (more < 0) return undefined;
-          if (more === 0) break;
-        }
+        // The entries, a bounded number per call (as headerScan reads its keys).
+        let more = 1;
+        while (more > 0) more = weightMapEntries(KEYS_PER_CALL);
+        if (more < 0) return undefined;
       }
     } else if (isWord(ks, ke, 'metadata')) {
-      if (metadata !== undefined || !take(0x7b)) return undefined;
-      metadata = [];
-      if (ws() === 0x7d) p++;
-      else {
-        for (;;) {
-          const ms = str();
-          const me = sEnd;
-          if (ms < 0 || allDigits(ms, me) || !take(0x3a)) return undefined;
-          const c = ws();
-          let v: number | boolean | null | readonly [number, number];
-          if (c === 0x22) {
-            const vs = str();
-            if (vs < 0) return undefined;
-            v = [vs, sEnd];
-          } else if (c === 0x74) {
-            if (!literal('true')) return undefined;
-            v = true;
-          } else if (c === 0x66) {
-            if (!literal('false')) return undefined;
-            v = false;
-          } else if (c === 0x6e) {
-            if (!literal('null')) return undefined;
-            v = null;
-          } else {
-            v = int();
-            if (v < 0) return undefined;
-          }
-          for (const [[s0, e0]] of metadata) if (sameBytes(s0, e0, ms, me)) return undefined;
-          metadata.push([[ms, me], v]);
-          if (metadata.length > 256) return undefined;
-          const more = next(0x7d);
-          if (more < 0) return undefined;
-          if (more === 0) break;
-        }
-      }
+      if (metadata !== undefined) return undefined;
+      metadata = indexMetadata();
+      if (metadata === undefined) return undefined;
     } else return undefined;
     const more = next(0x7d);
     if (more < 0) return undefined;
     if (more === 0) break;
   }
-  if (count < 0 || ws() !== -1) return undefined;
-  return { count, nameOffsets, hashes: hashes.subarray(0, count), rawShardOf: rawShardOf.subarray(0, count), rawOffsets, metadata };
+  const count = wCount;
+  const scanned = { count, nameOffsets: wNameOffsets, hashes: wHashes.subarray(0, count), rawShardOf: wRawShardOf.subarray(0, count), rawOffsets: wRawOffsets, metadata };
+  wNameOffsets = new Uint32Array(0);
+  wHashes = new Int32Array(0);
+  wRawShardOf = new Int32Array(0);
+  wRawOffsets = [];
+  wRawByHash = new Map();
+  if (!sawWeightMap || ws() !== -1) return undefined;
+  return scanned;
+}
+
+/**
+ * Reads up to `max` weight_map entries (`"name": "shard"`), each with its `,` or the closing `}`: 1 when there are
+ * more, 0 after the closing brace, -1 when the index is not in the plain form.
+ */
+function weightMapEntries(max: number): number {
+  let count = wCount;
+  let lastRaw = wLastRaw;
+  let more = 1;
+  for (let k = 0; k < max && more > 0; k++) {
+    const ns = str();
+    if (ns < 0) return -1;
+    const ne = sEnd;
+    const hash = sHash;
+    if (count >= wMaxTensorCount || allDigits(ns, ne) || !take(0x3a)) return -1;
+    // Consecutive names mostly share a shard: compare the value in place with that shard's first occurrence.
+    let raw = lastRaw;
+    const rs = raw >= 0 ? wRawOffsets[2 * raw]! : 0;
+    const rl = raw >= 0 ? wRawOffsets[2 * raw + 1]! - rs : 0;
+    if (raw >= 0 && ws() === 0x22 && b[p + rl + 1] === 0x22 && sameBytes(rs, rs + rl, p + 1, p + 1 + rl)) {
+      p += rl + 2;
+    } else {
+      raw = shardString();
+      if (raw < 0) return -1;
+      lastRaw = raw;
+    }
+    if (count === wHashes.length) {
+      wHashes = grown(wHashes);
+      wRawShardOf = grown(wRawShardOf);
+      wNameOffsets = grown(wNameOffsets);
+    }
+    wHashes[count] = hash;
+    wRawShardOf[count] = raw;
+    wNameOffsets[2 * count] = ns;
+    wNameOffsets[2 * count + 1] = ne;
+    count++;
+    more = next(0x7d);
+  }
+  wCount = count;
+  wLastRaw = lastRaw;
+  return more;
+}
+
+/** Reads a weight_map value and returns its position among the distinct shard strings (new ones added); -1: not plain. */
+function shardString(): number {
+  const vs = str();
+  if (vs < 0) return -1;
+  const ve = sEnd;
+  const candidates = wRawByHash.get(sHash);
+  for (const r of candidates ?? []) if (sameBytes(wRawOffsets[2 * r]!, wRawOffsets[2 * r + 1]!, vs, ve)) return r;
+  const raw = wRawOffsets.length / 2;
+  if (raw > wMaxFileCount) return -1;
+  wRawOffsets.push(vs, ve);
+  if (candidates) candidates.push(raw);
+  else wRawByHash.set(sHash, [raw]);
+  return raw;
+}
+
+/** Reads the index's `metadata` object: key offsets, and each value or its string's offsets; undefined: not plain. */
+function indexMetadata(): IndexMetadata | undefined {
+  if (!take(0x7b)) return undefined;
+  const metadata: IndexMetadata = [];
+  if (ws() === 0x7d) {
+    p++;
+    return metadata;
+  }
+  for (;;) {
+    const ms = str();
+    const me = sEnd;
+    if (ms < 0 || allDigits(ms, me) || !take(0x3a)) return undefined;
+    const c = ws();
+    let v: number | boolean | null | readonly [number, number];
+    if (c === 0x22) {
+      const vs = str();
+      if (vs < 0) return undefined;
+      v = [vs, sEnd];
+    } else if (c === 0x74) {
+      if (!literal('true')) return undefined;
+      v = true;
+    } else if (c === 0x66) {
+      if (!literal('false')) return undefined;
+      v = false;
+    } else if (c === 0x6e) {
+      if (!literal('null')) return undefined;
+      v = null;
+    } else {
+      v = int();
+      if (v < 0) return undefined;
+    }
+    for (const [[s0, e0]] of metadata) if (sameBytes(s0, e0, ms, me)) return undefined;
+    metadata.push([[ms, me], v]);
+    if (metadata.length > 256) return undefined;
+    const more = next(0x7d);
+    if (more < 0) return undefined;
+    if (more === 0) return metadata;
+  }
 }

@@ -44,7 +44,9 @@ export class NameTable implements NameSet {
   /** The id of `name` (whose {@link hashName} is `hash`), or -1. */
   find(name: string, hash: number): number {
     const { slots, mask, hashes, names } = this;
-    for (let s = hash & mask; ; s = (s + 1) & mask) {
+    // The probe steps from the slot before the hash's, so the step runs on every probe (see ByteNameTable.findBytes).
+    for (let s = ((hash & mask) + mask) & mask; ; ) {
+      s = (s + 1) & mask;
       const e = slots[s]!;
       if (e === 0) return -1;
       if (hashes[e - 1] === hash && names[e - 1] === name) return e - 1;
@@ -137,18 +139,24 @@ export class ByteNameTable implements NameSet {
    * between names are the document's punctuation and shard strings, all printable ASCII as checked by the scan.
    */
   name(id: number): string {
-    let text = this.text;
-    if (text === undefined) {
-      this.textStart = this.count > 0 ? this.ranges[0]! : 0;
-      text = this.text = asciiText(this.bytes, this.textStart, this.count > 0 ? this.ranges[2 * this.count - 1]! : 0);
-    }
+    const text = this.text ?? this.decode();
     return text.slice(this.ranges[2 * id]! - this.textStart, this.ranges[2 * id + 1]! - this.textStart);
+  }
+
+  /**
+   * Makes the one decoded text {@link name} slices (the index reader calls it once all names are added, so the
+   * per-name calls never take this branch, which compiled code would not have seen run).
+   */
+  decode(): string {
+    this.textStart = this.count > 0 ? this.ranges[0]! : 0;
+    return (this.text = asciiText(this.bytes, this.textStart, this.count > 0 ? this.ranges[2 * this.count - 1]! : 0));
   }
 
   find(name: string, hash: number): number {
     const { slots, mask, hashes, ranges, bytes } = this;
     const len = name.length;
-    for (let s = hash & mask; ; s = (s + 1) & mask) {
+    for (let s = ((hash & mask) + mask) & mask; ; ) {
+      s = (s + 1) & mask;
       const e = slots[s]!;
       if (e === 0) return -1;
       if (hashes[e - 1] !== hash) continue;
@@ -183,7 +191,11 @@ export class ByteNameTable implements NameSet {
   findBytes(other: Uint8Array, start: number, end: number, hash: number): number {
     const { slots, mask, hashes, ranges, bytes } = this;
     const len = end - start;
-    for (let s = hash & mask; ; s = (s + 1) & mask) {
+    // The probe steps from the slot before the hash's, so the step runs on every probe: a collision (rare, and not in
+    // every header) then takes no code that compiled code has not seen run (which would send it back to the
+    // interpreter and be compiled again).
+    for (let s = ((hash & mask) + mask) & mask; ; ) {
+      s = (s + 1) & mask;
       const e = slots[s]!;
       if (e === 0) return -1;
       if (hashes[e - 1] !== hash) continue;

@@ -12,7 +12,7 @@ import type { ReadContext } from '../context';
 import { readSafetensorsHeader, type SafetensorsHeader } from './header';
 import { readHfConfig } from './hfConfig';
 import { setOwn } from './json';
-import { ByteNameTable, hashName } from './nameTable';
+import { ByteNameTable, hashName, type NameSet } from './nameTable';
 import { baseName, indexNameForShard, readShardIndex, type ShardIndex } from './shards';
 
 /** Shards read concurrently (each read is one header). */
@@ -97,51 +97,23 @@ async function readSharded(fileName: string, indexSource: ByteSource, index: Sha
   }
 
   const warnings: string[] = [];
-  const tensors: TensorInfo[] = [];
-  // Each tensor's id in the index's name table (looked up above, or here for a header the general path read).
-  // `holder` marks which shard (position + 1) holds each listed name; names the index does not list are tracked in
-  // `unlisted`.
-  const holder = new Int32Array(names.size);
-  const unlisted = new Map<string, string>();
-  const notInMap: string[] = [];
-  const wrongShard: string[] = [];
-  let notInMapCount = 0;
-  let wrongShardCount = 0;
+  const placed = new Placement(indexName, names, shardOf, index.shards);
   for (const { shard, header, ids } of headers) {
     warnings.push(...header.warnings);
-    if (tensors.length + header.tensors.length > ctx.limits.maxTensorCount) {
+    if (placed.tensors.length + header.tensors.length > ctx.limits.maxTensorCount) {
       throw new ModelFormatError('limit-exceeded', formatError(indexName, `the shards hold more than ${ctx.limits.maxTensorCount} tensors`));
     }
-    const position = index.shards.indexOf(shard);
-    const hashes = header.hashes;
-    const list = header.tensors;
-    for (let k = 0; k < list.length; k++) {
-      const t = list[k]!;
-      const id = ids !== undefined ? ids[k]! : names.find(t.name, hashes !== undefined ? hashes[k]! : hashName(t.name));
-      const other = id >= 0 ? (holder[id] !== 0 ? index.shards[holder[id]! - 1] : undefined) : unlisted.get(t.name);
-      if (other !== undefined) {
-        throw new ModelFormatError('bad-value', formatError(indexName, `tensor '${truncateForMessage(t.name)}' appears in both ${truncateForMessage(other)} and ${truncateForMessage(shard)}`));
-      }
-      tensors.push(t);
-      if (id < 0) {
-        unlisted.set(t.name, shard);
-        if (notInMapCount++ < MAX_EXAMPLES) notInMap.push(t.name);
-      } else {
-        holder[id] = position + 1;
-        if (shardOf[id] !== position && wrongShardCount++ < MAX_EXAMPLES) wrongShard.push(t.name);
-      }
-    }
+    placed.add(shard, index.shards.indexOf(shard), header, ids);
   }
+  const { tensors, holder, notInMap, notInMapCount, wrongShard, wrongShardCount } = placed;
   const missing: string[] = [];
-  let missingCount = 0;
-  for (let id = 0; id < holder.length; id++) {
-    if (holder[id] === 0 && missingCount++ < MAX_EXAMPLES) missing.push(names.nameAt(id));
-  }
+  const missingCount = zeros(holder);
+  for (let id = 0; missing.length < Math.min(missingCount, MAX_EXAMPLES); id++) if (holder[id] === 0) missing.push(names.nameAt(id));
   const quote = (names: readonly string[], count: number): string => `${names.map((n) => `'${truncateForMessage(n, 80)}'`).join(', ')}${count > names.length ? ` and ${count - names.length} more` : ''}`;
   if (missingCount > 0) warnings.push(formatError(indexName, `weight_map lists ${missingCount} tensors that no shard holds (${quote(missing, missingCount)})`));
   if (notInMapCount > 0) warnings.push(formatError(indexName, `${notInMapCount} tensors in the shards are missing from weight_map (${quote(notInMap, notInMapCount)})`));
   if (wrongShardCount > 0) warnings.push(formatError(indexName, `weight_map places ${wrongShardCount} tensors in the wrong shard (${quote(wrongShard, wrongShardCount)})`));
-  const weightBytes = tensors.reduce((s, t) => s + t.byteLength, 0);
+  const weightBytes = byteSum(tensors);
   if (index.totalSize !== undefined && index.totalSize !== weightBytes) {
     warnings.push(formatError(indexName, `metadata.total_size is ${index.totalSize} but the shards hold ${weightBytes} tensor bytes`));
   }
@@ -151,6 +123,81 @@ async function readSharded(fileName: string, indexSource: ByteSource, index: Sha
   for (const [k, v] of Object.entries(index.metadata)) setOwn(metadata, k, v);
   const files: ModelFile[] = [{ path: baseName(indexName), byteLength: indexSource.size }, ...headers.map((h) => ({ path: h.shard, byteLength: h.size }))];
   return assemble(fileName, files, tensors, metadata, warnings, ctx);
+}
+
+/**
+ * The shards' tensors in order, each checked against the index as its shard is added: `holder` marks which shard
+ * (position + 1) holds each listed name; names the index does not list are tracked in `unlisted`. One call per shard
+ * (each tensor's id in the index's name table was looked up as the header was read, or is looked up here for a header
+ * the general path read), so the per-tensor loop is compiled once, early, not in the middle of one long call.
+ */
+class Placement {
+  readonly tensors: TensorInfo[] = [];
+  readonly holder: Int32Array;
+  private readonly unlisted = new Map<string, string>();
+  readonly notInMap: string[] = [];
+  readonly wrongShard: string[] = [];
+  notInMapCount = 0;
+  wrongShardCount = 0;
+
+  constructor(
+    private readonly indexName: string,
+    private readonly names: NameSet,
+    private readonly shardOf: Int32Array,
+    private readonly shards: readonly string[],
+  ) {
+    this.holder = new Int32Array(names.size);
+  }
+
+  add(shard: string, position: number, header: SafetensorsHeader, ids: Int32Array | undefined): void {
+    const { tensors, holder, unlisted, names, shardOf } = this;
+    const hashes = header.hashes;
+    const list = header.tensors;
+    for (let k = 0; k < list.length; k++) {
+      const t = list[k]!;
+      const id = ids !== undefined ? ids[k]! : names.find(t.name, hashes !== undefined ? hashes[k]! : hashName(t.name));
+      const other = id >= 0 ? (holder[id] !== 0 ? this.shards[holder[id]! - 1] : undefined) : unlisted.get(t.name);
+      if (other !== undefined) {
+        throw new ModelFormatError('bad-value', formatError(this.indexName, `tensor '${truncateForMessage(t.name)}' appears in both ${truncateForMessage(other)} and ${truncateForMessage(shard)}`));
+      }
+      tensors.push(t);
+      if (id < 0) {
+        unlisted.set(t.name, shard);
+        if (this.notInMapCount++ < MAX_EXAMPLES) this.notInMap.push(t.name);
+      } else {
+        holder[id] = position + 1;
+        if (shardOf[id] !== position && this.wrongShardCount++ < MAX_EXAMPLES) this.wrongShard.push(t.name);
+      }
+    }
+  }
+}
+
+/**
+ * The loops over every tensor or name of a model that run once per model are each alone in a function (nothing before
+ * or after the loop that compiled code would need to have seen run): such a loop is compiled in the middle of its
+ * first call, before code after it has run, and that code would send the compiled loop back to the interpreter.
+ */
+function zeros(a: Int32Array): number {
+  let count = 0;
+  for (let i = 0; i < a.length; i++) if (a[i] === 0) count++;
+  return count;
+}
+
+function byteSum(tensors: readonly TensorInfo[]): number {
+  let sum = 0;
+  for (let i = 0; i < tensors.length; i++) sum += tensors[i]!.byteLength;
+  return sum;
+}
+
+function parameterSum(tensors: readonly TensorInfo[]): number {
+  let sum = 0;
+  for (let i = 0; i < tensors.length; i++) sum += tensors[i]!.elementCount;
+  return sum;
+}
+
+function hasMxfp4Blocks(tensors: readonly TensorInfo[]): boolean {
+  for (let i = 0; i < tensors.length; i++) if (tensors[i]!.dtype === 'uint8' && tensors[i]!.name.endsWith('_blocks')) return true;
+  return false;
 }
 
 /**
@@ -177,9 +224,7 @@ function unpackTernary(tensors: TensorInfo[]): TensorInfo[] {
  */
 function joinMxfp4(tensors: TensorInfo[]): TensorInfo[] {
   // Most models have no `_blocks` tensor: skip the name index then (100,000 names: ~50 ms of Map and Set).
-  let blocks = false;
-  for (const t of tensors) if (t.dtype === 'uint8' && t.name.endsWith('_blocks')) blocks = true;
-  if (!blocks) return tensors;
+  if (!hasMxfp4Blocks(tensors)) return tensors;
   const byName = new Map(tensors.map((t) => [t.name, t]));
   const joined = new Set<string>();
   const out: TensorInfo[] = [];
@@ -220,12 +265,8 @@ async function assemble(fileName: string, files: ModelFile[], tensors: TensorInf
       };
     }
   }
-  let parameterCount = 0;
-  let weightBytes = 0;
-  for (const t of tensors) {
-    parameterCount += t.elementCount;
-    weightBytes += t.byteLength;
-  }
+  const parameterCount = parameterSum(tensors);
+  const weightBytes = byteSum(tensors);
   return {
     format: 'safetensors',
     fileName,

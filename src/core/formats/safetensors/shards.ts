@@ -111,8 +111,16 @@ function withShards(name: string, names: NameSet, rawShardOf: Int32Array, rawSha
   const normalized = rawShards.map((raw, i) => checkShard(name, raw, i + 1, limits));
   const shards = [...new Set(normalized)].sort();
   const position = new Map(shards.map((s, i) => [s, i]));
-  const rawPosition = normalized.map((s) => position.get(s)!);
-  const shardOf = new Int32Array(names.size);
-  for (let id = 0; id < shardOf.length; id++) shardOf[id] = rawPosition[rawShardOf[id]!]!;
+  const rawPosition = Int32Array.from(normalized, (s) => position.get(s)!);
+  const shardOf = new Int32Array(rawShardOf.length);
+  mapInto(shardOf, rawShardOf, rawPosition);
   return { names, shardOf, shards, metadata, totalSize };
+}
+
+/**
+ * `out[id] = rawPosition[rawShardOf[id]]`. Only the loop (nothing before or after it that compiled code would need to
+ * have seen run): called once per index, it is compiled in the middle of its first call.
+ */
+function mapInto(out: Int32Array, rawShardOf: Int32Array, rawPosition: Int32Array): void {
+  for (let id = 0; id < out.length; id++) out[id] = rawPosition[rawShardOf[id]!]!;
 }
