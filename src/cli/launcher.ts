@@ -70,7 +70,7 @@ function regularFileSize(file: string): number | undefined {
 }
 
 if (require.main === module) {
-  // `sensitivity` or `plan` of a large file: its analysis workers boot now, while the bundle loads and the header is parsed
+  // `sensitivity` of a large file: its analysis workers boot now, while the bundle loads and the header is parsed
   // (src/node/prestartedWorkers.ts; the runner's pool adopts them).
   const workers = prestartCount(process.argv.slice(2), regularFileSize, typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length);
   const workerFile = path.join(__dirname, 'worker.js');
