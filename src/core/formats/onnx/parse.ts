@@ -51,7 +51,8 @@ export interface RawTensor {
   dataLocation: number;
   hasSegment: boolean;
   readonly data: Partial<Record<DataFieldName, DataField>>;
-  readonly externalData: [string, string][];
+  /** The shared frozen {@link NONE} until the first entry (most tensors have none). */
+  externalData: [string, string][];
 }
 
 /** A SparseTensorProto. */
@@ -941,7 +942,7 @@ export class OnnxWireParser {
   /** {@link tensor} for a message buffered whole: the same fields, checks and messages, walked synchronously. */
   private tensorBuffered(end: number): RawTensor {
     const c = this.c;
-    const t: RawTensor = { offset: c.pos, name: '', dims: [], dataType: 0, dataLocation: 0, hasSegment: false, data: {}, externalData: [] };
+    const t: RawTensor = { offset: c.pos, name: '', dims: [], dataType: 0, dataLocation: 0, hasSegment: false, data: {}, externalData: NONE };
     while (c.pos < end) {
       c.key(end);
       switch (c.field) {
@@ -952,6 +953,7 @@ export class OnnxWireParser {
         case F.Tensor.data_location: { const at = c.pos; t.dataLocation = this.small(this.intNow(end, 'data_location')!, at, 'data_location'); break; }
         case F.Tensor.external_data:
           if (t.externalData.length >= 64) this.fail(`tensor at offset ${t.offset} has more than 64 external_data entries`, t.offset, 'limit-exceeded');
+          if (t.externalData === NONE) t.externalData = [];
           t.externalData.push(this.now(this.stringString(this.sub(end, 'external_data'), this.limits.maxDisplayStringBytes)));
           break;
         default:
@@ -1000,7 +1002,7 @@ export class OnnxWireParser {
   /** Parses a TensorProto, skipping its payload. */
   *tensor(end: number): Wire<RawTensor> {
     const c = this.c;
-    const t: RawTensor = { offset: c.pos, name: '', dims: [], dataType: 0, dataLocation: 0, hasSegment: false, data: {}, externalData: [] };
+    const t: RawTensor = { offset: c.pos, name: '', dims: [], dataType: 0, dataLocation: 0, hasSegment: false, data: {}, externalData: NONE };
     while (c.pos < end) {
       if (!c.has(KEY)) yield need(KEY, end);
       c.key(end);
@@ -1012,6 +1014,7 @@ export class OnnxWireParser {
         case F.Tensor.data_location: t.dataLocation = yield* this.smallInt(end, 'data_location'); break;
         case F.Tensor.external_data:
           if (t.externalData.length >= 64) this.fail(`tensor at offset ${t.offset} has more than 64 external_data entries`, t.offset, 'limit-exceeded');
+          if (t.externalData === NONE) t.externalData = [];
           t.externalData.push(yield* this.stringString(this.sub(end, 'external_data'), this.limits.maxDisplayStringBytes));
           break;
         default:
