@@ -304,6 +304,9 @@ export function decodeValueInfo(values: DeferredValues, fileName: string, limits
   return new OnnxWireParser(new MemoryByteSource(fileName, values.bytes()), limits, undefined).decodeDeferred(values);
 }
 
+/** The key byte of ValueInfoProto.name (field number × 8 + length-delimited). */
+const VALUE_INFO_NAME_KEY = F.ValueInfo.name * 8 + WIRE_LEN;
+
 /** Most distinct labels {@link OnnxWireParser} interns (op types, domains, symbolic dims). */
 const INTERNED_MAX = 4096;
 
@@ -605,7 +608,11 @@ export class OnnxWireParser {
           if (field === F.Graph.value_info && n <= DEFERRED_VALUE_INFO_BYTES) {
             // Checked now (same checks and messages), decoded when Graph.valueInfo is first read.
             const start = c.pos;
-            this.valueInfoBuffered(vEnd, false);
+            if (this.checkedBefore(start, vEnd)) c.pos = vEnd;
+            else {
+              this.valueInfoBuffered(vEnd, false);
+              this.rememberChecked(start, vEnd);
+            }
             g.valueInfo.defer(c, start, vEnd);
           } else if (field === F.Graph.value_info) g.valueInfo.push(this.valueInfoBuffered(vEnd, true));
           else (field === F.Graph.input ? g.inputs : g.outputs).push(this.valueInfoBuffered(vEnd, true));
@@ -616,6 +623,47 @@ export class OnnxWireParser {
       }
     }
     return g;
+  }
+
+  /**
+   * The bytes after the name of the last deferred value_info that passed its check, when that message began with
+   * its name (a short one, see {@link simpleNameLength}); -1: none. A graph's value_info entries mostly differ only
+   * in their names (`t123: float32 [batch, 8]`), and the checks read a message's bytes alone, relative to its end.
+   */
+  private checkedTypeLength = -1;
+  private readonly checkedType = new Uint8Array(DEFERRED_VALUE_INFO_BYTES);
+
+  /**
+   * Length of the name field that value_info `[start, end)` begins with when it is short and plain: the key of
+   * `name` (length-delimited), a one-byte length inside the message, at most 64 bytes (no memory charge) and within
+   * maxNameBytes, so its check passes. -1 otherwise.
+   */
+  private simpleNameLength(start: number, end: number): number {
+    const c = this.c;
+    if (end - start < 2 || c.byteAt(start) !== VALUE_INFO_NAME_KEY) return -1;
+    const n = c.byteAt(start + 1);
+    return n <= 64 && n <= this.limits.maxNameBytes && start + 2 + n <= end ? n : -1;
+  }
+
+  /**
+   * True when value_info `[start, end)` is a short plain name followed by the same bytes as the last one that passed
+   * its check ({@link rememberChecked}): it passes the same checks, so they are not run again.
+   */
+  private checkedBefore(start: number, end: number): boolean {
+    if (this.checkedTypeLength < 0) return false;
+    const n = this.simpleNameLength(start, end);
+    if (n < 0) return false;
+    const from = start + 2 + n;
+    return end - from === this.checkedTypeLength && this.c.sameAt(from, this.checkedType, this.checkedTypeLength);
+  }
+
+  /** After value_info `[start, end)` passed its check: keeps the bytes after its name for {@link checkedBefore}. */
+  private rememberChecked(start: number, end: number): void {
+    const n = this.simpleNameLength(start, end);
+    if (n < 0) return;
+    const from = start + 2 + n;
+    this.c.copyOut(from, end, this.checkedType, 0);
+    this.checkedTypeLength = end - from;
   }
 
   private countTensor(offset: number): void {
