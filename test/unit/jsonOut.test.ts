@@ -53,3 +53,11 @@ test('jsonPieces: an array element holding a long list is split too (estimate --
   // 20,000 entries are ~2 MB of text; a run of small entries stays a few KiB.
   assert.ok(longest < 65_536, `longest piece ${longest} characters`);
 });
+
+test('writeJson: the same text as JSON.stringify(value, null, 2) for every sample (one native stringify below the size bound)', () => {
+  for (const v of samples) {
+    const calls: string[] = [];
+    writeJson({ out: (t) => calls.push(t), err: () => undefined }, v);
+    assert.equal(calls.join('\n'), JSON.stringify(v, null, 2) ?? 'undefined');
+  }
+});

@@ -221,3 +221,24 @@ test('synthetic: sparse initializers count their stored values; model-local func
   assert.equal(m.metadata['training_info'], 1);
   assert.ok(m.warnings.some((w) => w.includes('1 model-local functions')));
 });
+
+test('synthetic: distinct node names name their layers; repeated name forms keep each block; weights found whatever their first character and length', async () => {
+  const nodes = [];
+  const inits = [];
+  let x = 'x';
+  for (let b = 0; b < 3; b++) {
+    // Activations share first characters and lengths with weights (`wa0` beside `wq0`); one weight name is not ASCII.
+    const wq = b === 1 ? `ẃq${b}` : `wq${b}`;
+    inits.push(rawTensor(wq, [4, 4]), rawTensor(`wo${b}`, [4, 4]));
+    nodes.push(node('MatMul', [x, wq], [`wa${b}`], { name: `/model/layers.${b}/attn/q_proj/MatMul` }));
+    nodes.push(node('Relu', [`wa${b}`], [`wr${b}`], { name: `/model/layers.${b}/act/Relu` }));
+    nodes.push(node('MatMul', [`wr${b}`, `wo${b}`], [`wb${b}`], { name: `/model/layers.${b}/attn/o_proj/MatMul` }));
+    x = `wb${b}`;
+  }
+  const m = await read(encodeModel(model(graph(nodes, { initializers: inits }))));
+  assert.deepEqual(m.layers.map((l) => [l.name, l.role, l.block, l.weight]), [0, 1, 2].flatMap((b) => [
+    [`/model/layers.${b}/attn/q_proj/MatMul`, 'attention_q', b, b === 1 ? `ẃq${b}` : `wq${b}`],
+    [`/model/layers.${b}/attn/o_proj/MatMul`, 'attention_o', b, `wo${b}`],
+  ]));
+  assert.deepEqual(m.layers.map((l) => l.inputs), [0, 1, 2].flatMap((b) => [[b === 0 ? 'x' : `wb${b - 1}`, b === 1 ? `ẃq${b}` : `wq${b}`], [`wr${b}`, `wo${b}`]]));
+});

@@ -5,7 +5,7 @@
  * Attention → attention_qkv) and from weight/node names second (q_proj, c_attn, lm_head… via model/roles.ts).
  */
 import { dtypeInfo, isRealValued } from '../../model/dtypes';
-import { inferRoleOfSegments, isQuantizableWeight } from '../../model/roles';
+import { inferRoleOfSegments, isQuantizableWeight, type RoleInfo } from '../../model/roles';
 import type { Layer, LayerRole, TensorInfo } from '../../model/types';
 import { NO_MORE_WEIGHTS } from '../../model/tensorData';
 import type { RawGraph } from './parse';
@@ -108,7 +108,13 @@ function tokens(name: string): string[] {
 const TRAILING_NOISE = /^(weight|bias|w|b|matmul|gemm|add|mul|conv|gather|output|output_\d+|\d+|[a-z]+_\d+)$/;
 
 /** Role/block/expert from a name, via model/roles.ts plus short ONNX-export spellings (`l0.up.w`, `dn`). */
-function roleFromName(name: string, op: string): { role: LayerRole; block: number | undefined; expert: number | undefined } {
+/** Most distinct segment lists one layer building remembers the role of (see {@link roleFromName}). */
+const ROLE_MEMO_MAX = 4096;
+
+/** Role inferred per segment list (the segments joined with '.', which no segment holds), for one layer building. */
+type RoleMemo = Map<string, RoleInfo>;
+
+function roleFromName(name: string, op: string, memo: RoleMemo): { role: LayerRole; block: number | undefined; expert: number | undefined } {
   const toks = tokens(name);
   let block: number | undefined;
   for (let i = 0; i < toks.length && block === undefined; i++) {
@@ -130,7 +136,14 @@ function roleFromName(name: string, op: string): { role: LayerRole; block: numbe
   const last = toks[toks.length - 1] ?? '';
   if (toks.length === 0) toks.push(''); // '.weight' splits into '' and 'weight'
   toks.push(isBias ? 'bias' : 'weight');
-  const info = inferRoleOfSegments(toks, 0);
+  // inferRoleOfSegments is a function of the segments alone: a name met before in this form (node names of one
+  // block and operator differ only in tokens removed above) reuses its answer.
+  const key = toks.join('.');
+  let info = memo.get(key);
+  if (info === undefined) {
+    info = inferRoleOfSegments(toks, 0);
+    if (memo.size < ROLE_MEMO_MAX) memo.set(key, info);
+  }
   let role = info.role;
   if (role === 'other') {
     if (last === 'up') role = 'ffn_up';
@@ -142,9 +155,9 @@ function roleFromName(name: string, op: string): { role: LayerRole; block: numbe
   return { role, block: info.block ?? block, expert: info.expert };
 }
 
-function roleFor(nodeName: string, op: string, main: TensorInfo, mainInputIndex: number, ctx: LayerContext): { role: LayerRole; block: number | undefined; expert: number | undefined } {
-  const fromWeight = roleFromName(main.name, op);
-  const fromNode = nodeName ? roleFromName(nodeName, op) : { role: 'other' as LayerRole, block: undefined, expert: undefined };
+function roleFor(nodeName: string, op: string, main: TensorInfo, mainInputIndex: number, ctx: LayerContext, memo: RoleMemo): { role: LayerRole; block: number | undefined; expert: number | undefined } {
+  const fromWeight = roleFromName(main.name, op, memo);
+  const fromNode = nodeName ? roleFromName(nodeName, op, memo) : { role: 'other' as LayerRole, block: undefined, expert: undefined };
   const block = fromWeight.block ?? fromNode.block;
   const expert = fromWeight.expert ?? fromNode.expert;
   const named = fromWeight.role !== 'other' ? fromWeight.role : fromNode.role;
@@ -175,8 +188,15 @@ export function isWeightInput(op: string, index: number): boolean {
   return CONV_OPS.has(op) || LINEAR_OPS.has(op) || RECURRENT_OPS.has(op) || ATTENTION_OPS.has(op) || NORM_OPS.has(op) || op.endsWith('Normalization') || op === 'PRelu';
 }
 
-function layerName(nodeName: string, op: string, index: number, graph: RawGraph, nameCounts: ReadonlyMap<string, number>): string {
-  if (nodeName !== '' && nameCounts.get(nodeName) === 1) return nodeName;
+/** True when `names` holds no empty name and no name twice. */
+function distinctNames(names: readonly string[]): boolean {
+  const set = new Set(names);
+  return set.size === names.length && !set.has('');
+}
+
+/** The layer's name: its node's name when that name is non-empty and `unique` among all nodes, else `<op>_<index>`. */
+function layerName(nodeName: string, unique: boolean, op: string, index: number, graph: RawGraph): string {
+  if (nodeName !== '' && unique) return nodeName;
   const local = `${op || 'node'}_${index}`;
   return graph.depth === 0 ? local : `${graph.path}/${local}`;
 }
@@ -187,21 +207,42 @@ const NO_EXTRAS: readonly string[] = Object.freeze([]);
 /** A layer whose name is given once every layer is known (see {@link nameLayers}). */
 type Draft = { -readonly [K in keyof Layer]: Layer[K] };
 
+/**
+ * 1 at `(first char code & 0x7f) × 64 + min(length, 63)` for every name `scope` holds: a name whose entry is 0 is
+ * not in it (the converse need not hold).
+ */
+function nameFilter(scope: ReadonlyMap<string, string>): Uint8Array {
+  const filter = new Uint8Array(128 * 64);
+  for (const name of scope.keys()) if (name !== '') filter[(name.charCodeAt(0) & 0x7f) * 64 + (name.length < 63 ? name.length : 63)] = 1;
+  return filter;
+}
+
 /** Builds the layers of every graph, main graph first. */
 export function buildLayers(ctx: LayerContext): Layer[] {
   const layers: Draft[] = [];
   const sites: { index: number; graph: RawGraph }[] = [];
+  const scopeFilters = new Map<ReadonlyMap<string, string>, Uint8Array>();
+  const roleMemo: RoleMemo = new Map();
   for (const g of ctx.graphs) {
     const traced = new Map<string, Traced>();
     const chain = ctx.scopes(g);
+    const filters = chain.map((scope) => {
+      let f = scopeFilters.get(scope);
+      if (f === undefined) scopeFilters.set(scope, (f = nameFilter(scope)));
+      return f;
+    });
     const trace = (value: string): Traced | undefined => {
       if (value === '') return undefined;
       if (traced.size > 0) {
         const t = traced.get(value);
         if (t) return t;
       }
-      for (const scope of chain) {
-        const stored = scope.get(value);
+      // Most edges of a large graph are activations: their first character and length already say that a scope
+      // does not hold them, without hashing the name for a lookup.
+      const slot = (value.charCodeAt(0) & 0x7f) * 64 + (value.length < 63 ? value.length : 63);
+      for (let i = 0; i < chain.length; i++) {
+        if (filters[i]![slot] === 0) continue;
+        const stored = chain[i]!.get(value);
         if (stored !== undefined) return { weight: stored, extras: NO_EXTRAS };
       }
       return undefined;
@@ -268,7 +309,7 @@ export function buildLayers(ctx: LayerContext): Layer[] {
         parameterCount += t.elementCount;
         byteLength += t.byteLength;
       }
-      const { role, block, expert } = roleFor(table.names[nodeIndex]!, op, m, mainIndex, ctx);
+      const { role, block, expert } = roleFor(table.names[nodeIndex]!, op, m, mainIndex, ctx, roleMemo);
       sites.push({ index: nodeIndex, graph: g });
       const lowBitInt = QUANTIZED_INT_DTYPES.has(m.dtype) && m.shape.length >= 2 && role !== 'norm' && role !== 'bias' && role !== 'router';
       layers.push({
@@ -306,7 +347,10 @@ function nameLayers(layers: Draft[], sites: readonly { index: number; graph: Raw
     const name = s.graph.nodes.names[s.index]!;
     if (name !== '') nameCounts.set(name, 0);
   }
-  if (nameCounts.size > 0) {
+  // One graph whose node names are all distinct and non-empty (exporters name every node uniquely): every count is 1,
+  // found by one native Set of the names instead of a lookup per node.
+  const distinct = nameCounts.size > 0 && graphs.length === 1 && distinctNames(graphs[0]!.nodes.names);
+  if (nameCounts.size > 0 && !distinct) {
     for (const g of graphs) {
       for (const name of g.nodes.names) {
         const count = name !== '' ? nameCounts.get(name) : undefined;
@@ -318,7 +362,8 @@ function nameLayers(layers: Draft[], sites: readonly { index: number; graph: Raw
   for (let i = 0; i < layers.length; i++) {
     const s = sites[i]!;
     const table = s.graph.nodes;
-    layers[i]!.name = used.claim(layerName(table.names[s.index]!, table.ops[s.index]!, s.index, s.graph, nameCounts));
+    const name = table.names[s.index]!;
+    layers[i]!.name = used.claim(layerName(name, name !== '' && (distinct || nameCounts.get(name) === 1), table.ops[s.index]!, s.index, s.graph));
   }
 }
 
