@@ -14,6 +14,14 @@ import type { Worker } from 'node:worker_threads';
 /** Below this many weight bytes the analysis runs inline (starting workers costs more than it saves). */
 export const INLINE_BELOW_BYTES = 8 * 1024 * 1024;
 
+/**
+ * Worker threads of a CLI `sensitivity` without `--workers` on `parallelism` (≥ 2) cores: one fewer than the cores,
+ * as the main thread analyzes chunks too (the runner's `mainThreadShare`); a worker's boot costs ~30 ms of CPU.
+ */
+export function sharedDefaultWorkers(parallelism: number): number {
+  return parallelism >= 2 ? parallelism - 1 : parallelism;
+}
+
 /** The commands whose analysis runs in the worker pool the launcher may start early. */
 export const PRESTART_COMMANDS: ReadonlySet<string> = new Set(['sensitivity']);
 
@@ -35,8 +43,8 @@ function stash(): Stash | undefined {
 }
 
 /**
- * How many workers the launcher should start for the command line `args` (after `node cli.js`): the default pool
- * size (`parallelism`) or `--workers N` for `sensitivity FILE …` when FILE (the first argument after the command)
+ * How many workers the launcher should start for the command line `args` (after `node cli.js`): the CLI's default
+ * pool size ({@link sharedDefaultWorkers} of `parallelism`) or `--workers N` for `sensitivity FILE …` when FILE (the first argument after the command)
  * is a file of at least {@link INLINE_BELOW_BYTES} (`sizeOf`, undefined when it cannot be read); otherwise 0.
  * Help, a missing or option-first FILE, or an unreadable `--workers` value start none (the command itself then
  * says what is wrong).
@@ -44,7 +52,7 @@ function stash(): Stash | undefined {
 export function prestartCount(args: readonly string[], sizeOf: (file: string) => number | undefined, parallelism: number): number {
   const [command, file] = args;
   if (!command || !PRESTART_COMMANDS.has(command) || !file || file.startsWith('-')) return 0;
-  let count = parallelism;
+  let count = sharedDefaultWorkers(parallelism);
   for (let i = 2; i < args.length; i++) {
     const a = args[i]!;
     if (a === '-h' || a === '--help') return 0;

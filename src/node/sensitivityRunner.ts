@@ -69,10 +69,10 @@ import {
   type TensorInfo,
 } from '../core';
 import { FileByteSource, openModelFile, openRegularFile } from './fileByteSource';
-import { BATCH_ERROR_FIELDS, BATCH_STATS_FIELDS, batchStats, runSensitivityBatch, type SensitivityBatchRequest, type SensitivityBatchResults, type SensitivityWorkerReply, type SensitivityWorkerRequest } from '../worker/sensitivityWorker';
+import { BATCH_ERROR_FIELDS, BATCH_STATS_FIELDS, batchStats, handleSensitivityRequest, runSensitivityBatch, type SensitivityBatchRequest, type SensitivityBatchResults, type SensitivityWorkerReply, type SensitivityWorkerRequest } from '../worker/sensitivityWorker';
 import { loadQuantParams, seededRandom, tensorLocation } from '../core';
 import { NodeError } from './errors';
-import { INLINE_BELOW_BYTES, discardPrestartedWorkers, takePrestartedWorkers } from './prestartedWorkers';
+import { INLINE_BELOW_BYTES, discardPrestartedWorkers, sharedDefaultWorkers, takePrestartedWorkers } from './prestartedWorkers';
 
 /** node:worker_threads, loaded when the first worker starts: the CLI bundles every command, and `inspect` starts none. */
 function workerThreads(): typeof WorkerThreads {
@@ -105,6 +105,12 @@ export interface SensitivityOptions {
   readonly formats?: readonly string[];
   /** Worker threads (default: available parallelism; 0 = inline on this thread). */
   readonly workers?: number;
+  /**
+   * With the default worker count (no `workers`) on two or more cores: one worker fewer, and this thread analyzes
+   * chunks too, one at a time (it is busy for ~25 ms per 16M values). For the CLI, whose main thread only waits;
+   * never the extension host's. Same results.
+   */
+  readonly mainThreadShare?: boolean;
   /** Fraction of each tensor to read, in (0, 1]; 1 or undefined = full pass. */
   readonly sample?: number;
   /** Seed of the sampling PRNG (default 1), so reruns read the same blocks. */
@@ -324,18 +330,34 @@ export function workerEntry(): string | undefined {
   return candidates.find((c) => existsSync(c));
 }
 
-/** A fixed set of worker threads running sensitivity chunks. */
+/** A reply a worker owes. */
+interface PendingReply {
+  readonly resolve: (r: SensitivityWorkerReply) => void;
+  readonly reject: (e: Error) => void;
+}
+
+/**
+ * A fixed set of worker threads running sensitivity chunks, and optionally this thread as one more lane
+ * (`local`, the CLI's {@link SensitivityOptions.mainThreadShare}): a worker costs ~30 ms of CPU to boot, and the
+ * CLI's main thread only waits while the workers analyze. This thread runs one chunk at a time, synchronously,
+ * when every worker holds {@link ChunkPool.depth} messages (two with a local lane: a worker then has its next
+ * chunk queued and never waits for the busy main thread to hand it one).
+ */
 class ChunkPool {
-  private readonly idle: Worker[] = [];
   private readonly all: Worker[] = [];
   private readonly waiting: (() => void)[] = [];
-  private readonly pending = new Map<Worker, { resolve: (r: SensitivityWorkerReply) => void; reject: (e: Error) => void }>();
+  /** Per worker, the replies it owes in the order its messages were posted (a worker answers in order). */
+  private readonly pending = new Map<Worker, PendingReply[]>();
+  /** Messages a worker may hold at once. */
+  readonly depth: number;
+  private localBusy = false;
   private closed = false;
   private alive: number;
   private lastError: Error | undefined;
 
-  constructor(file: string, size: number, private readonly recycle: (buffer: ArrayBuffer) => void) {
+  constructor(file: string, size: number, private readonly recycle: (buffer: ArrayBuffer) => void, private readonly local = false) {
     this.alive = size;
+    this.depth = local ? 2 : 1;
     // Workers the CLI launcher started early for this script (prestartedWorkers.ts), then fresh ones.
     const started = takePrestartedWorkers(file, size);
     for (let i = 0; i < size; i++) {
@@ -343,26 +365,20 @@ class ChunkPool {
       const w = started[i] ?? (file.endsWith('.ts')
         ? new (workerThreads().Worker)(`require('tsx/cjs/api').register(); require(${JSON.stringify(file)});`, { eval: true, execArgv: loaderArgs(process.execArgv) })
         : new (workerThreads().Worker)(file));
+      const owed: PendingReply[] = [];
+      this.pending.set(w, owed);
       w.on('message', (msg: SensitivityWorkerReply) => {
-        const p = this.pending.get(w);
+        const p = owed.shift();
         if (!p) return;
-        this.pending.delete(w);
-        this.release(w);
-        if (msg.kind === 'sensitivity/error') p.reject(new NodeError('worker-failed', msg.message));
-        else {
-          if (msg.buffer) this.recycle(msg.buffer);
-          p.resolve(msg);
-        }
+        this.waiting.shift()?.();
+        this.settle(msg, p);
       });
       const fail = (e: Error): void => {
-        // A dead worker fails its task and leaves the pool; when none is left, waiting tasks fail too.
-        const p = this.pending.get(w);
-        this.pending.delete(w);
-        const i = this.idle.indexOf(w);
-        if (i >= 0) this.idle.splice(i, 1);
+        // A dead worker fails its tasks and leaves the pool; when none is left, waiting tasks fail too.
+        if (!this.pending.delete(w)) return;
         this.alive--;
         this.lastError = e;
-        p?.reject(e);
+        for (const p of owed.splice(0)) p.reject(e);
         if (this.alive <= 0) for (const r of this.waiting.splice(0)) r();
       };
       w.on('error', (e) => fail(e instanceof Error ? e : new NodeError('worker-failed', String(e))));
@@ -370,13 +386,20 @@ class ChunkPool {
         if (!this.closed) fail(new NodeError('worker-failed', `analysis worker exited with code ${code}`));
       });
       this.all.push(w);
-      this.idle.push(w);
     }
   }
 
-  private release(w: Worker): void {
-    this.idle.push(w);
-    this.waiting.shift()?.();
+  /** Messages the pool takes before a sender waits: each live worker's depth, plus this thread's lane. */
+  get capacity(): number {
+    return this.all.length * this.depth + (this.local ? 1 : 0);
+  }
+
+  private settle(msg: SensitivityWorkerReply, p: PendingReply): void {
+    if (msg.kind === 'sensitivity/error') p.reject(new NodeError('worker-failed', msg.message));
+    else {
+      if (msg.buffer) this.recycle(msg.buffer);
+      p.resolve(msg);
+    }
   }
 
   async run(task: SensitivityChunkTask): Promise<SensitivityChunkResult> {
@@ -396,24 +419,49 @@ class ChunkPool {
   }
 
   private async send(message: SensitivityWorkerRequest | SensitivityBatchRequest, transfer: ArrayBuffer[]): Promise<SensitivityWorkerReply> {
-    while (this.idle.length === 0) {
+    for (;;) {
       if (this.closed) throw new CancelledError();
       if (this.alive <= 0) throw this.lastError ?? new NodeError('worker-failed', 'no analysis worker is running');
+      // The live worker owing the fewest replies, if it can take one more; else this thread's lane when it is free.
+      let best: Worker | undefined;
+      let owed = this.depth;
+      for (const [w, p] of this.pending) {
+        if (p.length < owed) {
+          best = w;
+          owed = p.length;
+        }
+      }
+      if (best) {
+        const w = best;
+        return new Promise((resolve, reject) => {
+          this.pending.get(w)!.push({ resolve, reject });
+          w.postMessage(message, transfer);
+        });
+      }
+      if (this.local && !this.localBusy) return this.runHere(message);
       await new Promise<void>((r) => this.waiting.push(r));
     }
-    if (this.closed) throw new CancelledError();
-    const w = this.idle.pop()!;
-    return new Promise((resolve, reject) => {
-      this.pending.set(w, { resolve, reject });
-      w.postMessage(message, transfer);
-    });
+  }
+
+  /** One message analyzed on this thread (after the replies and progress already due), as a worker would. */
+  private async runHere(message: SensitivityWorkerRequest | SensitivityBatchRequest): Promise<SensitivityWorkerReply> {
+    this.localBusy = true;
+    try {
+      await new Promise((r) => setImmediate(r));
+      if (this.closed) throw new CancelledError();
+      const { reply } = handleSensitivityRequest(message);
+      return await new Promise<SensitivityWorkerReply>((resolve, reject) => this.settle(reply, { resolve, reject }));
+    } finally {
+      this.localBusy = false;
+      this.waiting.shift()?.();
+    }
   }
 
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
     for (const r of this.waiting.splice(0)) r();
-    for (const [, p] of this.pending) p.reject(new CancelledError());
+    for (const [, owed] of this.pending) for (const p of owed.splice(0)) p.reject(new CancelledError());
     this.pending.clear();
     await Promise.all(this.all.map((w) => w.terminate()));
   }
@@ -633,6 +681,8 @@ class SensitivityRun {
   private readonly tensorLayout = new Map<string, TensorItem>();
   readonly totalWeightBytes: number;
   private readonly wanted: number;
+  /** Chunks the pool takes at once (1 inline). */
+  private readonly lanes: number;
   private readonly recycler: BufferRecycler;
   private readonly pool: ChunkPool | undefined;
   /**
@@ -667,14 +717,18 @@ class SensitivityRun {
     this.partials = new TensorPartials(this.tensorLayout.size, formats, !scoresOnly, this.sample !== undefined);
     this.totalWeightBytes = [...this.tensorLayout.values()].reduce((a, t) => a + t.tensor.byteLength, 0);
     // Worker pool (or inline).
-    this.wanted = options.workers ?? (typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length);
+    const parallelism = typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length;
+    const share = options.workers === undefined && options.mainThreadShare === true && parallelism >= 2;
+    this.wanted = options.workers ?? (share ? sharedDefaultWorkers(parallelism) : parallelism);
     const inlineBelow = options.inlineBelowBytes ?? INLINE_BELOW_BYTES;
     const entry = this.wanted > 0 && this.totalWeightBytes >= inlineBelow ? (options.workerFile ?? workerEntry()) : undefined;
     if (this.wanted > 0 && this.totalWeightBytes >= inlineBelow && !entry) this.warnings.push('The analysis worker (dist/worker.js) was not found; ran on one thread.');
-    this.recycler = new BufferRecycler(Math.max(1, this.wanted) + 3);
-    this.pool = entry ? new ChunkPool(entry, Math.max(1, this.wanted), (b) => this.recycler.give(b, true)) : undefined;
+    this.pool = entry ? new ChunkPool(entry, Math.max(1, this.wanted), (b) => this.recycler.give(b, true), share) : undefined;
     if (!this.pool) discardPrestartedWorkers();
-    this.inFlight = new Limiter(Math.max(1, this.pool ? this.wanted : 1) + 2);
+    // Chunks outstanding at once: what the pool takes (or one, inline).
+    this.lanes = this.pool ? this.pool.capacity : 1;
+    this.recycler = new BufferRecycler(this.lanes + 3);
+    this.inFlight = new Limiter(this.lanes + 2);
   }
 
   /** Reports progress (at most about once a second unless `force`). */
@@ -701,7 +755,7 @@ class SensitivityRun {
     this.bytesPlanned = this.sample ? Math.round(this.totalWeightBytes * this.sample) : this.totalWeightBytes;
     const { batches, rest } = this.smallTensorBatches();
     const queue: (TensorItem | TensorItem[])[] = [...batches, ...rest];
-    const concurrency = Math.max(1, (this.pool ? this.wanted : 1) + 1);
+    const concurrency = this.lanes + 1;
     let failed: unknown;
     try {
       await Promise.all(Array.from({ length: concurrency }, async () => {

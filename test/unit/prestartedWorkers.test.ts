@@ -10,18 +10,19 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import type { Worker } from 'node:worker_threads';
 import * as esbuild from 'esbuild';
-import { INLINE_BELOW_BYTES, discardPrestartedWorkers, prestartCount, prestartWorkers, takePrestartedWorkers } from '../../src/node/prestartedWorkers';
+import { INLINE_BELOW_BYTES, discardPrestartedWorkers, prestartCount, prestartWorkers, sharedDefaultWorkers, takePrestartedWorkers } from '../../src/node/prestartedWorkers';
 import { INLINE_BELOW_BYTES as RUNNER_INLINE_BELOW_BYTES, analyzeModelSensitivity } from '../../src/node/sensitivityRunner';
 import { floatToHalfBits } from '../../src/core';
 import { buildSafetensors } from '../fixtures/buildSafetensors';
 
-test('prestartCount: `sensitivity FILE` of a file the runner would give to workers starts the default pool or --workers N; anything else none', () => {
+test('prestartCount: `sensitivity FILE` of a file the runner would give to workers starts the default pool (one worker fewer than the cores: the main thread shares) or --workers N; anything else none', () => {
   const big = INLINE_BELOW_BYTES, small = INLINE_BELOW_BYTES - 1;
   const sizes: Record<string, number> = { 'big.safetensors': big, 'small.safetensors': small };
   const sizeOf = (f: string): number | undefined => sizes[f];
+  assert.equal(prestartCount(['sensitivity', 'big.safetensors'], sizeOf, 1), 1);
   assert.equal(RUNNER_INLINE_BELOW_BYTES, INLINE_BELOW_BYTES);
-  assert.equal(prestartCount(['sensitivity', 'big.safetensors'], sizeOf, 2), 2);
-  assert.equal(prestartCount(['sensitivity', 'big.safetensors', '--json', '--formats', 'int8'], sizeOf, 4), 4);
+  assert.equal(prestartCount(['sensitivity', 'big.safetensors'], sizeOf, 2), 1);
+  assert.equal(prestartCount(['sensitivity', 'big.safetensors', '--json', '--formats', 'int8'], sizeOf, 4), 3);
   assert.equal(prestartCount(['sensitivity', 'big.safetensors', '--workers', '3'], sizeOf, 2), 3);
   assert.equal(prestartCount(['sensitivity', 'big.safetensors', '--workers=1'], sizeOf, 2), 1);
   assert.equal(prestartCount(['sensitivity', 'big.safetensors', '--workers', '0'], sizeOf, 2), 0);
@@ -100,6 +101,37 @@ test('an analysis run by started workers (adopted by the runner\'s pool) equals 
     const again = await analyzeModelSensitivity(file, { workers: 2, workerFile });
     assert.deepEqual(again.layers, inline.layers);
     assert.deepEqual(takePrestartedWorkers(workerFile, 2), []);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('mainThreadShare: the calling thread analyzes chunks too (here: the ones a failing worker does not take), with the same results', { skip: os.availableParallelism() < 2 ? 'one core: no main-thread share' : false }, async () => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'pl-share-'));
+  try {
+    const specs = Array.from({ length: 6 }, (_, i) => ({ name: `model.layers.${i}.mlp.down_proj.weight`, dtype: 'F16', shape: [256, 1024] }));
+    const built = buildSafetensors(specs);
+    let s = 5;
+    const rnd = (): number => ((s = (Math.imul(s, 1103515245) + 12345) >>> 0) / 2 ** 32);
+    for (const t of specs) {
+      const n = t.shape[0]! * t.shape[1]!;
+      const codes = Uint16Array.from({ length: n }, () => floatToHalfBits((rnd() - 0.5) * 0.05));
+      built.bytes.set(new Uint8Array(codes.buffer), 8 + built.headerLength + built.offsets[t.name]![0]);
+    }
+    const file = path.join(dir, 'model.safetensors');
+    writeFileSync(file, built.bytes);
+    // A worker that answers every chunk with an error: whatever is analyzed was analyzed on this thread.
+    const failing = path.join(dir, 'failing.js');
+    writeFileSync(failing, "const { parentPort } = require('node:worker_threads'); parentPort.on('message', (m) => parentPort.postMessage({ kind: 'sensitivity/error', id: 0, message: 'refused' }));\n");
+    const inline = await analyzeModelSensitivity(file, { workers: 0 });
+    prestartWorkers(failing, sharedDefaultWorkers(os.availableParallelism()));
+    const shared = await analyzeModelSensitivity(file, { mainThreadShare: true, workerFile: failing, inlineBelowBytes: 0 });
+    assert.deepEqual(takePrestartedWorkers(failing, 8), [], 'the pool adopted the started workers');
+    assert.ok(shared.layers.length >= 1, 'this thread analyzed at least one tensor');
+    assert.ok(shared.layers.length < specs.length, 'the worker took (and failed) some');
+    for (const l of shared.layers) assert.deepEqual(l, inline.layers.find((x) => x.layer === l.layer));
+    assert.equal(shared.warnings.length, specs.length - shared.layers.length);
+    assert.match(shared.warnings[0]!, /refused/);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -22,7 +22,7 @@ export const sensitivitySpec: CommandSpec = {
     { name: 'context', type: 'string', value: 'N', description: 'GGUF context length in tokens for --measure (16 to 8192).' },
     { name: 'sample', type: 'string', value: 'F', description: 'Read only this fraction (0.0001 to 1) of each tensor for the static scores; faster, approximate.' },
     { name: 'budget', type: 'string', value: 'N', description: 'With --measure, measure at most N layer × format pairs (the most sensitive first by static score); default 1000.' },
-    { name: 'workers', type: 'string', value: 'N', description: 'Worker threads for the static analysis; default the available cores, 0 runs on the main thread.' },
+    { name: 'workers', type: 'string', value: 'N', description: 'Worker threads for the static analysis; default one fewer than the available cores, the main thread analyzing too; 0 runs on the main thread.' },
     PROGRESS_OPTION,
     JSON_OPTION,
   ],
@@ -101,6 +101,9 @@ export async function sensitivityCommand(options: OptionValues, positionals: rea
     report = await analyzeModelSensitivity(file, {
       ...base,
       ...(sample !== undefined ? { sample } : {}),
+      // This thread only waits for the analysis: it takes a share of the chunks, with one worker fewer (the
+      // launcher starts that many early, prestartedWorkers.ts).
+      mainThreadShare: true,
       onProgress: (p) => progress.update('analyzing', p.bytesDone, Math.max(1, p.bytesTotal), `${Math.round((100 * p.bytesDone) / Math.max(1, p.bytesTotal))}% of the weights (${p.tensorsDone}/${p.tensorsTotal} tensors)`),
     });
   }
