@@ -171,8 +171,10 @@ function estimatedChars(v: unknown, depth: number, budget: number): number {
     }
     return total;
   }
-  for (const k in v) {
-    if (!Object.prototype.hasOwnProperty.call(v, k)) continue;
+  // Object.keys: the own enumerable keys JSON.stringify writes, without a hasOwnProperty call per key.
+  const keys = Object.keys(v);
+  for (let i = 0; i < keys.length; i++) {
+    const k = keys[i]!;
     const el = (v as Record<string, unknown>)[k];
     const n = typeof el === 'string' ? el.length + 2 : el === null || typeof el !== 'object' ? 24 : estimatedChars(el, depth + 1, budget - total);
     if (n < 0) return -1;
