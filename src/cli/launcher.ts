@@ -4,7 +4,8 @@
  * not first parse and compile the 1.2 MB bundle (~15 ms of CPU on every start: `--version` 83 → 68 ms, node alone
  * 50 ms). The cache is only an optimization: one V8 rejects (another Node or V8 version, other V8 flags), one older
  * than the bundle (a bundle rebuilt without it) or a missing one is ignored, and the bundle is compiled as usual.
- * Nothing is written at run time. For `sensitivity FILE` of a file large enough for the worker pool, it first starts
+ * The build makes the cache after a `sensitivity` run in its own process, so it also holds the functions that
+ * run compiles lazily. Nothing is written at run time. For `sensitivity FILE` of a file large enough for the worker pool, it first starts
  * the analysis workers (src/node/prestartedWorkers.ts), so their boot overlaps loading the bundle.
  */
 import * as fs from 'node:fs';

@@ -242,3 +242,21 @@ test('synthetic: distinct node names name their layers; repeated name forms keep
   ]));
   assert.deepEqual(m.layers.map((l) => l.inputs), [0, 1, 2].flatMap((b) => [[b === 0 ? 'x' : `wb${b - 1}`, b === 1 ? `ẃq${b}` : `wq${b}`], [`wr${b}`, `wo${b}`]]));
 });
+
+test('synthetic: value_info entries that repeat a checked type are still decoded exactly; a later entry with another, bad shape is still refused', async () => {
+  const infos = (dims: number) => [
+    value('a', 'FLOAT', ['batch', 8]), value('bb', 'FLOAT', ['batch', 8]), value('c'.repeat(70), 'FLOAT', ['batch', 8]),
+    value('d', 'FLOAT16', ['batch', 8]), value('e', 'FLOAT', Array.from({ length: dims }, () => 2)),
+  ];
+  const build = (dims: number): Uint8Array => {
+    const g = graph([node('Relu', ['x'], ['y'])], { inputs: [value('x', 'FLOAT', ['batch', 8])], outputs: [value('y', 'FLOAT', ['batch', 8])] });
+    (g as Record<string, unknown>)['value_info'] = infos(dims);
+    return encodeModel(model(g));
+  };
+  const m = await read(build(16));
+  assert.deepEqual(m.graphs[0]!.valueInfo, [
+    { name: 'a', dtype: 'float32', shape: ['batch', 8] }, { name: 'bb', dtype: 'float32', shape: ['batch', 8] }, { name: 'c'.repeat(70), dtype: 'float32', shape: ['batch', 8] },
+    { name: 'd', dtype: 'float16', shape: ['batch', 8] }, { name: 'e', dtype: 'float32', shape: Array.from({ length: 16 }, () => 2) },
+  ]);
+  await assert.rejects(read(build(17)), (e: unknown) => e instanceof ModelFormatError && /more than 16 dimensions/.test(e.message));
+});

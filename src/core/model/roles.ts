@@ -441,19 +441,24 @@ const NO_EDGES: readonly string[] = Object.freeze([]);
 
 export function layersFromTensors(tensors: readonly TensorInfo[]): Layer[] {
   const layers: Layer[] = new Array<Layer>(tensors.length);
-  fillLayers(tensors, layers, new RoleMemo());
+  const memo = new RoleMemo();
+  for (let i = 0; i < tensors.length; i += LAYERS_PER_CALL) fillLayers(tensors, layers, memo, i, Math.min(tensors.length, i + LAYERS_PER_CALL));
   return layers;
 }
 
 /**
- * Layer i of tensor i. Only the loop (nothing before or after it that compiled code would need to have seen run):
- * called once per model, the loop is compiled in the middle of its first call, before code after it has run.
+ * Tensors {@link fillLayers} turns into layers per call. A bounded number per call: the per-tensor loop is compiled
+ * once as a whole function, not on the stack in the middle of one long call, whose compiled code would meet the
+ * pattern lookup of the next model's first name without having seen it run and go back to the interpreter each time.
  */
-function fillLayers(tensors: readonly TensorInfo[], layers: Layer[], memo: RoleMemo): void {
+const LAYERS_PER_CALL = 256;
+
+/** Layers [from, to) of tensors [from, to). */
+function fillLayers(tensors: readonly TensorInfo[], layers: Layer[], memo: RoleMemo, from: number, to: number): void {
   // isRealValued of the previous tensor's dtype (consecutive tensors mostly share one).
   let lastDtype: string | undefined;
   let realValued = false;
-  for (let i = 0; i < tensors.length; i++) {
+  for (let i = from; i < to; i++) {
     const t = tensors[i]!;
     memo.infer(t.name, t.shape.length);
     const role = memo.role;

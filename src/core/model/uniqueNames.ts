@@ -19,6 +19,12 @@ export class UniqueNames {
     this.used.add(name);
   }
 
+  /** Claims `name`, known to be free ({@link has} said false): {@link claim} without its lookup. */
+  take(name: string): string {
+    this.used.add(name);
+    return name;
+  }
+
   /** Claims `base` if free, else the first free `suffixed(base, k)` for k = 2, 3, … (amortized O(1)). */
   claim(base: string, suffixed: (base: string, k: number) => string = (b, k) => `${b}#${k}`): string {
     if (!this.used.has(base)) {

@@ -51,7 +51,8 @@ export interface RawTensor {
   dataLocation: number;
   hasSegment: boolean;
   readonly data: Partial<Record<DataFieldName, DataField>>;
-  readonly externalData: [string, string][];
+  /** The shared frozen {@link NONE} until the first entry (most tensors have none). */
+  externalData: [string, string][];
 }
 
 /** A SparseTensorProto. */
@@ -302,6 +303,9 @@ export function decodeValueInfo(values: DeferredValues, fileName: string, limits
   if (!values.deferred) return values.entries as GraphValue[];
   return new OnnxWireParser(new MemoryByteSource(fileName, values.bytes()), limits, undefined).decodeDeferred(values);
 }
+
+/** The key byte of ValueInfoProto.name (field number × 8 + length-delimited). */
+const VALUE_INFO_NAME_KEY = F.ValueInfo.name * 8 + WIRE_LEN;
 
 /** Most distinct labels {@link OnnxWireParser} interns (op types, domains, symbolic dims). */
 const INTERNED_MAX = 4096;
@@ -604,7 +608,11 @@ export class OnnxWireParser {
           if (field === F.Graph.value_info && n <= DEFERRED_VALUE_INFO_BYTES) {
             // Checked now (same checks and messages), decoded when Graph.valueInfo is first read.
             const start = c.pos;
-            this.valueInfoBuffered(vEnd, false);
+            if (this.checkedBefore(start, vEnd)) c.pos = vEnd;
+            else {
+              this.valueInfoBuffered(vEnd, false);
+              this.rememberChecked(start, vEnd);
+            }
             g.valueInfo.defer(c, start, vEnd);
           } else if (field === F.Graph.value_info) g.valueInfo.push(this.valueInfoBuffered(vEnd, true));
           else (field === F.Graph.input ? g.inputs : g.outputs).push(this.valueInfoBuffered(vEnd, true));
@@ -615,6 +623,47 @@ export class OnnxWireParser {
       }
     }
     return g;
+  }
+
+  /**
+   * The bytes after the name of the last deferred value_info that passed its check, when that message began with
+   * its name (a short one, see {@link simpleNameLength}); -1: none. A graph's value_info entries mostly differ only
+   * in their names (`t123: float32 [batch, 8]`), and the checks read a message's bytes alone, relative to its end.
+   */
+  private checkedTypeLength = -1;
+  private readonly checkedType = new Uint8Array(DEFERRED_VALUE_INFO_BYTES);
+
+  /**
+   * Length of the name field that value_info `[start, end)` begins with when it is short and plain: the key of
+   * `name` (length-delimited), a one-byte length inside the message, at most 64 bytes (no memory charge) and within
+   * maxNameBytes, so its check passes. -1 otherwise.
+   */
+  private simpleNameLength(start: number, end: number): number {
+    const c = this.c;
+    if (end - start < 2 || c.byteAt(start) !== VALUE_INFO_NAME_KEY) return -1;
+    const n = c.byteAt(start + 1);
+    return n <= 64 && n <= this.limits.maxNameBytes && start + 2 + n <= end ? n : -1;
+  }
+
+  /**
+   * True when value_info `[start, end)` is a short plain name followed by the same bytes as the last one that passed
+   * its check ({@link rememberChecked}): it passes the same checks, so they are not run again.
+   */
+  private checkedBefore(start: number, end: number): boolean {
+    if (this.checkedTypeLength < 0) return false;
+    const n = this.simpleNameLength(start, end);
+    if (n < 0) return false;
+    const from = start + 2 + n;
+    return end - from === this.checkedTypeLength && this.c.sameAt(from, this.checkedType, this.checkedTypeLength);
+  }
+
+  /** After value_info `[start, end)` passed its check: keeps the bytes after its name for {@link checkedBefore}. */
+  private rememberChecked(start: number, end: number): void {
+    const n = this.simpleNameLength(start, end);
+    if (n < 0) return;
+    const from = start + 2 + n;
+    this.c.copyOut(from, end, this.checkedType, 0);
+    this.checkedTypeLength = end - from;
   }
 
   private countTensor(offset: number): void {
@@ -941,7 +990,7 @@ export class OnnxWireParser {
   /** {@link tensor} for a message buffered whole: the same fields, checks and messages, walked synchronously. */
   private tensorBuffered(end: number): RawTensor {
     const c = this.c;
-    const t: RawTensor = { offset: c.pos, name: '', dims: [], dataType: 0, dataLocation: 0, hasSegment: false, data: {}, externalData: [] };
+    const t: RawTensor = { offset: c.pos, name: '', dims: [], dataType: 0, dataLocation: 0, hasSegment: false, data: {}, externalData: NONE };
     while (c.pos < end) {
       c.key(end);
       switch (c.field) {
@@ -952,6 +1001,7 @@ export class OnnxWireParser {
         case F.Tensor.data_location: { const at = c.pos; t.dataLocation = this.small(this.intNow(end, 'data_location')!, at, 'data_location'); break; }
         case F.Tensor.external_data:
           if (t.externalData.length >= 64) this.fail(`tensor at offset ${t.offset} has more than 64 external_data entries`, t.offset, 'limit-exceeded');
+          if (t.externalData === NONE) t.externalData = [];
           t.externalData.push(this.now(this.stringString(this.sub(end, 'external_data'), this.limits.maxDisplayStringBytes)));
           break;
         default:
@@ -1000,7 +1050,7 @@ export class OnnxWireParser {
   /** Parses a TensorProto, skipping its payload. */
   *tensor(end: number): Wire<RawTensor> {
     const c = this.c;
-    const t: RawTensor = { offset: c.pos, name: '', dims: [], dataType: 0, dataLocation: 0, hasSegment: false, data: {}, externalData: [] };
+    const t: RawTensor = { offset: c.pos, name: '', dims: [], dataType: 0, dataLocation: 0, hasSegment: false, data: {}, externalData: NONE };
     while (c.pos < end) {
       if (!c.has(KEY)) yield need(KEY, end);
       c.key(end);
@@ -1012,6 +1062,7 @@ export class OnnxWireParser {
         case F.Tensor.data_location: t.dataLocation = yield* this.smallInt(end, 'data_location'); break;
         case F.Tensor.external_data:
           if (t.externalData.length >= 64) this.fail(`tensor at offset ${t.offset} has more than 64 external_data entries`, t.offset, 'limit-exceeded');
+          if (t.externalData === NONE) t.externalData = [];
           t.externalData.push(yield* this.stringString(this.sub(end, 'external_data'), this.limits.maxDisplayStringBytes));
           break;
         default:

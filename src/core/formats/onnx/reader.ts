@@ -157,7 +157,8 @@ class ModelBuilder {
   //#region tensors
   private register(graph: RawGraph, localName: string, info: Omit<TensorInfo, 'name' | 'graph'>): string {
     // A repeated name becomes `<graph path>/<name>`, then `…#2`, `…#3` (linear: model/uniqueNames.ts).
-    const unique = this.tensorNames.has(localName) ? this.tensorNames.claim(`${graph.path}/${localName}`) : this.tensorNames.claim(localName);
+    // claim() of a free name takes it (one Set lookup and insert); only a taken one is tried under the graph's path.
+    const unique = this.tensorNames.has(localName) ? this.tensorNames.claim(`${graph.path}/${localName}`) : this.tensorNames.take(localName);
     // Field by field, in the order a spread of `info` gave (no spread: a copy through the runtime per tensor).
     const t: TensorInfo = { name: unique, dtype: info.dtype, shape: info.shape, elementCount: info.elementCount, byteLength: info.byteLength, file: info.file, byteOffset: info.byteOffset, encoding: info.encoding, origin: info.origin, graph: graph.path };
     this.tensors.push(t);

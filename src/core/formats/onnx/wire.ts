@@ -143,6 +143,19 @@ export class WireCursor {
     for (let i = 0; i < n; i++) into[at + i] = buf[from + i]!;
   }
 
+  /** The buffered byte at absolute offset `pos` (it must be buffered). */
+  byteAt(pos: number): number {
+    return this.buf[pos - this.bufStart]!;
+  }
+
+  /** True when the buffered bytes from absolute offset `pos` are the first `n` of `bytes` (they must be buffered). */
+  sameAt(pos: number, bytes: Uint8Array, n: number): boolean {
+    const buf = this.buf;
+    const from = pos - this.bufStart;
+    for (let i = 0; i < n; i++) if (buf[from + i] !== bytes[i]) return false;
+    return true;
+  }
+
   /** Makes `bytes` the whole buffer, as offsets 0… (to walk bytes kept in memory; no read follows). */
   hold(bytes: Uint8Array): void {
     this.buf = bytes;

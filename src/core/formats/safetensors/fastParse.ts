@@ -160,18 +160,16 @@ function int(): number {
   return v;
 }
 
-/** `,` → 1, `close` → 0 (both consumed); anything else → -1. */
+/**
+ * `,` → 1, `close` → 0 (both consumed); anything else → -1. Both comparisons are made every time: the close comes
+ * once per object, and compiled code that had not seen that comparison run would be sent back to the interpreter there.
+ */
 function next(close: number): number {
   const c = ws();
-  if (c === 0x2c) {
-    p++;
-    return 1;
-  }
-  if (c === close) {
-    p++;
-    return 0;
-  }
-  return -1;
+  const comma = c === 0x2c;
+  const closed = c === close;
+  if (comma || closed) p++;
+  return comma ? 1 : closed ? 0 : -1;
 }
 
 /** True when bytes [s, e) equal the ASCII `word`. */
@@ -653,7 +651,7 @@ export function parseIndexFast(bytes: Uint8Array, limits: Limits): FastIndex | u
   // names stay in the bytes, and the few other strings are decoded where they are.
   const { nameOffsets, hashes, count } = scanned;
   const names = new ByteNameTable(bytes, count);
-  if (!addNames(names, nameOffsets, hashes, count)) return undefined;
+  for (let i = 0; i < count; i += KEYS_PER_CALL) if (!addNames(names, nameOffsets, hashes, i, Math.min(count, i + KEYS_PER_CALL))) return undefined;
   names.decode();
   const rawShards: string[] = [];
   for (let i = 0; i < scanned.rawOffsets.length; i += 2) rawShards.push(asciiText(bytes, scanned.rawOffsets[i]!, scanned.rawOffsets[i + 1]!));
@@ -667,12 +665,12 @@ export function parseIndexFast(bytes: Uint8Array, limits: Limits): FastIndex | u
 }
 
 /**
- * Adds the scanned names to `names`; false when one repeats. Only the loop (nothing before or after it that compiled
- * code would need to have seen run): called once per index, it is compiled in the middle of its first call, and
- * code after the loop would not have run by then.
+ * Adds scanned names [from, to) to `names`; false when one repeats. Called for a bounded number of names at a time (as
+ * headerKeys reads keys): a 32-bit hash that two names share is in most large indexes, and its comparison would
+ * otherwise send a loop compiled on the stack back to the interpreter in every read.
  */
-function addNames(names: ByteNameTable, nameOffsets: Uint32Array, hashes: Int32Array, count: number): boolean {
-  for (let i = 0; i < count; i++) if (names.add(nameOffsets[2 * i]!, nameOffsets[2 * i + 1]!, hashes[i]!) < 0) return false;
+function addNames(names: ByteNameTable, nameOffsets: Uint32Array, hashes: Int32Array, from: number, to: number): boolean {
+  for (let i = from; i < to; i++) if (names.add(nameOffsets[2 * i]!, nameOffsets[2 * i + 1]!, hashes[i]!) < 0) return false;
   return true;
 }
 
