@@ -403,7 +403,16 @@ function textAndExperts(model: Model, assumptions: string[], warnings: string[])
   const hp = model.hyperparameters;
   const parts = tensorParts(model);
   const breakdown = parameterBreakdown(model, parts);
-  const isText = (name: string): boolean => (parts.get(name) ?? 'text') === 'text';
+  // A model whose every tensor is text (every decoder-only LLM) answers without a lookup: the estimate asks per
+  // tensor and per layer, twice per plan (200,000 name lookups each at 200,000 layers).
+  let allText = true;
+  for (const part of parts.values()) {
+    if (part !== 'text') {
+      allText = false;
+      break;
+    }
+  }
+  const isText = allText ? (): boolean => true : (name: string): boolean => (parts.get(name) ?? 'text') === 'text';
   const expertTensorNames = new Set<string>();
   for (const l of model.layers) for (const w of layerWeights(l)) if (isText(w) && isRoutedExpert(w, l.role)) expertTensorNames.add(w);
   if (breakdown.expertShare < 1) {
