@@ -144,11 +144,13 @@ export function jsonPieces(value: unknown): Generator<string> {
 
 /**
  * Documents whose text is estimated at no more than this many characters ({@link estimatedChars}) are written from one
- * native `JSON.stringify(value, null, 2)`, cut into blocks of whole lines: the 12,500-layer `inspect --json` (4 MB)
- * took ~3 ms that way against ~19 ms through {@link jsonPieces} (its per-member walk and the stringify per run). Larger
- * ones (a 10^6-tensor report is ~180 MB) go through the pieces, so the peak memory stays bounded.
+ * native `JSON.stringify(value, null, 2)`, cut into blocks of whole lines: the 12,500-layer `inspect --json` (4.2 M
+ * characters, estimated 5.6 M) took ~3 ms that way against ~19 ms through {@link jsonPieces} (its per-member walk and
+ * the stringify per run). Larger ones (a 10^6-tensor report is ~180 MB) go through the pieces, so the peak memory stays
+ * bounded: the estimate counts strings unescaped, so even strings made of control characters (6 characters each when
+ * escaped) keep one text under ~50 M characters.
  */
-const NATIVE_MAX_CHARS = 32 * 1024 * 1024;
+const NATIVE_MAX_CHARS = 8 * 1024 * 1024;
 
 /**
  * About how many characters `JSON.stringify(v, null, 2)` writes for `v` nested `depth` levels deep (strings counted

@@ -61,3 +61,13 @@ test('writeJson: the same text as JSON.stringify(value, null, 2) for every sampl
     assert.equal(calls.join('\n'), JSON.stringify(v, null, 2) ?? 'undefined');
   }
 });
+
+test('writeJson: a document past the native bound (~9 M characters) is written through the pieces, same text', () => {
+  const big = { layers: Array.from({ length: 100_000 }, (_, i) => ({ name: `model.layers.${i}.mlp.down_proj.weight`, shape: [i, 8], quantizable: i % 2 === 0 })) };
+  const calls: string[] = [];
+  writeJson({ out: (t) => calls.push(t), err: () => undefined }, big);
+  const text = JSON.stringify(big, null, 2);
+  assert.ok(text.length > 8 * 1024 * 1024, `${text.length} characters`);
+  assert.ok(calls.length > 8, `written in ${calls.length} blocks`);
+  assert.equal(calls.join('\n'), text);
+});
