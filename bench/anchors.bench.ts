@@ -68,10 +68,19 @@ const median = (xs: readonly number[]): number => {
   return s.length % 2 ? s[(s.length - 1) >> 1]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
 };
 
-/** Runs each command RUNS times, alternating; returns the median wall time and the max RSS of each. */
-function pairs(cmds: readonly { cmd: string; args: readonly string[]; env?: NodeJS.ProcessEnv }[]): { ms: number; rssMb: number; ok: boolean; timedOut: boolean; cpuS: number }[] {
+/**
+ * Runs each command RUNS times, alternating; returns the median wall time and the max RSS of each. A command's
+ * `fresh` path (its output file) is deleted before each of its runs, so no run finds a previous run's output there
+ * (a plan reads an existing plan at its output path for pins and notes).
+ */
+function pairs(cmds: readonly { cmd: string; args: readonly string[]; env?: NodeJS.ProcessEnv; fresh?: string }[]): { ms: number; rssMb: number; ok: boolean; timedOut: boolean; cpuS: number }[] {
   const all: Timing[][] = cmds.map(() => []);
-  for (let i = 0; i < RUNS; i++) cmds.forEach((c, j) => all[j]!.push(run(c.cmd, c.args, c.env ?? {})));
+  for (let i = 0; i < RUNS; i++) {
+    cmds.forEach((c, j) => {
+      if (c.fresh !== undefined) rmSync(c.fresh, { force: true });
+      all[j]!.push(run(c.cmd, c.args, c.env ?? {}));
+    });
+  }
   return all.map((ts) => ({ ms: median(ts.map((t) => t.ms)), rssMb: Math.max(...ts.map((t) => t.rssMb)), ok: ts.every((t) => t.ok), timedOut: ts.some((t) => t.timedOut === true), cpuS: median(ts.map((t) => t.cpuS ?? NaN)) }));
 }
 
@@ -121,7 +130,7 @@ function rowPlan(dir: string): void {
   const layers = writeBigPlanModel(file);
   const formats = planFormats(file, []);
   const [plan, sens, sensAll] = pairs([
-    { cmd: node20, args: [CLI, 'plan', file, '--target', 'h100', '--avg-bits', '4.5', '-o', path.join(dir, 'big10k.plan.json')] },
+    { cmd: node20, args: [CLI, 'plan', file, '--target', 'h100', '--avg-bits', '4.5', '-o', path.join(dir, 'big10k.plan.json')], fresh: path.join(dir, 'big10k.plan.json') },
     { cmd: node20, args: [CLI, 'sensitivity', file, '--json'] },
     { cmd: node20, args: [CLI, 'sensitivity', file, '--formats', formats, '--json'] },
   ]);
@@ -163,7 +172,7 @@ function rowScale(dir: string): void {
   }
   for (const [label, file, extra] of [['20,000-layer ONNX', onnxFile, ['--no-verify']], ['200,000-layer GGUF', ggufFile, []]] as const) {
     const [plan, sens] = pairs([
-      { cmd: node20, args: [CLI, 'plan', file, '--target', 'h100', '--avg-bits', '4.5', ...extra, '-o', `${file}.plan.json`] },
+      { cmd: node20, args: [CLI, 'plan', file, '--target', 'h100', '--avg-bits', '4.5', ...extra, '-o', `${file}.plan.json`], fresh: `${file}.plan.json` },
       { cmd: node20, args: [CLI, 'sensitivity', file, '--formats', planFormats(file, extra), '--json'] },
     ]);
     // A stopped process has no peak RSS worth printing (what /usr/bin/time reports for a killed child is not it).

@@ -119,8 +119,20 @@ test('K-quant and Q8_0 simulation (sensitivity): the path without bytes equals d
   inf[5] = Infinity;
   inf[300] = -Infinity;
   inf[600] = NaN;
+  // Q8_0 blocks of 32 at its rounding's edges: exact ties ±(k + ½) under d = 1, small negatives whose code is 0 (+0,
+  // not −0), subnormal maxima (1/d = ∞), a large value before a NaN (max|x| then below it: the int8 cast wraps), a NaN
+  // last.
+  const edges = smooth.slice(0, 256 * 2);
+  for (let j = 0; j < 32; j++) {
+    edges[j] = j === 0 ? 127 : (j % 2 ? -1 : 1) * (j / 2 + 0.5);
+    edges[32 + j] = j === 0 ? 1 : -0.003 * j;
+    edges[64 + j] = (j - 16) * 3e-39;
+    edges[96 + j] = j === 0 ? 200 : j === 1 ? NaN : 0.1;
+    edges[128 + j] = j === 31 ? NaN : 0.5 - j / 64;
+    edges[160 + j] = j === 0 ? 1e30 : j === 1 ? NaN : -0.25;
+  }
   for (const dtype of [...TYPES, 'q8_0']) {
-    for (const [label, v] of [['mixed', x], ['zero and tiny blocks', zeroQ6], ['gaussian', smooth], ['±Inf and NaN', inf]] as const) {
+    for (const [label, v] of [['mixed', x], ['zero and tiny blocks', zeroQ6], ['gaussian', smooth], ['±Inf and NaN', inf], ['rounding edges', edges]] as const) {
       const fast = fakeQuantize(v, [v.length / 256, 256], getNumberFormat(dtype)!);
       const prev = setKquantSearchBackend('js');
       let ref: Float32Array, viaBytes: Float32Array;

@@ -63,8 +63,21 @@ test('a pool adopts started workers of its own script (alive, ref\'d); workers o
     // A worker that died before it was adopted is not handed over.
     const dead = path.join(dir, 'dead.js');
     writeFileSync(dead, 'process.exit(3);\n');
+    // Wait for that worker's own exit, code 3 (not a fixed time: a loaded machine boots workers slowly). Node
+    // announces each new worker on `process` a tick after its constructor, so the stash's exit listener was added
+    // first and has run when this promise settles; the echo workers stopped above exit with another code.
+    // The started worker is unref'd: a timer keeps the test alive meanwhile (and fails it after 30 s).
+    let onWorker: ((w: Worker) => void) | undefined;
+    let timer: NodeJS.Timeout | undefined;
+    const exited = new Promise<void>((resolve, reject) => {
+      process.on('worker', (onWorker = (w) => w.once('exit', (code) => code === 3 && resolve())));
+      timer = setTimeout(() => reject(new Error('the started worker did not exit within 30 s')), 30_000);
+    });
     prestartWorkers(dead, 1);
-    await new Promise((r) => setTimeout(r, 300));
+    await exited.finally(() => {
+      clearTimeout(timer);
+      process.off('worker', onWorker!);
+    });
     assert.deepEqual(takePrestartedWorkers(dead, 1), []);
   } finally {
     rmSync(dir, { recursive: true, force: true });

@@ -244,12 +244,13 @@ export function llamaCppRulesBaseline(model: Model, formats: RuleFormats = q4kmF
   const isDown = new Set(down);
   const blockIdx = new Map(blocks.map((b, i) => [b, i]));
   const generic = v.length === 0 && down.length === 0;
-  const gIdx = ordinal(weighted);
+  // Only the generic rule counts every weighted layer (a map of 200,000 names otherwise made for nothing).
+  const gIdx = generic ? ordinal(weighted) : undefined;
   const index = layerIndex(model);
   for (const l of weighted) {
     let id = formats.low;
     if (l.role === 'output_head') id = formats.head;
-    else if (generic) id = useMoreBits(gIdx.get(l.name)!, weighted.length) ? formats.high : formats.low;
+    else if (gIdx) id = useMoreBits(gIdx.get(l.name)!, weighted.length) ? formats.high : formats.low;
     else if (vIdx.has(l.name)) id = useMoreBits(vIdx.get(l.name)!, v.length) ? formats.high : formats.low;
     else if (isDown.has(l)) id = useMoreBits(blockIdx.get(l.block ?? -1)!, nBlocks) ? formats.high : formats.low;
     raw[index.get(l)!] = id;

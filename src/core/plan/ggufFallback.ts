@@ -6,10 +6,11 @@
  * {@link ggufWrittenFormat} so a plan names, sizes and predicts the type that is written (stories260K's 64- and
  * 172-wide rows: a planned Q4_K layer is a Q5_0 layer, or F16 where 32 does not divide the rows either).
  */
-import { layerWeights } from '../model/tensorData';
+import { weightAt, weightCount } from '../model/tensorData';
 import { dtypeInfo } from '../model/dtypes';
 import type { Model } from '../model/types';
 import { byLayerPosition } from '../model/layerPositions';
+import { tensorIndex } from '../model/tensorIndex';
 import { getNumberFormat, KEEP_FORMAT } from '../precision/numberFormats';
 
 /** llama-quantize `tensor_type_fallback`: the type used when rows are not a multiple of the planned type's block. */
@@ -37,24 +38,44 @@ export function ggufWrittenFormat(formatId: string, rowLength: number): string {
   return to === 'float16' ? 'fp16' : to;
 }
 
-/** Row lengths of the matrices (rank ≥ 2) of each layer of a model: GGUF's ne[0], the last dimension here. */
-function matrixRows(model: Model): Map<string, number[]> {
+/**
+ * Row lengths of the matrices (rank ≥ 2) of each layer of a model: GGUF's ne[0], the last dimension here. Read only:
+ * the lists of layers with one matrix are shared by row length (a 200,000-layer GGUF has a handful of them).
+ */
+function matrixRows(model: Model): Map<string, readonly number[]> {
   let m = rowsMemo.get(model);
   if (m) return m;
-  const tensors = new Map(model.tensors.map((t) => [t.name, t]));
+  // The last tensor of each name: the model's shared name index (first of each name) when no name repeats, as in
+  // every GGUF read from a file (its reader refuses a repeated name); else a map of its own.
+  const index = tensorIndex(model);
+  const tensors = index.size === model.tensors.length ? index : new Map(model.tensors.map((t) => [t.name, t]));
+  const single = new Map<number, readonly number[]>();
   m = new Map();
   for (const l of model.layers) {
-    const rows: number[] = [];
-    for (const w of layerWeights(l)) {
-      const t = tensors.get(w);
-      if (t && t.shape.length >= 2) rows.push(t.shape[t.shape.length - 1]!);
+    let rows: number[] | undefined;
+    let only = -1;
+    const count = weightCount(l);
+    for (let k = 0; k < count; k++) {
+      const t = tensors.get(weightAt(l, k)!);
+      if (!t || t.shape.length < 2) continue;
+      const r = t.shape[t.shape.length - 1]!;
+      if (rows) rows.push(r);
+      else if (only < 0) only = r;
+      else rows = [only, r];
     }
-    m.set(l.name, rows);
+    if (rows) m.set(l.name, rows);
+    else if (only < 0) m.set(l.name, NO_ROWS);
+    else {
+      let shared = single.get(only);
+      if (!shared) single.set(only, (shared = [only]));
+      m.set(l.name, shared);
+    }
   }
   rowsMemo.set(model, m);
   return m;
 }
-const rowsMemo = new WeakMap<Model, Map<string, number[]>>();
+const rowsMemo = new WeakMap<Model, Map<string, readonly number[]>>();
+const NO_ROWS: readonly number[] = [];
 
 /**
  * The format `apply` writes for layer `layerName` of a GGUF model planned in `formatId`: one format when every

@@ -50,6 +50,9 @@ function nearestInt(fval: number): number {
   return (I32[0]! & 0x007fffff) - 0x00400000;
 }
 
+/** The largest finite float32. */
+const MAX_FLOAT32 = 3.4028234663852886e38;
+
 /** Int → int8_t (wraps like a C cast). */
 const toI8 = (v: number): number => (v << 24) >> 24;
 
@@ -793,14 +796,28 @@ function simulateQ8_0(values: Float32Array, out: Float32Array): void {
   const half = (halfTable ??= halfToFloatTable());
   for (let o = 0; o < values.length; o += 32) {
     let amax = 0;
+    let finite = true;
     for (let j = 0; j < 32; j++) {
       const a = Math.abs(values[o + j]!);
       amax = amax > a ? amax : a;
+      if (!(a <= MAX_FLOAT32)) finite = false;
     }
     const d = Math.fround(amax / 127);
     const id = d !== 0 ? Math.fround(1 / d) : 0;
     const dh = half[floatToHalfBits(d)]!;
-    for (let j = 0; j < 32; j++) out[o + j] = toI8(roundAwayInt(Math.fround(values[o + j]! * id)) & 0xff) * dh;
+    if (finite) {
+      // Every |x| ≤ amax, so |x·id| ≤ ~127: roundf is floor(|y| + 0.5) with y's sign (exact in float64 for a float32
+      // y), and the int8 cast changes nothing. Without the sign branch of roundAwayInt (random signs mispredict): an
+      // infinite or NaN y (id = ∞ when d is tiny) gives code 0 through `| 0` as INT_MIN & 0xff does; `0 - c` keeps a
+      // zero code +0.
+      for (let j = 0; j < 32; j++) {
+        const y = Math.fround(values[o + j]! * id);
+        const c = Math.floor(Math.abs(y) + 0.5) | 0;
+        out[o + j] = (y < 0 ? 0 - c : c) * dh;
+      }
+    } else {
+      for (let j = 0; j < 32; j++) out[o + j] = toI8(roundAwayInt(Math.fround(values[o + j]! * id)) & 0xff) * dh;
+    }
   }
 }
 

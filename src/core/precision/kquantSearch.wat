@@ -13,7 +13,8 @@
 (module
   (memory (export "memory") 2)
 
-  ;; Scratch (byte offsets): W weights f32×32, XM (x − min) f32×32, CODES i32x4×32 (one code per trial lane),
+  ;; Scratch (byte offsets): W weights f32×32, XM (x − min) f32×32, CODES 32 × v128 (one code per trial lane: f32 in
+;; make_qkx2, i32 in make_q3),
   ;; LANES 6 × v128 (per-lane results read back by trial index).
   (global $W i32 (i32.const 0x1f000))
   (global $XM i32 (i32.const 0x1f080))
@@ -44,7 +45,7 @@
     (local $sL v128) (local $sL2 v128) (local $sXL v128) (local $vD v128) (local $vS v128) (local $vM v128) (local $mask v128)
     (local $cur v128) (local $vd v128) (local $zero v128) (local $vnmax v128)
     (local.set $fnmax (f32.convert_i32_s (local.get $nmax)))
-    (local.set $vnmax (i32x4.splat (local.get $nmax)))
+    (local.set $vnmax (f32x4.splat (local.get $fnmax)))
     (block $allDone
       (loop $sbLoop
         (br_if $allDone (i32.ge_u (local.get $sb) (local.get $nsub)))
@@ -139,14 +140,15 @@
             (block $b6 (loop $l6
               (br_if $b6 (i32.ge_u (local.get $i) (local.get $n)))
               (local.set $p (i32.shl (local.get $i) (i32.const 2)))
-              (local.set $vl
-                (i32x4.min_s
-                  (i32x4.max_s
-                    (i32x4.trunc_sat_f32x4_s (f32x4.nearest (f32x4.mul (local.get $vis) (v128.load32_splat (i32.add (global.get $XM) (local.get $p))))))
-                    (v128.const i32x4 0 0 0 0))
+              ;; The code clamp(nearest, 0, nmax) as a float, as the integer clamp then conversion would give it:
+              ;; pmax(0, r) = 0 < r ? r : 0 (NaN and −0 give +0), pmin(r, nmax) = nmax < r ? nmax : r.
+              (local.set $vlf
+                (f32x4.pmin
+                  (f32x4.pmax
+                    (v128.const i32x4 0 0 0 0)
+                    (f32x4.nearest (f32x4.mul (local.get $vis) (v128.load32_splat (i32.add (global.get $XM) (local.get $p))))))
                   (local.get $vnmax)))
-              (v128.store (i32.add (global.get $CODES) (i32.shl (local.get $i) (i32.const 4))) (local.get $vl))
-              (local.set $vlf (f32x4.convert_i32x4_s (local.get $vl)))
+              (v128.store (i32.add (global.get $CODES) (i32.shl (local.get $i) (i32.const 4))) (local.get $vlf))
               (local.set $vwl (f32x4.mul (v128.load32_splat (i32.add (global.get $W) (local.get $p))) (local.get $vlf)))
               (local.set $sL (f32x4.add (local.get $sL) (local.get $vwl)))
               (local.set $sL2 (f32x4.add (local.get $sL2) (f32x4.mul (local.get $vwl) (local.get $vlf))))
@@ -159,20 +161,32 @@
             (local.set $mask (f32x4.gt (local.get $vM) (v128.const i32x4 0 0 0 0)))
             (local.set $vM (v128.bitselect (v128.const i32x4 0 0 0 0) (local.get $vM) (local.get $mask)))
             (local.set $vS (v128.bitselect (f32x4.div (local.get $sXL) (local.get $sL2)) (local.get $vS) (local.get $mask)))
-            ;; error of each lane's fit
+            ;; error of each lane's fit (one loop per error kind: no branch per element)
             (local.set $cur (v128.const i32x4 0 0 0 0))
             (local.set $i (i32.const 0))
-            (block $b7 (loop $l7
-              (br_if $b7 (i32.ge_u (local.get $i) (local.get $n)))
-              (local.set $p (i32.shl (local.get $i) (i32.const 2)))
-              (local.set $vd
-                (f32x4.sub
-                  (f32x4.add (f32x4.mul (local.get $vS) (f32x4.convert_i32x4_s (v128.load (i32.add (global.get $CODES) (i32.shl (local.get $i) (i32.const 4)))))) (local.get $vM))
-                  (v128.load32_splat (i32.add (local.get $xs) (local.get $p)))))
-              (local.set $vd (if (result v128) (local.get $mad) (then (f32x4.abs (local.get $vd))) (else (f32x4.mul (local.get $vd) (local.get $vd)))))
-              (local.set $cur (f32x4.add (local.get $cur) (f32x4.mul (v128.load32_splat (i32.add (global.get $W) (local.get $p))) (local.get $vd))))
-              (local.set $i (i32.add (local.get $i) (i32.const 1)))
-              (br $l7)))
+            (if (local.get $mad)
+              (then
+                (block $b7 (loop $l7
+                  (br_if $b7 (i32.ge_u (local.get $i) (local.get $n)))
+                  (local.set $p (i32.shl (local.get $i) (i32.const 2)))
+                  (local.set $vd
+                    (f32x4.abs (f32x4.sub
+                      (f32x4.add (f32x4.mul (local.get $vS) (v128.load (i32.add (global.get $CODES) (i32.shl (local.get $i) (i32.const 4))))) (local.get $vM))
+                      (v128.load32_splat (i32.add (local.get $xs) (local.get $p))))))
+                  (local.set $cur (f32x4.add (local.get $cur) (f32x4.mul (v128.load32_splat (i32.add (global.get $W) (local.get $p))) (local.get $vd))))
+                  (local.set $i (i32.add (local.get $i) (i32.const 1)))
+                  (br $l7))))
+              (else
+                (block $b7s (loop $l7s
+                  (br_if $b7s (i32.ge_u (local.get $i) (local.get $n)))
+                  (local.set $p (i32.shl (local.get $i) (i32.const 2)))
+                  (local.set $vd
+                    (f32x4.sub
+                      (f32x4.add (f32x4.mul (local.get $vS) (v128.load (i32.add (global.get $CODES) (i32.shl (local.get $i) (i32.const 4))))) (local.get $vM))
+                      (v128.load32_splat (i32.add (local.get $xs) (local.get $p)))))
+                  (local.set $cur (f32x4.add (local.get $cur) (f32x4.mul (v128.load32_splat (i32.add (global.get $W) (local.get $p))) (f32x4.mul (local.get $vd) (local.get $vd)))))
+                  (local.set $i (i32.add (local.get $i) (i32.const 1)))
+                  (br $l7s)))))
             (v128.store (global.get $LANES) (local.get $vD))
             (v128.store offset=16 (global.get $LANES) (local.get $cur))
             (v128.store offset=32 (global.get $LANES) (local.get $vS))
@@ -194,7 +208,7 @@
                   (block $b8 (loop $l8
                     (br_if $b8 (i32.ge_u (local.get $i) (local.get $n)))
                     (i32.store8 (i32.add (local.get $lo) (local.get $i))
-                      (i32.load (i32.add (i32.add (global.get $CODES) (i32.shl (local.get $i) (i32.const 4))) (i32.shl (local.get $k) (i32.const 2)))))
+                      (i32.trunc_sat_f32_s (f32.load (i32.add (i32.add (global.get $CODES) (i32.shl (local.get $i) (i32.const 4))) (i32.shl (local.get $k) (i32.const 2))))))
                     (local.set $i (i32.add (local.get $i) (i32.const 1)))
                     (br $l8)))
                   (if (i32.ne (i32.reinterpret_f32 (local.get $newMin)) (i32.reinterpret_f32 (local.get $min)))
