@@ -15,6 +15,21 @@ import { INLINE_BELOW_BYTES as RUNNER_INLINE_BELOW_BYTES, analyzeModelSensitivit
 import { floatToHalfBits } from '../../src/core';
 import { buildSafetensors } from '../fixtures/buildSafetensors';
 
+/** Writes `dir`/model.safetensors: FP16 matrices `specs` of small values from a fixed LCG seeded with `seed`. */
+function writeRandomF16Model(dir: string, specs: readonly { name: string; dtype: string; shape: number[] }[], seed: number): string {
+  const built = buildSafetensors(specs);
+  let s = seed;
+  const rnd = (): number => ((s = (Math.imul(s, 1103515245) + 12345) >>> 0) / 2 ** 32);
+  for (const t of specs) {
+    const n = t.shape[0]! * t.shape[1]!;
+    const codes = Uint16Array.from({ length: n }, () => floatToHalfBits((rnd() - 0.5) * 0.05));
+    built.bytes.set(new Uint8Array(codes.buffer), 8 + built.headerLength + built.offsets[t.name]![0]);
+  }
+  const file = path.join(dir, 'model.safetensors');
+  writeFileSync(file, built.bytes);
+  return file;
+}
+
 test('prestartCount: `sensitivity FILE` of a file the runner would give to workers starts the default pool (one worker fewer than the cores: the main thread shares) or --workers N; anything else none', () => {
   const big = INLINE_BELOW_BYTES, small = INLINE_BELOW_BYTES - 1;
   const sizes: Record<string, number> = { 'big.safetensors': big, 'small.safetensors': small };
@@ -91,16 +106,7 @@ test('an analysis run by started workers (adopted by the runner\'s pool) equals 
       { name: 'model.layers.0.mlp.down_proj.weight', dtype: 'F16', shape: [512, 1024] },
       { name: 'model.layers.1.mlp.down_proj.weight', dtype: 'F16', shape: [1024, 512] },
     ];
-    const built = buildSafetensors(specs);
-    let s = 9;
-    const rnd = (): number => ((s = (Math.imul(s, 1103515245) + 12345) >>> 0) / 2 ** 32);
-    for (const t of specs) {
-      const n = t.shape[0]! * t.shape[1]!;
-      const codes = Uint16Array.from({ length: n }, () => floatToHalfBits((rnd() - 0.5) * 0.05));
-      built.bytes.set(new Uint8Array(codes.buffer), 8 + built.headerLength + built.offsets[t.name]![0]);
-    }
-    const file = path.join(dir, 'model.safetensors');
-    writeFileSync(file, built.bytes);
+    const file = writeRandomF16Model(dir, specs, 9);
     const workerFile = path.join(dir, 'worker.js');
     await esbuild.build({ entryPoints: [path.resolve(__dirname, '../../src/worker/analysis.ts')], bundle: true, platform: 'node', format: 'cjs', target: 'node20', outfile: workerFile, logLevel: 'warning', external: ['vscode', 'onnxruntime-*'], mainFields: ['module', 'main'] });
     const inline = await analyzeModelSensitivity(file, { workers: 0 });
@@ -123,16 +129,7 @@ test('mainThreadShare: the calling thread analyzes chunks too (here: the ones a 
   const dir = mkdtempSync(path.join(os.tmpdir(), 'pl-share-'));
   try {
     const specs = Array.from({ length: 6 }, (_, i) => ({ name: `model.layers.${i}.mlp.down_proj.weight`, dtype: 'F16', shape: [256, 1024] }));
-    const built = buildSafetensors(specs);
-    let s = 5;
-    const rnd = (): number => ((s = (Math.imul(s, 1103515245) + 12345) >>> 0) / 2 ** 32);
-    for (const t of specs) {
-      const n = t.shape[0]! * t.shape[1]!;
-      const codes = Uint16Array.from({ length: n }, () => floatToHalfBits((rnd() - 0.5) * 0.05));
-      built.bytes.set(new Uint8Array(codes.buffer), 8 + built.headerLength + built.offsets[t.name]![0]);
-    }
-    const file = path.join(dir, 'model.safetensors');
-    writeFileSync(file, built.bytes);
+    const file = writeRandomF16Model(dir, specs, 5);
     // A worker that answers every chunk with an error: whatever is analyzed was analyzed on this thread.
     const failing = path.join(dir, 'failing.js');
     writeFileSync(failing, "const { parentPort } = require('node:worker_threads'); parentPort.on('message', (m) => parentPort.postMessage({ kind: 'sensitivity/error', id: 0, message: 'refused' }));\n");
