@@ -15,6 +15,21 @@ import { INLINE_BELOW_BYTES as RUNNER_INLINE_BELOW_BYTES, analyzeModelSensitivit
 import { floatToHalfBits } from '../../src/core';
 import { buildSafetensors } from '../fixtures/buildSafetensors';
 
+/** Writes `dir`/model.safetensors: FP16 matrices `specs` of small values from a fixed LCG seeded with `seed`. */
+function writeRandomF16Model(dir: string, specs: readonly { name: string; dtype: string; shape: number[] }[], seed: number): string {
+  const built = buildSafetensors(specs);
+  let s = seed;
+  const rnd = (): number => ((s = (Math.imul(s, 1103515245) + 12345) >>> 0) / 2 ** 32);
+  for (const t of specs) {
+    const n = t.shape[0]! * t.shape[1]!;
+    const codes = Uint16Array.from({ length: n }, () => floatToHalfBits((rnd() - 0.5) * 0.05));
+    built.bytes.set(new Uint8Array(codes.buffer), 8 + built.headerLength + built.offsets[t.name]![0]);
+  }
+  const file = path.join(dir, 'model.safetensors');
+  writeFileSync(file, built.bytes);
+  return file;
+}
+
 test('prestartCount: `sensitivity FILE` of a file the runner would give to workers starts the default pool (one worker fewer than the cores: the main thread shares) or --workers N; anything else none', () => {
   const big = INLINE_BELOW_BYTES, small = INLINE_BELOW_BYTES - 1;
   const sizes: Record<string, number> = { 'big.safetensors': big, 'small.safetensors': small };
@@ -63,8 +78,21 @@ test('a pool adopts started workers of its own script (alive, ref\'d); workers o
     // A worker that died before it was adopted is not handed over.
     const dead = path.join(dir, 'dead.js');
     writeFileSync(dead, 'process.exit(3);\n');
+    // Wait for that worker's own exit, code 3 (not a fixed time: a loaded machine boots workers slowly). Node
+    // announces each new worker on `process` a tick after its constructor, so the stash's exit listener was added
+    // first and has run when this promise settles; the echo workers stopped above exit with another code.
+    // The started worker is unref'd: a timer keeps the test alive meanwhile (and fails it after 30 s).
+    let onWorker: ((w: Worker) => void) | undefined;
+    let timer: NodeJS.Timeout | undefined;
+    const exited = new Promise<void>((resolve, reject) => {
+      process.on('worker', (onWorker = (w) => w.once('exit', (code) => code === 3 && resolve())));
+      timer = setTimeout(() => reject(new Error('the started worker did not exit within 30 s')), 30_000);
+    });
     prestartWorkers(dead, 1);
-    await new Promise((r) => setTimeout(r, 300));
+    await exited.finally(() => {
+      clearTimeout(timer);
+      process.off('worker', onWorker!);
+    });
     assert.deepEqual(takePrestartedWorkers(dead, 1), []);
   } finally {
     rmSync(dir, { recursive: true, force: true });
@@ -78,16 +106,7 @@ test('an analysis run by started workers (adopted by the runner\'s pool) equals 
       { name: 'model.layers.0.mlp.down_proj.weight', dtype: 'F16', shape: [512, 1024] },
       { name: 'model.layers.1.mlp.down_proj.weight', dtype: 'F16', shape: [1024, 512] },
     ];
-    const built = buildSafetensors(specs);
-    let s = 9;
-    const rnd = (): number => ((s = (Math.imul(s, 1103515245) + 12345) >>> 0) / 2 ** 32);
-    for (const t of specs) {
-      const n = t.shape[0]! * t.shape[1]!;
-      const codes = Uint16Array.from({ length: n }, () => floatToHalfBits((rnd() - 0.5) * 0.05));
-      built.bytes.set(new Uint8Array(codes.buffer), 8 + built.headerLength + built.offsets[t.name]![0]);
-    }
-    const file = path.join(dir, 'model.safetensors');
-    writeFileSync(file, built.bytes);
+    const file = writeRandomF16Model(dir, specs, 9);
     const workerFile = path.join(dir, 'worker.js');
     await esbuild.build({ entryPoints: [path.resolve(__dirname, '../../src/worker/analysis.ts')], bundle: true, platform: 'node', format: 'cjs', target: 'node20', outfile: workerFile, logLevel: 'warning', external: ['vscode', 'onnxruntime-*'], mainFields: ['module', 'main'] });
     const inline = await analyzeModelSensitivity(file, { workers: 0 });
@@ -110,16 +129,7 @@ test('mainThreadShare: the calling thread analyzes chunks too (here: the ones a 
   const dir = mkdtempSync(path.join(os.tmpdir(), 'pl-share-'));
   try {
     const specs = Array.from({ length: 6 }, (_, i) => ({ name: `model.layers.${i}.mlp.down_proj.weight`, dtype: 'F16', shape: [256, 1024] }));
-    const built = buildSafetensors(specs);
-    let s = 5;
-    const rnd = (): number => ((s = (Math.imul(s, 1103515245) + 12345) >>> 0) / 2 ** 32);
-    for (const t of specs) {
-      const n = t.shape[0]! * t.shape[1]!;
-      const codes = Uint16Array.from({ length: n }, () => floatToHalfBits((rnd() - 0.5) * 0.05));
-      built.bytes.set(new Uint8Array(codes.buffer), 8 + built.headerLength + built.offsets[t.name]![0]);
-    }
-    const file = path.join(dir, 'model.safetensors');
-    writeFileSync(file, built.bytes);
+    const file = writeRandomF16Model(dir, specs, 5);
     // A worker that answers every chunk with an error: whatever is analyzed was analyzed on this thread.
     const failing = path.join(dir, 'failing.js');
     writeFileSync(failing, "const { parentPort } = require('node:worker_threads'); parentPort.on('message', (m) => parentPort.postMessage({ kind: 'sensitivity/error', id: 0, message: 'refused' }));\n");

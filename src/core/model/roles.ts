@@ -451,7 +451,7 @@ export function layersFromTensors(tensors: readonly TensorInfo[]): Layer[] {
  * once as a whole function, not on the stack in the middle of one long call, whose compiled code would meet the
  * pattern lookup of the next model's first name without having seen it run and go back to the interpreter each time.
  */
-const LAYERS_PER_CALL = 256;
+const LAYERS_PER_CALL = 64;
 
 /** Layers [from, to) of tensors [from, to). */
 function fillLayers(tensors: readonly TensorInfo[], layers: Layer[], memo: RoleMemo, from: number, to: number): void {

@@ -430,7 +430,7 @@ function entry(dtypes: Map<number, readonly DtypeKey[]>, maxRank: number): boole
 }
 
 /** Top-level keys {@link headerKeys} reads per call. */
-const KEYS_PER_CALL = 128;
+const KEYS_PER_CALL = 32;
 
 // The header being scanned by headerScan, as module state that headerKeys carries on: the tensors and their columns,
 // the index id of the previous name (its successor is tried first), `__metadata__`, the walk over the data ranges,
