@@ -131,7 +131,7 @@ const q5_0: BlockEncoder = (x, xo, b, bo) => {
 function qx1(bits: 4 | 5): BlockEncoder {
   const levels = (1 << bits) - 1;
   return (x, xo, b, bo) => {
-    let min = 3.4028234663852886e38, max = -3.4028234663852886e38;
+    let min = MAX_FLOAT32, max = -MAX_FLOAT32;
     for (let j = 0; j < 32; j++) {
       const v = x[xo + j]!;
       if (v < min) min = v;
