@@ -3,23 +3,23 @@
 ;;
 ;; These compute exactly what the reference ports in ggmlQuants.ts compute (make_qkx2_quants for Q2_K/Q4_K/Q5_K,
 ;; make_qx_quants for Q6_K, make_q3_quants for Q3_K, and each element's final code from its sub-block's step): every intermediate is one IEEE float32 operation on float32 operands, in the same order
-;; (WebAssembly never contracts a*b + c). The scalar parts stay scalar; only the independent trial scales run side
-;; by side, one trial per f32x4 lane, each lane summing its elements in the reference's order. make_qkx2's trials
-;; depend on each other only through `min`, which moves when a trial wins: the lanes after a winner that moved it
-;; are recomputed from the next trial. Inputs with NaN are not handled here (`hasNaN`; the caller takes the
-;; reference path for them, whose NaN code conversion is JavaScript's).
+;; (WebAssembly never contracts a*b + c), each f32x4 lane summing its elements in the reference's order. make_qx runs
+;; its independent trial scales side by side, one trial per lane. make_qkx2's trials depend on each other through
+;; `min`, which moves when a trial wins, so it runs four sub-blocks side by side instead, one per lane, each taking
+;; its trials in order. Inputs with NaN are not handled here (`hasNaN`; the caller takes the reference path for
+;; them, whose NaN code conversion is JavaScript's).
 ;;
 ;; Memory is owned by the caller (kquantSearch.ts); the scratch areas below sit above its buffers.
 (module
   (memory (export "memory") 2)
 
-  ;; Scratch (byte offsets): W weights f32×32, XM (x − min) f32×32, CODES 32 × v128 (one code per trial lane: f32 in
-;; make_qkx2, i32 in make_q3),
-  ;; LANES 6 × v128 (per-lane results read back by trial index).
-  (global $W i32 (i32.const 0x1f000))
-  (global $XM i32 (i32.const 0x1f080))
+  ;; Scratch (byte offsets): CODES 32 × v128 (one code per lane: f32 in make_qkx2, i32 in make_q3), LANES 6 × v128
+  ;; (per-lane results read back by index), XT and WT 32 × v128 (make_qkx2: four sub-blocks' values and weights,
+  ;; transposed so that element i of each is one v128).
   (global $CODES i32 (i32.const 0x1f100))
   (global $LANES i32 (i32.const 0x1f300))
+  (global $XT i32 (i32.const 0x1f400))
+  (global $WT i32 (i32.const 0x1f600))
 
   ;; 1 when any of the n float32 values at $x is NaN (n a multiple of 4).
   (func (export "hasNaN") (param $x i32) (param $n i32) (result i32)
@@ -36,202 +36,238 @@
   ;; make_qkx2_quants over $nsub runs of $n (≤ 32) float32 values at $x. Weights: $wmode 0 = av_x + |x| with
   ;; av_x = sqrt(Σx²/n) (Q4_K, Q5_K), 1 = |x| (Q2_K). Writes the scale to $outS[sb], −min to $outM[sb] (f32) and
   ;; the codes to $outL[sb·n + i] (u8).
+  ;; Four sub-blocks run side by side, one per f32x4 lane (transposed into XT/WT), and each lane takes the reference's
+  ;; trials in order: a winner's `min` moves only its own lane, so no trial is ever computed twice. A lane past the
+  ;; last sub-block repeats the last one and is not written.
   (func (export "qkx2") (param $x i32) (param $nsub i32) (param $n i32) (param $nmax i32) (param $rmin f32) (param $rdelta f32) (param $nstep i32) (param $mad i32) (param $wmode i32) (param $outS i32) (param $outM i32) (param $outL i32)
-    (local $sb i32) (local $xs i32) (local $lo i32) (local $i i32) (local $l i32) (local $k i32) (local $p i32)
-    (local $start i32) (local $valid i32) (local $restart i32)
-    (local $fnmax f32) (local $min f32) (local $max f32) (local $sumW f32) (local $sumX f32) (local $xi f32) (local $w f32)
-    (local $iscale f32) (local $scale f32) (local $best f32) (local $diff f32) (local $sumX2 f32) (local $avX f32) (local $newMin f32)
-    (local $vis v128) (local $vxm v128) (local $vl v128) (local $vlf v128) (local $vw v128) (local $vx v128) (local $vwl v128)
-    (local $sL v128) (local $sL2 v128) (local $sXL v128) (local $vD v128) (local $vS v128) (local $vM v128) (local $mask v128)
-    (local $cur v128) (local $vd v128) (local $zero v128) (local $vnmax v128)
+    (local $sb i32) (local $i i32) (local $k i32) (local $p i32) (local $q i32) (local $is i32) (local $lanes i32)
+    (local $fnmax f32) (local $num f32)
+    (local $vx v128) (local $vw v128) (local $vl v128) (local $vwl v128) (local $vd v128)
+    (local $min v128) (local $max v128) (local $sumW v128) (local $sumX v128) (local $flat v128)
+    (local $iscale0 v128) (local $min0 v128) (local $scale v128) (local $best v128)
+    (local $vis v128) (local $sL v128) (local $sL2 v128) (local $sXL v128) (local $vD v128) (local $vS v128) (local $vM v128) (local $mask v128)
+    (local $cur v128) (local $win v128) (local $won v128) (local $isW v128) (local $minW v128) (local $vnmax v128) (local $inmax v128)
     (local.set $fnmax (f32.convert_i32_s (local.get $nmax)))
     (local.set $vnmax (f32x4.splat (local.get $fnmax)))
+    (local.set $inmax (i32x4.splat (local.get $nmax)))
     (block $allDone
       (loop $sbLoop
         (br_if $allDone (i32.ge_u (local.get $sb) (local.get $nsub)))
-        (local.set $xs (i32.add (local.get $x) (i32.shl (i32.mul (local.get $sb) (local.get $n)) (i32.const 2))))
-        (local.set $lo (i32.add (local.get $outL) (i32.mul (local.get $sb) (local.get $n))))
-        (block $next
-          ;; weights
-          (if (i32.eqz (local.get $wmode))
-            (then
-              (local.set $sumX2 (f32.const 0))
-              (local.set $i (i32.const 0))
-              (block $b1 (loop $l1
-                (br_if $b1 (i32.ge_u (local.get $i) (local.get $n)))
-                (local.set $xi (f32.load (i32.add (local.get $xs) (i32.shl (local.get $i) (i32.const 2)))))
-                (local.set $sumX2 (f32.add (local.get $sumX2) (f32.mul (local.get $xi) (local.get $xi))))
-                (local.set $i (i32.add (local.get $i) (i32.const 1)))
-                (br $l1)))
-              (local.set $avX (f32.sqrt (f32.div (local.get $sumX2) (f32.convert_i32_s (local.get $n)))))
-              (local.set $i (i32.const 0))
-              (block $b2 (loop $l2
-                (br_if $b2 (i32.ge_u (local.get $i) (local.get $n)))
-                (f32.store (i32.add (global.get $W) (i32.shl (local.get $i) (i32.const 2)))
-                  (f32.add (local.get $avX) (f32.abs (f32.load (i32.add (local.get $xs) (i32.shl (local.get $i) (i32.const 2)))))))
-                (local.set $i (i32.add (local.get $i) (i32.const 1)))
-                (br $l2))))
-            (else
-              (local.set $i (i32.const 0))
-              (block $b3 (loop $l3
-                (br_if $b3 (i32.ge_u (local.get $i) (local.get $n)))
-                (f32.store (i32.add (global.get $W) (i32.shl (local.get $i) (i32.const 2)))
-                  (f32.abs (f32.load (i32.add (local.get $xs) (i32.shl (local.get $i) (i32.const 2))))))
-                (local.set $i (i32.add (local.get $i) (i32.const 1)))
-                (br $l3)))))
-          ;; min, max, Σw, Σw·x
-          (local.set $min (f32.load (local.get $xs)))
-          (local.set $max (local.get $min))
-          (local.set $sumW (f32.load (global.get $W)))
-          (local.set $sumX (f32.mul (local.get $sumW) (local.get $min)))
-          (local.set $i (i32.const 1))
-          (block $b4 (loop $l4
-            (br_if $b4 (i32.ge_u (local.get $i) (local.get $n)))
-            (local.set $xi (f32.load (i32.add (local.get $xs) (i32.shl (local.get $i) (i32.const 2)))))
-            (if (f32.lt (local.get $xi) (local.get $min)) (then (local.set $min (local.get $xi))))
-            (if (f32.gt (local.get $xi) (local.get $max)) (then (local.set $max (local.get $xi))))
-            (local.set $w (f32.load (i32.add (global.get $W) (i32.shl (local.get $i) (i32.const 2)))))
-            (local.set $sumW (f32.add (local.get $sumW) (local.get $w)))
-            (local.set $sumX (f32.add (local.get $sumX) (f32.mul (local.get $w) (local.get $xi))))
-            (local.set $i (i32.add (local.get $i) (i32.const 1)))
-            (br $l4)))
-          (if (f32.gt (local.get $min) (f32.const 0)) (then (local.set $min (f32.const 0))))
-          (if (f32.eq (local.get $max) (local.get $min))
-            (then
-              (memory.fill (local.get $lo) (i32.const 0) (local.get $n))
-              (f32.store (i32.add (local.get $outS) (i32.shl (local.get $sb) (i32.const 2))) (f32.const 0))
-              (f32.store (i32.add (local.get $outM) (i32.shl (local.get $sb) (i32.const 2))) (f32.neg (local.get $min)))
-              (br $next)))
-          ;; initial fit
-          (local.set $iscale (f32.div (local.get $fnmax) (f32.sub (local.get $max) (local.get $min))))
-          (local.set $scale (f32.div (f32.const 1) (local.get $iscale)))
-          (local.set $best (f32.const 0))
+        (local.set $lanes (i32.sub (local.get $nsub) (local.get $sb)))
+        (if (i32.gt_u (local.get $lanes) (i32.const 4)) (then (local.set $lanes (i32.const 4))))
+        ;; transpose: XT[i] lane k = x of sub-block min(sb + k, nsub − 1), element i
+        (local.set $k (i32.const 0))
+        (block $b0 (loop $l0
+          (br_if $b0 (i32.ge_u (local.get $k) (i32.const 4)))
+          (local.set $q (i32.add (local.get $sb) (local.get $k)))
+          (if (i32.ge_u (local.get $q) (local.get $nsub)) (then (local.set $q (i32.sub (local.get $nsub) (i32.const 1)))))
+          (local.set $p (i32.add (local.get $x) (i32.shl (i32.mul (local.get $q) (local.get $n)) (i32.const 2))))
+          (local.set $q (i32.add (global.get $XT) (i32.shl (local.get $k) (i32.const 2))))
           (local.set $i (i32.const 0))
-          (block $b5 (loop $l5
-            (br_if $b5 (i32.ge_u (local.get $i) (local.get $n)))
-            (local.set $xi (f32.load (i32.add (local.get $xs) (i32.shl (local.get $i) (i32.const 2)))))
-            (f32.store (i32.add (global.get $XM) (i32.shl (local.get $i) (i32.const 2))) (f32.sub (local.get $xi) (local.get $min)))
-            ;; nearest_int: (float)(v + 1.5·2²³) read as int, low 23 bits − 2²²
-            (local.set $l (i32.sub (i32.and (i32.reinterpret_f32 (f32.add (f32.mul (local.get $iscale) (f32.sub (local.get $xi) (local.get $min))) (f32.const 12582912))) (i32.const 0x7fffff)) (i32.const 0x400000)))
-            (if (i32.gt_s (local.get $l) (local.get $nmax)) (then (local.set $l (local.get $nmax))))
-            (if (i32.lt_s (local.get $l) (i32.const 0)) (then (local.set $l (i32.const 0))))
-            (i32.store8 (i32.add (local.get $lo) (local.get $i)) (local.get $l))
-            (local.set $diff (f32.sub (f32.add (f32.mul (local.get $scale) (f32.convert_i32_s (local.get $l))) (local.get $min)) (local.get $xi)))
-            (local.set $diff (if (result f32) (local.get $mad) (then (f32.abs (local.get $diff))) (else (f32.mul (local.get $diff) (local.get $diff)))))
-            (local.set $best (f32.add (local.get $best) (f32.mul (f32.load (i32.add (global.get $W) (i32.shl (local.get $i) (i32.const 2)))) (local.get $diff))))
+          (block $b0i (loop $l0i
+            (br_if $b0i (i32.ge_u (local.get $i) (local.get $n)))
+            (f32.store (i32.add (local.get $q) (i32.shl (local.get $i) (i32.const 4))) (f32.load (i32.add (local.get $p) (i32.shl (local.get $i) (i32.const 2)))))
             (local.set $i (i32.add (local.get $i) (i32.const 1)))
-            (br $l5)))
-          ;; trial scales, four lanes at a time
-          (local.set $start (i32.const 0))
-          (block $tDone (loop $tLoop
-            (br_if $tDone (i32.gt_s (local.get $start) (local.get $nstep)))
-            (local.set $vis
-              (f32x4.div
-                (f32x4.add
-                  (f32x4.add (f32x4.splat (local.get $rmin))
-                    (f32x4.mul (f32x4.splat (local.get $rdelta))
-                      (f32x4.convert_i32x4_s (i32x4.add (i32x4.splat (local.get $start)) (v128.const i32x4 0 1 2 3)))))
-                  (f32x4.splat (local.get $fnmax)))
-                (f32x4.splat (f32.sub (local.get $max) (local.get $min)))))
-            (local.set $sL (v128.const i32x4 0 0 0 0))
-            (local.set $sL2 (v128.const i32x4 0 0 0 0))
-            (local.set $sXL (v128.const i32x4 0 0 0 0))
+            (br $l0i)))
+          (local.set $k (i32.add (local.get $k) (i32.const 1)))
+          (br $l0)))
+        ;; weights
+        (if (i32.eqz (local.get $wmode))
+          (then
+            (local.set $vd (v128.const i32x4 0 0 0 0))
             (local.set $i (i32.const 0))
-            (block $b6 (loop $l6
-              (br_if $b6 (i32.ge_u (local.get $i) (local.get $n)))
-              (local.set $p (i32.shl (local.get $i) (i32.const 2)))
-              ;; The code clamp(nearest, 0, nmax) as a float, as the integer clamp then conversion would give it:
-              ;; pmax(0, r) = 0 < r ? r : 0 (NaN and −0 give +0), pmin(r, nmax) = nmax < r ? nmax : r.
-              (local.set $vlf
-                (f32x4.pmin
-                  (f32x4.pmax
-                    (v128.const i32x4 0 0 0 0)
-                    (f32x4.nearest (f32x4.mul (local.get $vis) (v128.load32_splat (i32.add (global.get $XM) (local.get $p))))))
-                  (local.get $vnmax)))
-              (v128.store (i32.add (global.get $CODES) (i32.shl (local.get $i) (i32.const 4))) (local.get $vlf))
-              (local.set $vwl (f32x4.mul (v128.load32_splat (i32.add (global.get $W) (local.get $p))) (local.get $vlf)))
-              (local.set $sL (f32x4.add (local.get $sL) (local.get $vwl)))
-              (local.set $sL2 (f32x4.add (local.get $sL2) (f32x4.mul (local.get $vwl) (local.get $vlf))))
-              (local.set $sXL (f32x4.add (local.get $sXL) (f32x4.mul (local.get $vwl) (v128.load32_splat (i32.add (local.get $xs) (local.get $p))))))
+            (block $b1 (loop $l1
+              (br_if $b1 (i32.ge_u (local.get $i) (local.get $n)))
+              (local.set $vx (v128.load (i32.add (global.get $XT) (i32.shl (local.get $i) (i32.const 4)))))
+              (local.set $vd (f32x4.add (local.get $vd) (f32x4.mul (local.get $vx) (local.get $vx))))
               (local.set $i (i32.add (local.get $i) (i32.const 1)))
-              (br $l6)))
-            (local.set $vD (f32x4.sub (f32x4.mul (f32x4.splat (local.get $sumW)) (local.get $sL2)) (f32x4.mul (local.get $sL) (local.get $sL))))
-            (local.set $vS (f32x4.div (f32x4.sub (f32x4.mul (f32x4.splat (local.get $sumW)) (local.get $sXL)) (f32x4.mul (f32x4.splat (local.get $sumX)) (local.get $sL))) (local.get $vD)))
-            (local.set $vM (f32x4.div (f32x4.sub (f32x4.mul (local.get $sL2) (f32x4.splat (local.get $sumX))) (f32x4.mul (local.get $sL) (local.get $sXL))) (local.get $vD)))
-            (local.set $mask (f32x4.gt (local.get $vM) (v128.const i32x4 0 0 0 0)))
-            (local.set $vM (v128.bitselect (v128.const i32x4 0 0 0 0) (local.get $vM) (local.get $mask)))
-            (local.set $vS (v128.bitselect (f32x4.div (local.get $sXL) (local.get $sL2)) (local.get $vS) (local.get $mask)))
-            ;; error of each lane's fit (one loop per error kind: no branch per element)
-            (local.set $cur (v128.const i32x4 0 0 0 0))
+              (br $l1)))
+            ;; av_x
+            (local.set $vd (f32x4.sqrt (f32x4.div (local.get $vd) (f32x4.splat (f32.convert_i32_s (local.get $n))))))
             (local.set $i (i32.const 0))
-            (if (local.get $mad)
-              (then
-                (block $b7 (loop $l7
-                  (br_if $b7 (i32.ge_u (local.get $i) (local.get $n)))
-                  (local.set $p (i32.shl (local.get $i) (i32.const 2)))
-                  (local.set $vd
-                    (f32x4.abs (f32x4.sub
-                      (f32x4.add (f32x4.mul (local.get $vS) (v128.load (i32.add (global.get $CODES) (i32.shl (local.get $i) (i32.const 4))))) (local.get $vM))
-                      (v128.load32_splat (i32.add (local.get $xs) (local.get $p))))))
-                  (local.set $cur (f32x4.add (local.get $cur) (f32x4.mul (v128.load32_splat (i32.add (global.get $W) (local.get $p))) (local.get $vd))))
-                  (local.set $i (i32.add (local.get $i) (i32.const 1)))
-                  (br $l7))))
-              (else
-                (block $b7s (loop $l7s
-                  (br_if $b7s (i32.ge_u (local.get $i) (local.get $n)))
-                  (local.set $p (i32.shl (local.get $i) (i32.const 2)))
-                  (local.set $vd
-                    (f32x4.sub
-                      (f32x4.add (f32x4.mul (local.get $vS) (v128.load (i32.add (global.get $CODES) (i32.shl (local.get $i) (i32.const 4))))) (local.get $vM))
-                      (v128.load32_splat (i32.add (local.get $xs) (local.get $p)))))
-                  (local.set $cur (f32x4.add (local.get $cur) (f32x4.mul (v128.load32_splat (i32.add (global.get $W) (local.get $p))) (f32x4.mul (local.get $vd) (local.get $vd)))))
-                  (local.set $i (i32.add (local.get $i) (i32.const 1)))
-                  (br $l7s)))))
-            (v128.store (global.get $LANES) (local.get $vD))
-            (v128.store offset=16 (global.get $LANES) (local.get $cur))
-            (v128.store offset=32 (global.get $LANES) (local.get $vS))
-            (v128.store offset=48 (global.get $LANES) (local.get $vM))
-            ;; the lanes in trial order, as the reference's sequential loop takes them
-            (local.set $valid (i32.sub (i32.add (local.get $nstep) (i32.const 1)) (local.get $start)))
-            (if (i32.gt_s (local.get $valid) (i32.const 4)) (then (local.set $valid (i32.const 4))))
-            (local.set $restart (i32.const 0))
-            (local.set $k (i32.const 0))
-            (block $kDone (loop $kLoop
-              (br_if $kDone (i32.ge_s (local.get $k) (local.get $valid)))
-              (local.set $p (i32.add (global.get $LANES) (i32.shl (local.get $k) (i32.const 2))))
-              (if (i32.and (f32.gt (f32.load (local.get $p)) (f32.const 0)) (f32.lt (f32.load offset=16 (local.get $p)) (local.get $best)))
-                (then
-                  (local.set $best (f32.load offset=16 (local.get $p)))
-                  (local.set $scale (f32.load offset=32 (local.get $p)))
-                  (local.set $newMin (f32.load offset=48 (local.get $p)))
-                  (local.set $i (i32.const 0))
-                  (block $b8 (loop $l8
-                    (br_if $b8 (i32.ge_u (local.get $i) (local.get $n)))
-                    (i32.store8 (i32.add (local.get $lo) (local.get $i))
-                      (i32.trunc_sat_f32_s (f32.load (i32.add (i32.add (global.get $CODES) (i32.shl (local.get $i) (i32.const 4))) (i32.shl (local.get $k) (i32.const 2))))))
-                    (local.set $i (i32.add (local.get $i) (i32.const 1)))
-                    (br $l8)))
-                  (if (i32.ne (i32.reinterpret_f32 (local.get $newMin)) (i32.reinterpret_f32 (local.get $min)))
-                    (then
-                      ;; min moved: later trials start from it, so the lanes after this one are stale
-                      (local.set $min (local.get $newMin))
-                      (local.set $i (i32.const 0))
-                      (block $b9 (loop $l9
-                        (br_if $b9 (i32.ge_u (local.get $i) (local.get $n)))
-                        (local.set $p (i32.shl (local.get $i) (i32.const 2)))
-                        (f32.store (i32.add (global.get $XM) (local.get $p)) (f32.sub (f32.load (i32.add (local.get $xs) (local.get $p))) (local.get $min)))
-                        (local.set $i (i32.add (local.get $i) (i32.const 1)))
-                        (br $l9)))
-                      (local.set $start (i32.add (local.get $start) (i32.add (local.get $k) (i32.const 1))))
-                      (local.set $restart (i32.const 1))
-                      (br $kDone)))))
-              (local.set $k (i32.add (local.get $k) (i32.const 1)))
-              (br $kLoop)))
-            (if (i32.eqz (local.get $restart)) (then (local.set $start (i32.add (local.get $start) (i32.const 4)))))
-            (br $tLoop)))
-          (f32.store (i32.add (local.get $outS) (i32.shl (local.get $sb) (i32.const 2))) (local.get $scale))
-          (f32.store (i32.add (local.get $outM) (i32.shl (local.get $sb) (i32.const 2))) (f32.neg (local.get $min))))
-        (local.set $sb (i32.add (local.get $sb) (i32.const 1)))
+            (block $b2 (loop $l2
+              (br_if $b2 (i32.ge_u (local.get $i) (local.get $n)))
+              (local.set $p (i32.shl (local.get $i) (i32.const 4)))
+              (v128.store (i32.add (global.get $WT) (local.get $p)) (f32x4.add (local.get $vd) (f32x4.abs (v128.load (i32.add (global.get $XT) (local.get $p))))))
+              (local.set $i (i32.add (local.get $i) (i32.const 1)))
+              (br $l2))))
+          (else
+            (local.set $i (i32.const 0))
+            (block $b3 (loop $l3
+              (br_if $b3 (i32.ge_u (local.get $i) (local.get $n)))
+              (local.set $p (i32.shl (local.get $i) (i32.const 4)))
+              (v128.store (i32.add (global.get $WT) (local.get $p)) (f32x4.abs (v128.load (i32.add (global.get $XT) (local.get $p)))))
+              (local.set $i (i32.add (local.get $i) (i32.const 1)))
+              (br $l3)))))
+        ;; min, max, Σw, Σw·x. pmin(a, b) = b < a ? b : a and pmax(a, b) = a < b ? b : a are the reference's
+        ;; `if (x < min) min = x` and `if (x > max) max = x` (−0 and +0 kept as met).
+        (local.set $min (v128.load (global.get $XT)))
+        (local.set $max (local.get $min))
+        (local.set $sumW (v128.load (global.get $WT)))
+        (local.set $sumX (f32x4.mul (local.get $sumW) (local.get $min)))
+        (local.set $i (i32.const 1))
+        (block $b4 (loop $l4
+          (br_if $b4 (i32.ge_u (local.get $i) (local.get $n)))
+          (local.set $p (i32.shl (local.get $i) (i32.const 4)))
+          (local.set $vx (v128.load (i32.add (global.get $XT) (local.get $p))))
+          (local.set $vw (v128.load (i32.add (global.get $WT) (local.get $p))))
+          (local.set $min (f32x4.pmin (local.get $min) (local.get $vx)))
+          (local.set $max (f32x4.pmax (local.get $max) (local.get $vx)))
+          (local.set $sumW (f32x4.add (local.get $sumW) (local.get $vw)))
+          (local.set $sumX (f32x4.add (local.get $sumX) (f32x4.mul (local.get $vw) (local.get $vx))))
+          (local.set $i (i32.add (local.get $i) (i32.const 1)))
+          (br $l4)))
+        ;; if (min > 0) min = 0; a lane with max == min is flat: scale 0, codes 0
+        (local.set $min (f32x4.pmin (local.get $min) (v128.const i32x4 0 0 0 0)))
+        (local.set $flat (f32x4.eq (local.get $max) (local.get $min)))
+        ;; initial fit, codes by nearest_int: (float)(v + 1.5·2²³) read as int, low 23 bits − 2²²
+        (local.set $iscale0 (f32x4.div (local.get $vnmax) (f32x4.sub (local.get $max) (local.get $min))))
+        (local.set $scale (f32x4.div (f32x4.splat (f32.const 1)) (local.get $iscale0)))
+        (local.set $min0 (local.get $min))
+        (local.set $best (v128.const i32x4 0 0 0 0))
+        (local.set $i (i32.const 0))
+        (block $b5 (loop $l5
+          (br_if $b5 (i32.ge_u (local.get $i) (local.get $n)))
+          (local.set $p (i32.shl (local.get $i) (i32.const 4)))
+          (local.set $vx (v128.load (i32.add (global.get $XT) (local.get $p))))
+          (local.set $vl
+            (f32x4.convert_i32x4_s
+              (i32x4.max_s
+                (i32x4.min_s
+                  (i32x4.sub
+                    (v128.and (f32x4.add (f32x4.mul (local.get $iscale0) (f32x4.sub (local.get $vx) (local.get $min))) (f32x4.splat (f32.const 12582912))) (i32x4.splat (i32.const 0x7fffff)))
+                    (i32x4.splat (i32.const 0x400000)))
+                  (local.get $inmax))
+                (v128.const i32x4 0 0 0 0))))
+          (local.set $vd (f32x4.sub (f32x4.add (f32x4.mul (local.get $scale) (local.get $vl)) (local.get $min)) (local.get $vx)))
+          (local.set $vd (if (result v128) (local.get $mad) (then (f32x4.abs (local.get $vd))) (else (f32x4.mul (local.get $vd) (local.get $vd)))))
+          (local.set $best (f32x4.add (local.get $best) (f32x4.mul (v128.load (i32.add (global.get $WT) (local.get $p))) (local.get $vd))))
+          (local.set $i (i32.add (local.get $i) (i32.const 1)))
+          (br $l5)))
+        (local.set $won (v128.const i32x4 0 0 0 0))
+        (local.set $isW (local.get $iscale0))
+        (local.set $minW (local.get $min))
+        ;; trial scales
+        (local.set $is (i32.const 0))
+        (block $tDone (loop $tLoop
+          (br_if $tDone (i32.gt_s (local.get $is) (local.get $nstep)))
+          (local.set $num (f32.add (f32.add (local.get $rmin) (f32.mul (local.get $rdelta) (f32.convert_i32_s (local.get $is)))) (local.get $fnmax)))
+          (local.set $vis (f32x4.div (f32x4.splat (local.get $num)) (f32x4.sub (local.get $max) (local.get $min))))
+          (local.set $sL (v128.const i32x4 0 0 0 0))
+          (local.set $sL2 (v128.const i32x4 0 0 0 0))
+          (local.set $sXL (v128.const i32x4 0 0 0 0))
+          (local.set $i (i32.const 0))
+          (block $b6 (loop $l6
+            (br_if $b6 (i32.ge_u (local.get $i) (local.get $n)))
+            (local.set $p (i32.shl (local.get $i) (i32.const 4)))
+            (local.set $vx (v128.load (i32.add (global.get $XT) (local.get $p))))
+            ;; The code clamp(nearest, 0, nmax) as a float, as the integer clamp then conversion would give it:
+            ;; pmax(0, r) = 0 < r ? r : 0 (NaN and −0 give +0), pmin(r, nmax) = nmax < r ? nmax : r.
+            (local.set $vl
+              (f32x4.pmin
+                (f32x4.pmax
+                  (v128.const i32x4 0 0 0 0)
+                  (f32x4.nearest (f32x4.mul (local.get $vis) (f32x4.sub (local.get $vx) (local.get $min)))))
+                (local.get $vnmax)))
+            (v128.store (i32.add (global.get $CODES) (local.get $p)) (local.get $vl))
+            (local.set $vwl (f32x4.mul (v128.load (i32.add (global.get $WT) (local.get $p))) (local.get $vl)))
+            (local.set $sL (f32x4.add (local.get $sL) (local.get $vwl)))
+            (local.set $sL2 (f32x4.add (local.get $sL2) (f32x4.mul (local.get $vwl) (local.get $vl))))
+            (local.set $sXL (f32x4.add (local.get $sXL) (f32x4.mul (local.get $vwl) (local.get $vx))))
+            (local.set $i (i32.add (local.get $i) (i32.const 1)))
+            (br $l6)))
+          (local.set $vD (f32x4.sub (f32x4.mul (local.get $sumW) (local.get $sL2)) (f32x4.mul (local.get $sL) (local.get $sL))))
+          (local.set $vS (f32x4.div (f32x4.sub (f32x4.mul (local.get $sumW) (local.get $sXL)) (f32x4.mul (local.get $sumX) (local.get $sL))) (local.get $vD)))
+          (local.set $vM (f32x4.div (f32x4.sub (f32x4.mul (local.get $sL2) (local.get $sumX)) (f32x4.mul (local.get $sL) (local.get $sXL))) (local.get $vD)))
+          (local.set $mask (f32x4.gt (local.get $vM) (v128.const i32x4 0 0 0 0)))
+          (local.set $vM (v128.bitselect (v128.const i32x4 0 0 0 0) (local.get $vM) (local.get $mask)))
+          (local.set $vS (v128.bitselect (f32x4.div (local.get $sXL) (local.get $sL2)) (local.get $vS) (local.get $mask)))
+          ;; error of each lane's fit (one loop per error kind: no branch per element)
+          (local.set $cur (v128.const i32x4 0 0 0 0))
+          (local.set $i (i32.const 0))
+          (if (local.get $mad)
+            (then
+              (block $b7 (loop $l7
+                (br_if $b7 (i32.ge_u (local.get $i) (local.get $n)))
+                (local.set $p (i32.shl (local.get $i) (i32.const 4)))
+                (local.set $vd
+                  (f32x4.abs (f32x4.sub
+                    (f32x4.add (f32x4.mul (local.get $vS) (v128.load (i32.add (global.get $CODES) (local.get $p)))) (local.get $vM))
+                    (v128.load (i32.add (global.get $XT) (local.get $p))))))
+                (local.set $cur (f32x4.add (local.get $cur) (f32x4.mul (v128.load (i32.add (global.get $WT) (local.get $p))) (local.get $vd))))
+                (local.set $i (i32.add (local.get $i) (i32.const 1)))
+                (br $l7))))
+            (else
+              (block $b7s (loop $l7s
+                (br_if $b7s (i32.ge_u (local.get $i) (local.get $n)))
+                (local.set $p (i32.shl (local.get $i) (i32.const 4)))
+                (local.set $vd
+                  (f32x4.sub
+                    (f32x4.add (f32x4.mul (local.get $vS) (v128.load (i32.add (global.get $CODES) (local.get $p)))) (local.get $vM))
+                    (v128.load (i32.add (global.get $XT) (local.get $p)))))
+                (local.set $cur (f32x4.add (local.get $cur) (f32x4.mul (v128.load (i32.add (global.get $WT) (local.get $p))) (f32x4.mul (local.get $vd) (local.get $vd)))))
+                (local.set $i (i32.add (local.get $i) (i32.const 1)))
+                (br $l7s)))))
+          ;; a lane's trial wins when D > 0 and its error is below the lane's best (never in a flat lane)
+          (local.set $win (v128.andnot
+            (v128.and (f32x4.gt (local.get $vD) (v128.const i32x4 0 0 0 0)) (f32x4.lt (local.get $cur) (local.get $best)))
+            (local.get $flat)))
+          (if (v128.any_true (local.get $win))
+            (then
+              (local.set $best (v128.bitselect (local.get $cur) (local.get $best) (local.get $win)))
+              (local.set $scale (v128.bitselect (local.get $vS) (local.get $scale) (local.get $win)))
+              ;; the winner's codes come from this trial's iscale and the min it started from
+              (local.set $isW (v128.bitselect (local.get $vis) (local.get $isW) (local.get $win)))
+              (local.set $minW (v128.bitselect (local.get $min) (local.get $minW) (local.get $win)))
+              (local.set $min (v128.bitselect (local.get $vM) (local.get $min) (local.get $win)))
+              (local.set $won (v128.or (local.get $won) (local.get $win)))))
+          (local.set $is (i32.add (local.get $is) (i32.const 1)))
+          (br $tLoop)))
+        ;; results of the valid lanes: scale (0 when flat), −min, and the codes of each lane's last winner
+        (local.set $scale (v128.andnot (local.get $scale) (local.get $flat)))
+        (local.set $min (f32x4.neg (local.get $min)))
+        (v128.store (global.get $LANES) (local.get $scale))
+        (v128.store offset=16 (global.get $LANES) (local.get $min))
+        (local.set $k (i32.const 0))
+        (block $b8 (loop $l8
+          (br_if $b8 (i32.ge_u (local.get $k) (local.get $lanes)))
+          (local.set $p (i32.shl (i32.add (local.get $sb) (local.get $k)) (i32.const 2)))
+          (f32.store (i32.add (local.get $outS) (local.get $p)) (f32.load (i32.add (global.get $LANES) (i32.shl (local.get $k) (i32.const 2)))))
+          (f32.store (i32.add (local.get $outM) (local.get $p)) (f32.load offset=16 (i32.add (global.get $LANES) (i32.shl (local.get $k) (i32.const 2)))))
+          (local.set $k (i32.add (local.get $k) (i32.const 1)))
+          (br $l8)))
+        (local.set $i (i32.const 0))
+        (block $b9 (loop $l9
+          (br_if $b9 (i32.ge_u (local.get $i) (local.get $n)))
+          (local.set $vx (v128.load (i32.add (global.get $XT) (i32.shl (local.get $i) (i32.const 4)))))
+          ;; trial winner: trunc of the clamped float code; no winner: the initial fit's nearest_int code
+          (local.set $vl
+            (v128.bitselect
+              (i32x4.trunc_sat_f32x4_s
+                (f32x4.pmin
+                  (f32x4.pmax (v128.const i32x4 0 0 0 0) (f32x4.nearest (f32x4.mul (local.get $isW) (f32x4.sub (local.get $vx) (local.get $minW)))))
+                  (local.get $vnmax)))
+              (i32x4.max_s
+                (i32x4.min_s
+                  (i32x4.sub
+                    (v128.and (f32x4.add (f32x4.mul (local.get $iscale0) (f32x4.sub (local.get $vx) (local.get $min0))) (f32x4.splat (f32.const 12582912))) (i32x4.splat (i32.const 0x7fffff)))
+                    (i32x4.splat (i32.const 0x400000)))
+                  (local.get $inmax))
+                (v128.const i32x4 0 0 0 0))
+              (local.get $won)))
+          (local.set $vl (v128.andnot (local.get $vl) (local.get $flat)))
+          (v128.store (global.get $LANES) (local.get $vl))
+          (local.set $k (i32.const 0))
+          (block $b10 (loop $l10
+            (br_if $b10 (i32.ge_u (local.get $k) (local.get $lanes)))
+            (i32.store8
+              (i32.add (i32.add (local.get $outL) (i32.mul (i32.add (local.get $sb) (local.get $k)) (local.get $n))) (local.get $i))
+              (i32.load (i32.add (global.get $LANES) (i32.shl (local.get $k) (i32.const 2)))))
+            (local.set $k (i32.add (local.get $k) (i32.const 1)))
+            (br $l10)))
+          (local.set $i (i32.add (local.get $i) (i32.const 1)))
+          (br $l9)))
+        (local.set $sb (i32.add (local.get $sb) (i32.const 4)))
         (br $sbLoop))))
 
   ;; make_qx_quants(n, nmax, x, L, rmse_type = 1, qw = NULL) over $nsub runs of $n float32 values at $x. $nums holds
