@@ -5,7 +5,7 @@
 ;; make_qx_quants for Q6_K, make_q3_quants for Q3_K, and each element's final code from its sub-block's step): every intermediate is one IEEE float32 operation on float32 operands, in the same order
 ;; (WebAssembly never contracts a*b + c), each f32x4 lane summing its elements in the reference's order. make_qx runs
 ;; its independent trial scales side by side, one trial per lane. make_qkx2's trials depend on each other through
-;; `min`, which moves when a trial wins, so it runs four sub-blocks side by side instead, one per lane, each taking
+;; `min`, which moves when a trial wins, so it runs eight sub-blocks side by side instead, one per lane, each taking
 ;; its trials in order. Inputs with NaN are not handled here (`hasNaN`; the caller takes the reference path for
 ;; them, whose NaN code conversion is JavaScript's).
 ;;
@@ -13,13 +13,13 @@
 (module
   (memory (export "memory") 2)
 
-  ;; Scratch (byte offsets): CODES 32 × v128 (one code per lane: f32 in make_qkx2, i32 in make_q3), LANES 6 × v128
-  ;; (per-lane results read back by index), XT and WT 32 × v128 (make_qkx2: four sub-blocks' values and weights,
-  ;; transposed so that element i of each is one v128).
-  (global $CODES i32 (i32.const 0x1f100))
-  (global $LANES i32 (i32.const 0x1f300))
+  ;; Scratch (byte offsets): CODES 64 × v128 (one code per lane: f32 in make_qkx2, i32 in make_q3), XT and WT 64 × v128
+  ;; (make_qkx2: eight sub-blocks' values and weights, transposed so that element i of each is two v128), LANES 6 × v128
+  ;; (per-lane results read back by index).
+  (global $CODES i32 (i32.const 0x1f000))
   (global $XT i32 (i32.const 0x1f400))
-  (global $WT i32 (i32.const 0x1f600))
+  (global $WT i32 (i32.const 0x1f800))
+  (global $LANES i32 (i32.const 0x1fc00))
 
   ;; 1 when any of the n float32 values at $x is NaN (n a multiple of 4).
   (func (export "hasNaN") (param $x i32) (param $n i32) (result i32)
@@ -36,17 +36,24 @@
   ;; make_qkx2_quants over $nsub runs of $n (≤ 32) float32 values at $x. Weights: $wmode 0 = av_x + |x| with
   ;; av_x = sqrt(Σx²/n) (Q4_K, Q5_K), 1 = |x| (Q2_K). Writes the scale to $outS[sb], −min to $outM[sb] (f32) and
   ;; the codes to $outL[sb·n + i] (u8).
-  ;; Four sub-blocks run side by side, one per f32x4 lane (transposed into XT/WT), and each lane takes the reference's
-  ;; trials in order: a winner's `min` moves only its own lane, so no trial is ever computed twice. A lane past the
+  ;; Eight sub-blocks run side by side, one per f32x4 lane in two groups of four (a: the first four, b: the next;
+  ;; transposed into XT/WT, element i of group b 16 bytes after group a's), and each lane takes the reference's
+  ;; trials in order: a winner's `min` moves only its own lane, so no trial is ever computed twice. The two groups'
+  ;; steps are interleaved for the processor's sake (each sum is a chain of dependent additions). A lane past the
   ;; last sub-block repeats the last one and is not written.
   (func (export "qkx2") (param $x i32) (param $nsub i32) (param $n i32) (param $nmax i32) (param $rmin f32) (param $rdelta f32) (param $nstep i32) (param $mad i32) (param $wmode i32) (param $outS i32) (param $outM i32) (param $outL i32)
     (local $sb i32) (local $i i32) (local $k i32) (local $p i32) (local $q i32) (local $is i32) (local $lanes i32)
-    (local $fnmax f32) (local $num f32)
-    (local $vx v128) (local $vw v128) (local $vl v128) (local $vwl v128) (local $vd v128)
-    (local $min v128) (local $max v128) (local $sumW v128) (local $sumX v128) (local $flat v128)
-    (local $iscale0 v128) (local $min0 v128) (local $scale v128) (local $best v128)
-    (local $vis v128) (local $sL v128) (local $sL2 v128) (local $sXL v128) (local $vD v128) (local $vS v128) (local $vM v128) (local $mask v128)
-    (local $cur v128) (local $win v128) (local $won v128) (local $isW v128) (local $minW v128) (local $vnmax v128) (local $inmax v128)
+    (local $fnmax f32) (local $vnum v128) (local $vnmax v128) (local $inmax v128)
+    (local $vxa v128) (local $vwa v128) (local $vla v128) (local $vwla v128) (local $vda v128)
+    (local $mina v128) (local $maxa v128) (local $sumWa v128) (local $sumXa v128) (local $flata v128)
+    (local $iscale0a v128) (local $min0a v128) (local $scalea v128) (local $besta v128)
+    (local $visa v128) (local $sLa v128) (local $sL2a v128) (local $sXLa v128) (local $vDa v128) (local $vSa v128) (local $vMa v128) (local $maska v128)
+    (local $cura v128) (local $wina v128) (local $wona v128) (local $isWa v128) (local $minWa v128)
+    (local $vxb v128) (local $vwb v128) (local $vlb v128) (local $vwlb v128) (local $vdb v128)
+    (local $minb v128) (local $maxb v128) (local $sumWb v128) (local $sumXb v128) (local $flatb v128)
+    (local $iscale0b v128) (local $min0b v128) (local $scaleb v128) (local $bestb v128)
+    (local $visb v128) (local $sLb v128) (local $sL2b v128) (local $sXLb v128) (local $vDb v128) (local $vSb v128) (local $vMb v128) (local $maskb v128)
+    (local $curb v128) (local $winb v128) (local $wonb v128) (local $isWb v128) (local $minWb v128)
     (local.set $fnmax (f32.convert_i32_s (local.get $nmax)))
     (local.set $vnmax (f32x4.splat (local.get $fnmax)))
     (local.set $inmax (i32x4.splat (local.get $nmax)))
@@ -54,11 +61,11 @@
       (loop $sbLoop
         (br_if $allDone (i32.ge_u (local.get $sb) (local.get $nsub)))
         (local.set $lanes (i32.sub (local.get $nsub) (local.get $sb)))
-        (if (i32.gt_u (local.get $lanes) (i32.const 4)) (then (local.set $lanes (i32.const 4))))
-        ;; transpose: XT[i] lane k = x of sub-block min(sb + k, nsub − 1), element i
+        (if (i32.gt_u (local.get $lanes) (i32.const 8)) (then (local.set $lanes (i32.const 8))))
+        ;; transpose: lane k (group k / 4, lane k mod 4) = sub-block min(sb + k, nsub − 1); XT + 32·i + 4·k
         (local.set $k (i32.const 0))
         (block $b0 (loop $l0
-          (br_if $b0 (i32.ge_u (local.get $k) (i32.const 4)))
+          (br_if $b0 (i32.ge_u (local.get $k) (i32.const 8)))
           (local.set $q (i32.add (local.get $sb) (local.get $k)))
           (if (i32.ge_u (local.get $q) (local.get $nsub)) (then (local.set $q (i32.sub (local.get $nsub) (i32.const 1)))))
           (local.set $p (i32.add (local.get $x) (i32.shl (i32.mul (local.get $q) (local.get $n)) (i32.const 2))))
@@ -66,7 +73,7 @@
           (local.set $i (i32.const 0))
           (block $b0i (loop $l0i
             (br_if $b0i (i32.ge_u (local.get $i) (local.get $n)))
-            (f32.store (i32.add (local.get $q) (i32.shl (local.get $i) (i32.const 4))) (f32.load (i32.add (local.get $p) (i32.shl (local.get $i) (i32.const 2)))))
+            (f32.store (i32.add (local.get $q) (i32.shl (local.get $i) (i32.const 5))) (f32.load (i32.add (local.get $p) (i32.shl (local.get $i) (i32.const 2)))))
             (local.set $i (i32.add (local.get $i) (i32.const 1)))
             (br $l0i)))
           (local.set $k (i32.add (local.get $k) (i32.const 1)))
@@ -74,200 +81,297 @@
         ;; weights
         (if (i32.eqz (local.get $wmode))
           (then
-            (local.set $vd (v128.const i32x4 0 0 0 0))
+            (local.set $vda (v128.const i32x4 0 0 0 0))
+            (local.set $vdb (v128.const i32x4 0 0 0 0))
             (local.set $i (i32.const 0))
             (block $b1 (loop $l1
               (br_if $b1 (i32.ge_u (local.get $i) (local.get $n)))
-              (local.set $vx (v128.load (i32.add (global.get $XT) (i32.shl (local.get $i) (i32.const 4)))))
-              (local.set $vd (f32x4.add (local.get $vd) (f32x4.mul (local.get $vx) (local.get $vx))))
+              (local.set $p (i32.shl (local.get $i) (i32.const 5)))
+              (local.set $vxa (v128.load (i32.add (global.get $XT) (local.get $p))))
+              (local.set $vxb (v128.load offset=16 (i32.add (global.get $XT) (local.get $p))))
+              (local.set $vda (f32x4.add (local.get $vda) (f32x4.mul (local.get $vxa) (local.get $vxa))))
+              (local.set $vdb (f32x4.add (local.get $vdb) (f32x4.mul (local.get $vxb) (local.get $vxb))))
               (local.set $i (i32.add (local.get $i) (i32.const 1)))
               (br $l1)))
             ;; av_x
-            (local.set $vd (f32x4.sqrt (f32x4.div (local.get $vd) (f32x4.splat (f32.convert_i32_s (local.get $n))))))
+            (local.set $vda (f32x4.sqrt (f32x4.div (local.get $vda) (f32x4.splat (f32.convert_i32_s (local.get $n))))))
+            (local.set $vdb (f32x4.sqrt (f32x4.div (local.get $vdb) (f32x4.splat (f32.convert_i32_s (local.get $n))))))
             (local.set $i (i32.const 0))
             (block $b2 (loop $l2
               (br_if $b2 (i32.ge_u (local.get $i) (local.get $n)))
-              (local.set $p (i32.shl (local.get $i) (i32.const 4)))
-              (v128.store (i32.add (global.get $WT) (local.get $p)) (f32x4.add (local.get $vd) (f32x4.abs (v128.load (i32.add (global.get $XT) (local.get $p))))))
+              (local.set $p (i32.shl (local.get $i) (i32.const 5)))
+              (v128.store (i32.add (global.get $WT) (local.get $p)) (f32x4.add (local.get $vda) (f32x4.abs (v128.load (i32.add (global.get $XT) (local.get $p))))))
+              (v128.store offset=16 (i32.add (global.get $WT) (local.get $p)) (f32x4.add (local.get $vdb) (f32x4.abs (v128.load offset=16 (i32.add (global.get $XT) (local.get $p))))))
               (local.set $i (i32.add (local.get $i) (i32.const 1)))
               (br $l2))))
           (else
             (local.set $i (i32.const 0))
             (block $b3 (loop $l3
               (br_if $b3 (i32.ge_u (local.get $i) (local.get $n)))
-              (local.set $p (i32.shl (local.get $i) (i32.const 4)))
+              (local.set $p (i32.shl (local.get $i) (i32.const 5)))
               (v128.store (i32.add (global.get $WT) (local.get $p)) (f32x4.abs (v128.load (i32.add (global.get $XT) (local.get $p)))))
+              (v128.store offset=16 (i32.add (global.get $WT) (local.get $p)) (f32x4.abs (v128.load offset=16 (i32.add (global.get $XT) (local.get $p)))))
               (local.set $i (i32.add (local.get $i) (i32.const 1)))
               (br $l3)))))
         ;; min, max, Σw, Σw·x. pmin(a, b) = b < a ? b : a and pmax(a, b) = a < b ? b : a are the reference's
         ;; `if (x < min) min = x` and `if (x > max) max = x` (−0 and +0 kept as met).
-        (local.set $min (v128.load (global.get $XT)))
-        (local.set $max (local.get $min))
-        (local.set $sumW (v128.load (global.get $WT)))
-        (local.set $sumX (f32x4.mul (local.get $sumW) (local.get $min)))
+        (local.set $mina (v128.load (global.get $XT)))
+        (local.set $minb (v128.load offset=16 (global.get $XT)))
+        (local.set $maxa (local.get $mina))
+        (local.set $maxb (local.get $minb))
+        (local.set $sumWa (v128.load (global.get $WT)))
+        (local.set $sumWb (v128.load offset=16 (global.get $WT)))
+        (local.set $sumXa (f32x4.mul (local.get $sumWa) (local.get $mina)))
+        (local.set $sumXb (f32x4.mul (local.get $sumWb) (local.get $minb)))
         (local.set $i (i32.const 1))
         (block $b4 (loop $l4
           (br_if $b4 (i32.ge_u (local.get $i) (local.get $n)))
-          (local.set $p (i32.shl (local.get $i) (i32.const 4)))
-          (local.set $vx (v128.load (i32.add (global.get $XT) (local.get $p))))
-          (local.set $vw (v128.load (i32.add (global.get $WT) (local.get $p))))
-          (local.set $min (f32x4.pmin (local.get $min) (local.get $vx)))
-          (local.set $max (f32x4.pmax (local.get $max) (local.get $vx)))
-          (local.set $sumW (f32x4.add (local.get $sumW) (local.get $vw)))
-          (local.set $sumX (f32x4.add (local.get $sumX) (f32x4.mul (local.get $vw) (local.get $vx))))
+          (local.set $p (i32.shl (local.get $i) (i32.const 5)))
+          (local.set $vxa (v128.load (i32.add (global.get $XT) (local.get $p))))
+          (local.set $vxb (v128.load offset=16 (i32.add (global.get $XT) (local.get $p))))
+          (local.set $vwa (v128.load (i32.add (global.get $WT) (local.get $p))))
+          (local.set $vwb (v128.load offset=16 (i32.add (global.get $WT) (local.get $p))))
+          (local.set $mina (f32x4.pmin (local.get $mina) (local.get $vxa)))
+          (local.set $minb (f32x4.pmin (local.get $minb) (local.get $vxb)))
+          (local.set $maxa (f32x4.pmax (local.get $maxa) (local.get $vxa)))
+          (local.set $maxb (f32x4.pmax (local.get $maxb) (local.get $vxb)))
+          (local.set $sumWa (f32x4.add (local.get $sumWa) (local.get $vwa)))
+          (local.set $sumWb (f32x4.add (local.get $sumWb) (local.get $vwb)))
+          (local.set $sumXa (f32x4.add (local.get $sumXa) (f32x4.mul (local.get $vwa) (local.get $vxa))))
+          (local.set $sumXb (f32x4.add (local.get $sumXb) (f32x4.mul (local.get $vwb) (local.get $vxb))))
           (local.set $i (i32.add (local.get $i) (i32.const 1)))
           (br $l4)))
         ;; if (min > 0) min = 0; a lane with max == min is flat: scale 0, codes 0
-        (local.set $min (f32x4.pmin (local.get $min) (v128.const i32x4 0 0 0 0)))
-        (local.set $flat (f32x4.eq (local.get $max) (local.get $min)))
+        (local.set $mina (f32x4.pmin (local.get $mina) (v128.const i32x4 0 0 0 0)))
+        (local.set $minb (f32x4.pmin (local.get $minb) (v128.const i32x4 0 0 0 0)))
+        (local.set $flata (f32x4.eq (local.get $maxa) (local.get $mina)))
+        (local.set $flatb (f32x4.eq (local.get $maxb) (local.get $minb)))
         ;; initial fit, codes by nearest_int: (float)(v + 1.5·2²³) read as int, low 23 bits − 2²²
-        (local.set $iscale0 (f32x4.div (local.get $vnmax) (f32x4.sub (local.get $max) (local.get $min))))
-        (local.set $scale (f32x4.div (f32x4.splat (f32.const 1)) (local.get $iscale0)))
-        (local.set $min0 (local.get $min))
-        (local.set $best (v128.const i32x4 0 0 0 0))
+        (local.set $iscale0a (f32x4.div (local.get $vnmax) (f32x4.sub (local.get $maxa) (local.get $mina))))
+        (local.set $iscale0b (f32x4.div (local.get $vnmax) (f32x4.sub (local.get $maxb) (local.get $minb))))
+        (local.set $scalea (f32x4.div (f32x4.splat (f32.const 1)) (local.get $iscale0a)))
+        (local.set $scaleb (f32x4.div (f32x4.splat (f32.const 1)) (local.get $iscale0b)))
+        (local.set $min0a (local.get $mina))
+        (local.set $min0b (local.get $minb))
+        (local.set $besta (v128.const i32x4 0 0 0 0))
+        (local.set $bestb (v128.const i32x4 0 0 0 0))
         (local.set $i (i32.const 0))
         (block $b5 (loop $l5
           (br_if $b5 (i32.ge_u (local.get $i) (local.get $n)))
-          (local.set $p (i32.shl (local.get $i) (i32.const 4)))
-          (local.set $vx (v128.load (i32.add (global.get $XT) (local.get $p))))
-          (local.set $vl
-            (f32x4.convert_i32x4_s
-              (i32x4.max_s
-                (i32x4.min_s
-                  (i32x4.sub
-                    (v128.and (f32x4.add (f32x4.mul (local.get $iscale0) (f32x4.sub (local.get $vx) (local.get $min))) (f32x4.splat (f32.const 12582912))) (i32x4.splat (i32.const 0x7fffff)))
-                    (i32x4.splat (i32.const 0x400000)))
-                  (local.get $inmax))
+          (local.set $p (i32.shl (local.get $i) (i32.const 5)))
+          (local.set $vxa (v128.load (i32.add (global.get $XT) (local.get $p))))
+          (local.set $vxb (v128.load offset=16 (i32.add (global.get $XT) (local.get $p))))
+          (local.set $vla 
+            (f32x4.convert_i32x4_s 
+              (i32x4.max_s 
+                (i32x4.min_s 
+                  (i32x4.sub 
+                    (v128.and (f32x4.add (f32x4.mul (local.get $iscale0a) (f32x4.sub (local.get $vxa) (local.get $mina))) (f32x4.splat (f32.const 12582912))) (i32x4.splat (i32.const 0x7fffff))) 
+                    (i32x4.splat (i32.const 0x400000))) 
+                  (local.get $inmax)) 
                 (v128.const i32x4 0 0 0 0))))
-          (local.set $vd (f32x4.sub (f32x4.add (f32x4.mul (local.get $scale) (local.get $vl)) (local.get $min)) (local.get $vx)))
-          (local.set $vd (if (result v128) (local.get $mad) (then (f32x4.abs (local.get $vd))) (else (f32x4.mul (local.get $vd) (local.get $vd)))))
-          (local.set $best (f32x4.add (local.get $best) (f32x4.mul (v128.load (i32.add (global.get $WT) (local.get $p))) (local.get $vd))))
+          (local.set $vlb 
+            (f32x4.convert_i32x4_s 
+              (i32x4.max_s 
+                (i32x4.min_s 
+                  (i32x4.sub 
+                    (v128.and (f32x4.add (f32x4.mul (local.get $iscale0b) (f32x4.sub (local.get $vxb) (local.get $minb))) (f32x4.splat (f32.const 12582912))) (i32x4.splat (i32.const 0x7fffff))) 
+                    (i32x4.splat (i32.const 0x400000))) 
+                  (local.get $inmax)) 
+                (v128.const i32x4 0 0 0 0))))
+          (local.set $vda (f32x4.sub (f32x4.add (f32x4.mul (local.get $scalea) (local.get $vla)) (local.get $mina)) (local.get $vxa)))
+          (local.set $vdb (f32x4.sub (f32x4.add (f32x4.mul (local.get $scaleb) (local.get $vlb)) (local.get $minb)) (local.get $vxb)))
+          (local.set $vda (if (result v128) (local.get $mad) (then (f32x4.abs (local.get $vda))) (else (f32x4.mul (local.get $vda) (local.get $vda)))))
+          (local.set $vdb (if (result v128) (local.get $mad) (then (f32x4.abs (local.get $vdb))) (else (f32x4.mul (local.get $vdb) (local.get $vdb)))))
+          (local.set $besta (f32x4.add (local.get $besta) (f32x4.mul (v128.load (i32.add (global.get $WT) (local.get $p))) (local.get $vda))))
+          (local.set $bestb (f32x4.add (local.get $bestb) (f32x4.mul (v128.load offset=16 (i32.add (global.get $WT) (local.get $p))) (local.get $vdb))))
           (local.set $i (i32.add (local.get $i) (i32.const 1)))
           (br $l5)))
-        (local.set $won (v128.const i32x4 0 0 0 0))
-        (local.set $isW (local.get $iscale0))
-        (local.set $minW (local.get $min))
+        (local.set $wona (v128.const i32x4 0 0 0 0))
+        (local.set $wonb (v128.const i32x4 0 0 0 0))
+        (local.set $isWa (local.get $iscale0a))
+        (local.set $isWb (local.get $iscale0b))
+        (local.set $minWa (local.get $mina))
+        (local.set $minWb (local.get $minb))
         ;; trial scales
         (local.set $is (i32.const 0))
         (block $tDone (loop $tLoop
           (br_if $tDone (i32.gt_s (local.get $is) (local.get $nstep)))
-          (local.set $num (f32.add (f32.add (local.get $rmin) (f32.mul (local.get $rdelta) (f32.convert_i32_s (local.get $is)))) (local.get $fnmax)))
-          (local.set $vis (f32x4.div (f32x4.splat (local.get $num)) (f32x4.sub (local.get $max) (local.get $min))))
-          (local.set $sL (v128.const i32x4 0 0 0 0))
-          (local.set $sL2 (v128.const i32x4 0 0 0 0))
-          (local.set $sXL (v128.const i32x4 0 0 0 0))
+          (local.set $vnum (f32x4.splat (f32.add (f32.add (local.get $rmin) (f32.mul (local.get $rdelta) (f32.convert_i32_s (local.get $is)))) (local.get $fnmax))))
+          (local.set $visa (f32x4.div (local.get $vnum) (f32x4.sub (local.get $maxa) (local.get $mina))))
+          (local.set $visb (f32x4.div (local.get $vnum) (f32x4.sub (local.get $maxb) (local.get $minb))))
+          (local.set $sLa (v128.const i32x4 0 0 0 0))
+          (local.set $sLb (v128.const i32x4 0 0 0 0))
+          (local.set $sL2a (v128.const i32x4 0 0 0 0))
+          (local.set $sL2b (v128.const i32x4 0 0 0 0))
+          (local.set $sXLa (v128.const i32x4 0 0 0 0))
+          (local.set $sXLb (v128.const i32x4 0 0 0 0))
           (local.set $i (i32.const 0))
           (block $b6 (loop $l6
             (br_if $b6 (i32.ge_u (local.get $i) (local.get $n)))
-            (local.set $p (i32.shl (local.get $i) (i32.const 4)))
-            (local.set $vx (v128.load (i32.add (global.get $XT) (local.get $p))))
+            (local.set $p (i32.shl (local.get $i) (i32.const 5)))
+            (local.set $vxa (v128.load (i32.add (global.get $XT) (local.get $p))))
+            (local.set $vxb (v128.load offset=16 (i32.add (global.get $XT) (local.get $p))))
             ;; The code clamp(nearest, 0, nmax) as a float, as the integer clamp then conversion would give it:
             ;; pmax(0, r) = 0 < r ? r : 0 (NaN and −0 give +0), pmin(r, nmax) = nmax < r ? nmax : r.
-            (local.set $vl
-              (f32x4.pmin
-                (f32x4.pmax
-                  (v128.const i32x4 0 0 0 0)
-                  (f32x4.nearest (f32x4.mul (local.get $vis) (f32x4.sub (local.get $vx) (local.get $min)))))
+            (local.set $vla 
+              (f32x4.pmin 
+                (f32x4.pmax 
+                  (v128.const i32x4 0 0 0 0) 
+                  (f32x4.nearest (f32x4.mul (local.get $visa) (f32x4.sub (local.get $vxa) (local.get $mina))))) 
                 (local.get $vnmax)))
-            (v128.store (i32.add (global.get $CODES) (local.get $p)) (local.get $vl))
-            (local.set $vwl (f32x4.mul (v128.load (i32.add (global.get $WT) (local.get $p))) (local.get $vl)))
-            (local.set $sL (f32x4.add (local.get $sL) (local.get $vwl)))
-            (local.set $sL2 (f32x4.add (local.get $sL2) (f32x4.mul (local.get $vwl) (local.get $vl))))
-            (local.set $sXL (f32x4.add (local.get $sXL) (f32x4.mul (local.get $vwl) (local.get $vx))))
+            (local.set $vlb 
+              (f32x4.pmin 
+                (f32x4.pmax 
+                  (v128.const i32x4 0 0 0 0) 
+                  (f32x4.nearest (f32x4.mul (local.get $visb) (f32x4.sub (local.get $vxb) (local.get $minb))))) 
+                (local.get $vnmax)))
+            (v128.store (i32.add (global.get $CODES) (local.get $p)) (local.get $vla))
+            (v128.store offset=16 (i32.add (global.get $CODES) (local.get $p)) (local.get $vlb))
+            (local.set $vwla (f32x4.mul (v128.load (i32.add (global.get $WT) (local.get $p))) (local.get $vla)))
+            (local.set $vwlb (f32x4.mul (v128.load offset=16 (i32.add (global.get $WT) (local.get $p))) (local.get $vlb)))
+            (local.set $sLa (f32x4.add (local.get $sLa) (local.get $vwla)))
+            (local.set $sLb (f32x4.add (local.get $sLb) (local.get $vwlb)))
+            (local.set $sL2a (f32x4.add (local.get $sL2a) (f32x4.mul (local.get $vwla) (local.get $vla))))
+            (local.set $sL2b (f32x4.add (local.get $sL2b) (f32x4.mul (local.get $vwlb) (local.get $vlb))))
+            (local.set $sXLa (f32x4.add (local.get $sXLa) (f32x4.mul (local.get $vwla) (local.get $vxa))))
+            (local.set $sXLb (f32x4.add (local.get $sXLb) (f32x4.mul (local.get $vwlb) (local.get $vxb))))
             (local.set $i (i32.add (local.get $i) (i32.const 1)))
             (br $l6)))
-          (local.set $vD (f32x4.sub (f32x4.mul (local.get $sumW) (local.get $sL2)) (f32x4.mul (local.get $sL) (local.get $sL))))
-          (local.set $vS (f32x4.div (f32x4.sub (f32x4.mul (local.get $sumW) (local.get $sXL)) (f32x4.mul (local.get $sumX) (local.get $sL))) (local.get $vD)))
-          (local.set $vM (f32x4.div (f32x4.sub (f32x4.mul (local.get $sL2) (local.get $sumX)) (f32x4.mul (local.get $sL) (local.get $sXL))) (local.get $vD)))
-          (local.set $mask (f32x4.gt (local.get $vM) (v128.const i32x4 0 0 0 0)))
-          (local.set $vM (v128.bitselect (v128.const i32x4 0 0 0 0) (local.get $vM) (local.get $mask)))
-          (local.set $vS (v128.bitselect (f32x4.div (local.get $sXL) (local.get $sL2)) (local.get $vS) (local.get $mask)))
+          (local.set $vDa (f32x4.sub (f32x4.mul (local.get $sumWa) (local.get $sL2a)) (f32x4.mul (local.get $sLa) (local.get $sLa))))
+          (local.set $vDb (f32x4.sub (f32x4.mul (local.get $sumWb) (local.get $sL2b)) (f32x4.mul (local.get $sLb) (local.get $sLb))))
+          (local.set $vSa (f32x4.div (f32x4.sub (f32x4.mul (local.get $sumWa) (local.get $sXLa)) (f32x4.mul (local.get $sumXa) (local.get $sLa))) (local.get $vDa)))
+          (local.set $vSb (f32x4.div (f32x4.sub (f32x4.mul (local.get $sumWb) (local.get $sXLb)) (f32x4.mul (local.get $sumXb) (local.get $sLb))) (local.get $vDb)))
+          (local.set $vMa (f32x4.div (f32x4.sub (f32x4.mul (local.get $sL2a) (local.get $sumXa)) (f32x4.mul (local.get $sLa) (local.get $sXLa))) (local.get $vDa)))
+          (local.set $vMb (f32x4.div (f32x4.sub (f32x4.mul (local.get $sL2b) (local.get $sumXb)) (f32x4.mul (local.get $sLb) (local.get $sXLb))) (local.get $vDb)))
+          (local.set $maska (f32x4.gt (local.get $vMa) (v128.const i32x4 0 0 0 0)))
+          (local.set $maskb (f32x4.gt (local.get $vMb) (v128.const i32x4 0 0 0 0)))
+          (local.set $vMa (v128.bitselect (v128.const i32x4 0 0 0 0) (local.get $vMa) (local.get $maska)))
+          (local.set $vMb (v128.bitselect (v128.const i32x4 0 0 0 0) (local.get $vMb) (local.get $maskb)))
+          (local.set $vSa (v128.bitselect (f32x4.div (local.get $sXLa) (local.get $sL2a)) (local.get $vSa) (local.get $maska)))
+          (local.set $vSb (v128.bitselect (f32x4.div (local.get $sXLb) (local.get $sL2b)) (local.get $vSb) (local.get $maskb)))
           ;; error of each lane's fit (one loop per error kind: no branch per element)
-          (local.set $cur (v128.const i32x4 0 0 0 0))
+          (local.set $cura (v128.const i32x4 0 0 0 0))
+          (local.set $curb (v128.const i32x4 0 0 0 0))
           (local.set $i (i32.const 0))
           (if (local.get $mad)
             (then
               (block $b7 (loop $l7
                 (br_if $b7 (i32.ge_u (local.get $i) (local.get $n)))
-                (local.set $p (i32.shl (local.get $i) (i32.const 4)))
-                (local.set $vd
-                  (f32x4.abs (f32x4.sub
-                    (f32x4.add (f32x4.mul (local.get $vS) (v128.load (i32.add (global.get $CODES) (local.get $p)))) (local.get $vM))
+                (local.set $p (i32.shl (local.get $i) (i32.const 5)))
+                (local.set $vda 
+                  (f32x4.abs (f32x4.sub 
+                    (f32x4.add (f32x4.mul (local.get $vSa) (v128.load (i32.add (global.get $CODES) (local.get $p)))) (local.get $vMa)) 
                     (v128.load (i32.add (global.get $XT) (local.get $p))))))
-                (local.set $cur (f32x4.add (local.get $cur) (f32x4.mul (v128.load (i32.add (global.get $WT) (local.get $p))) (local.get $vd))))
+                (local.set $vdb 
+                  (f32x4.abs (f32x4.sub 
+                    (f32x4.add (f32x4.mul (local.get $vSb) (v128.load offset=16 (i32.add (global.get $CODES) (local.get $p)))) (local.get $vMb)) 
+                    (v128.load offset=16 (i32.add (global.get $XT) (local.get $p))))))
+                (local.set $cura (f32x4.add (local.get $cura) (f32x4.mul (v128.load (i32.add (global.get $WT) (local.get $p))) (local.get $vda))))
+                (local.set $curb (f32x4.add (local.get $curb) (f32x4.mul (v128.load offset=16 (i32.add (global.get $WT) (local.get $p))) (local.get $vdb))))
                 (local.set $i (i32.add (local.get $i) (i32.const 1)))
                 (br $l7))))
             (else
               (block $b7s (loop $l7s
                 (br_if $b7s (i32.ge_u (local.get $i) (local.get $n)))
-                (local.set $p (i32.shl (local.get $i) (i32.const 4)))
-                (local.set $vd
-                  (f32x4.sub
-                    (f32x4.add (f32x4.mul (local.get $vS) (v128.load (i32.add (global.get $CODES) (local.get $p)))) (local.get $vM))
+                (local.set $p (i32.shl (local.get $i) (i32.const 5)))
+                (local.set $vda 
+                  (f32x4.sub 
+                    (f32x4.add (f32x4.mul (local.get $vSa) (v128.load (i32.add (global.get $CODES) (local.get $p)))) (local.get $vMa)) 
                     (v128.load (i32.add (global.get $XT) (local.get $p)))))
-                (local.set $cur (f32x4.add (local.get $cur) (f32x4.mul (v128.load (i32.add (global.get $WT) (local.get $p))) (f32x4.mul (local.get $vd) (local.get $vd)))))
+                (local.set $vdb 
+                  (f32x4.sub 
+                    (f32x4.add (f32x4.mul (local.get $vSb) (v128.load offset=16 (i32.add (global.get $CODES) (local.get $p)))) (local.get $vMb)) 
+                    (v128.load offset=16 (i32.add (global.get $XT) (local.get $p)))))
+                (local.set $cura (f32x4.add (local.get $cura) (f32x4.mul (v128.load (i32.add (global.get $WT) (local.get $p))) (f32x4.mul (local.get $vda) (local.get $vda)))))
+                (local.set $curb (f32x4.add (local.get $curb) (f32x4.mul (v128.load offset=16 (i32.add (global.get $WT) (local.get $p))) (f32x4.mul (local.get $vdb) (local.get $vdb)))))
                 (local.set $i (i32.add (local.get $i) (i32.const 1)))
                 (br $l7s)))))
           ;; a lane's trial wins when D > 0 and its error is below the lane's best (never in a flat lane)
-          (local.set $win (v128.andnot
-            (v128.and (f32x4.gt (local.get $vD) (v128.const i32x4 0 0 0 0)) (f32x4.lt (local.get $cur) (local.get $best)))
-            (local.get $flat)))
-          (if (v128.any_true (local.get $win))
-            (then
-              (local.set $best (v128.bitselect (local.get $cur) (local.get $best) (local.get $win)))
-              (local.set $scale (v128.bitselect (local.get $vS) (local.get $scale) (local.get $win)))
-              ;; the winner's codes come from this trial's iscale and the min it started from
-              (local.set $isW (v128.bitselect (local.get $vis) (local.get $isW) (local.get $win)))
-              (local.set $minW (v128.bitselect (local.get $min) (local.get $minW) (local.get $win)))
-              (local.set $min (v128.bitselect (local.get $vM) (local.get $min) (local.get $win)))
-              (local.set $won (v128.or (local.get $won) (local.get $win)))))
+          (local.set $wina (v128.andnot 
+            (v128.and (f32x4.gt (local.get $vDa) (v128.const i32x4 0 0 0 0)) (f32x4.lt (local.get $cura) (local.get $besta))) 
+            (local.get $flata)))
+          (local.set $winb (v128.andnot 
+            (v128.and (f32x4.gt (local.get $vDb) (v128.const i32x4 0 0 0 0)) (f32x4.lt (local.get $curb) (local.get $bestb))) 
+            (local.get $flatb)))
+          (local.set $besta (v128.bitselect (local.get $cura) (local.get $besta) (local.get $wina)))
+          (local.set $bestb (v128.bitselect (local.get $curb) (local.get $bestb) (local.get $winb)))
+          (local.set $scalea (v128.bitselect (local.get $vSa) (local.get $scalea) (local.get $wina)))
+          (local.set $scaleb (v128.bitselect (local.get $vSb) (local.get $scaleb) (local.get $winb)))
+          ;; the winner's codes come from this trial's iscale and the min it started from
+          (local.set $isWa (v128.bitselect (local.get $visa) (local.get $isWa) (local.get $wina)))
+          (local.set $isWb (v128.bitselect (local.get $visb) (local.get $isWb) (local.get $winb)))
+          (local.set $minWa (v128.bitselect (local.get $mina) (local.get $minWa) (local.get $wina)))
+          (local.set $minWb (v128.bitselect (local.get $minb) (local.get $minWb) (local.get $winb)))
+          (local.set $mina (v128.bitselect (local.get $vMa) (local.get $mina) (local.get $wina)))
+          (local.set $minb (v128.bitselect (local.get $vMb) (local.get $minb) (local.get $winb)))
+          (local.set $wona (v128.or (local.get $wona) (local.get $wina)))
+          (local.set $wonb (v128.or (local.get $wonb) (local.get $winb)))
           (local.set $is (i32.add (local.get $is) (i32.const 1)))
           (br $tLoop)))
         ;; results of the valid lanes: scale (0 when flat), −min, and the codes of each lane's last winner
-        (local.set $scale (v128.andnot (local.get $scale) (local.get $flat)))
-        (local.set $min (f32x4.neg (local.get $min)))
-        (v128.store (global.get $LANES) (local.get $scale))
-        (v128.store offset=16 (global.get $LANES) (local.get $min))
+        (v128.store (global.get $LANES) (v128.andnot (local.get $scalea) (local.get $flata)))
+        (v128.store offset=16 (global.get $LANES) (v128.andnot (local.get $scaleb) (local.get $flatb)))
+        (v128.store (i32.add (global.get $LANES) (i32.const 32)) (f32x4.neg (local.get $mina)))
+        (v128.store offset=16 (i32.add (global.get $LANES) (i32.const 32)) (f32x4.neg (local.get $minb)))
         (local.set $k (i32.const 0))
         (block $b8 (loop $l8
           (br_if $b8 (i32.ge_u (local.get $k) (local.get $lanes)))
           (local.set $p (i32.shl (i32.add (local.get $sb) (local.get $k)) (i32.const 2)))
-          (f32.store (i32.add (local.get $outS) (local.get $p)) (f32.load (i32.add (global.get $LANES) (i32.shl (local.get $k) (i32.const 2)))))
-          (f32.store (i32.add (local.get $outM) (local.get $p)) (f32.load offset=16 (i32.add (global.get $LANES) (i32.shl (local.get $k) (i32.const 2)))))
+          (local.set $q (i32.add (global.get $LANES) (i32.shl (local.get $k) (i32.const 2))))
+          (f32.store (i32.add (local.get $outS) (local.get $p)) (f32.load (local.get $q)))
+          (f32.store (i32.add (local.get $outM) (local.get $p)) (f32.load offset=32 (local.get $q)))
           (local.set $k (i32.add (local.get $k) (i32.const 1)))
           (br $l8)))
         (local.set $i (i32.const 0))
         (block $b9 (loop $l9
           (br_if $b9 (i32.ge_u (local.get $i) (local.get $n)))
-          (local.set $vx (v128.load (i32.add (global.get $XT) (i32.shl (local.get $i) (i32.const 4)))))
+          (local.set $p (i32.shl (local.get $i) (i32.const 5)))
+          (local.set $vxa (v128.load (i32.add (global.get $XT) (local.get $p))))
+          (local.set $vxb (v128.load offset=16 (i32.add (global.get $XT) (local.get $p))))
           ;; trial winner: trunc of the clamped float code; no winner: the initial fit's nearest_int code
-          (local.set $vl
-            (v128.bitselect
-              (i32x4.trunc_sat_f32x4_s
-                (f32x4.pmin
-                  (f32x4.pmax (v128.const i32x4 0 0 0 0) (f32x4.nearest (f32x4.mul (local.get $isW) (f32x4.sub (local.get $vx) (local.get $minW)))))
-                  (local.get $vnmax)))
-              (i32x4.max_s
-                (i32x4.min_s
-                  (i32x4.sub
-                    (v128.and (f32x4.add (f32x4.mul (local.get $iscale0) (f32x4.sub (local.get $vx) (local.get $min0))) (f32x4.splat (f32.const 12582912))) (i32x4.splat (i32.const 0x7fffff)))
-                    (i32x4.splat (i32.const 0x400000)))
-                  (local.get $inmax))
-                (v128.const i32x4 0 0 0 0))
-              (local.get $won)))
-          (local.set $vl (v128.andnot (local.get $vl) (local.get $flat)))
-          (v128.store (global.get $LANES) (local.get $vl))
+          (local.set $vla 
+            (v128.bitselect 
+              (i32x4.trunc_sat_f32x4_s 
+                (f32x4.pmin 
+                  (f32x4.pmax (v128.const i32x4 0 0 0 0) (f32x4.nearest (f32x4.mul (local.get $isWa) (f32x4.sub (local.get $vxa) (local.get $minWa))))) 
+                  (local.get $vnmax))) 
+              (i32x4.max_s 
+                (i32x4.min_s 
+                  (i32x4.sub 
+                    (v128.and (f32x4.add (f32x4.mul (local.get $iscale0a) (f32x4.sub (local.get $vxa) (local.get $min0a))) (f32x4.splat (f32.const 12582912))) (i32x4.splat (i32.const 0x7fffff))) 
+                    (i32x4.splat (i32.const 0x400000))) 
+                  (local.get $inmax)) 
+                (v128.const i32x4 0 0 0 0)) 
+              (local.get $wona)))
+          (local.set $vlb 
+            (v128.bitselect 
+              (i32x4.trunc_sat_f32x4_s 
+                (f32x4.pmin 
+                  (f32x4.pmax (v128.const i32x4 0 0 0 0) (f32x4.nearest (f32x4.mul (local.get $isWb) (f32x4.sub (local.get $vxb) (local.get $minWb))))) 
+                  (local.get $vnmax))) 
+              (i32x4.max_s 
+                (i32x4.min_s 
+                  (i32x4.sub 
+                    (v128.and (f32x4.add (f32x4.mul (local.get $iscale0b) (f32x4.sub (local.get $vxb) (local.get $min0b))) (f32x4.splat (f32.const 12582912))) (i32x4.splat (i32.const 0x7fffff))) 
+                    (i32x4.splat (i32.const 0x400000))) 
+                  (local.get $inmax)) 
+                (v128.const i32x4 0 0 0 0)) 
+              (local.get $wonb)))
+          ;; (a flat lane's code would be nearest_int of ∞·0: a NaN whose bits WebAssembly leaves open)
+          (v128.store (global.get $LANES) (v128.andnot (local.get $vla) (local.get $flata)))
+          (v128.store offset=16 (global.get $LANES) (v128.andnot (local.get $vlb) (local.get $flatb)))
           (local.set $k (i32.const 0))
+          (local.set $q (i32.add (local.get $outL) (i32.add (i32.mul (local.get $sb) (local.get $n)) (local.get $i))))
           (block $b10 (loop $l10
             (br_if $b10 (i32.ge_u (local.get $k) (local.get $lanes)))
-            (i32.store8
-              (i32.add (i32.add (local.get $outL) (i32.mul (i32.add (local.get $sb) (local.get $k)) (local.get $n))) (local.get $i))
-              (i32.load (i32.add (global.get $LANES) (i32.shl (local.get $k) (i32.const 2)))))
+            (i32.store8 (local.get $q) (i32.load (i32.add (global.get $LANES) (i32.shl (local.get $k) (i32.const 2)))))
+            (local.set $q (i32.add (local.get $q) (local.get $n)))
             (local.set $k (i32.add (local.get $k) (i32.const 1)))
             (br $l10)))
           (local.set $i (i32.add (local.get $i) (i32.const 1)))
           (br $l9)))
-        (local.set $sb (i32.add (local.get $sb) (i32.const 4)))
+        (local.set $sb (i32.add (local.get $sb) (i32.const 8)))
         (br $sbLoop))))
 
   ;; make_qx_quants(n, nmax, x, L, rmse_type = 1, qw = NULL) over $nsub runs of $n float32 values at $x. $nums holds
