@@ -637,6 +637,22 @@ export function referenceQkx2Run(x: Float32Array, xo: number, count: number, n: 
   return { scales, mins, codes };
 }
 
+/**
+ * make_qx_quants(n, nmax, rmse_type = 1) on the reference path over `count` values from `xo` in runs of `n` (≤ 32):
+ * the scale and codes (l + nmax) of each run, which kquantSearch.ts `searchQx` must give bit for bit
+ * (test/unit/kquantSearch.test.ts). Not on any hot path.
+ */
+export function referenceQxRun(x: Float32Array, xo: number, count: number, n: number, nmax: number): { scales: Float32Array; codes: Uint8Array } {
+  if (n > 32 || count % n !== 0) throw new RangeError(`make_qx_quants runs take whole sub-blocks of at most 32 values (got ${count} in runs of ${n})`);
+  const nsub = count / n;
+  const scales = new Float32Array(nsub), codes = new Uint8Array(count);
+  for (let j = 0; j < nsub; j++) {
+    scales[j] = makeQx(n, nmax, x, xo + n * j, 0);
+    codes.set(LS.subarray(0, n), n * j);
+  }
+  return { scales, codes };
+}
+
 /** Q4_K / Q5_K header: FP16 d and dmin at b[bo], b[bo+2], 6-bit scales and mins packed into 12 bytes; dd/dm. */
 function qk45Scales(b: Uint8Array, bo: number, dd: Float32Array, dm: Float32Array, o: number): boolean {
   let maxScale = 0, maxMin = 0;

@@ -3,19 +3,18 @@
 ;;
 ;; These compute exactly what the reference ports in ggmlQuants.ts compute (make_qkx2_quants for Q2_K/Q4_K/Q5_K,
 ;; make_qx_quants for Q6_K, make_q3_quants for Q3_K, and each element's final code from its sub-block's step): every intermediate is one IEEE float32 operation on float32 operands, in the same order
-;; (WebAssembly never contracts a*b + c), each f32x4 lane summing its elements in the reference's order. make_qx runs
-;; its independent trial scales side by side, one trial per lane. make_qkx2's trials depend on each other through
-;; `min`, which moves when a trial wins, so it runs eight sub-blocks side by side instead, one per lane, each taking
-;; its trials in order. Inputs with NaN are not handled here (`hasNaN`; the caller takes the reference path for
+;; (WebAssembly never contracts a*b + c), each f32x4 lane summing its elements in the reference's order. make_qkx2
+;; and make_qx run eight sub-blocks side by side, one per lane, each taking its trials in order (make_qkx2's trials
+;; depend on each other through `min`, which moves when a trial wins). Inputs with NaN are not handled here (`hasNaN`; the caller takes the reference path for
 ;; them, whose NaN code conversion is JavaScript's).
 ;;
 ;; Memory is owned by the caller (kquantSearch.ts); the scratch areas below sit above its buffers.
 (module
   (memory (export "memory") 2)
 
-  ;; Scratch (byte offsets): CODES 64 × v128 (one code per lane: f32 in make_qkx2, i32 in make_q3), XT and WT 64 × v128
-  ;; (make_qkx2: eight sub-blocks' values and weights, transposed so that element i of each is two v128), LANES 6 × v128
-  ;; (per-lane results read back by index).
+  ;; Scratch (byte offsets): CODES 64 × v128 (one code per lane: f32 in make_qkx2, i32 in make_q3; x³ in make_qx), XT
+  ;; and WT 64 × v128 (make_qkx2, make_qx: eight sub-blocks' values and weights, transposed so that element i of each
+  ;; is two v128), LANES 6 × v128 (per-lane results read back by index).
   (global $CODES i32 (i32.const 0x1f000))
   (global $XT i32 (i32.const 0x1f400))
   (global $WT i32 (i32.const 0x1f800))
@@ -374,115 +373,199 @@
         (local.set $sb (i32.add (local.get $sb) (i32.const 8)))
         (br $sbLoop))))
 
-  ;; make_qx_quants(n, nmax, x, L, rmse_type = 1, qw = NULL) over $nsub runs of $n float32 values at $x. $nums holds
-  ;; the 18 trial numerators −(nmax + 0.1·is), is = −9…−1, 1…9 (f32 × 20, the last two unused). Writes the scale
-  ;; to $outS[sb] and the codes l + nmax (0 for an all-zero run) to $outL[sb·n + i] (u8).
+  ;; make_qx_quants(n, nmax, x, L, rmse_type = 1, qw = NULL) over $nsub runs of $n (≤ 32) float32 values at $x. $nums
+  ;; holds the 18 trial numerators −(nmax + 0.1·is), is = −9…−1, 1…9 (f32 × 20, the last two unused). Writes the
+  ;; scale to $outS[sb] and the codes l + nmax (0 for an all-zero run) to $outL[sb·n + i] (u8).
+  ;; Eight sub-blocks side by side as in make_qkx2 (two groups of four lanes, transposed into XT; the weights x² in
+  ;; WT and x³ = x²·x in CODES), each lane taking the 18 trials in order. A winner's codes are those of its iscale,
+  ;; so only the last winner's iscale is kept and the codes are made once at the end.
   (func (export "qx") (param $x i32) (param $nsub i32) (param $n i32) (param $nmax i32) (param $nums i32) (param $outS i32) (param $outL i32)
-    (local $sb i32) (local $xs i32) (local $lo i32) (local $i i32) (local $l i32) (local $g i32) (local $k i32) (local $valid i32) (local $win i32) (local $p i32)
-    (local $fnmax f32) (local $max f32) (local $amax f32) (local $ax f32) (local $xi f32) (local $w f32) (local $iscale f32)
-    (local $sumlx f32) (local $suml2 f32) (local $scale f32) (local $best f32) (local $lf f32) (local $slx f32) (local $sl2 f32)
-    (local $vis v128) (local $vl v128) (local $vlf v128) (local $vlx v128) (local $vl2 v128) (local $vlo v128) (local $vhi v128)
-    (local.set $fnmax (f32.convert_i32_s (local.get $nmax)))
+    (local $sb i32) (local $i i32) (local $k i32) (local $p i32) (local $q i32) (local $t i32) (local $lanes i32)
+    (local $vnum v128) (local $vlo v128) (local $vhi v128) (local $inmax v128)
+    (local $vxa v128) (local $vla v128) (local $vlfa v128) (local $vaxa v128) (local $maxa v128) (local $amaxa v128) (local $zeroa v128) (local $maska v128)
+    (local $isWa v128) (local $visa v128) (local $slxa v128) (local $sl2a v128) (local $scalea v128) (local $besta v128)
+    (local $vxb v128) (local $vlb v128) (local $vlfb v128) (local $vaxb v128) (local $maxb v128) (local $amaxb v128) (local $zerob v128) (local $maskb v128)
+    (local $isWb v128) (local $visb v128) (local $slxb v128) (local $sl2b v128) (local $scaleb v128) (local $bestb v128)
     (local.set $vlo (i32x4.splat (i32.sub (i32.const 0) (local.get $nmax))))
     (local.set $vhi (i32x4.splat (i32.sub (local.get $nmax) (i32.const 1))))
+    (local.set $inmax (i32x4.splat (local.get $nmax)))
     (block $allDone
       (loop $sbLoop
         (br_if $allDone (i32.ge_u (local.get $sb) (local.get $nsub)))
-        (local.set $xs (i32.add (local.get $x) (i32.shl (i32.mul (local.get $sb) (local.get $n)) (i32.const 2))))
-        (local.set $lo (i32.add (local.get $outL) (i32.mul (local.get $sb) (local.get $n))))
-        (block $next
-          (local.set $max (f32.const 0))
-          (local.set $amax (f32.const 0))
+        (local.set $lanes (i32.sub (local.get $nsub) (local.get $sb)))
+        (if (i32.gt_u (local.get $lanes) (i32.const 8)) (then (local.set $lanes (i32.const 8))))
+        ;; transpose: lane k (group k / 4, lane k mod 4) = sub-block min(sb + k, nsub − 1); XT + 32·i + 4·k
+        (local.set $k (i32.const 0))
+        (block $b0 (loop $l0
+          (br_if $b0 (i32.ge_u (local.get $k) (i32.const 8)))
+          (local.set $q (i32.add (local.get $sb) (local.get $k)))
+          (if (i32.ge_u (local.get $q) (local.get $nsub)) (then (local.set $q (i32.sub (local.get $nsub) (i32.const 1)))))
+          (local.set $p (i32.add (local.get $x) (i32.shl (i32.mul (local.get $q) (local.get $n)) (i32.const 2))))
+          (local.set $q (i32.add (global.get $XT) (i32.shl (local.get $k) (i32.const 2))))
           (local.set $i (i32.const 0))
-          (block $b1 (loop $l1
-            (br_if $b1 (i32.ge_u (local.get $i) (local.get $n)))
-            (local.set $xi (f32.load (i32.add (local.get $xs) (i32.shl (local.get $i) (i32.const 2)))))
-            (local.set $ax (f32.abs (local.get $xi)))
-            (if (f32.gt (local.get $ax) (local.get $amax)) (then (local.set $amax (local.get $ax)) (local.set $max (local.get $xi))))
+          (block $b0i (loop $l0i
+            (br_if $b0i (i32.ge_u (local.get $i) (local.get $n)))
+            (f32.store (i32.add (local.get $q) (i32.shl (local.get $i) (i32.const 5))) (f32.load (i32.add (local.get $p) (i32.shl (local.get $i) (i32.const 2)))))
             (local.set $i (i32.add (local.get $i) (i32.const 1)))
-            (br $l1)))
-          ;; the reference compares the float32 amax with the double 1e-15
-          (if (f64.lt (f64.promote_f32 (local.get $amax)) (f64.const 1e-15))
-            (then
-              (memory.fill (local.get $lo) (i32.const 0) (local.get $n))
-              (f32.store (i32.add (local.get $outS) (i32.shl (local.get $sb) (i32.const 2))) (f32.const 0))
-              (br $next)))
-          (local.set $iscale (f32.div (f32.neg (local.get $fnmax)) (local.get $max)))
-          (local.set $sumlx (f32.const 0))
-          (local.set $suml2 (f32.const 0))
+            (br $l0i)))
+          (local.set $k (i32.add (local.get $k) (i32.const 1)))
+          (br $l0)))
+        ;; max |x| (the first of equal magnitudes, as `if (ax > amax)` keeps it), its signed value, and the weights
+        (local.set $amaxa (v128.const i32x4 0 0 0 0))
+        (local.set $amaxb (v128.const i32x4 0 0 0 0))
+        (local.set $maxa (v128.const i32x4 0 0 0 0))
+        (local.set $maxb (v128.const i32x4 0 0 0 0))
+        (local.set $i (i32.const 0))
+        (block $b1 (loop $l1
+          (br_if $b1 (i32.ge_u (local.get $i) (local.get $n)))
+          (local.set $p (i32.shl (local.get $i) (i32.const 5)))
+          (local.set $vxa (v128.load (i32.add (global.get $XT) (local.get $p))))
+          (local.set $vxb (v128.load offset=16 (i32.add (global.get $XT) (local.get $p))))
+          (local.set $vaxa (f32x4.abs (local.get $vxa)))
+          (local.set $vaxb (f32x4.abs (local.get $vxb)))
+          (local.set $maska (f32x4.gt (local.get $vaxa) (local.get $amaxa)))
+          (local.set $maskb (f32x4.gt (local.get $vaxb) (local.get $amaxb)))
+          (local.set $amaxa (v128.bitselect (local.get $vaxa) (local.get $amaxa) (local.get $maska)))
+          (local.set $amaxb (v128.bitselect (local.get $vaxb) (local.get $amaxb) (local.get $maskb)))
+          (local.set $maxa (v128.bitselect (local.get $vxa) (local.get $maxa) (local.get $maska)))
+          (local.set $maxb (v128.bitselect (local.get $vxb) (local.get $maxb) (local.get $maskb)))
+          (local.set $vla (f32x4.mul (local.get $vxa) (local.get $vxa)))
+          (local.set $vlb (f32x4.mul (local.get $vxb) (local.get $vxb)))
+          (v128.store (i32.add (global.get $WT) (local.get $p)) (local.get $vla))
+          (v128.store offset=16 (i32.add (global.get $WT) (local.get $p)) (local.get $vlb))
+          (v128.store (i32.add (global.get $CODES) (local.get $p)) (f32x4.mul (local.get $vla) (local.get $vxa)))
+          (v128.store offset=16 (i32.add (global.get $CODES) (local.get $p)) (f32x4.mul (local.get $vlb) (local.get $vxb)))
+          (local.set $i (i32.add (local.get $i) (i32.const 1)))
+          (br $l1)))
+        ;; The reference compares the float32 amax with the double 1e-15. The float32 nearest to 1e-15 (what
+        ;; f32.const makes of it) is just above it, with the float32 below it below 1e-15: `amax < that` is the same test.
+        (local.set $zeroa (f32x4.lt (local.get $amaxa) (f32x4.splat (f32.const 1e-15))))
+        (local.set $zerob (f32x4.lt (local.get $amaxb) (f32x4.splat (f32.const 1e-15))))
+        ;; initial fit
+        (local.set $isWa (f32x4.div (f32x4.neg (f32x4.convert_i32x4_s (local.get $inmax))) (local.get $maxa)))
+        (local.set $isWb (f32x4.div (f32x4.neg (f32x4.convert_i32x4_s (local.get $inmax))) (local.get $maxb)))
+        (local.set $slxa (v128.const i32x4 0 0 0 0))
+        (local.set $slxb (v128.const i32x4 0 0 0 0))
+        (local.set $sl2a (v128.const i32x4 0 0 0 0))
+        (local.set $sl2b (v128.const i32x4 0 0 0 0))
+        (local.set $i (i32.const 0))
+        (block $b2 (loop $l2
+          (br_if $b2 (i32.ge_u (local.get $i) (local.get $n)))
+          (local.set $p (i32.shl (local.get $i) (i32.const 5)))
+          ;; nearest_int: (float)(v + 1.5·2²³) read as int, low 23 bits − 2²², clamped to [−nmax, nmax − 1]
+          (local.set $vlfa 
+            (f32x4.convert_i32x4_s 
+              (i32x4.max_s 
+                (i32x4.min_s 
+                  (i32x4.sub (v128.and (f32x4.add (f32x4.mul (local.get $isWa) (v128.load (i32.add (global.get $XT) (local.get $p)))) (f32x4.splat (f32.const 12582912))) (i32x4.splat (i32.const 0x7fffff))) (i32x4.splat (i32.const 0x400000))) 
+                  (local.get $vhi)) 
+                (local.get $vlo))))
+          (local.set $vlfb 
+            (f32x4.convert_i32x4_s 
+              (i32x4.max_s 
+                (i32x4.min_s 
+                  (i32x4.sub (v128.and (f32x4.add (f32x4.mul (local.get $isWb) (v128.load offset=16 (i32.add (global.get $XT) (local.get $p)))) (f32x4.splat (f32.const 12582912))) (i32x4.splat (i32.const 0x7fffff))) (i32x4.splat (i32.const 0x400000))) 
+                  (local.get $vhi)) 
+                (local.get $vlo))))
+          (local.set $slxa (f32x4.add (local.get $slxa) (f32x4.mul (v128.load (i32.add (global.get $CODES) (local.get $p))) (local.get $vlfa))))
+          (local.set $slxb (f32x4.add (local.get $slxb) (f32x4.mul (v128.load offset=16 (i32.add (global.get $CODES) (local.get $p))) (local.get $vlfb))))
+          (local.set $sl2a (f32x4.add (local.get $sl2a) (f32x4.mul (f32x4.mul (v128.load (i32.add (global.get $WT) (local.get $p))) (local.get $vlfa)) (local.get $vlfa))))
+          (local.set $sl2b (f32x4.add (local.get $sl2b) (f32x4.mul (f32x4.mul (v128.load offset=16 (i32.add (global.get $WT) (local.get $p))) (local.get $vlfb)) (local.get $vlfb))))
+          (local.set $i (i32.add (local.get $i) (i32.const 1)))
+          (br $l2)))
+        ;; scale = suml2 ≠ 0 ? sumlx / suml2 : 0; best = scale · sumlx
+        (local.set $scalea (v128.and (f32x4.div (local.get $slxa) (local.get $sl2a)) (f32x4.ne (local.get $sl2a) (v128.const i32x4 0 0 0 0))))
+        (local.set $scaleb (v128.and (f32x4.div (local.get $slxb) (local.get $sl2b)) (f32x4.ne (local.get $sl2b) (v128.const i32x4 0 0 0 0))))
+        (local.set $besta (f32x4.mul (local.get $scalea) (local.get $slxa)))
+        (local.set $bestb (f32x4.mul (local.get $scaleb) (local.get $slxb)))
+        ;; 18 trials
+        (local.set $t (i32.const 0))
+        (block $tDone (loop $tLoop
+          (br_if $tDone (i32.ge_u (local.get $t) (i32.const 18)))
+          (local.set $vnum (v128.load32_splat (i32.add (local.get $nums) (i32.shl (local.get $t) (i32.const 2)))))
+          (local.set $visa (f32x4.div (local.get $vnum) (local.get $maxa)))
+          (local.set $visb (f32x4.div (local.get $vnum) (local.get $maxb)))
+          (local.set $slxa (v128.const i32x4 0 0 0 0))
+          (local.set $slxb (v128.const i32x4 0 0 0 0))
+          (local.set $sl2a (v128.const i32x4 0 0 0 0))
+          (local.set $sl2b (v128.const i32x4 0 0 0 0))
           (local.set $i (i32.const 0))
-          (block $b2 (loop $l2
-            (br_if $b2 (i32.ge_u (local.get $i) (local.get $n)))
-            (local.set $xi (f32.load (i32.add (local.get $xs) (i32.shl (local.get $i) (i32.const 2)))))
-            (local.set $l (i32.sub (i32.and (i32.reinterpret_f32 (f32.add (f32.mul (local.get $iscale) (local.get $xi)) (f32.const 12582912))) (i32.const 0x7fffff)) (i32.const 0x400000)))
-            (if (i32.gt_s (local.get $l) (i32.sub (local.get $nmax) (i32.const 1))) (then (local.set $l (i32.sub (local.get $nmax) (i32.const 1)))))
-            (if (i32.lt_s (local.get $l) (i32.sub (i32.const 0) (local.get $nmax))) (then (local.set $l (i32.sub (i32.const 0) (local.get $nmax)))))
-            (i32.store8 (i32.add (local.get $lo) (local.get $i)) (i32.add (local.get $l) (local.get $nmax)))
-            (local.set $w (f32.mul (local.get $xi) (local.get $xi)))
-            (local.set $lf (f32.convert_i32_s (local.get $l)))
-            (local.set $sumlx (f32.add (local.get $sumlx) (f32.mul (f32.mul (local.get $w) (local.get $xi)) (local.get $lf))))
-            (local.set $suml2 (f32.add (local.get $suml2) (f32.mul (f32.mul (local.get $w) (local.get $lf)) (local.get $lf))))
+          (block $b3 (loop $l3
+            (br_if $b3 (i32.ge_u (local.get $i) (local.get $n)))
+            (local.set $p (i32.shl (local.get $i) (i32.const 5)))
+            (local.set $vlfa 
+              (f32x4.convert_i32x4_s 
+                (i32x4.max_s 
+                  (i32x4.min_s 
+                    (i32x4.sub (v128.and (f32x4.add (f32x4.mul (local.get $visa) (v128.load (i32.add (global.get $XT) (local.get $p)))) (f32x4.splat (f32.const 12582912))) (i32x4.splat (i32.const 0x7fffff))) (i32x4.splat (i32.const 0x400000))) 
+                    (local.get $vhi)) 
+                  (local.get $vlo))))
+            (local.set $vlfb 
+              (f32x4.convert_i32x4_s 
+                (i32x4.max_s 
+                  (i32x4.min_s 
+                    (i32x4.sub (v128.and (f32x4.add (f32x4.mul (local.get $visb) (v128.load offset=16 (i32.add (global.get $XT) (local.get $p)))) (f32x4.splat (f32.const 12582912))) (i32x4.splat (i32.const 0x7fffff))) (i32x4.splat (i32.const 0x400000))) 
+                    (local.get $vhi)) 
+                  (local.get $vlo))))
+            (local.set $slxa (f32x4.add (local.get $slxa) (f32x4.mul (v128.load (i32.add (global.get $CODES) (local.get $p))) (local.get $vlfa))))
+            (local.set $slxb (f32x4.add (local.get $slxb) (f32x4.mul (v128.load offset=16 (i32.add (global.get $CODES) (local.get $p))) (local.get $vlfb))))
+            (local.set $sl2a (f32x4.add (local.get $sl2a) (f32x4.mul (f32x4.mul (v128.load (i32.add (global.get $WT) (local.get $p))) (local.get $vlfa)) (local.get $vlfa))))
+            (local.set $sl2b (f32x4.add (local.get $sl2b) (f32x4.mul (f32x4.mul (v128.load offset=16 (i32.add (global.get $WT) (local.get $p))) (local.get $vlfb)) (local.get $vlfb))))
             (local.set $i (i32.add (local.get $i) (i32.const 1)))
-            (br $l2)))
-          (local.set $scale (if (result f32) (f32.ne (local.get $suml2) (f32.const 0)) (then (f32.div (local.get $sumlx) (local.get $suml2))) (else (f32.const 0))))
-          (local.set $best (f32.mul (local.get $scale) (local.get $sumlx)))
-          (local.set $win (i32.const -1))
-          ;; 18 trials: 5 groups of 4 lanes (the last group's two extra lanes ignored)
-          (local.set $g (i32.const 0))
-          (block $gDone (loop $gLoop
-            (br_if $gDone (i32.ge_u (local.get $g) (i32.const 5)))
-            (local.set $vis (f32x4.div (v128.load (i32.add (local.get $nums) (i32.shl (local.get $g) (i32.const 4)))) (f32x4.splat (local.get $max))))
-            (local.set $vlx (v128.const i32x4 0 0 0 0))
-            (local.set $vl2 (v128.const i32x4 0 0 0 0))
-            (local.set $i (i32.const 0))
-            (block $b3 (loop $l3
-              (br_if $b3 (i32.ge_u (local.get $i) (local.get $n)))
-              (local.set $xi (f32.load (i32.add (local.get $xs) (i32.shl (local.get $i) (i32.const 2)))))
-              (local.set $w (f32.mul (local.get $xi) (local.get $xi)))
-              (local.set $vl
-                (i32x4.max_s
-                  (i32x4.min_s
-                    (i32x4.sub (v128.and (f32x4.add (f32x4.mul (local.get $vis) (f32x4.splat (local.get $xi))) (f32x4.splat (f32.const 12582912))) (i32x4.splat (i32.const 0x7fffff))) (i32x4.splat (i32.const 0x400000)))
-                    (local.get $vhi))
-                  (local.get $vlo)))
-              (local.set $vlf (f32x4.convert_i32x4_s (local.get $vl)))
-              (local.set $vlx (f32x4.add (local.get $vlx) (f32x4.mul (f32x4.splat (f32.mul (local.get $w) (local.get $xi))) (local.get $vlf))))
-              (local.set $vl2 (f32x4.add (local.get $vl2) (f32x4.mul (f32x4.mul (f32x4.splat (local.get $w)) (local.get $vlf)) (local.get $vlf))))
-              (local.set $i (i32.add (local.get $i) (i32.const 1)))
-              (br $l3)))
-            (v128.store (global.get $LANES) (local.get $vlx))
-            (v128.store offset=16 (global.get $LANES) (local.get $vl2))
-            (local.set $valid (if (result i32) (i32.eq (local.get $g) (i32.const 4)) (then (i32.const 2)) (else (i32.const 4))))
-            (local.set $k (i32.const 0))
-            (block $kDone (loop $kLoop
-              (br_if $kDone (i32.ge_s (local.get $k) (local.get $valid)))
-              (local.set $p (i32.add (global.get $LANES) (i32.shl (local.get $k) (i32.const 2))))
-              (local.set $slx (f32.load (local.get $p)))
-              (local.set $sl2 (f32.load offset=16 (local.get $p)))
-              (if (i32.and (f32.gt (local.get $sl2) (f32.const 0)) (f32.gt (f32.mul (local.get $slx) (local.get $slx)) (f32.mul (local.get $best) (local.get $sl2))))
-                (then
-                  (local.set $scale (f32.div (local.get $slx) (local.get $sl2)))
-                  (local.set $best (f32.mul (local.get $scale) (local.get $slx)))
-                  (local.set $win (i32.add (i32.shl (local.get $g) (i32.const 2)) (local.get $k)))))
-              (local.set $k (i32.add (local.get $k) (i32.const 1)))
-              (br $kLoop)))
-            (local.set $g (i32.add (local.get $g) (i32.const 1)))
-            (br $gLoop)))
-          ;; the codes of the last winning trial (each winner rewrites all of them in the reference)
-          (if (i32.ge_s (local.get $win) (i32.const 0))
-            (then
-              (local.set $iscale (f32.div (f32.load (i32.add (local.get $nums) (i32.shl (local.get $win) (i32.const 2)))) (local.get $max)))
-              (local.set $i (i32.const 0))
-              (block $b4 (loop $l4
-                (br_if $b4 (i32.ge_u (local.get $i) (local.get $n)))
-                (local.set $l (i32.sub (i32.and (i32.reinterpret_f32 (f32.add (f32.mul (local.get $iscale) (f32.load (i32.add (local.get $xs) (i32.shl (local.get $i) (i32.const 2))))) (f32.const 12582912))) (i32.const 0x7fffff)) (i32.const 0x400000)))
-                (if (i32.gt_s (local.get $l) (i32.sub (local.get $nmax) (i32.const 1))) (then (local.set $l (i32.sub (local.get $nmax) (i32.const 1)))))
-                (if (i32.lt_s (local.get $l) (i32.sub (i32.const 0) (local.get $nmax))) (then (local.set $l (i32.sub (i32.const 0) (local.get $nmax)))))
-                (i32.store8 (i32.add (local.get $lo) (local.get $i)) (i32.add (local.get $l) (local.get $nmax)))
-                (local.set $i (i32.add (local.get $i) (i32.const 1)))
-                (br $l4)))))
-          (f32.store (i32.add (local.get $outS) (i32.shl (local.get $sb) (i32.const 2))) (local.get $scale)))
-        (local.set $sb (i32.add (local.get $sb) (i32.const 1)))
+            (br $l3)))
+          ;; a lane's trial wins when suml2 > 0 and sumlx² > best · suml2
+          (local.set $maska (v128.and (f32x4.gt (local.get $sl2a) (v128.const i32x4 0 0 0 0)) (f32x4.gt (f32x4.mul (local.get $slxa) (local.get $slxa)) (f32x4.mul (local.get $besta) (local.get $sl2a)))))
+          (local.set $maskb (v128.and (f32x4.gt (local.get $sl2b) (v128.const i32x4 0 0 0 0)) (f32x4.gt (f32x4.mul (local.get $slxb) (local.get $slxb)) (f32x4.mul (local.get $bestb) (local.get $sl2b)))))
+          (local.set $scalea (v128.bitselect (f32x4.div (local.get $slxa) (local.get $sl2a)) (local.get $scalea) (local.get $maska)))
+          (local.set $scaleb (v128.bitselect (f32x4.div (local.get $slxb) (local.get $sl2b)) (local.get $scaleb) (local.get $maskb)))
+          (local.set $besta (v128.bitselect (f32x4.mul (local.get $scalea) (local.get $slxa)) (local.get $besta) (local.get $maska)))
+          (local.set $bestb (v128.bitselect (f32x4.mul (local.get $scaleb) (local.get $slxb)) (local.get $bestb) (local.get $maskb)))
+          (local.set $isWa (v128.bitselect (local.get $visa) (local.get $isWa) (local.get $maska)))
+          (local.set $isWb (v128.bitselect (local.get $visb) (local.get $isWb) (local.get $maskb)))
+          (local.set $t (i32.add (local.get $t) (i32.const 1)))
+          (br $tLoop)))
+        ;; results of the valid lanes: scale (0 for an all-zero run) and the codes of the last winner (0 when all-zero)
+        (v128.store (global.get $LANES) (v128.andnot (local.get $scalea) (local.get $zeroa)))
+        (v128.store offset=16 (global.get $LANES) (v128.andnot (local.get $scaleb) (local.get $zerob)))
+        (local.set $k (i32.const 0))
+        (block $b8 (loop $l8
+          (br_if $b8 (i32.ge_u (local.get $k) (local.get $lanes)))
+          (f32.store (i32.add (local.get $outS) (i32.shl (i32.add (local.get $sb) (local.get $k)) (i32.const 2))) (f32.load (i32.add (global.get $LANES) (i32.shl (local.get $k) (i32.const 2)))))
+          (local.set $k (i32.add (local.get $k) (i32.const 1)))
+          (br $l8)))
+        (local.set $i (i32.const 0))
+        (block $b9 (loop $l9
+          (br_if $b9 (i32.ge_u (local.get $i) (local.get $n)))
+          (local.set $p (i32.shl (local.get $i) (i32.const 5)))
+          (local.set $vla 
+            (i32x4.add 
+              (i32x4.max_s 
+                (i32x4.min_s 
+                  (i32x4.sub (v128.and (f32x4.add (f32x4.mul (local.get $isWa) (v128.load (i32.add (global.get $XT) (local.get $p)))) (f32x4.splat (f32.const 12582912))) (i32x4.splat (i32.const 0x7fffff))) (i32x4.splat (i32.const 0x400000))) 
+                  (local.get $vhi)) 
+                (local.get $vlo)) 
+              (local.get $inmax)))
+          (local.set $vlb 
+            (i32x4.add 
+              (i32x4.max_s 
+                (i32x4.min_s 
+                  (i32x4.sub (v128.and (f32x4.add (f32x4.mul (local.get $isWb) (v128.load offset=16 (i32.add (global.get $XT) (local.get $p)))) (f32x4.splat (f32.const 12582912))) (i32x4.splat (i32.const 0x7fffff))) (i32x4.splat (i32.const 0x400000))) 
+                  (local.get $vhi)) 
+                (local.get $vlo)) 
+              (local.get $inmax)))
+          (v128.store (global.get $LANES) (v128.andnot (local.get $vla) (local.get $zeroa)))
+          (v128.store offset=16 (global.get $LANES) (v128.andnot (local.get $vlb) (local.get $zerob)))
+          (local.set $k (i32.const 0))
+          (local.set $q (i32.add (local.get $outL) (i32.add (i32.mul (local.get $sb) (local.get $n)) (local.get $i))))
+          (block $b10 (loop $l10
+            (br_if $b10 (i32.ge_u (local.get $k) (local.get $lanes)))
+            (i32.store8 (local.get $q) (i32.load (i32.add (global.get $LANES) (i32.shl (local.get $k) (i32.const 2)))))
+            (local.set $q (i32.add (local.get $q) (local.get $n)))
+            (local.set $k (i32.add (local.get $k) (i32.const 1)))
+            (br $l10)))
+          (local.set $i (i32.add (local.get $i) (i32.const 1)))
+          (br $l9)))
+        (local.set $sb (i32.add (local.get $sb) (i32.const 8)))
         (br $sbLoop))))
 
   ;; make_q3_quants(n, nmax, x, L, do_rmse = true) over $nsub runs of $n float32 values at $x: symmetric fit refined
