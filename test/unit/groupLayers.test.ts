@@ -1,8 +1,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { groupLayers, layerTensors, type FuseOptions, type Layer, type LayerGroup, type LayerRole, type Model, type TensorInfo } from '../../src/core';
+import { assignmentWeightBytes, getNumberFormat, ggufWrittenLayerFormat, groupLayers, layerTensors, type FuseOptions, type Layer, type LayerGroup, type LayerRole, type Model, type TensorInfo } from '../../src/core';
 import { rng } from '../fixtures/planModel';
 import { layerWeights, weightFields } from '../../src/core';
+import { repeatedNameOwners } from '../../src/core/model/layerPositions';
+import { ggufWrittenLayerFormatAt } from '../../src/core/plan/ggufFallback';
+import { tensorBytesIn } from '../../src/core/plan/solver';
 
 /**
  * The grouping as it was computed before it ran on layer numbers: union-find over Maps keyed by layer name. The
@@ -127,4 +130,39 @@ test('layerTensors: each tensor under its first layer, main weight first, and th
     assert.deepEqual(byLayer, expected, `seed ${seed}`);
     assert.equal(outsideBytes, [...first.values()].filter((t) => !owned.has(t.name)).reduce((a, t) => a + t.byteLength, 0));
   }
+});
+
+test('by layer position: the planner\'s columns answer what the name-keyed views answer, with and without repeated names', () => {
+  const ids = ['keep', 'fp16', 'int8', 'int4', 'q4_k', 'q8_0', 'nope'];
+  let repeated = 0;
+  for (let seed = 1; seed <= 60; seed++) {
+    const drawn = randomModel(seed);
+    // The drawn model (some names repeat) and the same layers under unique names, each as ONNX and as GGUF.
+    const unique: Model = { ...drawn, layers: drawn.layers.map((l, i) => ({ ...l, name: `${l.name}~${i}` })) };
+    for (const base of [drawn, unique]) {
+      for (const format of ['onnx', 'gguf'] as const) {
+        const model: Model = { ...base, format };
+        const owners = repeatedNameOwners(model);
+        const last = new Map(model.layers.map((l, i) => [l.name, i]));
+        if (last.size === model.layers.length) assert.equal(owners, undefined, `seed ${seed}: unique names`);
+        else {
+          repeated++;
+          assert.deepEqual([...owners!], model.layers.map((l) => last.get(l.name)), `seed ${seed}: owners`);
+        }
+        // Weight bytes of an assignment, summed over the name-keyed lists (one per name) as before the columns.
+        const r = rng(seed);
+        const assignment: Record<string, string> = {};
+        for (const l of model.layers) if (r() < 0.9) assignment[l.name] = ids[Math.floor(r() * ids.length)]!;
+        let want = 0;
+        for (const [name, list] of layerTensors(model).byLayer) {
+          const id = Object.prototype.hasOwnProperty.call(assignment, name) ? assignment[name] : undefined;
+          const f = id === undefined || id === 'keep' ? 'keep' : (getNumberFormat(id) ?? 'keep');
+          for (const t of list) want += tensorBytesIn(t.tensor, f, t.isMain);
+        }
+        assert.equal(assignmentWeightBytes(model, assignment), want, `seed ${seed} ${format}: weight bytes`);
+        for (const id of ids) model.layers.forEach((l, i) => assert.equal(ggufWrittenLayerFormatAt(model, i, id), ggufWrittenLayerFormat(model, l.name, id), `seed ${seed} ${format} ${l.name} ${id}`));
+      }
+    }
+  }
+  assert.ok(repeated > 20, `${repeated} models with repeated names`);
 });

@@ -13,7 +13,6 @@ import {
 import { ErrorAccumulator } from '../../src/core/precision';
 import { prepareKnapsack, solvePreparedKnapsack, type KnapsackOption } from '../../src/core/plan/knapsack';
 import { rng, tinyTransformer } from '../fixtures/planModel';
-import { byLayerPosition } from '../../src/core/model/layerPositions';
 
 const H100 = getTarget('h100')!;
 
@@ -141,22 +140,4 @@ test('plan text in pieces: the same bytes as the plan built whole, for 0, 1 and 
     if (n === 10_000) assert.ok(chunks.length > 3 && chunks.every((c) => c.length < 1_000_000), 'pieces, not one string');
     assert.deepEqual(JSON.parse(chunks.join('')).layers, layers);
   }
-});
-
-test('byLayerPosition: each layer\'s entry of a by-name map, by position, made once per model and function', () => {
-  const model = tinyTransformer();
-  let calls = 0;
-  const lengths = (m: typeof model): ReadonlyMap<string, number> => {
-    calls++;
-    return new Map(m.layers.filter((_, i) => i % 2 === 0).map((l) => [l.name, l.name.length]));
-  };
-  const a = byLayerPosition(model, lengths);
-  assert.equal(a.length, model.layers.length);
-  model.layers.forEach((l, i) => assert.equal(a[i], i % 2 === 0 ? l.name.length : undefined, l.name));
-  assert.equal(byLayerPosition(model, lengths), a, 'the same column for the same model and function');
-  assert.equal(calls, 1);
-  const other = (m: typeof model): ReadonlyMap<string, string> => new Map(m.layers.map((l) => [l.name, l.op]));
-  assert.deepEqual(byLayerPosition(model, other), model.layers.map((l) => l.op), 'another function has its own column');
-  assert.equal(byLayerPosition(tinyTransformer(), lengths).length, model.layers.length);
-  assert.equal(calls, 2, 'another model is computed afresh');
 });

@@ -1,20 +1,25 @@
 import type { Model } from './types';
 
-const memos = new WeakMap<object, WeakMap<Model, readonly unknown[]>>();
+const owners = new WeakMap<Model, Int32Array | null>();
 
 /**
- * `byName(model)`'s entry for each layer of `model.layers`, by position (undefined where it has none), made once per
- * model and `byName`: for loops over every layer that would otherwise look each name up in a map of 200,000 names.
- * `byName` must be one function for the life of the program (a module-level one), since it keys the memo.
+ * For a model whose layer names repeat: per position in `model.layers`, the position of the last layer with the
+ * same name (the entry a name-keyed map filled in layer order keeps). Undefined when every name is unique, which is
+ * the usual case: then a layer's name-keyed entry is its own position's, and per-layer columns by position answer
+ * what name-keyed maps of 200,000 names did. Made once per model.
  */
-export function byLayerPosition<T>(model: Model, byName: (model: Model) => ReadonlyMap<string, T>): readonly (T | undefined)[] {
-  let perModel = memos.get(byName);
-  if (!perModel) memos.set(byName, (perModel = new WeakMap()));
-  let a = perModel.get(model) as readonly (T | undefined)[] | undefined;
-  if (!a) {
-    const m = byName(model);
-    a = model.layers.map((l) => m.get(l.name));
-    perModel.set(model, a);
+export function repeatedNameOwners(model: Model): Int32Array | undefined {
+  let o = owners.get(model);
+  if (o === undefined) {
+    const layers = model.layers;
+    const last = new Map<string, number>();
+    for (let i = 0; i < layers.length; i++) last.set(layers[i]!.name, i);
+    if (last.size === layers.length) o = null;
+    else {
+      o = new Int32Array(layers.length);
+      for (let i = 0; i < layers.length; i++) o[i] = last.get(layers[i]!.name)!;
+    }
+    owners.set(model, o);
   }
-  return a;
+  return o ?? undefined;
 }

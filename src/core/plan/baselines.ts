@@ -6,11 +6,10 @@
  */
 import { setOwn } from '../model/dict';
 import type { Layer, Model } from '../model/types';
-import { byLayerPosition } from '../model/layerPositions';
 import { getNumberFormat, type ComputeType } from '../precision/numberFormats';
 import { KEEP_FORMAT } from './planFile';
 import { ggufWrittenLayerFormatAt } from './ggufFallback';
-import { assignmentHarm, assignmentWeightBytes, formatAllowed, groupLayers, layerColumnHarm, layerColumnWeightBytes, layerTensors, tensorBytesIn, type FuseOptions, type HarmFunction, type LayerTensor } from './solver';
+import { assignmentHarm, assignmentWeightBytes, formatAllowed, layerColumnHarm, layerColumnWeightBytes, layerGroupColumns, layerTensorColumns, tensorBytesIn, type FuseOptions, type HarmFunction } from './solver';
 
 /** A named assignment (layer → format id, 'keep' = as stored). */
 export interface Baseline {
@@ -44,16 +43,18 @@ export interface BaselineOptions {
  * 200,000 layers a record per step (and a closure per layer) cost seconds per baseline.
  */
 function finish(model: Model, raw: readonly (string | undefined)[], fuse: FuseOptions | undefined): Pick<Baseline, 'assignment' | 'formats' | 'layerFormats'> {
-  const { byLayer } = layerTensors(model);
-  const tensorsAt = byLayerPosition(model, tensorsByLayer);
+  const cols = layerTensorColumns(model);
+  const { start, tensor, isMain } = cols;
+  const owners = cols.listOf;
   const layers = model.layers;
   const ids: (string | undefined)[] = new Array<string | undefined>(layers.length).fill(undefined);
   // The raw ids are a handful repeated over every layer: each looked up once.
   const formatOf = new Map<string, ReturnType<typeof getNumberFormat>>();
   for (let i = 0; i < layers.length; i++) {
     const l = layers[i]!;
-    const ts = tensorsAt[i];
-    if (!ts || ts.length === 0) continue;
+    // The tensors listed under the layer's name.
+    const p = owners ? owners[i]! : i;
+    if (start[p] === start[p + 1]) continue;
     let id = l.quantizable ? (raw[i] ?? KEEP_FORMAT) : KEEP_FORMAT;
     let f = formatOf.get(id);
     if (f === undefined && !formatOf.has(id)) formatOf.set(id, (f = id === KEEP_FORMAT ? undefined : getNumberFormat(id)));
@@ -61,9 +62,9 @@ function finish(model: Model, raw: readonly (string | undefined)[], fuse: FuseOp
     else {
       let keep = 0;
       let now = 0;
-      for (const t of ts) {
-        keep += t.tensor.byteLength;
-        now += tensorBytesIn(t.tensor, f, t.isMain);
+      for (let e = start[p]!; e < start[p + 1]!; e++) {
+        keep += tensor[e]!.byteLength;
+        now += tensorBytesIn(tensor[e]!, f, isMain[e] === 1);
       }
       if (now > keep) id = KEEP_FORMAT;
       // GGUF: the type apply writes (llama-quantize's fallback where the rows do not hold the block).
@@ -73,25 +74,32 @@ function finish(model: Model, raw: readonly (string | undefined)[], fuse: FuseOp
   }
   // Fused groups take the format of their most precise member (what a runtime storing them fused must do). Members
   // without an entry yet are added after the others, in group order.
-  const index = layerIndex(model);
   const added: number[] = [];
-  for (const g of groupLayers(model, fuse)) {
-    if (g.layers.length < 2) continue;
+  const groups = layerGroupColumns(model, fuse);
+  const { member } = groups;
+  const present: string[] = [];
+  for (let g = 0; g < groups.count; g++) {
+    const m0 = groups.start[g]!;
+    const m1 = groups.start[g + 1]!;
+    if (m1 - m0 < 2) continue;
     const bytesOf = (id: string): number => {
       const f = id === KEEP_FORMAT ? 'keep' : getNumberFormat(id)!;
       let total = 0;
-      for (const l of g.layers) for (const t of byLayer.get(l.name) ?? []) total += tensorBytesIn(t.tensor, f, t.isMain);
+      for (let m = m0; m < m1; m++) {
+        const p = owners ? owners[member[m]!]! : member[m]!;
+        for (let e = start[p]!; e < start[p + 1]!; e++) total += tensorBytesIn(tensor[e]!, f, isMain[e] === 1);
+      }
       return total;
     };
-    const present: string[] = [];
-    for (const l of g.layers) {
-      const id = ids[index.get(l)!];
+    present.length = 0;
+    for (let m = m0; m < m1; m++) {
+      const id = ids[member[m]!];
       if (id !== undefined && !present.includes(id)) present.push(id);
     }
     // One format present (the usual case: a uniform baseline) is the pick; bytes decide between several.
     const pick = present.length === 1 ? present[0]! : present.map((id) => ({ id, bytes: bytesOf(id) })).sort((a, b) => b.bytes - a.bytes)[0]?.id ?? KEEP_FORMAT;
-    for (const l of g.layers) {
-      const i = index.get(l)!;
+    for (let m = m0; m < m1; m++) {
+      const i = member[m]!;
       if (ids[i] === undefined) added.push(i);
       ids[i] = pick;
     }
@@ -106,7 +114,7 @@ function finish(model: Model, raw: readonly (string | undefined)[], fuse: FuseOp
     return out;
   };
   // A repeated layer name (a later entry replaces the value in place) keeps the record only.
-  if (byLayer.size !== layers.length) return { assignment: record() };
+  if (owners) return { assignment: record() };
   // The distinct formats in the record's key order: insertion order, unless a name is an array index (those come
   // first): then unknown.
   let formats: string[] | undefined = [];
@@ -128,9 +136,6 @@ function finish(model: Model, raw: readonly (string | undefined)[], fuse: FuseOp
     layerFormats: ids,
   };
 }
-
-/** `layerTensors(model).byLayer` (one function, for {@link byLayerPosition}'s memo). */
-const tensorsByLayer = (model: Model): ReadonlyMap<string, readonly LayerTensor[]> => layerTensors(model).byLayer;
 
 /** True for a property key that is an array index ("0" … "4294967294"): objects list those keys first. */
 function isArrayIndex(key: string): boolean {
@@ -165,18 +170,6 @@ export function baselineWeightBytes(model: Model, b: Baseline): number {
 export function baselineHarm(model: Model, b: Baseline, harm: HarmFunction): number | undefined {
   return b.layerFormats ? layerColumnHarm(model, b.layerFormats, harm) : assignmentHarm(model, b.assignment, harm);
 }
-
-/** Position of each layer in `model.layers` (per model). */
-function layerIndex(model: Model): Map<Layer, number> {
-  let m = layerIndexMemo.get(model);
-  if (!m) {
-    m = new Map();
-    for (let i = 0; i < model.layers.length; i++) m.set(model.layers[i]!, i);
-    layerIndexMemo.set(model, m);
-  }
-  return m;
-}
-const layerIndexMemo = new WeakMap<Model, Map<Layer, number>>();
 
 /**
  * {@link setOwn} for a record made here with `{}`: on a plain object only `__proto__` is an accessor, every other
@@ -231,7 +224,13 @@ export function llamaCppRulesBaseline(model: Model, formats: RuleFormats = q4kmF
     if (!f || !formatAllowed(f, options.native, options.allowEmulated)) return undefined;
   }
   const raw = new Array<string | undefined>(model.layers.length).fill(undefined);
-  const weighted = model.layers.filter((l) => l.quantizable && l.byteLength > 0);
+  const weighted: Layer[] = [];
+  const weightedAt: number[] = [];
+  model.layers.forEach((l, i) => {
+    if (!(l.quantizable && l.byteLength > 0)) return;
+    weighted.push(l);
+    weightedAt.push(i);
+  });
   const ordinal = (list: readonly Layer[]): Map<string, number> => new Map(list.map((l, i) => [l.name, i]));
   const byBlock = (a: Layer, b: Layer): number => (a.block ?? 0) - (b.block ?? 0);
   const v = weighted.filter((l) => l.role === 'attention_v').sort(byBlock);
@@ -246,14 +245,14 @@ export function llamaCppRulesBaseline(model: Model, formats: RuleFormats = q4kmF
   const generic = v.length === 0 && down.length === 0;
   // Only the generic rule counts every weighted layer (a map of 200,000 names otherwise made for nothing).
   const gIdx = generic ? ordinal(weighted) : undefined;
-  const index = layerIndex(model);
-  for (const l of weighted) {
+  for (let w = 0; w < weighted.length; w++) {
+    const l = weighted[w]!;
     let id = formats.low;
     if (l.role === 'output_head') id = formats.head;
     else if (gIdx) id = useMoreBits(gIdx.get(l.name)!, weighted.length) ? formats.high : formats.low;
     else if (vIdx.has(l.name)) id = useMoreBits(vIdx.get(l.name)!, v.length) ? formats.high : formats.low;
     else if (isDown.has(l)) id = useMoreBits(blockIdx.get(l.block ?? -1)!, nBlocks) ? formats.high : formats.low;
-    raw[index.get(l)!] = id;
+    raw[weightedAt[w]!] = id;
   }
   return finished(model.format === 'gguf' ? 'q4_k_m' : 'q4_k_m-like', `Q4_K_M-like (${formats.low}; ${formats.high} for attn v/ffn down, ${formats.head} head)`, model, raw, options.fuse);
 }

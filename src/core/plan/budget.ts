@@ -17,7 +17,7 @@ import type { Target } from '../estimate/hardware/catalog';
 import type { Estimate } from '../estimate/memory';
 import type { Model } from '../model/types';
 import type { PlanBudget } from './planFile';
-import { layerTensors } from './solver';
+import { layerTensorColumns, layerTensors } from './solver';
 
 /** Memory facts behind the weight budget. */
 export interface BudgetBreakdown {
@@ -47,10 +47,12 @@ export interface LayerBudgetFacts {
 
 /** The facts {@link budgetFor} needs about `model`. */
 export function layerBudgetFacts(model: Model): LayerBudgetFacts {
-  const { byLayer, outsideBytes } = layerTensors(model);
+  const c = layerTensorColumns(model);
   let layerElements = 0;
-  for (const tensors of byLayer.values()) for (const t of tensors) layerElements += t.tensor.elementCount;
-  return { outsideBytes, layerElements };
+  // Repeated layer names: the tensors of each name once, as the name-keyed view lists them.
+  if (c.listOf) for (const tensors of layerTensors(model).byLayer.values()) for (const t of tensors) layerElements += t.tensor.elementCount;
+  else for (const t of c.tensor) layerElements += t.elementCount;
+  return { outsideBytes: c.outsideBytes, layerElements };
 }
 
 /** The kind of a plan budget. */

@@ -9,7 +9,7 @@
 import { weightAt, weightCount } from '../model/tensorData';
 import { dtypeInfo } from '../model/dtypes';
 import type { Model } from '../model/types';
-import { byLayerPosition } from '../model/layerPositions';
+import { repeatedNameOwners } from '../model/layerPositions';
 import { tensorIndex } from '../model/tensorIndex';
 import { getNumberFormat, KEEP_FORMAT } from '../precision/numberFormats';
 
@@ -39,19 +39,22 @@ export function ggufWrittenFormat(formatId: string, rowLength: number): string {
 }
 
 /**
- * Row lengths of the matrices (rank ≥ 2) of each layer of a model: GGUF's ne[0], the last dimension here. Read only:
- * the lists of layers with one matrix are shared by row length (a 200,000-layer GGUF has a handful of them).
+ * Row lengths of the matrices (rank ≥ 2) of each layer of a model, by position in `model.layers`: GGUF's ne[0], the
+ * last dimension here. Read only: the lists of layers with one matrix are shared by row length (a 200,000-layer GGUF
+ * has a handful of them), so this is one array of references (a map of 200,000 names was ~10 MB more).
  */
-function matrixRows(model: Model): Map<string, readonly number[]> {
-  let m = rowsMemo.get(model);
-  if (m) return m;
+function rowsByPosition(model: Model): readonly (readonly number[])[] {
+  const known = rowsMemo.get(model);
+  if (known) return known;
   // The last tensor of each name: the model's shared name index (first of each name) when no name repeats, as in
   // every GGUF read from a file (its reader refuses a repeated name); else a map of its own.
   const index = tensorIndex(model);
   const tensors = index.size === model.tensors.length ? index : new Map(model.tensors.map((t) => [t.name, t]));
   const single = new Map<number, readonly number[]>();
-  m = new Map();
-  for (const l of model.layers) {
+  const layers = model.layers;
+  const a = new Array<readonly number[]>(layers.length);
+  for (let i = 0; i < layers.length; i++) {
+    const l = layers[i]!;
     let rows: number[] | undefined;
     let only = -1;
     const count = weightCount(l);
@@ -63,19 +66,34 @@ function matrixRows(model: Model): Map<string, readonly number[]> {
       else if (only < 0) only = r;
       else rows = [only, r];
     }
-    if (rows) m.set(l.name, rows);
-    else if (only < 0) m.set(l.name, NO_ROWS);
+    if (rows) a[i] = rows;
+    else if (only < 0) a[i] = NO_ROWS;
     else {
       let shared = single.get(only);
       if (!shared) single.set(only, (shared = [only]));
-      m.set(l.name, shared);
+      a[i] = shared;
     }
   }
-  rowsMemo.set(model, m);
-  return m;
+  rowsMemo.set(model, a);
+  return a;
 }
-const rowsMemo = new WeakMap<Model, Map<string, readonly number[]>>();
+const rowsMemo = new WeakMap<Model, readonly (readonly number[])[]>();
 const NO_ROWS: readonly number[] = [];
+
+/**
+ * The rows of each layer name (the last layer of a repeated name), in the order names first appear: for lookups by
+ * name, made on first use.
+ */
+function rowsByName(model: Model): ReadonlyMap<string, readonly number[]> {
+  const m = namedRowsMemo.get(model);
+  if (m) return m;
+  const rows = rowsByPosition(model);
+  const named = new Map<string, readonly number[]>();
+  model.layers.forEach((l, i) => named.set(l.name, rows[i]!));
+  namedRowsMemo.set(model, named);
+  return named;
+}
+const namedRowsMemo = new WeakMap<Model, ReadonlyMap<string, readonly number[]>>();
 
 /**
  * The format `apply` writes for layer `layerName` of a GGUF model planned in `formatId`: one format when every
@@ -84,7 +102,7 @@ const NO_ROWS: readonly number[] = [];
  */
 export function ggufWrittenLayerFormat(model: Model, layerName: string, formatId: string): string | undefined {
   if (model.format !== 'gguf') return formatId;
-  return writtenFor(matrixRows(model).get(layerName), formatId);
+  return writtenFor(rowsByName(model).get(layerName), formatId);
 }
 
 /**
@@ -93,7 +111,8 @@ export function ggufWrittenLayerFormat(model: Model, layerName: string, formatId
  */
 export function ggufWrittenLayerFormatAt(model: Model, index: number, formatId: string): string | undefined {
   if (model.format !== 'gguf') return formatId;
-  return writtenFor(byLayerPosition(model, matrixRows)[index], formatId);
+  const owners = repeatedNameOwners(model);
+  return writtenFor(rowsByPosition(model)[owners ? owners[index]! : index], formatId);
 }
 
 function writtenFor(rows: readonly number[] | undefined, formatId: string): string | undefined {
@@ -108,7 +127,8 @@ function writtenFor(rows: readonly number[] | undefined, formatId: string): stri
 export function ggufFallbackFormats(model: Model, formats: readonly string[]): string[] {
   if (model.format !== 'gguf') return [];
   const out = new Set<string>();
-  for (const rows of matrixRows(model).values())
+  // One entry per layer name, as the rows by name list them.
+  for (const rows of repeatedNameOwners(model) ? rowsByName(model).values() : rowsByPosition(model))
     for (const r of rows)
       for (const id of formats) {
         const w = ggufWrittenFormat(id, r);

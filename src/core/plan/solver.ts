@@ -10,8 +10,9 @@ import { dtypeInfo } from '../model/dtypes';
 import { own, setOwn } from '../model/dict';
 import type { Layer, Model, TensorInfo } from '../model/types';
 import { tensorIndex } from '../model/tensorIndex';
+import { repeatedNameOwners } from '../model/layerPositions';
 import type { SensitivityReport, SensitivityScores } from '../precision/sensitivity';
-import { ggufFallbackFormats, ggufWrittenLayerFormat } from './ggufFallback';
+import { ggufFallbackFormats, ggufWrittenLayerFormatAt } from './ggufFallback';
 import { prepareKnapsack, preparedFrontier, solvePreparedKnapsack, type FrontierPoint, type KnapsackResult } from './knapsack';
 
 export {
@@ -176,11 +177,14 @@ export interface LayerTensor {
   readonly isMain: boolean;
 }
 
-/** The layers' weight tensors (each tensor under its first layer only), and bytes outside any layer. */
+/**
+ * The layers' weight tensors (each tensor under its first layer only) by layer name, and bytes outside any layer.
+ * A view of {@link layerTensorColumns} made on first use: the planner reads the columns.
+ */
 export function layerTensors(model: Model): LayerTensors {
   let r = layerTensorsMemo.get(model);
   if (!r) {
-    r = computeLayerTensors(model);
+    r = layerTensorMap(model);
     layerTensorsMemo.set(model, r);
   }
   return r;
@@ -192,31 +196,90 @@ export interface LayerTensors {
   readonly outsideBytes: number;
 }
 
+/**
+ * The layers' weight tensors by position in `model.layers`, in columns: layer i's are entries `start[i]` …
+ * `start[i + 1] − 1` of `tensor` and `isMain` (1 = the layer's main weight). Each tensor is listed under its first
+ * layer only. A per-layer list of objects in a map of names was ~50 MB at 200,000 layers; these are ~3 MB.
+ */
+export interface LayerTensorColumns {
+  readonly start: Int32Array;
+  readonly tensor: readonly TensorInfo[];
+  readonly isMain: Uint8Array;
+  /** Bytes of the tensors outside any layer. */
+  readonly outsideBytes: number;
+  /**
+   * When layer names repeat: per position, the position whose list the layer's name stands for (the last layer of
+   * that name, as in {@link LayerTensors.byLayer}); undefined when every name is unique (each position its own).
+   */
+  readonly listOf: Int32Array | undefined;
+}
+
+/** {@link LayerTensorColumns} of a model (made once per model: never mutate). */
+export function layerTensorColumns(model: Model): LayerTensorColumns {
+  let c = layerColumnsMemo.get(model);
+  if (!c) {
+    c = computeLayerTensorColumns(model);
+    layerColumnsMemo.set(model, c);
+  }
+  return c;
+}
+
 // Models are immutable IR, and the solver, the baselines, the budget and the editor ask for the same views of one
 // model many times per plan (a 10,000-layer model: ~50 ms each): computed once per model object.
+const layerColumnsMemo = new WeakMap<Model, LayerTensorColumns>();
 const layerTensorsMemo = new WeakMap<Model, LayerTensors>();
+const groupColumnsMemo = new WeakMap<Model, Map<string, LayerGroupColumns>>();
 const groupLayersMemo = new WeakMap<Model, Map<string, LayerGroup[]>>();
 
-function computeLayerTensors(model: Model): LayerTensors {
+function computeLayerTensorColumns(model: Model): LayerTensorColumns {
   // The model's shared name index (first tensor of each name), not a Map of its own: 200,000 entries per copy.
   const tensors = tensorIndex(model);
-  const byLayer = new Map<string, LayerTensor[]>();
+  const layers = model.layers;
+  const n = layers.length;
+  let total = 0;
+  for (let i = 0; i < n; i++) total += weightCount(layers[i]!);
+  const start = new Int32Array(n + 1);
+  const tensor: TensorInfo[] = [];
+  const isMain = new Uint8Array(total);
   const owned = new Set<string>();
-  for (const l of model.layers) {
-    const list: LayerTensor[] = [];
-    const n = weightCount(l);
-    for (let i = 0; i < n; i++) {
-      const w = weightAt(l, i)!;
+  for (let i = 0; i < n; i++) {
+    const l = layers[i]!;
+    start[i] = tensor.length;
+    const count = weightCount(l);
+    for (let k = 0; k < count; k++) {
+      const w = weightAt(l, k)!;
       const t = tensors.get(w);
       if (!t || owned.has(w)) continue;
       owned.add(w);
-      list.push({ tensor: t, isMain: i === 0 });
+      isMain[tensor.length] = k === 0 ? 1 : 0;
+      tensor.push(t);
     }
-    byLayer.set(l.name, list);
   }
+  start[n] = tensor.length;
   let outsideBytes = 0;
   for (const t of tensors.values()) if (!owned.has(t.name)) outsideBytes += t.byteLength;
-  return { byLayer, outsideBytes };
+  return { start, tensor, isMain: isMain.slice(0, tensor.length), outsideBytes, listOf: repeatedNameOwners(model) };
+}
+
+/** The name-keyed view: each name's entry is the list of its last layer, in the order of first appearance. */
+function layerTensorMap(model: Model): LayerTensors {
+  const c = layerTensorColumns(model);
+  const byLayer = new Map<string, LayerTensor[]>();
+  const layers = model.layers;
+  for (let i = 0; i < layers.length; i++) {
+    const list: LayerTensor[] = [];
+    for (let e = c.start[i]!; e < c.start[i + 1]!; e++) list.push({ tensor: c.tensor[e]!, isMain: c.isMain[e] === 1 });
+    byLayer.set(layers[i]!.name, list);
+  }
+  return { byLayer, outsideBytes: c.outsideBytes };
+}
+
+/** Bytes of the weight tensors listed for the layer at position `at` with every tensor in `format` ('keep' = as stored). */
+function listBytes(c: LayerTensorColumns, at: number, format: NumberFormat | 'keep'): number {
+  const p = c.listOf ? c.listOf[at]! : at;
+  let total = 0;
+  for (let e = c.start[p]!; e < c.start[p + 1]!; e++) total += tensorBytesIn(c.tensor[e]!, format, c.isMain[e] === 1);
+  return total;
 }
 
 /** Layer-weight bytes of an assignment (layer → format id; missing or 'keep' = as stored). */
@@ -226,22 +289,31 @@ export function assignmentWeightBytes(model: Model, assignment: Readonly<Record<
 
 /**
  * {@link assignmentWeightBytes} of an assignment given as a format id per layer of `model.layers` (undefined =
- * as stored), for a model whose layer names are unique (then `layerTensors` lists the layers in that order).
+ * as stored), for a model whose layer names are unique.
  */
 export function layerColumnWeightBytes(model: Model, ids: readonly (string | undefined)[]): number {
   return weightBytesBy(model, (_, i) => ids[i]);
 }
 
 function weightBytesBy(model: Model, idOf: (name: string, index: number) => string | undefined): number {
-  const { byLayer } = layerTensors(model);
   const formatOf = formatLookup();
+  const formatAt = (name: string, i: number): NumberFormat | 'keep' => {
+    const id = idOf(name, i);
+    return !id || id === KEEP_FORMAT ? 'keep' : (formatOf(id) ?? 'keep');
+  };
   let total = 0;
-  let i = 0;
-  for (const [name, tensors] of byLayer) {
-    const id = idOf(name, i++);
-    const f = !id || id === KEEP_FORMAT ? 'keep' : (formatOf(id) ?? 'keep');
-    for (const t of tensors) total += tensorBytesIn(t.tensor, f, t.isMain);
+  const c = layerTensorColumns(model);
+  if (c.listOf) {
+    // Repeated names: one entry per name, as the name-keyed view has them.
+    let i = 0;
+    for (const [name, tensors] of layerTensors(model).byLayer) {
+      const f = formatAt(name, i++);
+      for (const t of tensors) total += tensorBytesIn(t.tensor, f, t.isMain);
+    }
+    return total;
   }
+  const layers = model.layers;
+  for (let i = 0; i < layers.length; i++) total += listBytes(c, i, formatAt(layers[i]!.name, i));
   return total;
 }
 
@@ -256,9 +328,25 @@ function formatLookup(): (id: string) => NumberFormat | undefined {
   };
 }
 
+/** Why layers are grouped, by {@link LayerGroupColumns.reason} code. */
+const GROUP_REASONS: readonly LayerGroup['reason'][] = ['single', 'qkv', 'gate-up', 'experts', 'shared-tensor'];
+
+/**
+ * {@link groupLayers} in columns: group g's layers are the positions in `model.layers` at entries `start[g]` …
+ * `start[g + 1] − 1` of `member` (model order), its key the name of the layer at `keyAt[g]`, its reason
+ * `GROUP_REASONS[reason[g]]`. ~171,000 groups of a 200,000-layer model were ~22 MB of objects; these are ~3 MB.
+ */
+export interface LayerGroupColumns {
+  readonly count: number;
+  readonly start: Int32Array;
+  readonly member: Int32Array;
+  readonly keyAt: Int32Array;
+  readonly reason: Uint8Array;
+}
+
 /** Groups layers that must share a format (see {@link FuseOptions}); layers sharing a tensor are always grouped. */
 export function groupLayers(model: Model, fuse: FuseOptions = {}): LayerGroup[] {
-  const key = `${fuse.qkv ?? false}|${fuse.gateUp ?? true}|${fuse.experts ?? true}`;
+  const key = fuseKey(fuse);
   let byFuse = groupLayersMemo.get(model);
   if (!byFuse) {
     byFuse = new Map();
@@ -266,7 +354,34 @@ export function groupLayers(model: Model, fuse: FuseOptions = {}): LayerGroup[] 
   }
   let groups = byFuse.get(key);
   if (!groups) {
-    groups = computeGroupLayers(model, fuse);
+    const c = layerGroupColumns(model, fuse);
+    const layers = model.layers;
+    groups = [];
+    for (let g = 0; g < c.count; g++) {
+      const members: Layer[] = [];
+      for (let e = c.start[g]!; e < c.start[g + 1]!; e++) members.push(layers[c.member[e]!]!);
+      groups.push({ key: layers[c.keyAt[g]!]!.name, layers: members, reason: GROUP_REASONS[c.reason[g]!]! });
+    }
+    byFuse.set(key, groups);
+  }
+  return groups;
+}
+
+function fuseKey(fuse: FuseOptions): string {
+  return `${fuse.qkv ?? false}|${fuse.gateUp ?? true}|${fuse.experts ?? true}`;
+}
+
+/** {@link LayerGroupColumns} of a model (made once per model and fuse options: never mutate). */
+export function layerGroupColumns(model: Model, fuse: FuseOptions = {}): LayerGroupColumns {
+  const key = fuseKey(fuse);
+  let byFuse = groupColumnsMemo.get(model);
+  if (!byFuse) {
+    byFuse = new Map();
+    groupColumnsMemo.set(model, byFuse);
+  }
+  let groups = byFuse.get(key);
+  if (!groups) {
+    groups = computeGroupColumns(model, fuse);
     byFuse.set(key, groups);
   }
   return groups;
@@ -276,9 +391,19 @@ export function groupLayers(model: Model, fuse: FuseOptions = {}): LayerGroup[] 
  * Union-find over layer numbers (typed arrays, no Map per layer name). A layer listed twice under one name is one
  * layer, as it was when the sets were keyed by name: every occurrence maps to the first one's number.
  */
-function computeGroupLayers(model: Model, fuse: FuseOptions): LayerGroup[] {
-  const layers = model.layers.filter((l) => l.weight !== undefined && l.byteLength > 0);
-  const n = layers.length;
+function computeGroupColumns(model: Model, fuse: FuseOptions): LayerGroupColumns {
+  const all = model.layers;
+  let n = 0;
+  for (const l of all) if (l.weight !== undefined && l.byteLength > 0) n++;
+  // The layers with weights, and their positions in model.layers.
+  const layers: Layer[] = new Array<Layer>(n);
+  const posOf = new Int32Array(n);
+  for (let i = 0, j = 0; i < all.length; i++) {
+    const l = all[i]!;
+    if (l.weight === undefined || !(l.byteLength > 0)) continue;
+    layers[j] = l;
+    posOf[j++] = i;
+  }
   const numberOf = new Map<string, number>();
   const id = new Int32Array(n);
   for (let i = 0; i < n; i++) {
@@ -289,7 +414,8 @@ function computeGroupLayers(model: Model, fuse: FuseOptions): LayerGroup[] {
   }
   const parent = new Int32Array(n);
   for (let i = 0; i < n; i++) parent[i] = i;
-  const reason: (LayerGroup['reason'] | undefined)[] = new Array<LayerGroup['reason'] | undefined>(n);
+  // Reason code of a root (GROUP_REASONS index; 0 = none yet).
+  const reason = new Uint8Array(n);
   const find = (x: number): number => {
     let r = x;
     while (parent[r] !== r) r = parent[r]!;
@@ -301,14 +427,14 @@ function computeGroupLayers(model: Model, fuse: FuseOptions): LayerGroup[] {
     }
     return r;
   };
-  const union = (a: number, b: number, why: LayerGroup['reason']): void => {
+  const union = (a: number, b: number, why: number): void => {
     const ra = find(a);
     const rb = find(b);
     if (ra === rb) return;
     parent[rb] = ra;
-    reason[ra] ??= why;
+    if (reason[ra] === 0) reason[ra] = why;
   };
-  const byKey = (key: (l: Layer) => string | undefined, why: LayerGroup['reason']): void => {
+  const byKey = (key: (l: Layer) => string | undefined, why: number): void => {
     const first = new Map<string, number>();
     for (let i = 0; i < n; i++) {
       const k = key(layers[i]!);
@@ -321,6 +447,7 @@ function computeGroupLayers(model: Model, fuse: FuseOptions): LayerGroup[] {
   // Shared tensors (tied weights) can only be stored one way.
   // (As when these were Maps of names: a first member named '' does not count, and a tensor name listed twice has
   // the rank of its last tensor.)
+  const SHARED = GROUP_REASONS.indexOf('shared-tensor');
   const tensorOwner = new Map<string, number>();
   const tensors = tensorIndex(model);
   const laterRank = new Map<string, number>();
@@ -332,28 +459,45 @@ function computeGroupLayers(model: Model, fuse: FuseOptions): LayerGroup[] {
       const w = weightAt(l, k)!;
       if (k > 0 && (laterRank.get(w) ?? tensors.get(w)?.shape.length ?? 0) < 2) continue; // biases stay as stored: sharing them does not tie formats
       const o = tensorOwner.get(w);
-      if (o !== undefined && layers[o]!.name !== '') union(o, id[i]!, 'shared-tensor');
+      if (o !== undefined && layers[o]!.name !== '') union(o, id[i]!, SHARED);
       else tensorOwner.set(w, id[i]!);
     }
   }
   const scope = (l: Layer): string => `${l.block}|${l.expert ?? ''}`;
-  if (fuse.qkv === true) byKey((l) => (l.block !== undefined && ['attention_q', 'attention_k', 'attention_v'].includes(l.role) ? `qkv|${scope(l)}` : undefined), 'qkv');
-  if (fuse.gateUp !== false) byKey((l) => (l.block !== undefined && ['ffn_gate', 'ffn_up'].includes(l.role) ? `gu|${scope(l)}` : undefined), 'gate-up');
+  if (fuse.qkv === true) byKey((l) => (l.block !== undefined && ['attention_q', 'attention_k', 'attention_v'].includes(l.role) ? `qkv|${scope(l)}` : undefined), GROUP_REASONS.indexOf('qkv'));
+  if (fuse.gateUp !== false) byKey((l) => (l.block !== undefined && ['ffn_gate', 'ffn_up'].includes(l.role) ? `gu|${scope(l)}` : undefined), GROUP_REASONS.indexOf('gate-up'));
   if (fuse.experts !== false)
-    byKey((l) => (l.role === 'expert' || l.expert !== undefined ? `ex|${l.block}|${l.name.replace(/(^|[._])(experts?)([._])\d+(?=[._]|$)/g, '$1$2$3*')}` : undefined), 'experts');
+    byKey((l) => (l.role === 'expert' || l.expert !== undefined ? `ex|${l.block}|${l.name.replace(/(^|[._])(experts?)([._])\d+(?=[._]|$)/g, '$1$2$3*')}` : undefined), GROUP_REASONS.indexOf('experts'));
   // Groups in the order of their first layer, each layer in model order.
   const slot = new Int32Array(n).fill(-1);
-  const groups: { root: number; layers: Layer[] }[] = [];
+  const groupOf = new Int32Array(n);
+  const size: number[] = [];
+  const rootOf: number[] = [];
   for (let i = 0; i < n; i++) {
     const r = find(id[i]!);
-    const g = slot[r]!;
-    if (g >= 0) groups[g]!.layers.push(layers[i]!);
-    else {
-      slot[r] = groups.length;
-      groups.push({ root: r, layers: [layers[i]!] });
+    let g = slot[r]!;
+    if (g < 0) {
+      g = slot[r] = size.length;
+      size.push(0);
+      rootOf.push(r);
     }
+    size[g]!++;
+    groupOf[i] = g;
   }
-  return groups.map(({ root, layers: ls }) => ({ key: layers[root]!.name, layers: ls, reason: ls.length > 1 ? (reason[root] ?? 'shared-tensor') : 'single' }));
+  const count = size.length;
+  const start = new Int32Array(count + 1);
+  for (let g = 0; g < count; g++) start[g + 1] = start[g]! + size[g]!;
+  const fill = start.slice(0, count);
+  const member = new Int32Array(n);
+  for (let i = 0; i < n; i++) member[fill[groupOf[i]!]!++] = posOf[i]!;
+  const keyAt = new Int32Array(count);
+  const why = new Uint8Array(count);
+  for (let g = 0; g < count; g++) {
+    const r = rootOf[g]!;
+    keyAt[g] = posOf[r]!;
+    why[g] = size[g]! > 1 ? (reason[r] === 0 ? SHARED : reason[r]!) : 0;
+  }
+  return { count, start, member, keyAt, reason: why };
 }
 
 /**
@@ -367,9 +511,13 @@ export function solveModel(model: Model, options: SolveModelOptions): SolveModel
     .filter((f): f is NumberFormat => f !== undefined)
     .filter((f) => formatAllowed(f, options.native, options.allowEmulated));
   const uniq = [...new Map(candidates.map((f) => [f.id, f])).values()];
-  const { byLayer } = layerTensors(model);
-  const groups = groupLayers(model, options.fuse);
+  const cols = layerTensorColumns(model);
+  const groups = layerGroupColumns(model, options.fuse);
+  const { start: groupStart, member } = groups;
+  const G = groups.count;
+  const layers = model.layers;
   const pinned = options.pinned ?? {};
+  const hasPins = Object.keys(pinned).length > 0;
   // Formats of the options: 0 = keep, then the candidates, then any other format a pin or a GGUF fallback brings.
   const formatIds: string[] = [KEEP_FORMAT, ...uniq.map((f) => f.id)];
   const formatIndex = new Map(formatIds.map((id, i) => [id, i]));
@@ -384,8 +532,6 @@ export function solveModel(model: Model, options: SolveModelOptions): SolveModel
   };
   // The candidates' scores, asked once per layer and format (the worst-score pass and the groups both need them).
   const F = uniq.length;
-  const layerIndex = new Map<Layer, number>();
-  model.layers.forEach((l, i) => layerIndex.set(l, i));
   const scores = new Float64Array(model.layers.length * F).fill(NaN);
   let unscored = 0;
   // A layer the sensitivity analysis skipped (e.g. a Slice sharing an LSTM weight) gets, per format, the worst
@@ -403,11 +549,11 @@ export function solveModel(model: Model, options: SolveModelOptions): SolveModel
     }
   });
   const candidateSlot = new Map(uniq.map((f, i) => [f.id, i]));
-  const scoreOf = (l: Layer, f: NumberFormat): number | undefined => {
+  const scoreOf = (li: number, f: NumberFormat): number | undefined => {
+    const l = layers[li]!;
     const fi = candidateSlot.get(f.id);
-    const li = layerIndex.get(l);
     let h: number | undefined;
-    if (fi !== undefined && li !== undefined && l.quantizable && l.weight !== undefined) {
+    if (fi !== undefined && l.quantizable && l.weight !== undefined) {
       const v = scores[li * F + fi]!;
       h = Number.isNaN(v) ? undefined : v;
     } else h = options.harm(l, f);
@@ -420,8 +566,8 @@ export function solveModel(model: Model, options: SolveModelOptions): SolveModel
   };
   // Options in columns: group i's are entries optStart[i] … optStart[i + 1] − 1 (keep first, or the pin alone).
   const maxPerGroup = 1 + Math.max(1, F);
-  const optStart = new Int32Array(groups.length + 1);
-  let optFormat = new Int32Array(groups.length * maxPerGroup);
+  const optStart = new Int32Array(G + 1);
+  let optFormat = new Int32Array(G * maxPerGroup);
   let optBytes = new Float64Array(optFormat.length);
   let optHarm = new Float64Array(optFormat.length);
   let no = 0;
@@ -442,23 +588,36 @@ export function solveModel(model: Model, options: SolveModelOptions): SolveModel
     no++;
   };
   const written = new Map<string, NumberFormat>();
-  for (let gi = 0; gi < groups.length; gi++) {
-    const g = groups[gi]!;
+  const storedFormatOf = new Map<string, NumberFormat | undefined>();
+  const storedFormat = (dtype: string): NumberFormat | undefined => {
+    if (storedFormatOf.has(dtype)) return storedFormatOf.get(dtype);
+    const f = formatForStoredDType(dtype);
+    storedFormatOf.set(dtype, f);
+    return f;
+  };
+  const pins: string[] = [];
+  for (let gi = 0; gi < G; gi++) {
+    const m0 = groupStart[gi]!;
+    const m1 = groupStart[gi + 1]!;
+    const first = layers[member[m0]!]!;
     optStart[gi] = no;
     let keepBytes = 0;
-    for (const l of g.layers) for (const t of byLayer.get(l.name) ?? []) keepBytes += t.tensor.byteLength;
+    for (let m = m0; m < m1; m++) keepBytes += listBytes(cols, member[m]!, 'keep');
     push(0, keepBytes, 0);
-    const pins: string[] = [];
-    for (const l of g.layers) {
-      const p = own(pinned, l.name);
-      if (p !== undefined && !pins.includes(p)) pins.push(p);
+    pins.length = 0;
+    if (hasPins) {
+      for (let m = m0; m < m1; m++) {
+        const p = own(pinned, layers[member[m]!]!.name);
+        if (p !== undefined && !pins.includes(p)) pins.push(p);
+      }
     }
-    if (pins.length > 1) notes.push(`Layers ${g.layers.map((l) => `'${l.name}'`).join(', ')} must share one format but are pinned to ${pins.join(' and ')}; using ${pins[0]}.`);
+    if (pins.length > 1) notes.push(`Layers ${Array.from(member.subarray(m0, m1), (i) => `'${layers[i]!.name}'`).join(', ')} must share one format but are pinned to ${pins.join(' and ')}; using ${pins[0]}.`);
     const pin = pins[0];
-    const quantizable = g.layers.every((l) => l.quantizable);
+    let quantizable = true;
+    for (let m = m0; m < m1 && quantizable; m++) quantizable = layers[member[m]!]!.quantizable;
     const pool = pin !== undefined ? (pin === KEEP_FORMAT ? [] : [getNumberFormat(pin)].filter((f): f is NumberFormat => f !== undefined)) : quantizable ? uniq : [];
-    if (pin && pin !== KEEP_FORMAT && pool.length === 0) notes.push(`Layer '${g.layers[0]!.name}' is pinned to the unknown format '${pin}'; keeping it as stored.`);
-    if (pin && pool[0] && !formatAllowed(pool[0], options.native, options.allowEmulated)) notes.push(`Layer '${g.layers[0]!.name}' is pinned to ${pool[0].label}, which the target does not run natively.`);
+    if (pin && pin !== KEEP_FORMAT && pool.length === 0) notes.push(`Layer '${first.name}' is pinned to the unknown format '${pin}'; keeping it as stored.`);
+    if (pin && pool[0] && !formatAllowed(pool[0], options.native, options.allowEmulated)) notes.push(`Layer '${first.name}' is pinned to ${pool[0].label}, which the target does not run natively.`);
     // GGUF: a format whose block does not divide a layer's rows is written as llama-quantize's fallback type
     // (ggufFallback.ts), so the option is that type, sized and scored as such; a group whose layers would fall
     // back to different types is not offered the format. Each written format is offered once, in first-seen order.
@@ -466,8 +625,8 @@ export function solveModel(model: Model, options: SolveModelOptions): SolveModel
     if (pin === undefined && model.format === 'gguf') {
       written.clear();
       for (const f of pool) {
-        let id: string | undefined = ggufWrittenLayerFormat(model, g.layers[0]!.name, f.id);
-        for (let li = 1; li < g.layers.length && id !== undefined; li++) if (ggufWrittenLayerFormat(model, g.layers[li]!.name, f.id) !== id) id = undefined;
+        let id: string | undefined = ggufWrittenLayerFormatAt(model, member[m0]!, f.id);
+        for (let m = m0 + 1; m < m1 && id !== undefined; m++) if (ggufWrittenLayerFormatAt(model, member[m]!, f.id) !== id) id = undefined;
         const w = id === undefined ? undefined : getNumberFormat(id);
         if (w && !written.has(w.id)) written.set(w.id, w);
       }
@@ -477,16 +636,17 @@ export function solveModel(model: Model, options: SolveModelOptions): SolveModel
       let bytes = 0;
       let harm = 0;
       let ok = true;
-      for (const l of g.layers) {
-        for (const t of byLayer.get(l.name) ?? []) bytes += tensorBytesIn(t.tensor, f, t.isMain);
+      for (let m = m0; m < m1; m++) {
+        const li = member[m]!;
+        bytes += listBytes(cols, li, f);
         if (!ok) continue;
-        const stored = formatForStoredDType(l.dtype);
-        const h = stored && stored.id === f.id ? 0 : scoreOf(l, f);
+        const stored = storedFormat(layers[li]!.dtype);
+        const h = stored && stored.id === f.id ? 0 : scoreOf(li, f);
         if (h === undefined || !Number.isFinite(h)) ok = false;
         else harm += Math.max(0, h);
       }
       if (!ok) {
-        if (pin) notes.push(`Layer '${g.layers[0]!.name}' is pinned to ${f.id} but has no score for it; treating its harm as 0.`);
+        if (pin) notes.push(`Layer '${first.name}' is pinned to ${f.id} but has no score for it; treating its harm as 0.`);
         else continue;
       }
       if (pin) {
@@ -496,15 +656,15 @@ export function solveModel(model: Model, options: SolveModelOptions): SolveModel
       } else if (bytes <= keepBytes) push(formatSlot(f.id), bytes, harm);
     }
   }
-  optStart[groups.length] = no;
+  optStart[G] = no;
   if (unscored > 0) notes.push(`${unscored} layer/format pairs had no sensitivity score; they were given the model's worst score for the format.`);
   const ks = { start: optStart, bytes: optBytes.subarray(0, no), harm: optHarm.subarray(0, no) };
   const anchor = options.anchor;
   let penalized = ks;
   if (anchor && anchor.penalty > 0) {
     const harm = new Float64Array(no);
-    for (let gi = 0; gi < groups.length; gi++) {
-      const want = anchoredFormat(groups[gi]!.layers[0]!, anchor.assignment);
+    for (let gi = 0; gi < G; gi++) {
+      const want = anchoredFormat(layers[member[groupStart[gi]!]!]!, anchor.assignment);
       for (let o = optStart[gi]!; o < optStart[gi + 1]!; o++) harm[o] = optHarm[o]! + (canonicalFormat(formatIds[optFormat[o]!]!) === want ? 0 : anchor.penalty);
     }
     penalized = { start: optStart, bytes: ks.bytes, harm };
@@ -522,18 +682,18 @@ export function solveModel(model: Model, options: SolveModelOptions): SolveModel
   const assignment: Record<string, string> = {};
   let trueHarm = 0;
   let maxUseful = 0;
-  for (let gi = 0; gi < groups.length; gi++) {
+  for (let gi = 0; gi < G; gi++) {
     const o = optStart[gi]! + r.choice[gi]!;
     trueHarm += optHarm[o]!;
     const id = formatIds[optFormat[o]!]!;
-    for (const l of groups[gi]!.layers) setOwn(assignment, l.name, id);
+    for (let m = groupStart[gi]!; m < groupStart[gi + 1]!; m++) setOwn(assignment, layers[member[m]!]!.name, id);
     // Bytes of the group's least-harm option (fewest bytes among equal harm).
     let best = optStart[gi]!;
     for (let q = best + 1; q < optStart[gi + 1]!; q++) if (optHarm[q]! < optHarm[best]! || (optHarm[q] === optHarm[best] && optBytes[q]! < optBytes[best]!)) best = q;
     maxUseful += optBytes[best]!;
   }
   let fused = 0;
-  for (const g of groups) if (g.layers.length > 1) fused++;
+  for (let gi = 0; gi < G; gi++) if (groupStart[gi + 1]! - groupStart[gi]! > 1) fused++;
   return {
     status: r.status,
     assignment,
@@ -546,7 +706,7 @@ export function solveModel(model: Model, options: SolveModelOptions): SolveModel
     maxUsefulWeightBytes: maxUseful,
     shortfallBytes: Math.max(0, r.minBytes - options.weightBudgetBytes),
     frontier: preparedFrontier(prepared, options.frontierPoints ?? 200),
-    groupCount: groups.length,
+    groupCount: G,
     fusedGroupCount: fused,
     freeGroups: r.freeGroups,
     states: r.states,
