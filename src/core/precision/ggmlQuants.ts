@@ -638,16 +638,17 @@ export function referenceQkx2Run(x: Float32Array, xo: number, count: number, n: 
 }
 
 /**
- * make_qx_quants(n, nmax, rmse_type = 1) on the reference path over `count` values from `xo` in runs of `n` (≤ 32):
- * the scale and codes (l + nmax) of each run, which kquantSearch.ts `searchQx` must give bit for bit
- * (test/unit/kquantSearch.test.ts). Not on any hot path.
+ * make_qx_quants(n, nmax, rmse_type = 1) (`search` 'qx', Q6_K) or make_q3_quants(n, nmax, do_rmse = true) ('q3', Q3_K)
+ * on the reference path over `count` values from `xo` in runs of `n` (≤ 32): the scale and codes (l + nmax) of each
+ * run, which kquantSearch.ts `searchQx` / `searchQ3` must give bit for bit (test/unit/kquantSearch.test.ts). Not on
+ * any hot path.
  */
-export function referenceQxRun(x: Float32Array, xo: number, count: number, n: number, nmax: number): { scales: Float32Array; codes: Uint8Array } {
-  if (n > 32 || count % n !== 0) throw new RangeError(`make_qx_quants runs take whole sub-blocks of at most 32 values (got ${count} in runs of ${n})`);
+export function referenceSymmetricRun(search: 'qx' | 'q3', x: Float32Array, xo: number, count: number, n: number, nmax: number): { scales: Float32Array; codes: Uint8Array } {
+  if (n > 32 || count % n !== 0) throw new RangeError(`K-quant searches take whole sub-blocks of at most 32 values (got ${count} in runs of ${n})`);
   const nsub = count / n;
   const scales = new Float32Array(nsub), codes = new Uint8Array(count);
   for (let j = 0; j < nsub; j++) {
-    scales[j] = makeQx(n, nmax, x, xo + n * j, 0);
+    scales[j] = search === 'qx' ? makeQx(n, nmax, x, xo + n * j, 0) : makeQ3(n, nmax, x, xo + n * j, 0);
     codes.set(LS.subarray(0, n), n * j);
   }
   return { scales, codes };
