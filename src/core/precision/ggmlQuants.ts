@@ -21,7 +21,7 @@
  */
 import { decodeElements, floatToBf16Bits, floatToHalfBits, halfToFloatTable } from './decode';
 import { dtypeInfo } from '../model/dtypes';
-import { activeKquantSearchBackend, affineCodesRun, dequantAffineRun, dequantSymRun, KQUANT_MAX_VALUES, searchQ3, searchQkx2, searchQx, symCodesRun, type KquantSearchViews } from './kquantSearch';
+import { activeKquantSearchBackend, affineCodesRun, dequantAffineRun, dequantSymRun, KQUANT_MAX_VALUES, q8AbsMaxRun, q8DequantRun, searchQ3, searchQkx2, searchQx, symCodesRun, type KquantSearchViews } from './kquantSearch';
 
 const QK_K = 256;
 
@@ -833,34 +833,61 @@ function encodeFast(fast: FastKquant, enc: BlockEncoder, values: Float32Array, b
 
 /**
  * Q8_0 without the bytes: {@link q8_0}'s scale and codes, then the decoder's y = int8(code)·half(d) per element (a
- * float64 product stored as float32). A NaN block's codes are 0 as the encoder writes them.
+ * float64 product stored as float32). A NaN block's codes are 0 as the encoder writes them. The block maxima and the
+ * values run in WebAssembly (kquantSearch.ts) for blocks of finite values whose 1/d is finite; the scale and step of
+ * each block are made here, and any other block goes through {@link simulateQ8_0Block}.
  */
 function simulateQ8_0(values: Float32Array, out: Float32Array): void {
   const half = (halfTable ??= halfToFloatTable());
-  for (let o = 0; o < values.length; o += 32) {
-    let amax = 0;
-    let finite = true;
-    for (let j = 0; j < 32; j++) {
-      const a = Math.abs(values[o + j]!);
-      amax = amax > a ? amax : a;
-      if (!(a <= MAX_FLOAT32)) finite = false;
-    }
-    const d = Math.fround(amax / 127);
-    const id = d !== 0 ? Math.fround(1 / d) : 0;
-    const dh = half[floatToHalfBits(d)]!;
-    if (finite) {
-      // Every |x| ≤ amax, so |x·id| ≤ ~127: roundf is floor(|y| + 0.5) with y's sign (exact in float64 for a float32
-      // y), and the int8 cast changes nothing. Without the sign branch of roundAwayInt (random signs mispredict): an
-      // infinite or NaN y (id = ∞ when d is tiny) gives code 0 through `| 0` as INT_MIN & 0xff does; `0 - c` keeps a
-      // zero code +0.
-      for (let j = 0; j < 32; j++) {
-        const y = Math.fround(values[o + j]! * id);
-        const c = Math.floor(Math.abs(y) + 0.5) | 0;
-        out[o + j] = (y < 0 ? 0 - c : c) * dh;
+  for (let o0 = 0; o0 < values.length; o0 += KQUANT_MAX_VALUES) {
+    const count = Math.min(KQUANT_MAX_VALUES, values.length - o0);
+    const v = q8AbsMaxRun(values, o0, count)!;
+    const blocks = count / 32;
+    let slow = 0;
+    for (let k = 0; k < blocks; k++) {
+      const amax = v.dd[k]!;
+      const d = Math.fround(amax / 127);
+      const id = d !== 0 ? Math.fround(1 / d) : 0;
+      if (amax <= MAX_FLOAT32 && id <= MAX_FLOAT32) {
+        v.dd[k] = id;
+        v.dm[k] = half[floatToHalfBits(d)]!;
+      } else {
+        v.dd[k] = v.dm[k] = 0;
+        Q8_SLOW[slow++] = k;
       }
-    } else {
-      for (let j = 0; j < 32; j++) out[o + j] = toI8(roundAwayInt(Math.fround(values[o + j]! * id)) & 0xff) * dh;
     }
+    out.set(q8DequantRun(count), o0);
+    for (let j = 0; j < slow; j++) simulateQ8_0Block(values, o0 + 32 * Q8_SLOW[j]!, out, half);
+  }
+}
+
+/** Blocks of one Q8_0 simulation run left to {@link simulateQ8_0Block}. */
+const Q8_SLOW = new Uint16Array(KQUANT_MAX_VALUES / 32);
+
+/** {@link simulateQ8_0} of the block of 32 values at `o`, in JavaScript. */
+function simulateQ8_0Block(values: Float32Array, o: number, out: Float32Array, half: Float32Array): void {
+  let amax = 0;
+  let finite = true;
+  for (let j = 0; j < 32; j++) {
+    const a = Math.abs(values[o + j]!);
+    amax = amax > a ? amax : a;
+    if (!(a <= MAX_FLOAT32)) finite = false;
+  }
+  const d = Math.fround(amax / 127);
+  const id = d !== 0 ? Math.fround(1 / d) : 0;
+  const dh = half[floatToHalfBits(d)]!;
+  if (finite) {
+    // Every |x| ≤ amax, so |x·id| ≤ ~127: roundf is floor(|y| + 0.5) with y's sign (exact in float64 for a float32
+    // y), and the int8 cast changes nothing. Without the sign branch of roundAwayInt (random signs mispredict): an
+    // infinite or NaN y (id = ∞ when d is tiny) gives code 0 through `| 0` as INT_MIN & 0xff does; `0 - c` keeps a
+    // zero code +0.
+    for (let j = 0; j < 32; j++) {
+      const y = Math.fround(values[o + j]! * id);
+      const c = Math.floor(Math.abs(y) + 0.5) | 0;
+      out[o + j] = (y < 0 ? 0 - c : c) * dh;
+    }
+  } else {
+    for (let j = 0; j < 32; j++) out[o + j] = toI8(roundAwayInt(Math.fround(values[o + j]! * id)) & 0xff) * dh;
   }
 }
 

@@ -1,4 +1,4 @@
-;; WebAssembly SIMD scale searches of ggml's K-quants (kquantSearch.ts). Compiled by `npm run build:kernels`
+;; WebAssembly SIMD scale searches of ggml's K-quants and Q8_0's simulation (kquantSearch.ts). Compiled by `npm run build:kernels`
 ;; (scripts/buildKernels.mjs, wabt) into gen/kquantSearchWasm.ts.
 ;;
 ;; These compute exactly what the reference ports in ggmlQuants.ts compute (make_qkx2_quants for Q2_K/Q4_K/Q5_K,
@@ -818,6 +818,67 @@
               (br $l1)))))
         (local.set $sb (i32.add (local.get $sb) (i32.const 1)))
         (br $sbLoop))))
+
+  ;; Q8_0 simulation, first pass: max |x| of each block of 32 float32 values at $x (NaN when the block holds one, ∞ when
+  ;; it holds ±∞) to $out[b] (f32).
+  (func (export "q8AbsMax") (param $x i32) (param $nblk i32) (param $out i32)
+    (local $b i32) (local $p i32) (local $acc v128)
+    (block $done
+      (loop $l
+        (br_if $done (i32.ge_u (local.get $b) (local.get $nblk)))
+        (local.set $p (i32.add (local.get $x) (i32.shl (local.get $b) (i32.const 7))))
+        (local.set $acc
+          (f32x4.max
+            (f32x4.max
+              (f32x4.max (f32x4.abs (v128.load (local.get $p))) (f32x4.abs (v128.load offset=16 (local.get $p))))
+              (f32x4.max (f32x4.abs (v128.load offset=32 (local.get $p))) (f32x4.abs (v128.load offset=48 (local.get $p)))))
+            (f32x4.max
+              (f32x4.max (f32x4.abs (v128.load offset=64 (local.get $p))) (f32x4.abs (v128.load offset=80 (local.get $p))))
+              (f32x4.max (f32x4.abs (v128.load offset=96 (local.get $p))) (f32x4.abs (v128.load offset=112 (local.get $p)))))))
+        (f32.store (i32.add (local.get $out) (i32.shl (local.get $b) (i32.const 2)))
+          (f32.max
+            (f32.max (f32x4.extract_lane 0 (local.get $acc)) (f32x4.extract_lane 1 (local.get $acc)))
+            (f32.max (f32x4.extract_lane 2 (local.get $acc)) (f32x4.extract_lane 3 (local.get $acc)))))
+        (local.set $b (i32.add (local.get $b) (i32.const 1)))
+        (br $l))))
+
+  ;; Q8_0 simulation, second pass, for blocks of finite values whose 1/d is finite: with id = $ids[b] and the decoder's
+  ;; step dh = $dhs[b] (f32), each y = x·id (float32), its code c = floor(|y| + ½) with y's sign (roundf: |y| ≤ ~127,
+  ;; exact in float64), and the decoded value c·dh as a float64 product stored as float32. `0 − c` keeps a zero code
+  ;; +0, as the JavaScript path writes it. Values are overwritten in place.
+  (func (export "q8Dequant") (param $x i32) (param $nblk i32) (param $ids i32) (param $dhs i32)
+    (local $b i32) (local $p i32) (local $e i32) (local $id v128) (local $dh v128) (local $y v128) (local $h v128) (local $c v128) (local $lo v128)
+    (block $done
+      (loop $l
+        (br_if $done (i32.ge_u (local.get $b) (local.get $nblk)))
+        (local.set $id (v128.load32_splat (i32.add (local.get $ids) (i32.shl (local.get $b) (i32.const 2)))))
+        (local.set $dh (f64x2.splat (f64.promote_f32 (f32.load (i32.add (local.get $dhs) (i32.shl (local.get $b) (i32.const 2)))))))
+        (local.set $p (i32.add (local.get $x) (i32.shl (local.get $b) (i32.const 7))))
+        (local.set $e (i32.add (local.get $p) (i32.const 128)))
+        (loop $v
+          (local.set $y (f32x4.mul (v128.load (local.get $p)) (local.get $id)))
+          ;; lanes 0, 1
+          (local.set $h (f64x2.promote_low_f32x4 (local.get $y)))
+          (local.set $c (f64x2.floor (f64x2.add (f64x2.abs (local.get $h)) (f64x2.splat (f64.const 0.5)))))
+          (local.set $lo
+            (f32x4.demote_f64x2_zero
+              (f64x2.mul
+                (v128.bitselect (f64x2.sub (v128.const i64x2 0 0) (local.get $c)) (local.get $c) (f64x2.lt (local.get $h) (v128.const i64x2 0 0)))
+                (local.get $dh))))
+          ;; lanes 2, 3
+          (local.set $h (f64x2.promote_low_f32x4 (i8x16.shuffle 8 9 10 11 12 13 14 15 0 1 2 3 4 5 6 7 (local.get $y) (local.get $y))))
+          (local.set $c (f64x2.floor (f64x2.add (f64x2.abs (local.get $h)) (f64x2.splat (f64.const 0.5)))))
+          (v128.store (local.get $p)
+            (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23
+              (local.get $lo)
+              (f32x4.demote_f64x2_zero
+                (f64x2.mul
+                  (v128.bitselect (f64x2.sub (v128.const i64x2 0 0) (local.get $c)) (local.get $c) (f64x2.lt (local.get $h) (v128.const i64x2 0 0)))
+                  (local.get $dh)))))
+          (local.set $p (i32.add (local.get $p) (i32.const 16)))
+          (br_if $v (i32.lt_u (local.get $p) (local.get $e))))
+        (local.set $b (i32.add (local.get $b) (i32.const 1)))
+        (br $l))))
 
   ;; Dequantized values of the affine types, as the block decoders compute them (float64, then float32):
   ;; y = dd[sb] · code − dm[sb] for the runs of $n codes at $codes; written to $out (float32).
