@@ -249,18 +249,20 @@ export function buildLayers(ctx: LayerContext): Layer[] {
     };
     // The table's columns read directly (its inputStart/inputEnd… as plain reads): `inspect` runs with TurboFan's
     // inlining off (src/cli/launcher.ts), so a method call per node and edge stays a call.
-    const inputStarts = table.inputStarts;
-    const outputStarts = table.outputStarts;
+    const inputStarts = table.inputStarts.data;
+    const outputStarts = table.outputStarts.data;
     const outputEdges = table.outputEdges;
     const rows = table.length;
+    const inputCount = edges.length;
+    const outputCount = outputEdges.length;
     for (let nodeIndex = 0; nodeIndex < rows; nodeIndex++) {
       const op = table.ops[nodeIndex]!;
       const domain = table.domains[nodeIndex]!;
       if (op === 'Constant' && (domain === '' || domain === 'ai.onnx')) continue;
       const first = inputStarts[nodeIndex]!;
-      const stop = nodeIndex + 1 < inputStarts.length ? inputStarts[nodeIndex + 1]! : edges.length;
+      const stop = nodeIndex + 1 < rows ? inputStarts[nodeIndex + 1]! : inputCount;
       const firstOutput = outputStarts[nodeIndex]!;
-      const outputStop = nodeIndex + 1 < outputStarts.length ? outputStarts[nodeIndex + 1]! : outputEdges.length;
+      const outputStop = nodeIndex + 1 < rows ? outputStarts[nodeIndex + 1]! : outputCount;
       if (WEIGHT_PATH_OPS.has(op) && stop > first && outputStop > firstOutput) {
         const src = trace(first);
         const t = src && ctx.tensors.get(src.weight);
