@@ -341,17 +341,19 @@ export function buildLayers(ctx: LayerContext): Layer[] {
  * Only the layers' node names are counted: a large graph has a few layers among many nodes.
  */
 function nameLayers(layers: Draft[], sites: readonly { index: number; graph: RawGraph }[], graphs: readonly RawGraph[]): void {
-  const nameCounts = new Map<string, number>();
   const names: string[] = [];
+  let named = false;
   for (const s of sites) {
     const name = s.graph.nodes.name(s.index);
     names.push(name);
-    if (name !== '') nameCounts.set(name, 0);
+    if (name !== '') named = true;
   }
   // One graph whose node names are all distinct and non-empty (exporters name every node uniquely): every count is 1,
-  // found by the node table (by the names' hashes, or one native Set of the names) instead of a lookup per node.
-  const distinct = nameCounts.size > 0 && graphs.length === 1 && graphs[0]!.nodes.distinctNames();
-  if (nameCounts.size > 0 && !distinct) {
+  // found by the node table (by the names' hashes, or one native Set of the names) instead of a count per name.
+  const distinct = named && graphs.length === 1 && graphs[0]!.nodes.distinctNames();
+  const nameCounts = new Map<string, number>();
+  if (named && !distinct) {
+    for (const name of names) if (name !== '') nameCounts.set(name, 0);
     for (const g of graphs) {
       for (const name of g.nodes.names.all()) {
         const count = name !== '' ? nameCounts.get(name) : undefined;

@@ -211,6 +211,25 @@ export class TextColumn {
   }
 }
 
+/** True when the first `n` values of `values` are all different (an open-addressing set of them, linear probing). */
+function distinctInts(values: Int32Array, n: number): boolean {
+  const bits = Math.max(4, 33 - Math.clz32(n));
+  const size = 2 ** bits;
+  const slots = new Int32Array(size);
+  const taken = new Uint8Array(size);
+  for (let i = 0; i < n; i++) {
+    const v = values[i]!;
+    let at = Math.imul(v, 0x9e37_79b1) >>> (32 - bits);
+    while (taken[at] !== 0) {
+      if (slots[at] === v) return false;
+      at = (at + 1) & (size - 1);
+    }
+    taken[at] = 1;
+    slots[at] = v;
+  }
+  return true;
+}
+
 /** FNV-1a (32 bits) of an ASCII string's chars (= of its UTF-8 bytes), as graphScan.wat hashes node names; undefined when not ASCII. */
 function asciiHash(s: string): number | undefined {
   let h = 0x811c9dc5;
@@ -298,13 +317,8 @@ export class NodeTable {
   /** True when no name is empty and no name is there twice. */
   distinctNames(): boolean {
     const hashes = this.nameHashes;
-    if (hashes !== undefined) {
-      // All ASCII and non-empty: distinct when their hashes are (sorted, no two neighbours equal); else compare names.
-      const sorted = hashes.data.slice(0, hashes.length).sort();
-      let repeated = false;
-      for (let i = 1; i < sorted.length && !repeated; i++) repeated = sorted[i] === sorted[i - 1];
-      if (!repeated) return true;
-    }
+    // All ASCII and non-empty: distinct when their hashes are; else (or on a repeated hash) the names are compared.
+    if (hashes !== undefined && distinctInts(hashes.data, hashes.length)) return true;
     const names = this.names.all();
     const set = new Set(names);
     return set.size === names.length && !set.has('');
