@@ -2,6 +2,7 @@
 // build step or file I/O:
 // - src/core/precision/errorKernels.wat → src/core/precision/gen/errorKernelsWasm.ts (static sensitivity kernels)
 // - src/core/precision/kquantSearch.wat → src/core/precision/gen/kquantSearchWasm.ts (K-quant scale searches)
+// - src/core/formats/onnx/graphScan.wat → src/core/formats/onnx/gen/graphScanWasm.ts (the ONNX graph walk's common fields)
 // Run after editing a .wat: `npm run build:kernels`. `--check` exits 1 when a generated file is stale.
 import { readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
@@ -14,6 +15,7 @@ const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 export const MODULES = [
   { wat: 'src/core/precision/errorKernels.wat', out: 'src/core/precision/gen/errorKernelsWasm.ts', name: 'ERROR_KERNELS_WASM_BASE64' },
   { wat: 'src/core/precision/kquantSearch.wat', out: 'src/core/precision/gen/kquantSearchWasm.ts', name: 'KQUANT_SEARCH_WASM_BASE64' },
+  { wat: 'src/core/formats/onnx/graphScan.wat', out: 'src/core/formats/onnx/gen/graphScanWasm.ts', name: 'GRAPH_SCAN_WASM_BASE64' },
 ];
 
 /** The generated module text for a .wat source (by default errorKernels.wat's). */

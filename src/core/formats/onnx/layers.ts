@@ -188,12 +188,6 @@ export function isWeightInput(op: string, index: number): boolean {
   return CONV_OPS.has(op) || LINEAR_OPS.has(op) || RECURRENT_OPS.has(op) || ATTENTION_OPS.has(op) || NORM_OPS.has(op) || op.endsWith('Normalization') || op === 'PRelu';
 }
 
-/** True when `names` holds no empty name and no name twice. */
-function distinctNames(names: readonly string[]): boolean {
-  const set = new Set(names);
-  return set.size === names.length && !set.has('');
-}
-
 /** The layer's name: its node's name when that name is non-empty and `unique` among all nodes, else `<op>_<index>`. */
 function layerName(nodeName: string, unique: boolean, op: string, index: number, graph: RawGraph): string {
   if (nodeName !== '' && unique) return nodeName;
@@ -231,25 +225,28 @@ export function buildLayers(ctx: LayerContext): Layer[] {
       if (f === undefined) scopeFilters.set(scope, (f = nameFilter(scope)));
       return f;
     });
-    const trace = (value: string): Traced | undefined => {
-      if (value === '') return undefined;
+    // Rows of the node table (parse.ts): no node object is made here.
+    const table = g.nodes;
+    const edges = table.inputEdges;
+    /** The stored tensor input edge `k` reads, if any. */
+    const trace = (k: number): Traced | undefined => {
+      const length = edges.textLength(k);
+      if (length === 0) return undefined;
       if (traced.size > 0) {
-        const t = traced.get(value);
+        const t = traced.get(edges.get(k));
         if (t) return t;
       }
       // Most edges of a large graph are activations: their first character and length already say that a scope
-      // does not hold them, without hashing the name for a lookup.
-      const slot = (value.charCodeAt(0) & 0x7f) * 64 + (value.length < 63 ? value.length : 63);
+      // does not hold them, without making the edge's string or hashing it for a lookup.
+      const slot = (edges.firstCode(k) & 0x7f) * 64 + (length < 63 ? length : 63);
+      let value: string | undefined;
       for (let i = 0; i < chain.length; i++) {
         if (filters[i]![slot] === 0) continue;
-        const stored = chain[i]!.get(value);
+        const stored = chain[i]!.get((value ??= edges.get(k)));
         if (stored !== undefined) return { weight: stored, extras: NO_EXTRAS };
       }
       return undefined;
     };
-    // Rows of the node table (parse.ts): no node object is made here.
-    const table = g.nodes;
-    const edges = table.inputEdges;
     // The table's columns read directly (its inputStart/inputEnd… as plain reads): `inspect` runs with TurboFan's
     // inlining off (src/cli/launcher.ts), so a method call per node and edge stays a call.
     const inputStarts = table.inputStarts;
@@ -265,15 +262,15 @@ export function buildLayers(ctx: LayerContext): Layer[] {
       const firstOutput = outputStarts[nodeIndex]!;
       const outputStop = nodeIndex + 1 < outputStarts.length ? outputStarts[nodeIndex + 1]! : outputEdges.length;
       if (WEIGHT_PATH_OPS.has(op) && stop > first && outputStop > firstOutput) {
-        const src = trace(edges[first]!);
+        const src = trace(first);
         const t = src && ctx.tensors.get(src.weight);
         if (src && t && isWeightDtype(t.dtype)) {
           const extras = [...src.extras];
           for (let k = first + 1; k < stop; k++) {
-            const side = trace(edges[k]!);
+            const side = trace(k);
             if (side) extras.push(side.weight, ...side.extras);
           }
-          traced.set(outputEdges[firstOutput]!, { weight: src.weight, extras });
+          traced.set(outputEdges.get(firstOutput), { weight: src.weight, extras });
           continue;
         }
       }
@@ -282,7 +279,7 @@ export function buildLayers(ctx: LayerContext): Layer[] {
       // Allocated only for nodes that read a stored tensor (most nodes of a large graph read none).
       let found: { index: number; traced: Traced; tensor: TensorInfo }[] | undefined;
       for (let index = 0; index < stop - first; index++) {
-        const tr = trace(edges[first + index]!);
+        const tr = trace(first + index);
         const tensor = tr && ctx.tensors.get(tr.weight);
         if (!tr || !tensor) continue;
         (found ??= []).push({ index, traced: tr, tensor });
@@ -309,7 +306,7 @@ export function buildLayers(ctx: LayerContext): Layer[] {
         parameterCount += t.elementCount;
         byteLength += t.byteLength;
       }
-      const { role, block, expert } = roleFor(table.names[nodeIndex]!, op, m, mainIndex, ctx, roleMemo);
+      const { role, block, expert } = roleFor(table.name(nodeIndex), op, m, mainIndex, ctx, roleMemo);
       sites.push({ index: nodeIndex, graph: g });
       const lowBitInt = QUANTIZED_INT_DTYPES.has(m.dtype) && m.shape.length >= 2 && role !== 'norm' && role !== 'bias' && role !== 'router';
       layers.push({
@@ -343,16 +340,18 @@ export function buildLayers(ctx: LayerContext): Layer[] {
  */
 function nameLayers(layers: Draft[], sites: readonly { index: number; graph: RawGraph }[], graphs: readonly RawGraph[]): void {
   const nameCounts = new Map<string, number>();
+  const names: string[] = [];
   for (const s of sites) {
-    const name = s.graph.nodes.names[s.index]!;
+    const name = s.graph.nodes.name(s.index);
+    names.push(name);
     if (name !== '') nameCounts.set(name, 0);
   }
   // One graph whose node names are all distinct and non-empty (exporters name every node uniquely): every count is 1,
-  // found by one native Set of the names instead of a lookup per node.
-  const distinct = nameCounts.size > 0 && graphs.length === 1 && distinctNames(graphs[0]!.nodes.names);
+  // found by the node table (by the names' hashes, or one native Set of the names) instead of a lookup per node.
+  const distinct = nameCounts.size > 0 && graphs.length === 1 && graphs[0]!.nodes.distinctNames();
   if (nameCounts.size > 0 && !distinct) {
     for (const g of graphs) {
-      for (const name of g.nodes.names) {
+      for (const name of g.nodes.names.all()) {
         const count = name !== '' ? nameCounts.get(name) : undefined;
         if (count !== undefined) nameCounts.set(name, count + 1);
       }
@@ -362,7 +361,7 @@ function nameLayers(layers: Draft[], sites: readonly { index: number; graph: Raw
   for (let i = 0; i < layers.length; i++) {
     const s = sites[i]!;
     const table = s.graph.nodes;
-    const name = table.names[s.index]!;
+    const name = names[i]!;
     layers[i]!.name = used.claim(layerName(name, name !== '' && (distinct || nameCounts.get(name) === 1), table.ops[s.index]!, s.index, s.graph));
   }
 }
@@ -401,7 +400,7 @@ function markOutputHead(layers: Layer[], ctx: LayerContext): void {
   if (!main || !main.outputs.some((o) => /logits/i.test(o.name))) return;
   const table = main.nodes;
   const producer = new Map<string, number>();
-  for (let i = 0; i < table.length; i++) for (let k = table.outputStart(i); k < table.outputEnd(i); k++) producer.set(table.outputEdges[k]!, i);
+  for (let i = 0; i < table.length; i++) for (let k = table.outputStart(i); k < table.outputEnd(i); k++) producer.set(table.outputEdges.get(k), i);
   const byOutput = new Map<string, number>();
   layers.forEach((l, i) => {
     for (const o of l.outputs) if (!byOutput.has(o)) byOutput.set(o, i);
@@ -418,7 +417,7 @@ function markOutputHead(layers: Layer[], ctx: LayerContext): void {
       }
       const p = producer.get(value);
       if (p === undefined || !HEAD_PASSTHROUGH.has(table.ops[p]!)) break;
-      const input = table.inputStart(p) < table.inputEnd(p) ? table.inputEdges[table.inputStart(p)]! : '';
+      const input = table.inputStart(p) < table.inputEnd(p) ? table.inputEdges.get(table.inputStart(p)) : '';
       if (!input) break;
       value = input;
     }

@@ -16,6 +16,11 @@ import { F, dtypeOfOnnx } from './schema';
 import { MAX_KEY_AND_LENGTH_BYTES as KEY, WIRE_FIXED32, WIRE_FIXED64, WIRE_LEN, WIRE_VARINT, WireCursor, drive, int64Text, need, type BigValue, type Wire } from './wire';
 import { UniqueNames } from '../../model/uniqueNames';
 import { appendAll } from '../../util/arrays';
+import { GraphScanner, SCAN_NODE, SCAN_TENSOR } from './graphScan';
+
+const utf8 = new TextDecoder('utf-8', { fatal: false });
+/** One char per byte (WHATWG maps 'latin1' to windows-1252: only its ASCII part, the same in every encoding, is used). */
+const latin1 = new TextDecoder('latin1');
 
 /** Attribute list values kept for display; longer lists are summarized by count. */
 export const ATTRIBUTE_VALUES_KEPT = 64;
@@ -104,24 +109,113 @@ const NONE = Object.freeze([]) as unknown as never[];
 export const NO_ATTRIBUTES: Readonly<Record<string, AttributeValue>> = Object.freeze({});
 
 /**
+ * One text column of a {@link NodeTable} (node names, input or output edges): a string per entry, made when read. An
+ * entry read by the WebAssembly scan (graphScan.ts) is a span of its scan's one text of name bytes, so the names and
+ * edges that layer building never reads (most nodes of a large graph are not layers) are never made; an entry the
+ * JavaScript walk read is its own text. The first char and length answer without making the string.
+ */
+export class TextColumn {
+  /** The texts entries are cut from (an entry the walk read is a text of its own). */
+  private readonly texts: string[] = [];
+  /** Per entry: its text's index, start and end in it. */
+  private spans = new Int32Array(96);
+  private count = 0;
+
+  get length(): number {
+    return this.count;
+  }
+
+  push(s: string): void {
+    this.texts.push(s);
+    this.pushSpan(this.texts.length - 1, 0, s.length);
+  }
+
+  /** Adds `text` to cut entries from ({@link pushSpan}); returns its index. */
+  addText(text: string): number {
+    this.texts.push(text);
+    return this.texts.length - 1;
+  }
+
+  /** Entry `texts[text][start, end)`. */
+  pushSpan(text: number, start: number, end: number): void {
+    const at = 3 * this.count;
+    if (at + 3 > this.spans.length) {
+      const grown = new Int32Array(2 * this.spans.length);
+      grown.set(this.spans);
+      this.spans = grown;
+    }
+    this.spans[at] = text;
+    this.spans[at + 1] = start;
+    this.spans[at + 2] = end;
+    this.count++;
+  }
+
+  get(i: number): string {
+    const text = this.texts[this.spans[3 * i]!]!;
+    const start = this.spans[3 * i + 1]!;
+    const end = this.spans[3 * i + 2]!;
+    return start === 0 && end === text.length ? text : text.substring(start, end);
+  }
+
+  /** `get(i).length`. */
+  textLength(i: number): number {
+    return this.spans[3 * i + 2]! - this.spans[3 * i + 1]!;
+  }
+
+  /** `get(i).charCodeAt(0)` (NaN for an empty entry). */
+  firstCode(i: number): number {
+    return this.textLength(i) === 0 ? NaN : this.texts[this.spans[3 * i]!]!.charCodeAt(this.spans[3 * i + 1]!);
+  }
+
+  /** Entries `[a, b)` as a list of exactly their length (the shared frozen empty list when none). */
+  slice(a: number, b: number): string[] {
+    if (a === b) return NONE;
+    const out = new Array<string>(b - a);
+    for (let i = a; i < b; i++) out[i - a] = this.get(i);
+    return out;
+  }
+
+  /** Every entry. */
+  all(): string[] {
+    return this.slice(0, this.length);
+  }
+}
+
+/** FNV-1a (32 bits) of an ASCII string's chars (= of its UTF-8 bytes), as graphScan.wat hashes node names; undefined when not ASCII. */
+function asciiHash(s: string): number | undefined {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c >= 0x80) return undefined;
+    h = Math.imul(h ^ c, 0x01000193);
+  }
+  return h;
+}
+
+/**
  * A graph's nodes as columns: one row per node, no object and no edge lists per node. Layers are built from the
  * rows (layers.ts); the IR's `GraphNode` objects are made only when `Graph.nodes` is read (estimate, export and
  * apply read it; `inspect` never does). On a 45,000-node graph the per-node objects and lists were a third of the
- * heap the garbage collector copied.
+ * heap the garbage collector copied. Names and edges are {@link TextColumn}s (strings made when read).
  */
 export class NodeTable {
-  readonly names: string[] = [];
+  readonly names = new TextColumn();
   readonly ops: string[] = [];
   readonly domains: string[] = [];
-  /** Inputs of row i: `inputEdges[inputStarts[i] …` up to the next row's start (or the end). */
-  readonly inputEdges: string[] = [];
+  /** Inputs of row i: `inputEdges` entries from `inputStarts[i]` up to the next row's start (or the end). */
+  readonly inputEdges = new TextColumn();
   readonly inputStarts: number[] = [];
-  readonly outputEdges: string[] = [];
+  readonly outputEdges = new TextColumn();
   readonly outputStarts: number[] = [];
+  /**
+   * The FNV-1a hashes of the names so far while they are all ASCII and non-empty (undefined once one is not): names
+   * whose hashes differ differ ({@link distinctNames}).
+   */
+  private nameHashes: Int32Array | undefined = new Int32Array(64);
 
   /** Rows completed. */
   get length(): number {
-    return this.names.length;
+    return this.ops.length;
   }
 
   /** Opens row `length`: its edges follow ({@link addInput}, {@link addOutput}), then {@link end}. */
@@ -142,8 +236,41 @@ export class NodeTable {
 
   end(name: string, op: string, domain: string): void {
     this.names.push(name);
+    this.noteName(name === '' ? undefined : asciiHash(name));
     this.ops.push(op);
     this.domains.push(domain);
+  }
+
+  /** Notes the hash of the name of row `names.length - 1` for {@link distinctNames} (undefined: empty or not ASCII). */
+  noteName(hash: number | undefined): void {
+    let hashes = this.nameHashes;
+    if (hashes === undefined) return;
+    if (hash === undefined) {
+      this.nameHashes = undefined;
+      return;
+    }
+    const i = this.names.length - 1;
+    if (i >= hashes.length) {
+      const grown = new Int32Array(2 * hashes.length);
+      grown.set(hashes);
+      this.nameHashes = hashes = grown;
+    }
+    hashes[i] = hash;
+  }
+
+  /** True when no name is empty and no name is there twice. */
+  distinctNames(): boolean {
+    const hashes = this.nameHashes;
+    if (hashes !== undefined) {
+      // All ASCII and non-empty: distinct when their hashes are (sorted, no two neighbours equal); else compare names.
+      const sorted = hashes.slice(0, this.names.length).sort();
+      let repeated = false;
+      for (let i = 1; i < sorted.length && !repeated; i++) repeated = sorted[i] === sorted[i - 1];
+      if (!repeated) return true;
+    }
+    const names = this.names.all();
+    const set = new Set(names);
+    return set.size === names.length && !set.has('');
   }
 
   /** A whole row at once. */
@@ -172,20 +299,21 @@ export class NodeTable {
 
   /** Row i's inputs as a list of exactly their length (the shared frozen empty list when none). */
   inputs(i: number): string[] {
-    const a = this.inputStart(i);
-    const b = this.inputEnd(i);
-    return a === b ? NONE : this.inputEdges.slice(a, b);
+    return this.inputEdges.slice(this.inputStart(i), this.inputEnd(i));
   }
 
   outputs(i: number): string[] {
-    const a = this.outputStart(i);
-    const b = this.outputEnd(i);
-    return a === b ? NONE : this.outputEdges.slice(a, b);
+    return this.outputEdges.slice(this.outputStart(i), this.outputEnd(i));
+  }
+
+  /** Row i's name. */
+  name(i: number): string {
+    return this.names.get(i);
   }
 
   /** Row i as the IR's node, without attributes (reader.ts completes the rows that have some). */
   node(i: number): GraphNode {
-    return { name: this.names[i]!, op: this.ops[i]!, domain: this.domains[i]!, inputs: this.inputs(i), outputs: this.outputs(i), attributes: NO_ATTRIBUTES, subgraphs: NONE };
+    return { name: this.names.get(i), op: this.ops[i]!, domain: this.domains[i]!, inputs: this.inputs(i), outputs: this.outputs(i), attributes: NO_ATTRIBUTES, subgraphs: NONE };
   }
 }
 
@@ -290,6 +418,22 @@ export class DeferredValues {
     c.copyOut(start, end, this.store, this.used);
     this.used += n;
     this.entries.push(this.used);
+  }
+
+  /**
+   * Keeps checked value_info messages lying back to back in `bytes`: entry k ends at `ends[k]` (offsets in `bytes`,
+   * rising; the first starts at 0). One copy for the run (see {@link OnnxWireParser.takeScan}).
+   */
+  deferRun(bytes: Uint8Array, ends: readonly number[]): void {
+    const n = bytes.length;
+    if (this.used + n > this.store.length) {
+      const grown = new Uint8Array(Math.max(4096, 2 * this.store.length, this.used + n));
+      grown.set(this.store.subarray(0, this.used));
+      this.store = grown;
+    }
+    this.store.set(bytes, this.used);
+    for (const e of ends) this.entries.push(this.used + e);
+    this.used += n;
   }
 
   /** The kept bytes. */
@@ -561,6 +705,10 @@ export class OnnxWireParser {
     this.graphs.push(g);
     let valueInfoCount = 0;
     while (c.pos < end) {
+      if (this.scanner !== null) {
+        valueInfoCount = this.scanGraph(g, end, valueInfoCount);
+        if (c.pos >= end) break;
+      }
       if (!c.has(KEY)) yield need(KEY, end);
       c.key(end);
       switch (c.field) {
@@ -623,6 +771,128 @@ export class OnnxWireParser {
       }
     }
     return g;
+  }
+
+  /** The WebAssembly walk of a graph's common fields (graphScan.ts): undefined until first needed, null without WebAssembly. */
+  private scanner: GraphScanner | null | undefined;
+
+  /**
+   * Reads the graph fields from the cursor on that {@link GraphScanner} reads (as many as are buffered, up to the next
+   * field it leaves to this walk), exactly as the walk below would: the same rows, tensors and deferred value_info
+   * entries, the same counts. It stops before a node or tensor whose count is a multiple of 1024 (the walk below
+   * checks for cancellation and charges the memory budget there) and before the one that exceeds its limit, so
+   * every check and message stays the walk's. Returns the graph's value count.
+   */
+  private scanGraph(g: RawGraph, end: number, valueInfoCount: number): number {
+    let s = this.scanner;
+    if (s === undefined) s = this.scanner = GraphScanner.create(this.limits) ?? null;
+    const c = this.c;
+    const buf = c.buffer;
+    const base = c.bufferStart;
+    const limit = Math.min(end - base, buf.length);
+    if (s === null || c.pos - base < 0 || limit - (c.pos - base) < 2 || !s.load(buf)) return valueInfoCount;
+    const limits = this.limits;
+    for (;;) {
+      const pos = c.pos - base;
+      const nodesLeft = Math.min(limits.maxNodeCount - this.nodeCount, 1023 - (this.nodeCount & 1023));
+      const tensorsLeft = Math.min(limits.maxTensorCount - this.tensorCount, 1023 - (this.tensorCount & 1023));
+      const valuesLeft = Math.min(limits.maxNodeCount - valueInfoCount, 0x7fff_ffff);
+      const next = s.scan(pos, limit, nodesLeft, tensorsLeft, valuesLeft);
+      if (next === pos) return valueInfoCount;
+      this.takeScan(s, g, base);
+      this.nodeCount += s.nodes;
+      this.tensorCount += s.tensors;
+      valueInfoCount += s.values;
+      c.pos = base + next;
+      if (!s.full) return valueInfoCount;
+    }
+  }
+
+  /** The strings of the scanner's label ids (op types, domains), made once each. */
+  private readonly scanLabels: string[] = [];
+
+  /** An op_type or domain of a scanned node: by its label id (-1: none), else from its span. */
+  private scannedLabel(str: (at: number, n: number) => string, at: number, n: number, id: number): string {
+    if (id < 0) return this.intern(str(at, n));
+    return (this.scanLabels[id] ??= this.intern(str(at, n)));
+  }
+
+  /** Adds the records of the last scan to `g` (offsets in them relative to the buffer starting at file offset `base`). */
+  private takeScan(s: GraphScanner, g: RawGraph, base: number): void {
+    const w = s.records;
+    const words = s.recordWords;
+    const arena = s.arena();
+    // ASCII names are cut from one text of the call's name bytes (one char per byte); others are decoded alone.
+    const text = latin1.decode(arena);
+    const str = (at: number, n: number): string => ((n & 0x1_0000) === 0 ? text.substring(at, at + n) : utf8.decode(arena.subarray(at, at + (n & 0xffff))));
+    const table = g.nodes;
+    const ops = table.ops;
+    const domains = table.domains;
+    const names = table.names;
+    const inputs = table.inputEdges;
+    const outputs = table.outputEdges;
+    // The rows cut their names and edges from the call's text (made a text of each column only when a node was read).
+    const withNodes = s.nodes > 0;
+    const nameText = withNodes ? names.addText(text) : -1;
+    const inputText = withNodes ? inputs.addText(text) : -1;
+    const outputText = withNodes ? outputs.addText(text) : -1;
+    let runStart = -1;
+    let runEnd = -1;
+    let ends: number[] = [];
+    for (let i = 0; i < words;) {
+      const tag = w[i]!;
+      if (tag === SCAN_NODE) {
+        const nameAt = w[i + 1]!;
+        const nameLength = w[i + 2]!;
+        if ((nameLength & 0x1_0000) === 0) names.pushSpan(nameText, nameAt, nameAt + nameLength);
+        else names.push(str(nameAt, nameLength));
+        table.noteName(nameLength === 0 || (nameLength & 0x1_0000) !== 0 ? undefined : w[i + 3]!);
+        ops.push(this.scannedLabel(str, w[i + 4]!, w[i + 5]!, w[i + 6]!));
+        domains.push(this.scannedLabel(str, w[i + 7]!, w[i + 8]!, w[i + 9]!));
+        const nIn = w[i + 10]!;
+        const nOut = w[i + 11]!;
+        i += 12;
+        table.inputStarts.push(inputs.length);
+        table.outputStarts.push(outputs.length);
+        for (let k = 0; k < nIn; k++, i += 2) {
+          const at = w[i]!;
+          const n = w[i + 1]!;
+          if ((n & 0x1_0000) === 0) inputs.pushSpan(inputText, at, at + n);
+          else inputs.push(str(at, n));
+        }
+        for (let k = 0; k < nOut; k++, i += 2) {
+          const at = w[i]!;
+          const n = w[i + 1]!;
+          if ((n & 0x1_0000) === 0) outputs.pushSpan(outputText, at, at + n);
+          else outputs.push(str(at, n));
+        }
+      } else if (tag === SCAN_TENSOR) {
+        const rawAt = w[i + 6]!;
+        const rawLength = w[i + 7]!;
+        const rank = w[i + 8]!;
+        const dims: number[] = rank === 0 ? [] : new Array<number>(rank);
+        for (let k = 0; k < rank; k++) dims[k] = w[i + 9 + k]!;
+        g.initializers.push({
+          offset: base + s.offset(w[i + 1]!), name: str(w[i + 2]!, w[i + 3]!), dims, dataType: w[i + 4]!, dataLocation: w[i + 5]!, hasSegment: false,
+          data: rawAt < 0 ? {} : { raw_data: { chunks: [{ offset: base + s.offset(rawAt), byteLength: rawLength }], byteLength: rawLength, unpackedValues: 0, stringValues: 0 } },
+          externalData: NONE,
+        });
+        i += 9 + rank;
+      } else {
+        // A checked value_info: kept as its bytes, consecutive ones copied as one run.
+        const start = s.offset(w[i + 1]!);
+        const stop = s.offset(w[i + 2]!);
+        if (start !== runEnd) {
+          if (runStart >= 0) g.valueInfo.deferRun(s.view(runStart, runEnd), ends);
+          runStart = start;
+          ends = [];
+        }
+        runEnd = stop;
+        ends.push(stop - runStart);
+        i += 3;
+      }
+    }
+    if (runStart >= 0) g.valueInfo.deferRun(s.view(runStart, runEnd), ends);
   }
 
   /**

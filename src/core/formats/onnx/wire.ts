@@ -156,6 +156,15 @@ export class WireCursor {
     return true;
   }
 
+  /** The page buffer (valid until the next read) and the absolute offset of its first byte: for a scan of the buffered bytes. */
+  get buffer(): Uint8Array {
+    return this.buf;
+  }
+
+  get bufferStart(): number {
+    return this.bufStart;
+  }
+
   /** Makes `bytes` the whole buffer, as offsets 0… (to walk bytes kept in memory; no read follows). */
   hold(bytes: Uint8Array): void {
     this.buf = bytes;

@@ -1,0 +1,201 @@
+/**
+ * The common fields of a GraphProto read in WebAssembly (graphScan.wat): nodes without attributes, plain small
+ * initializers and small value_info messages, as records and one arena of name bytes per call, so the walk in
+ * parse.ts makes only the strings and objects the IR keeps — no key, length or name read per field in JavaScript.
+ * The scan stops before any field it does not read exactly as parse.ts would (see the .wat): parse.ts reads that
+ * one itself, with its checks and messages, then scans on. Without WebAssembly nothing changes (parse.ts reads all).
+ */
+import type { Limits } from '../../io/limits';
+import { F } from './schema';
+import { GRAPH_SCAN_WASM_BASE64 } from './gen/graphScanWasm';
+
+/** Where graphScan.wat keeps its records, name bytes and the scanned bytes (bytes; the .wat's layout). */
+const OUT = 0;
+const ARENA = 0x10_0000;
+const IN = 0x20_0000;
+/** Bytes kept readable after the scanned ones (the .wat reads a one-byte length before checking its bound). */
+const SLACK = 16;
+/** Most bytes one scan covers: the memory's maximum (160 pages of 64 KiB) above {@link IN}, less {@link SLACK}. */
+export const SCAN_MAX_BYTES = 160 * 0x1_0000 - IN - SLACK;
+const PAGE = 0x1_0000;
+
+/** Names and labels longer than this are read by parse.ts (longer names are charged to the memory budget there). */
+const SHORT_NAME_BYTES = 64;
+
+/** Record tags (first word of each record). */
+export const SCAN_NODE = 1;
+export const SCAN_TENSOR = 2;
+export const SCAN_VALUE = 3;
+
+interface ScanExports {
+  readonly memory: { readonly buffer: ArrayBuffer; grow(pages: number): number };
+  setLimits(nameMax: number, labelMax: number, strMax: number, rankMax: number, arity: number): void;
+  scan(pos: number, limit: number, nodesLeft: number, tensorsLeft: number, valuesLeft: number): number;
+  readonly nodes: { readonly value: number };
+  readonly tensors: { readonly value: number };
+  readonly values: { readonly value: number };
+  readonly outUsed: { readonly value: number };
+  readonly arenaUsed: { readonly value: number };
+  readonly full: { readonly value: number };
+}
+
+/** The slice of the WebAssembly JS API used here (core's lib has no DOM/Node typings). */
+interface WasmApi {
+  Module: new (bytes: Uint8Array) => object;
+  Instance: new (module: object, imports: object) => { exports: unknown };
+}
+
+let compiled: object | null | undefined;
+let enabled = true;
+
+/** Turns the scan off or on again (tests compare the walk with and without it); on by default. */
+export function setGraphScan(on: boolean): void {
+  enabled = on;
+}
+
+function base64ToBytes(b64: string): Uint8Array {
+  const native = (globalThis as unknown as { Buffer?: { from(text: string, encoding: 'base64'): Uint8Array } }).Buffer;
+  if (native && typeof native.from === 'function') return native.from(b64, 'base64');
+  const bin = (globalThis as unknown as { atob(text: string): string }).atob(b64);
+  const out = new Uint8Array(bin.length);
+  for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
+  return out;
+}
+
+function api(): WasmApi | undefined {
+  return (globalThis as unknown as { WebAssembly?: WasmApi }).WebAssembly;
+}
+
+/** The compiled module (once per thread), or undefined without WebAssembly. */
+function compiledModule(): object | undefined {
+  if (compiled === undefined) {
+    compiled = null;
+    const wasm = api();
+    if (wasm) {
+      try {
+        compiled = new wasm.Module(base64ToBytes(GRAPH_SCAN_WASM_BASE64));
+      } catch {
+        compiled = null;
+      }
+    }
+  }
+  return compiled ?? undefined;
+}
+
+/** A limit as a non-negative int32 (larger limits are never reached by what one scan reads). */
+function int32(v: number): number {
+  return v >= 0x7fff_ffff ? 0x7fff_ffff : v > 0 ? Math.floor(v) : 0;
+}
+
+/** One instance (its memory freed with the parser that made it). */
+export class GraphScanner {
+  private readonly ex: ScanExports;
+  /** The buffer whose bytes are at {@link IN}, and their count. */
+  private loadedFrom: Uint8Array | undefined;
+  private bytes = new Uint8Array(0);
+  private words = new Int32Array(0);
+
+  private constructor(ex: ScanExports, limits: Limits) {
+    this.ex = ex;
+    const nameMax = Math.min(SHORT_NAME_BYTES, int32(limits.maxNameBytes));
+    const labelMax = Math.min(SHORT_NAME_BYTES, int32(limits.maxStringBytes), int32(limits.maxDisplayStringBytes));
+    ex.setLimits(nameMax, labelMax, int32(limits.maxStringBytes), int32(limits.maxRank), int32(limits.maxNodeCount));
+    this.views();
+  }
+
+  /** A scanner, or undefined when this runtime has no WebAssembly. */
+  static create(limits: Limits): GraphScanner | undefined {
+    const module = enabled ? compiledModule() : undefined;
+    if (!module) return undefined;
+    try {
+      const f = F;
+      const imports = {
+        f: {
+          graphNode: f.Graph.node, graphInitializer: f.Graph.initializer, graphValueInfo: f.Graph.value_info,
+          nodeInput: f.Node.input, nodeOutput: f.Node.output, nodeName: f.Node.name, nodeOp: f.Node.op_type, nodeDomain: f.Node.domain, nodeAttribute: f.Node.attribute,
+          tensorDims: f.Tensor.dims, tensorDataType: f.Tensor.data_type, tensorName: f.Tensor.name, tensorRaw: f.Tensor.raw_data, tensorLocation: f.Tensor.data_location,
+          tensorSegment: f.Tensor.segment, tensorExternal: f.Tensor.external_data, tensorFloat: f.Tensor.float_data, tensorInt32: f.Tensor.int32_data,
+          tensorString: f.Tensor.string_data, tensorInt64: f.Tensor.int64_data, tensorDouble: f.Tensor.double_data, tensorUint64: f.Tensor.uint64_data,
+          valueName: f.ValueInfo.name, valueType: f.ValueInfo.type, typeTensor: f.Type.tensor_type, typeSparse: f.Type.sparse_tensor_type,
+          tensorTypeElem: f.TypeTensor.elem_type, tensorTypeShape: f.TypeTensor.shape, shapeDim: f.Shape.dim, dimValue: f.Dimension.dim_value, dimParam: f.Dimension.dim_param,
+        },
+      };
+      const instance = new (api()!.Instance)(module, imports);
+      return new GraphScanner(instance.exports as ScanExports, limits);
+    } catch {
+      return undefined;
+    }
+  }
+
+  private views(): void {
+    const buf = this.ex.memory.buffer;
+    this.bytes = new Uint8Array(buf);
+    this.words = new Int32Array(buf, OUT, (ARENA - OUT) >> 2);
+  }
+
+  /**
+   * Makes `buf` the scanned bytes (copied once per buffer: the reader's pages are read once and walked in order).
+   * False when it is larger than one scan covers.
+   */
+  load(buf: Uint8Array): boolean {
+    if (buf === this.loadedFrom) return true;
+    if (buf.length > SCAN_MAX_BYTES) return false;
+    const have = this.ex.memory.buffer.byteLength;
+    if (IN + buf.length + SLACK > have) {
+      this.ex.memory.grow(Math.ceil((IN + buf.length + SLACK - have) / PAGE));
+      this.views();
+    }
+    this.bytes.set(buf, IN);
+    this.loadedFrom = buf;
+    return true;
+  }
+
+  /**
+   * Scans from `pos` (an offset in the loaded buffer) up to `limit`; returns the offset of the first field left
+   * to parse.ts. The records are {@link records}, the name bytes {@link arena}.
+   */
+  scan(pos: number, limit: number, nodesLeft: number, tensorsLeft: number, valuesLeft: number): number {
+    return this.ex.scan(IN + pos, IN + limit, nodesLeft, tensorsLeft, valuesLeft) - IN;
+  }
+
+  /** The records of the last scan (words [0, {@link recordWords})); offsets in them are memory addresses: see {@link offset}. */
+  get records(): Int32Array {
+    return this.words;
+  }
+
+  get recordWords(): number {
+    return this.ex.outUsed.value >> 2;
+  }
+
+  /** Name bytes of the last scan. */
+  arena(): Uint8Array {
+    return this.bytes.subarray(ARENA, ARENA + this.ex.arenaUsed.value);
+  }
+
+  /** A record's memory address as an offset in the loaded buffer. */
+  offset(address: number): number {
+    return address - IN;
+  }
+
+  get nodes(): number {
+    return this.ex.nodes.value;
+  }
+
+  get tensors(): number {
+    return this.ex.tensors.value;
+  }
+
+  get values(): number {
+    return this.ex.values.value;
+  }
+
+  /** True when the last scan stopped for lack of room (scan on after reading its records). */
+  get full(): boolean {
+    return this.ex.full.value !== 0;
+  }
+
+  /** The loaded bytes `[start, end)` (offsets in the loaded buffer). */
+  view(start: number, end: number): Uint8Array {
+    return this.bytes.subarray(IN + start, IN + end);
+  }
+}

@@ -1,0 +1,101 @@
+/**
+ * The WebAssembly scan of a graph's common fields (formats/onnx/graphScan.ts) reads exactly what the JavaScript walk
+ * reads: the same report, nodes, value_info, tensors and layers — and on bad input the same error, message and
+ * offset, since the scan stops before anything it does not read as the walk does. Compared on graph-heavy models
+ * (plain, with attributes, non-ASCII, repeated and empty names, packed dims, unusual fields) and on seeded
+ * mutations of them (truncations, byte flips) under default and tiny limits.
+ */
+import { strict as assert } from 'node:assert';
+import { test } from 'node:test';
+import { DEFAULT_LIMITS, inspectReport, MemoryByteSource, openModel, type Limits } from '../../src/core';
+import { setGraphScan } from '../../src/core/formats/onnx/graphScan';
+import { attr, encodeModel, graph, model, node, rawTensor, value } from '../fixtures/buildOnnx';
+
+type Proto = Record<string, unknown>;
+
+/** A chain of `n` nodes in the bench's shape (Mul/Add with a small weight, Relu, Identity), value_info for each. */
+function build(n: number, variant: 'plain' | 'attributes' | 'unicode' | 'repeated' | 'unusual'): Uint8Array {
+  const nodes: Proto[] = [];
+  const inits: Proto[] = [];
+  const infos: Proto[] = [];
+  let x = 'x';
+  for (let i = 0; i < n; i++) {
+    const op = ['Mul', 'Add', 'Relu', 'Identity'][i % 4]!;
+    const inputs = [x];
+    if (op === 'Mul' || op === 'Add') {
+      const w = variant === 'unicode' && i % 7 === 0 ? `cé${i}` : `c${i}`;
+      if (inits.length < n / 4) {
+        const t = rawTensor(w, i % 3 === 0 ? [2, 4] : [8]);
+        inits.push(variant === 'unusual' && i % 5 === 0 ? { ...t, doc_string: 'd', data_location: 0 } : t);
+      }
+      inputs.push(inits.length <= n / 4 ? w : `c${i % 10}`);
+    }
+    const out = `t${i}`;
+    let name = `/block.${i >> 4}/${op}_${i}`;
+    if (variant === 'unicode' && i % 3 === 0) name = `/blöck.${i >> 4}/${op}_${i}`;
+    if (variant === 'repeated' && i % 5 === 0) name = i % 10 === 0 ? '' : `/block.${i >> 4}/Mul_1`;
+    if (variant === 'unusual' && i % 6 === 0) name = `/block.${i >> 4}/`.padEnd(80, 'x') + i;
+    const attributes = variant === 'attributes' && op === 'Relu' && i % 8 === 2 ? [attr('alpha', 'f', 0.5)] : [];
+    const p = node(op, inputs, [out], { name, attributes });
+    nodes.push(variant === 'unusual' && i % 4 === 1 ? { ...p, doc_string: 'why', domain: 'ai.onnx' } : p);
+    const dims: (string | number | null)[] = variant === 'unusual' && i % 9 === 0 ? ['batch', -1, null] : ['batch', 8];
+    infos.push(value(out, 'FLOAT', dims));
+    x = out;
+  }
+  const g = graph(nodes, { name: 'graph-heavy', initializers: inits, inputs: [value('x', 'FLOAT', ['batch', 8])], outputs: [value(x, 'FLOAT', ['batch', 8])] });
+  (g as Proto)['value_info'] = infos.slice(0, -1);
+  return encodeModel(model(g, { opset: 17 }));
+}
+
+/** Everything a read gives (the report, the main graph's nodes and values, tensors), or its error. */
+async function readAll(bytes: Uint8Array, limits: Limits | undefined, scan: boolean): Promise<string> {
+  setGraphScan(scan);
+  try {
+    const m = await openModel(new MemoryByteSource('g.onnx', bytes), limits ? { limits } : {});
+    const g = m.graphs[0]!;
+    return JSON.stringify({ report: inspectReport(m), nodes: g.nodes, valueInfo: g.valueInfo, tensors: m.tensors, layers: m.layers });
+  } catch (e) {
+    return `error ${(e as Error).message} at ${String((e as { offset?: number }).offset)}`;
+  } finally {
+    setGraphScan(true);
+  }
+}
+
+test('graph scan: the same model as the JavaScript walk on graph-heavy models', async () => {
+  for (const variant of ['plain', 'attributes', 'unicode', 'repeated', 'unusual'] as const) {
+    const bytes = build(variant === 'plain' ? 3000 : 400, variant);
+    const walked = await readAll(bytes, undefined, false);
+    assert.ok(walked.startsWith('{'), `${variant}: ${walked.slice(0, 200)}`);
+    assert.equal(await readAll(bytes, undefined, true), walked, variant);
+  }
+});
+
+test('graph scan: the same model or error as the JavaScript walk on mutated models and tight limits', async () => {
+  let seed = 7;
+  const rnd = (n: number): number => {
+    seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
+    return seed % n;
+  };
+  const sources = (['plain', 'attributes', 'unicode', 'repeated', 'unusual'] as const).map((v) => build(120, v));
+  let errors = 0;
+  for (let i = 0; i < 600; i++) {
+    const bytes = sources[i % sources.length]!.slice();
+    const kind = rnd(4);
+    let end = bytes.length;
+    if (kind === 0) end = 1 + rnd(bytes.length - 1);
+    else {
+      for (let k = 1 + rnd(4); k > 0; k--) {
+        const at = rnd(bytes.length);
+        bytes[at] = kind === 1 ? rnd(256) : kind === 2 ? bytes[at]! ^ (1 << rnd(8)) : [0x80, 0xff, 0x00, 0x7f, 0x08, 0x0a, 0x12][rnd(7)]!;
+      }
+    }
+    const limits: Limits | undefined = rnd(4) === 0
+      ? { ...DEFAULT_LIMITS, maxNameBytes: 1 + rnd(24), maxRank: rnd(4), maxNodeCount: 1 + rnd(200), maxTensorCount: 1 + rnd(60), maxDisplayStringBytes: 1 + rnd(8) }
+      : undefined;
+    const input = bytes.subarray(0, end);
+    const walked = await readAll(input, limits, false);
+    if (walked.startsWith('error')) errors++;
+    assert.equal(await readAll(input, limits, true), walked, `mutation ${i}`);
+  }
+  assert.ok(errors > 100 && errors < 600, `errors ${errors}: the mutations reach both good and bad input`);
+});
