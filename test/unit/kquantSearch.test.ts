@@ -9,6 +9,8 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { activeKquantSearchBackend, decodeElements, fakeQuantize, getNumberFormat, KQUANT_MAX_VALUES, quantizeGgml, seededRandom, setKquantSearchBackend } from '../../src/core';
+import { referenceQkx2Run, referenceQxRun } from '../../src/core/precision/ggmlQuants';
+import { searchQkx2, searchQx } from '../../src/core/precision/kquantSearch';
 
 const TYPES = ['q2_k', 'q3_k', 'q4_k', 'q5_k', 'q6_k'] as const;
 const wasm = activeKquantSearchBackend() === 'wasm';
@@ -148,6 +150,84 @@ test('K-quant and Q8_0 simulation (sensitivity): the path without bytes equals d
         if (a[i] !== b[i] && !(Number.isNaN(fast[i]) && Number.isNaN(ref[i]))) assert.fail(`${dtype} ${label}: value ${i}: ${fast[i]} vs reference ${ref[i]}`);
       }
       assert.ok(ref.every((r, i) => Object.is(r, viaBytes[i]) || (Number.isNaN(r) && Number.isNaN(viaBytes[i]))), `${dtype} ${label}: reference path is decode(quantize)`);
+    }
+  }
+});
+
+test('K-quant search: make_qkx2 (Q2_K, Q4_K, Q5_K) gives the reference scale, −min and codes of every sub-block, bit for bit', { skip: !wasm && 'no WebAssembly SIMD' }, () => {
+  // The search runs four sub-blocks side by side, one per lane: sub-blocks of different kinds share a call (flat beside
+  // moving-min ones, huge beside tiny), and counts that are not a multiple of four sub-blocks leave lanes unused.
+  const r = seededRandom(23);
+  const gauss = (): number => Math.sqrt(-2 * Math.log(Math.max(r(), 1e-12))) * Math.cos(2 * Math.PI * r());
+  const kinds: ((i: number) => number)[] = [
+    () => 0, () => -0, () => 0.37, () => -1.5, () => gauss() * 0.02, () => gauss() * 0.02 + 0.01, () => -Math.abs(gauss()),
+    () => Math.abs(gauss()), () => gauss() * 3e38, () => gauss() * 1e-40, (i) => (i === 3 ? Infinity : gauss()), (i) => (i === 0 ? -Infinity : gauss()),
+    (i) => (i % 2 ? 3.4028234663852886e38 : -3.4028234663852886e38), () => Math.round(gauss() * 4) / 2, (i) => (i === 5 ? 1 : 0), () => (r() < 0.1 ? 40 : 1) * gauss(),
+    // +0 before −0 (min stays +0, as `x < min` decides) in an exact fit that no trial beats: −min is −0
+    (i) => (i === 0 ? 0 : i === 1 ? -0 : 1),
+  ];
+  const shown = (v: number): string => (Object.is(v, -0) ? '-0' : String(v));
+  const configs = [
+    ['q2_k', 16, 3, -0.5, 15, true, 'abs'],
+    ['q4_k', 32, 15, -1, 20, false, 'avx'],
+    ['q5_k', 32, 31, -0.5, 15, false, 'avx'],
+  ] as const;
+  for (const [label, n, nmax, rmin, nstep, mad, weights] of configs) {
+    for (let nsub = 1; nsub <= 40; nsub += nsub < 9 ? 1 : 31) {
+      for (let rep = 0; rep < 8; rep++) {
+        const x = new Float32Array(nsub * n + 8);
+        const xo = 4; // an offset into the array, as the callers pass
+        for (let j = 0; j < nsub; j++) {
+          const kind = kinds[Math.floor(r() * kinds.length)]!;
+          const scale = j % 2 ? 1 : 10 ** (r() * 8 - 4); // odd sub-blocks keep the kinds' own extremes
+          for (let i = 0; i < n; i++) x[xo + j * n + i] = kind(i) * scale;
+        }
+        const ref = referenceQkx2Run(x, xo, nsub * n, n, nmax, rmin, Math.fround(0.1), nstep, mad, weights);
+        const fast = searchQkx2(x, xo, nsub * n, n, nmax, rmin, Math.fround(0.1), nstep, mad, weights)!;
+        assert.ok(fast, `${label}: the WebAssembly search ran`);
+        for (let j = 0; j < nsub; j++) {
+          const at = `${label} ${nsub} sub-blocks, rep ${rep}, sub-block ${j} (${Array.from(x.subarray(xo + j * n, xo + j * n + 4)).join(', ')}…)`;
+          assert.ok(Object.is(fast.scales[j], ref.scales[j]), `${at}: scale ${shown(fast.scales[j]!)} vs reference ${shown(ref.scales[j]!)}`);
+          assert.ok(Object.is(fast.mins[j], ref.mins[j]), `${at}: −min ${shown(fast.mins[j]!)} vs reference ${shown(ref.mins[j]!)}`);
+          assert.deepEqual(Array.from(fast.codes.subarray(j * n, (j + 1) * n)), Array.from(ref.codes.subarray(j * n, (j + 1) * n)), `${at}: codes`);
+        }
+      }
+    }
+  }
+});
+
+test('K-quant search: make_qx (Q6_K) gives the reference scale and codes of every sub-block, bit for bit', { skip: !wasm && 'no WebAssembly SIMD' }, () => {
+  const r = seededRandom(29);
+  const gauss = (): number => Math.sqrt(-2 * Math.log(Math.max(r(), 1e-12))) * Math.cos(2 * Math.PI * r());
+  // The all-zero test compares the float32 max |x| with the double 1e-15: the float32 nearest 1e-15 is above it (not
+  // all-zero), the one below is below it (all-zero).
+  const at1e15 = Math.fround(1e-15);
+  const below1e15 = new Float32Array(new Uint32Array([new Uint32Array(new Float32Array([at1e15]).buffer)[0]! - 1]).buffer)[0]!;
+  const kinds: ((i: number) => number)[] = [
+    () => 0, () => gauss() * 0.02, () => -Math.abs(gauss()), () => gauss() * 3e38, () => gauss() * 1e-40, (i) => (i === 3 ? Infinity : gauss()),
+    (i) => (i === 0 ? -Infinity : gauss()), () => Math.round(gauss() * 4) / 2, (i) => (i === 5 ? 1 : 0), () => (r() < 0.1 ? 40 : 1) * gauss(),
+    (i) => (i === 2 ? at1e15 : i === 7 ? -at1e15 / 3 : 0), (i) => (i === 2 ? -below1e15 : i === 7 ? below1e15 / 3 : 0),
+    (i) => (i % 4 === 1 ? -2 : i % 4 === 3 ? 2 : 0.5), // equal magnitudes of both signs: the first is the max
+  ];
+  for (const nmax of [32, 4]) {
+    for (let nsub = 1; nsub <= 40; nsub += nsub < 9 ? 1 : 31) {
+      for (let rep = 0; rep < 8; rep++) {
+        const x = new Float32Array(nsub * 16 + 8);
+        const xo = 4;
+        for (let j = 0; j < nsub; j++) {
+          const kind = kinds[Math.floor(r() * kinds.length)]!;
+          const scale = j % 2 ? 1 : 10 ** (r() * 8 - 4);
+          for (let i = 0; i < 16; i++) x[xo + j * 16 + i] = kind(i) * scale;
+        }
+        const ref = referenceQxRun(x, xo, nsub * 16, 16, nmax);
+        const fast = searchQx(x, xo, nsub * 16, 16, nmax)!;
+        assert.ok(fast, 'the WebAssembly search ran');
+        for (let j = 0; j < nsub; j++) {
+          const at = `nmax ${nmax}, ${nsub} sub-blocks, rep ${rep}, sub-block ${j} (${Array.from(x.subarray(xo + j * 16, xo + j * 16 + 4)).join(', ')}…)`;
+          assert.ok(Object.is(fast.scales[j], ref.scales[j]), `${at}: scale ${fast.scales[j]} vs reference ${ref.scales[j]}`);
+          assert.deepEqual(Array.from(fast.codes.subarray(j * 16, (j + 1) * 16)), Array.from(ref.codes.subarray(j * 16, (j + 1) * 16)), `${at}: codes`);
+        }
+      }
     }
   }
 });

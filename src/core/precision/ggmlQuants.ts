@@ -483,10 +483,22 @@ function symCodes(x: Float32Array, xo: number, lo: number, hi: number, codes: In
   }
 }
 
+/** make_qkx2_quants' weights of the n values at x[o..] into W: |x| (Q2_K), or av_x + |x| with av_x = sqrt(Σx²/n) (Q4_K, Q5_K). */
+function qkx2Weights(x: Float32Array, o: number, n: number, weights: 'avx' | 'abs'): void {
+  if (weights === 'abs') {
+    for (let l = 0; l < n; l++) W[l] = Math.abs(x[o + l]!);
+    return;
+  }
+  let sumX2 = 0;
+  for (let l = 0; l < n; l++) sumX2 = Math.fround(sumX2 + Math.fround(x[o + l]! * x[o + l]!));
+  const avX = Math.fround(Math.sqrt(Math.fround(sumX2 / n)));
+  for (let l = 0; l < n; l++) W[l] = Math.fround(avX + Math.abs(x[o + l]!));
+}
+
 /** Q2_K's search: make_qkx2_quants over 16 sub-blocks of 16 with weights |x|. */
 function q2kSearch(x: Float32Array, xo: number): void {
   for (let j = 0; j < 16; j++) {
-    for (let l = 0; l < 16; l++) W[l] = Math.abs(x[xo + 16 * j + l]!);
+    qkx2Weights(x, xo + 16 * j, 16, 'abs');
     SCALES[j] = makeQkx2(16, 3, x, xo + 16 * j, 16 * j, j, -0.5, Math.fround(0.1), 15, true);
   }
 }
@@ -602,13 +614,43 @@ const q3_K: BlockEncoder = (x, xo, b, bo) => {
 /** Q4_K / Q5_K search: make_qkx2_quants over 8 sub-blocks of 32 with weights av_x + |x|. */
 function qk45Search(nmax: number, rmin: number, rdelta: number, nstep: number, x: Float32Array, xo: number): void {
   for (let j = 0; j < 8; j++) {
-    const o = xo + 32 * j;
-    let sumX2 = 0;
-    for (let l = 0; l < 32; l++) sumX2 = Math.fround(sumX2 + Math.fround(x[o + l]! * x[o + l]!));
-    const avX = Math.fround(Math.sqrt(Math.fround(sumX2 / 32)));
-    for (let l = 0; l < 32; l++) W[l] = Math.fround(avX + Math.abs(x[o + l]!));
-    SCALES[j] = makeQkx2(32, nmax, x, o, 32 * j, j, rmin, rdelta, nstep, false);
+    qkx2Weights(x, xo + 32 * j, 32, 'avx');
+    SCALES[j] = makeQkx2(32, nmax, x, xo + 32 * j, 32 * j, j, rmin, rdelta, nstep, false);
   }
+}
+
+/**
+ * make_qkx2_quants on the reference path over `count` values from `xo` in runs of `n` (≤ 32), with the arguments of
+ * kquantSearch.ts `searchQkx2`: the scale, −min and codes of each run, which that search must give bit for bit
+ * (test/unit/kquantSearch.test.ts). Not on any hot path.
+ */
+export function referenceQkx2Run(x: Float32Array, xo: number, count: number, n: number, nmax: number, rmin: number, rdelta: number, nstep: number, useMad: boolean, weights: 'avx' | 'abs'): { scales: Float32Array; mins: Float32Array; codes: Uint8Array } {
+  if (n > 32 || count % n !== 0) throw new RangeError(`make_qkx2_quants runs take whole sub-blocks of at most 32 values (got ${count} in runs of ${n})`);
+  const nsub = count / n;
+  const scales = new Float32Array(nsub), mins = new Float32Array(nsub), codes = new Uint8Array(count);
+  for (let j = 0; j < nsub; j++) {
+    qkx2Weights(x, xo + n * j, n, weights);
+    scales[j] = makeQkx2(n, nmax, x, xo + n * j, 0, 0, rmin, rdelta, nstep, useMad);
+    mins[j] = MINS[0]!;
+    codes.set(L.subarray(0, n), n * j);
+  }
+  return { scales, mins, codes };
+}
+
+/**
+ * make_qx_quants(n, nmax, rmse_type = 1) on the reference path over `count` values from `xo` in runs of `n` (≤ 32):
+ * the scale and codes (l + nmax) of each run, which kquantSearch.ts `searchQx` must give bit for bit
+ * (test/unit/kquantSearch.test.ts). Not on any hot path.
+ */
+export function referenceQxRun(x: Float32Array, xo: number, count: number, n: number, nmax: number): { scales: Float32Array; codes: Uint8Array } {
+  if (n > 32 || count % n !== 0) throw new RangeError(`make_qx_quants runs take whole sub-blocks of at most 32 values (got ${count} in runs of ${n})`);
+  const nsub = count / n;
+  const scales = new Float32Array(nsub), codes = new Uint8Array(count);
+  for (let j = 0; j < nsub; j++) {
+    scales[j] = makeQx(n, nmax, x, xo + n * j, 0);
+    codes.set(LS.subarray(0, n), n * j);
+  }
+  return { scales, codes };
 }
 
 /** Q4_K / Q5_K header: FP16 d and dmin at b[bo], b[bo+2], 6-bit scales and mins packed into 12 bytes; dd/dm. */

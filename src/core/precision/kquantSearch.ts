@@ -3,7 +3,8 @@
  * for Q3_K) and the final codes in WebAssembly SIMD (kquantSearch.wat): the hot part of writing and of simulating those types. Results are bit-for-bit
  * those of the float32 reference ports in ggmlQuants.ts (test/unit/kquantSearch.test.ts checks random blocks and edge
  * cases): WebAssembly's f32 arithmetic is IEEE single precision without contraction, the same operations in the same
- * order; the trial scales run one per SIMD lane, each lane summing in the reference's order.
+ * order; the trial scales (make_qx) or the sub-blocks (make_qkx2) run one per SIMD lane, each lane summing in the
+ * reference's order.
  *
  * A run is searched in one call over up to {@link KQUANT_MAX_VALUES} values; the caller then packs each block from
  * the returned views (valid until the next call). Runs containing NaN return undefined, as does a runtime without

@@ -3,23 +3,22 @@
 ;;
 ;; These compute exactly what the reference ports in ggmlQuants.ts compute (make_qkx2_quants for Q2_K/Q4_K/Q5_K,
 ;; make_qx_quants for Q6_K, make_q3_quants for Q3_K, and each element's final code from its sub-block's step): every intermediate is one IEEE float32 operation on float32 operands, in the same order
-;; (WebAssembly never contracts a*b + c). The scalar parts stay scalar; only the independent trial scales run side
-;; by side, one trial per f32x4 lane, each lane summing its elements in the reference's order. make_qkx2's trials
-;; depend on each other only through `min`, which moves when a trial wins: the lanes after a winner that moved it
-;; are recomputed from the next trial. Inputs with NaN are not handled here (`hasNaN`; the caller takes the
-;; reference path for them, whose NaN code conversion is JavaScript's).
+;; (WebAssembly never contracts a*b + c), each f32x4 lane summing its elements in the reference's order. make_qkx2
+;; and make_qx run eight sub-blocks side by side, one per lane, each taking its trials in order (make_qkx2's trials
+;; depend on each other through `min`, which moves when a trial wins). Inputs with NaN are not handled here (`hasNaN`; the caller takes the reference path for
+;; them, whose NaN code conversion is JavaScript's).
 ;;
 ;; Memory is owned by the caller (kquantSearch.ts); the scratch areas below sit above its buffers.
 (module
   (memory (export "memory") 2)
 
-  ;; Scratch (byte offsets): W weights f32×32, XM (x − min) f32×32, CODES 32 × v128 (one code per trial lane: f32 in
-;; make_qkx2, i32 in make_q3),
-  ;; LANES 6 × v128 (per-lane results read back by trial index).
-  (global $W i32 (i32.const 0x1f000))
-  (global $XM i32 (i32.const 0x1f080))
-  (global $CODES i32 (i32.const 0x1f100))
-  (global $LANES i32 (i32.const 0x1f300))
+  ;; Scratch (byte offsets): CODES 64 × v128 (one code per lane: f32 in make_qkx2, i32 in make_q3; x³ in make_qx), XT
+  ;; and WT 64 × v128 (make_qkx2, make_qx: eight sub-blocks' values and weights, transposed so that element i of each
+  ;; is two v128), LANES 6 × v128 (per-lane results read back by index).
+  (global $CODES i32 (i32.const 0x1f000))
+  (global $XT i32 (i32.const 0x1f400))
+  (global $WT i32 (i32.const 0x1f800))
+  (global $LANES i32 (i32.const 0x1fc00))
 
   ;; 1 when any of the n float32 values at $x is NaN (n a multiple of 4).
   (func (export "hasNaN") (param $x i32) (param $n i32) (result i32)
@@ -36,313 +35,537 @@
   ;; make_qkx2_quants over $nsub runs of $n (≤ 32) float32 values at $x. Weights: $wmode 0 = av_x + |x| with
   ;; av_x = sqrt(Σx²/n) (Q4_K, Q5_K), 1 = |x| (Q2_K). Writes the scale to $outS[sb], −min to $outM[sb] (f32) and
   ;; the codes to $outL[sb·n + i] (u8).
+  ;; Eight sub-blocks run side by side, one per f32x4 lane in two groups of four (a: the first four, b: the next;
+  ;; transposed into XT/WT, element i of group b 16 bytes after group a's), and each lane takes the reference's
+  ;; trials in order: a winner's `min` moves only its own lane, so no trial is ever computed twice. The two groups'
+  ;; steps are interleaved for the processor's sake (each sum is a chain of dependent additions). A lane past the
+  ;; last sub-block repeats the last one and is not written.
   (func (export "qkx2") (param $x i32) (param $nsub i32) (param $n i32) (param $nmax i32) (param $rmin f32) (param $rdelta f32) (param $nstep i32) (param $mad i32) (param $wmode i32) (param $outS i32) (param $outM i32) (param $outL i32)
-    (local $sb i32) (local $xs i32) (local $lo i32) (local $i i32) (local $l i32) (local $k i32) (local $p i32)
-    (local $start i32) (local $valid i32) (local $restart i32)
-    (local $fnmax f32) (local $min f32) (local $max f32) (local $sumW f32) (local $sumX f32) (local $xi f32) (local $w f32)
-    (local $iscale f32) (local $scale f32) (local $best f32) (local $diff f32) (local $sumX2 f32) (local $avX f32) (local $newMin f32)
-    (local $vis v128) (local $vxm v128) (local $vl v128) (local $vlf v128) (local $vw v128) (local $vx v128) (local $vwl v128)
-    (local $sL v128) (local $sL2 v128) (local $sXL v128) (local $vD v128) (local $vS v128) (local $vM v128) (local $mask v128)
-    (local $cur v128) (local $vd v128) (local $zero v128) (local $vnmax v128)
+    (local $sb i32) (local $i i32) (local $k i32) (local $p i32) (local $q i32) (local $is i32) (local $lanes i32)
+    (local $fnmax f32) (local $vnum v128) (local $vnmax v128) (local $inmax v128)
+    (local $vxa v128) (local $vwa v128) (local $vla v128) (local $vwla v128) (local $vda v128)
+    (local $mina v128) (local $maxa v128) (local $sumWa v128) (local $sumXa v128) (local $flata v128)
+    (local $iscale0a v128) (local $min0a v128) (local $scalea v128) (local $besta v128)
+    (local $visa v128) (local $sLa v128) (local $sL2a v128) (local $sXLa v128) (local $vDa v128) (local $vSa v128) (local $vMa v128) (local $maska v128)
+    (local $cura v128) (local $wina v128) (local $wona v128) (local $isWa v128) (local $minWa v128)
+    (local $vxb v128) (local $vwb v128) (local $vlb v128) (local $vwlb v128) (local $vdb v128)
+    (local $minb v128) (local $maxb v128) (local $sumWb v128) (local $sumXb v128) (local $flatb v128)
+    (local $iscale0b v128) (local $min0b v128) (local $scaleb v128) (local $bestb v128)
+    (local $visb v128) (local $sLb v128) (local $sL2b v128) (local $sXLb v128) (local $vDb v128) (local $vSb v128) (local $vMb v128) (local $maskb v128)
+    (local $curb v128) (local $winb v128) (local $wonb v128) (local $isWb v128) (local $minWb v128)
     (local.set $fnmax (f32.convert_i32_s (local.get $nmax)))
     (local.set $vnmax (f32x4.splat (local.get $fnmax)))
+    (local.set $inmax (i32x4.splat (local.get $nmax)))
     (block $allDone
       (loop $sbLoop
         (br_if $allDone (i32.ge_u (local.get $sb) (local.get $nsub)))
-        (local.set $xs (i32.add (local.get $x) (i32.shl (i32.mul (local.get $sb) (local.get $n)) (i32.const 2))))
-        (local.set $lo (i32.add (local.get $outL) (i32.mul (local.get $sb) (local.get $n))))
-        (block $next
-          ;; weights
-          (if (i32.eqz (local.get $wmode))
-            (then
-              (local.set $sumX2 (f32.const 0))
-              (local.set $i (i32.const 0))
-              (block $b1 (loop $l1
-                (br_if $b1 (i32.ge_u (local.get $i) (local.get $n)))
-                (local.set $xi (f32.load (i32.add (local.get $xs) (i32.shl (local.get $i) (i32.const 2)))))
-                (local.set $sumX2 (f32.add (local.get $sumX2) (f32.mul (local.get $xi) (local.get $xi))))
-                (local.set $i (i32.add (local.get $i) (i32.const 1)))
-                (br $l1)))
-              (local.set $avX (f32.sqrt (f32.div (local.get $sumX2) (f32.convert_i32_s (local.get $n)))))
-              (local.set $i (i32.const 0))
-              (block $b2 (loop $l2
-                (br_if $b2 (i32.ge_u (local.get $i) (local.get $n)))
-                (f32.store (i32.add (global.get $W) (i32.shl (local.get $i) (i32.const 2)))
-                  (f32.add (local.get $avX) (f32.abs (f32.load (i32.add (local.get $xs) (i32.shl (local.get $i) (i32.const 2)))))))
-                (local.set $i (i32.add (local.get $i) (i32.const 1)))
-                (br $l2))))
-            (else
-              (local.set $i (i32.const 0))
-              (block $b3 (loop $l3
-                (br_if $b3 (i32.ge_u (local.get $i) (local.get $n)))
-                (f32.store (i32.add (global.get $W) (i32.shl (local.get $i) (i32.const 2)))
-                  (f32.abs (f32.load (i32.add (local.get $xs) (i32.shl (local.get $i) (i32.const 2))))))
-                (local.set $i (i32.add (local.get $i) (i32.const 1)))
-                (br $l3)))))
-          ;; min, max, Σw, Σw·x
-          (local.set $min (f32.load (local.get $xs)))
-          (local.set $max (local.get $min))
-          (local.set $sumW (f32.load (global.get $W)))
-          (local.set $sumX (f32.mul (local.get $sumW) (local.get $min)))
-          (local.set $i (i32.const 1))
-          (block $b4 (loop $l4
-            (br_if $b4 (i32.ge_u (local.get $i) (local.get $n)))
-            (local.set $xi (f32.load (i32.add (local.get $xs) (i32.shl (local.get $i) (i32.const 2)))))
-            (if (f32.lt (local.get $xi) (local.get $min)) (then (local.set $min (local.get $xi))))
-            (if (f32.gt (local.get $xi) (local.get $max)) (then (local.set $max (local.get $xi))))
-            (local.set $w (f32.load (i32.add (global.get $W) (i32.shl (local.get $i) (i32.const 2)))))
-            (local.set $sumW (f32.add (local.get $sumW) (local.get $w)))
-            (local.set $sumX (f32.add (local.get $sumX) (f32.mul (local.get $w) (local.get $xi))))
-            (local.set $i (i32.add (local.get $i) (i32.const 1)))
-            (br $l4)))
-          (if (f32.gt (local.get $min) (f32.const 0)) (then (local.set $min (f32.const 0))))
-          (if (f32.eq (local.get $max) (local.get $min))
-            (then
-              (memory.fill (local.get $lo) (i32.const 0) (local.get $n))
-              (f32.store (i32.add (local.get $outS) (i32.shl (local.get $sb) (i32.const 2))) (f32.const 0))
-              (f32.store (i32.add (local.get $outM) (i32.shl (local.get $sb) (i32.const 2))) (f32.neg (local.get $min)))
-              (br $next)))
-          ;; initial fit
-          (local.set $iscale (f32.div (local.get $fnmax) (f32.sub (local.get $max) (local.get $min))))
-          (local.set $scale (f32.div (f32.const 1) (local.get $iscale)))
-          (local.set $best (f32.const 0))
+        (local.set $lanes (i32.sub (local.get $nsub) (local.get $sb)))
+        (if (i32.gt_u (local.get $lanes) (i32.const 8)) (then (local.set $lanes (i32.const 8))))
+        ;; transpose: lane k (group k / 4, lane k mod 4) = sub-block min(sb + k, nsub − 1); XT + 32·i + 4·k
+        (local.set $k (i32.const 0))
+        (block $b0 (loop $l0
+          (br_if $b0 (i32.ge_u (local.get $k) (i32.const 8)))
+          (local.set $q (i32.add (local.get $sb) (local.get $k)))
+          (if (i32.ge_u (local.get $q) (local.get $nsub)) (then (local.set $q (i32.sub (local.get $nsub) (i32.const 1)))))
+          (local.set $p (i32.add (local.get $x) (i32.shl (i32.mul (local.get $q) (local.get $n)) (i32.const 2))))
+          (local.set $q (i32.add (global.get $XT) (i32.shl (local.get $k) (i32.const 2))))
           (local.set $i (i32.const 0))
-          (block $b5 (loop $l5
-            (br_if $b5 (i32.ge_u (local.get $i) (local.get $n)))
-            (local.set $xi (f32.load (i32.add (local.get $xs) (i32.shl (local.get $i) (i32.const 2)))))
-            (f32.store (i32.add (global.get $XM) (i32.shl (local.get $i) (i32.const 2))) (f32.sub (local.get $xi) (local.get $min)))
-            ;; nearest_int: (float)(v + 1.5·2²³) read as int, low 23 bits − 2²²
-            (local.set $l (i32.sub (i32.and (i32.reinterpret_f32 (f32.add (f32.mul (local.get $iscale) (f32.sub (local.get $xi) (local.get $min))) (f32.const 12582912))) (i32.const 0x7fffff)) (i32.const 0x400000)))
-            (if (i32.gt_s (local.get $l) (local.get $nmax)) (then (local.set $l (local.get $nmax))))
-            (if (i32.lt_s (local.get $l) (i32.const 0)) (then (local.set $l (i32.const 0))))
-            (i32.store8 (i32.add (local.get $lo) (local.get $i)) (local.get $l))
-            (local.set $diff (f32.sub (f32.add (f32.mul (local.get $scale) (f32.convert_i32_s (local.get $l))) (local.get $min)) (local.get $xi)))
-            (local.set $diff (if (result f32) (local.get $mad) (then (f32.abs (local.get $diff))) (else (f32.mul (local.get $diff) (local.get $diff)))))
-            (local.set $best (f32.add (local.get $best) (f32.mul (f32.load (i32.add (global.get $W) (i32.shl (local.get $i) (i32.const 2)))) (local.get $diff))))
+          (block $b0i (loop $l0i
+            (br_if $b0i (i32.ge_u (local.get $i) (local.get $n)))
+            (f32.store (i32.add (local.get $q) (i32.shl (local.get $i) (i32.const 5))) (f32.load (i32.add (local.get $p) (i32.shl (local.get $i) (i32.const 2)))))
             (local.set $i (i32.add (local.get $i) (i32.const 1)))
-            (br $l5)))
-          ;; trial scales, four lanes at a time
-          (local.set $start (i32.const 0))
-          (block $tDone (loop $tLoop
-            (br_if $tDone (i32.gt_s (local.get $start) (local.get $nstep)))
-            (local.set $vis
-              (f32x4.div
-                (f32x4.add
-                  (f32x4.add (f32x4.splat (local.get $rmin))
-                    (f32x4.mul (f32x4.splat (local.get $rdelta))
-                      (f32x4.convert_i32x4_s (i32x4.add (i32x4.splat (local.get $start)) (v128.const i32x4 0 1 2 3)))))
-                  (f32x4.splat (local.get $fnmax)))
-                (f32x4.splat (f32.sub (local.get $max) (local.get $min)))))
-            (local.set $sL (v128.const i32x4 0 0 0 0))
-            (local.set $sL2 (v128.const i32x4 0 0 0 0))
-            (local.set $sXL (v128.const i32x4 0 0 0 0))
+            (br $l0i)))
+          (local.set $k (i32.add (local.get $k) (i32.const 1)))
+          (br $l0)))
+        ;; weights
+        (if (i32.eqz (local.get $wmode))
+          (then
+            (local.set $vda (v128.const i32x4 0 0 0 0))
+            (local.set $vdb (v128.const i32x4 0 0 0 0))
             (local.set $i (i32.const 0))
-            (block $b6 (loop $l6
-              (br_if $b6 (i32.ge_u (local.get $i) (local.get $n)))
-              (local.set $p (i32.shl (local.get $i) (i32.const 2)))
-              ;; The code clamp(nearest, 0, nmax) as a float, as the integer clamp then conversion would give it:
-              ;; pmax(0, r) = 0 < r ? r : 0 (NaN and −0 give +0), pmin(r, nmax) = nmax < r ? nmax : r.
-              (local.set $vlf
-                (f32x4.pmin
-                  (f32x4.pmax
-                    (v128.const i32x4 0 0 0 0)
-                    (f32x4.nearest (f32x4.mul (local.get $vis) (v128.load32_splat (i32.add (global.get $XM) (local.get $p))))))
-                  (local.get $vnmax)))
-              (v128.store (i32.add (global.get $CODES) (i32.shl (local.get $i) (i32.const 4))) (local.get $vlf))
-              (local.set $vwl (f32x4.mul (v128.load32_splat (i32.add (global.get $W) (local.get $p))) (local.get $vlf)))
-              (local.set $sL (f32x4.add (local.get $sL) (local.get $vwl)))
-              (local.set $sL2 (f32x4.add (local.get $sL2) (f32x4.mul (local.get $vwl) (local.get $vlf))))
-              (local.set $sXL (f32x4.add (local.get $sXL) (f32x4.mul (local.get $vwl) (v128.load32_splat (i32.add (local.get $xs) (local.get $p))))))
+            (block $b1 (loop $l1
+              (br_if $b1 (i32.ge_u (local.get $i) (local.get $n)))
+              (local.set $p (i32.shl (local.get $i) (i32.const 5)))
+              (local.set $vxa (v128.load (i32.add (global.get $XT) (local.get $p))))
+              (local.set $vxb (v128.load offset=16 (i32.add (global.get $XT) (local.get $p))))
+              (local.set $vda (f32x4.add (local.get $vda) (f32x4.mul (local.get $vxa) (local.get $vxa))))
+              (local.set $vdb (f32x4.add (local.get $vdb) (f32x4.mul (local.get $vxb) (local.get $vxb))))
               (local.set $i (i32.add (local.get $i) (i32.const 1)))
-              (br $l6)))
-            (local.set $vD (f32x4.sub (f32x4.mul (f32x4.splat (local.get $sumW)) (local.get $sL2)) (f32x4.mul (local.get $sL) (local.get $sL))))
-            (local.set $vS (f32x4.div (f32x4.sub (f32x4.mul (f32x4.splat (local.get $sumW)) (local.get $sXL)) (f32x4.mul (f32x4.splat (local.get $sumX)) (local.get $sL))) (local.get $vD)))
-            (local.set $vM (f32x4.div (f32x4.sub (f32x4.mul (local.get $sL2) (f32x4.splat (local.get $sumX))) (f32x4.mul (local.get $sL) (local.get $sXL))) (local.get $vD)))
-            (local.set $mask (f32x4.gt (local.get $vM) (v128.const i32x4 0 0 0 0)))
-            (local.set $vM (v128.bitselect (v128.const i32x4 0 0 0 0) (local.get $vM) (local.get $mask)))
-            (local.set $vS (v128.bitselect (f32x4.div (local.get $sXL) (local.get $sL2)) (local.get $vS) (local.get $mask)))
-            ;; error of each lane's fit (one loop per error kind: no branch per element)
-            (local.set $cur (v128.const i32x4 0 0 0 0))
+              (br $l1)))
+            ;; av_x
+            (local.set $vda (f32x4.sqrt (f32x4.div (local.get $vda) (f32x4.splat (f32.convert_i32_s (local.get $n))))))
+            (local.set $vdb (f32x4.sqrt (f32x4.div (local.get $vdb) (f32x4.splat (f32.convert_i32_s (local.get $n))))))
             (local.set $i (i32.const 0))
-            (if (local.get $mad)
-              (then
-                (block $b7 (loop $l7
-                  (br_if $b7 (i32.ge_u (local.get $i) (local.get $n)))
-                  (local.set $p (i32.shl (local.get $i) (i32.const 2)))
-                  (local.set $vd
-                    (f32x4.abs (f32x4.sub
-                      (f32x4.add (f32x4.mul (local.get $vS) (v128.load (i32.add (global.get $CODES) (i32.shl (local.get $i) (i32.const 4))))) (local.get $vM))
-                      (v128.load32_splat (i32.add (local.get $xs) (local.get $p))))))
-                  (local.set $cur (f32x4.add (local.get $cur) (f32x4.mul (v128.load32_splat (i32.add (global.get $W) (local.get $p))) (local.get $vd))))
-                  (local.set $i (i32.add (local.get $i) (i32.const 1)))
-                  (br $l7))))
-              (else
-                (block $b7s (loop $l7s
-                  (br_if $b7s (i32.ge_u (local.get $i) (local.get $n)))
-                  (local.set $p (i32.shl (local.get $i) (i32.const 2)))
-                  (local.set $vd
-                    (f32x4.sub
-                      (f32x4.add (f32x4.mul (local.get $vS) (v128.load (i32.add (global.get $CODES) (i32.shl (local.get $i) (i32.const 4))))) (local.get $vM))
-                      (v128.load32_splat (i32.add (local.get $xs) (local.get $p)))))
-                  (local.set $cur (f32x4.add (local.get $cur) (f32x4.mul (v128.load32_splat (i32.add (global.get $W) (local.get $p))) (f32x4.mul (local.get $vd) (local.get $vd)))))
-                  (local.set $i (i32.add (local.get $i) (i32.const 1)))
-                  (br $l7s)))))
-            (v128.store (global.get $LANES) (local.get $vD))
-            (v128.store offset=16 (global.get $LANES) (local.get $cur))
-            (v128.store offset=32 (global.get $LANES) (local.get $vS))
-            (v128.store offset=48 (global.get $LANES) (local.get $vM))
-            ;; the lanes in trial order, as the reference's sequential loop takes them
-            (local.set $valid (i32.sub (i32.add (local.get $nstep) (i32.const 1)) (local.get $start)))
-            (if (i32.gt_s (local.get $valid) (i32.const 4)) (then (local.set $valid (i32.const 4))))
-            (local.set $restart (i32.const 0))
-            (local.set $k (i32.const 0))
-            (block $kDone (loop $kLoop
-              (br_if $kDone (i32.ge_s (local.get $k) (local.get $valid)))
-              (local.set $p (i32.add (global.get $LANES) (i32.shl (local.get $k) (i32.const 2))))
-              (if (i32.and (f32.gt (f32.load (local.get $p)) (f32.const 0)) (f32.lt (f32.load offset=16 (local.get $p)) (local.get $best)))
-                (then
-                  (local.set $best (f32.load offset=16 (local.get $p)))
-                  (local.set $scale (f32.load offset=32 (local.get $p)))
-                  (local.set $newMin (f32.load offset=48 (local.get $p)))
-                  (local.set $i (i32.const 0))
-                  (block $b8 (loop $l8
-                    (br_if $b8 (i32.ge_u (local.get $i) (local.get $n)))
-                    (i32.store8 (i32.add (local.get $lo) (local.get $i))
-                      (i32.trunc_sat_f32_s (f32.load (i32.add (i32.add (global.get $CODES) (i32.shl (local.get $i) (i32.const 4))) (i32.shl (local.get $k) (i32.const 2))))))
-                    (local.set $i (i32.add (local.get $i) (i32.const 1)))
-                    (br $l8)))
-                  (if (i32.ne (i32.reinterpret_f32 (local.get $newMin)) (i32.reinterpret_f32 (local.get $min)))
-                    (then
-                      ;; min moved: later trials start from it, so the lanes after this one are stale
-                      (local.set $min (local.get $newMin))
-                      (local.set $i (i32.const 0))
-                      (block $b9 (loop $l9
-                        (br_if $b9 (i32.ge_u (local.get $i) (local.get $n)))
-                        (local.set $p (i32.shl (local.get $i) (i32.const 2)))
-                        (f32.store (i32.add (global.get $XM) (local.get $p)) (f32.sub (f32.load (i32.add (local.get $xs) (local.get $p))) (local.get $min)))
-                        (local.set $i (i32.add (local.get $i) (i32.const 1)))
-                        (br $l9)))
-                      (local.set $start (i32.add (local.get $start) (i32.add (local.get $k) (i32.const 1))))
-                      (local.set $restart (i32.const 1))
-                      (br $kDone)))))
-              (local.set $k (i32.add (local.get $k) (i32.const 1)))
-              (br $kLoop)))
-            (if (i32.eqz (local.get $restart)) (then (local.set $start (i32.add (local.get $start) (i32.const 4)))))
-            (br $tLoop)))
-          (f32.store (i32.add (local.get $outS) (i32.shl (local.get $sb) (i32.const 2))) (local.get $scale))
-          (f32.store (i32.add (local.get $outM) (i32.shl (local.get $sb) (i32.const 2))) (f32.neg (local.get $min))))
-        (local.set $sb (i32.add (local.get $sb) (i32.const 1)))
-        (br $sbLoop))))
-
-  ;; make_qx_quants(n, nmax, x, L, rmse_type = 1, qw = NULL) over $nsub runs of $n float32 values at $x. $nums holds
-  ;; the 18 trial numerators −(nmax + 0.1·is), is = −9…−1, 1…9 (f32 × 20, the last two unused). Writes the scale
-  ;; to $outS[sb] and the codes l + nmax (0 for an all-zero run) to $outL[sb·n + i] (u8).
-  (func (export "qx") (param $x i32) (param $nsub i32) (param $n i32) (param $nmax i32) (param $nums i32) (param $outS i32) (param $outL i32)
-    (local $sb i32) (local $xs i32) (local $lo i32) (local $i i32) (local $l i32) (local $g i32) (local $k i32) (local $valid i32) (local $win i32) (local $p i32)
-    (local $fnmax f32) (local $max f32) (local $amax f32) (local $ax f32) (local $xi f32) (local $w f32) (local $iscale f32)
-    (local $sumlx f32) (local $suml2 f32) (local $scale f32) (local $best f32) (local $lf f32) (local $slx f32) (local $sl2 f32)
-    (local $vis v128) (local $vl v128) (local $vlf v128) (local $vlx v128) (local $vl2 v128) (local $vlo v128) (local $vhi v128)
-    (local.set $fnmax (f32.convert_i32_s (local.get $nmax)))
-    (local.set $vlo (i32x4.splat (i32.sub (i32.const 0) (local.get $nmax))))
-    (local.set $vhi (i32x4.splat (i32.sub (local.get $nmax) (i32.const 1))))
-    (block $allDone
-      (loop $sbLoop
-        (br_if $allDone (i32.ge_u (local.get $sb) (local.get $nsub)))
-        (local.set $xs (i32.add (local.get $x) (i32.shl (i32.mul (local.get $sb) (local.get $n)) (i32.const 2))))
-        (local.set $lo (i32.add (local.get $outL) (i32.mul (local.get $sb) (local.get $n))))
-        (block $next
-          (local.set $max (f32.const 0))
-          (local.set $amax (f32.const 0))
-          (local.set $i (i32.const 0))
-          (block $b1 (loop $l1
-            (br_if $b1 (i32.ge_u (local.get $i) (local.get $n)))
-            (local.set $xi (f32.load (i32.add (local.get $xs) (i32.shl (local.get $i) (i32.const 2)))))
-            (local.set $ax (f32.abs (local.get $xi)))
-            (if (f32.gt (local.get $ax) (local.get $amax)) (then (local.set $amax (local.get $ax)) (local.set $max (local.get $xi))))
-            (local.set $i (i32.add (local.get $i) (i32.const 1)))
-            (br $l1)))
-          ;; the reference compares the float32 amax with the double 1e-15
-          (if (f64.lt (f64.promote_f32 (local.get $amax)) (f64.const 1e-15))
-            (then
-              (memory.fill (local.get $lo) (i32.const 0) (local.get $n))
-              (f32.store (i32.add (local.get $outS) (i32.shl (local.get $sb) (i32.const 2))) (f32.const 0))
-              (br $next)))
-          (local.set $iscale (f32.div (f32.neg (local.get $fnmax)) (local.get $max)))
-          (local.set $sumlx (f32.const 0))
-          (local.set $suml2 (f32.const 0))
-          (local.set $i (i32.const 0))
-          (block $b2 (loop $l2
-            (br_if $b2 (i32.ge_u (local.get $i) (local.get $n)))
-            (local.set $xi (f32.load (i32.add (local.get $xs) (i32.shl (local.get $i) (i32.const 2)))))
-            (local.set $l (i32.sub (i32.and (i32.reinterpret_f32 (f32.add (f32.mul (local.get $iscale) (local.get $xi)) (f32.const 12582912))) (i32.const 0x7fffff)) (i32.const 0x400000)))
-            (if (i32.gt_s (local.get $l) (i32.sub (local.get $nmax) (i32.const 1))) (then (local.set $l (i32.sub (local.get $nmax) (i32.const 1)))))
-            (if (i32.lt_s (local.get $l) (i32.sub (i32.const 0) (local.get $nmax))) (then (local.set $l (i32.sub (i32.const 0) (local.get $nmax)))))
-            (i32.store8 (i32.add (local.get $lo) (local.get $i)) (i32.add (local.get $l) (local.get $nmax)))
-            (local.set $w (f32.mul (local.get $xi) (local.get $xi)))
-            (local.set $lf (f32.convert_i32_s (local.get $l)))
-            (local.set $sumlx (f32.add (local.get $sumlx) (f32.mul (f32.mul (local.get $w) (local.get $xi)) (local.get $lf))))
-            (local.set $suml2 (f32.add (local.get $suml2) (f32.mul (f32.mul (local.get $w) (local.get $lf)) (local.get $lf))))
-            (local.set $i (i32.add (local.get $i) (i32.const 1)))
-            (br $l2)))
-          (local.set $scale (if (result f32) (f32.ne (local.get $suml2) (f32.const 0)) (then (f32.div (local.get $sumlx) (local.get $suml2))) (else (f32.const 0))))
-          (local.set $best (f32.mul (local.get $scale) (local.get $sumlx)))
-          (local.set $win (i32.const -1))
-          ;; 18 trials: 5 groups of 4 lanes (the last group's two extra lanes ignored)
-          (local.set $g (i32.const 0))
-          (block $gDone (loop $gLoop
-            (br_if $gDone (i32.ge_u (local.get $g) (i32.const 5)))
-            (local.set $vis (f32x4.div (v128.load (i32.add (local.get $nums) (i32.shl (local.get $g) (i32.const 4)))) (f32x4.splat (local.get $max))))
-            (local.set $vlx (v128.const i32x4 0 0 0 0))
-            (local.set $vl2 (v128.const i32x4 0 0 0 0))
+            (block $b2 (loop $l2
+              (br_if $b2 (i32.ge_u (local.get $i) (local.get $n)))
+              (local.set $p (i32.shl (local.get $i) (i32.const 5)))
+              (v128.store (i32.add (global.get $WT) (local.get $p)) (f32x4.add (local.get $vda) (f32x4.abs (v128.load (i32.add (global.get $XT) (local.get $p))))))
+              (v128.store offset=16 (i32.add (global.get $WT) (local.get $p)) (f32x4.add (local.get $vdb) (f32x4.abs (v128.load offset=16 (i32.add (global.get $XT) (local.get $p))))))
+              (local.set $i (i32.add (local.get $i) (i32.const 1)))
+              (br $l2))))
+          (else
             (local.set $i (i32.const 0))
             (block $b3 (loop $l3
               (br_if $b3 (i32.ge_u (local.get $i) (local.get $n)))
-              (local.set $xi (f32.load (i32.add (local.get $xs) (i32.shl (local.get $i) (i32.const 2)))))
-              (local.set $w (f32.mul (local.get $xi) (local.get $xi)))
-              (local.set $vl
-                (i32x4.max_s
-                  (i32x4.min_s
-                    (i32x4.sub (v128.and (f32x4.add (f32x4.mul (local.get $vis) (f32x4.splat (local.get $xi))) (f32x4.splat (f32.const 12582912))) (i32x4.splat (i32.const 0x7fffff))) (i32x4.splat (i32.const 0x400000)))
-                    (local.get $vhi))
-                  (local.get $vlo)))
-              (local.set $vlf (f32x4.convert_i32x4_s (local.get $vl)))
-              (local.set $vlx (f32x4.add (local.get $vlx) (f32x4.mul (f32x4.splat (f32.mul (local.get $w) (local.get $xi))) (local.get $vlf))))
-              (local.set $vl2 (f32x4.add (local.get $vl2) (f32x4.mul (f32x4.mul (f32x4.splat (local.get $w)) (local.get $vlf)) (local.get $vlf))))
+              (local.set $p (i32.shl (local.get $i) (i32.const 5)))
+              (v128.store (i32.add (global.get $WT) (local.get $p)) (f32x4.abs (v128.load (i32.add (global.get $XT) (local.get $p)))))
+              (v128.store offset=16 (i32.add (global.get $WT) (local.get $p)) (f32x4.abs (v128.load offset=16 (i32.add (global.get $XT) (local.get $p)))))
               (local.set $i (i32.add (local.get $i) (i32.const 1)))
-              (br $l3)))
-            (v128.store (global.get $LANES) (local.get $vlx))
-            (v128.store offset=16 (global.get $LANES) (local.get $vl2))
-            (local.set $valid (if (result i32) (i32.eq (local.get $g) (i32.const 4)) (then (i32.const 2)) (else (i32.const 4))))
-            (local.set $k (i32.const 0))
-            (block $kDone (loop $kLoop
-              (br_if $kDone (i32.ge_s (local.get $k) (local.get $valid)))
-              (local.set $p (i32.add (global.get $LANES) (i32.shl (local.get $k) (i32.const 2))))
-              (local.set $slx (f32.load (local.get $p)))
-              (local.set $sl2 (f32.load offset=16 (local.get $p)))
-              (if (i32.and (f32.gt (local.get $sl2) (f32.const 0)) (f32.gt (f32.mul (local.get $slx) (local.get $slx)) (f32.mul (local.get $best) (local.get $sl2))))
-                (then
-                  (local.set $scale (f32.div (local.get $slx) (local.get $sl2)))
-                  (local.set $best (f32.mul (local.get $scale) (local.get $slx)))
-                  (local.set $win (i32.add (i32.shl (local.get $g) (i32.const 2)) (local.get $k)))))
-              (local.set $k (i32.add (local.get $k) (i32.const 1)))
-              (br $kLoop)))
-            (local.set $g (i32.add (local.get $g) (i32.const 1)))
-            (br $gLoop)))
-          ;; the codes of the last winning trial (each winner rewrites all of them in the reference)
-          (if (i32.ge_s (local.get $win) (i32.const 0))
+              (br $l3)))))
+        ;; min, max, Σw, Σw·x. pmin(a, b) = b < a ? b : a and pmax(a, b) = a < b ? b : a are the reference's
+        ;; `if (x < min) min = x` and `if (x > max) max = x` (−0 and +0 kept as met).
+        (local.set $mina (v128.load (global.get $XT)))
+        (local.set $minb (v128.load offset=16 (global.get $XT)))
+        (local.set $maxa (local.get $mina))
+        (local.set $maxb (local.get $minb))
+        (local.set $sumWa (v128.load (global.get $WT)))
+        (local.set $sumWb (v128.load offset=16 (global.get $WT)))
+        (local.set $sumXa (f32x4.mul (local.get $sumWa) (local.get $mina)))
+        (local.set $sumXb (f32x4.mul (local.get $sumWb) (local.get $minb)))
+        (local.set $i (i32.const 1))
+        (block $b4 (loop $l4
+          (br_if $b4 (i32.ge_u (local.get $i) (local.get $n)))
+          (local.set $p (i32.shl (local.get $i) (i32.const 5)))
+          (local.set $vxa (v128.load (i32.add (global.get $XT) (local.get $p))))
+          (local.set $vxb (v128.load offset=16 (i32.add (global.get $XT) (local.get $p))))
+          (local.set $vwa (v128.load (i32.add (global.get $WT) (local.get $p))))
+          (local.set $vwb (v128.load offset=16 (i32.add (global.get $WT) (local.get $p))))
+          (local.set $mina (f32x4.pmin (local.get $mina) (local.get $vxa)))
+          (local.set $minb (f32x4.pmin (local.get $minb) (local.get $vxb)))
+          (local.set $maxa (f32x4.pmax (local.get $maxa) (local.get $vxa)))
+          (local.set $maxb (f32x4.pmax (local.get $maxb) (local.get $vxb)))
+          (local.set $sumWa (f32x4.add (local.get $sumWa) (local.get $vwa)))
+          (local.set $sumWb (f32x4.add (local.get $sumWb) (local.get $vwb)))
+          (local.set $sumXa (f32x4.add (local.get $sumXa) (f32x4.mul (local.get $vwa) (local.get $vxa))))
+          (local.set $sumXb (f32x4.add (local.get $sumXb) (f32x4.mul (local.get $vwb) (local.get $vxb))))
+          (local.set $i (i32.add (local.get $i) (i32.const 1)))
+          (br $l4)))
+        ;; if (min > 0) min = 0; a lane with max == min is flat: scale 0, codes 0
+        (local.set $mina (f32x4.pmin (local.get $mina) (v128.const i32x4 0 0 0 0)))
+        (local.set $minb (f32x4.pmin (local.get $minb) (v128.const i32x4 0 0 0 0)))
+        (local.set $flata (f32x4.eq (local.get $maxa) (local.get $mina)))
+        (local.set $flatb (f32x4.eq (local.get $maxb) (local.get $minb)))
+        ;; initial fit, codes by nearest_int: (float)(v + 1.5·2²³) read as int, low 23 bits − 2²²
+        (local.set $iscale0a (f32x4.div (local.get $vnmax) (f32x4.sub (local.get $maxa) (local.get $mina))))
+        (local.set $iscale0b (f32x4.div (local.get $vnmax) (f32x4.sub (local.get $maxb) (local.get $minb))))
+        (local.set $scalea (f32x4.div (f32x4.splat (f32.const 1)) (local.get $iscale0a)))
+        (local.set $scaleb (f32x4.div (f32x4.splat (f32.const 1)) (local.get $iscale0b)))
+        (local.set $min0a (local.get $mina))
+        (local.set $min0b (local.get $minb))
+        (local.set $besta (v128.const i32x4 0 0 0 0))
+        (local.set $bestb (v128.const i32x4 0 0 0 0))
+        (local.set $i (i32.const 0))
+        (block $b5 (loop $l5
+          (br_if $b5 (i32.ge_u (local.get $i) (local.get $n)))
+          (local.set $p (i32.shl (local.get $i) (i32.const 5)))
+          (local.set $vxa (v128.load (i32.add (global.get $XT) (local.get $p))))
+          (local.set $vxb (v128.load offset=16 (i32.add (global.get $XT) (local.get $p))))
+          (local.set $vla 
+            (f32x4.convert_i32x4_s 
+              (i32x4.max_s 
+                (i32x4.min_s 
+                  (i32x4.sub 
+                    (v128.and (f32x4.add (f32x4.mul (local.get $iscale0a) (f32x4.sub (local.get $vxa) (local.get $mina))) (f32x4.splat (f32.const 12582912))) (i32x4.splat (i32.const 0x7fffff))) 
+                    (i32x4.splat (i32.const 0x400000))) 
+                  (local.get $inmax)) 
+                (v128.const i32x4 0 0 0 0))))
+          (local.set $vlb 
+            (f32x4.convert_i32x4_s 
+              (i32x4.max_s 
+                (i32x4.min_s 
+                  (i32x4.sub 
+                    (v128.and (f32x4.add (f32x4.mul (local.get $iscale0b) (f32x4.sub (local.get $vxb) (local.get $minb))) (f32x4.splat (f32.const 12582912))) (i32x4.splat (i32.const 0x7fffff))) 
+                    (i32x4.splat (i32.const 0x400000))) 
+                  (local.get $inmax)) 
+                (v128.const i32x4 0 0 0 0))))
+          (local.set $vda (f32x4.sub (f32x4.add (f32x4.mul (local.get $scalea) (local.get $vla)) (local.get $mina)) (local.get $vxa)))
+          (local.set $vdb (f32x4.sub (f32x4.add (f32x4.mul (local.get $scaleb) (local.get $vlb)) (local.get $minb)) (local.get $vxb)))
+          (local.set $vda (if (result v128) (local.get $mad) (then (f32x4.abs (local.get $vda))) (else (f32x4.mul (local.get $vda) (local.get $vda)))))
+          (local.set $vdb (if (result v128) (local.get $mad) (then (f32x4.abs (local.get $vdb))) (else (f32x4.mul (local.get $vdb) (local.get $vdb)))))
+          (local.set $besta (f32x4.add (local.get $besta) (f32x4.mul (v128.load (i32.add (global.get $WT) (local.get $p))) (local.get $vda))))
+          (local.set $bestb (f32x4.add (local.get $bestb) (f32x4.mul (v128.load offset=16 (i32.add (global.get $WT) (local.get $p))) (local.get $vdb))))
+          (local.set $i (i32.add (local.get $i) (i32.const 1)))
+          (br $l5)))
+        (local.set $wona (v128.const i32x4 0 0 0 0))
+        (local.set $wonb (v128.const i32x4 0 0 0 0))
+        (local.set $isWa (local.get $iscale0a))
+        (local.set $isWb (local.get $iscale0b))
+        (local.set $minWa (local.get $mina))
+        (local.set $minWb (local.get $minb))
+        ;; trial scales
+        (local.set $is (i32.const 0))
+        (block $tDone (loop $tLoop
+          (br_if $tDone (i32.gt_s (local.get $is) (local.get $nstep)))
+          (local.set $vnum (f32x4.splat (f32.add (f32.add (local.get $rmin) (f32.mul (local.get $rdelta) (f32.convert_i32_s (local.get $is)))) (local.get $fnmax))))
+          (local.set $visa (f32x4.div (local.get $vnum) (f32x4.sub (local.get $maxa) (local.get $mina))))
+          (local.set $visb (f32x4.div (local.get $vnum) (f32x4.sub (local.get $maxb) (local.get $minb))))
+          (local.set $sLa (v128.const i32x4 0 0 0 0))
+          (local.set $sLb (v128.const i32x4 0 0 0 0))
+          (local.set $sL2a (v128.const i32x4 0 0 0 0))
+          (local.set $sL2b (v128.const i32x4 0 0 0 0))
+          (local.set $sXLa (v128.const i32x4 0 0 0 0))
+          (local.set $sXLb (v128.const i32x4 0 0 0 0))
+          (local.set $i (i32.const 0))
+          (block $b6 (loop $l6
+            (br_if $b6 (i32.ge_u (local.get $i) (local.get $n)))
+            (local.set $p (i32.shl (local.get $i) (i32.const 5)))
+            (local.set $vxa (v128.load (i32.add (global.get $XT) (local.get $p))))
+            (local.set $vxb (v128.load offset=16 (i32.add (global.get $XT) (local.get $p))))
+            ;; The code clamp(nearest, 0, nmax) as a float, as the integer clamp then conversion would give it:
+            ;; pmax(0, r) = 0 < r ? r : 0 (NaN and −0 give +0), pmin(r, nmax) = nmax < r ? nmax : r.
+            (local.set $vla 
+              (f32x4.pmin 
+                (f32x4.pmax 
+                  (v128.const i32x4 0 0 0 0) 
+                  (f32x4.nearest (f32x4.mul (local.get $visa) (f32x4.sub (local.get $vxa) (local.get $mina))))) 
+                (local.get $vnmax)))
+            (local.set $vlb 
+              (f32x4.pmin 
+                (f32x4.pmax 
+                  (v128.const i32x4 0 0 0 0) 
+                  (f32x4.nearest (f32x4.mul (local.get $visb) (f32x4.sub (local.get $vxb) (local.get $minb))))) 
+                (local.get $vnmax)))
+            (v128.store (i32.add (global.get $CODES) (local.get $p)) (local.get $vla))
+            (v128.store offset=16 (i32.add (global.get $CODES) (local.get $p)) (local.get $vlb))
+            (local.set $vwla (f32x4.mul (v128.load (i32.add (global.get $WT) (local.get $p))) (local.get $vla)))
+            (local.set $vwlb (f32x4.mul (v128.load offset=16 (i32.add (global.get $WT) (local.get $p))) (local.get $vlb)))
+            (local.set $sLa (f32x4.add (local.get $sLa) (local.get $vwla)))
+            (local.set $sLb (f32x4.add (local.get $sLb) (local.get $vwlb)))
+            (local.set $sL2a (f32x4.add (local.get $sL2a) (f32x4.mul (local.get $vwla) (local.get $vla))))
+            (local.set $sL2b (f32x4.add (local.get $sL2b) (f32x4.mul (local.get $vwlb) (local.get $vlb))))
+            (local.set $sXLa (f32x4.add (local.get $sXLa) (f32x4.mul (local.get $vwla) (local.get $vxa))))
+            (local.set $sXLb (f32x4.add (local.get $sXLb) (f32x4.mul (local.get $vwlb) (local.get $vxb))))
+            (local.set $i (i32.add (local.get $i) (i32.const 1)))
+            (br $l6)))
+          (local.set $vDa (f32x4.sub (f32x4.mul (local.get $sumWa) (local.get $sL2a)) (f32x4.mul (local.get $sLa) (local.get $sLa))))
+          (local.set $vDb (f32x4.sub (f32x4.mul (local.get $sumWb) (local.get $sL2b)) (f32x4.mul (local.get $sLb) (local.get $sLb))))
+          (local.set $vSa (f32x4.div (f32x4.sub (f32x4.mul (local.get $sumWa) (local.get $sXLa)) (f32x4.mul (local.get $sumXa) (local.get $sLa))) (local.get $vDa)))
+          (local.set $vSb (f32x4.div (f32x4.sub (f32x4.mul (local.get $sumWb) (local.get $sXLb)) (f32x4.mul (local.get $sumXb) (local.get $sLb))) (local.get $vDb)))
+          (local.set $vMa (f32x4.div (f32x4.sub (f32x4.mul (local.get $sL2a) (local.get $sumXa)) (f32x4.mul (local.get $sLa) (local.get $sXLa))) (local.get $vDa)))
+          (local.set $vMb (f32x4.div (f32x4.sub (f32x4.mul (local.get $sL2b) (local.get $sumXb)) (f32x4.mul (local.get $sLb) (local.get $sXLb))) (local.get $vDb)))
+          (local.set $maska (f32x4.gt (local.get $vMa) (v128.const i32x4 0 0 0 0)))
+          (local.set $maskb (f32x4.gt (local.get $vMb) (v128.const i32x4 0 0 0 0)))
+          (local.set $vMa (v128.bitselect (v128.const i32x4 0 0 0 0) (local.get $vMa) (local.get $maska)))
+          (local.set $vMb (v128.bitselect (v128.const i32x4 0 0 0 0) (local.get $vMb) (local.get $maskb)))
+          (local.set $vSa (v128.bitselect (f32x4.div (local.get $sXLa) (local.get $sL2a)) (local.get $vSa) (local.get $maska)))
+          (local.set $vSb (v128.bitselect (f32x4.div (local.get $sXLb) (local.get $sL2b)) (local.get $vSb) (local.get $maskb)))
+          ;; error of each lane's fit (one loop per error kind: no branch per element)
+          (local.set $cura (v128.const i32x4 0 0 0 0))
+          (local.set $curb (v128.const i32x4 0 0 0 0))
+          (local.set $i (i32.const 0))
+          (if (local.get $mad)
             (then
-              (local.set $iscale (f32.div (f32.load (i32.add (local.get $nums) (i32.shl (local.get $win) (i32.const 2)))) (local.get $max)))
-              (local.set $i (i32.const 0))
-              (block $b4 (loop $l4
-                (br_if $b4 (i32.ge_u (local.get $i) (local.get $n)))
-                (local.set $l (i32.sub (i32.and (i32.reinterpret_f32 (f32.add (f32.mul (local.get $iscale) (f32.load (i32.add (local.get $xs) (i32.shl (local.get $i) (i32.const 2))))) (f32.const 12582912))) (i32.const 0x7fffff)) (i32.const 0x400000)))
-                (if (i32.gt_s (local.get $l) (i32.sub (local.get $nmax) (i32.const 1))) (then (local.set $l (i32.sub (local.get $nmax) (i32.const 1)))))
-                (if (i32.lt_s (local.get $l) (i32.sub (i32.const 0) (local.get $nmax))) (then (local.set $l (i32.sub (i32.const 0) (local.get $nmax)))))
-                (i32.store8 (i32.add (local.get $lo) (local.get $i)) (i32.add (local.get $l) (local.get $nmax)))
+              (block $b7 (loop $l7
+                (br_if $b7 (i32.ge_u (local.get $i) (local.get $n)))
+                (local.set $p (i32.shl (local.get $i) (i32.const 5)))
+                (local.set $vda 
+                  (f32x4.abs (f32x4.sub 
+                    (f32x4.add (f32x4.mul (local.get $vSa) (v128.load (i32.add (global.get $CODES) (local.get $p)))) (local.get $vMa)) 
+                    (v128.load (i32.add (global.get $XT) (local.get $p))))))
+                (local.set $vdb 
+                  (f32x4.abs (f32x4.sub 
+                    (f32x4.add (f32x4.mul (local.get $vSb) (v128.load offset=16 (i32.add (global.get $CODES) (local.get $p)))) (local.get $vMb)) 
+                    (v128.load offset=16 (i32.add (global.get $XT) (local.get $p))))))
+                (local.set $cura (f32x4.add (local.get $cura) (f32x4.mul (v128.load (i32.add (global.get $WT) (local.get $p))) (local.get $vda))))
+                (local.set $curb (f32x4.add (local.get $curb) (f32x4.mul (v128.load offset=16 (i32.add (global.get $WT) (local.get $p))) (local.get $vdb))))
                 (local.set $i (i32.add (local.get $i) (i32.const 1)))
-                (br $l4)))))
-          (f32.store (i32.add (local.get $outS) (i32.shl (local.get $sb) (i32.const 2))) (local.get $scale)))
-        (local.set $sb (i32.add (local.get $sb) (i32.const 1)))
+                (br $l7))))
+            (else
+              (block $b7s (loop $l7s
+                (br_if $b7s (i32.ge_u (local.get $i) (local.get $n)))
+                (local.set $p (i32.shl (local.get $i) (i32.const 5)))
+                (local.set $vda 
+                  (f32x4.sub 
+                    (f32x4.add (f32x4.mul (local.get $vSa) (v128.load (i32.add (global.get $CODES) (local.get $p)))) (local.get $vMa)) 
+                    (v128.load (i32.add (global.get $XT) (local.get $p)))))
+                (local.set $vdb 
+                  (f32x4.sub 
+                    (f32x4.add (f32x4.mul (local.get $vSb) (v128.load offset=16 (i32.add (global.get $CODES) (local.get $p)))) (local.get $vMb)) 
+                    (v128.load offset=16 (i32.add (global.get $XT) (local.get $p)))))
+                (local.set $cura (f32x4.add (local.get $cura) (f32x4.mul (v128.load (i32.add (global.get $WT) (local.get $p))) (f32x4.mul (local.get $vda) (local.get $vda)))))
+                (local.set $curb (f32x4.add (local.get $curb) (f32x4.mul (v128.load offset=16 (i32.add (global.get $WT) (local.get $p))) (f32x4.mul (local.get $vdb) (local.get $vdb)))))
+                (local.set $i (i32.add (local.get $i) (i32.const 1)))
+                (br $l7s)))))
+          ;; a lane's trial wins when D > 0 and its error is below the lane's best (never in a flat lane)
+          (local.set $wina (v128.andnot 
+            (v128.and (f32x4.gt (local.get $vDa) (v128.const i32x4 0 0 0 0)) (f32x4.lt (local.get $cura) (local.get $besta))) 
+            (local.get $flata)))
+          (local.set $winb (v128.andnot 
+            (v128.and (f32x4.gt (local.get $vDb) (v128.const i32x4 0 0 0 0)) (f32x4.lt (local.get $curb) (local.get $bestb))) 
+            (local.get $flatb)))
+          (local.set $besta (v128.bitselect (local.get $cura) (local.get $besta) (local.get $wina)))
+          (local.set $bestb (v128.bitselect (local.get $curb) (local.get $bestb) (local.get $winb)))
+          (local.set $scalea (v128.bitselect (local.get $vSa) (local.get $scalea) (local.get $wina)))
+          (local.set $scaleb (v128.bitselect (local.get $vSb) (local.get $scaleb) (local.get $winb)))
+          ;; the winner's codes come from this trial's iscale and the min it started from
+          (local.set $isWa (v128.bitselect (local.get $visa) (local.get $isWa) (local.get $wina)))
+          (local.set $isWb (v128.bitselect (local.get $visb) (local.get $isWb) (local.get $winb)))
+          (local.set $minWa (v128.bitselect (local.get $mina) (local.get $minWa) (local.get $wina)))
+          (local.set $minWb (v128.bitselect (local.get $minb) (local.get $minWb) (local.get $winb)))
+          (local.set $mina (v128.bitselect (local.get $vMa) (local.get $mina) (local.get $wina)))
+          (local.set $minb (v128.bitselect (local.get $vMb) (local.get $minb) (local.get $winb)))
+          (local.set $wona (v128.or (local.get $wona) (local.get $wina)))
+          (local.set $wonb (v128.or (local.get $wonb) (local.get $winb)))
+          (local.set $is (i32.add (local.get $is) (i32.const 1)))
+          (br $tLoop)))
+        ;; results of the valid lanes: scale (0 when flat), −min, and the codes of each lane's last winner
+        (v128.store (global.get $LANES) (v128.andnot (local.get $scalea) (local.get $flata)))
+        (v128.store offset=16 (global.get $LANES) (v128.andnot (local.get $scaleb) (local.get $flatb)))
+        (v128.store (i32.add (global.get $LANES) (i32.const 32)) (f32x4.neg (local.get $mina)))
+        (v128.store offset=16 (i32.add (global.get $LANES) (i32.const 32)) (f32x4.neg (local.get $minb)))
+        (local.set $k (i32.const 0))
+        (block $b8 (loop $l8
+          (br_if $b8 (i32.ge_u (local.get $k) (local.get $lanes)))
+          (local.set $p (i32.shl (i32.add (local.get $sb) (local.get $k)) (i32.const 2)))
+          (local.set $q (i32.add (global.get $LANES) (i32.shl (local.get $k) (i32.const 2))))
+          (f32.store (i32.add (local.get $outS) (local.get $p)) (f32.load (local.get $q)))
+          (f32.store (i32.add (local.get $outM) (local.get $p)) (f32.load offset=32 (local.get $q)))
+          (local.set $k (i32.add (local.get $k) (i32.const 1)))
+          (br $l8)))
+        (local.set $i (i32.const 0))
+        (block $b9 (loop $l9
+          (br_if $b9 (i32.ge_u (local.get $i) (local.get $n)))
+          (local.set $p (i32.shl (local.get $i) (i32.const 5)))
+          (local.set $vxa (v128.load (i32.add (global.get $XT) (local.get $p))))
+          (local.set $vxb (v128.load offset=16 (i32.add (global.get $XT) (local.get $p))))
+          ;; trial winner: trunc of the clamped float code; no winner: the initial fit's nearest_int code
+          (local.set $vla 
+            (v128.bitselect 
+              (i32x4.trunc_sat_f32x4_s 
+                (f32x4.pmin 
+                  (f32x4.pmax (v128.const i32x4 0 0 0 0) (f32x4.nearest (f32x4.mul (local.get $isWa) (f32x4.sub (local.get $vxa) (local.get $minWa))))) 
+                  (local.get $vnmax))) 
+              (i32x4.max_s 
+                (i32x4.min_s 
+                  (i32x4.sub 
+                    (v128.and (f32x4.add (f32x4.mul (local.get $iscale0a) (f32x4.sub (local.get $vxa) (local.get $min0a))) (f32x4.splat (f32.const 12582912))) (i32x4.splat (i32.const 0x7fffff))) 
+                    (i32x4.splat (i32.const 0x400000))) 
+                  (local.get $inmax)) 
+                (v128.const i32x4 0 0 0 0)) 
+              (local.get $wona)))
+          (local.set $vlb 
+            (v128.bitselect 
+              (i32x4.trunc_sat_f32x4_s 
+                (f32x4.pmin 
+                  (f32x4.pmax (v128.const i32x4 0 0 0 0) (f32x4.nearest (f32x4.mul (local.get $isWb) (f32x4.sub (local.get $vxb) (local.get $minWb))))) 
+                  (local.get $vnmax))) 
+              (i32x4.max_s 
+                (i32x4.min_s 
+                  (i32x4.sub 
+                    (v128.and (f32x4.add (f32x4.mul (local.get $iscale0b) (f32x4.sub (local.get $vxb) (local.get $min0b))) (f32x4.splat (f32.const 12582912))) (i32x4.splat (i32.const 0x7fffff))) 
+                    (i32x4.splat (i32.const 0x400000))) 
+                  (local.get $inmax)) 
+                (v128.const i32x4 0 0 0 0)) 
+              (local.get $wonb)))
+          ;; (a flat lane's code would be nearest_int of ∞·0: a NaN whose bits WebAssembly leaves open)
+          (v128.store (global.get $LANES) (v128.andnot (local.get $vla) (local.get $flata)))
+          (v128.store offset=16 (global.get $LANES) (v128.andnot (local.get $vlb) (local.get $flatb)))
+          (local.set $k (i32.const 0))
+          (local.set $q (i32.add (local.get $outL) (i32.add (i32.mul (local.get $sb) (local.get $n)) (local.get $i))))
+          (block $b10 (loop $l10
+            (br_if $b10 (i32.ge_u (local.get $k) (local.get $lanes)))
+            (i32.store8 (local.get $q) (i32.load (i32.add (global.get $LANES) (i32.shl (local.get $k) (i32.const 2)))))
+            (local.set $q (i32.add (local.get $q) (local.get $n)))
+            (local.set $k (i32.add (local.get $k) (i32.const 1)))
+            (br $l10)))
+          (local.set $i (i32.add (local.get $i) (i32.const 1)))
+          (br $l9)))
+        (local.set $sb (i32.add (local.get $sb) (i32.const 8)))
+        (br $sbLoop))))
+
+  ;; make_qx_quants(n, nmax, x, L, rmse_type = 1, qw = NULL) over $nsub runs of $n (≤ 32) float32 values at $x. $nums
+  ;; holds the 18 trial numerators −(nmax + 0.1·is), is = −9…−1, 1…9 (f32 × 20, the last two unused). Writes the
+  ;; scale to $outS[sb] and the codes l + nmax (0 for an all-zero run) to $outL[sb·n + i] (u8).
+  ;; Eight sub-blocks side by side as in make_qkx2 (two groups of four lanes, transposed into XT; the weights x² in
+  ;; WT and x³ = x²·x in CODES), each lane taking the 18 trials in order. A winner's codes are those of its iscale,
+  ;; so only the last winner's iscale is kept and the codes are made once at the end.
+  (func (export "qx") (param $x i32) (param $nsub i32) (param $n i32) (param $nmax i32) (param $nums i32) (param $outS i32) (param $outL i32)
+    (local $sb i32) (local $i i32) (local $k i32) (local $p i32) (local $q i32) (local $t i32) (local $lanes i32)
+    (local $vnum v128) (local $vlo v128) (local $vhi v128) (local $inmax v128)
+    (local $vxa v128) (local $vla v128) (local $vlfa v128) (local $vaxa v128) (local $maxa v128) (local $amaxa v128) (local $zeroa v128) (local $maska v128)
+    (local $isWa v128) (local $visa v128) (local $slxa v128) (local $sl2a v128) (local $scalea v128) (local $besta v128)
+    (local $vxb v128) (local $vlb v128) (local $vlfb v128) (local $vaxb v128) (local $maxb v128) (local $amaxb v128) (local $zerob v128) (local $maskb v128)
+    (local $isWb v128) (local $visb v128) (local $slxb v128) (local $sl2b v128) (local $scaleb v128) (local $bestb v128)
+    (local.set $vlo (i32x4.splat (i32.sub (i32.const 0) (local.get $nmax))))
+    (local.set $vhi (i32x4.splat (i32.sub (local.get $nmax) (i32.const 1))))
+    (local.set $inmax (i32x4.splat (local.get $nmax)))
+    (block $allDone
+      (loop $sbLoop
+        (br_if $allDone (i32.ge_u (local.get $sb) (local.get $nsub)))
+        (local.set $lanes (i32.sub (local.get $nsub) (local.get $sb)))
+        (if (i32.gt_u (local.get $lanes) (i32.const 8)) (then (local.set $lanes (i32.const 8))))
+        ;; transpose: lane k (group k / 4, lane k mod 4) = sub-block min(sb + k, nsub − 1); XT + 32·i + 4·k
+        (local.set $k (i32.const 0))
+        (block $b0 (loop $l0
+          (br_if $b0 (i32.ge_u (local.get $k) (i32.const 8)))
+          (local.set $q (i32.add (local.get $sb) (local.get $k)))
+          (if (i32.ge_u (local.get $q) (local.get $nsub)) (then (local.set $q (i32.sub (local.get $nsub) (i32.const 1)))))
+          (local.set $p (i32.add (local.get $x) (i32.shl (i32.mul (local.get $q) (local.get $n)) (i32.const 2))))
+          (local.set $q (i32.add (global.get $XT) (i32.shl (local.get $k) (i32.const 2))))
+          (local.set $i (i32.const 0))
+          (block $b0i (loop $l0i
+            (br_if $b0i (i32.ge_u (local.get $i) (local.get $n)))
+            (f32.store (i32.add (local.get $q) (i32.shl (local.get $i) (i32.const 5))) (f32.load (i32.add (local.get $p) (i32.shl (local.get $i) (i32.const 2)))))
+            (local.set $i (i32.add (local.get $i) (i32.const 1)))
+            (br $l0i)))
+          (local.set $k (i32.add (local.get $k) (i32.const 1)))
+          (br $l0)))
+        ;; max |x| (the first of equal magnitudes, as `if (ax > amax)` keeps it), its signed value, and the weights
+        (local.set $amaxa (v128.const i32x4 0 0 0 0))
+        (local.set $amaxb (v128.const i32x4 0 0 0 0))
+        (local.set $maxa (v128.const i32x4 0 0 0 0))
+        (local.set $maxb (v128.const i32x4 0 0 0 0))
+        (local.set $i (i32.const 0))
+        (block $b1 (loop $l1
+          (br_if $b1 (i32.ge_u (local.get $i) (local.get $n)))
+          (local.set $p (i32.shl (local.get $i) (i32.const 5)))
+          (local.set $vxa (v128.load (i32.add (global.get $XT) (local.get $p))))
+          (local.set $vxb (v128.load offset=16 (i32.add (global.get $XT) (local.get $p))))
+          (local.set $vaxa (f32x4.abs (local.get $vxa)))
+          (local.set $vaxb (f32x4.abs (local.get $vxb)))
+          (local.set $maska (f32x4.gt (local.get $vaxa) (local.get $amaxa)))
+          (local.set $maskb (f32x4.gt (local.get $vaxb) (local.get $amaxb)))
+          (local.set $amaxa (v128.bitselect (local.get $vaxa) (local.get $amaxa) (local.get $maska)))
+          (local.set $amaxb (v128.bitselect (local.get $vaxb) (local.get $amaxb) (local.get $maskb)))
+          (local.set $maxa (v128.bitselect (local.get $vxa) (local.get $maxa) (local.get $maska)))
+          (local.set $maxb (v128.bitselect (local.get $vxb) (local.get $maxb) (local.get $maskb)))
+          (local.set $vla (f32x4.mul (local.get $vxa) (local.get $vxa)))
+          (local.set $vlb (f32x4.mul (local.get $vxb) (local.get $vxb)))
+          (v128.store (i32.add (global.get $WT) (local.get $p)) (local.get $vla))
+          (v128.store offset=16 (i32.add (global.get $WT) (local.get $p)) (local.get $vlb))
+          (v128.store (i32.add (global.get $CODES) (local.get $p)) (f32x4.mul (local.get $vla) (local.get $vxa)))
+          (v128.store offset=16 (i32.add (global.get $CODES) (local.get $p)) (f32x4.mul (local.get $vlb) (local.get $vxb)))
+          (local.set $i (i32.add (local.get $i) (i32.const 1)))
+          (br $l1)))
+        ;; The reference compares the float32 amax with the double 1e-15. The float32 nearest to 1e-15 (what
+        ;; f32.const makes of it) is just above it, with the float32 below it below 1e-15: `amax < that` is the same test.
+        (local.set $zeroa (f32x4.lt (local.get $amaxa) (f32x4.splat (f32.const 1e-15))))
+        (local.set $zerob (f32x4.lt (local.get $amaxb) (f32x4.splat (f32.const 1e-15))))
+        ;; initial fit
+        (local.set $isWa (f32x4.div (f32x4.neg (f32x4.convert_i32x4_s (local.get $inmax))) (local.get $maxa)))
+        (local.set $isWb (f32x4.div (f32x4.neg (f32x4.convert_i32x4_s (local.get $inmax))) (local.get $maxb)))
+        (local.set $slxa (v128.const i32x4 0 0 0 0))
+        (local.set $slxb (v128.const i32x4 0 0 0 0))
+        (local.set $sl2a (v128.const i32x4 0 0 0 0))
+        (local.set $sl2b (v128.const i32x4 0 0 0 0))
+        (local.set $i (i32.const 0))
+        (block $b2 (loop $l2
+          (br_if $b2 (i32.ge_u (local.get $i) (local.get $n)))
+          (local.set $p (i32.shl (local.get $i) (i32.const 5)))
+          ;; nearest_int: (float)(v + 1.5·2²³) read as int, low 23 bits − 2²², clamped to [−nmax, nmax − 1]
+          (local.set $vlfa 
+            (f32x4.convert_i32x4_s 
+              (i32x4.max_s 
+                (i32x4.min_s 
+                  (i32x4.sub (v128.and (f32x4.add (f32x4.mul (local.get $isWa) (v128.load (i32.add (global.get $XT) (local.get $p)))) (f32x4.splat (f32.const 12582912))) (i32x4.splat (i32.const 0x7fffff))) (i32x4.splat (i32.const 0x400000))) 
+                  (local.get $vhi)) 
+                (local.get $vlo))))
+          (local.set $vlfb 
+            (f32x4.convert_i32x4_s 
+              (i32x4.max_s 
+                (i32x4.min_s 
+                  (i32x4.sub (v128.and (f32x4.add (f32x4.mul (local.get $isWb) (v128.load offset=16 (i32.add (global.get $XT) (local.get $p)))) (f32x4.splat (f32.const 12582912))) (i32x4.splat (i32.const 0x7fffff))) (i32x4.splat (i32.const 0x400000))) 
+                  (local.get $vhi)) 
+                (local.get $vlo))))
+          (local.set $slxa (f32x4.add (local.get $slxa) (f32x4.mul (v128.load (i32.add (global.get $CODES) (local.get $p))) (local.get $vlfa))))
+          (local.set $slxb (f32x4.add (local.get $slxb) (f32x4.mul (v128.load offset=16 (i32.add (global.get $CODES) (local.get $p))) (local.get $vlfb))))
+          (local.set $sl2a (f32x4.add (local.get $sl2a) (f32x4.mul (f32x4.mul (v128.load (i32.add (global.get $WT) (local.get $p))) (local.get $vlfa)) (local.get $vlfa))))
+          (local.set $sl2b (f32x4.add (local.get $sl2b) (f32x4.mul (f32x4.mul (v128.load offset=16 (i32.add (global.get $WT) (local.get $p))) (local.get $vlfb)) (local.get $vlfb))))
+          (local.set $i (i32.add (local.get $i) (i32.const 1)))
+          (br $l2)))
+        ;; scale = suml2 ≠ 0 ? sumlx / suml2 : 0; best = scale · sumlx
+        (local.set $scalea (v128.and (f32x4.div (local.get $slxa) (local.get $sl2a)) (f32x4.ne (local.get $sl2a) (v128.const i32x4 0 0 0 0))))
+        (local.set $scaleb (v128.and (f32x4.div (local.get $slxb) (local.get $sl2b)) (f32x4.ne (local.get $sl2b) (v128.const i32x4 0 0 0 0))))
+        (local.set $besta (f32x4.mul (local.get $scalea) (local.get $slxa)))
+        (local.set $bestb (f32x4.mul (local.get $scaleb) (local.get $slxb)))
+        ;; 18 trials
+        (local.set $t (i32.const 0))
+        (block $tDone (loop $tLoop
+          (br_if $tDone (i32.ge_u (local.get $t) (i32.const 18)))
+          (local.set $vnum (v128.load32_splat (i32.add (local.get $nums) (i32.shl (local.get $t) (i32.const 2)))))
+          (local.set $visa (f32x4.div (local.get $vnum) (local.get $maxa)))
+          (local.set $visb (f32x4.div (local.get $vnum) (local.get $maxb)))
+          (local.set $slxa (v128.const i32x4 0 0 0 0))
+          (local.set $slxb (v128.const i32x4 0 0 0 0))
+          (local.set $sl2a (v128.const i32x4 0 0 0 0))
+          (local.set $sl2b (v128.const i32x4 0 0 0 0))
+          (local.set $i (i32.const 0))
+          (block $b3 (loop $l3
+            (br_if $b3 (i32.ge_u (local.get $i) (local.get $n)))
+            (local.set $p (i32.shl (local.get $i) (i32.const 5)))
+            (local.set $vlfa 
+              (f32x4.convert_i32x4_s 
+                (i32x4.max_s 
+                  (i32x4.min_s 
+                    (i32x4.sub (v128.and (f32x4.add (f32x4.mul (local.get $visa) (v128.load (i32.add (global.get $XT) (local.get $p)))) (f32x4.splat (f32.const 12582912))) (i32x4.splat (i32.const 0x7fffff))) (i32x4.splat (i32.const 0x400000))) 
+                    (local.get $vhi)) 
+                  (local.get $vlo))))
+            (local.set $vlfb 
+              (f32x4.convert_i32x4_s 
+                (i32x4.max_s 
+                  (i32x4.min_s 
+                    (i32x4.sub (v128.and (f32x4.add (f32x4.mul (local.get $visb) (v128.load offset=16 (i32.add (global.get $XT) (local.get $p)))) (f32x4.splat (f32.const 12582912))) (i32x4.splat (i32.const 0x7fffff))) (i32x4.splat (i32.const 0x400000))) 
+                    (local.get $vhi)) 
+                  (local.get $vlo))))
+            (local.set $slxa (f32x4.add (local.get $slxa) (f32x4.mul (v128.load (i32.add (global.get $CODES) (local.get $p))) (local.get $vlfa))))
+            (local.set $slxb (f32x4.add (local.get $slxb) (f32x4.mul (v128.load offset=16 (i32.add (global.get $CODES) (local.get $p))) (local.get $vlfb))))
+            (local.set $sl2a (f32x4.add (local.get $sl2a) (f32x4.mul (f32x4.mul (v128.load (i32.add (global.get $WT) (local.get $p))) (local.get $vlfa)) (local.get $vlfa))))
+            (local.set $sl2b (f32x4.add (local.get $sl2b) (f32x4.mul (f32x4.mul (v128.load offset=16 (i32.add (global.get $WT) (local.get $p))) (local.get $vlfb)) (local.get $vlfb))))
+            (local.set $i (i32.add (local.get $i) (i32.const 1)))
+            (br $l3)))
+          ;; a lane's trial wins when suml2 > 0 and sumlx² > best · suml2
+          (local.set $maska (v128.and (f32x4.gt (local.get $sl2a) (v128.const i32x4 0 0 0 0)) (f32x4.gt (f32x4.mul (local.get $slxa) (local.get $slxa)) (f32x4.mul (local.get $besta) (local.get $sl2a)))))
+          (local.set $maskb (v128.and (f32x4.gt (local.get $sl2b) (v128.const i32x4 0 0 0 0)) (f32x4.gt (f32x4.mul (local.get $slxb) (local.get $slxb)) (f32x4.mul (local.get $bestb) (local.get $sl2b)))))
+          (local.set $scalea (v128.bitselect (f32x4.div (local.get $slxa) (local.get $sl2a)) (local.get $scalea) (local.get $maska)))
+          (local.set $scaleb (v128.bitselect (f32x4.div (local.get $slxb) (local.get $sl2b)) (local.get $scaleb) (local.get $maskb)))
+          (local.set $besta (v128.bitselect (f32x4.mul (local.get $scalea) (local.get $slxa)) (local.get $besta) (local.get $maska)))
+          (local.set $bestb (v128.bitselect (f32x4.mul (local.get $scaleb) (local.get $slxb)) (local.get $bestb) (local.get $maskb)))
+          (local.set $isWa (v128.bitselect (local.get $visa) (local.get $isWa) (local.get $maska)))
+          (local.set $isWb (v128.bitselect (local.get $visb) (local.get $isWb) (local.get $maskb)))
+          (local.set $t (i32.add (local.get $t) (i32.const 1)))
+          (br $tLoop)))
+        ;; results of the valid lanes: scale (0 for an all-zero run) and the codes of the last winner (0 when all-zero)
+        (v128.store (global.get $LANES) (v128.andnot (local.get $scalea) (local.get $zeroa)))
+        (v128.store offset=16 (global.get $LANES) (v128.andnot (local.get $scaleb) (local.get $zerob)))
+        (local.set $k (i32.const 0))
+        (block $b8 (loop $l8
+          (br_if $b8 (i32.ge_u (local.get $k) (local.get $lanes)))
+          (f32.store (i32.add (local.get $outS) (i32.shl (i32.add (local.get $sb) (local.get $k)) (i32.const 2))) (f32.load (i32.add (global.get $LANES) (i32.shl (local.get $k) (i32.const 2)))))
+          (local.set $k (i32.add (local.get $k) (i32.const 1)))
+          (br $l8)))
+        (local.set $i (i32.const 0))
+        (block $b9 (loop $l9
+          (br_if $b9 (i32.ge_u (local.get $i) (local.get $n)))
+          (local.set $p (i32.shl (local.get $i) (i32.const 5)))
+          (local.set $vla 
+            (i32x4.add 
+              (i32x4.max_s 
+                (i32x4.min_s 
+                  (i32x4.sub (v128.and (f32x4.add (f32x4.mul (local.get $isWa) (v128.load (i32.add (global.get $XT) (local.get $p)))) (f32x4.splat (f32.const 12582912))) (i32x4.splat (i32.const 0x7fffff))) (i32x4.splat (i32.const 0x400000))) 
+                  (local.get $vhi)) 
+                (local.get $vlo)) 
+              (local.get $inmax)))
+          (local.set $vlb 
+            (i32x4.add 
+              (i32x4.max_s 
+                (i32x4.min_s 
+                  (i32x4.sub (v128.and (f32x4.add (f32x4.mul (local.get $isWb) (v128.load offset=16 (i32.add (global.get $XT) (local.get $p)))) (f32x4.splat (f32.const 12582912))) (i32x4.splat (i32.const 0x7fffff))) (i32x4.splat (i32.const 0x400000))) 
+                  (local.get $vhi)) 
+                (local.get $vlo)) 
+              (local.get $inmax)))
+          (v128.store (global.get $LANES) (v128.andnot (local.get $vla) (local.get $zeroa)))
+          (v128.store offset=16 (global.get $LANES) (v128.andnot (local.get $vlb) (local.get $zerob)))
+          (local.set $k (i32.const 0))
+          (local.set $q (i32.add (local.get $outL) (i32.add (i32.mul (local.get $sb) (local.get $n)) (local.get $i))))
+          (block $b10 (loop $l10
+            (br_if $b10 (i32.ge_u (local.get $k) (local.get $lanes)))
+            (i32.store8 (local.get $q) (i32.load (i32.add (global.get $LANES) (i32.shl (local.get $k) (i32.const 2)))))
+            (local.set $q (i32.add (local.get $q) (local.get $n)))
+            (local.set $k (i32.add (local.get $k) (i32.const 1)))
+            (br $l10)))
+          (local.set $i (i32.add (local.get $i) (i32.const 1)))
+          (br $l9)))
+        (local.set $sb (i32.add (local.get $sb) (i32.const 8)))
         (br $sbLoop))))
 
   ;; make_q3_quants(n, nmax, x, L, do_rmse = true) over $nsub runs of $n float32 values at $x: symmetric fit refined
