@@ -245,3 +245,19 @@ test('model kind: a CNN gets no context assumption; its symbolic dims are named 
   const audio = estimate(cnn(['batch', 'seq', 32, 32]), target('h100'));
   assert.ok(audio.assumptions.some((a) => /seq = 4096 \(sequence length, default; --context sets it\)/.test(a)), audio.assumptions.join('\n'));
 });
+
+test('an assignment is read in the key order of its record: array-index names first, default-format entries in their place', () => {
+  // Layers without a real-valued weight warn in that order; a tensor two layers share takes the later one's format.
+  const ints = ['b', '10', '2', '1'].map((n) => tensor(`${n}.t`, 'int64', [8, 8]));
+  const shared = tensor('s', 'float32', [64, 64]);
+  const m = model({
+    tensors: [...ints, shared],
+    layers: [...ints.map((t) => layer(t.name.slice(0, -2), 'linear', [t])), layer('a', 'linear', [shared]), layer('3', 'linear', [shared])],
+  });
+  const e = estimate(m, target('h100'), { assignment: { b: 'int8', a: 'int4', '10': 'int8', '3': 'int8' }, defaultFormat: 'fp8_e4m3' });
+  const noted = e.warnings.filter((w) => w.includes('no real-valued weight')).map((w) => /Layer '([^']*)'/.exec(w)![1]);
+  assert.deepEqual(noted, ['1', '2', '10', 'b']);
+  // Key order: '3' (int8) before 'a' (int4), so the shared tensor is stored as INT4.
+  const int4 = formatByteLength(getNumberFormat('int4')!, [64, 64]);
+  assert.equal(e.weightBytes, ints.reduce((s, t) => s + t.byteLength, 0) + int4);
+});

@@ -11,7 +11,7 @@ import {
   type PrecisionPlan,
 } from '../../src/core';
 import { ErrorAccumulator } from '../../src/core/precision';
-import { prepareKnapsack, solvePreparedKnapsack, type KnapsackOption } from '../../src/core/plan/knapsack';
+import { preparedFrontier, prepareKnapsack, solvePreparedKnapsack, type KnapsackOption } from '../../src/core/plan/knapsack';
 import { rng, tinyTransformer } from '../fixtures/planModel';
 
 const H100 = getTarget('h100')!;
@@ -139,5 +139,37 @@ test('plan text in pieces: the same bytes as the plan built whole, for 0, 1 and 
     assert.equal(serializePlan(plan), whole(plan));
     if (n === 10_000) assert.ok(chunks.length > 3 && chunks.every((c) => c.length < 1_000_000), 'pieces, not one string');
     assert.deepEqual(JSON.parse(chunks.join('')).layers, layers);
+  }
+});
+
+test('frontier walked without columns: the same points as from every point kept, for any number of points asked', () => {
+  // The frontier as it was computed from a column of every point (bytes and harm summed in edge order).
+  const reference = (p: ReturnType<typeof prepareKnapsack>, maxPoints: number): { bytes: number; harm: number }[] => {
+    const count = p.edgeBytes.length + 1;
+    const allBytes = [p.minBytes];
+    const allHarm = [p.minHarmAtMin];
+    for (let i = 1; i < count; i++) {
+      allBytes.push(allBytes[i - 1]! + p.edgeBytes[i - 1]!);
+      allHarm.push(allHarm[i - 1]! - p.edgeHarm[i - 1]!);
+    }
+    const point = (i: number): { bytes: number; harm: number } => ({ bytes: allBytes[i]!, harm: allHarm[i]! });
+    if (count <= maxPoints) return allBytes.map((_, i) => point(i));
+    const picked: number[] = [];
+    const span = allBytes[count - 1]! - allBytes[0]!;
+    let j = 0;
+    for (let k = 0; k < maxPoints; k++) {
+      const level = allBytes[0]! + (span * k) / (maxPoints - 1);
+      while (j + 1 < count && allBytes[j + 1]! <= level) j++;
+      if (picked[picked.length - 1] !== j) picked.push(j);
+    }
+    if (picked[picked.length - 1] !== count - 1) picked.push(count - 1);
+    return picked.map(point);
+  };
+  const r = rng(11);
+  for (let trial = 0; trial < 40; trial++) {
+    const groups: KnapsackOption[][] = Array.from({ length: 1 + Math.floor(r() * 300) }, () =>
+      Array.from({ length: 1 + Math.floor(r() * 6) }, () => ({ bytes: Math.floor(r() * 1000) * (r() < 0.5 ? 0.1 : 1), harm: r() * r() })));
+    const p = prepareKnapsack(groups);
+    for (const maxPoints of [0, 1, 2, 3, 7, 50, 200, 1e9]) assert.deepEqual(preparedFrontier(p, maxPoints), reference(p, maxPoints), `trial ${trial}, ${maxPoints} points`);
   }
 });

@@ -51,7 +51,7 @@ import { own, setOwn } from '../model/dict';
 import { RECURRENT_STATE_BYTES, attentionDecodeFlops, attentionPrefillFlops, describeCache, kvCacheElements, type CacheDescription } from '../model/attention';
 import { isRoutedExpert, parameterBreakdown, tensorParts } from '../model/parameters';
 import type { Layer, Model, TensorInfo } from '../model/types';
-import { layerWeights, tensorLocation } from '../model/tensorData';
+import { layerWeights, tensorLocation, weightAt, weightCount } from '../model/tensorData';
 import { tensorIndex } from '../model/tensorIndex';
 import { formatByteLength, formatForStoredDType, getNumberFormat, KEEP_FORMAT, type ComputeType, type NumberFormat } from '../precision/numberFormats';
 import type { Interconnect, Target } from './hardware/catalog';
@@ -485,7 +485,8 @@ function activationFacts(model: Model, options: EstimateOptions, batch: number, 
 
 /** Layer → assigned format, and tensor → bytes at that format. */
 interface AssignedWeights {
-  readonly assignment: Readonly<Record<string, NumberFormat>>;
+  /** In the order an object of the same entries lists its keys (see {@link inKeyOrder}). */
+  readonly assignment: ReadonlyMap<string, NumberFormat>;
   /** Tensor name → bytes at its assigned format (replacing its stored bytes). */
   readonly converted: ReadonlyMap<string, number>;
   /** Stored bytes with the converted tensors at their new size. */
@@ -496,39 +497,67 @@ interface AssignedWeights {
 /** Checks the assignment (unknown layers and formats throw) and sizes every converted tensor. */
 function assignedWeights(p: PreparedEstimate, choice: EstimateChoice, warnings: string[]): AssignedWeights {
   const { model, layerByName, tensorByName } = p;
-  const assignment: Record<string, NumberFormat> = {};
+  // A Map, not a record of 200,000 names (and no [name, id] pair per entry): the same entries in the same order.
+  let assignment = new Map<string, NumberFormat>();
   // An assignment repeats a few format ids over every layer: each id is resolved once ('keep' → null).
   const formatOf = new Map<unknown, NumberFormat | null | undefined>();
-  for (const [name, fid] of Object.entries(choice.assignment ?? {})) {
+  const given = choice.assignment ?? {};
+  for (const name of Object.keys(given)) {
+    const fid = own(given, name);
     if (!layerByName.has(name)) fail(`the assignment names the unknown layer '${name.slice(0, 80)}'`);
     let format = formatOf.get(fid);
-    if (format === undefined && !formatOf.has(fid)) formatOf.set(fid, (format = typeof fid === 'string' && fid.trim().toLowerCase() === KEEP_FORMAT ? null : getNumberFormat(fid)));
+    if (format === undefined && !formatOf.has(fid)) formatOf.set(fid, (format = typeof fid === 'string' && fid.trim().toLowerCase() === KEEP_FORMAT ? null : getNumberFormat(fid as string)));
     if (format === null) continue; // as stored
-    setOwn(assignment, name, format ?? fail(`unknown format '${String(fid).slice(0, 40)}' for layer '${name.slice(0, 80)}'`));
+    assignment.set(name, format ?? fail(`unknown format '${String(fid).slice(0, 40)}' for layer '${name.slice(0, 80)}'`));
   }
   const defaultFormat = choice.defaultFormat !== undefined && choice.defaultFormat.trim().toLowerCase() !== KEEP_FORMAT ? (getNumberFormat(choice.defaultFormat) ?? fail(`unknown default format '${choice.defaultFormat.slice(0, 40)}'`)) : undefined;
-  if (defaultFormat) for (const l of model.layers) if (!own(assignment, l.name) && l.quantizable) setOwn(assignment, l.name, defaultFormat);
+  if (defaultFormat) {
+    for (const l of model.layers) if (!assignment.get(l.name) && l.quantizable) assignment.set(l.name, defaultFormat);
+    assignment = inKeyOrder(assignment);
+  }
   const converted = new Map<string, number>();
   const convertible = (t: TensorInfo | undefined, isMain: boolean): t is TensorInfo => {
     const info = t ? dtypeInfo(t.dtype) : undefined;
     return !!t && !!info && (info.kind === 'float' || info.kind === 'quantized' || info.kind === 'int' || info.kind === 'uint') && (isMain || t.shape.length >= 2) && t.elementCount > 0;
   };
-  for (const [name, format] of Object.entries(assignment)) {
+  for (const [name, format] of assignment) {
     const layer = layerByName.get(name)!;
     const main = tensorByName.get(layer.weight ?? '');
     if (!main || !(dtypeInfo(main.dtype)?.kind === 'float' || dtypeInfo(main.dtype)?.kind === 'quantized' || (storedFormat(model, layer) !== undefined))) {
       warnings.push(`Layer '${name}' has no real-valued weight to convert to ${format.id}; kept as stored.`);
-      delete assignment[name];
+      assignment.delete(name);
       continue;
     }
-    layerWeights(layer).forEach((w, i) => {
+    const count = weightCount(layer);
+    for (let i = 0; i < count; i++) {
+      const w = weightAt(layer, i)!;
       const t = tensorByName.get(w);
       if (convertible(t, i === 0)) converted.set(w, formatByteLength(format, t.shape, t.elementCount));
-    });
+    }
   }
   let weightBytes = p.storedWeightBytes;
   for (const [name, bytes] of converted) weightBytes += bytes - tensorByName.get(name)!.byteLength;
   return { assignment, converted, weightBytes, tensorBytes: (name) => converted.get(name) ?? tensorByName.get(name)?.byteLength ?? 0 };
+}
+
+/**
+ * `map` in the order an object with the same keys lists them: array indices ("0" … "4294967294") first, ascending,
+ * then the other keys in insertion order (the order the assignment had when it was a record). `map` itself when it
+ * has no array index.
+ */
+function inKeyOrder<T>(map: Map<string, T>): Map<string, T> {
+  const indices: string[] = [];
+  for (const k of map.keys()) if (isArrayIndex(k)) indices.push(k);
+  if (indices.length === 0) return map;
+  indices.sort((a, b) => Number(a) - Number(b));
+  const out = new Map<string, T>();
+  for (const k of indices) out.set(k, map.get(k)!);
+  for (const [k, v] of map) if (!out.has(k)) out.set(k, v);
+  return out;
+}
+
+function isArrayIndex(key: string): boolean {
+  return /^(0|[1-9][0-9]*)$/.test(key) && Number(key) < 4294967295;
 }
 
 /** Weight bytes read per token: text weights, routed experts at their active share. */
@@ -561,8 +590,10 @@ function layerEstimates(p: PreparedEstimate, w: AssignedWeights, rates: RateBook
   const unsupportedFormats: UnsupportedFormat[] = [];
   let tokenFlops = 0; // active FLOPs per token
   let tokenSeconds = 0; // seconds per token at each layer's rate (active)
+  // The support of each format on the target, once (it depends on the two alone).
+  const supportOf = new Map<NumberFormat, ReturnType<typeof formatSupport>>();
   model.layers.forEach((layer, i) => {
-    const format = own(w.assignment, layer.name) ?? storedFormat(model, layer);
+    const format = w.assignment.get(layer.name) ?? storedFormat(model, layer);
     const isExpert = p.expertTensorNames.has(layer.weight ?? '');
     let bytes = layer.weight === undefined ? 0 : w.tensorBytes(layer.weight);
     for (const n of layer.moreWeights) bytes += w.tensorBytes(n);
@@ -571,7 +602,8 @@ function layerEstimates(p: PreparedEstimate, w: AssignedWeights, rates: RateBook
       perLayer.push({ layer: layer.name, format: layer.dtype, bytes, flopsPerToken: flops, native: true, runsAs: 'fp32' });
       return;
     }
-    const support = formatSupport(format, target);
+    let support = supportOf.get(format);
+    if (!support) supportOf.set(format, (support = formatSupport(format, target)));
     // Only layers that do matrix math need the matrix units (an embedding lookup or a norm scale does not).
     const flagged = support.flagged && flops > 0;
     perLayer.push({ layer: layer.name, format: format.id, bytes, flopsPerToken: flops, native: !flagged, runsAs: support.runsAs });
