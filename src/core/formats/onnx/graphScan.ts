@@ -9,29 +9,42 @@ import type { Limits } from '../../io/limits';
 import { F } from './schema';
 import { GRAPH_SCAN_WASM_BASE64 } from './gen/graphScanWasm';
 
-/** Where graphScan.wat keeps its records, name bytes and the scanned bytes (bytes; the .wat's layout). */
+/** Where graphScan.wat keeps its records, node columns, name bytes, labels and the scanned bytes (bytes; the .wat's layout). */
 const OUT = 0;
-const ARENA = 0x10_0000;
-const IN = 0x20_0000;
+const NAMES = 0x8_0000;
+const IN_STARTS = 0x8_4000;
+const OUT_STARTS = 0x8_5000;
+const HASHES = 0x8_6000;
+const LABEL_IDS = 0x8_7000;
+const INS = 0x10_0000;
+const OUTS = 0x18_0000;
+const ARENA = 0x20_0000;
+const LABEL_SLOT = 0x30_a000;
+const IN = 0x40_0000;
+/** The memory's maximum, in 64 KiB pages. */
+const MAX_PAGES = 192;
 /** Bytes kept readable after the scanned ones (the .wat reads a one-byte length before checking its bound). */
 const SLACK = 16;
-/** Most bytes one scan covers: the memory's maximum (160 pages of 64 KiB) above {@link IN}, less {@link SLACK}. */
-export const SCAN_MAX_BYTES = 160 * 0x1_0000 - IN - SLACK;
+/** Most bytes one scan covers: the memory's maximum above {@link IN}, less {@link SLACK}. */
+export const SCAN_MAX_BYTES = MAX_PAGES * 0x1_0000 - IN - SLACK;
 const PAGE = 0x1_0000;
 
 /** Names and labels longer than this are read by parse.ts (longer names are charged to the memory budget there). */
 const SHORT_NAME_BYTES = 64;
 
-/** Record tags (first word of each record). */
-export const SCAN_NODE = 1;
+/** Record tags (first word of each record in OUT; nodes go to the node columns). */
 export const SCAN_TENSOR = 2;
 export const SCAN_VALUE = 3;
 
 interface ScanExports {
   readonly memory: { readonly buffer: ArrayBuffer; grow(pages: number): number };
   setLimits(nameMax: number, labelMax: number, strMax: number, rankMax: number, arity: number): void;
-  scan(pos: number, limit: number, nodesLeft: number, tensorsLeft: number, valuesLeft: number): number;
+  scan(pos: number, limit: number, nodesLeft: number, tensorsLeft: number, valuesLeft: number, text: number, inBase: number, outBase: number): number;
   readonly nodes: { readonly value: number };
+  readonly edgesIn: { readonly value: number };
+  readonly edgesOut: { readonly value: number };
+  readonly unhashed: { readonly value: number };
+  readonly nonAscii: { readonly value: number };
   readonly tensors: { readonly value: number };
   readonly values: { readonly value: number };
   readonly outUsed: { readonly value: number };
@@ -94,6 +107,8 @@ export class GraphScanner {
   private loadedFrom: Uint8Array | undefined;
   private bytes = new Uint8Array(0);
   private words = new Int32Array(0);
+  /** The whole memory as int32 words. */
+  private all = new Int32Array(0);
 
   private constructor(ex: ScanExports, limits: Limits) {
     this.ex = ex;
@@ -130,7 +145,8 @@ export class GraphScanner {
   private views(): void {
     const buf = this.ex.memory.buffer;
     this.bytes = new Uint8Array(buf);
-    this.words = new Int32Array(buf, OUT, (ARENA - OUT) >> 2);
+    this.words = new Int32Array(buf, OUT, (NAMES - OUT) >> 2);
+    this.all = new Int32Array(buf);
   }
 
   /**
@@ -154,8 +170,57 @@ export class GraphScanner {
    * Scans from `pos` (an offset in the loaded buffer) up to `limit`; returns the offset of the first field left
    * to parse.ts. The records are {@link records}, the name bytes {@link arena}.
    */
-  scan(pos: number, limit: number, nodesLeft: number, tensorsLeft: number, valuesLeft: number): number {
-    return this.ex.scan(IN + pos, IN + limit, nodesLeft, tensorsLeft, valuesLeft) - IN;
+  scan(pos: number, limit: number, nodesLeft: number, tensorsLeft: number, valuesLeft: number, text: number, inBase: number, outBase: number): number {
+    return this.ex.scan(IN + pos, IN + limit, nodesLeft, tensorsLeft, valuesLeft, text, inBase, outBase) - IN;
+  }
+
+  /**
+   * The node columns of the last scan (one entry per node read): names and edges as (text, start, end) triples
+   * (text -1: not ASCII, start and end in the {@link arena}), input and output starts, name hashes, label ids
+   * (op type, domain: two per node; see {@link label}).
+   */
+  nameSpans(): Int32Array {
+    return this.all.subarray(NAMES >> 2, (NAMES >> 2) + 3 * this.nodes);
+  }
+
+  inputSpans(): Int32Array {
+    return this.all.subarray(INS >> 2, (INS >> 2) + 3 * this.ex.edgesIn.value);
+  }
+
+  outputSpans(): Int32Array {
+    return this.all.subarray(OUTS >> 2, (OUTS >> 2) + 3 * this.ex.edgesOut.value);
+  }
+
+  inputStarts(): Int32Array {
+    return this.all.subarray(IN_STARTS >> 2, (IN_STARTS >> 2) + this.nodes);
+  }
+
+  outputStarts(): Int32Array {
+    return this.all.subarray(OUT_STARTS >> 2, (OUT_STARTS >> 2) + this.nodes);
+  }
+
+  nameHashes(): Int32Array {
+    return this.all.subarray(HASHES >> 2, (HASHES >> 2) + this.nodes);
+  }
+
+  labelIds(): Int32Array {
+    return this.all.subarray(LABEL_IDS >> 2, (LABEL_IDS >> 2) + 2 * this.nodes);
+  }
+
+  /** The bytes of label `id` (valid while the instance lives). */
+  label(id: number): Uint8Array {
+    const slot = this.all[(LABEL_SLOT >> 2) + id]!;
+    return this.bytes.subarray(slot + 8, slot + 8 + this.all[slot >> 2]! - 1);
+  }
+
+  /** Names read by the last scan that are empty or not ASCII (their hashes say nothing). */
+  get unhashed(): number {
+    return this.ex.unhashed.value;
+  }
+
+  /** Entries of the last scan (names, edges, tensor names) that are not ASCII. */
+  get nonAscii(): number {
+    return this.ex.nonAscii.value;
   }
 
   /** The records of the last scan (words [0, {@link recordWords})); offsets in them are memory addresses: see {@link offset}. */

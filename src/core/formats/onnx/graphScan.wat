@@ -47,20 +47,47 @@
   (import "f" "dimValue" (global $DM_VALUE i32))
   (import "f" "dimParam" (global $DM_PARAM i32))
 
-  ;; Layout (bytes): OUT [0, 1 MiB) records, ARENA [1 MiB, 1.875 MiB) name bytes, LABELS (512 slots of 72 bytes:
-  ;; length + 1, id, up to 64 bytes), SCRATCH (8,192 output spans of a node), IN [2 MiB, …) the buffered bytes (at
-  ;; most 8 MiB less 16 bytes: the memory's maximum; graphScan.ts keeps 16 bytes after them, so a one-byte length
-  ;; may be read at the end of a message before its bound is checked). graphScan.ts knows OUT, ARENA and IN.
-  (memory (export "memory") 32 160)
+  ;; Layout (bytes; graphScan.ts knows the same numbers):
+  ;; OUT [0, 512 KiB) tensor and value_info records;
+  ;; node columns, one entry per node (a scan reads at most 1,023 nodes): NAMES (text, start, end), IN_STARTS,
+  ;; OUT_STARTS, HASHES (FNV-1a of the name), LABEL_IDS (op_type id, domain id);
+  ;; INS, OUTS: (text, start, end) per input / output edge, at most 43,690 of each per scan;
+  ;; ARENA [2 MiB, 3 MiB) name bytes; LABELS (512 slots of 72 bytes: length + 1, id, up to 64 bytes) and LABEL_SLOT
+  ;; (slot address by id); SCRATCH (8,192 output spans of a node);
+  ;; IN [4 MiB, …) the buffered bytes (at most 8 MiB less 16 bytes: the memory's maximum; graphScan.ts keeps 16
+  ;; bytes after them, so a one-byte length may be read at the end of a message before its bound is checked).
+  ;; A text index of -1 in NAMES, INS or OUTS marks a name that is not ASCII: start and end are then arena offsets.
+  (memory (export "memory") 64 192)
   (global $OUT i32 (i32.const 0))
-  (global $OUT_END i32 (i32.const 0x100000))
-  (global $ARENA i32 (i32.const 0x100000))
-  (global $ARENA_END i32 (i32.const 0x1e0000))
-  (global $LABELS i32 (i32.const 0x1e0000))
-  (global $SCRATCH i32 (i32.const 0x1f0000))
+  (global $OUT_END i32 (i32.const 0x80000))
+  (global $NAMES i32 (i32.const 0x80000))
+  (global $IN_STARTS i32 (i32.const 0x84000))
+  (global $OUT_STARTS i32 (i32.const 0x85000))
+  (global $HASHES i32 (i32.const 0x86000))
+  (global $LABEL_IDS i32 (i32.const 0x87000))
+  (global $INS i32 (i32.const 0x100000))
+  (global $INS_END i32 (i32.const 0x180000))
+  (global $OUTS i32 (i32.const 0x180000))
+  (global $OUTS_END i32 (i32.const 0x200000))
+  (global $ARENA i32 (i32.const 0x200000))
+  (global $ARENA_END i32 (i32.const 0x300000))
+  (global $LABELS i32 (i32.const 0x300000))
+  (global $LABEL_SLOT i32 (i32.const 0x30a000))
+  (global $SCRATCH i32 (i32.const 0x310000))
   (global $SCRATCH_ENTRIES i32 (i32.const 8192))
   ;; Labels entered so far (at most 256).
   (global $labelCount (mut i32) (i32.const 0))
+  ;; Per scan: the text index of its arena (parse.ts's), the table's edge counts before it, the next INS / OUTS
+  ;; entry, names not ASCII or empty (no hash check), entries not ASCII.
+  (global $text (mut i32) (i32.const 0))
+  (global $inBase (mut i32) (i32.const 0))
+  (global $outBase (mut i32) (i32.const 0))
+  (global $ip (mut i32) (i32.const 0))
+  (global $op (mut i32) (i32.const 0))
+  (global $unhashed (export "unhashed") (mut i32) (i32.const 0))
+  (global $nonAscii (export "nonAscii") (mut i32) (i32.const 0))
+  (global $edgesIn (export "edgesIn") (mut i32) (i32.const 0))
+  (global $edgesOut (export "edgesOut") (mut i32) (i32.const 0))
 
   ;; Limits (setLimits): the longest name and label read here, parse.ts's maxStringBytes, maxRank and maxNodeCount.
   (global $nameMax (mut i32) (i32.const 0))
@@ -186,11 +213,11 @@
     (if (i64.gt_u (local.get $v) (i64.const 0x7fffffff)) (then (return (i32.const -1))))
     (i32.wrap_i64 (local.get $v)))
 
-  ;; Copies the $n name bytes at $p into ARENA and writes its record: (arena offset, length + 0x10000 when some
-  ;; byte is not ASCII). Room was checked by the caller (8 bytes a chunk: the arena's end is 64 KiB before LABELS).
-  (func $emit (param $p i32) (param $n i32)
-    (local $i i32) (local $high i64) (local $b i32) (local $v i64)
-    (i32.store (global.get $o) (i32.sub (global.get $ap) (global.get $ARENA)))
+  ;; Copies the $n name bytes at $p into ARENA and writes its entry (text, start, end) at $at: the scan's text and
+  ;; the arena offsets, text -1 when some byte is not ASCII. Room was checked by the caller.
+  (func $emit (param $at i32) (param $p i32) (param $n i32)
+    (local $i i32) (local $high i64) (local $b i32) (local $v i64) (local $start i32)
+    (local.set $start (i32.sub (global.get $ap) (global.get $ARENA)))
     (block $words
       (loop $w
         (br_if $words (i32.gt_u (i32.add (local.get $i) (i32.const 8)) (local.get $n)))
@@ -207,13 +234,16 @@
         (i32.store8 (i32.add (global.get $ap) (local.get $i)) (local.get $b))
         (local.set $i (i32.add (local.get $i) (i32.const 1)))
         (br $l)))
-    (i32.store offset=4 (global.get $o)
-      (i32.or (local.get $n)
-        (select (i32.const 0x10000) (i32.const 0) (i64.ne (i64.and (local.get $high) (i64.const 0x8080808080808080)) (i64.const 0)))))
-    (global.set $ap (i32.add (global.get $ap) (local.get $n)))
-    (global.set $o (i32.add (global.get $o) (i32.const 8))))
+    (if (i64.ne (i64.and (local.get $high) (i64.const 0x8080808080808080)) (i64.const 0))
+      (then
+        (global.set $nonAscii (i32.add (global.get $nonAscii) (i32.const 1)))
+        (i32.store (local.get $at) (i32.const -1)))
+      (else (i32.store (local.get $at) (global.get $text))))
+    (i32.store offset=4 (local.get $at) (local.get $start))
+    (i32.store offset=8 (local.get $at) (i32.add (local.get $start) (local.get $n)))
+    (global.set $ap (i32.add (global.get $ap) (local.get $n))))
 
-  ;; True when $words record words and $bytes arena bytes fit.
+  ;; True when $words record words (OUT) and $bytes arena bytes fit.
   (func $room (param $words i32) (param $bytes i32) (result i32)
     (i32.and
       (i32.le_u (i32.shl (local.get $words) (i32.const 2)) (i32.sub (global.get $OUT_END) (global.get $o)))
@@ -244,6 +274,7 @@
           (if (i32.ge_u (global.get $labelCount) (i32.const 256)) (then (return (i32.const -1))))
           (i32.store (local.get $at) (i32.add (local.get $n) (i32.const 1)))
           (i32.store offset=4 (local.get $at) (global.get $labelCount))
+          (i32.store (i32.add (global.get $LABEL_SLOT) (i32.shl (global.get $labelCount) (i32.const 2))) (local.get $at))
           (memory.copy (i32.add (local.get $at) (i32.const 8)) (local.get $p) (local.get $n))
           (global.set $labelCount (i32.add (global.get $labelCount) (i32.const 1)))
           (return (i32.load offset=4 (local.get $at)))))
@@ -264,14 +295,13 @@
       (br $probe))
     (i32.const -1))
 
-  ;; NodeProto [$s, $e) → record [1, name (two words), the name's FNV-1a, op_type (two words, then its label id),
-  ;; domain (likewise), inputs, outputs, each input, each output (two words each)]. 1: read; 0: left to parse.ts;
-  ;; 2: no room. The inputs' (position, length) wait in their record slots and the outputs' in SCRATCH until the
-  ;; node is known to be read, then become arena records (in place for the inputs).
+  ;; NodeProto [$s, $e) → an entry of each node column (NAMES, IN_STARTS, OUT_STARTS, HASHES, LABEL_IDS) and of
+  ;; INS / OUTS per edge. 1: read; 0: left to parse.ts; 2: no room. The inputs' (position, length) wait in their INS
+  ;; entries and the outputs' in SCRATCH until the node is known to be read, then become arena entries.
   (func $node (param $s i32) (param $e i32) (result i32)
     (local $p i32) (local $k i32) (local $f i32) (local $wt i32) (local $n i32)
     (local $nameP i32) (local $nameN i32) (local $opP i32) (local $opN i32) (local $domP i32) (local $domN i32)
-    (local $nIn i32) (local $nOut i32) (local $bytes i32) (local $at i32) (local $i i32)
+    (local $nIn i32) (local $nOut i32) (local $bytes i32) (local $at i32) (local $i i32) (local $opId i32) (local $domId i32)
     (local.set $p (local.get $s))
     (block $done
       (loop $l
@@ -304,10 +334,10 @@
               (then
                 (if (i32.gt_u (local.get $n) (global.get $nameMax)) (then (return (i32.const 0))))
                 (if (i32.ge_u (local.get $nIn) (global.get $arity)) (then (return (i32.const 0))))
-                (local.set $at (i32.add (global.get $o) (i32.add (i32.const 48) (i32.shl (local.get $nIn) (i32.const 3)))))
-                (if (i32.gt_u (i32.add (local.get $at) (i32.const 8)) (global.get $OUT_END)) (then (return (i32.const 2))))
-                (i32.store (local.get $at) (local.get $p))
-                (i32.store offset=4 (local.get $at) (local.get $n))
+                (local.set $at (i32.add (global.get $ip) (i32.mul (local.get $nIn) (i32.const 12))))
+                (if (i32.gt_u (i32.add (local.get $at) (i32.const 12)) (global.get $INS_END)) (then (return (i32.const 2))))
+                (i32.store offset=4 (local.get $at) (local.get $p))
+                (i32.store offset=8 (local.get $at) (local.get $n))
                 (local.set $nIn (i32.add (local.get $nIn) (i32.const 1)))
                 (local.set $bytes (i32.add (local.get $bytes) (local.get $n))))
               (else (if (i32.eq (local.get $f) (global.get $N_OUT))
@@ -340,66 +370,74 @@
         (local.set $p (call $skip (local.get $wt) (local.get $p) (local.get $e)))
         (if (i32.lt_s (local.get $p) (i32.const 0)) (then (return (i32.const 0))))
         (br $l)))
-    (if (i32.eqz (call $room
-          (i32.add (i32.const 12) (i32.shl (i32.add (local.get $nIn) (local.get $nOut)) (i32.const 1)))
-          (i32.add (i32.add (local.get $bytes) (local.get $nameN)) (i32.add (local.get $opN) (local.get $domN)))))
+    (if (i32.or
+          (i32.gt_u (i32.add (i32.add (local.get $bytes) (local.get $nameN)) (i32.add (local.get $opN) (local.get $domN)))
+                    (i32.sub (global.get $ARENA_END) (global.get $ap)))
+          (i32.gt_u (i32.mul (local.get $nOut) (i32.const 12)) (i32.sub (global.get $OUTS_END) (global.get $op))))
       (then (return (i32.const 2))))
-    (local.set $at (global.get $o))
-    (i32.store (local.get $at) (i32.const 1))
-    (global.set $o (i32.add (local.get $at) (i32.const 4)))
-    (call $emit (local.get $nameP) (local.get $nameN))
-    (i32.store offset=12 (local.get $at) (call $fnv (local.get $nameP) (local.get $nameN)))
-    (global.set $o (i32.add (local.get $at) (i32.const 16)))
-    (call $emit (local.get $opP) (local.get $opN))
-    (i32.store offset=24 (local.get $at) (call $label (local.get $opP) (local.get $opN)))
-    (global.set $o (i32.add (local.get $at) (i32.const 28)))
-    (call $emit (local.get $domP) (local.get $domN))
-    (i32.store offset=36 (local.get $at) (call $label (local.get $domP) (local.get $domN)))
-    (i32.store offset=40 (local.get $at) (local.get $nIn))
-    (i32.store offset=44 (local.get $at) (local.get $nOut))
-    (global.set $o (i32.add (local.get $at) (i32.const 48)))
+    ;; A full label table leaves the node to parse.ts.
+    (local.set $opId (call $label (local.get $opP) (local.get $opN)))
+    (if (i32.lt_s (local.get $opId) (i32.const 0)) (then (return (i32.const 0))))
+    (local.set $domId (call $label (local.get $domP) (local.get $domN)))
+    (if (i32.lt_s (local.get $domId) (i32.const 0)) (then (return (i32.const 0))))
+    (local.set $at (i32.add (global.get $NAMES) (i32.mul (global.get $nodes) (i32.const 12))))
+    (call $emit (local.get $at) (local.get $nameP) (local.get $nameN))
+    (if (i32.or (i32.eqz (local.get $nameN)) (i32.lt_s (i32.load (local.get $at)) (i32.const 0)))
+      (then (global.set $unhashed (i32.add (global.get $unhashed) (i32.const 1)))))
+    (local.set $at (i32.shl (global.get $nodes) (i32.const 2)))
+    (i32.store (i32.add (global.get $HASHES) (local.get $at)) (call $fnv (local.get $nameP) (local.get $nameN)))
+    (i32.store (i32.add (global.get $IN_STARTS) (local.get $at)) (i32.add (global.get $inBase) (global.get $edgesIn)))
+    (i32.store (i32.add (global.get $OUT_STARTS) (local.get $at)) (i32.add (global.get $outBase) (global.get $edgesOut)))
+    (local.set $at (i32.add (global.get $LABEL_IDS) (i32.shl (global.get $nodes) (i32.const 3))))
+    (i32.store (local.get $at) (local.get $opId))
+    (i32.store offset=4 (local.get $at) (local.get $domId))
     (local.set $i (i32.const 0))
     (block $inDone
       (loop $in
         (br_if $inDone (i32.ge_u (local.get $i) (local.get $nIn)))
-        (call $emit (i32.load (global.get $o)) (i32.load offset=4 (global.get $o)))
+        (local.set $at (i32.add (global.get $ip) (i32.mul (local.get $i) (i32.const 12))))
+        (call $emit (local.get $at) (i32.load offset=4 (local.get $at)) (i32.load offset=8 (local.get $at)))
         (local.set $i (i32.add (local.get $i) (i32.const 1)))
         (br $in)))
+    (global.set $ip (i32.add (global.get $ip) (i32.mul (local.get $nIn) (i32.const 12))))
+    (global.set $edgesIn (i32.add (global.get $edgesIn) (local.get $nIn)))
     (local.set $i (i32.const 0))
     (block $outDone
       (loop $out
         (br_if $outDone (i32.ge_u (local.get $i) (local.get $nOut)))
         (local.set $k (i32.add (global.get $SCRATCH) (i32.shl (local.get $i) (i32.const 3))))
-        (call $emit (i32.load (local.get $k)) (i32.load offset=4 (local.get $k)))
+        (call $emit (i32.add (global.get $op) (i32.mul (local.get $i) (i32.const 12))) (i32.load (local.get $k)) (i32.load offset=4 (local.get $k)))
         (local.set $i (i32.add (local.get $i) (i32.const 1)))
         (br $out)))
+    (global.set $op (i32.add (global.get $op) (i32.mul (local.get $nOut) (i32.const 12))))
+    (global.set $edgesOut (i32.add (global.get $edgesOut) (local.get $nOut)))
     (i32.const 1))
 
-  ;; One dims value at $p for the tensor record at $rec (its dims start at word 9): 0 when not a plain size
+  ;; One dims value at $p for the tensor record at $rec (its dims start at word 10): 0 when not a plain size
   ;; (at most 2^31 − 1) or past maxRank.
   (func $dim (param $rec i32) (param $p i32) (param $e i32) (result i32)
     (local $v i32) (local $nd i32)
     (local.set $v (call $small (local.get $p) (local.get $e)))
     (if (i32.lt_s (local.get $v) (i32.const 0)) (then (return (i32.const 0))))
-    (local.set $nd (i32.load offset=32 (local.get $rec)))
+    (local.set $nd (i32.load offset=36 (local.get $rec)))
     (if (i32.ge_u (local.get $nd) (global.get $rankMax)) (then (return (i32.const 0))))
-    (i32.store offset=36 (i32.add (local.get $rec) (i32.shl (local.get $nd) (i32.const 2))) (local.get $v))
-    (i32.store offset=32 (local.get $rec) (i32.add (local.get $nd) (i32.const 1)))
+    (i32.store offset=40 (i32.add (local.get $rec) (i32.shl (local.get $nd) (i32.const 2))) (local.get $v))
+    (i32.store offset=36 (local.get $rec) (i32.add (local.get $nd) (i32.const 1)))
     (i32.const 1))
 
-  ;; TensorProto [$s, $e) → record [2, message offset, name (two words), data_type, data_location, raw_data
+  ;; TensorProto [$s, $e) → record [2, message offset, name (text, start, end), data_type, data_location, raw_data
   ;; offset (-1: none), raw_data length, dims count, each dim]. 1: read; 0: left to parse.ts; 2: no room.
   (func $tensor (param $s i32) (param $e i32) (result i32)
     (local $p i32) (local $k i32) (local $f i32) (local $wt i32) (local $n i32) (local $v i32) (local $stop i32)
     (local $rec i32) (local $nameP i32) (local $nameN i32)
-    (if (i32.eqz (call $room (i32.add (i32.const 9) (global.get $rankMax)) (global.get $nameMax)))
+    (if (i32.eqz (call $room (i32.add (i32.const 10) (global.get $rankMax)) (global.get $nameMax)))
       (then (return (i32.const 2))))
     (local.set $rec (global.get $o))
     (i32.store (local.get $rec) (i32.const 2))
     (i32.store offset=4 (local.get $rec) (local.get $s))
-    (i64.store offset=16 (local.get $rec) (i64.const 0))
-    (i32.store offset=24 (local.get $rec) (i32.const -1))
-    (i64.store offset=28 (local.get $rec) (i64.const 0))
+    (i64.store offset=20 (local.get $rec) (i64.const 0))
+    (i32.store offset=28 (local.get $rec) (i32.const -1))
+    (i64.store offset=32 (local.get $rec) (i64.const 0))
     (local.set $p (local.get $s))
     (block $done
       (loop $l
@@ -448,8 +486,8 @@
             (if (i32.lt_s (local.get $v) (i32.const 0)) (then (return (i32.const 0))))
             (local.set $p (global.get $vp))
             (if (i32.eq (local.get $f) (global.get $T_TYPE))
-              (then (i32.store offset=16 (local.get $rec) (local.get $v)))
-              (else (i32.store offset=20 (local.get $rec) (local.get $v))))
+              (then (i32.store offset=20 (local.get $rec) (local.get $v)))
+              (else (i32.store offset=24 (local.get $rec) (local.get $v))))
             (br $l)))
         (if (i32.or (i32.eq (local.get $f) (global.get $T_NAME)) (i32.eq (local.get $f) (global.get $T_RAW)))
           (then
@@ -472,9 +510,9 @@
                 (local.set $nameN (local.get $n)))
               (else
                 ;; A second raw_data stretch (two chunks) is left to parse.ts.
-                (if (i32.ge_s (i32.load offset=24 (local.get $rec)) (i32.const 0)) (then (return (i32.const 0))))
-                (i32.store offset=24 (local.get $rec) (local.get $p))
-                (i32.store offset=28 (local.get $rec) (local.get $n))))
+                (if (i32.ge_s (i32.load offset=28 (local.get $rec)) (i32.const 0)) (then (return (i32.const 0))))
+                (i32.store offset=28 (local.get $rec) (local.get $p))
+                (i32.store offset=32 (local.get $rec) (local.get $n))))
             (local.set $p (i32.add (local.get $p) (local.get $n)))
             (br $l)))
         (if (i32.or
@@ -486,9 +524,8 @@
         (local.set $p (call $skip (local.get $wt) (local.get $p) (local.get $e)))
         (if (i32.lt_s (local.get $p) (i32.const 0)) (then (return (i32.const 0))))
         (br $l)))
-    (global.set $o (i32.add (local.get $rec) (i32.const 8)))
-    (call $emit (local.get $nameP) (local.get $nameN))
-    (global.set $o (i32.add (i32.add (local.get $rec) (i32.const 36)) (i32.shl (i32.load offset=32 (local.get $rec)) (i32.const 2))))
+    (call $emit (i32.add (local.get $rec) (i32.const 8)) (local.get $nameP) (local.get $nameN))
+    (global.set $o (i32.add (i32.add (local.get $rec) (i32.const 40)) (i32.shl (i32.load offset=36 (local.get $rec)) (i32.const 2))))
     (i32.const 1))
 
   ;; The checks parse.ts runs on a deferred ValueInfoProto [$s, $e) (valueInfoBuffered without keep): 1 when they
@@ -685,11 +722,24 @@
 
   ;; Walks graph fields from $p (an address in IN) up to $limit, reading at most $nodesLeft nodes, $tensorsLeft
   ;; initializers and $valuesLeft value_info entries; returns the address of the first field not read. Records
-  ;; start at OUT; a value_info record is [3, message start, message end].
-  (func (export "scan") (param $p i32) (param $limit i32) (param $nodesLeft i32) (param $tensorsLeft i32) (param $valuesLeft i32) (result i32)
+  ;; start at OUT (a value_info record is [3, message start, message end]); nodes fill the node columns, their names
+  ;; and edges cut from text $text; edge starts count on from $inBase and $outBase.
+  (func (export "scan") (param $p i32) (param $limit i32) (param $nodesLeft i32) (param $tensorsLeft i32) (param $valuesLeft i32)
+      (param $text i32) (param $inBase i32) (param $outBase i32) (result i32)
     (local $k i32) (local $f i32) (local $n i32) (local $q i32) (local $e i32) (local $r i32)
     (global.set $o (global.get $OUT))
     (global.set $ap (global.get $ARENA))
+    (global.set $text (local.get $text))
+    (global.set $inBase (local.get $inBase))
+    (global.set $outBase (local.get $outBase))
+    (global.set $ip (global.get $INS))
+    (global.set $op (global.get $OUTS))
+    (global.set $edgesIn (i32.const 0))
+    (global.set $edgesOut (i32.const 0))
+    (global.set $unhashed (i32.const 0))
+    (global.set $nonAscii (i32.const 0))
+    ;; At most 1,023 nodes (the node columns' room; parse.ts stops there anyway).
+    (if (i32.gt_u (local.get $nodesLeft) (i32.const 1023)) (then (local.set $nodesLeft (i32.const 1023))))
     (global.set $nodes (i32.const 0))
     (global.set $tensors (i32.const 0))
     (global.set $values (i32.const 0))

@@ -249,18 +249,20 @@ export function buildLayers(ctx: LayerContext): Layer[] {
     };
     // The table's columns read directly (its inputStart/inputEnd… as plain reads): `inspect` runs with TurboFan's
     // inlining off (src/cli/launcher.ts), so a method call per node and edge stays a call.
-    const inputStarts = table.inputStarts;
-    const outputStarts = table.outputStarts;
+    const inputStarts = table.inputStarts.data;
+    const outputStarts = table.outputStarts.data;
     const outputEdges = table.outputEdges;
     const rows = table.length;
+    const inputCount = edges.length;
+    const outputCount = outputEdges.length;
     for (let nodeIndex = 0; nodeIndex < rows; nodeIndex++) {
       const op = table.ops[nodeIndex]!;
       const domain = table.domains[nodeIndex]!;
       if (op === 'Constant' && (domain === '' || domain === 'ai.onnx')) continue;
       const first = inputStarts[nodeIndex]!;
-      const stop = nodeIndex + 1 < inputStarts.length ? inputStarts[nodeIndex + 1]! : edges.length;
+      const stop = nodeIndex + 1 < rows ? inputStarts[nodeIndex + 1]! : inputCount;
       const firstOutput = outputStarts[nodeIndex]!;
-      const outputStop = nodeIndex + 1 < outputStarts.length ? outputStarts[nodeIndex + 1]! : outputEdges.length;
+      const outputStop = nodeIndex + 1 < rows ? outputStarts[nodeIndex + 1]! : outputCount;
       if (WEIGHT_PATH_OPS.has(op) && stop > first && outputStop > firstOutput) {
         const src = trace(first);
         const t = src && ctx.tensors.get(src.weight);
@@ -339,17 +341,19 @@ export function buildLayers(ctx: LayerContext): Layer[] {
  * Only the layers' node names are counted: a large graph has a few layers among many nodes.
  */
 function nameLayers(layers: Draft[], sites: readonly { index: number; graph: RawGraph }[], graphs: readonly RawGraph[]): void {
-  const nameCounts = new Map<string, number>();
   const names: string[] = [];
+  let named = false;
   for (const s of sites) {
     const name = s.graph.nodes.name(s.index);
     names.push(name);
-    if (name !== '') nameCounts.set(name, 0);
+    if (name !== '') named = true;
   }
   // One graph whose node names are all distinct and non-empty (exporters name every node uniquely): every count is 1,
-  // found by the node table (by the names' hashes, or one native Set of the names) instead of a lookup per node.
-  const distinct = nameCounts.size > 0 && graphs.length === 1 && graphs[0]!.nodes.distinctNames();
-  if (nameCounts.size > 0 && !distinct) {
+  // found by the node table (by the names' hashes, or one native Set of the names) instead of a count per name.
+  const distinct = named && graphs.length === 1 && graphs[0]!.nodes.distinctNames();
+  const nameCounts = new Map<string, number>();
+  if (named && !distinct) {
+    for (const name of names) if (name !== '') nameCounts.set(name, 0);
     for (const g of graphs) {
       for (const name of g.nodes.names.all()) {
         const count = name !== '' ? nameCounts.get(name) : undefined;

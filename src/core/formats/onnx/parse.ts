@@ -16,7 +16,7 @@ import { F, dtypeOfOnnx } from './schema';
 import { MAX_KEY_AND_LENGTH_BYTES as KEY, WIRE_FIXED32, WIRE_FIXED64, WIRE_LEN, WIRE_VARINT, WireCursor, drive, int64Text, need, type BigValue, type Wire } from './wire';
 import { UniqueNames } from '../../model/uniqueNames';
 import { appendAll } from '../../util/arrays';
-import { GraphScanner, SCAN_NODE, SCAN_TENSOR } from './graphScan';
+import { GraphScanner, SCAN_TENSOR } from './graphScan';
 
 const utf8 = new TextDecoder('utf-8', { fatal: false });
 /** One char per byte (WHATWG maps 'latin1' to windows-1252: only its ASCII part, the same in every encoding, is used). */
@@ -108,6 +108,32 @@ const NONE = Object.freeze([]) as unknown as never[];
 /** The attributes of every node without any (frozen: a node's attributes are never written after reading). */
 export const NO_ATTRIBUTES: Readonly<Record<string, AttributeValue>> = Object.freeze({});
 
+/** A growable column of int32 values (`data` holds `length` of them, then room). */
+export class IntColumn {
+  data = new Int32Array(64);
+  length = 0;
+
+  private room(n: number): void {
+    if (this.length + n > this.data.length) {
+      const grown = new Int32Array(Math.max(2 * this.data.length, this.length + n));
+      grown.set(this.data.subarray(0, this.length));
+      this.data = grown;
+    }
+  }
+
+  push(v: number): void {
+    this.room(1);
+    this.data[this.length++] = v;
+  }
+
+  /** Appends `values` (one native copy). */
+  append(values: Int32Array): void {
+    this.room(values.length);
+    this.data.set(values, this.length);
+    this.length += values.length;
+  }
+}
+
 /**
  * One text column of a {@link NodeTable} (node names, input or output edges): a string per entry, made when read. An
  * entry read by the WebAssembly scan (graphScan.ts) is a span of its scan's one text of name bytes, so the names and
@@ -115,56 +141,60 @@ export const NO_ATTRIBUTES: Readonly<Record<string, AttributeValue>> = Object.fr
  * JavaScript walk read is its own text. The first char and length answer without making the string.
  */
 export class TextColumn {
-  /** The texts entries are cut from (an entry the walk read is a text of its own). */
-  private readonly texts: string[] = [];
-  /** Per entry: its text's index, start and end in it. */
-  private spans = new Int32Array(96);
-  private count = 0;
+  /** Per entry: the index of its text (in the table's texts), its start and end there. */
+  private readonly spans = new IntColumn();
+
+  /** `texts`: the texts of the table the column belongs to (shared by its columns). */
+  constructor(private readonly texts: string[]) {}
 
   get length(): number {
-    return this.count;
+    return this.spans.length / 3;
   }
 
   push(s: string): void {
     this.texts.push(s);
-    this.pushSpan(this.texts.length - 1, 0, s.length);
+    const spans = this.spans;
+    spans.push(this.texts.length - 1);
+    spans.push(0);
+    spans.push(s.length);
   }
 
-  /** Adds `text` to cut entries from ({@link pushSpan}); returns its index. */
-  addText(text: string): number {
-    this.texts.push(text);
-    return this.texts.length - 1;
-  }
-
-  /** Entry `texts[text][start, end)`. */
-  pushSpan(text: number, start: number, end: number): void {
-    const at = 3 * this.count;
-    if (at + 3 > this.spans.length) {
-      const grown = new Int32Array(2 * this.spans.length);
-      grown.set(this.spans);
-      this.spans = grown;
+  /**
+   * Appends scanned entries: (text, start, end) triples; a text of -1 marks an entry that is not ASCII, whose start
+   * and end are offsets in `arena` (the scan's name bytes): it is decoded alone and becomes a text of its own.
+   */
+  appendSpans(spans: Int32Array, nonAscii: boolean, arena: Uint8Array): void {
+    const from = this.spans.length;
+    this.spans.append(spans);
+    if (!nonAscii) return;
+    const data = this.spans.data;
+    for (let i = from; i < this.spans.length; i += 3) {
+      if (data[i] !== -1) continue;
+      this.texts.push(utf8.decode(arena.subarray(data[i + 1]!, data[i + 2]!)));
+      data[i] = this.texts.length - 1;
+      data[i + 2] = this.texts[this.texts.length - 1]!.length;
+      data[i + 1] = 0;
     }
-    this.spans[at] = text;
-    this.spans[at + 1] = start;
-    this.spans[at + 2] = end;
-    this.count++;
   }
 
   get(i: number): string {
-    const text = this.texts[this.spans[3 * i]!]!;
-    const start = this.spans[3 * i + 1]!;
-    const end = this.spans[3 * i + 2]!;
+    const data = this.spans.data;
+    const text = this.texts[data[3 * i]!]!;
+    const start = data[3 * i + 1]!;
+    const end = data[3 * i + 2]!;
     return start === 0 && end === text.length ? text : text.substring(start, end);
   }
 
   /** `get(i).length`. */
   textLength(i: number): number {
-    return this.spans[3 * i + 2]! - this.spans[3 * i + 1]!;
+    const data = this.spans.data;
+    return data[3 * i + 2]! - data[3 * i + 1]!;
   }
 
   /** `get(i).charCodeAt(0)` (NaN for an empty entry). */
   firstCode(i: number): number {
-    return this.textLength(i) === 0 ? NaN : this.texts[this.spans[3 * i]!]!.charCodeAt(this.spans[3 * i + 1]!);
+    const data = this.spans.data;
+    return data[3 * i + 2]! === data[3 * i + 1]! ? NaN : this.texts[data[3 * i]!]!.charCodeAt(data[3 * i + 1]!);
   }
 
   /** Entries `[a, b)` as a list of exactly their length (the shared frozen empty list when none). */
@@ -179,6 +209,25 @@ export class TextColumn {
   all(): string[] {
     return this.slice(0, this.length);
   }
+}
+
+/** True when the first `n` values of `values` are all different (an open-addressing set of them, linear probing). */
+function distinctInts(values: Int32Array, n: number): boolean {
+  const bits = Math.max(4, 33 - Math.clz32(n));
+  const size = 2 ** bits;
+  const slots = new Int32Array(size);
+  const taken = new Uint8Array(size);
+  for (let i = 0; i < n; i++) {
+    const v = values[i]!;
+    let at = Math.imul(v, 0x9e37_79b1) >>> (32 - bits);
+    while (taken[at] !== 0) {
+      if (slots[at] === v) return false;
+      at = (at + 1) & (size - 1);
+    }
+    taken[at] = 1;
+    slots[at] = v;
+  }
+  return true;
 }
 
 /** FNV-1a (32 bits) of an ASCII string's chars (= of its UTF-8 bytes), as graphScan.wat hashes node names; undefined when not ASCII. */
@@ -199,19 +248,21 @@ function asciiHash(s: string): number | undefined {
  * heap the garbage collector copied. Names and edges are {@link TextColumn}s (strings made when read).
  */
 export class NodeTable {
-  readonly names = new TextColumn();
+  /** The texts the names and edges are cut from. */
+  readonly texts: string[] = [];
+  readonly names = new TextColumn(this.texts);
   readonly ops: string[] = [];
   readonly domains: string[] = [];
-  /** Inputs of row i: `inputEdges` entries from `inputStarts[i]` up to the next row's start (or the end). */
-  readonly inputEdges = new TextColumn();
-  readonly inputStarts: number[] = [];
-  readonly outputEdges = new TextColumn();
-  readonly outputStarts: number[] = [];
+  /** Inputs of row i: `inputEdges` entries from `inputStarts.data[i]` up to the next row's start (or the end). */
+  readonly inputEdges = new TextColumn(this.texts);
+  readonly inputStarts = new IntColumn();
+  readonly outputEdges = new TextColumn(this.texts);
+  readonly outputStarts = new IntColumn();
   /**
-   * The FNV-1a hashes of the names so far while they are all ASCII and non-empty (undefined once one is not): names
-   * whose hashes differ differ ({@link distinctNames}).
+   * The FNV-1a hashes of the names while they are all ASCII and non-empty (undefined once one is not): names whose
+   * hashes differ differ ({@link distinctNames}).
    */
-  private nameHashes: Int32Array | undefined = new Int32Array(64);
+  private nameHashes: IntColumn | undefined = new IntColumn();
 
   /** Rows completed. */
   get length(): number {
@@ -226,48 +277,48 @@ export class NodeTable {
 
   /** Inputs of the open row so far. */
   openInputs(): number {
-    return this.inputEdges.length - this.inputStarts[this.inputStarts.length - 1]!;
+    return this.inputEdges.length - this.inputStarts.data[this.inputStarts.length - 1]!;
   }
 
   /** Outputs of the open row so far. */
   openOutputs(): number {
-    return this.outputEdges.length - this.outputStarts[this.outputStarts.length - 1]!;
+    return this.outputEdges.length - this.outputStarts.data[this.outputStarts.length - 1]!;
   }
 
   end(name: string, op: string, domain: string): void {
     this.names.push(name);
-    this.noteName(name === '' ? undefined : asciiHash(name));
+    const hash = name === '' ? undefined : asciiHash(name);
+    if (hash === undefined) this.nameHashes = undefined;
+    else this.nameHashes?.push(hash);
     this.ops.push(op);
     this.domains.push(domain);
   }
 
-  /** Notes the hash of the name of row `names.length - 1` for {@link distinctNames} (undefined: empty or not ASCII). */
-  noteName(hash: number | undefined): void {
-    let hashes = this.nameHashes;
-    if (hashes === undefined) return;
-    if (hash === undefined) {
-      this.nameHashes = undefined;
-      return;
-    }
-    const i = this.names.length - 1;
-    if (i >= hashes.length) {
-      const grown = new Int32Array(2 * hashes.length);
-      grown.set(hashes);
-      this.nameHashes = hashes = grown;
-    }
-    hashes[i] = hash;
+  /**
+   * Appends the rows of a scan (graphScan.ts): name and edge spans cut from `text` (whose index in {@link texts} the
+   * scan was given), edge starts, name hashes (`unhashed`: names among them that are empty or not ASCII), op types and
+   * domains.
+   */
+  appendScanned(text: string, s: GraphScanner, ops: readonly string[], domains: readonly string[]): void {
+    this.texts.push(text);
+    const nonAscii = s.nonAscii > 0;
+    const arena = s.arena();
+    this.names.appendSpans(s.nameSpans(), nonAscii, arena);
+    this.inputEdges.appendSpans(s.inputSpans(), nonAscii, arena);
+    this.outputEdges.appendSpans(s.outputSpans(), nonAscii, arena);
+    this.inputStarts.append(s.inputStarts());
+    this.outputStarts.append(s.outputStarts());
+    if (s.unhashed > 0) this.nameHashes = undefined;
+    else this.nameHashes?.append(s.nameHashes());
+    appendAll(this.ops, ops);
+    appendAll(this.domains, domains);
   }
 
   /** True when no name is empty and no name is there twice. */
   distinctNames(): boolean {
     const hashes = this.nameHashes;
-    if (hashes !== undefined) {
-      // All ASCII and non-empty: distinct when their hashes are (sorted, no two neighbours equal); else compare names.
-      const sorted = hashes.slice(0, this.names.length).sort();
-      let repeated = false;
-      for (let i = 1; i < sorted.length && !repeated; i++) repeated = sorted[i] === sorted[i - 1];
-      if (!repeated) return true;
-    }
+    // All ASCII and non-empty: distinct when their hashes are; else (or on a repeated hash) the names are compared.
+    if (hashes !== undefined && distinctInts(hashes.data, hashes.length)) return true;
     const names = this.names.all();
     const set = new Set(names);
     return set.size === names.length && !set.has('');
@@ -282,19 +333,19 @@ export class NodeTable {
   }
 
   inputStart(i: number): number {
-    return this.inputStarts[i]!;
+    return this.inputStarts.data[i]!;
   }
 
   inputEnd(i: number): number {
-    return i + 1 < this.inputStarts.length ? this.inputStarts[i + 1]! : this.inputEdges.length;
+    return i + 1 < this.inputStarts.length ? this.inputStarts.data[i + 1]! : this.inputEdges.length;
   }
 
   outputStart(i: number): number {
-    return this.outputStarts[i]!;
+    return this.outputStarts.data[i]!;
   }
 
   outputEnd(i: number): number {
-    return i + 1 < this.outputStarts.length ? this.outputStarts[i + 1]! : this.outputEdges.length;
+    return i + 1 < this.outputStarts.length ? this.outputStarts.data[i + 1]! : this.outputEdges.length;
   }
 
   /** Row i's inputs as a list of exactly their length (the shared frozen empty list when none). */
@@ -797,7 +848,8 @@ export class OnnxWireParser {
       const nodesLeft = Math.min(limits.maxNodeCount - this.nodeCount, 1023 - (this.nodeCount & 1023));
       const tensorsLeft = Math.min(limits.maxTensorCount - this.tensorCount, 1023 - (this.tensorCount & 1023));
       const valuesLeft = Math.min(limits.maxNodeCount - valueInfoCount, 0x7fff_ffff);
-      const next = s.scan(pos, limit, nodesLeft, tensorsLeft, valuesLeft);
+      const table = g.nodes;
+      const next = s.scan(pos, limit, nodesLeft, tensorsLeft, valuesLeft, table.texts.length, table.inputEdges.length, table.outputEdges.length);
       if (next === pos) return valueInfoCount;
       this.takeScan(s, g, base);
       this.nodeCount += s.nodes;
@@ -811,73 +863,42 @@ export class OnnxWireParser {
   /** The strings of the scanner's label ids (op types, domains), made once each. */
   private readonly scanLabels: string[] = [];
 
-  /** An op_type or domain of a scanned node: by its label id (-1: none), else from its span. */
-  private scannedLabel(str: (at: number, n: number) => string, at: number, n: number, id: number): string {
-    if (id < 0) return this.intern(str(at, n));
-    return (this.scanLabels[id] ??= this.intern(str(at, n)));
-  }
-
-  /** Adds the records of the last scan to `g` (offsets in them relative to the buffer starting at file offset `base`). */
+  /** Adds what the last scan read to `g` (offsets in its records relative to the buffer starting at file offset `base`). */
   private takeScan(s: GraphScanner, g: RawGraph, base: number): void {
-    const w = s.records;
-    const words = s.recordWords;
     const arena = s.arena();
     // ASCII names are cut from one text of the call's name bytes (one char per byte); others are decoded alone.
     const text = latin1.decode(arena);
-    const str = (at: number, n: number): string => ((n & 0x1_0000) === 0 ? text.substring(at, at + n) : utf8.decode(arena.subarray(at, at + (n & 0xffff))));
-    const table = g.nodes;
-    const ops = table.ops;
-    const domains = table.domains;
-    const names = table.names;
-    const inputs = table.inputEdges;
-    const outputs = table.outputEdges;
-    // The rows cut their names and edges from the call's text (made a text of each column only when a node was read).
-    const withNodes = s.nodes > 0;
-    const nameText = withNodes ? names.addText(text) : -1;
-    const inputText = withNodes ? inputs.addText(text) : -1;
-    const outputText = withNodes ? outputs.addText(text) : -1;
+    const nodes = s.nodes;
+    if (nodes > 0) {
+      const ids = s.labelIds();
+      const labels = this.scanLabels;
+      const ops = new Array<string>(nodes);
+      const domains = new Array<string>(nodes);
+      for (let k = 0; k < nodes; k++) {
+        ops[k] = labels[ids[2 * k]!] ?? this.scanLabel(s, ids[2 * k]!);
+        domains[k] = labels[ids[2 * k + 1]!] ?? this.scanLabel(s, ids[2 * k + 1]!);
+      }
+      g.nodes.appendScanned(text, s, ops, domains);
+    }
+    const w = s.records;
+    const words = s.recordWords;
+    const str = (t: number, start: number, end: number): string => (t >= 0 ? text.substring(start, end) : utf8.decode(arena.subarray(start, end)));
     let runStart = -1;
     let runEnd = -1;
     let ends: number[] = [];
     for (let i = 0; i < words;) {
-      const tag = w[i]!;
-      if (tag === SCAN_NODE) {
-        const nameAt = w[i + 1]!;
-        const nameLength = w[i + 2]!;
-        if ((nameLength & 0x1_0000) === 0) names.pushSpan(nameText, nameAt, nameAt + nameLength);
-        else names.push(str(nameAt, nameLength));
-        table.noteName(nameLength === 0 || (nameLength & 0x1_0000) !== 0 ? undefined : w[i + 3]!);
-        ops.push(this.scannedLabel(str, w[i + 4]!, w[i + 5]!, w[i + 6]!));
-        domains.push(this.scannedLabel(str, w[i + 7]!, w[i + 8]!, w[i + 9]!));
-        const nIn = w[i + 10]!;
-        const nOut = w[i + 11]!;
-        i += 12;
-        table.inputStarts.push(inputs.length);
-        table.outputStarts.push(outputs.length);
-        for (let k = 0; k < nIn; k++, i += 2) {
-          const at = w[i]!;
-          const n = w[i + 1]!;
-          if ((n & 0x1_0000) === 0) inputs.pushSpan(inputText, at, at + n);
-          else inputs.push(str(at, n));
-        }
-        for (let k = 0; k < nOut; k++, i += 2) {
-          const at = w[i]!;
-          const n = w[i + 1]!;
-          if ((n & 0x1_0000) === 0) outputs.pushSpan(outputText, at, at + n);
-          else outputs.push(str(at, n));
-        }
-      } else if (tag === SCAN_TENSOR) {
-        const rawAt = w[i + 6]!;
-        const rawLength = w[i + 7]!;
-        const rank = w[i + 8]!;
+      if (w[i] === SCAN_TENSOR) {
+        const rawAt = w[i + 7]!;
+        const rawLength = w[i + 8]!;
+        const rank = w[i + 9]!;
         const dims: number[] = rank === 0 ? [] : new Array<number>(rank);
-        for (let k = 0; k < rank; k++) dims[k] = w[i + 9 + k]!;
+        for (let k = 0; k < rank; k++) dims[k] = w[i + 10 + k]!;
         g.initializers.push({
-          offset: base + s.offset(w[i + 1]!), name: str(w[i + 2]!, w[i + 3]!), dims, dataType: w[i + 4]!, dataLocation: w[i + 5]!, hasSegment: false,
+          offset: base + s.offset(w[i + 1]!), name: str(w[i + 2]!, w[i + 3]!, w[i + 4]!), dims, dataType: w[i + 5]!, dataLocation: w[i + 6]!, hasSegment: false,
           data: rawAt < 0 ? {} : { raw_data: { chunks: [{ offset: base + s.offset(rawAt), byteLength: rawLength }], byteLength: rawLength, unpackedValues: 0, stringValues: 0 } },
           externalData: NONE,
         });
-        i += 9 + rank;
+        i += 10 + rank;
       } else {
         // A checked value_info: kept as its bytes, consecutive ones copied as one run.
         const start = s.offset(w[i + 1]!);
@@ -893,6 +914,11 @@ export class OnnxWireParser {
       }
     }
     if (runStart >= 0) g.valueInfo.deferRun(s.view(runStart, runEnd), ends);
+  }
+
+  /** The string of the scanner's label `id`, made (and interned) on its first use. */
+  private scanLabel(s: GraphScanner, id: number): string {
+    return (this.scanLabels[id] = this.intern(utf8.decode(s.label(id))));
   }
 
   /**
