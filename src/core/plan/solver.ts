@@ -212,6 +212,8 @@ export interface LayerTensorColumns {
    * that name, as in {@link LayerTensors.byLayer}); undefined when every name is unique (each position its own).
    */
   readonly listOf: Int32Array | undefined;
+  /** True when some weight name is listed by more than one layer (or twice by one): layers may share a tensor. */
+  readonly weightsRepeat: boolean;
 }
 
 /** {@link LayerTensorColumns} of a model (made once per model: never mutate). */
@@ -241,24 +243,30 @@ function computeLayerTensorColumns(model: Model): LayerTensorColumns {
   const start = new Int32Array(n + 1);
   const tensor: TensorInfo[] = [];
   const isMain = new Uint8Array(total);
-  const owned = new Set<string>();
+  // Every weight name listed so far (a name's tensor, when it has one, is the same at every listing).
+  const seen = new Set<string>();
+  let weightsRepeat = false;
   for (let i = 0; i < n; i++) {
     const l = layers[i]!;
     start[i] = tensor.length;
     const count = weightCount(l);
     for (let k = 0; k < count; k++) {
       const w = weightAt(l, k)!;
+      if (seen.has(w)) {
+        weightsRepeat = true;
+        continue;
+      }
+      seen.add(w);
       const t = tensors.get(w);
-      if (!t || owned.has(w)) continue;
-      owned.add(w);
+      if (!t) continue;
       isMain[tensor.length] = k === 0 ? 1 : 0;
       tensor.push(t);
     }
   }
   start[n] = tensor.length;
   let outsideBytes = 0;
-  for (const t of tensors.values()) if (!owned.has(t.name)) outsideBytes += t.byteLength;
-  return { start, tensor, isMain: isMain.slice(0, tensor.length), outsideBytes, listOf: repeatedNameOwners(model) };
+  for (const t of tensors.values()) if (!seen.has(t.name)) outsideBytes += t.byteLength;
+  return { start, tensor, isMain: isMain.slice(0, tensor.length), outsideBytes, listOf: repeatedNameOwners(model), weightsRepeat };
 }
 
 /** The name-keyed view: each name's entry is the list of its last layer, in the order of first appearance. */
@@ -404,14 +412,16 @@ function computeGroupColumns(model: Model, fuse: FuseOptions): LayerGroupColumns
     layers[j] = l;
     posOf[j++] = i;
   }
-  const numberOf = new Map<string, number>();
   const id = new Int32Array(n);
-  for (let i = 0; i < n; i++) {
-    const name = layers[i]!.name;
-    const known = numberOf.get(name);
-    if (known === undefined) numberOf.set(name, i);
-    id[i] = known ?? i;
-  }
+  if (repeatedNameOwners(model)) {
+    const numberOf = new Map<string, number>();
+    for (let i = 0; i < n; i++) {
+      const name = layers[i]!.name;
+      const known = numberOf.get(name);
+      if (known === undefined) numberOf.set(name, i);
+      id[i] = known ?? i;
+    }
+  } else for (let i = 0; i < n; i++) id[i] = i; // unique names: each layer its own number
   const parent = new Int32Array(n);
   for (let i = 0; i < n; i++) parent[i] = i;
   // Reason code of a root (GROUP_REASONS index; 0 = none yet).
@@ -451,8 +461,10 @@ function computeGroupColumns(model: Model, fuse: FuseOptions): LayerGroupColumns
   const tensorOwner = new Map<string, number>();
   const tensors = tensorIndex(model);
   const laterRank = new Map<string, number>();
-  for (const t of model.tensors) if (tensors.get(t.name) !== t) laterRank.set(t.name, t.shape.length);
-  for (let i = 0; i < n; i++) {
+  // No weight name listed twice: no layers share a tensor (the usual case; this pass is then skipped).
+  const shared = layerTensorColumns(model).weightsRepeat;
+  if (shared) for (const t of model.tensors) if (tensors.get(t.name) !== t) laterRank.set(t.name, t.shape.length);
+  for (let i = 0; i < n && shared; i++) {
     const l = layers[i]!;
     const count = weightCount(l);
     for (let k = 0; k < count; k++) {
@@ -675,8 +687,12 @@ export function solveModel(model: Model, options: SolveModelOptions): SolveModel
   // Comparison points get a smaller DP allowance than the plan itself: beyond it they report the LP-repaired
   // solution with its proven gap (status 'gap'), which for large models is within a fraction of a percent.
   const atOptions = { maxStates: Math.min(options.maxStates ?? 2_000_000, COMPARISON_MAX_STATES), maxTotalStates: COMPARISON_MAX_STATES * 10 };
+  // Baselines of equal size (uniform FP8 and INT8 at one byte per weight) share one solve: a solve of a prepared
+  // problem depends on the budget alone.
+  const solvedAt = new Map<number, KnapsackResult>();
   const atBytes = (options.alsoAtBytes ?? []).map((budget): SolveAtBytes => {
-    const at = solvePreparedKnapsack(prepared, budget, atOptions);
+    let at = solvedAt.get(budget);
+    if (!at) solvedAt.set(budget, (at = solvePreparedKnapsack(prepared, budget, atOptions)));
     return { weightBudgetBytes: budget, status: at.status, harm: at.harm, weightBytes: at.bytes, gap: at.gap };
   });
   const assignment: Record<string, string> = {};
@@ -749,10 +765,16 @@ export function harmFromScores(scores: SensitivityScores): HarmFunction {
   scores.formats.forEach((id, f) => {
     if (!columns.has(id)) columns.set(id, scores.staticScores[f]!);
   });
+  // The solver and the comparisons ask for every format of one layer in a row: its number is looked up once.
+  let lastLayer: Layer | undefined;
+  let lastIndex: number | undefined;
   return (layer, format) => {
-    const i = index.get(layer.name);
+    if (layer !== lastLayer) {
+      lastLayer = layer;
+      lastIndex = index.get(layer.name);
+    }
     const column = columns.get(format.id);
-    return i === undefined || column === undefined ? undefined : column[i];
+    return lastIndex === undefined || column === undefined ? undefined : column[lastIndex];
   };
 }
 //#endregion
