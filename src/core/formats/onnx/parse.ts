@@ -60,6 +60,37 @@ export interface RawTensor {
   externalData: [string, string][];
 }
 
+/**
+ * An initializer read by the WebAssembly scan (graphScan.ts): name, dims, data_type, data_location and at most one
+ * raw_data stretch, nothing else. Its fields are flat (reader.ts reads them so, see `scannedTensorInfo`); the
+ * {@link RawTensor} view of its payload is made only if something asks for it.
+ */
+export class ScannedTensor implements RawTensor {
+  constructor(
+    readonly offset: number,
+    readonly name: string,
+    readonly dims: number[],
+    readonly dataType: number,
+    readonly dataLocation: number,
+    /** The raw_data stretch: its offset (-1: no raw_data field) and length. */
+    readonly rawOffset: number,
+    readonly rawLength: number,
+  ) {}
+
+  get hasSegment(): boolean {
+    return false;
+  }
+
+  get externalData(): [string, string][] {
+    return NONE;
+  }
+
+  get data(): Partial<Record<DataFieldName, DataField>> {
+    if (this.rawOffset < 0) return {};
+    return { raw_data: { chunks: [{ offset: this.rawOffset, byteLength: this.rawLength }], byteLength: this.rawLength, unpackedValues: 0, stringValues: 0 } };
+  }
+}
+
 /** A SparseTensorProto. */
 export interface RawSparseTensor {
   readonly offset: number;
@@ -893,11 +924,7 @@ export class OnnxWireParser {
         const rank = w[i + 9]!;
         const dims: number[] = rank === 0 ? [] : new Array<number>(rank);
         for (let k = 0; k < rank; k++) dims[k] = w[i + 10 + k]!;
-        g.initializers.push({
-          offset: base + s.offset(w[i + 1]!), name: str(w[i + 2]!, w[i + 3]!, w[i + 4]!), dims, dataType: w[i + 5]!, dataLocation: w[i + 6]!, hasSegment: false,
-          data: rawAt < 0 ? {} : { raw_data: { chunks: [{ offset: base + s.offset(rawAt), byteLength: rawLength }], byteLength: rawLength, unpackedValues: 0, stringValues: 0 } },
-          externalData: NONE,
-        });
+        g.initializers.push(new ScannedTensor(base + s.offset(w[i + 1]!), str(w[i + 2]!, w[i + 3]!, w[i + 4]!), dims, w[i + 5]!, w[i + 6]!, rawAt < 0 ? -1 : base + s.offset(rawAt), rawLength));
         i += 10 + rank;
       } else {
         // A checked value_info: kept as its bytes, consecutive ones copied as one run.

@@ -23,7 +23,7 @@ import { setOwn } from '../../model/dict';
 import { tensorLocation } from '../../model/tensorData';
 import { UniqueNames } from '../../model/uniqueNames';
 import { buildLayers, isWeightInput } from './layers';
-import { ATTRIBUTE_VALUES_KEPT, decodeValueInfo, OnnxWireParser, type DataField, type DataFieldName, type RawAttribute, type RawGraph, type RawModel, type RawNode, type RawSparseTensor, type RawTensor } from './parse';
+import { ATTRIBUTE_VALUES_KEPT, decodeValueInfo, OnnxWireParser, ScannedTensor, type DataField, type DataFieldName, type RawAttribute, type RawGraph, type RawModel, type RawNode, type RawSparseTensor, type RawTensor } from './parse';
 import { ATTRIBUTE_TYPE, DATA_LOCATION_EXTERNAL, dtypeOfOnnx } from './schema';
 import { int64Text, type BigValue } from './wire';
 import { appendAll, maxOf } from '../../util/arrays';
@@ -210,8 +210,36 @@ class ModelBuilder {
     return { dtype, shape, elementCount, byteLength: location.byteLength, ...stored(location), origin };
   }
 
+  /**
+   * {@link storedTensorInfo} of a tensor the WebAssembly scan read (its dims are sizes, it has at most one raw_data
+   * stretch and no other payload): the same checks, results and messages, without the payload records or a label
+   * made before a check fails. Its dims list becomes the shape (the scan made it for this tensor alone).
+   */
+  private scannedTensorInfo(t: ScannedTensor, origin: TensorInfo['origin']): Omit<TensorInfo, 'name' | 'graph'> {
+    const dtype = dtypeOfOnnx(t.dataType);
+    if (!dtype) this.fail('unsupported', `${this.label(t)} has unsupported data_type ${t.dataType}`, t.offset);
+    const shape = t.dims;
+    const max = this.ctx.limits.maxElementCount;
+    let elementCount = 1;
+    for (let i = 0; i < shape.length; i++) {
+      elementCount *= shape[i]!;
+      if (elementCount > max) this.fail('limit-exceeded', `${this.label(t)} has shape [${shape.join(', ')}], more than ${max} elements`, t.offset);
+    }
+    const rawLength = t.rawLength;
+    if (t.rawOffset >= 0 && rawLength > 0) {
+      const expectedBytes = storedByteLength(dtype, elementCount);
+      if (expectedBytes !== undefined && rawLength !== expectedBytes) {
+        this.fail('bad-value', `${this.label(t)} has ${rawLength} bytes of raw_data but shape [${shape.join(', ')}] of ${dtype} needs ${expectedBytes}`, t.offset);
+      }
+      return { dtype, shape, elementCount, byteLength: rawLength, file: '', byteOffset: t.rawOffset, encoding: 'raw', origin };
+    }
+    if (elementCount > 0) this.tensorsWithoutData++;
+    return { dtype, shape, elementCount, byteLength: 0, file: undefined, byteOffset: 0, encoding: 'raw', origin };
+  }
+
   /** {@link tensorInfo} of a tensor stored in the model file (synchronous: nothing to open). */
   private storedTensorInfo(t: RawTensor, origin: TensorInfo['origin']): Omit<TensorInfo, 'name' | 'graph'> {
+    if (t instanceof ScannedTensor) return this.scannedTensorInfo(t, origin);
     const what = this.label(t);
     const dtype = dtypeOfOnnx(t.dataType);
     if (!dtype) this.fail('unsupported', `${what} has unsupported data_type ${t.dataType}`, t.offset);
