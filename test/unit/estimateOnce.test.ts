@@ -44,3 +44,26 @@ test('solvePlan prepares the estimate once; replacing the assignment re-runs onl
   assert.deepEqual(solved.estimate, estimate(model, H100, { context: 1024, assignment: solved.assignment }));
   assert.deepEqual(replaced.estimate, estimate(model, H100, { context: 1024, assignment: other }));
 });
+
+test('perLayer false leaves only the per-layer list out: of estimateWith, solvePlan and a replaced assignment', () => {
+  const model = tinyTransformer(4, 64, 128, { experts: 4 });
+  for (const target of [H100, CPU]) {
+    const prepared = prepareEstimate(model, target, { context: 512 });
+    for (const choice of [{}, { assignment: assignmentOf(model, ['int4', 'fp16', 'nvfp4']) }, { defaultFormat: 'int8' }]) {
+      const full = estimateWith(prepared, choice);
+      assert.ok(full.perLayer.length > 0);
+      assert.deepEqual(estimateWith(prepared, { ...choice, perLayer: false }), { ...full, perLayer: [] }, target.id);
+      assert.deepEqual(estimateWith(prepared, { ...choice, perLayer: true }), full);
+    }
+  }
+  const input = { target: H100, budget: { avgBits: 6 }, harm: () => 1e-4, formats: ['fp16', 'int8', 'int4'], fingerprint: `pl1:${'0'.repeat(64)}`, context: 1024 };
+  const solved = solvePlan(model, input);
+  const lean = solvePlan(model, { ...input, perLayer: false });
+  assert.ok(solved.estimate.perLayer.length > 0);
+  assert.deepEqual(lean.assignment, solved.assignment);
+  assert.deepEqual(lean.plan, solved.plan);
+  assert.deepEqual(lean.estimate, { ...solved.estimate, perLayer: [] });
+  const other = assignmentOf(model, ['int8']);
+  const replaced = replacePlanAssignment(model, { ...input, perLayer: false }, lean, other);
+  assert.deepEqual(replaced.estimate, { ...estimate(model, H100, { context: 1024, assignment: other }), perLayer: [] });
+});

@@ -525,6 +525,8 @@ export async function planCommand(optionValues: OptionValues, positionals: reado
       constants: m.constants, fingerprint: m.fingerprint, previous: m.previous, baselines: m.baselineList,
       ...(s.context !== undefined ? { context: s.context } : {}),
       ...(values['fuse-qkv'] ? { fuse: { qkv: true } } : {}),
+      // Only --json prints the estimate's per-layer list.
+      ...(values.json ? {} : { perLayer: false }),
     };
     // Whether anything fits does not depend on the harm: an impossible budget is reported before minutes of
     // measurement in llama.cpp or onnxruntime are spent on it.

@@ -332,7 +332,13 @@ export function estimate(model: Model, target: Target, options: EstimateOptions 
 }
 
 /** Which assignment an estimate is for: the only options {@link estimateWith} takes per call. */
-export type EstimateChoice = Pick<EstimateOptions, 'assignment' | 'defaultFormat'>;
+export type EstimateChoice = Pick<EstimateOptions, 'assignment' | 'defaultFormat'> & {
+  /**
+   * False: the estimate's `perLayer` is left empty; every other figure is the same (a caller that never shows the
+   * list, such as `plan` without --json, skips an object per layer: 200,000 at 200,000 layers).
+   */
+  readonly perLayer?: boolean;
+};
 
 /**
  * The part of an estimate that does not depend on the layers' formats: the checked batch, context and KV format,
@@ -584,7 +590,7 @@ class RateBook {
 }
 
 /** Each layer's format, bytes, FLOPs and whether it runs natively; active FLOPs and seconds per token. */
-function layerEstimates(p: PreparedEstimate, w: AssignedWeights, rates: RateBook): { perLayer: LayerEstimate[]; unsupportedFormats: UnsupportedFormat[]; tokenFlops: number; tokenSeconds: number } {
+function layerEstimates(p: PreparedEstimate, w: AssignedWeights, rates: RateBook, listLayers: boolean): { perLayer: LayerEstimate[]; unsupportedFormats: UnsupportedFormat[]; tokenFlops: number; tokenSeconds: number } {
   const { model, target } = p;
   const perLayer: LayerEstimate[] = [];
   const unsupportedFormats: UnsupportedFormat[] = [];
@@ -599,14 +605,14 @@ function layerEstimates(p: PreparedEstimate, w: AssignedWeights, rates: RateBook
     for (const n of layer.moreWeights) bytes += w.tensorBytes(n);
     const flops = p.layerFlops[i]!;
     if (!format) {
-      perLayer.push({ layer: layer.name, format: layer.dtype, bytes, flopsPerToken: flops, native: true, runsAs: 'fp32' });
+      if (listLayers) perLayer.push({ layer: layer.name, format: layer.dtype, bytes, flopsPerToken: flops, native: true, runsAs: 'fp32' });
       return;
     }
     let support = supportOf.get(format);
     if (!support) supportOf.set(format, (support = formatSupport(format, target)));
     // Only layers that do matrix math need the matrix units (an embedding lookup or a norm scale does not).
     const flagged = support.flagged && flops > 0;
-    perLayer.push({ layer: layer.name, format: format.id, bytes, flopsPerToken: flops, native: !flagged, runsAs: support.runsAs });
+    if (listLayers) perLayer.push({ layer: layer.name, format: format.id, bytes, flopsPerToken: flops, native: !flagged, runsAs: support.runsAs });
     if (flagged) unsupportedFormats.push({ layer: layer.name, format: format.id, runsAs: support.runsAs });
     const active = !p.isText(layer.weight ?? '') ? 0 : isExpert ? p.breakdown.expertShare : 1;
     const r = flops > 0 && active > 0 ? rates.rate(support.runsAs) : 0;
@@ -715,7 +721,7 @@ export function estimateWith(p: PreparedEstimate, choice: EstimateChoice = {}): 
   const assumptions = [...p.assumptions];
   const activeWeightBytes = activeWeightBytesOf(p, w);
   const rates = new RateBook(target);
-  const layers = layerEstimates(p, w, rates);
+  const layers = layerEstimates(p, w, rates, choice.perLayer !== false);
   const memory = memoryFit(p, w, warnings, assumptions);
   const speed = speedOf(p, w, activeWeightBytes, layers, memory.devicesNeeded, rates, warnings, assumptions);
   const finite = (n: number): number => (Number.isFinite(n) ? n : 0);

@@ -33,6 +33,8 @@ export interface PlanForTargetOptions extends Omit<SolveModelOptions, 'weightBud
   readonly kvFormat?: string;
   /** Shape constants for the estimator (see `readShapeConstants`). */
   readonly constants?: Readonly<Record<string, readonly number[]>>;
+  /** False: the chosen assignment's estimate has an empty `perLayer` (see `EstimateChoice`); the CLI's text output. */
+  readonly perLayer?: boolean;
 }
 
 /** What would make an infeasible plan fit. */
@@ -75,7 +77,7 @@ export function planForTarget(model: Model, options: PlanForTargetOptions, prepa
   const budget = budgetFor(stored, devices);
   const solveOpts = { ...options, native: target.native, weightBudgetBytes: budget.weightBudgetBytes };
   const result = solveModel(model, solveOpts);
-  const final = estimateWith(prepared, { assignment: result.assignment });
+  const final = estimateWith(prepared, { assignment: result.assignment, ...(options.perLayer === false ? { perLayer: false } : {}) });
   const suggestions: FitSuggestion[] = [];
   if (result.status === 'infeasible') {
     const need = result.minWeightBytes;
@@ -258,7 +260,7 @@ export function solvePlan(model: Model, input: SolvePlanInput): SolvedPlan {
  */
 export function replacePlanAssignment(model: Model, input: SolvePlanInput, solved: SolvedPlan, assignment: Readonly<Record<string, string>>): SolvedPlan {
   if (assignment === solved.assignment) return solved;
-  const e = estimateWith(solved.prepared, { assignment });
+  const e = estimateWith(solved.prepared, { assignment, ...(input.perLayer === false ? { perLayer: false } : {}) });
   return { ...solved, plan: planDocument(model, input, assignment, e.context), estimate: e, assignment };
 }
 //#endregion
