@@ -537,6 +537,19 @@ class TensorPartials {
     this.blocks = keepBlocks ? new Map() : undefined;
   }
 
+  /**
+   * Frees the columns at once, when the run is over. An unreachable buffer waits for a full collection; a detached
+   * one is freed by the next young-generation collection. At 200,000 tensors × 11 formats the error sums are 70 MB,
+   * which a plan's solve used to allocate its own arrays beside: the run's peak memory. The sums read as empty after.
+   */
+  release(): void {
+    const buffers = [this.analyzed, this.sampledBlocks, this.totalBlocks, this.stats, this.signal, this.noise, this.maxAbsError, this.overflow, this.count]
+      .map((a) => a.buffer)
+      .filter((b): b is ArrayBuffer => b instanceof ArrayBuffer && b.byteLength > 0);
+    structuredClone(buffers, { transfer: buffers });
+    this.blocks?.clear();
+  }
+
   /** Starts tensor `t` afresh (zero sums). */
   reset(t: number, sampledBlocks: number, totalBlocks: number): void {
     this.analyzed[t] = 1;
@@ -828,6 +841,11 @@ class SensitivityRun {
       });
     }
     return { layers, stdErrs };
+  }
+
+  /** The run is over: its per-tensor sums are freed now (see {@link TensorPartials.release}). */
+  release(): void {
+    this.partials.release();
   }
 
   /** The layers whose main tensor was analyzed (the layers a report lists). */
@@ -1141,6 +1159,7 @@ async function runAnalysis(opened: OpenedModel, formats: string[], options: Sens
   const { layers, stdErrs } = run.scoreLayers();
   const sampled = run.samplingNote(stdErrs);
   run.progress(true, 'done');
+  run.release();
   return { model: opened.model.fileName, formats, layers, sampled, warnings: run.warnings, elapsedMs: Math.round(performance.now() - started) };
 }
 
@@ -1159,6 +1178,7 @@ export async function analyzeModelScores(opened: OpenedModel, options: Sensitivi
   const { scores, stdErrs } = run.scoreColumns();
   const sampled = run.samplingNote(stdErrs);
   run.progress(true, 'done');
+  run.release();
   return { model: opened.model.fileName, formats, scores, sampled, warnings: run.warnings, elapsedMs: Math.round(performance.now() - started) };
 }
 
