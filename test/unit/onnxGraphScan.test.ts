@@ -8,7 +8,8 @@
 import { strict as assert } from 'node:assert';
 import { test } from 'node:test';
 import { DEFAULT_LIMITS, inspectReport, MemoryByteSource, openModel, type Limits } from '../../src/core';
-import { setGraphScan } from '../../src/core/formats/onnx/graphScan';
+import { SCAN_MIN_GRAPH_BYTES, setGraphScan } from '../../src/core/formats/onnx/graphScan';
+import { OnnxWireParser } from '../../src/core/formats/onnx/parse';
 import { attr, encodeModel, graph, model, node, rawTensor, value } from '../fixtures/buildOnnx';
 
 type Proto = Record<string, unknown>;
@@ -49,7 +50,8 @@ function build(n: number, variant: 'plain' | 'attributes' | 'unicode' | 'repeate
 
 /** Everything a read gives (the report, the main graph's nodes and values, tensors), or its error. */
 async function readAll(bytes: Uint8Array, limits: Limits | undefined, scan: boolean): Promise<string> {
-  setGraphScan(scan);
+  // Graphs of any size (the defaults leave small ones to the JavaScript walk).
+  setGraphScan(scan, 0);
   try {
     const m = await openModel(new MemoryByteSource('g.onnx', bytes), limits ? { limits } : {});
     const g = m.graphs[0]!;
@@ -60,6 +62,20 @@ async function readAll(bytes: Uint8Array, limits: Limits | undefined, scan: bool
     setGraphScan(true);
   }
 }
+
+test('graph scan: graphs under SCAN_MIN_GRAPH_BYTES are left to the JavaScript walk by default', async () => {
+  const bytes = build(40, 'plain');
+  assert.ok(bytes.length < SCAN_MIN_GRAPH_BYTES);
+  // Scanned rows cut their names and edges from one text per scan; walked rows keep a text per name and edge.
+  const texts = async (): Promise<number> => (await new OnnxWireParser(new MemoryByteSource('g.onnx', bytes), DEFAULT_LIMITS, undefined).model()).graphs[0]!.nodes.texts.length;
+  assert.ok((await texts()) > 80);
+  setGraphScan(true, 0);
+  try {
+    assert.equal(await texts(), 1);
+  } finally {
+    setGraphScan(true);
+  }
+});
 
 test('graph scan: the same model as the JavaScript walk on graph-heavy models', async () => {
   for (const variant of ['plain', 'attributes', 'unicode', 'repeated', 'unusual'] as const) {

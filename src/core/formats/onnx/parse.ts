@@ -16,7 +16,7 @@ import { F, dtypeOfOnnx } from './schema';
 import { MAX_KEY_AND_LENGTH_BYTES as KEY, WIRE_FIXED32, WIRE_FIXED64, WIRE_LEN, WIRE_VARINT, WireCursor, drive, int64Text, need, type BigValue, type Wire } from './wire';
 import { UniqueNames } from '../../model/uniqueNames';
 import { appendAll } from '../../util/arrays';
-import { GraphScanner, SCAN_TENSOR } from './graphScan';
+import { GraphScanner, graphScanMinBytes, SCAN_TENSOR } from './graphScan';
 
 const utf8 = new TextDecoder('utf-8', { fatal: false });
 /** One char per byte (WHATWG maps 'latin1' to windows-1252: only its ASCII part, the same in every encoding, is used). */
@@ -867,8 +867,11 @@ export class OnnxWireParser {
    */
   private scanGraph(g: RawGraph, end: number, valueInfoCount: number): number {
     let s = this.scanner;
-    if (s === undefined) s = this.scanner = GraphScanner.create(this.limits) ?? null;
     const c = this.c;
+    if (s === undefined) {
+      if (end - c.pos < graphScanMinBytes()) return valueInfoCount;
+      s = this.scanner = GraphScanner.create(this.limits) ?? null;
+    }
     const buf = c.buffer;
     const base = c.bufferStart;
     const limit = Math.min(end - base, buf.length);
