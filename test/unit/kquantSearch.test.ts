@@ -9,8 +9,8 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { activeKquantSearchBackend, decodeElements, fakeQuantize, getNumberFormat, KQUANT_MAX_VALUES, quantizeGgml, seededRandom, setKquantSearchBackend } from '../../src/core';
-import { referenceQkx2Run, referenceQxRun } from '../../src/core/precision/ggmlQuants';
-import { searchQkx2, searchQx } from '../../src/core/precision/kquantSearch';
+import { referenceQkx2Run, referenceSymmetricRun } from '../../src/core/precision/ggmlQuants';
+import { searchQ3, searchQkx2, searchQx } from '../../src/core/precision/kquantSearch';
 
 const TYPES = ['q2_k', 'q3_k', 'q4_k', 'q5_k', 'q6_k'] as const;
 const wasm = activeKquantSearchBackend() === 'wasm';
@@ -196,20 +196,23 @@ test('K-quant search: make_qkx2 (Q2_K, Q4_K, Q5_K) gives the reference scale, �
   }
 });
 
-test('K-quant search: make_qx (Q6_K) gives the reference scale and codes of every sub-block, bit for bit', { skip: !wasm && 'no WebAssembly SIMD' }, () => {
+test('K-quant search: make_qx (Q6_K) and make_q3 (Q3_K) give the reference scale and codes of every sub-block, bit for bit', { skip: !wasm && 'no WebAssembly SIMD' }, () => {
   const r = seededRandom(29);
   const gauss = (): number => Math.sqrt(-2 * Math.log(Math.max(r(), 1e-12))) * Math.cos(2 * Math.PI * r());
   // The all-zero test compares the float32 max |x| with the double 1e-15: the float32 nearest 1e-15 is above it (not
   // all-zero), the one below is below it (all-zero).
   const at1e15 = Math.fround(1e-15);
   const below1e15 = new Float32Array(new Uint32Array([new Uint32Array(new Float32Array([at1e15]).buffer)[0]! - 1]).buffer)[0]!;
+  // make_q3 (nmax 4) changes a code in its fifth and last refinement pass of these (most runs change none in the first).
+  const FIVE_PASSES = [-1.125, 1.375, 2.125, -1.75, -2.0625, -3.4375, 0.5625, -4.5, 1.6875, 1.25, 3.9375, 4.3125, -0.9375, -2.375, 3.0625, -1.75];
   const kinds: ((i: number) => number)[] = [
     () => 0, () => gauss() * 0.02, () => -Math.abs(gauss()), () => gauss() * 3e38, () => gauss() * 1e-40, (i) => (i === 3 ? Infinity : gauss()),
     (i) => (i === 0 ? -Infinity : gauss()), () => Math.round(gauss() * 4) / 2, (i) => (i === 5 ? 1 : 0), () => (r() < 0.1 ? 40 : 1) * gauss(),
     (i) => (i === 2 ? at1e15 : i === 7 ? -at1e15 / 3 : 0), (i) => (i === 2 ? -below1e15 : i === 7 ? below1e15 / 3 : 0),
     (i) => (i % 4 === 1 ? -2 : i % 4 === 3 ? 2 : 0.5), // equal magnitudes of both signs: the first is the max
+    (i) => FIVE_PASSES[i]!,
   ];
-  for (const nmax of [32, 4]) {
+  for (const [search, nmax] of [['qx', 32], ['qx', 4], ['q3', 4], ['q3', 32]] as const) {
     for (let nsub = 1; nsub <= 40; nsub += nsub < 9 ? 1 : 31) {
       for (let rep = 0; rep < 8; rep++) {
         const x = new Float32Array(nsub * 16 + 8);
@@ -219,11 +222,11 @@ test('K-quant search: make_qx (Q6_K) gives the reference scale and codes of ever
           const scale = j % 2 ? 1 : 10 ** (r() * 8 - 4);
           for (let i = 0; i < 16; i++) x[xo + j * 16 + i] = kind(i) * scale;
         }
-        const ref = referenceQxRun(x, xo, nsub * 16, 16, nmax);
-        const fast = searchQx(x, xo, nsub * 16, 16, nmax)!;
+        const ref = referenceSymmetricRun(search, x, xo, nsub * 16, 16, nmax);
+        const fast = (search === 'qx' ? searchQx : searchQ3)(x, xo, nsub * 16, 16, nmax)!;
         assert.ok(fast, 'the WebAssembly search ran');
         for (let j = 0; j < nsub; j++) {
-          const at = `nmax ${nmax}, ${nsub} sub-blocks, rep ${rep}, sub-block ${j} (${Array.from(x.subarray(xo + j * 16, xo + j * 16 + 4)).join(', ')}…)`;
+          const at = `${search} nmax ${nmax}, ${nsub} sub-blocks, rep ${rep}, sub-block ${j} (${Array.from(x.subarray(xo + j * 16, xo + j * 16 + 4)).join(', ')}…)`;
           assert.ok(Object.is(fast.scales[j], ref.scales[j]), `${at}: scale ${fast.scales[j]} vs reference ${ref.scales[j]}`);
           assert.deepEqual(Array.from(fast.codes.subarray(j * 16, (j + 1) * 16)), Array.from(ref.codes.subarray(j * 16, (j + 1) * 16)), `${at}: codes`);
         }

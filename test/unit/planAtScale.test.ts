@@ -173,3 +173,22 @@ test('frontier walked without columns: the same points as from every point kept,
     for (const maxPoints of [0, 1, 2, 3, 7, 50, 200, 1e9]) assert.deepEqual(preparedFrontier(p, maxPoints), reference(p, maxPoints), `trial ${trial}, ${maxPoints} points`);
   }
 });
+
+test('knapsack positions: one byte each up to 256 options a group, four beyond, with the same choices', () => {
+  // Group 0 has 300 options (index 299 is the best that fits); the others few. Narrow and wide columns must agree.
+  const wide: KnapsackOption[] = Array.from({ length: 300 }, (_, i) => ({ bytes: 10 + i, harm: 1000 - i * 3 }));
+  const r = rng(17);
+  // The others' harms sum to under 0.04, less than one step of group 0 (3): group 0 always takes its best that fits.
+  const rest: KnapsackOption[][] = Array.from({ length: 40 }, () => Array.from({ length: 1 + Math.floor(r() * 5) }, () => ({ bytes: Math.floor(r() * 50), harm: r() * 1e-3 })));
+  const narrowP = prepareKnapsack(rest);
+  const wideP = prepareKnapsack([...rest, wide]);
+  assert.ok(narrowP.effIdx instanceof Uint8Array && wideP.effIdx instanceof Int32Array);
+  const alone = solvePreparedKnapsack(prepareKnapsack([wide]), 309);
+  assert.deepEqual([alone.choice[0], alone.bytes, alone.harm], [299, 309, 103]);
+  for (const budget of [0, 100, 500, 1000, 5000]) {
+    const a = solvePreparedKnapsack(narrowP, budget);
+    const b = solvePreparedKnapsack(wideP, budget + 309);
+    assert.equal(b.choice[40], a.status === 'infeasible' ? b.choice[40] : 299, `budget ${budget}`);
+    if (a.status !== 'infeasible') assert.deepEqual(b.choice.slice(0, 40), a.choice, `budget ${budget}`);
+  }
+});

@@ -81,19 +81,30 @@ export interface PreparedKnapsack {
   readonly groups: number;
   readonly effStart: Int32Array;
   /** Original option index within the group. */
-  readonly effIdx: Int32Array;
+  readonly effIdx: Positions;
   readonly effBytes: Float64Array;
   readonly effHarm: Float64Array;
   readonly hullStart: Int32Array;
-  readonly hullPt: Int32Array;
+  readonly hullPt: Positions;
   /** Hull edges sorted by rate (harm saved per byte) descending, then group, then position: group, hull step k (k → k + 1). */
   readonly edgeG: Int32Array;
-  readonly edgeK: Int32Array;
+  readonly edgeK: Positions;
   readonly edgeBytes: Float64Array;
   readonly edgeHarm: Float64Array;
   readonly edgeRate: Float64Array;
   readonly minBytes: number;
   readonly minHarmAtMin: number;
+}
+
+/**
+ * A column of positions within a group (an option's index, a hull step): one byte each when no group has more than
+ * 256 options (every plan: a group has a few formats), else four. A 200,000-layer plan's ~2 million options and
+ * 1.3 million hull edges held ~25 MB of these as Int32.
+ */
+export type Positions = Int32Array | Uint8Array;
+
+function positions(narrow: boolean, length: number): Positions {
+  return narrow ? new Uint8Array(length) : new Int32Array(length);
 }
 
 /** Columns of option lists. */
@@ -125,12 +136,15 @@ export function prepareKnapsack(groups: readonly (readonly KnapsackOption[])[] |
   const cols = 'start' in groups ? groups : knapsackColumns(groups);
   const { start, bytes, harm } = cols;
   const n = start.length - 1;
+  let widest = 0;
+  for (let g = 0; g < n; g++) widest = Math.max(widest, start[g + 1]! - start[g]!);
+  const narrow = widest <= 256;
   const effStart = new Int32Array(n + 1);
-  const effIdx = new Int32Array(bytes.length);
+  const effIdx = positions(narrow, bytes.length);
   const effBytes = new Float64Array(bytes.length);
   const effHarm = new Float64Array(bytes.length);
   const hullStart = new Int32Array(n + 1);
-  const hullPt = new Int32Array(bytes.length);
+  const hullPt = positions(narrow, bytes.length);
   let order = new Int32Array(16);
   let minBytes = 0;
   let minHarmAtMin = 0;
@@ -208,7 +222,7 @@ export function prepareKnapsack(groups: readonly (readonly KnapsackOption[])[] |
   }
   const perm = sortByRateDescending(rawRate);
   const edgeG = new Int32Array(edgeCount);
-  const edgeK = new Int32Array(edgeCount);
+  const edgeK = positions(narrow, edgeCount);
   const edgeBytes = new Float64Array(edgeCount);
   const edgeHarm = new Float64Array(edgeCount);
   const edgeRate = new Float64Array(edgeCount);
@@ -410,7 +424,7 @@ class DpScratch {
   /** Free groups and their kept options (positions within the group's efficient options), in columns. */
   readonly freeG: Int32Array;
   readonly freeStart: Int32Array;
-  readonly freeOpt: Int32Array;
+  readonly freeOpt: Positions;
   /** Per option: LB + its reduced cost at λ*; per group: the least and second least of those. */
   readonly optBound: Float64Array;
   readonly least: Float64Array;
@@ -423,15 +437,16 @@ class DpScratch {
   nq = new Int32Array(1024);
   /** Back-pointers of all stages: stage s's states are entries stageStart[s] … of parents/picks. */
   parents = new Int32Array(1 << 16);
-  picks = new Int32Array(1 << 16);
+  picks: Positions;
   head = new Int32Array(16);
   optBytes = new Float64Array(16);
   optHarm = new Float64Array(16);
-  constructor(groups: number, options: number) {
+  constructor(groups: number, options: number, narrow: boolean) {
     this.pos = new Int32Array(groups);
     this.freeG = new Int32Array(groups);
     this.freeStart = new Int32Array(groups + 1);
-    this.freeOpt = new Int32Array(options);
+    this.freeOpt = positions(narrow, options);
+    this.picks = positions(narrow, 1 << 16);
     this.optBound = new Float64Array(options);
     this.least = new Float64Array(groups);
     this.second = new Float64Array(groups);
@@ -447,7 +462,7 @@ class DpScratch {
 function dpScratch(prepared: PreparedKnapsack): DpScratch {
   let s = scratchMemo.get(prepared);
   if (!s) {
-    s = new DpScratch(prepared.groups, prepared.effBytes.length);
+    s = new DpScratch(prepared.groups, prepared.effBytes.length, prepared.effIdx instanceof Uint8Array);
     scratchMemo.set(prepared, s);
   }
   return s;
@@ -600,7 +615,7 @@ function belowThreshold(p: PreparedKnapsack, lambda: number, budgetBytes: number
       const grownParents = new Int32Array(size);
       grownParents.set(parents.subarray(0, kept));
       parents = grownParents;
-      const grownPicks = new Int32Array(size);
+      const grownPicks = positions(picks instanceof Uint8Array, size);
       grownPicks.set(picks.subarray(0, kept));
       picks = grownPicks;
     }

@@ -66,7 +66,9 @@ export function planForTarget(model: Model, options: PlanForTargetOptions, prepa
   const base = { ...(options.batch !== undefined ? { batch: options.batch } : {}), ...(options.constants ? { constants: options.constants } : {}) };
   const at = (context: number | undefined, kvFormat: string | undefined): Estimate =>
     estimate(model, target, { ...base, ...(context !== undefined ? { context } : {}), ...(kvFormat !== undefined ? { kvFormat } : {}) });
-  const stored = estimateWith(prepared);
+  // The stored model's estimate sets the budget (KV cache, activations); its per-layer list (an entry per layer) is
+  // not kept through the solve.
+  const stored: Estimate = { ...estimateWith(prepared), perLayer: [] };
   const kind = budgetKind(options.budget);
   const facts = layerBudgetFacts(model);
   const budgetFor = (e: Estimate, n: number): BudgetBreakdown => budgetOf(model, target, options.budget, n, e, facts);

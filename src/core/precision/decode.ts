@@ -474,6 +474,33 @@ export function isDecodable(dtype: DType): boolean {
  * Decodes `elementCount` elements of `dtype` stored with `encoding` from `bytes` (which must start at an element
  * or block boundary). Throws RangeError when the bytes are too short or the dtype is unsupported.
  */
+/**
+ * Raw little-endian FLOAT32, FLOAT16 or BFLOAT16 `bytes` (at least `elementCount` elements: the caller checks) decoded
+ * into `out[at..at + elementCount)`, as {@link decodeElements} decodes them (it calls this), without an array of
+ * their own.
+ */
+export function decodeFloatsInto(dtype: 'float32' | 'float16' | 'bfloat16', bytes: Uint8Array, elementCount: number, out: Float32Array, at: number): void {
+  switch (dtype) {
+    case 'float32':
+      if (bytes.byteOffset % 4 === 0) out.set(new Float32Array(bytes.buffer, bytes.byteOffset, elementCount), at);
+      else {
+        const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+        for (let i = 0; i < elementCount; i++) out[at + i] = dv.getFloat32(i * 4, true);
+      }
+      return;
+    case 'float16': {
+      const t = halfToFloatTable();
+      for (let i = 0, p = 0; i < elementCount; i++, p += 2) out[at + i] = t[bytes[p]! | (bytes[p + 1]! << 8)]!;
+      return;
+    }
+    case 'bfloat16': {
+      const u = new Uint32Array(out.buffer, out.byteOffset + 4 * at, elementCount);
+      for (let i = 0, p = 0; i < elementCount; i++, p += 2) u[i] = ((bytes[p]! | (bytes[p + 1]! << 8)) << 16) >>> 0;
+      return;
+    }
+  }
+}
+
 export function decodeElements(dtype: DType, bytes: Uint8Array, elementCount: number, encoding: TensorLocation['encoding'] = 'raw'): Float32Array {
   const why = decodeUnsupportedReason(dtype);
   if (why) throw new RangeError(`cannot decode: ${why}`);
@@ -494,22 +521,13 @@ export function decodeElements(dtype: DType, bytes: Uint8Array, elementCount: nu
   const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   switch (dtype) {
     case 'float32':
-      if (bytes.byteOffset % 4 === 0) out.set(new Float32Array(bytes.buffer, bytes.byteOffset, elementCount));
-      else for (let i = 0; i < elementCount; i++) out[i] = dv.getFloat32(i * 4, true);
+    case 'float16':
+    case 'bfloat16':
+      decodeFloatsInto(dtype, bytes, elementCount, out, 0);
       return out;
     case 'float64':
       for (let i = 0; i < elementCount; i++) out[i] = dv.getFloat64(i * 8, true);
       return out;
-    case 'float16': {
-      const t = halfToFloatTable();
-      for (let i = 0, p = 0; i < elementCount; i++, p += 2) out[i] = t[bytes[p]! | (bytes[p + 1]! << 8)]!;
-      return out;
-    }
-    case 'bfloat16': {
-      const u = new Uint32Array(out.buffer);
-      for (let i = 0, p = 0; i < elementCount; i++, p += 2) u[i] = ((bytes[p]! | (bytes[p + 1]! << 8)) << 16) >>> 0;
-      return out;
-    }
     case 'int8':
       for (let i = 0; i < elementCount; i++) out[i] = (bytes[i]! << 24) >> 24;
       return out;

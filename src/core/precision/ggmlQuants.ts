@@ -21,7 +21,7 @@
  */
 import { decodeElements, floatToBf16Bits, floatToHalfBits, halfToFloatTable } from './decode';
 import { dtypeInfo } from '../model/dtypes';
-import { activeKquantSearchBackend, affineCodesRun, dequantAffineRun, dequantSymRun, KQUANT_MAX_VALUES, searchQ3, searchQkx2, searchQx, symCodesRun, type KquantSearchViews } from './kquantSearch';
+import { activeKquantSearchBackend, affineCodesRun, dequantAffineRun, dequantSymRun, KQUANT_MAX_VALUES, q8AbsMaxRun, q8DequantRun, searchQ3, searchQkx2, searchQx, symCodesRun, type KquantSearchViews } from './kquantSearch';
 
 const QK_K = 256;
 
@@ -638,16 +638,17 @@ export function referenceQkx2Run(x: Float32Array, xo: number, count: number, n: 
 }
 
 /**
- * make_qx_quants(n, nmax, rmse_type = 1) on the reference path over `count` values from `xo` in runs of `n` (≤ 32):
- * the scale and codes (l + nmax) of each run, which kquantSearch.ts `searchQx` must give bit for bit
- * (test/unit/kquantSearch.test.ts). Not on any hot path.
+ * make_qx_quants(n, nmax, rmse_type = 1) (`search` 'qx', Q6_K) or make_q3_quants(n, nmax, do_rmse = true) ('q3', Q3_K)
+ * on the reference path over `count` values from `xo` in runs of `n` (≤ 32): the scale and codes (l + nmax) of each
+ * run, which kquantSearch.ts `searchQx` / `searchQ3` must give bit for bit (test/unit/kquantSearch.test.ts). Not on
+ * any hot path.
  */
-export function referenceQxRun(x: Float32Array, xo: number, count: number, n: number, nmax: number): { scales: Float32Array; codes: Uint8Array } {
-  if (n > 32 || count % n !== 0) throw new RangeError(`make_qx_quants runs take whole sub-blocks of at most 32 values (got ${count} in runs of ${n})`);
+export function referenceSymmetricRun(search: 'qx' | 'q3', x: Float32Array, xo: number, count: number, n: number, nmax: number): { scales: Float32Array; codes: Uint8Array } {
+  if (n > 32 || count % n !== 0) throw new RangeError(`K-quant searches take whole sub-blocks of at most 32 values (got ${count} in runs of ${n})`);
   const nsub = count / n;
   const scales = new Float32Array(nsub), codes = new Uint8Array(count);
   for (let j = 0; j < nsub; j++) {
-    scales[j] = makeQx(n, nmax, x, xo + n * j, 0);
+    scales[j] = search === 'qx' ? makeQx(n, nmax, x, xo + n * j, 0) : makeQ3(n, nmax, x, xo + n * j, 0);
     codes.set(LS.subarray(0, n), n * j);
   }
   return { scales, codes };
@@ -832,34 +833,61 @@ function encodeFast(fast: FastKquant, enc: BlockEncoder, values: Float32Array, b
 
 /**
  * Q8_0 without the bytes: {@link q8_0}'s scale and codes, then the decoder's y = int8(code)·half(d) per element (a
- * float64 product stored as float32). A NaN block's codes are 0 as the encoder writes them.
+ * float64 product stored as float32). A NaN block's codes are 0 as the encoder writes them. The block maxima and the
+ * values run in WebAssembly (kquantSearch.ts) for blocks of finite values whose 1/d is finite; the scale and step of
+ * each block are made here, and any other block goes through {@link simulateQ8_0Block}.
  */
 function simulateQ8_0(values: Float32Array, out: Float32Array): void {
   const half = (halfTable ??= halfToFloatTable());
-  for (let o = 0; o < values.length; o += 32) {
-    let amax = 0;
-    let finite = true;
-    for (let j = 0; j < 32; j++) {
-      const a = Math.abs(values[o + j]!);
-      amax = amax > a ? amax : a;
-      if (!(a <= MAX_FLOAT32)) finite = false;
-    }
-    const d = Math.fround(amax / 127);
-    const id = d !== 0 ? Math.fround(1 / d) : 0;
-    const dh = half[floatToHalfBits(d)]!;
-    if (finite) {
-      // Every |x| ≤ amax, so |x·id| ≤ ~127: roundf is floor(|y| + 0.5) with y's sign (exact in float64 for a float32
-      // y), and the int8 cast changes nothing. Without the sign branch of roundAwayInt (random signs mispredict): an
-      // infinite or NaN y (id = ∞ when d is tiny) gives code 0 through `| 0` as INT_MIN & 0xff does; `0 - c` keeps a
-      // zero code +0.
-      for (let j = 0; j < 32; j++) {
-        const y = Math.fround(values[o + j]! * id);
-        const c = Math.floor(Math.abs(y) + 0.5) | 0;
-        out[o + j] = (y < 0 ? 0 - c : c) * dh;
+  for (let o0 = 0; o0 < values.length; o0 += KQUANT_MAX_VALUES) {
+    const count = Math.min(KQUANT_MAX_VALUES, values.length - o0);
+    const v = q8AbsMaxRun(values, o0, count)!;
+    const blocks = count / 32;
+    let slow = 0;
+    for (let k = 0; k < blocks; k++) {
+      const amax = v.dd[k]!;
+      const d = Math.fround(amax / 127);
+      const id = d !== 0 ? Math.fround(1 / d) : 0;
+      if (amax <= MAX_FLOAT32 && id <= MAX_FLOAT32) {
+        v.dd[k] = id;
+        v.dm[k] = half[floatToHalfBits(d)]!;
+      } else {
+        v.dd[k] = v.dm[k] = 0;
+        Q8_SLOW[slow++] = k;
       }
-    } else {
-      for (let j = 0; j < 32; j++) out[o + j] = toI8(roundAwayInt(Math.fround(values[o + j]! * id)) & 0xff) * dh;
     }
+    out.set(q8DequantRun(count), o0);
+    for (let j = 0; j < slow; j++) simulateQ8_0Block(values, o0 + 32 * Q8_SLOW[j]!, out, half);
+  }
+}
+
+/** Blocks of one Q8_0 simulation run left to {@link simulateQ8_0Block}. */
+const Q8_SLOW = new Uint16Array(KQUANT_MAX_VALUES / 32);
+
+/** {@link simulateQ8_0} of the block of 32 values at `o`, in JavaScript. */
+function simulateQ8_0Block(values: Float32Array, o: number, out: Float32Array, half: Float32Array): void {
+  let amax = 0;
+  let finite = true;
+  for (let j = 0; j < 32; j++) {
+    const a = Math.abs(values[o + j]!);
+    amax = amax > a ? amax : a;
+    if (!(a <= MAX_FLOAT32)) finite = false;
+  }
+  const d = Math.fround(amax / 127);
+  const id = d !== 0 ? Math.fround(1 / d) : 0;
+  const dh = half[floatToHalfBits(d)]!;
+  if (finite) {
+    // Every |x| ≤ amax, so |x·id| ≤ ~127: roundf is floor(|y| + 0.5) with y's sign (exact in float64 for a float32
+    // y), and the int8 cast changes nothing. Without the sign branch of roundAwayInt (random signs mispredict): an
+    // infinite or NaN y (id = ∞ when d is tiny) gives code 0 through `| 0` as INT_MIN & 0xff does; `0 - c` keeps a
+    // zero code +0.
+    for (let j = 0; j < 32; j++) {
+      const y = Math.fround(values[o + j]! * id);
+      const c = Math.floor(Math.abs(y) + 0.5) | 0;
+      out[o + j] = (y < 0 ? 0 - c : c) * dh;
+    }
+  } else {
+    for (let j = 0; j < 32; j++) out[o + j] = toI8(roundAwayInt(Math.fround(values[o + j]! * id)) & 0xff) * dh;
   }
 }
 

@@ -1,10 +1,11 @@
 /**
  * The K-quant scale searches (ggml's make_qkx2_quants for Q2_K / Q4_K / Q5_K, make_qx_quants for Q6_K, make_q3_quants
- * for Q3_K) and the final codes in WebAssembly SIMD (kquantSearch.wat): the hot part of writing and of simulating those types. Results are bit-for-bit
- * those of the float32 reference ports in ggmlQuants.ts (test/unit/kquantSearch.test.ts checks random blocks and edge
- * cases): WebAssembly's f32 arithmetic is IEEE single precision without contraction, the same operations in the same
- * order; the trial scales (make_qx) or the sub-blocks (make_qkx2) run one per SIMD lane, each lane summing in the
- * reference's order.
+ * for Q3_K) and the final codes in WebAssembly SIMD (kquantSearch.wat): the hot part of writing and of simulating those
+ * types; also the block maxima and decoded values of Q8_0's simulation ({@link q8AbsMaxRun}, {@link q8DequantRun}).
+ * Results are bit-for-bit those of the float32 reference ports in ggmlQuants.ts (test/unit/kquantSearch.test.ts checks
+ * random blocks and edge cases): WebAssembly's f32 arithmetic is IEEE single precision without contraction, the same
+ * operations in the same order; the sub-blocks of a search run one per SIMD lane, eight at a time, each lane taking its
+ * trials (or refinement passes) and sums in the reference's order.
  *
  * A run is searched in one call over up to {@link KQUANT_MAX_VALUES} values; the caller then packs each block from
  * the returned views (valid until the next call). Runs containing NaN return undefined, as does a runtime without
@@ -41,6 +42,8 @@ interface KquantExports {
   codesSym(x: number, nsub: number, n: number, lo: number, hi: number, dd: number, outL: number): void;
   dequantAffine(nsub: number, n: number, dd: number, dm: number, codes: number, out: number): void;
   dequantSym(nsub: number, n: number, bias: number, dd: number, codes: number, out: number): void;
+  q8AbsMax(x: number, nblk: number, out: number): void;
+  q8Dequant(x: number, nblk: number, ids: number, dhs: number): void;
 }
 
 interface WasmApi {
@@ -185,5 +188,30 @@ export function dequantAffineRun(count: number, n: number): Float32Array {
 /** As {@link dequantAffineRun} for the symmetric types: y = dd·(code − bias). */
 export function dequantSymRun(count: number, n: number, bias: number): Float32Array {
   state!.ex.dequantSym(count / n, n, bias, DD_OFF, L_OFF, X_OFF);
+  return state!.x.subarray(0, count);
+}
+
+/**
+ * Q8_0 simulation, first pass over `count` values of `x` from `xo` (whole blocks of 32, at most
+ * {@link KQUANT_MAX_VALUES}): stages them and returns each block's max |x| in the views' `dd` (NaN or ∞ when the block
+ * holds one). The caller then puts each block's 1/d in `dd` and its decoder step in `dm` for {@link q8DequantRun}.
+ * Undefined when the WebAssembly module is unavailable.
+ */
+export function q8AbsMaxRun(x: Float32Array, xo: number, count: number): KquantSearchViews | undefined {
+  const s = load();
+  if (!s) return undefined;
+  if (count > KQUANT_MAX_VALUES || count % 32 !== 0) throw new RangeError(`Q8_0 runs take whole blocks of 32, at most ${KQUANT_MAX_VALUES} values (got ${count})`);
+  s.x.set(x.subarray(xo, xo + count));
+  s.ex.q8AbsMax(X_OFF, count / 32, DD_OFF);
+  return s.views;
+}
+
+/**
+ * Q8_0 simulation, second pass after {@link q8AbsMaxRun}: each value's decoded c·dh from its block's 1/d (`dd`) and
+ * step (`dm`), for blocks of finite values with a finite 1/d (the caller redoes any other block). The returned view
+ * is valid until the next call.
+ */
+export function q8DequantRun(count: number): Float32Array {
+  state!.ex.q8Dequant(X_OFF, count / 32, DD_OFF, DM_OFF);
   return state!.x.subarray(0, count);
 }

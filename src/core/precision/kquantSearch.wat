@@ -1,11 +1,12 @@
-;; WebAssembly SIMD scale searches of ggml's K-quants (kquantSearch.ts). Compiled by `npm run build:kernels`
+;; WebAssembly SIMD scale searches of ggml's K-quants and Q8_0's simulation (kquantSearch.ts). Compiled by `npm run build:kernels`
 ;; (scripts/buildKernels.mjs, wabt) into gen/kquantSearchWasm.ts.
 ;;
 ;; These compute exactly what the reference ports in ggmlQuants.ts compute (make_qkx2_quants for Q2_K/Q4_K/Q5_K,
 ;; make_qx_quants for Q6_K, make_q3_quants for Q3_K, and each element's final code from its sub-block's step): every intermediate is one IEEE float32 operation on float32 operands, in the same order
-;; (WebAssembly never contracts a*b + c), each f32x4 lane summing its elements in the reference's order. make_qkx2
-;; and make_qx run eight sub-blocks side by side, one per lane, each taking its trials in order (make_qkx2's trials
-;; depend on each other through `min`, which moves when a trial wins). Inputs with NaN are not handled here (`hasNaN`; the caller takes the reference path for
+;; (WebAssembly never contracts a*b + c), each f32x4 lane summing its elements in the reference's order. The
+;; searches run eight sub-blocks side by side, one per lane, each taking its trials (make_qkx2, make_qx) or its
+;; refinement passes (make_q3) in the reference's order (make_qkx2's trials depend on each other through `min`,
+;; which moves when a trial wins). Inputs with NaN are not handled here (`hasNaN`; the caller takes the reference path for
 ;; them, whose NaN code conversion is JavaScript's).
 ;;
 ;; Memory is owned by the caller (kquantSearch.ts); the scratch areas below sit above its buffers.
@@ -13,8 +14,8 @@
   (memory (export "memory") 2)
 
   ;; Scratch (byte offsets): CODES 64 × v128 (one code per lane: f32 in make_qkx2, i32 in make_q3; x³ in make_qx), XT
-  ;; and WT 64 × v128 (make_qkx2, make_qx: eight sub-blocks' values and weights, transposed so that element i of each
-  ;; is two v128), LANES 6 × v128 (per-lane results read back by index).
+  ;; and WT 64 × v128 (the searches: eight sub-blocks' values and weights, transposed so that element i of each is two
+  ;; v128), LANES 6 × v128 (per-lane results read back by index).
   (global $CODES i32 (i32.const 0x1f000))
   (global $XT i32 (i32.const 0x1f400))
   (global $WT i32 (i32.const 0x1f800))
@@ -568,98 +569,206 @@
         (local.set $sb (i32.add (local.get $sb) (i32.const 8)))
         (br $sbLoop))))
 
-  ;; make_q3_quants(n, nmax, x, L, do_rmse = true) over $nsub runs of $n float32 values at $x: symmetric fit refined
-  ;; element by element (at most 5 passes). Writes the scale to $outS[sb] and the codes l + nmax (0 for an all-zero
-  ;; run) to $outL[sb·n + i] (u8). The codes being refined live in CODES (i32 each).
+  ;; make_q3_quants(n, nmax, x, L, do_rmse = true) over $nsub runs of $n (≤ 32) float32 values at $x: symmetric fit
+  ;; refined element by element (at most 5 passes). Writes the scale to $outS[sb] and the codes l + nmax (0 for an
+  ;; all-zero run) to $outL[sb·n + i] (u8).
+  ;; Eight sub-blocks side by side as in make_qkx2 (two groups of four lanes; values in XT, weights x² in WT, the codes
+  ;; being refined in CODES as i32), each lane refining its own codes in the reference's order. A pass runs while any
+  ;; lane changed a code in the one before: a lane that changed none would change none again (same codes, same sums).
   (func (export "q3") (param $x i32) (param $nsub i32) (param $n i32) (param $nmax i32) (param $outS i32) (param $outL i32)
-    (local $sb i32) (local $xs i32) (local $lo i32) (local $i i32) (local $l i32) (local $li i32) (local $nl i32) (local $itry i32) (local $changed i32) (local $p i32)
-    (local $fnmax f32) (local $max f32) (local $amax f32) (local $ax f32) (local $xi f32) (local $w f32) (local $wx f32) (local $iscale f32)
-    (local $sumlx f32) (local $suml2 f32) (local $slx f32) (local $sl2 f32) (local $lf f32)
-    (local.set $fnmax (f32.convert_i32_s (local.get $nmax)))
+    (local $sb i32) (local $i i32) (local $k i32) (local $p i32) (local $q i32) (local $itry i32) (local $lanes i32)
+    (local $vlo v128) (local $vhi v128) (local $inmax v128)
+    (local $vxa v128) (local $vwa v128) (local $vwxa v128) (local $lia v128) (local $lfa v128) (local $nla v128) (local $maxa v128) (local $amaxa v128) (local $zeroa v128) (local $maska v128)
+    (local $slxa v128) (local $sl2a v128) (local $sumlxa v128) (local $suml2a v128) (local $changeda v128)
+    (local $vxb v128) (local $vwb v128) (local $vwxb v128) (local $lib v128) (local $lfb v128) (local $nlb v128) (local $maxb v128) (local $amaxb v128) (local $zerob v128) (local $maskb v128)
+    (local $slxb v128) (local $sl2b v128) (local $sumlxb v128) (local $suml2b v128) (local $changedb v128)
+    (local.set $vlo (i32x4.splat (i32.sub (i32.const 0) (local.get $nmax))))
+    (local.set $vhi (i32x4.splat (i32.sub (local.get $nmax) (i32.const 1))))
+    (local.set $inmax (i32x4.splat (local.get $nmax)))
     (block $allDone
       (loop $sbLoop
         (br_if $allDone (i32.ge_u (local.get $sb) (local.get $nsub)))
-        (local.set $xs (i32.add (local.get $x) (i32.shl (i32.mul (local.get $sb) (local.get $n)) (i32.const 2))))
-        (local.set $lo (i32.add (local.get $outL) (i32.mul (local.get $sb) (local.get $n))))
-        (block $next
-          (local.set $max (f32.const 0))
-          (local.set $amax (f32.const 0))
+        (local.set $lanes (i32.sub (local.get $nsub) (local.get $sb)))
+        (if (i32.gt_u (local.get $lanes) (i32.const 8)) (then (local.set $lanes (i32.const 8))))
+        ;; transpose: lane k (group k / 4, lane k mod 4) = sub-block min(sb + k, nsub − 1); XT + 32·i + 4·k
+        (local.set $k (i32.const 0))
+        (block $b0 (loop $l0
+          (br_if $b0 (i32.ge_u (local.get $k) (i32.const 8)))
+          (local.set $q (i32.add (local.get $sb) (local.get $k)))
+          (if (i32.ge_u (local.get $q) (local.get $nsub)) (then (local.set $q (i32.sub (local.get $nsub) (i32.const 1)))))
+          (local.set $p (i32.add (local.get $x) (i32.shl (i32.mul (local.get $q) (local.get $n)) (i32.const 2))))
+          (local.set $q (i32.add (global.get $XT) (i32.shl (local.get $k) (i32.const 2))))
           (local.set $i (i32.const 0))
-          (block $b1 (loop $l1
-            (br_if $b1 (i32.ge_u (local.get $i) (local.get $n)))
-            (local.set $xi (f32.load (i32.add (local.get $xs) (i32.shl (local.get $i) (i32.const 2)))))
-            (local.set $ax (f32.abs (local.get $xi)))
-            (if (f32.gt (local.get $ax) (local.get $amax)) (then (local.set $amax (local.get $ax)) (local.set $max (local.get $xi))))
+          (block $b0i (loop $l0i
+            (br_if $b0i (i32.ge_u (local.get $i) (local.get $n)))
+            (f32.store (i32.add (local.get $q) (i32.shl (local.get $i) (i32.const 5))) (f32.load (i32.add (local.get $p) (i32.shl (local.get $i) (i32.const 2)))))
             (local.set $i (i32.add (local.get $i) (i32.const 1)))
-            (br $l1)))
-          (if (f64.lt (f64.promote_f32 (local.get $amax)) (f64.const 1e-15))
-            (then
-              (memory.fill (local.get $lo) (i32.const 0) (local.get $n))
-              (f32.store (i32.add (local.get $outS) (i32.shl (local.get $sb) (i32.const 2))) (f32.const 0))
-              (br $next)))
-          (local.set $iscale (f32.div (f32.neg (local.get $fnmax)) (local.get $max)))
-          (local.set $sumlx (f32.const 0))
-          (local.set $suml2 (f32.const 0))
+            (br $l0i)))
+          (local.set $k (i32.add (local.get $k) (i32.const 1)))
+          (br $l0)))
+        ;; max |x| (the first of equal magnitudes) and its signed value; the weights x²
+        (local.set $amaxa (v128.const i32x4 0 0 0 0))
+        (local.set $amaxb (v128.const i32x4 0 0 0 0))
+        (local.set $maxa (v128.const i32x4 0 0 0 0))
+        (local.set $maxb (v128.const i32x4 0 0 0 0))
+        (local.set $i (i32.const 0))
+        (block $b1 (loop $l1
+          (br_if $b1 (i32.ge_u (local.get $i) (local.get $n)))
+          (local.set $p (i32.shl (local.get $i) (i32.const 5)))
+          (local.set $vxa (v128.load (i32.add (global.get $XT) (local.get $p))))
+          (local.set $vxb (v128.load offset=16 (i32.add (global.get $XT) (local.get $p))))
+          (local.set $lfa (f32x4.abs (local.get $vxa)))
+          (local.set $lfb (f32x4.abs (local.get $vxb)))
+          (local.set $maska (f32x4.gt (local.get $lfa) (local.get $amaxa)))
+          (local.set $maskb (f32x4.gt (local.get $lfb) (local.get $amaxb)))
+          (local.set $amaxa (v128.bitselect (local.get $lfa) (local.get $amaxa) (local.get $maska)))
+          (local.set $amaxb (v128.bitselect (local.get $lfb) (local.get $amaxb) (local.get $maskb)))
+          (local.set $maxa (v128.bitselect (local.get $vxa) (local.get $maxa) (local.get $maska)))
+          (local.set $maxb (v128.bitselect (local.get $vxb) (local.get $maxb) (local.get $maskb)))
+          (v128.store (i32.add (global.get $WT) (local.get $p)) (f32x4.mul (local.get $vxa) (local.get $vxa)))
+          (v128.store offset=16 (i32.add (global.get $WT) (local.get $p)) (f32x4.mul (local.get $vxb) (local.get $vxb)))
+          (local.set $i (i32.add (local.get $i) (i32.const 1)))
+          (br $l1)))
+        ;; all-zero test against the double 1e-15 (see make_qx)
+        (local.set $zeroa (f32x4.lt (local.get $amaxa) (f32x4.splat (f32.const 1e-15))))
+        (local.set $zerob (f32x4.lt (local.get $amaxb) (f32x4.splat (f32.const 1e-15))))
+        ;; initial codes, by nearest_int: (float)(v + 1.5·2²³) read as int, low 23 bits − 2²², clamped to [−nmax, nmax − 1]
+        (local.set $nla (f32x4.div (f32x4.neg (f32x4.convert_i32x4_s (local.get $inmax))) (local.get $maxa)))
+        (local.set $nlb (f32x4.div (f32x4.neg (f32x4.convert_i32x4_s (local.get $inmax))) (local.get $maxb)))
+        (local.set $sumlxa (v128.const i32x4 0 0 0 0))
+        (local.set $sumlxb (v128.const i32x4 0 0 0 0))
+        (local.set $suml2a (v128.const i32x4 0 0 0 0))
+        (local.set $suml2b (v128.const i32x4 0 0 0 0))
+        (local.set $i (i32.const 0))
+        (block $b2 (loop $l2
+          (br_if $b2 (i32.ge_u (local.get $i) (local.get $n)))
+          (local.set $p (i32.shl (local.get $i) (i32.const 5)))
+          (local.set $vxa (v128.load (i32.add (global.get $XT) (local.get $p))))
+          (local.set $vxb (v128.load offset=16 (i32.add (global.get $XT) (local.get $p))))
+          (local.set $lia 
+            (i32x4.max_s 
+              (i32x4.min_s 
+                (i32x4.sub (v128.and (f32x4.add (f32x4.mul (local.get $nla) (local.get $vxa)) (f32x4.splat (f32.const 12582912))) (i32x4.splat (i32.const 0x7fffff))) (i32x4.splat (i32.const 0x400000))) 
+                (local.get $vhi)) 
+              (local.get $vlo)))
+          (local.set $lib 
+            (i32x4.max_s 
+              (i32x4.min_s 
+                (i32x4.sub (v128.and (f32x4.add (f32x4.mul (local.get $nlb) (local.get $vxb)) (f32x4.splat (f32.const 12582912))) (i32x4.splat (i32.const 0x7fffff))) (i32x4.splat (i32.const 0x400000))) 
+                (local.get $vhi)) 
+              (local.get $vlo)))
+          (v128.store (i32.add (global.get $CODES) (local.get $p)) (local.get $lia))
+          (v128.store offset=16 (i32.add (global.get $CODES) (local.get $p)) (local.get $lib))
+          (local.set $vwa (v128.load (i32.add (global.get $WT) (local.get $p))))
+          (local.set $vwb (v128.load offset=16 (i32.add (global.get $WT) (local.get $p))))
+          (local.set $lfa (f32x4.convert_i32x4_s (local.get $lia)))
+          (local.set $lfb (f32x4.convert_i32x4_s (local.get $lib)))
+          (local.set $sumlxa (f32x4.add (local.get $sumlxa) (f32x4.mul (f32x4.mul (local.get $vwa) (local.get $vxa)) (local.get $lfa))))
+          (local.set $sumlxb (f32x4.add (local.get $sumlxb) (f32x4.mul (f32x4.mul (local.get $vwb) (local.get $vxb)) (local.get $lfb))))
+          (local.set $suml2a (f32x4.add (local.get $suml2a) (f32x4.mul (f32x4.mul (local.get $vwa) (local.get $lfa)) (local.get $lfa))))
+          (local.set $suml2b (f32x4.add (local.get $suml2b) (f32x4.mul (f32x4.mul (local.get $vwb) (local.get $lfb)) (local.get $lfb))))
+          (local.set $i (i32.add (local.get $i) (i32.const 1)))
+          (br $l2)))
+        ;; refinement passes
+        (local.set $itry (i32.const 0))
+        (block $tDone (loop $tLoop
+          (br_if $tDone (i32.ge_u (local.get $itry) (i32.const 5)))
+          (local.set $changeda (v128.const i32x4 0 0 0 0))
+          (local.set $changedb (v128.const i32x4 0 0 0 0))
           (local.set $i (i32.const 0))
-          (block $b2 (loop $l2
-            (br_if $b2 (i32.ge_u (local.get $i) (local.get $n)))
-            (local.set $xi (f32.load (i32.add (local.get $xs) (i32.shl (local.get $i) (i32.const 2)))))
-            (local.set $l (i32.sub (i32.and (i32.reinterpret_f32 (f32.add (f32.mul (local.get $iscale) (local.get $xi)) (f32.const 12582912))) (i32.const 0x7fffff)) (i32.const 0x400000)))
-            (if (i32.gt_s (local.get $l) (i32.sub (local.get $nmax) (i32.const 1))) (then (local.set $l (i32.sub (local.get $nmax) (i32.const 1)))))
-            (if (i32.lt_s (local.get $l) (i32.sub (i32.const 0) (local.get $nmax))) (then (local.set $l (i32.sub (i32.const 0) (local.get $nmax)))))
-            (i32.store (i32.add (global.get $CODES) (i32.shl (local.get $i) (i32.const 2))) (local.get $l))
-            (local.set $w (f32.mul (local.get $xi) (local.get $xi)))
-            (local.set $lf (f32.convert_i32_s (local.get $l)))
-            (local.set $sumlx (f32.add (local.get $sumlx) (f32.mul (f32.mul (local.get $w) (local.get $xi)) (local.get $lf))))
-            (local.set $suml2 (f32.add (local.get $suml2) (f32.mul (f32.mul (local.get $w) (local.get $lf)) (local.get $lf))))
+          (block $b3 (loop $l3
+            (br_if $b3 (i32.ge_u (local.get $i) (local.get $n)))
+            (local.set $p (i32.shl (local.get $i) (i32.const 5)))
+            (local.set $vxa (v128.load (i32.add (global.get $XT) (local.get $p))))
+            (local.set $vxb (v128.load offset=16 (i32.add (global.get $XT) (local.get $p))))
+            (local.set $vwa (v128.load (i32.add (global.get $WT) (local.get $p))))
+            (local.set $vwb (v128.load offset=16 (i32.add (global.get $WT) (local.get $p))))
+            (local.set $vwxa (f32x4.mul (local.get $vwa) (local.get $vxa)))
+            (local.set $vwxb (f32x4.mul (local.get $vwb) (local.get $vxb)))
+            (local.set $lia (v128.load (i32.add (global.get $CODES) (local.get $p))))
+            (local.set $lib (v128.load offset=16 (i32.add (global.get $CODES) (local.get $p))))
+            (local.set $lfa (f32x4.convert_i32x4_s (local.get $lia)))
+            (local.set $lfb (f32x4.convert_i32x4_s (local.get $lib)))
+            (local.set $slxa (f32x4.sub (local.get $sumlxa) (f32x4.mul (local.get $vwxa) (local.get $lfa))))
+            (local.set $slxb (f32x4.sub (local.get $sumlxb) (f32x4.mul (local.get $vwxb) (local.get $lfb))))
+            (local.set $sl2a (f32x4.sub (local.get $suml2a) (f32x4.mul (f32x4.mul (local.get $vwa) (local.get $lfa)) (local.get $lfa))))
+            (local.set $sl2b (f32x4.sub (local.get $suml2b) (f32x4.mul (f32x4.mul (local.get $vwb) (local.get $lfb)) (local.get $lfb))))
+            (local.set $nla 
+              (i32x4.max_s 
+                (i32x4.min_s 
+                  (i32x4.sub (v128.and (f32x4.add (f32x4.div (f32x4.mul (local.get $vxa) (local.get $sl2a)) (local.get $slxa)) (f32x4.splat (f32.const 12582912))) (i32x4.splat (i32.const 0x7fffff))) (i32x4.splat (i32.const 0x400000))) 
+                  (local.get $vhi)) 
+                (local.get $vlo)))
+            (local.set $nlb 
+              (i32x4.max_s 
+                (i32x4.min_s 
+                  (i32x4.sub (v128.and (f32x4.add (f32x4.div (f32x4.mul (local.get $vxb) (local.get $sl2b)) (local.get $slxb)) (f32x4.splat (f32.const 12582912))) (i32x4.splat (i32.const 0x7fffff))) (i32x4.splat (i32.const 0x400000))) 
+                  (local.get $vhi)) 
+                (local.get $vlo)))
+            ;; a new code is tried where slx > 0 and it differs, and kept where sl2 > 0 and slx²·suml2 > sumlx²·sl2
+            (local.set $maska (v128.andnot (f32x4.gt (local.get $slxa) (v128.const i32x4 0 0 0 0)) (i32x4.eq (local.get $nla) (local.get $lia))))
+            (local.set $maskb (v128.andnot (f32x4.gt (local.get $slxb) (v128.const i32x4 0 0 0 0)) (i32x4.eq (local.get $nlb) (local.get $lib))))
+            (local.set $lfa (f32x4.convert_i32x4_s (local.get $nla)))
+            (local.set $lfb (f32x4.convert_i32x4_s (local.get $nlb)))
+            (local.set $slxa (f32x4.add (local.get $slxa) (f32x4.mul (local.get $vwxa) (local.get $lfa))))
+            (local.set $slxb (f32x4.add (local.get $slxb) (f32x4.mul (local.get $vwxb) (local.get $lfb))))
+            (local.set $sl2a (f32x4.add (local.get $sl2a) (f32x4.mul (f32x4.mul (local.get $vwa) (local.get $lfa)) (local.get $lfa))))
+            (local.set $sl2b (f32x4.add (local.get $sl2b) (f32x4.mul (f32x4.mul (local.get $vwb) (local.get $lfb)) (local.get $lfb))))
+            (local.set $maska 
+              (v128.and (local.get $maska) 
+                (v128.and (f32x4.gt (local.get $sl2a) (v128.const i32x4 0 0 0 0)) 
+                  (f32x4.gt (f32x4.mul (f32x4.mul (local.get $slxa) (local.get $slxa)) (local.get $suml2a)) (f32x4.mul (f32x4.mul (local.get $sumlxa) (local.get $sumlxa)) (local.get $sl2a))))))
+            (local.set $maskb 
+              (v128.and (local.get $maskb) 
+                (v128.and (f32x4.gt (local.get $sl2b) (v128.const i32x4 0 0 0 0)) 
+                  (f32x4.gt (f32x4.mul (f32x4.mul (local.get $slxb) (local.get $slxb)) (local.get $suml2b)) (f32x4.mul (f32x4.mul (local.get $sumlxb) (local.get $sumlxb)) (local.get $sl2b))))))
+            (v128.store (i32.add (global.get $CODES) (local.get $p)) (v128.bitselect (local.get $nla) (local.get $lia) (local.get $maska)))
+            (v128.store offset=16 (i32.add (global.get $CODES) (local.get $p)) (v128.bitselect (local.get $nlb) (local.get $lib) (local.get $maskb)))
+            (local.set $sumlxa (v128.bitselect (local.get $slxa) (local.get $sumlxa) (local.get $maska)))
+            (local.set $sumlxb (v128.bitselect (local.get $slxb) (local.get $sumlxb) (local.get $maskb)))
+            (local.set $suml2a (v128.bitselect (local.get $sl2a) (local.get $suml2a) (local.get $maska)))
+            (local.set $suml2b (v128.bitselect (local.get $sl2b) (local.get $suml2b) (local.get $maskb)))
+            (local.set $changeda (v128.or (local.get $changeda) (local.get $maska)))
+            (local.set $changedb (v128.or (local.get $changedb) (local.get $maskb)))
             (local.set $i (i32.add (local.get $i) (i32.const 1)))
-            (br $l2)))
-          (local.set $itry (i32.const 0))
-          (block $tDone (loop $tLoop
-            (br_if $tDone (i32.ge_u (local.get $itry) (i32.const 5)))
-            (local.set $changed (i32.const 0))
-            (local.set $i (i32.const 0))
-            (block $b3 (loop $l3
-              (br_if $b3 (i32.ge_u (local.get $i) (local.get $n)))
-              (local.set $xi (f32.load (i32.add (local.get $xs) (i32.shl (local.get $i) (i32.const 2)))))
-              (local.set $w (f32.mul (local.get $xi) (local.get $xi)))
-              (local.set $wx (f32.mul (local.get $w) (local.get $xi)))
-              (local.set $p (i32.add (global.get $CODES) (i32.shl (local.get $i) (i32.const 2))))
-              (local.set $li (i32.load (local.get $p)))
-              (local.set $lf (f32.convert_i32_s (local.get $li)))
-              (local.set $slx (f32.sub (local.get $sumlx) (f32.mul (local.get $wx) (local.get $lf))))
-              (if (f32.gt (local.get $slx) (f32.const 0))
-                (then
-                  (local.set $sl2 (f32.sub (local.get $suml2) (f32.mul (f32.mul (local.get $w) (local.get $lf)) (local.get $lf))))
-                  (local.set $nl (i32.sub (i32.and (i32.reinterpret_f32 (f32.add (f32.div (f32.mul (local.get $xi) (local.get $sl2)) (local.get $slx)) (f32.const 12582912))) (i32.const 0x7fffff)) (i32.const 0x400000)))
-                  (if (i32.gt_s (local.get $nl) (i32.sub (local.get $nmax) (i32.const 1))) (then (local.set $nl (i32.sub (local.get $nmax) (i32.const 1)))))
-                  (if (i32.lt_s (local.get $nl) (i32.sub (i32.const 0) (local.get $nmax))) (then (local.set $nl (i32.sub (i32.const 0) (local.get $nmax)))))
-                  (if (i32.ne (local.get $nl) (local.get $li))
-                    (then
-                      (local.set $lf (f32.convert_i32_s (local.get $nl)))
-                      (local.set $slx (f32.add (local.get $slx) (f32.mul (local.get $wx) (local.get $lf))))
-                      (local.set $sl2 (f32.add (local.get $sl2) (f32.mul (f32.mul (local.get $w) (local.get $lf)) (local.get $lf))))
-                      (if (i32.and (f32.gt (local.get $sl2) (f32.const 0))
-                                   (f32.gt (f32.mul (f32.mul (local.get $slx) (local.get $slx)) (local.get $suml2)) (f32.mul (f32.mul (local.get $sumlx) (local.get $sumlx)) (local.get $sl2))))
-                        (then
-                          (i32.store (local.get $p) (local.get $nl))
-                          (local.set $sumlx (local.get $slx))
-                          (local.set $suml2 (local.get $sl2))
-                          (local.set $changed (i32.add (local.get $changed) (i32.const 1)))))))))
-              (local.set $i (i32.add (local.get $i) (i32.const 1)))
-              (br $l3)))
-            (br_if $tDone (i32.eqz (local.get $changed)))
-            (local.set $itry (i32.add (local.get $itry) (i32.const 1)))
-            (br $tLoop)))
-          (local.set $i (i32.const 0))
-          (block $b4 (loop $l4
-            (br_if $b4 (i32.ge_u (local.get $i) (local.get $n)))
-            (i32.store8 (i32.add (local.get $lo) (local.get $i)) (i32.add (i32.load (i32.add (global.get $CODES) (i32.shl (local.get $i) (i32.const 2)))) (local.get $nmax)))
-            (local.set $i (i32.add (local.get $i) (i32.const 1)))
-            (br $l4)))
-          (f32.store (i32.add (local.get $outS) (i32.shl (local.get $sb) (i32.const 2)))
-            (if (result f32) (f32.gt (local.get $suml2) (f32.const 0)) (then (f32.div (local.get $sumlx) (local.get $suml2))) (else (f32.const 0)))))
-        (local.set $sb (i32.add (local.get $sb) (i32.const 1)))
+            (br $l3)))
+          ;; (an all-zero lane's arithmetic is meaningless: it never keeps a pass going)
+          (br_if $tDone (i32.eqz (v128.any_true (v128.or (v128.andnot (local.get $changeda) (local.get $zeroa)) (v128.andnot (local.get $changedb) (local.get $zerob))))))
+          (local.set $itry (i32.add (local.get $itry) (i32.const 1)))
+          (br $tLoop)))
+        ;; results of the valid lanes: scale = suml2 > 0 ? sumlx / suml2 : 0 (0 for an all-zero run), codes l + nmax
+        ;; (0 for an all-zero run)
+        (v128.store (global.get $LANES) 
+          (v128.andnot 
+            (v128.and (f32x4.div (local.get $sumlxa) (local.get $suml2a)) (f32x4.gt (local.get $suml2a) (v128.const i32x4 0 0 0 0))) 
+            (local.get $zeroa)))
+        (v128.store offset=16 (global.get $LANES) 
+          (v128.andnot 
+            (v128.and (f32x4.div (local.get $sumlxb) (local.get $suml2b)) (f32x4.gt (local.get $suml2b) (v128.const i32x4 0 0 0 0))) 
+            (local.get $zerob)))
+        (local.set $k (i32.const 0))
+        (block $b8 (loop $l8
+          (br_if $b8 (i32.ge_u (local.get $k) (local.get $lanes)))
+          (f32.store (i32.add (local.get $outS) (i32.shl (i32.add (local.get $sb) (local.get $k)) (i32.const 2))) (f32.load (i32.add (global.get $LANES) (i32.shl (local.get $k) (i32.const 2)))))
+          (local.set $k (i32.add (local.get $k) (i32.const 1)))
+          (br $l8)))
+        (local.set $i (i32.const 0))
+        (block $b9 (loop $l9
+          (br_if $b9 (i32.ge_u (local.get $i) (local.get $n)))
+          (local.set $p (i32.shl (local.get $i) (i32.const 5)))
+          (v128.store (global.get $LANES) (v128.andnot (i32x4.add (v128.load (i32.add (global.get $CODES) (local.get $p))) (local.get $inmax)) (local.get $zeroa)))
+          (v128.store offset=16 (global.get $LANES) (v128.andnot (i32x4.add (v128.load offset=16 (i32.add (global.get $CODES) (local.get $p))) (local.get $inmax)) (local.get $zerob)))
+          (local.set $k (i32.const 0))
+          (local.set $q (i32.add (local.get $outL) (i32.add (i32.mul (local.get $sb) (local.get $n)) (local.get $i))))
+          (block $b10 (loop $l10
+            (br_if $b10 (i32.ge_u (local.get $k) (local.get $lanes)))
+            (i32.store8 (local.get $q) (i32.load (i32.add (global.get $LANES) (i32.shl (local.get $k) (i32.const 2)))))
+            (local.set $q (i32.add (local.get $q) (local.get $n)))
+            (local.set $k (i32.add (local.get $k) (i32.const 1)))
+            (br $l10)))
+          (local.set $i (i32.add (local.get $i) (i32.const 1)))
+          (br $l9)))
+        (local.set $sb (i32.add (local.get $sb) (i32.const 8)))
         (br $sbLoop))))
 
   ;; Final codes of the affine types: clamp(nearest_int((x + dm[sb]) / dd[sb]), 0, nmax) for the runs of $n values
@@ -709,6 +818,67 @@
               (br $l1)))))
         (local.set $sb (i32.add (local.get $sb) (i32.const 1)))
         (br $sbLoop))))
+
+  ;; Q8_0 simulation, first pass: max |x| of each block of 32 float32 values at $x (NaN when the block holds one, ∞ when
+  ;; it holds ±∞) to $out[b] (f32).
+  (func (export "q8AbsMax") (param $x i32) (param $nblk i32) (param $out i32)
+    (local $b i32) (local $p i32) (local $acc v128)
+    (block $done
+      (loop $l
+        (br_if $done (i32.ge_u (local.get $b) (local.get $nblk)))
+        (local.set $p (i32.add (local.get $x) (i32.shl (local.get $b) (i32.const 7))))
+        (local.set $acc
+          (f32x4.max
+            (f32x4.max
+              (f32x4.max (f32x4.abs (v128.load (local.get $p))) (f32x4.abs (v128.load offset=16 (local.get $p))))
+              (f32x4.max (f32x4.abs (v128.load offset=32 (local.get $p))) (f32x4.abs (v128.load offset=48 (local.get $p)))))
+            (f32x4.max
+              (f32x4.max (f32x4.abs (v128.load offset=64 (local.get $p))) (f32x4.abs (v128.load offset=80 (local.get $p))))
+              (f32x4.max (f32x4.abs (v128.load offset=96 (local.get $p))) (f32x4.abs (v128.load offset=112 (local.get $p)))))))
+        (f32.store (i32.add (local.get $out) (i32.shl (local.get $b) (i32.const 2)))
+          (f32.max
+            (f32.max (f32x4.extract_lane 0 (local.get $acc)) (f32x4.extract_lane 1 (local.get $acc)))
+            (f32.max (f32x4.extract_lane 2 (local.get $acc)) (f32x4.extract_lane 3 (local.get $acc)))))
+        (local.set $b (i32.add (local.get $b) (i32.const 1)))
+        (br $l))))
+
+  ;; Q8_0 simulation, second pass, for blocks of finite values whose 1/d is finite: with id = $ids[b] and the decoder's
+  ;; step dh = $dhs[b] (f32), each y = x·id (float32), its code c = floor(|y| + ½) with y's sign (roundf: |y| ≤ ~127,
+  ;; exact in float64), and the decoded value c·dh as a float64 product stored as float32. `0 − c` keeps a zero code
+  ;; +0, as the JavaScript path writes it. Values are overwritten in place.
+  (func (export "q8Dequant") (param $x i32) (param $nblk i32) (param $ids i32) (param $dhs i32)
+    (local $b i32) (local $p i32) (local $e i32) (local $id v128) (local $dh v128) (local $y v128) (local $h v128) (local $c v128) (local $lo v128)
+    (block $done
+      (loop $l
+        (br_if $done (i32.ge_u (local.get $b) (local.get $nblk)))
+        (local.set $id (v128.load32_splat (i32.add (local.get $ids) (i32.shl (local.get $b) (i32.const 2)))))
+        (local.set $dh (f64x2.splat (f64.promote_f32 (f32.load (i32.add (local.get $dhs) (i32.shl (local.get $b) (i32.const 2)))))))
+        (local.set $p (i32.add (local.get $x) (i32.shl (local.get $b) (i32.const 7))))
+        (local.set $e (i32.add (local.get $p) (i32.const 128)))
+        (loop $v
+          (local.set $y (f32x4.mul (v128.load (local.get $p)) (local.get $id)))
+          ;; lanes 0, 1
+          (local.set $h (f64x2.promote_low_f32x4 (local.get $y)))
+          (local.set $c (f64x2.floor (f64x2.add (f64x2.abs (local.get $h)) (f64x2.splat (f64.const 0.5)))))
+          (local.set $lo
+            (f32x4.demote_f64x2_zero
+              (f64x2.mul
+                (v128.bitselect (f64x2.sub (v128.const i64x2 0 0) (local.get $c)) (local.get $c) (f64x2.lt (local.get $h) (v128.const i64x2 0 0)))
+                (local.get $dh))))
+          ;; lanes 2, 3
+          (local.set $h (f64x2.promote_low_f32x4 (i8x16.shuffle 8 9 10 11 12 13 14 15 0 1 2 3 4 5 6 7 (local.get $y) (local.get $y))))
+          (local.set $c (f64x2.floor (f64x2.add (f64x2.abs (local.get $h)) (f64x2.splat (f64.const 0.5)))))
+          (v128.store (local.get $p)
+            (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23
+              (local.get $lo)
+              (f32x4.demote_f64x2_zero
+                (f64x2.mul
+                  (v128.bitselect (f64x2.sub (v128.const i64x2 0 0) (local.get $c)) (local.get $c) (f64x2.lt (local.get $h) (v128.const i64x2 0 0)))
+                  (local.get $dh)))))
+          (local.set $p (i32.add (local.get $p) (i32.const 16)))
+          (br_if $v (i32.lt_u (local.get $p) (local.get $e))))
+        (local.set $b (i32.add (local.get $b) (i32.const 1)))
+        (br $l))))
 
   ;; Dequantized values of the affine types, as the block decoders compute them (float64, then float32):
   ;; y = dd[sb] · code − dm[sb] for the runs of $n codes at $codes; written to $out (float32).

@@ -28,9 +28,9 @@
  *   finite-error choice.
  */
 import type { Layer, LayerRole, Model, TensorInfo, TensorLocation } from '../model/types';
-import { applyQuantParams, decodeElements } from './decode';
+import { applyQuantParams, decodeElements, decodeFloatsInto } from './decode';
 import { dtypeInfo } from '../model/dtypes';
-import { isGgmlWritable } from './ggmlQuants';
+import { isGgmlWritable, simulateGgml } from './ggmlQuants';
 import { isOffsetVector } from './graphInfluence';
 import { getNumberFormat, type NumberFormat } from './numberFormats';
 import { SPLIT, GRIDS, absMax, fakeQuantize, roundBf16, roundFp16, roundMiniFast, roundSignificant, rowLayout, toHalf, type FakeQuantizeOptions } from './quantize';
@@ -1198,7 +1198,7 @@ export function analyzeSensitivityBatch(tasks: readonly SensitivityChunkTask[], 
   const values = new Float32Array(total);
   joined.forEach((k, j) => {
     const t = tasks[k]!;
-    values.set(decodeElements(t.dtype, t.bytes, t.elementCount, 'raw'), starts[j]);
+    decodeFloatsInto(t.dtype as 'float32' | 'float16' | 'bfloat16', t.bytes, t.elementCount, values, starts[j]!);
   });
   // Σx² and the count are the same for every format: added once per task, block by block (as each format's
   // ErrorAccumulator would: per-block sums added to the total), then each format's noise, max error and overflow.
@@ -1226,9 +1226,12 @@ export function analyzeSensitivityBatch(tasks: readonly SensitivityChunkTask[], 
     return blockElements;
   });
   const noise = new Float64Array(3);
+  // The formats' simulated values, one buffer for all: simulateGgml writes every value, as fakeQuantize would call it.
+  let simulated: Float32Array | undefined;
   for (const f of batched) {
     // One row of whole blocks: each block quantizes as it would in its own tensor.
-    const q = fakeQuantize(values, [1, total], f);
+    simulated ??= new Float32Array(total);
+    const q = simulateGgml(f.ggmlType ?? f.id, values, simulated) ? simulated : fakeQuantize(values, [1, total], f);
     joined.forEach((k, j) => {
       const n = tasks[k]!.elementCount;
       const start = starts[j]!;
