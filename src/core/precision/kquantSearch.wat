@@ -772,49 +772,68 @@
         (br $sbLoop))))
 
   ;; Final codes of the affine types: clamp(nearest_int((x + dm[sb]) / dd[sb]), 0, nmax) for the runs of $n values
-  ;; whose step dd[sb] ≠ 0 (a zero step keeps the search's codes).
+  ;; whose step dd[sb] ≠ 0 (a zero step keeps the search's codes), four values at a time ($n a multiple of 4).
   (func (export "codesAffine") (param $x i32) (param $nsub i32) (param $n i32) (param $nmax i32) (param $dd i32) (param $dm i32) (param $outL i32)
-    (local $sb i32) (local $i i32) (local $l i32) (local $xs i32) (local $lo i32) (local $d f32) (local $m f32)
+    (local $sb i32) (local $i i32) (local $xs i32) (local $lo i32) (local $d f32) (local $vd v128) (local $vm v128) (local $l v128) (local $inmax v128)
+    (local.set $inmax (i32x4.splat (local.get $nmax)))
     (block $allDone
       (loop $sbLoop
         (br_if $allDone (i32.ge_u (local.get $sb) (local.get $nsub)))
         (local.set $d (f32.load (i32.add (local.get $dd) (i32.shl (local.get $sb) (i32.const 2)))))
         (if (f32.ne (local.get $d) (f32.const 0))
           (then
-            (local.set $m (f32.load (i32.add (local.get $dm) (i32.shl (local.get $sb) (i32.const 2)))))
+            (local.set $vd (f32x4.splat (local.get $d)))
+            (local.set $vm (v128.load32_splat (i32.add (local.get $dm) (i32.shl (local.get $sb) (i32.const 2)))))
             (local.set $xs (i32.add (local.get $x) (i32.shl (i32.mul (local.get $sb) (local.get $n)) (i32.const 2))))
             (local.set $lo (i32.add (local.get $outL) (i32.mul (local.get $sb) (local.get $n))))
             (local.set $i (i32.const 0))
             (block $b1 (loop $l1
               (br_if $b1 (i32.ge_u (local.get $i) (local.get $n)))
-              (local.set $l (i32.sub (i32.and (i32.reinterpret_f32 (f32.add (f32.div (f32.add (f32.load (i32.add (local.get $xs) (i32.shl (local.get $i) (i32.const 2)))) (local.get $m)) (local.get $d)) (f32.const 12582912))) (i32.const 0x7fffff)) (i32.const 0x400000)))
-              (if (i32.gt_s (local.get $l) (local.get $nmax)) (then (local.set $l (local.get $nmax))))
-              (if (i32.lt_s (local.get $l) (i32.const 0)) (then (local.set $l (i32.const 0))))
-              (i32.store8 (i32.add (local.get $lo) (local.get $i)) (local.get $l))
-              (local.set $i (i32.add (local.get $i) (i32.const 1)))
+              ;; nearest_int: (float)(v + 1.5·2²³) read as int, low 23 bits − 2²²
+              (local.set $l
+                (i32x4.max_s
+                  (i32x4.min_s
+                    (i32x4.sub (v128.and (f32x4.add (f32x4.div (f32x4.add (v128.load (i32.add (local.get $xs) (i32.shl (local.get $i) (i32.const 2)))) (local.get $vm)) (local.get $vd)) (f32x4.splat (f32.const 12582912))) (i32x4.splat (i32.const 0x7fffff))) (i32x4.splat (i32.const 0x400000)))
+                    (local.get $inmax))
+                  (v128.const i32x4 0 0 0 0)))
+              ;; codes 0…nmax: the low byte of each lane
+              (v128.store32_lane 0 (i32.add (local.get $lo) (local.get $i))
+                (i8x16.narrow_i16x8_u (i16x8.narrow_i32x4_u (local.get $l) (local.get $l)) (v128.const i32x4 0 0 0 0)))
+              (local.set $i (i32.add (local.get $i) (i32.const 4)))
               (br $l1)))))
         (local.set $sb (i32.add (local.get $sb) (i32.const 1)))
         (br $sbLoop))))
 
-  ;; Final codes of the symmetric types: clamp(nearest_int(x / dd[sb]), $lo, $hi) − $lo where dd[sb] ≠ 0.
+  ;; Final codes of the symmetric types: clamp(nearest_int(x / dd[sb]), $lo, $hi) − $lo where dd[sb] ≠ 0, four values at
+  ;; a time ($n a multiple of 4).
   (func (export "codesSym") (param $x i32) (param $nsub i32) (param $n i32) (param $lo i32) (param $hi i32) (param $dd i32) (param $outL i32)
-    (local $sb i32) (local $i i32) (local $l i32) (local $xs i32) (local $o i32) (local $d f32)
+    (local $sb i32) (local $i i32) (local $xs i32) (local $o i32) (local $d f32) (local $vd v128) (local $l v128) (local $vlo v128) (local $vhi v128)
+    (local.set $vlo (i32x4.splat (local.get $lo)))
+    (local.set $vhi (i32x4.splat (local.get $hi)))
     (block $allDone
       (loop $sbLoop
         (br_if $allDone (i32.ge_u (local.get $sb) (local.get $nsub)))
         (local.set $d (f32.load (i32.add (local.get $dd) (i32.shl (local.get $sb) (i32.const 2)))))
         (if (f32.ne (local.get $d) (f32.const 0))
           (then
+            (local.set $vd (f32x4.splat (local.get $d)))
             (local.set $xs (i32.add (local.get $x) (i32.shl (i32.mul (local.get $sb) (local.get $n)) (i32.const 2))))
             (local.set $o (i32.add (local.get $outL) (i32.mul (local.get $sb) (local.get $n))))
             (local.set $i (i32.const 0))
             (block $b1 (loop $l1
               (br_if $b1 (i32.ge_u (local.get $i) (local.get $n)))
-              (local.set $l (i32.sub (i32.and (i32.reinterpret_f32 (f32.add (f32.div (f32.load (i32.add (local.get $xs) (i32.shl (local.get $i) (i32.const 2)))) (local.get $d)) (f32.const 12582912))) (i32.const 0x7fffff)) (i32.const 0x400000)))
-              (if (i32.gt_s (local.get $l) (local.get $hi)) (then (local.set $l (local.get $hi))))
-              (if (i32.lt_s (local.get $l) (local.get $lo)) (then (local.set $l (local.get $lo))))
-              (i32.store8 (i32.add (local.get $o) (local.get $i)) (i32.sub (local.get $l) (local.get $lo)))
-              (local.set $i (i32.add (local.get $i) (i32.const 1)))
+              (local.set $l
+                (i32x4.sub
+                  (i32x4.max_s
+                    (i32x4.min_s
+                      (i32x4.sub (v128.and (f32x4.add (f32x4.div (v128.load (i32.add (local.get $xs) (i32.shl (local.get $i) (i32.const 2)))) (local.get $vd)) (f32x4.splat (f32.const 12582912))) (i32x4.splat (i32.const 0x7fffff))) (i32x4.splat (i32.const 0x400000)))
+                      (local.get $vhi))
+                    (local.get $vlo))
+                  (local.get $vlo)))
+              ;; codes 0…hi − lo: the low byte of each lane
+              (v128.store32_lane 0 (i32.add (local.get $o) (local.get $i))
+                (i8x16.narrow_i16x8_u (i16x8.narrow_i32x4_u (local.get $l) (local.get $l)) (v128.const i32x4 0 0 0 0)))
+              (local.set $i (i32.add (local.get $i) (i32.const 4)))
               (br $l1)))))
         (local.set $sb (i32.add (local.get $sb) (i32.const 1)))
         (br $sbLoop))))
@@ -881,39 +900,49 @@
         (br $l))))
 
   ;; Dequantized values of the affine types, as the block decoders compute them (float64, then float32):
-  ;; y = dd[sb] · code − dm[sb] for the runs of $n codes at $codes; written to $out (float32).
+  ;; y = dd[sb] · code − dm[sb] for the runs of $n codes at $codes, four at a time ($n a multiple of 4); written to $out
+  ;; (float32).
   (func (export "dequantAffine") (param $nsub i32) (param $n i32) (param $dd i32) (param $dm i32) (param $codes i32) (param $out i32)
-    (local $sb i32) (local $i i32) (local $k i32) (local $d f64) (local $m f64)
+    (local $sb i32) (local $k i32) (local $e i32) (local $d v128) (local $m v128) (local $c v128)
     (block $allDone
       (loop $sbLoop
         (br_if $allDone (i32.ge_u (local.get $sb) (local.get $nsub)))
-        (local.set $d (f64.promote_f32 (f32.load (i32.add (local.get $dd) (i32.shl (local.get $sb) (i32.const 2))))))
-        (local.set $m (f64.promote_f32 (f32.load (i32.add (local.get $dm) (i32.shl (local.get $sb) (i32.const 2))))))
-        (local.set $i (i32.const 0))
+        (local.set $d (f64x2.splat (f64.promote_f32 (f32.load (i32.add (local.get $dd) (i32.shl (local.get $sb) (i32.const 2)))))))
+        (local.set $m (f64x2.splat (f64.promote_f32 (f32.load (i32.add (local.get $dm) (i32.shl (local.get $sb) (i32.const 2)))))))
+        (local.set $k (i32.mul (local.get $sb) (local.get $n)))
+        (local.set $e (i32.add (local.get $k) (local.get $n)))
         (block $b1 (loop $l1
-          (br_if $b1 (i32.ge_u (local.get $i) (local.get $n)))
-          (local.set $k (i32.add (i32.mul (local.get $sb) (local.get $n)) (local.get $i)))
-          (f32.store (i32.add (local.get $out) (i32.shl (local.get $k) (i32.const 2)))
-            (f32.demote_f64 (f64.sub (f64.mul (local.get $d) (f64.convert_i32_u (i32.load8_u (i32.add (local.get $codes) (local.get $k))))) (local.get $m))))
-          (local.set $i (i32.add (local.get $i) (i32.const 1)))
+          (br_if $b1 (i32.ge_u (local.get $k) (local.get $e)))
+          ;; four codes as i32 lanes
+          (local.set $c (i32x4.extend_low_i16x8_u (i16x8.extend_low_i8x16_u (v128.load32_zero (i32.add (local.get $codes) (local.get $k))))))
+          (v128.store (i32.add (local.get $out) (i32.shl (local.get $k) (i32.const 2)))
+            (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23
+              (f32x4.demote_f64x2_zero (f64x2.sub (f64x2.mul (local.get $d) (f64x2.convert_low_i32x4_u (local.get $c))) (local.get $m)))
+              (f32x4.demote_f64x2_zero (f64x2.sub (f64x2.mul (local.get $d) (f64x2.convert_low_i32x4_u (i8x16.shuffle 8 9 10 11 12 13 14 15 0 1 2 3 4 5 6 7 (local.get $c) (local.get $c)))) (local.get $m)))))
+          (local.set $k (i32.add (local.get $k) (i32.const 4)))
           (br $l1)))
         (local.set $sb (i32.add (local.get $sb) (i32.const 1)))
         (br $sbLoop))))
 
-  ;; Dequantized values of the symmetric types: y = dd[sb] · (code − $bias) in float64, then float32.
+  ;; Dequantized values of the symmetric types: y = dd[sb] · (code − $bias) in float64, then float32, four at a time.
   (func (export "dequantSym") (param $nsub i32) (param $n i32) (param $bias i32) (param $dd i32) (param $codes i32) (param $out i32)
-    (local $sb i32) (local $i i32) (local $k i32) (local $d f64)
+    (local $sb i32) (local $k i32) (local $e i32) (local $d v128) (local $c v128) (local $vb v128)
+    (local.set $vb (i32x4.splat (local.get $bias)))
     (block $allDone
       (loop $sbLoop
         (br_if $allDone (i32.ge_u (local.get $sb) (local.get $nsub)))
-        (local.set $d (f64.promote_f32 (f32.load (i32.add (local.get $dd) (i32.shl (local.get $sb) (i32.const 2))))))
-        (local.set $i (i32.const 0))
+        (local.set $d (f64x2.splat (f64.promote_f32 (f32.load (i32.add (local.get $dd) (i32.shl (local.get $sb) (i32.const 2)))))))
+        (local.set $k (i32.mul (local.get $sb) (local.get $n)))
+        (local.set $e (i32.add (local.get $k) (local.get $n)))
         (block $b1 (loop $l1
-          (br_if $b1 (i32.ge_u (local.get $i) (local.get $n)))
-          (local.set $k (i32.add (i32.mul (local.get $sb) (local.get $n)) (local.get $i)))
-          (f32.store (i32.add (local.get $out) (i32.shl (local.get $k) (i32.const 2)))
-            (f32.demote_f64 (f64.mul (local.get $d) (f64.convert_i32_s (i32.sub (i32.load8_u (i32.add (local.get $codes) (local.get $k))) (local.get $bias))))))
-          (local.set $i (i32.add (local.get $i) (i32.const 1)))
+          (br_if $b1 (i32.ge_u (local.get $k) (local.get $e)))
+          ;; four codes − bias as i32 lanes
+          (local.set $c (i32x4.sub (i32x4.extend_low_i16x8_u (i16x8.extend_low_i8x16_u (v128.load32_zero (i32.add (local.get $codes) (local.get $k))))) (local.get $vb)))
+          (v128.store (i32.add (local.get $out) (i32.shl (local.get $k) (i32.const 2)))
+            (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23
+              (f32x4.demote_f64x2_zero (f64x2.mul (local.get $d) (f64x2.convert_low_i32x4_s (local.get $c))))
+              (f32x4.demote_f64x2_zero (f64x2.mul (local.get $d) (f64x2.convert_low_i32x4_s (i8x16.shuffle 8 9 10 11 12 13 14 15 0 1 2 3 4 5 6 7 (local.get $c) (local.get $c)))))))
+          (local.set $k (i32.add (local.get $k) (i32.const 4)))
           (br $l1)))
         (local.set $sb (i32.add (local.get $sb) (i32.const 1)))
         (br $sbLoop))))
