@@ -8,13 +8,14 @@
 import { strict as assert } from 'node:assert';
 import { test } from 'node:test';
 import { DEFAULT_LIMITS, inspectReport, MemoryByteSource, openModel, type Limits } from '../../src/core';
-import { setGraphScan } from '../../src/core/formats/onnx/graphScan';
+import { SCAN_MIN_GRAPH_BYTES, setGraphScan } from '../../src/core/formats/onnx/graphScan';
+import { OnnxWireParser } from '../../src/core/formats/onnx/parse';
 import { attr, encodeModel, graph, model, node, rawTensor, value } from '../fixtures/buildOnnx';
 
 type Proto = Record<string, unknown>;
 
 /** A chain of `n` nodes in the bench's shape (Mul/Add with a small weight, Relu, Identity), value_info for each. */
-function build(n: number, variant: 'plain' | 'attributes' | 'unicode' | 'repeated' | 'unusual'): Uint8Array {
+function build(n: number, variant: 'plain' | 'attributes' | 'unicode' | 'repeated' | 'unusual', attributeEvery = 8): Uint8Array {
   const nodes: Proto[] = [];
   const inits: Proto[] = [];
   const infos: Proto[] = [];
@@ -35,7 +36,7 @@ function build(n: number, variant: 'plain' | 'attributes' | 'unicode' | 'repeate
     if (variant === 'unicode' && i % 3 === 0) name = `/blöck.${i >> 4}/${op}_${i}`;
     if (variant === 'repeated' && i % 5 === 0) name = i % 10 === 0 ? '' : `/block.${i >> 4}/Mul_1`;
     if (variant === 'unusual' && i % 6 === 0) name = `/block.${i >> 4}/`.padEnd(80, 'x') + i;
-    const attributes = variant === 'attributes' && op === 'Relu' && i % 8 === 2 ? [attr('alpha', 'f', 0.5)] : [];
+    const attributes = variant === 'attributes' && (attributeEvery === 8 ? op === 'Relu' && i % 8 === 2 : i % attributeEvery === 2) ? [attr('alpha', 'f', 0.5)] : [];
     const p = node(op, inputs, [out], { name, attributes });
     nodes.push(variant === 'unusual' && i % 4 === 1 ? { ...p, doc_string: 'why', domain: 'ai.onnx' } : p);
     const dims: (string | number | null)[] = variant === 'unusual' && i % 9 === 0 ? ['batch', -1, null] : ['batch', 8];
@@ -47,9 +48,20 @@ function build(n: number, variant: 'plain' | 'attributes' | 'unicode' | 'repeate
   return encodeModel(model(g, { opset: 17 }));
 }
 
+/** The model read by the JavaScript walk alone. */
+async function openModelWalked(bytes: Uint8Array): Promise<Awaited<ReturnType<typeof openModel>>> {
+  setGraphScan(false);
+  try {
+    return await openModel(new MemoryByteSource('g.onnx', bytes));
+  } finally {
+    setGraphScan(true);
+  }
+}
+
 /** Everything a read gives (the report, the main graph's nodes and values, tensors), or its error. */
 async function readAll(bytes: Uint8Array, limits: Limits | undefined, scan: boolean): Promise<string> {
-  setGraphScan(scan);
+  // Graphs of any size, scanned throughout (the defaults leave small ones to the JavaScript walk).
+  setGraphScan(scan, 0, false);
   try {
     const m = await openModel(new MemoryByteSource('g.onnx', bytes), limits ? { limits } : {});
     const g = m.graphs[0]!;
@@ -60,6 +72,42 @@ async function readAll(bytes: Uint8Array, limits: Limits | undefined, scan: bool
     setGraphScan(true);
   }
 }
+
+test('graph scan: graphs under SCAN_MIN_GRAPH_BYTES are left to the JavaScript walk by default', async () => {
+  const bytes = build(40, 'plain');
+  assert.ok(bytes.length < SCAN_MIN_GRAPH_BYTES);
+  // Scanned rows cut their names and edges from one text per scan; walked rows keep a text per name and edge.
+  const texts = async (): Promise<number> => (await new OnnxWireParser(new MemoryByteSource('g.onnx', bytes), DEFAULT_LIMITS, undefined).model()).graphs[0]!.nodes.texts.length;
+  assert.ok((await texts()) > 80);
+  setGraphScan(true, 0);
+  try {
+    assert.equal(await texts(), 1);
+  } finally {
+    setGraphScan(true);
+  }
+});
+
+test('graph scan: a parser whose scans read little gives up scanning, with the same model', async () => {
+  // Every fourth node has an attribute: each scan reads a few fields, the walk reads the node after it.
+  const bytes = build(400, 'attributes', 4);
+  const texts = async (): Promise<number> => (await new OnnxWireParser(new MemoryByteSource('g.onnx', bytes), DEFAULT_LIMITS, undefined).model()).graphs[0]!.nodes.texts.length;
+  setGraphScan(true, 0, false);
+  const throughout = await texts();
+  setGraphScan(true, 0, true);
+  const givingUp = await texts();
+  setGraphScan(false);
+  const walked = await texts();
+  setGraphScan(true);
+  assert.ok(throughout < givingUp && givingUp < walked, `${throughout} < ${givingUp} < ${walked}`);
+  setGraphScan(true, 0, true);
+  let scanned: string;
+  try {
+    scanned = JSON.stringify(inspectReport(await openModel(new MemoryByteSource('g.onnx', bytes))));
+  } finally {
+    setGraphScan(true);
+  }
+  assert.equal(scanned, JSON.stringify(inspectReport(await openModelWalked(bytes))));
+});
 
 test('graph scan: the same model as the JavaScript walk on graph-heavy models', async () => {
   for (const variant of ['plain', 'attributes', 'unicode', 'repeated', 'unusual'] as const) {

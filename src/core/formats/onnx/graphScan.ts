@@ -61,9 +61,40 @@ interface WasmApi {
 let compiled: object | null | undefined;
 let enabled = true;
 
-/** Turns the scan off or on again (tests compare the walk with and without it); on by default. */
-export function setGraphScan(on: boolean): void {
+/**
+ * Graphs smaller than this are walked in JavaScript alone: compiling the module (once per thread, ~1 ms) and making
+ * the instance cost more than the scan saves on them.
+ */
+export const SCAN_MIN_GRAPH_BYTES = 256 * 1024;
+let minGraphBytes = SCAN_MIN_GRAPH_BYTES;
+let mayGiveUp = true;
+
+/**
+ * After this many scans, a parser whose scans read fewer than {@link SCAN_GIVE_UP_FIELDS} fields each on average
+ * stops scanning (a graph of nodes with attributes — every Conv — leaves nearly every field to the JavaScript walk,
+ * and a call that reads little costs more than it saves).
+ */
+export const SCAN_GIVE_UP_CALLS = 16;
+export const SCAN_GIVE_UP_FIELDS = 16;
+
+/**
+ * Turns the scan off or on again, sets the smallest graph it reads and whether it may give up (tests compare the walk
+ * with and without it on small graphs, scanning throughout); by default on, from {@link SCAN_MIN_GRAPH_BYTES}, giving up.
+ */
+export function setGraphScan(on: boolean, minBytes = SCAN_MIN_GRAPH_BYTES, giveUp = true): void {
   enabled = on;
+  minGraphBytes = minBytes;
+  mayGiveUp = giveUp;
+}
+
+/** The smallest graph (bytes) the scan reads. */
+export function graphScanMinBytes(): number {
+  return minGraphBytes;
+}
+
+/** True when a parser may stop scanning after {@link SCAN_GIVE_UP_CALLS} scans that read little. */
+export function graphScanMayGiveUp(): boolean {
+  return mayGiveUp;
 }
 
 function base64ToBytes(b64: string): Uint8Array {

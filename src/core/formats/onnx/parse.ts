@@ -16,7 +16,7 @@ import { F, dtypeOfOnnx } from './schema';
 import { MAX_KEY_AND_LENGTH_BYTES as KEY, WIRE_FIXED32, WIRE_FIXED64, WIRE_LEN, WIRE_VARINT, WireCursor, drive, int64Text, need, type BigValue, type Wire } from './wire';
 import { UniqueNames } from '../../model/uniqueNames';
 import { appendAll } from '../../util/arrays';
-import { GraphScanner, SCAN_TENSOR } from './graphScan';
+import { GraphScanner, graphScanMayGiveUp, graphScanMinBytes, SCAN_GIVE_UP_CALLS, SCAN_GIVE_UP_FIELDS, SCAN_TENSOR } from './graphScan';
 
 const utf8 = new TextDecoder('utf-8', { fatal: false });
 /** One char per byte (WHATWG maps 'latin1' to windows-1252: only its ASCII part, the same in every encoding, is used). */
@@ -144,7 +144,7 @@ export class IntColumn {
   data = new Int32Array(64);
   length = 0;
 
-  private room(n: number): void {
+  room(n: number): void {
     if (this.length + n > this.data.length) {
       const grown = new Int32Array(Math.max(2 * this.data.length, this.length + n));
       grown.set(this.data.subarray(0, this.length));
@@ -153,8 +153,19 @@ export class IntColumn {
   }
 
   push(v: number): void {
-    this.room(1);
+    if (this.length === this.data.length) this.room(1);
     this.data[this.length++] = v;
+  }
+
+  /** Appends three values (a text span). */
+  push3(a: number, b: number, c: number): void {
+    const at = this.length;
+    if (at + 3 > this.data.length) this.room(3);
+    const data = this.data;
+    data[at] = a;
+    data[at + 1] = b;
+    data[at + 2] = c;
+    this.length = at + 3;
   }
 
   /** Appends `values` (one native copy). */
@@ -183,11 +194,7 @@ export class TextColumn {
   }
 
   push(s: string): void {
-    this.texts.push(s);
-    const spans = this.spans;
-    spans.push(this.texts.length - 1);
-    spans.push(0);
-    spans.push(s.length);
+    this.spans.push3(this.texts.push(s) - 1, 0, s.length);
   }
 
   /**
@@ -291,9 +298,12 @@ export class NodeTable {
   readonly outputStarts = new IntColumn();
   /**
    * The FNV-1a hashes of the names while they are all ASCII and non-empty (undefined once one is not): names whose
-   * hashes differ differ ({@link distinctNames}).
+   * hashes differ differ ({@link distinctNames}). A walked row's entry is 0 until {@link distinctNames} hashes its
+   * name ({@link walkedRows}); a table of walked rows alone keeps none (its names are strings already).
    */
   private nameHashes: IntColumn | undefined = new IntColumn();
+  /** Rows the JavaScript walk read (their names' hashes are made when asked for). */
+  private readonly walkedRows: number[] = [];
 
   /** Rows completed. */
   get length(): number {
@@ -317,10 +327,15 @@ export class NodeTable {
   }
 
   end(name: string, op: string, domain: string): void {
+    const hashes = this.nameHashes;
+    if (hashes !== undefined) {
+      if (name === '') this.nameHashes = undefined;
+      else {
+        this.walkedRows.push(this.names.length);
+        hashes.push(0);
+      }
+    }
     this.names.push(name);
-    const hash = name === '' ? undefined : asciiHash(name);
-    if (hash === undefined) this.nameHashes = undefined;
-    else this.nameHashes?.push(hash);
     this.ops.push(op);
     this.domains.push(domain);
   }
@@ -349,10 +364,21 @@ export class NodeTable {
   distinctNames(): boolean {
     const hashes = this.nameHashes;
     // All ASCII and non-empty: distinct when their hashes are; else (or on a repeated hash) the names are compared.
-    if (hashes !== undefined && distinctInts(hashes.data, hashes.length)) return true;
+    if (hashes !== undefined && this.walkedRows.length < this.length && this.hashWalked(hashes) && distinctInts(hashes.data, hashes.length)) return true;
     const names = this.names.all();
     const set = new Set(names);
     return set.size === names.length && !set.has('');
+  }
+
+  /** Fills in the hashes of the walked rows' names; false when one is not ASCII. */
+  private hashWalked(hashes: IntColumn): boolean {
+    for (const row of this.walkedRows) {
+      const hash = asciiHash(this.names.get(row));
+      if (hash === undefined) return false;
+      hashes.data[row] = hash;
+    }
+    this.walkedRows.length = 0;
+    return true;
   }
 
   /** A whole row at once. */
@@ -867,8 +893,11 @@ export class OnnxWireParser {
    */
   private scanGraph(g: RawGraph, end: number, valueInfoCount: number): number {
     let s = this.scanner;
-    if (s === undefined) s = this.scanner = GraphScanner.create(this.limits) ?? null;
     const c = this.c;
+    if (s === undefined) {
+      if (end - c.pos < graphScanMinBytes()) return valueInfoCount;
+      s = this.scanner = GraphScanner.create(this.limits) ?? null;
+    }
     const buf = c.buffer;
     const base = c.bufferStart;
     const limit = Math.min(end - base, buf.length);
@@ -881,14 +910,31 @@ export class OnnxWireParser {
       const valuesLeft = Math.min(limits.maxNodeCount - valueInfoCount, 0x7fff_ffff);
       const table = g.nodes;
       const next = s.scan(pos, limit, nodesLeft, tensorsLeft, valuesLeft, table.texts.length, table.inputEdges.length, table.outputEdges.length);
-      if (next === pos) return valueInfoCount;
+      this.scanCalls++;
+      if (next === pos) {
+        this.giveUpScanning();
+        return valueInfoCount;
+      }
+      this.scanFields += s.nodes + s.tensors + s.values;
       this.takeScan(s, g, base);
       this.nodeCount += s.nodes;
       this.tensorCount += s.tensors;
       valueInfoCount += s.values;
       c.pos = base + next;
-      if (!s.full) return valueInfoCount;
+      if (!s.full) {
+        this.giveUpScanning();
+        return valueInfoCount;
+      }
     }
+  }
+
+  /** Scans so far, and the fields they read (see {@link giveUpScanning}). */
+  private scanCalls = 0;
+  private scanFields = 0;
+
+  /** Stops scanning when the scans so far read little each (graphScan.ts SCAN_GIVE_UP_CALLS): the walk reads on alone. */
+  private giveUpScanning(): void {
+    if (this.scanCalls >= SCAN_GIVE_UP_CALLS && this.scanFields < SCAN_GIVE_UP_FIELDS * this.scanCalls && graphScanMayGiveUp()) this.scanner = null;
   }
 
   /** The strings of the scanner's label ids (op types, domains), made once each. */
