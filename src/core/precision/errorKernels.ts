@@ -60,6 +60,7 @@ import type { ErrorPartial, WeightStatsPartial } from './sensitivity';
 import { halfToFloatTable } from './decode';
 import { GRIDS, SPLIT, nf4Error, roundBf16, roundFp16, roundMiniFast, roundSignificant, toHalf } from './quantize';
 import { ERROR_KERNELS_WASM_BASE64 } from './gen/errorKernelsWasm';
+import { base64ToBytes, wasmApi } from '../util/wasm';
 
 //#region backend selection
 
@@ -105,40 +106,13 @@ interface WasmExports {
   histErrors(hist: number, tbl: number, kind: number, c: number, minNormal: number, subInv: number, maxFinite: number, inv: number, scale: number, out: number): void;
 }
 
-/** The slice of the WebAssembly JS API used here (core's lib has no DOM/Node typings). */
-interface WasmApi {
-  Module: new (bytes: Uint8Array) => object;
-  Instance: new (module: object, imports: object) => { exports: unknown };
-}
-
 let wasmState: WasmExports | null | undefined;
-
-function base64ToBytes(b64: string): Uint8Array {
-  // Node's native decoder when there is one (the loop below ran cold in every new worker: ~5 ms of its start).
-  const native = (globalThis as unknown as { Buffer?: { from(text: string, encoding: 'base64'): Uint8Array } }).Buffer;
-  if (native && typeof native.from === 'function') return native.from(b64, 'base64');
-  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
-  const lookup = new Uint8Array(128);
-  for (let i = 0; i < alphabet.length; i++) lookup[alphabet.charCodeAt(i)] = i;
-  const clean = b64.replace(/=+$/, '');
-  const out = new Uint8Array(Math.floor((clean.length * 3) / 4));
-  let o = 0;
-  for (let i = 0; i < clean.length; i += 4) {
-    const a = lookup[clean.charCodeAt(i)]!, b = lookup[clean.charCodeAt(i + 1)]!;
-    const c = i + 2 < clean.length ? lookup[clean.charCodeAt(i + 2)]! : 0, d = i + 3 < clean.length ? lookup[clean.charCodeAt(i + 3)]! : 0;
-    const v = (a << 18) | (b << 12) | (c << 6) | d;
-    out[o++] = v >> 16;
-    if (o < out.length) out[o++] = (v >> 8) & 0xff;
-    if (o < out.length) out[o++] = v & 0xff;
-  }
-  return out;
-}
 
 /** The instantiated kernels, or undefined when this runtime has no WebAssembly (SIMD). Compiled once per thread. */
 function wasmExports(): WasmExports | undefined {
   if (wasmState === undefined) {
     wasmState = null;
-    const api = (globalThis as unknown as { WebAssembly?: WasmApi }).WebAssembly;
+    const api = wasmApi();
     if (api) {
       try {
         const instance = new api.Instance(new api.Module(base64ToBytes(ERROR_KERNELS_WASM_BASE64)), {});

@@ -13,6 +13,7 @@
  * Pure: no I/O; the module is compiled synchronously from bytes embedded in gen/kquantSearchWasm.ts.
  */
 import { KQUANT_SEARCH_WASM_BASE64 } from './gen/kquantSearchWasm';
+import { base64ToBytes, wasmApi } from '../util/wasm';
 
 /** Most values one search call takes (64 super-blocks of 256). */
 export const KQUANT_MAX_VALUES = 16384;
@@ -46,11 +47,6 @@ interface KquantExports {
   q8Dequant(x: number, nblk: number, ids: number, dhs: number): void;
 }
 
-interface WasmApi {
-  Module: new (bytes: Uint8Array) => object;
-  Instance: new (module: object, imports: object) => { exports: unknown };
-}
-
 interface KquantState {
   readonly ex: KquantExports;
   readonly x: Float32Array;
@@ -62,27 +58,10 @@ interface KquantState {
 let state: KquantState | null | undefined;
 let backend: 'auto' | 'js' = 'auto';
 
-function base64ToBytes(b64: string): Uint8Array {
-  const lookup = new Uint8Array(128);
-  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
-  for (let i = 0; i < alphabet.length; i++) lookup[alphabet.charCodeAt(i)] = i;
-  const clean = b64.replace(/=+$/, '');
-  const out = new Uint8Array(Math.floor((clean.length * 3) / 4));
-  let o = 0;
-  for (let i = 0; i < clean.length; i += 4) {
-    const v = (lookup[clean.charCodeAt(i)]! << 18) | (lookup[clean.charCodeAt(i + 1)]! << 12) |
-      ((i + 2 < clean.length ? lookup[clean.charCodeAt(i + 2)]! : 0) << 6) | (i + 3 < clean.length ? lookup[clean.charCodeAt(i + 3)]! : 0);
-    out[o++] = v >> 16;
-    if (o < out.length) out[o++] = (v >> 8) & 0xff;
-    if (o < out.length) out[o++] = v & 0xff;
-  }
-  return out;
-}
-
 function load(): KquantState | undefined {
   if (state === undefined) {
     state = null;
-    const api = (globalThis as unknown as { WebAssembly?: WasmApi }).WebAssembly;
+    const api = wasmApi();
     if (api) {
       try {
         const ex = new api.Instance(new api.Module(base64ToBytes(KQUANT_SEARCH_WASM_BASE64)), {}).exports as KquantExports;

@@ -8,6 +8,7 @@
 import type { Limits } from '../../io/limits';
 import { F } from './schema';
 import { GRAPH_SCAN_WASM_BASE64 } from './gen/graphScanWasm';
+import { base64ToBytes, wasmApi } from '../../util/wasm';
 
 /** Where graphScan.wat keeps its records, node columns, name bytes, labels and the scanned bytes (bytes; the .wat's layout). */
 const OUT = 0;
@@ -52,12 +53,6 @@ interface ScanExports {
   readonly full: { readonly value: number };
 }
 
-/** The slice of the WebAssembly JS API used here (core's lib has no DOM/Node typings). */
-interface WasmApi {
-  Module: new (bytes: Uint8Array) => object;
-  Instance: new (module: object, imports: object) => { exports: unknown };
-}
-
 let compiled: object | null | undefined;
 let enabled = true;
 
@@ -97,24 +92,11 @@ export function graphScanMayGiveUp(): boolean {
   return mayGiveUp;
 }
 
-function base64ToBytes(b64: string): Uint8Array {
-  const native = (globalThis as unknown as { Buffer?: { from(text: string, encoding: 'base64'): Uint8Array } }).Buffer;
-  if (native && typeof native.from === 'function') return native.from(b64, 'base64');
-  const bin = (globalThis as unknown as { atob(text: string): string }).atob(b64);
-  const out = new Uint8Array(bin.length);
-  for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
-  return out;
-}
-
-function api(): WasmApi | undefined {
-  return (globalThis as unknown as { WebAssembly?: WasmApi }).WebAssembly;
-}
-
 /** The compiled module (once per thread), or undefined without WebAssembly. */
 function compiledModule(): object | undefined {
   if (compiled === undefined) {
     compiled = null;
-    const wasm = api();
+    const wasm = wasmApi();
     if (wasm) {
       try {
         compiled = new wasm.Module(base64ToBytes(GRAPH_SCAN_WASM_BASE64));
@@ -166,7 +148,7 @@ export class GraphScanner {
           tensorTypeElem: f.TypeTensor.elem_type, tensorTypeShape: f.TypeTensor.shape, shapeDim: f.Shape.dim, dimValue: f.Dimension.dim_value, dimParam: f.Dimension.dim_param,
         },
       };
-      const instance = new (api()!.Instance)(module, imports);
+      const instance = new (wasmApi()!.Instance)(module, imports);
       return new GraphScanner(instance.exports as ScanExports, limits);
     } catch {
       return undefined;
