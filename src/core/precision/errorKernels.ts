@@ -60,7 +60,7 @@ import type { ErrorPartial, WeightStatsPartial } from './sensitivity';
 import { halfToFloatTable } from './decode';
 import { GRIDS, SPLIT, nf4Error, roundBf16, roundFp16, roundMiniFast, roundSignificant, toHalf } from './quantize';
 import { ERROR_KERNELS_WASM_BASE64 } from './gen/errorKernelsWasm';
-import { base64ToBytes, wasmApi } from '../util/wasm';
+import { compileWasm, instantiateWasm } from '../util/wasm';
 
 //#region backend selection
 
@@ -111,17 +111,9 @@ let wasmState: WasmExports | null | undefined;
 /** The instantiated kernels, or undefined when this runtime has no WebAssembly (SIMD). Compiled once per thread. */
 function wasmExports(): WasmExports | undefined {
   if (wasmState === undefined) {
-    wasmState = null;
-    const api = wasmApi();
-    if (api) {
-      try {
-        const instance = new api.Instance(new api.Module(base64ToBytes(ERROR_KERNELS_WASM_BASE64)), {});
-        wasmState = instance.exports as WasmExports;
-      } catch {
-        // No SIMD support (or wasm disabled by policy): the JS kernels run instead.
-        wasmState = null;
-      }
-    }
+    // Without WebAssembly SIMD (or with wasm disabled by policy) the JS kernels run instead.
+    const module = compileWasm(ERROR_KERNELS_WASM_BASE64);
+    wasmState = ((module && instantiateWasm(module)) as WasmExports | undefined) ?? null;
   }
   return wasmState ?? undefined;
 }

@@ -13,7 +13,7 @@
  * Pure: no I/O; the module is compiled synchronously from bytes embedded in gen/kquantSearchWasm.ts.
  */
 import { KQUANT_SEARCH_WASM_BASE64 } from './gen/kquantSearchWasm';
-import { base64ToBytes, wasmApi } from '../util/wasm';
+import { compileWasm, instantiateWasm } from '../util/wasm';
 
 /** Most values one search call takes (64 super-blocks of 256). */
 export const KQUANT_MAX_VALUES = 16384;
@@ -61,24 +61,20 @@ let backend: 'auto' | 'js' = 'auto';
 function load(): KquantState | undefined {
   if (state === undefined) {
     state = null;
-    const api = wasmApi();
-    if (api) {
-      try {
-        const ex = new api.Instance(new api.Module(base64ToBytes(KQUANT_SEARCH_WASM_BASE64)), {}).exports as KquantExports;
-        const buf = ex.memory.buffer;
-        state = {
-          ex,
-          x: new Float32Array(buf, X_OFF, KQUANT_MAX_VALUES),
-          views: {
-            scales: new Float32Array(buf, S_OFF, 1024), mins: new Float32Array(buf, M_OFF, 1024), codes: new Uint8Array(buf, L_OFF, KQUANT_MAX_VALUES),
-            dd: new Float32Array(buf, DD_OFF, 1024), dm: new Float32Array(buf, DM_OFF, 1024),
-          },
-          numsFor: 0,
-        };
-      } catch {
-        // No SIMD support (or WebAssembly disabled by policy): the reference path runs instead.
-        state = null;
-      }
+    // Without WebAssembly SIMD (or with it disabled by policy) the reference path runs instead.
+    const module = compileWasm(KQUANT_SEARCH_WASM_BASE64);
+    const ex = (module && instantiateWasm(module)) as KquantExports | undefined;
+    if (ex) {
+      const buf = ex.memory.buffer;
+      state = {
+        ex,
+        x: new Float32Array(buf, X_OFF, KQUANT_MAX_VALUES),
+        views: {
+          scales: new Float32Array(buf, S_OFF, 1024), mins: new Float32Array(buf, M_OFF, 1024), codes: new Uint8Array(buf, L_OFF, KQUANT_MAX_VALUES),
+          dd: new Float32Array(buf, DD_OFF, 1024), dm: new Float32Array(buf, DM_OFF, 1024),
+        },
+        numsFor: 0,
+      };
     }
   }
   return backend === 'js' ? undefined : (state ?? undefined);

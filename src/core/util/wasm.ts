@@ -37,3 +37,25 @@ export function base64ToBytes(b64: string): Uint8Array {
   }
   return out;
 }
+
+/** The compiled module of a base64 text, or undefined without WebAssembly or when it does not compile (no SIMD). */
+export function compileWasm(b64: string): object | undefined {
+  const api = wasmApi();
+  if (!api) return undefined;
+  try {
+    return new api.Module(base64ToBytes(b64));
+  } catch {
+    return undefined;
+  }
+}
+
+/** The exports of a new instance of `module`, or undefined when it cannot be made (e.g. its memory). */
+export function instantiateWasm(module: object, imports: object = {}): unknown {
+  const api = wasmApi();
+  if (!api) return undefined;
+  try {
+    return new api.Instance(module, imports).exports;
+  } catch {
+    return undefined;
+  }
+}

@@ -8,7 +8,7 @@
 import type { Limits } from '../../io/limits';
 import { F } from './schema';
 import { GRAPH_SCAN_WASM_BASE64 } from './gen/graphScanWasm';
-import { base64ToBytes, wasmApi } from '../../util/wasm';
+import { compileWasm, instantiateWasm } from '../../util/wasm';
 
 /** Where graphScan.wat keeps its records, node columns, name bytes, labels and the scanned bytes (bytes; the .wat's layout). */
 const OUT = 0;
@@ -95,15 +95,7 @@ export function graphScanMayGiveUp(): boolean {
 /** The compiled module (once per thread), or undefined without WebAssembly. */
 function compiledModule(): object | undefined {
   if (compiled === undefined) {
-    compiled = null;
-    const wasm = wasmApi();
-    if (wasm) {
-      try {
-        compiled = new wasm.Module(base64ToBytes(GRAPH_SCAN_WASM_BASE64));
-      } catch {
-        compiled = null;
-      }
-    }
+    compiled = compileWasm(GRAPH_SCAN_WASM_BASE64) ?? null;
   }
   return compiled ?? undefined;
 }
@@ -148,8 +140,8 @@ export class GraphScanner {
           tensorTypeElem: f.TypeTensor.elem_type, tensorTypeShape: f.TypeTensor.shape, shapeDim: f.Shape.dim, dimValue: f.Dimension.dim_value, dimParam: f.Dimension.dim_param,
         },
       };
-      const instance = new (wasmApi()!.Instance)(module, imports);
-      return new GraphScanner(instance.exports as ScanExports, limits);
+      const ex = instantiateWasm(module, imports) as ScanExports | undefined;
+      return ex && new GraphScanner(ex, limits);
     } catch {
       return undefined;
     }
