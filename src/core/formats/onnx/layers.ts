@@ -5,7 +5,7 @@
  * Attention → attention_qkv) and from weight/node names second (q_proj, c_attn, lm_head… via model/roles.ts).
  */
 import { dtypeInfo, isRealValued } from '../../model/dtypes';
-import { inferRoleOfSegments, isQuantizableWeight, type RoleInfo } from '../../model/roles';
+import { isQuantizableWeight, SegmentRoleMemo } from '../../model/roles';
 import type { Layer, LayerRole, TensorInfo } from '../../model/types';
 import { NO_MORE_WEIGHTS } from '../../model/tensorData';
 import type { RawGraph } from './parse';
@@ -108,13 +108,7 @@ function tokens(name: string): string[] {
 const TRAILING_NOISE = /^(weight|bias|w|b|matmul|gemm|add|mul|conv|gather|output|output_\d+|\d+|[a-z]+_\d+)$/;
 
 /** Role/block/expert from a name, via model/roles.ts plus short ONNX-export spellings (`l0.up.w`, `dn`). */
-/** Most distinct segment lists one layer building remembers the role of (see {@link roleFromName}). */
-const ROLE_MEMO_MAX = 4096;
-
-/** Role inferred per segment list (the segments joined with '.', which no segment holds), for one layer building. */
-type RoleMemo = Map<string, RoleInfo>;
-
-function roleFromName(name: string, op: string, memo: RoleMemo): { role: LayerRole; block: number | undefined; expert: number | undefined } {
+function roleFromName(name: string, op: string, memo: SegmentRoleMemo): { role: LayerRole; block: number | undefined; expert: number | undefined } {
   const toks = tokens(name);
   let block: number | undefined;
   for (let i = 0; i < toks.length && block === undefined; i++) {
@@ -137,13 +131,9 @@ function roleFromName(name: string, op: string, memo: RoleMemo): { role: LayerRo
   if (toks.length === 0) toks.push(''); // '.weight' splits into '' and 'weight'
   toks.push(isBias ? 'bias' : 'weight');
   // inferRoleOfSegments is a function of the segments alone: a name met before in this form (node names of one
-  // block and operator differ only in tokens removed above) reuses its answer.
-  const key = toks.join('.');
-  let info = memo.get(key);
-  if (info === undefined) {
-    info = inferRoleOfSegments(toks, 0);
-    if (memo.size < ROLE_MEMO_MAX) memo.set(key, info);
-  }
+  // block and operator differ only in tokens removed above), or in its digit shape (weights `c12`, `c13`), reuses
+  // its answer.
+  const info = memo.infer(toks, toks.join('.'));
   let role = info.role;
   if (role === 'other') {
     if (last === 'up') role = 'ffn_up';
@@ -155,7 +145,7 @@ function roleFromName(name: string, op: string, memo: RoleMemo): { role: LayerRo
   return { role, block: info.block ?? block, expert: info.expert };
 }
 
-function roleFor(nodeName: string, op: string, main: TensorInfo, mainInputIndex: number, ctx: LayerContext, memo: RoleMemo): { role: LayerRole; block: number | undefined; expert: number | undefined } {
+function roleFor(nodeName: string, op: string, main: TensorInfo, mainInputIndex: number, ctx: LayerContext, memo: SegmentRoleMemo): { role: LayerRole; block: number | undefined; expert: number | undefined } {
   const fromWeight = roleFromName(main.name, op, memo);
   const fromNode = nodeName ? roleFromName(nodeName, op, memo) : { role: 'other' as LayerRole, block: undefined, expert: undefined };
   const block = fromWeight.block ?? fromNode.block;
@@ -216,7 +206,7 @@ export function buildLayers(ctx: LayerContext): Layer[] {
   const layers: Draft[] = [];
   const sites: { index: number; graph: RawGraph }[] = [];
   const scopeFilters = new Map<ReadonlyMap<string, string>, Uint8Array>();
-  const roleMemo: RoleMemo = new Map();
+  const roleMemo = new SegmentRoleMemo(0);
   for (const g of ctx.graphs) {
     const traced = new Map<string, Traced>();
     const chain = ctx.scopes(g);
