@@ -15,11 +15,10 @@ import { UniqueNames } from '../../model/uniqueNames';
 export interface LayerContext {
   readonly graphs: readonly RawGraph[];
   /**
-   * Where a value name of `graph` finds its stored tensor (unique name): the scopes of the graph and its enclosing
-   * graphs, innermost first (the first hit wins).
+   * Where a value name of `graph` finds its stored tensor: the scopes of the graph and its enclosing graphs,
+   * innermost first (the first hit wins).
    */
-  scopes(graph: RawGraph): readonly ReadonlyMap<string, string>[];
-  readonly tensors: ReadonlyMap<string, TensorInfo>;
+  scopes(graph: RawGraph): readonly ReadonlyMap<string, TensorInfo>[];
   /** True when any tensor belongs to a routed MoE expert (changes what a bare `gate` means). */
   readonly hasExperts: boolean;
 }
@@ -84,10 +83,10 @@ function isSideTensor(dtype: string): boolean {
   return dtype !== 'int64' && dtype !== 'uint64' && kind !== 'bool' && kind !== 'string' && kind !== 'complex';
 }
 
-/** A weight reached from a node input: the stored tensor and the side tensors picked up on the way (DQ scales). */
+/** A weight reached through weight-path ops: the stored tensor and the side tensors picked up on the way (DQ scales). */
 interface Traced {
-  readonly weight: string;
-  readonly extras: readonly string[];
+  readonly weight: TensorInfo;
+  readonly extras: readonly TensorInfo[];
 }
 
 /** Splits ONNX node/tensor names (`/model/layers.0/self_attn/q_proj/MatMul`, `l0.q.w`) into lowercase tokens. */
@@ -107,8 +106,15 @@ function tokens(name: string): string[] {
 
 const TRAILING_NOISE = /^(weight|bias|w|b|matmul|gemm|add|mul|conv|gather|output|output_\d+|\d+|[a-z]+_\d+)$/;
 
-/** Role/block/expert from a name, via model/roles.ts plus short ONNX-export spellings (`l0.up.w`, `dn`). */
-function roleFromName(name: string, op: string, memo: SegmentRoleMemo): { role: LayerRole; block: number | undefined; expert: number | undefined } {
+/** Role, block and expert of a layer (one object per layer building, rewritten per name: no object per call). */
+interface RoleResult {
+  role: LayerRole;
+  block: number | undefined;
+  expert: number | undefined;
+}
+
+/** Role/block/expert from a name into `out`, via model/roles.ts plus short ONNX-export spellings (`l0.up.w`, `dn`). */
+function roleFromName(name: string, op: string, memo: SegmentRoleMemo, out: RoleResult): void {
   const toks = tokens(name);
   let block: number | undefined;
   for (let i = 0; i < toks.length && block === undefined; i++) {
@@ -142,12 +148,24 @@ function roleFromName(name: string, op: string, memo: SegmentRoleMemo): { role: 
     else if (last === 'o') role = 'attention_o';
     else if (/^(lm_head|logits)$/.test(last)) role = 'output_head';
   }
-  return { role, block: info.block ?? block, expert: info.expert };
+  out.role = role;
+  out.block = info.block ?? block;
+  out.expert = info.expert;
 }
 
-function roleFor(nodeName: string, op: string, main: TensorInfo, mainInputIndex: number, ctx: LayerContext, memo: SegmentRoleMemo): { role: LayerRole; block: number | undefined; expert: number | undefined } {
-  const fromWeight = roleFromName(main.name, op, memo);
-  const fromNode = nodeName ? roleFromName(nodeName, op, memo) : { role: 'other' as LayerRole, block: undefined, expert: undefined };
+/** Scratch results of {@link roleFor}: its two names' answers. */
+const fromWeight: RoleResult = { role: 'other', block: undefined, expert: undefined };
+const fromNode: RoleResult = { role: 'other', block: undefined, expert: undefined };
+
+/** Sets `out` to the layer's role, block and expert. */
+function roleFor(nodeName: string, op: string, main: TensorInfo, mainInputIndex: number, ctx: LayerContext, memo: SegmentRoleMemo, out: RoleResult): void {
+  roleFromName(main.name, op, memo, fromWeight);
+  if (nodeName) roleFromName(nodeName, op, memo, fromNode);
+  else {
+    fromNode.role = 'other';
+    fromNode.block = undefined;
+    fromNode.expert = undefined;
+  }
   const block = fromWeight.block ?? fromNode.block;
   const expert = fromWeight.expert ?? fromNode.expert;
   const named = fromWeight.role !== 'other' ? fromWeight.role : fromNode.role;
@@ -165,7 +183,9 @@ function roleFor(nodeName: string, op: string, main: TensorInfo, mainInputIndex:
     if (role === 'router' && !ctx.hasExperts && fromWeight.role === 'router') role = 'ffn_gate';
   } else if (BIAS_OPS.has(op) && main.shape.filter((d) => d > 1).length <= 1) role = 'bias';
   else role = named === 'embedding' || named === 'position_embedding' ? 'other' : named;
-  return { role, block, expert };
+  out.role = role;
+  out.block = block;
+  out.expert = expert;
 }
 
 /**
@@ -186,7 +206,7 @@ function layerName(nodeName: string, unique: boolean, op: string, index: number,
 }
 
 /** A traced weight's side tensors when it has none (shared; never written). */
-const NO_EXTRAS: readonly string[] = Object.freeze([]);
+const NO_EXTRAS: readonly TensorInfo[] = Object.freeze([]);
 
 /** A layer whose name is given once every layer is known (see {@link nameLayers}). */
 type Draft = { -readonly [K in keyof Layer]: Layer[K] };
@@ -195,7 +215,7 @@ type Draft = { -readonly [K in keyof Layer]: Layer[K] };
  * 1 at `(first char code & 0x7f) × 64 + min(length, 63)` for every name `scope` holds: a name whose entry is 0 is
  * not in it (the converse need not hold).
  */
-function nameFilter(scope: ReadonlyMap<string, string>): Uint8Array {
+function nameFilter(scope: ReadonlyMap<string, TensorInfo>): Uint8Array {
   const filter = new Uint8Array(128 * 64);
   for (const name of scope.keys()) if (name !== '') filter[(name.charCodeAt(0) & 0x7f) * 64 + (name.length < 63 ? name.length : 63)] = 1;
   return filter;
@@ -204,9 +224,16 @@ function nameFilter(scope: ReadonlyMap<string, string>): Uint8Array {
 /** Builds the layers of every graph, main graph first. */
 export function buildLayers(ctx: LayerContext): Layer[] {
   const layers: Draft[] = [];
-  const sites: { index: number; graph: RawGraph }[] = [];
-  const scopeFilters = new Map<ReadonlyMap<string, string>, Uint8Array>();
+  // Where each layer's node is: its row and graph.
+  const siteRows: number[] = [];
+  const siteGraphs: RawGraph[] = [];
+  const scopeFilters = new Map<ReadonlyMap<string, TensorInfo>, Uint8Array>();
   const roleMemo = new SegmentRoleMemo(0);
+  const result: RoleResult = { role: 'other', block: undefined, expert: undefined };
+  // A node's stored inputs (input index, tensor, side tensors traced with it): scratch reused by every node.
+  const foundIndex: number[] = [];
+  const foundTensor: TensorInfo[] = [];
+  const foundExtras: (readonly TensorInfo[])[] = [];
   for (const g of ctx.graphs) {
     const traced = new Map<string, Traced>();
     const chain = ctx.scopes(g);
@@ -218,97 +245,126 @@ export function buildLayers(ctx: LayerContext): Layer[] {
     // Rows of the node table (parse.ts): no node object is made here.
     const table = g.nodes;
     const edges = table.inputEdges;
-    /** The stored tensor input edge `k` reads, if any. */
-    const trace = (k: number): Traced | undefined => {
-      const length = edges.textLength(k);
+    const texts = table.texts;
+    // Edge spans read directly (text, start, end per edge): `inspect` runs with TurboFan's inlining off
+    // (src/cli/launcher.ts), so a method call per edge stays a call.
+    const spans = edges.spanData;
+    /** The side tensors of the tensor {@link trace} returned last. */
+    let tracedExtras: readonly TensorInfo[] = NO_EXTRAS;
+    /** The stored tensor input edge `k` reads, if any (its side tensors in `tracedExtras`). */
+    const trace = (k: number): TensorInfo | undefined => {
+      const start = spans[3 * k + 1]!;
+      const length = spans[3 * k + 2]! - start;
       if (length === 0) return undefined;
       if (traced.size > 0) {
         const t = traced.get(edges.get(k));
-        if (t) return t;
+        if (t) {
+          tracedExtras = t.extras;
+          return t.weight;
+        }
       }
       // Most edges of a large graph are activations: their first character and length already say that a scope
       // does not hold them, without making the edge's string or hashing it for a lookup.
-      const slot = (edges.firstCode(k) & 0x7f) * 64 + (length < 63 ? length : 63);
+      const slot = (texts[spans[3 * k]!]!.charCodeAt(start) & 0x7f) * 64 + (length < 63 ? length : 63);
       let value: string | undefined;
       for (let i = 0; i < chain.length; i++) {
         if (filters[i]![slot] === 0) continue;
         const stored = chain[i]!.get((value ??= edges.get(k)));
-        if (stored !== undefined) return { weight: stored, extras: NO_EXTRAS };
+        if (stored !== undefined) {
+          tracedExtras = NO_EXTRAS;
+          return stored;
+        }
       }
       return undefined;
     };
-    // The table's columns read directly (its inputStart/inputEnd… as plain reads): `inspect` runs with TurboFan's
-    // inlining off (src/cli/launcher.ts), so a method call per node and edge stays a call.
+    // The table's columns read directly (its inputStart/inputEnd… as plain reads), as above.
     const inputStarts = table.inputStarts.data;
     const outputStarts = table.outputStarts.data;
     const outputEdges = table.outputEdges;
+    const ops = table.ops;
+    const domains = table.domains;
     const rows = table.length;
     const inputCount = edges.length;
     const outputCount = outputEdges.length;
     for (let nodeIndex = 0; nodeIndex < rows; nodeIndex++) {
-      const op = table.ops[nodeIndex]!;
-      const domain = table.domains[nodeIndex]!;
+      const op = ops[nodeIndex]!;
+      const domain = domains[nodeIndex]!;
       if (op === 'Constant' && (domain === '' || domain === 'ai.onnx')) continue;
       const first = inputStarts[nodeIndex]!;
       const stop = nodeIndex + 1 < rows ? inputStarts[nodeIndex + 1]! : inputCount;
       const firstOutput = outputStarts[nodeIndex]!;
       const outputStop = nodeIndex + 1 < rows ? outputStarts[nodeIndex + 1]! : outputCount;
+      // A weight-path op's first input is traced once, for both uses below.
+      let firstTensor: TensorInfo | undefined;
+      let firstExtras: readonly TensorInfo[] = NO_EXTRAS;
+      let firstTraced = false;
       if (WEIGHT_PATH_OPS.has(op) && stop > first && outputStop > firstOutput) {
-        const src = trace(first);
-        const t = src && ctx.tensors.get(src.weight);
-        if (src && t && isWeightDtype(t.dtype)) {
-          const extras = [...src.extras];
+        firstTensor = trace(first);
+        firstExtras = tracedExtras;
+        firstTraced = true;
+        if (firstTensor !== undefined && isWeightDtype(firstTensor.dtype)) {
+          const extras = [...firstExtras];
           for (let k = first + 1; k < stop; k++) {
             const side = trace(k);
-            if (side) extras.push(side.weight, ...side.extras);
+            if (side) extras.push(side, ...tracedExtras);
           }
-          traced.set(outputEdges.get(firstOutput), { weight: src.weight, extras });
+          traced.set(outputEdges.get(firstOutput), { weight: firstTensor, extras });
           continue;
         }
       }
       let m: TensorInfo | undefined;
       let mainIndex = -1;
-      // Allocated only for nodes that read a stored tensor (most nodes of a large graph read none).
-      let found: { index: number; traced: Traced; tensor: TensorInfo }[] | undefined;
+      let found = 0;
       for (let index = 0; index < stop - first; index++) {
-        const tr = trace(first + index);
-        const tensor = tr && ctx.tensors.get(tr.weight);
-        if (!tr || !tensor) continue;
-        (found ??= []).push({ index, traced: tr, tensor });
+        let tensor: TensorInfo | undefined;
+        if (index === 0 && firstTraced) {
+          tensor = firstTensor;
+          tracedExtras = firstExtras;
+        } else tensor = trace(first + index);
+        if (tensor === undefined) continue;
+        foundIndex[found] = index;
+        foundTensor[found] = tensor;
+        foundExtras[found] = tracedExtras;
+        found++;
         if (isWeightDtype(tensor.dtype) && (!m || tensor.elementCount > m.elementCount)) {
           m = tensor;
           mainIndex = index;
         }
       }
-      if (!m || !found || m.elementCount < MIN_LAYER_ELEMENTS) continue;
-      const weights: string[] = [m.name];
-      const add = (name: string): void => {
-        const t = ctx.tensors.get(name);
-        if (t && isSideTensor(t.dtype) && !weights.includes(name)) weights.push(name);
+      if (!m || m.elementCount < MIN_LAYER_ELEMENTS) continue;
+      // The main weight, then its side tensors, then the other stored inputs (with theirs): each tensor once.
+      let more: TensorInfo[] | undefined;
+      const add = (t: TensorInfo): void => {
+        if (t !== m && isSideTensor(t.dtype) && (more === undefined || !more.includes(t))) (more ??= []).push(t);
       };
-      for (const f of found) if (f.index === mainIndex) f.traced.extras.forEach(add);
+      for (let f = 0; f < found; f++) if (foundIndex[f] === mainIndex) for (const t of foundExtras[f]!) add(t);
       const sides = SIDE_INPUTS.get(op)?.get(mainIndex);
-      for (const f of found) {
-        if (f.index !== mainIndex && (!sides || sides.includes(f.index))) [f.traced.weight, ...f.traced.extras].forEach(add);
+      for (let f = 0; f < found; f++) {
+        if (foundIndex[f] === mainIndex || (sides && !sides.includes(foundIndex[f]!))) continue;
+        add(foundTensor[f]!);
+        for (const t of foundExtras[f]!) add(t);
       }
-      let parameterCount = 0;
-      let byteLength = 0;
-      for (const w of weights) {
-        const t = ctx.tensors.get(w)!;
-        parameterCount += t.elementCount;
-        byteLength += t.byteLength;
+      let parameterCount = m.elementCount;
+      let byteLength = m.byteLength;
+      if (more !== undefined) {
+        for (const t of more) {
+          parameterCount += t.elementCount;
+          byteLength += t.byteLength;
+        }
       }
-      const { role, block, expert } = roleFor(table.name(nodeIndex), op, m, mainIndex, ctx, roleMemo);
-      sites.push({ index: nodeIndex, graph: g });
+      roleFor(table.name(nodeIndex), op, m, mainIndex, ctx, roleMemo, result);
+      const role = result.role;
+      siteRows.push(nodeIndex);
+      siteGraphs.push(g);
       const lowBitInt = QUANTIZED_INT_DTYPES.has(m.dtype) && m.shape.length >= 2 && role !== 'norm' && role !== 'bias' && role !== 'router';
       layers.push({
         name: '',
         op: domain && domain !== 'ai.onnx' ? `${domain}.${op}` : op,
         role,
-        block,
-        expert,
+        block: result.block,
+        expert: result.expert,
         weight: m.name,
-        moreWeights: weights.length > 1 ? weights.slice(1) : NO_MORE_WEIGHTS,
+        moreWeights: more !== undefined ? more.map(nameOf) : NO_MORE_WEIGHTS,
         parameterCount,
         byteLength,
         dtype: m.dtype,
@@ -319,10 +375,14 @@ export function buildLayers(ctx: LayerContext): Layer[] {
       });
     }
   }
-  nameLayers(layers, sites, ctx.graphs);
+  nameLayers(layers, siteRows, siteGraphs, ctx.graphs);
   blocksForSharedWeights(layers);
   markOutputHead(layers, ctx);
   return layers;
+}
+
+function nameOf(t: TensorInfo): string {
+  return t.name;
 }
 
 /**
@@ -330,11 +390,11 @@ export function buildLayers(ctx: LayerContext): Layer[] {
  * `<op>_<index>` (prefixed by the graph path in a subgraph); {@link UniqueNames} settles clashes in layer order.
  * Only the layers' node names are counted: a large graph has a few layers among many nodes.
  */
-function nameLayers(layers: Draft[], sites: readonly { index: number; graph: RawGraph }[], graphs: readonly RawGraph[]): void {
+function nameLayers(layers: Draft[], siteRows: readonly number[], siteGraphs: readonly RawGraph[], graphs: readonly RawGraph[]): void {
   const names: string[] = [];
   let named = false;
-  for (const s of sites) {
-    const name = s.graph.nodes.name(s.index);
+  for (let i = 0; i < siteRows.length; i++) {
+    const name = siteGraphs[i]!.nodes.name(siteRows[i]!);
     names.push(name);
     if (name !== '') named = true;
   }
@@ -353,10 +413,10 @@ function nameLayers(layers: Draft[], sites: readonly { index: number; graph: Raw
   }
   const used = new UniqueNames();
   for (let i = 0; i < layers.length; i++) {
-    const s = sites[i]!;
-    const table = s.graph.nodes;
+    const row = siteRows[i]!;
+    const graph = siteGraphs[i]!;
     const name = names[i]!;
-    layers[i]!.name = used.claim(layerName(name, name !== '' && (distinct || nameCounts.get(name) === 1), table.ops[s.index]!, s.index, s.graph));
+    layers[i]!.name = used.claim(layerName(name, name !== '' && (distinct || nameCounts.get(name) === 1), graph.nodes.ops[row]!, row, graph));
   }
 }
 
