@@ -102,7 +102,7 @@ export function inferRoleOfSegments(segs: readonly string[], rank = 2): RoleInfo
 }
 
 /** {@link inferRole} plus which '.'-separated segment held the block and the expert index (-1: none). */
-interface RoleParts extends RoleInfo {
+export interface RoleParts extends RoleInfo {
   readonly blockSegment: number;
   readonly expertSegment: number;
 }
@@ -126,13 +126,16 @@ const SEGMENT_MEMO_MAX = 4096;
  * ({@link DIGIT_READING_SHAPES}); then every name of that shape gets that answer. Other names are remembered whole.
  */
 export class SegmentRoleMemo {
-  private readonly names = new Map<string, RoleInfo>();
-  private readonly shapes = new Map<string, RoleInfo>();
+  private readonly names = new Map<string, RoleParts>();
+  private readonly shapes = new Map<string, RoleParts>();
 
   constructor(private readonly rank: number) {}
 
-  /** `inferRoleOfSegments(segs, rank)`; `key` is `segs.join('.')` (no segment holding a '.'). */
-  infer(segs: readonly string[], key: string): RoleInfo {
+  /**
+   * `inferRoleOfSegments(segs, rank)` with the segments that held the block and the expert (-1: none); `key` is
+   * `segs.join('.')` (no segment holding a '.').
+   */
+  infer(segs: readonly string[], key: string): RoleParts {
     const shape = key.replace(ASCII_DIGIT, '0');
     const digits = shape !== key;
     if (digits) {
@@ -141,12 +144,20 @@ export class SegmentRoleMemo {
     }
     let info = this.names.get(key);
     if (info !== undefined) return info;
-    info = inferRoleOfSegments(segs, this.rank);
+    info = rolePartsOfSegments(segs, this.rank);
     if (digits && info.block === undefined && info.expert === undefined && !DIGIT_READING_SHAPES.test(shape)) {
       if (this.shapes.size < SEGMENT_MEMO_MAX) this.shapes.set(shape, info);
     } else if (this.names.size < SEGMENT_MEMO_MAX) this.names.set(key, info);
     return info;
   }
+}
+
+/**
+ * True when `shape` (a lower-cased name's digit shape, each ASCII digit → '0') holds digits a rule reads by value: names
+ * of that shape may differ in role.
+ */
+export function readsDigitValues(shape: string): boolean {
+  return DIGIT_READING_SHAPES.test(shape);
 }
 
 /** The patterns the role rules test names and segments with (for the test of {@link DIGIT_READING_SHAPES}). */

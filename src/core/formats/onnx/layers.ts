@@ -5,7 +5,7 @@
  * Attention → attention_qkv) and from weight/node names second (q_proj, c_attn, lm_head… via model/roles.ts).
  */
 import { dtypeInfo, isRealValued } from '../../model/dtypes';
-import { isQuantizableWeight, SegmentRoleMemo } from '../../model/roles';
+import { isQuantizableWeight, readsDigitValues, SegmentRoleMemo } from '../../model/roles';
 import type { Layer, LayerRole, TensorInfo } from '../../model/types';
 import { NO_MORE_WEIGHTS } from '../../model/tensorData';
 import type { RawGraph } from './parse';
@@ -107,24 +107,40 @@ function tokens(name: string): string[] {
 const TRAILING_NOISE = /^(weight|bias|w|b|matmul|gemm|add|mul|conv|gather|output|output_\d+|\d+|[a-z]+_\d+)$/;
 
 /** Role, block and expert of a layer (one object per layer building, rewritten per name: no object per call). */
-interface RoleResult {
+export interface RoleResult {
   role: LayerRole;
   block: number | undefined;
   expert: number | undefined;
 }
 
+/** Which tokens of the name {@link roleFromName} took the block and the expert from (-1: none), and how many trailing digits of the block's. */
+interface RoleOrigin {
+  blockToken: number;
+  blockDigits: number;
+  expertToken: number;
+}
+
 /** Role/block/expert from a name into `out`, via model/roles.ts plus short ONNX-export spellings (`l0.up.w`, `dn`). */
-function roleFromName(name: string, op: string, memo: SegmentRoleMemo, out: RoleResult): void {
+export function roleFromName(name: string, op: string, memo: SegmentRoleMemo, out: RoleResult, origin?: RoleOrigin): void {
   const toks = tokens(name);
   let block: number | undefined;
+  let blockToken = -1;
+  let blockDigits = 0;
   for (let i = 0; i < toks.length && block === undefined; i++) {
     const t = toks[i]!;
     // Both patterns start with l, h or b: other tokens skip the two regexes (this runs twice per layer).
     const first = t.charCodeAt(0);
     if (first !== 0x6c && first !== 0x68 && first !== 0x62) continue;
     const joined = /^(?:l|layer|layers|h|blk|block|blocks)_?(\d{1,6})$/.exec(t);
-    if (joined) block = Number(joined[1]);
-    else if (/^(?:layer|layers|h|blk|block|blocks)$/.test(t) && /^\d{1,6}$/.test(toks[i + 1] ?? '')) block = Number(toks[i + 1]);
+    if (joined) {
+      block = Number(joined[1]);
+      blockToken = i;
+      blockDigits = joined[1]!.length;
+    } else if (/^(?:layer|layers|h|blk|block|blocks)$/.test(t) && /^\d{1,6}$/.test(toks[i + 1] ?? '')) {
+      block = Number(toks[i + 1]);
+      blockToken = i + 1;
+      blockDigits = toks[i + 1]!.length;
+    }
   }
   let isBias = false;
   const opLower = op.toLowerCase();
@@ -138,7 +154,7 @@ function roleFromName(name: string, op: string, memo: SegmentRoleMemo, out: Role
   toks.push(isBias ? 'bias' : 'weight');
   // inferRoleOfSegments is a function of the segments alone: a name met before in this form (node names of one
   // block and operator differ only in tokens removed above), or in its digit shape (weights `c12`, `c13`), reuses
-  // its answer.
+  // its answer. Its block and expert segments are tokens of the name (the ones before those removed above).
   const info = memo.infer(toks, toks.join('.'));
   let role = info.role;
   if (role === 'other') {
@@ -151,6 +167,114 @@ function roleFromName(name: string, op: string, memo: SegmentRoleMemo, out: Role
   out.role = role;
   out.block = info.block ?? block;
   out.expert = info.expert;
+  if (origin !== undefined) {
+    if (info.block !== undefined) {
+      origin.blockToken = info.blockSegment;
+      origin.blockDigits = toks[info.blockSegment]!.length;
+    } else {
+      origin.blockToken = blockToken;
+      origin.blockDigits = blockDigits;
+    }
+    origin.expertToken = info.expert !== undefined ? info.expertSegment : -1;
+  }
+}
+
+/** A name's answer for its digit shape: the role, and where its block and expert digits sit in the name (-1: none). */
+interface ShapeAnswer {
+  readonly role: LayerRole;
+  readonly blockStart: number;
+  readonly blockEnd: number;
+  readonly expertStart: number;
+  readonly expertEnd: number;
+}
+
+const ASCII_DIGIT = /[0-9]/g;
+/** Most name shapes one {@link NameRoleMemo} keeps. */
+const NAME_SHAPES_MAX = 4096;
+
+/**
+ * {@link roleFromName} remembered per op and digit shape of the name (each ASCII digit → '0'): `/block.7/Mul_123` and
+ * `/block.12/Mul_200` are `/block.0/Mul_000` and `/block.00/Mul_000`. Every rule there reads a digit only as "a digit"
+ * (digit runs and their lengths; the digits a role rule reads by value are refused, model/roles.ts
+ * `readsDigitValues`), except the block and expert, which are the digits of one token: two names of one shape have
+ * the same separators, so the same tokens at the same places, and their block and expert are the digits at the same
+ * place. Remembered only for ASCII names (so a lower-cased name has its characters where the name has them) and ops
+ * without digits (a token equal to the op is removed: `gemmfloat8` and `gemmfloat9` differ there).
+ */
+export class NameRoleMemo {
+  private readonly byOp = new Map<string, Map<string, ShapeAnswer>>();
+  private size = 0;
+  private readonly origin: RoleOrigin = { blockToken: -1, blockDigits: 0, expertToken: -1 };
+
+  constructor(private readonly segments: SegmentRoleMemo) {}
+
+  /** `roleFromName(name, op, segments, out)`. */
+  infer(name: string, op: string, out: RoleResult): void {
+    const shapes = this.byOp.get(op);
+    if (shapes !== undefined) {
+      const known = shapes.get(name.replace(ASCII_DIGIT, '0'));
+      if (known !== undefined) {
+        out.role = known.role;
+        out.block = known.blockStart >= 0 ? digitsValue(name, known.blockStart, known.blockEnd) : undefined;
+        out.expert = known.expertStart >= 0 ? digitsValue(name, known.expertStart, known.expertEnd) : undefined;
+        return;
+      }
+    }
+    const origin = this.origin;
+    roleFromName(name, op, this.segments, out, origin);
+    if (this.size >= NAME_SHAPES_MAX || !isAscii(name) || /[0-9]/.test(op)) return;
+    const shape = name.replace(ASCII_DIGIT, '0');
+    if (readsDigitValues(shape.toLowerCase())) return;
+    const ends = tokenEnds(name);
+    const blockEnd = origin.blockToken >= 0 ? ends[origin.blockToken]! : -1;
+    const expertEnd = origin.expertToken >= 0 ? ends[origin.expertToken]! : -1;
+    const answer: ShapeAnswer = {
+      role: out.role,
+      blockStart: blockEnd >= 0 ? blockEnd - origin.blockDigits : -1,
+      blockEnd,
+      expertStart: expertEnd >= 0 ? tokenStart(name, expertEnd) : -1,
+      expertEnd,
+    };
+    let map = shapes;
+    if (map === undefined) this.byOp.set(op, (map = new Map()));
+    map.set(shape, answer);
+    this.size++;
+  }
+}
+
+/** The value of the ASCII digits name[from, to) (at most 9 of them: an exact integer, as `Number` of that text). */
+function digitsValue(name: string, from: number, to: number): number {
+  let v = 0;
+  for (let i = from; i < to; i++) v = v * 10 + (name.charCodeAt(i) - 0x30);
+  return v;
+}
+
+function isAscii(name: string): boolean {
+  for (let i = 0; i < name.length; i++) if (name.charCodeAt(i) > 0x7f) return false;
+  return true;
+}
+
+function isSeparator(c: number): boolean {
+  return c === 0x2f || c === 0x2e || c === 0x3a;
+}
+
+/** Where each of {@link tokens}' tokens of `name` ends (an ASCII name: its characters where the lower-cased one has them). */
+function tokenEnds(name: string): number[] {
+  const ends: number[] = [];
+  let start = 0;
+  for (let i = 0; i <= name.length; i++) {
+    if (i < name.length && !isSeparator(name.charCodeAt(i))) continue;
+    if (i > start) ends.push(i);
+    start = i + 1;
+  }
+  return ends;
+}
+
+/** Where the token of `name` that ends at `end` starts. */
+function tokenStart(name: string, end: number): number {
+  let i = end;
+  while (i > 0 && !isSeparator(name.charCodeAt(i - 1))) i--;
+  return i;
 }
 
 /** Scratch results of {@link roleFor}: its two names' answers. */
@@ -158,9 +282,9 @@ const fromWeight: RoleResult = { role: 'other', block: undefined, expert: undefi
 const fromNode: RoleResult = { role: 'other', block: undefined, expert: undefined };
 
 /** Sets `out` to the layer's role, block and expert. */
-function roleFor(nodeName: string, op: string, main: TensorInfo, mainInputIndex: number, ctx: LayerContext, memo: SegmentRoleMemo, out: RoleResult): void {
-  roleFromName(main.name, op, memo, fromWeight);
-  if (nodeName) roleFromName(nodeName, op, memo, fromNode);
+function roleFor(nodeName: string, op: string, main: TensorInfo, mainInputIndex: number, ctx: LayerContext, memo: NameRoleMemo, out: RoleResult): void {
+  memo.infer(main.name, op, fromWeight);
+  if (nodeName) memo.infer(nodeName, op, fromNode);
   else {
     fromNode.role = 'other';
     fromNode.block = undefined;
@@ -228,7 +352,7 @@ export function buildLayers(ctx: LayerContext): Layer[] {
   const siteRows: number[] = [];
   const siteGraphs: RawGraph[] = [];
   const scopeFilters = new Map<ReadonlyMap<string, TensorInfo>, Uint8Array>();
-  const roleMemo = new SegmentRoleMemo(0);
+  const roleMemo = new NameRoleMemo(new SegmentRoleMemo(0));
   const result: RoleResult = { role: 'other', block: undefined, expert: undefined };
   // A node's stored inputs (input index, tensor, side tensors traced with it): scratch reused by every node.
   const foundIndex: number[] = [];
