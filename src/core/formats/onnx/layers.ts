@@ -345,72 +345,112 @@ function nameFilter(scope: ReadonlyMap<string, TensorInfo>): Uint8Array {
   return filter;
 }
 
+/** Node rows {@link GraphLayers.rows} walks per call (see there). */
+const ROWS_PER_CALL = 512;
+
 /** Builds the layers of every graph, main graph first. */
 export function buildLayers(ctx: LayerContext): Layer[] {
-  const layers: Draft[] = [];
-  // Where each layer's node is: its row and graph.
-  const siteRows: number[] = [];
-  const siteGraphs: RawGraph[] = [];
+  const out: LayerSink = { layers: [], siteRows: [], siteGraphs: [], memo: new NameRoleMemo(new SegmentRoleMemo(0)) };
   const scopeFilters = new Map<ReadonlyMap<string, TensorInfo>, Uint8Array>();
-  const roleMemo = new NameRoleMemo(new SegmentRoleMemo(0));
-  const result: RoleResult = { role: 'other', block: undefined, expert: undefined };
-  // A node's stored inputs (input index, tensor, side tensors traced with it): scratch reused by every node.
-  const foundIndex: number[] = [];
-  const foundTensor: TensorInfo[] = [];
-  const foundExtras: (readonly TensorInfo[])[] = [];
   for (const g of ctx.graphs) {
-    const traced = new Map<string, Traced>();
-    const chain = ctx.scopes(g);
-    const filters = chain.map((scope) => {
+    const walk = new GraphLayers(ctx, g, scopeFilters, out);
+    const rows = g.nodes.length;
+    for (let from = 0; from < rows; from += ROWS_PER_CALL) walk.rows(from, Math.min(rows, from + ROWS_PER_CALL));
+  }
+  nameLayers(out.layers, out.siteRows, out.siteGraphs, ctx.graphs);
+  blocksForSharedWeights(out.layers);
+  markOutputHead(out.layers, ctx);
+  return out.layers;
+}
+
+/** The layers found so far, where their nodes are (row and graph), and the role memo they share. */
+interface LayerSink {
+  readonly layers: Draft[];
+  readonly siteRows: number[];
+  readonly siteGraphs: RawGraph[];
+  readonly memo: NameRoleMemo;
+}
+
+/**
+ * The layers of one graph's node rows. Rows are walked a bounded number per call ({@link rows}): that loop is then
+ * compiled as a whole function once it is hot, not on the stack in the middle of one long call, where the optimized
+ * code would meet the code after the loop without feedback for it and fall back to the interpreter.
+ */
+class GraphLayers {
+  /** Values that weight-path ops (DequantizeLinear, Cast, Transpose…) produce from a stored weight. */
+  private readonly traced = new Map<string, Traced>();
+  private readonly chain: readonly ReadonlyMap<string, TensorInfo>[];
+  private readonly filters: readonly Uint8Array[];
+  private readonly table: RawGraph['nodes'];
+  private readonly edges: RawGraph['nodes']['inputEdges'];
+  private readonly texts: readonly string[];
+  /** The input edges' spans (text, start, end per edge), read directly: `inspect` runs with TurboFan's inlining off (src/cli/launcher.ts), so a method call per edge stays a call. */
+  private readonly spans: Int32Array;
+  /** The side tensors of the tensor {@link trace} returned last. */
+  private tracedExtras: readonly TensorInfo[] = NO_EXTRAS;
+  private readonly result: RoleResult = { role: 'other', block: undefined, expert: undefined };
+  // A node's stored inputs (input index, tensor, side tensors traced with it): scratch reused by every node.
+  private readonly foundIndex: number[] = [];
+  private readonly foundTensor: TensorInfo[] = [];
+  private readonly foundExtras: (readonly TensorInfo[])[] = [];
+
+  constructor(private readonly ctx: LayerContext, private readonly graph: RawGraph, scopeFilters: Map<ReadonlyMap<string, TensorInfo>, Uint8Array>, private readonly out: LayerSink) {
+    this.chain = ctx.scopes(graph);
+    this.filters = this.chain.map((scope) => {
       let f = scopeFilters.get(scope);
       if (f === undefined) scopeFilters.set(scope, (f = nameFilter(scope)));
       return f;
     });
     // Rows of the node table (parse.ts): no node object is made here.
-    const table = g.nodes;
-    const edges = table.inputEdges;
-    const texts = table.texts;
-    // Edge spans read directly (text, start, end per edge): `inspect` runs with TurboFan's inlining off
-    // (src/cli/launcher.ts), so a method call per edge stays a call.
-    const spans = edges.spanData;
-    /** The side tensors of the tensor {@link trace} returned last. */
-    let tracedExtras: readonly TensorInfo[] = NO_EXTRAS;
-    /** The stored tensor input edge `k` reads, if any (its side tensors in `tracedExtras`). */
-    const trace = (k: number): TensorInfo | undefined => {
-      const start = spans[3 * k + 1]!;
-      const length = spans[3 * k + 2]! - start;
-      if (length === 0) return undefined;
-      if (traced.size > 0) {
-        const t = traced.get(edges.get(k));
-        if (t) {
-          tracedExtras = t.extras;
-          return t.weight;
-        }
+    this.table = graph.nodes;
+    this.edges = this.table.inputEdges;
+    this.texts = this.table.texts;
+    this.spans = this.edges.spanData;
+  }
+
+  /** The stored tensor input edge `k` reads, if any (its side tensors in {@link tracedExtras}). */
+  private trace(k: number): TensorInfo | undefined {
+    const spans = this.spans;
+    const start = spans[3 * k + 1]!;
+    const length = spans[3 * k + 2]! - start;
+    if (length === 0) return undefined;
+    if (this.traced.size > 0) {
+      const t = this.traced.get(this.edges.get(k));
+      if (t) {
+        this.tracedExtras = t.extras;
+        return t.weight;
       }
-      // Most edges of a large graph are activations: their first character and length already say that a scope
-      // does not hold them, without making the edge's string or hashing it for a lookup.
-      const slot = (texts[spans[3 * k]!]!.charCodeAt(start) & 0x7f) * 64 + (length < 63 ? length : 63);
-      let value: string | undefined;
-      for (let i = 0; i < chain.length; i++) {
-        if (filters[i]![slot] === 0) continue;
-        const stored = chain[i]!.get((value ??= edges.get(k)));
-        if (stored !== undefined) {
-          tracedExtras = NO_EXTRAS;
-          return stored;
-        }
+    }
+    // Most edges of a large graph are activations: their first character and length already say that a scope
+    // does not hold them, without making the edge's string or hashing it for a lookup.
+    const slot = (this.texts[spans[3 * k]!]!.charCodeAt(start) & 0x7f) * 64 + (length < 63 ? length : 63);
+    const chain = this.chain;
+    let value: string | undefined;
+    for (let i = 0; i < chain.length; i++) {
+      if (this.filters[i]![slot] === 0) continue;
+      const stored = chain[i]!.get((value ??= this.edges.get(k)));
+      if (stored !== undefined) {
+        this.tracedExtras = NO_EXTRAS;
+        return stored;
       }
-      return undefined;
-    };
-    // The table's columns read directly (its inputStart/inputEnd… as plain reads), as above.
+    }
+    return undefined;
+  }
+
+  /** Walks rows [from, to). */
+  rows(from: number, to: number): void {
+    const table = this.table;
+    // The table's columns read directly (its inputStart/inputEnd… as plain reads), as the spans above.
     const inputStarts = table.inputStarts.data;
     const outputStarts = table.outputStarts.data;
     const outputEdges = table.outputEdges;
     const ops = table.ops;
     const domains = table.domains;
     const rows = table.length;
-    const inputCount = edges.length;
+    const inputCount = this.edges.length;
     const outputCount = outputEdges.length;
-    for (let nodeIndex = 0; nodeIndex < rows; nodeIndex++) {
+    const { foundIndex, foundTensor, foundExtras, result, out } = this;
+    for (let nodeIndex = from; nodeIndex < to; nodeIndex++) {
       const op = ops[nodeIndex]!;
       const domain = domains[nodeIndex]!;
       if (op === 'Constant' && (domain === '' || domain === 'ai.onnx')) continue;
@@ -423,16 +463,16 @@ export function buildLayers(ctx: LayerContext): Layer[] {
       let firstExtras: readonly TensorInfo[] = NO_EXTRAS;
       let firstTraced = false;
       if (WEIGHT_PATH_OPS.has(op) && stop > first && outputStop > firstOutput) {
-        firstTensor = trace(first);
-        firstExtras = tracedExtras;
+        firstTensor = this.trace(first);
+        firstExtras = this.tracedExtras;
         firstTraced = true;
         if (firstTensor !== undefined && isWeightDtype(firstTensor.dtype)) {
           const extras = [...firstExtras];
           for (let k = first + 1; k < stop; k++) {
-            const side = trace(k);
-            if (side) extras.push(side, ...tracedExtras);
+            const side = this.trace(k);
+            if (side) extras.push(side, ...this.tracedExtras);
           }
-          traced.set(outputEdges.get(firstOutput), { weight: firstTensor, extras });
+          this.traced.set(outputEdges.get(firstOutput), { weight: firstTensor, extras });
           continue;
         }
       }
@@ -441,14 +481,18 @@ export function buildLayers(ctx: LayerContext): Layer[] {
       let found = 0;
       for (let index = 0; index < stop - first; index++) {
         let tensor: TensorInfo | undefined;
+        let extras: readonly TensorInfo[];
         if (index === 0 && firstTraced) {
           tensor = firstTensor;
-          tracedExtras = firstExtras;
-        } else tensor = trace(first + index);
+          extras = firstExtras;
+        } else {
+          tensor = this.trace(first + index);
+          extras = this.tracedExtras;
+        }
         if (tensor === undefined) continue;
         foundIndex[found] = index;
         foundTensor[found] = tensor;
-        foundExtras[found] = tracedExtras;
+        foundExtras[found] = extras;
         found++;
         if (isWeightDtype(tensor.dtype) && (!m || tensor.elementCount > m.elementCount)) {
           m = tensor;
@@ -458,8 +502,9 @@ export function buildLayers(ctx: LayerContext): Layer[] {
       if (!m || m.elementCount < MIN_LAYER_ELEMENTS) continue;
       // The main weight, then its side tensors, then the other stored inputs (with theirs): each tensor once.
       let more: TensorInfo[] | undefined;
+      const main = m;
       const add = (t: TensorInfo): void => {
-        if (t !== m && isSideTensor(t.dtype) && (more === undefined || !more.includes(t))) (more ??= []).push(t);
+        if (t !== main && isSideTensor(t.dtype) && (more === undefined || !more.includes(t))) (more ??= []).push(t);
       };
       for (let f = 0; f < found; f++) if (foundIndex[f] === mainIndex) for (const t of foundExtras[f]!) add(t);
       const sides = SIDE_INPUTS.get(op)?.get(mainIndex);
@@ -476,12 +521,12 @@ export function buildLayers(ctx: LayerContext): Layer[] {
           byteLength += t.byteLength;
         }
       }
-      roleFor(table.name(nodeIndex), op, m, mainIndex, ctx, roleMemo, result);
+      roleFor(table.name(nodeIndex), op, m, mainIndex, this.ctx, out.memo, result);
       const role = result.role;
-      siteRows.push(nodeIndex);
-      siteGraphs.push(g);
+      out.siteRows.push(nodeIndex);
+      out.siteGraphs.push(this.graph);
       const lowBitInt = QUANTIZED_INT_DTYPES.has(m.dtype) && m.shape.length >= 2 && role !== 'norm' && role !== 'bias' && role !== 'router';
-      layers.push({
+      out.layers.push({
         name: '',
         op: domain && domain !== 'ai.onnx' ? `${domain}.${op}` : op,
         role,
@@ -499,10 +544,6 @@ export function buildLayers(ctx: LayerContext): Layer[] {
       });
     }
   }
-  nameLayers(layers, siteRows, siteGraphs, ctx.graphs);
-  blocksForSharedWeights(layers);
-  markOutputHead(layers, ctx);
-  return layers;
 }
 
 function nameOf(t: TensorInfo): string {
