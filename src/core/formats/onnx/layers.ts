@@ -335,6 +335,49 @@ const NO_EXTRAS: readonly TensorInfo[] = Object.freeze([]);
 /** A layer whose name is given once every layer is known (see {@link nameLayers}). */
 type Draft = { -readonly [K in keyof Layer]: Layer[K] };
 
+type NodeTable = RawGraph['nodes'];
+
+/**
+ * An ONNX layer. Its node's inputs and outputs (graph edges) are read from the node table when first asked for
+ * (estimate and the output-head search read them; `inspect` does not): a large graph's layers would otherwise each
+ * keep two lists and their strings. Every other field is a plain data property; the two edge lists are not own
+ * properties (not in `Object.keys`, a spread or JSON), as they were not meant to be copied.
+ */
+class OnnxLayer implements Draft {
+  name = '';
+  readonly #table: NodeTable;
+  readonly #row: number;
+  #inputs: string[] | undefined = undefined;
+  #outputs: string[] | undefined = undefined;
+
+  constructor(
+    public op: string,
+    public role: LayerRole,
+    public block: number | undefined,
+    public expert: number | undefined,
+    public weight: string,
+    public moreWeights: readonly string[],
+    public parameterCount: number,
+    public byteLength: number,
+    public dtype: TensorInfo['dtype'],
+    public shape: readonly number[],
+    public quantizable: boolean,
+    table: NodeTable,
+    row: number,
+  ) {
+    this.#table = table;
+    this.#row = row;
+  }
+
+  get inputs(): readonly string[] {
+    return (this.#inputs ??= this.#table.inputs(this.#row));
+  }
+
+  get outputs(): readonly string[] {
+    return (this.#outputs ??= this.#table.outputs(this.#row));
+  }
+}
+
 /**
  * 1 at `(first char code & 0x7f) × 64 + min(length, 63)` for every name `scope` holds: a name whose entry is 0 is
  * not in it (the converse need not hold).
@@ -365,7 +408,7 @@ export function buildLayers(ctx: LayerContext): Layer[] {
 
 /** The layers found so far, where their nodes are (row and graph), and the role memo they share. */
 interface LayerSink {
-  readonly layers: Draft[];
+  readonly layers: OnnxLayer[];
   readonly siteRows: number[];
   readonly siteGraphs: RawGraph[];
   readonly memo: NameRoleMemo;
@@ -526,22 +569,23 @@ class GraphLayers {
       out.siteRows.push(nodeIndex);
       out.siteGraphs.push(this.graph);
       const lowBitInt = QUANTIZED_INT_DTYPES.has(m.dtype) && m.shape.length >= 2 && role !== 'norm' && role !== 'bias' && role !== 'router';
-      out.layers.push({
-        name: '',
-        op: domain && domain !== 'ai.onnx' ? `${domain}.${op}` : op,
-        role,
-        block: result.block,
-        expert: result.expert,
-        weight: m.name,
-        moreWeights: more !== undefined ? more.map(nameOf) : NO_MORE_WEIGHTS,
-        parameterCount,
-        byteLength,
-        dtype: m.dtype,
-        shape: m.shape,
-        quantizable: m.elementCount >= MIN_QUANTIZABLE_ELEMENTS && (isQuantizableWeight(role, m.shape, m.dtype) || lowBitInt),
-        inputs: table.inputs(nodeIndex),
-        outputs: table.outputs(nodeIndex),
-      });
+      out.layers.push(
+        new OnnxLayer(
+          domain && domain !== 'ai.onnx' ? `${domain}.${op}` : op,
+          role,
+          result.block,
+          result.expert,
+          m.name,
+          more !== undefined ? more.map(nameOf) : NO_MORE_WEIGHTS,
+          parameterCount,
+          byteLength,
+          m.dtype,
+          m.shape,
+          m.elementCount >= MIN_QUANTIZABLE_ELEMENTS && (isQuantizableWeight(role, m.shape, m.dtype) || lowBitInt),
+          table,
+          nodeIndex,
+        ),
+      );
     }
   }
 }
@@ -591,7 +635,7 @@ function nameLayers(layers: Draft[], siteRows: readonly number[], siteGraphs: re
  * For such layers the block comes from graph order instead: the block of the nearest preceding layer whose weight is
  * its own. Layers without a block (embeddings, a tied output head) keep none.
  */
-function blocksForSharedWeights(layers: Layer[]): void {
+function blocksForSharedWeights(layers: readonly Draft[]): void {
   const uses = new Map<string, number>();
   for (const l of layers) uses.set(l.weight!, (uses.get(l.weight!) ?? 0) + 1);
   let previous: number | undefined;
@@ -601,7 +645,7 @@ function blocksForSharedWeights(layers: Layer[]): void {
     if (!shared) {
       if (l.block !== undefined) previous = l.block;
     } else if (l.block !== undefined && previous !== undefined && l.block !== previous) {
-      layers[i] = { ...l, block: previous };
+      l.block = previous;
     }
   }
 }
@@ -613,7 +657,7 @@ const HEAD_PASSTHROUGH: ReadonlySet<string> = new Set(['Add', 'Reshape', 'Cast',
  * When no layer is already an output head, the linear layer that produces a main-graph output named like
  * `logits` (through a few reshapes/casts/bias adds) becomes the output head.
  */
-function markOutputHead(layers: Layer[], ctx: LayerContext): void {
+function markOutputHead(layers: readonly Draft[], ctx: LayerContext): void {
   if (layers.some((l) => l.role === 'output_head')) return;
   const main = ctx.graphs[0];
   if (!main || !main.outputs.some((o) => /logits/i.test(o.name))) return;
@@ -631,8 +675,11 @@ function markOutputHead(layers: Layer[], ctx: LayerContext): void {
       const li = byOutput.get(value);
       if (li !== undefined) {
         const l = layers[li]!;
-        if (l.role === 'linear' || l.role === 'other' || l.role === 'embedding') layers[li] = { ...l, role: 'output_head' };
-        if (l.role !== 'bias') return;
+        // A bias add after the head: the search goes on through it.
+        if (l.role !== 'bias') {
+          if (l.role === 'linear' || l.role === 'other' || l.role === 'embedding') l.role = 'output_head';
+          return;
+        }
       }
       const p = producer.get(value);
       if (p === undefined || !HEAD_PASSTHROUGH.has(table.ops[p]!)) break;
