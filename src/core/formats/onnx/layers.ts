@@ -181,6 +181,8 @@ export function roleFromName(name: string, op: string, memo: SegmentRoleMemo, ou
 
 /** A name's answer for its digit shape: the role, and where its block and expert digits sit in the name (-1: none). */
 interface ShapeAnswer {
+  /** The first name of this shape (names are compared with it: shape hashes may collide). */
+  readonly name: string;
   readonly role: LayerRole;
   readonly blockStart: number;
   readonly blockEnd: number;
@@ -188,7 +190,6 @@ interface ShapeAnswer {
   readonly expertEnd: number;
 }
 
-const ASCII_DIGIT = /[0-9]/g;
 /** Most name shapes one {@link NameRoleMemo} keeps. */
 const NAME_SHAPES_MAX = 4096;
 
@@ -202,18 +203,20 @@ const NAME_SHAPES_MAX = 4096;
  * without digits (a token equal to the op is removed: `gemmfloat8` and `gemmfloat9` differ there).
  */
 export class NameRoleMemo {
-  private readonly byOp = new Map<string, Map<string, ShapeAnswer>>();
+  /** Per op, the answers by hash of the name's shape ({@link shapeHash}; the first name of a hash keeps it). */
+  private readonly byOp = new Map<string, Map<number, ShapeAnswer>>();
   private size = 0;
   private readonly origin: RoleOrigin = { blockToken: -1, blockDigits: 0, expertToken: -1 };
 
-  constructor(private readonly segments: SegmentRoleMemo) {}
+  /** @param hashMask bits of the shape hash used as the key (tests pass 0 to make every shape collide). */
+  constructor(private readonly segments: SegmentRoleMemo, private readonly hashMask = -1) {}
 
   /** `roleFromName(name, op, segments, out)`. */
   infer(name: string, op: string, out: RoleResult): void {
     const shapes = this.byOp.get(op);
     if (shapes !== undefined) {
-      const known = shapes.get(name.replace(ASCII_DIGIT, '0'));
-      if (known !== undefined) {
+      const known = shapes.get(shapeHash(name) & this.hashMask);
+      if (known !== undefined && sameShape(known.name, name)) {
         out.role = known.role;
         out.block = known.blockStart >= 0 ? digitsValue(name, known.blockStart, known.blockEnd) : undefined;
         out.expert = known.expertStart >= 0 ? digitsValue(name, known.expertStart, known.expertEnd) : undefined;
@@ -223,12 +226,12 @@ export class NameRoleMemo {
     const origin = this.origin;
     roleFromName(name, op, this.segments, out, origin);
     if (this.size >= NAME_SHAPES_MAX || !isAscii(name) || /[0-9]/.test(op)) return;
-    const shape = name.replace(ASCII_DIGIT, '0');
-    if (readsDigitValues(shape.toLowerCase())) return;
+    if (readsDigitValues(name.replace(/[0-9]/g, '0').toLowerCase())) return;
     const ends = tokenEnds(name);
     const blockEnd = origin.blockToken >= 0 ? ends[origin.blockToken]! : -1;
     const expertEnd = origin.expertToken >= 0 ? ends[origin.expertToken]! : -1;
     const answer: ShapeAnswer = {
+      name,
       role: out.role,
       blockStart: blockEnd >= 0 ? blockEnd - origin.blockDigits : -1,
       blockEnd,
@@ -237,9 +240,32 @@ export class NameRoleMemo {
     };
     let map = shapes;
     if (map === undefined) this.byOp.set(op, (map = new Map()));
-    map.set(shape, answer);
+    const hash = shapeHash(name) & this.hashMask;
+    if (map.has(hash)) return;
+    map.set(hash, answer);
     this.size++;
   }
+}
+
+/** FNV-1a of `name` with every ASCII digit read as '0' (names of one digit shape have one hash). */
+function shapeHash(name: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < name.length; i++) {
+    const c = name.charCodeAt(i);
+    h = Math.imul(h ^ (c >= 0x30 && c <= 0x39 ? 0x30 : c), 0x01000193);
+  }
+  return h;
+}
+
+/** True when `a` and `b` are one digit shape: the same length, ASCII digits where the other has them, the rest equal. */
+function sameShape(a: string, b: string): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) {
+    const x = a.charCodeAt(i);
+    const y = b.charCodeAt(i);
+    if (x !== y && !(x >= 0x30 && x <= 0x39 && y >= 0x30 && y <= 0x39)) return false;
+  }
+  return true;
 }
 
 /** The value of the ASCII digits name[from, to) (at most 9 of them: an exact integer, as `Number` of that text). */
