@@ -223,6 +223,14 @@ export class TextColumn {
     return start === 0 && end === text.length ? text : text.substring(start, end);
   }
 
+  /**
+   * The spans, three values per entry (text index in the table's `texts`, start, end): for loops over many entries
+   * that read their first char and length without a call per entry. Valid until the next append.
+   */
+  get spanData(): Int32Array {
+    return this.spans.data;
+  }
+
   /** `get(i).length`. */
   textLength(i: number): number {
     const data = this.spans.data;
