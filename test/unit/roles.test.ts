@@ -177,3 +177,39 @@ test('inferRoleOfSegments gives inferRole of the name those lower-cased segments
     for (const rank of [0, 1, 2, 3]) assert.deepEqual(inferRoleOfSegments(name.toLowerCase().split('.'), rank), inferRole(name, rank), `${name} rank ${rank}`);
   }
 });
+
+test('SegmentRoleMemo: names of one digit shape get inferRoleOfSegments answers, digits a rule reads by value are not shared', async () => {
+  const { SegmentRoleMemo, rolePatterns } = await import('../../src/core/model/roles');
+  // Every alternative of every rule pattern that names a digit is refused as a shared shape: a new rule that reads a
+  // particular digit must be added to DIGIT_READING_SHAPES (else names differing in that digit would share a role).
+  const words: string[] = [];
+  for (const re of rolePatterns()) {
+    const source = re.source.replace(/\\d/g, '').replace(/\{\d+(,\d*)?\}/g, '');
+    for (const w of source.split(/[^a-z0-9_]+/i)) if (/[0-9]/.test(w)) words.push(w.toLowerCase());
+  }
+  assert.ok(words.includes('w1') && words.includes('dense_4h_to_h') && words.includes('wi_0'), words.join(' '));
+  // Tokens of the layers.ts kind: lower-cased segments, digits inside tokens, rule words with other digits.
+  const base = [
+    'c123.weight', 'c7.weight', 'c1234567890.weight', 'x.c12.bias', '.weight', 'w1.weight', 'w2.weight', 'w3.weight', 'w13.weight', 'w4.weight',
+    'fc1.weight', 'fc2.weight', 'fc3.weight', 'mlp.fc1.weight', 'wi_0.weight', 'wi_1.weight', 'wi_2.weight', 'lin1.weight', 'lin2.weight', 'lin3.weight',
+    'dense_h_to_4h.weight', 'dense_4h_to_h.weight', 'dense_h_to_5h.weight', 'ln1.weight', 'ln_2.weight', 'ln12x.weight', 'layers.3.w1.weight',
+    'experts.4.c5.weight', 'decoder_stack.2.q.weight', 'h.1.attn.c_proj.weight', 'model.layers.12.mlp.down_proj.weight', 'a1b2.c3d4.bias',
+    'weight_ih_l0.weight', 'weight_ih_l12', 'blk.1.ffn_w1.weight', 'x.quant_state.bitsandbytes__nf4', 'lora_a.weight', 'e0.gate.weight', 'l0.up.weight', 'to_out.0.weight',
+    ...words.map((w) => `${w}.weight`), ...words.map((w) => `mlp.${w}.bias`), ...words.map((w) => `${w}_weight`),
+  ];
+  let seed = 7;
+  const rnd = (n: number): number => { seed = (Math.imul(seed, 1103515245) + 12345) >>> 0; return (seed >>> 8) % n; };
+  const names: string[] = [];
+  for (const n of base) for (let k = 0; k < 12; k++) names.push(k === 0 ? n : n.replace(/[0-9]/g, () => String(rnd(10))));
+  for (const w of words) for (let d = 0; d < 10; d++) names.push(`${w.replace(/[0-9]/g, String(d))}.weight`, w.replace(/[0-9]/g, String(d)));
+  for (const rank of [0, 2, 3]) {
+    const memo = new SegmentRoleMemo(rank);
+    for (const order of [names, names.slice().reverse()]) {
+      for (const name of order) {
+        const segs = name.split('.');
+        const got = memo.infer(segs, name);
+        assert.deepEqual({ role: got.role, block: got.block, expert: got.expert }, inferRoleOfSegments(segs, rank), `${name} rank ${rank}`);
+      }
+    }
+  }
+});

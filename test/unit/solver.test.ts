@@ -1,7 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { knapsackFrontier, solveMultipleChoiceKnapsack, type KnapsackOption } from '../../src/core/plan/solver';
-import { sortByRateDescending } from '../../src/core/plan/knapsack';
+import { harmFromScores, knapsackFrontier, solveMultipleChoiceKnapsack, type KnapsackOption } from '../../src/core/plan/solver';
+import { getNumberFormat } from '../../src/core/precision/numberFormats';
+import type { Layer } from '../../src/core/model/types';
+import { rankByRateDescending, sortByRateDescending } from '../../src/core/plan/knapsack';
 import { rng } from '../fixtures/planModel';
 
 /** Exhaustive optimum: least harm with bytes ≤ budget (undefined when nothing fits). */
@@ -162,8 +164,37 @@ test('edge order: the radix sort of rates equals the comparator sort (rate desce
     const rates = Float64Array.from({ length: n }, (_, i) => (i % 3 === 0 ? 2 ** Math.floor(r() * 80 - 40) : i % 3 === 1 ? Math.floor(r() * 7) + 1 : r() * 10 ** Math.floor(r() * 30 - 15)));
     const want = Array.from({ length: n }, (_, i) => i).sort((a, b) => rates[b]! - rates[a]! || a - b);
     assert.deepEqual([...sortByRateDescending(rates)], want, `n = ${n}`);
+    // The ranks are the inverse: rate i's place in that order.
+    const rank = rankByRateDescending(rates);
+    assert.deepEqual(want.map((i) => rank[i]), Array.from({ length: n }, (_, i) => i), `ranks, n = ${n}`);
   }
   // Zero or negative rates fall back to the comparator sort.
   const mixed = Float64Array.from({ length: 4000 }, (_, i) => (i % 5) - 1);
   assert.deepEqual([...sortByRateDescending(mixed)], Array.from({ length: 4000 }, (_, i) => i).sort((a, b) => mixed[b]! - mixed[a]! || a - b));
+  const mixedOrder = [...sortByRateDescending(mixed)];
+  const mixedRank = rankByRateDescending(mixed);
+  assert.deepEqual(mixedOrder.map((i) => mixedRank[i]), Array.from({ length: 4000 }, (_, i) => i));
+});
+
+test('harmFromScores: a layer\'s score by name (the last entry of a repeated name), whatever order the layers are asked in', () => {
+  const r = rng(11);
+  const formats = ['int8', 'int4', 'q4_k'].map((id) => getNumberFormat(id)!);
+  for (const repeated of [false, true]) {
+    const names = Array.from({ length: 400 }, (_, i) => (repeated && i % 37 === 5 ? `layer.${i - 3}` : `layer.${i}`));
+    const staticScores = formats.map(() => Float64Array.from(names, () => r()));
+    const harm = harmFromScores({ layers: names, formats: [...formats.map((f) => f.id)], staticScores });
+    const last = new Map(names.map((n, i) => [n, i]));
+    // Model order (the solver's), with layers the scores do not list and layers skipped; then reversed and shuffled.
+    const asked = [...names.map((n) => `${n}`), 'other', ...names.slice(0, 50)].filter((_, i) => i % 11 !== 3);
+    const orders = [asked, [...asked].reverse(), [...asked].sort(() => r() - 0.5)];
+    for (const order of orders) {
+      for (const name of order) {
+        const layer = { name } as Layer;
+        formats.forEach((f, k) => {
+          const i = last.get(name);
+          assert.equal(harm(layer, f), i === undefined ? undefined : staticScores[k]![i], `${name} ${f.id} (repeated names: ${repeated})`);
+        });
+      }
+    }
+  }
 });

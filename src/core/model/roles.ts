@@ -102,9 +102,72 @@ export function inferRoleOfSegments(segs: readonly string[], rank = 2): RoleInfo
 }
 
 /** {@link inferRole} plus which '.'-separated segment held the block and the expert index (-1: none). */
-interface RoleParts extends RoleInfo {
+export interface RoleParts extends RoleInfo {
   readonly blockSegment: number;
   readonly expertSegment: number;
+}
+
+/**
+ * Every rule's alternative that names particular digits (`w1`, `w13`, `fc2`, `wi_0`, `lin1`, `dense_4h_to_h` in
+ * {@link NAME_RULES}), in digit shape (each ASCII digit → '0'). Every other rule reads a digit only as "a digit"
+ * (`\d`, digit runs and their lengths), so two names of one shape that holds none of these get one role. Keep in
+ * step with the rules (`test/unit/roles.test.ts` checks every pattern's alternatives against it).
+ */
+const DIGIT_READING_SHAPES = /w0|fc0|wi_0|lin0|0h/;
+const ASCII_DIGIT = /[0-9]/g;
+/** Most names each map of a {@link SegmentRoleMemo} keeps. */
+const SEGMENT_MEMO_MAX = 4096;
+
+/**
+ * {@link inferRoleOfSegments} for many names, remembered per name and per digit *shape*: the name with every ASCII
+ * digit read as '0' (`c123.weight` and `c7.weight` are `c000.weight` and `c0.weight`; lengths are kept, as the
+ * rules read digit-run lengths). A shape is remembered only when its first name's answer has no block and no expert
+ * (their values are the digits themselves) and the shape holds no digit a rule reads by value
+ * ({@link DIGIT_READING_SHAPES}); then every name of that shape gets that answer. Other names are remembered whole.
+ */
+export class SegmentRoleMemo {
+  private readonly names = new Map<string, RoleParts>();
+  private readonly shapes = new Map<string, RoleParts>();
+
+  constructor(private readonly rank: number) {}
+
+  /**
+   * `inferRoleOfSegments(segs, rank)` with the segments that held the block and the expert (-1: none); `key` is
+   * `segs.join('.')` (no segment holding a '.').
+   */
+  infer(segs: readonly string[], key: string): RoleParts {
+    const shape = key.replace(ASCII_DIGIT, '0');
+    const digits = shape !== key;
+    if (digits) {
+      const known = this.shapes.get(shape);
+      if (known !== undefined) return known;
+    }
+    let info = this.names.get(key);
+    if (info !== undefined) return info;
+    info = rolePartsOfSegments(segs, this.rank);
+    if (digits && info.block === undefined && info.expert === undefined && !DIGIT_READING_SHAPES.test(shape)) {
+      if (this.shapes.size < SEGMENT_MEMO_MAX) this.shapes.set(shape, info);
+    } else if (this.names.size < SEGMENT_MEMO_MAX) this.names.set(key, info);
+    return info;
+  }
+}
+
+/**
+ * True when `shape` (a lower-cased name's digit shape, each ASCII digit → '0') holds digits a rule reads by value: names
+ * of that shape may differ in role.
+ */
+export function readsDigitValues(shape: string): boolean {
+  return DIGIT_READING_SHAPES.test(shape);
+}
+
+/** The patterns the role rules test names and segments with (for the test of {@link DIGIT_READING_SHAPES}). */
+export function rolePatterns(): readonly RegExp[] {
+  return [
+    BLOCK_CONTAINER_PATTERN, PARAM_SEGMENT, ...NAME_RULES.map((r) => r.test), CONTEXT_MODULES, ATTENTION_CONTEXT, MLP_UP_CONTEXT, MLP_CONTEXT, NORM, ROUTER,
+    SHARED_EXPERT_SEGMENT, EXPERT_MODULE, GRANITE_EXPERTS, RECURRENT, RNN_PARAM, CONV, DIGITS, FUSED_PARAM, LORA_SUFFIX,
+    // The segments compared whole ('experts', 'gate', 'router', 'lm_head', 'block_sparse_moe' in roleOf hold no digit).
+    new RegExp(`^(${[...BLOCK_CONTAINERS].join('|')})$`),
+  ];
 }
 
 function roleParts(name: string, rank: number): RoleParts {

@@ -134,17 +134,52 @@ export function solveMultipleChoiceKnapsack(groups: readonly (readonly KnapsackO
 /** Prepares `groups` for {@link solvePreparedKnapsack} and {@link preparedFrontier}. Groups need ≥ 1 option. */
 export function prepareKnapsack(groups: readonly (readonly KnapsackOption[])[] | KnapsackColumns): PreparedKnapsack {
   const cols = 'start' in groups ? groups : knapsackColumns(groups);
-  const { start, bytes, harm } = cols;
+  const { start, bytes } = cols;
   const n = start.length - 1;
-  let widest = 0;
-  for (let g = 0; g < n; g++) widest = Math.max(widest, start[g + 1]! - start[g]!);
-  const narrow = widest <= 256;
+  const narrow = widestGroup(start) <= 256;
   const effStart = new Int32Array(n + 1);
   const effIdx = positions(narrow, bytes.length);
   const effBytes = new Float64Array(bytes.length);
   const effHarm = new Float64Array(bytes.length);
   const hullStart = new Int32Array(n + 1);
   const hullPt = positions(narrow, bytes.length);
+  const h = efficientHulls(cols, { groups: n, effStart, effIdx, effBytes, effHarm, hullStart, hullPt });
+  const { ne, nh, edgeCount } = h;
+  // Hull edges in (group, step) order, then sorted by rate descending; ties keep that order, so each group's edges
+  // stay in sequence (rates fall strictly along one group's hull). Only each edge's rate is kept in that order: the
+  // sorted columns are written by walking the hulls again (the same subtractions) and storing each edge at its rank,
+  // so no second copy of those columns is made (~20 MB at 200,000 layers) and the hulls are read in order (reading
+  // them in rate order was a chain of cache misses per edge).
+  const rawRate = new Float64Array(edgeCount);
+  hullRates(n, effStart, effBytes, effHarm, hullStart, hullPt, rawRate);
+  const rank = rankByRateDescending(rawRate);
+  const edges: Edges = { edgeG: new Int32Array(edgeCount), edgeK: positions(narrow, edgeCount), edgeBytes: new Float64Array(edgeCount), edgeHarm: new Float64Array(edgeCount), edgeRate: new Float64Array(edgeCount) };
+  sortedEdges(rank, rawRate, n, effStart, effBytes, effHarm, hullStart, hullPt, edges);
+  // Views of the columns' used parts, not copies: a copy was ~48 MB more allocated at 200,000 layers, against the
+  // unused tails (dominated options, points off the hull) that the views keep alive.
+  return {
+    groups: n, effStart, effIdx: effIdx.subarray(0, ne), effBytes: effBytes.subarray(0, ne), effHarm: effHarm.subarray(0, ne), hullStart, hullPt: hullPt.subarray(0, nh),
+    ...edges, minBytes: h.minBytes, minHarmAtMin: h.minHarmAtMin,
+  };
+}
+
+/** The most options of any group. */
+function widestGroup(start: Int32Array): number {
+  let widest = 0;
+  for (let g = 0; g + 1 < start.length; g++) widest = Math.max(widest, start[g + 1]! - start[g]!);
+  return widest;
+}
+
+type Edges = Pick<PreparedKnapsack, 'edgeG' | 'edgeK' | 'edgeBytes' | 'edgeHarm' | 'edgeRate'>;
+type Hulls = Pick<PreparedKnapsack, 'groups' | 'effStart' | 'effIdx' | 'effBytes' | 'effHarm' | 'hullStart' | 'hullPt'>;
+
+/**
+ * Fills `out`'s efficient options and lower hulls of every group (full-length columns; the used lengths are
+ * returned) and sums the fewest-bytes options.
+ */
+function efficientHulls(cols: KnapsackColumns, out: Hulls): { ne: number; nh: number; edgeCount: number; minBytes: number; minHarmAtMin: number } {
+  const { start, bytes, harm } = cols;
+  const { groups: n, effStart, effIdx, effBytes, effHarm, hullStart, hullPt } = out;
   let order = new Int32Array(16);
   let minBytes = 0;
   let minHarmAtMin = 0;
@@ -203,48 +238,38 @@ export function prepareKnapsack(groups: readonly (readonly KnapsackOption[])[] |
   }
   effStart[n] = ne;
   hullStart[n] = nh;
-  // Hull edges in (group, step) order, then sorted by rate descending; ties keep that order, so each group's edges
-  // stay in sequence (rates fall strictly along one group's hull). Only each edge's group and rate are kept in that
-  // order: the sorted columns recompute its step, bytes and harm from the hull (the same subtractions), so no second
-  // copy of those columns is made (~20 MB at 200,000 layers).
-  const rawG = new Int32Array(edgeCount);
-  const rawRate = new Float64Array(edgeCount);
+  return { ne, nh, edgeCount, minBytes, minHarmAtMin };
+}
+
+/** Each hull edge's rate (harm saved per byte), in (group, step) order. */
+function hullRates(n: number, effStart: Int32Array, effBytes: Float64Array, effHarm: Float64Array, hullStart: Int32Array, hullPt: Positions, rawRate: Float64Array): void {
   let m = 0;
   for (let g = 0; g < n; g++) {
     const e0 = effStart[g]!;
     for (let p = hullStart[g]!; p + 1 < hullStart[g + 1]!; p++) {
       const dBytes = effBytes[e0 + hullPt[p + 1]!]! - effBytes[e0 + hullPt[p]!]!;
       const dHarm = effHarm[e0 + hullPt[p]!]! - effHarm[e0 + hullPt[p + 1]!]!;
-      rawG[m] = g;
-      rawRate[m] = dHarm / dBytes;
-      m++;
+      rawRate[m++] = dHarm / dBytes;
     }
   }
-  const perm = sortByRateDescending(rawRate);
-  const edgeG = new Int32Array(edgeCount);
-  const edgeK = positions(narrow, edgeCount);
-  const edgeBytes = new Float64Array(edgeCount);
-  const edgeHarm = new Float64Array(edgeCount);
-  const edgeRate = new Float64Array(edgeCount);
-  for (let i = 0; i < edgeCount; i++) {
-    const r = perm[i]!;
-    const g = rawG[r]!;
-    // Edge r is step k of group g: the edges before group g number hullStart[g] − g (a group of h hull points has h − 1).
-    const k = r - (hullStart[g]! - g);
-    const p = hullStart[g]! + k;
+}
+
+/** The edge columns in rate order: raw edge r (hull order) is stored at `rank[r]`. */
+function sortedEdges(rank: Int32Array, rawRate: Float64Array, n: number, effStart: Int32Array, effBytes: Float64Array, effHarm: Float64Array, hullStart: Int32Array, hullPt: Positions, out: Edges): void {
+  const { edgeG, edgeK, edgeBytes, edgeHarm, edgeRate } = out;
+  let r = 0;
+  for (let g = 0; g < n; g++) {
     const e0 = effStart[g]!;
-    edgeG[i] = g;
-    edgeK[i] = k;
-    edgeBytes[i] = effBytes[e0 + hullPt[p + 1]!]! - effBytes[e0 + hullPt[p]!]!;
-    edgeHarm[i] = effHarm[e0 + hullPt[p]!]! - effHarm[e0 + hullPt[p + 1]!]!;
-    edgeRate[i] = rawRate[r]!;
+    for (let p = hullStart[g]!; p + 1 < hullStart[g + 1]!; p++) {
+      const i = rank[r]!;
+      edgeG[i] = g;
+      edgeK[i] = p - hullStart[g]!;
+      edgeBytes[i] = effBytes[e0 + hullPt[p + 1]!]! - effBytes[e0 + hullPt[p]!]!;
+      edgeHarm[i] = effHarm[e0 + hullPt[p]!]! - effHarm[e0 + hullPt[p + 1]!]!;
+      edgeRate[i] = rawRate[r]!;
+      r++;
+    }
   }
-  // Views of the columns' used parts, not copies: a copy was ~48 MB more allocated at 200,000 layers, against the
-  // unused tails (dominated options, points off the hull) that the views keep alive.
-  return {
-    groups: n, effStart, effIdx: effIdx.subarray(0, ne), effBytes: effBytes.subarray(0, ne), effHarm: effHarm.subarray(0, ne), hullStart, hullPt: hullPt.subarray(0, nh),
-    edgeG, edgeK, edgeBytes, edgeHarm, edgeRate, minBytes, minHarmAtMin,
-  };
 }
 
 /**
@@ -254,32 +279,78 @@ export function prepareKnapsack(groups: readonly (readonly KnapsackOption[])[] |
  * 200,000 layers: the comparator sort took ~0.6 s). Other values (zero, negative, NaN) take the comparator sort.
  */
 export function sortByRateDescending(rates: Float64Array): Int32Array {
+  return rateOrder(rates, false);
+}
+
+/** The inverse of {@link sortByRateDescending}: entry i is rate i's place in that order. */
+export function rankByRateDescending(rates: Float64Array): Int32Array {
+  return rateOrder(rates, true);
+}
+
+function rateOrder(rates: Float64Array, ranks: boolean): Int32Array {
   const n = rates.length;
   let perm = new Int32Array(n);
   for (let i = 0; i < n; i++) perm[i] = i;
   let positive = true;
   for (let i = 0; i < n && positive; i++) positive = rates[i]! > 0;
-  if (n < 2048 || !positive) return perm.sort((a, b) => rates[b]! - rates[a]! || a - b);
+  if (n < 2048 || !positive) {
+    perm.sort((a, b) => rates[b]! - rates[a]! || a - b);
+    if (!ranks) return perm;
+    const rank = new Int32Array(n);
+    for (let i = 0; i < n; i++) rank[perm[i]!] = i;
+    return rank;
+  }
   const words = new Uint32Array(rates.buffer, rates.byteOffset, 2 * n);
   // Little-endian: word 2i is the low half of rate i, 2i + 1 the high half (checked: 1.0 has bits only in the high word).
   const littleEndian = new Uint32Array(new Float64Array([1]).buffer)[1] === 0x3ff00000;
   const loOf = littleEndian ? 0 : 1;
+  // The four passes' digit counts do not depend on the order: all are taken in one pass over the rates in place.
+  const counts = digitCounts(words, loOf, n);
   let next = new Int32Array(n);
-  const counts = new Int32Array(65537);
   for (let pass = 0; pass < 4; pass++) {
     const word = pass < 2 ? loOf : 1 - loOf;
     const shift = pass % 2 === 0 ? 0 : 16;
-    counts.fill(0);
-    for (let i = 0; i < n; i++) counts[(((~words[2 * perm[i]! + word]!) >>> shift) & 0xffff) + 1]!++;
-    for (let d = 1; d <= 65536; d++) counts[d]! += counts[d - 1]!;
-    for (let i = 0; i < n; i++) {
-      const r = perm[i]!;
-      const d = ((~words[2 * r + word]!) >>> shift) & 0xffff;
-      next[counts[d]!++] = r;
-    }
+    const c = counts.subarray(pass * 65537, (pass + 1) * 65537);
+    for (let d = 1; d <= 65536; d++) c[d]! += c[d - 1]!;
+    // The last pass of a rank request stores each index's place instead of the index at its place.
+    if (ranks && pass === 3) radixRanks(perm, next, words, word, shift, c);
+    else radixPass(perm, next, words, word, shift, c);
     [perm, next] = [next, perm];
   }
   return perm;
+}
+
+/** Counts of each 16-bit digit of the inverted rate bits, for the four passes (65,537 entries each, shifted by one). */
+function digitCounts(words: Uint32Array, loOf: number, n: number): Int32Array {
+  const counts = new Int32Array(4 * 65537);
+  const hiOf = 1 - loOf;
+  for (let i = 0; i < n; i++) {
+    const lo = ~words[2 * i + loOf]!;
+    const hi = ~words[2 * i + hiOf]!;
+    counts[(lo & 0xffff) + 1]!++;
+    counts[65537 + ((lo >>> 16) & 0xffff) + 1]!++;
+    counts[2 * 65537 + (hi & 0xffff) + 1]!++;
+    counts[3 * 65537 + ((hi >>> 16) & 0xffff) + 1]!++;
+  }
+  return counts;
+}
+
+/** One stable pass: `perm`'s indices into `next` by the digit at `shift` of `word` (`counts`: bucket starts). */
+function radixPass(perm: Int32Array, next: Int32Array, words: Uint32Array, word: number, shift: number, counts: Int32Array): void {
+  for (let i = 0; i < perm.length; i++) {
+    const r = perm[i]!;
+    const d = ((~words[2 * r + word]!) >>> shift) & 0xffff;
+    next[counts[d]!++] = r;
+  }
+}
+
+/** {@link radixPass} storing each index's place: `ranks[r]` is where `r` goes. */
+function radixRanks(perm: Int32Array, ranks: Int32Array, words: Uint32Array, word: number, shift: number, counts: Int32Array): void {
+  for (let i = 0; i < perm.length; i++) {
+    const r = perm[i]!;
+    const d = ((~words[2 * r + word]!) >>> shift) & 0xffff;
+    ranks[r] = counts[d]!++;
+  }
 }
 
 /** {@link solveMultipleChoiceKnapsack} on a prepared problem. */

@@ -767,13 +767,18 @@ export function harmFromScores(scores: SensitivityScores): HarmFunction {
   scores.formats.forEach((id, f) => {
     if (!columns.has(id)) columns.set(id, scores.staticScores[f]!);
   });
-  // The solver and the comparisons ask for every format of one layer in a row: its number is looked up once.
+  // The solver and the comparisons ask for every format of one layer in a row: its number is looked up once. They
+  // also go through the layers in model order, which is the scores' order: when names are unique, the entry after the
+  // last one found is tried first (a 200,000-name Map lookup per layer cost ~0.2 s at 200,000 layers).
+  const unique = index.size === scores.layers.length;
+  const names = scores.layers;
   let lastLayer: Layer | undefined;
   let lastIndex: number | undefined;
   return (layer, format) => {
     if (layer !== lastLayer) {
       lastLayer = layer;
-      lastIndex = index.get(layer.name);
+      const next = lastIndex === undefined ? 0 : lastIndex + 1;
+      lastIndex = unique && next < names.length && names[next] === layer.name ? next : index.get(layer.name);
     }
     const column = columns.get(format.id);
     return lastIndex === undefined || column === undefined ? undefined : column[lastIndex];

@@ -5,7 +5,7 @@
  * Attention → attention_qkv) and from weight/node names second (q_proj, c_attn, lm_head… via model/roles.ts).
  */
 import { dtypeInfo, isRealValued } from '../../model/dtypes';
-import { inferRoleOfSegments, isQuantizableWeight, type RoleInfo } from '../../model/roles';
+import { isQuantizableWeight, readsDigitValues, SegmentRoleMemo } from '../../model/roles';
 import type { Layer, LayerRole, TensorInfo } from '../../model/types';
 import { NO_MORE_WEIGHTS } from '../../model/tensorData';
 import type { RawGraph } from './parse';
@@ -15,11 +15,10 @@ import { UniqueNames } from '../../model/uniqueNames';
 export interface LayerContext {
   readonly graphs: readonly RawGraph[];
   /**
-   * Where a value name of `graph` finds its stored tensor (unique name): the scopes of the graph and its enclosing
-   * graphs, innermost first (the first hit wins).
+   * Where a value name of `graph` finds its stored tensor: the scopes of the graph and its enclosing graphs,
+   * innermost first (the first hit wins).
    */
-  scopes(graph: RawGraph): readonly ReadonlyMap<string, string>[];
-  readonly tensors: ReadonlyMap<string, TensorInfo>;
+  scopes(graph: RawGraph): readonly ReadonlyMap<string, TensorInfo>[];
   /** True when any tensor belongs to a routed MoE expert (changes what a bare `gate` means). */
   readonly hasExperts: boolean;
 }
@@ -84,10 +83,10 @@ function isSideTensor(dtype: string): boolean {
   return dtype !== 'int64' && dtype !== 'uint64' && kind !== 'bool' && kind !== 'string' && kind !== 'complex';
 }
 
-/** A weight reached from a node input: the stored tensor and the side tensors picked up on the way (DQ scales). */
+/** A weight reached through weight-path ops: the stored tensor and the side tensors picked up on the way (DQ scales). */
 interface Traced {
-  readonly weight: string;
-  readonly extras: readonly string[];
+  readonly weight: TensorInfo;
+  readonly extras: readonly TensorInfo[];
 }
 
 /** Splits ONNX node/tensor names (`/model/layers.0/self_attn/q_proj/MatMul`, `l0.q.w`) into lowercase tokens. */
@@ -107,24 +106,41 @@ function tokens(name: string): string[] {
 
 const TRAILING_NOISE = /^(weight|bias|w|b|matmul|gemm|add|mul|conv|gather|output|output_\d+|\d+|[a-z]+_\d+)$/;
 
-/** Role/block/expert from a name, via model/roles.ts plus short ONNX-export spellings (`l0.up.w`, `dn`). */
-/** Most distinct segment lists one layer building remembers the role of (see {@link roleFromName}). */
-const ROLE_MEMO_MAX = 4096;
+/** Role, block and expert of a layer (one object per layer building, rewritten per name: no object per call). */
+export interface RoleResult {
+  role: LayerRole;
+  block: number | undefined;
+  expert: number | undefined;
+}
 
-/** Role inferred per segment list (the segments joined with '.', which no segment holds), for one layer building. */
-type RoleMemo = Map<string, RoleInfo>;
+/** Which tokens of the name {@link roleFromName} took the block and the expert from (-1: none), and how many trailing digits of the block's. */
+interface RoleOrigin {
+  blockToken: number;
+  blockDigits: number;
+  expertToken: number;
+}
 
-function roleFromName(name: string, op: string, memo: RoleMemo): { role: LayerRole; block: number | undefined; expert: number | undefined } {
+/** Role/block/expert from a name into `out`, via model/roles.ts plus short ONNX-export spellings (`l0.up.w`, `dn`). */
+export function roleFromName(name: string, op: string, memo: SegmentRoleMemo, out: RoleResult, origin?: RoleOrigin): void {
   const toks = tokens(name);
   let block: number | undefined;
+  let blockToken = -1;
+  let blockDigits = 0;
   for (let i = 0; i < toks.length && block === undefined; i++) {
     const t = toks[i]!;
     // Both patterns start with l, h or b: other tokens skip the two regexes (this runs twice per layer).
     const first = t.charCodeAt(0);
     if (first !== 0x6c && first !== 0x68 && first !== 0x62) continue;
     const joined = /^(?:l|layer|layers|h|blk|block|blocks)_?(\d{1,6})$/.exec(t);
-    if (joined) block = Number(joined[1]);
-    else if (/^(?:layer|layers|h|blk|block|blocks)$/.test(t) && /^\d{1,6}$/.test(toks[i + 1] ?? '')) block = Number(toks[i + 1]);
+    if (joined) {
+      block = Number(joined[1]);
+      blockToken = i;
+      blockDigits = joined[1]!.length;
+    } else if (/^(?:layer|layers|h|blk|block|blocks)$/.test(t) && /^\d{1,6}$/.test(toks[i + 1] ?? '')) {
+      block = Number(toks[i + 1]);
+      blockToken = i + 1;
+      blockDigits = toks[i + 1]!.length;
+    }
   }
   let isBias = false;
   const opLower = op.toLowerCase();
@@ -137,13 +153,9 @@ function roleFromName(name: string, op: string, memo: RoleMemo): { role: LayerRo
   if (toks.length === 0) toks.push(''); // '.weight' splits into '' and 'weight'
   toks.push(isBias ? 'bias' : 'weight');
   // inferRoleOfSegments is a function of the segments alone: a name met before in this form (node names of one
-  // block and operator differ only in tokens removed above) reuses its answer.
-  const key = toks.join('.');
-  let info = memo.get(key);
-  if (info === undefined) {
-    info = inferRoleOfSegments(toks, 0);
-    if (memo.size < ROLE_MEMO_MAX) memo.set(key, info);
-  }
+  // block and operator differ only in tokens removed above), or in its digit shape (weights `c12`, `c13`), reuses
+  // its answer. Its block and expert segments are tokens of the name (the ones before those removed above).
+  const info = memo.infer(toks, toks.join('.'));
   let role = info.role;
   if (role === 'other') {
     if (last === 'up') role = 'ffn_up';
@@ -152,12 +164,158 @@ function roleFromName(name: string, op: string, memo: RoleMemo): { role: LayerRo
     else if (last === 'o') role = 'attention_o';
     else if (/^(lm_head|logits)$/.test(last)) role = 'output_head';
   }
-  return { role, block: info.block ?? block, expert: info.expert };
+  out.role = role;
+  out.block = info.block ?? block;
+  out.expert = info.expert;
+  if (origin !== undefined) {
+    if (info.block !== undefined) {
+      origin.blockToken = info.blockSegment;
+      origin.blockDigits = toks[info.blockSegment]!.length;
+    } else {
+      origin.blockToken = blockToken;
+      origin.blockDigits = blockDigits;
+    }
+    origin.expertToken = info.expert !== undefined ? info.expertSegment : -1;
+  }
 }
 
-function roleFor(nodeName: string, op: string, main: TensorInfo, mainInputIndex: number, ctx: LayerContext, memo: RoleMemo): { role: LayerRole; block: number | undefined; expert: number | undefined } {
-  const fromWeight = roleFromName(main.name, op, memo);
-  const fromNode = nodeName ? roleFromName(nodeName, op, memo) : { role: 'other' as LayerRole, block: undefined, expert: undefined };
+/** A name's answer for its digit shape: the role, and where its block and expert digits sit in the name (-1: none). */
+interface ShapeAnswer {
+  /** The first name of this shape (names are compared with it: shape hashes may collide). */
+  readonly name: string;
+  readonly role: LayerRole;
+  readonly blockStart: number;
+  readonly blockEnd: number;
+  readonly expertStart: number;
+  readonly expertEnd: number;
+}
+
+/** Most name shapes one {@link NameRoleMemo} keeps. */
+const NAME_SHAPES_MAX = 4096;
+
+/**
+ * {@link roleFromName} remembered per op and digit shape of the name (each ASCII digit → '0'): `/block.7/Mul_123` and
+ * `/block.12/Mul_200` are `/block.0/Mul_000` and `/block.00/Mul_000`. Every rule there reads a digit only as "a digit"
+ * (digit runs and their lengths; the digits a role rule reads by value are refused, model/roles.ts
+ * `readsDigitValues`), except the block and expert, which are the digits of one token: two names of one shape have
+ * the same separators, so the same tokens at the same places, and their block and expert are the digits at the same
+ * place. Remembered only for ASCII names (so a lower-cased name has its characters where the name has them) and ops
+ * without digits (a token equal to the op is removed: `gemmfloat8` and `gemmfloat9` differ there).
+ */
+export class NameRoleMemo {
+  /** Per op, the answers by hash of the name's shape ({@link shapeHash}; the first name of a hash keeps it). */
+  private readonly byOp = new Map<string, Map<number, ShapeAnswer>>();
+  private size = 0;
+  private readonly origin: RoleOrigin = { blockToken: -1, blockDigits: 0, expertToken: -1 };
+
+  /** @param hashMask bits of the shape hash used as the key (tests pass 0 to make every shape collide). */
+  constructor(private readonly segments: SegmentRoleMemo, private readonly hashMask = -1) {}
+
+  /** `roleFromName(name, op, segments, out)`. */
+  infer(name: string, op: string, out: RoleResult): void {
+    const shapes = this.byOp.get(op);
+    if (shapes !== undefined) {
+      const known = shapes.get(shapeHash(name) & this.hashMask);
+      if (known !== undefined && sameShape(known.name, name)) {
+        out.role = known.role;
+        out.block = known.blockStart >= 0 ? digitsValue(name, known.blockStart, known.blockEnd) : undefined;
+        out.expert = known.expertStart >= 0 ? digitsValue(name, known.expertStart, known.expertEnd) : undefined;
+        return;
+      }
+    }
+    const origin = this.origin;
+    roleFromName(name, op, this.segments, out, origin);
+    if (this.size >= NAME_SHAPES_MAX || !isAscii(name) || /[0-9]/.test(op)) return;
+    if (readsDigitValues(name.replace(/[0-9]/g, '0').toLowerCase())) return;
+    const ends = tokenEnds(name);
+    const blockEnd = origin.blockToken >= 0 ? ends[origin.blockToken]! : -1;
+    const expertEnd = origin.expertToken >= 0 ? ends[origin.expertToken]! : -1;
+    const answer: ShapeAnswer = {
+      name,
+      role: out.role,
+      blockStart: blockEnd >= 0 ? blockEnd - origin.blockDigits : -1,
+      blockEnd,
+      expertStart: expertEnd >= 0 ? tokenStart(name, expertEnd) : -1,
+      expertEnd,
+    };
+    let map = shapes;
+    if (map === undefined) this.byOp.set(op, (map = new Map()));
+    const hash = shapeHash(name) & this.hashMask;
+    if (map.has(hash)) return;
+    map.set(hash, answer);
+    this.size++;
+  }
+}
+
+/** FNV-1a of `name` with every ASCII digit read as '0' (names of one digit shape have one hash). */
+function shapeHash(name: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < name.length; i++) {
+    const c = name.charCodeAt(i);
+    h = Math.imul(h ^ (c >= 0x30 && c <= 0x39 ? 0x30 : c), 0x01000193);
+  }
+  return h;
+}
+
+/** True when `a` and `b` are one digit shape: the same length, ASCII digits where the other has them, the rest equal. */
+function sameShape(a: string, b: string): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) {
+    const x = a.charCodeAt(i);
+    const y = b.charCodeAt(i);
+    if (x !== y && !(x >= 0x30 && x <= 0x39 && y >= 0x30 && y <= 0x39)) return false;
+  }
+  return true;
+}
+
+/** The value of the ASCII digits name[from, to) (at most 9 of them: an exact integer, as `Number` of that text). */
+function digitsValue(name: string, from: number, to: number): number {
+  let v = 0;
+  for (let i = from; i < to; i++) v = v * 10 + (name.charCodeAt(i) - 0x30);
+  return v;
+}
+
+function isAscii(name: string): boolean {
+  for (let i = 0; i < name.length; i++) if (name.charCodeAt(i) > 0x7f) return false;
+  return true;
+}
+
+function isSeparator(c: number): boolean {
+  return c === 0x2f || c === 0x2e || c === 0x3a;
+}
+
+/** Where each of {@link tokens}' tokens of `name` ends (an ASCII name: its characters where the lower-cased one has them). */
+function tokenEnds(name: string): number[] {
+  const ends: number[] = [];
+  let start = 0;
+  for (let i = 0; i <= name.length; i++) {
+    if (i < name.length && !isSeparator(name.charCodeAt(i))) continue;
+    if (i > start) ends.push(i);
+    start = i + 1;
+  }
+  return ends;
+}
+
+/** Where the token of `name` that ends at `end` starts. */
+function tokenStart(name: string, end: number): number {
+  let i = end;
+  while (i > 0 && !isSeparator(name.charCodeAt(i - 1))) i--;
+  return i;
+}
+
+/** Scratch results of {@link roleFor}: its two names' answers. */
+const fromWeight: RoleResult = { role: 'other', block: undefined, expert: undefined };
+const fromNode: RoleResult = { role: 'other', block: undefined, expert: undefined };
+
+/** Sets `out` to the layer's role, block and expert. */
+function roleFor(nodeName: string, op: string, main: TensorInfo, mainInputIndex: number, ctx: LayerContext, memo: NameRoleMemo, out: RoleResult): void {
+  memo.infer(main.name, op, fromWeight);
+  if (nodeName) memo.infer(nodeName, op, fromNode);
+  else {
+    fromNode.role = 'other';
+    fromNode.block = undefined;
+    fromNode.expert = undefined;
+  }
   const block = fromWeight.block ?? fromNode.block;
   const expert = fromWeight.expert ?? fromNode.expert;
   const named = fromWeight.role !== 'other' ? fromWeight.role : fromNode.role;
@@ -175,7 +333,9 @@ function roleFor(nodeName: string, op: string, main: TensorInfo, mainInputIndex:
     if (role === 'router' && !ctx.hasExperts && fromWeight.role === 'router') role = 'ffn_gate';
   } else if (BIAS_OPS.has(op) && main.shape.filter((d) => d > 1).length <= 1) role = 'bias';
   else role = named === 'embedding' || named === 'position_embedding' ? 'other' : named;
-  return { role, block, expert };
+  out.role = role;
+  out.block = block;
+  out.expert = expert;
 }
 
 /**
@@ -196,143 +356,268 @@ function layerName(nodeName: string, unique: boolean, op: string, index: number,
 }
 
 /** A traced weight's side tensors when it has none (shared; never written). */
-const NO_EXTRAS: readonly string[] = Object.freeze([]);
+const NO_EXTRAS: readonly TensorInfo[] = Object.freeze([]);
 
 /** A layer whose name is given once every layer is known (see {@link nameLayers}). */
 type Draft = { -readonly [K in keyof Layer]: Layer[K] };
+
+type NodeTable = RawGraph['nodes'];
+
+/**
+ * An ONNX layer. Its node's inputs and outputs (graph edges) are read from the node table when first asked for
+ * (estimate and the output-head search read them; `inspect` does not): a large graph's layers would otherwise each
+ * keep two lists and their strings. Every other field is a plain data property; the two edge lists are not own
+ * properties (not in `Object.keys`, a spread or JSON), as they were not meant to be copied.
+ */
+class OnnxLayer implements Draft {
+  name = '';
+  readonly #table: NodeTable;
+  readonly #row: number;
+  #inputs: string[] | undefined = undefined;
+  #outputs: string[] | undefined = undefined;
+
+  constructor(
+    public op: string,
+    public role: LayerRole,
+    public block: number | undefined,
+    public expert: number | undefined,
+    public weight: string,
+    public moreWeights: readonly string[],
+    public parameterCount: number,
+    public byteLength: number,
+    public dtype: TensorInfo['dtype'],
+    public shape: readonly number[],
+    public quantizable: boolean,
+    table: NodeTable,
+    row: number,
+  ) {
+    this.#table = table;
+    this.#row = row;
+  }
+
+  get inputs(): readonly string[] {
+    return (this.#inputs ??= this.#table.inputs(this.#row));
+  }
+
+  get outputs(): readonly string[] {
+    return (this.#outputs ??= this.#table.outputs(this.#row));
+  }
+}
 
 /**
  * 1 at `(first char code & 0x7f) × 64 + min(length, 63)` for every name `scope` holds: a name whose entry is 0 is
  * not in it (the converse need not hold).
  */
-function nameFilter(scope: ReadonlyMap<string, string>): Uint8Array {
+function nameFilter(scope: ReadonlyMap<string, TensorInfo>): Uint8Array {
   const filter = new Uint8Array(128 * 64);
   for (const name of scope.keys()) if (name !== '') filter[(name.charCodeAt(0) & 0x7f) * 64 + (name.length < 63 ? name.length : 63)] = 1;
   return filter;
 }
 
+/** Node rows {@link GraphLayers.rows} walks per call (see there). */
+const ROWS_PER_CALL = 512;
+
 /** Builds the layers of every graph, main graph first. */
 export function buildLayers(ctx: LayerContext): Layer[] {
-  const layers: Draft[] = [];
-  const sites: { index: number; graph: RawGraph }[] = [];
-  const scopeFilters = new Map<ReadonlyMap<string, string>, Uint8Array>();
-  const roleMemo: RoleMemo = new Map();
+  const out: LayerSink = { layers: [], siteRows: [], siteGraphs: [], memo: new NameRoleMemo(new SegmentRoleMemo(0)) };
+  const scopeFilters = new Map<ReadonlyMap<string, TensorInfo>, Uint8Array>();
   for (const g of ctx.graphs) {
-    const traced = new Map<string, Traced>();
-    const chain = ctx.scopes(g);
-    const filters = chain.map((scope) => {
+    const walk = new GraphLayers(ctx, g, scopeFilters, out);
+    const rows = g.nodes.length;
+    for (let from = 0; from < rows; from += ROWS_PER_CALL) walk.rows(from, Math.min(rows, from + ROWS_PER_CALL));
+  }
+  nameLayers(out.layers, out.siteRows, out.siteGraphs, ctx.graphs);
+  blocksForSharedWeights(out.layers);
+  markOutputHead(out.layers, ctx);
+  return out.layers;
+}
+
+/** The layers found so far, where their nodes are (row and graph), and the role memo they share. */
+interface LayerSink {
+  readonly layers: OnnxLayer[];
+  readonly siteRows: number[];
+  readonly siteGraphs: RawGraph[];
+  readonly memo: NameRoleMemo;
+}
+
+/**
+ * The layers of one graph's node rows. Rows are walked a bounded number per call ({@link rows}): that loop is then
+ * compiled as a whole function once it is hot, not on the stack in the middle of one long call, where the optimized
+ * code would meet the code after the loop without feedback for it and fall back to the interpreter.
+ */
+class GraphLayers {
+  /** Values that weight-path ops (DequantizeLinear, Cast, Transpose…) produce from a stored weight. */
+  private readonly traced = new Map<string, Traced>();
+  private readonly chain: readonly ReadonlyMap<string, TensorInfo>[];
+  private readonly filters: readonly Uint8Array[];
+  private readonly table: RawGraph['nodes'];
+  private readonly edges: RawGraph['nodes']['inputEdges'];
+  private readonly texts: readonly string[];
+  /** The input edges' spans (text, start, end per edge), read directly: `inspect` runs with TurboFan's inlining off (src/cli/launcher.ts), so a method call per edge stays a call. */
+  private readonly spans: Int32Array;
+  /** The side tensors of the tensor {@link trace} returned last. */
+  private tracedExtras: readonly TensorInfo[] = NO_EXTRAS;
+  private readonly result: RoleResult = { role: 'other', block: undefined, expert: undefined };
+  // A node's stored inputs (input index, tensor, side tensors traced with it): scratch reused by every node.
+  private readonly foundIndex: number[] = [];
+  private readonly foundTensor: TensorInfo[] = [];
+  private readonly foundExtras: (readonly TensorInfo[])[] = [];
+
+  constructor(private readonly ctx: LayerContext, private readonly graph: RawGraph, scopeFilters: Map<ReadonlyMap<string, TensorInfo>, Uint8Array>, private readonly out: LayerSink) {
+    this.chain = ctx.scopes(graph);
+    this.filters = this.chain.map((scope) => {
       let f = scopeFilters.get(scope);
       if (f === undefined) scopeFilters.set(scope, (f = nameFilter(scope)));
       return f;
     });
     // Rows of the node table (parse.ts): no node object is made here.
-    const table = g.nodes;
-    const edges = table.inputEdges;
-    /** The stored tensor input edge `k` reads, if any. */
-    const trace = (k: number): Traced | undefined => {
-      const length = edges.textLength(k);
-      if (length === 0) return undefined;
-      if (traced.size > 0) {
-        const t = traced.get(edges.get(k));
-        if (t) return t;
+    this.table = graph.nodes;
+    this.edges = this.table.inputEdges;
+    this.texts = this.table.texts;
+    this.spans = this.edges.spanData;
+  }
+
+  /** The stored tensor input edge `k` reads, if any (its side tensors in {@link tracedExtras}). */
+  private trace(k: number): TensorInfo | undefined {
+    const spans = this.spans;
+    const start = spans[3 * k + 1]!;
+    const length = spans[3 * k + 2]! - start;
+    if (length === 0) return undefined;
+    if (this.traced.size > 0) {
+      const t = this.traced.get(this.edges.get(k));
+      if (t) {
+        this.tracedExtras = t.extras;
+        return t.weight;
       }
-      // Most edges of a large graph are activations: their first character and length already say that a scope
-      // does not hold them, without making the edge's string or hashing it for a lookup.
-      const slot = (edges.firstCode(k) & 0x7f) * 64 + (length < 63 ? length : 63);
-      let value: string | undefined;
-      for (let i = 0; i < chain.length; i++) {
-        if (filters[i]![slot] === 0) continue;
-        const stored = chain[i]!.get((value ??= edges.get(k)));
-        if (stored !== undefined) return { weight: stored, extras: NO_EXTRAS };
+    }
+    // Most edges of a large graph are activations: their first character and length already say that a scope
+    // does not hold them, without making the edge's string or hashing it for a lookup.
+    const slot = (this.texts[spans[3 * k]!]!.charCodeAt(start) & 0x7f) * 64 + (length < 63 ? length : 63);
+    const chain = this.chain;
+    let value: string | undefined;
+    for (let i = 0; i < chain.length; i++) {
+      if (this.filters[i]![slot] === 0) continue;
+      const stored = chain[i]!.get((value ??= this.edges.get(k)));
+      if (stored !== undefined) {
+        this.tracedExtras = NO_EXTRAS;
+        return stored;
       }
-      return undefined;
-    };
-    // The table's columns read directly (its inputStart/inputEnd… as plain reads): `inspect` runs with TurboFan's
-    // inlining off (src/cli/launcher.ts), so a method call per node and edge stays a call.
+    }
+    return undefined;
+  }
+
+  /** Walks rows [from, to). */
+  rows(from: number, to: number): void {
+    const table = this.table;
+    // The table's columns read directly (its inputStart/inputEnd… as plain reads), as the spans above.
     const inputStarts = table.inputStarts.data;
     const outputStarts = table.outputStarts.data;
     const outputEdges = table.outputEdges;
+    const ops = table.ops;
+    const domains = table.domains;
     const rows = table.length;
-    const inputCount = edges.length;
+    const inputCount = this.edges.length;
     const outputCount = outputEdges.length;
-    for (let nodeIndex = 0; nodeIndex < rows; nodeIndex++) {
-      const op = table.ops[nodeIndex]!;
-      const domain = table.domains[nodeIndex]!;
+    const { foundIndex, foundTensor, foundExtras, result, out } = this;
+    for (let nodeIndex = from; nodeIndex < to; nodeIndex++) {
+      const op = ops[nodeIndex]!;
+      const domain = domains[nodeIndex]!;
       if (op === 'Constant' && (domain === '' || domain === 'ai.onnx')) continue;
       const first = inputStarts[nodeIndex]!;
       const stop = nodeIndex + 1 < rows ? inputStarts[nodeIndex + 1]! : inputCount;
       const firstOutput = outputStarts[nodeIndex]!;
       const outputStop = nodeIndex + 1 < rows ? outputStarts[nodeIndex + 1]! : outputCount;
+      // A weight-path op's first input is traced once, for both uses below.
+      let firstTensor: TensorInfo | undefined;
+      let firstExtras: readonly TensorInfo[] = NO_EXTRAS;
+      let firstTraced = false;
       if (WEIGHT_PATH_OPS.has(op) && stop > first && outputStop > firstOutput) {
-        const src = trace(first);
-        const t = src && ctx.tensors.get(src.weight);
-        if (src && t && isWeightDtype(t.dtype)) {
-          const extras = [...src.extras];
+        firstTensor = this.trace(first);
+        firstExtras = this.tracedExtras;
+        firstTraced = true;
+        if (firstTensor !== undefined && isWeightDtype(firstTensor.dtype)) {
+          const extras = [...firstExtras];
           for (let k = first + 1; k < stop; k++) {
-            const side = trace(k);
-            if (side) extras.push(side.weight, ...side.extras);
+            const side = this.trace(k);
+            if (side) extras.push(side, ...this.tracedExtras);
           }
-          traced.set(outputEdges.get(firstOutput), { weight: src.weight, extras });
+          this.traced.set(outputEdges.get(firstOutput), { weight: firstTensor, extras });
           continue;
         }
       }
       let m: TensorInfo | undefined;
       let mainIndex = -1;
-      // Allocated only for nodes that read a stored tensor (most nodes of a large graph read none).
-      let found: { index: number; traced: Traced; tensor: TensorInfo }[] | undefined;
+      let found = 0;
       for (let index = 0; index < stop - first; index++) {
-        const tr = trace(first + index);
-        const tensor = tr && ctx.tensors.get(tr.weight);
-        if (!tr || !tensor) continue;
-        (found ??= []).push({ index, traced: tr, tensor });
+        let tensor: TensorInfo | undefined;
+        let extras: readonly TensorInfo[];
+        if (index === 0 && firstTraced) {
+          tensor = firstTensor;
+          extras = firstExtras;
+        } else {
+          tensor = this.trace(first + index);
+          extras = this.tracedExtras;
+        }
+        if (tensor === undefined) continue;
+        foundIndex[found] = index;
+        foundTensor[found] = tensor;
+        foundExtras[found] = extras;
+        found++;
         if (isWeightDtype(tensor.dtype) && (!m || tensor.elementCount > m.elementCount)) {
           m = tensor;
           mainIndex = index;
         }
       }
-      if (!m || !found || m.elementCount < MIN_LAYER_ELEMENTS) continue;
-      const weights: string[] = [m.name];
-      const add = (name: string): void => {
-        const t = ctx.tensors.get(name);
-        if (t && isSideTensor(t.dtype) && !weights.includes(name)) weights.push(name);
+      if (!m || m.elementCount < MIN_LAYER_ELEMENTS) continue;
+      // The main weight, then its side tensors, then the other stored inputs (with theirs): each tensor once.
+      let more: TensorInfo[] | undefined;
+      const main = m;
+      const add = (t: TensorInfo): void => {
+        if (t !== main && isSideTensor(t.dtype) && (more === undefined || !more.includes(t))) (more ??= []).push(t);
       };
-      for (const f of found) if (f.index === mainIndex) f.traced.extras.forEach(add);
+      for (let f = 0; f < found; f++) if (foundIndex[f] === mainIndex) for (const t of foundExtras[f]!) add(t);
       const sides = SIDE_INPUTS.get(op)?.get(mainIndex);
-      for (const f of found) {
-        if (f.index !== mainIndex && (!sides || sides.includes(f.index))) [f.traced.weight, ...f.traced.extras].forEach(add);
+      for (let f = 0; f < found; f++) {
+        if (foundIndex[f] === mainIndex || (sides && !sides.includes(foundIndex[f]!))) continue;
+        add(foundTensor[f]!);
+        for (const t of foundExtras[f]!) add(t);
       }
-      let parameterCount = 0;
-      let byteLength = 0;
-      for (const w of weights) {
-        const t = ctx.tensors.get(w)!;
-        parameterCount += t.elementCount;
-        byteLength += t.byteLength;
+      let parameterCount = m.elementCount;
+      let byteLength = m.byteLength;
+      if (more !== undefined) {
+        for (const t of more) {
+          parameterCount += t.elementCount;
+          byteLength += t.byteLength;
+        }
       }
-      const { role, block, expert } = roleFor(table.name(nodeIndex), op, m, mainIndex, ctx, roleMemo);
-      sites.push({ index: nodeIndex, graph: g });
+      roleFor(table.name(nodeIndex), op, m, mainIndex, this.ctx, out.memo, result);
+      const role = result.role;
+      out.siteRows.push(nodeIndex);
+      out.siteGraphs.push(this.graph);
       const lowBitInt = QUANTIZED_INT_DTYPES.has(m.dtype) && m.shape.length >= 2 && role !== 'norm' && role !== 'bias' && role !== 'router';
-      layers.push({
-        name: '',
-        op: domain && domain !== 'ai.onnx' ? `${domain}.${op}` : op,
-        role,
-        block,
-        expert,
-        weight: m.name,
-        moreWeights: weights.length > 1 ? weights.slice(1) : NO_MORE_WEIGHTS,
-        parameterCount,
-        byteLength,
-        dtype: m.dtype,
-        shape: m.shape,
-        quantizable: m.elementCount >= MIN_QUANTIZABLE_ELEMENTS && (isQuantizableWeight(role, m.shape, m.dtype) || lowBitInt),
-        inputs: table.inputs(nodeIndex),
-        outputs: table.outputs(nodeIndex),
-      });
+      out.layers.push(
+        new OnnxLayer(
+          domain && domain !== 'ai.onnx' ? `${domain}.${op}` : op,
+          role,
+          result.block,
+          result.expert,
+          m.name,
+          more !== undefined ? more.map(nameOf) : NO_MORE_WEIGHTS,
+          parameterCount,
+          byteLength,
+          m.dtype,
+          m.shape,
+          m.elementCount >= MIN_QUANTIZABLE_ELEMENTS && (isQuantizableWeight(role, m.shape, m.dtype) || lowBitInt),
+          table,
+          nodeIndex,
+        ),
+      );
     }
   }
-  nameLayers(layers, sites, ctx.graphs);
-  blocksForSharedWeights(layers);
-  markOutputHead(layers, ctx);
-  return layers;
+}
+
+function nameOf(t: TensorInfo): string {
+  return t.name;
 }
 
 /**
@@ -340,11 +625,11 @@ export function buildLayers(ctx: LayerContext): Layer[] {
  * `<op>_<index>` (prefixed by the graph path in a subgraph); {@link UniqueNames} settles clashes in layer order.
  * Only the layers' node names are counted: a large graph has a few layers among many nodes.
  */
-function nameLayers(layers: Draft[], sites: readonly { index: number; graph: RawGraph }[], graphs: readonly RawGraph[]): void {
+function nameLayers(layers: Draft[], siteRows: readonly number[], siteGraphs: readonly RawGraph[], graphs: readonly RawGraph[]): void {
   const names: string[] = [];
   let named = false;
-  for (const s of sites) {
-    const name = s.graph.nodes.name(s.index);
+  for (let i = 0; i < siteRows.length; i++) {
+    const name = siteGraphs[i]!.nodes.name(siteRows[i]!);
     names.push(name);
     if (name !== '') named = true;
   }
@@ -363,10 +648,10 @@ function nameLayers(layers: Draft[], sites: readonly { index: number; graph: Raw
   }
   const used = new UniqueNames();
   for (let i = 0; i < layers.length; i++) {
-    const s = sites[i]!;
-    const table = s.graph.nodes;
+    const row = siteRows[i]!;
+    const graph = siteGraphs[i]!;
     const name = names[i]!;
-    layers[i]!.name = used.claim(layerName(name, name !== '' && (distinct || nameCounts.get(name) === 1), table.ops[s.index]!, s.index, s.graph));
+    layers[i]!.name = used.claim(layerName(name, name !== '' && (distinct || nameCounts.get(name) === 1), graph.nodes.ops[row]!, row, graph));
   }
 }
 
@@ -376,7 +661,7 @@ function nameLayers(layers: Draft[], sites: readonly { index: number; graph: Raw
  * For such layers the block comes from graph order instead: the block of the nearest preceding layer whose weight is
  * its own. Layers without a block (embeddings, a tied output head) keep none.
  */
-function blocksForSharedWeights(layers: Layer[]): void {
+function blocksForSharedWeights(layers: readonly Draft[]): void {
   const uses = new Map<string, number>();
   for (const l of layers) uses.set(l.weight!, (uses.get(l.weight!) ?? 0) + 1);
   let previous: number | undefined;
@@ -386,7 +671,7 @@ function blocksForSharedWeights(layers: Layer[]): void {
     if (!shared) {
       if (l.block !== undefined) previous = l.block;
     } else if (l.block !== undefined && previous !== undefined && l.block !== previous) {
-      layers[i] = { ...l, block: previous };
+      l.block = previous;
     }
   }
 }
@@ -398,7 +683,7 @@ const HEAD_PASSTHROUGH: ReadonlySet<string> = new Set(['Add', 'Reshape', 'Cast',
  * When no layer is already an output head, the linear layer that produces a main-graph output named like
  * `logits` (through a few reshapes/casts/bias adds) becomes the output head.
  */
-function markOutputHead(layers: Layer[], ctx: LayerContext): void {
+function markOutputHead(layers: readonly Draft[], ctx: LayerContext): void {
   if (layers.some((l) => l.role === 'output_head')) return;
   const main = ctx.graphs[0];
   if (!main || !main.outputs.some((o) => /logits/i.test(o.name))) return;
@@ -416,8 +701,11 @@ function markOutputHead(layers: Layer[], ctx: LayerContext): void {
       const li = byOutput.get(value);
       if (li !== undefined) {
         const l = layers[li]!;
-        if (l.role === 'linear' || l.role === 'other' || l.role === 'embedding') layers[li] = { ...l, role: 'output_head' };
-        if (l.role !== 'bias') return;
+        // A bias add after the head: the search goes on through it.
+        if (l.role !== 'bias') {
+          if (l.role === 'linear' || l.role === 'other' || l.role === 'embedding') l.role = 'output_head';
+          return;
+        }
       }
       const p = producer.get(value);
       if (p === undefined || !HEAD_PASSTHROUGH.has(table.ops[p]!)) break;

@@ -89,9 +89,9 @@ function valuesFor(field: keyof typeof PAYLOAD, dtype: string, n: number): numbe
 class ModelBuilder {
   private readonly name: string;
   private readonly tensors: TensorInfo[] = [];
-  private readonly tensorByName = new Map<string, TensorInfo>();
   private readonly tensorNames = new UniqueNames();
-  private readonly scopes = new Map<RawGraph, Map<string, string>>();
+  /** Per graph, its stored tensors by the names its nodes use. */
+  private readonly scopes = new Map<RawGraph, Map<string, TensorInfo>>();
   private readonly externals = new Map<string, Promise<ByteSource>>();
   private readonly externalSizes = new Map<string, number>();
   private readonly warnings: string[] = [];
@@ -113,14 +113,13 @@ class ModelBuilder {
     const layers = buildLayers({
       graphs: this.raw.graphs,
       scopes: (g) => {
-        const chain: Map<string, string>[] = [];
+        const chain: Map<string, TensorInfo>[] = [];
         for (let at: RawGraph | undefined = g; at; at = at.parent) {
           const scope = this.scopes.get(at);
           if (scope) chain.push(scope);
         }
         return chain;
       },
-      tensors: this.tensorByName,
       hasExperts: this.tensors.some((t) => /(^|[./])experts?[./_]\d/.test(t.name)),
     });
     this.noteWarnings();
@@ -162,14 +161,13 @@ class ModelBuilder {
     // Field by field, in the order a spread of `info` gave (no spread: a copy through the runtime per tensor).
     const t: TensorInfo = { name: unique, dtype: info.dtype, shape: info.shape, elementCount: info.elementCount, byteLength: info.byteLength, file: info.file, byteOffset: info.byteOffset, encoding: info.encoding, origin: info.origin, graph: graph.path };
     this.tensors.push(t);
-    this.tensorByName.set(unique, t);
     let scope = this.scopes.get(graph);
     if (!scope) this.scopes.set(graph, (scope = new Map()));
-    scope.set(localName, unique);
+    scope.set(localName, t);
     return unique;
   }
 
-  private resolve(graph: RawGraph, value: string): string | undefined {
+  private resolve(graph: RawGraph, value: string): TensorInfo | undefined {
     for (let g: RawGraph | undefined = graph; g; g = g.parent) {
       const hit = this.scopes.get(g)?.get(value);
       if (hit !== undefined) return hit;
@@ -509,7 +507,7 @@ class ModelBuilder {
         const stored = this.resolve(g, n.inputs[0]);
         if (stored === undefined) continue;
         nodes++;
-        const shape = await this.readSmallInt64s(this.tensorByName.get(stored)!);
+        const shape = await this.readSmallInt64s(stored);
         if (!shape) known = false;
         else elements += shape.reduce((p, d) => p * Math.max(0, d), 1);
       }
