@@ -28,8 +28,9 @@ test('NameRoleMemo gives roleFromName answers for names met in every digit varia
   const want: RoleResult = { role: 'other', block: undefined, expert: undefined };
   const got: RoleResult = { role: 'other', block: undefined, expert: undefined };
   let hits = 0;
-  for (const order of [names, names.slice().reverse()]) {
-    const memo = new NameRoleMemo(new SegmentRoleMemo(0));
+  // Forwards and backwards (each shape met first in another name), and with every shape hash colliding.
+  for (const [order, mask] of [[names, -1], [names.slice().reverse(), -1], [names, 0]] as const) {
+    const memo = new NameRoleMemo(new SegmentRoleMemo(0), mask);
     for (let round = 0; round < 2; round++) {
       for (const name of order) {
         for (const op of OPS) {

@@ -181,6 +181,8 @@ export function roleFromName(name: string, op: string, memo: SegmentRoleMemo, ou
 
 /** A name's answer for its digit shape: the role, and where its block and expert digits sit in the name (-1: none). */
 interface ShapeAnswer {
+  /** The first name of this shape (names are compared with it: shape hashes may collide). */
+  readonly name: string;
   readonly role: LayerRole;
   readonly blockStart: number;
   readonly blockEnd: number;
@@ -188,7 +190,6 @@ interface ShapeAnswer {
   readonly expertEnd: number;
 }
 
-const ASCII_DIGIT = /[0-9]/g;
 /** Most name shapes one {@link NameRoleMemo} keeps. */
 const NAME_SHAPES_MAX = 4096;
 
@@ -202,18 +203,20 @@ const NAME_SHAPES_MAX = 4096;
  * without digits (a token equal to the op is removed: `gemmfloat8` and `gemmfloat9` differ there).
  */
 export class NameRoleMemo {
-  private readonly byOp = new Map<string, Map<string, ShapeAnswer>>();
+  /** Per op, the answers by hash of the name's shape ({@link shapeHash}; the first name of a hash keeps it). */
+  private readonly byOp = new Map<string, Map<number, ShapeAnswer>>();
   private size = 0;
   private readonly origin: RoleOrigin = { blockToken: -1, blockDigits: 0, expertToken: -1 };
 
-  constructor(private readonly segments: SegmentRoleMemo) {}
+  /** @param hashMask bits of the shape hash used as the key (tests pass 0 to make every shape collide). */
+  constructor(private readonly segments: SegmentRoleMemo, private readonly hashMask = -1) {}
 
   /** `roleFromName(name, op, segments, out)`. */
   infer(name: string, op: string, out: RoleResult): void {
     const shapes = this.byOp.get(op);
     if (shapes !== undefined) {
-      const known = shapes.get(name.replace(ASCII_DIGIT, '0'));
-      if (known !== undefined) {
+      const known = shapes.get(shapeHash(name) & this.hashMask);
+      if (known !== undefined && sameShape(known.name, name)) {
         out.role = known.role;
         out.block = known.blockStart >= 0 ? digitsValue(name, known.blockStart, known.blockEnd) : undefined;
         out.expert = known.expertStart >= 0 ? digitsValue(name, known.expertStart, known.expertEnd) : undefined;
@@ -223,12 +226,12 @@ export class NameRoleMemo {
     const origin = this.origin;
     roleFromName(name, op, this.segments, out, origin);
     if (this.size >= NAME_SHAPES_MAX || !isAscii(name) || /[0-9]/.test(op)) return;
-    const shape = name.replace(ASCII_DIGIT, '0');
-    if (readsDigitValues(shape.toLowerCase())) return;
+    if (readsDigitValues(name.replace(/[0-9]/g, '0').toLowerCase())) return;
     const ends = tokenEnds(name);
     const blockEnd = origin.blockToken >= 0 ? ends[origin.blockToken]! : -1;
     const expertEnd = origin.expertToken >= 0 ? ends[origin.expertToken]! : -1;
     const answer: ShapeAnswer = {
+      name,
       role: out.role,
       blockStart: blockEnd >= 0 ? blockEnd - origin.blockDigits : -1,
       blockEnd,
@@ -237,9 +240,32 @@ export class NameRoleMemo {
     };
     let map = shapes;
     if (map === undefined) this.byOp.set(op, (map = new Map()));
-    map.set(shape, answer);
+    const hash = shapeHash(name) & this.hashMask;
+    if (map.has(hash)) return;
+    map.set(hash, answer);
     this.size++;
   }
+}
+
+/** FNV-1a of `name` with every ASCII digit read as '0' (names of one digit shape have one hash). */
+function shapeHash(name: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < name.length; i++) {
+    const c = name.charCodeAt(i);
+    h = Math.imul(h ^ (c >= 0x30 && c <= 0x39 ? 0x30 : c), 0x01000193);
+  }
+  return h;
+}
+
+/** True when `a` and `b` are one digit shape: the same length, ASCII digits where the other has them, the rest equal. */
+function sameShape(a: string, b: string): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) {
+    const x = a.charCodeAt(i);
+    const y = b.charCodeAt(i);
+    if (x !== y && !(x >= 0x30 && x <= 0x39 && y >= 0x30 && y <= 0x39)) return false;
+  }
+  return true;
 }
 
 /** The value of the ASCII digits name[from, to) (at most 9 of them: an exact integer, as `Number` of that text). */
@@ -335,6 +361,49 @@ const NO_EXTRAS: readonly TensorInfo[] = Object.freeze([]);
 /** A layer whose name is given once every layer is known (see {@link nameLayers}). */
 type Draft = { -readonly [K in keyof Layer]: Layer[K] };
 
+type NodeTable = RawGraph['nodes'];
+
+/**
+ * An ONNX layer. Its node's inputs and outputs (graph edges) are read from the node table when first asked for
+ * (estimate and the output-head search read them; `inspect` does not): a large graph's layers would otherwise each
+ * keep two lists and their strings. Every other field is a plain data property; the two edge lists are not own
+ * properties (not in `Object.keys`, a spread or JSON), as they were not meant to be copied.
+ */
+class OnnxLayer implements Draft {
+  name = '';
+  readonly #table: NodeTable;
+  readonly #row: number;
+  #inputs: string[] | undefined = undefined;
+  #outputs: string[] | undefined = undefined;
+
+  constructor(
+    public op: string,
+    public role: LayerRole,
+    public block: number | undefined,
+    public expert: number | undefined,
+    public weight: string,
+    public moreWeights: readonly string[],
+    public parameterCount: number,
+    public byteLength: number,
+    public dtype: TensorInfo['dtype'],
+    public shape: readonly number[],
+    public quantizable: boolean,
+    table: NodeTable,
+    row: number,
+  ) {
+    this.#table = table;
+    this.#row = row;
+  }
+
+  get inputs(): readonly string[] {
+    return (this.#inputs ??= this.#table.inputs(this.#row));
+  }
+
+  get outputs(): readonly string[] {
+    return (this.#outputs ??= this.#table.outputs(this.#row));
+  }
+}
+
 /**
  * 1 at `(first char code & 0x7f) × 64 + min(length, 63)` for every name `scope` holds: a name whose entry is 0 is
  * not in it (the converse need not hold).
@@ -365,7 +434,7 @@ export function buildLayers(ctx: LayerContext): Layer[] {
 
 /** The layers found so far, where their nodes are (row and graph), and the role memo they share. */
 interface LayerSink {
-  readonly layers: Draft[];
+  readonly layers: OnnxLayer[];
   readonly siteRows: number[];
   readonly siteGraphs: RawGraph[];
   readonly memo: NameRoleMemo;
@@ -526,22 +595,23 @@ class GraphLayers {
       out.siteRows.push(nodeIndex);
       out.siteGraphs.push(this.graph);
       const lowBitInt = QUANTIZED_INT_DTYPES.has(m.dtype) && m.shape.length >= 2 && role !== 'norm' && role !== 'bias' && role !== 'router';
-      out.layers.push({
-        name: '',
-        op: domain && domain !== 'ai.onnx' ? `${domain}.${op}` : op,
-        role,
-        block: result.block,
-        expert: result.expert,
-        weight: m.name,
-        moreWeights: more !== undefined ? more.map(nameOf) : NO_MORE_WEIGHTS,
-        parameterCount,
-        byteLength,
-        dtype: m.dtype,
-        shape: m.shape,
-        quantizable: m.elementCount >= MIN_QUANTIZABLE_ELEMENTS && (isQuantizableWeight(role, m.shape, m.dtype) || lowBitInt),
-        inputs: table.inputs(nodeIndex),
-        outputs: table.outputs(nodeIndex),
-      });
+      out.layers.push(
+        new OnnxLayer(
+          domain && domain !== 'ai.onnx' ? `${domain}.${op}` : op,
+          role,
+          result.block,
+          result.expert,
+          m.name,
+          more !== undefined ? more.map(nameOf) : NO_MORE_WEIGHTS,
+          parameterCount,
+          byteLength,
+          m.dtype,
+          m.shape,
+          m.elementCount >= MIN_QUANTIZABLE_ELEMENTS && (isQuantizableWeight(role, m.shape, m.dtype) || lowBitInt),
+          table,
+          nodeIndex,
+        ),
+      );
     }
   }
 }
@@ -591,7 +661,7 @@ function nameLayers(layers: Draft[], siteRows: readonly number[], siteGraphs: re
  * For such layers the block comes from graph order instead: the block of the nearest preceding layer whose weight is
  * its own. Layers without a block (embeddings, a tied output head) keep none.
  */
-function blocksForSharedWeights(layers: Layer[]): void {
+function blocksForSharedWeights(layers: readonly Draft[]): void {
   const uses = new Map<string, number>();
   for (const l of layers) uses.set(l.weight!, (uses.get(l.weight!) ?? 0) + 1);
   let previous: number | undefined;
@@ -601,7 +671,7 @@ function blocksForSharedWeights(layers: Layer[]): void {
     if (!shared) {
       if (l.block !== undefined) previous = l.block;
     } else if (l.block !== undefined && previous !== undefined && l.block !== previous) {
-      layers[i] = { ...l, block: previous };
+      l.block = previous;
     }
   }
 }
@@ -613,7 +683,7 @@ const HEAD_PASSTHROUGH: ReadonlySet<string> = new Set(['Add', 'Reshape', 'Cast',
  * When no layer is already an output head, the linear layer that produces a main-graph output named like
  * `logits` (through a few reshapes/casts/bias adds) becomes the output head.
  */
-function markOutputHead(layers: Layer[], ctx: LayerContext): void {
+function markOutputHead(layers: readonly Draft[], ctx: LayerContext): void {
   if (layers.some((l) => l.role === 'output_head')) return;
   const main = ctx.graphs[0];
   if (!main || !main.outputs.some((o) => /logits/i.test(o.name))) return;
@@ -631,8 +701,11 @@ function markOutputHead(layers: Layer[], ctx: LayerContext): void {
       const li = byOutput.get(value);
       if (li !== undefined) {
         const l = layers[li]!;
-        if (l.role === 'linear' || l.role === 'other' || l.role === 'embedding') layers[li] = { ...l, role: 'output_head' };
-        if (l.role !== 'bias') return;
+        // A bias add after the head: the search goes on through it.
+        if (l.role !== 'bias') {
+          if (l.role === 'linear' || l.role === 'other' || l.role === 'embedding') l.role = 'output_head';
+          return;
+        }
       }
       const p = producer.get(value);
       if (p === undefined || !HEAD_PASSTHROUGH.has(table.ops[p]!)) break;

@@ -948,53 +948,71 @@ export class OnnxWireParser {
   /** The strings of the scanner's label ids (op types, domains), made once each. */
   private readonly scanLabels: string[] = [];
 
-  /** Adds what the last scan read to `g` (offsets in its records relative to the buffer starting at file offset `base`). */
+  /**
+   * Adds what the last scan read to `g` (offsets in its records relative to the buffer starting at file offset `base`).
+   * Nodes, initializers and value_info runs are taken by functions of their own: each is compiled for its own work
+   * once hot (scans of a graph's nodes come before those of its initializers and value_info, so one function for
+   * all would be compiled without feedback for the later kinds and fall back to the interpreter when it met them).
+   */
   private takeScan(s: GraphScanner, g: RawGraph, base: number): void {
     const arena = s.arena();
     // ASCII names are cut from one text of the call's name bytes (one char per byte); others are decoded alone.
     const text = latin1.decode(arena);
-    const nodes = s.nodes;
-    if (nodes > 0) {
-      const ids = s.labelIds();
-      const labels = this.scanLabels;
-      const ops = new Array<string>(nodes);
-      const domains = new Array<string>(nodes);
-      for (let k = 0; k < nodes; k++) {
-        ops[k] = labels[ids[2 * k]!] ?? this.scanLabel(s, ids[2 * k]!);
-        domains[k] = labels[ids[2 * k + 1]!] ?? this.scanLabel(s, ids[2 * k + 1]!);
-      }
-      g.nodes.appendScanned(text, s, ops, domains);
-    }
+    if (s.nodes > 0) this.takeNodes(s, g, text);
     const w = s.records;
     const words = s.recordWords;
-    const str = (t: number, start: number, end: number): string => (t >= 0 ? text.substring(start, end) : utf8.decode(arena.subarray(start, end)));
-    let runStart = -1;
-    let runEnd = -1;
-    let ends: number[] = [];
-    for (let i = 0; i < words;) {
-      if (w[i] === SCAN_TENSOR) {
-        const rawAt = w[i + 7]!;
-        const rawLength = w[i + 8]!;
-        const rank = w[i + 9]!;
-        const dims: number[] = rank === 0 ? [] : new Array<number>(rank);
-        for (let k = 0; k < rank; k++) dims[k] = w[i + 10 + k]!;
-        g.initializers.push(new ScannedTensor(base + s.offset(w[i + 1]!), str(w[i + 2]!, w[i + 3]!, w[i + 4]!), dims, w[i + 5]!, w[i + 6]!, rawAt < 0 ? -1 : base + s.offset(rawAt), rawLength));
-        i += 10 + rank;
-      } else {
-        // A checked value_info: kept as its bytes, consecutive ones copied as one run.
-        const start = s.offset(w[i + 1]!);
-        const stop = s.offset(w[i + 2]!);
-        if (start !== runEnd) {
-          if (runStart >= 0) g.valueInfo.deferRun(s.view(runStart, runEnd), ends);
-          runStart = start;
-          ends = [];
-        }
-        runEnd = stop;
-        ends.push(stop - runStart);
-        i += 3;
-      }
+    const run = this.valueRun;
+    run.start = -1;
+    run.end = -1;
+    for (let i = 0; i < words;) i = w[i] === SCAN_TENSOR ? this.takeTensor(s, g, base, text, arena, i) : this.takeValue(s, g, i);
+    if (run.start >= 0) g.valueInfo.deferRun(s.view(run.start, run.end), run.ends);
+  }
+
+  /** The scan's node rows into `g.nodes`. */
+  private takeNodes(s: GraphScanner, g: RawGraph, text: string): void {
+    const nodes = s.nodes;
+    const ids = s.labelIds();
+    const labels = this.scanLabels;
+    const ops = new Array<string>(nodes);
+    const domains = new Array<string>(nodes);
+    for (let k = 0; k < nodes; k++) {
+      ops[k] = labels[ids[2 * k]!] ?? this.scanLabel(s, ids[2 * k]!);
+      domains[k] = labels[ids[2 * k + 1]!] ?? this.scanLabel(s, ids[2 * k + 1]!);
     }
-    if (runStart >= 0) g.valueInfo.deferRun(s.view(runStart, runEnd), ends);
+    g.nodes.appendScanned(text, s, ops, domains);
+  }
+
+  /** The scanned initializer whose record starts at word `i`; returns the next record's word. */
+  private takeTensor(s: GraphScanner, g: RawGraph, base: number, text: string, arena: Uint8Array, i: number): number {
+    const w = s.records;
+    const rawAt = w[i + 7]!;
+    const rawLength = w[i + 8]!;
+    const rank = w[i + 9]!;
+    const dims: number[] = rank === 0 ? [] : new Array<number>(rank);
+    for (let k = 0; k < rank; k++) dims[k] = w[i + 10 + k]!;
+    const t = w[i + 2]!;
+    const name = t >= 0 ? text.substring(w[i + 3]!, w[i + 4]!) : utf8.decode(arena.subarray(w[i + 3]!, w[i + 4]!));
+    g.initializers.push(new ScannedTensor(base + s.offset(w[i + 1]!), name, dims, w[i + 5]!, w[i + 6]!, rawAt < 0 ? -1 : base + s.offset(rawAt), rawLength));
+    return i + 10 + rank;
+  }
+
+  /** The value_info run being gathered from a scan's records (consecutive checked entries are copied as one run). */
+  private readonly valueRun: { start: number; end: number; ends: number[] } = { start: -1, end: -1, ends: [] };
+
+  /** The checked value_info whose record starts at word `i` (kept as its bytes); returns the next record's word. */
+  private takeValue(s: GraphScanner, g: RawGraph, i: number): number {
+    const w = s.records;
+    const run = this.valueRun;
+    const start = s.offset(w[i + 1]!);
+    const stop = s.offset(w[i + 2]!);
+    if (start !== run.end) {
+      if (run.start >= 0) g.valueInfo.deferRun(s.view(run.start, run.end), run.ends);
+      run.start = start;
+      run.ends = [];
+    }
+    run.end = stop;
+    run.ends.push(stop - run.start);
+    return i + 3;
   }
 
   /** The string of the scanner's label `id`, made (and interned) on its first use. */
