@@ -419,22 +419,23 @@ const ROWS_PER_CALL = 512;
 
 /** Builds the layers of every graph, main graph first. */
 export function buildLayers(ctx: LayerContext): Layer[] {
-  const out: LayerSink = { layers: [], siteRows: [], siteGraphs: [], memo: new NameRoleMemo(new SegmentRoleMemo(0)) };
+  const out: LayerSink = { layers: [], siteNames: [], siteRows: [], siteGraphs: [], memo: new NameRoleMemo(new SegmentRoleMemo(0)) };
   const scopeFilters = new Map<ReadonlyMap<string, TensorInfo>, Uint8Array>();
   for (const g of ctx.graphs) {
     const walk = new GraphLayers(ctx, g, scopeFilters, out);
     const rows = g.nodes.length;
     for (let from = 0; from < rows; from += ROWS_PER_CALL) walk.rows(from, Math.min(rows, from + ROWS_PER_CALL));
   }
-  nameLayers(out.layers, out.siteRows, out.siteGraphs, ctx.graphs);
+  nameLayers(out.layers, out.siteNames, out.siteRows, out.siteGraphs, ctx.graphs);
   blocksForSharedWeights(out.layers);
   markOutputHead(out.layers, ctx);
   return out.layers;
 }
 
-/** The layers found so far, where their nodes are (row and graph), and the role memo they share. */
+/** The layers found so far, their nodes (name, row and graph), and the role memo they share. */
 interface LayerSink {
   readonly layers: OnnxLayer[];
+  readonly siteNames: string[];
   readonly siteRows: number[];
   readonly siteGraphs: RawGraph[];
   readonly memo: NameRoleMemo;
@@ -590,8 +591,10 @@ class GraphLayers {
           byteLength += t.byteLength;
         }
       }
-      roleFor(table.name(nodeIndex), op, m, mainIndex, this.ctx, out.memo, result);
+      const nodeName = table.name(nodeIndex);
+      roleFor(nodeName, op, m, mainIndex, this.ctx, out.memo, result);
       const role = result.role;
+      out.siteNames.push(nodeName);
       out.siteRows.push(nodeIndex);
       out.siteGraphs.push(this.graph);
       const lowBitInt = QUANTIZED_INT_DTYPES.has(m.dtype) && m.shape.length >= 2 && role !== 'norm' && role !== 'bias' && role !== 'router';
@@ -625,19 +628,19 @@ function nameOf(t: TensorInfo): string {
  * `<op>_<index>` (prefixed by the graph path in a subgraph); {@link UniqueNames} settles clashes in layer order.
  * Only the layers' node names are counted: a large graph has a few layers among many nodes.
  */
-function nameLayers(layers: Draft[], siteRows: readonly number[], siteGraphs: readonly RawGraph[], graphs: readonly RawGraph[]): void {
-  const names: string[] = [];
+function nameLayers(layers: Draft[], names: readonly string[], siteRows: readonly number[], siteGraphs: readonly RawGraph[], graphs: readonly RawGraph[]): void {
   let named = false;
-  for (let i = 0; i < siteRows.length; i++) {
-    const name = siteGraphs[i]!.nodes.name(siteRows[i]!);
-    names.push(name);
-    if (name !== '') named = true;
-  }
+  for (let i = 0; i < names.length && !named; i++) if (names[i] !== '') named = true;
   // One graph whose node names are all distinct and non-empty (exporters name every node uniquely): every count is 1,
-  // found by the node table (by the names' hashes, or one native Set of the names) instead of a count per name.
+  // found by the node table (by the names' hashes, or one native Set of the names) instead of a count per name. Then
+  // every layer is named after its node, and no two alike: nothing to settle.
   const distinct = named && graphs.length === 1 && graphs[0]!.nodes.distinctNames();
+  if (distinct) {
+    for (let i = 0; i < layers.length; i++) layers[i]!.name = names[i]!;
+    return;
+  }
   const nameCounts = new Map<string, number>();
-  if (named && !distinct) {
+  if (named) {
     for (const name of names) if (name !== '') nameCounts.set(name, 0);
     for (const g of graphs) {
       for (const name of g.nodes.names.all()) {
@@ -651,7 +654,7 @@ function nameLayers(layers: Draft[], siteRows: readonly number[], siteGraphs: re
     const row = siteRows[i]!;
     const graph = siteGraphs[i]!;
     const name = names[i]!;
-    layers[i]!.name = used.claim(layerName(name, name !== '' && (distinct || nameCounts.get(name) === 1), graph.nodes.ops[row]!, row, graph));
+    layers[i]!.name = used.claim(layerName(name, name !== '' && nameCounts.get(name) === 1, graph.nodes.ops[row]!, row, graph));
   }
 }
 
