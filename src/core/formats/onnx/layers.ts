@@ -303,6 +303,49 @@ function tokenStart(name: string, end: number): number {
   return i;
 }
 
+// Which operator table an op is in (the first that holds it, in roleFor's order).
+const OP_OTHER = 0;
+const OP_CONV = 1;
+const OP_RECURRENT = 2;
+const OP_NORM = 3;
+const OP_EMBEDDING = 4;
+const OP_GATHER = 5;
+const OP_ATTENTION = 6;
+const OP_POSITION = 7;
+const OP_EXPERT = 8;
+const OP_LINEAR = 9;
+const OP_BIAS = 10;
+
+/** {@link opKind} answers remembered (ops are few; at most this many are kept). */
+const OP_KINDS = new Map<string, number>();
+const OP_KINDS_MAX = 1024;
+
+/** The operator table `op` is in (one lookup per layer instead of up to a dozen). */
+function opKind(op: string): number {
+  let kind = OP_KINDS.get(op);
+  if (kind !== undefined) return kind;
+  if (CONV_OPS.has(op)) kind = OP_CONV;
+  else if (RECURRENT_OPS.has(op)) kind = OP_RECURRENT;
+  else if ((op.endsWith('Normalization') && !EMBEDDING_OPS.has(op)) || NORM_OPS.has(op)) kind = OP_NORM;
+  else if (EMBEDDING_OPS.has(op)) kind = OP_EMBEDDING;
+  else if (GATHER_OPS.has(op)) kind = OP_GATHER;
+  else if (ATTENTION_OPS.has(op)) kind = OP_ATTENTION;
+  else if (POSITION_OPS.has(op)) kind = OP_POSITION;
+  else if (EXPERT_OPS.has(op)) kind = OP_EXPERT;
+  else if (LINEAR_OPS.has(op)) kind = OP_LINEAR;
+  else if (BIAS_OPS.has(op)) kind = OP_BIAS;
+  else kind = OP_OTHER;
+  if (OP_KINDS.size < OP_KINDS_MAX) OP_KINDS.set(op, kind);
+  return kind;
+}
+
+/** How many of `shape`'s dimensions are over 1. */
+function dimsOverOne(shape: readonly number[]): number {
+  let n = 0;
+  for (let i = 0; i < shape.length; i++) if (shape[i]! > 1) n++;
+  return n;
+}
+
 /** Scratch results of {@link roleFor}: its two names' answers. */
 const fromWeight: RoleResult = { role: 'other', block: undefined, expert: undefined };
 const fromNode: RoleResult = { role: 'other', block: undefined, expert: undefined };
@@ -320,18 +363,19 @@ function roleFor(nodeName: string, op: string, main: TensorInfo, mainInputIndex:
   const expert = fromWeight.expert ?? fromNode.expert;
   const named = fromWeight.role !== 'other' ? fromWeight.role : fromNode.role;
   let role: LayerRole;
-  if (CONV_OPS.has(op)) role = 'conv';
-  else if (RECURRENT_OPS.has(op)) role = 'recurrent';
-  else if ((op.endsWith('Normalization') && !EMBEDDING_OPS.has(op)) || NORM_OPS.has(op)) role = 'norm';
-  else if (EMBEDDING_OPS.has(op)) role = named === 'position_embedding' ? 'position_embedding' : 'embedding';
-  else if (GATHER_OPS.has(op) && mainInputIndex === 0) role = named === 'position_embedding' ? 'position_embedding' : 'embedding';
-  else if (ATTENTION_OPS.has(op)) role = named.startsWith('attention_') ? named : 'attention_qkv';
-  else if (POSITION_OPS.has(op)) role = 'position_embedding';
-  else if (EXPERT_OPS.has(op)) role = named === 'router' ? 'router' : 'expert';
-  else if (LINEAR_OPS.has(op)) {
+  const kind = opKind(op);
+  if (kind === OP_CONV) role = 'conv';
+  else if (kind === OP_RECURRENT) role = 'recurrent';
+  else if (kind === OP_NORM) role = 'norm';
+  else if (kind === OP_EMBEDDING) role = named === 'position_embedding' ? 'position_embedding' : 'embedding';
+  else if (kind === OP_GATHER && mainInputIndex === 0) role = named === 'position_embedding' ? 'position_embedding' : 'embedding';
+  else if (kind === OP_ATTENTION) role = named.startsWith('attention_') ? named : 'attention_qkv';
+  else if (kind === OP_POSITION) role = 'position_embedding';
+  else if (kind === OP_EXPERT) role = named === 'router' ? 'router' : 'expert';
+  else if (kind === OP_LINEAR) {
     role = named === 'other' || named === 'conv' || named === 'norm' || named === 'bias' || named === 'embedding' || named === 'recurrent' ? 'linear' : named;
     if (role === 'router' && !ctx.hasExperts && fromWeight.role === 'router') role = 'ffn_gate';
-  } else if (BIAS_OPS.has(op) && main.shape.filter((d) => d > 1).length <= 1) role = 'bias';
+  } else if (kind === OP_BIAS && dimsOverOne(main.shape) <= 1) role = 'bias';
   else role = named === 'embedding' || named === 'position_embedding' ? 'other' : named;
   out.role = role;
   out.block = block;
