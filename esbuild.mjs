@@ -48,10 +48,12 @@ function llamaCppFileUrls(packageDir) {
   };
 }
 
-// The CLI: dist/cli.js (src/cli/launcher.ts) runs the bundle dist/cliMain.js with the V8 code cache written below.
+// The CLI: dist/cli.js (src/cli/launcher.ts) runs the bundle dist/cliMain.js (every command), or dist/cliInspect.js
+// for `inspect`, with the V8 code cache written below.
 const builds = [
   { ...common, platform: 'node', format: 'cjs', entryPoints: ['src/cli/launcher.ts'], outfile: 'dist/cli.js', banner: { js: '#!/usr/bin/env node' }, external: nodeExternal, mainFields: nodeMainFields },
   { ...common, platform: 'node', format: 'cjs', entryPoints: ['src/cli/main.ts'], outfile: 'dist/cliMain.js', external: nodeExternal, mainFields: nodeMainFields },
+  { ...common, platform: 'node', format: 'cjs', entryPoints: ['src/cli/inspectMain.ts'], outfile: 'dist/cliInspect.js', external: nodeExternal, mainFields: nodeMainFields },
 ];
 if (existsSync('src/host/extension.ts')) builds.push({ ...common, platform: 'node', format: 'cjs', entryPoints: ['src/host/extension.ts'], outfile: 'dist/extension.js', external: nodeExternal, mainFields: nodeMainFields });
 if (existsSync('src/worker/analysis.ts')) builds.push({ ...common, platform: 'node', format: 'cjs', entryPoints: ['src/worker/analysis.ts'], outfile: 'dist/worker.js', external: nodeExternal, mainFields: nodeMainFields });
@@ -102,25 +104,21 @@ for (const [i, r] of results.entries()) {
 writeFileSync('dist/bundled-packages.json', `${JSON.stringify(bundled, null, 2)}\n`);
 // The `bin` entry must be executable: npm links it for `npx precision-lens`, but never chmods the root package's own bin.
 chmodSync('dist/cli.js', 0o755);
-// V8's code cache of the CLI bundle, made from the same script text the launcher compiles (its compileBundle), so a
-// command starts without compiling the bundle. Compiled only, never run here. Written after the bundle: the launcher
-// ignores a cache older than the bundle. Node of another version rejects it and compiles the bundle as usual.
-{
-  const launcher = createRequire(import.meta.url)(path.resolve('dist/cli.js'));
-  const bundle = path.resolve('dist', launcher.BUNDLE_FILE);
-  writeFileSync(path.resolve('dist', launcher.CODE_CACHE_FILE), launcher.compileBundle(bundle).createCachedData());
-  // The cache for the commands the launcher runs under other V8 flags (its ONE_PASS_COMMANDS), made under those flags.
-  v8.setFlagsFromString(launcher.ONE_PASS_V8_FLAGS);
-  writeFileSync(path.resolve('dist', launcher.ONE_PASS_CODE_CACHE_FILE), launcher.compileBundle(bundle).createCachedData());
-  v8.setFlagsFromString(launcher.DEFAULT_V8_FLAGS);
-  // The default cache made warm: after a `sensitivity` run of a 16 MiB FP16 model in this process (the worker pool and
-  // the main thread's share of the chunks), so it also holds the functions that run compiles lazily (~7 ms of CPU
-  // per `sensitivity` start). Commands it does not cover compile the rest as usual.
-  await warmCodeCache(launcher, bundle);
-}
+// V8's code caches of the CLI bundles, made from the same script text the launcher compiles (its compileBundle), so a
+// command starts without compiling its bundle. Written after the bundles: the launcher ignores a cache older than its
+// bundle. Node of another version rejects them and compiles the bundle as usual.
+await warmCodeCaches(createRequire(import.meta.url)(path.resolve('dist/cli.js')));
 
-/** Runs `sensitivity` of a generated model through the bundle in this process, then writes the bundle's code cache. */
-async function warmCodeCache(launcher, bundle) {
+/**
+ * Makes each bundle's code cache warm: after running the bundle in this process, so the cache also holds the functions
+ * that run compiles lazily (~7 ms of CPU per `sensitivity` start). Commands a run does not cover compile the rest as
+ * usual. The whole CLI: `sensitivity` of a 16 MiB FP16 safetensors (the worker pool and the main thread's share of the
+ * chunks). `inspect`'s bundle: `inspect --json` of test/fixtures/models/mnist-12.onnx, under the launcher's one-pass
+ * V8 flags (a cache made under other flags is rejected): `inspect --json` of it then took ~7 % less CPU. Warmed more
+ * widely (also the text table, the safetensors above, or a 578 KB ONNX graph), the cache made `inspect --json` of the
+ * bench's 45,000-node ONNX 6–9 % slower (median of 21–31 alternating runs, load 5–8), so it is not.
+ */
+async function warmCodeCaches(launcher) {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'pl-build-warm-'));
   try {
     const rows = 2048, cols = 4096;
@@ -134,13 +132,25 @@ async function warmCodeCache(launcher, bundle) {
     for (let i = 0, x = 1; i < codes.length; i++) codes[i] = ((x = (Math.imul(x, 1103515245) + 12345) >>> 0) >>> 31) << 15 | (0x1400 + ((x >>> 8) % 0x1800));
     const model = path.join(dir, 'warm.safetensors');
     writeFileSync(model, bytes);
-    const script = launcher.compileBundle(bundle);
-    const mod = { exports: {} };
-    script.runInThisContext().call(mod.exports, mod.exports, createRequire(bundle), mod, bundle, path.dirname(bundle));
-    const code = await mod.exports.runCli(['sensitivity', model, '--json'], { out() {}, err(t) { process.stderr.write(`${t}\n`); } });
-    if (code !== 0) throw new Error(`warming the code cache: sensitivity exited ${code}`);
-    writeFileSync(path.resolve('dist', launcher.CODE_CACHE_FILE), script.createCachedData());
+    await warmCodeCache(launcher, launcher.BUNDLE_FILE, [['sensitivity', model, '--json']]);
+    const mnist = path.resolve('test/fixtures/models/mnist-12.onnx');
+    v8.setFlagsFromString(launcher.ONE_PASS_V8_FLAGS);
+    await warmCodeCache(launcher, launcher.INSPECT_BUNDLE_FILE, existsSync(mnist) ? [['inspect', mnist, '--json']] : []);
+    v8.setFlagsFromString(launcher.DEFAULT_V8_FLAGS);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/** Runs the bundle `name` (in dist/) in this process with each argument list in `runs`, then writes its code cache. */
+async function warmCodeCache(launcher, name, runs) {
+  const bundle = path.resolve('dist', name);
+  const script = launcher.compileBundle(bundle);
+  const mod = { exports: {} };
+  script.runInThisContext().call(mod.exports, mod.exports, createRequire(bundle), mod, bundle, path.dirname(bundle));
+  for (const argv of runs) {
+    const code = await mod.exports.runCli(argv, { out() {}, err(t) { process.stderr.write(`${t}\n`); } });
+    if (code !== 0) throw new Error(`warming the code cache of ${name}: ${argv[0]} exited ${code}`);
+  }
+  writeFileSync(path.resolve('dist', launcher.codeCacheFile(name)), script.createCachedData());
 }

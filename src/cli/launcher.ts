@@ -1,12 +1,14 @@
 /**
- * The `precision-lens` executable (dist/cli.js): runs the CLI bundle (dist/cliMain.js, from ./main.ts) compiled
- * with the V8 code cache that the build writes beside it (dist/cliMain.cache, esbuild.mjs), so that a command does
- * not first parse and compile the 1.2 MB bundle (~15 ms of CPU on every start: `--version` 83 → 68 ms, node alone
- * 50 ms). The cache is only an optimization: one V8 rejects (another Node or V8 version, other V8 flags), one older
- * than the bundle (a bundle rebuilt without it) or a missing one is ignored, and the bundle is compiled as usual.
- * The build makes the cache after a `sensitivity` run in its own process, so it also holds the functions that
- * run compiles lazily. Nothing is written at run time. For `sensitivity FILE` of a file large enough for the worker pool, it first starts
- * the analysis workers (src/node/prestartedWorkers.ts), so their boot overlaps loading the bundle.
+ * The `precision-lens` executable (dist/cli.js): runs a CLI bundle compiled with the V8 code cache that the build
+ * writes beside it (esbuild.mjs), so that a command does not first parse and compile its code. `inspect` runs its own
+ * bundle (dist/cliInspect.js, from ./inspectMain.ts: a third of the code), every other command and the help the whole
+ * CLI (dist/cliMain.js, from ./main.ts). A bundle's cache is `<bundle>.cache` ({@link codeCacheFile}). The cache is
+ * only an optimization: one V8 rejects (another Node or V8 version, other V8 flags), one older than the bundle (a
+ * bundle rebuilt without it) or a missing one is ignored, and the bundle is compiled as usual. The build makes each
+ * cache after running its bundle in its own process (`sensitivity` for the whole CLI, `inspect` for its bundle), so
+ * it also holds the functions that run compiles lazily. Nothing is written at run time. For `sensitivity FILE` of a
+ * file large enough for the worker pool, it first starts the analysis workers (src/node/prestartedWorkers.ts), so
+ * their boot overlaps loading the bundle.
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -15,10 +17,20 @@ import * as v8 from 'node:v8';
 import * as vm from 'node:vm';
 import { prestartCount, prestartWorkers } from '../node/prestartedWorkers';
 
-/** The CLI bundle, beside this file. */
+/** The CLI bundle of every command, beside this file. */
 export const BUNDLE_FILE = 'cliMain.js';
-/** Its code cache, beside it (written by esbuild.mjs with {@link compileBundle}). */
-export const CODE_CACHE_FILE = 'cliMain.cache';
+/** The bundle of `inspect` alone (./inspectMain.ts), beside this file. */
+export const INSPECT_BUNDLE_FILE = 'cliInspect.js';
+/** Commands that run a bundle of their own instead of {@link BUNDLE_FILE}. */
+export const COMMAND_BUNDLES: ReadonlyMap<string, string> = new Map([['inspect', INSPECT_BUNDLE_FILE]]);
+
+/** The name of the code cache of the bundle `bundle` (a file name): `cliMain.js` → `cliMain.cache`. */
+export function codeCacheFile(bundle: string): string {
+  return `${bundle.replace(/\.js$/, '')}.cache`;
+}
+
+/** The code cache of {@link BUNDLE_FILE}, beside it (written by esbuild.mjs with {@link compileBundle}). */
+export const CODE_CACHE_FILE = codeCacheFile(BUNDLE_FILE);
 
 /**
  * The bundle at `file` as a script that evaluates to its CommonJS module function (the wrapper Node's own loader
@@ -38,19 +50,18 @@ export function compileBundle(file: string, cachedData?: Buffer): vm.Script {
  * functions (the graph walk, layer building, role inference) that inline dozens of helpers, and TurboFan spent more
  * time compiling them than the optimized code then saved: `inspect --json` of the bench's 45,000-node ONNX took
  * 475 → 430 ms of CPU (median of 11 alternating runs). Numeric commands keep the default: `sensitivity` of a 64 MB
- * FP16 file took 10 % more CPU without inlining. Set before the bundle is compiled, with a code cache made under
- * the same flags ({@link ONE_PASS_CODE_CACHE_FILE}): V8 rejects a cache made under other flags.
+ * FP16 file took 10 % more CPU without inlining. Set before the bundle is compiled; each of these commands has a
+ * bundle of its own ({@link COMMAND_BUNDLES}) whose code cache the build makes under the same flags (V8 rejects a
+ * cache made under other flags).
  */
 export const ONE_PASS_COMMANDS: ReadonlySet<string> = new Set(['inspect']);
 /** The V8 flags of {@link ONE_PASS_COMMANDS}. */
 export const ONE_PASS_V8_FLAGS = '--no-turbo-inlining';
-/** The V8 flags that undo {@link ONE_PASS_V8_FLAGS} (the build makes both caches in one process). */
+/** The V8 flags that undo {@link ONE_PASS_V8_FLAGS} (the build makes every cache in one process). */
 export const DEFAULT_V8_FLAGS = '--turbo-inlining';
-/** The bundle's code cache made under {@link ONE_PASS_V8_FLAGS}. */
-export const ONE_PASS_CODE_CACHE_FILE = 'cliMain.onepass.cache';
 
 /** The code cache of the bundle at `file` (`name` beside it), unless it is missing or older than the bundle. */
-export function readCodeCache(file: string, name = CODE_CACHE_FILE): Buffer | undefined {
+export function readCodeCache(file: string, name = codeCacheFile(path.basename(file))): Buffer | undefined {
   try {
     const cache = path.join(path.dirname(file), name);
     if (fs.statSync(cache).mtimeMs < fs.statSync(file).mtimeMs) return undefined;
@@ -76,10 +87,10 @@ if (require.main === module) {
   const workers = prestartCount(process.argv.slice(2), regularFileSize, typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length);
   const workerFile = path.join(__dirname, 'worker.js');
   if (workers > 0 && fs.existsSync(workerFile)) prestartWorkers(workerFile, workers);
-  const file = path.join(__dirname, BUNDLE_FILE);
-  const onePass = ONE_PASS_COMMANDS.has(process.argv[2] ?? '');
-  if (onePass) v8.setFlagsFromString(ONE_PASS_V8_FLAGS);
-  const moduleFunction = compileBundle(file, readCodeCache(file, onePass ? ONE_PASS_CODE_CACHE_FILE : CODE_CACHE_FILE)).runInThisContext() as (exports: unknown, require: NodeJS.Require, module: NodeJS.Module, filename: string, dirname: string) => void;
+  const command = process.argv[2] ?? '';
+  const file = path.join(__dirname, COMMAND_BUNDLES.get(command) ?? BUNDLE_FILE);
+  if (ONE_PASS_COMMANDS.has(command)) v8.setFlagsFromString(ONE_PASS_V8_FLAGS);
+  const moduleFunction = compileBundle(file, readCodeCache(file)).runInThisContext() as (exports: unknown, require: NodeJS.Require, module: NodeJS.Module, filename: string, dirname: string) => void;
   // This module stands for the bundle's: `require.main === module` holds inside it, as when Node runs it directly.
   moduleFunction.call(module.exports, module.exports, require, module, file, __dirname);
 }

@@ -18,7 +18,9 @@ const DIST = path.resolve(__dirname, '../../dist');
 interface Launcher {
   BUNDLE_FILE: string;
   CODE_CACHE_FILE: string;
-  ONE_PASS_CODE_CACHE_FILE: string;
+  INSPECT_BUNDLE_FILE: string;
+  COMMAND_BUNDLES: ReadonlyMap<string, string>;
+  codeCacheFile(bundle: string): string;
   ONE_PASS_V8_FLAGS: string;
   ONE_PASS_COMMANDS: ReadonlySet<string>;
   compileBundle(file: string, cachedData?: Buffer): vm.Script;
@@ -50,22 +52,38 @@ test('the build writes a code cache of the CLI bundle that this Node accepts; th
   assert.match(bad.stderr, /no such file/);
 });
 
-test('one-pass commands run under their V8 flags with the cache the build made under them', () => {
+test('inspect runs its own bundle under the one-pass V8 flags, with the cache the build made under them', () => {
   const l = launcher();
   assert.ok(l.ONE_PASS_COMMANDS.has('inspect'));
-  const bundle = path.join(DIST, l.BUNDLE_FILE);
-  assert.ok(l.readCodeCache(bundle, l.ONE_PASS_CODE_CACHE_FILE), `${l.ONE_PASS_CODE_CACHE_FILE} is missing or older than ${l.BUNDLE_FILE}`);
-  // In a child: the flags are process-wide. The cache made under the flags is accepted under them, the default one
-  // is not (so the flags really differ, and each command gets the cache made for it).
-  const script = `const l = require(${JSON.stringify(path.join(DIST, 'cli.js'))}); require('node:v8').setFlagsFromString(l.ONE_PASS_V8_FLAGS);
+  assert.equal(l.COMMAND_BUNDLES.get('inspect'), l.INSPECT_BUNDLE_FILE);
+  // A one-pass command without a bundle of its own would compile the whole CLI under flags its cache was not made under.
+  for (const c of l.ONE_PASS_COMMANDS) assert.ok(l.COMMAND_BUNDLES.has(c), `${c} has no bundle of its own`);
+  const bundle = path.join(DIST, l.INSPECT_BUNDLE_FILE);
+  assert.equal(l.codeCacheFile(l.INSPECT_BUNDLE_FILE), 'cliInspect.cache');
+  assert.ok(l.readCodeCache(bundle), `${l.codeCacheFile(l.INSPECT_BUNDLE_FILE)} is missing or older than ${l.INSPECT_BUNDLE_FILE}`);
+  // In a child: the flags are process-wide. The cache made under the flags is accepted under them and not without
+  // them (so the flags really differ, and the command gets the cache made for it).
+  const script = `const l = require(${JSON.stringify(path.join(DIST, 'cli.js'))});
     const b = ${JSON.stringify(bundle)};
-    console.log(l.compileBundle(b, l.readCodeCache(b, l.ONE_PASS_CODE_CACHE_FILE)).cachedDataRejected, l.compileBundle(b, l.readCodeCache(b)).cachedDataRejected);`;
+    const without = l.compileBundle(b, l.readCodeCache(b)).cachedDataRejected;
+    require('node:v8').setFlagsFromString(l.ONE_PASS_V8_FLAGS);
+    console.log(l.compileBundle(b, l.readCodeCache(b)).cachedDataRejected, without);`;
   const r = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8' });
   assert.deepEqual([r.status, r.stdout.trim()], [0, 'false true'], r.stderr);
-  // inspect runs through that path: a model opens, and bad input still exits 2 with one line.
-  const ok = cli(DIST, 'inspect', path.resolve(__dirname, '../fixtures/models/mnist-12.onnx'), '--json');
+  // inspect runs through that path and writes what the whole CLI writes: a model opens (table and JSON), its help,
+  // and bad input still exits 2 with one line.
+  const mnist = path.resolve(__dirname, '../fixtures/models/mnist-12.onnx');
+  const ok = cli(DIST, 'inspect', mnist, '--json');
   assert.equal(ok.status, 0, ok.stderr);
   assert.equal((JSON.parse(ok.stdout) as { layers: unknown[] }).layers.length, 6);
+  const viaMain = (...args: string[]): { status: number | null; stdout: string; stderr: string } => {
+    // '_' first: \`node -e … inspect\` would start Node's debugger.
+    const m = spawnSync(process.execPath, ['-e', `const b = ${JSON.stringify(path.join(DIST, l.BUNDLE_FILE))}; const m = require(b); m.runCli(process.argv.slice(2)).then((c) => { process.exitCode = c; });`, '_', ...args], { encoding: 'utf8', timeout: 60_000 });
+    return { status: m.status, stdout: m.stdout, stderr: m.stderr };
+  };
+  for (const args of [['inspect', mnist, '--json'], ['inspect', mnist], ['inspect', '--help'], ['inspect'], ['inspect', mnist, '--nope'], ['inspect', path.join(os.tmpdir(), 'precision-lens-no-such-model.onnx')]]) {
+    assert.deepEqual(cli(DIST, ...args), viaMain(...args), args.join(' '));
+  }
 });
 
 test('a stale, corrupt or missing code cache is ignored: the bundle is compiled as usual', () => {
@@ -94,10 +112,12 @@ test('a stale, corrupt or missing code cache is ignored: the bundle is compiled 
   }
 });
 
-test('the CLI bundle holds no import(): a vm.Script has no module loader for it', () => {
+test('the CLI bundles hold no import(): a vm.Script has no module loader for it', () => {
   const l = launcher();
-  const text = readFileSync(path.join(DIST, l.BUNDLE_FILE), 'utf8');
-  assert.equal(/\bimport\s*\(/.exec(text)?.[0], undefined);
+  for (const bundle of [l.BUNDLE_FILE, ...l.COMMAND_BUNDLES.values()]) {
+    const text = readFileSync(path.join(DIST, bundle), 'utf8');
+    assert.equal(/\bimport\s*\(/.exec(text)?.[0], undefined, bundle);
+  }
 });
 
 test('`sensitivity` of a file large enough for workers: the workers the launcher starts early give the inline result', () => {
