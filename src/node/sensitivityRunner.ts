@@ -692,6 +692,12 @@ class SensitivityRun {
   private readonly rand: () => number;
   /** Unique tensors (a tensor shared by two layers is analyzed once), with their layout. */
   private readonly tensorLayout = new Map<string, TensorItem>();
+  /**
+   * Plan i's tensors' numbers in {@link tensorLayout} (`index`): entries planTensorStart[i] … planTensorStart[i + 1] − 1
+   * of planTensorIndex, in the plan's order (no name lookup per layer when scoring: ~0.1 s at 200,000 layers).
+   */
+  private readonly planTensorStart: Int32Array;
+  private readonly planTensorIndex: Int32Array;
   readonly totalWeightBytes: number;
   private readonly wanted: number;
   /** Chunks the pool takes at once (1 inline). */
@@ -722,11 +728,20 @@ class SensitivityRun {
     for (const [why, layers] of skipped) this.warnings.push(`${layers.length} layer${layers.length === 1 ? '' : 's'} skipped (${why}): ${layers.slice(0, 3).join(', ')}${layers.length > 3 ? ', …' : ''}.`);
     this.sample = options.sample !== undefined && options.sample > 0 && options.sample < 1 ? options.sample : undefined;
     this.rand = seededRandom(options.seed ?? 1);
-    for (const p of plans) {
+    let listed = 0;
+    for (const p of plans) listed += p.tensors.length;
+    this.planTensorStart = new Int32Array(plans.length + 1);
+    this.planTensorIndex = new Int32Array(listed);
+    let e = 0;
+    plans.forEach((p, i) => {
+      this.planTensorStart[i] = e;
       for (const t of p.tensors) {
-        if (!this.tensorLayout.has(t.name)) this.tensorLayout.set(t.name, { tensor: t, transpose: quantizationLayout(p.layer, this.model, t.name, t.shape.length).transpose, index: this.tensorLayout.size });
+        let item = this.tensorLayout.get(t.name);
+        if (!item) this.tensorLayout.set(t.name, (item = { tensor: t, transpose: quantizationLayout(p.layer, this.model, t.name, t.shape.length).transpose, index: this.tensorLayout.size }));
+        this.planTensorIndex[e++] = item.index;
       }
-    }
+    });
+    this.planTensorStart[plans.length] = e;
     this.partials = new TensorPartials(this.tensorLayout.size, formats, !scoresOnly, this.sample !== undefined);
     this.totalWeightBytes = [...this.tensorLayout.values()].reduce((a, t) => a + t.tensor.byteLength, 0);
     // Worker pool (or inline).
@@ -850,7 +865,14 @@ class SensitivityRun {
 
   /** The layers whose main tensor was analyzed (the layers a report lists). */
   private analyzedPlans(): LayerPlan[] {
-    return this.plans.filter((p) => this.partials.analyzed[this.tensorLayout.get(p.tensors[0]!.name)!.index] === 1);
+    return this.analyzedPlanNumbers().map((i) => this.plans[i]!);
+  }
+
+  /** {@link analyzedPlans} as plan numbers. */
+  private analyzedPlanNumbers(): number[] {
+    const out: number[] = [];
+    for (let i = 0; i < this.plans.length; i++) if (this.partials.analyzed[this.planTensorIndex[this.planTensorStart[i]!]!] === 1) out.push(i);
+    return out;
   }
 
   /**
@@ -858,7 +880,8 @@ class SensitivityRun {
    * numbers {@link scoreLayers} puts in the report's records, with no record per layer and format.
    */
   scoreColumns(): { scores: SensitivityScores; stdErrs: number[] } {
-    const analyzed = this.analyzedPlans();
+    const numbers = this.analyzedPlanNumbers();
+    const analyzed = numbers.map((n) => this.plans[n]!);
     const contexts = layerContexts(analyzed.map((p) => p.layer));
     const columns = this.formats.map(() => new Float64Array(analyzed.length));
     const stdErrs: number[] = [];
@@ -866,8 +889,9 @@ class SensitivityRun {
     analyzed.forEach((p, i) => {
       ts.length = 0;
       let sampled = 0, total = 0;
-      for (const t of p.tensors) {
-        const k = this.tensorLayout.get(t.name)!.index;
+      const n = numbers[i]!;
+      for (let e = this.planTensorStart[n]!; e < this.planTensorStart[n + 1]!; e++) {
+        const k = this.planTensorIndex[e]!;
         if (this.partials.analyzed[k] !== 1) continue;
         ts.push(k);
         sampled += this.partials.sampledBlocks[k]!;
