@@ -186,8 +186,12 @@ function estimatedChars(v: unknown, depth: number, budget: number): number {
   return total;
 }
 
-/** Writes `value` as indented JSON through `io.out` in blocks of whole lines (the output equals one `io.out` of the text). */
+/**
+ * Writes `value` as indented JSON through `io.outJson` (or `io.out`) in blocks of whole lines (the output equals one
+ * `io.out` of the text).
+ */
 export function writeJson(io: CliOutput, value: unknown): void {
+  const out = io.outJson ? (t: string): void => io.outJson!(t) : (t: string): void => io.out(t);
   if (estimatedChars(value, 0, NATIVE_MAX_CHARS) >= 0) {
     const text = JSON.stringify(value, null, 2) ?? 'undefined';
     // Blocks of whole lines: each ends at the first line end at or after BLOCK_CHARS (that newline is io.out's).
@@ -195,10 +199,10 @@ export function writeJson(io: CliOutput, value: unknown): void {
     while (text.length - from > BLOCK_CHARS) {
       const nl = text.indexOf('\n', from + BLOCK_CHARS - 1);
       if (nl < 0) break;
-      io.out(text.slice(from, nl));
+      out(text.slice(from, nl));
       from = nl + 1;
     }
-    io.out(from === 0 ? text : text.slice(from));
+    out(from === 0 ? text : text.slice(from));
     return;
   }
   let block = '';
@@ -206,9 +210,9 @@ export function writeJson(io: CliOutput, value: unknown): void {
     block += p;
     // The piece, not the block, is tested: endsWith on the growing block flattened it each time (6 MB of garbage on a 4 MB document).
     if (block.length >= BLOCK_CHARS && p.endsWith('\n')) {
-      io.out(block.slice(0, -1));
+      out(block.slice(0, -1));
       block = '';
     }
   }
-  io.out(block);
+  out(block);
 }

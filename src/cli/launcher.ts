@@ -1,8 +1,9 @@
 /**
  * The `precision-lens` executable (dist/cli.js): runs a CLI bundle compiled with the V8 code cache that the build
- * writes beside it (esbuild.mjs), so that a command does not first parse and compile its code. `inspect` runs its own
- * bundle (dist/cliInspect.js, from ./inspectMain.ts: a third of the code), every other command and the help the whole
- * CLI (dist/cliMain.js, from ./main.ts). A bundle's cache is `<bundle>.cache` ({@link codeCacheFile}). The cache is
+ * writes beside it (esbuild.mjs), so that a command does not first parse and compile its code. `inspect` and
+ * `estimate` run bundles of their own ({@link COMMAND_BUNDLES}: dist/cliInspect.js from ./inspectMain.ts, a third of the
+ * code; dist/cliEstimate.js from ./estimateMain.ts, half), every other command and the help the whole CLI
+ * (dist/cliMain.js, from ./main.ts). A bundle's cache is `<bundle>.cache` ({@link codeCacheFile}). The cache is
  * only an optimization: one V8 rejects (another Node or V8 version, other V8 flags), one older than the bundle (a
  * bundle rebuilt without it) or a missing one is ignored, and the bundle is compiled as usual. The build makes each
  * cache after running its bundle in its own process (`sensitivity` for the whole CLI, `inspect` for its bundle), so
@@ -21,8 +22,10 @@ import { prestartCount, prestartWorkers } from '../node/prestartedWorkers';
 export const BUNDLE_FILE = 'cliMain.js';
 /** The bundle of `inspect` alone (./inspectMain.ts), beside this file. */
 export const INSPECT_BUNDLE_FILE = 'cliInspect.js';
+/** The bundle of `estimate` alone (./estimateMain.ts), beside this file. */
+export const ESTIMATE_BUNDLE_FILE = 'cliEstimate.js';
 /** Commands that run a bundle of their own instead of {@link BUNDLE_FILE}. */
-export const COMMAND_BUNDLES: ReadonlyMap<string, string> = new Map([['inspect', INSPECT_BUNDLE_FILE]]);
+export const COMMAND_BUNDLES: ReadonlyMap<string, string> = new Map([['inspect', INSPECT_BUNDLE_FILE], ['estimate', ESTIMATE_BUNDLE_FILE]]);
 
 /** The name of the code cache of the bundle `bundle` (a file name): `cliMain.js` → `cliMain.cache`. */
 export function codeCacheFile(bundle: string): string {

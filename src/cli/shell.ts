@@ -6,7 +6,7 @@
 import { CancelledError, EstimateError, ModelFormatError } from '../core';
 import { isInputError, NodeError } from '../node/errors';
 import { OutputError } from '../node/safeOutput';
-import { CliError, escapeTerminal, type CliOutput } from './io';
+import { CliError, escapeTerminal, escapeTerminalJson, type CliOutput } from './io';
 import { commandHelp, parseCommand, type CommandSpec, type OptionValues } from './options';
 
 /** A subcommand's code: parsed options and positionals in, exit status out. */
@@ -33,20 +33,21 @@ const IO_ERRORS: ReadonlyMap<string, string> = new Map([
 
 /** The process's stdout and stderr. */
 export const consoleOutput: CliOutput = {
-  out: (t) => writeQuietly(process.stdout, t),
-  err: (t) => writeQuietly(process.stderr, t),
+  out: (t) => writeQuietly(process.stdout, escapeTerminal(t, true)),
+  outJson: (t) => writeQuietly(process.stdout, escapeTerminalJson(t)),
+  err: (t) => writeQuietly(process.stderr, escapeTerminal(t, true)),
   errIsTTY: process.stderr.isTTY === true,
 };
 
 /** Streams whose reader has gone (EPIPE): further output is dropped instead of raising. */
 const closedStreams = new WeakSet<NodeJS.WriteStream>();
 
-/** Writes one block of output; terminal control characters from model or plan strings are escaped on the way. */
+/** Writes one block of output, whose terminal control characters from model or plan strings the caller escaped. */
 function writeQuietly(stream: NodeJS.WriteStream, text: string): void {
   if (closedStreams.has(stream)) return;
   // Two writes, not `${text}\n`: a 41 MB `inspect --json` document is then encoded without first being copied into a
   // flat concatenation (~25 ms).
-  stream.write(escapeTerminal(text, true));
+  stream.write(text);
   stream.write('\n');
 }
 

@@ -52,7 +52,7 @@ test('the build writes a code cache of the CLI bundle that this Node accepts; th
   assert.match(bad.stderr, /no such file/);
 });
 
-test('inspect runs its own bundle under the one-pass V8 flags, with the cache the build made under them', () => {
+test('inspect and estimate run bundles of their own (inspect under the one-pass V8 flags, with the cache made under them), with the output of the whole CLI', () => {
   const l = launcher();
   assert.ok(l.ONE_PASS_COMMANDS.has('inspect'));
   assert.equal(l.COMMAND_BUNDLES.get('inspect'), l.INSPECT_BUNDLE_FILE);
@@ -81,7 +81,14 @@ test('inspect runs its own bundle under the one-pass V8 flags, with the cache th
     const m = spawnSync(process.execPath, ['-e', `const b = ${JSON.stringify(path.join(DIST, l.BUNDLE_FILE))}; const m = require(b); m.runCli(process.argv.slice(2)).then((c) => { process.exitCode = c; });`, '_', ...args], { encoding: 'utf8', timeout: 60_000 });
     return { status: m.status, stdout: m.stdout, stderr: m.stderr };
   };
-  for (const args of [['inspect', mnist, '--json'], ['inspect', mnist], ['inspect', '--help'], ['inspect'], ['inspect', mnist, '--nope'], ['inspect', path.join(os.tmpdir(), 'precision-lens-no-such-model.onnx')]]) {
+  const missing = path.join(os.tmpdir(), 'precision-lens-no-such-model.onnx');
+  for (const args of [['inspect', mnist, '--json'], ['inspect', mnist], ['inspect', '--help'], ['inspect'], ['inspect', mnist, '--nope'], ['inspect', missing]]) {
+    assert.deepEqual(cli(DIST, ...args), viaMain(...args), args.join(' '));
+  }
+  // estimate's own bundle (default flags) likewise.
+  assert.equal(l.COMMAND_BUNDLES.get('estimate'), 'cliEstimate.js');
+  assert.equal(l.compileBundle(path.join(DIST, 'cliEstimate.js'), l.readCodeCache(path.join(DIST, 'cliEstimate.js'))).cachedDataRejected, false);
+  for (const args of [['estimate', mnist, '--target', 'h100', '--json'], ['estimate', mnist, '--target', 'h100,cpu'], ['estimate', '--help'], ['estimate', mnist, '--target', 'nope'], ['estimate', missing, '--target', 'h100']]) {
     assert.deepEqual(cli(DIST, ...args), viaMain(...args), args.join(' '));
   }
 });

@@ -1,5 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { escapeTerminal, escapeTerminalJson } from '../../src/cli/io';
 import { jsonPieces, writeJson } from '../../src/cli/jsonOut';
 
 const samples: unknown[] = [
@@ -70,4 +71,33 @@ test('writeJson: a document past the native bound (~9 M characters) is written t
   assert.ok(text.length > 8 * 1024 * 1024, `${text.length} characters`);
   assert.ok(calls.length > 8, `written in ${calls.length} blocks`);
   assert.equal(calls.join('\n'), text);
+});
+
+test('JSON text escaped for a terminal by escapeTerminalJson equals escapeTerminal(text, true), for every character class', () => {
+  // Every character up to U+2100 (C0, DEL, C1, the Arabic letter mark, the bidi marks), the bidi overrides and
+  // isolates, and a lone surrogate, in strings and keys, as JSON.stringify writes them (nothing raw but line ends).
+  const chars = Array.from({ length: 0x2100 }, (_, i) => String.fromCharCode(i)).concat(['\u202e', '\u2066', '\u2069', '\ud800', 'a']);
+  const docs: unknown[] = [
+    chars.map((c) => `name${c}x`),
+    Object.fromEntries(chars.map((c, i) => [`k${c}`, i])),
+    { plain: 'ascii only', n: [1, 2.5, null, true], nested: { s: 'layer.0.weight' } },
+    { del: 'a\u007fb' }, { c1: 'a\u009bb' }, { bidi: 'a\u202eb' }, { lrm: '\u200e' }, { alm: '\u061c' },
+  ];
+  for (const doc of docs) {
+    const text = JSON.stringify(doc, null, 2);
+    assert.equal(escapeTerminalJson(text), escapeTerminal(text, true));
+  }
+  // A text without any of those characters is returned as it is.
+  const plain = JSON.stringify(docs[2], null, 2);
+  assert.equal(escapeTerminalJson(plain), plain);
+});
+
+test('writeJson writes through io.outJson when the sink has it, the same blocks io.out gets', () => {
+  const doc = { file: 'm.onnx', layers: Array.from({ length: 30_000 }, (_, i) => ({ name: `blk.${i}\u202e`, op: 'MatMul', shape: [i, 4] })) };
+  const viaOut: string[] = [];
+  writeJson({ out: (t) => viaOut.push(t), err: () => undefined }, doc);
+  const viaJson: string[] = [];
+  writeJson({ out: () => assert.fail('io.out used beside io.outJson'), outJson: (t) => viaJson.push(t), err: () => undefined }, doc);
+  assert.ok(viaJson.length > 1);
+  assert.deepEqual(viaJson, viaOut);
 });

@@ -303,6 +303,49 @@ function tokenStart(name: string, end: number): number {
   return i;
 }
 
+// Which operator table an op is in (the first that holds it, in roleFor's order).
+const OP_OTHER = 0;
+const OP_CONV = 1;
+const OP_RECURRENT = 2;
+const OP_NORM = 3;
+const OP_EMBEDDING = 4;
+const OP_GATHER = 5;
+const OP_ATTENTION = 6;
+const OP_POSITION = 7;
+const OP_EXPERT = 8;
+const OP_LINEAR = 9;
+const OP_BIAS = 10;
+
+/** {@link opKind} answers remembered (ops are few; at most this many are kept). */
+const OP_KINDS = new Map<string, number>();
+const OP_KINDS_MAX = 1024;
+
+/** The operator table `op` is in (one lookup per layer instead of up to a dozen). */
+function opKind(op: string): number {
+  let kind = OP_KINDS.get(op);
+  if (kind !== undefined) return kind;
+  if (CONV_OPS.has(op)) kind = OP_CONV;
+  else if (RECURRENT_OPS.has(op)) kind = OP_RECURRENT;
+  else if ((op.endsWith('Normalization') && !EMBEDDING_OPS.has(op)) || NORM_OPS.has(op)) kind = OP_NORM;
+  else if (EMBEDDING_OPS.has(op)) kind = OP_EMBEDDING;
+  else if (GATHER_OPS.has(op)) kind = OP_GATHER;
+  else if (ATTENTION_OPS.has(op)) kind = OP_ATTENTION;
+  else if (POSITION_OPS.has(op)) kind = OP_POSITION;
+  else if (EXPERT_OPS.has(op)) kind = OP_EXPERT;
+  else if (LINEAR_OPS.has(op)) kind = OP_LINEAR;
+  else if (BIAS_OPS.has(op)) kind = OP_BIAS;
+  else kind = OP_OTHER;
+  if (OP_KINDS.size < OP_KINDS_MAX) OP_KINDS.set(op, kind);
+  return kind;
+}
+
+/** How many of `shape`'s dimensions are over 1. */
+function dimsOverOne(shape: readonly number[]): number {
+  let n = 0;
+  for (let i = 0; i < shape.length; i++) if (shape[i]! > 1) n++;
+  return n;
+}
+
 /** Scratch results of {@link roleFor}: its two names' answers. */
 const fromWeight: RoleResult = { role: 'other', block: undefined, expert: undefined };
 const fromNode: RoleResult = { role: 'other', block: undefined, expert: undefined };
@@ -320,18 +363,19 @@ function roleFor(nodeName: string, op: string, main: TensorInfo, mainInputIndex:
   const expert = fromWeight.expert ?? fromNode.expert;
   const named = fromWeight.role !== 'other' ? fromWeight.role : fromNode.role;
   let role: LayerRole;
-  if (CONV_OPS.has(op)) role = 'conv';
-  else if (RECURRENT_OPS.has(op)) role = 'recurrent';
-  else if ((op.endsWith('Normalization') && !EMBEDDING_OPS.has(op)) || NORM_OPS.has(op)) role = 'norm';
-  else if (EMBEDDING_OPS.has(op)) role = named === 'position_embedding' ? 'position_embedding' : 'embedding';
-  else if (GATHER_OPS.has(op) && mainInputIndex === 0) role = named === 'position_embedding' ? 'position_embedding' : 'embedding';
-  else if (ATTENTION_OPS.has(op)) role = named.startsWith('attention_') ? named : 'attention_qkv';
-  else if (POSITION_OPS.has(op)) role = 'position_embedding';
-  else if (EXPERT_OPS.has(op)) role = named === 'router' ? 'router' : 'expert';
-  else if (LINEAR_OPS.has(op)) {
+  const kind = opKind(op);
+  if (kind === OP_CONV) role = 'conv';
+  else if (kind === OP_RECURRENT) role = 'recurrent';
+  else if (kind === OP_NORM) role = 'norm';
+  else if (kind === OP_EMBEDDING) role = named === 'position_embedding' ? 'position_embedding' : 'embedding';
+  else if (kind === OP_GATHER && mainInputIndex === 0) role = named === 'position_embedding' ? 'position_embedding' : 'embedding';
+  else if (kind === OP_ATTENTION) role = named.startsWith('attention_') ? named : 'attention_qkv';
+  else if (kind === OP_POSITION) role = 'position_embedding';
+  else if (kind === OP_EXPERT) role = named === 'router' ? 'router' : 'expert';
+  else if (kind === OP_LINEAR) {
     role = named === 'other' || named === 'conv' || named === 'norm' || named === 'bias' || named === 'embedding' || named === 'recurrent' ? 'linear' : named;
     if (role === 'router' && !ctx.hasExperts && fromWeight.role === 'router') role = 'ffn_gate';
-  } else if (BIAS_OPS.has(op) && main.shape.filter((d) => d > 1).length <= 1) role = 'bias';
+  } else if (kind === OP_BIAS && dimsOverOne(main.shape) <= 1) role = 'bias';
   else role = named === 'embedding' || named === 'position_embedding' ? 'other' : named;
   out.role = role;
   out.block = block;
@@ -419,22 +463,23 @@ const ROWS_PER_CALL = 512;
 
 /** Builds the layers of every graph, main graph first. */
 export function buildLayers(ctx: LayerContext): Layer[] {
-  const out: LayerSink = { layers: [], siteRows: [], siteGraphs: [], memo: new NameRoleMemo(new SegmentRoleMemo(0)) };
+  const out: LayerSink = { layers: [], siteNames: [], siteRows: [], siteGraphs: [], memo: new NameRoleMemo(new SegmentRoleMemo(0)) };
   const scopeFilters = new Map<ReadonlyMap<string, TensorInfo>, Uint8Array>();
   for (const g of ctx.graphs) {
     const walk = new GraphLayers(ctx, g, scopeFilters, out);
     const rows = g.nodes.length;
     for (let from = 0; from < rows; from += ROWS_PER_CALL) walk.rows(from, Math.min(rows, from + ROWS_PER_CALL));
   }
-  nameLayers(out.layers, out.siteRows, out.siteGraphs, ctx.graphs);
+  nameLayers(out.layers, out.siteNames, out.siteRows, out.siteGraphs, ctx.graphs);
   blocksForSharedWeights(out.layers);
   markOutputHead(out.layers, ctx);
   return out.layers;
 }
 
-/** The layers found so far, where their nodes are (row and graph), and the role memo they share. */
+/** The layers found so far, their nodes (name, row and graph), and the role memo they share. */
 interface LayerSink {
   readonly layers: OnnxLayer[];
+  readonly siteNames: string[];
   readonly siteRows: number[];
   readonly siteGraphs: RawGraph[];
   readonly memo: NameRoleMemo;
@@ -590,8 +635,10 @@ class GraphLayers {
           byteLength += t.byteLength;
         }
       }
-      roleFor(table.name(nodeIndex), op, m, mainIndex, this.ctx, out.memo, result);
+      const nodeName = table.name(nodeIndex);
+      roleFor(nodeName, op, m, mainIndex, this.ctx, out.memo, result);
       const role = result.role;
+      out.siteNames.push(nodeName);
       out.siteRows.push(nodeIndex);
       out.siteGraphs.push(this.graph);
       const lowBitInt = QUANTIZED_INT_DTYPES.has(m.dtype) && m.shape.length >= 2 && role !== 'norm' && role !== 'bias' && role !== 'router';
@@ -625,19 +672,19 @@ function nameOf(t: TensorInfo): string {
  * `<op>_<index>` (prefixed by the graph path in a subgraph); {@link UniqueNames} settles clashes in layer order.
  * Only the layers' node names are counted: a large graph has a few layers among many nodes.
  */
-function nameLayers(layers: Draft[], siteRows: readonly number[], siteGraphs: readonly RawGraph[], graphs: readonly RawGraph[]): void {
-  const names: string[] = [];
+function nameLayers(layers: Draft[], names: readonly string[], siteRows: readonly number[], siteGraphs: readonly RawGraph[], graphs: readonly RawGraph[]): void {
   let named = false;
-  for (let i = 0; i < siteRows.length; i++) {
-    const name = siteGraphs[i]!.nodes.name(siteRows[i]!);
-    names.push(name);
-    if (name !== '') named = true;
-  }
+  for (let i = 0; i < names.length && !named; i++) if (names[i] !== '') named = true;
   // One graph whose node names are all distinct and non-empty (exporters name every node uniquely): every count is 1,
-  // found by the node table (by the names' hashes, or one native Set of the names) instead of a count per name.
+  // found by the node table (by the names' hashes, or one native Set of the names) instead of a count per name. Then
+  // every layer is named after its node, and no two alike: nothing to settle.
   const distinct = named && graphs.length === 1 && graphs[0]!.nodes.distinctNames();
+  if (distinct) {
+    for (let i = 0; i < layers.length; i++) layers[i]!.name = names[i]!;
+    return;
+  }
   const nameCounts = new Map<string, number>();
-  if (named && !distinct) {
+  if (named) {
     for (const name of names) if (name !== '') nameCounts.set(name, 0);
     for (const g of graphs) {
       for (const name of g.nodes.names.all()) {
@@ -651,7 +698,7 @@ function nameLayers(layers: Draft[], siteRows: readonly number[], siteGraphs: re
     const row = siteRows[i]!;
     const graph = siteGraphs[i]!;
     const name = names[i]!;
-    layers[i]!.name = used.claim(layerName(name, name !== '' && (distinct || nameCounts.get(name) === 1), graph.nodes.ops[row]!, row, graph));
+    layers[i]!.name = used.claim(layerName(name, name !== '' && nameCounts.get(name) === 1, graph.nodes.ops[row]!, row, graph));
   }
 }
 
