@@ -61,33 +61,23 @@ export interface RawTensor {
 }
 
 /**
- * An initializer read by the WebAssembly scan (graphScan.ts): name, dims, data_type, data_location and at most one
- * raw_data stretch, nothing else. Its fields are flat (reader.ts reads them so, see `scannedTensorInfo`); the
- * {@link RawTensor} view of its payload is made only if something asks for it.
+ * The initializers of a graph read by the WebAssembly scan (graphScan.ts): name, dims, data_type, data_location and at
+ * most one raw_data stretch each, nothing else, kept as columns (no object per tensor: reader.ts makes each
+ * tensor's TensorInfo straight from its row). `before[j]` is how many scanned rows came before the graph's j-th walked
+ * initializer (`RawGraph.initializers`), so the two lists merge back into file order.
  */
-export class ScannedTensor implements RawTensor {
-  constructor(
-    readonly offset: number,
-    readonly name: string,
-    readonly dims: number[],
-    readonly dataType: number,
-    readonly dataLocation: number,
-    /** The raw_data stretch: its offset (-1: no raw_data field) and length. */
-    readonly rawOffset: number,
-    readonly rawLength: number,
-  ) {}
+export class ScannedTensors {
+  /** Per row: file offset of the TensorProto, data_type, data_location, raw_data offset (-1: none), its length. */
+  readonly fields: number[] = [];
+  /** Per row: where its dims end in {@link dims} (they start where the previous row's end). */
+  readonly dimsEnd: number[] = [];
+  readonly dims: number[] = [];
+  readonly names: string[] = [];
+  /** Per walked initializer of the graph: the number of scanned rows before it. */
+  readonly before: number[] = [];
 
-  get hasSegment(): boolean {
-    return false;
-  }
-
-  get externalData(): [string, string][] {
-    return NONE;
-  }
-
-  get data(): Partial<Record<DataFieldName, DataField>> {
-    if (this.rawOffset < 0) return {};
-    return { raw_data: { chunks: [{ offset: this.rawOffset, byteLength: this.rawLength }], byteLength: this.rawLength, unpackedValues: 0, stringValues: 0 } };
+  get length(): number {
+    return this.names.length;
   }
 }
 
@@ -443,7 +433,9 @@ export interface RawGraph {
   readonly nodes: NodeTable;
   /** The attributes of the nodes that have any, by node index, in node order. */
   readonly nodeAttributes: Map<number, RawAttribute[]>;
+  /** The initializers the JavaScript walk read; those the scan read are {@link scanned} (see there for the order). */
   readonly initializers: RawTensor[];
+  readonly scanned: ScannedTensors;
   readonly sparseInitializers: RawSparseTensor[];
   readonly inputs: GraphValue[];
   readonly outputs: GraphValue[];
@@ -816,7 +808,7 @@ export class OnnxWireParser {
     if (depth > this.limits.maxNestingDepth) this.fail(`subgraphs nest deeper than ${this.limits.maxNestingDepth} levels at offset ${this.c.pos}`, this.c.pos, 'limit-exceeded');
     const c = this.c;
     const g: RawGraph = {
-      path: this.uniquePath(path), depth, parent, name: '', nodes: new NodeTable(), nodeAttributes: new Map(), initializers: [], sparseInitializers: [], inputs: [], outputs: [], valueInfo: new DeferredValues(),
+      path: this.uniquePath(path), depth, parent, name: '', nodes: new NodeTable(), nodeAttributes: new Map(), initializers: [], scanned: new ScannedTensors(), sparseInitializers: [], inputs: [], outputs: [], valueInfo: new DeferredValues(),
     };
     this.graphs.push(g);
     let valueInfoCount = 0;
@@ -850,6 +842,7 @@ export class OnnxWireParser {
             if (!c.has(tEnd - c.pos)) yield need(tEnd - c.pos, tEnd);
             g.initializers.push(this.tensorBuffered(tEnd));
           } else g.initializers.push(yield* this.tensor(tEnd));
+          g.scanned.before.push(g.scanned.length);
           break;
         case F.Graph.sparse_initializer:
           this.countTensor(c.keyOffset);
@@ -982,17 +975,18 @@ export class OnnxWireParser {
     g.nodes.appendScanned(text, s, ops, domains);
   }
 
-  /** The scanned initializer whose record starts at word `i`; returns the next record's word. */
+  /** The scanned initializer whose record starts at word `i` into `g.scanned`; returns the next record's word. */
   private takeTensor(s: GraphScanner, g: RawGraph, base: number, text: string, arena: Uint8Array, i: number): number {
     const w = s.records;
     const rawAt = w[i + 7]!;
-    const rawLength = w[i + 8]!;
     const rank = w[i + 9]!;
-    const dims: number[] = rank === 0 ? [] : new Array<number>(rank);
-    for (let k = 0; k < rank; k++) dims[k] = w[i + 10 + k]!;
     const t = w[i + 2]!;
-    const name = t >= 0 ? text.substring(w[i + 3]!, w[i + 4]!) : utf8.decode(arena.subarray(w[i + 3]!, w[i + 4]!));
-    g.initializers.push(new ScannedTensor(base + s.offset(w[i + 1]!), name, dims, w[i + 5]!, w[i + 6]!, rawAt < 0 ? -1 : base + s.offset(rawAt), rawLength));
+    const out = g.scanned;
+    out.names.push(t >= 0 ? text.substring(w[i + 3]!, w[i + 4]!) : utf8.decode(arena.subarray(w[i + 3]!, w[i + 4]!)));
+    out.fields.push(base + s.offset(w[i + 1]!), w[i + 5]!, w[i + 6]!, rawAt < 0 ? -1 : base + s.offset(rawAt), w[i + 8]!);
+    const dims = out.dims;
+    for (let k = 0; k < rank; k++) dims.push(w[i + 10 + k]!);
+    out.dimsEnd.push(dims.length);
     return i + 10 + rank;
   }
 

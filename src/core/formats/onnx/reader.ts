@@ -23,12 +23,17 @@ import { setOwn } from '../../model/dict';
 import { tensorLocation } from '../../model/tensorData';
 import { UniqueNames } from '../../model/uniqueNames';
 import { buildLayers, isWeightInput } from './layers';
-import { ATTRIBUTE_VALUES_KEPT, decodeValueInfo, OnnxWireParser, ScannedTensor, type DataField, type DataFieldName, type RawAttribute, type RawGraph, type RawModel, type RawNode, type RawSparseTensor, type RawTensor } from './parse';
+import { ATTRIBUTE_VALUES_KEPT, decodeValueInfo, OnnxWireParser, type DataField, type DataFieldName, type RawAttribute, type RawGraph, type RawModel, type RawNode, type RawSparseTensor, type RawTensor, type ScannedTensors } from './parse';
 import { ATTRIBUTE_TYPE, DATA_LOCATION_EXTERNAL, dtypeOfOnnx } from './schema';
 import { int64Text, type BigValue } from './wire';
 import { appendAll, maxOf } from '../../util/arrays';
 
 /** A plain object keyed by untrusted names: own data properties only, written with setOwn (model/dict.ts). */
+/** How messages name a tensor: by name, or by offset when it has none. */
+function tensorLabel(name: string, offset: number): string {
+  return name ? `tensor '${truncateForMessage(name)}'` : `the tensor at offset ${offset}`;
+}
+
 function record<T>(): Record<string, T> {
   return {};
 }
@@ -146,7 +151,7 @@ class ModelBuilder {
       layers,
       graphs,
       parameterCount,
-      tensorCount: this.main.initializers.length,
+      tensorCount: this.main.initializers.length + this.main.scanned.length,
       nodeCount: this.main.nodes.length,
       weightBytes,
       warnings: this.warnings,
@@ -155,16 +160,24 @@ class ModelBuilder {
 
   //#region tensors
   private register(graph: RawGraph, localName: string, info: Omit<TensorInfo, 'name' | 'graph'>): string {
+    const unique = this.uniqueName(graph, localName);
+    // Field by field, in the order a spread of `info` gave (no spread: a copy through the runtime per tensor).
+    this.add(graph, localName, { name: unique, dtype: info.dtype, shape: info.shape, elementCount: info.elementCount, byteLength: info.byteLength, file: info.file, byteOffset: info.byteOffset, encoding: info.encoding, origin: info.origin, graph: graph.path });
+    return unique;
+  }
+
+  /** The model-wide name of `graph`'s tensor `localName`. */
+  private uniqueName(graph: RawGraph, localName: string): string {
     // A repeated name becomes `<graph path>/<name>`, then `…#2`, `…#3` (linear: model/uniqueNames.ts).
     // claim() of a free name takes it (one Set lookup and insert); only a taken one is tried under the graph's path.
-    const unique = this.tensorNames.has(localName) ? this.tensorNames.claim(`${graph.path}/${localName}`) : this.tensorNames.take(localName);
-    // Field by field, in the order a spread of `info` gave (no spread: a copy through the runtime per tensor).
-    const t: TensorInfo = { name: unique, dtype: info.dtype, shape: info.shape, elementCount: info.elementCount, byteLength: info.byteLength, file: info.file, byteOffset: info.byteOffset, encoding: info.encoding, origin: info.origin, graph: graph.path };
+    return this.tensorNames.has(localName) ? this.tensorNames.claim(`${graph.path}/${localName}`) : this.tensorNames.take(localName);
+  }
+
+  private add(graph: RawGraph, localName: string, t: TensorInfo): void {
     this.tensors.push(t);
     let scope = this.scopes.get(graph);
     if (!scope) this.scopes.set(graph, (scope = new Map()));
     scope.set(localName, t);
-    return unique;
   }
 
   private resolve(graph: RawGraph, value: string): TensorInfo | undefined {
@@ -176,7 +189,7 @@ class ModelBuilder {
   }
 
   private label(t: RawTensor): string {
-    return t.name ? `tensor '${truncateForMessage(t.name)}'` : `the tensor at offset ${t.offset}`;
+    return tensorLabel(t.name, t.offset);
   }
 
   private dims(dims: readonly (number | BigValue)[], what: string, offset: number): number[] {
@@ -209,35 +222,54 @@ class ModelBuilder {
   }
 
   /**
-   * {@link storedTensorInfo} of a tensor the WebAssembly scan read (its dims are sizes, it has at most one raw_data
-   * stretch and no other payload): the same checks, results and messages, without the payload records or a label
-   * made before a check fails. Its dims list becomes the shape (the scan made it for this tensor alone).
+   * Registers rows `[from, to)` of the graph's scanned initializers as initializer tensors (names into `out`): the
+   * checks, results and messages of {@link storedTensorInfo} (a scanned tensor's dims are sizes, it has at most one
+   * raw_data stretch and no other payload), each TensorInfo made straight from its row.
    */
-  private scannedTensorInfo(t: ScannedTensor, origin: TensorInfo['origin']): Omit<TensorInfo, 'name' | 'graph'> {
-    const dtype = dtypeOfOnnx(t.dataType);
-    if (!dtype) this.fail('unsupported', `${this.label(t)} has unsupported data_type ${t.dataType}`, t.offset);
-    const shape = t.dims;
+  private registerScanned(graph: RawGraph, s: ScannedTensors, from: number, to: number, out: string[]): void {
+    const { fields, dimsEnd, dims, names } = s;
     const max = this.ctx.limits.maxElementCount;
-    let elementCount = 1;
-    for (let i = 0; i < shape.length; i++) {
-      elementCount *= shape[i]!;
-      if (elementCount > max) this.fail('limit-exceeded', `${this.label(t)} has shape [${shape.join(', ')}], more than ${max} elements`, t.offset);
-    }
-    const rawLength = t.rawLength;
-    if (t.rawOffset >= 0 && rawLength > 0) {
-      const expectedBytes = storedByteLength(dtype, elementCount);
-      if (expectedBytes !== undefined && rawLength !== expectedBytes) {
-        this.fail('bad-value', `${this.label(t)} has ${rawLength} bytes of raw_data but shape [${shape.join(', ')}] of ${dtype} needs ${expectedBytes}`, t.offset);
+    const path = graph.path;
+    for (let row = from; row < to; row++) {
+      const f = 5 * row;
+      const offset = fields[f]!;
+      const dataType = fields[f + 1]!;
+      const name = names[row]!;
+      const dtype = dtypeOfOnnx(dataType);
+      if (!dtype) this.fail('unsupported', `${tensorLabel(name, offset)} has unsupported data_type ${dataType}`, offset);
+      const start = row === 0 ? 0 : dimsEnd[row - 1]!;
+      const rank = dimsEnd[row]! - start;
+      const shape: number[] = rank === 0 ? [] : new Array<number>(rank);
+      let elementCount = 1;
+      let over = false;
+      for (let k = 0; k < rank; k++) {
+        const d = dims[start + k]!;
+        shape[k] = d;
+        elementCount *= d;
+        if (elementCount > max) over = true;
       }
-      return { dtype, shape, elementCount, byteLength: rawLength, file: '', byteOffset: t.rawOffset, encoding: 'raw', origin };
+      if (over) this.fail('limit-exceeded', `${tensorLabel(name, offset)} has shape [${shape.join(', ')}], more than ${max} elements`, offset);
+      const rawOffset = fields[f + 3]!;
+      const rawLength = fields[f + 4]!;
+      const unique = this.uniqueName(graph, name);
+      let t: TensorInfo;
+      if (rawOffset >= 0 && rawLength > 0) {
+        const expectedBytes = storedByteLength(dtype, elementCount);
+        if (expectedBytes !== undefined && rawLength !== expectedBytes) {
+          this.fail('bad-value', `${tensorLabel(name, offset)} has ${rawLength} bytes of raw_data but shape [${shape.join(', ')}] of ${dtype} needs ${expectedBytes}`, offset);
+        }
+        t = { name: unique, dtype, shape, elementCount, byteLength: rawLength, file: '', byteOffset: rawOffset, encoding: 'raw', origin: 'initializer', graph: path };
+      } else {
+        if (elementCount > 0) this.tensorsWithoutData++;
+        t = { name: unique, dtype, shape, elementCount, byteLength: 0, file: undefined, byteOffset: 0, encoding: 'raw', origin: 'initializer', graph: path };
+      }
+      this.add(graph, name, t);
+      out.push(unique);
     }
-    if (elementCount > 0) this.tensorsWithoutData++;
-    return { dtype, shape, elementCount, byteLength: 0, file: undefined, byteOffset: 0, encoding: 'raw', origin };
   }
 
   /** {@link tensorInfo} of a tensor stored in the model file (synchronous: nothing to open). */
   private storedTensorInfo(t: RawTensor, origin: TensorInfo['origin']): Omit<TensorInfo, 'name' | 'graph'> {
-    if (t instanceof ScannedTensor) return this.scannedTensorInfo(t, origin);
     const what = this.label(t);
     const dtype = dtypeOfOnnx(t.dataType);
     if (!dtype) this.fail('unsupported', `${what} has unsupported data_type ${t.dataType}`, t.offset);
@@ -340,7 +372,17 @@ class ModelBuilder {
   //#region graphs
   private async graph(g: RawGraph): Promise<Graph> {
     const initializers: string[] = [];
-    for (const t of g.initializers) initializers.push(this.register(g, t.name, t.dataLocation === DATA_LOCATION_EXTERNAL ? await this.tensorInfo(t, 'initializer') : this.storedTensorInfo(t, 'initializer')));
+    // The walked initializers and the scanned rows, merged back into file order.
+    const scanned = g.scanned;
+    let row = 0;
+    for (let j = 0; j < g.initializers.length; j++) {
+      const t = g.initializers[j]!;
+      const before = scanned.before[j]!;
+      if (before > row) this.registerScanned(g, scanned, row, before, initializers);
+      row = before;
+      initializers.push(this.register(g, t.name, t.dataLocation === DATA_LOCATION_EXTERNAL ? await this.tensorInfo(t, 'initializer') : this.storedTensorInfo(t, 'initializer')));
+    }
+    if (scanned.length > row) this.registerScanned(g, scanned, row, scanned.length, initializers);
     for (const s of g.sparseInitializers) {
       const r = await this.sparseInfo(s, 'initializer');
       if (r) initializers.push(this.register(g, r.localName, r.info));
