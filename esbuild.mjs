@@ -49,12 +49,13 @@ function llamaCppFileUrls(packageDir) {
 }
 
 // The CLI: dist/cli.js (src/cli/launcher.ts) runs the bundle dist/cliMain.js (every command), or the bundle of
-// `inspect` or `estimate` alone for those, with the V8 code cache written below.
+// `inspect` or `estimate` alone for those, or of help/version/completion, with the V8 code cache written below.
 const builds = [
   { ...common, platform: 'node', format: 'cjs', entryPoints: ['src/cli/launcher.ts'], outfile: 'dist/cli.js', banner: { js: '#!/usr/bin/env node' }, external: nodeExternal, mainFields: nodeMainFields },
   { ...common, platform: 'node', format: 'cjs', entryPoints: ['src/cli/main.ts'], outfile: 'dist/cliMain.js', external: nodeExternal, mainFields: nodeMainFields },
   { ...common, platform: 'node', format: 'cjs', entryPoints: ['src/cli/inspectMain.ts'], outfile: 'dist/cliInspect.js', external: nodeExternal, mainFields: nodeMainFields },
   { ...common, platform: 'node', format: 'cjs', entryPoints: ['src/cli/estimateMain.ts'], outfile: 'dist/cliEstimate.js', external: nodeExternal, mainFields: nodeMainFields },
+  { ...common, platform: 'node', format: 'cjs', entryPoints: ['src/cli/generalMain.ts'], outfile: 'dist/cliGeneral.js', external: nodeExternal, mainFields: nodeMainFields },
 ];
 if (existsSync('src/host/extension.ts')) builds.push({ ...common, platform: 'node', format: 'cjs', entryPoints: ['src/host/extension.ts'], outfile: 'dist/extension.js', external: nodeExternal, mainFields: nodeMainFields });
 if (existsSync('src/worker/analysis.ts')) builds.push({ ...common, platform: 'node', format: 'cjs', entryPoints: ['src/worker/analysis.ts'], outfile: 'dist/worker.js', external: nodeExternal, mainFields: nodeMainFields });
@@ -139,6 +140,7 @@ async function warmCodeCaches(launcher) {
     await warmCodeCache(launcher, launcher.INSPECT_BUNDLE_FILE, existsSync(mnist) ? [['inspect', mnist, '--json']] : []);
     v8.setFlagsFromString(launcher.DEFAULT_V8_FLAGS);
     await warmCodeCache(launcher, launcher.ESTIMATE_BUNDLE_FILE, existsSync(mnist) ? [['estimate', mnist, '--target', 'h100', '--json']] : []);
+    await warmCodeCache(launcher, launcher.GENERAL_BUNDLE_FILE, [['--help']]);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -2,7 +2,8 @@
  * The `precision-lens` executable (dist/cli.js): runs a CLI bundle compiled with the V8 code cache that the build
  * writes beside it (esbuild.mjs), so that a command does not first parse and compile its code. `inspect` and
  * `estimate` run bundles of their own ({@link COMMAND_BUNDLES}: dist/cliInspect.js from ./inspectMain.ts, a third of the
- * code; dist/cliEstimate.js from ./estimateMain.ts, half), every other command and the help the whole CLI
+ * code; dist/cliEstimate.js from ./estimateMain.ts, half), help, version and completion another
+ * (dist/cliGeneral.js from ./generalMain.ts: the option tables only), every other command the whole CLI
  * (dist/cliMain.js, from ./main.ts). A bundle's cache is `<bundle>.cache` ({@link codeCacheFile}). The cache is
  * only an optimization: one V8 rejects (another Node or V8 version, other V8 flags), one older than the bundle (a
  * bundle rebuilt without it) or a missing one is ignored, and the bundle is compiled as usual. The build makes each
@@ -26,6 +27,16 @@ export const INSPECT_BUNDLE_FILE = 'cliInspect.js';
 export const ESTIMATE_BUNDLE_FILE = 'cliEstimate.js';
 /** Commands that run a bundle of their own instead of {@link BUNDLE_FILE}. */
 export const COMMAND_BUNDLES: ReadonlyMap<string, string> = new Map([['inspect', INSPECT_BUNDLE_FILE], ['estimate', ESTIMATE_BUNDLE_FILE]]);
+/** The bundle of help, version and completion (./generalMain.ts), beside this file. */
+export const GENERAL_BUNDLE_FILE = 'cliGeneral.js';
+/** First arguments {@link GENERAL_BUNDLE_FILE} answers (./general.ts's GENERAL_ARGUMENTS; a unit test checks the two agree). */
+export const GENERAL_ARGUMENTS: ReadonlySet<string> = new Set(['--help', '-h', 'help', '--version', '-V', 'version', 'completion']);
+
+/** The bundle (a file name beside this file) that runs the command line whose first argument is `first`. */
+export function bundleFor(first: string | undefined): string {
+  if (first === undefined || GENERAL_ARGUMENTS.has(first)) return GENERAL_BUNDLE_FILE;
+  return COMMAND_BUNDLES.get(first) ?? BUNDLE_FILE;
+}
 
 /** The name of the code cache of the bundle `bundle` (a file name): `cliMain.js` → `cliMain.cache`. */
 export function codeCacheFile(bundle: string): string {
@@ -90,9 +101,9 @@ if (require.main === module) {
   const workers = prestartCount(process.argv.slice(2), regularFileSize, typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length);
   const workerFile = path.join(__dirname, 'worker.js');
   if (workers > 0 && fs.existsSync(workerFile)) prestartWorkers(workerFile, workers);
-  const command = process.argv[2] ?? '';
-  const file = path.join(__dirname, COMMAND_BUNDLES.get(command) ?? BUNDLE_FILE);
-  if (ONE_PASS_COMMANDS.has(command)) v8.setFlagsFromString(ONE_PASS_V8_FLAGS);
+  const command = process.argv[2];
+  const file = path.join(__dirname, bundleFor(command));
+  if (command !== undefined && ONE_PASS_COMMANDS.has(command)) v8.setFlagsFromString(ONE_PASS_V8_FLAGS);
   const moduleFunction = compileBundle(file, readCodeCache(file)).runInThisContext() as (exports: unknown, require: NodeJS.Require, module: NodeJS.Module, filename: string, dirname: string) => void;
   // This module stands for the bundle's: `require.main === module` holds inside it, as when Node runs it directly.
   moduleFunction.call(module.exports, module.exports, require, module, file, __dirname);

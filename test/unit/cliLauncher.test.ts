@@ -11,6 +11,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import type * as vm from 'node:vm';
 import { version } from '../../package.json';
+import { GENERAL_ARGUMENTS } from '../../src/cli/general';
 import { buildSafetensors } from '../fixtures/buildSafetensors';
 
 const DIST = path.resolve(__dirname, '../../dist');
@@ -20,6 +21,9 @@ interface Launcher {
   CODE_CACHE_FILE: string;
   INSPECT_BUNDLE_FILE: string;
   COMMAND_BUNDLES: ReadonlyMap<string, string>;
+  GENERAL_BUNDLE_FILE: string;
+  GENERAL_ARGUMENTS: ReadonlySet<string>;
+  bundleFor(first: string | undefined): string;
   codeCacheFile(bundle: string): string;
   ONE_PASS_V8_FLAGS: string;
   ONE_PASS_COMMANDS: ReadonlySet<string>;
@@ -52,7 +56,7 @@ test('the build writes a code cache of the CLI bundle that this Node accepts; th
   assert.match(bad.stderr, /no such file/);
 });
 
-test('inspect and estimate run bundles of their own (inspect under the one-pass V8 flags, with the cache made under them), with the output of the whole CLI', () => {
+test('inspect, estimate and help/version/completion run bundles of their own (inspect under the one-pass V8 flags, with the cache made under them), with the output of the whole CLI', () => {
   const l = launcher();
   assert.ok(l.ONE_PASS_COMMANDS.has('inspect'));
   assert.equal(l.COMMAND_BUNDLES.get('inspect'), l.INSPECT_BUNDLE_FILE);
@@ -85,6 +89,12 @@ test('inspect and estimate run bundles of their own (inspect under the one-pass 
   for (const args of [['inspect', mnist, '--json'], ['inspect', mnist], ['inspect', '--help'], ['inspect'], ['inspect', mnist, '--nope'], ['inspect', missing]]) {
     assert.deepEqual(cli(DIST, ...args), viaMain(...args), args.join(' '));
   }
+  // Help, version and completion: their own bundle (the option tables only), the same output.
+  assert.deepEqual([...l.GENERAL_ARGUMENTS].sort(), [...GENERAL_ARGUMENTS].sort());
+  assert.deepEqual([undefined, '--help', 'help', '-V', 'completion', 'inspect', 'estimate', 'plan', 'nope'].map((a) => l.bundleFor(a)), [l.GENERAL_BUNDLE_FILE, l.GENERAL_BUNDLE_FILE, l.GENERAL_BUNDLE_FILE, l.GENERAL_BUNDLE_FILE, l.GENERAL_BUNDLE_FILE, l.INSPECT_BUNDLE_FILE, 'cliEstimate.js', l.BUNDLE_FILE, l.BUNDLE_FILE]);
+  for (const args of [[], ['--help'], ['-h'], ['help'], ['help', 'plan'], ['help', 'nope'], ['--version'], ['-V'], ['version'], ['completion', 'bash'], ['completion', 'zsh'], ['completion', 'fish'], ['completion'], ['completion', 'x\u001b'], ['nope']]) {
+    assert.deepEqual(cli(DIST, ...args), viaMain(...args), args.join(' ') || '(no arguments)');
+  }
   // estimate's own bundle (default flags) likewise.
   assert.equal(l.COMMAND_BUNDLES.get('estimate'), 'cliEstimate.js');
   assert.equal(l.compileBundle(path.join(DIST, 'cliEstimate.js'), l.readCodeCache(path.join(DIST, 'cliEstimate.js'))).cachedDataRejected, false);
@@ -99,21 +109,26 @@ test('a stale, corrupt or missing code cache is ignored: the bundle is compiled 
   try {
     for (const f of ['cli.js', l.BUNDLE_FILE, l.CODE_CACHE_FILE]) copyFileSync(path.join(DIST, f), path.join(dir, f));
     const bundle = path.join(dir, l.BUNDLE_FILE);
+    // A command the whole CLI runs (help, version and inspect have bundles of their own, not copied here).
+    const viaWhole = ['targets', '--help'];
+    assert.equal(l.bundleFor(viaWhole[0]), l.BUNDLE_FILE);
+    const expected = cli(DIST, ...viaWhole);
+    assert.equal(expected.status, 0);
     const cacheFile = path.join(dir, l.CODE_CACHE_FILE);
     // Older than the bundle (a bundle rebuilt without its cache): not read.
     utimesSync(cacheFile, new Date(2000, 0, 1), new Date(2000, 0, 1));
     assert.equal(l.readCodeCache(bundle), undefined);
-    assert.equal(cli(dir, '--version').stdout.trim(), version);
+    assert.deepEqual(cli(dir, ...viaWhole), expected);
     // Corrupt: V8 rejects it.
     writeFileSync(cacheFile, readFileSync(cacheFile).subarray(0, 100));
     const corrupt = l.readCodeCache(bundle);
     assert.ok(corrupt);
     assert.equal(l.compileBundle(bundle, corrupt).cachedDataRejected, true);
-    assert.deepEqual([cli(dir, '--version').status, cli(dir, '--version').stdout.trim()], [0, version]);
+    assert.deepEqual(cli(dir, ...viaWhole), expected);
     // Missing.
     rmSync(cacheFile);
     assert.equal(l.readCodeCache(bundle), undefined);
-    assert.equal(cli(dir, '--version').stdout.trim(), version);
+    assert.deepEqual(cli(dir, ...viaWhole), expected);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
