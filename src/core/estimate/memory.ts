@@ -47,7 +47,7 @@ import { ModelFormatError, type CancellationToken } from '../errors';
 import type { ByteSource, SiblingResolver } from '../io/byteSource';
 import { readVarint, varintInt64, VARINT_OK, type VarintParts } from '../io/varint';
 import { dtypeInfo } from '../model/dtypes';
-import { own, setOwn } from '../model/dict';
+import { setOwn } from '../model/dict';
 import { RECURRENT_STATE_BYTES, attentionDecodeFlops, attentionPrefillFlops, describeCache, kvCacheElements, type CacheDescription } from '../model/attention';
 import { isRoutedExpert, parameterBreakdown, tensorParts } from '../model/parameters';
 import type { Layer, Model, TensorInfo } from '../model/types';
@@ -509,7 +509,8 @@ function assignedWeights(p: PreparedEstimate, choice: EstimateChoice, warnings: 
   const formatOf = new Map<unknown, NumberFormat | null | undefined>();
   const given = choice.assignment ?? {};
   for (const name of Object.keys(given)) {
-    const fid = own(given, name);
+    // A key of Object.keys is own: indexing reads that property (`__proto__` included) without a second lookup.
+    const fid = given[name];
     if (!layerByName.has(name)) fail(`the assignment names the unknown layer '${name.slice(0, 80)}'`);
     let format = formatOf.get(fid);
     if (format === undefined && !formatOf.has(fid)) formatOf.set(fid, (format = typeof fid === 'string' && fid.trim().toLowerCase() === KEEP_FORMAT ? null : getNumberFormat(fid as string)));
