@@ -60,6 +60,10 @@ const FORMAT_SETS: readonly (readonly string[])[] = [
   ['nvfp4', 'q8_0', 'int4_g32'],
   // Nothing the batch quantizes together.
   ['fp16', 'int8', 'int4'],
+  // The GGUF plan's default candidates: FP16 and BF16 only beside the ggml types (the batch's round-only path).
+  ['fp16', 'bf16', 'q8_0', 'q6_k', 'q5_k', 'q4_k', 'q3_k', 'q2_k'],
+  // The round-only path with an alias, a lossless format, an unknown id and one rounding only.
+  ['q4_k', 'BF16', 'fp32', 'no_such_format', 'bf16'],
 ];
 
 test('a batch\'s columnar results equal one chunk analysis per task, bit for bit (ggml types quantized over the batch)', () => {

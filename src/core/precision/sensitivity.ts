@@ -1111,6 +1111,89 @@ function addNoiseExact(original: Float32Array, quantized: Float32Array, start: n
   acc[2] = acc[2]! + overflow;
 }
 
+/**
+ * The chunk analysis of a joined task (raw FP16/BF16/FP32, whole, not transposed, below the histogram size) whose
+ * formats left to it are each lossless for its dtype or an FP16/BF16 rounding (the GGUF plan's fp16 and bf16): its
+ * kernels in slot order and, per column of the batch's formats, -1 lossless, a kernel slot, or -2 none.
+ */
+interface RoundOnlyPlan {
+  readonly kernels: readonly ('fp16' | 'bf16')[];
+  readonly columns: Int32Array;
+  /** The slots statistics, FP16 and BF16 share one pass in (-1: statistics alone, then each kernel). */
+  readonly fusedFp16: number;
+  readonly fusedBf16: number;
+}
+
+/** {@link RoundOnlyPlan} of `rest` (the ids left to the chunk analysis) for `dtype`, or undefined when one needs more. */
+function roundOnlyPlan(dtype: string, rest: readonly string[], formats: readonly string[], batchedColumn: readonly (NumberFormat | undefined)[]): RoundOnlyPlan | undefined {
+  const { formats: evaluated, evaluatedAs } = evaluatedFormats(rest);
+  const lossless = LOSSLESS_FORMATS[dtype] ?? [];
+  const kernelFormats: NumberFormat[] = [];
+  for (const f of evaluated) {
+    if (lossless.includes(f.id)) continue;
+    if ((f.element !== 'fp16' && f.element !== 'bf16') || f.scaling === 'tensor' || !isElementwiseFormat(f)) return undefined;
+    kernelFormats.push(f);
+  }
+  const columns = new Int32Array(formats.length).fill(-2);
+  formats.forEach((id, c) => {
+    const f = batchedColumn[c] ? undefined : getNumberFormat(id);
+    const e = f ? evaluatedAs.get(f.id) : undefined;
+    if (!e) return;
+    columns[c] = lossless.includes(e.id) ? -1 : kernelFormats.indexOf(e);
+  });
+  const kernels = kernelFormats.map((f) => f.element as 'fp16' | 'bf16');
+  const fp16 = kernels.indexOf('fp16'), bf16 = kernels.indexOf('bf16');
+  const fused = fp16 >= 0 && bf16 >= 0;
+  return { kernels, columns, fusedFp16: fused ? fp16 : -1, fusedBf16: fused ? bf16 : -1 };
+}
+
+/**
+ * The statistics and rounding errors of one task under a {@link RoundOnlyPlan} into `sums` at `at`: the chunk
+ * analysis's block pass (the same kernel calls on the same blocks) without its per-task set-up.
+ */
+function roundOnlyTask(t: SensitivityChunkTask, rowLength: number, plan: RoundOnlyPlan, sums: Float64Array, has: Uint8Array, at: number, hasAt: number): void {
+  const n = t.elementCount;
+  const source = t.dtype as 'float32' | 'float16' | 'bfloat16';
+  const data: Uint16Array | Float32Array = source !== 'float32' ? codeView(t.bytes, n)
+    : t.bytes.byteOffset % 4 === 0 ? new Float32Array(t.bytes.buffer, t.bytes.byteOffset, n) : decodeElements('float32', t.bytes, n, 'raw');
+  const ws = errorWorkspace();
+  const blockElements = Math.min(n, Math.max(1, Math.floor(CHUNK_BLOCK_ELEMENTS / Math.max(1, rowLength))) * rowLength) || 1;
+  const { kernels, columns, fusedFp16, fusedBf16 } = plan;
+  ws.reset(blockElements, kernels.length, 0, blockElements);
+  for (let s = 0; s < n; s += blockElements) {
+    const m = Math.min(blockElements, n - s);
+    ws.load(source, data, s, m, false);
+    if (fusedFp16 >= 0) ws.statsRound16(m, fusedFp16, fusedBf16);
+    else ws.stats(m);
+    for (let k = 0; k < kernels.length; k++) if (k !== fusedFp16 && k !== fusedBf16) ws.roundError16(m, kernels[k]!, k);
+  }
+  const st = ws.statsResult();
+  sums[at] = st.count;
+  sums[at + 1] = st.maxAbs;
+  sums[at + 2] = st.s1;
+  sums[at + 3] = st.s2;
+  sums[at + 4] = st.s3;
+  sums[at + 5] = st.s4;
+  sums[at + 6] = st.sAbs;
+  sums[at + 7] = st.beyondFp16;
+  sums[at + 8] = st.zeros;
+  sums[at + 9] = st.nonFinite;
+  for (let c = 0; c < columns.length; c++) {
+    const slot = columns[c]!;
+    if (slot === -2) continue;
+    has[hasAt + c] = 1;
+    const e = at + BATCH_STATS_FIELDS + BATCH_ERROR_FIELDS * c;
+    sums[e] = st.s2;
+    if (slot >= 0) {
+      const [noise, maxAbsError, overflow] = ws.slot(slot);
+      sums[e + 1] = noise;
+      sums[e + 2] = maxAbsError;
+      sums[e + 3] = overflow;
+    }
+    sums[e + 4] = st.count;
+  }
+}
+
 /** Bytes per element of the dtypes a batch quantizes together. */
 const BATCH_DTYPE_BYTES: ReadonlyMap<string, number> = new Map([['float16', 2], ['bfloat16', 2], ['float32', 4]]);
 
@@ -1145,6 +1228,8 @@ export function analyzeSensitivityBatch(tasks: readonly SensitivityChunkTask[], 
       blockLcm = (blockLcm / gcd(blockLcm, bs)) * bs;
     } else rest.push(id);
   }
+  // Per dtype of the joined tasks: the remaining formats' round-only plan (undefined: the chunk analysis).
+  const roundPlans = new Map<string, RoundOnlyPlan | undefined>();
   const sameFormats = (t: SensitivityChunkTask): boolean => t.formats === formats || (t.formats.length === nf && t.formats.every((id, i) => id === formats[i]));
   // Tasks whose batched formats are quantized together: index, first value in `values`, elements, row length.
   const joined: number[] = [];
@@ -1159,6 +1244,19 @@ export function analyzeSensitivityBatch(tasks: readonly SensitivityChunkTask[], 
       !(t.transpose && t.shape.length === 2) && n > 0 && n < HISTOGRAM_MIN_ELEMENTS && t.bytes.length >= n * width && rowLength % blockLcm === 0;
     let r: SensitivityChunkResult;
     try {
+      let plan: RoundOnlyPlan | undefined;
+      if (join) {
+        if (!roundPlans.has(t.dtype)) roundPlans.set(t.dtype, roundOnlyPlan(t.dtype, rest, formats, columnFormat));
+        plan = roundPlans.get(t.dtype);
+      }
+      if (plan) {
+        roundOnlyTask(t, rowLength, plan, sums, has, k * stride, k * nf);
+        joined.push(k);
+        starts.push(total);
+        rowLengths.push(rowLength);
+        total += n;
+        return;
+      }
       r = analyzeChunk(t, undefined, join ? rest : t.formats);
     } catch (e) {
       errors[k] = e instanceof Error ? e.message : String(e);
