@@ -64,6 +64,12 @@ const FORMAT_SETS: readonly (readonly string[])[] = [
   ['fp16', 'bf16', 'q8_0', 'q6_k', 'q5_k', 'q4_k', 'q3_k', 'q2_k'],
   // The round-only path with an alias, a lossless format, an unknown id and one rounding only.
   ['q4_k', 'BF16', 'fp32', 'no_such_format', 'bf16'],
+  // INT8 with INT4 groups of g, 2g and 4g, per-tensor INT8 and FP8 (second pass), TF32, beside Q8_0.
+  ['q8_0', 'int8', 'int4_g32', 'int4_g64', 'int4', 'int8_tensor', 'fp8_e5m2', 'fp16', 'bf16', 'tf32'],
+  // INT4 groups alone (one kernel each) and per-tensor FP8 beside Q4_K.
+  ['int4_g32', 'q4_k', 'fp8_e4m3', 'int4'],
+  // INT8 per channel alone beside Q6_K.
+  ['q6_k', 'int8'],
 ];
 
 test('a batch\'s columnar results equal one chunk analysis per task, bit for bit (ggml types quantized over the batch)', () => {

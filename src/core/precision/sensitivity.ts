@@ -1112,62 +1112,129 @@ function addNoiseExact(original: Float32Array, quantized: Float32Array, start: n
 }
 
 /**
- * The chunk analysis of a joined task (raw FP16/BF16/FP32, whole, not transposed, below the histogram size) whose
- * formats left to it are each lossless for its dtype or an FP16/BF16 rounding (the GGUF plan's fp16 and bf16): its
- * kernels in slot order and, per column of the batch's formats, -1 lossless, a kernel slot, or -2 none.
+ * The chunk analysis of a joined task (raw FP16/BF16/FP32, whole, not transposed, below the histogram size, no
+ * whole-tensor facts given) whose formats left to it all run in the workspace's block kernels (the plan's FP16, BF16,
+ * FP8, INT8 and INT4): the set-up {@link analyzeChunk} repeats per task, made once per batch and dtype.
  */
-interface RoundOnlyPlan {
-  readonly kernels: readonly ('fp16' | 'bf16')[];
-  readonly columns: Int32Array;
-  /** The slots statistics, FP16 and BF16 share one pass in (-1: statistics alone, then each kernel). */
+interface KernelPlan {
+  /** Integer kernel formats in slot order, then the element-wise kernels (slot `ints.length + k`). */
+  readonly ints: readonly NumberFormat[];
+  readonly kernels: readonly NumberFormat[];
+  /** Per element-wise kernel: waits for the chunk's max |x| (pass 2). */
+  readonly deferred: readonly boolean[];
+  /** Per element-wise kernel of pass 1: its parameters (undefined: deferred, or nothing to compute). */
+  readonly pass1: readonly (ElementwiseKernelParams | undefined)[];
+  /** The slots statistics, FP16 and BF16 share one pass in (-1: statistics alone). */
   readonly fusedFp16: number;
   readonly fusedBf16: number;
+  readonly pairA: number;
+  readonly pairB: number;
+  readonly quadA: number;
+  readonly quadB: number;
+  /** Per column of the batch's formats: -2 none, -1 lossless, else the format's slot. */
+  readonly columns: Int32Array;
 }
 
-/** {@link RoundOnlyPlan} of `rest` (the ids left to the chunk analysis) for `dtype`, or undefined when one needs more. */
-function roundOnlyPlan(dtype: string, rest: readonly string[], formats: readonly string[], batchedColumn: readonly (NumberFormat | undefined)[]): RoundOnlyPlan | undefined {
+/** {@link KernelPlan} of `rest` (the ids left to the chunk analysis) for `dtype`, or undefined when one needs more. */
+function kernelPlan(dtype: string, rest: readonly string[], formats: readonly string[], batchedColumn: readonly (NumberFormat | undefined)[]): KernelPlan | undefined {
   const { formats: evaluated, evaluatedAs } = evaluatedFormats(rest);
   const lossless = LOSSLESS_FORMATS[dtype] ?? [];
-  const kernelFormats: NumberFormat[] = [];
-  for (const f of evaluated) {
-    if (lossless.includes(f.id)) continue;
-    if ((f.element !== 'fp16' && f.element !== 'bf16') || f.scaling === 'tensor' || !isElementwiseFormat(f)) return undefined;
-    kernelFormats.push(f);
-  }
+  // As analyzeChunk orders them (not histogrammed: every element-wise format needs a kernel, and nothing else).
+  const todo = evaluated.filter((f) => !lossless.includes(f.id));
+  const elementwise = todo.filter((f) => isElementwiseFormat(f));
+  const ints = todo.filter((f) => !elementwise.includes(f) && isIntKernelFormat(f)).sort((x, y) => (x.element === y.element ? x.blockSize - y.blockSize : x.element === 'int8' ? -1 : 1));
+  if (elementwise.length + ints.length !== todo.length) return undefined;
+  const kernels = elementwise.filter((f) => f.element === 'int8' || elementwiseKernelParams(f, 1) !== undefined);
+  if (kernels.length !== elementwise.length) return undefined;
+  const needsTensorMax = elementwise.some((f) => f.scaling === 'tensor');
+  const deferred = kernels.map((f) => needsTensorMax && f.scaling === 'tensor');
+  const pass1 = kernels.map((f, k) => {
+    if (deferred[k] || f.element === 'int8') return undefined;
+    const params = elementwiseKernelParams(f, 0);
+    return params && params !== 'lossless' ? params : undefined;
+  });
+  if (kernels.some((f, k) => !deferred[k] && f.element === 'int8')) return undefined;
+  const at = (element: string): number => kernels.findIndex((f, k) => pass1[k] !== undefined && f.element === element);
+  const fused = at('fp16') >= 0 && at('bf16') >= 0;
+  const quadA = ints.findIndex((f) => f.element === 'int8');
+  const quadB = ints.findIndex((f, i) => f.element === 'int4' && f.blockSize >= 32 && f.blockSize % 4 === 0 && ints[i + 1]?.element === 'int4' && ints[i + 1]!.blockSize === 2 * f.blockSize && ints[i + 2]?.element === 'int4' && ints[i + 2]!.blockSize === 4 * f.blockSize);
+  const quad = quadA >= 0 && quadB >= 0;
   const columns = new Int32Array(formats.length).fill(-2);
   formats.forEach((id, c) => {
     const f = batchedColumn[c] ? undefined : getNumberFormat(id);
     const e = f ? evaluatedAs.get(f.id) : undefined;
     if (!e) return;
-    columns[c] = lossless.includes(e.id) ? -1 : kernelFormats.indexOf(e);
+    columns[c] = lossless.includes(e.id) ? -1 : ints.includes(e) ? ints.indexOf(e) : ints.length + kernels.indexOf(e);
   });
-  const kernels = kernelFormats.map((f) => f.element as 'fp16' | 'bf16');
-  const fp16 = kernels.indexOf('fp16'), bf16 = kernels.indexOf('bf16');
-  const fused = fp16 >= 0 && bf16 >= 0;
-  return { kernels, columns, fusedFp16: fused ? fp16 : -1, fusedBf16: fused ? bf16 : -1 };
+  return {
+    ints, kernels, deferred, pass1, columns,
+    fusedFp16: fused ? ints.length + at('fp16') : -1, fusedBf16: fused ? ints.length + at('bf16') : -1,
+    pairA: quad ? -1 : quadA, pairB: quad ? -1 : ints.findIndex((f) => f.element === 'int4' && f.blockSize >= 32),
+    quadA: quad ? quadA : -1, quadB: quad ? quadB : -1,
+  };
 }
 
 /**
- * The statistics and rounding errors of one task under a {@link RoundOnlyPlan} into `sums` at `at`: the chunk
- * analysis's block pass (the same kernel calls on the same blocks) without its per-task set-up.
+ * The statistics and errors of one task under a {@link KernelPlan} into `sums` at `at`: the chunk analysis's block
+ * passes (the same kernel calls on the same blocks, so the same sums) without its per-task set-up.
  */
-function roundOnlyTask(t: SensitivityChunkTask, rowLength: number, plan: RoundOnlyPlan, sums: Float64Array, has: Uint8Array, at: number, hasAt: number): void {
+function kernelPlanTask(t: SensitivityChunkTask, rowLength: number, plan: KernelPlan, sums: Float64Array, has: Uint8Array, at: number, hasAt: number): void {
   const n = t.elementCount;
   const source = t.dtype as 'float32' | 'float16' | 'bfloat16';
   const data: Uint16Array | Float32Array = source !== 'float32' ? codeView(t.bytes, n)
     : t.bytes.byteOffset % 4 === 0 ? new Float32Array(t.bytes.buffer, t.bytes.byteOffset, n) : decodeElements('float32', t.bytes, n, 'raw');
   const ws = errorWorkspace();
   const blockElements = Math.min(n, Math.max(1, Math.floor(CHUNK_BLOCK_ELEMENTS / Math.max(1, rowLength))) * rowLength) || 1;
-  const { kernels, columns, fusedFp16, fusedBf16 } = plan;
-  ws.reset(blockElements, kernels.length, 0, blockElements);
+  const { ints, kernels, deferred, pass1, columns, fusedFp16, fusedBf16, pairA, pairB, quadA, quadB } = plan;
+  const ni = ints.length;
+  ws.reset(blockElements, ni + kernels.length, 0, blockElements);
+  const run = (k: number, params: ElementwiseKernelParams | undefined, int8TensorMax: number | undefined, m: number): void => {
+    const f = kernels[k]!;
+    if (params && (f.element === 'fp16' || f.element === 'bf16')) ws.roundError16(m, f.element, ni + k);
+    else if (params) ws.elementError(m, params, ni + k);
+    else if (int8TensorMax !== undefined) ws.intError(m, m, m, 127, -127, false, AMAX_CONSTANT, int8TensorMax, 0, ni + k);
+  };
   for (let s = 0; s < n; s += blockElements) {
     const m = Math.min(blockElements, n - s);
     ws.load(source, data, s, m, false);
     if (fusedFp16 >= 0) ws.statsRound16(m, fusedFp16, fusedBf16);
     else ws.stats(m);
-    for (let k = 0; k < kernels.length; k++) if (k !== fusedFp16 && k !== fusedBf16) ws.roundError16(m, kernels[k]!, k);
+    for (let k = 0; k < kernels.length; k++) if (ni + k !== fusedFp16 && ni + k !== fusedBf16 && !deferred[k]) run(k, pass1[k], undefined, m);
+    const firstRow = Math.floor(s / rowLength);
+    if (pairA >= 0 && pairB >= 0) ws.intErrorPair(m, rowLength, ints[pairB]!.blockSize, 127, -127, AMAX_COMPUTED, firstRow, 7, -8, pairA, pairB);
+    if (quadA >= 0) ws.intErrorGroups(m, rowLength, ints[quadB]!.blockSize, 127, -127, AMAX_COMPUTED, firstRow, 7, -8, quadA, quadB);
+    for (let slot = 0; slot < ni; slot++) {
+      if (pairA >= 0 && pairB >= 0 && (slot === pairA || slot === pairB)) continue;
+      if (quadA >= 0 && (slot === quadA || (slot >= quadB && slot <= quadB + 2))) continue;
+      const f = ints[slot]!;
+      if (f.element === 'int8') ws.intError(m, rowLength, rowLength, 127, -127, false, AMAX_COMPUTED, 0, firstRow, slot);
+      else ws.intError(m, rowLength, f.blockSize, 7, -8, true, AMAX_COMPUTED, 0, firstRow, slot);
+    }
   }
   const st = ws.statsResult();
+  // Pass 2: the formats that needed the chunk's max |x| (none with nothing to compute: no sums either).
+  const hasSums = new Uint8Array(kernels.length);
+  let pass2: { k: number; params: ElementwiseKernelParams | undefined; int8TensorMax: number | undefined }[] | undefined;
+  for (let k = 0; k < kernels.length; k++) {
+    if (!deferred[k]) {
+      hasSums[k] = pass1[k] !== undefined ? 1 : 0;
+      continue;
+    }
+    const f = kernels[k]!;
+    const int8TensorMax = f.element === 'int8' ? st.absMax : undefined;
+    const p = f.element === 'int8' ? undefined : elementwiseKernelParams(f, st.absMax);
+    const params = p && p !== 'lossless' ? p : undefined;
+    if (!params && int8TensorMax === undefined) continue;
+    hasSums[k] = 1;
+    (pass2 ??= []).push({ k, params, int8TensorMax });
+  }
+  if (pass2) {
+    for (let s = 0; s < n; s += blockElements) {
+      const m = Math.min(blockElements, n - s);
+      ws.load(source, data, s, m, false);
+      for (const b of pass2) run(b.k, b.params, b.int8TensorMax, m);
+    }
+  }
   sums[at] = st.count;
   sums[at + 1] = st.maxAbs;
   sums[at + 2] = st.s1;
@@ -1184,7 +1251,7 @@ function roundOnlyTask(t: SensitivityChunkTask, rowLength: number, plan: RoundOn
     has[hasAt + c] = 1;
     const e = at + BATCH_STATS_FIELDS + BATCH_ERROR_FIELDS * c;
     sums[e] = st.s2;
-    if (slot >= 0) {
+    if (slot >= 0 && (slot < ni || hasSums[slot - ni])) {
       const [noise, maxAbsError, overflow] = ws.slot(slot);
       sums[e + 1] = noise;
       sums[e + 2] = maxAbsError;
@@ -1228,8 +1295,8 @@ export function analyzeSensitivityBatch(tasks: readonly SensitivityChunkTask[], 
       blockLcm = (blockLcm / gcd(blockLcm, bs)) * bs;
     } else rest.push(id);
   }
-  // Per dtype of the joined tasks: the remaining formats' round-only plan (undefined: the chunk analysis).
-  const roundPlans = new Map<string, RoundOnlyPlan | undefined>();
+  // Per dtype of the joined tasks: the remaining formats' kernel plan (undefined: the chunk analysis).
+  const kernelPlans = new Map<string, KernelPlan | undefined>();
   const sameFormats = (t: SensitivityChunkTask): boolean => t.formats === formats || (t.formats.length === nf && t.formats.every((id, i) => id === formats[i]));
   // Tasks whose batched formats are quantized together: index, first value in `values`, elements, row length.
   const joined: number[] = [];
@@ -1244,13 +1311,13 @@ export function analyzeSensitivityBatch(tasks: readonly SensitivityChunkTask[], 
       !(t.transpose && t.shape.length === 2) && n > 0 && n < HISTOGRAM_MIN_ELEMENTS && t.bytes.length >= n * width && rowLength % blockLcm === 0;
     let r: SensitivityChunkResult;
     try {
-      let plan: RoundOnlyPlan | undefined;
+      let plan: KernelPlan | undefined;
       if (join) {
-        if (!roundPlans.has(t.dtype)) roundPlans.set(t.dtype, roundOnlyPlan(t.dtype, rest, formats, columnFormat));
-        plan = roundPlans.get(t.dtype);
+        if (!kernelPlans.has(t.dtype)) kernelPlans.set(t.dtype, kernelPlan(t.dtype, rest, formats, columnFormat));
+        plan = kernelPlans.get(t.dtype);
       }
       if (plan) {
-        roundOnlyTask(t, rowLength, plan, sums, has, k * stride, k * nf);
+        kernelPlanTask(t, rowLength, plan, sums, has, k * stride, k * nf);
         joined.push(k);
         starts.push(total);
         rowLengths.push(rowLength);
