@@ -1271,7 +1271,9 @@ const BATCH_DTYPE_BYTES: ReadonlyMap<string, number> = new Map([['float16', 2], 
  * `formats` and whose rows are whole blocks (raw FP16/BF16/FP32, whole, not transposed, no quantization parameters)
  * are quantized in one call per format over their concatenation (the K-quant search takes 64 blocks a call instead of
  * one), and each task's error sums are taken over its own range, block by block as the chunk analysis adds them.
- * Every other format, and every other task, goes through the chunk analysis. A failing task gets an error; never throws.
+ * Their other formats, when each runs in a block kernel (the plan's FP16, BF16, FP8, INT8 and INT4), run with one
+ * set-up per batch and dtype ({@link KernelPlan}); every other format, and every other task, goes through the chunk
+ * analysis. A failing task gets an error; never throws.
  */
 export function analyzeSensitivityBatch(tasks: readonly SensitivityChunkTask[], formats: readonly string[]): SensitivityBatchResults {
   const nf = formats.length;
