@@ -1050,6 +1050,20 @@ export const BATCH_STATS_FIELDS = 10;
 /** Error sums per task and format in {@link SensitivityBatchResults.sums}: signal, noise, maxAbsError, overflow, count. */
 export const BATCH_ERROR_FIELDS = 5;
 
+/** Writes a task's statistics into a batch's `sums` at `at`, in {@link BATCH_STATS_FIELDS} order. */
+function putBatchStats(sums: Float64Array, at: number, st: WeightStatsPartial): void {
+  sums[at] = st.count;
+  sums[at + 1] = st.maxAbs;
+  sums[at + 2] = st.s1;
+  sums[at + 3] = st.s2;
+  sums[at + 4] = st.s3;
+  sums[at + 5] = st.s4;
+  sums[at + 6] = st.sAbs;
+  sums[at + 7] = st.beyondFp16;
+  sums[at + 8] = st.zeros;
+  sums[at + 9] = st.nonFinite;
+}
+
 /**
  * The results of a batch of tasks, columnar: per task {@link BATCH_STATS_FIELDS} statistics, then
  * {@link BATCH_ERROR_FIELDS} sums per format of `formats`; `has[task × formats + f]` is 1 when the task returned that
@@ -1235,16 +1249,7 @@ function kernelPlanTask(t: SensitivityChunkTask, rowLength: number, plan: Kernel
       for (const b of pass2) run(b.k, b.params, b.int8TensorMax, m);
     }
   }
-  sums[at] = st.count;
-  sums[at + 1] = st.maxAbs;
-  sums[at + 2] = st.s1;
-  sums[at + 3] = st.s2;
-  sums[at + 4] = st.s3;
-  sums[at + 5] = st.s4;
-  sums[at + 6] = st.sAbs;
-  sums[at + 7] = st.beyondFp16;
-  sums[at + 8] = st.zeros;
-  sums[at + 9] = st.nonFinite;
+  putBatchStats(sums, at, st);
   for (let c = 0; c < columns.length; c++) {
     const slot = columns[c]!;
     if (slot === -2) continue;
@@ -1333,16 +1338,7 @@ export function analyzeSensitivityBatch(tasks: readonly SensitivityChunkTask[], 
     }
     const b = k * stride;
     const st = r.stats;
-    sums[b] = st.count;
-    sums[b + 1] = st.maxAbs;
-    sums[b + 2] = st.s1;
-    sums[b + 3] = st.s2;
-    sums[b + 4] = st.s3;
-    sums[b + 5] = st.s4;
-    sums[b + 6] = st.sAbs;
-    sums[b + 7] = st.beyondFp16;
-    sums[b + 8] = st.zeros;
-    sums[b + 9] = st.nonFinite;
+    putBatchStats(sums, b, st);
     for (let f = 0; f < nf; f++) {
       const e = r.errors[formats[f]!];
       if (!e || (join && columnFormat[f])) continue;
