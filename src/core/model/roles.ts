@@ -145,7 +145,7 @@ export class SegmentRoleMemo {
     let info = this.names.get(key);
     if (info !== undefined) return info;
     info = rolePartsOfSegments(segs, this.rank);
-    if (digits && info.block === undefined && info.expert === undefined && !DIGIT_READING_SHAPES.test(shape)) {
+    if (digits && info.block === undefined && info.expert === undefined && !readsDigitValues(shape)) {
       if (this.shapes.size < SEGMENT_MEMO_MAX) this.shapes.set(shape, info);
     } else if (this.names.size < SEGMENT_MEMO_MAX) this.names.set(key, info);
     return info;

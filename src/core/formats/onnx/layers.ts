@@ -214,8 +214,9 @@ export class NameRoleMemo {
   /** `roleFromName(name, op, segments, out)`. */
   infer(name: string, op: string, out: RoleResult): void {
     const shapes = this.byOp.get(op);
+    const hash = shapeHash(name) & this.hashMask;
     if (shapes !== undefined) {
-      const known = shapes.get(shapeHash(name) & this.hashMask);
+      const known = shapes.get(hash);
       if (known !== undefined && sameShape(known.name, name)) {
         out.role = known.role;
         out.block = known.blockStart >= 0 ? digitsValue(name, known.blockStart, known.blockEnd) : undefined;
@@ -240,7 +241,6 @@ export class NameRoleMemo {
     };
     let map = shapes;
     if (map === undefined) this.byOp.set(op, (map = new Map()));
-    const hash = shapeHash(name) & this.hashMask;
     if (map.has(hash)) return;
     map.set(hash, answer);
     this.size++;
