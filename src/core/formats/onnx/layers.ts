@@ -556,111 +556,133 @@ class GraphLayers {
     const table = this.table;
     // The table's columns read directly (its inputStart/inputEnd… as plain reads), as the spans above.
     const inputStarts = table.inputStarts.data;
-    const outputStarts = table.outputStarts.data;
-    const outputEdges = table.outputEdges;
     const ops = table.ops;
     const domains = table.domains;
     const rows = table.length;
     const inputCount = this.edges.length;
-    const outputCount = outputEdges.length;
-    const { foundIndex, foundTensor, foundExtras, result, out } = this;
+    const { foundIndex, foundTensor, foundExtras } = this;
+    // Most rows of a large graph read no stored tensor: this loop is all they cost. The rest (weight-path steps,
+    // layers) is in methods of its own, so this one stays small: it runs cold at first, and its optimized code is
+    // compiled twice (a call, and on the stack).
     for (let nodeIndex = from; nodeIndex < to; nodeIndex++) {
       const op = ops[nodeIndex]!;
       const domain = domains[nodeIndex]!;
       if (op === 'Constant' && (domain === '' || domain === 'ai.onnx')) continue;
       const first = inputStarts[nodeIndex]!;
       const stop = nodeIndex + 1 < rows ? inputStarts[nodeIndex + 1]! : inputCount;
-      const firstOutput = outputStarts[nodeIndex]!;
-      const outputStop = nodeIndex + 1 < rows ? outputStarts[nodeIndex + 1]! : outputCount;
-      // A weight-path op's first input is traced once, for both uses below.
-      let firstTensor: TensorInfo | undefined;
-      let firstExtras: readonly TensorInfo[] = NO_EXTRAS;
-      let firstTraced = false;
-      if (WEIGHT_PATH_OPS.has(op) && stop > first && outputStop > firstOutput) {
-        firstTensor = this.trace(first);
-        firstExtras = this.tracedExtras;
-        firstTraced = true;
-        if (firstTensor !== undefined && isWeightDtype(firstTensor.dtype)) {
-          const extras = [...firstExtras];
-          for (let k = first + 1; k < stop; k++) {
-            const side = this.trace(k);
-            if (side) extras.push(side, ...this.tracedExtras);
-          }
-          this.traced.set(outputEdges.get(firstOutput), { weight: firstTensor, extras });
-          continue;
-        }
-      }
-      let m: TensorInfo | undefined;
-      let mainIndex = -1;
+      if (WEIGHT_PATH_OPS.has(op) && stop > first && this.weightPath(nodeIndex, first, stop)) continue;
       let found = 0;
-      for (let index = 0; index < stop - first; index++) {
-        let tensor: TensorInfo | undefined;
-        let extras: readonly TensorInfo[];
-        if (index === 0 && firstTraced) {
-          tensor = firstTensor;
-          extras = firstExtras;
-        } else {
-          tensor = this.trace(first + index);
-          extras = this.tracedExtras;
-        }
+      for (let k = first; k < stop; k++) {
+        const tensor = k === this.firstEdge ? this.firstTensor : this.trace(k);
         if (tensor === undefined) continue;
-        foundIndex[found] = index;
+        foundIndex[found] = k - first;
         foundTensor[found] = tensor;
-        foundExtras[found] = extras;
+        foundExtras[found] = k === this.firstEdge ? this.firstExtras : this.tracedExtras;
         found++;
-        if (isWeightDtype(tensor.dtype) && (!m || tensor.elementCount > m.elementCount)) {
-          m = tensor;
-          mainIndex = index;
-        }
       }
-      if (!m || m.elementCount < MIN_LAYER_ELEMENTS) continue;
-      // The main weight, then its side tensors, then the other stored inputs (with theirs): each tensor once.
-      let more: TensorInfo[] | undefined;
-      const main = m;
-      const add = (t: TensorInfo): void => {
-        if (t !== main && isSideTensor(t.dtype) && (more === undefined || !more.includes(t))) (more ??= []).push(t);
-      };
-      for (let f = 0; f < found; f++) if (foundIndex[f] === mainIndex) for (const t of foundExtras[f]!) add(t);
-      const sides = SIDE_INPUTS.get(op)?.get(mainIndex);
-      for (let f = 0; f < found; f++) {
-        if (foundIndex[f] === mainIndex || (sides && !sides.includes(foundIndex[f]!))) continue;
-        add(foundTensor[f]!);
-        for (const t of foundExtras[f]!) add(t);
-      }
-      let parameterCount = m.elementCount;
-      let byteLength = m.byteLength;
-      if (more !== undefined) {
-        for (const t of more) {
-          parameterCount += t.elementCount;
-          byteLength += t.byteLength;
-        }
-      }
-      const nodeName = table.name(nodeIndex);
-      roleFor(nodeName, op, m, mainIndex, this.ctx, out.memo, result);
-      const role = result.role;
-      out.siteNames.push(nodeName);
-      out.siteRows.push(nodeIndex);
-      out.siteGraphs.push(this.graph);
-      const lowBitInt = QUANTIZED_INT_DTYPES.has(m.dtype) && m.shape.length >= 2 && role !== 'norm' && role !== 'bias' && role !== 'router';
-      out.layers.push(
-        new OnnxLayer(
-          domain && domain !== 'ai.onnx' ? `${domain}.${op}` : op,
-          role,
-          result.block,
-          result.expert,
-          m.name,
-          more !== undefined ? more.map(nameOf) : NO_MORE_WEIGHTS,
-          parameterCount,
-          byteLength,
-          m.dtype,
-          m.shape,
-          m.elementCount >= MIN_QUANTIZABLE_ELEMENTS && (isQuantizableWeight(role, m.shape, m.dtype) || lowBitInt),
-          table,
-          nodeIndex,
-        ),
-      );
+      this.firstEdge = -1;
+      if (found > 0) this.layer(nodeIndex, op, domain, found);
     }
   }
+
+  // What {@link weightPath} traced for a weight-path op's first input edge that is no weight step (read once).
+  private firstEdge = -1;
+  private firstTensor: TensorInfo | undefined = undefined;
+  private firstExtras: readonly TensorInfo[] = NO_EXTRAS;
+
+  /**
+   * A weight-path op (DequantizeLinear, Cast, Transpose…) whose first input (edge `first`) is a stored weight makes
+   * its first output a traced weight, with its other stored inputs as side tensors: true. Else false, with the first
+   * input's answer kept for the node's walk.
+   */
+  private weightPath(nodeIndex: number, first: number, stop: number): boolean {
+    const table = this.table;
+    const firstOutput = table.outputStart(nodeIndex);
+    if (table.outputEnd(nodeIndex) <= firstOutput) return false;
+    const tensor = this.trace(first);
+    const tracedExtras = this.tracedExtras;
+    if (tensor !== undefined && isWeightDtype(tensor.dtype)) {
+      const extras = tracedExtras.slice();
+      for (let k = first + 1; k < stop; k++) {
+        const side = this.trace(k);
+        if (side) {
+          extras.push(side);
+          for (const t of this.tracedExtras) extras.push(t);
+        }
+      }
+      this.traced.set(table.outputEdges.get(firstOutput), { weight: tensor, extras });
+      return true;
+    }
+    this.firstEdge = first;
+    this.firstTensor = tensor;
+    this.firstExtras = tracedExtras;
+    return false;
+  }
+
+  /** The layer of row `nodeIndex`, if any, from its `found` stored inputs (in the scratch columns). */
+  private layer(nodeIndex: number, op: string, domain: string, found: number): void {
+    const { foundIndex, foundTensor, foundExtras, result, out } = this;
+    let m: TensorInfo | undefined;
+    let mainIndex = -1;
+    for (let f = 0; f < found; f++) {
+      const tensor = foundTensor[f]!;
+      if (isWeightDtype(tensor.dtype) && (!m || tensor.elementCount > m.elementCount)) {
+        m = tensor;
+        mainIndex = foundIndex[f]!;
+      }
+    }
+    if (!m || m.elementCount < MIN_LAYER_ELEMENTS) return;
+    // The main weight, then its side tensors, then the other stored inputs (with theirs): each tensor once.
+    let more: TensorInfo[] | undefined;
+    for (let f = 0; f < found; f++) if (foundIndex[f] === mainIndex) for (const t of foundExtras[f]!) more = addSide(more, t, m);
+    const sides = SIDE_INPUTS.get(op)?.get(mainIndex);
+    for (let f = 0; f < found; f++) {
+      if (foundIndex[f] === mainIndex || (sides && !sides.includes(foundIndex[f]!))) continue;
+      more = addSide(more, foundTensor[f]!, m);
+      for (const t of foundExtras[f]!) more = addSide(more, t, m);
+    }
+    let parameterCount = m.elementCount;
+    let byteLength = m.byteLength;
+    if (more !== undefined) {
+      for (const t of more) {
+        parameterCount += t.elementCount;
+        byteLength += t.byteLength;
+      }
+    }
+    const table = this.table;
+    const nodeName = table.name(nodeIndex);
+    roleFor(nodeName, op, m, mainIndex, this.ctx, out.memo, result);
+    const role = result.role;
+    out.siteNames.push(nodeName);
+    out.siteRows.push(nodeIndex);
+    out.siteGraphs.push(this.graph);
+    const lowBitInt = QUANTIZED_INT_DTYPES.has(m.dtype) && m.shape.length >= 2 && role !== 'norm' && role !== 'bias' && role !== 'router';
+    out.layers.push(
+      new OnnxLayer(
+        domain && domain !== 'ai.onnx' ? `${domain}.${op}` : op,
+        role,
+        result.block,
+        result.expert,
+        m.name,
+        more !== undefined ? more.map(nameOf) : NO_MORE_WEIGHTS,
+        parameterCount,
+        byteLength,
+        m.dtype,
+        m.shape,
+        m.elementCount >= MIN_QUANTIZABLE_ELEMENTS && (isQuantizableWeight(role, m.shape, m.dtype) || lowBitInt),
+        table,
+        nodeIndex,
+      ),
+    );
+  }
+}
+
+/** `more` with `t` appended when it is a side tensor other than `main` not in it yet (a new list when `more` is undefined). */
+function addSide(more: TensorInfo[] | undefined, t: TensorInfo, main: TensorInfo): TensorInfo[] | undefined {
+  if (t === main || !isSideTensor(t.dtype) || (more !== undefined && more.includes(t))) return more;
+  if (more === undefined) return [t];
+  more.push(t);
+  return more;
 }
 
 function nameOf(t: TensorInfo): string {
