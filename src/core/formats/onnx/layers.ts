@@ -224,6 +224,12 @@ export class NameRoleMemo {
         return;
       }
     }
+    // Out of line: {@link infer} runs per name, mostly to a hit, and stays small (compiled early and cheaply).
+    this.learn(name, op, out, shapes, hash);
+  }
+
+  /** {@link infer} of a name whose shape is not remembered (`shapes`: the op's answers, `hash`: the name's shape hash). */
+  private learn(name: string, op: string, out: RoleResult, shapes: Map<number, ShapeAnswer> | undefined, hash: number): void {
     const origin = this.origin;
     roleFromName(name, op, this.segments, out, origin);
     if (this.size >= NAME_SHAPES_MAX || !isAscii(name) || /[0-9]/.test(op)) return;
