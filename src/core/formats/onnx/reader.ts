@@ -155,16 +155,25 @@ class ModelBuilder {
 
   //#region tensors
   private register(graph: RawGraph, localName: string, info: Omit<TensorInfo, 'name' | 'graph'>): string {
+    const unique = this.claimName(graph, localName);
+    // Field by field, in the order a spread of `info` gave (no spread: a copy through the runtime per tensor).
+    this.keep(graph, localName, { name: unique, dtype: info.dtype, shape: info.shape, elementCount: info.elementCount, byteLength: info.byteLength, file: info.file, byteOffset: info.byteOffset, encoding: info.encoding, origin: info.origin, graph: graph.path });
+    return unique;
+  }
+
+  /** The unique name of a tensor named `localName` in `graph`. */
+  private claimName(graph: RawGraph, localName: string): string {
     // A repeated name becomes `<graph path>/<name>`, then `…#2`, `…#3` (linear: model/uniqueNames.ts).
     // claim() of a free name takes it (one Set lookup and insert); only a taken one is tried under the graph's path.
-    const unique = this.tensorNames.has(localName) ? this.tensorNames.claim(`${graph.path}/${localName}`) : this.tensorNames.take(localName);
-    // Field by field, in the order a spread of `info` gave (no spread: a copy through the runtime per tensor).
-    const t: TensorInfo = { name: unique, dtype: info.dtype, shape: info.shape, elementCount: info.elementCount, byteLength: info.byteLength, file: info.file, byteOffset: info.byteOffset, encoding: info.encoding, origin: info.origin, graph: graph.path };
+    return this.tensorNames.has(localName) ? this.tensorNames.claim(`${graph.path}/${localName}`) : this.tensorNames.take(localName);
+  }
+
+  /** Adds `t` to the model's tensors and to `graph`'s scope under `localName`. */
+  private keep(graph: RawGraph, localName: string, t: TensorInfo): void {
     this.tensors.push(t);
     let scope = this.scopes.get(graph);
     if (!scope) this.scopes.set(graph, (scope = new Map()));
     scope.set(localName, t);
-    return unique;
   }
 
   private resolve(graph: RawGraph, value: string): TensorInfo | undefined {
@@ -209,11 +218,12 @@ class ModelBuilder {
   }
 
   /**
-   * {@link storedTensorInfo} of a tensor the WebAssembly scan read (its dims are sizes, it has at most one raw_data
-   * stretch and no other payload): the same checks, results and messages, without the payload records or a label
-   * made before a check fails. Its dims list becomes the shape (the scan made it for this tensor alone).
+   * Registers an initializer the WebAssembly scan read (its dims are sizes, it has at most one raw_data stretch and no
+   * other payload, it is not external) as {@link storedTensorInfo} and {@link register} would: the same checks,
+   * results and messages, made straight into its TensorInfo (no payload records, no intermediate object, no label
+   * made before a check fails). Its dims list becomes the shape (the scan made it for this tensor alone).
    */
-  private scannedTensorInfo(t: ScannedTensor, origin: TensorInfo['origin']): Omit<TensorInfo, 'name' | 'graph'> {
+  private registerScanned(graph: RawGraph, t: ScannedTensor): string {
     const dtype = dtypeOfOnnx(t.dataType);
     if (!dtype) this.fail('unsupported', `${this.label(t)} has unsupported data_type ${t.dataType}`, t.offset);
     const shape = t.dims;
@@ -224,20 +234,42 @@ class ModelBuilder {
       if (elementCount > max) this.fail('limit-exceeded', `${this.label(t)} has shape [${shape.join(', ')}], more than ${max} elements`, t.offset);
     }
     const rawLength = t.rawLength;
+    let byteLength = 0;
+    let file: string | undefined;
+    let byteOffset = 0;
     if (t.rawOffset >= 0 && rawLength > 0) {
       const expectedBytes = storedByteLength(dtype, elementCount);
       if (expectedBytes !== undefined && rawLength !== expectedBytes) {
         this.fail('bad-value', `${this.label(t)} has ${rawLength} bytes of raw_data but shape [${shape.join(', ')}] of ${dtype} needs ${expectedBytes}`, t.offset);
       }
-      return { dtype, shape, elementCount, byteLength: rawLength, file: '', byteOffset: t.rawOffset, encoding: 'raw', origin };
+      byteLength = rawLength;
+      file = '';
+      byteOffset = t.rawOffset;
+    } else if (elementCount > 0) this.tensorsWithoutData++;
+    const localName = t.name;
+    const unique = this.claimName(graph, localName);
+    this.keep(graph, localName, { name: unique, dtype, shape, elementCount, byteLength, file, byteOffset, encoding: 'raw', origin: 'initializer', graph: graph.path });
+    return unique;
+  }
+
+  /**
+   * Registers the initializers of `g` from index `from` on, into `initializers`, while they are stored in the model
+   * file (synchronous: nothing to open); returns the index it stopped at (an external one, or the end). A loop of its
+   * own: in the async {@link graph} it would run cold for all of a large graph's initializers.
+   */
+  private registerStored(g: RawGraph, initializers: string[], from: number): number {
+    const list = g.initializers;
+    let i = from;
+    for (; i < list.length; i++) {
+      const t = list[i]!;
+      if (t.dataLocation === DATA_LOCATION_EXTERNAL) break;
+      initializers.push(t instanceof ScannedTensor ? this.registerScanned(g, t) : this.register(g, t.name, this.storedTensorInfo(t, 'initializer')));
     }
-    if (elementCount > 0) this.tensorsWithoutData++;
-    return { dtype, shape, elementCount, byteLength: 0, file: undefined, byteOffset: 0, encoding: 'raw', origin };
+    return i;
   }
 
   /** {@link tensorInfo} of a tensor stored in the model file (synchronous: nothing to open). */
   private storedTensorInfo(t: RawTensor, origin: TensorInfo['origin']): Omit<TensorInfo, 'name' | 'graph'> {
-    if (t instanceof ScannedTensor) return this.scannedTensorInfo(t, origin);
     const what = this.label(t);
     const dtype = dtypeOfOnnx(t.dataType);
     if (!dtype) this.fail('unsupported', `${what} has unsupported data_type ${t.dataType}`, t.offset);
@@ -340,7 +372,10 @@ class ModelBuilder {
   //#region graphs
   private async graph(g: RawGraph): Promise<Graph> {
     const initializers: string[] = [];
-    for (const t of g.initializers) initializers.push(this.register(g, t.name, t.dataLocation === DATA_LOCATION_EXTERNAL ? await this.tensorInfo(t, 'initializer') : this.storedTensorInfo(t, 'initializer')));
+    for (let i = this.registerStored(g, initializers, 0); i < g.initializers.length; i = this.registerStored(g, initializers, i + 1)) {
+      const t = g.initializers[i]!;
+      initializers.push(this.register(g, t.name, await this.tensorInfo(t, 'initializer')));
+    }
     for (const s of g.sparseInitializers) {
       const r = await this.sparseInfo(s, 'initializer');
       if (r) initializers.push(this.register(g, r.localName, r.info));
