@@ -110,6 +110,8 @@ class ModelBuilder {
   async build(): Promise<Model> {
     const graphs: Graph[] = [];
     for (const g of this.raw.graphs) graphs.push(await this.graph(g));
+    const tensors = this.tensors;
+    let hasExperts: boolean | undefined;
     const layers = buildLayers({
       graphs: this.raw.graphs,
       scopes: (g) => {
@@ -120,7 +122,10 @@ class ModelBuilder {
         }
         return chain;
       },
-      hasExperts: this.tensors.some((t) => /(^|[./])experts?[./_]\d/.test(t.name)),
+      // Asked only when a layer's weight name reads as a router: most models never ask, so their tensor names are never scanned.
+      get hasExperts(): boolean {
+        return (hasExperts ??= tensors.some((t) => /(^|[./])experts?[./_]\d/.test(t.name)));
+      },
     });
     this.noteWarnings();
     await this.noteConstantOfShape();
