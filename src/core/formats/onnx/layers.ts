@@ -18,9 +18,29 @@ export interface LayerContext {
    * Where a value name of `graph` finds its stored tensor: the scopes of the graph and its enclosing graphs,
    * innermost first (the first hit wins).
    */
-  scopes(graph: RawGraph): readonly ReadonlyMap<string, TensorInfo>[];
+  scopes(graph: RawGraph): readonly Scope[];
   /** True when any tensor belongs to a routed MoE expert (changes what a bare `gate` means). */
   readonly hasExperts: boolean;
+}
+
+/** Slots of a {@link Scope}'s name filter: one per (first char code & 0x7f, min(length, 63)). */
+const FILTER_SLOTS = 128 * 64;
+
+/**
+ * One graph's stored tensors by the names its nodes use (initializers, Constant outputs), with a filter of those
+ * names kept as they are added: 1 at `(first char code & 0x7f) × 64 + min(length, 63)` of every non-empty name, so
+ * a name whose entry is 0 is not there (the converse need not hold) — most edges of a large graph are activations,
+ * answered without making their strings. Built by the reader while it registers tensors (no pass over the names).
+ */
+export class Scope {
+  readonly tensors = new Map<string, TensorInfo>();
+  readonly filter = new Uint8Array(FILTER_SLOTS);
+
+  /** Maps `name` to `tensor` (a later tensor of the same name replaces the earlier, as Map.set does). */
+  set(name: string, tensor: TensorInfo): void {
+    if (name !== '') this.filter[(name.charCodeAt(0) & 0x7f) * 64 + (name.length < 63 ? name.length : 63)] = 1;
+    this.tensors.set(name, tensor);
+  }
 }
 
 /** Ops that only re-express a weight (dequantize, cast, transpose, reshape): their stored input is the real weight of their consumer. */
@@ -454,31 +474,20 @@ class OnnxLayer implements Draft {
   }
 }
 
-/**
- * 1 at `(first char code & 0x7f) × 64 + min(length, 63)` for every name `scope` holds: a name whose entry is 0 is
- * not in it (the converse need not hold).
- */
-function nameFilter(scope: ReadonlyMap<string, TensorInfo>): Uint8Array {
-  const filter = new Uint8Array(128 * 64);
-  for (const name of scope.keys()) if (name !== '') filter[(name.charCodeAt(0) & 0x7f) * 64 + (name.length < 63 ? name.length : 63)] = 1;
-  return filter;
-}
-
 /** Node rows {@link GraphLayers.rows} walks per call (see there). */
 const ROWS_PER_CALL = 512;
 
 /** Builds the layers of every graph, main graph first. */
 export function buildLayers(ctx: LayerContext): Layer[] {
-  const out: LayerSink = { layers: [], siteNames: [], siteRows: [], siteGraphs: [], memo: new NameRoleMemo(new SegmentRoleMemo(0)) };
-  const scopeFilters = new Map<ReadonlyMap<string, TensorInfo>, Uint8Array>();
+  const out: LayerSink = { layers: [], siteNames: [], siteRows: [], siteGraphs: [], memo: new NameRoleMemo(new SegmentRoleMemo(0)), weightUses: new Map(), sharedWeights: false, outputHead: false };
   for (const g of ctx.graphs) {
-    const walk = new GraphLayers(ctx, g, scopeFilters, out);
+    const walk = new GraphLayers(ctx, g, out);
     const rows = g.nodes.length;
     for (let from = 0; from < rows; from += ROWS_PER_CALL) walk.rows(from, Math.min(rows, from + ROWS_PER_CALL));
   }
   nameLayers(out.layers, out.siteNames, out.siteRows, out.siteGraphs, ctx.graphs);
-  blocksForSharedWeights(out.layers);
-  markOutputHead(out.layers, ctx);
+  if (out.sharedWeights) blocksForSharedWeights(out.layers, out.weightUses);
+  if (!out.outputHead) markOutputHead(out.layers, ctx);
   return out.layers;
 }
 
@@ -489,6 +498,12 @@ interface LayerSink {
   readonly siteRows: number[];
   readonly siteGraphs: RawGraph[];
   readonly memo: NameRoleMemo;
+  /** How many layers have each main weight (by name), counted as layers are made. */
+  readonly weightUses: Map<string, number>;
+  /** True once a main weight is used by two layers. */
+  sharedWeights: boolean;
+  /** True once a layer is an output head. */
+  outputHead: boolean;
 }
 
 /**
@@ -514,13 +529,10 @@ class GraphLayers {
   private readonly foundTensor: TensorInfo[] = [];
   private readonly foundExtras: (readonly TensorInfo[])[] = [];
 
-  constructor(private readonly ctx: LayerContext, private readonly graph: RawGraph, scopeFilters: Map<ReadonlyMap<string, TensorInfo>, Uint8Array>, private readonly out: LayerSink) {
-    this.chain = ctx.scopes(graph);
-    this.filters = this.chain.map((scope) => {
-      let f = scopeFilters.get(scope);
-      if (f === undefined) scopeFilters.set(scope, (f = nameFilter(scope)));
-      return f;
-    });
+  constructor(private readonly ctx: LayerContext, private readonly graph: RawGraph, private readonly out: LayerSink) {
+    const scopes = ctx.scopes(graph);
+    this.chain = scopes.map((scope) => scope.tensors);
+    this.filters = scopes.map((scope) => scope.filter);
     // Rows of the node table (parse.ts): no node object is made here.
     this.table = graph.nodes;
     this.edges = this.table.inputEdges;
@@ -659,6 +671,13 @@ class GraphLayers {
     const nodeName = table.name(nodeIndex);
     roleFor(nodeName, op, m, mainIndex, this.ctx, out.memo, result);
     const role = result.role;
+    if (role === 'output_head') out.outputHead = true;
+    const uses = out.weightUses.get(m.name);
+    if (uses === undefined) out.weightUses.set(m.name, 1);
+    else {
+      out.weightUses.set(m.name, uses + 1);
+      out.sharedWeights = true;
+    }
     out.siteNames.push(nodeName);
     out.siteRows.push(nodeIndex);
     out.siteGraphs.push(this.graph);
@@ -734,11 +753,10 @@ function nameLayers(layers: Draft[], names: readonly string[], siteRows: readonl
  * A weight tensor used by several nodes (ONNX Runtime's optimizer deduplicates identical initializers — e.g. every
  * LayerNorm gamma of a freshly initialised model is the same tensor) names one block, but each node sits in its own.
  * For such layers the block comes from graph order instead: the block of the nearest preceding layer whose weight is
- * its own. Layers without a block (embeddings, a tied output head) keep none.
+ * its own. Layers without a block (embeddings, a tied output head) keep none. `uses`: how many layers have each main
+ * weight (a model whose weights each have one layer changes nothing, and is not walked).
  */
-function blocksForSharedWeights(layers: readonly Draft[]): void {
-  const uses = new Map<string, number>();
-  for (const l of layers) uses.set(l.weight!, (uses.get(l.weight!) ?? 0) + 1);
+function blocksForSharedWeights(layers: readonly Draft[], uses: ReadonlyMap<string, number>): void {
   let previous: number | undefined;
   for (let i = 0; i < layers.length; i++) {
     const l = layers[i]!;
@@ -759,7 +777,6 @@ const HEAD_PASSTHROUGH: ReadonlySet<string> = new Set(['Add', 'Reshape', 'Cast',
  * `logits` (through a few reshapes/casts/bias adds) becomes the output head.
  */
 function markOutputHead(layers: readonly Draft[], ctx: LayerContext): void {
-  if (layers.some((l) => l.role === 'output_head')) return;
   const main = ctx.graphs[0];
   if (!main || !main.outputs.some((o) => /logits/i.test(o.name))) return;
   const table = main.nodes;

@@ -22,7 +22,7 @@ import type { ReadContext } from '../context';
 import { setOwn } from '../../model/dict';
 import { tensorLocation } from '../../model/tensorData';
 import { UniqueNames } from '../../model/uniqueNames';
-import { buildLayers, isWeightInput } from './layers';
+import { buildLayers, isWeightInput, Scope } from './layers';
 import { ATTRIBUTE_VALUES_KEPT, decodeValueInfo, OnnxWireParser, ScannedTensor, type DataField, type DataFieldName, type RawAttribute, type RawGraph, type RawModel, type RawNode, type RawSparseTensor, type RawTensor } from './parse';
 import { ATTRIBUTE_TYPE, DATA_LOCATION_EXTERNAL, dtypeOfOnnx } from './schema';
 import { int64Text, type BigValue } from './wire';
@@ -91,7 +91,7 @@ class ModelBuilder {
   private readonly tensors: TensorInfo[] = [];
   private readonly tensorNames = new UniqueNames();
   /** Per graph, its stored tensors by the names its nodes use. */
-  private readonly scopes = new Map<RawGraph, Map<string, TensorInfo>>();
+  private readonly scopes = new Map<RawGraph, Scope>();
   private readonly externals = new Map<string, Promise<ByteSource>>();
   private readonly externalSizes = new Map<string, number>();
   private readonly warnings: string[] = [];
@@ -115,7 +115,7 @@ class ModelBuilder {
     const layers = buildLayers({
       graphs: this.raw.graphs,
       scopes: (g) => {
-        const chain: Map<string, TensorInfo>[] = [];
+        const chain: Scope[] = [];
         for (let at: RawGraph | undefined = g; at; at = at.parent) {
           const scope = this.scopes.get(at);
           if (scope) chain.push(scope);
@@ -177,13 +177,13 @@ class ModelBuilder {
   private keep(graph: RawGraph, localName: string, t: TensorInfo): void {
     this.tensors.push(t);
     let scope = this.scopes.get(graph);
-    if (!scope) this.scopes.set(graph, (scope = new Map()));
+    if (!scope) this.scopes.set(graph, (scope = new Scope()));
     scope.set(localName, t);
   }
 
   private resolve(graph: RawGraph, value: string): TensorInfo | undefined {
     for (let g: RawGraph | undefined = graph; g; g = g.parent) {
-      const hit = this.scopes.get(g)?.get(value);
+      const hit = this.scopes.get(g)?.tensors.get(value);
       if (hit !== undefined) return hit;
     }
     return undefined;
