@@ -16,7 +16,7 @@ import { F, dtypeOfOnnx } from './schema';
 import { MAX_KEY_AND_LENGTH_BYTES as KEY, WIRE_FIXED32, WIRE_FIXED64, WIRE_LEN, WIRE_VARINT, WireCursor, drive, int64Text, need, type BigValue, type Wire } from './wire';
 import { UniqueNames } from '../../model/uniqueNames';
 import { appendAll } from '../../util/arrays';
-import { GraphScanner, graphScanMayGiveUp, graphScanMinBytes, SCAN_GIVE_UP_CALLS, SCAN_GIVE_UP_FIELDS } from './graphScan';
+import { GraphScanner, graphScanMayGiveUp, graphScanMinBytes, SCAN_GIVE_UP_CALLS, SCAN_GIVE_UP_FIELDS, SCAN_MAX_BYTES } from './graphScan';
 
 const utf8 = new TextDecoder('utf-8', { fatal: false });
 /** One char per byte (WHATWG maps 'latin1' to windows-1252: only its ASCII part, the same in every encoding, is used). */
@@ -766,6 +766,9 @@ export class OnnxWireParser {
         case F.Model.graph: {
           if (m.graph) this.fail(`the model has a second graph at offset ${c.keyOffset}`, c.keyOffset);
           const sub = this.sub(end, 'graph');
+          // A graph the scan can take whole is read in one piece (one read and one copy into the scan's memory, not a
+          // page of 4 KiB, 8 KiB… each); larger graphs (most of their bytes weights) read on in pages, skipping weights.
+          if (sub - c.pos <= SCAN_MAX_BYTES && !c.has(sub - c.pos)) yield need(sub - c.pos, sub);
           m.graph = yield* this.graph(sub, 'main', 0, undefined);
           break;
         }
