@@ -1,0 +1,53 @@
+/**
+ * Facts ONNX layer building notes while it makes the layers (formats/onnx/layers.ts): whether a layer is already an
+ * output head (then a `logits` output marks no other), whether a router's model has experts (asked of the reader only
+ * then), and which layers share a weight (tests/unit/onnxBlocks.test.ts checks the blocks those take).
+ */
+import { strict as assert } from 'node:assert';
+import { test } from 'node:test';
+import { MemoryByteSource, openModel, type Model } from '../../src/core';
+import { encodeModel, f32Bytes, graph, model, node, rawTensor, value } from '../fixtures/buildOnnx';
+
+function weight(name: string, dims: readonly number[]): ReturnType<typeof rawTensor> {
+  return rawTensor(name, dims, { raw: f32Bytes(new Array<number>(dims.reduce((a, b) => a * b, 1)).fill(0.5)) });
+}
+
+async function read(nodes: Parameters<typeof graph>[0], initializers: Parameters<typeof graph>[1]['initializers'], outputs: string[]): Promise<Model> {
+  const g = graph(nodes, { initializers, inputs: [value('x', 'FLOAT', [1, 4])], outputs: outputs.map((o) => value(o, 'FLOAT', [1, 4])) });
+  return openModel(new MemoryByteSource('m.onnx', encodeModel(model(g))));
+}
+
+function roles(m: Model): Record<string, string> {
+  return Object.fromEntries(m.layers.map((l) => [l.name, l.role]));
+}
+
+test('a linear layer producing a logits output (through a bias add) becomes the output head when no layer is one', async () => {
+  const m = await read(
+    [node('MatMul', ['x', 'proj.weight'], ['h'], { name: 'proj' }), node('Add', ['h', 'proj.bias'], ['logits'], { name: 'proj_bias' })],
+    [weight('proj.weight', [4, 4]), weight('proj.bias', [4])],
+    ['logits'],
+  );
+  assert.deepEqual(roles(m), { proj: 'output_head', proj_bias: 'bias' });
+});
+
+test('a logits output marks no layer when one is already an output head by its weight name', async () => {
+  const m = await read(
+    [node('MatMul', ['x', 'lm_head.weight'], ['h'], { name: 'head' }), node('MatMul', ['h', 'proj.weight'], ['logits'], { name: 'proj' })],
+    [weight('lm_head.weight', [4, 4]), weight('proj.weight', [4, 4])],
+    ['logits'],
+  );
+  assert.deepEqual(roles(m), { head: 'output_head', proj: 'linear' });
+});
+
+test('a bare gate weight is a router in a model with experts and an FFN gate otherwise', async () => {
+  const gate = node('MatMul', ['x', 'model.layers.0.mlp.gate.weight'], ['g'], { name: 'gate' });
+  const dense = await read([gate], [weight('model.layers.0.mlp.gate.weight', [4, 4])], ['g']);
+  assert.equal(roles(dense)['gate'], 'ffn_gate');
+  const moe = await read(
+    [gate, node('MatMul', ['x', 'model.layers.0.mlp.experts.0.up_proj.weight'], ['e'], { name: 'expert' })],
+    [weight('model.layers.0.mlp.gate.weight', [4, 4]), weight('model.layers.0.mlp.experts.0.up_proj.weight', [4, 4])],
+    ['g', 'e'],
+  );
+  assert.equal(roles(moe)['gate'], 'router');
+  assert.equal(moe.layers.find((l) => l.name === 'expert')?.expert, 0);
+});
