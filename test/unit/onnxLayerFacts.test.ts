@@ -12,7 +12,7 @@ function weight(name: string, dims: readonly number[]): ReturnType<typeof rawTen
   return rawTensor(name, dims, { raw: f32Bytes(new Array<number>(dims.reduce((a, b) => a * b, 1)).fill(0.5)) });
 }
 
-async function read(nodes: Parameters<typeof graph>[0], initializers: Parameters<typeof graph>[1]['initializers'], outputs: string[]): Promise<Model> {
+async function read(nodes: Parameters<typeof graph>[0], initializers: ReturnType<typeof rawTensor>[], outputs: string[]): Promise<Model> {
   const g = graph(nodes, { initializers, inputs: [value('x', 'FLOAT', [1, 4])], outputs: outputs.map((o) => value(o, 'FLOAT', [1, 4])) });
   return openModel(new MemoryByteSource('m.onnx', encodeModel(model(g))));
 }
