@@ -434,43 +434,69 @@ type Draft = { -readonly [K in keyof Layer]: Layer[K] };
 type NodeTable = RawGraph['nodes'];
 
 /**
- * An ONNX layer. Its node's inputs and outputs (graph edges) are read from the node table when first asked for
+ * An ONNX layer. Its node's inputs and outputs (graph edges) are read from the node table whenever asked for
  * (estimate and the output-head search read them; `inspect` does not): a large graph's layers would otherwise each
  * keep two lists and their strings. Every other field is a plain data property; the two edge lists are not own
  * properties (not in `Object.keys`, a spread or JSON), as they were not meant to be copied.
  */
 class OnnxLayer implements Draft {
-  name = '';
+  // Fields are assigned in the constructor, not declared with initializers or as parameter properties: a declared
+  // field is defined on every new layer before the constructor runs (then assigned again), a cost per layer.
+  declare op: string;
+  declare role: LayerRole;
+  declare block: number | undefined;
+  declare expert: number | undefined;
+  declare weight: string;
+  declare moreWeights: readonly string[];
+  declare parameterCount: number;
+  declare byteLength: number;
+  declare dtype: TensorInfo['dtype'];
+  declare shape: readonly number[];
+  declare quantizable: boolean;
+  declare name: string;
   readonly #table: NodeTable;
   readonly #row: number;
-  #inputs: string[] | undefined = undefined;
-  #outputs: string[] | undefined = undefined;
 
   constructor(
-    public op: string,
-    public role: LayerRole,
-    public block: number | undefined,
-    public expert: number | undefined,
-    public weight: string,
-    public moreWeights: readonly string[],
-    public parameterCount: number,
-    public byteLength: number,
-    public dtype: TensorInfo['dtype'],
-    public shape: readonly number[],
-    public quantizable: boolean,
+    op: string,
+    role: LayerRole,
+    block: number | undefined,
+    expert: number | undefined,
+    weight: string,
+    moreWeights: readonly string[],
+    parameterCount: number,
+    byteLength: number,
+    dtype: TensorInfo['dtype'],
+    shape: readonly number[],
+    quantizable: boolean,
     table: NodeTable,
     row: number,
   ) {
+    // In the order the fields had as parameter properties, `name` last (the own keys' order stays the same).
+    this.op = op;
+    this.role = role;
+    this.block = block;
+    this.expert = expert;
+    this.weight = weight;
+    this.moreWeights = moreWeights;
+    this.parameterCount = parameterCount;
+    this.byteLength = byteLength;
+    this.dtype = dtype;
+    this.shape = shape;
+    this.quantizable = quantizable;
+    this.name = '';
     this.#table = table;
     this.#row = row;
   }
 
+  /** A new list per read (its readers — estimate, the output-head search — read it once per layer): nothing is kept. */
   get inputs(): readonly string[] {
-    return (this.#inputs ??= this.#table.inputs(this.#row));
+    return this.#table.inputs(this.#row);
   }
 
+  /** A new list per read, as {@link inputs}. */
   get outputs(): readonly string[] {
-    return (this.#outputs ??= this.#table.outputs(this.#row));
+    return this.#table.outputs(this.#row);
   }
 }
 
@@ -652,19 +678,25 @@ class GraphLayers {
     if (!m || m.elementCount < MIN_LAYER_ELEMENTS) return;
     // The main weight, then its side tensors, then the other stored inputs (with theirs): each tensor once.
     let more: TensorInfo[] | undefined;
-    for (let f = 0; f < found; f++) if (foundIndex[f] === mainIndex) for (const t of foundExtras[f]!) more = addSide(more, t, m);
+    // Indexed loops, not for-of: this runs once per layer, mostly before it is compiled, where for-of makes an iterator.
+    for (let f = 0; f < found; f++) {
+      if (foundIndex[f] !== mainIndex) continue;
+      const extras = foundExtras[f]!;
+      for (let e = 0; e < extras.length; e++) more = addSide(more, extras[e]!, m);
+    }
     const sides = SIDE_INPUTS.get(op)?.get(mainIndex);
     for (let f = 0; f < found; f++) {
       if (foundIndex[f] === mainIndex || (sides && !sides.includes(foundIndex[f]!))) continue;
       more = addSide(more, foundTensor[f]!, m);
-      for (const t of foundExtras[f]!) more = addSide(more, t, m);
+      const extras = foundExtras[f]!;
+      for (let e = 0; e < extras.length; e++) more = addSide(more, extras[e]!, m);
     }
     let parameterCount = m.elementCount;
     let byteLength = m.byteLength;
     if (more !== undefined) {
-      for (const t of more) {
-        parameterCount += t.elementCount;
-        byteLength += t.byteLength;
+      for (let i = 0; i < more.length; i++) {
+        parameterCount += more[i]!.elementCount;
+        byteLength += more[i]!.byteLength;
       }
     }
     const table = this.table;
