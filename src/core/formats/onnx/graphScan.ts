@@ -157,17 +157,37 @@ export class GraphScanner {
   }
 
   /**
-   * Makes `buf` the scanned bytes (copied once per buffer: the reader's pages are read once and walked in order).
-   * False when it is larger than one scan covers.
+   * `n` bytes of the scanned area as a view for the reader to read into: {@link load} then takes them as they are, no
+   * copy. Undefined when more than one scan covers or the memory cannot grow. The view stays valid until another
+   * buffer is loaded (a larger one grows the memory: the old views are then detached).
+   */
+  inputArea(n: number): Uint8Array | undefined {
+    if (n > SCAN_MAX_BYTES || !this.room(n)) return undefined;
+    const area = new Uint8Array(this.ex.memory.buffer, IN, n);
+    this.loadedFrom = area;
+    return area;
+  }
+
+  /** Grows the memory to hold `n` scanned bytes (and the slack after them); false when it cannot. */
+  private room(n: number): boolean {
+    const have = this.ex.memory.buffer.byteLength;
+    if (IN + n + SLACK <= have) return true;
+    try {
+      this.ex.memory.grow(Math.ceil((IN + n + SLACK - have) / PAGE));
+    } catch {
+      return false;
+    }
+    this.views();
+    return true;
+  }
+
+  /**
+   * Makes `buf` the scanned bytes (copied once per buffer: the reader's pages are read once and walked in order;
+   * not at all when `buf` is the {@link inputArea}). False when it is larger than one scan covers.
    */
   load(buf: Uint8Array): boolean {
     if (buf === this.loadedFrom) return true;
-    if (buf.length > SCAN_MAX_BYTES) return false;
-    const have = this.ex.memory.buffer.byteLength;
-    if (IN + buf.length + SLACK > have) {
-      this.ex.memory.grow(Math.ceil((IN + buf.length + SLACK - have) / PAGE));
-      this.views();
-    }
+    if (buf.length > SCAN_MAX_BYTES || !this.room(buf.length)) return false;
     this.bytes.set(buf, IN);
     this.loadedFrom = buf;
     return true;

@@ -13,7 +13,7 @@ import type { Limits } from '../../io/limits';
 import { MemoryBudget, NODE_ENTRY_BYTES, TENSOR_ENTRY_BYTES } from '../../io/memoryBudget';
 import type { AttributeValue, Dim, GraphNode, GraphValue } from '../../model/types';
 import { F, dtypeOfOnnx } from './schema';
-import { MAX_KEY_AND_LENGTH_BYTES as KEY, WIRE_FIXED32, WIRE_FIXED64, WIRE_LEN, WIRE_VARINT, WireCursor, drive, int64Text, need, type BigValue, type Wire } from './wire';
+import { MAX_KEY_AND_LENGTH_BYTES as KEY, WIRE_FIXED32, WIRE_FIXED64, WIRE_LEN, WIRE_VARINT, WireCursor, drive, int64Text, need, needInto, type BigValue, type Wire } from './wire';
 import { UniqueNames } from '../../model/uniqueNames';
 import { appendAll } from '../../util/arrays';
 import { GraphScanner, graphScanMayGiveUp, graphScanMinBytes, SCAN_GIVE_UP_CALLS, SCAN_GIVE_UP_FIELDS, SCAN_MAX_BYTES } from './graphScan';
@@ -766,9 +766,14 @@ export class OnnxWireParser {
         case F.Model.graph: {
           if (m.graph) this.fail(`the model has a second graph at offset ${c.keyOffset}`, c.keyOffset);
           const sub = this.sub(end, 'graph');
-          // A graph the scan can take whole is read in one piece (one read and one copy into the scan's memory, not a
-          // page of 4 KiB, 8 KiB… each); larger graphs (most of their bytes weights) read on in pages, skipping weights.
-          if (sub - c.pos <= SCAN_MAX_BYTES && !c.has(sub - c.pos)) yield need(sub - c.pos, sub);
+          // A graph the scan can take whole is read in one piece (not in pages of 4 KiB, 8 KiB …), straight into the
+          // scan's memory when it will be scanned; larger graphs (most of their bytes weights) read on in pages,
+          // skipping the weights.
+          const n = sub - c.pos;
+          if (n <= SCAN_MAX_BYTES && !c.has(n)) {
+            const into = this.scanArea(n);
+            yield into !== undefined ? needInto(sub, into) : need(n, sub);
+          }
           m.graph = yield* this.graph(sub, 'main', 0, undefined);
           break;
         }
@@ -972,6 +977,15 @@ export class OnnxWireParser {
         return valueInfoCount;
       }
     }
+  }
+
+  /** The scanner's memory for a main graph of `n` bytes to be read into, when it will be scanned (see {@link scanGraph}). */
+  private scanArea(n: number): Uint8Array | undefined {
+    if (this.scanner === undefined) {
+      if (n < graphScanMinBytes()) return undefined;
+      this.scanner = GraphScanner.create(this.limits) ?? null;
+    }
+    return this.scanner?.inputArea(n);
   }
 
   /** Scans so far, and the fields they read (see {@link giveUpScanning}). */
