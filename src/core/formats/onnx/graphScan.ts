@@ -35,6 +35,9 @@ const PAGE = 0x1_0000;
 /** Names and labels longer than this are read by parse.ts (longer names are charged to the memory budget there). */
 const SHORT_NAME_BYTES = 64;
 
+/** Most labels (op types, domains) one scanner enters (graphScan.wat's LABELS): its label ids are below this. */
+export const SCAN_LABELS = 256;
+
 /** Record tag (first word of each record in OUT; nodes and value_info go to columns of their own). */
 export const SCAN_TENSOR = 2;
 
@@ -53,6 +56,7 @@ interface ScanExports {
   readonly arenaUsed: { readonly value: number };
   readonly valueBytes: { readonly value: number };
   readonly full: { readonly value: number };
+  readonly labelCount: { readonly value: number };
 }
 
 let compiled: object | null | undefined;
@@ -249,6 +253,11 @@ export class GraphScanner {
   label(id: number): Uint8Array {
     const slot = this.all[(LABEL_SLOT >> 2) + id]!;
     return this.bytes.subarray(slot + 8, slot + 8 + this.all[slot >> 2]! - 1);
+  }
+
+  /** Labels entered so far (ids 0 … count − 1, at most {@link SCAN_LABELS}). */
+  get labelCount(): number {
+    return this.ex.labelCount.value;
   }
 
   /** Names read by the last scan that are empty or not ASCII (their hashes say nothing). */

@@ -83,7 +83,7 @@
   (global $VALUES i32 (i32.const 0x340000))
   (global $VALUES_END i32 (i32.const 0x400000))
   ;; Labels entered so far (at most 256).
-  (global $labelCount (mut i32) (i32.const 0))
+  (global $labelCount (export "labelCount") (mut i32) (i32.const 0))
   ;; Per scan: the text index of its arena (parse.ts's), the table's edge counts before it, the next INS / OUTS
   ;; entry, names not ASCII or empty (no hash check), entries not ASCII.
   (global $text (mut i32) (i32.const 0))

@@ -16,7 +16,7 @@ import { F, dtypeOfOnnx } from './schema';
 import { MAX_KEY_AND_LENGTH_BYTES as KEY, WIRE_FIXED32, WIRE_FIXED64, WIRE_LEN, WIRE_VARINT, WireCursor, drive, int64Text, need, needInto, type BigValue, type Wire } from './wire';
 import { UniqueNames } from '../../model/uniqueNames';
 import { appendAll } from '../../util/arrays';
-import { GraphScanner, graphScanMayGiveUp, graphScanMinBytes, SCAN_GIVE_UP_CALLS, SCAN_GIVE_UP_FIELDS, SCAN_MAX_BYTES } from './graphScan';
+import { GraphScanner, graphScanMayGiveUp, graphScanMinBytes, SCAN_GIVE_UP_CALLS, SCAN_GIVE_UP_FIELDS, SCAN_LABELS, SCAN_MAX_BYTES } from './graphScan';
 
 const utf8 = new TextDecoder('utf-8', { fatal: false });
 /** One char per byte (WHATWG maps 'latin1' to windows-1252: only its ASCII part, the same in every encoding, is used). */
@@ -288,17 +288,57 @@ function asciiHash(s: string): number | undefined {
 }
 
 /**
+ * The op types and domains of one parse's node tables, by id ({@link NodeTable.labelIds}): ids below
+ * {@link SCAN_LABELS} are the scan's label ids (graphScan.ts; made into strings once each, after the scan that met
+ * them), the others labels the JavaScript walk met. One label may have an id of each kind (the same string).
+ */
+export class NodeLabels {
+  /** The scan's labels by its id. */
+  readonly scanned: string[] = [];
+  /** The walk's labels: id {@link SCAN_LABELS} + index. */
+  private readonly walked: string[] = [];
+  private readonly walkedIds = new Map<string, number>();
+
+  /** The label of `id`. */
+  get(id: number): string {
+    return id < SCAN_LABELS ? this.scanned[id]! : this.walked[id - SCAN_LABELS]!;
+  }
+
+  /**
+   * The id of a label the walk met: the same id for the same label, for the first {@link INTERNED_MAX} distinct ones
+   * (then a new id each time: as many as nodes at most).
+   */
+  idOf(label: string): number {
+    const seen = this.walkedIds.get(label);
+    if (seen !== undefined) return seen;
+    const id = SCAN_LABELS + this.walked.length;
+    this.walked.push(label);
+    if (this.walkedIds.size < INTERNED_MAX) this.walkedIds.set(label, id);
+    return id;
+  }
+
+  /** The ids whose label is `label`. */
+  idsOf(label: string): number[] {
+    const ids: number[] = [];
+    for (let i = 0; i < this.scanned.length; i++) if (this.scanned[i] === label) ids.push(i);
+    for (let i = 0; i < this.walked.length; i++) if (this.walked[i] === label) ids.push(SCAN_LABELS + i);
+    return ids;
+  }
+}
+
+/**
  * A graph's nodes as columns: one row per node, no object and no edge lists per node. Layers are built from the
  * rows (layers.ts); the IR's `GraphNode` objects are made only when `Graph.nodes` is read (estimate, export and
  * apply read it; `inspect` never does). On a 45,000-node graph the per-node objects and lists were a third of the
- * heap the garbage collector copied. Names and edges are {@link TextColumn}s (strings made when read).
+ * heap the garbage collector copied. Names and edges are {@link TextColumn}s (strings made when read); op types and
+ * domains are label ids ({@link labelIds}; the scan's are copied as it wrote them, no string per node).
  */
 export class NodeTable {
   /** The texts the names and edges are cut from. */
   readonly texts: string[] = [];
   readonly names = new TextColumn(this.texts);
-  readonly ops: string[] = [];
-  readonly domains: string[] = [];
+  /** Two per row: the ids of its op type and domain in {@link labels}. */
+  readonly labelIds = new IntColumn();
   /** Inputs of row i: `inputEdges` entries from `inputStarts.data[i]` up to the next row's start (or the end). */
   readonly inputEdges = new TextColumn(this.texts);
   readonly inputStarts = new IntColumn();
@@ -312,10 +352,54 @@ export class NodeTable {
   private nameHashes: IntColumn | undefined = new IntColumn();
   /** Rows the JavaScript walk read (their names' hashes are made when asked for). */
   private readonly walkedRows: number[] = [];
+  /** {@link ops} and {@link domains}, once made (until a row is added). */
+  private opList: string[] | undefined;
+  private domainList: string[] | undefined;
+
+  /** `labels`: the labels of the parse the table belongs to (shared by its tables). */
+  constructor(readonly labels: NodeLabels = new NodeLabels()) {}
+
+  /** Row i's op type. */
+  op(i: number): string {
+    return this.labels.get(this.labelIds.data[2 * i]!);
+  }
+
+  /** Row i's domain. */
+  domain(i: number): string {
+    return this.labels.get(this.labelIds.data[2 * i + 1]!);
+  }
+
+  /** Every row's op type (made on first read, then kept). */
+  get ops(): string[] {
+    return (this.opList ??= this.labelList(0));
+  }
+
+  /** Every row's domain (made on first read, then kept). */
+  get domains(): string[] {
+    return (this.domainList ??= this.labelList(1));
+  }
+
+  private labelList(at: number): string[] {
+    const n = this.length;
+    const ids = this.labelIds.data;
+    const labels = this.labels;
+    const out = new Array<string>(n);
+    for (let i = 0; i < n; i++) out[i] = labels.get(ids[2 * i + at]!);
+    return out;
+  }
+
+  /** True when some row's op type is `op`. */
+  hasOp(op: string): boolean {
+    const wanted = this.labels.idsOf(op);
+    if (wanted.length === 0) return false;
+    const ids = this.labelIds.data;
+    for (let i = 0; i < this.length; i++) if (wanted.includes(ids[2 * i]!)) return true;
+    return false;
+  }
 
   /** Rows completed. */
   get length(): number {
-    return this.ops.length;
+    return this.labelIds.length >> 1;
   }
 
   /** Opens row `length`: its edges follow ({@link addInput}, {@link addOutput}), then {@link end}. */
@@ -344,16 +428,17 @@ export class NodeTable {
       }
     }
     this.names.push(name);
-    this.ops.push(op);
-    this.domains.push(domain);
+    this.labelIds.push(this.labels.idOf(op));
+    this.labelIds.push(this.labels.idOf(domain));
+    this.opList = this.domainList = undefined;
   }
 
   /**
    * Appends the rows of a scan (graphScan.ts): name and edge spans cut from `text` (whose index in {@link texts} the
-   * scan was given), edge starts, name hashes (`unhashed`: names among them that are empty or not ASCII), op types and
-   * domains.
+   * scan was given), edge starts, name hashes (`unhashed`: names among them that are empty or not ASCII), the label
+   * ids of op types and domains (their strings in {@link labels} already).
    */
-  appendScanned(text: string, s: GraphScanner, ops: readonly string[], domains: readonly string[]): void {
+  appendScanned(text: string, s: GraphScanner): void {
     this.texts.push(text);
     const nonAscii = s.nonAscii > 0;
     const arena = s.arena();
@@ -364,8 +449,8 @@ export class NodeTable {
     this.outputStarts.append(s.outputStarts());
     if (s.unhashed > 0) this.nameHashes = undefined;
     else this.nameHashes?.append(s.nameHashes());
-    appendAll(this.ops, ops);
-    appendAll(this.domains, domains);
+    this.labelIds.append(s.labelIds());
+    this.opList = this.domainList = undefined;
   }
 
   /** True when no name is empty and no name is there twice. */
@@ -429,7 +514,7 @@ export class NodeTable {
 
   /** Row i as the IR's node, without attributes (reader.ts completes the rows that have some). */
   node(i: number): GraphNode {
-    return { name: this.names.get(i), op: this.ops[i]!, domain: this.domains[i]!, inputs: this.inputs(i), outputs: this.outputs(i), attributes: NO_ATTRIBUTES, subgraphs: NONE };
+    return { name: this.names.get(i), op: this.op(i), domain: this.domain(i), inputs: this.inputs(i), outputs: this.outputs(i), attributes: NO_ATTRIBUTES, subgraphs: NONE };
   }
 }
 
@@ -621,6 +706,8 @@ export class OnnxWireParser {
   private readonly usedPaths = new UniqueNames();
   private readonly graphs: RawGraph[] = [];
   private readonly interned = new Map<string, string>();
+  /** The op types and domains of the parse's node tables. */
+  private readonly labels = new NodeLabels();
 
   constructor(source: ByteSource, private readonly limits: Limits, private readonly token: CancellationToken | undefined, private readonly budget = new MemoryBudget(limits, source.name)) {
     this.c = new WireCursor(source);
@@ -858,7 +945,7 @@ export class OnnxWireParser {
     if (depth > this.limits.maxNestingDepth) this.fail(`subgraphs nest deeper than ${this.limits.maxNestingDepth} levels at offset ${this.c.pos}`, this.c.pos, 'limit-exceeded');
     const c = this.c;
     const g: RawGraph = {
-      path: this.uniquePath(path), depth, parent, name: '', nodes: new NodeTable(), nodeAttributes: new Map(), initializers: [], sparseInitializers: [], inputs: [], outputs: [], valueInfo: new DeferredValues(),
+      path: this.uniquePath(path), depth, parent, name: '', nodes: new NodeTable(this.labels), nodeAttributes: new Map(), initializers: [], sparseInitializers: [], inputs: [], outputs: [], valueInfo: new DeferredValues(),
     };
     this.graphs.push(g);
     let valueInfoCount = 0;
@@ -997,9 +1084,6 @@ export class OnnxWireParser {
     if (this.scanCalls >= SCAN_GIVE_UP_CALLS && this.scanFields < SCAN_GIVE_UP_FIELDS * this.scanCalls && graphScanMayGiveUp()) this.scanner = null;
   }
 
-  /** The strings of the scanner's label ids (op types, domains), made once each. */
-  private readonly scanLabels: string[] = [];
-
   /**
    * Adds what the last scan read to `g` (offsets in its records relative to the buffer starting at file offset `base`).
    * Nodes and initializers are taken by functions of their own: each is compiled for its own work once hot (scans of
@@ -1016,43 +1100,29 @@ export class OnnxWireParser {
     if (s.values > 0) g.valueInfo.keepScanned(s.valueBytes(), s.valueEnds());
   }
 
-  /** The scan's initializers into `g.initializers`. */
-  private takeTensors(s: GraphScanner, g: RawGraph, base: number, text: string, arena: Uint8Array): void {
-    const words = s.recordWords;
-    for (let i = 0; i < words;) i = this.takeTensor(s, g, base, text, arena, i);
-  }
-
-  /** The scan's node rows into `g.nodes`. */
+  /** The scan's node rows into `g.nodes` (the strings of labels it met first made, once each). */
   private takeNodes(s: GraphScanner, g: RawGraph, text: string): void {
-    const nodes = s.nodes;
-    const ids = s.labelIds();
-    const labels = this.scanLabels;
-    const ops = new Array<string>(nodes);
-    const domains = new Array<string>(nodes);
-    for (let k = 0; k < nodes; k++) {
-      ops[k] = labels[ids[2 * k]!] ?? this.scanLabel(s, ids[2 * k]!);
-      domains[k] = labels[ids[2 * k + 1]!] ?? this.scanLabel(s, ids[2 * k + 1]!);
-    }
-    g.nodes.appendScanned(text, s, ops, domains);
+    const scanned = this.labels.scanned;
+    for (let id = scanned.length; id < s.labelCount; id++) scanned.push(this.intern(utf8.decode(s.label(id))));
+    g.nodes.appendScanned(text, s);
   }
 
-  /** The scanned initializer whose record starts at word `i`; returns the next record's word. */
-  private takeTensor(s: GraphScanner, g: RawGraph, base: number, text: string, arena: Uint8Array, i: number): number {
+  /** The scan's initializers into `g.initializers` (one loop, no call per record). */
+  private takeTensors(s: GraphScanner, g: RawGraph, base: number, text: string, arena: Uint8Array): void {
     const w = s.records;
-    const rawAt = w[i + 7]!;
-    const rawLength = w[i + 8]!;
-    const rank = w[i + 9]!;
-    const dims: number[] = rank === 0 ? [] : new Array<number>(rank);
-    for (let k = 0; k < rank; k++) dims[k] = w[i + 10 + k]!;
-    const t = w[i + 2]!;
-    const name = t >= 0 ? text.substring(w[i + 3]!, w[i + 4]!) : utf8.decode(arena.subarray(w[i + 3]!, w[i + 4]!));
-    g.initializers.push(new ScannedTensor(base + s.offset(w[i + 1]!), name, dims, w[i + 5]!, w[i + 6]!, rawAt < 0 ? -1 : base + s.offset(rawAt), rawLength));
-    return i + 10 + rank;
-  }
-
-  /** The string of the scanner's label `id`, made (and interned) on its first use. */
-  private scanLabel(s: GraphScanner, id: number): string {
-    return (this.scanLabels[id] = this.intern(utf8.decode(s.label(id))));
+    const words = s.recordWords;
+    const list = g.initializers;
+    // Offsets in the records are memory addresses: `s.offset(a)` is `a` + a constant.
+    const shift = base + s.offset(0);
+    for (let i = 0; i < words;) {
+      const rawAt = w[i + 7]!;
+      const rank = w[i + 9]!;
+      const dims: number[] = rank === 0 ? [] : new Array<number>(rank);
+      for (let k = 0; k < rank; k++) dims[k] = w[i + 10 + k]!;
+      const name = w[i + 2]! >= 0 ? text.substring(w[i + 3]!, w[i + 4]!) : utf8.decode(arena.subarray(w[i + 3]!, w[i + 4]!));
+      list.push(new ScannedTensor(shift + w[i + 1]!, name, dims, w[i + 5]!, w[i + 6]!, rawAt < 0 ? -1 : shift + rawAt, w[i + 8]!));
+      i += 10 + rank;
+    }
   }
 
   /**
