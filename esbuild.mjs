@@ -48,14 +48,39 @@ function llamaCppFileUrls(packageDir) {
   };
 }
 
+/**
+ * The CLI bundles take the project's own modules (src/) as free of side effects when imported (what a package.json
+ * `"sideEffects": false` says of a package's files): a module none of whose exports a bundle uses is left out, even
+ * when its top level calls functions, which esbuild otherwise keeps because it cannot tell they are pure. Without
+ * this, `inspect`'s bundle held (and evaluated at every start) the hardware catalog (its targets are built by calls,
+ * ~1.3 ms), the quantizers and number formats, and jsonc-parser, all reached only through the src/core/index.ts facade.
+ * No module in src/ is imported for its side effects alone (no `import './x'`).
+ */
+function ownModulesWithoutSideEffects() {
+  const src = path.resolve('src') + path.sep;
+  const probe = Symbol('own-modules-probe');
+  return {
+    name: 'own-modules-without-side-effects',
+    setup(build) {
+      build.onResolve({ filter: /^\.\.?\// }, async (args) => {
+        if (args.pluginData === probe) return undefined;
+        const r = await build.resolve(args.path, { kind: args.kind, importer: args.importer, resolveDir: args.resolveDir, pluginData: probe });
+        if (r.errors.length > 0 || !r.path.startsWith(src)) return undefined;
+        return { path: r.path, sideEffects: false };
+      });
+    },
+  };
+}
+
 // The CLI: dist/cli.js (src/cli/launcher.ts) runs the bundle dist/cliMain.js (every command), or the bundle of
 // `inspect` or `estimate` alone for those, or of help/version/completion, with the V8 code cache written below.
+const cli = { ...common, platform: 'node', format: 'cjs', external: nodeExternal, mainFields: nodeMainFields, plugins: [ownModulesWithoutSideEffects()] };
 const builds = [
-  { ...common, platform: 'node', format: 'cjs', entryPoints: ['src/cli/launcher.ts'], outfile: 'dist/cli.js', banner: { js: '#!/usr/bin/env node' }, external: nodeExternal, mainFields: nodeMainFields },
-  { ...common, platform: 'node', format: 'cjs', entryPoints: ['src/cli/main.ts'], outfile: 'dist/cliMain.js', external: nodeExternal, mainFields: nodeMainFields },
-  { ...common, platform: 'node', format: 'cjs', entryPoints: ['src/cli/inspectMain.ts'], outfile: 'dist/cliInspect.js', external: nodeExternal, mainFields: nodeMainFields },
-  { ...common, platform: 'node', format: 'cjs', entryPoints: ['src/cli/estimateMain.ts'], outfile: 'dist/cliEstimate.js', external: nodeExternal, mainFields: nodeMainFields },
-  { ...common, platform: 'node', format: 'cjs', entryPoints: ['src/cli/generalMain.ts'], outfile: 'dist/cliGeneral.js', external: nodeExternal, mainFields: nodeMainFields },
+  { ...cli, entryPoints: ['src/cli/launcher.ts'], outfile: 'dist/cli.js', banner: { js: '#!/usr/bin/env node' } },
+  { ...cli, entryPoints: ['src/cli/main.ts'], outfile: 'dist/cliMain.js' },
+  { ...cli, entryPoints: ['src/cli/inspectMain.ts'], outfile: 'dist/cliInspect.js' },
+  { ...cli, entryPoints: ['src/cli/estimateMain.ts'], outfile: 'dist/cliEstimate.js' },
+  { ...cli, entryPoints: ['src/cli/generalMain.ts'], outfile: 'dist/cliGeneral.js' },
 ];
 if (existsSync('src/host/extension.ts')) builds.push({ ...common, platform: 'node', format: 'cjs', entryPoints: ['src/host/extension.ts'], outfile: 'dist/extension.js', external: nodeExternal, mainFields: nodeMainFields });
 if (existsSync('src/worker/analysis.ts')) builds.push({ ...common, platform: 'node', format: 'cjs', entryPoints: ['src/worker/analysis.ts'], outfile: 'dist/worker.js', external: nodeExternal, mainFields: nodeMainFields });
