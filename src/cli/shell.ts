@@ -41,7 +41,7 @@ const IO_ERRORS: ReadonlyMap<string, string> = new Map([
  * write that finds the descriptor non-blocking and full (EAGAIN) on, for that write's rest and everything after it.
  * Output to a closed pipe (`precision-lens inspect … | head -1`) ends quietly: the EPIPE error is swallowed, and the
  * process exits at once with status 0 (like other filters whose reader left); a descriptor that is not open drops
- * its output, like Node's own stdio streams.
+ * its output, like Node's own stdio streams. Any other write error (a full disk) is the command's failure.
  */
 class ProcessOutput {
   private stream: NodeJS.WriteStream | undefined;
@@ -81,7 +81,8 @@ class ProcessOutput {
       } else if (code === 'EBADF') {
         this.closed = true;
       } else {
-        throw e;
+        // Reported as one line naming the stream (`stdout: no space left on the device (ENOSPC).`, exit 2).
+        throw Object.assign(e as NodeJS.ErrnoException, { path: this.fd === 1 ? 'stdout' : 'stderr' });
       }
     }
   }

@@ -6,7 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { closeSync, copyFileSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type * as vm from 'node:vm';
@@ -160,6 +160,17 @@ test('output is the same written through a pipe the reader leaves full while it 
     assert.equal(l.runsOnePass(['inspect', file], l.regularFileSize), l.regularFileSize(file)! >= l.ONE_PASS_MIN_FILE_BYTES);
   } finally {
     rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('output to a full disk is a one-line failure naming the stream (exit 2)', { skip: existsSync('/dev/full') ? false : 'no /dev/full' }, () => {
+  const mnist = path.resolve(__dirname, '../fixtures/models/mnist-12.onnx');
+  const full = openSync('/dev/full', 'w');
+  try {
+    const r = spawnSync(process.execPath, [path.join(DIST, 'cli.js'), 'inspect', mnist, '--json'], { encoding: 'utf8', stdio: ['ignore', full, 'pipe'] });
+    assert.deepEqual([r.status, r.stderr], [2, 'precision-lens: stdout: no space left on the device (ENOSPC).\n']);
+  } finally {
+    closeSync(full);
   }
 });
 
