@@ -60,13 +60,14 @@ class ProcessOutput {
     this.write('\n');
   }
 
-  private write(text: string): void {
+  /** Writes text (as UTF-8) or bytes as they are. */
+  write(data: string | Uint8Array): void {
     if (this.closed) return;
     if (this.stream !== undefined) {
-      this.stream.write(text);
+      this.stream.write(data);
       return;
     }
-    const bytes = Buffer.from(text, 'utf8');
+    const bytes = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
     let at = 0;
     try {
       while (at < bytes.length) at += writeSync(this.fd, bytes, at, bytes.length - at);
@@ -106,6 +107,7 @@ let stderrIsTTY: boolean | undefined;
 export const consoleOutput: CliOutput = {
   out: (t) => stdout.line(escapeTerminal(t, true)),
   outJson: (t) => stdout.line(escapeTerminalJson(t)),
+  outBytes: (b) => stdout.write(b),
   err: (t) => stderr.line(escapeTerminal(t, true)),
   // Asked only by commands that may show progress; node:tty loads the socket modules.
   get errIsTTY(): boolean {
