@@ -21,6 +21,8 @@ const INS = 0x10_0000;
 const OUTS = 0x18_0000;
 const ARENA = 0x20_0000;
 const LABEL_SLOT = 0x30_a000;
+const VALUE_ENDS = 0x32_0000;
+const VALUES = 0x34_0000;
 const IN = 0x40_0000;
 /** The memory's maximum, in 64 KiB pages. */
 const MAX_PAGES = 192;
@@ -33,14 +35,13 @@ const PAGE = 0x1_0000;
 /** Names and labels longer than this are read by parse.ts (longer names are charged to the memory budget there). */
 const SHORT_NAME_BYTES = 64;
 
-/** Record tags (first word of each record in OUT; nodes go to the node columns). */
+/** Record tag (first word of each record in OUT; nodes and value_info go to columns of their own). */
 export const SCAN_TENSOR = 2;
-export const SCAN_VALUE = 3;
 
 interface ScanExports {
   readonly memory: { readonly buffer: ArrayBuffer; grow(pages: number): number };
   setLimits(nameMax: number, labelMax: number, strMax: number, rankMax: number, arity: number): void;
-  scan(pos: number, limit: number, nodesLeft: number, tensorsLeft: number, valuesLeft: number, text: number, inBase: number, outBase: number): number;
+  scan(pos: number, limit: number, nodesLeft: number, tensorsLeft: number, valuesLeft: number, text: number, inBase: number, outBase: number, valueBase: number): number;
   readonly nodes: { readonly value: number };
   readonly edgesIn: { readonly value: number };
   readonly edgesOut: { readonly value: number };
@@ -50,6 +51,7 @@ interface ScanExports {
   readonly values: { readonly value: number };
   readonly outUsed: { readonly value: number };
   readonly arenaUsed: { readonly value: number };
+  readonly valueBytes: { readonly value: number };
   readonly full: { readonly value: number };
 }
 
@@ -173,10 +175,11 @@ export class GraphScanner {
 
   /**
    * Scans from `pos` (an offset in the loaded buffer) up to `limit`; returns the offset of the first field left
-   * to parse.ts. The records are {@link records}, the name bytes {@link arena}.
+   * to parse.ts. The records are {@link records}, the name bytes {@link arena}, the value_info messages
+   * {@link valueBytes} with their ends {@link valueEnds} (counted on from `valueBase`).
    */
-  scan(pos: number, limit: number, nodesLeft: number, tensorsLeft: number, valuesLeft: number, text: number, inBase: number, outBase: number): number {
-    return this.ex.scan(IN + pos, IN + limit, nodesLeft, tensorsLeft, valuesLeft, text, inBase, outBase) - IN;
+  scan(pos: number, limit: number, nodesLeft: number, tensorsLeft: number, valuesLeft: number, text: number, inBase: number, outBase: number, valueBase: number): number {
+    return this.ex.scan(IN + pos, IN + limit, nodesLeft, tensorsLeft, valuesLeft, text, inBase, outBase, valueBase) - IN;
   }
 
   /**
@@ -206,6 +209,16 @@ export class GraphScanner {
 
   nameHashes(): Int32Array {
     return this.all.subarray(HASHES >> 2, (HASHES >> 2) + this.nodes);
+  }
+
+  /** The value_info messages the last scan read, back to back (valid until the next scan). */
+  valueBytes(): Uint8Array {
+    return this.bytes.subarray(VALUES, VALUES + this.ex.valueBytes.value);
+  }
+
+  /** Where each value_info message of the last scan ends: `valueBase` + its end in {@link valueBytes}. */
+  valueEnds(): Int32Array {
+    return this.all.subarray(VALUE_ENDS >> 2, (VALUE_ENDS >> 2) + this.ex.values.value);
   }
 
   labelIds(): Int32Array {

@@ -1,9 +1,10 @@
 ;; The common fields of an ONNX GraphProto walked in WebAssembly (graphScan.ts, parse.ts). Compiled by
 ;; `npm run build:kernels` (scripts/buildKernels.mjs, wabt) into gen/graphScanWasm.ts.
 ;;
-;; `scan` walks graph fields from a position in a copy of the reader's buffered bytes and writes one record per
-;; field it reads into OUT (i32 words); the text of every name it reads is copied into ARENA, so the caller decodes
-;; one text per call instead of one per name. It reads only what it can read exactly as parse.ts does, with the same
+;; `scan` walks graph fields from a position in a copy of the reader's buffered bytes into columns: nodes into the
+;; node columns, initializers as records in OUT (i32 words), value_info messages as their bytes in VALUES with their
+;; ends in VALUE_ENDS (the caller keeps them in bulk, no work per message); the text of every name it reads is copied
+;; into ARENA, so the caller decodes one text per call instead of one per name. It reads only what it can read exactly as parse.ts does, with the same
 ;; checks passed: nodes without attributes, whose names and labels are at most the short-name bound; initializers
 ;; with name, dims, data_type, data_location and at most one raw_data; value_info messages of at most 256 bytes
 ;; (checked, as parse.ts checks a deferred one). On anything else — another field, a message past the buffered
@@ -12,7 +13,7 @@
 ;; message for bad input). So this never decides an error; it only decides how far the common case reaches.
 ;;
 ;; Every read is bounded by the end of its message, which is bounded by `limit` (the end of the buffered bytes);
-;; every write is bounded by OUT_END and ARENA_END (a field that does not fit is left for the next call).
+;; every write is bounded by its region's end (a field that does not fit is left for the next call).
 ;; Field numbers are imported (schema.ts's, from the generated ONNX schema), not typed in here.
 (module
   (import "f" "graphNode" (global $G_NODE i32))
@@ -48,12 +49,14 @@
   (import "f" "dimParam" (global $DM_PARAM i32))
 
   ;; Layout (bytes; graphScan.ts knows the same numbers):
-  ;; OUT [0, 512 KiB) tensor and value_info records;
+  ;; OUT [0, 512 KiB) tensor records;
   ;; node columns, one entry per node (a scan reads at most 1,023 nodes): NAMES (text, start, end), IN_STARTS,
   ;; OUT_STARTS, HASHES (FNV-1a of the name), LABEL_IDS (op_type id, domain id);
   ;; INS, OUTS: (text, start, end) per input / output edge, at most 43,690 of each per scan;
   ;; ARENA [2 MiB, 3 MiB) name bytes; LABELS (512 slots of 72 bytes: length + 1, id, up to 64 bytes) and LABEL_SLOT
   ;; (slot address by id); SCRATCH (8,192 output spans of a node);
+  ;; VALUE_ENDS (one word per value_info read: where its bytes end, counted on from $valueBase) and VALUES (the
+  ;; value_info messages' bytes, back to back: the caller keeps them as they are, to decode if ever asked);
   ;; IN [4 MiB, …) the buffered bytes (at most 8 MiB less 16 bytes: the memory's maximum; graphScan.ts keeps 16
   ;; bytes after them, so a one-byte length may be read at the end of a message before its bound is checked).
   ;; A text index of -1 in NAMES, INS or OUTS marks a name that is not ASCII: start and end are then arena offsets.
@@ -75,6 +78,10 @@
   (global $LABEL_SLOT i32 (i32.const 0x30a000))
   (global $SCRATCH i32 (i32.const 0x310000))
   (global $SCRATCH_ENTRIES i32 (i32.const 8192))
+  (global $VALUE_ENDS i32 (i32.const 0x320000))
+  (global $VALUE_ENDS_END i32 (i32.const 0x340000))
+  (global $VALUES i32 (i32.const 0x340000))
+  (global $VALUES_END i32 (i32.const 0x400000))
   ;; Labels entered so far (at most 256).
   (global $labelCount (mut i32) (i32.const 0))
   ;; Per scan: the text index of its arena (parse.ts's), the table's edge counts before it, the next INS / OUTS
@@ -82,6 +89,9 @@
   (global $text (mut i32) (i32.const 0))
   (global $inBase (mut i32) (i32.const 0))
   (global $outBase (mut i32) (i32.const 0))
+  (global $valueBase (mut i32) (i32.const 0))
+  (global $vb (mut i32) (i32.const 0))
+  (global $valueBytes (export "valueBytes") (mut i32) (i32.const 0))
   (global $ip (mut i32) (i32.const 0))
   (global $op (mut i32) (i32.const 0))
   (global $unhashed (export "unhashed") (mut i32) (i32.const 0))
@@ -721,17 +731,20 @@
     (i32.const 1))
 
   ;; Walks graph fields from $p (an address in IN) up to $limit, reading at most $nodesLeft nodes, $tensorsLeft
-  ;; initializers and $valuesLeft value_info entries; returns the address of the first field not read. Records
-  ;; start at OUT (a value_info record is [3, message start, message end]); nodes fill the node columns, their names
-  ;; and edges cut from text $text; edge starts count on from $inBase and $outBase.
+  ;; initializers and $valuesLeft value_info entries; returns the address of the first field not read. Tensor
+  ;; records start at OUT; nodes fill the node columns, their names and edges cut from text $text; edge starts count
+  ;; on from $inBase and $outBase; value_info messages are copied to VALUES, their ends (from $valueBase on) to
+  ;; VALUE_ENDS.
   (func (export "scan") (param $p i32) (param $limit i32) (param $nodesLeft i32) (param $tensorsLeft i32) (param $valuesLeft i32)
-      (param $text i32) (param $inBase i32) (param $outBase i32) (result i32)
+      (param $text i32) (param $inBase i32) (param $outBase i32) (param $valueBase i32) (result i32)
     (local $k i32) (local $f i32) (local $n i32) (local $q i32) (local $e i32) (local $r i32)
     (global.set $o (global.get $OUT))
     (global.set $ap (global.get $ARENA))
     (global.set $text (local.get $text))
     (global.set $inBase (local.get $inBase))
     (global.set $outBase (local.get $outBase))
+    (global.set $valueBase (local.get $valueBase))
+    (global.set $vb (global.get $VALUES))
     (global.set $ip (global.get $INS))
     (global.set $op (global.get $OUTS))
     (global.set $edgesIn (i32.const 0))
@@ -779,16 +792,19 @@
           (then
             (br_if $stop (i32.eqz (local.get $valuesLeft)))
             (br_if $stop (i32.eqz (call $valueInfo (local.get $q) (local.get $e))))
-            (if (i32.eqz (call $room (i32.const 3) (i32.const 0))) (then (global.set $full (i32.const 1)) (br $stop)))
-            (i32.store (global.get $o) (i32.const 3))
-            (i32.store offset=4 (global.get $o) (local.get $q))
-            (i32.store offset=8 (global.get $o) (local.get $e))
-            (global.set $o (i32.add (global.get $o) (i32.const 12)))
+            (if (i32.or (i32.gt_u (local.get $n) (i32.sub (global.get $VALUES_END) (global.get $vb)))
+                        (i32.ge_u (i32.shl (global.get $values) (i32.const 2)) (i32.sub (global.get $VALUE_ENDS_END) (global.get $VALUE_ENDS))))
+              (then (global.set $full (i32.const 1)) (br $stop)))
+            (memory.copy (global.get $vb) (local.get $q) (local.get $n))
+            (global.set $vb (i32.add (global.get $vb) (local.get $n)))
+            (i32.store (i32.add (global.get $VALUE_ENDS) (i32.shl (global.get $values) (i32.const 2)))
+                       (i32.add (global.get $valueBase) (i32.sub (global.get $vb) (global.get $VALUES))))
             (local.set $valuesLeft (i32.sub (local.get $valuesLeft) (i32.const 1)))
             (global.set $values (i32.add (global.get $values) (i32.const 1)))
             (local.set $p (local.get $e))
             (br $l)))))
     (global.set $outUsed (i32.sub (global.get $o) (global.get $OUT)))
     (global.set $arenaUsed (i32.sub (global.get $ap) (global.get $ARENA)))
+    (global.set $valueBytes (i32.sub (global.get $vb) (global.get $VALUES)))
     (local.get $p))
 )

@@ -16,7 +16,7 @@ import { F, dtypeOfOnnx } from './schema';
 import { MAX_KEY_AND_LENGTH_BYTES as KEY, WIRE_FIXED32, WIRE_FIXED64, WIRE_LEN, WIRE_VARINT, WireCursor, drive, int64Text, need, type BigValue, type Wire } from './wire';
 import { UniqueNames } from '../../model/uniqueNames';
 import { appendAll } from '../../util/arrays';
-import { GraphScanner, graphScanMayGiveUp, graphScanMinBytes, SCAN_GIVE_UP_CALLS, SCAN_GIVE_UP_FIELDS, SCAN_TENSOR } from './graphScan';
+import { GraphScanner, graphScanMayGiveUp, graphScanMinBytes, SCAN_GIVE_UP_CALLS, SCAN_GIVE_UP_FIELDS, SCAN_MAX_BYTES } from './graphScan';
 
 const utf8 = new TextDecoder('utf-8', { fatal: false });
 /** One char per byte (WHATWG maps 'latin1' to windows-1252: only its ASCII part, the same in every encoding, is used). */
@@ -496,71 +496,105 @@ const BUFFERED_TENSOR_BYTES = 4096;
  */
 const DEFERRED_VALUE_INFO_BYTES = 256;
 
+/** Most bytes of value_info messages one graph keeps undecoded (their ends are int32); later ones are decoded when read. */
+const DEFERRED_VALUE_INFO_STORE_BYTES = 0x4000_0000;
+
 /**
  * A graph's value_info list: entries decoded when read and entries kept as their checked message bytes, in file
- * order. {@link OnnxWireParser.decodeDeferred} turns it into the IR's list.
+ * order, as a column (no object or number per kept entry). {@link OnnxWireParser.decodeDeferred} turns it into the
+ * IR's list.
  */
 export class DeferredValues {
   private store = new Uint8Array(0);
   private used = 0;
-  /** Per entry, a decoded value or the end of its message in the kept bytes (it starts where the previous kept one ends). */
-  readonly entries: (GraphValue | number)[] = [];
+  /** Entries kept as bytes. */
+  private kept = 0;
+  /**
+   * Per entry: ≥ 0, a kept message, ending there in the kept bytes (it starts where the previous kept one ends);
+   * < 0, the decoded value `decoded[-1 - e]`.
+   */
+  private readonly ends = new IntColumn();
+  /** The entries decoded when read, in file order. */
+  private readonly decoded: GraphValue[] = [];
 
   get length(): number {
-    return this.entries.length;
+    return this.ends.length;
   }
 
   /** True when some entry waits to be decoded. */
   get deferred(): boolean {
-    return this.used > 0;
+    return this.kept > 0;
+  }
+
+  /** True when `n` more bytes of messages can be kept. */
+  canKeep(n: number): boolean {
+    return this.used + n <= DEFERRED_VALUE_INFO_STORE_BYTES;
+  }
+
+  /** Bytes kept so far (kept entries' ends count on from here). */
+  get keptBytes(): number {
+    return this.used;
   }
 
   push(v: GraphValue): void {
-    this.entries.push(v);
+    this.ends.push(-1 - this.decoded.length);
+    this.decoded.push(v);
+  }
+
+  /** Room for `n` more bytes. */
+  private grow(n: number): void {
+    if (this.used + n > this.store.length) {
+      const grown = new Uint8Array(Math.max(4096, 2 * this.store.length, this.used + n));
+      grown.set(this.store.subarray(0, this.used));
+      this.store = grown;
+    }
   }
 
   /**
-   * Keeps a checked value_info message (at most {@link DEFERRED_VALUE_INFO_BYTES} bytes), the cursor's buffered bytes
-   * `[start, end)`, to decode later. Copied byte by byte: a view per message (45,000 on the bench's graph) cost more
-   * than the copy.
+   * Keeps a checked value_info message (at most {@link DEFERRED_VALUE_INFO_BYTES} bytes, {@link canKeep}), the
+   * cursor's buffered bytes `[start, end)`, to decode later. Copied byte by byte: a view per message (45,000 on the
+   * bench's graph) cost more than the copy.
    */
   defer(c: WireCursor, start: number, end: number): void {
     const n = end - start;
-    if (this.used + n > this.store.length) {
-      const grown = new Uint8Array(Math.max(4096, 2 * this.store.length, this.used + n));
-      grown.set(this.store.subarray(0, this.used));
-      this.store = grown;
-    }
+    this.grow(n);
     c.copyOut(start, end, this.store, this.used);
     this.used += n;
-    this.entries.push(this.used);
+    this.kept++;
+    this.ends.push(this.used);
   }
 
   /**
-   * Keeps checked value_info messages lying back to back in `bytes`: entry k ends at `ends[k]` (offsets in `bytes`,
-   * rising; the first starts at 0). One copy for the run (see {@link OnnxWireParser.takeScan}).
+   * Keeps checked value_info messages lying back to back in `bytes`, whose ends are `ends` (counted on from
+   * {@link keptBytes}, rising; see graphScan.ts `valueEnds`): one copy of each, no work per message.
    */
-  deferRun(bytes: Uint8Array, ends: readonly number[]): void {
-    const n = bytes.length;
-    if (this.used + n > this.store.length) {
-      const grown = new Uint8Array(Math.max(4096, 2 * this.store.length, this.used + n));
-      grown.set(this.store.subarray(0, this.used));
-      this.store = grown;
-    }
+  keepScanned(bytes: Uint8Array, ends: Int32Array): void {
+    this.grow(bytes.length);
     this.store.set(bytes, this.used);
-    for (const e of ends) this.entries.push(this.used + e);
-    this.used += n;
+    this.used += bytes.length;
+    this.kept += ends.length;
+    this.ends.append(ends);
   }
 
   /** The kept bytes. */
   bytes(): Uint8Array {
     return this.store.subarray(0, this.used);
   }
+
+  /** Entry k: the end of its kept bytes (≥ 0), or −1 − its index in {@link decodedValues}. */
+  entry(k: number): number {
+    return this.ends.data[k]!;
+  }
+
+  /** The entries decoded when read (all of them when none is {@link deferred}). */
+  get decodedValues(): GraphValue[] {
+    return this.decoded;
+  }
 }
 
 /** The IR's list of `values` (see {@link DeferredValues}): decodes the kept messages, if any. */
 export function decodeValueInfo(values: DeferredValues, fileName: string, limits: Limits): GraphValue[] {
-  if (!values.deferred) return values.entries as GraphValue[];
+  if (!values.deferred) return values.decodedValues;
   return new OnnxWireParser(new MemoryByteSource(fileName, values.bytes()), limits, undefined).decodeDeferred(values);
 }
 
@@ -732,6 +766,9 @@ export class OnnxWireParser {
         case F.Model.graph: {
           if (m.graph) this.fail(`the model has a second graph at offset ${c.keyOffset}`, c.keyOffset);
           const sub = this.sub(end, 'graph');
+          // A graph the scan can take whole is read in one piece (one read and one copy into the scan's memory, not a
+          // page of 4 KiB, 8 KiB… each); larger graphs (most of their bytes weights) read on in pages, skipping weights.
+          if (sub - c.pos <= SCAN_MAX_BYTES && !c.has(sub - c.pos)) yield need(sub - c.pos, sub);
           m.graph = yield* this.graph(sub, 'main', 0, undefined);
           break;
         }
@@ -869,7 +906,7 @@ export class OnnxWireParser {
             break;
           }
           if (!c.has(n)) yield need(n, vEnd);
-          if (field === F.Graph.value_info && n <= DEFERRED_VALUE_INFO_BYTES) {
+          if (field === F.Graph.value_info && n <= DEFERRED_VALUE_INFO_BYTES && g.valueInfo.canKeep(n)) {
             // Checked now (same checks and messages), decoded when Graph.valueInfo is first read.
             const start = c.pos;
             if (this.checkedBefore(start, vEnd)) c.pos = vEnd;
@@ -915,9 +952,10 @@ export class OnnxWireParser {
       const pos = c.pos - base;
       const nodesLeft = Math.min(limits.maxNodeCount - this.nodeCount, 1023 - (this.nodeCount & 1023));
       const tensorsLeft = Math.min(limits.maxTensorCount - this.tensorCount, 1023 - (this.tensorCount & 1023));
-      const valuesLeft = Math.min(limits.maxNodeCount - valueInfoCount, 0x7fff_ffff);
+      // A scan keeps at most 1 MiB of value_info bytes (graphScan.wat's VALUES).
+      const valuesLeft = g.valueInfo.canKeep(1 << 20) ? Math.min(limits.maxNodeCount - valueInfoCount, 0x7fff_ffff) : 0;
       const table = g.nodes;
-      const next = s.scan(pos, limit, nodesLeft, tensorsLeft, valuesLeft, table.texts.length, table.inputEdges.length, table.outputEdges.length);
+      const next = s.scan(pos, limit, nodesLeft, tensorsLeft, valuesLeft, table.texts.length, table.inputEdges.length, table.outputEdges.length, g.valueInfo.keptBytes);
       this.scanCalls++;
       if (next === pos) {
         this.giveUpScanning();
@@ -950,22 +988,24 @@ export class OnnxWireParser {
 
   /**
    * Adds what the last scan read to `g` (offsets in its records relative to the buffer starting at file offset `base`).
-   * Nodes, initializers and value_info runs are taken by functions of their own: each is compiled for its own work
-   * once hot (scans of a graph's nodes come before those of its initializers and value_info, so one function for
-   * all would be compiled without feedback for the later kinds and fall back to the interpreter when it met them).
+   * Nodes and initializers are taken by functions of their own: each is compiled for its own work once hot (scans of
+   * a graph's nodes come before those of its initializers, so one function for both would be compiled without
+   * feedback for the later kind and fall back to the interpreter when it met it). value_info messages are kept in
+   * bulk: their bytes and ends as the scan wrote them (a call and two pushes per message cost ~0.4 µs each while cold).
    */
   private takeScan(s: GraphScanner, g: RawGraph, base: number): void {
     const arena = s.arena();
     // ASCII names are cut from one text of the call's name bytes (one char per byte); others are decoded alone.
     const text = latin1.decode(arena);
     if (s.nodes > 0) this.takeNodes(s, g, text);
-    const w = s.records;
+    if (s.tensors > 0) this.takeTensors(s, g, base, text, arena);
+    if (s.values > 0) g.valueInfo.keepScanned(s.valueBytes(), s.valueEnds());
+  }
+
+  /** The scan's initializers into `g.initializers`. */
+  private takeTensors(s: GraphScanner, g: RawGraph, base: number, text: string, arena: Uint8Array): void {
     const words = s.recordWords;
-    const run = this.valueRun;
-    run.start = -1;
-    run.end = -1;
-    for (let i = 0; i < words;) i = w[i] === SCAN_TENSOR ? this.takeTensor(s, g, base, text, arena, i) : this.takeValue(s, g, i);
-    if (run.start >= 0) g.valueInfo.deferRun(s.view(run.start, run.end), run.ends);
+    for (let i = 0; i < words;) i = this.takeTensor(s, g, base, text, arena, i);
   }
 
   /** The scan's node rows into `g.nodes`. */
@@ -994,25 +1034,6 @@ export class OnnxWireParser {
     const name = t >= 0 ? text.substring(w[i + 3]!, w[i + 4]!) : utf8.decode(arena.subarray(w[i + 3]!, w[i + 4]!));
     g.initializers.push(new ScannedTensor(base + s.offset(w[i + 1]!), name, dims, w[i + 5]!, w[i + 6]!, rawAt < 0 ? -1 : base + s.offset(rawAt), rawLength));
     return i + 10 + rank;
-  }
-
-  /** The value_info run being gathered from a scan's records (consecutive checked entries are copied as one run). */
-  private readonly valueRun: { start: number; end: number; ends: number[] } = { start: -1, end: -1, ends: [] };
-
-  /** The checked value_info whose record starts at word `i` (kept as its bytes); returns the next record's word. */
-  private takeValue(s: GraphScanner, g: RawGraph, i: number): number {
-    const w = s.records;
-    const run = this.valueRun;
-    const start = s.offset(w[i + 1]!);
-    const stop = s.offset(w[i + 2]!);
-    if (start !== run.end) {
-      if (run.start >= 0) g.valueInfo.deferRun(s.view(run.start, run.end), run.ends);
-      run.start = start;
-      run.ends = [];
-    }
-    run.end = stop;
-    run.ends.push(stop - run.start);
-    return i + 3;
   }
 
   /** The string of the scanner's label `id`, made (and interned) on its first use. */
@@ -1570,11 +1591,13 @@ export class OnnxWireParser {
     const c = this.c;
     const bytes = values.bytes();
     c.hold(bytes);
+    const decoded = values.decodedValues;
     const out: GraphValue[] = [];
     let start = 0;
-    for (const e of values.entries) {
-      if (typeof e !== 'number') {
-        out.push(e);
+    for (let k = 0; k < values.length; k++) {
+      const e = values.entry(k);
+      if (e < 0) {
+        out.push(decoded[-1 - e]!);
         continue;
       }
       c.pos = start;

@@ -17,7 +17,7 @@ import { ModelFormatError, formatError, throwIfCancelled } from '../../errors';
 import { checkRelativePath, truncateForMessage, type ByteSource } from '../../io/byteSource';
 import { readVarint, varintUnsigned, VARINT_TOO_LONG, VARINT_TRUNCATED, type VarintParts } from '../../io/varint';
 import { dtypeInfo, storedByteLength } from '../../model/dtypes';
-import type { AttributeValue, Graph, GraphNode, GraphValue, Hyperparameters, MetadataValue, Model, ModelFile, TensorInfo, TensorLocation } from '../../model/types';
+import type { AttributeValue, Graph, GraphNode, Hyperparameters, MetadataValue, Model, ModelFile, TensorInfo, TensorLocation } from '../../model/types';
 import type { ReadContext } from '../context';
 import { setOwn } from '../../model/dict';
 import { tensorLocation } from '../../model/tensorData';
@@ -350,7 +350,7 @@ class ModelBuilder {
     const table = g.nodes;
     const completed = new Map<number, GraphNode>();
     for (const [index, raw] of g.nodeAttributes) completed.set(index, await this.node(g, table.node(index), index, raw, initializers));
-    const graph: Graph = { name: g.path, nodes: [], inputs: g.inputs, outputs: g.outputs, valueInfo: g.valueInfo.deferred ? [] : (g.valueInfo.entries as GraphValue[]), initializers };
+    const graph: Graph = { name: g.path, nodes: [], inputs: g.inputs, outputs: g.outputs, valueInfo: g.valueInfo.deferred ? [] : g.valueInfo.decodedValues, initializers };
     // Both lists are made when first read (estimate, export, apply and the editor's graph views read them;
     // `inspect` never does), then stay plain data properties. Their bytes were checked when read: making them
     // cannot fail on the input.
