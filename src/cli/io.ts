@@ -18,6 +18,11 @@ export interface CliOutput {
    * Without it, {@link out} is used.
    */
   outJson?(text: string): void;
+  /**
+   * Writes bytes as they are: UTF-8 text whose terminal control characters the caller escaped, with its line ends (none
+   * is added). A JSON writer with a writer for rows (jsonOut.ts `RowsWriter`) uses it when the sink has it.
+   */
+  outBytes?(bytes: Uint8Array): void;
   /** stderr is a terminal: progress lines are shown without `--progress`. */
   readonly errIsTTY?: boolean;
 }
@@ -38,6 +43,11 @@ const escapeChar = (c: string): string => `\\u${c.charCodeAt(0).toString(16).pad
  * character (U+0000–U+001F) inside strings, and writes no other outside them than the line end.
  */
 const TERMINAL_CONTROL_AFTER_JSON = /[\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/;
+
+/** True for a UTF-16 unit of {@link TERMINAL_CONTROL_AFTER_JSON} (one JSON text may hold raw). */
+export function isTerminalControl(c: number): boolean {
+  return (c >= 0x7f && c <= 0x9f) || c === 0x61c || c === 0x200e || c === 0x200f || (c >= 0x202a && c <= 0x202e) || (c >= 0x2066 && c <= 0x2069);
+}
 
 /**
  * Escapes terminal control characters as `\uXXXX` (also valid inside JSON strings, where they can only occur).

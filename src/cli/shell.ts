@@ -35,6 +35,9 @@ const IO_ERRORS: ReadonlyMap<string, string> = new Map([
 export const consoleOutput: CliOutput = {
   out: (t) => writeQuietly(process.stdout, escapeTerminal(t, true)),
   outJson: (t) => writeQuietly(process.stdout, escapeTerminalJson(t)),
+  outBytes: (b) => {
+    if (!closedStreams.has(process.stdout)) process.stdout.write(b);
+  },
   err: (t) => writeQuietly(process.stderr, escapeTerminal(t, true)),
   errIsTTY: process.stderr.isTTY === true,
 };

@@ -43,7 +43,7 @@ export {
   isRoutedExpert, type ParameterBreakdown, parameterBreakdown, type ParameterPart, parameterPart, tensorParts,
 } from './model/parameters';
 export {
-  dtypeLabel, formatBytes, formatCount, inspectReport,
+  dtypeLabel, formatBytes, formatCount, type InspectDocument, inspectDocument, InspectLayerRows, inspectReport,
 } from './model/inspect';
 export { LOSSLESS_DB, MISSING, formatDb, formatLatencyBound, formatRate, formatRateBound, formatSeconds } from './format/numbers';
 export {

@@ -101,3 +101,28 @@ test('writeJson writes through io.outJson when the sink has it, the same blocks 
   assert.ok(viaJson.length > 1);
   assert.deepEqual(viaJson, viaOut);
 });
+
+test('jsonPieces of rows made on request (JsonRows): the text of JSON.stringify through its toJSON, pieces bounded by a run of values', () => {
+  const make = (i: number): unknown => (i % 97 === 5 ? { big: Array.from({ length: 3000 }, (_, j) => j), i } : { i, name: `r${i}`, s: [i, i + 1] });
+  const rows = {
+    length: 5000,
+    rows: (from: number, to: number): unknown[] => Array.from({ length: to - from }, (_, k) => make(from + k)),
+    valuesAt: (i: number): number => (i % 97 === 5 ? 3003 : 6),
+    toJSON(): unknown[] {
+      return this.rows(0, this.length);
+    },
+  };
+  for (const doc of [{ file: 'f', rows, after: [1] }, [[rows]], { empty: { ...rows, length: 0 } }]) {
+    let longest = 0;
+    const parts: string[] = [];
+    for (const p of jsonPieces(doc)) {
+      longest = Math.max(longest, p.length);
+      parts.push(p);
+    }
+    assert.equal(parts.join(''), JSON.stringify(doc, null, 2));
+    assert.ok(longest < 65_536, `longest piece ${longest} characters`);
+    const calls: string[] = [];
+    writeJson({ out: (t) => calls.push(t), err: () => undefined }, doc);
+    assert.equal(calls.join('\n'), JSON.stringify(doc, null, 2));
+  }
+});

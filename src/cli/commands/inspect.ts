@@ -1,7 +1,8 @@
-import { dtypeLabel, formatBytes, formatCount, inspectReport, openModel } from '../../core';
+import { dtypeLabel, formatBytes, formatCount, inspectDocument, openModel } from '../../core';
 import { openModelFile } from '../../node/fileByteSource';
 import { renderTable, type CliOutput } from '../io';
 import { JSON_OPTION, flag, type CommandSpec, type OptionValues } from '../options';
+import { writeInspectRows } from '../inspectJson';
 import { writeJson } from '../jsonOut';
 
 /** Option table of `inspect`. */
@@ -19,9 +20,10 @@ export async function inspectCommand(values: OptionValues, positionals: readonly
   const opened = await openModelFile(file);
   try {
     const model = await openModel(opened.source, { siblings: opened.siblings });
-    const report = inspectReport(model);
+    // The layer rows are made on request: a block at a time by writeJson, all at once for the table.
+    const report = inspectDocument(model);
     if (flag(values, 'json')) {
-      writeJson(io, report);
+      writeJson(io, report, writeInspectRows);
       return 0;
     }
     const mix = Object.entries(report.dtypeBytes).sort((a, b) => b[1] - a[1]).map(([d, b]) => `${dtypeLabel(d)} ${formatBytes(b)}`).join(', ');
@@ -43,7 +45,7 @@ export async function inspectCommand(values: OptionValues, positionals: readonly
     io.out(
       renderTable(
         ['layer', 'op', 'role', 'shape', 'params', 'dtype', 'bytes'],
-        report.layers.map((l) => [l.name, l.op, l.role, l.shape.length ? l.shape.join('×') : '-', l.parameterCount, dtypeLabel(l.dtype), formatBytes(l.bytes)]),
+        report.layers.rows(0, report.layers.length).map((l) => [l.name, l.op, l.role, l.shape.length ? l.shape.join('×') : '-', l.parameterCount, dtypeLabel(l.dtype), formatBytes(l.bytes)]),
         [6],
       ),
     );

@@ -1,7 +1,7 @@
 import { describeCache, layerCacheLabel, type LayerCache } from './attention';
 import { dtypeInfo } from './dtypes';
-import { parameterBreakdown, tensorParts, type ParameterPart } from './parameters';
-import { layerWeights } from './tensorData';
+import { parameterBreakdown, tensorPartsOrText, type ParameterPart } from './parameters';
+import { layerWeights, weightCount } from './tensorData';
 import type { Layer, Model } from './types';
 
 /** One row of `inspect --json` `layers`. */
@@ -68,13 +68,96 @@ export interface InspectReport {
   readonly warnings: readonly string[];
 }
 
+/**
+ * The rows of {@link InspectReport.layers} made on request: {@link rows}`(from, to)` are those of layers [from, to),
+ * and `toJSON()` all of them, so `JSON.stringify` of an {@link InspectDocument} is the text of {@link inspectReport}'s
+ * report. The CLI writes the rows a block at a time (cli/jsonOut.ts `JsonRows`): no object per layer is kept for the
+ * whole document, nor the whole text as one string.
+ */
+export class InspectLayerRows {
+  /** The number of rows (= layers). */
+  readonly length: number;
+
+  constructor(
+    private readonly model: Model,
+    private readonly parts: ReadonlyMap<string, ParameterPart> | 'text',
+    private readonly labels: readonly string[],
+  ) {
+    this.length = model.layers.length;
+  }
+
+  /** Layer `i` of the model (row `i` is made from it). */
+  layer(i: number): Layer {
+    return this.model.layers[i]!;
+  }
+
+  /** Row `i`'s `part`. */
+  part(i: number): ParameterPart {
+    return this.parts === 'text' ? 'text' : (this.parts.get(this.model.layers[i]!.weight ?? '') ?? 'text');
+  }
+
+  /** Row `i`'s `cache`, given its {@link part}. */
+  cache(i: number, part: ParameterPart): string | null {
+    const { block } = this.model.layers[i]!;
+    return block !== undefined && part === 'text' ? (this.labels[block] ?? null) : null;
+  }
+
+  /** The rows of layers [from, to). */
+  rows(from: number, to: number): InspectLayer[] {
+    const { layers } = this.model;
+    const out = new Array<InspectLayer>(to - from);
+    for (let i = from; i < to; i++) {
+      const l = layers[i]!;
+      const part = this.part(i);
+      out[i - from] = {
+        name: l.name,
+        op: l.op,
+        role: l.role,
+        block: l.block ?? null,
+        parameterCount: l.parameterCount,
+        bytes: l.byteLength,
+        dtype: l.dtype,
+        shape: l.shape,
+        quantizable: l.quantizable,
+        weights: layerWeights(l),
+        cache: this.cache(i, part),
+        part,
+      };
+    }
+    return out;
+  }
+
+  /** How many JSON values (objects, arrays, primitives) row `i` holds: the object, its 10 primitives, 2 arrays and their elements. */
+  valuesAt(i: number): number {
+    const l = this.model.layers[i]!;
+    return 13 + l.shape.length + weightCount(l);
+  }
+
+  /** Every row (what `JSON.stringify` writes for it). */
+  toJSON(): InspectLayer[] {
+    return this.rows(0, this.length);
+  }
+}
+
+/** {@link InspectReport} with its layer rows made on request. */
+export type InspectDocument = Omit<InspectReport, 'layers'> & { readonly layers: InspectLayerRows };
+
 /** Builds the JSON document printed by `precision-lens inspect --json`. */
 export function inspectReport(model: Model): InspectReport {
+  const doc = inspectDocument(model);
+  return { ...doc, layers: doc.layers.rows(0, doc.layers.length) };
+}
+
+/**
+ * {@link inspectReport} with the layer rows made on request ({@link InspectLayerRows}): the same members in the same
+ * order, the same JSON text.
+ */
+export function inspectDocument(model: Model): InspectDocument {
   const dtypeBytes: Record<string, number> = {};
   for (const t of model.tensors) dtypeBytes[t.dtype] = (dtypeBytes[t.dtype] ?? 0) + t.byteLength;
   const cache = describeCache(model.hyperparameters);
   const labels = cache ? cache.layers.map(layerCacheLabel) : [];
-  const parts = tensorParts(model);
+  const parts = tensorPartsOrText(model);
   const b = parameterBreakdown(model, parts);
   return {
     file: model.fileName,
@@ -90,23 +173,7 @@ export function inspectReport(model: Model): InspectReport {
     dtypeBytes,
     hyperparameters: model.hyperparameters,
     layerCount: model.layers.length,
-    layers: model.layers.map((l) => {
-      const part = parts.get(l.weight ?? '') ?? 'text';
-      return {
-        name: l.name,
-        op: l.op,
-        role: l.role,
-        block: l.block ?? null,
-        parameterCount: l.parameterCount,
-        bytes: l.byteLength,
-        dtype: l.dtype,
-        shape: l.shape,
-        quantizable: l.quantizable,
-        weights: layerWeights(l),
-        cache: l.block !== undefined && part === 'text' ? (labels[l.block] ?? null) : null,
-        part,
-      };
-    }),
+    layers: new InspectLayerRows(model, parts, labels),
     attention: cache
       ? { summary: cache.summary, source: cache.source, elementsPerToken: cache.elementsPerToken, kvBytesPerTokenFp16: cache.elementsPerToken * 2, stateElements: cache.stateElements, layers: cache.layers, warnings: cache.warnings }
       : null,

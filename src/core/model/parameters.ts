@@ -102,14 +102,36 @@ export function tensorParts(model: Model): Map<string, ParameterPart> {
 }
 
 /**
- * Splits a model's parameters into text / MTP / vision / audio and computes active text parameters. `parts` is
- * {@link tensorParts} of the model when the caller has it already.
+ * True when every tensor is of part 'text' by {@link parameterPart}: no name holds a token of another part
+ * ({@link MAYBE_NOT_TEXT}) and no block can be an MTP one (no MTP layers or no block count declared).
  */
-export function parameterBreakdown(model: Model, parts: ReadonlyMap<string, ParameterPart> = tensorParts(model)): ParameterBreakdown {
+function allText(model: Model): boolean {
   const hp = model.hyperparameters;
-  // Each tensor's role: its aligned layer's, or the first layer naming it.
+  if ((hp.mtpLayerCount ?? 0) > 0 && hp.blockCount !== undefined) return false;
+  const { tensors } = model;
+  for (let i = 0; i < tensors.length; i++) if (MAYBE_NOT_TEXT.test(tensors[i]!.name)) return false;
+  return true;
+}
+
+/**
+ * {@link tensorParts} of a model, or 'text' when every tensor is of that part (then no map is made: a 12,500-tensor
+ * ONNX graph spent ~5 ms on a name → block map and the parts map).
+ */
+export function tensorPartsOrText(model: Model): ReadonlyMap<string, ParameterPart> | 'text' {
+  return allText(model) ? 'text' : tensorParts(model);
+}
+
+/**
+ * Splits a model's parameters into text / MTP / vision / audio and computes active text parameters. `parts` is
+ * {@link tensorParts} of the model (or 'text' from {@link tensorPartsOrText}) when the caller has it already.
+ */
+export function parameterBreakdown(model: Model, parts: ReadonlyMap<string, ParameterPart> | 'text' = tensorPartsOrText(model)): ParameterBreakdown {
+  const hp = model.hyperparameters;
+  // Each tensor's role: its aligned layer's, or the first layer naming it. Only 'expert' and 'shared_expert' change
+  // what isRoutedExpert answers, so without either no role is looked up.
   let roleAt: (i: number, name: string) => Layer['role'] | undefined;
-  if (parts.size === model.tensors.length && alignedLayers(model)) {
+  if (!model.layers.some((l) => l.role === 'expert' || l.role === 'shared_expert')) roleAt = () => undefined;
+  else if ((parts === 'text' || parts.size === model.tensors.length) && alignedLayers(model)) {
     const { layers } = model;
     roleAt = (i) => layers[i]!.role;
   } else {
@@ -120,15 +142,23 @@ export function parameterBreakdown(model: Model, parts: ReadonlyMap<string, Para
   const sums = { text: 0, mtp: 0, vision: 0, audio: 0 };
   let routed = 0;
   const { tensors } = model;
-  // tensorParts lists the tensors in model order: each entry is tried before a lookup by name (a 200,000-name Map
-  // lookup per tensor cost ~0.1 s).
-  const entries = parts.entries();
-  for (let i = 0; i < tensors.length; i++) {
-    const t = tensors[i]!;
-    const next = entries.next();
-    const part = (!next.done && next.value[0] === t.name ? next.value[1] : parts.get(t.name)) ?? 'text';
-    sums[part] += t.elementCount;
-    if (part === 'text' && isRoutedExpert(t.name, roleAt(i, t.name))) routed += t.elementCount;
+  if (parts === 'text') {
+    for (let i = 0; i < tensors.length; i++) {
+      const t = tensors[i]!;
+      sums.text += t.elementCount;
+      if (isRoutedExpert(t.name, roleAt(i, t.name))) routed += t.elementCount;
+    }
+  } else {
+    // tensorParts lists the tensors in model order: each entry is tried before a lookup by name (a 200,000-name Map
+    // lookup per tensor cost ~0.1 s).
+    const entries = parts.entries();
+    for (let i = 0; i < tensors.length; i++) {
+      const t = tensors[i]!;
+      const next = entries.next();
+      const part = (!next.done && next.value[0] === t.name ? next.value[1] : parts.get(t.name)) ?? 'text';
+      sums[part] += t.elementCount;
+      if (part === 'text' && isRoutedExpert(t.name, roleAt(i, t.name))) routed += t.elementCount;
+    }
   }
   const used = hp.expertUsedCount;
   const count = hp.expertCount;
