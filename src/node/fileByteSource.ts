@@ -121,8 +121,20 @@ export class FileByteSource implements ByteSource {
 
   async read(offset: number, length: number): Promise<Uint8Array> {
     checkRange(this.name, this.size, offset, length);
-    this.inflight++;
     const buf = Buffer.allocUnsafe(length);
+    await this.readAt(offset, buf, length);
+    return new Uint8Array(buf.buffer, buf.byteOffset, length);
+  }
+
+  /** Reads `into.length` bytes at `offset` into `into` (no buffer of its own). */
+  async readInto(offset: number, into: Uint8Array): Promise<void> {
+    checkRange(this.name, this.size, offset, into.length);
+    await this.readAt(offset, into, into.length);
+  }
+
+  /** Fills `buf[0, length)` from `offset` (checked by the caller). */
+  private async readAt(offset: number, buf: Uint8Array, length: number): Promise<void> {
+    this.inflight++;
     try {
       const handle = await this.acquire();
       let done = 0;
@@ -136,7 +148,6 @@ export class FileByteSource implements ByteSource {
       this.closeRetired();
     }
     this.bytesRead += length;
-    return new Uint8Array(buf.buffer, buf.byteOffset, length);
   }
 
   async close(): Promise<void> {

@@ -9,7 +9,7 @@ import { strict as assert } from 'node:assert';
 import { test } from 'node:test';
 import { DEFAULT_LIMITS, inspectReport, MemoryByteSource, openModel, type Limits } from '../../src/core';
 import { SCAN_MIN_GRAPH_BYTES, setGraphScan } from '../../src/core/formats/onnx/graphScan';
-import { OnnxWireParser } from '../../src/core/formats/onnx/parse';
+import { asciiHash, OnnxWireParser } from '../../src/core/formats/onnx/parse';
 import { attr, encodeModel, graph, model, node, rawTensor, value } from '../fixtures/buildOnnx';
 
 type Proto = Record<string, unknown>;
@@ -146,4 +146,30 @@ test('graph scan: the same model or error as the JavaScript walk on mutated mode
     assert.equal(await readAll(input, limits, true), walked, `mutation ${i}`);
   }
   assert.ok(errors > 100 && errors < 600, `errors ${errors}: the mutations reach both good and bad input`);
+});
+
+test('graph scan: a scanned and a walked node of the same name are found alike (the scan hashes names as asciiHash does)', async () => {
+  // Names of every length up to 24 (words and tail bytes); the scanned node has no attributes, the walked one has one.
+  const chars = 'aZ09/._-:Mul_Add~';
+  for (let length = 1; length <= 24; length++) {
+    let name = '';
+    for (let i = 0; i < length; i++) name += chars[(i * 7 + length) % chars.length]!;
+    assert.equal(asciiHash(name), asciiHash(name.slice(0, length)));
+    for (const same of [true, false]) {
+      const nodes = [
+        node('Relu', ['x'], ['a'], { name }),
+        node('Relu', ['a'], ['b'], { name: 'other' }),
+        node('LeakyRelu', ['b'], ['y'], { name: same ? name : `${name}!`, attributes: [attr('alpha', 'f', 0.5)] }),
+      ];
+      const bytes = encodeModel(model(graph(nodes, { inputs: [value('x', 'FLOAT', [1])], outputs: [value('y', 'FLOAT', [1])] }), { opset: 17 }));
+      setGraphScan(true, 0, false);
+      try {
+        const table = (await new OnnxWireParser(new MemoryByteSource('g.onnx', bytes), DEFAULT_LIMITS, undefined).model()).graphs[0]!.nodes;
+        assert.equal(table.texts.length, 4, 'two rows scanned (one text), one walked (its name, input and output)');
+        assert.equal(table.distinctNames(), !same, `${name} (${length}), same ${same}`);
+      } finally {
+        setGraphScan(true);
+      }
+    }
+  }
 });

@@ -14,6 +14,11 @@ export interface ByteSource {
    * range is outside the file. The returned array may be a view into a shared buffer; copy it to keep it.
    */
   read(offset: number, length: number): Promise<Uint8Array>;
+  /**
+   * Optional: reads exactly `into.length` bytes at `offset` into `into` (the same checks and errors as {@link read}),
+   * for a reader that has the memory the bytes should land in (the ONNX graph scan's WebAssembly memory).
+   */
+  readInto?(offset: number, into: Uint8Array): Promise<void>;
 }
 
 /**
@@ -61,6 +66,10 @@ export class MemoryByteSource implements ByteSource {
   }
   read(offset: number, length: number): Promise<Uint8Array> {
     return Promise.resolve(readCheckedSync(this.name, this.bytes, offset, length));
+  }
+  readInto(offset: number, into: Uint8Array): Promise<void> {
+    into.set(readCheckedSync(this.name, this.bytes, offset, into.length));
+    return Promise.resolve();
   }
 }
 

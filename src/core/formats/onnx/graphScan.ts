@@ -35,6 +35,9 @@ const PAGE = 0x1_0000;
 /** Names and labels longer than this are read by parse.ts (longer names are charged to the memory budget there). */
 const SHORT_NAME_BYTES = 64;
 
+/** Most labels (op types, domains) one scanner enters (graphScan.wat's LABELS): its label ids are below this. */
+export const SCAN_LABELS = 256;
+
 /** Record tag (first word of each record in OUT; nodes and value_info go to columns of their own). */
 export const SCAN_TENSOR = 2;
 
@@ -53,6 +56,7 @@ interface ScanExports {
   readonly arenaUsed: { readonly value: number };
   readonly valueBytes: { readonly value: number };
   readonly full: { readonly value: number };
+  readonly labelCount: { readonly value: number };
 }
 
 let compiled: object | null | undefined;
@@ -157,17 +161,37 @@ export class GraphScanner {
   }
 
   /**
-   * Makes `buf` the scanned bytes (copied once per buffer: the reader's pages are read once and walked in order).
-   * False when it is larger than one scan covers.
+   * `n` bytes of the scanned area as a view for the reader to read into: {@link load} then takes them as they are, no
+   * copy. Undefined when more than one scan covers or the memory cannot grow. The view stays valid until another
+   * buffer is loaded (a larger one grows the memory: the old views are then detached).
+   */
+  inputArea(n: number): Uint8Array | undefined {
+    if (n > SCAN_MAX_BYTES || !this.room(n)) return undefined;
+    const area = new Uint8Array(this.ex.memory.buffer, IN, n);
+    this.loadedFrom = area;
+    return area;
+  }
+
+  /** Grows the memory to hold `n` scanned bytes (and the slack after them); false when it cannot. */
+  private room(n: number): boolean {
+    const have = this.ex.memory.buffer.byteLength;
+    if (IN + n + SLACK <= have) return true;
+    try {
+      this.ex.memory.grow(Math.ceil((IN + n + SLACK - have) / PAGE));
+    } catch {
+      return false;
+    }
+    this.views();
+    return true;
+  }
+
+  /**
+   * Makes `buf` the scanned bytes (copied once per buffer: the reader's pages are read once and walked in order;
+   * not at all when `buf` is the {@link inputArea}). False when it is larger than one scan covers.
    */
   load(buf: Uint8Array): boolean {
     if (buf === this.loadedFrom) return true;
-    if (buf.length > SCAN_MAX_BYTES) return false;
-    const have = this.ex.memory.buffer.byteLength;
-    if (IN + buf.length + SLACK > have) {
-      this.ex.memory.grow(Math.ceil((IN + buf.length + SLACK - have) / PAGE));
-      this.views();
-    }
+    if (buf.length > SCAN_MAX_BYTES || !this.room(buf.length)) return false;
     this.bytes.set(buf, IN);
     this.loadedFrom = buf;
     return true;
@@ -229,6 +253,11 @@ export class GraphScanner {
   label(id: number): Uint8Array {
     const slot = this.all[(LABEL_SLOT >> 2) + id]!;
     return this.bytes.subarray(slot + 8, slot + 8 + this.all[slot >> 2]! - 1);
+  }
+
+  /** Labels entered so far (ids 0 … count − 1, at most {@link SCAN_LABELS}). */
+  get labelCount(): number {
+    return this.ex.labelCount.value;
   }
 
   /** Names read by the last scan that are empty or not ASCII (their hashes say nothing). */

@@ -51,10 +51,11 @@
   ;; Layout (bytes; graphScan.ts knows the same numbers):
   ;; OUT [0, 512 KiB) tensor records;
   ;; node columns, one entry per node (a scan reads at most 1,023 nodes): NAMES (text, start, end), IN_STARTS,
-  ;; OUT_STARTS, HASHES (FNV-1a of the name), LABEL_IDS (op_type id, domain id);
+  ;; OUT_STARTS, HASHES ($nameHash of the name), LABEL_IDS (op_type id, domain id);
   ;; INS, OUTS: (text, start, end) per input / output edge, at most 43,690 of each per scan;
   ;; ARENA [2 MiB, 3 MiB) name bytes; LABELS (512 slots of 72 bytes: length + 1, id, up to 64 bytes) and LABEL_SLOT
   ;; (slot address by id); SCRATCH (8,192 output spans of a node);
+  ;; CHECKED (the bytes after the name of the last value_info that passed its checks, at most 256);
   ;; VALUE_ENDS (one word per value_info read: where its bytes end, counted on from $valueBase) and VALUES (the
   ;; value_info messages' bytes, back to back: the caller keeps them as they are, to decode if ever asked);
   ;; IN [4 MiB, …) the buffered bytes (at most 8 MiB less 16 bytes: the memory's maximum; graphScan.ts keeps 16
@@ -78,18 +79,21 @@
   (global $LABEL_SLOT i32 (i32.const 0x30a000))
   (global $SCRATCH i32 (i32.const 0x310000))
   (global $SCRATCH_ENTRIES i32 (i32.const 8192))
+  (global $CHECKED i32 (i32.const 0x30b000))
   (global $VALUE_ENDS i32 (i32.const 0x320000))
   (global $VALUE_ENDS_END i32 (i32.const 0x340000))
   (global $VALUES i32 (i32.const 0x340000))
   (global $VALUES_END i32 (i32.const 0x400000))
   ;; Labels entered so far (at most 256).
-  (global $labelCount (mut i32) (i32.const 0))
+  (global $labelCount (export "labelCount") (mut i32) (i32.const 0))
   ;; Per scan: the text index of its arena (parse.ts's), the table's edge counts before it, the next INS / OUTS
   ;; entry, names not ASCII or empty (no hash check), entries not ASCII.
   (global $text (mut i32) (i32.const 0))
   (global $inBase (mut i32) (i32.const 0))
   (global $outBase (mut i32) (i32.const 0))
   (global $valueBase (mut i32) (i32.const 0))
+  ;; Length of the bytes in CHECKED (-1: none yet).
+  (global $checkedLen (mut i32) (i32.const -1))
   (global $vb (mut i32) (i32.const 0))
   (global $valueBytes (export "valueBytes") (mut i32) (i32.const 0))
   (global $ip (mut i32) (i32.const 0))
@@ -272,6 +276,28 @@
         (br $l)))
     (local.get $h))
 
+;; The hash of a node name (the $n bytes at $p): four bytes at a time (little-endian words, each xor-multiplied as
+  ;; in FNV-1a, then its high bits folded down), then the last bytes one at a time (FNV-1a). parse.ts `asciiHash` makes
+  ;; the same of a string; hashes that differ mean names that differ.
+  (func $nameHash (param $p i32) (param $n i32) (result i32)
+    (local $h i32) (local $end i32)
+    (local.set $h (i32.const 0x811c9dc5))
+    (local.set $end (i32.add (local.get $p) (local.get $n)))
+    (block $words
+      (loop $w
+        (br_if $words (i32.gt_u (i32.add (local.get $p) (i32.const 4)) (local.get $end)))
+        (local.set $h (i32.mul (i32.xor (local.get $h) (i32.load (local.get $p))) (i32.const 0x01000193)))
+        (local.set $h (i32.xor (local.get $h) (i32.shr_u (local.get $h) (i32.const 13))))
+        (local.set $p (i32.add (local.get $p) (i32.const 4)))
+        (br $w)))
+    (block $done
+      (loop $l
+        (br_if $done (i32.ge_u (local.get $p) (local.get $end)))
+        (local.set $h (i32.mul (i32.xor (local.get $h) (i32.load8_u (local.get $p))) (i32.const 0x01000193)))
+        (local.set $p (i32.add (local.get $p) (i32.const 1)))
+        (br $l)))
+    (local.get $h))
+
   ;; The id of the label (op_type, domain) of the $n bytes at $p in LABELS (entered when new), or -1 when LABELS
   ;; is full. Ids stay with the instance, so parse.ts makes one string per distinct label.
   (func $label (param $p i32) (param $n i32) (result i32)
@@ -395,7 +421,7 @@
     (if (i32.or (i32.eqz (local.get $nameN)) (i32.lt_s (i32.load (local.get $at)) (i32.const 0)))
       (then (global.set $unhashed (i32.add (global.get $unhashed) (i32.const 1)))))
     (local.set $at (i32.shl (global.get $nodes) (i32.const 2)))
-    (i32.store (i32.add (global.get $HASHES) (local.get $at)) (call $fnv (local.get $nameP) (local.get $nameN)))
+    (i32.store (i32.add (global.get $HASHES) (local.get $at)) (call $nameHash (local.get $nameP) (local.get $nameN)))
     (i32.store (i32.add (global.get $IN_STARTS) (local.get $at)) (i32.add (global.get $inBase) (global.get $edgesIn)))
     (i32.store (i32.add (global.get $OUT_STARTS) (local.get $at)) (i32.add (global.get $outBase) (global.get $edgesOut)))
     (local.set $at (i32.add (global.get $LABEL_IDS) (i32.shl (global.get $nodes) (i32.const 3))))
@@ -537,6 +563,55 @@
     (call $emit (i32.add (local.get $rec) (i32.const 8)) (local.get $nameP) (local.get $nameN))
     (global.set $o (i32.add (i32.add (local.get $rec) (i32.const 40)) (i32.shl (i32.load offset=36 (local.get $rec)) (i32.const 2))))
     (i32.const 1))
+
+;; The length of the name a ValueInfoProto [$s, $e) begins with when it is short and plain — the key of name
+  ;; (length-delimited), a one-byte length within nameMax, inside the message — so its check passes; else -1.
+  (func $simpleName (param $s i32) (param $e i32) (result i32)
+    (local $n i32)
+    (if (i32.lt_s (i32.sub (local.get $e) (local.get $s)) (i32.const 2)) (then (return (i32.const -1))))
+    (if (i32.ne (i32.load8_u (local.get $s)) (i32.or (i32.shl (global.get $V_NAME) (i32.const 3)) (i32.const 2)))
+      (then (return (i32.const -1))))
+    (local.set $n (i32.load8_u offset=1 (local.get $s)))
+    (if (i32.or (i32.gt_u (local.get $n) (global.get $nameMax))
+                (i32.gt_s (i32.add (i32.add (local.get $s) (i32.const 2)) (local.get $n)) (local.get $e)))
+      (then (return (i32.const -1))))
+    (local.get $n))
+
+  ;; 1 when the ValueInfoProto [$s, $e) is a short plain name followed by the bytes in CHECKED: its checks walk the
+  ;; same bytes against the same end after a name that passes, so they pass ($valueInfo is not run again). A graph's
+  ;; value_info entries mostly differ only in their names (`t123: float [batch, 8]`).
+  (func $checkedBefore (param $s i32) (param $e i32) (result i32)
+    (local $n i32) (local $from i32) (local $i i32)
+    (if (i32.lt_s (global.get $checkedLen) (i32.const 0)) (then (return (i32.const 0))))
+    (local.set $n (call $simpleName (local.get $s) (local.get $e)))
+    (if (i32.lt_s (local.get $n) (i32.const 0)) (then (return (i32.const 0))))
+    (local.set $from (i32.add (i32.add (local.get $s) (i32.const 2)) (local.get $n)))
+    (if (i32.ne (i32.sub (local.get $e) (local.get $from)) (global.get $checkedLen)) (then (return (i32.const 0))))
+    (block $words
+      (loop $w
+        (br_if $words (i32.gt_u (i32.add (local.get $i) (i32.const 8)) (global.get $checkedLen)))
+        (if (i64.ne (i64.load (i32.add (local.get $from) (local.get $i))) (i64.load (i32.add (global.get $CHECKED) (local.get $i))))
+          (then (return (i32.const 0))))
+        (local.set $i (i32.add (local.get $i) (i32.const 8)))
+        (br $w)))
+    (block $done
+      (loop $b
+        (br_if $done (i32.ge_u (local.get $i) (global.get $checkedLen)))
+        (if (i32.ne (i32.load8_u (i32.add (local.get $from) (local.get $i))) (i32.load8_u (i32.add (global.get $CHECKED) (local.get $i))))
+          (then (return (i32.const 0))))
+        (local.set $i (i32.add (local.get $i) (i32.const 1)))
+        (br $b)))
+    (i32.const 1))
+
+  ;; After the ValueInfoProto [$s, $e) (at most 256 bytes) passed its checks: keeps the bytes after its name in
+  ;; CHECKED for $checkedBefore (when it begins with a short plain name).
+  (func $rememberChecked (param $s i32) (param $e i32)
+    (local $n i32) (local $from i32)
+    (local.set $n (call $simpleName (local.get $s) (local.get $e)))
+    (if (i32.lt_s (local.get $n) (i32.const 0)) (then (return)))
+    (local.set $from (i32.add (i32.add (local.get $s) (i32.const 2)) (local.get $n)))
+    (global.set $checkedLen (i32.sub (local.get $e) (local.get $from)))
+    (memory.copy (global.get $CHECKED) (local.get $from) (global.get $checkedLen)))
 
   ;; The checks parse.ts runs on a deferred ValueInfoProto [$s, $e) (valueInfoBuffered without keep): 1 when they
   ;; pass with nothing charged, 0 otherwise (parse.ts then checks it itself).
@@ -791,7 +866,10 @@
         (if (i32.and (i32.eq (local.get $f) (global.get $G_VI)) (i32.le_u (local.get $n) (i32.const 256)))
           (then
             (br_if $stop (i32.eqz (local.get $valuesLeft)))
-            (br_if $stop (i32.eqz (call $valueInfo (local.get $q) (local.get $e))))
+            (if (i32.eqz (call $checkedBefore (local.get $q) (local.get $e)))
+              (then
+                (br_if $stop (i32.eqz (call $valueInfo (local.get $q) (local.get $e))))
+                (call $rememberChecked (local.get $q) (local.get $e))))
             (if (i32.or (i32.gt_u (local.get $n) (i32.sub (global.get $VALUES_END) (global.get $vb)))
                         (i32.ge_u (i32.shl (global.get $values) (i32.const 2)) (i32.sub (global.get $VALUE_ENDS_END) (global.get $VALUE_ENDS))))
               (then (global.set $full (i32.const 1)) (br $stop)))

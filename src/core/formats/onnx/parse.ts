@@ -13,10 +13,10 @@ import type { Limits } from '../../io/limits';
 import { MemoryBudget, NODE_ENTRY_BYTES, TENSOR_ENTRY_BYTES } from '../../io/memoryBudget';
 import type { AttributeValue, Dim, GraphNode, GraphValue } from '../../model/types';
 import { F, dtypeOfOnnx } from './schema';
-import { MAX_KEY_AND_LENGTH_BYTES as KEY, WIRE_FIXED32, WIRE_FIXED64, WIRE_LEN, WIRE_VARINT, WireCursor, drive, int64Text, need, type BigValue, type Wire } from './wire';
+import { MAX_KEY_AND_LENGTH_BYTES as KEY, WIRE_FIXED32, WIRE_FIXED64, WIRE_LEN, WIRE_VARINT, WireCursor, drive, int64Text, need, needInto, type BigValue, type Wire } from './wire';
 import { UniqueNames } from '../../model/uniqueNames';
 import { appendAll } from '../../util/arrays';
-import { GraphScanner, graphScanMayGiveUp, graphScanMinBytes, SCAN_GIVE_UP_CALLS, SCAN_GIVE_UP_FIELDS, SCAN_MAX_BYTES } from './graphScan';
+import { GraphScanner, graphScanMayGiveUp, graphScanMinBytes, SCAN_GIVE_UP_CALLS, SCAN_GIVE_UP_FIELDS, SCAN_LABELS, SCAN_MAX_BYTES } from './graphScan';
 
 const utf8 = new TextDecoder('utf-8', { fatal: false });
 /** One char per byte (WHATWG maps 'latin1' to windows-1252: only its ASCII part, the same in every encoding, is used). */
@@ -276,10 +276,25 @@ function distinctInts(values: Int32Array, n: number): boolean {
   return true;
 }
 
-/** FNV-1a (32 bits) of an ASCII string's chars (= of its UTF-8 bytes), as graphScan.wat hashes node names; undefined when not ASCII. */
-function asciiHash(s: string): number | undefined {
+/**
+ * The hash graphScan.wat's `$nameHash` makes of a node name's bytes, of an ASCII string (its chars are its UTF-8
+ * bytes): four chars at a time as a little-endian word, each xor-multiplied as in FNV-1a and its high bits folded
+ * down, then the last chars FNV-1a. Undefined when the string is not ASCII.
+ */
+export function asciiHash(s: string): number | undefined {
   let h = 0x811c9dc5;
-  for (let i = 0; i < s.length; i++) {
+  const n = s.length;
+  let i = 0;
+  for (; i + 4 <= n; i += 4) {
+    const a = s.charCodeAt(i);
+    const b = s.charCodeAt(i + 1);
+    const c = s.charCodeAt(i + 2);
+    const d = s.charCodeAt(i + 3);
+    if ((a | b | c | d) >= 0x80) return undefined;
+    h = Math.imul(h ^ (a | (b << 8) | (c << 16) | (d << 24)), 0x01000193);
+    h ^= h >>> 13;
+  }
+  for (; i < n; i++) {
     const c = s.charCodeAt(i);
     if (c >= 0x80) return undefined;
     h = Math.imul(h ^ c, 0x01000193);
@@ -288,34 +303,118 @@ function asciiHash(s: string): number | undefined {
 }
 
 /**
+ * The op types and domains of one parse's node tables, by id ({@link NodeTable.labelIds}): ids below
+ * {@link SCAN_LABELS} are the scan's label ids (graphScan.ts; made into strings once each, after the scan that met
+ * them), the others labels the JavaScript walk met. One label may have an id of each kind (the same string).
+ */
+export class NodeLabels {
+  /** The scan's labels by its id. */
+  readonly scanned: string[] = [];
+  /** The walk's labels: id {@link SCAN_LABELS} + index. */
+  private readonly walked: string[] = [];
+  private readonly walkedIds = new Map<string, number>();
+
+  /** The label of `id`. */
+  get(id: number): string {
+    return id < SCAN_LABELS ? this.scanned[id]! : this.walked[id - SCAN_LABELS]!;
+  }
+
+  /**
+   * The id of a label the walk met: the same id for the same label, for the first {@link INTERNED_MAX} distinct ones
+   * (then a new id each time: as many as nodes at most).
+   */
+  idOf(label: string): number {
+    const seen = this.walkedIds.get(label);
+    if (seen !== undefined) return seen;
+    const id = SCAN_LABELS + this.walked.length;
+    this.walked.push(label);
+    if (this.walkedIds.size < INTERNED_MAX) this.walkedIds.set(label, id);
+    return id;
+  }
+
+  /** The ids whose label is `label`. */
+  idsOf(label: string): number[] {
+    const ids: number[] = [];
+    for (let i = 0; i < this.scanned.length; i++) if (this.scanned[i] === label) ids.push(i);
+    for (let i = 0; i < this.walked.length; i++) if (this.walked[i] === label) ids.push(SCAN_LABELS + i);
+    return ids;
+  }
+}
+
+/**
  * A graph's nodes as columns: one row per node, no object and no edge lists per node. Layers are built from the
  * rows (layers.ts); the IR's `GraphNode` objects are made only when `Graph.nodes` is read (estimate, export and
  * apply read it; `inspect` never does). On a 45,000-node graph the per-node objects and lists were a third of the
- * heap the garbage collector copied. Names and edges are {@link TextColumn}s (strings made when read).
+ * heap the garbage collector copied. Names and edges are {@link TextColumn}s (strings made when read); op types and
+ * domains are label ids ({@link labelIds}; the scan's are copied as it wrote them, no string per node).
  */
 export class NodeTable {
   /** The texts the names and edges are cut from. */
   readonly texts: string[] = [];
   readonly names = new TextColumn(this.texts);
-  readonly ops: string[] = [];
-  readonly domains: string[] = [];
+  /** Two per row: the ids of its op type and domain in {@link labels}. */
+  readonly labelIds = new IntColumn();
   /** Inputs of row i: `inputEdges` entries from `inputStarts.data[i]` up to the next row's start (or the end). */
   readonly inputEdges = new TextColumn(this.texts);
   readonly inputStarts = new IntColumn();
   readonly outputEdges = new TextColumn(this.texts);
   readonly outputStarts = new IntColumn();
   /**
-   * The FNV-1a hashes of the names while they are all ASCII and non-empty (undefined once one is not): names whose
+   * The hashes ({@link asciiHash}) of the names while they are all ASCII and non-empty (undefined once one is not): names whose
    * hashes differ differ ({@link distinctNames}). A walked row's entry is 0 until {@link distinctNames} hashes its
    * name ({@link walkedRows}); a table of walked rows alone keeps none (its names are strings already).
    */
   private nameHashes: IntColumn | undefined = new IntColumn();
   /** Rows the JavaScript walk read (their names' hashes are made when asked for). */
   private readonly walkedRows: number[] = [];
+  /** {@link ops} and {@link domains}, once made (until a row is added). */
+  private opList: string[] | undefined;
+  private domainList: string[] | undefined;
+
+  /** `labels`: the labels of the parse the table belongs to (shared by its tables). */
+  constructor(readonly labels: NodeLabels = new NodeLabels()) {}
+
+  /** Row i's op type. */
+  op(i: number): string {
+    return this.labels.get(this.labelIds.data[2 * i]!);
+  }
+
+  /** Row i's domain. */
+  domain(i: number): string {
+    return this.labels.get(this.labelIds.data[2 * i + 1]!);
+  }
+
+  /** Every row's op type (made on first read, then kept). */
+  get ops(): string[] {
+    return (this.opList ??= this.labelList(0));
+  }
+
+  /** Every row's domain (made on first read, then kept). */
+  get domains(): string[] {
+    return (this.domainList ??= this.labelList(1));
+  }
+
+  private labelList(at: number): string[] {
+    const n = this.length;
+    const ids = this.labelIds.data;
+    const labels = this.labels;
+    const out = new Array<string>(n);
+    for (let i = 0; i < n; i++) out[i] = labels.get(ids[2 * i + at]!);
+    return out;
+  }
+
+  /** True when some row's op type is `op`. */
+  hasOp(op: string): boolean {
+    const wanted = this.labels.idsOf(op);
+    if (wanted.length === 0) return false;
+    const ids = this.labelIds.data;
+    for (let i = 0; i < this.length; i++) if (wanted.includes(ids[2 * i]!)) return true;
+    return false;
+  }
 
   /** Rows completed. */
   get length(): number {
-    return this.ops.length;
+    return this.labelIds.length >> 1;
   }
 
   /** Opens row `length`: its edges follow ({@link addInput}, {@link addOutput}), then {@link end}. */
@@ -344,16 +443,17 @@ export class NodeTable {
       }
     }
     this.names.push(name);
-    this.ops.push(op);
-    this.domains.push(domain);
+    this.labelIds.push(this.labels.idOf(op));
+    this.labelIds.push(this.labels.idOf(domain));
+    this.opList = this.domainList = undefined;
   }
 
   /**
    * Appends the rows of a scan (graphScan.ts): name and edge spans cut from `text` (whose index in {@link texts} the
-   * scan was given), edge starts, name hashes (`unhashed`: names among them that are empty or not ASCII), op types and
-   * domains.
+   * scan was given), edge starts, name hashes (`unhashed`: names among them that are empty or not ASCII), the label
+   * ids of op types and domains (their strings in {@link labels} already).
    */
-  appendScanned(text: string, s: GraphScanner, ops: readonly string[], domains: readonly string[]): void {
+  appendScanned(text: string, s: GraphScanner): void {
     this.texts.push(text);
     const nonAscii = s.nonAscii > 0;
     const arena = s.arena();
@@ -364,8 +464,8 @@ export class NodeTable {
     this.outputStarts.append(s.outputStarts());
     if (s.unhashed > 0) this.nameHashes = undefined;
     else this.nameHashes?.append(s.nameHashes());
-    appendAll(this.ops, ops);
-    appendAll(this.domains, domains);
+    this.labelIds.append(s.labelIds());
+    this.opList = this.domainList = undefined;
   }
 
   /** True when no name is empty and no name is there twice. */
@@ -429,7 +529,7 @@ export class NodeTable {
 
   /** Row i as the IR's node, without attributes (reader.ts completes the rows that have some). */
   node(i: number): GraphNode {
-    return { name: this.names.get(i), op: this.ops[i]!, domain: this.domains[i]!, inputs: this.inputs(i), outputs: this.outputs(i), attributes: NO_ATTRIBUTES, subgraphs: NONE };
+    return { name: this.names.get(i), op: this.op(i), domain: this.domain(i), inputs: this.inputs(i), outputs: this.outputs(i), attributes: NO_ATTRIBUTES, subgraphs: NONE };
   }
 }
 
@@ -621,6 +721,8 @@ export class OnnxWireParser {
   private readonly usedPaths = new UniqueNames();
   private readonly graphs: RawGraph[] = [];
   private readonly interned = new Map<string, string>();
+  /** The op types and domains of the parse's node tables. */
+  private readonly labels = new NodeLabels();
 
   constructor(source: ByteSource, private readonly limits: Limits, private readonly token: CancellationToken | undefined, private readonly budget = new MemoryBudget(limits, source.name)) {
     this.c = new WireCursor(source);
@@ -766,9 +868,14 @@ export class OnnxWireParser {
         case F.Model.graph: {
           if (m.graph) this.fail(`the model has a second graph at offset ${c.keyOffset}`, c.keyOffset);
           const sub = this.sub(end, 'graph');
-          // A graph the scan can take whole is read in one piece (one read and one copy into the scan's memory, not a
-          // page of 4 KiB, 8 KiB… each); larger graphs (most of their bytes weights) read on in pages, skipping weights.
-          if (sub - c.pos <= SCAN_MAX_BYTES && !c.has(sub - c.pos)) yield need(sub - c.pos, sub);
+          // A graph the scan can take whole is read in one piece (not in pages of 4 KiB, 8 KiB …), straight into the
+          // scan's memory when it will be scanned; larger graphs (most of their bytes weights) read on in pages,
+          // skipping the weights.
+          const n = sub - c.pos;
+          if (n <= SCAN_MAX_BYTES && !c.has(n)) {
+            const into = this.scanArea(n);
+            yield into !== undefined ? needInto(sub, into) : need(n, sub);
+          }
           m.graph = yield* this.graph(sub, 'main', 0, undefined);
           break;
         }
@@ -853,7 +960,7 @@ export class OnnxWireParser {
     if (depth > this.limits.maxNestingDepth) this.fail(`subgraphs nest deeper than ${this.limits.maxNestingDepth} levels at offset ${this.c.pos}`, this.c.pos, 'limit-exceeded');
     const c = this.c;
     const g: RawGraph = {
-      path: this.uniquePath(path), depth, parent, name: '', nodes: new NodeTable(), nodeAttributes: new Map(), initializers: [], sparseInitializers: [], inputs: [], outputs: [], valueInfo: new DeferredValues(),
+      path: this.uniquePath(path), depth, parent, name: '', nodes: new NodeTable(this.labels), nodeAttributes: new Map(), initializers: [], sparseInitializers: [], inputs: [], outputs: [], valueInfo: new DeferredValues(),
     };
     this.graphs.push(g);
     let valueInfoCount = 0;
@@ -974,6 +1081,15 @@ export class OnnxWireParser {
     }
   }
 
+  /** The scanner's memory for a main graph of `n` bytes to be read into, when it will be scanned (see {@link scanGraph}). */
+  private scanArea(n: number): Uint8Array | undefined {
+    if (this.scanner === undefined) {
+      if (n < graphScanMinBytes()) return undefined;
+      this.scanner = GraphScanner.create(this.limits) ?? null;
+    }
+    return this.scanner?.inputArea(n);
+  }
+
   /** Scans so far, and the fields they read (see {@link giveUpScanning}). */
   private scanCalls = 0;
   private scanFields = 0;
@@ -982,9 +1098,6 @@ export class OnnxWireParser {
   private giveUpScanning(): void {
     if (this.scanCalls >= SCAN_GIVE_UP_CALLS && this.scanFields < SCAN_GIVE_UP_FIELDS * this.scanCalls && graphScanMayGiveUp()) this.scanner = null;
   }
-
-  /** The strings of the scanner's label ids (op types, domains), made once each. */
-  private readonly scanLabels: string[] = [];
 
   /**
    * Adds what the last scan read to `g` (offsets in its records relative to the buffer starting at file offset `base`).
@@ -1002,43 +1115,29 @@ export class OnnxWireParser {
     if (s.values > 0) g.valueInfo.keepScanned(s.valueBytes(), s.valueEnds());
   }
 
-  /** The scan's initializers into `g.initializers`. */
-  private takeTensors(s: GraphScanner, g: RawGraph, base: number, text: string, arena: Uint8Array): void {
-    const words = s.recordWords;
-    for (let i = 0; i < words;) i = this.takeTensor(s, g, base, text, arena, i);
-  }
-
-  /** The scan's node rows into `g.nodes`. */
+  /** The scan's node rows into `g.nodes` (the strings of labels it met first made, once each). */
   private takeNodes(s: GraphScanner, g: RawGraph, text: string): void {
-    const nodes = s.nodes;
-    const ids = s.labelIds();
-    const labels = this.scanLabels;
-    const ops = new Array<string>(nodes);
-    const domains = new Array<string>(nodes);
-    for (let k = 0; k < nodes; k++) {
-      ops[k] = labels[ids[2 * k]!] ?? this.scanLabel(s, ids[2 * k]!);
-      domains[k] = labels[ids[2 * k + 1]!] ?? this.scanLabel(s, ids[2 * k + 1]!);
-    }
-    g.nodes.appendScanned(text, s, ops, domains);
+    const scanned = this.labels.scanned;
+    for (let id = scanned.length; id < s.labelCount; id++) scanned.push(this.intern(utf8.decode(s.label(id))));
+    g.nodes.appendScanned(text, s);
   }
 
-  /** The scanned initializer whose record starts at word `i`; returns the next record's word. */
-  private takeTensor(s: GraphScanner, g: RawGraph, base: number, text: string, arena: Uint8Array, i: number): number {
+  /** The scan's initializers into `g.initializers` (one loop, no call per record). */
+  private takeTensors(s: GraphScanner, g: RawGraph, base: number, text: string, arena: Uint8Array): void {
     const w = s.records;
-    const rawAt = w[i + 7]!;
-    const rawLength = w[i + 8]!;
-    const rank = w[i + 9]!;
-    const dims: number[] = rank === 0 ? [] : new Array<number>(rank);
-    for (let k = 0; k < rank; k++) dims[k] = w[i + 10 + k]!;
-    const t = w[i + 2]!;
-    const name = t >= 0 ? text.substring(w[i + 3]!, w[i + 4]!) : utf8.decode(arena.subarray(w[i + 3]!, w[i + 4]!));
-    g.initializers.push(new ScannedTensor(base + s.offset(w[i + 1]!), name, dims, w[i + 5]!, w[i + 6]!, rawAt < 0 ? -1 : base + s.offset(rawAt), rawLength));
-    return i + 10 + rank;
-  }
-
-  /** The string of the scanner's label `id`, made (and interned) on its first use. */
-  private scanLabel(s: GraphScanner, id: number): string {
-    return (this.scanLabels[id] = this.intern(utf8.decode(s.label(id))));
+    const words = s.recordWords;
+    const list = g.initializers;
+    // Offsets in the records are memory addresses: `s.offset(a)` is `a` + a constant.
+    const shift = base + s.offset(0);
+    for (let i = 0; i < words;) {
+      const rawAt = w[i + 7]!;
+      const rank = w[i + 9]!;
+      const dims: number[] = rank === 0 ? [] : new Array<number>(rank);
+      for (let k = 0; k < rank; k++) dims[k] = w[i + 10 + k]!;
+      const name = w[i + 2]! >= 0 ? text.substring(w[i + 3]!, w[i + 4]!) : utf8.decode(arena.subarray(w[i + 3]!, w[i + 4]!));
+      list.push(new ScannedTensor(shift + w[i + 1]!, name, dims, w[i + 5]!, w[i + 6]!, rawAt < 0 ? -1 : shift + rawAt, w[i + 8]!));
+      i += 10 + rank;
+    }
   }
 
   /**

@@ -498,7 +498,7 @@ class ModelBuilder {
     let known = true;
     for (const g of this.raw.graphs) {
       // Most graphs have no ConstantOfShape at all: then there is nothing to trace.
-      if (!g.nodes.ops.includes('ConstantOfShape')) continue;
+      if (!g.nodes.hasOp('ConstantOfShape')) continue;
       const graphNodes = Array.from({ length: g.nodes.length }, (_, i) => g.nodes.node(i));
       const weightValues = new Set<string>();
       for (const n of graphNodes) n.inputs.forEach((v, i) => { if (v !== '' && isWeightInput(n.op, i)) weightValues.add(v); });

@@ -47,6 +47,8 @@ export interface BigValue {
 export interface Need {
   readonly n: number;
   readonly end: number;
+  /** Where the bytes should land when read (exactly `n` of them, see {@link needInto}); a page of its own when undefined. */
+  readonly into?: Uint8Array;
 }
 
 /**
@@ -61,12 +63,17 @@ export function need(n: number, end: number): Need {
   return { n, end };
 }
 
+/** A {@link Need} of exactly `into.length` bytes, read into `into` when the source can ({@link ByteSource.readInto}). */
+export function needInto(end: number, into: Uint8Array): Need {
+  return { n: into.length, end, into };
+}
+
 /** Runs a parsing step, reading pages through `cursor.fill` whenever it asks. */
 export async function drive<T>(cursor: WireCursor, step: Wire<T>): Promise<T> {
   for (;;) {
     const r = step.next();
     if (r.done) return r.value;
-    await cursor.fill(r.value.n, r.value.end);
+    await cursor.fill(r.value.n, r.value.end, r.value.into);
   }
 }
 
@@ -117,12 +124,18 @@ export class WireCursor {
    * Makes `min(n, end - pos)` bytes available for sync reads, reading one page (or more) when needed.
    * Parsing steps ask for it as `if (!c.has(n)) yield need(n, end)`, staying synchronous while the bytes are buffered.
    */
-  async fill(n: number, end: number): Promise<void> {
+  async fill(n: number, end: number, into?: Uint8Array): Promise<void> {
     const want = Math.min(n, end - this.pos);
     if (want <= 0 || this.buffered() >= want) return;
     if (end > this.source.size) this.fail('truncated', `a message at offset ${this.pos} runs to offset ${end} but the file has ${this.source.size} bytes`);
     const sequential = this.buf.length > 0 && this.pos >= this.bufStart && this.pos <= this.bufStart + this.buf.length;
     this.pageBytes = sequential ? Math.min(this.pageBytes * 2, this.maxPageBytes) : this.minPageBytes;
+    if (into !== undefined && into.length === want && this.source.readInto !== undefined) {
+      await this.source.readInto(this.pos, into);
+      this.buf = into;
+      this.bufStart = this.pos;
+      return;
+    }
     const length = Math.min(Math.max(want, this.pageBytes), this.source.size - this.pos);
     const page = await this.source.read(this.pos, length);
     // A plain Uint8Array view: Node Buffers (FileByteSource) have a much slower subarray().
