@@ -48,14 +48,39 @@ function llamaCppFileUrls(packageDir) {
   };
 }
 
+/**
+ * The CLI bundles take the project's own modules (src/) as free of side effects when imported (what a package.json
+ * `"sideEffects": false` says of a package's files): a module none of whose exports a bundle uses is left out, even
+ * when its top level calls functions, which esbuild otherwise keeps because it cannot tell they are pure. Without
+ * this, `inspect`'s bundle held (and evaluated at every start) the hardware catalog (its targets are built by calls,
+ * ~1.3 ms), the quantizers and number formats, and jsonc-parser, all reached only through the src/core/index.ts facade.
+ * No module in src/ is imported for its side effects alone (no `import './x'`).
+ */
+function ownModulesWithoutSideEffects() {
+  const src = path.resolve('src') + path.sep;
+  const probe = Symbol('own-modules-probe');
+  return {
+    name: 'own-modules-without-side-effects',
+    setup(build) {
+      build.onResolve({ filter: /^\.\.?\// }, async (args) => {
+        if (args.pluginData === probe) return undefined;
+        const r = await build.resolve(args.path, { kind: args.kind, importer: args.importer, resolveDir: args.resolveDir, pluginData: probe });
+        if (r.errors.length > 0 || !r.path.startsWith(src)) return undefined;
+        return { path: r.path, sideEffects: false };
+      });
+    },
+  };
+}
+
 // The CLI: dist/cli.js (src/cli/launcher.ts) runs the bundle dist/cliMain.js (every command), or the bundle of
 // `inspect` or `estimate` alone for those, or of help/version/completion, with the V8 code cache written below.
+const cli = { ...common, platform: 'node', format: 'cjs', external: nodeExternal, mainFields: nodeMainFields, plugins: [ownModulesWithoutSideEffects()] };
 const builds = [
-  { ...common, platform: 'node', format: 'cjs', entryPoints: ['src/cli/launcher.ts'], outfile: 'dist/cli.js', banner: { js: '#!/usr/bin/env node' }, external: nodeExternal, mainFields: nodeMainFields },
-  { ...common, platform: 'node', format: 'cjs', entryPoints: ['src/cli/main.ts'], outfile: 'dist/cliMain.js', external: nodeExternal, mainFields: nodeMainFields },
-  { ...common, platform: 'node', format: 'cjs', entryPoints: ['src/cli/inspectMain.ts'], outfile: 'dist/cliInspect.js', external: nodeExternal, mainFields: nodeMainFields },
-  { ...common, platform: 'node', format: 'cjs', entryPoints: ['src/cli/estimateMain.ts'], outfile: 'dist/cliEstimate.js', external: nodeExternal, mainFields: nodeMainFields },
-  { ...common, platform: 'node', format: 'cjs', entryPoints: ['src/cli/generalMain.ts'], outfile: 'dist/cliGeneral.js', external: nodeExternal, mainFields: nodeMainFields },
+  { ...cli, entryPoints: ['src/cli/launcher.ts'], outfile: 'dist/cli.js', banner: { js: '#!/usr/bin/env node' } },
+  { ...cli, entryPoints: ['src/cli/main.ts'], outfile: 'dist/cliMain.js' },
+  { ...cli, entryPoints: ['src/cli/inspectMain.ts'], outfile: 'dist/cliInspect.js' },
+  { ...cli, entryPoints: ['src/cli/estimateMain.ts'], outfile: 'dist/cliEstimate.js' },
+  { ...cli, entryPoints: ['src/cli/generalMain.ts'], outfile: 'dist/cliGeneral.js' },
 ];
 if (existsSync('src/host/extension.ts')) builds.push({ ...common, platform: 'node', format: 'cjs', entryPoints: ['src/host/extension.ts'], outfile: 'dist/extension.js', external: nodeExternal, mainFields: nodeMainFields });
 if (existsSync('src/worker/analysis.ts')) builds.push({ ...common, platform: 'node', format: 'cjs', entryPoints: ['src/worker/analysis.ts'], outfile: 'dist/worker.js', external: nodeExternal, mainFields: nodeMainFields });
@@ -115,8 +140,9 @@ await warmCodeCaches(createRequire(import.meta.url)(path.resolve('dist/cli.js'))
  * Makes each bundle's code cache warm: after running the bundle in this process, so the cache also holds the functions
  * that run compiles lazily (~7 ms of CPU per `sensitivity` start). Commands a run does not cover compile the rest as
  * usual. The whole CLI: `sensitivity` of a 16 MiB FP16 safetensors (the worker pool and the main thread's share of the
- * chunks). `inspect`'s bundle: `inspect --json` of test/fixtures/models/mnist-12.onnx, under the launcher's one-pass
- * V8 flags (a cache made under other flags is rejected): `inspect --json` of it then took ~7 % less CPU. Warmed more
+ * chunks). `inspect`'s bundle: `inspect --json` of test/fixtures/models/mnist-12.onnx, once under the launcher's one-pass
+ * V8 flags (its cache for larger models; a cache made under other flags is rejected) and once under the default flags
+ * (its cache for small models, run without flags): `inspect --json` of it then took ~7 % less CPU. Warmed more
  * widely (also the text table, the safetensors above, or a 578 KB ONNX graph), the cache made `inspect --json` of the
  * bench's 45,000-node ONNX 6–9 % slower (median of 21–31 alternating runs, load 5–8), so it is not.
  */
@@ -137,8 +163,9 @@ async function warmCodeCaches(launcher) {
     await warmCodeCache(launcher, launcher.BUNDLE_FILE, [['sensitivity', model, '--json']]);
     const mnist = path.resolve('test/fixtures/models/mnist-12.onnx');
     v8.setFlagsFromString(launcher.ONE_PASS_V8_FLAGS);
-    await warmCodeCache(launcher, launcher.INSPECT_BUNDLE_FILE, existsSync(mnist) ? [['inspect', mnist, '--json']] : []);
+    await warmCodeCache(launcher, launcher.INSPECT_BUNDLE_FILE, existsSync(mnist) ? [['inspect', mnist, '--json']] : [], true);
     v8.setFlagsFromString(launcher.DEFAULT_V8_FLAGS);
+    await warmCodeCache(launcher, launcher.INSPECT_BUNDLE_FILE, existsSync(mnist) ? [['inspect', mnist, '--json']] : []);
     await warmCodeCache(launcher, launcher.ESTIMATE_BUNDLE_FILE, existsSync(mnist) ? [['estimate', mnist, '--target', 'h100', '--json']] : []);
     await warmCodeCache(launcher, launcher.GENERAL_BUNDLE_FILE, [['--help']]);
   } finally {
@@ -146,8 +173,11 @@ async function warmCodeCaches(launcher) {
   }
 }
 
-/** Runs the bundle `name` (in dist/) in this process with each argument list in `runs`, then writes its code cache. */
-async function warmCodeCache(launcher, name, runs) {
+/**
+ * Runs the bundle `name` (in dist/) in this process with each argument list in `runs`, then writes its code cache (the
+ * one for the one-pass flags when `onePass`: the caller sets them first).
+ */
+async function warmCodeCache(launcher, name, runs, onePass = false) {
   const bundle = path.resolve('dist', name);
   const script = launcher.compileBundle(bundle);
   const mod = { exports: {} };
@@ -156,5 +186,5 @@ async function warmCodeCache(launcher, name, runs) {
     const code = await mod.exports.runCli(argv, { out() {}, err(t) { process.stderr.write(`${t}\n`); } });
     if (code !== 0) throw new Error(`warming the code cache of ${name}: ${argv[0]} exited ${code}`);
   }
-  writeFileSync(path.resolve('dist', launcher.codeCacheFile(name)), script.createCachedData());
+  writeFileSync(path.resolve('dist', launcher.codeCacheFile(name, onePass)), script.createCachedData());
 }

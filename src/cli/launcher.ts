@@ -10,14 +10,13 @@
  * cache after running its bundle in its own process (`sensitivity` for the whole CLI, `inspect` for its bundle), so
  * it also holds the functions that run compiles lazily. Nothing is written at run time. For `sensitivity FILE` of a
  * file large enough for the worker pool, it first starts the analysis workers (src/node/prestartedWorkers.ts), so
- * their boot overlaps loading the bundle.
+ * their boot overlaps loading the bundle. It loads only the built-in modules Node itself has loaded at start, and
+ * vm: node:os and node:v8 when asked for (node:v8 loads Node's stream modules, which a small command never needs).
  */
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
-import * as v8 from 'node:v8';
 import * as vm from 'node:vm';
-import { prestartCount, prestartWorkers } from '../node/prestartedWorkers';
+import { PRESTART_COMMANDS, prestartCount, prestartWorkers } from '../node/prestartedWorkers';
 
 /** The CLI bundle of every command, beside this file. */
 export const BUNDLE_FILE = 'cliMain.js';
@@ -38,9 +37,12 @@ export function bundleFor(first: string | undefined): string {
   return COMMAND_BUNDLES.get(first) ?? BUNDLE_FILE;
 }
 
-/** The name of the code cache of the bundle `bundle` (a file name): `cliMain.js` → `cliMain.cache`. */
-export function codeCacheFile(bundle: string): string {
-  return `${bundle.replace(/\.js$/, '')}.cache`;
+/**
+ * The name of the code cache of the bundle `bundle` (a file name): `cliMain.js` → `cliMain.cache`; of the one made
+ * under {@link ONE_PASS_V8_FLAGS} (`onePass`): `cliInspect.js` → `cliInspect.onepass.cache`.
+ */
+export function codeCacheFile(bundle: string, onePass = false): string {
+  return `${bundle.replace(/\.js$/, '')}${onePass ? '.onepass' : ''}.cache`;
 }
 
 /** The code cache of {@link BUNDLE_FILE}, beside it (written by esbuild.mjs with {@link compileBundle}). */
@@ -73,6 +75,25 @@ export const ONE_PASS_COMMANDS: ReadonlySet<string> = new Set(['inspect']);
 export const ONE_PASS_V8_FLAGS = '--no-turbo-inlining';
 /** The V8 flags that undo {@link ONE_PASS_V8_FLAGS} (the build makes every cache in one process). */
 export const DEFAULT_V8_FLAGS = '--turbo-inlining';
+/**
+ * A one-pass command whose model (the first argument after the command) is a file smaller than this keeps the default
+ * flags, and its bundle's code cache made under them: its walk is over before TurboFan would compile it, and setting
+ * flags needs node:v8, whose loading (it loads Node's stream modules) was ~1.5 ms of a ~25 ms `inspect --json` of a
+ * tiny model. Any other command line (a larger file, a folder, an option first) gets {@link ONE_PASS_V8_FLAGS}.
+ */
+export const ONE_PASS_MIN_FILE_BYTES = 256 * 1024;
+
+/**
+ * Whether the command line `args` (after `node cli.js`) runs under {@link ONE_PASS_V8_FLAGS}: a one-pass command unless
+ * its first argument after the command is a regular file smaller than {@link ONE_PASS_MIN_FILE_BYTES} (`sizeOf`, the
+ * size of a regular file, undefined for anything else).
+ */
+export function runsOnePass(args: readonly string[], sizeOf: (file: string) => number | undefined): boolean {
+  const [command, file] = args;
+  if (command === undefined || !ONE_PASS_COMMANDS.has(command)) return false;
+  const size = file === undefined || file.startsWith('-') ? undefined : sizeOf(file);
+  return size === undefined || size >= ONE_PASS_MIN_FILE_BYTES;
+}
 
 /** The code cache of the bundle at `file` (`name` beside it), unless it is missing or older than the bundle. */
 export function readCodeCache(file: string, name = codeCacheFile(path.basename(file))): Buffer | undefined {
@@ -86,7 +107,7 @@ export function readCodeCache(file: string, name = codeCacheFile(path.basename(f
 }
 
 /** The size of a regular file (undefined for anything else or when it cannot be read). */
-function regularFileSize(file: string): number | undefined {
+export function regularFileSize(file: string): number | undefined {
   try {
     const st = fs.statSync(file);
     return st.isFile() ? st.size : undefined;
@@ -95,16 +116,27 @@ function regularFileSize(file: string): number | undefined {
   }
 }
 
+/** The number of cores this process may use (node:os is loaded only when asked). */
+function parallelism(): number {
+  const os = require('node:os') as typeof import('node:os');
+  return typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length;
+}
+
 if (require.main === module) {
+  const args = process.argv.slice(2);
+  const command = args[0];
   // `sensitivity` of a large file: its analysis workers boot now, while the bundle loads and the header is parsed
   // (src/node/prestartedWorkers.ts; the runner's pool adopts them).
-  const workers = prestartCount(process.argv.slice(2), regularFileSize, typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length);
-  const workerFile = path.join(__dirname, 'worker.js');
-  if (workers > 0 && fs.existsSync(workerFile)) prestartWorkers(workerFile, workers);
-  const command = process.argv[2];
+  if (command !== undefined && PRESTART_COMMANDS.has(command)) {
+    const workers = prestartCount(args, regularFileSize, parallelism());
+    const workerFile = path.join(__dirname, 'worker.js');
+    if (workers > 0 && fs.existsSync(workerFile)) prestartWorkers(workerFile, workers);
+  }
   const file = path.join(__dirname, bundleFor(command));
-  if (command !== undefined && ONE_PASS_COMMANDS.has(command)) v8.setFlagsFromString(ONE_PASS_V8_FLAGS);
-  const moduleFunction = compileBundle(file, readCodeCache(file)).runInThisContext() as (exports: unknown, require: NodeJS.Require, module: NodeJS.Module, filename: string, dirname: string) => void;
+  // node:v8 only when flags are set: it loads Node's stream modules, which nothing else in a small command needs.
+  const onePass = runsOnePass(args, regularFileSize);
+  if (onePass) (require('node:v8') as typeof import('node:v8')).setFlagsFromString(ONE_PASS_V8_FLAGS);
+  const moduleFunction = compileBundle(file, readCodeCache(file, codeCacheFile(path.basename(file), onePass))).runInThisContext() as (exports: unknown, require: NodeJS.Require, module: NodeJS.Module, filename: string, dirname: string) => void;
   // This module stands for the bundle's: `require.main === module` holds inside it, as when Node runs it directly.
   moduleFunction.call(module.exports, module.exports, require, module, file, __dirname);
 }

@@ -3,6 +3,7 @@
  * writing to stdout/stderr, running one command from its option table, and the one-line report of a failure with its
  * exit status.
  */
+import { writeSync } from 'node:fs';
 import { CancelledError, EstimateError, ModelFormatError } from '../core';
 import { isInputError, NodeError } from '../node/errors';
 import { OutputError } from '../node/safeOutput';
@@ -31,40 +32,88 @@ const IO_ERRORS: ReadonlyMap<string, string> = new Map([
   ['EMFILE', 'too many open files'],
 ]);
 
+/**
+ * One of the process's output streams, written by its file descriptor (1 or 2) with `fs.writeSync`, not through
+ * `process.stdout` / `process.stderr`: making those streams loads Node's stream modules, and for a pipe its socket
+ * modules too (~3 ms of the ~30 ms that `inspect --json` of a tiny model took over an empty Node start). The bytes are
+ * the same (those streams write a pipe, file or terminal the same way on POSIX systems). The stream is still used
+ * where a synchronous write does not do: on Windows (its console stream writes UTF-16 to the console), and from a
+ * write that finds the descriptor non-blocking and full (EAGAIN) on, for that write's rest and everything after it.
+ * Output to a closed pipe (`precision-lens inspect … | head -1`) ends quietly: the EPIPE error is swallowed, and the
+ * process exits at once with status 0 (like other filters whose reader left); a descriptor that is not open drops
+ * its output, like Node's own stdio streams. Any other write error (a full disk) is the command's failure.
+ */
+class ProcessOutput {
+  private stream: NodeJS.WriteStream | undefined;
+  private closed = false;
+
+  constructor(private readonly fd: 1 | 2, private readonly openStream: () => NodeJS.WriteStream) {
+    if (process.platform === 'win32') this.stream = this.streamOf();
+  }
+
+  /** Writes one block of output and a line end; the caller escaped its terminal control characters. */
+  line(text: string): void {
+    if (this.closed) return;
+    // Two writes, not `${text}\n`: a 41 MB `inspect --json` document is then encoded without first being copied into
+    // a flat concatenation (~25 ms).
+    this.write(text);
+    this.write('\n');
+  }
+
+  /** Writes text (as UTF-8) or bytes as they are. */
+  write(data: string | Uint8Array): void {
+    if (this.closed) return;
+    if (this.stream !== undefined) {
+      this.stream.write(data);
+      return;
+    }
+    const bytes = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
+    let at = 0;
+    try {
+      while (at < bytes.length) at += writeSync(this.fd, bytes, at, bytes.length - at);
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code === 'EAGAIN') {
+        this.stream = this.streamOf();
+        this.stream.write(bytes.subarray(at));
+      } else if (code === 'EPIPE') {
+        this.closed = true;
+        process.exit(process.exitCode ?? 0);
+      } else if (code === 'EBADF') {
+        this.closed = true;
+      } else {
+        // Reported as one line naming the stream (`stdout: no space left on the device (ENOSPC).`, exit 2).
+        throw Object.assign(e as NodeJS.ErrnoException, { path: this.fd === 1 ? 'stdout' : 'stderr' });
+      }
+    }
+  }
+
+  private streamOf(): NodeJS.WriteStream {
+    const stream = this.openStream();
+    stream.on('error', (e: NodeJS.ErrnoException) => {
+      if (e.code !== 'EPIPE') throw e;
+      this.closed = true;
+      process.exit(process.exitCode ?? 0);
+    });
+    return stream;
+  }
+}
+
+const stdout = new ProcessOutput(1, () => process.stdout);
+const stderr = new ProcessOutput(2, () => process.stderr);
+let stderrIsTTY: boolean | undefined;
+
 /** The process's stdout and stderr. */
 export const consoleOutput: CliOutput = {
-  out: (t) => writeQuietly(process.stdout, escapeTerminal(t, true)),
-  outJson: (t) => writeQuietly(process.stdout, escapeTerminalJson(t)),
-  outBytes: (b) => {
-    if (!closedStreams.has(process.stdout)) process.stdout.write(b);
+  out: (t) => stdout.line(escapeTerminal(t, true)),
+  outJson: (t) => stdout.line(escapeTerminalJson(t)),
+  outBytes: (b) => stdout.write(b),
+  err: (t) => stderr.line(escapeTerminal(t, true)),
+  // Asked only by commands that may show progress; node:tty loads the socket modules.
+  get errIsTTY(): boolean {
+    return (stderrIsTTY ??= (require('node:tty') as typeof import('node:tty')).isatty(2));
   },
-  err: (t) => writeQuietly(process.stderr, escapeTerminal(t, true)),
-  errIsTTY: process.stderr.isTTY === true,
 };
-
-/** Streams whose reader has gone (EPIPE): further output is dropped instead of raising. */
-const closedStreams = new WeakSet<NodeJS.WriteStream>();
-
-/** Writes one block of output, whose terminal control characters from model or plan strings the caller escaped. */
-function writeQuietly(stream: NodeJS.WriteStream, text: string): void {
-  if (closedStreams.has(stream)) return;
-  // Two writes, not `${text}\n`: a 41 MB `inspect --json` document is then encoded without first being copied into a
-  // flat concatenation (~25 ms).
-  stream.write(text);
-  stream.write('\n');
-}
-
-/**
- * Output to a closed pipe (`precision-lens inspect … | head -1`) ends quietly: the EPIPE error is swallowed,
- * later output is dropped, and the process exits at once with status 0 (like other filters whose reader left).
- */
-function quietOnClosedPipe(stream: NodeJS.WriteStream): void {
-  stream.on('error', (e: NodeJS.ErrnoException) => {
-    if (e.code !== 'EPIPE') throw e;
-    closedStreams.add(stream);
-    process.exit(process.exitCode ?? 0);
-  });
-}
 
 /** Runs `cmd` with its arguments `rest` (after the command's name): its `--help`, its parse errors, its failures. */
 export async function runCommand(cmd: { readonly spec: CommandSpec; readonly run: Command }, rest: readonly string[], io: CliOutput): Promise<number> {
@@ -114,8 +163,6 @@ export function reportError(e: unknown, io: CliOutput, debug: boolean): number {
 
 /** A bundle's entry: runs `runCli` on the process's arguments and sets the exit status. */
 export function startCli(runCli: (argv: readonly string[]) => Promise<number>): void {
-  quietOnClosedPipe(process.stdout);
-  quietOnClosedPipe(process.stderr);
   runCli(process.argv.slice(2)).then(
     (code) => { process.exitCode = code; },
     (e: unknown) => { process.exitCode = reportError(e, consoleOutput, process.argv.includes('--debug')); },

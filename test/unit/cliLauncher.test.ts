@@ -5,8 +5,8 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { closeSync, copyFileSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type * as vm from 'node:vm';
@@ -24,9 +24,12 @@ interface Launcher {
   GENERAL_BUNDLE_FILE: string;
   GENERAL_ARGUMENTS: ReadonlySet<string>;
   bundleFor(first: string | undefined): string;
-  codeCacheFile(bundle: string): string;
+  codeCacheFile(bundle: string, onePass?: boolean): string;
   ONE_PASS_V8_FLAGS: string;
   ONE_PASS_COMMANDS: ReadonlySet<string>;
+  ONE_PASS_MIN_FILE_BYTES: number;
+  runsOnePass(args: readonly string[], sizeOf: (file: string) => number | undefined): boolean;
+  regularFileSize(file: string): number | undefined;
   compileBundle(file: string, cachedData?: Buffer): vm.Script;
   readCodeCache(file: string, name?: string): Buffer | undefined;
 }
@@ -56,7 +59,7 @@ test('the build writes a code cache of the CLI bundle that this Node accepts; th
   assert.match(bad.stderr, /no such file/);
 });
 
-test('inspect, estimate and help/version/completion run bundles of their own (inspect under the one-pass V8 flags, with the cache made under them), with the output of the whole CLI', () => {
+test('inspect, estimate and help/version/completion run bundles of their own (inspect of a larger model under the one-pass V8 flags, with the cache made under them), with the output of the whole CLI', () => {
   const l = launcher();
   assert.ok(l.ONE_PASS_COMMANDS.has('inspect'));
   assert.equal(l.COMMAND_BUNDLES.get('inspect'), l.INSPECT_BUNDLE_FILE);
@@ -64,16 +67,23 @@ test('inspect, estimate and help/version/completion run bundles of their own (in
   for (const c of l.ONE_PASS_COMMANDS) assert.ok(l.COMMAND_BUNDLES.has(c), `${c} has no bundle of its own`);
   const bundle = path.join(DIST, l.INSPECT_BUNDLE_FILE);
   assert.equal(l.codeCacheFile(l.INSPECT_BUNDLE_FILE), 'cliInspect.cache');
-  assert.ok(l.readCodeCache(bundle), `${l.codeCacheFile(l.INSPECT_BUNDLE_FILE)} is missing or older than ${l.INSPECT_BUNDLE_FILE}`);
-  // In a child: the flags are process-wide. The cache made under the flags is accepted under them and not without
-  // them (so the flags really differ, and the command gets the cache made for it).
-  const script = `const l = require(${JSON.stringify(path.join(DIST, 'cli.js'))});
-    const b = ${JSON.stringify(bundle)};
-    const without = l.compileBundle(b, l.readCodeCache(b)).cachedDataRejected;
-    require('node:v8').setFlagsFromString(l.ONE_PASS_V8_FLAGS);
-    console.log(l.compileBundle(b, l.readCodeCache(b)).cachedDataRejected, without);`;
-  const r = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8' });
-  assert.deepEqual([r.status, r.stdout.trim()], [0, 'false true'], r.stderr);
+  assert.equal(l.codeCacheFile(l.INSPECT_BUNDLE_FILE, true), 'cliInspect.onepass.cache');
+  for (const onePass of [false, true]) {
+    assert.ok(l.readCodeCache(bundle, l.codeCacheFile(l.INSPECT_BUNDLE_FILE, onePass)), `${l.codeCacheFile(l.INSPECT_BUNDLE_FILE, onePass)} is missing or older than ${l.INSPECT_BUNDLE_FILE}`);
+  }
+  // In a child: the flags are process-wide. Each cache is accepted under the flags it was made under and not under
+  // the others (so the flags really differ, and the command gets the cache made for them).
+  // One compile per child: a second compile of the same text in a process may be served from V8's own cache.
+  const rejected = (flags: boolean, onePassCache: boolean): string => {
+    const script = `const l = require(${JSON.stringify(path.join(DIST, 'cli.js'))});
+      const b = ${JSON.stringify(bundle)};
+      if (${flags}) require('node:v8').setFlagsFromString(l.ONE_PASS_V8_FLAGS);
+      console.log(l.compileBundle(b, l.readCodeCache(b, l.codeCacheFile(${JSON.stringify(l.INSPECT_BUNDLE_FILE)}, ${onePassCache}))).cachedDataRejected);`;
+    const r = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+    return r.stdout.trim();
+  };
+  assert.deepEqual([rejected(false, false), rejected(false, true), rejected(true, false), rejected(true, true)], ['false', 'true', 'true', 'false']);
   // inspect runs through that path and writes what the whole CLI writes: a model opens (table and JSON), its help,
   // and bad input still exits 2 with one line.
   const mnist = path.resolve(__dirname, '../fixtures/models/mnist-12.onnx');
@@ -100,6 +110,85 @@ test('inspect, estimate and help/version/completion run bundles of their own (in
   assert.equal(l.compileBundle(path.join(DIST, 'cliEstimate.js'), l.readCodeCache(path.join(DIST, 'cliEstimate.js'))).cachedDataRejected, false);
   for (const args of [['estimate', mnist, '--target', 'h100', '--json'], ['estimate', mnist, '--target', 'h100,cpu'], ['estimate', '--help'], ['estimate', mnist, '--target', 'nope'], ['estimate', missing, '--target', 'h100']]) {
     assert.deepEqual(cli(DIST, ...args), viaMain(...args), args.join(' '));
+  }
+});
+
+test('inspect runs under the one-pass flags unless its model is a regular file below ONE_PASS_MIN_FILE_BYTES; other commands never', () => {
+  const l = launcher();
+  const sizes = new Map([['small.onnx', l.ONE_PASS_MIN_FILE_BYTES - 1], ['large.onnx', l.ONE_PASS_MIN_FILE_BYTES]]);
+  const sizeOf = (f: string): number | undefined => sizes.get(f);
+  assert.equal(l.runsOnePass(['inspect', 'small.onnx', '--json'], sizeOf), false);
+  assert.equal(l.runsOnePass(['inspect', 'large.onnx', '--json'], sizeOf), true);
+  // A folder, a missing file, an option first or no model: the flags, as before (the size is not known).
+  for (const args of [['inspect', 'folder'], ['inspect', '--json', 'small.onnx'], ['inspect']]) assert.equal(l.runsOnePass(args, sizeOf), true, args.join(' '));
+  for (const args of [['estimate', 'large.onnx'], ['sensitivity', 'large.onnx'], ['--help'], []]) assert.equal(l.runsOnePass(args, sizeOf), false, args.join(' '));
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'pl-launcher-'));
+  try {
+    const file = path.join(dir, 'f.bin');
+    writeFileSync(file, new Uint8Array(1000));
+    assert.deepEqual([l.regularFileSize(file), l.regularFileSize(dir), l.regularFileSize(path.join(dir, 'none'))], [1000, undefined, undefined]);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('output is the same written through a pipe the reader leaves full while it is non-blocking (the write falls back to the stream)', async () => {
+  const l = launcher();
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'pl-launcher-'));
+  try {
+    // 20k layers print ~3 MB of JSON, far more than a pipe holds. Touching process.stdout first (a preload) makes the
+    // pipe non-blocking, as another Node process sharing it would; the reader waits before reading, so writes fail
+    // with EAGAIN and the rest goes through the stream.
+    const file = path.join(dir, 'many.safetensors');
+    writeFileSync(file, buildSafetensors(Array.from({ length: 20_000 }, (_, i) => ({ name: `model.layers.${i}.mlp.weight`, dtype: 'F16', shape: [2, 2] }))).bytes);
+    const preload = path.join(dir, 'stdout.cjs');
+    writeFileSync(preload, 'void process.stdout;\n');
+    const e = spawnSync(process.execPath, [path.join(DIST, 'cli.js'), 'inspect', file, '--json'], { encoding: 'utf8', maxBuffer: 64 << 20 });
+    const expected = { status: e.status, stdout: e.stdout, stderr: e.stderr };
+    assert.equal(expected.status, 0, expected.stderr);
+    assert.ok(expected.stdout.length > 1_000_000);
+    const child = spawn(process.execPath, ['--require', preload, path.join(DIST, 'cli.js'), 'inspect', file, '--json'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const out: Buffer[] = [];
+    let err = '';
+    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    child.stdout.pause();
+    child.stdout.on('data', (d: Buffer) => out.push(d));
+    setTimeout(() => child.stdout.resume(), 300);
+    const status = await new Promise<number | null>((resolve) => child.on('close', (c) => resolve(c)));
+    assert.deepEqual({ status, stdout: Buffer.concat(out).toString('utf8'), stderr: err }, expected);
+    // The bundle the command ran: a small file runs without the flags.
+    assert.equal(l.runsOnePass(['inspect', file], l.regularFileSize), l.regularFileSize(file)! >= l.ONE_PASS_MIN_FILE_BYTES);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('output to a full disk is a one-line failure naming the stream (exit 2)', { skip: existsSync('/dev/full') ? false : 'no /dev/full' }, () => {
+  const mnist = path.resolve(__dirname, '../fixtures/models/mnist-12.onnx');
+  const full = openSync('/dev/full', 'w');
+  try {
+    const r = spawnSync(process.execPath, [path.join(DIST, 'cli.js'), 'inspect', mnist, '--json'], { encoding: 'utf8', stdio: ['ignore', full, 'pipe'] });
+    assert.deepEqual([r.status, r.stderr], [2, 'precision-lens: stdout: no space left on the device (ENOSPC).\n']);
+  } finally {
+    closeSync(full);
+  }
+});
+
+test('inspect of a small model loads none of Node\'s stream, socket or v8 modules (output by file descriptor, no flags)', () => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'pl-launcher-'));
+  try {
+    const list = path.join(dir, 'modules.txt');
+    const preload = path.join(dir, 'modules.cjs');
+    writeFileSync(preload, `process.on('exit', () => require('node:fs').writeFileSync(${JSON.stringify(list)}, process.moduleLoadList.join('\\n')));\n`);
+    const mnist = path.resolve(__dirname, '../fixtures/models/mnist-12.onnx');
+    for (const args of [['inspect', mnist, '--json'], ['inspect', mnist], ['--help']]) {
+      const r = spawnSync(process.execPath, ['--require', preload, path.join(DIST, 'cli.js'), ...args], { encoding: 'utf8' });
+      assert.ok(r.stdout.length + r.stderr.length > 0, args.join(' '));
+      const loaded = readFileSync(list, 'utf8').split('\n');
+      assert.deepEqual(loaded.filter((m) => /^NativeModule (stream|net|tty|v8|os|internal\/streams\/writable)$/.test(m)), [], args.join(' '));
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
   }
 });
 
