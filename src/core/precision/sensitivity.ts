@@ -34,7 +34,7 @@ import { isGgmlWritable, simulateGgml } from './ggmlQuants';
 import { isOffsetVector } from './graphInfluence';
 import { getNumberFormat, type NumberFormat } from './numberFormats';
 import { SPLIT, GRIDS, absMax, fakeQuantize, roundBf16, roundFp16, roundMiniFast, roundSignificant, rowLayout, toHalf, type FakeQuantizeOptions } from './quantize';
-import { AMAX_COMPUTED, AMAX_CONSTANT, AMAX_PER_ROW, F16_PAIR_TOLERANCE, codeTable, elementwiseKernelParams, type ChunkByteReader, type ElementwiseKernelParams, errorWorkspace, histogramErrors, histogramStats, isElementwiseFormat, isIntKernelFormat, workspaceHistogramErrors, workspaceHistogramStats } from './errorKernels';
+import { AMAX_COMPUTED, AMAX_CONSTANT, AMAX_PER_ROW, F16_PAIR_TOLERANCE, codeTable, elementwiseKernelParams, type ChunkByteReader, type ElementwiseKernelParams, type ErrorWorkspace, errorWorkspace, histogramErrors, histogramStats, isElementwiseFormat, isIntKernelFormat, workspaceHistogramErrors, workspaceHistogramStats } from './errorKernels';
 
 //#region statistics
 
@@ -775,6 +775,195 @@ function evaluatedFormats(ids: readonly string[]): EvaluatedFormats {
   return out;
 }
 
+/** An element-wise format's block kernel: its slot, and what it computes (neither: nothing, its error is 0 here). */
+interface BlockKernel {
+  readonly format: NumberFormat;
+  readonly slot: number;
+  readonly params?: ElementwiseKernelParams;
+  readonly int8TensorMax?: number;
+}
+
+/** How a chunk's values reach the kernels: histogrammed 16-bit codes or not, transposed, whole-tensor max given. */
+interface KernelPlanMode {
+  /** Statistics and element-wise errors come from the code histogram (16-bit codes). */
+  readonly histogrammed: boolean;
+  /** The task asks only for the histogram (no element-wise errors). */
+  readonly histogramOnly: boolean;
+  readonly transposed: boolean;
+  /** The whole tensor's max |x| (task.globals); undefined: per-tensor formats wait for the chunk's (pass 2). */
+  readonly givenTensorMax: number | undefined;
+}
+
+/**
+ * Which block kernel evaluates each of a chunk's formats, in which slot and pass: the one dispatch of formats to the
+ * workspace's kernels. {@link analyzeChunk} makes one per task; a batch makes one per dtype for its joined tasks
+ * ({@link kernelPlanTask}); both run it with {@link blockPass1} and {@link blockPass2}.
+ */
+interface KernelPlan {
+  readonly dtype: string;
+  readonly histogrammed: boolean;
+  /** The formats evaluated and, per format id, the one evaluated for it ({@link evaluatedFormats}). */
+  readonly formats: readonly NumberFormat[];
+  readonly evaluatedAs: ReadonlyMap<string, NumberFormat>;
+  /** Format ids the dtype holds exactly: error 0, no work. */
+  readonly lossless: readonly string[];
+  /** Element-wise formats: from the histogram, a block kernel or {@link quantizationError} (none with histogramOnly). */
+  readonly elementwise: readonly NumberFormat[];
+  /** Integer kernel formats in slot order: INT8 first, then INT4 by group size (g, 2g, 4g in consecutive slots). */
+  readonly ints: readonly NumberFormat[];
+  /** Element-wise formats run in block kernels (slot `ints.length + k`; values not histogrammed). */
+  readonly kernelElementwise: readonly NumberFormat[];
+  /** The remaining formats, run on each block by the caller: NF4 in its kernel (slots in `nf4Slot`), the rest by fakeQuantize. */
+  readonly others: readonly NumberFormat[];
+  readonly nf4Slot: ReadonlyMap<NumberFormat, number>;
+  /** Workspace slots the plan uses. */
+  readonly slots: number;
+  /** Per-tensor formats wait for the chunk's max |x| (fakeQuantize's absMax, ±Inf included): pass 2. */
+  readonly needsTensorMax: boolean;
+  /** The other formats wait for pass 2 too (NVFP4's tensor scale). */
+  readonly othersDeferred: boolean;
+  /** The element-wise kernels of pass 1, and of those the ones not fused with the statistics. */
+  readonly pass1: readonly BlockKernel[];
+  readonly pass1Unfused: readonly BlockKernel[];
+  /** The element-wise formats of pass 2 (their parameters come from the chunk's max: {@link deferredKernels}). */
+  readonly deferred: readonly NumberFormat[];
+  /** Statistics, FP16 and BF16 in one pass over each block (the float32 defaults). */
+  readonly fused16: readonly [BlockKernel, BlockKernel] | undefined;
+  /** INT8 per channel with one INT4 group size in one pass (-1: not), or with INT4 groups g, 2g, 4g (quadB: g's slot). */
+  readonly pairA: number;
+  readonly pairB: number;
+  readonly quadA: number;
+  readonly quadB: number;
+  /** FP16/BF16 codes whose only block work is the pair: it runs on the codes (intErrorPairStaged). */
+  readonly codesPair: boolean;
+  /** Any block pass at all (else the histogram answers everything). */
+  readonly blockPass: boolean;
+  /** The block pass counts the code histogram (no counting pass before it). */
+  readonly countInBlocks: boolean;
+}
+
+/** The {@link KernelPlan} of the format ids `requested` for a chunk of `dtype`. */
+function kernelPlan(requested: readonly string[], dtype: string, mode: KernelPlanMode): KernelPlan {
+  const { histogrammed, transposed, givenTensorMax } = mode;
+  const { formats, evaluatedAs } = evaluatedFormats(requested);
+  const lossless = LOSSLESS_FORMATS[dtype] ?? [];
+  const todo = formats.filter((f) => !lossless.includes(f.id));
+  const allElementwise = todo.filter((f) => isElementwiseFormat(f));
+  const ints = todo.filter((f) => !allElementwise.includes(f) && isIntKernelFormat(f)).sort((x, y) => (x.element === y.element ? x.blockSize - y.blockSize : x.element === 'int8' ? -1 : 1));
+  const others = todo.filter((f) => !allElementwise.includes(f) && !ints.includes(f));
+  const elementwise = mode.histogramOnly ? [] : allElementwise;
+  // Float32 values: element-wise formats with a kernel run on the blocks too (ternary stays element by element).
+  const kernelElementwise = histogrammed ? [] : elementwise.filter((f) => f.element === 'int8' || elementwiseKernelParams(f, 1) !== undefined);
+  // NF4 has a kernel with two slots each (after the integer and element-wise kernels' slots).
+  const nf4Slot = new Map<NumberFormat, number>();
+  for (const f of others) if (f.element === 'nf4') nf4Slot.set(f, ints.length + kernelElementwise.length + 2 * nf4Slot.size);
+  const hasNvfp4 = others.some((f) => f.id === 'nvfp4');
+  const needsTensorMax = !histogrammed && givenTensorMax === undefined && (elementwise.some((f) => f.scaling === 'tensor') || hasNvfp4);
+  const isDeferred = (f: NumberFormat): boolean => needsTensorMax && f.scaling === 'tensor';
+  const pass1 = kernelElementwise.filter((f) => !isDeferred(f)).map((f) => blockKernel(f, ints.length + kernelElementwise.indexOf(f), givenTensorMax ?? 0));
+  const fp16 = pass1.find((b) => b.params && b.format.element === 'fp16');
+  const bf16 = pass1.find((b) => b.params && b.format.element === 'bf16');
+  const fused16 = !histogrammed && fp16 && bf16 ? [fp16, bf16] as const : undefined;
+  const intA = ints.findIndex((f) => f.element === 'int8');
+  const groupsAt = ints.findIndex((f, i) => f.element === 'int4' && f.blockSize >= 32 && f.blockSize % 4 === 0 && ints[i + 1]?.element === 'int4' && ints[i + 1]!.blockSize === 2 * f.blockSize && ints[i + 2]?.element === 'int4' && ints[i + 2]!.blockSize === 4 * f.blockSize);
+  const quad = intA >= 0 && groupsAt >= 0;
+  const pairAt = ints.findIndex((f) => f.element === 'int4' && f.blockSize >= 32);
+  const pair = !quad && intA >= 0 && pairAt >= 0;
+  const blockPass = ints.length > 0 || others.length > 0 || !histogrammed;
+  return {
+    dtype, histogrammed, formats, evaluatedAs, lossless, elementwise, ints, kernelElementwise, others, nf4Slot,
+    slots: ints.length + kernelElementwise.length + 2 * nf4Slot.size,
+    needsTensorMax, othersDeferred: needsTensorMax && hasNvfp4,
+    pass1, pass1Unfused: fused16 ? pass1.filter((b) => !fused16.includes(b)) : pass1, deferred: kernelElementwise.filter(isDeferred), fused16,
+    pairA: pair ? intA : -1, pairB: pair ? pairAt : -1, quadA: quad ? intA : -1, quadB: quad ? groupsAt : -1,
+    // The pair on FP16/BF16 codes in float32 (errorKernels.ts F16_PAIR_TOLERANCE), counting them in the same loop.
+    codesPair: histogrammed && !transposed && pair && ints.length === 2 && ints[pairAt]!.blockSize <= F16_PAIR_TOLERANCE.maxGroup && pass1.length === 0 && others.length === 0,
+    blockPass, countInBlocks: histogrammed && !transposed && blockPass && !hasNvfp4,
+  };
+}
+
+/** The block kernel of an element-wise format in `slot` with the tensor max `tensorMax`. */
+function blockKernel(format: NumberFormat, slot: number, tensorMax: number): BlockKernel {
+  if (format.element === 'int8') return { format, slot, int8TensorMax: tensorMax };
+  const params = elementwiseKernelParams(format, tensorMax);
+  return params && params !== 'lossless' ? { format, slot, params } : { format, slot };
+}
+
+/** The plan's pass-2 kernels, their parameters from the chunk's max |x|. */
+function deferredKernels(plan: KernelPlan, chunkAbsMax: number): BlockKernel[] {
+  return plan.deferred.map((f) => blockKernel(f, plan.ints.length + plan.kernelElementwise.indexOf(f), chunkAbsMax));
+}
+
+/** Runs element-wise kernels on the loaded block of `m` values. */
+function runKernels(ws: ErrorWorkspace, kernels: readonly BlockKernel[], m: number): void {
+  for (const b of kernels) {
+    if (b.params && (b.format.element === 'fp16' || b.format.element === 'bf16')) ws.roundError16(m, b.format.element, b.slot);
+    else if (b.params) ws.elementError(m, b.params, b.slot);
+    else if (b.int8TensorMax !== undefined) ws.intError(m, m, m, 127, -127, false, AMAX_CONSTANT, b.int8TensorMax, 0, b.slot);
+  }
+}
+
+/** Makes chunk values [s, s + m) the kernels' block (`pass2`: the second time). */
+type BlockLoader = (s: number, m: number, pass2: boolean) => void;
+
+/**
+ * Pass 1 of a plan over a chunk's `n` values in row blocks of `blockElements`: statistics (values not histogrammed),
+ * the element-wise kernels that need no chunk max, the integer kernels (per row: `rowMode`), then `others` (the
+ * caller's formats outside the kernels). codesPair plans take their codes from `codes` (their offset in the staging
+ * area) instead of `load`.
+ */
+function blockPass1(ws: ErrorWorkspace, plan: KernelPlan, n: number, blockElements: number, rowLength: number, rowMode: number, load: BlockLoader, codes?: (s: number, m: number) => number, others?: (m: number) => void): void {
+  const { ints, fused16, pairA, pairB, quadA, quadB } = plan;
+  for (let s = 0; s < n; s += blockElements) {
+    const m = Math.min(blockElements, n - s);
+    const firstRow = Math.floor(s / rowLength);
+    if (plan.codesPair) {
+      ws.intErrorPairStaged(plan.dtype as 'float16' | 'bfloat16', codes!(s, m), m, rowLength, ints[pairB]!.blockSize, 127, -127, rowMode, firstRow, 7, -8, pairA, pairB, plan.countInBlocks);
+      continue;
+    }
+    load(s, m, false);
+    if (fused16) ws.statsRound16(m, fused16[0].slot, fused16[1].slot);
+    else if (!plan.histogrammed) ws.stats(m);
+    runKernels(ws, plan.pass1Unfused, m);
+    if (pairA >= 0) ws.intErrorPair(m, rowLength, ints[pairB]!.blockSize, 127, -127, rowMode, firstRow, 7, -8, pairA, pairB);
+    if (quadA >= 0) ws.intErrorGroups(m, rowLength, ints[quadB]!.blockSize, 127, -127, rowMode, firstRow, 7, -8, quadA, quadB);
+    for (let slot = 0; slot < ints.length; slot++) {
+      if (slot === pairA || slot === pairB || slot === quadA || (quadB >= 0 && slot >= quadB && slot <= quadB + 2)) continue;
+      const f = ints[slot]!;
+      if (f.element === 'int8') ws.intError(m, rowLength, rowLength, 127, -127, false, rowMode, 0, firstRow, slot);
+      else ws.intError(m, rowLength, f.blockSize, 7, -8, true, AMAX_COMPUTED, 0, firstRow, slot);
+    }
+    others?.(m);
+  }
+}
+
+/** Pass 2 over the chunk's blocks: the kernels that needed the chunk's max |x| (from {@link deferredKernels}), then `others`. */
+function blockPass2(ws: ErrorWorkspace, kernels: readonly BlockKernel[], n: number, blockElements: number, load: BlockLoader, others?: (m: number) => void): void {
+  for (let s = 0; s < n; s += blockElements) {
+    const m = Math.min(blockElements, n - s);
+    load(s, m, true);
+    runKernels(ws, kernels, m);
+    others?.(m);
+  }
+}
+
+/**
+ * After the passes: the workspace slot holding format `f`'s error sums; -1 when its error is 0 (lossless in the dtype,
+ * or a kernel with nothing to compute: FP8 of an all-zero chunk); undefined when no kernel evaluates it.
+ */
+function resultSlot(plan: KernelPlan, pass2: readonly BlockKernel[], f: NumberFormat): number | undefined {
+  if (plan.lossless.includes(f.id)) return -1;
+  const i = plan.ints.indexOf(f);
+  if (i >= 0) return i;
+  const b = plan.pass1.find((x) => x.format === f) ?? pass2.find((x) => x.format === f);
+  return b ? (b.params || b.int8TensorMax !== undefined ? b.slot : -1) : undefined;
+}
+
+/** The chunk analysis's row blocks: whole rows of about {@link CHUNK_BLOCK_ELEMENTS} values. */
+function chunkBlockElements(n: number, rowLength: number): number {
+  return Math.min(n, Math.max(1, Math.floor(CHUNK_BLOCK_ELEMENTS / Math.max(1, rowLength))) * rowLength) || 1;
+}
+
 /**
  * Decodes a chunk and accumulates statistics and per-format errors. Pure and synchronous; the Node runner
  * calls it in worker threads (or inline for small models). With `read` (a worker reading `task.file` itself)
@@ -791,26 +980,17 @@ function analyzeChunk(chunk: SensitivityChunkTask, read: ChunkByteReader | undef
   let task = chunk;
   const n = task.elementCount;
   const transposed = task.transpose && task.shape.length === 2;
-  const { formats, evaluatedAs } = evaluatedFormats(requested);
   // 16-bit floats stay as codes: a histogram gives statistics and element-wise errors (errorKernels.ts). A worker
   // that reads its own file streams them in staging-sized reads (no chunk-sized buffer, data hot in cache);
   // everything else is read whole first.
   const sixteen = task.encoding === 'raw' && !task.quant && (task.dtype === 'float16' || task.dtype === 'bfloat16') && LITTLE_ENDIAN;
   // Scanning 65 536 codes costs ~0.7 ms per chunk: small chunks are cheaper element by element (decoded in blocks).
-  const useHistogram = sixteen && (n >= HISTOGRAM_MIN_ELEMENTS || task.histogramOnly === true);
-  const streaming = read !== undefined && useHistogram && !transposed && !formats.some((f) => f.id === 'nvfp4');
-  const lossless = LOSSLESS_FORMATS[task.dtype] ?? [];
-  const todo = formats.filter((f) => !lossless.includes(f.id));
-  const histogrammed = useHistogram;
-  const elementwise = todo.filter((f) => isElementwiseFormat(f));
-  // Integer kernel formats in slot order: INT8 first, then INT4 by group size (so groups of g, 2g, 4g sit in
-  // consecutive slots for intErrorGroups).
-  const ints = todo.filter((f) => !elementwise.includes(f) && isIntKernelFormat(f)).sort((x, y) => (x.element === y.element ? x.blockSize - y.blockSize : x.element === 'int8' ? -1 : 1));
-  const others = todo.filter((f) => !elementwise.includes(f) && !ints.includes(f));
+  const histogrammed = sixteen && (n >= HISTOGRAM_MIN_ELEMENTS || task.histogramOnly === true);
   const histogramOnly = task.histogramOnly === true && histogrammed;
-  if (histogramOnly) elementwise.length = 0;
-  // Float32 values: element-wise formats with a kernel run on the blocks too (ternary stays element by element).
-  const kernelElementwise = histogrammed ? [] : elementwise.filter((f) => f.element === 'int8' || elementwiseKernelParams(f, 1) !== undefined);
+  const g = task.globals;
+  const plan = kernelPlan(requested, task.dtype, { histogrammed, histogramOnly, transposed, givenTensorMax: g?.tensorAbsMax });
+  const { formats, evaluatedAs, lossless, elementwise, ints, kernelElementwise, others, nf4Slot } = plan;
+  const streaming = read !== undefined && histogrammed && !transposed && !formats.some((f) => f.id === 'nvfp4');
   // Raw little-endian float32 (not transposed, no quantization parameters) goes into the kernels' memory as is:
   // a worker reading its own file reads it there directly in cache-sized pieces (no chunk-sized buffer; a second
   // pass reads them again, which costs less than keeping the chunk: ~0.2 ns/value from the page cache against
@@ -855,42 +1035,18 @@ function analyzeChunk(chunk: SensitivityChunkTask, read: ChunkByteReader | undef
       shape = [cols, rows];
     }
   }
-  const g = task.globals;
   const globalOptions: FakeQuantizeOptions | undefined = g ? { tensorAbsMax: g.tensorAbsMax, tensorAbsMean: g.tensorAbsMean, ...(g.channelAbsMax ? { channelAbsMax: g.channelAbsMax } : {}) } : undefined;
   const ws = errorWorkspace();
   const { rowLength } = rowLayout(shape, n);
-  const blockElements = Math.min(n, Math.max(1, Math.floor(CHUNK_BLOCK_ELEMENTS / Math.max(1, rowLength))) * rowLength) || 1;
+  const blockElements = chunkBlockElements(n, rowLength);
   const stageElements = streaming ? Math.max(1, Math.floor(STREAM_READ_ELEMENTS / blockElements)) * blockElements
     : streaming32 ? Math.max(1, Math.floor(STREAM_READ_ELEMENTS / 2 / blockElements)) * blockElements : blockElements;
-  // NF4 has a kernel with two slots each (after the integer and element-wise kernels' slots).
-  const nf4Slot = new Map<NumberFormat, number>();
-  for (const f of others) if (f.element === 'nf4') nf4Slot.set(f, ints.length + kernelElementwise.length + 2 * nf4Slot.size);
-  ws.reset(blockElements, ints.length + kernelElementwise.length + 2 * nf4Slot.size, g?.channelAbsMax?.length ?? 0, streaming ? stageElements : blockElements);
+  ws.reset(blockElements, plan.slots, g?.channelAbsMax?.length ?? 0, streaming ? stageElements : blockElements);
   if (g?.channelAbsMax) ws.setRowAmax(g.channelAbsMax);
-  // Per-tensor scales need the chunk's max |x| (fakeQuantize's absMax, ±Inf included) unless given: the formats
-  // using it wait for a second pass over the chunk (in the kernels' memory for float32, where the first pass left
-  // it), everything else runs in the first pass with the statistics.
-  const needsTensorMax = !histogrammed && !g && (elementwise.some((f) => f.scaling === 'tensor') || others.some((f) => f.id === 'nvfp4'));
   if (streaming32 && !ws.reserveValues(stageElements)) throw new RangeError(`cannot reserve ${stageElements} float32 values`);
-  const deferred = (f: NumberFormat): boolean => needsTensorMax && f.scaling === 'tensor';
-  const othersDeferred = needsTensorMax && others.some((f) => f.id === 'nvfp4');
-  type BlockKernel = { readonly format: NumberFormat; readonly slot: number; readonly params?: ElementwiseKernelParams; readonly int8TensorMax?: number };
-  const planKernel = (format: NumberFormat, tensorMax: number): BlockKernel => {
-    const slot = ints.length + kernelElementwise.indexOf(format);
-    if (format.element === 'int8') return { format, slot, int8TensorMax: tensorMax };
-    const params = elementwiseKernelParams(format, tensorMax);
-    return params && params !== 'lossless' ? { format, slot, params } : { format, slot };
-  };
-  const pass1Elementwise = kernelElementwise.filter((f) => !deferred(f)).map((f) => planKernel(f, g?.tensorAbsMax ?? 0));
-  // Statistics, FP16 and BF16 (the float32 defaults) share one pass over each block.
-  const fp16Kernel = pass1Elementwise.find((b) => b.params && b.format.element === 'fp16');
-  const bf16Kernel = pass1Elementwise.find((b) => b.params && b.format.element === 'bf16');
-  const fused16 = !histogrammed && fp16Kernel && bf16Kernel ? [fp16Kernel, bf16Kernel] as const : undefined;
 
   // Statistics and whole-tensor facts: 16-bit codes from the histogram (counted up front unless the block pass
   // counts it); float32 values in the block pass.
-  const blockPass = ints.length > 0 || others.length > 0 || !histogrammed;
-  const countInBlocks = histogrammed && !transposed && blockPass && !others.some((f) => f.id === 'nvfp4');
   let stats: WeightStatsPartial | undefined;
   let facts: { absMax: number; absMean: number } | undefined;
   // The two halves of the code histogram added once, after the last count (statistics, element-wise errors and a
@@ -902,7 +1058,7 @@ function analyzeChunk(chunk: SensitivityChunkTask, read: ChunkByteReader | undef
     facts = { absMax: h.absMax, absMean: h.absMean };
     stats = { count: h.count, maxAbs: h.maxAbs, s1: h.s1, s2: h.s2, s3: h.s3, s4: h.s4, sAbs: h.sAbs, beyondFp16: h.beyondFp16, zeros: h.zeros, nonFinite: h.nonFinite };
   };
-  if (histogrammed && !countInBlocks) {
+  if (histogrammed && !plan.countInBlocks) {
     if (codes) ws.count(codes, 0, n);
     else {
       for (let s = 0; s < n; s += stageElements) {
@@ -918,8 +1074,7 @@ function analyzeChunk(chunk: SensitivityChunkTask, read: ChunkByteReader | undef
 
   const source = values ? 'float32' : (task.dtype as 'float16' | 'bfloat16');
   const data = values ?? codes ?? new Uint16Array(0);
-  /** Makes chunk values [s, s + m) the kernels' block (pass 2: again). */
-  const loadBlock = (s: number, m: number, pass2: boolean): void => {
+  const loadBlock: BlockLoader = (s, m, pass2) => {
     if (streaming32) {
       const k = s % stageElements;
       if (k === 0) ws.readValues(read!, 4 * s, 0, Math.min(stageElements, n - s));
@@ -927,15 +1082,18 @@ function analyzeChunk(chunk: SensitivityChunkTask, read: ChunkByteReader | undef
     } else if (streaming) {
       const k = s % stageElements;
       if (k === 0) ws.stage(read!, 2 * s, Math.min(stageElements, n - s));
-      ws.loadStaged(task.dtype as 'float16' | 'bfloat16', k, m, countInBlocks);
-    } else ws.load(source, data, s, m, countInBlocks && !pass2);
+      ws.loadStaged(task.dtype as 'float16' | 'bfloat16', k, m, plan.countInBlocks);
+    } else ws.load(source, data, s, m, plan.countInBlocks && !pass2);
   };
-  const runElementwise = (kernels: readonly BlockKernel[], m: number): void => {
-    for (const b of kernels) {
-      if (b.params && (b.format.element === 'fp16' || b.format.element === 'bf16')) ws.roundError16(m, b.format.element, b.slot);
-      else if (b.params) ws.elementError(m, b.params, b.slot);
-      else if (b.int8TensorMax !== undefined) ws.intError(m, m, m, 127, -127, false, AMAX_CONSTANT, b.int8TensorMax, 0, b.slot);
+  /** Puts codes [s, s + m) where the pair on codes reads them; returns their offset there. */
+  const stageCodes = (s: number, m: number): number => {
+    if (!streaming) {
+      ws.putCodes(data as Uint16Array, s, m);
+      return 0;
     }
+    const k = s % stageElements;
+    if (k === 0) ws.stage(read!, 2 * s, Math.min(stageElements, n - s));
+    return k;
   };
   const otherAcc = others.map(() => new ErrorAccumulator());
   const runOthers = (m: number): void => {
@@ -950,85 +1108,38 @@ function analyzeChunk(chunk: SensitivityChunkTask, read: ChunkByteReader | undef
 
   // Pass 1: statistics (float32), integer kernels, the element-wise kernels and the remaining formats that need no
   // chunk max, on cache-sized row blocks.
-  if (blockPass) {
-    // INT8 per channel with INT4 groups of g, 2g and 4g (a plan's INT4 g32/g64/g128): one pass, group maxima once.
-    const quadA = ints.findIndex((f) => f.element === 'int8');
-    const quadB = ints.findIndex((f, i) => f.element === 'int4' && f.blockSize >= 32 && f.blockSize % 4 === 0 && ints[i + 1]?.element === 'int4' && ints[i + 1]!.blockSize === 2 * f.blockSize && ints[i + 2]?.element === 'int4' && ints[i + 2]!.blockSize === 4 * f.blockSize);
-    const quad = quadA >= 0 && quadB >= 0;
-    const pairA = quad ? -1 : quadA;
-    const pairB = quad ? -1 : ints.findIndex((f) => f.element === 'int4' && f.blockSize >= 32);
-    // FP16/BF16 codes whose only block work is that pair (the default formats): the pair runs on the codes themselves
-    // in float32 (errorKernels.ts F16_PAIR_TOLERANCE), counting them into the histogram in the same loop.
-    const codesPair = (source === 'float16' || source === 'bfloat16') && histogrammed && ints.length === 2 && pairA >= 0 && pairB >= 0 && ints[pairB]!.blockSize <= F16_PAIR_TOLERANCE.maxGroup && !fused16 && pass1Elementwise.length === 0 && others.length === 0;
-    for (let s = 0; s < n; s += blockElements) {
-      const m = Math.min(blockElements, n - s);
-      if (codesPair) {
-        let k = 0;
-        if (streaming) {
-          k = s % stageElements;
-          if (k === 0) ws.stage(read!, 2 * s, Math.min(stageElements, n - s));
-        } else ws.putCodes(data as Uint16Array, s, m);
-        ws.intErrorPairStaged(source, k, m, rowLength, ints[pairB]!.blockSize, 127, -127, g?.channelAbsMax ? AMAX_PER_ROW : AMAX_COMPUTED, Math.floor(s / rowLength), 7, -8, pairA, pairB, countInBlocks);
-        continue;
-      }
-      loadBlock(s, m, false);
-      if (fused16) ws.statsRound16(m, fused16[0].slot, fused16[1].slot);
-      else if (!histogrammed) ws.stats(m);
-      runElementwise(fused16 ? pass1Elementwise.filter((b) => !fused16.includes(b)) : pass1Elementwise, m);
-      const firstRow = Math.floor(s / rowLength);
-      const rowMode = g?.channelAbsMax ? AMAX_PER_ROW : AMAX_COMPUTED;
-      // INT8 per channel + INT4 groups (the defaults) share one pass over each row.
-      if (pairA >= 0 && pairB >= 0) ws.intErrorPair(m, rowLength, ints[pairB]!.blockSize, 127, -127, rowMode, firstRow, 7, -8, pairA, pairB);
-      if (quad) ws.intErrorGroups(m, rowLength, ints[quadB]!.blockSize, 127, -127, rowMode, firstRow, 7, -8, quadA, quadB);
-      ints.forEach((f, slot) => {
-        if (pairA >= 0 && pairB >= 0 && (slot === pairA || slot === pairB)) return;
-        if (quad && (slot === quadA || (slot >= quadB && slot <= quadB + 2))) return;
-        if (f.element === 'int8') ws.intError(m, rowLength, rowLength, 127, -127, false, rowMode, 0, firstRow, slot);
-        else ws.intError(m, rowLength, f.blockSize, 7, -8, true, AMAX_COMPUTED, 0, firstRow, slot);
-      });
-      if (others.length && !othersDeferred) runOthers(m);
-    }
-    if (countInBlocks) histStats();
+  if (plan.blockPass) {
+    blockPass1(ws, plan, n, blockElements, rowLength, g?.channelAbsMax ? AMAX_PER_ROW : AMAX_COMPUTED, loadBlock, stageCodes, others.length && !plan.othersDeferred ? runOthers : undefined);
+    if (plan.countInBlocks) histStats();
   }
   if (histogrammed && !stats) histStats();
   let valuesAbsMax: number | undefined;
   if (!histogrammed) {
     const r = ws.statsResult();
     stats = { count: r.count, maxAbs: r.maxAbs, s1: r.s1, s2: r.s2, s3: r.s3, s4: r.s4, sAbs: r.sAbs, beyondFp16: r.beyondFp16, zeros: r.zeros, nonFinite: r.nonFinite };
-    if (needsTensorMax) valuesAbsMax = r.absMax;
+    if (plan.needsTensorMax) valuesAbsMax = r.absMax;
   }
   // Pass 2: the formats that needed the chunk's max |x|.
-  const pass2Elementwise = kernelElementwise.filter((f) => deferred(f)).map((f) => planKernel(f, valuesAbsMax ?? 0));
-  const blockElementwise = [...pass1Elementwise, ...pass2Elementwise];
+  const pass2 = deferredKernels(plan, valuesAbsMax ?? 0);
   if (valuesAbsMax !== undefined) blockOptions = { tensorAbsMax: valuesAbsMax };
-  if (pass2Elementwise.length || (others.length && othersDeferred)) {
-    for (let s = 0; s < n; s += blockElements) {
-      const m = Math.min(blockElements, n - s);
-      loadBlock(s, m, true);
-      runElementwise(pass2Elementwise, m);
-      if (others.length && othersDeferred) runOthers(m);
-    }
-  }
+  if (pass2.length || (others.length && plan.othersDeferred)) blockPass2(ws, pass2, n, blockElements, loadBlock, others.length && plan.othersDeferred ? runOthers : undefined);
   const st = stats!;
   // Element-wise formats: whole-chunk facts exactly as fakeQuantize derives them (quantizationError computes its own).
   const elementOptions: FakeQuantizeOptions = globalOptions ?? (facts ? { tensorAbsMax: facts.absMax, tensorAbsMean: facts.absMean } : valuesAbsMax !== undefined ? { tensorAbsMax: valuesAbsMax } : {});
 
   const errors: Record<string, ErrorPartial> = {};
-  for (const f of formats) {
-    if (lossless.includes(f.id)) errors[f.id] = { signal: st.s2, noise: 0, maxAbsError: 0, overflow: 0, count: st.count };
-  }
   const fromSlot = (slot: number): ErrorPartial => {
+    if (slot < 0) return { signal: st.s2, noise: 0, maxAbsError: 0, overflow: 0, count: st.count };
     const [noise, maxAbsError, overflow] = ws.slot(slot);
     return { signal: st.s2, noise, maxAbsError, overflow, count: st.count };
   };
-  if (elementwise.length) {
-    for (const f of elementwise) {
-      const b = blockElementwise.find((x) => x.format === f);
-      errors[f.id] = histogrammed
-        ? workspaceHistogramErrors(ws, task.dtype as 'float16' | 'bfloat16', f, elementOptions.tensorAbsMax ?? 0, elementOptions.tensorAbsMean ?? 0)
-        : b ? (b.params || b.int8TensorMax !== undefined ? fromSlot(b.slot) : { signal: st.s2, noise: 0, maxAbsError: 0, overflow: 0, count: st.count })
-        : quantizationError((values ??= decodeElements(task.dtype, task.bytes, n, task.encoding)), shape, f, elementOptions);
-    }
+  for (const f of formats) if (lossless.includes(f.id)) errors[f.id] = fromSlot(-1);
+  for (const f of elementwise) {
+    const slot = histogrammed ? undefined : resultSlot(plan, pass2, f);
+    errors[f.id] = histogrammed
+      ? workspaceHistogramErrors(ws, task.dtype as 'float16' | 'bfloat16', f, elementOptions.tensorAbsMax ?? 0, elementOptions.tensorAbsMean ?? 0)
+      : slot !== undefined ? fromSlot(slot)
+      : quantizationError((values ??= decodeElements(task.dtype, task.bytes, n, task.encoding)), shape, f, elementOptions);
   }
   ints.forEach((f, slot) => (errors[f.id] = fromSlot(slot)));
   others.forEach((f, k) => {
@@ -1125,138 +1236,55 @@ function addNoiseExact(original: Float32Array, quantized: Float32Array, start: n
   acc[2] = acc[2]! + overflow;
 }
 
-/**
- * The chunk analysis of a joined task (raw FP16/BF16/FP32, whole, not transposed, below the histogram size, no
- * whole-tensor facts given) whose formats left to it all run in the workspace's block kernels (the plan's FP16, BF16,
- * FP8, INT8 and INT4): the set-up {@link analyzeChunk} repeats per task, made once per batch and dtype.
- */
-interface KernelPlan {
-  /** Integer kernel formats in slot order, then the element-wise kernels (slot `ints.length + k`). */
-  readonly ints: readonly NumberFormat[];
-  readonly kernels: readonly NumberFormat[];
-  /** Per element-wise kernel: waits for the chunk's max |x| (pass 2). */
-  readonly deferred: readonly boolean[];
-  /** Per element-wise kernel of pass 1: its parameters (undefined: deferred, or nothing to compute). */
-  readonly pass1: readonly (ElementwiseKernelParams | undefined)[];
-  /** The slots statistics, FP16 and BF16 share one pass in (-1: statistics alone). */
-  readonly fusedFp16: number;
-  readonly fusedBf16: number;
-  readonly pairA: number;
-  readonly pairB: number;
-  readonly quadA: number;
-  readonly quadB: number;
-  /** Per column of the batch's formats: -2 none, -1 lossless, else the format's slot. */
-  readonly columns: Int32Array;
+/** A {@link KernelPlan} for a batch's joined tasks, and per column of the batch's formats the format it evaluates there. */
+interface BatchKernelPlan {
+  readonly plan: KernelPlan;
+  readonly columns: readonly (NumberFormat | undefined)[];
 }
 
-/** {@link KernelPlan} of `rest` (the ids left to the chunk analysis) for `dtype`, or undefined when one needs more. */
-function kernelPlan(dtype: string, rest: readonly string[], formats: readonly string[], batchedColumn: readonly (NumberFormat | undefined)[]): KernelPlan | undefined {
-  const { formats: evaluated, evaluatedAs } = evaluatedFormats(rest);
-  const lossless = LOSSLESS_FORMATS[dtype] ?? [];
-  // As analyzeChunk orders them (not histogrammed: every element-wise format needs a kernel, and nothing else).
-  const todo = evaluated.filter((f) => !lossless.includes(f.id));
-  const elementwise = todo.filter((f) => isElementwiseFormat(f));
-  const ints = todo.filter((f) => !elementwise.includes(f) && isIntKernelFormat(f)).sort((x, y) => (x.element === y.element ? x.blockSize - y.blockSize : x.element === 'int8' ? -1 : 1));
-  if (elementwise.length + ints.length !== todo.length) return undefined;
-  const kernels = elementwise.filter((f) => f.element === 'int8' || elementwiseKernelParams(f, 1) !== undefined);
-  if (kernels.length !== elementwise.length) return undefined;
-  const needsTensorMax = elementwise.some((f) => f.scaling === 'tensor');
-  const deferred = kernels.map((f) => needsTensorMax && f.scaling === 'tensor');
-  const pass1 = kernels.map((f, k) => {
-    if (deferred[k] || f.element === 'int8') return undefined;
-    const params = elementwiseKernelParams(f, 0);
-    return params && params !== 'lossless' ? params : undefined;
-  });
-  if (kernels.some((f, k) => !deferred[k] && f.element === 'int8')) return undefined;
-  const at = (element: string): number => kernels.findIndex((f, k) => pass1[k] !== undefined && f.element === element);
-  const fused = at('fp16') >= 0 && at('bf16') >= 0;
-  const quadA = ints.findIndex((f) => f.element === 'int8');
-  const quadB = ints.findIndex((f, i) => f.element === 'int4' && f.blockSize >= 32 && f.blockSize % 4 === 0 && ints[i + 1]?.element === 'int4' && ints[i + 1]!.blockSize === 2 * f.blockSize && ints[i + 2]?.element === 'int4' && ints[i + 2]!.blockSize === 4 * f.blockSize);
-  const quad = quadA >= 0 && quadB >= 0;
-  const columns = new Int32Array(formats.length).fill(-2);
-  formats.forEach((id, c) => {
+/**
+ * The {@link KernelPlan} of a batch's joined tasks of one dtype (raw FP16/BF16/FP32, whole, not transposed, below the
+ * histogram size, no whole-tensor facts given) for `rest`, the ids left to the chunk analysis, and per column of the
+ * batch's formats the format evaluated for it (undefined: none, or quantized over the batch); undefined when a format
+ * of `rest` runs outside the block kernels (NF4, NVFP4, ternary, …: those tasks go through {@link analyzeChunk}).
+ */
+function batchKernelPlan(dtype: string, rest: readonly string[], formats: readonly string[], batchedColumn: readonly (NumberFormat | undefined)[]): BatchKernelPlan | undefined {
+  const plan = kernelPlan(rest, dtype, { histogrammed: false, histogramOnly: false, transposed: false, givenTensorMax: undefined });
+  if (plan.others.length || plan.kernelElementwise.length !== plan.elementwise.length) return undefined;
+  const columns = formats.map((id, c) => {
     const f = batchedColumn[c] ? undefined : getNumberFormat(id);
-    const e = f ? evaluatedAs.get(f.id) : undefined;
-    if (!e) return;
-    columns[c] = lossless.includes(e.id) ? -1 : ints.includes(e) ? ints.indexOf(e) : ints.length + kernels.indexOf(e);
+    return f ? plan.evaluatedAs.get(f.id) : undefined;
   });
-  return {
-    ints, kernels, deferred, pass1, columns,
-    fusedFp16: fused ? ints.length + at('fp16') : -1, fusedBf16: fused ? ints.length + at('bf16') : -1,
-    pairA: quad ? -1 : quadA, pairB: quad ? -1 : ints.findIndex((f) => f.element === 'int4' && f.blockSize >= 32),
-    quadA: quad ? quadA : -1, quadB: quad ? quadB : -1,
-  };
+  return { plan, columns };
 }
 
 /**
- * The statistics and errors of one task under a {@link KernelPlan} into `sums` at `at`: the chunk analysis's block
- * passes (the same kernel calls on the same blocks, so the same sums) without its per-task set-up.
+ * The statistics and errors of one joined task under its batch's plan ({@link batchKernelPlan}) into `sums` at `at`:
+ * the chunk analysis's block passes on the same blocks (so the same sums) without its per-task set-up and records.
  */
-function kernelPlanTask(t: SensitivityChunkTask, rowLength: number, plan: KernelPlan, sums: Float64Array, has: Uint8Array, at: number, hasAt: number): void {
+function kernelPlanTask(t: SensitivityChunkTask, rowLength: number, batchPlan: BatchKernelPlan, sums: Float64Array, has: Uint8Array, at: number, hasAt: number): void {
   const n = t.elementCount;
   const source = t.dtype as 'float32' | 'float16' | 'bfloat16';
   const data: Uint16Array | Float32Array = source !== 'float32' ? codeView(t.bytes, n)
     : t.bytes.byteOffset % 4 === 0 ? new Float32Array(t.bytes.buffer, t.bytes.byteOffset, n) : decodeElements('float32', t.bytes, n, 'raw');
+  const { plan, columns } = batchPlan;
   const ws = errorWorkspace();
-  const blockElements = Math.min(n, Math.max(1, Math.floor(CHUNK_BLOCK_ELEMENTS / Math.max(1, rowLength))) * rowLength) || 1;
-  const { ints, kernels, deferred, pass1, columns, fusedFp16, fusedBf16, pairA, pairB, quadA, quadB } = plan;
-  const ni = ints.length;
-  ws.reset(blockElements, ni + kernels.length, 0, blockElements);
-  const run = (k: number, params: ElementwiseKernelParams | undefined, int8TensorMax: number | undefined, m: number): void => {
-    const f = kernels[k]!;
-    if (params && (f.element === 'fp16' || f.element === 'bf16')) ws.roundError16(m, f.element, ni + k);
-    else if (params) ws.elementError(m, params, ni + k);
-    else if (int8TensorMax !== undefined) ws.intError(m, m, m, 127, -127, false, AMAX_CONSTANT, int8TensorMax, 0, ni + k);
-  };
-  for (let s = 0; s < n; s += blockElements) {
-    const m = Math.min(blockElements, n - s);
-    ws.load(source, data, s, m, false);
-    if (fusedFp16 >= 0) ws.statsRound16(m, fusedFp16, fusedBf16);
-    else ws.stats(m);
-    for (let k = 0; k < kernels.length; k++) if (ni + k !== fusedFp16 && ni + k !== fusedBf16 && !deferred[k]) run(k, pass1[k], undefined, m);
-    const firstRow = Math.floor(s / rowLength);
-    if (pairA >= 0 && pairB >= 0) ws.intErrorPair(m, rowLength, ints[pairB]!.blockSize, 127, -127, AMAX_COMPUTED, firstRow, 7, -8, pairA, pairB);
-    if (quadA >= 0) ws.intErrorGroups(m, rowLength, ints[quadB]!.blockSize, 127, -127, AMAX_COMPUTED, firstRow, 7, -8, quadA, quadB);
-    for (let slot = 0; slot < ni; slot++) {
-      if (pairA >= 0 && pairB >= 0 && (slot === pairA || slot === pairB)) continue;
-      if (quadA >= 0 && (slot === quadA || (slot >= quadB && slot <= quadB + 2))) continue;
-      const f = ints[slot]!;
-      if (f.element === 'int8') ws.intError(m, rowLength, rowLength, 127, -127, false, AMAX_COMPUTED, 0, firstRow, slot);
-      else ws.intError(m, rowLength, f.blockSize, 7, -8, true, AMAX_COMPUTED, 0, firstRow, slot);
-    }
-  }
+  const blockElements = chunkBlockElements(n, rowLength);
+  ws.reset(blockElements, plan.slots, 0, blockElements);
+  const load: BlockLoader = (s, m) => ws.load(source, data, s, m, false);
+  blockPass1(ws, plan, n, blockElements, rowLength, AMAX_COMPUTED, load);
   const st = ws.statsResult();
-  // Pass 2: the formats that needed the chunk's max |x| (none with nothing to compute: no sums either).
-  const hasSums = new Uint8Array(kernels.length);
-  let pass2: { k: number; params: ElementwiseKernelParams | undefined; int8TensorMax: number | undefined }[] | undefined;
-  for (let k = 0; k < kernels.length; k++) {
-    if (!deferred[k]) {
-      hasSums[k] = pass1[k] !== undefined ? 1 : 0;
-      continue;
-    }
-    const f = kernels[k]!;
-    const int8TensorMax = f.element === 'int8' ? st.absMax : undefined;
-    const p = f.element === 'int8' ? undefined : elementwiseKernelParams(f, st.absMax);
-    const params = p && p !== 'lossless' ? p : undefined;
-    if (!params && int8TensorMax === undefined) continue;
-    hasSums[k] = 1;
-    (pass2 ??= []).push({ k, params, int8TensorMax });
-  }
-  if (pass2) {
-    for (let s = 0; s < n; s += blockElements) {
-      const m = Math.min(blockElements, n - s);
-      ws.load(source, data, s, m, false);
-      for (const b of pass2) run(b.k, b.params, b.int8TensorMax, m);
-    }
-  }
+  const pass2 = deferredKernels(plan, st.absMax);
+  if (pass2.length) blockPass2(ws, pass2, n, blockElements, load);
   putBatchStats(sums, at, st);
   for (let c = 0; c < columns.length; c++) {
-    const slot = columns[c]!;
-    if (slot === -2) continue;
+    const f = columns[c];
+    if (!f) continue;
+    const slot = resultSlot(plan, pass2, f)!;
     has[hasAt + c] = 1;
     const e = at + BATCH_STATS_FIELDS + BATCH_ERROR_FIELDS * c;
     sums[e] = st.s2;
-    if (slot >= 0 && (slot < ni || hasSums[slot - ni])) {
+    if (slot >= 0) {
       const [noise, maxAbsError, overflow] = ws.slot(slot);
       sums[e + 1] = noise;
       sums[e + 2] = maxAbsError;
@@ -1303,7 +1331,7 @@ export function analyzeSensitivityBatch(tasks: readonly SensitivityChunkTask[], 
     } else rest.push(id);
   }
   // Per dtype of the joined tasks: the remaining formats' kernel plan (undefined: the chunk analysis).
-  const kernelPlans = new Map<string, KernelPlan | undefined>();
+  const kernelPlans = new Map<string, BatchKernelPlan | undefined>();
   const sameFormats = (t: SensitivityChunkTask): boolean => t.formats === formats || (t.formats.length === nf && t.formats.every((id, i) => id === formats[i]));
   // Tasks whose batched formats are quantized together: index, first value in `values`, elements, row length.
   const joined: number[] = [];
@@ -1318,9 +1346,9 @@ export function analyzeSensitivityBatch(tasks: readonly SensitivityChunkTask[], 
       !(t.transpose && t.shape.length === 2) && n > 0 && n < HISTOGRAM_MIN_ELEMENTS && t.bytes.length >= n * width && rowLength % blockLcm === 0;
     let r: SensitivityChunkResult;
     try {
-      let plan: KernelPlan | undefined;
+      let plan: BatchKernelPlan | undefined;
       if (join) {
-        if (!kernelPlans.has(t.dtype)) kernelPlans.set(t.dtype, kernelPlan(t.dtype, rest, formats, columnFormat));
+        if (!kernelPlans.has(t.dtype)) kernelPlans.set(t.dtype, batchKernelPlan(t.dtype, rest, formats, columnFormat));
         plan = kernelPlans.get(t.dtype);
       }
       if (plan) {
@@ -1371,7 +1399,7 @@ export function analyzeSensitivityBatch(tasks: readonly SensitivityChunkTask[], 
     const n = tasks[k]!.elementCount;
     const rowLength = rowLengths[j]!;
     // The chunk analysis's row blocks (each added on its own: the same float64 additions in the same order).
-    const blockElements = Math.min(n, Math.max(1, Math.floor(CHUNK_BLOCK_ELEMENTS / Math.max(1, rowLength))) * rowLength) || 1;
+    const blockElements = chunkBlockElements(n, rowLength);
     let signal = 0, count = 0;
     for (let s = 0; s < n; s += blockElements) {
       let bs = 0, bc = 0;
