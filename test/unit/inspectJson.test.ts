@@ -84,6 +84,9 @@ async function makeModels(): Promise<Array<[string, Model]>> {
   out.push(['synthetic', hostile(out[0]![1])]);
   out.push(['synthetic gguf', hostile(out[3]![1])]);
   out.push(['no layers', { ...out[0]![1], layers: [] }]);
+  // More distinct op + role pairs and dtypes than the writer remembers (then written piece by piece).
+  const few = out[0]![1];
+  out.push(['many ops', { ...few, layers: Array.from({ length: 80 }, (_, i) => ({ ...few.layers[i % few.layers.length]!, name: `n${i}`, op: `Op${i % 40}\u202e`, dtype: `d${i % 25}"`, parameterCount: i * 7, byteLength: i * 2 ** 33 } as Layer)) }]);
   return out;
 }
 
