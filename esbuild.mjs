@@ -2,7 +2,7 @@
 // host task process (node/cjs: apply, measure, verify off the extension host's thread), webview (browser/iife).
 // Usage: node esbuild.mjs [--watch] [--production]
 import * as esbuild from 'esbuild';
-import { chmodSync, existsSync, mkdtempSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import os from 'node:os';
@@ -129,6 +129,17 @@ for (const [i, r] of results.entries()) {
   bundled[builds[i].outfile] = [...dirs].sort();
 }
 writeFileSync('dist/bundled-packages.json', `${JSON.stringify(bundled, null, 2)}\n`);
+// The CLI bundles as ASCII text: esbuild escapes every other character in strings, regular expressions and names
+// (its default charset), but keeps the comments it keeps as written, and one such character makes Node read the whole
+// bundle into a two-byte string. In ASCII, `inspect`'s 400 KB bundle is read ~0.5 ms and compiled from its cache
+// ~0.7 ms sooner. Each other UTF-16 unit becomes its \uXXXX escape, which means the same character anywhere outside a
+// comment too; lines stay where they were for the source map (only columns after it on its line move).
+for (const b of builds) {
+  if (b.entryPoints?.[0]?.startsWith('src/cli/')) {
+    const text = readFileSync(b.outfile, 'utf8');
+    if (/[^\0-\x7f]/.test(text)) writeFileSync(b.outfile, text.replace(/[^\0-\x7f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`));
+  }
+}
 // The `bin` entry must be executable: npm links it for `npx precision-lens`, but never chmods the root package's own bin.
 chmodSync('dist/cli.js', 0o755);
 // V8's code caches of the CLI bundles, made from the same script text the launcher compiles (its compileBundle), so a

@@ -223,6 +223,14 @@ test('a stale, corrupt or missing code cache is ignored: the bundle is compiled 
   }
 });
 
+test('the CLI bundles are ASCII text (read into a one-byte string; esbuild.mjs escapes what its comments hold)', () => {
+  const l = launcher();
+  for (const bundle of ['cli.js', l.BUNDLE_FILE, l.GENERAL_BUNDLE_FILE, ...l.COMMAND_BUNDLES.values()]) {
+    const text = readFileSync(path.join(DIST, bundle), 'utf8');
+    assert.equal(/[^\0-\x7f]/.exec(text)?.index, undefined, bundle);
+  }
+});
+
 test('the CLI bundles hold no import(): a vm.Script has no module loader for it', () => {
   const l = launcher();
   for (const bundle of [l.BUNDLE_FILE, ...l.COMMAND_BUNDLES.values()]) {
