@@ -36,6 +36,10 @@ export interface CliOutput {
 const TERMINAL_CONTROL = /[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/g;
 const TERMINAL_CONTROL_KEEP_LAYOUT = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/g;
 
+/** {@link TERMINAL_CONTROL} and {@link TERMINAL_CONTROL_KEEP_LAYOUT} for `test` (not global: no `lastIndex` state). */
+const ANY_TERMINAL_CONTROL = new RegExp(TERMINAL_CONTROL.source);
+const ANY_TERMINAL_CONTROL_KEEP_LAYOUT = new RegExp(TERMINAL_CONTROL_KEEP_LAYOUT.source);
+
 const escapeChar = (c: string): string => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`;
 
 /**
@@ -54,7 +58,8 @@ export function isTerminalControl(c: number): boolean {
  * `keepLayout` keeps newline and tab, for whole blocks of output the CLI composed itself.
  */
 export function escapeTerminal(text: string, keepLayout = false): string {
-  return text.replace(keepLayout ? TERMINAL_CONTROL_KEEP_LAYOUT : TERMINAL_CONTROL, escapeChar);
+  // A test first: most texts hold none, and a replace that finds nothing costs more than the search alone.
+  return (keepLayout ? ANY_TERMINAL_CONTROL_KEEP_LAYOUT : ANY_TERMINAL_CONTROL).test(text) ? text.replace(keepLayout ? TERMINAL_CONTROL_KEEP_LAYOUT : TERMINAL_CONTROL, escapeChar) : text;
 }
 
 /**
