@@ -77,11 +77,13 @@ export const ONE_PASS_V8_FLAGS = '--no-turbo-inlining';
 export const DEFAULT_V8_FLAGS = '--turbo-inlining';
 /**
  * A one-pass command whose model (the first argument after the command) is a file smaller than this keeps the default
- * flags, and its bundle's code cache made under them: its walk is over before TurboFan would compile it, and setting
- * flags needs node:v8, whose loading (it loads Node's stream modules) was ~1.5 ms of a ~25 ms `inspect --json` of a
- * tiny model. Any other command line (a larger file, a folder, an option first) gets {@link ONE_PASS_V8_FLAGS}.
+ * flags, and its bundle's code cache made under them: its walk is too short for TurboFan's compile time to matter,
+ * and setting flags needs node:v8, whose loading (it loads Node's stream modules) was ~1.5 ms of a ~25 ms
+ * `inspect --json` of a tiny model. Any other command line (a larger file, a folder, an option first) gets
+ * {@link ONE_PASS_V8_FLAGS}. `inspect --json` CPU with the flags vs without (same-run pairs, load ~7): 578 KB ONNX
+ * 1.07, 756 KB 1.02, 2.3 MB 0.975, the bench's 4.4 MB 0.87.
  */
-export const ONE_PASS_MIN_FILE_BYTES = 256 * 1024;
+export const ONE_PASS_MIN_FILE_BYTES = 1024 * 1024;
 
 /**
  * Whether the command line `args` (after `node cli.js`) runs under {@link ONE_PASS_V8_FLAGS}: a one-pass command unless
