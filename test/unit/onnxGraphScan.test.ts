@@ -173,3 +173,30 @@ test('graph scan: a scanned and a walked node of the same name are found alike (
     }
   }
 });
+
+test('value_info: kept, decoded-when-read and empty entries come back in file order, walked or scanned', async () => {
+  // A long dim_param makes an entry larger than the kept size (decoded when read); {} is an empty message.
+  const long = 'd'.repeat(300);
+  const infos: Proto[] = [value('a', 'FLOAT', ['batch', 8]), value('b', 'FLOAT', [long]), {}, value('c', 'INT64', [2]), {}, value('d', 'FLOAT', ['batch', 8])];
+  const expected = [
+    { name: 'a', dtype: 'float32', shape: ['batch', 8] },
+    { name: 'b', dtype: 'float32', shape: [long] },
+    { name: '', dtype: undefined, shape: undefined },
+    { name: 'c', dtype: 'int64', shape: [2] },
+    { name: '', dtype: undefined, shape: undefined },
+    { name: 'd', dtype: 'float32', shape: ['batch', 8] },
+  ];
+  const g = graph([node('Relu', ['x'], ['y'], { name: 'r' })], { inputs: [value('x', 'FLOAT', [1])], outputs: [value('y', 'FLOAT', [1])] });
+  const only = (v: Proto[]): Uint8Array => encodeModel(model({ ...g, value_info: v }, { opset: 17 }));
+  for (const scan of [false, true]) {
+    setGraphScan(scan, 0, false);
+    try {
+      for (const [list, want] of [[infos, expected], [[{}, {}], [expected[2], expected[2]]]] as const) {
+        const m = await openModel(new MemoryByteSource('g.onnx', only([...list])));
+        assert.deepEqual(m.graphs[0]!.valueInfo, want, `scan ${scan}, ${list.length} entries`);
+      }
+    } finally {
+      setGraphScan(true);
+    }
+  }
+});
