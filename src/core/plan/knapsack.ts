@@ -734,7 +734,9 @@ function dpStages(input: DpInput): { kind: 'done' | 'none' | 'capped'; states: n
       optBytes[j] = effBytes[e0 + freeOpt[o0 + j]!]!;
       optHarm[j] = effHarm[e0 + freeOpt[o0 + j]!]!;
     }
-    const c = mergeStage(w, h, len, k, optBytes, optHarm, head, cap - restMinBytes[s + 1]!, base, lambda, restC[s + 1]!, threshold, nw, nh, np, nq, freeOpt, o0);
+    const c = k === 2
+      ? mergeTwo(w, h, len, optBytes[0]!, optHarm[0]!, optBytes[1]!, optHarm[1]!, cap - restMinBytes[s + 1]!, base, lambda, restC[s + 1]!, threshold, nw, nh, np, nq, freeOpt[o0]!, freeOpt[o0 + 1]!)
+      : mergeStage(w, h, len, k, optBytes, optHarm, head, cap - restMinBytes[s + 1]!, base, lambda, restC[s + 1]!, threshold, nw, nh, np, nq, freeOpt, o0);
     if (c === 0) {
       kind = 'none'; // nothing gets below the threshold
       break;
@@ -776,9 +778,9 @@ function dpStages(input: DpInput): { kind: 'done' | 'none' | 'capped'; states: n
  * list in (nw, nh) with their parent state (np) and option (nq). Returns their count.
  * The previous states are a Pareto list, so each option's successors are already sorted by bytes: a k-way merge
  * (k ≤ formats + 1) replaces a general sort of all m candidates. Ties break as a stable sort of the candidates in
- * (state, option) order would, so results do not change.
+ * (state, option) order would, so results do not change. Exported for its test only (test/unit/knapsackMerge.test.ts).
  */
-function mergeStage(w: Float64Array, h: Float64Array, len: number, k: number, optBytes: Float64Array, optHarm: Float64Array, head: Int32Array, capHere: number, base: number, lambda: number, restCNext: number, threshold: number,
+export function mergeStage(w: Float64Array, h: Float64Array, len: number, k: number, optBytes: Float64Array, optHarm: Float64Array, head: Int32Array, capHere: number, base: number, lambda: number, restCNext: number, threshold: number,
   nw: Float64Array, nh: Float64Array, np: Int32Array, nq: Int32Array, freeOpt: Positions, o0: number): number {
   let c = 0;
   let best = Infinity;
@@ -811,6 +813,66 @@ function mergeStage(w: Float64Array, h: Float64Array, len: number, k: number, op
       nh[c] = bh;
       np[c] = i;
       nq[c] = freeOpt[o0 + bj]!;
+      c++;
+    }
+  }
+  return c;
+}
+
+/**
+ * {@link mergeStage} of a stage with two options (most stages: the reduction leaves a free group two options), as
+ * a merge of two lists: option 0's successor (b0, h0) and option 1's (b1, h1) of the states at i0 and i1. The same
+ * successors in the same order (bytes, then harm, then state, then option), so the same states. Exported for its
+ * test only.
+ */
+export function mergeTwo(w: Float64Array, h: Float64Array, len: number, b0: number, h0: number, b1: number, h1: number, capHere: number, base: number, lambda: number, restCNext: number, threshold: number,
+  nw: Float64Array, nh: Float64Array, np: Int32Array, nq: Int32Array, q0: number, q1: number): number {
+  // A list ends at its first successor over capHere (bytes only grow along it).
+  let end0 = len;
+  let end1 = len;
+  let i0 = 0;
+  let i1 = 0;
+  let c = 0;
+  let best = Infinity;
+  for (;;) {
+    let cw0 = 0;
+    let ch0 = 0;
+    if (i0 < end0) {
+      cw0 = w[i0]! + b0;
+      if (cw0 > capHere) end0 = i0;
+      else ch0 = h[i0]! + h0;
+    }
+    let cw1 = 0;
+    let ch1 = 0;
+    if (i1 < end1) {
+      cw1 = w[i1]! + b1;
+      if (cw1 > capHere) end1 = i1;
+      else ch1 = h[i1]! + h1;
+    }
+    const has0 = i0 < end0;
+    const has1 = i1 < end1;
+    let bw: number;
+    let bh: number;
+    let i: number;
+    let q: number;
+    if (has0 && !(has1 && (cw1 < cw0 || (cw1 === cw0 && (ch1 < ch0 || (ch1 === ch0 && i1 < i0)))))) {
+      bw = cw0;
+      bh = ch0;
+      i = i0++;
+      q = q0;
+    } else if (has1) {
+      bw = cw1;
+      bh = ch1;
+      i = i1++;
+      q = q1;
+    } else break;
+    if (base + bh + lambda * bw + restCNext >= threshold) continue; // cannot get below the threshold
+    if (bh < best) {
+      best = bh;
+      nw[c] = bw;
+      nh[c] = bh;
+      np[c] = i;
+      nq[c] = q;
       c++;
     }
   }
