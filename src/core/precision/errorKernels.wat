@@ -1141,9 +1141,10 @@
                 (local.set $nanV (v128.or (local.get $nanV) (f32x4.ne (local.get $v) (local.get $v))))
                 (local.set $i (i32.add (local.get $i) (i32.const 4)))
                 (br $aLoop)))
-            (local.set $amax (f64.promote_f32 (f32.max
-              (f32.max (f32x4.extract_lane 0 (local.get $amaxV)) (f32x4.extract_lane 1 (local.get $amaxV)))
-              (f32.max (f32x4.extract_lane 2 (local.get $amaxV)) (f32x4.extract_lane 3 (local.get $amaxV))))))
+            ;; the lanes' max by two pairwise steps (f32x4.pmax is max here: the lanes are never NaN, pmax keeps the
+            ;; first operand when the second is NaN, and are ≥ +0; scalar f32.max is a branchy sequence on x64)
+            (local.set $amaxV (f32x4.pmax (local.get $amaxV) (i8x16.shuffle 8 9 10 11 12 13 14 15 8 9 10 11 12 13 14 15 (local.get $amaxV) (local.get $amaxV))))
+            (local.set $amax (f64.promote_f32 (f32x4.extract_lane 0 (f32x4.pmax (local.get $amaxV) (i8x16.shuffle 4 5 6 7 4 5 6 7 4 5 6 7 4 5 6 7 (local.get $amaxV) (local.get $amaxV))))))
             (if (v128.any_true (local.get $nanV)) (then (local.set $safe (i32.const 0))))
             (block $atDone
               (loop $at
@@ -1763,9 +1764,9 @@
                 (local.set $nanV (v128.or (local.get $nanV) (f32x4.ne (local.get $v) (local.get $v))))
                 (local.set $i (i32.add (local.get $i) (i32.const 4)))
                 (br $aLoop)))
-            (local.set $amax (f32.max
-              (f32.max (f32x4.extract_lane 0 (local.get $amaxV)) (f32x4.extract_lane 1 (local.get $amaxV)))
-              (f32.max (f32x4.extract_lane 2 (local.get $amaxV)) (f32x4.extract_lane 3 (local.get $amaxV)))))
+            ;; the lanes' max by two pairwise steps (as intErrorGroups: the lanes are never NaN and are ≥ +0)
+            (local.set $amaxV (f32x4.pmax (local.get $amaxV) (i8x16.shuffle 8 9 10 11 12 13 14 15 8 9 10 11 12 13 14 15 (local.get $amaxV) (local.get $amaxV))))
+            (local.set $amax (f32x4.extract_lane 0 (f32x4.pmax (local.get $amaxV) (i8x16.shuffle 4 5 6 7 4 5 6 7 4 5 6 7 4 5 6 7 (local.get $amaxV) (local.get $amaxV)))))
             (block $atDone
               (loop $at
                 (br_if $atDone (i32.ge_u (local.get $i) (local.get $e)))
