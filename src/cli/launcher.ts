@@ -17,6 +17,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as vm from 'node:vm';
 import { PRESTART_COMMANDS, prestartCount, prestartWorkers } from '../node/prestartedWorkers';
+import { GENERAL_ARGUMENTS } from './generalArguments';
 
 /** The CLI bundle of every command, beside this file. */
 export const BUNDLE_FILE = 'cliMain.js';
@@ -28,10 +29,11 @@ export const ESTIMATE_BUNDLE_FILE = 'cliEstimate.js';
 export const COMMAND_BUNDLES: ReadonlyMap<string, string> = new Map([['inspect', INSPECT_BUNDLE_FILE], ['estimate', ESTIMATE_BUNDLE_FILE]]);
 /** The bundle of help, version and completion (./generalMain.ts), beside this file. */
 export const GENERAL_BUNDLE_FILE = 'cliGeneral.js';
-/** First arguments {@link GENERAL_BUNDLE_FILE} answers (./general.ts's GENERAL_ARGUMENTS; a unit test checks the two agree). */
-export const GENERAL_ARGUMENTS: ReadonlySet<string> = new Set(['--help', '-h', 'help', '--version', '-V', 'version', 'completion']);
 
-/** The bundle (a file name beside this file) that runs the command line whose first argument is `first`. */
+/**
+ * The bundle (a file name beside this file) that runs the command line whose first argument is `first`: no argument
+ * or one of ./generalArguments.ts's GENERAL_ARGUMENTS, {@link GENERAL_BUNDLE_FILE}.
+ */
 export function bundleFor(first: string | undefined): string {
   if (first === undefined || GENERAL_ARGUMENTS.has(first)) return GENERAL_BUNDLE_FILE;
   return COMMAND_BUNDLES.get(first) ?? BUNDLE_FILE;
