@@ -19,6 +19,8 @@ import * as vm from 'node:vm';
 import { PRESTART_COMMANDS, prestartCount, prestartWorkers } from '../node/prestartedWorkers';
 import { GENERAL_ARGUMENTS } from './generalArguments';
 
+export { cachedScriptName } from './cachedScriptName';
+
 /** The CLI bundle of every command, beside this file. */
 export const BUNDLE_FILE = 'cliMain.js';
 /** The bundle of `inspect` alone (./inspectMain.ts), beside this file. */
@@ -52,15 +54,17 @@ export const CODE_CACHE_FILE = codeCacheFile(BUNDLE_FILE);
 
 /**
  * The bundle at `file` as a script that evaluates to its CommonJS module function (the wrapper Node's own loader
- * uses), with `cachedData` when given. The build makes the cache from this same script text, so V8 accepts it.
+ * uses), with `cachedData` when given. The build makes the cache from this same script text, so V8 accepts it, named
+ * `scriptName` (./cachedScriptName.ts: V8 keeps the name a cache was made under, whatever `filename` a later compile
+ * with the cache gives).
  */
-export function compileBundle(file: string, cachedData?: Buffer): vm.Script {
+export function compileBundle(file: string, cachedData?: Buffer, scriptName = file): vm.Script {
   const text = fs.readFileSync(file, 'utf8');
   // A `#!` line is a comment to Node's loader; inside the wrapper it must be one.
   const source = text.startsWith('#!') ? `//${text.slice(2)}` : text;
   // No import() may be left in the bundle: a vm.Script has no module loader for it (Node 20's option for one is
   // experimental and warns on stderr). esbuild turns the CLI's imports into require(); test/unit/cliLauncher.test.ts checks.
-  return new vm.Script(`(function (exports, require, module, __filename, __dirname) { ${source}\n});`, { filename: file, ...(cachedData ? { cachedData } : {}) });
+  return new vm.Script(`(function (exports, require, module, __filename, __dirname) { ${source}\n});`, { filename: scriptName, ...(cachedData ? { cachedData } : {}) });
 }
 
 /**

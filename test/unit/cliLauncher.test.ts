@@ -230,6 +230,33 @@ test('a stale, corrupt or missing code cache is ignored: the bundle is compiled 
   }
 });
 
+test('a copy of dist/ elsewhere (an installed package): --debug stack traces name the copy\'s bundles, not the build folder, while their code caches are used', () => {
+  const l = launcher();
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'pl-launcher-'));
+  try {
+    // Each cache after its bundle: a cache older than its bundle is not read.
+    for (const f of ['cli.js', l.INSPECT_BUNDLE_FILE, l.codeCacheFile(l.INSPECT_BUNDLE_FILE), l.codeCacheFile(l.INSPECT_BUNDLE_FILE, true), l.BUNDLE_FILE, l.CODE_CACHE_FILE]) {
+      copyFileSync(path.join(DIST, f), path.join(dir, f));
+    }
+    for (const b of [l.INSPECT_BUNDLE_FILE, l.BUNDLE_FILE]) {
+      const file = path.join(dir, b);
+      assert.equal(l.compileBundle(file, l.readCodeCache(file)).cachedDataRejected, false, b);
+    }
+    const missing = path.join(dir, 'no-such-model.onnx');
+    const bad = path.join(dir, 'bad.onnx');
+    writeFileSync(bad, 'not a model at all');
+    // inspect of a missing file (one-pass flags and cache), of a small file (default cache), and the whole CLI.
+    for (const [bundle, args] of [[l.INSPECT_BUNDLE_FILE, ['inspect', missing, '--debug']], [l.INSPECT_BUNDLE_FILE, ['inspect', bad, '--debug']], [l.BUNDLE_FILE, ['plan', missing, '--target', 'h100', '--debug']]] as const) {
+      const r = cli(dir, ...args);
+      assert.equal(r.status, 2, r.stderr);
+      assert.ok(r.stderr.includes(`(${path.join(dir, bundle)}:`), `${args.join(' ')}: ${r.stderr}`);
+      assert.ok(!r.stderr.includes(DIST) && !r.stderr.includes('<precision-lens>'), `${args.join(' ')}: ${r.stderr}`);
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test('the CLI bundles are ASCII text (read into a one-byte string; esbuild.mjs escapes what its comments hold)', () => {
   const l = launcher();
   for (const bundle of ['cli.js', l.BUNDLE_FILE, l.GENERAL_BUNDLE_FILE, ...l.COMMAND_BUNDLES.values()]) {
