@@ -1,11 +1,13 @@
 /**
  * Facts ONNX layer building notes while it makes the layers (formats/onnx/layers.ts): whether a layer is already an
  * output head (then a `logits` output marks no other), whether a router's model has experts (asked of the reader only
- * then), and which layers share a weight (tests/unit/onnxBlocks.test.ts checks the blocks those take).
+ * then), and which layers share a weight (tests/unit/onnxBlocks.test.ts checks the blocks those take); which rows the walk
+ * skips or follows by their op type and domain (read as label ids).
  */
 import { strict as assert } from 'node:assert';
 import { test } from 'node:test';
 import { MemoryByteSource, openModel, type Model } from '../../src/core';
+import { setGraphScan } from '../../src/core/formats/onnx/graphScan';
 import { encodeModel, f32Bytes, graph, model, node, rawTensor, value } from '../fixtures/buildOnnx';
 
 function weight(name: string, dims: readonly number[]): ReturnType<typeof rawTensor> {
@@ -50,4 +52,28 @@ test('a bare gate weight is a router in a model with experts and an FFN gate oth
   );
   assert.equal(roles(moe)['gate'], 'router');
   assert.equal(moe.layers.find((l) => l.name === 'expert')?.expert, 0);
+});
+
+test('a Constant row is skipped only in the default domain, a weight-path op hands its weight on, scanned or walked', async () => {
+  // Op types and domains are label ids in the node table; the row walk decides per op id, and a Constant's domain per
+  // row: two Constants of each domain, so an answer kept for the op alone would take the second pair wrongly.
+  const nodes = [
+    node('Constant', ['w1'], ['k1'], { name: 'const_default' }),
+    node('Constant', ['w2'], ['k2'], { name: 'const_custom', domain: 'custom' }),
+    node('Constant', ['w3'], ['k3'], { name: 'const_onnx', domain: 'ai.onnx' }),
+    node('Constant', ['w4'], ['k4'], { name: 'const_custom2', domain: 'custom' }),
+    node('Cast', ['w5'], ['w5c'], { name: 'cast' }),
+    node('MatMul', ['x', 'w5c'], ['h'], { name: 'proj' }),
+    node('Cast', ['x'], ['xc'], { name: 'cast_x' }),
+  ];
+  const bytes = encodeModel(model(graph(nodes, { initializers: ['w1', 'w2', 'w3', 'w4', 'w5'].map((n) => weight(n, [4, 4])), inputs: [value('x', 'FLOAT', [1, 4])], outputs: [value('h', 'FLOAT', [1, 4])] })));
+  for (const scan of [true, false]) {
+    setGraphScan(scan, 0, false);
+    try {
+      const m = await openModel(new MemoryByteSource('m.onnx', bytes));
+      assert.deepEqual(m.layers.map((l) => [l.name, l.op, l.weight]), [['const_custom', 'custom.Constant', 'w2'], ['const_custom2', 'custom.Constant', 'w4'], ['proj', 'MatMul', 'w5']], scan ? 'scanned' : 'walked');
+    } finally {
+      setGraphScan(true);
+    }
+  }
 });

@@ -154,7 +154,12 @@ export function inspectReport(model: Model): InspectReport {
  */
 export function inspectDocument(model: Model): InspectDocument {
   const dtypeBytes: Record<string, number> = {};
-  for (const t of model.tensors) dtypeBytes[t.dtype] = (dtypeBytes[t.dtype] ?? 0) + t.byteLength;
+  // Indexed: a for-of runs cold here and makes an iterator result per tensor.
+  const { tensors } = model;
+  for (let i = 0; i < tensors.length; i++) {
+    const t = tensors[i]!;
+    dtypeBytes[t.dtype] = (dtypeBytes[t.dtype] ?? 0) + t.byteLength;
+  }
   const cache = describeCache(model.hyperparameters);
   const labels = cache ? cache.layers.map(layerCacheLabel) : [];
   const parts = tensorPartsOrText(model);

@@ -9,6 +9,7 @@ import { isQuantizableWeight, readsDigitValues, SegmentRoleMemo } from '../../mo
 import type { Layer, LayerRole, TensorInfo } from '../../model/types';
 import { NO_MORE_WEIGHTS } from '../../model/tensorData';
 import type { RawGraph } from './parse';
+import { SCAN_LABELS } from './graphScan';
 import { UniqueNames } from '../../model/uniqueNames';
 
 /** What layer building needs from the reader. */
@@ -45,6 +46,17 @@ export class Scope {
 
 /** Ops that only re-express a weight (dequantize, cast, transpose, reshape): their stored input is the real weight of their consumer. */
 const WEIGHT_PATH_OPS: ReadonlySet<string> = new Set(['DequantizeLinear', 'QuantizeLinear', 'Cast', 'CastLike', 'Transpose', 'Identity', 'Reshape', 'Squeeze', 'Unsqueeze', 'Flatten']);
+
+// What a node row's op type asks of the walk ({@link rowOpKind}); 0 = not known yet.
+const ROW_PLAIN = 1;
+/** `Constant`: skipped when its domain is the default one. */
+const ROW_CONSTANT = 2;
+/** A {@link WEIGHT_PATH_OPS} op. */
+const ROW_WEIGHT_PATH = 3;
+
+function rowOpKind(op: string): number {
+  return op === 'Constant' ? ROW_CONSTANT : WEIGHT_PATH_OPS.has(op) ? ROW_WEIGHT_PATH : ROW_PLAIN;
+}
 
 //#region operator → role tables
 const CONV_OPS: ReadonlySet<string> = new Set(['Conv', 'ConvTranspose', 'QLinearConv', 'ConvInteger', 'NhwcConv', 'FusedConv', 'QLinearConvTranspose', 'DeformConv', 'ConvTransposeWithDynamicPads']);
@@ -554,6 +566,8 @@ class GraphLayers {
   private readonly foundIndex: number[] = [];
   private readonly foundTensor: TensorInfo[] = [];
   private readonly foundExtras: (readonly TensorInfo[])[] = [];
+  /** {@link rowOpKind} of the scan's label ids (ids below {@link SCAN_LABELS}), filled in as the rows meet them. */
+  private readonly scannedOpKinds = new Uint8Array(SCAN_LABELS);
 
   constructor(private readonly ctx: LayerContext, private readonly graph: RawGraph, private readonly out: LayerSink) {
     const scopes = ctx.scopes(graph);
@@ -600,8 +614,10 @@ class GraphLayers {
     const table = this.table;
     // The table's columns read directly (its inputStart/inputEnd… as plain reads), as the spans above.
     const inputStarts = table.inputStarts.data;
-    const ops = table.ops;
-    const domains = table.domains;
+    // Op types and domains as the table's label ids (two per row): a row's strings are read only for its layer.
+    const labelIds = table.labelIds.data;
+    const labels = table.labels;
+    const scannedOpKinds = this.scannedOpKinds;
     const rows = table.length;
     const inputCount = this.edges.length;
     const { foundIndex, foundTensor, foundExtras } = this;
@@ -609,12 +625,19 @@ class GraphLayers {
     // layers) is in methods of its own, so this one stays small: it runs cold at first, and its optimized code is
     // compiled twice (a call, and on the stack).
     for (let nodeIndex = from; nodeIndex < to; nodeIndex++) {
-      const op = ops[nodeIndex]!;
-      const domain = domains[nodeIndex]!;
-      if (op === 'Constant' && (domain === '' || domain === 'ai.onnx')) continue;
+      const opId = labelIds[2 * nodeIndex]!;
+      let kind = opId < SCAN_LABELS ? scannedOpKinds[opId]! : 0;
+      if (kind === 0) {
+        kind = rowOpKind(labels.get(opId));
+        if (opId < SCAN_LABELS) scannedOpKinds[opId] = kind;
+      }
+      if (kind === ROW_CONSTANT) {
+        const domain = labels.get(labelIds[2 * nodeIndex + 1]!);
+        if (domain === '' || domain === 'ai.onnx') continue;
+      }
       const first = inputStarts[nodeIndex]!;
       const stop = nodeIndex + 1 < rows ? inputStarts[nodeIndex + 1]! : inputCount;
-      if (WEIGHT_PATH_OPS.has(op) && stop > first && this.weightPath(nodeIndex, first, stop)) continue;
+      if (kind === ROW_WEIGHT_PATH && stop > first && this.weightPath(nodeIndex, first, stop)) continue;
       let found = 0;
       for (let k = first; k < stop; k++) {
         const tensor = k === this.firstEdge ? this.firstTensor : this.trace(k);
@@ -625,7 +648,7 @@ class GraphLayers {
         found++;
       }
       this.firstEdge = -1;
-      if (found > 0) this.layer(nodeIndex, op, domain, found);
+      if (found > 0) this.layer(nodeIndex, labels.get(opId), labels.get(labelIds[2 * nodeIndex + 1]!), found);
     }
   }
 
@@ -663,20 +686,13 @@ class GraphLayers {
     return false;
   }
 
-  /** The layer of row `nodeIndex`, if any, from its `found` stored inputs (in the scratch columns). */
-  private layer(nodeIndex: number, op: string, domain: string, found: number): void {
-    const { foundIndex, foundTensor, foundExtras, result, out } = this;
-    let m: TensorInfo | undefined;
-    let mainIndex = -1;
-    for (let f = 0; f < found; f++) {
-      const tensor = foundTensor[f]!;
-      if (isWeightDtype(tensor.dtype) && (!m || tensor.elementCount > m.elementCount)) {
-        m = tensor;
-        mainIndex = foundIndex[f]!;
-      }
-    }
-    if (!m || m.elementCount < MIN_LAYER_ELEMENTS) return;
-    // The main weight, then its side tensors, then the other stored inputs (with theirs): each tensor once.
+  /**
+   * The side tensors of main weight `m` (input `mainIndex` of an `op` node) among the node's `found` stored inputs
+   * (in the scratch columns): its own traced ones, then the other stored inputs with theirs, each tensor once;
+   * undefined when there are none.
+   */
+  private sideTensors(found: number, mainIndex: number, m: TensorInfo, op: string): TensorInfo[] | undefined {
+    const { foundIndex, foundTensor, foundExtras } = this;
     let more: TensorInfo[] | undefined;
     // Indexed loops, not for-of: this runs once per layer, mostly before it is compiled, where for-of makes an iterator.
     for (let f = 0; f < found; f++) {
@@ -691,6 +707,24 @@ class GraphLayers {
       const extras = foundExtras[f]!;
       for (let e = 0; e < extras.length; e++) more = addSide(more, extras[e]!, m);
     }
+    return more;
+  }
+
+  /** The layer of row `nodeIndex`, if any, from its `found` stored inputs (in the scratch columns). */
+  private layer(nodeIndex: number, op: string, domain: string, found: number): void {
+    const { foundIndex, foundTensor, foundExtras, result, out } = this;
+    let m: TensorInfo | undefined;
+    let mainIndex = -1;
+    for (let f = 0; f < found; f++) {
+      const tensor = foundTensor[f]!;
+      if (isWeightDtype(tensor.dtype) && (!m || tensor.elementCount > m.elementCount)) {
+        m = tensor;
+        mainIndex = foundIndex[f]!;
+      }
+    }
+    if (!m || m.elementCount < MIN_LAYER_ELEMENTS) return;
+    // Most layers of a large graph have one stored input and nothing traced with it: no side tensors to gather.
+    const more = found === 1 && foundExtras[0]!.length === 0 ? undefined : this.sideTensors(found, mainIndex, m, op);
     let parameterCount = m.elementCount;
     let byteLength = m.byteLength;
     if (more !== undefined) {

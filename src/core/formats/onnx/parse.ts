@@ -66,16 +66,28 @@ export interface RawTensor {
  * {@link RawTensor} view of its payload is made only if something asks for it.
  */
 export class ScannedTensor implements RawTensor {
-  constructor(
-    readonly offset: number,
-    readonly name: string,
-    readonly dims: number[],
-    readonly dataType: number,
-    readonly dataLocation: number,
-    /** The raw_data stretch: its offset (-1: no raw_data field) and length. */
-    readonly rawOffset: number,
-    readonly rawLength: number,
-  ) {}
+  // Fields assigned in the constructor only (no parameter properties, which ES2022 class fields define on every new
+  // object before the constructor assigns them again: a cost per tensor).
+  declare readonly offset: number;
+  declare readonly name: string;
+  declare readonly dims: number[];
+  declare readonly dataType: number;
+  declare readonly dataLocation: number;
+  /** The raw_data stretch: its offset (-1: no raw_data field) and length. */
+  declare readonly rawOffset: number;
+  declare readonly rawLength: number;
+
+  constructor(offset: number, name: string, dims: number[], dataType: number, dataLocation: number, rawOffset: number, rawLength: number) {
+    // In the order the fields had as parameter properties.
+    const self = this as { -readonly [K in keyof ScannedTensor]: ScannedTensor[K] };
+    self.offset = offset;
+    self.name = name;
+    self.dims = dims;
+    self.dataType = dataType;
+    self.dataLocation = dataLocation;
+    self.rawOffset = rawOffset;
+    self.rawLength = rawLength;
+  }
 
   get hasSegment(): boolean {
     return false;

@@ -131,9 +131,11 @@ class ModelBuilder {
     await this.noteConstantOfShape();
     let parameterCount = 0;
     let weightBytes = 0;
-    for (const t of this.tensors) {
-      parameterCount += t.elementCount;
-      weightBytes += t.byteLength;
+    // Indexed: a for-of runs cold here and makes an iterator result per tensor.
+    const list = this.tensors;
+    for (let i = 0; i < list.length; i++) {
+      parameterCount += list[i]!.elementCount;
+      weightBytes += list[i]!.byteLength;
     }
     if (!Number.isSafeInteger(parameterCount) || !Number.isSafeInteger(weightBytes)) this.fail('limit-exceeded', 'the total parameter count overflows a safe integer');
     const files: ModelFile[] = [{ path: this.name, byteLength: this.source.size }];

@@ -32,6 +32,11 @@ const utf8 = new TextDecoder('utf-8', { fatal: false });
 const SHORT_TEXT_CHARS = 13;
 /** Bytes of buffer one text window covers. */
 const TEXT_WINDOW_BYTES = 16 * 1024;
+/**
+ * Bytes of buffer a text window covers after one that served few names ({@link WireCursor.shortAscii}): where the
+ * WebAssembly scan reads a graph, the walk reads a node of its own only every 1,024 nodes, two short names each.
+ */
+const SMALL_TEXT_WINDOW_BYTES = 512;
 /** One char per byte (WHATWG maps 'latin1' to windows-1252: only its ASCII part, the same in every encoding, is used). */
 const latin1 = new TextDecoder('latin1');
 const TWO_32 = 0x1_0000_0000;
@@ -344,6 +349,8 @@ export class WireCursor {
   private windowStart = 0;
   /** Up to {@link TEXT_WINDOW_BYTES} of the buffer as one char per byte (made when a short name needs it). */
   private windowText = '';
+  /** Names cut from {@link windowText} so far. */
+  private windowNames = 0;
 
   /**
    * A short all-ASCII string `buf[rel, rel + n)` cut from a one-char-per-byte text of the buffer around it, or
@@ -357,12 +364,17 @@ export class WireCursor {
     for (let i = rel; i < rel + n; i++) if (buf[i]! >= 0x80) return undefined;
     let at = rel - this.windowStart;
     if (this.windowOf !== buf || at < 0 || at + n > this.windowText.length) {
-      const end = Math.min(buf.length, rel + TEXT_WINDOW_BYTES);
+      // A window that served a name per 64 bytes or more is followed by a full one, else by a small one (a window
+      // decoded for two names is garbage of its size).
+      const size = this.windowNames * 64 >= this.windowText.length ? TEXT_WINDOW_BYTES : SMALL_TEXT_WINDOW_BYTES;
+      const end = Math.min(buf.length, rel + Math.max(size, n));
       this.windowText = latin1.decode(buf.subarray(rel, end));
       this.windowOf = buf;
       this.windowStart = rel;
+      this.windowNames = 0;
       at = 0;
     }
+    this.windowNames++;
     return this.windowText.substring(at, at + n);
   }
 
