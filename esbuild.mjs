@@ -190,7 +190,9 @@ async function warmCodeCaches(launcher) {
  */
 async function warmCodeCache(launcher, name, runs, onePass = false) {
   const bundle = path.resolve('dist', name);
-  const script = launcher.compileBundle(bundle);
+  // Named as no path (launcher.cachedScriptName): V8 keeps this name for every later compile with the cache, so a
+  // stack trace of an installed copy would name this build's folder (the CLI's --debug report names its own instead).
+  const script = launcher.compileBundle(bundle, undefined, launcher.cachedScriptName(name));
   const mod = { exports: {} };
   script.runInThisContext().call(mod.exports, mod.exports, createRequire(bundle), mod, bundle, path.dirname(bundle));
   for (const argv of runs) {

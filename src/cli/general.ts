@@ -12,6 +12,7 @@ import { exportSpec } from './commands/export';
 import { applySpec } from './commands/apply';
 import { sensitivitySpec } from './commands/sensitivity';
 import { escapeTerminal, type CliOutput } from './io';
+import { COMPLETION_ARGUMENT, HELP_ARGUMENTS, VERSION_ARGUMENTS } from './generalArguments';
 import { COMPLETION_SHELLS, commandHelp, completionScript, quoteArg, topLevelHelp, type CommandSpec } from './options';
 
 /** The option tables in help order; each lives in ./commands/<name>.ts with its command. */
@@ -20,25 +21,22 @@ export const COMMAND_SPECS: readonly CommandSpec[] = [inspectSpec, targetsSpec, 
 /** The CLI's version (package.json). */
 export const CLI_VERSION: string = version;
 
-/** The first arguments {@link runGeneral} answers (besides none at all and unknown command names). */
-export const GENERAL_ARGUMENTS: ReadonlySet<string> = new Set(['--help', '-h', 'help', '--version', '-V', 'version', 'completion']);
-
 /**
- * Answers `argv` (without node and script) when its first word names no command: help, version, completion, or an
- * unknown command (exit 2). Returns the exit status, or undefined when `argv[0]` is a command's name.
+ * Answers `argv` (without node and script) when its first word names no command: help, version, completion (the first
+ * words of ./generalArguments.ts, which the launcher sends here), or an unknown command (exit 2). Returns the exit status, or undefined when `argv[0]` is a command's name.
  */
 export function runGeneral(argv: readonly string[], io: CliOutput): number | undefined {
   const [name, ...rest] = argv;
-  if (!name || name === '--help' || name === '-h' || name === 'help') {
+  if (!name || HELP_ARGUMENTS.includes(name)) {
     const sub = name === 'help' ? COMMAND_SPECS.find((s) => s.name === rest[0]) : undefined;
     io.out(sub ? commandHelp(sub) : topLevelHelp(COMMAND_SPECS, CLI_VERSION));
     return name ? 0 : 2;
   }
-  if (name === '--version' || name === '-V' || name === 'version') {
+  if (VERSION_ARGUMENTS.includes(name)) {
     io.out(CLI_VERSION);
     return 0;
   }
-  if (name === 'completion') {
+  if (name === COMPLETION_ARGUMENT) {
     const shell = COMPLETION_SHELLS.find((x) => x === rest[0]);
     if (!shell) {
       io.err(`precision-lens: completion ${rest[0] === undefined ? 'needs a shell' : `for ${quoteArg(escapeTerminal(rest[0]))} is not available`}; valid: ${COMPLETION_SHELLS.join(', ')} (bash: eval "$(precision-lens completion bash)"; zsh: source <(precision-lens completion zsh); fish: precision-lens completion fish | source).`);

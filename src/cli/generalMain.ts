@@ -1,6 +1,6 @@
 /**
  * The CLI bundle of help, version and completion alone (dist/cliGeneral.js, ./general.ts): the launcher
- * (./launcher.ts) runs it when the first argument is none or one of general.ts's GENERAL_ARGUMENTS, so these load the
+ * (./launcher.ts) runs it when the first argument is none or one of ./generalArguments.ts's GENERAL_ARGUMENTS, so these load the
  * option tables and not the commands (~160 KB instead of 1.36 MB). Same output as ./main.ts, which answers them with
  * the same function.
  */

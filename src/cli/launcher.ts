@@ -17,6 +17,9 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as vm from 'node:vm';
 import { PRESTART_COMMANDS, prestartCount, prestartWorkers } from '../node/prestartedWorkers';
+import { GENERAL_ARGUMENTS } from './generalArguments';
+
+export { cachedScriptName } from './cachedScriptName';
 
 /** The CLI bundle of every command, beside this file. */
 export const BUNDLE_FILE = 'cliMain.js';
@@ -28,10 +31,11 @@ export const ESTIMATE_BUNDLE_FILE = 'cliEstimate.js';
 export const COMMAND_BUNDLES: ReadonlyMap<string, string> = new Map([['inspect', INSPECT_BUNDLE_FILE], ['estimate', ESTIMATE_BUNDLE_FILE]]);
 /** The bundle of help, version and completion (./generalMain.ts), beside this file. */
 export const GENERAL_BUNDLE_FILE = 'cliGeneral.js';
-/** First arguments {@link GENERAL_BUNDLE_FILE} answers (./general.ts's GENERAL_ARGUMENTS; a unit test checks the two agree). */
-export const GENERAL_ARGUMENTS: ReadonlySet<string> = new Set(['--help', '-h', 'help', '--version', '-V', 'version', 'completion']);
 
-/** The bundle (a file name beside this file) that runs the command line whose first argument is `first`. */
+/**
+ * The bundle (a file name beside this file) that runs the command line whose first argument is `first`: no argument
+ * or one of ./generalArguments.ts's GENERAL_ARGUMENTS, {@link GENERAL_BUNDLE_FILE}.
+ */
 export function bundleFor(first: string | undefined): string {
   if (first === undefined || GENERAL_ARGUMENTS.has(first)) return GENERAL_BUNDLE_FILE;
   return COMMAND_BUNDLES.get(first) ?? BUNDLE_FILE;
@@ -50,15 +54,17 @@ export const CODE_CACHE_FILE = codeCacheFile(BUNDLE_FILE);
 
 /**
  * The bundle at `file` as a script that evaluates to its CommonJS module function (the wrapper Node's own loader
- * uses), with `cachedData` when given. The build makes the cache from this same script text, so V8 accepts it.
+ * uses), with `cachedData` when given. The build makes the cache from this same script text, so V8 accepts it, named
+ * `scriptName` (./cachedScriptName.ts: V8 keeps the name a cache was made under, whatever `filename` a later compile
+ * with the cache gives).
  */
-export function compileBundle(file: string, cachedData?: Buffer): vm.Script {
+export function compileBundle(file: string, cachedData?: Buffer, scriptName = file): vm.Script {
   const text = fs.readFileSync(file, 'utf8');
   // A `#!` line is a comment to Node's loader; inside the wrapper it must be one.
   const source = text.startsWith('#!') ? `//${text.slice(2)}` : text;
   // No import() may be left in the bundle: a vm.Script has no module loader for it (Node 20's option for one is
   // experimental and warns on stderr). esbuild turns the CLI's imports into require(); test/unit/cliLauncher.test.ts checks.
-  return new vm.Script(`(function (exports, require, module, __filename, __dirname) { ${source}\n});`, { filename: file, ...(cachedData ? { cachedData } : {}) });
+  return new vm.Script(`(function (exports, require, module, __filename, __dirname) { ${source}\n});`, { filename: scriptName, ...(cachedData ? { cachedData } : {}) });
 }
 
 /**

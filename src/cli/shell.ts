@@ -4,9 +4,11 @@
  * exit status.
  */
 import { writeSync } from 'node:fs';
+import { sep } from 'node:path';
 import { CancelledError, EstimateError, ModelFormatError } from '../core';
 import { isInputError, NodeError } from '../node/errors';
 import { OutputError } from '../node/safeOutput';
+import { installedStack } from './cachedScriptName';
 import { CliError, escapeTerminal, escapeTerminalJson, type CliOutput } from './io';
 import { commandHelp, parseCommand, type CommandSpec, type OptionValues } from './options';
 
@@ -135,7 +137,9 @@ export async function runCommand(cmd: { readonly spec: CommandSpec; readonly run
  * cannot be used) exits 2; anything else is a bug and exits 1. Classified by error class and `code`, never by text.
  */
 export function reportError(e: unknown, io: CliOutput, debug: boolean): number {
-  const stack = debug && e instanceof Error && e.stack ? `\n${e.stack}` : '';
+  // A bundle's frames name the folder it runs from (__dirname: the launcher hands the bundle its own), not the name
+  // its code cache records.
+  const stack = debug && e instanceof Error && e.stack ? `\n${installedStack(e.stack, `${__dirname}${sep}`)}` : '';
   const line = (text: string): string => `precision-lens: ${escapeTerminal(text.replace(/\s*\n\s*/g, ' '))}${stack}`;
   if (e instanceof CliError) {
     io.err(line(e.message));

@@ -11,7 +11,9 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import type * as vm from 'node:vm';
 import { version } from '../../package.json';
-import { GENERAL_ARGUMENTS } from '../../src/cli/general';
+import { COMMAND_SPECS, runGeneral } from '../../src/cli/general';
+import { GENERAL_ARGUMENTS } from '../../src/cli/generalArguments';
+import type { CliOutput } from '../../src/cli/io';
 import { buildSafetensors } from '../fixtures/buildSafetensors';
 
 const DIST = path.resolve(__dirname, '../../dist');
@@ -22,7 +24,6 @@ interface Launcher {
   INSPECT_BUNDLE_FILE: string;
   COMMAND_BUNDLES: ReadonlyMap<string, string>;
   GENERAL_BUNDLE_FILE: string;
-  GENERAL_ARGUMENTS: ReadonlySet<string>;
   bundleFor(first: string | undefined): string;
   codeCacheFile(bundle: string, onePass?: boolean): string;
   ONE_PASS_V8_FLAGS: string;
@@ -100,7 +101,13 @@ test('inspect, estimate and help/version/completion run bundles of their own (in
     assert.deepEqual(cli(DIST, ...args), viaMain(...args), args.join(' '));
   }
   // Help, version and completion: their own bundle (the option tables only), the same output.
-  assert.deepEqual([...l.GENERAL_ARGUMENTS].sort(), [...GENERAL_ARGUMENTS].sort());
+  // Every word the launcher sends there is one runGeneral answers (not a command's name, which would get exit 2).
+  const quiet: CliOutput = { out: () => undefined, err: () => undefined };
+  for (const a of GENERAL_ARGUMENTS) {
+    assert.equal(l.bundleFor(a), l.GENERAL_BUNDLE_FILE, a);
+    assert.ok(!COMMAND_SPECS.some((s) => s.name === a), a);
+    assert.equal(runGeneral(a === 'completion' ? [a, 'bash'] : [a], quiet), 0, a);
+  }
   assert.deepEqual([undefined, '--help', 'help', '-V', 'completion', 'inspect', 'estimate', 'plan', 'nope'].map((a) => l.bundleFor(a)), [l.GENERAL_BUNDLE_FILE, l.GENERAL_BUNDLE_FILE, l.GENERAL_BUNDLE_FILE, l.GENERAL_BUNDLE_FILE, l.GENERAL_BUNDLE_FILE, l.INSPECT_BUNDLE_FILE, 'cliEstimate.js', l.BUNDLE_FILE, l.BUNDLE_FILE]);
   for (const args of [[], ['--help'], ['-h'], ['help'], ['help', 'plan'], ['help', 'nope'], ['--version'], ['-V'], ['version'], ['completion', 'bash'], ['completion', 'zsh'], ['completion', 'fish'], ['completion'], ['completion', 'x\u001b'], ['nope']]) {
     assert.deepEqual(cli(DIST, ...args), viaMain(...args), args.join(' ') || '(no arguments)');
@@ -218,6 +225,33 @@ test('a stale, corrupt or missing code cache is ignored: the bundle is compiled 
     rmSync(cacheFile);
     assert.equal(l.readCodeCache(bundle), undefined);
     assert.deepEqual(cli(dir, ...viaWhole), expected);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a copy of dist/ elsewhere (an installed package): --debug stack traces name the copy\'s bundles, not the build folder, while their code caches are used', () => {
+  const l = launcher();
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'pl-launcher-'));
+  try {
+    // Each cache after its bundle: a cache older than its bundle is not read.
+    for (const f of ['cli.js', l.INSPECT_BUNDLE_FILE, l.codeCacheFile(l.INSPECT_BUNDLE_FILE), l.codeCacheFile(l.INSPECT_BUNDLE_FILE, true), l.BUNDLE_FILE, l.CODE_CACHE_FILE]) {
+      copyFileSync(path.join(DIST, f), path.join(dir, f));
+    }
+    for (const b of [l.INSPECT_BUNDLE_FILE, l.BUNDLE_FILE]) {
+      const file = path.join(dir, b);
+      assert.equal(l.compileBundle(file, l.readCodeCache(file)).cachedDataRejected, false, b);
+    }
+    const missing = path.join(dir, 'no-such-model.onnx');
+    const bad = path.join(dir, 'bad.onnx');
+    writeFileSync(bad, 'not a model at all');
+    // inspect of a missing file (one-pass flags and cache), of a small file (default cache), and the whole CLI.
+    for (const [bundle, args] of [[l.INSPECT_BUNDLE_FILE, ['inspect', missing, '--debug']], [l.INSPECT_BUNDLE_FILE, ['inspect', bad, '--debug']], [l.BUNDLE_FILE, ['plan', missing, '--target', 'h100', '--debug']]] as const) {
+      const r = cli(dir, ...args);
+      assert.equal(r.status, 2, r.stderr);
+      assert.ok(r.stderr.includes(`(${path.join(dir, bundle)}:`), `${args.join(' ')}: ${r.stderr}`);
+      assert.ok(!r.stderr.includes(DIST) && !r.stderr.includes('<precision-lens>'), `${args.join(' ')}: ${r.stderr}`);
+    }
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  BATCH_ERROR_FIELDS, BATCH_STATS_FIELDS, LOSSLESS_FORMATS, WeightStatsAccumulator, activeErrorKernelBackend, analyzeSensitivityBatch, analyzeSensitivityChunk, decodeElements,
+  BATCH_ERROR_FIELDS, BATCH_STATS_FIELDS, HISTOGRAM_MIN_ELEMENTS, LOSSLESS_FORMATS, WeightStatsAccumulator, activeErrorKernelBackend, analyzeSensitivityBatch, analyzeSensitivityChunk, decodeElements,
   floatToBf16Bits, floatToHalfBits, getNumberFormat, quantizationError, setErrorKernelBackend, type ErrorPartial, type FakeQuantizeOptions, type SensitivityChunkTask,
 } from '../../src/core/precision';
 import { seededRandom } from '../../src/core';
@@ -209,3 +209,32 @@ for (const backend of ['wasm', 'js'] as const) {
     }
   });
 }
+
+test('tasks that share one formats array but differ in dtype, histogram, histogram-only, transposition or given maxima each get their own kernel plan: results equal those of a fresh array', () => {
+  // The chunk analysis keeps the plans it made per formats array (sensitivity.ts sharedKernelPlan). Each task below
+  // differs from an earlier one in one part of what a plan depends on; a plan shared across that part gives other sums.
+  const formats = ['fp16', 'bf16', 'fp8_e4m3', 'int8', 'int4'];
+  const big = [512, HISTOGRAM_MIN_ELEMENTS / 512];
+  const small = [64, 128];
+  const task = (dtype: string, shape: readonly number[], seed: number, more: Partial<SensitivityChunkTask> = {}): SensitivityChunkTask => {
+    const n = shape[0]! * shape[1]!;
+    return { id: seed, dtype, encoding: 'raw', elementCount: n, bytes: encode(dtype, values(n, seed, false)), shape, rowOffset: 0, quant: undefined, transpose: false, formats, wantColumnAbsMax: false, ...more };
+  };
+  const histogrammed = task('float16', big, 1);
+  const tasks: SensitivityChunkTask[] = [
+    histogrammed,
+    { ...histogrammed, transpose: true },
+    { ...histogrammed, histogramOnly: true },
+    task('float16', small, 2),
+    task('bfloat16', small, 3),
+    task('float32', small, 4),
+    task('float32', small, 5, { globals: { tensorAbsMax: 3, tensorAbsMean: 0.02 } }),
+    task('float32', small, 6),
+  ];
+  // All in a row with the shared array, then each with a copy of it (a plan made for that task alone).
+  const shared = tasks.map((t) => analyzeSensitivityChunk(t));
+  tasks.forEach((t, k) => {
+    const alone = analyzeSensitivityChunk({ ...t, formats: [...formats] });
+    assert.deepEqual(shared[k], alone, `task ${k} ${t.dtype} [${t.shape.join(',')}]${t.transpose ? ' transposed' : ''}${t.histogramOnly ? ' histogram only' : ''}${t.globals ? ' globals' : ''}`);
+  });
+});

@@ -882,6 +882,23 @@ function kernelPlan(requested: readonly string[], dtype: string, mode: KernelPla
   };
 }
 
+// A plan made without a given tensor max depends only on the ids, the dtype and the mode, and a batch's tasks share
+// their ids' array (see evaluatedByList): their plans are made once per batch, dtype and mode, not once per task.
+const plansByList = new WeakMap<readonly string[], { readonly dtype: string; readonly mode: KernelPlanMode; readonly plan: KernelPlan }[]>();
+
+/** {@link kernelPlan}, the same plan again for the same `requested` array, dtype and mode when no tensor max is given. */
+function sharedKernelPlan(requested: readonly string[], dtype: string, mode: KernelPlanMode): KernelPlan {
+  if (mode.givenTensorMax !== undefined) return kernelPlan(requested, dtype, mode);
+  let made = plansByList.get(requested);
+  if (!made) plansByList.set(requested, (made = []));
+  for (const m of made) {
+    if (m.dtype === dtype && m.mode.histogrammed === mode.histogrammed && m.mode.histogramOnly === mode.histogramOnly && m.mode.transposed === mode.transposed) return m.plan;
+  }
+  const plan = kernelPlan(requested, dtype, mode);
+  made.push({ dtype, mode, plan });
+  return plan;
+}
+
 /** The block kernel of an element-wise format in `slot` with the tensor max `tensorMax`. */
 function blockKernel(format: NumberFormat, slot: number, tensorMax: number): BlockKernel {
   if (format.element === 'int8') return { format, slot, int8TensorMax: tensorMax };
@@ -988,7 +1005,7 @@ function analyzeChunk(chunk: SensitivityChunkTask, read: ChunkByteReader | undef
   const histogrammed = sixteen && (n >= HISTOGRAM_MIN_ELEMENTS || task.histogramOnly === true);
   const histogramOnly = task.histogramOnly === true && histogrammed;
   const g = task.globals;
-  const plan = kernelPlan(requested, task.dtype, { histogrammed, histogramOnly, transposed, givenTensorMax: g?.tensorAbsMax });
+  const plan = sharedKernelPlan(requested, task.dtype, { histogrammed, histogramOnly, transposed, givenTensorMax: g?.tensorAbsMax });
   const { formats, evaluatedAs, lossless, elementwise, ints, kernelElementwise, others, nf4Slot } = plan;
   const streaming = read !== undefined && histogrammed && !transposed && !formats.some((f) => f.id === 'nvfp4');
   // Raw little-endian float32 (not transposed, no quantization parameters) goes into the kernels' memory as is:
