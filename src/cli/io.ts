@@ -20,7 +20,8 @@ export interface CliOutput {
   outJson?(text: string): void;
   /**
    * Writes bytes as they are: UTF-8 text whose terminal control characters the caller escaped, with its line ends (none
-   * is added). A JSON writer with a writer for rows (jsonOut.ts `RowsWriter`) uses it when the sink has it.
+   * is added). A JSON writer with a writer for rows (jsonOut.ts `RowsWriter`) uses it when the sink has it. The caller
+   * may fill `bytes` again once this returns: a sink that keeps them (a stream's queue) keeps a copy.
    */
   outBytes?(bytes: Uint8Array): void;
   /** stderr is a terminal: progress lines are shown without `--progress`. */

@@ -65,8 +65,9 @@ class ProcessOutput {
   /** Writes text (as UTF-8) or bytes as they are. */
   write(data: string | Uint8Array): void {
     if (this.closed) return;
+    // A stream may keep the bytes queued after this returns: it gets a copy (the caller fills its block again).
     if (this.stream !== undefined) {
-      this.stream.write(data);
+      this.stream.write(typeof data === 'string' ? data : Buffer.from(data));
       return;
     }
     const bytes = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
@@ -77,7 +78,7 @@ class ProcessOutput {
       const code = (e as NodeJS.ErrnoException).code;
       if (code === 'EAGAIN') {
         this.stream = this.streamOf();
-        this.stream.write(bytes.subarray(at));
+        this.stream.write(Buffer.from(bytes.subarray(at)));
       } else if (code === 'EPIPE') {
         this.closed = true;
         process.exit(process.exitCode ?? 0);

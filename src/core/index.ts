@@ -78,7 +78,7 @@ export {
   getNumberFormat, halfBitsToFloat, halfToFloatTable, histogramSensitivity, isOffsetVector, layerContexts,
   type LayerFormatSensitivity, type LayerSensitivity, LOSSLESS_FORMATS, MINI_FLOATS, miniFloatToNumber,
   NUMBER_FORMATS, type NumberFormat, quantizationError, quantizationLayout, relMseToDb, roundMiniFloat, rowLayout,
-  scoreLayer, layerGain, staticScoreOf, type SensitivityScores, type SensitivityScoresReport, type SensitivityChunkResult, type SensitivityChunkTask, type SensitivityReport, spearman,
+  scoreLayer, layerGain, staticScoreOf, type SensitivityScores, type SensitivityScoresReport, type SensitivityLayerRows, type SensitivityRowsReport, type LayerPosition, type SensitivityChunkResult, type SensitivityChunkTask, type SensitivityReport, spearman,
   storedMatrixShape, toHalf, transpose2d, weightErrorStats, weightStats, type WeightStats, WeightStatsAccumulator,
   type WeightStatsPartial, NextTokenAccumulator, type NextTokenComparison, type ReferenceDistribution, argmax,
   allFinite, klDivergenceFull, klDivergenceTopK, topKDistribution, MIN_PROBABILITY, GGML_WRITABLE_DTYPES,

@@ -61,7 +61,10 @@ import {
   type Model,
   type SensitivityChunkResult,
   type SensitivityChunkTask,
+  type LayerPosition,
+  type SensitivityLayerRows,
   type SensitivityReport,
+  type SensitivityRowsReport,
   type SensitivityScores,
   type SensitivityScoresReport,
   type SiblingResolver,
@@ -477,6 +480,31 @@ class ChunkPool {
 export async function analyzeModelSensitivity(input: string | OpenedModel, options: SensitivityOptions = {}): Promise<SensitivityReport> {
   const started = performance.now();
   const formats = resolveFormats(options.formats);
+  return withOpenedModel(input, options, (opened) => runAnalysis(opened, formats, options, started));
+}
+
+/**
+ * {@link analyzeModelSensitivity} whose report's layers are made on request ({@link LayerRows}): the same records, in
+ * the same order, made when read, so a writer that reads them in turn holds one at a time. The analysis is done when
+ * the promise settles (and the model's files closed); `elapsedMs` is its time (the full report's also counts the
+ * records' making).
+ */
+export async function analyzeModelSensitivityRows(input: string | OpenedModel, options: SensitivityOptions = {}): Promise<SensitivityRowsReport> {
+  const started = performance.now();
+  const formats = resolveFormats(options.formats);
+  return withOpenedModel(input, options, async (opened) => {
+    const run = new SensitivityRun(opened, formats, options);
+    await run.loadFullQuantParams();
+    await run.analyzeAllTensors();
+    const layers = run.layerRows();
+    const sampled = run.samplingNote(layers.finiteStdErrs());
+    run.progress(true, 'done');
+    return { model: opened.model.fileName, formats, layers, sampled, warnings: run.warnings, elapsedMs: Math.round(performance.now() - started) };
+  });
+}
+
+/** Runs `fn` on `input` opened (a path: opened here and closed after; an opened model: as it is). */
+async function withOpenedModel<T>(input: string | OpenedModel, options: SensitivityOptions, fn: (opened: OpenedModel) => Promise<T>): Promise<T> {
   let opened: OpenedModel;
   let closeOpened: (() => Promise<void>) | undefined;
   if (typeof input === 'string') {
@@ -491,7 +519,7 @@ export async function analyzeModelSensitivity(input: string | OpenedModel, optio
     }
   } else opened = input;
   try {
-    return await runAnalysis(opened, formats, options, started);
+    return await fn(opened);
   } finally {
     await closeOpened?.();
   }
@@ -827,35 +855,69 @@ class SensitivityRun {
 
   /** Step 3: per layer, merge the layer's analyzed tensors and score them; the standard errors when sampling. */
   scoreLayers(): { layers: LayerSensitivity[]; stdErrs: number[] } {
-    const layers: LayerSensitivity[] = [];
-    const analyzed = this.analyzedPlans();
-    const stdErrs: number[] = [];
-    const contexts = layerContexts(analyzed.map((p) => p.layer));
-    for (const p of analyzed) {
-      const merged = this.mergeLayerTensors(p);
-      const errResults = Object.fromEntries(this.formats.map((f) => [f, merged.errors.get(f)!.result()]));
-      const position = contexts.get(p.layer.name);
-      const scored = scoreLayer(p.layer, this.model, { stats: merged.stats.result(), errors: errResults, ...(position ? { position } : {}) });
-      if (this.sample) {
-        for (const f of this.formats) {
-          const se = ratioStdErr(merged.blocks.get(f)!, merged.sampledBlocks / Math.max(1, merged.totalBlocks));
-          scored[f] = { ...scored[f]!, relMseStdErr: se };
-          if (Number.isFinite(se)) stdErrs.push(se);
-        }
+    const rows = this.layerRows();
+    return { layers: rows.rows(0, rows.length), stdErrs: rows.finiteStdErrs() };
+  }
+
+  /**
+   * Step 3 on request: the layers' records made one at a time when read ({@link LayerRows}), from the per-tensor
+   * sums, which stay until the rows are dropped. The standard errors (sampling) are taken here, in one pass.
+   */
+  layerRows(): LayerRows {
+    const numbers = Int32Array.from(this.analyzedPlanNumbers());
+    const contexts = layerContexts(Array.from(numbers, (n) => this.plans[n]!.layer));
+    let stdErrs: Float64Array | undefined;
+    if (this.sample) {
+      const nf = this.formats.length;
+      stdErrs = new Float64Array(numbers.length * nf);
+      for (let i = 0; i < numbers.length; i++) {
+        const merged = this.mergeLayerTensors(numbers[i]!);
+        for (let f = 0; f < nf; f++) stdErrs[i * nf + f] = ratioStdErr(merged.blocks.get(this.formats[f]!)!, merged.sampledBlocks / Math.max(1, merged.totalBlocks));
       }
-      layers.push({
-        layer: p.layer.name,
-        role: p.layer.role,
-        op: p.layer.op,
-        block: p.layer.block ?? null,
-        parameterCount: p.layer.parameterCount,
-        dtype: p.layer.dtype,
-        tensors: merged.tensors,
-        stats: merged.stats.result(),
-        formats: scored,
+    }
+    return new LayerRows(this, numbers, contexts, stdErrs);
+  }
+
+  /**
+   * The record of plan number `n` (the `i`-th analyzed layer): its analyzed tensors merged and scored, with the
+   * sampling standard errors `stdErrs[i × formats + f]` when sampling.
+   */
+  layerRecord(n: number, position: LayerPosition | undefined, stdErrs: Float64Array | undefined, i: number): LayerSensitivity {
+    const p = this.plans[n]!;
+    const merged = this.mergeLayerTensors(n);
+    const errResults = Object.fromEntries(this.formats.map((f) => [f, merged.errors.get(f)!.result()]));
+    const scored = scoreLayer(p.layer, this.model, { stats: merged.stats.result(), errors: errResults, ...(position ? { position } : {}) });
+    if (stdErrs) {
+      const nf = this.formats.length;
+      this.formats.forEach((f, j) => {
+        scored[f] = { ...scored[f]!, relMseStdErr: stdErrs[i * nf + j]! };
       });
     }
-    return { layers, stdErrs };
+    return {
+      layer: p.layer.name,
+      role: p.layer.role,
+      op: p.layer.op,
+      block: p.layer.block ?? null,
+      parameterCount: p.layer.parameterCount,
+      dtype: p.layer.dtype,
+      tensors: merged.tensors,
+      stats: merged.stats.result(),
+      formats: scored,
+    };
+  }
+
+  /** The name of plan number `n`'s layer. */
+  layerName(n: number): string {
+    return this.plans[n]!.layer.name;
+  }
+
+  get formatCount(): number {
+    return this.formats.length;
+  }
+
+  /** Tensors plan number `n` lists (analyzed or not). */
+  planTensorCount(n: number): number {
+    return this.planTensorStart[n + 1]! - this.planTensorStart[n]!;
   }
 
   /** The run is over: its per-tensor sums are freed now (see {@link TensorPartials.release}). */
@@ -863,12 +925,7 @@ class SensitivityRun {
     this.partials.release();
   }
 
-  /** The layers whose main tensor was analyzed (the layers a report lists). */
-  private analyzedPlans(): LayerPlan[] {
-    return this.analyzedPlanNumbers().map((i) => this.plans[i]!);
-  }
-
-  /** {@link analyzedPlans} as plan numbers. */
+  /** The numbers of the plans whose main tensor was analyzed (the layers a report lists). */
   private analyzedPlanNumbers(): number[] {
     const out: number[] = [];
     for (let i = 0; i < this.plans.length; i++) if (this.partials.analyzed[this.planTensorIndex[this.planTensorStart[i]!]!] === 1) out.push(i);
@@ -1152,15 +1209,18 @@ class SensitivityRun {
   //#endregion
 
   /** The analyzed tensors of one layer merged: statistics, errors and sampling blocks. */
-  private mergeLayerTensors(p: LayerPlan): { stats: WeightStatsAccumulator; errors: Map<string, ErrorAccumulator>; blocks: Map<string, [number, number][]>; sampledBlocks: number; totalBlocks: number; tensors: string[] } {
+  private mergeLayerTensors(n: number): { stats: WeightStatsAccumulator; errors: Map<string, ErrorAccumulator>; blocks: Map<string, [number, number][]>; sampledBlocks: number; totalBlocks: number; tensors: string[] } {
+    const p = this.plans[n]!;
+    const start = this.planTensorStart[n]!;
     const stats = new WeightStatsAccumulator();
     const errors = new Map(this.formats.map((f) => [f, new ErrorAccumulator()]));
     const blocks = new Map<string, [number, number][]>(this.formats.map((f) => [f, []]));
     let sampledBlocks = 0, totalBlocks = 0;
     const tensors: string[] = [];
     const a = this.partials;
-    for (const t of p.tensors) {
-      const k = this.tensorLayout.get(t.name)!.index;
+    for (let e = 0; e < p.tensors.length; e++) {
+      const t = p.tensors[e]!;
+      const k = this.planTensorIndex[start + e]!;
       if (a.analyzed[k] !== 1) continue;
       tensors.push(t.name);
       stats.merge(a.statsPartial(k));
@@ -1172,6 +1232,49 @@ class SensitivityRun {
       totalBlocks += a.totalBlocks[k]!;
     }
     return { stats, errors, blocks, sampledBlocks, totalBlocks, tensors };
+  }
+}
+
+/**
+ * The layers of a report made on request from a finished {@link SensitivityRun} (core's {@link SensitivityLayerRows}):
+ * row `i` is the record {@link SensitivityRun.scoreLayers} lists `i`-th, made when read. The rows hold the run (its
+ * per-tensor sums, about 90 MB at 200,000 tensors × 11 formats), not 200,000 records.
+ */
+export class LayerRows implements SensitivityLayerRows {
+  readonly length: number;
+
+  constructor(private readonly run: SensitivityRun, private readonly numbers: Int32Array, private readonly contexts: Map<string, LayerPosition>, private readonly stdErrs: Float64Array | undefined) {
+    this.length = numbers.length;
+  }
+
+  row(i: number): LayerSensitivity {
+    if (!(i >= 0 && i < this.length)) throw new RangeError(`layer row ${i} of ${this.length}`);
+    const n = this.numbers[i]!;
+    return this.run.layerRecord(n, this.contexts.get(this.run.layerName(n)), this.stdErrs, i);
+  }
+
+  rows(from: number, to: number): LayerSensitivity[] {
+    const out: LayerSensitivity[] = [];
+    for (let i = Math.max(0, from); i < Math.min(to, this.length); i++) out.push(this.row(i));
+    return out;
+  }
+
+  valuesAt(i: number): number {
+    // The row, its 6 plain fields, `tensors` and its names, `stats` and its 9 fields, `formats` and a record of 7
+    // fields (8 when sampled) per format.
+    const formats = this.run.formatCount;
+    return 1 + 6 + 1 + this.run.planTensorCount(this.numbers[i]!) + 10 + 1 + formats * (this.stdErrs ? 9 : 8);
+  }
+
+  toJSON(): LayerSensitivity[] {
+    return this.rows(0, this.length);
+  }
+
+  /** The finite sampling standard errors, layer by layer (for the sampling note). */
+  finiteStdErrs(): number[] {
+    const out: number[] = [];
+    if (this.stdErrs) for (const se of this.stdErrs) if (Number.isFinite(se)) out.push(se);
+    return out;
   }
 }
 

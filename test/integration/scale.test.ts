@@ -1,6 +1,7 @@
 /**
  * Scale suite (issue 14): 10^5–10^6 tensors, nodes and names, 100 MB names and headers, built at test time into a
- * temporary folder and run through `precision-lens estimate` in a child process with time and peak-RSS bounds.
+ * temporary folder and run through `precision-lens estimate` (one case: `sensitivity`) in a child process with time
+ * and peak-RSS bounds.
  * Every case must finish with exit 0 (worked) or 2 (refused in one line naming the limit) — never 1 (internal
  * error) — within its bounds. Figures are printed (SCALE_REPORT=file writes them).
  *
@@ -26,6 +27,8 @@ interface Case {
   readonly maxRssMB: number;
   /** For refusals: the message must name the limit. */
   readonly message?: RegExp;
+  /** The command and its options after the file (default `estimate FILE --target rtx-4090 --json`). */
+  readonly command?: readonly [string, ...string[]];
 }
 
 const MB100 = 100 * 1024 * 1024;
@@ -67,7 +70,36 @@ const CASES: Case[] = [
     build: () => buildSafetensors([{ name: 'w', dtype: 'F32', shape: [2, 2] }], { metadata: Object.fromEntries(Array.from({ length: 2000 }, (_, i) => [`k${i}`, 'v'.repeat(100_000)])) }).bytes,
     codes: [0], maxMs: 30_000, maxRssMB: 640,
   },
+  {
+    // `sensitivity` used to build its whole report (a record per layer × format) and then print it: 10^5 layers × 11
+    // formats peaked at 755 MB here (2·10^5: ~1.1 GB); its layers are now made and written one at a time: 376 MB
+    // (2026-12-05, load 9).
+    name: '10^5-layer GGUF sensitivity --json, 11 formats', file: 'wide100k.gguf', build: () => wideF16Gguf(100_000),
+    command: ['sensitivity', '--formats', 'fp16,bf16,q8_0,q6_k,q5_k,q4_k,q3_k,q2_k,fp8_e4m3,int8,int4', '--json'],
+    codes: [0], maxMs: 120_000, maxRssMB: 500,
+  },
 ];
+
+/**
+ * A llama GGUF of `layers` F16 256 × 1 weights (the `scale` bench row's shape) holding varied small values: the
+ * analysis and the report's numbers are those of real weights, not of zeros.
+ */
+function wideF16Gguf(layers: number): Uint8Array {
+  const roles = ['attn_q', 'attn_k', 'attn_v', 'attn_output', 'ffn_gate', 'ffn_up', 'ffn_down'];
+  const blocks = Math.ceil(layers / roles.length);
+  const built = buildGguf({
+    kvs: [kv.str('general.architecture', 'llama'), kv.u32('llama.block_count', blocks), kv.u32('llama.embedding_length', 32), kv.u32('llama.attention.head_count', 4), kv.u32('llama.attention.head_count_kv', 4), kv.u32('llama.context_length', 2048)],
+    tensors: Array.from({ length: layers }, (_, i) => ({ name: `blk.${Math.floor(i / roles.length)}.${roles[i % roles.length]}.weight`, type: 1, dims: [256, 1] })),
+  });
+  const data = new Uint16Array(built.bytes.buffer, built.bytes.byteOffset + built.dataOffset, (built.totalByteLength - built.dataOffset) / 2);
+  // F16 codes of ±2^-12 … ±2^-4 with every mantissa: exponent 3 … 11, sign and mantissa from a linear congruence.
+  let s = 1;
+  for (let i = 0; i < data.length; i++) {
+    s = (Math.imul(s, 1103515245) + 12345) >>> 0;
+    data[i] = ((s >>> 31) << 15) | ((3 + ((s >>> 16) % 9)) << 10) | (s & 0x3ff);
+  }
+  return built.bytes;
+}
 
 test('scale suite: huge counts, names and headers finish within time and peak-memory bounds, never as internal errors', { timeout: 30 * 60 * 1000 }, async () => {
   const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'pl-scale-'));
@@ -77,7 +109,8 @@ test('scale suite: huge counts, names and headers finish within time and peak-me
     for (const c of CASES) {
       const file = path.join(dir, c.file);
       await fs.writeFile(file, c.build());
-      const r = spawnSync(process.execPath, ['--import', 'tsx', path.join(__dirname, 'scaleRun.ts'), 'estimate', file, '--target', 'rtx-4090', '--json'], { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024, timeout: c.maxMs * 2 + 30_000 });
+      const [command, ...options] = c.command ?? ['estimate', '--target', 'rtx-4090', '--json'];
+      const r = spawnSync(process.execPath, ['--import', 'tsx', path.join(__dirname, 'scaleRun.ts'), command, file, ...options], { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024, timeout: c.maxMs * 2 + 30_000 });
       const line = r.stderr.split('\n').find((l) => l.startsWith('SCALE '));
       const fig = line ? (JSON.parse(line.slice(6)) as { code: number; ms: number; maxRssKB: number }) : undefined;
       const first = r.stderr.split('\n')[0] ?? '';

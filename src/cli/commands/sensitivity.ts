@@ -1,13 +1,14 @@
-import { formatDb, getNumberFormat, type SensitivityReport } from '../../core';
+import type { SensitivityReport } from '../../core';
 import { klPerStaticScore, measureGgufSensitivity } from '../../node/ggufMeasure';
 import { measureSensitivity } from '../../node/measure';
 import { NodeError } from '../../node/errors';
-import { analyzeModelSensitivity, resolveFormats } from '../../node/sensitivityRunner';
+import { analyzeModelSensitivity, analyzeModelSensitivityRows, resolveFormats } from '../../node/sensitivityRunner';
 import { formatIds, isFormat } from '../choices';
-import { CliError, renderTable, type CliOutput } from '../io';
+import { CliError, type CliOutput } from '../io';
 import { JSON_OPTION, PROGRESS_OPTION, flag, str, type CommandSpec, type OptionValues } from '../options';
 import { createProgress } from '../progress';
 import { writeJson } from '../jsonOut';
+import { arrayLayers, writeSensitivityRows, writeSensitivityTable, type LayerSource } from '../sensitivityOut';
 
 /** Option table of `sensitivity`. */
 export const sensitivitySpec: CommandSpec = {
@@ -66,6 +67,20 @@ export async function sensitivityCommand(options: OptionValues, positionals: rea
     ...(formats ? { formats } : {}),
     ...(workers !== undefined ? { workers } : {}),
   };
+  if (!values.measure) {
+    const report = await analyzeModelSensitivityRows(file, {
+      ...base,
+      ...(sample !== undefined ? { sample } : {}),
+      // This thread only waits for the analysis: it takes a share of the chunks, with one worker fewer (the
+      // launcher starts that many early, prestartedWorkers.ts).
+      mainThreadShare: true,
+      onProgress: (p) => progress.update('analyzing', p.bytesDone, Math.max(1, p.bytesTotal), `${Math.round((100 * p.bytesDone) / Math.max(1, p.bytesTotal))}% of the weights (${p.tensorsDone}/${p.tensorsTotal} tensors)`),
+    });
+    // The layers are made one at a time as they are written (sensitivityOut.ts): a static record has no measured figure.
+    if (values.json) writeJson(io, report, writeSensitivityRows);
+    else writeText(io, report, report.layers, undefined, false);
+    return 0;
+  }
   let report: SensitivityReport;
   if (values.measure && gguf) {
     const staticReport = sample !== undefined ? await analyzeModelSensitivity(file, { ...base, sample }) : undefined;
@@ -82,7 +97,7 @@ export async function sensitivityCommand(options: OptionValues, positionals: rea
       if (e instanceof NodeError) throw new CliError(e.message.endsWith('.') ? e.message : `${e.message}.`);
       throw e;
     }
-  } else if (values.measure) {
+  } else {
     let staticReport: SensitivityReport | undefined;
     if (sample !== undefined) staticReport = await analyzeModelSensitivity(file, { ...base, sample });
     try {
@@ -97,39 +112,25 @@ export async function sensitivityCommand(options: OptionValues, positionals: rea
       if (e instanceof NodeError) throw new CliError(e.message.endsWith('.') ? e.message : `${e.message}.`);
       throw e;
     }
-  } else {
-    report = await analyzeModelSensitivity(file, {
-      ...base,
-      ...(sample !== undefined ? { sample } : {}),
-      // This thread only waits for the analysis: it takes a share of the chunks, with one worker fewer (the
-      // launcher starts that many early, prestartedWorkers.ts).
-      mainThreadShare: true,
-      onProgress: (p) => progress.update('analyzing', p.bytesDone, Math.max(1, p.bytesTotal), `${Math.round((100 * p.bytesDone) / Math.max(1, p.bytesTotal))}% of the weights (${p.tensorsDone}/${p.tensorsTotal} tensors)`),
-    });
   }
   if (values.json) {
     writeJson(io, report);
     return 0;
   }
-  io.out(`${report.model}: ${report.layers.length} layers × ${report.formats.length} formats in ${(report.elapsedMs / 1000).toFixed(1)} s`);
   // GGUF measured: KL predicted from the static score (scaled by the median measured KL per unit of score) beside the measured KL.
   const klScale = klPerStaticScore(report);
   // Every figure in a cell is named here, in order (ONNX measured: output SQNR, and KL where the outputs are logits-like).
   const measuredSqnr = report.layers.some((l) => Object.values(l.formats).some((f) => f.measuredOutputSqnrDb !== undefined));
+  writeText(io, report, arrayLayers(report.layers), klScale, measuredSqnr);
+  return 0;
+}
+
+/** The text report: heading, table, sampling and measuring notes, warnings. */
+function writeText(io: CliOutput, report: Omit<SensitivityReport, 'layers'>, layers: LayerSource, klScale: number | undefined, measuredSqnr: boolean): void {
+  io.out(`${report.model}: ${layers.length} layers × ${report.formats.length} formats in ${(report.elapsedMs / 1000).toFixed(1)} s`);
   io.out('score = predicted output noise-to-signal ratio from lowering only that layer (higher = more sensitive); shown as predicted output SQNR in dB, weight SQNR in brackets' + (measuredSqnr ? ', then measured output SQNR' : '') + (klScale !== undefined ? `, then KL in nats predicted · measured (predicted = score × ${klScale.toPrecision(3)}, the median measured KL per unit of score)` : '') + '.');
   io.out('');
-  const header = ['layer', 'role', 'params', ...report.formats.map((f) => getNumberFormat(f)?.label.split(' (')[0] ?? f), 'reason (worst format)'];
-  const cell = (s: SensitivityReport['layers'][number]['formats'][string] | undefined): string => {
-    if (!s) return '-';
-    const db = (v: number): string => formatDb(v).replace(/ dB$/, '');
-    const kl = klScale !== undefined ? ` ${(s.staticScore * klScale).toPrecision(2)} · ${s.klDivergence !== undefined ? s.klDivergence.toPrecision(2) : '-'}` : '';
-    return `${db(s.predictedOutputSqnrDb)} [${db(s.sqnrDb)}]${s.measuredOutputSqnrDb !== undefined ? ` ${db(s.measuredOutputSqnrDb)}` : ''}${kl}`;
-  };
-  const rows = report.layers.map((l) => {
-    const worst = Object.values(l.formats).reduce((a, b) => (b.staticScore > a.staticScore ? b : a), Object.values(l.formats)[0]!);
-    return [l.layer, l.role, l.parameterCount, ...report.formats.map((f) => cell(l.formats[f])), worst?.reason ?? ''];
-  });
-  io.out(renderTable(header, rows, report.formats.map((_, i) => i + 3)));
+  writeSensitivityTable(io, report.formats, layers, klScale);
   if (report.sampled) io.out(`sampling: ${report.sampled.note}`);
   if (report.measured) {
     const m = report.measured;
@@ -137,5 +138,4 @@ export async function sensitivityCommand(options: OptionValues, positionals: rea
     for (const n of m.notes) io.out(`note: ${n}`);
   }
   for (const w of report.warnings) io.out(`warning: ${w}`);
-  return 0;
 }

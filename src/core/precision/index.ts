@@ -24,7 +24,7 @@ export {
 } from './quantize';
 export {
   weightStats, relMseToDb, weightErrorStats, layerContexts, positionGain, effectiveRole, roleGain, roleGainTable, LLAMA_CPP_ROLE_GAIN, scoreLayer,
-  layerGain, staticScoreOf, type SensitivityScores, type SensitivityScoresReport,
+  layerGain, staticScoreOf, type SensitivityScores, type SensitivityScoresReport, type SensitivityLayerRows, type SensitivityRowsReport,
   quantizationLayout, storedMatrixShape, transpose2d, quantizationError, analyzeSensitivityChunk,
   analyzeSensitivityBatch, BATCH_STATS_FIELDS, BATCH_ERROR_FIELDS, type SensitivityBatchResults,
   canAnalyzeInOnePass, errorKey, histogramSensitivity, compareOutputs, spearman, type WeightStats, WeightStatsAccumulator,

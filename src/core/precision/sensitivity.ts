@@ -353,6 +353,28 @@ export interface SensitivityScoresReport extends Omit<SensitivityReport, 'layers
   readonly scores: SensitivityScores;
 }
 
+/**
+ * A report's layers made on request, one {@link LayerSensitivity} at a time, from the analysis's columns: what a
+ * 200,000-layer report is written from without holding its 2.2 million layer × format records (~3 KB of heap a
+ * layer). `row(i)` is the record the full report lists `i`-th, made afresh on each call; `toJSON()` gives them all
+ * (so `JSON.stringify` of a report holding rows writes the full report's text). The CLI's JSON writer reads it as
+ * rows (`cli/jsonOut.ts` `JsonRows`).
+ */
+export interface SensitivityLayerRows {
+  readonly length: number;
+  row(i: number): LayerSensitivity;
+  /** Records [from, to). */
+  rows(from: number, to: number): LayerSensitivity[];
+  /** How many JSON values (objects, arrays and primitives, the row itself included) row `i` holds, at most. */
+  valuesAt(i: number): number;
+  toJSON(): LayerSensitivity[];
+}
+
+/** A static sensitivity report whose layers are {@link SensitivityLayerRows} (the CLI's `sensitivity`). */
+export interface SensitivityRowsReport extends Omit<SensitivityReport, 'layers' | 'measured'> {
+  readonly layers: SensitivityLayerRows;
+}
+
 /** How the measured metrics were produced. */
 export interface MeasuredSummary {
   readonly inputs: string;
