@@ -8,9 +8,9 @@
  * only an optimization: one V8 rejects (another Node or V8 version, other V8 flags), one older than the bundle (a
  * bundle rebuilt without it) or a missing one is ignored, and the bundle is compiled as usual. The build makes each
  * cache after running its bundle in its own process (`sensitivity` for the whole CLI, `inspect` for its bundle), so
- * it also holds the functions that run compiles lazily. Nothing is written at run time. For `sensitivity FILE` of a
- * file large enough for the worker pool, it first starts the analysis workers (src/node/prestartedWorkers.ts), so
- * their boot overlaps loading the bundle. It loads only the built-in modules Node itself has loaded at start, and
+ * it also holds the functions that run compiles lazily. Nothing is written at run time. For `sensitivity FILE` or
+ * `plan FILE` of a file large enough for the worker pool, it first starts the analysis workers
+ * (src/node/prestartedWorkers.ts), so their boot overlaps loading the bundle. It loads only the built-in modules Node itself has loaded at start, and
  * vm: node:os and node:v8 when asked for (node:v8 loads Node's stream modules, which a small command never needs).
  */
 import * as fs from 'node:fs';
@@ -133,7 +133,7 @@ function parallelism(): number {
 if (require.main === module) {
   const args = process.argv.slice(2);
   const command = args[0];
-  // `sensitivity` of a large file: its analysis workers boot now, while the bundle loads and the header is parsed
+  // `sensitivity` or `plan` of a large file: its analysis workers boot now, while the bundle loads and the header is parsed
   // (src/node/prestartedWorkers.ts; the runner's pool adopts them).
   if (command !== undefined && PRESTART_COMMANDS.has(command)) {
     const workers = prestartCount(args, regularFileSize, parallelism());

@@ -22,8 +22,12 @@ export function sharedDefaultWorkers(parallelism: number): number {
   return parallelism >= 2 ? parallelism - 1 : parallelism;
 }
 
-/** The commands whose analysis runs in the worker pool the launcher may start early. */
-export const PRESTART_COMMANDS: ReadonlySet<string> = new Set(['sensitivity']);
+/**
+ * The commands whose analysis runs in the worker pool the launcher may start early: `sensitivity`, and `plan`,
+ * whose static analysis runs one worker per core (its main thread does not share) after the header, the
+ * fingerprint and the baselines: its workers boot meanwhile instead of after them.
+ */
+export const PRESTART_COMMANDS: ReadonlySet<string> = new Set(['sensitivity', 'plan']);
 
 interface Prestarted {
   readonly worker: Worker;
@@ -44,18 +48,21 @@ function stash(): Stash | undefined {
 
 /**
  * How many workers the launcher should start for the command line `args` (after `node cli.js`): the CLI's default
- * pool size ({@link sharedDefaultWorkers} of `parallelism`) or `--workers N` for `sensitivity FILE …` when FILE (the first argument after the command)
- * is a file of at least {@link INLINE_BELOW_BYTES} (`sizeOf`, undefined when it cannot be read); otherwise 0.
+ * pool size ({@link sharedDefaultWorkers} of `parallelism`) or `--workers N` for `sensitivity FILE …`, `parallelism`
+ * for `plan FILE …`, when FILE (the first argument after the command) is a file of at least
+ * {@link INLINE_BELOW_BYTES} (`sizeOf`, undefined when it cannot be read); otherwise 0.
  * Help, a missing or option-first FILE, or an unreadable `--workers` value start none (the command itself then
  * says what is wrong).
  */
 export function prestartCount(args: readonly string[], sizeOf: (file: string) => number | undefined, parallelism: number): number {
   const [command, file] = args;
   if (!command || !PRESTART_COMMANDS.has(command) || !file || file.startsWith('-')) return 0;
-  let count = sharedDefaultWorkers(parallelism);
+  const plan = command === 'plan';
+  let count = plan ? parallelism : sharedDefaultWorkers(parallelism);
   for (let i = 2; i < args.length; i++) {
     const a = args[i]!;
     if (a === '-h' || a === '--help') return 0;
+    if (plan) continue;
     const value = a === '--workers' ? args[i + 1] : a.startsWith('--workers=') ? a.slice('--workers='.length) : undefined;
     if (a === '--workers' || value !== undefined) {
       if (value === undefined || !/^\d{1,3}$/.test(value)) return 0;

@@ -7,6 +7,7 @@ import {
   FORMAT_ALIASES, MemoryByteSource, NUMBER_FORMATS, buildPlan, checkPlan, getTarget, modelFingerprint, parsePlan, resolvePlanAssignment, serializePlan,
   sha256Hex, tryParseByteSize, type PrecisionPlan,
 } from '../../src/core';
+import { Sha256 } from '../../src/core/plan/fingerprint';
 import { tinyTransformer } from '../fixtures/planModel';
 
 const FP = `pl1:${'a'.repeat(64)}`;
@@ -132,6 +133,22 @@ test('sha256 and the model fingerprint follow their definitions', async () => {
   const changed = big.slice();
   changed[big.length - 1]! ^= 1;
   assert.notEqual(await modelFingerprint(new MemoryByteSource('a.onnx', changed), files), fp);
+});
+
+test('Sha256: bytes added in pieces of any size (partial blocks, whole blocks straight from the input, empty pieces) hash as node:crypto does', () => {
+  let seed = 5;
+  const rnd = (): number => ((seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32);
+  for (let c = 0; c < 400; c++) {
+    const n = Math.floor(rnd() * (c < 200 ? 300 : 5000));
+    const bytes = new Uint8Array(n).map(() => rnd() * 256);
+    const h = new Sha256();
+    for (let i = 0; i < n;) {
+      const k = Math.min(n - i, Math.floor(rnd() * (c % 3 === 0 ? 8 : 200)));
+      h.update(bytes.subarray(i, i + k));
+      i += k;
+    }
+    assert.equal(h.hex(), createHash('sha256').update(bytes).digest('hex'), `case ${c}: ${n} bytes`);
+  }
 });
 
 test('the published JSON schema lists exactly the known format ids and the plan fields', () => {

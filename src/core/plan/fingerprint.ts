@@ -17,7 +17,9 @@ import type { ModelFile } from '../model/types';
 export const FINGERPRINT_EDGE_BYTES = 1024 * 1024;
 
 //#region SHA-256 (FIPS 180-4), incremental
-const K = new Uint32Array([
+// Constants and state as Int32Array: the same bits as unsigned words, but they load as small integers (a Uint32Array
+// word ≥ 2^31 is a float64 in V8), so the rounds run on 32-bit integers.
+const K = new Int32Array([
   0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5, 0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3,
   0x72be5d74, 0x80deb1fe, 0x9bdc06a7, 0xc19bf174, 0xe49b69c1, 0xefbe4786, 0x0fc19dc6, 0x240ca1cc, 0x2de92c6f, 0x4a7484aa, 0x5cb0a9dc, 0x76f988da,
   0x983e5152, 0xa831c66d, 0xb00327c8, 0xbf597fc7, 0xc6e00bf3, 0xd5a79147, 0x06ca6351, 0x14292967, 0x27b70a85, 0x2e1b2138, 0x4d2c6dfc, 0x53380d13,
@@ -28,9 +30,9 @@ const K = new Uint32Array([
 
 /** Incremental SHA-256. Pure TypeScript because core may not use `node:crypto` (and WebCrypto is async-only and absent from core's lib). */
 export class Sha256 {
-  private readonly h = new Uint32Array([0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19]);
+  private readonly h = new Int32Array([0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19]);
   private readonly block = new Uint8Array(64);
-  private readonly w = new Uint32Array(64);
+  private readonly w = new Int32Array(64);
   private used = 0;
   private total = 0;
 
@@ -39,15 +41,22 @@ export class Sha256 {
     const bytes = typeof data === 'string' ? new TextEncoder().encode(data) : data;
     let i = 0;
     this.total += bytes.length;
-    while (i < bytes.length) {
-      const n = Math.min(64 - this.used, bytes.length - i);
-      this.block.set(bytes.subarray(i, i + n), this.used);
+    // A partial block first, then whole blocks straight from `bytes` (no copy), then the rest into the block.
+    if (this.used > 0) {
+      const n = Math.min(64 - this.used, bytes.length);
+      this.block.set(bytes.subarray(0, n), this.used);
       this.used += n;
-      i += n;
-      if (this.used === 64) {
-        this.compress();
-        this.used = 0;
-      }
+      i = n;
+      if (this.used < 64) return this;
+      compressBlocks(this.h, this.w, this.block, 0, 1);
+      this.used = 0;
+    }
+    const whole = (bytes.length - i) >>> 6;
+    if (whole > 0) compressBlocks(this.h, this.w, bytes, i, whole);
+    i += whole * 64;
+    if (i < bytes.length) {
+      this.block.set(bytes.subarray(i), 0);
+      this.used = bytes.length - i;
     }
     return this;
   }
@@ -59,21 +68,26 @@ export class Sha256 {
     this.block[this.used++] = 0x80;
     if (this.used > 56) {
       this.block.fill(0, this.used);
-      this.compress();
+      compressBlocks(this.h, this.w, this.block, 0, 1);
       this.used = 0;
     }
     this.block.fill(0, this.used, 56);
     const dv = new DataView(this.block.buffer);
     dv.setUint32(56, bitsHigh);
     dv.setUint32(60, bitsLow);
-    this.compress();
-    return Array.from(this.h, (v) => v.toString(16).padStart(8, '0')).join('');
+    compressBlocks(this.h, this.w, this.block, 0, 1);
+    return Array.from(this.h, (v) => (v >>> 0).toString(16).padStart(8, '0')).join('');
   }
+}
 
-  private compress(): void {
-    const w = this.w;
-    const b = this.block;
-    for (let t = 0; t < 16; t++) w[t] = (b[t * 4]! << 24) | (b[t * 4 + 1]! << 16) | (b[t * 4 + 2]! << 8) | b[t * 4 + 3]!;
+/** The SHA-256 compression of `count` 64-byte blocks of `bytes` from `offset` into the state `H` (`w`: the schedule). */
+function compressBlocks(H: Int32Array, w: Int32Array, bytes: Uint8Array, offset: number, count: number): void {
+  let h0 = H[0]!, h1 = H[1]!, h2 = H[2]!, h3 = H[3]!, h4 = H[4]!, h5 = H[5]!, h6 = H[6]!, h7 = H[7]!;
+  for (let blk = 0, o = offset; blk < count; blk++, o += 64) {
+    for (let t = 0; t < 16; t++) {
+      const j = o + 4 * t;
+      w[t] = (bytes[j]! << 24) | (bytes[j + 1]! << 16) | (bytes[j + 2]! << 8) | bytes[j + 3]!;
+    }
     for (let t = 16; t < 64; t++) {
       const x = w[t - 15]!;
       const y = w[t - 2]!;
@@ -81,33 +95,40 @@ export class Sha256 {
       const s1 = ((y >>> 17) | (y << 15)) ^ ((y >>> 19) | (y << 13)) ^ (y >>> 10);
       w[t] = (w[t - 16]! + s0 + w[t - 7]! + s1) | 0;
     }
-    let [a, bb, c, d, e, f, g, h] = this.h as unknown as [number, number, number, number, number, number, number, number];
+    let a = h0, b = h1, c = h2, d = h3, e = h4, f = h5, g = h6, h = h7;
     for (let t = 0; t < 64; t++) {
       const S1 = ((e >>> 6) | (e << 26)) ^ ((e >>> 11) | (e << 21)) ^ ((e >>> 25) | (e << 7));
       const ch = (e & f) ^ (~e & g);
       const t1 = (h + S1 + ch + K[t]! + w[t]!) | 0;
       const S0 = ((a >>> 2) | (a << 30)) ^ ((a >>> 13) | (a << 19)) ^ ((a >>> 22) | (a << 10));
-      const maj = (a & bb) ^ (a & c) ^ (bb & c);
+      const maj = (a & b) ^ (a & c) ^ (b & c);
       const t2 = (S0 + maj) | 0;
       h = g;
       g = f;
       f = e;
       e = (d + t1) | 0;
       d = c;
-      c = bb;
-      bb = a;
+      c = b;
+      b = a;
       a = (t1 + t2) | 0;
     }
-    const H = this.h;
-    H[0] = (H[0]! + a) | 0;
-    H[1] = (H[1]! + bb) | 0;
-    H[2] = (H[2]! + c) | 0;
-    H[3] = (H[3]! + d) | 0;
-    H[4] = (H[4]! + e) | 0;
-    H[5] = (H[5]! + f) | 0;
-    H[6] = (H[6]! + g) | 0;
-    H[7] = (H[7]! + h) | 0;
+    h0 = (h0 + a) | 0;
+    h1 = (h1 + b) | 0;
+    h2 = (h2 + c) | 0;
+    h3 = (h3 + d) | 0;
+    h4 = (h4 + e) | 0;
+    h5 = (h5 + f) | 0;
+    h6 = (h6 + g) | 0;
+    h7 = (h7 + h) | 0;
   }
+  H[0] = h0;
+  H[1] = h1;
+  H[2] = h2;
+  H[3] = h3;
+  H[4] = h4;
+  H[5] = h5;
+  H[6] = h6;
+  H[7] = h7;
 }
 
 /** SHA-256 of bytes or a UTF-8 string, lowercase hex. */

@@ -357,7 +357,7 @@ function radixRanks(perm: Int32Array, ranks: Int32Array, words: Uint32Array, wor
 export function solvePreparedKnapsack(prepared: PreparedKnapsack, budgetBytes: number, options: KnapsackOptions = {}): KnapsackResult {
   const maxStates = options.maxStates ?? 2_000_000;
   const maxTotalStates = options.maxTotalStates ?? DEFAULT_MAX_TOTAL_STATES;
-  const { groups: n, effStart, effIdx, effBytes, effHarm, hullStart, hullPt, edgeG, edgeK, edgeBytes, edgeHarm, edgeRate, minBytes, minHarmAtMin } = prepared;
+  const { groups: n, effStart, effIdx, effBytes, effHarm, minBytes, minHarmAtMin } = prepared;
   const pos = new Int32Array(n); // position within the group's efficient options
   const pack = (status: KnapsackResult['status'], lowerBound: number, freeGroups = 0, states = 0): KnapsackResult => {
     let bytes = 0;
@@ -374,52 +374,25 @@ export function solvePreparedKnapsack(prepared: PreparedKnapsack, budgetBytes: n
   };
   if (minBytes > budgetBytes) return pack('infeasible', minHarmAtMin);
 
-  // 2. LP relaxation by the hull greedy.
-  const hullPos = new Int32Array(n);
-  let used = minBytes;
-  let harm = minHarmAtMin;
-  let split = -1;
-  for (let i = 0; i < edgeG.length; i++) {
-    if (used + edgeBytes[i]! > budgetBytes) {
-      split = i;
-      break;
-    }
-    used += edgeBytes[i]!;
-    harm -= edgeHarm[i]!;
-    hullPos[edgeG[i]!] = edgeK[i]! + 1;
-  }
-  for (let g = 0; g < n; g++) pos[g] = hullPt[hullStart[g]! + hullPos[g]!]!;
-  if (split < 0) return pack('optimal', harm); // every group at its least harm: trivially optimal
-  const lambda = edgeRate[split]!;
-  const lowerBound = harm - lambda * (budgetBytes - used);
+  // 2. LP relaxation by the hull greedy. Each loop of the solve sits alone in a function of its own (here and in
+  // belowThreshold): the function is then compiled once as a whole, instead of on the stack in its first call and
+  // again each time the code after the loop first runs (a solve's first call took ~3× its later ones).
+  const lp = lpRelaxation(prepared, budgetBytes, pos);
+  if (lp.split < 0) return pack('optimal', lp.harm); // every group at its least harm: trivially optimal
+  const lambda = prepared.edgeRate[lp.split]!;
+  const lowerBound = lp.harm - lambda * (budgetBytes - lp.used);
 
   // Repair: spend the leftover bytes, best absolute harm saving first, until nothing fits.
-  let left = budgetBytes - used;
+  let left = budgetBytes - lp.used;
   for (let round = 0; round < 64 && left > 0; round++) {
-    let bestG = -1;
-    let bestP = -1;
-    let bestSave = 0;
-    for (let g = 0; g < n; g++) {
-      const e0 = effStart[g]!;
-      const end = effStart[g + 1]! - e0;
-      const p = pos[g]!;
-      const pb = effBytes[e0 + p]!;
-      const ph = effHarm[e0 + p]!;
-      for (let q = p + 1; q < end && effBytes[e0 + q]! - pb <= left; q++) {
-        const save = ph - effHarm[e0 + q]!;
-        if (save > bestSave) {
-          bestSave = save;
-          bestG = g;
-          bestP = q;
-        }
-      }
-    }
-    if (bestG < 0) break;
+    const best = bestRepair(prepared, pos, left);
+    if (best < 0) break;
+    const bestG = Math.floor(best / REPAIR_POSITIONS);
+    const bestP = best - bestG * REPAIR_POSITIONS;
     left -= effBytes[effStart[bestG]! + bestP]! - effBytes[effStart[bestG]! + pos[bestG]!]!;
     pos[bestG] = bestP;
   }
-  let ub = 0;
-  for (let g = 0; g < n; g++) ub += effHarm[effStart[g]! + pos[g]!]!;
+  const ub = harmAt(prepared, pos);
   const tol = 1e-9 * Math.max(1, Math.abs(ub));
   if (ub - lowerBound <= tol) return pack('optimal', lowerBound);
 
@@ -432,31 +405,11 @@ export function solvePreparedKnapsack(prepared: PreparedKnapsack, budgetBytes: n
   // harm overall). That plan's DP went from 6,915,893 states to 1,138,889 over its attempts, and the comparison
   // solves at the baselines' sizes became proven optima within their state allowance.
   const cMin = new Float64Array(n);
-  let lagrange = -lambda * budgetBytes;
-  for (let g = 0; g < n; g++) {
-    let c = Infinity;
-    for (let e = effStart[g]!; e < effStart[g + 1]!; e++) c = Math.min(c, effHarm[e]! + lambda * effBytes[e]!);
-    cMin[g] = c;
-    lagrange += c;
-  }
+  const lagrange = reducedCostMinima(prepared, lambda, cMin, -lambda * budgetBytes);
   // Each option's bound LB + reduced cost, once per solve; per group its two least (an attempt then only compares
   // them with its threshold: one option below it fixes the group, two or more leave it free, none ends the attempt).
   const scratch = dpScratch(prepared);
-  const { optBound, least, second } = scratch;
-  for (let g = 0; g < n; g++) {
-    let m1 = Infinity;
-    let m2 = Infinity;
-    for (let e = effStart[g]!; e < effStart[g + 1]!; e++) {
-      const b = lagrange + (effHarm[e]! + lambda * effBytes[e]! - cMin[g]!);
-      optBound[e] = b;
-      if (b < m1) {
-        m2 = m1;
-        m1 = b;
-      } else if (b < m2) m2 = b;
-    }
-    least[g] = m1;
-    second[g] = m2;
-  }
+  optionBounds(prepared, lambda, lagrange, cMin, scratch);
   const full = ub - tol;
   let states = 0;
   let freeGroups = 0;
@@ -480,6 +433,105 @@ export function solvePreparedKnapsack(prepared: PreparedKnapsack, budgetBytes: n
   }
   // Nothing beats the incumbent: it is optimal.
   return pack('optimal', lowerBound, freeGroups, states);
+}
+
+/**
+ * The hull greedy: the sorted hull edges taken in order while they fit `budgetBytes`; `pos` gets each group's hull
+ * point there. `split` is the first edge that does not fit (−1: all fit), `used` and `harm` those of the edges taken.
+ */
+function lpRelaxation(p: PreparedKnapsack, budgetBytes: number, pos: Int32Array): { used: number; harm: number; split: number } {
+  const { groups: n, hullStart, hullPt, edgeG, edgeK, edgeBytes, edgeHarm } = p;
+  const hullPos = new Int32Array(n);
+  let used = p.minBytes;
+  let harm = p.minHarmAtMin;
+  let split = -1;
+  for (let i = 0; i < edgeG.length; i++) {
+    if (used + edgeBytes[i]! > budgetBytes) {
+      split = i;
+      break;
+    }
+    used += edgeBytes[i]!;
+    harm -= edgeHarm[i]!;
+    hullPos[edgeG[i]!] = edgeK[i]! + 1;
+  }
+  hullPositions(n, hullStart, hullPt, hullPos, pos);
+  return { used, harm, split };
+}
+
+/** Each group's position of its hull point `hullPos[g]`. */
+function hullPositions(n: number, hullStart: Int32Array, hullPt: Positions, hullPos: Int32Array, pos: Int32Array): void {
+  for (let g = 0; g < n; g++) pos[g] = hullPt[hullStart[g]! + hullPos[g]!]!;
+}
+
+/** {@link bestRepair} packs a group and a position as group × this + position (positions are below it: Int32 or bytes). */
+const REPAIR_POSITIONS = 2 ** 31;
+
+/**
+ * The repair's best step from `pos` within `left` bytes: the first group and position (in group, then position
+ * order) with the largest harm saving, as group × {@link REPAIR_POSITIONS} + position; −1 when no step saves harm.
+ */
+function bestRepair(p: PreparedKnapsack, pos: Int32Array, left: number): number {
+  const { groups: n, effStart, effBytes, effHarm } = p;
+  let bestG = -1;
+  let bestP = -1;
+  let bestSave = 0;
+  for (let g = 0; g < n; g++) {
+    const e0 = effStart[g]!;
+    const end = effStart[g + 1]! - e0;
+    const q0 = pos[g]!;
+    const pb = effBytes[e0 + q0]!;
+    const ph = effHarm[e0 + q0]!;
+    for (let q = q0 + 1; q < end && effBytes[e0 + q]! - pb <= left; q++) {
+      const save = ph - effHarm[e0 + q]!;
+      if (save > bestSave) {
+        bestSave = save;
+        bestG = g;
+        bestP = q;
+      }
+    }
+  }
+  return bestG < 0 ? -1 : bestG * REPAIR_POSITIONS + bestP;
+}
+
+/** The harm of the solution `pos`, summed in group order. */
+function harmAt(p: PreparedKnapsack, pos: Int32Array): number {
+  const { groups: n, effStart, effHarm } = p;
+  let harm = 0;
+  for (let g = 0; g < n; g++) harm += effHarm[effStart[g]! + pos[g]!]!;
+  return harm;
+}
+
+/** Per group min over its options of harm + λ·bytes into `cMin`; returns `start` plus their sum, added in group order. */
+function reducedCostMinima(p: PreparedKnapsack, lambda: number, cMin: Float64Array, start: number): number {
+  const { groups: n, effStart, effBytes, effHarm } = p;
+  let sum = start;
+  for (let g = 0; g < n; g++) {
+    let c = Infinity;
+    for (let e = effStart[g]!; e < effStart[g + 1]!; e++) c = Math.min(c, effHarm[e]! + lambda * effBytes[e]!);
+    cMin[g] = c;
+    sum += c;
+  }
+  return sum;
+}
+
+/** Each option's bound `lagrange` + its reduced cost into `scratch.optBound`, and per group the two least of them. */
+function optionBounds(p: PreparedKnapsack, lambda: number, lagrange: number, cMin: Float64Array, scratch: DpScratch): void {
+  const { groups: n, effStart, effBytes, effHarm } = p;
+  const { optBound, least, second } = scratch;
+  for (let g = 0; g < n; g++) {
+    let m1 = Infinity;
+    let m2 = Infinity;
+    for (let e = effStart[g]!; e < effStart[g + 1]!; e++) {
+      const b = lagrange + (effHarm[e]! + lambda * effBytes[e]! - cMin[g]!);
+      optBound[e] = b;
+      if (b < m1) {
+        m2 = m1;
+        m1 = b;
+      } else if (b < m2) m2 = b;
+    }
+    least[g] = m1;
+    second[g] = m2;
+  }
 }
 
 /**
@@ -548,17 +600,43 @@ type BelowThreshold = { readonly kind: 'found' | 'none' | 'capped'; readonly sta
  * last attempt does what a single solve against the incumbent would). `states` adds to `statesBefore`.
  */
 function belowThreshold(p: PreparedKnapsack, lambda: number, budgetBytes: number, cMin: Float64Array, threshold: number, limits: { maxStates: number; maxTotalStates: number }, statesBefore: number, scratch: DpScratch): BelowThreshold {
+  // An option can be in a solution below the threshold only if its bound is below it.
+  const fixed = fixGroups(p, threshold, scratch);
+  if (!fixed) return { kind: 'none', states: statesBefore, freeGroups: 0 }; // a group has no option that can be
+  const freeGroups = fixed.free;
+  const cap = budgetBytes - fixed.bytes;
+  if (cap < 0) return { kind: 'none', states: statesBefore, freeGroups };
+
+  // Exact DP with Pareto lists over the free groups.
+  // Bound for a partial state (w, h) after stage s: fixedHarm + λ·fixedBytes + h + λ·w + Σ_{rest} cMin − λ·budget.
+  const restC = new Float64Array(freeGroups + 1);
+  const restMinBytes = new Float64Array(freeGroups + 1);
+  restBounds(p, cMin, scratch, freeGroups, restC, restMinBytes);
+  const base = fixed.harm + lambda * fixed.bytes - lambda * budgetBytes;
+  const stageStart = new Int32Array(freeGroups + 1);
+  const dp = dpStages({ p, scratch, free: freeGroups, cap, base, lambda, threshold, restC, restMinBytes, stageStart, limits, states: statesBefore + 1 });
+  if (dp.kind !== 'done') return { kind: dp.kind, states: dp.states, freeGroups };
+  // Best final state = least harm (Pareto list: the last one).
+  const bi = dp.len - 1;
+  if (!(fixed.harm + scratch.h[bi]! < threshold)) return { kind: 'none', states: dp.states, freeGroups };
+  backtrack(scratch, freeGroups, stageStart, bi);
+  return { kind: 'found', states: dp.states, freeGroups };
+}
+
+/**
+ * The reduction against `threshold`: a group with one option whose bound is below it is fixed to that option
+ * (`scratch.pos`); a group with two or more is free (`scratch.freeG`, its options in `freeStart`/`freeOpt`).
+ * Undefined when a group has none. Returns the free groups' count and the fixed groups' bytes and harm.
+ */
+function fixGroups(p: PreparedKnapsack, threshold: number, scratch: DpScratch): { free: number; bytes: number; harm: number } | undefined {
   const { groups: n, effStart, effBytes, effHarm } = p;
-  const { maxStates, maxTotalStates } = limits;
   const { pos, freeG, freeStart, freeOpt, optBound, least, second } = scratch;
-  let states = statesBefore;
   let nFree = 0;
   let nOpt = 0;
   let fixedBytes = 0;
   let fixedHarm = 0;
-  // An option can be in a solution below the threshold only if its bound is below it.
   for (let g = 0; g < n; g++) {
-    if (!(least[g]! < threshold)) return { kind: 'none', states, freeGroups: 0 }; // no option of this group can be
+    if (!(least[g]! < threshold)) return undefined;
     const e0 = effStart[g]!;
     if (!(second[g]! < threshold)) {
       let e = e0;
@@ -574,14 +652,13 @@ function belowThreshold(p: PreparedKnapsack, lambda: number, budgetBytes: number
     for (let e = e0; e < effStart[g + 1]!; e++) if (optBound[e]! < threshold) freeOpt[nOpt++] = e - e0;
   }
   freeStart[nFree] = nOpt;
-  const freeGroups = nFree;
-  const cap = budgetBytes - fixedBytes;
-  if (cap < 0) return { kind: 'none', states, freeGroups };
+  return { free: nFree, bytes: fixedBytes, harm: fixedHarm };
+}
 
-  // Exact DP with Pareto lists over the free groups.
-  // Bound for a partial state (w, h) after stage s: fixedHarm + λ·fixedBytes + h + λ·w + Σ_{rest} cMin − λ·budget.
-  const restC = new Float64Array(nFree + 1);
-  const restMinBytes = new Float64Array(nFree + 1);
+/** For the DP after stage s: Σ cMin and Σ of the fewest bytes of the free groups after s (`restC[s + 1]`, `restMinBytes[s + 1]`). */
+function restBounds(p: PreparedKnapsack, cMin: Float64Array, scratch: DpScratch, nFree: number, restC: Float64Array, restMinBytes: Float64Array): void {
+  const { effStart, effBytes } = p;
+  const { freeG, freeStart, freeOpt } = scratch;
   for (let s = nFree - 1; s >= 0; s--) {
     const g = freeG[s]!;
     restC[s] = restC[s + 1]! + cMin[g]!;
@@ -589,29 +666,54 @@ function belowThreshold(p: PreparedKnapsack, lambda: number, budgetBytes: number
     for (let o = freeStart[s]!; o < freeStart[s + 1]!; o++) mb = Math.min(mb, effBytes[effStart[g]! + freeOpt[o]!]!);
     restMinBytes[s] = restMinBytes[s + 1]! + mb;
   }
-  const base = fixedHarm + lambda * fixedBytes - lambda * budgetBytes;
+}
+
+/** What {@link dpStages} works on: the reduction's free groups in `scratch`, the bounds, the limits and the states so far. */
+interface DpInput {
+  readonly p: PreparedKnapsack;
+  readonly scratch: DpScratch;
+  readonly free: number;
+  readonly cap: number;
+  readonly base: number;
+  readonly lambda: number;
+  readonly threshold: number;
+  readonly restC: Float64Array;
+  readonly restMinBytes: Float64Array;
+  readonly stageStart: Int32Array;
+  readonly limits: { readonly maxStates: number; readonly maxTotalStates: number };
+  /** States counted before the stages (the attempts before, and this attempt's empty start state). */
+  readonly states: number;
+}
+
+/**
+ * The DP's stages, one per free group: each turns the Pareto list of states (bytes, harm) into the next
+ * ({@link mergeStage}) and appends its back-pointers (stage s's at `stageStart[s]` of `scratch.parents`/`picks`).
+ * 'done' leaves the final list in `scratch.w`/`scratch.h` (`len` states); 'none' when a stage keeps no state,
+ * 'capped' when the states outgrow the limits.
+ */
+function dpStages(input: DpInput): { kind: 'done' | 'none' | 'capped'; states: number; len: number } {
+  const { p, scratch, free: nFree, cap, base, lambda, threshold, restC, restMinBytes, stageStart } = input;
+  const { effStart, effBytes, effHarm } = p;
+  const { maxStates, maxTotalStates } = input.limits;
+  const { freeG, freeStart, freeOpt } = scratch;
+  const statesBefore = input.states - 1;
+  let states = input.states;
   // Scratch lists reused from stage to stage (grown as needed); back-pointers of all stages in one column pair.
   let { w, h, nw, nh, np, nq, parents, picks, head, optBytes, optHarm } = scratch;
   let len = 1; // live states in w/h (the empty start state: 0 bytes, 0 harm)
   w[0] = 0;
   h[0] = 0;
-  const stageStart = new Int32Array(nFree + 1);
   let kept = 0; // back-pointer entries used
-  states += 1;
-  let result: BelowThreshold | undefined;
+  let kind: 'done' | 'none' | 'capped' = 'done';
   for (let s = 0; s < nFree; s++) {
-    const g = freeG[s]!;
-    const e0 = effStart[g]!;
+    const e0 = effStart[freeG[s]!]!;
     const o0 = freeStart[s]!;
     const k = freeStart[s + 1]! - o0;
     const m = len * k;
     if (m > maxStates * 4 || states - statesBefore + m > maxTotalStates * 4) {
-      result = { kind: 'capped', states, freeGroups };
+      kind = 'capped';
       break;
     }
-    // The previous states are a Pareto list (bytes ascending, harm descending), so each option's successors are
-    // already sorted by bytes: a k-way merge (k ≤ formats + 1) replaces a general sort of all m candidates. Ties
-    // break as a stable sort of the candidates in (state, option) order would, so results do not change.
     // At most `len` successors survive the dominance test (one per distinct harm level below the last), but a
     // stage can have up to m candidates before it; the output lists hold at most m.
     if (nw.length < m) {
@@ -632,54 +734,25 @@ function belowThreshold(p: PreparedKnapsack, lambda: number, budgetBytes: number
       optBytes[j] = effBytes[e0 + freeOpt[o0 + j]!]!;
       optHarm[j] = effHarm[e0 + freeOpt[o0 + j]!]!;
     }
-    const capHere = cap - restMinBytes[s + 1]!;
-    const restCNext = restC[s + 1]!;
-    let c = 0;
-    let best = Infinity;
-    for (;;) {
-      let bj = -1;
-      let bw = 0;
-      let bh = 0;
-      for (let j = 0; j < k; j++) {
-        const i = head[j]!;
-        if (i >= len) continue;
-        const cwj = w[i]! + optBytes[j]!;
-        if (cwj > capHere) {
-          head[j] = len; // bytes only grow along this option's list
-          continue;
-        }
-        const chj = h[i]! + optHarm[j]!;
-        if (bj < 0 || cwj < bw || (cwj === bw && (chj < bh || (chj === bh && i < head[bj]!)))) {
-          bj = j;
-          bw = cwj;
-          bh = chj;
-        }
-      }
-      if (bj < 0) break;
-      const i = head[bj]!;
-      head[bj] = i + 1;
-      if (base + bh + lambda * bw + restCNext >= threshold) continue; // cannot get below the threshold
-      if (bh < best) {
-        best = bh;
-        nw[c] = bw;
-        nh[c] = bh;
-        np[c] = i;
-        nq[c] = freeOpt[o0 + bj]!;
-        c++;
-      }
-    }
+    const c = k === 2
+      ? mergeTwo(w, h, len, optBytes[0]!, optHarm[0]!, optBytes[1]!, optHarm[1]!, cap - restMinBytes[s + 1]!, base, lambda, restC[s + 1]!, threshold, nw, nh, np, nq, freeOpt[o0]!, freeOpt[o0 + 1]!)
+      : mergeStage(w, h, len, k, optBytes, optHarm, head, cap - restMinBytes[s + 1]!, base, lambda, restC[s + 1]!, threshold, nw, nh, np, nq, freeOpt, o0);
     if (c === 0) {
-      result = { kind: 'none', states, freeGroups }; // nothing gets below the threshold
+      kind = 'none'; // nothing gets below the threshold
       break;
     }
     states += c;
     if (c > maxStates || states - statesBefore > maxTotalStates) {
-      result = { kind: 'capped', states, freeGroups };
+      kind = 'capped';
       break;
     }
     // The new states become the current ones (swap the scratch pairs); back-pointers are appended.
-    [w, nw] = [nw, w];
-    [h, nh] = [nh, h];
+    const tw = w;
+    w = nw;
+    nw = tw;
+    const th = h;
+    h = nh;
+    nh = th;
     len = c;
     if (parents.length < kept + c) {
       const size = Math.max(kept + c, 2 * parents.length);
@@ -696,15 +769,124 @@ function belowThreshold(p: PreparedKnapsack, lambda: number, budgetBytes: number
     kept += c;
   }
   Object.assign(scratch, { w, h, nw, nh, np, nq, parents, picks, head, optBytes, optHarm });
-  if (result) return result;
-  // Best final state = least harm (Pareto list: the last one).
-  let bi = len - 1;
-  if (!(fixedHarm + h[bi]! < threshold)) return { kind: 'none', states, freeGroups };
+  return { kind, states, len };
+}
+
+/**
+ * One DP stage: the successors of the `len` states (w, h) — a Pareto list, bytes ascending and harm descending —
+ * by the stage's `k` options, that fit `capHere` and whose bound can get below `threshold`, as the next Pareto
+ * list in (nw, nh) with their parent state (np) and option (nq). Returns their count.
+ * The previous states are a Pareto list, so each option's successors are already sorted by bytes: a k-way merge
+ * (k ≤ formats + 1) replaces a general sort of all m candidates. Ties break as a stable sort of the candidates in
+ * (state, option) order would, so results do not change. Exported for its test only (test/unit/knapsackMerge.test.ts).
+ */
+export function mergeStage(w: Float64Array, h: Float64Array, len: number, k: number, optBytes: Float64Array, optHarm: Float64Array, head: Int32Array, capHere: number, base: number, lambda: number, restCNext: number, threshold: number,
+  nw: Float64Array, nh: Float64Array, np: Int32Array, nq: Int32Array, freeOpt: Positions, o0: number): number {
+  let c = 0;
+  let best = Infinity;
+  for (;;) {
+    let bj = -1;
+    let bw = 0;
+    let bh = 0;
+    for (let j = 0; j < k; j++) {
+      const i = head[j]!;
+      if (i >= len) continue;
+      const cwj = w[i]! + optBytes[j]!;
+      if (cwj > capHere) {
+        head[j] = len; // bytes only grow along this option's list
+        continue;
+      }
+      const chj = h[i]! + optHarm[j]!;
+      if (bj < 0 || cwj < bw || (cwj === bw && (chj < bh || (chj === bh && i < head[bj]!)))) {
+        bj = j;
+        bw = cwj;
+        bh = chj;
+      }
+    }
+    if (bj < 0) break;
+    const i = head[bj]!;
+    head[bj] = i + 1;
+    if (base + bh + lambda * bw + restCNext >= threshold) continue; // cannot get below the threshold
+    if (bh < best) {
+      best = bh;
+      nw[c] = bw;
+      nh[c] = bh;
+      np[c] = i;
+      nq[c] = freeOpt[o0 + bj]!;
+      c++;
+    }
+  }
+  return c;
+}
+
+/**
+ * {@link mergeStage} of a stage with two options (most stages: the reduction leaves a free group two options), as
+ * a merge of two lists: option 0's successor (b0, h0) and option 1's (b1, h1) of the states at i0 and i1. The same
+ * successors in the same order (bytes, then harm, then state, then option), so the same states. Exported for its
+ * test only.
+ */
+export function mergeTwo(w: Float64Array, h: Float64Array, len: number, b0: number, h0: number, b1: number, h1: number, capHere: number, base: number, lambda: number, restCNext: number, threshold: number,
+  nw: Float64Array, nh: Float64Array, np: Int32Array, nq: Int32Array, q0: number, q1: number): number {
+  // A list ends at its first successor over capHere (bytes only grow along it).
+  let end0 = len;
+  let end1 = len;
+  let i0 = 0;
+  let i1 = 0;
+  let c = 0;
+  let best = Infinity;
+  for (;;) {
+    let cw0 = 0;
+    let ch0 = 0;
+    if (i0 < end0) {
+      cw0 = w[i0]! + b0;
+      if (cw0 > capHere) end0 = i0;
+      else ch0 = h[i0]! + h0;
+    }
+    let cw1 = 0;
+    let ch1 = 0;
+    if (i1 < end1) {
+      cw1 = w[i1]! + b1;
+      if (cw1 > capHere) end1 = i1;
+      else ch1 = h[i1]! + h1;
+    }
+    const has0 = i0 < end0;
+    const has1 = i1 < end1;
+    let bw: number;
+    let bh: number;
+    let i: number;
+    let q: number;
+    if (has0 && !(has1 && (cw1 < cw0 || (cw1 === cw0 && (ch1 < ch0 || (ch1 === ch0 && i1 < i0)))))) {
+      bw = cw0;
+      bh = ch0;
+      i = i0++;
+      q = q0;
+    } else if (has1) {
+      bw = cw1;
+      bh = ch1;
+      i = i1++;
+      q = q1;
+    } else break;
+    if (base + bh + lambda * bw + restCNext >= threshold) continue; // cannot get below the threshold
+    if (bh < best) {
+      best = bh;
+      nw[c] = bw;
+      nh[c] = bh;
+      np[c] = i;
+      nq[c] = q;
+      c++;
+    }
+  }
+  return c;
+}
+
+/** The DP's picks into `scratch.pos`, from final state `last` back through the stages' back-pointers. */
+function backtrack(scratch: DpScratch, nFree: number, stageStart: Int32Array, last: number): void {
+  const { pos, freeG, parents, picks } = scratch;
+  let bi = last;
   for (let s = nFree - 1; s >= 0; s--) {
     pos[freeG[s]!] = picks[stageStart[s]! + bi]!;
     bi = parents[stageStart[s]! + bi]!;
   }
-  return { kind: 'found', states, freeGroups };
 }
 
 /** One point of a Pareto frontier: the least predicted harm achievable with `bytes`. */

@@ -1141,9 +1141,10 @@
                 (local.set $nanV (v128.or (local.get $nanV) (f32x4.ne (local.get $v) (local.get $v))))
                 (local.set $i (i32.add (local.get $i) (i32.const 4)))
                 (br $aLoop)))
-            (local.set $amax (f64.promote_f32 (f32.max
-              (f32.max (f32x4.extract_lane 0 (local.get $amaxV)) (f32x4.extract_lane 1 (local.get $amaxV)))
-              (f32.max (f32x4.extract_lane 2 (local.get $amaxV)) (f32x4.extract_lane 3 (local.get $amaxV))))))
+            ;; the lanes' max by two pairwise steps (f32x4.pmax is max here: the lanes are never NaN, pmax keeps the
+            ;; first operand when the second is NaN, and are ≥ +0; scalar f32.max is a branchy sequence on x64)
+            (local.set $amaxV (f32x4.pmax (local.get $amaxV) (i8x16.shuffle 8 9 10 11 12 13 14 15 8 9 10 11 12 13 14 15 (local.get $amaxV) (local.get $amaxV))))
+            (local.set $amax (f64.promote_f32 (f32x4.extract_lane 0 (f32x4.pmax (local.get $amaxV) (i8x16.shuffle 4 5 6 7 4 5 6 7 4 5 6 7 4 5 6 7 (local.get $amaxV) (local.get $amaxV))))))
             (if (v128.any_true (local.get $nanV)) (then (local.set $safe (i32.const 0))))
             (block $atDone
               (loop $at
@@ -1688,7 +1689,7 @@
     (local $row i32) (local $rowEnd i32) (local $s i32) (local $e i32) (local $i i32) (local $p i32)
     (local $v v128) (local $amaxV v128) (local $mV v128) (local $h v128) (local $fin v128) (local $y v128) (local $q v128) (local $kk v128)
     (local $d v128) (local $dfin v128) (local $noise v128) (local $mx v128) (local $sig v128) (local $cnt v128) (local $ovf v128)
-    (local $amax f32) (local $a f32) (local $nanT i32) (local $j i32) (local $b i32) (local $P f64) (local $T f32) (local $nanV v128) (local $k4 v128) (local $ix v128) (local $qq v128) (local $hl v128) (local $hh v128) (local $dl v128) (local $dh v128) (local $Q0 v128) (local $Q1 v128) (local $Q2 v128) (local $Q3 v128) (local $t0 v128) (local $t1 v128) (local $t2 v128) (local $t3 v128) (local $t4 v128) (local $t5 v128) (local $t6 v128) (local $t7 v128) (local $t8 v128) (local $t9 v128) (local $t10 v128) (local $t11 v128) (local $t12 v128) (local $t13 v128) (local $t14 v128) (local $m0 v128) (local $m1 v128) (local $m2 v128) (local $m3 v128) (local $m4 v128) (local $m5 v128) (local $m6 v128) (local $m7 v128) (local $m8 v128) (local $m9 v128) (local $m10 v128) (local $m11 v128) (local $m12 v128) (local $m13 v128) (local $m14 v128)
+    (local $amax f32) (local $a f32) (local $nanT i32) (local $j i32) (local $nanV v128) (local $k4 v128) (local $ix v128) (local $qq v128) (local $hl v128) (local $hh v128) (local $dl v128) (local $dh v128) (local $Q0 v128) (local $Q1 v128) (local $Q2 v128) (local $Q3 v128) (local $t0 v128) (local $t1 v128) (local $t2 v128) (local $t3 v128) (local $t4 v128) (local $t5 v128) (local $t6 v128) (local $t7 v128) (local $t8 v128) (local $t9 v128) (local $t10 v128) (local $t11 v128) (local $t12 v128) (local $t13 v128) (local $t14 v128) (local $m0 v128) (local $m1 v128) (local $m2 v128) (local $m3 v128) (local $m4 v128) (local $m5 v128) (local $m6 v128) (local $m7 v128) (local $m8 v128) (local $m9 v128) (local $m10 v128) (local $m11 v128) (local $m12 v128) (local $m13 v128) (local $m14 v128) (local $P0 v128) (local $P1 v128) (local $T4 v128) (local $G4 v128) (local $v2 v128) (local $k42 v128)
     ;; the codebook table
     (f64.store offset=0 (local.get $tbl) (f64.const -0x1.0000000000000p0))
     (f64.store offset=8 (local.get $tbl) (f64.const -0x1.6473620000000p-1))
@@ -1721,7 +1722,8 @@
     (local.set $m12 (v128.const f64x2 0x1.00da070000000p-1 0x1.00da070000000p-1))
     (local.set $m13 (v128.const f64x2 0x1.491b5e0000000p-1 0x1.491b5e0000000p-1))
     (local.set $m14 (v128.const f64x2 0x1.b913b30000000p-1 0x1.b913b30000000p-1))
-    ;; the midpoints too (float64 at $tbl + 128), for the per-group float32 thresholds
+    ;; the midpoints too (float64 at $tbl + 128, and 1 as a 16th so the thresholds are made four at a time), for the
+    ;; per-group float32 thresholds
     (f64.store offset=128 (local.get $tbl) (f64x2.extract_lane 0 (local.get $m0)))
     (f64.store offset=136 (local.get $tbl) (f64x2.extract_lane 0 (local.get $m1)))
     (f64.store offset=144 (local.get $tbl) (f64x2.extract_lane 0 (local.get $m2)))
@@ -1737,6 +1739,7 @@
     (f64.store offset=224 (local.get $tbl) (f64x2.extract_lane 0 (local.get $m12)))
     (f64.store offset=232 (local.get $tbl) (f64x2.extract_lane 0 (local.get $m13)))
     (f64.store offset=240 (local.get $tbl) (f64x2.extract_lane 0 (local.get $m14)))
+    (f64.store offset=248 (local.get $tbl) (f64.const 1))
     (block $rowsDone
       (loop $rows
         (br_if $rowsDone (i32.ge_u (local.get $row) (local.get $n)))
@@ -1761,9 +1764,9 @@
                 (local.set $nanV (v128.or (local.get $nanV) (f32x4.ne (local.get $v) (local.get $v))))
                 (local.set $i (i32.add (local.get $i) (i32.const 4)))
                 (br $aLoop)))
-            (local.set $amax (f32.max
-              (f32.max (f32x4.extract_lane 0 (local.get $amaxV)) (f32x4.extract_lane 1 (local.get $amaxV)))
-              (f32.max (f32x4.extract_lane 2 (local.get $amaxV)) (f32x4.extract_lane 3 (local.get $amaxV)))))
+            ;; the lanes' max by two pairwise steps (as intErrorGroups: the lanes are never NaN and are ≥ +0)
+            (local.set $amaxV (f32x4.pmax (local.get $amaxV) (i8x16.shuffle 8 9 10 11 12 13 14 15 8 9 10 11 12 13 14 15 (local.get $amaxV) (local.get $amaxV))))
+            (local.set $amax (f32x4.extract_lane 0 (f32x4.pmax (local.get $amaxV) (i8x16.shuffle 4 5 6 7 4 5 6 7 4 5 6 7 4 5 6 7 (local.get $amaxV) (local.get $amaxV)))))
             (block $atDone
               (loop $at
                 (br_if $atDone (i32.ge_u (local.get $i) (local.get $e)))
@@ -1777,28 +1780,31 @@
             ;; exactly when x > midpoint × m (the product is exact in float64, and a quotient that is not the midpoint is
             ;; more than half a float64 ulp away from it), i.e. when x > the largest float32 T ≤ midpoint × m. k counts
             ;; those; q = float32(codebook[k] × m) from a per-group table (i8x16.swizzle); d = x − q in float64.
+            ;; The group's tables are made four entries per step: T = float32(midpoint × m), one float32 step towards
+            ;; −∞ where it rounded up (bits − 1 above 0, bits + 1 below 0 and for −0: 0x80000001), and the 16
+            ;; float32(codebook × m) (a group of 64 values spent about a third of its time making them one by one, with
+            ;; a mispredicted branch for every other threshold). Values go eight per step (the thresholds loaded once for
+            ;; two steps), then four; the sums are added in the same order as four per step.
             (local.set $i (local.get $s))
             (if (i32.and (i32.and (i32.eqz (v128.any_true (local.get $nanV))) (i32.eqz (local.get $nanT))) (f32.lt (local.get $amax) (f32.const inf)))
               (then
                 (local.set $j (i32.const 0))
                 (loop $thr
-                  (local.set $P (f64.mul (f64.load offset=128 (i32.add (local.get $tbl) (i32.shl (local.get $j) (i32.const 3)))) (f64.promote_f32 (local.get $amax))))
-                  (local.set $T (f32.demote_f64 (local.get $P)))
-                  (if (f64.gt (f64.promote_f32 (local.get $T)) (local.get $P))
-                    (then
-                      (local.set $b (i32.reinterpret_f32 (local.get $T)))
-                      (local.set $T (f32.reinterpret_i32 (if (result i32) (f32.gt (local.get $T) (f32.const 0))
-                        (then (i32.sub (local.get $b) (i32.const 1)))
-                        (else (if (result i32) (f32.eq (local.get $T) (f32.const 0)) (then (i32.const 0x80000001)) (else (i32.add (local.get $b) (i32.const 1))))))))))
-                  (f32.store offset=256 (i32.add (local.get $tbl) (i32.shl (local.get $j) (i32.const 2))) (local.get $T))
-                  (local.set $j (i32.add (local.get $j) (i32.const 1)))
-                  (br_if $thr (i32.lt_u (local.get $j) (i32.const 15))))
-                (local.set $j (i32.const 0))
-                (loop $qv
-                  (f32.store offset=320 (i32.add (local.get $tbl) (i32.shl (local.get $j) (i32.const 2)))
-                    (f32.demote_f64 (f64.mul (f64.load (i32.add (local.get $tbl) (i32.shl (local.get $j) (i32.const 3)))) (f64.promote_f32 (local.get $amax)))))
-                  (local.set $j (i32.add (local.get $j) (i32.const 1)))
-                  (br_if $qv (i32.lt_u (local.get $j) (i32.const 16))))
+                  (local.set $p (i32.add (local.get $tbl) (i32.shl (local.get $j) (i32.const 3))))
+                  (local.set $P0 (f64x2.mul (v128.load offset=128 (local.get $p)) (local.get $mV)))
+                  (local.set $P1 (f64x2.mul (v128.load offset=144 (local.get $p)) (local.get $mV)))
+                  (local.set $T4 (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (f32x4.demote_f64x2_zero (local.get $P0)) (f32x4.demote_f64x2_zero (local.get $P1))))
+                  (local.set $G4 (i8x16.shuffle 0 1 2 3 8 9 10 11 16 17 18 19 24 25 26 27
+                    (f64x2.gt (f64x2.promote_low_f32x4 (local.get $T4)) (local.get $P0))
+                    (f64x2.gt (f64x2.promote_low_f32x4 (i8x16.shuffle 8 9 10 11 12 13 14 15 8 9 10 11 12 13 14 15 (local.get $T4) (local.get $T4))) (local.get $P1))))
+                  (v128.store offset=256 (i32.add (local.get $tbl) (i32.shl (local.get $j) (i32.const 2)))
+                    (i32x4.add (local.get $T4) (v128.and (local.get $G4) (i32x4.neg (v128.or (i32x4.shr_s (local.get $T4) (i32.const 31)) (i32x4.splat (i32.const 1)))))))
+                  (v128.store offset=320 (i32.add (local.get $tbl) (i32.shl (local.get $j) (i32.const 2)))
+                    (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23
+                      (f32x4.demote_f64x2_zero (f64x2.mul (v128.load (local.get $p)) (local.get $mV)))
+                      (f32x4.demote_f64x2_zero (f64x2.mul (v128.load offset=16 (local.get $p)) (local.get $mV)))))
+                  (local.set $j (i32.add (local.get $j) (i32.const 4)))
+                  (br_if $thr (i32.lt_u (local.get $j) (i32.const 16))))
                 (local.set $t0 (v128.load32_splat offset=256 (local.get $tbl)))
                 (local.set $t1 (v128.load32_splat offset=260 (local.get $tbl)))
                 (local.set $t2 (v128.load32_splat offset=264 (local.get $tbl)))
@@ -1818,6 +1824,73 @@
                 (local.set $Q1 (v128.load offset=336 (local.get $tbl)))
                 (local.set $Q2 (v128.load offset=352 (local.get $tbl)))
                 (local.set $Q3 (v128.load offset=368 (local.get $tbl)))
+                (block $f8Done
+                  (loop $f8Loop
+                    (br_if $f8Done (i32.gt_u (i32.add (local.get $i) (i32.const 8)) (local.get $e)))
+                    (local.set $v (v128.load align=4 (i32.add (local.get $x) (i32.shl (local.get $i) (i32.const 2)))))
+                    (local.set $v2 (v128.load offset=16 align=4 (i32.add (local.get $x) (i32.shl (local.get $i) (i32.const 2)))))
+                    (local.set $k4 (v128.const i64x2 0 0))
+                    (local.set $k42 (v128.const i64x2 0 0))
+                    (local.set $k4 (i32x4.sub (local.get $k4) (f32x4.gt (local.get $v) (local.get $t0))))
+                    (local.set $k42 (i32x4.sub (local.get $k42) (f32x4.gt (local.get $v2) (local.get $t0))))
+                    (local.set $k4 (i32x4.sub (local.get $k4) (f32x4.gt (local.get $v) (local.get $t1))))
+                    (local.set $k42 (i32x4.sub (local.get $k42) (f32x4.gt (local.get $v2) (local.get $t1))))
+                    (local.set $k4 (i32x4.sub (local.get $k4) (f32x4.gt (local.get $v) (local.get $t2))))
+                    (local.set $k42 (i32x4.sub (local.get $k42) (f32x4.gt (local.get $v2) (local.get $t2))))
+                    (local.set $k4 (i32x4.sub (local.get $k4) (f32x4.gt (local.get $v) (local.get $t3))))
+                    (local.set $k42 (i32x4.sub (local.get $k42) (f32x4.gt (local.get $v2) (local.get $t3))))
+                    (local.set $k4 (i32x4.sub (local.get $k4) (f32x4.gt (local.get $v) (local.get $t4))))
+                    (local.set $k42 (i32x4.sub (local.get $k42) (f32x4.gt (local.get $v2) (local.get $t4))))
+                    (local.set $k4 (i32x4.sub (local.get $k4) (f32x4.gt (local.get $v) (local.get $t5))))
+                    (local.set $k42 (i32x4.sub (local.get $k42) (f32x4.gt (local.get $v2) (local.get $t5))))
+                    (local.set $k4 (i32x4.sub (local.get $k4) (f32x4.gt (local.get $v) (local.get $t6))))
+                    (local.set $k42 (i32x4.sub (local.get $k42) (f32x4.gt (local.get $v2) (local.get $t6))))
+                    (local.set $k4 (i32x4.sub (local.get $k4) (f32x4.gt (local.get $v) (local.get $t7))))
+                    (local.set $k42 (i32x4.sub (local.get $k42) (f32x4.gt (local.get $v2) (local.get $t7))))
+                    (local.set $k4 (i32x4.sub (local.get $k4) (f32x4.gt (local.get $v) (local.get $t8))))
+                    (local.set $k42 (i32x4.sub (local.get $k42) (f32x4.gt (local.get $v2) (local.get $t8))))
+                    (local.set $k4 (i32x4.sub (local.get $k4) (f32x4.gt (local.get $v) (local.get $t9))))
+                    (local.set $k42 (i32x4.sub (local.get $k42) (f32x4.gt (local.get $v2) (local.get $t9))))
+                    (local.set $k4 (i32x4.sub (local.get $k4) (f32x4.gt (local.get $v) (local.get $t10))))
+                    (local.set $k42 (i32x4.sub (local.get $k42) (f32x4.gt (local.get $v2) (local.get $t10))))
+                    (local.set $k4 (i32x4.sub (local.get $k4) (f32x4.gt (local.get $v) (local.get $t11))))
+                    (local.set $k42 (i32x4.sub (local.get $k42) (f32x4.gt (local.get $v2) (local.get $t11))))
+                    (local.set $k4 (i32x4.sub (local.get $k4) (f32x4.gt (local.get $v) (local.get $t12))))
+                    (local.set $k42 (i32x4.sub (local.get $k42) (f32x4.gt (local.get $v2) (local.get $t12))))
+                    (local.set $k4 (i32x4.sub (local.get $k4) (f32x4.gt (local.get $v) (local.get $t13))))
+                    (local.set $k42 (i32x4.sub (local.get $k42) (f32x4.gt (local.get $v2) (local.get $t13))))
+                    (local.set $k4 (i32x4.sub (local.get $k4) (f32x4.gt (local.get $v) (local.get $t14))))
+                    (local.set $k42 (i32x4.sub (local.get $k42) (f32x4.gt (local.get $v2) (local.get $t14))))
+                    (local.set $ix (i32x4.add (i32x4.mul (local.get $k4) (i32x4.splat (i32.const 0x04040404))) (i32x4.splat (i32.const 0x03020100))))
+                    (local.set $qq (v128.or
+                      (v128.or (i8x16.swizzle (local.get $Q0) (local.get $ix)) (i8x16.swizzle (local.get $Q1) (i8x16.sub (local.get $ix) (i8x16.splat (i32.const 16)))))
+                      (v128.or (i8x16.swizzle (local.get $Q2) (i8x16.sub (local.get $ix) (i8x16.splat (i32.const 32)))) (i8x16.swizzle (local.get $Q3) (i8x16.sub (local.get $ix) (i8x16.splat (i32.const 48)))))))
+                    (local.set $hl (f64x2.promote_low_f32x4 (local.get $v)))
+                    (local.set $hh (f64x2.promote_low_f32x4 (i8x16.shuffle 8 9 10 11 12 13 14 15 8 9 10 11 12 13 14 15 (local.get $v) (local.get $v))))
+                    (local.set $dl (f64x2.sub (local.get $hl) (f64x2.promote_low_f32x4 (local.get $qq))))
+                    (local.set $dh (f64x2.sub (local.get $hh) (f64x2.promote_low_f32x4 (i8x16.shuffle 8 9 10 11 12 13 14 15 8 9 10 11 12 13 14 15 (local.get $qq) (local.get $qq)))))
+                    (local.set $dl (f64x2.mul (local.get $dl) (local.get $dl)))
+                    (local.set $dh (f64x2.mul (local.get $dh) (local.get $dh)))
+                    (local.set $noise (f64x2.add (local.get $noise) (f64x2.add (local.get $dl) (local.get $dh))))
+                    (local.set $mx (f64x2.pmax (local.get $mx) (f64x2.pmax (local.get $dl) (local.get $dh))))
+                    (local.set $sig (f64x2.add (local.get $sig) (f64x2.add (f64x2.mul (local.get $hl) (local.get $hl)) (f64x2.mul (local.get $hh) (local.get $hh)))))
+                    (local.set $cnt (i64x2.add (local.get $cnt) (i64x2.splat (i64.const 2))))
+                    (local.set $ix (i32x4.add (i32x4.mul (local.get $k42) (i32x4.splat (i32.const 0x04040404))) (i32x4.splat (i32.const 0x03020100))))
+                    (local.set $qq (v128.or
+                      (v128.or (i8x16.swizzle (local.get $Q0) (local.get $ix)) (i8x16.swizzle (local.get $Q1) (i8x16.sub (local.get $ix) (i8x16.splat (i32.const 16)))))
+                      (v128.or (i8x16.swizzle (local.get $Q2) (i8x16.sub (local.get $ix) (i8x16.splat (i32.const 32)))) (i8x16.swizzle (local.get $Q3) (i8x16.sub (local.get $ix) (i8x16.splat (i32.const 48)))))))
+                    (local.set $hl (f64x2.promote_low_f32x4 (local.get $v2)))
+                    (local.set $hh (f64x2.promote_low_f32x4 (i8x16.shuffle 8 9 10 11 12 13 14 15 8 9 10 11 12 13 14 15 (local.get $v2) (local.get $v2))))
+                    (local.set $dl (f64x2.sub (local.get $hl) (f64x2.promote_low_f32x4 (local.get $qq))))
+                    (local.set $dh (f64x2.sub (local.get $hh) (f64x2.promote_low_f32x4 (i8x16.shuffle 8 9 10 11 12 13 14 15 8 9 10 11 12 13 14 15 (local.get $qq) (local.get $qq)))))
+                    (local.set $dl (f64x2.mul (local.get $dl) (local.get $dl)))
+                    (local.set $dh (f64x2.mul (local.get $dh) (local.get $dh)))
+                    (local.set $noise (f64x2.add (local.get $noise) (f64x2.add (local.get $dl) (local.get $dh))))
+                    (local.set $mx (f64x2.pmax (local.get $mx) (f64x2.pmax (local.get $dl) (local.get $dh))))
+                    (local.set $sig (f64x2.add (local.get $sig) (f64x2.add (f64x2.mul (local.get $hl) (local.get $hl)) (f64x2.mul (local.get $hh) (local.get $hh)))))
+                    (local.set $cnt (i64x2.add (local.get $cnt) (i64x2.splat (i64.const 2))))
+                    (local.set $i (i32.add (local.get $i) (i32.const 8)))
+                    (br $f8Loop)))
                 (block $fDone
                   (loop $fLoop
                     (br_if $fDone (i32.gt_u (i32.add (local.get $i) (i32.const 4)) (local.get $e)))
