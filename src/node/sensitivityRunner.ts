@@ -871,8 +871,8 @@ class SensitivityRun {
       const nf = this.formats.length;
       stdErrs = new Float64Array(numbers.length * nf);
       for (let i = 0; i < numbers.length; i++) {
-        const merged = this.mergeLayerTensors(numbers[i]!);
-        for (let f = 0; f < nf; f++) stdErrs[i * nf + f] = ratioStdErr(merged.blocks.get(this.formats[f]!)!, merged.sampledBlocks / Math.max(1, merged.totalBlocks));
+        const merged = this.mergeLayerTensors(numbers[i]!, true);
+        for (let f = 0; f < nf; f++) stdErrs[i * nf + f] = ratioStdErr(merged.blocks![f]!, merged.sampledBlocks / Math.max(1, merged.totalBlocks));
       }
     }
     return new LayerRows(this, numbers, contexts, stdErrs);
@@ -884,9 +884,11 @@ class SensitivityRun {
    */
   layerRecord(n: number, position: LayerPosition | undefined, stdErrs: Float64Array | undefined, i: number): LayerSensitivity {
     const p = this.plans[n]!;
-    const merged = this.mergeLayerTensors(n);
-    const errResults = Object.fromEntries(this.formats.map((f) => [f, merged.errors.get(f)!.result()]));
-    const scored = scoreLayer(p.layer, this.model, { stats: merged.stats.result(), errors: errResults, ...(position ? { position } : {}) });
+    const merged = this.mergeLayerTensors(n, false);
+    const errResults: Record<string, ReturnType<ErrorAccumulator['result']>> = {};
+    for (let j = 0; j < this.formats.length; j++) errResults[this.formats[j]!] = merged.errors[j]!.result();
+    const stats = merged.stats.result();
+    const scored = scoreLayer(p.layer, this.model, { stats, errors: errResults, ...(position ? { position } : {}) });
     if (stdErrs) {
       const nf = this.formats.length;
       this.formats.forEach((f, j) => {
@@ -901,7 +903,7 @@ class SensitivityRun {
       parameterCount: p.layer.parameterCount,
       dtype: p.layer.dtype,
       tensors: merged.tensors,
-      stats: merged.stats.result(),
+      stats,
       formats: scored,
     };
   }
@@ -1209,12 +1211,15 @@ class SensitivityRun {
   //#endregion
 
   /** The analyzed tensors of one layer merged: statistics, errors and sampling blocks. */
-  private mergeLayerTensors(n: number): { stats: WeightStatsAccumulator; errors: Map<string, ErrorAccumulator>; blocks: Map<string, [number, number][]>; sampledBlocks: number; totalBlocks: number; tensors: string[] } {
+  private mergeLayerTensors(n: number, withBlocks: boolean): { stats: WeightStatsAccumulator; errors: ErrorAccumulator[]; blocks: [number, number][][] | undefined; sampledBlocks: number; totalBlocks: number; tensors: string[] } {
     const p = this.plans[n]!;
     const start = this.planTensorStart[n]!;
+    const nf = this.formats.length;
     const stats = new WeightStatsAccumulator();
-    const errors = new Map(this.formats.map((f) => [f, new ErrorAccumulator()]));
-    const blocks = new Map<string, [number, number][]>(this.formats.map((f) => [f, []]));
+    const errors: ErrorAccumulator[] = [];
+    for (let j = 0; j < nf; j++) errors.push(new ErrorAccumulator());
+    // The sampling blocks only for the standard errors (a list per format and layer that scoring does not read).
+    const blocks: [number, number][][] | undefined = withBlocks ? this.formats.map(() => []) : undefined;
     let sampledBlocks = 0, totalBlocks = 0;
     const tensors: string[] = [];
     const a = this.partials;
@@ -1224,10 +1229,10 @@ class SensitivityRun {
       if (a.analyzed[k] !== 1) continue;
       tensors.push(t.name);
       stats.merge(a.statsPartial(k));
-      this.formats.forEach((f, j) => {
-        errors.get(f)!.merge(a.errorPartial(k, j));
-        blocks.get(f)!.push(...a.blocksOf(k, j));
-      });
+      for (let j = 0; j < nf; j++) {
+        errors[j]!.merge(a.errorPartial(k, j));
+        if (blocks) blocks[j]!.push(...a.blocksOf(k, j));
+      }
       sampledBlocks += a.sampledBlocks[k]!;
       totalBlocks += a.totalBlocks[k]!;
     }

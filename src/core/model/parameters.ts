@@ -64,8 +64,9 @@ function namedPart(name: string): ParameterPart | undefined {
 
 /** True for a routed (not shared) expert tensor. */
 export function isRoutedExpert(name: string, role: Layer['role'] | undefined): boolean {
-  if (role === 'shared_expert' || SHARED_NAME.test(name)) return false;
-  return role === 'expert' || ROUTED_NAME.test(name);
+  // Routed first: most names are neither, and are answered by that one test.
+  if (role !== 'expert' && !ROUTED_NAME.test(name)) return false;
+  return role !== 'shared_expert' && !SHARED_NAME.test(name);
 }
 
 /**
@@ -121,6 +122,15 @@ export function tensorPartsOrText(model: Model): ReadonlyMap<string, ParameterPa
   return allText(model) ? 'text' : tensorParts(model);
 }
 
+/** True when some layer's role is 'expert' or 'shared_expert' (an indexed loop: no callback per layer). */
+function hasExpertRole(layers: readonly Layer[]): boolean {
+  for (let i = 0; i < layers.length; i++) {
+    const role = layers[i]!.role;
+    if (role === 'expert' || role === 'shared_expert') return true;
+  }
+  return false;
+}
+
 /**
  * Splits a model's parameters into text / MTP / vision / audio and computes active text parameters. `parts` is
  * {@link tensorParts} of the model (or 'text' from {@link tensorPartsOrText}) when the caller has it already.
@@ -130,7 +140,7 @@ export function parameterBreakdown(model: Model, parts: ReadonlyMap<string, Para
   // Each tensor's role: its aligned layer's, or the first layer naming it. Only 'expert' and 'shared_expert' change
   // what isRoutedExpert answers, so without either no role is looked up.
   let roleAt: (i: number, name: string) => Layer['role'] | undefined;
-  if (!model.layers.some((l) => l.role === 'expert' || l.role === 'shared_expert')) roleAt = () => undefined;
+  if (!hasExpertRole(model.layers)) roleAt = () => undefined;
   else if ((parts === 'text' || parts.size === model.tensors.length) && alignedLayers(model)) {
     const { layers } = model;
     roleAt = (i) => layers[i]!.role;
