@@ -687,89 +687,106 @@ interface DpInput {
 
 /**
  * The DP's stages, one per free group: each turns the Pareto list of states (bytes, harm) into the next
- * ({@link mergeStage}) and appends its back-pointers (stage s's at `stageStart[s]` of `scratch.parents`/`picks`).
+ * ({@link dpStage}) and appends its back-pointers (stage s's at `stageStart[s]` of `scratch.parents`/`picks`).
  * 'done' leaves the final list in `scratch.w`/`scratch.h` (`len` states); 'none' when a stage keeps no state,
- * 'capped' when the states outgrow the limits.
+ * 'capped' when the states outgrow the limits. A call per stage: a call is optimized after a few stages, where one
+ * loop over the stages ran in the interpreter until on-stack replacement.
  */
 function dpStages(input: DpInput): { kind: 'done' | 'none' | 'capped'; states: number; len: number } {
-  const { p, scratch, free: nFree, cap, base, lambda, threshold, restC, restMinBytes, stageStart } = input;
-  const { effStart, effBytes, effHarm } = p;
+  const { scratch } = input;
+  const run: DpRun = {
+    w: scratch.w, h: scratch.h, nw: scratch.nw, nh: scratch.nh, np: scratch.np, nq: scratch.nq, parents: scratch.parents, picks: scratch.picks,
+    head: scratch.head, optBytes: scratch.optBytes, optHarm: scratch.optHarm, len: 1, kept: 0, states: input.states,
+  };
+  // The empty start state: 0 bytes, 0 harm.
+  run.w[0] = 0;
+  run.h[0] = 0;
+  let kind: 'done' | 'none' | 'capped' = 'done';
+  for (let s = 0; s < input.free && kind === 'done'; s++) kind = dpStage(input, run, s);
+  const { w, h, nw, nh, np, nq, parents, picks, head, optBytes, optHarm } = run;
+  Object.assign(scratch, { w, h, nw, nh, np, nq, parents, picks, head, optBytes, optHarm });
+  return { kind, states: run.states, len: run.len };
+}
+
+/** The DP's lists (the scratch's, swapped and grown by the stages), live states, back-pointers used and states made. */
+interface DpRun {
+  w: Float64Array;
+  h: Float64Array;
+  nw: Float64Array;
+  nh: Float64Array;
+  np: Int32Array;
+  nq: Int32Array;
+  parents: Int32Array;
+  picks: Positions;
+  head: Int32Array;
+  optBytes: Float64Array;
+  optHarm: Float64Array;
+  len: number;
+  kept: number;
+  states: number;
+}
+
+/** Stage `s` of {@link dpStages}: 'done' when it kept states (now the current list), else 'none' or 'capped'. */
+function dpStage(input: DpInput, run: DpRun, s: number): 'done' | 'none' | 'capped' {
+  const { p, scratch, cap, base, lambda, threshold, restC, restMinBytes, stageStart } = input;
   const { maxStates, maxTotalStates } = input.limits;
   const { freeG, freeStart, freeOpt } = scratch;
   const statesBefore = input.states - 1;
-  let states = input.states;
-  // Scratch lists reused from stage to stage (grown as needed); back-pointers of all stages in one column pair.
-  let { w, h, nw, nh, np, nq, parents, picks, head, optBytes, optHarm } = scratch;
-  let len = 1; // live states in w/h (the empty start state: 0 bytes, 0 harm)
-  w[0] = 0;
-  h[0] = 0;
-  let kept = 0; // back-pointer entries used
-  let kind: 'done' | 'none' | 'capped' = 'done';
-  for (let s = 0; s < nFree; s++) {
-    const e0 = effStart[freeG[s]!]!;
-    const o0 = freeStart[s]!;
-    const k = freeStart[s + 1]! - o0;
-    const m = len * k;
-    if (m > maxStates * 4 || states - statesBefore + m > maxTotalStates * 4) {
-      kind = 'capped';
-      break;
-    }
-    // At most `len` successors survive the dominance test (one per distinct harm level below the last), but a
-    // stage can have up to m candidates before it; the output lists hold at most m.
-    if (nw.length < m) {
-      nw = new Float64Array(Math.max(m, 2 * nw.length));
-      nh = new Float64Array(nw.length);
-    }
-    if (np.length < m) {
-      np = new Int32Array(Math.max(m, 2 * np.length));
-      nq = new Int32Array(np.length);
-    }
-    if (head.length < k) {
-      head = new Int32Array(2 * k);
-      optBytes = new Float64Array(2 * k);
-      optHarm = new Float64Array(2 * k);
-    }
-    for (let j = 0; j < k; j++) {
-      head[j] = 0;
-      optBytes[j] = effBytes[e0 + freeOpt[o0 + j]!]!;
-      optHarm[j] = effHarm[e0 + freeOpt[o0 + j]!]!;
-    }
-    const c = k === 2
-      ? mergeTwo(w, h, len, optBytes[0]!, optHarm[0]!, optBytes[1]!, optHarm[1]!, cap - restMinBytes[s + 1]!, base, lambda, restC[s + 1]!, threshold, nw, nh, np, nq, freeOpt[o0]!, freeOpt[o0 + 1]!)
-      : mergeStage(w, h, len, k, optBytes, optHarm, head, cap - restMinBytes[s + 1]!, base, lambda, restC[s + 1]!, threshold, nw, nh, np, nq, freeOpt, o0);
-    if (c === 0) {
-      kind = 'none'; // nothing gets below the threshold
-      break;
-    }
-    states += c;
-    if (c > maxStates || states - statesBefore > maxTotalStates) {
-      kind = 'capped';
-      break;
-    }
-    // The new states become the current ones (swap the scratch pairs); back-pointers are appended.
-    const tw = w;
-    w = nw;
-    nw = tw;
-    const th = h;
-    h = nh;
-    nh = th;
-    len = c;
-    if (parents.length < kept + c) {
-      const size = Math.max(kept + c, 2 * parents.length);
-      const grownParents = new Int32Array(size);
-      grownParents.set(parents.subarray(0, kept));
-      parents = grownParents;
-      const grownPicks = positions(picks instanceof Uint8Array, size);
-      grownPicks.set(picks.subarray(0, kept));
-      picks = grownPicks;
-    }
-    parents.set(np.subarray(0, c), kept);
-    picks.set(nq.subarray(0, c), kept);
-    stageStart[s] = kept;
-    kept += c;
+  const e0 = p.effStart[freeG[s]!]!;
+  const o0 = freeStart[s]!;
+  const k = freeStart[s + 1]! - o0;
+  const len = run.len;
+  const m = len * k;
+  if (m > maxStates * 4 || run.states - statesBefore + m > maxTotalStates * 4) return 'capped';
+  // At most `len` successors survive the dominance test (one per distinct harm level below the last), but a
+  // stage can have up to m candidates before it; the output lists hold at most m.
+  if (run.nw.length < m) {
+    run.nw = new Float64Array(Math.max(m, 2 * run.nw.length));
+    run.nh = new Float64Array(run.nw.length);
   }
-  Object.assign(scratch, { w, h, nw, nh, np, nq, parents, picks, head, optBytes, optHarm });
-  return { kind, states, len };
+  if (run.np.length < m) {
+    run.np = new Int32Array(Math.max(m, 2 * run.np.length));
+    run.nq = new Int32Array(run.np.length);
+  }
+  if (run.head.length < k) {
+    run.head = new Int32Array(2 * k);
+    run.optBytes = new Float64Array(2 * k);
+    run.optHarm = new Float64Array(2 * k);
+  }
+  const { w, h, nw, nh, np, nq, head, optBytes, optHarm } = run;
+  const { effBytes, effHarm } = p;
+  for (let j = 0; j < k; j++) {
+    head[j] = 0;
+    optBytes[j] = effBytes[e0 + freeOpt[o0 + j]!]!;
+    optHarm[j] = effHarm[e0 + freeOpt[o0 + j]!]!;
+  }
+  const c = k === 2
+    ? mergeTwo(w, h, len, optBytes[0]!, optHarm[0]!, optBytes[1]!, optHarm[1]!, cap - restMinBytes[s + 1]!, base, lambda, restC[s + 1]!, threshold, nw, nh, np, nq, freeOpt[o0]!, freeOpt[o0 + 1]!)
+    : mergeStage(w, h, len, k, optBytes, optHarm, head, cap - restMinBytes[s + 1]!, base, lambda, restC[s + 1]!, threshold, nw, nh, np, nq, freeOpt, o0);
+  if (c === 0) return 'none'; // nothing gets below the threshold
+  run.states += c;
+  if (c > maxStates || run.states - statesBefore > maxTotalStates) return 'capped';
+  // The new states become the current ones (swap the scratch pairs); back-pointers are appended.
+  run.w = nw;
+  run.nw = w;
+  run.h = nh;
+  run.nh = h;
+  run.len = c;
+  const kept = run.kept;
+  if (run.parents.length < kept + c) {
+    const size = Math.max(kept + c, 2 * run.parents.length);
+    const grownParents = new Int32Array(size);
+    grownParents.set(run.parents.subarray(0, kept));
+    run.parents = grownParents;
+    const grownPicks = positions(run.picks instanceof Uint8Array, size);
+    grownPicks.set(run.picks.subarray(0, kept));
+    run.picks = grownPicks;
+  }
+  run.parents.set(np.subarray(0, c), kept);
+  run.picks.set(nq.subarray(0, c), kept);
+  stageStart[s] = kept;
+  run.kept = kept + c;
+  return 'done';
 }
 
 /**
