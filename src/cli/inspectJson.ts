@@ -7,6 +7,15 @@
  * running from one value to the next (`",\n      "op": "`), and the pieces that hold values repeated from row to row
  * (op and role, dtype) are remembered with them. A copy is a call, and calls dominate a cold run: 16 separate fixed
  * pieces a row cost ~10 ms of CPU on 12,500 rows.
+ *
+ * The row's fields, their order and the rules for their values (`block` null, `bytes` from `byteLength`, `weights`
+ * from `weight` and `moreWeights`) are stated twice on purpose: here as pieces and memos, and in core's
+ * `InspectLayerRows.rows`, the definition (model/inspect.ts). One table of fields that both read (key, kind, getter)
+ * makes this writer a loop with a call and a branch per field and no piece spanning fields: such a writer took 1.14×
+ * this one's CPU for the rows of the bench's 45,000-node ONNX (median of 9 cold runs each under the one-pass flags,
+ * load ~7.5; ~7 ms, ~2.5 % of the command); keeping pieces that span fields would again need the writer to know which
+ * fields they join and in what order.
+ * test/unit/inspectJson.test.ts fails when a field differs between the two on any model or name: change both.
  */
 import { escapeTerminal } from './io';
 import { InspectLayerRows } from '../core';

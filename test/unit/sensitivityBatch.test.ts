@@ -71,6 +71,8 @@ const FORMAT_SETS: readonly (readonly string[])[] = [
   ['int4_g32', 'q4_k', 'fp8_e4m3', 'int4'],
   // INT8 per channel alone beside Q6_K.
   ['q6_k', 'int8'],
+  // NF4 in the batch's kernel plan beside Q8_0: rows of 96 hold one and a half NF4 groups.
+  ['q8_0', 'nf4', 'int8'],
 ];
 
 test('a batch\'s columnar results equal one chunk analysis per task, bit for bit (ggml types quantized over the batch)', () => {

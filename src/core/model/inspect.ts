@@ -102,7 +102,12 @@ export class InspectLayerRows {
     return block !== undefined && part === 'text' ? (this.labels[block] ?? null) : null;
   }
 
-  /** The rows of layers [from, to). */
+  /**
+   * The rows of layers [from, to): the definition of a row. The CLI's `inspect --json` writes rows as bytes straight
+   * from the layers (cli/inspectJson.ts), restating these fields, their order and their values for speed (its header
+   * says why a shared table of fields was not the better trade); test/unit/inspectJson.test.ts fails when the two
+   * differ, so a change here is made there too.
+   */
   rows(from: number, to: number): InspectLayer[] {
     const { layers } = this.model;
     const out = new Array<InspectLayer>(to - from);

@@ -976,6 +976,18 @@ function blockPass1(ws: ErrorWorkspace, plan: KernelPlan, n: number, blockElemen
   }
 }
 
+/** The shape a block of `m` values of rows of `rowLength` has for the formats outside the integer and element-wise kernels. */
+function otherBlockShape(m: number, rowLength: number): number[] {
+  return [Math.max(1, Math.round(m / rowLength)), Math.min(m, rowLength)];
+}
+
+/** A plan's NF4 kernels on the loaded block of `m` values of shape `shape` ({@link otherBlockShape}): add(fakeQuantize(…)) without a copy. */
+function runNf4Kernels(ws: ErrorWorkspace, plan: KernelPlan, m: number, shape: readonly number[]): void {
+  if (plan.nf4Slot.size === 0) return;
+  const rowLength = rowLayout(shape, m).rowLength;
+  for (const [f, slot] of plan.nf4Slot) ws.nf4Error(m, rowLength, f.blockSize, slot);
+}
+
 /** Pass 2 over the chunk's blocks: the kernels that needed the chunk's max |x| (from {@link deferredKernels}), then `others`. */
 function blockPass2(ws: ErrorWorkspace, kernels: readonly BlockKernel[], n: number, blockElements: number, load: BlockLoader, others?: (m: number) => void): void {
   for (let s = 0; s < n; s += blockElements) {
@@ -1136,12 +1148,11 @@ function analyzeChunk(chunk: SensitivityChunkTask, read: ChunkByteReader | undef
   };
   const otherAcc = others.map(() => new ErrorAccumulator());
   const runOthers = (m: number): void => {
-    const blockShape = [Math.max(1, Math.round(m / rowLength)), Math.min(m, rowLength)];
+    const shape = otherBlockShape(m, rowLength);
     const block = others.length > nf4Slot.size ? ws.block(m) : undefined;
+    runNf4Kernels(ws, plan, m, shape);
     others.forEach((f, k) => {
-      const slot = nf4Slot.get(f);
-      if (slot !== undefined) ws.nf4Error(m, rowLayout(blockShape, m).rowLength, f.blockSize, slot); // = add(fakeQuantize(…)), no copy
-      else otherAcc[k]!.add(block!, fakeQuantize(block!, blockShape, f, blockOptions));
+      if (!nf4Slot.has(f)) otherAcc[k]!.add(block!, fakeQuantize(block!, shape, f, blockOptions));
     });
   };
 
@@ -1285,11 +1296,11 @@ interface BatchKernelPlan {
  * The {@link KernelPlan} of a batch's joined tasks of one dtype (raw FP16/BF16/FP32, whole, not transposed, below the
  * histogram size, no whole-tensor facts given) for `rest`, the ids left to the chunk analysis, and per column of the
  * batch's formats the format evaluated for it (undefined: none, or quantized over the batch); undefined when a format
- * of `rest` runs outside the block kernels (NF4, NVFP4, ternary, …: those tasks go through {@link analyzeChunk}).
+ * of `rest` runs outside the block kernels and NF4's (NVFP4, ternary, …: those tasks go through {@link analyzeChunk}).
  */
 function batchKernelPlan(dtype: string, rest: readonly string[], formats: readonly string[], batchedColumn: readonly (NumberFormat | undefined)[]): BatchKernelPlan | undefined {
   const plan = kernelPlan(rest, dtype, { histogrammed: false, histogramOnly: false, transposed: false, givenTensorMax: undefined });
-  if (plan.others.length || plan.kernelElementwise.length !== plan.elementwise.length) return undefined;
+  if (plan.others.length !== plan.nf4Slot.size || plan.kernelElementwise.length !== plan.elementwise.length) return undefined;
   const columns = formats.map((id, c) => {
     const f = batchedColumn[c] ? undefined : getNumberFormat(id);
     return f ? plan.evaluatedAs.get(f.id) : undefined;
@@ -1311,7 +1322,7 @@ function kernelPlanTask(t: SensitivityChunkTask, rowLength: number, batchPlan: B
   const blockElements = chunkBlockElements(n, rowLength);
   ws.reset(blockElements, plan.slots, 0, blockElements);
   const load: BlockLoader = (s, m) => ws.load(source, data, s, m, false);
-  blockPass1(ws, plan, n, blockElements, rowLength, AMAX_COMPUTED, load);
+  blockPass1(ws, plan, n, blockElements, rowLength, AMAX_COMPUTED, load, undefined, plan.nf4Slot.size ? (m) => runNf4Kernels(ws, plan, m, otherBlockShape(m, rowLength)) : undefined);
   const st = ws.statsResult();
   const pass2 = deferredKernels(plan, st.absMax);
   if (pass2.length) blockPass2(ws, pass2, n, blockElements, load);
@@ -1319,9 +1330,20 @@ function kernelPlanTask(t: SensitivityChunkTask, rowLength: number, batchPlan: B
   for (let c = 0; c < columns.length; c++) {
     const f = columns[c];
     if (!f) continue;
-    const slot = resultSlot(plan, pass2, f)!;
     has[hasAt + c] = 1;
     const e = at + BATCH_STATS_FIELDS + BATCH_ERROR_FIELDS * c;
+    const nf4 = plan.nf4Slot.get(f);
+    if (nf4 !== undefined) {
+      // The NF4 kernel sums its own signal and count, as the chunk analysis reports them.
+      const p = ws.partial(nf4);
+      sums[e] = p.signal;
+      sums[e + 1] = p.noise;
+      sums[e + 2] = p.maxAbsError;
+      sums[e + 3] = p.overflow;
+      sums[e + 4] = p.count;
+      continue;
+    }
+    const slot = resultSlot(plan, pass2, f)!;
     sums[e] = st.s2;
     if (slot >= 0) {
       const [noise, maxAbsError, overflow] = ws.slot(slot);
@@ -1343,7 +1365,7 @@ const BATCH_DTYPE_BYTES: ReadonlyMap<string, number> = new Map([['float16', 2], 
  * `formats` and whose rows are whole blocks (raw FP16/BF16/FP32, whole, not transposed, no quantization parameters)
  * are quantized in one call per format over their concatenation (the K-quant search takes 64 blocks a call instead of
  * one), and each task's error sums are taken over its own range, block by block as the chunk analysis adds them.
- * Their other formats, when each runs in a block kernel (the plan's FP16, BF16, FP8, INT8 and INT4), run with one
+ * Their other formats, when each runs in a block kernel (the plan's FP16, BF16, FP8, INT8, INT4 and NF4), run with one
  * set-up per batch and dtype ({@link KernelPlan}); every other format, and every other task, goes through the chunk
  * analysis. A failing task gets an error; never throws.
  */
