@@ -15,8 +15,9 @@ import type { Worker } from 'node:worker_threads';
 export const INLINE_BELOW_BYTES = 8 * 1024 * 1024;
 
 /**
- * Worker threads of a CLI `sensitivity` without `--workers` on `parallelism` (≥ 2) cores: one fewer than the cores,
- * as the main thread analyzes chunks too (the runner's `mainThreadShare`); a worker's boot costs ~30 ms of CPU.
+ * Worker threads of a CLI `sensitivity` without `--workers` or of a `plan` on `parallelism` (≥ 2) cores: one fewer
+ * than the cores, as the main thread analyzes chunks too (the runner's `mainThreadShare`); a worker's boot costs
+ * ~30 ms of CPU.
  */
 export function sharedDefaultWorkers(parallelism: number): number {
   return parallelism >= 2 ? parallelism - 1 : parallelism;
@@ -24,8 +25,8 @@ export function sharedDefaultWorkers(parallelism: number): number {
 
 /**
  * The commands whose analysis runs in the worker pool the launcher may start early: `sensitivity`, and `plan`,
- * whose static analysis runs one worker per core (its main thread does not share) after the header, the
- * fingerprint and the baselines: its workers boot meanwhile instead of after them.
+ * whose static analysis runs after the header, the fingerprint and the baselines: its workers boot meanwhile
+ * instead of after them.
  */
 export const PRESTART_COMMANDS: ReadonlySet<string> = new Set(['sensitivity', 'plan']);
 
@@ -48,8 +49,8 @@ function stash(): Stash | undefined {
 
 /**
  * How many workers the launcher should start for the command line `args` (after `node cli.js`): the CLI's default
- * pool size ({@link sharedDefaultWorkers} of `parallelism`) or `--workers N` for `sensitivity FILE …`, `parallelism`
- * for `plan FILE …`, when FILE (the first argument after the command) is a file of at least
+ * pool size ({@link sharedDefaultWorkers} of `parallelism`), or `--workers N` for `sensitivity FILE …` (`plan` has
+ * no such option), when FILE (the first argument after the command) is a file of at least
  * {@link INLINE_BELOW_BYTES} (`sizeOf`, undefined when it cannot be read); otherwise 0.
  * Help, a missing or option-first FILE, or an unreadable `--workers` value start none (the command itself then
  * says what is wrong).
@@ -58,7 +59,7 @@ export function prestartCount(args: readonly string[], sizeOf: (file: string) =>
   const [command, file] = args;
   if (!command || !PRESTART_COMMANDS.has(command) || !file || file.startsWith('-')) return 0;
   const plan = command === 'plan';
-  let count = plan ? parallelism : sharedDefaultWorkers(parallelism);
+  let count = sharedDefaultWorkers(parallelism);
   for (let i = 2; i < args.length; i++) {
     const a = args[i]!;
     if (a === '-h' || a === '--help') return 0;

@@ -30,7 +30,7 @@ function writeRandomF16Model(dir: string, specs: readonly { name: string; dtype:
   return file;
 }
 
-test('prestartCount: `sensitivity FILE` of a file the runner would give to workers starts the default pool (one worker fewer than the cores: the main thread shares) or --workers N, `plan FILE` one per core; anything else none', () => {
+test('prestartCount: `sensitivity FILE` of a file the runner would give to workers starts the default pool (one worker fewer than the cores: the main thread shares) or --workers N, `plan FILE` the default pool; anything else none', () => {
   const big = INLINE_BELOW_BYTES, small = INLINE_BELOW_BYTES - 1;
   const sizes: Record<string, number> = { 'big.safetensors': big, 'small.safetensors': small };
   const sizeOf = (f: string): number | undefined => sizes[f];
@@ -51,10 +51,10 @@ test('prestartCount: `sensitivity FILE` of a file the runner would give to worke
   assert.equal(prestartCount(['inspect', 'big.safetensors'], sizeOf, 2), 0);
   assert.equal(prestartCount([], sizeOf, 2), 0);
   assert.equal(prestartCount(['sensitivity', 'big.safetensors'], sizeOf, 0), 0);
-  // plan: one worker per core (its main thread does not analyze); no --workers option of its own.
-  assert.equal(prestartCount(['plan', 'big.safetensors', '--target', 'h100', '--avg-bits', '4.5'], sizeOf, 2), 2);
+  // plan: the default pool too (its main thread shares); no --workers option of its own.
+  assert.equal(prestartCount(['plan', 'big.safetensors', '--target', 'h100', '--avg-bits', '4.5'], sizeOf, 2), 1);
   assert.equal(prestartCount(['plan', 'big.safetensors', '--target', 'h100'], sizeOf, 1), 1);
-  assert.equal(prestartCount(['plan', 'big.safetensors', '--workers', '1'], sizeOf, 4), 4);
+  assert.equal(prestartCount(['plan', 'big.safetensors', '--workers', '1'], sizeOf, 4), 3);
   assert.equal(prestartCount(['plan', 'big.safetensors', '-h'], sizeOf, 2), 0);
   assert.equal(prestartCount(['plan', 'small.safetensors', '--target', 'h100'], sizeOf, 2), 0);
   assert.equal(prestartCount(['plan', '--target', 'h100', 'big.safetensors'], sizeOf, 2), 0);

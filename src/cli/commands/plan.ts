@@ -519,8 +519,10 @@ export async function planCommand(optionValues: OptionValues, positionals: reado
     // Measuring or verifying compares per-layer records of the full report; otherwise the plan needs only the
     // static scores, kept columnar (a record per layer and format cost ~3 KB of heap per layer at 200,000 layers).
     const needsReport = values.measure === true || values.verify === true || (model.format === 'onnx' && values['no-verify'] !== true);
+    // This thread only waits for the analysis: it takes a share of the chunks, with one worker fewer (as
+    // `sensitivity`; the launcher starts that many early, prestartedWorkers.ts).
     const sensitivityOptions = {
-      formats: m.scored, ...(s.sample !== undefined ? { sample: s.sample } : {}),
+      formats: m.scored, mainThreadShare: true, ...(s.sample !== undefined ? { sample: s.sample } : {}),
       onProgress: (p: SensitivityProgress) => progress.update('sensitivity', p.bytesDone, Math.max(1, p.bytesTotal), `${Math.round((100 * p.bytesDone) / Math.max(1, p.bytesTotal))}% of the weights (${p.tensorsDone}/${p.tensorsTotal} tensors)`),
     };
     const openedModel = { model, source: opened.source, siblings: opened.siblings };
