@@ -76,15 +76,16 @@ export function compileBundle(file: string, cachedData?: Buffer, scriptName = fi
  * replacement): their long loops are cut into calls of a bounded number of items each (layers.ts `rows`, inspectJson.ts
  * `writeRows`…), which are optimized as calls, and the loops run once per model (tensor sums, name checks) were
  * compiled a second time for the stack while they ran: `inspect --json` of that ONNX, CPU with `--no-use-osr` vs
- * without, 0.967 and 0.962 (21 and 31 same-run pairs, load ~6). Set before the bundle is compiled; each of these
- * commands has a bundle of its own ({@link COMMAND_BUNDLES}) whose code cache the build makes under the same flags
+ * without, 0.967 and 0.962 (21 and 31 same-run pairs, load ~6). TurboFan's escape analysis and loop peeling are off
+ * too (compile time spent on code that then runs briefly): CPU 0.962 and 0.973 with vs without them off (21 and 25
+ * pairs, load ~6 and ~4.5). Set before the bundle is compiled; each of these commands has a bundle of its own ({@link COMMAND_BUNDLES}) whose code cache the build makes under the same flags
  * (V8 rejects a cache made under other flags).
  */
 export const ONE_PASS_COMMANDS: ReadonlySet<string> = new Set(['inspect']);
 /** The V8 flags of {@link ONE_PASS_COMMANDS}. */
-export const ONE_PASS_V8_FLAGS = '--no-turbo-inlining --no-use-osr';
+export const ONE_PASS_V8_FLAGS = '--no-turbo-inlining --no-use-osr --no-turbo-escape --no-turbo-loop-peeling';
 /** The V8 flags that undo {@link ONE_PASS_V8_FLAGS} (the build makes every cache in one process). */
-export const DEFAULT_V8_FLAGS = '--turbo-inlining --use-osr';
+export const DEFAULT_V8_FLAGS = '--turbo-inlining --use-osr --turbo-escape --turbo-loop-peeling';
 /**
  * A one-pass command whose model (the first argument after the command) is a file smaller than this keeps the default
  * flags, and its bundle's code cache made under them: its walk is too short for TurboFan's compile time to matter,
