@@ -1,17 +1,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { fakeQuantize, getNumberFormat, NF4_CODEBOOK, NUMBER_FORMATS, roundMiniFloat, weightErrorStats, type NumberFormat } from '../../src/core/precision';
+import { gaussian } from '../fixtures/gaussian';
 
 const F = (id: string): NumberFormat => getNumberFormat(id)!;
 
 /** Deterministic Gaussian weights. */
-function gaussian(n: number, sigma = 0.02, seed = 7): Float32Array {
-  let s = seed;
-  const rnd = (): number => ((s = (Math.imul(s, 1103515245) + 12345) >>> 0) / 2 ** 32);
-  const out = new Float32Array(n);
-  for (let i = 0; i < n; i++) out[i] = Math.sqrt(-2 * Math.log(rnd() + 1e-12)) * Math.cos(2 * Math.PI * rnd()) * sigma;
-  return out;
-}
 
 const sqnr = (v: Float32Array, shape: number[], id: string): number => weightErrorStats(v, fakeQuantize(v, shape, F(id))).sqnrDb;
 

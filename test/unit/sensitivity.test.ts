@@ -6,14 +6,8 @@ import {
 } from '../../src/core';
 import { analyzeModelScores, analyzeModelSensitivity, ratioStdErr } from '../../src/node/sensitivityRunner';
 import { buildSafetensors } from '../fixtures/buildSafetensors';
+import { gaussian } from '../fixtures/gaussian';
 
-function gaussian(n: number, sigma: number, seed: number): Float32Array {
-  let s = seed;
-  const rnd = (): number => ((s = (Math.imul(s, 1103515245) + 12345) >>> 0) / 2 ** 32);
-  const out = new Float32Array(n);
-  for (let i = 0; i < n; i++) out[i] = Math.sqrt(-2 * Math.log(rnd() + 1e-12)) * Math.cos(2 * Math.PI * rnd()) * sigma;
-  return out;
-}
 
 /** A llama-like safetensors model: F32 and F16 tensors with real Gaussian values; one has outliers, one overflows FP16. */
 function hermeticModel(rows = 64, cols = 256): { bytes: Uint8Array; values: Record<string, Float32Array> } {

@@ -15,16 +15,10 @@ import { writeJson } from '../../src/cli/jsonOut';
 import { arrayLayers, writeSensitivityRows, writeSensitivityTable } from '../../src/cli/sensitivityOut';
 import { buildGguf, kv, type GgufTensorSpec } from '../fixtures/buildGguf';
 import { buildSafetensors } from '../fixtures/buildSafetensors';
+import { gaussian } from '../fixtures/gaussian';
 
 const MODELS = path.join(__dirname, '..', 'fixtures', 'models');
 
-function gaussian(n: number, sigma: number, seed: number): Float32Array {
-  let s = seed;
-  const rnd = (): number => ((s = (Math.imul(s, 1103515245) + 12345) >>> 0) / 2 ** 32);
-  const out = new Float32Array(n);
-  for (let i = 0; i < n; i++) out[i] = Math.sqrt(-2 * Math.log(rnd() + 1e-12)) * Math.cos(2 * Math.PI * rnd()) * sigma;
-  return out;
-}
 
 /** Names holding the characters JSON.stringify and the terminal escaping treat specially, and one past the table's cell width. */
 const HOSTILE: readonly string[] = [
