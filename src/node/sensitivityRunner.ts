@@ -1114,14 +1114,19 @@ class SensitivityRun {
   /** FP16/BF16: one pass. Chunks return code histograms; element-wise formats come from their sum. */
   private async analyzeInOnePass(t: TensorInfo, transpose: boolean, chunks: readonly ChunkSpec[], acc: number): Promise<void> {
     const histogram = new Uint32Array(65536);
-    await Promise.all(chunks.map(async (c) => {
+    const results = new Array<Pick<SensitivityChunkResult, 'stats' | 'errors'>>(chunks.length);
+    await Promise.all(chunks.map(async (c, k) => {
       const r = await this.readAndRun(t, c.byteStart, c.byteLength, (bytes) => ({ ...this.makeTask(t, transpose, c, bytes, this.formats, undefined, false), histogramOnly: true }));
-      this.partials.mergeStats(acc, r.stats);
-      this.partials.mergeErrors(acc, r.errors);
+      results[k] = { stats: r.stats, errors: r.errors };
+      // Counts add exactly in any order; the floating-point sums are merged in chunk order below.
       if (r.histogram) for (let i = 0; i < 65536; i++) histogram[i]! += r.histogram[i]!;
       this.bytesDone += c.byteLength;
       this.progress(false, `analyzing ${t.name}`);
     }));
+    for (const r of results) {
+      this.partials.mergeStats(acc, r.stats);
+      this.partials.mergeErrors(acc, r.errors);
+    }
     const elementwise = histogramSensitivity(t.dtype as 'float16' | 'bfloat16', histogram, this.formats);
     this.partials.mergeErrors(acc, elementwise);
   }
@@ -1130,25 +1135,31 @@ class SensitivityRun {
   private async analyzeInTwoPasses(t: TensorInfo, transpose: boolean, chunks: readonly ChunkSpec[], acc: number): Promise<void> {
     const colMax = transpose ? new Float32Array(t.shape[t.shape.length - 1] ?? 0) : undefined;
     const pass1 = new WeightStatsAccumulator();
-    await Promise.all(chunks.map(async (c) => {
+    const stats = new Array<WeightStatsPartial>(chunks.length);
+    await Promise.all(chunks.map(async (c, k) => {
       const r = await this.readAndRun(t, c.byteStart, c.byteLength, (bytes) => this.makeTask(t, transpose, c, bytes, [], undefined, transpose));
-      pass1.merge(r.stats);
+      stats[k] = r.stats;
       if (colMax && r.columnAbsMax) for (let i = 0; i < colMax.length; i++) if (r.columnAbsMax[i]! > colMax[i]!) colMax[i] = r.columnAbsMax[i]!;
     }));
+    for (const st of stats) pass1.merge(st);
     const p1 = pass1.partial();
     const globals = { tensorAbsMax: p1.maxAbs, tensorAbsMean: p1.count ? p1.sAbs / p1.count : 0, ...(colMax ? { channelAbsMax: colMax } : {}) };
     this.partials.mergeStats(acc, p1);
-    await Promise.all(chunks.map(async (c) => {
+    const errors = new Array<SensitivityChunkResult['errors']>(chunks.length);
+    await Promise.all(chunks.map(async (c, k) => {
       const g = colMax ? { ...globals, channelAbsMax: colMax.slice() } : globals;
       const r = await this.readAndRun(t, c.byteStart, c.byteLength, (bytes) => this.makeTask(t, transpose, c, bytes, this.formats, g, false));
-      this.partials.mergeErrors(acc, r.errors);
-      this.formats.forEach((f, k) => {
-        const e = r.errors[f];
-        if (e) this.partials.addBlock(acc, k, e.noise, e.signal);
-      });
+      errors[k] = r.errors;
       this.bytesDone += c.byteLength;
       this.progress(false, `analyzing ${t.name}`);
     }));
+    for (const e of errors) {
+      this.partials.mergeErrors(acc, e);
+      this.formats.forEach((f, k) => {
+        const fe = e[f];
+        if (fe) this.partials.addBlock(acc, k, fe.noise, fe.signal);
+      });
+    }
   }
   //#endregion
 
