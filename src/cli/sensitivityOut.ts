@@ -6,9 +6,9 @@
  * - `--json`: {@link writeSensitivityRows}, a jsonOut.ts `RowsWriter`, writes each record as UTF-8 bytes into the
  *   output's blocks, and drops it. The bytes are those of `JSON.stringify(report, null, 2)` with `escapeTerminal`
  *   applied (test/unit/sensitivityOut.test.ts compares the two).
- * - the table: {@link writeSensitivityTable} makes each row's cells once, keeping them as one string a row while it
- *   sizes the columns, then writes the padded lines in blocks: the text `renderTable` makes, without its cell arrays
- *   and its one string of the whole table.
+ * - the table: {@link writeSensitivityTable} makes each row's cells once, keeping them as UTF-8 bytes in blocks
+ *   ({@link KeptRows}) while it sizes the columns, then writes the padded lines in blocks: the text `renderTable`
+ *   makes, without its cell arrays and its one string of the whole table.
  */
 import { formatDb, getNumberFormat, type LayerFormatSensitivity, type LayerSensitivity, type SensitivityLayerRows } from '../core';
 import { LayerRows } from '../node/sensitivityRunner';
