@@ -69,13 +69,13 @@ const median = (xs: readonly number[]): number => {
 };
 
 /**
- * Runs each command RUNS times, alternating; returns the median wall time and the max RSS of each. A command's
+ * Runs each command `runs` times (RUNS unless a row asks for more), alternating; returns the median wall time and the max RSS of each. A command's
  * `fresh` path (its output file) is deleted before each of its runs, so no run finds a previous run's output there
  * (a plan reads an existing plan at its output path for pins and notes).
  */
-function pairs(cmds: readonly { cmd: string; args: readonly string[]; env?: NodeJS.ProcessEnv; fresh?: string }[]): { ms: number; rssMb: number; ok: boolean; timedOut: boolean; cpuS: number }[] {
+function pairs(cmds: readonly { cmd: string; args: readonly string[]; env?: NodeJS.ProcessEnv; fresh?: string }[], runs = RUNS): { ms: number; rssMb: number; ok: boolean; timedOut: boolean; cpuS: number }[] {
   const all: Timing[][] = cmds.map(() => []);
-  for (let i = 0; i < RUNS; i++) {
+  for (let i = 0; i < runs; i++) {
     cmds.forEach((c, j) => {
       if (c.fresh !== undefined) rmSync(c.fresh, { force: true });
       all[j]!.push(run(c.cmd, c.args, c.env ?? {}));
@@ -185,6 +185,13 @@ function buildGgufKvs(blocks: number): GgufKv[] {
   return [kv.str('general.architecture', 'llama'), kv.u32('llama.block_count', blocks), kv.u32('llama.embedding_length', 32), kv.u32('llama.attention.head_count', 4), kv.u32('llama.attention.head_count_kv', 4), kv.u32('llama.context_length', 2048)];
 }
 
+/**
+ * Runs of the graph row: its ratio divides two differences of medians (each command 0.1-0.5 s, start-up ~40 ms of
+ * node and ~190 ms of python, each with its jitter), which 3 runs left swinging: one build on a quiet machine measured
+ * 1.52x in this row and 1.21x in 9 pairs right after. 15 runs of its four commands take ~15 s.
+ */
+const GRAPH_RUNS = Math.max(RUNS, 15);
+
 function rowGraph(dir: string): void {
   const file = path.join(dir, 'graph45k.onnx');
   const nodes = [];
@@ -215,7 +222,7 @@ function rowGraph(dir: string): void {
     { cmd: node20, args: [empty] },
     { cmd: py, args: ['-c', 'import sys, onnx; onnx.load(sys.argv[1])', file] },
     { cmd: py, args: ['-c', 'import onnx'] },
-  ]);
+  ], GRAPH_RUNS);
   const oursNet = ours!.ms - nodeStart!.ms;
   const loadNet = load!.ms - pyStart!.ms;
   const ratio = loadNet / oursNet;
@@ -292,7 +299,7 @@ function main(): void {
     for (const r of ROWS) {
       const f = rows[r];
       if (!f) throw new Error(`PL_BENCH_ROWS: unknown row '${r}' (rows: ${Object.keys(rows).join(', ')})`);
-      console.log(`row ${r} (${RUNS} alternating runs)…`);
+      console.log(`row ${r} (${r === 'graph' ? GRAPH_RUNS : RUNS} alternating runs)…`);
       f(dir);
     }
   } finally {
