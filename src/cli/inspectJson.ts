@@ -34,7 +34,7 @@ const MEMO_ENTRIES = 16;
 const NUMBER_BYTES = 24;
 
 /** ASCII text as bytes. */
-const ascii = (text: string): Uint8Array => Uint8Array.from(text, (c) => c.charCodeAt(0));
+const ascii = (text: string): Uint8Array => Buffer.from(text, 'latin1');
 
 /** A value written as `JSON.stringify` writes it in the document, terminal-escaped, as UTF-8 bytes. */
 const jsonBytes = (v: string): Buffer => Buffer.from(escapeTerminal(JSON.stringify(v), true), 'utf8');
@@ -112,24 +112,19 @@ class OpRoleMemo {
   private readonly ops: unknown[] = [];
   private readonly roles: unknown[] = [];
   private readonly pieces: Uint8Array[] = [];
-  private last = 0;
 
   constructor(private readonly member: string) {}
 
   get(op: unknown, role: unknown): Uint8Array | null | undefined {
-    const last = this.last;
-    if (last < this.pieces.length && this.ops[last] === op && this.roles[last] === role) return this.pieces[last];
-    return this.find(op, role);
+    // Each entry in turn (at most MEMO_ENTRIES, two comparisons each): rows of a graph alternate between a few pairs
+    // (Mul/other, Add/bias…), so the last pair found would miss every other row.
+    const { ops, roles } = this;
+    for (let k = 0; k < ops.length; k++) if (ops[k] === op && roles[k] === role) return this.pieces[k];
+    return this.add(op, role);
   }
 
-  private find(op: unknown, role: unknown): Uint8Array | null | undefined {
+  private add(op: unknown, role: unknown): Uint8Array | null | undefined {
     const n = this.pieces.length;
-    for (let k = 0; k < n; k++) {
-      if (this.ops[k] === op && this.roles[k] === role) {
-        this.last = k;
-        return this.pieces[k];
-      }
-    }
     if (typeof op !== 'string' || typeof role !== 'string') return null;
     if (n >= MEMO_ENTRIES) return undefined;
     const m = this.member;
@@ -137,7 +132,6 @@ class OpRoleMemo {
     this.ops.push(op);
     this.roles.push(role);
     this.pieces.push(piece);
-    this.last = n;
     return piece;
   }
 }
