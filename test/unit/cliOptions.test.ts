@@ -9,10 +9,11 @@ import { spawn } from 'node:child_process';
 import { promises as fs, readFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { parseArgs } from 'node:util';
 import { ModelFormatError } from '../../src/core';
 import { CLI_VERSION, COMMAND_SPECS, reportError, runCli } from '../../src/cli/main';
 import { CliError, escapeTerminal, renderTable, MAX_CELL_CHARS } from '../../src/cli/io';
-import { COMMON_OPTIONS, COMPLETION_SHELLS, bashCompletion, commandHelp, completionScript, synopsis } from '../../src/cli/options';
+import { COMMON_OPTIONS, COMPLETION_SHELLS, bashCompletion, commandHelp, completionScript, parseCommand, synopsis } from '../../src/cli/options';
 import { createProgress } from '../../src/cli/progress';
 import { llamaGguf } from '../fixtures/buildGguf';
 import { buildSafetensors } from '../fixtures/buildSafetensors';
@@ -309,4 +310,39 @@ test('plan --eval-context is bounded and needs a GGUF model run in llama.cpp', a
   const onnx = await cli('plan', MNIST, '--target', 'cpu', '--eval-context', '64', '--no-verify', '--dry-run');
   assert.equal(onnx.code, 2);
   assert.match(onnx.err, /--eval-context needs a GGUF model and --measure or --verify/);
+});
+
+test('parseCommand gives what node:util parseArgs gives, for command lines of flags and positionals and for any other', () => {
+  // Lines of long boolean flags and plain positionals are parsed without parseArgs (options.ts flagsAndPositionals):
+  // each must give parseArgs's values and positionals, and every other line (short flags, values, `--`, `-`, `=`,
+  // unknown options) the same as well, or the same one-line error.
+  const words = ['m.onnx', '', 'x y', '--json', '--debug', '--help', '-h', '--', '-', '--json=1', '--nope', '--target', 'h100', '--progress', '-x', '--__proto__', '--constructor'];
+  for (const spec of COMMAND_SPECS) {
+    const options = Object.fromEntries([...spec.options, ...COMMON_OPTIONS].map((o) => [o.name, { type: o.type, ...(o.short !== undefined ? { short: o.short } : {}) }]));
+    const lines: string[][] = [[]];
+    for (const a of words) {
+      lines.push([a]);
+      for (const b of words) lines.push([a, b], [b, 'm.onnx', a]);
+    }
+    for (const argv of lines) {
+      let want: unknown;
+      try {
+        const r = parseArgs({ args: argv, options, allowPositionals: true, strict: true });
+        want = { values: { ...r.values }, positionals: r.positionals };
+      } catch {
+        want = 'error';
+      }
+      let got: unknown;
+      try {
+        const r = parseCommand(spec, argv);
+        got = r.help ? (want === 'error' ? 'error' : want) : { values: { ...r.values }, positionals: r.positionals };
+        if (!r.help && Object.getPrototypeOf(r.values) !== null) assert.fail(`${spec.name} ${JSON.stringify(argv)}: values with a prototype`);
+      } catch (e) {
+        assert.ok(e instanceof CliError, `${spec.name} ${JSON.stringify(argv)}: ${String(e)}`);
+        // parseCommand's own checks (positional count, required options, choices) fail lines parseArgs takes.
+        got = want === 'error' || /missing|too many|required|unknown value|at most one|needs at least/.test(e.message) ? want : e.message;
+      }
+      assert.deepEqual(got, want, `${spec.name} ${JSON.stringify(argv)}`);
+    }
+  }
 });

@@ -133,6 +133,16 @@ test('inspect --json: written in blocks of about 1 MiB (no one string or buffer 
   for (const b of blocks) assert.ok(b <= (1 << 20), `block of ${b} bytes`);
 });
 
+test('inspect --json: a row larger than a block (a 400,000-character name) is written whole, between rows of the usual size', async () => {
+  const base = (await models())[0]![1];
+  const long = `/block.0/${'n'.repeat(400_000)}`;
+  const layers: Layer[] = Array.from({ length: 6000 }, (_, i) => ({ ...base.layers[i % base.layers.length]!, name: i === 3500 ? long : `/block.${i >> 4}/MatMul_${i}`, weight: i === 3501 ? long : `w${i}` }));
+  const m: Model = { ...base, layers };
+  const { bytes, blocks } = written(m);
+  assert.ok(bytes.equals(expected(m)));
+  assert.ok(blocks.some((b) => b > 400_000 && b < (1 << 20)), `blocks ${blocks.join(' ')}`);
+});
+
 test('inspect --json through a sink without outBytes: the same text, rows written a run at a time', async () => {
   for (const [, m] of (await models()).slice(0, 3)) {
     const calls: string[] = [];

@@ -1,5 +1,5 @@
 import { dtypeLabel, formatBytes, formatCount, inspectDocument, type InspectLayerRows, openModel } from '../../core';
-import { openModelFile } from '../../node/fileByteSource';
+import { openModelFileBlocking } from '../../node/fileByteSource';
 import { renderTable, type CliOutput } from '../io';
 import { JSON_OPTION, flag, type CommandSpec, type OptionValues } from '../options';
 import { writeInspectRows } from '../inspectJson';
@@ -36,7 +36,7 @@ function tableRows(rows: InspectLayerRows): (string | number)[][] {
 /** `precision-lens inspect FILE [--json]`: the model's layers as a table or one JSON document. */
 export async function inspectCommand(values: OptionValues, positionals: readonly string[], io: CliOutput): Promise<number> {
   const file = positionals[0]!;
-  const opened = await openModelFile(file);
+  const opened = openModelFileBlocking(file);
   try {
     const model = await openModel(opened.source, { siblings: opened.siblings });
     // The layer rows are made on request: a block at a time by writeJson, all at once for the table.

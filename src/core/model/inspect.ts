@@ -77,6 +77,10 @@ export interface InspectReport {
 export class InspectLayerRows {
   /** The number of rows (= layers). */
   readonly length: number;
+  /** The model's layers (row `i` is made from layer `i`). */
+  readonly layers: readonly Layer[];
+  /** True when every row's `part` is 'text' and its `cache` null (no part map, no cache labels). */
+  readonly plain: boolean;
 
   constructor(
     private readonly model: Model,
@@ -84,6 +88,8 @@ export class InspectLayerRows {
     private readonly labels: readonly string[],
   ) {
     this.length = model.layers.length;
+    this.layers = model.layers;
+    this.plain = parts === 'text' && labels.length === 0;
   }
 
   /** Layer `i` of the model (row `i` is made from it). */
