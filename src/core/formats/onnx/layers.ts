@@ -327,24 +327,21 @@ function shapeHash(name: string): number {
 function answerOfShape(known: ShapeAnswer, name: string, out: RoleResult): boolean {
   const a = known.name;
   if (a.length !== name.length) return false;
+  const { blockStart, blockEnd, expertStart, expertEnd } = known;
+  // The digits are read in the compare's pass: one loop with two charCodeAt (TurboFan's code for each charCodeAt, every
+  // string representation, made this function's compile ~0.3 ms longer per call site).
+  let block = 0;
+  let expert = 0;
   for (let i = 0; i < a.length; i++) {
     const x = a.charCodeAt(i);
     const y = name.charCodeAt(i);
     if (x !== y && !(x >= 0x30 && x <= 0x39 && y >= 0x30 && y <= 0x39)) return false;
+    if (i >= blockStart && i < blockEnd) block = block * 10 + (y - 0x30);
+    if (i >= expertStart && i < expertEnd) expert = expert * 10 + (y - 0x30);
   }
   out.role = known.role;
-  let block: number | undefined;
-  if (known.blockStart >= 0) {
-    block = 0;
-    for (let i = known.blockStart; i < known.blockEnd; i++) block = block * 10 + (name.charCodeAt(i) - 0x30);
-  }
-  let expert: number | undefined;
-  if (known.expertStart >= 0) {
-    expert = 0;
-    for (let i = known.expertStart; i < known.expertEnd; i++) expert = expert * 10 + (name.charCodeAt(i) - 0x30);
-  }
-  out.block = block;
-  out.expert = expert;
+  out.block = blockStart >= 0 ? block : undefined;
+  out.expert = expertStart >= 0 ? expert : undefined;
   return true;
 }
 
@@ -596,6 +593,8 @@ class GraphLayers {
   private readonly table: RawGraph['nodes'];
   private readonly edges: RawGraph['nodes']['inputEdges'];
   private readonly texts: readonly string[];
+  /** The node names' spans, as {@link spans}. */
+  private readonly nameSpans: Int32Array;
   /** The input edges' spans (text, start, end per edge), read directly: `inspect` runs with TurboFan's inlining off (src/cli/launcher.ts), so a method call per edge stays a call. */
   private readonly spans: Int32Array;
   /** The side tensors of the tensor {@link trace} returned last. */
@@ -626,11 +625,12 @@ class GraphLayers {
     this.edges = this.table.inputEdges;
     this.texts = this.table.texts;
     this.spans = this.edges.spanData;
+    this.nameSpans = this.table.names.spanData;
   }
 
   /** The stored tensor input edge `k` reads, if any (its side tensors in {@link tracedExtras}). */
   private trace(k: number): TensorInfo | undefined {
-    if (this.edgeFilter !== undefined) return this.lookup(k, this.edgeFilter);
+    if (this.edgeFilter !== undefined) return mayBeStored(this.edgeFilter, this.spans, this.texts, k) ? this.lookup(k) : undefined;
     const spans = this.spans;
     const start = spans[3 * k + 1]!;
     const length = spans[3 * k + 2]! - start;
@@ -659,16 +659,18 @@ class GraphLayers {
   }
 
   /**
-   * {@link trace} in a graph of one scope (`filter`: {@link edgeFilter}). Its own method, without the loop over
-   * scopes: {@link rows} calls it for the edges that pass the filter, which the first scope mostly holds, so the
-   * loop's step had never run when it was optimized (a deoptimization in every run of the bench).
+   * {@link trace} in a graph of one scope, of an edge that passed its {@link edgeFilter} (the caller's test). Its own
+   * method, without the loop over scopes: {@link rows} calls it for the edges that pass the filter, which the first
+   * scope mostly holds, so the loop's step had never run when it was optimized (a deoptimization in every run of
+   * the bench).
    */
-  private lookup(k: number, filter: Uint8Array): TensorInfo | undefined {
+  private lookup(k: number): TensorInfo | undefined {
     const spans = this.spans;
     const start = spans[3 * k + 1]!;
-    const length = spans[3 * k + 2]! - start;
-    if (length === 0 || filter[(this.texts[spans[3 * k]!]!.charCodeAt(start) & 0x7f) * 64 + (length < 63 ? length : 63)] === 0) return undefined;
-    const value = this.edges.get(k);
+    const end = spans[3 * k + 2]!;
+    const text = this.texts[spans[3 * k]!]!;
+    // this.edges.get(k), without the call.
+    const value = start === 0 && end === text.length ? text : text.substring(start, end);
     if (this.traced.size > 0) {
       const t = this.traced.get(value);
       if (t !== undefined) {
@@ -708,49 +710,46 @@ class GraphLayers {
       }
       const first = inputStarts[nodeIndex]!;
       const stop = nodeIndex + 1 < rows ? inputStarts[nodeIndex + 1]! : inputCount;
-      // trace(k)'s first test, here (edgeFilter): most edges of a large graph are activations (the 45,000-node
-      // bench: 45,000 of its 67,500 edges, and the first input of each of its 11,250 Identity rows), each a call less.
-      if (kind === ROW_WEIGHT_PATH && stop > first && (edgeFilter === undefined || mayBeStored(edgeFilter, spans, texts, first)) && this.weightPath(nodeIndex, first, stop)) continue;
       let found = 0;
       for (let k = first; k < stop; k++) {
-        let tensor: TensorInfo | undefined;
-        if (k === this.firstEdge) tensor = this.firstTensor;
-        else {
-          if (edgeFilter !== undefined) {
-            const start = spans[3 * k + 1]!;
-            const length = spans[3 * k + 2]! - start;
-            if (length === 0 || edgeFilter[(texts[spans[3 * k]!]!.charCodeAt(start) & 0x7f) * 64 + (length < 63 ? length : 63)] === 0) continue;
-            tensor = this.lookup(k, edgeFilter);
-          } else tensor = this.trace(k);
+        // trace(k)'s first test, here (edgeFilter): most edges of a large graph are activations (the 45,000-node
+        // bench: 45,000 of its 67,500 edges, the first input of each of its 11,250 Identity rows among them), each a
+        // call less.
+        if (edgeFilter !== undefined) {
+          const start = spans[3 * k + 1]!;
+          const length = spans[3 * k + 2]! - start;
+          if (length === 0 || edgeFilter[(texts[spans[3 * k]!]!.charCodeAt(start) & 0x7f) * 64 + (length < 63 ? length : 63)] === 0) continue;
         }
+        let tensor: TensorInfo | undefined;
+        if (k === first && kind === ROW_WEIGHT_PATH) {
+          // A weight step: the row is no layer.
+          if (this.weightPath(nodeIndex, first, stop)) break;
+          tensor = this.firstTensor;
+        } else tensor = edgeFilter !== undefined ? this.lookup(k) : this.trace(k);
         if (tensor === undefined) continue;
         foundIndex[found] = k - first;
         foundTensor[found] = tensor;
-        foundExtras[found] = k === this.firstEdge ? this.firstExtras : this.tracedExtras;
+        foundExtras[found] = this.tracedExtras;
         found++;
       }
-      this.firstEdge = -1;
       if (found > 0) this.layer(nodeIndex, opId, labels.get(opId), labels.get(labelIds[2 * nodeIndex + 1]!), found);
     }
   }
 
-  // What {@link weightPath} traced for a weight-path op's first input edge that is no weight step (read once).
-  private firstEdge = -1;
+  /** What {@link weightPath} traced for a weight-path op's first input edge that is no weight step (its side tensors in {@link tracedExtras}). */
   private firstTensor: TensorInfo | undefined = undefined;
-  private firstExtras: readonly TensorInfo[] = NO_EXTRAS;
 
   /**
    * A weight-path op (DequantizeLinear, Cast, Transpose…) whose first input (edge `first`) is a stored weight makes
    * its first output a traced weight, with its other stored inputs as side tensors: true. Else false, with the first
-   * input's answer kept for the node's walk.
+   * input's answer in {@link firstTensor} and {@link tracedExtras} for the node's walk.
    */
   private weightPath(nodeIndex: number, first: number, stop: number): boolean {
     const table = this.table;
+    const tensor = (this.firstTensor = this.trace(first));
     const firstOutput = table.outputStart(nodeIndex);
-    if (table.outputEnd(nodeIndex) <= firstOutput) return false;
-    const tensor = this.trace(first);
-    const tracedExtras = this.tracedExtras;
-    if (tensor !== undefined && isWeightDtype(tensor.dtype)) {
+    if (tensor !== undefined && isWeightDtype(tensor.dtype) && table.outputEnd(nodeIndex) > firstOutput) {
+      const tracedExtras = this.tracedExtras;
       const extras = tracedExtras.slice();
       for (let k = first + 1; k < stop; k++) {
         const side = this.trace(k);
@@ -764,9 +763,6 @@ class GraphLayers {
       if (this.edgeFilter !== undefined && value !== '') this.edgeFilter[(value.charCodeAt(0) & 0x7f) * 64 + (value.length < 63 ? value.length : 63)] = 1;
       return true;
     }
-    this.firstEdge = first;
-    this.firstTensor = tensor;
-    this.firstExtras = tracedExtras;
     return false;
   }
 
@@ -801,7 +797,9 @@ class GraphLayers {
     let mainIndex = -1;
     for (let f = 0; f < found; f++) {
       const tensor = foundTensor[f]!;
-      if (isWeightDtype(tensor.dtype) && (!m || tensor.elementCount > m.elementCount)) {
+      // isWeightDtype's remembered answer read here: a call fewer per stored input.
+      const dtype = tensor.dtype;
+      if ((dtype === weightDtype ? weightDtypeAnswer : isWeightDtype(dtype)) && (!m || tensor.elementCount > m.elementCount)) {
         m = tensor;
         mainIndex = foundIndex[f]!;
       }
@@ -817,8 +815,12 @@ class GraphLayers {
         byteLength += more[i]!.byteLength;
       }
     }
-    const table = this.table;
-    const nodeName = table.name(nodeIndex);
+    // table.name(nodeIndex), without its two calls.
+    const nameSpans = this.nameSpans;
+    const nameText = this.texts[nameSpans[3 * nodeIndex]!]!;
+    const nameStart = nameSpans[3 * nodeIndex + 1]!;
+    const nameEnd = nameSpans[3 * nodeIndex + 2]!;
+    const nodeName = nameStart === 0 && nameEnd === nameText.length ? nameText : nameText.substring(nameStart, nameEnd);
     // opKind of the scan's op ids remembered by id (a Map lookup and a call fewer per layer).
     let kind = opId < SCAN_LABELS ? this.scannedRoleKinds[opId]! - 1 : opKind(op);
     if (kind < 0) this.scannedRoleKinds[opId] = (kind = opKind(op)) + 1;
