@@ -5,7 +5,7 @@
  * Attention → attention_qkv) and from weight/node names second (q_proj, c_attn, lm_head… via model/roles.ts).
  */
 import { dtypeInfo, isRealValued } from '../../model/dtypes';
-import { isQuantizableWeight, readsDigitValues, SegmentRoleMemo } from '../../model/roles';
+import { readsDigitValues, SegmentRoleMemo } from '../../model/roles';
 import type { Layer, LayerRole, TensorInfo } from '../../model/types';
 import { NO_MORE_WEIGHTS } from '../../model/tensorData';
 import type { RawGraph } from './parse';
@@ -105,8 +105,17 @@ const MIN_LAYER_ELEMENTS = 2;
 /** Layers whose main weight is smaller than this are not lowered by default. */
 const MIN_QUANTIZABLE_ELEMENTS = 64;
 
+// The last dtype isWeightDtype answered, and its answer: a graph's weights mostly share one (two lookups and a call
+// fewer per stored input).
+let weightDtype = '';
+let weightDtypeAnswer = false;
+
 function isWeightDtype(dtype: string): boolean {
-  return isRealValued(dtype) || QUANTIZED_INT_DTYPES.has(dtype);
+  if (dtype !== weightDtype) {
+    weightDtypeAnswer = isRealValued(dtype) || QUANTIZED_INT_DTYPES.has(dtype);
+    weightDtype = dtype;
+  }
+  return weightDtypeAnswer;
 }
 
 /** Tensors that travel with a layer (bias, scales, zero points): anything but shapes/indices/strings. */
@@ -225,6 +234,14 @@ interface ShapeAnswer {
 /** Most name shapes one {@link NameRoleMemo} keeps. */
 const NAME_SHAPES_MAX = 4096;
 
+/** One op's answers in a {@link NameRoleMemo}. */
+interface OpShapes {
+  /** By hash of the name's shape ({@link shapeHash}; the first name of a hash keeps it). */
+  readonly shapes: Map<number, ShapeAnswer>;
+  /** The answer given last (names met one after another mostly have one shape). */
+  last: ShapeAnswer;
+}
+
 /**
  * {@link roleFromName} remembered per op and digit shape of the name (each ASCII digit → '0'): `/block.7/Mul_123` and
  * `/block.12/Mul_200` are `/block.0/Mul_000` and `/block.00/Mul_000`. Every rule there reads a digit only as "a digit"
@@ -235,8 +252,8 @@ const NAME_SHAPES_MAX = 4096;
  * without digits (a token equal to the op is removed: `gemmfloat8` and `gemmfloat9` differ there).
  */
 export class NameRoleMemo {
-  /** Per op, the answers by hash of the name's shape ({@link shapeHash}; the first name of a hash keeps it). */
-  private readonly byOp = new Map<string, Map<number, ShapeAnswer>>();
+  /** Per op, its answers. */
+  private readonly byOp = new Map<string, OpShapes>();
   private size = 0;
   private readonly origin: RoleOrigin = { blockToken: -1, blockDigits: 0, expertToken: -1 };
 
@@ -245,23 +262,28 @@ export class NameRoleMemo {
 
   /** `roleFromName(name, op, segments, out)`. */
   infer(name: string, op: string, out: RoleResult): void {
-    const shapes = this.byOp.get(op);
+    const answers = this.byOp.get(op);
+    // The op's last answer first: one pass over the name when it has that shape (the 45,000-node bench: all but a
+    // few dozen of its 25,000 names, weights and nodes each in a memo of their own), instead of hashing it and comparing.
+    // Out of line: {@link infer} runs per name, mostly to a hit, and stays small (compiled early and cheaply).
+    if (answers === undefined || !answerOfShape(answers.last, name, out)) this.find(name, op, out, answers);
+  }
+
+  /** {@link infer} by the name's shape hash (the answer found becomes the op's last), else {@link learn}. */
+  private find(name: string, op: string, out: RoleResult, answers: OpShapes | undefined): void {
     const hash = shapeHash(name) & this.hashMask;
-    if (shapes !== undefined) {
-      const known = shapes.get(hash);
-      if (known !== undefined && sameShape(known.name, name)) {
-        out.role = known.role;
-        out.block = known.blockStart >= 0 ? digitsValue(name, known.blockStart, known.blockEnd) : undefined;
-        out.expert = known.expertStart >= 0 ? digitsValue(name, known.expertStart, known.expertEnd) : undefined;
+    if (answers !== undefined) {
+      const known = answers.shapes.get(hash);
+      if (known !== undefined && answerOfShape(known, name, out)) {
+        answers.last = known;
         return;
       }
     }
-    // Out of line: {@link infer} runs per name, mostly to a hit, and stays small (compiled early and cheaply).
-    this.learn(name, op, out, shapes, hash);
+    this.learn(name, op, out, answers, hash);
   }
 
-  /** {@link infer} of a name whose shape is not remembered (`shapes`: the op's answers, `hash`: the name's shape hash). */
-  private learn(name: string, op: string, out: RoleResult, shapes: Map<number, ShapeAnswer> | undefined, hash: number): void {
+  /** {@link infer} of a name whose shape is not remembered (`answers`: the op's, `hash`: the name's shape hash). */
+  private learn(name: string, op: string, out: RoleResult, answers: OpShapes | undefined, hash: number): void {
     const origin = this.origin;
     roleFromName(name, op, this.segments, out, origin);
     if (this.size >= NAME_SHAPES_MAX || !isAscii(name) || /[0-9]/.test(op)) return;
@@ -277,10 +299,11 @@ export class NameRoleMemo {
       expertStart: expertEnd >= 0 ? tokenStart(name, expertEnd) : -1,
       expertEnd,
     };
-    let map = shapes;
-    if (map === undefined) this.byOp.set(op, (map = new Map()));
-    if (map.has(hash)) return;
-    map.set(hash, answer);
+    // The answer holds for every name of its shape, remembered under its hash or not (another shape's there).
+    if (answers === undefined) this.byOp.set(op, (answers = { shapes: new Map(), last: answer }));
+    else answers.last = answer;
+    if (answers.shapes.has(hash)) return;
+    answers.shapes.set(hash, answer);
     this.size++;
   }
 }
@@ -295,22 +318,31 @@ function shapeHash(name: string): number {
   return h;
 }
 
-/** True when `a` and `b` are one digit shape: the same length, ASCII digits where the other has them, the rest equal. */
-function sameShape(a: string, b: string): boolean {
-  if (a.length !== b.length) return false;
+/**
+ * When `name` has the digit shape of `known`'s name (the same length, ASCII digits where the other has them, the rest
+ * equal), `known`'s answer for it into `out` (its block and expert: the values of its digits at their places, at most 9
+ * digits each, so exact integers as `Number` of that text) and true. One function for both (not a test, then a
+ * call per number): a call each, with inlining off, on two names per layer.
+ */
+function answerOfShape(known: ShapeAnswer, name: string, out: RoleResult): boolean {
+  const a = known.name;
+  if (a.length !== name.length) return false;
+  const { blockStart, blockEnd, expertStart, expertEnd } = known;
+  // The digits are read in the compare's pass: one loop with two charCodeAt, not three loops with four (TurboFan's code
+  // for each charCodeAt covers every string representation: compile 1.3 -> 1.1 ms single-threaded).
+  let block = 0;
+  let expert = 0;
   for (let i = 0; i < a.length; i++) {
     const x = a.charCodeAt(i);
-    const y = b.charCodeAt(i);
+    const y = name.charCodeAt(i);
     if (x !== y && !(x >= 0x30 && x <= 0x39 && y >= 0x30 && y <= 0x39)) return false;
+    if (i >= blockStart && i < blockEnd) block = block * 10 + (y - 0x30);
+    if (i >= expertStart && i < expertEnd) expert = expert * 10 + (y - 0x30);
   }
+  out.role = known.role;
+  out.block = blockStart >= 0 ? block : undefined;
+  out.expert = expertStart >= 0 ? expert : undefined;
   return true;
-}
-
-/** The value of the ASCII digits name[from, to) (at most 9 of them: an exact integer, as `Number` of that text). */
-function digitsValue(name: string, from: number, to: number): number {
-  let v = 0;
-  for (let i = from; i < to; i++) v = v * 10 + (name.charCodeAt(i) - 0x30);
-  return v;
 }
 
 function isAscii(name: string): boolean {
@@ -388,10 +420,10 @@ function dimsOverOne(shape: readonly number[]): number {
 const fromWeight: RoleResult = { role: 'other', block: undefined, expert: undefined };
 const fromNode: RoleResult = { role: 'other', block: undefined, expert: undefined };
 
-/** Sets `out` to the layer's role, block and expert. */
-function roleFor(nodeName: string, op: string, main: TensorInfo, mainInputIndex: number, ctx: LayerContext, memo: NameRoleMemo, out: RoleResult): void {
-  memo.infer(main.name, op, fromWeight);
-  if (nodeName) memo.infer(nodeName, op, fromNode);
+/** Sets `out` to the layer's role, block and expert (`kind`: {@link opKind} of `op`). */
+function roleFor(nodeName: string, op: string, kind: number, main: TensorInfo, mainInputIndex: number, ctx: LayerContext, weightMemo: NameRoleMemo, nodeMemo: NameRoleMemo, out: RoleResult): void {
+  weightMemo.infer(main.name, op, fromWeight);
+  if (nodeName) nodeMemo.infer(nodeName, op, fromNode);
   else {
     fromNode.role = 'other';
     fromNode.block = undefined;
@@ -401,7 +433,6 @@ function roleFor(nodeName: string, op: string, main: TensorInfo, mainInputIndex:
   const expert = fromWeight.expert ?? fromNode.expert;
   const named = fromWeight.role !== 'other' ? fromWeight.role : fromNode.role;
   let role: LayerRole;
-  const kind = opKind(op);
   if (kind === OP_CONV) role = 'conv';
   else if (kind === OP_RECURRENT) role = 'recurrent';
   else if (kind === OP_NORM) role = 'norm';
@@ -413,7 +444,7 @@ function roleFor(nodeName: string, op: string, main: TensorInfo, mainInputIndex:
   else if (kind === OP_LINEAR) {
     role = named === 'other' || named === 'conv' || named === 'norm' || named === 'bias' || named === 'embedding' || named === 'recurrent' ? 'linear' : named;
     if (role === 'router' && !ctx.hasExperts && fromWeight.role === 'router') role = 'ffn_gate';
-  } else if (kind === OP_BIAS && dimsOverOne(main.shape) <= 1) role = 'bias';
+  } else if (kind === OP_BIAS && (main.shape.length <= 1 || dimsOverOne(main.shape) <= 1)) role = 'bias';
   else role = named === 'embedding' || named === 'position_embedding' ? 'other' : named;
   out.role = role;
   out.block = block;
@@ -443,8 +474,6 @@ const NO_EXTRAS: readonly TensorInfo[] = Object.freeze([]);
 /** A layer whose name is given once every layer is known (see {@link nameLayers}). */
 type Draft = { -readonly [K in keyof Layer]: Layer[K] };
 
-type NodeTable = RawGraph['nodes'];
-
 /**
  * An ONNX layer. Its node's inputs and outputs (graph edges) are read from the node table whenever asked for
  * (estimate and the output-head search read them; `inspect` does not): a large graph's layers would otherwise each
@@ -466,7 +495,7 @@ class OnnxLayer implements Draft {
   declare shape: readonly number[];
   declare quantizable: boolean;
   declare name: string;
-  readonly #table: NodeTable;
+  readonly #graph: RawGraph;
   readonly #row: number;
 
   constructor(
@@ -481,7 +510,8 @@ class OnnxLayer implements Draft {
     dtype: TensorInfo['dtype'],
     shape: readonly number[],
     quantizable: boolean,
-    table: NodeTable,
+    nodeName: string,
+    graph: RawGraph,
     row: number,
   ) {
     // In the order the fields had as parameter properties, `name` last (the own keys' order stays the same).
@@ -496,19 +526,25 @@ class OnnxLayer implements Draft {
     this.dtype = dtype;
     this.shape = shape;
     this.quantizable = quantizable;
-    this.name = '';
-    this.#table = table;
+    // The node's name until {@link nameLayers} settles the layer's (mostly: keeps it).
+    this.name = nodeName;
+    this.#graph = graph;
     this.#row = row;
+  }
+
+  /** The layer's name from its node's (in {@link name} until {@link nameLayers} sets it): see {@link layerName}. */
+  nameAfterNode(unique: boolean): string {
+    return layerName(this.name, unique, this.#graph.nodes.ops[this.#row]!, this.#row, this.#graph);
   }
 
   /** A new list per read (its readers — estimate, the output-head search — read it once per layer): nothing is kept. */
   get inputs(): readonly string[] {
-    return this.#table.inputs(this.#row);
+    return this.#graph.nodes.inputs(this.#row);
   }
 
   /** A new list per read, as {@link inputs}. */
   get outputs(): readonly string[] {
-    return this.#table.outputs(this.#row);
+    return this.#graph.nodes.outputs(this.#row);
   }
 }
 
@@ -517,29 +553,29 @@ const ROWS_PER_CALL = 512;
 
 /** Builds the layers of every graph, main graph first. */
 export function buildLayers(ctx: LayerContext): Layer[] {
-  const out: LayerSink = { layers: [], siteNames: [], siteRows: [], siteGraphs: [], memo: new NameRoleMemo(new SegmentRoleMemo(0)), weightUses: new Map(), sharedWeights: false, outputHead: false };
+  const segments = new SegmentRoleMemo(0);
+  const out: LayerSink = { layers: [], weightMemo: new NameRoleMemo(segments), nodeMemo: new NameRoleMemo(segments), mainWeights: new Set(), sharedWeights: new Set(), outputHead: false };
   for (const g of ctx.graphs) {
     const walk = new GraphLayers(ctx, g, out);
     const rows = g.nodes.length;
     for (let from = 0; from < rows; from += ROWS_PER_CALL) walk.rows(from, Math.min(rows, from + ROWS_PER_CALL));
   }
-  nameLayers(out.layers, out.siteNames, out.siteRows, out.siteGraphs, ctx.graphs);
-  if (out.sharedWeights) blocksForSharedWeights(out.layers, out.weightUses);
+  nameLayers(out.layers, ctx.graphs);
+  if (out.sharedWeights.size > 0) blocksForSharedWeights(out.layers, out.sharedWeights);
   if (!out.outputHead) markOutputHead(out.layers, ctx);
   return out.layers;
 }
 
-/** The layers found so far, their nodes (name, row and graph), and the role memo they share. */
+/** The layers found so far and the role memos they share. */
 interface LayerSink {
   readonly layers: OnnxLayer[];
-  readonly siteNames: string[];
-  readonly siteRows: number[];
-  readonly siteGraphs: RawGraph[];
-  readonly memo: NameRoleMemo;
-  /** How many layers have each main weight (by name), counted as layers are made. */
-  readonly weightUses: Map<string, number>;
-  /** True once a main weight is used by two layers. */
-  sharedWeights: boolean;
+  /** The role memos of weight names and of node names (one each: the names of one memo mostly share one shape, see {@link NameRoleMemo.infer}). */
+  readonly weightMemo: NameRoleMemo;
+  readonly nodeMemo: NameRoleMemo;
+  /** The main weights (by name) of the layers made so far. */
+  readonly mainWeights: Set<string>;
+  /** The main weights (by name) of two layers or more. */
+  readonly sharedWeights: Set<string>;
   /** True once a layer is an output head. */
   outputHead: boolean;
 }
@@ -557,6 +593,8 @@ class GraphLayers {
   private readonly table: RawGraph['nodes'];
   private readonly edges: RawGraph['nodes']['inputEdges'];
   private readonly texts: readonly string[];
+  /** The node names' spans, as {@link spans}. */
+  private readonly nameSpans: Int32Array;
   /** The input edges' spans (text, start, end per edge), read directly: `inspect` runs with TurboFan's inlining off (src/cli/launcher.ts), so a method call per edge stays a call. */
   private readonly spans: Int32Array;
   /** The side tensors of the tensor {@link trace} returned last. */
@@ -568,20 +606,31 @@ class GraphLayers {
   private readonly foundExtras: (readonly TensorInfo[])[] = [];
   /** {@link rowOpKind} of the scan's label ids (ids below {@link SCAN_LABELS}), filled in as the rows meet them. */
   private readonly scannedOpKinds = new Uint8Array(SCAN_LABELS);
+  /** {@link opKind} + 1 of the scan's label ids, filled in as layers meet them (0: not met yet). */
+  private readonly scannedRoleKinds = new Uint8Array(SCAN_LABELS);
+  /**
+   * A graph of one scope: a copy of its name filter ({@link Scope}) with the values of {@link traced} added, so that
+   * {@link rows} passes over an edge whose entry is 0 without calling {@link trace} (inlining is off: see {@link spans}).
+   * Undefined for a subgraph that sees several scopes: its edges are all traced.
+   */
+  private readonly edgeFilter: Uint8Array | undefined;
 
   constructor(private readonly ctx: LayerContext, private readonly graph: RawGraph, private readonly out: LayerSink) {
     const scopes = ctx.scopes(graph);
     this.chain = scopes.map((scope) => scope.tensors);
     this.filters = scopes.map((scope) => scope.filter);
+    this.edgeFilter = scopes.length === 1 ? scopes[0]!.filter.slice() : undefined;
     // Rows of the node table (parse.ts): no node object is made here.
     this.table = graph.nodes;
     this.edges = this.table.inputEdges;
     this.texts = this.table.texts;
     this.spans = this.edges.spanData;
+    this.nameSpans = this.table.names.spanData;
   }
 
   /** The stored tensor input edge `k` reads, if any (its side tensors in {@link tracedExtras}). */
   private trace(k: number): TensorInfo | undefined {
+    if (this.edgeFilter !== undefined) return mayBeStored(this.edgeFilter, this.spans, this.texts, k) ? this.lookup(k) : undefined;
     const spans = this.spans;
     const start = spans[3 * k + 1]!;
     const length = spans[3 * k + 2]! - start;
@@ -609,6 +658,30 @@ class GraphLayers {
     return undefined;
   }
 
+  /**
+   * {@link trace} in a graph of one scope, of an edge that passed its {@link edgeFilter} (the caller's test). Its own
+   * method, without the loop over scopes: {@link rows} calls it for the edges that pass the filter, which the first
+   * scope mostly holds, so the loop's step had never run when it was optimized (a deoptimization in every run of
+   * the bench).
+   */
+  private lookup(k: number): TensorInfo | undefined {
+    const spans = this.spans;
+    const start = spans[3 * k + 1]!;
+    const end = spans[3 * k + 2]!;
+    const text = this.texts[spans[3 * k]!]!;
+    // this.edges.get(k), without the call.
+    const value = start === 0 && end === text.length ? text : text.substring(start, end);
+    if (this.traced.size > 0) {
+      const t = this.traced.get(value);
+      if (t !== undefined) {
+        this.tracedExtras = t.extras;
+        return t.weight;
+      }
+    }
+    this.tracedExtras = NO_EXTRAS;
+    return this.chain[0]!.get(value);
+  }
+
   /** Walks rows [from, to). */
   rows(from: number, to: number): void {
     const table = this.table;
@@ -620,7 +693,7 @@ class GraphLayers {
     const scannedOpKinds = this.scannedOpKinds;
     const rows = table.length;
     const inputCount = this.edges.length;
-    const { foundIndex, foundTensor, foundExtras } = this;
+    const { foundIndex, foundTensor, foundExtras, edgeFilter, spans, texts } = this;
     // Most rows of a large graph read no stored tensor: this loop is all they cost. The rest (weight-path steps,
     // layers) is in methods of its own, so this one stays small: it runs cold at first, and its optimized code is
     // compiled twice (a call, and on the stack).
@@ -637,38 +710,46 @@ class GraphLayers {
       }
       const first = inputStarts[nodeIndex]!;
       const stop = nodeIndex + 1 < rows ? inputStarts[nodeIndex + 1]! : inputCount;
-      if (kind === ROW_WEIGHT_PATH && stop > first && this.weightPath(nodeIndex, first, stop)) continue;
       let found = 0;
       for (let k = first; k < stop; k++) {
-        const tensor = k === this.firstEdge ? this.firstTensor : this.trace(k);
+        // trace(k)'s first test, here (edgeFilter): most edges of a large graph are activations (the 45,000-node
+        // bench: 45,000 of its 67,500 edges, the first input of each of its 11,250 Identity rows among them), each a
+        // call less.
+        if (edgeFilter !== undefined) {
+          const start = spans[3 * k + 1]!;
+          const length = spans[3 * k + 2]! - start;
+          if (length === 0 || edgeFilter[(texts[spans[3 * k]!]!.charCodeAt(start) & 0x7f) * 64 + (length < 63 ? length : 63)] === 0) continue;
+        }
+        let tensor: TensorInfo | undefined;
+        if (k === first && kind === ROW_WEIGHT_PATH) {
+          // A weight step: the row is no layer.
+          if (this.weightPath(nodeIndex, first, stop)) break;
+          tensor = this.firstTensor;
+        } else tensor = edgeFilter !== undefined ? this.lookup(k) : this.trace(k);
         if (tensor === undefined) continue;
         foundIndex[found] = k - first;
         foundTensor[found] = tensor;
-        foundExtras[found] = k === this.firstEdge ? this.firstExtras : this.tracedExtras;
+        foundExtras[found] = this.tracedExtras;
         found++;
       }
-      this.firstEdge = -1;
-      if (found > 0) this.layer(nodeIndex, labels.get(opId), labels.get(labelIds[2 * nodeIndex + 1]!), found);
+      if (found > 0) this.layer(nodeIndex, opId, labels.get(opId), labels.get(labelIds[2 * nodeIndex + 1]!), found);
     }
   }
 
-  // What {@link weightPath} traced for a weight-path op's first input edge that is no weight step (read once).
-  private firstEdge = -1;
+  /** What {@link weightPath} traced for a weight-path op's first input edge that is no weight step (its side tensors in {@link tracedExtras}). */
   private firstTensor: TensorInfo | undefined = undefined;
-  private firstExtras: readonly TensorInfo[] = NO_EXTRAS;
 
   /**
    * A weight-path op (DequantizeLinear, Cast, Transpose…) whose first input (edge `first`) is a stored weight makes
    * its first output a traced weight, with its other stored inputs as side tensors: true. Else false, with the first
-   * input's answer kept for the node's walk.
+   * input's answer in {@link firstTensor} and {@link tracedExtras} for the node's walk.
    */
   private weightPath(nodeIndex: number, first: number, stop: number): boolean {
     const table = this.table;
+    const tensor = (this.firstTensor = this.trace(first));
     const firstOutput = table.outputStart(nodeIndex);
-    if (table.outputEnd(nodeIndex) <= firstOutput) return false;
-    const tensor = this.trace(first);
-    const tracedExtras = this.tracedExtras;
-    if (tensor !== undefined && isWeightDtype(tensor.dtype)) {
+    if (tensor !== undefined && isWeightDtype(tensor.dtype) && table.outputEnd(nodeIndex) > firstOutput) {
+      const tracedExtras = this.tracedExtras;
       const extras = tracedExtras.slice();
       for (let k = first + 1; k < stop; k++) {
         const side = this.trace(k);
@@ -677,12 +758,11 @@ class GraphLayers {
           for (const t of this.tracedExtras) extras.push(t);
         }
       }
-      this.traced.set(table.outputEdges.get(firstOutput), { weight: tensor, extras });
+      const value = table.outputEdges.get(firstOutput);
+      this.traced.set(value, { weight: tensor, extras });
+      if (this.edgeFilter !== undefined && value !== '') this.edgeFilter[(value.charCodeAt(0) & 0x7f) * 64 + (value.length < 63 ? value.length : 63)] = 1;
       return true;
     }
-    this.firstEdge = first;
-    this.firstTensor = tensor;
-    this.firstExtras = tracedExtras;
     return false;
   }
 
@@ -711,13 +791,15 @@ class GraphLayers {
   }
 
   /** The layer of row `nodeIndex`, if any, from its `found` stored inputs (in the scratch columns). */
-  private layer(nodeIndex: number, op: string, domain: string, found: number): void {
+  private layer(nodeIndex: number, opId: number, op: string, domain: string, found: number): void {
     const { foundIndex, foundTensor, foundExtras, result, out } = this;
     let m: TensorInfo | undefined;
     let mainIndex = -1;
     for (let f = 0; f < found; f++) {
       const tensor = foundTensor[f]!;
-      if (isWeightDtype(tensor.dtype) && (!m || tensor.elementCount > m.elementCount)) {
+      // isWeightDtype's remembered answer read here: a call fewer per stored input.
+      const dtype = tensor.dtype;
+      if ((dtype === weightDtype ? weightDtypeAnswer : isWeightDtype(dtype)) && (!m || tensor.elementCount > m.elementCount)) {
         m = tensor;
         mainIndex = foundIndex[f]!;
       }
@@ -733,21 +815,23 @@ class GraphLayers {
         byteLength += more[i]!.byteLength;
       }
     }
-    const table = this.table;
-    const nodeName = table.name(nodeIndex);
-    roleFor(nodeName, op, m, mainIndex, this.ctx, out.memo, result);
+    // table.name(nodeIndex), without its two calls.
+    const nameSpans = this.nameSpans;
+    const nameText = this.texts[nameSpans[3 * nodeIndex]!]!;
+    const nameStart = nameSpans[3 * nodeIndex + 1]!;
+    const nameEnd = nameSpans[3 * nodeIndex + 2]!;
+    const nodeName = nameStart === 0 && nameEnd === nameText.length ? nameText : nameText.substring(nameStart, nameEnd);
+    // opKind of the scan's op ids remembered by id (a Map lookup and a call fewer per layer).
+    let kind = opId < SCAN_LABELS ? this.scannedRoleKinds[opId]! - 1 : opKind(op);
+    if (kind < 0) this.scannedRoleKinds[opId] = (kind = opKind(op)) + 1;
+    roleFor(nodeName, op, kind, m, mainIndex, this.ctx, out.weightMemo, out.nodeMemo, result);
     const role = result.role;
     if (role === 'output_head') out.outputHead = true;
-    const uses = out.weightUses.get(m.name);
-    if (uses === undefined) out.weightUses.set(m.name, 1);
-    else {
-      out.weightUses.set(m.name, uses + 1);
-      out.sharedWeights = true;
-    }
-    out.siteNames.push(nodeName);
-    out.siteRows.push(nodeIndex);
-    out.siteGraphs.push(this.graph);
-    const lowBitInt = QUANTIZED_INT_DTYPES.has(m.dtype) && m.shape.length >= 2 && role !== 'norm' && role !== 'bias' && role !== 'router';
+    // One Set operation per layer, not a count per weight in a Map (a get and a set): the bench's 12,500 main
+    // weights, each of one layer.
+    const mainWeights = out.mainWeights;
+    const known = mainWeights.size;
+    if (mainWeights.add(m.name).size === known) out.sharedWeights.add(m.name);
     out.layers.push(
       new OnnxLayer(
         domain && domain !== 'ai.onnx' ? `${domain}.${op}` : op,
@@ -760,12 +844,23 @@ class GraphLayers {
         byteLength,
         m.dtype,
         m.shape,
-        m.elementCount >= MIN_QUANTIZABLE_ELEMENTS && (isQuantizableWeight(role, m.shape, m.dtype) || lowBitInt),
-        table,
+        // isQuantizableWeight(role, m.shape, m.dtype), or a low-bit integer weight of such a role and shape: m has a
+        // weight dtype (real-valued or a quantized integer), so its dtype needs no further test.
+        // The roles are isQuantizableWeight's KEEP_PRECISION (model/roles.ts).
+        m.elementCount >= MIN_QUANTIZABLE_ELEMENTS && m.shape.length >= 2 && role !== 'norm' && role !== 'bias' && role !== 'router',
+        nodeName,
+        this.graph,
         nodeIndex,
       ),
     );
   }
+}
+
+/** False when input edge `k` (its span in `spans`, cut from `texts`) is empty or its `filter` entry is 0: no stored or traced value. */
+function mayBeStored(filter: Uint8Array, spans: Int32Array, texts: readonly string[], k: number): boolean {
+  const start = spans[3 * k + 1]!;
+  const length = spans[3 * k + 2]! - start;
+  return length !== 0 && filter[(texts[spans[3 * k]!]!.charCodeAt(start) & 0x7f) * 64 + (length < 63 ? length : 63)] !== 0;
 }
 
 /** `more` with `t` appended when it is a side tensor other than `main` not in it yet (a new list when `more` is undefined). */
@@ -785,20 +880,16 @@ function nameOf(t: TensorInfo): string {
  * `<op>_<index>` (prefixed by the graph path in a subgraph); {@link UniqueNames} settles clashes in layer order.
  * Only the layers' node names are counted: a large graph has a few layers among many nodes.
  */
-function nameLayers(layers: Draft[], names: readonly string[], siteRows: readonly number[], siteGraphs: readonly RawGraph[], graphs: readonly RawGraph[]): void {
+function nameLayers(layers: readonly OnnxLayer[], graphs: readonly RawGraph[]): void {
   let named = false;
-  for (let i = 0; i < names.length && !named; i++) if (names[i] !== '') named = true;
+  for (let i = 0; i < layers.length && !named; i++) if (layers[i]!.name !== '') named = true;
   // One graph whose node names are all distinct and non-empty (exporters name every node uniquely): every count is 1,
   // found by the node table (by the names' hashes, or one native Set of the names) instead of a count per name. Then
-  // every layer is named after its node, and no two alike: nothing to settle.
-  const distinct = named && graphs.length === 1 && graphs[0]!.nodes.distinctNames();
-  if (distinct) {
-    for (let i = 0; i < layers.length; i++) layers[i]!.name = names[i]!;
-    return;
-  }
+  // every layer keeps its node's name (given when it was made), and no two alike: nothing to settle.
+  if (named && graphs.length === 1 && graphs[0]!.nodes.distinctNames()) return;
   const nameCounts = new Map<string, number>();
   if (named) {
-    for (const name of names) if (name !== '') nameCounts.set(name, 0);
+    for (let i = 0; i < layers.length; i++) if (layers[i]!.name !== '') nameCounts.set(layers[i]!.name, 0);
     for (const g of graphs) {
       for (const name of g.nodes.names.all()) {
         const count = name !== '' ? nameCounts.get(name) : undefined;
@@ -808,10 +899,8 @@ function nameLayers(layers: Draft[], names: readonly string[], siteRows: readonl
   }
   const used = new UniqueNames();
   for (let i = 0; i < layers.length; i++) {
-    const row = siteRows[i]!;
-    const graph = siteGraphs[i]!;
-    const name = names[i]!;
-    layers[i]!.name = used.claim(layerName(name, name !== '' && nameCounts.get(name) === 1, graph.nodes.ops[row]!, row, graph));
+    const layer = layers[i]!;
+    layer.name = used.claim(layer.nameAfterNode(layer.name !== '' && nameCounts.get(layer.name) === 1));
   }
 }
 
@@ -819,15 +908,14 @@ function nameLayers(layers: Draft[], names: readonly string[], siteRows: readonl
  * A weight tensor used by several nodes (ONNX Runtime's optimizer deduplicates identical initializers — e.g. every
  * LayerNorm gamma of a freshly initialised model is the same tensor) names one block, but each node sits in its own.
  * For such layers the block comes from graph order instead: the block of the nearest preceding layer whose weight is
- * its own. Layers without a block (embeddings, a tied output head) keep none. `uses`: how many layers have each main
- * weight (a model whose weights each have one layer changes nothing, and is not walked).
+ * its own. Layers without a block (embeddings, a tied output head) keep none. `shared`: the main weights of two layers
+ * or more (a model whose weights each have one layer changes nothing, and is not walked).
  */
-function blocksForSharedWeights(layers: readonly Draft[], uses: ReadonlyMap<string, number>): void {
+function blocksForSharedWeights(layers: readonly Draft[], shared: ReadonlySet<string>): void {
   let previous: number | undefined;
   for (let i = 0; i < layers.length; i++) {
     const l = layers[i]!;
-    const shared = (uses.get(l.weight!) ?? 0) > 1;
-    if (!shared) {
+    if (!shared.has(l.weight!)) {
       if (l.block !== undefined) previous = l.block;
     } else if (l.block !== undefined && previous !== undefined && l.block !== previous) {
       l.block = previous;
