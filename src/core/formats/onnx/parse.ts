@@ -712,9 +712,14 @@ export class DeferredValues {
    * {@link keptBytes}, rising; see graphScan.ts `valueEnds`): one copy of each, no work per message.
    */
   keepScanned(bytes: Uint8Array, ends: Int32Array, more: number): void {
-    // Room for the `more` bytes that may follow in the reader's buffer too, as the node columns (NodeTable.reserve).
+    // Room for the `more` bytes that may follow in the reader's buffer too, as the node columns (NodeTable.reserve),
+    // and for as many entries as they could hold at these entries' size (at most one per 2 bytes, key and length: the
+    // entries may all be empty messages).
     if (this.used + bytes.length > this.store.length) this.grow(bytes.length + more);
-    if (this.ends.length + ends.length > this.ends.data.length) this.ends.reserve(this.ends.length + ends.length + Math.ceil((ends.length * more) / bytes.length));
+    if (this.ends.length + ends.length > this.ends.data.length) {
+      const extra = Math.min(Math.ceil(more / 2), bytes.length > 0 ? Math.ceil((ends.length * more) / bytes.length) : ends.length);
+      this.ends.reserve(this.ends.length + ends.length + extra);
+    }
     this.store.set(bytes, this.used);
     this.used += bytes.length;
     this.kept += ends.length;
@@ -1158,8 +1163,11 @@ export class OnnxWireParser {
     // its 'latin1' (windows-1252) one byte by byte (44 texts of ~37 KB, the bench's node names: 1.6-2.3 vs 3.2-3.6 ms).
     const text = s.nonAscii === 0 ? utf8.decode(arena) : latin1.decode(arena);
     // The columns are made room for as many more as the rest of the buffer could hold at this scan's density (an
-    // overestimate when other fields follow: pages never written cost nothing).
-    if (s.nodes > 0) this.takeNodes(s, g, text, Math.min(this.limits.maxNodeCount, g.nodes.length + s.nodes + Math.ceil((s.nodes * rest) / read)));
+    // overestimate when other fields follow: pages never written cost nothing), at most 64 times the rows so far.
+    if (s.nodes > 0) {
+      const rows = g.nodes.length + s.nodes;
+      this.takeNodes(s, g, text, Math.min(this.limits.maxNodeCount, 64 * rows, rows + Math.ceil((s.nodes * rest) / read)));
+    }
     if (s.tensors > 0) this.takeTensors(s, g, base, text, arena);
     if (s.values > 0) g.valueInfo.keepScanned(s.valueBytes(), s.valueEnds(), rest);
   }
