@@ -200,3 +200,20 @@ test('value_info: kept, decoded-when-read and empty entries come back in file or
     }
   }
 });
+
+test('value_info: 40,000 empty entries are kept alike, scanned or walked (a scan full of entries with no bytes, more after them)', async () => {
+  // More entries than one scan keeps (graphScan.wat's VALUE_ENDS: 32,768), none with a byte: the room made for the rest
+  // of the buffer is estimated from entries of size 0.
+  const g = graph([node('Relu', ['x'], ['y'], { name: 'r' })], { inputs: [value('x', 'FLOAT', [1])], outputs: [value('y', 'FLOAT', [1])] });
+  const bytes = encodeModel(model({ ...g, value_info: Array.from({ length: 40_000 }, () => ({})) }, { opset: 17 }));
+  for (const scan of [false, true]) {
+    setGraphScan(scan, 0, false);
+    try {
+      const values = (await openModel(new MemoryByteSource('g.onnx', bytes))).graphs[0]!.valueInfo;
+      assert.equal(values.length, 40_000, `scan ${scan}`);
+      assert.deepEqual(values[39_999], { name: '', dtype: undefined, shape: undefined });
+    } finally {
+      setGraphScan(true);
+    }
+  }
+});

@@ -293,6 +293,15 @@ export class GraphScanner {
     return this.ex.nodes.value;
   }
 
+  /** Input and output edges of the last scan's nodes. */
+  get edgesIn(): number {
+    return this.ex.edgesIn.value;
+  }
+
+  get edgesOut(): number {
+    return this.ex.edgesOut.value;
+  }
+
   get tensors(): number {
     return this.ex.tensors.value;
   }

@@ -168,18 +168,45 @@ class ModelBuilder {
     return unique;
   }
 
+  /**
+   * True while every tensor registered is the main graph's and kept its own name: the names taken are then exactly the
+   * main scope's keys, so its map answers {@link claimName}, and {@link tensorNames} is filled only when that ends
+   * ({@link leaveMainNames}).
+   */
+  private mainNamesOnly = true;
+  /** The last graph {@link keep} kept a tensor in, and its scope. */
+  private keptGraph: RawGraph | undefined;
+  private keptScope: Scope | undefined;
+
   /** The unique name of a tensor named `localName` in `graph`. */
   private claimName(graph: RawGraph, localName: string): string {
+    if (this.mainNamesOnly) {
+      // A free name is taken by the keep() that follows (every claim is kept: register, registerScanned).
+      if (graph === this.main) {
+        const scope = this.keptGraph === graph ? this.keptScope : this.scopes.get(graph);
+        if (scope === undefined || !scope.tensors.has(localName)) return localName;
+      }
+      this.leaveMainNames();
+    }
     // A repeated name becomes `<graph path>/<name>`, then `…#2`, `…#3` (linear: model/uniqueNames.ts).
     // claim() of a free name takes it (one Set lookup and insert); only a taken one is tried under the graph's path.
     return this.tensorNames.has(localName) ? this.tensorNames.claim(`${graph.path}/${localName}`) : this.tensorNames.take(localName);
   }
 
+  /** Ends {@link mainNamesOnly}: the names taken so far (every tensor's, none renamed) go into {@link tensorNames}. */
+  private leaveMainNames(): void {
+    this.mainNamesOnly = false;
+    const list = this.tensors;
+    for (let i = 0; i < list.length; i++) this.tensorNames.add(list[i]!.name);
+  }
+
   /** Adds `t` to the model's tensors and to `graph`'s scope under `localName`. */
   private keep(graph: RawGraph, localName: string, t: TensorInfo): void {
     this.tensors.push(t);
-    let scope = this.scopes.get(graph);
+    let scope = this.keptGraph === graph ? this.keptScope : this.scopes.get(graph);
     if (!scope) this.scopes.set(graph, (scope = new Scope()));
+    this.keptGraph = graph;
+    this.keptScope = scope;
     scope.set(localName, t);
   }
 
@@ -224,6 +251,11 @@ class ModelBuilder {
     return { dtype, shape, elementCount, byteLength: location.byteLength, ...stored(location), origin };
   }
 
+  /** The data_type of the last initializer {@link registerScanned} registered, its dtype and bytes per element (0: see storedByteLength). */
+  private scannedType = -1;
+  private scannedDtype: string | undefined;
+  private scannedWidth = 0;
+
   /**
    * Registers an initializer the WebAssembly scan read (its dims are sizes, it has at most one raw_data stretch and no
    * other payload, it is not external) as {@link storedTensorInfo} and {@link register} would: the same checks,
@@ -231,7 +263,15 @@ class ModelBuilder {
    * made before a check fails). Its dims list becomes the shape (the scan made it for this tensor alone).
    */
   private registerScanned(graph: RawGraph, t: ScannedTensor): string {
-    const dtype = dtypeOfOnnx(t.dataType);
+    // Most initializers share a data_type or two: its dtype and bytes per element are looked up once per run of it.
+    if (t.dataType !== this.scannedType) {
+      this.scannedType = t.dataType;
+      this.scannedDtype = dtypeOfOnnx(t.dataType);
+      const info = this.scannedDtype === undefined ? undefined : dtypeInfo(this.scannedDtype);
+      // storedByteLength's own rule for a type of one element per block.
+      this.scannedWidth = info !== undefined && info.kind !== 'string' && info.blockSize === 1 ? info.bytesPerBlock : 0;
+    }
+    const dtype = this.scannedDtype;
     if (!dtype) this.fail('unsupported', `${this.label(t)} has unsupported data_type ${t.dataType}`, t.offset);
     const shape = t.dims;
     const max = this.ctx.limits.maxElementCount;
@@ -245,7 +285,7 @@ class ModelBuilder {
     let file: string | undefined;
     let byteOffset = 0;
     if (t.rawOffset >= 0 && rawLength > 0) {
-      const expectedBytes = storedByteLength(dtype, elementCount);
+      const expectedBytes = this.scannedWidth > 0 ? elementCount * this.scannedWidth : storedByteLength(dtype, elementCount);
       if (expectedBytes !== undefined && rawLength !== expectedBytes) {
         this.fail('bad-value', `${this.label(t)} has ${rawLength} bytes of raw_data but shape [${shape.join(', ')}] of ${dtype} needs ${expectedBytes}`, t.offset);
       }
