@@ -8,8 +8,9 @@ import { applyPlanToOnnx, compareWithReference, referenceRun } from '../../src/n
 import { openModelFile } from '../../src/node/fileByteSource';
 import { createSession, releaseSession } from '../../src/node/ortRunner';
 import { buildMatMulModel, weightsFor, type MatMulModelSpec } from '../fixtures/planOnnx';
+import { SHARED_MODELS } from './sharedModels';
 
-const MODELS = path.resolve(__dirname, '../../../shared/models/onnx');
+const MODELS = path.join(SHARED_MODELS, 'onnx');
 
 async function tmpDir(): Promise<string> {
   return fs.mkdtemp(path.join(os.tmpdir(), 'pl-apply-'));

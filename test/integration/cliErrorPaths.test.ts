@@ -18,8 +18,9 @@ import { runCli } from '../../src/cli/main';
 import { buildGguf, kv } from '../fixtures/buildGguf';
 import { encodeModel, f32Bytes, graph, model, node, rawTensor, value } from '../fixtures/buildOnnx';
 import { buildSafetensors } from '../fixtures/buildSafetensors';
+import { SHARED_MODELS } from './sharedModels';
 
-const MNIST = path.resolve(__dirname, '../../../shared/models/onnx/mnist-12.onnx');
+const MNIST = path.join(SHARED_MODELS, 'onnx/mnist-12.onnx');
 const NAMES = ['__proto__', 'constructor', '\x1b[31mred\x1b[0m\x07', '\x1b]0;pwned\x07', 'n'.repeat(70_000), 'a\u202Egnp.exe'];
 
 /** Runs the CLI in-process, writing as the real console output does (src/cli/main.ts: escapeTerminal at the stream). */

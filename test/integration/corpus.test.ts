@@ -11,8 +11,9 @@ import * as path from 'node:path';
 import { MemoryByteSource, MemorySiblings, ModelFormatError, SNIFF_BYTES, detectFormat, openModel, type Model } from '../../src/core';
 import { openModelFile } from '../../src/node/fileByteSource';
 import { layerWeights, tensorLocation } from '../../src/core';
+import { SHARED_MODELS } from './sharedModels';
 
-const MODELS = path.resolve(__dirname, '../../../shared/models');
+const MODELS = SHARED_MODELS;
 
 interface CorpusAssert {
   readonly parameterCount: number;

@@ -13,8 +13,9 @@ import * as path from 'node:path';
 import { writeEditorTextFile } from '../../src/node/editorWrites';
 import { OutputError } from '../../src/node/safeOutput';
 import { cli } from './helpers/run';
+import { SHARED_MODELS } from './sharedModels';
 
-const SHARED = path.resolve(__dirname, '../../../shared/models');
+const SHARED = SHARED_MODELS;
 let dir = '';
 let full = '';
 let mounted = false;

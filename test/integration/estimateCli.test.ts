@@ -6,8 +6,9 @@ import { promises as fs } from 'node:fs';
 import { runCli } from '../../src/cli/main';
 import { TARGETS, buildPlan, serializePlan } from '../../src/core';
 import { loadModel } from '../../src/host/modelCache';
+import { SHARED_MODELS } from './sharedModels';
 
-const MODELS = path.resolve(__dirname, '../../../shared/models');
+const MODELS = SHARED_MODELS;
 const STORIES = path.join(MODELS, 'gguf/stories260K.gguf');
 const MNIST = path.join(MODELS, 'onnx/mnist-12.onnx');
 

@@ -5,8 +5,9 @@ import * as path from 'node:path';
 import { readdirSync, statSync } from 'node:fs';
 import { estimate, getTarget, openModel, peakActivationBytes, readShapeConstants, type Estimate, type Target } from '../../src/core';
 import { openModelFile } from '../../src/node/fileByteSource';
+import { SHARED_MODELS } from './sharedModels';
 
-const MODELS = path.resolve(__dirname, '../../../shared/models');
+const MODELS = SHARED_MODELS;
 const target = (id: string): Target => getTarget(id)!;
 
 function assertFinite(e: Estimate, what: string): void {

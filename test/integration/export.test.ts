@@ -6,8 +6,9 @@ import * as path from 'node:path';
 import { MemoryByteSource, exportLlamaCpp, exportOrt, openModel, q4kmFormats, llamaCppRulesBaseline } from '../../src/core';
 import { openModelFile } from '../../src/node/fileByteSource';
 import { buildMatMulModel } from '../fixtures/planOnnx';
+import { SHARED_MODELS } from './sharedModels';
 
-const SHARED = path.resolve(__dirname, '../../../shared/models');
+const SHARED = SHARED_MODELS;
 
 test('ORT export: nodes_to_exclude for float layers, TensorQuantOverrides with per-channel axes, valid Python', async () => {
   const bytes = buildMatMulModel({ k: 32, n: 64, gemmOut: 16 });

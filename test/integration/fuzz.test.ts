@@ -32,8 +32,9 @@ import { onnxTypes } from '../../src/node/onnxProto';
 import { analyzeModelSensitivity } from '../../src/node/sensitivityRunner';
 import { buildTflite, smallTfliteSpec } from '../fixtures/buildTflite';
 import { seededRandom } from '../../src/core';
+import { SHARED_MODELS } from './sharedModels';
 
-const MODELS = path.resolve(__dirname, '../../../shared/models');
+const MODELS = SHARED_MODELS;
 /** Longest a single open may take. */
 const MAX_OPEN_MS = 2000;
 /** Longest open + estimate + sensitivity + plan of one mutated model. */

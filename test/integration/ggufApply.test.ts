@@ -27,8 +27,9 @@ import { LlamaEvaluator, loadCalibrationText } from '../../src/node/llamaEval';
 import { RpcError } from '../../src/protocol/rpc';
 import { TaskClient } from '../../src/node/taskClient';
 import { GGML_TEST_ROW, LIBGGML_SHA256, ggmlTestInput } from '../fixtures/ggmlInput';
+import { SHARED_MODELS } from './sharedModels';
 
-const STORIES = path.resolve(__dirname, '../../../shared/models/gguf/stories260K.gguf');
+const STORIES = path.join(SHARED_MODELS, 'gguf/stories260K.gguf');
 const HELPER = path.join(__dirname, 'helpers', 'libggml.py');
 
 /** node-llama-cpp's prebuilt binaries folder for this platform (holds libggml-base.so and libllama). */

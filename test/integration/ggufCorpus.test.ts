@@ -5,8 +5,9 @@ import * as path from 'node:path';
 import { gguf } from '@huggingface/gguf';
 import { ggmlType, openModel, type Model } from '../../src/core';
 import { openModelFile } from '../../src/node/fileByteSource';
+import { SHARED_MODELS } from './sharedModels';
 
-const MODELS = path.resolve(__dirname, '../../../shared/models/gguf');
+const MODELS = path.join(SHARED_MODELS, 'gguf');
 
 async function openFile(file: string): Promise<Model> {
   const { source, siblings, close } = await openModelFile(path.join(MODELS, file));

@@ -12,8 +12,9 @@ import { analyzePlan, sensitivityLookup, type PlanContext, type SensitivityLooku
 import { fixAllEdits, planFixes, type TextEditData } from '../../src/core/editor/planFixes';
 import { loadModel, type LoadedModel } from '../../src/host/modelCache';
 import { analyzeModelSensitivity } from '../../src/node/sensitivityRunner';
+import { SHARED_MODELS } from './sharedModels';
 
-const MODEL = path.resolve(__dirname, '../../../shared/models/gguf/stories260K.gguf');
+const MODEL = path.join(SHARED_MODELS, 'gguf/stories260K.gguf');
 let loaded: LoadedModel;
 let sensitivity: SensitivityLookup;
 

@@ -18,8 +18,9 @@ import { createSession, releaseSession } from '../../src/node/ortRunner';
 import { analyzeModelSensitivity } from '../../src/node/sensitivityRunner';
 import { TaskClient, TaskProcessExitError, type TaskToken } from '../../src/node/taskClient';
 import { loadModel } from './helpers/run';
+import { SHARED_MODELS } from './sharedModels';
 
-const ONNX = path.resolve(__dirname, '../../../shared/models/onnx');
+const ONNX = path.join(SHARED_MODELS, 'onnx');
 const MNIST = path.join(ONNX, 'mnist-12.onnx');
 const GPT2 = path.join(ONNX, 'tiny-random-gpt2-fp32.onnx');
 const H100 = getTarget('h100')!;
@@ -221,7 +222,7 @@ test('a task error becomes a rejection with the task\'s message (apply refuses a
   const client = new TaskClient();
   const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'pl-hosttasks-'));
   try {
-    const gguf = path.resolve(__dirname, '../../../shared/models/gguf/stories260K.gguf');
+    const gguf = path.join(SHARED_MODELS, 'gguf/stories260K.gguf');
     await assert.rejects(client.applyPlan({ modelPath: gguf, assignment: {}, outputPath: path.join(dir, 'x.onnx') }), /apply writes ONNX models only; this model is gguf\./);
     assert.deepEqual(await fs.readdir(dir), []);
     await noProcessesLeft(client);
@@ -260,7 +261,7 @@ test('verifyPlan in the task process measures the solver\'s plan and candidates 
 });
 
 test('GGUF in the task process: measure per-layer KL and verify a plan in llama.cpp, with the plan file record', { timeout: 300_000 }, async () => {
-  const STORIES = path.resolve(__dirname, '../../../shared/models/gguf/stories260K.gguf');
+  const STORIES = path.join(SHARED_MODELS, 'gguf/stories260K.gguf');
   const client = new TaskClient();
   try {
     const progress: TaskProgress[] = [];

@@ -12,8 +12,9 @@ import * as path from 'node:path';
 import { openModel } from '../../src/core';
 import { openModelFile } from '../../src/node/fileByteSource';
 import { LlamaEvalError, LlamaEvaluator, loadCalibrationText } from '../../src/node/llamaEval';
+import { SHARED_MODELS } from './sharedModels';
 
-const STORIES = path.resolve(__dirname, '../../../shared/models/gguf/stories260K.gguf');
+const STORIES = path.join(SHARED_MODELS, 'gguf/stories260K.gguf');
 
 /** A copy of stories260K with `tensor`'s F32 values changed by `f` in place (same layout, different bytes). */
 async function perturbedCopy(dir: string, name: string, tensor: string, f: (v: number, i: number) => number): Promise<string> {

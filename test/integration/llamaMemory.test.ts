@@ -27,9 +27,10 @@ import { after, before, test } from 'node:test';
 import { estimate, getTarget, openModel, type LlamaCpuKind, type Model } from '../../src/core';
 import { openModelFile } from '../../src/node/fileByteSource';
 import { GGML_BLOCKS, fillTensorBytes, llmGguf, type LlmGgufSpec } from '../fixtures/buildGguf';
+import { SHARED_MODELS } from './sharedModels';
 
 const MiB = 2 ** 20;
-const STORIES = path.resolve(__dirname, '../../../shared/models/gguf/stories260K.gguf');
+const STORIES = path.join(SHARED_MODELS, 'gguf/stories260K.gguf');
 
 interface Config {
   readonly context: number;

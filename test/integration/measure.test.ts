@@ -8,8 +8,9 @@ import { MemoryByteSource, openModel, spearman, type Model } from '../../src/cor
 import { generateCalibrationInputs, loadCalibrationInputs, parseNpy, parseNpz } from '../../src/node/calibration';
 import { openModelFile } from '../../src/node/fileByteSource';
 import { lowerTensorBytes, measureSensitivity } from '../../src/node/measure';
+import { SHARED_MODELS } from './sharedModels';
 
-const MODELS = path.resolve(__dirname, '../../../shared/models/onnx');
+const MODELS = path.join(SHARED_MODELS, 'onnx');
 
 function npy(dtype: string, shape: number[], data: ArrayBufferView): Uint8Array {
   let header = `{'descr': '${dtype}', 'fortran_order': False, 'shape': (${shape.join(', ')}${shape.length === 1 ? ',' : ''}), }`;
@@ -123,7 +124,7 @@ test('measured sensitivity of mnist-12: runs, correlates with the static score, 
     assert.equal(again.measured?.cached, true);
     assert.equal(again.layers[0]!.formats['int4']!.measuredOutputSqnrDb, r.layers[0]!.formats['int4']!.measuredOutputSqnrDb);
     assert.ok((await fs.readdir(cacheDir)).some((f) => f.startsWith('measure-')));
-    await assert.rejects(measureSensitivity(path.resolve(__dirname, '../../../shared/models/safetensors/cellogpt_weights_s2s.safetensors'), { cacheDir }), /needs an ONNX model/);
+    await assert.rejects(measureSensitivity(path.join(SHARED_MODELS, 'safetensors/cellogpt_weights_s2s.safetensors'), { cacheDir }), /needs an ONNX model/);
   } finally {
     await fs.rm(cacheDir, { recursive: true, force: true });
   }

@@ -12,10 +12,11 @@ import * as path from 'node:path';
 import { test } from 'node:test';
 import { openModel, type Model } from '../../src/core';
 import { openModelFile } from '../../src/node/fileByteSource';
+import { SHARED_MODELS } from './sharedModels';
 
 const PYTHON = '/usr/bin/python3';
 const REFERENCE_SCRIPT = path.resolve(__dirname, '../conformance/onnxReference.py');
-const CORPUS = path.resolve(__dirname, '../../../shared/models/onnx');
+const CORPUS = path.join(SHARED_MODELS, 'onnx');
 
 interface Reference {
   readonly nodes?: number;

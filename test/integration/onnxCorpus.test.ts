@@ -8,8 +8,9 @@ import { test } from 'node:test';
 import { openModel, type Model } from '../../src/core';
 import { FolderSiblings, openModelFile } from '../../src/node/fileByteSource';
 import { layerWeights, tensorLocation } from '../../src/core';
+import { SHARED_MODELS } from './sharedModels';
 
-const MODELS = path.resolve(__dirname, '../../../shared/models/onnx');
+const MODELS = path.join(SHARED_MODELS, 'onnx');
 
 async function readFile(rel: string): Promise<Model> {
   const o = await openModelFile(path.join(MODELS, rel));

@@ -17,8 +17,9 @@ import { measureSensitivity } from '../../src/node/measure';
 import { measureAssignment, planReference } from '../../src/node/planVerify';
 import { analyzeModelSensitivity } from '../../src/node/sensitivityRunner';
 import { cli } from './helpers/run';
+import { SHARED_MODELS } from './sharedModels';
 
-const MNIST = path.resolve(__dirname, '../../../shared/models/onnx/mnist-12.onnx');
+const MNIST = path.join(SHARED_MODELS, 'onnx/mnist-12.onnx');
 let dir = '';
 let model = '';
 const savedCache = process.env['XDG_CACHE_HOME'];

@@ -18,8 +18,9 @@ import { convertOnnxOpset } from '../../src/node/applyOnnx';
 import { generateCalibrationInputs, parseTensorProto, type CalibrationSample, type InputTensor } from '../../src/node/calibration';
 import { openModelFile } from '../../src/node/fileByteSource';
 import { createSession, releaseSession, runSamples, type RunOutputs } from '../../src/node/ortRunner';
+import { SHARED_MODELS } from './sharedModels';
 
-const SHARED = path.resolve(__dirname, '../../../shared/models/onnx');
+const SHARED = path.join(SHARED_MODELS, 'onnx');
 const CORPUS = ['/usr/share/libonnx-testdata/data', '/usr/share/onnx/testdata'].find((d) => existsSync(d));
 const TARGETS = [13, 21];
 

@@ -33,8 +33,9 @@ import * as path from 'node:path';
 import { onnx } from 'onnx-proto';
 import { estimate, getTarget, openModel, readShapeConstants, type Estimate } from '../../src/core';
 import { openModelFile } from '../../src/node/fileByteSource';
+import { SHARED_MODELS } from './sharedModels';
 
-const MODELS = path.resolve(__dirname, '../../../shared/models/onnx');
+const MODELS = path.join(SHARED_MODELS, 'onnx');
 const MiB = 2 ** 20;
 
 //#region child: run one model and measure RSS

@@ -18,9 +18,10 @@ import { assignmentWeightBytes, harmFromSensitivity, solveModel, uniformBaseline
 import { analyzeModelSensitivity } from '../../src/node/sensitivityRunner';
 import { TaskClient, llamaCppResolvable } from '../../src/node/taskClient';
 import { loadModel } from './helpers/run';
+import { SHARED_MODELS } from './sharedModels';
 
 const REPO = path.resolve(__dirname, '../..');
-const STORIES = path.resolve(REPO, '../shared/models/gguf/stories260K.gguf');
+const STORIES = path.join(SHARED_MODELS, 'gguf/stories260K.gguf');
 const linuxX64 = process.platform === 'linux' && process.arch === 'x64';
 
 const load = loadModel;

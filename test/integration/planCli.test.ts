@@ -5,8 +5,9 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { parsePlan } from '../../src/core';
 import { cli } from './helpers/run';
+import { SHARED_MODELS } from './sharedModels';
 
-const MNIST = path.resolve(__dirname, '../../../shared/models/onnx/mnist-12.onnx');
+const MNIST = path.join(SHARED_MODELS, 'onnx/mnist-12.onnx');
 
 test('plan → export → apply on mnist-12 through the CLI', async () => {
   const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'pl-cli-'));

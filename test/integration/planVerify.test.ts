@@ -4,8 +4,9 @@ import * as path from 'node:path';
 import { CancelledError, KEEP_FORMAT, assignmentWeightBytes, getTarget, llamaCppRulesBaseline, q4kmFormats, solveModel, standardBaselines, type HarmFunction } from '../../src/core';
 import { planReference, referenceSampleCount, verifyPlan } from '../../src/node/planVerify';
 import { loadModel } from './helpers/run';
+import { SHARED_MODELS } from './sharedModels';
 
-const MNIST = path.resolve(__dirname, '../../../shared/models/onnx/mnist-12.onnx');
+const MNIST = path.join(SHARED_MODELS, 'onnx/mnist-12.onnx');
 const H100 = getTarget('h100')!;
 const FORMATS = ['fp16', 'fp8_e4m3', 'int8', 'int4_g32', 'int4'];
 

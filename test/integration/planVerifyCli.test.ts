@@ -4,8 +4,9 @@ import { promises as fs } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { cli } from './helpers/run';
+import { SHARED_MODELS } from './sharedModels';
 
-const MNIST = path.resolve(__dirname, '../../../shared/models/onnx/mnist-12.onnx');
+const MNIST = path.join(SHARED_MODELS, 'onnx/mnist-12.onnx');
 
 test('plan --verify: the written plan is the best measured candidate and fits the budget', async () => {
   const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'pl-verify-'));
@@ -52,7 +53,7 @@ test('plan verifies small ONNX models by default; --no-verify and non-ONNX model
     const skipped = await cli('plan', model, '--target', 'h100', '--avg-bits', '6', '--dry-run', '--json', '--no-verify');
     assert.equal(skipped.code, 0, skipped.err);
     assert.equal(JSON.parse(skipped.out).verification ?? null, null);
-    const gguf = await cli('plan', path.resolve(__dirname, '../../../shared/models/gguf/stories260K.gguf'), '--target', 'h100', '--avg-bits', '8', '--dry-run', '--json');
+    const gguf = await cli('plan', path.join(SHARED_MODELS, 'gguf/stories260K.gguf'), '--target', 'h100', '--avg-bits', '8', '--dry-run', '--json');
     assert.equal(gguf.code, 0, gguf.err);
     assert.equal(JSON.parse(gguf.out).verification ?? null, null);
   } finally {

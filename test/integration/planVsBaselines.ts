@@ -35,8 +35,9 @@ import { measureSensitivity } from '../../src/node/measure';
 import { openModelFile } from '../../src/node/fileByteSource';
 import { measureAssignment, planReference, verifyPlan, type PlanReference } from '../../src/node/planVerify';
 import { analyzeModelSensitivity } from '../../src/node/sensitivityRunner';
+import { SHARED_MODELS } from './sharedModels';
 
-const ROOT = path.resolve(__dirname, '../../../shared/models/onnx');
+const ROOT = path.join(SHARED_MODELS, 'onnx');
 const KINDS = ['static', 'measured', 'verified', 'static+verify'] as const;
 type Kind = (typeof KINDS)[number];
 

@@ -4,8 +4,9 @@ import assert from 'node:assert/strict';
 import * as path from 'node:path';
 import { openModel, type Model } from '../../src/core';
 import { openModelFile } from '../../src/node/fileByteSource';
+import { SHARED_MODELS } from './sharedModels';
 
-const MODELS = path.resolve(__dirname, '../../../shared/models/safetensors');
+const MODELS = path.join(SHARED_MODELS, 'safetensors');
 
 async function openFile(file: string): Promise<{ model: Model; bytesRead: number; size: number }> {
   const { source, siblings, close } = await openModelFile(path.join(MODELS, file));

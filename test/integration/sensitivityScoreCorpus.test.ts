@@ -5,8 +5,9 @@ import * as path from 'node:path';
 import { effectiveRole, openModel } from '../../src/core';
 import { openModelFile } from '../../src/node/fileByteSource';
 import { layerWeights } from '../../src/core';
+import { SHARED_MODELS } from './sharedModels';
 
-const MODELS = path.resolve(__dirname, '../../../shared/models/onnx');
+const MODELS = path.join(SHARED_MODELS, 'onnx');
 
 test('real model (Silero VAD): LSTM bias slices are offset vectors, weight slices and convs are not', async () => {
   const file = path.join(MODELS, 'silero_vad.onnx');

@@ -4,8 +4,9 @@ import * as path from 'node:path';
 import { DEFAULT_LIMITS, openModel } from '../../src/core';
 import { openModelFile } from '../../src/node/fileByteSource';
 import { analyzeModelSensitivity } from '../../src/node/sensitivityRunner';
+import { SHARED_MODELS } from './sharedModels';
 
-const MODEL = path.resolve(__dirname, '../../../shared/models/tflite/person_detect.tflite');
+const MODEL = path.join(SHARED_MODELS, 'tflite/person_detect.tflite');
 
 test('per-channel scales kept only as a summary are loaded in full before dequantizing (same sensitivity)', async () => {
   const f = await openModelFile(MODEL);

@@ -5,8 +5,9 @@ import * as path from 'node:path';
 import { openModel } from '../../src/core';
 import { openModelFile } from '../../src/node/fileByteSource';
 import { layerWeights } from '../../src/core';
+import { SHARED_MODELS } from './sharedModels';
 
-const MODELS = path.resolve(__dirname, '../../../shared/models');
+const MODELS = SHARED_MODELS;
 
 test('real models: operator mix and lazy reading (mobilenet reads well under its size)', async () => {
   const f = await openModelFile(path.join(MODELS, 'tflite/mobilenet_v2_quantized_1x3x224x224.tflite'));

@@ -19,8 +19,9 @@ import * as path from 'node:path';
 import { layerContexts, openModel, scoreLayer, spearman, type LayerFormatSensitivity, type SensitivityReport } from '../../src/core';
 import { openModelFile } from '../../src/node/fileByteSource';
 import { measureSensitivity } from '../../src/node/measure';
+import { SHARED_MODELS } from './sharedModels';
 
-const MODELS = path.resolve(__dirname, '../../../shared/models/onnx');
+const MODELS = path.join(SHARED_MODELS, 'onnx');
 const FORMATS = ['fp16', 'bf16', 'fp8_e4m3', 'int8', 'int4'];
 /** Floors for the mean Spearman ρ per format over the measured models (see the header for today's means). */
 const MIN_MEAN_RHO: Readonly<Record<string, number>> = { fp16: 0.35, bf16: 0.6, 'fp8_e4m3': 0.5, int8: 0.6, int4: 0.5 };
