@@ -25,6 +25,21 @@ function kindOf(st: import('node:fs').Stats): string {
   return 'not a regular file';
 }
 
+/** The error of a path that is not a regular file (`st`: its fstat), for {@link openRegularFile} and {@link BlockingFileByteSource}. */
+function notRegularFile(name: string, st: import('node:fs').Stats): ModelFormatError {
+  return new ModelFormatError('not-a-file', formatError(truncateForMessage(name), `is ${kindOf(st)}, not a regular file; refusing to read it`));
+}
+
+/** The error of a file shorter than its size said, at byte `at` (both file sources). */
+function endedEarly(name: string, at: number): ModelFormatError {
+  return new ModelFormatError('truncated', formatError(name, `the file ended early at offset ${at}`), at);
+}
+
+/** The error of a read after `close()` (both file sources). */
+function closedFile(name: string): NodeError {
+  return new NodeError('internal', `${name}: the file was closed.`);
+}
+
 /**
  * The one way files are opened for reading (models, external data, shards, plans, targets, calibration inputs):
  * regular files only, refused *before* reading. Threat: a FIFO blocks a reader forever (and `open` itself blocks
@@ -37,7 +52,7 @@ export async function openRegularFile(filePath: string, name = path.basename(fil
   const handle = await fs.open(filePath, fsConstants.O_RDONLY | fsConstants.O_NONBLOCK);
   try {
     const st = await handle.stat();
-    if (!st.isFile()) throw new ModelFormatError('not-a-file', formatError(truncateForMessage(name), `is ${kindOf(st)}, not a regular file; refusing to read it`));
+    if (!st.isFile()) throw notRegularFile(name, st);
     return { handle, size: st.size };
   } catch (e) {
     await handle.close();
@@ -114,7 +129,7 @@ export class FileByteSource implements ByteSource {
   }
 
   private acquire(): Promise<fs.FileHandle> {
-    if (this.closed) return Promise.reject(new NodeError('internal', `${this.name}: the file was closed.`));
+    if (this.closed) return Promise.reject(closedFile(this.name));
     if (!this.handle) this.handle = openRegularFile(this.filePath, this.name).then((r) => r.handle);
     FileByteSource.touch(this);
     return this.handle;
@@ -141,7 +156,7 @@ export class FileByteSource implements ByteSource {
       let done = 0;
       while (done < length) {
         const { bytesRead } = await handle.read(buf, done, length - done, offset + done);
-        if (bytesRead === 0) throw new ModelFormatError('truncated', formatError(this.name, `the file ended early at offset ${offset + done}`), offset + done);
+        if (bytesRead === 0) throw endedEarly(this.name, offset + done);
         done += bytesRead;
       }
     } finally {
@@ -181,7 +196,7 @@ export class BlockingFileByteSource implements ByteSource {
     const fd = openSync(filePath, fsConstants.O_RDONLY | fsConstants.O_NONBLOCK);
     try {
       const st = fstatSync(fd);
-      if (!st.isFile()) throw new ModelFormatError('not-a-file', formatError(truncateForMessage(name), `is ${kindOf(st)}, not a regular file; refusing to read it`));
+      if (!st.isFile()) throw notRegularFile(name, st);
       return new BlockingFileByteSource(name, st.size, fd);
     } catch (e) {
       closeSync(fd);
@@ -203,11 +218,11 @@ export class BlockingFileByteSource implements ByteSource {
 
   /** Fills `buf[0, length)` from `offset` (checked by the caller). */
   private readAt(offset: number, buf: Uint8Array, length: number): void {
-    if (this.fd === undefined) throw new NodeError('internal', `${this.name}: the file was closed.`);
+    if (this.fd === undefined) throw closedFile(this.name);
     let done = 0;
     while (done < length) {
       const bytesRead = readSync(this.fd, buf, done, length - done, offset + done);
-      if (bytesRead === 0) throw new ModelFormatError('truncated', formatError(this.name, `the file ended early at offset ${offset + done}`), offset + done);
+      if (bytesRead === 0) throw endedEarly(this.name, offset + done);
       done += bytesRead;
     }
     this.bytesRead += length;

@@ -128,6 +128,15 @@ let lastId: DType | undefined;
 let lastInfo: DTypeInfo | undefined;
 
 /**
+ * Bytes of one element of a type stored an element at a time (then {@link storedByteLength} is the count times this);
+ * 0 for strings, sub-byte packed and block types.
+ */
+export function elementBytes(dtype: DType): number {
+  const info = BY_ID.get(dtype);
+  return info !== undefined && info.kind !== 'string' && info.blockSize === 1 ? info.bytesPerBlock : 0;
+}
+
+/**
  * Exact stored bytes of `elementCount` elements of `dtype`; undefined for strings/unknown types or when the
  * count is not a whole number of blocks (callers report that as malformed).
  */

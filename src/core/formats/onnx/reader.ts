@@ -16,7 +16,7 @@
 import { ModelFormatError, formatError, throwIfCancelled } from '../../errors';
 import { checkRelativePath, truncateForMessage, type ByteSource } from '../../io/byteSource';
 import { readVarint, varintUnsigned, VARINT_TOO_LONG, VARINT_TRUNCATED, type VarintParts } from '../../io/varint';
-import { dtypeInfo, storedByteLength } from '../../model/dtypes';
+import { dtypeInfo, elementBytes, storedByteLength } from '../../model/dtypes';
 import type { AttributeValue, Graph, GraphNode, Hyperparameters, MetadataValue, Model, ModelFile, TensorInfo, TensorLocation } from '../../model/types';
 import type { ReadContext } from '../context';
 import { setOwn } from '../../model/dict';
@@ -267,9 +267,7 @@ class ModelBuilder {
     if (t.dataType !== this.scannedType) {
       this.scannedType = t.dataType;
       this.scannedDtype = dtypeOfOnnx(t.dataType);
-      const info = this.scannedDtype === undefined ? undefined : dtypeInfo(this.scannedDtype);
-      // storedByteLength's own rule for a type of one element per block.
-      this.scannedWidth = info !== undefined && info.kind !== 'string' && info.blockSize === 1 ? info.bytesPerBlock : 0;
+      this.scannedWidth = this.scannedDtype === undefined ? 0 : elementBytes(this.scannedDtype);
     }
     const dtype = this.scannedDtype;
     if (!dtype) this.fail('unsupported', `${this.label(t)} has unsupported data_type ${t.dataType}`, t.offset);
