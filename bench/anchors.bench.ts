@@ -220,9 +220,17 @@ function rowGraph(dir: string): void {
   // Both sides read a valid model: onnx.checker's graph checks (every input defined before it is read, names, types).
   // Until this check, the builder left 10,000 Mul/Add inputs naming nothing (`c25000`…), which onnx.load reads but no
   // runtime would. The checker here may be older than the file's IR version; the graph checks do not depend on it.
-  const checked = spawnSync(py, ['-c', 'import sys, onnx; m = onnx.load(sys.argv[1]); m.ir_version = min(m.ir_version, onnx.IR_VERSION); onnx.checker.check_model(m)', file], { encoding: 'utf8' });
+  const check = [
+    'import sys',
+    'try:\n  import onnx\nexcept ImportError as e:\n  print(e, file=sys.stderr); sys.exit(3)',
+    'm = onnx.load(sys.argv[1]); m.ir_version = min(m.ir_version, onnx.IR_VERSION)',
+    "try:\n  onnx.checker.check_model(m)\nexcept Exception as e:\n  print(' '.join(str(e).split()), file=sys.stderr); sys.exit(4)",
+  ].join('\n');
+  const checked = spawnSync(py, ['-c', check, file], { encoding: 'utf8' });
   if (checked.status !== 0) {
-    report.push({ row: 'inspect, graph-heavy ONNX', ours: '—', anchor: '—', ratio: '—', goal: `the bench's model is not valid ONNX: ${(checked.stderr || checked.error?.message || '').trim().split('\n').pop()}`, met: false });
+    const why = (checked.stderr || checked.error?.message || '').trim().split('\n').pop();
+    const problem = checked.status === 3 ? `${py} cannot import onnx (${why}): install python3-onnx` : `the bench's model is not valid ONNX: ${why}`;
+    report.push({ row: 'inspect, graph-heavy ONNX', ours: '—', anchor: '—', ratio: '—', goal: problem, met: false });
     return;
   }
   const empty = path.join(dir, 'empty.cjs');
