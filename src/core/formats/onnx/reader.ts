@@ -183,7 +183,7 @@ class ModelBuilder {
     if (this.mainNamesOnly) {
       // A free name is taken by the keep() that follows (every claim is kept: register, registerScanned).
       if (graph === this.main) {
-        const scope = this.keptGraph === graph ? this.keptScope : this.scopes.get(graph);
+        const scope = this.scopeOf(graph);
         if (scope === undefined || !scope.tensors.has(localName)) return localName;
       }
       this.leaveMainNames();
@@ -200,10 +200,15 @@ class ModelBuilder {
     for (let i = 0; i < list.length; i++) this.tensorNames.add(list[i]!.name);
   }
 
+  /** `graph`'s scope, if it has one yet (the last one {@link keep} used, without a map lookup). */
+  private scopeOf(graph: RawGraph): Scope | undefined {
+    return this.keptGraph === graph ? this.keptScope : this.scopes.get(graph);
+  }
+
   /** Adds `t` to the model's tensors and to `graph`'s scope under `localName`. */
   private keep(graph: RawGraph, localName: string, t: TensorInfo): void {
     this.tensors.push(t);
-    let scope = this.keptGraph === graph ? this.keptScope : this.scopes.get(graph);
+    let scope = this.scopeOf(graph);
     if (!scope) this.scopes.set(graph, (scope = new Scope()));
     this.keptGraph = graph;
     this.keptScope = scope;
