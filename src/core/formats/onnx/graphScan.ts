@@ -1,6 +1,7 @@
 /**
- * The common fields of a GraphProto read in WebAssembly (graphScan.wat): nodes without attributes, plain small
- * initializers and small value_info messages, as records and one arena of name bytes per call, so the walk in
+ * The common fields of a GraphProto read in WebAssembly (graphScan.wat): nodes (with attributes of plain values: kept as
+ * their bytes, decoded when the graph's nodes are read), plain small initializers and small value_info messages, as
+ * records and one arena of name bytes per call, so the walk in
  * parse.ts makes only the strings and objects the IR keeps — no key, length or name read per field in JavaScript.
  * The scan stops before any field it does not read exactly as parse.ts would (see the .wat): parse.ts reads that
  * one itself, with its checks and messages, then scans on. Without WebAssembly nothing changes (parse.ts reads all).
@@ -17,6 +18,9 @@ const IN_STARTS = 0x8_4000;
 const OUT_STARTS = 0x8_5000;
 const HASHES = 0x8_6000;
 const LABEL_IDS = 0x8_7000;
+const ATTR_NODES = 0x8_9000;
+const ATTR_ENDS = 0x8_b000;
+const ATTRS = 0x9_0000;
 const INS = 0x10_0000;
 const OUTS = 0x18_0000;
 const ARENA = 0x20_0000;
@@ -43,8 +47,8 @@ export const SCAN_TENSOR = 2;
 
 interface ScanExports {
   readonly memory: { readonly buffer: ArrayBuffer; grow(pages: number): number };
-  setLimits(nameMax: number, labelMax: number, strMax: number, rankMax: number, arity: number): void;
-  scan(pos: number, limit: number, nodesLeft: number, tensorsLeft: number, valuesLeft: number, text: number, inBase: number, outBase: number, valueBase: number): number;
+  setLimits(nameMax: number, labelMax: number, strMax: number, rankMax: number, arity: number, arrMax: number): void;
+  scan(pos: number, limit: number, nodesLeft: number, tensorsLeft: number, valuesLeft: number, text: number, inBase: number, outBase: number, valueBase: number, attrBase: number, attrByteBase: number): number;
   readonly nodes: { readonly value: number };
   readonly edgesIn: { readonly value: number };
   readonly edgesOut: { readonly value: number };
@@ -55,6 +59,9 @@ interface ScanExports {
   readonly outUsed: { readonly value: number };
   readonly arenaUsed: { readonly value: number };
   readonly valueBytes: { readonly value: number };
+  readonly attrs: { readonly value: number };
+  readonly attrNodes: { readonly value: number };
+  readonly attrBytes: { readonly value: number };
   readonly full: { readonly value: number };
   readonly labelCount: { readonly value: number };
 }
@@ -72,8 +79,8 @@ let mayGiveUp = true;
 
 /**
  * After this many scans, a parser whose scans read fewer than {@link SCAN_GIVE_UP_FIELDS} fields each on average
- * stops scanning (a graph of nodes with attributes — every Conv — leaves nearly every field to the JavaScript walk,
- * and a call that reads little costs more than it saves).
+ * stops scanning (a graph whose nodes often hold attributes the scan leaves to the walk — tensors, subgraphs — leaves
+ * nearly every field to the JavaScript walk, and a call that reads little costs more than it saves).
  */
 export const SCAN_GIVE_UP_CALLS = 16;
 export const SCAN_GIVE_UP_FIELDS = 16;
@@ -125,7 +132,7 @@ export class GraphScanner {
     this.ex = ex;
     const nameMax = Math.min(SHORT_NAME_BYTES, int32(limits.maxNameBytes));
     const labelMax = Math.min(SHORT_NAME_BYTES, int32(limits.maxStringBytes), int32(limits.maxDisplayStringBytes));
-    ex.setLimits(nameMax, labelMax, int32(limits.maxStringBytes), int32(limits.maxRank), int32(limits.maxNodeCount));
+    ex.setLimits(nameMax, labelMax, int32(limits.maxStringBytes), int32(limits.maxRank), int32(limits.maxNodeCount), int32(limits.maxArrayLength));
     this.views();
   }
 
@@ -144,6 +151,9 @@ export class GraphScanner {
           tensorString: f.Tensor.string_data, tensorInt64: f.Tensor.int64_data, tensorDouble: f.Tensor.double_data, tensorUint64: f.Tensor.uint64_data,
           valueName: f.ValueInfo.name, valueType: f.ValueInfo.type, typeTensor: f.Type.tensor_type, typeSparse: f.Type.sparse_tensor_type,
           tensorTypeElem: f.TypeTensor.elem_type, tensorTypeShape: f.TypeTensor.shape, shapeDim: f.Shape.dim, dimValue: f.Dimension.dim_value, dimParam: f.Dimension.dim_param,
+          attrName: f.Attribute.name, attrRef: f.Attribute.ref_attr_name, attrType: f.Attribute.type, attrF: f.Attribute.f, attrI: f.Attribute.i, attrS: f.Attribute.s,
+          attrT: f.Attribute.t, attrG: f.Attribute.g, attrSparse: f.Attribute.sparse_tensor, attrFloats: f.Attribute.floats, attrInts: f.Attribute.ints,
+          attrStrings: f.Attribute.strings, attrTensors: f.Attribute.tensors, attrGraphs: f.Attribute.graphs,
         },
       };
       const ex = instantiateWasm(module, imports) as ScanExports | undefined;
@@ -200,10 +210,12 @@ export class GraphScanner {
   /**
    * Scans from `pos` (an offset in the loaded buffer) up to `limit`; returns the offset of the first field left
    * to parse.ts. The records are {@link records}, the name bytes {@link arena}, the value_info messages
-   * {@link valueBytes} with their ends {@link valueEnds} (counted on from `valueBase`).
+   * {@link valueBytes} with their ends {@link valueEnds} (counted on from `valueBase`), the plain attributes
+   * {@link attributeBytes} with their ends {@link attributeEnds} (counted on from `attrByteBase`) and their nodes
+   * {@link attributeNodes} (first attributes counted on from `attrBase`).
    */
-  scan(pos: number, limit: number, nodesLeft: number, tensorsLeft: number, valuesLeft: number, text: number, inBase: number, outBase: number, valueBase: number): number {
-    return this.ex.scan(IN + pos, IN + limit, nodesLeft, tensorsLeft, valuesLeft, text, inBase, outBase, valueBase) - IN;
+  scan(pos: number, limit: number, nodesLeft: number, tensorsLeft: number, valuesLeft: number, text: number, inBase: number, outBase: number, valueBase: number, attrBase: number, attrByteBase: number): number {
+    return this.ex.scan(IN + pos, IN + limit, nodesLeft, tensorsLeft, valuesLeft, text, inBase, outBase, valueBase, attrBase, attrByteBase) - IN;
   }
 
   /**
@@ -243,6 +255,26 @@ export class GraphScanner {
   /** Where each value_info message of the last scan ends: `valueBase` + its end in {@link valueBytes}. */
   valueEnds(): Int32Array {
     return this.all.subarray(VALUE_ENDS >> 2, (VALUE_ENDS >> 2) + this.ex.values.value);
+  }
+
+  /** The attribute messages of the last scan, back to back (valid until the next scan). */
+  attributeBytes(): Uint8Array {
+    return this.bytes.subarray(ATTRS, ATTRS + this.ex.attrBytes.value);
+  }
+
+  /** Where each attribute message of the last scan ends: `attrByteBase` + its end in {@link attributeBytes}. */
+  attributeEnds(): Int32Array {
+    return this.all.subarray(ATTR_ENDS >> 2, (ATTR_ENDS >> 2) + this.ex.attrs.value);
+  }
+
+  /** Per node of the last scan with attributes: (its row in the scan, its first attribute: `attrBase` + its index). */
+  attributeNodes(): Int32Array {
+    return this.all.subarray(ATTR_NODES >> 2, (ATTR_NODES >> 2) + 2 * this.ex.attrNodes.value);
+  }
+
+  /** Nodes of the last scan with attributes. */
+  get attributeNodeCount(): number {
+    return this.ex.attrNodes.value;
   }
 
   labelIds(): Int32Array {

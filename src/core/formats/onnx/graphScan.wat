@@ -3,12 +3,14 @@
 ;;
 ;; `scan` walks graph fields from a position in a copy of the reader's buffered bytes into columns: nodes into the
 ;; node columns, initializers as records in OUT (i32 words), value_info messages as their bytes in VALUES with their
-;; ends in VALUE_ENDS (the caller keeps them in bulk, no work per message); the text of every name it reads is copied
+;; ends in VALUE_ENDS, plain node attributes as their bytes in ATTRS with their ends in ATTR_ENDS (the caller keeps
+;; both in bulk, no work per message); the text of every name it reads is copied
 ;; into ARENA, so the caller decodes one text per call instead of one per name. It reads only what it can read exactly as parse.ts does, with the same
-;; checks passed: nodes without attributes, whose names and labels are at most the short-name bound; initializers
+;; checks passed: nodes whose names and labels are at most the short-name bound and whose attributes hold plain values
+;; only (name, type, f, i, s, floats, ints, strings — no tensor, graph or reference; not a Constant node's); initializers
 ;; with name, dims, data_type, data_location and at most one raw_data; value_info messages of at most 256 bytes
 ;; (checked, as parse.ts checks a deferred one). On anything else — another field, a message past the buffered
-;; bytes, an attribute, a long name, a wire type or varint parse.ts would refuse, a value out of the plain range —
+;; bytes, an attribute it does not read, a long name, a wire type or varint parse.ts would refuse, a value out of the plain range —
 ;; it stops *before* that field and returns its offset: parse.ts then reads that field itself (and gives its own
 ;; message for bad input). So this never decides an error; it only decides how far the common case reaches.
 ;;
@@ -47,11 +49,28 @@
   (import "f" "shapeDim" (global $SH_DIM i32))
   (import "f" "dimValue" (global $DM_VALUE i32))
   (import "f" "dimParam" (global $DM_PARAM i32))
+  (import "f" "attrName" (global $A_NAME i32))
+  (import "f" "attrRef" (global $A_REF i32))
+  (import "f" "attrType" (global $A_TYPE i32))
+  (import "f" "attrF" (global $A_F i32))
+  (import "f" "attrI" (global $A_I i32))
+  (import "f" "attrS" (global $A_S i32))
+  (import "f" "attrT" (global $A_T i32))
+  (import "f" "attrG" (global $A_G i32))
+  (import "f" "attrSparse" (global $A_SPARSE i32))
+  (import "f" "attrFloats" (global $A_FLOATS i32))
+  (import "f" "attrInts" (global $A_INTS i32))
+  (import "f" "attrStrings" (global $A_STRINGS i32))
+  (import "f" "attrTensors" (global $A_TENSORS i32))
+  (import "f" "attrGraphs" (global $A_GRAPHS i32))
 
   ;; Layout (bytes; graphScan.ts knows the same numbers):
   ;; OUT [0, 512 KiB) tensor records;
   ;; node columns, one entry per node (a scan reads at most 1,023 nodes): NAMES (text, start, end), IN_STARTS,
-  ;; OUT_STARTS, HASHES ($nameHash of the name), LABEL_IDS (op_type id, domain id);
+  ;; OUT_STARTS, HASHES ($nameHash of the name), LABEL_IDS (op_type id, domain id); ATTR_NODES (node in the scan,
+  ;; its first attribute counted on from $attrBase) per node with attributes; ATTR_ENDS (one word per attribute: where
+  ;; its message ends, counted on from $attrByteBase) and ATTRS (the attribute messages' bytes, back to back: the
+  ;; caller keeps them as they are, to decode when the graph's nodes are read);
   ;; INS, OUTS: (text, start, end) per input / output edge, at most 43,690 of each per scan;
   ;; ARENA [2 MiB, 3 MiB) name bytes; LABELS (512 slots of 72 bytes: length + 1, id, up to 64 bytes) and LABEL_SLOT
   ;; (slot address by id); SCRATCH (8,192 output spans of a node);
@@ -69,6 +88,11 @@
   (global $OUT_STARTS i32 (i32.const 0x85000))
   (global $HASHES i32 (i32.const 0x86000))
   (global $LABEL_IDS i32 (i32.const 0x87000))
+  (global $ATTR_NODES i32 (i32.const 0x89000))
+  (global $ATTR_ENDS i32 (i32.const 0x8b000))
+  (global $ATTR_ENDS_END i32 (i32.const 0x90000))
+  (global $ATTRS i32 (i32.const 0x90000))
+  (global $ATTRS_END i32 (i32.const 0x100000))
   (global $INS i32 (i32.const 0x100000))
   (global $INS_END i32 (i32.const 0x180000))
   (global $OUTS i32 (i32.const 0x180000))
@@ -102,13 +126,22 @@
   (global $nonAscii (export "nonAscii") (mut i32) (i32.const 0))
   (global $edgesIn (export "edgesIn") (mut i32) (i32.const 0))
   (global $edgesOut (export "edgesOut") (mut i32) (i32.const 0))
+  ;; Per scan: the table's attribute and attribute-byte counts before it, the next ATTRS byte, and what it kept.
+  (global $attrBase (mut i32) (i32.const 0))
+  (global $attrByteBase (mut i32) (i32.const 0))
+  (global $ab (mut i32) (i32.const 0))
+  (global $attrs (export "attrs") (mut i32) (i32.const 0))
+  (global $attrNodes (export "attrNodes") (mut i32) (i32.const 0))
+  (global $attrBytes (export "attrBytes") (mut i32) (i32.const 0))
 
-  ;; Limits (setLimits): the longest name and label read here, parse.ts's maxStringBytes, maxRank and maxNodeCount.
+  ;; Limits (setLimits): the longest name and label read here, parse.ts's maxStringBytes, maxRank, maxNodeCount and
+  ;; maxArrayLength.
   (global $nameMax (mut i32) (i32.const 0))
   (global $labelMax (mut i32) (i32.const 0))
   (global $strMax (mut i32) (i32.const 0))
   (global $rankMax (mut i32) (i32.const 0))
   (global $arity (mut i32) (i32.const 0))
+  (global $arrMax (mut i32) (i32.const 0))
 
   ;; State of one scan: the next record word, the next arena byte, the position after the last varint read
   ;; (-1: truncated or longer than 10 bytes), and what the scan read.
@@ -123,7 +156,8 @@
   ;; 1 when the scan stopped because OUT or ARENA was full (the caller reads the records and scans on).
   (global $full (export "full") (mut i32) (i32.const 0))
 
-  (func (export "setLimits") (param $nameMax i32) (param $labelMax i32) (param $strMax i32) (param $rankMax i32) (param $arity i32)
+  (func (export "setLimits") (param $nameMax i32) (param $labelMax i32) (param $strMax i32) (param $rankMax i32) (param $arity i32) (param $arrMax i32)
+    (global.set $arrMax (local.get $arrMax))
     (global.set $nameMax (local.get $nameMax))
     (global.set $labelMax (local.get $labelMax))
     (global.set $strMax (local.get $strMax))
@@ -338,6 +372,7 @@
     (local $p i32) (local $k i32) (local $f i32) (local $wt i32) (local $n i32)
     (local $nameP i32) (local $nameN i32) (local $opP i32) (local $opN i32) (local $domP i32) (local $domN i32)
     (local $nIn i32) (local $nOut i32) (local $bytes i32) (local $at i32) (local $i i32) (local $opId i32) (local $domId i32)
+    (local $na i32) (local $abytes i32)
     (local.set $p (local.get $s))
     (block $done
       (loop $l
@@ -352,7 +387,27 @@
             (local.set $p (global.get $vp))))
         (local.set $f (i32.shr_u (local.get $k) (i32.const 3)))
         (local.set $wt (i32.and (local.get $k) (i32.const 7)))
-        (if (i32.eq (local.get $f) (global.get $N_ATTR)) (then (return (i32.const 0))))
+        ;; An attribute of plain values: its message copied after the kept ones (staged until the node is read), its end
+        ;; in ATTR_ENDS. Others, and attributes that do not fit, are left to parse.ts.
+        (if (i32.eq (local.get $f) (global.get $N_ATTR))
+          (then
+            (if (i32.ne (local.get $wt) (i32.const 2)) (then (return (i32.const 0))))
+            (if (i32.ge_u (local.get $na) (global.get $arity)) (then (return (i32.const 0))))
+            (local.set $n (call $len (local.get $p) (local.get $e)))
+            (if (i32.lt_s (local.get $n) (i32.const 0)) (then (return (i32.const 0))))
+            (local.set $p (global.get $vp))
+            (if (i32.eqz (call $attribute (local.get $p) (i32.add (local.get $p) (local.get $n)))) (then (return (i32.const 0))))
+            (if (i32.gt_u (i32.add (local.get $abytes) (local.get $n)) (i32.sub (global.get $ATTRS_END) (global.get $ab)))
+              (then (return (i32.const 2))))
+            (local.set $at (i32.add (global.get $ATTR_ENDS) (i32.shl (i32.add (global.get $attrs) (local.get $na)) (i32.const 2))))
+            (if (i32.ge_u (local.get $at) (global.get $ATTR_ENDS_END)) (then (return (i32.const 2))))
+            (memory.copy (i32.add (global.get $ab) (local.get $abytes)) (local.get $p) (local.get $n))
+            (local.set $abytes (i32.add (local.get $abytes) (local.get $n)))
+            (i32.store (local.get $at)
+              (i32.add (global.get $attrByteBase) (i32.sub (i32.add (global.get $ab) (local.get $abytes)) (global.get $ATTRS))))
+            (local.set $na (i32.add (local.get $na) (i32.const 1)))
+            (local.set $p (i32.add (local.get $p) (local.get $n)))
+            (br $l)))
         (if (i32.and
               (i32.eq (local.get $wt) (i32.const 2))
               (i32.or (i32.or (i32.eq (local.get $f) (global.get $N_IN)) (i32.eq (local.get $f) (global.get $N_OUT)))
@@ -411,6 +466,9 @@
                     (i32.sub (global.get $ARENA_END) (global.get $ap)))
           (i32.gt_u (i32.mul (local.get $nOut) (i32.const 12)) (i32.sub (global.get $OUTS_END) (global.get $op))))
       (then (return (i32.const 2))))
+    ;; A Constant node's attributes make a tensor of it (reader.ts): parse.ts reads such a node (named Constant, in any domain).
+    (if (i32.and (i32.ne (local.get $na) (i32.const 0)) (i32.eq (local.get $opN) (i32.const 8)))
+      (then (if (i64.eq (i64.load (local.get $opP)) (i64.const 0x746e6174736e6f43)) (then (return (i32.const 0))))))
     ;; A full label table leaves the node to parse.ts.
     (local.set $opId (call $label (local.get $opP) (local.get $opN)))
     (if (i32.lt_s (local.get $opId) (i32.const 0)) (then (return (i32.const 0))))
@@ -447,6 +505,119 @@
         (br $out)))
     (global.set $op (i32.add (global.get $op) (i32.mul (local.get $nOut) (i32.const 12))))
     (global.set $edgesOut (i32.add (global.get $edgesOut) (local.get $nOut)))
+    (if (local.get $na)
+      (then
+        (local.set $at (i32.add (global.get $ATTR_NODES) (i32.shl (global.get $attrNodes) (i32.const 3))))
+        (i32.store (local.get $at) (global.get $nodes))
+        (i32.store offset=4 (local.get $at) (i32.add (global.get $attrBase) (global.get $attrs)))
+        (global.set $attrNodes (i32.add (global.get $attrNodes) (i32.const 1)))
+        (global.set $attrs (i32.add (global.get $attrs) (local.get $na)))
+        (global.set $ab (i32.add (global.get $ab) (local.get $abytes)))))
+    (i32.const 1))
+
+  ;; AttributeProto [$s, $e): 1 when it holds only fields parse.ts reads into a plain value — name (a short one), type
+  ;; (a plain enum value), f, i, s and strings (within maxStringBytes), floats and ints (packed or not), at most
+  ;; maxArrayLength values per list; other fields skipped — each passing parse.ts's checks. 0 for a tensor, graph,
+  ;; sparse tensor or reference (reader.ts reads and registers those) and for anything parse.ts might refuse.
+  (func $attribute (param $s i32) (param $e i32) (result i32)
+    (local $p i32) (local $k i32) (local $f i32) (local $wt i32) (local $n i32) (local $stop i32)
+    (local $floats i32) (local $ints i32) (local $strings i32)
+    (local.set $p (local.get $s))
+    (block $done
+      (loop $l
+        (br_if $done (i32.ge_u (local.get $p) (local.get $e)))
+        (local.set $k (call $key (local.get $p) (local.get $e)))
+        (if (i32.lt_s (local.get $k) (i32.const 0)) (then (return (i32.const 0))))
+        (local.set $p (global.get $vp))
+        (local.set $f (i32.shr_u (local.get $k) (i32.const 3)))
+        (local.set $wt (i32.and (local.get $k) (i32.const 7)))
+        (if (i32.eq (local.get $f) (global.get $A_NAME))
+          (then
+            (if (i32.ne (local.get $wt) (i32.const 2)) (then (return (i32.const 0))))
+            (local.set $n (call $len (local.get $p) (local.get $e)))
+            (if (i32.lt_s (local.get $n) (i32.const 0)) (then (return (i32.const 0))))
+            (if (i32.gt_u (local.get $n) (global.get $nameMax)) (then (return (i32.const 0))))
+            (local.set $p (i32.add (global.get $vp) (local.get $n)))
+            (br $l)))
+        (if (i32.or (i32.eq (local.get $f) (global.get $A_S)) (i32.eq (local.get $f) (global.get $A_STRINGS)))
+          (then
+            (if (i32.ne (local.get $wt) (i32.const 2)) (then (return (i32.const 0))))
+            (if (i32.eq (local.get $f) (global.get $A_STRINGS))
+              (then
+                (if (i32.ge_u (local.get $strings) (global.get $arrMax)) (then (return (i32.const 0))))
+                (local.set $strings (i32.add (local.get $strings) (i32.const 1)))))
+            (local.set $n (call $len (local.get $p) (local.get $e)))
+            (if (i32.lt_s (local.get $n) (i32.const 0)) (then (return (i32.const 0))))
+            (if (i32.gt_u (local.get $n) (global.get $strMax)) (then (return (i32.const 0))))
+            (local.set $p (i32.add (global.get $vp) (local.get $n)))
+            (br $l)))
+        (if (i32.eq (local.get $f) (global.get $A_TYPE))
+          (then
+            (if (i32.ne (local.get $wt) (i32.const 0)) (then (return (i32.const 0))))
+            (if (i32.lt_s (call $small (local.get $p) (local.get $e)) (i32.const 0)) (then (return (i32.const 0))))
+            (local.set $p (global.get $vp))
+            (br $l)))
+        (if (i32.eq (local.get $f) (global.get $A_I))
+          (then
+            (if (i32.ne (local.get $wt) (i32.const 0)) (then (return (i32.const 0))))
+            (drop (call $varint (local.get $p) (local.get $e)))
+            (if (i32.lt_s (global.get $vp) (i32.const 0)) (then (return (i32.const 0))))
+            (local.set $p (global.get $vp))
+            (br $l)))
+        (if (i32.eq (local.get $f) (global.get $A_F))
+          (then
+            (if (i32.ne (local.get $wt) (i32.const 5)) (then (return (i32.const 0))))
+            (if (i32.lt_s (i32.sub (local.get $e) (local.get $p)) (i32.const 4)) (then (return (i32.const 0))))
+            (local.set $p (i32.add (local.get $p) (i32.const 4)))
+            (br $l)))
+        (if (i32.eq (local.get $f) (global.get $A_FLOATS))
+          (then
+            (if (i32.eq (local.get $wt) (i32.const 5))
+              (then
+                (if (i32.lt_s (i32.sub (local.get $e) (local.get $p)) (i32.const 4)) (then (return (i32.const 0))))
+                (local.set $p (i32.add (local.get $p) (i32.const 4)))
+                (local.set $floats (i32.add (local.get $floats) (i32.const 1))))
+              (else
+                (if (i32.ne (local.get $wt) (i32.const 2)) (then (return (i32.const 0))))
+                (local.set $n (call $len (local.get $p) (local.get $e)))
+                (if (i32.lt_s (local.get $n) (i32.const 0)) (then (return (i32.const 0))))
+                (if (i32.and (local.get $n) (i32.const 3)) (then (return (i32.const 0))))
+                (local.set $floats (i32.add (local.get $floats) (i32.shr_u (local.get $n) (i32.const 2))))
+                (local.set $p (i32.add (global.get $vp) (local.get $n)))))
+            (if (i32.gt_u (local.get $floats) (global.get $arrMax)) (then (return (i32.const 0))))
+            (br $l)))
+        (if (i32.eq (local.get $f) (global.get $A_INTS))
+          (then
+            (if (i32.eqz (local.get $wt))
+              (then
+                (drop (call $varint (local.get $p) (local.get $e)))
+                (if (i32.lt_s (global.get $vp) (i32.const 0)) (then (return (i32.const 0))))
+                (local.set $p (global.get $vp))
+                (local.set $ints (i32.add (local.get $ints) (i32.const 1))))
+              (else
+                (if (i32.ne (local.get $wt) (i32.const 2)) (then (return (i32.const 0))))
+                (local.set $n (call $len (local.get $p) (local.get $e)))
+                (if (i32.lt_s (local.get $n) (i32.const 0)) (then (return (i32.const 0))))
+                (local.set $p (global.get $vp))
+                (local.set $stop (i32.add (local.get $p) (local.get $n)))
+                ;; Every packed value a varint of at most 10 bytes ending inside the field (parse.ts checks the first 64 so).
+                (block $packed
+                  (loop $v
+                    (br_if $packed (i32.ge_u (local.get $p) (local.get $stop)))
+                    (drop (call $varint (local.get $p) (local.get $stop)))
+                    (if (i32.lt_s (global.get $vp) (i32.const 0)) (then (return (i32.const 0))))
+                    (local.set $p (global.get $vp))
+                    (local.set $ints (i32.add (local.get $ints) (i32.const 1)))
+                    (br $v)))))
+            (if (i32.gt_u (local.get $ints) (global.get $arrMax)) (then (return (i32.const 0))))
+            (br $l)))
+        (if (i32.or (i32.or (i32.or (i32.eq (local.get $f) (global.get $A_T)) (i32.eq (local.get $f) (global.get $A_G)))
+                            (i32.or (i32.eq (local.get $f) (global.get $A_SPARSE)) (i32.eq (local.get $f) (global.get $A_TENSORS))))
+                    (i32.or (i32.eq (local.get $f) (global.get $A_GRAPHS)) (i32.eq (local.get $f) (global.get $A_REF))))
+          (then (return (i32.const 0))))
+        (local.set $p (call $skip (local.get $wt) (local.get $p) (local.get $e)))
+        (if (i32.lt_s (local.get $p) (i32.const 0)) (then (return (i32.const 0))))
+        (br $l)))
     (i32.const 1))
 
   ;; One dims value at $p for the tensor record at $rec (its dims start at word 10): 0 when not a plain size
@@ -809,9 +980,10 @@
   ;; initializers and $valuesLeft value_info entries; returns the address of the first field not read. Tensor
   ;; records start at OUT; nodes fill the node columns, their names and edges cut from text $text; edge starts count
   ;; on from $inBase and $outBase; value_info messages are copied to VALUES, their ends (from $valueBase on) to
-  ;; VALUE_ENDS.
+  ;; VALUE_ENDS; plain attributes to ATTRS, their ends (from $attrByteBase on) to ATTR_ENDS, their nodes' first
+  ;; attributes (from $attrBase on) to ATTR_NODES.
   (func (export "scan") (param $p i32) (param $limit i32) (param $nodesLeft i32) (param $tensorsLeft i32) (param $valuesLeft i32)
-      (param $text i32) (param $inBase i32) (param $outBase i32) (param $valueBase i32) (result i32)
+      (param $text i32) (param $inBase i32) (param $outBase i32) (param $valueBase i32) (param $attrBase i32) (param $attrByteBase i32) (result i32)
     (local $k i32) (local $f i32) (local $n i32) (local $q i32) (local $e i32) (local $r i32)
     (global.set $o (global.get $OUT))
     (global.set $ap (global.get $ARENA))
@@ -819,6 +991,11 @@
     (global.set $inBase (local.get $inBase))
     (global.set $outBase (local.get $outBase))
     (global.set $valueBase (local.get $valueBase))
+    (global.set $attrBase (local.get $attrBase))
+    (global.set $attrByteBase (local.get $attrByteBase))
+    (global.set $ab (global.get $ATTRS))
+    (global.set $attrs (i32.const 0))
+    (global.set $attrNodes (i32.const 0))
     (global.set $vb (global.get $VALUES))
     (global.set $ip (global.get $INS))
     (global.set $op (global.get $OUTS))
@@ -884,5 +1061,6 @@
     (global.set $outUsed (i32.sub (global.get $o) (global.get $OUT)))
     (global.set $arenaUsed (i32.sub (global.get $ap) (global.get $ARENA)))
     (global.set $valueBytes (i32.sub (global.get $vb) (global.get $VALUES)))
+    (global.set $attrBytes (i32.sub (global.get $ab) (global.get $ATTRS)))
     (local.get $p))
 )

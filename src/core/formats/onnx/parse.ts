@@ -584,8 +584,12 @@ export interface RawGraph {
   readonly parent: RawGraph | undefined;
   name: string;
   readonly nodes: NodeTable;
-  /** The attributes of the nodes that have any, by node index, in node order. */
+  /**
+   * The attributes of the nodes that have any, by node index, in node order: those the JavaScript walk read. Those the
+   * scan read are in {@link deferredAttributes}, undecoded; a node's are in one or the other.
+   */
   readonly nodeAttributes: Map<number, RawAttribute[]>;
+  readonly deferredAttributes: DeferredAttributes;
   readonly initializers: RawTensor[];
   readonly sparseInitializers: RawSparseTensor[];
   readonly inputs: GraphValue[];
@@ -740,6 +744,103 @@ export class DeferredValues {
   get decodedValues(): GraphValue[] {
     return this.decoded;
   }
+}
+
+/**
+ * A graph's node attributes read by the WebAssembly scan (graphScan.ts) — plain values only: no tensor, graph, sparse
+ * tensor or reference, and no Constant node's (reader.ts registers a tensor for those) — kept as their checked message
+ * bytes, back to back, to decode when the graph's nodes are first read ({@link decodeDeferredAttributes}; `inspect`
+ * never reads them). The bytes are the graph's own, so they are bounded by what the reader read. Per node with such
+ * attributes, in row order: its row and its first attribute. Decoded, their stored values' offsets (`fOffset`,
+ * `iChunk`, list chunks) are positions in the kept bytes, not the file: only a Constant node's are ever read.
+ */
+export class DeferredAttributes {
+  private store = new Uint8Array(0);
+  private used = 0;
+  /** Per attribute: where its message ends in the kept bytes (it starts where the previous one ends). */
+  private readonly ends = new IntColumn();
+  /** Per node with kept attributes, rising: its row. */
+  private readonly rows = new IntColumn();
+  /** Per node with kept attributes: the index of its first attribute in {@link ends}. */
+  private readonly firsts = new IntColumn();
+
+  /** Attributes kept (the next one's index). */
+  get count(): number {
+    return this.ends.length;
+  }
+
+  /** Bytes kept (the next attribute's start). */
+  get keptBytes(): number {
+    return this.used;
+  }
+
+  /** Nodes with kept attributes. */
+  get nodeCount(): number {
+    return this.rows.length;
+  }
+
+  /** The row of node entry `k` (rising with `k`). */
+  row(k: number): number {
+    return this.rows.data[k]!;
+  }
+
+  /** The attributes of node entry `k`: indices [first, end) (see {@link start}, {@link end}). */
+  first(k: number): number {
+    return this.firsts.data[k]!;
+  }
+
+  last(k: number): number {
+    return k + 1 < this.firsts.length ? this.firsts.data[k + 1]! : this.ends.length;
+  }
+
+  /** Where attribute `a`'s message starts and ends in {@link bytes}. */
+  start(a: number): number {
+    return a === 0 ? 0 : this.ends.data[a - 1]!;
+  }
+
+  end(a: number): number {
+    return this.ends.data[a]!;
+  }
+
+  bytes(): Uint8Array {
+    return this.store.subarray(0, this.used);
+  }
+
+  /**
+   * Keeps the attributes of a scan: their messages back to back in `bytes`, their `ends` (counted on from
+   * {@link keptBytes}), and per node with any (row in the scan, first attribute counted on from {@link count}) in
+   * `nodes`; the scan's first row is `rowBase`. Room is made for `more` bytes that may follow at the same density,
+   * as for the node columns (NodeTable.reserve).
+   */
+  keepScanned(bytes: Uint8Array, ends: Int32Array, nodes: Int32Array, rowBase: number, more: number): void {
+    if (this.used + bytes.length > this.store.length) {
+      const grown = new Uint8Array(Math.max(4096, 2 * this.store.length, this.used + bytes.length + more));
+      grown.set(this.store.subarray(0, this.used));
+      this.store = grown;
+    }
+    this.store.set(bytes, this.used);
+    this.used += bytes.length;
+    this.ends.append(ends);
+    const n = nodes.length >> 1;
+    this.rows.room(n);
+    this.firsts.room(n);
+    const rows = this.rows.data;
+    const firsts = this.firsts.data;
+    let at = this.rows.length;
+    for (let i = 0; i < nodes.length; i += 2, at++) {
+      rows[at] = rowBase + nodes[i]!;
+      firsts[at] = nodes[i + 1]!;
+    }
+    this.rows.length = at;
+    this.firsts.length = at;
+  }
+}
+
+/** The attributes of `g`'s nodes that the scan kept ({@link DeferredAttributes}), decoded: per node entry, in row order. */
+export function decodeDeferredAttributes(g: RawGraph, fileName: string, limits: Limits): RawAttribute[][] {
+  const d = g.deferredAttributes;
+  if (d.nodeCount === 0) return [];
+  return new OnnxWireParser(new MemoryByteSource(fileName, d.bytes()), limits, undefined).decodeAttributes(g);
 }
 
 /** The IR's list of `values` (see {@link DeferredValues}): decodes the kept messages, if any. */
@@ -1010,7 +1111,7 @@ export class OnnxWireParser {
     if (depth > this.limits.maxNestingDepth) this.fail(`subgraphs nest deeper than ${this.limits.maxNestingDepth} levels at offset ${this.c.pos}`, this.c.pos, 'limit-exceeded');
     const c = this.c;
     const g: RawGraph = {
-      path: this.uniquePath(path), depth, parent, name: '', nodes: new NodeTable(this.labels), nodeAttributes: new Map(), initializers: [], sparseInitializers: [], inputs: [], outputs: [], valueInfo: new DeferredValues(),
+      path: this.uniquePath(path), depth, parent, name: '', nodes: new NodeTable(this.labels), nodeAttributes: new Map(), deferredAttributes: new DeferredAttributes(), initializers: [], sparseInitializers: [], inputs: [], outputs: [], valueInfo: new DeferredValues(),
     };
     this.graphs.push(g);
     let valueInfoCount = 0;
@@ -1112,7 +1213,8 @@ export class OnnxWireParser {
       // A scan keeps at most 1 MiB of value_info bytes (graphScan.wat's VALUES).
       const valuesLeft = g.valueInfo.canKeep(1 << 20) ? Math.min(limits.maxNodeCount - valueInfoCount, 0x7fff_ffff) : 0;
       const table = g.nodes;
-      const next = s.scan(pos, limit, nodesLeft, tensorsLeft, valuesLeft, table.texts.length, table.inputEdges.length, table.outputEdges.length, g.valueInfo.keptBytes);
+      const attributes = g.deferredAttributes;
+      const next = s.scan(pos, limit, nodesLeft, tensorsLeft, valuesLeft, table.texts.length, table.inputEdges.length, table.outputEdges.length, g.valueInfo.keptBytes, attributes.count, attributes.keptBytes);
       this.scanCalls++;
       if (next === pos) {
         this.giveUpScanning();
@@ -1165,8 +1267,10 @@ export class OnnxWireParser {
     // The columns are made room for as many more as the rest of the buffer could hold at this scan's density (an
     // overestimate when other fields follow: pages never written cost nothing), at most 64 times the rows so far.
     if (s.nodes > 0) {
-      const rows = g.nodes.length + s.nodes;
+      const rowBase = g.nodes.length;
+      const rows = rowBase + s.nodes;
       this.takeNodes(s, g, text, Math.min(this.limits.maxNodeCount, 64 * rows, rows + Math.ceil((s.nodes * rest) / read)));
+      if (s.attributeNodeCount > 0) g.deferredAttributes.keepScanned(s.attributeBytes(), s.attributeEnds(), s.attributeNodes(), rowBase, Math.ceil((s.attributeBytes().length * rest) / read));
     }
     if (s.tensors > 0) this.takeTensors(s, g, base, text, arena);
     if (s.values > 0) g.valueInfo.keepScanned(s.valueBytes(), s.valueEnds(), rest);
@@ -1423,13 +1527,17 @@ export class OnnxWireParser {
           this.countTensor(c.keyOffset);
           a.sparse = yield* this.sparseTensor(this.sub(end, 'attribute sparse_tensor'));
           break;
+        // One value per field (proto2's unpacked lists: a tree ensemble's 20,000-value lists) is read without a
+        // generator when buffered: one per value cost 38 MB of garbage on a 756 KB model.
         case F.Attribute.floats:
           a.floats ??= this.newList<number>();
-          yield* this.floatList(end, a.floats);
+          if (c.wireType === WIRE_FIXED32 && c.has(Math.min(4, end - c.pos))) this.floatValue(end, a.floats);
+          else yield* this.floatList(end, a.floats);
           break;
         case F.Attribute.ints:
           a.ints ??= this.newList<number | BigValue>();
-          yield* this.intList(end, a.ints);
+          if (c.wireType === WIRE_VARINT && c.has(Math.min(10, end - c.pos))) this.intValue(end, a.ints);
+          else yield* this.intList(end, a.ints);
           break;
         case F.Attribute.strings:
           a.strings ??= this.newList<string>();
@@ -1455,31 +1563,48 @@ export class OnnxWireParser {
     return a;
   }
 
+  /** One fixed32 value of a float list, buffered (see {@link floatList}); the values past those kept are only counted. */
+  private floatValue(end: number, list: RawList<number>): void {
+    const c = this.c;
+    if (end - c.pos < 4) this.fail(`a float at offset ${c.pos} runs past the end of its message`, c.pos, 'truncated');
+    if (list.values.length < ATTRIBUTE_VALUES_KEPT) list.values.push(c.fixed32Float());
+    else c.pos += 4;
+    list.count++;
+    if (list.count > this.limits.maxArrayLength) this.fail(`an attribute list has more than ${this.limits.maxArrayLength} floats`, c.keyOffset, 'limit-exceeded');
+  }
+
+  /** One varint value of an int list, buffered (see {@link intList}). */
+  private intValue(end: number, list: RawList<number | BigValue>): void {
+    const c = this.c;
+    const v = c.varint64(end);
+    list.count++;
+    if (list.values.length < ATTRIBUTE_VALUES_KEPT) list.values.push(v);
+    if (list.count > this.limits.maxArrayLength) this.fail(`an attribute list has more than ${this.limits.maxArrayLength} integers`, c.keyOffset, 'limit-exceeded');
+  }
+
   private *floatList(end: number, list: RawList<number>): Wire<void> {
     const c = this.c;
     if (c.wireType === WIRE_FIXED32) {
       if (end - c.pos < 4) this.fail(`a float at offset ${c.pos} runs past the end of its message`, c.pos, 'truncated');
       if (!c.has(4)) yield need(4, end);
-      const v = c.fixed32Float();
-      list.count++;
-      if (list.values.length < ATTRIBUTE_VALUES_KEPT) list.values.push(v);
-    } else {
-      c.expectWire(WIRE_LEN, 'floats');
-      const at = c.pos;
-      const n = c.length(end, 'floats');
-      if (n % 4 !== 0) this.fail(`a packed float list at offset ${at} is ${n} bytes, not a multiple of 4`, at);
-      const chunk = { offset: c.pos, byteLength: n };
-      const keep = Math.min(n / 4, ATTRIBUTE_VALUES_KEPT - list.values.length);
-      if (keep > 0) {
-        const bytes = yield* c.bytes(keep * 4, end);
-        const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-        for (let i = 0; i < keep; i++) list.values.push(view.getFloat32(i * 4, true));
-      }
-      c.pos = chunk.offset + n;
-      list.count += n / 4;
-      list.packedChunks++;
-      list.chunk = list.packedChunks === 1 && list.count === n / 4 ? chunk : undefined;
+      this.floatValue(end, list);
+      return;
     }
+    c.expectWire(WIRE_LEN, 'floats');
+    const at = c.pos;
+    const n = c.length(end, 'floats');
+    if (n % 4 !== 0) this.fail(`a packed float list at offset ${at} is ${n} bytes, not a multiple of 4`, at);
+    const chunk = { offset: c.pos, byteLength: n };
+    const keep = Math.min(n / 4, ATTRIBUTE_VALUES_KEPT - list.values.length);
+    if (keep > 0) {
+      const bytes = yield* c.bytes(keep * 4, end);
+      const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+      for (let i = 0; i < keep; i++) list.values.push(view.getFloat32(i * 4, true));
+    }
+    c.pos = chunk.offset + n;
+    list.count += n / 4;
+    list.packedChunks++;
+    list.chunk = list.packedChunks === 1 && list.count === n / 4 ? chunk : undefined;
     if (list.count > this.limits.maxArrayLength) this.fail(`an attribute list has more than ${this.limits.maxArrayLength} floats`, c.keyOffset, 'limit-exceeded');
   }
 
@@ -1487,19 +1612,17 @@ export class OnnxWireParser {
     const c = this.c;
     if (c.wireType === WIRE_VARINT) {
       if (!c.has(10)) yield need(10, end);
-      const v = c.varint64(end);
-      list.count++;
-      if (list.values.length < ATTRIBUTE_VALUES_KEPT) list.values.push(v);
-    } else {
-      c.expectWire(WIRE_LEN, 'ints');
-      const n = c.length(end, 'ints');
-      const chunk = { offset: c.pos, byteLength: n };
-      const r = yield* c.packedVarints(n, ATTRIBUTE_VALUES_KEPT - list.values.length);
-      appendAll(list.values, r.values);
-      list.count += r.count;
-      list.packedChunks++;
-      list.chunk = list.packedChunks === 1 && list.count === r.count ? chunk : undefined;
+      this.intValue(end, list);
+      return;
     }
+    c.expectWire(WIRE_LEN, 'ints');
+    const n = c.length(end, 'ints');
+    const chunk = { offset: c.pos, byteLength: n };
+    const r = yield* c.packedVarints(n, ATTRIBUTE_VALUES_KEPT - list.values.length);
+    appendAll(list.values, r.values);
+    list.count += r.count;
+    list.packedChunks++;
+    list.chunk = list.packedChunks === 1 && list.count === r.count ? chunk : undefined;
     if (list.count > this.limits.maxArrayLength) this.fail(`an attribute list has more than ${this.limits.maxArrayLength} integers`, c.keyOffset, 'limit-exceeded');
   }
 
@@ -1740,6 +1863,28 @@ export class OnnxWireParser {
       if (keep) dims.push(dim);
     }
     return keep ? exact(dims) : dims;
+  }
+
+  /**
+   * Decodes the attributes the scan kept for `g`'s nodes (checked as the walk checks them when read, so nothing here
+   * can fail on the input): per node entry, the walk's own attribute read over each kept message. See
+   * {@link decodeDeferredAttributes}.
+   */
+  decodeAttributes(g: RawGraph): RawAttribute[][] {
+    const c = this.c;
+    const d = g.deferredAttributes;
+    c.hold(d.bytes());
+    const out: RawAttribute[][] = [];
+    for (let k = 0; k < d.nodeCount; k++) {
+      const attributes: RawAttribute[] = [];
+      for (let a = d.first(k); a < d.last(k); a++) {
+        c.pos = d.start(a);
+        // The label names subgraphs only: the kept attributes have none.
+        attributes.push(this.now(this.attribute(d.end(a), g, '')));
+      }
+      out.push(attributes);
+    }
+    return out;
   }
 
   /** Decodes the deferred entries of `values` (bytes checked when read, so nothing here can fail on the input): {@link decodeValueInfo}. */

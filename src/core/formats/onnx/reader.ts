@@ -23,7 +23,7 @@ import { setOwn } from '../../model/dict';
 import { tensorLocation } from '../../model/tensorData';
 import { UniqueNames } from '../../model/uniqueNames';
 import { buildLayers, isWeightInput, Scope } from './layers';
-import { ATTRIBUTE_VALUES_KEPT, decodeValueInfo, OnnxWireParser, ScannedTensor, type DataField, type DataFieldName, type RawAttribute, type RawGraph, type RawModel, type RawNode, type RawSparseTensor, type RawTensor } from './parse';
+import { ATTRIBUTE_VALUES_KEPT, decodeDeferredAttributes, decodeValueInfo, OnnxWireParser, ScannedTensor, type DataField, type DataFieldName, type RawAttribute, type RawGraph, type RawModel, type RawNode, type RawSparseTensor, type RawTensor } from './parse';
 import { ATTRIBUTE_TYPE, DATA_LOCATION_EXTERNAL, dtypeOfOnnx } from './schema';
 import { int64Text, type BigValue } from './wire';
 import { appendAll, maxOf } from '../../util/arrays';
@@ -52,6 +52,76 @@ function lazyProperty<T extends object, K extends keyof T>(target: T, key: K, ma
       return value;
     },
   });
+}
+
+/** Whether attribute `a` is of kind `name` (ATTRIBUTE_TYPE): its declared type, else whether that kind's field is `present`. */
+function attributeIs(a: RawAttribute, name: string, present: unknown): boolean {
+  return a.type !== undefined && a.type !== 0 ? a.type === ATTRIBUTE_TYPE[name] : present !== undefined;
+}
+
+/**
+ * The JSON-safe value of an attribute of plain values (f, i, s, floats, ints, strings, a reference, an empty list):
+ * reader.ts's read of every attribute past its tensors and graphs, and the whole read of those the scan kept
+ * (parse.ts DeferredAttributes). `keep` registers the tensor a Constant node's value_* attribute holds.
+ */
+function plainAttributeValue(a: RawAttribute, keep?: (info: Omit<TensorInfo, 'name' | 'graph'>) => string): AttributeValue | undefined {
+  const is = (name: string, present: unknown): boolean => attributeIs(a, name, present);
+  const type = a.type;
+  if (a.f !== undefined && is('FLOAT', a.f)) {
+    if (keep && a.name === 'value_float') keep({ dtype: 'float32', shape: [], elementCount: 1, byteLength: 4, ...stored({ file: '', byteOffset: a.fOffset, byteLength: 4, encoding: 'raw' }), origin: 'constant' });
+    return Number.isFinite(a.f) ? a.f : String(a.f);
+  }
+  if (a.i !== undefined && is('INT', a.i)) {
+    if (keep && a.name === 'value_int' && a.iChunk) {
+      keep({ dtype: 'int64', shape: [], elementCount: 1, byteLength: a.iChunk.byteLength, ...stored({ file: '', byteOffset: a.iChunk.offset, byteLength: a.iChunk.byteLength, encoding: 'onnx-varint-int64' }), origin: 'constant' });
+    }
+    return typeof a.i === 'number' ? a.i : a.i.big;
+  }
+  if (a.s !== undefined && is('STRING', a.s)) {
+    if (keep && a.name === 'value_string') keep({ dtype: 'string', shape: [], elementCount: 1, byteLength: a.s.length, ...stored(undefined), origin: 'constant' });
+    return a.s;
+  }
+  if (a.floats && is('FLOATS', a.floats)) {
+    const l = a.floats;
+    if (keep && a.name === 'value_floats') {
+      keep({ dtype: 'float32', shape: [l.count], elementCount: l.count, byteLength: l.count * 4, ...stored(l.chunk ? { file: '', byteOffset: l.chunk.offset, byteLength: l.chunk.byteLength, encoding: 'raw' } : undefined), origin: 'constant' });
+    }
+    if (l.count > ATTRIBUTE_VALUES_KEPT) return `floats[${l.count}]`;
+    return l.values.every(Number.isFinite) ? l.values : l.values.map(String);
+  }
+  if (a.ints && is('INTS', a.ints)) {
+    const l = a.ints;
+    if (keep && a.name === 'value_ints') {
+      const byteLength = l.chunk?.byteLength ?? l.count;
+      keep({ dtype: 'int64', shape: [l.count], elementCount: l.count, byteLength, ...stored(l.chunk ? { file: '', byteOffset: l.chunk.offset, byteLength: l.chunk.byteLength, encoding: 'onnx-varint-int64' } : undefined), origin: 'constant' });
+    }
+    if (l.count > ATTRIBUTE_VALUES_KEPT) return `ints[${l.count}]`;
+    return l.values.every((v) => typeof v === 'number') ? (l.values as number[]) : l.values.map(int64Text);
+  }
+  if (a.strings && is('STRINGS', a.strings)) {
+    const l = a.strings;
+    if (keep && a.name === 'value_strings') keep({ dtype: 'string', shape: [l.count], elementCount: l.count, byteLength: l.values.reduce((s, v) => s + v.length, 0), ...stored(undefined), origin: 'constant' });
+    return l.count > ATTRIBUTE_VALUES_KEPT ? `strings[${l.count}]` : l.values;
+  }
+  if (a.refAttrName !== undefined) return `@${a.refAttrName}`;
+  // Empty lists (`ints: []`) and attributes whose declared type has no value.
+  if (type === ATTRIBUTE_TYPE['FLOATS'] || type === ATTRIBUTE_TYPE['INTS'] || type === ATTRIBUTE_TYPE['STRINGS']) {
+    if (keep && (a.name === 'value_floats' || a.name === 'value_ints' || a.name === 'value_strings')) {
+      keep({ dtype: a.name === 'value_floats' ? 'float32' : a.name === 'value_ints' ? 'int64' : 'string', shape: [0], elementCount: 0, byteLength: 0, ...stored(undefined), origin: 'constant' });
+    }
+    return [];
+  }
+  return undefined;
+}
+
+/** The IR's node of a row whose attributes are all plain (see {@link plainAttributeValue}): no tensor, no subgraph. */
+function plainNode(n: RawNode, raw: readonly RawAttribute[]): GraphNode {
+  const attributes = record<AttributeValue>();
+  for (const a of raw) {
+    const value = plainAttributeValue(a);
+    if (value !== undefined) setOwn(attributes, a.name, value);
+  }
+  return { name: n.name, op: n.op, domain: n.domain, inputs: n.inputs, outputs: n.outputs, attributes, subgraphs: [] };
 }
 
 /** Reads an ONNX model's structure. Throws {@link ModelFormatError} for malformed or hostile input. */
@@ -430,8 +500,9 @@ class ModelBuilder {
       const r = await this.sparseInfo(s, 'initializer');
       if (r) initializers.push(this.register(g, r.localName, r.info));
     }
-    // Nodes with attributes (few) are completed now, in node order: a Constant's tensor is registered when its
-    // node is met. The others stay rows of the parser's node table until `nodes` is read.
+    // Nodes whose attributes the walk read are completed now, in node order: a Constant's tensor is registered when
+    // its node is met. The others stay rows of the parser's node table until `nodes` is read, those whose plain
+    // attributes the scan kept (parse.ts DeferredAttributes) with them decoded then.
     const table = g.nodes;
     const completed = new Map<number, GraphNode>();
     for (const [index, raw] of g.nodeAttributes) completed.set(index, await this.node(g, table.node(index), index, raw, initializers));
@@ -439,14 +510,19 @@ class ModelBuilder {
     // Both lists are made when first read (estimate, export, apply and the editor's graph views read them;
     // `inspect` never does), then stay plain data properties. Their bytes were checked when read: making them
     // cannot fail on the input.
+    const { name: fileName, ctx } = this;
     lazyProperty(graph, 'nodes', () => {
       const nodes: GraphNode[] = [];
-      for (let i = 0; i < table.length; i++) nodes.push(completed.get(i) ?? table.node(i));
+      const kept = g.deferredAttributes;
+      const decoded = decodeDeferredAttributes(g, fileName, ctx.limits);
+      for (let i = 0, k = 0; i < table.length; i++) {
+        if (k < kept.nodeCount && kept.row(k) === i) nodes.push(plainNode(table.node(i), decoded[k++]!));
+        else nodes.push(completed.get(i) ?? table.node(i));
+      }
       return nodes;
     });
     if (g.valueInfo.deferred) {
       const values = g.valueInfo;
-      const { name: fileName, ctx } = this;
       lazyProperty(graph, 'valueInfo', () => decodeValueInfo(values, fileName, ctx.limits));
     }
     return graph;
@@ -474,8 +550,7 @@ class ModelBuilder {
       initializers.push(unique);
       return unique;
     };
-    const type = a.type;
-    const is = (name: string, present: unknown): boolean => (type !== undefined && type !== 0 ? type === ATTRIBUTE_TYPE[name] : present !== undefined);
+    const is = (name: string, present: unknown): boolean => attributeIs(a, name, present);
     if (a.t && is('TENSOR', a.t)) {
       const info = await this.tensorInfo(a.t, 'constant');
       if (isConstant && a.name === 'value') return { tensor: keep(info) };
@@ -492,53 +567,22 @@ class ModelBuilder {
       for (const t of a.tensors) await this.tensorInfo(t, 'constant');
       return `tensors[${a.tensors.length}]`;
     }
-    if (a.f !== undefined && is('FLOAT', a.f)) {
-      if (isConstant && a.name === 'value_float') keep({ dtype: 'float32', shape: [], elementCount: 1, byteLength: 4, ...stored({ file: '', byteOffset: a.fOffset, byteLength: 4, encoding: 'raw' }), origin: 'constant' });
-      return Number.isFinite(a.f) ? a.f : String(a.f);
-    }
-    if (a.i !== undefined && is('INT', a.i)) {
-      if (isConstant && a.name === 'value_int' && a.iChunk) {
-        keep({ dtype: 'int64', shape: [], elementCount: 1, byteLength: a.iChunk.byteLength, ...stored({ file: '', byteOffset: a.iChunk.offset, byteLength: a.iChunk.byteLength, encoding: 'onnx-varint-int64' }), origin: 'constant' });
-      }
-      return typeof a.i === 'number' ? a.i : a.i.big;
-    }
-    if (a.s !== undefined && is('STRING', a.s)) {
-      if (isConstant && a.name === 'value_string') keep({ dtype: 'string', shape: [], elementCount: 1, byteLength: a.s.length, ...stored(undefined), origin: 'constant' });
-      return a.s;
-    }
-    if (a.floats && is('FLOATS', a.floats)) {
-      const l = a.floats;
-      if (isConstant && a.name === 'value_floats') {
-        keep({ dtype: 'float32', shape: [l.count], elementCount: l.count, byteLength: l.count * 4, ...stored(l.chunk ? { file: '', byteOffset: l.chunk.offset, byteLength: l.chunk.byteLength, encoding: 'raw' } : undefined), origin: 'constant' });
-      }
-      if (l.count > ATTRIBUTE_VALUES_KEPT) return `floats[${l.count}]`;
-      return l.values.every(Number.isFinite) ? l.values : l.values.map(String);
-    }
-    if (a.ints && is('INTS', a.ints)) {
-      const l = a.ints;
-      if (isConstant && a.name === 'value_ints') {
-        const byteLength = l.chunk?.byteLength ?? l.count;
-        keep({ dtype: 'int64', shape: [l.count], elementCount: l.count, byteLength, ...stored(l.chunk ? { file: '', byteOffset: l.chunk.offset, byteLength: l.chunk.byteLength, encoding: 'onnx-varint-int64' } : undefined), origin: 'constant' });
-      }
-      if (l.count > ATTRIBUTE_VALUES_KEPT) return `ints[${l.count}]`;
-      return l.values.every((v) => typeof v === 'number') ? (l.values as number[]) : l.values.map(int64Text);
-    }
-    if (a.strings && is('STRINGS', a.strings)) {
-      const l = a.strings;
-      if (isConstant && a.name === 'value_strings') keep({ dtype: 'string', shape: [l.count], elementCount: l.count, byteLength: l.values.reduce((s, v) => s + v.length, 0), ...stored(undefined), origin: 'constant' });
-      return l.count > ATTRIBUTE_VALUES_KEPT ? `strings[${l.count}]` : l.values;
-    }
-    if (a.refAttrName !== undefined) return `@${a.refAttrName}`;
-    // Empty lists (`ints: []`) and attributes whose declared type has no value.
-    if (type === ATTRIBUTE_TYPE['FLOATS'] || type === ATTRIBUTE_TYPE['INTS'] || type === ATTRIBUTE_TYPE['STRINGS']) {
-      if (isConstant && (a.name === 'value_floats' || a.name === 'value_ints' || a.name === 'value_strings')) {
-        keep({ dtype: a.name === 'value_floats' ? 'float32' : a.name === 'value_ints' ? 'int64' : 'string', shape: [0], elementCount: 0, byteLength: 0, ...stored(undefined), origin: 'constant' });
-      }
-      return [];
-    }
-    return undefined;
+    return plainAttributeValue(a, isConstant ? keep : undefined);
   }
   //#endregion
+
+  /** The attributes of the main graph's nodes that have any, in node order: those the walk read and those the scan kept (decoded now). */
+  private *mainNodeAttributes(): Generator<readonly RawAttribute[]> {
+    const g = this.main;
+    const kept = g.deferredAttributes;
+    const decoded = decodeDeferredAttributes(g, this.name, this.ctx.limits);
+    let k = 0;
+    for (const [row, attributes] of g.nodeAttributes) {
+      for (; k < decoded.length && kept.row(k) < row; k++) yield decoded[k]!;
+      yield attributes;
+    }
+    for (; k < decoded.length; k++) yield decoded[k]!;
+  }
 
   //#region model-level facts
   private metadata(): Record<string, MetadataValue> {
@@ -650,7 +694,7 @@ class ModelBuilder {
     }
     if (blocks.size === 0) return {};
     let headCount: number | undefined;
-    for (const attributes of this.main.nodeAttributes.values()) {
+    for (const attributes of this.mainNodeAttributes()) {
       const heads = attributes.find((a) => a.name === 'num_heads')?.i;
       if (typeof heads === 'number' && heads > 0) {
         headCount = heads;
