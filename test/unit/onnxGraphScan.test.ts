@@ -68,8 +68,16 @@ function build(n: number, variant: Variant, attributeEvery = 8): Uint8Array {
       : [];
     const p = node(op, inputs, [out], { name, attributes });
     nodes.push(variant === 'unusual' && i % 4 === 1 ? { ...p, doc_string: 'why', domain: 'ai.onnx' } : p);
-    // Constant nodes hold their value in an attribute (a tensor of the model): the walk reads them.
-    if (withAttributes && i % 50 === 3) nodes.push(node('Constant', [], [`k${i}`], { attributes: [i % 100 === 3 ? attr('value_float', 'f', 1.5) : attr('value_ints', 'ints', [1, 2])] }));
+    // Constant nodes hold their value in an attribute (a tensor of the model): the scan reads a `value` tensor, the
+    // walk the others (value_float…, a value in the ai.onnx domain).
+    if (withAttributes && i % 25 === 3) {
+      const k = (i - 3) / 25;
+      const constant = [
+        attr('value_float', 'f', 1.5), attr('value_ints', 'ints', [1, 2]), attr('value', 't', rawTensor('', [2], { type: 'INT64', raw: new Uint8Array(16) })),
+        attr('value', 't', rawTensor(`kt${i}`, [3])),
+      ][k % 4]!;
+      nodes.push(node('Constant', [], [k % 8 === 7 ? '' : `k${i}`], { attributes: [constant], ...(k % 8 === 6 ? { domain: 'ai.onnx' } : {}) }));
+    }
     const dims: (string | number | null)[] = variant === 'unusual' && i % 9 === 0 ? ['batch', -1, null] : ['batch', 8];
     infos.push(value(out, 'FLOAT', dims));
     x = out;
@@ -306,6 +314,59 @@ test('graph scan: hand-written attributes at and past every check the walk makes
   }
   // Cases both read, and ones the walk refuses; of those read, the scan kept plain ones of nodes that are no Constant.
   assert.ok(errors > 40 && scannedCases > 20, `errors ${errors}, scanned ${scannedCases}`);
+
+  // A Constant node's one attribute holding a tensor (TensorProto: dims 1, data_type 2, float_data 4, name 8, raw_data
+  // 9, external_data 13, data_location 14): the scan reads a plain `value` one as an initializer; the report, nodes and
+  // tensors are the walk's.
+  const tensor = (n: number, more?: (t: ProtoWriter) => ProtoWriter): Uint8Array => {
+    const t = w().key(1, 0).varint(n).key(2, 0).varint(1).message(9, f32(n));
+    return (more ? more(t) : t).finish();
+  };
+  const valueOf = (t: Uint8Array, name = 'value'): ProtoWriter => w().message(1, text(name)).message(5, t);
+  const constantCases: [string, Uint8Array][] = [
+    ['value', valueOf(tensor(2)).key(20, 0).varint(4).finish()],
+    ['value, no type', valueOf(tensor(3)).finish()],
+    ['value, type 0', valueOf(tensor(3)).key(20, 0).varint(0).finish()],
+    ['value, type FLOAT', valueOf(tensor(3)).key(20, 0).varint(1).finish()],
+    ['value named', valueOf(tensor(2, (t) => t.message(8, text('held')))).finish()],
+    ['value with a doc_string', valueOf(tensor(2)).message(13, text('why')).finish()],
+    ['value of the wrong size', valueOf(w().key(1, 0).varint(3).key(2, 0).varint(1).message(9, f32(2)).finish()).finish()],
+    ['value with float_data', valueOf(w().key(1, 0).varint(1).key(2, 0).varint(1).key(4, 5).bytes(f32(1)).finish()).finish()],
+    ['value external', valueOf(tensor(2, (t) => t.key(14, 0).varint(1))).finish()],
+    ['value of an unknown type', valueOf(w().key(1, 0).varint(1).key(2, 0).varint(999).finish()).finish()],
+    ['value twice', valueOf(tensor(2)).message(5, tensor(2)).finish()],
+    ['value and f', valueOf(tensor(2)).key(2, 5).bytes(f32(1)).finish()],
+    ['valuf', valueOf(tensor(2), 'valuf').finish()],
+    ['value as a varint', w().message(1, text('value')).key(5, 0).varint(1).finish()],
+    ['value cut short', w().message(1, text('value')).lying(5, 40, tensor(1)).finish()],
+  ];
+  const constantModel = (attribute: Uint8Array, domain: string, output: string, extra: boolean): Uint8Array => {
+    const n = w().message(2, text(output)).message(3, text('k')).message(4, text('Constant')).message(5, attribute);
+    if (extra) n.message(5, w().message(1, text('extra')).key(2, 5).bytes(f32(1)).finish());
+    if (domain) n.message(7, text(domain));
+    const relu = w().message(1, text('x')).message(2, text('y')).message(3, text('r')).message(4, text('Relu'));
+    return w().key(1, 0).varint(8).message(7, w().message(1, relu).message(1, n).message(2, text('g'))).message(8, w().key(2, 0).varint(17)).finish();
+  };
+  let scannedConstants = 0;
+  errors = 0;
+  for (const [what, attribute] of constantCases) {
+    for (const [domain, output, extra] of [['', 'k0', false], ['ai.onnx', 'k0', false], ['custom', 'k0', false], ['', '', false], ['', 'k0', true]] as const) {
+      for (const l of [DEFAULT_LIMITS, { ...DEFAULT_LIMITS, maxTensorCount: 0 }]) {
+        const bytes = constantModel(attribute, domain, output, extra);
+        const walked = await readAll(bytes, l, false);
+        if (walked.startsWith('error')) errors++;
+        assert.equal(await readAll(bytes, l, true), walked, `${what}, domain '${domain}', output '${output}', extra ${extra}, limits ${l.maxTensorCount}`);
+        setGraphScan(true, 0, false);
+        try {
+          const g = (await new OnnxWireParser(new MemoryByteSource('g.onnx', bytes), l, undefined).model().catch(() => undefined))?.graphs[0];
+          if (g && g.constants.size > 0) scannedConstants++;
+        } finally {
+          setGraphScan(true);
+        }
+      }
+    }
+  }
+  assert.ok(errors > 10 && scannedConstants > 10, `errors ${errors}, scanned ${scannedConstants}`);
 });
 
 test('graph scan: a decoder\'s head counts come from its attention nodes\' attributes alike, kept by the scan or walked', async () => {
@@ -379,12 +440,20 @@ test('graph scan: plain attributes are kept as their bytes, decoded when the nod
       setGraphScan(true);
     }
     assert.equal(walked.deferredAttributes.nodeCount, 0);
-    // Of the 100 nodes with attributes, the 15 with a tensor or a long name and the 8 Constant nodes are walked.
+    // Of the 100 nodes with attributes, the 15 with a tensor or a long name are walked; of the 16 Constant nodes, the
+    // 6 holding a `value` tensor in the default domain are read by the scan, the 10 others walked.
     assert.equal(scanned.deferredAttributes.nodeCount, 85, `packed ${packed}`);
-    assert.equal(scanned.nodeAttributes.size, 23);
-    assert.equal(walked.nodeAttributes.size, 108);
+    assert.equal(scanned.nodeAttributes.size, 25);
+    assert.equal(walked.nodeAttributes.size, 116);
     const constants = [...scanned.nodeAttributes.keys()].filter((k) => scanned.nodes.op(k) === 'Constant');
-    assert.equal(constants.length, 8);
+    assert.equal(constants.length, 10);
+    assert.equal(scanned.constants.size, 6);
+    assert.equal(walked.constants.size, 0);
+    for (const [row, t] of scanned.constants) {
+      const w = walked.nodeAttributes.get(row)![0]!.t!;
+      const raw = w.data.raw_data!;
+      assert.deepEqual([t.offset, t.name, t.dims, t.dataType, t.dataLocation, t.rawOffset, t.rawLength], [w.offset, w.name, w.dims, w.dataType, w.dataLocation, raw.chunks[0]!.offset, raw.byteLength], `constant at ${row}`);
+    }
     // The same attributes; their stored values' offsets are in the kept bytes, not the file (only a Constant's are read).
     const values = (list: readonly RawAttribute[] | undefined): unknown => JSON.parse(JSON.stringify(list, (k, v: unknown) => (k === 'fOffset' || k === 'iChunk' || k === 'chunk' ? undefined : v)));
     const decoded = decodeDeferredAttributes(scanned, 'g.onnx', DEFAULT_LIMITS);

@@ -1,13 +1,14 @@
 /**
  * The common fields of a GraphProto read in WebAssembly (graphScan.wat): nodes (with attributes of plain values: kept as
- * their bytes, decoded when the graph's nodes are read), plain small initializers and small value_info messages, as
+ * their bytes, decoded when the graph's nodes are read; a Constant node's value tensor: a record as an initializer's),
+ * plain small initializers and small value_info messages, as
  * records and one arena of name bytes per call, so the walk in
  * parse.ts makes only the strings and objects the IR keeps — no key, length or name read per field in JavaScript.
  * The scan stops before any field it does not read exactly as parse.ts would (see the .wat): parse.ts reads that
  * one itself, with its checks and messages, then scans on. Without WebAssembly nothing changes (parse.ts reads all).
  */
 import type { Limits } from '../../io/limits';
-import { F } from './schema';
+import { ATTRIBUTE_TYPE, F } from './schema';
 import { GRAPH_SCAN_WASM_BASE64 } from './gen/graphScanWasm';
 import { compileWasm, instantiateWasm } from '../../util/wasm';
 
@@ -19,7 +20,8 @@ const OUT_STARTS = 0x8_5000;
 const HASHES = 0x8_6000;
 const LABEL_IDS = 0x8_7000;
 const ATTR_NODES = 0x8_9000;
-const ATTR_ENDS = 0x8_b000;
+const CONST_ROWS = 0x8_b000;
+const ATTR_ENDS = 0x8_c000;
 const ATTRS = 0x9_0000;
 const INS = 0x10_0000;
 const OUTS = 0x18_0000;
@@ -42,8 +44,9 @@ const SHORT_NAME_BYTES = 64;
 /** Most labels (op types, domains) one scanner enters (graphScan.wat's LABELS): its label ids are below this. */
 export const SCAN_LABELS = 256;
 
-/** Record tag (first word of each record in OUT; nodes and value_info go to columns of their own). */
+/** Record tags (first word of each record in OUT; nodes and value_info go to columns of their own): an initializer, a Constant node's value. */
 export const SCAN_TENSOR = 2;
+export const SCAN_CONSTANT = 3;
 
 interface ScanExports {
   readonly memory: { readonly buffer: ArrayBuffer; grow(pages: number): number };
@@ -62,6 +65,7 @@ interface ScanExports {
   readonly attrs: { readonly value: number };
   readonly attrNodes: { readonly value: number };
   readonly attrBytes: { readonly value: number };
+  readonly consts: { readonly value: number };
   readonly full: { readonly value: number };
   readonly labelCount: { readonly value: number };
 }
@@ -153,7 +157,7 @@ export class GraphScanner {
           tensorTypeElem: f.TypeTensor.elem_type, tensorTypeShape: f.TypeTensor.shape, shapeDim: f.Shape.dim, dimValue: f.Dimension.dim_value, dimParam: f.Dimension.dim_param,
           attrName: f.Attribute.name, attrRef: f.Attribute.ref_attr_name, attrType: f.Attribute.type, attrF: f.Attribute.f, attrI: f.Attribute.i, attrS: f.Attribute.s,
           attrT: f.Attribute.t, attrG: f.Attribute.g, attrSparse: f.Attribute.sparse_tensor, attrFloats: f.Attribute.floats, attrInts: f.Attribute.ints,
-          attrStrings: f.Attribute.strings, attrTensors: f.Attribute.tensors, attrGraphs: f.Attribute.graphs,
+          attrStrings: f.Attribute.strings, attrTensors: f.Attribute.tensors, attrGraphs: f.Attribute.graphs, tensorType: ATTRIBUTE_TYPE['TENSOR'],
         },
       };
       const ex = instantiateWasm(module, imports) as ScanExports | undefined;
@@ -270,6 +274,11 @@ export class GraphScanner {
   /** Per node of the last scan with attributes: (its row in the scan, its first attribute: `attrBase` + its index). */
   attributeNodes(): Int32Array {
     return this.all.subarray(ATTR_NODES >> 2, (ATTR_NODES >> 2) + 2 * this.ex.attrNodes.value);
+  }
+
+  /** Per record tagged {@link SCAN_CONSTANT} of the last scan, in order: its Constant node's row in the scan. */
+  constantRows(): Int32Array {
+    return this.all.subarray(CONST_ROWS >> 2, (CONST_ROWS >> 2) + this.ex.consts.value);
   }
 
   /** Nodes of the last scan with attributes. */

@@ -7,7 +7,8 @@
 ;; both in bulk, no work per message); the text of every name it reads is copied
 ;; into ARENA, so the caller decodes one text per call instead of one per name. It reads only what it can read exactly as parse.ts does, with the same
 ;; checks passed: nodes whose names and labels are at most the short-name bound and whose attributes hold plain values
-;; only (name, type, f, i, s, floats, ints, strings — no tensor, graph or reference; not a Constant node's); initializers
+;; only (name, type, f, i, s, floats, ints, strings — no tensor, graph or reference), or, for a Constant node, one `value`
+;; tensor read as an initializer is (its record tagged 3, its node in CONST_ROWS); initializers
 ;; with name, dims, data_type, data_location and at most one raw_data; value_info messages of at most 256 bytes
 ;; (checked, as parse.ts checks a deferred one). On anything else — another field, a message past the buffered
 ;; bytes, an attribute it does not read, a long name, a wire type or varint parse.ts would refuse, a value out of the plain range —
@@ -63,12 +64,14 @@
   (import "f" "attrStrings" (global $A_STRINGS i32))
   (import "f" "attrTensors" (global $A_TENSORS i32))
   (import "f" "attrGraphs" (global $A_GRAPHS i32))
+  (import "f" "tensorType" (global $TENSOR_TYPE i32))
 
   ;; Layout (bytes; graphScan.ts knows the same numbers):
   ;; OUT [0, 512 KiB) tensor records;
   ;; node columns, one entry per node (a scan reads at most 1,023 nodes): NAMES (text, start, end), IN_STARTS,
   ;; OUT_STARTS, HASHES ($nameHash of the name), LABEL_IDS (op_type id, domain id); ATTR_NODES (node in the scan,
-  ;; its first attribute counted on from $attrBase) per node with attributes; ATTR_ENDS (one word per attribute: where
+  ;; its first attribute counted on from $attrBase) per node with attributes; CONST_ROWS (node in the scan) per Constant
+  ;; node's tensor record; ATTR_ENDS (one word per attribute: where
   ;; its message ends, counted on from $attrByteBase) and ATTRS (the attribute messages' bytes, back to back: the
   ;; caller keeps them as they are, to decode when the graph's nodes are read);
   ;; INS, OUTS: (text, start, end) per input / output edge, at most 43,690 of each per scan;
@@ -89,7 +92,8 @@
   (global $HASHES i32 (i32.const 0x86000))
   (global $LABEL_IDS i32 (i32.const 0x87000))
   (global $ATTR_NODES i32 (i32.const 0x89000))
-  (global $ATTR_ENDS i32 (i32.const 0x8b000))
+  (global $CONST_ROWS i32 (i32.const 0x8b000))
+  (global $ATTR_ENDS i32 (i32.const 0x8c000))
   (global $ATTR_ENDS_END i32 (i32.const 0x90000))
   (global $ATTRS i32 (i32.const 0x90000))
   (global $ATTRS_END i32 (i32.const 0x100000))
@@ -133,6 +137,9 @@
   (global $attrs (export "attrs") (mut i32) (i32.const 0))
   (global $attrNodes (export "attrNodes") (mut i32) (i32.const 0))
   (global $attrBytes (export "attrBytes") (mut i32) (i32.const 0))
+  ;; Constant nodes' tensors read by this scan, and the tensors (initializers and those) it may still read.
+  (global $consts (export "consts") (mut i32) (i32.const 0))
+  (global $tensorsLeft (mut i32) (i32.const 0))
 
   ;; Limits (setLimits): the longest name and label read here, parse.ts's maxStringBytes, maxRank, maxNodeCount and
   ;; maxArrayLength.
@@ -372,7 +379,7 @@
     (local $p i32) (local $k i32) (local $f i32) (local $wt i32) (local $n i32)
     (local $nameP i32) (local $nameN i32) (local $opP i32) (local $opN i32) (local $domP i32) (local $domN i32)
     (local $nIn i32) (local $nOut i32) (local $bytes i32) (local $at i32) (local $i i32) (local $opId i32) (local $domId i32)
-    (local $na i32) (local $abytes i32)
+    (local $na i32) (local $abytes i32) (local $nc i32) (local $r i32)
     (local.set $p (local.get $s))
     (block $done
       (loop $l
@@ -396,7 +403,15 @@
             (local.set $n (call $len (local.get $p) (local.get $e)))
             (if (i32.lt_s (local.get $n) (i32.const 0)) (then (return (i32.const 0))))
             (local.set $p (global.get $vp))
-            (if (i32.eqz (call $attribute (local.get $p) (i32.add (local.get $p) (local.get $n)))) (then (return (i32.const 0))))
+            (if (i32.eqz (call $attribute (local.get $p) (i32.add (local.get $p) (local.get $n))))
+              (then
+                ;; Else a Constant's one `value` tensor (the node is checked to be one when read), as an initializer.
+                (if (i32.or (local.get $nc) (i32.eqz (global.get $tensorsLeft))) (then (return (i32.const 0))))
+                (local.set $r (call $constValue (local.get $p) (i32.add (local.get $p) (local.get $n))))
+                (if (i32.ne (local.get $r) (i32.const 1)) (then (return (local.get $r))))
+                (local.set $nc (i32.const 1))
+                (local.set $p (i32.add (local.get $p) (local.get $n)))
+                (br $l)))
             (if (i32.gt_u (i32.add (local.get $abytes) (local.get $n)) (i32.sub (global.get $ATTRS_END) (global.get $ab)))
               (then (return (i32.const 2))))
             (local.set $at (i32.add (global.get $ATTR_ENDS) (i32.shl (i32.add (global.get $attrs) (local.get $na)) (i32.const 2))))
@@ -466,9 +481,13 @@
                     (i32.sub (global.get $ARENA_END) (global.get $ap)))
           (i32.gt_u (i32.mul (local.get $nOut) (i32.const 12)) (i32.sub (global.get $OUTS_END) (global.get $op))))
       (then (return (i32.const 2))))
-    ;; A Constant node's attributes make a tensor of it (reader.ts): parse.ts reads such a node (named Constant, in any domain).
-    (if (i32.and (i32.ne (local.get $na) (i32.const 0)) (i32.eq (local.get $opN) (i32.const 8)))
-      (then (if (i64.eq (i64.load (local.get $opP)) (i64.const 0x746e6174736e6f43)) (then (return (i32.const 0))))))
+    ;; A Constant node's attributes make a tensor of it (reader.ts): one with plain attributes (value_float…) is left to
+    ;; parse.ts (named Constant, in any domain); a tensor attribute is read only as the one attribute of a Constant node
+    ;; of the default domain.
+    (local.set $r (i32.and (i32.eq (local.get $opN) (i32.const 8)) (i64.eq (i64.load (local.get $opP)) (i64.const 0x746e6174736e6f43))))
+    (if (i32.and (i32.ne (local.get $na) (i32.const 0)) (local.get $r)) (then (return (i32.const 0))))
+    (if (i32.and (local.get $nc) (i32.or (i32.or (i32.eqz (local.get $r)) (i32.ne (local.get $na) (i32.const 0))) (i32.ne (local.get $domN) (i32.const 0))))
+      (then (return (i32.const 0))))
     ;; A full label table leaves the node to parse.ts.
     (local.set $opId (call $label (local.get $opP) (local.get $opN)))
     (if (i32.lt_s (local.get $opId) (i32.const 0)) (then (return (i32.const 0))))
@@ -513,7 +532,69 @@
         (global.set $attrNodes (i32.add (global.get $attrNodes) (i32.const 1)))
         (global.set $attrs (i32.add (global.get $attrs) (local.get $na)))
         (global.set $ab (i32.add (global.get $ab) (local.get $abytes)))))
+    (if (local.get $nc)
+      (then
+        (i32.store (i32.add (global.get $CONST_ROWS) (i32.shl (global.get $consts) (i32.const 2))) (global.get $nodes))
+        (global.set $consts (i32.add (global.get $consts) (i32.const 1)))
+        (global.set $tensors (i32.add (global.get $tensors) (i32.const 1)))
+        (global.set $tensorsLeft (i32.sub (global.get $tensorsLeft) (i32.const 1)))))
     (i32.const 1))
+
+  ;; A Constant node's AttributeProto [$s, $e) holding its value as a tensor: the name `value`, a type that is none or
+  ;; TENSOR, one t that $tensor reads (its record written, tagged 3), other fields skipped. 1: read; 0: left to
+  ;; parse.ts (anything else: another field, a second t, a tensor $tensor does not read); 2: no room.
+  (func $constValue (param $s i32) (param $e i32) (result i32)
+    (local $p i32) (local $k i32) (local $f i32) (local $wt i32) (local $n i32) (local $v i32) (local $rec i32)
+    (local $named i32) (local $held i32)
+    (local.set $p (local.get $s))
+    (block $done
+      (loop $l
+        (br_if $done (i32.ge_u (local.get $p) (local.get $e)))
+        (local.set $k (call $key (local.get $p) (local.get $e)))
+        (if (i32.lt_s (local.get $k) (i32.const 0)) (then (return (i32.const 0))))
+        (local.set $p (global.get $vp))
+        (local.set $f (i32.shr_u (local.get $k) (i32.const 3)))
+        (local.set $wt (i32.and (local.get $k) (i32.const 7)))
+        (if (i32.or (i32.eq (local.get $f) (global.get $A_NAME)) (i32.eq (local.get $f) (global.get $A_T)))
+          (then
+            (if (i32.ne (local.get $wt) (i32.const 2)) (then (return (i32.const 0))))
+            (local.set $n (call $len (local.get $p) (local.get $e)))
+            (if (i32.lt_s (local.get $n) (i32.const 0)) (then (return (i32.const 0))))
+            (local.set $p (global.get $vp))
+            (if (i32.eq (local.get $f) (global.get $A_NAME))
+              (then
+                ;; "value" (bytes 76 61 6c 75 65)
+                (if (i32.or (i32.ne (local.get $n) (i32.const 5))
+                            (i32.or (i32.ne (i32.load (local.get $p)) (i32.const 0x756c6176)) (i32.ne (i32.load8_u offset=4 (local.get $p)) (i32.const 0x65))))
+                  (then (return (i32.const 0))))
+                (local.set $named (i32.const 1)))
+              (else
+                (if (local.get $held) (then (return (i32.const 0))))
+                (local.set $rec (global.get $o))
+                (local.set $v (call $tensor (local.get $p) (i32.add (local.get $p) (local.get $n))))
+                (if (i32.ne (local.get $v) (i32.const 1)) (then (return (local.get $v))))
+                (i32.store (local.get $rec) (i32.const 3))
+                (local.set $held (i32.const 1))))
+            (local.set $p (i32.add (local.get $p) (local.get $n)))
+            (br $l)))
+        (if (i32.eq (local.get $f) (global.get $A_TYPE))
+          (then
+            (if (i32.ne (local.get $wt) (i32.const 0)) (then (return (i32.const 0))))
+            (local.set $v (call $small (local.get $p) (local.get $e)))
+            (if (i32.and (i32.ne (local.get $v) (i32.const 0)) (i32.ne (local.get $v) (global.get $TENSOR_TYPE))) (then (return (i32.const 0))))
+            (local.set $p (global.get $vp))
+            (br $l)))
+        (if (i32.or (i32.or (i32.or (i32.eq (local.get $f) (global.get $A_F)) (i32.eq (local.get $f) (global.get $A_I)))
+                            (i32.or (i32.eq (local.get $f) (global.get $A_S)) (i32.eq (local.get $f) (global.get $A_G))))
+                    (i32.or (i32.or (i32.eq (local.get $f) (global.get $A_FLOATS)) (i32.eq (local.get $f) (global.get $A_INTS)))
+                            (i32.or (i32.or (i32.eq (local.get $f) (global.get $A_STRINGS)) (i32.eq (local.get $f) (global.get $A_TENSORS)))
+                                    (i32.or (i32.eq (local.get $f) (global.get $A_GRAPHS))
+                                            (i32.or (i32.eq (local.get $f) (global.get $A_SPARSE)) (i32.eq (local.get $f) (global.get $A_REF)))))))
+          (then (return (i32.const 0))))
+        (local.set $p (call $skip (local.get $wt) (local.get $p) (local.get $e)))
+        (if (i32.lt_s (local.get $p) (i32.const 0)) (then (return (i32.const 0))))
+        (br $l)))
+    (i32.and (local.get $named) (local.get $held)))
 
   ;; AttributeProto [$s, $e): 1 when it holds only fields parse.ts reads into a plain value — name (a short one), type
   ;; (a plain enum value), f, i, s and strings (within maxStringBytes), floats and ints (packed or not), at most
@@ -984,7 +1065,7 @@
   ;; attributes (from $attrBase on) to ATTR_NODES.
   (func (export "scan") (param $p i32) (param $limit i32) (param $nodesLeft i32) (param $tensorsLeft i32) (param $valuesLeft i32)
       (param $text i32) (param $inBase i32) (param $outBase i32) (param $valueBase i32) (param $attrBase i32) (param $attrByteBase i32) (result i32)
-    (local $k i32) (local $f i32) (local $n i32) (local $q i32) (local $e i32) (local $r i32)
+    (local $k i32) (local $f i32) (local $n i32) (local $q i32) (local $e i32) (local $r i32) (local $o0 i32) (local $ap0 i32) (local $na0 i32)
     (global.set $o (global.get $OUT))
     (global.set $ap (global.get $ARENA))
     (global.set $text (local.get $text))
@@ -996,6 +1077,8 @@
     (global.set $ab (global.get $ATTRS))
     (global.set $attrs (i32.const 0))
     (global.set $attrNodes (i32.const 0))
+    (global.set $consts (i32.const 0))
+    (global.set $tensorsLeft (local.get $tensorsLeft))
     (global.set $vb (global.get $VALUES))
     (global.set $ip (global.get $INS))
     (global.set $op (global.get $OUTS))
@@ -1023,7 +1106,13 @@
         (if (i32.eq (local.get $f) (global.get $G_NODE))
           (then
             (br_if $stop (i32.eqz (local.get $nodesLeft)))
+            ;; A node not read leaves no tensor record or name bytes (a Constant's tensor is read before its node is done).
+            (local.set $o0 (global.get $o))
+            (local.set $ap0 (global.get $ap))
+            (local.set $na0 (global.get $nonAscii))
             (local.set $r (call $node (local.get $q) (local.get $e)))
+            (if (i32.ne (local.get $r) (i32.const 1))
+              (then (global.set $o (local.get $o0)) (global.set $ap (local.get $ap0)) (global.set $nonAscii (local.get $na0))))
             (br_if $stop (i32.eqz (local.get $r)))
             (if (i32.eq (local.get $r) (i32.const 2)) (then (global.set $full (i32.const 1)) (br $stop)))
             (local.set $nodesLeft (i32.sub (local.get $nodesLeft) (i32.const 1)))
@@ -1032,11 +1121,11 @@
             (br $l)))
         (if (i32.eq (local.get $f) (global.get $G_INIT))
           (then
-            (br_if $stop (i32.eqz (local.get $tensorsLeft)))
+            (br_if $stop (i32.eqz (global.get $tensorsLeft)))
             (local.set $r (call $tensor (local.get $q) (local.get $e)))
             (br_if $stop (i32.eqz (local.get $r)))
             (if (i32.eq (local.get $r) (i32.const 2)) (then (global.set $full (i32.const 1)) (br $stop)))
-            (local.set $tensorsLeft (i32.sub (local.get $tensorsLeft) (i32.const 1)))
+            (global.set $tensorsLeft (i32.sub (global.get $tensorsLeft) (i32.const 1)))
             (global.set $tensors (i32.add (global.get $tensors) (i32.const 1)))
             (local.set $p (local.get $e))
             (br $l)))

@@ -16,7 +16,7 @@ import { F, dtypeOfOnnx } from './schema';
 import { MAX_KEY_AND_LENGTH_BYTES as KEY, WIRE_FIXED32, WIRE_FIXED64, WIRE_LEN, WIRE_VARINT, WireCursor, drive, int64Text, need, needInto, type BigValue, type Wire } from './wire';
 import { UniqueNames } from '../../model/uniqueNames';
 import { appendAll } from '../../util/arrays';
-import { GraphScanner, graphScanMayGiveUp, graphScanMinBytes, SCAN_GIVE_UP_CALLS, SCAN_GIVE_UP_FIELDS, SCAN_LABELS, SCAN_MAX_BYTES } from './graphScan';
+import { GraphScanner, graphScanMayGiveUp, graphScanMinBytes, SCAN_CONSTANT, SCAN_GIVE_UP_CALLS, SCAN_GIVE_UP_FIELDS, SCAN_LABELS, SCAN_MAX_BYTES } from './graphScan';
 
 const utf8 = new TextDecoder('utf-8', { fatal: false });
 /** One char per byte (WHATWG maps 'latin1' to windows-1252: only its ASCII part, the same in every encoding, is used). */
@@ -590,6 +590,8 @@ export interface RawGraph {
    */
   readonly nodeAttributes: Map<number, RawAttribute[]>;
   readonly deferredAttributes: DeferredAttributes;
+  /** The value tensors of Constant nodes the scan read (their only attribute), by row, in row order. */
+  readonly constants: Map<number, ScannedTensor>;
   readonly initializers: RawTensor[];
   readonly sparseInitializers: RawSparseTensor[];
   readonly inputs: GraphValue[];
@@ -1111,7 +1113,7 @@ export class OnnxWireParser {
     if (depth > this.limits.maxNestingDepth) this.fail(`subgraphs nest deeper than ${this.limits.maxNestingDepth} levels at offset ${this.c.pos}`, this.c.pos, 'limit-exceeded');
     const c = this.c;
     const g: RawGraph = {
-      path: this.uniquePath(path), depth, parent, name: '', nodes: new NodeTable(this.labels), nodeAttributes: new Map(), deferredAttributes: new DeferredAttributes(), initializers: [], sparseInitializers: [], inputs: [], outputs: [], valueInfo: new DeferredValues(),
+      path: this.uniquePath(path), depth, parent, name: '', nodes: new NodeTable(this.labels), nodeAttributes: new Map(), deferredAttributes: new DeferredAttributes(), constants: new Map(), initializers: [], sparseInitializers: [], inputs: [], outputs: [], valueInfo: new DeferredValues(),
     };
     this.graphs.push(g);
     let valueInfoCount = 0;
@@ -1266,13 +1268,13 @@ export class OnnxWireParser {
     const text = s.nonAscii === 0 ? utf8.decode(arena) : latin1.decode(arena);
     // The columns are made room for as many more as the rest of the buffer could hold at this scan's density (an
     // overestimate when other fields follow: pages never written cost nothing), at most 64 times the rows so far.
+    const rowBase = g.nodes.length;
     if (s.nodes > 0) {
-      const rowBase = g.nodes.length;
       const rows = rowBase + s.nodes;
       this.takeNodes(s, g, text, Math.min(this.limits.maxNodeCount, 64 * rows, rows + Math.ceil((s.nodes * rest) / read)));
       if (s.attributeNodeCount > 0) g.deferredAttributes.keepScanned(s.attributeBytes(), s.attributeEnds(), s.attributeNodes(), rowBase, Math.ceil((s.attributeBytes().length * rest) / read));
     }
-    if (s.tensors > 0) this.takeTensors(s, g, base, text, arena);
+    if (s.tensors > 0) this.takeTensors(s, g, base, text, arena, rowBase);
     if (s.values > 0) g.valueInfo.keepScanned(s.valueBytes(), s.valueEnds(), rest);
   }
 
@@ -1283,11 +1285,13 @@ export class OnnxWireParser {
     g.nodes.appendScanned(text, s, rows);
   }
 
-  /** The scan's initializers into `g.initializers` (one loop, no call per record). */
-  private takeTensors(s: GraphScanner, g: RawGraph, base: number, text: string, arena: Uint8Array): void {
+  /** The scan's initializers into `g.initializers`, its Constant nodes' tensors into `g.constants` (one loop, no call per record). */
+  private takeTensors(s: GraphScanner, g: RawGraph, base: number, text: string, arena: Uint8Array, rowBase: number): void {
     const w = s.records;
     const words = s.recordWords;
     const list = g.initializers;
+    const constantRows = s.constantRows();
+    let constant = 0;
     // Offsets in the records are memory addresses: `s.offset(a)` is `a` + a constant.
     const shift = base + s.offset(0);
     for (let i = 0; i < words;) {
@@ -1296,7 +1300,9 @@ export class OnnxWireParser {
       const dims: number[] = rank === 0 ? [] : new Array<number>(rank);
       for (let k = 0; k < rank; k++) dims[k] = w[i + 10 + k]!;
       const name = w[i + 2]! >= 0 ? text.substring(w[i + 3]!, w[i + 4]!) : utf8.decode(arena.subarray(w[i + 3]!, w[i + 4]!));
-      list.push(new ScannedTensor(shift + w[i + 1]!, name, dims, w[i + 5]!, w[i + 6]!, rawAt < 0 ? -1 : shift + rawAt, w[i + 8]!));
+      const t = new ScannedTensor(shift + w[i + 1]!, name, dims, w[i + 5]!, w[i + 6]!, rawAt < 0 ? -1 : shift + rawAt, w[i + 8]!);
+      if (w[i]! === SCAN_CONSTANT) g.constants.set(rowBase + constantRows[constant++]!, t);
+      else list.push(t);
       i += 10 + rank;
     }
   }

@@ -114,6 +114,13 @@ function plainAttributeValue(a: RawAttribute, keep?: (info: Omit<TensorInfo, 'na
   return undefined;
 }
 
+/** The IR's node of a Constant row whose value the scan read (registered as tensor `value`). */
+function constantNode(n: RawNode, value: string): GraphNode {
+  const attributes = record<AttributeValue>();
+  setOwn(attributes, 'value', { tensor: value });
+  return { name: n.name, op: n.op, domain: n.domain, inputs: n.inputs, outputs: n.outputs, attributes, subgraphs: [] };
+}
+
 /** The IR's node of a row whose attributes are all plain (see {@link plainAttributeValue}): no tensor, no subgraph. */
 function plainNode(n: RawNode, raw: readonly RawAttribute[]): GraphNode {
   const attributes = record<AttributeValue>();
@@ -332,12 +339,13 @@ class ModelBuilder {
   private scannedWidth = 0;
 
   /**
-   * Registers an initializer the WebAssembly scan read (its dims are sizes, it has at most one raw_data stretch and no
-   * other payload, it is not external) as {@link storedTensorInfo} and {@link register} would: the same checks,
+   * Registers a tensor the WebAssembly scan read — an initializer, or a Constant node's value (`localName` its node's,
+   * `origin` 'constant') — whose dims are sizes, with at most one raw_data stretch and no other payload, not external,
+   * as {@link storedTensorInfo} and {@link register} would: the same checks,
    * results and messages, made straight into its TensorInfo (no payload records, no intermediate object, no label
    * made before a check fails). Its dims list becomes the shape (the scan made it for this tensor alone).
    */
-  private registerScanned(graph: RawGraph, t: ScannedTensor): string {
+  private registerScanned(graph: RawGraph, t: ScannedTensor, localName = t.name, origin: TensorInfo['origin'] = 'initializer'): string {
     // Most initializers share a data_type or two: its dtype and bytes per element are looked up once per run of it.
     if (t.dataType !== this.scannedType) {
       this.scannedType = t.dataType;
@@ -366,9 +374,8 @@ class ModelBuilder {
       file = '';
       byteOffset = t.rawOffset;
     } else if (elementCount > 0) this.tensorsWithoutData++;
-    const localName = t.name;
     const unique = this.claimName(graph, localName);
-    this.keep(graph, localName, { name: unique, dtype, shape, elementCount, byteLength, file, byteOffset, encoding: 'raw', origin: 'initializer', graph: graph.path });
+    this.keep(graph, localName, { name: unique, dtype, shape, elementCount, byteLength, file, byteOffset, encoding: 'raw', origin, graph: graph.path });
     return unique;
   }
 
@@ -501,11 +508,23 @@ class ModelBuilder {
       if (r) initializers.push(this.register(g, r.localName, r.info));
     }
     // Nodes whose attributes the walk read are completed now, in node order: a Constant's tensor is registered when
-    // its node is met. The others stay rows of the parser's node table until `nodes` is read, those whose plain
-    // attributes the scan kept (parse.ts DeferredAttributes) with them decoded then.
+    // its node is met, and so is that of a Constant whose value the scan read (parse.ts RawGraph.constants). The others
+    // stay rows of the parser's node table until `nodes` is read, those whose plain attributes the scan kept
+    // (parse.ts DeferredAttributes) with them decoded then.
     const table = g.nodes;
     const completed = new Map<number, GraphNode>();
-    for (const [index, raw] of g.nodeAttributes) completed.set(index, await this.node(g, table.node(index), index, raw, initializers));
+    const constantNames = new Map<number, string>();
+    const constants = g.constants.entries();
+    let constant = constants.next();
+    for (const [index, raw] of g.nodeAttributes) {
+      for (; !constant.done && constant.value[0] < index; constant = constants.next()) {
+        constantNames.set(constant.value[0], await this.scannedConstant(g, constant.value[0], constant.value[1], initializers));
+      }
+      completed.set(index, await this.node(g, table.node(index), index, raw, initializers));
+    }
+    for (; !constant.done; constant = constants.next()) {
+      constantNames.set(constant.value[0], await this.scannedConstant(g, constant.value[0], constant.value[1], initializers));
+    }
     const graph: Graph = { name: g.path, nodes: [], inputs: g.inputs, outputs: g.outputs, valueInfo: g.valueInfo.deferred ? [] : g.valueInfo.decodedValues, initializers };
     // Both lists are made when first read (estimate, export, apply and the editor's graph views read them;
     // `inspect` never does), then stay plain data properties. Their bytes were checked when read: making them
@@ -517,7 +536,10 @@ class ModelBuilder {
       const decoded = decodeDeferredAttributes(g, fileName, ctx.limits);
       for (let i = 0, k = 0; i < table.length; i++) {
         if (k < kept.nodeCount && kept.row(k) === i) nodes.push(plainNode(table.node(i), decoded[k++]!));
-        else nodes.push(completed.get(i) ?? table.node(i));
+        else {
+          const value = constantNames.get(i);
+          nodes.push(value !== undefined ? constantNode(table.node(i), value) : completed.get(i) ?? table.node(i));
+        }
       }
       return nodes;
     });
@@ -526,6 +548,19 @@ class ModelBuilder {
       lazyProperty(graph, 'valueInfo', () => decodeValueInfo(values, fileName, ctx.limits));
     }
     return graph;
+  }
+
+  /**
+   * Registers the value tensor the scan read of the Constant node at `row` (its only attribute, `value`) as
+   * {@link attribute} registers a Constant's: the same name (its first output's, else `<node>.value`), checks and entry.
+   */
+  private async scannedConstant(g: RawGraph, row: number, t: ScannedTensor, initializers: string[]): Promise<string> {
+    const table = g.nodes;
+    const output = table.outputEnd(row) > table.outputStart(row) ? table.outputEdges.get(table.outputStart(row)) : '';
+    const name = output || `${table.names.get(row) || `${table.op(row) || 'node'}_${row}`}.value`;
+    const unique = t.dataLocation === DATA_LOCATION_EXTERNAL ? this.register(g, name, await this.tensorInfo(t, 'constant')) : this.registerScanned(g, t, name, 'constant');
+    initializers.push(unique);
+    return unique;
   }
 
   private async node(g: RawGraph, n: RawNode, index: number, raw: readonly RawAttribute[], initializers: string[]): Promise<GraphNode> {
