@@ -462,6 +462,23 @@ test('graph scan: plain attributes are kept as their bytes, decoded when the nod
   }
 });
 
+test('graph scan: node names sharing a hash are compared, not taken for the same name', async () => {
+  // Two names with one asciiHash / $nameHash (found by search), among others; then one of them repeated.
+  const [a, b] = ['/block.841/Mul_13456', '/block.1911/Mul_30590'];
+  assert.equal(asciiHash(a), asciiHash(b));
+  for (const [second, distinct] of [[b, true], [a, false]] as const) {
+    const nodes = [node('Relu', ['x'], ['p'], { name: a }), node('Relu', ['p'], ['q'], { name: 'other' }), node('Relu', ['q'], ['y'], { name: second })];
+    const bytes = encodeModel(model(graph(nodes, { inputs: [value('x', 'FLOAT', [1])], outputs: [value('y', 'FLOAT', [1])] }), { opset: 17 }));
+    setGraphScan(true, 0, false);
+    try {
+      const table = (await new OnnxWireParser(new MemoryByteSource('g.onnx', bytes), DEFAULT_LIMITS, undefined).model()).graphs[0]!.nodes;
+      assert.equal(table.distinctNames(), distinct, second);
+    } finally {
+      setGraphScan(true);
+    }
+  }
+});
+
 test('value_info: kept, decoded-when-read and empty entries come back in file order, walked or scanned', async () => {
   // A long dim_param makes an entry larger than the kept size (decoded when read); {} is an empty message.
   const long = 'd'.repeat(300);
