@@ -114,6 +114,12 @@ function plainAttributeValue(a: RawAttribute, keep?: (info: Omit<TensorInfo, 'na
   return undefined;
 }
 
+/** The name a Constant node's value tensor is registered under: its first output's, else `<node>.value` (reader.ts `attribute`). */
+function constantName(table: RawGraph['nodes'], row: number): string {
+  const output = table.outputEnd(row) > table.outputStart(row) ? table.outputEdges.get(table.outputStart(row)) : '';
+  return output || `${table.names.get(row) || `${table.op(row) || 'node'}_${row}`}.value`;
+}
+
 /** The IR's node of a Constant row whose value the scan read (registered as tensor `value`). */
 function constantNode(n: RawNode, value: string): GraphNode {
   const attributes = record<AttributeValue>();
@@ -518,12 +524,15 @@ class ModelBuilder {
     let constant = constants.next();
     for (const [index, raw] of g.nodeAttributes) {
       for (; !constant.done && constant.value[0] < index; constant = constants.next()) {
-        constantNames.set(constant.value[0], await this.scannedConstant(g, constant.value[0], constant.value[1], initializers));
+        const [row, t] = constant.value;
+        constantNames.set(row, t.dataLocation === DATA_LOCATION_EXTERNAL ? await this.externalConstant(g, row, t, initializers) : this.scannedConstant(g, row, t, initializers));
       }
       completed.set(index, await this.node(g, table.node(index), index, raw, initializers));
     }
+    // No await per constant (a graph may hold thousands): only an external one waits for its file.
     for (; !constant.done; constant = constants.next()) {
-      constantNames.set(constant.value[0], await this.scannedConstant(g, constant.value[0], constant.value[1], initializers));
+      const [row, t] = constant.value;
+      constantNames.set(row, t.dataLocation === DATA_LOCATION_EXTERNAL ? await this.externalConstant(g, row, t, initializers) : this.scannedConstant(g, row, t, initializers));
     }
     const graph: Graph = { name: g.path, nodes: [], inputs: g.inputs, outputs: g.outputs, valueInfo: g.valueInfo.deferred ? [] : g.valueInfo.decodedValues, initializers };
     // Both lists are made when first read (estimate, export, apply and the editor's graph views read them;
@@ -551,14 +560,19 @@ class ModelBuilder {
   }
 
   /**
-   * Registers the value tensor the scan read of the Constant node at `row` (its only attribute, `value`) as
-   * {@link attribute} registers a Constant's: the same name (its first output's, else `<node>.value`), checks and entry.
+   * Registers the value tensor the scan read of the Constant node at `row` (its only attribute, `value`), stored in the
+   * model file, as {@link attribute} registers a Constant's: the same name (its first output's, else `<node>.value`),
+   * checks and entry.
    */
-  private async scannedConstant(g: RawGraph, row: number, t: ScannedTensor, initializers: string[]): Promise<string> {
-    const table = g.nodes;
-    const output = table.outputEnd(row) > table.outputStart(row) ? table.outputEdges.get(table.outputStart(row)) : '';
-    const name = output || `${table.names.get(row) || `${table.op(row) || 'node'}_${row}`}.value`;
-    const unique = t.dataLocation === DATA_LOCATION_EXTERNAL ? this.register(g, name, await this.tensorInfo(t, 'constant')) : this.registerScanned(g, t, name, 'constant');
+  private scannedConstant(g: RawGraph, row: number, t: ScannedTensor, initializers: string[]): string {
+    const unique = this.registerScanned(g, t, constantName(g.nodes, row), 'constant');
+    initializers.push(unique);
+    return unique;
+  }
+
+  /** {@link scannedConstant} of a value whose data_location is external (read as {@link tensorInfo} reads it). */
+  private async externalConstant(g: RawGraph, row: number, t: ScannedTensor, initializers: string[]): Promise<string> {
+    const unique = this.register(g, constantName(g.nodes, row), await this.tensorInfo(t, 'constant'));
     initializers.push(unique);
     return unique;
   }
