@@ -1542,23 +1542,39 @@ export class OnnxWireParser {
           a.sparse = yield* this.sparseTensor(this.sub(end, 'attribute sparse_tensor'));
           break;
         // One value per field (proto2's unpacked lists: a tree ensemble's 20,000-value lists) is read without a
-        // generator when buffered: one per value cost 38 MB of garbage on a 756 KB model.
-        case F.Attribute.floats:
-          a.floats ??= this.newList<number>();
-          if (c.wireType === WIRE_FIXED32 && c.has(Math.min(4, end - c.pos))) this.floatValue(end, a.floats);
-          else yield* this.floatList(end, a.floats);
+        // generator when buffered (one per value cost 38 MB of garbage on a 756 KB model), and the fields of the same
+        // key that follow in one loop while buffered (as many turns of this one, their checks and messages the same).
+        case F.Attribute.floats: {
+          const list = (a.floats ??= this.newList<number>());
+          if (c.wireType === WIRE_FIXED32 && c.has(Math.min(4, end - c.pos))) {
+            const key = c.field * 8 + WIRE_FIXED32;
+            do this.floatValue(end, list);
+            while (key < 0x80 && c.has(5) && c.sameKey(key, end));
+          } else yield* this.floatList(end, list);
           break;
-        case F.Attribute.ints:
-          a.ints ??= this.newList<number | BigValue>();
-          if (c.wireType === WIRE_VARINT && c.has(Math.min(10, end - c.pos))) this.intValue(end, a.ints);
-          else yield* this.intList(end, a.ints);
+        }
+        case F.Attribute.ints: {
+          const list = (a.ints ??= this.newList<number | BigValue>());
+          if (c.wireType === WIRE_VARINT && c.has(Math.min(10, end - c.pos))) {
+            const key = c.field * 8 + WIRE_VARINT;
+            do this.intValue(end, list);
+            while (key < 0x80 && c.has(11) && c.sameKey(key, end));
+          } else yield* this.intList(end, list);
           break;
+        }
         case F.Attribute.strings:
           a.strings ??= this.newList<string>();
-          if (a.strings.count >= this.limits.maxArrayLength) this.fail(`attribute list at offset ${c.keyOffset} has more than ${this.limits.maxArrayLength} strings`, c.keyOffset, 'limit-exceeded');
-          a.strings.count++;
+          this.countString(a.strings);
           if (a.strings.values.length < ATTRIBUTE_VALUES_KEPT) a.strings.values.push(yield* this.text(this.display(end, 'attribute string')));
-          else c.skipValue(end, 'attribute string');
+          else {
+            // The strings past those kept are only counted and skipped: the run of them in one loop (see floats).
+            c.skipValue(end, 'attribute string');
+            const key = c.field * 8 + c.wireType;
+            while (key < 0x80 && c.has(KEY) && c.sameKey(key, end)) {
+              this.countString(a.strings);
+              c.skipValue(end, 'attribute string');
+            }
+          }
           break;
         case F.Attribute.tensors:
           this.countTensor(c.keyOffset);
@@ -1575,6 +1591,13 @@ export class OnnxWireParser {
       }
     }
     return a;
+  }
+
+  /** Counts one more string of an attribute's list (the key just read), within maxArrayLength. */
+  private countString(list: RawList<string>): void {
+    const c = this.c;
+    if (list.count >= this.limits.maxArrayLength) this.fail(`attribute list at offset ${c.keyOffset} has more than ${this.limits.maxArrayLength} strings`, c.keyOffset, 'limit-exceeded');
+    list.count++;
   }
 
   /** One fixed32 value of a float list, buffered (see {@link floatList}); the values past those kept are only counted. */

@@ -237,6 +237,17 @@ export class WireCursor {
     return { big: v.toString() };
   }
 
+  /**
+   * When the next byte, before `end` and buffered, is the one-byte key `key` — that of the current {@link field} and
+   * {@link wireType} — takes it as {@link key} would and returns true: a run of one repeated field read in one loop.
+   */
+  sameKey(key: number, end: number): boolean {
+    const rel = this.pos - this.bufStart;
+    if (this.pos >= end || rel < 0 || rel >= this.buf.length || this.buf[rel] !== key) return false;
+    this.keyOffset = this.pos++;
+    return true;
+  }
+
   /** Reads a key and sets `field` and `wireType`; validates both. Bytes must be buffered. */
   key(end: number): void {
     this.keyOffset = this.pos;
