@@ -130,6 +130,16 @@ async function attributesRead(bytes: Uint8Array, limits: Limits, scan: boolean):
   }
 }
 
+/** The main graph as parsed with the scan throughout, or undefined when the parse fails. */
+async function scannedGraph(bytes: Uint8Array, limits: Limits): Promise<RawGraph | undefined> {
+  setGraphScan(true, 0, false);
+  try {
+    return (await new OnnxWireParser(new MemoryByteSource('g.onnx', bytes), limits, undefined).model().catch(() => undefined))?.graphs[0];
+  } finally {
+    setGraphScan(true);
+  }
+}
+
 test('graph scan: graphs under SCAN_MIN_GRAPH_BYTES are left to the JavaScript walk by default', async () => {
   const bytes = build(40, 'plain');
   assert.ok(bytes.length < SCAN_MIN_GRAPH_BYTES);
@@ -302,13 +312,7 @@ test('graph scan: hand-written attributes at and past every check the walk makes
         const walked = await attributesRead(bytes, l, false);
         if (walked.startsWith('error')) errors++;
         assert.equal(await attributesRead(bytes, l, true), walked, `${what}, ${op} ${domain}, limits ${limits.indexOf(l)}`);
-        setGraphScan(true, 0, false);
-        try {
-          const g = (await new OnnxWireParser(new MemoryByteSource('g.onnx', bytes), l, undefined).model().catch(() => undefined))?.graphs[0];
-          if (g && g.deferredAttributes.nodeCount > 0) scannedCases++;
-        } finally {
-          setGraphScan(true);
-        }
+        if (((await scannedGraph(bytes, l))?.deferredAttributes.nodeCount ?? 0) > 0) scannedCases++;
       }
     }
   }
@@ -356,13 +360,7 @@ test('graph scan: hand-written attributes at and past every check the walk makes
         const walked = await readAll(bytes, l, false);
         if (walked.startsWith('error')) errors++;
         assert.equal(await readAll(bytes, l, true), walked, `${what}, domain '${domain}', output '${output}', extra ${extra}, limits ${l.maxTensorCount}`);
-        setGraphScan(true, 0, false);
-        try {
-          const g = (await new OnnxWireParser(new MemoryByteSource('g.onnx', bytes), l, undefined).model().catch(() => undefined))?.graphs[0];
-          if (g && g.constants.size > 0) scannedConstants++;
-        } finally {
-          setGraphScan(true);
-        }
+        if (((await scannedGraph(bytes, l))?.constants.size ?? 0) > 0) scannedConstants++;
       }
     }
   }
