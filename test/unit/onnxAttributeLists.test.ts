@@ -10,7 +10,7 @@ import { DEFAULT_LIMITS, MemoryByteSource, type Limits } from '../../src/core';
 import { setGraphScan } from '../../src/core/formats/onnx/graphScan';
 import { ATTRIBUTE_VALUES_KEPT, OnnxWireParser, type RawAttribute } from '../../src/core/formats/onnx/parse';
 import schema from '../../src/core/formats/onnx/gen/onnx.schema.json';
-import { attr, encodeModel, graph, model, node, value, type Proto } from '../fixtures/buildOnnx';
+import { attr, encodeModel, graph, model, node, ProtoWriter, value, type Proto } from '../fixtures/buildOnnx';
 
 const N = 6000;
 const LISTS = {
@@ -71,5 +71,36 @@ test('attribute lists: a list one longer than maxArrayLength fails at the key of
     }
     assert.equal(p, at, kind);
     assert.equal(n, N - 1, `${kind}: values before the failing one`);
+  }
+});
+
+test('attribute lists: a bad value past the values kept is refused where it lies (a varint of 11 bytes, one cut short)', async () => {
+  // AttributeProto: name 1, ints 8 (unpacked: key 0x40, a varint each), strings 9. Node: input 1, output 2, op_type 4,
+  // attribute 5. Model: ir_version 1, graph 7 (node 1), opset_import 8.
+  const text = (v: string): Uint8Array => new TextEncoder().encode(v);
+  const w = (): ProtoWriter => new ProtoWriter();
+  const modelWith = (attribute: ProtoWriter): Uint8Array => {
+    const n = w().message(1, text('x')).message(2, text('y')).message(4, text('TreeEnsembleRegressor')).message(5, attribute);
+    return w().key(1, 0).varint(8).message(7, w().message(1, n)).message(8, w().key(2, 0).varint(17)).finish();
+  };
+  const ints = (): ProtoWriter => {
+    const a = w().message(1, text('nodes_featureids'));
+    for (let k = 0; k < 100; k++) a.key(8, 0).varint(k * 300);
+    return a;
+  };
+  const long = Uint8Array.of(0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x01);
+  for (const [what, attribute, message] of [
+    ['a varint of 11 bytes', ints().key(8, 0).bytes(long).key(8, 0).varint(1), /longer than 10 bytes/],
+    ['a varint cut short at the end of the attribute', ints().key(8, 0).bytes([0x80, 0x80]), /runs past the end of its message/],
+    ['a string past the end of the attribute', (() => {
+      const a = w().message(1, text('nodes_modes'));
+      for (let k = 0; k < 100; k++) a.message(9, text(`m${k}`));
+      return a.key(9, 2).varint(9).bytes(text('ab'));
+    })(), /declares 9 bytes but only 2 remain/],
+  ] as const) {
+    const bytes = modelWith(attribute);
+    const error = await attributes(bytes, DEFAULT_LIMITS).then(() => undefined, (e: Error) => e);
+    assert.ok(error, what);
+    assert.match(error.message, message, what);
   }
 });

@@ -1543,13 +1543,16 @@ export class OnnxWireParser {
           break;
         // One value per field (proto2's unpacked lists: a tree ensemble's 20,000-value lists) is read without a
         // generator when buffered (one per value cost 38 MB of garbage on a 756 KB model), and the fields of the same
-        // key that follow in one loop while buffered (as many turns of this one, their checks and messages the same).
+        // key that follow in one loop while buffered (as many turns of this one, their checks and messages the same);
+        // past the values kept, a run is only counted (WireCursor.skipRun), up to the limit: the value past it, and
+        // anything unusual, is read by this loop again.
         case F.Attribute.floats: {
           const list = (a.floats ??= this.newList<number>());
           if (c.wireType === WIRE_FIXED32 && c.has(Math.min(4, end - c.pos))) {
             const key = c.field * 8 + WIRE_FIXED32;
             do this.floatValue(end, list);
-            while (key < 0x80 && c.has(5) && c.sameKey(key, end));
+            while (key < 0x80 && list.values.length < ATTRIBUTE_VALUES_KEPT && c.has(5) && c.sameKey(key, end));
+            if (key < 0x80 && list.values.length >= ATTRIBUTE_VALUES_KEPT) list.count += c.skipRun(key, end, this.limits.maxArrayLength - list.count);
           } else yield* this.floatList(end, list);
           break;
         }
@@ -1558,7 +1561,8 @@ export class OnnxWireParser {
           if (c.wireType === WIRE_VARINT && c.has(Math.min(10, end - c.pos))) {
             const key = c.field * 8 + WIRE_VARINT;
             do this.intValue(end, list);
-            while (key < 0x80 && c.has(11) && c.sameKey(key, end));
+            while (key < 0x80 && list.values.length < ATTRIBUTE_VALUES_KEPT && c.has(11) && c.sameKey(key, end));
+            if (key < 0x80 && list.values.length >= ATTRIBUTE_VALUES_KEPT) list.count += c.skipRun(key, end, this.limits.maxArrayLength - list.count);
           } else yield* this.intList(end, list);
           break;
         }
@@ -1570,10 +1574,7 @@ export class OnnxWireParser {
             // The strings past those kept are only counted and skipped: the run of them in one loop (see floats).
             c.skipValue(end, 'attribute string');
             const key = c.field * 8 + c.wireType;
-            while (key < 0x80 && c.has(KEY) && c.sameKey(key, end)) {
-              this.countString(a.strings);
-              c.skipValue(end, 'attribute string');
-            }
+            if (key < 0x80) a.strings.count += c.skipRun(key, end, this.limits.maxArrayLength - a.strings.count);
           }
           break;
         case F.Attribute.tensors:

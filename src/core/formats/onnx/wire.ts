@@ -248,6 +248,48 @@ export class WireCursor {
     return true;
   }
 
+  /**
+   * Skips a run of fields of the one-byte key `key` (the current {@link field} and {@link wireType}: varint, fixed32 or
+   * length-delimited) from {@link pos} on, at most `max` of them, each whole in the buffer and before `end` and one
+   * the walk reads without complaint (a varint of at most 10 bytes; a length of at most 2 bytes that stays inside);
+   * returns how many. It stops before anything else, which the walk then reads with its own checks and messages:
+   * for the values of a list past those kept, only counted.
+   */
+  skipRun(key: number, end: number, max: number): number {
+    const buf = this.buf;
+    const base = this.bufStart;
+    const stop = Math.min(end, base + buf.length);
+    const wireType = key & 7;
+    if (wireType !== WIRE_VARINT && wireType !== WIRE_LEN && wireType !== WIRE_FIXED32) return 0;
+    let p = this.pos;
+    let n = 0;
+    while (n < max && p < stop && p >= base && buf[p - base] === key) {
+      let q = p + 1;
+      if (wireType === WIRE_FIXED32) q += 4;
+      else {
+        // A varint: the value (WIRE_VARINT) or the length (WIRE_LEN, at most 2 bytes here).
+        const most = wireType === WIRE_VARINT ? 10 : 2;
+        let length = 0;
+        let ended = false;
+        for (let i = 0; i < most && q < stop; i++) {
+          const b = buf[q++ - base]!;
+          length |= (b & 0x7f) << (7 * i);
+          if ((b & 0x80) === 0) {
+            ended = true;
+            break;
+          }
+        }
+        if (!ended) break;
+        if (wireType === WIRE_LEN) q += length;
+      }
+      if (q > stop) break;
+      p = q;
+      n++;
+    }
+    this.pos = p;
+    return n;
+  }
+
   /** Reads a key and sets `field` and `wireType`; validates both. Bytes must be buffered. */
   key(end: number): void {
     this.keyOffset = this.pos;
