@@ -1280,7 +1280,10 @@ export class OnnxWireParser {
     if (s.nodes > 0) {
       const rows = rowBase + s.nodes;
       this.takeNodes(s, g, text, Math.min(this.limits.maxNodeCount, 64 * rows, rows + Math.ceil((s.nodes * rest) / read)));
-      if (s.attributeNodeCount > 0) g.deferredAttributes.keepScanned(s.attributeBytes(), s.attributeEnds(), s.attributeNodes(), rowBase, Math.ceil((s.attributeBytes().length * rest) / read));
+      if (s.attributeNodeCount > 0) {
+        const bytes = s.attributeBytes();
+        g.deferredAttributes.keepScanned(bytes, s.attributeEnds(), s.attributeNodes(), rowBase, Math.ceil((bytes.length * rest) / read));
+      }
     }
     if (s.tensors > 0) this.takeTensors(s, g, base, text, arena, rowBase);
     if (s.values > 0) g.valueInfo.keepScanned(s.valueBytes(), s.valueEnds(), rest);
@@ -1548,27 +1551,20 @@ export class OnnxWireParser {
         // anything unusual, is read by this loop again.
         case F.Attribute.floats: {
           const list = (a.floats ??= this.newList<number>());
-          if (c.wireType === WIRE_FIXED32 && c.has(Math.min(4, end - c.pos))) {
-            const key = c.field * 8 + WIRE_FIXED32;
-            do this.floatValue(end, list);
-            while (key < 0x80 && list.values.length < ATTRIBUTE_VALUES_KEPT && c.has(5) && c.sameKey(key, end));
-            if (key < 0x80 && list.values.length >= ATTRIBUTE_VALUES_KEPT) list.count += c.skipRun(key, end, this.limits.maxArrayLength - list.count);
-          } else yield* this.floatList(end, list);
+          if (c.wireType === WIRE_FIXED32 && c.has(Math.min(4, end - c.pos))) this.unpackedRun(end, list, 4, this.floatValue);
+          else yield* this.floatList(end, list);
           break;
         }
         case F.Attribute.ints: {
           const list = (a.ints ??= this.newList<number | BigValue>());
-          if (c.wireType === WIRE_VARINT && c.has(Math.min(10, end - c.pos))) {
-            const key = c.field * 8 + WIRE_VARINT;
-            do this.intValue(end, list);
-            while (key < 0x80 && list.values.length < ATTRIBUTE_VALUES_KEPT && c.has(11) && c.sameKey(key, end));
-            if (key < 0x80 && list.values.length >= ATTRIBUTE_VALUES_KEPT) list.count += c.skipRun(key, end, this.limits.maxArrayLength - list.count);
-          } else yield* this.intList(end, list);
+          if (c.wireType === WIRE_VARINT && c.has(Math.min(10, end - c.pos))) this.unpackedRun(end, list, 10, this.intValue);
+          else yield* this.intList(end, list);
           break;
         }
         case F.Attribute.strings:
           a.strings ??= this.newList<string>();
-          this.countString(a.strings);
+          if (a.strings.count >= this.limits.maxArrayLength) this.fail(`attribute list at offset ${c.keyOffset} has more than ${this.limits.maxArrayLength} strings`, c.keyOffset, 'limit-exceeded');
+          a.strings.count++;
           if (a.strings.values.length < ATTRIBUTE_VALUES_KEPT) a.strings.values.push(yield* this.text(this.display(end, 'attribute string')));
           else {
             // The strings past those kept are only counted and skipped: the run of them in one loop (see floats).
@@ -1594,11 +1590,17 @@ export class OnnxWireParser {
     return a;
   }
 
-  /** Counts one more string of an attribute's list (the key just read), within maxArrayLength. */
-  private countString(list: RawList<string>): void {
+  /**
+   * The value of an unpacked list whose key was just read (`value` reads it, its `width` bytes at most buffered), then
+   * those of the fields of the same one-byte key that follow while buffered, as many turns of the attribute loop
+   * would; past the values kept, they are only counted (WireCursor.skipRun), up to maxArrayLength.
+   */
+  private unpackedRun<T>(end: number, list: RawList<T>, width: number, value: (this: OnnxWireParser, end: number, list: RawList<T>) => void): void {
     const c = this.c;
-    if (list.count >= this.limits.maxArrayLength) this.fail(`attribute list at offset ${c.keyOffset} has more than ${this.limits.maxArrayLength} strings`, c.keyOffset, 'limit-exceeded');
-    list.count++;
+    const key = c.field * 8 + c.wireType;
+    do value.call(this, end, list);
+    while (key < 0x80 && list.values.length < ATTRIBUTE_VALUES_KEPT && c.has(width + 1) && c.sameKey(key, end));
+    if (key < 0x80 && list.values.length >= ATTRIBUTE_VALUES_KEPT) list.count += c.skipRun(key, end, this.limits.maxArrayLength - list.count);
   }
 
   /** One fixed32 value of a float list, buffered (see {@link floatList}); the values past those kept are only counted. */
@@ -1623,6 +1625,7 @@ export class OnnxWireParser {
   private *floatList(end: number, list: RawList<number>): Wire<void> {
     const c = this.c;
     if (c.wireType === WIRE_FIXED32) {
+      // Checked before the read too: a message that claims bytes past the file fails here, not in the read.
       if (end - c.pos < 4) this.fail(`a float at offset ${c.pos} runs past the end of its message`, c.pos, 'truncated');
       if (!c.has(4)) yield need(4, end);
       this.floatValue(end, list);

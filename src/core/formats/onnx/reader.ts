@@ -520,19 +520,20 @@ class ModelBuilder {
     const table = g.nodes;
     const completed = new Map<number, GraphNode>();
     const constantNames = new Map<number, string>();
+    const walked = g.nodeAttributes.entries();
     const constants = g.constants.entries();
-    let constant = constants.next();
-    for (const [index, raw] of g.nodeAttributes) {
-      for (; !constant.done && constant.value[0] < index; constant = constants.next()) {
-        const [row, t] = constant.value;
-        constantNames.set(row, t.dataLocation === DATA_LOCATION_EXTERNAL ? await this.externalConstant(g, row, t, initializers) : this.scannedConstant(g, row, t, initializers));
+    for (let w = walked.next(), k = constants.next(); !w.done || !k.done;) {
+      if (!k.done && (w.done || k.value[0] < w.value[0])) {
+        const [row, t] = k.value;
+        // No await per constant (a graph may hold thousands): only an external one waits for its file.
+        const unique = this.scannedConstant(g, row, t, initializers);
+        constantNames.set(row, typeof unique === 'string' ? unique : await unique);
+        k = constants.next();
+      } else {
+        const [index, raw] = w.value!;
+        completed.set(index, await this.node(g, table.node(index), index, raw, initializers));
+        w = walked.next();
       }
-      completed.set(index, await this.node(g, table.node(index), index, raw, initializers));
-    }
-    // No await per constant (a graph may hold thousands): only an external one waits for its file.
-    for (; !constant.done; constant = constants.next()) {
-      const [row, t] = constant.value;
-      constantNames.set(row, t.dataLocation === DATA_LOCATION_EXTERNAL ? await this.externalConstant(g, row, t, initializers) : this.scannedConstant(g, row, t, initializers));
     }
     const graph: Graph = { name: g.path, nodes: [], inputs: g.inputs, outputs: g.outputs, valueInfo: g.valueInfo.deferred ? [] : g.valueInfo.decodedValues, initializers };
     // Both lists are made when first read (estimate, export, apply and the editor's graph views read them;
@@ -560,19 +561,20 @@ class ModelBuilder {
   }
 
   /**
-   * Registers the value tensor the scan read of the Constant node at `row` (its only attribute, `value`), stored in the
-   * model file, as {@link attribute} registers a Constant's: the same name (its first output's, else `<node>.value`),
-   * checks and entry.
+   * Registers the value tensor the scan read of the Constant node at `row` (its only attribute, `value`) as
+   * {@link attribute} registers a Constant's: the same name (its first output's, else `<node>.value`), checks and
+   * entry. Synchronous when it is stored in the model file; an external one is read as {@link tensorInfo} reads it.
    */
-  private scannedConstant(g: RawGraph, row: number, t: ScannedTensor, initializers: string[]): string {
-    const unique = this.registerScanned(g, t, constantName(g.nodes, row), 'constant');
-    initializers.push(unique);
-    return unique;
-  }
-
-  /** {@link scannedConstant} of a value whose data_location is external (read as {@link tensorInfo} reads it). */
-  private async externalConstant(g: RawGraph, row: number, t: ScannedTensor, initializers: string[]): Promise<string> {
-    const unique = this.register(g, constantName(g.nodes, row), await this.tensorInfo(t, 'constant'));
+  private scannedConstant(g: RawGraph, row: number, t: ScannedTensor, initializers: string[]): string | Promise<string> {
+    const name = constantName(g.nodes, row);
+    if (t.dataLocation === DATA_LOCATION_EXTERNAL) {
+      return this.tensorInfo(t, 'constant').then((info) => {
+        const unique = this.register(g, name, info);
+        initializers.push(unique);
+        return unique;
+      });
+    }
+    const unique = this.registerScanned(g, t, name, 'constant');
     initializers.push(unique);
     return unique;
   }
