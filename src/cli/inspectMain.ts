@@ -13,4 +13,4 @@ export function runCli(argv: readonly string[], io: CliOutput = consoleOutput): 
   return runCommand({ spec: inspectSpec, run: inspectCommand }, argv.slice(1), io);
 }
 
-if (require.main === module) startCli(runCli);
+if (require.main === module) startCli(runCli, { exitWhenWritten: true });

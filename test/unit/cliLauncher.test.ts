@@ -170,6 +170,42 @@ test('output is the same written through a pipe the reader leaves full while it 
   }
 });
 
+test('inspect and estimate exit as soon as their output is written (no return to the event loop); other commands, and output a stream still holds, exit naturally', async () => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'pl-launcher-'));
+  try {
+    const mnist = path.resolve(__dirname, '../fixtures/models/mnist-12.onnx');
+    // 'beforeExit' is emitted when the event loop empties (a natural exit), not by process.exit; 'exit' by both.
+    const preload = path.join(dir, 'events.cjs');
+    writeFileSync(preload, "for (const e of ['beforeExit', 'exit']) process.on(e, () => require('node:fs').writeSync(2, `[${e}]`));\n");
+    const events = (args: readonly string[]): [number | null, string] => {
+      const r = spawnSync(process.execPath, ['--require', preload, path.join(DIST, 'cli.js'), ...args], { encoding: 'utf8', maxBuffer: 64 << 20 });
+      return [r.status, r.stderr.replace(/^[^[]*/, '')];
+    };
+    assert.deepEqual(events(['inspect', mnist, '--json']), [0, '[exit]']);
+    assert.deepEqual(events(['estimate', mnist, '--target', 'h100']), [0, '[exit]']);
+    assert.deepEqual(events(['inspect', path.join(dir, 'none.onnx')]), [2, '[exit]']);
+    assert.deepEqual(events(['plan', mnist, '--help']), [0, '[beforeExit][exit]']);
+    // A pipe the reader leaves full while it is non-blocking: the stream holds the rest, and the process waits for it.
+    const file = path.join(dir, 'many.safetensors');
+    writeFileSync(file, buildSafetensors(Array.from({ length: 20_000 }, (_, i) => ({ name: `model.layers.${i}.mlp.weight`, dtype: 'F16', shape: [2, 2] }))).bytes);
+    writeFileSync(path.join(dir, 'both.cjs'), `void process.stdout;\nrequire(${JSON.stringify(preload)});\n`);
+    const child = spawn(process.execPath, ['--require', path.join(dir, 'both.cjs'), path.join(DIST, 'cli.js'), 'inspect', file, '--json'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let bytes = 0;
+    let err = '';
+    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    child.stdout.pause();
+    child.stdout.on('data', (d: Buffer) => (bytes += d.length));
+    setTimeout(() => child.stdout.resume(), 300);
+    const status = await new Promise<number | null>((resolve) => child.on('close', (c) => resolve(c)));
+    assert.deepEqual([status, err], [0, '[beforeExit][exit]']);
+    const whole = spawnSync(process.execPath, [path.join(DIST, 'cli.js'), 'inspect', file, '--json'], { maxBuffer: 64 << 20 });
+    assert.ok(whole.stdout.length > 1_000_000);
+    assert.equal(bytes, whole.stdout.length);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test('output to a full disk is a one-line failure naming the stream (exit 2)', { skip: existsSync('/dev/full') ? false : 'no /dev/full' }, () => {
   const mnist = path.resolve(__dirname, '../fixtures/models/mnist-12.onnx');
   const full = openSync('/dev/full', 'w');
