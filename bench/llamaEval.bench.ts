@@ -45,7 +45,8 @@ async function bench(name: string, file: string, dir: string): Promise<void> {
     const formats = ['q8_0', 'q4_k', 'q2_k'];
     const report = await analyzeModelSensitivity(file, { formats: [...formats, 'q6_k', 'q5_k', 'q4_0', 'q3_k'], workers: 0 });
     t = performance.now();
-    const measured = await measureGgufSensitivity(file, { formats, session, staticReport: report });
+    // No result cache: every pair is run here (the per-user cache would hold an earlier run's pairs of these same bytes).
+    const measured = await measureGgufSensitivity(file, { formats, session, staticReport: report, cacheDir: false });
     const measureMs = performance.now() - t;
     t = performance.now();
     const budget = assignmentWeightBytes(model, q4km.assignment);
@@ -56,7 +57,7 @@ async function bench(name: string, file: string, dir: string): Promise<void> {
     console.log(`  start + reference run: ${(startMs / 1000).toFixed(2)} s (load ${r.loadMs} ms, eval ${r.evalMs} ms)`);
     console.log(`  one candidate compared: ${(compareMs / 1000).toFixed(2)} s (load ${self.loadMs} ms, eval ${self.evalMs} ms; ${(self.evalMs / r.positions).toFixed(2)} ms per position)`);
     console.log(`  apply Q4_K_M-like: ${(applyMs / 1000).toFixed(2)} s → ${(applied.fileBytes / MB).toFixed(2)} MB (${applied.warnings.length} fallback notes)`);
-    console.log(`  sensitivity --measure (${formats.join(', ')}): ${measured.measured?.runs} pairs in ${(measureMs / 1000).toFixed(1)} s (${(measureMs / Math.max(1, measured.measured?.runs ?? 1) / 1000).toFixed(2)} s per pair; ${measured.measured?.notes.at(-1)?.split(':')[0]})`);
+    console.log(`  sensitivity --measure (${formats.join(', ')}): ${measured.measured?.runs} pairs run in ${(measureMs / 1000).toFixed(1)} s (${(measureMs / Math.max(1, measured.measured?.runs ?? 1) / 1000).toFixed(2)} s per pair; ${measured.measured?.notes.at(-1)?.split(':')[0]})`);
     console.log(`  plan --verify: ${v.candidates.length} plans in ${(verifyMs / 1000).toFixed(1)} s (${v.storage} storage)`);
     console.log(`  peak RSS: evaluation process ${evalPeak !== undefined ? `${(evalPeak / MB).toFixed(0)} MB` : 'n/a'}, this process ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MB (both incl. the Node baseline)`);
   } finally {
