@@ -8,7 +8,7 @@ import { strict as assert } from 'node:assert';
 import { test } from 'node:test';
 import { MemoryByteSource, openModel, type Model } from '../../src/core';
 import { setGraphScan } from '../../src/core/formats/onnx/graphScan';
-import { encodeModel, f32Bytes, graph, model, node, rawTensor, value } from '../fixtures/buildOnnx';
+import { attr, encodeModel, f32Bytes, graph, model, node, rawTensor, value } from '../fixtures/buildOnnx';
 
 function weight(name: string, dims: readonly number[]): ReturnType<typeof rawTensor> {
   return rawTensor(name, dims, { raw: f32Bytes(new Array<number>(dims.reduce((a, b) => a * b, 1)).fill(0.5)) });
@@ -72,6 +72,51 @@ test('a Constant row is skipped only in the default domain, a weight-path op han
     try {
       const m = await openModel(new MemoryByteSource('m.onnx', bytes));
       assert.deepEqual(m.layers.map((l) => [l.name, l.op, l.weight]), [['const_custom', 'custom.Constant', 'w2'], ['const_custom2', 'custom.Constant', 'w4'], ['proj', 'MatMul', 'w5']], scan ? 'scanned' : 'walked');
+    } finally {
+      setGraphScan(true);
+    }
+  }
+});
+
+test('values named as activations are (first character and length): after 512 edges the first filter let through in vain, the second (by name hash) still finds every stored, Constant and traced value', async () => {
+  // Every value is `v` + 5 digits, so the first filter (first character, length) lets every edge through: activations
+  // v0…, initializers v9…, Constant outputs v8…, Cast outputs (traced weights, made while the rows are walked) v7…
+  // Each block reads one of the three after a Relu's input edge (two misses a block): the second filter is made in
+  // block ~256; the blocks after it find their Constant and their traced weight through it.
+  const id = (prefix: number, i: number): string => `v${prefix}${String(i).padStart(4, '0')}`;
+  const nodes: ReturnType<typeof node>[] = [];
+  const initializers: ReturnType<typeof rawTensor>[] = [];
+  const expected: [string, string][] = [];
+  let act = 'x';
+  for (let i = 0; i < 1200; i++) {
+    const relu = id(0, 2 * i);
+    nodes.push(node('Relu', [act], [relu], { name: `relu${i}` }));
+    const out = id(0, 2 * i + 1);
+    if (i % 3 === 0) {
+      initializers.push(weight(id(9, i), [4, 4]));
+      nodes.push(node('MatMul', [relu, id(9, i)], [out], { name: `stored${i}` }));
+      expected.push([`stored${i}`, id(9, i)]);
+    } else if (i % 3 === 1) {
+      nodes.push(node('Constant', [], [id(8, i)], { name: `const${i}`, attributes: [attr('value', 't', weight('', [4, 4]))] }));
+      nodes.push(node('MatMul', [relu, id(8, i)], [out], { name: `constant${i}` }));
+      expected.push([`constant${i}`, id(8, i)]);
+    } else {
+      initializers.push(weight(id(9, i), [4, 4]));
+      nodes.push(node('Cast', [id(9, i)], [id(7, i)], { name: `cast${i}`, attributes: [attr('to', 'i', 1)] }));
+      nodes.push(node('MatMul', [relu, id(7, i)], [out], { name: `traced${i}` }));
+      expected.push([`traced${i}`, id(9, i)]);
+    }
+    act = out;
+  }
+  // A value traced in block 2, before the second filter was made, read again after it.
+  nodes.push(node('MatMul', [act, id(7, 2)], ['y'], { name: 'again' }));
+  expected.push(['again', id(9, 2)]);
+  const bytes = encodeModel(model(graph(nodes, { initializers, inputs: [value('x', 'FLOAT', [1, 4])], outputs: [value('y', 'FLOAT', [1, 4])] })));
+  for (const scan of [true, false]) {
+    setGraphScan(scan, 0, false);
+    try {
+      const m = await openModel(new MemoryByteSource('m.onnx', bytes));
+      assert.deepEqual(m.layers.map((l) => [l.name, l.weight]), expected, scan ? 'scanned' : 'walked');
     } finally {
       setGraphScan(true);
     }

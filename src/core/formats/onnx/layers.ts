@@ -614,6 +614,18 @@ class GraphLayers {
    * Undefined for a subgraph that sees several scopes: its edges are all traced.
    */
   private readonly edgeFilter: Uint8Array | undefined;
+  /**
+   * The second filter of a graph of one scope, made once {@link edgeFilter} has let {@link NAME_BITS_AFTER_MISSES}
+   * edges through that no stored or traced value has: a bit per {@link nameHash} of every name {@link lookup} can
+   * find, at `hash >>> nameShift`. An exported graph names its Constant outputs as its activations (`/block.0/Constant_output_0`
+   * beside `/block.0/Mul_output_0`, or `t12` beside `t13`): the first filter, by first character and length, then
+   * lets most edges through, each a string made and a Map lookup missed. Undefined until then (a graph whose first
+   * filter already answers pays nothing).
+   */
+  private nameBits: Int32Array | undefined = undefined;
+  private nameShift = 0;
+  /** Edges {@link lookup} found nothing for. */
+  private misses = 0;
 
   constructor(private readonly ctx: LayerContext, private readonly graph: RawGraph, private readonly out: LayerSink) {
     const scopes = ctx.scopes(graph);
@@ -679,7 +691,26 @@ class GraphLayers {
       }
     }
     this.tracedExtras = NO_EXTRAS;
-    return this.chain[0]!.get(value);
+    const stored = this.chain[0]!.get(value);
+    if (stored === undefined && ++this.misses === NAME_BITS_AFTER_MISSES) this.makeNameBits();
+    return stored;
+  }
+
+  /** Makes {@link nameBits} of the one scope's names and the traced values' (at ~16 bits a name, 2^10 to 2^22 bits). */
+  private makeNameBits(): void {
+    const names = this.chain[0]!;
+    const count = names.size + this.traced.size;
+    let log = 10;
+    while (log < 22 && 1 << log < 16 * count) log++;
+    this.nameBits = new Int32Array(1 << (log - 5));
+    this.nameShift = 32 - log;
+    for (const name of names.keys()) this.addNameBit(name);
+    for (const name of this.traced.keys()) this.addNameBit(name);
+  }
+
+  private addNameBit(name: string): void {
+    const bit = nameHash(name, 0, name.length) >>> this.nameShift;
+    this.nameBits![bit >>> 5]! |= 1 << (bit & 31);
   }
 
   /** Walks rows [from, to). */
@@ -693,7 +724,7 @@ class GraphLayers {
     const scannedOpKinds = this.scannedOpKinds;
     const rows = table.length;
     const inputCount = this.edges.length;
-    const { foundIndex, foundTensor, foundExtras, edgeFilter, spans, texts } = this;
+    const { foundIndex, foundTensor, foundExtras, edgeFilter, spans, texts, nameBits, nameShift } = this;
     // Most rows of a large graph read no stored tensor: this loop is all they cost. The rest (weight-path steps,
     // layers) is in methods of its own, so this one stays small: it runs cold at first, and its optimized code is
     // compiled twice (a call, and on the stack).
@@ -717,8 +748,16 @@ class GraphLayers {
         // call less.
         if (edgeFilter !== undefined) {
           const start = spans[3 * k + 1]!;
-          const length = spans[3 * k + 2]! - start;
-          if (length === 0 || edgeFilter[(texts[spans[3 * k]!]!.charCodeAt(start) & 0x7f) * 64 + (length < 63 ? length : 63)] === 0) continue;
+          const end = spans[3 * k + 2]!;
+          const text = texts[spans[3 * k]!]!;
+          if (end === start || edgeFilter[(text.charCodeAt(start) & 0x7f) * 64 + (end - start < 63 ? end - start : 63)] === 0) continue;
+          if (nameBits !== undefined) {
+            // nameHash(text, start, end), without the call.
+            let h = NAME_HASH_BASIS;
+            for (let c = start; c < end; c++) h = Math.imul(h ^ text.charCodeAt(c), NAME_HASH_PRIME);
+            const bit = h >>> nameShift;
+            if ((nameBits[bit >>> 5]! & (1 << (bit & 31))) === 0) continue;
+          }
         }
         let tensor: TensorInfo | undefined;
         if (k === first && kind === ROW_WEIGHT_PATH) {
@@ -761,6 +800,7 @@ class GraphLayers {
       const value = table.outputEdges.get(firstOutput);
       this.traced.set(value, { weight: tensor, extras });
       if (this.edgeFilter !== undefined && value !== '') this.edgeFilter[(value.charCodeAt(0) & 0x7f) * 64 + (value.length < 63 ? value.length : 63)] = 1;
+      if (this.nameBits !== undefined) this.addNameBit(value);
       return true;
     }
     return false;
@@ -854,6 +894,18 @@ class GraphLayers {
       ),
     );
   }
+}
+
+/** {@link GraphLayers.lookup}'s misses after which a graph's edges are also filtered by {@link GraphLayers.nameBits}. */
+const NAME_BITS_AFTER_MISSES = 512;
+const NAME_HASH_BASIS = 0x811c9dc5;
+const NAME_HASH_PRIME = 0x01000193;
+
+/** FNV-1a of the UTF-16 units `text[start, end)`: its top bits index {@link GraphLayers.nameBits}. */
+function nameHash(text: string, start: number, end: number): number {
+  let h = NAME_HASH_BASIS;
+  for (let c = start; c < end; c++) h = Math.imul(h ^ text.charCodeAt(c), NAME_HASH_PRIME);
+  return h;
 }
 
 /** False when input edge `k` (its span in `spans`, cut from `texts`) is empty or its `filter` entry is 0: no stored or traced value. */
