@@ -175,8 +175,8 @@ export function reportError(e: unknown, io: CliOutput, debug: boolean): number {
  * A bundle's entry: runs `runCli` on the process's arguments and sets the exit status. With `exitWhenWritten` (the
  * bundles of one read-only command: `inspect`, `estimate`, whose command leaves nothing running when it returns), the
  * process then exits at once when all its output was written synchronously, instead of returning to Node's event
- * loop and tearing down the heap: `inspect --json` of the bench's 45,000-node ONNX, 199 → 191 ms wall (same-run
- * pairs, n 15). Output a stream still holds (a full non-blocking pipe, Windows' console) waits for the natural exit.
+ * loop and tearing down the heap: `inspect --json` of the bench's exported-style 45,000-node ONNX, 202 → 193 ms wall
+ * (same-run pairs, n 21). Output a stream still holds (a full non-blocking pipe, Windows' console) waits for the natural exit.
  */
 export function startCli(runCli: (argv: readonly string[]) => Promise<number>, options: { readonly exitWhenWritten?: boolean } = {}): void {
   const end = (code: number): void => {
