@@ -138,6 +138,36 @@ test('reads only the header: a file with 16 MB of weights costs the header plus 
   assert.ok(src.bytesRead <= 16 + built.dataOffset + 256 * 1024, `read ${src.bytesRead} bytes`);
 });
 
+
+test('tensor names across the 256 KiB read window: the boundary in the length, in the name, at either end', async () => {
+  // Names of 80 bytes (charged as long names), a third with two-byte characters: every tensor info is 112 bytes
+  // (length 8, name 80, rank 4, one dim 8, type 4, offset 8). The first window ends at byte 262,144; a padding
+  // string shifts the infos so that it falls at each chosen byte of an info.
+  const WINDOW = 256 * 1024;
+  const INFO = 112;
+  const count = Math.ceil(WINDOW / INFO) + 64;
+  const names = Array.from({ length: count }, (_, i) => {
+    const head = `blk.${String(i).padStart(6, '0')}.`;
+    const fill = i % 3 === 1 ? 'é'.repeat((80 - head.length) >> 1) + 'x'.repeat((80 - head.length) & 1) : 'w'.repeat(80 - head.length);
+    return head + fill;
+  });
+  assert.ok(names.every((n) => new TextEncoder().encode(n).length === 80));
+  const build = (pad: number): Uint8Array => buildGguf({ kvs: [kv.str('general.architecture', 'llama'), kv.str('pad', 'p'.repeat(pad))], tensors: names.map((name) => ({ name, dims: [32], type: 0 })) }).bytes;
+  const first = new TextEncoder().encode(names[0]!);
+  const b0 = build(0);
+  const start = b0.findIndex((_, i) => first.every((c, k) => b0[i + k] === c)) - 8;
+  assert.ok(start > 0);
+  // Offsets within an info: in the length (0, 4, 7), the name's first and second byte, inside a two-byte character
+  // (infos i ≡ 1 mod 3 hold them), the name's last byte, just after it, the info's last byte.
+  for (const at of [0, 4, 7, 8, 9, 31, 87, 88, 111]) {
+    const pad = (((WINDOW - start - at) % INFO) + INFO) % INFO;
+    const m = await open(build(pad));
+    const seen = m.tensors.map((t) => t.name);
+    assert.equal(seen.length, count, `boundary at byte ${at} of an info`);
+    const wrong = seen.findIndex((n, i) => n !== names[i]);
+    assert.equal(wrong, -1, `boundary at byte ${at} of an info: tensor ${wrong} is named '${seen[wrong]}'`);
+  }
+});
 test('general.alignment: used for offsets; must be a uint32 power of two', async () => {
   const ok = buildGguf({ alignment: 128, tensors: [{ name: 'a', dims: [3], type: 0 }, { name: 'b', dims: [5], type: 0 }] });
   const m = await open(ok.bytes);
