@@ -810,6 +810,17 @@ const FAST_KQUANTS: ReadonlyMap<string, FastKquant> = new Map<string, FastKquant
   ['q6_k', { search: (x, xo, c) => searchQx(x, xo, c, 16, 32), sub: 16, scales: q6kScales, codes: (c) => symCodesRun(c, 16, -32, 31), pack: q6kPack, dequant: (c) => dequantSymRun(c, 16, 32) }],
 ]);
 
+/**
+ * Block `k`'s `sub` searched scales and mins into {@link SCALES} and {@link MINS}, element by element: a subarray of
+ * each per block was ~90 MB of garbage over a 200,000-layer plan.
+ */
+function takeBlockScales(v: KquantSearchViews, sub: number, k: number): void {
+  for (let j = 0, o = k * sub; j < sub; j++, o++) {
+    SCALES[j] = v.scales[o]!;
+    MINS[j] = v.mins[o]!;
+  }
+}
+
 /** Encodes `blocks` super-blocks on the fast path; a run it declines (NaN) goes through the reference encoder. */
 function encodeFast(fast: FastKquant, enc: BlockEncoder, values: Float32Array, blocks: number, b: Uint8Array, bytesPerBlock: number): void {
   const runBlocks = KQUANT_MAX_VALUES / QK_K;
@@ -822,8 +833,7 @@ function encodeFast(fast: FastKquant, enc: BlockEncoder, values: Float32Array, b
       continue;
     }
     for (let k = 0; k < nb; k++) {
-      SCALES.set(v.scales.subarray(k * fast.sub, (k + 1) * fast.sub));
-      MINS.set(v.mins.subarray(k * fast.sub, (k + 1) * fast.sub));
+      takeBlockScales(v, fast.sub, k);
       done[k] = fast.scales(b, (k0 + k) * bytesPerBlock, v.dd, v.dm, k * fast.sub) ? 0 : 1;
     }
     fast.codes(nb * QK_K);
@@ -911,15 +921,14 @@ export function simulateGgml(dtype: string, values: Float32Array, out: Float32Ar
   const runBlocks = KQUANT_MAX_VALUES / QK_K;
   for (let k0 = 0; k0 < blocks; k0 += runBlocks) {
     const nb = Math.min(runBlocks, blocks - k0);
-    const run = values.subarray(k0 * QK_K, (k0 + nb) * QK_K);
     const v = fast.search(values, k0 * QK_K, nb * QK_K);
     if (!v) {
+      const run = values.subarray(k0 * QK_K, (k0 + nb) * QK_K);
       out.set(decodeElements(dtype, quantizeGgml(dtype, run), run.length), k0 * QK_K);
       continue;
     }
     for (let k = 0; k < nb; k++) {
-      SCALES.set(v.scales.subarray(k * fast.sub, (k + 1) * fast.sub));
-      MINS.set(v.mins.subarray(k * fast.sub, (k + 1) * fast.sub));
+      takeBlockScales(v, fast.sub, k);
       // An all-zero Q6_K block decodes from zero bytes: code 0 under a zero step.
       if (!fast.scales(SIM_BLOCK, 0, v.dd, v.dm, k * fast.sub)) v.codes.fill(0, k * QK_K, (k + 1) * QK_K);
     }
