@@ -223,7 +223,8 @@ class HeaderReader {
     const { c, r } = this;
     if (!c.has(8)) return undefined;
     const at = r.position;
-    // The low word alone decides: a length of 2^32 or more is never buffered, and readString words its error.
+    // The low word is enough to ask whether the bytes are buffered: a length with a high word fails in lengthSync,
+    // with the error readString gives it.
     const low = r.u32Sync();
     r.seek(at);
     if (!c.has(8 + Math.min(low, maxBytes))) return undefined;
