@@ -191,24 +191,21 @@ class HeaderReader {
     throw new ModelFormatError(code, formatError(this.name, problem), offset);
   }
 
-  async readLength(what: string, max = this.limits.maxStringBytes, limitName = 'maxStringBytes'): Promise<number> {
-    if (!this.c.has(8)) await this.c.need(8, what);
-    return this.lengthSync(what, max, limitName);
-  }
-
-  /** The u64 length at the cursor (buffered), checked against `max` and the file's end. */
-  private lengthSync(what: string, max: number, limitName: string): number {
-    const { r } = this;
+  /** The u64 length at the cursor (buffered), checked against the name or string limit and the file's end. */
+  private lengthSync(what: string, isName: boolean): number {
+    const { r, limits } = this;
+    const max = isName ? limits.maxNameBytes : limits.maxStringBytes;
     const at = r.position;
     const len = toSafeNumber(this.name, r.u32Sync(), r.u32Sync(), what, at);
-    if (len > max) this.fail('limit-exceeded', `${what} ${len} exceeds the limit of ${max} bytes (${limitName})`, at);
+    if (len > max) this.fail('limit-exceeded', `${what} ${len} exceeds the limit of ${max} bytes (${isName ? 'maxNameBytes' : 'maxStringBytes'})`, at);
     if (len > r.remaining) this.fail('truncated', `${what} ${len} at offset ${at} runs past the end of the file`, at);
     return len;
   }
 
   /** Reads a string; returns at most `maxBytes` of it (cut at a character boundary, marked with '…'). */
   async readString(what: string, maxBytes: number, isName = false): Promise<string> {
-    const len = isName ? await this.readLength(what, this.limits.maxNameBytes, 'maxNameBytes') : await this.readLength(what);
+    if (!this.c.has(8)) await this.c.need(8, what);
+    const len = this.lengthSync(what, isName);
     const keep = Math.min(len, maxBytes);
     if (!this.c.has(keep)) await this.c.need(keep, what);
     return this.stringSync(what, len, keep, isName);
@@ -228,7 +225,7 @@ class HeaderReader {
     const low = r.u32Sync();
     r.seek(at);
     if (!c.has(8 + Math.min(low, maxBytes))) return undefined;
-    const len = isName ? this.lengthSync(what, this.limits.maxNameBytes, 'maxNameBytes') : this.lengthSync(what, this.limits.maxStringBytes, 'maxStringBytes');
+    const len = this.lengthSync(what, isName);
     return this.stringSync(what, len, Math.min(len, maxBytes), isName);
   }
 
